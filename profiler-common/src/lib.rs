@@ -1,0 +1,77 @@
+//! What the kernel side and the user side of syscall-profile agree on: the
+//! layout of the in-kernel counters and the names of the globals the loader
+//! sets before the program is verified.
+#![no_std]
+
+/// Syscall numbers below this are counted in [`Counts::calls`]; anything else
+/// (negative numbers, x32 numbers with bit 30 set, numbers a future kernel
+/// adds past this) goes to [`Counts::out_of_range`] and the out-of-range map.
+///
+/// x86_64 ends at 469 and i386 at 469 on Linux 6.18; 1024 leaves room for
+/// growth while one per-CPU value (2 tables of 8 KiB) stays far below the
+/// kernel's 32 KiB limit for per-CPU map values.
+pub const TABLE_SIZE: usize = 1024;
+
+/// Which syscall table a number belongs to. A 64-bit kernel serves 32-bit
+/// (compat) tasks from a different table, where the same number means another
+/// syscall, so the two must be counted apart.
+pub const ABI_NATIVE: usize = 0;
+/// The compat table (i386 on x86_64).
+pub const ABI_COMPAT: usize = 1;
+/// Number of syscall tables counted.
+pub const ABI_COUNT: usize = 2;
+
+/// How many distinct out-of-range numbers are kept with their own count.
+/// Their total is always exact in [`Counts::out_of_range`], even when more
+/// distinct numbers than this show up.
+pub const OUT_OF_RANGE_SLOTS: u32 = 256;
+
+/// The per-CPU counters of one recording. One value per CPU in a per-CPU
+/// array of one element, so user space reads everything with one lookup.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Counts {
+    /// `calls[abi][nr]`: how many times syscall `nr` of table `abi` was entered.
+    pub calls: [[u64; TABLE_SIZE]; ABI_COUNT],
+    /// Entries with a number outside `0..TABLE_SIZE`, whatever the table.
+    pub out_of_range: u64,
+}
+
+/// Key of the out-of-range map: the ABI and the raw number as the kernel saw it.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct OutOfRangeKey {
+    pub nr: i64,
+    pub abi: u32,
+    pub _pad: u32,
+}
+
+/// Names of the read-only globals of the eBPF object, set by the loader.
+pub mod globals {
+    /// `u64`: id of the recorded cgroup (the inode number of its directory).
+    pub const TARGET_CGROUP_ID: &str = "TARGET_CGROUP_ID";
+    /// `u32`: depth of the recorded cgroup below the cgroup2 root (root is 0).
+    pub const TARGET_CGROUP_LEVEL: &str = "TARGET_CGROUP_LEVEL";
+}
+
+/// Names of the maps of the eBPF object.
+pub mod maps {
+    pub const COUNTS: &str = "COUNTS";
+    pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
+}
+
+/// Names of the programs of the eBPF object, one per hook type. They share
+/// one body; the loader attaches exactly one of them.
+pub mod programs {
+    pub const RAW_TRACEPOINT: &str = "sys_enter_raw";
+    pub const TRACEPOINT: &str = "sys_enter_tp";
+    pub const BTF_TRACEPOINT: &str = "sys_enter_btf";
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: both are `repr(C)`, made only of integers, with no padding the
+    // kernel could leave uninitialised (the key's padding is explicit).
+    unsafe impl aya::Pod for super::Counts {}
+    unsafe impl aya::Pod for super::OutOfRangeKey {}
+}

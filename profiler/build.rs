@@ -1,0 +1,175 @@
+//! Builds the kernel side (`profiler-ebpf`) so that `cargo build`, `cargo test`
+//! and `cargo clippy` of this crate just work, and embeds the object.
+//!
+//! Why it is built this way, and not with `aya-build` and `-Z build-std`:
+//! the machines this project runs on have no `rust-src` component, so `core`
+//! cannot be built for `bpfel-unknown-none`. Instead the eBPF crate is
+//! compiled by the stable compiler for the *host* target as LLVM bitcode
+//! (`-C linker-plugin-lto`), and `bpf-linker`, standing in as the linker,
+//! retargets that bitcode (the crate's and the prebuilt `core`'s) to BPF.
+//!
+//! - rustc hands its linker arguments a BPF linker does not take (`-flavor`,
+//!   `-L`, `-z`, ...), so the linker is a small generated wrapper that keeps
+//!   the inputs and `-o`, and passes bpf-linker the symbols to keep: the
+//!   programs, maps and globals, which are exactly the undefined symbols of
+//!   rustc's `symbols.o`.
+//! - `--target` is given explicitly so that these flags stay off build
+//!   scripts and proc-macros, which must still run on the host.
+//! - `-C debuginfo=2` with `--btf` gives the object BTF, which the kernel
+//!   uses to check the program and to print readable verifier logs.
+//! - The nested build has its own target directory under `OUT_DIR`: sharing
+//!   the outer one would deadlock on its lock.
+//!
+//! bpf-linker links the LLVM of the toolchain that built it, so it is found in
+//! a cache keyed by the toolchain version (`cargo xtask setup` puts it there),
+//! or through `BPF_LINKER`, or on `PATH`.
+
+use std::{
+    env,
+    ffi::OsString,
+    fs,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir.parent().expect("profiler/ has a parent");
+    let ebpf_dir = root.join("profiler-ebpf");
+    let common_dir = root.join("profiler-common");
+    for path in [
+        ebpf_dir.join("src"),
+        ebpf_dir.join("Cargo.toml"),
+        ebpf_dir.join("Cargo.lock"),
+        common_dir.join("src"),
+    ] {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    println!("cargo:rerun-if-env-changed=BPF_LINKER");
+
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let linker = find_bpf_linker().unwrap_or_else(|message| {
+        println!("cargo:warning={message}");
+        panic!("{message}");
+    });
+    let wrapper = write_linker_wrapper(&out_dir, &linker);
+
+    let host = env::var("HOST").expect("set by cargo");
+    let target_dir = out_dir.join("ebpf-target");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let rustflags = [
+        "-C",
+        "linker-plugin-lto",
+        "-C",
+        "linker-flavor=ld",
+        "-C",
+        &format!("linker={}", wrapper.display()),
+        "-C",
+        "force-unwind-tables=no",
+        "-C",
+        "debuginfo=2",
+    ]
+    .join("\x1f");
+
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&ebpf_dir)
+        .args(["build", "--release", "--target", &host, "--target-dir"])
+        .arg(&target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+    // Settings of the outer build that must not leak into the nested one:
+    // clippy's driver, coverage or sanitizer flags, another target.
+    for var in [
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo for profiler-ebpf: {e}"));
+    assert!(
+        status.success(),
+        "building profiler-ebpf failed ({status}); see the output above"
+    );
+
+    let object = target_dir.join(&host).join("release").join("profiler");
+    fs::copy(&object, out_dir.join("profiler.bpf.o"))
+        .unwrap_or_else(|e| panic!("could not copy {}: {e}", object.display()));
+}
+
+/// The cache directory `cargo xtask setup` installs bpf-linker into, keyed by
+/// the toolchain (release and commit) whose LLVM it links.
+fn cached_bpf_linker() -> Option<PathBuf> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let output = Command::new(rustc).arg("-vV").output().ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    let release = field("release:")?;
+    let commit = field("commit-hash:")?;
+    let key = format!("{release}-{}", commit.get(..12).unwrap_or(&commit));
+    let cache = match env::var_os("XDG_CACHE_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env::var_os("HOME")?).join(".cache"),
+    };
+    Some(cache.join("syscall-profile/bpf-linker").join(key).join("bin/bpf-linker"))
+}
+
+fn find_bpf_linker() -> Result<PathBuf, String> {
+    if let Some(path) = env::var_os("BPF_LINKER") {
+        return Ok(PathBuf::from(path));
+    }
+    if let Some(path) = cached_bpf_linker().filter(|p| p.is_file()) {
+        return Ok(path);
+    }
+    let on_path = env::var_os("PATH").and_then(|paths| {
+        env::split_paths(&paths)
+            .map(|dir| dir.join("bpf-linker"))
+            .find(|p| p.is_file())
+    });
+    on_path.ok_or_else(|| {
+        "bpf-linker was not found: run `cargo xtask setup` (it builds bpf-linker \
+         against this toolchain's LLVM), or set BPF_LINKER to its path"
+            .to_owned()
+    })
+}
+
+fn write_linker_wrapper(out_dir: &Path, linker: &Path) -> PathBuf {
+    let script = format!(
+        r#"#!/bin/sh
+# Generated by profiler/build.rs: stands in as rustc's linker for the eBPF crate.
+set -eu
+out=""
+exports=""
+set -- "$@" --end-of-args
+while [ "$1" != --end-of-args ]; do
+    arg=$1; shift
+    case "$arg" in
+        -o) out=$1; shift ;;
+        *symbols.o)
+            exports=$(nm -u "$arg" | awk '{{print $2}}' | paste -sd, -)
+            set -- "$@" "$arg" ;;
+        *.o|*.rlib|*.a) set -- "$@" "$arg" ;;
+        *) ;;
+    esac
+done
+shift
+exec '{linker}' --target=bpfel --btf --export="$exports" -o "$out" "$@"
+"#,
+        linker = linker.display()
+    );
+    let path = out_dir.join("bpf-link.sh");
+    fs::write(&path, script).expect("write linker wrapper");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod linker wrapper");
+    path
+}

@@ -1,0 +1,11 @@
+//! syscall-profile: learns the least privilege a program or container needs
+//! at the kernel boundary.
+//!
+//! - [`recording`]: runs a command in a fresh cgroup with an eBPF program
+//!   counting its syscalls in the kernel, and makes a profile of them.
+//! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
+//! - [`output`]: result files, checked before the work and written atomically.
+
+pub mod output;
+pub mod profile;
+pub mod recording;

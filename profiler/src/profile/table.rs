@@ -1,0 +1,97 @@
+//! Syscall numbers and names, per architecture.
+//!
+//! The numbers come from the `syscalls` crate, generated from the kernel's own
+//! syscall tables; the names are the kernel's, which are the names libseccomp
+//! (and so runc, crun and Docker) resolve. A test checks every number of the
+//! host's tables against the libseccomp installed here.
+
+use super::Arch;
+
+/// The name of syscall `nr` in `arch`'s table, or `None` where the table has
+/// no syscall of that number.
+pub fn name_of(arch: Arch, nr: u64) -> Option<&'static str> {
+    let nr = usize::try_from(nr).ok()?;
+    match arch {
+        Arch::X86_64 => syscalls::x86_64::Sysno::new(nr).map(|s| s.name()),
+        Arch::X86 => syscalls::x86::Sysno::new(nr).map(|s| s.name()),
+        Arch::Aarch64 => syscalls::aarch64::Sysno::new(nr).map(|s| s.name()),
+        Arch::Arm => syscalls::arm::Sysno::new(nr).map(|s| s.name()),
+        // x32 shares x86_64's numbers with bit 30 set; the kernel side counts
+        // those as out of range, so no table lookup is ever asked for.
+        Arch::X32 => None,
+    }
+}
+
+/// The number of `name` in `arch`'s table.
+pub fn number_of(arch: Arch, name: &str) -> Option<u64> {
+    let id = match arch {
+        Arch::X86_64 => name.parse::<syscalls::x86_64::Sysno>().ok()?.id(),
+        Arch::X86 => name.parse::<syscalls::x86::Sysno>().ok()?.id(),
+        Arch::Aarch64 => name.parse::<syscalls::aarch64::Sysno>().ok()?.id(),
+        Arch::Arm => name.parse::<syscalls::arm::Sysno>().ok()?.id(),
+        Arch::X32 => return None,
+    };
+    u64::try_from(id).ok()
+}
+
+/// Every `(number, name)` of `arch`'s table.
+pub fn all(arch: Arch) -> Vec<(u64, &'static str)> {
+    fn collect<S: Copy>(
+        iter: impl Iterator<Item = S>,
+        id: impl Fn(S) -> i32,
+        name: impl Fn(S) -> &'static str,
+    ) -> Vec<(u64, &'static str)> {
+        iter.filter_map(|s| Some((u64::try_from(id(s)).ok()?, name(s))))
+            .collect()
+    }
+    match arch {
+        Arch::X86_64 => collect(syscalls::x86_64::Sysno::iter(), |s| s.id(), |s| s.name()),
+        Arch::X86 => collect(syscalls::x86::Sysno::iter(), |s| s.id(), |s| s.name()),
+        Arch::Aarch64 => collect(syscalls::aarch64::Sysno::iter(), |s| s.id(), |s| s.name()),
+        Arch::Arm => collect(syscalls::arm::Sysno::iter(), |s| s.id(), |s| s.name()),
+        Arch::X32 => Vec::new(),
+    }
+}
+
+/// Whether the libseccomp linked here resolves `name` on `arch`: runc and
+/// crun skip a name their libseccomp does not know, so a profile holding one
+/// does not allow it there.
+pub fn libseccomp_knows(arch: Arch, name: &str) -> bool {
+    libseccomp::ScmpSyscall::from_name_by_arch(name, arch.to_libseccomp()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_numbers_have_the_kernel_names() {
+        assert_eq!(name_of(Arch::X86_64, 110), Some("getppid"));
+        assert_eq!(name_of(Arch::X86_64, 0), Some("read"));
+        assert_eq!(name_of(Arch::X86, 64), Some("getppid"));
+        assert_eq!(name_of(Arch::X86_64, 1000), None);
+        assert_eq!(number_of(Arch::X86_64, "newfstatat"), Some(262));
+    }
+
+    /// Every name the table gives for a number must be the name libseccomp
+    /// resolves that number to, where libseccomp knows the number at all
+    /// (the libseccomp of a Debian 12 host is older than the kernel).
+    #[test]
+    fn table_agrees_with_libseccomp() {
+        let mut unknown_to_libseccomp = Vec::new();
+        for arch in [Arch::X86_64, Arch::X86] {
+            for (nr, name) in all(arch) {
+                let resolved = libseccomp::ScmpSyscall::from(nr as i32)
+                    .get_name_by_arch(arch.to_libseccomp());
+                match resolved {
+                    Ok(resolved) => assert_eq!(resolved, name, "{arch} syscall {nr}"),
+                    Err(_) => unknown_to_libseccomp.push((arch, nr, name)),
+                }
+            }
+        }
+        // Only syscalls newer than the libseccomp here may be missing from it.
+        for (arch, nr, name) in unknown_to_libseccomp {
+            assert!(nr >= 435, "libseccomp does not know {arch} {nr} {name}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! `syscall-profile record`: run a command in a fresh cgroup with the
+//! counting program attached, and turn what it counted into a profile.
+
+pub mod cgroup;
+pub mod command;
+pub mod hook;
+mod progress;
+pub mod stats;
+pub mod tracer;
+
+use std::{
+    ffi::OsString,
+    fs::File,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use signal_hook::{
+    consts::{SIGHUP, SIGINT, SIGTERM},
+    iterator::exfiltrator::WithOrigin,
+    low_level::siginfo::Cause,
+};
+use signal_hook_tokio::SignalsInfo;
+
+use self::{
+    cgroup::{CgroupError, RecordingCgroup},
+    command::CommandError,
+    hook::Hook,
+    progress::Progress,
+    stats::{NumberCount, OutOfRange, STATS_SCHEMA, Stats, SyscallCount},
+    tracer::{Observation, Tracer, TracerError},
+};
+use crate::{
+    output::{Output, OutputError},
+    profile::{Arch, Profile, SyscallSet, table},
+};
+
+/// Exit status of `record` when the recorder itself fails (as `docker run`
+/// uses 125 for its own failures, apart from the command's 126 and 127).
+pub const EXIT_RECORDER_FAILED: i32 = 125;
+
+/// How often the live line re-reads the counters.
+const REFRESH: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// The command and its arguments; the first is looked up in `PATH`.
+    pub command: Vec<OsString>,
+    /// Where the profile goes; standard output when `None`.
+    pub output: Option<PathBuf>,
+    /// Where the per-syscall counts go, if anywhere.
+    pub stats: Option<PathBuf>,
+    /// No live line and no summary.
+    pub quiet: bool,
+    pub hook: Hook,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("no command to record: give it after `--`, e.g. `syscall-profile record -o app.json -- ./app`")]
+    NoCommand,
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("this host's architecture ({0}) has no syscall table here; x86_64 and aarch64 are supported")]
+    UnsupportedArch(&'static str),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Tracer(#[from] TracerError),
+    #[error("cannot watch for signals: {0}")]
+    Signals(std::io::Error),
+    #[error("lost track of the recorded command: {0}")]
+    Wait(std::io::Error),
+}
+
+impl RecordError {
+    /// The exit status `record` ends with for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RecordError::Command(e) => e.exit_code(),
+            _ => EXIT_RECORDER_FAILED,
+        }
+    }
+}
+
+/// The outcome of a recording whose command ran.
+#[derive(Debug)]
+pub struct Recording {
+    /// The command's exit status, as a shell reports it; `record` exits with it.
+    pub exit_code: i32,
+    pub arch: Arch,
+    pub observation: Observation,
+    pub syscalls: SyscallSet,
+    pub profile: Profile,
+    pub stats: Stats,
+    /// Where the profile was written (`None`: standard output).
+    pub written_to: Option<PathBuf>,
+    /// Things the user should know: unknown numbers, names libseccomp lacks,
+    /// processes killed at the end.
+    pub warnings: Vec<String>,
+}
+
+/// Records `options.command`. Everything that can be checked before the
+/// command starts is checked first, so a failure leaves nothing behind and
+/// the command never ran.
+pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
+    let (program, args) = options.command.split_first().ok_or(RecordError::NoCommand)?;
+    let program_path = command::resolve(program)?;
+    let output = Output::prepare(options.output.as_deref())?;
+    let stats_output = options
+        .stats
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()?;
+    let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
+    tracer::check_privileges()?;
+
+    let cgroup = RecordingCgroup::create(&cgroup_name())?;
+    let tracer = Tracer::attach(&cgroup, options.hook, arch)?;
+    // Signals are caught from here on, so an interrupt can no longer kill the
+    // recorder between starting the command and writing the profile.
+    let mut signals =
+        SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).map_err(RecordError::Signals)?;
+    let procs = File::options()
+        .write(true)
+        .open(cgroup.procs_path())
+        .map_err(|source| CgroupError::Io {
+            what: "open",
+            path: cgroup.procs_path(),
+            source,
+        })?;
+
+    let started = Instant::now();
+    let mut child = command::command_in_cgroup(&program_path, args, &procs)
+        .spawn()
+        .map_err(|source| CommandError::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            source,
+        })?;
+    drop(procs);
+    let child_pid = child.id();
+
+    let progress = Progress::start(options.quiet);
+    let mut refresh = tokio::time::interval(REFRESH);
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.map_err(RecordError::Wait)?,
+            Some(origin) = signals.next() => {
+                // A signal from the terminal (Ctrl-C) went to the whole
+                // foreground process group, the command included: sending it
+                // again would deliver it twice. Anything else is forwarded.
+                if origin.cause != Cause::Kernel
+                    && let Some(pid) = child_pid
+                {
+                    // SAFETY: kill(2) on the child's pid, which is not yet
+                    // reaped (we are the only one who waits for it).
+                    unsafe { libc::kill(pid as libc::pid_t, origin.signal) };
+                }
+            }
+            _ = refresh.tick(), if progress.is_shown() => {
+                if let Ok(observation) = tracer.snapshot() {
+                    progress.update(&observation);
+                }
+            }
+        }
+    };
+    let duration = started.elapsed();
+    progress.finish();
+
+    let mut warnings = Vec::new();
+    // Whatever the command left running is killed, so that the cgroup can go
+    // and the recording has an end; what it did until then is counted.
+    match cgroup.remove() {
+        Ok(0) => {}
+        Ok(n) => warnings.push(format!(
+            "{n} process(es) the command started were still running when it exited, and were killed"
+        )),
+        Err(e) => warnings.push(e.to_string()),
+    }
+    let observation = tracer.snapshot()?;
+    drop(tracer);
+
+    let exit_code = command::shell_exit_code(status);
+    let command_words: Vec<String> = options
+        .command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let (syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
+    warnings.extend(describe_gaps(&stats));
+    for name in syscalls.iter().filter(|n| !table::libseccomp_knows(arch, n)) {
+        warnings.push(format!(
+            "the libseccomp on this host does not know the syscall `{name}`: a runtime built \
+             with it skips the name, so the profile cannot allow `{name}` there"
+        ));
+    }
+
+    let comment = format!("syscalls observed while recording `{}`", command_words.join(" "));
+    let profile = Profile::allow_list(arch, &syscalls, Some(comment));
+    let written_to = output.commit(&profile.to_json())?;
+    if let Some(stats_output) = stats_output {
+        let text = serde_json::to_string_pretty(&stats).expect("stats always serialize") + "\n";
+        stats_output.commit(&text)?;
+    }
+
+    Ok(Recording {
+        exit_code,
+        arch,
+        observation,
+        syscalls,
+        profile,
+        stats,
+        written_to,
+        warnings,
+    })
+}
+
+/// A cgroup name unique on this host: the recorder's pid and start time.
+fn cgroup_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("rec-{}-{nanos:09}", std::process::id())
+}
+
+/// Names the counted numbers and splits off those without a name.
+fn summarize(
+    arch: Arch,
+    observation: &Observation,
+    command: &[String],
+    exit_code: i32,
+    duration: Duration,
+) -> (SyscallSet, Stats) {
+    let mut syscalls = SyscallSet::new();
+    let mut counts = Vec::new();
+    let mut unknown = Vec::new();
+    for (&(table_arch, nr), &count) in &observation.calls {
+        match table::name_of(table_arch, nr) {
+            Some(name) => {
+                syscalls.insert(name);
+                counts.push(SyscallCount {
+                    name: name.to_owned(),
+                    arch: table_arch.short_name().to_owned(),
+                    nr,
+                    count,
+                });
+            }
+            None => unknown.push(NumberCount {
+                arch: table_arch.short_name().to_owned(),
+                nr: nr as i64,
+                count,
+            }),
+        }
+    }
+    counts.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+    let numbers: Vec<NumberCount> = observation
+        .out_of_range
+        .iter()
+        .map(|(&(table_arch, nr), &count)| NumberCount {
+            arch: table_arch.short_name().to_owned(),
+            nr,
+            count,
+        })
+        .collect();
+    let attributed: u64 = numbers.iter().map(|n| n.count).sum();
+    let stats = Stats {
+        schema: STATS_SCHEMA.to_owned(),
+        command: command.to_vec(),
+        arch: arch.short_name().to_owned(),
+        exit_code,
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        total_calls: observation.total_calls(),
+        syscalls: counts,
+        unknown,
+        out_of_range: OutOfRange {
+            total: observation.out_of_range_total,
+            unattributed: observation.out_of_range_total.saturating_sub(attributed),
+            numbers,
+        },
+    };
+    (syscalls, stats)
+}
+
+/// Warnings for calls that could not go into the profile.
+fn describe_gaps(stats: &Stats) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for n in &stats.unknown {
+        warnings.push(format!(
+            "{} call(s) of syscall number {} ({}), which the syscall table does not know; \
+             not in the profile",
+            n.count, n.nr, n.arch
+        ));
+    }
+    let oor = &stats.out_of_range;
+    if oor.total > 0 {
+        let listed: Vec<String> = oor
+            .numbers
+            .iter()
+            .map(|n| format!("{} ({}{}) ×{}", n.nr, n.arch, x32_hint(n.nr), n.count))
+            .collect();
+        let mut text = format!(
+            "{} call(s) with syscall numbers outside the table, not in the profile: {}",
+            oor.total,
+            listed.join(", ")
+        );
+        if oor.unattributed > 0 {
+            text.push_str(&format!(
+                "; {} more not split by number",
+                oor.unattributed
+            ));
+        }
+        warnings.push(text);
+    }
+    warnings
+}
+
+/// x32 syscalls are x86_64 numbers with bit 30 set.
+fn x32_hint(nr: i64) -> &'static str {
+    const X32_SYSCALL_BIT: i64 = 0x4000_0000;
+    if cfg!(target_arch = "x86_64") && nr & X32_SYSCALL_BIT != 0 && nr > 0 {
+        ", an x32 number"
+    } else {
+        ""
+    }
+}

@@ -1,0 +1,54 @@
+//! The per-syscall counts of a recording, as JSON (`--stats FILE`).
+
+use serde::{Deserialize, Serialize};
+
+/// Version tag of the stats format; bumped on any incompatible change.
+pub const STATS_SCHEMA: &str = "syscall-profile/stats/v1";
+
+/// What `--stats` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stats {
+    pub schema: String,
+    /// The recorded command and its arguments.
+    pub command: Vec<String>,
+    /// The host's architecture (`x86_64`, `aarch64`).
+    pub arch: String,
+    /// The command's exit status, as a shell reports it.
+    pub exit_code: i32,
+    /// Wall time from the start of the command to its end.
+    pub duration_ms: u64,
+    /// Every syscall entry counted, including out-of-range numbers.
+    pub total_calls: u64,
+    /// Counts by syscall, sorted by name, then architecture.
+    pub syscalls: Vec<SyscallCount>,
+    /// Numbers inside the table's range that the table has no name for.
+    pub unknown: Vec<NumberCount>,
+    /// Numbers outside the table's range (negative, x32, or past its end).
+    pub out_of_range: OutOfRange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallCount {
+    pub name: String,
+    /// The table the number belongs to (`x86_64`, or `i386` for 32-bit tasks).
+    pub arch: String,
+    pub nr: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberCount {
+    pub arch: String,
+    pub nr: i64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfRange {
+    /// Exact total of such calls.
+    pub total: u64,
+    /// The same by number, as far as the kernel side could keep them apart.
+    pub numbers: Vec<NumberCount>,
+    /// Calls the kernel counted in `total` but had no room to split by number.
+    pub unattributed: u64,
+}

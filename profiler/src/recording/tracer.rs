@@ -1,0 +1,228 @@
+//! Loads the kernel side, attaches it for one cgroup, and reads its counters.
+
+use std::collections::BTreeMap;
+
+use aya::{
+    Btf, Ebpf, EbpfLoader,
+    maps::{MapError, PerCpuArray, PerCpuHashMap},
+    programs::{BtfTracePoint, ProgramError, RawTracePoint, TracePoint},
+};
+use profiler_common::{ABI_COUNT, Counts, OutOfRangeKey, TABLE_SIZE, globals, maps, programs};
+
+use super::{
+    cgroup::RecordingCgroup,
+    hook::{self, Hook, TracefsError},
+};
+use crate::profile::Arch;
+
+/// The kernel side, built by build.rs.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum TracerError {
+    #[error(
+        "recording needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process \
+         has {have}): run it with sudo"
+    )]
+    Privileges { have: String },
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+    #[error("cannot load the eBPF object: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("the kernel's verifier rejected the eBPF program {program}: {reason}")]
+    Verifier { program: &'static str, reason: String },
+    #[error(
+        "cannot read the kernel's BTF for the `btf-tracepoint` hook ({0}); use the default \
+         hook, which needs no BTF"
+    )]
+    Btf(#[source] aya::BtfError),
+    #[error("cannot {what} the eBPF program {program}: {source}")]
+    Program {
+        what: &'static str,
+        program: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+    #[error("cannot read the eBPF map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: MapError,
+    },
+}
+
+/// What the kernel side counted so far.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// Calls by table and number.
+    pub calls: BTreeMap<(Arch, u64), u64>,
+    /// Calls with a number outside the tables; exact in total.
+    pub out_of_range_total: u64,
+    /// The same split by raw number, as far as the kernel could keep them.
+    pub out_of_range: BTreeMap<(Arch, i64), u64>,
+}
+
+impl Observation {
+    pub fn total_calls(&self) -> u64 {
+        self.calls.values().sum::<u64>() + self.out_of_range_total
+    }
+
+    pub fn distinct(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// The counting program, attached and counting for one cgroup tree.
+pub struct Tracer {
+    ebpf: Ebpf,
+    arch: Arch,
+}
+
+/// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
+/// in the effective set, so that a user without them gets a message that says
+/// so instead of an EPERM from the first map creation.
+pub fn check_privileges() -> Result<(), TracerError> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |cap: u32| effective & (1u64 << cap) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        Ok(())
+    } else {
+        Err(TracerError::Privileges {
+            have: format!("effective capabilities {effective:#x}"),
+        })
+    }
+}
+
+impl Tracer {
+    /// Loads the program for `cgroup` and attaches it with `hook`. From the
+    /// moment this returns, every syscall entered in the cgroup is counted.
+    pub fn attach(cgroup: &RecordingCgroup, hook: Hook, arch: Arch) -> Result<Tracer, TracerError> {
+        check_privileges()?;
+        if hook == Hook::Tracepoint {
+            hook::ensure_tracefs()?;
+        }
+        // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
+        // only matters on kernels before 5.11, and raising it needs
+        // CAP_SYS_RESOURCE, which containers often lack. Try, never insist.
+        let unlimited = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: a plain syscall with a valid pointer.
+        let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+
+        let id = cgroup.id();
+        let level = cgroup.level();
+        let mut ebpf = EbpfLoader::new()
+            .override_global(globals::TARGET_CGROUP_ID, &id, true)
+            .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
+            .load(OBJECT)
+            .map_err(TracerError::Object)?;
+
+        let name = match hook {
+            Hook::RawTracepoint => programs::RAW_TRACEPOINT,
+            Hook::Tracepoint => programs::TRACEPOINT,
+            Hook::BtfTracepoint => programs::BTF_TRACEPOINT,
+        };
+        let program = ebpf.program_mut(name).ok_or(TracerError::Program {
+            what: "find",
+            program: name,
+            source: ProgramError::UnexpectedProgramType,
+        })?;
+        let fail = |what: &'static str| {
+            move |source: ProgramError| match source {
+                ProgramError::LoadError { verifier_log, .. } => TracerError::Verifier {
+                    program: name,
+                    reason: verifier_reason(&verifier_log.to_string()),
+                },
+                source => TracerError::Program {
+                    what,
+                    program: name,
+                    source,
+                },
+            }
+        };
+        match hook {
+            Hook::RawTracepoint => {
+                let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
+                p.load().map_err(fail("load"))?;
+                p.attach("sys_enter").map_err(fail("attach"))?;
+            }
+            Hook::Tracepoint => {
+                let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
+                p.load().map_err(fail("load"))?;
+                p.attach("raw_syscalls", "sys_enter").map_err(fail("attach"))?;
+            }
+            Hook::BtfTracepoint => {
+                let btf = Btf::from_sys_fs().map_err(TracerError::Btf)?;
+                let p: &mut BtfTracePoint = program.try_into().map_err(fail("load"))?;
+                p.load("sys_enter", &btf).map_err(fail("load"))?;
+                p.attach().map_err(fail("attach"))?;
+            }
+        }
+        Ok(Tracer { ebpf, arch })
+    }
+
+    /// Reads the counters: one lookup for the tables (one value per CPU),
+    /// one walk of the out-of-range map.
+    pub fn snapshot(&self) -> Result<Observation, TracerError> {
+        let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
+        let counts_map = self.ebpf.map(maps::COUNTS).ok_or(TracerError::Map {
+            map: maps::COUNTS,
+            source: MapError::InvalidName {
+                name: maps::COUNTS.to_owned(),
+            },
+        })?;
+        let counts: PerCpuArray<_, Counts> =
+            PerCpuArray::try_from(counts_map).map_err(map_err(maps::COUNTS))?;
+        let per_cpu = counts.get(&0, 0).map_err(map_err(maps::COUNTS))?;
+
+        let mut observation = Observation::default();
+        for cpu in per_cpu.iter() {
+            for abi in 0..ABI_COUNT {
+                let Some(arch) = self.arch.of_abi(abi) else { continue };
+                for nr in 0..TABLE_SIZE {
+                    let n = cpu.calls[abi][nr];
+                    if n > 0 {
+                        *observation.calls.entry((arch, nr as u64)).or_default() += n;
+                    }
+                }
+            }
+            observation.out_of_range_total += cpu.out_of_range;
+        }
+
+        if observation.out_of_range_total > 0
+            && let Some(map) = self.ebpf.map(maps::OUT_OF_RANGE)
+        {
+            let oor: PerCpuHashMap<_, OutOfRangeKey, u64> =
+                PerCpuHashMap::try_from(map).map_err(map_err(maps::OUT_OF_RANGE))?;
+            for entry in oor.iter() {
+                let (key, values) = entry.map_err(map_err(maps::OUT_OF_RANGE))?;
+                let arch = self.arch.of_abi(key.abi as usize).unwrap_or(self.arch);
+                *observation.out_of_range.entry((arch, key.nr)).or_default() +=
+                    values.iter().sum::<u64>();
+            }
+        }
+        Ok(observation)
+    }
+}
+
+/// The lines of a verifier log that say why: its last few non-empty lines,
+/// where the verifier states the failing instruction and the reason.
+fn verifier_reason(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(4)..];
+    if tail.is_empty() {
+        "the verifier gave no log".to_owned()
+    } else {
+        tail.join(" / ")
+    }
+}
