@@ -1,0 +1,135 @@
+//! What the integration tests share: finding the binaries, running the
+//! recorder, and checking that a run left nothing behind.
+//!
+//! These tests run the real recorder on the real kernel: they need root and
+//! a cgroup2 mount. They never skip: where a prerequisite is missing they
+//! fail with a message that names it (`cargo xtask test` installs and builds
+//! everything they need).
+#![allow(dead_code)]
+
+use std::{
+    collections::BTreeSet,
+    ffi::OsStr,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::{Duration, Instant},
+};
+
+/// The `syscall-profile` binary under test.
+pub fn profiler() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_syscall-profile"))
+}
+
+/// A binary of the `samples` crate, built next to this test's binaries.
+pub fn sample(name: &str) -> PathBuf {
+    let profile_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_owned))
+        .expect("the test binary lives in target/<profile>/deps");
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "sample {name} is not built at {}: run `cargo build --workspace --bins` first \
+         (`cargo xtask test` does)",
+        path.display()
+    );
+    path
+}
+
+/// Fails the test, naming the prerequisite, when not running as root.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test records with eBPF and cgroups and needs root: run the suite as root \
+         (`sudo cargo xtask test`)"
+    );
+}
+
+/// Runs `syscall-profile ARGS` to completion.
+pub fn run<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(profiler())
+        .args(args)
+        .output()
+        .expect("run syscall-profile")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The names a profile allows, from its JSON text.
+pub fn allowed_names(profile_json: &str) -> BTreeSet<String> {
+    let value: serde_json::Value =
+        serde_json::from_str(profile_json).unwrap_or_else(|e| panic!("not JSON ({e}): {profile_json}"));
+    value["syscalls"]
+        .as_array()
+        .expect("a syscalls list")
+        .iter()
+        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|rule| rule["names"].as_array().expect("names").clone())
+        .map(|name| name.as_str().expect("a name").to_owned())
+        .collect()
+}
+
+/// The cgroup2 mount point, from /proc/self/mountinfo.
+pub fn cgroup2_mount() -> PathBuf {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let mounts: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter(|l| l.split(" - ").nth(1).is_some_and(|r| r.starts_with("cgroup2 ")))
+        .filter_map(|l| l.split_whitespace().nth(4).map(PathBuf::from))
+        .collect();
+    mounts
+        .iter()
+        .find(|p| *p == Path::new("/sys/fs/cgroup"))
+        .or_else(|| mounts.first())
+        .cloned()
+        .expect("no cgroup2 mount on this host: these tests need one")
+}
+
+/// Cgroups that the recorder with pid `pid` made and did not remove.
+pub fn cgroups_left_by(pid: u32) -> Vec<PathBuf> {
+    let parent = cgroup2_mount().join("syscall-profile");
+    let prefix = format!("rec-{pid}-");
+    fs::read_dir(parent)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The entries of `dir`, by name.
+pub fn dir_entries(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Waits until `condition` holds, up to `timeout`.
+pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
