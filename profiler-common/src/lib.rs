@@ -66,6 +66,8 @@ pub mod programs {
     pub const RAW_TRACEPOINT: &str = "sys_enter_raw";
     pub const TRACEPOINT: &str = "sys_enter_tp";
     pub const BTF_TRACEPOINT: &str = "sys_enter_btf";
+    /// A program the verifier rejects, for testing that path.
+    pub const VERIFIER_SELFTEST: &str = "verifier_selftest";
 }
 
 #[cfg(feature = "user")]

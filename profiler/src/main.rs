@@ -48,7 +48,7 @@ struct RecordArgs {
     hook: Hook,
 
     /// The command to record, with its arguments.
-    #[arg(value_name = "CMD", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
 }
 

@@ -22,6 +22,10 @@ pub enum Hook {
     Tracepoint,
     /// `tp_btf/sys_enter` (BPF_PROG_TYPE_TRACING); needs kernel BTF.
     BtfTracepoint,
+    /// Not a hook: loads a program the verifier rejects, so that tests can
+    /// check how a rejection is reported.
+    #[value(hide = true)]
+    VerifierSelftest,
 }
 
 /// Where tracefs is expected.

@@ -131,6 +131,7 @@ impl Tracer {
             Hook::RawTracepoint => programs::RAW_TRACEPOINT,
             Hook::Tracepoint => programs::TRACEPOINT,
             Hook::BtfTracepoint => programs::BTF_TRACEPOINT,
+            Hook::VerifierSelftest => programs::VERIFIER_SELFTEST,
         };
         let program = ebpf.program_mut(name).ok_or(TracerError::Program {
             what: "find",
@@ -151,7 +152,7 @@ impl Tracer {
             }
         };
         match hook {
-            Hook::RawTracepoint => {
+            Hook::RawTracepoint | Hook::VerifierSelftest => {
                 let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
                 p.load().map_err(fail("load"))?;
                 p.attach("sys_enter").map_err(fail("attach"))?;
@@ -215,14 +216,41 @@ impl Tracer {
     }
 }
 
-/// The lines of a verifier log that say why: its last few non-empty lines,
-/// where the verifier states the failing instruction and the reason.
+/// The lines of a verifier log that say why: the last few lines before its
+/// closing statistics, where the verifier names the failing instruction and
+/// the reason.
 fn verifier_reason(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let tail = &lines[lines.len().saturating_sub(4)..];
+    let is_statistics = |line: &str| {
+        ["verification time", "stack depth", "processed "]
+            .iter()
+            .any(|prefix| line.starts_with(prefix))
+    };
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !is_statistics(l))
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
     if tail.is_empty() {
         "the verifier gave no log".to_owned()
     } else {
         tail.join(" / ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verifier_reason;
+
+    #[test]
+    fn verifier_reason_keeps_the_reason_and_drops_statistics() {
+        let log = "0: R1=ctx() R10=fp0\n0: (b7) r1 = 4096\n1: (61) r0 = *(u32 *)(r1 +0)\n\
+                   R1 invalid mem access 'scalar'\nverification time 36 usec\n\
+                   stack depth 8\nprocessed 6 insns (limit 1000000)\n";
+        assert_eq!(
+            verifier_reason(log),
+            "0: (b7) r1 = 4096 / 1: (61) r0 = *(u32 *)(r1 +0) / R1 invalid mem access 'scalar'"
+        );
+        assert_eq!(verifier_reason(""), "the verifier gave no log");
     }
 }
