@@ -122,7 +122,12 @@ fn cached_bpf_linker() -> Option<PathBuf> {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env::var_os("HOME")?).join(".cache"),
     };
-    Some(cache.join("syscall-profile/bpf-linker").join(key).join("bin/bpf-linker"))
+    Some(
+        cache
+            .join("syscall-profile/bpf-linker")
+            .join(key)
+            .join("bin/bpf-linker"),
+    )
 }
 
 fn find_bpf_linker() -> Result<PathBuf, String> {

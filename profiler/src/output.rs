@@ -93,11 +93,10 @@ impl Output {
                 // A temporary file is private (0600); a profile is not secret.
                 fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o644))
                     .map_err(write_err)?;
-                temp.persist(&path)
-                    .map_err(|e| OutputError::Write {
-                        path: path.clone(),
-                        source: e.error,
-                    })?;
+                temp.persist(&path).map_err(|e| OutputError::Write {
+                    path: path.clone(),
+                    source: e.error,
+                })?;
                 Ok(Some(path))
             }
         }

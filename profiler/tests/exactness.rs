@@ -16,7 +16,12 @@ struct Noise(Child);
 
 impl Noise {
     fn start() -> Noise {
-        Noise(Command::new(sample("noise")).arg("600").spawn().expect("start noise"))
+        Noise(
+            Command::new(sample("noise"))
+                .arg("600")
+                .spawn()
+                .expect("start noise"),
+        )
     }
 }
 
@@ -45,7 +50,8 @@ fn recorded_count(hook: &str, n: u64, syscall: &str) -> (u64, serde_json::Value)
         n.to_string().as_ref(),
     ]);
     assert!(output.status.success(), "record: {}", stderr(&output));
-    let stats: serde_json::Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
     let count = stats["syscalls"]
         .as_array()
         .unwrap()
@@ -99,12 +105,19 @@ fn out_of_range_and_unknown_numbers_are_reported() {
     assert!(output.status.success(), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("syscall number 1000"), "{err}");
-    assert!(err.contains("outside the table") && err.contains("-1 (x86_64)"), "{err}");
-    let stats: serde_json::Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    assert!(
+        err.contains("outside the table") && err.contains("-1 (x86_64)"),
+        "{err}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
     assert_eq!(stats["unknown"][0]["nr"], 1000);
     let expected_out_of_range = if cfg!(target_arch = "x86_64") { 2 } else { 1 };
     assert_eq!(stats["out_of_range"]["total"], expected_out_of_range);
     assert_eq!(stats["out_of_range"]["unattributed"], 0);
     let profile = fs::read_to_string(dir.path().join("p.json")).unwrap();
-    assert!(!profile.contains("1000"), "an unknown number must not reach the profile");
+    assert!(
+        !profile.contains("1000"),
+        "an unknown number must not reach the profile"
+    );
 }

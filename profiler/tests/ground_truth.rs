@@ -36,7 +36,9 @@ fn strace(cmd: &[&str]) -> BTreeSet<String> {
         .arg(&log)
         .args(cmd)
         .status()
-        .expect("strace is needed as the oracle: install Debian's strace (`cargo xtask setup` does)");
+        .expect(
+            "strace is needed as the oracle: install Debian's strace (`cargo xtask setup` does)",
+        );
     assert!(status.success(), "strace {cmd:?} failed: {status}");
     strace_names(&fs::read_to_string(&log).unwrap())
 }
@@ -45,10 +47,20 @@ fn strace(cmd: &[&str]) -> BTreeSet<String> {
 fn record(cmd: &[&str]) -> BTreeSet<String> {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("profile.json");
-    let output = run(["record".as_ref(), "-q".as_ref(), "-o".as_ref(), profile.as_os_str(), "--".as_ref()]
-        .into_iter()
-        .chain(cmd.iter().map(|s| s.as_ref())));
-    assert!(output.status.success(), "record {cmd:?}: {}", stderr(&output));
+    let output = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        profile.as_os_str(),
+        "--".as_ref(),
+    ]
+    .into_iter()
+    .chain(cmd.iter().map(|s| s.as_ref())));
+    assert!(
+        output.status.success(),
+        "record {cmd:?}: {}",
+        stderr(&output)
+    );
     allowed_names(&fs::read_to_string(&profile).unwrap())
 }
 
@@ -74,7 +86,10 @@ fn assert_same_as_strace(cmd: &[&str]) {
         missed.is_empty() && extra.is_empty(),
         "{cmd:?}: recorded but not seen by strace: {extra:?}; seen by strace but not recorded: {missed:?}"
     );
-    assert!(recorded.contains("execve"), "the recording starts at the execve");
+    assert!(
+        recorded.contains("execve"),
+        "the recording starts at the execve"
+    );
 }
 
 fn sample_str(name: &str) -> String {
@@ -96,14 +111,21 @@ fn multi_threaded() {
 #[test]
 fn fork_exec_shell_pipeline() {
     assert!(Path::new("/bin/sh").exists());
-    assert_same_as_strace(&["/bin/sh", "-c", "ls / | grep -c e | cat > /dev/null; echo done"]);
+    assert_same_as_strace(&[
+        "/bin/sh",
+        "-c",
+        "ls / | grep -c e | cat > /dev/null; echo done",
+    ]);
 }
 
 /// The child lives for a few microseconds and is the only one to call sysinfo.
 #[test]
 fn child_that_exits_at_once() {
     let recorded = record(&[&sample_str("quick-child")]);
-    assert!(recorded.contains("sysinfo"), "the short-lived child's sysinfo was missed: {recorded:?}");
+    assert!(
+        recorded.contains("sysinfo"),
+        "the short-lived child's sysinfo was missed: {recorded:?}"
+    );
     assert_same_as_strace(&[&sample_str("quick-child")]);
 }
 

@@ -14,13 +14,28 @@ use common::*;
 #[test]
 fn profile_goes_to_stdout_and_messages_to_stderr() {
     require_root();
-    let output = run(["record".as_ref(), "--".as_ref(), sample("getppid-loop").as_os_str(), "3".as_ref()]);
+    let output = run([
+        "record".as_ref(),
+        "--".as_ref(),
+        sample("getppid-loop").as_os_str(),
+        "3".as_ref(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let names = allowed_names(&stdout(&output));
-    assert!(names.contains("getppid") && names.contains("execve"), "{names:?}");
-    assert!(stderr(&output).contains("distinct syscalls"), "summary on stderr");
+    assert!(
+        names.contains("getppid") && names.contains("execve"),
+        "{names:?}"
+    );
+    assert!(
+        stderr(&output).contains("distinct syscalls"),
+        "summary on stderr"
+    );
     // No spinner: stderr is not a terminal here.
-    assert!(!stderr(&output).contains("recording"), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("recording"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -28,11 +43,19 @@ fn profile_file_is_docker_format() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.json");
-    let output = run(["record".as_ref(), "-q".as_ref(), "-o".as_ref(), path.as_os_str(), "--".as_ref(), "true".as_ref()]);
+    let output = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        "true".as_ref(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).is_empty());
     assert!(stderr(&output).is_empty(), "quiet: {}", stderr(&output));
-    let json: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(json["defaultAction"], "SCMP_ACT_ERRNO");
     assert_eq!(json["defaultErrnoRet"], 1);
     let names: Vec<&str> = json["syscalls"][0]["names"]
@@ -50,7 +73,16 @@ fn profile_file_is_docker_format() {
 #[test]
 fn exit_status_is_the_commands() {
     require_root();
-    let output = run(["record", "-q", "-o", "/dev/stdout", "--", "sh", "-c", "exit 7"]);
+    let output = run([
+        "record",
+        "-q",
+        "-o",
+        "/dev/stdout",
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
     assert_eq!(output.status.code(), Some(7));
     // Killed by a signal: 128 + the signal's number, as shells report it.
     let output = run(["record", "-q", "--", "sh", "-c", "kill -KILL $$"]);
@@ -91,7 +123,10 @@ fn signals_are_forwarded_and_the_profile_is_still_written() {
         assert!(output.status.success(), "{}", stderr(&output));
         assert_eq!(stdout(&output).trim(), expected);
         let names = allowed_names(&fs::read_to_string(&path).unwrap());
-        assert!(names.contains("rt_sigaction") && names.contains("write"), "{names:?}");
+        assert!(
+            names.contains("rt_sigaction") && names.contains("write"),
+            "{names:?}"
+        );
         assert_eq!(dir_entries(dir.path()).len(), 1, "only the profile");
         assert!(cgroups_left_by(pid).is_empty(), "cgroup removed");
     }
@@ -128,7 +163,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
     }
 }
 
@@ -151,12 +188,17 @@ fn terminal_shows_progress_and_ctrl_c_arrives_once() {
     );
     let tmux = Tmux::start(&format!("sp-test-{}", std::process::id()), &script);
     assert!(
-        wait_for(Duration::from_secs(10), || tmux.pane().contains("distinct syscalls")),
+        wait_for(Duration::from_secs(10), || tmux
+            .pane()
+            .contains("distinct syscalls")),
         "no live line on the terminal: {}",
         tmux.pane()
     );
     let pane = tmux.pane();
-    assert!(pane.contains("recording 00:00:0"), "elapsed time shown: {pane}");
+    assert!(
+        pane.contains("recording 00:00:0"),
+        "elapsed time shown: {pane}"
+    );
     assert!(pane.contains(" calls"), "{pane}");
     tmux.send_keys("C-c");
     assert!(

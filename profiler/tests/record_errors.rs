@@ -22,7 +22,11 @@ impl Scene {
     fn new() -> Scene {
         let dir = tempfile::tempdir().unwrap();
         // Writable by anyone, for the tests that drop root.
-        fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
         Scene { dir }
     }
 
@@ -36,7 +40,11 @@ impl Scene {
 
     /// `sh -c 'touch MARKER'`: proof, if the marker exists, that it ran.
     fn command(&self) -> Vec<OsString> {
-        vec!["sh".into(), "-c".into(), format!("touch {}", self.marker().display()).into()]
+        vec![
+            "sh".into(),
+            "-c".into(),
+            format!("touch {}", self.marker().display()).into(),
+        ]
     }
 
     /// `record [-o DIR/p.json] EXTRA... -- sh -c 'touch MARKER'`, run
@@ -92,7 +100,11 @@ fn bad_flag() {
 #[test]
 fn no_command() {
     let scene = Scene::new();
-    let output = run(["record".as_ref(), "-o".as_ref(), scene.path("p.json").as_os_str()]);
+    let output = run([
+        "record".as_ref(),
+        "-o".as_ref(),
+        scene.path("p.json").as_os_str(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no command to record: give it after `--`"));
     assert!(dir_entries(scene.dir.path()).is_empty());
@@ -101,7 +113,13 @@ fn no_command() {
 #[test]
 fn command_not_found() {
     let scene = Scene::new();
-    let output = run(["record".as_ref(), "-o".as_ref(), scene.path("p.json").as_os_str(), "--".as_ref(), "no-such-command-4711".as_ref()]);
+    let output = run([
+        "record".as_ref(),
+        "-o".as_ref(),
+        scene.path("p.json").as_os_str(),
+        "--".as_ref(),
+        "no-such-command-4711".as_ref(),
+    ]);
     assert_eq!(output.status.code(), Some(127));
     assert!(stderr(&output).contains("command not found: no-such-command-4711"));
     assert!(dir_entries(scene.dir.path()).is_empty());
@@ -113,7 +131,13 @@ fn command_not_executable() {
     let script = scene.path("script.sh");
     fs::write(&script, "#!/bin/sh\ntouch marker\n").unwrap();
     fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    let output = run(["record".as_ref(), "-o".as_ref(), scene.path("p.json").as_os_str(), "--".as_ref(), script.as_os_str()]);
+    let output = run([
+        "record".as_ref(),
+        "-o".as_ref(),
+        scene.path("p.json").as_os_str(),
+        "--".as_ref(),
+        script.as_os_str(),
+    ]);
     assert_eq!(output.status.code(), Some(126));
     assert!(stderr(&output).contains("not an executable file"));
     assert_eq!(dir_entries(scene.dir.path()).len(), 1, "only the script");
@@ -141,8 +165,15 @@ fn output_not_writable() {
 fn without_cap_bpf_and_cap_perfmon() {
     require_root();
     let scene = Scene::new();
-    let result = scene.record(&["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--"], &[]);
-    scene.assert_clean_failure(result, 125, "needs root, or the capabilities CAP_BPF and CAP_PERFMON");
+    let result = scene.record(
+        &["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--"],
+        &[],
+    );
+    scene.assert_clean_failure(
+        result,
+        125,
+        "needs root, or the capabilities CAP_BPF and CAP_PERFMON",
+    );
 }
 
 #[test]
@@ -150,7 +181,13 @@ fn not_root() {
     require_root();
     let scene = Scene::new();
     let result = scene.record(
-        &["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ],
         &[],
     );
     scene.assert_clean_failure(result, 125, "run it with sudo");
@@ -163,8 +200,15 @@ fn tracefs_missing_and_not_mountable() {
     require_root();
     let scene = Scene::new();
     let script = "mount -t tmpfs -o ro,size=64k none /sys/kernel && exec \"$@\"";
-    let result = scene.record(&["unshare", "-m", "sh", "-c", script, "sh"], &["--hook", "tracepoint"]);
-    scene.assert_clean_failure(result, 125, "tracefs is not mounted at /sys/kernel/tracing and mounting it failed");
+    let result = scene.record(
+        &["unshare", "-m", "sh", "-c", script, "sh"],
+        &["--hook", "tracepoint"],
+    );
+    scene.assert_clean_failure(
+        result,
+        125,
+        "tracefs is not mounted at /sys/kernel/tracing and mounting it failed",
+    );
 }
 
 /// Where tracefs is not mounted but can be, the recorder mounts it.
@@ -173,7 +217,10 @@ fn tracefs_missing_is_mounted() {
     require_root();
     let scene = Scene::new();
     let script = "umount /sys/kernel/tracing 2>/dev/null; test ! -e /sys/kernel/tracing/events && exec \"$@\"";
-    let (output, _) = scene.record(&["unshare", "-m", "sh", "-c", script, "sh"], &["-q", "--hook", "tracepoint"]);
+    let (output, _) = scene.record(
+        &["unshare", "-m", "sh", "-c", script, "sh"],
+        &["-q", "--hook", "tracepoint"],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(scene.marker().exists());
     assert!(allowed_names(&fs::read_to_string(scene.path("p.json")).unwrap()).contains("execve"));
@@ -194,6 +241,9 @@ fn verifier_rejection_shows_the_reason() {
     let scene = Scene::new();
     let result = scene.record(&[], &["--hook", "verifier-selftest"]);
     let err = stderr(&result.0);
-    assert!(err.contains("the kernel's verifier rejected the eBPF program verifier_selftest"), "{err}");
+    assert!(
+        err.contains("the kernel's verifier rejected the eBPF program verifier_selftest"),
+        "{err}"
+    );
     scene.assert_clean_failure(result, 125, "invalid mem access");
 }

@@ -46,7 +46,8 @@ impl<S: Into<String>> FromIterator<S> for SyscallSet {
 
 impl<'a> IntoIterator for &'a SyscallSet {
     type Item = &'a str;
-    type IntoIter = std::iter::Map<std::collections::btree_set::Iter<'a, String>, fn(&String) -> &str>;
+    type IntoIter =
+        std::iter::Map<std::collections::btree_set::Iter<'a, String>, fn(&String) -> &str>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(String::as_str)

@@ -27,7 +27,9 @@ pub enum CgroupError {
     NoCgroup2,
     #[error("cannot read /proc/self/mountinfo: {0}")]
     MountInfo(io::Error),
-    #[error("cannot create cgroup {path}: {source} (recording needs root, with write access to the cgroup2 tree)")]
+    #[error(
+        "cannot create cgroup {path}: {source} (recording needs root, with write access to the cgroup2 tree)"
+    )]
     Create { path: PathBuf, source: io::Error },
     #[error("cannot {what} {path}: {source}")]
     Io {
@@ -100,8 +102,11 @@ impl RecordingCgroup {
             path: path.clone(),
             source,
         })?;
-        let level = u32::try_from(path.strip_prefix(&mount).map_or(0, |p| p.components().count()))
-            .unwrap_or(u32::MAX);
+        let level = u32::try_from(
+            path.strip_prefix(&mount)
+                .map_or(0, |p| p.components().count()),
+        )
+        .unwrap_or(u32::MAX);
         Ok(RecordingCgroup {
             id: metadata.ino(),
             level,
@@ -252,11 +257,17 @@ mod tests {
 
     #[test]
     fn prefers_sys_fs_cgroup_on_a_pure_v2_host() {
-        assert_eq!(find_cgroup2_mount(PURE_V2), Some(PathBuf::from("/sys/fs/cgroup")));
+        assert_eq!(
+            find_cgroup2_mount(PURE_V2),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
     }
 
     #[test]
     fn no_cgroup2_mount() {
-        assert_eq!(find_cgroup2_mount("37 35 0:32 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw"), None);
+        assert_eq!(
+            find_cgroup2_mount("37 35 0:32 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw"),
+            None
+        );
     }
 }

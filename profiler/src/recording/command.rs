@@ -5,12 +5,7 @@ use std::{
     ffi::{OsStr, OsString},
     fs::File,
     io,
-    os::unix::{
-        ffi::OsStrExt,
-        fs::PermissionsExt,
-        io::AsRawFd,
-        process::ExitStatusExt,
-    },
+    os::unix::{ffi::OsStrExt, fs::PermissionsExt, io::AsRawFd, process::ExitStatusExt},
     path::{Path, PathBuf},
     process::ExitStatus,
 };
@@ -53,7 +48,9 @@ pub fn resolve(program: &OsStr) -> Result<PathBuf, CommandError> {
         vec![PathBuf::from(program)]
     } else {
         let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
-        std::env::split_paths(&path).map(|dir| dir.join(program)).collect()
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .collect()
     };
     let mut found_not_executable = false;
     for candidate in candidates {
@@ -129,7 +126,9 @@ mod tests {
 
     #[test]
     fn non_executable_file_is_126() {
-        let err = resolve(OsStr::new("/etc/hostname")).unwrap_err();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = resolve(file.path().as_os_str()).unwrap_err();
         assert_eq!(err.exit_code(), 126);
     }
 

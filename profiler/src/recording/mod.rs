@@ -58,13 +58,17 @@ pub struct RecordOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("no command to record: give it after `--`, e.g. `syscall-profile record -o app.json -- ./app`")]
+    #[error(
+        "no command to record: give it after `--`, e.g. `syscall-profile record -o app.json -- ./app`"
+    )]
     NoCommand,
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error(transparent)]
     Output(#[from] OutputError),
-    #[error("this host's architecture ({0}) has no syscall table here; x86_64 and aarch64 are supported")]
+    #[error(
+        "this host's architecture ({0}) has no syscall table here; x86_64 and aarch64 are supported"
+    )]
     UnsupportedArch(&'static str),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
@@ -107,7 +111,10 @@ pub struct Recording {
 /// command starts is checked first, so a failure leaves nothing behind and
 /// the command never ran.
 pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
-    let (program, args) = options.command.split_first().ok_or(RecordError::NoCommand)?;
+    let (program, args) = options
+        .command
+        .split_first()
+        .ok_or(RecordError::NoCommand)?;
     let program_path = command::resolve(program)?;
     let output = Output::prepare(options.output.as_deref())?;
     let stats_output = options
@@ -191,14 +198,20 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         .collect();
     let (syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
-    for name in syscalls.iter().filter(|n| !table::libseccomp_knows(arch, n)) {
+    for name in syscalls
+        .iter()
+        .filter(|n| !table::libseccomp_knows(arch, n))
+    {
         warnings.push(format!(
             "the libseccomp on this host does not know the syscall `{name}`: a runtime built \
              with it skips the name, so the profile cannot allow `{name}` there"
         ));
     }
 
-    let comment = format!("syscalls observed while recording `{}`", command_words.join(" "));
+    let comment = format!(
+        "syscalls observed while recording `{}`",
+        command_words.join(" ")
+    );
     let profile = Profile::allow_list(arch, &syscalls, Some(comment));
     let written_to = output.commit(&profile.to_json())?;
     if let Some(stats_output) = stats_output {
@@ -307,10 +320,7 @@ fn describe_gaps(stats: &Stats) -> Vec<String> {
             listed.join(", ")
         );
         if oor.unattributed > 0 {
-            text.push_str(&format!(
-                "; {} more not split by number",
-                oor.unattributed
-            ));
+            text.push_str(&format!("; {} more not split by number", oor.unattributed));
         }
         warnings.push(text);
     }

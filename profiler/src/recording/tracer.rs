@@ -30,7 +30,10 @@ pub enum TracerError {
     #[error("cannot load the eBPF object: {0}")]
     Object(#[source] aya::EbpfError),
     #[error("the kernel's verifier rejected the eBPF program {program}: {reason}")]
-    Verifier { program: &'static str, reason: String },
+    Verifier {
+        program: &'static str,
+        reason: String,
+    },
     #[error(
         "cannot read the kernel's BTF for the `btf-tracepoint` hook ({0}); use the default \
          hook, which needs no BTF"
@@ -160,7 +163,8 @@ impl Tracer {
             Hook::Tracepoint => {
                 let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
                 p.load().map_err(fail("load"))?;
-                p.attach("raw_syscalls", "sys_enter").map_err(fail("attach"))?;
+                p.attach("raw_syscalls", "sys_enter")
+                    .map_err(fail("attach"))?;
             }
             Hook::BtfTracepoint => {
                 let btf = Btf::from_sys_fs().map_err(TracerError::Btf)?;
@@ -189,7 +193,9 @@ impl Tracer {
         let mut observation = Observation::default();
         for cpu in per_cpu.iter() {
             for abi in 0..ABI_COUNT {
-                let Some(arch) = self.arch.of_abi(abi) else { continue };
+                let Some(arch) = self.arch.of_abi(abi) else {
+                    continue;
+                };
                 for nr in 0..TABLE_SIZE {
                     let n = cpu.calls[abi][nr];
                     if n > 0 {

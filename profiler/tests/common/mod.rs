@@ -70,8 +70,8 @@ pub fn stdout(output: &Output) -> String {
 
 /// The names a profile allows, from its JSON text.
 pub fn allowed_names(profile_json: &str) -> BTreeSet<String> {
-    let value: serde_json::Value =
-        serde_json::from_str(profile_json).unwrap_or_else(|e| panic!("not JSON ({e}): {profile_json}"));
+    let value: serde_json::Value = serde_json::from_str(profile_json)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {profile_json}"));
     value["syscalls"]
         .as_array()
         .expect("a syscalls list")
@@ -87,7 +87,11 @@ pub fn cgroup2_mount() -> PathBuf {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
     let mounts: Vec<PathBuf> = mountinfo
         .lines()
-        .filter(|l| l.split(" - ").nth(1).is_some_and(|r| r.starts_with("cgroup2 ")))
+        .filter(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|r| r.starts_with("cgroup2 "))
+        })
         .filter_map(|l| l.split_whitespace().nth(4).map(PathBuf::from))
         .collect();
     mounts

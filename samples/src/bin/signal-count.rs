@@ -13,7 +13,11 @@ static SIGINTS: AtomicU32 = AtomicU32::new(0);
 static SIGTERMS: AtomicU32 = AtomicU32::new(0);
 
 extern "C" fn on_signal(signal: libc::c_int) {
-    let counter = if signal == libc::SIGINT { &SIGINTS } else { &SIGTERMS };
+    let counter = if signal == libc::SIGINT {
+        &SIGINTS
+    } else {
+        &SIGTERMS
+    };
     counter.fetch_add(1, Ordering::SeqCst);
 }
 
