@@ -142,3 +142,15 @@ fn strace_log_parsing() {
     let names: Vec<String> = strace_names(log).into_iter().collect();
     assert_eq!(names, ["execve", "exit_group", "wait4"]);
 }
+
+/// Syscalls made through the 32-bit entry point are named from the i386
+/// table: int80's 20 and 64 are getpid and getppid there, not x86_64's
+/// writev and semget.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn compat_syscalls_are_named_from_their_own_table() {
+    let recorded = record(&[&sample_str("int80")]);
+    assert!(recorded.contains("getpid") && recorded.contains("getppid"), "{recorded:?}");
+    assert!(!recorded.contains("semget"), "the i386 number was read as x86_64's: {recorded:?}");
+    assert_same_as_strace(&[&sample_str("int80")]);
+}
