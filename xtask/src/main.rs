@@ -1,1 +1,100 @@
-fn main(){}
+//! `cargo xtask`: the project's tasks that cargo alone cannot do.
+//!
+//! - `setup`: Debian packages and a bpf-linker built against this toolchain's
+//!   LLVM (root only; idempotent).
+//! - `test`: the whole test suite, as CI runs it (`.ci/run`).
+//! - `demo`: records a sample program and prints its profile.
+//! - `bench-hooks`: measures what each eBPF hook type costs per syscall.
+//!
+//! Progress lines go to standard error, so that `demo` and `bench-hooks` keep
+//! standard output for their results.
+
+mod bench;
+mod demo;
+mod services;
+mod setup;
+mod suite;
+mod workspace;
+
+use std::{ffi::OsString, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::workspace::Workspace;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Set-up, test, demo and bench tasks of syscall-profile"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what building and testing need (as root; installs only what
+    /// is missing): Debian packages, and bpf-linker cached per toolchain.
+    Setup,
+    /// Run the whole test suite, as CI does: setup, fmt, clippy, build, tests.
+    Test {
+        /// Extra arguments for `cargo test --workspace`, e.g. a test name
+        /// filter: `cargo xtask test -- NAME [-- --nocapture]`.
+        #[arg(
+            value_name = "CARGO_TEST_ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<OsString>,
+    },
+    /// Build release and record `threads 4`, printing its profile on stdout.
+    Demo,
+    /// Measure the cost per syscall of each hook type, watched and unwatched.
+    BenchHooks(bench::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Workspace::locate().and_then(|ws| match cli.task {
+        Task::Setup => setup::run().map(|()| ExitCode::SUCCESS),
+        Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
+        Task::Demo => demo::run(&ws),
+        Task::BenchHooks(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_args(argv: &[&str]) -> Vec<OsString> {
+        match Cli::try_parse_from(argv).map(|cli| cli.task) {
+            Ok(Task::Test { args }) => args,
+            Ok(_) => panic!("{argv:?} parsed as another task"),
+            Err(e) => panic!("{argv:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn test_passes_extra_arguments_to_cargo_test() {
+        assert!(test_args(&["xtask", "test"]).is_empty());
+        assert_eq!(test_args(&["xtask", "test", "exact"]), ["exact"]);
+        assert_eq!(test_args(&["xtask", "test", "--", "exact"]), ["exact"]);
+        assert_eq!(
+            test_args(&["xtask", "test", "--", "exact", "--", "--nocapture"]),
+            ["exact", "--", "--nocapture"]
+        );
+        assert_eq!(
+            test_args(&["xtask", "test", "--no-fail-fast"]),
+            ["--no-fail-fast"]
+        );
+    }
+}
