@@ -150,9 +150,7 @@ fn current_abi() -> usize {
         // outlives this program run; the read is done by a checked helper.
         let status = unsafe {
             let task = aya_ebpf::helpers::bpf_get_current_task() as *const u8;
-            aya_ebpf::helpers::bpf_probe_read_kernel(
-                task.add(THREAD_INFO_STATUS) as *const u32
-            )
+            aya_ebpf::helpers::bpf_probe_read_kernel(task.add(THREAD_INFO_STATUS) as *const u32)
         };
         if let Ok(status) = status
             && status & TS_COMPAT != 0

@@ -150,7 +150,13 @@ fn strace_log_parsing() {
 #[test]
 fn compat_syscalls_are_named_from_their_own_table() {
     let recorded = record(&[&sample_str("int80")]);
-    assert!(recorded.contains("getpid") && recorded.contains("getppid"), "{recorded:?}");
-    assert!(!recorded.contains("semget"), "the i386 number was read as x86_64's: {recorded:?}");
+    assert!(
+        recorded.contains("getpid") && recorded.contains("getppid"),
+        "{recorded:?}"
+    );
+    assert!(
+        !recorded.contains("semget"),
+        "the i386 number was read as x86_64's: {recorded:?}"
+    );
     assert_same_as_strace(&[&sample_str("int80")]);
 }
