@@ -21,13 +21,24 @@ pub const ABI_COMPAT: usize = 1;
 /// Number of syscall tables counted.
 pub const ABI_COUNT: usize = 2;
 
+/// Index in the counters map of the syscalls of the workload itself.
+pub const PHASE_WORKLOAD: u32 = 0;
+/// Index in the counters map of the syscalls a container runtime makes after
+/// installing the seccomp filter and before the entrypoint runs.
+pub const PHASE_RUNTIME: u32 = 1;
+/// Number of phases counted apart.
+pub const PHASE_COUNT: u32 = 2;
+
+/// How many processes can be between filter install and entrypoint at once.
+pub const RUNTIME_PROCESS_SLOTS: u32 = 1024;
+
 /// How many distinct out-of-range numbers are kept with their own count.
 /// Their total is always exact in [`Counts::out_of_range`], even when more
 /// distinct numbers than this show up.
 pub const OUT_OF_RANGE_SLOTS: u32 = 256;
 
-/// The per-CPU counters of one recording. One value per CPU in a per-CPU
-/// array of one element, so user space reads everything with one lookup.
+/// The per-CPU counters of one recording phase. One value per CPU and phase
+/// in a per-CPU array, so user space reads a phase with one lookup.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Counts {
@@ -52,11 +63,14 @@ pub mod globals {
     pub const TARGET_CGROUP_ID: &str = "TARGET_CGROUP_ID";
     /// `u32`: depth of the recorded cgroup below the cgroup2 root (root is 0).
     pub const TARGET_CGROUP_LEVEL: &str = "TARGET_CGROUP_LEVEL";
+    /// `u32`: 1 to count only tasks under a seccomp filter.
+    pub const REQUIRE_SECCOMP: &str = "REQUIRE_SECCOMP";
 }
 
 /// Names of the maps of the eBPF object.
 pub mod maps {
     pub const COUNTS: &str = "COUNTS";
+    pub const RUNTIME_PROCESSES: &str = "RUNTIME_PROCESSES";
     pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
 }
 
@@ -66,6 +80,8 @@ pub mod programs {
     pub const RAW_TRACEPOINT: &str = "sys_enter_raw";
     pub const TRACEPOINT: &str = "sys_enter_tp";
     pub const BTF_TRACEPOINT: &str = "sys_enter_btf";
+    /// The `sys_exit` program that tracks the runtime phase.
+    pub const SYS_EXIT: &str = "sys_exit_raw";
     /// A program the verifier rejects, for testing that path.
     pub const VERIFIER_SELFTEST: &str = "verifier_selftest";
 }

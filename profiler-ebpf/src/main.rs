@@ -10,17 +10,31 @@
 //! leaves after one helper call. Counting is per CPU, in place, in the map
 //! value: no event is sent to user space per syscall, so nothing can be lost
 //! however fast the workload calls.
+//!
+//! For a container the recording must hold exactly what the container's
+//! seccomp filter will see. The runtime (runc, crun) makes its set-up
+//! syscalls in the container's cgroup before it installs the filter, and a
+//! few more after, up to the `execve` of the entrypoint. So with
+//! `REQUIRE_SECCOMP` set, a syscall counts only when the calling task has a
+//! seccomp filter, which the kernel marks in the task's `syscall_work`; and
+//! the syscalls of a process between its successful filter install and its
+//! next successful `execve` (seen by the `sys_exit` program) are counted apart,
+//! as the runtime's, in `COUNTS[PHASE_RUNTIME]`.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
-    helpers::generated::bpf_get_current_ancestor_cgroup_id,
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_kernel,
+        generated::bpf_get_current_ancestor_cgroup_id,
+    },
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
-    maps::{PerCpuArray, PerCpuHashMap},
+    maps::{HashMap, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
 };
 use profiler_common::{
-    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, TABLE_SIZE,
+    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT,
+    PHASE_RUNTIME, PHASE_WORKLOAD, RUNTIME_PROCESS_SLOTS, TABLE_SIZE,
 };
 
 /// Id of the recorded cgroup; set by the loader (read-only data, so the
@@ -32,8 +46,18 @@ static TARGET_CGROUP_ID: u64 = 0;
 #[unsafe(no_mangle)]
 static TARGET_CGROUP_LEVEL: u32 = 0;
 
+/// 1: count only tasks under a seccomp filter (containers); 0: count all.
+#[unsafe(no_mangle)]
+static REQUIRE_SECCOMP: u32 = 0;
+
+/// One value per phase: `PHASE_WORKLOAD`, `PHASE_RUNTIME`.
 #[map]
-static COUNTS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(1, 0);
+static COUNTS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(PHASE_COUNT, 0);
+
+/// Processes (by tgid) that installed a seccomp filter and have not yet made
+/// a successful `execve`: the runtime between the filter and the entrypoint.
+#[map]
+static RUNTIME_PROCESSES: HashMap<u32, u8> = HashMap::with_max_entries(RUNTIME_PROCESS_SLOTS, 0);
 
 #[map]
 static OUT_OF_RANGE: PerCpuHashMap<OutOfRangeKey, u64> =
@@ -74,29 +98,51 @@ pub fn verifier_selftest(_ctx: RawTracePointContext) -> i32 {
     unsafe { core::ptr::read_volatile(bogus) }
 }
 
+/// `raw_tp/sys_exit`: `(struct pt_regs *regs, long ret)`. Attached for
+/// containers only, to see a process enter and leave the runtime phase.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
+    if !recorded() || ctx.arg::<i64>(1) != 0 {
+        return 0;
+    }
+    let regs: *const u8 = ctx.arg(0);
+    phase_change(regs);
+    0
+}
+
 #[inline(always)]
 fn count(id: i64) {
     if !recorded() {
         return;
     }
-    let abi = current_abi();
+    let task = current_task_flags();
+    // SAFETY: a read-only global, set by the loader.
+    if unsafe { core::ptr::read_volatile(&REQUIRE_SECCOMP) } != 0 && !task.seccomp {
+        return;
+    }
+    let abi = if task.compat { ABI_COMPAT } else { ABI_NATIVE };
+    let phase = if task.seccomp && in_runtime_phase() {
+        PHASE_RUNTIME
+    } else {
+        PHASE_WORKLOAD
+    };
     // `id` is a `long`: a negative value (syscall(-1)) and the x32 numbers
     // (bit 30 set) are out of range and must still be counted.
     if (0..TABLE_SIZE as i64).contains(&id) {
-        if let Some(counts) = COUNTS.get_ptr_mut(0) {
+        if let Some(counts) = COUNTS.get_ptr_mut(phase) {
             // SAFETY: the pointer is this CPU's value of the map, and
             // preemption is off while a syscall tracepoint runs a program, so
             // nothing else writes it meanwhile. The index is bounded above.
             unsafe { (*counts).calls[abi][id as usize] += 1 };
         }
     } else {
-        count_out_of_range(abi, id);
+        count_out_of_range(phase, abi, id);
     }
 }
 
 #[inline(always)]
-fn count_out_of_range(abi: usize, id: i64) {
-    if let Some(counts) = COUNTS.get_ptr_mut(0) {
+fn count_out_of_range(phase: u32, abi: usize, id: i64) {
+    if let Some(counts) = COUNTS.get_ptr_mut(phase) {
         // SAFETY: as in `count`.
         unsafe { (*counts).out_of_range += 1 };
     }
@@ -134,33 +180,102 @@ fn recorded() -> bool {
     target != 0 && ancestor == target
 }
 
-/// Which table the current syscall's number belongs to.
+fn current_tgid() -> u32 {
+    (bpf_get_current_pid_tgid() >> 32) as u32
+}
+
+fn in_runtime_phase() -> bool {
+    // SAFETY: a lookup with a key on the stack; the value is not kept.
+    unsafe { RUNTIME_PROCESSES.get(current_tgid()).is_some() }
+}
+
+/// What the kernel says of the current task and its syscall.
+struct TaskFlags {
+    /// The task has a seccomp filter (or strict mode): its syscalls pass
+    /// through seccomp, so a profile applies to them.
+    seccomp: bool,
+    /// The syscall came through a 32-bit entry point (compat table).
+    compat: bool,
+}
+
+/// Reads `current->thread_info` on x86_64: `thread_info` is the first member
+/// of `task_struct` there, `{ unsigned long flags; unsigned long
+/// syscall_work; u32 status; ... }`. `syscall_work` has SYSCALL_WORK_SECCOMP
+/// (bit 0) while the task is under seccomp; it is set on the installing task
+/// (and all threads with TSYNC) and copied to every child. `status` has
+/// TS_COMPAT while a syscall entered through a 32-bit entry point (int $0x80,
+/// sysenter, 32-bit syscall); the kernel sets it before the tracepoint fires
+/// and clears it on return to user space.
 #[inline(always)]
-fn current_abi() -> usize {
+fn current_task_flags() -> TaskFlags {
     #[cfg(target_arch = "x86_64")]
     {
-        // On x86_64 the kernel marks a syscall entered through the 32-bit
-        // entry points (int $0x80, sysenter, 32-bit syscall) with TS_COMPAT
-        // in `current->thread_info.status` before the tracepoint fires, and
-        // clears it on return to user space. `thread_info` is the first
-        // member of `task_struct` on x86; `status` follows two longs.
-        const THREAD_INFO_STATUS: usize = 16;
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct ThreadInfo {
+            flags: u64,
+            syscall_work: u64,
+            status: u32,
+        }
+        const SYSCALL_WORK_SECCOMP: u64 = 1 << 0;
         const TS_COMPAT: u32 = 0x0002;
         // SAFETY: `bpf_get_current_task` returns the running task, which
         // outlives this program run; the read is done by a checked helper.
-        let status = unsafe {
-            let task = aya_ebpf::helpers::bpf_get_current_task() as *const u8;
-            aya_ebpf::helpers::bpf_probe_read_kernel(task.add(THREAD_INFO_STATUS) as *const u32)
+        let info = unsafe {
+            bpf_probe_read_kernel(bpf_get_current_task() as *const ThreadInfo)
         };
-        if let Ok(status) = status
-            && status & TS_COMPAT != 0
-        {
-            return ABI_COMPAT;
+        if let Ok(info) = info {
+            return TaskFlags {
+                seccomp: info.syscall_work & SYSCALL_WORK_SECCOMP != 0,
+                compat: info.status & TS_COMPAT != 0,
+            };
         }
     }
-    ABI_NATIVE
+    TaskFlags {
+        seccomp: false,
+        compat: false,
+    }
 }
 
+/// At a successful syscall's exit: a seccomp filter install puts the process
+/// into the runtime phase, an `execve` takes it out.
+#[inline(always)]
+fn phase_change(regs: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // struct pt_regs on x86_64: the syscall number survives in
+        // `orig_ax`; the first two arguments in `di` and `si`.
+        const ORIG_AX: usize = 120;
+        const DI: usize = 112;
+        const SI: usize = 104;
+        const NR_PRCTL: u64 = 157;
+        const NR_SECCOMP: u64 = 317;
+        const NR_EXECVE: u64 = 59;
+        const NR_EXECVEAT: u64 = 322;
+        const PR_SET_SECCOMP: u64 = 22;
+        const SECCOMP_MODE_FILTER: u64 = 2;
+        const SECCOMP_SET_MODE_FILTER: u64 = 1;
+        // SAFETY: `regs` is the tracepoint's pt_regs; reads are checked.
+        let read = |offset: usize| unsafe {
+            bpf_probe_read_kernel(regs.add(offset) as *const u64).unwrap_or(u64::MAX)
+        };
+        let installs_filter = match read(ORIG_AX) {
+            NR_PRCTL => read(DI) == PR_SET_SECCOMP && read(SI) == SECCOMP_MODE_FILTER,
+            NR_SECCOMP => read(DI) == SECCOMP_SET_MODE_FILTER,
+            NR_EXECVE | NR_EXECVEAT => {
+                let _ = RUNTIME_PROCESSES.remove(current_tgid());
+                return;
+            }
+            _ => return,
+        };
+        // A workload that installs a filter of its own is taken for runtime
+        // until its next execve. Both phases go into the profile, so only the
+        // report's split is affected, not what is allowed.
+        if installs_filter {
+            let _ = RUNTIME_PROCESSES.insert(current_tgid(), 1, 0);
+        }
+    }
+}
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

@@ -4,8 +4,12 @@
 //! - [`recording`]: runs a command in a fresh cgroup with an eBPF program
 //!   counting its syscalls in the kernel, and makes a profile of them.
 //! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
+//! - [`engine`]: Docker and podman command lines and queries.
+//! - [`enforcing`]: running a container under a profile.
 //! - [`output`]: result files, checked before the work and written atomically.
 
+pub mod enforcing;
+pub mod engine;
 pub mod output;
 pub mod profile;
 pub mod recording;

@@ -2,11 +2,14 @@
 //! subcommand. Errors end up in `main`, which prints them and picks the exit
 //! status (see `--help` for what each status means).
 
-use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+use std::{ffi::OsString, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use syscall_profile::recording::{self, RecordError, RecordOptions, Recording, hook::Hook};
+use syscall_profile::{
+    enforcing::{self, EnforceError},
+    recording::{self, RecordError, RecordOptions, Recording, hook::Hook},
+};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +29,23 @@ struct Cli {
 enum Command {
     /// Run a command and write the minimal seccomp profile of what it did.
     Record(RecordArgs),
+    /// Run a container under a profile (`-- docker run ...`, `-- podman run ...`).
+    Enforce(EnforceArgs),
+}
+
+#[derive(Args)]
+struct EnforceArgs {
+    /// The seccomp profile to run under (Docker's JSON format).
+    #[arg(long, value_name = "FILE")]
+    profile: PathBuf,
+
+    /// No message before the run (warnings and errors still show).
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// The container run: `docker run [OPTIONS] IMAGE [CMD...]` or `podman run ...`.
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    command: Vec<OsString>,
 }
 
 #[derive(Args)]
@@ -47,6 +67,16 @@ struct RecordArgs {
     #[arg(long, value_enum, default_value_t = Hook::RawTracepoint)]
     hook: Hook,
 
+    /// End the recording after DURATION (e.g. 30, 90s, 5m, 1h): the command
+    /// is sent SIGTERM; a detached container (`run -d`) is left running.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+
+    /// For a container: leave out the runtime's base set (the syscalls runc
+    /// or crun make after installing the filter, in any run).
+    #[arg(long)]
+    no_runtime_base: bool,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -56,6 +86,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Record(args) => record(args),
+        Command::Enforce(args) => enforce(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -69,6 +100,8 @@ fn record(args: RecordArgs) -> i32 {
         stats: args.stats,
         quiet,
         hook: args.hook,
+        duration: args.duration,
+        no_runtime_base: args.no_runtime_base,
     };
     match run_async(recording::record(options)) {
         Ok(Ok(recording)) => {
@@ -90,12 +123,58 @@ fn record(args: RecordArgs) -> i32 {
     }
 }
 
+/// Entry point of `syscall-profile enforce`.
+fn enforce(args: EnforceArgs) -> i32 {
+    let future = enforcing::enforce(&args.profile, &args.command, args.quiet);
+    match run_async(future) {
+        Ok(Ok(enforcement)) => {
+            if let Some(hint) = &enforcement.hint {
+                eprintln!("syscall-profile: {hint}");
+            }
+            enforcement.exit_code
+        }
+        Ok(Err(e @ EnforceError::NoCommand)) => {
+            eprintln!("syscall-profile: error: {e}");
+            2
+        }
+        Ok(Err(e)) => {
+            eprintln!("syscall-profile: error: {e}");
+            enforcing::EXIT_ENFORCER_FAILED
+        }
+        Err(e) => {
+            eprintln!("syscall-profile: error: {e:#}");
+            enforcing::EXIT_ENFORCER_FAILED
+        }
+    }
+}
+
 fn report_recording(recording: &Recording, quiet: bool) {
     for warning in &recording.warnings {
         eprintln!("syscall-profile: warning: {warning}");
     }
     if quiet {
         return;
+    }
+    if let Some(runtime) = &recording.runtime {
+        let mut line = format!(
+            "syscall-profile: the runtime ({}) made {} syscalls after installing the filter",
+            runtime.name,
+            runtime.observed.len()
+        );
+        if !runtime.base.is_empty() {
+            let added: Vec<&str> = runtime.added_by_base.iter().collect();
+            line.push_str(&format!(
+                "; its base set ({} syscalls) added {}{}",
+                runtime.base.len(),
+                added.len(),
+                if added.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", added.join(" "))
+                }
+            ));
+        }
+        eprintln!("{line}");
     }
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),
@@ -106,6 +185,28 @@ fn report_recording(recording: &Recording, quiet: bool) {
         recording.syscalls.len(),
         recording.observation.total_calls(),
     );
+}
+
+/// `30`, `30s`, `5m`, `1h`: a whole number of seconds, minutes or hours.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?}: use s, m or h, e.g. 90s or 5m"
+            ));
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: give e.g. 30, 90s, 5m or 1h"))?;
+    Ok(Duration::from_secs(number.saturating_mul(seconds_per_unit)))
 }
 
 /// Runs a future on a single-threaded runtime: the recorder mostly waits.

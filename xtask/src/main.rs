@@ -11,6 +11,8 @@
 
 mod bench;
 mod demo;
+mod images;
+mod runtime_base;
 mod services;
 mod setup;
 mod suite;
@@ -52,6 +54,9 @@ enum Task {
     Demo,
     /// Measure the cost per syscall of each hook type, watched and unwatched.
     BenchHooks(bench::Options),
+    /// Derive the runtime base sets shipped in profiler/data/runtime-base/
+    /// by recording many runs of a trivial container with each engine.
+    RuntimeBase(runtime_base::Options),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),
         Task::BenchHooks(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
+        Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),
     });
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! tested, and are stopped when their guard goes, on success and on failure.
 
 use std::{
+    path::PathBuf,
     process::{Child, Command, ExitStatus},
     thread,
     time::{Duration, Instant},
@@ -9,7 +10,10 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::workspace::{Workspace, display};
+use crate::{
+    images,
+    workspace::{Workspace, display},
+};
 
 /// How long a stopped process gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(10);
@@ -94,15 +98,104 @@ impl Drop for BackgroundProcess {
 /// failed or xtask is unwinding with an error.
 pub struct Services {
     running: Vec<BackgroundProcess>,
+    /// Directories to remove once the services are stopped.
+    scratch: Vec<PathBuf>,
+    /// What the tests need to reach the services.
+    pub env: Vec<(String, String)>,
 }
 
+/// Environment variable naming the podman global options the tests use.
+pub const PODMAN_GLOBALS_VAR: &str = "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS";
+
 impl Services {
-    /// Starts the services the tests need. None yet: a dockerd for the
-    /// container tests will be started here.
-    pub fn start(_ws: &Workspace) -> Result<Self> {
-        Ok(Self {
+    /// Starts a dockerd of its own (own data root, exec root and socket; no
+    /// bridge, no iptables: the host's network is not touched), prepares a
+    /// podman store of its own, and imports the test image into both.
+    pub fn start(ws: &Workspace) -> Result<Self> {
+        let mut services = Services {
             running: Vec::new(),
-        })
+            scratch: Vec::new(),
+            env: Vec::new(),
+        };
+        let base =
+            PathBuf::from("/var/tmp").join(format!("syscall-profile-test-{}", std::process::id()));
+        std::fs::create_dir_all(&base)
+            .with_context(|| format!("cannot create {}", base.display()))?;
+        services.scratch.push(base.clone());
+
+        let samples = images::build_static_samples(ws)?;
+
+        let socket = base.join("docker.sock");
+        let mut dockerd = Command::new("dockerd");
+        dockerd
+            .arg("--data-root")
+            .arg(base.join("docker-data"))
+            .arg("--exec-root")
+            .arg(base.join("docker-exec"))
+            .arg("--pidfile")
+            .arg(base.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(base.join("dockerd.log"))
+                    .context("cannot create dockerd.log")?,
+            );
+        let mut daemon = BackgroundProcess::spawn("dockerd", &mut dockerd)
+            .context("dockerd (Debian's docker.io) is needed for the container tests")?;
+        let docker_host = format!("unix://{}", socket.display());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = Command::new("docker")
+                .args([
+                    "-H",
+                    &docker_host,
+                    "version",
+                    "--format",
+                    "{{.Server.Version}}",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
+            }
+            if let Some(status) = daemon.try_wait()? {
+                anyhow::bail!(
+                    "dockerd exited ({status}) before it was ready; see {}",
+                    base.join("dockerd.log").display()
+                );
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!(
+                    "dockerd was not ready within 30 s; see {}",
+                    base.join("dockerd.log").display()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("xtask: dockerd is up at {docker_host}");
+        services.running.push(daemon);
+        images::import("docker", &["-H".to_owned(), docker_host.clone()], &samples)?;
+        services.env.push(("DOCKER_HOST".to_owned(), docker_host));
+
+        let podman_globals = vec![
+            format!("--root={}", base.join("podman-root").display()),
+            format!("--runroot={}", base.join("podman-run").display()),
+            "--cgroup-manager=cgroupfs".to_owned(),
+            "--events-backend=file".to_owned(),
+            // crun refuses this host's hybrid cgroups while the cgroup2
+            // hierarchy holds a controller (hugetlb here): podman runs runc.
+            "--runtime=runc".to_owned(),
+        ];
+        images::import("podman", &podman_globals, &samples)?;
+        services
+            .env
+            .push((PODMAN_GLOBALS_VAR.to_owned(), podman_globals.join(" ")));
+        Ok(services)
     }
 }
 
@@ -111,6 +204,18 @@ impl Drop for Services {
         while let Some(service) = self.running.pop() {
             eprintln!("xtask: stopping {}", service.name);
             drop(service);
+        }
+        for dir in self.scratch.drain(..) {
+            // podman and dockerd leave overlay mounts behind only when they
+            // were killed; unmount what is left so the directory can go.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "grep -o ' {0}[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l",
+                    dir.display()
+                ))
+                .status();
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

@@ -22,6 +22,16 @@ const PACKAGES: &[(&str, &str)] = &[
     ("gcc", "the C linker and libseccomp's build"),
     ("tmux", "tests give the recorder a real terminal with it"),
     ("util-linux", "unshare and script, used by tests"),
+    (
+        "docker.io",
+        "the Docker engine the container tests record and enforce",
+    ),
+    (
+        "podman",
+        "the podman engine the container tests record and enforce",
+    ),
+    ("crun", "podman's OCI runtime in the tests"),
+    ("busybox-static", "the userland of the test images"),
 ];
 
 /// The bpf-linker release built, and the LLVM majors its features cover.

@@ -47,9 +47,9 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     })?;
     step(5, "cargo test --workspace", || {
         // Stopped when this closure returns, whether the tests passed or not.
-        let _services = Services::start(ws).context("starting the test services")?;
+        let services = Services::start(ws).context("starting the test services")?;
         let mut test = ws.cargo(["test", "--workspace"]);
-        test.args(test_args);
+        test.args(test_args).envs(services.env.iter().cloned());
         workspace::run(&mut test)
     })?;
     eprintln!("xtask test: all {STEPS} steps passed");

@@ -45,6 +45,22 @@ pub fn cgroup2_mount() -> Result<PathBuf, CgroupError> {
     find_cgroup2_mount(&mountinfo).ok_or(CgroupError::NoCgroup2)
 }
 
+/// The mount points of the cgroup v1 hierarchies (none on a pure v2 host).
+/// A container engine given `--cgroup-parent` makes that path in each of
+/// them too, and leaves it behind when the container goes.
+fn cgroup1_mounts() -> Vec<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split_whitespace().next()?;
+            let mount_point = left.split_whitespace().nth(4)?;
+            (fstype == "cgroup").then(|| PathBuf::from(unescape_mount_path(mount_point)))
+        })
+        .collect()
+}
+
 /// Picks the cgroup2 mount out of a mountinfo text. A mount point is field 5;
 /// the filesystem type follows the ` - ` separator. Where there are several
 /// (bind mounts), `/sys/fs/cgroup` is preferred, then the shortest path.
@@ -74,6 +90,8 @@ fn unescape_mount_path(raw: &str) -> String {
 #[derive(Debug)]
 pub struct RecordingCgroup {
     path: PathBuf,
+    /// The path below the cgroup2 root, e.g. `/syscall-profile/rec-1-2`.
+    relative: PathBuf,
     id: u64,
     level: u32,
     removed: bool,
@@ -102,21 +120,25 @@ impl RecordingCgroup {
             path: path.clone(),
             source,
         })?;
-        let level = u32::try_from(
-            path.strip_prefix(&mount)
-                .map_or(0, |p| p.components().count()),
-        )
-        .unwrap_or(u32::MAX);
+        let relative = Path::new("/").join(path.strip_prefix(&mount).unwrap_or(&path));
+        // `/` is component 0, the root cgroup's level.
+        let level = u32::try_from(relative.components().count() - 1).unwrap_or(u32::MAX);
         Ok(RecordingCgroup {
             id: metadata.ino(),
             level,
             path,
+            relative,
             removed: false,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The path below the cgroup root, as `--cgroup-parent` takes it.
+    pub fn relative(&self) -> &Path {
+        &self.relative
     }
 
     /// The id `bpf_get_current_cgroup_id()` gives for a task inside it.
@@ -150,6 +172,30 @@ impl RecordingCgroup {
         Ok(killed)
     }
 
+    /// For a cgroup a container engine put a container below: waits up to
+    /// `patience` for the engine to end and remove the container, then
+    /// removes the cgroup and the paths the engine made in the v1
+    /// hierarchies. A container still running then is left alone, and so is
+    /// the cgroup (a later recording removes it once empty): returns whether
+    /// it was removed.
+    pub fn remove_after_engine(mut self, patience: Duration) -> Result<bool, CgroupError> {
+        let deadline = Instant::now() + patience;
+        while !self.processes().is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.removed = true;
+        if !self.processes().is_empty() {
+            return Ok(false);
+        }
+        // The engine removes its container's cgroup itself; give it the time.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while has_child_dirs(&self.path) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.empty_and_remove()?;
+        Ok(true)
+    }
+
     fn empty_and_remove(&self) -> Result<usize, CgroupError> {
         let leftovers = self.processes().len();
         if leftovers > 0 {
@@ -166,8 +212,61 @@ impl RecordingCgroup {
         if let Some(parent) = self.path.parent() {
             let _ = fs::remove_dir(parent);
         }
+        remove_v1_mirrors(&self.relative);
         Ok(leftovers)
     }
+}
+
+/// Removes the cgroups of earlier recordings whose recorder is gone and
+/// which hold no process any more (containers that outlived a recording).
+pub fn remove_stale() {
+    let Ok(mount) = cgroup2_mount() else { return };
+    let Ok(entries) = fs::read_dir(mount.join(PARENT)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("rec-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let mut pids = Vec::new();
+        collect_pids(&entry.path(), &mut pids);
+        if Path::new(&format!("/proc/{pid}")).exists() || !pids.is_empty() {
+            continue;
+        }
+        if remove_tree(&entry.path()).is_ok() {
+            remove_v1_mirrors(&Path::new("/").join(PARENT).join(&name));
+        }
+    }
+}
+
+/// Best effort: the directories an engine made for `relative` in the v1
+/// hierarchies, once empty.
+fn remove_v1_mirrors(relative: &Path) {
+    let Ok(relative) = relative.strip_prefix("/") else {
+        return;
+    };
+    for mount in cgroup1_mounts() {
+        let dir = mount.join(relative);
+        if dir.is_dir() {
+            let _ = remove_tree(&dir);
+            if let Some(parent) = dir.parent() {
+                let _ = fs::remove_dir(parent);
+            }
+        }
+    }
+}
+
+fn has_child_dirs(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+    })
 }
 
 impl Drop for RecordingCgroup {

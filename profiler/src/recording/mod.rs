@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub mod command;
+mod container;
 pub mod hook;
 mod progress;
 pub mod stats;
@@ -26,12 +27,14 @@ use signal_hook_tokio::SignalsInfo;
 use self::{
     cgroup::{CgroupError, RecordingCgroup},
     command::CommandError,
+    container::ContainerRecording,
     hook::Hook,
     progress::Progress,
     stats::{NumberCount, OutOfRange, STATS_SCHEMA, Stats, SyscallCount},
-    tracer::{Observation, Tracer, TracerError},
+    tracer::{Boundary, Observation, Tracer, TracerError},
 };
 use crate::{
+    engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
 };
@@ -54,6 +57,11 @@ pub struct RecordOptions {
     /// No live line and no summary.
     pub quiet: bool,
     pub hook: Hook,
+    /// End the recording after this long (the command is sent SIGTERM; a
+    /// detached container is left running).
+    pub duration: Option<Duration>,
+    /// For a container: leave the runtime's base set out of the profile.
+    pub no_runtime_base: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +86,10 @@ pub enum RecordError {
     Signals(std::io::Error),
     #[error("lost track of the recorded command: {0}")]
     Wait(std::io::Error),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("cannot write the recording's seccomp profile to a temporary file: {0}")]
+    TempFile(std::io::Error),
 }
 
 impl RecordError {
@@ -105,6 +117,28 @@ pub struct Recording {
     /// Things the user should know: unknown numbers, names libseccomp lacks,
     /// processes killed at the end.
     pub warnings: Vec<String>,
+    /// For a container: what the runtime contributed.
+    pub runtime: Option<RuntimeReport>,
+}
+
+/// What a container's runtime contributed to its profile.
+#[derive(Debug, Clone)]
+pub struct RuntimeReport {
+    /// The OCI runtime (`runc`, `crun`), as the engine names it.
+    pub name: String,
+    /// Syscalls the runtime made in this run after installing the filter,
+    /// up to the entrypoint's `execve`.
+    pub observed: SyscallSet,
+    /// The base set merged in (empty with `--no-runtime-base` or when there
+    /// is none for this runtime), and the names it added to this run's.
+    pub base: SyscallSet,
+    pub added_by_base: SyscallSet,
+}
+
+/// What is recorded: a native command, or a container run.
+enum Target {
+    Native(PathBuf),
+    Container(Box<ContainerRecording>),
 }
 
 /// Records `options.command`. Everything that can be checked before the
@@ -115,7 +149,14 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         .command
         .split_first()
         .ok_or(RecordError::NoCommand)?;
-    let program_path = command::resolve(program)?;
+    let container_run = ContainerRun::parse(&options.command);
+    let native_program = match &container_run {
+        Some(run) => {
+            ContainerRecording::check(run)?;
+            None
+        }
+        None => Some(command::resolve(program)?),
+    };
     let output = Output::prepare(options.output.as_deref())?;
     let stats_output = options
         .stats
@@ -124,37 +165,98 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         .transpose()?;
     let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
     tracer::check_privileges()?;
+    let engine_run = container_run.map(EngineRun::prepare).transpose()?;
 
+    cgroup::remove_stale();
     let cgroup = RecordingCgroup::create(&cgroup_name())?;
-    let tracer = Tracer::attach(&cgroup, options.hook, arch)?;
+    let (target, boundary) = match (native_program, engine_run) {
+        (_, Some(engine_run)) => (
+            Target::Container(Box::new(ContainerRecording::prepare(engine_run, &cgroup)?)),
+            Boundary::SeccompFilter,
+        ),
+        (Some(path), None) => (Target::Native(path), Boundary::Everything),
+        (None, None) => unreachable!("a command is either a container run or native"),
+    };
+    let tracer = Tracer::attach(&cgroup, options.hook, boundary, arch)?;
     // Signals are caught from here on, so an interrupt can no longer kill the
     // recorder between starting the command and writing the profile.
     let mut signals =
         SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).map_err(RecordError::Signals)?;
-    let procs = File::options()
-        .write(true)
-        .open(cgroup.procs_path())
-        .map_err(|source| CgroupError::Io {
-            what: "open",
-            path: cgroup.procs_path(),
-            source,
-        })?;
 
+    let mut warnings = Vec::new();
     let started = Instant::now();
-    let mut child = command::command_in_cgroup(&program_path, args, &procs)
-        .spawn()
-        .map_err(|source| CommandError::Spawn {
-            program: program.to_string_lossy().into_owned(),
-            source,
-        })?;
-    drop(procs);
-    let child_pid = child.id();
+    let mut child = match &target {
+        Target::Native(path) => {
+            let procs = File::options()
+                .write(true)
+                .open(cgroup.procs_path())
+                .map_err(|source| CgroupError::Io {
+                    what: "open",
+                    path: cgroup.procs_path(),
+                    source,
+                })?;
+            command::command_in_cgroup(path, args, &procs).spawn()
+        }
+        Target::Container(recording) => {
+            if !options.quiet {
+                eprintln!("syscall-profile: {}", recording.notice);
+            }
+            for warning in &recording.warnings {
+                eprintln!("syscall-profile: warning: {warning}");
+            }
+            // The engine's CLI stays outside the recorded cgroup: only the
+            // container, below it, is recorded.
+            let mut cli = tokio::process::Command::new(recording.cli());
+            cli.args(&recording.argv[1..]);
+            if recording.detached() {
+                cli.stdout(std::process::Stdio::piped());
+            }
+            cli.spawn()
+        }
+    }
+    .map_err(|source| CommandError::Spawn {
+        program: program.to_string_lossy().into_owned(),
+        source,
+    })?;
 
     let progress = Progress::start(options.quiet);
     let mut refresh = tokio::time::interval(REFRESH);
-    let status = loop {
+    let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut waiting_for_detached = false;
+    let mut container_left_running = false;
+    let exit_code = loop {
+        let child_pid = child.id();
         tokio::select! {
-            status = child.wait() => break status.map_err(RecordError::Wait)?,
+            status = child.wait() => {
+                let status = status.map_err(RecordError::Wait)?;
+                let code = command::shell_exit_code(status);
+                match &target {
+                    Target::Container(recording)
+                        if recording.detached() && !waiting_for_detached && code == 0 =>
+                    {
+                        // `run -d` printed the container's id and returned:
+                        // the recording goes on until the container ends.
+                        let stdout = read_all(child.stdout.take()).await;
+                        print!("{stdout}");
+                        let Some(id) = container::container_id(&stdout) else {
+                            break code;
+                        };
+                        child = recording.wait_command(&id).spawn().map_err(RecordError::Wait)?;
+                        waiting_for_detached = true;
+                    }
+                    Target::Container(_) if waiting_for_detached => {
+                        if code != 0 {
+                            // `wait` itself was interrupted: the container
+                            // goes on without us.
+                            container_left_running = true;
+                            break code;
+                        }
+                        let stdout = read_all(child.stdout.take()).await;
+                        break stdout.trim().parse().unwrap_or(code);
+                    }
+                    _ => break code,
+                }
+            }
             Some(origin) = signals.next() => {
                 // A signal from the terminal (Ctrl-C) went to the whole
                 // foreground process group, the command included: sending it
@@ -167,6 +269,22 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
                     unsafe { libc::kill(pid as libc::pid_t, origin.signal) };
                 }
             }
+            () = sleep_until(deadline) => {
+                warnings.push(format!(
+                    "the recording ended after --duration {}s",
+                    options.duration.map_or(0, |d| d.as_secs())
+                ));
+                if waiting_for_detached {
+                    container_left_running = true;
+                    break 0;
+                }
+                if let Some(pid) = child_pid {
+                    // SAFETY: as above.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                }
+                // Waited for in the next rounds; the deadline fires once.
+                continue;
+            }
             _ = refresh.tick(), if progress.is_shown() => {
                 if let Ok(observation) = tracer.snapshot() {
                     progress.update(&observation);
@@ -177,27 +295,87 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     let duration = started.elapsed();
     progress.finish();
 
-    let mut warnings = Vec::new();
-    // Whatever the command left running is killed, so that the cgroup can go
-    // and the recording has an end; what it did until then is counted.
-    match cgroup.remove() {
-        Ok(0) => {}
-        Ok(n) => warnings.push(format!(
-            "{n} process(es) the command started were still running when it exited, and were killed"
-        )),
-        Err(e) => warnings.push(e.to_string()),
-    }
+    let runtime_name = match &target {
+        Target::Container(recording) => {
+            if container_left_running {
+                warnings.push(
+                    "the container is still running and is no longer recorded; its cgroup \
+                     parent is removed by a later recording once the container is gone"
+                        .to_owned(),
+                );
+            }
+            let patience = if container_left_running {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(5)
+            };
+            match cgroup.remove_after_engine(patience) {
+                Ok(_) => {}
+                Err(e) => warnings.push(e.to_string()),
+            }
+            Some((
+                recording.engine_run.run.engine,
+                recording
+                    .engine_run
+                    .runtime()
+                    .unwrap_or_else(|| "unknown".to_owned()),
+            ))
+        }
+        Target::Native(_) => {
+            // Whatever the command left running is killed, so that the cgroup
+            // can go and the recording has an end; what it did until then is
+            // counted.
+            match cgroup.remove() {
+                Ok(0) => {}
+                Ok(n) => warnings.push(format!(
+                    "{n} process(es) the command started were still running when it exited, \
+                     and were killed"
+                )),
+                Err(e) => warnings.push(e.to_string()),
+            }
+            None
+        }
+    };
     let observation = tracer.snapshot()?;
     drop(tracer);
 
-    let exit_code = command::shell_exit_code(status);
     let command_words: Vec<String> = options
         .command
         .iter()
         .map(|w| w.to_string_lossy().into_owned())
         .collect();
-    let (syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
+    let (mut syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
+
+    let runtime = runtime_name.map(|(engine, name)| {
+        let observed = names_of(&observation.runtime_calls);
+        let base = if options.no_runtime_base {
+            SyscallSet::new()
+        } else {
+            match runtime_base::for_runtime(engine, &name) {
+                Some(base) => base.syscalls(),
+                None => {
+                    warnings.push(format!(
+                        "there is no base set for the runtime `{name}`: the profile holds only \
+                         what the runtime did in this run after installing the filter, which \
+                         varies from run to run; record several runs and merge them"
+                    ));
+                    SyscallSet::new()
+                }
+            }
+        };
+        let added_by_base: SyscallSet = base.difference(&syscalls).collect();
+        for name in &added_by_base {
+            syscalls.insert(name);
+        }
+        RuntimeReport {
+            name,
+            observed,
+            base,
+            added_by_base,
+        }
+    });
+
     for name in syscalls
         .iter()
         .filter(|n| !table::libseccomp_knows(arch, n))
@@ -208,10 +386,17 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         ));
     }
 
-    let comment = format!(
+    let mut comment = format!(
         "syscalls observed while recording `{}`",
         command_words.join(" ")
     );
+    if let Some(runtime) = runtime.as_ref().filter(|r| !r.base.is_empty()) {
+        comment.push_str(&format!(
+            ", with the {} base set ({} syscalls the runtime makes after installing the filter)",
+            runtime.name,
+            runtime.base.len()
+        ));
+    }
     let profile = Profile::allow_list(arch, &syscalls, Some(comment));
     let written_to = output.commit(&profile.to_json())?;
     if let Some(stats_output) = stats_output {
@@ -228,7 +413,34 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         stats,
         written_to,
         warnings,
+        runtime,
     })
+}
+
+/// Everything a pipe of the child still holds.
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut text = String::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_string(&mut text).await;
+    }
+    text
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The names of counted numbers (those the tables know).
+fn names_of(calls: &std::collections::BTreeMap<(Arch, u64), u64>) -> SyscallSet {
+    calls
+        .keys()
+        .filter_map(|&(arch, nr)| table::name_of(arch, nr))
+        .collect()
 }
 
 /// A cgroup name unique on this host: the recorder's pid and start time.
@@ -247,28 +459,14 @@ fn summarize(
     exit_code: i32,
     duration: Duration,
 ) -> (SyscallSet, Stats) {
-    let mut syscalls = SyscallSet::new();
-    let mut counts = Vec::new();
-    let mut unknown = Vec::new();
-    for (&(table_arch, nr), &count) in &observation.calls {
-        match table::name_of(table_arch, nr) {
-            Some(name) => {
-                syscalls.insert(name);
-                counts.push(SyscallCount {
-                    name: name.to_owned(),
-                    arch: table_arch.short_name().to_owned(),
-                    nr,
-                    count,
-                });
-            }
-            None => unknown.push(NumberCount {
-                arch: table_arch.short_name().to_owned(),
-                nr: nr as i64,
-                count,
-            }),
-        }
-    }
-    counts.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+    let (counts, mut unknown) = count_entries(&observation.calls);
+    let (runtime_counts, runtime_unknown) = count_entries(&observation.runtime_calls);
+    unknown.extend(runtime_unknown);
+    let syscalls: SyscallSet = counts
+        .iter()
+        .chain(&runtime_counts)
+        .map(|c| c.name.as_str())
+        .collect();
     let numbers: Vec<NumberCount> = observation
         .out_of_range
         .iter()
@@ -287,6 +485,7 @@ fn summarize(
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         total_calls: observation.total_calls(),
         syscalls: counts,
+        runtime_syscalls: runtime_counts,
         unknown,
         out_of_range: OutOfRange {
             total: observation.out_of_range_total,
@@ -295,6 +494,31 @@ fn summarize(
         },
     };
     (syscalls, stats)
+}
+
+/// Named counts sorted by name and table, and the numbers without a name.
+fn count_entries(
+    calls: &std::collections::BTreeMap<(Arch, u64), u64>,
+) -> (Vec<SyscallCount>, Vec<NumberCount>) {
+    let mut counts = Vec::new();
+    let mut unknown = Vec::new();
+    for (&(table_arch, nr), &count) in calls {
+        match table::name_of(table_arch, nr) {
+            Some(name) => counts.push(SyscallCount {
+                name: name.to_owned(),
+                arch: table_arch.short_name().to_owned(),
+                nr,
+                count,
+            }),
+            None => unknown.push(NumberCount {
+                arch: table_arch.short_name().to_owned(),
+                nr: nr as i64,
+                count,
+            }),
+        }
+    }
+    counts.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+    (counts, unknown)
 }
 
 /// Warnings for calls that could not go into the profile.

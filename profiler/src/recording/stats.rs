@@ -19,8 +19,13 @@ pub struct Stats {
     pub duration_ms: u64,
     /// Every syscall entry counted, including out-of-range numbers.
     pub total_calls: u64,
-    /// Counts by syscall, sorted by name, then architecture.
+    /// Counts by syscall, sorted by name, then architecture. For a container:
+    /// the workload's, from the entrypoint's `execve` on.
     pub syscalls: Vec<SyscallCount>,
+    /// For a container: the runtime's, after it installed the seccomp filter
+    /// and up to the entrypoint's `execve` (empty for a native command).
+    #[serde(default)]
+    pub runtime_syscalls: Vec<SyscallCount>,
     /// Numbers inside the table's range that the table has no name for.
     pub unknown: Vec<NumberCount>,
     /// Numbers outside the table's range (negative, x32, or past its end).

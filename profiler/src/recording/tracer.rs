@@ -7,7 +7,10 @@ use aya::{
     maps::{MapError, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePoint, ProgramError, RawTracePoint, TracePoint},
 };
-use profiler_common::{ABI_COUNT, Counts, OutOfRangeKey, TABLE_SIZE, globals, maps, programs};
+use profiler_common::{
+    ABI_COUNT, Counts, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE, globals, maps,
+    programs,
+};
 
 use super::{
     cgroup::RecordingCgroup,
@@ -54,11 +57,25 @@ pub enum TracerError {
     },
 }
 
+/// Which syscalls of the recorded cgroup count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundary {
+    /// All of them, from the command's `execve` on (native commands).
+    Everything,
+    /// Only those of tasks under a seccomp filter (containers): what the
+    /// filter will see. The runtime's syscalls between its filter install
+    /// and the entrypoint's `execve` are counted apart.
+    SeccompFilter,
+}
+
 /// What the kernel side counted so far.
 #[derive(Debug, Clone, Default)]
 pub struct Observation {
     /// Calls by table and number.
     pub calls: BTreeMap<(Arch, u64), u64>,
+    /// Calls by the container runtime after its filter install and up to the
+    /// entrypoint's `execve` (empty for native commands).
+    pub runtime_calls: BTreeMap<(Arch, u64), u64>,
     /// Calls with a number outside the tables; exact in total.
     pub out_of_range_total: u64,
     /// The same split by raw number, as far as the kernel could keep them.
@@ -67,11 +84,18 @@ pub struct Observation {
 
 impl Observation {
     pub fn total_calls(&self) -> u64 {
-        self.calls.values().sum::<u64>() + self.out_of_range_total
+        self.calls.values().sum::<u64>()
+            + self.runtime_calls.values().sum::<u64>()
+            + self.out_of_range_total
     }
 
+    /// Distinct syscalls (by table and number), both phases together.
     pub fn distinct(&self) -> usize {
-        self.calls.len()
+        self.calls
+            .keys()
+            .chain(self.runtime_calls.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
     }
 }
 
@@ -107,7 +131,12 @@ pub fn check_privileges() -> Result<(), TracerError> {
 impl Tracer {
     /// Loads the program for `cgroup` and attaches it with `hook`. From the
     /// moment this returns, every syscall entered in the cgroup is counted.
-    pub fn attach(cgroup: &RecordingCgroup, hook: Hook, arch: Arch) -> Result<Tracer, TracerError> {
+    pub fn attach(
+        cgroup: &RecordingCgroup,
+        hook: Hook,
+        boundary: Boundary,
+        arch: Arch,
+    ) -> Result<Tracer, TracerError> {
         check_privileges()?;
         if hook == Hook::Tracepoint {
             hook::ensure_tracefs()?;
@@ -124,9 +153,11 @@ impl Tracer {
 
         let id = cgroup.id();
         let level = cgroup.level();
+        let require_seccomp = u32::from(boundary == Boundary::SeccompFilter);
         let mut ebpf = EbpfLoader::new()
             .override_global(globals::TARGET_CGROUP_ID, &id, true)
             .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
+            .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
             .load(OBJECT)
             .map_err(TracerError::Object)?;
 
@@ -136,24 +167,17 @@ impl Tracer {
             Hook::BtfTracepoint => programs::BTF_TRACEPOINT,
             Hook::VerifierSelftest => programs::VERIFIER_SELFTEST,
         };
+        // The exit side goes on first, so that no filter install is missed
+        // once the entry side counts.
+        if boundary == Boundary::SeccompFilter {
+            attach_raw(&mut ebpf, programs::SYS_EXIT, "sys_exit")?;
+        }
         let program = ebpf.program_mut(name).ok_or(TracerError::Program {
             what: "find",
             program: name,
             source: ProgramError::UnexpectedProgramType,
         })?;
-        let fail = |what: &'static str| {
-            move |source: ProgramError| match source {
-                ProgramError::LoadError { verifier_log, .. } => TracerError::Verifier {
-                    program: name,
-                    reason: verifier_reason(&verifier_log.to_string()),
-                },
-                source => TracerError::Program {
-                    what,
-                    program: name,
-                    source,
-                },
-            }
-        };
+        let fail = |what| move |e| program_error(name, what, e);
         match hook {
             Hook::RawTracepoint | Hook::VerifierSelftest => {
                 let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
@@ -188,22 +212,28 @@ impl Tracer {
         })?;
         let counts: PerCpuArray<_, Counts> =
             PerCpuArray::try_from(counts_map).map_err(map_err(maps::COUNTS))?;
-        let per_cpu = counts.get(&0, 0).map_err(map_err(maps::COUNTS))?;
-
         let mut observation = Observation::default();
-        for cpu in per_cpu.iter() {
-            for abi in 0..ABI_COUNT {
-                let Some(arch) = self.arch.of_abi(abi) else {
-                    continue;
-                };
-                for nr in 0..TABLE_SIZE {
-                    let n = cpu.calls[abi][nr];
-                    if n > 0 {
-                        *observation.calls.entry((arch, nr as u64)).or_default() += n;
+        for phase in [PHASE_WORKLOAD, PHASE_RUNTIME] {
+            let per_cpu = counts.get(&phase, 0).map_err(map_err(maps::COUNTS))?;
+            let calls = if phase == PHASE_RUNTIME {
+                &mut observation.runtime_calls
+            } else {
+                &mut observation.calls
+            };
+            for cpu in per_cpu.iter() {
+                for abi in 0..ABI_COUNT {
+                    let Some(arch) = self.arch.of_abi(abi) else {
+                        continue;
+                    };
+                    for nr in 0..TABLE_SIZE {
+                        let n = cpu.calls[abi][nr];
+                        if n > 0 {
+                            *calls.entry((arch, nr as u64)).or_default() += n;
+                        }
                     }
                 }
+                observation.out_of_range_total += cpu.out_of_range;
             }
-            observation.out_of_range_total += cpu.out_of_range;
         }
 
         if observation.out_of_range_total > 0
@@ -220,6 +250,36 @@ impl Tracer {
         }
         Ok(observation)
     }
+}
+
+/// A program's load or attach failure as an error naming the program, with
+/// the verifier's reason where the verifier refused it.
+fn program_error(program: &'static str, what: &'static str, source: ProgramError) -> TracerError {
+    match source {
+        ProgramError::LoadError { verifier_log, .. } => TracerError::Verifier {
+            program,
+            reason: verifier_reason(&verifier_log.to_string()),
+        },
+        source => TracerError::Program {
+            what,
+            program,
+            source,
+        },
+    }
+}
+
+/// Loads and attaches the raw tracepoint program `name` to `tracepoint`.
+fn attach_raw(ebpf: &mut Ebpf, name: &'static str, tracepoint: &str) -> Result<(), TracerError> {
+    let fail = |what| move |e| program_error(name, what, e);
+    let program = ebpf.program_mut(name).ok_or(TracerError::Program {
+        what: "find",
+        program: name,
+        source: ProgramError::UnexpectedProgramType,
+    })?;
+    let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
+    p.load().map_err(fail("load"))?;
+    p.attach(tracepoint).map_err(fail("attach"))?;
+    Ok(())
 }
 
 /// The lines of a verifier log that say why: the last few lines before its

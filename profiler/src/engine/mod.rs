@@ -1,0 +1,161 @@
+//! Container engines (Docker, podman): recognising their `run` command
+//! lines, rewriting them, and asking the engine what it has, before anything
+//! is traced.
+
+mod run_args;
+pub mod runtime_base;
+
+use std::{
+    ffi::{OsStr, OsString},
+    path::PathBuf,
+    process::{Command, Stdio},
+};
+
+pub use run_args::{ContainerRun, Engine, RunOption};
+
+use crate::recording::command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "{engine} is not installed (no `{engine}` in PATH): install it (Debian: `apt-get install {package}`)"
+    )]
+    NotInstalled {
+        engine: &'static str,
+        package: &'static str,
+    },
+    #[error(
+        "cannot reach the {engine} engine: {detail} (start the daemon, or point DOCKER_HOST at it)"
+    )]
+    Unreachable {
+        engine: &'static str,
+        detail: String,
+    },
+    #[error("image {image} is not present and could not be pulled: {detail}")]
+    ImageMissing { image: String, detail: String },
+    #[error("no image in the {engine} run command line")]
+    NoImage { engine: &'static str },
+    #[error(
+        "the command already sets --cgroup-parent ({value}): the recorder sets it itself to \
+         watch the container from its first syscall; remove yours"
+    )]
+    CgroupParentGiven { value: String },
+    #[error(
+        "--privileged turns seccomp off for the container, so no profile can be learned at the \
+         filter boundary nor enforced on such a run: remove --privileged (add the capabilities \
+         the container needs with --cap-add instead)"
+    )]
+    Privileged,
+    #[error("cannot run {engine}: {source}")]
+    Run {
+        engine: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// A container run the tool will start, with the engine's CLI found.
+#[derive(Debug, Clone)]
+pub struct EngineRun {
+    pub run: ContainerRun,
+    /// The engine CLI's path.
+    pub cli: PathBuf,
+}
+
+impl EngineRun {
+    /// Checks, in order and before anything is traced: the CLI is installed,
+    /// the engine answers, the image is there (pulling it if it is not).
+    pub fn prepare(run: ContainerRun) -> Result<EngineRun, EngineError> {
+        let engine = run.engine;
+        let cli = command::resolve(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
+            engine: engine.name(),
+            package: match engine {
+                Engine::Docker => "docker.io",
+                Engine::Podman => "podman",
+            },
+        })?;
+        let this = EngineRun { run, cli };
+        this.check_reachable()?;
+        this.ensure_image()?;
+        Ok(this)
+    }
+
+    /// The engine's global options of the user's command line (`--host X`),
+    /// to be repeated on the helper commands this tool runs.
+    pub fn global_args(&self) -> &[OsString] {
+        let verb_at = self.run.options_start - 1;
+        let verb_at = if self.run.argv[verb_at - 1] == "container" {
+            verb_at - 1
+        } else {
+            verb_at
+        };
+        &self.run.argv[1..verb_at]
+    }
+
+    /// Runs `ENGINE [globals] ARGS` and returns its standard output.
+    pub fn query<I, S>(&self, args: I) -> Result<Result<String, String>, EngineError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let output = Command::new(&self.cli)
+            .args(self.global_args())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| EngineError::Run {
+                engine: self.run.engine.name(),
+                source,
+            })?;
+        Ok(if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        } else {
+            let err = String::from_utf8_lossy(&output.stderr);
+            Err(err.lines().last().unwrap_or("").trim().to_owned())
+        })
+    }
+
+    fn check_reachable(&self) -> Result<(), EngineError> {
+        let format = match self.run.engine {
+            Engine::Docker => "{{.Server.Version}}",
+            Engine::Podman => "{{.Version}}",
+        };
+        match self.query(["version", "--format", format])? {
+            Ok(_) => Ok(()),
+            Err(detail) => Err(EngineError::Unreachable {
+                engine: self.run.engine.name(),
+                detail,
+            }),
+        }
+    }
+
+    fn ensure_image(&self) -> Result<(), EngineError> {
+        let image = self.run.image().ok_or(EngineError::NoImage {
+            engine: self.run.engine.name(),
+        })?;
+        if self
+            .query([OsStr::new("image"), OsStr::new("inspect"), image])?
+            .is_ok()
+        {
+            return Ok(());
+        }
+        // Pulled now, outside any recording, so that the pull neither counts
+        // nor fails halfway through one.
+        match self.query([OsStr::new("pull"), image])? {
+            Ok(_) => Ok(()),
+            Err(detail) => Err(EngineError::ImageMissing {
+                image: image.to_string_lossy().into_owned(),
+                detail,
+            }),
+        }
+    }
+
+    /// The OCI runtime the engine starts containers with (`runc`, `crun`).
+    pub fn runtime(&self) -> Option<String> {
+        let format = match self.run.engine {
+            Engine::Docker => "{{.DefaultRuntime}}",
+            Engine::Podman => "{{.Host.OCIRuntime.Name}}",
+        };
+        let explicit = self.run.find(&["runtime"]).find_map(|o| o.value.clone());
+        explicit.or_else(|| self.query(["info", "--format", format]).ok()?.ok())
+    }
+}

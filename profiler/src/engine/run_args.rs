@@ -1,0 +1,417 @@
+//! Reading and rewriting a `docker run` / `podman run` command line.
+//!
+//! The recorder and the enforcer add options to the user's own invocation
+//! and must keep every option the user gave. To know where the engine's
+//! options end and the image (and the container's own command) begin, the
+//! parser must know which options take a value: in both CLIs almost all do,
+//! so the few boolean ones are listed here, and any other option is taken to
+//! take a value unless it is written `--name=value`.
+
+use std::ffi::{OsStr, OsString};
+
+/// A container engine whose CLI the tool drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+        }
+    }
+
+    /// Long options of `ENGINE run` that take no value.
+    fn boolean_long_options(self) -> &'static [&'static str] {
+        const COMMON: &[&str] = &[
+            "detach",
+            "interactive",
+            "tty",
+            "rm",
+            "privileged",
+            "init",
+            "publish-all",
+            "read-only",
+            "no-healthcheck",
+            "oom-kill-disable",
+            "sig-proxy",
+            "quiet",
+            "help",
+            "disable-content-trust",
+        ];
+        const PODMAN: &[&str] = &[
+            "detach",
+            "interactive",
+            "tty",
+            "rm",
+            "privileged",
+            "init",
+            "publish-all",
+            "read-only",
+            "read-only-tmpfs",
+            "no-healthcheck",
+            "no-hosts",
+            "oom-kill-disable",
+            "sig-proxy",
+            "quiet",
+            "help",
+            "replace",
+            "rmi",
+            "rootfs",
+            "env-host",
+            "http-proxy",
+            "passwd",
+            "tls-verify",
+        ];
+        match self {
+            Engine::Docker => COMMON,
+            Engine::Podman => PODMAN,
+        }
+    }
+
+    /// Short options of `ENGINE run` that take no value.
+    fn boolean_short_options(self) -> &'static [char] {
+        &['d', 'i', 't', 'P', 'q']
+    }
+}
+
+/// An option of the user's run, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOption {
+    /// The option's name without dashes (`security-opt`, `d`).
+    pub name: String,
+    /// Its value, where it has one.
+    pub value: Option<String>,
+    /// Index of the option's first word in the command line.
+    pub index: usize,
+    /// How many words it takes (1 or 2).
+    pub words: usize,
+}
+
+/// A parsed `ENGINE [global options] run|container run [options] IMAGE [CMD...]`.
+#[derive(Debug, Clone)]
+pub struct ContainerRun {
+    pub engine: Engine,
+    /// The whole command line, as the user gave it.
+    pub argv: Vec<OsString>,
+    /// Index of the word after `run` (where options can be inserted).
+    pub options_start: usize,
+    /// The options of `run`, in order.
+    pub options: Vec<RunOption>,
+    /// Index of the image in `argv`.
+    pub image_index: usize,
+}
+
+impl ContainerRun {
+    /// Recognises `docker run`, `docker container run` and `podman run`
+    /// (also `podman container run`), with global options before the verb.
+    /// Anything else is not a container run.
+    pub fn parse(argv: &[OsString]) -> Option<ContainerRun> {
+        let program = std::path::Path::new(argv.first()?).file_name()?.to_str()?;
+        let engine = match program {
+            "docker" => Engine::Docker,
+            "podman" => Engine::Podman,
+            _ => return None,
+        };
+        // Global options before the verb: all of them take a value except
+        // the few boolean ones; `run` is the first plain word.
+        let mut i = 1;
+        while i < argv.len() {
+            let word = argv[i].to_str()?;
+            if word == "run" {
+                break;
+            }
+            if word == "container" && argv.get(i + 1).is_some_and(|w| w == "run") {
+                i += 1;
+                break;
+            }
+            if !word.starts_with('-') {
+                return None;
+            }
+            let global_boolean = matches!(
+                word,
+                "-D" | "--debug" | "--tls" | "--tlsverify" | "--syslog" | "--remote" | "-r"
+            );
+            i += if word.contains('=') || global_boolean {
+                1
+            } else {
+                2
+            };
+        }
+        if i >= argv.len() {
+            return None;
+        }
+        let options_start = i + 1;
+        let mut options = Vec::new();
+        let mut j = options_start;
+        while j < argv.len() {
+            let word = argv[j].to_string_lossy().into_owned();
+            if word == "--" {
+                j += 1;
+                break;
+            }
+            if !word.starts_with('-') || word == "-" {
+                break;
+            }
+            let option = parse_option(engine, argv, j, &word);
+            j += option.iter().map(|o| o.words).max().unwrap_or(1);
+            options.extend(option);
+        }
+        if j >= argv.len() {
+            // No image: let the engine say so itself.
+            return Some(ContainerRun {
+                engine,
+                argv: argv.to_vec(),
+                options_start,
+                options,
+                image_index: argv.len(),
+            });
+        }
+        Some(ContainerRun {
+            engine,
+            argv: argv.to_vec(),
+            options_start,
+            options,
+            image_index: j,
+        })
+    }
+
+    /// The image, where one was given.
+    pub fn image(&self) -> Option<&OsStr> {
+        self.argv.get(self.image_index).map(OsString::as_os_str)
+    }
+
+    /// Options with one of `names`.
+    pub fn find<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a RunOption> + 'a {
+        self.options
+            .iter()
+            .filter(move |o| names.contains(&o.name.as_str()))
+    }
+
+    /// Whether a boolean option is on (`--rm`, `-d`, `--detach=true`).
+    pub fn flag(&self, names: &[&str]) -> bool {
+        self.find(names)
+            .any(|o| o.value.as_deref().is_none_or(|v| v != "false"))
+    }
+
+    pub fn detached(&self) -> bool {
+        self.flag(&["d", "detach"])
+    }
+
+    pub fn privileged(&self) -> bool {
+        self.flag(&["privileged"])
+    }
+
+    /// The values of `--security-opt seccomp=...` the user gave.
+    pub fn seccomp_options(&self) -> Vec<&RunOption> {
+        self.find(&["security-opt"])
+            .filter(|o| o.value.as_deref().is_some_and(is_seccomp_security_opt))
+            .collect()
+    }
+
+    /// The command line with the user's `--security-opt seccomp=...` options
+    /// removed and `extra` options inserted right after `run`.
+    pub fn rewritten(&self, extra: &[OsString]) -> Vec<OsString> {
+        let dropped: Vec<(usize, usize)> = self
+            .seccomp_options()
+            .iter()
+            .map(|o| (o.index, o.words))
+            .collect();
+        let mut out = Vec::with_capacity(self.argv.len() + extra.len());
+        for (i, word) in self.argv.iter().enumerate() {
+            if i == self.options_start {
+                out.extend(extra.iter().cloned());
+            }
+            if dropped
+                .iter()
+                .any(|&(start, n)| (start..start + n).contains(&i))
+            {
+                continue;
+            }
+            out.push(word.clone());
+        }
+        if self.options_start >= self.argv.len() {
+            out.extend(extra.iter().cloned());
+        }
+        out
+    }
+}
+
+/// `seccomp=FILE`, `seccomp:FILE` (older syntax) or `seccomp=unconfined`.
+fn is_seccomp_security_opt(value: &str) -> bool {
+    value.starts_with("seccomp=") || value.starts_with("seccomp:")
+}
+
+/// Parses the option at `argv[index]` (`word`), which may be a cluster of
+/// short options (`-it`, `-dit`, `-itv/x:/y`).
+fn parse_option(engine: Engine, argv: &[OsString], index: usize, word: &str) -> Vec<RunOption> {
+    let next = || {
+        argv.get(index + 1)
+            .map(|w| w.to_string_lossy().into_owned())
+    };
+    if let Some(long) = word.strip_prefix("--") {
+        if let Some((name, value)) = long.split_once('=') {
+            return vec![RunOption {
+                name: name.to_owned(),
+                value: Some(value.to_owned()),
+                index,
+                words: 1,
+            }];
+        }
+        let boolean = engine.boolean_long_options().contains(&long);
+        return vec![RunOption {
+            name: long.to_owned(),
+            value: if boolean { None } else { next() },
+            index,
+            words: if boolean { 1 } else { 2 },
+        }];
+    }
+    // A cluster of short options: booleans until one that takes a value,
+    // which takes the rest of the word or the next word.
+    let mut out = Vec::new();
+    let chars: Vec<char> = word[1..].chars().collect();
+    for (k, &c) in chars.iter().enumerate() {
+        if engine.boolean_short_options().contains(&c) {
+            out.push(RunOption {
+                name: c.to_string(),
+                value: None,
+                index,
+                words: 1,
+            });
+            continue;
+        }
+        let rest: String = chars[k + 1..].iter().collect();
+        let rest = rest.strip_prefix('=').unwrap_or(&rest).to_owned();
+        let (value, words) = if rest.is_empty() {
+            (next(), 2)
+        } else {
+            (Some(rest), 1)
+        };
+        out.push(RunOption {
+            name: c.to_string(),
+            value,
+            index,
+            words,
+        });
+        break;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn not_a_container_run() {
+        assert!(ContainerRun::parse(&argv(&["ls", "-l"])).is_none());
+        assert!(ContainerRun::parse(&argv(&["docker", "ps"])).is_none());
+        assert!(ContainerRun::parse(&argv(&["docker", "exec", "x", "run"])).is_none());
+    }
+
+    #[test]
+    fn finds_the_image_after_options_with_values() {
+        let run = ContainerRun::parse(&argv(&[
+            "docker",
+            "run",
+            "--rm",
+            "-it",
+            "-v",
+            "/a:/b",
+            "--name=x",
+            "--network",
+            "none",
+            "img:1",
+            "sh",
+            "-c",
+            "--privileged",
+        ]))
+        .unwrap();
+        assert_eq!(run.engine, Engine::Docker);
+        assert_eq!(run.image().unwrap(), "img:1");
+        assert!(
+            !run.privileged(),
+            "words after the image belong to the container"
+        );
+        assert!(!run.detached());
+        let names: Vec<&str> = run.options.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["rm", "i", "t", "v", "name", "network"]);
+    }
+
+    #[test]
+    fn container_run_and_global_options() {
+        let run = ContainerRun::parse(&argv(&[
+            "/usr/bin/docker",
+            "--host",
+            "unix:///x.sock",
+            "container",
+            "run",
+            "-d",
+            "busybox",
+        ]))
+        .unwrap();
+        assert_eq!(run.options_start, 5);
+        assert!(run.detached());
+        assert_eq!(run.image().unwrap(), "busybox");
+        let run = ContainerRun::parse(&argv(&[
+            "podman",
+            "--log-level=debug",
+            "run",
+            "--privileged",
+            "img",
+        ]))
+        .unwrap();
+        assert_eq!(run.engine, Engine::Podman);
+        assert!(run.privileged());
+    }
+
+    #[test]
+    fn short_option_clusters() {
+        let run = ContainerRun::parse(&argv(&[
+            "docker", "run", "-dit", "-eFOO=1", "-u", "0", "img",
+        ]))
+        .unwrap();
+        assert!(run.detached());
+        let env = run.find(&["e"]).next().unwrap();
+        assert_eq!(env.value.as_deref(), Some("FOO=1"));
+        assert_eq!(run.image().unwrap(), "img");
+    }
+
+    #[test]
+    fn rewriting_replaces_seccomp_and_keeps_the_rest() {
+        let run = ContainerRun::parse(&argv(&[
+            "docker",
+            "run",
+            "--security-opt",
+            "seccomp=old.json",
+            "--security-opt=no-new-privileges",
+            "--security-opt=seccomp=unconfined",
+            "img",
+            "echo",
+            "--security-opt",
+        ]))
+        .unwrap();
+        assert_eq!(run.seccomp_options().len(), 2);
+        let new = run.rewritten(&argv(&["--security-opt", "seccomp=new.json"]));
+        assert_eq!(
+            new,
+            argv(&[
+                "docker",
+                "run",
+                "--security-opt",
+                "seccomp=new.json",
+                "--security-opt=no-new-privileges",
+                "img",
+                "echo",
+                "--security-opt",
+            ])
+        );
+    }
+}

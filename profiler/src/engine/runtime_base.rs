@@ -1,0 +1,78 @@
+//! The syscalls a container runtime makes after it installs the seccomp
+//! filter and before the entrypoint runs, as shipped with this tool.
+//!
+//! A container does not start under a profile that lacks them. runc and crun
+//! make them in the container's process, under the filter, so they are
+//! recorded; but which ones varies from run to run (runc is written in Go, and
+//! the Go runtime's own calls depend on timing), so one recording is not
+//! enough. These base sets are the union over many recordings made by this
+//! tool itself (`cargo xtask runtime-base`), stored in `profiler/data/`.
+
+use serde::Deserialize;
+
+use super::Engine;
+use crate::profile::SyscallSet;
+
+/// A base set as stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeBase {
+    /// The runtime's name, as the engine reports it (`runc`, `crun`).
+    pub runtime: String,
+    /// The runtime's version it was derived with.
+    pub version: String,
+    /// The engine that ran it.
+    pub engine: String,
+    /// How many recordings the union is over.
+    pub runs: u32,
+    /// The command that derived it.
+    pub derived_by: String,
+    syscalls: Vec<String>,
+}
+
+impl RuntimeBase {
+    pub fn syscalls(&self) -> SyscallSet {
+        self.syscalls.iter().map(String::as_str).collect()
+    }
+}
+
+const SHIPPED: &[&str] = &[
+    include_str!("../../data/runtime-base/docker-runc.json"),
+    include_str!("../../data/runtime-base/podman-runc.json"),
+];
+
+/// The base set shipped for `runtime` as started by `engine`, if any; else
+/// one for the same runtime under another engine (the runtime's own code
+/// after the filter install is the same; the engine only shapes its config).
+pub fn for_runtime(engine: Engine, runtime: &str) -> Option<RuntimeBase> {
+    let shipped: Vec<RuntimeBase> = SHIPPED
+        .iter()
+        .filter_map(|text| serde_json::from_str::<RuntimeBase>(text).ok())
+        .filter(|base| base.runtime == runtime)
+        .collect();
+    let same_engine = shipped
+        .iter()
+        .position(|base| base.engine.split(' ').next() == Some(engine.name()));
+    match same_engine {
+        Some(i) => shipped.into_iter().nth(i),
+        None => shipped.into_iter().next(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_base_sets_parse() {
+        for text in SHIPPED {
+            let base: RuntimeBase = serde_json::from_str(text).expect("a shipped base set parses");
+            assert!(
+                base.runs >= 10,
+                "{}: derived from too few runs",
+                base.runtime
+            );
+            assert!(base.syscalls().contains("execve"), "{}", base.runtime);
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Recording and enforcing containers against a real dockerd (and podman):
+//! the profile lets the container start and run, every time; it holds none
+//! of the runtime's set-up syscalls; the filter acts on what it leaves out;
+//! and nothing else on the host gets into it.
+//!
+//! `cargo xtask test` starts a dockerd of its own, prepares a podman store
+//! and imports the test image into both; these tests fail, naming what is
+//! missing, when run without it.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+use common::*;
+
+/// The test image: busybox plus the samples, built static.
+const IMAGE: &str = "syscall-profile-samples:test";
+
+/// How many times a container must start and succeed under its profile.
+const RUNS_UNDER_PROFILE: usize = 50;
+
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
+        panic!(
+            "DOCKER_HOST is not set: the container tests need the dockerd that \
+             `cargo xtask test` starts (with Debian's docker.io)"
+        )
+    })
+}
+
+fn podman_globals() -> Vec<String> {
+    std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
+        .unwrap_or_else(|_| {
+            panic!(
+                "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman tests need the \
+                 store that `cargo xtask test` prepares"
+            )
+        })
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
+fn docker_run(args: &[&str]) -> Vec<String> {
+    let host = docker_host();
+    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// The same with podman (which needs these ulimits where root lacks
+/// CAP_SYS_RESOURCE, as on these machines).
+fn podman_run(args: &[&str]) -> Vec<String> {
+    let mut words = vec!["podman".to_owned()];
+    words.extend(podman_globals());
+    words.extend(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ]
+        .map(str::to_owned),
+    );
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// Runs a command line, with a time limit (a strict profile can make a
+/// runtime hang rather than fail).
+fn run_words(words: &[String]) -> Output {
+    Command::new("timeout")
+        .arg("60")
+        .args(words)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run")
+}
+
+/// `record -q -o DIR/profile.json [EXTRA] -- WORDS`; returns the output and
+/// the profile's names.
+fn record(dir: &Path, extra: &[&str], words: &[String]) -> (Output, BTreeSet<String>) {
+    let profile = dir.join("profile.json");
+    let mut args: Vec<String> = vec!["record".into(), "-q".into(), "-o".into()];
+    args.push(profile.to_string_lossy().into_owned());
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push("--".into());
+    args.extend(words.iter().cloned());
+    let output = run(&args);
+    let names = fs::read_to_string(&profile)
+        .map(|text| allowed_names(&text))
+        .unwrap_or_default();
+    (output, names)
+}
+
+/// With `--security-opt seccomp=PROFILE` inserted after `run`.
+fn under_profile(words: &[String], profile: &Path) -> Vec<String> {
+    let at = words
+        .iter()
+        .position(|w| w == "run")
+        .expect("a run command")
+        + 1;
+    let mut out = words.to_vec();
+    out.insert(at, "--security-opt".into());
+    out.insert(at + 1, format!("seccomp={}", profile.display()));
+    out
+}
+
+/// Records `words`, then runs the container under the learned profile
+/// `RUNS_UNDER_PROFILE` times: every run must succeed with the output of an
+/// unconfined run. Returns the learned names.
+fn record_then_enforce_repeatedly(words: &[String]) -> BTreeSet<String> {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let expected = run_words(words);
+    assert!(
+        expected.status.success(),
+        "unconfined run failed: {}",
+        stderr(&expected)
+    );
+    let (output, names) = record(dir.path(), &[], words);
+    assert!(output.status.success(), "record: {}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        stdout(&expected),
+        "the recorded run's output"
+    );
+    let profile = dir.path().join("profile.json");
+    let confined = under_profile(words, &profile);
+    let mut failures = Vec::new();
+    for round in 0..RUNS_UNDER_PROFILE {
+        let output = run_words(&confined);
+        if !output.status.success() || stdout(&output) != stdout(&expected) {
+            failures.push(format!(
+                "run {round}: {} stdout {:?} stderr {:?}",
+                output.status,
+                stdout(&output),
+                stderr(&output)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {RUNS_UNDER_PROFILE} runs under the learned profile failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    names
+}
+
+/// The runtime's set-up syscalls, made before it installs the filter.
+const RUNTIME_SETUP: &[&str] = &[
+    "mount",
+    "pivot_root",
+    "sethostname",
+    "mkdirat",
+    "umount2",
+    "keyctl",
+];
+
+fn assert_no_runtime_setup(names: &BTreeSet<String>) {
+    for setup in RUNTIME_SETUP {
+        assert!(
+            !names.contains(*setup),
+            "the runtime's pre-filter set-up syscall {setup} is in the profile: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn shell_script_with_utilities() {
+    let script = "echo start; ls /bin | head -n 3 | wc -l; echo abc > /tmp/f; \
+                  cat /tmp/f | tr a-z A-Z; sort -r /tmp/f | grep -c b; date +%Y > /dev/null; echo done";
+    let names = record_then_enforce_repeatedly(&docker_run(&[IMAGE, "sh", "-c", script]));
+    assert_no_runtime_setup(&names);
+    assert!(
+        names.contains("execve") && names.contains("wait4"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn multi_process_and_multi_threaded() {
+    let names = record_then_enforce_repeatedly(&docker_run(&[
+        IMAGE,
+        "sh",
+        "-c",
+        "threads 8 && quick-child && echo ok",
+    ]));
+    assert_no_runtime_setup(&names);
+    assert!(names.contains("sysinfo"), "quick-child's child: {names:?}");
+    assert!(names.contains("gettid"), "the threads: {names:?}");
+}
+
+#[test]
+fn short_lived_container() {
+    let names = record_then_enforce_repeatedly(&docker_run(&[IMAGE, "true"]));
+    assert_no_runtime_setup(&names);
+    assert!(
+        names.contains("execve") && names.contains("exit_group"),
+        "{names:?}"
+    );
+}
+
+/// A syscall the workload never made is denied under the learned profile:
+/// sysinfo never fails with EPERM on its own, so EPERM proves the filter.
+#[test]
+fn a_syscall_the_workload_never_made_is_denied() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, names) = record(dir.path(), &[], &docker_run(&[IMAGE, "call", "getppid"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(names.contains("getppid") && !names.contains("sysinfo"));
+    let profile = dir.path().join("profile.json");
+    let words = docker_run(&[IMAGE, "call", "getppid", "sysinfo"]);
+    assert_eq!(stdout(&run_words(&words)).trim(), "getppid=ok sysinfo=ok");
+    let confined = run_words(&under_profile(&words, &profile));
+    assert_eq!(
+        stdout(&confined).trim(),
+        "getppid=ok sysinfo=errno:1",
+        "{}",
+        stderr(&confined)
+    );
+}
+
+/// Another container calling syscalls as fast as it can beside the
+/// recorded one does not get into its profile.
+#[test]
+fn a_noise_container_beside_is_not_recorded() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-noise-{}", std::process::id());
+    let started = Command::new("docker")
+        .args([
+            "-H",
+            &host,
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            IMAGE,
+        ])
+        .args([
+            "sh",
+            "-c",
+            "while true; do call sysinfo uname getcpu > /dev/null; done",
+        ])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{}", stderr(&started));
+    let dir = tempfile::tempdir().unwrap();
+    let (output, names) = record(dir.path(), &[], &docker_run(&[IMAGE, "call", "getppid"]));
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    assert!(output.status.success(), "{}", stderr(&output));
+    for noise in ["sysinfo", "uname", "getcpu", "wait4"] {
+        assert!(
+            !names.contains(noise),
+            "{noise} came from the noise container: {names:?}"
+        );
+    }
+}
+
+/// `docker exec` into the recorded container is recorded too.
+#[test]
+fn docker_exec_into_the_recorded_container_counts() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-exec-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    let recorder = Command::new(profiler())
+        .args(["record", "-q", "-o"])
+        .arg(&profile)
+        .args([
+            "--",
+            "docker",
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--name",
+            &name,
+        ])
+        .args([
+            IMAGE,
+            "sh",
+            "-c",
+            "while [ ! -e /tmp/go ]; do usleep 20000; done",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = wait_for(Duration::from_secs(30), || {
+        Command::new("docker")
+            .args(["-H", &host, "exec", &name, "true"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    assert!(running, "the recorded container never ran");
+    let exec = Command::new("docker")
+        .args([
+            "-H",
+            &host,
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "call sysinfo && touch /tmp/go",
+        ])
+        .output()
+        .unwrap();
+    assert!(exec.status.success(), "{}", stderr(&exec));
+    let output = recorder.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+    assert!(
+        names.contains("sysinfo"),
+        "the exec'd process was not recorded: {names:?}"
+    );
+}
+
+/// `run -d` returns at once; the recording goes on until the container
+/// exits, and its exit status is `record`'s.
+#[test]
+fn detached_container_is_recorded_until_it_exits() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&["-d", IMAGE, "sh", "-c", "sleep 1; call sysinfo; exit 3"]);
+    let (output, names) = record(dir.path(), &[], &words);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        names.contains("sysinfo"),
+        "after run -d returned: {names:?}"
+    );
+}
+
+/// `--duration` ends the recording of a detached container that keeps
+/// running; the profile is written and the container is left alone.
+#[test]
+fn duration_ends_a_long_detached_recording() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-duration-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[
+        "-d",
+        "--name",
+        &name,
+        IMAGE,
+        "sh",
+        "-c",
+        "call sysinfo; sleep 60",
+    ]);
+    let (output, names) = record(dir.path(), &["--duration", "3s"], &words);
+    let still_running = Command::new("docker")
+        .args(["-H", &host, "inspect", "-f", "{{.State.Running}}", &name])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--duration"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(names.contains("sysinfo"), "{names:?}");
+    assert_eq!(stdout(&still_running).trim(), "true");
+}
+
+/// A record of a container says what it added to the user's command.
+#[test]
+fn record_says_what_it_added() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        ["record", "-o", &dir.path().join("p.json").to_string_lossy()]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(["--".to_owned()])
+            .chain(docker_run(&[IMAGE, "true"])),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("added `--cgroup-parent"), "{err}");
+    assert!(err.contains("runtime (runc) made"), "{err}");
+}
+
+/// The same with podman.
+#[test]
+fn podman_container() {
+    let names = record_then_enforce_repeatedly(&podman_run(&[
+        IMAGE,
+        "sh",
+        "-c",
+        "call getppid uname; echo ok",
+    ]));
+    assert_no_runtime_setup(&names);
+    assert!(names.contains("uname"), "{names:?}");
+}
+
+/// `enforce` runs the container under the profile and passes its exit status.
+#[test]
+fn enforce_runs_under_the_profile() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = record(
+        dir.path(),
+        &[],
+        &docker_run(&[IMAGE, "sh", "-c", "call getppid; exit 4"]),
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let profile = dir.path().join("profile.json");
+    let mut args: Vec<String> = vec!["enforce".into(), "--profile".into()];
+    args.push(profile.to_string_lossy().into_owned());
+    args.push("--".into());
+    args.extend(docker_run(&[
+        "--security-opt",
+        "seccomp=unconfined",
+        IMAGE,
+        "sh",
+        "-c",
+        "call getppid sysinfo; exit 4",
+    ]));
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "getppid=ok sysinfo=errno:1");
+    let err = stderr(&output);
+    assert!(err.contains("is replaced by the profile"), "{err}");
+    assert!(
+        err.contains("exited with status 4"),
+        "a hint on failure: {err}"
+    );
+}
+
+/// Bad container input: a clear message before any tracing, exit 125, and
+/// nothing left behind.
+#[test]
+fn container_errors_before_tracing() {
+    require_root();
+    let host = docker_host();
+    /// The command line, extra environment, and the message expected.
+    type Case = (Vec<String>, Vec<(String, String)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            docker_run(&["--privileged", IMAGE, "true"]),
+            vec![],
+            "--privileged turns seccomp off",
+        ),
+        (
+            docker_run(&["--cgroup-parent", "/mine", IMAGE, "true"]),
+            vec![],
+            "already sets --cgroup-parent",
+        ),
+        (
+            docker_run(&["no-such-image-4711:latest", "true"]),
+            vec![],
+            "image no-such-image-4711:latest is not present and could not be pulled",
+        ),
+        (
+            [
+                "docker",
+                "-H",
+                "unix:///nonexistent/docker.sock",
+                "run",
+                IMAGE,
+                "true",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            vec![],
+            "cannot reach the docker engine",
+        ),
+        (
+            docker_run(&[IMAGE, "true"]),
+            vec![("PATH".to_owned(), "/nonexistent".to_owned())],
+            "docker is not installed",
+        ),
+    ];
+    for (words, env, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(profiler())
+            .args(["record", "-o"])
+            .arg(dir.path().join("p.json"))
+            .arg("--")
+            .args(&words)
+            .envs(env)
+            .env("DOCKER_HOST", &host)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(125), "{words:?}: {err}");
+        assert!(
+            err.contains(message),
+            "{words:?}: expected {message:?} in {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            cgroups_left_by(pid).is_empty(),
+            "{words:?}: cgroup left behind"
+        );
+        assert!(
+            dir_entries(dir.path()).is_empty(),
+            "{words:?}: files left behind"
+        );
+    }
+}

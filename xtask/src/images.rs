@@ -1,0 +1,114 @@
+//! The container images the tests and `runtime-base` use, made locally with
+//! no registry: a busybox userland plus the samples, built static.
+
+use std::{
+    fs,
+    os::unix::fs::symlink,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::workspace::{self, Workspace};
+
+/// The image's name, for docker and podman alike.
+pub const IMAGE: &str = "syscall-profile-samples:test";
+
+/// The samples put into the image, as `/bin/NAME`.
+const SAMPLES: &[&str] = &[
+    "call",
+    "threads",
+    "getppid-loop",
+    "quick-child",
+    "signal-count",
+];
+
+/// Builds the samples as static binaries (a separate target directory,
+/// so the workspace's own build is untouched).
+pub fn build_static_samples(ws: &Workspace) -> Result<PathBuf> {
+    let host = host_triple()?;
+    let target_dir = ws.target_dir.join("static-samples");
+    let mut cargo = ws.cargo(["build", "--release", "-p", "samples", "--target", &host]);
+    cargo
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static");
+    workspace::run(&mut cargo)?;
+    Ok(target_dir.join(host).join("release"))
+}
+
+fn host_triple() -> Result<String> {
+    let output = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .context("cannot run rustc -vV")?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("rustc -vV names no host")
+}
+
+/// A root filesystem: busybox with its applets, and the static samples.
+fn make_rootfs(dir: &Path, samples: &Path) -> Result<()> {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin)?;
+    fs::copy("/bin/busybox", bin.join("busybox"))
+        .context("copy /bin/busybox (Debian's busybox-static)")?;
+    let list = Command::new("/bin/busybox").arg("--list").output()?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            symlink("busybox", bin.join(applet))?;
+        }
+    }
+    for sample in SAMPLES {
+        fs::copy(samples.join(sample), bin.join(sample))
+            .with_context(|| format!("copy the static sample {sample}"))?;
+    }
+    for dir_name in ["tmp", "proc", "sys", "dev", "etc"] {
+        fs::create_dir_all(dir.join(dir_name))?;
+    }
+    Ok(())
+}
+
+/// Imports the image into `engine` (`docker` or `podman`, with `globals`).
+pub fn import(engine: &str, globals: &[String], samples: &Path) -> Result<()> {
+    let rootfs = tempfile_dir()?;
+    make_rootfs(&rootfs, samples)?;
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run tar")?;
+    let mut import = Command::new(engine);
+    import
+        .args(globals)
+        .args([
+            "import",
+            "-c",
+            "ENV PATH=/bin",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-",
+            IMAGE,
+        ])
+        .stdin(tar.stdout.context("tar's stdout")?)
+        .stdout(Stdio::null());
+    let status = workspace::status(&mut import)?;
+    let _ = fs::remove_dir_all(&rootfs);
+    if !status.success() {
+        bail!("`{engine} import` of {IMAGE} failed ({status})");
+    }
+    eprintln!("xtask: imported {IMAGE} into {engine}");
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("syscall-profile-rootfs-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,184 @@
+//! `cargo xtask runtime-base`: derives the runtime base sets shipped in
+//! `profiler/data/runtime-base/`, with the tool itself.
+//!
+//! It records a trivial container (`true`) many times with each engine, and
+//! keeps the union of the syscalls the runtime made after installing the
+//! seccomp filter and before the entrypoint's `execve` (the recorder's
+//! `runtime_syscalls`). Which of them a run makes varies (runc is written in
+//! Go), so the table printed at the end says in how many runs each appeared.
+
+use std::{collections::BTreeMap, fs, path::Path, process::Command};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    images::IMAGE,
+    services::{PODMAN_GLOBALS_VAR, Services},
+    workspace::{self, Workspace},
+};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Recordings per engine.
+    #[arg(long, default_value_t = 100)]
+    runs: u32,
+    /// Only this engine (docker or podman); both by default.
+    #[arg(long)]
+    engine: Option<String>,
+}
+
+pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
+    crate::setup::run()?;
+    workspace::run(&mut ws.cargo(["build", "--release", "--workspace", "--bins"]))?;
+    let services = Services::start(ws)?;
+    let env: BTreeMap<String, String> = services.env.iter().cloned().collect();
+    let docker_host = env
+        .get("DOCKER_HOST")
+        .context("no DOCKER_HOST from the services")?;
+    let podman_globals: Vec<String> = env
+        .get(PODMAN_GLOBALS_VAR)
+        .context("no podman globals from the services")?
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+
+    let engines: Vec<&str> = match options.engine.as_deref() {
+        None => vec!["docker", "podman"],
+        Some(e @ ("docker" | "podman")) => vec![e],
+        Some(other) => bail!("unknown engine {other}: docker or podman"),
+    };
+    for engine in engines {
+        let (globals, run_extra): (Vec<String>, Vec<&str>) = match engine {
+            "docker" => (vec!["-H".to_owned(), docker_host.clone()], vec![]),
+            _ => (
+                podman_globals.clone(),
+                vec![
+                    "--ulimit",
+                    "nofile=20000:20000",
+                    "--ulimit",
+                    "nproc=32768:32768",
+                ],
+            ),
+        };
+        let (runtime, version) = runtime_of(engine, &globals)?;
+        let engine_version = query(
+            engine,
+            &globals,
+            &["version", "--format", version_format(engine)],
+        )?;
+        eprintln!(
+            "xtask runtime-base: {engine} {engine_version} with {runtime} ({version}), {} runs",
+            options.runs
+        );
+
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let scratch =
+            std::env::temp_dir().join(format!("syscall-profile-base-{}", std::process::id()));
+        fs::create_dir_all(&scratch)?;
+        for round in 1..=options.runs {
+            let stats = scratch.join("stats.json");
+            let mut record = Command::new(ws.binary("release", "syscall-profile"));
+            record
+                .args(["record", "-q", "--no-runtime-base", "-o"])
+                .arg(scratch.join("profile.json"))
+                .arg("--stats")
+                .arg(&stats)
+                .args(["--", engine])
+                .args(&globals)
+                .args(["run", "--rm", "--network", "none"])
+                .args(&run_extra)
+                .args([IMAGE, "true"]);
+            workspace::run(&mut record)?;
+            for name in runtime_syscalls(&stats)? {
+                *seen.entry(name).or_default() += 1;
+            }
+            eprint!(
+                "\rxtask runtime-base: {engine}: {round}/{} runs, {} syscalls so far",
+                options.runs,
+                seen.len()
+            );
+        }
+        eprintln!();
+        let _ = fs::remove_dir_all(&scratch);
+
+        println!(
+            "{runtime} ({version}): syscalls after the filter install, in how many of {} runs",
+            options.runs
+        );
+        for (name, count) in &seen {
+            println!("  {name:<20} {count}");
+        }
+        let base = serde_json::json!({
+            "runtime": runtime,
+            "version": version,
+            "engine": format!("{engine} {engine_version}"),
+            "runs": options.runs,
+            "derived_by": format!("cargo xtask runtime-base --engine {engine} --runs {}", options.runs),
+            "syscalls": seen.keys().collect::<Vec<_>>(),
+        });
+        let path = ws
+            .root
+            .join("profiler/data/runtime-base")
+            .join(format!("{engine}-{runtime}.json"));
+        let text = serde_json::to_string_pretty(&base)? + "\n";
+        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("xtask runtime-base: wrote {}", path.display());
+    }
+    drop(services);
+    Ok(())
+}
+
+fn version_format(engine: &str) -> &'static str {
+    match engine {
+        "docker" => "{{.Server.Version}}",
+        _ => "{{.Version}}",
+    }
+}
+
+/// The runtime the engine uses, and its version line.
+fn runtime_of(engine: &str, globals: &[String]) -> Result<(String, String)> {
+    let format = match engine {
+        "docker" => "{{.DefaultRuntime}}",
+        _ => "{{.Host.OCIRuntime.Name}}",
+    };
+    let runtime = query(engine, globals, &["info", "--format", format])?;
+    let output = Command::new(&runtime)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("cannot run {runtime} --version"))?;
+    let version = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+    Ok((runtime, version))
+}
+
+fn query(engine: &str, globals: &[String], args: &[&str]) -> Result<String> {
+    let output = Command::new(engine)
+        .args(globals)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {engine}"))?;
+    if !output.status.success() {
+        bail!(
+            "`{engine} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn runtime_syscalls(stats: &Path) -> Result<Vec<String>> {
+    let text =
+        fs::read_to_string(stats).with_context(|| format!("cannot read {}", stats.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(value["runtime_syscalls"]
+        .as_array()
+        .context("stats without runtime_syscalls")?
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect())
+}
