@@ -33,8 +33,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
 };
 use profiler_common::{
-    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT,
-    PHASE_RUNTIME, PHASE_WORKLOAD, RUNTIME_PROCESS_SLOTS, TABLE_SIZE,
+    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT, PHASE_RUNTIME,
+    PHASE_WORKLOAD, RUNTIME_PROCESS_SLOTS, TABLE_SIZE,
 };
 
 /// Id of the recorded cgroup; set by the loader (read-only data, so the
@@ -221,9 +221,7 @@ fn current_task_flags() -> TaskFlags {
         const TS_COMPAT: u32 = 0x0002;
         // SAFETY: `bpf_get_current_task` returns the running task, which
         // outlives this program run; the read is done by a checked helper.
-        let info = unsafe {
-            bpf_probe_read_kernel(bpf_get_current_task() as *const ThreadInfo)
-        };
+        let info = unsafe { bpf_probe_read_kernel(bpf_get_current_task() as *const ThreadInfo) };
         if let Ok(info) = info {
             return TaskFlags {
                 seccomp: info.syscall_work & SYSCALL_WORK_SECCOMP != 0,
