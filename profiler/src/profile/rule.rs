@@ -1,0 +1,634 @@
+//! The parts of a profile's `syscalls` rules: what a rule does with a
+//! syscall ([`Action`]), the argument checks it makes ([`ArgCondition`],
+//! [`CompareOp`]), and when Docker includes it at all ([`Filter`]).
+//!
+//! Each type parses strictly: an unknown field, action, operator,
+//! capability or architecture is an error that names the value and the
+//! accepted ones, never something ignored.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+/// What a seccomp filter does with a syscall, in Docker's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Action {
+    #[serde(rename = "SCMP_ACT_KILL")]
+    Kill,
+    #[serde(rename = "SCMP_ACT_KILL_PROCESS")]
+    KillProcess,
+    #[serde(rename = "SCMP_ACT_KILL_THREAD")]
+    KillThread,
+    #[serde(rename = "SCMP_ACT_TRAP")]
+    Trap,
+    #[serde(rename = "SCMP_ACT_ERRNO")]
+    Errno,
+    #[serde(rename = "SCMP_ACT_TRACE")]
+    Trace,
+    #[serde(rename = "SCMP_ACT_ALLOW")]
+    Allow,
+    #[serde(rename = "SCMP_ACT_LOG")]
+    Log,
+    #[serde(rename = "SCMP_ACT_NOTIFY")]
+    Notify,
+}
+
+impl Action {
+    /// Every action, in Docker's order.
+    pub const ALL: [Action; 9] = [
+        Action::Kill,
+        Action::KillProcess,
+        Action::KillThread,
+        Action::Trap,
+        Action::Errno,
+        Action::Trace,
+        Action::Allow,
+        Action::Log,
+        Action::Notify,
+    ];
+
+    /// Docker's name, e.g. `SCMP_ACT_ALLOW`.
+    pub fn scmp_name(self) -> &'static str {
+        match self {
+            Action::Kill => "SCMP_ACT_KILL",
+            Action::KillProcess => "SCMP_ACT_KILL_PROCESS",
+            Action::KillThread => "SCMP_ACT_KILL_THREAD",
+            Action::Trap => "SCMP_ACT_TRAP",
+            Action::Errno => "SCMP_ACT_ERRNO",
+            Action::Trace => "SCMP_ACT_TRACE",
+            Action::Allow => "SCMP_ACT_ALLOW",
+            Action::Log => "SCMP_ACT_LOG",
+            Action::Notify => "SCMP_ACT_NOTIFY",
+        }
+    }
+
+    /// Whether `errnoRet` means anything with this action: the errno
+    /// returned (`ERRNO`) or passed to the tracer (`TRACE`).
+    pub fn takes_errno(self) -> bool {
+        matches!(self, Action::Errno | Action::Trace)
+    }
+
+    /// Whether a syscall under this action runs (`LOG` runs it and logs).
+    pub fn lets_run(self) -> bool {
+        matches!(self, Action::Allow | Action::Log)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.scmp_name())
+    }
+}
+
+/// How an argument is compared, libseccomp's operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum CompareOp {
+    #[serde(rename = "SCMP_CMP_NE")]
+    NotEqual,
+    #[serde(rename = "SCMP_CMP_LT")]
+    Less,
+    #[serde(rename = "SCMP_CMP_LE")]
+    LessOrEqual,
+    #[serde(rename = "SCMP_CMP_EQ")]
+    Equal,
+    #[serde(rename = "SCMP_CMP_GE")]
+    GreaterOrEqual,
+    #[serde(rename = "SCMP_CMP_GT")]
+    Greater,
+    /// `(arg & value) == valueTwo`.
+    #[serde(rename = "SCMP_CMP_MASKED_EQ")]
+    MaskedEqual,
+}
+
+impl CompareOp {
+    /// Every operator.
+    pub const ALL: [CompareOp; 7] = [
+        CompareOp::NotEqual,
+        CompareOp::Less,
+        CompareOp::LessOrEqual,
+        CompareOp::Equal,
+        CompareOp::GreaterOrEqual,
+        CompareOp::Greater,
+        CompareOp::MaskedEqual,
+    ];
+
+    /// Docker's name, e.g. `SCMP_CMP_EQ`.
+    pub fn scmp_name(self) -> &'static str {
+        match self {
+            CompareOp::NotEqual => "SCMP_CMP_NE",
+            CompareOp::Less => "SCMP_CMP_LT",
+            CompareOp::LessOrEqual => "SCMP_CMP_LE",
+            CompareOp::Equal => "SCMP_CMP_EQ",
+            CompareOp::GreaterOrEqual => "SCMP_CMP_GE",
+            CompareOp::Greater => "SCMP_CMP_GT",
+            CompareOp::MaskedEqual => "SCMP_CMP_MASKED_EQ",
+        }
+    }
+}
+
+/// Reads one of `all` by its Docker name; any other string, or a value that
+/// is no string, is an error naming what was given and what is accepted.
+pub(crate) fn deserialize_named<'de, D, T>(
+    deserializer: D,
+    what: &'static str,
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Copy,
+{
+    let accepted = || all.iter().map(|t| name(*t)).collect::<Vec<_>>().join(", ");
+    let text = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => text,
+        other => {
+            return Err(de::Error::custom(format!(
+                "invalid type: {other} where {what} belongs; accepted: {}",
+                accepted()
+            )));
+        }
+    };
+    all.iter()
+        .copied()
+        .find(|t| name(*t) == text)
+        .ok_or_else(|| {
+            de::Error::custom(format!("unknown {what} {text:?}; accepted: {}", accepted()))
+        })
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_named(deserializer, "action", &Action::ALL, Action::scmp_name)
+    }
+}
+
+impl<'de> Deserialize<'de> for CompareOp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_named(
+            deserializer,
+            "operator",
+            &CompareOp::ALL,
+            CompareOp::scmp_name,
+        )
+    }
+}
+
+/// The highest argument index a syscall has (six arguments, 0 to 5).
+pub const MAX_ARG_INDEX: u32 = 5;
+
+/// One argument check of a rule. A rule's checks all have to hold for the
+/// rule to match (libseccomp ANDs the conditions of one rule).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArgCondition {
+    #[serde(deserialize_with = "arg_index")]
+    pub index: u32,
+    pub value: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub value_two: u64,
+    pub op: CompareOp,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+fn arg_index<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let index = u32::deserialize(deserializer)?;
+    if index > MAX_ARG_INDEX {
+        return Err(de::Error::custom(format!(
+            "argument index {index} is out of range: a syscall has arguments 0 to {MAX_ARG_INDEX}"
+        )));
+    }
+    Ok(index)
+}
+
+impl ArgCondition {
+    /// Whether an argument of value `arg` satisfies this check, compared
+    /// as the 64-bit unsigned value libseccomp compares.
+    pub fn holds_for(&self, arg: u64) -> bool {
+        match self.op {
+            CompareOp::NotEqual => arg != self.value,
+            CompareOp::Less => arg < self.value,
+            CompareOp::LessOrEqual => arg <= self.value,
+            CompareOp::Equal => arg == self.value,
+            CompareOp::GreaterOrEqual => arg >= self.value,
+            CompareOp::Greater => arg > self.value,
+            CompareOp::MaskedEqual => arg & self.value == self.value_two,
+        }
+    }
+}
+
+impl fmt::Display for ArgCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let arg = format!("arg{}", self.index);
+        match self.op {
+            CompareOp::MaskedEqual => {
+                write!(f, "{arg} & {:#x} == {:#x}", self.value, self.value_two)
+            }
+            op => {
+                let symbol = match op {
+                    CompareOp::NotEqual => "!=",
+                    CompareOp::Less => "<",
+                    CompareOp::LessOrEqual => "<=",
+                    CompareOp::Equal => "==",
+                    CompareOp::GreaterOrEqual => ">=",
+                    CompareOp::Greater => ">",
+                    CompareOp::MaskedEqual => unreachable!("handled above"),
+                };
+                write!(f, "{arg} {symbol} {}", self.value)
+            }
+        }
+    }
+}
+
+/// When Docker keeps a rule (`includes`) or drops it (`excludes`).
+///
+/// Docker keeps a rule when every capability of `includes.caps` is in the
+/// container's bounding set, its native architecture is in
+/// `includes.arches` (when given), and the kernel is at least
+/// `includes.minKernel`; it drops it when any capability of
+/// `excludes.caps` is in the set, the architecture is in
+/// `excludes.arches`, or the kernel is at least `excludes.minKernel`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Filter {
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub caps: Vec<Capability>,
+    #[serde(
+        default,
+        deserialize_with = "super::null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub arches: Vec<FilterArch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_kernel: Option<KernelVersion>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.caps.is_empty() && self.arches.is_empty() && self.min_kernel.is_none()
+    }
+}
+
+/// A kernel version as Docker's profiles give it: `major.minor`, e.g. `4.8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KernelVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl KernelVersion {
+    /// The running kernel's version, from uname(2).
+    pub fn running() -> Option<KernelVersion> {
+        let release = uname_release()?;
+        KernelVersion::from_release(&release)
+    }
+
+    /// `6.18.0-1-amd64` → 6.18.
+    pub fn from_release(release: &str) -> Option<KernelVersion> {
+        let mut parts = release.split(|c: char| !c.is_ascii_digit());
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(KernelVersion { major, minor })
+    }
+}
+
+fn uname_release() -> Option<String> {
+    // SAFETY: uname fills the struct it is given; a zeroed utsname is valid.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return None;
+    }
+    // SAFETY: the kernel NUL-terminates every field of utsname.
+    let release = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) };
+    Some(release.to_string_lossy().into_owned())
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for KernelVersion {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad =
+            || format!("kernel version {text:?} is not of the form major.minor, e.g. \"4.8\"");
+        let (major, minor) = text.split_once('.').ok_or_else(bad)?;
+        let number = |part: &str| {
+            if part.is_empty() || part.len() > 9 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                Err(bad())
+            } else {
+                part.parse::<u32>().map_err(|_| bad())
+            }
+        };
+        Ok(KernelVersion {
+            major: number(major)?,
+            minor: number(minor)?,
+        })
+    }
+}
+
+impl Serialize for KernelVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for KernelVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
+/// Generates a string-valued type that accepts only the listed names, and
+/// names the value and the accepted ones when given another.
+macro_rules! closed_vocabulary {
+    ($(#[$meta:meta])* $name:ident, $what:literal, [$($value:literal),+ $(,)?]) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(&'static str);
+
+        impl $name {
+            /// Every accepted name.
+            pub const ALL: &'static [&'static str] = &[$($value),+];
+
+            pub fn as_str(self) -> &'static str {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .find(|known| **known == text)
+                    .map(|known| $name(known))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown {} {text:?}; accepted: {}",
+                            $what,
+                            Self::ALL.join(", ")
+                        )
+                    })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+closed_vocabulary!(
+    /// A Linux capability, as Docker names it (`CAP_SYS_ADMIN`).
+    Capability,
+    "capability",
+    [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ]
+);
+
+closed_vocabulary!(
+    /// An architecture as a rule's `includes.arches`/`excludes.arches` name
+    /// it: Go's `GOARCH` names, which Docker compares with its own, plus the
+    /// older spellings Docker's profiles still carry (`x86`, `x32`).
+    FilterArch,
+    "architecture",
+    [
+        "amd64",
+        "386",
+        "x86",
+        "x32",
+        "arm",
+        "arm64",
+        "mips",
+        "mipsle",
+        "mips64",
+        "mips64le",
+        "mips64n32",
+        "mips64p32",
+        "mips64p32le",
+        "mipsel",
+        "mipsel64",
+        "mipsel64n32",
+        "ppc",
+        "ppc64",
+        "ppc64le",
+        "s390",
+        "s390x",
+        "parisc",
+        "parisc64",
+        "riscv64",
+        "loong64",
+        "loongarch64",
+        "m68k",
+        "sh",
+        "sheb",
+    ]
+);
+
+closed_vocabulary!(
+    /// A flag for seccomp(2) when the filter is installed (the OCI runtime
+    /// spec's `flags`).
+    FilterFlag,
+    "seccomp filter flag",
+    [
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+    ]
+);
+
+impl Capability {
+    /// The capability named `name` (`CAP_SYS_ADMIN`, or `SYS_ADMIN` as
+    /// `docker run --cap-add` takes it, in any case).
+    pub fn from_docker_name(name: &str) -> Result<Capability, String> {
+        let upper = name.to_ascii_uppercase();
+        let full = if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        };
+        full.parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operator_parses() {
+        for (name, op) in [
+            ("SCMP_CMP_NE", CompareOp::NotEqual),
+            ("SCMP_CMP_LT", CompareOp::Less),
+            ("SCMP_CMP_LE", CompareOp::LessOrEqual),
+            ("SCMP_CMP_EQ", CompareOp::Equal),
+            ("SCMP_CMP_GE", CompareOp::GreaterOrEqual),
+            ("SCMP_CMP_GT", CompareOp::Greater),
+            ("SCMP_CMP_MASKED_EQ", CompareOp::MaskedEqual),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<CompareOp>(&format!("\"{name}\"")).unwrap(),
+                op
+            );
+            assert_eq!(op.scmp_name(), name);
+        }
+    }
+
+    #[test]
+    fn unknown_operator_names_value_and_accepted_ones() {
+        let err = serde_json::from_str::<CompareOp>("\"SCMP_CMP_XOR\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SCMP_CMP_XOR"), "{err}");
+        assert!(err.contains("SCMP_CMP_MASKED_EQ"), "{err}");
+    }
+
+    #[test]
+    fn unknown_action_names_value_and_accepted_ones() {
+        let err = serde_json::from_str::<Action>("\"SCMP_ACT_MAYBE\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SCMP_ACT_MAYBE"), "{err}");
+        assert!(err.contains("SCMP_ACT_ALLOW"), "{err}");
+    }
+
+    #[test]
+    fn conditions_compare_like_libseccomp() {
+        let cond = |op, value, value_two| ArgCondition {
+            index: 0,
+            value,
+            value_two,
+            op,
+        };
+        assert!(cond(CompareOp::Less, 38, 0).holds_for(37));
+        assert!(!cond(CompareOp::Less, 38, 0).holds_for(38));
+        assert!(cond(CompareOp::Greater, 40, 0).holds_for(41));
+        assert!(cond(CompareOp::NotEqual, 1, 0).holds_for(2));
+        assert!(cond(CompareOp::LessOrEqual, 1, 0).holds_for(1));
+        assert!(cond(CompareOp::GreaterOrEqual, 1, 0).holds_for(1));
+        // Docker's clone rule: no namespace flag set.
+        let clone = cond(CompareOp::MaskedEqual, 2114060288, 0);
+        assert!(clone.holds_for(0x11)); // SIGCHLD
+        assert!(!clone.holds_for(0x2000_0000 | 0x11)); // CLONE_NEWPID
+    }
+
+    #[test]
+    fn argument_index_past_five_is_refused() {
+        let err = serde_json::from_str::<ArgCondition>(
+            r#"{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("argument index 6"), "{err}");
+    }
+
+    #[test]
+    fn kernel_versions_parse_strictly() {
+        assert_eq!(
+            "4.8".parse::<KernelVersion>().unwrap(),
+            KernelVersion { major: 4, minor: 8 }
+        );
+        for bad in ["4", "4.", ".8", "4.8.1", "v4.8", "4.x", "99999999999.1"] {
+            assert!(bad.parse::<KernelVersion>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            KernelVersion::from_release("6.18.0-1-amd64"),
+            Some(KernelVersion {
+                major: 6,
+                minor: 18
+            })
+        );
+        assert!(KernelVersion::running().is_some());
+    }
+
+    #[test]
+    fn capabilities_accept_docker_spellings() {
+        assert_eq!(
+            Capability::from_docker_name("sys_admin").unwrap().as_str(),
+            "CAP_SYS_ADMIN"
+        );
+        assert_eq!(
+            Capability::from_docker_name("CAP_BPF").unwrap().as_str(),
+            "CAP_BPF"
+        );
+        let err = Capability::from_docker_name("SYS_WIZARD").unwrap_err();
+        assert!(
+            err.contains("CAP_SYS_WIZARD") && err.contains("CAP_SYS_ADMIN"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<FilterArch>("\"vax\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"vax\"") && err.contains("amd64"), "{err}");
+    }
+}
