@@ -57,6 +57,35 @@ pub struct OutOfRangeKey {
     pub _pad: u32,
 }
 
+/// How many tasks can be inside a syscall at once in an enforced cgroup
+/// (an LRU map: entries of tasks that died inside `exit` age out).
+pub const IN_SYSCALL_SLOTS: u32 = 65_536;
+/// How many distinct denied syscalls are kept.
+pub const DENIAL_SLOTS: u32 = 1024;
+
+/// A syscall the seccomp filter denied, by table and number.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct DenialKey {
+    pub nr: i64,
+    pub abi: u32,
+    pub _pad: u32,
+}
+
+/// What is known of the denials of one syscall.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Denial {
+    /// How many times it was denied (atomically incremented).
+    pub count: u64,
+    /// The return value the first denial gave (minus the errno).
+    pub ret: i64,
+    /// The first task denied: thread id, process id and command name.
+    pub tid: u32,
+    pub tgid: u32,
+    pub comm: [u8; 16],
+}
+
 /// Names of the read-only globals of the eBPF object, set by the loader.
 pub mod globals {
     /// `u64`: id of the recorded cgroup (the inode number of its directory).
@@ -71,6 +100,8 @@ pub mod globals {
 pub mod maps {
     pub const COUNTS: &str = "COUNTS";
     pub const RUNTIME_PROCESSES: &str = "RUNTIME_PROCESSES";
+    pub const IN_SYSCALL: &str = "IN_SYSCALL";
+    pub const DENIALS: &str = "DENIALS";
     pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
 }
 
@@ -82,6 +113,10 @@ pub mod programs {
     pub const BTF_TRACEPOINT: &str = "sys_enter_btf";
     /// The `sys_exit` program that tracks the runtime phase.
     pub const SYS_EXIT: &str = "sys_exit_raw";
+    /// `sys_enter` and `sys_exit` programs that find the syscalls a seccomp
+    /// filter denied, while a profile is enforced.
+    pub const ENFORCE_ENTER: &str = "enforce_enter";
+    pub const ENFORCE_EXIT: &str = "enforce_exit";
     /// A program the verifier rejects, for testing that path.
     pub const VERIFIER_SELFTEST: &str = "verifier_selftest";
 }
@@ -92,4 +127,7 @@ mod pod {
     // kernel could leave uninitialised (the key's padding is explicit).
     unsafe impl aya::Pod for super::Counts {}
     unsafe impl aya::Pod for super::OutOfRangeKey {}
+    unsafe impl aya::Pod for super::DenialKey {}
+    // SAFETY: `repr(C)`, integers and a byte array; 8+8+4+4+16 bytes, no padding.
+    unsafe impl aya::Pod for super::Denial {}
 }

@@ -25,16 +25,17 @@
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_kernel,
-        generated::bpf_get_current_ancestor_cgroup_id,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task,
+        bpf_probe_read_kernel, generated::bpf_get_current_ancestor_cgroup_id,
     },
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
-    maps::{HashMap, PerCpuArray, PerCpuHashMap},
+    maps::{HashMap, LruHashMap, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
 };
 use profiler_common::{
-    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT, PHASE_RUNTIME,
-    PHASE_WORKLOAD, RUNTIME_PROCESS_SLOTS, TABLE_SIZE,
+    ABI_COMPAT, ABI_NATIVE, Counts, DENIAL_SLOTS, Denial, DenialKey, IN_SYSCALL_SLOTS,
+    OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT, PHASE_RUNTIME, PHASE_WORKLOAD,
+    RUNTIME_PROCESS_SLOTS, TABLE_SIZE,
 };
 
 /// Id of the recorded cgroup; set by the loader (read-only data, so the
@@ -62,6 +63,14 @@ static RUNTIME_PROCESSES: HashMap<u32, u8> = HashMap::with_max_entries(RUNTIME_P
 #[map]
 static OUT_OF_RANGE: PerCpuHashMap<OutOfRangeKey, u64> =
     PerCpuHashMap::with_max_entries(OUT_OF_RANGE_SLOTS, 0);
+
+/// While enforcing: the syscall each task of the cgroup is in, by thread id.
+#[map]
+static IN_SYSCALL: LruHashMap<u32, i64> = LruHashMap::with_max_entries(IN_SYSCALL_SLOTS, 0);
+
+/// While enforcing: the syscalls the seccomp filter denied.
+#[map]
+static DENIALS: HashMap<DenialKey, Denial> = HashMap::with_max_entries(DENIAL_SLOTS, 0);
 
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -108,6 +117,149 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
     phase_change(regs);
     0
+}
+
+// Finding denials. The kernel runs the seccomp filter before the
+// `sys_enter` tracepoint, and a syscall the filter denies (with an errno,
+// SIGSYS or no tracer) is skipped: it never reaches `sys_enter`, but its
+// `sys_exit` still fires. So a `sys_exit` whose task did not enter that
+// syscall is a denial by the filter, whatever the errno, and a syscall that
+// ran and failed on its own (ENOENT, EBADF) is never taken for one.
+
+//
+// Three cases need care. A task that joined the cgroup while inside a
+// syscall (the child writing itself into `cgroup.procs`, a runtime moving
+// its init process) and a new task returning from fork/clone leave a
+// syscall they were not seen entering: so a task's first exit in the
+// cgroup is never taken for a denial, it only makes the task known. And a
+// task that calls exit never leaves that syscall: its entry is dropped at
+// once, lest a later task with the same thread id inherit it.
+
+/// `IN_SYSCALL` value of a known task that is not inside a syscall.
+const NOT_IN_SYSCALL: i64 = i64::MIN;
+
+/// `raw_tp/sys_enter` while enforcing: notes the syscall the task enters.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn enforce_enter(ctx: RawTracePointContext) -> i32 {
+    if !recorded() {
+        return 0;
+    }
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let nr: i64 = ctx.arg(1);
+    if never_returns(nr) {
+        let _ = IN_SYSCALL.remove(tid);
+    } else {
+        let _ = IN_SYSCALL.insert(tid, nr, 0);
+    }
+    0
+}
+
+/// `raw_tp/sys_exit` while enforcing: a known task leaving a syscall it did
+/// not enter was denied it by the filter.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
+    if !recorded() {
+        return 0;
+    }
+    let regs: *const u8 = ctx.arg(0);
+    let ret: i64 = ctx.arg(1);
+    let Some(nr) = syscall_nr_at_exit(regs) else {
+        return 0;
+    };
+    let tid = bpf_get_current_pid_tgid() as u32;
+    // SAFETY: a lookup with a key on the stack; the value is copied out.
+    let entered = unsafe { IN_SYSCALL.get(tid).copied() };
+    let _ = IN_SYSCALL.insert(tid, NOT_IN_SYSCALL, 0);
+    match entered {
+        // Unknown task (first exit in the cgroup), or a syscall that ran.
+        None => return 0,
+        Some(entered) if entered == nr => return 0,
+        // rt_sigreturn restores a signal frame and sets orig_ax to -1 (so the
+        // interrupted syscall is not restarted): it ran. A denied syscall
+        // keeps its number in orig_ax.
+        Some(_) if nr < 0 => return 0,
+        Some(_) => {}
+    }
+    let task = current_task_flags();
+    let key = DenialKey {
+        nr,
+        abi: if task.compat { ABI_COMPAT } else { ABI_NATIVE } as u32,
+        _pad: 0,
+    };
+    match DENIALS.get_ptr_mut(key) {
+        Some(denial) => add_one(denial),
+        None => {
+            let pid_tgid = bpf_get_current_pid_tgid();
+            let first = Denial {
+                count: 1,
+                ret,
+                tid: pid_tgid as u32,
+                tgid: (pid_tgid >> 32) as u32,
+                comm: bpf_get_current_comm().unwrap_or([0; 16]),
+            };
+            // Two CPUs may both find no entry: the second insert is
+            // refused (BPF_NOEXIST) and counted on the first one's entry.
+            const BPF_NOEXIST: u64 = 1;
+            if DENIALS.insert(key, first, BPF_NOEXIST).is_err()
+                && let Some(denial) = DENIALS.get_ptr_mut(key)
+            {
+                add_one(denial);
+            }
+        }
+    }
+    0
+}
+
+/// Adds one to a denial's count; other CPUs may add at the same time.
+#[inline(always)]
+fn add_one(denial: *mut Denial) {
+    // SAFETY: a map value, valid while this program runs; the count is a
+    // naturally aligned u64, added to atomically.
+    unsafe {
+        let count =
+            &*(core::ptr::addr_of_mut!((*denial).count) as *const core::sync::atomic::AtomicU64);
+        count.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `exit` and `exit_group`, in the table the syscall came through.
+#[inline(always)]
+fn never_returns(nr: i64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const X86_64: [i64; 2] = [60, 231];
+        const I386: [i64; 2] = [1, 252];
+        if X86_64.contains(&nr) || I386.contains(&nr) {
+            let compat = current_task_flags().compat;
+            return if compat {
+                I386.contains(&nr)
+            } else {
+                X86_64.contains(&nr)
+            };
+        }
+        false
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = nr;
+        false
+    }
+}
+
+/// The syscall number at `sys_exit`, from the saved registers.
+#[inline(always)]
+fn syscall_nr_at_exit(regs: *const u8) -> Option<i64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const ORIG_AX: usize = 120;
+        // SAFETY: `regs` is the tracepoint's pt_regs; the read is checked.
+        unsafe { bpf_probe_read_kernel(regs.add(ORIG_AX) as *const i64).ok() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = regs;
+        None
+    }
 }
 
 #[inline(always)]

@@ -7,7 +7,7 @@ use std::{ffi::OsString, path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use syscall_profile::{
-    enforcing::{self, EnforceError},
+    enforcing::{self, EnforceOptions},
     recording::{self, RecordError, RecordOptions, Recording, hook::Hook},
 };
 
@@ -39,11 +39,22 @@ struct EnforceArgs {
     #[arg(long, value_name = "FILE")]
     profile: PathBuf,
 
-    /// No message before the run (warnings and errors still show).
+    /// Block nothing: run the command, and report what the profile would
+    /// have denied.
+    #[arg(long)]
+    complain: bool,
+
+    /// Write a profile allowing what was (or would have been) denied to
+    /// FILE, ready to merge into the policy.
+    #[arg(long, value_name = "FILE")]
+    suggest: Option<PathBuf>,
+
+    /// No live report and no message before the run (the final report,
+    /// warnings and errors still show).
     #[arg(short, long)]
     quiet: bool,
 
-    /// The container run: `docker run [OPTIONS] IMAGE [CMD...]` or `podman run ...`.
+    /// The command: a native program, or `docker run ...` / `podman run ...`.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
 }
@@ -125,21 +136,48 @@ fn record(args: RecordArgs) -> i32 {
 
 /// Entry point of `syscall-profile enforce`.
 fn enforce(args: EnforceArgs) -> i32 {
-    let future = enforcing::enforce(&args.profile, &args.command, args.quiet);
-    match run_async(future) {
+    let options = EnforceOptions {
+        profile: args.profile,
+        command: args.command,
+        quiet: args.quiet,
+        complain: args.complain,
+        suggest: args.suggest,
+    };
+    match run_async(enforcing::enforce(options.clone())) {
         Ok(Ok(enforcement)) => {
-            if let Some(hint) = &enforcement.hint {
-                eprintln!("syscall-profile: {hint}");
+            for warning in &enforcement.warnings {
+                eprintln!("syscall-profile: warning: {warning}");
+            }
+            enforcing::report_denials(&enforcement.denials, &options, enforcement.complain);
+            if let Some(path) = &enforcement.suggestion {
+                eprintln!(
+                    "syscall-profile: a profile allowing them is in {}; to add it to the policy: \
+                     syscall-profile merge {} {} -o {}",
+                    path.display(),
+                    options.profile.display(),
+                    path.display(),
+                    options.profile.display()
+                );
+            } else if !enforcement.denials.is_empty() {
+                eprintln!(
+                    "syscall-profile: to allow them, run again with `--suggest FILE` and merge \
+                     FILE into {}",
+                    options.profile.display()
+                );
+            }
+            if enforcement.exit_code != 0 && !enforcement.complain && enforcement.denials.is_empty()
+            {
+                eprintln!(
+                    "syscall-profile: the command exited with status {} and the profile denied \
+                     nothing, so the failure is its own",
+                    enforcement.exit_code
+                );
             }
             enforcement.exit_code
         }
-        Ok(Err(e @ EnforceError::NoCommand)) => {
-            eprintln!("syscall-profile: error: {e}");
-            2
-        }
         Ok(Err(e)) => {
             eprintln!("syscall-profile: error: {e}");
-            enforcing::EXIT_ENFORCER_FAILED
+            e.exit_code()
         }
         Err(e) => {
             eprintln!("syscall-profile: error: {e:#}");

@@ -19,7 +19,8 @@ use super::{
 use crate::profile::Arch;
 
 /// The kernel side, built by build.rs.
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
+pub(crate) static OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum TracerError {
@@ -269,7 +270,11 @@ fn program_error(program: &'static str, what: &'static str, source: ProgramError
 }
 
 /// Loads and attaches the raw tracepoint program `name` to `tracepoint`.
-fn attach_raw(ebpf: &mut Ebpf, name: &'static str, tracepoint: &str) -> Result<(), TracerError> {
+pub(crate) fn attach_raw(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    tracepoint: &str,
+) -> Result<(), TracerError> {
     let fail = |what| move |e| program_error(name, what, e);
     let program = ebpf.program_mut(name).ok_or(TracerError::Program {
         what: "find",

@@ -1,0 +1,259 @@
+//! A Docker-format profile compiled to a seccomp filter with libseccomp,
+//! with the semantics runc gives the same file.
+//!
+//! The filter is compiled in the parent and installed by the child with two
+//! plain syscalls (`prctl(PR_SET_NO_NEW_PRIVS)`, `seccomp(2)`) right before
+//! `execve`: compiling allocates, which a child forked from a multi-threaded
+//! process must not do.
+
+use std::{
+    io::{Read, Seek},
+    os::fd::AsFd,
+};
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+
+use crate::profile::{
+    Action, Arch, ArgCondition, Capability, CompareOp, EPERM, KernelVersion, Profile, SyscallRule,
+    applies_to_arch,
+};
+
+/// What decides, on this host, whether a rule's includes/excludes keep it:
+/// the architecture, the capabilities the program will run with (the
+/// effective set of this process, which the program inherits), and the
+/// running kernel.
+struct HostView {
+    arch: Arch,
+    capabilities: u64,
+    kernel: Option<KernelVersion>,
+}
+
+impl HostView {
+    fn current(arch: Arch) -> HostView {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let capabilities = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0);
+        HostView {
+            arch,
+            capabilities,
+            kernel: KernelVersion::running(),
+        }
+    }
+
+    fn has(&self, cap: &Capability) -> bool {
+        // The vocabulary lists the capabilities in the kernel's order.
+        Capability::ALL
+            .iter()
+            .position(|name| *name == cap.as_str())
+            .is_some_and(|bit| self.capabilities & (1u64 << bit) != 0)
+    }
+
+    /// Docker's rule: kept when all `includes` hold and no `excludes` does.
+    fn keeps(&self, rule: &SyscallRule) -> bool {
+        let at_least = |min: &Option<KernelVersion>| match (min, &self.kernel) {
+            (Some(min), Some(kernel)) => kernel >= min,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        applies_to_arch(rule, self.arch)
+            && rule.includes.caps.iter().all(|c| self.has(c))
+            && at_least(&rule.includes.min_kernel)
+            && !rule.excludes.caps.iter().any(|c| self.has(c))
+            && !(rule.excludes.min_kernel.is_some() && at_least(&rule.excludes.min_kernel))
+    }
+}
+
+/// A profile's argument check as libseccomp's.
+fn condition(arg: &ArgCondition) -> ScmpArgCompare {
+    let op = match arg.op {
+        CompareOp::NotEqual => ScmpCompareOp::NotEqual,
+        CompareOp::Less => ScmpCompareOp::Less,
+        CompareOp::LessOrEqual => ScmpCompareOp::LessOrEqual,
+        CompareOp::Equal => ScmpCompareOp::Equal,
+        CompareOp::GreaterOrEqual => ScmpCompareOp::GreaterEqual,
+        CompareOp::Greater => ScmpCompareOp::Greater,
+        // Docker's `value` is the mask and `valueTwo` the value it must equal.
+        CompareOp::MaskedEqual => ScmpCompareOp::MaskedEqual(arg.value),
+    };
+    let datum = match arg.op {
+        CompareOp::MaskedEqual => arg.value_two,
+        _ => arg.value,
+    };
+    ScmpArgCompare::new(arg.index, op, datum)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("the profile's {what} is not supported by this host's libseccomp: {detail}")]
+    Unsupported { what: String, detail: String },
+    #[error("libseccomp refused {what}: {source}")]
+    Libseccomp {
+        what: String,
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
+    #[error("cannot export the compiled filter: {0}")]
+    Export(std::io::Error),
+    #[error("the profile lists no architecture this host runs ({host})")]
+    NoArchitecture { host: Arch },
+}
+
+/// A compiled filter, ready to install.
+#[derive(Debug, Clone)]
+pub struct CompiledFilter {
+    /// The classic BPF program, as `struct sock_filter` records.
+    pub program: Vec<libc::sock_filter>,
+    /// Flags for seccomp(2) (`SECCOMP_FILTER_FLAG_LOG`, `_SPEC_ALLOW`).
+    pub flags: libc::c_ulong,
+    /// Names skipped because libseccomp does not know them (as runc does).
+    pub skipped_names: Vec<String>,
+}
+
+/// The libseccomp action for a profile action.
+fn action(action: Action, errno_ret: Option<u32>, default_errno: Option<u32>) -> ScmpAction {
+    match action {
+        Action::Kill | Action::KillThread => ScmpAction::KillThread,
+        Action::KillProcess => ScmpAction::KillProcess,
+        Action::Trap => ScmpAction::Trap,
+        Action::Errno => ScmpAction::Errno(errno_ret.or(default_errno).unwrap_or(EPERM) as i32),
+        Action::Trace => ScmpAction::Trace(errno_ret.unwrap_or(EPERM) as u16),
+        Action::Allow => ScmpAction::Allow,
+        Action::Log => ScmpAction::Log,
+        Action::Notify => ScmpAction::Notify,
+    }
+}
+
+fn scmp(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> FilterError {
+    let what = what.into();
+    move |source| FilterError::Libseccomp { what, source }
+}
+
+/// Compiles `profile` for this host (`host`).
+pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterError> {
+    let default = action(profile.default_action, profile.default_errno_ret, None);
+    let mut ctx = ScmpFilterContext::new(default).map_err(scmp("the default action"))?;
+
+    // The architectures: the host's archMap entry with its
+    // sub-architectures, or the `architectures` list; always the native one.
+    if !profile.arch_map.is_empty() && !profile.arch_map.iter().any(|e| e.architecture == host) {
+        return Err(FilterError::NoArchitecture { host });
+    }
+    for arch in profile.effective_arches(host) {
+        let Some(scmp_arch) = arch.to_libseccomp() else {
+            return Err(FilterError::Unsupported {
+                what: format!("architecture {}", arch.scmp_name()),
+                detail: "libseccomp has no such architecture".to_owned(),
+            });
+        };
+        if scmp_arch == ScmpArch::native() {
+            continue;
+        }
+        ctx.add_arch(scmp_arch)
+            .map_err(scmp(format!("the architecture {}", arch.scmp_name())))?;
+    }
+
+    let host_view = HostView::current(host);
+    let mut skipped_names = Vec::new();
+    for rule in profile.syscalls.iter().filter(|rule| host_view.keeps(rule)) {
+        let rule_action = action(rule.action, rule.errno_ret, profile.default_errno_ret);
+        // libseccomp refuses a rule whose action is the default one; such a
+        // rule changes nothing, and runc leaves it out too.
+        if rule_action == default {
+            continue;
+        }
+        let conditions: Vec<ScmpArgCompare> = rule.args.iter().map(condition).collect();
+        // libseccomp cannot compare the same argument twice in one rule. As
+        // runc does: conditions on distinct arguments go into one rule (all
+        // must hold); where an argument repeats, each condition becomes a
+        // rule of its own (any may hold). Docker's profile works around it
+        // with separate rules.
+        let mut indexes: Vec<u32> = rule.args.iter().map(|a| a.index).collect();
+        indexes.sort_unstable();
+        let repeated = indexes.windows(2).any(|w| w[0] == w[1]);
+        let groups: Vec<Vec<ScmpArgCompare>> = if repeated {
+            conditions.into_iter().map(|c| vec![c]).collect()
+        } else {
+            vec![conditions]
+        };
+        for name in &rule.names {
+            let Ok(syscall) = ScmpSyscall::from_name(name) else {
+                skipped_names.push(name.clone());
+                continue;
+            };
+            for group in &groups {
+                let added = if group.is_empty() {
+                    ctx.add_rule(rule_action, syscall)
+                } else {
+                    ctx.add_rule_conditional(rule_action, syscall, group)
+                };
+                added.map_err(scmp(format!("the rule for {name}")))?;
+            }
+        }
+    }
+    let flags = profile
+        .flags
+        .iter()
+        .map(|flag| match flag.as_str() {
+            "SECCOMP_FILTER_FLAG_TSYNC" => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            "SECCOMP_FILTER_FLAG_LOG" => libc::SECCOMP_FILTER_FLAG_LOG,
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 6.0)
+            _ => 1 << 5,
+        })
+        .fold(0, |all, flag| all | flag);
+
+    let mut file = tempfile::tempfile().map_err(FilterError::Export)?;
+    ctx.export_bpf(file.as_fd())
+        .map_err(scmp("exporting the filter"))?;
+    let mut bytes = Vec::new();
+    file.rewind()
+        .and_then(|()| file.read_to_end(&mut bytes))
+        .map_err(FilterError::Export)?;
+    let program = bytes
+        .chunks_exact(std::mem::size_of::<libc::sock_filter>())
+        .map(|raw| libc::sock_filter {
+            code: u16::from_ne_bytes([raw[0], raw[1]]),
+            jt: raw[2],
+            jf: raw[3],
+            k: u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]),
+        })
+        .collect();
+    Ok(CompiledFilter {
+        program,
+        flags,
+        skipped_names,
+    })
+}
+
+impl CompiledFilter {
+    /// Sets no_new_privs and installs the filter on the calling thread.
+    /// Only syscalls: safe to call in a forked child before `execve`.
+    pub fn install(&self) -> std::io::Result<()> {
+        let prog = libc::sock_fprog {
+            len: self.program.len() as u16,
+            filter: self.program.as_ptr().cast_mut(),
+        };
+        // SAFETY: plain syscalls; `prog` points at memory that lives for the
+        // duration of the call (the kernel copies the program).
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                self.flags,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
