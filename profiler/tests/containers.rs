@@ -531,3 +531,48 @@ fn container_errors_before_tracing() {
         );
     }
 }
+
+/// Same profile, same verdicts: the sample in the image, run natively under
+/// `enforce` and in a container under `--security-opt seccomp=`, gets the
+/// same syscalls allowed and denied.
+#[test]
+fn native_and_container_verdicts_agree() {
+    require_root();
+    let static_call = std::path::PathBuf::from(std::env::var("SYSCALL_PROFILE_TEST_STATIC_SAMPLES").unwrap_or_else(|_| {
+        panic!("SYSCALL_PROFILE_TEST_STATIC_SAMPLES is not set: `cargo xtask test` builds the static samples")
+    }))
+    .join("call");
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = record(
+        dir.path(),
+        &[],
+        &docker_run(&[IMAGE, "call", "getppid", "uname"]),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let profile = dir.path().join("profile.json");
+    let calls = ["getppid", "uname", "sysinfo", "getcpu", "sched_yield"];
+    let mut words = vec![IMAGE, "call"];
+    words.extend(calls);
+    let in_container = run_words(&under_profile(&docker_run(&words), &profile));
+    let mut args = vec![
+        "enforce".to_owned(),
+        "--profile".to_owned(),
+        profile.to_string_lossy().into_owned(),
+        "--".to_owned(),
+        static_call.to_string_lossy().into_owned(),
+    ];
+    args.extend(calls.iter().map(|s| (*s).to_owned()));
+    let native = run(&args);
+    assert_eq!(
+        stdout(&native).trim(),
+        "getppid=ok uname=ok sysinfo=errno:1 getcpu=errno:1 sched_yield=errno:1",
+        "{}",
+        stderr(&native)
+    );
+    assert_eq!(
+        stdout(&native),
+        stdout(&in_container),
+        "{}",
+        stderr(&in_container)
+    );
+}

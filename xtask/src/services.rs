@@ -104,6 +104,10 @@ pub struct Services {
     pub env: Vec<(String, String)>,
 }
 
+/// Environment variable naming the directory of the samples built static
+/// (the ones in the test image), for tests that run them natively too.
+pub const STATIC_SAMPLES_VAR: &str = "SYSCALL_PROFILE_TEST_STATIC_SAMPLES";
+
 /// Environment variable naming the podman global options the tests use.
 pub const PODMAN_GLOBALS_VAR: &str = "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS";
 
@@ -124,6 +128,10 @@ impl Services {
         services.scratch.push(base.clone());
 
         let samples = images::build_static_samples(ws)?;
+        services.env.push((
+            STATIC_SAMPLES_VAR.to_owned(),
+            samples.to_string_lossy().into_owned(),
+        ));
 
         let socket = base.join("docker.sock");
         let mut dockerd = Command::new("dockerd");

@@ -87,6 +87,14 @@ pub enum EnforceError {
     Signals(std::io::Error),
     #[error("lost track of the command: {0}")]
     Wait(std::io::Error),
+    #[error(
+        "cannot start {program} under the profile: {source} (the kernel refused the seccomp \
+         filter, or the command could not be executed under it); it did not run"
+    )]
+    Start {
+        program: String,
+        source: std::io::Error,
+    },
 }
 
 impl EnforceError {
@@ -95,6 +103,7 @@ impl EnforceError {
             EnforceError::NoCommand => 2,
             EnforceError::Command(e) => e.exit_code(),
             EnforceError::Record(e) => e.exit_code(),
+            EnforceError::Start { .. } => command::EXIT_NOT_EXECUTABLE,
             _ => EXIT_ENFORCER_FAILED,
         }
     }
@@ -246,7 +255,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
             let denials = watch.denials().unwrap_or_default();
             let program = options.command[0].to_string_lossy().into_owned();
             report_denials(&denials, &options, false);
-            return Err(CommandError::Spawn { program, source }.into());
+            return Err(EnforceError::Start { program, source });
         }
     };
 

@@ -1,5 +1,8 @@
-//! `call NAME...`: makes each named syscall once, with harmless arguments,
-//! and prints `NAME=ok` or `NAME=errno:N` for each, in order, on one line.
+//! `call NAME[:A,B,...]...`: makes each named syscall once, with harmless
+//! arguments, and prints `NAME=ok` or `NAME=errno:N` for each, in order, on
+//! one line. `getpgid`, `getpriority` and `umask` take integer arguments
+//! after a colon (`getpgid:5`, `getpriority:0,0`), for tests of argument
+//! conditions; the others take none.
 //! Under a seccomp profile, a syscall the profile does not allow shows the
 //! profile's errno (EPERM, 1, for learned profiles): the tests pick syscalls
 //! that never fail with EPERM on their own, so the errno proves the filter
@@ -7,13 +10,25 @@
 
 use std::ffi::c_long;
 
-fn call(name: &str) -> Option<c_long> {
-    // SAFETY: each call gets arguments that are valid for it: null or
-    // pointers to live locals, and no side effects beyond the process.
+fn call(word: &str) -> Option<c_long> {
+    let (name, args) = word.split_once(':').unwrap_or((word, ""));
+    let args: Vec<c_long> = args
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| match a.strip_prefix("0x") {
+            Some(hex) => c_long::from_str_radix(hex, 16).ok(),
+            None => a.parse().ok(),
+        })
+        .collect::<Option<_>>()?;
+    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+    // SAFETY: each call gets arguments that are valid for it: integers,
+    // null, or pointers to live locals; no side effects beyond the process.
     unsafe {
         let mut buf = [0u8; 512];
         let p = buf.as_mut_ptr();
         Some(match name {
+            "getpgid" => libc::syscall(libc::SYS_getpgid, arg(0)),
+            "getpriority" => libc::syscall(libc::SYS_getpriority, arg(0), arg(1)),
             "getppid" => libc::syscall(libc::SYS_getppid),
             "getpid" => libc::syscall(libc::SYS_getpid),
             "gettid" => libc::syscall(libc::SYS_gettid),
@@ -23,7 +38,10 @@ fn call(name: &str) -> Option<c_long> {
             "sched_yield" => libc::syscall(libc::SYS_sched_yield),
             "getrusage" => libc::syscall(libc::SYS_getrusage, 0, p),
             "times" => libc::syscall(libc::SYS_times, p),
-            "umask" => libc::syscall(libc::SYS_umask, 0o022),
+            "umask" => libc::syscall(
+                libc::SYS_umask,
+                if args.is_empty() { 0o022 } else { arg(0) },
+            ),
             "getpgrp" => libc::syscall(libc::SYS_getpgid, 0),
             "sync" => libc::syscall(libc::SYS_sync),
             _ => return None,
@@ -34,6 +52,12 @@ fn call(name: &str) -> Option<c_long> {
 fn main() {
     let mut results = Vec::new();
     for name in std::env::args().skip(1) {
+        if let Some((bare, _)) = name.split_once(':')
+            && !matches!(bare, "getpgid" | "getpriority" | "umask")
+        {
+            eprintln!("call: {bare} takes no arguments");
+            std::process::exit(2);
+        }
         match call(&name) {
             Some(ret) if ret >= 0 => results.push(format!("{name}=ok")),
             Some(_) => {
