@@ -9,6 +9,7 @@
 //! understand is an error naming it, never something silently ignored.
 
 mod arch;
+pub mod errno;
 mod parse;
 mod rule;
 mod set;
@@ -90,6 +91,10 @@ struct RawRule {
     action: Action,
     #[serde(default)]
     errno_ret: Option<u32>,
+    /// containers/common's spelling of `errnoRet` by name, e.g. "EPERM",
+    /// which podman's profile carries beside the number.
+    #[serde(default)]
+    errno: Option<String>,
     #[serde(default, deserialize_with = "objects")]
     args: Vec<ArgCondition>,
     #[serde(default)]
@@ -135,7 +140,8 @@ impl TryFrom<ObjectOnly<RawRule>> for SyscallRule {
                 ));
             }
         }
-        if let Some(errno) = raw.errno_ret
+        let errno_ret = reconcile_errno(raw.errno_ret, raw.errno.as_deref(), "errno")?;
+        if let Some(errno) = errno_ret
             && !raw.action.takes_errno()
         {
             return Err(format!(
@@ -147,7 +153,7 @@ impl TryFrom<ObjectOnly<RawRule>> for SyscallRule {
         Ok(SyscallRule {
             names,
             action: raw.action,
-            errno_ret: raw.errno_ret,
+            errno_ret,
             args: raw.args,
             comment: raw.comment.filter(|c| !c.is_empty()),
             includes: raw.includes.unwrap_or_default(),
@@ -189,6 +195,9 @@ struct RawProfile {
     default_action: Action,
     #[serde(default)]
     default_errno_ret: Option<u32>,
+    /// containers/common's spelling of `defaultErrnoRet` by name.
+    #[serde(default)]
+    default_errno: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     architectures: Vec<Arch>,
     #[serde(default, deserialize_with = "objects")]
@@ -214,7 +223,12 @@ impl TryFrom<ObjectOnly<RawProfile>> for Profile {
                     .to_owned(),
             );
         }
-        if let Some(errno) = raw.default_errno_ret
+        let default_errno_ret = reconcile_errno(
+            raw.default_errno_ret,
+            raw.default_errno.as_deref(),
+            "defaultErrno",
+        )?;
+        if let Some(errno) = default_errno_ret
             && !raw.default_action.takes_errno()
         {
             return Err(format!(
@@ -226,7 +240,7 @@ impl TryFrom<ObjectOnly<RawProfile>> for Profile {
         check_conflicts(&raw.syscalls)?;
         Ok(Profile {
             default_action: raw.default_action,
-            default_errno_ret: raw.default_errno_ret,
+            default_errno_ret,
             architectures: raw.architectures,
             arch_map: raw.arch_map,
             flags: raw.flags,
@@ -234,6 +248,26 @@ impl TryFrom<ObjectOnly<RawProfile>> for Profile {
             listener_metadata: raw.listener_metadata,
             syscalls: raw.syscalls,
         })
+    }
+}
+
+/// The errno of a rule or profile given as a number (Docker's `errnoRet`),
+/// a name (containers/common's `errno`), or both, which must then agree.
+fn reconcile_errno(
+    number: Option<u32>,
+    name: Option<&str>,
+    field: &str,
+) -> Result<Option<u32>, String> {
+    let Some(name) = name else {
+        return Ok(number);
+    };
+    let named = errno::number(name)
+        .ok_or_else(|| format!("{field} {name:?} is not an errno name this tool knows (e.g. \"EPERM\", \"ENOSYS\"); give the number in {field}Ret instead"))?;
+    match number {
+        Some(number) if number != named => Err(format!(
+            "{field} {name:?} is errno {named}, but {field}Ret says {number}: make them agree"
+        )),
+        _ => Ok(Some(named)),
     }
 }
 
@@ -359,6 +393,13 @@ pub enum ProfileWarning {
     /// This tool has no syscall table for any of `arches`: names were not
     /// checked.
     NamesNotChecked { arches: Vec<Arch> },
+    /// An `includes`/`excludes` architecture that names none: Docker's
+    /// string comparison never matches it.
+    UnknownFilterArch {
+        value: String,
+        /// Where, e.g. `syscalls[16].excludes.arches`.
+        at: String,
+    },
 }
 
 impl fmt::Display for ProfileWarning {
@@ -382,6 +423,11 @@ impl fmt::Display for ProfileWarning {
                 f,
                 "syscall names not checked: this tool has no syscall table for {}",
                 arch_list(arches)
+            ),
+            ProfileWarning::UnknownFilterArch { value, at } => write!(
+                f,
+                "{value:?} in `{at}` names no architecture, so it never matches (known: {})",
+                FilterArch::KNOWN.join(", ")
             ),
         }
     }
@@ -452,10 +498,11 @@ impl Profile {
     /// come back as warnings.
     pub fn parse(bytes: &[u8]) -> Result<ParsedProfile, ParseError> {
         let profile = parse::parse_strict(bytes)?;
-        let warnings = match Arch::host() {
+        let mut warnings = match Arch::host() {
             Some(host) => profile.unknown_names(host),
             None => Vec::new(),
         };
+        warnings.extend(profile.unknown_filter_arches());
         Ok(ParsedProfile { profile, warnings })
     }
 
@@ -521,6 +568,22 @@ impl Profile {
                 arches: checkable.clone(),
             })
             .collect()
+    }
+
+    /// `includes`/`excludes` architectures that name none.
+    pub fn unknown_filter_arches(&self) -> Vec<ProfileWarning> {
+        let mut warnings = Vec::new();
+        for (index, rule) in self.syscalls.iter().enumerate() {
+            for (side, filter) in [("includes", &rule.includes), ("excludes", &rule.excludes)] {
+                for arch in filter.arches.iter().filter(|a| !a.is_known()) {
+                    warnings.push(ProfileWarning::UnknownFilterArch {
+                        value: arch.as_str().to_owned(),
+                        at: format!("syscalls[{index}].{side}.arches"),
+                    });
+                }
+            }
+        }
+        warnings
     }
 
     /// Every name the profile allows, whatever the rule.
@@ -661,8 +724,8 @@ mod tests {
         );
         assert!(err.contains("unknown field `argz`"), "{err}");
         assert!(err.contains("syscalls[0]"), "{err}");
-        let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": 1}"#);
-        assert!(err.contains("unknown field `defaultErrno`"), "{err}");
+        let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrorNumber": 1}"#);
+        assert!(err.contains("unknown field `defaultErrorNumber`"), "{err}");
         let err = parse_err(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"],
                 "action": "SCMP_ACT_ALLOW", "includes": {"kernel": "4.8"}}]}"#,
@@ -841,6 +904,47 @@ mod tests {
             [ProfileWarning::NamesNotChecked {
                 arches: vec![Arch::Riscv64]
             }]
+        );
+    }
+
+    #[test]
+    fn containers_common_errno_names_are_read_and_checked() {
+        let parsed = parse(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "defaultErrno": "ENOSYS",
+                "syscalls": [{"names": ["bdflush"], "action": "SCMP_ACT_ERRNO", "errno": "EPERM",
+                "args": [], "comment": "", "includes": {}, "excludes": {}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.profile.default_errno_ret, Some(38));
+        assert_eq!(parsed.profile.syscalls[0].errno_ret, Some(1));
+        let err = parse_err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "defaultErrno": "ENOSYS"}"#,
+        );
+        assert!(
+            err.contains("\"ENOSYS\" is errno 38, but defaultErrnoRet says 1"),
+            "{err}"
+        );
+        let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrno": "EWHAT"}"#);
+        assert!(err.contains("\"EWHAT\""), "{err}");
+    }
+
+    #[test]
+    fn unknown_filter_architecture_parses_with_a_warning() {
+        let parsed = parse(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["clone3"],
+                "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+                "includes": {"arches": ["mips3l64n32", "mips64"]}}]}"#,
+        )
+        .unwrap();
+        let warning = parsed
+            .warnings
+            .iter()
+            .find(|w| matches!(w, ProfileWarning::UnknownFilterArch { .. }))
+            .expect("a warning");
+        let text = warning.to_string();
+        assert!(
+            text.contains("\"mips3l64n32\" in `syscalls[0].includes.arches`"),
+            "{text}"
         );
     }
 

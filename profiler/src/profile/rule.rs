@@ -455,13 +455,19 @@ closed_vocabulary!(
     ]
 );
 
-closed_vocabulary!(
-    /// An architecture as a rule's `includes.arches`/`excludes.arches` name
-    /// it: Go's `GOARCH` names, which Docker compares with its own, plus the
-    /// older spellings Docker's profiles still carry (`x86`, `x32`).
-    FilterArch,
-    "architecture",
-    [
+/// An architecture as a rule's `includes.arches`/`excludes.arches` name
+/// it: Go's `GOARCH` names, which Docker compares with its own, plus the
+/// older spellings Docker's profiles still carry (`x86`, `x32`).
+///
+/// Docker compares these as plain strings and ignores one that names no
+/// architecture (its 20.10 profile has a typo, `mips3l64n32`), so such a
+/// name parses, and [`Profile::parse`](super::Profile::parse) warns about it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FilterArch(String);
+
+impl FilterArch {
+    /// The names that mean an architecture.
+    pub const KNOWN: &'static [&'static str] = &[
         "amd64",
         "386",
         "x86",
@@ -491,8 +497,57 @@ closed_vocabulary!(
         "m68k",
         "sh",
         "sheb",
-    ]
-);
+    ];
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this names an architecture at all.
+    pub fn is_known(&self) -> bool {
+        Self::KNOWN.contains(&self.0.as_str())
+    }
+}
+
+impl FromStr for FilterArch {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let word = !text.is_empty()
+            && text.len() <= 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if word {
+            Ok(FilterArch(text.to_owned()))
+        } else {
+            Err(format!(
+                "{text:?} is not an architecture name (lowercase letters and digits, e.g. \
+                 \"amd64\"; known: {})",
+                Self::KNOWN.join(", ")
+            ))
+        }
+    }
+}
+
+impl fmt::Display for FilterArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for FilterArch {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FilterArch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
 
 closed_vocabulary!(
     /// A flag for seccomp(2) when the filter is installed (the OCI runtime
@@ -626,9 +681,11 @@ mod tests {
             err.contains("CAP_SYS_WIZARD") && err.contains("CAP_SYS_ADMIN"),
             "{err}"
         );
-        let err = serde_json::from_str::<FilterArch>("\"vax\"")
+        let vax: FilterArch = serde_json::from_str("\"vax\"").unwrap();
+        assert!(!vax.is_known());
+        let err = serde_json::from_str::<FilterArch>("\"AMD 64\"")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("\"vax\"") && err.contains("amd64"), "{err}");
+        assert!(err.contains("\"AMD 64\"") && err.contains("amd64"), "{err}");
     }
 }
