@@ -576,3 +576,37 @@ fn native_and_container_verdicts_agree() {
         stderr(&in_container)
     );
 }
+
+/// `--complain` on a container: nothing blocked, the extra syscalls listed.
+#[test]
+fn complain_on_a_container() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = record(dir.path(), &[], &docker_run(&[IMAGE, "call", "getppid"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let policy = dir.path().join("profile.json");
+    let suggestion = dir.path().join("suggestion.json");
+    let mut args: Vec<String> = ["enforce", "--complain", "--suggest"]
+        .map(str::to_owned)
+        .to_vec();
+    args.push(suggestion.to_string_lossy().into_owned());
+    args.push("--profile".to_owned());
+    args.push(policy.to_string_lossy().into_owned());
+    args.push("--".to_owned());
+    args.extend(docker_run(&[
+        IMAGE, "call", "getppid", "sysinfo", "getcpu", "uname",
+    ]));
+    let output = run(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "getppid=ok sysinfo=ok getcpu=ok uname=ok"
+    );
+    let err = stderr(&output);
+    assert!(err.contains("would have denied 3 syscall(s)"), "{err}");
+    let suggested = allowed_names(&fs::read_to_string(&suggestion).unwrap());
+    assert_eq!(
+        suggested.into_iter().collect::<Vec<_>>(),
+        ["getcpu", "sysinfo", "uname"]
+    );
+}
