@@ -112,9 +112,15 @@ fn signals_are_forwarded_and_the_profile_is_still_written() {
             .spawn()
             .unwrap();
         let pid = child.id();
+        // The command is running once the recording's cgroup holds it.
+        let running = || {
+            cgroups_left_by(pid).iter().any(|cgroup| {
+                fs::read_to_string(cgroup.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty())
+            })
+        };
         assert!(
-            wait_for(Duration::from_secs(10), || !cgroups_left_by(pid).is_empty()),
-            "the recording's cgroup never appeared"
+            wait_for(Duration::from_secs(30), running),
+            "the command never started"
         );
         std::thread::sleep(Duration::from_millis(200));
         // SAFETY: signalling our own child.

@@ -8,14 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use aya::{Ebpf, EbpfLoader, maps::HashMap};
-use profiler_common::{Denial, DenialKey, globals, maps, programs};
+use aya::{Ebpf, maps::HashMap};
+use profiler_common::{Denial, DenialKey, maps, programs};
 
 use crate::{
     profile::{Arch, table},
     recording::{
         cgroup::RecordingCgroup,
-        tracer::{self, OBJECT, TracerError},
+        tracer::{self, TracerError},
     },
 };
 
@@ -47,16 +47,7 @@ pub struct DenialWatch {
 
 impl DenialWatch {
     pub fn attach(cgroup: &RecordingCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
-        tracer::check_privileges()?;
-        let id = cgroup.id();
-        let level = cgroup.level();
-        let off = 0u32;
-        let mut ebpf = EbpfLoader::new()
-            .override_global(globals::TARGET_CGROUP_ID, &id, true)
-            .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
-            .override_global(globals::REQUIRE_SECCOMP, &off, true)
-            .load(OBJECT)
-            .map_err(TracerError::Object)?;
+        let mut ebpf = tracer::load_object(cgroup, false)?;
         // Entry first: a syscall seen leaving must have been seen entering.
         tracer::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
         tracer::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;

@@ -26,13 +26,7 @@ use std::{
     time::Duration,
 };
 
-use futures_util::StreamExt;
-use signal_hook::{
-    consts::{SIGHUP, SIGINT, SIGTERM},
-    iterator::exfiltrator::WithOrigin,
-    low_level::siginfo::Cause,
-};
-use signal_hook_tokio::SignalsInfo;
+use futures_util::{FutureExt, StreamExt};
 
 use self::{
     denials::{DenialWatch, DeniedSyscall},
@@ -186,28 +180,18 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         ));
     }
 
+    // Caught before the cgroup exists: see `record`.
+    let mut signals = command::catch_signals().map_err(EnforceError::Signals)?;
     recording::cgroup::remove_stale();
-    let cgroup = RecordingCgroup::create(&format!(
-        "enf-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    ))?;
+    let cgroup = RecordingCgroup::create("enf")?;
     let mut watch = DenialWatch::attach(&cgroup, arch)?;
-    let mut signals =
-        SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).map_err(EnforceError::Signals)?;
+    if let Some(Some(origin)) = signals.next().now_or_never() {
+        return Err(RecordError::Interrupted(origin.signal).into());
+    }
 
     let spawned = match (&program, &engine_run, &compiled) {
         (Some(path), _, Some(compiled)) => {
-            let procs = File::options()
-                .write(true)
-                .open(cgroup.procs_path())
-                .map_err(|source| CgroupError::Io {
-                    what: "open",
-                    path: cgroup.procs_path(),
-                    source,
-                })?;
+            let procs = cgroup.open_procs()?;
             spawn_native(path, &options.command[1..], &procs, compiled.clone())
         }
         (_, Some(run), _) => {
@@ -266,13 +250,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         let pid = child.id();
         tokio::select! {
             status = child.wait() => break status.map_err(EnforceError::Wait)?,
-            Some(origin) = signals.next() => {
-                // As in `record`: a terminal's Ctrl-C already reached it.
-                if origin.cause != Cause::Kernel && let Some(pid) = pid {
-                    // SAFETY: kill(2) on our own child, not yet reaped.
-                    unsafe { libc::kill(pid as libc::pid_t, origin.signal) };
-                }
-            }
+            Some(origin) = signals.next() => command::forward_signal(&origin, pid),
             _ = refresh.tick(), if live => {
                 for denial in watch.denials().unwrap_or_default() {
                     if shown.insert((denial.name.clone(), denial.arch.clone())) {

@@ -25,8 +25,8 @@ impl Engine {
     }
 
     /// Long options of `ENGINE run` that take no value.
-    fn boolean_long_options(self) -> &'static [&'static str] {
-        const COMMON: &[&str] = &[
+    fn is_boolean_long_option(self, name: &str) -> bool {
+        const BOTH: &[&str] = &[
             "detach",
             "interactive",
             "tty",
@@ -40,24 +40,11 @@ impl Engine {
             "sig-proxy",
             "quiet",
             "help",
-            "disable-content-trust",
         ];
-        const PODMAN: &[&str] = &[
-            "detach",
-            "interactive",
-            "tty",
-            "rm",
-            "privileged",
-            "init",
-            "publish-all",
-            "read-only",
+        const DOCKER_ONLY: &[&str] = &["disable-content-trust"];
+        const PODMAN_ONLY: &[&str] = &[
             "read-only-tmpfs",
-            "no-healthcheck",
             "no-hosts",
-            "oom-kill-disable",
-            "sig-proxy",
-            "quiet",
-            "help",
             "replace",
             "rmi",
             "rootfs",
@@ -66,10 +53,11 @@ impl Engine {
             "passwd",
             "tls-verify",
         ];
-        match self {
-            Engine::Docker => COMMON,
-            Engine::Podman => PODMAN,
-        }
+        let own = match self {
+            Engine::Docker => DOCKER_ONLY,
+            Engine::Podman => PODMAN_ONLY,
+        };
+        BOTH.contains(&name) || own.contains(&name)
     }
 
     /// Short options of `ENGINE run` that take no value.
@@ -261,7 +249,7 @@ fn parse_option(engine: Engine, argv: &[OsString], index: usize, word: &str) -> 
                 words: 1,
             }];
         }
-        let boolean = engine.boolean_long_options().contains(&long);
+        let boolean = engine.is_boolean_long_option(long);
         return vec![RunOption {
             name: long.to_owned(),
             value: if boolean { None } else { next() },

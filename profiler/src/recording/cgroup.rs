@@ -50,30 +50,27 @@ pub fn cgroup2_mount() -> Result<PathBuf, CgroupError> {
 /// them too, and leaves it behind when the container goes.
 fn cgroup1_mounts() -> Vec<PathBuf> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mounts_of_type(&mountinfo, "cgroup")
+}
+
+/// The mount points of filesystems of type `fstype` in a mountinfo text: a
+/// mount point is field 5; the type follows the ` - ` separator.
+fn mounts_of_type(mountinfo: &str, fstype: &str) -> Vec<PathBuf> {
     mountinfo
         .lines()
         .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
-            let fstype = right.split_whitespace().next()?;
             let mount_point = left.split_whitespace().nth(4)?;
-            (fstype == "cgroup").then(|| PathBuf::from(unescape_mount_path(mount_point)))
+            (right.split_whitespace().next()? == fstype)
+                .then(|| PathBuf::from(unescape_mount_path(mount_point)))
         })
         .collect()
 }
 
-/// Picks the cgroup2 mount out of a mountinfo text. A mount point is field 5;
-/// the filesystem type follows the ` - ` separator. Where there are several
+/// Picks the cgroup2 mount out of a mountinfo text. Where there are several
 /// (bind mounts), `/sys/fs/cgroup` is preferred, then the shortest path.
 fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
-    let mut mounts: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let fstype = right.split_whitespace().next()?;
-            let mount_point = left.split_whitespace().nth(4)?;
-            (fstype == "cgroup2").then(|| PathBuf::from(unescape_mount_path(mount_point)))
-        })
-        .collect();
+    let mut mounts = mounts_of_type(mountinfo, "cgroup2");
     mounts.sort_by_key(|p| (p != Path::new("/sys/fs/cgroup"), p.as_os_str().len()));
     mounts.into_iter().next()
 }
@@ -98,8 +95,14 @@ pub struct RecordingCgroup {
 }
 
 impl RecordingCgroup {
-    /// Makes `<cgroup2 mount>/syscall-profile/<name>`.
-    pub fn create(name: &str) -> Result<RecordingCgroup, CgroupError> {
+    /// Makes `<cgroup2 mount>/syscall-profile/<kind>-<pid>-<nanos>`, a name
+    /// unique on this host (`kind`: `rec` for recordings, `enf` for
+    /// enforcement). The pid lets a later run tell a stale one.
+    pub fn create(kind: &str) -> Result<RecordingCgroup, CgroupError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("{kind}-{}-{nanos:09}", std::process::id());
         let mount = cgroup2_mount()?;
         let parent = mount.join(PARENT);
         let path = parent.join(name);
@@ -151,9 +154,18 @@ impl RecordingCgroup {
         self.level
     }
 
-    /// The `cgroup.procs` file; a process that writes `0` to it moves itself in.
-    pub fn procs_path(&self) -> PathBuf {
-        self.path.join("cgroup.procs")
+    /// The `cgroup.procs` file opened for writing: a process that writes
+    /// `0` to it moves itself in.
+    pub fn open_procs(&self) -> Result<fs::File, CgroupError> {
+        let path = self.path.join("cgroup.procs");
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .map_err(|source| CgroupError::Io {
+                what: "open",
+                path,
+                source,
+            })
     }
 
     /// The processes still in the cgroup or below it.
@@ -227,8 +239,8 @@ pub fn remove_stale() {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix("rec-")
-            .and_then(|rest| rest.split('-').next())
+            .split('-')
+            .nth(1)
             .and_then(|pid| pid.parse::<u32>().ok())
         else {
             continue;

@@ -1,6 +1,10 @@
 //! The recorded command: finding it, starting it inside the recording's
 //! cgroup, and turning its end into an exit status the way shells do.
 
+use signal_hook::{
+    iterator::exfiltrator::WithOrigin,
+    low_level::siginfo::{Cause, Origin},
+};
 use std::{
     ffi::{OsStr, OsString},
     fs::File,
@@ -94,6 +98,27 @@ pub fn command_in_cgroup(
     }
     cmd.kill_on_drop(true);
     cmd
+}
+
+/// The signals the recorder and the enforcer catch and pass on.
+pub const FORWARDED_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Catches [`FORWARDED_SIGNALS`], with where each came from.
+pub fn catch_signals() -> io::Result<signal_hook_tokio::SignalsInfo<WithOrigin>> {
+    signal_hook_tokio::SignalsInfo::<WithOrigin>::new(FORWARDED_SIGNALS)
+}
+
+/// Passes a caught signal on to the child `pid` (not yet reaped), unless it
+/// came from the terminal: Ctrl-C goes to the whole foreground process
+/// group, the child included, and sending it again would deliver it twice.
+pub fn forward_signal(origin: &Origin, pid: Option<u32>) {
+    if origin.cause == Cause::Kernel {
+        return;
+    }
+    if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
+        // SAFETY: kill(2) on our own child, which only we reap.
+        unsafe { libc::kill(pid, origin.signal) };
+    }
 }
 
 /// The exit status a shell would report for `status`: the exit code, or 128

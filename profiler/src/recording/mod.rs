@@ -11,18 +11,11 @@ pub mod tracer;
 
 use std::{
     ffi::OsString,
-    fs::File,
     path::PathBuf,
     time::{Duration, Instant},
 };
 
-use futures_util::StreamExt;
-use signal_hook::{
-    consts::{SIGHUP, SIGINT, SIGTERM},
-    iterator::exfiltrator::WithOrigin,
-    low_level::siginfo::Cause,
-};
-use signal_hook_tokio::SignalsInfo;
+use futures_util::{FutureExt, StreamExt};
 
 use self::{
     cgroup::{CgroupError, RecordingCgroup},
@@ -86,6 +79,8 @@ pub enum RecordError {
     Signals(std::io::Error),
     #[error("lost track of the recorded command: {0}")]
     Wait(std::io::Error),
+    #[error("interrupted by signal {0} before the command started; it did not run")]
+    Interrupted(i32),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("cannot write the recording's seccomp profile to a temporary file: {0}")]
@@ -97,6 +92,7 @@ impl RecordError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RecordError::Command(e) => e.exit_code(),
+            RecordError::Interrupted(signal) => 128 + signal,
             _ => EXIT_RECORDER_FAILED,
         }
     }
@@ -167,8 +163,11 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     tracer::check_privileges()?;
     let engine_run = container_run.map(EngineRun::prepare).transpose()?;
 
+    // Signals are caught from before the cgroup exists, so that an
+    // interrupt can no longer kill the recorder with the cgroup left behind.
+    let mut signals = command::catch_signals().map_err(RecordError::Signals)?;
     cgroup::remove_stale();
-    let cgroup = RecordingCgroup::create(&cgroup_name())?;
+    let cgroup = RecordingCgroup::create("rec")?;
     let (target, boundary) = match (native_program, engine_run) {
         (_, Some(engine_run)) => (
             Target::Container(Box::new(ContainerRecording::prepare(engine_run, &cgroup)?)),
@@ -178,23 +177,16 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         (None, None) => unreachable!("a command is either a container run or native"),
     };
     let tracer = Tracer::attach(&cgroup, options.hook, boundary, arch)?;
-    // Signals are caught from here on, so an interrupt can no longer kill the
-    // recorder between starting the command and writing the profile.
-    let mut signals =
-        SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).map_err(RecordError::Signals)?;
+    // A signal that came while setting up stops it before the command runs.
+    if let Some(Some(origin)) = signals.next().now_or_never() {
+        return Err(RecordError::Interrupted(origin.signal));
+    }
 
     let mut warnings = Vec::new();
     let started = Instant::now();
     let mut child = match &target {
         Target::Native(path) => {
-            let procs = File::options()
-                .write(true)
-                .open(cgroup.procs_path())
-                .map_err(|source| CgroupError::Io {
-                    what: "open",
-                    path: cgroup.procs_path(),
-                    source,
-                })?;
+            let procs = cgroup.open_procs()?;
             command::command_in_cgroup(path, args, &procs).spawn()
         }
         Target::Container(recording) => {
@@ -257,18 +249,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
                     _ => break code,
                 }
             }
-            Some(origin) = signals.next() => {
-                // A signal from the terminal (Ctrl-C) went to the whole
-                // foreground process group, the command included: sending it
-                // again would deliver it twice. Anything else is forwarded.
-                if origin.cause != Cause::Kernel
-                    && let Some(pid) = child_pid
-                {
-                    // SAFETY: kill(2) on the child's pid, which is not yet
-                    // reaped (we are the only one who waits for it).
-                    unsafe { libc::kill(pid as libc::pid_t, origin.signal) };
-                }
-            }
+            Some(origin) = signals.next() => command::forward_signal(&origin, child_pid),
             () = sleep_until(deadline) => {
                 warnings.push(format!(
                     "the recording ended after --duration {}s",
@@ -441,14 +422,6 @@ fn names_of(calls: &std::collections::BTreeMap<(Arch, u64), u64>) -> SyscallSet 
         .keys()
         .filter_map(|&(arch, nr)| table::name_of(arch, nr))
         .collect()
-}
-
-/// A cgroup name unique on this host: the recorder's pid and start time.
-fn cgroup_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("rec-{}-{nanos:09}", std::process::id())
 }
 
 /// Names the counted numbers and splits off those without a name.

@@ -19,8 +19,7 @@ use super::{
 use crate::profile::Arch;
 
 /// The kernel side, built by build.rs.
-pub(crate) static OBJECT: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum TracerError {
@@ -106,6 +105,33 @@ pub struct Tracer {
     arch: Arch,
 }
 
+/// Loads the eBPF object for the cgroup tree of `cgroup` (nothing attached
+/// yet), after checking the privileges it takes.
+pub(crate) fn load_object(
+    cgroup: &RecordingCgroup,
+    require_seccomp: bool,
+) -> Result<Ebpf, TracerError> {
+    check_privileges()?;
+    // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
+    // only matters on kernels before 5.11, and raising it needs
+    // CAP_SYS_RESOURCE, which containers often lack. Try, never insist.
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a plain syscall with a valid pointer.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    let id = cgroup.id();
+    let level = cgroup.level();
+    let require_seccomp = u32::from(require_seccomp);
+    EbpfLoader::new()
+        .override_global(globals::TARGET_CGROUP_ID, &id, true)
+        .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
+        .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
+        .load(OBJECT)
+        .map_err(TracerError::Object)
+}
+
 /// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
 /// in the effective set, so that a user without them gets a message that says
 /// so instead of an EPERM from the first map creation.
@@ -142,25 +168,7 @@ impl Tracer {
         if hook == Hook::Tracepoint {
             hook::ensure_tracefs()?;
         }
-        // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
-        // only matters on kernels before 5.11, and raising it needs
-        // CAP_SYS_RESOURCE, which containers often lack. Try, never insist.
-        let unlimited = libc::rlimit {
-            rlim_cur: libc::RLIM_INFINITY,
-            rlim_max: libc::RLIM_INFINITY,
-        };
-        // SAFETY: a plain syscall with a valid pointer.
-        let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
-
-        let id = cgroup.id();
-        let level = cgroup.level();
-        let require_seccomp = u32::from(boundary == Boundary::SeccompFilter);
-        let mut ebpf = EbpfLoader::new()
-            .override_global(globals::TARGET_CGROUP_ID, &id, true)
-            .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
-            .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
-            .load(OBJECT)
-            .map_err(TracerError::Object)?;
+        let mut ebpf = load_object(cgroup, boundary == Boundary::SeccompFilter)?;
 
         let name = match hook {
             Hook::RawTracepoint => programs::RAW_TRACEPOINT,
