@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::{fs, path::Path, process::Output};
+use std::{fs, path::Path, process::Output, time::Duration};
 
 use common::*;
 use serde_json::{Value, json};
@@ -429,5 +429,55 @@ fn complain_reports_exactly_the_extra_syscalls() {
         stderr(&output).contains("no syscall was denied"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// On a terminal, each denial shows the moment it is seen, while the
+/// program still runs.
+#[test]
+fn denials_show_live_on_a_terminal() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = profile(dir.path(), "p.json", json!("SCMP_ACT_ERRNO"), json!([]));
+    let script = format!(
+        "{} enforce --profile {} -- sh -c '{} getppid sysinfo; sleep 3'; sleep 30",
+        profiler().display(),
+        path.display(),
+        sample("call").display()
+    );
+    // sh and sleep must be allowed too: learn them with the tool itself.
+    let sh = dir.path().join("sh.json");
+    let output = run([
+        "record",
+        "-q",
+        "-o",
+        &sh.to_string_lossy(),
+        "--",
+        "sh",
+        "-c",
+        "true; sleep 0.1",
+    ]);
+    assert!(output.status.success());
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut names: Vec<String> =
+        serde_json::from_value(doc["syscalls"][0]["names"].clone()).unwrap();
+    names.extend(allowed_names(&fs::read_to_string(&sh).unwrap()));
+    names.sort();
+    names.dedup();
+    doc["syscalls"][0]["names"] = json!(names);
+    fs::write(&path, doc.to_string()).unwrap();
+
+    let tmux = Tmux::start(&format!("sp-live-{}", std::process::id()), &script);
+    assert!(
+        wait_for(Duration::from_secs(2), || tmux
+            .pane()
+            .contains("denied: sysinfo")),
+        "no live line within 2 s, while the program sleeps 3 s: {}",
+        tmux.pane()
+    );
+    assert!(
+        !tmux.pane().contains("denied 1 syscall(s)"),
+        "the final report came already: {}",
+        tmux.pane()
     );
 }

@@ -138,43 +138,6 @@ fn signals_are_forwarded_and_the_profile_is_still_written() {
     }
 }
 
-/// Runs `script` in a tmux session (a real terminal) and returns the pane.
-struct Tmux(String);
-
-impl Tmux {
-    fn start(name: &str, script: &str) -> Tmux {
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-x", "160", "-y", "20", "-s", name, script])
-            .status()
-            .expect("tmux is needed for terminal tests: install Debian's tmux (`cargo xtask setup` does)");
-        assert!(status.success());
-        Tmux(name.to_owned())
-    }
-
-    fn pane(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.0])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn send_keys(&self, keys: &str) {
-        Command::new("tmux")
-            .args(["send-keys", "-t", &self.0, keys])
-            .status()
-            .unwrap();
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
-}
-
 /// On a terminal: a live line with elapsed time, distinct syscalls and calls;
 /// and Ctrl-C reaches the command once (the terminal sends it to the whole
 /// foreground group, so the recorder must not forward it again).

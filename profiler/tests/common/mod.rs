@@ -137,3 +137,40 @@ pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool 
     }
     condition()
 }
+
+/// Runs `script` in a tmux session (a real terminal) and returns the pane.
+pub struct Tmux(String);
+
+impl Tmux {
+    pub fn start(name: &str, script: &str) -> Tmux {
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-x", "160", "-y", "20", "-s", name, script])
+            .status()
+            .expect("tmux is needed for terminal tests: install Debian's tmux (`cargo xtask setup` does)");
+        assert!(status.success());
+        Tmux(name.to_owned())
+    }
+
+    pub fn pane(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn send_keys(&self, keys: &str) {
+        Command::new("tmux")
+            .args(["send-keys", "-t", &self.0, keys])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
