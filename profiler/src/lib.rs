@@ -6,8 +6,10 @@
 //! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
 //! - [`engine`]: Docker and podman command lines and queries.
 //! - [`enforcing`]: running a container under a profile.
+//! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
 //! - [`output`]: result files, checked before the work and written atomically.
 
+pub mod baseline;
 pub mod enforcing;
 pub mod engine;
 pub mod output;

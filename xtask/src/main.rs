@@ -5,12 +5,14 @@
 //! - `test`: the whole test suite, as CI runs it (`.ci/run`).
 //! - `demo`: records a sample program and prints its profile.
 //! - `bench-hooks`: measures what each eBPF hook type costs per syscall.
+//! - `docker-baseline`: writes the Docker default baseline the tool ships.
 //!
 //! Progress lines go to standard error, so that `demo` and `bench-hooks` keep
 //! standard output for their results.
 
 mod bench;
 mod demo;
+mod docker_baseline;
 mod images;
 mod runtime_base;
 mod services;
@@ -57,6 +59,9 @@ enum Task {
     /// Derive the runtime base sets shipped in profiler/data/runtime-base/
     /// by recording many runs of a trivial container with each engine.
     RuntimeBase(runtime_base::Options),
+    /// Write the Docker default baseline the tool ships
+    /// (profiler/data/docker-baseline.json) from Docker's default.json.
+    DockerBaseline(docker_baseline::Options),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +72,9 @@ fn main() -> ExitCode {
         Task::Demo => demo::run(&ws),
         Task::BenchHooks(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),
+        Task::DockerBaseline(options) => {
+            docker_baseline::run(&ws, &options).map(|()| ExitCode::SUCCESS)
+        }
     });
     match result {
         Ok(code) => code,

@@ -1,0 +1,210 @@
+//! A Docker-format profile evaluated the way Docker evaluates it for one
+//! container: which rules it keeps (by capability, architecture and kernel
+//! version), and so what each syscall gets.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::profile::{Action, Arch, ArgCondition, Capability, Filter, KernelVersion, Profile};
+
+/// What Docker evaluates a profile against: the daemon's native
+/// architecture, the container's capability set, the running kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerContext {
+    pub native: Arch,
+    pub caps: BTreeSet<Capability>,
+    pub kernel: KernelVersion,
+}
+
+/// What a filter does to one call: its action and, for `SCMP_ACT_ERRNO`,
+/// the errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Verdict {
+    pub action: Action,
+    pub errno: Option<u32>,
+}
+
+impl Verdict {
+    pub const ALLOW: Verdict = Verdict {
+        action: Action::Allow,
+        errno: None,
+    };
+
+    /// The verdict of an action with an optional `errnoRet` (EPERM when an
+    /// `SCMP_ACT_ERRNO` gives none, as runc and crun default it).
+    pub fn of(action: Action, errno_ret: Option<u32>) -> Verdict {
+        let errno = match action {
+            Action::Errno => Some(errno_ret.unwrap_or(crate::profile::EPERM)),
+            _ => None,
+        };
+        Verdict { action, errno }
+    }
+
+    /// Whether the call runs (`SCMP_ACT_LOG` runs it too).
+    pub fn runs(self) -> bool {
+        self.action.lets_run()
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.action, self.errno) {
+            (Action::Allow, _) => f.write_str("allowed"),
+            (Action::Errno, Some(errno)) => {
+                write!(f, "denied with {}", crate::profile::errno::describe(errno))
+            }
+            (action, _) => write!(f, "{action}"),
+        }
+    }
+}
+
+/// One kept rule's effect on a syscall: the verdict, when all of `args`
+/// hold (always, when there are none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub args: Vec<ArgCondition>,
+    pub verdict: Verdict,
+}
+
+/// What a syscall gets under a profile, summed up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Runs, whatever its arguments.
+    Allowed,
+    /// Never runs: every call gets this verdict.
+    Denied(Verdict),
+    /// Depends on the arguments: `when` lists argument checks (each an AND
+    /// of conditions, the list an OR) with their verdicts; calls matching
+    /// none get `otherwise`.
+    Conditional {
+        when: Vec<Grant>,
+        otherwise: Verdict,
+    },
+}
+
+impl Access {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Access::Allowed)
+    }
+}
+
+/// A profile as Docker applies it to one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectivePolicy {
+    /// The architectures of the filter (the native one first).
+    pub arches: Vec<Arch>,
+    /// What a syscall no kept rule names gets.
+    pub default: Verdict,
+    /// The kept rules, per syscall name, in the profile's order.
+    pub grants: BTreeMap<String, Vec<Grant>>,
+}
+
+/// Whether Docker keeps a rule with these filters, as moby's profile code
+/// decides: every `includes` condition holds and no `excludes` one does.
+pub fn keeps(includes: &Filter, excludes: &Filter, context: &DockerContext) -> bool {
+    let go_arch = context.native.go_arch();
+    let names_native = |filter: &Filter| {
+        filter
+            .arches
+            .iter()
+            .any(|arch| Some(arch.as_str()) == go_arch)
+    };
+    if names_native(excludes) {
+        return false;
+    }
+    if excludes.caps.iter().any(|cap| context.caps.contains(cap)) {
+        return false;
+    }
+    if excludes.min_kernel.is_some_and(|min| context.kernel >= min) {
+        return false;
+    }
+    if !includes.arches.is_empty() && !names_native(includes) {
+        return false;
+    }
+    if !includes.caps.iter().all(|cap| context.caps.contains(cap)) {
+        return false;
+    }
+    if includes.min_kernel.is_some_and(|min| context.kernel < min) {
+        return false;
+    }
+    true
+}
+
+impl EffectivePolicy {
+    /// `profile` as Docker applies it in `context`.
+    pub fn evaluate(profile: &Profile, context: &DockerContext) -> EffectivePolicy {
+        let mut grants: BTreeMap<String, Vec<Grant>> = BTreeMap::new();
+        for rule in &profile.syscalls {
+            if !keeps(&rule.includes, &rule.excludes, context) {
+                continue;
+            }
+            let verdict = Verdict::of(rule.action, rule.errno_ret);
+            for name in &rule.names {
+                grants.entry(name.clone()).or_default().push(Grant {
+                    args: rule.args.clone(),
+                    verdict,
+                });
+            }
+        }
+        EffectivePolicy {
+            arches: profile.effective_arches(context.native),
+            default: Verdict::of(profile.default_action, profile.default_errno_ret),
+            grants,
+        }
+    }
+
+    /// What syscall `name` gets.
+    pub fn access(&self, name: &str) -> Access {
+        let Some(grants) = self.grants.get(name) else {
+            return self.default_access();
+        };
+        // libseccomp gives a syscall's unconditional rule to every call
+        // that no argument-checked rule of it matches.
+        let otherwise = grants
+            .iter()
+            .find(|g| g.args.is_empty())
+            .map_or(self.default, |g| g.verdict);
+        let when: Vec<Grant> = grants
+            .iter()
+            .filter(|g| !g.args.is_empty() && g.verdict != otherwise)
+            .cloned()
+            .collect();
+        match (when.is_empty(), otherwise.runs()) {
+            (true, true) => Access::Allowed,
+            (true, false) => Access::Denied(otherwise),
+            (false, _) => Access::Conditional { when, otherwise },
+        }
+    }
+
+    fn default_access(&self) -> Access {
+        if self.default.runs() {
+            Access::Allowed
+        } else {
+            Access::Denied(self.default)
+        }
+    }
+
+    /// The verdict for one call of `name` with arguments `args`.
+    pub fn verdict(&self, name: &str, args: &[u64; 6]) -> Verdict {
+        match self.access(name) {
+            Access::Allowed => Verdict::ALLOW,
+            Access::Denied(verdict) => verdict,
+            Access::Conditional { when, otherwise } => when
+                .iter()
+                .find(|grant| {
+                    grant.args.iter().all(|cond| {
+                        args.get(cond.index as usize)
+                            .is_some_and(|&arg| cond.holds_for(arg))
+                    })
+                })
+                .map_or(otherwise, |grant| grant.verdict),
+        }
+    }
+
+    /// The names this policy lets run unconditionally, of those in `names`.
+    pub fn allowed_among<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
+        names
+            .into_iter()
+            .filter(|name| self.access(name).is_allowed())
+            .collect()
+    }
+}

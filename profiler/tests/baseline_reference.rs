@@ -1,0 +1,72 @@
+//! The Docker default baseline the tool ships says what Docker's own
+//! default profile says: evaluated for every combination that matters
+//! (architectures, capability sets, kernels), each syscall gets the same
+//! verdict from the shipped data as from the reference copy of moby's
+//! `seccomp/default.json` v0.2.3.
+
+mod reference;
+
+use std::collections::BTreeSet;
+
+use reference::reference_file;
+use syscall_profile::{
+    baseline::{Baseline, DockerContext, docker_capabilities},
+    profile::{Arch, KernelVersion, Profile},
+};
+
+#[test]
+fn shipped_baseline_evaluates_like_docker_s_file() {
+    let reference = Profile::load(&reference_file("docker-default-seccomp.json"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .profile;
+    let shipped = Baseline::docker_default();
+    let names: BTreeSet<&str> = reference
+        .syscalls
+        .iter()
+        .flat_map(|r| r.names.iter().map(String::as_str))
+        .chain(["not_named_anywhere"])
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cap_sets = [
+        docker_capabilities(&[], &[]).unwrap(),
+        docker_capabilities(&s(&["ALL"]), &[]).unwrap(),
+        docker_capabilities(&[], &s(&["ALL"])).unwrap(),
+        docker_capabilities(&s(&["SYS_ADMIN"]), &[]).unwrap(),
+        docker_capabilities(&s(&["SYS_PTRACE", "BPF"]), &s(&["CHOWN"])).unwrap(),
+    ];
+    let kernels = [
+        KernelVersion { major: 4, minor: 4 },
+        KernelVersion { major: 4, minor: 8 },
+        KernelVersion {
+            major: 6,
+            minor: 18,
+        },
+    ];
+    let mut checked = 0;
+    for native in Arch::ALL {
+        for caps in &cap_sets {
+            for kernel in kernels {
+                let context = DockerContext {
+                    native,
+                    caps: caps.clone(),
+                    kernel,
+                };
+                let ours = shipped.evaluate(&context);
+                let theirs =
+                    syscall_profile::baseline::EffectivePolicy::evaluate(&reference, &context);
+                assert_eq!(ours.arches, theirs.arches, "{context:?}");
+                assert_eq!(ours.default, theirs.default);
+                for name in &names {
+                    assert_eq!(
+                        ours.access(name),
+                        theirs.access(name),
+                        "{name} on {native} with {:?}, kernel {kernel}",
+                        context.caps
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100_000, "{checked}");
+}
