@@ -7,9 +7,11 @@
 //! - [`engine`]: Docker and podman command lines and queries.
 //! - [`enforcing`]: running a container under a profile.
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
+//! - [`diffing`]: a profile compared with a baseline (`diff`).
 //! - [`output`]: result files, checked before the work and written atomically.
 
 pub mod baseline;
+pub mod diffing;
 pub mod enforcing;
 pub mod engine;
 pub mod output;

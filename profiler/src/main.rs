@@ -7,6 +7,7 @@ use std::{ffi::OsString, path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use syscall_profile::{
+    diffing,
     enforcing::{self, EnforceOptions},
     recording::{self, RecordError, RecordOptions, Recording, hook::Hook},
 };
@@ -31,6 +32,8 @@ enum Command {
     Record(RecordArgs),
     /// Run a container under a profile (`-- docker run ...`, `-- podman run ...`).
     Enforce(EnforceArgs),
+    /// Compare a profile with Docker's default (or --baseline FILE), or two profiles.
+    Diff(diffing::cli::DiffArgs),
 }
 
 #[derive(Args)]
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Record(args) => record(args),
         Command::Enforce(args) => enforce(args),
+        Command::Diff(args) => diffing::cli::run(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

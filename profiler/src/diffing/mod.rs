@@ -1,0 +1,478 @@
+//! `syscall-profile diff`: what a profile needs compared with a baseline
+//! (Docker's default unless told otherwise), as Docker would apply both to
+//! a container on this host.
+//!
+//! Three findings: what the profile needs that the baseline denies (and
+//! what would allow it); what the baseline allows only under argument
+//! conditions that the profile uses; and the attack surface the profile
+//! removes, i.e. the baseline's allowed syscalls the profile does without.
+
+pub mod cli;
+mod render;
+
+use std::{collections::BTreeSet, path::PathBuf};
+
+use serde::Serialize;
+
+use crate::{
+    baseline::{Access, Baseline, BaselineError, DockerContext, EffectivePolicy, notes},
+    profile::{Arch, Profile, ProfileError, errno, table},
+};
+
+pub use render::{Format, render};
+
+/// The JSON schema's name; see `docs` in README.md (`diff --format json`).
+pub const SCHEMA: &str = "syscall-profile/diff/v1";
+
+/// How many of the removed syscalls the report names as the most dangerous.
+const MOST_DANGEROUS: usize = 12;
+
+/// The comparison of a profile with a baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    pub schema: &'static str,
+    pub baseline: BaselineInfo,
+    /// The compared profile, as named on the command line.
+    pub profile: String,
+    pub context: ContextInfo,
+    /// Syscalls the profile lets run that the baseline denies.
+    pub denied_needed: Vec<DeniedNeed>,
+    /// Syscalls the profile lets run that the baseline allows only under
+    /// argument conditions.
+    pub conditional: Vec<ConditionalUse>,
+    pub surface: Surface,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineInfo {
+    pub name: String,
+    pub docker_default: bool,
+}
+
+/// The container the baseline was evaluated for.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextInfo {
+    pub arch: String,
+    pub arches: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub kernel: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeniedNeed {
+    pub name: String,
+    /// What the baseline answers, e.g. "denied with EPERM (1)".
+    pub baseline_verdict: String,
+    /// The errno a denied call gets, when it is an errno.
+    pub errno: Option<u32>,
+    pub errno_name: Option<&'static str>,
+    /// Why the baseline denies it (Docker's default: the tool's own words).
+    pub why: String,
+    pub risk: &'static str,
+    pub allow_with: Remedy,
+}
+
+/// What would let a denied syscall run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Remedy {
+    /// `docker run --cap-add CAP` (any one of `caps`), which also turns on
+    /// Docker's rule for the syscall.
+    CapAdd { caps: Vec<String> },
+    /// No capability does: only a custom profile
+    /// (`--security-opt seccomp=FILE`) allows it.
+    CustomProfile,
+}
+
+impl std::fmt::Display for Remedy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Remedy::CapAdd { caps } => {
+                let flags: Vec<String> = caps
+                    .iter()
+                    .map(|c| format!("--cap-add {}", c.trim_start_matches("CAP_")))
+                    .collect();
+                write!(f, "{}", flags.join(" or "))
+            }
+            Remedy::CustomProfile => {
+                f.write_str("only a custom profile (--security-opt seccomp=FILE)")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConditionalUse {
+    pub name: String,
+    /// The argument checks under which the baseline allows it, each an AND
+    /// of conditions, e.g. "arg0 < 38"; any one suffices.
+    pub baseline_allows_when: Vec<String>,
+    /// What other calls get.
+    pub otherwise: String,
+    /// The profile's own conditions on it, if it has any (empty: the
+    /// profile allows it whatever the arguments).
+    pub profile_conditions: Vec<String>,
+    pub risk: &'static str,
+}
+
+/// The baseline's allowed syscalls of the native table that the profile
+/// does without.
+#[derive(Debug, Clone, Serialize)]
+pub struct Surface {
+    /// The table counted (the native architecture's).
+    pub arch: String,
+    /// How many of the table's syscalls the baseline lets run (with or
+    /// without argument conditions).
+    pub baseline_allowed: usize,
+    /// How many of those the profile lets run too.
+    pub kept: usize,
+    /// How many the profile removes, and their share of `baseline_allowed`.
+    pub removed: usize,
+    pub removed_share: f64,
+    /// The most dangerous of the removed ones, most dangerous first.
+    pub most_dangerous: Vec<RemovedSyscall>,
+    /// All removed ones, sorted.
+    pub removed_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovedSyscall {
+    pub name: String,
+    pub risk: &'static str,
+}
+
+/// What `syscall-profile diff` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct DiffRequest {
+    /// `APP` (against the baseline) or `OLD NEW` (the first is the baseline).
+    pub profiles: Vec<PathBuf>,
+    /// `--baseline FILE`: compare with this profile instead of Docker's default.
+    pub baseline: Option<PathBuf>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error(
+        "give one profile (compared with Docker's default, or --baseline FILE) or two \
+         (`diff OLD NEW`); got {0}"
+    )]
+    ProfileCount(usize),
+    #[error("--baseline and a second profile both name a baseline: give one of them")]
+    TwoBaselines,
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+/// Loads what `request` names and compares; the warnings are the parser's
+/// about the files read, each prefixed with its file.
+pub fn compare(request: &DiffRequest) -> Result<(DiffReport, Vec<String>), DiffError> {
+    let mut warnings = Vec::new();
+    let (baseline, profile_path) = match (request.profiles.as_slice(), &request.baseline) {
+        ([profile], None) => (Baseline::docker_default(), profile),
+        ([profile], Some(path)) | ([path, profile], None) => {
+            let (baseline, parsed) = Baseline::from_file(path)?;
+            warnings.extend(
+                parsed
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}: {w}", path.display())),
+            );
+            (baseline, profile)
+        }
+        ([_, _], Some(_)) => return Err(DiffError::TwoBaselines),
+        (other, _) => return Err(DiffError::ProfileCount(other.len())),
+    };
+    let context = DockerContext::host(&request.cap_add, &request.cap_drop)?;
+    let parsed = Profile::load(profile_path)?;
+    warnings.extend(
+        parsed
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {w}", profile_path.display())),
+    );
+    let report = diff(
+        &baseline,
+        &parsed.profile,
+        &profile_path.display().to_string(),
+        &context,
+    );
+    Ok((report, warnings))
+}
+
+/// Compares `profile` (named `profile_name`) with `baseline` for `context`.
+pub fn diff(
+    baseline: &Baseline,
+    profile: &Profile,
+    profile_name: &str,
+    context: &DockerContext,
+) -> DiffReport {
+    let base = baseline.evaluate(context);
+    let ours = EffectivePolicy::evaluate(profile, context);
+    let needed = runnable_names(&ours);
+
+    let mut denied_needed = Vec::new();
+    let mut conditional = Vec::new();
+    for name in &needed {
+        match base.access(name) {
+            Access::Allowed => {}
+            Access::Denied(verdict) => {
+                let caps = baseline.capabilities_allowing(name, context);
+                let allow_with = if caps.is_empty() {
+                    Remedy::CustomProfile
+                } else {
+                    Remedy::CapAdd {
+                        caps: caps.iter().map(|c| c.as_str().to_owned()).collect(),
+                    }
+                };
+                let why = if baseline.is_docker_default {
+                    notes::why_docker_blocks(name).to_owned()
+                } else {
+                    format!("{} does not allow it", baseline.name)
+                };
+                denied_needed.push(DeniedNeed {
+                    name: name.clone(),
+                    baseline_verdict: verdict.to_string(),
+                    errno: verdict.errno,
+                    errno_name: verdict.errno.and_then(errno::name),
+                    why,
+                    risk: notes::risk(name),
+                    allow_with,
+                });
+            }
+            Access::Conditional { when, otherwise } => {
+                let allows: Vec<String> = when
+                    .iter()
+                    .filter(|g| g.verdict.runs())
+                    .map(|g| conditions_text(&g.args))
+                    .collect();
+                let profile_conditions = match ours.access(name) {
+                    Access::Conditional { when, .. } => when
+                        .iter()
+                        .filter(|g| g.verdict.runs())
+                        .map(|g| conditions_text(&g.args))
+                        .collect(),
+                    Access::Allowed | Access::Denied(_) => Vec::new(),
+                };
+                conditional.push(ConditionalUse {
+                    name: name.clone(),
+                    baseline_allows_when: allows,
+                    otherwise: otherwise.to_string(),
+                    profile_conditions,
+                    risk: notes::risk(name),
+                });
+            }
+        }
+    }
+
+    DiffReport {
+        schema: SCHEMA,
+        baseline: BaselineInfo {
+            name: baseline.name.clone(),
+            docker_default: baseline.is_docker_default,
+        },
+        profile: profile_name.to_owned(),
+        context: ContextInfo {
+            arch: context.native.short_name().to_owned(),
+            arches: base
+                .arches
+                .iter()
+                .map(|a| a.short_name().to_owned())
+                .collect(),
+            capabilities: context.caps.iter().map(|c| c.as_str().to_owned()).collect(),
+            kernel: context.kernel.to_string(),
+        },
+        denied_needed,
+        conditional,
+        surface: surface(&base, &needed, context.native),
+    }
+}
+
+/// The syscalls a profile lets run at all (unconditionally or under
+/// conditions), from `policy`, its evaluation; with a default action that
+/// lets everything run, every name of the host's tables.
+fn runnable_names(policy: &EffectivePolicy) -> BTreeSet<String> {
+    // A name no table of the filter's architectures knows is skipped by the
+    // runtime (the parser warns about it): it is nothing the profile needs.
+    let checkable: Vec<Arch> = policy
+        .arches
+        .iter()
+        .copied()
+        .filter(|arch| table::knows(*arch, "read").is_some())
+        .collect();
+    let is_syscall = |name: &str| {
+        checkable.is_empty()
+            || checkable
+                .iter()
+                .any(|arch| table::knows(*arch, name) == Some(true))
+    };
+    let mut names: BTreeSet<String> = policy
+        .grants
+        .keys()
+        .filter(|name| is_syscall(name))
+        .filter(|name| !matches!(policy.access(name), Access::Denied(_)))
+        .cloned()
+        .collect();
+    if policy.default.runs() {
+        for arch in &policy.arches {
+            for (_, name) in table::all(*arch) {
+                if !matches!(policy.access(name), Access::Denied(_)) {
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+fn surface(base: &EffectivePolicy, needed: &BTreeSet<String>, native: Arch) -> Surface {
+    let native_names: BTreeSet<&str> = table::all(native).into_iter().map(|(_, n)| n).collect();
+    let allowed: Vec<&str> = native_names
+        .iter()
+        .copied()
+        .filter(|name| !matches!(base.access(name), Access::Denied(_)))
+        .collect();
+    let removed: Vec<&str> = allowed
+        .iter()
+        .copied()
+        .filter(|name| !needed.contains(*name))
+        .collect();
+    let mut dangerous: Vec<&str> = removed
+        .iter()
+        .copied()
+        .filter(|name| notes::danger(name) > 0)
+        .collect();
+    // Most dangerous first, then by name: a stable order.
+    dangerous.sort_by_key(|name| (std::cmp::Reverse(notes::danger(name)), *name));
+    dangerous.truncate(MOST_DANGEROUS);
+    let share = if allowed.is_empty() {
+        0.0
+    } else {
+        removed.len() as f64 / allowed.len() as f64
+    };
+    Surface {
+        arch: native.short_name().to_owned(),
+        baseline_allowed: allowed.len(),
+        kept: allowed.len() - removed.len(),
+        removed: removed.len(),
+        // Three decimals: enough for a percentage with one, and stable.
+        removed_share: (share * 1000.0).round() / 1000.0,
+        most_dangerous: dangerous
+            .into_iter()
+            .map(|name| RemovedSyscall {
+                name: name.to_owned(),
+                risk: notes::risk(name),
+            })
+            .collect(),
+        removed_names: removed.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+fn conditions_text(args: &[crate::profile::ArgCondition]) -> String {
+    let parts: Vec<String> = args.iter().map(ToString::to_string).collect();
+    parts.join(" && ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        baseline::docker_capabilities,
+        profile::{KernelVersion, SyscallSet},
+    };
+
+    fn context() -> DockerContext {
+        DockerContext {
+            native: Arch::X86_64,
+            caps: docker_capabilities(&[], &[]).unwrap(),
+            kernel: KernelVersion { major: 6, minor: 1 },
+        }
+    }
+
+    fn app(names: &[&str]) -> Profile {
+        let set: SyscallSet = names.iter().copied().collect();
+        Profile::allow_list(Arch::X86_64, &set, None)
+    }
+
+    #[test]
+    fn denied_needs_come_with_reason_and_remedy() {
+        let report = diff(
+            &Baseline::docker_default(),
+            &app(&["read", "write", "mount", "kexec_load", "clone3", "socket"]),
+            "app.json",
+            &context(),
+        );
+        let names: Vec<&str> = report
+            .denied_needed
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(names, ["clone3", "kexec_load", "mount"]);
+        let mount = &report.denied_needed[2];
+        assert_eq!(
+            mount.allow_with,
+            Remedy::CapAdd {
+                caps: vec!["CAP_SYS_ADMIN".to_owned()]
+            }
+        );
+        assert_eq!(mount.allow_with.to_string(), "--cap-add SYS_ADMIN");
+        assert_eq!(mount.errno_name, Some("EPERM"));
+        assert!(mount.why.contains("mount"), "{}", mount.why);
+        assert_eq!(report.denied_needed[1].allow_with, Remedy::CustomProfile);
+        assert_eq!(report.denied_needed[0].errno_name, Some("ENOSYS"));
+        assert_eq!(report.conditional.len(), 1);
+        assert_eq!(report.conditional[0].name, "socket");
+        assert_eq!(
+            report.conditional[0].baseline_allows_when,
+            ["arg0 < 38", "arg0 == 39", "arg0 > 40"]
+        );
+    }
+
+    #[test]
+    fn surface_counts_what_the_profile_leaves_out() {
+        let report = diff(
+            &Baseline::docker_default(),
+            &app(&["read", "write", "exit_group", "socket"]),
+            "app.json",
+            &context(),
+        );
+        let surface = &report.surface;
+        assert_eq!(surface.kept, 4);
+        assert_eq!(surface.removed, surface.baseline_allowed - 4);
+        assert!(surface.removed_share > 0.98, "{}", surface.removed_share);
+        let dangerous: Vec<&str> = surface
+            .most_dangerous
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert!(dangerous.contains(&"ptrace"), "{dangerous:?}");
+        assert!(
+            !dangerous.contains(&"io_uring_setup"),
+            "Docker denies io_uring"
+        );
+        assert!(!surface.removed_names.contains(&"read".to_owned()));
+    }
+
+    #[test]
+    fn two_profiles_compare_as_baseline_and_profile() {
+        let old = Baseline {
+            name: "old.json".to_owned(),
+            profile: app(&["read", "write"]),
+            is_docker_default: false,
+        };
+        let report = diff(
+            &old,
+            &app(&["read", "write", "ptrace"]),
+            "new.json",
+            &context(),
+        );
+        assert_eq!(report.denied_needed.len(), 1);
+        assert_eq!(report.denied_needed[0].why, "old.json does not allow it");
+        assert_eq!(report.denied_needed[0].allow_with, Remedy::CustomProfile);
+        assert_eq!(report.surface.baseline_allowed, 2);
+        assert_eq!(report.surface.removed, 0);
+    }
+}

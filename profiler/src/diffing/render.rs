@@ -1,0 +1,304 @@
+//! A [`DiffReport`] as text for a terminal, JSON for programs, or Markdown
+//! for a pull-request comment.
+
+use std::fmt::Write;
+
+use super::DiffReport;
+
+/// How a report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Plain text (coloured on a terminal).
+    Text,
+    /// JSON, schema `syscall-profile/diff/v1`.
+    Json,
+    /// Markdown, for a pull-request comment.
+    Markdown,
+}
+
+/// `report` in `format`; `colour` only matters for text.
+pub fn render(report: &DiffReport, format: Format, colour: bool) -> String {
+    match format {
+        Format::Text => text(report, colour),
+        Format::Json => {
+            // Strings, numbers, lists and maps only: serializing cannot fail.
+            let mut out =
+                serde_json::to_string_pretty(report).expect("a diff report always serializes");
+            out.push('\n');
+            out
+        }
+        Format::Markdown => markdown(report),
+    }
+}
+
+/// ANSI styling, or none.
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn bold(&self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+    fn red(&self, text: &str) -> String {
+        self.wrap("1;31", text)
+    }
+    fn yellow(&self, text: &str) -> String {
+        self.wrap("33", text)
+    }
+    fn green(&self, text: &str) -> String {
+        self.wrap("32", text)
+    }
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+fn text(report: &DiffReport, colour: bool) -> String {
+    let p = Paint(colour);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} compared with {}",
+        p.bold(&report.profile),
+        p.bold(&report.baseline.name)
+    );
+    let _ = writeln!(
+        out,
+        "  evaluated for {} ({}), kernel {}, capabilities: {}",
+        report.context.arch,
+        report.context.arches.join(", "),
+        report.context.kernel,
+        short_caps(&report.context.capabilities)
+    );
+    out.push('\n');
+
+    if report.denied_needed.is_empty() {
+        let _ = writeln!(out, "{}", p.green("Needs nothing the baseline denies."));
+    } else {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.red(&format!(
+                "Needs {} syscall(s) the baseline denies:",
+                report.denied_needed.len()
+            ))
+        );
+        for need in &report.denied_needed {
+            let _ = writeln!(out, "  {} ({})", p.bold(&need.name), need.baseline_verdict);
+            let _ = writeln!(out, "      why: {}", need.why);
+            let _ = writeln!(out, "      risk: {}", need.risk);
+            let _ = writeln!(out, "      allowed by: {}", need.allow_with);
+        }
+    }
+    out.push('\n');
+
+    if !report.conditional.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.yellow("Uses syscalls the baseline allows only under argument conditions:")
+        );
+        for cond in &report.conditional {
+            let _ = writeln!(
+                out,
+                "  {}: allowed when {}; otherwise {}",
+                p.bold(&cond.name),
+                cond.baseline_allows_when.join(" or "),
+                cond.otherwise
+            );
+            if !cond.profile_conditions.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "      the profile allows it when {}",
+                    cond.profile_conditions.join(" or ")
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    let s = &report.surface;
+    let _ = writeln!(
+        out,
+        "Attack surface removed: {} of the {} {} syscalls the baseline allows ({}); {} kept.",
+        p.green(&s.removed.to_string()),
+        s.baseline_allowed,
+        s.arch,
+        percent(s.removed_share),
+        s.kept
+    );
+    if !s.most_dangerous.is_empty() {
+        let _ = writeln!(out, "  Most dangerous of those no longer reachable:");
+        let width = s
+            .most_dangerous
+            .iter()
+            .map(|d| d.name.len())
+            .max()
+            .unwrap_or(0);
+        for removed in &s.most_dangerous {
+            let _ = writeln!(out, "    {:width$}  {}", removed.name, removed.risk);
+        }
+    }
+    out
+}
+
+fn short_caps(caps: &[String]) -> String {
+    if caps.is_empty() {
+        return "none".to_owned();
+    }
+    caps.iter()
+        .map(|c| c.trim_start_matches("CAP_"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Escapes `|` so a cell cannot split a table row.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+fn markdown(report: &DiffReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Seccomp: `{}` compared with {}\n",
+        report.profile, report.baseline.name
+    );
+    let _ = writeln!(
+        out,
+        "Evaluated for {} ({}), kernel {}, capabilities: {}.\n",
+        report.context.arch,
+        report.context.arches.join(", "),
+        report.context.kernel,
+        short_caps(&report.context.capabilities)
+    );
+    if report.denied_needed.is_empty() {
+        out.push_str("**Needs nothing the baseline denies.**\n\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "**Needs {} syscall(s) the baseline denies:**\n",
+            report.denied_needed.len()
+        );
+        out.push_str("| syscall | baseline | why | risk | allowed by |\n");
+        out.push_str("| --- | --- | --- | --- | --- |\n");
+        for need in &report.denied_needed {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                need.name,
+                cell(&need.baseline_verdict),
+                cell(&need.why),
+                cell(need.risk),
+                cell(&need.allow_with.to_string())
+            );
+        }
+        out.push('\n');
+    }
+    if !report.conditional.is_empty() {
+        out.push_str("**Allowed by the baseline only under argument conditions:**\n\n");
+        out.push_str("| syscall | allowed when | otherwise | the profile's conditions |\n");
+        out.push_str("| --- | --- | --- | --- |\n");
+        for cond in &report.conditional {
+            let profile = if cond.profile_conditions.is_empty() {
+                "none".to_owned()
+            } else {
+                cond.profile_conditions.join(" or ")
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                cond.name,
+                cell(&cond.baseline_allows_when.join(" or ")),
+                cell(&cond.otherwise),
+                cell(&profile)
+            );
+        }
+        out.push('\n');
+    }
+    let s = &report.surface;
+    let _ = writeln!(
+        out,
+        "**Attack surface removed:** {} of the {} {} syscalls the baseline allows ({}); {} kept.\n",
+        s.removed,
+        s.baseline_allowed,
+        s.arch,
+        percent(s.removed_share),
+        s.kept
+    );
+    if !s.most_dangerous.is_empty() {
+        out.push_str("| no longer reachable | risk |\n| --- | --- |\n");
+        for removed in &s.most_dangerous {
+            let _ = writeln!(out, "| `{}` | {} |", removed.name, cell(removed.risk));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        baseline::{Baseline, DockerContext, docker_capabilities},
+        profile::{Arch, KernelVersion, Profile, SyscallSet},
+    };
+
+    fn report() -> DiffReport {
+        let set: SyscallSet = ["read", "mount", "socket"].into_iter().collect();
+        super::super::diff(
+            &Baseline::docker_default(),
+            &Profile::allow_list(Arch::X86_64, &set, None),
+            "app.json",
+            &DockerContext {
+                native: Arch::X86_64,
+                caps: docker_capabilities(&[], &[]).unwrap(),
+                kernel: KernelVersion { major: 6, minor: 1 },
+            },
+        )
+    }
+
+    #[test]
+    fn text_has_colour_only_when_asked() {
+        let plain = render(&report(), Format::Text, false);
+        assert!(!plain.contains('\x1b'));
+        assert!(plain.contains("mount (denied with EPERM (1))"), "{plain}");
+        assert!(plain.contains("allowed by: --cap-add SYS_ADMIN"), "{plain}");
+        assert!(
+            plain.contains("socket: allowed when arg0 < 38 or arg0 == 39 or arg0 > 40"),
+            "{plain}"
+        );
+        let coloured = render(&report(), Format::Text, true);
+        assert!(coloured.contains("\x1b[1;31m"));
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&report(), Format::Json, true)).unwrap();
+        assert_eq!(json["schema"], "syscall-profile/diff/v1");
+        assert_eq!(json["denied_needed"][0]["name"], "mount");
+        assert_eq!(json["denied_needed"][0]["allow_with"]["kind"], "cap_add");
+        assert_eq!(
+            json["denied_needed"][0]["allow_with"]["caps"][0],
+            "CAP_SYS_ADMIN"
+        );
+        assert_eq!(json["conditional"][0]["name"], "socket");
+        assert!(json["surface"]["removed_share"].as_f64().unwrap() > 0.9);
+        assert_eq!(json["context"]["arch"], "x86_64");
+    }
+
+    #[test]
+    fn markdown_is_tables() {
+        let md = render(&report(), Format::Markdown, true);
+        assert!(!md.contains('\x1b'));
+        assert!(md.contains("| `mount` | denied with EPERM (1) |"), "{md}");
+        assert!(md.contains("| no longer reachable | risk |"), "{md}");
+    }
+}
