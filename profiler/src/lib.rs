@@ -8,12 +8,14 @@
 //! - [`enforcing`]: running a container under a profile.
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
 //! - [`diffing`]: a profile compared with a baseline (`diff`).
+//! - [`merging`]: the union of several profiles (`merge`).
 //! - [`output`]: result files, checked before the work and written atomically.
 
 pub mod baseline;
 pub mod diffing;
 pub mod enforcing;
 pub mod engine;
+pub mod merging;
 pub mod output;
 pub mod profile;
 pub mod recording;

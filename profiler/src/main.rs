@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use syscall_profile::{
     diffing,
     enforcing::{self, EnforceOptions},
+    merging,
     recording::{self, RecordError, RecordOptions, Recording, hook::Hook},
 };
 
@@ -34,6 +35,8 @@ enum Command {
     Enforce(EnforceArgs),
     /// Compare a profile with Docker's default (or --baseline FILE), or two profiles.
     Diff(diffing::cli::DiffArgs),
+    /// Merge profiles into one that allows what any of them allows.
+    Merge(merging::cli::MergeArgs),
 }
 
 #[derive(Args)]
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Record(args) => record(args),
         Command::Enforce(args) => enforce(args),
         Command::Diff(args) => diffing::cli::run(args),
+        Command::Merge(args) => merging::cli::run(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
