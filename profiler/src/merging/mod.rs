@@ -232,17 +232,6 @@ fn describe((action, errno): (Action, Option<u32>)) -> String {
     }
 }
 
-fn describe_default((action, errno): (Action, Option<u32>)) -> String {
-    describe((
-        action,
-        if action == Action::Errno {
-            Some(errno.unwrap_or(crate::profile::EPERM))
-        } else {
-            errno
-        },
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
