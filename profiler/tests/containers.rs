@@ -449,10 +449,16 @@ fn enforce_runs_under_the_profile() {
     assert_eq!(stdout(&output).trim(), "getppid=ok sysinfo=errno:1");
     let err = stderr(&output);
     assert!(err.contains("is replaced by the profile"), "{err}");
+    // The denial, found in the container by the eBPF side, is explained.
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("sysinfo"))
+        .unwrap_or_else(|| panic!("no report of the denied sysinfo: {err}"));
     assert!(
-        err.contains("exited with status 4"),
-        "a hint on failure: {err}"
+        line.contains("(call)") && line.contains("errno 1"),
+        "{line}"
     );
+    assert!(err.contains("denied 1 syscall(s)"), "only sysinfo: {err}");
 }
 
 /// Bad container input: a clear message before any tracing, exit 125, and
