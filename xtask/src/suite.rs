@@ -48,7 +48,7 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     step(5, "cargo test --workspace", || {
         // Stopped when this closure returns, whether the tests passed or not.
         let services = Services::start(ws).context("starting the test services")?;
-        let mut test = ws.cargo(["test", "--workspace"]);
+        let mut test = ws.cargo(["test", "--workspace", "--no-fail-fast"]);
         test.args(test_args).envs(services.env.iter().cloned());
         workspace::run(&mut test)
     })?;
