@@ -8,6 +8,7 @@
 //! - [`enforcing`]: running a container under a profile.
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
 //! - [`diffing`]: a profile compared with a baseline (`diff`).
+//! - [`gating`]: the CI gate, a run checked against a policy (`check`).
 //! - [`merging`]: the union of several profiles (`merge`).
 //! - [`output`]: result files, checked before the work and written atomically.
 
@@ -15,6 +16,7 @@ pub mod baseline;
 pub mod diffing;
 pub mod enforcing;
 pub mod engine;
+pub mod gating;
 pub mod merging;
 pub mod output;
 pub mod profile;

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use syscall_profile::{
     diffing,
     enforcing::{self, EnforceOptions},
-    merging,
+    gating, merging,
     recording::{self, RecordError, RecordOptions, Recording, hook::Hook},
 };
 
@@ -37,6 +37,8 @@ enum Command {
     Diff(diffing::cli::DiffArgs),
     /// Merge profiles into one that allows what any of them allows.
     Merge(merging::cli::MergeArgs),
+    /// The CI gate: check a run (`--observed FILE` or `-- CMD...`) against a policy.
+    Check(gating::cli::CheckArgs),
 }
 
 #[derive(Args)]
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
         Command::Enforce(args) => enforce(args),
         Command::Diff(args) => diffing::cli::run(args),
         Command::Merge(args) => merging::cli::run(args),
+        Command::Check(args) => gating::cli::run(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

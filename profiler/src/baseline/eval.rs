@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::profile::{Action, Arch, ArgCondition, Capability, Filter, KernelVersion, Profile};
+use crate::profile::{
+    Action, Arch, ArgCondition, Capability, Filter, KernelVersion, Profile, table,
+};
 
 /// What Docker evaluates a profile against: the daemon's native
 /// architecture, the container's capability set, the running kernel.
@@ -198,6 +200,44 @@ impl EffectivePolicy {
                 })
                 .map_or(otherwise, |grant| grant.verdict),
         }
+    }
+
+    /// The syscalls the profile lets run at all (unconditionally or under
+    /// conditions); with a default action that lets everything run, every
+    /// name of the filter's architectures' tables.
+    pub fn runnable_names(&self) -> BTreeSet<String> {
+        let policy = self;
+        // A name no table of the filter's architectures knows is skipped by the
+        // runtime (the parser warns about it): it is nothing the profile needs.
+        let checkable: Vec<Arch> = policy
+            .arches
+            .iter()
+            .copied()
+            .filter(|arch| table::knows(*arch, "read").is_some())
+            .collect();
+        let is_syscall = |name: &str| {
+            checkable.is_empty()
+                || checkable
+                    .iter()
+                    .any(|arch| table::knows(*arch, name) == Some(true))
+        };
+        let mut names: BTreeSet<String> = policy
+            .grants
+            .keys()
+            .filter(|name| is_syscall(name))
+            .filter(|name| !matches!(policy.access(name), Access::Denied(_)))
+            .cloned()
+            .collect();
+        if policy.default.runs() {
+            for arch in &policy.arches {
+                for (_, name) in table::all(*arch) {
+                    if !matches!(policy.access(name), Access::Denied(_)) {
+                        names.insert(name.to_owned());
+                    }
+                }
+            }
+        }
+        names
     }
 
     /// The names this policy lets run unconditionally, of those in `names`.

@@ -55,12 +55,24 @@ pub fn run(args: DiffArgs) -> i32 {
                 eprintln!("syscall-profile: warning: {warning}");
             }
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", render(&report, args.format, colour));
+            print_stdout(&render(&report, args.format, colour));
             EXIT_OK
         }
         Err(e) => {
             eprintln!("syscall-profile: error: {e}");
             EXIT_ERROR
         }
+    }
+}
+
+/// Writes `text` to standard output. A reader that closed the pipe early
+/// (`| head`) wanted no more: that is not an error, and not a panic.
+pub(crate) fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("syscall-profile: warning: cannot write to standard output: {e}");
     }
 }

@@ -212,7 +212,7 @@ pub fn diff(
 ) -> DiffReport {
     let base = baseline.evaluate(context);
     let ours = EffectivePolicy::evaluate(profile, context);
-    let needed = runnable_names(&ours);
+    let needed = ours.runnable_names();
 
     let mut denied_needed = Vec::new();
     let mut conditional = Vec::new();
@@ -289,43 +289,6 @@ pub fn diff(
         conditional,
         surface: surface(&base, &needed, context.native),
     }
-}
-
-/// The syscalls a profile lets run at all (unconditionally or under
-/// conditions), from `policy`, its evaluation; with a default action that
-/// lets everything run, every name of the host's tables.
-fn runnable_names(policy: &EffectivePolicy) -> BTreeSet<String> {
-    // A name no table of the filter's architectures knows is skipped by the
-    // runtime (the parser warns about it): it is nothing the profile needs.
-    let checkable: Vec<Arch> = policy
-        .arches
-        .iter()
-        .copied()
-        .filter(|arch| table::knows(*arch, "read").is_some())
-        .collect();
-    let is_syscall = |name: &str| {
-        checkable.is_empty()
-            || checkable
-                .iter()
-                .any(|arch| table::knows(*arch, name) == Some(true))
-    };
-    let mut names: BTreeSet<String> = policy
-        .grants
-        .keys()
-        .filter(|name| is_syscall(name))
-        .filter(|name| !matches!(policy.access(name), Access::Denied(_)))
-        .cloned()
-        .collect();
-    if policy.default.runs() {
-        for arch in &policy.arches {
-            for (_, name) in table::all(*arch) {
-                if !matches!(policy.access(name), Access::Denied(_)) {
-                    names.insert(name.to_owned());
-                }
-            }
-        }
-    }
-    names
 }
 
 fn surface(base: &EffectivePolicy, needed: &BTreeSet<String>, native: Arch) -> Surface {

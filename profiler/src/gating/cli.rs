@@ -1,0 +1,191 @@
+//! The `check` subcommand's arguments and entry point.
+
+use std::{ffi::OsString, path::PathBuf};
+
+use super::{CheckInput, EXIT_ERROR, check, github_annotations, junit_xml, shell_quote, text};
+use crate::{
+    baseline::DockerContext,
+    diffing::cli::print_stdout,
+    output::Output,
+    profile::Profile,
+    recording::{self, RecordOptions},
+};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when every observed syscall is allowed by the policy; \
+                        1 when the run used syscalls outside it (or, with --strict, did not \
+                        use some it allows); 2 for a usage error, an unreadable profile or a \
+                        failed recording; 3 when the policy check passed but the recorded \
+                        command itself failed."
+)]
+pub struct CheckArgs {
+    /// The committed policy (a seccomp profile in Docker's format).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+
+    /// The profile of the run to check, e.g. from `syscall-profile record`.
+    /// Or give the command to record after `--`.
+    #[arg(long, value_name = "FILE", conflicts_with = "command")]
+    pub observed: Option<PathBuf>,
+
+    /// Fail also when the policy allows syscalls the run did not use.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Write a JUnit XML report to FILE (one test case per new syscall).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write the report as JSON (schema syscall-profile/check/v1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// With a command: also keep the profile of its run in FILE.
+    #[arg(long, value_name = "FILE", requires = "command")]
+    pub save_observed: Option<PathBuf>,
+
+    /// No text report on standard output (the files and annotations are
+    /// still written).
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// The command to record and check (a native program, or `docker run
+    /// ...` / `podman run ...`).
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    pub command: Vec<OsString>,
+}
+
+/// Entry point of `syscall-profile check`.
+pub fn run(args: CheckArgs) -> i32 {
+    match run_check(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("syscall-profile: error: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn run_check(args: CheckArgs) -> Result<i32, String> {
+    if args.observed.is_none() && args.command.is_empty() {
+        return Err(
+            "nothing to check: give --observed FILE, or the command to record after \
+                    `--`, e.g. `syscall-profile check --policy policy.json -- ./run-tests`"
+                .to_owned(),
+        );
+    }
+    // Report files are checked before anything runs.
+    let junit = args
+        .junit
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let json = args
+        .json
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let policy = load(&args.policy)?;
+    let context = DockerContext::host(&[], &[]).map_err(|e| e.to_string())?;
+    let policy_name = args.policy.display().to_string();
+
+    let words: Vec<String> = args
+        .command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let (observed, observed_name, exit_code, record_again) = match &args.observed {
+        Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
+        None => {
+            let temp = tempfile::tempdir()
+                .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+            let output = args
+                .save_observed
+                .clone()
+                .unwrap_or_else(|| temp.path().join("observed.json"));
+            let recording = record(&args.command, output)?;
+            let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+            let record_again = match &args.save_observed {
+                Some(_) => None,
+                None => Some((
+                    format!(
+                        "syscall-profile record -o observed.json -- {}",
+                        quoted.join(" ")
+                    ),
+                    "observed.json".to_owned(),
+                )),
+            };
+            (
+                recording.0,
+                args.save_observed.as_ref().map(|p| p.display().to_string()),
+                Some(recording.1),
+                record_again,
+            )
+        }
+    };
+    let report = check(
+        &CheckInput {
+            policy: &policy,
+            policy_name: &policy_name,
+            observed: &observed,
+            observed_name: observed_name.as_deref(),
+            command: (!words.is_empty()).then_some(words),
+            command_exit_code: exit_code,
+            strict: args.strict,
+            record_again,
+        },
+        &context,
+    );
+    if !args.quiet {
+        print_stdout(&text(&report));
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        print_stdout(&github_annotations(&report));
+    }
+    if let Some(out) = junit {
+        out.commit(&junit_xml(&report)).map_err(|e| e.to_string())?;
+    }
+    if let Some(out) = json {
+        // Strings, numbers and lists only: serializing cannot fail.
+        let mut text = serde_json::to_string_pretty(&report).expect("a check report serializes");
+        text.push('\n');
+        out.commit(&text).map_err(|e| e.to_string())?;
+    }
+    Ok(report.exit_code)
+}
+
+fn load(path: &std::path::Path) -> Result<Profile, String> {
+    let parsed = Profile::load(path).map_err(|e| e.to_string())?;
+    for warning in &parsed.warnings {
+        eprintln!("syscall-profile: warning: {}: {warning}", path.display());
+    }
+    Ok(parsed.profile)
+}
+
+/// Records `command` with the tool's recorder, writing its profile to
+/// `output`; the profile and the command's exit status.
+fn record(command: &[OsString], output: PathBuf) -> Result<(Profile, i32), String> {
+    let options = RecordOptions {
+        command: command.to_vec(),
+        output: Some(output),
+        stats: None,
+        quiet: true,
+        hook: Default::default(),
+        duration: None,
+        no_runtime_base: false,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let recording = runtime
+        .block_on(recording::record(options))
+        .map_err(|e| format!("recording failed: {e}"))?;
+    for warning in &recording.warnings {
+        eprintln!("syscall-profile: warning: {warning}");
+    }
+    Ok((recording.profile, recording.exit_code))
+}

@@ -1,0 +1,216 @@
+//! The CI gate end to end: a policy learned from release 1 of a program;
+//! release 2 makes one syscall more and fails `check` with exit status 1,
+//! a JUnit file naming that syscall, a JSON report and GitHub annotations;
+//! the update command it prints makes the policy pass again.
+//!
+//! Records with the real recorder: needs root and a cgroup2 mount.
+
+mod common;
+
+use std::{fs, process::Command};
+
+use common::{profiler, require_root, run, sample, stderr, stdout};
+
+#[test]
+fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let app = sample("app-release");
+    let policy = dir.path().join("policy.json");
+    let out = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        policy.as_os_str(),
+        "--".as_ref(),
+        app.as_os_str(),
+        "1".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!fs::read_to_string(&policy).unwrap().contains("getcpu"));
+
+    // Release 1 against its own policy: passes.
+    let junit = dir.path().join("junit.xml");
+    let report = dir.path().join("report.json");
+    let check = |release: &str, extra: &[&str]| {
+        let mut cmd = Command::new(profiler());
+        cmd.current_dir(dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .args([
+                "check",
+                "--policy",
+                "policy.json",
+                "--junit",
+                "junit.xml",
+                "--json",
+                "report.json",
+            ])
+            .args(extra)
+            .arg("--")
+            .arg(&app)
+            .arg(release);
+        cmd
+    };
+    let out = check("1", &[]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("PASS"), "{}", stdout(&out));
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+
+    // Release 2: one new syscall, exit status 1, named in every report.
+    let out = check("2", &[])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("FAIL: 1 syscall(s) outside the policy"),
+        "{text}"
+    );
+    assert!(text.contains("  getcpu: "), "{text}");
+    assert!(
+        text.contains("::error file=policy.json,title=New syscall%3A getcpu::"),
+        "{text}"
+    );
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+    assert!(xml.contains("<testcase classname=\"syscall-profile.check\" name=\"syscall getcpu is allowed by the policy\">"), "{xml}");
+    assert!(xml.contains("type=\"new-syscall\""), "{xml}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["schema"], "syscall-profile/check/v1");
+    assert_eq!(json["exit_code"], 1);
+    assert_eq!(json["new_syscalls"].as_array().unwrap().len(), 1);
+    assert_eq!(json["new_syscalls"][0]["name"], "getcpu");
+    assert_eq!(json["new_syscalls"][0]["docker_default"], "allowed");
+    assert_eq!(json["command_exit_code"], 0);
+
+    // The update command it prints, run as printed, makes release 2 pass.
+    let update = json["update_command"].as_str().unwrap().to_owned();
+    assert!(
+        update.contains("syscall-profile record -o observed.json -- "),
+        "{update}"
+    );
+    let bin_dir = profiler().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .args(["-c", &update])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{update}: {}", stderr(&out));
+    assert!(fs::read_to_string(&policy).unwrap().contains("getcpu"));
+    let out = check("2", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Release 1 again: getcpu now unused: information, or a failure with --strict.
+    let out = check("1", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("info: the policy allows 1 syscall(s) this run did not use"),
+        "{}",
+        stdout(&out)
+    );
+    let out = check("1", &["--strict"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("type=\"unused-syscall\""), "{xml}");
+}
+
+#[test]
+fn observed_file_mode_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, names: &str| {
+        let path = dir.path().join(name);
+        fs::write(
+            &path,
+            format!(r#"{{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{{"names": [{names}], "action": "SCMP_ACT_ALLOW"}}]}}"#),
+        )
+        .unwrap();
+        path
+    };
+    let policy = write("policy.json", r#""read", "write""#);
+    let observed = write("new.json", r#""read", "write", "bpf""#);
+    let junit = dir.path().join("j.xml");
+    let out = run([
+        "check".as_ref(),
+        "--policy".as_ref(),
+        policy.as_os_str(),
+        "--observed".as_ref(),
+        observed.as_os_str(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("bpf: loads code into the kernel"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!(
+            "syscall-profile merge {} {} -o {}",
+            policy.display(),
+            observed.display(),
+            policy.display()
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        fs::read_to_string(&junit)
+            .unwrap()
+            .contains("name=\"syscall bpf is allowed by the policy\"")
+    );
+
+    // Usage and input errors: exit status 2, with the problem named.
+    let out = run(["check".as_ref(), "--policy".as_ref(), policy.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nothing to check"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run([
+        "check".as_ref(),
+        "--policy".as_ref(),
+        "/nonexistent/p.json".as_ref(),
+        "--observed".as_ref(),
+        observed.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent/p.json"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run([
+        "check".as_ref(),
+        "--policy".as_ref(),
+        policy.as_os_str(),
+        "--observed".as_ref(),
+        observed.as_os_str(),
+        "--junit".as_ref(),
+        "/nonexistent-dir/j.xml".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent-dir"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(["check", "--observed", "x.json"]);
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+}
