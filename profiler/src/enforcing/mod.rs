@@ -277,9 +277,9 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     }
 
     let suggestion = match suggest {
-        Some(output) if !denials.is_empty() => {
-            Some(write_suggestion(output, arch, &denials, &options)?)
-        }
+        Some(output) if !denials.is_empty() => Some(write_suggestion(
+            output, &profile, arch, &denials, &options,
+        )?),
         _ => None,
     };
     Ok(Enforcement {
@@ -383,9 +383,9 @@ async fn complain(
     }
     denials.sort_by(|a, b| a.name.cmp(&b.name));
     let suggestion = match suggest {
-        Some(output) if !denials.is_empty() => {
-            Some(write_suggestion(output, arch, &denials, &options)?)
-        }
+        Some(output) if !denials.is_empty() => Some(write_suggestion(
+            output, &profile, arch, &denials, &options,
+        )?),
         _ => None,
     };
     Ok(Enforcement {
@@ -398,9 +398,11 @@ async fn complain(
     })
 }
 
-/// A profile allowing exactly the denied syscalls, to merge into the policy.
+/// A profile allowing exactly the denied syscalls, to merge into the policy:
+/// it keeps the policy's default action and architectures, so the two merge.
 fn write_suggestion(
     output: Output,
+    policy: &Profile,
     arch: Arch,
     denials: &[DeniedSyscall],
     options: &EnforceOptions,
@@ -422,7 +424,11 @@ fn write_suggestion(
         options.profile.display()
     )
     .replace("  ", " ");
-    let profile = Profile::allow_list(arch, &names, Some(comment));
+    let mut profile = Profile::allow_list(arch, &names, Some(comment));
+    profile.default_action = policy.default_action;
+    profile.default_errno_ret = policy.default_errno_ret;
+    profile.architectures = policy.architectures.clone();
+    profile.arch_map = policy.arch_map.clone();
     let path = output
         .commit(&profile.to_json())?
         .unwrap_or_else(|| PathBuf::from("-"));
