@@ -384,7 +384,7 @@ async fn complain(
     denials.sort_by(|a, b| a.name.cmp(&b.name));
     let suggestion = match suggest {
         Some(output) if !denials.is_empty() => Some(write_suggestion(
-            output, &profile, arch, &denials, &options,
+            output, profile, arch, &denials, &options,
         )?),
         _ => None,
     };
