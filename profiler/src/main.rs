@@ -160,6 +160,13 @@ fn enforce(args: EnforceArgs) -> i32 {
                 eprintln!("syscall-profile: warning: {warning}");
             }
             enforcing::report_denials(&enforcement.denials, &options, enforcement.complain);
+            if !enforcement.conditional.is_empty() {
+                eprintln!(
+                    "syscall-profile: the profile allows these only under argument conditions, \
+                     which complain mode does not check: {}",
+                    enforcement.conditional.join(" ")
+                );
+            }
             if let Some(path) = &enforcement.suggestion {
                 eprintln!(
                     "syscall-profile: a profile allowing them is in {}; to add it to the policy: \

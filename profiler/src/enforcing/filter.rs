@@ -15,56 +15,32 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
-use crate::profile::{
-    Action, Arch, ArgCondition, Capability, CompareOp, EPERM, KernelVersion, Profile, SyscallRule,
-    applies_to_arch,
+use crate::{
+    baseline::eval::{DockerContext, keeps},
+    profile::{Action, Arch, ArgCondition, Capability, CompareOp, EPERM, KernelVersion, Profile},
 };
 
-/// What decides, on this host, whether a rule's includes/excludes keep it:
-/// the architecture, the capabilities the program will run with (the
-/// effective set of this process, which the program inherits), and the
-/// running kernel.
-struct HostView {
-    arch: Arch,
-    capabilities: u64,
-    kernel: Option<KernelVersion>,
-}
-
-impl HostView {
-    fn current(arch: Arch) -> HostView {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let capabilities = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-            .unwrap_or(0);
-        HostView {
-            arch,
-            capabilities,
-            kernel: KernelVersion::running(),
-        }
-    }
-
-    fn has(&self, cap: &Capability) -> bool {
-        // The vocabulary lists the capabilities in the kernel's order.
-        Capability::ALL
-            .iter()
-            .position(|name| *name == cap.as_str())
-            .is_some_and(|bit| self.capabilities & (1u64 << bit) != 0)
-    }
-
-    /// Docker's rule: kept when all `includes` hold and no `excludes` does.
-    fn keeps(&self, rule: &SyscallRule) -> bool {
-        let at_least = |min: &Option<KernelVersion>| match (min, &self.kernel) {
-            (Some(min), Some(kernel)) => kernel >= min,
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        applies_to_arch(rule, self.arch)
-            && rule.includes.caps.iter().all(|c| self.has(c))
-            && at_least(&rule.includes.min_kernel)
-            && !rule.excludes.caps.iter().any(|c| self.has(c))
-            && !(rule.excludes.min_kernel.is_some() && at_least(&rule.excludes.min_kernel))
+/// The context a native program runs in, for a profile's includes/excludes:
+/// this host's architecture and kernel, and the capabilities the program
+/// will have (the effective set of this process, which it inherits).
+pub fn native_context(arch: Arch) -> DockerContext {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    // The vocabulary lists the capabilities in the kernel's order.
+    let caps = Capability::ALL
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| effective & (1u64 << bit) != 0)
+        .filter_map(|(_, name)| name.parse().ok())
+        .collect();
+    DockerContext {
+        native: arch,
+        caps,
+        kernel: KernelVersion::running().unwrap_or(KernelVersion { major: 0, minor: 0 }),
     }
 }
 
@@ -157,9 +133,13 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
             .map_err(scmp(format!("the architecture {}", arch.scmp_name())))?;
     }
 
-    let host_view = HostView::current(host);
+    let context = native_context(host);
     let mut skipped_names = Vec::new();
-    for rule in profile.syscalls.iter().filter(|rule| host_view.keeps(rule)) {
+    let kept = profile
+        .syscalls
+        .iter()
+        .filter(|rule| keeps(&rule.includes, &rule.excludes, &context));
+    for rule in kept {
         let rule_action = action(rule.action, rule.errno_ret, profile.default_errno_ret);
         // libseccomp refuses a rule whose action is the default one; such a
         // rule changes nothing, and runc leaves it out too.

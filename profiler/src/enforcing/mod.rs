@@ -33,6 +33,10 @@ use self::{
     filter::{CompiledFilter, FilterError},
 };
 use crate::{
+    baseline::{
+        BaselineError,
+        eval::{Access, DockerContext, EffectivePolicy},
+    },
     engine::{ContainerRun, EngineError, EngineRun},
     output::{Output, OutputError},
     profile::{Arch, Profile, ProfileError, SyscallSet},
@@ -75,6 +79,8 @@ pub enum EnforceError {
     Tracer(#[from] TracerError),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
     #[error("this host's architecture ({0}) is not supported")]
     UnsupportedArch(&'static str),
     #[error("cannot watch for signals: {0}")]
@@ -333,7 +339,19 @@ async fn complain(
         no_runtime_base: false,
     })
     .await?;
-    let allowed = profile.allowed_names();
+    // What the profile gives each syscall in the context the command ran in:
+    // a container's capabilities as Docker sets them, or the program's own.
+    let context = match ContainerRun::parse(&options.command) {
+        Some(run) => {
+            let values = |names: &[&str]| -> Vec<String> {
+                run.find(names).filter_map(|o| o.value.clone()).collect()
+            };
+            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
+        }
+        None => filter::native_context(arch),
+    };
+    let policy = EffectivePolicy::evaluate(profile, &context);
+    let mut conditional = BTreeSet::new();
     let counts = recording
         .stats
         .syscalls
@@ -341,8 +359,13 @@ async fn complain(
         .chain(&recording.stats.runtime_syscalls);
     let mut denials: Vec<DeniedSyscall> = Vec::new();
     for count in counts {
-        if allowed.contains(&count.name) {
-            continue;
+        match policy.access(&count.name) {
+            Access::Allowed => continue,
+            Access::Conditional { .. } => {
+                conditional.insert(count.name.clone());
+                continue;
+            }
+            Access::Denied(_) => {}
         }
         match denials.iter_mut().find(|d| d.name == count.name) {
             Some(d) => d.count += count.count,
@@ -361,7 +384,8 @@ async fn complain(
     }
     // Runtime base names the recording merged in were not observed.
     for name in recording.syscalls.iter() {
-        if !allowed.contains(name) && !denials.iter().any(|d| d.name == name) {
+        let denied = matches!(policy.access(name), Access::Denied(_));
+        if denied && !denials.iter().any(|d| d.name == name) {
             let base = recording
                 .runtime
                 .as_ref()
@@ -383,15 +407,15 @@ async fn complain(
     }
     denials.sort_by(|a, b| a.name.cmp(&b.name));
     let suggestion = match suggest {
-        Some(output) if !denials.is_empty() => Some(write_suggestion(
-            output, profile, arch, &denials, &options,
-        )?),
+        Some(output) if !denials.is_empty() => {
+            Some(write_suggestion(output, profile, arch, &denials, &options)?)
+        }
         _ => None,
     };
     Ok(Enforcement {
         exit_code: recording.exit_code,
         denials,
-        conditional: Vec::new(),
+        conditional: conditional.into_iter().collect(),
         suggestion,
         warnings: recording.warnings,
         complain: true,
