@@ -22,6 +22,8 @@ const SAMPLES: &[&str] = &[
     "getppid-loop",
     "quick-child",
     "signal-count",
+    "syscall-verdicts",
+    "app-release",
 ];
 
 /// Builds the samples as static binaries (a separate target directory,

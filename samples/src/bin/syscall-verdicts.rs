@@ -1,0 +1,153 @@
+//! `syscall-verdicts PROBE...`: makes each probe's syscall once and prints
+//! what came of it, one line per probe: `PROBE ok`, `PROBE errno N`,
+//! `PROBE signal N` (the call killed the process: it ran), `PROBE exit N`
+//! (the call ended the process: it ran), or `PROBE timeout`.
+//!
+//! A probe is `NR` (the syscall number, all six arguments zero) or
+//! `NR:A,B,...` (the arguments, decimal or 0x-hex; missing ones are zero).
+//! Run inside a container under a seccomp profile, and once more without
+//! one, the two outputs show what the filter did to each syscall: a call it
+//! denies fails with the profile's errno instead of doing what it does
+//! unfiltered.
+//!
+//! Each call is made in a child of its own, so that calls that end, block,
+//! fork or change the process (exit, pause, vfork, seccomp, setsid…) touch
+//! nothing else: the child's standard streams are a private pipe, an alarm
+//! ends a call that blocks, a child born of a fork-like call leaves at
+//! once, and the result goes back through a pipe with raw syscalls (which
+//! even seccomp's strict mode allows).
+
+use std::{
+    ffi::c_long,
+    io::Write,
+    time::{Duration, Instant},
+};
+
+/// How long a call may block before its alarm ends it.
+const ALARM_SECONDS: u32 = 1;
+
+/// How long the parent waits for a child at most.
+const WAIT: Duration = Duration::from_secs(5);
+
+fn parse_probe(word: &str) -> Option<(c_long, [c_long; 6])> {
+    let (nr, args) = word.split_once(':').unwrap_or((word, ""));
+    let nr: c_long = nr.parse().ok()?;
+    let mut out = [0 as c_long; 6];
+    for (slot, arg) in out
+        .iter_mut()
+        .zip(args.split(',').filter(|a| !a.is_empty()))
+    {
+        *slot = match arg.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok()? as c_long,
+            None => arg.parse().ok()?,
+        };
+    }
+    Some((nr, out))
+}
+
+/// In the child: make the call, report, leave.
+fn child(nr: c_long, args: [c_long; 6], report: i32) -> ! {
+    // SAFETY: plain syscalls on the child's own descriptors and state; the
+    // probed call gets integers and null pointers only.
+    unsafe {
+        let mut fds = [0i32; 2];
+        if libc::pipe(fds.as_mut_ptr()) == 0 {
+            libc::dup2(fds[0], 0);
+            libc::dup2(fds[1], 1);
+            libc::dup2(fds[1], 2);
+        }
+        libc::alarm(ALARM_SECONDS);
+        let ret = libc::syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+        let errno = if ret == -1 {
+            *libc::__errno_location()
+        } else {
+            0
+        };
+        let fork_like = [
+            libc::SYS_fork,
+            libc::SYS_vfork,
+            libc::SYS_clone,
+            libc::SYS_clone3,
+        ];
+        if ret == 0 && fork_like.contains(&nr) {
+            // The new process of a fork-like call: the parent reports.
+            libc::syscall(libc::SYS_exit, 0);
+        }
+        let bytes = errno.to_ne_bytes();
+        libc::syscall(libc::SYS_write, report, bytes.as_ptr(), bytes.len());
+        libc::syscall(libc::SYS_exit, 0);
+        libc::_exit(0)
+    }
+}
+
+fn probe(nr: c_long, args: [c_long; 6]) -> String {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return "error pipe".to_owned();
+    }
+    let (read_end, write_end) = (fds[0], fds[1]);
+    // SAFETY: the child only makes syscalls before it exits (see `child`).
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: closing our copy of the read end.
+        unsafe { libc::close(read_end) };
+        child(nr, args, write_end);
+    }
+    // SAFETY: closing the parent's copy of the write end.
+    unsafe { libc::close(write_end) };
+    if pid < 0 {
+        // SAFETY: closing the read end.
+        unsafe { libc::close(read_end) };
+        return "error fork".to_owned();
+    }
+    let deadline = Instant::now() + WAIT;
+    let mut status = 0;
+    let exited = loop {
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let outcome = if !exited {
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, &mut status, 0);
+        }
+        "timeout".to_owned()
+    } else {
+        let mut buf = [0u8; 4];
+        // SAFETY: reading into a local buffer; the writer has exited.
+        let n = unsafe { libc::read(read_end, buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 4 {
+            match i32::from_ne_bytes(buf) {
+                0 => "ok".to_owned(),
+                errno => format!("errno {errno}"),
+            }
+        } else if libc::WIFSIGNALED(status) {
+            format!("signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exit {}", libc::WEXITSTATUS(status))
+        }
+    };
+    // SAFETY: closing the read end.
+    unsafe { libc::close(read_end) };
+    outcome
+}
+
+fn main() {
+    let mut out = std::io::stdout().lock();
+    for word in std::env::args().skip(1) {
+        let line = match parse_probe(&word) {
+            Some((nr, args)) => probe(nr, args),
+            None => "error probe".to_owned(),
+        };
+        let _ = writeln!(out, "{word} {line}");
+    }
+}
