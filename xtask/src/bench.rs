@@ -194,7 +194,7 @@ impl Bench<'_> {
 
 /// Waits until the recorder has attached its program and started `comm`
 /// (it attaches before it starts the command).
-fn wait_until_recording(recorder: &mut BackgroundProcess, comm: &str) -> Result<()> {
+pub(crate) fn wait_until_recording(recorder: &mut BackgroundProcess, comm: &str) -> Result<()> {
     let deadline = Instant::now() + ATTACH_TIMEOUT;
     loop {
         if let Some(status) = recorder.try_wait()? {
@@ -212,8 +212,21 @@ fn wait_until_recording(recorder: &mut BackgroundProcess, comm: &str) -> Result<
 
 /// Whether a process whose parent is `ppid` has the command name `comm`.
 fn has_child_named(ppid: u32, comm: &str) -> Result<bool> {
+    Ok(child_named(ppid, comm)?.is_some())
+}
+
+/// The pid of a process whose parent is `ppid` and whose command name is
+/// `comm`, if there is one.
+pub(crate) fn child_named(ppid: u32, comm: &str) -> Result<Option<u32>> {
     let entries = fs::read_dir("/proc").context("cannot list /proc")?;
     for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
         // Processes come and go while this reads: skip what has gone.
         let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
             continue;
@@ -224,19 +237,19 @@ fn has_child_named(ppid: u32, comm: &str) -> Result<bool> {
         };
         let parent = stat[close + 1..].split_whitespace().nth(1);
         if &stat[open + 1..close] == comm && parent == Some(ppid.to_string().as_str()) {
-            return Ok(true);
+            return Ok(Some(pid));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// The configurations' indices in the order round `round` runs them: each
 /// round starts one later than the one before.
-fn round_order(round: usize, count: usize) -> impl Iterator<Item = usize> {
+pub(crate) fn round_order(round: usize, count: usize) -> impl Iterator<Item = usize> {
     (0..count).map(move |k| (round + k) % count)
 }
 
-fn median(sorted: &[f64]) -> f64 {
+pub(crate) fn median(sorted: &[f64]) -> f64 {
     let mid = sorted.len() / 2;
     if sorted.len() % 2 == 1 {
         sorted[mid]

@@ -4,6 +4,8 @@
 //!   LLVM (root only; idempotent).
 //! - `test`: the whole test suite, as CI runs it (`.ci/run`).
 //! - `demo`: records a sample program and prints its profile.
+//! - `bench`: what recording and enforcing cost, against bpftrace, strace
+//!   and Docker's default profile; writes BENCHMARKS.md and benchmarks.svg.
 //! - `bench-hooks`: measures what each eBPF hook type costs per syscall.
 //! - `docker-baseline`: writes the Docker default baseline the tool ships.
 //!
@@ -11,6 +13,11 @@
 //! standard output for their results.
 
 mod bench;
+mod bench_chart;
+mod bench_empty_hook;
+mod bench_image;
+mod bench_report;
+mod bench_suite;
 mod demo;
 mod docker_baseline;
 mod images;
@@ -54,6 +61,9 @@ enum Task {
     },
     /// Build release and record `threads 4`, printing its profile on stdout.
     Demo,
+    /// Measure what recording and enforcing cost, against bpftrace, strace and
+    /// Docker's default profile; write BENCHMARKS.md and benchmarks.svg.
+    Bench(bench_suite::Options),
     /// Measure the cost per syscall of each hook type, watched and unwatched.
     BenchHooks(bench::Options),
     /// Derive the runtime base sets shipped in profiler/data/runtime-base/
@@ -70,6 +80,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run().map(|()| ExitCode::SUCCESS),
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),
+        Task::Bench(options) => bench_suite::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::BenchHooks(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::DockerBaseline(options) => {

@@ -32,6 +32,22 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("crun", "podman's OCI runtime in the tests"),
     ("busybox-static", "the userland of the test images"),
+    (
+        "bpftrace",
+        "`cargo xtask bench` compares the recorder with it",
+    ),
+    (
+        "bpftool",
+        "`cargo xtask bench` names the eBPF maps and finds the kernel's BTF ids",
+    ),
+    (
+        "redis-server",
+        "the real server `cargo xtask bench` records and enforces",
+    ),
+    (
+        "redis-tools",
+        "redis-benchmark, the server's load generator in `cargo xtask bench`",
+    ),
 ];
 
 /// The bpf-linker release built, and the LLVM majors its features cover.

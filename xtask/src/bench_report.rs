@@ -1,0 +1,1339 @@
+//! BENCHMARKS.md and benchmarks.svg from a run of `cargo xtask bench`: the
+//! machine, the command that reproduces the run, a table per group as
+//! ratios to the group's baseline, memory, profile sizes, and the targets
+//! of issue 6 with how far each is met or missed. All of the text that
+//! quotes a figure is made here from the run's own numbers.
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result};
+
+use crate::{
+    bench_chart::{self, Bar, Group, Tool},
+    bench_suite::{Case, Neighbour, Outcome, Policy, Run, Stat, Workload},
+};
+
+pub fn unit(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Micro => "ns/call",
+        Workload::FileIo => "µs/file",
+        Workload::Redis => "requests/s",
+        Workload::True | Workload::StartTime => "ms",
+    }
+}
+
+fn higher_is_better(workload: Workload) -> bool {
+    workload == Workload::Redis
+}
+
+pub fn run_label(run: Run) -> String {
+    match run {
+        Run::Untraced => "untraced".to_owned(),
+        Run::Record => "`syscall-profile record`".to_owned(),
+        Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
+        Run::Strace => "`strace -f -c`".to_owned(),
+        Run::Enforce(Policy::None) => {
+            "`syscall-profile enforce`, allow-all profile (its denial watch alone)".to_owned()
+        }
+        Run::Enforce(Policy::DockerDefault) => {
+            "`syscall-profile enforce`, Docker's default profile".to_owned()
+        }
+        Run::Enforce(Policy::Learned) => "`syscall-profile enforce`, learned profile".to_owned(),
+        Run::Beside(Neighbour::Record) => "beside `record` of an idle `sleep`".to_owned(),
+        Run::Beside(Neighbour::Bpftrace) => {
+            "beside bpftrace watching an idle `sleep`'s cgroup".to_owned()
+        }
+        Run::Beside(Neighbour::EmptyTracepoint) => {
+            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)".to_owned()
+        }
+        Run::Beside(Neighbour::EmptyRawTracepoint) => {
+            "beside an empty program on `raw_tp/sys_enter`".to_owned()
+        }
+        Run::Beside(Neighbour::EmptyFentry) => {
+            "beside an empty program on `fentry/x64_sys_call`".to_owned()
+        }
+        Run::Container(Policy::None) => "`docker run --security-opt seccomp=unconfined`".to_owned(),
+        Run::Container(Policy::DockerDefault) => {
+            "`docker run` (Docker's default profile)".to_owned()
+        }
+        Run::Container(Policy::Learned) => {
+            "`docker run --security-opt seccomp=LEARNED.json`".to_owned()
+        }
+        Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
+        Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),
+        Run::ContainerStrace => "`strace -f -c -p` of the server".to_owned(),
+    }
+}
+
+/// Plain-text label for the chart (no Markdown).
+fn chart_label(run: Run) -> String {
+    run_label(run).replace('`', "")
+}
+
+fn tool(run: Run) -> Tool {
+    match run {
+        Run::Record | Run::ContainerRecord | Run::Beside(Neighbour::Record) => Tool::Ours,
+        Run::Bpftrace | Run::ContainerBpftrace | Run::Beside(Neighbour::Bpftrace) => Tool::Bpftrace,
+        Run::Strace | Run::ContainerStrace => Tool::Strace,
+        Run::Beside(_) => Tool::Empty,
+        Run::Enforce(_) | Run::Container(_) | Run::Untraced => Tool::Seccomp,
+    }
+}
+
+pub fn learned_label(workload: Workload, container: bool) -> String {
+    let name = match workload {
+        Workload::Micro => "getppid-loop",
+        Workload::FileIo => "file-io",
+        Workload::Redis => "redis-server",
+        Workload::True => "/bin/true",
+        Workload::StartTime => "start-time",
+    };
+    if container {
+        format!("{name} in a container")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A table: rows against a baseline.
+struct Section {
+    title: String,
+    /// The group's title in the chart.
+    short: &'static str,
+    workload: Workload,
+    baseline: Case,
+    rows: Vec<Run>,
+    note: String,
+}
+
+pub struct Report {
+    markdown: String,
+    groups: Vec<Group>,
+    summary: String,
+}
+
+fn fmt_value(value: f64, workload: Workload) -> String {
+    match workload {
+        Workload::Redis => format!("{value:.0}"),
+        Workload::Micro => format!("{value:.1}"),
+        Workload::FileIo => format!("{value:.2}"),
+        Workload::True | Workload::StartTime => format!("{value:.1}"),
+    }
+}
+
+/// A target's verdict line.
+struct Target {
+    name: String,
+    met: Option<bool>,
+    detail: String,
+}
+
+impl Report {
+    pub fn new(outcome: &Outcome) -> Result<Report> {
+        let r = Reader { outcome };
+        let sizes = outcome.sizes;
+        let sections = r.sections();
+        let mut md = String::new();
+        let mut summary = String::new();
+        writeln!(md, "# Benchmarks")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "What recording and enforcing cost, measured by `cargo xtask bench` against what \
+             users would run instead. Written by that command from one run on the machine \
+             below; every figure in this file is that run's. A benchmark, not a test: nothing \
+             is asserted."
+        )?;
+        writeln!(md)?;
+        writeln!(md, "Reproduce (as root, on Debian 12):")?;
+        writeln!(md)?;
+        writeln!(md, "```sh\n{}\n```", outcome.command_line)?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "It installs what is missing (`cargo xtask setup`), builds in release mode, starts \
+             a dockerd of its own (the test suite's), imports an image made from Debian's \
+             `redis-server` and its libraries, records each workload once to learn its \
+             profile (also the warm-up), then runs {} round(s); each round runs every \
+             configuration once, in an order rotated by one per round. The tables give the \
+             median of the rounds, their range (fastest–slowest), and the ratio of medians to \
+             the group's baseline. `--quick` runs 2 rounds of smaller workloads. This run took \
+             {:.0} s.",
+            outcome.rounds,
+            outcome.elapsed.as_secs_f64()
+        )?;
+        writeln!(md)?;
+        writeln!(md, "![ratios to the baselines](benchmarks.svg)")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "In the chart: blue is syscall-profile, orange bpftrace, red strace, grey an empty \
+             eBPF program (the cost of the hook alone), green a seccomp filter; each bar is a \
+             ratio of medians to its group's baseline, the whisker the range of the rounds. \
+             Start-up is in the tables only."
+        )?;
+        writeln!(md)?;
+        r.machine(&mut md)?;
+        writeln!(md, "## Workloads")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "- **getppid-loop** (`samples/src/bin/getppid-loop.rs`): {} raw `getppid` calls in a \
+             tight loop, timed by the loop itself (`SAMPLES_REPORT_NS`), so start-up and the \
+             recorder's set-up are left out; under strace {} calls (the figure is per call).",
+            sizes.calls, sizes.strace_calls
+        )?;
+        writeln!(
+            md,
+            "- **file-io** (`samples/src/bin/file-io.rs`): {} files of 4 KiB made, every 8th \
+             fsync'ed, stat'ed, read back, appended to, renamed, listed and removed (about 15 \
+             syscalls a file), timed by itself, on a tmpfs (`/dev/shm`): on this machine's disk \
+             the same work took 0.5 to 6.7 s from one run to the next, which would hide any \
+             tracer. Under strace {} files (the figure is per file).",
+            sizes.files, sizes.strace_files
+        )?;
+        writeln!(
+            md,
+            "- **redis-server** (Debian's 7.0) on 127.0.0.1:16379, no persistence, loaded by \
+             `redis-benchmark -t set,get -c 50 -n {}` (Debian's redis-tools) from outside the \
+             recording; the figure is both tests' requests over their time. Under strace \
+             {} requests a test. In a container: the same binary and its libraries in an image \
+             imported from a root filesystem, `--network host`, the load from the host on \
+             127.0.0.1.",
+            sizes.requests, sizes.strace_requests
+        )?;
+        writeln!(
+            md,
+            "- The recorder runs as `syscall-profile record -q -o FILE -- CMD`; bpftrace as \
+             `tracepoint:raw_syscalls:sys_enter /cgroup == cgroupid(\"CGROUP\")/ {{ \
+             @[args->id] = count(); }}` with the workload started by bpftrace's `-c` (after \
+             its probes are attached) in that cgroup v2; strace as `strace -f -c -o FILE`."
+        )?;
+        writeln!(md)?;
+
+        let mut current_part = "";
+        for section in &sections {
+            let part = part_title(section);
+            if part != current_part {
+                writeln!(md, "## {part}")?;
+                writeln!(md)?;
+                current_part = part;
+            }
+            r.table(&mut md, section)?;
+        }
+        r.memory(&mut md)?;
+        r.profile_sizes(&mut md)?;
+        let targets = r.targets();
+        writeln!(md, "## Targets")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "The targets of issue 6, reported, not asserted. *Added* is a configuration's \
+             median minus its baseline's."
+        )?;
+        writeln!(md)?;
+        writeln!(md, "| target | verdict | measured |")?;
+        writeln!(md, "| --- | --- | --- |")?;
+        for t in &targets {
+            let verdict = match t.met {
+                Some(true) => "met",
+                Some(false) => "**missed**",
+                None => "not measured",
+            };
+            writeln!(md, "| {} | {verdict} | {} |", t.name, t.detail)?;
+            writeln!(summary, "{verdict:>12}  {}: {}", t.name, t.detail)?;
+        }
+        writeln!(md)?;
+        r.limits(&mut md)?;
+        r.run_notes(&mut md)?;
+
+        Ok(Report {
+            markdown: md,
+            groups: r.chart_groups(&sections),
+            summary,
+        })
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let md = dir.join("BENCHMARKS.md");
+        fs::write(&md, &self.markdown).with_context(|| format!("cannot write {}", md.display()))?;
+        let svg = dir.join("benchmarks.svg");
+        bench_chart::draw(
+            &svg,
+            "syscall-profile: cost against each group's baseline (median of the rounds; whisker: range)",
+            &self.groups,
+        )?;
+        eprintln!("xtask bench: wrote {} and {}", md.display(), svg.display());
+        Ok(())
+    }
+
+    pub fn summary(&self) -> String {
+        self.summary.clone()
+    }
+}
+
+fn part_title(section: &Section) -> &'static str {
+    match section.rows.first() {
+        Some(Run::Beside(_)) => "Cost to everything else while a recording runs",
+        Some(Run::Enforce(_) | Run::Container(_)) => "Enforcement",
+        _ if matches!(section.workload, Workload::True | Workload::StartTime) => "Start-up",
+        _ => "Recording: cost to the recorded workload",
+    }
+}
+
+struct Reader<'a> {
+    outcome: &'a Outcome,
+}
+
+impl Reader<'_> {
+    fn stat(&self, case: Case) -> Option<Stat> {
+        self.outcome.samples.get(&case).and_then(|v| Stat::of(v))
+    }
+
+    fn median(&self, workload: Workload, run: Run) -> Option<f64> {
+        self.stat(Case { workload, run }).map(|s| s.median)
+    }
+
+    /// The cost ratio of `value` against `base`: time over time, or for a
+    /// throughput, time per request over time per request.
+    fn ratio(workload: Workload, value: f64, base: f64) -> f64 {
+        if higher_is_better(workload) {
+            base / value
+        } else {
+            value / base
+        }
+    }
+
+    fn sections(&self) -> Vec<Section> {
+        use Run::*;
+        use Workload::*;
+        let s = self.outcome.sizes;
+        let all = vec![
+            Section {
+                short: "getppid-loop, recorded",
+                title: format!("getppid-loop: {} raw getppid calls, ns per call", s.calls),
+                workload: Micro,
+                baseline: Case {
+                    workload: Micro,
+                    run: Untraced,
+                },
+                rows: vec![Record, Bpftrace, Strace],
+                note: String::new(),
+            },
+            Section {
+                short: "file-io, recorded",
+                title: format!("file-io: {} small files on a tmpfs, µs per file", s.files),
+                workload: FileIo,
+                baseline: Case {
+                    workload: FileIo,
+                    run: Untraced,
+                },
+                rows: vec![Record, Bpftrace, Strace],
+                note: String::new(),
+            },
+            Section {
+                short: "redis-server, recorded",
+                title: "redis-server, native, under redis-benchmark: requests/s".to_owned(),
+                workload: Redis,
+                baseline: Case {
+                    workload: Redis,
+                    run: Untraced,
+                },
+                rows: vec![Record, Bpftrace, Strace],
+                note: String::new(),
+            },
+            Section {
+                short: "redis-server in a container, recorded",
+                title: "redis-server in a container (`--network host`): requests/s".to_owned(),
+                workload: Redis,
+                baseline: Case {
+                    workload: Redis,
+                    run: Container(Policy::DockerDefault),
+                },
+                rows: vec![ContainerRecord, ContainerBpftrace, ContainerStrace],
+                note: "The baseline is a plain `docker run`, under Docker's default profile; \
+                       `record` runs the container under an allow-all recording profile (a \
+                       filter is still installed: it marks where the profile starts)."
+                    .to_owned(),
+            },
+            Section {
+                short: "getppid-loop outside the recording",
+                title: format!(
+                    "getppid-loop ({} calls) outside the watched cgroup, ns per call",
+                    s.calls
+                ),
+                workload: Micro,
+                baseline: Case {
+                    workload: Micro,
+                    run: Untraced,
+                },
+                rows: vec![
+                    Beside(Neighbour::Record),
+                    Beside(Neighbour::Bpftrace),
+                    Beside(Neighbour::EmptyTracepoint),
+                    Beside(Neighbour::EmptyRawTracepoint),
+                    Beside(Neighbour::EmptyFentry),
+                ],
+                note: "The empty programs (`r0 = 0; exit`, loaded by the benchmark itself through \
+                       bpf(2)) cost only what hooking there costs: the floor of any program at \
+                       that hook. `raw_tp/sys_enter` is the recorder's hook; `fentry/x64_sys_call` \
+                       is the kernel's syscall dispatch function."
+                    .to_owned(),
+            },
+            Section {
+                short: "getppid-loop under enforce",
+                title: "getppid-loop, native, under a seccomp filter: ns per call".to_owned(),
+                workload: Micro,
+                baseline: Case {
+                    workload: Micro,
+                    run: Untraced,
+                },
+                rows: vec![
+                    Enforce(Policy::None),
+                    Enforce(Policy::DockerDefault),
+                    Enforce(Policy::Learned),
+                ],
+                note: "`enforce` installs the profile compiled by libseccomp and also watches \
+                       the command's cgroup for denials with eBPF programs on `sys_enter` and \
+                       `sys_exit`; the allow-all row is that watch with a filter that allows \
+                       everything."
+                    .to_owned(),
+            },
+            Section {
+                short: "getppid-loop in a container, seccomp",
+                title: "getppid-loop in a container: ns per call".to_owned(),
+                workload: Micro,
+                baseline: Case {
+                    workload: Micro,
+                    run: Container(Policy::None),
+                },
+                rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
+                note: "Plain `docker run`: the filter alone, no watch.".to_owned(),
+            },
+            Section {
+                short: "redis-server under enforce",
+                title: "redis-server, native, under a seccomp filter: requests/s".to_owned(),
+                workload: Redis,
+                baseline: Case {
+                    workload: Redis,
+                    run: Untraced,
+                },
+                rows: vec![
+                    Enforce(Policy::None),
+                    Enforce(Policy::DockerDefault),
+                    Enforce(Policy::Learned),
+                ],
+                note: String::new(),
+            },
+            Section {
+                short: "redis-server in a container, seccomp",
+                title: "redis-server in a container: requests/s".to_owned(),
+                workload: Redis,
+                baseline: Case {
+                    workload: Redis,
+                    run: Container(Policy::None),
+                },
+                rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
+                note: String::new(),
+            },
+            Section {
+                short: "",
+                title: "`/bin/true`: wall time from spawn to exit, ms".to_owned(),
+                workload: True,
+                baseline: Case {
+                    workload: True,
+                    run: Untraced,
+                },
+                rows: vec![Record],
+                note: format!(
+                    "{} runs per round of each, as `syscall-profile record -q -o FILE -- /bin/true`.",
+                    s.startups
+                ),
+            },
+            Section {
+                short: "",
+                title: "Time until tracing is armed: spawn to the recorded program's first \
+                        instruction, ms"
+                    .to_owned(),
+                workload: StartTime,
+                baseline: Case {
+                    workload: StartTime,
+                    run: Untraced,
+                },
+                rows: vec![Record],
+                note: "`samples/src/bin/start-time.rs` prints CLOCK_REALTIME as its first \
+                       action; the benchmark notes the time right before it spawns the \
+                       recorder. The recorder attaches its program before it starts the \
+                       command, so this bounds the time until tracing is armed from above."
+                    .to_owned(),
+            },
+        ];
+        all.into_iter()
+            .filter(|section| {
+                self.outcome.cases.contains(&section.baseline)
+                    && section.rows.iter().any(|&run| {
+                        self.outcome.cases.contains(&Case {
+                            workload: section.workload,
+                            run,
+                        })
+                    })
+            })
+            .collect()
+    }
+
+    fn table(&self, md: &mut String, section: &Section) -> Result<()> {
+        let w = section.workload;
+        writeln!(md, "### {}", section.title)?;
+        writeln!(md)?;
+        let unit = unit(w);
+        if higher_is_better(w) {
+            writeln!(
+                md,
+                "| configuration | {unit} (median) | range | runs | time per request × | throughput change |"
+            )?;
+        } else {
+            writeln!(
+                md,
+                "| configuration | {unit} (median) | range | runs | × baseline | added ({unit}) |"
+            )?;
+        }
+        writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
+        let base = self.stat(section.baseline);
+        for run in std::iter::once(section.baseline.run).chain(section.rows.iter().copied()) {
+            let case = Case { workload: w, run };
+            if !self.outcome.cases.contains(&case) {
+                continue;
+            }
+            let label = if run == section.baseline.run {
+                format!("{} (baseline)", run_label(run))
+            } else {
+                run_label(run)
+            };
+            match (self.stat(case), base) {
+                (Some(s), Some(b)) => {
+                    let ratio = Self::ratio(w, s.median, b.median);
+                    let last = if higher_is_better(w) {
+                        format!("{:+.1} %", (s.median / b.median - 1.0) * 100.0)
+                    } else {
+                        format!("{:+.1}", s.median - b.median)
+                    };
+                    writeln!(
+                        md,
+                        "| {label} | {} | {}–{} | {} | {ratio:.2} | {last} |",
+                        fmt_value(s.median, w),
+                        fmt_value(s.min, w),
+                        fmt_value(s.max, w),
+                        s.n
+                    )?;
+                }
+                (Some(s), None) => writeln!(
+                    md,
+                    "| {label} | {} | {}–{} | {} | | |",
+                    fmt_value(s.median, w),
+                    fmt_value(s.min, w),
+                    fmt_value(s.max, w),
+                    s.n
+                )?,
+                (None, _) => {
+                    let why = self
+                        .outcome
+                        .failures
+                        .get(&case)
+                        .map(|e| format!("failed: {}", e.replace('|', "/")))
+                        .unwrap_or_else(|| "not measured".to_owned());
+                    writeln!(md, "| {label} | {why} | | | | |")?;
+                }
+            }
+        }
+        writeln!(md)?;
+        if !section.note.is_empty() {
+            writeln!(md, "{}", section.note)?;
+            writeln!(md)?;
+        }
+        Ok(())
+    }
+
+    fn chart_groups(&self, sections: &[Section]) -> Vec<Group> {
+        let mut groups = Vec::new();
+        for section in sections {
+            let w = section.workload;
+            let Some(base) = self.stat(section.baseline) else {
+                continue;
+            };
+            if section.short.is_empty() {
+                continue;
+            }
+            let mut bars = Vec::new();
+            for &run in &section.rows {
+                let Some(s) = self.stat(Case { workload: w, run }) else {
+                    continue;
+                };
+                let (low, high) = if higher_is_better(w) {
+                    (base.median / s.max, base.median / s.min)
+                } else {
+                    (s.min / base.median, s.max / base.median)
+                };
+                bars.push(Bar {
+                    label: chart_label(run),
+                    ratio: Self::ratio(w, s.median, base.median),
+                    low,
+                    high,
+                    tool: tool(run),
+                });
+            }
+            if !bars.is_empty() {
+                groups.push(Group {
+                    title: format!(
+                        "{} (vs {})",
+                        section.short,
+                        chart_label(section.baseline.run)
+                            .trim_start_matches("docker run --security-opt ")
+                    ),
+                    bars,
+                });
+            }
+        }
+        groups
+    }
+
+    fn machine(&self, md: &mut String) -> Result<()> {
+        writeln!(md, "## Machine")?;
+        writeln!(md)?;
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_default();
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let memory = fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
+            .unwrap_or_default();
+        let kernel = read_trim("/proc/sys/kernel/osrelease");
+        let debian = read_trim("/etc/debian_version");
+        let spectre = read_trim("/sys/devices/system/cpu/vulnerabilities/spectre_v2");
+        writeln!(md, "| | |")?;
+        writeln!(md, "| --- | --- |")?;
+        writeln!(md, "| CPU | {cpu}, {cores} cores (a VM) |")?;
+        writeln!(md, "| memory | {memory} |")?;
+        writeln!(md, "| OS | Debian {debian}, kernel {kernel} |")?;
+        writeln!(md, "| Spectre v2 mitigation | {spectre} |")?;
+        for (what, cmd, args) in [
+            ("bpftrace", "bpftrace", &["--version"][..]),
+            ("strace", "strace", &["-V"][..]),
+            ("redis", "redis-server", &["--version"][..]),
+            ("dockerd", "dockerd", &["--version"][..]),
+            ("runc", "runc", &["--version"][..]),
+        ] {
+            writeln!(md, "| {what} | {} |", first_line(cmd, args))?;
+        }
+        writeln!(md, "| libseccomp | {} |", package_version("libseccomp2"))?;
+        writeln!(md, "| syscall-profile | commit {} |", git_commit())?;
+        writeln!(
+            md,
+            "| load average (1, 5, 15 min) at each round's start, and at the end | {} |",
+            self.outcome.load_averages.join("; ")
+        )?;
+        writeln!(md)?;
+        if self.outcome.foreign_programs.is_empty() {
+            writeln!(
+                md,
+                "No other eBPF tracing program was loaded at any round's start (another one \
+                 on the syscall path would slow every configuration)."
+            )?;
+        } else {
+            writeln!(
+                md,
+                "Other eBPF tracing programs were loaded at a round's start (they slow every \
+                 syscall of the host, baselines included): {}.",
+                self.outcome.foreign_programs.join(", ")
+            )?;
+        }
+        writeln!(md)?;
+        Ok(())
+    }
+
+    fn memory(&self, md: &mut String) -> Result<()> {
+        let memory = &self.outcome.memory;
+        writeln!(md, "## Memory")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "Peak resident set of the recorder (`VmHWM` from `/proc/PID/status`, read every \
+             10 ms while it runs and right before a server is shut down; for `/bin/true`, \
+             `ru_maxrss` from wait4(2), which covers the recorder and `/bin/true`):"
+        )?;
+        writeln!(md)?;
+        writeln!(md, "| recording of | runs | median | max |")?;
+        writeln!(md, "| --- | ---: | ---: | ---: |")?;
+        for (what, values) in &memory.recorder_kib {
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let median = sorted[sorted.len() / 2];
+            let max = sorted[sorted.len() - 1];
+            writeln!(
+                md,
+                "| {what} | {} | {:.1} MiB | {:.1} MiB |",
+                sorted.len(),
+                mib(median),
+                mib(max)
+            )?;
+        }
+        if let Some(max) = memory.bpftrace_kib.iter().max() {
+            writeln!(
+                md,
+                "| *bpftrace, for comparison* | {} | | {:.1} MiB |",
+                memory.bpftrace_kib.len(),
+                mib(*max)
+            )?;
+        }
+        writeln!(md)?;
+        if !memory.bpf.is_empty() {
+            writeln!(
+                md,
+                "eBPF maps and programs in the kernel, from the holder's `/proc/PID/fdinfo` \
+                 (`memlock` is the kernel's own estimate of what each takes; names from \
+                 `bpftool`):"
+            )?;
+            writeln!(md)?;
+            writeln!(
+                md,
+                "| held by | map | type | key | value | entries | memlock |"
+            )?;
+            writeln!(md, "| --- | --- | --- | ---: | ---: | ---: | ---: |")?;
+            for (holder, objects) in &memory.bpf {
+                let mut maps = 0;
+                for o in objects.iter().filter(|o| o.kind == "map") {
+                    maps += o.memlock;
+                    writeln!(
+                        md,
+                        "| {holder} | `{}` | {} | {} | {} | {} | {:.1} KiB |",
+                        o.name,
+                        o.type_name,
+                        o.key_size,
+                        o.value_size,
+                        o.max_entries,
+                        o.memlock as f64 / 1024.0
+                    )?;
+                }
+                let progs: Vec<_> = objects.iter().filter(|o| o.kind == "prog").collect();
+                let prog_bytes: u64 = progs.iter().map(|o| o.memlock).sum();
+                writeln!(
+                    md,
+                    "| **{holder}: all maps** | | | | | | **{:.1} KiB** |",
+                    maps as f64 / 1024.0
+                )?;
+                writeln!(
+                    md,
+                    "| {holder}: {} program(s) | | | | | | {:.1} KiB |",
+                    progs.len(),
+                    prog_bytes as f64 / 1024.0
+                )?;
+            }
+            writeln!(md)?;
+        }
+        Ok(())
+    }
+
+    fn profile_sizes(&self, md: &mut String) -> Result<()> {
+        writeln!(md, "## Profile size")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "The learned profile of each workload (from the learning run before the rounds) \
+             against Docker's default profile on this host (amd64, Docker's default \
+             capabilities, this kernel), as `syscall-profile diff --format json PROFILE` \
+             evaluates it:"
+        )?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "| learned from | syscalls allowed | Docker's default allows | of those, left out | \
+             needed but denied by Docker's default | needed, allowed by Docker only with argument checks |"
+        )?;
+        writeln!(md, "| --- | ---: | ---: | ---: | --- | --- |")?;
+        for (what, path) in &self.outcome.learned {
+            let allowed = count_allowed(path);
+            match diff(&self.outcome.recorder, path) {
+                Ok(d) => writeln!(
+                    md,
+                    "| {what} | {} | {} | {} | {} | {} |",
+                    allowed.map_or("?".to_owned(), |n| n.to_string()),
+                    d.baseline_allowed,
+                    d.removed,
+                    names_or_none(&d.denied_needed),
+                    names_or_none(&d.conditional)
+                )?,
+                Err(e) => writeln!(
+                    md,
+                    "| {what} | {} | `diff` failed: {} | | | |",
+                    allowed.map_or("?".to_owned(), |n| n.to_string()),
+                    format!("{e:#}").replace('|', "/")
+                )?,
+            }
+        }
+        writeln!(md)?;
+        writeln!(
+            md,
+            "The shared notes count Docker's default on amd64 as 292 syscalls allowed \
+             unconditionally and 3 with argument checks, from the names the profile lists; \
+             `diff` counts the allowed native syscalls of this kernel's table, which has \
+             syscalls newer than that count."
+        )?;
+        writeln!(md)?;
+        Ok(())
+    }
+
+    fn targets(&self) -> Vec<Target> {
+        use Run::*;
+        use Workload::*;
+        let mut targets = Vec::new();
+        let m = |w, r| self.median(w, r);
+
+        // 1. Watched: at most a tenth of bpftrace's added cost.
+        let name = "recorder adds ≤ 1/10 of bpftrace's added cost to the watched process \
+                    (getppid-loop)"
+            .to_owned();
+        match (m(Micro, Untraced), m(Micro, Record), m(Micro, Bpftrace)) {
+            (Some(base), Some(rec), Some(bt)) => {
+                let (added, bt_added) = (rec - base, bt - base);
+                let limit = bt_added / 10.0;
+                targets.push(Target {
+                    name,
+                    met: Some(added <= limit),
+                    detail: format!(
+                        "record adds {added:.1} ns a call, bpftrace {bt_added:.1}: the limit is \
+                         {limit:.1} ns; record adds {:.2}× bpftrace's{}",
+                        added / bt_added,
+                        if added > limit {
+                            format!(", {:.1} ns over", added - limit)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                });
+            }
+            _ => targets.push(Target {
+                name,
+                met: None,
+                detail: String::new(),
+            }),
+        }
+        if let (Some(base), Some(rec), Some(bt)) =
+            (m(FileIo, Untraced), m(FileIo, Record), m(FileIo, Bpftrace))
+        {
+            let (added, bt_added) = (rec - base, bt - base);
+            targets.push(Target {
+                name: "… the same on file-io (for information)".to_owned(),
+                met: Some(added <= bt_added / 10.0),
+                detail: format!(
+                    "record adds {:.2} µs a file ({:+.1} %), bpftrace {:.2} µs ({:+.1} %)",
+                    added,
+                    added / base * 100.0,
+                    bt_added,
+                    bt_added / base * 100.0
+                ),
+            });
+        }
+
+        // 2. Unwatched: no more than bpftrace.
+        let name =
+            "recorder adds no more than bpftrace to processes outside the recording".to_owned();
+        match (
+            m(Micro, Untraced),
+            m(Micro, Beside(Neighbour::Record)),
+            m(Micro, Beside(Neighbour::Bpftrace)),
+        ) {
+            (Some(base), Some(rec), Some(bt)) => {
+                let (added, bt_added) = (rec - base, bt - base);
+                targets.push(Target {
+                    name,
+                    met: Some(added <= bt_added),
+                    detail: format!(
+                        "record adds {added:.1} ns a call, bpftrace {bt_added:.1} ns{}",
+                        if added > bt_added {
+                            format!(" ({:.1} ns more)", added - bt_added)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                });
+            }
+            _ => targets.push(Target {
+                name,
+                met: None,
+                detail: String::new(),
+            }),
+        }
+
+        // 3. Server throughput loss within the noise.
+        for (what, base_run, rec_run) in [
+            ("native", Untraced, Record),
+            (
+                "in a container",
+                Container(Policy::DockerDefault),
+                ContainerRecord,
+            ),
+        ] {
+            let name =
+                format!("server throughput loss under `record` within run-to-run noise ({what})");
+            match (
+                self.stat(Case {
+                    workload: Redis,
+                    run: base_run,
+                }),
+                m(Redis, rec_run),
+            ) {
+                (Some(base), Some(rec)) => {
+                    let loss = 1.0 - rec / base.median;
+                    let noise = (base.max - base.min) / base.median;
+                    targets.push(Target {
+                        name,
+                        met: Some(loss <= noise),
+                        detail: format!(
+                            "throughput {:+.1} % (median {rec:.0} against {:.0} requests/s); the \
+                             baseline's own rounds span {:.1} % of its median{}",
+                            -loss * 100.0,
+                            base.median,
+                            noise * 100.0,
+                            if loss > noise {
+                                format!(": {:.1} points beyond it", (loss - noise) * 100.0)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    });
+                }
+                _ => targets.push(Target {
+                    name,
+                    met: None,
+                    detail: String::new(),
+                }),
+            }
+        }
+
+        // 4. Learned no dearer than Docker's default.
+        for (workload, what, default_run, learned_run) in [
+            (
+                Micro,
+                "getppid-loop, `enforce`",
+                Enforce(Policy::DockerDefault),
+                Enforce(Policy::Learned),
+            ),
+            (
+                Micro,
+                "getppid-loop, container",
+                Container(Policy::DockerDefault),
+                Container(Policy::Learned),
+            ),
+            (
+                Redis,
+                "redis, `enforce`",
+                Enforce(Policy::DockerDefault),
+                Enforce(Policy::Learned),
+            ),
+            (
+                Redis,
+                "redis, container",
+                Container(Policy::DockerDefault),
+                Container(Policy::Learned),
+            ),
+        ] {
+            let name = format!("learned profile no dearer than Docker's default ({what})");
+            match (
+                self.stat(Case {
+                    workload,
+                    run: default_run,
+                }),
+                self.stat(Case {
+                    workload,
+                    run: learned_run,
+                }),
+            ) {
+                (Some(default), Some(learned)) => {
+                    // Dearer means slower: more ns, or fewer requests/s.
+                    let dearer_by = Self::ratio(workload, learned.median, default.median) - 1.0;
+                    let noise = (default.max - default.min) / default.median;
+                    let met = dearer_by <= 0.0 || dearer_by <= noise;
+                    targets.push(Target {
+                        name,
+                        met: Some(met),
+                        detail: format!(
+                            "learned {} against default {} {}: {:+.1} %{}",
+                            fmt_value(learned.median, workload),
+                            fmt_value(default.median, workload),
+                            unit(workload),
+                            dearer_by * 100.0,
+                            if dearer_by > 0.0 && met {
+                                format!(
+                                    " dearer, within the default's own range ({:.1} %)",
+                                    noise * 100.0
+                                )
+                            } else if dearer_by > 0.0 {
+                                format!(
+                                    " dearer, beyond the default's own range ({:.1} %)",
+                                    noise * 100.0
+                                )
+                            } else {
+                                " (cheaper or equal)".to_owned()
+                            }
+                        ),
+                    });
+                }
+                _ => targets.push(Target {
+                    name,
+                    met: None,
+                    detail: String::new(),
+                }),
+            }
+        }
+
+        // 5. Start-up.
+        let name = "`record -- /bin/true` within 150 ms of `/bin/true`".to_owned();
+        match (m(True, Untraced), m(True, Record)) {
+            (Some(base), Some(rec)) => targets.push(Target {
+                name,
+                met: Some(rec - base <= 150.0),
+                detail: format!("{rec:.1} ms against {base:.1} ms: {:+.1} ms", rec - base),
+            }),
+            _ => targets.push(Target {
+                name,
+                met: None,
+                detail: String::new(),
+            }),
+        }
+
+        // 6. Memory.
+        let peak = self
+            .outcome
+            .memory
+            .recorder_kib
+            .values()
+            .flatten()
+            .max()
+            .copied();
+        targets.push(Target {
+            name: "recorder's peak RSS < 30 MiB".to_owned(),
+            met: peak.map(|kib| mib(kib) < 30.0),
+            detail: peak
+                .map(|kib| format!("highest of all recordings: {:.1} MiB", mib(kib)))
+                .unwrap_or_default(),
+        });
+        targets
+    }
+
+    /// What limits the misses, with this run's figures.
+    fn limits(&self, md: &mut String) -> Result<()> {
+        use Run::*;
+        use Workload::*;
+        let m = |w, r| self.median(w, r);
+        let Some(base) = m(Micro, Untraced) else {
+            return Ok(());
+        };
+        let added = |r| m(Micro, r).map(|v| v - base);
+        let ns = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0} ns"));
+        let raw = added(Beside(Neighbour::EmptyRawTracepoint));
+        let fentry = added(Beside(Neighbour::EmptyFentry));
+        let tp = added(Beside(Neighbour::EmptyTracepoint));
+        let rec_out = added(Beside(Neighbour::Record));
+        let bt_out = added(Beside(Neighbour::Bpftrace));
+        let rec_in = added(Record);
+        let bt_in = added(Bpftrace);
+        let watch = added(Enforce(Policy::None));
+        writeln!(md, "## What limits the cost, and what would lower it")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "- **The hook, not the program.** Enabling any `raw_syscalls` tracepoint marks \
+             every task of the host for the slow syscall path (`SYSCALL_WORK_SYSCALL_TRACEPOINT`): \
+             entry and exit go through the generic work functions, and each `sys_enter` makes \
+             an indirect call into the attached programs (retpolines on this CPU). Here an \
+             *empty* program on `raw_tp/sys_enter` adds {} to every getppid of every process; \
+             bpftrace's empty `tracepoint:raw_syscalls:sys_enter {{ }}` adds {} (a classic \
+             tracepoint first copies the event record into a per-CPU buffer). Outside the \
+             recording, the recorder adds {} — its own work there is one helper call \
+             (`bpf_get_current_ancestor_cgroup_id`), {} over the empty program — and bpftrace \
+             {}. Inside the recording the recorder adds {} ({} over the empty program: reading \
+             the task's flags and the per-CPU counter update), bpftrace {}.",
+            ns(raw),
+            ns(tp),
+            ns(rec_out),
+            ns(rec_out.zip(raw).map(|(a, b)| a - b)),
+            ns(bt_out),
+            ns(rec_in),
+            ns(rec_in.zip(raw).map(|(a, b)| a - b)),
+            ns(bt_in),
+        )?;
+        writeln!(
+            md,
+            "- **So the watched-process target (a tenth of bpftrace's added cost, {}) is below \
+             the floor of the hook itself ({}).** No program on `raw_syscalls:sys_enter` can \
+             meet it on this kernel and CPU, however little it does; the recorder's own work is \
+             a small part of what it adds.",
+            ns(bt_in.map(|b| b / 10.0)),
+            ns(raw)
+        )?;
+        let fentry_case = Case {
+            workload: Micro,
+            run: Beside(Neighbour::EmptyFentry),
+        };
+        let fentry_text = match (fentry, self.outcome.failures.get(&fentry_case)) {
+            (Some(_), _) => format!(
+                "An empty `fentry` program on `x64_sys_call` adds {} to every syscall here, \
+                 against {} for the raw tracepoint",
+                ns(fentry),
+                ns(raw)
+            ),
+            (None, Some(error)) => format!(
+                "It could not be measured on this machine ({}), so this stays to be measured \
+                 on a kernel that allows it",
+                error.replace('|', "/").trim_end_matches([' ', ':'])
+            ),
+            (None, None) => "It was not measured in this run".to_owned(),
+        };
+        writeln!(
+            md,
+            "- **What would help: a cheaper hook.** The field notes rank `fentry` cheaper than \
+             a raw tracepoint: an `fentry` program on `x64_sys_call` (the kernel's syscall \
+             dispatch on x86_64 since 6.9, which gets the syscall number as an argument) \
+             leaves every other task on the fast syscall path and is entered through a BPF \
+             trampoline patched into that one function. {fentry_text}. Counting there would \
+             need kernel BTF and a function per architecture (32-bit syscalls enter through \
+             `ia32_sys_call`), and it would not see syscalls the kernel rejects before \
+             dispatch; the raw tracepoint would stay the portable fallback. A per-cgroup \
+             switch for the syscall tracepoints would remove the cost to unwatched processes \
+             altogether, but the kernel has none."
+        )?;
+        if let Some(objects) = self.outcome.memory.bpf.get("record (native)")
+            && let Some(lru) = objects.iter().find(|o| o.name == "IN_SYSCALL")
+        {
+            writeln!(
+                md,
+                "- **Kernel memory of a recording.** `record` creates every map of the eBPF \
+                 object, also those only `enforce` uses: `IN_SYSCALL`, an LRU hash of {} \
+                 entries, takes {:.1} MiB of the recording's {:.1} MiB. Giving the unused \
+                 maps one entry at load time (aya's `EbpfLoader::set_max_entries`) would \
+                 leave a recording about {:.0} KiB.",
+                lru.max_entries,
+                lru.memlock as f64 / 1024.0 / 1024.0,
+                objects
+                    .iter()
+                    .filter(|o| o.kind == "map")
+                    .map(|o| o.memlock)
+                    .sum::<u64>() as f64
+                    / 1024.0
+                    / 1024.0,
+                objects
+                    .iter()
+                    .filter(
+                        |o| o.kind == "map" && !matches!(o.name.as_str(), "IN_SYSCALL" | "DENIALS")
+                    )
+                    .map(|o| o.memlock)
+                    .sum::<u64>() as f64
+                    / 1024.0
+            )?;
+        }
+        writeln!(
+            md,
+            "- **`enforce`'s cost is its denial watch, not the filter.** Natively, \
+             `syscall-profile enforce` with an allow-all profile adds {} a call: its eBPF \
+             watch updates an LRU hash entry on every `sys_enter` and `sys_exit` of the \
+             command, to tell a denied syscall (which never reaches `sys_enter`) from one that \
+             failed on its own. The filter alone is what the container rows show (no watch \
+             there). A watch that kept the profile's allowed set as a bitmap in the kernel \
+             and looked only at `sys_exit` (a denied number that returns the profile's errno) \
+             would drop the per-syscall map update, and an `--no-watch` mode would cost only \
+             the filter.",
+            ns(watch)
+        )?;
+        writeln!(
+            md,
+            "- **Learned against default.** Since Linux 5.11 a syscall whose verdict depends \
+             only on its number is answered from a per-architecture bitmap without running \
+             the filter, for both profiles alike; only syscalls with argument checks (Docker's \
+             default has a few: `socket`, `personality`, `clone`) run the filter. So a learned \
+             profile and Docker's default cost the same for the syscalls a workload makes \
+             most, and the differences in the enforcement tables are within the noise of \
+             the rounds unless stated otherwise."
+        )?;
+        writeln!(md)?;
+        Ok(())
+    }
+
+    fn run_notes(&self, md: &mut String) -> Result<()> {
+        if self.outcome.notes.is_empty() && self.outcome.failures.is_empty() {
+            return Ok(());
+        }
+        writeln!(md, "## Messages from the run")?;
+        writeln!(md)?;
+        if self.outcome.docker_default.is_some() {
+            writeln!(
+                md,
+                "Native enforcement under Docker's default profile read the copy in \
+                 `shared/reference/docker-default-seccomp.json` beside the workspace at run time."
+            )?;
+            writeln!(md)?;
+        }
+        for note in &self.outcome.notes {
+            writeln!(md, "- `{}`", note.replace('`', "'"))?;
+        }
+        for (case, error) in &self.outcome.failures {
+            writeln!(md, "- {case} failed: {}", error.replace('`', "'"))?;
+        }
+        writeln!(md)?;
+        Ok(())
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn read_trim(path: &str) -> String {
+    fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            let text = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .unwrap_or_else(|| "not installed".to_owned())
+}
+
+fn package_version(package: &str) -> String {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", package])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn git_commit() -> String {
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .is_some_and(|o| !o.stdout.is_empty());
+    if dirty {
+        format!("{head} (with uncommitted changes)")
+    } else {
+        head
+    }
+}
+
+/// The names a profile allows, counted from its JSON.
+fn count_allowed(path: &Path) -> Option<usize> {
+    let text = fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let mut names = std::collections::BTreeSet::new();
+    for rule in value.get("syscalls")?.as_array()? {
+        if rule.get("action").and_then(|a| a.as_str()) == Some("SCMP_ACT_ALLOW") {
+            for name in rule.get("names")?.as_array()? {
+                names.insert(name.as_str()?.to_owned());
+            }
+        }
+    }
+    Some(names.len())
+}
+
+struct Diff {
+    baseline_allowed: u64,
+    removed: u64,
+    denied_needed: Vec<String>,
+    conditional: Vec<String>,
+}
+
+/// `syscall-profile diff --format json PROFILE` against Docker's default.
+fn diff(recorder: &PathBuf, profile: &Path) -> Result<Diff> {
+    let output = Command::new(recorder)
+        .args(["diff", "--format", "json"])
+        .arg(profile)
+        .output()
+        .context("cannot run syscall-profile diff")?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "{}",
+            String::from_utf8_lossy(&output.stderr).trim().to_owned()
+        );
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("diff printed no JSON")?;
+    let surface = value
+        .get("surface")
+        .context("no `surface` in diff's JSON")?;
+    let number = |key: &str| surface.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
+    let names = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| {
+                        item.as_str()
+                            .or_else(|| item.get("name").and_then(|n| n.as_str()))
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Diff {
+        baseline_allowed: number("baseline_allowed"),
+        removed: number("removed"),
+        denied_needed: names("denied_needed"),
+        conditional: names("conditional"),
+    })
+}
+
+fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,1752 @@
+//! `cargo xtask bench`: what recording and enforcing cost, side by side with
+//! what users would run instead (bpftrace, strace, Docker's default seccomp
+//! profile), written to BENCHMARKS.md and a chart.
+//!
+//! A benchmark, not a test: nothing is asserted. Every configuration runs
+//! once per round, in an order rotated by one each round, so drift (CPU
+//! frequency, the other engineers' builds on a shared machine) spreads over
+//! all of them; the report gives the median and the range of the rounds.
+//! The cases, and what each measures, are listed in [`cases`]; the report
+//! (and its targets) is made by `bench_report`.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    fs::{self, File},
+    io::{Read, Write},
+    net::TcpStream,
+    os::unix::process::ExitStatusExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    thread,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    bench::{child_named, median, round_order, wait_until_recording},
+    bench_empty_hook::{self, EmptyHook},
+    bench_image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
+    bench_report::{self, Report},
+    demo::build_release,
+    services::{BackgroundProcess, STATIC_SAMPLES_VAR, Services},
+    setup,
+    workspace::{Workspace, display},
+};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Rounds; each runs every configuration once (default 5, or 2 with
+    /// --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
+    /// A shorter run (about 2 minutes): 2 rounds, smaller workloads.
+    #[arg(long)]
+    quick: bool,
+    /// Only these parts, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+    /// Where BENCHMARKS.md and benchmarks.svg are written (default: the
+    /// workspace root).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+impl Options {
+    /// The command line that reproduces a run with these options.
+    fn command_line(&self) -> String {
+        let mut words = vec!["cargo xtask bench".to_owned()];
+        if self.quick {
+            words.push("--quick".to_owned());
+        }
+        if let Some(rounds) = self.rounds {
+            words.push(format!("--rounds {rounds}"));
+        }
+        if !self.only.is_empty() {
+            let parts: Vec<String> = self.only.iter().map(|p| p.to_string()).collect();
+            words.push(format!("--only {}", parts.join(",")));
+        }
+        words.join(" ")
+    }
+}
+
+/// The parts of the benchmark.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Part {
+    /// The recorded workload's cost: micro, file I/O, server, server in a container.
+    Recording,
+    /// The cost to a process outside the recording.
+    Others,
+    /// Enforcement: no filter, Docker's default, the learned profile.
+    Enforcement,
+    /// `record -- /bin/true` and the time until tracing is armed.
+    Startup,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Recording => "recording",
+            Part::Others => "others",
+            Part::Enforcement => "enforcement",
+            Part::Startup => "startup",
+        })
+    }
+}
+
+/// The workloads' sizes.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// getppid calls of the microbenchmark.
+    pub calls: u64,
+    /// ... under strace, which makes each call ~250 times dearer.
+    pub strace_calls: u64,
+    /// Files of the file I/O workload.
+    pub files: u64,
+    pub strace_files: u64,
+    /// redis-benchmark requests per test (SET, then GET).
+    pub requests: u64,
+    pub strace_requests: u64,
+    /// Start-up runs per configuration and round.
+    pub startups: u32,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                calls: 1_000_000,
+                strace_calls: 20_000,
+                files: 5_000,
+                strace_files: 1_000,
+                requests: 20_000,
+                strace_requests: 5_000,
+                startups: 5,
+            }
+        } else {
+            Sizes {
+                calls: 5_000_000,
+                strace_calls: 50_000,
+                files: 20_000,
+                strace_files: 2_000,
+                requests: 50_000,
+                strace_requests: 10_000,
+                startups: 10,
+            }
+        }
+    }
+}
+
+/// What runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Workload {
+    /// `getppid-loop N`: ns per call, timed by the loop itself.
+    Micro,
+    /// `file-io N` on a tmpfs: µs per file, timed by itself.
+    FileIo,
+    /// redis-server under redis-benchmark on 127.0.0.1: requests/s.
+    Redis,
+    /// `/bin/true`: wall time from spawn to reaped, in ms.
+    True,
+    /// `start-time`: ms from spawn to the program's first instruction.
+    StartTime,
+}
+
+/// A seccomp policy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Policy {
+    /// No filter (`seccomp=unconfined`); natively, `enforce` with a profile
+    /// whose default action is ALLOW: only the denial watch is left.
+    None,
+    /// Docker's default profile.
+    DockerDefault,
+    /// The profile `record` learned from the same workload.
+    Learned,
+}
+
+/// How the workload runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Run {
+    Untraced,
+    /// `syscall-profile record -q -o TMP -- CMD`.
+    Record,
+    /// bpftrace counting `raw_syscalls:sys_enter` by id for the workload's cgroup.
+    Bpftrace,
+    /// `strace -f -c -o TMP`.
+    Strace,
+    /// `syscall-profile enforce -q --profile P -- CMD`.
+    Enforce(Policy),
+    /// The microbenchmark outside the cgroup of something watching another one.
+    Beside(Neighbour),
+    /// `docker run --security-opt seccomp=...` (Docker's default: no option).
+    Container(Policy),
+    /// `record -- docker run ...`.
+    ContainerRecord,
+    /// bpftrace on the running container's cgroup.
+    ContainerBpftrace,
+    /// `strace -f -c -p` of the running container's server.
+    ContainerStrace,
+}
+
+/// What runs beside the microbenchmark in [`Run::Beside`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Neighbour {
+    /// `record` of an idle `sleep`.
+    Record,
+    /// bpftrace with its cgroup filter, on an idle `sleep`'s cgroup.
+    Bpftrace,
+    /// bpftrace with an empty action on `tracepoint:raw_syscalls:sys_enter`.
+    EmptyTracepoint,
+    /// The empty program of `bench_empty_hook` on `raw_tp/sys_enter`.
+    EmptyRawTracepoint,
+    /// The empty program on `fentry/x64_sys_call`.
+    EmptyFentry,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub struct Case {
+    pub workload: Workload,
+    pub run: Run,
+}
+
+impl Case {
+    const fn new(workload: Workload, run: Run) -> Self {
+        Case { workload, run }
+    }
+}
+
+/// Every case of the selected parts. The baselines come first in the list,
+/// but the rounds rotate the order anyway.
+fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
+    use Run::*;
+    use Workload::*;
+    let mut list = Vec::new();
+    let mut add = |case: Case| {
+        if !list.contains(&case) {
+            list.push(case);
+        }
+    };
+    for &part in parts {
+        match part {
+            Part::Recording => {
+                for workload in [Micro, FileIo, Redis] {
+                    for run in [Untraced, Record, Bpftrace, Strace] {
+                        add(Case::new(workload, run));
+                    }
+                }
+                add(Case::new(Redis, Container(Policy::DockerDefault)));
+                for run in [ContainerRecord, ContainerBpftrace, ContainerStrace] {
+                    add(Case::new(Redis, run));
+                }
+            }
+            Part::Others => {
+                add(Case::new(Micro, Untraced));
+                for neighbour in [
+                    Neighbour::Record,
+                    Neighbour::Bpftrace,
+                    Neighbour::EmptyTracepoint,
+                    Neighbour::EmptyRawTracepoint,
+                    Neighbour::EmptyFentry,
+                ] {
+                    add(Case::new(Micro, Beside(neighbour)));
+                }
+            }
+            Part::Enforcement => {
+                for workload in [Micro, Redis] {
+                    add(Case::new(workload, Untraced));
+                    for policy in [Policy::None, Policy::DockerDefault, Policy::Learned] {
+                        if policy != Policy::DockerDefault || has_docker_default {
+                            add(Case::new(workload, Enforce(policy)));
+                        }
+                        add(Case::new(workload, Container(policy)));
+                    }
+                }
+            }
+            Part::Startup => {
+                for workload in [True, StartTime] {
+                    add(Case::new(workload, Untraced));
+                    add(Case::new(workload, Record));
+                }
+            }
+        }
+    }
+    list
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let workload = match self.workload {
+            Workload::Micro => "getppid-loop",
+            Workload::FileIo => "file-io",
+            Workload::Redis => "redis",
+            Workload::True => "/bin/true",
+            Workload::StartTime => "start-time",
+        };
+        write!(f, "{workload}: {}", bench_report::run_label(self.run))
+    }
+}
+
+/// Memory figures gathered while the cases run.
+#[derive(Default)]
+pub struct Memory {
+    /// Peak RSS (VmHWM, KiB) of each recorder run, by what it recorded.
+    pub recorder_kib: BTreeMap<String, Vec<u64>>,
+    /// Peak RSS of bpftrace, KiB.
+    pub bpftrace_kib: Vec<u64>,
+    /// The eBPF objects a process held, by whose (first sighting only).
+    pub bpf: BTreeMap<String, Vec<BpfObject>>,
+}
+
+/// An eBPF map or program, from the holder's `/proc/PID/fdinfo`.
+#[derive(Clone, Debug)]
+pub struct BpfObject {
+    pub kind: &'static str,
+    pub id: u64,
+    pub name: String,
+    pub type_name: String,
+    pub key_size: u64,
+    pub value_size: u64,
+    pub max_entries: u64,
+    pub memlock: u64,
+}
+
+/// Everything the report needs.
+pub struct Outcome {
+    pub sizes: Sizes,
+    pub rounds: u32,
+    pub command_line: String,
+    pub cases: Vec<Case>,
+    pub samples: BTreeMap<Case, Vec<f64>>,
+    pub failures: BTreeMap<Case, String>,
+    pub memory: Memory,
+    /// Learned profiles, by workload name.
+    pub learned: Vec<(String, PathBuf)>,
+    /// Messages worth keeping from the runs (warnings of the tools).
+    pub notes: Vec<String>,
+    /// Foreign eBPF tracing programs seen at a round's start.
+    pub foreign_programs: Vec<String>,
+    pub load_averages: Vec<String>,
+    pub docker_default: Option<PathBuf>,
+    pub elapsed: Duration,
+    pub recorder: PathBuf,
+}
+
+/// How long a server may take to answer, a tracer to attach, a run to end.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The loopback port of the benchmark's redis-server (never another address).
+const REDIS_PORT: u16 = 16_379;
+
+struct Bench {
+    recorder: PathBuf,
+    samples: PathBuf,
+    scratch: PathBuf,
+    /// A tmpfs directory for the file I/O workload.
+    tmpfs: PathBuf,
+    /// The cgroup v2 mount, and a cgroup of ours under it for bpftrace.
+    cgroup: PathBuf,
+    docker_host: String,
+    sizes: Sizes,
+    docker_default: Option<PathBuf>,
+    allow_all: PathBuf,
+    learned: BTreeMap<(Workload, bool), PathBuf>,
+    memory: Memory,
+    notes: Vec<String>,
+    container_serial: u32,
+}
+
+pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
+    let started = Instant::now();
+    setup::run()?;
+    build_release(ws)?;
+    let sizes = Sizes::new(options.quick);
+    let rounds = options.rounds.unwrap_or(if options.quick { 2 } else { 5 });
+    let parts: Vec<Part> = if options.only.is_empty() {
+        vec![
+            Part::Recording,
+            Part::Others,
+            Part::Enforcement,
+            Part::Startup,
+        ]
+    } else {
+        options.only.clone()
+    };
+    let out_dir = options.out.clone().unwrap_or_else(|| ws.root.clone());
+
+    let scratch = ws.target_dir.join("xtask-bench");
+    let _ = fs::remove_dir_all(&scratch);
+    fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let tmpfs = tmpfs_dir()?;
+    let cgroup = BenchCgroup::create()?;
+
+    // The container engine: the test suite's own dockerd (own data root and
+    // socket, no bridge, no iptables), and an image with the server in it.
+    let services = Services::start(ws).context("starting dockerd")?;
+    let env: BTreeMap<String, String> = services.env.iter().cloned().collect();
+    let docker_host = env
+        .get("DOCKER_HOST")
+        .context("the services set no DOCKER_HOST")?
+        .clone();
+    let static_samples = PathBuf::from(
+        env.get(STATIC_SAMPLES_VAR)
+            .context("the services built no static samples")?,
+    );
+    bench_image::import(&docker_host, &static_samples, &scratch)?;
+
+    let reference = ws
+        .root
+        .parent()
+        .map(|p| p.join("shared/reference/docker-default-seccomp.json"));
+    let docker_default = reference.filter(|p| p.is_file());
+    match &docker_default {
+        Some(path) => eprintln!(
+            "xtask bench: Docker's default profile for native enforcement: {}",
+            path.display()
+        ),
+        None => eprintln!(
+            "xtask bench: no shared/reference/docker-default-seccomp.json beside the \
+             workspace: native enforcement under Docker's default is left out"
+        ),
+    }
+    let allow_all = scratch.join("allow-all.json");
+    fs::write(&allow_all, "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n")?;
+
+    let mut bench = Bench {
+        recorder: ws.binary("release", "syscall-profile"),
+        samples: ws.target_dir.join("release"),
+        scratch: scratch.clone(),
+        tmpfs: tmpfs.clone(),
+        cgroup: cgroup.path.clone(),
+        docker_host,
+        sizes,
+        docker_default: docker_default.clone(),
+        allow_all,
+        learned: BTreeMap::new(),
+        memory: Memory::default(),
+        notes: Vec::new(),
+        container_serial: 0,
+    };
+    check_port_free()?;
+
+    // Learning runs: the learned profiles for enforcement and for the
+    // profile sizes; they are the warm-up runs too.
+    bench.learn_all()?;
+
+    let cases = cases(&parts, docker_default.is_some());
+    let mut samples: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
+    let mut failures: BTreeMap<Case, String> = BTreeMap::new();
+    let mut foreign_programs = Vec::new();
+    let mut load_averages = Vec::new();
+    for round in 0..rounds as usize {
+        load_averages.push(load_average());
+        for index in round_order(round, cases.len()) {
+            let case = cases[index];
+            if failures.contains_key(&case) {
+                continue;
+            }
+            if let Some(note) = wait_for_quiet() {
+                foreign_programs.push(format!("round {}, before {case}: {note}", round + 1));
+            }
+            let measured = bench.measure(case);
+            match measured {
+                Ok(values) => {
+                    let shown: Vec<String> = values.iter().map(|v| format!("{v:.1}")).collect();
+                    eprintln!(
+                        "xtask bench: round {}/{rounds}: {case}: {} {} ({:.0} s so far)",
+                        round + 1,
+                        shown.join(" "),
+                        bench_report::unit(case.workload),
+                        started.elapsed().as_secs_f64()
+                    );
+                    samples.entry(case).or_default().extend(values);
+                }
+                Err(e) => {
+                    eprintln!("xtask bench: {case} failed, left out from now on: {e:#}");
+                    failures.insert(case, format!("{e:#}"));
+                }
+            }
+        }
+    }
+    load_averages.push(load_average());
+
+    let learned = bench
+        .learned
+        .iter()
+        .map(|(&(workload, container), path)| {
+            (
+                bench_report::learned_label(workload, container),
+                path.clone(),
+            )
+        })
+        .collect();
+    let outcome = Outcome {
+        sizes,
+        rounds,
+        command_line: options.command_line(),
+        cases,
+        samples,
+        failures,
+        memory: std::mem::take(&mut bench.memory),
+        learned,
+        notes: std::mem::take(&mut bench.notes),
+        foreign_programs,
+        load_averages,
+        docker_default,
+        elapsed: started.elapsed(),
+        recorder: bench.recorder.clone(),
+    };
+    let report = Report::new(&outcome)?;
+    fs::create_dir_all(&out_dir)?;
+    report.write(&out_dir)?;
+    println!("{}", report.summary());
+    drop(services);
+    drop(cgroup);
+    let _ = fs::remove_dir_all(&tmpfs);
+    let _ = fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+impl Bench {
+    fn sample(&self, name: &str) -> PathBuf {
+        self.samples.join(name)
+    }
+
+    /// The command of a native workload, unwrapped, and the env it needs.
+    fn native_job(&self, workload: Workload, small: bool) -> Job {
+        match workload {
+            Workload::Micro => Job {
+                program: self.sample("getppid-loop"),
+                args: vec![
+                    if small {
+                        self.sizes.strace_calls
+                    } else {
+                        self.sizes.calls
+                    }
+                    .to_string(),
+                ],
+                env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
+            },
+            Workload::FileIo => Job {
+                program: self.sample("file-io"),
+                args: vec![
+                    if small {
+                        self.sizes.strace_files
+                    } else {
+                        self.sizes.files
+                    }
+                    .to_string(),
+                ],
+                env: vec![
+                    ("SAMPLES_REPORT_NS".to_owned(), "1".to_owned()),
+                    ("TMPDIR".to_owned(), self.tmpfs.display().to_string()),
+                ],
+            },
+            Workload::Redis => Job {
+                program: PathBuf::from(REDIS_SERVER),
+                args: redis_args(),
+                env: Vec::new(),
+            },
+            Workload::True => Job {
+                program: PathBuf::from("/bin/true"),
+                args: Vec::new(),
+                env: Vec::new(),
+            },
+            Workload::StartTime => Job {
+                program: self.sample("start-time"),
+                args: Vec::new(),
+                env: Vec::new(),
+            },
+        }
+    }
+
+    /// `job` wrapped by `run` (one of the native ways to run it).
+    fn wrap(&self, job: &Job, run: Run, tag: &str) -> Result<Command> {
+        let mut cmd = match run {
+            Run::Untraced => Command::new(&job.program),
+            Run::Record => {
+                let mut cmd = Command::new(&self.recorder);
+                cmd.args(["record", "-q", "-o"])
+                    .arg(self.scratch.join(format!("{tag}.json")))
+                    .arg("--")
+                    .arg(&job.program);
+                cmd
+            }
+            Run::Strace => {
+                let mut cmd = Command::new("strace");
+                cmd.args(["-f", "-c", "-o"])
+                    .arg(self.scratch.join(format!("{tag}.strace")))
+                    .arg("--")
+                    .arg(&job.program);
+                cmd
+            }
+            Run::Enforce(policy) => {
+                let mut cmd = Command::new(&self.recorder);
+                cmd.args(["enforce", "-q", "--profile"])
+                    .arg(self.policy_file(job_workload(job, self), policy, false)?)
+                    .arg("--")
+                    .arg(&job.program);
+                cmd
+            }
+            Run::Bpftrace => {
+                // bpftrace starts the -c command only once its probes are
+                // attached; the script moves itself into the watched cgroup
+                // and execs the workload.
+                let script = self.script(
+                    tag,
+                    &format!(
+                        "echo $$ > {}/cgroup.procs || exit 125\n{}exec {}",
+                        self.cgroup.display(),
+                        exports(&job.env),
+                        shell_words(&job.program, &job.args)
+                    ),
+                )?;
+                let mut cmd = self.bpftrace(&cgroup_filter_program(&self.cgroup), tag);
+                cmd.arg("-c").arg(sh_command(&script)?);
+                return Ok(cmd);
+            }
+            other => bail!("{other:?} is not a native way to run a command"),
+        };
+        if !matches!(run, Run::Bpftrace) {
+            cmd.args(&job.args);
+        }
+        cmd.envs(job.env.iter().cloned()).stdin(Stdio::null());
+        Ok(cmd)
+    }
+
+    fn bpftrace(&self, program: &str, tag: &str) -> Command {
+        let mut cmd = Command::new("bpftrace");
+        cmd.arg("-o")
+            .arg(self.scratch.join(format!("{tag}.bpftrace")))
+            .arg("-e")
+            .arg(program)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Writes an executable `sh` script; bpftrace's `-c` takes a command
+    /// line that it splits on spaces, so everything goes into a file.
+    fn script(&self, tag: &str, body: &str) -> Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.scratch.join(format!("{tag}.sh"));
+        fs::write(&path, format!("#!/bin/sh\n{body}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+        Ok(path)
+    }
+
+    fn policy_file(&self, workload: Workload, policy: Policy, container: bool) -> Result<PathBuf> {
+        match policy {
+            Policy::None => Ok(self.allow_all.clone()),
+            Policy::DockerDefault => self
+                .docker_default
+                .clone()
+                .context("no copy of Docker's default profile"),
+            Policy::Learned => self
+                .learned
+                .get(&(workload, container))
+                .cloned()
+                .with_context(|| format!("no learned profile for {workload:?}")),
+        }
+    }
+
+    fn measure(&mut self, case: Case) -> Result<Vec<f64>> {
+        let tag = format!("{case:?}")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>();
+        match (case.workload, case.run) {
+            (Workload::Micro | Workload::FileIo, Run::Beside(neighbour)) => {
+                self.beside(neighbour, &tag).map(|v| vec![v])
+            }
+            (workload @ (Workload::Micro | Workload::FileIo), run) if !is_container(run) => {
+                let job = self.native_job(workload, run == Run::Strace);
+                let mut cmd = self.wrap(&job, run, &tag)?;
+                let rss =
+                    (run == Run::Record).then(|| bench_report::learned_label(workload, false));
+                let stderr = self.run_to_end(&mut cmd, rss.as_deref())?;
+                self.keep_notes(&stderr);
+                let size: f64 = job
+                    .args
+                    .first()
+                    .and_then(|a| a.parse().ok())
+                    .context("the job has no size")?;
+                parse_result(workload, &stderr, size).map(|v| vec![v])
+            }
+            (Workload::Micro, Run::Container(policy)) => {
+                let mut cmd = self.docker_run(policy, Workload::Micro, None)?;
+                cmd.args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
+                    .arg(self.sizes.calls.to_string());
+                let stderr = self.run_to_end(&mut cmd, None)?;
+                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
+            }
+            (Workload::Redis, run) => self.redis(run, &tag).map(|v| vec![v]),
+            (workload @ (Workload::True | Workload::StartTime), run) => {
+                self.startup(workload, run, &tag)
+            }
+            _ => bail!("no way to measure {case}"),
+        }
+    }
+
+    /// Runs `cmd` to its end with stdout discarded and returns its stderr.
+    /// With `rss_label`, `cmd` is a recorder: its peak RSS is read from
+    /// /proc every 10 ms while it runs and noted under that label.
+    fn run_to_end(&mut self, cmd: &mut Command, rss_label: Option<&str>) -> Result<String> {
+        let err_path = self.scratch.join("stderr.txt");
+        let err = File::create(&err_path).context("cannot create stderr.txt")?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run `{}`", display(cmd)))?;
+        let mut peak = 0;
+        let status = loop {
+            if rss_label.is_some() {
+                peak = peak.max(vm_hwm_kib(child.id()).unwrap_or(0));
+            }
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+        if !status.success() {
+            bail!(
+                "`{}` failed ({status}): {}",
+                display(cmd),
+                last_lines(&stderr, 5)
+            );
+        }
+        if let Some(label) = rss_label
+            && peak > 0
+        {
+            self.memory
+                .recorder_kib
+                .entry(label.to_owned())
+                .or_default()
+                .push(peak);
+        }
+        Ok(stderr)
+    }
+
+    /// The recorder's and enforcer's warnings and denial reports, once each.
+    fn keep_notes(&mut self, stderr: &str) {
+        for line in stderr.lines() {
+            let line = line.trim();
+            if line.starts_with("syscall-profile:") && !self.notes.iter().any(|n| n == line) {
+                self.notes.push(line.to_owned());
+            }
+        }
+    }
+
+    /// The microbenchmark, untraced, while `neighbour` watches something else.
+    fn beside(&mut self, neighbour: Neighbour, tag: &str) -> Result<f64> {
+        let job = self.native_job(Workload::Micro, false);
+        let mut micro = self.wrap(&job, Run::Untraced, tag)?;
+        let measure = |bench: &mut Bench, micro: &mut Command| -> Result<f64> {
+            let stderr = bench.run_to_end(micro, None)?;
+            parse_result(Workload::Micro, &stderr, bench.sizes.calls as f64)
+        };
+        match neighbour {
+            Neighbour::Record => {
+                let mut record = Command::new(&self.recorder);
+                record
+                    .args(["record", "-q", "-o"])
+                    .arg(self.scratch.join(format!("{tag}.json")))
+                    .args(["--", "sleep", "3600"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null());
+                let mut idle = BackgroundProcess::spawn("an idle recording", &mut record)?;
+                wait_until_recording(&mut idle, "sleep")?;
+                if !self.memory.bpf.contains_key("record (native)") {
+                    let objects = bpf_objects(idle.id())?;
+                    self.memory
+                        .bpf
+                        .insert("record (native)".to_owned(), objects);
+                }
+                let ns = measure(self, &mut micro);
+                // The recorder forwards the SIGTERM to `sleep` and ends.
+                idle.stop()?;
+                ns
+            }
+            Neighbour::Bpftrace | Neighbour::EmptyTracepoint => {
+                let (program, body) = if neighbour == Neighbour::Bpftrace {
+                    (
+                        cgroup_filter_program(&self.cgroup),
+                        format!(
+                            "echo $$ > {}/cgroup.procs || exit 125\nexec sleep 3600",
+                            self.cgroup.display()
+                        ),
+                    )
+                } else {
+                    (
+                        "tracepoint:raw_syscalls:sys_enter { }".to_owned(),
+                        "exec sleep 3600".to_owned(),
+                    )
+                };
+                let script = self.script(tag, &body)?;
+                let mut cmd = self.bpftrace(&program, tag);
+                cmd.arg("-c")
+                    .arg(sh_command(&script)?)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
+                let sleep = wait_for_child(&mut tracer, "sleep")?;
+                let ns = measure(self, &mut micro);
+                end_bpftrace(&mut tracer, sleep)?;
+                ns
+            }
+            Neighbour::EmptyRawTracepoint | Neighbour::EmptyFentry => {
+                let hook = if neighbour == Neighbour::EmptyFentry {
+                    EmptyHook::Fentry
+                } else {
+                    EmptyHook::RawTracepoint
+                };
+                let attached = bench_empty_hook::attach(hook)?;
+                let ns = measure(self, &mut micro);
+                drop(attached);
+                ns
+            }
+        }
+    }
+
+    /// `docker run --rm [--security-opt seccomp=...]`, up to the image.
+    fn docker_run(
+        &mut self,
+        policy: Policy,
+        workload: Workload,
+        name: Option<&str>,
+    ) -> Result<Command> {
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_HOST", &self.docker_host)
+            .args(["run", "--rm"])
+            .stdin(Stdio::null());
+        if let Some(name) = name {
+            cmd.args(["--name", name, "--network", "host"]);
+        }
+        match policy {
+            Policy::DockerDefault => {}
+            Policy::None => {
+                cmd.args(["--security-opt", "seccomp=unconfined"]);
+            }
+            Policy::Learned => {
+                let file = self.policy_file(workload, Policy::Learned, true)?;
+                cmd.arg("--security-opt")
+                    .arg(format!("seccomp={}", file.display()));
+            }
+        }
+        Ok(cmd)
+    }
+
+    fn container_name(&mut self) -> String {
+        self.container_serial += 1;
+        format!(
+            "xtask-bench-{}-{}",
+            std::process::id(),
+            self.container_serial
+        )
+    }
+
+    /// redis-server run by `run`, loaded by redis-benchmark: requests/s.
+    fn redis(&mut self, run: Run, tag: &str) -> Result<f64> {
+        let requests = if matches!(run, Run::Strace | Run::ContainerStrace) {
+            self.sizes.strace_requests
+        } else {
+            self.sizes.requests
+        };
+        if !is_container(run) {
+            let job = self.native_job(Workload::Redis, false);
+            let cmd = self.wrap(&job, run, tag)?;
+            let rss = (run == Run::Record).then_some("redis-server");
+            let bpf = match run {
+                Run::Record => Some("record (native)"),
+                Run::Enforce(_) => Some("enforce (native)"),
+                _ => None,
+            };
+            return self.serve(cmd, None, requests, Attach::None, rss, bpf, tag);
+        }
+        let name = self.container_name();
+        let policy = match run {
+            Run::Container(policy) => policy,
+            _ => Policy::DockerDefault,
+        };
+        let mut docker = self.docker_run(policy, Workload::Redis, Some(&name))?;
+        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
+        let (cmd, attach, rss, bpf) = match run {
+            Run::ContainerRecord => {
+                let mut record = Command::new(&self.recorder);
+                record
+                    .args(["record", "-q", "-o"])
+                    .arg(self.scratch.join(format!("{tag}.json")))
+                    .arg("--")
+                    .arg(docker.get_program())
+                    .args(docker.get_args())
+                    .env("DOCKER_HOST", &self.docker_host)
+                    .stdin(Stdio::null());
+                (
+                    record,
+                    Attach::None,
+                    Some("redis-server in a container"),
+                    Some("record (container)"),
+                )
+            }
+            Run::ContainerBpftrace => (docker, Attach::Bpftrace, None, None),
+            Run::ContainerStrace => (docker, Attach::Strace, None, None),
+            _ => (docker, Attach::None, None, None),
+        };
+        let guard = ContainerGuard {
+            name: name.clone(),
+            docker_host: self.docker_host.clone(),
+        };
+        let result = self.serve(cmd, Some(&name), requests, attach, rss, bpf, tag);
+        drop(guard);
+        result
+    }
+
+    /// Starts the server with `cmd`, waits until it answers, attaches a
+    /// tracer to a container if asked, loads it, shuts it down, and returns
+    /// the load's requests/s.
+    #[allow(clippy::too_many_arguments)]
+    fn serve(
+        &mut self,
+        mut cmd: Command,
+        container: Option<&str>,
+        requests: u64,
+        attach: Attach,
+        rss_label: Option<&str>,
+        bpf_label: Option<&str>,
+        tag: &str,
+    ) -> Result<f64> {
+        let log_path = self.scratch.join(format!("{tag}.log"));
+        let log = File::create(&log_path)?;
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let mut server = BackgroundProcess::spawn("the server", &mut cmd)?;
+        wait_for_redis(&mut server, &log_path)?;
+        let mut tracer = match attach {
+            Attach::None => None,
+            Attach::Bpftrace | Attach::Strace => {
+                let name = container.context("a tracer attaches to containers only")?;
+                let pid = self.container_pid(name)?;
+                Some(self.attach_tracer(attach, pid, tag)?)
+            }
+        };
+        let rps = self.load(requests);
+        if let Some(label) = rss_label
+            && let Some(kib) = vm_hwm_kib(server.id())
+        {
+            self.memory
+                .recorder_kib
+                .entry(label.to_owned())
+                .or_default()
+                .push(kib);
+        }
+        if let Some(label) = bpf_label
+            && !self.memory.bpf.contains_key(label)
+        {
+            let objects = bpf_objects(server.id())?;
+            self.memory.bpf.insert(label.to_owned(), objects);
+        }
+        if let Some((process, _)) = &tracer
+            && attach == Attach::Bpftrace
+        {
+            if let Some(kib) = vm_hwm_kib(process.id()) {
+                self.memory.bpftrace_kib.push(kib);
+            }
+            if !self.memory.bpf.contains_key("bpftrace") {
+                let objects = bpf_objects(process.id())?;
+                self.memory.bpf.insert("bpftrace".to_owned(), objects);
+            }
+        }
+        let shutdown = redis_shutdown();
+        let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
+        if let Some((mut process, sleep)) = tracer.take() {
+            match sleep {
+                Some(sleep) => end_bpftrace(&mut process, sleep)?,
+                None => {
+                    wait_until_ended(&mut process, READY_TIMEOUT)?;
+                }
+            }
+        }
+        let rps = rps?;
+        shutdown?;
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        self.keep_notes(&log);
+        if !status.success() {
+            bail!(
+                "`{}` ended with {status} after the load: {}",
+                display(&cmd),
+                last_lines(&log, 5)
+            );
+        }
+        Ok(rps)
+    }
+
+    fn container_pid(&self, name: &str) -> Result<u32> {
+        let output = Command::new("docker")
+            .env("DOCKER_HOST", &self.docker_host)
+            .args(["inspect", "-f", "{{.State.Pid}}", name])
+            .output()
+            .context("cannot run docker inspect")?;
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&pid| pid != 0)
+            .with_context(|| format!("docker inspect gave no pid for {name}"))
+    }
+
+    /// bpftrace on the cgroup of process `pid`, or strace attached to it;
+    /// returns once the tracer is armed. For bpftrace, also the pid of the
+    /// `sleep` it runs as its command (ending it ends bpftrace).
+    fn attach_tracer(
+        &self,
+        attach: Attach,
+        pid: u32,
+        tag: &str,
+    ) -> Result<(BackgroundProcess, Option<u32>)> {
+        if attach == Attach::Bpftrace {
+            let cgroup = self.cgroup_of(pid)?;
+            let script = self.script(tag, "exec sleep 3600")?;
+            let mut cmd = self.bpftrace(&cgroup_filter_program(&cgroup), tag);
+            cmd.arg("-c")
+                .arg(sh_command(&script)?)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
+            let sleep = wait_for_child(&mut tracer, "sleep")?;
+            return Ok((tracer, Some(sleep)));
+        }
+        let err_path = self.scratch.join(format!("{tag}.strace-err"));
+        let mut cmd = Command::new("strace");
+        cmd.args(["-f", "-c", "-o"])
+            .arg(self.scratch.join(format!("{tag}.strace")))
+            .arg("-p")
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&err_path)?);
+        let mut tracer = BackgroundProcess::spawn("strace", &mut cmd)?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let text = fs::read_to_string(&err_path).unwrap_or_default();
+            if text.contains("attached") {
+                return Ok((tracer, None));
+            }
+            if let Some(status) = tracer.try_wait()? {
+                bail!("strace ended ({status}) before attaching: {}", text.trim());
+            }
+            if Instant::now() > deadline {
+                bail!("strace did not attach within {READY_TIMEOUT:?}");
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The cgroup v2 directory of process `pid`.
+    fn cgroup_of(&self, pid: u32) -> Result<PathBuf> {
+        let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .with_context(|| format!("cannot read /proc/{pid}/cgroup"))?;
+        let relative = text
+            .lines()
+            .find_map(|line| line.strip_prefix("0::"))
+            .with_context(|| format!("process {pid} has no cgroup v2 line"))?;
+        let root = self
+            .cgroup
+            .parent()
+            .context("the bench cgroup has no parent")?;
+        Ok(root.join(relative.trim_start_matches('/')))
+    }
+
+    /// redis-benchmark on 127.0.0.1: SET then GET, `requests` each, 50
+    /// clients; the requests/s of both together.
+    fn load(&self, requests: u64) -> Result<f64> {
+        let output = Command::new("redis-benchmark")
+            .args(["-h", "127.0.0.1", "-p", &REDIS_PORT.to_string()])
+            .args(["-t", "set,get", "-c", "50", "--csv", "-n"])
+            .arg(requests.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run redis-benchmark (Debian's redis-tools)")?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            bail!(
+                "redis-benchmark failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        parse_redis_benchmark(&stdout, requests)
+    }
+
+    fn startup(&mut self, workload: Workload, run: Run, tag: &str) -> Result<Vec<f64>> {
+        let job = self.native_job(workload, false);
+        let mut values = Vec::new();
+        for _ in 0..self.sizes.startups {
+            let mut cmd = self.wrap(&job, run, tag)?;
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let before = SystemTime::now();
+            let started = Instant::now();
+            let child = cmd
+                .spawn()
+                .with_context(|| format!("cannot run `{}`", display(&cmd)))?;
+            let (status, stdout, stderr, maxrss_kib) = wait_with_rusage(child)?;
+            let wall = started.elapsed();
+            if !status.success() {
+                bail!("`{}` failed ({status}): {}", display(&cmd), stderr.trim());
+            }
+            if run == Run::Record && workload == Workload::True {
+                // ru_maxrss of the recorder and its reaped children; the
+                // child is /bin/true, far smaller than the recorder.
+                self.memory
+                    .recorder_kib
+                    .entry("/bin/true".to_owned())
+                    .or_default()
+                    .push(maxrss_kib);
+            }
+            values.push(match workload {
+                Workload::StartTime => {
+                    let at: u128 = stdout
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("realtime_ns="))
+                        .and_then(|v| v.parse().ok())
+                        .context("start-time printed no realtime_ns=")?;
+                    let before = before.duration_since(UNIX_EPOCH)?.as_nanos();
+                    at.saturating_sub(before) as f64 / 1e6
+                }
+                _ => wall.as_secs_f64() * 1e3,
+            });
+        }
+        Ok(values)
+    }
+
+    /// The learned profiles: each workload recorded once, natively and (the
+    /// microbenchmark and the server) as a container.
+    fn learn_all(&mut self) -> Result<()> {
+        for workload in [Workload::Micro, Workload::FileIo] {
+            let job = self.native_job(workload, false);
+            let path = self.scratch.join(format!("learned-{workload:?}.json"));
+            let mut cmd = Command::new(&self.recorder);
+            cmd.args(["record", "-q", "-o"])
+                .arg(&path)
+                .arg("--")
+                .arg(&job.program)
+                .args(&job.args)
+                .envs(job.env.iter().cloned());
+            eprintln!("xtask bench: learning: {}", display(&cmd));
+            let stderr = self.run_to_end(&mut cmd, None)?;
+            self.keep_notes(&stderr);
+            self.learned.insert((workload, false), path);
+        }
+
+        let path = self.scratch.join("learned-Redis.json");
+        let job = self.native_job(Workload::Redis, false);
+        let mut cmd = Command::new(&self.recorder);
+        cmd.args(["record", "-q", "-o"])
+            .arg(&path)
+            .arg("--")
+            .arg(&job.program)
+            .args(&job.args);
+        eprintln!(
+            "xtask bench: learning: {} under redis-benchmark",
+            display(&cmd)
+        );
+        self.serve(
+            cmd,
+            None,
+            self.sizes.requests,
+            Attach::None,
+            None,
+            None,
+            "learn-redis",
+        )?;
+        self.learned.insert((Workload::Redis, false), path);
+
+        let path = self.scratch.join("learned-Micro-container.json");
+        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Micro, None)?;
+        docker
+            .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
+            .arg(self.sizes.calls.to_string());
+        let mut cmd = self.record_container(&docker, &path);
+        eprintln!("xtask bench: learning: {}", display(&cmd));
+        let stderr = self.run_to_end(&mut cmd, None)?;
+        self.keep_notes(&stderr);
+        self.learned.insert((Workload::Micro, true), path);
+
+        let path = self.scratch.join("learned-Redis-container.json");
+        let name = self.container_name();
+        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
+        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
+        let cmd = self.record_container(&docker, &path);
+        eprintln!(
+            "xtask bench: learning: {} under redis-benchmark",
+            display(&cmd)
+        );
+        let guard = ContainerGuard {
+            name,
+            docker_host: self.docker_host.clone(),
+        };
+        self.serve(
+            cmd,
+            None,
+            self.sizes.requests,
+            Attach::None,
+            None,
+            None,
+            "learn-redis-container",
+        )?;
+        drop(guard);
+        self.learned.insert((Workload::Redis, true), path);
+        Ok(())
+    }
+
+    fn record_container(&self, docker: &Command, output: &Path) -> Command {
+        let mut cmd = Command::new(&self.recorder);
+        cmd.args(["record", "-q", "-o"])
+            .arg(output)
+            .arg("--")
+            .arg(docker.get_program())
+            .args(docker.get_args())
+            .env("DOCKER_HOST", &self.docker_host)
+            .stdin(Stdio::null());
+        cmd
+    }
+}
+
+/// A program, its arguments and environment.
+struct Job {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// The workload a native job runs (for its learned profile).
+fn job_workload(job: &Job, bench: &Bench) -> Workload {
+    if job.program == bench.sample("getppid-loop") {
+        Workload::Micro
+    } else if job.program == bench.sample("file-io") {
+        Workload::FileIo
+    } else if job.program == Path::new(REDIS_SERVER) {
+        Workload::Redis
+    } else if job.program == bench.sample("start-time") {
+        Workload::StartTime
+    } else {
+        Workload::True
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Attach {
+    None,
+    Bpftrace,
+    Strace,
+}
+
+fn is_container(run: Run) -> bool {
+    matches!(
+        run,
+        Run::Container(_) | Run::ContainerRecord | Run::ContainerBpftrace | Run::ContainerStrace
+    )
+}
+
+/// The server's options: loopback only, no persistence, log to stdout.
+fn redis_args() -> Vec<String> {
+    [
+        "--port",
+        &REDIS_PORT.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// bpftrace's `-c` for a script: bpftrace 0.17 runs only ELF files there,
+/// and splits the command line on spaces.
+fn sh_command(script: &Path) -> Result<String> {
+    let path = script.display().to_string();
+    if path.contains(char::is_whitespace) {
+        bail!("bpftrace -c cannot run {path}: the path has a space");
+    }
+    Ok(format!("/bin/sh {path}"))
+}
+
+/// bpftrace counting by syscall id for one cgroup v2 directory.
+fn cgroup_filter_program(cgroup: &Path) -> String {
+    format!(
+        "tracepoint:raw_syscalls:sys_enter /cgroup == cgroupid(\"{}\")/ {{ @[args->id] = count(); }}",
+        cgroup.display()
+    )
+}
+
+fn exports(env: &[(String, String)]) -> String {
+    env.iter()
+        .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+        .collect()
+}
+
+fn shell_words(program: &Path, args: &[String]) -> String {
+    std::iter::once(program.display().to_string())
+        .chain(args.iter().cloned())
+        .map(|w| shell_quote(&w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// The workload's figure from what it printed: ns per call, µs per file.
+fn parse_result(workload: Workload, stderr: &str, size: f64) -> Result<f64> {
+    let key = match workload {
+        Workload::Micro => "ns_per_call=",
+        Workload::FileIo => "elapsed_ns=",
+        other => bail!("{other:?} prints no result"),
+    };
+    let value: f64 = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no {key} line in: {}", last_lines(stderr, 5)))?;
+    Ok(match workload {
+        Workload::FileIo => value / size / 1e3,
+        _ => value,
+    })
+}
+
+/// requests/s of redis-benchmark's `--csv` lines (`"SET","42087.54",...`),
+/// all tests together: their requests over the sum of their times.
+fn parse_redis_benchmark(csv: &str, requests: u64) -> Result<f64> {
+    let mut seconds = 0.0;
+    let mut tests = 0;
+    for line in csv.lines() {
+        let fields: Vec<&str> = line.split(',').map(|f| f.trim_matches('"')).collect();
+        if let [name, rps, ..] = fields.as_slice()
+            && *name != "test"
+            && let Ok(rps) = rps.parse::<f64>()
+            && rps > 0.0
+        {
+            seconds += requests as f64 / rps;
+            tests += 1;
+        }
+    }
+    if tests == 0 {
+        bail!("redis-benchmark printed no result: {}", csv.trim());
+    }
+    Ok((tests as u64 * requests) as f64 / seconds)
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// Sends a RESP command to the server on 127.0.0.1 and returns its reply.
+fn redis_command(words: &[&str]) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", REDIS_PORT))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut request = format!("*{}\r\n", words.len());
+    for word in words {
+        request.push_str(&format!("${}\r\n{word}\r\n", word.len()));
+    }
+    stream.write_all(request.as_bytes())?;
+    let mut reply = [0u8; 64];
+    let n = stream.read(&mut reply)?;
+    Ok(String::from_utf8_lossy(&reply[..n]).into_owned())
+}
+
+fn wait_for_redis(server: &mut BackgroundProcess, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if redis_command(&["PING"]).is_ok_and(|reply| reply.starts_with("+PONG")) {
+            return Ok(());
+        }
+        if let Some(status) = server.try_wait()? {
+            bail!(
+                "the server ended ({status}) before it answered: {}",
+                last_lines(&fs::read_to_string(log).unwrap_or_default(), 5)
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not answer within {READY_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `SHUTDOWN NOSAVE`: the server closes the connection and exits 0.
+fn redis_shutdown() -> Result<()> {
+    match redis_command(&["SHUTDOWN", "NOSAVE"]) {
+        Ok(reply) if reply.starts_with('-') => bail!("SHUTDOWN refused: {}", reply.trim()),
+        // The connection closes as the server exits: no reply, or a reset.
+        _ => Ok(()),
+    }
+}
+
+fn check_port_free() -> Result<()> {
+    std::net::TcpListener::bind(("127.0.0.1", REDIS_PORT))
+        .map(drop)
+        .with_context(|| {
+            format!("127.0.0.1:{REDIS_PORT} is in use; the benchmark's redis-server needs it")
+        })
+}
+
+fn wait_until_ended(process: &mut BackgroundProcess, timeout: Duration) -> Result<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = process.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            bail!("it did not end within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until `parent` has a child called `comm` (bpftrace starts its `-c`
+/// command once its probes are attached) and returns its pid.
+fn wait_for_child(parent: &mut BackgroundProcess, comm: &str) -> Result<u32> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(pid) = child_named(parent.id(), comm)? {
+            return Ok(pid);
+        }
+        if let Some(status) = parent.try_wait()? {
+            bail!("it ended ({status}) before starting `{comm}`");
+        }
+        if Instant::now() > deadline {
+            bail!("it did not start `{comm}` within {READY_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Ends bpftrace by ending its command, and waits for it.
+fn end_bpftrace(tracer: &mut BackgroundProcess, sleep: u32) -> Result<()> {
+    let pid = libc::pid_t::try_from(sleep).context("pid out of range")?;
+    // SAFETY: kill(2) of bpftrace's `sleep`, which bpftrace has not reaped
+    // (it waits for it and ends only then).
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    wait_until_ended(tracer, READY_TIMEOUT).context("bpftrace")?;
+    Ok(())
+}
+
+/// Waits for `child` with wait4(2): its status, output and peak RSS (KiB).
+fn wait_with_rusage(mut child: Child) -> Result<(ExitStatus, String, String, u64)> {
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    // Small outputs: they fit in the pipes, so reading after the end is safe;
+    // read before waiting anyway, in case they do not.
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout)?;
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr)?;
+    }
+    let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, which nothing else waits for; the
+    // `Child` is not used for waiting afterwards.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if rc != pid {
+        bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    Ok((ExitStatus::from_raw(status), stdout, stderr, maxrss))
+}
+
+/// VmHWM of `pid` in KiB: the peak resident set size so far.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The eBPF maps and programs process `pid` holds, from its fdinfo (the
+/// kernel's own accounting: `memlock` is what the object takes), with the
+/// names bpftool gives them.
+fn bpf_objects(pid: u32) -> Result<Vec<BpfObject>> {
+    let fd_dir = format!("/proc/{pid}/fd");
+    let mut objects: Vec<BpfObject> = Vec::new();
+    for entry in fs::read_dir(&fd_dir).with_context(|| format!("cannot list {fd_dir}"))? {
+        let Ok(entry) = entry else { continue };
+        let Ok(link) = fs::read_link(entry.path()) else {
+            continue;
+        };
+        let kind = match link.to_string_lossy().as_ref() {
+            "anon_inode:bpf-map" => "map",
+            "anon_inode:bpf-prog" => "prog",
+            _ => continue,
+        };
+        let info_path = format!("/proc/{pid}/fdinfo/{}", entry.file_name().to_string_lossy());
+        let Ok(info) = fs::read_to_string(&info_path) else {
+            continue;
+        };
+        let field = |name: &str| -> Option<String> {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(|v| v.trim().to_owned())
+        };
+        let number = |name: &str| field(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let id = number(if kind == "map" { "map_id" } else { "prog_id" });
+        if objects.iter().any(|o| o.kind == kind && o.id == id) {
+            continue;
+        }
+        let type_number = field(if kind == "map" {
+            "map_type"
+        } else {
+            "prog_type"
+        })
+        .unwrap_or_default();
+        let (name, type_name) = bpftool_names(kind, id).unwrap_or((String::new(), type_number));
+        objects.push(BpfObject {
+            kind,
+            id,
+            name,
+            type_name,
+            key_size: number("key_size"),
+            value_size: number("value_size"),
+            max_entries: number("max_entries"),
+            memlock: number("memlock"),
+        });
+    }
+    objects.sort_by(|a, b| (a.kind, a.id).cmp(&(b.kind, b.id)));
+    Ok(objects)
+}
+
+/// The name and type bpftool gives map or program `id`.
+fn bpftool_names(kind: &str, id: u64) -> Option<(String, String)> {
+    let output = Command::new("bpftool")
+        .args(["-j", kind, "show", "id", &id.to_string()])
+        .output()
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    Some((
+        value.get("name")?.as_str()?.to_owned(),
+        value.get("type")?.as_str()?.to_owned(),
+    ))
+}
+
+/// eBPF tracing programs loaded by someone else (another session's
+/// recording or test on a shared machine would slow every syscall).
+fn foreign_tracing_programs() -> Vec<String> {
+    let Ok(output) = Command::new("bpftool")
+        .args(["-j", "prog", "show"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Array(programs)) =
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+    else {
+        return Vec::new();
+    };
+    programs
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.get("type").and_then(|t| t.as_str()),
+                Some("tracepoint" | "raw_tracepoint" | "tracing" | "kprobe" | "perf_event")
+            )
+        })
+        .map(|p| {
+            format!(
+                "{} program {} ({})",
+                p.get("type").and_then(|t| t.as_str()).unwrap_or("?"),
+                p.get("id").and_then(|t| t.as_u64()).unwrap_or(0),
+                p.get("name").and_then(|t| t.as_str()).unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// How long to wait for someone else's tracing programs to go away.
+const QUIET_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits until no foreign eBPF tracing program is loaded (a test of
+/// another session's recording slows every syscall of the host while it
+/// runs), at most [`QUIET_TIMEOUT`]; says what it saw and waited for.
+fn wait_for_quiet() -> Option<String> {
+    let first = foreign_tracing_programs();
+    if first.is_empty() {
+        return None;
+    }
+    let started = Instant::now();
+    while started.elapsed() < QUIET_TIMEOUT {
+        thread::sleep(Duration::from_millis(500));
+        if foreign_tracing_programs().is_empty() {
+            return Some(format!(
+                "waited {:.1} s for {} to go",
+                started.elapsed().as_secs_f64(),
+                first.join(", ")
+            ));
+        }
+    }
+    Some(format!(
+        "measured with {} still loaded after {QUIET_TIMEOUT:?}",
+        foreign_tracing_programs().join(", ")
+    ))
+}
+
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// A directory on a tmpfs for the file I/O workload: this machine's disk
+/// makes the same small-file work take 0.5 to 6 s from run to run, which
+/// would hide any tracer's cost.
+fn tmpfs_dir() -> Result<PathBuf> {
+    let shm = Path::new("/dev/shm");
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let is_tmpfs = mounts.lines().any(|line| {
+        let mut fields = line.split_whitespace();
+        let (_, target, fstype) = (fields.next(), fields.next(), fields.next());
+        target == Some("/dev/shm") && fstype == Some("tmpfs")
+    });
+    if !is_tmpfs {
+        bail!("/dev/shm is not a tmpfs here; the file I/O workload needs one");
+    }
+    let dir = shm.join(format!("xtask-bench-{}", std::process::id()));
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A cgroup v2 of the benchmark's, for bpftrace's cgroup filter; removed
+/// when dropped (it is empty by then: every process in it has ended).
+struct BenchCgroup {
+    path: PathBuf,
+}
+
+impl BenchCgroup {
+    fn create() -> Result<Self> {
+        let root = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.join("cgroup.controllers").is_file())
+            .context("no cgroup v2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified")?;
+        let path = root.join(format!("xtask-bench-{}", std::process::id()));
+        fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(BenchCgroup { path })
+    }
+}
+
+impl Drop for BenchCgroup {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.path);
+    }
+}
+
+/// Removes the container if it is still there (a run that failed midway).
+struct ContainerGuard {
+    name: String,
+    docker_host: String,
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .env("DOCKER_HOST", &self.docker_host)
+            .args(["rm", "-f", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The statistics of one case: median and range.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(Stat {
+            median: median(&sorted),
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+            n: sorted.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_benchmark_csv_is_read_as_one_rate() {
+        let csv = "\"test\",\"rps\",\"avg_latency_ms\"\n\"SET\",\"40000.00\",\"0.8\"\n\
+                   \"GET\",\"60000.00\",\"0.5\"\n";
+        let rps = parse_redis_benchmark(csv, 1000).unwrap_or_default();
+        // 2000 requests in 1000/40000 + 1000/60000 s.
+        assert!((rps - 48_000.0).abs() < 1e-6, "{rps}");
+        assert!(parse_redis_benchmark("\"test\",\"rps\"\n", 10).is_err());
+    }
+
+    #[test]
+    fn results_are_read_from_the_last_line() {
+        let micro = parse_result(Workload::Micro, "x\nns_per_call=150.5\n", 1.0);
+        assert_eq!(micro.ok(), Some(150.5));
+        let files = parse_result(Workload::FileIo, "elapsed_ns=2000000\n", 1000.0);
+        assert_eq!(files.ok(), Some(2.0));
+        assert!(parse_result(Workload::Micro, "nothing", 1.0).is_err());
+    }
+
+    #[test]
+    fn shell_words_are_quoted() {
+        assert_eq!(
+            shell_words(Path::new("/bin/x"), &["".to_owned(), "a'b".to_owned()]),
+            r"'/bin/x' '' 'a'\''b'"
+        );
+    }
+
+    #[test]
+    fn every_part_has_cases_and_none_twice() {
+        let all = cases(
+            &[
+                Part::Recording,
+                Part::Others,
+                Part::Enforcement,
+                Part::Startup,
+            ],
+            true,
+        );
+        for (i, case) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(case), "{case} twice");
+        }
+        let without_default = cases(&[Part::Enforcement], false);
+        assert!(!without_default.contains(&Case::new(
+            Workload::Micro,
+            Run::Enforce(Policy::DockerDefault)
+        )));
+    }
+}
