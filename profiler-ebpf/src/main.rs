@@ -178,6 +178,10 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
         // interrupted syscall is not restarted): it ran. A denied syscall
         // keeps its number in orig_ax.
         Some(_) if nr < 0 => return 0,
+        // An execve from a thread other than the leader succeeds with the
+        // thread taking over the leader's id, so it leaves under a thread id
+        // that entered something else. A denied execve never returns 0.
+        Some(_) if ret == 0 && is_execve(nr) => return 0,
         Some(_) => {}
     }
     let task = current_task_flags();
@@ -219,6 +223,21 @@ fn add_one(denial: *mut Denial) {
         let count =
             &*(core::ptr::addr_of_mut!((*denial).count) as *const core::sync::atomic::AtomicU64);
         count.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `execve` and `execveat`, in either table.
+#[inline(always)]
+fn is_execve(nr: i64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // x86_64: 59, 322; i386: 11, 358.
+        matches!(nr, 59 | 322 | 11 | 358)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = nr;
+        false
     }
 }
 

@@ -220,10 +220,9 @@ impl RecordingCgroup {
             }
         }
         remove_tree(&self.path)?;
-        // The shared parent goes too when this was the last recording.
-        if let Some(parent) = self.path.parent() {
-            let _ = fs::remove_dir(parent);
-        }
+        // The shared parent (`syscall-profile`) stays: removing it while
+        // another recording or an engine is creating a cgroup in it would
+        // make that creation fail.
         remove_v1_mirrors(&self.relative);
         Ok(leftovers)
     }
@@ -266,9 +265,6 @@ fn remove_v1_mirrors(relative: &Path) {
         let dir = mount.join(relative);
         if dir.is_dir() {
             let _ = remove_tree(&dir);
-            if let Some(parent) = dir.parent() {
-                let _ = fs::remove_dir(parent);
-            }
         }
     }
 }
