@@ -214,3 +214,74 @@ fn observed_file_mode_and_errors() {
     let out = run(["check", "--observed", "x.json"]);
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
 }
+
+/// The same gate on a container: `check -- docker run …` records the
+/// container the way `record` does and checks it.
+#[test]
+fn container_release_two_fails_the_gate() {
+    require_root();
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
+        panic!(
+            "DOCKER_HOST is not set: this test needs the dockerd that `cargo xtask test` \
+             starts (with Debian's docker.io)"
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let docker = |release: &str| -> Vec<String> {
+        [
+            "docker",
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "syscall-profile-samples:test",
+            "/bin/app-release",
+            release,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let policy = dir.path().join("policy.json");
+    let mut args: Vec<String> = vec!["record".into(), "-q".into(), "-o".into()];
+    args.push(policy.display().to_string());
+    args.push("--".into());
+    args.extend(docker("1"));
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let junit = dir.path().join("junit.xml");
+    let check = |release: &str| {
+        let mut args: Vec<String> = vec!["check".into(), "--policy".into()];
+        args.push(policy.display().to_string());
+        args.push("--junit".into());
+        args.push(junit.display().to_string());
+        args.push("--".into());
+        args.extend(docker(release));
+        run(&args)
+    };
+    let out = check("1");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = check("2");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("  getcpu: "), "{}", stdout(&out));
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"syscall getcpu is allowed by the policy\""),
+        "{xml}"
+    );
+    assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+}
