@@ -591,8 +591,11 @@ impl Reader<'_> {
                     title: format!(
                         "{} (vs {})",
                         section.short,
-                        chart_label(section.baseline.run)
-                            .trim_start_matches("docker run --security-opt ")
+                        match section.baseline.run {
+                            Run::Container(Policy::None) => "unconfined",
+                            Run::Container(_) => "docker run",
+                            _ => "untraced",
+                        }
                     ),
                     bars,
                 });
@@ -650,18 +653,50 @@ impl Reader<'_> {
             self.outcome.load_averages.join("; ")
         )?;
         writeln!(md)?;
-        if self.outcome.foreign_programs.is_empty() {
+        let busy = &self.outcome.busy;
+        write!(
+            md,
+            "The machine is shared: before each measurement the benchmark waits (up to 20 s, \
+             4 min in all) until other processes use at most {:.0} % of the CPUs. It waited \
+             {:.0} s in all; ",
+            crate::bench_suite::BUSY_SHARE * 100.0,
+            busy.waited.as_secs_f64()
+        )?;
+        if busy.busy.is_empty() {
             writeln!(
                 md,
-                "No other eBPF tracing program was loaded at any round's start (another one \
-                 on the syscall path would slow every configuration)."
+                "all {} measurements started on quiet CPUs.",
+                busy.measurements
             )?;
+        } else {
+            let mut shares = busy.busy.clone();
+            shares.sort_by(f64::total_cmp);
+            writeln!(
+                md,
+                "{} of {} measurements started while others still used more (median {:.0} %, \
+                 up to {:.0} % of the CPUs): their figures are less reliable than the rest.",
+                shares.len(),
+                busy.measurements,
+                shares[shares.len() / 2] * 100.0,
+                shares[shares.len() - 1] * 100.0
+            )?;
+        }
+        writeln!(md)?;
+        write!(
+            md,
+            "Before each measurement it also waits until no other eBPF tracing program is \
+             loaded: the kernel frees an ended recorder's program a moment after the process \
+             ends ({} measurements waited for that, less than 2 s each)",
+            busy.short_waits
+        )?;
+        if self.outcome.foreign_programs.is_empty() {
+            writeln!(md, "; no longer wait was needed.")?;
         } else {
             writeln!(
                 md,
-                "Other eBPF tracing programs were loaded at a round's start (they slow every \
-                 syscall of the host, baselines included): {}.",
-                self.outcome.foreign_programs.join(", ")
+                "; longer waits, or programs that stayed (they slow every syscall of the \
+                 host, baselines included): {}.",
+                self.outcome.foreign_programs.join("; ")
             )?;
         }
         writeln!(md)?;

@@ -330,6 +330,98 @@ pub struct Outcome {
     pub docker_default: Option<PathBuf>,
     pub elapsed: Duration,
     pub recorder: PathBuf,
+    pub busy: Busy,
+}
+
+/// How busy the machine was with other work when measurements started.
+pub struct Busy {
+    /// Measurements that waited less than 2 s for tracing programs to go
+    /// (the previous case's, released by the kernel after its process ended).
+    pub short_waits: usize,
+    pub measurements: usize,
+    /// Other processes' share of all CPUs, for each measurement that
+    /// started while it was above [`BUSY_SHARE`] (after waiting).
+    pub busy: Vec<f64>,
+    /// Time spent waiting for the CPUs to be quiet.
+    pub waited: Duration,
+}
+
+/// Other processes' share of the CPUs above which a measurement waits.
+pub const BUSY_SHARE: f64 = 0.25;
+
+/// The most a whole run waits for quiet CPUs, and one measurement.
+const QUIET_BUDGET: Duration = Duration::from_secs(240);
+const QUIET_WAIT: Duration = Duration::from_secs(20);
+
+enum Quiet {
+    Yes,
+    AfterWaiting(Duration),
+    /// Measured anyway, with others using this share of the CPUs.
+    No(f64),
+}
+
+/// Waits, within a budget, until the CPUs are idle between measurements:
+/// on a shared machine others' builds and tests would slow every
+/// configuration unevenly.
+struct CpuQuiet {
+    waited: Duration,
+}
+
+impl CpuQuiet {
+    fn new() -> Self {
+        CpuQuiet {
+            waited: Duration::ZERO,
+        }
+    }
+
+    fn wait(&mut self) -> Quiet {
+        let started = Instant::now();
+        loop {
+            let Some(share) = busy_share(Duration::from_millis(250)) else {
+                return Quiet::Yes;
+            };
+            let waited = started.elapsed();
+            if share <= BUSY_SHARE {
+                self.waited += waited;
+                return if waited > Duration::from_millis(300) {
+                    Quiet::AfterWaiting(waited)
+                } else {
+                    Quiet::Yes
+                };
+            }
+            if waited >= QUIET_WAIT || self.waited + waited >= QUIET_BUDGET {
+                self.waited += waited;
+                return Quiet::No(share);
+            }
+            thread::sleep(Duration::from_millis(750));
+        }
+    }
+}
+
+/// The share of all CPUs busy over `window`, from /proc/stat (while the
+/// benchmark itself sleeps, so it is everyone else's).
+fn busy_share(window: Duration) -> Option<f64> {
+    fn sample() -> Option<(u64, u64)> {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        let values: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal ...
+        let idle = values.get(3)? + values.get(4).copied().unwrap_or(0);
+        let total: u64 = values.iter().take(8).sum();
+        Some((idle, total))
+    }
+    let (idle0, total0) = sample()?;
+    thread::sleep(window);
+    let (idle1, total1) = sample()?;
+    let total = total1.checked_sub(total0)?;
+    if total == 0 {
+        return None;
+    }
+    let idle = idle1.saturating_sub(idle0);
+    Some(1.0 - idle as f64 / total as f64)
 }
 
 /// How long a server may take to answer, a tracer to attach, a run to end.
@@ -438,6 +530,10 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     let mut failures: BTreeMap<Case, String> = BTreeMap::new();
     let mut foreign_programs = Vec::new();
     let mut load_averages = Vec::new();
+    let mut cpu_quiet = CpuQuiet::new();
+    let mut busy_measurements: Vec<f64> = Vec::new();
+    let mut measurements = 0usize;
+    let mut short_waits = 0usize;
     for round in 0..rounds as usize {
         load_averages.push(load_average());
         for index in round_order(round, cases.len()) {
@@ -445,9 +541,29 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
             if failures.contains_key(&case) {
                 continue;
             }
-            if let Some(note) = wait_for_quiet() {
-                foreign_programs.push(format!("round {}, before {case}: {note}", round + 1));
+            match wait_for_quiet() {
+                Programs::None => {}
+                Programs::Went(waited) if waited < Duration::from_secs(2) => short_waits += 1,
+                Programs::Went(waited) => foreign_programs.push(format!(
+                    "round {}, before {case}: waited {:.1} s for them to go",
+                    round + 1,
+                    waited.as_secs_f64()
+                )),
+                Programs::Stayed(programs) => foreign_programs.push(format!(
+                    "round {}, {case}: measured with {programs} still loaded after {:?}",
+                    round + 1,
+                    QUIET_TIMEOUT
+                )),
             }
+            match cpu_quiet.wait() {
+                Quiet::Yes => {}
+                Quiet::AfterWaiting(waited) => eprintln!(
+                    "xtask bench: waited {:.0} s for other processes to leave the CPUs",
+                    waited.as_secs_f64()
+                ),
+                Quiet::No(busy) => busy_measurements.push(busy),
+            }
+            measurements += 1;
             let measured = bench.measure(case);
             match measured {
                 Ok(values) => {
@@ -495,6 +611,12 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         docker_default,
         elapsed: started.elapsed(),
         recorder: bench.recorder.clone(),
+        busy: Busy {
+            short_waits,
+            measurements,
+            busy: busy_measurements,
+            waited: cpu_quiet.waited,
+        },
     };
     let report = Report::new(&outcome)?;
     fs::create_dir_all(&out_dir)?;
@@ -1581,29 +1703,28 @@ fn foreign_tracing_programs() -> Vec<String> {
 /// How long to wait for someone else's tracing programs to go away.
 const QUIET_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Waits until no foreign eBPF tracing program is loaded (a test of
+enum Programs {
+    None,
+    Went(Duration),
+    Stayed(String),
+}
+
+/// Waits until no other eBPF tracing program is loaded (the kernel frees
+/// an ended recorder's program a moment after the process ends; a test of
 /// another session's recording slows every syscall of the host while it
-/// runs), at most [`QUIET_TIMEOUT`]; says what it saw and waited for.
-fn wait_for_quiet() -> Option<String> {
-    let first = foreign_tracing_programs();
-    if first.is_empty() {
-        return None;
+/// runs), at most [`QUIET_TIMEOUT`].
+fn wait_for_quiet() -> Programs {
+    if foreign_tracing_programs().is_empty() {
+        return Programs::None;
     }
     let started = Instant::now();
     while started.elapsed() < QUIET_TIMEOUT {
-        thread::sleep(Duration::from_millis(500));
+        thread::sleep(Duration::from_millis(250));
         if foreign_tracing_programs().is_empty() {
-            return Some(format!(
-                "waited {:.1} s for {} to go",
-                started.elapsed().as_secs_f64(),
-                first.join(", ")
-            ));
+            return Programs::Went(started.elapsed());
         }
     }
-    Some(format!(
-        "measured with {} still loaded after {QUIET_TIMEOUT:?}",
-        foreign_tracing_programs().join(", ")
-    ))
+    Programs::Stayed(foreign_tracing_programs().join(", "))
 }
 
 fn load_average() -> String {
