@@ -306,7 +306,9 @@ fn surface(base: &EffectivePolicy, needed: &BTreeSet<String>, native: Arch) -> S
     let mut dangerous: Vec<&str> = removed
         .iter()
         .copied()
-        .filter(|name| notes::danger(name) > 0)
+        // Danger 1 notes (landlock, seccomp…) are worth a word when a run
+        // starts using them, not a place among the most dangerous.
+        .filter(|name| notes::danger(name) >= 2)
         .collect();
     // Most dangerous first, then by name: a stable order.
     dangerous.sort_by_key(|name| (std::cmp::Reverse(notes::danger(name)), *name));
