@@ -1103,8 +1103,8 @@ impl Reader<'_> {
              tracepoint first copies the event record into a per-CPU buffer). Outside the \
              recording, the recorder adds {} — its own work there is one helper call \
              (`bpf_get_current_ancestor_cgroup_id`), {} over the empty program — and bpftrace \
-             {}. Inside the recording the recorder adds {} ({} over the empty program: reading \
-             the task's flags and the per-CPU counter update), bpftrace {}.",
+             {}. Inside the recording the recorder adds {} ({} over the empty program: the cgroup \
+             helper, reading the task's flags, the per-CPU counter update), bpftrace {}.",
             ns(raw),
             ns(tp),
             ns(rec_out),
@@ -1183,6 +1183,29 @@ impl Reader<'_> {
                     / 1024.0
             )?;
         }
+        let loss = |base: Option<f64>, rec: Option<f64>| {
+            base.zip(rec).map_or("?".to_owned(), |(b, r)| {
+                format!("{:+.1} %", (r / b - 1.0) * 100.0)
+            })
+        };
+        writeln!(
+            md,
+            "- **Recording a container costs more than a native command** (redis-server's \
+             throughput {} in a container against {} natively in this run). For a container \
+             the recorder also attaches a program to `sys_exit`, which every syscall of every \
+             task of the host runs (to see the runtime install the filter and exec the \
+             entrypoint), and for each syscall of a task under seccomp in the recorded cgroup \
+             it looks the process up in a hash map, to count the runtime's syscalls apart. \
+             What would lower it: looking only at the few syscall numbers that change the \
+             phase (`prctl`, `seccomp`, `execve`, `execveat`) before any map lookup, and \
+             leaving the per-syscall lookup out once no process of the cgroup is in the \
+             runtime phase (a later `docker exec` starts one again).",
+            loss(
+                m(Redis, Container(Policy::DockerDefault)),
+                m(Redis, ContainerRecord)
+            ),
+            loss(m(Redis, Untraced), m(Redis, Record)),
+        )?;
         writeln!(
             md,
             "- **`enforce`'s cost is its denial watch, not the filter.** Natively, \
@@ -1202,9 +1225,9 @@ impl Reader<'_> {
              only on its number is answered from a per-architecture bitmap without running \
              the filter, for both profiles alike; only syscalls with argument checks (Docker's \
              default has a few: `socket`, `personality`, `clone`) run the filter. So a learned \
-             profile and Docker's default cost the same for the syscalls a workload makes \
-             most, and the differences in the enforcement tables are within the noise of \
-             the rounds unless stated otherwise."
+             profile and Docker's default should cost about the same for the syscalls a \
+             workload makes most; the targets above say whether this run's differences stay \
+             within the rounds' range."
         )?;
         writeln!(md)?;
         Ok(())
