@@ -57,8 +57,8 @@ pub struct OutOfRangeKey {
     pub _pad: u32,
 }
 
-/// How many tasks can be inside a syscall at once in an enforced cgroup
-/// (an LRU map: entries of tasks that died inside `exit` age out).
+/// Slots of the direct-mapped table of the syscall each task of an enforced
+/// cgroup is in, indexed by the low bits of the thread id (a power of two).
 pub const IN_SYSCALL_SLOTS: u32 = 65_536;
 /// How many distinct denied syscalls are kept.
 pub const DENIAL_SLOTS: u32 = 1024;

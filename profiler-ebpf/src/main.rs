@@ -29,7 +29,7 @@ use aya_ebpf::{
         bpf_probe_read_kernel, generated::bpf_get_current_ancestor_cgroup_id,
     },
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
-    maps::{HashMap, LruHashMap, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
 };
 use profiler_common::{
@@ -66,7 +66,7 @@ static OUT_OF_RANGE: PerCpuHashMap<OutOfRangeKey, u64> =
 
 /// While enforcing: the syscall each task of the cgroup is in, by thread id.
 #[map]
-static IN_SYSCALL: LruHashMap<u32, i64> = LruHashMap::with_max_entries(IN_SYSCALL_SLOTS, 0);
+static IN_SYSCALL: Array<u64> = Array::with_max_entries(IN_SYSCALL_SLOTS, 0);
 
 /// While enforcing: the syscalls the seccomp filter denied.
 #[map]
@@ -125,7 +125,6 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
 // `sys_exit` still fires. So a `sys_exit` whose task did not enter that
 // syscall is a denial by the filter, whatever the errno, and a syscall that
 // ran and failed on its own (ENOENT, EBADF) is never taken for one.
-
 //
 // Three cases need care. A task that joined the cgroup while inside a
 // syscall (the child writing itself into `cgroup.procs`, a runtime moving
@@ -134,9 +133,28 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
 // cgroup is never taken for a denial, it only makes the task known. And a
 // task that calls exit never leaves that syscall: its entry is dropped at
 // once, lest a later task with the same thread id inherit it.
+//
+// The syscall a task is in is kept in a direct-mapped table indexed by the
+// low bits of its thread id, one aligned 64-bit word a slot (thread id,
+// syscall number), read and written in place: no hash map, no lock, so the
+// watch costs little more than the hooks themselves. Two threads of the
+// cgroup whose ids share a slot only ever make a check unknown (the slot
+// names the other thread), never a false report.
 
-/// `IN_SYSCALL` value of a known task that is not inside a syscall.
-const NOT_IN_SYSCALL: i64 = i64::MIN;
+/// Slot value of a known task that is not inside a syscall.
+const NOT_IN_SYSCALL: u32 = 0xffff_fffe;
+
+#[inline(always)]
+fn slot(tid: u32) -> Option<*mut u64> {
+    IN_SYSCALL.get_ptr_mut(tid & (IN_SYSCALL_SLOTS - 1))
+}
+
+#[inline(always)]
+fn set_slot(slot: *mut u64, tid: u32, nr: u32) {
+    // SAFETY: an aligned u64 in an array map's value area, valid while the
+    // program runs; a single store, so no reader sees half of it.
+    unsafe { core::ptr::write_volatile(slot, (u64::from(tid) << 32) | u64::from(nr)) };
+}
 
 /// `raw_tp/sys_enter` while enforcing: notes the syscall the task enters.
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -146,10 +164,13 @@ pub fn enforce_enter(ctx: RawTracePointContext) -> i32 {
     }
     let tid = bpf_get_current_pid_tgid() as u32;
     let nr: i64 = ctx.arg(1);
-    if never_returns(nr) {
-        let _ = IN_SYSCALL.remove(tid);
-    } else {
-        let _ = IN_SYSCALL.insert(tid, nr, 0);
+    if let Some(slot) = slot(tid) {
+        if never_returns(nr) {
+            // SAFETY: as in `set_slot`.
+            unsafe { core::ptr::write_volatile(slot, 0) };
+        } else {
+            set_slot(slot, tid, nr as u32);
+        }
     }
     0
 }
@@ -167,22 +188,27 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
         return 0;
     };
     let tid = bpf_get_current_pid_tgid() as u32;
-    // SAFETY: a lookup with a key on the stack; the value is copied out.
-    let entered = unsafe { IN_SYSCALL.get(tid).copied() };
-    let _ = IN_SYSCALL.insert(tid, NOT_IN_SYSCALL, 0);
+    let Some(slot) = slot(tid) else {
+        return 0;
+    };
+    // SAFETY: as in `set_slot`.
+    let word = unsafe { core::ptr::read_volatile(slot) };
+    set_slot(slot, tid, NOT_IN_SYSCALL);
+    let (owner, entered) = ((word >> 32) as u32, word as u32);
     match entered {
-        // Unknown task (first exit in the cgroup), or a syscall that ran.
-        None => return 0,
-        Some(entered) if entered == nr => return 0,
+        // Unknown task (first exit in the cgroup, or a slot another thread
+        // took), or a syscall that ran.
+        _ if owner != tid => return 0,
+        entered if entered == nr as u32 => return 0,
         // rt_sigreturn restores a signal frame and sets orig_ax to -1 (so the
         // interrupted syscall is not restarted): it ran. A denied syscall
         // keeps its number in orig_ax.
-        Some(_) if nr < 0 => return 0,
+        _ if nr < 0 => return 0,
         // An execve from a thread other than the leader succeeds with the
         // thread taking over the leader's id, so it leaves under a thread id
         // that entered something else. A denied execve never returns 0.
-        Some(_) if ret == 0 && is_execve(nr) => return 0,
-        Some(_) => {}
+        _ if ret == 0 && is_execve(nr) => return 0,
+        _ => {}
     }
     let task = current_task_flags();
     let key = DenialKey {
