@@ -47,7 +47,7 @@ pub struct DenialWatch {
 
 impl DenialWatch {
     pub fn attach(cgroup: &RecordingCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
-        let mut ebpf = tracer::load_object(cgroup, false)?;
+        let mut ebpf = tracer::load_object(cgroup, tracer::Purpose::WatchDenials)?;
         // Entry first: a syscall seen leaving must have been seen entering.
         tracer::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
         tracer::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;

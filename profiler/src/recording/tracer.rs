@@ -105,12 +105,19 @@ pub struct Tracer {
     arch: Arch,
 }
 
+/// What the eBPF object is loaded for: the maps the other use needs get one
+/// entry, so they take next to no kernel memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Counting, with or without the seccomp-filter boundary.
+    Record { require_seccomp: bool },
+    /// Watching for denials.
+    WatchDenials,
+}
+
 /// Loads the eBPF object for the cgroup tree of `cgroup` (nothing attached
 /// yet), after checking the privileges it takes.
-pub(crate) fn load_object(
-    cgroup: &RecordingCgroup,
-    require_seccomp: bool,
-) -> Result<Ebpf, TracerError> {
+pub(crate) fn load_object(cgroup: &RecordingCgroup, purpose: Purpose) -> Result<Ebpf, TracerError> {
     check_privileges()?;
     // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
     // only matters on kernels before 5.11, and raising it needs
@@ -123,13 +130,30 @@ pub(crate) fn load_object(
     let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
     let id = cgroup.id();
     let level = cgroup.level();
-    let require_seccomp = u32::from(require_seccomp);
-    EbpfLoader::new()
+    let require_seccomp = u32::from(
+        purpose
+            == Purpose::Record {
+                require_seccomp: true,
+            },
+    );
+    let unused: &[&str] = match purpose {
+        Purpose::Record {
+            require_seccomp: true,
+        } => &[maps::IN_SYSCALL, maps::DENIALS],
+        Purpose::Record {
+            require_seccomp: false,
+        } => &[maps::IN_SYSCALL, maps::DENIALS, maps::RUNTIME_PROCESSES],
+        Purpose::WatchDenials => &[maps::RUNTIME_PROCESSES, maps::OUT_OF_RANGE, maps::COUNTS],
+    };
+    let mut loader = EbpfLoader::new();
+    loader
         .override_global(globals::TARGET_CGROUP_ID, &id, true)
         .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
-        .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
-        .load(OBJECT)
-        .map_err(TracerError::Object)
+        .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true);
+    for map in unused {
+        loader.map_max_entries(map, 1);
+    }
+    loader.load(OBJECT).map_err(TracerError::Object)
 }
 
 /// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
@@ -168,7 +192,12 @@ impl Tracer {
         if hook == Hook::Tracepoint {
             hook::ensure_tracefs()?;
         }
-        let mut ebpf = load_object(cgroup, boundary == Boundary::SeccompFilter)?;
+        let mut ebpf = load_object(
+            cgroup,
+            Purpose::Record {
+                require_seccomp: boundary == Boundary::SeccompFilter,
+            },
+        )?;
 
         let name = match hook {
             Hook::RawTracepoint => programs::RAW_TRACEPOINT,
