@@ -100,6 +100,7 @@ pub mod globals {
 pub mod maps {
     pub const COUNTS: &str = "COUNTS";
     pub const RUNTIME_PROCESSES: &str = "RUNTIME_PROCESSES";
+    pub const ENTRYPOINTS_STARTED: &str = "ENTRYPOINTS_STARTED";
     pub const IN_SYSCALL: &str = "IN_SYSCALL";
     pub const DENIALS: &str = "DENIALS";
     pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";

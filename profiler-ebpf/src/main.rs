@@ -72,6 +72,12 @@ static IN_SYSCALL: Array<u64> = Array::with_max_entries(IN_SYSCALL_SLOTS, 0);
 #[map]
 static DENIALS: HashMap<DenialKey, Denial> = HashMap::with_max_entries(DENIAL_SLOTS, 0);
 
+/// How many processes left the runtime phase by a successful execve: once
+/// the entrypoint runs, user space detaches the `sys_exit` program, whose
+/// hook costs every task of the host on every syscall.
+#[map]
+static ENTRYPOINTS_STARTED: Array<u64> = Array::with_max_entries(1, 0);
+
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
@@ -458,7 +464,16 @@ fn phase_change(regs: *const u8) {
             NR_PRCTL => read(DI) == PR_SET_SECCOMP && read(SI) == SECCOMP_MODE_FILTER,
             NR_SECCOMP => read(DI) == SECCOMP_SET_MODE_FILTER,
             NR_EXECVE | NR_EXECVEAT => {
-                let _ = RUNTIME_PROCESSES.remove(current_tgid());
+                if RUNTIME_PROCESSES.remove(current_tgid()).is_ok()
+                    && let Some(started) = ENTRYPOINTS_STARTED.get_ptr_mut(0)
+                {
+                    // SAFETY: an aligned u64 of an array map; user space only
+                    // reads it, to know when the runtime phase is over.
+                    unsafe {
+                        let count = &*(started as *const core::sync::atomic::AtomicU64);
+                        count.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 return;
             }
             _ => return,

@@ -49,8 +49,8 @@ impl DenialWatch {
     pub fn attach(cgroup: &RecordingCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
         let mut ebpf = tracer::load_object(cgroup, tracer::Purpose::WatchDenials)?;
         // Entry first: a syscall seen leaving must have been seen entering.
-        tracer::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
-        tracer::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+        let _ = tracer::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
+        let _ = tracer::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
         Ok(DenialWatch {
             ebpf,
             arch,

@@ -176,7 +176,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         (Some(path), None) => (Target::Native(path), Boundary::Everything),
         (None, None) => unreachable!("a command is either a container run or native"),
     };
-    let tracer = Tracer::attach(&cgroup, options.hook, boundary, arch)?;
+    let mut tracer = Tracer::attach(&cgroup, options.hook, boundary, arch)?;
     // A signal that came while setting up stops it before the command runs.
     if let Some(Some(origin)) = signals.next().now_or_never() {
         return Err(RecordError::Interrupted(origin.signal));
@@ -266,8 +266,15 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
                 // Waited for in the next rounds; the deadline fires once.
                 continue;
             }
-            _ = refresh.tick(), if progress.is_shown() => {
-                if let Ok(observation) = tracer.snapshot() {
+            _ = refresh.tick(), if progress.is_shown() || boundary == Boundary::SeccompFilter => {
+                if boundary == Boundary::SeccompFilter
+                    && let Err(e) = tracer.end_runtime_phase_if_over()
+                {
+                    warnings.push(e.to_string());
+                }
+                if progress.is_shown()
+                    && let Ok(observation) = tracer.snapshot()
+                {
                     progress.update(&observation);
                 }
             }

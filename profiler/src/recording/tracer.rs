@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{MapError, PerCpuArray, PerCpuHashMap},
-    programs::{BtfTracePoint, ProgramError, RawTracePoint, TracePoint},
+    maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
+    programs::{
+        BtfTracePoint, ProgramError, RawTracePoint, TracePoint,
+        raw_trace_point::RawTracePointLinkId,
+    },
 };
 use profiler_common::{
     ABI_COUNT, Counts, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE, globals, maps,
@@ -103,6 +106,8 @@ impl Observation {
 pub struct Tracer {
     ebpf: Ebpf,
     arch: Arch,
+    /// The `sys_exit` program that tracks the runtime phase, while attached.
+    exit_link: Option<RawTracePointLinkId>,
 }
 
 /// What the eBPF object is loaded for: the maps the other use needs get one
@@ -207,9 +212,10 @@ impl Tracer {
         };
         // The exit side goes on first, so that no filter install is missed
         // once the entry side counts.
-        if boundary == Boundary::SeccompFilter {
-            attach_raw(&mut ebpf, programs::SYS_EXIT, "sys_exit")?;
-        }
+        let exit_link = match boundary {
+            Boundary::SeccompFilter => Some(attach_raw(&mut ebpf, programs::SYS_EXIT, "sys_exit")?),
+            Boundary::Everything => None,
+        };
         let program = ebpf.program_mut(name).ok_or(TracerError::Program {
             what: "find",
             program: name,
@@ -235,7 +241,53 @@ impl Tracer {
                 p.attach().map_err(fail("attach"))?;
             }
         }
-        Ok(Tracer { ebpf, arch })
+        Ok(Tracer {
+            ebpf,
+            arch,
+            exit_link,
+        })
+    }
+
+    /// Once a container's entrypoint runs, the runtime phase is over: the
+    /// `sys_exit` program goes, so that the rest of the recording costs the
+    /// host's other tasks one hook, not two. Processes that a runtime starts
+    /// later (`docker exec`) are then counted as the workload's from their
+    /// first filtered syscall on; both go into the profile alike. Returns
+    /// whether it detached now.
+    pub fn end_runtime_phase_if_over(&mut self) -> Result<bool, TracerError> {
+        if self.exit_link.is_none() {
+            return Ok(false);
+        }
+        let map = self
+            .ebpf
+            .map(maps::ENTRYPOINTS_STARTED)
+            .ok_or(TracerError::Map {
+                map: maps::ENTRYPOINTS_STARTED,
+                source: MapError::InvalidName {
+                    name: maps::ENTRYPOINTS_STARTED.to_owned(),
+                },
+            })?;
+        let started: Array<_, u64> = Array::try_from(map).map_err(|source| TracerError::Map {
+            map: maps::ENTRYPOINTS_STARTED,
+            source,
+        })?;
+        let count = started.get(&0, 0).map_err(|source| TracerError::Map {
+            map: maps::ENTRYPOINTS_STARTED,
+            source,
+        })?;
+        if count == 0 {
+            return Ok(false);
+        }
+        if let Some(link) = self.exit_link.take()
+            && let Some(program) = self.ebpf.program_mut(programs::SYS_EXIT)
+        {
+            let p: &mut RawTracePoint = program
+                .try_into()
+                .map_err(|e| program_error(programs::SYS_EXIT, "detach", e))?;
+            p.detach(link)
+                .map_err(|e| program_error(programs::SYS_EXIT, "detach", e))?;
+        }
+        Ok(true)
     }
 
     /// Reads the counters: one lookup for the tables (one value per CPU),
@@ -311,7 +363,7 @@ pub(crate) fn attach_raw(
     ebpf: &mut Ebpf,
     name: &'static str,
     tracepoint: &str,
-) -> Result<(), TracerError> {
+) -> Result<RawTracePointLinkId, TracerError> {
     let fail = |what| move |e| program_error(name, what, e);
     let program = ebpf.program_mut(name).ok_or(TracerError::Program {
         what: "find",
@@ -320,8 +372,7 @@ pub(crate) fn attach_raw(
     })?;
     let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
     p.load().map_err(fail("load"))?;
-    p.attach(tracepoint).map_err(fail("attach"))?;
-    Ok(())
+    p.attach(tracepoint).map_err(fail("attach"))
 }
 
 /// The lines of a verifier log that say why: the last few lines before its
