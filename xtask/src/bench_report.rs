@@ -646,7 +646,7 @@ impl Reader<'_> {
             writeln!(md, "| {what} | {} |", first_line(cmd, args))?;
         }
         writeln!(md, "| libseccomp | {} |", package_version("libseccomp2"))?;
-        writeln!(md, "| syscall-profile | commit {} |", git_commit())?;
+        writeln!(md, "| syscall-profile | commit {} |", self.outcome.commit)?;
         writeln!(
             md,
             "| load average (1, 5, 15 min) at each round's start, and at the end | {} |",
@@ -1155,13 +1155,14 @@ impl Reader<'_> {
              altogether, but the kernel has none."
         )?;
         if let Some(objects) = self.outcome.memory.bpf.get("record (native)")
-            && let Some(lru) = objects.iter().find(|o| o.name == "IN_SYSCALL")
+            && let Some(lru) = objects
+                .iter()
+                .find(|o| o.name == "IN_SYSCALL" && o.max_entries > 1)
         {
             writeln!(
                 md,
                 "- **Kernel memory of a recording.** `record` creates every map of the eBPF \
-                 object, also those only `enforce` uses: `IN_SYSCALL`, an LRU hash of {} \
-                 entries, takes {:.1} MiB of the recording's {:.1} MiB. Giving the unused \
+                 object, also those only `enforce` uses: `IN_SYSCALL`, of {} entries, takes {:.1} MiB of the recording's {:.1} MiB. Giving the unused \
                  maps one entry at load time (aya's `EbpfLoader::set_max_entries`) would \
                  leave a recording about {:.0} KiB.",
                 lru.max_entries,
@@ -1192,14 +1193,12 @@ impl Reader<'_> {
             md,
             "- **Recording a container costs more than a native command** (redis-server's \
              throughput {} in a container against {} natively in this run). For a container \
-             the recorder also attaches a program to `sys_exit`, which every syscall of every \
-             task of the host runs (to see the runtime install the filter and exec the \
-             entrypoint), and for each syscall of a task under seccomp in the recorded cgroup \
-             it looks the process up in a hash map, to count the runtime's syscalls apart. \
-             What would lower it: looking only at the few syscall numbers that change the \
-             phase (`prctl`, `seccomp`, `execve`, `execveat`) before any map lookup, and \
-             leaving the per-syscall lookup out once no process of the cgroup is in the \
-             runtime phase (a later `docker exec` starts one again).",
+             the recorder also runs a program on `sys_exit` while the runtime sets the \
+             container up (every syscall of every task of the host runs it then), and for \
+             each syscall of a task under seccomp in the recorded cgroup it looks the process \
+             up in a hash map, to count the runtime's syscalls apart from the workload's. \
+             What would lower it: leaving that per-syscall lookup out once no process of the \
+             cgroup is in the runtime phase.",
             loss(
                 m(Redis, Container(Policy::DockerDefault)),
                 m(Redis, ContainerRecord)
@@ -1210,9 +1209,9 @@ impl Reader<'_> {
             md,
             "- **`enforce`'s cost is its denial watch, not the filter.** Natively, \
              `syscall-profile enforce` with an allow-all profile adds {} a call: its eBPF \
-             watch updates an LRU hash entry on every `sys_enter` and `sys_exit` of the \
-             command, to tell a denied syscall (which never reaches `sys_enter`) from one that \
-             failed on its own. The filter alone is what the container rows show (no watch \
+             watch runs a program on every `sys_enter` and `sys_exit` of the command and \
+             notes in a map which syscall each task is in, to tell a denied syscall (which \
+             never reaches `sys_enter`) from one that failed on its own. The filter alone is what the container rows show (no watch \
              there). A watch that kept the profile's allowed set as a bitmap in the kernel \
              and looked only at `sys_exit` (a denied number that returns the profile's errno) \
              would drop the per-syscall map update, and an `--no-watch` mode would cost only \
@@ -1298,7 +1297,7 @@ fn package_version(package: &str) -> String {
         .unwrap_or_default()
 }
 
-fn git_commit() -> String {
+pub fn git_commit() -> String {
     let head = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

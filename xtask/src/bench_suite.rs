@@ -330,6 +330,8 @@ pub struct Outcome {
     pub docker_default: Option<PathBuf>,
     pub elapsed: Duration,
     pub recorder: PathBuf,
+    /// The commit the binaries were built from.
+    pub commit: String,
     pub busy: Busy,
 }
 
@@ -469,6 +471,16 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     let scratch = ws.target_dir.join("xtask-bench");
     let _ = fs::remove_dir_all(&scratch);
     fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    // Run copies: a build in the shared target directory during the run
+    // (another session's) must not swap the binaries between rounds.
+    let bin = scratch.join("bin");
+    fs::create_dir_all(&bin)?;
+    for name in ["syscall-profile", "getppid-loop", "file-io", "start-time"] {
+        let built = ws.binary("release", name);
+        fs::copy(&built, bin.join(name))
+            .with_context(|| format!("cannot copy {}", built.display()))?;
+    }
+    let commit = bench_report::git_commit();
     let tmpfs = tmpfs_dir()?;
     let cgroup = BenchCgroup::create()?;
 
@@ -505,8 +517,8 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     fs::write(&allow_all, "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n")?;
 
     let mut bench = Bench {
-        recorder: ws.binary("release", "syscall-profile"),
-        samples: ws.target_dir.join("release"),
+        recorder: bin.join("syscall-profile"),
+        samples: bin.clone(),
         scratch: scratch.clone(),
         tmpfs: tmpfs.clone(),
         cgroup: cgroup.path.clone(),
@@ -611,6 +623,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         docker_default,
         elapsed: started.elapsed(),
         recorder: bench.recorder.clone(),
+        commit,
         busy: Busy {
             short_waits,
             measurements,
