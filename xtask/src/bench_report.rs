@@ -1306,7 +1306,9 @@ pub fn git_commit() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        // The files the benchmark writes do not make the build dirty.
+        .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
+        .args([":!BENCHMARKS.md", ":!benchmarks.svg"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .ok()
