@@ -78,6 +78,10 @@ static DENIALS: HashMap<DenialKey, Denial> = HashMap::with_max_entries(DENIAL_SL
 #[map]
 static ENTRYPOINTS_STARTED: Array<u64> = Array::with_max_entries(1, 0);
 
+/// How many processes are in `RUNTIME_PROCESSES` now.
+#[map]
+static RUNTIME_ACTIVE: Array<i64> = Array::with_max_entries(1, 0);
+
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
@@ -146,6 +150,9 @@ pub fn sys_exit_raw(ctx: RawTracePointContext) -> i32 {
 // watch costs little more than the hooks themselves. Two threads of the
 // cgroup whose ids share a slot only ever make a check unknown (the slot
 // names the other thread), never a false report.
+
+/// Map update flag: insert only where the key is not there yet.
+const BPF_NOEXIST: u64 = 1;
 
 /// Slot value of a known task that is not inside a syscall.
 const NOT_IN_SYSCALL: u32 = 0xffff_fffe;
@@ -235,7 +242,6 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
             };
             // Two CPUs may both find no entry: the second insert is
             // refused (BPF_NOEXIST) and counted on the first one's entry.
-            const BPF_NOEXIST: u64 = 1;
             if DENIALS.insert(key, first, BPF_NOEXIST).is_err()
                 && let Some(denial) = DENIALS.get_ptr_mut(key)
             {
@@ -388,8 +394,27 @@ fn current_tgid() -> u32 {
 }
 
 fn in_runtime_phase() -> bool {
+    // Most of a recording has no process in the runtime phase: a read of
+    // one counter then spares the hash lookup on every syscall.
+    // SAFETY: an aligned i64 of an array map, read whole.
+    let active = RUNTIME_ACTIVE
+        .get_ptr(0)
+        .is_some_and(|n| unsafe { core::ptr::read_volatile(n) } > 0);
     // SAFETY: a lookup with a key on the stack; the value is not kept.
-    unsafe { RUNTIME_PROCESSES.get(current_tgid()).is_some() }
+    active && unsafe { RUNTIME_PROCESSES.get(current_tgid()).is_some() }
+}
+
+/// Adds `delta` to the count of processes in the runtime phase.
+#[inline(always)]
+fn runtime_active_add(delta: i64) {
+    if let Some(n) = RUNTIME_ACTIVE.get_ptr_mut(0) {
+        // SAFETY: an aligned i64 of an array map; several CPUs may change
+        // it at once, so atomically.
+        unsafe {
+            let n = &*(n as *const core::sync::atomic::AtomicI64);
+            n.fetch_add(delta, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// What the kernel says of the current task and its syscall.
@@ -464,9 +489,11 @@ fn phase_change(regs: *const u8) {
             NR_PRCTL => read(DI) == PR_SET_SECCOMP && read(SI) == SECCOMP_MODE_FILTER,
             NR_SECCOMP => read(DI) == SECCOMP_SET_MODE_FILTER,
             NR_EXECVE | NR_EXECVEAT => {
-                if RUNTIME_PROCESSES.remove(current_tgid()).is_ok()
-                    && let Some(started) = ENTRYPOINTS_STARTED.get_ptr_mut(0)
-                {
+                if RUNTIME_PROCESSES.remove(current_tgid()).is_err() {
+                    return;
+                }
+                runtime_active_add(-1);
+                if let Some(started) = ENTRYPOINTS_STARTED.get_ptr_mut(0) {
                     // SAFETY: an aligned u64 of an array map; user space only
                     // reads it, to know when the runtime phase is over.
                     unsafe {
@@ -481,8 +508,12 @@ fn phase_change(regs: *const u8) {
         // A workload that installs a filter of its own is taken for runtime
         // until its next execve. Both phases go into the profile, so only the
         // report's split is affected, not what is allowed.
-        if installs_filter {
-            let _ = RUNTIME_PROCESSES.insert(current_tgid(), 1, 0);
+        if installs_filter
+            && RUNTIME_PROCESSES
+                .insert(current_tgid(), 1, BPF_NOEXIST)
+                .is_ok()
+        {
+            runtime_active_add(1);
         }
     }
 }
