@@ -24,12 +24,7 @@ use crate::{
 /// this host's architecture and kernel, and the capabilities the program
 /// will have (the effective set of this process, which it inherits).
 pub fn native_context(arch: Arch) -> DockerContext {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let effective = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0);
+    let effective = crate::recording::tracer::effective_capabilities();
     // The vocabulary lists the capabilities in the kernel's order.
     let caps = Capability::ALL
         .iter()
