@@ -1191,14 +1191,14 @@ impl Reader<'_> {
         };
         writeln!(
             md,
-            "- **Recording a container costs more than a native command** (redis-server's \
-             throughput {} in a container against {} natively in this run). For a container \
-             the recorder also runs a program on `sys_exit` while the runtime sets the \
-             container up (every syscall of every task of the host runs it then), and for \
-             each syscall of a task under seccomp in the recorded cgroup it looks the process \
-             up in a hash map, to count the runtime's syscalls apart from the workload's. \
-             What would lower it: leaving that per-syscall lookup out once no process of the \
-             cgroup is in the runtime phase.",
+            "- **Recording a container** (redis-server's throughput {} in a container, against \
+             {} natively in this run). For a container the recorder also runs a program on \
+             `sys_exit` while the runtime sets the container up (every syscall of every task of \
+             the host runs it then), to count the runtime's syscalls between its filter install \
+             and the entrypoint apart from the workload's; it detaches that program once the \
+             entrypoint runs, and looks a process up in the runtime-phase map only while some \
+             process is in that phase. Left for the rest of the recording: the same hook and \
+             work as a native recording, plus reading the task's seccomp state.",
             loss(
                 m(Redis, Container(Policy::DockerDefault)),
                 m(Redis, ContainerRecord)
