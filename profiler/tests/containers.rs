@@ -616,3 +616,75 @@ fn complain_on_a_container() {
         ["getcpu", "sysinfo", "uname"]
     );
 }
+
+/// podman with crun. crun refuses these machines' hybrid cgroups while the
+/// cgroup2 hierarchy holds a controller (hugetlb here), so the test runs in
+/// a mount namespace of its own where hugetlb is mounted as a v1 hierarchy
+/// (which moves the controller off cgroup2 while the mount lives): record,
+/// then 50 runs under the learned profile, all in that namespace.
+#[test]
+fn podman_with_crun() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    let mut words = podman_run(&[IMAGE, "sh", "-c", "call getppid uname; echo ok"]);
+    for word in &mut words {
+        if word == "--runtime=runc" {
+            *word = "--runtime=crun".to_owned();
+        }
+    }
+    assert!(words.iter().any(|w| w == "--runtime=crun"), "{words:?}");
+    let quoted = |words: &[String]| {
+        words
+            .iter()
+            .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let confined = under_profile(&words, &profile);
+    let script = format!(
+        "set -e
+         mkdir -p {dir}/hugetlb && mount -t cgroup -o hugetlb none {dir}/hugetlb
+         {profiler} record -q -o {profile} -- {record} > {dir}/expected 2> {dir}/record.err
+         ok=0
+         for i in $(seq {runs}); do
+             if timeout 60 {confined} > {dir}/got 2> {dir}/err && cmp -s {dir}/got {dir}/expected; then
+                 ok=$((ok + 1))
+             else
+                 cp {dir}/err {dir}/last-failure
+             fi
+         done
+         echo ok=$ok",
+        dir = dir.path().display(),
+        profiler = profiler().display(),
+        profile = profile.display(),
+        record = quoted(&words),
+        runs = RUNS_UNDER_PROFILE,
+        confined = quoted(&confined),
+    );
+    let output = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let record_err = fs::read_to_string(dir.path().join("record.err")).unwrap_or_default();
+    assert!(output.status.success(), "{} {record_err}", stderr(&output));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("expected"))
+            .unwrap()
+            .trim(),
+        "getppid=ok uname=ok\nok"
+    );
+    let failure = fs::read_to_string(dir.path().join("last-failure")).unwrap_or_default();
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("ok={RUNS_UNDER_PROFILE}"),
+        "runs under the learned profile failed; the last: {failure}"
+    );
+    let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+    assert_no_runtime_setup(&names);
+    assert!(
+        names.contains("uname") && names.contains("setresuid"),
+        "{names:?}"
+    );
+}

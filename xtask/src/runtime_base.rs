@@ -42,16 +42,27 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         .map(str::to_owned)
         .collect();
 
-    let engines: Vec<&str> = match options.engine.as_deref() {
-        None => vec!["docker", "podman"],
-        Some(e @ ("docker" | "podman")) => vec![e],
-        Some(other) => bail!("unknown engine {other}: docker or podman"),
+    let variants: Vec<&str> = match options.engine.as_deref() {
+        None => vec!["docker", "podman", "podman-crun"],
+        Some(e @ ("docker" | "podman" | "podman-crun")) => vec![e],
+        Some(other) => bail!("unknown engine {other}: docker, podman or podman-crun"),
     };
-    for engine in engines {
+    for variant in variants {
+        let engine = variant.split('-').next().unwrap_or(variant);
+        let crun = variant == "podman-crun";
         let (globals, run_extra): (Vec<String>, Vec<&str>) = match engine {
             "docker" => (vec!["-H".to_owned(), docker_host.clone()], vec![]),
             _ => (
-                podman_globals.clone(),
+                podman_globals
+                    .iter()
+                    .map(|g| {
+                        if crun && g == "--runtime=runc" {
+                            "--runtime=crun".to_owned()
+                        } else {
+                            g.clone()
+                        }
+                    })
+                    .collect(),
                 vec![
                     "--ulimit",
                     "nofile=20000:20000",
@@ -61,6 +72,26 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
             ),
         };
         let (runtime, version) = runtime_of(engine, &globals)?;
+        // crun refuses hybrid cgroups while cgroup2 holds a controller
+        // (hugetlb on these machines): each run gets a mount namespace of
+        // its own in which hugetlb is mounted as a v1 hierarchy, which moves
+        // the controller off cgroup2 while the mount lives.
+        let wrapper: Vec<String> = if crun {
+            let dir = std::env::temp_dir().join("syscall-profile-hugetlb-v1");
+            vec![
+                "unshare".to_owned(),
+                "-m".to_owned(),
+                "sh".to_owned(),
+                "-c".to_owned(),
+                format!(
+                    "mkdir -p {0} && mount -t cgroup -o hugetlb none {0} && exec \"$@\"",
+                    dir.display()
+                ),
+                "sh".to_owned(),
+            ]
+        } else {
+            Vec::new()
+        };
         let engine_version = query(
             engine,
             &globals,
@@ -77,7 +108,15 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         fs::create_dir_all(&scratch)?;
         for round in 1..=options.runs {
             let stats = scratch.join("stats.json");
-            let mut record = Command::new(ws.binary("release", "syscall-profile"));
+            let profiler = ws.binary("release", "syscall-profile");
+            let mut record = match wrapper.split_first() {
+                Some((program, args)) => {
+                    let mut cmd = Command::new(program);
+                    cmd.args(args).arg(&profiler);
+                    cmd
+                }
+                None => Command::new(&profiler),
+            };
             record
                 .args(["record", "-q", "--no-runtime-base", "-o"])
                 .arg(scratch.join("profile.json"))

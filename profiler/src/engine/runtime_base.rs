@@ -39,6 +39,7 @@ impl RuntimeBase {
 const SHIPPED: &[&str] = &[
     include_str!("../../data/runtime-base/docker-runc.json"),
     include_str!("../../data/runtime-base/podman-runc.json"),
+    include_str!("../../data/runtime-base/podman-crun.json"),
 ];
 
 /// The base set shipped for `runtime` as started by `engine`, if any; else
