@@ -5,12 +5,11 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
 };
 
 use anyhow::{Context, Result, bail};
 
-use crate::workspace::{self, display};
 
 /// The image's name in the bench's dockerd.
 pub const IMAGE: &str = "syscall-profile-bench:local";
@@ -26,24 +25,11 @@ pub fn import(docker_host: &str, static_samples: &Path, scratch: &Path) -> Resul
     let rootfs = scratch.join("rootfs");
     let _ = fs::remove_dir_all(&rootfs);
     make_rootfs(&rootfs, static_samples)?;
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .args(["-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot run tar")?;
-    let mut import = Command::new("docker");
-    import
-        .args(["-H", docker_host, "import", "-c", "ENV PATH=/usr/bin:/bin"])
-        .args(["-c", "CMD [\"/usr/bin/redis-server\"]", "-", IMAGE])
-        .stdin(tar.stdout.context("tar's stdout")?)
-        .stdout(Stdio::null());
-    let status = workspace::status(&mut import)?;
+    let globals = ["-H".to_owned(), docker_host.to_owned()];
+    let changes = ["ENV PATH=/usr/bin:/bin", "CMD [\"/usr/bin/redis-server\"]"];
+    let result = crate::images::import_rootfs("docker", &globals, &rootfs, IMAGE, &changes);
     let _ = fs::remove_dir_all(&rootfs);
-    if !status.success() {
-        bail!("`{}` failed ({status})", display(&import));
-    }
+    result?;
     eprintln!("xtask bench: imported {IMAGE}");
     Ok(())
 }

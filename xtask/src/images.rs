@@ -78,33 +78,48 @@ fn make_rootfs(dir: &Path, samples: &Path) -> Result<()> {
 pub fn import(engine: &str, globals: &[String], samples: &Path) -> Result<()> {
     let rootfs = tempfile_dir()?;
     make_rootfs(&rootfs, samples)?;
+    let result = import_rootfs(
+        engine,
+        globals,
+        &rootfs,
+        IMAGE,
+        &["ENV PATH=/bin", "CMD [\"/bin/sh\"]"],
+    );
+    let _ = fs::remove_dir_all(&rootfs);
+    result?;
+    eprintln!("xtask: imported {IMAGE} into {engine}");
+    Ok(())
+}
+
+/// `tar -C ROOTFS -c . | ENGINE [globals] import -c CHANGE... - IMAGE`: an
+/// image from a root filesystem, with no registry.
+pub fn import_rootfs(
+    engine: &str,
+    globals: &[String],
+    rootfs: &Path,
+    image: &str,
+    changes: &[&str],
+) -> Result<()> {
     let tar = Command::new("tar")
         .arg("-C")
-        .arg(&rootfs)
+        .arg(rootfs)
         .args(["-c", "."])
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot run tar")?;
     let mut import = Command::new(engine);
+    import.args(globals).arg("import");
+    for change in changes {
+        import.args(["-c", change]);
+    }
     import
-        .args(globals)
-        .args([
-            "import",
-            "-c",
-            "ENV PATH=/bin",
-            "-c",
-            "CMD [\"/bin/sh\"]",
-            "-",
-            IMAGE,
-        ])
+        .args(["-", image])
         .stdin(tar.stdout.context("tar's stdout")?)
         .stdout(Stdio::null());
     let status = workspace::status(&mut import)?;
-    let _ = fs::remove_dir_all(&rootfs);
     if !status.success() {
-        bail!("`{engine} import` of {IMAGE} failed ({status})");
+        bail!("`{engine} import` of {image} failed ({status})");
     }
-    eprintln!("xtask: imported {IMAGE} into {engine}");
     Ok(())
 }
 
