@@ -10,7 +10,6 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-
 /// The image's name in the bench's dockerd.
 pub const IMAGE: &str = "syscall-profile-bench:local";
 
