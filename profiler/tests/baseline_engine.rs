@@ -15,23 +15,18 @@
 //! Needs the dockerd that `cargo xtask test` starts (DOCKER_HOST) and the
 //! test image with the samples.
 
+mod common;
+
 use std::{collections::BTreeMap, process::Command};
+
+use common::{TEST_IMAGE, docker_host};
 
 use syscall_profile::{
     baseline::{Baseline, DockerContext, Verdict, docker_capabilities},
     profile::{Action, Arch, Capability, KernelVersion, table},
 };
 
-const IMAGE: &str = "syscall-profile-samples:test";
-
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
-        panic!(
-            "DOCKER_HOST is not set: this test needs the dockerd that `cargo xtask test` \
-             starts (with Debian's docker.io)"
-        )
-    })
-}
+const IMAGE: &str = TEST_IMAGE;
 
 /// Arguments that keep a call harmless where zeros would not be, or that
 /// probe both sides of a condition of Docker's profile.

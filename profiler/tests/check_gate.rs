@@ -9,7 +9,7 @@ mod common;
 
 use std::{fs, process::Command};
 
-use common::{profiler, require_root, run, sample, stderr, stdout};
+use common::{TEST_IMAGE, docker_host, profiler, require_root, run, sample, stderr, stdout};
 
 #[test]
 fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
@@ -220,12 +220,7 @@ fn observed_file_mode_and_errors() {
 #[test]
 fn container_release_two_fails_the_gate() {
     require_root();
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
-        panic!(
-            "DOCKER_HOST is not set: this test needs the dockerd that `cargo xtask test` \
-             starts (with Debian's docker.io)"
-        )
-    });
+    let host = docker_host();
     let dir = tempfile::tempdir().unwrap();
     let docker = |release: &str| -> Vec<String> {
         [
@@ -236,7 +231,7 @@ fn container_release_two_fails_the_gate() {
             "--rm",
             "--network",
             "none",
-            "syscall-profile-samples:test",
+            TEST_IMAGE,
             "/bin/app-release",
             release,
         ]

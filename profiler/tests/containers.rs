@@ -20,19 +20,10 @@ use std::{
 use common::*;
 
 /// The test image: busybox plus the samples, built static.
-const IMAGE: &str = "syscall-profile-samples:test";
+const IMAGE: &str = TEST_IMAGE;
 
 /// How many times a container must start and succeed under its profile.
 const RUNS_UNDER_PROFILE: usize = 50;
-
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
-        panic!(
-            "DOCKER_HOST is not set: the container tests need the dockerd that \
-             `cargo xtask test` starts (with Debian's docker.io)"
-        )
-    })
-}
 
 fn podman_globals() -> Vec<String> {
     std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")

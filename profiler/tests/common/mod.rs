@@ -174,3 +174,17 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// The test image that `cargo xtask test` imports: busybox and the samples,
+/// built static.
+pub const TEST_IMAGE: &str = "syscall-profile-samples:test";
+
+/// The dockerd `cargo xtask test` starts; fails, naming it, when unset.
+pub fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
+        panic!(
+            "DOCKER_HOST is not set: this test needs the dockerd that `cargo xtask test` \
+             starts (with Debian's docker.io)"
+        )
+    })
+}
