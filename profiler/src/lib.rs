@@ -11,6 +11,8 @@
 //! - [`gating`]: the CI gate, a run checked against a policy (`check`).
 //! - [`merging`]: the union of several profiles (`merge`).
 //! - [`output`]: result files, checked before the work and written atomically.
+//! - [`session`]: a supervised run of a command in a watched cgroup, which
+//!   `record`, `enforce` and `check` share.
 
 pub mod baseline;
 pub mod diffing;
@@ -21,3 +23,4 @@ pub mod merging;
 pub mod output;
 pub mod profile;
 pub mod recording;
+pub mod session;

@@ -10,7 +10,8 @@ use syscall_profile::{
     diffing,
     enforcing::{self, EnforceOptions},
     gating, merging,
-    recording::{self, RecordError, RecordOptions, Recording, hook::Hook},
+    recording::{self, RecordOptions, Recording, hook::Hook},
+    session::{guardian, process::RunAs},
 };
 
 #[derive(Parser)]
@@ -31,7 +32,8 @@ struct Cli {
 enum Command {
     /// Run a command and write the minimal seccomp profile of what it did.
     Record(RecordArgs),
-    /// Run a container under a profile (`-- docker run ...`, `-- podman run ...`).
+    /// Run a command or a container (`-- docker run ...`, `-- podman run ...`)
+    /// under a profile, and explain every syscall it denied.
     Enforce(EnforceArgs),
     /// Compare a profile with Docker's default (or --baseline FILE), or two profiles.
     Diff(diffing::cli::DiffArgs),
@@ -39,6 +41,9 @@ enum Command {
     Merge(merging::cli::MergeArgs),
     /// The CI gate: check a run (`--observed FILE` or `-- CMD...`) against a policy.
     Check(gating::cli::CheckArgs),
+    /// (internal) The guardian that cleans up should the tool be killed.
+    #[command(name = guardian::SUBCOMMAND, hide = true)]
+    Guardian,
 }
 
 #[derive(Args)]
@@ -53,9 +58,14 @@ struct EnforceArgs {
     complain: bool,
 
     /// Write a profile allowing what was (or would have been) denied to
-    /// FILE, ready to merge into the policy.
+    /// FILE, ready to merge into the policy (with or without --complain).
     #[arg(long, value_name = "FILE")]
     suggest: Option<PathBuf>,
+
+    /// Run a native command as USER (name or uid), with GROUP (or the user's
+    /// groups); the tool itself stays privileged.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_user)]
+    user: Option<RunAs>,
 
     /// No live report and no message before the run (the final report,
     /// warnings and errors still show).
@@ -96,6 +106,23 @@ struct RecordArgs {
     #[arg(long)]
     no_runtime_base: bool,
 
+    /// Run a native command as USER (name or uid), with GROUP (or the user's
+    /// groups), from its first instruction; the recorder stays privileged
+    /// and only the command's syscalls are recorded.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_user)]
+    user: Option<RunAs>,
+
+    /// The profile's comment (default: the recorded command line, with
+    /// environment values and secrets taken out).
+    #[arg(long, value_name = "TEXT")]
+    comment: Option<String>,
+
+    /// For a container still running when the recording ends (`run -d`
+    /// with --duration): leave it running, under the recording profile,
+    /// which allows every syscall. Without it, such a container is stopped.
+    #[arg(long)]
+    keep_running: bool,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -109,6 +136,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diffing::cli::run(args),
         Command::Merge(args) => merging::cli::run(args),
         Command::Check(args) => gating::cli::run(args),
+        Command::Guardian => syscall_profile::session::guardian::serve(),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -119,20 +147,20 @@ fn record(args: RecordArgs) -> i32 {
     let options = RecordOptions {
         command: args.command,
         output: args.output,
+        discard_profile: false,
         stats: args.stats,
         quiet,
         hook: args.hook,
         duration: args.duration,
         no_runtime_base: args.no_runtime_base,
+        user: args.user,
+        comment: args.comment,
+        keep_running: args.keep_running,
     };
     match run_async(recording::record(options)) {
         Ok(Ok(recording)) => {
             report_recording(&recording, quiet);
             recording.exit_code
-        }
-        Ok(Err(RecordError::NoCommand)) => {
-            eprintln!("syscall-profile: error: {}", RecordError::NoCommand);
-            2
         }
         Ok(Err(e)) => {
             eprintln!("syscall-profile: error: {e}");
@@ -153,6 +181,7 @@ fn enforce(args: EnforceArgs) -> i32 {
         quiet: args.quiet,
         complain: args.complain,
         suggest: args.suggest,
+        user: args.user,
     };
     match run_async(enforcing::enforce(options.clone())) {
         Ok(Ok(enforcement)) => {
@@ -160,6 +189,13 @@ fn enforce(args: EnforceArgs) -> i32 {
                 eprintln!("syscall-profile: warning: {warning}");
             }
             enforcing::report_denials(&enforcement.denials, &options, enforcement.complain);
+            if !enforcement.base_denied.is_empty() {
+                eprintln!(
+                    "syscall-profile: the profile would also deny what the container runtime needs \
+                     after installing the filter (its base set): {}",
+                    enforcement.base_denied.join(" ")
+                );
+            }
             if !enforcement.conditional.is_empty() {
                 eprintln!(
                     "syscall-profile: the profile allows these only under argument conditions, \
@@ -176,11 +212,12 @@ fn enforce(args: EnforceArgs) -> i32 {
                     path.display(),
                     options.profile.display()
                 );
-            } else if !enforcement.denials.is_empty() {
+            } else if !enforcement.denials.is_empty() || !enforcement.base_denied.is_empty() {
                 eprintln!(
-                    "syscall-profile: to allow them, run again with `--suggest FILE` and merge \
-                     FILE into {}",
-                    options.profile.display()
+                    "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
+                     for a profile to merge): {}",
+                    options.profile.display(),
+                    enforcing::allow_rule(&enforcement)
                 );
             }
             if enforcement.exit_code != 0 && !enforcement.complain && enforcement.denials.is_empty()
@@ -243,7 +280,12 @@ fn report_recording(recording: &Recording, quiet: bool) {
     );
 }
 
-/// `30`, `30s`, `5m`, `1h`: a whole number of seconds, minutes or hours.
+/// The longest `--duration`: a year. Longer is a mistake (and would
+/// overflow the clock arithmetic of the deadline).
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// `30`, `30s`, `5m`, `1h`, `2d`: a whole number of seconds, minutes, hours
+/// or days, at most a year.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
@@ -253,16 +295,28 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
+        "d" => 24 * 3600,
         _ => {
             return Err(format!(
-                "unknown unit {unit:?}: use s, m or h, e.g. 90s or 5m"
+                "unknown unit {unit:?}: use s, m, h or d, e.g. 90s or 5m"
             ));
         }
     };
     let number: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration: give e.g. 30, 90s, 5m or 1h"))?;
-    Ok(Duration::from_secs(number.saturating_mul(seconds_per_unit)))
+    match number
+        .checked_mul(seconds_per_unit)
+        .map(Duration::from_secs)
+    {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("{text} is too long: at most 366d")),
+    }
+}
+
+/// `USER[:GROUP]`, looked up on this host.
+fn parse_user(text: &str) -> Result<RunAs, String> {
+    RunAs::parse(text).map_err(|e| e.to_string())
 }
 
 /// Runs a future on a single-threaded runtime: the recorder mostly waits.

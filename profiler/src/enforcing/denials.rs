@@ -13,10 +13,8 @@ use profiler_common::{Denial, DenialKey, maps, programs};
 
 use crate::{
     profile::{Arch, table},
-    recording::{
-        cgroup::RecordingCgroup,
-        tracer::{self, TracerError},
-    },
+    recording::tracer::{self, TracerError},
+    session::RunCgroup as RecordingCgroup,
 };
 
 /// A syscall the filter denied.

@@ -26,8 +26,6 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{FutureExt, StreamExt};
-
 use self::{
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
@@ -37,15 +35,14 @@ use crate::{
         BaselineError,
         eval::{Access, DockerContext, EffectivePolicy},
     },
-    engine::{ContainerRun, EngineError, EngineRun},
+    engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     output::{Output, OutputError},
     profile::{Arch, Profile, ProfileError, SyscallSet},
-    recording::{
-        self, RecordError, RecordOptions,
-        cgroup::{CgroupError, RecordingCgroup},
-        command::{self, CommandError},
-        hook::Hook,
-        tracer::TracerError,
+    recording::{self, RecordError, RecordOptions, tracer::TracerError},
+    session::{
+        self, Kind, Session, SessionError, Supervised,
+        process::{self, CommandError, RunAs},
+        redact,
     },
 };
 
@@ -74,7 +71,9 @@ pub enum EnforceError {
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error(transparent)]
-    Cgroup(#[from] CgroupError),
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Cgroup(#[from] session::CgroupError),
     #[error(transparent)]
     Tracer(#[from] TracerError),
     #[error(transparent)]
@@ -83,10 +82,21 @@ pub enum EnforceError {
     Baseline(#[from] BaselineError),
     #[error("this host's architecture ({0}) is not supported")]
     UnsupportedArch(&'static str),
-    #[error("cannot watch for signals: {0}")]
-    Signals(std::io::Error),
-    #[error("lost track of the command: {0}")]
-    Wait(std::io::Error),
+    #[error(
+        "the profile {profile} refuses execve, so {program} could never start under it \
+         (nothing was run): allow execve in the profile{suggested}"
+    )]
+    ExecveRefused {
+        profile: PathBuf,
+        program: String,
+        /// Where the suggestion went, said as ` (a profile allowing it is in FILE)`.
+        suggested: String,
+    },
+    #[error(
+        "--user applies to native commands; for a container use the engine's own option \
+         (`docker run --user USER ...`)"
+    )]
+    UserForContainer,
     #[error(
         "cannot start {program} under the profile: {source} (the kernel refused the seccomp \
          filter, or the command could not be executed under it); it did not run"
@@ -103,7 +113,10 @@ impl EnforceError {
             EnforceError::NoCommand => 2,
             EnforceError::Command(e) => e.exit_code(),
             EnforceError::Record(e) => e.exit_code(),
-            EnforceError::Start { .. } => command::EXIT_NOT_EXECUTABLE,
+            EnforceError::Session(e) => e.exit_code(EXIT_ENFORCER_FAILED),
+            EnforceError::Start { .. } | EnforceError::ExecveRefused { .. } => {
+                process::EXIT_NOT_EXECUTABLE
+            }
             _ => EXIT_ENFORCER_FAILED,
         }
     }
@@ -118,6 +131,8 @@ pub struct EnforceOptions {
     pub complain: bool,
     /// Write a profile that allows what was (or would have been) denied.
     pub suggest: Option<PathBuf>,
+    /// Run a native command as this user.
+    pub user: Option<RunAs>,
 }
 
 /// What `enforce` did.
@@ -130,11 +145,45 @@ pub struct Enforcement {
     /// With `--complain`: syscalls the profile allows only under argument
     /// conditions, which complain mode cannot check.
     pub conditional: Vec<String>,
+    /// With `--complain`: runtime base-set syscalls the profile would deny
+    /// (they were merged into the recording, not observed).
+    pub base_denied: Vec<String>,
     /// Where the suggestion was written.
     pub suggestion: Option<PathBuf>,
     /// Things the user should know.
     pub warnings: Vec<String>,
     pub complain: bool,
+}
+
+/// Shows denials live on a terminal, each (name, table) once.
+struct LiveDenials<'a> {
+    watch: &'a mut DenialWatch,
+    shown: BTreeSet<(String, String)>,
+    live: bool,
+}
+
+impl Supervised for LiveDenials<'_> {
+    fn tick(&mut self) {
+        if !self.live {
+            return;
+        }
+        for denial in self.watch.denials().unwrap_or_default() {
+            if self
+                .shown
+                .insert((denial.name.clone(), denial.arch.clone()))
+            {
+                let exe = denial
+                    .exe
+                    .as_deref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "syscall-profile: denied: {} (pid {}, {}{exe})",
+                    denial.name, denial.pid, denial.comm
+                );
+            }
+        }
+    }
 }
 
 /// Runs `options.command` under `options.profile`.
@@ -146,38 +195,34 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     // Read (and, for a native program, compiled) before anything runs: a
     // malformed profile stops here.
     let profile = Profile::from_file(&options.profile)?;
+    let container = ContainerRun::parse(&options.command);
+    if let Some(run) = &container {
+        run.check_supervisable()?;
+        if options.user.is_some() {
+            return Err(EnforceError::UserForContainer);
+        }
+    }
     if options.complain {
         return complain(options, &profile, arch).await;
     }
-    let container = ContainerRun::parse(&options.command);
-    let compiled = match &container {
-        None => Some(filter::compile(&profile, arch)?),
-        Some(_) => None,
-    };
-    let program = match &container {
-        None => Some(command::resolve(&options.command[0])?),
-        Some(_) => None,
-    };
-    let suggest = options
+    let mut suggest = options
         .suggest
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
+    let native = match &container {
+        None => {
+            let program = process::resolve(&options.command[0])?;
+            let compiled = filter::compile(&profile, arch)?;
+            refuse_if_execve_denied(&profile, arch, &options, &mut suggest)?;
+            Some((program, compiled))
+        }
+        Some(_) => None,
+    };
     let engine_run = container.map(EngineRun::prepare).transpose()?;
-    if let Some(run) = &engine_run {
-        if run.run.privileged() {
-            return Err(EngineError::Privileged.into());
-        }
-        if let Some(given) = run.run.find(&["cgroup-parent"]).next() {
-            return Err(EngineError::CgroupParentGiven {
-                value: given.value.clone().unwrap_or_default(),
-            }
-            .into());
-        }
-    }
 
     let mut warnings = Vec::new();
-    if let Some(compiled) = compiled.as_ref().filter(|c| !c.skipped_names.is_empty()) {
+    if let Some((_, compiled)) = native.as_ref().filter(|(_, c)| !c.skipped_names.is_empty()) {
         warnings.push(format!(
             "the libseccomp on this host does not know {} syscall(s) of the profile, whose \
              rules were skipped (as runc does): {}",
@@ -185,22 +230,37 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
             compiled.skipped_names.join(" ")
         ));
     }
-
-    // Caught before the cgroup exists: see `record`.
-    let mut signals = command::catch_signals().map_err(EnforceError::Signals)?;
-    recording::cgroup::remove_stale();
-    let cgroup = RecordingCgroup::create("enf")?;
-    let mut watch = DenialWatch::attach(&cgroup, arch)?;
-    if let Some(Some(origin)) = signals.next().now_or_never() {
-        return Err(RecordError::Interrupted(origin.signal).into());
+    let runtime_needs = match &engine_run {
+        Some(run) => runtime_denials(&profile, run, arch)?,
+        None => Vec::new(),
+    };
+    if !runtime_needs.is_empty() {
+        warnings.push(format!(
+            "the profile refuses syscalls the container runtime makes after installing the \
+             filter, so the container will likely not start: {}",
+            runtime_needs.join(" ")
+        ));
     }
 
-    let spawned = match (&program, &engine_run, &compiled) {
-        (Some(path), _, Some(compiled)) => {
-            let procs = cgroup.open_procs()?;
-            spawn_native(path, &options.command[1..], &procs, compiled.clone())
+    let mut session = Session::open(Kind::Enforce)?;
+    for stale in &session.stale {
+        eprintln!("syscall-profile: {stale}");
+    }
+    let mut watch = DenialWatch::attach(session.cgroup(), arch)?;
+    session.check_interrupted()?;
+
+    let spawned = match (&native, &engine_run) {
+        (Some((path, compiled)), _) => {
+            let procs = session.cgroup().open_procs()?;
+            spawn_native(
+                path,
+                &options.command[1..],
+                &procs,
+                compiled.clone(),
+                options.user.as_ref(),
+            )
         }
-        (_, Some(run), _) => {
+        (None, Some(run)) => {
             for option in run.run.seccomp_options() {
                 warnings.push(format!(
                     "your `--security-opt {}` is replaced by the profile {}",
@@ -214,7 +274,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
                     source,
                 }
             })?;
-            let parent = cgroup.relative().to_string_lossy().into_owned();
+            let parent = session.cgroup().relative().to_string_lossy().into_owned();
             let seccomp = format!("seccomp={}", absolute.display());
             let argv = run.run.rewritten(&[
                 "--cgroup-parent".into(),
@@ -230,9 +290,10 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
             }
             tokio::process::Command::new(&run.cli)
                 .args(&argv[1..])
+                .kill_on_drop(true)
                 .spawn()
         }
-        _ => unreachable!("a command is either native, with a compiled filter, or a container"),
+        (None, None) => return Err(EnforceError::NoCommand),
     };
     for warning in warnings.drain(..) {
         eprintln!("syscall-profile: warning: {warning}");
@@ -249,53 +310,142 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         }
     };
 
-    let live = !options.quiet && std::io::stderr().is_terminal();
-    let mut shown: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut refresh = tokio::time::interval(Duration::from_millis(250));
-    let status = loop {
-        let pid = child.id();
-        tokio::select! {
-            status = child.wait() => break status.map_err(EnforceError::Wait)?,
-            Some(origin) = signals.next() => command::forward_signal(&origin, pid),
-            _ = refresh.tick(), if live => {
-                for denial in watch.denials().unwrap_or_default() {
-                    if shown.insert((denial.name.clone(), denial.arch.clone())) {
-                        eprintln!(
-                            "syscall-profile: denied: {} (pid {}, {})",
-                            denial.name, denial.pid, denial.comm
-                        );
-                    }
-                }
-            }
-        }
+    let mut live = LiveDenials {
+        watch: &mut watch,
+        shown: BTreeSet::new(),
+        live: !options.quiet && std::io::stderr().is_terminal(),
     };
-    let exit_code = command::shell_exit_code(status);
+    let mut notes = Vec::new();
+    let exit_code = session
+        .supervise(
+            &mut child,
+            None,
+            Some(Duration::from_millis(250)),
+            &mut live,
+            &mut notes,
+        )
+        .await?;
     let denials = watch.denials()?;
     drop(watch);
+    warnings.append(&mut notes);
     let removal = match engine_run {
-        Some(_) => cgroup
-            .remove_after_engine(Duration::from_secs(5))
-            .map(|_| 0),
-        None => cgroup.remove(),
+        Some(_) => session.close_after_engine(Duration::from_secs(5)),
+        None => session.close(),
     };
-    if let Err(e) = removal {
-        warnings.push(e.to_string());
+    match removal {
+        Ok(killed) if killed.is_empty() => {}
+        Ok(killed) => warnings.push(format!(
+            "{} process(es) were still running in the watched cgroup when the command exited, \
+             and were killed: {}",
+            killed.len(),
+            session::cgroup::describe(&killed)
+        )),
+        Err(e) => warnings.push(e.to_string()),
     }
 
+    let mut names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
+    if exit_code != 0 {
+        for name in &runtime_needs {
+            names.insert(name);
+        }
+    }
     let suggestion = match suggest {
-        Some(output) if !denials.is_empty() => Some(write_suggestion(
-            output, &profile, arch, &denials, &options,
-        )?),
+        Some(output) if !names.is_empty() => {
+            Some(write_suggestion(output, &profile, arch, &names, &options)?)
+        }
         _ => None,
     };
     Ok(Enforcement {
         exit_code,
         denials,
         conditional: Vec::new(),
+        base_denied: Vec::new(),
         suggestion,
         warnings,
         complain: false,
     })
+}
+
+/// A native command starts with `execve`, made under the filter: a profile
+/// that refuses it could never run anything, and the child would fail in
+/// the tool's own code before it. Refused before anything runs, with the
+/// exact suggestion (allow execve).
+fn refuse_if_execve_denied(
+    profile: &Profile,
+    arch: Arch,
+    options: &EnforceOptions,
+    suggest: &mut Option<Output>,
+) -> Result<(), EnforceError> {
+    let policy = EffectivePolicy::evaluate(profile, &native_context(options, arch));
+    if !matches!(policy.access("execve"), Access::Denied(_)) {
+        return Ok(());
+    }
+    let names: SyscallSet = ["execve"].into_iter().collect();
+    let suggested = match suggest.take() {
+        Some(output) => {
+            let path = write_suggestion(output, profile, arch, &names, options)?;
+            format!(" (a profile allowing it is in {})", path.display())
+        }
+        None => String::new(),
+    };
+    Err(EnforceError::ExecveRefused {
+        profile: options.profile.clone(),
+        program: options.command[0].to_string_lossy().into_owned(),
+        suggested,
+    })
+}
+
+/// The capabilities a native command runs with: the tool's own, or none
+/// when it runs as another user.
+fn native_context(options: &EnforceOptions, arch: Arch) -> DockerContext {
+    let mut context = filter::native_context(arch);
+    if options.user.as_ref().is_some_and(|u| u.uid != 0) {
+        context.caps.clear();
+    }
+    context
+}
+
+/// The rule that allows what a run had denied, as one line of JSON to add
+/// to the profile's `syscalls`.
+pub fn allow_rule(enforcement: &Enforcement) -> String {
+    let names: BTreeSet<&str> = enforcement
+        .denials
+        .iter()
+        .map(|d| d.name.as_str())
+        .chain(enforcement.base_denied.iter().map(String::as_str))
+        .collect();
+    serde_json::json!({ "names": names, "action": "SCMP_ACT_ALLOW" }).to_string()
+}
+
+/// The syscalls of the container runtime's base set that the profile
+/// refuses (the runtime makes them under the filter, before the
+/// entrypoint runs).
+fn runtime_denials(
+    profile: &Profile,
+    run: &EngineRun,
+    arch: Arch,
+) -> Result<Vec<String>, EnforceError> {
+    let Some(base) = run
+        .runtime()
+        .and_then(|name| runtime_base::for_runtime(run.run.engine, &name))
+    else {
+        return Ok(Vec::new());
+    };
+    let values = |names: &[&str]| -> Vec<String> {
+        run.run
+            .find(names)
+            .filter_map(|o| o.value.clone())
+            .collect()
+    };
+    let context = DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    let policy = EffectivePolicy::evaluate(profile, &context);
+    let _ = arch;
+    Ok(base
+        .syscalls()
+        .iter()
+        .filter(|name| matches!(policy.access(name), Access::Denied(_)))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Starts `path` in the cgroup whose `cgroup.procs` is `procs`, under
@@ -305,8 +455,9 @@ fn spawn_native(
     args: &[OsString],
     procs: &File,
     filter: CompiledFilter,
+    user: Option<&RunAs>,
 ) -> std::io::Result<tokio::process::Child> {
-    let mut cmd = command::command_in_cgroup(path, args, procs);
+    let mut cmd = process::command_in_cgroup(path, args, procs, user);
     // SAFETY: `install` makes two syscalls (prctl, seccomp) and allocates
     // nothing: safe between fork and exec. It runs after the cgroup move
     // (closures run in the order they were added).
@@ -328,17 +479,11 @@ async fn complain(
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let scratch = tempfile::tempdir().map_err(RecordError::TempFile)?;
-    let recording = recording::record(RecordOptions {
-        command: options.command.clone(),
-        output: Some(scratch.path().join("observed.json")),
-        stats: None,
-        quiet: options.quiet,
-        hook: Hook::default(),
-        duration: None,
-        no_runtime_base: false,
-    })
-    .await?;
+    let mut record_options = RecordOptions::new(options.command.clone());
+    record_options.discard_profile = true;
+    record_options.quiet = options.quiet;
+    record_options.user = options.user.clone();
+    let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
     // a container's capabilities as Docker sets them, or the program's own.
     let context = match ContainerRun::parse(&options.command) {
@@ -348,7 +493,7 @@ async fn complain(
             };
             DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
         }
-        None => filter::native_context(arch),
+        None => native_context(&options, arch),
     };
     let policy = EffectivePolicy::evaluate(profile, &context);
     let mut conditional = BTreeSet::new();
@@ -382,33 +527,25 @@ async fn complain(
             }),
         }
     }
-    // Runtime base names the recording merged in were not observed.
-    for name in recording.syscalls.iter() {
-        let denied = matches!(policy.access(name), Access::Denied(_));
-        if denied && !denials.iter().any(|d| d.name == name) {
-            let base = recording
-                .runtime
-                .as_ref()
-                .is_some_and(|r| r.added_by_base.contains(name));
-            if base {
-                denials.push(DeniedSyscall {
-                    name: name.to_owned(),
-                    arch: arch.short_name().to_owned(),
-                    nr: -1,
-                    count: 0,
-                    errno: None,
-                    pid: 0,
-                    tid: 0,
-                    comm: "runtime base set".to_owned(),
-                    exe: None,
-                });
-            }
-        }
-    }
+    // Runtime base names the recording merged in were not observed, but
+    // the runtime needs them: said apart.
+    let base_denied: Vec<String> = recording
+        .runtime
+        .iter()
+        .flat_map(|r| r.added_by_base.iter())
+        .filter(|name| matches!(policy.access(name), Access::Denied(_)))
+        .filter(|name| !denials.iter().any(|d| d.name == *name))
+        .map(str::to_owned)
+        .collect();
     denials.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: SyscallSet = denials
+        .iter()
+        .map(|d| d.name.as_str())
+        .chain(base_denied.iter().map(String::as_str))
+        .collect();
     let suggestion = match suggest {
-        Some(output) if !denials.is_empty() => {
-            Some(write_suggestion(output, profile, arch, &denials, &options)?)
+        Some(output) if !names.is_empty() => {
+            Some(write_suggestion(output, profile, arch, &names, &options)?)
         }
         _ => None,
     };
@@ -416,6 +553,7 @@ async fn complain(
         exit_code: recording.exit_code,
         denials,
         conditional: conditional.into_iter().collect(),
+        base_denied,
         suggestion,
         warnings: recording.warnings,
         complain: true,
@@ -428,10 +566,9 @@ fn write_suggestion(
     output: Output,
     policy: &Profile,
     arch: Arch,
-    denials: &[DeniedSyscall],
+    names: &SyscallSet,
     options: &EnforceOptions,
 ) -> Result<PathBuf, EnforceError> {
-    let names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
     let comment = format!(
         "syscalls {} denied while running `{}` under {}",
         if options.complain {
@@ -439,16 +576,18 @@ fn write_suggestion(
         } else {
             ""
         },
-        options
-            .command
-            .iter()
-            .map(|w| w.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" "),
+        redact::command_line(
+            &options
+                .command
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        )
+        .join(" "),
         options.profile.display()
     )
     .replace("  ", " ");
-    let mut profile = Profile::allow_list(arch, &names, Some(comment));
+    let mut profile = Profile::allow_list(arch, names, Some(comment));
     profile.default_action = policy.default_action;
     profile.default_errno_ret = policy.default_errno_ret;
     profile.architectures = policy.architectures.clone();

@@ -13,7 +13,7 @@ use std::{
 
 pub use run_args::{ContainerRun, Engine, RunOption};
 
-use crate::recording::command;
+use crate::session::process;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -53,6 +53,24 @@ pub enum EngineError {
     },
 }
 
+/// A container an engine knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = &self.id[..self.id.len().min(12)];
+        if self.name.is_empty() {
+            write!(f, "{short}")
+        } else {
+            write!(f, "{} ({short})", self.name)
+        }
+    }
+}
+
 /// A container run the tool will start, with the engine's CLI found.
 #[derive(Debug, Clone)]
 pub struct EngineRun {
@@ -66,7 +84,7 @@ impl EngineRun {
     /// the engine answers, the image is there (pulling it if it is not).
     pub fn prepare(run: ContainerRun) -> Result<EngineRun, EngineError> {
         let engine = run.engine;
-        let cli = command::resolve(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
+        let cli = process::resolve(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
             engine: engine.name(),
             package: match engine {
                 Engine::Docker => "docker.io",
@@ -147,6 +165,50 @@ impl EngineRun {
                 detail,
             }),
         }
+    }
+
+    /// The containers (id and name) that carry the label `key=value`,
+    /// running or not. `None` when the engine cannot be asked.
+    pub fn containers_with_label(&self, label: &str) -> Option<Vec<Container>> {
+        let filter = format!("label={label}");
+        let out = self
+            .query([
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.ID}} {{.Names}}",
+            ])
+            .ok()?
+            .ok()?;
+        Some(
+            out.lines()
+                .filter_map(|line| {
+                    let (id, name) = line.trim().split_once(' ')?;
+                    Some(Container {
+                        id: id.to_owned(),
+                        name: name.trim().to_owned(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// `ENGINE stop -t SECONDS ID`: SIGTERM, then SIGKILL after the grace
+    /// period. Whether the engine said it did.
+    pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
+        let seconds = grace.as_secs().to_string();
+        matches!(
+            self.query(["stop", "-t", &seconds, &container.id]),
+            Ok(Ok(_))
+        )
+    }
+
+    /// `ENGINE rm -f ID`. Whether the engine said it did.
+    pub fn remove(&self, container: &Container) -> bool {
+        matches!(self.query(["rm", "-f", &container.id]), Ok(Ok(_)))
     }
 
     /// The OCI runtime the engine starts containers with (`runc`, `crun`).

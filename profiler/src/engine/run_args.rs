@@ -193,6 +193,21 @@ impl ContainerRun {
         self.flag(&["privileged"])
     }
 
+    /// Refuses what no supervised run can work with: `--privileged` (it
+    /// turns seccomp off) and a `--cgroup-parent` of the user's (the tool
+    /// sets its own, to watch the container from its first syscall).
+    pub fn check_supervisable(&self) -> Result<(), super::EngineError> {
+        if self.privileged() {
+            return Err(super::EngineError::Privileged);
+        }
+        if let Some(given) = self.find(&["cgroup-parent"]).next() {
+            return Err(super::EngineError::CgroupParentGiven {
+                value: given.value.clone().unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
     /// The values of `--security-opt seccomp=...` the user gave.
     pub fn seccomp_options(&self) -> Vec<&RunOption> {
         self.find(&["security-opt"])

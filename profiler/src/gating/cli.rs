@@ -9,7 +9,12 @@ use crate::{
     output::Output,
     profile::Profile,
     recording::{self, RecordOptions},
+    session::process::RunAs,
 };
+
+fn parse_user(text: &str) -> Result<RunAs, String> {
+    RunAs::parse(text).map_err(|e| e.to_string())
+}
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -49,6 +54,11 @@ pub struct CheckArgs {
     /// still written).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// With a native command: run it as USER (name or uid), with GROUP (or
+    /// the user's groups); only the command's syscalls are recorded.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_user, requires = "command")]
+    pub user: Option<RunAs>,
 
     /// The command to record and check (a native program, or `docker run
     /// ...` / `podman run ...`).
@@ -92,21 +102,18 @@ fn run_check(args: CheckArgs) -> Result<i32, String> {
     let context = DockerContext::host(&[], &[]).map_err(|e| e.to_string())?;
     let policy_name = args.policy.display().to_string();
 
-    let words: Vec<String> = args
-        .command
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
-        .collect();
+    // Written into reports that CI keeps: secrets taken out.
+    let words: Vec<String> = crate::session::redact::command_line(
+        &args
+            .command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+    );
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
-            let temp = tempfile::tempdir()
-                .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
-            let output = args
-                .save_observed
-                .clone()
-                .unwrap_or_else(|| temp.path().join("observed.json"));
-            let recording = record(&args.command, output)?;
+            let recording = record(&args.command, args.save_observed.clone(), args.user.clone())?;
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
             let record_again = match &args.save_observed {
                 Some(_) => None,
@@ -166,17 +173,18 @@ fn load(path: &std::path::Path) -> Result<Profile, String> {
 }
 
 /// Records `command` with the tool's recorder, writing its profile to
-/// `output`; the profile and the command's exit status.
-fn record(command: &[OsString], output: PathBuf) -> Result<(Profile, i32), String> {
-    let options = RecordOptions {
-        command: command.to_vec(),
-        output: Some(output),
-        stats: None,
-        quiet: true,
-        hook: Default::default(),
-        duration: None,
-        no_runtime_base: false,
-    };
+/// `output` if given (kept in memory otherwise); the profile and the
+/// command's exit status.
+fn record(
+    command: &[OsString],
+    output: Option<PathBuf>,
+    user: Option<RunAs>,
+) -> Result<(Profile, i32), String> {
+    let mut options = RecordOptions::new(command.to_vec());
+    options.discard_profile = output.is_none();
+    options.output = output;
+    options.quiet = true;
+    options.user = user;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

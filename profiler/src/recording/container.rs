@@ -1,12 +1,27 @@
 //! Recording a container: the options added to the user's `docker run` /
-//! `podman run`, and what the recording learns of the runtime.
+//! `podman run`, and what becomes of the container once the recording ends.
+//!
+//! A container is recorded under a seccomp profile that allows everything:
+//! it must not outlive the recording with it. So every container the
+//! recorder starts carries a label naming the run; when the recording ends
+//! a container still running is stopped (unless `--keep-running` asks
+//! otherwise, which is then said, naming it), a stopped one the engine did
+//! not remove is named with the command that removes it, and the guardian
+//! removes them all should the recorder be killed.
 
-use std::{ffi::OsString, io::Write, path::Path};
+use std::{
+    ffi::OsString,
+    fs::File,
+    io::{Seek, Write},
+    os::unix::io::AsRawFd,
+    path::Path,
+};
 
-use tempfile::NamedTempFile;
-
-use super::{RecordError, cgroup::RecordingCgroup};
-use crate::engine::{ContainerRun, EngineError, EngineRun};
+use super::RecordError;
+use crate::{
+    engine::{Container, ContainerRun, EngineError, EngineRun},
+    session::{GRACE, RunCgroup, guardian::Duty},
+};
 
 /// The seccomp profile a container is recorded under: it allows everything,
 /// so the workload runs as it would unconfined, but it is still a filter, so
@@ -14,13 +29,22 @@ use crate::engine::{ContainerRun, EngineError, EngineRun};
 /// part starts (what the filter will see).
 const RECORDING_PROFILE: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#;
 
+/// The label key every recorded container carries; its value names the run.
+pub const LABEL_KEY: &str = "io.syscall-profile.recording";
+
 /// A container run prepared for recording.
 pub struct ContainerRecording {
     pub engine_run: EngineRun,
-    /// The recording profile, alive as long as the engine may read it.
-    _recording_profile: NamedTempFile,
+    /// The recording profile: a file with no name (it vanishes with this
+    /// process, however it ends), read by the engine's CLI through
+    /// `/proc/PID/fd/N`.
+    _recording_profile: File,
     /// The command line to run: the user's, plus what recording needs.
     pub argv: Vec<OsString>,
+    /// `key=value` of the label this run's containers carry.
+    pub label: String,
+    /// The OCI runtime, asked before the run (the engine may be gone after).
+    pub runtime: Option<String>,
     /// One line for the user: what was added, and what was replaced.
     pub notice: String,
     /// Said once, before the run: e.g. the user's own seccomp option.
@@ -31,29 +55,20 @@ impl ContainerRecording {
     /// Checks the user's run before anything is traced. The checks that
     /// need no engine come first.
     pub fn check(run: &ContainerRun) -> Result<(), EngineError> {
-        if run.privileged() {
-            return Err(EngineError::Privileged);
-        }
-        if let Some(given) = run.find(&["cgroup-parent"]).next() {
-            return Err(EngineError::CgroupParentGiven {
-                value: given.value.clone().unwrap_or_default(),
-            });
-        }
-        Ok(())
+        run.check_supervisable()
     }
 
     /// Prepares the run to start below `cgroup`, under the recording profile.
     pub fn prepare(
         engine_run: EngineRun,
-        cgroup: &RecordingCgroup,
+        cgroup: &RunCgroup,
     ) -> Result<ContainerRecording, RecordError> {
-        let mut profile = tempfile::Builder::new()
-            .prefix("syscall-profile-recording-")
-            .suffix(".json")
-            .tempfile()
-            .and_then(|mut f| f.write_all(RECORDING_PROFILE.as_bytes()).map(|()| f))
+        let mut profile = tempfile::tempfile().map_err(RecordError::TempFile)?;
+        profile
+            .write_all(RECORDING_PROFILE.as_bytes())
+            .and_then(|()| profile.rewind())
             .map_err(RecordError::TempFile)?;
-        profile.flush().map_err(RecordError::TempFile)?;
+        let profile_path = format!("/proc/{}/fd/{}", std::process::id(), profile.as_raw_fd());
 
         let run = &engine_run.run;
         let mut warnings = Vec::new();
@@ -73,22 +88,43 @@ impl ContainerRecording {
         }
 
         let parent = cgroup.relative().to_string_lossy().into_owned();
-        let seccomp = format!("seccomp={}", profile.path().display());
-        let extra: Vec<OsString> = ["--cgroup-parent", &parent, "--security-opt", &seccomp]
-            .map(OsString::from)
-            .to_vec();
+        let seccomp = format!("seccomp={profile_path}");
+        let label = format!("{LABEL_KEY}={}", cgroup.name());
+        let extra: Vec<OsString> = [
+            "--cgroup-parent",
+            &parent,
+            "--security-opt",
+            &seccomp,
+            "--label",
+            &label,
+        ]
+        .map(OsString::from)
+        .to_vec();
         let notice = format!(
             "recording the container: added `--cgroup-parent {parent}` (watched from before the \
-             container exists) and `--security-opt {seccomp}` (allows everything; its install \
-             marks where the profile starts)"
+             container exists), `--security-opt seccomp=<allow-all>` (its install marks where \
+             the profile starts; the container is stopped when the recording ends) and \
+             `--label {label}`"
         );
+        let runtime = engine_run.runtime();
         Ok(ContainerRecording {
             argv: run.rewritten(&extra),
             engine_run,
             _recording_profile: profile,
+            label,
+            runtime,
             notice,
             warnings,
         })
+    }
+
+    /// What the guardian removes should the recorder die.
+    pub fn guardian_duty(&self) -> Duty {
+        Duty::Containers {
+            cli: self.engine_run.cli.clone(),
+            globals: self.engine_run.global_args().to_vec(),
+            label: self.label.clone(),
+        }
     }
 
     pub fn detached(&self) -> bool {
@@ -109,6 +145,64 @@ impl ContainerRecording {
 
     pub fn cli(&self) -> &Path {
         &self.engine_run.cli
+    }
+
+    /// This run's containers, running or not.
+    pub fn containers(&self) -> Vec<Container> {
+        self.engine_run
+            .containers_with_label(&self.label)
+            .unwrap_or_default()
+    }
+
+    /// Once the recording is over: stops a container still running (unless
+    /// `keep_running`), and makes sure none created with the recording
+    /// profile is left to be started again without a word. Returns what the
+    /// user must be told, and whether a container was kept running.
+    pub fn settle(&self, still_running: bool, keep_running: bool) -> (Vec<String>, bool) {
+        let mut said = Vec::new();
+        let engine = self.engine_run.run.engine.name();
+        let containers = self.containers();
+        if still_running && keep_running {
+            for c in &containers {
+                said.push(format!(
+                    "the container {c} is still running, under the recording profile, which \
+                     allows every syscall (--keep-running); stop it with `{engine} stop {}` \
+                     and run it again under the learned profile",
+                    c.id
+                ));
+            }
+            return (said, true);
+        }
+        if still_running {
+            for c in &containers {
+                if self.engine_run.stop(c, GRACE) {
+                    said.push(format!(
+                        "stopped the container {c}, which was still running when the recording \
+                         ended: it ran under the recording profile, which allows every syscall \
+                         (give --keep-running to leave it running)"
+                    ));
+                }
+            }
+        }
+        let remove_intent = self.engine_run.run.flag(&["rm"]);
+        // What is left: stopped containers the engine did not remove.
+        for c in self.containers() {
+            if remove_intent {
+                if self.engine_run.remove(&c) {
+                    said.push(format!(
+                        "removed the container {c}, created with the recording profile"
+                    ));
+                }
+                continue;
+            }
+            said.push(format!(
+                "the container {c} was created with the recording profile, which allows every \
+                 syscall: `{engine} start` would run it so. Remove it (`{engine} rm {}`) and \
+                 run the image again under the learned profile",
+                c.name
+            ));
+        }
+        (said, false)
     }
 }
 

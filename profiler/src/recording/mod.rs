@@ -1,8 +1,6 @@
 //! `syscall-profile record`: run a command in a fresh cgroup with the
 //! counting program attached, and turn what it counted into a profile.
 
-pub mod cgroup;
-pub mod command;
 mod container;
 pub mod hook;
 mod progress;
@@ -15,11 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{FutureExt, StreamExt};
-
 use self::{
-    cgroup::{CgroupError, RecordingCgroup},
-    command::CommandError,
     container::ContainerRecording,
     hook::Hook,
     progress::Progress,
@@ -30,6 +24,11 @@ use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
+    session::{
+        self, GRACE, Kind, Session, SessionError, Stop, Supervised,
+        process::{self, CommandError, RunAs},
+        redact,
+    },
 };
 
 /// Exit status of `record` when the recorder itself fails (as `docker run`
@@ -45,16 +44,44 @@ pub struct RecordOptions {
     pub command: Vec<OsString>,
     /// Where the profile goes; standard output when `None`.
     pub output: Option<PathBuf>,
+    /// Keep the profile in memory only (for `check` and `--complain`).
+    pub discard_profile: bool,
     /// Where the per-syscall counts go, if anywhere.
     pub stats: Option<PathBuf>,
     /// No live line and no summary.
     pub quiet: bool,
     pub hook: Hook,
-    /// End the recording after this long (the command is sent SIGTERM; a
-    /// detached container is left running).
+    /// End the recording after this long: the command gets SIGTERM, and
+    /// SIGKILL after the grace period.
     pub duration: Option<Duration>,
     /// For a container: leave the runtime's base set out of the profile.
     pub no_runtime_base: bool,
+    /// Run a native command as this user.
+    pub user: Option<RunAs>,
+    /// The profile's comment; by default it names the command (redacted).
+    pub comment: Option<String>,
+    /// For a container still running when the recording ends: leave it
+    /// running (under the recording profile) instead of stopping it.
+    pub keep_running: bool,
+}
+
+impl RecordOptions {
+    /// Options for recording `command` with every default.
+    pub fn new(command: Vec<OsString>) -> RecordOptions {
+        RecordOptions {
+            command,
+            output: None,
+            discard_profile: false,
+            stats: None,
+            quiet: false,
+            hook: Hook::default(),
+            duration: None,
+            no_runtime_base: false,
+            user: None,
+            comment: None,
+            keep_running: false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,27 +99,31 @@ pub enum RecordError {
     )]
     UnsupportedArch(&'static str),
     #[error(transparent)]
-    Cgroup(#[from] CgroupError),
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Cgroup(#[from] session::CgroupError),
     #[error(transparent)]
     Tracer(#[from] TracerError),
-    #[error("cannot watch for signals: {0}")]
-    Signals(std::io::Error),
-    #[error("lost track of the recorded command: {0}")]
-    Wait(std::io::Error),
-    #[error("interrupted by signal {0} before the command started; it did not run")]
-    Interrupted(i32),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("cannot write the recording's seccomp profile to a temporary file: {0}")]
     TempFile(std::io::Error),
+    #[error(
+        "--user applies to native commands; for a container use the engine's own option \
+         (`docker run --user USER ...`)"
+    )]
+    UserForContainer,
+    #[error("--keep-running applies to containers only")]
+    KeepRunningNative,
 }
 
 impl RecordError {
     /// The exit status `record` ends with for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
+            RecordError::NoCommand => 2,
             RecordError::Command(e) => e.exit_code(),
-            RecordError::Interrupted(signal) => 128 + signal,
+            RecordError::Session(e) => e.exit_code(EXIT_RECORDER_FAILED),
             _ => EXIT_RECORDER_FAILED,
         }
     }
@@ -108,7 +139,7 @@ pub struct Recording {
     pub syscalls: SyscallSet,
     pub profile: Profile,
     pub stats: Stats,
-    /// Where the profile was written (`None`: standard output).
+    /// Where the profile was written (`None`: standard output or nowhere).
     pub written_to: Option<PathBuf>,
     /// Things the user should know: unknown numbers, names libseccomp lacks,
     /// processes killed at the end.
@@ -137,6 +168,75 @@ enum Target {
     Container(Box<ContainerRecording>),
 }
 
+/// What the recorder does while the command runs: the live line, and for a
+/// container the end of the runtime phase.
+struct Watching<'a> {
+    tracer: &'a mut Tracer,
+    progress: &'a Progress,
+    boundary: Boundary,
+    warnings: &'a mut Vec<String>,
+    /// For a container: how to stop it at the deadline.
+    container: Option<(&'a ContainerRecording, bool)>,
+}
+
+impl Supervised for Watching<'_> {
+    fn tick(&mut self) {
+        if self.boundary == Boundary::SeccompFilter
+            && let Err(e) = self.tracer.end_runtime_phase_if_over()
+        {
+            self.warnings.push(e.to_string());
+        }
+        if self.progress.is_shown()
+            && let Ok(observation) = self.tracer.snapshot()
+        {
+            self.progress.update(&observation);
+        }
+    }
+
+    fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
+        let Some((recording, keep_running)) = self.container else {
+            return native_stop(session, pid, how);
+        };
+        if keep_running {
+            // The container is left running; only the engine's CLI (or
+            // `wait`) goes, which ends the recording.
+            process::send_signal(pid, libc::SIGKILL);
+            return "the recording ended at its --duration; the container is left running \
+                    (--keep-running)"
+                .to_owned();
+        }
+        match how {
+            Stop::Term => {
+                for c in recording.containers() {
+                    let engine = recording.engine_run.clone();
+                    // Stopped in the background: `stop` waits out the grace
+                    // period, and the supervision must go on meanwhile.
+                    std::thread::spawn(move || engine.stop(&c, GRACE));
+                }
+                "the recording ended at its --duration: stopping the container (SIGTERM, then \
+                 SIGKILL after the grace period)"
+                    .to_owned()
+            }
+            Stop::Kill => {
+                let _ = session.cgroup().kill_all();
+                process::send_signal(pid, libc::SIGKILL);
+                "the container did not end within the grace period: killed it".to_owned()
+            }
+        }
+    }
+}
+
+/// The default stop, named for the recorder's summary.
+fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
+    struct Native;
+    impl Supervised for Native {}
+    let text = Native.stop(session, pid, how);
+    match how {
+        Stop::Term => format!("the recording ended at its --duration: {text}"),
+        Stop::Kill => text,
+    }
+}
+
 /// Records `options.command`. Everything that can be checked before the
 /// command starts is checked first, so a failure leaves nothing behind and
 /// the command never ran.
@@ -149,11 +249,18 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     let native_program = match &container_run {
         Some(run) => {
             ContainerRecording::check(run)?;
+            if options.user.is_some() {
+                return Err(RecordError::UserForContainer);
+            }
             None
         }
-        None => Some(command::resolve(program)?),
+        None if options.keep_running => return Err(RecordError::KeepRunningNative),
+        None => Some(process::resolve(program)?),
     };
-    let output = Output::prepare(options.output.as_deref())?;
+    let output = match options.discard_profile {
+        true => None,
+        false => Some(Output::prepare(options.output.as_deref())?),
+    };
     let stats_output = options
         .stats
         .as_deref()
@@ -163,31 +270,32 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     tracer::check_privileges()?;
     let engine_run = container_run.map(EngineRun::prepare).transpose()?;
 
-    // Signals are caught from before the cgroup exists, so that an
-    // interrupt can no longer kill the recorder with the cgroup left behind.
-    let mut signals = command::catch_signals().map_err(RecordError::Signals)?;
-    cgroup::remove_stale();
-    let cgroup = RecordingCgroup::create("rec")?;
+    let mut session = Session::open(Kind::Record)?;
+    let mut warnings: Vec<String> = Vec::new();
     let (target, boundary) = match (native_program, engine_run) {
-        (_, Some(engine_run)) => (
-            Target::Container(Box::new(ContainerRecording::prepare(engine_run, &cgroup)?)),
-            Boundary::SeccompFilter,
-        ),
-        (Some(path), None) => (Target::Native(path), Boundary::Everything),
-        (None, None) => unreachable!("a command is either a container run or native"),
+        (Some(path), _) => (Target::Native(path), Boundary::Everything),
+        (None, Some(engine_run)) => {
+            let recording = ContainerRecording::prepare(engine_run, session.cgroup())?;
+            session.guard(&recording.guardian_duty())?;
+            (
+                Target::Container(Box::new(recording)),
+                Boundary::SeccompFilter,
+            )
+        }
+        (None, None) => return Err(RecordError::NoCommand),
     };
-    let mut tracer = Tracer::attach(&cgroup, options.hook, boundary, arch)?;
+    let mut tracer = Tracer::attach(session.cgroup(), options.hook, boundary, arch)?;
     // A signal that came while setting up stops it before the command runs.
-    if let Some(Some(origin)) = signals.next().now_or_never() {
-        return Err(RecordError::Interrupted(origin.signal));
+    session.check_interrupted()?;
+    for stale in &session.stale {
+        eprintln!("syscall-profile: {stale}");
     }
 
-    let mut warnings = Vec::new();
     let started = Instant::now();
     let mut child = match &target {
         Target::Native(path) => {
-            let procs = cgroup.open_procs()?;
-            command::command_in_cgroup(path, args, &procs).spawn()
+            let procs = session.cgroup().open_procs()?;
+            process::command_in_cgroup(path, args, &procs, options.user.as_ref()).spawn()
         }
         Target::Container(recording) => {
             if !options.quiet {
@@ -199,7 +307,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
             // The engine's CLI stays outside the recorded cgroup: only the
             // container, below it, is recorded.
             let mut cli = tokio::process::Command::new(recording.cli());
-            cli.args(&recording.argv[1..]);
+            cli.args(&recording.argv[1..]).kill_on_drop(true);
             if recording.detached() {
                 cli.stdout(std::process::Stdio::piped());
             }
@@ -212,100 +320,72 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     })?;
 
     let progress = Progress::start(options.quiet);
-    let mut refresh = tokio::time::interval(REFRESH);
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut waiting_for_detached = false;
-    let mut container_left_running = false;
-    let exit_code = loop {
-        let child_pid = child.id();
-        tokio::select! {
-            status = child.wait() => {
-                let status = status.map_err(RecordError::Wait)?;
-                let code = command::shell_exit_code(status);
-                match &target {
-                    Target::Container(recording)
-                        if recording.detached() && !waiting_for_detached && code == 0 =>
-                    {
-                        // `run -d` printed the container's id and returned:
-                        // the recording goes on until the container ends.
-                        let stdout = read_all(child.stdout.take()).await;
-                        print!("{stdout}");
-                        let Some(id) = container::container_id(&stdout) else {
-                            break code;
-                        };
-                        child = recording.wait_command(&id).spawn().map_err(RecordError::Wait)?;
-                        waiting_for_detached = true;
-                    }
-                    Target::Container(_) if waiting_for_detached => {
-                        if code != 0 {
-                            // `wait` itself was interrupted: the container
-                            // goes on without us.
-                            container_left_running = true;
-                            break code;
-                        }
-                        let stdout = read_all(child.stdout.take()).await;
-                        break stdout.trim().parse().unwrap_or(code);
-                    }
-                    _ => break code,
-                }
-            }
-            Some(origin) = signals.next() => command::forward_signal(&origin, child_pid),
-            () = sleep_until(deadline) => {
-                warnings.push(format!(
-                    "the recording ended after --duration {}s",
-                    options.duration.map_or(0, |d| d.as_secs())
-                ));
-                if waiting_for_detached {
-                    container_left_running = true;
-                    break 0;
-                }
-                if let Some(pid) = child_pid {
-                    // SAFETY: as above.
-                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-                }
-                // Waited for in the next rounds; the deadline fires once.
-                continue;
-            }
-            _ = refresh.tick(), if progress.is_shown() || boundary == Boundary::SeccompFilter => {
-                if boundary == Boundary::SeccompFilter
-                    && let Err(e) = tracer.end_runtime_phase_if_over()
-                {
-                    warnings.push(e.to_string());
-                }
-                if progress.is_shown()
-                    && let Ok(observation) = tracer.snapshot()
-                {
-                    progress.update(&observation);
-                }
-            }
-        }
+    let tick = (progress.is_shown() || boundary == Boundary::SeccompFilter).then_some(REFRESH);
+    let container = match &target {
+        Target::Container(recording) => Some((recording.as_ref(), options.keep_running)),
+        Target::Native(_) => None,
     };
+    let mut watching = Watching {
+        tracer: &mut tracer,
+        progress: &progress,
+        boundary,
+        warnings: &mut warnings,
+        container,
+    };
+    let mut notes = Vec::new();
+    let mut exit_code = session
+        .supervise(&mut child, deadline, tick, &mut watching, &mut notes)
+        .await?;
+    if let Target::Container(recording) = &target
+        && recording.detached()
+        && exit_code == 0
+    {
+        // `run -d` printed the container's id and returned: the recording
+        // goes on until the container ends.
+        let stdout = read_all(child.stdout.take()).await;
+        print!("{stdout}");
+        if let Some(id) = container::container_id(&stdout) {
+            let mut wait = recording
+                .wait_command(&id)
+                .spawn()
+                .map_err(SessionError::Wait)?;
+            let code = session
+                .supervise(&mut wait, deadline, tick, &mut watching, &mut notes)
+                .await?;
+            let printed = read_all(wait.stdout.take()).await;
+            exit_code = printed.trim().parse().unwrap_or(code);
+        }
+    }
     let duration = started.elapsed();
     progress.finish();
+    warnings.append(&mut notes);
 
     let runtime_name = match &target {
         Target::Container(recording) => {
-            if container_left_running {
-                warnings.push(
-                    "the container is still running and is no longer recorded; its cgroup \
-                     parent is removed by a later recording once the container is gone"
-                        .to_owned(),
-                );
-            }
-            let patience = if container_left_running {
-                Duration::ZERO
+            // A container still running now outlived its CLI (`wait`
+            // interrupted, --sig-proxy=false, the daemon gone).
+            let still_running = !session.cgroup().processes().is_empty();
+            let (said, kept) = recording.settle(still_running, options.keep_running);
+            warnings.extend(said);
+            let removal = if kept {
+                session.close_keeping().map(|()| Vec::new())
             } else {
-                Duration::from_secs(5)
+                session.close_after_engine(Duration::from_secs(5))
             };
-            match cgroup.remove_after_engine(patience) {
+            match removal {
+                Ok(killed) if !killed.is_empty() => warnings.push(format!(
+                    "killed what was left of the container in the recorded cgroup: {}",
+                    session::cgroup::describe(&killed)
+                )),
                 Ok(_) => {}
                 Err(e) => warnings.push(e.to_string()),
             }
             Some((
                 recording.engine_run.run.engine,
                 recording
-                    .engine_run
-                    .runtime()
+                    .runtime
+                    .clone()
                     .unwrap_or_else(|| "unknown".to_owned()),
             ))
         }
@@ -313,11 +393,13 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
             // Whatever the command left running is killed, so that the cgroup
             // can go and the recording has an end; what it did until then is
             // counted.
-            match cgroup.remove() {
-                Ok(0) => {}
-                Ok(n) => warnings.push(format!(
-                    "{n} process(es) the command started were still running when it exited, \
-                     and were killed"
+            match session.close() {
+                Ok(killed) if killed.is_empty() => {}
+                Ok(killed) => warnings.push(format!(
+                    "{} process(es) the command started were still running when it exited, \
+                     and were killed: {}",
+                    killed.len(),
+                    session::cgroup::describe(&killed)
                 )),
                 Err(e) => warnings.push(e.to_string()),
             }
@@ -327,11 +409,13 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     let observation = tracer.snapshot()?;
     drop(tracer);
 
-    let command_words: Vec<String> = options
-        .command
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
-        .collect();
+    let command_words: Vec<String> = redact::command_line(
+        &options
+            .command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+    );
     let (mut syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
 
@@ -374,19 +458,28 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         ));
     }
 
-    let mut comment = format!(
-        "syscalls observed while recording `{}`",
-        command_words.join(" ")
-    );
-    if let Some(runtime) = runtime.as_ref().filter(|r| !r.base.is_empty()) {
-        comment.push_str(&format!(
-            ", with the {} base set ({} syscalls the runtime makes after installing the filter)",
-            runtime.name,
-            runtime.base.len()
-        ));
-    }
+    let comment = match &options.comment {
+        Some(comment) => comment.clone(),
+        None => {
+            let mut comment = format!(
+                "syscalls observed while recording `{}`",
+                command_words.join(" ")
+            );
+            if let Some(runtime) = runtime.as_ref().filter(|r| !r.base.is_empty()) {
+                comment.push_str(&format!(
+                    ", with the {} base set ({} syscalls the runtime makes after installing the filter)",
+                    runtime.name,
+                    runtime.base.len()
+                ));
+            }
+            comment
+        }
+    };
     let profile = Profile::allow_list(arch, &syscalls, Some(comment));
-    let written_to = output.commit(&profile.to_json())?;
+    let written_to = match output {
+        Some(output) => output.commit(&profile.to_json())?,
+        None => None,
+    };
     if let Some(stats_output) = stats_output {
         let text = serde_json::to_string_pretty(&stats).expect("stats always serialize") + "\n";
         stats_output.commit(&text)?;
@@ -413,14 +506,6 @@ async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> String {
         let _ = pipe.read_to_string(&mut text).await;
     }
     text
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The names of counted numbers (those the tables know).

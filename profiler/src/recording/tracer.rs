@@ -15,11 +15,8 @@ use profiler_common::{
     programs,
 };
 
-use super::{
-    cgroup::RecordingCgroup,
-    hook::{self, Hook, TracefsError},
-};
-use crate::profile::Arch;
+use super::hook::{self, Hook, TracefsError};
+use crate::{profile::Arch, session::RunCgroup as RecordingCgroup};
 
 /// The kernel side, built by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));

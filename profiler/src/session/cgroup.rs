@@ -1,6 +1,6 @@
-//! The cgroup v2 a recording watches.
+//! The cgroup v2 a run watches.
 //!
-//! A recording gets a fresh cgroup of its own in the cgroup2 hierarchy: under
+//! A run (a recording, an enforced run, a check) gets a fresh cgroup of its own in the cgroup2 hierarchy: under
 //! `/sys/fs/cgroup` on a pure v2 host, under the unified mount
 //! (`/sys/fs/cgroup/unified`) on a hybrid one. The kernel side recognises the
 //! recorded tasks by that cgroup's id (the inode number of its directory) and
@@ -15,8 +15,28 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Where recordings make their cgroups, below the cgroup2 root.
+/// Where runs make their cgroups, below the cgroup2 root.
 const PARENT: &str = "syscall-profile";
+
+/// What a run's cgroup is for, as the first word of its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Record,
+    Enforce,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Record => "rec",
+            Kind::Enforce => "enf",
+        }
+    }
+}
+
+/// Directory of markers for cgroups whose container was kept running on
+/// request (`record --keep-running`): a later run leaves those alone.
+const KEPT_DIR: &str = "/run/syscall-profile/kept";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -85,7 +105,7 @@ fn unescape_mount_path(raw: &str) -> String {
 
 /// A cgroup made for one recording, removed when dropped.
 #[derive(Debug)]
-pub struct RecordingCgroup {
+pub struct RunCgroup {
     path: PathBuf,
     /// The path below the cgroup2 root, e.g. `/syscall-profile/rec-1-2`.
     relative: PathBuf,
@@ -94,15 +114,17 @@ pub struct RecordingCgroup {
     removed: bool,
 }
 
-impl RecordingCgroup {
-    /// Makes `<cgroup2 mount>/syscall-profile/<kind>-<pid>-<nanos>`, a name
-    /// unique on this host (`kind`: `rec` for recordings, `enf` for
-    /// enforcement). The pid lets a later run tell a stale one.
-    pub fn create(kind: &str) -> Result<RecordingCgroup, CgroupError> {
+impl RunCgroup {
+    /// Makes `<cgroup2 mount>/syscall-profile/<kind>-<pid>-<start>-<nanos>`,
+    /// a name unique on this host. The pid and the start time of this
+    /// process let a later run tell a stale one even after the pid is reused.
+    pub fn create(kind: Kind) -> Result<RunCgroup, CgroupError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let name = format!("{kind}-{}-{nanos:09}", std::process::id());
+        let pid = std::process::id();
+        let start = start_time(pid).unwrap_or(0);
+        let name = format!("{}-{pid}-{start}-{nanos:09}", kind.prefix());
         let mount = cgroup2_mount()?;
         let parent = mount.join(PARENT);
         let path = parent.join(name);
@@ -126,7 +148,7 @@ impl RecordingCgroup {
         let relative = Path::new("/").join(path.strip_prefix(&mount).unwrap_or(&path));
         // `/` is component 0, the root cgroup's level.
         let level = u32::try_from(relative.components().count() - 1).unwrap_or(u32::MAX);
-        Ok(RecordingCgroup {
+        Ok(RunCgroup {
             id: metadata.ino(),
             level,
             path,
@@ -175,50 +197,70 @@ impl RecordingCgroup {
         pids
     }
 
+    /// The name this cgroup has in its parent.
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Kills everything inside at once (`cgroup.kill`), without removing the
+    /// cgroup: the command's whole tree, also what forks meanwhile.
+    pub fn kill_all(&self) -> Result<(), CgroupError> {
+        if self.processes().is_empty() {
+            return Ok(());
+        }
+        write_file(&self.path.join("cgroup.kill"), "1")
+    }
+
+    /// Marks the cgroup as holding a container kept running on request, so
+    /// that later runs do not take it for a stale one and kill it.
+    pub fn keep(mut self) -> Result<(), CgroupError> {
+        let marker = Path::new(KEPT_DIR).join(self.name());
+        fs::create_dir_all(KEPT_DIR)
+            .and_then(|()| fs::write(&marker, b""))
+            .map_err(|source| CgroupError::Io {
+                what: "write",
+                path: marker,
+                source,
+            })?;
+        self.removed = true;
+        Ok(())
+    }
+
     /// Kills whatever is still inside (the recorded command's leftovers, once
     /// the command itself has exited), waits for it to go, and removes the
-    /// cgroup. Returns how many processes had to be killed.
-    pub fn remove(mut self) -> Result<usize, CgroupError> {
+    /// cgroup. Returns the processes that had to be killed.
+    pub fn remove(mut self) -> Result<Vec<Leftover>, CgroupError> {
         let killed = self.empty_and_remove()?;
         self.removed = true;
         Ok(killed)
     }
 
     /// For a cgroup a container engine put a container below: waits up to
-    /// `patience` for the engine to end and remove the container, then
-    /// removes the cgroup and the paths the engine made in the v1
-    /// hierarchies. A container still running then is left alone, and so is
-    /// the cgroup (a later recording removes it once empty): returns whether
-    /// it was removed.
-    pub fn remove_after_engine(mut self, patience: Duration) -> Result<bool, CgroupError> {
+    /// `patience` for the engine to end the container, then gives the engine
+    /// a moment to remove the container's own cgroup, and removes this one
+    /// (and the paths the engine made in the v1 hierarchies). Whatever still
+    /// runs then is killed and returned.
+    pub fn remove_after_engine(mut self, patience: Duration) -> Result<Vec<Leftover>, CgroupError> {
         let deadline = Instant::now() + patience;
         while !self.processes().is_empty() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
         }
         self.removed = true;
-        if !self.processes().is_empty() {
-            return Ok(false);
-        }
-        // The engine removes its container's cgroup itself; give it the time.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while has_child_dirs(&self.path) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(20));
-        }
-        self.empty_and_remove()?;
-        Ok(true)
-    }
-
-    fn empty_and_remove(&self) -> Result<usize, CgroupError> {
-        let leftovers = self.processes().len();
-        if leftovers > 0 {
-            // cgroup.kill (Linux 5.14) kills the whole subtree at once, also
-            // processes forking while it runs.
-            write_file(&self.path.join("cgroup.kill"), "1")?;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while !self.processes().is_empty() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
+        if self.processes().is_empty() {
+            // The engine removes its container's cgroup itself; give it the time.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while has_child_dirs(&self.path) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
             }
         }
+        self.empty_and_remove()
+    }
+
+    fn empty_and_remove(&self) -> Result<Vec<Leftover>, CgroupError> {
+        let leftovers = kill_tree(&self.path)?;
         remove_tree(&self.path)?;
         // The shared parent (`syscall-profile`) stays: removing it while
         // another recording or an engine is creating a cgroup in it would
@@ -228,30 +270,172 @@ impl RecordingCgroup {
     }
 }
 
-/// Removes the cgroups of earlier recordings whose recorder is gone and
-/// which hold no process any more (containers that outlived a recording).
-pub fn remove_stale() {
-    let Ok(mount) = cgroup2_mount() else { return };
+/// A process found still running in a run's cgroup, and killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub pid: u32,
+    /// Its command name, as `ps` shows it.
+    pub comm: String,
+}
+
+impl std::fmt::Display for Leftover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (pid {})", self.comm, self.pid)
+    }
+}
+
+/// Names a list of leftovers for a message: `sleep (pid 12), sh (pid 11)`.
+pub fn describe(leftovers: &[Leftover]) -> String {
+    leftovers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Kills every process of the cgroup tree at `dir` and waits (up to 5 s)
+/// for them to go; returns them, named while they were alive.
+fn kill_tree(dir: &Path) -> Result<Vec<Leftover>, CgroupError> {
+    let mut pids = Vec::new();
+    collect_pids(dir, &mut pids);
+    if pids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let leftovers = pids
+        .iter()
+        .map(|&pid| Leftover {
+            pid,
+            comm: fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim_end().to_owned())
+                .unwrap_or_else(|_| "?".to_owned()),
+        })
+        .collect();
+    // cgroup.kill (Linux 5.14) kills the whole subtree at once, also
+    // processes forking while it runs.
+    write_file(&dir.join("cgroup.kill"), "1")?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        pids.clear();
+        collect_pids(dir, &mut pids);
+        if pids.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    Ok(leftovers)
+}
+
+/// The start time of process `pid` (clock ticks after boot, field 22 of
+/// `/proc/PID/stat`), which tells a process from a later one with its pid.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: the
+    // fields after it start after the last `)`.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// What a later run did about an earlier run that ended without cleaning
+/// up (its recorder was killed with SIGKILL, say).
+#[derive(Debug, Clone)]
+pub struct StaleRun {
+    /// The cgroup's name, e.g. `rec-1234-5678-000000001`.
+    pub name: String,
+    /// The processes it still held, killed now.
+    pub killed: Vec<Leftover>,
+}
+
+impl std::fmt::Display for StaleRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "removed the cgroup {} of an earlier run that ended without cleaning up",
+            self.name
+        )?;
+        if !self.killed.is_empty() {
+            write!(f, ", killing what it still ran: {}", describe(&self.killed))?;
+        }
+        Ok(())
+    }
+}
+
+/// Cleans up after earlier runs whose recorder (or enforcer) is gone: the
+/// processes left in their cgroups are killed and the cgroups removed, except
+/// a cgroup marked as holding a container kept running on request, which is
+/// only removed once empty. Returns what was cleaned, to be said.
+pub fn remove_stale() -> Vec<StaleRun> {
+    let mut cleaned = Vec::new();
+    let Ok(mount) = cgroup2_mount() else {
+        return cleaned;
+    };
     let Ok(entries) = fs::read_dir(mount.join(PARENT)) else {
-        return;
+        return cleaned;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .split('-')
-            .nth(1)
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) || owner_alive(&name) {
             continue;
-        };
+        }
+        let marker = Path::new(KEPT_DIR).join(&name);
+        let kept = marker.exists();
         let mut pids = Vec::new();
         collect_pids(&entry.path(), &mut pids);
-        if Path::new(&format!("/proc/{pid}")).exists() || !pids.is_empty() {
-            continue;
-        }
+        let killed = if kept {
+            if !pids.is_empty() {
+                continue;
+            }
+            Vec::new()
+        } else {
+            kill_tree(&entry.path()).unwrap_or_default()
+        };
         if remove_tree(&entry.path()).is_ok() {
             remove_v1_mirrors(&Path::new("/").join(PARENT).join(&name));
+            let _ = fs::remove_file(&marker);
+            if !kept {
+                cleaned.push(StaleRun { name, killed });
+            }
         }
+    }
+    cleaned
+}
+
+/// For the guardian: kills what is left in the cgroup at `path`, removes it
+/// (and its v1 mirrors), and says what it did.
+pub fn kill_and_remove(path: &Path) -> String {
+    let killed = kill_tree(path).unwrap_or_default();
+    let removed = remove_tree(path);
+    if let (Ok(mount), Ok(())) = (cgroup2_mount(), &removed)
+        && let Ok(relative) = path.strip_prefix(&mount)
+    {
+        remove_v1_mirrors(&Path::new("/").join(relative));
+    }
+    let mut text = if killed.is_empty() {
+        "found nothing left running".to_owned()
+    } else {
+        format!("killed what the command still ran: {}", describe(&killed))
+    };
+    match removed {
+        Ok(()) => text.push_str(&format!(" and removed the cgroup {}", path.display())),
+        Err(e) => text.push_str(&format!("; {e}")),
+    }
+    text
+}
+
+/// Whether the run that made the cgroup `name` (`kind-pid-start-nanos`) is
+/// still alive: its pid exists with the same start time. A name without a
+/// start time (older versions) is judged by its pid alone.
+fn owner_alive(name: &str) -> bool {
+    let mut parts = name.split('-').skip(1);
+    let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
+        // Not one of ours: leave it.
+        return true;
+    };
+    let start = parts.next().and_then(|s| s.parse::<u64>().ok());
+    let has_start = parts.next().is_some();
+    match (start_time(pid), start) {
+        (None, _) => false,
+        (Some(now), Some(then)) if has_start => now == then,
+        (Some(_), _) => true,
     }
 }
 
@@ -277,7 +461,7 @@ fn has_child_dirs(dir: &Path) -> bool {
     })
 }
 
-impl Drop for RecordingCgroup {
+impl Drop for RunCgroup {
     fn drop(&mut self) {
         if !self.removed {
             let _ = self.empty_and_remove();

@@ -1,0 +1,213 @@
+//! The guardian: a small process that cleans up after a run whose tool was
+//! killed with SIGKILL.
+//!
+//! Nothing runs in a process killed with SIGKILL, so the tool cannot clean
+//! up after itself then: the command would go on unrecorded (or unwatched),
+//! in a cgroup nothing removes, and a container could go on under the
+//! recording profile, which allows every syscall. So every run starts a
+//! guardian first: the tool's own binary again (`syscall-profile
+//! __guardian`), in a session of its own (a terminal's Ctrl-C and a kill of
+//! the tool's process group do not reach it), reading duties from a pipe.
+//! When the tool ends normally it says `done` and the guardian exits; when
+//! the pipe closes without it, the tool died, and the guardian does what the
+//! tool would have: kills the command's cgroup, removes a container created
+//! with the recording profile, and says so on the tool's standard error.
+//!
+//! If the guardian is killed too, the next run finds the stale cgroup and
+//! cleans it (see [`super::cgroup::remove_stale`]).
+
+use std::{
+    ffi::OsString,
+    io::{self, BufRead, Write},
+    os::unix::process::CommandExt,
+    path::PathBuf,
+    process::{ChildStdin, Command, Stdio},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The hidden subcommand that runs the guardian.
+pub const SUBCOMMAND: &str = "__guardian";
+
+/// What the guardian does if the tool dies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Duty {
+    /// Kill everything in this cgroup and remove it.
+    Cgroup { path: PathBuf },
+    /// Remove the containers of this engine that carry this label (they run
+    /// under the recording profile).
+    Containers {
+        cli: PathBuf,
+        globals: Vec<OsString>,
+        label: String,
+    },
+    /// The tool ended normally: nothing to do.
+    Done,
+}
+
+/// The tool's end of the guardian.
+pub struct Guardian {
+    pipe: Option<ChildStdin>,
+    child: std::process::Child,
+}
+
+impl Guardian {
+    /// Starts the guardian: this very binary, in a new session.
+    pub fn spawn() -> io::Result<Guardian> {
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg(SUBCOMMAND)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        // SAFETY: setsid(2) is async-signal-safe and touches no memory.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        let pipe = child.stdin.take();
+        Ok(Guardian { pipe, child })
+    }
+
+    /// Hands the guardian a duty for the case the tool dies.
+    pub fn watch(&mut self, duty: &Duty) -> io::Result<()> {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return Ok(());
+        };
+        let mut line = serde_json::to_string(duty).map_err(io::Error::other)?;
+        line.push('\n');
+        pipe.write_all(line.as_bytes())?;
+        pipe.flush()
+    }
+
+    /// The tool cleaned up itself: the guardian can go.
+    pub fn release(mut self) {
+        let _ = self.watch(&Duty::Done);
+        self.pipe = None;
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Guardian {
+    fn drop(&mut self) {
+        // Dropped without `release` (an early error return): the tool is
+        // cleaning up through its own destructors; the guardian only has
+        // to go. It has no duties it could not also do safely twice.
+        if self.pipe.is_some() {
+            let _ = self.watch(&Duty::Done);
+            self.pipe = None;
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The guardian's body: collects duties until `done` (exit 0) or until the
+/// pipe closes (the tool died: carry them out).
+pub fn serve() -> i32 {
+    // The guardian must outlive signals meant for the tool.
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
+        // SAFETY: setting a signal's disposition to ignore has no
+        // preconditions.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+    // SAFETY: getppid has no preconditions.
+    let tool = unsafe { libc::getppid() };
+    let mut duties = Vec::new();
+    for line in io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Duty>(&line) {
+            Ok(Duty::Done) => return 0,
+            Ok(duty) => duties.push(duty),
+            Err(_) => continue,
+        }
+    }
+    if duties.is_empty() {
+        return 0;
+    }
+    let mut said = Vec::new();
+    // Containers first: removing them ends their processes through the
+    // engine, which then also removes their cgroups.
+    for duty in &duties {
+        if let Duty::Containers {
+            cli,
+            globals,
+            label,
+        } = duty
+        {
+            said.extend(remove_containers(cli, globals, label));
+        }
+    }
+    for duty in &duties {
+        if let Duty::Cgroup { path } = duty {
+            said.push(super::cgroup::kill_and_remove(path));
+        }
+    }
+    let mut stderr = io::stderr().lock();
+    let _ = writeln!(
+        stderr,
+        "syscall-profile: the tool (pid {tool}) ended without cleaning up; its guardian {}",
+        said.join("; ")
+    );
+    0
+}
+
+/// Removes (killing first) the containers that carry `label`.
+fn remove_containers(cli: &PathBuf, globals: &[OsString], label: &str) -> Option<String> {
+    let filter = format!("label={label}");
+    let ids = run_with_timeout(
+        Command::new(cli)
+            .args(globals)
+            .args(["ps", "-aq", "--filter", &filter]),
+    )?;
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if ids.is_empty() {
+        return None;
+    }
+    run_with_timeout(
+        Command::new(cli)
+            .args(globals)
+            .args(["rm", "-f"])
+            .args(&ids),
+    );
+    Some(format!(
+        "removed the container(s) {} created with the recording profile",
+        ids.join(" ")
+    ))
+}
+
+/// Runs an engine command with a time limit; its standard output, if it
+/// succeeded.
+fn run_with_timeout(cmd: &mut Command) -> Option<String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let mut out = String::new();
+                if let Some(mut stdout) = child.stdout.take() {
+                    let _ = io::Read::read_to_string(&mut stdout, &mut out);
+                }
+                return status.success().then_some(out);
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}

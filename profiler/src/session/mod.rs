@@ -1,0 +1,217 @@
+//! A supervised run: what `record`, `enforce` and `check -- CMD` share.
+//!
+//! A run catches signals before anything exists that could be left behind,
+//! starts its [guardian](guardian) (which cleans up should the tool be killed
+//! with SIGKILL), cleans up after earlier runs that were killed, makes a
+//! fresh cgroup ([`cgroup`]), starts the command inside it ([`process`]), and
+//! supervises it until it ends: signals are passed on, a deadline stops it
+//! (SIGTERM, then SIGKILL after a grace period, each said once), and a
+//! callback runs on every tick. At the end the cgroup is emptied and removed
+//! and the guardian released. What each use adds (the eBPF program it
+//! attaches, what it reads at the end) stays with the use.
+
+pub mod cgroup;
+pub mod guardian;
+pub mod process;
+pub mod redact;
+
+use std::{io, time::Duration};
+
+use futures_util::{FutureExt, StreamExt};
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook_tokio::SignalsInfo;
+
+pub use self::cgroup::{CgroupError, Kind, Leftover, RunCgroup, StaleRun};
+use self::guardian::{Duty, Guardian};
+
+/// How long a command gets between SIGTERM and SIGKILL when its deadline
+/// has passed.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot watch for signals: {0}")]
+    Signals(io::Error),
+    #[error("cannot start the guardian process (it cleans up should this tool be killed): {0}")]
+    Guardian(io::Error),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("interrupted by signal {0} before the command started; it did not run")]
+    Interrupted(i32),
+    #[error("lost track of the command: {0}")]
+    Wait(io::Error),
+}
+
+impl SessionError {
+    /// The exit status for this error: 128+N after signal N, as shells
+    /// report it; `failed` (the tool's own failure status) otherwise.
+    pub fn exit_code(&self, failed: i32) -> i32 {
+        match self {
+            SessionError::Interrupted(signal) => 128 + signal,
+            _ => failed,
+        }
+    }
+}
+
+/// How a deadline stops the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Asked to end (SIGTERM).
+    Term,
+    /// The grace period is over: killed.
+    Kill,
+}
+
+/// What a use does while its command runs.
+pub trait Supervised {
+    /// Runs on every tick (e.g. a live line, the runtime phase).
+    fn tick(&mut self) {}
+
+    /// Stops the workload when the deadline has passed; says what it did,
+    /// in words for the user. `pid` is the child's, if still unreaped.
+    fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
+        match how {
+            Stop::Term => {
+                process::send_signal(pid, libc::SIGTERM);
+                "sent SIGTERM to the command".to_owned()
+            }
+            Stop::Kill => match session.cgroup.kill_all() {
+                Ok(()) => format!(
+                    "the command did not end within {} s of SIGTERM: killed it and everything it \
+                     started (SIGKILL)",
+                    GRACE.as_secs()
+                ),
+                Err(e) => e.to_string(),
+            },
+        }
+    }
+}
+
+/// A run in progress: its cgroup, its guardian, the signals it caught.
+pub struct Session {
+    cgroup: RunCgroup,
+    signals: SignalsInfo<WithOrigin>,
+    guardian: Guardian,
+    /// Earlier runs this one cleaned up after.
+    pub stale: Vec<StaleRun>,
+}
+
+impl Session {
+    /// Opens a run: signals are caught from before the cgroup exists (an
+    /// interrupt can no longer kill the tool with the cgroup left behind),
+    /// the guardian is started, earlier runs' leftovers are cleaned, and
+    /// the cgroup is made and handed to the guardian.
+    pub fn open(kind: Kind) -> Result<Session, SessionError> {
+        let signals = process::catch_signals().map_err(SessionError::Signals)?;
+        let mut guardian = Guardian::spawn().map_err(SessionError::Guardian)?;
+        let stale = cgroup::remove_stale();
+        let cgroup = RunCgroup::create(kind)?;
+        guardian
+            .watch(&Duty::Cgroup {
+                path: cgroup.path().to_owned(),
+            })
+            .map_err(SessionError::Guardian)?;
+        Ok(Session {
+            cgroup,
+            signals,
+            guardian,
+            stale,
+        })
+    }
+
+    pub fn cgroup(&self) -> &RunCgroup {
+        &self.cgroup
+    }
+
+    /// Hands the guardian one more duty.
+    pub fn guard(&mut self, duty: &Duty) -> Result<(), SessionError> {
+        self.guardian.watch(duty).map_err(SessionError::Guardian)
+    }
+
+    /// Fails if a signal came while setting up: the command must not start.
+    pub fn check_interrupted(&mut self) -> Result<(), SessionError> {
+        match self.signals.next().now_or_never() {
+            Some(Some(origin)) => Err(SessionError::Interrupted(origin.signal)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Supervises `child` until it exits; returns its exit status as a
+    /// shell reports it. Signals sent to the tool are passed on; past
+    /// `deadline` the workload is stopped through `use_`, once with
+    /// [`Stop::Term`] and, [`GRACE`] later, once with [`Stop::Kill`]; what
+    /// that did is pushed onto `notes`.
+    pub async fn supervise(
+        &mut self,
+        child: &mut tokio::process::Child,
+        deadline: Option<tokio::time::Instant>,
+        tick: Option<Duration>,
+        use_: &mut dyn Supervised,
+        notes: &mut Vec<String>,
+    ) -> Result<i32, SessionError> {
+        let mut ticks = tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
+        let mut next_stop = deadline;
+        let mut stops = [Stop::Term, Stop::Kill].into_iter();
+        loop {
+            let pid = child.id();
+            tokio::select! {
+                status = child.wait() => {
+                    let status = status.map_err(SessionError::Wait)?;
+                    return Ok(process::shell_exit_code(status));
+                }
+                Some(origin) = self.signals.next() => process::forward_signal(&origin, pid),
+                () = sleep_until(next_stop) => {
+                    match stops.next() {
+                        Some(how) => {
+                            notes.push(use_.stop(self, pid, how));
+                            next_stop = Some(tokio::time::Instant::now() + GRACE);
+                        }
+                        None => next_stop = None,
+                    }
+                }
+                _ = ticks.tick(), if tick.is_some() => use_.tick(),
+            }
+        }
+    }
+
+    /// Ends a native run: whatever the command left running is killed (and
+    /// returned, named), the cgroup removed, the guardian released.
+    pub fn close(self) -> Result<Vec<Leftover>, CgroupError> {
+        let Session {
+            cgroup, guardian, ..
+        } = self;
+        let result = cgroup.remove();
+        guardian.release();
+        result
+    }
+
+    /// Ends a container run: the engine gets `patience` to end and remove
+    /// the container; what still runs then is killed.
+    pub fn close_after_engine(self, patience: Duration) -> Result<Vec<Leftover>, CgroupError> {
+        let Session {
+            cgroup, guardian, ..
+        } = self;
+        let result = cgroup.remove_after_engine(patience);
+        guardian.release();
+        result
+    }
+
+    /// Ends a run whose container was kept running on request: the cgroup
+    /// stays, marked so that later runs leave it alone.
+    pub fn close_keeping(self) -> Result<(), CgroupError> {
+        let Session {
+            cgroup, guardian, ..
+        } = self;
+        let result = cgroup.keep();
+        guardian.release();
+        result
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
