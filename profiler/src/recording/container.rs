@@ -168,7 +168,7 @@ impl ContainerRecording {
                     "the container {c} is still running, under the recording profile, which \
                      allows every syscall (--keep-running); stop it with `{engine} stop {}` \
                      and run it again under the learned profile",
-                    c.id
+                    &c.id[..c.id.len().min(12)]
                 ));
             }
             return (said, true);

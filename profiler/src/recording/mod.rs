@@ -177,6 +177,8 @@ struct Watching<'a> {
     warnings: &'a mut Vec<String>,
     /// For a container: how to stop it at the deadline.
     container: Option<(&'a ContainerRecording, bool)>,
+    /// The deadline ended the recording and the container was kept running.
+    left_running: bool,
 }
 
 impl Supervised for Watching<'_> {
@@ -201,6 +203,7 @@ impl Supervised for Watching<'_> {
             // The container is left running; only the engine's CLI (or
             // `wait`) goes, which ends the recording.
             process::send_signal(pid, libc::SIGKILL);
+            self.left_running = true;
             return "the recording ended at its --duration; the container is left running \
                     (--keep-running)"
                 .to_owned();
@@ -211,7 +214,7 @@ impl Supervised for Watching<'_> {
                     let engine = recording.engine_run.clone();
                     // Stopped in the background: `stop` waits out the grace
                     // period, and the supervision must go on meanwhile.
-                    std::thread::spawn(move || engine.stop(&c, GRACE));
+                    std::thread::spawn(move || engine.stop(&c, GRACE / 2));
                 }
                 "the recording ended at its --duration: stopping the container (SIGTERM, then \
                  SIGKILL after the grace period)"
@@ -332,6 +335,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         boundary,
         warnings: &mut warnings,
         container,
+        left_running: false,
     };
     let mut notes = Vec::new();
     let mut exit_code = session
@@ -356,6 +360,10 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
             let printed = read_all(wait.stdout.take()).await;
             exit_code = printed.trim().parse().unwrap_or(code);
         }
+    }
+    if watching.left_running {
+        // The container goes on: the recording, not the command, ended.
+        exit_code = 0;
     }
     let duration = started.elapsed();
     progress.finish();

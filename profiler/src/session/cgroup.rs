@@ -368,6 +368,13 @@ pub fn remove_stale() -> Vec<StaleRun> {
     let Ok(mount) = cgroup2_mount() else {
         return cleaned;
     };
+    // Markers of kept containers whose cgroup is gone (the engine removed
+    // it with the container).
+    for marker in fs::read_dir(KEPT_DIR).into_iter().flatten().flatten() {
+        if !mount.join(PARENT).join(marker.file_name()).exists() {
+            let _ = fs::remove_file(marker.path());
+        }
+    }
     let Ok(entries) = fs::read_dir(mount.join(PARENT)) else {
         return cleaned;
     };
