@@ -346,10 +346,31 @@ fn detached_container_is_recorded_until_it_exits() {
     );
 }
 
+/// Whether docker knows a container called `name`, and whether it runs.
+fn container_state(host: &str, name: &str) -> Option<bool> {
+    let out = Command::new("docker")
+        .args(["-H", host, "inspect", "-f", "{{.State.Running}}", name])
+        .output()
+        .unwrap();
+    out.status.success().then(|| stdout(&out).trim() == "true")
+}
+
+/// Runs `unshare -U -r id` in the container `name`: it succeeds only under
+/// a profile looser than Docker's default (the recording profile).
+fn user_namespace_works_in(host: &str, name: &str) -> bool {
+    Command::new("docker")
+        .args(["-H", host, "exec", name, "unshare", "-U", "-r", "id"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
 /// `--duration` ends the recording of a detached container that keeps
-/// running; the profile is written and the container is left alone.
+/// running: the profile is written and the container, which runs under the
+/// recording profile, is stopped (and, run with --rm, gone).
 #[test]
-fn duration_ends_a_long_detached_recording() {
+fn duration_stops_a_long_detached_container() {
     require_root();
     let host = docker_host();
     let name = format!("sp-duration-{}", std::process::id());
@@ -364,21 +385,142 @@ fn duration_ends_a_long_detached_recording() {
         "call sysinfo; sleep 60",
     ]);
     let (output, names) = record(dir.path(), &["--duration", "3s"], &words);
-    let still_running = Command::new("docker")
-        .args(["-H", &host, "inspect", "-f", "{{.State.Running}}", &name])
-        .output()
-        .unwrap();
+    let state = container_state(&host, &name);
     let _ = Command::new("docker")
         .args(["-H", &host, "rm", "-f", &name])
         .output();
-    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("--duration"), "{err}");
     assert!(
-        stderr(&output).contains("--duration"),
-        "{}",
-        stderr(&output)
+        err.contains(&format!("stopped the container {name}")),
+        "{err}"
     );
     assert!(names.contains("sysinfo"), "{names:?}");
-    assert_eq!(stdout(&still_running).trim(), "true");
+    assert_eq!(state, None, "stopped and removed (--rm): {err}");
+}
+
+/// With --keep-running the container goes on, under the recording profile,
+/// and the recorder says so, naming it: inside, a user namespace (which
+/// Docker's default refuses) still works.
+#[test]
+fn keep_running_leaves_the_container_running_and_names_it() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-keep-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&["-d", "--name", &name, IMAGE, "sleep", "60"]);
+    let (output, _) = record(dir.path(), &["--duration", "2s", "--keep-running"], &words);
+    let state = container_state(&host, &name);
+    let loose = user_namespace_works_in(&host, &name);
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(state, Some(true), "{err}");
+    assert!(loose, "the recording profile allows user namespaces");
+    assert!(
+        err.contains(&format!("the container {name}")) && err.contains("--keep-running"),
+        "{err}"
+    );
+}
+
+/// A container created without --rm is left stopped by its engine; it was
+/// created with the recording profile, so the recorder names it and says
+/// how to remove it.
+#[test]
+fn a_stopped_container_with_the_recording_profile_is_named() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-norm-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let mut words = docker_run(&["--name", &name, IMAGE, "true"]);
+    words.retain(|w| w != "--rm");
+    let (output, _) = record(dir.path(), &[], &words);
+    let state = container_state(&host, &name);
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(state, Some(false), "left stopped, as docker does: {err}");
+    assert!(err.contains(&format!("`docker rm {name}`")), "{err}");
+}
+
+/// `--sig-proxy=false`: the CLI's end does not end the container; at the
+/// deadline the recorder stops the container itself and says so.
+#[test]
+fn a_container_that_outlives_its_cli_is_stopped() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-noproxy-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&["--sig-proxy=false", "--name", &name, IMAGE, "sleep", "60"]);
+    let started = std::time::Instant::now();
+    let (output, _) = record(dir.path(), &["--duration", "2s"], &words);
+    let state = container_state(&host, &name);
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    let err = stderr(&output);
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    assert_eq!(state, None, "stopped and removed: {err}");
+    assert!(
+        err.contains(&format!("stopped the container {name}")),
+        "{err}"
+    );
+}
+
+/// The recorder killed with SIGKILL while its container runs: its guardian
+/// removes the container (which runs under the recording profile) and the
+/// cgroup, and says so.
+#[test]
+fn sigkill_of_a_container_recording_removes_the_container() {
+    require_root();
+    let host = docker_host();
+    for round in 0..3 {
+        let name = format!("sp-kill-{}-{round}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let words = docker_run(&["--name", &name, IMAGE, "sleep", "60"]);
+        let mut child = Command::new(profiler())
+            .args(["record", "-q", "-o"])
+            .arg(dir.path().join("p.json"))
+            .arg("--")
+            .args(&words)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Killed at different moments: while docker creates the
+        // container, and once it runs.
+        std::thread::sleep(Duration::from_millis(300 + 900 * round));
+        child.kill().unwrap();
+        let output = child.wait_with_output().unwrap();
+        let gone = wait_for(Duration::from_secs(20), || {
+            container_state(&host, &name).is_none() && cgroups_left_by(pid).is_empty()
+        });
+        let _ = Command::new("docker")
+            .args(["-H", &host, "rm", "-f", &name])
+            .output();
+        assert!(gone, "round {round}: {}", stderr(&output));
+        let labelled = Command::new("docker")
+            .args([
+                "-H",
+                &host,
+                "ps",
+                "-aq",
+                "--filter",
+                "label=io.syscall-profile.recording",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&labelled).trim(), "", "round {round}");
+        assert!(
+            fs::read_dir(dir.path()).unwrap().count() == 0,
+            "round {round}: nothing written, nothing left"
+        );
+    }
 }
 
 /// A record of a container says what it added to the user's command.

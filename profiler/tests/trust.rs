@@ -1,0 +1,565 @@
+//! The tool never leaves the host worse than it found it, and never leaves a
+//! workload unwatched: runs killed at any moment leave no process, cgroup or
+//! temporary file behind (the guardian or the next run cleans, and says so);
+//! deadlines end in SIGKILL after a grace period; secrets stay out of the
+//! files users commit; `--user` records only the command; a profile that
+//! refuses execve is refused before anything runs.
+
+mod common;
+
+use std::{
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+
+/// The tests of this file run one at a time: a run cleans up after earlier
+/// runs that died, and one test kills runs on purpose.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Pids of the processes whose command line holds `token`.
+fn processes_with(token: &str) -> Vec<u32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(token))
+        })
+        .collect()
+}
+
+/// Cgroups a run of pid `pid` made (`rec-PID-…`, `enf-PID-…`) and left.
+fn cgroups_of(pid: u32) -> Vec<String> {
+    let parent = cgroup2_mount().join("syscall-profile");
+    fs::read_dir(parent)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.split('-').nth(1).is_some_and(|p| p == pid.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A small deterministic generator, seeded from the clock (the seed is
+/// printed, so a failure can be replayed by setting FAULT_SEED).
+struct Lcg(u64);
+
+impl Lcg {
+    fn new() -> Lcg {
+        let seed = std::env::var("FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!("fault injection seed: FAULT_SEED={seed}");
+        Lcg(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Starts `syscall-profile ARGS` with piped output.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(profiler())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start syscall-profile")
+}
+
+/// After a run of pid `pid` ended: within `patience`, nothing of it is left
+/// (no process holding `token`, no cgroup), and `out_dir` holds only
+/// complete profiles.
+fn assert_nothing_left(pid: u32, token: &str, out_dir: &Path, what: &str) {
+    let clean = wait_for(Duration::from_secs(15), || {
+        processes_with(token).is_empty() && cgroups_of(pid).is_empty()
+    });
+    assert!(
+        clean,
+        "{what}: left processes {:?} and cgroups {:?}",
+        processes_with(token),
+        cgroups_of(pid)
+    );
+    for entry in fs::read_dir(out_dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with('.'),
+            "{what}: a temporary file was left: {name}"
+        );
+        let text = fs::read_to_string(entry.path()).unwrap();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{what}: {name} is partial: {text:?}"
+        );
+    }
+}
+
+/// SIGKILL of the recorder while its command runs: the guardian kills the
+/// command's whole tree, removes the cgroup, and says so.
+#[test]
+fn sigkill_of_the_recorder_kills_its_command_and_says_so() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let token = format!("sp-kill-{}", std::process::id());
+    let out = dir.path().join("p.json");
+    let script = format!("sleep 60 & sleep 61; : {token}");
+    let mut child = spawn(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let pid = child.id();
+    assert!(wait_for(Duration::from_secs(10), || !processes_with(
+        &token
+    )
+    .is_empty()));
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_nothing_left(pid, &token, dir.path(), "record");
+    let err = stderr(&output);
+    assert!(
+        err.contains("ended without cleaning up") && err.contains("sleep (pid"),
+        "the guardian says what it did: {err}"
+    );
+}
+
+/// record, enforce and `check -- CMD` killed with SIGKILL or SIGTERM at
+/// random moments (before the cgroup exists, while the command runs, while
+/// writing), many times: afterwards no process of the run, no cgroup, no
+/// temporary file remains, and no output file is partial.
+#[test]
+fn fault_injection_native() {
+    require_root();
+    let _serial = serial();
+    let mut rng = Lcg::new();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.json");
+    let record = run(["record", "-q", "-o", policy.to_str().unwrap(), "--", "true"]);
+    assert!(record.status.success(), "{}", stderr(&record));
+    for round in 0..18 {
+        let out_dir = tempfile::tempdir().unwrap();
+        let token = format!("sp-fault-{}-{round}", std::process::id());
+        let script = format!("sleep 30 & sleep 31; : {token}");
+        let out = out_dir.path().join("out.json");
+        let junit = out_dir.path().join("junit.xml");
+        let (tool, mut args): (&str, Vec<String>) = match round % 3 {
+            0 => ("record", vec!["record".into(), "-q".into(), "-o".into()]),
+            1 => (
+                "enforce",
+                vec!["enforce".into(), "-q".into(), "--suggest".into()],
+            ),
+            _ => ("check", vec!["check".into(), "-q".into(), "--junit".into()]),
+        };
+        match tool {
+            "check" => {
+                args.push(junit.to_string_lossy().into_owned());
+                args.push("--policy".into());
+                args.push(policy.to_string_lossy().into_owned());
+            }
+            "enforce" => {
+                args.push(out.to_string_lossy().into_owned());
+                args.push("--profile".into());
+                // Everything allowed, so that the script runs on.
+                fs::write(
+                    out_dir.path().join("allow.json"),
+                    r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#,
+                )
+                .unwrap();
+                args.push(
+                    out_dir
+                        .path()
+                        .join("allow.json")
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+            _ => args.push(out.to_string_lossy().into_owned()),
+        }
+        args.extend(["--".into(), "sh".into(), "-c".into(), script]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = spawn(&argv);
+        let pid = child.id();
+        let delay = rng.below(700);
+        let signal = if rng.below(3) == 0 {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        };
+        std::thread::sleep(Duration::from_millis(delay));
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(pid as i32, signal) };
+        let started = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        let what = format!("{tool} round {round}, signal {signal} after {delay} ms");
+        if signal == libc::SIGTERM {
+            // SIGTERM is passed on to the command, which ends; the tool
+            // then ends by itself, in good order.
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{what}: did not end after SIGTERM"
+            );
+        }
+        // The allow-all profile of an enforce run is an input: not checked.
+        let _ = fs::remove_file(out_dir.path().join("allow.json"));
+        assert_nothing_left(pid, &token, out_dir.path(), &what);
+        let _ = output;
+    }
+    // A later run finds nothing left to clean of these.
+    let later = run(["record", "-q", "-o", "-", "--", "true"]);
+    assert!(later.status.success());
+}
+
+/// When the guardian is killed along with the tool (a kill of the whole
+/// process group by SIGKILL can do that), the next run kills what is left,
+/// removes the stale cgroup, and says so.
+#[test]
+fn the_next_run_cleans_what_a_killed_run_left() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let token = format!("sp-stale-{}", std::process::id());
+    let script = format!("sleep 60 & sleep 61; : {token}");
+    let out = dir.path().join("p.json");
+    let mut child = spawn(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let pid = child.id();
+    assert!(wait_for(Duration::from_secs(10), || !processes_with(
+        &token
+    )
+    .is_empty()));
+    // The guardian is the tool's child running `__guardian`: kill it first.
+    for guardian in processes_with("__guardian") {
+        let parent = fs::read_to_string(format!("/proc/{guardian}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            });
+        if parent == Some(pid) {
+            // SAFETY: kill(2) of a process this test started (indirectly).
+            unsafe { libc::kill(guardian as i32, libc::SIGKILL) };
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    let _ = child.wait();
+    // The command's direct child died with its parent (parent-death
+    // signal); the background sleep is still there, in the stale cgroup.
+    let stale = cgroups_of(pid);
+    assert!(!stale.is_empty(), "the stale cgroup is there");
+    let later = run(["record", "-o", "-", "--", "true"]);
+    let err = stderr(&later);
+    assert!(later.status.success(), "{err}");
+    for name in &stale {
+        assert!(
+            err.contains(&format!(
+                "removed the cgroup {name} of an earlier run that ended without cleaning up"
+            )),
+            "the later run says what it cleaned: {err}"
+        );
+    }
+    assert_nothing_left(pid, &token, dir.path(), "after the later run");
+}
+
+/// `--duration` with a command that ignores SIGTERM: SIGKILL after the
+/// grace period, each step said once, and the recorder does not spin.
+#[test]
+fn duration_escalates_to_sigkill_once() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = run([
+        "record",
+        "-q",
+        "--duration",
+        "1",
+        "-o",
+        dir.path().join("p.json").to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; sleep 40",
+    ]);
+    let elapsed = started.elapsed();
+    let err = stderr(&output);
+    assert!(elapsed < Duration::from_secs(25), "took {elapsed:?}: {err}");
+    assert_eq!(err.matches("sent SIGTERM").count(), 1, "{err}");
+    assert_eq!(err.matches("(SIGKILL)").count(), 1, "{err}");
+    assert_eq!(output.status.code(), Some(137), "{err}");
+    assert!(dir.path().join("p.json").is_file());
+}
+
+/// A duration past the clock's range is refused when parsing, before the
+/// command runs.
+#[test]
+fn huge_duration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let output = run([
+        "record",
+        "--duration",
+        "18446744073709551615",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("too long"), "{}", stderr(&output));
+    assert!(!marker.exists());
+}
+
+/// Environment values and secret options never reach the profile or the
+/// stats; `--comment` sets the comment.
+#[test]
+fn secrets_stay_out_of_written_files() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+    let stats = dir.path().join("s.json");
+    let output = run([
+        "record",
+        "-q",
+        "-o",
+        profile.to_str().unwrap(),
+        "--stats",
+        stats.to_str().unwrap(),
+        "--",
+        "env",
+        "DB_PASSWORD=hunter2",
+        "sh",
+        "-c",
+        "true",
+        "--token=hunter2",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for file in [&profile, &stats] {
+        let text = fs::read_to_string(file).unwrap();
+        assert!(!text.contains("hunter2"), "{}: {text}", file.display());
+        assert!(text.contains("DB_PASSWORD="), "the key stays: {text}");
+    }
+    let output = run([
+        "record",
+        "-q",
+        "--comment",
+        "web frontend, release 7",
+        "-o",
+        profile.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert!(output.status.success());
+    let text = fs::read_to_string(&profile).unwrap();
+    assert!(
+        text.contains("\"comment\": \"web frontend, release 7\""),
+        "{text}"
+    );
+}
+
+/// `--user` runs the command as that user from its first instruction, and
+/// the switch is not recorded; `runuser`, the oracle, shows what a wrapper
+/// would have added.
+#[test]
+fn user_runs_the_command_as_that_user_and_records_only_it() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ids = dir.path().join("ids");
+    fs::write(&ids, "").unwrap();
+    fs::set_permissions(&ids, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let script = format!("id -u > {0}; id -G >> {0}", ids.display());
+    let profile = dir.path().join("p.json");
+    let output = run([
+        "record",
+        "-q",
+        "--user",
+        "nobody",
+        "-o",
+        profile.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = fs::read_to_string(&ids).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("65534"), "{text}");
+    assert_eq!(lines.next(), Some("65534"), "groups: {text}");
+    let with_user = allowed_names(&fs::read_to_string(&profile).unwrap());
+    let wrapped = dir.path().join("w.json");
+    let output = run([
+        "record",
+        "-q",
+        "-o",
+        wrapped.to_str().unwrap(),
+        "--",
+        "runuser",
+        "-u",
+        "nobody",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let with_wrapper = allowed_names(&fs::read_to_string(&wrapped).unwrap());
+    for switch in ["setgroups", "setresuid", "setuid", "setresgid", "setgid"] {
+        assert!(!with_user.contains(switch), "{switch} in {with_user:?}");
+    }
+    assert!(
+        ["setgroups", "setresuid", "setuid"]
+            .iter()
+            .any(|s| with_wrapper.contains(*s)),
+        "the oracle: runuser's own switch is recorded: {with_wrapper:?}"
+    );
+}
+
+/// An unknown user is one line, before anything runs.
+#[test]
+fn unknown_user_is_refused() {
+    let output = run(["record", "--user", "no-such-user-4711", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no such user"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A profile that refuses execve: the command never starts, the message
+/// says why, and the suggestion is exactly execve.
+#[test]
+fn a_profile_refusing_execve_is_refused_before_the_run() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("deny.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}"#,
+    )
+    .unwrap();
+    let suggestion = dir.path().join("s.json");
+    let marker = dir.path().join("m");
+    let output = run([
+        "enforce",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--suggest",
+        suggestion.to_str().unwrap(),
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(126), "{err}");
+    assert!(err.contains("refuses execve"), "{err}");
+    assert!(!marker.exists());
+    let names = allowed_names(&fs::read_to_string(&suggestion).unwrap());
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["execve"]);
+}
+
+/// Leftover processes are named, as `ps` would; enforce says so too; the
+/// denial report gives the rule to add without a second run.
+#[test]
+fn leftovers_and_denials_are_named() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let output = run([
+        "record",
+        "-o",
+        dir.path().join("p.json").to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "sleep 30 &",
+    ]);
+    let err = stderr(&output);
+    assert!(err.contains("sleep (pid "), "{err}");
+    let allow = dir.path().join("allow.json");
+    fs::write(
+        &allow,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#,
+    )
+    .unwrap();
+    let output = run([
+        "enforce",
+        "--profile",
+        allow.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "sleep 30 & call=1; exit 0",
+    ]);
+    let err = stderr(&output);
+    assert!(err.contains("were killed: sleep (pid "), "{err}");
+    let sample = sample("call");
+    let output = run([
+        "enforce",
+        "--profile",
+        allow.to_str().unwrap(),
+        "--",
+        sample.to_str().unwrap(),
+        "getppid",
+    ]);
+    let err = stderr(&output);
+    assert!(
+        err.contains(r#"{"action":"SCMP_ACT_ALLOW","names":["getppid"]}"#),
+        "{err}"
+    );
+    assert!(!err.contains("run again"), "{err}");
+}
+
+/// `enforce --help` says it runs native programs too.
+#[test]
+fn enforce_help_names_native_programs() {
+    let output = run(["--help"]);
+    let text = stdout(&output);
+    assert!(text.contains("Run a command or a container"), "{text}");
+}
