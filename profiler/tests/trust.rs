@@ -459,6 +459,116 @@ fn user_runs_the_command_as_that_user_and_records_only_it() {
     );
 }
 
+/// The PostgreSQL server of this host's packages, run as `postgres` under
+/// `record --user`: loaded by pgbench, stopped by `pg_ctl stop`; the profile
+/// holds no privilege switch and no PAM syscall (keyctl), and the server
+/// then runs the same load under it with nothing denied. (PostgreSQL refuses
+/// to run as root, so its start proves the switch.)
+#[test]
+fn postgres_recorded_as_its_own_user() {
+    require_root();
+    let _serial = serial();
+    let bin = fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|versions| versions.flatten().map(|v| v.path().join("bin")).max())
+        .filter(|bin| bin.join("postgres").is_file())
+        .expect("PostgreSQL is needed: install Debian's postgresql (`cargo xtask setup` does)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sock = dir.path().join("sock");
+    fs::create_dir(&sock).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "postgres"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let as_postgres = |program: &Path, args: &[&str]| {
+        let out = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(program)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program:?} {args:?}: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    as_postgres(
+        &bin.join("initdb"),
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ],
+    );
+    let port = (5400 + std::process::id() % 500).to_string();
+    let server = |tool: &str, profile: &Path| {
+        let mut args: Vec<String> = vec![tool.into()];
+        if tool == "record" {
+            args.extend(["-o".into(), profile.to_string_lossy().into_owned()]);
+        } else {
+            args.extend(["--profile".into(), profile.to_string_lossy().into_owned()]);
+        }
+        args.extend(["--user".into(), "postgres".into(), "--".into()]);
+        args.push(bin.join("postgres").to_string_lossy().into_owned());
+        args.extend(
+            ["-D", data.to_str().unwrap(), "-k", sock.to_str().unwrap()].map(str::to_owned),
+        );
+        args.extend(["-c", "listen_addresses=", "-p", &port].map(str::to_owned));
+        Command::new(profiler())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let socket = sock.join(format!(".s.PGSQL.{port}"));
+    let load = |init: bool| {
+        assert!(
+            wait_for(Duration::from_secs(30), || socket.exists()),
+            "the server did not start"
+        );
+        let sock = sock.to_str().unwrap();
+        if init {
+            as_postgres(
+                Path::new("pgbench"),
+                &["-h", sock, "-p", &port, "-i", "-s", "1", "postgres"],
+            );
+        }
+        let out = as_postgres(
+            Path::new("pgbench"),
+            &["-h", sock, "-p", &port, "-n", "-t", "100", "postgres"],
+        );
+        assert!(out.contains("number of failed transactions: 0"), "{out}");
+        as_postgres(
+            &bin.join("pg_ctl"),
+            &["-D", data.to_str().unwrap(), "stop", "-m", "fast"],
+        );
+    };
+    let profile = dir.path().join("postgres.json");
+    let recorder = server("record", &profile);
+    load(true);
+    let output = recorder.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+    for absent in ["keyctl", "setuid", "setresuid", "setgroups", "setresgid"] {
+        assert!(!names.contains(absent), "{absent} in {names:?}");
+    }
+    let enforcer = server("enforce", &profile);
+    load(false);
+    let output = enforcer.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("no syscall was denied"), "{err}");
+}
+
 /// An unknown user is one line, before anything runs.
 #[test]
 fn unknown_user_is_refused() {

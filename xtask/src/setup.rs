@@ -33,6 +33,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("crun", "podman's OCI runtime in the tests"),
     ("busybox-static", "the userland of the test images"),
     (
+        "postgresql",
+        "the server `record --user postgres` is tested with (pgbench, pg_ctl)",
+    ),
+    (
         "bpftrace",
         "`cargo xtask bench` compares the recorder with it",
     ),
