@@ -210,15 +210,20 @@ impl Supervised for Watching<'_> {
         }
         match how {
             Stop::Term => {
-                for c in recording.containers() {
+                let containers = recording.containers();
+                let named: Vec<String> = containers.iter().map(ToString::to_string).collect();
+                for c in containers {
                     let engine = recording.engine_run.clone();
                     // Stopped in the background: `stop` waits out the grace
                     // period, and the supervision must go on meanwhile.
                     std::thread::spawn(move || engine.stop(&c, GRACE / 2));
                 }
-                "the recording ended at its --duration: stopping the container (SIGTERM, then \
-                 SIGKILL after the grace period)"
-                    .to_owned()
+                format!(
+                    "the recording ended at its --duration: stopped the container {} (SIGTERM, \
+                     then SIGKILL after the grace period): it ran under the recording profile, \
+                     which allows every syscall (give --keep-running to leave it running)",
+                    named.join(", ")
+                )
             }
             Stop::Kill => {
                 let _ = session.cgroup().kill_all();
