@@ -183,7 +183,10 @@ fn enforce(args: EnforceArgs) -> i32 {
                     options.profile.display()
                 );
             }
-            if enforcement.exit_code != 0 && !enforcement.complain && enforcement.denials.is_empty()
+            if enforcement.exit_code != 0
+                && !enforcement.complain
+                && enforcement.denials.is_empty()
+                && enforcement.escapes.is_empty()
             {
                 eprintln!(
                     "syscall-profile: the command exited with status {} and the profile denied \

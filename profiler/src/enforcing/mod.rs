@@ -45,7 +45,10 @@ use crate::{
         cgroup::{CgroupError, RecordingCgroup},
         command::{self, CommandError},
         hook::Hook,
-        tracer::TracerError,
+        tracer::{
+            TracerError,
+            events::{Escape, Watch},
+        },
     },
 };
 
@@ -135,6 +138,9 @@ pub struct Enforcement {
     /// Things the user should know.
     pub warnings: Vec<String>,
     pub complain: bool,
+    /// Processes that left the watched cgroup: what the filter denied
+    /// them after that was not seen.
+    pub escapes: Vec<Escape>,
 }
 
 /// Runs `options.command` under `options.profile`.
@@ -271,6 +277,13 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     };
     let exit_code = command::shell_exit_code(status);
     let denials = watch.denials()?;
+    let events = watch.events()?;
+    let words: Vec<String> = options
+        .command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    warnings.extend(events.warnings(Watch::Enforcing, &words));
     drop(watch);
     let removal = match engine_run {
         Some(_) => cgroup
@@ -295,6 +308,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         suggestion,
         warnings,
         complain: false,
+        escapes: events.escapes,
     })
 }
 
@@ -375,6 +389,7 @@ async fn complain(
                 nr: count.nr as i64,
                 count: count.count,
                 errno: None,
+                killed: None,
                 pid: 0,
                 tid: 0,
                 comm: String::new(),
@@ -397,6 +412,7 @@ async fn complain(
                     nr: -1,
                     count: 0,
                     errno: None,
+                    killed: None,
                     pid: 0,
                     tid: 0,
                     comm: "runtime base set".to_owned(),
@@ -417,6 +433,7 @@ async fn complain(
         denials,
         conditional: conditional.into_iter().collect(),
         suggestion,
+        escapes: recording.observation.events.escapes.clone(),
         warnings: recording.warnings,
         complain: true,
     })
@@ -486,6 +503,9 @@ pub fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, compl
         let mut line = format!("  {:<20} {}×", d.name, d.count);
         if let Some(errno) = d.errno {
             line.push_str(&format!(", errno {errno}"));
+        }
+        if let Some(kill) = d.killed {
+            line.push_str(&format!(", {}", kill.describe()));
         }
         if d.pid != 0 {
             line.push_str(&format!(", first by pid {} ({})", d.pid, d.comm));
