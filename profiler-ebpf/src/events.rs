@@ -17,7 +17,8 @@
 //!   are ignored.
 //! - An exec: `sched_process_exec` runs in the process after a successful
 //!   `execve`; its command name and the file name it executed are kept by
-//!   process id, the last one of each.
+//!   process id, the last one of each. A child forked in the tree gets its
+//!   parent's until it executes a program of its own.
 //!
 //! Both read kernel structures whose layout is only known at run time: the
 //! loader takes the field offsets from the kernel's BTF and sets them in
@@ -52,7 +53,8 @@ static ESCAPES: Array<Escape> = Array::with_max_entries(ESCAPE_SLOTS, 0);
 #[map]
 static ESCAPE_COUNT: Array<u64> = Array::with_max_entries(event_counts::COUNT, 0);
 
-/// The last exec of each process of the tree.
+/// The program each process of the tree runs: its last exec, or its
+/// parent's.
 #[map]
 static EXECS: HashMap<u32, Exec> = HashMap::with_max_entries(EXEC_SLOTS, BPF_F_NO_PREALLOC);
 
@@ -197,6 +199,13 @@ pub fn fork_done(ctx: RawTracePointContext) -> i32 {
     };
     if in_tree {
         join(tgid);
+        // The child runs its parent's program until it executes another.
+        // SAFETY: the value is a map value, passed straight to the insert.
+        if let Some(exec) = unsafe { EXECS.get(current_tgid()) }
+            && EXECS.insert(tgid, exec, 0).is_err()
+        {
+            add(event_counts::EXECS_LOST, 1);
+        }
     }
     0
 }

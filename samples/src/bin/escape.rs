@@ -2,7 +2,8 @@
 //! cgroup2 hierarchy (it writes "0" into the root's `cgroup.procs`, found in
 //! /proc/self/mountinfo: /sys/fs/cgroup/unified on a hybrid host,
 //! /sys/fs/cgroup on a pure v2 one), then makes each named syscall (default
-//! `uname getcpu`) and prints `NAME=ok` or `NAME=errno:N`, as `call` does.
+//! `uname getcpu`) and prints its pid (`pid=N`) and `NAME=ok` or
+//! `NAME=errno:N` for each, as `call` does, on one line.
 //! Exits 1 if a syscall failed (a program that needs them would), 3 if the
 //! move failed. Needs root; a process at the cgroup2 root harms nothing and
 //! is gone when it exits.
@@ -74,6 +75,6 @@ fn main() {
             }
         })
         .collect();
-    println!("{}", results.join(" "));
+    println!("pid={} {}", std::process::id(), results.join(" "));
     std::process::exit(i32::from(failed));
 }
