@@ -166,13 +166,14 @@ pub struct Escape {
 }
 
 /// How many processes of the watched tree are known at once (to tell,
-/// when a process is moved, whether it was in the tree). Allocated entry by
-/// entry, so only the processes alive cost memory.
-pub const MEMBER_SLOTS: u32 = 8192;
+/// when a process is moved, whether it was in the tree). Entries are
+/// allocated as processes start, but the hash table's buckets are not:
+/// 1024 slots cost 16 KiB of kernel memory (8192 cost 129 KiB).
+pub const MEMBER_SLOTS: u32 = 1024;
 
-/// How many processes of the watched cgroup have their last `execve` kept.
-/// The map is allocated entry by entry (no preallocation), so a recording
-/// with few executions costs little.
+/// How many processes of the watched cgroup have their program kept. The
+/// map is allocated entry by entry (no preallocation): 17 KiB of buckets,
+/// and some 300 bytes for each process kept.
 pub const EXEC_SLOTS: u32 = 1024;
 /// Bytes kept of an executed file's name (with its NUL).
 pub const EXEC_PATH_LEN: usize = 240;
