@@ -63,14 +63,28 @@ pub const IN_SYSCALL_SLOTS: u32 = 65_536;
 /// How many distinct denied syscalls are kept.
 pub const DENIAL_SLOTS: u32 = 1024;
 
-/// A syscall the seccomp filter denied, by table and number.
+/// A syscall the seccomp filter denied, by table, number and outcome.
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct DenialKey {
     pub nr: i64,
     pub abi: u32,
-    pub _pad: u32,
+    /// What the denial did to the caller: [`DENIAL_RETURNED`],
+    /// [`DENIAL_KILLED_THREAD`] or [`DENIAL_KILLED_PROCESS`].
+    pub outcome: u32,
 }
+
+/// The syscall returned to its caller (an errno, or SIGSYS with
+/// `SCMP_ACT_TRAP`): the task went on.
+pub const DENIAL_RETURNED: u32 = 0;
+/// The filter killed the calling thread (`SCMP_ACT_KILL_THREAD` on a
+/// thread that was not the last of its process): `do_exit(SIGSYS)` from
+/// inside the syscall, which never returns.
+pub const DENIAL_KILLED_THREAD: u32 = 1;
+/// The filter killed the process (`SCMP_ACT_KILL_PROCESS`, or
+/// `SCMP_ACT_KILL_THREAD` on the last thread): `force_sig_seccomp`, after
+/// which the syscall still passes `sys_exit` on its way to the signal.
+pub const DENIAL_KILLED_PROCESS: u32 = 2;
 
 /// What is known of the denials of one syscall.
 #[repr(C)]
@@ -86,6 +100,95 @@ pub struct Denial {
     pub comm: [u8; 16],
 }
 
+/// Offsets in bytes of the kernel structure fields the event hooks read,
+/// taken by the loader from the running kernel's BTF
+/// (`/sys/kernel/btf/vmlinux`): struct layouts change between kernel builds,
+/// and the eBPF side, built without CO-RE, cannot relocate them itself.
+/// `valid` is 0 while unknown; the hooks that need the layout are then not
+/// attached.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelLayout {
+    /// `task_struct.tgid` (pid_t).
+    pub task_tgid: u32,
+    /// `task_struct.comm` (char[16]).
+    pub task_comm: u32,
+    /// `task_struct.cgroups` (struct css_set *).
+    pub task_cgroups: u32,
+    /// `task_struct.seccomp.mode` (int).
+    pub task_seccomp_mode: u32,
+    /// `task_struct.exit_code` (int).
+    pub task_exit_code: u32,
+    /// `task_struct.signal` (struct signal_struct *).
+    pub task_signal: u32,
+    /// `signal_struct.flags` (unsigned int).
+    pub signal_flags: u32,
+    /// `css_set.dfl_cgrp` (struct cgroup *): the task's cgroup2 cgroup.
+    pub css_set_dfl_cgrp: u32,
+    /// `cgroup.kn` (struct kernfs_node *).
+    pub cgroup_kn: u32,
+    /// `cgroup.root` (struct cgroup_root *).
+    pub cgroup_root: u32,
+    /// `cgroup.level` (int).
+    pub cgroup_level: u32,
+    /// `cgroup.ancestors` (struct cgroup *[], by level).
+    pub cgroup_ancestors: u32,
+    /// `cgroup_root.hierarchy_id` (int; 0 is the cgroup2 hierarchy).
+    pub root_hierarchy_id: u32,
+    /// `kernfs_node.id` (u64): the cgroup id, its directory's inode number.
+    pub kernfs_node_id: u32,
+    /// `linux_binprm.filename` (const char *).
+    pub bprm_filename: u32,
+    /// 1 once the fields above are filled in.
+    pub valid: u32,
+}
+
+/// How many moves of a task out of the watched cgroup are kept in full;
+/// [`maps::ESCAPE_COUNT`] counts them all.
+pub const ESCAPE_SLOTS: u32 = 16;
+/// Bytes kept of a destination cgroup's path (with its NUL).
+pub const ESCAPE_PATH_LEN: usize = 128;
+
+/// A process of the watched cgroup moved out of it, to a cgroup outside.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Escape {
+    /// Id of the destination cgroup.
+    pub dst_cgroup_id: u64,
+    /// The process (thread group leader) moved.
+    pub tgid: u32,
+    /// The process that wrote the move (the same one when it moved itself).
+    pub writer_tgid: u32,
+    pub comm: [u8; 16],
+    pub writer_comm: [u8; 16],
+    /// The destination's path below the cgroup2 root, as the kernel gave it.
+    pub path: [u8; ESCAPE_PATH_LEN],
+}
+
+/// How many processes of the watched tree are known at once (to tell,
+/// when a process is moved, whether it was in the tree). Entries are
+/// allocated as processes start, but the hash table's buckets are not:
+/// 1024 slots cost 16 KiB of kernel memory (8192 cost 129 KiB).
+pub const MEMBER_SLOTS: u32 = 1024;
+
+/// How many processes of the watched cgroup have their program kept. The
+/// map is allocated entry by entry (no preallocation): 17 KiB of buckets,
+/// and some 300 bytes for each process kept.
+pub const EXEC_SLOTS: u32 = 1024;
+/// Bytes kept of an executed file's name (with its NUL).
+pub const EXEC_PATH_LEN: usize = 240;
+
+/// The last successful `execve` of a process of the watched cgroup.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Exec {
+    /// The command name after the exec.
+    pub comm: [u8; 16],
+    /// The file name given to `execve` (as the caller wrote it: absolute
+    /// when a shell or `env` searched `PATH`).
+    pub filename: [u8; EXEC_PATH_LEN],
+}
+
 /// Names of the read-only globals of the eBPF object, set by the loader.
 pub mod globals {
     /// `u64`: id of the recorded cgroup (the inode number of its directory).
@@ -94,6 +197,10 @@ pub mod globals {
     pub const TARGET_CGROUP_LEVEL: &str = "TARGET_CGROUP_LEVEL";
     /// `u32`: 1 to count only tasks under a seccomp filter.
     pub const REQUIRE_SECCOMP: &str = "REQUIRE_SECCOMP";
+    /// `u32`: 1 to look for threads a seccomp filter kills (enforcing).
+    pub const WATCH_KILLS: &str = "WATCH_KILLS";
+    /// [`super::KernelLayout`]: field offsets from the kernel's BTF.
+    pub const KERNEL_LAYOUT: &str = "KERNEL_LAYOUT";
 }
 
 /// Names of the maps of the eBPF object.
@@ -104,6 +211,23 @@ pub mod maps {
     pub const IN_SYSCALL: &str = "IN_SYSCALL";
     pub const DENIALS: &str = "DENIALS";
     pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
+    pub const MEMBERS: &str = "MEMBERS";
+    pub const ESCAPES: &str = "ESCAPES";
+    /// Counters of the events, by [`super::event_counts`] index.
+    pub const ESCAPE_COUNT: &str = "ESCAPE_COUNT";
+    pub const EXECS: &str = "EXECS";
+}
+
+/// Indexes of the [`maps::ESCAPE_COUNT`] array.
+pub mod event_counts {
+    /// Moves out of the watched cgroup seen done (kept or not).
+    pub const ESCAPES: u32 = 0;
+    /// Processes of the tree that could not be noted (the members map was
+    /// full): a move of theirs out of the tree goes unseen.
+    pub const MEMBERS_LOST: u32 = 1;
+    /// Executions not kept (the exec map was full).
+    pub const EXECS_LOST: u32 = 2;
+    pub const COUNT: u32 = 3;
 }
 
 /// Names of the programs of the eBPF object, one per hook type. They share
@@ -118,6 +242,15 @@ pub mod programs {
     /// filter denied, while a profile is enforced.
     pub const ENFORCE_ENTER: &str = "enforce_enter";
     pub const ENFORCE_EXIT: &str = "enforce_exit";
+    /// raw tracepoint `cgroup_attach_task`: a process was moved.
+    pub const MOVE_DONE: &str = "move_done";
+    /// raw tracepoint `sched_process_fork`: a process of the tree forked.
+    pub const FORK_DONE: &str = "fork_done";
+    /// raw tracepoint `sched_process_exit`: a task of the tree exits (and
+    /// while enforcing: was it killed by the filter?).
+    pub const TASK_EXIT: &str = "task_exit";
+    /// raw tracepoint `sched_process_exec`: an exec in the watched cgroup.
+    pub const EXEC_DONE: &str = "exec_done";
     /// A program the verifier rejects, for testing that path.
     pub const VERIFIER_SELFTEST: &str = "verifier_selftest";
 }
@@ -131,4 +264,10 @@ mod pod {
     unsafe impl aya::Pod for super::DenialKey {}
     // SAFETY: `repr(C)`, integers and a byte array; 8+8+4+4+16 bytes, no padding.
     unsafe impl aya::Pod for super::Denial {}
+    // SAFETY: `repr(C)`, sixteen u32, no padding.
+    unsafe impl aya::Pod for super::KernelLayout {}
+    // SAFETY: `repr(C)`: 8+4+4+16+16+128 bytes, no padding.
+    unsafe impl aya::Pod for super::Escape {}
+    // SAFETY: `repr(C)`: byte arrays only.
+    unsafe impl aya::Pod for super::Exec {}
 }

@@ -160,6 +160,14 @@ fn record(args: RecordArgs) -> i32 {
     match run_async(recording::record(options)) {
         Ok(Ok(recording)) => {
             report_recording(&recording, quiet);
+            if recording.observation.events.lost_track() && recording.exit_code == 0 {
+                eprintln!(
+                    "syscall-profile: error: the recording is incomplete: a process left the \
+                     recorded cgroup (see above); the profile was written, but may lack what it \
+                     did after that"
+                );
+                return recording::EXIT_RECORDER_FAILED;
+            }
             recording.exit_code
         }
         Ok(Err(e)) => {
@@ -220,13 +228,25 @@ fn enforce(args: EnforceArgs) -> i32 {
                     enforcing::allow_rule(&enforcement)
                 );
             }
-            if enforcement.exit_code != 0 && !enforcement.complain && enforcement.denials.is_empty()
+            if enforcement.exit_code != 0
+                && !enforcement.complain
+                && enforcement.denials.is_empty()
+                && enforcement.escapes.is_empty()
             {
                 eprintln!(
                     "syscall-profile: the command exited with status {} and the profile denied \
                      nothing, so the failure is its own",
                     enforcement.exit_code
                 );
+            }
+            if !enforcement.escapes.is_empty() {
+                eprintln!(
+                    "syscall-profile: error: the watch is incomplete: a process left the watched \
+                     cgroup (see above), and what the profile denied it after that was not seen"
+                );
+                if enforcement.exit_code == 0 {
+                    return enforcing::EXIT_ENFORCER_FAILED;
+                }
             }
             enforcement.exit_code
         }

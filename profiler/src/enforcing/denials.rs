@@ -1,21 +1,53 @@
 //! Watching an enforced cgroup for the syscalls its seccomp filter denies.
 //!
-//! The kernel side (`enforce_enter`/`enforce_exit` in profiler-ebpf) counts a
-//! syscall as denied when its task reaches `sys_exit` without having entered
-//! it: the filter runs before the `sys_enter` tracepoint and skips what it
-//! denies. So a syscall that ran and failed for its own reasons (ENOENT,
-//! EBADF) is never reported, whatever its errno.
-
-use std::collections::BTreeMap;
+//! The kernel side (`profiler-ebpf/src/denials.rs`) counts a syscall as
+//! denied when its task reaches `sys_exit` without having entered it: the
+//! filter runs before the `sys_enter` tracepoint and skips what it denies.
+//! So a syscall that ran and failed for its own reasons (ENOENT, EBADF) is
+//! never reported, whatever its errno. A filter that kills is seen at the
+//! kill (`force_sig_seccomp`, `do_exit(SIGSYS)`), since a killed thread
+//! never leaves its syscall. The program each process executed is kept by
+//! the kernel side too, so a denial names its executable even after the
+//! process is gone.
 
 use aya::{Ebpf, maps::HashMap};
-use profiler_common::{Denial, DenialKey, maps, programs};
+use profiler_common::{
+    DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, DenialKey, maps, programs,
+};
 
 use crate::{
     profile::{Arch, table},
-    recording::tracer::{self, TracerError},
-    session::RunCgroup as RecordingCgroup,
+    recording::tracer::{
+        self, TracerError,
+        events::{self, KernelEvents},
+    },
+    session::RunCgroup,
 };
+
+/// How a denial ended the calling thread, where it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kill {
+    /// `SCMP_ACT_KILL_THREAD` on a thread that was not the process's last:
+    /// the thread died, the process went on.
+    Thread,
+    /// `SCMP_ACT_KILL_PROCESS`, or `SCMP_ACT_KILL_THREAD` on the process's
+    /// last thread: the process died of SIGSYS.
+    Process,
+}
+
+impl Kill {
+    /// What the filter did, for the report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kill::Thread => "killed the thread (SCMP_ACT_KILL_THREAD)",
+            Kill::Process => {
+                "killed the process (SCMP_ACT_KILL_PROCESS, or SCMP_ACT_KILL_THREAD on its \
+                 last thread)"
+            }
+        }
+    }
+}
 
 /// A syscall the filter denied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +60,8 @@ pub struct DeniedSyscall {
     pub count: u64,
     /// What the first denied call returned: the errno, where it was one.
     pub errno: Option<i64>,
+    /// Where the denial killed the caller instead of returning.
+    pub killed: Option<Kill>,
     /// The first process denied it: pid, thread, command name, executable.
     pub pid: u32,
     pub tid: u32,
@@ -39,25 +73,34 @@ pub struct DeniedSyscall {
 pub struct DenialWatch {
     ebpf: Ebpf,
     arch: Arch,
-    /// Executables, looked up while the processes are alive.
-    exes: BTreeMap<u32, String>,
+    /// Event hooks that could not be attached, and why.
+    unwatched: Vec<String>,
 }
 
 impl DenialWatch {
-    pub fn attach(cgroup: &RecordingCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
-        let mut ebpf = tracer::load_object(cgroup, tracer::Purpose::WatchDenials)?;
-        // Entry first: a syscall seen leaving must have been seen entering.
+    pub fn attach(cgroup: &RunCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
+        let (mut ebpf, no_layout) = tracer::load_object(cgroup, tracer::Purpose::WatchDenials)?;
+        // Events first, then entry, then exit: a syscall seen leaving must
+        // have been seen entering.
+        let unwatched = tracer::attach_events(&mut ebpf, no_layout, true);
         let _ = tracer::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
         let _ = tracer::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
         Ok(DenialWatch {
             ebpf,
             arch,
-            exes: BTreeMap::new(),
+            unwatched,
         })
+    }
+
+    /// What the event hooks saw so far: processes that left the watched
+    /// cgroup (whose denials are no longer seen), programs executed in it.
+    pub fn events(&self) -> Result<KernelEvents, TracerError> {
+        events::read(&self.ebpf, &self.unwatched)
     }
 
     /// The denials so far, sorted by name.
     pub fn denials(&mut self) -> Result<Vec<DeniedSyscall>, TracerError> {
+        let events = self.events()?;
         let map = self.ebpf.map(maps::DENIALS).ok_or(TracerError::Map {
             map: maps::DENIALS,
             source: aya::maps::MapError::InvalidName {
@@ -80,29 +123,38 @@ impl DenialWatch {
                 .ok()
                 .and_then(|nr| table::name_of(arch, nr))
                 .map_or_else(|| format!("syscall_{}", key.nr), str::to_owned);
-            let exe = self
-                .exes
-                .entry(denial.tgid)
-                .or_insert_with(|| {
+            let killed = match key.outcome {
+                DENIAL_KILLED_THREAD => Some(Kill::Thread),
+                DENIAL_KILLED_PROCESS => Some(Kill::Process),
+                _ => None,
+            };
+            // The kernel's record of the last exec; a process that never
+            // executed anything in the cgroup (a fork) is asked while alive.
+            let exe = events
+                .executable(denial.tgid)
+                .map(str::to_owned)
+                .or_else(|| {
                     std::fs::read_link(format!("/proc/{}/exe", denial.tgid))
+                        .ok()
                         .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                })
-                .clone();
-            let comm_len = denial.comm.iter().position(|&b| b == 0).unwrap_or(16);
+                });
             out.push(DeniedSyscall {
                 name,
                 arch: arch.short_name().to_owned(),
                 nr: key.nr,
                 count: denial.count,
-                errno: (-4095..0).contains(&denial.ret).then_some(-denial.ret),
+                errno: (killed.is_none() && (-4095..0).contains(&denial.ret))
+                    .then_some(-denial.ret),
+                killed,
                 pid: denial.tgid,
                 tid: denial.tid,
-                comm: String::from_utf8_lossy(&denial.comm[..comm_len]).into_owned(),
-                exe: (!exe.is_empty()).then_some(exe),
+                comm: events::text(&denial.comm),
+                exe,
             });
         }
-        out.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+        out.sort_by(|a, b| {
+            (&a.name, &a.arch, a.killed.is_some()).cmp(&(&b.name, &b.arch, b.killed.is_some()))
+        });
         Ok(out)
     }
 }

@@ -38,7 +38,13 @@ use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     output::{Output, OutputError},
     profile::{Arch, Profile, ProfileError, SyscallSet},
-    recording::{self, RecordError, RecordOptions, tracer::TracerError},
+    recording::{
+        self, RecordError, RecordOptions,
+        tracer::{
+            TracerError,
+            events::{Escape, Watch},
+        },
+    },
     session::{
         self, Kind, Session, SessionError, Supervised,
         process::{self, CommandError, RunAs},
@@ -153,6 +159,9 @@ pub struct Enforcement {
     /// Things the user should know.
     pub warnings: Vec<String>,
     pub complain: bool,
+    /// Processes that left the watched cgroup: what the filter denied
+    /// them after that was not seen.
+    pub escapes: Vec<Escape>,
 }
 
 /// Shows denials live on a terminal, each (name, table) once.
@@ -326,6 +335,13 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         )
         .await?;
     let denials = watch.denials()?;
+    let events = watch.events()?;
+    let words: Vec<String> = options
+        .command
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    warnings.extend(events.warnings(Watch::Enforcing, &words));
     drop(watch);
     warnings.append(&mut notes);
     let removal = match engine_run {
@@ -363,6 +379,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         suggestion,
         warnings,
         complain: false,
+        escapes: events.escapes,
     })
 }
 
@@ -520,6 +537,7 @@ async fn complain(
                 nr: count.nr as i64,
                 count: count.count,
                 errno: None,
+                killed: None,
                 pid: 0,
                 tid: 0,
                 comm: String::new(),
@@ -555,6 +573,7 @@ async fn complain(
         conditional: conditional.into_iter().collect(),
         base_denied,
         suggestion,
+        escapes: recording.observation.events.escapes.clone(),
         warnings: recording.warnings,
         complain: true,
     })
@@ -625,6 +644,9 @@ pub fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, compl
         let mut line = format!("  {:<20} {}×", d.name, d.count);
         if let Some(errno) = d.errno {
             line.push_str(&format!(", errno {errno}"));
+        }
+        if let Some(kill) = d.killed {
+            line.push_str(&format!(", {}", kill.describe()));
         }
         if d.pid != 0 {
             line.push_str(&format!(", first by pid {} ({})", d.pid, d.comm));

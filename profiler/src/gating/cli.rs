@@ -195,5 +195,12 @@ fn record(
     for warning in &recording.warnings {
         eprintln!("syscall-profile: warning: {warning}");
     }
+    if recording.observation.events.lost_track() {
+        return Err(
+            "the recording is incomplete: a process left the recorded cgroup (see above), so \
+             the run cannot be checked"
+                .to_owned(),
+        );
+    }
     Ok((recording.profile, recording.exit_code))
 }

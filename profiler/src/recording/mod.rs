@@ -18,7 +18,7 @@ use self::{
     hook::Hook,
     progress::Progress,
     stats::{NumberCount, OutOfRange, STATS_SCHEMA, Stats, SyscallCount},
-    tracer::{Boundary, Observation, Tracer, TracerError},
+    tracer::{Boundary, Observation, Tracer, TracerError, events::Watch},
 };
 use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
@@ -431,6 +431,11 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     );
     let (mut syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
+    warnings.extend(
+        observation
+            .events
+            .warnings(Watch::Recording, &command_words),
+    );
 
     let runtime = runtime_name.map(|(engine, name)| {
         let observed = names_of(&observation.runtime_calls);

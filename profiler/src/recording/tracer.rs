@@ -1,5 +1,8 @@
 //! Loads the kernel side, attaches it for one cgroup, and reads its counters.
 
+pub mod events;
+pub mod layout;
+
 use std::collections::BTreeMap;
 
 use aya::{
@@ -11,12 +14,13 @@ use aya::{
     },
 };
 use profiler_common::{
-    ABI_COUNT, Counts, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE, globals, maps,
-    programs,
+    ABI_COUNT, Counts, KernelLayout, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE,
+    globals, maps, programs,
 };
 
+use self::events::KernelEvents;
 use super::hook::{self, Hook, TracefsError};
-use crate::{profile::Arch, session::RunCgroup as RecordingCgroup};
+use crate::{profile::Arch, session::RunCgroup};
 
 /// The kernel side, built by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
@@ -80,6 +84,9 @@ pub struct Observation {
     pub out_of_range_total: u64,
     /// The same split by raw number, as far as the kernel could keep them.
     pub out_of_range: BTreeMap<(Arch, i64), u64>,
+    /// Processes that left the recorded cgroup, and the programs executed
+    /// in it (see [`events`]).
+    pub events: KernelEvents,
 }
 
 impl Observation {
@@ -105,6 +112,8 @@ pub struct Tracer {
     arch: Arch,
     /// The `sys_exit` program that tracks the runtime phase, while attached.
     exit_link: Option<RawTracePointLinkId>,
+    /// Event hooks that could not be attached, and why.
+    unwatched: Vec<String>,
 }
 
 /// What the eBPF object is loaded for: the maps the other use needs get one
@@ -118,8 +127,12 @@ pub(crate) enum Purpose {
 }
 
 /// Loads the eBPF object for the cgroup tree of `cgroup` (nothing attached
-/// yet), after checking the privileges it takes.
-pub(crate) fn load_object(cgroup: &RecordingCgroup, purpose: Purpose) -> Result<Ebpf, TracerError> {
+/// yet), after checking the privileges it takes. With it comes why the
+/// event hooks cannot work here, if they cannot (no kernel BTF).
+pub(crate) fn load_object(
+    cgroup: &RunCgroup,
+    purpose: Purpose,
+) -> Result<(Ebpf, Option<String>), TracerError> {
     check_privileges()?;
     // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
     // only matters on kernels before 5.11, and raising it needs
@@ -147,15 +160,40 @@ pub(crate) fn load_object(cgroup: &RecordingCgroup, purpose: Purpose) -> Result<
         } => &[maps::IN_SYSCALL, maps::DENIALS, maps::RUNTIME_PROCESSES],
         Purpose::WatchDenials => &[maps::RUNTIME_PROCESSES, maps::OUT_OF_RANGE, maps::COUNTS],
     };
+    let watch_kills = u32::from(purpose == Purpose::WatchDenials);
+    let (layout, no_layout) = match events::kernel_layout() {
+        Ok(layout) => (layout, None),
+        Err(why) => (KernelLayout::default(), Some(why)),
+    };
     let mut loader = EbpfLoader::new();
     loader
         .override_global(globals::TARGET_CGROUP_ID, &id, true)
         .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
-        .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true);
+        .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
+        .override_global(globals::KERNEL_LAYOUT, &layout, true)
+        .override_global(globals::WATCH_KILLS, &watch_kills, true);
     for map in unused {
         loader.map_max_entries(map, 1);
     }
-    loader.load(OBJECT).map_err(TracerError::Object)
+    let ebpf = loader.load(OBJECT).map_err(TracerError::Object)?;
+    Ok((ebpf, no_layout))
+}
+
+/// Attaches the hooks of the rare events (moves out of the cgroup, forks,
+/// exits, execs), unless the kernel's layout is unknown. Returns what is not
+/// watched, and why; `kills` only changes the words.
+pub(crate) fn attach_events(
+    ebpf: &mut Ebpf,
+    no_layout: Option<String>,
+    kills: bool,
+) -> Vec<String> {
+    match no_layout {
+        Some(why) => vec![format!(
+            "cannot watch for processes leaving the cgroup{}: {why}",
+            if kills { " nor for seccomp kills" } else { "" }
+        )],
+        None => events::attach_event_hooks(ebpf, kills),
+    }
 }
 
 /// This process's effective capability set, as the kernel's bit mask
@@ -191,7 +229,7 @@ impl Tracer {
     /// Loads the program for `cgroup` and attaches it with `hook`. From the
     /// moment this returns, every syscall entered in the cgroup is counted.
     pub fn attach(
-        cgroup: &RecordingCgroup,
+        cgroup: &RunCgroup,
         hook: Hook,
         boundary: Boundary,
         arch: Arch,
@@ -200,12 +238,14 @@ impl Tracer {
         if hook == Hook::Tracepoint {
             hook::ensure_tracefs()?;
         }
-        let mut ebpf = load_object(
+        let (mut ebpf, no_layout) = load_object(
             cgroup,
             Purpose::Record {
                 require_seccomp: boundary == Boundary::SeccompFilter,
             },
         )?;
+        // Before the counting starts, so that no move out is missed.
+        let unwatched = attach_events(&mut ebpf, no_layout, false);
 
         let name = match hook {
             Hook::RawTracepoint => programs::RAW_TRACEPOINT,
@@ -248,6 +288,7 @@ impl Tracer {
             ebpf,
             arch,
             exit_link,
+            unwatched,
         })
     }
 
@@ -293,8 +334,14 @@ impl Tracer {
         Ok(true)
     }
 
+    /// What the event hooks saw so far: processes that left the recorded
+    /// cgroup, the programs executed in it.
+    pub fn events(&self) -> Result<KernelEvents, TracerError> {
+        events::read(&self.ebpf, &self.unwatched)
+    }
+
     /// Reads the counters: one lookup for the tables (one value per CPU),
-    /// one walk of the out-of-range map.
+    /// one walk of the out-of-range map, and the events.
     pub fn snapshot(&self) -> Result<Observation, TracerError> {
         let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
         let counts_map = self.ebpf.map(maps::COUNTS).ok_or(TracerError::Map {
@@ -341,13 +388,18 @@ impl Tracer {
                     values.iter().sum::<u64>();
             }
         }
+        observation.events = self.events()?;
         Ok(observation)
     }
 }
 
 /// A program's load or attach failure as an error naming the program, with
 /// the verifier's reason where the verifier refused it.
-fn program_error(program: &'static str, what: &'static str, source: ProgramError) -> TracerError {
+pub(crate) fn program_error(
+    program: &'static str,
+    what: &'static str,
+    source: ProgramError,
+) -> TracerError {
     match source {
         ProgramError::LoadError { verifier_log, .. } => TracerError::Verifier {
             program,

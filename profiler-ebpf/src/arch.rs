@@ -1,0 +1,112 @@
+//! Facts of x86_64 that the programs rely on: where `struct pt_regs` keeps
+//! the syscall number and arguments, the syscall numbers the programs test
+//! for, and what `thread_info` says of the current task. Every other
+//! architecture gets answers that make the programs do nothing wrong: no
+//! number, no flags.
+
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
+
+/// `struct pt_regs` on x86_64: the syscall number survives in `orig_ax`;
+/// the first two arguments are in `di` and `si`.
+pub const ORIG_AX: usize = 120;
+pub const DI: usize = 112;
+pub const SI: usize = 104;
+
+pub const NR_PRCTL: u64 = 157;
+pub const NR_SECCOMP: u64 = 317;
+pub const NR_EXECVE: u64 = 59;
+pub const NR_EXECVEAT: u64 = 322;
+pub const PR_SET_SECCOMP: u64 = 22;
+pub const SECCOMP_MODE_FILTER: u64 = 2;
+pub const SECCOMP_SET_MODE_FILTER: u64 = 1;
+
+/// `execve` and `execveat`, in either table.
+#[inline(always)]
+pub fn is_execve(nr: i64) -> bool {
+    if cfg!(target_arch = "x86_64") {
+        // x86_64: 59, 322; i386: 11, 358.
+        matches!(nr, 59 | 322 | 11 | 358)
+    } else {
+        false
+    }
+}
+
+/// `exit` and `exit_group`, in the table the syscall came through.
+#[inline(always)]
+pub fn never_returns(nr: i64) -> bool {
+    if !cfg!(target_arch = "x86_64") {
+        return false;
+    }
+    const X86_64: [i64; 2] = [60, 231];
+    const I386: [i64; 2] = [1, 252];
+    if X86_64.contains(&nr) || I386.contains(&nr) {
+        return if current_task_flags().compat {
+            I386.contains(&nr)
+        } else {
+            X86_64.contains(&nr)
+        };
+    }
+    false
+}
+
+/// The syscall number saved in `regs` (a `struct pt_regs *`).
+#[inline(always)]
+pub fn syscall_nr(regs: *const u8) -> Option<i64> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    // SAFETY: `regs` is a kernel pointer; the read is checked.
+    unsafe { bpf_probe_read_kernel(regs.add(ORIG_AX) as *const i64).ok() }
+}
+
+/// Reads one saved register of `regs`, or `u64::MAX`.
+#[inline(always)]
+pub fn register(regs: *const u8, offset: usize) -> u64 {
+    // SAFETY: `regs` is a kernel pointer; the read is checked.
+    unsafe { bpf_probe_read_kernel(regs.add(offset) as *const u64).unwrap_or(u64::MAX) }
+}
+
+/// What the kernel says of the current task and its syscall.
+pub struct TaskFlags {
+    /// The task has a seccomp filter (or strict mode): its syscalls pass
+    /// through seccomp, so a profile applies to them.
+    pub seccomp: bool,
+    /// The syscall came through a 32-bit entry point (compat table).
+    pub compat: bool,
+}
+
+/// Reads `current->thread_info` on x86_64: `thread_info` is the first member
+/// of `task_struct` there, `{ unsigned long flags; unsigned long
+/// syscall_work; u32 status; ... }`. `syscall_work` has SYSCALL_WORK_SECCOMP
+/// (bit 0) while the task is under seccomp; it is set on the installing task
+/// (and all threads with TSYNC) and copied to every child. `status` has
+/// TS_COMPAT while a syscall entered through a 32-bit entry point (int $0x80,
+/// sysenter, 32-bit syscall); the kernel sets it before the tracepoint fires
+/// and clears it on return to user space.
+#[inline(always)]
+pub fn current_task_flags() -> TaskFlags {
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct ThreadInfo {
+        flags: u64,
+        syscall_work: u64,
+        status: u32,
+    }
+    const SYSCALL_WORK_SECCOMP: u64 = 1 << 0;
+    const TS_COMPAT: u32 = 0x0002;
+    if cfg!(target_arch = "x86_64") {
+        // SAFETY: `bpf_get_current_task` returns the running task, which
+        // outlives this program run; the read is done by a checked helper.
+        let info = unsafe { bpf_probe_read_kernel(bpf_get_current_task() as *const ThreadInfo) };
+        if let Ok(info) = info {
+            return TaskFlags {
+                seccomp: info.syscall_work & SYSCALL_WORK_SECCOMP != 0,
+                compat: info.status & TS_COMPAT != 0,
+            };
+        }
+    }
+    TaskFlags {
+        seccomp: false,
+        compat: false,
+    }
+}

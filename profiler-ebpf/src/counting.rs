@@ -1,0 +1,117 @@
+//! Counting: one body, [`count`], behind three entry points, one per hook
+//! type on `raw_syscalls:sys_enter`; the loader attaches exactly one of
+//! them. Which is the default, and why, is said in
+//! `profiler/src/recording/hook.rs`, where the measurement is recorded.
+//!
+//! Every task on the host passes through here on every syscall, so the first
+//! thing done is the cgroup test, and a task outside the recorded cgroup tree
+//! leaves after one helper call. Counting is per CPU, in place, in the map
+//! value: no event is sent to user space per syscall, so nothing can be lost
+//! however fast the workload calls.
+
+use aya_ebpf::{
+    macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
+    maps::{PerCpuArray, PerCpuHashMap},
+    programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
+};
+use profiler_common::{
+    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT, PHASE_RUNTIME,
+    PHASE_WORKLOAD, TABLE_SIZE,
+};
+
+use crate::{REQUIRE_SECCOMP, arch::current_task_flags, recorded, runtime::in_runtime_phase};
+
+/// One value per phase: `PHASE_WORKLOAD`, `PHASE_RUNTIME`.
+#[map]
+static COUNTS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(PHASE_COUNT, 0);
+
+#[map]
+static OUT_OF_RANGE: PerCpuHashMap<OutOfRangeKey, u64> =
+    PerCpuHashMap::with_max_entries(OUT_OF_RANGE_SLOTS, 0);
+
+/// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
+    count(ctx.arg::<i64>(1));
+    0
+}
+
+/// `tracepoint/raw_syscalls/sys_enter`: the record has `long id` at offset 8.
+#[tracepoint(category = "raw_syscalls", name = "sys_enter")]
+pub fn sys_enter_tp(ctx: TracePointContext) -> i32 {
+    // SAFETY: offset 8 is `id` in this tracepoint's record format
+    // (`/sys/kernel/tracing/events/raw_syscalls/sys_enter/format`).
+    let id = unsafe { ctx.read_at::<i64>(8) }.unwrap_or(-1);
+    count(id);
+    0
+}
+
+/// `tp_btf/sys_enter`: the same arguments as the raw tracepoint.
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
+    count(ctx.arg::<i64>(1));
+    0
+}
+
+/// Never attached in normal use: a program the verifier must reject (it
+/// reads from an address it made up), loaded only by the hidden
+/// `--hook verifier-selftest`, so that the test suite can check on the real
+/// kernel that a rejection reaches the user with the verifier's reason.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn verifier_selftest(_ctx: RawTracePointContext) -> i32 {
+    let bogus = core::hint::black_box(0x1000usize) as *const i32;
+    // SAFETY: never runs: the verifier refuses to load this.
+    unsafe { core::ptr::read_volatile(bogus) }
+}
+
+#[inline(always)]
+fn count(id: i64) {
+    if !recorded() {
+        return;
+    }
+    let task = current_task_flags();
+    // SAFETY: a read-only global, set by the loader.
+    if unsafe { core::ptr::read_volatile(&REQUIRE_SECCOMP) } != 0 && !task.seccomp {
+        return;
+    }
+    let abi = if task.compat { ABI_COMPAT } else { ABI_NATIVE };
+    let phase = if task.seccomp && in_runtime_phase() {
+        PHASE_RUNTIME
+    } else {
+        PHASE_WORKLOAD
+    };
+    // `id` is a `long`: a negative value (syscall(-1)) and the x32 numbers
+    // (bit 30 set) are out of range and must still be counted.
+    if (0..TABLE_SIZE as i64).contains(&id) {
+        if let Some(counts) = COUNTS.get_ptr_mut(phase) {
+            // SAFETY: the pointer is this CPU's value of the map, and
+            // preemption is off while a syscall tracepoint runs a program, so
+            // nothing else writes it meanwhile. The index is bounded above.
+            unsafe { (*counts).calls[abi][id as usize] += 1 };
+        }
+    } else {
+        count_out_of_range(phase, abi, id);
+    }
+}
+
+#[inline(always)]
+fn count_out_of_range(phase: u32, abi: usize, id: i64) {
+    if let Some(counts) = COUNTS.get_ptr_mut(phase) {
+        // SAFETY: as in `count`.
+        unsafe { (*counts).out_of_range += 1 };
+    }
+    let key = OutOfRangeKey {
+        nr: id,
+        abi: abi as u32,
+        _pad: 0,
+    };
+    match OUT_OF_RANGE.get_ptr_mut(key) {
+        // SAFETY: this CPU's value of the entry, see `count`.
+        Some(n) => unsafe { *n += 1 },
+        // A full map loses only the split by number: the total above is
+        // exact, and user space reports the difference.
+        None => {
+            let _ = OUT_OF_RANGE.insert(key, 1, 0);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Finding denials, while a profile is enforced.
+//!
+//! The kernel runs the seccomp filter before the `sys_enter` tracepoint,
+//! and a syscall the filter denies with an errno, with SIGSYS
+//! (`SCMP_ACT_TRAP`) or for want of a tracer is skipped: it never reaches
+//! `sys_enter`, but its `sys_exit` still fires. So a `sys_exit` whose task
+//! did not enter that syscall is a denial by the filter, whatever the errno,
+//! and a syscall that ran and failed on its own (ENOENT, EBADF) is never
+//! taken for one.
+//!
+//! Three cases need care. A task that joined the cgroup while inside a
+//! syscall (the child writing itself into `cgroup.procs`, a runtime moving
+//! its init process) and a new task returning from fork/clone leave a
+//! syscall they were not seen entering: so a task's first exit in the
+//! cgroup is never taken for a denial, it only makes the task known. And a
+//! task that calls exit never leaves that syscall: its entry is dropped at
+//! once, lest a later task with the same thread id inherit it.
+//!
+//! The syscall a task is in is kept in a direct-mapped table indexed by the
+//! low bits of its thread id, one aligned 64-bit word a slot (thread id,
+//! syscall number), read and written in place: no hash map, no lock, so the
+//! watch costs little more than the hooks themselves. Two threads of the
+//! cgroup whose ids share a slot only ever make a check unknown (the slot
+//! names the other thread), never a false report.
+//!
+//! A filter that kills needs more. `SCMP_ACT_KILL_PROCESS` (and
+//! `SCMP_ACT_KILL_THREAD` on a process's last thread) marks the task
+//! `SECCOMP_MODE_DEAD`, sends it SIGSYS and skips the syscall, which still
+//! passes `sys_exit` on its way to the signal: a denial found there on a
+//! dead task killed its process. `SCMP_ACT_KILL_THREAD` on any other thread
+//! calls `do_exit(SIGSYS)` from inside the syscall, which never returns: it
+//! is found at `sched_process_exit`, whose task is dead, exits with code
+//! SIGSYS and is not part of a group exit (the other threads of a process
+//! killed by SIGSYS exit with that code too, in a group exit).
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task,
+        generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
+    },
+    macros::{map, raw_tracepoint},
+    maps::{Array, HashMap},
+    programs::RawTracePointContext,
+};
+use profiler_common::{
+    ABI_COMPAT, ABI_NATIVE, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, DENIAL_RETURNED,
+    DENIAL_SLOTS, Denial, DenialKey, IN_SYSCALL_SLOTS,
+};
+
+use crate::{
+    BPF_NOEXIST, WATCH_KILLS,
+    arch::{self, current_task_flags},
+    events::{self, layout, read_at},
+    recorded,
+};
+
+/// While enforcing: the syscall each task of the cgroup is in, by thread id.
+#[map]
+static IN_SYSCALL: Array<u64> = Array::with_max_entries(IN_SYSCALL_SLOTS, 0);
+
+/// While enforcing: the syscalls the seccomp filter denied.
+#[map]
+static DENIALS: HashMap<DenialKey, Denial> = HashMap::with_max_entries(DENIAL_SLOTS, 0);
+
+/// Slot value of a known task that is not inside a syscall.
+const NOT_IN_SYSCALL: u32 = 0xffff_fffe;
+
+/// `SIGSYS`, the exit code of a thread a filter kills alone.
+const SIGSYS: i32 = 31;
+/// `task_struct.seccomp.mode` of a task a filter is killing.
+const SECCOMP_MODE_DEAD: i32 = 3;
+/// `signal_struct.flags`: the whole process is exiting.
+const SIGNAL_GROUP_EXIT: u32 = 0x4;
+
+#[inline(always)]
+fn slot(tid: u32) -> Option<*mut u64> {
+    IN_SYSCALL.get_ptr_mut(tid & (IN_SYSCALL_SLOTS - 1))
+}
+
+#[inline(always)]
+fn set_slot(slot: *mut u64, tid: u32, nr: u32) {
+    // SAFETY: an aligned u64 in an array map's value area, valid while the
+    // program runs; a single store, so no reader sees half of it.
+    unsafe { core::ptr::write_volatile(slot, (u64::from(tid) << 32) | u64::from(nr)) };
+}
+
+/// `raw_tp/sys_enter` while enforcing: notes the syscall the task enters.
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn enforce_enter(ctx: RawTracePointContext) -> i32 {
+    if !recorded() {
+        return 0;
+    }
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let nr: i64 = ctx.arg(1);
+    if let Some(slot) = slot(tid) {
+        if arch::never_returns(nr) {
+            // SAFETY: as in `set_slot`.
+            unsafe { core::ptr::write_volatile(slot, 0) };
+        } else {
+            set_slot(slot, tid, nr as u32);
+        }
+    }
+    0
+}
+
+/// `raw_tp/sys_exit` while enforcing: a known task leaving a syscall it did
+/// not enter was denied it by the filter.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
+    if !recorded() {
+        return 0;
+    }
+    let regs: *const u8 = ctx.arg(0);
+    let ret: i64 = ctx.arg(1);
+    let Some(nr) = arch::syscall_nr(regs) else {
+        return 0;
+    };
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let Some(slot) = slot(tid) else {
+        return 0;
+    };
+    // SAFETY: as in `set_slot`.
+    let word = unsafe { core::ptr::read_volatile(slot) };
+    set_slot(slot, tid, NOT_IN_SYSCALL);
+    let (owner, entered) = ((word >> 32) as u32, word as u32);
+    match entered {
+        // Unknown task (first exit in the cgroup, or a slot another thread
+        // took), or a syscall that ran.
+        _ if owner != tid => return 0,
+        entered if entered == nr as u32 => return 0,
+        // rt_sigreturn restores a signal frame and sets orig_ax to -1 (so the
+        // interrupted syscall is not restarted): it ran. A denied syscall
+        // keeps its number in orig_ax.
+        _ if nr < 0 => return 0,
+        // An execve from a thread other than the leader succeeds with the
+        // thread taking over the leader's id, so it leaves under a thread id
+        // that entered something else. A denied execve never returns 0.
+        _ if ret == 0 && arch::is_execve(nr) => return 0,
+        _ => {}
+    }
+    // A syscall that killed its process still passes `sys_exit` on its way
+    // to the signal, with the syscall rolled back (`ret` is its number).
+    if is_killed() {
+        record(nr, DENIAL_KILLED_PROCESS, 0);
+    } else {
+        record(nr, DENIAL_RETURNED, ret);
+    }
+    0
+}
+
+/// raw tracepoint `sched_process_exit(struct task_struct *p, bool
+/// group_dead)`, in the exiting task: it leaves the tree's members if it
+/// leads its process, and while enforcing, a thread killed alone by the
+/// filter is a denial.
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn task_exit(_ctx: RawTracePointContext) -> i32 {
+    if !recorded() {
+        return 0;
+    }
+    events::leave_if_leader();
+    // SAFETY: a read-only global, set by the loader.
+    if unsafe { core::ptr::read_volatile(&WATCH_KILLS) } == 0 || !is_killed() {
+        return 0;
+    }
+    let layout = layout();
+    // SAFETY: a helper without arguments; the task is only read from.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    if read_at::<i32>(task, layout.task_exit_code) != Some(SIGSYS) {
+        return 0;
+    }
+    let group_exit = read_at::<u64>(task, layout.task_signal)
+        .and_then(|signal| read_at::<u32>(signal as *const u8, layout.signal_flags))
+        .is_none_or(|flags| flags & SIGNAL_GROUP_EXIT != 0);
+    if group_exit {
+        return 0;
+    }
+    // SAFETY: the helper gets the current task as the trusted pointer the
+    // first one returns.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    if let Some(nr) = arch::syscall_nr(regs) {
+        record(nr, DENIAL_KILLED_THREAD, 0);
+    }
+    0
+}
+
+/// Is a seccomp filter killing the current task?
+#[inline(always)]
+fn is_killed() -> bool {
+    let layout = layout();
+    // SAFETY: a helper without arguments; the task is only read from.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    layout.valid != 0 && read_at::<i32>(task, layout.task_seccomp_mode) == Some(SECCOMP_MODE_DEAD)
+}
+
+/// Counts one denial of `nr` in the current task's table.
+#[inline(always)]
+fn record(nr: i64, outcome: u32, ret: i64) {
+    let key = DenialKey {
+        nr,
+        abi: if current_task_flags().compat {
+            ABI_COMPAT
+        } else {
+            ABI_NATIVE
+        } as u32,
+        outcome,
+    };
+    match DENIALS.get_ptr_mut(key) {
+        Some(denial) => add_one(denial),
+        None => {
+            let pid_tgid = bpf_get_current_pid_tgid();
+            let first = Denial {
+                count: 1,
+                ret,
+                tid: pid_tgid as u32,
+                tgid: (pid_tgid >> 32) as u32,
+                comm: bpf_get_current_comm().unwrap_or([0; 16]),
+            };
+            // Two CPUs may both find no entry: the second insert is
+            // refused (BPF_NOEXIST) and counted on the first one's entry.
+            if DENIALS.insert(key, first, BPF_NOEXIST).is_err()
+                && let Some(denial) = DENIALS.get_ptr_mut(key)
+            {
+                add_one(denial);
+            }
+        }
+    }
+}
+
+/// Adds one to a denial's count; other CPUs may add at the same time.
+#[inline(always)]
+fn add_one(denial: *mut Denial) {
+    // SAFETY: a map value, valid while this program runs; the count is a
+    // naturally aligned u64, added to atomically.
+    unsafe {
+        let count =
+            &*(core::ptr::addr_of_mut!((*denial).count) as *const core::sync::atomic::AtomicU64);
+        count.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}

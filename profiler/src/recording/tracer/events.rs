@@ -1,0 +1,343 @@
+//! The rare events the kernel side notes besides syscalls (see
+//! `profiler-ebpf/src/events.rs`): processes moved out of the watched
+//! cgroup, and the last program each process of it executed. This module
+//! loads their hooks, reads them back, and says what they mean for the
+//! user: a process that left is no longer recorded (or watched), and a
+//! container engine's client started from the watched command starts its
+//! containers elsewhere.
+
+use std::{collections::BTreeMap, path::Path};
+
+use aya::{
+    Ebpf,
+    maps::{Array, HashMap, MapError},
+};
+use profiler_common::{self as common, event_counts, maps, programs};
+
+use super::{TracerError, attach_raw, layout};
+
+/// The command-line clients of container engines and runtimes: a
+/// container they start is started by a daemon (or a runtime) outside the
+/// watched cgroup.
+pub const ENGINE_CLIENTS: &[&str] = &[
+    "docker", "podman", "nerdctl", "ctr", "crictl", "kubectl", "buildah", "runc", "crun",
+];
+
+/// What the watch is for, which words the messages use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    Recording,
+    Enforcing,
+}
+
+/// A process moved out of the watched cgroup tree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Escape {
+    /// The process moved, and its command name.
+    pub pid: u32,
+    pub comm: String,
+    /// The process that moved it (the same one when it moved itself).
+    pub by_pid: u32,
+    pub by_comm: String,
+    /// The destination, as a path below the cgroup2 root ("/" for the
+    /// root itself), and its cgroup id.
+    pub destination: String,
+    pub destination_id: u64,
+}
+
+impl Escape {
+    /// One line for the summary.
+    pub fn describe(&self, watch: Watch) -> String {
+        let (cgroup, lost) = match watch {
+            Watch::Recording => (
+                "the recorded cgroup",
+                "its syscalls after that are not recorded, and the profile may lack them",
+            ),
+            Watch::Enforcing => (
+                "the watched cgroup",
+                "the syscalls the profile denied it after that are not reported",
+            ),
+        };
+        let moved = if self.by_pid == self.pid {
+            "moved itself out of".to_owned()
+        } else {
+            format!(
+                "was moved by process {} ({}) out of",
+                self.by_pid, self.by_comm
+            )
+        };
+        format!(
+            "process {} ({}) {moved} {cgroup} to {}: {lost}",
+            self.pid, self.comm, self.destination
+        )
+    }
+}
+
+/// A program a process of the watched cgroup executed (its last).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Executed {
+    pub pid: u32,
+    /// The command name after the exec.
+    pub comm: String,
+    /// The file name given to `execve`: absolute where a shell or `env`
+    /// searched `PATH` for it; as written otherwise.
+    pub filename: String,
+}
+
+impl Executed {
+    /// The engine client this is, by the file's base name.
+    pub fn engine_client(&self) -> Option<&'static str> {
+        let base = Path::new(&self.filename).file_name()?.to_str()?;
+        ENGINE_CLIENTS.iter().copied().find(|c| *c == base)
+    }
+}
+
+/// Everything the event hooks saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelEvents {
+    /// Moves out of the watched tree, the first [`common::ESCAPE_SLOTS`].
+    pub escapes: Vec<Escape>,
+    /// Moves out that happened beyond those.
+    pub escapes_not_kept: u64,
+    /// Processes of the tree that could not be noted (too many at once):
+    /// their moves out were not looked for.
+    pub members_lost: u64,
+    /// The last program each process executed, by process id.
+    pub executed: BTreeMap<u32, Executed>,
+    /// Executions that could not be kept (the map was full).
+    pub executions_lost: u64,
+    /// Hooks that could not be attached, and why.
+    pub unwatched: Vec<String>,
+}
+
+impl KernelEvents {
+    /// The program process `pid` last executed, as given to `execve`.
+    pub fn executable(&self, pid: u32) -> Option<&str> {
+        self.executed.get(&pid).map(|e| e.filename.as_str())
+    }
+
+    /// The engine clients the command started.
+    pub fn engine_clients(&self) -> impl Iterator<Item = (&'static str, &Executed)> {
+        self.executed
+            .values()
+            .filter_map(|e| e.engine_client().map(|c| (c, e)))
+    }
+
+    /// What the user must be told, one line each. `command` is the
+    /// watched command's words.
+    /// Whether a process left the watched tree: what it did after that was
+    /// not seen, so the run is incomplete.
+    pub fn lost_track(&self) -> bool {
+        !self.escapes.is_empty() || self.escapes_not_kept > 0
+    }
+
+    pub fn warnings(&self, watch: Watch, command: &[String]) -> Vec<String> {
+        let mut lines: Vec<String> = self.unwatched.clone();
+        lines.extend(self.escapes.iter().map(|e| e.describe(watch)));
+        if self.escapes_not_kept > 0 {
+            lines.push(format!(
+                "{} more process(es) left the {} cgroup",
+                self.escapes_not_kept,
+                match watch {
+                    Watch::Recording => "recorded",
+                    Watch::Enforcing => "watched",
+                }
+            ));
+        }
+        if self.members_lost > 0 {
+            lines.push(format!(
+                "{} process(es) were too many to follow (more than {} at once): they may have \
+                 left the cgroup unseen",
+                self.members_lost,
+                common::MEMBER_SLOTS
+            ));
+        }
+        if let Some(line) = self.engine_client_warning(watch, command) {
+            lines.push(line);
+        }
+        if self.executions_lost > 0 {
+            lines.push(format!(
+                "{} program execution(s) were not kept (more than {} processes): the check \
+                 for container engine clients is incomplete",
+                self.executions_lost,
+                common::EXEC_SLOTS
+            ));
+        }
+        lines
+    }
+
+    fn engine_client_warning(&self, watch: Watch, command: &[String]) -> Option<String> {
+        let (client, exec) = self.engine_clients().next()?;
+        let through = match command.first() {
+            Some(first)
+                if Path::new(first).file_name().and_then(|n| n.to_str()) != Some(client) =>
+            {
+                format!(" through `{}`", command.join(" "))
+            }
+            _ => String::new(),
+        };
+        let (verb, what, how) = match watch {
+            Watch::Recording => ("recorded", "is not recorded", "record"),
+            Watch::Enforcing => (
+                "enforced",
+                "does not run under this profile (nor is it watched)",
+                "enforce --profile FILE",
+            ),
+        };
+        Some(format!(
+            "the {verb} command started the {client} client (pid {}, {}){through}: a container \
+             it starts {what}, as the engine starts it outside this cgroup; give the container \
+             command itself to syscall-profile: `syscall-profile {how} -- {client} run …`",
+            exec.pid, exec.filename
+        ))
+    }
+}
+
+/// Loads and attaches the event hooks, all raw tracepoints (this kernel
+/// has no kprobes). Returns what could not be watched, and why: the user is
+/// told, the watch goes on without it.
+pub(crate) fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
+    let hooks = [
+        (programs::FORK_DONE, "sched_process_fork"),
+        (programs::TASK_EXIT, "sched_process_exit"),
+        (programs::MOVE_DONE, "cgroup_attach_task"),
+        (programs::EXEC_DONE, "sched_process_exec"),
+    ];
+    let mut unwatched = Vec::new();
+    for (program, tracepoint) in hooks {
+        if let Err(e) = attach_raw(ebpf, program, tracepoint) {
+            let what = match program {
+                programs::EXEC_DONE => "the programs the command executes",
+                programs::TASK_EXIT if kills => {
+                    "processes leaving the cgroup, nor for threads a filter kills"
+                }
+                _ => "processes leaving the cgroup",
+            };
+            unwatched.push(format!("cannot watch for {what}: {e}"));
+        }
+    }
+    unwatched
+}
+
+/// The kernel's layout for the loader, or why there is none.
+pub(crate) fn kernel_layout() -> Result<common::KernelLayout, String> {
+    layout::kernel_layout().map_err(|e| e.to_string())
+}
+
+/// Reads what the event hooks saw so far.
+pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, TracerError> {
+    let map = |name: &'static str| {
+        ebpf.map(name).ok_or(TracerError::Map {
+            map: name,
+            source: MapError::InvalidName {
+                name: name.to_owned(),
+            },
+        })
+    };
+    let map_err =
+        |name: &'static str| move |source: MapError| TracerError::Map { map: name, source };
+    let mut events = KernelEvents {
+        unwatched: unwatched.to_vec(),
+        ..KernelEvents::default()
+    };
+
+    let counts: Array<_, u64> =
+        Array::try_from(map(maps::ESCAPE_COUNT)?).map_err(map_err(maps::ESCAPE_COUNT))?;
+    let count = |index| counts.get(&index, 0).unwrap_or(0);
+    let escaped = count(event_counts::ESCAPES);
+    events.members_lost = count(event_counts::MEMBERS_LOST);
+    events.executions_lost = count(event_counts::EXECS_LOST);
+    let kept = escaped.min(u64::from(common::ESCAPE_SLOTS));
+    events.escapes_not_kept = escaped - kept;
+    let escapes: Array<_, common::Escape> =
+        Array::try_from(map(maps::ESCAPES)?).map_err(map_err(maps::ESCAPES))?;
+    for index in 0..kept as u32 {
+        let e = escapes.get(&index, 0).map_err(map_err(maps::ESCAPES))?;
+        let path = text(&e.path);
+        events.escapes.push(Escape {
+            pid: e.tgid,
+            comm: text(&e.comm),
+            by_pid: e.writer_tgid,
+            by_comm: text(&e.writer_comm),
+            destination: if path.is_empty() {
+                format!("the cgroup with id {}", e.dst_cgroup_id)
+            } else {
+                path
+            },
+            destination_id: e.dst_cgroup_id,
+        });
+    }
+
+    let execs: HashMap<_, u32, common::Exec> =
+        HashMap::try_from(map(maps::EXECS)?).map_err(map_err(maps::EXECS))?;
+    for entry in execs.iter() {
+        let (pid, exec) = entry.map_err(map_err(maps::EXECS))?;
+        events.executed.insert(
+            pid,
+            Executed {
+                pid,
+                comm: text(&exec.comm),
+                filename: text(&exec.filename),
+            },
+        );
+    }
+    Ok(events)
+}
+
+/// A NUL-terminated byte string of the kernel as text.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..len]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escape(pid: u32, by_pid: u32) -> Escape {
+        Escape {
+            pid,
+            comm: "escape".into(),
+            by_pid,
+            by_comm: "bash".into(),
+            destination: "/".into(),
+            destination_id: 1,
+        }
+    }
+
+    #[test]
+    fn describes_a_process_that_moved_itself_or_was_moved() {
+        assert_eq!(
+            escape(1234, 1234).describe(Watch::Recording),
+            "process 1234 (escape) moved itself out of the recorded cgroup to /: its syscalls \
+             after that are not recorded, and the profile may lack them"
+        );
+        assert!(escape(1234, 99).describe(Watch::Enforcing).starts_with(
+            "process 1234 (escape) was moved by process 99 (bash) out of the watched cgroup to /"
+        ));
+    }
+
+    #[test]
+    fn an_engine_client_by_base_name_only() {
+        let exec = |filename: &str| Executed {
+            pid: 7,
+            comm: "x".into(),
+            filename: filename.into(),
+        };
+        assert_eq!(exec("/usr/bin/docker").engine_client(), Some("docker"));
+        assert_eq!(exec("/tmp/x/podman").engine_client(), Some("podman"));
+        assert_eq!(exec("/usr/bin/dockerd").engine_client(), None);
+        assert_eq!(exec("/usr/bin/true").engine_client(), None);
+        let mut events = KernelEvents::default();
+        events.executed.insert(7, exec("/usr/bin/docker"));
+        let words = ["sh".to_owned(), "-c".to_owned(), "docker run x".to_owned()];
+        let warnings = events.warnings(Watch::Recording, &words);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .contains("docker client (pid 7, /usr/bin/docker) through `sh -c docker run x`"),
+            "{}",
+            warnings[0]
+        );
+    }
+}
