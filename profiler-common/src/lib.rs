@@ -257,10 +257,13 @@ pub mod programs {
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: both are `repr(C)`, made only of integers, with no padding the
-    // kernel could leave uninitialised (the key's padding is explicit).
+    // SAFETY: `repr(C)`, made only of integer arrays, with no padding the
+    // kernel could leave uninitialised.
     unsafe impl aya::Pod for super::Counts {}
+    // SAFETY: `repr(C)`, integers only; its padding is an explicit field.
     unsafe impl aya::Pod for super::OutOfRangeKey {}
+    // SAFETY: `repr(C)`, integers only; no implicit padding (the field that
+    // was padding is now `outcome`).
     unsafe impl aya::Pod for super::DenialKey {}
     // SAFETY: `repr(C)`, integers and a byte array; 8+8+4+4+16 bytes, no padding.
     unsafe impl aya::Pod for super::Denial {}
