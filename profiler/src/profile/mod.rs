@@ -89,7 +89,7 @@ struct RawRule {
     #[serde(default)]
     name: Option<String>,
     action: Action,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "errno_number")]
     errno_ret: Option<u32>,
     /// containers/common's spelling of `errnoRet` by name, e.g. "EPERM",
     /// which podman's profile carries beside the number.
@@ -193,7 +193,7 @@ pub struct Profile {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawProfile {
     default_action: Action,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "errno_number")]
     default_errno_ret: Option<u32>,
     /// containers/common's spelling of `defaultErrnoRet` by name.
     #[serde(default)]
@@ -309,6 +309,31 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The largest errno: the kernel takes a return value from -4095 to -1 as
+/// an error (`MAX_ERRNO`), and libseccomp refuses a larger one.
+pub const MAX_ERRNO: u32 = 4095;
+
+/// An `errnoRet`/`defaultErrnoRet`: a number from 0 to [`MAX_ERRNO`]
+/// (`null` is no value). A larger one would be cut to its low 16 bits by
+/// the filter (65536 to 0: the denied syscall "succeeds"), a negative one
+/// is no errno.
+fn errno_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match number.as_u64() {
+        Some(errno) if errno <= u64::from(MAX_ERRNO) => Ok(Some(errno as u32)),
+        _ => Err(D::Error::custom(format!(
+            "{number} is not an errno: an errno is a whole number from 0 to {MAX_ERRNO} \
+             (e.g. 1 for EPERM, 38 for ENOSYS)"
+        ))),
+    }
 }
 
 /// Reads a list that may also be given as `null` (Go writes a nil slice so).
@@ -484,7 +509,10 @@ impl Profile {
     pub fn load(path: &Path) -> Result<ParsedProfile, ProfileError> {
         let bytes = parse::read_limited(path)?;
         Profile::parse(&bytes).map_err(|source| ProfileError::Invalid {
-            path: path.to_owned(),
+            path: match path == Path::new("-") {
+                true => parse::STDIN_NAME.into(),
+                false => path.to_owned(),
+            },
             source,
         })
     }
@@ -622,6 +650,18 @@ pub enum ProfileError {
         path: std::path::PathBuf,
         source: ParseError,
     },
+    #[error(
+        "{path} is {kind}, not a profile file: give a regular file, or `-` to read standard input"
+    )]
+    NotAFile {
+        path: std::path::PathBuf,
+        kind: &'static str,
+    },
+    #[error(
+        "standard input (`-`) is given for two profiles: it can be read once; give the other \
+         profile as a file"
+    )]
+    StdinTwice,
 }
 
 #[cfg(test)]
@@ -779,7 +819,8 @@ mod tests {
         assert!(err.contains("syscalls[0].args[0]"), "{err}");
         let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [["read"]]}"#);
         assert!(err.contains("expected a JSON object"), "{err}");
-        assert!(parse_err("").contains("EOF"));
+        assert!(parse_err("").contains("it is empty"));
+        assert!(parse_err(" \n").contains("it is empty"));
         let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ALLOW"} {}"#);
         assert!(err.contains("trailing"), "{err}");
     }

@@ -153,6 +153,13 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         }
         None => Some(command::resolve(program)?),
     };
+    Output::check_distinct(&[
+        (
+            "-o",
+            Some(options.output.as_deref().unwrap_or("-".as_ref())),
+        ),
+        ("--stats", options.stats.as_deref()),
+    ])?;
     let output = Output::prepare(options.output.as_deref())?;
     let stats_output = options
         .stats
