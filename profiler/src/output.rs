@@ -245,8 +245,7 @@ impl Output {
         name: &OsStr,
         link: &Stat,
     ) -> Result<Option<Output>, OutputError> {
-        let trusted = link.st_uid == 0 || link.st_uid == rustix::process::geteuid().as_raw();
-        if !trusted {
+        if !trusted_link(link) {
             return Ok(None);
         }
         let target = match rfs::statat(dir, name, AtFlags::empty()) {
@@ -373,6 +372,11 @@ impl Output {
     }
 }
 
+/// Whether a symbolic link is followed: root or this user made it.
+fn trusted_link(link: &Stat) -> bool {
+    link.st_uid == 0 || link.st_uid == rustix::process::geteuid().as_raw()
+}
+
 /// What an output path designates, for [`Output::check_distinct`].
 struct OutputKey {
     /// The path made absolute, with its directory resolved.
@@ -389,12 +393,24 @@ impl OutputKey {
                 identity: std_identity(stdout_fd()),
             };
         }
-        let identity = rfs::stat(path).ok().map(|s| identity(&s));
-        let resolved = std::fs::canonicalize(path).ok().or_else(|| {
-            // A new file: its directory resolved, then its name.
+        // The directory resolved, then the name.
+        let by_name = || {
             let (dir, name) = split(path).ok()?;
             Some(std::fs::canonicalize(dir).ok()?.join(name))
-        });
+        };
+        // A link that is not followed (see `Output::through_symlink`) is
+        // the name it stands at.
+        if let Ok(link) = rfs::lstat(path)
+            && file_type(&link) == FileType::Symlink
+            && !trusted_link(&link)
+        {
+            return OutputKey {
+                resolved: by_name(),
+                identity: Some(identity(&link)),
+            };
+        }
+        let identity = rfs::stat(path).ok().map(|s| identity(&s));
+        let resolved = std::fs::canonicalize(path).ok().or_else(by_name);
         OutputKey { resolved, identity }
     }
 

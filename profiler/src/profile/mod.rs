@@ -425,7 +425,18 @@ pub enum ProfileWarning {
         /// Where, e.g. `syscalls[16].excludes.arches`.
         at: String,
     },
+    /// More warnings of the same kind than are worth a line each: how many
+    /// were left out after the first [`MAX_WARNINGS_OF_A_KIND`].
+    More { count: usize, kind: &'static str },
 }
+
+/// The most warnings of one kind given a line each; the rest are counted
+/// in one [`ProfileWarning::More`] (a profile of 300,000 made-up names
+/// makes one warning line, not 300,000).
+pub const MAX_WARNINGS_OF_A_KIND: usize = 20;
+
+/// The most rule indexes listed in one warning.
+const MAX_RULES_LISTED: usize = 5;
 
 impl fmt::Display for ProfileWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -435,7 +446,15 @@ impl fmt::Display for ProfileWarning {
                 rules,
                 arches,
             } => {
-                let rules: Vec<String> = rules.iter().map(|r| format!("syscalls[{r}]")).collect();
+                let mut listed: Vec<String> = rules
+                    .iter()
+                    .take(MAX_RULES_LISTED)
+                    .map(|r| format!("syscalls[{r}]"))
+                    .collect();
+                if rules.len() > MAX_RULES_LISTED {
+                    listed.push(format!("{} more rules", rules.len() - MAX_RULES_LISTED));
+                }
+                let rules = listed;
                 write!(
                     f,
                     "`{name}` ({}) is not a syscall of {}: a runtime on this host skips it \
@@ -449,6 +468,12 @@ impl fmt::Display for ProfileWarning {
                 "syscall names not checked: this tool has no syscall table for {}",
                 arch_list(arches)
             ),
+            ProfileWarning::More { count, kind } => {
+                write!(
+                    f,
+                    "{count} more {kind} (the first {MAX_WARNINGS_OF_A_KIND} are above)"
+                )
+            }
             ProfileWarning::UnknownFilterArch { value, at } => write!(
                 f,
                 "{value:?} in `{at}` names no architecture, so it never matches (known: {})",
@@ -527,10 +552,16 @@ impl Profile {
     pub fn parse(bytes: &[u8]) -> Result<ParsedProfile, ParseError> {
         let profile = parse::parse_strict(bytes)?;
         let mut warnings = match Arch::host() {
-            Some(host) => profile.unknown_names(host),
+            Some(host) => capped(
+                profile.unknown_names(host),
+                "names that are no syscall here",
+            ),
             None => Vec::new(),
         };
-        warnings.extend(profile.unknown_filter_arches());
+        warnings.extend(capped(
+            profile.unknown_filter_arches(),
+            "`includes`/`excludes` architectures that name none",
+        ));
         Ok(ParsedProfile { profile, warnings })
     }
 
@@ -622,6 +653,17 @@ impl Profile {
             .flat_map(|rule| rule.names.iter().cloned())
             .collect()
     }
+}
+
+/// The first [`MAX_WARNINGS_OF_A_KIND`] of `warnings`, and a count of the
+/// rest.
+fn capped(mut warnings: Vec<ProfileWarning>, kind: &'static str) -> Vec<ProfileWarning> {
+    if warnings.len() > MAX_WARNINGS_OF_A_KIND {
+        let count = warnings.len() - MAX_WARNINGS_OF_A_KIND;
+        warnings.truncate(MAX_WARNINGS_OF_A_KIND);
+        warnings.push(ProfileWarning::More { count, kind });
+    }
+    warnings
 }
 
 /// Whether Docker keeps `rule` on a daemon of native architecture `native`,
