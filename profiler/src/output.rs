@@ -444,12 +444,16 @@ impl AtomicFile {
         };
         // 0666: the kernel takes the umask off, as for any new file.
         let mode = Mode::from_raw_mode(0o666);
-        let unnamed = rfs::openat(
-            &dir,
-            ".",
-            OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
-            mode,
-        );
+        let unnamed = if no_tmpfile() {
+            Err(rustix::io::Errno::OPNOTSUPP)
+        } else {
+            rfs::openat(
+                &dir,
+                ".",
+                OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+                mode,
+            )
+        };
         let (fd, temp_name) = match unnamed {
             Ok(fd) => (fd, None),
             // No O_TMPFILE on this filesystem (or kernel).
@@ -624,11 +628,51 @@ impl Stream {
     }
 }
 
+/// Whether to act as on a filesystem without `O_TMPFILE`: only when a unit
+/// test asks, to test the fallback.
+#[cfg(not(test))]
+fn no_tmpfile() -> bool {
+    false
+}
+
+#[cfg(test)]
+fn no_tmpfile() -> bool {
+    tests::NO_TMPFILE.with(std::cell::Cell::get)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::{fs, os::unix::fs::PermissionsExt};
+    use std::{cell::Cell, fs, os::unix::fs::PermissionsExt};
 
     use super::*;
+
+    thread_local! {
+        pub(super) static NO_TMPFILE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn without_unnamed_files_a_hidden_file_is_used_and_removed() {
+        NO_TMPFILE.with(|c| c.set(true));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        let output = Output::prepare(Some(&path)).unwrap();
+        let entries: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert!(
+            entries[0].starts_with(TEMP_PREFIX) && entries[0].ends_with(TEMP_SUFFIX),
+            "{entries:?}"
+        );
+        output.commit("{}\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Dropped before commit: the hidden file goes too.
+        drop(Output::prepare(Some(&dir.path().join("other.json"))).unwrap());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        NO_TMPFILE.with(|c| c.set(false));
+    }
 
     #[test]
     fn prepared_file_is_hidden_until_committed() {
