@@ -529,8 +529,11 @@ impl Profile {
         Profile::load(path).map(|parsed| parsed.profile)
     }
 
-    /// Reads and checks the profile at `path` (see [`Profile::parse`]),
-    /// refusing a file larger than [`MAX_PROFILE_BYTES`] before reading it.
+    /// Reads and checks the profile at `path` (see [`Profile::parse`]);
+    /// `-` is standard input, which can be read once. A path that leads to
+    /// no regular file (a FIFO, a device, a directory, a socket) is refused
+    /// without being opened, and a file larger than [`MAX_PROFILE_BYTES`]
+    /// before it is read.
     pub fn load(path: &Path) -> Result<ParsedProfile, ProfileError> {
         let bytes = parse::read_limited(path)?;
         Profile::parse(&bytes).map_err(|source| ProfileError::Invalid {
