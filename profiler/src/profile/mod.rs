@@ -276,17 +276,19 @@ fn reconcile_errno(
 /// profile should leave to chance (libseccomp refuses some such pairs and
 /// not others).
 fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
-    type Conditions<'a> = (&'a str, &'a [ArgCondition], &'a Filter, &'a Filter);
-    let mut seen: HashMap<Conditions<'_>, (usize, Action, Option<u32>)> = HashMap::new();
+    // Rules under the same conditions share a number, hashed once a rule
+    // rather than once a name.
+    type Conditions<'a> = (&'a [ArgCondition], &'a Filter, &'a Filter);
+    let mut conditions: HashMap<Conditions<'_>, usize> = HashMap::new();
+    let mut seen: HashMap<(&str, usize), (usize, Action, Option<u32>)> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
         let verdict = (rule.action, rule.errno());
+        let next = conditions.len();
+        let group = *conditions
+            .entry((rule.args.as_slice(), &rule.includes, &rule.excludes))
+            .or_insert(next);
         for name in &rule.names {
-            let key = (
-                name.as_str(),
-                rule.args.as_slice(),
-                &rule.includes,
-                &rule.excludes,
-            );
+            let key = (name.as_str(), group);
             match seen.get(&key) {
                 Some(&(first, action, errno)) if (action, errno) != verdict => {
                     let describe = |action: Action, errno: Option<u32>| match errno {
