@@ -227,7 +227,7 @@ impl Output {
                         return Ok(output);
                     }
                 }
-                _ => return Output::stream(path, dir, name),
+                _ => return Output::stream(path, dir, name, false, identity(&stat)),
             },
         }
         AtomicFile::create(path, dir, dir_path, name).map(|f| Output::File(Box::new(f)))
@@ -270,21 +270,39 @@ impl Output {
                     path: path.to_owned(),
                     source: e.into(),
                 })?;
-                Output::stream(path, dir, name.to_owned()).map(Some)
+                Output::stream(path, dir, name.to_owned(), true, id).map(Some)
             }
         }
     }
 
-    /// A device, FIFO or socket at `name`, possibly through a link.
-    fn stream(path: &Path, dir: OwnedFd, name: OsString) -> Result<Output, OutputError> {
+    /// A device, FIFO or socket at `name` (through a link, if `follow`),
+    /// which was `expected` when looked at: a handle on it is kept, so that
+    /// the object written at commit is the one checked now, and if the name
+    /// was swapped in between, the output is refused.
+    fn stream(
+        path: &Path,
+        dir: OwnedFd,
+        name: OsString,
+        follow: bool,
+        expected: (u64, u64),
+    ) -> Result<Output, OutputError> {
         let create_err = |e: rustix::io::Errno| OutputError::Create {
             path: path.to_owned(),
             source: e.into(),
         };
-        let target = rfs::openat(&dir, &name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-            .map_err(create_err)?;
+        let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+        if !follow {
+            flags |= OFlags::NOFOLLOW;
+        }
+        let target = rfs::openat(&dir, &name, flags, Mode::empty()).map_err(create_err)?;
         let stat = rfs::fstat(&target).map_err(create_err)?;
         let id = identity(&stat);
+        if id != expected {
+            return Err(OutputError::Create {
+                path: path.to_owned(),
+                source: io::Error::other("it was replaced while being checked"),
+            });
+        }
         if std_identity(stdout_fd()) == Some(id) {
             return Ok(Output::Stdout);
         }
