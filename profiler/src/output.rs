@@ -24,7 +24,7 @@ use std::{
     fs::File,
     io::{self, Write},
     os::{
-        fd::{BorrowedFd, OwnedFd},
+        fd::{AsRawFd, BorrowedFd, OwnedFd},
         unix::ffi::OsStrExt,
     },
     path::{Component, Path, PathBuf},
@@ -446,7 +446,7 @@ impl AtomicFile {
         dir_path: PathBuf,
         name: OsString,
     ) -> Result<AtomicFile, OutputError> {
-        let refused = |e: rustix::io::Errno| match e {
+        let (file, temp_name) = new_file(&dir).map_err(|e| match e {
             rustix::io::Errno::ROFS => OutputError::ReadOnly {
                 path: path.to_owned(),
                 dir: dir_path.clone(),
@@ -459,57 +459,22 @@ impl AtomicFile {
                 path: path.to_owned(),
                 source: e.into(),
             },
-        };
-        // 0666: the kernel takes the umask off, as for any new file.
-        let mode = Mode::from_raw_mode(0o666);
-        let unnamed = if no_tmpfile() {
-            Err(rustix::io::Errno::OPNOTSUPP)
-        } else {
-            rfs::openat(
-                &dir,
-                ".",
-                OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
-                mode,
-            )
-        };
-        let (fd, temp_name) = match unnamed {
-            Ok(fd) => (fd, None),
-            // No O_TMPFILE on this filesystem (or kernel).
-            Err(
-                rustix::io::Errno::OPNOTSUPP
-                | rustix::io::Errno::ISDIR
-                | rustix::io::Errno::INVAL
-                | rustix::io::Errno::NOENT,
-            ) => {
-                let mut attempt = 0;
-                loop {
-                    let temp = fresh_name();
-                    match rfs::openat(
-                        &dir,
-                        &temp,
-                        OFlags::CREATE
-                            | OFlags::EXCL
-                            | OFlags::NOFOLLOW
-                            | OFlags::WRONLY
-                            | OFlags::CLOEXEC,
-                        mode,
-                    ) {
-                        Ok(fd) => break (fd, Some(temp)),
-                        Err(rustix::io::Errno::EXIST) if attempt < 100 => attempt += 1,
-                        Err(e) => return Err(refused(e)),
-                    }
-                }
-            }
-            Err(e) => return Err(refused(e)),
-        };
+        })?;
         Ok(AtomicFile {
             path: path.to_owned(),
             dir,
             dir_path,
             name,
-            file: File::from(fd),
+            file,
             temp_name,
         })
+    }
+
+    /// Removes the hidden name of a named temporary file, if any.
+    fn remove_temp_name(&mut self) {
+        if let Some(temp) = self.temp_name.take() {
+            let _ = rfs::unlinkat(&self.dir, &temp, AtFlags::empty());
+        }
     }
 
     fn commit(mut self, text: &str) -> Result<Option<PathBuf>, OutputError> {
@@ -519,72 +484,69 @@ impl AtomicFile {
             source,
         };
         let errno_err = |e: rustix::io::Errno| write_err(e.into());
-        self.file.write_all(text.as_bytes()).map_err(write_err)?;
-        self.file.sync_all().map_err(write_err)?;
-        let ours = identity(&rfs::fstat(&self.file).map_err(errno_err)?);
-        let under_final_name = |dir: &OwnedFd, name: &OsStr| {
-            rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|s| identity(&s) == ours && file_type(&s) == FileType::RegularFile)
-        };
-        // A name of the directory may be swapped by its owner between the
-        // link and the rename: the file is checked under its final name, and
-        // linked again if what got there is not it.
-        let mut linked = false;
-        for _ in 0..10 {
-            let Some(hidden) = self.link_fresh().map_err(errno_err)? else {
-                break;
+        // The owner of the directory may remove or swap a name between the
+        // link and the rename: the file is checked under its final name,
+        // and if what got there is not it, the text is written again to a
+        // new file (the old one may have no name left to link it from).
+        for attempt in 0..10 {
+            if attempt > 0 {
+                self.remove_temp_name();
+                let (file, temp_name) = new_file(&self.dir).map_err(errno_err)?;
+                (self.file, self.temp_name) = (file, temp_name);
+            }
+            self.file.write_all(text.as_bytes()).map_err(write_err)?;
+            self.file.sync_all().map_err(write_err)?;
+            let ours = identity(&rfs::fstat(&self.file).map_err(errno_err)?);
+            let is_ours = |name: &OsStr| {
+                rfs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|s| identity(&s) == ours && file_type(&s) == FileType::RegularFile)
             };
-            linked = true;
-            rfs::renameat(&self.dir, &hidden, &self.dir, &self.name).map_err(errno_err)?;
-            if under_final_name(&self.dir, &self.name) {
-                break;
+            let renamed = match self.link_fresh().map_err(errno_err)? {
+                Some(hidden) => {
+                    between_link_and_rename(&self.dir, &hidden);
+                    rfs::renameat(&self.dir, &hidden, &self.dir, &self.name)
+                }
+                // Neither /proc nor CAP_DAC_READ_SEARCH: the named temporary
+                // file is renamed itself, if it is still ours.
+                None => match self.temp_name.take() {
+                    Some(temp) if is_ours(&temp) => {
+                        rfs::renameat(&self.dir, &temp, &self.dir, &self.name)
+                    }
+                    Some(_) => Err(rustix::io::Errno::NOENT),
+                    None => return Err(write_err(io::Error::other("cannot link the file"))),
+                },
+            };
+            match renamed {
+                Ok(()) if is_ours(&self.name) => {
+                    self.remove_temp_name();
+                    rfs::fsync(&self.dir).map_err(errno_err)?;
+                    return Ok(Some(path));
+                }
+                Ok(()) | Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(errno_err(e)),
             }
         }
-        if !linked {
-            // Neither /proc nor CAP_DAC_READ_SEARCH: the named temporary
-            // file is renamed itself, after checking it is still ours.
-            let temp = self
-                .temp_name
-                .clone()
-                .ok_or_else(|| write_err(io::Error::other("cannot link the unnamed file")))?;
-            if !under_final_name(&self.dir, &temp) {
-                return Err(write_err(io::Error::other(format!(
-                    "the temporary file {} was replaced while the output was prepared",
-                    self.dir_path.join(&temp).display()
-                ))));
-            }
-            rfs::renameat(&self.dir, &temp, &self.dir, &self.name).map_err(errno_err)?;
-            self.temp_name = None;
-        }
-        if !under_final_name(&self.dir, &self.name) {
-            return Err(write_err(io::Error::other(format!(
-                "{} was replaced by something else as it was written (is another program \
-                 writing in {}?)",
-                self.path.display(),
-                self.dir_path.display()
-            ))));
-        }
-        rfs::fsync(&self.dir).map_err(errno_err)?;
-        Ok(Some(path))
+        Err(write_err(io::Error::other(format!(
+            "its name was replaced by something else each time it was written (is another \
+             program writing in {}?)",
+            self.dir_path.display()
+        ))))
     }
 
     /// Gives the file a fresh hidden name in the directory; `None` when it
     /// cannot be linked by descriptor here.
     fn link_fresh(&self) -> Result<Option<OsString>, rustix::io::Errno> {
-        let proc_path = format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&self.file)
-        );
+        let proc_path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
         for _ in 0..100 {
             let hidden = fresh_name();
             let by_proc = rfs::linkat(CWD, &proc_path, &self.dir, &hidden, AtFlags::SYMLINK_FOLLOW);
             let result = match by_proc {
                 Err(
-                    rustix::io::Errno::NOENT | rustix::io::Errno::ACCESS | rustix::io::Errno::PERM,
-                )
-                | Err(rustix::io::Errno::XDEV) => {
-                    rfs::linkat(&self.file, "", &self.dir, &hidden, AtFlags::EMPTY_PATH)
-                }
+                    rustix::io::Errno::NOENT
+                    | rustix::io::Errno::ACCESS
+                    | rustix::io::Errno::PERM
+                    | rustix::io::Errno::XDEV,
+                ) => rfs::linkat(&self.file, "", &self.dir, &hidden, AtFlags::EMPTY_PATH),
                 other => other,
             };
             match result {
@@ -600,13 +562,49 @@ impl AtomicFile {
     }
 }
 
+/// A new file in `dir` for an output: unnamed (`O_TMPFILE`) where the
+/// filesystem has them, else under a fresh hidden name, created there
+/// (`O_EXCL`, never through a link). Mode 0666: the kernel takes the umask
+/// off, as for any new file.
+fn new_file(dir: &OwnedFd) -> Result<(File, Option<OsString>), rustix::io::Errno> {
+    let mode = Mode::from_raw_mode(0o666);
+    let unnamed = if no_tmpfile() {
+        Err(rustix::io::Errno::OPNOTSUPP)
+    } else {
+        rfs::openat(
+            dir,
+            ".",
+            OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+            mode,
+        )
+    };
+    match unnamed {
+        Ok(fd) => return Ok((File::from(fd), None)),
+        // No O_TMPFILE on this filesystem (or kernel).
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+        }
+        Err(e) => return Err(e),
+    }
+    for _ in 0..100 {
+        let temp = fresh_name();
+        match rfs::openat(
+            dir,
+            &temp,
+            OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+            mode,
+        ) {
+            Ok(fd) => return Ok((File::from(fd), Some(temp))),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(rustix::io::Errno::EXIST)
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        // An unnamed file goes with its descriptor; a named one is removed,
-        // after a commit too (the file lives on under its final name).
-        if let Some(temp) = self.temp_name.take() {
-            let _ = rfs::unlinkat(&self.dir, &temp, AtFlags::empty());
-        }
+        // An unnamed file goes with its descriptor; a named one is removed.
+        self.remove_temp_name();
     }
 }
 
@@ -619,10 +617,7 @@ impl Stream {
         let flags = OFlags::WRONLY | OFlags::NOCTTY | OFlags::CLOEXEC;
         // Reopening the O_PATH handle opens what was checked; without /proc
         // the name is opened again and must still lead to the same object.
-        let proc_path = format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&self.target)
-        );
+        let proc_path = format!("/proc/self/fd/{}", self.target.as_raw_fd());
         let fd = match rfs::open(&proc_path, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::NOENT) => {
@@ -658,14 +653,63 @@ fn no_tmpfile() -> bool {
     tests::NO_TMPFILE.with(std::cell::Cell::get)
 }
 
+/// Where a unit test plays the directory's owner, swapping the hidden name.
+#[cfg(not(test))]
+fn between_link_and_rename(_dir: &OwnedFd, _hidden: &OsStr) {}
+
+#[cfg(test)]
+fn between_link_and_rename(dir: &OwnedFd, hidden: &OsStr) {
+    if let Some(attack) = tests::ATTACK.with(|a| a.borrow_mut().pop()) {
+        attack(dir, hidden);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::{cell::Cell, fs, os::unix::fs::PermissionsExt};
 
     use super::*;
 
+    type Attack = Box<dyn FnOnce(&OwnedFd, &OsStr)>;
+
     thread_local! {
         pub(super) static NO_TMPFILE: Cell<bool> = const { Cell::new(false) };
+        /// What happens to the hidden names, one a commit attempt, last first.
+        pub(super) static ATTACK: std::cell::RefCell<Vec<Attack>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    #[test]
+    fn a_hidden_name_swapped_or_removed_is_linked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, "secret\n").unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+        let secret_for_attack = secret.clone();
+        ATTACK.with(|a| {
+            *a.borrow_mut() = vec![
+                // Second attempt: the name is removed.
+                Box::new(|dir: &OwnedFd, hidden: &OsStr| {
+                    rfs::unlinkat(dir, hidden, AtFlags::empty()).unwrap();
+                }),
+                // First attempt: the name becomes a link to the secret.
+                Box::new(move |dir: &OwnedFd, hidden: &OsStr| {
+                    rfs::unlinkat(dir, hidden, AtFlags::empty()).unwrap();
+                    rfs::symlinkat(&secret_for_attack, dir, hidden).unwrap();
+                }),
+            ]
+        });
+        let path = dir.path().join("out.json");
+        Output::prepare(Some(&path))
+            .unwrap()
+            .commit("{}\n")
+            .unwrap();
+        assert!(ATTACK.with(|a| a.borrow().is_empty()), "both attacks ran");
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
+        assert_eq!(fs::read_to_string(&secret).unwrap(), "secret\n");
+        let mode = fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]
