@@ -7,6 +7,7 @@
 //! process must not do.
 
 use std::{
+    collections::{HashMap, HashSet},
     io::{Read, Seek},
     os::fd::AsFd,
 };
@@ -130,6 +131,13 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
 
     let context = native_context(host);
     let mut skipped_names = Vec::new();
+    // A name given again (in the same rule or another with the same action
+    // and conditions) adds nothing: it is added once, so that a profile
+    // repeating names costs what its distinct rules cost (libseccomp's
+    // check of a rule against those it has is linear).
+    let mut resolved: HashMap<&str, Option<ScmpSyscall>> = HashMap::new();
+    let mut added: HashSet<(ScmpSyscall, ScmpAction, &[crate::profile::ArgCondition])> =
+        HashSet::new();
     let kept = profile
         .syscalls
         .iter()
@@ -156,10 +164,23 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
             vec![conditions]
         };
         for name in &rule.names {
-            let Ok(syscall) = ScmpSyscall::from_name(name) else {
-                skipped_names.push(name.clone());
+            let syscall = match resolved.get(name.as_str()) {
+                Some(&known) => known,
+                None => {
+                    let known = ScmpSyscall::from_name(name).ok();
+                    resolved.insert(name, known);
+                    if known.is_none() {
+                        skipped_names.push(name.clone());
+                    }
+                    known
+                }
+            };
+            let Some(syscall) = syscall else {
                 continue;
             };
+            if !added.insert((syscall, rule_action, rule.args.as_slice())) {
+                continue;
+            }
             for group in &groups {
                 let added = if group.is_empty() {
                     ctx.add_rule(rule_action, syscall)

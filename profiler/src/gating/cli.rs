@@ -86,6 +86,12 @@ fn run_check(args: CheckArgs) -> Result<i32, String> {
         );
     }
     // Report files are checked before anything runs.
+    Output::check_distinct(&[
+        ("--junit", args.junit.as_deref()),
+        ("--json", args.json.as_deref()),
+        ("--save-observed", args.save_observed.as_deref()),
+    ])
+    .map_err(|e| e.to_string())?;
     let junit = args
         .junit
         .as_deref()

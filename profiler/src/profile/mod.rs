@@ -89,7 +89,7 @@ struct RawRule {
     #[serde(default)]
     name: Option<String>,
     action: Action,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "errno_number")]
     errno_ret: Option<u32>,
     /// containers/common's spelling of `errnoRet` by name, e.g. "EPERM",
     /// which podman's profile carries beside the number.
@@ -193,7 +193,7 @@ pub struct Profile {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawProfile {
     default_action: Action,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "errno_number")]
     default_errno_ret: Option<u32>,
     /// containers/common's spelling of `defaultErrnoRet` by name.
     #[serde(default)]
@@ -276,17 +276,19 @@ fn reconcile_errno(
 /// profile should leave to chance (libseccomp refuses some such pairs and
 /// not others).
 fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
-    type Conditions<'a> = (&'a str, &'a [ArgCondition], &'a Filter, &'a Filter);
-    let mut seen: HashMap<Conditions<'_>, (usize, Action, Option<u32>)> = HashMap::new();
+    // Rules under the same conditions share a number, hashed once a rule
+    // rather than once a name.
+    type Conditions<'a> = (&'a [ArgCondition], &'a Filter, &'a Filter);
+    let mut conditions: HashMap<Conditions<'_>, usize> = HashMap::new();
+    let mut seen: HashMap<(&str, usize), (usize, Action, Option<u32>)> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
         let verdict = (rule.action, rule.errno());
+        let next = conditions.len();
+        let group = *conditions
+            .entry((rule.args.as_slice(), &rule.includes, &rule.excludes))
+            .or_insert(next);
         for name in &rule.names {
-            let key = (
-                name.as_str(),
-                rule.args.as_slice(),
-                &rule.includes,
-                &rule.excludes,
-            );
+            let key = (name.as_str(), group);
             match seen.get(&key) {
                 Some(&(first, action, errno)) if (action, errno) != verdict => {
                     let describe = |action: Action, errno: Option<u32>| match errno {
@@ -309,6 +311,31 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The largest errno: the kernel takes a return value from -4095 to -1 as
+/// an error (`MAX_ERRNO`), and libseccomp refuses a larger one.
+pub const MAX_ERRNO: u32 = 4095;
+
+/// An `errnoRet`/`defaultErrnoRet`: a number from 0 to [`MAX_ERRNO`]
+/// (`null` is no value). A larger one would be cut to its low 16 bits by
+/// the filter (65536 to 0: the denied syscall "succeeds"), a negative one
+/// is no errno.
+fn errno_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match number.as_u64() {
+        Some(errno) if errno <= u64::from(MAX_ERRNO) => Ok(Some(errno as u32)),
+        _ => Err(D::Error::custom(format!(
+            "{number} is not an errno: an errno is a whole number from 0 to {MAX_ERRNO} \
+             (e.g. 1 for EPERM, 38 for ENOSYS)"
+        ))),
+    }
 }
 
 /// Reads a list that may also be given as `null` (Go writes a nil slice so).
@@ -400,7 +427,18 @@ pub enum ProfileWarning {
         /// Where, e.g. `syscalls[16].excludes.arches`.
         at: String,
     },
+    /// More warnings of the same kind than are worth a line each: how many
+    /// were left out after the first [`MAX_WARNINGS_OF_A_KIND`].
+    More { count: usize, kind: &'static str },
 }
+
+/// The most warnings of one kind given a line each; the rest are counted
+/// in one [`ProfileWarning::More`] (a profile of 300,000 made-up names
+/// makes one warning line, not 300,000).
+pub const MAX_WARNINGS_OF_A_KIND: usize = 20;
+
+/// The most rule indexes listed in one warning.
+const MAX_RULES_LISTED: usize = 5;
 
 impl fmt::Display for ProfileWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -410,7 +448,15 @@ impl fmt::Display for ProfileWarning {
                 rules,
                 arches,
             } => {
-                let rules: Vec<String> = rules.iter().map(|r| format!("syscalls[{r}]")).collect();
+                let mut listed: Vec<String> = rules
+                    .iter()
+                    .take(MAX_RULES_LISTED)
+                    .map(|r| format!("syscalls[{r}]"))
+                    .collect();
+                if rules.len() > MAX_RULES_LISTED {
+                    listed.push(format!("{} more rules", rules.len() - MAX_RULES_LISTED));
+                }
+                let rules = listed;
                 write!(
                     f,
                     "`{name}` ({}) is not a syscall of {}: a runtime on this host skips it \
@@ -424,6 +470,12 @@ impl fmt::Display for ProfileWarning {
                 "syscall names not checked: this tool has no syscall table for {}",
                 arch_list(arches)
             ),
+            ProfileWarning::More { count, kind } => {
+                write!(
+                    f,
+                    "{count} more {kind} (the first {MAX_WARNINGS_OF_A_KIND} are above)"
+                )
+            }
             ProfileWarning::UnknownFilterArch { value, at } => write!(
                 f,
                 "{value:?} in `{at}` names no architecture, so it never matches (known: {})",
@@ -479,12 +531,18 @@ impl Profile {
         Profile::load(path).map(|parsed| parsed.profile)
     }
 
-    /// Reads and checks the profile at `path` (see [`Profile::parse`]),
-    /// refusing a file larger than [`MAX_PROFILE_BYTES`] before reading it.
+    /// Reads and checks the profile at `path` (see [`Profile::parse`]);
+    /// `-` is standard input, which can be read once. A path that leads to
+    /// no regular file (a FIFO, a device, a directory, a socket) is refused
+    /// without being opened, and a file larger than [`MAX_PROFILE_BYTES`]
+    /// before it is read.
     pub fn load(path: &Path) -> Result<ParsedProfile, ProfileError> {
         let bytes = parse::read_limited(path)?;
         Profile::parse(&bytes).map_err(|source| ProfileError::Invalid {
-            path: path.to_owned(),
+            path: match path == Path::new("-") {
+                true => parse::STDIN_NAME.into(),
+                false => path.to_owned(),
+            },
             source,
         })
     }
@@ -499,10 +557,16 @@ impl Profile {
     pub fn parse(bytes: &[u8]) -> Result<ParsedProfile, ParseError> {
         let profile = parse::parse_strict(bytes)?;
         let mut warnings = match Arch::host() {
-            Some(host) => profile.unknown_names(host),
+            Some(host) => capped(
+                profile.unknown_names(host),
+                "names that are no syscall here",
+            ),
             None => Vec::new(),
         };
-        warnings.extend(profile.unknown_filter_arches());
+        warnings.extend(capped(
+            profile.unknown_filter_arches(),
+            "`includes`/`excludes` architectures that name none",
+        ));
         Ok(ParsedProfile { profile, warnings })
     }
 
@@ -596,6 +660,17 @@ impl Profile {
     }
 }
 
+/// The first [`MAX_WARNINGS_OF_A_KIND`] of `warnings`, and a count of the
+/// rest.
+fn capped(mut warnings: Vec<ProfileWarning>, kind: &'static str) -> Vec<ProfileWarning> {
+    if warnings.len() > MAX_WARNINGS_OF_A_KIND {
+        let count = warnings.len() - MAX_WARNINGS_OF_A_KIND;
+        warnings.truncate(MAX_WARNINGS_OF_A_KIND);
+        warnings.push(ProfileWarning::More { count, kind });
+    }
+    warnings
+}
+
 /// Whether Docker keeps `rule` on a daemon of native architecture `native`,
 /// judging by its `arches` filters only.
 pub fn applies_to_arch(rule: &SyscallRule, native: Arch) -> bool {
@@ -622,6 +697,18 @@ pub enum ProfileError {
         path: std::path::PathBuf,
         source: ParseError,
     },
+    #[error(
+        "{path} is {kind}, not a profile file: give a regular file, or `-` to read standard input"
+    )]
+    NotAFile {
+        path: std::path::PathBuf,
+        kind: &'static str,
+    },
+    #[error(
+        "standard input (`-`) is given for two profiles: it can be read once; give the other \
+         profile as a file"
+    )]
+    StdinTwice,
 }
 
 #[cfg(test)]
@@ -779,7 +866,8 @@ mod tests {
         assert!(err.contains("syscalls[0].args[0]"), "{err}");
         let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [["read"]]}"#);
         assert!(err.contains("expected a JSON object"), "{err}");
-        assert!(parse_err("").contains("EOF"));
+        assert!(parse_err("").contains("it is empty"));
+        assert!(parse_err(" \n").contains("it is empty"));
         let err = parse_err(r#"{"defaultAction": "SCMP_ACT_ALLOW"} {}"#);
         assert!(err.contains("trailing"), "{err}");
     }

@@ -10,8 +10,12 @@ use std::{
     fmt,
     fs::File,
     io::{self, Read},
+    os::fd::AsRawFd,
     path::Path,
+    sync::atomic::{AtomicBool, Ordering},
 };
+
+use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 
 use super::{Profile, ProfileError};
 
@@ -33,6 +37,16 @@ pub enum ParseError {
         limit = MAX_PROFILE_BYTES
     )]
     TooLarge { size: u64 },
+    #[error(
+        "it goes on past the {limit} bytes a profile may have (a seccomp profile is a few \
+         kilobytes: is this the right input?)",
+        limit = MAX_PROFILE_BYTES
+    )]
+    TooLong,
+    #[error(
+        "it is empty: a profile is a JSON object, e.g. {{\"defaultAction\": \"SCMP_ACT_ERRNO\"}}"
+    )]
+    Empty,
     #[error(
         "it nests {depth} levels deep at line {line} column {column}, deeper than the \
          {limit} levels a Docker profile has (profile, syscalls, rule, args, condition)",
@@ -76,34 +90,99 @@ impl fmt::Display for Located<'_> {
     }
 }
 
-/// Reads `path` whole, refusing it before reading when its size is known to
-/// be over the limit, and while reading when it is not (a pipe, /dev/stdin).
+/// Whether a profile was read from standard input already: it can be read
+/// only once.
+static STDIN_READ: AtomicBool = AtomicBool::new(false);
+
+/// How standard input (`-`) is named in messages.
+pub(super) const STDIN_NAME: &str = "standard input";
+
+/// What kind of file a path leads to, in a message.
+fn kind(file_type: FileType) -> &'static str {
+    match file_type {
+        FileType::Directory => "a directory",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Symlink => "a symbolic link",
+        FileType::RegularFile => "a regular file",
+        FileType::Unknown => "not a file",
+    }
+}
+
+/// Reads the profile at `path` whole (`-`: standard input, once). A path
+/// must lead to a regular file: anything else (a FIFO, a device, a
+/// directory, a socket) is refused before it is opened for reading, so that
+/// nothing blocks and no device acts on being opened. A file over the limit
+/// is refused before it is read, and standard input, or a file that grows,
+/// as soon as the limit is passed.
 pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, ProfileError> {
-    let read_err = |source| ProfileError::Read {
+    let read_err = |source: io::Error| ProfileError::Read {
         path: path.to_owned(),
         source,
     };
-    let too_large = |size| ProfileError::Invalid {
-        path: path.to_owned(),
-        source: ParseError::TooLarge { size },
+    if path == Path::new("-") {
+        if STDIN_READ.swap(true, Ordering::SeqCst) {
+            return Err(ProfileError::StdinTwice);
+        }
+        return read_capped(Path::new(STDIN_NAME), io::stdin().lock());
+    }
+    // O_PATH: a handle on what the path leads to, without opening it.
+    let handle = rfs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| read_err(e.into()))?;
+    let stat = rfs::fstat(&handle).map_err(|e| read_err(e.into()))?;
+    let file_type = FileType::from_raw_mode(stat.st_mode);
+    if file_type != FileType::RegularFile {
+        return Err(ProfileError::NotAFile {
+            path: path.to_owned(),
+            kind: kind(file_type),
+        });
+    }
+    let size = stat.st_size as u64;
+    if size > MAX_PROFILE_BYTES {
+        return Err(ProfileError::Invalid {
+            path: path.to_owned(),
+            source: ParseError::TooLarge { size },
+        });
+    }
+    // The file checked is the one read: the handle is reopened through
+    // /proc; without /proc, the path is opened again and must still lead to
+    // the same regular file.
+    let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let proc_path = format!("/proc/self/fd/{}", handle.as_raw_fd());
+    let fd = match rfs::open(&proc_path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => {
+            let fd = rfs::open(path, flags, Mode::empty()).map_err(|e| read_err(e.into()))?;
+            let now = rfs::fstat(&fd).map_err(|e| read_err(e.into()))?;
+            if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino) {
+                return Err(read_err(io::Error::other(
+                    "it was replaced while being opened",
+                )));
+            }
+            fd
+        }
+        Err(e) => return Err(read_err(e.into())),
     };
-    let file = File::open(path).map_err(read_err)?;
-    let metadata = file.metadata().map_err(read_err)?;
-    if metadata.is_dir() {
-        return Err(read_err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "it is a directory; give the profile's JSON file",
-        )));
-    }
-    if metadata.is_file() && metadata.len() > MAX_PROFILE_BYTES {
-        return Err(too_large(metadata.len()));
-    }
+    read_capped(path, File::from(fd))
+}
+
+/// Reads `reader` to its end, or to one byte past the limit.
+fn read_capped(path: &Path, reader: impl Read) -> Result<Vec<u8>, ProfileError> {
     let mut bytes = Vec::new();
-    file.take(MAX_PROFILE_BYTES + 1)
+    reader
+        .take(MAX_PROFILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(read_err)?;
+        .map_err(|source| ProfileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     if bytes.len() as u64 > MAX_PROFILE_BYTES {
-        return Err(too_large(bytes.len() as u64));
+        return Err(ProfileError::Invalid {
+            path: path.to_owned(),
+            source: ParseError::TooLong,
+        });
     }
     Ok(bytes)
 }
@@ -115,6 +194,9 @@ pub(super) fn parse_strict(bytes: &[u8]) -> Result<Profile, ParseError> {
         return Err(ParseError::TooLarge {
             size: bytes.len() as u64,
         });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
     }
     check_nesting(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

@@ -265,6 +265,11 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         None if options.keep_running => return Err(RecordError::KeepRunningNative),
         None => Some(process::resolve(program)?),
     };
+    let profile_path = match options.discard_profile {
+        true => None,
+        false => Some(options.output.as_deref().unwrap_or("-".as_ref())),
+    };
+    Output::check_distinct(&[("-o", profile_path), ("--stats", options.stats.as_deref())])?;
     let output = match options.discard_profile {
         true => None,
         false => Some(Output::prepare(options.output.as_deref())?),

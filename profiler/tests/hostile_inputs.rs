@@ -1,0 +1,437 @@
+//! Hostile input profiles through every command that reads one, as a user
+//! meets them: each command ends quickly (a hang fails the test instead of
+//! blocking it), a refused profile gives exactly one error line and the
+//! documented exit status, and `enforce` never starts its command on one.
+
+mod common;
+
+use std::{
+    fs,
+    io::Read,
+    os::unix::{ffi::OsStrExt, fs::symlink},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+
+/// How long a command may take before it counts as hung (and is killed).
+const HANG: Duration = Duration::from_secs(20);
+
+/// What a user sees of one run.
+struct Seen {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `syscall-profile ARGS` with `stdin` as standard input, killing it
+/// and failing the test if it does not end within [`HANG`].
+fn run_bounded(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> Seen {
+    let stdin = match stdin {
+        Some(path) => Stdio::from(fs::File::open(path).expect("open the stdin file")),
+        None => Stdio::null(),
+    };
+    let started = Instant::now();
+    let mut child = Command::new(profiler())
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run syscall-profile");
+    // Readers on threads, so a full pipe cannot stall the child.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = out.read_to_end(&mut text);
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = err.read_to_end(&mut text);
+        text
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`syscall-profile {args:?}` hung: killed after {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    Seen {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+        elapsed,
+    }
+}
+
+/// A profile input: a path, or `-` with this file as standard input.
+enum Input {
+    Path(PathBuf),
+    Stdin(PathBuf),
+}
+
+struct Case {
+    name: &'static str,
+    input: Input,
+    /// What the one error line must say (besides the input's name).
+    says: &'static str,
+}
+
+/// A valid profile, as the partner of a hostile one read from standard
+/// input.
+const GOOD: &str = r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#;
+
+/// One name repeated `count` times in a rule denying it: for 300,000, a
+/// valid profile of 2.7 MB, under the 4 MiB limit.
+fn repeated_names(count: usize) -> String {
+    let mut text = String::from(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["#);
+    for i in 0..count {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str("\"ptrace\"");
+    }
+    text.push_str(r#"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#);
+    text
+}
+
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0, "mkfifo");
+}
+
+/// The refused inputs, made in `dir`.
+fn hostile_corpus(dir: &Path) -> Vec<Case> {
+    let file = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        fs::write(&path, bytes).unwrap();
+        path
+    };
+    let fifo = dir.join("fifo.json");
+    mkfifo(&fifo);
+    let zero = dir.join("zero.json");
+    symlink("/dev/zero", &zero).unwrap();
+    let directory = dir.join("dir.json");
+    fs::create_dir(&directory).unwrap();
+    let (loop_a, loop_b) = (dir.join("loop-a.json"), dir.join("loop-b.json"));
+    symlink(&loop_b, &loop_a).unwrap();
+    symlink(&loop_a, &loop_b).unwrap();
+    let huge = dir.join("huge.json");
+    // Sparse: 5 MiB without writing them.
+    fs::File::create(&huge)
+        .unwrap()
+        .set_len(5 * 1024 * 1024)
+        .unwrap();
+    let errno_rule = |errno: &str| {
+        format!(
+            r#"{{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{{"names": ["read"],
+            "action": "SCMP_ACT_ERRNO", "errnoRet": {errno}}}]}}"#
+        )
+    };
+    vec![
+        Case {
+            name: "a FIFO",
+            input: Input::Path(fifo),
+            says: "is a FIFO, not a profile file: give a regular file, or `-` to read standard input",
+        },
+        Case {
+            name: "/dev/zero through a link",
+            input: Input::Path(zero),
+            says: "is a character device, not a profile file",
+        },
+        Case {
+            name: "a directory",
+            input: Input::Path(directory),
+            says: "is a directory, not a profile file",
+        },
+        Case {
+            name: "a symlink loop",
+            input: Input::Path(loop_a),
+            says: "Too many levels of symbolic links",
+        },
+        Case {
+            name: "a file over 4 MiB",
+            input: Input::Path(huge),
+            says: "it has 5242880 bytes, more than the 4194304 a profile may have",
+        },
+        Case {
+            name: "deep nesting",
+            input: Input::Path(file("deep.json", "[".repeat(200_000).as_bytes())),
+            says: "nests 6 levels deep",
+        },
+        Case {
+            name: "errnoRet 65536",
+            input: Input::Path(file("e65536.json", errno_rule("65536").as_bytes())),
+            says: "65536 is not an errno: an errno is a whole number from 0 to 4095",
+        },
+        Case {
+            name: "errnoRet 4096",
+            input: Input::Path(file("e4096.json", errno_rule("4096").as_bytes())),
+            says: "4096 is not an errno",
+        },
+        Case {
+            name: "errnoRet -1",
+            input: Input::Path(file("e-1.json", errno_rule("-1").as_bytes())),
+            says: "-1 is not an errno",
+        },
+        Case {
+            name: "defaultErrnoRet 65536",
+            input: Input::Path(file(
+                "default-e65536.json",
+                br#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 65536}"#,
+            )),
+            says: "65536 is not an errno: an errno is a whole number from 0 to 4095 (e.g. 1 for \
+                   EPERM, 38 for ENOSYS) (at `defaultErrnoRet`",
+        },
+        Case {
+            name: "an unknown action",
+            input: Input::Path(file(
+                "action.json",
+                br#"{"defaultAction": "SCMP_ACT_PERMIT"}"#,
+            )),
+            says: "unknown action \"SCMP_ACT_PERMIT\"",
+        },
+        Case {
+            name: "a wrong type",
+            input: Input::Path(file(
+                "type.json",
+                br#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "read", "action": "SCMP_ACT_ERRNO"}]}"#,
+            )),
+            says: "syscalls[0].names",
+        },
+        Case {
+            name: "NUL bytes",
+            input: Input::Path(file("nul.json", b"{\"defaultAction\": \0\0\0}")),
+            says: "not valid JSON",
+        },
+        Case {
+            name: "invalid UTF-8",
+            input: Input::Path(file(
+                "utf8.json",
+                b"{\"defaultAction\": \"SCMP_ACT_\xff\xfe\"}",
+            )),
+            says: "not valid JSON",
+        },
+        Case {
+            name: "an empty file",
+            input: Input::Path(file("empty.json", b"")),
+            says: "it is empty",
+        },
+        Case {
+            name: "endless standard input",
+            input: Input::Stdin(PathBuf::from("/dev/zero")),
+            says: "it goes on past the 4194304 bytes a profile may have",
+        },
+        Case {
+            name: "NUL bytes on standard input",
+            input: Input::Stdin(file("stdin-nul", &[0; 1000])),
+            says: "not valid JSON",
+        },
+        Case {
+            name: "errnoRet 65536 on standard input",
+            input: Input::Stdin(file("stdin-e65536", errno_rule("65536").as_bytes())),
+            says: "65536 is not an errno",
+        },
+    ]
+}
+
+/// Every command that reads a profile, with `input` where a profile goes
+/// (`partner` where a second one goes) and, for `enforce`, a command that
+/// leaves `marker` behind if it ever runs. With the exit status a refused
+/// profile gives.
+fn commands(input: &Path, partner: &Path, marker: &Path) -> Vec<(Vec<PathBuf>, i32)> {
+    let p = |s: &str| PathBuf::from(s);
+    vec![
+        (vec![p("diff"), input.into()], 2),
+        (vec![p("diff"), input.into(), partner.into()], 2),
+        (vec![p("merge"), input.into(), partner.into()], 2),
+        (
+            vec![
+                p("check"),
+                p("--policy"),
+                input.into(),
+                p("--observed"),
+                partner.into(),
+            ],
+            2,
+        ),
+        (
+            vec![
+                p("check"),
+                p("--policy"),
+                partner.into(),
+                p("--observed"),
+                input.into(),
+            ],
+            2,
+        ),
+        (
+            vec![
+                p("enforce"),
+                p("--profile"),
+                input.into(),
+                p("--"),
+                p("sh"),
+                p("-c"),
+                PathBuf::from(format!("echo ran > {}", marker.display())),
+            ],
+            125,
+        ),
+    ]
+}
+
+#[test]
+fn hostile_profiles_are_refused_quickly_with_one_line() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    fs::write(&good, GOOD).unwrap();
+    let marker = dir.path().join("command-ran");
+    let mut failures = Vec::new();
+    for case in hostile_corpus(dir.path()) {
+        let (input, partner, stdin, shown) = match &case.input {
+            // The same file twice where a command takes two.
+            Input::Path(path) => (path.clone(), path.clone(), None, path.display().to_string()),
+            Input::Stdin(feed) => (
+                PathBuf::from("-"),
+                good.clone(),
+                Some(feed.clone()),
+                "standard input".to_owned(),
+            ),
+        };
+        for (args, code) in commands(&input, &partner, &marker) {
+            let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            let seen = run_bounded(&args, stdin.as_deref());
+            let lines: Vec<&str> = seen.stderr.lines().collect();
+            let what = format!("{} through `{:?}`", case.name, args);
+            if seen.code != Some(code) {
+                failures.push(format!(
+                    "{what}: exit status {:?}, not {code}: {}",
+                    seen.code, seen.stderr
+                ));
+            }
+            if lines.len() != 1
+                || !lines[0].starts_with("syscall-profile: error: ")
+                || !lines[0].contains(case.says)
+                || !lines[0].contains(&shown)
+            {
+                failures.push(format!(
+                    "{what}: not one error line naming {shown} and saying {:?}: {:?}",
+                    case.says, seen.stderr
+                ));
+            }
+            if !seen.stdout.is_empty() {
+                failures.push(format!("{what}: wrote to stdout: {:?}", seen.stdout));
+            }
+            if seen.elapsed > Duration::from_secs(2) {
+                failures.push(format!("{what}: took {:?}", seen.elapsed));
+            }
+            if marker.exists() {
+                failures.push(format!(
+                    "{what}: enforce ran the command on a refused profile"
+                ));
+                fs::remove_file(&marker).unwrap();
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn standard_input_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    fs::write(&good, GOOD).unwrap();
+    let seen = run_bounded(&["diff".as_ref(), "-".as_ref(), "-".as_ref()], Some(&good));
+    assert_eq!(seen.code, Some(2), "{}", seen.stderr);
+    assert_eq!(
+        seen.stderr.trim_end(),
+        "syscall-profile: error: standard input (`-`) is given for two profiles: it can be read \
+         once; give the other profile as a file"
+    );
+    // Once is fine: the same report as from the file, but for the name.
+    let from_stdin = run_bounded(&["diff".as_ref(), "-".as_ref()], Some(&good));
+    let from_file = run_bounded(&["diff".as_ref(), good.as_os_str()], None);
+    assert_eq!(from_stdin.code, Some(0), "{}", from_stdin.stderr);
+    let body = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert!(
+        from_file.stdout.lines().count() > 10,
+        "{}",
+        from_file.stdout
+    );
+    assert_eq!(body(&from_stdin.stdout), body(&from_file.stdout));
+}
+
+/// 300,000 repetitions of one name: a valid profile under the size limit,
+/// handled by every command in about a second (it took minutes in enforce).
+#[test]
+fn repeated_names_are_handled_quickly() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("repeated.json");
+    let text = repeated_names(300_000);
+    assert!(text.len() > 2_000_000 && text.len() < 4 * 1024 * 1024);
+    fs::write(&big, &text).unwrap();
+    let marker = dir.path().join("command-ran");
+    // The debug build the tests run parses several times slower than a
+    // release build; the bound is the release one's second with that margin.
+    let bound = if cfg!(debug_assertions) {
+        Duration::from_secs(8)
+    } else {
+        Duration::from_millis(1500)
+    };
+    let mut failures = Vec::new();
+    for (args, _) in commands(&big, &big, &marker) {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let seen = run_bounded(&args, None);
+        if seen.code != Some(0) {
+            failures.push(format!(
+                "`{args:?}`: exit status {:?}: {}",
+                seen.code, seen.stderr
+            ));
+        }
+        if seen.elapsed > bound {
+            failures.push(format!("`{args:?}` took {:?}", seen.elapsed));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The command ran (under a filter that denies ptrace).
+    assert_eq!(fs::read_to_string(&marker).unwrap(), "ran\n");
+    // The same through standard input.
+    let seen = run_bounded(&["diff".as_ref(), "-".as_ref()], Some(&big));
+    assert_eq!(seen.code, Some(0), "{}", seen.stderr);
+}
+
+/// Inputs the fuzzer found crashing (`fuzz/artifacts/`, when a fuzzing run
+/// left any): none may crash or hang the command line.
+#[test]
+fn fuzzer_crash_inputs_do_not_crash_the_commands() {
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/artifacts");
+    let Ok(targets) = fs::read_dir(&artifacts) else {
+        return;
+    };
+    for target in targets.flatten() {
+        for input in fs::read_dir(target.path()).into_iter().flatten().flatten() {
+            let seen = run_bounded(&["diff".as_ref(), input.path().as_os_str()], None);
+            assert!(
+                matches!(seen.code, Some(0 | 2)) && !seen.stderr.contains("panicked"),
+                "{}: {:?} {}",
+                input.path().display(),
+                seen.code,
+                seen.stderr
+            );
+        }
+    }
+}
