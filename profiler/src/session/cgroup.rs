@@ -115,16 +115,17 @@ pub struct RunCgroup {
 }
 
 impl RunCgroup {
-    /// Makes `<cgroup2 mount>/syscall-profile/<kind>-<pid>-<start>-<nanos>`,
+    /// Makes `<cgroup2 mount>/syscall-profile/<kind>-<pid>-<start>-<guardian>-<nanos>`,
     /// a name unique on this host. The pid and the start time of this
-    /// process let a later run tell a stale one even after the pid is reused.
-    pub fn create(kind: Kind) -> Result<RunCgroup, CgroupError> {
+    /// process let a later run tell a stale one even after the pid is
+    /// reused; the guardian's pid, that the guardian is still at work on it.
+    pub fn create(kind: Kind, guardian: u32) -> Result<RunCgroup, CgroupError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let pid = std::process::id();
         let start = start_time(pid).unwrap_or(0);
-        let name = format!("{}-{pid}-{start}-{nanos:09}", kind.prefix());
+        let name = format!("{}-{pid}-{start}-{guardian}-{nanos:09}", kind.prefix());
         let mount = cgroup2_mount()?;
         let parent = mount.join(PARENT);
         let path = parent.join(name);
@@ -428,22 +429,28 @@ pub fn kill_and_remove(path: &Path) -> String {
     text
 }
 
-/// Whether the run that made the cgroup `name` (`kind-pid-start-nanos`) is
-/// still alive: its pid exists with the same start time. A name without a
-/// start time (older versions) is judged by its pid alone.
+/// Whether the run that made the cgroup `name` (`kind-pid-start-guardian-nanos`)
+/// is still alive, or its guardian still at work: the pid exists with the
+/// same start time, or the guardian's pid is still a guardian. Names of
+/// older versions (`kind-pid-nanos`) are judged by the pid alone.
 fn owner_alive(name: &str) -> bool {
-    let mut parts = name.split('-').skip(1);
-    let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
+    let parts: Vec<&str> = name.split('-').skip(1).collect();
+    let Some(pid) = parts.first().and_then(|p| p.parse::<u32>().ok()) else {
         // Not one of ours: leave it.
         return true;
     };
-    let start = parts.next().and_then(|s| s.parse::<u64>().ok());
-    let has_start = parts.next().is_some();
-    match (start_time(pid), start) {
-        (None, _) => false,
-        (Some(now), Some(then)) if has_start => now == then,
-        (Some(_), _) => true,
+    if parts.len() < 4 {
+        return start_time(pid).is_some();
     }
+    let start = parts[1].parse::<u64>().ok();
+    let owner = start_time(pid).is_some_and(|now| Some(now) == start);
+    let guardian = parts[2].parse::<u32>().is_ok_and(|g| {
+        fs::read(format!("/proc/{g}/cmdline")).is_ok_and(|c| {
+            c.split(|&b| b == 0)
+                .any(|w| w == super::guardian::SUBCOMMAND.as_bytes())
+        })
+    });
+    owner || guardian
 }
 
 /// Best effort: the directories an engine made for `relative` in the v1

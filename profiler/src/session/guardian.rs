@@ -75,6 +75,11 @@ impl Guardian {
         Ok(Guardian { pipe, child })
     }
 
+    /// The guardian's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Hands the guardian a duty for the case the tool dies.
     pub fn watch(&mut self, duty: &Duty) -> io::Result<()> {
         let Some(pipe) = self.pipe.as_mut() else {

@@ -105,7 +105,7 @@ impl Session {
         let signals = process::catch_signals().map_err(SessionError::Signals)?;
         let mut guardian = Guardian::spawn().map_err(SessionError::Guardian)?;
         let stale = cgroup::remove_stale();
-        let cgroup = RunCgroup::create(kind)?;
+        let cgroup = RunCgroup::create(kind, guardian.id())?;
         guardian
             .watch(&Duty::Cgroup {
                 path: cgroup.path().to_owned(),
