@@ -1396,3 +1396,314 @@ fn names_or_none(names: &[String]) -> String {
             .join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, time::Duration};
+
+    use super::*;
+    use crate::bench_suite::{BpfObject, Busy, Memory, Sizes};
+
+    fn map(name: &str, type_name: &str, max_entries: u64, memlock: u64) -> BpfObject {
+        BpfObject {
+            kind: "map",
+            id: memlock,
+            name: name.to_owned(),
+            type_name: type_name.to_owned(),
+            key_size: 4,
+            value_size: 8,
+            max_entries,
+            memlock,
+        }
+    }
+
+    fn prog(name: &str, memlock: u64) -> BpfObject {
+        BpfObject {
+            kind: "prog",
+            id: memlock,
+            name: name.to_owned(),
+            type_name: "raw_tracepoint".to_owned(),
+            key_size: 0,
+            value_size: 0,
+            max_entries: 0,
+            memlock,
+        }
+    }
+
+    /// A run with a figure, a failure or a gap in every section, and every
+    /// kind of memory figure.
+    fn outcome(scratch: &Path) -> Outcome {
+        use Run::*;
+        use Workload::*;
+        let profile = scratch.join("learned-Micro.json");
+        let written = fs::write(
+            &profile,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["getppid", "exit_group", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO"}]}"#,
+        );
+        assert!(written.is_ok(), "{written:?}");
+        let samples: BTreeMap<Case, Vec<f64>> = [
+            (Micro, Untraced, &[100.0, 98.0, 103.0][..]),
+            (Micro, Record, &[150.0, 140.0, 160.0]),
+            (Micro, Bpftrace, &[400.0, 380.0, 420.0]),
+            (Micro, Strace, &[25_000.0]),
+            (Micro, Beside(Neighbour::Record), &[130.0, 125.0, 135.0]),
+            (Micro, Beside(Neighbour::Bpftrace), &[120.0, 118.0, 121.0]),
+            (
+                Micro,
+                Beside(Neighbour::EmptyTracepoint),
+                &[140.0, 139.0, 150.0],
+            ),
+            (
+                Micro,
+                Beside(Neighbour::EmptyRawTracepoint),
+                &[115.0, 112.0, 118.0],
+            ),
+            (Micro, Enforce(Policy::None), &[160.0, 155.0, 170.0]),
+            (
+                Micro,
+                Enforce(Policy::DockerDefault),
+                &[101.0, 100.0, 102.0],
+            ),
+            (Micro, Enforce(Policy::Learned), &[100.0, 99.0, 108.0]),
+            (Micro, Container(Policy::None), &[105.0, 104.0, 106.0]),
+            (
+                Micro,
+                Container(Policy::DockerDefault),
+                &[106.0, 105.0, 107.0],
+            ),
+            (Micro, Container(Policy::Learned), &[110.0, 109.0, 111.0]),
+            (FileIo, Untraced, &[2.0, 1.9, 2.2]),
+            (FileIo, Record, &[2.5, 2.4, 2.6]),
+            (FileIo, Bpftrace, &[3.0, 2.9, 3.3]),
+            (Redis, Untraced, &[50_000.0, 48_000.0, 52_000.0]),
+            (Redis, Record, &[49_000.0, 47_000.0, 50_000.0]),
+            (Redis, Bpftrace, &[45_000.0, 44_000.0, 46_000.0]),
+            (Redis, Strace, &[20_000.0]),
+            (
+                Redis,
+                Container(Policy::DockerDefault),
+                &[47_000.0, 46_000.0, 48_000.0],
+            ),
+            (Redis, ContainerRecord, &[40_000.0, 39_000.0, 41_000.0]),
+            (Redis, ContainerBpftrace, &[42_000.0]),
+            (Redis, ContainerStrace, &[15_000.0]),
+            (Redis, Enforce(Policy::None), &[46_000.0]),
+            (Redis, Enforce(Policy::DockerDefault), &[49_500.0]),
+            (Redis, Enforce(Policy::Learned), &[49_800.0, 49_000.0]),
+            (Redis, Container(Policy::None), &[47_500.0]),
+            (Redis, Container(Policy::Learned), &[46_500.0]),
+            (True, Untraced, &[1.0, 1.1, 0.9, 1.2]),
+            (True, Record, &[120.0, 130.0, 110.0, 125.0]),
+            (StartTime, Untraced, &[0.5, 0.6]),
+        ]
+        .into_iter()
+        .map(|(workload, run, values)| (Case { workload, run }, values.to_vec()))
+        .collect();
+        let failures: BTreeMap<Case, String> = [
+            (
+                Case {
+                    workload: Micro,
+                    run: Beside(Neighbour::EmptyFentry),
+                },
+                "attaching to fentry/x64_sys_call: Invalid argument | EINVAL: ".to_owned(),
+            ),
+            (
+                Case {
+                    workload: FileIo,
+                    run: Strace,
+                },
+                "`strace` failed (exit status: 1): no | pipe".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let mut cases: Vec<Case> = samples.keys().chain(failures.keys()).copied().collect();
+        // In the run, but neither measured nor failed.
+        cases.push(Case {
+            workload: StartTime,
+            run: Record,
+        });
+        Outcome {
+            sizes: Sizes {
+                calls: 1_000_000,
+                strace_calls: 20_000,
+                files: 5_000,
+                strace_files: 1_000,
+                requests: 20_000,
+                strace_requests: 5_000,
+                startups: 5,
+            },
+            rounds: 3,
+            command_line: "cargo xtask bench --rounds 3".to_owned(),
+            cases,
+            samples,
+            failures,
+            memory: Memory {
+                recorder_kib: [
+                    ("getppid-loop".to_owned(), vec![20_480, 21_504, 19_456]),
+                    ("/bin/true".to_owned(), vec![15_360]),
+                ]
+                .into_iter()
+                .collect(),
+                bpftrace_kib: vec![81_920, 90_000],
+                bpf: [
+                    (
+                        "record (native)".to_owned(),
+                        vec![
+                            map("IN_SYSCALL", "lru_hash", 65_536, 5_300_000),
+                            map("COUNTS", "percpu_array", 512, 40_960),
+                            map("DENIALS", "ringbuf", 1, 266_240),
+                            prog("sys_enter", 4_096),
+                        ],
+                    ),
+                    (
+                        "bpftrace".to_owned(),
+                        vec![
+                            map("@", "percpu_hash", 4_096, 330_000),
+                            prog("sys_enter", 2_048),
+                        ],
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+            },
+            learned: vec![
+                ("getppid-loop".to_owned(), profile),
+                ("file-io".to_owned(), scratch.join("absent.json")),
+            ],
+            notes: vec!["syscall-profile: warning: a `quoted` note".to_owned()],
+            foreign_programs: vec!["round 2, before redis: untraced: waited 3.5 s".to_owned()],
+            load_averages: vec!["0.50 0.40 0.30".to_owned(), "1.00 0.90 0.80".to_owned()],
+            docker_default: Some(scratch.join("docker-default.json")),
+            elapsed: Duration::from_secs(321),
+            recorder: scratch.join("no-such-syscall-profile"),
+            commit: "0123abc".to_owned(),
+            busy: Busy {
+                short_waits: 7,
+                measurements: 99,
+                busy: vec![0.30, 0.50, 0.40],
+                waited: Duration::from_secs(12),
+            },
+        }
+    }
+
+    /// Renders `outcome` (made with a scratch directory) and returns the
+    /// Markdown, the SVG and the summary. With `XTASK_REPORT_OUT=DIR` the
+    /// files (and summary.txt) are left in DIR/`name`, to compare two versions' output byte
+    /// for byte.
+    fn render(name: &str, outcome: impl Fn(&Path) -> Outcome) -> (String, String, String) {
+        let scratch =
+            std::env::temp_dir().join(format!("xtask-report-{name}-{}", std::process::id()));
+        let out = std::env::var_os("XTASK_REPORT_OUT")
+            .map_or_else(|| scratch.join("out"), |dir| PathBuf::from(dir).join(name));
+        assert!(fs::create_dir_all(&scratch).is_ok() && fs::create_dir_all(&out).is_ok());
+        let report = match Report::new(&outcome(&scratch)) {
+            Ok(report) => report,
+            Err(e) => panic!("{e:#}"),
+        };
+        let written = report.write(&out);
+        assert!(written.is_ok(), "{written:?}");
+        let md = fs::read_to_string(out.join("BENCHMARKS.md")).unwrap_or_default();
+        let svg = fs::read_to_string(out.join("benchmarks.svg")).unwrap_or_default();
+        let summary = report.summary();
+        assert!(fs::write(out.join("summary.txt"), &summary).is_ok());
+        let _ = fs::remove_dir_all(&scratch);
+        (md, svg, summary)
+    }
+
+    #[test]
+    fn report_of_a_fixed_run() {
+        let (md, svg, summary) = render("full", outcome);
+
+        // Figures worked out by hand from the samples above.
+        for row in [
+            "| untraced (baseline) | 100.0 | 98.0–103.0 | 3 | 1.00 | +0.0 |",
+            "| `syscall-profile record` | 150.0 | 140.0–160.0 | 3 | 1.50 | +50.0 |",
+            "| `strace -f -c` | 25000.0 | 25000.0–25000.0 | 1 | 250.00 | +24900.0 |",
+            "| `syscall-profile record` | 49000 | 47000–50000 | 3 | 1.02 | -2.0 % |",
+            "| `strace -f -c` | failed: `strace` failed (exit status: 1): no / pipe | | | | |",
+            "| `syscall-profile record` | not measured | | | | |",
+            "| getppid-loop | 3 | 20.0 MiB | 21.0 MiB |",
+            "| *bpftrace, for comparison* | 2 | | 87.9 MiB |",
+            "| record (native) | `IN_SYSCALL` | lru_hash | 4 | 8 | 65536 | 5175.8 KiB |",
+            "| **record (native): all maps** | | | | | | **5475.8 KiB** |",
+            "| getppid-loop | 4 | `diff` failed: cannot run syscall-profile diff: ",
+            "| file-io | ? | `diff` failed: ",
+        ] {
+            assert!(md.contains(row), "no row {row:?} in:\n{md}");
+        }
+        for verdict in [
+            "| recorder adds ≤ 1/10 of bpftrace's added cost to the watched process \
+             (getppid-loop) | **missed** | record adds 50.0 ns a call, bpftrace 300.0: the \
+             limit is 30.0 ns; record adds 0.17× bpftrace's, 20.0 ns over |",
+            "| recorder adds no more than bpftrace to processes outside the recording | \
+             **missed** | record adds 30.0 ns a call, bpftrace 20.0 ns (10.0 ns more) |",
+            "| `record -- /bin/true` within 150 ms of `/bin/true` | met | 122.5 ms against \
+             1.1 ms: +121.5 ms |",
+            "| recorder's peak RSS < 30 MiB | met | highest of all recordings: 21.0 MiB |",
+            "| learned profile no dearer than Docker's default (getppid-loop, `enforce`) | met | \
+             learned 100.0 against default 101.0 ns/call: -1.0 % (cheaper or equal) |",
+            "| learned profile no dearer than Docker's default (redis, `enforce`) | **missed** \
+             | learned 49400 against default 49500 requests/s: +0.2 % dearer, beyond the \
+             default's own range (0.0 %) |",
+            "| learned profile no dearer than Docker's default (redis, container) | met | \
+             learned 46500 against default 47000 requests/s: +1.1 % dearer, within the \
+             default's own range (4.3 %) |",
+        ] {
+            assert!(md.contains(verdict), "no verdict {verdict:?} in:\n{md}");
+        }
+        assert!(md.contains("3 of 99 measurements started while others still used more"));
+        assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
+        assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
+        assert_eq!(summary.lines().count(), 11, "{summary}");
+        assert!(
+            svg.contains("getppid-loop, recorded (vs untraced)"),
+            "{svg}"
+        );
+        assert!(!svg.contains("/bin/true"), "start-up has no chart group");
+    }
+
+    /// Only the start-up part: most targets are not measured, and the
+    /// sections without figures are left out.
+    #[test]
+    fn report_of_a_start_up_run() {
+        let (md, svg, summary) = render("start-up", |scratch| {
+            let mut run = outcome(scratch);
+            let start_up =
+                |case: &Case| matches!(case.workload, Workload::True | Workload::StartTime);
+            run.cases.retain(start_up);
+            run.samples.retain(|case, _| start_up(case));
+            run.failures.clear();
+            run.memory = Memory::default();
+            run.learned.clear();
+            run.notes.clear();
+            run.foreign_programs.clear();
+            run.docker_default = None;
+            run.busy.busy.clear();
+            run
+        });
+        for text in [
+            "| `syscall-profile record` | 122.5 | 110.0–130.0 | 4 | 116.67 | +121.5 |",
+            "| recorder adds no more than bpftrace to processes outside the recording | not \
+             measured |  |",
+            "| recorder's peak RSS < 30 MiB | not measured |  |",
+            "all 99 measurements started on quiet CPUs.",
+            "; no longer wait was needed.",
+        ] {
+            assert!(md.contains(text), "no {text:?} in:\n{md}");
+        }
+        for absent in [
+            "getppid-loop:",
+            "## What limits",
+            "## Messages",
+            "eBPF maps",
+        ] {
+            assert!(!md.contains(absent), "{absent:?} in:\n{md}");
+        }
+        assert_eq!(summary.matches("not measured").count(), 9, "{summary}");
+        assert!(!svg.contains("(vs "), "{svg}");
+    }
+}
