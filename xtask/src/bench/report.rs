@@ -13,61 +13,14 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::{
-    bench_chart::{self, Bar, Group, Tool},
-    bench_suite::{Case, Neighbour, Outcome, Policy, Run, Stat, Workload},
+use super::{
+    chart::{self, Bar, Group, Tool},
+    measure::{BUSY_SHARE, Case, Neighbour, Outcome, Policy, Run, Workload, run_label, unit},
+    util::median,
 };
-
-pub fn unit(workload: Workload) -> &'static str {
-    match workload {
-        Workload::Micro => "ns/call",
-        Workload::FileIo => "µs/file",
-        Workload::Redis => "requests/s",
-        Workload::True | Workload::StartTime => "ms",
-    }
-}
 
 fn higher_is_better(workload: Workload) -> bool {
     workload == Workload::Redis
-}
-
-pub fn run_label(run: Run) -> String {
-    match run {
-        Run::Untraced => "untraced".to_owned(),
-        Run::Record => "`syscall-profile record`".to_owned(),
-        Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
-        Run::Strace => "`strace -f -c`".to_owned(),
-        Run::Enforce(Policy::None) => {
-            "`syscall-profile enforce`, allow-all profile (its denial watch alone)".to_owned()
-        }
-        Run::Enforce(Policy::DockerDefault) => {
-            "`syscall-profile enforce`, Docker's default profile".to_owned()
-        }
-        Run::Enforce(Policy::Learned) => "`syscall-profile enforce`, learned profile".to_owned(),
-        Run::Beside(Neighbour::Record) => "beside `record` of an idle `sleep`".to_owned(),
-        Run::Beside(Neighbour::Bpftrace) => {
-            "beside bpftrace watching an idle `sleep`'s cgroup".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyTracepoint) => {
-            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyRawTracepoint) => {
-            "beside an empty program on `raw_tp/sys_enter`".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyFentry) => {
-            "beside an empty program on `fentry/x64_sys_call`".to_owned()
-        }
-        Run::Container(Policy::None) => "`docker run --security-opt seccomp=unconfined`".to_owned(),
-        Run::Container(Policy::DockerDefault) => {
-            "`docker run` (Docker's default profile)".to_owned()
-        }
-        Run::Container(Policy::Learned) => {
-            "`docker run --security-opt seccomp=LEARNED.json`".to_owned()
-        }
-        Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
-        Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),
-        Run::ContainerStrace => "`strace -f -c -p` of the server".to_owned(),
-    }
 }
 
 /// Plain-text label for the chart (no Markdown).
@@ -85,18 +38,28 @@ fn tool(run: Run) -> Tool {
     }
 }
 
-pub fn learned_label(workload: Workload, container: bool) -> String {
-    let name = match workload {
-        Workload::Micro => "getppid-loop",
-        Workload::FileIo => "file-io",
-        Workload::Redis => "redis-server",
-        Workload::True => "/bin/true",
-        Workload::StartTime => "start-time",
-    };
-    if container {
-        format!("{name} in a container")
-    } else {
-        name.to_owned()
+/// The statistics of one case: median and range.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(Stat {
+            median: median(&sorted),
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+            n: sorted.len(),
+        })
     }
 }
 
@@ -263,7 +226,7 @@ impl Report {
         let md = dir.join("BENCHMARKS.md");
         fs::write(&md, &self.markdown).with_context(|| format!("cannot write {}", md.display()))?;
         let svg = dir.join("benchmarks.svg");
-        bench_chart::draw(
+        chart::draw(
             &svg,
             "syscall-profile: cost against each group's baseline (median of the rounds; whisker: range)",
             &self.groups,
@@ -659,7 +622,7 @@ impl Reader<'_> {
             "The machine is shared: before each measurement the benchmark waits (up to 20 s, \
              4 min in all) until other processes use at most {:.0} % of the CPUs. It waited \
              {:.0} s in all; ",
-            crate::bench_suite::BUSY_SHARE * 100.0,
+            BUSY_SHARE * 100.0,
             busy.waited.as_secs_f64()
         )?;
         if busy.busy.is_empty() {
@@ -1297,29 +1260,6 @@ fn package_version(package: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn git_commit() -> String {
-    let head = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let dirty = Command::new("git")
-        // The files the benchmark writes do not make the build dirty.
-        .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
-        .args([":!BENCHMARKS.md", ":!benchmarks.svg"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .is_some_and(|o| !o.stdout.is_empty());
-    if dirty {
-        format!("{head} (with uncommitted changes)")
-    } else {
-        head
-    }
-}
-
 /// The names a profile allows, counted from its JSON.
 fn count_allowed(path: &Path) -> Option<usize> {
     let text = fs::read_to_string(path).ok()?;
@@ -1402,7 +1342,7 @@ mod tests {
     use std::{collections::BTreeMap, time::Duration};
 
     use super::*;
-    use crate::bench_suite::{BpfObject, Busy, Memory, Sizes};
+    use crate::bench::measure::{BpfObject, Busy, Memory, Sizes};
 
     fn map(name: &str, type_name: &str, max_entries: u64, memlock: u64) -> BpfObject {
         BpfObject {
