@@ -69,9 +69,16 @@ struct Section {
     /// The group's title in the chart.
     short: &'static str,
     workload: Workload,
-    baseline: Case,
+    /// How the workload runs in the baseline; the rows are against it.
+    baseline: Run,
     rows: Vec<Run>,
     note: String,
+}
+
+impl Section {
+    fn baseline_case(&self) -> Case {
+        Case::new(self.workload, self.baseline)
+    }
 }
 
 pub struct Report {
@@ -94,6 +101,22 @@ struct Target {
     name: String,
     met: Option<bool>,
     detail: String,
+}
+
+impl Target {
+    /// `measured`: whether the target is met and the figures that say so;
+    /// `None` when a figure it needs is missing ("not measured").
+    fn new(name: impl Into<String>, measured: Option<(bool, String)>) -> Target {
+        let (met, detail) = match measured {
+            Some((met, detail)) => (Some(met), detail),
+            None => (None, String::new()),
+        };
+        Target {
+            name: name.into(),
+            met,
+            detail,
+        }
+    }
 }
 
 impl Report {
@@ -259,7 +282,7 @@ impl Reader<'_> {
     }
 
     fn median(&self, workload: Workload, run: Run) -> Option<f64> {
-        self.stat(Case { workload, run }).map(|s| s.median)
+        self.stat(Case::new(workload, run)).map(|s| s.median)
     }
 
     /// The cost ratio of `value` against `base`: time over time, or for a
@@ -281,10 +304,7 @@ impl Reader<'_> {
                 short: "getppid-loop, recorded",
                 title: format!("getppid-loop: {} raw getppid calls, ns per call", s.calls),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record, Bpftrace, Strace],
                 note: String::new(),
             },
@@ -292,10 +312,7 @@ impl Reader<'_> {
                 short: "file-io, recorded",
                 title: format!("file-io: {} small files on a tmpfs, µs per file", s.files),
                 workload: FileIo,
-                baseline: Case {
-                    workload: FileIo,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record, Bpftrace, Strace],
                 note: String::new(),
             },
@@ -303,10 +320,7 @@ impl Reader<'_> {
                 short: "redis-server, recorded",
                 title: "redis-server, native, under redis-benchmark: requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record, Bpftrace, Strace],
                 note: String::new(),
             },
@@ -314,10 +328,7 @@ impl Reader<'_> {
                 short: "redis-server in a container, recorded",
                 title: "redis-server in a container (`--network host`): requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Container(Policy::DockerDefault),
-                },
+                baseline: Container(Policy::DockerDefault),
                 rows: vec![ContainerRecord, ContainerBpftrace, ContainerStrace],
                 note: "The baseline is a plain `docker run`, under Docker's default profile; \
                        `record` runs the container under an allow-all recording profile (a \
@@ -331,10 +342,7 @@ impl Reader<'_> {
                     s.calls
                 ),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![
                     Beside(Neighbour::Record),
                     Beside(Neighbour::Bpftrace),
@@ -352,10 +360,7 @@ impl Reader<'_> {
                 short: "getppid-loop under enforce",
                 title: "getppid-loop, native, under a seccomp filter: ns per call".to_owned(),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![
                     Enforce(Policy::None),
                     Enforce(Policy::DockerDefault),
@@ -371,10 +376,7 @@ impl Reader<'_> {
                 short: "getppid-loop in a container, seccomp",
                 title: "getppid-loop in a container: ns per call".to_owned(),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Container(Policy::None),
-                },
+                baseline: Container(Policy::None),
                 rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
                 note: "Plain `docker run`: the filter alone, no watch.".to_owned(),
             },
@@ -382,10 +384,7 @@ impl Reader<'_> {
                 short: "redis-server under enforce",
                 title: "redis-server, native, under a seccomp filter: requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![
                     Enforce(Policy::None),
                     Enforce(Policy::DockerDefault),
@@ -397,10 +396,7 @@ impl Reader<'_> {
                 short: "redis-server in a container, seccomp",
                 title: "redis-server in a container: requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Container(Policy::None),
-                },
+                baseline: Container(Policy::None),
                 rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
                 note: String::new(),
             },
@@ -408,10 +404,7 @@ impl Reader<'_> {
                 short: "",
                 title: "`/bin/true`: wall time from spawn to exit, ms".to_owned(),
                 workload: True,
-                baseline: Case {
-                    workload: True,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record],
                 note: format!(
                     "{} runs per round of each, as `syscall-profile record -q -o FILE -- /bin/true`.",
@@ -424,10 +417,7 @@ impl Reader<'_> {
                         instruction, ms"
                     .to_owned(),
                 workload: StartTime,
-                baseline: Case {
-                    workload: StartTime,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record],
                 note: "`samples/src/bin/start-time.rs` prints CLOCK_REALTIME as its first \
                        action; the benchmark notes the time right before it spawns the \
@@ -438,12 +428,11 @@ impl Reader<'_> {
         ];
         all.into_iter()
             .filter(|section| {
-                self.outcome.cases.contains(&section.baseline)
+                self.outcome.cases.contains(&section.baseline_case())
                     && section.rows.iter().any(|&run| {
-                        self.outcome.cases.contains(&Case {
-                            workload: section.workload,
-                            run,
-                        })
+                        self.outcome
+                            .cases
+                            .contains(&Case::new(section.workload, run))
                     })
             })
             .collect()
@@ -466,13 +455,13 @@ impl Reader<'_> {
             )?;
         }
         writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
-        let base = self.stat(section.baseline);
-        for run in std::iter::once(section.baseline.run).chain(section.rows.iter().copied()) {
-            let case = Case { workload: w, run };
+        let base = self.stat(section.baseline_case());
+        for run in std::iter::once(section.baseline).chain(section.rows.iter().copied()) {
+            let case = Case::new(w, run);
             if !self.outcome.cases.contains(&case) {
                 continue;
             }
-            let label = if run == section.baseline.run {
+            let label = if run == section.baseline {
                 format!("{} (baseline)", run_label(run))
             } else {
                 run_label(run)
@@ -525,7 +514,7 @@ impl Reader<'_> {
         let mut groups = Vec::new();
         for section in sections {
             let w = section.workload;
-            let Some(base) = self.stat(section.baseline) else {
+            let Some(base) = self.stat(section.baseline_case()) else {
                 continue;
             };
             if section.short.is_empty() {
@@ -533,7 +522,7 @@ impl Reader<'_> {
             }
             let mut bars = Vec::new();
             for &run in &section.rows {
-                let Some(s) = self.stat(Case { workload: w, run }) else {
+                let Some(s) = self.stat(Case::new(w, run)) else {
                     continue;
                 };
                 let (low, high) = if higher_is_better(w) {
@@ -554,7 +543,7 @@ impl Reader<'_> {
                     title: format!(
                         "{} (vs {})",
                         section.short,
-                        match section.baseline.run {
+                        match section.baseline {
                             Run::Container(Policy::None) => "unconfined",
                             Run::Container(_) => "docker run",
                             _ => "untraced",
@@ -797,6 +786,14 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// The medians of `run` and `other` on `workload`, each minus the
+    /// untraced baseline's, and that baseline.
+    fn added_costs(&self, workload: Workload, run: Run, other: Run) -> Option<(f64, f64, f64)> {
+        let base = self.median(workload, Run::Untraced)?;
+        let added = self.median(workload, run)? - base;
+        Some((base, added, self.median(workload, other)? - base))
+    }
+
     fn targets(&self) -> Vec<Target> {
         use Run::*;
         use Workload::*;
@@ -804,17 +801,12 @@ impl Reader<'_> {
         let m = |w, r| self.median(w, r);
 
         // 1. Watched: at most a tenth of bpftrace's added cost.
-        let name = "recorder adds ≤ 1/10 of bpftrace's added cost to the watched process \
-                    (getppid-loop)"
-            .to_owned();
-        match (m(Micro, Untraced), m(Micro, Record), m(Micro, Bpftrace)) {
-            (Some(base), Some(rec), Some(bt)) => {
-                let (added, bt_added) = (rec - base, bt - base);
-                let limit = bt_added / 10.0;
-                targets.push(Target {
-                    name,
-                    met: Some(added <= limit),
-                    detail: format!(
+        targets.push(Target::new(
+            "recorder adds ≤ 1/10 of bpftrace's added cost to the watched process (getppid-loop)",
+            self.added_costs(Micro, Record, Bpftrace)
+                .map(|(_, added, bt_added)| {
+                    let limit = bt_added / 10.0;
+                    let detail = format!(
                         "record adds {added:.1} ns a call, bpftrace {bt_added:.1}: the limit is \
                          {limit:.1} ns; record adds {:.2}× bpftrace's{}",
                         added / bt_added,
@@ -823,61 +815,44 @@ impl Reader<'_> {
                         } else {
                             String::new()
                         }
-                    ),
-                });
-            }
-            _ => targets.push(Target {
-                name,
-                met: None,
-                detail: String::new(),
-            }),
-        }
-        if let (Some(base), Some(rec), Some(bt)) =
-            (m(FileIo, Untraced), m(FileIo, Record), m(FileIo, Bpftrace))
-        {
-            let (added, bt_added) = (rec - base, bt - base);
-            targets.push(Target {
-                name: "… the same on file-io (for information)".to_owned(),
-                met: Some(added <= bt_added / 10.0),
-                detail: format!(
-                    "record adds {:.2} µs a file ({:+.1} %), bpftrace {:.2} µs ({:+.1} %)",
-                    added,
-                    added / base * 100.0,
-                    bt_added,
-                    bt_added / base * 100.0
-                ),
-            });
+                    );
+                    (added <= limit, detail)
+                }),
+        ));
+        if let Some((base, added, bt_added)) = self.added_costs(FileIo, Record, Bpftrace) {
+            let detail = format!(
+                "record adds {:.2} µs a file ({:+.1} %), bpftrace {:.2} µs ({:+.1} %)",
+                added,
+                added / base * 100.0,
+                bt_added,
+                bt_added / base * 100.0
+            );
+            targets.push(Target::new(
+                "… the same on file-io (for information)",
+                Some((added <= bt_added / 10.0, detail)),
+            ));
         }
 
         // 2. Unwatched: no more than bpftrace.
-        let name =
-            "recorder adds no more than bpftrace to processes outside the recording".to_owned();
-        match (
-            m(Micro, Untraced),
-            m(Micro, Beside(Neighbour::Record)),
-            m(Micro, Beside(Neighbour::Bpftrace)),
-        ) {
-            (Some(base), Some(rec), Some(bt)) => {
-                let (added, bt_added) = (rec - base, bt - base);
-                targets.push(Target {
-                    name,
-                    met: Some(added <= bt_added),
-                    detail: format!(
-                        "record adds {added:.1} ns a call, bpftrace {bt_added:.1} ns{}",
-                        if added > bt_added {
-                            format!(" ({:.1} ns more)", added - bt_added)
-                        } else {
-                            String::new()
-                        }
-                    ),
-                });
-            }
-            _ => targets.push(Target {
-                name,
-                met: None,
-                detail: String::new(),
+        targets.push(Target::new(
+            "recorder adds no more than bpftrace to processes outside the recording",
+            self.added_costs(
+                Micro,
+                Beside(Neighbour::Record),
+                Beside(Neighbour::Bpftrace),
+            )
+            .map(|(_, added, bt_added)| {
+                let detail = format!(
+                    "record adds {added:.1} ns a call, bpftrace {bt_added:.1} ns{}",
+                    if added > bt_added {
+                        format!(" ({:.1} ns more)", added - bt_added)
+                    } else {
+                        String::new()
+                    }
+                );
+                (added <= bt_added, detail)
             }),
-        }
+        ));
 
         // 3. Server throughput loss within the noise.
         for (what, base_run, rec_run) in [
@@ -888,133 +863,96 @@ impl Reader<'_> {
                 ContainerRecord,
             ),
         ] {
-            let name =
-                format!("server throughput loss under `record` within run-to-run noise ({what})");
-            match (
-                self.stat(Case {
-                    workload: Redis,
-                    run: base_run,
-                }),
-                m(Redis, rec_run),
-            ) {
-                (Some(base), Some(rec)) => {
-                    let loss = 1.0 - rec / base.median;
-                    let noise = (base.max - base.min) / base.median;
-                    targets.push(Target {
-                        name,
-                        met: Some(loss <= noise),
-                        detail: format!(
-                            "throughput {:+.1} % (median {rec:.0} against {:.0} requests/s); the \
-                             baseline's own rounds span {:.1} % of its median{}",
-                            -loss * 100.0,
-                            base.median,
-                            noise * 100.0,
-                            if loss > noise {
-                                format!(": {:.1} points beyond it", (loss - noise) * 100.0)
-                            } else {
-                                String::new()
-                            }
-                        ),
-                    });
-                }
-                _ => targets.push(Target {
-                    name,
-                    met: None,
-                    detail: String::new(),
-                }),
-            }
+            let base = self.stat(Case::new(Redis, base_run));
+            let measured = base.zip(m(Redis, rec_run)).map(|(base, rec)| {
+                let loss = 1.0 - rec / base.median;
+                let noise = (base.max - base.min) / base.median;
+                let detail = format!(
+                    "throughput {:+.1} % (median {rec:.0} against {:.0} requests/s); the \
+                     baseline's own rounds span {:.1} % of its median{}",
+                    -loss * 100.0,
+                    base.median,
+                    noise * 100.0,
+                    if loss > noise {
+                        format!(": {:.1} points beyond it", (loss - noise) * 100.0)
+                    } else {
+                        String::new()
+                    }
+                );
+                (loss <= noise, detail)
+            });
+            targets.push(Target::new(
+                format!("server throughput loss under `record` within run-to-run noise ({what})"),
+                measured,
+            ));
         }
 
         // 4. Learned no dearer than Docker's default.
-        for (workload, what, default_run, learned_run) in [
+        let policies = [
             (
-                Micro,
-                "getppid-loop, `enforce`",
+                "`enforce`",
                 Enforce(Policy::DockerDefault),
                 Enforce(Policy::Learned),
             ),
             (
-                Micro,
-                "getppid-loop, container",
+                "container",
                 Container(Policy::DockerDefault),
                 Container(Policy::Learned),
             ),
-            (
-                Redis,
-                "redis, `enforce`",
-                Enforce(Policy::DockerDefault),
-                Enforce(Policy::Learned),
-            ),
-            (
-                Redis,
-                "redis, container",
-                Container(Policy::DockerDefault),
-                Container(Policy::Learned),
-            ),
-        ] {
-            let name = format!("learned profile no dearer than Docker's default ({what})");
-            match (
-                self.stat(Case {
-                    workload,
-                    run: default_run,
-                }),
-                self.stat(Case {
-                    workload,
-                    run: learned_run,
-                }),
-            ) {
-                (Some(default), Some(learned)) => {
-                    // Dearer means slower: more ns, or fewer requests/s.
-                    let dearer_by = Self::ratio(workload, learned.median, default.median) - 1.0;
-                    let noise = (default.max - default.min) / default.median;
-                    let met = dearer_by <= 0.0 || dearer_by <= noise;
-                    targets.push(Target {
-                        name,
-                        met: Some(met),
-                        detail: format!(
-                            "learned {} against default {} {}: {:+.1} %{}",
-                            fmt_value(learned.median, workload),
-                            fmt_value(default.median, workload),
-                            unit(workload),
-                            dearer_by * 100.0,
-                            if dearer_by > 0.0 && met {
-                                format!(
-                                    " dearer, within the default's own range ({:.1} %)",
-                                    noise * 100.0
-                                )
-                            } else if dearer_by > 0.0 {
-                                format!(
-                                    " dearer, beyond the default's own range ({:.1} %)",
-                                    noise * 100.0
-                                )
-                            } else {
-                                " (cheaper or equal)".to_owned()
-                            }
-                        ),
-                    });
-                }
-                _ => targets.push(Target {
-                    name,
-                    met: None,
-                    detail: String::new(),
-                }),
-            }
+        ];
+        let runs = [(Micro, "getppid-loop"), (Redis, "redis")]
+            .into_iter()
+            .flat_map(|(workload, name)| {
+                policies.map(|(how, default_run, learned_run)| {
+                    (workload, format!("{name}, {how}"), default_run, learned_run)
+                })
+            });
+        for (workload, what, default_run, learned_run) in runs {
+            let default = self.stat(Case::new(workload, default_run));
+            let learned = self.stat(Case::new(workload, learned_run));
+            let measured = default.zip(learned).map(|(default, learned)| {
+                // Dearer means slower: more ns, or fewer requests/s.
+                let dearer_by = Self::ratio(workload, learned.median, default.median) - 1.0;
+                let noise = (default.max - default.min) / default.median;
+                let met = dearer_by <= 0.0 || dearer_by <= noise;
+                let detail = format!(
+                    "learned {} against default {} {}: {:+.1} %{}",
+                    fmt_value(learned.median, workload),
+                    fmt_value(default.median, workload),
+                    unit(workload),
+                    dearer_by * 100.0,
+                    if dearer_by > 0.0 && met {
+                        format!(
+                            " dearer, within the default's own range ({:.1} %)",
+                            noise * 100.0
+                        )
+                    } else if dearer_by > 0.0 {
+                        format!(
+                            " dearer, beyond the default's own range ({:.1} %)",
+                            noise * 100.0
+                        )
+                    } else {
+                        " (cheaper or equal)".to_owned()
+                    }
+                );
+                (met, detail)
+            });
+            targets.push(Target::new(
+                format!("learned profile no dearer than Docker's default ({what})"),
+                measured,
+            ));
         }
 
         // 5. Start-up.
-        let name = "`record -- /bin/true` within 150 ms of `/bin/true`".to_owned();
-        match (m(True, Untraced), m(True, Record)) {
-            (Some(base), Some(rec)) => targets.push(Target {
-                name,
-                met: Some(rec - base <= 150.0),
-                detail: format!("{rec:.1} ms against {base:.1} ms: {:+.1} ms", rec - base),
+        targets.push(Target::new(
+            "`record -- /bin/true` within 150 ms of `/bin/true`",
+            m(True, Untraced).zip(m(True, Record)).map(|(base, rec)| {
+                (
+                    rec - base <= 150.0,
+                    format!("{rec:.1} ms against {base:.1} ms: {:+.1} ms", rec - base),
+                )
             }),
-            _ => targets.push(Target {
-                name,
-                met: None,
-                detail: String::new(),
-            }),
-        }
+        ));
 
         // 6. Memory.
         let peak = self
@@ -1025,13 +963,15 @@ impl Reader<'_> {
             .flatten()
             .max()
             .copied();
-        targets.push(Target {
-            name: "recorder's peak RSS < 30 MiB".to_owned(),
-            met: peak.map(|kib| mib(kib) < 30.0),
-            detail: peak
-                .map(|kib| format!("highest of all recordings: {:.1} MiB", mib(kib)))
-                .unwrap_or_default(),
-        });
+        targets.push(Target::new(
+            "recorder's peak RSS < 30 MiB",
+            peak.map(|kib| {
+                (
+                    mib(kib) < 30.0,
+                    format!("highest of all recordings: {:.1} MiB", mib(kib)),
+                )
+            }),
+        ));
         targets
     }
 
@@ -1086,10 +1026,7 @@ impl Reader<'_> {
             ns(bt_in.map(|b| b / 10.0)),
             ns(raw)
         )?;
-        let fentry_case = Case {
-            workload: Micro,
-            run: Beside(Neighbour::EmptyFentry),
-        };
+        let fentry_case = Case::new(Micro, Beside(Neighbour::EmptyFentry));
         let fentry_text = match (fentry, self.outcome.failures.get(&fentry_case)) {
             (Some(_), _) => format!(
                 "An empty `fentry` program on `x64_sys_call` adds {} to every syscall here, \
@@ -1467,15 +1404,7 @@ mod tests {
             run: Record,
         });
         Outcome {
-            sizes: Sizes {
-                calls: 1_000_000,
-                strace_calls: 20_000,
-                files: 5_000,
-                strace_files: 1_000,
-                requests: 20_000,
-                strace_requests: 5_000,
-                startups: 5,
-            },
+            sizes: Sizes::new(true),
             rounds: 3,
             command_line: "cargo xtask bench --rounds 3".to_owned(),
             cases,
