@@ -1575,4 +1575,39 @@ mod tests {
         assert_eq!(summary.matches("not measured").count(), 9, "{summary}");
         assert!(!svg.contains("(vs "), "{svg}");
     }
+
+    /// Baselines that failed: their rows say why, the rows against them
+    /// have no ratio, and neither the chart nor the limits quote them.
+    #[test]
+    fn report_of_a_run_whose_baselines_failed() {
+        let (md, svg, summary) = render("failed-baselines", |scratch| {
+            let mut run = outcome(scratch);
+            for (workload, baseline) in [
+                (Workload::Micro, Run::Untraced),
+                (Workload::Redis, Run::Container(Policy::None)),
+            ] {
+                let case = Case {
+                    workload,
+                    run: baseline,
+                };
+                run.samples.remove(&case);
+                run.failures
+                    .insert(case, format!("{baseline:?} did not start"));
+            }
+            run
+        });
+        for text in [
+            "| untraced (baseline) | failed: Untraced did not start | | | | |",
+            "| `syscall-profile record` | 150.0 | 140.0–160.0 | 3 | | |",
+            "| `docker run` (Docker's default profile) | 47000 | 46000–48000 | 3 | | |",
+            "| recorder adds no more than bpftrace to processes outside the recording | not \
+             measured |  |",
+        ] {
+            assert!(md.contains(text), "no {text:?} in:\n{md}");
+        }
+        assert!(!md.contains("## What limits"), "{md}");
+        assert!(svg.contains("file-io, recorded (vs untraced)"), "{svg}");
+        assert!(!svg.contains("getppid-loop, recorded"), "{svg}");
+        assert_eq!(summary.matches("not measured").count(), 2, "{summary}");
+    }
 }
