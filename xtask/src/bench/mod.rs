@@ -68,12 +68,7 @@ impl Options {
 /// `cargo xtask bench`: runs the suite, then writes its report.
 pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     let parts: Vec<Part> = if options.only.is_empty() {
-        vec![
-            Part::Recording,
-            Part::Others,
-            Part::Enforcement,
-            Part::Startup,
-        ]
+        Part::ALL.to_vec()
     } else {
         options.only.clone()
     };

@@ -466,41 +466,39 @@ impl Reader<'_> {
             } else {
                 run_label(run)
             };
-            match (self.stat(case), base) {
-                (Some(s), Some(b)) => {
-                    let ratio = Self::ratio(w, s.median, b.median);
-                    let last = if higher_is_better(w) {
-                        format!("{:+.1} %", (s.median / b.median - 1.0) * 100.0)
-                    } else {
-                        format!("{:+.1}", s.median - b.median)
-                    };
-                    writeln!(
-                        md,
-                        "| {label} | {} | {}–{} | {} | {ratio:.2} | {last} |",
+            let cells = match self.stat(case) {
+                Some(s) => {
+                    let (ratio, change) = base
+                        .map(|b| {
+                            let change = if higher_is_better(w) {
+                                format!("{:+.1} %", (s.median / b.median - 1.0) * 100.0)
+                            } else {
+                                format!("{:+.1}", s.median - b.median)
+                            };
+                            (format!("{:.2}", Self::ratio(w, s.median, b.median)), change)
+                        })
+                        .unwrap_or_default();
+                    [
+                        label,
                         fmt_value(s.median, w),
-                        fmt_value(s.min, w),
-                        fmt_value(s.max, w),
-                        s.n
-                    )?;
+                        format!("{}–{}", fmt_value(s.min, w), fmt_value(s.max, w)),
+                        s.n.to_string(),
+                        ratio,
+                        change,
+                    ]
                 }
-                (Some(s), None) => writeln!(
-                    md,
-                    "| {label} | {} | {}–{} | {} | | |",
-                    fmt_value(s.median, w),
-                    fmt_value(s.min, w),
-                    fmt_value(s.max, w),
-                    s.n
-                )?,
-                (None, _) => {
+                None => {
                     let why = self
                         .outcome
                         .failures
                         .get(&case)
                         .map(|e| format!("failed: {}", e.replace('|', "/")))
                         .unwrap_or_else(|| "not measured".to_owned());
-                    writeln!(md, "| {label} | {why} | | | | |")?;
+                    let blank = String::new;
+                    [label, why, blank(), blank(), blank(), blank()]
                 }
-            }
+            };
+            writeln!(md, "{}", table_row(&cells))?;
         }
         writeln!(md)?;
         if !section.note.is_empty() {
@@ -1155,6 +1153,17 @@ impl Reader<'_> {
         writeln!(md)?;
         Ok(())
     }
+}
+
+/// A Markdown table row; an empty cell is a single space between bars.
+fn table_row(cells: &[String]) -> String {
+    cells.iter().fold("|".to_owned(), |row, cell| {
+        if cell.is_empty() {
+            row + " |"
+        } else {
+            format!("{row} {cell} |")
+        }
+    })
 }
 
 fn mib(kib: u64) -> f64 {

@@ -54,6 +54,15 @@ pub enum Part {
     Startup,
 }
 
+impl Part {
+    pub const ALL: [Part; 4] = [
+        Part::Recording,
+        Part::Others,
+        Part::Enforcement,
+        Part::Startup,
+    ];
+}
+
 impl fmt::Display for Part {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -440,29 +449,17 @@ impl Bench {
 
     /// The command of a native workload, unwrapped, and the env it needs.
     fn native_job(&self, workload: Workload, small: bool) -> Job {
+        // The size of the workload: the smaller one for strace.
+        let size = |full: u64, strace: u64| if small { strace } else { full }.to_string();
         match workload {
             Workload::Micro => Job {
                 program: self.sample("getppid-loop"),
-                args: vec![
-                    if small {
-                        self.sizes.strace_calls
-                    } else {
-                        self.sizes.calls
-                    }
-                    .to_string(),
-                ],
+                args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
                 env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
             },
             Workload::FileIo => Job {
                 program: self.sample("file-io"),
-                args: vec![
-                    if small {
-                        self.sizes.strace_files
-                    } else {
-                        self.sizes.files
-                    }
-                    .to_string(),
-                ],
+                args: vec![size(self.sizes.files, self.sizes.strace_files)],
                 env: vec![
                     ("SAMPLES_REPORT_NS".to_owned(), "1".to_owned()),
                     ("TMPDIR".to_owned(), self.tmpfs.display().to_string()),
@@ -1654,15 +1651,7 @@ mod tests {
 
     #[test]
     fn every_part_has_cases_and_none_twice() {
-        let all = cases(
-            &[
-                Part::Recording,
-                Part::Others,
-                Part::Enforcement,
-                Part::Startup,
-            ],
-            true,
-        );
+        let all = cases(&Part::ALL, true);
         for (i, case) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(case), "{case} twice");
         }
