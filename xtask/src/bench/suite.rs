@@ -547,6 +547,26 @@ impl Bench {
         cmd
     }
 
+    /// bpftrace running `program`, with a script of `body` (which ends in
+    /// a `sleep`) as its command; returns once its probes are attached, with
+    /// the pid of that `sleep` (ending it ends bpftrace).
+    fn start_bpftrace(
+        &self,
+        program: &str,
+        body: &str,
+        tag: &str,
+    ) -> Result<(BackgroundProcess, u32)> {
+        let script = self.script(tag, body)?;
+        let mut cmd = self.bpftrace(program, tag);
+        cmd.arg("-c")
+            .arg(sh_command(&script)?)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
+        let sleep = wait_for_child(&mut tracer, "sleep")?;
+        Ok((tracer, sleep))
+    }
+
     /// Writes an executable `sh` script; bpftrace's `-c` takes a command
     /// line that it splits on spaces, so everything goes into a file.
     fn script(&self, tag: &str, body: &str) -> Result<PathBuf> {
@@ -705,14 +725,7 @@ impl Bench {
                         "exec sleep 3600".to_owned(),
                     )
                 };
-                let script = self.script(tag, &body)?;
-                let mut cmd = self.bpftrace(&program, tag);
-                cmd.arg("-c")
-                    .arg(sh_command(&script)?)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
-                let sleep = wait_for_child(&mut tracer, "sleep")?;
+                let (mut tracer, sleep) = self.start_bpftrace(&program, &body, tag)?;
                 let ns = measure(self, &mut micro);
                 end_bpftrace(&mut tracer, sleep)?;
                 ns
@@ -929,14 +942,8 @@ impl Bench {
     ) -> Result<(BackgroundProcess, Option<u32>)> {
         if attach == Attach::Bpftrace {
             let cgroup = self.cgroup_of(pid)?;
-            let script = self.script(tag, "exec sleep 3600")?;
-            let mut cmd = self.bpftrace(&cgroup_filter_program(&cgroup), tag);
-            cmd.arg("-c")
-                .arg(sh_command(&script)?)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
-            let sleep = wait_for_child(&mut tracer, "sleep")?;
+            let (tracer, sleep) =
+                self.start_bpftrace(&cgroup_filter_program(&cgroup), "exec sleep 3600", tag)?;
             return Ok((tracer, Some(sleep)));
         }
         let err_path = self.scratch.join(format!("{tag}.strace-err"));
@@ -1073,15 +1080,7 @@ impl Bench {
             "xtask bench: learning: {} under redis-benchmark",
             display(&cmd)
         );
-        self.serve(
-            cmd,
-            None,
-            self.sizes.requests,
-            Attach::None,
-            None,
-            None,
-            "learn-redis",
-        )?;
+        self.learn_under_load(cmd, "learn-redis")?;
         self.learned.insert((Workload::Redis, false), path);
 
         let path = self.scratch.join("learned-Micro-container.json");
@@ -1108,6 +1107,14 @@ impl Bench {
             name,
             docker_host: self.docker_host.clone(),
         };
+        self.learn_under_load(cmd, "learn-redis-container")?;
+        drop(guard);
+        self.learned.insert((Workload::Redis, true), path);
+        Ok(())
+    }
+
+    /// Runs a recorder of the server (`cmd`) under the full load.
+    fn learn_under_load(&mut self, cmd: Command, tag: &str) -> Result<f64> {
         self.serve(
             cmd,
             None,
@@ -1115,11 +1122,8 @@ impl Bench {
             Attach::None,
             None,
             None,
-            "learn-redis-container",
-        )?;
-        drop(guard);
-        self.learned.insert((Workload::Redis, true), path);
-        Ok(())
+            tag,
+        )
     }
 
     fn record_container(&self, docker: &Command, output: &Path) -> Command {
