@@ -13,11 +13,6 @@
 //! standard output for their results.
 
 mod bench;
-mod bench_chart;
-mod bench_empty_hook;
-mod bench_image;
-mod bench_report;
-mod bench_suite;
 mod demo;
 mod docker_baseline;
 mod images;
@@ -63,9 +58,9 @@ enum Task {
     Demo,
     /// Measure what recording and enforcing cost, against bpftrace, strace and
     /// Docker's default profile; write BENCHMARKS.md and benchmarks.svg.
-    Bench(bench_suite::Options),
+    Bench(bench::Options),
     /// Measure the cost per syscall of each hook type, watched and unwatched.
-    BenchHooks(bench::Options),
+    BenchHooks(bench::HooksOptions),
     /// Derive the runtime base sets shipped in profiler/data/runtime-base/
     /// by recording many runs of a trivial container with each engine.
     RuntimeBase(runtime_base::Options),
@@ -80,8 +75,8 @@ fn main() -> ExitCode {
         Task::Setup => setup::run().map(|()| ExitCode::SUCCESS),
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),
-        Task::Bench(options) => bench_suite::run(&ws, &options).map(|()| ExitCode::SUCCESS),
-        Task::BenchHooks(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
+        Task::Bench(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
+        Task::BenchHooks(options) => bench::run_hooks(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::DockerBaseline(options) => {
             docker_baseline::run(&ws, &options).map(|()| ExitCode::SUCCESS)

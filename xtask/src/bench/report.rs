@@ -13,61 +13,14 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::{
-    bench_chart::{self, Bar, Group, Tool},
-    bench_suite::{Case, Neighbour, Outcome, Policy, Run, Stat, Workload},
+use super::{
+    chart::{self, Bar, Group, Tool},
+    measure::{BUSY_SHARE, Case, Neighbour, Outcome, Policy, Run, Workload, run_label, unit},
+    util::median,
 };
-
-pub fn unit(workload: Workload) -> &'static str {
-    match workload {
-        Workload::Micro => "ns/call",
-        Workload::FileIo => "µs/file",
-        Workload::Redis => "requests/s",
-        Workload::True | Workload::StartTime => "ms",
-    }
-}
 
 fn higher_is_better(workload: Workload) -> bool {
     workload == Workload::Redis
-}
-
-pub fn run_label(run: Run) -> String {
-    match run {
-        Run::Untraced => "untraced".to_owned(),
-        Run::Record => "`syscall-profile record`".to_owned(),
-        Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
-        Run::Strace => "`strace -f -c`".to_owned(),
-        Run::Enforce(Policy::None) => {
-            "`syscall-profile enforce`, allow-all profile (its denial watch alone)".to_owned()
-        }
-        Run::Enforce(Policy::DockerDefault) => {
-            "`syscall-profile enforce`, Docker's default profile".to_owned()
-        }
-        Run::Enforce(Policy::Learned) => "`syscall-profile enforce`, learned profile".to_owned(),
-        Run::Beside(Neighbour::Record) => "beside `record` of an idle `sleep`".to_owned(),
-        Run::Beside(Neighbour::Bpftrace) => {
-            "beside bpftrace watching an idle `sleep`'s cgroup".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyTracepoint) => {
-            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyRawTracepoint) => {
-            "beside an empty program on `raw_tp/sys_enter`".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyFentry) => {
-            "beside an empty program on `fentry/x64_sys_call`".to_owned()
-        }
-        Run::Container(Policy::None) => "`docker run --security-opt seccomp=unconfined`".to_owned(),
-        Run::Container(Policy::DockerDefault) => {
-            "`docker run` (Docker's default profile)".to_owned()
-        }
-        Run::Container(Policy::Learned) => {
-            "`docker run --security-opt seccomp=LEARNED.json`".to_owned()
-        }
-        Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
-        Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),
-        Run::ContainerStrace => "`strace -f -c -p` of the server".to_owned(),
-    }
 }
 
 /// Plain-text label for the chart (no Markdown).
@@ -85,18 +38,28 @@ fn tool(run: Run) -> Tool {
     }
 }
 
-pub fn learned_label(workload: Workload, container: bool) -> String {
-    let name = match workload {
-        Workload::Micro => "getppid-loop",
-        Workload::FileIo => "file-io",
-        Workload::Redis => "redis-server",
-        Workload::True => "/bin/true",
-        Workload::StartTime => "start-time",
-    };
-    if container {
-        format!("{name} in a container")
-    } else {
-        name.to_owned()
+/// The statistics of one case: median and range.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(Stat {
+            median: median(&sorted),
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+            n: sorted.len(),
+        })
     }
 }
 
@@ -106,9 +69,16 @@ struct Section {
     /// The group's title in the chart.
     short: &'static str,
     workload: Workload,
-    baseline: Case,
+    /// How the workload runs in the baseline; the rows are against it.
+    baseline: Run,
     rows: Vec<Run>,
     note: String,
+}
+
+impl Section {
+    fn baseline_case(&self) -> Case {
+        Case::new(self.workload, self.baseline)
+    }
 }
 
 pub struct Report {
@@ -131,6 +101,22 @@ struct Target {
     name: String,
     met: Option<bool>,
     detail: String,
+}
+
+impl Target {
+    /// `measured`: whether the target is met and the figures that say so;
+    /// `None` when a figure it needs is missing ("not measured").
+    fn new(name: impl Into<String>, measured: Option<(bool, String)>) -> Target {
+        let (met, detail) = match measured {
+            Some((met, detail)) => (Some(met), detail),
+            None => (None, String::new()),
+        };
+        Target {
+            name: name.into(),
+            met,
+            detail,
+        }
+    }
 }
 
 impl Report {
@@ -263,7 +249,7 @@ impl Report {
         let md = dir.join("BENCHMARKS.md");
         fs::write(&md, &self.markdown).with_context(|| format!("cannot write {}", md.display()))?;
         let svg = dir.join("benchmarks.svg");
-        bench_chart::draw(
+        chart::draw(
             &svg,
             "syscall-profile: cost against each group's baseline (median of the rounds; whisker: range)",
             &self.groups,
@@ -296,7 +282,7 @@ impl Reader<'_> {
     }
 
     fn median(&self, workload: Workload, run: Run) -> Option<f64> {
-        self.stat(Case { workload, run }).map(|s| s.median)
+        self.stat(Case::new(workload, run)).map(|s| s.median)
     }
 
     /// The cost ratio of `value` against `base`: time over time, or for a
@@ -318,10 +304,7 @@ impl Reader<'_> {
                 short: "getppid-loop, recorded",
                 title: format!("getppid-loop: {} raw getppid calls, ns per call", s.calls),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record, Bpftrace, Strace],
                 note: String::new(),
             },
@@ -329,10 +312,7 @@ impl Reader<'_> {
                 short: "file-io, recorded",
                 title: format!("file-io: {} small files on a tmpfs, µs per file", s.files),
                 workload: FileIo,
-                baseline: Case {
-                    workload: FileIo,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record, Bpftrace, Strace],
                 note: String::new(),
             },
@@ -340,10 +320,7 @@ impl Reader<'_> {
                 short: "redis-server, recorded",
                 title: "redis-server, native, under redis-benchmark: requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record, Bpftrace, Strace],
                 note: String::new(),
             },
@@ -351,10 +328,7 @@ impl Reader<'_> {
                 short: "redis-server in a container, recorded",
                 title: "redis-server in a container (`--network host`): requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Container(Policy::DockerDefault),
-                },
+                baseline: Container(Policy::DockerDefault),
                 rows: vec![ContainerRecord, ContainerBpftrace, ContainerStrace],
                 note: "The baseline is a plain `docker run`, under Docker's default profile; \
                        `record` runs the container under an allow-all recording profile (a \
@@ -368,10 +342,7 @@ impl Reader<'_> {
                     s.calls
                 ),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![
                     Beside(Neighbour::Record),
                     Beside(Neighbour::Bpftrace),
@@ -389,10 +360,7 @@ impl Reader<'_> {
                 short: "getppid-loop under enforce",
                 title: "getppid-loop, native, under a seccomp filter: ns per call".to_owned(),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![
                     Enforce(Policy::None),
                     Enforce(Policy::DockerDefault),
@@ -408,10 +376,7 @@ impl Reader<'_> {
                 short: "getppid-loop in a container, seccomp",
                 title: "getppid-loop in a container: ns per call".to_owned(),
                 workload: Micro,
-                baseline: Case {
-                    workload: Micro,
-                    run: Container(Policy::None),
-                },
+                baseline: Container(Policy::None),
                 rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
                 note: "Plain `docker run`: the filter alone, no watch.".to_owned(),
             },
@@ -419,10 +384,7 @@ impl Reader<'_> {
                 short: "redis-server under enforce",
                 title: "redis-server, native, under a seccomp filter: requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![
                     Enforce(Policy::None),
                     Enforce(Policy::DockerDefault),
@@ -434,10 +396,7 @@ impl Reader<'_> {
                 short: "redis-server in a container, seccomp",
                 title: "redis-server in a container: requests/s".to_owned(),
                 workload: Redis,
-                baseline: Case {
-                    workload: Redis,
-                    run: Container(Policy::None),
-                },
+                baseline: Container(Policy::None),
                 rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
                 note: String::new(),
             },
@@ -445,10 +404,7 @@ impl Reader<'_> {
                 short: "",
                 title: "`/bin/true`: wall time from spawn to exit, ms".to_owned(),
                 workload: True,
-                baseline: Case {
-                    workload: True,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record],
                 note: format!(
                     "{} runs per round of each, as `syscall-profile record -q -o FILE -- /bin/true`.",
@@ -461,10 +417,7 @@ impl Reader<'_> {
                         instruction, ms"
                     .to_owned(),
                 workload: StartTime,
-                baseline: Case {
-                    workload: StartTime,
-                    run: Untraced,
-                },
+                baseline: Untraced,
                 rows: vec![Record],
                 note: "`samples/src/bin/start-time.rs` prints CLOCK_REALTIME as its first \
                        action; the benchmark notes the time right before it spawns the \
@@ -475,12 +428,11 @@ impl Reader<'_> {
         ];
         all.into_iter()
             .filter(|section| {
-                self.outcome.cases.contains(&section.baseline)
+                self.outcome.cases.contains(&section.baseline_case())
                     && section.rows.iter().any(|&run| {
-                        self.outcome.cases.contains(&Case {
-                            workload: section.workload,
-                            run,
-                        })
+                        self.outcome
+                            .cases
+                            .contains(&Case::new(section.workload, run))
                     })
             })
             .collect()
@@ -503,52 +455,50 @@ impl Reader<'_> {
             )?;
         }
         writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
-        let base = self.stat(section.baseline);
-        for run in std::iter::once(section.baseline.run).chain(section.rows.iter().copied()) {
-            let case = Case { workload: w, run };
+        let base = self.stat(section.baseline_case());
+        for run in std::iter::once(section.baseline).chain(section.rows.iter().copied()) {
+            let case = Case::new(w, run);
             if !self.outcome.cases.contains(&case) {
                 continue;
             }
-            let label = if run == section.baseline.run {
+            let label = if run == section.baseline {
                 format!("{} (baseline)", run_label(run))
             } else {
                 run_label(run)
             };
-            match (self.stat(case), base) {
-                (Some(s), Some(b)) => {
-                    let ratio = Self::ratio(w, s.median, b.median);
-                    let last = if higher_is_better(w) {
-                        format!("{:+.1} %", (s.median / b.median - 1.0) * 100.0)
-                    } else {
-                        format!("{:+.1}", s.median - b.median)
-                    };
-                    writeln!(
-                        md,
-                        "| {label} | {} | {}–{} | {} | {ratio:.2} | {last} |",
+            let cells = match self.stat(case) {
+                Some(s) => {
+                    let (ratio, change) = base
+                        .map(|b| {
+                            let change = if higher_is_better(w) {
+                                format!("{:+.1} %", (s.median / b.median - 1.0) * 100.0)
+                            } else {
+                                format!("{:+.1}", s.median - b.median)
+                            };
+                            (format!("{:.2}", Self::ratio(w, s.median, b.median)), change)
+                        })
+                        .unwrap_or_default();
+                    [
+                        label,
                         fmt_value(s.median, w),
-                        fmt_value(s.min, w),
-                        fmt_value(s.max, w),
-                        s.n
-                    )?;
+                        format!("{}–{}", fmt_value(s.min, w), fmt_value(s.max, w)),
+                        s.n.to_string(),
+                        ratio,
+                        change,
+                    ]
                 }
-                (Some(s), None) => writeln!(
-                    md,
-                    "| {label} | {} | {}–{} | {} | | |",
-                    fmt_value(s.median, w),
-                    fmt_value(s.min, w),
-                    fmt_value(s.max, w),
-                    s.n
-                )?,
-                (None, _) => {
+                None => {
                     let why = self
                         .outcome
                         .failures
                         .get(&case)
                         .map(|e| format!("failed: {}", e.replace('|', "/")))
                         .unwrap_or_else(|| "not measured".to_owned());
-                    writeln!(md, "| {label} | {why} | | | | |")?;
+                    let blank = String::new;
+                    [label, why, blank(), blank(), blank(), blank()]
                 }
-            }
+            };
+            writeln!(md, "{}", table_row(&cells))?;
         }
         writeln!(md)?;
         if !section.note.is_empty() {
@@ -562,7 +512,7 @@ impl Reader<'_> {
         let mut groups = Vec::new();
         for section in sections {
             let w = section.workload;
-            let Some(base) = self.stat(section.baseline) else {
+            let Some(base) = self.stat(section.baseline_case()) else {
                 continue;
             };
             if section.short.is_empty() {
@@ -570,7 +520,7 @@ impl Reader<'_> {
             }
             let mut bars = Vec::new();
             for &run in &section.rows {
-                let Some(s) = self.stat(Case { workload: w, run }) else {
+                let Some(s) = self.stat(Case::new(w, run)) else {
                     continue;
                 };
                 let (low, high) = if higher_is_better(w) {
@@ -591,7 +541,7 @@ impl Reader<'_> {
                     title: format!(
                         "{} (vs {})",
                         section.short,
-                        match section.baseline.run {
+                        match section.baseline {
                             Run::Container(Policy::None) => "unconfined",
                             Run::Container(_) => "docker run",
                             _ => "untraced",
@@ -659,7 +609,7 @@ impl Reader<'_> {
             "The machine is shared: before each measurement the benchmark waits (up to 20 s, \
              4 min in all) until other processes use at most {:.0} % of the CPUs. It waited \
              {:.0} s in all; ",
-            crate::bench_suite::BUSY_SHARE * 100.0,
+            BUSY_SHARE * 100.0,
             busy.waited.as_secs_f64()
         )?;
         if busy.busy.is_empty() {
@@ -834,6 +784,14 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// The medians of `run` and `other` on `workload`, each minus the
+    /// untraced baseline's, and that baseline.
+    fn added_costs(&self, workload: Workload, run: Run, other: Run) -> Option<(f64, f64, f64)> {
+        let base = self.median(workload, Run::Untraced)?;
+        let added = self.median(workload, run)? - base;
+        Some((base, added, self.median(workload, other)? - base))
+    }
+
     fn targets(&self) -> Vec<Target> {
         use Run::*;
         use Workload::*;
@@ -841,17 +799,12 @@ impl Reader<'_> {
         let m = |w, r| self.median(w, r);
 
         // 1. Watched: at most a tenth of bpftrace's added cost.
-        let name = "recorder adds ≤ 1/10 of bpftrace's added cost to the watched process \
-                    (getppid-loop)"
-            .to_owned();
-        match (m(Micro, Untraced), m(Micro, Record), m(Micro, Bpftrace)) {
-            (Some(base), Some(rec), Some(bt)) => {
-                let (added, bt_added) = (rec - base, bt - base);
-                let limit = bt_added / 10.0;
-                targets.push(Target {
-                    name,
-                    met: Some(added <= limit),
-                    detail: format!(
+        targets.push(Target::new(
+            "recorder adds ≤ 1/10 of bpftrace's added cost to the watched process (getppid-loop)",
+            self.added_costs(Micro, Record, Bpftrace)
+                .map(|(_, added, bt_added)| {
+                    let limit = bt_added / 10.0;
+                    let detail = format!(
                         "record adds {added:.1} ns a call, bpftrace {bt_added:.1}: the limit is \
                          {limit:.1} ns; record adds {:.2}× bpftrace's{}",
                         added / bt_added,
@@ -860,61 +813,44 @@ impl Reader<'_> {
                         } else {
                             String::new()
                         }
-                    ),
-                });
-            }
-            _ => targets.push(Target {
-                name,
-                met: None,
-                detail: String::new(),
-            }),
-        }
-        if let (Some(base), Some(rec), Some(bt)) =
-            (m(FileIo, Untraced), m(FileIo, Record), m(FileIo, Bpftrace))
-        {
-            let (added, bt_added) = (rec - base, bt - base);
-            targets.push(Target {
-                name: "… the same on file-io (for information)".to_owned(),
-                met: Some(added <= bt_added / 10.0),
-                detail: format!(
-                    "record adds {:.2} µs a file ({:+.1} %), bpftrace {:.2} µs ({:+.1} %)",
-                    added,
-                    added / base * 100.0,
-                    bt_added,
-                    bt_added / base * 100.0
-                ),
-            });
+                    );
+                    (added <= limit, detail)
+                }),
+        ));
+        if let Some((base, added, bt_added)) = self.added_costs(FileIo, Record, Bpftrace) {
+            let detail = format!(
+                "record adds {:.2} µs a file ({:+.1} %), bpftrace {:.2} µs ({:+.1} %)",
+                added,
+                added / base * 100.0,
+                bt_added,
+                bt_added / base * 100.0
+            );
+            targets.push(Target::new(
+                "… the same on file-io (for information)",
+                Some((added <= bt_added / 10.0, detail)),
+            ));
         }
 
         // 2. Unwatched: no more than bpftrace.
-        let name =
-            "recorder adds no more than bpftrace to processes outside the recording".to_owned();
-        match (
-            m(Micro, Untraced),
-            m(Micro, Beside(Neighbour::Record)),
-            m(Micro, Beside(Neighbour::Bpftrace)),
-        ) {
-            (Some(base), Some(rec), Some(bt)) => {
-                let (added, bt_added) = (rec - base, bt - base);
-                targets.push(Target {
-                    name,
-                    met: Some(added <= bt_added),
-                    detail: format!(
-                        "record adds {added:.1} ns a call, bpftrace {bt_added:.1} ns{}",
-                        if added > bt_added {
-                            format!(" ({:.1} ns more)", added - bt_added)
-                        } else {
-                            String::new()
-                        }
-                    ),
-                });
-            }
-            _ => targets.push(Target {
-                name,
-                met: None,
-                detail: String::new(),
+        targets.push(Target::new(
+            "recorder adds no more than bpftrace to processes outside the recording",
+            self.added_costs(
+                Micro,
+                Beside(Neighbour::Record),
+                Beside(Neighbour::Bpftrace),
+            )
+            .map(|(_, added, bt_added)| {
+                let detail = format!(
+                    "record adds {added:.1} ns a call, bpftrace {bt_added:.1} ns{}",
+                    if added > bt_added {
+                        format!(" ({:.1} ns more)", added - bt_added)
+                    } else {
+                        String::new()
+                    }
+                );
+                (added <= bt_added, detail)
             }),
-        }
+        ));
 
         // 3. Server throughput loss within the noise.
         for (what, base_run, rec_run) in [
@@ -925,133 +861,96 @@ impl Reader<'_> {
                 ContainerRecord,
             ),
         ] {
-            let name =
-                format!("server throughput loss under `record` within run-to-run noise ({what})");
-            match (
-                self.stat(Case {
-                    workload: Redis,
-                    run: base_run,
-                }),
-                m(Redis, rec_run),
-            ) {
-                (Some(base), Some(rec)) => {
-                    let loss = 1.0 - rec / base.median;
-                    let noise = (base.max - base.min) / base.median;
-                    targets.push(Target {
-                        name,
-                        met: Some(loss <= noise),
-                        detail: format!(
-                            "throughput {:+.1} % (median {rec:.0} against {:.0} requests/s); the \
-                             baseline's own rounds span {:.1} % of its median{}",
-                            -loss * 100.0,
-                            base.median,
-                            noise * 100.0,
-                            if loss > noise {
-                                format!(": {:.1} points beyond it", (loss - noise) * 100.0)
-                            } else {
-                                String::new()
-                            }
-                        ),
-                    });
-                }
-                _ => targets.push(Target {
-                    name,
-                    met: None,
-                    detail: String::new(),
-                }),
-            }
+            let base = self.stat(Case::new(Redis, base_run));
+            let measured = base.zip(m(Redis, rec_run)).map(|(base, rec)| {
+                let loss = 1.0 - rec / base.median;
+                let noise = (base.max - base.min) / base.median;
+                let detail = format!(
+                    "throughput {:+.1} % (median {rec:.0} against {:.0} requests/s); the \
+                     baseline's own rounds span {:.1} % of its median{}",
+                    -loss * 100.0,
+                    base.median,
+                    noise * 100.0,
+                    if loss > noise {
+                        format!(": {:.1} points beyond it", (loss - noise) * 100.0)
+                    } else {
+                        String::new()
+                    }
+                );
+                (loss <= noise, detail)
+            });
+            targets.push(Target::new(
+                format!("server throughput loss under `record` within run-to-run noise ({what})"),
+                measured,
+            ));
         }
 
         // 4. Learned no dearer than Docker's default.
-        for (workload, what, default_run, learned_run) in [
+        let policies = [
             (
-                Micro,
-                "getppid-loop, `enforce`",
+                "`enforce`",
                 Enforce(Policy::DockerDefault),
                 Enforce(Policy::Learned),
             ),
             (
-                Micro,
-                "getppid-loop, container",
+                "container",
                 Container(Policy::DockerDefault),
                 Container(Policy::Learned),
             ),
-            (
-                Redis,
-                "redis, `enforce`",
-                Enforce(Policy::DockerDefault),
-                Enforce(Policy::Learned),
-            ),
-            (
-                Redis,
-                "redis, container",
-                Container(Policy::DockerDefault),
-                Container(Policy::Learned),
-            ),
-        ] {
-            let name = format!("learned profile no dearer than Docker's default ({what})");
-            match (
-                self.stat(Case {
-                    workload,
-                    run: default_run,
-                }),
-                self.stat(Case {
-                    workload,
-                    run: learned_run,
-                }),
-            ) {
-                (Some(default), Some(learned)) => {
-                    // Dearer means slower: more ns, or fewer requests/s.
-                    let dearer_by = Self::ratio(workload, learned.median, default.median) - 1.0;
-                    let noise = (default.max - default.min) / default.median;
-                    let met = dearer_by <= 0.0 || dearer_by <= noise;
-                    targets.push(Target {
-                        name,
-                        met: Some(met),
-                        detail: format!(
-                            "learned {} against default {} {}: {:+.1} %{}",
-                            fmt_value(learned.median, workload),
-                            fmt_value(default.median, workload),
-                            unit(workload),
-                            dearer_by * 100.0,
-                            if dearer_by > 0.0 && met {
-                                format!(
-                                    " dearer, within the default's own range ({:.1} %)",
-                                    noise * 100.0
-                                )
-                            } else if dearer_by > 0.0 {
-                                format!(
-                                    " dearer, beyond the default's own range ({:.1} %)",
-                                    noise * 100.0
-                                )
-                            } else {
-                                " (cheaper or equal)".to_owned()
-                            }
-                        ),
-                    });
-                }
-                _ => targets.push(Target {
-                    name,
-                    met: None,
-                    detail: String::new(),
-                }),
-            }
+        ];
+        let runs = [(Micro, "getppid-loop"), (Redis, "redis")]
+            .into_iter()
+            .flat_map(|(workload, name)| {
+                policies.map(|(how, default_run, learned_run)| {
+                    (workload, format!("{name}, {how}"), default_run, learned_run)
+                })
+            });
+        for (workload, what, default_run, learned_run) in runs {
+            let default = self.stat(Case::new(workload, default_run));
+            let learned = self.stat(Case::new(workload, learned_run));
+            let measured = default.zip(learned).map(|(default, learned)| {
+                // Dearer means slower: more ns, or fewer requests/s.
+                let dearer_by = Self::ratio(workload, learned.median, default.median) - 1.0;
+                let noise = (default.max - default.min) / default.median;
+                let met = dearer_by <= 0.0 || dearer_by <= noise;
+                let detail = format!(
+                    "learned {} against default {} {}: {:+.1} %{}",
+                    fmt_value(learned.median, workload),
+                    fmt_value(default.median, workload),
+                    unit(workload),
+                    dearer_by * 100.0,
+                    if dearer_by > 0.0 && met {
+                        format!(
+                            " dearer, within the default's own range ({:.1} %)",
+                            noise * 100.0
+                        )
+                    } else if dearer_by > 0.0 {
+                        format!(
+                            " dearer, beyond the default's own range ({:.1} %)",
+                            noise * 100.0
+                        )
+                    } else {
+                        " (cheaper or equal)".to_owned()
+                    }
+                );
+                (met, detail)
+            });
+            targets.push(Target::new(
+                format!("learned profile no dearer than Docker's default ({what})"),
+                measured,
+            ));
         }
 
         // 5. Start-up.
-        let name = "`record -- /bin/true` within 150 ms of `/bin/true`".to_owned();
-        match (m(True, Untraced), m(True, Record)) {
-            (Some(base), Some(rec)) => targets.push(Target {
-                name,
-                met: Some(rec - base <= 150.0),
-                detail: format!("{rec:.1} ms against {base:.1} ms: {:+.1} ms", rec - base),
+        targets.push(Target::new(
+            "`record -- /bin/true` within 150 ms of `/bin/true`",
+            m(True, Untraced).zip(m(True, Record)).map(|(base, rec)| {
+                (
+                    rec - base <= 150.0,
+                    format!("{rec:.1} ms against {base:.1} ms: {:+.1} ms", rec - base),
+                )
             }),
-            _ => targets.push(Target {
-                name,
-                met: None,
-                detail: String::new(),
-            }),
-        }
+        ));
 
         // 6. Memory.
         let peak = self
@@ -1062,13 +961,15 @@ impl Reader<'_> {
             .flatten()
             .max()
             .copied();
-        targets.push(Target {
-            name: "recorder's peak RSS < 30 MiB".to_owned(),
-            met: peak.map(|kib| mib(kib) < 30.0),
-            detail: peak
-                .map(|kib| format!("highest of all recordings: {:.1} MiB", mib(kib)))
-                .unwrap_or_default(),
-        });
+        targets.push(Target::new(
+            "recorder's peak RSS < 30 MiB",
+            peak.map(|kib| {
+                (
+                    mib(kib) < 30.0,
+                    format!("highest of all recordings: {:.1} MiB", mib(kib)),
+                )
+            }),
+        ));
         targets
     }
 
@@ -1123,10 +1024,7 @@ impl Reader<'_> {
             ns(bt_in.map(|b| b / 10.0)),
             ns(raw)
         )?;
-        let fentry_case = Case {
-            workload: Micro,
-            run: Beside(Neighbour::EmptyFentry),
-        };
+        let fentry_case = Case::new(Micro, Beside(Neighbour::EmptyFentry));
         let fentry_text = match (fentry, self.outcome.failures.get(&fentry_case)) {
             (Some(_), _) => format!(
                 "An empty `fentry` program on `x64_sys_call` adds {} to every syscall here, \
@@ -1257,6 +1155,17 @@ impl Reader<'_> {
     }
 }
 
+/// A Markdown table row; an empty cell is a single space between bars.
+fn table_row(cells: &[String]) -> String {
+    cells.iter().fold("|".to_owned(), |row, cell| {
+        if cell.is_empty() {
+            row + " |"
+        } else {
+            format!("{row} {cell} |")
+        }
+    })
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -1295,29 +1204,6 @@ fn package_version(package: &str) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
-}
-
-pub fn git_commit() -> String {
-    let head = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let dirty = Command::new("git")
-        // The files the benchmark writes do not make the build dirty.
-        .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
-        .args([":!BENCHMARKS.md", ":!benchmarks.svg"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .is_some_and(|o| !o.stdout.is_empty());
-    if dirty {
-        format!("{head} (with uncommitted changes)")
-    } else {
-        head
-    }
 }
 
 /// The names a profile allows, counted from its JSON.
@@ -1394,5 +1280,343 @@ fn names_or_none(names: &[String]) -> String {
             .map(|n| format!("`{n}`"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, time::Duration};
+
+    use super::*;
+    use crate::bench::measure::{BpfObject, Busy, Memory, Sizes};
+
+    fn map(name: &str, type_name: &str, max_entries: u64, memlock: u64) -> BpfObject {
+        BpfObject {
+            kind: "map",
+            id: memlock,
+            name: name.to_owned(),
+            type_name: type_name.to_owned(),
+            key_size: 4,
+            value_size: 8,
+            max_entries,
+            memlock,
+        }
+    }
+
+    fn prog(name: &str, memlock: u64) -> BpfObject {
+        BpfObject {
+            kind: "prog",
+            id: memlock,
+            name: name.to_owned(),
+            type_name: "raw_tracepoint".to_owned(),
+            key_size: 0,
+            value_size: 0,
+            max_entries: 0,
+            memlock,
+        }
+    }
+
+    /// A run with a figure, a failure or a gap in every section, and every
+    /// kind of memory figure.
+    fn outcome(scratch: &Path) -> Outcome {
+        use Run::*;
+        use Workload::*;
+        let profile = scratch.join("learned-Micro.json");
+        let written = fs::write(
+            &profile,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["getppid", "exit_group", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO"}]}"#,
+        );
+        assert!(written.is_ok(), "{written:?}");
+        let samples: BTreeMap<Case, Vec<f64>> = [
+            (Micro, Untraced, &[100.0, 98.0, 103.0][..]),
+            (Micro, Record, &[150.0, 140.0, 160.0]),
+            (Micro, Bpftrace, &[400.0, 380.0, 420.0]),
+            (Micro, Strace, &[25_000.0]),
+            (Micro, Beside(Neighbour::Record), &[130.0, 125.0, 135.0]),
+            (Micro, Beside(Neighbour::Bpftrace), &[120.0, 118.0, 121.0]),
+            (
+                Micro,
+                Beside(Neighbour::EmptyTracepoint),
+                &[140.0, 139.0, 150.0],
+            ),
+            (
+                Micro,
+                Beside(Neighbour::EmptyRawTracepoint),
+                &[115.0, 112.0, 118.0],
+            ),
+            (Micro, Enforce(Policy::None), &[160.0, 155.0, 170.0]),
+            (
+                Micro,
+                Enforce(Policy::DockerDefault),
+                &[101.0, 100.0, 102.0],
+            ),
+            (Micro, Enforce(Policy::Learned), &[100.0, 99.0, 108.0]),
+            (Micro, Container(Policy::None), &[105.0, 104.0, 106.0]),
+            (
+                Micro,
+                Container(Policy::DockerDefault),
+                &[106.0, 105.0, 107.0],
+            ),
+            (Micro, Container(Policy::Learned), &[110.0, 109.0, 111.0]),
+            (FileIo, Untraced, &[2.0, 1.9, 2.2]),
+            (FileIo, Record, &[2.5, 2.4, 2.6]),
+            (FileIo, Bpftrace, &[3.0, 2.9, 3.3]),
+            (Redis, Untraced, &[50_000.0, 48_000.0, 52_000.0]),
+            (Redis, Record, &[49_000.0, 47_000.0, 50_000.0]),
+            (Redis, Bpftrace, &[45_000.0, 44_000.0, 46_000.0]),
+            (Redis, Strace, &[20_000.0]),
+            (
+                Redis,
+                Container(Policy::DockerDefault),
+                &[47_000.0, 46_000.0, 48_000.0],
+            ),
+            (Redis, ContainerRecord, &[40_000.0, 39_000.0, 41_000.0]),
+            (Redis, ContainerBpftrace, &[42_000.0]),
+            (Redis, ContainerStrace, &[15_000.0]),
+            (Redis, Enforce(Policy::None), &[46_000.0]),
+            (Redis, Enforce(Policy::DockerDefault), &[49_500.0]),
+            (Redis, Enforce(Policy::Learned), &[49_800.0, 49_000.0]),
+            (Redis, Container(Policy::None), &[47_500.0]),
+            (Redis, Container(Policy::Learned), &[46_500.0]),
+            (True, Untraced, &[1.0, 1.1, 0.9, 1.2]),
+            (True, Record, &[120.0, 130.0, 110.0, 125.0]),
+            (StartTime, Untraced, &[0.5, 0.6]),
+        ]
+        .into_iter()
+        .map(|(workload, run, values)| (Case { workload, run }, values.to_vec()))
+        .collect();
+        let failures: BTreeMap<Case, String> = [
+            (
+                Case {
+                    workload: Micro,
+                    run: Beside(Neighbour::EmptyFentry),
+                },
+                "attaching to fentry/x64_sys_call: Invalid argument | EINVAL: ".to_owned(),
+            ),
+            (
+                Case {
+                    workload: FileIo,
+                    run: Strace,
+                },
+                "`strace` failed (exit status: 1): no | pipe".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let mut cases: Vec<Case> = samples.keys().chain(failures.keys()).copied().collect();
+        // In the run, but neither measured nor failed.
+        cases.push(Case {
+            workload: StartTime,
+            run: Record,
+        });
+        Outcome {
+            sizes: Sizes::new(true),
+            rounds: 3,
+            command_line: "cargo xtask bench --rounds 3".to_owned(),
+            cases,
+            samples,
+            failures,
+            memory: Memory {
+                recorder_kib: [
+                    ("getppid-loop".to_owned(), vec![20_480, 21_504, 19_456]),
+                    ("/bin/true".to_owned(), vec![15_360]),
+                ]
+                .into_iter()
+                .collect(),
+                bpftrace_kib: vec![81_920, 90_000],
+                bpf: [
+                    (
+                        "record (native)".to_owned(),
+                        vec![
+                            map("IN_SYSCALL", "lru_hash", 65_536, 5_300_000),
+                            map("COUNTS", "percpu_array", 512, 40_960),
+                            map("DENIALS", "ringbuf", 1, 266_240),
+                            prog("sys_enter", 4_096),
+                        ],
+                    ),
+                    (
+                        "bpftrace".to_owned(),
+                        vec![
+                            map("@", "percpu_hash", 4_096, 330_000),
+                            prog("sys_enter", 2_048),
+                        ],
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+            },
+            learned: vec![
+                ("getppid-loop".to_owned(), profile),
+                ("file-io".to_owned(), scratch.join("absent.json")),
+            ],
+            notes: vec!["syscall-profile: warning: a `quoted` note".to_owned()],
+            foreign_programs: vec!["round 2, before redis: untraced: waited 3.5 s".to_owned()],
+            load_averages: vec!["0.50 0.40 0.30".to_owned(), "1.00 0.90 0.80".to_owned()],
+            docker_default: Some(scratch.join("docker-default.json")),
+            elapsed: Duration::from_secs(321),
+            recorder: scratch.join("no-such-syscall-profile"),
+            commit: "0123abc".to_owned(),
+            busy: Busy {
+                short_waits: 7,
+                measurements: 99,
+                busy: vec![0.30, 0.50, 0.40],
+                waited: Duration::from_secs(12),
+            },
+        }
+    }
+
+    /// Renders `outcome` (made with a scratch directory) and returns the
+    /// Markdown, the SVG and the summary. With `XTASK_REPORT_OUT=DIR` the
+    /// files (and summary.txt) are left in DIR/`name`, to compare two versions' output byte
+    /// for byte.
+    fn render(name: &str, outcome: impl Fn(&Path) -> Outcome) -> (String, String, String) {
+        let scratch =
+            std::env::temp_dir().join(format!("xtask-report-{name}-{}", std::process::id()));
+        let out = std::env::var_os("XTASK_REPORT_OUT")
+            .map_or_else(|| scratch.join("out"), |dir| PathBuf::from(dir).join(name));
+        assert!(fs::create_dir_all(&scratch).is_ok() && fs::create_dir_all(&out).is_ok());
+        let report = match Report::new(&outcome(&scratch)) {
+            Ok(report) => report,
+            Err(e) => panic!("{e:#}"),
+        };
+        let written = report.write(&out);
+        assert!(written.is_ok(), "{written:?}");
+        let md = fs::read_to_string(out.join("BENCHMARKS.md")).unwrap_or_default();
+        let svg = fs::read_to_string(out.join("benchmarks.svg")).unwrap_or_default();
+        let summary = report.summary();
+        assert!(fs::write(out.join("summary.txt"), &summary).is_ok());
+        let _ = fs::remove_dir_all(&scratch);
+        (md, svg, summary)
+    }
+
+    #[test]
+    fn report_of_a_fixed_run() {
+        let (md, svg, summary) = render("full", outcome);
+
+        // Figures worked out by hand from the samples above.
+        for row in [
+            "| untraced (baseline) | 100.0 | 98.0–103.0 | 3 | 1.00 | +0.0 |",
+            "| `syscall-profile record` | 150.0 | 140.0–160.0 | 3 | 1.50 | +50.0 |",
+            "| `strace -f -c` | 25000.0 | 25000.0–25000.0 | 1 | 250.00 | +24900.0 |",
+            "| `syscall-profile record` | 49000 | 47000–50000 | 3 | 1.02 | -2.0 % |",
+            "| `strace -f -c` | failed: `strace` failed (exit status: 1): no / pipe | | | | |",
+            "| `syscall-profile record` | not measured | | | | |",
+            "| getppid-loop | 3 | 20.0 MiB | 21.0 MiB |",
+            "| *bpftrace, for comparison* | 2 | | 87.9 MiB |",
+            "| record (native) | `IN_SYSCALL` | lru_hash | 4 | 8 | 65536 | 5175.8 KiB |",
+            "| **record (native): all maps** | | | | | | **5475.8 KiB** |",
+            "| getppid-loop | 4 | `diff` failed: cannot run syscall-profile diff: ",
+            "| file-io | ? | `diff` failed: ",
+        ] {
+            assert!(md.contains(row), "no row {row:?} in:\n{md}");
+        }
+        for verdict in [
+            "| recorder adds ≤ 1/10 of bpftrace's added cost to the watched process \
+             (getppid-loop) | **missed** | record adds 50.0 ns a call, bpftrace 300.0: the \
+             limit is 30.0 ns; record adds 0.17× bpftrace's, 20.0 ns over |",
+            "| recorder adds no more than bpftrace to processes outside the recording | \
+             **missed** | record adds 30.0 ns a call, bpftrace 20.0 ns (10.0 ns more) |",
+            "| `record -- /bin/true` within 150 ms of `/bin/true` | met | 122.5 ms against \
+             1.1 ms: +121.5 ms |",
+            "| recorder's peak RSS < 30 MiB | met | highest of all recordings: 21.0 MiB |",
+            "| learned profile no dearer than Docker's default (getppid-loop, `enforce`) | met | \
+             learned 100.0 against default 101.0 ns/call: -1.0 % (cheaper or equal) |",
+            "| learned profile no dearer than Docker's default (redis, `enforce`) | **missed** \
+             | learned 49400 against default 49500 requests/s: +0.2 % dearer, beyond the \
+             default's own range (0.0 %) |",
+            "| learned profile no dearer than Docker's default (redis, container) | met | \
+             learned 46500 against default 47000 requests/s: +1.1 % dearer, within the \
+             default's own range (4.3 %) |",
+        ] {
+            assert!(md.contains(verdict), "no verdict {verdict:?} in:\n{md}");
+        }
+        assert!(md.contains("3 of 99 measurements started while others still used more"));
+        assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
+        assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
+        assert_eq!(summary.lines().count(), 11, "{summary}");
+        assert!(
+            svg.contains("getppid-loop, recorded (vs untraced)"),
+            "{svg}"
+        );
+        assert!(!svg.contains("/bin/true"), "start-up has no chart group");
+    }
+
+    /// Only the start-up part: most targets are not measured, and the
+    /// sections without figures are left out.
+    #[test]
+    fn report_of_a_start_up_run() {
+        let (md, svg, summary) = render("start-up", |scratch| {
+            let mut run = outcome(scratch);
+            let start_up =
+                |case: &Case| matches!(case.workload, Workload::True | Workload::StartTime);
+            run.cases.retain(start_up);
+            run.samples.retain(|case, _| start_up(case));
+            run.failures.clear();
+            run.memory = Memory::default();
+            run.learned.clear();
+            run.notes.clear();
+            run.foreign_programs.clear();
+            run.docker_default = None;
+            run.busy.busy.clear();
+            run
+        });
+        for text in [
+            "| `syscall-profile record` | 122.5 | 110.0–130.0 | 4 | 116.67 | +121.5 |",
+            "| recorder adds no more than bpftrace to processes outside the recording | not \
+             measured |  |",
+            "| recorder's peak RSS < 30 MiB | not measured |  |",
+            "all 99 measurements started on quiet CPUs.",
+            "; no longer wait was needed.",
+        ] {
+            assert!(md.contains(text), "no {text:?} in:\n{md}");
+        }
+        for absent in [
+            "getppid-loop:",
+            "## What limits",
+            "## Messages",
+            "eBPF maps",
+        ] {
+            assert!(!md.contains(absent), "{absent:?} in:\n{md}");
+        }
+        assert_eq!(summary.matches("not measured").count(), 9, "{summary}");
+        assert!(!svg.contains("(vs "), "{svg}");
+    }
+
+    /// Baselines that failed: their rows say why, the rows against them
+    /// have no ratio, and neither the chart nor the limits quote them.
+    #[test]
+    fn report_of_a_run_whose_baselines_failed() {
+        let (md, svg, summary) = render("failed-baselines", |scratch| {
+            let mut run = outcome(scratch);
+            for (workload, baseline) in [
+                (Workload::Micro, Run::Untraced),
+                (Workload::Redis, Run::Container(Policy::None)),
+            ] {
+                let case = Case {
+                    workload,
+                    run: baseline,
+                };
+                run.samples.remove(&case);
+                run.failures
+                    .insert(case, format!("{baseline:?} did not start"));
+            }
+            run
+        });
+        for text in [
+            "| untraced (baseline) | failed: Untraced did not start | | | | |",
+            "| `syscall-profile record` | 150.0 | 140.0–160.0 | 3 | | |",
+            "| `docker run` (Docker's default profile) | 47000 | 46000–48000 | 3 | | |",
+            "| recorder adds no more than bpftrace to processes outside the recording | not \
+             measured |  |",
+        ] {
+            assert!(md.contains(text), "no {text:?} in:\n{md}");
+        }
+        assert!(!md.contains("## What limits"), "{md}");
+        assert!(svg.contains("file-io, recorded (vs untraced)"), "{svg}");
+        assert!(!svg.contains("getppid-loop, recorded"), "{svg}");
+        assert_eq!(summary.matches("not measured").count(), 2, "{summary}");
     }
 }

@@ -1,13 +1,14 @@
-//! `cargo xtask bench`: what recording and enforcing cost, side by side with
-//! what users would run instead (bpftrace, strace, Docker's default seccomp
-//! profile), written to BENCHMARKS.md and a chart.
+//! `cargo xtask bench`'s measurements: what recording and enforcing cost,
+//! side by side with what users would run instead (bpftrace, strace,
+//! Docker's default seccomp profile).
 //!
 //! A benchmark, not a test: nothing is asserted. Every configuration runs
 //! once per round, in an order rotated by one each round, so drift (CPU
 //! frequency, the other engineers' builds on a shared machine) spreads over
 //! all of them; the report gives the median and the range of the rounds.
-//! The cases, and what each measures, are listed in [`cases`]; the report
-//! (and its targets) is made by `bench_report`.
+//! The cases, and what each measures, are listed in [`cases`]; [`run`]
+//! returns their figures as an [`Outcome`], which `report` turns into
+//! BENCHMARKS.md.
 
 use std::{
     collections::BTreeMap,
@@ -24,52 +25,21 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+use super::{
+    empty_hook::{self, EmptyHook},
+    image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
+    measure::{
+        BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, Run, Sizes,
+        Workload, learned_label, unit,
+    },
+    util::{child_named, round_order, wait_until_recording},
+};
 use crate::{
-    bench::{child_named, median, round_order, wait_until_recording},
-    bench_empty_hook::{self, EmptyHook},
-    bench_image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
-    bench_report::{self, Report},
     demo::build_release,
     services::{BackgroundProcess, STATIC_SAMPLES_VAR, Services},
     setup,
     workspace::{Workspace, display},
 };
-
-#[derive(clap::Args)]
-pub struct Options {
-    /// Rounds; each runs every configuration once (default 5, or 2 with
-    /// --quick).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    rounds: Option<u32>,
-    /// A shorter run (about 2 minutes): 2 rounds, smaller workloads.
-    #[arg(long)]
-    quick: bool,
-    /// Only these parts, comma-separated (default: all).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    only: Vec<Part>,
-    /// Where BENCHMARKS.md and benchmarks.svg are written (default: the
-    /// workspace root).
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-}
-
-impl Options {
-    /// The command line that reproduces a run with these options.
-    fn command_line(&self) -> String {
-        let mut words = vec!["cargo xtask bench".to_owned()];
-        if self.quick {
-            words.push("--quick".to_owned());
-        }
-        if let Some(rounds) = self.rounds {
-            words.push(format!("--rounds {rounds}"));
-        }
-        if !self.only.is_empty() {
-            let parts: Vec<String> = self.only.iter().map(|p| p.to_string()).collect();
-            words.push(format!("--only {}", parts.join(",")));
-        }
-        words.join(" ")
-    }
-}
 
 /// The parts of the benchmark.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -84,6 +54,15 @@ pub enum Part {
     Startup,
 }
 
+impl Part {
+    pub const ALL: [Part; 4] = [
+        Part::Recording,
+        Part::Others,
+        Part::Enforcement,
+        Part::Startup,
+    ];
+}
+
 impl fmt::Display for Part {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -92,127 +71,6 @@ impl fmt::Display for Part {
             Part::Enforcement => "enforcement",
             Part::Startup => "startup",
         })
-    }
-}
-
-/// The workloads' sizes.
-#[derive(Clone, Copy, Debug)]
-pub struct Sizes {
-    /// getppid calls of the microbenchmark.
-    pub calls: u64,
-    /// ... under strace, which makes each call ~250 times dearer.
-    pub strace_calls: u64,
-    /// Files of the file I/O workload.
-    pub files: u64,
-    pub strace_files: u64,
-    /// redis-benchmark requests per test (SET, then GET).
-    pub requests: u64,
-    pub strace_requests: u64,
-    /// Start-up runs per configuration and round.
-    pub startups: u32,
-}
-
-impl Sizes {
-    fn new(quick: bool) -> Self {
-        if quick {
-            Sizes {
-                calls: 1_000_000,
-                strace_calls: 20_000,
-                files: 5_000,
-                strace_files: 1_000,
-                requests: 20_000,
-                strace_requests: 5_000,
-                startups: 5,
-            }
-        } else {
-            Sizes {
-                calls: 5_000_000,
-                strace_calls: 50_000,
-                files: 20_000,
-                strace_files: 2_000,
-                requests: 50_000,
-                strace_requests: 10_000,
-                startups: 10,
-            }
-        }
-    }
-}
-
-/// What runs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Workload {
-    /// `getppid-loop N`: ns per call, timed by the loop itself.
-    Micro,
-    /// `file-io N` on a tmpfs: µs per file, timed by itself.
-    FileIo,
-    /// redis-server under redis-benchmark on 127.0.0.1: requests/s.
-    Redis,
-    /// `/bin/true`: wall time from spawn to reaped, in ms.
-    True,
-    /// `start-time`: ms from spawn to the program's first instruction.
-    StartTime,
-}
-
-/// A seccomp policy.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Policy {
-    /// No filter (`seccomp=unconfined`); natively, `enforce` with a profile
-    /// whose default action is ALLOW: only the denial watch is left.
-    None,
-    /// Docker's default profile.
-    DockerDefault,
-    /// The profile `record` learned from the same workload.
-    Learned,
-}
-
-/// How the workload runs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Run {
-    Untraced,
-    /// `syscall-profile record -q -o TMP -- CMD`.
-    Record,
-    /// bpftrace counting `raw_syscalls:sys_enter` by id for the workload's cgroup.
-    Bpftrace,
-    /// `strace -f -c -o TMP`.
-    Strace,
-    /// `syscall-profile enforce -q --profile P -- CMD`.
-    Enforce(Policy),
-    /// The microbenchmark outside the cgroup of something watching another one.
-    Beside(Neighbour),
-    /// `docker run --security-opt seccomp=...` (Docker's default: no option).
-    Container(Policy),
-    /// `record -- docker run ...`.
-    ContainerRecord,
-    /// bpftrace on the running container's cgroup.
-    ContainerBpftrace,
-    /// `strace -f -c -p` of the running container's server.
-    ContainerStrace,
-}
-
-/// What runs beside the microbenchmark in [`Run::Beside`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Neighbour {
-    /// `record` of an idle `sleep`.
-    Record,
-    /// bpftrace with its cgroup filter, on an idle `sleep`'s cgroup.
-    Bpftrace,
-    /// bpftrace with an empty action on `tracepoint:raw_syscalls:sys_enter`.
-    EmptyTracepoint,
-    /// The empty program of `bench_empty_hook` on `raw_tp/sys_enter`.
-    EmptyRawTracepoint,
-    /// The empty program on `fentry/x64_sys_call`.
-    EmptyFentry,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub struct Case {
-    pub workload: Workload,
-    pub run: Run,
-}
-
-impl Case {
-    const fn new(workload: Workload, run: Run) -> Self {
-        Case { workload, run }
     }
 }
 
@@ -273,83 +131,6 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
     }
     list
 }
-
-impl fmt::Display for Case {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let workload = match self.workload {
-            Workload::Micro => "getppid-loop",
-            Workload::FileIo => "file-io",
-            Workload::Redis => "redis",
-            Workload::True => "/bin/true",
-            Workload::StartTime => "start-time",
-        };
-        write!(f, "{workload}: {}", bench_report::run_label(self.run))
-    }
-}
-
-/// Memory figures gathered while the cases run.
-#[derive(Default)]
-pub struct Memory {
-    /// Peak RSS (VmHWM, KiB) of each recorder run, by what it recorded.
-    pub recorder_kib: BTreeMap<String, Vec<u64>>,
-    /// Peak RSS of bpftrace, KiB.
-    pub bpftrace_kib: Vec<u64>,
-    /// The eBPF objects a process held, by whose (first sighting only).
-    pub bpf: BTreeMap<String, Vec<BpfObject>>,
-}
-
-/// An eBPF map or program, from the holder's `/proc/PID/fdinfo`.
-#[derive(Clone, Debug)]
-pub struct BpfObject {
-    pub kind: &'static str,
-    pub id: u64,
-    pub name: String,
-    pub type_name: String,
-    pub key_size: u64,
-    pub value_size: u64,
-    pub max_entries: u64,
-    pub memlock: u64,
-}
-
-/// Everything the report needs.
-pub struct Outcome {
-    pub sizes: Sizes,
-    pub rounds: u32,
-    pub command_line: String,
-    pub cases: Vec<Case>,
-    pub samples: BTreeMap<Case, Vec<f64>>,
-    pub failures: BTreeMap<Case, String>,
-    pub memory: Memory,
-    /// Learned profiles, by workload name.
-    pub learned: Vec<(String, PathBuf)>,
-    /// Messages worth keeping from the runs (warnings of the tools).
-    pub notes: Vec<String>,
-    /// Foreign eBPF tracing programs seen at a round's start.
-    pub foreign_programs: Vec<String>,
-    pub load_averages: Vec<String>,
-    pub docker_default: Option<PathBuf>,
-    pub elapsed: Duration,
-    pub recorder: PathBuf,
-    /// The commit the binaries were built from.
-    pub commit: String,
-    pub busy: Busy,
-}
-
-/// How busy the machine was with other work when measurements started.
-pub struct Busy {
-    /// Measurements that waited less than 2 s for tracing programs to go
-    /// (the previous case's, released by the kernel after its process ended).
-    pub short_waits: usize,
-    pub measurements: usize,
-    /// Other processes' share of all CPUs, for each measurement that
-    /// started while it was above [`BUSY_SHARE`] (after waiting).
-    pub busy: Vec<f64>,
-    /// Time spent waiting for the CPUs to be quiet.
-    pub waited: Duration,
-}
-
-/// Other processes' share of the CPUs above which a measurement waits.
-pub const BUSY_SHARE: f64 = 0.25;
 
 /// The most a whole run waits for quiet CPUs, and one measurement.
 const QUIET_BUDGET: Duration = Duration::from_secs(240);
@@ -450,23 +231,50 @@ struct Bench {
     container_serial: u32,
 }
 
-pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
+/// What a run measures, and how often.
+pub struct Plan {
+    pub parts: Vec<Part>,
+    pub rounds: u32,
+    pub sizes: Sizes,
+    /// The command line that reproduces the run, for the report.
+    pub command_line: String,
+}
+
+/// What a run leaves in place until its report is written: the dockerd,
+/// the cgroup, and the scratch directory with the learned profiles the
+/// report reads. [`Session::end`] removes them all; dropped without it (the
+/// report failed), the dockerd and the cgroup go and the directories stay.
+pub struct Session {
+    // Dropped in this order.
+    services: Services,
+    cgroup: BenchCgroup,
+    tmpfs: PathBuf,
+    scratch: PathBuf,
+}
+
+impl Session {
+    pub fn end(self) {
+        let Session {
+            services,
+            cgroup,
+            tmpfs,
+            scratch,
+        } = self;
+        drop(services);
+        drop(cgroup);
+        let _ = fs::remove_dir_all(&tmpfs);
+        let _ = fs::remove_dir_all(&scratch);
+    }
+}
+
+/// Sets up (packages, release build, dockerd, image), learns the profiles,
+/// and runs every case of `plan` for its rounds.
+pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     let started = Instant::now();
     setup::run()?;
     build_release(ws)?;
-    let sizes = Sizes::new(options.quick);
-    let rounds = options.rounds.unwrap_or(if options.quick { 2 } else { 5 });
-    let parts: Vec<Part> = if options.only.is_empty() {
-        vec![
-            Part::Recording,
-            Part::Others,
-            Part::Enforcement,
-            Part::Startup,
-        ]
-    } else {
-        options.only.clone()
-    };
-    let out_dir = options.out.clone().unwrap_or_else(|| ws.root.clone());
+    let sizes = plan.sizes;
+    let rounds = plan.rounds;
 
     let scratch = ws.target_dir.join("xtask-bench");
     let _ = fs::remove_dir_all(&scratch);
@@ -480,7 +288,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         fs::copy(&built, bin.join(name))
             .with_context(|| format!("cannot copy {}", built.display()))?;
     }
-    let commit = bench_report::git_commit();
+    let commit = git_commit();
     let tmpfs = tmpfs_dir()?;
     let cgroup = BenchCgroup::create()?;
 
@@ -496,7 +304,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         env.get(STATIC_SAMPLES_VAR)
             .context("the services built no static samples")?,
     );
-    bench_image::import(&docker_host, &static_samples, &scratch)?;
+    image::import(&docker_host, &static_samples, &scratch)?;
 
     let reference = ws
         .root
@@ -537,7 +345,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     // profile sizes; they are the warm-up runs too.
     bench.learn_all()?;
 
-    let cases = cases(&parts, docker_default.is_some());
+    let cases = cases(&plan.parts, docker_default.is_some());
     let mut samples: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
     let mut failures: BTreeMap<Case, String> = BTreeMap::new();
     let mut foreign_programs = Vec::new();
@@ -584,7 +392,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
                         "xtask bench: round {}/{rounds}: {case}: {} {} ({:.0} s so far)",
                         round + 1,
                         shown.join(" "),
-                        bench_report::unit(case.workload),
+                        unit(case.workload),
                         started.elapsed().as_secs_f64()
                     );
                     samples.entry(case).or_default().extend(values);
@@ -601,17 +409,12 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     let learned = bench
         .learned
         .iter()
-        .map(|(&(workload, container), path)| {
-            (
-                bench_report::learned_label(workload, container),
-                path.clone(),
-            )
-        })
+        .map(|(&(workload, container), path)| (learned_label(workload, container), path.clone()))
         .collect();
     let outcome = Outcome {
         sizes,
         rounds,
-        command_line: options.command_line(),
+        command_line: plan.command_line.clone(),
         cases,
         samples,
         failures,
@@ -631,17 +434,14 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
             waited: cpu_quiet.waited,
         },
     };
-    let report = Report::new(&outcome)?;
-    fs::create_dir_all(&out_dir)?;
-    report.write(&out_dir)?;
-    println!("{}", report.summary());
-    drop(services);
-    drop(cgroup);
-    let _ = fs::remove_dir_all(&tmpfs);
-    let _ = fs::remove_dir_all(&scratch);
-    Ok(())
+    let session = Session {
+        services,
+        cgroup,
+        tmpfs,
+        scratch,
+    };
+    Ok((outcome, session))
 }
-
 impl Bench {
     fn sample(&self, name: &str) -> PathBuf {
         self.samples.join(name)
@@ -649,29 +449,17 @@ impl Bench {
 
     /// The command of a native workload, unwrapped, and the env it needs.
     fn native_job(&self, workload: Workload, small: bool) -> Job {
+        // The size of the workload: the smaller one for strace.
+        let size = |full: u64, strace: u64| if small { strace } else { full }.to_string();
         match workload {
             Workload::Micro => Job {
                 program: self.sample("getppid-loop"),
-                args: vec![
-                    if small {
-                        self.sizes.strace_calls
-                    } else {
-                        self.sizes.calls
-                    }
-                    .to_string(),
-                ],
+                args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
                 env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
             },
             Workload::FileIo => Job {
                 program: self.sample("file-io"),
-                args: vec![
-                    if small {
-                        self.sizes.strace_files
-                    } else {
-                        self.sizes.files
-                    }
-                    .to_string(),
-                ],
+                args: vec![size(self.sizes.files, self.sizes.strace_files)],
                 env: vec![
                     ("SAMPLES_REPORT_NS".to_owned(), "1".to_owned()),
                     ("TMPDIR".to_owned(), self.tmpfs.display().to_string()),
@@ -759,6 +547,26 @@ impl Bench {
         cmd
     }
 
+    /// bpftrace running `program`, with a script of `body` (which ends in
+    /// a `sleep`) as its command; returns once its probes are attached, with
+    /// the pid of that `sleep` (ending it ends bpftrace).
+    fn start_bpftrace(
+        &self,
+        program: &str,
+        body: &str,
+        tag: &str,
+    ) -> Result<(BackgroundProcess, u32)> {
+        let script = self.script(tag, body)?;
+        let mut cmd = self.bpftrace(program, tag);
+        cmd.arg("-c")
+            .arg(sh_command(&script)?)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
+        let sleep = wait_for_child(&mut tracer, "sleep")?;
+        Ok((tracer, sleep))
+    }
+
     /// Writes an executable `sh` script; bpftrace's `-c` takes a command
     /// line that it splits on spaces, so everything goes into a file.
     fn script(&self, tag: &str, body: &str) -> Result<PathBuf> {
@@ -797,8 +605,7 @@ impl Bench {
             (workload @ (Workload::Micro | Workload::FileIo), run) if !is_container(run) => {
                 let job = self.native_job(workload, run == Run::Strace);
                 let mut cmd = self.wrap(&job, run, &tag)?;
-                let rss =
-                    (run == Run::Record).then(|| bench_report::learned_label(workload, false));
+                let rss = (run == Run::Record).then(|| learned_label(workload, false));
                 let stderr = self.run_to_end(&mut cmd, rss.as_deref())?;
                 self.keep_notes(&stderr);
                 let size: f64 = job
@@ -918,14 +725,7 @@ impl Bench {
                         "exec sleep 3600".to_owned(),
                     )
                 };
-                let script = self.script(tag, &body)?;
-                let mut cmd = self.bpftrace(&program, tag);
-                cmd.arg("-c")
-                    .arg(sh_command(&script)?)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
-                let sleep = wait_for_child(&mut tracer, "sleep")?;
+                let (mut tracer, sleep) = self.start_bpftrace(&program, &body, tag)?;
                 let ns = measure(self, &mut micro);
                 end_bpftrace(&mut tracer, sleep)?;
                 ns
@@ -936,7 +736,7 @@ impl Bench {
                 } else {
                     EmptyHook::RawTracepoint
                 };
-                let attached = bench_empty_hook::attach(hook)?;
+                let attached = empty_hook::attach(hook)?;
                 let ns = measure(self, &mut micro);
                 drop(attached);
                 ns
@@ -1142,14 +942,8 @@ impl Bench {
     ) -> Result<(BackgroundProcess, Option<u32>)> {
         if attach == Attach::Bpftrace {
             let cgroup = self.cgroup_of(pid)?;
-            let script = self.script(tag, "exec sleep 3600")?;
-            let mut cmd = self.bpftrace(&cgroup_filter_program(&cgroup), tag);
-            cmd.arg("-c")
-                .arg(sh_command(&script)?)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
-            let sleep = wait_for_child(&mut tracer, "sleep")?;
+            let (tracer, sleep) =
+                self.start_bpftrace(&cgroup_filter_program(&cgroup), "exec sleep 3600", tag)?;
             return Ok((tracer, Some(sleep)));
         }
         let err_path = self.scratch.join(format!("{tag}.strace-err"));
@@ -1286,15 +1080,7 @@ impl Bench {
             "xtask bench: learning: {} under redis-benchmark",
             display(&cmd)
         );
-        self.serve(
-            cmd,
-            None,
-            self.sizes.requests,
-            Attach::None,
-            None,
-            None,
-            "learn-redis",
-        )?;
+        self.learn_under_load(cmd, "learn-redis")?;
         self.learned.insert((Workload::Redis, false), path);
 
         let path = self.scratch.join("learned-Micro-container.json");
@@ -1321,6 +1107,14 @@ impl Bench {
             name,
             docker_host: self.docker_host.clone(),
         };
+        self.learn_under_load(cmd, "learn-redis-container")?;
+        drop(guard);
+        self.learned.insert((Workload::Redis, true), path);
+        Ok(())
+    }
+
+    /// Runs a recorder of the server (`cmd`) under the full load.
+    fn learn_under_load(&mut self, cmd: Command, tag: &str) -> Result<f64> {
         self.serve(
             cmd,
             None,
@@ -1328,11 +1122,8 @@ impl Bench {
             Attach::None,
             None,
             None,
-            "learn-redis-container",
-        )?;
-        drop(guard);
-        self.learned.insert((Workload::Redis, true), path);
-        Ok(())
+            tag,
+        )
     }
 
     fn record_container(&self, docker: &Command, output: &Path) -> Command {
@@ -1807,28 +1598,27 @@ impl Drop for ContainerGuard {
     }
 }
 
-/// The statistics of one case: median and range.
-#[derive(Clone, Copy, Debug)]
-pub struct Stat {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-    pub n: usize,
-}
-
-impl Stat {
-    pub fn of(values: &[f64]) -> Option<Stat> {
-        if values.is_empty() {
-            return None;
-        }
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        Some(Stat {
-            median: median(&sorted),
-            min: sorted[0],
-            max: sorted[sorted.len() - 1],
-            n: sorted.len(),
-        })
+/// The commit the binaries are built from, marked when the tree has changes.
+fn git_commit() -> String {
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let dirty = Command::new("git")
+        // The files the benchmark writes do not make the build dirty.
+        .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
+        .args([":!BENCHMARKS.md", ":!benchmarks.svg"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .is_some_and(|o| !o.stdout.is_empty());
+    if dirty {
+        format!("{head} (with uncommitted changes)")
+    } else {
+        head
     }
 }
 
@@ -1865,15 +1655,7 @@ mod tests {
 
     #[test]
     fn every_part_has_cases_and_none_twice() {
-        let all = cases(
-            &[
-                Part::Recording,
-                Part::Others,
-                Part::Enforcement,
-                Part::Startup,
-            ],
-            true,
-        );
+        let all = cases(&Part::ALL, true);
         for (i, case) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(case), "{case} twice");
         }

@@ -12,12 +12,12 @@ use std::{
     fmt, fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    thread,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{Context, Result, bail};
 
+use super::util::{median, round_order, wait_until_recording};
 use crate::{
     demo::build_release,
     services::BackgroundProcess,
@@ -37,9 +37,6 @@ pub struct Options {
 
 /// The `--hook` values of `syscall-profile record`.
 const HOOKS: [&str; 3] = ["raw-tracepoint", "tracepoint", "btf-tracepoint"];
-
-/// How long an idle recording may take to attach and start its command.
-const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Config {
@@ -192,72 +189,6 @@ impl Bench<'_> {
     }
 }
 
-/// Waits until the recorder has attached its program and started `comm`
-/// (it attaches before it starts the command).
-pub(crate) fn wait_until_recording(recorder: &mut BackgroundProcess, comm: &str) -> Result<()> {
-    let deadline = Instant::now() + ATTACH_TIMEOUT;
-    loop {
-        if let Some(status) = recorder.try_wait()? {
-            bail!("the recorder ended before its command started ({status})");
-        }
-        if has_child_named(recorder.id(), comm)? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("the recorder did not start `{comm}` within {ATTACH_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Whether a process whose parent is `ppid` has the command name `comm`.
-fn has_child_named(ppid: u32, comm: &str) -> Result<bool> {
-    Ok(child_named(ppid, comm)?.is_some())
-}
-
-/// The pid of a process whose parent is `ppid` and whose command name is
-/// `comm`, if there is one.
-pub(crate) fn child_named(ppid: u32, comm: &str) -> Result<Option<u32>> {
-    let entries = fs::read_dir("/proc").context("cannot list /proc")?;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // Processes come and go while this reads: skip what has gone.
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let parent = stat[close + 1..].split_whitespace().nth(1);
-        if &stat[open + 1..close] == comm && parent == Some(ppid.to_string().as_str()) {
-            return Ok(Some(pid));
-        }
-    }
-    Ok(None)
-}
-
-/// The configurations' indices in the order round `round` runs them: each
-/// round starts one later than the one before.
-pub(crate) fn round_order(round: usize, count: usize) -> impl Iterator<Item = usize> {
-    (0..count).map(move |k| (round + k) % count)
-}
-
-pub(crate) fn median(sorted: &[f64]) -> f64 {
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
-}
-
 fn print_table(configs: &[Config], samples: &[Vec<f64>]) {
     let stats: Vec<(Config, f64, f64, f64)> = configs
         .iter()
@@ -285,24 +216,5 @@ fn print_table(configs: &[Config], samples: &[Vec<f64>]) {
             median / base,
             median - base
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&[1.0, 2.0, 9.0]), 2.0);
-        assert_eq!(median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
-    }
-
-    #[test]
-    fn rounds_rotate_the_order() {
-        let order = |round| round_order(round, 3).collect::<Vec<_>>();
-        assert_eq!(order(0), [0, 1, 2]);
-        assert_eq!(order(1), [1, 2, 0]);
-        assert_eq!(order(5), [2, 0, 1]);
     }
 }

@@ -1,0 +1,271 @@
+//! The vocabulary of `cargo xtask bench`'s measurements: what runs (a
+//! [`Case`]: a [`Workload`] run some [`Run`] way), the workloads' sizes, the
+//! memory figures, the whole [`Outcome`] of a run, and the labels and units
+//! they are shown with. The suite makes an `Outcome`, the report reads one;
+//! this module uses neither.
+
+use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
+
+/// The workloads' sizes.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// getppid calls of the microbenchmark.
+    pub calls: u64,
+    /// ... under strace, which makes each call ~250 times dearer.
+    pub strace_calls: u64,
+    /// Files of the file I/O workload.
+    pub files: u64,
+    pub strace_files: u64,
+    /// redis-benchmark requests per test (SET, then GET).
+    pub requests: u64,
+    pub strace_requests: u64,
+    /// Start-up runs per configuration and round.
+    pub startups: u32,
+}
+
+impl Sizes {
+    pub fn new(quick: bool) -> Self {
+        if quick {
+            Sizes {
+                calls: 1_000_000,
+                strace_calls: 20_000,
+                files: 5_000,
+                strace_files: 1_000,
+                requests: 20_000,
+                strace_requests: 5_000,
+                startups: 5,
+            }
+        } else {
+            Sizes {
+                calls: 5_000_000,
+                strace_calls: 50_000,
+                files: 20_000,
+                strace_files: 2_000,
+                requests: 50_000,
+                strace_requests: 10_000,
+                startups: 10,
+            }
+        }
+    }
+}
+
+/// What runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Workload {
+    /// `getppid-loop N`: ns per call, timed by the loop itself.
+    Micro,
+    /// `file-io N` on a tmpfs: µs per file, timed by itself.
+    FileIo,
+    /// redis-server under redis-benchmark on 127.0.0.1: requests/s.
+    Redis,
+    /// `/bin/true`: wall time from spawn to reaped, in ms.
+    True,
+    /// `start-time`: ms from spawn to the program's first instruction.
+    StartTime,
+}
+
+/// A seccomp policy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Policy {
+    /// No filter (`seccomp=unconfined`); natively, `enforce` with a profile
+    /// whose default action is ALLOW: only the denial watch is left.
+    None,
+    /// Docker's default profile.
+    DockerDefault,
+    /// The profile `record` learned from the same workload.
+    Learned,
+}
+
+/// How the workload runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Run {
+    Untraced,
+    /// `syscall-profile record -q -o TMP -- CMD`.
+    Record,
+    /// bpftrace counting `raw_syscalls:sys_enter` by id for the workload's cgroup.
+    Bpftrace,
+    /// `strace -f -c -o TMP`.
+    Strace,
+    /// `syscall-profile enforce -q --profile P -- CMD`.
+    Enforce(Policy),
+    /// The microbenchmark outside the cgroup of something watching another one.
+    Beside(Neighbour),
+    /// `docker run --security-opt seccomp=...` (Docker's default: no option).
+    Container(Policy),
+    /// `record -- docker run ...`.
+    ContainerRecord,
+    /// bpftrace on the running container's cgroup.
+    ContainerBpftrace,
+    /// `strace -f -c -p` of the running container's server.
+    ContainerStrace,
+}
+
+/// What runs beside the microbenchmark in [`Run::Beside`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Neighbour {
+    /// `record` of an idle `sleep`.
+    Record,
+    /// bpftrace with its cgroup filter, on an idle `sleep`'s cgroup.
+    Bpftrace,
+    /// bpftrace with an empty action on `tracepoint:raw_syscalls:sys_enter`.
+    EmptyTracepoint,
+    /// The empty program of `empty_hook` on `raw_tp/sys_enter`.
+    EmptyRawTracepoint,
+    /// The empty program on `fentry/x64_sys_call`.
+    EmptyFentry,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub struct Case {
+    pub workload: Workload,
+    pub run: Run,
+}
+
+impl Case {
+    pub const fn new(workload: Workload, run: Run) -> Self {
+        Case { workload, run }
+    }
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let workload = match self.workload {
+            Workload::Micro => "getppid-loop",
+            Workload::FileIo => "file-io",
+            Workload::Redis => "redis",
+            Workload::True => "/bin/true",
+            Workload::StartTime => "start-time",
+        };
+        write!(f, "{workload}: {}", run_label(self.run))
+    }
+}
+
+/// Memory figures gathered while the cases run.
+#[derive(Default)]
+pub struct Memory {
+    /// Peak RSS (VmHWM, KiB) of each recorder run, by what it recorded.
+    pub recorder_kib: BTreeMap<String, Vec<u64>>,
+    /// Peak RSS of bpftrace, KiB.
+    pub bpftrace_kib: Vec<u64>,
+    /// The eBPF objects a process held, by whose (first sighting only).
+    pub bpf: BTreeMap<String, Vec<BpfObject>>,
+}
+
+/// An eBPF map or program, from the holder's `/proc/PID/fdinfo`.
+#[derive(Clone, Debug)]
+pub struct BpfObject {
+    pub kind: &'static str,
+    pub id: u64,
+    pub name: String,
+    pub type_name: String,
+    pub key_size: u64,
+    pub value_size: u64,
+    pub max_entries: u64,
+    pub memlock: u64,
+}
+
+/// Everything the report needs.
+pub struct Outcome {
+    pub sizes: Sizes,
+    pub rounds: u32,
+    pub command_line: String,
+    pub cases: Vec<Case>,
+    pub samples: BTreeMap<Case, Vec<f64>>,
+    pub failures: BTreeMap<Case, String>,
+    pub memory: Memory,
+    /// Learned profiles, by workload name.
+    pub learned: Vec<(String, PathBuf)>,
+    /// Messages worth keeping from the runs (warnings of the tools).
+    pub notes: Vec<String>,
+    /// Foreign eBPF tracing programs seen at a round's start.
+    pub foreign_programs: Vec<String>,
+    pub load_averages: Vec<String>,
+    pub docker_default: Option<PathBuf>,
+    pub elapsed: Duration,
+    pub recorder: PathBuf,
+    /// The commit the binaries were built from.
+    pub commit: String,
+    pub busy: Busy,
+}
+
+/// How busy the machine was with other work when measurements started.
+pub struct Busy {
+    /// Measurements that waited less than 2 s for tracing programs to go
+    /// (the previous case's, released by the kernel after its process ended).
+    pub short_waits: usize,
+    pub measurements: usize,
+    /// Other processes' share of all CPUs, for each measurement that
+    /// started while it was above [`BUSY_SHARE`] (after waiting).
+    pub busy: Vec<f64>,
+    /// Time spent waiting for the CPUs to be quiet.
+    pub waited: Duration,
+}
+
+/// Other processes' share of the CPUs above which a measurement waits.
+pub const BUSY_SHARE: f64 = 0.25;
+
+/// The unit of a workload's figure.
+pub fn unit(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Micro => "ns/call",
+        Workload::FileIo => "µs/file",
+        Workload::Redis => "requests/s",
+        Workload::True | Workload::StartTime => "ms",
+    }
+}
+
+/// How a way of running is named in the tables and in progress lines.
+pub fn run_label(run: Run) -> String {
+    match run {
+        Run::Untraced => "untraced".to_owned(),
+        Run::Record => "`syscall-profile record`".to_owned(),
+        Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
+        Run::Strace => "`strace -f -c`".to_owned(),
+        Run::Enforce(Policy::None) => {
+            "`syscall-profile enforce`, allow-all profile (its denial watch alone)".to_owned()
+        }
+        Run::Enforce(Policy::DockerDefault) => {
+            "`syscall-profile enforce`, Docker's default profile".to_owned()
+        }
+        Run::Enforce(Policy::Learned) => "`syscall-profile enforce`, learned profile".to_owned(),
+        Run::Beside(Neighbour::Record) => "beside `record` of an idle `sleep`".to_owned(),
+        Run::Beside(Neighbour::Bpftrace) => {
+            "beside bpftrace watching an idle `sleep`'s cgroup".to_owned()
+        }
+        Run::Beside(Neighbour::EmptyTracepoint) => {
+            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)".to_owned()
+        }
+        Run::Beside(Neighbour::EmptyRawTracepoint) => {
+            "beside an empty program on `raw_tp/sys_enter`".to_owned()
+        }
+        Run::Beside(Neighbour::EmptyFentry) => {
+            "beside an empty program on `fentry/x64_sys_call`".to_owned()
+        }
+        Run::Container(Policy::None) => "`docker run --security-opt seccomp=unconfined`".to_owned(),
+        Run::Container(Policy::DockerDefault) => {
+            "`docker run` (Docker's default profile)".to_owned()
+        }
+        Run::Container(Policy::Learned) => {
+            "`docker run --security-opt seccomp=LEARNED.json`".to_owned()
+        }
+        Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
+        Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),
+        Run::ContainerStrace => "`strace -f -c -p` of the server".to_owned(),
+    }
+}
+
+/// What a learned profile was learned from.
+pub fn learned_label(workload: Workload, container: bool) -> String {
+    let name = match workload {
+        Workload::Micro => "getppid-loop",
+        Workload::FileIo => "file-io",
+        Workload::Redis => "redis-server",
+        Workload::True => "/bin/true",
+        Workload::StartTime => "start-time",
+    };
+    if container {
+        format!("{name} in a container")
+    } else {
+        name.to_owned()
+    }
+}
