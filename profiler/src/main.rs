@@ -96,6 +96,13 @@ struct RecordArgs {
     #[arg(long)]
     no_runtime_base: bool,
 
+    /// Leave out what the kernel and language runtimes make by timing
+    /// (restart_syscall after a sleep, rt_sigreturn after a handler, exit and
+    /// exit_group, a Go runtime's preemption and polling): the profile then
+    /// holds only what this run did.
+    #[arg(long)]
+    no_implied: bool,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -124,6 +131,7 @@ fn record(args: RecordArgs) -> i32 {
         hook: args.hook,
         duration: args.duration,
         no_runtime_base: args.no_runtime_base,
+        no_implied: args.no_implied,
     };
     match run_async(recording::record(options)) {
         Ok(Ok(recording)) => {
@@ -232,6 +240,7 @@ fn report_recording(recording: &Recording, quiet: bool) {
         }
         eprintln!("{line}");
     }
+    report_implied(&recording.implied);
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),
         None => "profile written to standard output".to_owned(),
@@ -241,6 +250,38 @@ fn report_recording(recording: &Recording, quiet: bool) {
         recording.syscalls.len(),
         recording.observation.total_calls(),
     );
+}
+
+/// What the kernel and the recognised runtimes added (see `implied`).
+fn report_implied(implied: &syscall_profile::implied::Implied) {
+    for recognised in &implied.runtimes {
+        let runtime = match recognised.runtime.version() {
+            Some(version) => format!("the {} runtime ({version})", recognised.runtime.name()),
+            None => format!("the {} runtime", recognised.runtime.name()),
+        };
+        let added: Vec<&str> = implied
+            .added
+            .iter()
+            .filter(|a| a.executable.as_ref() == Some(&recognised.executable))
+            .map(|a| a.name.as_str())
+            .collect();
+        if added.is_empty() {
+            eprintln!(
+                "syscall-profile: recognised {runtime} in {}; it made all the syscalls it makes \
+                 by timing in this run",
+                recognised.executable.display()
+            );
+        } else {
+            eprintln!(
+                "syscall-profile: added for {runtime} in {}, which makes them by timing: {}",
+                recognised.executable.display(),
+                added.join(" ")
+            );
+        }
+    }
+    for added in implied.added.iter().filter(|a| a.executable.is_none()) {
+        eprintln!("syscall-profile: added {} ({})", added.name, added.reason);
+    }
 }
 
 /// `30`, `30s`, `5m`, `1h`: a whole number of seconds, minutes or hours.

@@ -337,6 +337,8 @@ async fn complain(
         hook: Hook::default(),
         duration: None,
         no_runtime_base: false,
+        // Only what the command did: names it never called are no denials.
+        no_implied: true,
     })
     .await?;
     // What the profile gives each syscall in the context the command ran in:

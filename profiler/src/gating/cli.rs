@@ -176,6 +176,8 @@ fn record(command: &[OsString], output: PathBuf) -> Result<(Profile, i32), Strin
         hook: Default::default(),
         duration: None,
         no_runtime_base: false,
+        // Only what the command did: names it never called are no denials.
+        no_implied: true,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
