@@ -448,7 +448,8 @@ fn run_with_timeout(args: &[std::ffi::OsString], timeout: Duration) -> Output {
 #[test]
 fn runc_recorded_once_runs_every_time_under_its_profile() {
     require_root();
-    go_program_under_its_profile(&go_program(&["runc"]), &["--help"], 25);
+    // Profiles recorded with --no-implied failed 5 and 9 runs in 60 here.
+    go_program_under_its_profile(&go_program(&["runc"]), &["--help"], 60);
 }
 
 #[test]
@@ -456,7 +457,7 @@ fn a_static_go_program_recorded_once_runs_every_time_under_its_profile() {
     require_root();
     // The docker CLI is a static Go executable; ctr a dynamic one.
     let program = go_program(&["docker", "ctr"]);
-    go_program_under_its_profile(&program, &["--help"], 20);
+    go_program_under_its_profile(&program, &["--help"], 30);
 }
 
 fn go_version(path: &Path) -> Option<String> {
