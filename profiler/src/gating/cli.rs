@@ -176,8 +176,10 @@ fn record(command: &[OsString], output: PathBuf) -> Result<(Profile, i32), Strin
         hook: Default::default(),
         duration: None,
         no_runtime_base: false,
-        // Only what the command did: names it never called are no denials.
-        no_implied: true,
+        // The same profile `record` writes (so `check -- CMD` equals
+        // `record` then `check --observed`): implied names, which a policy
+        // learned by `record` holds, are then neither new nor unused.
+        no_implied: false,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
