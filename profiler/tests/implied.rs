@@ -514,6 +514,14 @@ fn c_rust_and_script_files_are_not_go() {
     fs::write(&empty, "").unwrap();
     assert_eq!(detect_runtime(&empty).unwrap(), None);
 
+    // Without section headers, its segments are searched, and hold no Go.
+    let mut bytes = fs::read("/bin/true").unwrap();
+    bytes[0x28..0x30].fill(0);
+    bytes[0x3c..0x40].fill(0);
+    let headerless = dir.path().join("true-no-sections");
+    fs::write(&headerless, &bytes).unwrap();
+    assert_eq!(detect_runtime(&headerless).unwrap(), None);
+
     // Cut after the ELF header: an error that names the file.
     let truncated = dir.path().join("truncated");
     fs::write(&truncated, &fs::read("/bin/true").unwrap()[..80]).unwrap();

@@ -116,11 +116,13 @@ fn go_buildinfo<'data, R: ReadRef<'data>>(
     data: R,
     elf: &object::File<'data, R>,
 ) -> Option<Vec<u8>> {
-    if let Some(section) = elf.section_by_name(".go.buildinfo")
-        && let Ok(bytes) = section.data()
-        && bytes.starts_with(GO_BUILDINFO_MAGIC)
-    {
-        return Some(bytes.to_vec());
+    // With section headers, the Go linker always names the section.
+    if elf.sections().next().is_some() {
+        let section = elf.section_by_name(".go.buildinfo")?;
+        let bytes = section.data().ok()?;
+        return bytes
+            .starts_with(GO_BUILDINFO_MAGIC)
+            .then(|| bytes.to_vec());
     }
     elf.segments()
         .filter(|segment| {
