@@ -1,9 +1,9 @@
 //! Syscalls the kernel and language runtimes make by timing: a profile
 //! learned from a run where they did not happen must still hold them, or a
 //! later run fails. The oracle is the kernel's verdict under the profile
-//! (`enforce`): the same workload, stopped and continued or signalled during
-//! its sleep, succeeds under the profile and fails without the additions
-//! (`--no-implied`).
+//! (`enforce`): the same workload, stopped and continued, frozen and thawed
+//! or signalled during its sleep, succeeds under the profile and fails
+//! without the additions (`--no-implied`).
 
 mod common;
 
@@ -31,6 +31,29 @@ enum Disturb {
     /// SIGUSR1, which runs its handler.
     Usr1,
     Both,
+    /// Its cgroup frozen and thawed (what `docker pause` and `unpause` do).
+    Freeze,
+}
+
+/// Freezes the cgroup v2 of `pid` (the one `enforce` made for this run
+/// alone), waits until it is frozen, and thaws it.
+fn freeze_and_thaw(pid: u32) {
+    let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("the workload's cgroup");
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 path");
+    assert!(
+        path.contains("/syscall-profile/"),
+        "not enforce's own cgroup: {path}"
+    );
+    let dir = cgroup2_mount().join(path.trim_start_matches('/'));
+    fs::write(dir.join("cgroup.freeze"), "1").expect("freeze");
+    let frozen = wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(dir.join("cgroup.events")).is_ok_and(|e| e.contains("frozen 1"))
+    });
+    fs::write(dir.join("cgroup.freeze"), "0").expect("thaw");
+    assert!(frozen, "the cgroup {} did not freeze", dir.display());
 }
 
 /// `record [EXTRA...] -o DIR/NAME.json --stats DIR/NAME.stats.json -- CMD...`
@@ -148,6 +171,9 @@ fn enforce_sleep(profile: &Path, call: &str, disturb: Disturb) -> Output {
         );
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
     }
+    if disturb == Disturb::Freeze {
+        freeze_and_thaw(pid);
+    }
     if matches!(disturb, Disturb::Usr1 | Disturb::Both) {
         if disturb == Disturb::Both {
             // Still (or again) asleep, unless the profile already failed it.
@@ -233,6 +259,7 @@ fn a_sleep_signalled_in_some_runs_gets_restart_syscall_and_rt_sigreturn() {
         Disturb::StopContinue,
         Disturb::Usr1,
         Disturb::Both,
+        Disturb::Freeze,
     ];
     for run in 0..20 {
         let disturb = plan[run % plan.len()];
@@ -257,6 +284,13 @@ fn a_sleep_signalled_in_some_runs_gets_restart_syscall_and_rt_sigreturn() {
         stderr(&stopped).contains("restart_syscall"),
         "{}",
         says(&stopped)
+    );
+    let frozen = enforce_sleep(&bare, "nanosleep", Disturb::Freeze);
+    assert_eq!(frozen.status.code(), Some(1), "{}", says(&frozen));
+    assert!(
+        stderr(&frozen).contains("restart_syscall"),
+        "{}",
+        says(&frozen)
     );
     let signalled = enforce_sleep(&bare, "nanosleep", Disturb::Usr1);
     assert!(!signalled.status.success(), "{}", says(&signalled));
