@@ -9,6 +9,8 @@
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
 //! - [`diffing`]: a profile compared with a baseline (`diff`).
 //! - [`gating`]: the CI gate, a run checked against a policy (`check`).
+//! - [`implied`]: syscalls the kernel and language runtimes make by timing,
+//!   added to a learned profile when their trigger was seen.
 //! - [`merging`]: the union of several profiles (`merge`).
 //! - [`output`]: result files, checked before the work and written atomically.
 //! - [`session`]: a supervised run of a command in a watched cgroup, which
@@ -19,6 +21,7 @@ pub mod diffing;
 pub mod enforcing;
 pub mod engine;
 pub mod gating;
+pub mod implied;
 pub mod merging;
 pub mod output;
 pub mod profile;

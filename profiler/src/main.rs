@@ -122,6 +122,12 @@ struct RecordArgs {
     /// which allows every syscall. Without it, such a container is stopped.
     #[arg(long)]
     keep_running: bool,
+    /// Leave out what the kernel and language runtimes make by timing
+    /// (restart_syscall after a sleep, rt_sigreturn after a handler, exit and
+    /// exit_group, a Go runtime's preemption and polling): the profile then
+    /// holds only what this run did.
+    #[arg(long)]
+    no_implied: bool,
 
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
@@ -156,6 +162,7 @@ fn record(args: RecordArgs) -> i32 {
         user: args.user,
         comment: args.comment,
         keep_running: args.keep_running,
+        no_implied: args.no_implied,
     };
     match run_async(recording::record(options)) {
         Ok(Ok(recording)) => {
@@ -289,6 +296,7 @@ fn report_recording(recording: &Recording, quiet: bool) {
         }
         eprintln!("{line}");
     }
+    report_implied(&recording.implied);
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),
         None => "profile written to standard output".to_owned(),
@@ -306,6 +314,39 @@ const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// `30`, `30s`, `5m`, `1h`, `2d`: a whole number of seconds, minutes, hours
 /// or days, at most a year.
+/// What the kernel and the recognised runtimes added (see `implied`).
+fn report_implied(implied: &syscall_profile::implied::Implied) {
+    for recognised in &implied.runtimes {
+        let runtime = match recognised.runtime.version() {
+            Some(version) => format!("the {} runtime ({version})", recognised.runtime.name()),
+            None => format!("the {} runtime", recognised.runtime.name()),
+        };
+        let added: Vec<&str> = implied
+            .added
+            .iter()
+            .filter(|a| a.executable.as_ref() == Some(&recognised.executable))
+            .map(|a| a.name.as_str())
+            .collect();
+        if added.is_empty() {
+            eprintln!(
+                "syscall-profile: recognised {runtime} in {}; it made all the syscalls it makes \
+                 by timing in this run",
+                recognised.executable.display()
+            );
+        } else {
+            eprintln!(
+                "syscall-profile: added for {runtime} in {}, which makes them by timing: {}",
+                recognised.executable.display(),
+                added.join(" ")
+            );
+        }
+    }
+    for added in implied.added.iter().filter(|a| a.executable.is_none()) {
+        eprintln!("syscall-profile: added {} ({})", added.name, added.reason);
+    }
+}
+
+/// `30`, `30s`, `5m`, `1h`: a whole number of seconds, minutes or hours.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),

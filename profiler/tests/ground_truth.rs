@@ -50,6 +50,8 @@ fn record(cmd: &[&str]) -> BTreeSet<String> {
     let output = run([
         "record".as_ref(),
         "-q".as_ref(),
+        // What was observed only (strace sees nothing implied).
+        "--no-implied".as_ref(),
         "-o".as_ref(),
         profile.as_os_str(),
         "--".as_ref(),

@@ -500,6 +500,8 @@ async fn complain(
     record_options.discard_profile = true;
     record_options.quiet = options.quiet;
     record_options.user = options.user.clone();
+    // Only what the command did: names it never called are no denials.
+    record_options.no_implied = true;
     let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
     // a container's capabilities as Docker sets them, or the program's own.

@@ -191,6 +191,10 @@ fn record(
     options.output = output;
     options.quiet = true;
     options.user = user;
+    // The same profile `record` writes (so `check -- CMD` equals `record`
+    // then `check --observed`): implied names, which a policy learned by
+    // `record` holds, are then neither new nor unused.
+    options.no_implied = false;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -22,6 +22,7 @@ use self::{
 };
 use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    implied::{self, Implied},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
     session::{
@@ -63,6 +64,9 @@ pub struct RecordOptions {
     /// For a container still running when the recording ends: leave it
     /// running (under the recording profile) instead of stopping it.
     pub keep_running: bool,
+    /// Leave out the syscalls the kernel and language runtimes make by
+    /// timing (`crate::implied`): the profile holds only what was observed.
+    pub no_implied: bool,
 }
 
 impl RecordOptions {
@@ -80,6 +84,7 @@ impl RecordOptions {
             user: None,
             comment: None,
             keep_running: false,
+            no_implied: false,
         }
     }
 }
@@ -146,6 +151,8 @@ pub struct Recording {
     pub warnings: Vec<String>,
     /// For a container: what the runtime contributed.
     pub runtime: Option<RuntimeReport>,
+    /// Syscalls added because the kernel or a runtime makes them by timing.
+    pub implied: Implied,
 }
 
 /// What a container's runtime contributed to its profile.
@@ -434,7 +441,8 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
             .map(|w| w.to_string_lossy().into_owned())
             .collect::<Vec<_>>(),
     );
-    let (mut syscalls, stats) = summarize(arch, &observation, &command_words, exit_code, duration);
+    let (mut syscalls, mut stats) =
+        summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
     warnings.extend(
         observation
@@ -470,6 +478,19 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
             added_by_base,
         }
     });
+
+    // What the kernel and the program's runtime make by timing, triggered
+    // by what was seen (`crate::implied`, rules in data/implied-syscalls.json).
+    let implied = match &target {
+        _ if options.no_implied => Implied::default(),
+        Target::Native(path) => implied::complete(arch, &syscalls, std::slice::from_ref(path)),
+        Target::Container(_) => implied::complete(arch, &syscalls, &[]),
+    };
+    for added in &implied.added {
+        syscalls.insert(added.name.as_str());
+    }
+    warnings.extend(implied.warnings.iter().cloned());
+    stats.implied = implied.added.clone();
 
     for name in syscalls
         .iter()
@@ -518,6 +539,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         written_to,
         warnings,
         runtime,
+        implied,
     })
 }
 
@@ -580,6 +602,7 @@ fn summarize(
             unattributed: observation.out_of_range_total.saturating_sub(attributed),
             numbers,
         },
+        implied: Vec::new(),
     };
     (syscalls, stats)
 }

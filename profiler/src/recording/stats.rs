@@ -30,6 +30,11 @@ pub struct Stats {
     pub unknown: Vec<NumberCount>,
     /// Numbers outside the table's range (negative, x32, or past its end).
     pub out_of_range: OutOfRange,
+    /// Syscalls the profile holds although they were not observed, because
+    /// the kernel or the program's runtime makes them by timing (`name`,
+    /// `reason`, and for a runtime's rule `runtime` and `executable`).
+    #[serde(default)]
+    pub implied: Vec<crate::implied::Added>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
