@@ -17,11 +17,11 @@ use profiler_common::{
 
 use crate::{
     profile::{Arch, table},
-    recording::tracer::{
-        self, TracerError,
+    session::{
+        RunCgroup,
+        ebpf::{self, TracerError},
         events::{self, KernelEvents},
     },
-    session::RunCgroup,
 };
 
 /// How a denial ended the calling thread, where it did.
@@ -79,12 +79,12 @@ pub struct DenialWatch {
 
 impl DenialWatch {
     pub fn attach(cgroup: &RunCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
-        let (mut ebpf, no_layout) = tracer::load_object(cgroup, tracer::Purpose::WatchDenials)?;
+        let (mut ebpf, no_layout) = ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials)?;
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
-        let unwatched = tracer::attach_events(&mut ebpf, no_layout, true);
-        let _ = tracer::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
-        let _ = tracer::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, true);
+        let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
+        let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
         Ok(DenialWatch {
             ebpf,
             arch,

@@ -25,7 +25,7 @@ use crate::{
 /// this host's architecture and kernel, and the capabilities the program
 /// will have (the effective set of this process, which it inherits).
 pub fn native_context(arch: Arch) -> DockerContext {
-    let effective = crate::recording::tracer::effective_capabilities();
+    let effective = crate::session::ebpf::effective_capabilities();
     // The vocabulary lists the capabilities in the kernel's order.
     let caps = Capability::ALL
         .iter()

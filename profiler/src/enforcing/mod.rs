@@ -38,15 +38,11 @@ use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     output::{Output, OutputError},
     profile::{Arch, Profile, ProfileError, SyscallSet},
-    recording::{
-        self, RecordError, RecordOptions,
-        tracer::{
-            TracerError,
-            events::{Escape, Watch},
-        },
-    },
+    recording::{self, RecordError, RecordOptions},
     session::{
         self, Kind, Session, SessionError, Supervised,
+        ebpf::TracerError,
+        events::{Escape, Watch},
         process::{self, CommandError, RunAs},
         redact,
     },

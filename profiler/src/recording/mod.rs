@@ -18,7 +18,7 @@ use self::{
     hook::Hook,
     progress::Progress,
     stats::{NumberCount, OutOfRange, STATS_SCHEMA, Stats, SyscallCount},
-    tracer::{Boundary, Observation, Tracer, TracerError, events::Watch},
+    tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
@@ -27,6 +27,8 @@ use crate::{
     profile::{Arch, Profile, SyscallSet, table},
     session::{
         self, GRACE, Kind, Session, SessionError, Stop, Supervised,
+        ebpf::{self, TracerError},
+        events::Watch,
         process::{self, CommandError, RunAs},
         redact,
     },
@@ -287,7 +289,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
     let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
-    tracer::check_privileges()?;
+    ebpf::check_privileges()?;
     let engine_run = container_run.map(EngineRun::prepare).transpose()?;
 
     let mut session = Session::open(Kind::Record)?;

@@ -11,7 +11,10 @@
 //! attaches, what it reads at the end) stays with the use.
 
 pub mod cgroup;
+pub mod ebpf;
+pub mod events;
 pub mod guardian;
+mod layout;
 pub mod process;
 pub mod redact;
 

@@ -14,7 +14,10 @@ use aya::{
 };
 use profiler_common::{self as common, event_counts, maps, programs};
 
-use super::{TracerError, attach_raw, layout};
+use super::{
+    ebpf::{TracerError, attach_raw},
+    layout,
+};
 
 /// The command-line clients of container engines and runtimes: a
 /// container they start is started by a daemon (or a runtime) outside the

@@ -1,0 +1,240 @@
+//! The kernel side, loaded for one cgroup tree: what every supervised run
+//! (a recording, an enforced run) needs of eBPF. The object is built by
+//! build.rs; each use loads it for its purpose, so the maps it does not use
+//! get one entry and take next to no kernel memory, and attaches what it
+//! needs: the counting program ([`crate::recording::tracer`]), the denial
+//! watch ([`crate::enforcing::denials`]), the rare events ([`super::events`]).
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::MapError,
+    programs::{ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
+};
+use profiler_common::{KernelLayout, globals, maps};
+
+use super::{RunCgroup, events};
+use crate::recording::hook::TracefsError;
+
+/// The kernel side, built by build.rs.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum TracerError {
+    #[error(
+        "recording needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process \
+         has {have}): run it with sudo"
+    )]
+    Privileges { have: String },
+    #[error(transparent)]
+    Tracefs(#[from] TracefsError),
+    #[error("cannot load the eBPF object: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("the kernel's verifier rejected the eBPF program {program}: {reason}")]
+    Verifier {
+        program: &'static str,
+        reason: String,
+    },
+    #[error(
+        "cannot read the kernel's BTF for the `btf-tracepoint` hook ({0}); use the default \
+         hook, which needs no BTF"
+    )]
+    Btf(#[source] aya::BtfError),
+    #[error("cannot {what} the eBPF program {program}: {source}")]
+    Program {
+        what: &'static str,
+        program: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+    #[error("cannot read the eBPF map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: MapError,
+    },
+}
+
+/// What the eBPF object is loaded for: the maps the other use needs get one
+/// entry, so they take next to no kernel memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Counting, with or without the seccomp-filter boundary.
+    Record { require_seccomp: bool },
+    /// Watching for denials.
+    WatchDenials,
+}
+
+/// Loads the eBPF object for the cgroup tree of `cgroup` (nothing attached
+/// yet), after checking the privileges it takes. With it comes why the
+/// event hooks cannot work here, if they cannot (no kernel BTF).
+pub fn load_object(
+    cgroup: &RunCgroup,
+    purpose: Purpose,
+) -> Result<(Ebpf, Option<String>), TracerError> {
+    check_privileges()?;
+    // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
+    // only matters on kernels before 5.11, and raising it needs
+    // CAP_SYS_RESOURCE, which containers often lack. Try, never insist.
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a plain syscall with a valid pointer.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    let id = cgroup.id();
+    let level = cgroup.level();
+    let require_seccomp = u32::from(
+        purpose
+            == Purpose::Record {
+                require_seccomp: true,
+            },
+    );
+    let unused: &[&str] = match purpose {
+        Purpose::Record {
+            require_seccomp: true,
+        } => &[maps::IN_SYSCALL, maps::DENIALS],
+        Purpose::Record {
+            require_seccomp: false,
+        } => &[maps::IN_SYSCALL, maps::DENIALS, maps::RUNTIME_PROCESSES],
+        Purpose::WatchDenials => &[maps::RUNTIME_PROCESSES, maps::OUT_OF_RANGE, maps::COUNTS],
+    };
+    let watch_kills = u32::from(purpose == Purpose::WatchDenials);
+    let (layout, no_layout) = match events::kernel_layout() {
+        Ok(layout) => (layout, None),
+        Err(why) => (KernelLayout::default(), Some(why)),
+    };
+    let mut loader = EbpfLoader::new();
+    loader
+        .override_global(globals::TARGET_CGROUP_ID, &id, true)
+        .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
+        .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
+        .override_global(globals::KERNEL_LAYOUT, &layout, true)
+        .override_global(globals::WATCH_KILLS, &watch_kills, true);
+    for map in unused {
+        loader.map_max_entries(map, 1);
+    }
+    let ebpf = loader.load(OBJECT).map_err(TracerError::Object)?;
+    Ok((ebpf, no_layout))
+}
+
+/// Attaches the hooks of the rare events (moves out of the cgroup, forks,
+/// exits, execs), unless the kernel's layout is unknown. Returns what is not
+/// watched, and why; `kills` only changes the words.
+pub fn attach_events(
+    ebpf: &mut Ebpf,
+    no_layout: Option<String>,
+    kills: bool,
+) -> Vec<String> {
+    match no_layout {
+        Some(why) => vec![format!(
+            "cannot watch for processes leaving the cgroup{}: {why}",
+            if kills { " nor for seccomp kills" } else { "" }
+        )],
+        None => events::attach_event_hooks(ebpf, kills),
+    }
+}
+
+/// This process's effective capability set, as the kernel's bit mask
+/// (bit N is capability N), from `/proc/self/status`; empty if unreadable.
+pub fn effective_capabilities() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
+/// in the effective set, so that a user without them gets a message that says
+/// so instead of an EPERM from the first map creation.
+pub fn check_privileges() -> Result<(), TracerError> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let effective = effective_capabilities();
+    let has = |cap: u32| effective & (1u64 << cap) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        Ok(())
+    } else {
+        Err(TracerError::Privileges {
+            have: format!("effective capabilities {effective:#x}"),
+        })
+    }
+}
+
+/// A program's load or attach failure as an error naming the program, with
+/// the verifier's reason where the verifier refused it.
+pub fn program_error(
+    program: &'static str,
+    what: &'static str,
+    source: ProgramError,
+) -> TracerError {
+    match source {
+        ProgramError::LoadError { verifier_log, .. } => TracerError::Verifier {
+            program,
+            reason: verifier_reason(&verifier_log.to_string()),
+        },
+        source => TracerError::Program {
+            what,
+            program,
+            source,
+        },
+    }
+}
+
+/// Loads and attaches the raw tracepoint program `name` to `tracepoint`.
+pub fn attach_raw(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    tracepoint: &str,
+) -> Result<RawTracePointLinkId, TracerError> {
+    let fail = |what| move |e| program_error(name, what, e);
+    let program = ebpf.program_mut(name).ok_or(TracerError::Program {
+        what: "find",
+        program: name,
+        source: ProgramError::UnexpectedProgramType,
+    })?;
+    let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
+    p.load().map_err(fail("load"))?;
+    p.attach(tracepoint).map_err(fail("attach"))
+}
+
+/// The lines of a verifier log that say why: the last few lines before its
+/// closing statistics, where the verifier names the failing instruction and
+/// the reason.
+fn verifier_reason(log: &str) -> String {
+    let is_statistics = |line: &str| {
+        ["verification time", "stack depth", "processed "]
+            .iter()
+            .any(|prefix| line.starts_with(prefix))
+    };
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !is_statistics(l))
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        "the verifier gave no log".to_owned()
+    } else {
+        tail.join(" / ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verifier_reason;
+
+    #[test]
+    fn verifier_reason_keeps_the_reason_and_drops_statistics() {
+        let log = "0: R1=ctx() R10=fp0\n0: (b7) r1 = 4096\n1: (61) r0 = *(u32 *)(r1 +0)\n\
+                   R1 invalid mem access 'scalar'\nverification time 36 usec\n\
+                   stack depth 8\nprocessed 6 insns (limit 1000000)\n";
+        assert_eq!(
+            verifier_reason(log),
+            "0: (b7) r1 = 4096 / 1: (61) r0 = *(u32 *)(r1 +0) / R1 invalid mem access 'scalar'"
+        );
+        assert_eq!(verifier_reason(""), "the verifier gave no log");
+    }
+}
