@@ -245,7 +245,15 @@ fn the_directory_owner_cannot_redirect_the_write() {
                 rm -f -- "$f" && ln -s ../secret "$f" && echo "$f" >> swapped.log
             done
         done"#;
-    let mut attacker = Command::new("setpriv")
+    // Killed when this test ends, however it ends.
+    struct Attacker(std::process::Child);
+    impl Drop for Attacker {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let attacker = Command::new("setpriv")
         .args([
             "--reuid=65534",
             "--regid=65534",
@@ -257,6 +265,7 @@ fn the_directory_owner_cannot_redirect_the_write() {
         .current_dir(&shared)
         .spawn()
         .expect("setpriv (util-linux) runs the attacker as nobody");
+    let attacker = Attacker(attacker);
     assert!(
         wait_for(Duration::from_secs(5), || shared
             .join("stats.json")
@@ -276,8 +285,7 @@ fn the_directory_owner_cannot_redirect_the_write() {
         "-c".as_ref(),
         "sleep 2".as_ref(),
     ]);
-    attacker.kill().unwrap();
-    attacker.wait().unwrap();
+    drop(attacker);
     assert!(output.status.success(), "{}", stderr(&output));
     let meta = fs::metadata(&secret).unwrap();
     assert_eq!(

@@ -73,7 +73,22 @@ pub enum FilterError {
     Export(std::io::Error),
     #[error("the profile lists no architecture this host runs ({host})")]
     NoArchitecture { host: Arch },
+    #[error(
+        "the profile needs at least {at_least} filter instructions (one a syscall and one an \
+         argument check), more than the {MAX_INSTRUCTIONS} a seccomp filter may have: merge its \
+         rules or drop argument conditions"
+    )]
+    TooLarge { at_least: usize },
+    #[error(
+        "the compiled filter has {instructions} instructions, more than the {MAX_INSTRUCTIONS} a \
+         seccomp filter may have: merge the profile's rules or drop argument conditions"
+    )]
+    TooLong { instructions: usize },
 }
+
+/// The most instructions the kernel takes in one seccomp filter
+/// (`BPF_MAXINSNS`).
+pub const MAX_INSTRUCTIONS: usize = 4096;
 
 /// A compiled filter, ready to install.
 #[derive(Debug, Clone)]
@@ -138,6 +153,8 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
     let mut resolved: HashMap<&str, Option<ScmpSyscall>> = HashMap::new();
     let mut added: HashSet<(ScmpSyscall, ScmpAction, &[crate::profile::ArgCondition])> =
         HashSet::new();
+    let mut syscalls_seen: HashSet<ScmpSyscall> = HashSet::new();
+    let mut checks = 0usize;
     let kept = profile
         .syscalls
         .iter()
@@ -181,6 +198,17 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
             if !added.insert((syscall, rule_action, rule.args.as_slice())) {
                 continue;
             }
+            // Each syscall and each argument check takes an instruction at
+            // least: past the kernel's limit the filter cannot be installed,
+            // and libseccomp's time grows with the square of the rules, so
+            // the profile is refused now rather than after minutes.
+            syscalls_seen.insert(syscall);
+            checks += rule.args.len();
+            if syscalls_seen.len() + checks > MAX_INSTRUCTIONS {
+                return Err(FilterError::TooLarge {
+                    at_least: syscalls_seen.len() + checks,
+                });
+            }
             for group in &groups {
                 let added = if group.is_empty() {
                     ctx.add_rule(rule_action, syscall)
@@ -218,7 +246,12 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
             jf: raw[3],
             k: u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    if program.len() > MAX_INSTRUCTIONS {
+        return Err(FilterError::TooLong {
+            instructions: program.len(),
+        });
+    }
     Ok(CompiledFilter {
         program,
         flags,
@@ -231,6 +264,7 @@ impl CompiledFilter {
     /// Only syscalls: safe to call in a forked child before `execve`.
     pub fn install(&self) -> std::io::Result<()> {
         let prog = libc::sock_fprog {
+            // `compile` keeps programs within MAX_INSTRUCTIONS, which fits.
             len: self.program.len() as u16,
             filter: self.program.as_ptr().cast_mut(),
         };
