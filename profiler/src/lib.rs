@@ -12,14 +12,18 @@
 //! - [`implied`]: syscalls the kernel and language runtimes make by timing,
 //!   added to a learned profile when their trigger was seen.
 //! - [`merging`]: the union of several profiles (`merge`).
+//! - [`cli`]: the command line, a file per subcommand; [`exit`]: its
+//!   exit statuses.
 //! - [`output`]: result files, checked before the work and written atomically.
 //! - [`session`]: a supervised run of a command in a watched cgroup, which
 //!   `record`, `enforce` and `check` share.
 
 pub mod baseline;
+pub mod cli;
 pub mod diffing;
 pub mod enforcing;
 pub mod engine;
+pub mod exit;
 pub mod gating;
 pub mod implied;
 pub mod merging;

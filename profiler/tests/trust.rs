@@ -264,26 +264,30 @@ fn the_next_run_cleans_what_a_killed_run_left() {
         &script,
     ]);
     let pid = child.id();
-    assert!(wait_for(Duration::from_secs(10), || !processes_with(
-        &token
-    )
-    .is_empty()));
-    // The guardian is the tool's child running `__guardian`: kill it first.
-    for guardian in processes_with("__guardian") {
-        let parent = fs::read_to_string(format!("/proc/{guardian}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit(')')
-                    .next()?
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<u32>()
-                    .ok()
-            });
-        if parent == Some(pid) {
-            // SAFETY: kill(2) of a process this test started (indirectly).
-            unsafe { libc::kill(guardian as i32, libc::SIGKILL) };
-        }
+    // The tool's own command line holds the token too: wait for its
+    // guardian and for the command in the cgroup.
+    let guardian_of_tool = || {
+        processes_with("__guardian").into_iter().find(|&g| {
+            fs::read_to_string(format!("/proc/{g}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                })
+                == Some(pid)
+        })
+    };
+    assert!(wait_for(Duration::from_secs(10), || {
+        guardian_of_tool().is_some() && processes_with(&token).len() > 1
+    }));
+    // Kill the guardian first.
+    if let Some(guardian) = guardian_of_tool() {
+        // SAFETY: kill(2) of a process this test started (indirectly).
+        unsafe { libc::kill(guardian as i32, libc::SIGKILL) };
     }
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();

@@ -7,7 +7,6 @@
 //! conditions that the profile uses; and the attack surface the profile
 //! removes, i.e. the baseline's allowed syscalls the profile does without.
 
-pub mod cli;
 mod render;
 
 use std::{collections::BTreeSet, path::PathBuf};

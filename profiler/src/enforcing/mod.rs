@@ -36,6 +36,7 @@ use crate::{
         eval::{Access, DockerContext, EffectivePolicy},
     },
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    exit,
     output::{Output, OutputError},
     profile::{Arch, Profile, ProfileError, SyscallSet},
     recording::{self, RecordError, RecordOptions},
@@ -47,9 +48,6 @@ use crate::{
         redact,
     },
 };
-
-/// Exit status of `enforce` when it fails itself, before the command ran.
-pub const EXIT_ENFORCER_FAILED: i32 = 125;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnforceError {
@@ -106,20 +104,20 @@ pub enum EnforceError {
     Start {
         program: String,
         source: std::io::Error,
+        /// What the filter denied on the way (shown before the error).
+        denials: Vec<DeniedSyscall>,
     },
 }
 
 impl EnforceError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            EnforceError::NoCommand => 2,
+            EnforceError::NoCommand => exit::USAGE,
             EnforceError::Command(e) => e.exit_code(),
             EnforceError::Record(e) => e.exit_code(),
-            EnforceError::Session(e) => e.exit_code(EXIT_ENFORCER_FAILED),
-            EnforceError::Start { .. } | EnforceError::ExecveRefused { .. } => {
-                process::EXIT_NOT_EXECUTABLE
-            }
-            _ => EXIT_ENFORCER_FAILED,
+            EnforceError::Session(e) => e.exit_code(exit::TOOL_FAILED),
+            EnforceError::Start { .. } | EnforceError::ExecveRefused { .. } => exit::NOT_EXECUTABLE,
+            _ => exit::TOOL_FAILED,
         }
     }
 }
@@ -310,8 +308,11 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
             // filter could not be installed: either way the command did not run.
             let denials = watch.denials().unwrap_or_default();
             let program = options.command[0].to_string_lossy().into_owned();
-            report_denials(&denials, &options, false);
-            return Err(EnforceError::Start { program, source });
+            return Err(EnforceError::Start {
+                program,
+                source,
+                denials,
+            });
         }
     };
 
@@ -613,47 +614,4 @@ fn write_suggestion(
         .commit(&profile.to_json())?
         .unwrap_or_else(|| PathBuf::from("-"));
     Ok(path)
-}
-
-/// Prints the denial report on standard error.
-pub fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain: bool) {
-    if denials.is_empty() {
-        if !options.quiet {
-            let what = if complain {
-                "nothing the profile would have denied"
-            } else {
-                "no syscall was denied"
-            };
-            eprintln!("syscall-profile: {what}");
-        }
-        return;
-    }
-    let verb = if complain {
-        "would have denied"
-    } else {
-        "denied"
-    };
-    eprintln!(
-        "syscall-profile: the profile {} {verb} {} syscall(s):",
-        options.profile.display(),
-        denials.len()
-    );
-    for d in denials {
-        let mut line = format!("  {:<20} {}×", d.name, d.count);
-        if let Some(errno) = d.errno {
-            line.push_str(&format!(", errno {errno}"));
-        }
-        if let Some(kill) = d.killed {
-            line.push_str(&format!(", {}", kill.describe()));
-        }
-        if d.pid != 0 {
-            line.push_str(&format!(", first by pid {} ({})", d.pid, d.comm));
-        } else if !d.comm.is_empty() {
-            line.push_str(&format!(" ({})", d.comm));
-        }
-        if let Some(exe) = &d.exe {
-            line.push_str(&format!(", {exe}"));
-        }
-        eprintln!("{line}");
-    }
 }

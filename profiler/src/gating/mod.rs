@@ -9,7 +9,6 @@
 //! (`syscall-profile/check/v1`), and GitHub Actions annotations when
 //! `GITHUB_ACTIONS` is set.
 
-pub mod cli;
 mod report;
 
 use std::collections::BTreeSet;
@@ -18,23 +17,36 @@ use serde::Serialize;
 
 use crate::{
     baseline::{Access, Baseline, DockerContext, EffectivePolicy, notes},
+    exit,
     profile::Profile,
 };
 
 pub use report::{github_annotations, junit_xml, text};
 
-/// Exit status: every observed syscall is allowed by the policy.
-pub const EXIT_PASS: i32 = 0;
-/// Exit status: the run used syscalls outside the policy (or, with
-/// `--strict`, the policy allows syscalls the run did not use).
-pub const EXIT_OUTSIDE_POLICY: i32 = 1;
-/// Exit status: a usage error, an unreadable or invalid profile, a report
-/// that cannot be written, or a recording that failed.
-pub const EXIT_ERROR: i32 = 2;
-/// Exit status: the policy check passed, but the recorded command itself
-/// failed (its exit status is in the report): the run proves less than it
-/// should.
-pub const EXIT_COMMAND_FAILED: i32 = 3;
+/// Why a check could not be made (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(
+        "nothing to check: give --observed FILE, or the command to record after `--`, e.g. \
+         `syscall-profile check --policy policy.json -- ./run-tests`"
+    )]
+    NothingToCheck,
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
+    #[error("recording failed: {0}")]
+    Record(#[from] crate::recording::RecordError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(
+        "the recording is incomplete: a process left the recorded cgroup (see above), so the \
+         run cannot be checked"
+    )]
+    Incomplete,
+}
 
 /// The JSON report's schema name.
 pub const SCHEMA: &str = "syscall-profile/check/v1";
@@ -157,11 +169,11 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     let outside = !new_syscalls.is_empty() || (input.strict && !unused.is_empty());
     let command_failed = input.command_exit_code.is_some_and(|code| code != 0);
     let exit_code = if outside {
-        EXIT_OUTSIDE_POLICY
+        exit::OUTSIDE_POLICY
     } else if command_failed {
-        EXIT_COMMAND_FAILED
+        exit::COMMAND_FAILED
     } else {
-        EXIT_PASS
+        exit::SUCCESS
     };
     let update_command = (!new_syscalls.is_empty()).then(|| {
         let merge = |observed: &str| {
@@ -185,7 +197,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         command: input.command.clone(),
         command_exit_code: input.command_exit_code,
         strict: input.strict,
-        passed: exit_code == EXIT_PASS,
+        passed: exit_code == exit::SUCCESS,
         exit_code,
         observed_count: observed.len(),
         new_syscalls,
@@ -248,7 +260,7 @@ mod tests {
         let policy = allow(&["read", "write", "exit_group"]);
         let observed = allow(&["read", "write", "exit_group", "ptrace"]);
         let report = check(&input(&policy, &observed, false), &context());
-        assert_eq!(report.exit_code, EXIT_OUTSIDE_POLICY);
+        assert_eq!(report.exit_code, exit::OUTSIDE_POLICY);
         assert!(!report.passed);
         assert_eq!(report.new_syscalls.len(), 1);
         assert_eq!(report.new_syscalls[0].name, "ptrace");
@@ -265,11 +277,11 @@ mod tests {
         let policy = allow(&["read", "write", "exit_group", "openat"]);
         let observed = allow(&["read", "write", "exit_group"]);
         let report = check(&input(&policy, &observed, false), &context());
-        assert_eq!(report.exit_code, EXIT_PASS);
+        assert_eq!(report.exit_code, exit::SUCCESS);
         assert_eq!(report.unused, ["openat"]);
         assert!(report.update_command.is_none());
         let strict = check(&input(&policy, &observed, true), &context());
-        assert_eq!(strict.exit_code, EXIT_OUTSIDE_POLICY);
+        assert_eq!(strict.exit_code, exit::OUTSIDE_POLICY);
     }
 
     #[test]
@@ -277,7 +289,7 @@ mod tests {
         let policy = allow(&["read"]);
         let mut failed = input(&policy, &policy, false);
         failed.command_exit_code = Some(1);
-        assert_eq!(check(&failed, &context()).exit_code, EXIT_COMMAND_FAILED);
+        assert_eq!(check(&failed, &context()).exit_code, exit::COMMAND_FAILED);
     }
 
     #[test]

@@ -8,16 +8,21 @@
 //! rules OR. The output does not depend on the order of the inputs, and
 //! the same inputs give the same bytes.
 
-pub mod cli;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::profile::{Action, Arch, ArchMapEntry, Profile, SyscallRule};
+use crate::{
+    output::OutputError,
+    profile::{Action, Arch, ArchMapEntry, Profile, ProfileError, SyscallRule},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     #[error("nothing to merge: give at least one profile")]
     NoInput,
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
     #[error(
         "the profiles disagree on what an unlisted syscall gets ({first} in {first_file}, \
          {second} in {second_file}): a union of allow-lists needs one default; make them the same"

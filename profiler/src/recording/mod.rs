@@ -22,6 +22,7 @@ use self::{
 };
 use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    exit,
     implied::{self, Implied},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
@@ -33,10 +34,6 @@ use crate::{
         redact,
     },
 };
-
-/// Exit status of `record` when the recorder itself fails (as `docker run`
-/// uses 125 for its own failures, apart from the command's 126 and 127).
-pub const EXIT_RECORDER_FAILED: i32 = 125;
 
 /// How often the live line re-reads the counters.
 const REFRESH: Duration = Duration::from_millis(250);
@@ -128,10 +125,10 @@ impl RecordError {
     /// The exit status `record` ends with for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RecordError::NoCommand => 2,
+            RecordError::NoCommand => exit::USAGE,
             RecordError::Command(e) => e.exit_code(),
-            RecordError::Session(e) => e.exit_code(EXIT_RECORDER_FAILED),
-            _ => EXIT_RECORDER_FAILED,
+            RecordError::Session(e) => e.exit_code(exit::TOOL_FAILED),
+            _ => exit::TOOL_FAILED,
         }
     }
 }

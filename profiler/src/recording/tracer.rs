@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use aya::{
     Btf, Ebpf,
     maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
-    programs::{BtfTracePoint, ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLinkId},
+    programs::{
+        BtfTracePoint, ProgramError, RawTracePoint, TracePoint,
+        raw_trace_point::RawTracePointLinkId,
+    },
 };
 use profiler_common::{
     ABI_COUNT, Counts, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE, maps, programs,
@@ -244,4 +247,3 @@ impl Tracer {
         Ok(observation)
     }
 }
-

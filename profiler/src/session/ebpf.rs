@@ -120,11 +120,7 @@ pub fn load_object(
 /// Attaches the hooks of the rare events (moves out of the cgroup, forks,
 /// exits, execs), unless the kernel's layout is unknown. Returns what is not
 /// watched, and why; `kills` only changes the words.
-pub fn attach_events(
-    ebpf: &mut Ebpf,
-    no_layout: Option<String>,
-    kills: bool,
-) -> Vec<String> {
+pub fn attach_events(ebpf: &mut Ebpf, no_layout: Option<String>, kills: bool) -> Vec<String> {
     match no_layout {
         Some(why) => vec![format!(
             "cannot watch for processes leaving the cgroup{}: {why}",

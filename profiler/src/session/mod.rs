@@ -50,7 +50,7 @@ impl SessionError {
     /// report it; `failed` (the tool's own failure status) otherwise.
     pub fn exit_code(&self, failed: i32) -> i32 {
         match self {
-            SessionError::Interrupted(signal) => 128 + signal,
+            SessionError::Interrupted(signal) => crate::exit::after_signal(*signal),
             _ => failed,
         }
     }

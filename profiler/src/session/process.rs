@@ -2,6 +2,7 @@
 //! (as another user, on request), passing signals on, and turning its end
 //! into an exit status the way shells do.
 
+use crate::exit;
 use signal_hook::{
     iterator::exfiltrator::WithOrigin,
     low_level::siginfo::{Cause, Origin},
@@ -14,11 +15,6 @@ use std::{
     path::{Path, PathBuf},
     process::ExitStatus,
 };
-
-/// Exit status when the command could not be found (as in shells).
-pub const EXIT_NOT_FOUND: i32 = 127;
-/// Exit status when the command was found but cannot be executed.
-pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -34,8 +30,8 @@ impl CommandError {
     /// The exit status a shell would give for the same failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CommandError::NotFound(_) => EXIT_NOT_FOUND,
-            CommandError::NotExecutable(_) | CommandError::Spawn { .. } => EXIT_NOT_EXECUTABLE,
+            CommandError::NotFound(_) => exit::NOT_FOUND,
+            CommandError::NotExecutable(_) | CommandError::Spawn { .. } => exit::NOT_EXECUTABLE,
         }
     }
 }
@@ -250,7 +246,7 @@ pub fn send_signal(pid: Option<u32>, signal: i32) {
 pub fn shell_exit_code(status: ExitStatus) -> i32 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
+        (None, Some(signal)) => exit::after_signal(signal),
         (None, None) => 1,
     }
 }

@@ -1,20 +1,19 @@
-//! The `check` subcommand's arguments and entry point.
+//! `syscall-profile check`: the CI gate's arguments, the run, the reports.
 
-use std::{ffi::OsString, path::PathBuf};
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
 
-use super::{CheckInput, EXIT_ERROR, check, github_annotations, junit_xml, shell_quote, text};
+use super::{Error, block_on, print_stdout, warn};
 use crate::{
     baseline::DockerContext,
-    diffing::cli::print_stdout,
+    gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
     output::Output,
     profile::Profile,
     recording::{self, RecordOptions},
-    session::process::RunAs,
+    session::{process::RunAs, redact},
 };
-
-fn parse_user(text: &str) -> Result<RunAs, String> {
-    RunAs::parse(text).map_err(|e| e.to_string())
-}
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -57,7 +56,7 @@ pub struct CheckArgs {
 
     /// With a native command: run it as USER (name or uid), with GROUP (or
     /// the user's groups); only the command's syscalls are recorded.
-    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_user, requires = "command")]
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user, requires = "command")]
     pub user: Option<RunAs>,
 
     /// The command to record and check (a native program, or `docker run
@@ -66,50 +65,38 @@ pub struct CheckArgs {
     pub command: Vec<OsString>,
 }
 
-/// Entry point of `syscall-profile check`.
-pub fn run(args: CheckArgs) -> i32 {
-    match run_check(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("syscall-profile: error: {message}");
-            EXIT_ERROR
-        }
-    }
+/// Entry point of `syscall-profile check`: 0 passed, 1 outside the policy,
+/// 3 passed but the command failed.
+pub fn run(args: CheckArgs) -> Result<i32, Error> {
+    check_run(args).map_err(Error::Check)
 }
 
-fn run_check(args: CheckArgs) -> Result<i32, String> {
+fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     if args.observed.is_none() && args.command.is_empty() {
-        return Err(
-            "nothing to check: give --observed FILE, or the command to record after \
-                    `--`, e.g. `syscall-profile check --policy policy.json -- ./run-tests`"
-                .to_owned(),
-        );
+        return Err(CheckError::NothingToCheck);
     }
     // Report files are checked before anything runs.
     Output::check_distinct(&[
         ("--junit", args.junit.as_deref()),
         ("--json", args.json.as_deref()),
         ("--save-observed", args.save_observed.as_deref()),
-    ])
-    .map_err(|e| e.to_string())?;
+    ])?;
     let junit = args
         .junit
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     let json = args
         .json
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     let policy = load(&args.policy)?;
-    let context = DockerContext::host(&[], &[]).map_err(|e| e.to_string())?;
+    let context = DockerContext::host(&[], &[])?;
     let policy_name = args.policy.display().to_string();
 
     // Written into reports that CI keeps: secrets taken out.
-    let words: Vec<String> = crate::session::redact::command_line(
+    let words: Vec<String> = redact::command_line(
         &args
             .command
             .iter()
@@ -159,21 +146,21 @@ fn run_check(args: CheckArgs) -> Result<i32, String> {
         print_stdout(&github_annotations(&report));
     }
     if let Some(out) = junit {
-        out.commit(&junit_xml(&report)).map_err(|e| e.to_string())?;
+        out.commit(&junit_xml(&report))?;
     }
     if let Some(out) = json {
         // Strings, numbers and lists only: serializing cannot fail.
         let mut text = serde_json::to_string_pretty(&report).expect("a check report serializes");
         text.push('\n');
-        out.commit(&text).map_err(|e| e.to_string())?;
+        out.commit(&text)?;
     }
     Ok(report.exit_code)
 }
 
-fn load(path: &std::path::Path) -> Result<Profile, String> {
-    let parsed = Profile::load(path).map_err(|e| e.to_string())?;
+fn load(path: &Path) -> Result<Profile, CheckError> {
+    let parsed = Profile::load(path)?;
     for warning in &parsed.warnings {
-        eprintln!("syscall-profile: warning: {}: {warning}", path.display());
+        warn(&format!("{}: {warning}", path.display()));
     }
     Ok(parsed.profile)
 }
@@ -185,7 +172,7 @@ fn record(
     command: &[OsString],
     output: Option<PathBuf>,
     user: Option<RunAs>,
-) -> Result<(Profile, i32), String> {
+) -> Result<(Profile, i32), CheckError> {
     let mut options = RecordOptions::new(command.to_vec());
     options.discard_profile = output.is_none();
     options.output = output;
@@ -195,22 +182,12 @@ fn record(
     // then `check --observed`): implied names, which a policy learned by
     // `record` holds, are then neither new nor unused.
     options.no_implied = false;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let recording = runtime
-        .block_on(recording::record(options))
-        .map_err(|e| format!("recording failed: {e}"))?;
+    let recording = block_on(recording::record(options)).map_err(CheckError::Runtime)??;
     for warning in &recording.warnings {
-        eprintln!("syscall-profile: warning: {warning}");
+        warn(warning);
     }
     if recording.observation.events.lost_track() {
-        return Err(
-            "the recording is incomplete: a process left the recorded cgroup (see above), so \
-             the run cannot be checked"
-                .to_owned(),
-        );
+        return Err(CheckError::Incomplete);
     }
     Ok((recording.profile, recording.exit_code))
 }

@@ -1,14 +1,12 @@
-//! The `diff` subcommand's arguments and entry point.
+//! `syscall-profile diff`: arguments, the comparison, the rendering.
 
-use std::{io::IsTerminal, path::PathBuf};
+use std::path::PathBuf;
 
-use super::{DiffRequest, Format, compare, render};
-
-/// Exit status of `diff`: the report was written.
-pub const EXIT_OK: i32 = 0;
-/// Exit status of `diff`: a usage error, or a file that cannot be read or
-/// is not a valid profile.
-pub const EXIT_ERROR: i32 = 2;
+use super::{Error, colour_stdout, print_stdout, warn};
+use crate::{
+    diffing::{DiffRequest, Format, compare, render},
+    exit,
+};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -42,37 +40,17 @@ pub struct DiffArgs {
 }
 
 /// Entry point of `syscall-profile diff`.
-pub fn run(args: DiffArgs) -> i32 {
+pub fn run(args: DiffArgs) -> Result<i32, Error> {
     let request = DiffRequest {
         profiles: args.profiles,
         baseline: args.baseline,
         cap_add: args.cap_add,
         cap_drop: args.cap_drop,
     };
-    match compare(&request) {
-        Ok((report, warnings)) => {
-            for warning in warnings {
-                eprintln!("syscall-profile: warning: {warning}");
-            }
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print_stdout(&render(&report, args.format, colour));
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("syscall-profile: error: {e}");
-            EXIT_ERROR
-        }
+    let (report, warnings) = compare(&request)?;
+    for warning in &warnings {
+        warn(warning);
     }
-}
-
-/// Writes `text` to standard output. A reader that closed the pipe early
-/// (`| head`) wanted no more: that is not an error, and not a panic.
-pub(crate) fn print_stdout(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("syscall-profile: warning: cannot write to standard output: {e}");
-    }
+    print_stdout(&render(&report, args.format, colour_stdout()));
+    Ok(exit::SUCCESS)
 }

@@ -1,0 +1,168 @@
+//! `syscall-profile enforce`: arguments, the enforced run, the denial
+//! report.
+
+use std::{ffi::OsString, path::PathBuf};
+
+use clap::Args;
+
+use super::{Error, block_on, warn};
+use crate::{
+    enforcing::{self, EnforceError, EnforceOptions, denials::DeniedSyscall},
+    session::process::RunAs,
+};
+
+#[derive(Debug, Args)]
+pub struct EnforceArgs {
+    /// The seccomp profile to run under (Docker's JSON format).
+    #[arg(long, value_name = "FILE")]
+    profile: PathBuf,
+
+    /// Block nothing: run the command, and report what the profile would
+    /// have denied.
+    #[arg(long)]
+    complain: bool,
+
+    /// Write a profile allowing what was (or would have been) denied to
+    /// FILE, ready to merge into the policy (with or without --complain).
+    #[arg(long, value_name = "FILE")]
+    suggest: Option<PathBuf>,
+
+    /// Run a native command as USER (name or uid), with GROUP (or the user's
+    /// groups); the tool itself stays privileged.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
+    user: Option<RunAs>,
+
+    /// No live report and no message before the run (the final report,
+    /// warnings and errors still show).
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// The command: a native program, or `docker run ...` / `podman run ...`.
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+/// Entry point of `syscall-profile enforce`: the command's exit status.
+pub fn run(args: EnforceArgs) -> Result<i32, Error> {
+    let options = EnforceOptions {
+        profile: args.profile,
+        command: args.command,
+        quiet: args.quiet,
+        complain: args.complain,
+        suggest: args.suggest,
+        user: args.user,
+    };
+    let enforcement = match block_on(enforcing::enforce(options.clone()))? {
+        Ok(enforcement) => enforcement,
+        Err(e) => {
+            // A command that could not start under the filter: what the
+            // filter denied on the way says why.
+            if let EnforceError::Start { denials, .. } = &e {
+                report_denials(denials, &options, false);
+            }
+            return Err(e.into());
+        }
+    };
+    for warning in &enforcement.warnings {
+        warn(warning);
+    }
+    report_denials(&enforcement.denials, &options, enforcement.complain);
+    if !enforcement.base_denied.is_empty() {
+        eprintln!(
+            "syscall-profile: the profile would also deny what the container runtime needs \
+             after installing the filter (its base set): {}",
+            enforcement.base_denied.join(" ")
+        );
+    }
+    if !enforcement.conditional.is_empty() {
+        eprintln!(
+            "syscall-profile: the profile allows these only under argument conditions, \
+             which complain mode does not check: {}",
+            enforcement.conditional.join(" ")
+        );
+    }
+    if let Some(path) = &enforcement.suggestion {
+        eprintln!(
+            "syscall-profile: a profile allowing them is in {}; to add it to the policy: \
+             syscall-profile merge {} {} -o {}",
+            path.display(),
+            options.profile.display(),
+            path.display(),
+            options.profile.display()
+        );
+    } else if !enforcement.denials.is_empty() || !enforcement.base_denied.is_empty() {
+        eprintln!(
+            "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
+             for a profile to merge): {}",
+            options.profile.display(),
+            enforcing::allow_rule(&enforcement)
+        );
+    }
+    if enforcement.exit_code != 0
+        && !enforcement.complain
+        && enforcement.denials.is_empty()
+        && enforcement.escapes.is_empty()
+    {
+        eprintln!(
+            "syscall-profile: the command exited with status {} and the profile denied \
+             nothing, so the failure is its own",
+            enforcement.exit_code
+        );
+    }
+    if !enforcement.escapes.is_empty() {
+        eprintln!(
+            "syscall-profile: error: the watch is incomplete: a process left the watched \
+             cgroup (see above), and what the profile denied it after that was not seen"
+        );
+        if enforcement.exit_code == 0 {
+            return Err(Error::Incomplete(
+                "the watch is incomplete: a process left the watched cgroup (see above), and what \
+             the profile denied it after that was not seen",
+            ));
+        }
+    }
+    Ok(enforcement.exit_code)
+}
+
+/// Prints the denial report on standard error.
+fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain: bool) {
+    if denials.is_empty() {
+        if !options.quiet {
+            let what = if complain {
+                "nothing the profile would have denied"
+            } else {
+                "no syscall was denied"
+            };
+            eprintln!("syscall-profile: {what}");
+        }
+        return;
+    }
+    let verb = if complain {
+        "would have denied"
+    } else {
+        "denied"
+    };
+    eprintln!(
+        "syscall-profile: the profile {} {verb} {} syscall(s):",
+        options.profile.display(),
+        denials.len()
+    );
+    for d in denials {
+        let mut line = format!("  {:<20} {}×", d.name, d.count);
+        if let Some(errno) = d.errno {
+            line.push_str(&format!(", errno {errno}"));
+        }
+        if let Some(kill) = d.killed {
+            line.push_str(&format!(", {}", kill.describe()));
+        }
+        if d.pid != 0 {
+            line.push_str(&format!(", first by pid {} ({})", d.pid, d.comm));
+        } else if !d.comm.is_empty() {
+            line.push_str(&format!(" ({})", d.comm));
+        }
+        if let Some(exe) = &d.exe {
+            line.push_str(&format!(", {exe}"));
+        }
+        eprintln!("{line}");
+    }
+}

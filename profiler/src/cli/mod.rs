@@ -1,0 +1,177 @@
+//! The command line: one file per subcommand, each going the same way:
+//! arguments (clap) → the capability's options → its run → what the user
+//! sees. What they share is here: the parsers of shared argument kinds, the
+//! terminal helpers, and the one error type that every subcommand's failure
+//! becomes, which knows its exit status (see [`crate::exit`]).
+
+pub mod check;
+pub mod diff;
+pub mod enforce;
+pub mod merge;
+pub mod record;
+
+use std::{io::IsTerminal, time::Duration};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    diffing::DiffError,
+    enforcing::EnforceError,
+    exit,
+    gating::CheckError,
+    merging::MergeError,
+    recording::RecordError,
+    session::{guardian, process::RunAs},
+};
+
+#[derive(Parser)]
+#[command(
+    name = "syscall-profile",
+    version,
+    about = "Learn the least privilege a program or container needs at the kernel boundary",
+    after_help = "Exit status of `record`: the recorded command's own (128+N when a signal N \
+                  killed it); 125 when the recorder failed, 126 when the command cannot be \
+                  executed, 127 when it was not found, 2 for a usage error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a command and write the minimal seccomp profile of what it did.
+    Record(record::RecordArgs),
+    /// Run a command or a container (`-- docker run ...`, `-- podman run ...`)
+    /// under a profile, and explain every syscall it denied.
+    Enforce(enforce::EnforceArgs),
+    /// Compare a profile with Docker's default (or --baseline FILE), or two profiles.
+    Diff(diff::DiffArgs),
+    /// Merge profiles into one that allows what any of them allows.
+    Merge(merge::MergeArgs),
+    /// The CI gate: check a run (`--observed FILE` or `-- CMD...`) against a policy.
+    Check(check::CheckArgs),
+    /// (internal) The guardian that cleans up should the tool be killed.
+    #[command(name = guardian::SUBCOMMAND, hide = true)]
+    Guardian,
+}
+
+/// Why a subcommand failed; each knows its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Enforce(#[from] EnforceError),
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The command ran, but the tool could not watch all of it.
+    #[error("{0}")]
+    Incomplete(&'static str),
+}
+
+impl Error {
+    /// The exit status this failure ends the tool with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Record(e) => e.exit_code(),
+            Error::Enforce(e) => e.exit_code(),
+            Error::Diff(_) | Error::Merge(_) | Error::Check(_) => exit::USAGE,
+            Error::Runtime(_) | Error::Incomplete(_) => exit::TOOL_FAILED,
+        }
+    }
+}
+
+/// The exit status of a subcommand's result; a failure is said first, in
+/// one line.
+pub fn exit_status(result: Result<i32, Error>) -> u8 {
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("syscall-profile: error: {e}");
+            e.exit_code()
+        }
+    };
+    u8::try_from(code).unwrap_or(1)
+}
+
+/// A warning on standard error.
+pub fn warn(text: &str) {
+    eprintln!("syscall-profile: warning: {text}");
+}
+
+/// Writes `text` to standard output. A reader that closed the pipe early
+/// (`| head`) wanted no more: that is not an error, and not a panic.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        warn(&format!("cannot write to standard output: {e}"));
+    }
+}
+
+/// Whether standard output gets colours: a terminal, and no `NO_COLOR`.
+pub fn colour_stdout() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Runs a future on a single-threaded runtime: the tool mostly waits.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, std::io::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Runtime(e)
+    }
+}
+
+/// The longest `--duration`: a year. Longer is a mistake (and would
+/// overflow the clock arithmetic of the deadline).
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// `30`, `30s`, `5m`, `1h`, `2d`: a whole number of seconds, minutes, hours
+/// or days, at most a year.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 24 * 3600,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?}: use s, m, h or d, e.g. 90s or 5m"
+            ));
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: give e.g. 30, 90s, 5m or 1h"))?;
+    match number
+        .checked_mul(seconds_per_unit)
+        .map(Duration::from_secs)
+    {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(format!("{text} is too long: at most 366d")),
+    }
+}
+
+/// `USER[:GROUP]`, looked up on this host.
+fn parse_user(text: &str) -> Result<RunAs, String> {
+    RunAs::parse(text).map_err(|e| e.to_string())
+}

@@ -1,0 +1,172 @@
+//! `syscall-profile record`: arguments, the recording, the summary.
+
+use std::{ffi::OsString, path::PathBuf, time::Duration};
+
+use clap::Args;
+
+use super::{Error, block_on, warn};
+use crate::{
+    implied::Implied,
+    recording::{self, RecordOptions, Recording, hook::Hook},
+    session::process::RunAs,
+};
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Write the profile to FILE (written atomically; checked before the
+    /// command starts). Default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Also write the per-syscall counts to FILE, as JSON.
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
+
+    /// No live progress line and no summary (warnings and errors still show).
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// The kind of hook on raw_syscalls:sys_enter that counts.
+    #[arg(long, value_enum, default_value_t = Hook::RawTracepoint)]
+    hook: Hook,
+
+    /// End the recording after DURATION (e.g. 30, 90s, 5m, 1h, 2d): the
+    /// command is sent SIGTERM, and SIGKILL after a grace period; a
+    /// container still running is stopped (see --keep-running).
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    duration: Option<Duration>,
+
+    /// For a container: leave out the runtime's base set (the syscalls runc
+    /// or crun make after installing the filter, in any run).
+    #[arg(long)]
+    no_runtime_base: bool,
+
+    /// Run a native command as USER (name or uid), with GROUP (or the user's
+    /// groups), from its first instruction; the recorder stays privileged
+    /// and only the command's syscalls are recorded.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
+    user: Option<RunAs>,
+
+    /// The profile's comment (default: the recorded command line, with
+    /// environment values and secrets taken out).
+    #[arg(long, value_name = "TEXT")]
+    comment: Option<String>,
+
+    /// For a container still running when the recording ends (`run -d`
+    /// with --duration): leave it running, under the recording profile,
+    /// which allows every syscall. Without it, such a container is stopped.
+    #[arg(long)]
+    keep_running: bool,
+
+    /// Leave out what the kernel and language runtimes make by timing
+    /// (restart_syscall after a sleep, rt_sigreturn after a handler, exit and
+    /// exit_group, a Go runtime's preemption and polling): the profile then
+    /// holds only what this run did.
+    #[arg(long)]
+    no_implied: bool,
+
+    /// The command to record, with its arguments.
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+/// Entry point of `syscall-profile record`: the recorded command's exit
+/// status, or the recorder's own.
+pub fn run(args: RecordArgs) -> Result<i32, Error> {
+    let quiet = args.quiet;
+    let options = RecordOptions {
+        command: args.command,
+        output: args.output,
+        discard_profile: false,
+        stats: args.stats,
+        quiet,
+        hook: args.hook,
+        duration: args.duration,
+        no_runtime_base: args.no_runtime_base,
+        user: args.user,
+        comment: args.comment,
+        keep_running: args.keep_running,
+        no_implied: args.no_implied,
+    };
+    let recording = block_on(recording::record(options))??;
+    report(&recording, quiet);
+    if recording.observation.events.lost_track() && recording.exit_code == 0 {
+        return Err(Error::Incomplete(
+            "the recording is incomplete: a process left the recorded cgroup (see above); the \
+             profile was written, but may lack what it did after that",
+        ));
+    }
+    Ok(recording.exit_code)
+}
+
+fn report(recording: &Recording, quiet: bool) {
+    for warning in &recording.warnings {
+        warn(warning);
+    }
+    if quiet {
+        return;
+    }
+    if let Some(runtime) = &recording.runtime {
+        let mut line = format!(
+            "syscall-profile: the runtime ({}) made {} syscalls after installing the filter",
+            runtime.name,
+            runtime.observed.len()
+        );
+        if !runtime.base.is_empty() {
+            let added: Vec<&str> = runtime.added_by_base.iter().collect();
+            line.push_str(&format!(
+                "; its base set ({} syscalls) added {}{}",
+                runtime.base.len(),
+                added.len(),
+                if added.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", added.join(" "))
+                }
+            ));
+        }
+        eprintln!("{line}");
+    }
+    report_implied(&recording.implied);
+    let target = match &recording.written_to {
+        Some(path) => format!("profile written to {}", path.display()),
+        None => "profile written to standard output".to_owned(),
+    };
+    eprintln!(
+        "syscall-profile: {} distinct syscalls, {} calls; {target}",
+        recording.syscalls.len(),
+        recording.observation.total_calls(),
+    );
+}
+
+/// What the kernel and the recognised runtimes added (see `implied`).
+fn report_implied(implied: &Implied) {
+    for recognised in &implied.runtimes {
+        let runtime = match recognised.runtime.version() {
+            Some(version) => format!("the {} runtime ({version})", recognised.runtime.name()),
+            None => format!("the {} runtime", recognised.runtime.name()),
+        };
+        let added: Vec<&str> = implied
+            .added
+            .iter()
+            .filter(|a| a.executable.as_ref() == Some(&recognised.executable))
+            .map(|a| a.name.as_str())
+            .collect();
+        if added.is_empty() {
+            eprintln!(
+                "syscall-profile: recognised {runtime} in {}; it made all the syscalls it makes \
+                 by timing in this run",
+                recognised.executable.display()
+            );
+        } else {
+            eprintln!(
+                "syscall-profile: added for {runtime} in {}, which makes them by timing: {}",
+                recognised.executable.display(),
+                added.join(" ")
+            );
+        }
+    }
+    for added in implied.added.iter().filter(|a| a.executable.is_none()) {
+        eprintln!("syscall-profile: added {} ({})", added.name, added.reason);
+    }
+}
