@@ -20,8 +20,6 @@
 //! syscall tracepoint switches on for every task (bpftrace's cgroup-filtered
 //! `tracepoint:raw_syscalls:sys_enter` cost more than all three here).
 
-use std::{io, path::Path};
-
 /// A hook type for the counting program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Hook {
@@ -36,55 +34,4 @@ pub enum Hook {
     /// check how a rejection is reported.
     #[value(hide = true)]
     VerifierSelftest,
-}
-
-/// Where tracefs is expected.
-pub const TRACEFS: &str = "/sys/kernel/tracing";
-
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "tracefs is not mounted at {TRACEFS} and mounting it failed ({source}): mount it with \
-     `mount -t tracefs tracefs {TRACEFS}`, or leave out `--hook tracepoint` (the default \
-     raw tracepoint needs no tracefs)"
-)]
-pub struct TracefsError {
-    source: io::Error,
-}
-
-/// Makes sure tracefs is mounted, mounting it where it is not.
-pub fn ensure_tracefs() -> Result<(), TracefsError> {
-    let events = Path::new(TRACEFS).join("events/raw_syscalls/sys_enter");
-    if events.exists() {
-        return Ok(());
-    }
-    let mount = || -> io::Result<()> {
-        let c = |s: &str| std::ffi::CString::new(s).expect("no NUL in a constant");
-        let (source, target, fstype) = (c("tracefs"), c(TRACEFS), c("tracefs"));
-        // SAFETY: all pointers are valid NUL-terminated strings; no data.
-        let rc = unsafe {
-            libc::mount(
-                source.as_ptr(),
-                target.as_ptr(),
-                fstype.as_ptr(),
-                0,
-                std::ptr::null(),
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    };
-    mount().map_err(|source| TracefsError { source })?;
-    if events.exists() {
-        Ok(())
-    } else {
-        Err(TracefsError {
-            source: io::Error::new(
-                io::ErrorKind::NotFound,
-                "raw_syscalls/sys_enter is missing from it",
-            ),
-        })
-    }
 }

@@ -15,7 +15,7 @@ use profiler_common::{
     ABI_COUNT, Counts, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE, maps, programs,
 };
 
-use super::hook::{self, Hook};
+use super::hook::Hook;
 use crate::{
     profile::Arch,
     session::{
@@ -91,7 +91,7 @@ impl Tracer {
     ) -> Result<Tracer, TracerError> {
         ebpf::check_privileges()?;
         if hook == Hook::Tracepoint {
-            hook::ensure_tracefs()?;
+            ebpf::ensure_tracefs()?;
         }
         let (mut ebpf, no_layout) = ebpf::load_object(
             cgroup,

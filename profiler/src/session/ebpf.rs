@@ -2,8 +2,10 @@
 //! (a recording, an enforced run) needs of eBPF. The object is built by
 //! build.rs; each use loads it for its purpose, so the maps it does not use
 //! get one entry and take next to no kernel memory, and attaches what it
-//! needs: the counting program ([`crate::recording::tracer`]), the denial
-//! watch ([`crate::enforcing::denials`]), the rare events ([`super::events`]).
+//! needs: the counting program (`recording::tracer`), the denial
+//! watch (`enforcing::denials`), the rare events ([`super::events`]).
+
+use std::{io, path::Path};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -13,7 +15,6 @@ use aya::{
 use profiler_common::{KernelLayout, globals, maps};
 
 use super::{RunCgroup, events};
-use crate::recording::hook::TracefsError;
 
 /// The kernel side, built by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
@@ -232,5 +233,56 @@ mod tests {
             "0: (b7) r1 = 4096 / 1: (61) r0 = *(u32 *)(r1 +0) / R1 invalid mem access 'scalar'"
         );
         assert_eq!(verifier_reason(""), "the verifier gave no log");
+    }
+}
+
+/// Where tracefs is expected.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "tracefs is not mounted at {TRACEFS} and mounting it failed ({source}): mount it with \
+     `mount -t tracefs tracefs {TRACEFS}`, or leave out `--hook tracepoint` (the default \
+     raw tracepoint needs no tracefs)"
+)]
+pub struct TracefsError {
+    source: io::Error,
+}
+
+/// Makes sure tracefs is mounted, mounting it where it is not.
+pub fn ensure_tracefs() -> Result<(), TracefsError> {
+    let events = Path::new(TRACEFS).join("events/raw_syscalls/sys_enter");
+    if events.exists() {
+        return Ok(());
+    }
+    let mount = || -> io::Result<()> {
+        let c = |s: &str| std::ffi::CString::new(s).expect("no NUL in a constant");
+        let (source, target, fstype) = (c("tracefs"), c(TRACEFS), c("tracefs"));
+        // SAFETY: all pointers are valid NUL-terminated strings; no data.
+        let rc = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    mount().map_err(|source| TracefsError { source })?;
+    if events.exists() {
+        Ok(())
+    } else {
+        Err(TracefsError {
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                "raw_syscalls/sys_enter is missing from it",
+            ),
+        })
     }
 }
