@@ -21,7 +21,7 @@ use self::{
     tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
-    engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     implied::{self, Implied},
     output::{Output, OutputError},
@@ -251,49 +251,99 @@ fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
     }
 }
 
-/// Records `options.command`. Everything that can be checked before the
-/// command starts is checked first, so a failure leaves nothing behind and
-/// the command never ran.
+/// Records `options.command`: everything that can be checked is checked
+/// before the command starts (a failure then leaves nothing behind and the
+/// command never ran); the command runs, supervised, in a watched cgroup;
+/// what the kernel counted becomes the profile.
 pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
-    let (program, args) = options
-        .command
-        .split_first()
-        .ok_or(RecordError::NoCommand)?;
-    let container_run = ContainerRun::parse(&options.command);
-    let native_program = match &container_run {
-        Some(run) => {
-            ContainerRecording::check(run)?;
-            if options.user.is_some() {
-                return Err(RecordError::UserForContainer);
-            }
-            None
-        }
-        None if options.keep_running => return Err(RecordError::KeepRunningNative),
-        None => Some(process::resolve(program)?),
-    };
-    let profile_path = match options.discard_profile {
-        true => None,
-        false => Some(options.output.as_deref().unwrap_or("-".as_ref())),
-    };
-    Output::check_distinct(&[("-o", profile_path), ("--stats", options.stats.as_deref())])?;
-    let output = match options.discard_profile {
-        true => None,
-        false => Some(Output::prepare(options.output.as_deref())?),
-    };
-    let stats_output = options
-        .stats
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
-    let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
-    ebpf::check_privileges()?;
-    let engine_run = container_run.map(EngineRun::prepare).transpose()?;
+    let plan = Plan::check(&options)?;
+    let ran = run(&options, plan.arch, plan.target).await?;
+    conclude(&options, plan.arch, plan.outputs, ran)
+}
 
+/// What a recording will run, and where its results go, once checked.
+struct Plan {
+    arch: Arch,
+    target: Planned,
+    /// The profile's output (none for `check` and `--complain`) and the stats'.
+    outputs: (Option<Output>, Option<Output>),
+}
+
+/// The command, resolved: a native program, or a container run whose engine
+/// answered.
+enum Planned {
+    Native(PathBuf),
+    Container(EngineRun),
+}
+
+impl Plan {
+    /// The checks that need no engine come first, then the outputs (so a bad
+    /// path fails before any work), the privileges, and the engine.
+    fn check(options: &RecordOptions) -> Result<Plan, RecordError> {
+        let program = options.command.first().ok_or(RecordError::NoCommand)?;
+        let container_run = ContainerRun::parse(&options.command);
+        match &container_run {
+            Some(run) => {
+                ContainerRecording::check(run)?;
+                if options.user.is_some() {
+                    return Err(RecordError::UserForContainer);
+                }
+            }
+            None if options.keep_running => return Err(RecordError::KeepRunningNative),
+            None => {}
+        }
+        let native = match &container_run {
+            None => Some(process::resolve(program)?),
+            Some(_) => None,
+        };
+        let profile_path = match options.discard_profile {
+            true => None,
+            false => Some(options.output.as_deref().unwrap_or("-".as_ref())),
+        };
+        Output::check_distinct(&[("-o", profile_path), ("--stats", options.stats.as_deref())])?;
+        let output = match options.discard_profile {
+            true => None,
+            false => Some(Output::prepare(options.output.as_deref())?),
+        };
+        let stats_output = options
+            .stats
+            .as_deref()
+            .map(|p| Output::prepare(Some(p)))
+            .transpose()?;
+        let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
+        ebpf::check_privileges()?;
+        let target = match (native, container_run) {
+            (Some(path), _) => Planned::Native(path),
+            (None, Some(run)) => Planned::Container(EngineRun::prepare(run)?),
+            (None, None) => return Err(RecordError::NoCommand),
+        };
+        Ok(Plan {
+            arch,
+            target,
+            outputs: (output, stats_output),
+        })
+    }
+}
+
+/// What a run gave: the command's end and what the kernel counted.
+struct Ran {
+    exit_code: i32,
+    duration: Duration,
+    observation: Observation,
+    warnings: Vec<String>,
+    /// The native program's executable (for the runtimes `implied` knows).
+    executable: Option<PathBuf>,
+    /// For a container: its engine and OCI runtime.
+    runtime: Option<(Engine, String)>,
+}
+
+/// Runs the command in a fresh watched cgroup, supervised until it ends,
+/// and cleans up after it.
+async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ran, RecordError> {
     let mut session = Session::open(Kind::Record)?;
-    let mut warnings: Vec<String> = Vec::new();
-    let (target, boundary) = match (native_program, engine_run) {
-        (Some(path), _) => (Target::Native(path), Boundary::Everything),
-        (None, Some(engine_run)) => {
+    let (target, boundary) = match planned {
+        Planned::Native(path) => (Target::Native(path), Boundary::Everything),
+        Planned::Container(engine_run) => {
             let recording = ContainerRecording::prepare(engine_run, session.cgroup())?;
             session.guard(&recording.guardian_duty())?;
             (
@@ -301,7 +351,6 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
                 Boundary::SeccompFilter,
             )
         }
-        (None, None) => return Err(RecordError::NoCommand),
     };
     let mut tracer = Tracer::attach(session.cgroup(), options.hook, boundary, arch)?;
     // A signal that came while setting up stops it before the command runs.
@@ -311,46 +360,20 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     }
 
     let started = Instant::now();
-    let mut child = match &target {
-        Target::Native(path) => {
-            let procs = session.cgroup().open_procs()?;
-            process::command_in_cgroup(path, args, &procs, options.user.as_ref()).spawn()
-        }
-        Target::Container(recording) => {
-            if !options.quiet {
-                eprintln!("syscall-profile: {}", recording.notice);
-            }
-            for warning in &recording.warnings {
-                eprintln!("syscall-profile: warning: {warning}");
-            }
-            // The engine's CLI stays outside the recorded cgroup: only the
-            // container, below it, is recorded.
-            let mut cli = tokio::process::Command::new(recording.cli());
-            cli.args(&recording.argv[1..]).kill_on_drop(true);
-            if recording.detached() {
-                cli.stdout(std::process::Stdio::piped());
-            }
-            cli.spawn()
-        }
-    }
-    .map_err(|source| CommandError::Spawn {
-        program: program.to_string_lossy().into_owned(),
-        source,
-    })?;
-
+    let mut child = spawn(options, &target, &session)?;
     let progress = Progress::start(options.quiet);
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     let tick = (progress.is_shown() || boundary == Boundary::SeccompFilter).then_some(REFRESH);
-    let container = match &target {
-        Target::Container(recording) => Some((recording.as_ref(), options.keep_running)),
-        Target::Native(_) => None,
-    };
+    let mut warnings = Vec::new();
     let mut watching = Watching {
         tracer: &mut tracer,
         progress: &progress,
         boundary,
         warnings: &mut warnings,
-        container,
+        container: match &target {
+            Target::Container(recording) => Some((recording.as_ref(), options.keep_running)),
+            Target::Native(_) => None,
+        },
         left_running: false,
     };
     let mut notes = Vec::new();
@@ -384,55 +407,121 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     let duration = started.elapsed();
     progress.finish();
     warnings.append(&mut notes);
-
-    let runtime_name = match &target {
-        Target::Container(recording) => {
-            // A container still running now outlived its CLI (`wait`
-            // interrupted, --sig-proxy=false, the daemon gone).
-            let still_running = !session.cgroup().processes().is_empty();
-            let (said, kept) = recording.settle(still_running, options.keep_running);
-            warnings.extend(said);
-            let removal = if kept {
-                session.close_keeping().map(|()| Vec::new())
-            } else {
-                session.close_after_engine(Duration::from_secs(5))
-            };
-            match removal {
-                Ok(killed) if !killed.is_empty() => warnings.push(format!(
-                    "killed what was left of the container in the recorded cgroup: {}",
-                    session::cgroup::describe(&killed)
-                )),
-                Ok(_) => {}
-                Err(e) => warnings.push(e.to_string()),
-            }
+    warnings.extend(close(session, &target, options.keep_running));
+    let observation = tracer.snapshot()?;
+    let (executable, runtime) = match target {
+        Target::Native(path) => (Some(path), None),
+        Target::Container(recording) => (
+            None,
             Some((
                 recording.engine_run.run.engine,
                 recording
                     .runtime
                     .clone()
                     .unwrap_or_else(|| "unknown".to_owned()),
-            ))
+            )),
+        ),
+    };
+    Ok(Ran {
+        exit_code,
+        duration,
+        observation,
+        warnings,
+        executable,
+        runtime,
+    })
+}
+
+/// Starts the command: a native program moves itself into the cgroup right
+/// before its `execve`; an engine's CLI stays outside (only the container,
+/// below the cgroup, is recorded).
+fn spawn(
+    options: &RecordOptions,
+    target: &Target,
+    session: &Session,
+) -> Result<tokio::process::Child, RecordError> {
+    let spawned = match target {
+        Target::Native(path) => {
+            let procs = session.cgroup().open_procs()?;
+            let args = &options.command[1..];
+            process::command_in_cgroup(path, args, &procs, options.user.as_ref()).spawn()
         }
-        Target::Native(_) => {
-            // Whatever the command left running is killed, so that the cgroup
-            // can go and the recording has an end; what it did until then is
-            // counted.
-            match session.close() {
-                Ok(killed) if killed.is_empty() => {}
-                Ok(killed) => warnings.push(format!(
-                    "{} process(es) the command started were still running when it exited, \
-                     and were killed: {}",
-                    killed.len(),
-                    session::cgroup::describe(&killed)
-                )),
-                Err(e) => warnings.push(e.to_string()),
+        Target::Container(recording) => {
+            if !options.quiet {
+                eprintln!("syscall-profile: {}", recording.notice);
             }
-            None
+            for warning in &recording.warnings {
+                eprintln!("syscall-profile: warning: {warning}");
+            }
+            let mut cli = tokio::process::Command::new(recording.cli());
+            cli.args(&recording.argv[1..]).kill_on_drop(true);
+            if recording.detached() {
+                cli.stdout(std::process::Stdio::piped());
+            }
+            cli.spawn()
         }
     };
-    let observation = tracer.snapshot()?;
-    drop(tracer);
+    spawned.map_err(|source| {
+        CommandError::Spawn {
+            program: options.command[0].to_string_lossy().into_owned(),
+            source,
+        }
+        .into()
+    })
+}
 
+/// Ends the run: a container still running is stopped (or kept, with
+/// --keep-running), what the command left running is killed, the cgroup
+/// removed. Returns what the user must be told.
+fn close(session: Session, target: &Target, keep_running: bool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let removal = match target {
+        Target::Container(recording) => {
+            // A container still running now outlived its CLI (`wait`
+            // interrupted, --sig-proxy=false, the daemon gone).
+            let still_running = !session.cgroup().processes().is_empty();
+            let (said, kept) = recording.settle(still_running, keep_running);
+            warnings.extend(said);
+            if kept {
+                session.close_keeping().map(|()| Vec::new())
+            } else {
+                session.close_after_engine(Duration::from_secs(5))
+            }
+        }
+        // Whatever the command left running is killed, so that the cgroup
+        // can go and the recording has an end; what it did until then is
+        // counted.
+        Target::Native(_) => session.close(),
+    };
+    match removal {
+        Ok(killed) if killed.is_empty() => {}
+        Ok(killed) => warnings.push(format!(
+            "{} process(es) were still running in the recorded cgroup when the command \
+             exited, and were killed: {}",
+            killed.len(),
+            session::cgroup::describe(&killed)
+        )),
+        Err(e) => warnings.push(e.to_string()),
+    }
+    warnings
+}
+
+/// Turns what was counted into the profile and the stats, completed by the
+/// runtime's base set and the implied syscalls, and writes them.
+fn conclude(
+    options: &RecordOptions,
+    arch: Arch,
+    (output, stats_output): (Option<Output>, Option<Output>),
+    ran: Ran,
+) -> Result<Recording, RecordError> {
+    let Ran {
+        exit_code,
+        duration,
+        observation,
+        mut warnings,
+        executable,
+        runtime,
+    } = ran;
     let command_words: Vec<String> = redact::command_line(
         &options
             .command
@@ -448,49 +537,27 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
             .events
             .warnings(Watch::Recording, &command_words),
     );
-
-    let runtime = runtime_name.map(|(engine, name)| {
-        let observed = names_of(&observation.runtime_calls);
-        let base = if options.no_runtime_base {
-            SyscallSet::new()
-        } else {
-            match runtime_base::for_runtime(engine, &name) {
-                Some(base) => base.syscalls(),
-                None => {
-                    warnings.push(format!(
-                        "there is no base set for the runtime `{name}`: the profile holds only \
-                         what the runtime did in this run after installing the filter, which \
-                         varies from run to run; record several runs and merge them"
-                    ));
-                    SyscallSet::new()
-                }
-            }
-        };
-        let added_by_base: SyscallSet = base.difference(&syscalls).collect();
-        for name in &added_by_base {
-            syscalls.insert(name);
-        }
-        RuntimeReport {
+    let runtime = runtime.map(|(engine, name)| {
+        runtime_report(
+            options,
+            engine,
             name,
-            observed,
-            base,
-            added_by_base,
-        }
+            &observation,
+            &mut syscalls,
+            &mut warnings,
+        )
     });
-
     // What the kernel and the program's runtime make by timing, triggered
     // by what was seen (`crate::implied`, rules in data/implied-syscalls.json).
-    let implied = match &target {
-        _ if options.no_implied => Implied::default(),
-        Target::Native(path) => implied::complete(arch, &syscalls, std::slice::from_ref(path)),
-        Target::Container(_) => implied::complete(arch, &syscalls, &[]),
+    let implied = match options.no_implied {
+        true => Implied::default(),
+        false => implied::complete(arch, &syscalls, executable.as_slice()),
     };
     for added in &implied.added {
         syscalls.insert(added.name.as_str());
     }
     warnings.extend(implied.warnings.iter().cloned());
     stats.implied = implied.added.clone();
-
     for name in syscalls
         .iter()
         .filter(|n| !table::libseccomp_knows(arch, n))
@@ -501,23 +568,10 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         ));
     }
 
-    let comment = match &options.comment {
-        Some(comment) => comment.clone(),
-        None => {
-            let mut comment = format!(
-                "syscalls observed while recording `{}`",
-                command_words.join(" ")
-            );
-            if let Some(runtime) = runtime.as_ref().filter(|r| !r.base.is_empty()) {
-                comment.push_str(&format!(
-                    ", with the {} base set ({} syscalls the runtime makes after installing the filter)",
-                    runtime.name,
-                    runtime.base.len()
-                ));
-            }
-            comment
-        }
-    };
+    let comment = options
+        .comment
+        .clone()
+        .unwrap_or_else(|| default_comment(&command_words, runtime.as_ref()));
     let profile = Profile::allow_list(arch, &syscalls, Some(comment));
     let written_to = match output {
         Some(output) => output.commit(&profile.to_json())?,
@@ -527,7 +581,6 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         let text = serde_json::to_string_pretty(&stats).expect("stats always serialize") + "\n";
         stats_output.commit(&text)?;
     }
-
     Ok(Recording {
         exit_code,
         arch,
@@ -540,6 +593,60 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         runtime,
         implied,
     })
+}
+
+/// What a container's runtime did after its filter install, and its base
+/// set, merged into `syscalls`.
+fn runtime_report(
+    options: &RecordOptions,
+    engine: Engine,
+    name: String,
+    observation: &Observation,
+    syscalls: &mut SyscallSet,
+    warnings: &mut Vec<String>,
+) -> RuntimeReport {
+    let observed = names_of(&observation.runtime_calls);
+    let base = if options.no_runtime_base {
+        SyscallSet::new()
+    } else {
+        match runtime_base::for_runtime(engine, &name) {
+            Some(base) => base.syscalls(),
+            None => {
+                warnings.push(format!(
+                    "there is no base set for the runtime `{name}`: the profile holds only \
+                     what the runtime did in this run after installing the filter, which \
+                     varies from run to run; record several runs and merge them"
+                ));
+                SyscallSet::new()
+            }
+        }
+    };
+    let added_by_base: SyscallSet = base.difference(syscalls).collect();
+    for name in &added_by_base {
+        syscalls.insert(name);
+    }
+    RuntimeReport {
+        name,
+        observed,
+        base,
+        added_by_base,
+    }
+}
+
+/// The profile's comment: the recorded command (redacted), and the base set.
+fn default_comment(command_words: &[String], runtime: Option<&RuntimeReport>) -> String {
+    let mut comment = format!(
+        "syscalls observed while recording `{}`",
+        command_words.join(" ")
+    );
+    if let Some(runtime) = runtime.filter(|r| !r.base.is_empty()) {
+        comment.push_str(&format!(
+            ", with the {} base set ({} syscalls the runtime makes after installing the filter)",
+            runtime.name,
+            runtime.base.len()
+        ));
+    }
+    comment
 }
 
 /// Everything a pipe of the child still holds.
