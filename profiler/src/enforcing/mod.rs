@@ -189,14 +189,15 @@ impl Supervised for LiveDenials<'_> {
     }
 }
 
-/// Runs `options.command` under `options.profile`.
+/// Runs `options.command` under `options.profile`: the profile is read
+/// (and for a native program compiled) before anything runs, so a malformed
+/// one stops here; the command runs in a watched cgroup, and every denial
+/// is collected.
 pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceError> {
     if options.command.is_empty() {
         return Err(EnforceError::NoCommand);
     }
     let arch = Arch::host().ok_or(EnforceError::UnsupportedArch(std::env::consts::ARCH))?;
-    // Read (and, for a native program, compiled) before anything runs: a
-    // malformed profile stops here.
     let profile = Profile::from_file(&options.profile)?;
     let container = ContainerRun::parse(&options.command);
     if let Some(run) = &container {
@@ -213,37 +214,10 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let native = match &container {
-        None => {
-            let program = process::resolve(&options.command[0])?;
-            let compiled = filter::compile(&profile, arch)?;
-            refuse_if_execve_denied(&profile, arch, &options, &mut suggest)?;
-            Some((program, compiled))
-        }
-        Some(_) => None,
+    let (target, mut warnings) = match container {
+        None => plan_native(&options, &profile, arch, &mut suggest)?,
+        Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
     };
-    let engine_run = container.map(EngineRun::prepare).transpose()?;
-
-    let mut warnings = Vec::new();
-    if let Some((_, compiled)) = native.as_ref().filter(|(_, c)| !c.skipped_names.is_empty()) {
-        warnings.push(format!(
-            "the libseccomp on this host does not know {} syscall(s) of the profile, whose \
-             rules were skipped (as runc does): {}",
-            compiled.skipped_names.len(),
-            compiled.skipped_names.join(" ")
-        ));
-    }
-    let runtime_needs = match &engine_run {
-        Some(run) => runtime_denials(&profile, run, arch)?,
-        None => Vec::new(),
-    };
-    if !runtime_needs.is_empty() {
-        warnings.push(format!(
-            "the profile refuses syscalls the container runtime makes after installing the \
-             filter, so the container will likely not start: {}",
-            runtime_needs.join(" ")
-        ));
-    }
 
     let mut session = Session::open(Kind::Enforce)?;
     for stale in &session.stale {
@@ -251,53 +225,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     }
     let mut watch = DenialWatch::attach(session.cgroup(), arch)?;
     session.check_interrupted()?;
-
-    let spawned = match (&native, &engine_run) {
-        (Some((path, compiled)), _) => {
-            let procs = session.cgroup().open_procs()?;
-            spawn_native(
-                path,
-                &options.command[1..],
-                &procs,
-                compiled.clone(),
-                options.user.as_ref(),
-            )
-        }
-        (None, Some(run)) => {
-            for option in run.run.seccomp_options() {
-                warnings.push(format!(
-                    "your `--security-opt {}` is replaced by the profile {}",
-                    option.value.as_deref().unwrap_or_default(),
-                    options.profile.display()
-                ));
-            }
-            let absolute = std::path::absolute(&options.profile).map_err(|source| {
-                EnforceError::ProfilePath {
-                    path: options.profile.clone(),
-                    source,
-                }
-            })?;
-            let parent = session.cgroup().relative().to_string_lossy().into_owned();
-            let seccomp = format!("seccomp={}", absolute.display());
-            let argv = run.run.rewritten(&[
-                "--cgroup-parent".into(),
-                parent.into(),
-                "--security-opt".into(),
-                seccomp.into(),
-            ]);
-            if !options.quiet {
-                eprintln!(
-                    "syscall-profile: running the container under {}",
-                    options.profile.display()
-                );
-            }
-            tokio::process::Command::new(&run.cli)
-                .args(&argv[1..])
-                .kill_on_drop(true)
-                .spawn()
-        }
-        (None, None) => return Err(EnforceError::NoCommand),
-    };
+    let spawned = spawn(&options, &target, &session)?;
     for warning in warnings.drain(..) {
         eprintln!("syscall-profile: warning: {warning}");
     }
@@ -341,24 +269,17 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     warnings.extend(events.warnings(Watch::Enforcing, &words));
     drop(watch);
     warnings.append(&mut notes);
-    let removal = match engine_run {
-        Some(_) => session.close_after_engine(Duration::from_secs(5)),
-        None => session.close(),
+    let removal = match &target {
+        Target::Container { .. } => session.close_after_engine(Duration::from_secs(5)),
+        Target::Native { .. } => session.close(),
     };
-    match removal {
-        Ok(killed) if killed.is_empty() => {}
-        Ok(killed) => warnings.push(format!(
-            "{} process(es) were still running in the watched cgroup when the command exited, \
-             and were killed: {}",
-            killed.len(),
-            session::cgroup::describe(&killed)
-        )),
-        Err(e) => warnings.push(e.to_string()),
-    }
+    warnings.extend(session::said_of_close(removal));
 
     let mut names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
-    if exit_code != 0 {
-        for name in &runtime_needs {
+    if let Target::Container { runtime_needs, .. } = &target
+        && exit_code != 0
+    {
+        for name in runtime_needs {
             names.insert(name);
         }
     }
@@ -377,6 +298,117 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         warnings,
         complain: false,
         escapes: events.escapes,
+    })
+}
+
+/// What `enforce` runs, checked.
+enum Target {
+    /// A native program and its compiled filter.
+    Native {
+        program: PathBuf,
+        filter: CompiledFilter,
+    },
+    /// A container run, and what of its runtime's base set the profile
+    /// refuses.
+    Container {
+        run: EngineRun,
+        runtime_needs: Vec<String>,
+    },
+}
+
+/// A native program: resolved, its filter compiled, execve checked.
+fn plan_native(
+    options: &EnforceOptions,
+    profile: &Profile,
+    arch: Arch,
+    suggest: &mut Option<Output>,
+) -> Result<(Target, Vec<String>), EnforceError> {
+    let program = process::resolve(&options.command[0])?;
+    let filter = filter::compile(profile, arch)?;
+    refuse_if_execve_denied(profile, arch, options, suggest)?;
+    let mut warnings = Vec::new();
+    if !filter.skipped_names.is_empty() {
+        warnings.push(format!(
+            "the libseccomp on this host does not know {} syscall(s) of the profile, whose \
+             rules were skipped (as runc does): {}",
+            filter.skipped_names.len(),
+            filter.skipped_names.join(" ")
+        ));
+    }
+    Ok((Target::Native { program, filter }, warnings))
+}
+
+/// A container run whose engine answered: the runtime's needs checked.
+fn plan_container(
+    options: &EnforceOptions,
+    profile: &Profile,
+    run: EngineRun,
+) -> Result<(Target, Vec<String>), EnforceError> {
+    let mut warnings = Vec::new();
+    let runtime_needs = runtime_denials(profile, &run)?;
+    if !runtime_needs.is_empty() {
+        warnings.push(format!(
+            "the profile refuses syscalls the container runtime makes after installing the \
+             filter, so the container will likely not start: {}",
+            runtime_needs.join(" ")
+        ));
+    }
+    for option in run.run.seccomp_options() {
+        warnings.push(format!(
+            "your `--security-opt {}` is replaced by the profile {}",
+            option.value.as_deref().unwrap_or_default(),
+            options.profile.display()
+        ));
+    }
+    Ok((Target::Container { run, runtime_needs }, warnings))
+}
+
+/// Starts the command in the session's cgroup under the profile: a native
+/// program installs the filter as its last step before `execve`; a
+/// container gets it from its engine. The spawn's own failure is returned
+/// as is (the command did not run).
+fn spawn(
+    options: &EnforceOptions,
+    target: &Target,
+    session: &Session,
+) -> Result<std::io::Result<tokio::process::Child>, EnforceError> {
+    Ok(match target {
+        Target::Native { program, filter } => {
+            let procs = session.cgroup().open_procs()?;
+            spawn_native(
+                program,
+                &options.command[1..],
+                &procs,
+                filter.clone(),
+                options.user.as_ref(),
+            )
+        }
+        Target::Container { run, .. } => {
+            let absolute = std::path::absolute(&options.profile).map_err(|source| {
+                EnforceError::ProfilePath {
+                    path: options.profile.clone(),
+                    source,
+                }
+            })?;
+            let parent = session.cgroup().relative().to_string_lossy().into_owned();
+            let seccomp = format!("seccomp={}", absolute.display());
+            let argv = run.run.rewritten(&[
+                "--cgroup-parent".into(),
+                parent.into(),
+                "--security-opt".into(),
+                seccomp.into(),
+            ]);
+            if !options.quiet {
+                eprintln!(
+                    "syscall-profile: running the container under {}",
+                    options.profile.display()
+                );
+            }
+            tokio::process::Command::new(&run.cli)
+                .args(&argv[1..])
+                .kill_on_drop(true)
+                .spawn()
+        }
     })
 }
 
@@ -434,11 +466,7 @@ pub fn allow_rule(enforcement: &Enforcement) -> String {
 /// The syscalls of the container runtime's base set that the profile
 /// refuses (the runtime makes them under the filter, before the
 /// entrypoint runs).
-fn runtime_denials(
-    profile: &Profile,
-    run: &EngineRun,
-    arch: Arch,
-) -> Result<Vec<String>, EnforceError> {
+fn runtime_denials(profile: &Profile, run: &EngineRun) -> Result<Vec<String>, EnforceError> {
     let Some(base) = run
         .runtime()
         .and_then(|name| runtime_base::for_runtime(run.run.engine, &name))
@@ -453,7 +481,6 @@ fn runtime_denials(
     };
     let context = DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?;
     let policy = EffectivePolicy::evaluate(profile, &context);
-    let _ = arch;
     Ok(base
         .syscalls()
         .iter()

@@ -493,16 +493,7 @@ fn close(session: Session, target: &Target, keep_running: bool) -> Vec<String> {
         // counted.
         Target::Native(_) => session.close(),
     };
-    match removal {
-        Ok(killed) if killed.is_empty() => {}
-        Ok(killed) => warnings.push(format!(
-            "{} process(es) were still running in the recorded cgroup when the command \
-             exited, and were killed: {}",
-            killed.len(),
-            session::cgroup::describe(&killed)
-        )),
-        Err(e) => warnings.push(e.to_string()),
-    }
+    warnings.extend(session::said_of_close(removal));
     warnings
 }
 

@@ -211,6 +211,22 @@ impl Session {
     }
 }
 
+/// What the user is told of a run's end: the processes that were still
+/// running in the cgroup when the command exited and were killed (named, as
+/// `ps` shows them), or why the cgroup could not be removed.
+pub fn said_of_close(result: Result<Vec<Leftover>, CgroupError>) -> Option<String> {
+    match result {
+        Ok(killed) if killed.is_empty() => None,
+        Ok(killed) => Some(format!(
+            "{} process(es) were still running in the watched cgroup when the command exited, \
+             and were killed: {}",
+            killed.len(),
+            cgroup::describe(&killed)
+        )),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one.
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
