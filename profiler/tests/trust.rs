@@ -634,7 +634,7 @@ fn leftovers_and_denials_are_named() {
         "--",
         "sh",
         "-c",
-        "sleep 30 &",
+        "sleep 30 & sleep 0.3",
     ]);
     let err = stderr(&output);
     assert!(err.contains("sleep (pid "), "{err}");
