@@ -217,11 +217,10 @@ fn all_caps_options() -> Vec<String> {
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         .expect("CapBnd in /proc/self/status");
     let mut options = vec!["--cap-add".to_owned(), "ALL".to_owned()];
-    // Capability::ALL is in the kernel's numbering, CAP_CHOWN = 0 on.
-    for (bit, name) in Capability::ALL.iter().enumerate() {
-        if bounding & (1 << bit) == 0 {
+    for cap in Capability::ALL {
+        if bounding & (1 << cap.info().bit) == 0 {
             options.push("--cap-drop".to_owned());
-            options.push(name.trim_start_matches("CAP_").to_owned());
+            options.push(cap.scmp_name().trim_start_matches("CAP_").to_owned());
         }
     }
     options

@@ -43,7 +43,7 @@ fn shipped_baseline_evaluates_like_docker_s_file() {
         },
     ];
     let mut checked = 0;
-    for native in Arch::ALL {
+    for &native in Arch::ALL {
         for caps in &cap_sets {
             for kernel in kernels {
                 let context = DockerContext {

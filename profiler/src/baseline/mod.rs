@@ -222,10 +222,7 @@ pub fn docker_capabilities(
     let all = |names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case("ALL"));
     let adds = parse(cap_add, "add")?;
     let drops = parse(cap_drop, "drop")?;
-    let every: BTreeSet<Capability> = Capability::ALL
-        .iter()
-        .filter_map(|name| name.parse().ok())
-        .collect();
+    let every: BTreeSet<Capability> = Capability::ALL.iter().copied().collect();
     let defaults: BTreeSet<Capability> = DOCKER_DEFAULT_CAPS
         .iter()
         .filter_map(|name| name.parse().ok())
@@ -268,7 +265,7 @@ mod tests {
     #[test]
     fn default_capabilities_follow_docker_s_rules() {
         let names = |caps: BTreeSet<Capability>| -> Vec<&'static str> {
-            caps.into_iter().map(|c| c.as_str()).collect()
+            caps.into_iter().map(|c| c.scmp_name()).collect()
         };
         let default = docker_capabilities(&[], &[]).unwrap();
         assert_eq!(default.len(), 14);
@@ -388,7 +385,7 @@ mod tests {
             baseline
                 .capabilities_allowing(name, &ctx)
                 .into_iter()
-                .map(|c| c.as_str())
+                .map(|c| c.scmp_name())
                 .collect()
         };
         assert_eq!(caps("mount"), ["CAP_SYS_ADMIN"]);

@@ -224,7 +224,7 @@ pub fn diff(
                     Remedy::CustomProfile
                 } else {
                     Remedy::CapAdd {
-                        caps: caps.iter().map(|c| c.as_str().to_owned()).collect(),
+                        caps: caps.iter().map(|c| c.scmp_name().to_owned()).collect(),
                     }
                 };
                 let why = if baseline.is_docker_default {
@@ -281,7 +281,11 @@ pub fn diff(
                 .iter()
                 .map(|a| a.short_name().to_owned())
                 .collect(),
-            capabilities: context.caps.iter().map(|c| c.as_str().to_owned()).collect(),
+            capabilities: context
+                .caps
+                .iter()
+                .map(|c| c.scmp_name().to_owned())
+                .collect(),
             kernel: context.kernel.to_string(),
         },
         denied_needed,

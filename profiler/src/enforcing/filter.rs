@@ -26,12 +26,10 @@ use crate::{
 /// will have (the effective set of this process, which it inherits).
 pub fn native_context(arch: Arch) -> DockerContext {
     let effective = crate::session::ebpf::effective_capabilities();
-    // The vocabulary lists the capabilities in the kernel's order.
     let caps = Capability::ALL
         .iter()
-        .enumerate()
-        .filter(|(bit, _)| effective & (1u64 << bit) != 0)
-        .filter_map(|(_, name)| name.parse().ok())
+        .copied()
+        .filter(|cap| effective & (1u64 << cap.info().bit) != 0)
         .collect();
     DockerContext {
         native: arch,
@@ -222,13 +220,7 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
     let flags = profile
         .flags
         .iter()
-        .map(|flag| match flag.as_str() {
-            "SECCOMP_FILTER_FLAG_TSYNC" => libc::SECCOMP_FILTER_FLAG_TSYNC,
-            "SECCOMP_FILTER_FLAG_LOG" => libc::SECCOMP_FILTER_FLAG_LOG,
-            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-            // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 6.0)
-            _ => 1 << 5,
-        })
+        .map(|flag| flag.info().bit as libc::c_ulong)
         .fold(0, |all, flag| all | flag);
 
     let mut file = tempfile::tempfile().map_err(FilterError::Export)?;

@@ -2,97 +2,68 @@
 
 use std::fmt;
 
+use libseccomp::ScmpArch;
 use profiler_common::{ABI_COMPAT, ABI_NATIVE};
-use serde::{Deserialize, Deserializer, Serialize};
 
-/// A seccomp architecture, named as Docker profiles name it (`SCMP_ARCH_*`).
-///
-/// Every architecture the OCI runtime spec and Docker's profiles name is
-/// here, so that any profile parses; this tool has syscall tables for only
-/// some of them (see [`super::table`]), and the libseccomp of a Debian 12
-/// host (2.5.4) knows all but LoongArch, m68k and SuperH
-/// ([`Arch::to_libseccomp`]).
-///
-/// The order of the variants is the order reports list tables in: the
-/// native x86_64 table before its 32-bit companions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Arch {
-    #[serde(rename = "SCMP_ARCH_X86_64")]
-    X86_64,
-    #[serde(rename = "SCMP_ARCH_X86")]
-    X86,
-    #[serde(rename = "SCMP_ARCH_X32")]
-    X32,
-    #[serde(rename = "SCMP_ARCH_AARCH64")]
-    Aarch64,
-    #[serde(rename = "SCMP_ARCH_ARM")]
-    Arm,
-    #[serde(rename = "SCMP_ARCH_MIPS")]
-    Mips,
-    #[serde(rename = "SCMP_ARCH_MIPS64")]
-    Mips64,
-    #[serde(rename = "SCMP_ARCH_MIPS64N32")]
-    Mips64N32,
-    #[serde(rename = "SCMP_ARCH_MIPSEL")]
-    Mipsel,
-    #[serde(rename = "SCMP_ARCH_MIPSEL64")]
-    Mipsel64,
-    #[serde(rename = "SCMP_ARCH_MIPSEL64N32")]
-    Mipsel64N32,
-    #[serde(rename = "SCMP_ARCH_PPC")]
-    Ppc,
-    #[serde(rename = "SCMP_ARCH_PPC64")]
-    Ppc64,
-    #[serde(rename = "SCMP_ARCH_PPC64LE")]
-    Ppc64Le,
-    #[serde(rename = "SCMP_ARCH_S390")]
-    S390,
-    #[serde(rename = "SCMP_ARCH_S390X")]
-    S390X,
-    #[serde(rename = "SCMP_ARCH_PARISC")]
-    Parisc,
-    #[serde(rename = "SCMP_ARCH_PARISC64")]
-    Parisc64,
-    #[serde(rename = "SCMP_ARCH_RISCV64")]
-    Riscv64,
-    #[serde(rename = "SCMP_ARCH_LOONGARCH64")]
-    Loongarch64,
-    #[serde(rename = "SCMP_ARCH_M68K")]
-    M68k,
-    #[serde(rename = "SCMP_ARCH_SH")]
-    Sh,
-    #[serde(rename = "SCMP_ARCH_SHEB")]
-    Sheb,
+vocabulary! {
+    /// A seccomp architecture, named as Docker profiles name it (`SCMP_ARCH_*`).
+    ///
+    /// Every architecture the OCI runtime spec and Docker's profiles name is
+    /// here, so that any profile parses; this tool has syscall tables for only
+    /// some of them (see [`super::table`]), and the libseccomp of a Debian 12
+    /// host (2.5.4) knows all but LoongArch, m68k and SuperH.
+    ///
+    /// The order of the rows is the order reports list tables in: the
+    /// native x86_64 table before its 32-bit companions.
+    pub enum Arch: ArchInfo, "architecture" {
+        X86_64 => ArchInfo { name: "SCMP_ARCH_X86_64", short: "x86_64", go: Some("amd64"), libseccomp: Some(ScmpArch::X8664), subs: &[Arch::X86, Arch::X32] },
+        X86 => ArchInfo { name: "SCMP_ARCH_X86", short: "i386", go: Some("386"), libseccomp: Some(ScmpArch::X86), subs: &[] },
+        X32 => ArchInfo { name: "SCMP_ARCH_X32", short: "x32", go: None, libseccomp: Some(ScmpArch::X32), subs: &[] },
+        Aarch64 => ArchInfo { name: "SCMP_ARCH_AARCH64", short: "aarch64", go: Some("arm64"), libseccomp: Some(ScmpArch::Aarch64), subs: &[Arch::Arm] },
+        Arm => ArchInfo { name: "SCMP_ARCH_ARM", short: "arm", go: Some("arm"), libseccomp: Some(ScmpArch::Arm), subs: &[] },
+        Mips => ArchInfo { name: "SCMP_ARCH_MIPS", short: "mips", go: Some("mips"), libseccomp: Some(ScmpArch::Mips), subs: &[] },
+        Mips64 => ArchInfo { name: "SCMP_ARCH_MIPS64", short: "mips64", go: Some("mips64"), libseccomp: Some(ScmpArch::Mips64), subs: &[Arch::Mips, Arch::Mips64N32] },
+        Mips64N32 => ArchInfo { name: "SCMP_ARCH_MIPS64N32", short: "mips64n32", go: None, libseccomp: Some(ScmpArch::Mips64N32), subs: &[Arch::Mips, Arch::Mips64] },
+        Mipsel => ArchInfo { name: "SCMP_ARCH_MIPSEL", short: "mipsel", go: Some("mipsle"), libseccomp: Some(ScmpArch::Mipsel), subs: &[] },
+        Mipsel64 => ArchInfo { name: "SCMP_ARCH_MIPSEL64", short: "mipsel64", go: Some("mips64le"), libseccomp: Some(ScmpArch::Mipsel64), subs: &[Arch::Mipsel, Arch::Mipsel64N32] },
+        Mipsel64N32 => ArchInfo { name: "SCMP_ARCH_MIPSEL64N32", short: "mipsel64n32", go: None, libseccomp: Some(ScmpArch::Mipsel64N32), subs: &[Arch::Mipsel, Arch::Mipsel64] },
+        Ppc => ArchInfo { name: "SCMP_ARCH_PPC", short: "ppc", go: None, libseccomp: Some(ScmpArch::Ppc), subs: &[] },
+        Ppc64 => ArchInfo { name: "SCMP_ARCH_PPC64", short: "ppc64", go: Some("ppc64"), libseccomp: Some(ScmpArch::Ppc64), subs: &[] },
+        Ppc64Le => ArchInfo { name: "SCMP_ARCH_PPC64LE", short: "ppc64le", go: Some("ppc64le"), libseccomp: Some(ScmpArch::Ppc64Le), subs: &[] },
+        S390 => ArchInfo { name: "SCMP_ARCH_S390", short: "s390", go: None, libseccomp: Some(ScmpArch::S390), subs: &[] },
+        S390X => ArchInfo { name: "SCMP_ARCH_S390X", short: "s390x", go: Some("s390x"), libseccomp: Some(ScmpArch::S390X), subs: &[Arch::S390] },
+        Parisc => ArchInfo { name: "SCMP_ARCH_PARISC", short: "parisc", go: None, libseccomp: Some(ScmpArch::Parisc), subs: &[] },
+        Parisc64 => ArchInfo { name: "SCMP_ARCH_PARISC64", short: "parisc64", go: None, libseccomp: Some(ScmpArch::Parisc64), subs: &[] },
+        Riscv64 => ArchInfo { name: "SCMP_ARCH_RISCV64", short: "riscv64", go: Some("riscv64"), libseccomp: Some(ScmpArch::Riscv64), subs: &[] },
+        Loongarch64 => ArchInfo { name: "SCMP_ARCH_LOONGARCH64", short: "loongarch64", go: Some("loong64"), libseccomp: None, subs: &[] },
+        M68k => ArchInfo { name: "SCMP_ARCH_M68K", short: "m68k", go: None, libseccomp: None, subs: &[] },
+        Sh => ArchInfo { name: "SCMP_ARCH_SH", short: "sh", go: None, libseccomp: None, subs: &[] },
+        Sheb => ArchInfo { name: "SCMP_ARCH_SHEB", short: "sheb", go: None, libseccomp: None, subs: &[] },
+    }
+}
+
+/// What the table knows of an architecture.
+#[derive(Debug)]
+pub struct ArchInfo {
+    /// Docker's name, e.g. `SCMP_ARCH_X86_64`.
+    pub name: &'static str,
+    /// The kernel's short name, e.g. `x86_64`, `i386`.
+    pub short: &'static str,
+    /// The name Docker compares a rule's `includes.arches` and
+    /// `excludes.arches` with when this is the daemon's native architecture:
+    /// Go's `runtime.GOARCH`; none for architectures Go has no port to (a
+    /// daemon never runs natively on them).
+    pub go: Option<&'static str>,
+    /// The libseccomp architecture, or none for one that the libseccomp of
+    /// a Debian 12 host (2.5.4) does not know: LoongArch, m68k and SuperH
+    /// came with 2.6, so a runtime linked with 2.5.4 cannot filter them.
+    pub libseccomp: Option<ScmpArch>,
+    /// The architectures a kernel of this one also runs tasks of, listed
+    /// the way Docker's default profile lists them in its `archMap`.
+    pub subs: &'static [Arch],
 }
 
 impl Arch {
-    /// Every architecture, in report order.
-    pub const ALL: [Arch; 23] = [
-        Arch::X86_64,
-        Arch::X86,
-        Arch::X32,
-        Arch::Aarch64,
-        Arch::Arm,
-        Arch::Mips,
-        Arch::Mips64,
-        Arch::Mips64N32,
-        Arch::Mipsel,
-        Arch::Mipsel64,
-        Arch::Mipsel64N32,
-        Arch::Ppc,
-        Arch::Ppc64,
-        Arch::Ppc64Le,
-        Arch::S390,
-        Arch::S390X,
-        Arch::Parisc,
-        Arch::Parisc64,
-        Arch::Riscv64,
-        Arch::Loongarch64,
-        Arch::M68k,
-        Arch::Sh,
-        Arch::Sheb,
-    ];
-
     /// The architecture of the running kernel, or `None` on one this tool
     /// does not know the syscall tables of.
     pub fn host() -> Option<Arch> {
@@ -103,34 +74,9 @@ impl Arch {
         }
     }
 
-    /// The architectures a kernel of this one also runs tasks of, listed the
-    /// way Docker's default profile lists them in its `archMap`.
+    /// See [`ArchInfo::subs`].
     pub fn sub_architectures(self) -> &'static [Arch] {
-        match self {
-            Arch::X86_64 => &[Arch::X86, Arch::X32],
-            Arch::Aarch64 => &[Arch::Arm],
-            Arch::Mips64 => &[Arch::Mips, Arch::Mips64N32],
-            Arch::Mips64N32 => &[Arch::Mips, Arch::Mips64],
-            Arch::Mipsel64 => &[Arch::Mipsel, Arch::Mipsel64N32],
-            Arch::Mipsel64N32 => &[Arch::Mipsel, Arch::Mipsel64],
-            Arch::S390X => &[Arch::S390],
-            Arch::X86
-            | Arch::X32
-            | Arch::Arm
-            | Arch::Mips
-            | Arch::Mipsel
-            | Arch::Ppc
-            | Arch::Ppc64
-            | Arch::Ppc64Le
-            | Arch::S390
-            | Arch::Parisc
-            | Arch::Parisc64
-            | Arch::Riscv64
-            | Arch::Loongarch64
-            | Arch::M68k
-            | Arch::Sh
-            | Arch::Sheb => &[],
-        }
+        self.info().subs
     }
 
     /// The syscall table the kernel side counted into slot `abi` on a host
@@ -144,130 +90,19 @@ impl Arch {
         }
     }
 
-    /// Docker's name, e.g. `SCMP_ARCH_X86_64`.
-    pub fn scmp_name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "SCMP_ARCH_X86_64",
-            Arch::X86 => "SCMP_ARCH_X86",
-            Arch::X32 => "SCMP_ARCH_X32",
-            Arch::Aarch64 => "SCMP_ARCH_AARCH64",
-            Arch::Arm => "SCMP_ARCH_ARM",
-            Arch::Mips => "SCMP_ARCH_MIPS",
-            Arch::Mips64 => "SCMP_ARCH_MIPS64",
-            Arch::Mips64N32 => "SCMP_ARCH_MIPS64N32",
-            Arch::Mipsel => "SCMP_ARCH_MIPSEL",
-            Arch::Mipsel64 => "SCMP_ARCH_MIPSEL64",
-            Arch::Mipsel64N32 => "SCMP_ARCH_MIPSEL64N32",
-            Arch::Ppc => "SCMP_ARCH_PPC",
-            Arch::Ppc64 => "SCMP_ARCH_PPC64",
-            Arch::Ppc64Le => "SCMP_ARCH_PPC64LE",
-            Arch::S390 => "SCMP_ARCH_S390",
-            Arch::S390X => "SCMP_ARCH_S390X",
-            Arch::Parisc => "SCMP_ARCH_PARISC",
-            Arch::Parisc64 => "SCMP_ARCH_PARISC64",
-            Arch::Riscv64 => "SCMP_ARCH_RISCV64",
-            Arch::Loongarch64 => "SCMP_ARCH_LOONGARCH64",
-            Arch::M68k => "SCMP_ARCH_M68K",
-            Arch::Sh => "SCMP_ARCH_SH",
-            Arch::Sheb => "SCMP_ARCH_SHEB",
-        }
-    }
-
-    /// The kernel's short name, e.g. `x86_64`, `i386`.
+    /// See [`ArchInfo::short`].
     pub fn short_name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::X86 => "i386",
-            Arch::X32 => "x32",
-            Arch::Aarch64 => "aarch64",
-            Arch::Arm => "arm",
-            Arch::Mips => "mips",
-            Arch::Mips64 => "mips64",
-            Arch::Mips64N32 => "mips64n32",
-            Arch::Mipsel => "mipsel",
-            Arch::Mipsel64 => "mipsel64",
-            Arch::Mipsel64N32 => "mipsel64n32",
-            Arch::Ppc => "ppc",
-            Arch::Ppc64 => "ppc64",
-            Arch::Ppc64Le => "ppc64le",
-            Arch::S390 => "s390",
-            Arch::S390X => "s390x",
-            Arch::Parisc => "parisc",
-            Arch::Parisc64 => "parisc64",
-            Arch::Riscv64 => "riscv64",
-            Arch::Loongarch64 => "loongarch64",
-            Arch::M68k => "m68k",
-            Arch::Sh => "sh",
-            Arch::Sheb => "sheb",
-        }
+        self.info().short
     }
 
-    /// The name Docker compares a rule's `includes.arches` and
-    /// `excludes.arches` with when this is the daemon's native architecture:
-    /// Go's `runtime.GOARCH`. `None` for architectures Go has no port to
-    /// (a daemon never runs natively on them).
+    /// See [`ArchInfo::go`].
     pub fn go_arch(self) -> Option<&'static str> {
-        match self {
-            Arch::X86_64 => Some("amd64"),
-            Arch::X86 => Some("386"),
-            Arch::Aarch64 => Some("arm64"),
-            Arch::Arm => Some("arm"),
-            Arch::Mips => Some("mips"),
-            Arch::Mipsel => Some("mipsle"),
-            Arch::Mips64 => Some("mips64"),
-            Arch::Mipsel64 => Some("mips64le"),
-            Arch::Ppc64 => Some("ppc64"),
-            Arch::Ppc64Le => Some("ppc64le"),
-            Arch::S390X => Some("s390x"),
-            Arch::Riscv64 => Some("riscv64"),
-            Arch::Loongarch64 => Some("loong64"),
-            Arch::X32
-            | Arch::Mips64N32
-            | Arch::Mipsel64N32
-            | Arch::Ppc
-            | Arch::S390
-            | Arch::Parisc
-            | Arch::Parisc64
-            | Arch::M68k
-            | Arch::Sh
-            | Arch::Sheb => None,
-        }
+        self.info().go
     }
 
-    /// The libseccomp architecture of the same name, or `None` for one that
-    /// the libseccomp of a Debian 12 host (2.5.4) does not know: LoongArch,
-    /// m68k and SuperH came with 2.6, so a runtime linked with 2.5.4 cannot
-    /// filter them.
-    pub fn to_libseccomp(self) -> Option<libseccomp::ScmpArch> {
-        use libseccomp::ScmpArch;
-        match self {
-            Arch::X86_64 => Some(ScmpArch::X8664),
-            Arch::X86 => Some(ScmpArch::X86),
-            Arch::X32 => Some(ScmpArch::X32),
-            Arch::Aarch64 => Some(ScmpArch::Aarch64),
-            Arch::Arm => Some(ScmpArch::Arm),
-            Arch::Mips => Some(ScmpArch::Mips),
-            Arch::Mips64 => Some(ScmpArch::Mips64),
-            Arch::Mips64N32 => Some(ScmpArch::Mips64N32),
-            Arch::Mipsel => Some(ScmpArch::Mipsel),
-            Arch::Mipsel64 => Some(ScmpArch::Mipsel64),
-            Arch::Mipsel64N32 => Some(ScmpArch::Mipsel64N32),
-            Arch::Ppc => Some(ScmpArch::Ppc),
-            Arch::Ppc64 => Some(ScmpArch::Ppc64),
-            Arch::Ppc64Le => Some(ScmpArch::Ppc64Le),
-            Arch::S390 => Some(ScmpArch::S390),
-            Arch::S390X => Some(ScmpArch::S390X),
-            Arch::Parisc => Some(ScmpArch::Parisc),
-            Arch::Parisc64 => Some(ScmpArch::Parisc64),
-            Arch::Riscv64 => Some(ScmpArch::Riscv64),
-            Arch::Loongarch64 | Arch::M68k | Arch::Sh | Arch::Sheb => None,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Arch {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        super::rule::deserialize_named(deserializer, "architecture", &Arch::ALL, Arch::scmp_name)
+    /// See [`ArchInfo::libseccomp`].
+    pub fn to_libseccomp(self) -> Option<ScmpArch> {
+        self.info().libseccomp
     }
 }
 
@@ -283,7 +118,7 @@ mod tests {
 
     #[test]
     fn every_docker_architecture_name_parses_and_round_trips() {
-        for arch in Arch::ALL {
+        for &arch in Arch::ALL {
             let json = format!("\"{}\"", arch.scmp_name());
             let parsed: Arch = serde_json::from_str(&json).unwrap();
             assert_eq!(parsed, arch);
@@ -302,7 +137,8 @@ mod tests {
     #[test]
     fn libseccomp_2_5_lacks_only_the_newer_architectures() {
         let missing: Vec<Arch> = Arch::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|a| a.to_libseccomp().is_none())
             .collect();
         assert_eq!(

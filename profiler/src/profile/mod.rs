@@ -8,6 +8,8 @@
 //! it. Parsing is strict (see [`Profile::parse`]): what this tool does not
 //! understand is an error naming it, never something silently ignored.
 
+#[macro_use]
+mod vocabulary;
 mod arch;
 pub mod errno;
 mod parse;
@@ -773,7 +775,7 @@ mod tests {
         let parsed = parse(text).unwrap();
         let profile = &parsed.profile;
         assert_eq!(profile.architectures, [Arch::X86_64, Arch::X86]);
-        assert_eq!(profile.flags[0].as_str(), "SECCOMP_FILTER_FLAG_LOG");
+        assert_eq!(profile.flags[0].scmp_name(), "SECCOMP_FILTER_FLAG_LOG");
         assert_eq!(
             profile.listener_path.as_deref(),
             Some("/run/seccomp-agent.sock")
@@ -786,7 +788,7 @@ mod tests {
             Some(KernelVersion { major: 4, minor: 8 })
         );
         assert_eq!(
-            profile.syscalls[2].excludes.caps[0].as_str(),
+            profile.syscalls[2].excludes.caps[0].scmp_name(),
             "CAP_SYS_ADMIN"
         );
         let again = parse(&profile.to_json()).unwrap();

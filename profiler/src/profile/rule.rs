@@ -8,60 +8,26 @@
 
 use std::{fmt, str::FromStr};
 
+use super::vocabulary::Named;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-/// What a seccomp filter does with a syscall, in Docker's vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Action {
-    #[serde(rename = "SCMP_ACT_KILL")]
-    Kill,
-    #[serde(rename = "SCMP_ACT_KILL_PROCESS")]
-    KillProcess,
-    #[serde(rename = "SCMP_ACT_KILL_THREAD")]
-    KillThread,
-    #[serde(rename = "SCMP_ACT_TRAP")]
-    Trap,
-    #[serde(rename = "SCMP_ACT_ERRNO")]
-    Errno,
-    #[serde(rename = "SCMP_ACT_TRACE")]
-    Trace,
-    #[serde(rename = "SCMP_ACT_ALLOW")]
-    Allow,
-    #[serde(rename = "SCMP_ACT_LOG")]
-    Log,
-    #[serde(rename = "SCMP_ACT_NOTIFY")]
-    Notify,
+vocabulary! {
+    /// What a seccomp filter does with a syscall, in Docker's vocabulary.
+    pub enum Action: Named, "action" {
+        Kill => Named { name: "SCMP_ACT_KILL" },
+        KillProcess => Named { name: "SCMP_ACT_KILL_PROCESS" },
+        KillThread => Named { name: "SCMP_ACT_KILL_THREAD" },
+        Trap => Named { name: "SCMP_ACT_TRAP" },
+        Errno => Named { name: "SCMP_ACT_ERRNO" },
+        Trace => Named { name: "SCMP_ACT_TRACE" },
+        Allow => Named { name: "SCMP_ACT_ALLOW" },
+        Log => Named { name: "SCMP_ACT_LOG" },
+        Notify => Named { name: "SCMP_ACT_NOTIFY" },
+    }
 }
 
 impl Action {
-    /// Every action, in Docker's order.
-    pub const ALL: [Action; 9] = [
-        Action::Kill,
-        Action::KillProcess,
-        Action::KillThread,
-        Action::Trap,
-        Action::Errno,
-        Action::Trace,
-        Action::Allow,
-        Action::Log,
-        Action::Notify,
-    ];
-
-    /// Docker's name, e.g. `SCMP_ACT_ALLOW`.
-    pub fn scmp_name(self) -> &'static str {
-        match self {
-            Action::Kill => "SCMP_ACT_KILL",
-            Action::KillProcess => "SCMP_ACT_KILL_PROCESS",
-            Action::KillThread => "SCMP_ACT_KILL_THREAD",
-            Action::Trap => "SCMP_ACT_TRAP",
-            Action::Errno => "SCMP_ACT_ERRNO",
-            Action::Trace => "SCMP_ACT_TRACE",
-            Action::Allow => "SCMP_ACT_ALLOW",
-            Action::Log => "SCMP_ACT_LOG",
-            Action::Notify => "SCMP_ACT_NOTIFY",
-        }
-    }
-
     /// Whether `errnoRet` means anything with this action: the errno
     /// returned (`ERRNO`) or passed to the tracer (`TRACE`).
     pub fn takes_errno(self) -> bool {
@@ -80,49 +46,17 @@ impl fmt::Display for Action {
     }
 }
 
-/// How an argument is compared, libseccomp's operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum CompareOp {
-    #[serde(rename = "SCMP_CMP_NE")]
-    NotEqual,
-    #[serde(rename = "SCMP_CMP_LT")]
-    Less,
-    #[serde(rename = "SCMP_CMP_LE")]
-    LessOrEqual,
-    #[serde(rename = "SCMP_CMP_EQ")]
-    Equal,
-    #[serde(rename = "SCMP_CMP_GE")]
-    GreaterOrEqual,
-    #[serde(rename = "SCMP_CMP_GT")]
-    Greater,
-    /// `(arg & value) == valueTwo`.
-    #[serde(rename = "SCMP_CMP_MASKED_EQ")]
-    MaskedEqual,
-}
-
-impl CompareOp {
-    /// Every operator.
-    pub const ALL: [CompareOp; 7] = [
-        CompareOp::NotEqual,
-        CompareOp::Less,
-        CompareOp::LessOrEqual,
-        CompareOp::Equal,
-        CompareOp::GreaterOrEqual,
-        CompareOp::Greater,
-        CompareOp::MaskedEqual,
-    ];
-
-    /// Docker's name, e.g. `SCMP_CMP_EQ`.
-    pub fn scmp_name(self) -> &'static str {
-        match self {
-            CompareOp::NotEqual => "SCMP_CMP_NE",
-            CompareOp::Less => "SCMP_CMP_LT",
-            CompareOp::LessOrEqual => "SCMP_CMP_LE",
-            CompareOp::Equal => "SCMP_CMP_EQ",
-            CompareOp::GreaterOrEqual => "SCMP_CMP_GE",
-            CompareOp::Greater => "SCMP_CMP_GT",
-            CompareOp::MaskedEqual => "SCMP_CMP_MASKED_EQ",
-        }
+vocabulary! {
+    /// How an argument is compared, libseccomp's operators.
+    pub enum CompareOp: Named, "operator" {
+        NotEqual => Named { name: "SCMP_CMP_NE" },
+        Less => Named { name: "SCMP_CMP_LT" },
+        LessOrEqual => Named { name: "SCMP_CMP_LE" },
+        Equal => Named { name: "SCMP_CMP_EQ" },
+        GreaterOrEqual => Named { name: "SCMP_CMP_GE" },
+        Greater => Named { name: "SCMP_CMP_GT" },
+        /// `(arg & value) == valueTwo`.
+        MaskedEqual => Named { name: "SCMP_CMP_MASKED_EQ" },
     }
 }
 
@@ -154,23 +88,6 @@ where
         .ok_or_else(|| {
             de::Error::custom(format!("unknown {what} {text:?}; accepted: {}", accepted()))
         })
-}
-
-impl<'de> Deserialize<'de> for Action {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserialize_named(deserializer, "action", &Action::ALL, Action::scmp_name)
-    }
-}
-
-impl<'de> Deserialize<'de> for CompareOp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserialize_named(
-            deserializer,
-            "operator",
-            &CompareOp::ALL,
-            CompareOp::scmp_name,
-        )
-    }
 }
 
 /// The highest argument index a syscall has (six arguments, 0 to 5).
@@ -350,110 +267,63 @@ impl<'de> Deserialize<'de> for KernelVersion {
     }
 }
 
-/// Generates a string-valued type that accepts only the listed names, and
-/// names the value and the accepted ones when given another.
-macro_rules! closed_vocabulary {
-    ($(#[$meta:meta])* $name:ident, $what:literal, [$($value:literal),+ $(,)?]) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(&'static str);
-
-        impl $name {
-            /// Every accepted name.
-            pub const ALL: &'static [&'static str] = &[$($value),+];
-
-            pub fn as_str(self) -> &'static str {
-                self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .find(|known| **known == text)
-                    .map(|known| $name(known))
-                    .ok_or_else(|| {
-                        format!(
-                            "unknown {} {text:?}; accepted: {}",
-                            $what,
-                            Self::ALL.join(", ")
-                        )
-                    })
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.0)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                text.parse().map_err(de::Error::custom)
-            }
-        }
-    };
+vocabulary! {
+    /// A Linux capability, as Docker names it (`CAP_SYS_ADMIN`), with its
+    /// bit in the kernel's capability sets (`capability.h`). Rows in
+    /// alphabetical order, which is the order reports list them in.
+    pub enum Capability: CapabilityInfo, "capability" {
+        AuditControl => CapabilityInfo { name: "CAP_AUDIT_CONTROL", bit: 30 },
+        AuditRead => CapabilityInfo { name: "CAP_AUDIT_READ", bit: 37 },
+        AuditWrite => CapabilityInfo { name: "CAP_AUDIT_WRITE", bit: 29 },
+        BlockSuspend => CapabilityInfo { name: "CAP_BLOCK_SUSPEND", bit: 36 },
+        Bpf => CapabilityInfo { name: "CAP_BPF", bit: 39 },
+        CheckpointRestore => CapabilityInfo { name: "CAP_CHECKPOINT_RESTORE", bit: 40 },
+        Chown => CapabilityInfo { name: "CAP_CHOWN", bit: 0 },
+        DacOverride => CapabilityInfo { name: "CAP_DAC_OVERRIDE", bit: 1 },
+        DacReadSearch => CapabilityInfo { name: "CAP_DAC_READ_SEARCH", bit: 2 },
+        Fowner => CapabilityInfo { name: "CAP_FOWNER", bit: 3 },
+        Fsetid => CapabilityInfo { name: "CAP_FSETID", bit: 4 },
+        IpcLock => CapabilityInfo { name: "CAP_IPC_LOCK", bit: 14 },
+        IpcOwner => CapabilityInfo { name: "CAP_IPC_OWNER", bit: 15 },
+        Kill => CapabilityInfo { name: "CAP_KILL", bit: 5 },
+        Lease => CapabilityInfo { name: "CAP_LEASE", bit: 28 },
+        LinuxImmutable => CapabilityInfo { name: "CAP_LINUX_IMMUTABLE", bit: 9 },
+        MacAdmin => CapabilityInfo { name: "CAP_MAC_ADMIN", bit: 33 },
+        MacOverride => CapabilityInfo { name: "CAP_MAC_OVERRIDE", bit: 32 },
+        Mknod => CapabilityInfo { name: "CAP_MKNOD", bit: 27 },
+        NetAdmin => CapabilityInfo { name: "CAP_NET_ADMIN", bit: 12 },
+        NetBindService => CapabilityInfo { name: "CAP_NET_BIND_SERVICE", bit: 10 },
+        NetBroadcast => CapabilityInfo { name: "CAP_NET_BROADCAST", bit: 11 },
+        NetRaw => CapabilityInfo { name: "CAP_NET_RAW", bit: 13 },
+        Perfmon => CapabilityInfo { name: "CAP_PERFMON", bit: 38 },
+        Setfcap => CapabilityInfo { name: "CAP_SETFCAP", bit: 31 },
+        Setgid => CapabilityInfo { name: "CAP_SETGID", bit: 6 },
+        Setpcap => CapabilityInfo { name: "CAP_SETPCAP", bit: 8 },
+        Setuid => CapabilityInfo { name: "CAP_SETUID", bit: 7 },
+        Syslog => CapabilityInfo { name: "CAP_SYSLOG", bit: 34 },
+        SysAdmin => CapabilityInfo { name: "CAP_SYS_ADMIN", bit: 21 },
+        SysBoot => CapabilityInfo { name: "CAP_SYS_BOOT", bit: 22 },
+        SysChroot => CapabilityInfo { name: "CAP_SYS_CHROOT", bit: 18 },
+        SysModule => CapabilityInfo { name: "CAP_SYS_MODULE", bit: 16 },
+        SysNice => CapabilityInfo { name: "CAP_SYS_NICE", bit: 23 },
+        SysPacct => CapabilityInfo { name: "CAP_SYS_PACCT", bit: 20 },
+        SysPtrace => CapabilityInfo { name: "CAP_SYS_PTRACE", bit: 19 },
+        SysRawio => CapabilityInfo { name: "CAP_SYS_RAWIO", bit: 17 },
+        SysResource => CapabilityInfo { name: "CAP_SYS_RESOURCE", bit: 24 },
+        SysTime => CapabilityInfo { name: "CAP_SYS_TIME", bit: 25 },
+        SysTtyConfig => CapabilityInfo { name: "CAP_SYS_TTY_CONFIG", bit: 26 },
+        WakeAlarm => CapabilityInfo { name: "CAP_WAKE_ALARM", bit: 35 },
+    }
 }
 
-closed_vocabulary!(
-    /// A Linux capability, as Docker names it (`CAP_SYS_ADMIN`).
-    Capability,
-    "capability",
-    [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ]
-);
+/// What the table knows of a capability.
+#[derive(Debug)]
+pub struct CapabilityInfo {
+    pub name: &'static str,
+    /// Its bit in the kernel's capability sets (`CapEff` in
+    /// `/proc/PID/status`).
+    pub bit: u8,
+}
 
 /// An architecture as a rule's `includes.arches`/`excludes.arches` name
 /// it: Go's `GOARCH` names, which Docker compares with its own, plus the
@@ -549,18 +419,25 @@ impl<'de> Deserialize<'de> for FilterArch {
     }
 }
 
-closed_vocabulary!(
+vocabulary! {
     /// A flag for seccomp(2) when the filter is installed (the OCI runtime
-    /// spec's `flags`).
-    FilterFlag,
-    "seccomp filter flag",
-    [
-        "SECCOMP_FILTER_FLAG_TSYNC",
-        "SECCOMP_FILTER_FLAG_LOG",
-        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-    ]
-);
+    /// spec's `flags`), with its bit.
+    pub enum FilterFlag: FlagInfo, "seccomp filter flag" {
+        Tsync => FlagInfo { name: "SECCOMP_FILTER_FLAG_TSYNC", bit: 1 << 0 },
+        Log => FlagInfo { name: "SECCOMP_FILTER_FLAG_LOG", bit: 1 << 1 },
+        SpecAllow => FlagInfo { name: "SECCOMP_FILTER_FLAG_SPEC_ALLOW", bit: 1 << 2 },
+        /// Linux 6.0.
+        WaitKillableRecv => FlagInfo { name: "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", bit: 1 << 5 },
+    }
+}
+
+/// What the table knows of a filter flag.
+#[derive(Debug)]
+pub struct FlagInfo {
+    pub name: &'static str,
+    /// Its bit in seccomp(2)'s `flags` (`linux/seccomp.h`).
+    pub bit: u64,
+}
 
 impl Capability {
     /// The capability named `name` (`CAP_SYS_ADMIN`, or `SYS_ADMIN` as
@@ -669,11 +546,13 @@ mod tests {
     #[test]
     fn capabilities_accept_docker_spellings() {
         assert_eq!(
-            Capability::from_docker_name("sys_admin").unwrap().as_str(),
+            Capability::from_docker_name("sys_admin")
+                .unwrap()
+                .scmp_name(),
             "CAP_SYS_ADMIN"
         );
         assert_eq!(
-            Capability::from_docker_name("CAP_BPF").unwrap().as_str(),
+            Capability::from_docker_name("CAP_BPF").unwrap().scmp_name(),
             "CAP_BPF"
         );
         let err = Capability::from_docker_name("SYS_WIZARD").unwrap_err();
