@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::profile::{
-    Action, Arch, ArgCondition, Capability, Filter, KernelVersion, Profile, table,
+    Arch, ArgCondition, Capability, Filter, KernelVersion, Profile, Verdict, table,
 };
 
 /// What Docker evaluates a profile against: the daemon's native
@@ -15,48 +15,6 @@ pub struct DockerContext {
     pub native: Arch,
     pub caps: BTreeSet<Capability>,
     pub kernel: KernelVersion,
-}
-
-/// What a filter does to one call: its action and, for `SCMP_ACT_ERRNO`,
-/// the errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Verdict {
-    pub action: Action,
-    pub errno: Option<u32>,
-}
-
-impl Verdict {
-    pub const ALLOW: Verdict = Verdict {
-        action: Action::Allow,
-        errno: None,
-    };
-
-    /// The verdict of an action with an optional `errnoRet` (EPERM when an
-    /// `SCMP_ACT_ERRNO` gives none, as runc and crun default it).
-    pub fn of(action: Action, errno_ret: Option<u32>) -> Verdict {
-        let errno = match action {
-            Action::Errno => Some(errno_ret.unwrap_or(crate::profile::EPERM)),
-            _ => None,
-        };
-        Verdict { action, errno }
-    }
-
-    /// Whether the call runs (`SCMP_ACT_LOG` runs it too).
-    pub fn runs(self) -> bool {
-        self.action.lets_run()
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.action, self.errno) {
-            (Action::Allow, _) => f.write_str("allowed"),
-            (Action::Errno, Some(errno)) => {
-                write!(f, "denied with {}", crate::profile::errno::describe(errno))
-            }
-            (action, _) => write!(f, "{action}"),
-        }
-    }
 }
 
 /// One kept rule's effect on a syscall: the verdict, when all of `args`
@@ -213,7 +171,7 @@ impl EffectivePolicy {
             .arches
             .iter()
             .copied()
-            .filter(|arch| table::knows(*arch, "read").is_some())
+            .filter(|arch| table::has_table(*arch))
             .collect();
         let is_syscall = |name: &str| {
             checkable.is_empty()

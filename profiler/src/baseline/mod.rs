@@ -22,7 +22,8 @@ use crate::profile::{
     ProfileError, SyscallRule,
 };
 
-pub use eval::{Access, DockerContext, EffectivePolicy, Grant, Verdict};
+pub use crate::profile::Verdict;
+pub use eval::{Access, DockerContext, EffectivePolicy, Grant};
 
 /// The baseline data shipped with the tool.
 const DOCKER_DEFAULT: &str = include_str!("../../data/docker-baseline.json");

@@ -75,10 +75,11 @@ type RuleKey = (
 pub fn merge(inputs: &[Input<'_>]) -> Result<Profile, MergeError> {
     let first = inputs.first().ok_or(MergeError::NoInput)?;
     let default_of = |p: &Profile| {
-        let errno = match p.default_action {
-            Action::Errno => Some(p.default_errno_ret.unwrap_or(crate::profile::EPERM)),
-            _ => p.default_errno_ret,
-        };
+        // The errno an ERRNO default returns (EPERM unless given), or the
+        // value given for another action.
+        let errno = crate::profile::Verdict::of(p.default_action, p.default_errno_ret)
+            .errno
+            .or(p.default_errno_ret);
         (p.default_action, errno)
     };
     let default = default_of(first.profile);

@@ -16,6 +16,7 @@ mod parse;
 mod rule;
 mod set;
 pub mod table;
+mod verdict;
 
 use std::{collections::HashMap, fmt, path::Path};
 
@@ -28,6 +29,7 @@ pub use rule::{
     MAX_ARG_INDEX,
 };
 pub use set::SyscallSet;
+pub use verdict::Verdict;
 
 /// One entry of a profile's `archMap`: a native architecture and the ones
 /// its kernel also runs tasks of.
@@ -78,7 +80,7 @@ impl SyscallRule {
     /// The errno this rule makes a syscall fail with, for an
     /// `SCMP_ACT_ERRNO` rule (EPERM unless it says otherwise).
     pub fn errno(&self) -> Option<u32> {
-        (self.action == Action::Errno).then_some(self.errno_ret.unwrap_or(EPERM))
+        Verdict::of(self.action, self.errno_ret).errno
     }
 }
 
@@ -604,7 +606,7 @@ impl Profile {
         let checkable: Vec<Arch> = arches
             .iter()
             .copied()
-            .filter(|&arch| table::knows(arch, "read").is_some())
+            .filter(|&arch| table::has_table(arch))
             .collect();
         if checkable.is_empty() {
             return vec![ProfileWarning::NamesNotChecked { arches }];

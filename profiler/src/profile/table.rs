@@ -64,18 +64,24 @@ pub fn all(arch: Arch) -> Vec<(u64, &'static str)> {
     }
 }
 
+/// Whether this tool has a syscall table for `arch`.
+pub fn has_table(arch: Arch) -> bool {
+    matches!(
+        arch,
+        Arch::X86_64 | Arch::X86 | Arch::X32 | Arch::Aarch64 | Arch::Arm
+    )
+}
+
 /// Whether `name` is a syscall of `arch`, or `None` where this tool has no
 /// table for `arch`. x32 is answered from x86_64's table: the x32 ABI has
 /// x86_64's syscalls under the same names (with bit 30 set in the number),
 /// its own variants of a few of them included.
 pub fn knows(arch: Arch, name: &str) -> Option<bool> {
-    match arch {
-        Arch::X86_64 | Arch::X86 | Arch::Aarch64 | Arch::Arm => {
-            Some(number_of(arch, name).is_some())
-        }
-        Arch::X32 => Some(number_of(Arch::X86_64, name).is_some()),
-        _ => None,
-    }
+    let table = match arch {
+        Arch::X32 => Arch::X86_64,
+        other => other,
+    };
+    has_table(arch).then(|| number_of(table, name).is_some())
 }
 
 /// Whether the libseccomp linked here resolves `name` on `arch`: runc and
