@@ -15,19 +15,50 @@ pub const TABLE_SIZE: usize = 1024;
 /// Which syscall table a number belongs to. A 64-bit kernel serves 32-bit
 /// (compat) tasks from a different table, where the same number means another
 /// syscall, so the two must be counted apart.
-pub const ABI_NATIVE: usize = 0;
-/// The compat table (i386 on x86_64).
-pub const ABI_COMPAT: usize = 1;
-/// Number of syscall tables counted.
-pub const ABI_COUNT: usize = 2;
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Abi {
+    /// The kernel's own table (x86_64 on x86_64).
+    Native = 0,
+    /// The compat table (i386 on x86_64).
+    Compat = 1,
+}
 
-/// Index in the counters map of the syscalls of the workload itself.
-pub const PHASE_WORKLOAD: u32 = 0;
-/// Index in the counters map of the syscalls a container runtime makes after
-/// installing the seccomp filter and before the entrypoint runs.
-pub const PHASE_RUNTIME: u32 = 1;
-/// Number of phases counted apart.
-pub const PHASE_COUNT: u32 = 2;
+impl Abi {
+    /// Number of syscall tables counted.
+    pub const COUNT: usize = 2;
+    /// Every table, by index.
+    pub const ALL: [Abi; Abi::COUNT] = [Abi::Native, Abi::Compat];
+
+    /// Its index in [`Counts::calls`] and its value in [`SyscallKey::abi`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The table of a [`SyscallKey::abi`] value.
+    pub fn from_u32(value: u32) -> Option<Abi> {
+        Abi::ALL.into_iter().find(|abi| *abi as u32 == value)
+    }
+}
+
+/// Which part of a container's run a syscall belongs to: an index in the
+/// counters map.
+#[repr(u32)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Phase {
+    /// The workload itself.
+    Workload = 0,
+    /// The container runtime, after installing the seccomp filter and
+    /// before the entrypoint runs.
+    Runtime = 1,
+}
+
+impl Phase {
+    /// Number of phases counted apart.
+    pub const COUNT: u32 = 2;
+    /// Every phase.
+    pub const ALL: [Phase; 2] = [Phase::Workload, Phase::Runtime];
+}
 
 /// How many processes can be between filter install and entrypoint at once.
 pub const RUNTIME_PROCESS_SLOTS: u32 = 1024;
@@ -43,18 +74,22 @@ pub const OUT_OF_RANGE_SLOTS: u32 = 256;
 #[derive(Clone, Copy)]
 pub struct Counts {
     /// `calls[abi][nr]`: how many times syscall `nr` of table `abi` was entered.
-    pub calls: [[u64; TABLE_SIZE]; ABI_COUNT],
+    pub calls: [[u64; TABLE_SIZE]; Abi::COUNT],
     /// Entries with a number outside `0..TABLE_SIZE`, whatever the table.
     pub out_of_range: u64,
 }
 
-/// Key of the out-of-range map: the ABI and the raw number as the kernel saw it.
+/// Key of the maps that keep syscalls by number: the raw number as the
+/// kernel saw it, its table, and a tag: 0 in the out-of-range map; in the
+/// denials map, what the denial did to the caller ([`DENIAL_RETURNED`],
+/// [`DENIAL_KILLED_THREAD`] or [`DENIAL_KILLED_PROCESS`]).
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct OutOfRangeKey {
+pub struct SyscallKey {
     pub nr: i64,
+    /// An [`Abi`], as its `u32`.
     pub abi: u32,
-    pub _pad: u32,
+    pub tag: u32,
 }
 
 /// Slots of the direct-mapped table of the syscall each task of an enforced
@@ -62,17 +97,6 @@ pub struct OutOfRangeKey {
 pub const IN_SYSCALL_SLOTS: u32 = 65_536;
 /// How many distinct denied syscalls are kept.
 pub const DENIAL_SLOTS: u32 = 1024;
-
-/// A syscall the seccomp filter denied, by table, number and outcome.
-#[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct DenialKey {
-    pub nr: i64,
-    pub abi: u32,
-    /// What the denial did to the caller: [`DENIAL_RETURNED`],
-    /// [`DENIAL_KILLED_THREAD`] or [`DENIAL_KILLED_PROCESS`].
-    pub outcome: u32,
-}
 
 /// The syscall returned to its caller (an errno, or SIGSYS with
 /// `SCMP_ACT_TRAP`): the task went on.
@@ -260,11 +284,8 @@ mod pod {
     // SAFETY: `repr(C)`, made only of integer arrays, with no padding the
     // kernel could leave uninitialised.
     unsafe impl aya::Pod for super::Counts {}
-    // SAFETY: `repr(C)`, integers only; its padding is an explicit field.
-    unsafe impl aya::Pod for super::OutOfRangeKey {}
-    // SAFETY: `repr(C)`, integers only; no implicit padding (the field that
-    // was padding is now `outcome`).
-    unsafe impl aya::Pod for super::DenialKey {}
+    // SAFETY: `repr(C)`, integers only: 8+4+4 bytes, no padding.
+    unsafe impl aya::Pod for super::SyscallKey {}
     // SAFETY: `repr(C)`, integers and a byte array; 8+8+4+4+16 bytes, no padding.
     unsafe impl aya::Pod for super::Denial {}
     // SAFETY: `repr(C)`, sixteen u32, no padding.

@@ -14,19 +14,16 @@ use aya_ebpf::{
     maps::{PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
 };
-use profiler_common::{
-    ABI_COMPAT, ABI_NATIVE, Counts, OUT_OF_RANGE_SLOTS, OutOfRangeKey, PHASE_COUNT, PHASE_RUNTIME,
-    PHASE_WORKLOAD, TABLE_SIZE,
-};
+use profiler_common::{Abi, Counts, OUT_OF_RANGE_SLOTS, Phase, SyscallKey, TABLE_SIZE};
 
 use crate::{REQUIRE_SECCOMP, arch::current_task_flags, recorded, runtime::in_runtime_phase};
 
-/// One value per phase: `PHASE_WORKLOAD`, `PHASE_RUNTIME`.
+/// One value per [`Phase`].
 #[map]
-static COUNTS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(PHASE_COUNT, 0);
+static COUNTS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(Phase::COUNT, 0);
 
 #[map]
-static OUT_OF_RANGE: PerCpuHashMap<OutOfRangeKey, u64> =
+static OUT_OF_RANGE: PerCpuHashMap<SyscallKey, u64> =
     PerCpuHashMap::with_max_entries(OUT_OF_RANGE_SLOTS, 0);
 
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
@@ -74,20 +71,24 @@ fn count(id: i64) {
     if unsafe { core::ptr::read_volatile(&REQUIRE_SECCOMP) } != 0 && !task.seccomp {
         return;
     }
-    let abi = if task.compat { ABI_COMPAT } else { ABI_NATIVE };
-    let phase = if task.seccomp && in_runtime_phase() {
-        PHASE_RUNTIME
+    let abi = if task.compat {
+        Abi::Compat
     } else {
-        PHASE_WORKLOAD
+        Abi::Native
+    };
+    let phase = if task.seccomp && in_runtime_phase() {
+        Phase::Runtime
+    } else {
+        Phase::Workload
     };
     // `id` is a `long`: a negative value (syscall(-1)) and the x32 numbers
     // (bit 30 set) are out of range and must still be counted.
     if (0..TABLE_SIZE as i64).contains(&id) {
-        if let Some(counts) = COUNTS.get_ptr_mut(phase) {
+        if let Some(counts) = COUNTS.get_ptr_mut(phase as u32) {
             // SAFETY: the pointer is this CPU's value of the map, and
             // preemption is off while a syscall tracepoint runs a program, so
             // nothing else writes it meanwhile. The index is bounded above.
-            unsafe { (*counts).calls[abi][id as usize] += 1 };
+            unsafe { (*counts).calls[abi.index()][id as usize] += 1 };
         }
     } else {
         count_out_of_range(phase, abi, id);
@@ -95,15 +96,15 @@ fn count(id: i64) {
 }
 
 #[inline(always)]
-fn count_out_of_range(phase: u32, abi: usize, id: i64) {
-    if let Some(counts) = COUNTS.get_ptr_mut(phase) {
+fn count_out_of_range(phase: Phase, abi: Abi, id: i64) {
+    if let Some(counts) = COUNTS.get_ptr_mut(phase as u32) {
         // SAFETY: as in `count`.
         unsafe { (*counts).out_of_range += 1 };
     }
-    let key = OutOfRangeKey {
+    let key = SyscallKey {
         nr: id,
         abi: abi as u32,
-        _pad: 0,
+        tag: 0,
     };
     match OUT_OF_RANGE.get_ptr_mut(key) {
         // SAFETY: this CPU's value of the entry, see `count`.

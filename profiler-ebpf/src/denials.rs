@@ -43,8 +43,8 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use profiler_common::{
-    ABI_COMPAT, ABI_NATIVE, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, DENIAL_RETURNED,
-    DENIAL_SLOTS, Denial, DenialKey, IN_SYSCALL_SLOTS,
+    Abi, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, DENIAL_RETURNED, DENIAL_SLOTS, Denial,
+    IN_SYSCALL_SLOTS, SyscallKey,
 };
 
 use crate::{
@@ -60,7 +60,7 @@ static IN_SYSCALL: Array<u64> = Array::with_max_entries(IN_SYSCALL_SLOTS, 0);
 
 /// While enforcing: the syscalls the seccomp filter denied.
 #[map]
-static DENIALS: HashMap<DenialKey, Denial> = HashMap::with_max_entries(DENIAL_SLOTS, 0);
+static DENIALS: HashMap<SyscallKey, Denial> = HashMap::with_max_entries(DENIAL_SLOTS, 0);
 
 /// Slot value of a known task that is not inside a syscall.
 const NOT_IN_SYSCALL: u32 = 0xffff_fffe;
@@ -195,14 +195,14 @@ fn is_killed() -> bool {
 /// Counts one denial of `nr` in the current task's table.
 #[inline(always)]
 fn record(nr: i64, outcome: u32, ret: i64) {
-    let key = DenialKey {
+    let key = SyscallKey {
         nr,
         abi: if current_task_flags().compat {
-            ABI_COMPAT
+            Abi::Compat
         } else {
-            ABI_NATIVE
+            Abi::Native
         } as u32,
-        outcome,
+        tag: outcome,
     };
     match DENIALS.get_ptr_mut(key) {
         Some(denial) => add_one(denial),
@@ -229,11 +229,6 @@ fn record(nr: i64, outcome: u32, ret: i64) {
 /// Adds one to a denial's count; other CPUs may add at the same time.
 #[inline(always)]
 fn add_one(denial: *mut Denial) {
-    // SAFETY: a map value, valid while this program runs; the count is a
-    // naturally aligned u64, added to atomically.
-    unsafe {
-        let count =
-            &*(core::ptr::addr_of_mut!((*denial).count) as *const core::sync::atomic::AtomicU64);
-        count.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    }
+    // SAFETY: a map value, valid while this program runs.
+    crate::atomic_add(unsafe { core::ptr::addr_of_mut!((*denial).count) }, 1);
 }

@@ -262,10 +262,6 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn add(index: u32, n: u64) {
     if let Some(count) = ESCAPE_COUNT.get_ptr_mut(index) {
-        // SAFETY: an aligned u64 of an array map, added to atomically.
-        unsafe {
-            let count = &*(count as *const core::sync::atomic::AtomicU64);
-            count.fetch_add(n, core::sync::atomic::Ordering::Relaxed);
-        }
+        crate::atomic_add(count, n);
     }
 }

@@ -85,6 +85,17 @@ fn recorded() -> bool {
     target != 0 && ancestor == target
 }
 
+/// Adds `n` to the counter at `counter`, a naturally aligned u64 of a map
+/// value (valid while the program runs) that other CPUs may add to at the
+/// same time.
+#[inline(always)]
+fn atomic_add(counter: *mut u64, n: u64) {
+    // SAFETY: per this function's contract, an aligned u64 of a map value;
+    // AtomicU64 has the layout of u64.
+    let counter = unsafe { &*(counter as *const core::sync::atomic::AtomicU64) };
+    counter.fetch_add(n, core::sync::atomic::Ordering::Relaxed);
+}
+
 fn current_tgid() -> u32 {
     (bpf_get_current_pid_tgid() >> 32) as u32
 }

@@ -8,7 +8,7 @@
 //! seccomp filter, which the kernel marks in the task's `syscall_work`; and
 //! the syscalls of a process between its successful filter install and its
 //! next successful `execve` (seen by the `sys_exit` program) are counted apart,
-//! as the runtime's, in `COUNTS[PHASE_RUNTIME]`.
+//! as the runtime's, in `COUNTS[Phase::Runtime]`.
 
 use aya_ebpf::{
     macros::{map, raw_tracepoint},
@@ -65,12 +65,8 @@ pub fn in_runtime_phase() -> bool {
 #[inline(always)]
 fn runtime_active_add(delta: i64) {
     if let Some(n) = RUNTIME_ACTIVE.get_ptr_mut(0) {
-        // SAFETY: an aligned i64 of an array map; several CPUs may change
-        // it at once, so atomically.
-        unsafe {
-            let n = &*(n as *const core::sync::atomic::AtomicI64);
-            n.fetch_add(delta, core::sync::atomic::Ordering::Relaxed);
-        }
+        // Two's complement: adding the bits of a negative delta subtracts.
+        crate::atomic_add(n.cast::<u64>(), delta as u64);
     }
 }
 

@@ -12,7 +12,7 @@
 
 use aya::{Ebpf, maps::HashMap};
 use profiler_common::{
-    DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, DenialKey, maps, programs,
+    Abi, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, SyscallKey, maps, programs,
 };
 
 use crate::{
@@ -107,7 +107,7 @@ impl DenialWatch {
                 name: maps::DENIALS.to_owned(),
             },
         })?;
-        let denials: HashMap<_, DenialKey, Denial> =
+        let denials: HashMap<_, SyscallKey, Denial> =
             HashMap::try_from(map).map_err(|source| TracerError::Map {
                 map: maps::DENIALS,
                 source,
@@ -118,12 +118,14 @@ impl DenialWatch {
                 map: maps::DENIALS,
                 source,
             })?;
-            let arch = self.arch.of_abi(key.abi as usize).unwrap_or(self.arch);
+            let arch = Abi::from_u32(key.abi)
+                .and_then(|abi| self.arch.of_abi(abi))
+                .unwrap_or(self.arch);
             let name = u64::try_from(key.nr)
                 .ok()
                 .and_then(|nr| table::name_of(arch, nr))
                 .map_or_else(|| format!("syscall_{}", key.nr), str::to_owned);
-            let killed = match key.outcome {
+            let killed = match key.tag {
                 DENIAL_KILLED_THREAD => Some(Kill::Thread),
                 DENIAL_KILLED_PROCESS => Some(Kill::Process),
                 _ => None,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use libseccomp::ScmpArch;
-use profiler_common::{ABI_COMPAT, ABI_NATIVE};
+use profiler_common::Abi;
 
 vocabulary! {
     /// A seccomp architecture, named as Docker profiles name it (`SCMP_ARCH_*`).
@@ -81,11 +81,11 @@ impl Arch {
 
     /// The syscall table the kernel side counted into slot `abi` on a host
     /// of this architecture.
-    pub fn of_abi(self, abi: usize) -> Option<Arch> {
+    pub fn of_abi(self, abi: Abi) -> Option<Arch> {
         match (self, abi) {
-            (host, ABI_NATIVE) => Some(host),
-            (Arch::X86_64, ABI_COMPAT) => Some(Arch::X86),
-            (Arch::Aarch64, ABI_COMPAT) => Some(Arch::Arm),
+            (host, Abi::Native) => Some(host),
+            (Arch::X86_64, Abi::Compat) => Some(Arch::X86),
+            (Arch::Aarch64, Abi::Compat) => Some(Arch::Arm),
             _ => None,
         }
     }

@@ -11,9 +11,7 @@ use aya::{
         raw_trace_point::RawTracePointLinkId,
     },
 };
-use profiler_common::{
-    ABI_COUNT, Counts, OutOfRangeKey, PHASE_RUNTIME, PHASE_WORKLOAD, TABLE_SIZE, maps, programs,
-};
+use profiler_common::{Abi, Counts, Phase, SyscallKey, TABLE_SIZE, maps, programs};
 
 use super::hook::Hook;
 use crate::{
@@ -208,20 +206,21 @@ impl Tracer {
         let counts: PerCpuArray<_, Counts> =
             PerCpuArray::try_from(counts_map).map_err(map_err(maps::COUNTS))?;
         let mut observation = Observation::default();
-        for phase in [PHASE_WORKLOAD, PHASE_RUNTIME] {
-            let per_cpu = counts.get(&phase, 0).map_err(map_err(maps::COUNTS))?;
-            let calls = if phase == PHASE_RUNTIME {
-                &mut observation.runtime_calls
-            } else {
-                &mut observation.calls
+        for phase in Phase::ALL {
+            let per_cpu = counts
+                .get(&(phase as u32), 0)
+                .map_err(map_err(maps::COUNTS))?;
+            let calls = match phase {
+                Phase::Runtime => &mut observation.runtime_calls,
+                Phase::Workload => &mut observation.calls,
             };
             for cpu in per_cpu.iter() {
-                for abi in 0..ABI_COUNT {
+                for abi in Abi::ALL {
                     let Some(arch) = self.arch.of_abi(abi) else {
                         continue;
                     };
                     for nr in 0..TABLE_SIZE {
-                        let n = cpu.calls[abi][nr];
+                        let n = cpu.calls[abi.index()][nr];
                         if n > 0 {
                             *calls.entry((arch, nr as u64)).or_default() += n;
                         }
@@ -234,11 +233,13 @@ impl Tracer {
         if observation.out_of_range_total > 0
             && let Some(map) = self.ebpf.map(maps::OUT_OF_RANGE)
         {
-            let oor: PerCpuHashMap<_, OutOfRangeKey, u64> =
+            let oor: PerCpuHashMap<_, SyscallKey, u64> =
                 PerCpuHashMap::try_from(map).map_err(map_err(maps::OUT_OF_RANGE))?;
             for entry in oor.iter() {
                 let (key, values) = entry.map_err(map_err(maps::OUT_OF_RANGE))?;
-                let arch = self.arch.of_abi(key.abi as usize).unwrap_or(self.arch);
+                let arch = Abi::from_u32(key.abi)
+                    .and_then(|abi| self.arch.of_abi(abi))
+                    .unwrap_or(self.arch);
                 *observation.out_of_range.entry((arch, key.nr)).or_default() +=
                     values.iter().sum::<u64>();
             }
