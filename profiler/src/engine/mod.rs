@@ -46,6 +46,11 @@ pub enum EngineError {
          the container needs with --cap-add instead)"
     )]
     Privileged,
+    #[error("{engine} failed: {detail}")]
+    Failed {
+        engine: &'static str,
+        detail: String,
+    },
     #[error("cannot run {engine}: {source}")]
     Run {
         engine: &'static str,
@@ -109,8 +114,10 @@ impl EngineRun {
         &self.run.argv[1..verb_at]
     }
 
-    /// Runs `ENGINE [globals] ARGS` and returns its standard output.
-    pub fn query<I, S>(&self, args: I) -> Result<Result<String, String>, EngineError>
+    /// Runs `ENGINE [globals] ARGS`: its standard output when it succeeded;
+    /// [`EngineError::Failed`] with the last line it printed on standard
+    /// error when it did not; [`EngineError::Run`] when it could not run.
+    pub fn query<I, S>(&self, args: I) -> Result<String, EngineError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -124,12 +131,15 @@ impl EngineRun {
                 engine: self.run.engine.name(),
                 source,
             })?;
-        Ok(if output.status.success() {
+        if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
         } else {
             let err = String::from_utf8_lossy(&output.stderr);
-            Err(err.lines().last().unwrap_or("").trim().to_owned())
-        })
+            Err(EngineError::Failed {
+                engine: self.run.engine.name(),
+                detail: err.lines().last().unwrap_or("").trim().to_owned(),
+            })
+        }
     }
 
     fn check_reachable(&self) -> Result<(), EngineError> {
@@ -137,12 +147,12 @@ impl EngineRun {
             Engine::Docker => "{{.Server.Version}}",
             Engine::Podman => "{{.Version}}",
         };
-        match self.query(["version", "--format", format])? {
+        match self.query(["version", "--format", format]) {
             Ok(_) => Ok(()),
-            Err(detail) => Err(EngineError::Unreachable {
-                engine: self.run.engine.name(),
-                detail,
-            }),
+            Err(EngineError::Failed { engine, detail }) => {
+                Err(EngineError::Unreachable { engine, detail })
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -150,20 +160,20 @@ impl EngineRun {
         let image = self.run.image().ok_or(EngineError::NoImage {
             engine: self.run.engine.name(),
         })?;
-        if self
-            .query([OsStr::new("image"), OsStr::new("inspect"), image])?
-            .is_ok()
-        {
-            return Ok(());
+        match self.query([OsStr::new("image"), OsStr::new("inspect"), image]) {
+            Ok(_) => return Ok(()),
+            Err(EngineError::Failed { .. }) => {}
+            Err(e) => return Err(e),
         }
         // Pulled now, outside any recording, so that the pull neither counts
         // nor fails halfway through one.
-        match self.query([OsStr::new("pull"), image])? {
+        match self.query([OsStr::new("pull"), image]) {
             Ok(_) => Ok(()),
-            Err(detail) => Err(EngineError::ImageMissing {
+            Err(EngineError::Failed { detail, .. }) => Err(EngineError::ImageMissing {
                 image: image.to_string_lossy().into_owned(),
                 detail,
             }),
+            Err(e) => Err(e),
         }
     }
 
@@ -181,7 +191,6 @@ impl EngineRun {
                 "--format",
                 "{{.ID}} {{.Names}}",
             ])
-            .ok()?
             .ok()?;
         Some(
             out.lines()
@@ -200,15 +209,12 @@ impl EngineRun {
     /// period. Whether the engine said it did.
     pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
         let seconds = grace.as_secs().to_string();
-        matches!(
-            self.query(["stop", "-t", &seconds, &container.id]),
-            Ok(Ok(_))
-        )
+        matches!(self.query(["stop", "-t", &seconds, &container.id]), Ok(_))
     }
 
     /// `ENGINE rm -f ID`. Whether the engine said it did.
     pub fn remove(&self, container: &Container) -> bool {
-        matches!(self.query(["rm", "-f", &container.id]), Ok(Ok(_)))
+        self.query(["rm", "-f", &container.id]).is_ok()
     }
 
     /// The OCI runtime the engine starts containers with (`runc`, `crun`).
@@ -218,6 +224,6 @@ impl EngineRun {
             Engine::Podman => "{{.Host.OCIRuntime.Name}}",
         };
         let explicit = self.run.find(&["runtime"]).find_map(|o| o.value.clone());
-        explicit.or_else(|| self.query(["info", "--format", format]).ok()?.ok())
+        explicit.or_else(|| self.query(["info", "--format", format]).ok())
     }
 }
