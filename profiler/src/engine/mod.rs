@@ -209,7 +209,7 @@ impl EngineRun {
     /// period. Whether the engine said it did.
     pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
         let seconds = grace.as_secs().to_string();
-        matches!(self.query(["stop", "-t", &seconds, &container.id]), Ok(_))
+        self.query(["stop", "-t", &seconds, &container.id]).is_ok()
     }
 
     /// `ENGINE rm -f ID`. Whether the engine said it did.
