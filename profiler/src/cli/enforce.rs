@@ -155,13 +155,11 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
         if let Some(kill) = d.killed {
             line.push_str(&format!(", {}", kill.describe()));
         }
-        if d.pid != 0 {
-            line.push_str(&format!(", first by pid {} ({})", d.pid, d.comm));
-        } else if !d.comm.is_empty() {
-            line.push_str(&format!(" ({})", d.comm));
-        }
-        if let Some(exe) = &d.exe {
-            line.push_str(&format!(", {exe}"));
+        if let Some(caller) = &d.first {
+            line.push_str(&format!(", first by pid {} ({})", caller.pid, caller.comm));
+            if let Some(exe) = &caller.exe {
+                line.push_str(&format!(", {exe}"));
+            }
         }
         eprintln!("{line}");
     }

@@ -62,10 +62,19 @@ pub struct DeniedSyscall {
     pub errno: Option<i64>,
     /// Where the denial killed the caller instead of returning.
     pub killed: Option<Kill>,
-    /// The first process denied it: pid, thread, command name, executable.
+    /// The first process it was denied to; none where the kernel did not
+    /// deny it (`--complain` reports what it would have denied).
+    pub first: Option<Caller>,
+}
+
+/// The process a syscall was denied to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Caller {
     pub pid: u32,
     pub tid: u32,
+    /// Its command name, as `ps` shows it.
     pub comm: String,
+    /// Its executable, where known.
     pub exe: Option<String>,
 }
 
@@ -148,10 +157,12 @@ impl DenialWatch {
                 errno: (killed.is_none() && (-4095..0).contains(&denial.ret))
                     .then_some(-denial.ret),
                 killed,
-                pid: denial.tgid,
-                tid: denial.tid,
-                comm: events::text(&denial.comm),
-                exe,
+                first: Some(Caller {
+                    pid: denial.tgid,
+                    tid: denial.tid,
+                    comm: events::text(&denial.comm),
+                    exe,
+                }),
             });
         }
         out.sort_by(|a, b| {

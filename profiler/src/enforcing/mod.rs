@@ -171,18 +171,21 @@ impl Supervised for LiveDenials<'_> {
             return;
         }
         for denial in self.watch.denials().unwrap_or_default() {
+            let Some(caller) = &denial.first else {
+                continue;
+            };
             if self
                 .shown
                 .insert((denial.name.clone(), denial.arch.clone()))
             {
-                let exe = denial
+                let exe = caller
                     .exe
                     .as_deref()
                     .map(|e| format!(", {e}"))
                     .unwrap_or_default();
                 eprintln!(
                     "syscall-profile: denied: {} (pid {}, {}{exe})",
-                    denial.name, denial.pid, denial.comm
+                    denial.name, caller.pid, caller.comm
                 );
             }
         }
@@ -564,10 +567,7 @@ async fn complain(
                 count: count.count,
                 errno: None,
                 killed: None,
-                pid: 0,
-                tid: 0,
-                comm: String::new(),
-                exe: None,
+                first: None,
             }),
         }
     }
