@@ -651,7 +651,7 @@ fn leftovers_and_denials_are_named() {
         "--",
         "sh",
         "-c",
-        "sleep 30 & call=1; exit 0",
+        "sleep 30 & sleep 0.3; exit 0",
     ]);
     let err = stderr(&output);
     assert!(err.contains("were killed: sleep (pid "), "{err}");
