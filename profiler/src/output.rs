@@ -341,26 +341,8 @@ impl Output {
     /// takes its final name. The path written, for a file or stream.
     pub fn commit(self, text: &str) -> Result<Option<PathBuf>, OutputError> {
         match self {
-            Output::Stdout => {
-                let mut out = io::stdout().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .map_err(|source| OutputError::Write {
-                        path: PathBuf::from("<stdout>"),
-                        source,
-                    })?;
-                Ok(None)
-            }
-            Output::Stderr => {
-                let mut out = io::stderr().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .map_err(|source| OutputError::Write {
-                        path: PathBuf::from("<stderr>"),
-                        source,
-                    })?;
-                Ok(None)
-            }
+            Output::Stdout => write_std(io::stdout().lock(), "<stdout>", text),
+            Output::Stderr => write_std(io::stderr().lock(), "<stderr>", text),
             Output::Stream(stream) => stream.commit(text),
             Output::File(file) => file.commit(text),
         }
@@ -646,6 +628,17 @@ impl Stream {
 #[cfg(not(test))]
 fn no_tmpfile() -> bool {
     false
+}
+
+/// Writes `text` to the tool's own standard output or error.
+fn write_std(mut out: impl Write, name: &str, text: &str) -> Result<Option<PathBuf>, OutputError> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| OutputError::Write {
+            path: PathBuf::from(name),
+            source,
+        })?;
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -93,11 +93,6 @@ pub enum EnforceError {
         suggested: String,
     },
     #[error(
-        "--user applies to native commands; for a container use the engine's own option \
-         (`docker run --user USER ...`)"
-    )]
-    UserForContainer,
-    #[error(
         "cannot start {program} under the profile: {source} (the kernel refused the seccomp \
          filter, or the command could not be executed under it); it did not run"
     )]
@@ -204,10 +199,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     let profile = Profile::from_file(&options.profile)?;
     let container = ContainerRun::parse(&options.command);
     if let Some(run) = &container {
-        run.check_supervisable()?;
-        if options.user.is_some() {
-            return Err(EnforceError::UserForContainer);
-        }
+        run.check_supervisable(options.user.is_some())?;
     }
     if options.complain {
         return complain(options, &profile, arch).await;

@@ -41,6 +41,11 @@ pub enum EngineError {
     )]
     CgroupParentGiven { value: String },
     #[error(
+        "--user applies to native commands; for a container use the engine's own option \
+         (`docker run --user USER ...`)"
+    )]
+    UserForContainer,
+    #[error(
         "--privileged turns seccomp off for the container, so no profile can be learned at the \
          filter boundary nor enforced on such a run: remove --privileged (add the capabilities \
          the container needs with --cap-add instead)"

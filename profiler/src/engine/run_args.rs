@@ -196,7 +196,12 @@ impl ContainerRun {
     /// Refuses what no supervised run can work with: `--privileged` (it
     /// turns seccomp off) and a `--cgroup-parent` of the user's (the tool
     /// sets its own, to watch the container from its first syscall).
-    pub fn check_supervisable(&self) -> Result<(), super::EngineError> {
+    /// `--user` of the tool's own is refused too: a container's user is
+    /// the engine's to set.
+    pub fn check_supervisable(&self, user: bool) -> Result<(), super::EngineError> {
+        if user {
+            return Err(super::EngineError::UserForContainer);
+        }
         if self.privileged() {
             return Err(super::EngineError::Privileged);
         }

@@ -19,7 +19,7 @@ use std::{
 
 use super::RecordError;
 use crate::{
-    engine::{Container, ContainerRun, EngineError, EngineRun},
+    engine::{Container, EngineRun},
     session::{GRACE, RunCgroup, guardian::Duty},
 };
 
@@ -52,12 +52,6 @@ pub struct ContainerRecording {
 }
 
 impl ContainerRecording {
-    /// Checks the user's run before anything is traced. The checks that
-    /// need no engine come first.
-    pub fn check(run: &ContainerRun) -> Result<(), EngineError> {
-        run.check_supervisable()
-    }
-
     /// Prepares the run to start below `cgroup`, under the recording profile.
     pub fn prepare(
         engine_run: EngineRun,

@@ -112,11 +112,6 @@ pub enum RecordError {
     Engine(#[from] EngineError),
     #[error("cannot write the recording's seccomp profile to a temporary file: {0}")]
     TempFile(std::io::Error),
-    #[error(
-        "--user applies to native commands; for a container use the engine's own option \
-         (`docker run --user USER ...`)"
-    )]
-    UserForContainer,
     #[error("--keep-running applies to containers only")]
     KeepRunningNative,
 }
@@ -284,10 +279,7 @@ impl Plan {
         let container_run = ContainerRun::parse(&options.command);
         match &container_run {
             Some(run) => {
-                ContainerRecording::check(run)?;
-                if options.user.is_some() {
-                    return Err(RecordError::UserForContainer);
-                }
+                run.check_supervisable(options.user.is_some())?;
             }
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
