@@ -209,18 +209,67 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let (target, mut warnings) = match container {
+    let (target, warnings) = match container {
         None => plan_native(&options, &profile, arch, &mut suggest)?,
         Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
     };
 
+    let watched = run(&options, arch, &target, warnings).await?;
+    let Watched {
+        exit_code,
+        denials,
+        escapes,
+        warnings,
+    } = watched;
+    let mut names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
+    if let Target::Container { runtime_needs, .. } = &target
+        && exit_code != 0
+    {
+        for name in runtime_needs {
+            names.insert(name);
+        }
+    }
+    let suggestion = match suggest {
+        Some(output) if !names.is_empty() => {
+            Some(write_suggestion(output, &profile, arch, &names, &options)?)
+        }
+        _ => None,
+    };
+    Ok(Enforcement {
+        exit_code,
+        denials,
+        conditional: Vec::new(),
+        base_denied: Vec::new(),
+        suggestion,
+        warnings,
+        complain: false,
+        escapes,
+    })
+}
+
+/// What an enforced run showed.
+struct Watched {
+    exit_code: i32,
+    denials: Vec<DeniedSyscall>,
+    escapes: Vec<Escape>,
+    warnings: Vec<String>,
+}
+
+/// Runs the planned command in a fresh watched cgroup under the profile,
+/// supervised until it ends; collects the denials, and cleans up.
+async fn run(
+    options: &EnforceOptions,
+    arch: Arch,
+    target: &Target,
+    mut warnings: Vec<String>,
+) -> Result<Watched, EnforceError> {
     let mut session = Session::open(Kind::Enforce)?;
     for stale in &session.stale {
         eprintln!("syscall-profile: {stale}");
     }
     let mut watch = DenialWatch::attach(session.cgroup(), arch)?;
     session.check_interrupted()?;
-    let spawned = spawn(&options, &target, &session)?;
+    let spawned = spawn(options, target, &session)?;
     for warning in warnings.drain(..) {
         eprintln!("syscall-profile: warning: {warning}");
     }
@@ -264,35 +313,16 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     warnings.extend(events.warnings(Watch::Enforcing, &words));
     drop(watch);
     warnings.append(&mut notes);
-    let removal = match &target {
+    let removal = match target {
         Target::Container { .. } => session.close_after_engine(Duration::from_secs(5)),
         Target::Native { .. } => session.close(),
     };
     warnings.extend(session::said_of_close(removal));
-
-    let mut names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
-    if let Target::Container { runtime_needs, .. } = &target
-        && exit_code != 0
-    {
-        for name in runtime_needs {
-            names.insert(name);
-        }
-    }
-    let suggestion = match suggest {
-        Some(output) if !names.is_empty() => {
-            Some(write_suggestion(output, &profile, arch, &names, &options)?)
-        }
-        _ => None,
-    };
-    Ok(Enforcement {
+    Ok(Watched {
         exit_code,
         denials,
-        conditional: Vec::new(),
-        base_denied: Vec::new(),
-        suggestion,
-        warnings,
-        complain: false,
         escapes: events.escapes,
+        warnings,
     })
 }
 
