@@ -41,6 +41,8 @@ enum Command {
     Merge(merging::cli::MergeArgs),
     /// The CI gate: check a run (`--observed FILE` or `-- CMD...`) against a policy.
     Check(gating::cli::CheckArgs),
+    /// The syscalls a program can reach: its machine code and its libraries'.
+    Scan(syscall_profile::scan::cli::ScanArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,
@@ -136,6 +138,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diffing::cli::run(args),
         Command::Merge(args) => merging::cli::run(args),
         Command::Check(args) => gating::cli::run(args),
+        Command::Scan(args) => syscall_profile::scan::cli::run(args),
         Command::Guardian => syscall_profile::session::guardian::serve(),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
