@@ -29,8 +29,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use iced_x86::{
-    Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, OpAccess,
-    OpKind, Register,
+    Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
+    OpAccess, OpKind, Register,
 };
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +38,7 @@ use super::elf::{ElfFacts, Pointer};
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.
@@ -499,7 +499,12 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
             }
         }
         // Running on into the next function.
-        let last = r.end - 1;
+        // (Alignment padding between functions does not count: a function
+        // ending in `ret` followed by `nop`s does not run on.)
+        let last = (r.start..r.end)
+            .rev()
+            .find(|&i| code.insns[i].mnemonic() != Mnemonic::Nop)
+            .unwrap_or(r.end - 1);
         if r.end < code.insns.len()
             && !code.section_start[r.end]
             && falls_through(&code.insns[last])
