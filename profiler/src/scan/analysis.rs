@@ -38,7 +38,7 @@ use super::elf::{ElfFacts, Pointer};
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.
@@ -313,7 +313,7 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
     let mut jump_sources: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, insn) in insns.iter().enumerate() {
         match insn.flow_control() {
-            FlowControl::Call => {
+            FlowControl::Call if is_near_branch(insn) => {
                 start_addresses.insert(insn.near_branch_target());
             }
             FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
@@ -762,7 +762,7 @@ impl<'c> Walker<'c> {
             preds += 1;
             out.merge(self.after_in(st, p, loc, depth + 1));
         }
-        if preds == 0 {
+        if preds == 0 && self.code.insns[i].mnemonic() != Mnemonic::Nop {
             out.merge(Value::unknown(format!(
                 "{:#x} is reached only through a pointer",
                 self.code.insns[i].ip()
@@ -833,6 +833,14 @@ impl<'c> Walker<'c> {
                         return unknown("loaded from memory");
                     }
                     _ => {}
+                }
+                if insn.code() == Code::Syscall {
+                    // The kernel returns in rax and clobbers rcx and r11.
+                    return if matches!(reg, Register::RAX | Register::RCX | Register::R11) {
+                        unknown("set by the syscall")
+                    } else {
+                        Effect::Untouched(loc)
+                    };
                 }
                 match insn.flow_control() {
                     FlowControl::Call | FlowControl::IndirectCall
@@ -928,10 +936,12 @@ impl<'c> Walker<'c> {
                     }
                     _ => {}
                 }
-                if matches!(
-                    insn.flow_control(),
-                    FlowControl::Call | FlowControl::IndirectCall
-                ) {
+                if insn.code() == Code::Syscall
+                    || matches!(
+                        insn.flow_control(),
+                        FlowControl::Call | FlowControl::IndirectCall
+                    )
+                {
                     return Effect::Untouched(loc);
                 }
                 let info = self.info.info(insn);
