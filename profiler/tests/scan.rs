@@ -469,3 +469,49 @@ fn runc_go() {
     );
     check(&program, &observed);
 }
+
+/// A C program built here: `syscall(3)` with a constant number is resolved
+/// at its call site (kcmp, which nothing in libc makes by itself), and with
+/// a number computed at run time is named as an unresolved site of the
+/// program; a static build finds the same through the inlined wrapper.
+#[test]
+fn syscall_wrapper_resolved_at_the_call_site() {
+    let dir = workdir();
+    let source = dir.path().join("w.c");
+    fs::write(
+        &source,
+        "#define _GNU_SOURCE\n#include <unistd.h>\n#include <stdlib.h>\n#include <sys/syscall.h>\n\
+         int main(int argc, char **argv) {\n\
+           long r = syscall(SYS_kcmp, getpid(), getpid(), 0, 0, 0);\n\
+           if (argc > 1) r += syscall(atol(argv[1]));\n\
+           return r < -1000;\n}\n",
+    )
+    .expect("write the C source");
+    for (name, flags) in [("dynamic", vec!["-O2"]), ("static", vec!["-O2", "-static"])] {
+        let program = dir.path().join(name);
+        let status = Command::new("cc")
+            .args(&flags)
+            .arg("-o")
+            .arg(&program)
+            .arg(&source)
+            .status()
+            .expect("cc is needed: install Debian's gcc package");
+        assert!(status.success(), "cc {flags:?} failed");
+        let mut observed = Observed::default();
+        trace(dir.path(), &program, &["39"], &mut observed);
+        assert!(observed.syscalls.contains("kcmp"), "strace saw {:?}", observed.syscalls);
+        let result = scan(&program, &observed);
+        let kcmp = &result["syscalls"]["kcmp"];
+        assert!(kcmp.is_array(), "{name}: kcmp is not reachable");
+        let unresolved = result["unresolved"].as_array().cloned().unwrap_or_default();
+        let in_main = unresolved.iter().any(|s| {
+            s["object"].as_str().is_some_and(|o| o.ends_with(name))
+                && s["reason"].as_str().is_some_and(|r| r.contains("not a constant"))
+        });
+        assert!(
+            in_main,
+            "{name}: the call syscall(atol(argv[1])) is not reported: {unresolved:#?}"
+        );
+        check(&program, &observed);
+    }
+}
