@@ -499,14 +499,20 @@ fn syscall_wrapper_resolved_at_the_call_site() {
         assert!(status.success(), "cc {flags:?} failed");
         let mut observed = Observed::default();
         trace(dir.path(), &program, &["39"], &mut observed);
-        assert!(observed.syscalls.contains("kcmp"), "strace saw {:?}", observed.syscalls);
+        assert!(
+            observed.syscalls.contains("kcmp"),
+            "strace saw {:?}",
+            observed.syscalls
+        );
         let result = scan(&program, &observed);
         let kcmp = &result["syscalls"]["kcmp"];
         assert!(kcmp.is_array(), "{name}: kcmp is not reachable");
         let unresolved = result["unresolved"].as_array().cloned().unwrap_or_default();
         let in_main = unresolved.iter().any(|s| {
             s["object"].as_str().is_some_and(|o| o.ends_with(name))
-                && s["reason"].as_str().is_some_and(|r| r.contains("not a constant"))
+                && s["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("not a constant"))
         });
         assert!(
             in_main,

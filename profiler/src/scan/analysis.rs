@@ -38,7 +38,7 @@ use super::elf::{ElfFacts, Pointer};
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.

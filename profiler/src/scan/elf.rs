@@ -166,6 +166,14 @@ impl<'a> ElfFacts<'a> {
                 }
             }
         }
+        // A stripped Go binary still names its functions in .gopclntab.
+        if let Some(section) = file.section_by_name(".gopclntab")
+            && let Ok(bytes) = section.data()
+        {
+            for (address, name) in go_functions(bytes) {
+                functions.entry(address).or_insert(name);
+            }
+        }
         let mut exports: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         {
             let table = file.elf_dynamic_symbol_table();
@@ -299,4 +307,51 @@ pub fn is_x86_64_elf(data: &[u8]) -> bool {
     header
         .endian()
         .is_ok_and(|e| header.e_machine(e).0 == EM_X86_64)
+}
+
+/// Function names from Go's `.gopclntab` (the Go 1.18+ layout, kept by
+/// stripped binaries because the runtime needs it for tracebacks): a header
+/// of magic, pad, minLC, ptrSize, then nfunc, nfiles, textStart,
+/// funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset (each a
+/// pointer-sized word); at pclnOffset, nfunc pairs (entry offset from
+/// textStart, offset of the func record); a func record starts with its
+/// entry offset and the offset of its name in the funcname table.
+pub fn go_functions(data: &[u8]) -> Vec<(u64, String)> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(
+            data.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
+    };
+    let word = |i: usize| -> Option<usize> {
+        let at = 8 + 8 * i;
+        usize::try_from(u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?)).ok()
+    };
+    let mut out = Vec::new();
+    let Some(magic) = u32_at(0) else { return out };
+    if !matches!(magic, 0xffff_fff0 | 0xffff_fff1) || data.get(7) != Some(&8) {
+        return out;
+    }
+    let (Some(nfunc), Some(text_start), Some(names), Some(pcln)) =
+        (word(0), word(2), word(3), word(7))
+    else {
+        return out;
+    };
+    for i in 0..nfunc.min(data.len() / 8) {
+        let at = pcln + 8 * i;
+        let (Some(entry), Some(func)) = (u32_at(at), u32_at(at + 4)) else {
+            break;
+        };
+        let Some(name_off) = u32_at(pcln + func as usize + 4) else {
+            continue;
+        };
+        let Some(rest) = data.get(names + name_off as usize..) else {
+            continue;
+        };
+        let end = rest.iter().position(|&b| b == 0).unwrap_or(0);
+        out.push((
+            text_start as u64 + u64::from(entry),
+            String::from_utf8_lossy(&rest[..end]).into_owned(),
+        ));
+    }
+    out
 }
