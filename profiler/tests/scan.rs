@@ -521,3 +521,123 @@ fn syscall_wrapper_resolved_at_the_call_site() {
         check(&program, &observed);
     }
 }
+
+/// `scan --image`: a podman image (in a private store) holding this host's
+/// `ls` with its libraries at other paths than the host's: the scan finds
+/// the image's files, not the host's, and agrees with the host's scan of
+/// the same bytes; a library missing from the image is named.
+#[test]
+fn image_filesystem() {
+    let podman = require("/usr/bin/podman", "podman");
+    let dir = workdir();
+    let rootfs = dir.path().join("rootfs");
+    fs::create_dir_all(rootfs.join("bin")).expect("mkdir");
+    fs::copy("/bin/ls", rootfs.join("bin/ls")).expect("copy ls");
+    let ldd = Command::new("ldd")
+        .arg("/bin/ls")
+        .output()
+        .expect("ldd runs");
+    let libs: Vec<PathBuf> = String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    assert!(libs.len() >= 2, "ldd /bin/ls: {libs:?}");
+    // The libraries all in /lib64 (a default directory; the image has no
+    // ld.so.cache), where the host has them in /lib/x86_64-linux-gnu;
+    // libpcre2 left out.
+    fs::create_dir_all(rootfs.join("lib64")).expect("mkdir");
+    for lib in &libs {
+        let name = lib.file_name().expect("a file name");
+        if name.to_string_lossy().starts_with("libpcre2") {
+            continue;
+        }
+        fs::copy(lib, rootfs.join("lib64").join(name)).expect("copy a library");
+    }
+    let store = dir.path().join("store");
+    let conf = dir.path().join("storage.conf");
+    fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}/graph\"\nrunroot = \"{}/run\"\n",
+            store.display(),
+            store.display()
+        ),
+    )
+    .expect("write storage.conf");
+    let archive = dir.path().join("rootfs.tar");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&archive)
+        .arg(".")
+        .status()
+        .expect("tar runs");
+    assert!(tar.success());
+    let import = Command::new(&podman)
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .args(["import", "-c", "ENV PATH=/bin", "-c", "ENTRYPOINT [\"ls\"]"])
+        .arg(&archive)
+        .arg("scan-test:1")
+        .output()
+        .expect("podman runs");
+    assert!(
+        import.status.success(),
+        "podman import: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scan-cache");
+    let out = Command::new(common::profiler())
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .env("XDG_CACHE_HOME", &cache)
+        .args([
+            "scan",
+            "--json",
+            "--engine",
+            "podman",
+            "--image",
+            "scan-test:1",
+        ])
+        .output()
+        .expect("syscall-profile runs");
+    let _ = Command::new(&podman)
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .args(["rmi", "-f", "scan-test:1"])
+        .output();
+    assert!(
+        out.status.success(),
+        "scan --image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inside: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let paths = objects(&inside);
+    assert!(paths.contains(&"/bin/ls".to_owned()), "{paths:?}");
+    assert!(
+        paths.iter().skip(1).all(|p| p.starts_with("/lib64/")),
+        "libraries not taken from the image: {paths:?}"
+    );
+    let missing = inside["missing_libraries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.as_str().is_some_and(|m| m.starts_with("libpcre2"))),
+        "the missing libpcre2 is not named: {missing:?}"
+    );
+    // With libpcre2 left out the image's ls reaches a subset of the host's.
+    let host = scan(Path::new("/bin/ls"), &Observed::default());
+    let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+        v["syscalls"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (inside, host) = (keys(&inside), keys(&host));
+    assert!(
+        inside.len() >= 50 && inside.is_subset(&host),
+        "{inside:?} vs {host:?}"
+    );
+}

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::{Entry, Origin, Reachability, ScanOptions, reachable};
+use super::{Entry, Origin, Reachability, ScanOptions, image, reachable};
 use crate::output::Output;
 
 /// Exit status of `scan` for a usage error, a program that cannot be read or
@@ -41,9 +41,28 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub dlopen: Vec<PathBuf>,
 
+    /// Scan inside this container image's filesystem (exported with
+    /// --engine); PROGRAM defaults to the image's entrypoint or command.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// The engine that has the image: docker or podman (its usual
+    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
+    #[arg(
+        long,
+        value_name = "ENGINE",
+        default_value = "docker",
+        requires = "image"
+    )]
+    pub engine: String,
+
     /// The program (a path, or a name looked up in PATH); any arguments
     /// after it are ignored, so `scan -- CMD ARGS...` works.
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, required = true)]
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        required_unless_present = "image"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -60,10 +79,29 @@ pub fn run(args: ScanArgs) -> i32 {
 
 fn scan(args: &ScanArgs) -> Result<(), String> {
     let output = Output::prepare(args.output.as_deref()).map_err(|e| e.to_string())?;
-    let program = args.command.first().ok_or("give the program to scan")?;
-    let path = program_path(Path::new(program), &args.root)?;
+    let image = match &args.image {
+        Some(reference) => Some(image::export(&args.engine, reference).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let (root, path) = match &image {
+        Some(image) => {
+            let program = args
+                .command
+                .first()
+                .map(|p| p.to_string_lossy().into_owned());
+            let path = image::program(image, program.as_deref()).map_err(|e| e.to_string())?;
+            (image.dir.path().to_owned(), path)
+        }
+        None => {
+            let program = args.command.first().ok_or("give the program to scan")?;
+            (
+                args.root.clone(),
+                program_path(Path::new(program), &args.root)?,
+            )
+        }
+    };
     let options = ScanOptions {
-        root: args.root.clone(),
+        root,
         cache_dir: if args.no_cache {
             None
         } else {

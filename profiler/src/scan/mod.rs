@@ -55,6 +55,7 @@ pub mod analysis;
 pub mod cache;
 pub mod cli;
 pub mod elf;
+pub mod image;
 pub mod ldcache;
 pub mod loader;
 
@@ -84,6 +85,12 @@ pub enum ScanError {
     Elf { path: PathBuf, what: String },
     #[error("{path} is not an x86-64 ELF executable; give a program file")]
     NotElf { path: PathBuf },
+    #[error("{engine}: {what}")]
+    Engine { engine: String, what: String },
+    #[error("the image has no entrypoint or command; name the program to scan after the image")]
+    NoImageCommand,
+    #[error("{program} is not in the image's PATH; give its path inside the image")]
+    NotInImage { program: String },
 }
 
 /// What a scan is asked to do.
