@@ -229,7 +229,7 @@ impl ObjectSummary {
 }
 
 /// Decoded code and the indexes the walks need.
-struct Code_ {
+struct Decoded {
     insns: Vec<Instruction>,
     /// Index of the first instruction of each section.
     section_start: Vec<bool>,
@@ -239,7 +239,7 @@ struct Code_ {
     jump_sources: HashMap<u64, Vec<usize>>,
 }
 
-impl Code_ {
+impl Decoded {
     fn index_at_or_after(&self, address: u64) -> usize {
         self.insns.partition_point(|i| i.ip() < address)
     }
@@ -332,7 +332,7 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
             }
         }
     }
-    let mut code = Code_ {
+    let mut code = Decoded {
         is_start: section_start.clone(),
         section_start,
         insns,
@@ -681,7 +681,7 @@ fn code_refs(insn: &Instruction, fixed: bool) -> Vec<u64> {
 
 /// Walks back from an instruction to the values a location may hold there.
 struct Walker<'c> {
-    code: &'c Code_,
+    code: &'c Decoded,
     info: InstructionInfoFactory,
 }
 
@@ -697,7 +697,7 @@ enum Effect {
 }
 
 impl<'c> Walker<'c> {
-    fn new(code: &'c Code_) -> Walker<'c> {
+    fn new(code: &'c Decoded) -> Walker<'c> {
         Walker {
             code,
             info: InstructionInfoFactory::new(),
@@ -985,4 +985,228 @@ impl<'c> Walker<'c> {
 struct WalkState {
     budget: usize,
     visited: HashSet<(usize, Loc)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little assembler: functions of raw x86-64 bytes, laid out from
+    /// 0x1000, with calls patched to their targets.
+    struct Asm {
+        bytes: Vec<u8>,
+        names: Vec<(u64, String)>,
+        calls: Vec<(usize, String)>,
+    }
+
+    impl Asm {
+        fn new() -> Asm {
+            Asm {
+                bytes: Vec::new(),
+                names: Vec::new(),
+                calls: Vec::new(),
+            }
+        }
+        fn function(&mut self, name: &str) -> &mut Self {
+            self.names
+                .push((0x1000 + self.bytes.len() as u64, name.to_owned()));
+            self
+        }
+        fn code(&mut self, bytes: &[u8]) -> &mut Self {
+            self.bytes.extend_from_slice(bytes);
+            self
+        }
+        fn call(&mut self, name: &str) -> &mut Self {
+            self.bytes.push(0xe8);
+            self.calls.push((self.bytes.len(), name.to_owned()));
+            self.bytes.extend_from_slice(&[0; 4]);
+            self
+        }
+        fn summary(&mut self) -> ObjectSummary {
+            for (at, name) in &self.calls {
+                let target = self
+                    .names
+                    .iter()
+                    .find(|(_, n)| n == name)
+                    .map(|(a, _)| *a)
+                    .expect("a known function");
+                let next = 0x1000 + *at as u64 + 4;
+                let rel = (target as i64 - next as i64) as i32;
+                self.bytes[*at..*at + 4].copy_from_slice(&rel.to_le_bytes());
+            }
+            let facts = ElfFacts {
+                build_id: None,
+                fixed: false,
+                entry: 0x1000,
+                interp: None,
+                needed: Vec::new(),
+                soname: None,
+                rpath: Vec::new(),
+                runpath: Vec::new(),
+                code: vec![(0x1000, &self.bytes, ".text".into())],
+                functions: self.names.iter().cloned().collect(),
+                exports: BTreeMap::new(),
+                got: HashMap::new(),
+                data_pointers: Vec::new(),
+                init_fini: Vec::new(),
+            };
+            analyse(&facts)
+        }
+    }
+
+    fn function<'s>(s: &'s ObjectSummary, name: &str) -> &'s Function {
+        s.functions
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .expect("the function")
+    }
+
+    fn numbers(f: &Function) -> Vec<u64> {
+        let mut n: Vec<u64> = f.syscalls.iter().map(|s| s.nr).collect();
+        n.sort_unstable();
+        n
+    }
+
+    const SYSCALL: [u8; 2] = [0x0f, 0x05];
+    const RET: u8 = 0xc3;
+
+    #[test]
+    fn constants_before_the_syscall() {
+        let s = Asm::new()
+            .function("getpid")
+            .code(&[0xb8, 39, 0, 0, 0]) // mov eax, 39
+            .code(&SYSCALL)
+            .code(&[RET])
+            .function("read")
+            .code(&[0x31, 0xc0]) // xor eax, eax
+            .code(&[0x49, 0x89, 0xca]) // mov r10, rcx
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        assert_eq!(numbers(function(&s, "getpid")), [39]);
+        assert_eq!(numbers(function(&s, "read")), [0]);
+    }
+
+    #[test]
+    fn both_paths_of_a_branch() {
+        let s = Asm::new()
+            .function("f")
+            .code(&[0x85, 0xff]) // test edi, edi
+            .code(&[0x74, 0x07]) // je +7
+            .code(&[0xb8, 1, 0, 0, 0]) // mov eax, 1
+            .code(&[0xeb, 0x05]) // jmp +5
+            .code(&[0xb8, 2, 0, 0, 0]) // mov eax, 2
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        assert_eq!(numbers(function(&s, "f")), [1, 2]);
+        assert!(function(&s, "f").unresolved.is_empty());
+    }
+
+    #[test]
+    fn a_wrapper_is_resolved_at_its_call_sites() {
+        let s = Asm::new()
+            .function("syscall")
+            .code(&[0x48, 0x89, 0xf8]) // mov rax, rdi
+            .code(&SYSCALL)
+            .code(&[RET])
+            .function("user")
+            .code(&[0xbf, 62, 0, 0, 0]) // mov edi, 62 (kill)
+            .call("syscall")
+            .code(&[0xbf, 39, 0, 0, 0]) // mov edi, 39
+            .call("syscall")
+            .code(&[RET])
+            .function("computed")
+            .code(&[0x8b, 0x3e]) // mov edi, [rsi]
+            .call("syscall")
+            .code(&[RET])
+            .summary();
+        let wrapper = function(&s, "syscall");
+        assert!(wrapper.syscalls.is_empty());
+        assert_eq!(wrapper.params.iter().copied().collect::<Vec<_>>(), [RDI]);
+        let user = function(&s, "user");
+        assert_eq!(numbers(user), [39, 62]);
+        assert!(user.syscalls.iter().all(|u| u.via.is_some()));
+        let computed = function(&s, "computed");
+        assert!(computed.syscalls.is_empty());
+        assert_eq!(computed.unresolved.len(), 1, "{:?}", computed.unresolved);
+        assert!(computed.unresolved[0].reason.contains("loaded from memory"));
+    }
+
+    /// Go's `syscall.Syscall`: the number arrives in rax, is spilled to the
+    /// stack across a call, and reloaded before the wrapper below it.
+    #[test]
+    fn a_number_through_a_stack_slot_and_two_wrappers() {
+        let s = Asm::new()
+            .function("Syscall6")
+            .code(&SYSCALL) // number in rax at entry
+            .code(&[RET])
+            .function("entersyscall")
+            .code(&[0x31, 0xc0, RET]) // xor eax, eax; ret (clobbers rax)
+            .function("Syscall")
+            .code(&[0x48, 0x83, 0xec, 0x18]) // sub rsp, 0x18
+            .code(&[0x48, 0x89, 0x44, 0x24, 0x08]) // mov [rsp+8], rax
+            .call("entersyscall")
+            .code(&[0x48, 0x8b, 0x44, 0x24, 0x08]) // mov rax, [rsp+8]
+            .call("Syscall6")
+            .code(&[0x48, 0x83, 0xc4, 0x18]) // add rsp, 0x18
+            .code(&[RET])
+            .function("exit")
+            .code(&[0xb8, 231, 0, 0, 0]) // mov eax, 231 (exit_group)
+            .call("Syscall")
+            .code(&[RET])
+            .summary();
+        assert_eq!(
+            function(&s, "Syscall")
+                .params
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            [RAX]
+        );
+        assert_eq!(numbers(function(&s, "exit")), [231]);
+    }
+
+    #[test]
+    fn the_return_value_of_a_call_is_not_a_number() {
+        let s = Asm::new()
+            .function("g")
+            .code(&[0x31, 0xc0, RET])
+            .function("f")
+            .call("g")
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        let f = function(&s, "f");
+        assert!(f.syscalls.is_empty());
+        assert!(
+            f.unresolved[0].reason.contains("set by the call"),
+            "{:?}",
+            f.unresolved
+        );
+    }
+
+    #[test]
+    fn padding_after_ret_does_not_run_on() {
+        let s = Asm::new()
+            .function("a")
+            .code(&[RET, 0x66, 0x90, 0x90]) // ret; xchg ax, ax; nop
+            .function("b")
+            .code(&[0xb8, 60, 0, 0, 0])
+            .code(&SYSCALL)
+            .function("c")
+            .code(&[0xb8, 39, 0, 0, 0])
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        let index = |name: &str| {
+            s.functions
+                .iter()
+                .position(|f| f.name.as_deref() == Some(name))
+                .expect("the function") as u32
+        };
+        assert!(function(&s, "a").calls.is_empty());
+        // b has no ret: it runs on into c.
+        assert_eq!(function(&s, "b").calls, [index("c")]);
+    }
 }

@@ -195,6 +195,18 @@ pub struct Reachability {
     pub elapsed_ms: u64,
 }
 
+impl Reachability {
+    /// The names of the reachable x86-64 syscalls.
+    pub fn names(&self) -> std::collections::BTreeSet<&str> {
+        self.syscalls.keys().map(String::as_str).collect()
+    }
+
+    /// Whether `name` is reachable (x86-64 table).
+    pub fn reaches(&self, name: &str) -> bool {
+        self.syscalls.contains_key(name)
+    }
+}
+
 struct Object {
     path: PathBuf,
     role: Role,
