@@ -59,7 +59,7 @@ fn parse_trace(log: &str, program: &Path, observed: &mut Observed) {
     let mut parent: HashMap<u32, u32> = HashMap::new();
     // Pass 1: who forked whom.
     for line in log.lines() {
-        let Some((pid, rest)) = line.split_once(' ') else {
+        let Some((pid, rest)) = line.split_once(' ').map(|(p, r)| (p, r.trim_start())) else {
             continue;
         };
         let Ok(pid) = pid.parse::<u32>() else {
@@ -77,7 +77,7 @@ fn parse_trace(log: &str, program: &Path, observed: &mut Observed) {
     let mut running: HashMap<u32, Option<PathBuf>> = HashMap::new();
     let mut pending_exec: HashMap<u32, PathBuf> = HashMap::new();
     for line in log.lines() {
-        let Some((pid, rest)) = line.split_once(' ') else {
+        let Some((pid, rest)) = line.split_once(' ').map(|(p, r)| (p, r.trim_start())) else {
             continue;
         };
         let Ok(pid) = pid.parse::<u32>() else {
@@ -640,4 +640,100 @@ fn image_filesystem() {
         inside.len() >= 50 && inside.is_subset(&host),
         "{inside:?} vs {host:?}"
     );
+}
+
+/// PostgreSQL from Debian's packages, as its own user (it refuses root),
+/// under pgbench's load, then a VACUUM and a fast shutdown.
+#[test]
+fn postgres_server() {
+    let bin = fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|versions| versions.flatten().map(|v| v.path().join("bin")).max())
+        .filter(|bin| bin.join("postgres").is_file())
+        .expect("PostgreSQL is needed: install Debian's postgresql (`cargo xtask setup` does)");
+    let program = bin.join("postgres");
+    let dir = workdir();
+    let data = dir.path().join("data");
+    let sock = dir.path().join("sock");
+    fs::create_dir(&sock).expect("mkdir");
+    let chown = Command::new("chown")
+        .args(["-R", "postgres"])
+        .arg(dir.path())
+        .status()
+        .expect("chown runs");
+    assert!(chown.success());
+    let as_postgres = |program: &Path, args: &[&str]| {
+        let out = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(program)
+            .args(args)
+            .output()
+            .expect("runuser runs");
+        assert!(
+            out.status.success(),
+            "{program:?} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let data_arg = data.to_string_lossy().into_owned();
+    as_postgres(
+        &bin.join("initdb"),
+        &["-D", &data_arg, "-A", "trust", "-U", "postgres"],
+    );
+    let port = (5900 + std::process::id() % 500).to_string();
+    let log = dir.path().join("strace-postgres.log");
+    let mut server = Command::new(strace_bin())
+        .args(["-f", "-qq", "-e", "trace=all", "-u", "postgres", "-o"])
+        .arg(&log)
+        .arg(&program)
+        .args(["-D", &data_arg, "-k"])
+        .arg(&sock)
+        .args(["-c", "listen_addresses=", "-p", &port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace postgres starts");
+    let socket = sock.join(format!(".s.PGSQL.{port}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "postgres did not open its socket"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sock_arg = sock.to_string_lossy().into_owned();
+    as_postgres(
+        Path::new("pgbench"),
+        &["-h", &sock_arg, "-p", &port, "-i", "-s", "1", "postgres"],
+    );
+    as_postgres(
+        Path::new("pgbench"),
+        &["-h", &sock_arg, "-p", &port, "-n", "-t", "50", "postgres"],
+    );
+    as_postgres(
+        Path::new("psql"),
+        &[
+            "-h",
+            &sock_arg,
+            "-p",
+            &port,
+            "-c",
+            "VACUUM VERBOSE",
+            "postgres",
+        ],
+    );
+    as_postgres(
+        &bin.join("pg_ctl"),
+        &["-D", &data_arg, "stop", "-m", "fast"],
+    );
+    let status = server.wait().expect("postgres ends");
+    assert!(status.success(), "strace postgres: {status}");
+    let mut observed = Observed::default();
+    parse_trace(
+        &fs::read_to_string(&log).expect("strace log"),
+        &program,
+        &mut observed,
+    );
+    check(&program, &observed);
 }
