@@ -38,7 +38,7 @@ use super::elf::{ElfFacts, Pointer};
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.
@@ -143,11 +143,13 @@ impl Value {
 pub struct SyscallUse {
     pub nr: u64,
     /// Made with `int 0x80` or `sysenter`: i386's table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub i386: bool,
     /// The `syscall` instruction, or the call to the wrapper.
     pub site: u64,
     /// The wrapper (a function of this object) that made it, when the
     /// number was passed to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<u32>,
 }
 
@@ -156,9 +158,12 @@ pub struct SyscallUse {
 pub struct ImportCall {
     pub name: String,
     pub site: u64,
-    /// rdi at the call, should the callee be a wrapper taking the number
-    /// there (`syscall()`).
-    pub rdi: Value,
+    /// The constants rdi holds at the call, should the callee be a wrapper
+    /// taking the number there (`syscall()`); `None` when it is not set
+    /// from constants alone. (Only this is kept: most import calls pass a
+    /// pointer there, and the cache stays small.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdi: Option<Vec<u64>>,
 }
 
 /// A site whose syscall number the analysis could not find.
@@ -172,20 +177,30 @@ pub struct Unresolved {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Function {
     pub start: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub syscalls: Vec<SyscallUse>,
     /// Where its callers pass the syscall number it makes (a wrapper).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub params: BTreeSet<Loc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imports: Vec<ImportCall>,
     /// Functions of this object whose address it takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taken: Vec<u32>,
     /// Functions of other objects whose address it takes (through the GOT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taken_imports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unresolved: Vec<Unresolved>,
     /// It calls or jumps through a pointer the analysis cannot follow.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub indirect: bool,
     /// A PLT stub: it only jumps to this symbol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plt: Option<String>,
 }
 
@@ -433,7 +448,7 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
                         .and_then(|c| c.plt.clone())
                         .or_else(|| (callee == f).then(|| fun.plt.clone()).flatten())
                     {
-                        let rdi = walker.before(i, RDI);
+                        let rdi = constants(walker.before(i, RDI));
                         fun.imports.push(ImportCall {
                             name: name.clone(),
                             site: insn.ip(),
@@ -455,7 +470,7 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
                         .flatten();
                     match slot {
                         Some(Pointer::Symbol(name)) => {
-                            let rdi = walker.before(i, RDI);
+                            let rdi = constants(walker.before(i, RDI));
                             fun.imports.push(ImportCall {
                                 name: name.clone(),
                                 site: insn.ip(),
@@ -601,6 +616,12 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
         roots,
         root_names,
     }
+}
+
+/// The constants of a value that is nothing but constants.
+fn constants(value: Value) -> Option<Vec<u64>> {
+    (value.unknown.is_none() && value.params.is_empty() && !value.consts.is_empty())
+        .then(|| value.consts.into_iter().collect())
 }
 
 fn name_of(functions: &[Function], f: usize) -> String {

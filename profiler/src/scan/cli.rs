@@ -56,13 +56,10 @@ pub struct ScanArgs {
     )]
     pub engine: String,
 
-    /// The program (a path, or a name looked up in PATH); any arguments
-    /// after it are ignored, so `scan -- CMD ARGS...` works.
-    #[arg(
-        value_name = "PROGRAM",
-        trailing_var_arg = true,
-        required_unless_present = "image"
-    )]
+    /// The program (a path, or a name looked up in PATH). Arguments after
+    /// it (`scan -- CMD ARGS...`) are accepted and not used: what a program
+    /// can reach does not depend on them.
+    #[arg(value_name = "PROGRAM", required_unless_present = "image")]
     pub command: Vec<OsString>,
 }
 

@@ -274,11 +274,7 @@ impl<'a> ElfFacts<'a> {
             }
         }
 
-        let build_id = file
-            .build_id()
-            .ok()
-            .flatten()
-            .map(|id| id.iter().map(|b| format!("{b:02x}")).collect());
+        let build_id = build_id(data);
         Ok(ElfFacts {
             build_id,
             fixed,
@@ -296,6 +292,23 @@ impl<'a> ElfFacts<'a> {
             init_fini,
         })
     }
+}
+
+/// The GNU build id of an ELF file, in hex, read from its notes only.
+pub fn build_id(data: &[u8]) -> Option<String> {
+    let file = ElfFile64::<LE>::parse(data).ok()?;
+    let id = file.build_id().ok()??;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The GNU build id of the ELF file at `path`, reading only the parts of
+/// the file it needs (a cached library is not read whole).
+pub fn build_id_of_file(path: &std::path::Path) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let cache = object::read::ReadCache::new(file);
+    let elf = ElfFile64::<LE, &object::read::ReadCache<std::fs::File>>::parse(&cache).ok()?;
+    let id = elf.build_id().ok()??;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Whether `data` starts like an x86-64 ELF file (for the loader's search,

@@ -11,6 +11,7 @@
 use std::{
     collections::HashSet,
     fs,
+    io::Read,
     path::{Component, Path, PathBuf},
 };
 
@@ -97,7 +98,8 @@ impl Root {
 pub struct Found {
     /// Its path inside the root, symlinks resolved.
     pub path: PathBuf,
-    pub bytes: Vec<u8>,
+    /// The same file on the host.
+    pub host: PathBuf,
 }
 
 /// What the search for one DT_NEEDED entry needs of the object asking.
@@ -145,13 +147,16 @@ pub fn search(
         .find_map(|dir| open(root, &Path::new(dir).join(name)))
 }
 
-/// Opens `path` inside the root if it is an x86-64 ELF file.
+/// Finds `path` inside the root if it is an x86-64 ELF file (only its
+/// header is read here).
 pub fn open(root: &Root, path: &Path) -> Option<Found> {
     let resolved = root.resolve(path)?;
-    let bytes = fs::read(root.host_path(&resolved)).ok()?;
-    is_x86_64_elf(&bytes).then_some(Found {
+    let host = root.host_path(&resolved);
+    let mut header = [0u8; 64];
+    fs::File::open(&host).ok()?.read_exact(&mut header).ok()?;
+    is_x86_64_elf(&header).then_some(Found {
         path: resolved,
-        bytes,
+        host,
     })
 }
 

@@ -47,7 +47,9 @@
 //! - Syscall numbers computed at run time (loaded from memory, passed
 //!   through a table) are unresolved sites: reported, never dropped.
 //! - Linear-sweep decoding trusts that executable sections hold code (true
-//!   of what GCC, Clang, rustc and Go emit for x86-64).
+//!   of what GCC, Clang, rustc and Go emit for x86-64), and an indirect jump
+//!   whose targets are not in data (a PIC switch table of offsets) is
+//!   trusted to stay inside its function, as compilers emit them.
 //! - x86-64 only; `int 0x80`/`sysenter` sites are reported under i386's
 //!   table, apart.
 
@@ -230,19 +232,18 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
             .join(path)
     };
     let host = root.host_path(&absolute);
-    let bytes = std::fs::read(&host).map_err(|source| ScanError::Read {
-        path: host.clone(),
-        source,
-    })?;
-    if !elf::is_x86_64_elf(&bytes) {
-        return Err(ScanError::NotElf { path: host });
+    if let Err(source) = std::fs::metadata(&host) {
+        return Err(ScanError::Read { path: host, source });
     }
-    let main_path = root.resolve(&absolute).unwrap_or(absolute);
+    let Some(main_found) = loader::open(&root, &absolute) else {
+        return Err(ScanError::NotElf { path: host });
+    };
+    let main_path = main_found.path.clone();
 
     let mut objects: Vec<Object> = Vec::new();
     let mut missing = Vec::new();
     let mut loaded = loader::Loaded::default();
-    let main = summarise(&main_path, &bytes, Role::Executable, options)?;
+    let main = summarise(&main_found, Role::Executable, options)?;
     loaded.add(&main_path, main.summary.soname.as_deref());
     objects.push(main);
     let mut queue: VecDeque<usize> = VecDeque::from([0]);
@@ -269,7 +270,7 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
             if loaded.has_path(&found.path) {
                 continue;
             }
-            let object = summarise(&found.path, &found.bytes, Role::Library, options)?;
+            let object = summarise(&found, Role::Library, options)?;
             loaded.add(&found.path, Some(&name));
             loaded.add(&found.path, object.summary.soname.as_deref());
             objects.push(object);
@@ -282,7 +283,7 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
                 if let Some(o) = objects.iter_mut().find(|o| o.path == found.path) {
                     o.role = Role::Interpreter;
                 } else {
-                    let object = summarise(&found.path, &found.bytes, Role::Interpreter, options)?;
+                    let object = summarise(&found, Role::Interpreter, options)?;
                     objects.push(object);
                 }
             }
@@ -292,7 +293,7 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
     for extra in &options.extra_objects {
         match loader::open(&root, extra) {
             Some(found) if !loaded.has_path(&found.path) => {
-                let object = summarise(&found.path, &found.bytes, Role::Plugin, options)?;
+                let object = summarise(&found, Role::Plugin, options)?;
                 loaded.add(&found.path, object.summary.soname.as_deref());
                 objects.push(object);
             }
@@ -309,15 +310,15 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
 
 /// The summary of one object: from the cache, or analysed (and cached).
 fn summarise(
-    path: &Path,
-    bytes: &[u8],
+    found: &loader::Found,
     role: Role,
     options: &ScanOptions,
 ) -> Result<Object, ScanError> {
     let started = Instant::now();
-    let facts = elf::ElfFacts::parse(path, bytes)?;
-    if let (Some(dir), Some(id)) = (&options.cache_dir, &facts.build_id)
-        && let Some(summary) = cache::load(dir, id)
+    let path = &found.path;
+    // The build id first: a cached object needs nothing more of its file.
+    if let (Some(dir), Some(id)) = (&options.cache_dir, elf::build_id_of_file(&found.host))
+        && let Some(summary) = cache::load(dir, &id)
     {
         return Ok(Object {
             path: path.to_owned(),
@@ -327,6 +328,11 @@ fn summarise(
             analysis_ms: started.elapsed().as_millis() as u64,
         });
     }
+    let bytes = std::fs::read(&found.host).map_err(|source| ScanError::Read {
+        path: found.host.clone(),
+        source,
+    })?;
+    let facts = elf::ElfFacts::parse(path, &bytes)?;
     let summary = analysis::analyse(&facts);
     if let Some(dir) = &options.cache_dir
         && let Err(e) = cache::store(dir, &summary)
@@ -549,31 +555,21 @@ fn combine(objects: &[Object]) -> Reachability {
                         });
                         continue;
                     }
-                    for nr in &call.rdi.consts {
-                        walk.origin(o, f, *nr, false, call.site, Some(call.name.clone()));
-                    }
-                    if let Some(why) = &call.rdi.unknown {
-                        walk.out.unresolved.push(Site {
+                    match &call.rdi {
+                        Some(numbers) => {
+                            for nr in numbers {
+                                walk.origin(o, f, *nr, false, call.site, Some(call.name.clone()));
+                            }
+                        }
+                        None => walk.out.unresolved.push(Site {
                             object: object.path.clone(),
                             address: call.site,
                             function: summary.function_name(f),
                             reason: format!(
-                                "the syscall number passed to {} is not a constant: {why}",
+                                "the syscall number passed to {} is not a constant",
                                 call.name
                             ),
-                        });
-                    }
-                    if !call.rdi.params.is_empty() {
-                        walk.out.unresolved.push(Site {
-                            object: object.path.clone(),
-                            address: call.site,
-                            function: summary.function_name(f),
-                            reason: format!(
-                                "passes its own argument to {} as the syscall number (a wrapper \
-                                 of a wrapper across objects)",
-                                call.name
-                            ),
-                        });
+                        }),
                     }
                 }
             }
