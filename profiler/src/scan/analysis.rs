@@ -38,7 +38,7 @@ use super::elf::{ElfFacts, Pointer};
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.
@@ -434,9 +434,13 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
                 {
                     let target = insn.near_branch_target();
                     let Some(t) = code.index_of(target) else {
-                        if in_code(target) || flow == FlowControl::Call {
-                            fun.indirect = true;
+                        // A target inside an instruction as decoded (code the
+                        // sweep read out of step): the function holding it.
+                        if in_code(target) {
+                            let holder = code.function_of(code.index_at_or_after(target));
+                            fun.calls.push(holder as u32);
                         }
+                        fun.indirect = true;
                         continue;
                     };
                     let callee = code.function_of(t);
