@@ -30,4 +30,5 @@ pub mod merging;
 pub mod output;
 pub mod profile;
 pub mod recording;
+pub mod scan;
 pub mod session;

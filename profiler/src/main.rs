@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cli::diff::run(args),
         Command::Merge(args) => cli::merge::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Scan(args) => cli::scan::run(args),
         Command::Guardian => Ok(guardian::serve()),
     };
     ExitCode::from(cli::exit_status(result))

@@ -52,6 +52,13 @@ const PACKAGES: &[(&str, &str)] = &[
         "redis-tools",
         "redis-benchmark, the server's load generator in `cargo xtask bench`",
     ),
+    ("git", "a real program `scan` is checked on against strace"),
+    (
+        "python3",
+        "a real program `scan` is checked on against strace",
+    ),
+    ("perl", "a real program `scan` is checked on against strace"),
+    ("runc", "the Go program `scan` is checked on against strace"),
 ];
 
 /// The bpf-linker release built, and the LLVM majors its features cover.

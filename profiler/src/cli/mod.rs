@@ -9,6 +9,7 @@ pub mod diff;
 pub mod enforce;
 pub mod merge;
 pub mod record;
+pub mod scan;
 
 use std::{io::IsTerminal, time::Duration};
 
@@ -51,6 +52,8 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// The CI gate: check a run (`--observed FILE` or `-- CMD...`) against a policy.
     Check(check::CheckArgs),
+    /// The syscalls a program can reach: its machine code and its libraries'.
+    Scan(scan::ScanArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,
@@ -69,6 +72,9 @@ pub enum Error {
     Merge(#[from] MergeError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    /// `scan` could not read, analyse or write (the message names which).
+    #[error("{0}")]
+    Scan(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     /// The command ran, but the tool could not watch all of it.
@@ -82,7 +88,7 @@ impl Error {
         match self {
             Error::Record(e) => e.exit_code(),
             Error::Enforce(e) => e.exit_code(),
-            Error::Diff(_) | Error::Merge(_) | Error::Check(_) => exit::USAGE,
+            Error::Diff(_) | Error::Merge(_) | Error::Check(_) | Error::Scan(_) => exit::USAGE,
             Error::Runtime(_) | Error::Incomplete(_) => exit::TOOL_FAILED,
         }
     }

@@ -126,7 +126,7 @@ fn go_buildinfo<'data, R: ReadRef<'data>>(
     }
     elf.segments()
         .filter(|segment| {
-            matches!(segment.flags(), SegmentFlags::Elf { p_flags } if p_flags & PF_W != 0)
+            matches!(segment.flags(), SegmentFlags::Elf { p_flags, .. } if p_flags.0 & PF_W != 0)
         })
         .find_map(|segment| {
             let (offset, size) = segment.file_range();

@@ -1,0 +1,222 @@
+//! `syscall-profile scan`: arguments, the analysis, the report.
+
+use std::{
+    ffi::OsString,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+};
+
+use super::Error;
+use crate::{
+    exit,
+    output::Output,
+    scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable},
+};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A name without '/' is looked up in PATH, as a shell would.\n\
+                        Exit status: 0 when the report was written, 2 otherwise."
+)]
+pub struct ScanArgs {
+    /// Print the result as JSON (every origin and unresolved site).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write the report to FILE (atomically). Default: standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Analyse every object afresh, without reading or writing the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// The filesystem the program and its libraries are in (an unpacked
+    /// image); the program's path is inside it.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// A library the program loads with dlopen (a plugin): its exports
+    /// count as reachable. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub dlopen: Vec<PathBuf>,
+
+    /// Scan inside this container image's filesystem (exported with
+    /// --engine); PROGRAM defaults to the image's entrypoint or command.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// The engine that has the image: docker or podman (its usual
+    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
+    #[arg(
+        long,
+        value_name = "ENGINE",
+        default_value = "docker",
+        requires = "image"
+    )]
+    pub engine: String,
+
+    /// The program (a path, or a name looked up in PATH). Arguments after
+    /// it (`scan -- CMD ARGS...`) are accepted and not used: what a program
+    /// can reach does not depend on them.
+    #[arg(value_name = "PROGRAM", required_unless_present = "image")]
+    pub command: Vec<OsString>,
+}
+
+/// Entry point of `syscall-profile scan`.
+pub fn run(args: ScanArgs) -> Result<i32, Error> {
+    scan(&args).map_err(Error::Scan)?;
+    Ok(exit::SUCCESS)
+}
+
+fn scan(args: &ScanArgs) -> Result<(), String> {
+    let output = Output::prepare(args.output.as_deref()).map_err(|e| e.to_string())?;
+    let image = match &args.image {
+        Some(reference) => Some(image::export(&args.engine, reference).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let (root, path) = match &image {
+        Some(image) => {
+            let program = args
+                .command
+                .first()
+                .map(|p| p.to_string_lossy().into_owned());
+            let path = image::program(image, program.as_deref()).map_err(|e| e.to_string())?;
+            (image.dir.path().to_owned(), path)
+        }
+        None => {
+            let program = args.command.first().ok_or("give the program to scan")?;
+            (
+                args.root.clone(),
+                program_path(Path::new(program), &args.root)?,
+            )
+        }
+    };
+    let options = ScanOptions {
+        root,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            cache::default_dir()
+        },
+        extra_objects: args.dlopen.clone(),
+    };
+    let result = reachable(&path, &options).map_err(|e| e.to_string())?;
+    let text = if args.json {
+        let mut s = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+        s.push('\n');
+        s
+    } else {
+        render(&path, &result)
+    };
+    output.commit(&text).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The program's path: as given when it has a '/', else found in PATH.
+fn program_path(program: &Path, root: &Path) -> Result<PathBuf, String> {
+    if program.as_os_str().is_empty() {
+        return Err("the program's name is empty".into());
+    }
+    if program.to_string_lossy().contains('/') {
+        return Ok(program.to_owned());
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    for dir in std::env::split_paths(&search) {
+        let candidate = dir.join(program);
+        let host = root.join(candidate.strip_prefix("/").unwrap_or(&candidate));
+        if host.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(format!(
+        "{} not found in PATH; give its path",
+        program.display()
+    ))
+}
+
+fn short(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn describe(origin: &Origin) -> String {
+    let place = format!("{}: {}", short(&origin.object), origin.function);
+    let how = match &origin.entry {
+        Entry::Program => "direct".to_owned(),
+        Entry::Library(f) => format!("through {f}"),
+        Entry::Interpreter => "dynamic loader".to_owned(),
+        Entry::Pointer => "through a function pointer".to_owned(),
+        Entry::Plugin => "plugin".to_owned(),
+    };
+    match &origin.wrapper {
+        Some(w) => format!("{how} ({place}, via {w})"),
+        None => format!("{how} ({place})"),
+    }
+}
+
+/// The human-readable report.
+pub fn render(path: &Path, r: &Reachability) -> String {
+    let mut s = String::new();
+    let cached = r.objects.iter().filter(|o| o.cached).count();
+    let _ = writeln!(
+        s,
+        "{}: {} syscalls reachable, {} unresolved sites ({} objects, {} from the cache; {:.1} s)",
+        path.display(),
+        r.syscalls.len(),
+        r.unresolved.len(),
+        r.objects.len(),
+        cached,
+        r.elapsed_ms as f64 / 1000.0
+    );
+    for o in &r.objects {
+        let _ = writeln!(
+            s,
+            "  {:<12} {} ({} of {} functions reachable)",
+            format!("{:?}", o.role).to_lowercase(),
+            o.path.display(),
+            o.reachable_functions,
+            o.functions
+        );
+    }
+    for m in &r.missing_libraries {
+        let _ = writeln!(
+            s,
+            "  MISSING      {m} (not found: its syscalls are not counted)"
+        );
+    }
+    if r.indirect_calls {
+        let _ = writeln!(
+            s,
+            "  calls through pointers: every function whose address is taken in reachable code \
+             or held in data counts as reachable"
+        );
+    }
+    let _ = writeln!(s, "\nreachable:");
+    for (name, origins) in &r.syscalls {
+        let first = origins.first().map(describe).unwrap_or_default();
+        let _ = writeln!(s, "  {name:<24} {first}");
+    }
+    if !r.i386_syscalls.is_empty() {
+        let _ = writeln!(s, "\nreachable through int 0x80 (i386 numbers):");
+        for (name, origins) in &r.i386_syscalls {
+            let first = origins.first().map(describe).unwrap_or_default();
+            let _ = writeln!(s, "  {name:<24} {first}");
+        }
+    }
+    if !r.unresolved.is_empty() {
+        let _ = writeln!(s, "\nunresolved sites (any syscall may be made there):");
+        for u in &r.unresolved {
+            let _ = writeln!(
+                s,
+                "  {} {:#x} in {}: {}",
+                short(&u.object),
+                u.address,
+                u.function,
+                u.reason
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,1237 @@
+//! The analysis of one object: its code decoded, cut into functions, and
+//! summarised as what each function does that matters to reachability.
+//!
+//! **Functions.** A function starts at every address something names or
+//! reaches: a symbol, an export, the entry point, DT_INIT/DT_FINI, a direct
+//! call's target, an address of code held in data or taken in code (`lea`,
+//! an immediate in a non-PIE file), a section's first byte. A function runs to
+//! the next start. This never loses code (every byte belongs to the function
+//! before it), and a function that runs on into the next start (no `ret` or
+//! `jmp` at its end) gets an edge to it.
+//!
+//! **Edges.** Direct calls and direct jumps that leave the function; calls
+//! through the PLT or the GOT (to the symbol the loader binds there); code
+//! addresses taken (the function may be called through that pointer later).
+//!
+//! **Syscall numbers.** At each `syscall` (and `int 0x80`, `sysenter`) the
+//! value of rax is found by walking back over the instructions before it,
+//! along every path (fall-through and direct jumps), tracking one location
+//! (a register, or a stack slot `[rsp+d]`) through `mov`s, `push`/`pop` and
+//! stack adjustments until it is set by a constant (`mov eax, imm`,
+//! `xor eax, eax`). A walk that reaches the function's start makes the
+//! function a *wrapper* whose number is that location at entry (glibc's and
+//! musl's `syscall()` take it in rdi, Go's `syscall.Syscall` and
+//! `internal/runtime/syscall.Syscall6` in rax); its callers are then
+//! resolved the same way at their call sites, to a fixpoint. Anything else
+//! (a load from memory, arithmetic, a call's return value, too long a walk)
+//! makes the site *unresolved*, and it is reported with its address.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use iced_x86::{
+    Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
+    OpAccess, OpKind, Register,
+};
+use serde::{Deserialize, Serialize};
+
+use super::elf::{ElfFacts, Pointer};
+
+/// Bump when the summary's meaning changes: cached summaries of another
+/// format are ignored.
+pub const FORMAT: u32 = 6;
+
+/// A location holding a syscall number: a general register (by its index in
+/// [`GPRS`]) or the stack slot `[rsp+d]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Loc {
+    Reg(u8),
+    Stack(i64),
+}
+
+const GPRS: [Register; 16] = [
+    Register::RAX,
+    Register::RCX,
+    Register::RDX,
+    Register::RBX,
+    Register::RSP,
+    Register::RBP,
+    Register::RSI,
+    Register::RDI,
+    Register::R8,
+    Register::R9,
+    Register::R10,
+    Register::R11,
+    Register::R12,
+    Register::R13,
+    Register::R14,
+    Register::R15,
+];
+
+fn reg_loc(r: Register) -> Option<Loc> {
+    let full = r.full_register();
+    GPRS.iter()
+        .position(|g| *g == full)
+        .map(|i| Loc::Reg(i as u8))
+}
+
+const RAX: Loc = Loc::Reg(0);
+const RDI: Loc = Loc::Reg(7);
+
+impl Loc {
+    fn register(self) -> Option<Register> {
+        match self {
+            Loc::Reg(i) => GPRS.get(usize::from(i)).copied(),
+            Loc::Stack(_) => None,
+        }
+    }
+
+    /// How a report names it.
+    pub fn describe(self) -> String {
+        match self {
+            Loc::Reg(_) => {
+                format!("{:?}", self.register().unwrap_or(Register::None)).to_lowercase()
+            }
+            Loc::Stack(d) => format!("[rsp+{d:#x}]"),
+        }
+    }
+}
+
+/// What a walk back found a location to hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Value {
+    /// Constants it may hold.
+    pub consts: BTreeSet<u64>,
+    /// Locations at the function's entry it may come from.
+    pub params: BTreeSet<Loc>,
+    /// Why some path gave no answer.
+    pub unknown: Option<String>,
+}
+
+impl Value {
+    fn constant(v: u64) -> Value {
+        Value {
+            consts: [v].into(),
+            ..Value::default()
+        }
+    }
+    fn param(l: Loc) -> Value {
+        Value {
+            params: [l].into(),
+            ..Value::default()
+        }
+    }
+    fn unknown(why: String) -> Value {
+        Value {
+            unknown: Some(why),
+            ..Value::default()
+        }
+    }
+    fn merge(&mut self, other: Value) {
+        self.consts.extend(other.consts);
+        self.params.extend(other.params);
+        if self.unknown.is_none() {
+            self.unknown = other.unknown;
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.consts.is_empty() && self.params.is_empty() && self.unknown.is_none()
+    }
+}
+
+/// A syscall a function makes, with its number known.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyscallUse {
+    pub nr: u64,
+    /// Made with `int 0x80` or `sysenter`: i386's table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub i386: bool,
+    /// The `syscall` instruction, or the call to the wrapper.
+    pub site: u64,
+    /// The wrapper (a function of this object) that made it, when the
+    /// number was passed to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<u32>,
+}
+
+/// A call to a function of another object, bound by the loader by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportCall {
+    pub name: String,
+    pub site: u64,
+    /// The constants rdi holds at the call, should the callee be a wrapper
+    /// taking the number there (`syscall()`); `None` when it is not set
+    /// from constants alone. (Only this is kept: most import calls pass a
+    /// pointer there, and the cache stays small.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdi: Option<Vec<u64>>,
+}
+
+/// A site whose syscall number the analysis could not find.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unresolved {
+    pub site: u64,
+    pub reason: String,
+}
+
+/// One function's summary.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Function {
+    pub start: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub syscalls: Vec<SyscallUse>,
+    /// Where its callers pass the syscall number it makes (a wrapper).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub params: BTreeSet<Loc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<ImportCall>,
+    /// Functions of this object whose address it takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taken: Vec<u32>,
+    /// Functions of other objects whose address it takes (through the GOT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taken_imports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<Unresolved>,
+    /// It calls or jumps through a pointer the analysis cannot follow.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indirect: bool,
+    /// A PLT stub: it only jumps to this symbol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plt: Option<String>,
+}
+
+/// The summary of one object, which the cache keeps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectSummary {
+    pub format: u32,
+    pub build_id: Option<String>,
+    pub interp: Option<String>,
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    pub functions: Vec<Function>,
+    pub exports: BTreeMap<String, Vec<u32>>,
+    pub entry: Option<u32>,
+    /// DT_INIT/DT_FINI and every function whose address is in data.
+    pub roots: Vec<u32>,
+    /// Functions of other objects whose address is in data.
+    pub root_names: Vec<String>,
+    pub instructions: usize,
+}
+
+impl ObjectSummary {
+    /// The name a report gives function `index`.
+    pub fn function_name(&self, index: u32) -> String {
+        match self.functions.get(index as usize) {
+            Some(Function {
+                name: Some(name), ..
+            }) => name.clone(),
+            Some(f) => format!("sub_{:x}", f.start),
+            None => "?".into(),
+        }
+    }
+
+    /// The function holding `address` (by the start before it).
+    pub fn function_at(&self, address: u64) -> Option<u32> {
+        let i = self.functions.partition_point(|f| f.start <= address);
+        i.checked_sub(1).map(|i| i as u32)
+    }
+}
+
+/// Decoded code and the indexes the walks need.
+struct Decoded {
+    insns: Vec<Instruction>,
+    /// Index of the first instruction of each section.
+    section_start: Vec<bool>,
+    is_start: Vec<bool>,
+    starts: Vec<usize>,
+    /// Target address to the direct jumps that reach it.
+    jump_sources: HashMap<u64, Vec<usize>>,
+}
+
+impl Decoded {
+    fn index_at_or_after(&self, address: u64) -> usize {
+        self.insns.partition_point(|i| i.ip() < address)
+    }
+
+    fn index_of(&self, address: u64) -> Option<usize> {
+        let i = self.index_at_or_after(address);
+        (i < self.insns.len() && self.insns[i].ip() == address).then_some(i)
+    }
+
+    fn function_of(&self, index: usize) -> usize {
+        self.starts
+            .partition_point(|s| *s <= index)
+            .saturating_sub(1)
+    }
+}
+
+fn falls_through(insn: &Instruction) -> bool {
+    match insn.flow_control() {
+        FlowControl::Next
+        | FlowControl::ConditionalBranch
+        | FlowControl::Call
+        | FlowControl::IndirectCall
+        | FlowControl::XbeginXabortXend => insn.code() != Code::Hlt,
+        FlowControl::Interrupt => matches!(insn.code(), Code::Int_imm8 | Code::Syscall),
+        _ => matches!(insn.code(), Code::Syscall | Code::Sysenter),
+    }
+}
+
+fn is_syscall(insn: &Instruction) -> Option<bool> {
+    match insn.code() {
+        Code::Syscall => Some(false),
+        Code::Sysenter => Some(true),
+        Code::Int_imm8 if insn.immediate8() == 0x80 => Some(true),
+        _ => None,
+    }
+}
+
+/// Analyses the object `facts` describes.
+pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
+    // Decode every executable section by linear sweep.
+    let mut insns = Vec::new();
+    let mut section_start = Vec::new();
+    for (address, bytes, _) in &facts.code {
+        let mut decoder = Decoder::with_ip(64, bytes, *address, DecoderOptions::NONE);
+        let mut first = true;
+        let mut insn = Instruction::default();
+        while decoder.can_decode() {
+            decoder.decode_out(&mut insn);
+            insns.push(insn);
+            section_start.push(first);
+            first = false;
+        }
+    }
+    let in_code = |a: u64| {
+        facts
+            .code
+            .iter()
+            .any(|(s, b, _)| a >= *s && a < s + b.len() as u64)
+    };
+
+    // Function starts and jump sources.
+    let mut start_addresses: BTreeSet<u64> = facts.functions.keys().copied().collect();
+    start_addresses.extend(facts.exports.values().flatten());
+    start_addresses.insert(facts.entry);
+    start_addresses.extend(&facts.init_fini);
+    for p in facts.data_pointers.iter().chain(facts.got.values()) {
+        if let Pointer::Local(a) = p {
+            start_addresses.insert(*a);
+        }
+    }
+    let mut jump_sources: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, insn) in insns.iter().enumerate() {
+        match insn.flow_control() {
+            FlowControl::Call if is_near_branch(insn) => {
+                start_addresses.insert(insn.near_branch_target());
+            }
+            FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
+                if is_near_branch(insn) =>
+            {
+                jump_sources
+                    .entry(insn.near_branch_target())
+                    .or_default()
+                    .push(i);
+            }
+            _ => {}
+        }
+        for a in code_refs(insn, facts.fixed) {
+            if in_code(a) {
+                start_addresses.insert(a);
+            }
+        }
+    }
+    let mut code = Decoded {
+        is_start: section_start.clone(),
+        section_start,
+        insns,
+        starts: Vec::new(),
+        jump_sources,
+    };
+    for a in &start_addresses {
+        if !in_code(*a) {
+            continue;
+        }
+        let i = code.index_at_or_after(*a);
+        if i < code.insns.len() {
+            code.is_start[i] = true;
+        }
+    }
+    code.starts = (0..code.insns.len())
+        .filter(|i| code.is_start[*i])
+        .collect();
+
+    let mut functions: Vec<Function> = code
+        .starts
+        .iter()
+        .map(|&i| {
+            let start = code.insns[i].ip();
+            Function {
+                start,
+                name: facts.functions.get(&start).cloned(),
+                ..Function::default()
+            }
+        })
+        .collect();
+    let n = functions.len();
+    let range = |f: usize| {
+        let begin = code.starts[f];
+        let end = code.starts.get(f + 1).copied().unwrap_or(code.insns.len());
+        begin..end
+    };
+
+    // PLT stubs: a function that only jumps through a GOT slot bound to a
+    // symbol.
+    for (f, function) in functions.iter_mut().enumerate() {
+        let first = code.insns[range(f)].iter().find(|i| {
+            !matches!(
+                i.code(),
+                Code::Endbr64 | Code::Nopd | Code::Nopw | Code::Nopq
+            )
+        });
+        if let Some(insn) = first
+            && insn.flow_control() == FlowControl::IndirectBranch
+            && insn.is_ip_rel_memory_operand()
+            && let Some(Pointer::Symbol(name)) = facts.got.get(&insn.ip_rel_memory_address())
+        {
+            function.plt = Some(name.clone());
+        }
+    }
+
+    // Edges, syscall sites, and the internal edges whose arguments matter
+    // should their callee be a wrapper.
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Call,
+        Jump,
+        FallThrough,
+    }
+    let mut walker = Walker::new(&code);
+    let mut edges: Vec<(usize, usize, usize, Kind)> = Vec::new();
+    for f in 0..n {
+        let r = range(f);
+        let mut fun = std::mem::take(&mut functions[f]);
+        for i in r.clone() {
+            let insn = &code.insns[i];
+            if let Some(i386) = is_syscall(insn) {
+                let value = walker.before(i, RAX);
+                record_site(&mut fun, insn.ip(), i386, None, value, "the syscall number");
+                continue;
+            }
+            let flow = insn.flow_control();
+            let direct = is_near_branch(insn);
+            match flow {
+                FlowControl::Call
+                | FlowControl::UnconditionalBranch
+                | FlowControl::ConditionalBranch
+                    if direct =>
+                {
+                    let target = insn.near_branch_target();
+                    let Some(t) = code.index_of(target) else {
+                        // A target inside an instruction as decoded (code the
+                        // sweep read out of step): the function holding it.
+                        if in_code(target) {
+                            let holder = code.function_of(code.index_at_or_after(target));
+                            fun.calls.push(holder as u32);
+                        }
+                        fun.indirect = true;
+                        continue;
+                    };
+                    let callee = code.function_of(t);
+                    if flow != FlowControl::Call && r.contains(&t) && !code.is_start[t] {
+                        continue;
+                    }
+                    if let Some(name) = &functions
+                        .get(callee)
+                        .and_then(|c| c.plt.clone())
+                        .or_else(|| (callee == f).then(|| fun.plt.clone()).flatten())
+                    {
+                        let rdi = constants(walker.before(i, RDI));
+                        fun.imports.push(ImportCall {
+                            name: name.clone(),
+                            site: insn.ip(),
+                            rdi,
+                        });
+                    }
+                    fun.calls.push(callee as u32);
+                    let kind = if flow == FlowControl::Call {
+                        Kind::Call
+                    } else {
+                        Kind::Jump
+                    };
+                    edges.push((f, callee, i, kind));
+                }
+                FlowControl::IndirectCall | FlowControl::IndirectBranch => {
+                    let slot = insn
+                        .is_ip_rel_memory_operand()
+                        .then(|| facts.got.get(&insn.ip_rel_memory_address()))
+                        .flatten();
+                    match slot {
+                        Some(Pointer::Symbol(name)) => {
+                            let rdi = constants(walker.before(i, RDI));
+                            fun.imports.push(ImportCall {
+                                name: name.clone(),
+                                site: insn.ip(),
+                                rdi,
+                            });
+                        }
+                        Some(Pointer::Local(a)) => {
+                            let callee = code.function_of(code.index_at_or_after(*a));
+                            fun.calls.push(callee as u32);
+                            let kind = if flow == FlowControl::IndirectCall {
+                                Kind::Call
+                            } else {
+                                Kind::Jump
+                            };
+                            edges.push((f, callee, i, kind));
+                        }
+                        None => fun.indirect = true,
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            // Addresses taken: of code, or of a GOT slot (a pointer loaded).
+            if insn.is_ip_rel_memory_operand() && !direct {
+                let a = insn.ip_rel_memory_address();
+                match facts.got.get(&a) {
+                    Some(Pointer::Symbol(name)) => fun.taken_imports.push(name.clone()),
+                    Some(Pointer::Local(a)) => fun
+                        .taken
+                        .push(code.function_of(code.index_at_or_after(*a)) as u32),
+                    None => {}
+                }
+            }
+            if !direct {
+                for a in code_refs(insn, facts.fixed) {
+                    if in_code(a) {
+                        fun.taken
+                            .push(code.function_of(code.index_at_or_after(a)) as u32);
+                    }
+                }
+            }
+        }
+        // Running on into the next function.
+        // (Alignment padding between functions does not count: a function
+        // ending in `ret` followed by `nop`s does not run on.)
+        let last = (r.start..r.end)
+            .rev()
+            .find(|&i| code.insns[i].mnemonic() != Mnemonic::Nop)
+            .unwrap_or(r.end - 1);
+        if r.end < code.insns.len()
+            && !code.section_start[r.end]
+            && falls_through(&code.insns[last])
+        {
+            fun.calls.push((f + 1) as u32);
+            edges.push((f, f + 1, last, Kind::FallThrough));
+        }
+        fun.calls.sort_unstable();
+        fun.calls.dedup();
+        fun.taken.sort_unstable();
+        fun.taken.dedup();
+        fun.taken_imports.sort();
+        fun.taken_imports.dedup();
+        functions[f] = fun;
+    }
+
+    // Wrappers: resolve their number at their callers, to a fixpoint.
+    let mut done: HashSet<(usize, Loc)> = HashSet::new();
+    loop {
+        let mut changed = false;
+        for (e, &(from, to, site, kind)) in edges.iter().enumerate() {
+            let params: Vec<Loc> = functions[to].params.iter().copied().collect();
+            for loc in params {
+                if !done.insert((e, loc)) {
+                    continue;
+                }
+                let value = match (kind, loc) {
+                    (Kind::Call, Loc::Stack(d)) if d < 8 => {
+                        Value::unknown("the return address's slot".into())
+                    }
+                    (Kind::Call, Loc::Stack(d)) => walker.before(site, Loc::Stack(d - 8)),
+                    (Kind::Call | Kind::Jump, _) => walker.before(site, loc),
+                    (Kind::FallThrough, _) => walker.at_end_of(site, loc),
+                };
+                let before = functions[from].params.len();
+                let what = format!("the syscall number passed to {}", name_of(&functions, to));
+                let ip = code.insns[site].ip();
+                record_site(
+                    &mut functions[from],
+                    ip,
+                    false,
+                    Some(to as u32),
+                    value,
+                    &what,
+                );
+                changed |= functions[from].params.len() != before;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
+    let to_function = |a: u64| -> Option<u32> {
+        in_code(a).then(|| code.function_of(code.index_at_or_after(a)) as u32)
+    };
+    let mut roots: Vec<u32> = facts
+        .init_fini
+        .iter()
+        .filter_map(|a| to_function(*a))
+        .collect();
+    let mut root_names = Vec::new();
+    for p in &facts.data_pointers {
+        match p {
+            Pointer::Local(a) => roots.extend(to_function(*a)),
+            Pointer::Symbol(s) => root_names.push(s.clone()),
+        }
+    }
+    roots.sort_unstable();
+    roots.dedup();
+    root_names.sort();
+    root_names.dedup();
+    let exports = facts
+        .exports
+        .iter()
+        .map(|(name, addresses)| {
+            let mut fs: Vec<u32> = addresses.iter().filter_map(|a| to_function(*a)).collect();
+            fs.dedup();
+            (name.clone(), fs)
+        })
+        .collect();
+    ObjectSummary {
+        format: FORMAT,
+        build_id: facts.build_id.clone(),
+        interp: facts.interp.clone(),
+        needed: facts.needed.clone(),
+        soname: facts.soname.clone(),
+        rpath: facts.rpath.clone(),
+        runpath: facts.runpath.clone(),
+        instructions: code.insns.len(),
+        functions,
+        exports,
+        entry: to_function(facts.entry),
+        roots,
+        root_names,
+    }
+}
+
+/// The constants of a value that is nothing but constants.
+fn constants(value: Value) -> Option<Vec<u64>> {
+    (value.unknown.is_none() && value.params.is_empty() && !value.consts.is_empty())
+        .then(|| value.consts.into_iter().collect())
+}
+
+fn name_of(functions: &[Function], f: usize) -> String {
+    match &functions[f].name {
+        Some(n) => n.clone(),
+        None => format!("sub_{:x}", functions[f].start),
+    }
+}
+
+/// Records what a site's value means for the function holding it.
+fn record_site(
+    fun: &mut Function,
+    site: u64,
+    i386: bool,
+    via: Option<u32>,
+    value: Value,
+    what: &str,
+) {
+    for nr in &value.consts {
+        fun.syscalls.push(SyscallUse {
+            nr: *nr,
+            i386,
+            site,
+            via,
+        });
+    }
+    if !value.params.is_empty() {
+        if i386 {
+            fun.unresolved.push(Unresolved {
+                site,
+                reason: "an int 0x80 wrapper taking its number as an argument".into(),
+            });
+        } else {
+            fun.params.extend(value.params.iter().copied());
+        }
+    }
+    if let Some(why) = value.unknown {
+        fun.unresolved.push(Unresolved {
+            site,
+            reason: format!("{what} is not a constant: {why}"),
+        });
+    }
+}
+
+fn is_near_branch(insn: &Instruction) -> bool {
+    matches!(
+        insn.op0_kind(),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+    )
+}
+
+/// Absolute addresses an instruction names: rip-relative operands, and in a
+/// non-PIE file, immediates and absolute displacements.
+fn code_refs(insn: &Instruction, fixed: bool) -> Vec<u64> {
+    let mut out = Vec::new();
+    if insn.is_ip_rel_memory_operand() {
+        out.push(insn.ip_rel_memory_address());
+    }
+    if fixed {
+        for op in 0..insn.op_count() {
+            match insn.op_kind(op) {
+                OpKind::Immediate32
+                | OpKind::Immediate32to64
+                | OpKind::Immediate64
+                | OpKind::Immediate8to32
+                | OpKind::Immediate8to64 => out.push(insn.immediate(op)),
+                OpKind::Memory
+                    if insn.memory_base() == Register::None && !insn.is_ip_rel_memory_operand() =>
+                {
+                    out.push(insn.memory_displacement64())
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Walks back from an instruction to the values a location may hold there.
+struct Walker<'c> {
+    code: &'c Decoded,
+    info: InstructionInfoFactory,
+}
+
+/// How far one walk goes (instructions visited over all paths).
+const BUDGET: usize = 4000;
+/// How long one path may be.
+const DEPTH: u32 = 200;
+
+enum Effect {
+    Untouched(Loc),
+    Const(u64),
+    Unknown(String),
+}
+
+impl<'c> Walker<'c> {
+    fn new(code: &'c Decoded) -> Walker<'c> {
+        Walker {
+            code,
+            info: InstructionInfoFactory::new(),
+        }
+    }
+
+    /// The values `loc` may hold just before instruction `i` runs.
+    fn before(&mut self, i: usize, loc: Loc) -> Value {
+        let mut state = WalkState {
+            budget: BUDGET,
+            visited: HashSet::new(),
+        };
+        let v = self.before_in(&mut state, i, loc, 0);
+        if v.is_empty() {
+            return Value::unknown("no path sets it".into());
+        }
+        v
+    }
+
+    /// The values `loc` may hold just after instruction `i` runs.
+    fn at_end_of(&mut self, i: usize, loc: Loc) -> Value {
+        let mut state = WalkState {
+            budget: BUDGET,
+            visited: HashSet::new(),
+        };
+        let v = self.after_in(&mut state, i, loc, 0);
+        if v.is_empty() {
+            return Value::unknown("no path sets it".into());
+        }
+        v
+    }
+
+    fn before_in(&mut self, st: &mut WalkState, i: usize, loc: Loc, depth: u32) -> Value {
+        if self.code.is_start[i] {
+            return Value::param(loc);
+        }
+        if !st.visited.insert((i, loc)) {
+            // Already explored (a loop, or a join): its values are merged
+            // into the result already.
+            return Value::default();
+        }
+        if depth > DEPTH || st.budget == 0 {
+            return Value::unknown(format!(
+                "too long a walk back from {:#x}",
+                self.code.insns[i].ip()
+            ));
+        }
+        st.budget -= 1;
+        let mut out = Value::default();
+        let mut preds = 0;
+        if i > 0 && !self.code.section_start[i] && falls_through(&self.code.insns[i - 1]) {
+            preds += 1;
+            out.merge(self.after_in(st, i - 1, loc, depth + 1));
+        }
+        let sources = self
+            .code
+            .jump_sources
+            .get(&self.code.insns[i].ip())
+            .cloned()
+            .unwrap_or_default();
+        for p in sources {
+            preds += 1;
+            out.merge(self.after_in(st, p, loc, depth + 1));
+        }
+        if preds == 0 && self.code.insns[i].mnemonic() != Mnemonic::Nop {
+            out.merge(Value::unknown(format!(
+                "{:#x} is reached only through a pointer",
+                self.code.insns[i].ip()
+            )));
+        }
+        out
+    }
+
+    fn after_in(&mut self, st: &mut WalkState, i: usize, loc: Loc, depth: u32) -> Value {
+        match self.effect(i, loc) {
+            Effect::Untouched(l) => self.before_in(st, i, l, depth),
+            Effect::Const(v) => Value::constant(v),
+            Effect::Unknown(why) => Value::unknown(why),
+        }
+    }
+
+    /// What instruction `i` does to `loc`.
+    fn effect(&mut self, i: usize, loc: Loc) -> Effect {
+        let insn = &self.code.insns[i];
+        let at = insn.ip();
+        let unknown = |what: &str| Effect::Unknown(format!("{what} at {at:#x}"));
+        match loc {
+            Loc::Reg(_) => {
+                let reg = loc.register().unwrap_or(Register::None);
+                let dest = (insn.op_count() > 0 && insn.op0_kind() == OpKind::Register)
+                    .then(|| insn.op0_register().full_register());
+                let is_dest = dest == Some(reg);
+                match insn.code() {
+                    Code::Mov_r32_imm32 | Code::Mov_rm32_imm32 if is_dest => {
+                        return Effect::Const(u64::from(insn.immediate32()));
+                    }
+                    Code::Mov_r64_imm64 | Code::Mov_rm64_imm32 if is_dest => {
+                        return Effect::Const(insn.immediate(1));
+                    }
+                    Code::Xor_r32_rm32
+                    | Code::Xor_rm32_r32
+                    | Code::Xor_r64_rm64
+                    | Code::Xor_rm64_r64
+                    | Code::Sub_r32_rm32
+                    | Code::Sub_rm32_r32
+                    | Code::Sub_r64_rm64
+                    | Code::Sub_rm64_r64
+                        if is_dest
+                            && insn.op1_kind() == OpKind::Register
+                            && insn.op1_register() == insn.op0_register() =>
+                    {
+                        return Effect::Const(0);
+                    }
+                    Code::Mov_r32_rm32
+                    | Code::Mov_rm32_r32
+                    | Code::Mov_r64_rm64
+                    | Code::Mov_rm64_r64
+                        if is_dest =>
+                    {
+                        if insn.op1_kind() == OpKind::Register {
+                            return match reg_loc(insn.op1_register()) {
+                                Some(l) => Effect::Untouched(l),
+                                None => unknown("copied from a special register"),
+                            };
+                        }
+                        if insn.memory_base() == Register::RSP
+                            && insn.memory_index() == Register::None
+                        {
+                            return Effect::Untouched(Loc::Stack(
+                                insn.memory_displacement64() as i64
+                            ));
+                        }
+                        return unknown("loaded from memory");
+                    }
+                    _ => {}
+                }
+                if insn.code() == Code::Syscall {
+                    // The kernel returns in rax and clobbers rcx and r11.
+                    return if matches!(reg, Register::RAX | Register::RCX | Register::R11) {
+                        unknown("set by the syscall")
+                    } else {
+                        Effect::Untouched(loc)
+                    };
+                }
+                match insn.flow_control() {
+                    FlowControl::Call | FlowControl::IndirectCall
+                        if !matches!(
+                            reg,
+                            Register::RBX
+                                | Register::RBP
+                                | Register::RSP
+                                | Register::R12
+                                | Register::R13
+                                | Register::R14
+                                | Register::R15
+                        ) =>
+                    {
+                        return unknown("set by the call");
+                    }
+                    _ => {}
+                }
+                if insn.code() == Code::Syscall
+                    && matches!(reg, Register::RAX | Register::RCX | Register::R11)
+                {
+                    return unknown("set by the syscall");
+                }
+                let info = self.info.info(insn);
+                let written = info.used_registers().iter().any(|u| {
+                    u.register().full_register() == reg
+                        && matches!(
+                            u.access(),
+                            OpAccess::Write
+                                | OpAccess::CondWrite
+                                | OpAccess::ReadWrite
+                                | OpAccess::ReadCondWrite
+                        )
+                });
+                if written {
+                    return unknown(&format!("computed ({:?})", insn.mnemonic()));
+                }
+                Effect::Untouched(loc)
+            }
+            Loc::Stack(d) => {
+                match insn.code() {
+                    Code::Push_r64 | Code::Pushq_imm32 | Code::Pushq_imm8 => {
+                        if d == 0 {
+                            return match insn.op0_kind() {
+                                OpKind::Register => match reg_loc(insn.op0_register()) {
+                                    Some(l) => Effect::Untouched(l),
+                                    None => unknown("pushed from a special register"),
+                                },
+                                _ => Effect::Const(insn.immediate(0)),
+                            };
+                        }
+                        return if d >= 8 {
+                            Effect::Untouched(Loc::Stack(d - 8))
+                        } else {
+                            unknown("a slot below the stack pointer")
+                        };
+                    }
+                    Code::Pop_r64 => return Effect::Untouched(Loc::Stack(d + 8)),
+                    Code::Sub_rm64_imm8 | Code::Sub_rm64_imm32
+                        if insn.op0_kind() == OpKind::Register
+                            && insn.op0_register() == Register::RSP =>
+                    {
+                        let n = insn.immediate(1) as i64;
+                        return if d >= n {
+                            Effect::Untouched(Loc::Stack(d - n))
+                        } else {
+                            unknown("a slot of the frame being made")
+                        };
+                    }
+                    Code::Add_rm64_imm8 | Code::Add_rm64_imm32
+                        if insn.op0_kind() == OpKind::Register
+                            && insn.op0_register() == Register::RSP =>
+                    {
+                        return Effect::Untouched(Loc::Stack(d + insn.immediate(1) as i64));
+                    }
+                    Code::Mov_rm64_r64
+                    | Code::Mov_rm32_r32
+                    | Code::Mov_rm64_imm32
+                    | Code::Mov_rm32_imm32
+                        if insn.op0_kind() == OpKind::Memory
+                            && insn.memory_base() == Register::RSP
+                            && insn.memory_index() == Register::None
+                            && insn.memory_displacement64() as i64 == d =>
+                    {
+                        return match insn.code() {
+                            Code::Mov_rm64_imm32 => Effect::Const(insn.immediate(1)),
+                            Code::Mov_rm32_imm32 => Effect::Const(u64::from(insn.immediate32())),
+                            _ => match reg_loc(insn.op1_register()) {
+                                Some(l) => Effect::Untouched(l),
+                                None => unknown("stored from a special register"),
+                            },
+                        };
+                    }
+                    _ => {}
+                }
+                if insn.code() == Code::Syscall
+                    || matches!(
+                        insn.flow_control(),
+                        FlowControl::Call | FlowControl::IndirectCall
+                    )
+                {
+                    return Effect::Untouched(loc);
+                }
+                let info = self.info.info(insn);
+                let moves_sp = info.used_registers().iter().any(|u| {
+                    u.register() == Register::RSP
+                        && matches!(
+                            u.access(),
+                            OpAccess::Write
+                                | OpAccess::CondWrite
+                                | OpAccess::ReadWrite
+                                | OpAccess::ReadCondWrite
+                        )
+                });
+                if moves_sp {
+                    return unknown("the stack pointer changes");
+                }
+                let overwritten = info.used_memory().iter().any(|m| {
+                    m.base() == Register::RSP
+                        && matches!(
+                            m.access(),
+                            OpAccess::Write
+                                | OpAccess::CondWrite
+                                | OpAccess::ReadWrite
+                                | OpAccess::ReadCondWrite
+                        )
+                        && {
+                            let start = m.displacement() as i64;
+                            let len = m.memory_size().size().max(1) as i64;
+                            start < d + 8 && d < start + len
+                        }
+                });
+                if overwritten {
+                    return unknown("the stack slot is overwritten");
+                }
+                Effect::Untouched(loc)
+            }
+        }
+    }
+}
+
+struct WalkState {
+    budget: usize,
+    visited: HashSet<(usize, Loc)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little assembler: functions of raw x86-64 bytes, laid out from
+    /// 0x1000, with calls patched to their targets.
+    struct Asm {
+        bytes: Vec<u8>,
+        names: Vec<(u64, String)>,
+        calls: Vec<(usize, String)>,
+    }
+
+    impl Asm {
+        fn new() -> Asm {
+            Asm {
+                bytes: Vec::new(),
+                names: Vec::new(),
+                calls: Vec::new(),
+            }
+        }
+        fn function(&mut self, name: &str) -> &mut Self {
+            self.names
+                .push((0x1000 + self.bytes.len() as u64, name.to_owned()));
+            self
+        }
+        fn code(&mut self, bytes: &[u8]) -> &mut Self {
+            self.bytes.extend_from_slice(bytes);
+            self
+        }
+        fn call(&mut self, name: &str) -> &mut Self {
+            self.bytes.push(0xe8);
+            self.calls.push((self.bytes.len(), name.to_owned()));
+            self.bytes.extend_from_slice(&[0; 4]);
+            self
+        }
+        fn summary(&mut self) -> ObjectSummary {
+            for (at, name) in &self.calls {
+                let target = self
+                    .names
+                    .iter()
+                    .find(|(_, n)| n == name)
+                    .map(|(a, _)| *a)
+                    .expect("a known function");
+                let next = 0x1000 + *at as u64 + 4;
+                let rel = (target as i64 - next as i64) as i32;
+                self.bytes[*at..*at + 4].copy_from_slice(&rel.to_le_bytes());
+            }
+            let facts = ElfFacts {
+                build_id: None,
+                fixed: false,
+                entry: 0x1000,
+                interp: None,
+                needed: Vec::new(),
+                soname: None,
+                rpath: Vec::new(),
+                runpath: Vec::new(),
+                code: vec![(0x1000, &self.bytes, ".text".into())],
+                functions: self.names.iter().cloned().collect(),
+                exports: BTreeMap::new(),
+                got: HashMap::new(),
+                data_pointers: Vec::new(),
+                init_fini: Vec::new(),
+            };
+            analyse(&facts)
+        }
+    }
+
+    fn function<'s>(s: &'s ObjectSummary, name: &str) -> &'s Function {
+        s.functions
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .expect("the function")
+    }
+
+    fn numbers(f: &Function) -> Vec<u64> {
+        let mut n: Vec<u64> = f.syscalls.iter().map(|s| s.nr).collect();
+        n.sort_unstable();
+        n
+    }
+
+    const SYSCALL: [u8; 2] = [0x0f, 0x05];
+    const RET: u8 = 0xc3;
+
+    #[test]
+    fn constants_before_the_syscall() {
+        let s = Asm::new()
+            .function("getpid")
+            .code(&[0xb8, 39, 0, 0, 0]) // mov eax, 39
+            .code(&SYSCALL)
+            .code(&[RET])
+            .function("read")
+            .code(&[0x31, 0xc0]) // xor eax, eax
+            .code(&[0x49, 0x89, 0xca]) // mov r10, rcx
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        assert_eq!(numbers(function(&s, "getpid")), [39]);
+        assert_eq!(numbers(function(&s, "read")), [0]);
+    }
+
+    #[test]
+    fn both_paths_of_a_branch() {
+        let s = Asm::new()
+            .function("f")
+            .code(&[0x85, 0xff]) // test edi, edi
+            .code(&[0x74, 0x07]) // je +7
+            .code(&[0xb8, 1, 0, 0, 0]) // mov eax, 1
+            .code(&[0xeb, 0x05]) // jmp +5
+            .code(&[0xb8, 2, 0, 0, 0]) // mov eax, 2
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        assert_eq!(numbers(function(&s, "f")), [1, 2]);
+        assert!(function(&s, "f").unresolved.is_empty());
+    }
+
+    #[test]
+    fn a_wrapper_is_resolved_at_its_call_sites() {
+        let s = Asm::new()
+            .function("syscall")
+            .code(&[0x48, 0x89, 0xf8]) // mov rax, rdi
+            .code(&SYSCALL)
+            .code(&[RET])
+            .function("user")
+            .code(&[0xbf, 62, 0, 0, 0]) // mov edi, 62 (kill)
+            .call("syscall")
+            .code(&[0xbf, 39, 0, 0, 0]) // mov edi, 39
+            .call("syscall")
+            .code(&[RET])
+            .function("computed")
+            .code(&[0x8b, 0x3e]) // mov edi, [rsi]
+            .call("syscall")
+            .code(&[RET])
+            .summary();
+        let wrapper = function(&s, "syscall");
+        assert!(wrapper.syscalls.is_empty());
+        assert_eq!(wrapper.params.iter().copied().collect::<Vec<_>>(), [RDI]);
+        let user = function(&s, "user");
+        assert_eq!(numbers(user), [39, 62]);
+        assert!(user.syscalls.iter().all(|u| u.via.is_some()));
+        let computed = function(&s, "computed");
+        assert!(computed.syscalls.is_empty());
+        assert_eq!(computed.unresolved.len(), 1, "{:?}", computed.unresolved);
+        assert!(computed.unresolved[0].reason.contains("loaded from memory"));
+    }
+
+    /// Go's `syscall.Syscall`: the number arrives in rax, is spilled to the
+    /// stack across a call, and reloaded before the wrapper below it.
+    #[test]
+    fn a_number_through_a_stack_slot_and_two_wrappers() {
+        let s = Asm::new()
+            .function("Syscall6")
+            .code(&SYSCALL) // number in rax at entry
+            .code(&[RET])
+            .function("entersyscall")
+            .code(&[0x31, 0xc0, RET]) // xor eax, eax; ret (clobbers rax)
+            .function("Syscall")
+            .code(&[0x48, 0x83, 0xec, 0x18]) // sub rsp, 0x18
+            .code(&[0x48, 0x89, 0x44, 0x24, 0x08]) // mov [rsp+8], rax
+            .call("entersyscall")
+            .code(&[0x48, 0x8b, 0x44, 0x24, 0x08]) // mov rax, [rsp+8]
+            .call("Syscall6")
+            .code(&[0x48, 0x83, 0xc4, 0x18]) // add rsp, 0x18
+            .code(&[RET])
+            .function("exit")
+            .code(&[0xb8, 231, 0, 0, 0]) // mov eax, 231 (exit_group)
+            .call("Syscall")
+            .code(&[RET])
+            .summary();
+        assert_eq!(
+            function(&s, "Syscall")
+                .params
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            [RAX]
+        );
+        assert_eq!(numbers(function(&s, "exit")), [231]);
+    }
+
+    #[test]
+    fn the_return_value_of_a_call_is_not_a_number() {
+        let s = Asm::new()
+            .function("g")
+            .code(&[0x31, 0xc0, RET])
+            .function("f")
+            .call("g")
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        let f = function(&s, "f");
+        assert!(f.syscalls.is_empty());
+        assert!(
+            f.unresolved[0].reason.contains("set by the call"),
+            "{:?}",
+            f.unresolved
+        );
+    }
+
+    #[test]
+    fn padding_after_ret_does_not_run_on() {
+        let s = Asm::new()
+            .function("a")
+            .code(&[RET, 0x66, 0x90, 0x90]) // ret; xchg ax, ax; nop
+            .function("b")
+            .code(&[0xb8, 60, 0, 0, 0])
+            .code(&SYSCALL)
+            .function("c")
+            .code(&[0xb8, 39, 0, 0, 0])
+            .code(&SYSCALL)
+            .code(&[RET])
+            .summary();
+        let index = |name: &str| {
+            s.functions
+                .iter()
+                .position(|f| f.name.as_deref() == Some(name))
+                .expect("the function") as u32
+        };
+        assert!(function(&s, "a").calls.is_empty());
+        // b has no ret: it runs on into c.
+        assert_eq!(function(&s, "b").calls, [index("c")]);
+    }
+}

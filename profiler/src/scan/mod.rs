@@ -1,0 +1,608 @@
+//! `scan`: the syscalls a program *can* make, read from its machine code and
+//! the shared libraries it loads (x86-64 ELF: C, C++, Rust and Go programs,
+//! static or dynamic).
+//!
+//! # Method
+//!
+//! 1. **Objects** ([`loader`]): the executable, then its DT_NEEDED libraries
+//!    breadth-first, found as glibc's loader finds them (RPATH/RUNPATH with
+//!    `$ORIGIN`, `/etc/ld.so.cache` read by [`ldcache`], the default
+//!    directories), and the interpreter named by PT_INTERP (ld.so, whose own
+//!    syscalls are part of every dynamic program's run).
+//! 2. **Per object** ([`analysis`]): the executable sections are decoded
+//!    (iced-x86) and cut into functions; each function is summarised by its
+//!    syscall sites with their numbers, its direct calls and jumps, its calls
+//!    through the PLT/GOT (by symbol name), the code addresses it takes, and
+//!    the sites whose number could not be found. The summary depends only on
+//!    the object's bytes, so it is cached by GNU build id ([`cache`]).
+//! 3. **Whole program** (here): reachability over all objects from the
+//!    roots: the executable's entry point; the interpreter's entry point;
+//!    every object's DT_INIT/DT_FINI and every function whose address is in
+//!    its data (init/fini arrays, vtables, callback tables, IFUNC
+//!    resolvers). A call through the PLT/GOT goes to the first object in
+//!    load order that exports the name (as the loader binds it); a function
+//!    whose address is taken in reachable code is reachable (it may be
+//!    called through that pointer). Libraries are thus analysed per exported
+//!    function: only what the loaded objects can reach of them counts.
+//!    Calls through pointers are not followed; the address-taken rule
+//!    above is what keeps the result sound for them.
+//!
+//! Syscall numbers are found by walking back from each `syscall` over the
+//! code before it (see [`analysis`]); wrappers that take the number as an
+//! argument (glibc's and musl's `syscall()`, Go's `syscall.Syscall` and its
+//! runtime's `Syscall6`) are resolved at their call sites. A site that
+//! cannot be resolved is reported, with its object, address and function.
+//!
+//! # Limits
+//!
+//! - Code that does not exist in a file: JIT-compiled code, and
+//!   self-modifying code, are not seen.
+//! - Objects loaded at run time with `dlopen` (plugins, NSS modules, Python
+//!   extension modules, gconv modules) are not in DT_NEEDED: name them with
+//!   [`ScanOptions::extra_objects`]. Symbols looked up with `dlsym` are
+//!   likewise invisible unless their object is named so.
+//! - The vDSO's functions (clock_gettime, gettimeofday, time, getcpu) make
+//!   no syscall; their fallbacks in libc are ordinary syscall sites.
+//! - LD_PRELOAD and LD_LIBRARY_PATH are not consulted.
+//! - Syscall numbers computed at run time (loaded from memory, passed
+//!   through a table) are unresolved sites: reported, never dropped.
+//! - Linear-sweep decoding trusts that executable sections hold code (true
+//!   of what GCC, Clang, rustc and Go emit for x86-64), and an indirect jump
+//!   whose targets are not in data (a PIC switch table of offsets) is
+//!   trusted to stay inside its function, as compilers emit them.
+//! - x86-64 only; `int 0x80`/`sysenter` sites are reported under i386's
+//!   table, apart.
+
+pub mod analysis;
+pub mod cache;
+pub mod elf;
+pub mod image;
+pub mod ldcache;
+pub mod loader;
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use serde::Serialize;
+
+use crate::profile::{Arch, table};
+use analysis::{Loc, ObjectSummary};
+
+/// How many origins are kept per syscall (the first ones found, breadth
+/// first: the shortest paths).
+const ORIGINS_PER_SYSCALL: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {what}")]
+    Elf { path: PathBuf, what: String },
+    #[error("{path} is not an x86-64 ELF executable; give a program file")]
+    NotElf { path: PathBuf },
+    #[error("{engine}: {what}")]
+    Engine { engine: String, what: String },
+    #[error("the image has no entrypoint or command; name the program to scan after the image")]
+    NoImageCommand,
+    #[error("{program} is not in the image's PATH; give its path inside the image")]
+    NotInImage { program: String },
+}
+
+/// What a scan is asked to do.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// The filesystem the program and its libraries are in ("/" for the
+    /// host; an image's unpacked root otherwise). The program's path is
+    /// inside it.
+    pub root: PathBuf,
+    /// Where analyses are cached; `None` for no cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Objects the program loads with `dlopen`: analysed as loaded
+    /// libraries whose every export may be called.
+    pub extra_objects: Vec<PathBuf>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            root: PathBuf::from("/"),
+            cache_dir: cache::default_dir(),
+            extra_objects: Vec::new(),
+        }
+    }
+}
+
+/// How the code making a syscall was entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "function")]
+pub enum Entry {
+    /// Code of the executable itself.
+    Program,
+    /// A library, through this function it exports.
+    Library(String),
+    /// The dynamic loader's own start-up.
+    Interpreter,
+    /// An initializer, or a function whose address is in data.
+    Pointer,
+    /// A library loaded with dlopen (named in `extra_objects`).
+    Plugin,
+}
+
+/// One place a syscall is made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Origin {
+    pub object: PathBuf,
+    pub function: String,
+    pub address: u64,
+    pub entry: Entry,
+    /// The wrapper taking the number as an argument (`syscall`), when the
+    /// number was passed to one here.
+    pub wrapper: Option<String>,
+}
+
+/// A site whose syscall number the scan could not find.
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    pub object: PathBuf,
+    pub address: u64,
+    pub function: String,
+    pub reason: String,
+}
+
+/// What a scan learnt about one object.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Executable,
+    Library,
+    Interpreter,
+    Plugin,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectInfo {
+    pub path: PathBuf,
+    pub role: Role,
+    pub build_id: Option<String>,
+    pub functions: usize,
+    pub reachable_functions: usize,
+    pub instructions: usize,
+    /// Its analysis came from the cache.
+    pub cached: bool,
+    pub analysis_ms: u64,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reachability {
+    /// x86-64 syscalls reachable, by name, with where they are made.
+    pub syscalls: BTreeMap<String, Vec<Origin>>,
+    /// Syscalls made with `int 0x80`/`sysenter` (i386's table).
+    pub i386_syscalls: BTreeMap<String, Vec<Origin>>,
+    /// Sites whose number is unknown: any syscall may be made there.
+    pub unresolved: Vec<Site>,
+    pub objects: Vec<ObjectInfo>,
+    /// DT_NEEDED entries no file was found for (their syscalls are missing).
+    pub missing_libraries: Vec<String>,
+    /// Reachable code calls through pointers: every function whose address
+    /// is taken in reachable code or held in data is counted as reachable.
+    pub indirect_calls: bool,
+    pub elapsed_ms: u64,
+}
+
+impl Reachability {
+    /// The names of the reachable x86-64 syscalls.
+    pub fn names(&self) -> std::collections::BTreeSet<&str> {
+        self.syscalls.keys().map(String::as_str).collect()
+    }
+
+    /// Whether `name` is reachable (x86-64 table).
+    pub fn reaches(&self, name: &str) -> bool {
+        self.syscalls.contains_key(name)
+    }
+}
+
+struct Object {
+    path: PathBuf,
+    role: Role,
+    summary: ObjectSummary,
+    cached: bool,
+    analysis_ms: u64,
+}
+
+/// Scans the program at `path` (inside `options.root`).
+pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, ScanError> {
+    let started = Instant::now();
+    let root = loader::Root::new(&options.root);
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map_err(|source| ScanError::Read {
+                path: path.to_owned(),
+                source,
+            })?
+            .join(path)
+    };
+    let host = root.host_path(&absolute);
+    if let Err(source) = std::fs::metadata(&host) {
+        return Err(ScanError::Read { path: host, source });
+    }
+    let Some(main_found) = loader::open(&root, &absolute) else {
+        return Err(ScanError::NotElf { path: host });
+    };
+    let main_path = main_found.path.clone();
+
+    let mut objects: Vec<Object> = Vec::new();
+    let mut missing = Vec::new();
+    let mut loaded = loader::Loaded::default();
+    let main = summarise(&main_found, Role::Executable, options)?;
+    loaded.add(&main_path, main.summary.soname.as_deref());
+    objects.push(main);
+    let mut queue: VecDeque<usize> = VecDeque::from([0]);
+    while let Some(o) = queue.pop_front() {
+        let needed = objects[o].summary.needed.clone();
+        for name in needed {
+            if loaded.has_soname(&name) {
+                continue;
+            }
+            let requester = loader::Requester {
+                path: &objects[o].path,
+                rpath: &objects[o].summary.rpath,
+                runpath: &objects[o].summary.runpath,
+            };
+            let executable = loader::Requester {
+                path: &objects[0].path,
+                rpath: &objects[0].summary.rpath,
+                runpath: &objects[0].summary.runpath,
+            };
+            let Some(found) = loader::search(&root, &name, &requester, &executable) else {
+                missing.push(name);
+                continue;
+            };
+            if loaded.has_path(&found.path) {
+                continue;
+            }
+            let object = summarise(&found, Role::Library, options)?;
+            loaded.add(&found.path, Some(&name));
+            loaded.add(&found.path, object.summary.soname.as_deref());
+            objects.push(object);
+            queue.push_back(objects.len() - 1);
+        }
+    }
+    if let Some(interp) = objects[0].summary.interp.clone() {
+        match loader::open(&root, Path::new(&interp)) {
+            Some(found) => {
+                if let Some(o) = objects.iter_mut().find(|o| o.path == found.path) {
+                    o.role = Role::Interpreter;
+                } else {
+                    let object = summarise(&found, Role::Interpreter, options)?;
+                    objects.push(object);
+                }
+            }
+            None => missing.push(interp),
+        }
+    }
+    for extra in &options.extra_objects {
+        match loader::open(&root, extra) {
+            Some(found) if !loaded.has_path(&found.path) => {
+                let object = summarise(&found, Role::Plugin, options)?;
+                loaded.add(&found.path, object.summary.soname.as_deref());
+                objects.push(object);
+            }
+            Some(_) => {}
+            None => missing.push(extra.display().to_string()),
+        }
+    }
+
+    let mut result = combine(&objects);
+    result.missing_libraries = missing;
+    result.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(result)
+}
+
+/// The summary of one object: from the cache, or analysed (and cached).
+fn summarise(
+    found: &loader::Found,
+    role: Role,
+    options: &ScanOptions,
+) -> Result<Object, ScanError> {
+    let started = Instant::now();
+    let path = &found.path;
+    // The build id first: a cached object needs nothing more of its file.
+    if let (Some(dir), Some(id)) = (&options.cache_dir, elf::build_id_of_file(&found.host))
+        && let Some(summary) = cache::load(dir, &id)
+    {
+        return Ok(Object {
+            path: path.to_owned(),
+            role,
+            summary,
+            cached: true,
+            analysis_ms: started.elapsed().as_millis() as u64,
+        });
+    }
+    let bytes = std::fs::read(&found.host).map_err(|source| ScanError::Read {
+        path: found.host.clone(),
+        source,
+    })?;
+    let facts = elf::ElfFacts::parse(path, &bytes)?;
+    let summary = analysis::analyse(&facts);
+    if let Some(dir) = &options.cache_dir
+        && let Err(e) = cache::store(dir, &summary)
+    {
+        eprintln!(
+            "syscall-profile: warning: cannot cache the analysis of {} in {}: {e}",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(Object {
+        path: path.to_owned(),
+        role,
+        summary,
+        cached: false,
+        analysis_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Reachability over all objects (see the module's documentation).
+fn combine(objects: &[Object]) -> Reachability {
+    // The loader's global scope: the executable, then load order.
+    let mut exports: HashMap<&str, (usize, &[u32])> = HashMap::new();
+    for (o, object) in objects.iter().enumerate() {
+        if matches!(object.role, Role::Plugin) {
+            continue;
+        }
+        for (name, fs) in &object.summary.exports {
+            if !fs.is_empty() {
+                exports.entry(name.as_str()).or_insert((o, fs.as_slice()));
+            }
+        }
+    }
+
+    struct Walk<'a> {
+        objects: &'a [Object],
+        entry: Vec<Vec<Option<Entry>>>,
+        as_root: HashSet<(usize, u32)>,
+        queue: VecDeque<(usize, u32)>,
+        out: Reachability,
+    }
+    impl Walk<'_> {
+        fn reach(&mut self, o: usize, f: u32, entry: &Entry, root: bool) {
+            let Some(slot) = self.entry[o].get_mut(f as usize) else {
+                return;
+            };
+            if slot.is_none() {
+                *slot = Some(entry.clone());
+                self.queue.push_back((o, f));
+            }
+            if root && self.as_root.insert((o, f)) {
+                let summary = &self.objects[o].summary;
+                let fun = &summary.functions[f as usize];
+                for loc in &fun.params {
+                    self.out.unresolved.push(Site {
+                        object: self.objects[o].path.clone(),
+                        address: fun.start,
+                        function: summary.function_name(f),
+                        reason: format!(
+                            "a syscall wrapper taking its number in {} is reachable through a \
+                             pointer, so its number is unknown",
+                            loc.describe()
+                        ),
+                    });
+                }
+            }
+        }
+
+        fn origin(
+            &mut self,
+            o: usize,
+            f: u32,
+            nr: u64,
+            i386: bool,
+            site: u64,
+            wrapper: Option<String>,
+        ) {
+            let object = &self.objects[o];
+            let arch = if i386 { Arch::X86 } else { Arch::X86_64 };
+            let function = object.summary.function_name(f);
+            let Some(name) = table::name_of(arch, nr) else {
+                self.out.unresolved.push(Site {
+                    object: object.path.clone(),
+                    address: site,
+                    function,
+                    reason: format!("number {nr} is not a syscall of {arch:?}"),
+                });
+                return;
+            };
+            let entry = self.entry[o][f as usize].clone().unwrap_or(Entry::Pointer);
+            let map = if i386 {
+                &mut self.out.i386_syscalls
+            } else {
+                &mut self.out.syscalls
+            };
+            let list = map.entry(name.to_owned()).or_default();
+            if list.len() < ORIGINS_PER_SYSCALL {
+                list.push(Origin {
+                    object: object.path.clone(),
+                    function,
+                    address: site,
+                    entry,
+                    wrapper,
+                });
+            }
+        }
+    }
+
+    let mut walk = Walk {
+        objects,
+        entry: objects
+            .iter()
+            .map(|o| vec![None; o.summary.functions.len()])
+            .collect(),
+        as_root: HashSet::new(),
+        queue: VecDeque::new(),
+        out: Reachability {
+            syscalls: BTreeMap::new(),
+            i386_syscalls: BTreeMap::new(),
+            unresolved: Vec::new(),
+            objects: Vec::new(),
+            missing_libraries: Vec::new(),
+            indirect_calls: false,
+            elapsed_ms: 0,
+        },
+    };
+    let lookup = |name: &str| exports.get(name).copied();
+
+    // Roots.
+    for (o, object) in objects.iter().enumerate() {
+        let s = &object.summary;
+        let entry = match object.role {
+            Role::Executable => Entry::Program,
+            Role::Interpreter => Entry::Interpreter,
+            Role::Library => Entry::Pointer,
+            Role::Plugin => Entry::Plugin,
+        };
+        if matches!(object.role, Role::Executable | Role::Interpreter)
+            && let Some(e) = s.entry
+        {
+            walk.reach(o, e, &entry, true);
+        }
+        let pointer_entry = match object.role {
+            Role::Executable => Entry::Program,
+            Role::Plugin => Entry::Plugin,
+            _ => Entry::Pointer,
+        };
+        for f in &s.roots {
+            walk.reach(o, *f, &pointer_entry, true);
+        }
+        if matches!(object.role, Role::Plugin) {
+            for fs in s.exports.values() {
+                for f in fs {
+                    walk.reach(o, *f, &Entry::Plugin, true);
+                }
+            }
+        }
+        for name in &s.root_names {
+            if let Some((o2, fs)) = lookup(name) {
+                for f in fs {
+                    let e = if o2 == 0 {
+                        Entry::Program
+                    } else {
+                        Entry::Library(name.clone())
+                    };
+                    walk.reach(o2, *f, &e, true);
+                }
+            }
+        }
+    }
+
+    while let Some((o, f)) = walk.queue.pop_front() {
+        let object = &objects[o];
+        let summary = &object.summary;
+        let fun = &summary.functions[f as usize];
+        let entry = walk.entry[o][f as usize].clone().unwrap_or(Entry::Pointer);
+        walk.out.indirect_calls |= fun.indirect;
+        for s in &fun.syscalls {
+            let wrapper = s.via.map(|w| summary.function_name(w));
+            walk.origin(o, f, s.nr, s.i386, s.site, wrapper);
+        }
+        for u in &fun.unresolved {
+            walk.out.unresolved.push(Site {
+                object: object.path.clone(),
+                address: u.site,
+                function: summary.function_name(f),
+                reason: u.reason.clone(),
+            });
+        }
+        for c in &fun.calls {
+            walk.reach(o, *c, &entry, false);
+        }
+        for t in &fun.taken {
+            walk.reach(o, *t, &entry, true);
+        }
+        for call in &fun.imports {
+            let Some((o2, fs)) = lookup(&call.name) else {
+                continue;
+            };
+            let e = if o2 == 0 {
+                Entry::Program
+            } else {
+                Entry::Library(call.name.clone())
+            };
+            for callee in fs {
+                walk.reach(o2, *callee, &e, false);
+                let params = &objects[o2].summary.functions[*callee as usize].params;
+                for loc in params {
+                    if *loc != Loc::Reg(7) {
+                        walk.out.unresolved.push(Site {
+                            object: object.path.clone(),
+                            address: call.site,
+                            function: summary.function_name(f),
+                            reason: format!(
+                                "{} takes a syscall number in {}, which is not followed across \
+                                 objects",
+                                call.name,
+                                loc.describe()
+                            ),
+                        });
+                        continue;
+                    }
+                    match &call.rdi {
+                        Some(numbers) => {
+                            for nr in numbers {
+                                walk.origin(o, f, *nr, false, call.site, Some(call.name.clone()));
+                            }
+                        }
+                        None => walk.out.unresolved.push(Site {
+                            object: object.path.clone(),
+                            address: call.site,
+                            function: summary.function_name(f),
+                            reason: format!(
+                                "the syscall number passed to {} is not a constant",
+                                call.name
+                            ),
+                        }),
+                    }
+                }
+            }
+        }
+        for name in &fun.taken_imports {
+            if let Some((o2, fs)) = lookup(name) {
+                let e = if o2 == 0 {
+                    Entry::Program
+                } else {
+                    Entry::Library(name.clone())
+                };
+                for callee in fs {
+                    walk.reach(o2, *callee, &e, true);
+                }
+            }
+        }
+    }
+
+    let mut out = walk.out;
+    for (o, object) in objects.iter().enumerate() {
+        out.objects.push(ObjectInfo {
+            path: object.path.clone(),
+            role: object.role.clone(),
+            build_id: object.summary.build_id.clone(),
+            functions: object.summary.functions.len(),
+            reachable_functions: walk.entry[o].iter().filter(|e| e.is_some()).count(),
+            instructions: object.summary.instructions,
+            cached: object.cached,
+            analysis_ms: object.analysis_ms,
+        });
+    }
+    out.unresolved
+        .sort_by(|a, b| (&a.object, a.address).cmp(&(&b.object, b.address)));
+    out.unresolved
+        .dedup_by(|a, b| a.object == b.object && a.address == b.address && a.reason == b.reason);
+    out
+}
