@@ -8,6 +8,8 @@
 //! - [`enforcing`]: running a container under a profile.
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
 //! - [`diffing`]: a profile compared with a baseline (`diff`).
+//! - [`coverage`]: a recording set against what its programs can reach
+//!   ([`scan`]).
 //! - [`gating`]: the CI gate, a run checked against a policy (`check`).
 //! - [`implied`]: syscalls the kernel and language runtimes make by timing,
 //!   added to a learned profile when their trigger was seen.
@@ -20,6 +22,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod coverage;
 pub mod diffing;
 pub mod enforcing;
 pub mod engine;

@@ -54,6 +54,12 @@ pub struct CheckArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// With a command: fail the gate when the run made less than PCT percent
+    /// of the syscalls its programs can reach (see `syscall-profile scan`):
+    /// the tests exercised too little of the program.
+    #[arg(long, value_name = "PCT", requires = "command", value_parser = parse_percent)]
+    pub coverage: Option<f64>,
+
     /// With a native command: run it as USER (name or uid), with GROUP (or
     /// the user's groups); only the command's syscalls are recorded.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user, requires = "command")]
@@ -103,10 +109,12 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             .map(|w| w.to_string_lossy().into_owned())
             .collect::<Vec<_>>(),
     );
+    let mut run_coverage = None;
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
             let recording = record(&args.command, args.save_observed.clone(), args.user.clone())?;
+            run_coverage = recording.2;
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
             let record_again = match &args.save_observed {
                 Some(_) => None,
@@ -126,7 +134,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             )
         }
     };
-    let report = check(
+    let mut report = check(
         &CheckInput {
             policy: &policy,
             policy_name: &policy_name,
@@ -139,6 +147,10 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         },
         &context,
     );
+    if let Some(threshold) = args.coverage {
+        let coverage = run_coverage.ok_or(CheckError::NoCoverage)?;
+        report.gate_coverage(&coverage, threshold);
+    }
     if !args.quiet {
         print_stdout(&text(&report));
     }
@@ -172,7 +184,7 @@ fn record(
     command: &[OsString],
     output: Option<PathBuf>,
     user: Option<RunAs>,
-) -> Result<(Profile, i32), CheckError> {
+) -> Result<(Profile, i32, Option<crate::coverage::Coverage>), CheckError> {
     let mut options = RecordOptions::new(command.to_vec());
     options.discard_profile = output.is_none();
     options.output = output;
@@ -189,5 +201,18 @@ fn record(
     if recording.observation.events.lost_track() {
         return Err(CheckError::Incomplete);
     }
-    Ok((recording.profile, recording.exit_code))
+    Ok((recording.profile, recording.exit_code, recording.coverage))
+}
+
+/// A percentage, 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{text:?} is not a percentage: give e.g. 40"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not between 0 and 100"))
+    }
 }

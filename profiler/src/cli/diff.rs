@@ -1,11 +1,14 @@
 //! `syscall-profile diff`: arguments, the comparison, the rendering.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Error, colour_stdout, print_stdout, warn};
 use crate::{
-    diffing::{DiffRequest, Format, compare, render},
+    baseline::{DockerContext, EffectivePolicy},
+    coverage,
+    diffing::{DiffError, DiffRequest, Format, compare, render},
     exit,
+    profile::{Profile, SyscallSet},
 };
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +40,13 @@ pub struct DiffArgs {
     /// or markdown.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Also set the profile against what PROGRAM can reach (its machine
+    /// code and its libraries, see `syscall-profile scan`): how much of it
+    /// the profile covers, and what a path its recording did not take may
+    /// need.
+    #[arg(long, value_name = "PROGRAM")]
+    pub reachable: Option<PathBuf>,
 }
 
 /// Entry point of `syscall-profile diff`.
@@ -52,5 +62,41 @@ pub fn run(args: DiffArgs) -> Result<i32, Error> {
         warn(warning);
     }
     print_stdout(&render(&report, args.format, colour_stdout()));
+    if let Some(program) = &args.reachable {
+        print_stdout(&coverage_of(&request, program)?);
+    }
     Ok(exit::SUCCESS)
+}
+
+/// The profile's coverage of what `program` can reach, as one paragraph.
+fn coverage_of(request: &DiffRequest, program: &Path) -> Result<String, Error> {
+    let path = request.profiles.last().ok_or(DiffError::ProfileCount(0))?;
+    let profile = Profile::load(path).map_err(DiffError::from)?.profile;
+    let context =
+        DockerContext::host(&request.cap_add, &request.cap_drop).map_err(DiffError::from)?;
+    let allowed: SyscallSet = EffectivePolicy::evaluate(&profile, &context)
+        .runnable_names()
+        .into_iter()
+        .collect();
+    let coverage = coverage::of(&[program.to_owned()], &allowed);
+    if let Some(e) = coverage.errors.first() {
+        return Err(Error::Scan(format!("cannot scan {e}")));
+    }
+    let shown: Vec<&str> = coverage
+        .unobserved
+        .iter()
+        .take(12)
+        .map(String::as_str)
+        .collect();
+    Ok(format!(
+        "\n{} allows {} of the {} syscalls {} can reach ({:.0} %); reachable but not allowed \
+         ({}), the riskiest first: {}\n",
+        path.display(),
+        coverage.covered,
+        coverage.reachable,
+        program.display(),
+        coverage.percent(),
+        coverage.unobserved.len(),
+        shown.join(" ")
+    ))
 }

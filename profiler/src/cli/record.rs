@@ -65,9 +65,28 @@ pub struct RecordArgs {
     #[arg(long)]
     no_implied: bool,
 
+    /// Do not set the observed syscalls against what the recorded programs
+    /// can reach (a scan of their machine code and libraries, cached by
+    /// build id: see `syscall-profile scan`).
+    #[arg(long)]
+    pub no_coverage: bool,
+
+    /// `reachable`: also allow the syscalls the recorded programs can reach
+    /// that Docker's default allows, so that a path the run did not take
+    /// does not break under the profile (native commands).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub include: Option<Include>,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
+}
+
+/// What `--include` can add to a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Include {
+    /// What the recorded programs can reach, within Docker's default.
+    Reachable,
 }
 
 /// Entry point of `syscall-profile record`: the recorded command's exit
@@ -87,6 +106,8 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         comment: args.comment,
         keep_running: args.keep_running,
         no_implied: args.no_implied,
+        coverage: !args.no_coverage,
+        include_reachable: args.include == Some(Include::Reachable),
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -128,6 +149,17 @@ fn report(recording: &Recording, quiet: bool) {
         eprintln!("{line}");
     }
     report_implied(&recording.implied);
+    if let Some(coverage) = &recording.coverage {
+        eprintln!("syscall-profile: {}", coverage.summary());
+    }
+    if !recording.stats.included_reachable.is_empty() {
+        eprintln!(
+            "syscall-profile: --include reachable added {} syscall(s) the programs can reach and \
+             Docker's default allows: {}",
+            recording.stats.included_reachable.len(),
+            recording.stats.included_reachable.join(" ")
+        );
+    }
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),
         None => "profile written to standard output".to_owned(),

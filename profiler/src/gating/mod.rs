@@ -46,6 +46,11 @@ pub enum CheckError {
          run cannot be checked"
     )]
     Incomplete,
+    #[error(
+        "--coverage needs the programs of the run, and none could be scanned (a container's \
+         are in its image: `syscall-profile scan --image IMAGE`)"
+    )]
+    NoCoverage,
 }
 
 /// The JSON report's schema name.
@@ -76,6 +81,46 @@ pub struct CheckReport {
     pub unused: Vec<String>,
     /// The command that updates the policy to allow what the run used.
     pub update_command: Option<String>,
+    /// With `--coverage PCT`: the run's coverage of what its programs can
+    /// reach, against the threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageCheck>,
+}
+
+/// The coverage gate: a run that exercised less than `threshold` percent of
+/// the syscalls its programs can reach fails, however its syscalls fit the
+/// policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageCheck {
+    pub percent: f64,
+    pub threshold: f64,
+    pub passed: bool,
+    pub covered: usize,
+    pub reachable: usize,
+    /// Reachable but not observed, the riskiest first.
+    pub unobserved: Vec<String>,
+}
+
+impl CheckReport {
+    /// Applies the coverage gate: below the threshold, a passing check fails
+    /// (exit status 1).
+    pub fn gate_coverage(&mut self, coverage: &crate::coverage::Coverage, threshold: f64) {
+        let passed = coverage.percent() >= threshold;
+        self.coverage = Some(CoverageCheck {
+            percent: coverage.percent(),
+            threshold,
+            passed,
+            covered: coverage.covered,
+            reachable: coverage.reachable,
+            unobserved: coverage.unobserved.clone(),
+        });
+        if !passed {
+            self.passed = false;
+            if self.exit_code == exit::SUCCESS || self.exit_code == exit::COMMAND_FAILED {
+                self.exit_code = exit::OUTSIDE_POLICY;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,6 +249,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         conditional,
         unused,
         update_command,
+        coverage: None,
     }
 }
 

@@ -21,6 +21,20 @@ pub fn text(report: &CheckReport) -> String {
         "checked {} observed syscall(s) against {}",
         report.observed_count, report.policy
     );
+    if let Some(c) = &report.coverage {
+        let verdict = if c.passed { "PASS" } else { "FAIL" };
+        let shown: Vec<&str> = c.unobserved.iter().take(8).map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "{verdict}: the run made {} of the {} syscalls its programs can reach ({:.0} %, \
+             threshold {:.0} %); not exercised, the riskiest: {}",
+            c.covered,
+            c.reachable,
+            c.percent,
+            c.threshold,
+            shown.join(" ")
+        );
+    }
     if report.new_syscalls.is_empty() {
         out.push_str("PASS: every observed syscall is allowed by the policy\n");
     } else {
@@ -239,6 +253,7 @@ mod tests {
             update_command: Some(
                 "syscall-profile merge policy.json new.json -o policy.json".to_owned(),
             ),
+            coverage: None,
         }
     }
 

@@ -21,6 +21,8 @@ use self::{
     tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
+    baseline::DockerContext,
+    coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     implied::{self, Implied},
@@ -66,6 +68,12 @@ pub struct RecordOptions {
     /// Leave out the syscalls the kernel and language runtimes make by
     /// timing (`crate::implied`): the profile holds only what was observed.
     pub no_implied: bool,
+    /// Set the observed syscalls against what the recorded programs can
+    /// reach ([`crate::coverage`]; native commands).
+    pub coverage: bool,
+    /// Also allow what the programs can reach that Docker's default allows
+    /// (`--include reachable`).
+    pub include_reachable: bool,
 }
 
 impl RecordOptions {
@@ -84,6 +92,8 @@ impl RecordOptions {
             comment: None,
             keep_running: false,
             no_implied: false,
+            coverage: true,
+            include_reachable: false,
         }
     }
 }
@@ -114,6 +124,13 @@ pub enum RecordError {
     TempFile(std::io::Error),
     #[error("--keep-running applies to containers only")]
     KeepRunningNative,
+    #[error(
+        "--include reachable applies to native commands: a container's programs are in its \
+         image (`syscall-profile scan --image IMAGE` gives what they can reach)"
+    )]
+    IncludeReachableContainer,
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
 }
 
 impl RecordError {
@@ -147,6 +164,8 @@ pub struct Recording {
     pub runtime: Option<RuntimeReport>,
     /// Syscalls added because the kernel or a runtime makes them by timing.
     pub implied: Implied,
+    /// What the recorded programs can reach, against what was observed.
+    pub coverage: Option<Coverage>,
 }
 
 /// What a container's runtime contributed to its profile.
@@ -280,6 +299,9 @@ impl Plan {
         match &container_run {
             Some(run) => {
                 run.check_supervisable(options.user.is_some())?;
+                if options.include_reachable {
+                    return Err(RecordError::IncludeReachableContainer);
+                }
             }
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
@@ -530,6 +552,21 @@ fn conclude(
             &mut warnings,
         )
     });
+    let coverage = (options.coverage || options.include_reachable)
+        .then(|| {
+            let programs = scanned_programs(executable.as_deref(), &observation);
+            (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
+        })
+        .flatten();
+    if let Some(coverage) = &coverage {
+        warnings.extend(coverage.errors.iter().map(|e| format!("cannot scan {e}")));
+        if options.include_reachable {
+            let context = DockerContext::host(&[], &[])?;
+            stats.included_reachable =
+                coverage::include_reachable(&mut syscalls, coverage, &context);
+        }
+    }
+    stats.coverage = coverage.clone();
     // What the kernel and the program's runtime make by timing, triggered
     // by what was seen (`crate::implied`, rules in data/implied-syscalls.json).
     let implied = match options.no_implied {
@@ -575,7 +612,29 @@ fn conclude(
         warnings,
         runtime,
         implied,
+        coverage,
     })
+}
+
+/// The executables of a native recording that can be scanned: the command,
+/// and the programs it executed by an absolute path.
+fn scanned_programs(
+    executable: Option<&std::path::Path>,
+    observation: &Observation,
+) -> Vec<PathBuf> {
+    let Some(executable) = executable else {
+        return Vec::new();
+    };
+    let mut programs = vec![executable.to_owned()];
+    programs.extend(
+        observation
+            .events
+            .executed
+            .values()
+            .map(|e| PathBuf::from(&e.filename))
+            .filter(|p| p.is_absolute() && p.is_file()),
+    );
+    programs
 }
 
 /// What a container's runtime did after its filter install, and its base
@@ -692,6 +751,8 @@ fn summarize(
             numbers,
         },
         implied: Vec::new(),
+        coverage: None,
+        included_reachable: Vec::new(),
     };
     (syscalls, stats)
 }

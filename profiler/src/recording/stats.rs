@@ -35,6 +35,14 @@ pub struct Stats {
     /// `reason`, and for a runtime's rule `runtime` and `executable`).
     #[serde(default)]
     pub implied: Vec<crate::implied::Added>,
+    /// What the recorded programs can reach, against what the run made
+    /// (native commands; absent with `--no-coverage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::coverage::Coverage>,
+    /// With `--include reachable`: the reachable syscalls Docker's default
+    /// allows that the profile holds although the run did not make them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included_reachable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

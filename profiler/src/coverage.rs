@@ -1,0 +1,152 @@
+//! Coverage: how much of what a program can do a recording saw.
+//!
+//! A recording allows exactly what one run did. [`crate::scan`] finds what
+//! the program's machine code and its libraries can reach; set against the
+//! observed syscalls, that says how much of the program a run exercised,
+//! and which syscalls a path the run never took may need, ranked by the
+//! risk the baseline's notes give them.
+
+use std::{collections::BTreeSet, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    baseline::{Access, Baseline, DockerContext, notes},
+    profile::SyscallSet,
+    scan::{self, ScanOptions},
+};
+
+/// A recording's coverage of what its programs can reach.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Coverage {
+    /// The executables scanned: the recorded command, and the programs it
+    /// executed that could be found.
+    pub programs: Vec<PathBuf>,
+    /// How many syscalls the run made (x86-64 table).
+    pub observed: usize,
+    /// How many its programs can reach.
+    pub reachable: usize,
+    /// Of those, how many the run made: `covered / reachable` is the
+    /// coverage.
+    pub covered: usize,
+    /// Reachable but not observed, most dangerous first: what an untested
+    /// path may need.
+    pub unobserved: Vec<String>,
+    /// Observed but not found reachable (made by code the scan does not
+    /// see: a JIT, a plugin, or an unresolved site).
+    pub not_found: Vec<String>,
+    /// Sites whose syscall number the scan could not resolve: any syscall
+    /// may be made there.
+    pub unresolved_sites: usize,
+    /// Programs that could not be scanned, and why.
+    pub errors: Vec<String>,
+    /// The reachable syscalls themselves.
+    #[serde(skip)]
+    pub reachable_set: BTreeSet<String>,
+}
+
+impl Coverage {
+    /// The share of the reachable syscalls the run made, in percent.
+    pub fn percent(&self) -> f64 {
+        if self.reachable == 0 {
+            100.0
+        } else {
+            100.0 * self.covered as f64 / self.reachable as f64
+        }
+    }
+
+    /// One line for the summary: "41 observed of 97 reachable (42 %); 56
+    /// reachable but not observed, the riskiest: …".
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "coverage: {} of {} reachable syscalls observed ({:.0} %)",
+            self.covered,
+            self.reachable,
+            self.percent()
+        );
+        if !self.unobserved.is_empty() {
+            let shown: Vec<&str> = self.unobserved.iter().take(8).map(String::as_str).collect();
+            text.push_str(&format!(
+                "; {} reachable but not observed, the riskiest: {}",
+                self.unobserved.len(),
+                shown.join(" ")
+            ));
+        }
+        if self.unresolved_sites > 0 {
+            text.push_str(&format!(
+                "; {} site(s) with a number the scan could not resolve",
+                self.unresolved_sites
+            ));
+        }
+        text
+    }
+}
+
+/// Scans `programs` (the host's files) and sets what they can reach against
+/// `observed`. A program that cannot be scanned is named in `errors`, never
+/// dropped silently.
+pub fn of(programs: &[PathBuf], observed: &SyscallSet) -> Coverage {
+    let options = ScanOptions::default();
+    let mut coverage = Coverage::default();
+    let mut seen = BTreeSet::new();
+    for program in programs {
+        if !seen.insert(program.clone()) {
+            continue;
+        }
+        match scan::reachable(program, &options) {
+            Ok(result) => {
+                coverage.programs.push(program.clone());
+                coverage
+                    .reachable_set
+                    .extend(result.syscalls.keys().cloned());
+                coverage.unresolved_sites += result.unresolved.len();
+            }
+            Err(e) => coverage.errors.push(format!("{}: {e}", program.display())),
+        }
+    }
+    let observed: BTreeSet<String> = observed.iter().map(str::to_owned).collect();
+    coverage.observed = observed.len();
+    coverage.reachable = coverage.reachable_set.len();
+    coverage.covered = coverage.reachable_set.intersection(&observed).count();
+    let mut unobserved: Vec<String> = coverage
+        .reachable_set
+        .difference(&observed)
+        .cloned()
+        .collect();
+    // Most dangerous first, then by name.
+    unobserved.sort_by(|a, b| notes::danger(b).cmp(&notes::danger(a)).then(a.cmp(b)));
+    coverage.unobserved = unobserved;
+    coverage.not_found = observed
+        .difference(&coverage.reachable_set)
+        .cloned()
+        .collect();
+    coverage
+}
+
+/// `observed ∪ (reachable ∩ Docker's default for `context`)`: a profile that
+/// does not break on an untested path the code can take, and still allows
+/// nothing Docker's default refuses that the run did not need. A syscall the
+/// default allows only under argument conditions (socket, clone,
+/// personality) is added by name, as learned profiles hold names; the
+/// conditions come with argument-level profiles. Returns the names added.
+pub fn include_reachable(
+    syscalls: &mut SyscallSet,
+    coverage: &Coverage,
+    context: &DockerContext,
+) -> Vec<String> {
+    let default = Baseline::docker_default().evaluate(context);
+    let mut added = Vec::new();
+    for name in &coverage.reachable_set {
+        let allowed = match default.access(name) {
+            Access::Allowed => true,
+            // Some calls run: the default does not refuse the syscall itself.
+            Access::Conditional { when, .. } => when.iter().any(|grant| grant.verdict.runs()),
+            Access::Denied(_) => false,
+        };
+        if allowed && !syscalls.contains(name) {
+            syscalls.insert(name.as_str());
+            added.push(name.clone());
+        }
+    }
+    added
+}
