@@ -266,6 +266,22 @@ fn check(program: &Path, observed: &Observed) {
     );
 }
 
+/// [`check`], for small programs that make fewer syscalls.
+fn check_at_least(program: &Path, observed: &Observed, floor: usize) {
+    let result = scan(program, observed);
+    let reachable: BTreeSet<String> = result["syscalls"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    assert!(observed.syscalls.len() >= floor, "{:?}", observed.syscalls);
+    let missed: Vec<&String> = observed.syscalls.difference(&reachable).collect();
+    assert!(
+        missed.is_empty(),
+        "{} made {missed:?} (seen by strace) that scan does not count as reachable",
+        program.display()
+    );
+}
+
 fn workdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
@@ -287,6 +303,116 @@ fn ls_coreutils() {
         dir.path(),
         &program,
         &["-l", "/usr/bin", "/nonexistent"],
+        &mut observed,
+    );
+    check(&program, &observed);
+}
+
+#[test]
+fn more_coreutils() {
+    let dir = workdir();
+    fs::write(dir.path().join("in"), "b\na\nc\n").expect("write");
+    for (program, args) in [
+        ("/bin/cat", vec!["in"]),
+        ("/bin/cp", vec!["-a", "in", "out"]),
+        ("/usr/bin/sort", vec!["-r", "in"]),
+        ("/usr/bin/stat", vec!["in", "/"]),
+        ("/bin/date", vec!["-u", "+%s"]),
+        ("/bin/mkdir", vec!["-p", "x/y/z"]),
+    ] {
+        let program = require(program, "coreutils");
+        let mut observed = Observed::default();
+        trace(dir.path(), &program, &args, &mut observed);
+        check_at_least(&program, &observed, 5);
+    }
+}
+
+#[test]
+fn nginx_server() {
+    let program = require("/usr/sbin/nginx", "nginx");
+    let dir = workdir();
+    let prefix = dir.path();
+    fs::create_dir_all(prefix.join("logs")).expect("mkdir logs");
+    fs::create_dir_all(prefix.join("html")).expect("mkdir html");
+    fs::write(prefix.join("html/index.html"), "hello\n").expect("write page");
+    // A loopback port of its own (0 is not allowed in `listen`).
+    let port = 20000 + std::process::id() % 20000;
+    let conf = prefix.join("nginx.conf");
+    fs::write(
+        &conf,
+        format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\n\
+             error_log {0}/logs/error.log;\npid {0}/nginx.pid;\n\
+             events {{ worker_connections 16; }}\n\
+             http {{ access_log {0}/logs/access.log;\n\
+             client_body_temp_path {0}/tmp; proxy_temp_path {0}/tmp;\n\
+             fastcgi_temp_path {0}/tmp; uwsgi_temp_path {0}/tmp; scgi_temp_path {0}/tmp;\n\
+             server {{ listen 127.0.0.1:{1}; root {0}/html; }} }}\n",
+            prefix.display(),
+            port
+        ),
+    )
+    .expect("write nginx.conf");
+    let log = prefix.join("strace-nginx.log");
+    let mut server = Command::new(strace_bin())
+        .args(["-f", "-qq", "-e", "trace=all", "-o"])
+        .arg(&log)
+        .arg(&program)
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace nginx starts");
+    let address = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let fetch = |path: &str| -> Option<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: t\r\n\r\n").ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        Some(reply)
+    };
+    while fetch("/").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not answer on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for path in ["/", "/index.html", "/missing"] {
+        assert!(fetch(path).is_some(), "GET {path}");
+    }
+    // A reload, then a graceful stop, as an operator does.
+    let reload = Command::new(&program)
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-s", "reload"])
+        .status()
+        .expect("nginx -s reload runs");
+    assert!(reload.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(fetch("/").is_some(), "GET / after the reload");
+    let quit = Command::new(&program)
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-s", "quit"])
+        .status()
+        .expect("nginx -s quit runs");
+    assert!(quit.success());
+    let status = server.wait().expect("nginx ends");
+    assert!(status.success(), "strace nginx: {status}");
+    let mut observed = Observed::default();
+    parse_trace(
+        &fs::read_to_string(&log).expect("strace log"),
+        &program,
         &mut observed,
     );
     check(&program, &observed);

@@ -33,6 +33,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("crun", "podman's OCI runtime in the tests"),
     ("busybox-static", "the userland of the test images"),
     (
+        "nginx",
+        "a server whose reachable syscalls the scan test checks against strace",
+    ),
+    (
         "postgresql",
         "the server `record --user postgres` is tested with (pgbench, pg_ctl)",
     ),
