@@ -248,10 +248,17 @@ fn an_engine_client_behind_a_shell_is_reported() {
             "{command:?}: {err}"
         );
     }
-    let output = record(&["sh", "-c", "true"]);
-    let err = stderr(&output);
-    assert!(output.status.success(), "{err}");
-    assert!(!err.contains("client"), "{err}");
+    // Nothing hidden: no engine client, or the client run as the command
+    // itself (`docker --version`; a `docker run` is recorded as a container).
+    for command in [
+        &["sh", "-c", "true"][..],
+        &[docker.to_str().unwrap(), "--version"][..],
+    ] {
+        let output = record(command);
+        let err = stderr(&output);
+        assert!(output.status.success(), "{err}");
+        assert!(!err.contains("client"), "{command:?}: {err}");
+    }
 }
 
 /// With standard error not a terminal (as here), a denied syscall's report

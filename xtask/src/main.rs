@@ -4,6 +4,7 @@
 //!   LLVM (root only; idempotent).
 //! - `test`: the whole test suite, as CI runs it (`.ci/run`).
 //! - `demo`: records a sample program and prints its profile.
+//! - `coverage`: the precision of `scan`, program by program.
 //! - `bench`: what recording and enforcing cost, against bpftrace, strace
 //!   and Docker's default profile; writes BENCHMARKS.md and benchmarks.svg.
 //! - `bench-hooks`: measures what each eBPF hook type costs per syscall.
@@ -13,6 +14,7 @@
 //! standard output for their results.
 
 mod bench;
+mod coverage;
 mod demo;
 mod docker_baseline;
 mod images;
@@ -59,6 +61,9 @@ enum Task {
     /// Measure what recording and enforcing cost, against bpftrace, strace and
     /// Docker's default profile; write BENCHMARKS.md and benchmarks.svg.
     Bench(bench::Options),
+    /// The precision of `scan` per program: observed, reachable and Docker's
+    /// default side by side (a markdown table on stdout).
+    Coverage,
     /// Measure the cost per syscall of each hook type, watched and unwatched.
     BenchHooks(bench::HooksOptions),
     /// Derive the runtime base sets shipped in profiler/data/runtime-base/
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run().map(|()| ExitCode::SUCCESS),
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),
+        Task::Coverage => coverage::run(&ws).map(|()| ExitCode::SUCCESS),
         Task::Bench(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::BenchHooks(options) => bench::run_hooks(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),

@@ -126,14 +126,14 @@ impl KernelEvents {
             .filter_map(|e| e.engine_client().map(|c| (c, e)))
     }
 
-    /// What the user must be told, one line each. `command` is the
-    /// watched command's words.
     /// Whether a process left the watched tree: what it did after that was
     /// not seen, so the run is incomplete.
     pub fn lost_track(&self) -> bool {
         !self.escapes.is_empty() || self.escapes_not_kept > 0
     }
 
+    /// What the user must be told, one line each. `command` is the
+    /// watched command's words.
     pub fn warnings(&self, watch: Watch, command: &[String]) -> Vec<String> {
         let mut lines: Vec<String> = self.unwatched.clone();
         lines.extend(self.escapes.iter().map(|e| e.describe(watch)));
@@ -170,15 +170,17 @@ impl KernelEvents {
     }
 
     fn engine_client_warning(&self, watch: Watch, command: &[String]) -> Option<String> {
-        let (client, exec) = self.engine_clients().next()?;
-        let through = match command.first() {
-            Some(first)
-                if Path::new(first).file_name().and_then(|n| n.to_str()) != Some(client) =>
-            {
-                format!(" through `{}`", command.join(" "))
-            }
-            _ => String::new(),
-        };
+        // The client run as the command itself (`docker --version`, `runc
+        // --help`) hides nothing: a container run it would start is
+        // recognised before the recording and recorded as a container.
+        let named = command
+            .first()
+            .and_then(|first| Path::new(first).file_name())
+            .and_then(|n| n.to_str());
+        let (client, exec) = self
+            .engine_clients()
+            .find(|(client, _)| Some(*client) != named)?;
+        let through = format!(" through `{}`", command.join(" "));
         let (verb, what, how) = match watch {
             Watch::Recording => ("recorded", "is not recorded", "record"),
             Watch::Enforcing => (
