@@ -29,7 +29,10 @@ const WORKLOADS: &[(&str, &[&str])] = &[
         &["-c", "import json; print(json.dumps([1]))"],
     ),
     ("/usr/bin/perl", &["-e", "print sort(1,2)"]),
-    ("/bin/busybox", &["sh", "-c", "ls / > /dev/null; wc -l /etc/passwd"]),
+    (
+        "/bin/busybox",
+        &["sh", "-c", "ls / > /dev/null; wc -l /etc/passwd"],
+    ),
     ("/usr/sbin/nginx", &["-t", "-q"]),
     ("/usr/sbin/runc", &["--help"]),
 ];
