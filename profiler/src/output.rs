@@ -192,20 +192,7 @@ impl Output {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| match e {
-            rustix::io::Errno::NOENT => OutputError::NoDirectory {
-                path: path.to_owned(),
-                dir: dir_path.clone(),
-            },
-            rustix::io::Errno::NOTDIR => OutputError::NotADirectory {
-                path: path.to_owned(),
-                dir: dir_path.clone(),
-            },
-            e => OutputError::Create {
-                path: path.to_owned(),
-                source: e.into(),
-            },
-        })?;
+        .map_err(|e| dir_error(e, path, &dir_path))?;
 
         match rfs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
             Err(rustix::io::Errno::NOENT) => {}
@@ -428,20 +415,7 @@ impl AtomicFile {
         dir_path: PathBuf,
         name: OsString,
     ) -> Result<AtomicFile, OutputError> {
-        let (file, temp_name) = new_file(&dir).map_err(|e| match e {
-            rustix::io::Errno::ROFS => OutputError::ReadOnly {
-                path: path.to_owned(),
-                dir: dir_path.clone(),
-            },
-            rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => OutputError::NotWritable {
-                path: path.to_owned(),
-                dir: dir_path.clone(),
-            },
-            e => OutputError::Create {
-                path: path.to_owned(),
-                source: e.into(),
-            },
-        })?;
+        let (file, temp_name) = new_file(&dir).map_err(|e| dir_error(e, path, &dir_path))?;
         Ok(AtomicFile {
             path: path.to_owned(),
             dir,
@@ -628,6 +602,24 @@ impl Stream {
 #[cfg(not(test))]
 fn no_tmpfile() -> bool {
     false
+}
+
+/// What an error opening the output's directory, or creating a file in
+/// it, means for the user: the fix it names.
+fn dir_error(errno: rustix::io::Errno, path: &Path, dir: &Path) -> OutputError {
+    let (path, dir) = (path.to_owned(), dir.to_owned());
+    match errno {
+        rustix::io::Errno::NOENT => OutputError::NoDirectory { path, dir },
+        rustix::io::Errno::NOTDIR => OutputError::NotADirectory { path, dir },
+        rustix::io::Errno::ROFS => OutputError::ReadOnly { path, dir },
+        rustix::io::Errno::ACCESS | rustix::io::Errno::PERM => {
+            OutputError::NotWritable { path, dir }
+        }
+        e => OutputError::Create {
+            path,
+            source: e.into(),
+        },
+    }
 }
 
 /// Writes `text` to the tool's own standard output or error.
