@@ -100,7 +100,8 @@ pub fn resource(profile: &Profile, options: &Options) -> Result<Exported, Export
     let arches = architectures(profile, TARGET)?;
     if let Some(arch) = arches.iter().find(|arch| !CRD_ARCHES.contains(arch)) {
         return Err(unsupported(format!(
-            "the CRD does not accept architecture {arch}; remove it from the profile"
+            "the CRD does not accept architecture {}; remove it from the profile",
+            arch.scmp_name()
         )));
     }
     if let Some(path) = &profile.listener_path
