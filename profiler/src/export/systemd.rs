@@ -64,7 +64,11 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
             )));
         }
     }
-    let mut notes = Vec::new();
+    let mut notes = vec![
+        "systemd also allows its @default set whatever the filter (execve, exit, brk, futex, \
+         …: `systemd-analyze syscall-filter @default`)"
+            .to_owned(),
+    ];
     if !conditional.is_empty() {
         if !options.widen {
             return Err(ExportError::NeedsWiden {
@@ -80,8 +84,8 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
     let mut text = String::from(
         "# A seccomp allow-list written by `syscall-profile export --to systemd`.\n\
          # Save it as /etc/systemd/system/UNIT.service.d/seccomp.conf, then\n\
-         # `systemctl daemon-reload` and restart the unit. systemd always allows\n\
-         # a few calls on its own (execve, exit, exit_group, rt_sigreturn, …).\n\
+         # `systemctl daemon-reload` and restart the unit. systemd also allows\n\
+         # its @default set (`systemd-analyze syscall-filter @default`).\n\
          [Service]\n",
     );
     // One line per name keeps long lists readable; assignments add up.
