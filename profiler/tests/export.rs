@@ -537,3 +537,150 @@ fn systemd_drop_in_never_widens_silently_and_systemd_reads_it() {
     );
     assert_eq!(complaints.lines().count(), 2, "{complaints}");
 }
+
+/// Removes `dir` and the cgroups below it, deepest first (all empty once
+/// the processes in them have ended).
+fn remove_cgroup_tree(dir: &Path) {
+    let mut dirs = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        if let Ok(entries) = fs::read_dir(&d) {
+            pending.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+            dirs.push(d);
+        }
+    }
+    for d in dirs.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Boots this host's systemd (its /usr, a tmpfs root) in a `systemd-nspawn`
+/// container, in a mount namespace (with a /run/systemd of its own, where
+/// nspawn keeps its state) and cgroups of the test's own, to run
+/// `units/spx-export.service` once; `out` is the unit's /out.
+fn boot_unit(dir: &Path, units: &Path, out: &Path) -> Output {
+    let tag = format!("spx-export-{}", std::process::id());
+    let mut cgroups = vec![common::cgroup2_mount().join(&tag)];
+    let named = Path::new("/sys/fs/cgroup/systemd");
+    if named.join("cgroup.procs").is_file() {
+        cgroups.push(named.join(&tag));
+    }
+    let enter: String = cgroups
+        .iter()
+        .map(|c| {
+            format!(
+                "mkdir {c} && echo $$ > {c}/cgroup.procs || exit 99\n",
+                c = c.display()
+            )
+        })
+        .collect();
+    let script = format!(
+        "{enter}exec timeout 120 unshare -m --propagation private sh -c 'mount -t tmpfs none \
+         /run/systemd && exec systemd-nspawn --quiet --volatile=yes -D / --register=no \
+         --keep-unit --machine={tag} --bind-ro={units}:/etc/systemd/system --bind={out}:/out \
+         -b -- systemd.unit=spx-export.service systemd.firstboot=off'",
+        units = units.display(),
+        out = out.display(),
+    );
+    let result = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    for cgroup in &cgroups {
+        remove_cgroup_tree(cgroup);
+        assert!(!cgroup.exists(), "cgroup {} left behind", cgroup.display());
+    }
+    assert_ne!(result.status.code(), Some(99), "{}", stderr(&result));
+    result
+}
+
+/// The drop-in enforced by systemd's own manager: the host's systemd booted
+/// in a systemd-nspawn container starts a unit under it. The workload's
+/// write works; the fork it never made when learned is refused with EPERM;
+/// without the drop-in the same unit forks and makes its directory.
+#[test]
+fn systemd_manager_enforces_the_drop_in() {
+    require_root();
+    need("systemd-nspawn", "systemd-container");
+    let dir = tempfile::tempdir().unwrap();
+    let (units, out) = (dir.path().join("units"), dir.path().join("out"));
+    fs::create_dir_all(units.join("spx-export.service.d")).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    fs::write(
+        units.join("spx-export.service"),
+        "[Unit]\nDescription=export test\nDefaultDependencies=no\nSuccessAction=exit-force\n\
+         FailureAction=exit-force\n[Service]\nType=oneshot\nExecStart=/usr/bin/busybox sh -c \
+         'echo allowed > /out/a; mkdir /out/made 2> /out/err; echo $? > /out/rc'\n",
+    )
+    .unwrap();
+    // The workload learned without the fork: only its write.
+    let learned = dir.path().join("learned.json");
+    let script = format!("echo allowed > {}/a", out.display());
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        "/usr/bin/busybox".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        script.as_ref(),
+    ]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let names = common::allowed_names(&fs::read_to_string(&learned).unwrap());
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("clone") || n.contains("fork")),
+        "{names:?}"
+    );
+    let drop_in = units.join("spx-export.service.d/seccomp.conf");
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "systemd".as_ref(),
+        learned.as_os_str(),
+        "-o".as_ref(),
+        drop_in.as_os_str(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    fs::remove_file(out.join("a")).unwrap();
+
+    let booted = boot_unit(dir.path(), &units, &out);
+    let log = format!("{}{}", stdout(&booted), stderr(&booted));
+    assert_eq!(
+        fs::read_to_string(out.join("a")).unwrap_or_default(),
+        "allowed\n",
+        "{log}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("err"))
+            .unwrap_or_default()
+            .trim(),
+        "sh: can't fork: Operation not permitted",
+        "{log}"
+    );
+    assert!(!out.join("made").exists());
+
+    // The control: the same unit without the drop-in.
+    fs::remove_file(&drop_in).unwrap();
+    for file in ["a", "err"] {
+        fs::remove_file(out.join(file)).unwrap();
+    }
+    let booted = boot_unit(dir.path(), &units, &out);
+    let log = format!("{}{}", stdout(&booted), stderr(&booted));
+    assert_eq!(
+        fs::read_to_string(out.join("rc")).unwrap_or_default(),
+        "0\n",
+        "{log}"
+    );
+    assert!(out.join("made").is_dir(), "{log}");
+}
