@@ -684,3 +684,50 @@ fn systemd_manager_enforces_the_drop_in() {
     );
     assert!(out.join("made").is_dir(), "{log}");
 }
+
+#[test]
+fn bundle_errors_are_one_line_and_leave_the_bundle_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("p.json");
+    fs::write(&input, WITH_CONDITION).unwrap();
+    let bundle = dir.path().join("bundle");
+    fs::create_dir_all(&bundle).unwrap();
+    let input = input.to_str().unwrap();
+    let bundle_arg = bundle.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--to", "oci", "--bundle", bundle_arg, input],
+            "give a bundle directory made by `runc spec`",
+        ),
+        (
+            &["--to", "systemd", "--bundle", bundle_arg, input],
+            "--bundle applies only to --to oci",
+        ),
+        (
+            &["--to", "oci", "--bundle", "/nonexistent-spx-bundle", input],
+            "does not exist",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(std::iter::once("export").chain(args.iter().copied()));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    assert!(common::dir_entries(&bundle).is_empty());
+    // A config.json that is no runtime spec is left as it was.
+    fs::write(bundle.join("config.json"), "[1]\n").unwrap();
+    let out = run(["export", "--to", "oci", "--bundle", bundle_arg, input]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a runtime spec"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(bundle.join("config.json")).unwrap(),
+        "[1]\n"
+    );
+    assert_eq!(common::dir_entries(&bundle).len(), 1);
+}
