@@ -41,10 +41,14 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
     let default_errno = profile.default_errno_ret.unwrap_or(EPERM);
     let mut allowed = SyscallSet::new();
     let mut conditional = Vec::new();
+    let mut logged = Vec::new();
     for (at, rule) in profile.syscalls.iter().enumerate() {
         if rule.action.lets_run() {
             if !rule.args.is_empty() {
                 conditional.push(format!("rule {} ({})", at + 1, rule_names(rule)));
+            }
+            if rule.action == Action::Log {
+                logged.push(format!("rule {} ({})", at + 1, rule_names(rule)));
             }
             for name in &rule.names {
                 allowed.insert(name);
@@ -78,6 +82,12 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
         notes.push(format!(
             "widened (allowed whatever their arguments): {}",
             conditional.join(", ")
+        ));
+    }
+    if !logged.is_empty() {
+        notes.push(format!(
+            "allowed without logging (systemd's allow-list does not log): {}",
+            logged.join(", ")
         ));
     }
     let names: Vec<&str> = allowed.iter().collect();
