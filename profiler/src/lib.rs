@@ -27,6 +27,7 @@ pub mod diffing;
 pub mod enforcing;
 pub mod engine;
 pub mod exit;
+pub mod export;
 pub mod gating;
 pub mod implied;
 pub mod merging;

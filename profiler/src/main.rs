@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => cli::merge::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Scan(args) => cli::scan::run(args),
+        Command::Export(args) => cli::export::run(args),
         Command::Guardian => Ok(guardian::serve()),
     };
     ExitCode::from(cli::exit_status(result))

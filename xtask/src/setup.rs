@@ -31,6 +31,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "the podman engine the container tests record and enforce",
     ),
     ("crun", "podman's OCI runtime in the tests"),
+    (
+        "runc",
+        "runs the OCI bundles `export --to oci` writes, in the tests",
+    ),
     ("busybox-static", "the userland of the test images"),
     (
         "nginx",

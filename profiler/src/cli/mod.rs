@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diff;
 pub mod enforce;
+pub mod export;
 pub mod merge;
 pub mod record;
 pub mod scan;
@@ -54,6 +55,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// The syscalls a program can reach: its machine code and its libraries'.
     Scan(scan::ScanArgs),
+    /// Write a profile for another consumer: podman, an OCI bundle (runc,
+    /// crun), Kubernetes, systemd.
+    Export(export::ExportArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,
@@ -75,6 +79,8 @@ pub enum Error {
     /// `scan` could not read, analyse or write (the message names which).
     #[error("{0}")]
     Scan(String),
+    #[error(transparent)]
+    Export(#[from] export::ExportCliError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     /// The command ran, but the tool could not watch all of it.
@@ -88,7 +94,11 @@ impl Error {
         match self {
             Error::Record(e) => e.exit_code(),
             Error::Enforce(e) => e.exit_code(),
-            Error::Diff(_) | Error::Merge(_) | Error::Check(_) | Error::Scan(_) => exit::USAGE,
+            Error::Diff(_)
+            | Error::Merge(_)
+            | Error::Check(_)
+            | Error::Scan(_)
+            | Error::Export(_) => exit::USAGE,
             Error::Runtime(_) | Error::Incomplete(_) => exit::TOOL_FAILED,
         }
     }

@@ -1,0 +1,109 @@
+//! `syscall-profile export`: arguments, the profile in the target's form,
+//! the output.
+
+use std::path::PathBuf;
+
+use super::{Error, warn};
+use crate::{
+    exit,
+    export::{self, ExportError, Format, Options, oci},
+    output::{Output, OutputError},
+    profile::{Profile, ProfileError},
+};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 when the profile was written, 2 otherwise.")]
+pub struct ExportArgs {
+    /// The consumer to write the profile for.
+    #[arg(long = "to", value_name = "FORMAT", value_enum)]
+    pub to: Format,
+
+    /// The profile (Docker's JSON format, as `record` writes it).
+    #[arg(value_name = "PROFILE")]
+    pub input: PathBuf,
+
+    /// Write to FILE (atomically). Default: standard output.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "bundle")]
+    pub output: Option<PathBuf>,
+
+    /// oci: write the profile into DIR/config.json at `.linux.seccomp`,
+    /// keeping the rest of the file (atomically).
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+
+    /// kubernetes: the resource's `metadata.name` (default: syscall-profile).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// kubernetes: the resource's `metadata.namespace`.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// systemd: allow the syscalls of rules with argument conditions whatever
+    /// their arguments (systemd cannot check arguments); says which.
+    #[arg(long)]
+    pub widen: bool,
+}
+
+/// Why `export` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportCliError {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(transparent)]
+    Bundle(#[from] oci::BundleError),
+    #[error("--{0} applies only to --to {1}")]
+    Misplaced(&'static str, &'static str),
+}
+
+/// Entry point of `syscall-profile export`.
+pub fn run(args: ExportArgs) -> Result<i32, Error> {
+    run_inner(args).map_err(Error::Export)
+}
+
+fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
+    if args.bundle.is_some() && args.to != Format::Oci {
+        return Err(ExportCliError::Misplaced("bundle", "oci"));
+    }
+    if args.widen && args.to != Format::Systemd {
+        return Err(ExportCliError::Misplaced("widen", "systemd"));
+    }
+    if (args.name.is_some() || args.namespace.is_some()) && args.to != Format::Kubernetes {
+        return Err(ExportCliError::Misplaced("name/--namespace", "kubernetes"));
+    }
+    let target = match &args.bundle {
+        Some(dir) => Some(dir.join("config.json")),
+        None => args.output.clone(),
+    };
+    // The output is checked before the input is read.
+    let output = Output::prepare(target.as_deref())?;
+    let parsed = Profile::load(&args.input)?;
+    for warning in &parsed.warnings {
+        warn(&format!("{}: {warning}", args.input.display()));
+    }
+    let options = Options {
+        name: args.name,
+        namespace: args.namespace,
+        widen: args.widen,
+        output_path: args.output.clone(),
+    };
+    let exported = match &args.bundle {
+        Some(dir) => {
+            let seccomp = oci::to_oci(&parsed.profile)?;
+            export::Exported {
+                text: oci::into_bundle_config(dir, &seccomp)?,
+                notes: Vec::new(),
+            }
+        }
+        None => export::export(&parsed.profile, args.to, &options)?,
+    };
+    output.commit(&exported.text)?;
+    for note in &exported.notes {
+        eprintln!("syscall-profile: {note}");
+    }
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,152 @@
+//! `export`: one profile of the internal model written for each consumer
+//! that enforces seccomp — Docker and podman (their JSON), an OCI runtime
+//! (runc, crun: the runtime spec's `linux.seccomp`), Kubernetes (the
+//! Security Profiles Operator's `SeccompProfile`, or a Localhost profile)
+//! and systemd (a unit drop-in). What a target cannot express is refused
+//! with a line naming the rule, never dropped or widened silently.
+
+pub mod kubernetes;
+pub mod oci;
+pub mod systemd;
+
+use crate::profile::{Arch, Profile, SyscallRule};
+
+/// The consumers a profile can be exported for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Docker's seccomp JSON (`docker run --security-opt seccomp=FILE`).
+    Docker,
+    /// The same JSON, for `podman run --security-opt seccomp=FILE`.
+    Podman,
+    /// The OCI runtime spec's `linux.seccomp` object (runc, crun).
+    Oci,
+    /// A `SeccompProfile` of the Security Profiles Operator, as YAML.
+    Kubernetes,
+    /// Docker's JSON for the kubelet's seccomp directory, with the
+    /// `securityContext` that uses it.
+    KubernetesLocalhost,
+    /// A systemd unit drop-in (`SystemCallFilter=`).
+    Systemd,
+}
+
+/// What an export wrote, and what the user must know of it.
+#[derive(Debug)]
+pub struct Exported {
+    pub text: String,
+    /// Said on standard error: how to use it, what was changed (widened).
+    pub notes: Vec<String>,
+}
+
+/// Why a profile cannot be written for a target.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(
+        "rule {rule} ({names}) has Docker-only includes/excludes, which {target} cannot \
+         express: evaluate them first (e.g. write the profile again without them)"
+    )]
+    DockerFilters {
+        target: &'static str,
+        rule: usize,
+        names: String,
+    },
+    #[error("{target} cannot express this profile: {reason}")]
+    Unsupported {
+        target: &'static str,
+        reason: String,
+    },
+    #[error(
+        "rules with argument conditions cannot be written as systemd's SystemCallFilter=: {rules}; \
+         give --widen to allow these syscalls whatever their arguments, or remove the conditions"
+    )]
+    NeedsWiden { rules: String },
+    #[error(
+        "{0} has no architecture this tool knows the native one of; give a profile for x86_64, aarch64, …"
+    )]
+    NoHostArch(&'static str),
+}
+
+/// Options some targets take.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// `metadata.name` of a Kubernetes resource.
+    pub name: Option<String>,
+    /// `metadata.namespace` of a Kubernetes resource.
+    pub namespace: Option<String>,
+    /// systemd: allow syscalls whose rules have argument conditions.
+    pub widen: bool,
+    /// kubernetes-localhost: where the profile file is written.
+    pub output_path: Option<std::path::PathBuf>,
+}
+
+/// Writes `profile` for `format`.
+pub fn export(
+    profile: &Profile,
+    format: Format,
+    options: &Options,
+) -> Result<Exported, ExportError> {
+    match format {
+        Format::Docker | Format::Podman => Ok(Exported {
+            text: profile.to_json(),
+            notes: Vec::new(),
+        }),
+        Format::Oci => {
+            let seccomp = oci::to_oci(profile)?;
+            Ok(Exported {
+                text: oci::to_text(&seccomp),
+                notes: Vec::new(),
+            })
+        }
+        Format::Kubernetes => kubernetes::resource(profile, options),
+        Format::KubernetesLocalhost => Ok(kubernetes::localhost(profile, options)),
+        Format::Systemd => systemd::drop_in(profile, options),
+    }
+}
+
+/// Refuses a profile that still has Docker's includes/excludes.
+pub(crate) fn refuse_docker_filters(
+    profile: &Profile,
+    target: &'static str,
+) -> Result<(), ExportError> {
+    match profile
+        .syscalls
+        .iter()
+        .enumerate()
+        .find(|(_, rule)| !rule.includes.is_empty() || !rule.excludes.is_empty())
+    {
+        Some((at, rule)) => Err(ExportError::DockerFilters {
+            target,
+            rule: at + 1,
+            names: rule_names(rule),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The architectures a runtime filters with: an `archMap` becomes the host's
+/// entry (its native architecture and sub-architectures); a list stays.
+pub(crate) fn architectures(
+    profile: &Profile,
+    target: &'static str,
+) -> Result<Vec<Arch>, ExportError> {
+    if profile.arch_map.is_empty() {
+        return Ok(profile.architectures.clone());
+    }
+    let host = Arch::host().ok_or(ExportError::NoHostArch(target))?;
+    Ok(profile.effective_arches(host))
+}
+
+/// A rule's names, shortened for a message.
+pub(crate) fn rule_names(rule: &SyscallRule) -> String {
+    const SHOWN: usize = 4;
+    let mut text = rule
+        .names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if rule.names.len() > SHOWN {
+        text.push_str(&format!(", … ({} names)", rule.names.len()));
+    }
+    text
+}

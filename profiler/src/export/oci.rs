@@ -1,0 +1,119 @@
+//! The OCI runtime spec's `linux.seccomp` object, and writing it into a
+//! bundle's `config.json`.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{ExportError, architectures, refuse_docker_filters};
+use crate::profile::{Action, Arch, ArgCondition, FilterFlag, Profile};
+
+const TARGET: &str = "an OCI runtime";
+
+/// `linux.seccomp` of the runtime spec (config-linux.md#seccomp).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciSeccomp {
+    pub default_action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_errno_ret: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<Arch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<FilterFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener_metadata: Option<String>,
+    pub syscalls: Vec<OciSyscall>,
+}
+
+/// One entry of `linux.seccomp.syscalls`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciSyscall {
+    pub names: Vec<String>,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<ArgCondition>,
+}
+
+/// The profile as the runtime spec's object; Docker-only fields (comments,
+/// includes/excludes, archMap) have no place there.
+pub fn to_oci(profile: &Profile) -> Result<OciSeccomp, ExportError> {
+    refuse_docker_filters(profile, TARGET)?;
+    Ok(OciSeccomp {
+        default_action: profile.default_action,
+        default_errno_ret: profile.default_errno_ret,
+        architectures: architectures(profile, TARGET)?,
+        flags: profile.flags.clone(),
+        listener_path: profile.listener_path.clone(),
+        listener_metadata: profile.listener_metadata.clone(),
+        syscalls: profile
+            .syscalls
+            .iter()
+            .filter(|rule| !rule.names.is_empty())
+            .map(|rule| OciSyscall {
+                names: rule.names.clone(),
+                action: rule.action,
+                errno_ret: rule.errno_ret,
+                args: rule.args.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// Pretty JSON with a final newline.
+pub fn to_text(seccomp: &OciSeccomp) -> String {
+    let mut text = serde_json::to_string_pretty(seccomp).expect("the object always serializes");
+    text.push('\n');
+    text
+}
+
+/// Why a bundle's `config.json` cannot take the profile.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("cannot read {path}: {source} (give a bundle directory made by `runc spec`)")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a runtime spec: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+/// `config.json` of `bundle` with `.linux.seccomp` replaced by `seccomp`,
+/// everything else kept.
+pub fn into_bundle_config(bundle: &Path, seccomp: &OciSeccomp) -> Result<String, BundleError> {
+    let path = bundle.join("config.json");
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(&path).map_err(|source| BundleError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| BundleError::Invalid {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    let root = config.as_object_mut().ok_or_else(|| BundleError::Invalid {
+        path: shown.clone(),
+        reason: "it is no JSON object".into(),
+    })?;
+    let linux = root
+        .entry("linux")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    let linux = linux.as_object_mut().ok_or_else(|| BundleError::Invalid {
+        path: shown.clone(),
+        reason: "`linux` is no object".into(),
+    })?;
+    linux.insert(
+        "seccomp".into(),
+        serde_json::to_value(seccomp).expect("the object always serializes"),
+    );
+    let mut text = serde_json::to_string_pretty(&config).expect("a JSON value serializes");
+    text.push('\n');
+    Ok(text)
+}

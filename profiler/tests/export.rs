@@ -1,0 +1,733 @@
+//! `syscall-profile export`, checked by the consumers themselves: the OCI
+//! object run by runc and crun from a bundle, the Kubernetes resource
+//! validated against the Security Profiles Operator's CRD schema, the
+//! systemd drop-in read by systemd-analyze.
+
+mod common;
+mod reference;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use common::{require_root, run, stderr, stdout};
+use serde_json::{Value, json};
+
+/// The errno the OCI profile refuses unlisted calls with: ENOSYS, whose
+/// message ("Function not implemented") nothing else in the run prints.
+const ENOSYS: u32 = 38;
+
+/// What runc's and crun's own code still calls after installing the filter
+/// and before executing the workload (closing their pipes, checking
+/// /proc/self/fd, the exec fifo, Go's runtime): a profile learned from
+/// `docker run` holds these; one learned natively does not.
+const RUNTIME_TAIL: &[&str] = &[
+    "close",
+    "openat",
+    "fstat",
+    "fcntl",
+    "futex",
+    "nanosleep",
+    "sched_yield",
+    "rt_sigprocmask",
+    "sigaltstack",
+    "gettid",
+    "tgkill",
+    "madvise",
+    "mmap",
+    "munmap",
+    "clone",
+    "read",
+    "epoll_pwait",
+    "epoll_ctl",
+    "capget",
+    "capset",
+    "setgroups",
+    "setuid",
+    "setgid",
+    "setresuid",
+    "setresgid",
+    "fstatfs",
+    "statfs",
+    "getdents64",
+    "lseek",
+];
+
+fn write_profile(dir: &Path, name: &str, profile: &Value) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, serde_json::to_string_pretty(profile).unwrap()).unwrap();
+    path
+}
+
+fn need(program: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{program} is missing: install Debian's {package} package"
+    );
+}
+
+/// A bundle: `runc spec`, a busybox rootfs, a process that makes an
+/// allowed call (write: `echo`) and one the profile never saw (mkdir).
+fn bundle(dir: &Path) -> PathBuf {
+    let bundle = dir.join("bundle");
+    let bin = bundle.join("rootfs/bin");
+    fs::create_dir_all(&bin).unwrap();
+    let busybox = Path::new("/usr/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "/usr/bin/busybox is missing: install Debian's busybox-static package"
+    );
+    fs::copy(busybox, bin.join("busybox")).unwrap();
+    for applet in ["sh", "echo", "mkdir"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    let out = Command::new("runc")
+        .arg("spec")
+        .current_dir(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "runc spec: {}", stderr(&out));
+    let path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(["/bin/sh", "-c", "echo allowed; mkdir /made"]);
+    config["root"]["readonly"] = json!(false);
+    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    bundle
+}
+
+/// Runs the bundle with `runtime` (its state under `dir`), in a mount
+/// namespace of its own where hugetlb is a v1 hierarchy (crun refuses a
+/// cgroup2 hierarchy holding a controller on these hybrid hosts); the
+/// container is deleted whatever happened.
+fn run_bundle(runtime: &str, dir: &Path, bundle: &Path, id: &str) -> Output {
+    let root = dir.join(format!("{runtime}-root"));
+    fs::create_dir_all(&root).unwrap();
+    let script = format!(
+        "mkdir -p {dir}/hugetlb && mount -t cgroup -o hugetlb none {dir}/hugetlb || exit 99
+         timeout 60 {runtime} --root {root} run -b {bundle} {id}
+         status=$?
+         {runtime} --root {root} delete -f {id} >/dev/null 2>&1
+         exit $status",
+        dir = dir.display(),
+        root = root.display(),
+        bundle = bundle.display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(99), "{}", stderr(&out));
+    out
+}
+
+#[test]
+fn oci_bundle_enforced_by_runc_and_crun() {
+    require_root();
+    need("runc", "runc");
+    need("crun", "crun");
+    let dir = tempfile::tempdir().unwrap();
+    // The workload's calls, learned by the tool itself.
+    let learned = dir.path().join("learned.json");
+    let out = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        "/usr/bin/busybox".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        "echo allowed".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut profile: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    profile["defaultErrnoRet"] = json!(ENOSYS);
+    let names = profile["syscalls"][0]["names"].as_array_mut().unwrap();
+    assert!(
+        !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
+        "{names:?}"
+    );
+    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
+    // A rule with an argument condition, which the runtimes must accept
+    // (the workload never calls personality: it changes no verdict).
+    profile["syscalls"].as_array_mut().unwrap().push(json!({
+        "names": ["personality"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 0, "value": 0xffff_ffffu64, "op": "SCMP_CMP_EQ"}]
+    }));
+    let input = write_profile(dir.path(), "profile.json", &profile);
+    let bundle = bundle(dir.path());
+    let before: Value =
+        serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+
+    let out = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "oci".as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        input.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after: Value =
+        serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+    // The rest of the file is kept.
+    for key in ["process", "root", "mounts", "hostname"] {
+        assert_eq!(before[key], after[key], "{key}");
+    }
+    for key in ["namespaces", "maskedPaths", "readonlyPaths"] {
+        assert_eq!(before["linux"][key], after["linux"][key], "linux.{key}");
+    }
+    let seccomp = &after["linux"]["seccomp"];
+    assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+    assert_eq!(seccomp["defaultErrnoRet"], ENOSYS);
+    assert_eq!(
+        seccomp["architectures"],
+        json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+    );
+    assert!(seccomp.get("archMap").is_none(), "{seccomp}");
+    assert!(
+        seccomp["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("comment").is_none()),
+        "{seccomp}"
+    );
+    assert_eq!(seccomp["syscalls"][1]["args"][0]["value"], 0xffff_ffffu64);
+
+    for runtime in ["runc", "crun"] {
+        let id = format!("spx-export-{runtime}-{}", std::process::id());
+        let out = run_bundle(runtime, dir.path(), &bundle, &id);
+        assert_eq!(
+            stdout(&out).trim(),
+            "allowed",
+            "{runtime}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("can't create directory '/made': Function not implemented"),
+            "{runtime}: {}",
+            stderr(&out)
+        );
+        assert!(!bundle.join("rootfs/made").exists(), "{runtime}");
+    }
+
+    // The control: with mkdir allowed, the same bundle makes its directory,
+    // so the refusal above was the profile's.
+    profile["syscalls"][0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!("mkdir"), json!("mkdirat")]);
+    let input = write_profile(dir.path(), "profile.json", &profile);
+    let out = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "oci".as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        input.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = format!("spx-export-control-{}", std::process::id());
+    let out = run_bundle("runc", dir.path(), &bundle, &id);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(bundle.join("rootfs/made").is_dir());
+}
+
+#[test]
+fn oci_refuses_docker_only_includes() {
+    let dir = tempfile::tempdir().unwrap();
+    let docker_default = reference::reference_file("docker-default-seccomp.json");
+    let out_file = dir.path().join("oci.json");
+    let out = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "oci".as_ref(),
+        docker_default.as_os_str(),
+        "-o".as_ref(),
+        out_file.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    // The reference lists other architectures' names, which are warned of.
+    let errors: Vec<&str> = err.lines().filter(|l| !l.contains(": warning: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("includes/excludes"), "{err}");
+    assert!(!out_file.exists());
+}
+
+/// The v1 `openAPIV3Schema` of the operator's CRD (reference data).
+fn crd_schema() -> Value {
+    let path = reference::reference_file("spo-seccompprofile-crd.yaml");
+    let crd: Value = serde_norway::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .expect("the CRD has a v1 version")["schema"]["openAPIV3Schema"]
+        .clone()
+}
+
+/// Every key of `object` is a property the schema declares (the CRD leaves
+/// `additionalProperties` open, so the validator would not notice a
+/// Docker-only field such as defaultErrnoRet).
+fn only_declared_keys(object: &Value, schema: &Value, at: &str) {
+    for (key, value) in object.as_object().unwrap() {
+        let declared = &schema["properties"][key];
+        assert!(!declared.is_null(), "{at}.{key} is not in the CRD");
+        if value.is_object() && declared["properties"].is_object() {
+            only_declared_keys(value, declared, &format!("{at}.{key}"));
+        }
+        if let (Some(items), Some(_)) = (
+            value.as_array(),
+            declared["items"]["properties"].as_object(),
+        ) {
+            for item in items {
+                only_declared_keys(item, &declared["items"], &format!("{at}.{key}[]"));
+            }
+        }
+    }
+}
+
+fn export_kubernetes(dir: &Path, profile: &Value) -> Output {
+    let input = write_profile(dir, "k8s.json", profile);
+    run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "kubernetes".as_ref(),
+        "--name".as_ref(),
+        "learned".as_ref(),
+        "--namespace".as_ref(),
+        "apps".as_ref(),
+        input.as_os_str(),
+    ])
+}
+
+#[test]
+fn kubernetes_resources_validate_against_the_crd_schema() {
+    let schema = crd_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the CRD schema compiles");
+    let dir = tempfile::tempdir().unwrap();
+    let actions = [
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_TRAP",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_NOTIFY",
+    ];
+    let ops = [
+        "SCMP_CMP_NE",
+        "SCMP_CMP_LT",
+        "SCMP_CMP_LE",
+        "SCMP_CMP_EQ",
+        "SCMP_CMP_GE",
+        "SCMP_CMP_GT",
+    ];
+    let mut rules: Vec<Value> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, action)| {
+            let mut rule = json!({"names": [format!("call{i}")], "action": action});
+            if *action == "SCMP_ACT_ERRNO" || *action == "SCMP_ACT_TRACE" {
+                rule["errnoRet"] = json!(38);
+            }
+            rule
+        })
+        .collect();
+    // Every operator, six conditions, the largest value int64 holds.
+    rules.push(json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+        "args": ops.iter().enumerate().map(|(i, op)| json!({"index": i, "value": i64::MAX, "op": op})).collect::<Vec<_>>()}));
+    rules.push(json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 1, "value": 0xf, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}]}));
+    let mut profiles = Vec::new();
+    for default in actions {
+        profiles.push(json!({"defaultAction": default,
+            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+            "syscalls": rules}));
+    }
+    profiles.push(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+        "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_S390X", "SCMP_ARCH_RISCV64", "SCMP_ARCH_PPC64LE"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "listenerPath": "/var/run/security-profiles-operator/agent.sock",
+        "syscalls": rules}));
+    for profile in &profiles {
+        let out = export_kubernetes(dir.path(), profile);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let resource: Value = serde_norway::from_str(&stdout(&out)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&resource)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}\n{}", stdout(&out));
+        only_declared_keys(&resource, &schema, "");
+        assert_eq!(
+            resource["apiVersion"],
+            "security-profiles-operator.x-k8s.io/v1"
+        );
+        assert_eq!(resource["kind"], "SeccompProfile");
+        assert_eq!(
+            resource["metadata"],
+            json!({"name": "learned", "namespace": "apps"})
+        );
+        assert_eq!(resource["spec"]["defaultAction"], profile["defaultAction"]);
+        assert_eq!(
+            resource["spec"]["syscalls"].as_array().unwrap().len(),
+            rules.len()
+        );
+        assert_eq!(
+            resource["spec"]["syscalls"][9]["args"][5]["value"],
+            i64::MAX
+        );
+    }
+    // The validator has teeth: what the CRD forbids is reported.
+    let mut bad: Value =
+        serde_norway::from_str(&stdout(&export_kubernetes(dir.path(), &profiles[0]))).unwrap();
+    bad["spec"]["syscalls"][4]["errnoRet"] = json!("ENOSYS");
+    bad["spec"]["syscalls"][9]["args"][0]["value"] = json!(-1);
+    assert_eq!(validator.iter_errors(&bad).count(), 2);
+}
+
+#[test]
+fn kubernetes_refuses_what_the_crd_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = json!([{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []}]);
+    let cases = [
+        (
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "archMap": arch, "syscalls": [
+                {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 1u64 << 63, "op": "SCMP_CMP_EQ"}]}]}),
+            "2^63 or more",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "archMap": arch, "syscalls": []}),
+            "defaultErrnoRet is 38",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_LOONGARCH64"], "syscalls": []}),
+            "SCMP_ARCH_LOONGARCH64",
+        ),
+    ];
+    for (profile, expected) in cases {
+        let out = export_kubernetes(dir.path(), &profile);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+#[test]
+fn kubernetes_localhost_is_docker_json_with_the_snippet() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+        "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]});
+    let input = write_profile(dir.path(), "in.json", &profile);
+    let output = dir.path().join("web.json");
+    let out = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "kubernetes-localhost".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        output.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written: Value = serde_json::from_str(&fs::read_to_string(&output).unwrap()).unwrap();
+    assert_eq!(written, profile);
+    let err = stderr(&out);
+    assert!(err.contains("type: Localhost"), "{err}");
+    assert!(err.contains("localhostProfile: profiles/web.json"), "{err}");
+    assert!(
+        err.contains("/var/lib/kubelet/seccomp/profiles/web.json"),
+        "{err}"
+    );
+}
+
+const WITH_CONDITION: &str = r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 13,
+  "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []}],
+  "syscalls": [{"names": ["read", "write", "exit_group", "openat"], "action": "SCMP_ACT_ALLOW"},
+               {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}"#;
+
+/// `systemd-analyze verify` of a unit with `drop_in`; what it says of the
+/// drop-in.
+fn verify_drop_in(dir: &Path, drop_in: &str) -> String {
+    need("systemd-analyze", "systemd");
+    let units = dir.join("units");
+    let drop_dir = units.join("spx-export-test.service.d");
+    fs::create_dir_all(&drop_dir).unwrap();
+    fs::write(
+        units.join("spx-export-test.service"),
+        "[Unit]\nDescription=export test\n[Service]\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    fs::write(drop_dir.join("seccomp.conf"), drop_in).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(units.join("spx-export-test.service"))
+        .env("SYSTEMD_UNIT_PATH", format!("{}:", units.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stderr(&out)
+        .lines()
+        .filter(|l| l.contains("seccomp.conf"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn systemd_drop_in_never_widens_silently_and_systemd_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("p.json");
+    fs::write(&input, WITH_CONDITION).unwrap();
+    let out = run(["export", "--to", "systemd", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("rule 2 (personality)") && err.contains("--widen"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+
+    let out = run([
+        "export",
+        "--to",
+        "systemd",
+        "--widen",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("widened (allowed whatever their arguments): rule 2 (personality)"),
+        "{}",
+        stderr(&out)
+    );
+    let drop_in = stdout(&out);
+    let settings: Vec<&str> = drop_in.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        settings,
+        [
+            "[Service]",
+            "SystemCallFilter=exit_group openat personality read write",
+            "SystemCallArchitectures=native",
+            "SystemCallErrorNumber=EACCES",
+        ]
+    );
+    // systemd parses every name and the errno (and complains of what it
+    // cannot: the control below).
+    assert_eq!(verify_drop_in(dir.path(), &drop_in), "");
+    let complaints = verify_drop_in(
+        dir.path(),
+        &format!("{drop_in}SystemCallFilter=no_such_call\nSystemCallErrorNumber=EBOGUS\n"),
+    );
+    assert_eq!(complaints.lines().count(), 2, "{complaints}");
+}
+
+/// Removes `dir` and the cgroups below it, deepest first (all empty once
+/// the processes in them have ended).
+fn remove_cgroup_tree(dir: &Path) {
+    let mut dirs = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        if let Ok(entries) = fs::read_dir(&d) {
+            pending.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+            dirs.push(d);
+        }
+    }
+    for d in dirs.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+/// Boots this host's systemd (its /usr, a tmpfs root) in a `systemd-nspawn`
+/// container, in a mount namespace (with a /run/systemd of its own, where
+/// nspawn keeps its state) and cgroups of the test's own, to run
+/// `units/spx-export.service` once; `out` is the unit's /out.
+fn boot_unit(dir: &Path, units: &Path, out: &Path) -> Output {
+    let tag = format!("spx-export-{}", std::process::id());
+    let mut cgroups = vec![common::cgroup2_mount().join(&tag)];
+    let named = Path::new("/sys/fs/cgroup/systemd");
+    if named.join("cgroup.procs").is_file() {
+        cgroups.push(named.join(&tag));
+    }
+    let enter: String = cgroups
+        .iter()
+        .map(|c| {
+            format!(
+                "mkdir {c} && echo $$ > {c}/cgroup.procs || exit 99\n",
+                c = c.display()
+            )
+        })
+        .collect();
+    let script = format!(
+        "{enter}exec timeout 120 unshare -m --propagation private sh -c 'mount -t tmpfs none \
+         /run/systemd && exec systemd-nspawn --quiet --volatile=yes -D / --register=no \
+         --keep-unit --machine={tag} --bind-ro={units}:/etc/systemd/system --bind={out}:/out \
+         -b -- systemd.unit=spx-export.service systemd.firstboot=off'",
+        units = units.display(),
+        out = out.display(),
+    );
+    let result = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    for cgroup in &cgroups {
+        remove_cgroup_tree(cgroup);
+        assert!(!cgroup.exists(), "cgroup {} left behind", cgroup.display());
+    }
+    assert_ne!(result.status.code(), Some(99), "{}", stderr(&result));
+    result
+}
+
+/// The drop-in enforced by systemd's own manager: the host's systemd booted
+/// in a systemd-nspawn container starts a unit under it. The workload's
+/// write works; the fork it never made when learned is refused with EPERM;
+/// without the drop-in the same unit forks and makes its directory.
+#[test]
+fn systemd_manager_enforces_the_drop_in() {
+    require_root();
+    need("systemd-nspawn", "systemd-container");
+    let dir = tempfile::tempdir().unwrap();
+    let (units, out) = (dir.path().join("units"), dir.path().join("out"));
+    fs::create_dir_all(units.join("spx-export.service.d")).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    fs::write(
+        units.join("spx-export.service"),
+        "[Unit]\nDescription=export test\nDefaultDependencies=no\nSuccessAction=exit-force\n\
+         FailureAction=exit-force\n[Service]\nType=oneshot\nExecStart=/usr/bin/busybox sh -c \
+         'echo allowed > /out/a; mkdir /out/made 2> /out/err; echo $? > /out/rc'\n",
+    )
+    .unwrap();
+    // The workload learned without the fork: only its write.
+    let learned = dir.path().join("learned.json");
+    let script = format!("echo allowed > {}/a", out.display());
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        "/usr/bin/busybox".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        script.as_ref(),
+    ]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let names = common::allowed_names(&fs::read_to_string(&learned).unwrap());
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("clone") || n.contains("fork")),
+        "{names:?}"
+    );
+    let drop_in = units.join("spx-export.service.d/seccomp.conf");
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "systemd".as_ref(),
+        learned.as_os_str(),
+        "-o".as_ref(),
+        drop_in.as_os_str(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    fs::remove_file(out.join("a")).unwrap();
+
+    let booted = boot_unit(dir.path(), &units, &out);
+    let log = format!("{}{}", stdout(&booted), stderr(&booted));
+    assert_eq!(
+        fs::read_to_string(out.join("a")).unwrap_or_default(),
+        "allowed\n",
+        "{log}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("err"))
+            .unwrap_or_default()
+            .trim(),
+        "sh: can't fork: Operation not permitted",
+        "{log}"
+    );
+    assert!(!out.join("made").exists());
+
+    // The control: the same unit without the drop-in.
+    fs::remove_file(&drop_in).unwrap();
+    for file in ["a", "err"] {
+        fs::remove_file(out.join(file)).unwrap();
+    }
+    let booted = boot_unit(dir.path(), &units, &out);
+    let log = format!("{}{}", stdout(&booted), stderr(&booted));
+    assert_eq!(
+        fs::read_to_string(out.join("rc")).unwrap_or_default(),
+        "0\n",
+        "{log}"
+    );
+    assert!(out.join("made").is_dir(), "{log}");
+}
+
+#[test]
+fn bundle_errors_are_one_line_and_leave_the_bundle_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("p.json");
+    fs::write(&input, WITH_CONDITION).unwrap();
+    let bundle = dir.path().join("bundle");
+    fs::create_dir_all(&bundle).unwrap();
+    let input = input.to_str().unwrap();
+    let bundle_arg = bundle.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--to", "oci", "--bundle", bundle_arg, input],
+            "give a bundle directory made by `runc spec`",
+        ),
+        (
+            &["--to", "systemd", "--bundle", bundle_arg, input],
+            "--bundle applies only to --to oci",
+        ),
+        (
+            &["--to", "oci", "--bundle", "/nonexistent-spx-bundle", input],
+            "does not exist",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(std::iter::once("export").chain(args.iter().copied()));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    assert!(common::dir_entries(&bundle).is_empty());
+    // A config.json that is no runtime spec is left as it was.
+    fs::write(bundle.join("config.json"), "[1]\n").unwrap();
+    let out = run(["export", "--to", "oci", "--bundle", bundle_arg, input]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a runtime spec"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(bundle.join("config.json")).unwrap(),
+        "[1]\n"
+    );
+    assert_eq!(common::dir_entries(&bundle).len(), 1);
+}
