@@ -33,7 +33,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("crun", "podman's OCI runtime in the tests"),
     (
         "runc",
-        "runs the OCI bundles `export --to oci` writes, in the tests",
+        "runs the OCI bundles `export --to oci` writes; the Go program `scan` is checked on",
+    ),
+    (
+        "systemd-container",
+        "systemd-nspawn: systemd's own manager enforces `export --to systemd` in the tests",
     ),
     ("busybox-static", "the userland of the test images"),
     (
@@ -66,7 +70,6 @@ const PACKAGES: &[(&str, &str)] = &[
         "a real program `scan` is checked on against strace",
     ),
     ("perl", "a real program `scan` is checked on against strace"),
-    ("runc", "the Go program `scan` is checked on against strace"),
 ];
 
 /// The bpf-linker release built, and the LLVM majors its features cover.
