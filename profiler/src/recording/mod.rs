@@ -254,11 +254,9 @@ impl Supervised for Watching<'_> {
     }
 }
 
-/// The default stop, named for the recorder's summary.
+/// The native stop, named for the recorder's summary.
 fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
-    struct Native;
-    impl Supervised for Native {}
-    let text = Native.stop(session, pid, how);
+    let text = session::stop_command(session, pid, how);
     match how {
         Stop::Term => format!("the recording ended at its --duration: {text}"),
         Stop::Kill => text,

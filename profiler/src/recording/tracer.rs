@@ -87,7 +87,7 @@ impl Tracer {
         boundary: Boundary,
         arch: Arch,
     ) -> Result<Tracer, TracerError> {
-        ebpf::check_privileges()?;
+        // The privileges are checked by `load_object`.
         if hook == Hook::Tracepoint {
             ebpf::ensure_tracefs()?;
         }

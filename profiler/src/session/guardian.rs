@@ -92,18 +92,16 @@ impl Guardian {
     }
 
     /// The tool cleaned up itself: the guardian can go.
-    pub fn release(mut self) {
-        let _ = self.watch(&Duty::Done);
-        self.pipe = None;
-        let _ = self.child.wait();
+    pub fn release(self) {
+        drop(self);
     }
 }
 
 impl Drop for Guardian {
     fn drop(&mut self) {
-        // Dropped without `release` (an early error return): the tool is
-        // cleaning up through its own destructors; the guardian only has
-        // to go. It has no duties it could not also do safely twice.
+        // Released, or dropped on an early error return (the tool then
+        // cleans up through its own destructors): either way the tool did
+        // its own cleaning, and the guardian only has to go.
         if self.pipe.is_some() {
             let _ = self.watch(&Duty::Done);
             self.pipe = None;

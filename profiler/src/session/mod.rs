@@ -73,20 +73,26 @@ pub trait Supervised {
     /// Stops the workload when the deadline has passed; says what it did,
     /// in words for the user. `pid` is the child's, if still unreaped.
     fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
-        match how {
-            Stop::Term => {
-                process::send_signal(pid, libc::SIGTERM);
-                "sent SIGTERM to the command".to_owned()
-            }
-            Stop::Kill => match session.cgroup.kill_all() {
-                Ok(()) => format!(
-                    "the command did not end within {} s of SIGTERM: killed it and everything it \
-                     started (SIGKILL)",
-                    GRACE.as_secs()
-                ),
-                Err(e) => e.to_string(),
-            },
+        stop_command(session, pid, how)
+    }
+}
+
+/// How a native command is stopped at its deadline: SIGTERM to the command,
+/// then SIGKILL to everything in the run's cgroup. Says what it did.
+pub fn stop_command(session: &Session, pid: Option<u32>, how: Stop) -> String {
+    match how {
+        Stop::Term => {
+            process::send_signal(pid, libc::SIGTERM);
+            "sent SIGTERM to the command".to_owned()
         }
+        Stop::Kill => match session.cgroup.kill_all() {
+            Ok(()) => format!(
+                "the command did not end within {} s of SIGTERM: killed it and everything it \
+                 started (SIGKILL)",
+                GRACE.as_secs()
+            ),
+            Err(e) => e.to_string(),
+        },
     }
 }
 
