@@ -213,6 +213,54 @@ pub struct Exec {
     pub filename: [u8; EXEC_PATH_LEN],
 }
 
+/// How many syscalls (of both tables together) can have arguments captured.
+pub const CAPTURE_SPECS: usize = 64;
+/// How many arguments of one syscall are captured together.
+pub const CAPTURED_ARGS: usize = 3;
+/// An unused slot of [`CaptureSpec::args`].
+pub const NO_ARG: u8 = 0xff;
+/// Where a captured value comes from: the syscall's argument registers.
+pub const SOURCE_REGISTERS: u8 = 0;
+/// Where a captured value comes from: `clone3`'s `struct clone_args`,
+/// whose first field (`flags`, a u64) is read from the caller's memory at
+/// the address in argument 0.
+pub const SOURCE_CLONE3_FLAGS: u8 = 1;
+/// How many distinct argument tuples are kept with their count (all
+/// syscalls together). Calls whose tuple finds no room are counted in
+/// [`maps::ARG_LOST`], per syscall: nothing is dropped silently.
+pub const ARG_VALUE_SLOTS: u32 = 4096;
+
+/// Which arguments of one syscall the kernel side captures, and how. Set by
+/// the loader from the user side's table (`profiler/src/arguments`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureSpec {
+    /// Argument indexes (0..6), in the order they are kept; [`NO_ARG`] for
+    /// an unused slot.
+    pub args: [u8; CAPTURED_ARGS],
+    /// [`SOURCE_REGISTERS`] or [`SOURCE_CLONE3_FLAGS`].
+    pub source: u8,
+    pub _pad: [u8; 4],
+    /// What of each argument is kept (`value & mask`): e.g. a socket type
+    /// without `SOCK_NONBLOCK | SOCK_CLOEXEC`, or only `PROT_EXEC` of a
+    /// protection.
+    pub masks: [u64; CAPTURED_ARGS],
+}
+
+/// Key of the captured-values map: a syscall, the phase its call was in,
+/// and the tuple of its captured (masked) argument values.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ArgKey {
+    pub nr: u32,
+    /// An [`Abi`], as its `u8`.
+    pub abi: u8,
+    /// A [`Phase`], as its `u8`.
+    pub phase: u8,
+    pub _pad: [u8; 2],
+    pub values: [u64; CAPTURED_ARGS],
+}
+
 /// Names of the read-only globals of the eBPF object, set by the loader.
 pub mod globals {
     /// `u64`: id of the recorded cgroup (the inode number of its directory).
@@ -225,6 +273,11 @@ pub mod globals {
     pub const WATCH_KILLS: &str = "WATCH_KILLS";
     /// [`super::KernelLayout`]: field offsets from the kernel's BTF.
     pub const KERNEL_LAYOUT: &str = "KERNEL_LAYOUT";
+    /// `[[u8; TABLE_SIZE]; Abi::COUNT]`: for each syscall, 0 when its
+    /// arguments are not captured, else 1 + its index in [`CAPTURE`].
+    pub const CAPTURE_INDEX: &str = "CAPTURE_INDEX";
+    /// `[CaptureSpec; CAPTURE_SPECS]`.
+    pub const CAPTURE: &str = "CAPTURE";
 }
 
 /// Names of the maps of the eBPF object.
@@ -240,6 +293,11 @@ pub mod maps {
     /// Counters of the events, by [`super::event_counts`] index.
     pub const ESCAPE_COUNT: &str = "ESCAPE_COUNT";
     pub const EXECS: &str = "EXECS";
+    /// Per-CPU hash of [`super::ArgKey`] to calls.
+    pub const ARG_VALUES: &str = "ARG_VALUES";
+    /// Per-CPU array, index `abi * TABLE_SIZE + nr`: calls of a captured
+    /// syscall whose values found no room in [`ARG_VALUES`].
+    pub const ARG_LOST: &str = "ARG_LOST";
 }
 
 /// Indexes of the [`maps::ESCAPE_COUNT`] array.
@@ -294,4 +352,8 @@ mod pod {
     unsafe impl aya::Pod for super::Escape {}
     // SAFETY: `repr(C)`: byte arrays only.
     unsafe impl aya::Pod for super::Exec {}
+    // SAFETY: `repr(C)`: 3+1+4 bytes, then three u64; no implicit padding.
+    unsafe impl aya::Pod for super::CaptureSpec {}
+    // SAFETY: `repr(C)`: 4+1+1+2 bytes, then three u64; no implicit padding.
+    unsafe impl aya::Pod for super::ArgKey {}
 }

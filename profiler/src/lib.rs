@@ -3,6 +3,8 @@
 //!
 //! - [`recording`]: runs a command in a fresh cgroup with an eBPF program
 //!   counting its syscalls in the kernel, and makes a profile of them.
+//! - [`arguments`]: the syscalls whose arguments carry privilege, captured
+//!   by the kernel side and learned as argument conditions.
 //! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
 //! - [`engine`]: Docker and podman command lines and queries.
 //! - [`enforcing`]: running a container under a profile.
@@ -20,6 +22,7 @@
 //! - [`session`]: a supervised run of a command in a watched cgroup, which
 //!   `record`, `enforce` and `check` share.
 
+pub mod arguments;
 pub mod baseline;
 pub mod cli;
 pub mod coverage;
