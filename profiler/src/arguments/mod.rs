@@ -247,6 +247,34 @@ pub fn captured(syscall: &str) -> Option<&'static Captured> {
     CAPTURED.iter().find(|c| c.syscall == syscall)
 }
 
+impl Captured {
+    /// One tuple of this syscall's captured values, by name:
+    /// `AF_INET, SOCK_STREAM, default protocol`.
+    pub fn describe(&self, values: &[u64]) -> String {
+        let mut previous = None;
+        let mut parts = Vec::new();
+        for (arg, value) in self.args.iter().zip(values) {
+            parts.push(arg.symbols.describe(*value, previous));
+            previous = Some(*value);
+        }
+        parts.join(", ")
+    }
+
+    /// The captured argument at seccomp index `index`, if any.
+    pub fn arg_at(&self, index: u8) -> Option<&'static CapturedArg> {
+        self.args.iter().find(|a| a.index == index)
+    }
+}
+
+/// A value of argument `index` of `syscall` by name where the table names
+/// it (`AF_VSOCK`), else in hex.
+pub fn describe_arg(syscall: &str, index: u8, value: u64) -> String {
+    match captured(syscall).and_then(|c| c.arg_at(index)) {
+        Some(arg) => arg.symbols.describe(value, None),
+        None => format!("{value:#x}"),
+    }
+}
+
 /// The calls of one captured syscall, split by their captured values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CapturedCalls {
