@@ -1,28 +1,43 @@
-//! The evaluated Docker default baseline against what the real engine
-//! enforces: for every syscall of the x86_64 table, the `syscall-verdicts`
-//! sample makes the call inside a container under Docker's default seccomp
-//! profile and again with `seccomp=unconfined`; where the two differ the
+//! The evaluated engine-default baselines against what the real engines
+//! enforce: for every syscall of the x86_64 table, the `syscall-verdicts`
+//! sample makes the call inside a container under the engine's default
+//! seccomp profile and again with seccomp off; where the two differ the
 //! filter acted, and its errno is the engine's verdict. The evaluation's
 //! verdict (allow, or deny with which errno; argument-conditioned syscalls
-//! probed on both sides of their conditions) must match, with Docker's
-//! default capabilities and with `--cap-add ALL`.
+//! probed on both sides of their conditions) must match, with the engine's
+//! default capabilities and with every capability.
 //!
-//! The engine here is Debian 12's docker.io 20.10.24 with runc 1.1.5,
-//! whose built-in profile is older than the v0.2.3 baseline the tool ships;
-//! every difference is listed below with its reason, and the test fails on
-//! any other, and on any listed one that no longer occurs.
+//! - `docker` (moby's current profile, v0.2.3) and `docker-20.10` (Docker
+//!   engine 20.10's built-in one) against `docker run` with no seccomp
+//!   option, on Debian 12's docker.io 20.10.24 with runc 1.1.5. That engine
+//!   applies its 20.10 profile, so `docker` differs from it in the ways
+//!   listed below, each with its reason; `docker-20.10` only where runc
+//!   itself answers for the profile (see [`runc_answers`]).
+//! - `podman` (containers-common's) against `podman run` with no seccomp
+//!   option (podman 4.3.1 with runc).
+//! - `containerd` (its RuntimeDefault) against `ctr run --seccomp`, on the
+//!   containerd 1.6.20 that dockerd runs.
 //!
-//! Needs the dockerd that `cargo xtask test` starts (DOCKER_HOST) and the
-//! test image with the samples.
+//! Each test fails on any difference not listed, and on any listed one that
+//! no longer occurs.
+//!
+//! Needs the dockerd that `cargo xtask test` starts (DOCKER_HOST), its
+//! containerd, the podman store it prepares, and the test image with the
+//! samples.
 
 mod common;
 
-use std::{collections::BTreeMap, process::Command};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::OnceLock,
+};
 
 use common::{TEST_IMAGE, docker_host};
 
 use syscall_profile::{
-    baseline::{Baseline, DockerContext, Verdict, docker_capabilities},
+    baseline::{Baseline, DockerContext, EngineDefault, Verdict, engine_capabilities},
     profile::{Action, Arch, Capability, KernelVersion, table},
 };
 
@@ -51,12 +66,13 @@ fn probes() -> Vec<(String, &'static str, [u64; 6])> {
             (probe_word(nr, &args), name, args)
         })
         .collect();
-    let extra: [(&str, [u64; 6]); 12] = [
+    let extra: [(&str, [u64; 6]); 13] = [
         ("socket", [1, 1, 0, 0, 0, 0]),                // AF_UNIX stream
         ("socket", [38, 5, 0, 0, 0, 0]),               // AF_ALG
         ("socket", [39, 1, 0, 0, 0, 0]),               // AF_NFC
         ("socket", [40, 1, 0, 0, 0, 0]),               // AF_VSOCK
         ("socket", [16, 3, 0, 0, 0, 0]),               // AF_NETLINK
+        ("socket", [16, 3, 9, 0, 0, 0]),               // NETLINK_AUDIT: podman's EINVAL
         ("personality", [0xffff_ffff, 0, 0, 0, 0, 0]), // query
         ("personality", [8, 0, 0, 0, 0, 0]),           // PER_LINUX32
         ("personality", [0x0006, 0, 0, 0, 0, 0]),      // PER_BSD
@@ -81,21 +97,148 @@ fn probe_word(nr: u64, args: &[u64; 6]) -> String {
     format!("{nr}:{}", text.join(","))
 }
 
-/// The sample's output, per probe.
-fn run_probes(
-    probes: &[(String, &'static str, [u64; 6])],
-    options: &[&str],
-) -> BTreeMap<String, String> {
+/// The engines the baselines are checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runner {
+    Docker,
+    Podman,
+    Ctr,
+}
+
+/// podman's global options for the store `cargo xtask test` prepares.
+fn podman_globals() -> Vec<String> {
+    std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
+        .unwrap_or_else(|_| {
+            panic!(
+                "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman check needs the \
+                 store that `cargo xtask test` prepares"
+            )
+        })
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The containerd socket of the test dockerd (`cargo xtask test` gives
+/// dockerd `--exec-root` `docker-exec` beside its socket, and dockerd runs
+/// its containerd under it).
+fn containerd_address() -> PathBuf {
     let host = docker_host();
-    let mut cmd = Command::new("docker");
-    cmd.args(["-H", &host, "run", "--rm", "--network", "none"])
-        .args(options)
-        .args([IMAGE, "/bin/syscall-verdicts"])
-        .args(probes.iter().map(|p| p.0.as_str()));
-    let out = cmd.output().expect("run docker");
+    let socket = Path::new(host.strip_prefix("unix://").unwrap_or(&host));
+    let address = socket
+        .parent()
+        .expect("DOCKER_HOST names a socket in a directory")
+        .join("docker-exec/containerd/containerd.sock");
+    assert!(
+        address.exists(),
+        "no containerd socket at {}: this test needs the dockerd of `cargo xtask test` \
+         (Debian's docker.io, which runs containerd)",
+        address.display()
+    );
+    address
+}
+
+/// The containerd namespace the test image is imported into.
+const CTR_NAMESPACE: &str = "syscall-profile-baseline";
+
+/// The test image, imported once from the test dockerd into containerd
+/// (`docker save | ctr images import`); its reference there.
+fn ctr_image() -> &'static str {
+    static IMPORTED: OnceLock<String> = OnceLock::new();
+    IMPORTED.get_or_init(|| {
+        let address = containerd_address();
+        let mut save = Command::new("docker")
+            .args(["-H", &docker_host(), "save", IMAGE])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run docker save");
+        let import = Command::new("ctr")
+            .arg("-a")
+            .arg(&address)
+            .args(["-n", CTR_NAMESPACE, "images", "import", "-"])
+            .stdin(save.stdout.take().expect("docker save's output"))
+            .output()
+            .expect("run ctr (Debian's containerd)");
+        assert!(save.wait().expect("wait for docker save").success());
+        assert!(
+            import.status.success(),
+            "ctr images import failed: {}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        format!("docker.io/library/{IMAGE}")
+    })
+}
+
+/// The sample's output, per probe, under `runner`'s default seccomp
+/// profile (`filtered`) or with seccomp off, with capability options `caps`.
+fn run_probes(
+    runner: Runner,
+    probes: &[(String, &'static str, [u64; 6])],
+    caps: &[String],
+    filtered: bool,
+) -> BTreeMap<String, String> {
+    let mut cmd = Command::new("timeout");
+    cmd.arg("300");
+    match runner {
+        Runner::Docker => {
+            cmd.args([
+                "docker",
+                "-H",
+                &docker_host(),
+                "run",
+                "--rm",
+                "--network",
+                "none",
+            ])
+            .args(caps);
+            if !filtered {
+                cmd.args(["--security-opt", "seccomp=unconfined"]);
+            }
+            cmd.arg(IMAGE);
+        }
+        Runner::Podman => {
+            cmd.arg("podman")
+                .args(podman_globals())
+                .args(["run", "--rm", "--network", "none"])
+                .args([
+                    "--ulimit",
+                    "nofile=20000:20000",
+                    "--ulimit",
+                    "nproc=32768:32768",
+                ])
+                .args(caps);
+            if !filtered {
+                cmd.args(["--security-opt", "seccomp=unconfined"]);
+            }
+            cmd.arg(IMAGE);
+        }
+        Runner::Ctr => {
+            let image = ctr_image();
+            // A name of its own per run: two tests may run at once.
+            static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let id = format!(
+                "baseline-{}-{}",
+                std::process::id(),
+                RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            cmd.arg("ctr")
+                .arg("-a")
+                .arg(containerd_address())
+                .args(["-n", CTR_NAMESPACE, "run", "--rm"])
+                .args(caps);
+            if filtered {
+                cmd.arg("--seccomp");
+            }
+            cmd.args([image, &id]);
+        }
+    }
+    cmd.arg("/bin/syscall-verdicts")
+        .args(probes.iter().map(|p| p.0.as_str()))
+        .stdin(Stdio::null());
+    let out = cmd.output().expect("run the engine");
     assert!(
         out.status.success(),
-        "docker run {options:?} failed: {}",
+        "{runner:?} run (filtered: {filtered}, {caps:?}) failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)
@@ -109,7 +252,7 @@ fn run_probes(
 
 /// What the engine did, from the outcomes with and without the filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Engine {
+enum Observed {
     /// The same either way: the filter let the call through.
     Ran,
     /// The filter answered with this errno.
@@ -118,20 +261,20 @@ enum Engine {
     Odd(String),
 }
 
-fn engine_verdict(filtered: &str, unfiltered: &str) -> Engine {
+fn engine_verdict(filtered: &str, unfiltered: &str) -> Observed {
     if filtered == unfiltered {
-        return Engine::Ran;
+        return Observed::Ran;
     }
     match filtered.strip_prefix("errno ").and_then(|n| n.parse().ok()) {
-        Some(errno) => Engine::Denied(errno),
-        None => Engine::Odd(format!("{filtered} (unconfined: {unfiltered})")),
+        Some(errno) => Observed::Denied(errno),
+        None => Observed::Odd(format!("{filtered} (unconfined: {unfiltered})")),
     }
 }
 
 /// Every known difference between the v0.2.3 baseline's evaluation and the
 /// engine here, by syscall, with the reason. `default` is for Docker's
 /// default capabilities, `all` for `--cap-add ALL`.
-fn known_differences(all_caps: bool) -> BTreeMap<&'static str, &'static str> {
+fn moby_current_differences(all_caps: bool) -> BTreeMap<&'static str, &'static str> {
     const NEWER_PROFILE: &str = "Docker 20.10's built-in profile predates this syscall: \
          runc 1.1.5 answers ENOSYS for syscall numbers above the highest its profile names \
          (so libcs fall back), where v0.2.3 allows it";
@@ -195,81 +338,141 @@ fn known_differences(all_caps: bool) -> BTreeMap<&'static str, &'static str> {
         );
     }
     known.insert(
-        "uprobe",
-        "the kernel lets uprobe (like uretprobe) past every seccomp filter: only the uprobes \
-         trampoline may call it, and filtering it would break probed programs; so v0.2.3's \
-         denial never applies",
-    );
-    known.insert(
         "socket",
         "Docker 20.10 allows every address family; v0.2.3 denies AF_ALG (38) and AF_VSOCK (40)",
     );
     known
 }
 
-/// `--cap-add ALL`, less the capabilities this host's root does not have
-/// to give (a container cannot get more than its engine holds).
-fn all_caps_options() -> Vec<String> {
+/// The syscalls the kernel lets past every seccomp filter, whatever the
+/// profile says: only the uprobes trampoline may call them, and filtering
+/// them would break probed programs (kernel 6.11 on for uretprobe, 6.16 for
+/// uprobe). A profile's denial of them never applies.
+const KERNEL_BYPASSES: [&str; 2] = ["uprobe", "uretprobe"];
+
+/// Whether runc, not the profile, answered: runc 1.1.5 puts a stub in
+/// front of the filter that fails every syscall numbered above the highest
+/// the profile names with ENOSYS (so that a libc falls back from a syscall
+/// newer than the profile), where the profile's default action would give
+/// its own errno. The engine denies the call either way.
+fn runc_answers(baseline: &Baseline, nr: u64, expected: Verdict, observed: &Observed) -> bool {
+    let highest = baseline
+        .profile
+        .syscalls
+        .iter()
+        .flat_map(|rule| &rule.names)
+        .filter_map(|name| table::number_of(Arch::X86_64, name))
+        .max()
+        .unwrap_or(0);
+    nr > highest && expected.action == Action::Errno && *observed == Observed::Denied(38)
+}
+
+/// The host's bounding set: a container cannot get more than its engine
+/// holds.
+fn host_bounding() -> Vec<Capability> {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
     let bounding = status
         .lines()
         .find_map(|l| l.strip_prefix("CapBnd:"))
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         .expect("CapBnd in /proc/self/status");
-    let mut options = vec!["--cap-add".to_owned(), "ALL".to_owned()];
-    for cap in Capability::ALL {
-        if bounding & (1 << cap.info().bit) == 0 {
-            options.push("--cap-drop".to_owned());
-            options.push(cap.scmp_name().trim_start_matches("CAP_").to_owned());
-        }
-    }
-    options
+    Capability::ALL
+        .iter()
+        .copied()
+        .filter(|cap| bounding & (1 << cap.info().bit) != 0)
+        .collect()
 }
 
-fn compare(all_caps: bool) {
-    let probes = probes();
-    let caps_owned = if all_caps {
-        all_caps_options()
-    } else {
-        Vec::new()
-    };
-    let caps_option: Vec<&str> = caps_owned.iter().map(String::as_str).collect();
-    let caps_option = caps_option.as_slice();
-    let mut unconfined_options = caps_option.to_vec();
-    unconfined_options.extend(["--security-opt", "seccomp=unconfined"]);
-    let filtered = run_probes(&probes, caps_option);
-    let unfiltered = run_probes(&probes, &unconfined_options);
+/// The capability options for every capability the host can give, in
+/// `runner`'s words, and the same as `--cap-add`/`--cap-drop` lists for the
+/// evaluation.
+fn all_caps_options(runner: Runner) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let held = host_bounding();
+    let short = |cap: &Capability| cap.scmp_name().trim_start_matches("CAP_").to_owned();
+    let missing: Vec<String> = Capability::ALL
+        .iter()
+        .filter(|cap| !held.contains(cap))
+        .map(short)
+        .collect();
+    match runner {
+        Runner::Docker | Runner::Podman => {
+            let mut options = vec!["--cap-add".to_owned(), "ALL".to_owned()];
+            for cap in &missing {
+                options.push("--cap-drop".to_owned());
+                options.push(cap.clone());
+            }
+            (options, vec!["ALL".to_owned()], missing)
+        }
+        // ctr takes no ALL: every capability the host holds, one by one.
+        Runner::Ctr => {
+            let mut options = Vec::new();
+            for cap in &held {
+                options.push("--cap-add".to_owned());
+                options.push(cap.scmp_name().to_owned());
+            }
+            (options, held.iter().map(short).collect(), Vec::new())
+        }
+    }
+}
 
-    let cap_add: Vec<String> = if all_caps {
-        vec!["ALL".to_owned()]
+/// One engine default checked against one engine.
+struct Case {
+    default: EngineDefault,
+    runner: Runner,
+    /// The differences expected, by syscall, with their reasons.
+    known: fn(bool) -> BTreeMap<&'static str, &'static str>,
+    /// Whether the engine applies this very profile (so that runc's stub
+    /// answers for syscalls newer than it: see [`runc_answers`]).
+    engine_applies_it: bool,
+}
+
+fn compare(case: &Case, all_caps: bool) {
+    let baseline = Baseline::engine_default(case.default, String::new());
+    let probes = probes();
+    let (caps_option, cap_add, cap_drop) = if all_caps {
+        all_caps_options(case.runner)
     } else {
-        Vec::new()
+        Default::default()
     };
+    let filtered = run_probes(case.runner, &probes, &caps_option, true);
+    let unfiltered = run_probes(case.runner, &probes, &caps_option, false);
+
     let context = DockerContext {
         native: Arch::X86_64,
-        caps: docker_capabilities(&cap_add, &[]).unwrap(),
+        caps: engine_capabilities(baseline.default_capabilities(), &cap_add, &cap_drop).unwrap(),
         kernel: KernelVersion::running().expect("uname"),
     };
-    let policy = Baseline::docker_default().evaluate(&context);
+    let policy = baseline.evaluate(&context);
 
     let mut mismatches: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut unobservable = Vec::new();
+    let mut runc_stub = Vec::new();
+    let mut bypassed = Vec::new();
     for (probe, name, args) in &probes {
         let (Some(with), Some(without)) = (filtered.get(probe), unfiltered.get(probe)) else {
             panic!("no outcome for probe {probe} ({name})");
         };
         let expected: Verdict = policy.verdict(name, args);
         let engine = engine_verdict(with, without);
+        let nr = table::number_of(Arch::X86_64, name).expect("an x86_64 syscall");
         let agrees = match (&engine, expected.action) {
-            (Engine::Ran, Action::Allow) => true,
-            (Engine::Denied(errno), Action::Errno) => Some(*errno) == expected.errno,
+            (Observed::Ran, Action::Allow) => true,
+            (Observed::Denied(errno), Action::Errno) if Some(*errno) == expected.errno => true,
             // The kernel fails the call with the very errno the filter
             // would: which of them answered cannot be seen.
-            (Engine::Ran, Action::Errno)
+            (Observed::Ran, Action::Errno)
                 if expected.errno.map(|e| format!("errno {e}")).as_deref()
                     == Some(with.as_str()) =>
             {
                 unobservable.push(format!("{name} ({with})"));
+                true
+            }
+            (Observed::Ran, Action::Errno) if KERNEL_BYPASSES.contains(name) => {
+                bypassed.push(*name);
+                true
+            }
+            _ if case.engine_applies_it && runc_answers(&baseline, nr, expected, &engine) => {
+                runc_stub.push(*name);
                 true
             }
             _ => false,
@@ -282,17 +485,27 @@ fn compare(all_caps: bool) {
         }
     }
 
-    let known = known_differences(all_caps);
-    let label = if all_caps {
-        "--cap-add ALL"
-    } else {
-        "default capabilities"
-    };
+    let known = (case.known)(all_caps);
+    let label = format!(
+        "{} against {:?}, {}",
+        case.default,
+        case.runner,
+        if all_caps {
+            "every capability"
+        } else {
+            "default capabilities"
+        }
+    );
     eprintln!(
-        "{label}: {} probes; {} syscalls whose denial the kernel's own errno hides: {}",
+        "{label}: {} probes; {} syscalls whose denial the kernel's own errno hides: {}; \
+         {} answered ENOSYS by runc's stub for syscalls newer than the profile: {}; \
+         denied but let past every filter by the kernel: {}",
         probes.len(),
         unobservable.len(),
-        unobservable.join(", ")
+        unobservable.join(", "),
+        runc_stub.len(),
+        runc_stub.join(", "),
+        bypassed.join(", ")
     );
     for (name, details) in &mismatches {
         eprintln!(
@@ -330,12 +543,72 @@ fn compare(all_caps: bool) {
     );
 }
 
+const MOBY_CURRENT: Case = Case {
+    default: EngineDefault::Docker,
+    runner: Runner::Docker,
+    known: moby_current_differences,
+    engine_applies_it: false,
+};
+
+/// Docker 20.10's own profile against the Docker 20.10 engine: only what
+/// the kernel decides before any filter.
+const DOCKER_2010: Case = Case {
+    default: EngineDefault::Docker2010,
+    runner: Runner::Docker,
+    known: |_| BTreeMap::new(),
+    engine_applies_it: true,
+};
+
+const PODMAN: Case = Case {
+    default: EngineDefault::Podman,
+    runner: Runner::Podman,
+    known: |_| BTreeMap::new(),
+    engine_applies_it: true,
+};
+
+const CONTAINERD: Case = Case {
+    default: EngineDefault::Containerd,
+    runner: Runner::Ctr,
+    known: |_| BTreeMap::new(),
+    engine_applies_it: true,
+};
+
 #[test]
 fn default_baseline_matches_the_engine_with_default_capabilities() {
-    compare(false);
+    compare(&MOBY_CURRENT, false);
 }
 
 #[test]
 fn default_baseline_matches_the_engine_with_all_capabilities() {
-    compare(true);
+    compare(&MOBY_CURRENT, true);
+}
+
+#[test]
+fn docker_2010_baseline_matches_the_engine_with_default_capabilities() {
+    compare(&DOCKER_2010, false);
+}
+
+#[test]
+fn docker_2010_baseline_matches_the_engine_with_all_capabilities() {
+    compare(&DOCKER_2010, true);
+}
+
+#[test]
+fn podman_baseline_matches_podman_with_default_capabilities() {
+    compare(&PODMAN, false);
+}
+
+#[test]
+fn podman_baseline_matches_podman_with_all_capabilities() {
+    compare(&PODMAN, true);
+}
+
+#[test]
+fn containerd_baseline_matches_ctr_with_default_capabilities() {
+    compare(&CONTAINERD, false);
+}
+
+#[test]
+fn containerd_baseline_matches_ctr_with_all_capabilities() {
+    compare(&CONTAINERD, true);
 }

@@ -8,7 +8,8 @@
 //! - `bench`: what recording and enforcing cost, against bpftrace, strace
 //!   and Docker's default profile; writes BENCHMARKS.md and benchmarks.svg.
 //! - `bench-hooks`: measures what each eBPF hook type costs per syscall.
-//! - `docker-baseline`: writes the Docker default baseline the tool ships.
+//! - `baseline` (or `docker-baseline`): writes an engine-default baseline
+//!   the tool ships (Docker's current, Docker 20.10's, podman's, containerd's).
 //!
 //! Progress lines go to standard error, so that `demo` and `bench-hooks` keep
 //! standard output for their results.
@@ -69,9 +70,10 @@ enum Task {
     /// Derive the runtime base sets shipped in profiler/data/runtime-base/
     /// by recording many runs of a trivial container with each engine.
     RuntimeBase(runtime_base::Options),
-    /// Write the Docker default baseline the tool ships
-    /// (profiler/data/docker-baseline.json) from Docker's default.json.
-    DockerBaseline(docker_baseline::Options),
+    /// Write an engine-default baseline the tool ships
+    /// (profiler/data/NAME-baseline.json) from the engine's profile.
+    #[command(alias = "docker-baseline")]
+    Baseline(docker_baseline::Options),
 }
 
 fn main() -> ExitCode {
@@ -84,9 +86,7 @@ fn main() -> ExitCode {
         Task::Bench(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::BenchHooks(options) => bench::run_hooks(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),
-        Task::DockerBaseline(options) => {
-            docker_baseline::run(&ws, &options).map(|()| ExitCode::SUCCESS)
-        }
+        Task::Baseline(options) => docker_baseline::run(&ws, &options).map(|()| ExitCode::SUCCESS),
     });
     match result {
         Ok(code) => code,

@@ -1,22 +1,33 @@
-//! The Docker default baseline: what `docker run` allows a container when
-//! no seccomp option is given, as this tool's own data, evaluated the way
-//! Docker evaluates it.
+//! The engines' default baselines: what `docker run`, `podman run` and
+//! `ctr run --seccomp` allow a container when no profile is given, as this
+//! tool's own data, evaluated the way the engines evaluate them.
 //!
-//! The data (`profiler/data/docker-baseline.json`, written by `cargo xtask
-//! docker-baseline`) holds the facts of Docker's default profile grouped by
-//! syscall: for each, the rules that name it. [`DockerContext::host`] is the
-//! container Docker would evaluate it for here (the host's architecture,
-//! Docker's default capabilities adjusted by `--cap-add`/`--cap-drop`, the
-//! running kernel), and [`eval::EffectivePolicy`] the outcome. Any other
-//! Docker-format profile evaluates the same way (`--baseline FILE`).
+//! The data (`profiler/data/*-baseline.json`, written by `cargo xtask
+//! baseline NAME`) holds the facts of each default profile grouped by
+//! syscall: for each, the rules that name it. [`EngineDefault`] names them:
+//! moby's current default (`docker`), Docker engine 20.10's built-in one
+//! (`docker-20.10`), containers-common's (`podman`), containerd's
+//! RuntimeDefault (`containerd`). [`Baseline::for_engine`] picks the one an
+//! engine of a given version applies. [`DockerContext::host`] is the
+//! container Docker would evaluate a profile for here (the host's
+//! architecture, Docker's default capabilities adjusted by
+//! `--cap-add`/`--cap-drop`, the running kernel), [`Baseline::context`] the
+//! same with the baseline's engine's default capabilities, and
+//! [`eval::EffectivePolicy`] the outcome. Any other Docker-format profile
+//! evaluates the same way (`--baseline FILE`).
 
 pub mod eval;
 pub mod notes;
 
-use std::{collections::BTreeMap, collections::BTreeSet, path::Path};
+use std::{
+    collections::BTreeMap,
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
 
 use serde::Deserialize;
 
+use crate::engine::Engine;
 use crate::profile::{
     Action, ArchMapEntry, ArgCondition, Capability, Filter, KernelVersion, ParsedProfile, Profile,
     ProfileError, SyscallRule,
@@ -25,8 +36,11 @@ use crate::profile::{
 pub use crate::profile::Verdict;
 pub use eval::{Access, DockerContext, EffectivePolicy, Grant};
 
-/// The baseline data shipped with the tool.
+/// The baseline data shipped with the tool, one file per engine default.
 const DOCKER_DEFAULT: &str = include_str!("../../data/docker-baseline.json");
+const DOCKER_2010_DEFAULT: &str = include_str!("../../data/docker-20.10-baseline.json");
+const PODMAN_DEFAULT: &str = include_str!("../../data/podman-baseline.json");
+const CONTAINERD_DEFAULT: &str = include_str!("../../data/containerd-baseline.json");
 
 /// The capabilities Docker gives a container by default.
 pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
@@ -45,6 +59,128 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
     "CAP_KILL",
     "CAP_AUDIT_WRITE",
 ];
+
+/// The capabilities podman gives a container by default
+/// (containers-common's `containers.conf`, `default_capabilities`): Docker's
+/// less CAP_MKNOD, CAP_NET_RAW and CAP_AUDIT_WRITE.
+pub const PODMAN_DEFAULT_CAPS: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+/// The default profiles of the engines, shipped as data; the names are
+/// those `--baseline` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EngineDefault {
+    /// moby's current default (moby/profiles v0.2.3): Docker engines from
+    /// 23.0 on.
+    Docker,
+    /// The profile built into Docker engine 20.10 (Debian 12's docker.io):
+    /// older, with io_uring and every socket family allowed and no pkey_*.
+    Docker2010,
+    /// podman's: containers-common's `seccomp.json`.
+    Podman,
+    /// containerd's RuntimeDefault (`ctr run --seccomp`; Kubernetes'
+    /// `RuntimeDefault` on containerd nodes).
+    Containerd,
+}
+
+impl EngineDefault {
+    pub const ALL: [EngineDefault; 4] = [
+        EngineDefault::Docker,
+        EngineDefault::Docker2010,
+        EngineDefault::Podman,
+        EngineDefault::Containerd,
+    ];
+
+    /// The name `--baseline` takes.
+    pub fn key(self) -> &'static str {
+        match self {
+            EngineDefault::Docker => "docker",
+            EngineDefault::Docker2010 => "docker-20.10",
+            EngineDefault::Podman => "podman",
+            EngineDefault::Containerd => "containerd",
+        }
+    }
+
+    /// The engine default `--baseline KEY` names, if any.
+    pub fn from_key(key: &str) -> Option<EngineDefault> {
+        EngineDefault::ALL.into_iter().find(|d| d.key() == key)
+    }
+
+    fn data(self) -> &'static str {
+        match self {
+            EngineDefault::Docker => DOCKER_DEFAULT,
+            EngineDefault::Docker2010 => DOCKER_2010_DEFAULT,
+            EngineDefault::Podman => PODMAN_DEFAULT,
+            EngineDefault::Containerd => CONTAINERD_DEFAULT,
+        }
+    }
+
+    /// What to call it before its source.
+    fn title(self) -> &'static str {
+        match self {
+            EngineDefault::Docker => "Docker's default profile",
+            EngineDefault::Docker2010 => "Docker engine 20.10's built-in profile",
+            EngineDefault::Podman => "podman's default",
+            EngineDefault::Containerd => "containerd's RuntimeDefault",
+        }
+    }
+
+    /// The capabilities the engine gives a container by default, which its
+    /// profile is evaluated with.
+    pub fn default_capabilities(self) -> &'static [&'static str] {
+        match self {
+            // `ctr run` gives the same 14 as Docker (containerd's
+            // oci.WithDefaultSpec).
+            EngineDefault::Docker | EngineDefault::Docker2010 | EngineDefault::Containerd => {
+                &DOCKER_DEFAULT_CAPS
+            }
+            EngineDefault::Podman => &PODMAN_DEFAULT_CAPS,
+        }
+    }
+
+    /// Whether its denials are Docker's (so the reasons of
+    /// [`notes::why_docker_blocks`] apply as they are).
+    fn is_docker(self) -> bool {
+        matches!(self, EngineDefault::Docker | EngineDefault::Docker2010)
+    }
+}
+
+impl std::fmt::Display for EngineDefault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// What `--baseline` names: an engine's default, or a Docker-format file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineChoice {
+    Engine(EngineDefault),
+    File(PathBuf),
+}
+
+impl std::str::FromStr for BaselineChoice {
+    type Err = std::convert::Infallible;
+
+    /// `docker`, `docker-20.10`, `podman` or `containerd`; anything else is
+    /// a file (`./podman` for a file of that name).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match EngineDefault::from_key(text) {
+            Some(default) => BaselineChoice::Engine(default),
+            None => BaselineChoice::File(PathBuf::from(text)),
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
@@ -92,24 +228,126 @@ struct BaselineRule {
     excludes: Filter,
 }
 
-/// A profile to compare with, and where it came from.
+/// A profile to compare with, where it came from and why it was chosen.
 #[derive(Debug, Clone)]
 pub struct Baseline {
     /// What to call it in reports, e.g. `Docker's default profile
     /// (moby/profiles seccomp/default.json v0.2.3)`.
     pub name: String,
     pub profile: Profile,
-    /// Whether this is Docker's default (so its reasons and remedies apply).
+    /// Whether this is a Docker default (so Docker's reasons apply).
     pub is_docker_default: bool,
+    /// The engine default it is, when it is one.
+    pub engine_default: Option<EngineDefault>,
+    /// Why it was chosen, e.g. "the default of `podman run`" or "chosen
+    /// with --baseline podman".
+    pub reason: String,
 }
 
 impl Baseline {
-    /// Docker's default profile, from the data shipped with the tool.
+    /// Docker's current default profile (moby's), from the data shipped
+    /// with the tool: the baseline when nothing else is chosen.
     pub fn docker_default() -> Baseline {
+        Baseline::engine_default(
+            EngineDefault::Docker,
+            "the default baseline when no engine is named".to_owned(),
+        )
+    }
+
+    /// The default `docker run` applies on a Docker engine of `version`
+    /// (`docker version --format '{{.Server.Version}}'`, e.g.
+    /// `20.10.24+dfsg1`), `podman run`'s default for podman. The rule for
+    /// Docker: engines up to 20.10 carry their own built-in profile, the
+    /// 20.10 one shipped here being the newest of them; 23.0 and later
+    /// follow moby's profile, the current one shipped here; an unknown
+    /// version counts as current. podman's default comes from
+    /// containers-common, whatever podman's own version.
+    ///
+    /// For `ctr run --seccomp`, see [`Baseline::for_containerd`].
+    pub fn for_engine(engine: Engine, version: Option<&str>) -> Baseline {
+        match engine {
+            Engine::Docker => match version.and_then(major_minor) {
+                Some(series) if series <= (20, 10) => Baseline::engine_default(
+                    EngineDefault::Docker2010,
+                    format!(
+                        "the default of `docker run` on Docker engine {} (engines up to 20.10 \
+                         apply their own built-in profile)",
+                        version.unwrap_or_default()
+                    ),
+                ),
+                Some(_) => Baseline::engine_default(
+                    EngineDefault::Docker,
+                    format!(
+                        "the default of `docker run` on Docker engine {} (23.0 and later \
+                         apply moby's profile)",
+                        version.unwrap_or_default()
+                    ),
+                ),
+                None => Baseline::engine_default(
+                    EngineDefault::Docker,
+                    "the default of `docker run` (engine version unknown: moby's current \
+                     profile assumed)"
+                        .to_owned(),
+                ),
+            },
+            Engine::Podman => Baseline::engine_default(
+                EngineDefault::Podman,
+                match version {
+                    Some(v) => format!("the default of `podman run` (podman {v})"),
+                    None => "the default of `podman run`".to_owned(),
+                },
+            ),
+        }
+    }
+
+    /// containerd's RuntimeDefault, what `ctr run --seccomp` applies on a
+    /// containerd of `version` (`ctr version`'s server version). The data
+    /// is containerd 1.6.20's (Debian 12's); another version is named as
+    /// possibly different.
+    pub fn for_containerd(version: Option<&str>) -> Baseline {
+        let data_version = "1.6.20";
+        let reason = match version {
+            Some(v) if v.trim_start_matches('v').starts_with(data_version) => {
+                format!("the default of `ctr run --seccomp` (containerd {v})")
+            }
+            Some(v) => format!(
+                "the default of `ctr run --seccomp` (containerd {v}; the data is containerd \
+                 {data_version}'s and may differ from it)"
+            ),
+            None => "the default of `ctr run --seccomp`".to_owned(),
+        };
+        Baseline::engine_default(EngineDefault::Containerd, reason)
+    }
+
+    /// What `--baseline` names; a file's warnings come back too.
+    pub fn choose(choice: &BaselineChoice) -> Result<(Baseline, Vec<String>), BaselineError> {
+        match choice {
+            BaselineChoice::Engine(default) => Ok((
+                Baseline::engine_default(
+                    *default,
+                    format!("chosen with --baseline {}", default.key()),
+                ),
+                Vec::new(),
+            )),
+            BaselineChoice::File(path) => {
+                let (mut baseline, parsed) = Baseline::from_file(path)?;
+                baseline.reason = "chosen with --baseline".to_owned();
+                let warnings = parsed
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}: {w}", path.display()))
+                    .collect();
+                Ok((baseline, warnings))
+            }
+        }
+    }
+
+    /// One engine default, from the data shipped with the tool.
+    pub fn engine_default(default: EngineDefault, reason: String) -> Baseline {
         // The data is the tool's own, checked by the tests below: a failure
         // here is a broken build, not a user's mistake.
         let data: BaselineData =
-            serde_json::from_str(DOCKER_DEFAULT).expect("the shipped baseline data is valid");
+            serde_json::from_str(default.data()).expect("the shipped baseline data is valid");
         debug_assert_eq!(data.schema, "syscall-profile/docker-baseline/v1");
         let syscalls = data
             .syscalls
@@ -127,7 +365,7 @@ impl Baseline {
             })
             .collect();
         Baseline {
-            name: format!("Docker's default profile ({})", data.source),
+            name: format!("{} ({})", default.title(), data.source),
             profile: Profile {
                 default_action: data.default_action,
                 default_errno_ret: data.default_errno_ret,
@@ -138,19 +376,77 @@ impl Baseline {
                 listener_metadata: None,
                 syscalls,
             },
-            is_docker_default: true,
+            is_docker_default: default.is_docker(),
+            engine_default: Some(default),
+            reason,
         }
     }
 
-    /// Any Docker-format profile, from `path`; its warnings come back too.
+    /// Any profile, under `name`, as the baseline.
+    pub fn from_profile(name: String, profile: Profile, reason: String) -> Baseline {
+        Baseline {
+            name,
+            profile,
+            is_docker_default: false,
+            engine_default: None,
+            reason,
+        }
+    }
+
+    /// The name and why it was chosen, as one phrase: "podman's default
+    /// (containers-common 0.50.1, /usr/share/containers/seccomp.json), the
+    /// default of `podman run`".
+    pub fn describe(&self) -> String {
+        if self.reason.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}, {}", self.name, self.reason)
+        }
+    }
+
+    /// Why the baseline denies `name`: the tool's own words for Docker's
+    /// defaults, which podman's and containerd's derive from too where the
+    /// tool has a reason for the syscall; otherwise that it is not on the
+    /// baseline's allow-list.
+    pub fn why_denied(&self, name: &str) -> String {
+        match self.engine_default {
+            Some(default) if default.is_docker() => notes::why_docker_blocks(name).to_owned(),
+            Some(default) => match notes::note_for(name) {
+                Some(note) if !note.why_blocked.is_empty() => note.why_blocked.to_owned(),
+                _ => format!("not on {}'s allow-list", default.title()),
+            },
+            None => format!("{} does not allow it", self.name),
+        }
+    }
+
+    /// The capabilities the baseline's engine gives a container by default
+    /// (Docker's for a file).
+    pub fn default_capabilities(&self) -> &'static [&'static str] {
+        self.engine_default
+            .map_or(&DOCKER_DEFAULT_CAPS, EngineDefault::default_capabilities)
+    }
+
+    /// The container the baseline's engine makes on this host with
+    /// `--cap-add ADD --cap-drop DROP`: as [`DockerContext::host`], from
+    /// that engine's default capabilities.
+    pub fn context(
+        &self,
+        cap_add: &[String],
+        cap_drop: &[String],
+    ) -> Result<DockerContext, BaselineError> {
+        DockerContext::host_with_defaults(self.default_capabilities(), cap_add, cap_drop)
+    }
+
+    /// Any Docker-format profile, from `path` (with no reason yet); its
+    /// warnings come back too.
     pub fn from_file(path: &Path) -> Result<(Baseline, ParsedProfile), BaselineError> {
         let parsed = Profile::load(path)?;
         Ok((
-            Baseline {
-                name: path.display().to_string(),
-                profile: parsed.profile.clone(),
-                is_docker_default: false,
-            },
+            Baseline::from_profile(
+                path.display().to_string(),
+                parsed.profile.clone(),
+                String::new(),
+            ),
             parsed,
         ))
     }
@@ -187,12 +483,21 @@ impl DockerContext {
     /// this host: its architecture, Docker's default capabilities adjusted
     /// the way Docker adjusts them, the running kernel.
     pub fn host(cap_add: &[String], cap_drop: &[String]) -> Result<DockerContext, BaselineError> {
+        DockerContext::host_with_defaults(&DOCKER_DEFAULT_CAPS, cap_add, cap_drop)
+    }
+
+    /// As [`DockerContext::host`], from an engine's `defaults` capabilities.
+    pub fn host_with_defaults(
+        defaults: &[&str],
+        cap_add: &[String],
+        cap_drop: &[String],
+    ) -> Result<DockerContext, BaselineError> {
         let native = crate::profile::Arch::host()
             .ok_or(BaselineError::UnsupportedArch(std::env::consts::ARCH))?;
         let kernel = KernelVersion::running().ok_or(BaselineError::KernelVersion)?;
         Ok(DockerContext {
             native,
-            caps: docker_capabilities(cap_add, cap_drop)?,
+            caps: engine_capabilities(defaults, cap_add, cap_drop)?,
             kernel,
         })
     }
@@ -204,6 +509,16 @@ impl DockerContext {
 /// the drops are taken from the defaults, then the adds put in (so a
 /// capability both added and dropped is kept).
 pub fn docker_capabilities(
+    cap_add: &[String],
+    cap_drop: &[String],
+) -> Result<BTreeSet<Capability>, BaselineError> {
+    engine_capabilities(&DOCKER_DEFAULT_CAPS, cap_add, cap_drop)
+}
+
+/// As [`docker_capabilities`], from an engine's `defaults` (podman adjusts
+/// its own defaults the same way).
+pub fn engine_capabilities(
+    defaults: &[&str],
     cap_add: &[String],
     cap_drop: &[String],
 ) -> Result<BTreeSet<Capability>, BaselineError> {
@@ -224,7 +539,7 @@ pub fn docker_capabilities(
     let adds = parse(cap_add, "add")?;
     let drops = parse(cap_drop, "drop")?;
     let every: BTreeSet<Capability> = Capability::ALL.iter().copied().collect();
-    let defaults: BTreeSet<Capability> = DOCKER_DEFAULT_CAPS
+    let defaults: BTreeSet<Capability> = defaults
         .iter()
         .filter_map(|name| name.parse().ok())
         .collect();
@@ -235,6 +550,18 @@ pub fn docker_capabilities(
     } else {
         defaults.difference(&drops).copied().chain(adds).collect()
     })
+}
+
+/// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
+/// `v28.2.2`.
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version
+        .trim()
+        .trim_start_matches('v')
+        .split(['.', '+', '-', '~']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 #[cfg(test)]

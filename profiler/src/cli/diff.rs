@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Error, colour_stdout, print_stdout, warn};
 use crate::{
-    baseline::{DockerContext, EffectivePolicy},
+    baseline::{BaselineChoice, DockerContext, EffectivePolicy},
     coverage,
     diffing::{DiffError, DiffRequest, Format, compare, render},
     exit,
@@ -22,12 +22,17 @@ pub struct DiffArgs {
     #[arg(value_name = "PROFILE", required = true, num_args = 1..=2)]
     pub profiles: Vec<PathBuf>,
 
-    /// Compare with this Docker-format profile instead of Docker's default.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
+    /// Compare with an engine's default instead of Docker's current one:
+    /// docker (moby's current), docker-20.10 (Docker engine 20.10's
+    /// built-in), podman (containers-common's), containerd (RuntimeDefault);
+    /// or with a Docker-format profile FILE (`./podman` for a file of
+    /// that name).
+    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    pub baseline: Option<BaselineChoice>,
 
-    /// A capability the container gets beyond Docker's defaults, as given
-    /// to `docker run --cap-add` (repeatable; ALL for every one).
+    /// A capability the container gets beyond the engine's defaults
+    /// (Docker's; podman's for --baseline podman), as given to `docker run
+    /// --cap-add` (repeatable; ALL for every one).
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,
 

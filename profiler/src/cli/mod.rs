@@ -47,7 +47,7 @@ pub enum Command {
     /// Run a command or a container (`-- docker run ...`, `-- podman run ...`)
     /// under a profile, and explain every syscall it denied.
     Enforce(enforce::EnforceArgs),
-    /// Compare a profile with Docker's default (or --baseline FILE), or two profiles.
+    /// Compare a profile with Docker's default (or --baseline ENGINE|FILE), or two profiles.
     Diff(diff::DiffArgs),
     /// Merge profiles into one that allows what any of them allows.
     Merge(merge::MergeArgs),

@@ -14,7 +14,9 @@ use std::{collections::BTreeSet, path::PathBuf};
 use serde::Serialize;
 
 use crate::{
-    baseline::{Access, Baseline, BaselineError, DockerContext, EffectivePolicy, notes},
+    baseline::{
+        Access, Baseline, BaselineChoice, BaselineError, DockerContext, EffectivePolicy, notes,
+    },
     profile::{Arch, Profile, ProfileError, errno, table},
 };
 
@@ -46,6 +48,11 @@ pub struct DiffReport {
 pub struct BaselineInfo {
     pub name: String,
     pub docker_default: bool,
+    /// The engine default it is (`docker`, `docker-20.10`, `podman`,
+    /// `containerd`), when it is one.
+    pub engine_default: Option<String>,
+    /// Why it was chosen.
+    pub reason: String,
 }
 
 /// The container the baseline was evaluated for.
@@ -145,8 +152,9 @@ pub struct RemovedSyscall {
 pub struct DiffRequest {
     /// `APP` (against the baseline) or `OLD NEW` (the first is the baseline).
     pub profiles: Vec<PathBuf>,
-    /// `--baseline FILE`: compare with this profile instead of Docker's default.
-    pub baseline: Option<PathBuf>,
+    /// `--baseline docker|docker-20.10|podman|containerd|FILE`: compare
+    /// with this instead of Docker's default.
+    pub baseline: Option<BaselineChoice>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
 }
@@ -172,8 +180,14 @@ pub fn compare(request: &DiffRequest) -> Result<(DiffReport, Vec<String>), DiffE
     let mut warnings = Vec::new();
     let (baseline, profile_path) = match (request.profiles.as_slice(), &request.baseline) {
         ([profile], None) => (Baseline::docker_default(), profile),
-        ([profile], Some(path)) | ([path, profile], None) => {
-            let (baseline, parsed) = Baseline::from_file(path)?;
+        ([profile], Some(choice)) => {
+            let (baseline, file_warnings) = Baseline::choose(choice)?;
+            warnings.extend(file_warnings);
+            (baseline, profile)
+        }
+        ([path, profile], None) => {
+            let (mut baseline, parsed) = Baseline::from_file(path)?;
+            baseline.reason = "the first of the two profiles".to_owned();
             warnings.extend(
                 parsed
                     .warnings
@@ -185,7 +199,7 @@ pub fn compare(request: &DiffRequest) -> Result<(DiffReport, Vec<String>), DiffE
         ([_, _], Some(_)) => return Err(DiffError::TwoBaselines),
         (other, _) => return Err(DiffError::ProfileCount(other.len())),
     };
-    let context = DockerContext::host(&request.cap_add, &request.cap_drop)?;
+    let context = baseline.context(&request.cap_add, &request.cap_drop)?;
     let parsed = Profile::load(profile_path)?;
     warnings.extend(
         parsed
@@ -227,11 +241,7 @@ pub fn diff(
                         caps: caps.iter().map(|c| c.scmp_name().to_owned()).collect(),
                     }
                 };
-                let why = if baseline.is_docker_default {
-                    notes::why_docker_blocks(name).to_owned()
-                } else {
-                    format!("{} does not allow it", baseline.name)
-                };
+                let why = baseline.why_denied(name);
                 denied_needed.push(DeniedNeed {
                     name: name.clone(),
                     baseline_verdict: verdict.to_string(),
@@ -272,6 +282,8 @@ pub fn diff(
         baseline: BaselineInfo {
             name: baseline.name.clone(),
             docker_default: baseline.is_docker_default,
+            engine_default: baseline.engine_default.map(|d| d.key().to_owned()),
+            reason: baseline.reason.clone(),
         },
         profile: profile_name.to_owned(),
         context: ContextInfo {
@@ -426,11 +438,11 @@ mod tests {
 
     #[test]
     fn two_profiles_compare_as_baseline_and_profile() {
-        let old = Baseline {
-            name: "old.json".to_owned(),
-            profile: app(&["read", "write"]),
-            is_docker_default: false,
-        };
+        let old = Baseline::from_profile(
+            "old.json".to_owned(),
+            app(&["read", "write"]),
+            String::new(),
+        );
         let report = diff(
             &old,
             &app(&["read", "write", "ptrace"]),

@@ -65,9 +65,10 @@ fn text(report: &DiffReport, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} compared with {}",
+        "{} compared with {}{}",
         p.bold(&report.profile),
-        p.bold(&report.baseline.name)
+        p.bold(&report.baseline.name),
+        reason_suffix(report)
     );
     let _ = writeln!(
         out,
@@ -159,6 +160,15 @@ fn short_caps(caps: &[String]) -> String {
         .join(" ")
 }
 
+/// ", WHY IT WAS CHOSEN" after the baseline's name, when there is a reason.
+fn reason_suffix(report: &DiffReport) -> String {
+    if report.baseline.reason.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", report.baseline.reason)
+    }
+}
+
 /// Escapes `|` so a cell cannot split a table row.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
@@ -168,8 +178,10 @@ fn markdown(report: &DiffReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "### Seccomp: `{}` compared with {}\n",
-        report.profile, report.baseline.name
+        "### Seccomp: `{}` compared with {}{}\n",
+        report.profile,
+        report.baseline.name,
+        reason_suffix(report)
     );
     let _ = writeln!(
         out,
