@@ -1,25 +1,55 @@
-//! The Docker default baseline the tool ships says what Docker's own
-//! default profile says: evaluated for every combination that matters
-//! (architectures, capability sets, kernels), each syscall gets the same
-//! verdict from the shipped data as from the reference copy of moby's
-//! `seccomp/default.json` v0.2.3.
+//! The engine-default baselines the tool ships say what their sources say:
+//! evaluated for every combination that matters (architectures, capability
+//! sets, kernels), each syscall gets the same verdict from the shipped data
+//! as from the reference copy of moby's `seccomp/default.json` v0.2.3, and
+//! from containers-common's `seccomp.json` as installed with podman. (Docker
+//! 20.10's and containerd's have no source file on the machine; they are
+//! checked against the engines themselves, in `baseline_engine.rs`.)
 
 mod reference;
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, path::Path};
 
 use reference::reference_file;
 use syscall_profile::{
-    baseline::{Baseline, DockerContext, docker_capabilities},
+    baseline::{Baseline, DockerContext, EngineDefault, docker_capabilities},
     profile::{Arch, KernelVersion, Profile},
 };
 
 #[test]
 fn shipped_baseline_evaluates_like_docker_s_file() {
-    let reference = Profile::load(&reference_file("docker-default-seccomp.json"))
+    evaluates_like(
+        &Baseline::docker_default(),
+        &reference_file("docker-default-seccomp.json"),
+    );
+}
+
+/// podman's baseline against the file podman reads, as containers-common
+/// installs it here (`cargo xtask setup` installs podman).
+#[test]
+fn podman_baseline_evaluates_like_the_installed_containers_common_file() {
+    let installed = Path::new("/usr/share/containers/seccomp.json");
+    assert!(
+        installed.is_file(),
+        "{} is missing: install podman (Debian: apt-get install podman, which brings \
+         golang-github-containers-common)",
+        installed.display()
+    );
+    let shipped = Baseline::engine_default(EngineDefault::Podman, String::new());
+    assert!(
+        shipped
+            .name
+            .contains(installed.to_str().unwrap_or_default()),
+        "{}",
+        shipped.name
+    );
+    evaluates_like(&shipped, installed);
+}
+
+fn evaluates_like(shipped: &Baseline, source: &Path) {
+    let reference = Profile::load(source)
         .unwrap_or_else(|e| panic!("{e}"))
         .profile;
-    let shipped = Baseline::docker_default();
     let names: BTreeSet<&str> = reference
         .syscalls
         .iter()

@@ -149,3 +149,111 @@ fn errors_exit_2_naming_the_problem() {
         stderr(&out)
     );
 }
+
+/// `--baseline ENGINE`: each engine's default, named with its source and
+/// why it was chosen, with that engine's verdicts and default capabilities.
+#[test]
+fn against_each_engine_s_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = profile(
+        &dir,
+        "app.json",
+        &[
+            "read",
+            "write",
+            "exit_group",
+            "io_uring_setup",
+            "pkey_alloc",
+        ],
+    );
+    let diff = |baseline: &str| {
+        let out = run([
+            "diff".as_ref(),
+            app.as_os_str(),
+            "--baseline".as_ref(),
+            baseline.as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let denied: Vec<String> = json["denied_needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_owned())
+            .collect();
+        (json, denied)
+    };
+    let (json, denied) = diff("docker");
+    assert_eq!(json["baseline"]["engine_default"], "docker");
+    assert_eq!(json["baseline"]["reason"], "chosen with --baseline docker");
+    assert_eq!(denied, ["io_uring_setup"]);
+    // Docker 20.10 allowed io_uring and had no pkey_*.
+    let (json, denied) = diff("docker-20.10");
+    assert!(
+        json["baseline"]["name"]
+            .as_str()
+            .unwrap()
+            .contains("moby v20.10.24"),
+        "{}",
+        json["baseline"]
+    );
+    assert_eq!(denied, ["pkey_alloc"]);
+    // podman: its own default capabilities, ENOSYS for what it never names.
+    let (json, denied) = diff("podman");
+    assert_eq!(denied, ["io_uring_setup"]);
+    assert_eq!(json["denied_needed"][0]["errno_name"], "ENOSYS");
+    assert_eq!(
+        json["context"]["capabilities"].as_array().unwrap().len(),
+        11
+    );
+    assert_eq!(json["baseline"]["docker_default"], false);
+    let (json, denied) = diff("containerd");
+    assert!(denied.is_empty(), "{denied:?}");
+    assert!(
+        json["baseline"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("containerd's RuntimeDefault (containerd v1.6.20"),
+        "{}",
+        json["baseline"]
+    );
+
+    // The text names the baseline and why, on its first line.
+    let out = run([
+        "diff".as_ref(),
+        app.as_os_str(),
+        "--baseline".as_ref(),
+        "podman".as_ref(),
+    ]);
+    let first = stdout(&out).lines().next().unwrap_or_default().to_owned();
+    assert!(
+        first.contains(
+            "compared with podman's default (containers-common 0.50.1, \
+             /usr/share/containers/seccomp.json), chosen with --baseline podman"
+        ),
+        "{first}"
+    );
+    let out = run(["diff".as_ref(), app.as_os_str()]);
+    let first = stdout(&out).lines().next().unwrap_or_default().to_owned();
+    assert!(
+        first.contains("the default baseline when no engine is named"),
+        "{first}"
+    );
+
+    // A misspelt name is not taken for a file silently.
+    let out = run([
+        "diff".as_ref(),
+        app.as_os_str(),
+        "--baseline".as_ref(),
+        "podmna".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("podmna") && err.contains("docker, docker-20.10, podman, containerd"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

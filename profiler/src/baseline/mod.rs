@@ -199,6 +199,11 @@ pub enum BaselineError {
     UnsupportedArch(&'static str),
     #[error("cannot tell the running kernel's version from uname(2)")]
     KernelVersion,
+    #[error(
+        "--baseline {0}: neither a baseline name (docker, docker-20.10, podman, containerd) \
+         nor a file"
+    )]
+    UnknownName(String),
 }
 
 /// The file format of the baseline data: Docker's rules grouped by syscall.
@@ -330,6 +335,11 @@ impl Baseline {
                 Vec::new(),
             )),
             BaselineChoice::File(path) => {
+                // A bare word that names no file was meant as a name.
+                let bare = path.components().count() == 1 && path.extension().is_none();
+                if bare && !path.exists() {
+                    return Err(BaselineError::UnknownName(path.display().to_string()));
+                }
                 let (mut baseline, parsed) = Baseline::from_file(path)?;
                 baseline.reason = "chosen with --baseline".to_owned();
                 let warnings = parsed
@@ -588,6 +598,160 @@ mod tests {
         let parsed = Profile::parse(text.as_bytes()).unwrap();
         assert_eq!(parsed.profile, baseline.profile);
         assert!(baseline.name.contains("v0.2.3"), "{}", baseline.name);
+    }
+
+    #[test]
+    fn every_engine_default_is_valid_data_naming_its_source() {
+        for default in EngineDefault::ALL {
+            let baseline = Baseline::engine_default(default, "why".to_owned());
+            let text = baseline.profile.to_json();
+            let parsed = Profile::parse(text.as_bytes()).unwrap();
+            assert_eq!(parsed.profile, baseline.profile, "{default}");
+            assert_eq!(baseline.engine_default, Some(default));
+            assert_eq!(EngineDefault::from_key(default.key()), Some(default));
+            assert!(
+                baseline.describe().ends_with(", why"),
+                "{}",
+                baseline.describe()
+            );
+        }
+        let source = |d| Baseline::engine_default(d, String::new()).name;
+        assert!(source(EngineDefault::Docker2010).contains("moby v20.10.24"));
+        assert!(
+            source(EngineDefault::Podman).contains("containers-common 0."),
+            "{}",
+            source(EngineDefault::Podman)
+        );
+        assert!(source(EngineDefault::Containerd).contains("containerd v1.6.20"));
+    }
+
+    #[test]
+    fn the_engine_and_its_version_choose_the_baseline() {
+        let chosen = |engine, version| Baseline::for_engine(engine, version).engine_default;
+        let docker = Some(EngineDefault::Docker);
+        let docker_2010 = Some(EngineDefault::Docker2010);
+        assert_eq!(chosen(Engine::Docker, Some("20.10.24+dfsg1")), docker_2010);
+        assert_eq!(chosen(Engine::Docker, Some("19.03.15")), docker_2010);
+        assert_eq!(chosen(Engine::Docker, Some("28.2.2")), docker);
+        assert_eq!(chosen(Engine::Docker, Some("23.0.0")), docker);
+        assert_eq!(chosen(Engine::Docker, None), docker);
+        assert_eq!(chosen(Engine::Docker, Some("nonsense")), docker);
+        assert_eq!(
+            chosen(Engine::Podman, Some("4.3.1")),
+            Some(EngineDefault::Podman)
+        );
+        let reason = Baseline::for_engine(Engine::Docker, Some("20.10.24+dfsg1")).reason;
+        assert!(
+            reason.contains("`docker run`") && reason.contains("20.10.24"),
+            "{reason}"
+        );
+        let podman = Baseline::for_engine(Engine::Podman, Some("4.3.1"));
+        assert_eq!(
+            podman.describe(),
+            format!(
+                "{}, the default of `podman run` (podman 4.3.1)",
+                podman.name
+            )
+        );
+        let containerd = Baseline::for_containerd(Some("1.6.20~ds1"));
+        assert!(
+            !containerd.reason.contains("may differ"),
+            "{}",
+            containerd.reason
+        );
+        assert!(
+            Baseline::for_containerd(Some("1.7.2"))
+                .reason
+                .contains("may differ")
+        );
+    }
+
+    #[test]
+    fn baseline_choice_names_an_engine_or_a_file() {
+        let choice = |s: &str| s.parse::<BaselineChoice>().unwrap();
+        assert_eq!(
+            choice("podman"),
+            BaselineChoice::Engine(EngineDefault::Podman)
+        );
+        assert_eq!(
+            choice("docker-20.10"),
+            BaselineChoice::Engine(EngineDefault::Docker2010)
+        );
+        assert_eq!(
+            choice("./podman"),
+            BaselineChoice::File(PathBuf::from("./podman"))
+        );
+        let (baseline, warnings) = Baseline::choose(&choice("containerd")).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(baseline.reason, "chosen with --baseline containerd");
+        let err = Baseline::choose(&choice("podmna")).unwrap_err().to_string();
+        assert!(err.contains("podmna") && err.contains("neither"), "{err}");
+    }
+
+    #[test]
+    fn each_engine_default_says_what_that_engine_allows() {
+        let policy = |default, caps: &[&str]| {
+            Baseline::engine_default(default, String::new()).evaluate(&context(caps))
+        };
+        // Docker 20.10: io_uring and every socket family, no pkey_*.
+        let old = policy(EngineDefault::Docker2010, &DOCKER_DEFAULT_CAPS);
+        assert!(old.access("io_uring_setup").is_allowed());
+        assert!(old.access("socket").is_allowed());
+        assert!(!old.access("pkey_alloc").is_allowed());
+        assert!(!old.access("process_vm_readv").is_allowed());
+        let current = policy(EngineDefault::Docker, &DOCKER_DEFAULT_CAPS);
+        assert!(!current.access("io_uring_setup").is_allowed());
+        assert!(current.access("pkey_alloc").is_allowed());
+        // podman: ENOSYS for what it does not name, EPERM for what it denies
+        // on purpose, and NETLINK_AUDIT sockets only with CAP_AUDIT_WRITE.
+        let podman = policy(EngineDefault::Podman, &PODMAN_DEFAULT_CAPS);
+        assert_eq!(
+            podman.access("not_a_syscall"),
+            Access::Denied(Verdict::of(Action::Errno, Some(38)))
+        );
+        assert_eq!(
+            podman.access("kexec_load"),
+            Access::Denied(Verdict::of(Action::Errno, Some(1)))
+        );
+        assert!(!podman.access("io_uring_setup").is_allowed());
+        assert!(podman.access("clone3").is_allowed());
+        let netlink_audit = [16, 3, 9, 0, 0, 0];
+        assert_eq!(
+            podman.verdict("socket", &netlink_audit),
+            Verdict::of(Action::Errno, Some(22))
+        );
+        assert!(podman.verdict("socket", &[16, 3, 0, 0, 0, 0]).runs());
+        let mut audit = PODMAN_DEFAULT_CAPS.to_vec();
+        audit.push("CAP_AUDIT_WRITE");
+        assert!(
+            policy(EngineDefault::Podman, &audit)
+                .verdict("socket", &netlink_audit)
+                .runs()
+        );
+        // containerd: ptrace from 4.8, clone3 ENOSYS without CAP_SYS_ADMIN,
+        // io_uring allowed (1.6's list).
+        let containerd = policy(EngineDefault::Containerd, &DOCKER_DEFAULT_CAPS);
+        assert!(containerd.access("ptrace").is_allowed());
+        assert!(containerd.access("io_uring_setup").is_allowed());
+        assert_eq!(
+            containerd.access("clone3"),
+            Access::Denied(Verdict::of(Action::Errno, Some(38)))
+        );
+        assert!(
+            policy(EngineDefault::Containerd, &["CAP_SYS_ADMIN"])
+                .access("mount")
+                .is_allowed()
+        );
+    }
+
+    #[test]
+    fn podman_s_default_capabilities_are_its_own() {
+        let baseline = Baseline::engine_default(EngineDefault::Podman, String::new());
+        let context = baseline.context(&[], &[]).unwrap();
+        assert_eq!(context.caps.len(), 11);
+        assert!(!context.caps.contains(&"CAP_NET_RAW".parse().unwrap()));
+        let docker = Baseline::docker_default().context(&[], &[]).unwrap();
+        assert_eq!(docker.caps.len(), 14);
     }
 
     #[test]
