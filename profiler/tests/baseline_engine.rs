@@ -328,7 +328,7 @@ fn moby_current_differences(all_caps: bool) -> BTreeMap<&'static str, &'static s
         known.insert("process_vm_writev", PTRACE_VM);
         known.insert(
             "name_to_handle_at",
-            "Docker 20.10 allows it only with CAP_DAC_READ_SEARCH; v0.2.3 allows it to all",
+            "Docker 20.10 allows it only with CAP_SYS_ADMIN; v0.2.3 allows it to all",
         );
     }
     for name in ["pkey_mprotect", "pkey_alloc", "pkey_free"] {
