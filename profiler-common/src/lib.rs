@@ -230,6 +230,16 @@ pub const SOURCE_CLONE3_FLAGS: u8 = 1;
 /// [`maps::ARG_LOST`], per syscall: nothing is dropped silently.
 pub const ARG_VALUE_SLOTS: u32 = 4096;
 
+/// Entries of [`maps::ARG_LOST`]: one per phase, table and number (the
+/// values of a call are kept per phase, so their losses are too).
+pub const ARG_LOST_SLOTS: u32 = Phase::COUNT * (Abi::COUNT * TABLE_SIZE) as u32;
+
+/// The [`maps::ARG_LOST`] index of syscall `nr` (below [`TABLE_SIZE`]) of
+/// table `abi` in `phase`.
+pub const fn arg_lost_index(phase: Phase, abi: Abi, nr: usize) -> u32 {
+    ((phase as usize * Abi::COUNT + abi.index()) * TABLE_SIZE + nr) as u32
+}
+
 /// Which arguments of one syscall the kernel side captures, and how. Set by
 /// the loader from the user side's table (`profiler/src/arguments`).
 #[repr(C)]
@@ -295,8 +305,9 @@ pub mod maps {
     pub const EXECS: &str = "EXECS";
     /// Per-CPU hash of [`super::ArgKey`] to calls.
     pub const ARG_VALUES: &str = "ARG_VALUES";
-    /// Per-CPU array, index `abi * TABLE_SIZE + nr`: calls of a captured
-    /// syscall whose values found no room in [`ARG_VALUES`].
+    /// Per-CPU array, index [`super::arg_lost_index`]: calls of a captured
+    /// syscall whose values found no room in [`ARG_VALUES`] (or, for
+    /// `clone3`, could not be read from the caller's memory), per phase.
     pub const ARG_LOST: &str = "ARG_LOST";
 }
 
