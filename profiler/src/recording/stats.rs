@@ -129,8 +129,11 @@ pub fn arguments_of(observations: &ArgObservations) -> Vec<SyscallArguments> {
                         .zip(tuple)
                         .enumerate()
                         .map(|(i, (arg, &value))| {
-                            let previous = i.checked_sub(1).and_then(|p| tuple.get(p)).copied();
-                            arg.symbols.describe(value, previous)
+                            // What names a later argument is the first one:
+                            // a socket's family names its protocol (the type
+                            // is between them), a level its option.
+                            let first = (i > 0).then(|| tuple.first().copied()).flatten();
+                            arg.symbols.describe(value, first)
                         })
                         .collect();
                     ArgumentValues {
@@ -176,4 +179,50 @@ pub fn lost_arguments(stats: &Stats) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::{arguments::CapturedCalls, profile::Arch};
+
+    #[test]
+    fn captured_values_are_named_by_the_argument_before_them_and_losses_kept() {
+        let socket = table::number_of(Arch::X86_64, "socket").unwrap();
+        let ioctl = table::number_of(Arch::X86, "ioctl").unwrap();
+        let observations: ArgObservations = BTreeMap::from([
+            (
+                (Arch::X86_64, socket),
+                CapturedCalls {
+                    values: BTreeMap::from([(vec![16, 3, 0], 2), (vec![2, 1, 6], 1)]),
+                    lost: 0,
+                },
+            ),
+            (
+                (Arch::X86, ioctl),
+                CapturedCalls {
+                    values: BTreeMap::from([(vec![0x541b], 5)]),
+                    lost: 7,
+                },
+            ),
+        ]);
+        let entries = arguments_of(&observations);
+        assert_eq!(entries[0].name, "ioctl");
+        assert_eq!(entries[0].arch, "i386");
+        assert_eq!(entries[0].lost, 7);
+        let socket = &entries[1];
+        assert_eq!(socket.args, ["family", "type", "protocol"]);
+        assert_eq!(
+            socket.values[0].symbols,
+            ["AF_INET", "SOCK_STREAM", "IPPROTO_TCP"]
+        );
+        assert_eq!(
+            socket.values[1].symbols,
+            ["AF_NETLINK", "SOCK_RAW", "default protocol"]
+        );
+        assert_eq!(socket.values[1].raw, ["0x10", "0x3", "0x0"]);
+        assert_eq!(socket.values[1].calls, 2);
+    }
 }
