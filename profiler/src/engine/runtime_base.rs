@@ -91,6 +91,23 @@ mod tests {
                 base.runtime
             );
             assert!(base.syscalls().contains("execve"), "{}", base.runtime);
+            for (name, tuples) in base.arguments() {
+                assert!(base.syscalls().contains(name), "{}: {name}", base.runtime);
+                let captured = crate::arguments::captured(name)
+                    .unwrap_or_else(|| panic!("{}: {name} is not captured", base.runtime));
+                assert!(
+                    tuples.iter().all(|t| t.len() == captured.args.len()),
+                    "{}: {name}'s values have one value per captured argument",
+                    base.runtime
+                );
+            }
+            // Both runtimes set their capabilities with prctl after the
+            // filter is on: their values must be there.
+            assert!(
+                !base.arguments().get("prctl").is_none_or(|t| t.is_empty()),
+                "{}: the runtime's prctl options",
+                base.runtime
+            );
         }
     }
 }
