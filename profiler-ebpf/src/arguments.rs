@@ -4,11 +4,18 @@
 //!
 //! Called by [`crate::counting`] for every counted syscall, right after the
 //! count. A syscall outside the set costs one byte read of the read-only
-//! [`CAPTURE_INDEX`] (no helper, no map lookup). A captured one costs one
-//! read of its saved registers (or of the tracepoint record), a hash lookup
-//! and an in-place add on this CPU's value; the first call of a tuple
-//! inserts it. A tuple that finds the map full is counted in `ARG_LOST`,
-//! per syscall and phase: the values kept may be incomplete, never silently.
+//! [`CAPTURE_INDEX`] (no helper, no map lookup). A captured one costs the
+//! read of its argument registers and, when it passes the same values as
+//! the syscall's previous call on this CPU, an in-place add in
+//! [`ARG_PENDING`] (an array the verifier inlines: no helper call). Only a
+//! change of values costs a hash lookup, which moves the previous tuple's
+//! calls into [`ARG_VALUES`] (inserting it the first time). Helper calls
+//! are what costs here (on CPUs with return-thunk and call-depth
+//! mitigations, each costs tens of ns): the raw tracepoint reads the
+//! registers with one helper call, the BTF tracepoint with plain loads.
+//!
+//! A tuple that finds the map full is counted in `ARG_LOST`, per syscall
+//! and phase: the values kept may be incomplete, never silently.
 
 use aya_ebpf::{
     helpers::{bpf_probe_read_kernel, bpf_probe_read_user},
@@ -16,8 +23,8 @@ use aya_ebpf::{
     maps::{PerCpuArray, PerCpuHashMap},
 };
 use profiler_common::{
-    ARG_LOST_SLOTS, ARG_VALUE_SLOTS, Abi, ArgKey, CAPTURE_SPECS, CAPTURED_ARGS, CaptureSpec,
-    NO_ARG, Phase, SOURCE_CLONE3_FLAGS, TABLE_SIZE, arg_lost_index,
+    ARG_LOST_SLOTS, ARG_VALUE_SLOTS, Abi, ArgKey, ArgPending, CAPTURE_SPECS, CAPTURED_ARGS,
+    CaptureSpec, NO_ARG, Phase, SOURCE_CLONE3_FLAGS, TABLE_SIZE, arg_lost_index,
 };
 
 use crate::BPF_NOEXIST;
@@ -40,6 +47,12 @@ static CAPTURE: [CaptureSpec; CAPTURE_SPECS] = [CaptureSpec {
 #[map]
 static ARG_VALUES: PerCpuHashMap<ArgKey, u64> = PerCpuHashMap::with_max_entries(ARG_VALUE_SLOTS, 0);
 
+/// Per captured syscall (by [`CAPTURE`] index) and CPU: the last tuple and
+/// its calls not yet in [`ARG_VALUES`].
+#[map]
+static ARG_PENDING: PerCpuArray<ArgPending> =
+    PerCpuArray::with_max_entries(CAPTURE_SPECS as u32, 0);
+
 /// Calls whose tuple found no room in [`ARG_VALUES`], by
 /// [`arg_lost_index`].
 #[map]
@@ -51,12 +64,27 @@ const EEXIST: i32 = 17;
 /// Where the hook finds the syscall's arguments.
 #[derive(Clone, Copy)]
 pub enum ArgSource {
-    /// A `struct pt_regs *` (raw tracepoint and BTF tracepoint, argument 0).
+    /// A `struct pt_regs *` as a plain number (raw tracepoint, argument
+    /// 0): read with a helper.
     Regs(*const u8),
+    /// A BTF-typed `struct pt_regs *` (BTF tracepoint, argument 0): read
+    /// with plain loads, no helper.
+    BtfRegs(*const u8),
     /// The `raw_syscalls:sys_enter` record: `unsigned long args[6]` at
     /// offset 16, already taken from the registers of the task's table.
     Record(*const u8),
 }
+
+/// Offsets in x86_64's `struct pt_regs` of the argument registers.
+const BP: usize = 32;
+const BX: usize = 40;
+const R10: usize = 56;
+const R9: usize = 64;
+const R8: usize = 72;
+const CX: usize = 88;
+const DX: usize = 96;
+const SI: usize = 104;
+const DI: usize = 112;
 
 /// The saved registers of x86_64's `struct pt_regs` from `bp` (offset 32)
 /// to `di` (offset 112): every argument register of both tables, read in
@@ -86,11 +114,23 @@ const RECORD_ARGS_OFFSET: usize = 16;
 /// whose arguments are 32 bits wide (the upper halves are not the caller's).
 #[inline(always)]
 fn arguments(source: ArgSource, compat: bool) -> Option<[u64; 6]> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
     let mut args = match source {
-        ArgSource::Regs(regs) => {
-            if !cfg!(target_arch = "x86_64") {
-                return None;
+        ArgSource::BtfRegs(regs) => {
+            // SAFETY: an offset of a u64 field of `struct pt_regs`, loaded
+            // through the BTF-typed pointer the verifier allows plain loads
+            // from.
+            let load =
+                |offset: usize| unsafe { core::ptr::read_volatile(regs.add(offset).cast::<u64>()) };
+            if compat {
+                [load(BX), load(CX), load(DX), load(SI), load(DI), load(BP)]
+            } else {
+                [load(DI), load(SI), load(DX), load(R10), load(R8), load(R9)]
             }
+        }
+        ArgSource::Regs(regs) => {
             // SAFETY: `regs` is the kernel's pt_regs of this syscall; the
             // read is done by a checked helper.
             let r = unsafe {
@@ -145,14 +185,9 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
                 .add((index as usize - 1) & (CAPTURE_SPECS - 1)),
         )
     };
-    let lost = || {
-        if let Some(n) = ARG_LOST.get_ptr_mut(arg_lost_index(phase, abi, nr)) {
-            // SAFETY: this CPU's value; preemption is off in the hook.
-            unsafe { *n += 1 };
-        }
-    };
+    let slot = ((index as usize - 1) & (CAPTURE_SPECS - 1)) as u32;
     let Some(args) = arguments(source, abi == Abi::Compat) else {
-        lost();
+        lose(phase as u8, abi as u8, nr as u32, 1);
         return;
     };
     let mut key = ArgKey {
@@ -168,7 +203,7 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
         match unsafe { bpf_probe_read_user(args[0] as *const u64) } {
             Ok(flags) => key.values[0] = flags & spec.masks[0],
             Err(_) => {
-                lost();
+                lose(phase as u8, abi as u8, nr as u32, 1);
                 return;
             }
         }
@@ -180,22 +215,56 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
             }
         }
     }
-    if let Some(calls) = ARG_VALUES.get_ptr_mut(&key) {
+    let Some(pending) = ARG_PENDING.get_ptr_mut(slot) else {
+        add(&key, 1);
+        return;
+    };
+    // SAFETY: this CPU's value of the array; preemption is off while the
+    // hook runs, so nothing else touches it meanwhile.
+    let previous = unsafe {
+        if (*pending).calls > 0 && same(&(*pending).key, &key) {
+            (*pending).calls += 1;
+            return;
+        }
+        let previous = *pending;
+        (*pending).key = key;
+        (*pending).calls = 1;
+        previous
+    };
+    if previous.calls > 0 {
+        add(&previous.key, previous.calls);
+    }
+}
+
+/// Adds `calls` to the count of `key` in [`ARG_VALUES`], inserting it if
+/// it is not there; counts them as lost if the map is full.
+#[inline(always)]
+fn add(key: &ArgKey, calls: u64) {
+    if let Some(n) = ARG_VALUES.get_ptr_mut(key) {
         // SAFETY: this CPU's value of the entry; preemption is off.
-        unsafe { *calls += 1 };
+        unsafe { *n += calls };
         return;
     }
-    match ARG_VALUES.insert(&key, &1, BPF_NOEXIST) {
+    match ARG_VALUES.insert(key, &calls, BPF_NOEXIST) {
         Ok(()) => {}
         // Another CPU inserted the same tuple meanwhile: this CPU's value
         // of it is there now, zero.
-        Err(e) if e == -EEXIST => match ARG_VALUES.get_ptr_mut(&key) {
+        Err(e) if e == -EEXIST => match ARG_VALUES.get_ptr_mut(key) {
             // SAFETY: as above.
-            Some(calls) => unsafe { *calls += 1 },
-            None => lost(),
+            Some(n) => unsafe { *n += calls },
+            None => lose(key.phase, key.abi, key.nr, calls),
         },
         // E2BIG: the map is full.
-        Err(_) => lost(),
+        Err(_) => lose(key.phase, key.abi, key.nr, calls),
+    }
+}
+
+/// Counts `calls` of a syscall whose values could not be kept.
+#[inline(always)]
+fn lose(phase: u8, abi: u8, nr: u32, calls: u64) {
+    if let Some(n) = ARG_LOST.get_ptr_mut(arg_lost_index(phase, abi, nr)) {
+        // SAFETY: this CPU's value; preemption is off in the hook.
+        unsafe { *n += calls };
     }
 }
 
@@ -210,4 +279,16 @@ fn pick(args: &[u64; 6], index: u8) -> u64 {
         }
     }
     value
+}
+
+/// Whether two keys are equal, field by field: a derived comparison of
+/// the whole struct may become a call to `bcmp`, which BPF does not have.
+#[inline(always)]
+fn same(a: &ArgKey, b: &ArgKey) -> bool {
+    a.nr == b.nr
+        && a.abi == b.abi
+        && a.phase == b.phase
+        && a.values[0] == b.values[0]
+        && a.values[1] == b.values[1]
+        && a.values[2] == b.values[2]
 }

@@ -54,7 +54,7 @@ pub fn sys_enter_tp(ctx: TracePointContext) -> i32 {
 /// `tp_btf/sys_enter`: the same arguments as the raw tracepoint.
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
-    count(ctx.arg::<i64>(1), ArgSource::Regs(ctx.arg(0)));
+    count(ctx.arg::<i64>(1), ArgSource::BtfRegs(ctx.arg(0)));
     0
 }
 

@@ -12,7 +12,7 @@ use aya::{
     },
 };
 use profiler_common::{
-    Abi, ArgKey, Counts, Phase, SyscallKey, TABLE_SIZE, arg_lost_index, maps, programs,
+    Abi, ArgKey, ArgPending, Counts, Phase, SyscallKey, TABLE_SIZE, arg_lost_index, maps, programs,
 };
 
 use super::hook::Hook;
@@ -258,8 +258,12 @@ impl Tracer {
         Ok(observation)
     }
 
-    /// Reads the captured values (one walk of their map) and the calls
-    /// whose values were lost (one lookup per captured syscall and phase).
+    /// Reads the captured values (one walk of their map, plus the calls
+    /// each CPU holds for the last tuple of each syscall) and the calls whose
+    /// values were lost (one lookup per captured syscall and phase). Exact
+    /// once the recorded tasks are gone; while they run, a tuple moving from
+    /// the pending slot to the map between the two reads can be counted
+    /// twice or not at all (the live line only).
     fn read_arguments(&self, observation: &mut Observation) -> Result<(), TracerError> {
         let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
         let missing = |map: &'static str| TracerError::Map {
@@ -274,8 +278,27 @@ impl Tracer {
             .ok_or_else(|| missing(maps::ARG_VALUES))?;
         let values: PerCpuHashMap<_, ArgKey, u64> =
             PerCpuHashMap::try_from(values_map).map_err(map_err(maps::ARG_VALUES))?;
+        let mut entries = Vec::new();
         for entry in values.iter() {
             let (key, per_cpu) = entry.map_err(map_err(maps::ARG_VALUES))?;
+            entries.push((key, per_cpu.iter().sum::<u64>()));
+        }
+        let pending_map = self
+            .ebpf
+            .map(maps::ARG_PENDING)
+            .ok_or_else(|| missing(maps::ARG_PENDING))?;
+        let pending: PerCpuArray<_, ArgPending> =
+            PerCpuArray::try_from(pending_map).map_err(map_err(maps::ARG_PENDING))?;
+        for slot in 0..pending.len() {
+            let per_cpu = pending.get(&slot, 0).map_err(map_err(maps::ARG_PENDING))?;
+            entries.extend(
+                per_cpu
+                    .iter()
+                    .filter(|p| p.calls > 0)
+                    .map(|p| (p.key, p.calls)),
+            );
+        }
+        for (key, calls) in entries {
             let Some(arch) = Abi::from_u32(u32::from(key.abi)).and_then(|a| self.arch.of_abi(a))
             else {
                 continue;
@@ -284,7 +307,6 @@ impl Tracer {
             let width = table::name_of(arch, nr)
                 .and_then(arguments::captured)
                 .map_or(key.values.len(), |c| c.args.len().min(key.values.len()));
-            let calls: u64 = per_cpu.iter().sum();
             if calls == 0 {
                 continue;
             }
@@ -318,7 +340,7 @@ impl Tracer {
                     continue;
                 };
                 for phase in Phase::ALL {
-                    let index = arg_lost_index(phase, abi, nr as usize);
+                    let index = arg_lost_index(phase as u8, abi as u8, nr as u32);
                     let n: u64 = lost
                         .get(&index, 0)
                         .map_err(map_err(maps::ARG_LOST))?

@@ -109,6 +109,7 @@ pub fn load_object(
             maps::OUT_OF_RANGE,
             maps::COUNTS,
             maps::ARG_VALUES,
+            maps::ARG_PENDING,
             maps::ARG_LOST,
         ],
     };
