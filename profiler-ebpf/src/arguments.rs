@@ -14,6 +14,15 @@
 //! mitigations, each costs tens of ns): the raw tracepoint reads the
 //! registers with one helper call, the BTF tracepoint with plain loads.
 //!
+//! Measured on this project's machines (kernel 6.18, a VM with SRSO "Safe
+//! RET" and retpolines), a loop of raw prctl(PR_GET_DUMPABLE) against one
+//! of getppid, both recorded, best of 200 chunks of 20,000 calls: capture
+//! adds about 85-90 ns a captured call with the raw tracepoint (one
+//! `bpf_probe_read_kernel`) and 40-60 ns with the BTF tracepoint (no
+//! helper); `kernel.bpf_stats_enabled` put the whole counting program at
+//! about 190 ns a run for getppid, mostly its two helper calls. Syscalls
+//! outside the set pay one byte read.
+//!
 //! A tuple that finds the map full is counted in `ARG_LOST`, per syscall
 //! and phase: the values kept may be incomplete, never silently.
 
