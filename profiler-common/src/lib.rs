@@ -230,6 +230,31 @@ pub const SOURCE_CLONE3_FLAGS: u8 = 1;
 /// [`maps::ARG_LOST`], per syscall: nothing is dropped silently.
 pub const ARG_VALUE_SLOTS: u32 = 4096;
 
+/// Entries of [`maps::ARG_LOST`]: one per phase, table and number (the
+/// values of a call are kept per phase, so their losses are too).
+pub const ARG_LOST_SLOTS: u32 = Phase::COUNT * (Abi::COUNT * TABLE_SIZE) as u32;
+
+/// The [`maps::ARG_LOST`] index of syscall `nr` (below [`TABLE_SIZE`]) of
+/// table `abi` (an [`Abi`] as u8) in `phase` (a [`Phase`] as u8), as an
+/// [`ArgKey`] has them.
+pub const fn arg_lost_index(phase: u8, abi: u8, nr: u32) -> u32 {
+    (((phase as usize & 1) * Abi::COUNT + (abi as usize & 1)) * TABLE_SIZE
+        + (nr as usize & (TABLE_SIZE - 1))) as u32
+}
+
+/// The calls of the last tuple one captured syscall passed on one CPU, not
+/// yet added to [`maps::ARG_VALUES`]: a loop that passes the same values
+/// over and over costs an in-place add here, not a hash lookup. When the
+/// next call passes another tuple, these calls go to the hash map. Readers
+/// add them to what the hash map holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgPending {
+    pub key: ArgKey,
+    /// 0 when the slot holds nothing.
+    pub calls: u64,
+}
+
 /// Which arguments of one syscall the kernel side captures, and how. Set by
 /// the loader from the user side's table (`profiler/src/arguments`).
 #[repr(C)]
@@ -295,8 +320,11 @@ pub mod maps {
     pub const EXECS: &str = "EXECS";
     /// Per-CPU hash of [`super::ArgKey`] to calls.
     pub const ARG_VALUES: &str = "ARG_VALUES";
-    /// Per-CPU array, index `abi * TABLE_SIZE + nr`: calls of a captured
-    /// syscall whose values found no room in [`ARG_VALUES`].
+    /// Per-CPU array of [`super::ArgPending`], one per [`super::CaptureSpec`].
+    pub const ARG_PENDING: &str = "ARG_PENDING";
+    /// Per-CPU array, index [`super::arg_lost_index`]: calls of a captured
+    /// syscall whose values found no room in [`ARG_VALUES`] (or, for
+    /// `clone3`, could not be read from the caller's memory), per phase.
     pub const ARG_LOST: &str = "ARG_LOST";
 }
 
@@ -356,4 +384,6 @@ mod pod {
     unsafe impl aya::Pod for super::CaptureSpec {}
     // SAFETY: `repr(C)`: 4+1+1+2 bytes, then three u64; no implicit padding.
     unsafe impl aya::Pod for super::ArgKey {}
+    // SAFETY: `repr(C)`: an ArgKey (40 bytes, no padding) and a u64.
+    unsafe impl aya::Pod for super::ArgPending {}
 }

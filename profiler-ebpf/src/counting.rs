@@ -10,13 +10,20 @@
 //! however fast the workload calls.
 
 use aya_ebpf::{
+    EbpfContext,
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
     maps::{PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
 };
 use profiler_common::{Abi, Counts, OUT_OF_RANGE_SLOTS, Phase, SyscallKey, TABLE_SIZE};
 
-use crate::{REQUIRE_SECCOMP, arch::current_task_flags, recorded, runtime::in_runtime_phase};
+use crate::{
+    REQUIRE_SECCOMP,
+    arch::current_task_flags,
+    arguments::{self, ArgSource},
+    recorded,
+    runtime::in_runtime_phase,
+};
 
 /// One value per [`Phase`].
 #[map]
@@ -29,24 +36,25 @@ static OUT_OF_RANGE: PerCpuHashMap<SyscallKey, u64> =
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
-    count(ctx.arg::<i64>(1));
+    count(ctx.arg::<i64>(1), ArgSource::Regs(ctx.arg(0)));
     0
 }
 
-/// `tracepoint/raw_syscalls/sys_enter`: the record has `long id` at offset 8.
+/// `tracepoint/raw_syscalls/sys_enter`: the record has `long id` at offset 8
+/// and `unsigned long args[6]` at offset 16.
 #[tracepoint(category = "raw_syscalls", name = "sys_enter")]
 pub fn sys_enter_tp(ctx: TracePointContext) -> i32 {
     // SAFETY: offset 8 is `id` in this tracepoint's record format
     // (`/sys/kernel/tracing/events/raw_syscalls/sys_enter/format`).
     let id = unsafe { ctx.read_at::<i64>(8) }.unwrap_or(-1);
-    count(id);
+    count(id, ArgSource::Record(ctx.as_ptr() as *const u8));
     0
 }
 
 /// `tp_btf/sys_enter`: the same arguments as the raw tracepoint.
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
-    count(ctx.arg::<i64>(1));
+    count(ctx.arg::<i64>(1), ArgSource::BtfRegs(ctx.arg(0)));
     0
 }
 
@@ -62,7 +70,7 @@ pub fn verifier_selftest(_ctx: RawTracePointContext) -> i32 {
 }
 
 #[inline(always)]
-fn count(id: i64) {
+fn count(id: i64, args: ArgSource) {
     if !recorded() {
         return;
     }
@@ -90,6 +98,7 @@ fn count(id: i64) {
             // nothing else writes it meanwhile. The index is bounded above.
             unsafe { (*counts).calls[abi.index()][id as usize] += 1 };
         }
+        arguments::capture(args, abi, id as usize, phase);
     } else {
         count_out_of_range(phase, abi, id);
     }

@@ -1,7 +1,8 @@
 //! The kernel side of syscall-profile, by concern:
 //!
 //! - [`counting`]: counts the syscalls of one cgroup tree on
-//!   `raw_syscalls:sys_enter` (recording);
+//!   `raw_syscalls:sys_enter` (recording), and [`arguments`] captures the
+//!   privilege-bearing arguments of a few of them;
 //! - [`runtime`]: tells a container runtime's syscalls from its workload's
 //!   (recording containers);
 //! - [`denials`]: finds the syscalls a seccomp filter denied, including
@@ -17,6 +18,7 @@
 #![no_main]
 
 mod arch;
+mod arguments;
 mod counting;
 mod denials;
 mod events;

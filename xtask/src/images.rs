@@ -24,6 +24,7 @@ const SAMPLES: &[&str] = &[
     "signal-count",
     "syscall-verdicts",
     "app-release",
+    "arg-probe",
 ];
 
 /// Builds the samples as static binaries (a separate target directory,

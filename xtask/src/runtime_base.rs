@@ -4,10 +4,17 @@
 //! It records a trivial container (`true`) many times with each engine, and
 //! keeps the union of the syscalls the runtime made after installing the
 //! seccomp filter and before the entrypoint's `execve` (the recorder's
-//! `runtime_syscalls`). Which of them a run makes varies (runc is written in
+//! `runtime_syscalls`), and for the syscalls whose arguments the recorder
+//! captures, the union of the value tuples they passed (its
+//! `runtime_arguments`). Which of them a run makes varies (runc is written in
 //! Go), so the table printed at the end says in how many runs each appeared.
 
-use std::{collections::BTreeMap, fs, path::Path, process::Command};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::Path,
+    process::Command,
+};
 
 use anyhow::{Context, Result, bail};
 
@@ -103,6 +110,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         );
 
         let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let mut seen_values: BTreeMap<String, BTreeMap<Vec<u64>, u32>> = BTreeMap::new();
         let scratch =
             std::env::temp_dir().join(format!("syscall-profile-base-{}", std::process::id()));
         fs::create_dir_all(&scratch)?;
@@ -131,6 +139,15 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
             for name in runtime_syscalls(&stats)? {
                 *seen.entry(name).or_default() += 1;
             }
+            for (name, tuples) in runtime_arguments(&stats)? {
+                for tuple in tuples {
+                    *seen_values
+                        .entry(name.clone())
+                        .or_default()
+                        .entry(tuple)
+                        .or_default() += 1;
+                }
+            }
             eprint!(
                 "\rxtask runtime-base: {engine}: {round}/{} runs, {} syscalls so far",
                 options.runs,
@@ -146,7 +163,14 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         );
         for (name, count) in &seen {
             println!("  {name:<20} {count}");
+            for (tuple, count) in seen_values.get(name).into_iter().flatten() {
+                println!("    {tuple:<18?} {count}");
+            }
         }
+        let arguments: BTreeMap<&String, BTreeSet<&Vec<u64>>> = seen_values
+            .iter()
+            .map(|(name, tuples)| (name, tuples.keys().collect()))
+            .collect();
         let base = serde_json::json!({
             "runtime": runtime,
             "version": version,
@@ -154,6 +178,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
             "runs": options.runs,
             "derived_by": format!("cargo xtask runtime-base --engine {engine} --runs {}", options.runs),
             "syscalls": seen.keys().collect::<Vec<_>>(),
+            "arguments": arguments,
         });
         let path = ws
             .root
@@ -220,4 +245,39 @@ fn runtime_syscalls(stats: &Path) -> Result<Vec<String>> {
         .iter()
         .filter_map(|s| s["name"].as_str().map(str::to_owned))
         .collect())
+}
+
+/// The runtime's captured argument values in a recording's stats, per
+/// syscall name (both tables together). A recording that could not keep
+/// them all is refused: a base set must not miss a value the runtime needs.
+fn runtime_arguments(stats: &Path) -> Result<BTreeMap<String, BTreeSet<Vec<u64>>>> {
+    let text =
+        fs::read_to_string(stats).with_context(|| format!("cannot read {}", stats.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)?;
+    let mut arguments: BTreeMap<String, BTreeSet<Vec<u64>>> = BTreeMap::new();
+    for entry in value["runtime_arguments"]
+        .as_array()
+        .context("stats without runtime_arguments")?
+    {
+        let name = entry["name"]
+            .as_str()
+            .context("an argument entry without name")?;
+        if entry["lost"].as_u64().unwrap_or(0) > 0 {
+            bail!("the recording lost argument values of the runtime's {name}: {entry}");
+        }
+        for values in entry["values"].as_array().into_iter().flatten() {
+            let tuple = values["raw"]
+                .as_array()
+                .context("argument values without raw")?
+                .iter()
+                .map(|raw| {
+                    let raw = raw.as_str().unwrap_or_default();
+                    u64::from_str_radix(raw.trim_start_matches("0x"), 16)
+                        .with_context(|| format!("not a hex value: {raw}"))
+                })
+                .collect::<Result<Vec<u64>>>()?;
+            arguments.entry(name.to_owned()).or_default().insert(tuple);
+        }
+    }
+    Ok(arguments)
 }

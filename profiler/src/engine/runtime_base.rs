@@ -7,6 +7,11 @@
 //! the Go runtime's own calls depend on timing), so one recording is not
 //! enough. These base sets are the union over many recordings made by this
 //! tool itself (`cargo xtask runtime-base`), stored in `profiler/data/`.
+//! For the syscalls whose arguments carry privilege
+//! (`crate::arguments::CAPTURED`), a base set also holds the argument values
+//! the runtime passed in those recordings.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -28,11 +33,23 @@ pub struct RuntimeBase {
     /// The command that derived it.
     pub derived_by: String,
     syscalls: Vec<String>,
+    /// Per captured syscall of `syscalls`, the tuples of its captured
+    /// argument values (in `CAPTURED`'s order, masked as it says) seen in
+    /// any of the recordings. Absent in sets derived before arguments were
+    /// captured.
+    #[serde(default)]
+    arguments: BTreeMap<String, BTreeSet<Vec<u64>>>,
 }
 
 impl RuntimeBase {
     pub fn syscalls(&self) -> SyscallSet {
         self.syscalls.iter().map(String::as_str).collect()
+    }
+
+    /// The argument values the runtime passed, per syscall name: one tuple
+    /// per distinct call seen (empty when the set predates argument capture).
+    pub fn arguments(&self) -> &BTreeMap<String, BTreeSet<Vec<u64>>> {
+        &self.arguments
     }
 }
 
@@ -74,6 +91,23 @@ mod tests {
                 base.runtime
             );
             assert!(base.syscalls().contains("execve"), "{}", base.runtime);
+            for (name, tuples) in base.arguments() {
+                assert!(base.syscalls().contains(name), "{}: {name}", base.runtime);
+                let captured = crate::arguments::captured(name)
+                    .unwrap_or_else(|| panic!("{}: {name} is not captured", base.runtime));
+                assert!(
+                    tuples.iter().all(|t| t.len() == captured.args.len()),
+                    "{}: {name}'s values have one value per captured argument",
+                    base.runtime
+                );
+            }
+            // Both runtimes set their capabilities with prctl after the
+            // filter is on: their values must be there.
+            assert!(
+                !base.arguments().get("prctl").is_none_or(|t| t.is_empty()),
+                "{}: the runtime's prctl options",
+                base.runtime
+            );
         }
     }
 }

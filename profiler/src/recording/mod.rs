@@ -751,6 +751,8 @@ fn summarize(
         implied: Vec::new(),
         coverage: None,
         included_reachable: Vec::new(),
+        arguments: stats::arguments_of(&observation.arguments),
+        runtime_arguments: stats::arguments_of(&observation.runtime_arguments),
     };
     (syscalls, stats)
 }
@@ -807,6 +809,7 @@ fn describe_gaps(stats: &Stats) -> Vec<String> {
         }
         warnings.push(text);
     }
+    warnings.extend(stats::lost_arguments(stats));
     warnings
 }
 

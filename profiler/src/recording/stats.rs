@@ -2,6 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    arguments::{self, ArgObservations},
+    profile::table,
+};
+
 /// Version tag of the stats format; bumped on any incompatible change.
 pub const STATS_SCHEMA: &str = "syscall-profile/stats/v1";
 
@@ -26,6 +31,14 @@ pub struct Stats {
     /// and up to the entrypoint's `execve` (empty for a native command).
     #[serde(default)]
     pub runtime_syscalls: Vec<SyscallCount>,
+    /// The captured argument values of the workload's calls, per syscall
+    /// whose arguments are captured (`crate::arguments::CAPTURED`), sorted
+    /// like `syscalls`.
+    #[serde(default)]
+    pub arguments: Vec<SyscallArguments>,
+    /// The same for the runtime's calls (containers).
+    #[serde(default)]
+    pub runtime_arguments: Vec<SyscallArguments>,
     /// Numbers inside the table's range that the table has no name for.
     pub unknown: Vec<NumberCount>,
     /// Numbers outside the table's range (negative, x32, or past its end).
@@ -69,4 +82,147 @@ pub struct OutOfRange {
     pub numbers: Vec<NumberCount>,
     /// Calls the kernel counted in `total` but had no room to split by number.
     pub unattributed: u64,
+}
+
+/// The captured values of one syscall's calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallArguments {
+    pub name: String,
+    /// The table the number belongs to (`x86_64`, or `i386`).
+    pub arch: String,
+    /// The names of the captured arguments, in the order of each value's
+    /// `symbols` and `raw`.
+    pub args: Vec<String>,
+    /// One entry per distinct tuple of values, by raw value.
+    pub values: Vec<ArgumentValues>,
+    /// Calls whose values the kernel had no room to keep (exact): when not
+    /// zero, `values` is not everything the run passed.
+    pub lost: u64,
+}
+
+/// One tuple of captured values and the calls that passed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgumentValues {
+    /// Each value by name (`AF_INET`, `FIONREAD`, `PR_SET_NAME`).
+    pub symbols: Vec<String>,
+    /// Each value as the kernel saw it (masked as the table says), in hex.
+    pub raw: Vec<String>,
+    /// Exact.
+    pub calls: u64,
+}
+
+/// The stats entries of captured values, sorted by name and table; numbers
+/// without a name are left out (their calls are reported as unknown).
+pub fn arguments_of(observations: &ArgObservations) -> Vec<SyscallArguments> {
+    let mut entries: Vec<SyscallArguments> = observations
+        .iter()
+        .filter_map(|(&(arch, nr), calls)| {
+            let name = table::name_of(arch, nr)?;
+            let captured = arguments::captured(name)?;
+            let values = calls
+                .values
+                .iter()
+                .map(|(tuple, &count)| {
+                    let symbols = captured
+                        .args
+                        .iter()
+                        .zip(tuple)
+                        .enumerate()
+                        .map(|(i, (arg, &value))| {
+                            // What names a later argument is the first one:
+                            // a socket's family names its protocol (the type
+                            // is between them), a level its option.
+                            let first = (i > 0).then(|| tuple.first().copied()).flatten();
+                            arg.symbols.describe(value, first)
+                        })
+                        .collect();
+                    ArgumentValues {
+                        symbols,
+                        raw: tuple.iter().map(|v| format!("{v:#x}")).collect(),
+                        calls: count,
+                    }
+                })
+                .collect();
+            Some(SyscallArguments {
+                name: name.to_owned(),
+                arch: arch.short_name().to_owned(),
+                args: captured.args.iter().map(|a| a.name.to_owned()).collect(),
+                values,
+                lost: calls.lost,
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+    entries
+}
+
+/// A warning per syscall whose values were not all kept.
+pub fn lost_arguments(stats: &Stats) -> Vec<String> {
+    let phases = [
+        ("", &stats.arguments),
+        (" by the runtime", &stats.runtime_arguments),
+    ];
+    phases
+        .into_iter()
+        .flat_map(|(phase, entries)| entries.iter().map(move |e| (phase, e)))
+        .filter(|(_, e)| e.lost > 0)
+        .map(|(phase, e)| {
+            format!(
+                "the argument values of {} call(s) of `{}` ({}){phase} were lost: the kernel's \
+                 map of distinct values ({} in all) was full, so the values listed for `{}` \
+                 are not all the run used",
+                e.lost,
+                e.name,
+                e.arch,
+                profiler_common::ARG_VALUE_SLOTS,
+                e.name
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::{arguments::CapturedCalls, profile::Arch};
+
+    #[test]
+    fn captured_values_are_named_by_the_argument_before_them_and_losses_kept() {
+        let socket = table::number_of(Arch::X86_64, "socket").unwrap();
+        let ioctl = table::number_of(Arch::X86, "ioctl").unwrap();
+        let observations: ArgObservations = BTreeMap::from([
+            (
+                (Arch::X86_64, socket),
+                CapturedCalls {
+                    values: BTreeMap::from([(vec![16, 3, 0], 2), (vec![2, 1, 6], 1)]),
+                    lost: 0,
+                },
+            ),
+            (
+                (Arch::X86, ioctl),
+                CapturedCalls {
+                    values: BTreeMap::from([(vec![0x541b], 5)]),
+                    lost: 7,
+                },
+            ),
+        ]);
+        let entries = arguments_of(&observations);
+        assert_eq!(entries[0].name, "ioctl");
+        assert_eq!(entries[0].arch, "i386");
+        assert_eq!(entries[0].lost, 7);
+        let socket = &entries[1];
+        assert_eq!(socket.args, ["family", "type", "protocol"]);
+        assert_eq!(
+            socket.values[0].symbols,
+            ["AF_INET", "SOCK_STREAM", "IPPROTO_TCP"]
+        );
+        assert_eq!(
+            socket.values[1].symbols,
+            ["AF_NETLINK", "SOCK_RAW", "default protocol"]
+        );
+        assert_eq!(socket.values[1].raw, ["0x10", "0x3", "0x0"]);
+        assert_eq!(socket.values[1].calls, 2);
+    }
 }

@@ -11,11 +11,14 @@ use aya::{
         raw_trace_point::RawTracePointLinkId,
     },
 };
-use profiler_common::{Abi, Counts, Phase, SyscallKey, TABLE_SIZE, maps, programs};
+use profiler_common::{
+    Abi, ArgKey, ArgPending, Counts, Phase, SyscallKey, TABLE_SIZE, arg_lost_index, maps, programs,
+};
 
 use super::hook::Hook;
 use crate::{
-    profile::Arch,
+    arguments::{self, ArgObservations},
+    profile::{Arch, table},
     session::{
         RunCgroup,
         ebpf::{self, Purpose, TracerError, attach_raw, program_error},
@@ -42,6 +45,12 @@ pub struct Observation {
     /// Calls by the container runtime after its filter install and up to the
     /// entrypoint's `execve` (empty for native commands).
     pub runtime_calls: BTreeMap<(Arch, u64), u64>,
+    /// The captured argument values of the workload's calls (the syscalls
+    /// of [`arguments::CAPTURED`]), per syscall; the values of each are
+    /// as many as its table entry captures.
+    pub arguments: ArgObservations,
+    /// The same for the runtime's calls (`runtime_calls`).
+    pub runtime_arguments: ArgObservations,
     /// Calls with a number outside the tables; exact in total.
     pub out_of_range_total: u64,
     /// The same split by raw number, as far as the kernel could keep them.
@@ -244,7 +253,109 @@ impl Tracer {
                     values.iter().sum::<u64>();
             }
         }
+        self.read_arguments(&mut observation)?;
         observation.events = self.events()?;
         Ok(observation)
+    }
+
+    /// Reads the captured values (one walk of their map, plus the calls
+    /// each CPU holds for the last tuple of each syscall) and the calls whose
+    /// values were lost (one lookup per captured syscall and phase). Exact
+    /// once the recorded tasks are gone; while they run, a tuple moving from
+    /// the pending slot to the map between the two reads can be counted
+    /// twice or not at all (the live line only).
+    fn read_arguments(&self, observation: &mut Observation) -> Result<(), TracerError> {
+        let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
+        let missing = |map: &'static str| TracerError::Map {
+            map,
+            source: MapError::InvalidName {
+                name: map.to_owned(),
+            },
+        };
+        let values_map = self
+            .ebpf
+            .map(maps::ARG_VALUES)
+            .ok_or_else(|| missing(maps::ARG_VALUES))?;
+        let values: PerCpuHashMap<_, ArgKey, u64> =
+            PerCpuHashMap::try_from(values_map).map_err(map_err(maps::ARG_VALUES))?;
+        let mut entries = Vec::new();
+        for entry in values.iter() {
+            let (key, per_cpu) = entry.map_err(map_err(maps::ARG_VALUES))?;
+            entries.push((key, per_cpu.iter().sum::<u64>()));
+        }
+        let pending_map = self
+            .ebpf
+            .map(maps::ARG_PENDING)
+            .ok_or_else(|| missing(maps::ARG_PENDING))?;
+        let pending: PerCpuArray<_, ArgPending> =
+            PerCpuArray::try_from(pending_map).map_err(map_err(maps::ARG_PENDING))?;
+        for slot in 0..pending.len() {
+            let per_cpu = pending.get(&slot, 0).map_err(map_err(maps::ARG_PENDING))?;
+            entries.extend(
+                per_cpu
+                    .iter()
+                    .filter(|p| p.calls > 0)
+                    .map(|p| (p.key, p.calls)),
+            );
+        }
+        for (key, calls) in entries {
+            let Some(arch) = Abi::from_u32(u32::from(key.abi)).and_then(|a| self.arch.of_abi(a))
+            else {
+                continue;
+            };
+            let nr = u64::from(key.nr);
+            let width = table::name_of(arch, nr)
+                .and_then(arguments::captured)
+                .map_or(key.values.len(), |c| c.args.len().min(key.values.len()));
+            if calls == 0 {
+                continue;
+            }
+            let observations = if key.phase == Phase::Runtime as u8 {
+                &mut observation.runtime_arguments
+            } else {
+                &mut observation.arguments
+            };
+            *observations
+                .entry((arch, nr))
+                .or_default()
+                .values
+                .entry(key.values[..width].to_vec())
+                .or_default() += calls;
+        }
+
+        let lost_map = self
+            .ebpf
+            .map(maps::ARG_LOST)
+            .ok_or_else(|| missing(maps::ARG_LOST))?;
+        let lost: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(lost_map).map_err(map_err(maps::ARG_LOST))?;
+        for abi in Abi::ALL {
+            let Some(arch) = self.arch.of_abi(abi) else {
+                continue;
+            };
+            for captured in arguments::CAPTURED {
+                let Some(nr) =
+                    table::number_of(arch, captured.syscall).filter(|&nr| nr < TABLE_SIZE as u64)
+                else {
+                    continue;
+                };
+                for phase in Phase::ALL {
+                    let index = arg_lost_index(phase as u8, abi as u8, nr as u32);
+                    let n: u64 = lost
+                        .get(&index, 0)
+                        .map_err(map_err(maps::ARG_LOST))?
+                        .iter()
+                        .sum();
+                    if n > 0 {
+                        let observations = match phase {
+                            Phase::Runtime => &mut observation.runtime_arguments,
+                            Phase::Workload => &mut observation.arguments,
+                        };
+                        observations.entry((arch, nr)).or_default().lost += n;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

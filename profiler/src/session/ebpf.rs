@@ -12,9 +12,16 @@ use aya::{
     maps::MapError,
     programs::{ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
-use profiler_common::{KernelLayout, globals, maps};
+use profiler_common::{
+    Abi, CAPTURE_SPECS, CAPTURED_ARGS, CaptureSpec, KernelLayout, NO_ARG, SOURCE_CLONE3_FLAGS,
+    SOURCE_REGISTERS, TABLE_SIZE, globals, maps,
+};
 
 use super::{RunCgroup, events};
+use crate::{
+    arguments::{CAPTURED, Source},
+    profile::{Arch, table},
+};
 
 /// The kernel side, built by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
@@ -97,7 +104,22 @@ pub fn load_object(
         Purpose::Record {
             require_seccomp: false,
         } => &[maps::IN_SYSCALL, maps::DENIALS, maps::RUNTIME_PROCESSES],
-        Purpose::WatchDenials => &[maps::RUNTIME_PROCESSES, maps::OUT_OF_RANGE, maps::COUNTS],
+        Purpose::WatchDenials => &[
+            maps::RUNTIME_PROCESSES,
+            maps::OUT_OF_RANGE,
+            maps::COUNTS,
+            maps::ARG_VALUES,
+            maps::ARG_PENDING,
+            maps::ARG_LOST,
+        ],
+    };
+    // Enforcing captures nothing: its tables stay empty (all zero).
+    let (capture_index, capture) = match (purpose, Arch::host()) {
+        (Purpose::Record { .. }, Some(arch)) => capture_tables(arch),
+        _ => (
+            [[0; TABLE_SIZE]; Abi::COUNT],
+            [CaptureSpec::default(); CAPTURE_SPECS],
+        ),
     };
     let watch_kills = u32::from(purpose == Purpose::WatchDenials);
     let (layout, no_layout) = match events::kernel_layout() {
@@ -110,12 +132,58 @@ pub fn load_object(
         .override_global(globals::TARGET_CGROUP_LEVEL, &level, true)
         .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
         .override_global(globals::KERNEL_LAYOUT, &layout, true)
-        .override_global(globals::WATCH_KILLS, &watch_kills, true);
+        .override_global(globals::WATCH_KILLS, &watch_kills, true)
+        .override_global(globals::CAPTURE_INDEX, &capture_index, true)
+        .override_global(globals::CAPTURE, &capture, true);
     for map in unused {
         loader.map_max_entries(map, 1);
     }
     let ebpf = loader.load(OBJECT).map_err(TracerError::Object)?;
     Ok((ebpf, no_layout))
+}
+
+/// The kernel side's capture tables for a host of `arch`, from
+/// [`CAPTURED`]: each syscall's number in the native table and in the
+/// compat one (a name a table lacks is skipped there), pointing at its spec.
+pub fn capture_tables(
+    arch: Arch,
+) -> ([[u8; TABLE_SIZE]; Abi::COUNT], [CaptureSpec; CAPTURE_SPECS]) {
+    let mut index = [[0u8; TABLE_SIZE]; Abi::COUNT];
+    let mut specs = [CaptureSpec::default(); CAPTURE_SPECS];
+    let mut used = 0;
+    for captured in CAPTURED {
+        let mut spec = CaptureSpec {
+            args: [NO_ARG; CAPTURED_ARGS],
+            source: match captured.source {
+                Source::Registers => SOURCE_REGISTERS,
+                Source::Clone3Flags => SOURCE_CLONE3_FLAGS,
+            },
+            ..CaptureSpec::default()
+        };
+        for (slot, arg) in captured.args.iter().take(CAPTURED_ARGS).enumerate() {
+            spec.args[slot] = arg.index;
+            spec.masks[slot] = arg.mask;
+        }
+        for abi in Abi::ALL {
+            let Some(nr) = arch
+                .of_abi(abi)
+                .and_then(|table_arch| table::number_of(table_arch, captured.syscall))
+                .and_then(|nr| usize::try_from(nr).ok())
+                .filter(|&nr| nr < TABLE_SIZE)
+            else {
+                continue;
+            };
+            // The table has room for every syscall of both tables (a unit
+            // test holds it to that); one that does not fit is not captured.
+            if used == CAPTURE_SPECS {
+                break;
+            }
+            specs[used] = spec;
+            used += 1;
+            index[abi.index()][nr] = used as u8;
+        }
+    }
+    (index, specs)
 }
 
 /// Attaches the hooks of the rare events (moves out of the cgroup, forks,
@@ -221,7 +289,34 @@ fn verifier_reason(log: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::verifier_reason;
+    use super::{capture_tables, verifier_reason};
+    use crate::profile::{Arch, table};
+    use profiler_common::{Abi, NO_ARG, SOURCE_CLONE3_FLAGS};
+
+    #[test]
+    fn capture_tables_point_each_syscall_of_both_tables_at_its_arguments() {
+        let (index, specs) = capture_tables(Arch::X86_64);
+        let spec_of = |arch: Arch, abi: Abi, name: &str| {
+            let nr = table::number_of(arch, name).expect("a syscall") as usize;
+            let i = index[abi.index()][nr];
+            assert!(i > 0, "{name} of {arch:?} is captured");
+            specs[i as usize - 1]
+        };
+        let socket = spec_of(Arch::X86_64, Abi::Native, "socket");
+        assert_eq!(socket.args, [0, 1, 2]);
+        assert_eq!(socket.masks[1], 0xffff_ffff & !(0x800 | 0x80000));
+        let ioctl = spec_of(Arch::X86, Abi::Compat, "ioctl");
+        assert_eq!(ioctl.args, [1, NO_ARG, NO_ARG]);
+        assert_eq!(
+            spec_of(Arch::X86_64, Abi::Native, "clone3").source,
+            SOURCE_CLONE3_FLAGS
+        );
+        // i386 only, and x86_64 only.
+        spec_of(Arch::X86, Abi::Compat, "fcntl64");
+        spec_of(Arch::X86_64, Abi::Native, "arch_prctl");
+        let getppid = table::number_of(Arch::X86_64, "getppid").expect("a syscall") as usize;
+        assert_eq!(index[Abi::Native.index()][getppid], 0);
+    }
 
     #[test]
     fn verifier_reason_keeps_the_reason_and_drops_statistics() {

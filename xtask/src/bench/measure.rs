@@ -54,6 +54,9 @@ impl Sizes {
 pub enum Workload {
     /// `getppid-loop N`: ns per call, timed by the loop itself.
     Micro,
+    /// `captured-loop N`: the same with prctl(PR_GET_DUMPABLE), a syscall
+    /// whose argument the recorder captures.
+    Captured,
     /// `file-io N` on a tmpfs: µs per file, timed by itself.
     FileIo,
     /// redis-server under redis-benchmark on 127.0.0.1: requests/s.
@@ -131,6 +134,7 @@ impl fmt::Display for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let workload = match self.workload {
             Workload::Micro => "getppid-loop",
+            Workload::Captured => "captured-loop",
             Workload::FileIo => "file-io",
             Workload::Redis => "redis",
             Workload::True => "/bin/true",
@@ -207,7 +211,7 @@ pub const BUSY_SHARE: f64 = 0.25;
 /// The unit of a workload's figure.
 pub fn unit(workload: Workload) -> &'static str {
     match workload {
-        Workload::Micro => "ns/call",
+        Workload::Micro | Workload::Captured => "ns/call",
         Workload::FileIo => "µs/file",
         Workload::Redis => "requests/s",
         Workload::True | Workload::StartTime => "ms",
@@ -258,6 +262,7 @@ pub fn run_label(run: Run) -> String {
 pub fn learned_label(workload: Workload, container: bool) -> String {
     let name = match workload {
         Workload::Micro => "getppid-loop",
+        Workload::Captured => "captured-loop",
         Workload::FileIo => "file-io",
         Workload::Redis => "redis-server",
         Workload::True => "/bin/true",

@@ -52,14 +52,18 @@ pub enum Part {
     Enforcement,
     /// `record -- /bin/true` and the time until tracing is armed.
     Startup,
+    /// What argument capture adds: a captured syscall's loop recorded,
+    /// beside getppid's (not captured).
+    Arguments,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [
+    pub const ALL: [Part; 5] = [
         Part::Recording,
         Part::Others,
         Part::Enforcement,
         Part::Startup,
+        Part::Arguments,
     ];
 }
 
@@ -70,6 +74,7 @@ impl fmt::Display for Part {
             Part::Others => "others",
             Part::Enforcement => "enforcement",
             Part::Startup => "startup",
+            Part::Arguments => "arguments",
         })
     }
 }
@@ -123,6 +128,12 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
             }
             Part::Startup => {
                 for workload in [True, StartTime] {
+                    add(Case::new(workload, Untraced));
+                    add(Case::new(workload, Record));
+                }
+            }
+            Part::Arguments => {
+                for workload in [Micro, Captured] {
                     add(Case::new(workload, Untraced));
                     add(Case::new(workload, Record));
                 }
@@ -283,7 +294,13 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     // (another session's) must not swap the binaries between rounds.
     let bin = scratch.join("bin");
     fs::create_dir_all(&bin)?;
-    for name in ["syscall-profile", "getppid-loop", "file-io", "start-time"] {
+    for name in [
+        "syscall-profile",
+        "getppid-loop",
+        "captured-loop",
+        "file-io",
+        "start-time",
+    ] {
         let built = ws.binary("release", name);
         fs::copy(&built, bin.join(name))
             .with_context(|| format!("cannot copy {}", built.display()))?;
@@ -457,6 +474,11 @@ impl Bench {
                 args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
                 env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
             },
+            Workload::Captured => Job {
+                program: self.sample("captured-loop"),
+                args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
+                env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
+            },
             Workload::FileIo => Job {
                 program: self.sample("file-io"),
                 args: vec![size(self.sizes.files, self.sizes.strace_files)],
@@ -602,7 +624,9 @@ impl Bench {
             (Workload::Micro | Workload::FileIo, Run::Beside(neighbour)) => {
                 self.beside(neighbour, &tag).map(|v| vec![v])
             }
-            (workload @ (Workload::Micro | Workload::FileIo), run) if !is_container(run) => {
+            (workload @ (Workload::Micro | Workload::Captured | Workload::FileIo), run)
+                if !is_container(run) =>
+            {
                 let job = self.native_job(workload, run == Run::Strace);
                 let mut cmd = self.wrap(&job, run, &tag)?;
                 let rss = (run == Run::Record).then(|| learned_label(workload, false));
@@ -1150,6 +1174,8 @@ struct Job {
 fn job_workload(job: &Job, bench: &Bench) -> Workload {
     if job.program == bench.sample("getppid-loop") {
         Workload::Micro
+    } else if job.program == bench.sample("captured-loop") {
+        Workload::Captured
     } else if job.program == bench.sample("file-io") {
         Workload::FileIo
     } else if job.program == Path::new(REDIS_SERVER) {
@@ -1233,7 +1259,7 @@ fn shell_quote(word: &str) -> String {
 /// The workload's figure from what it printed: ns per call, µs per file.
 fn parse_result(workload: Workload, stderr: &str, size: f64) -> Result<f64> {
     let key = match workload {
-        Workload::Micro => "ns_per_call=",
+        Workload::Micro | Workload::Captured => "ns_per_call=",
         Workload::FileIo => "elapsed_ns=",
         other => bail!("{other:?} prints no result"),
     };
