@@ -474,3 +474,209 @@ fn denials_show_live_on_a_terminal() {
         tmux.pane()
     );
 }
+
+/// A profile for `syscall-verdicts`: what it needs (learned by recording
+/// it) except `ioctl`, `socket` and `prctl`, which get only `rules`.
+fn verdicts_profile(dir: &Path, name: &str, rules: Value) -> std::path::PathBuf {
+    let learned = dir.join("verdicts-base.json");
+    if !learned.exists() {
+        let output = run([
+            "record".as_ref(),
+            "-q".as_ref(),
+            "-o".as_ref(),
+            learned.as_os_str(),
+            "--".as_ref(),
+            sample("syscall-verdicts").as_os_str(),
+            // getppid, and pause (ended by its alarm): the parent waits
+            // for a child the way it does for any probe that takes time.
+            "110".as_ref(),
+            "34".as_ref(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let names: Vec<String> = allowed_names(&fs::read_to_string(&learned).unwrap())
+        .into_iter()
+        .filter(|n| !["ioctl", "socket", "prctl"].contains(&n.as_str()))
+        .collect();
+    let mut syscalls = vec![json!({"names": names, "action": "SCMP_ACT_ALLOW"})];
+    syscalls.extend(rules.as_array().cloned().unwrap_or_default());
+    let document = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": MARK,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+        "syscalls": syscalls,
+    });
+    let path = dir.join(name);
+    fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    path
+}
+
+/// `enforce [EXTRA...] --profile PROFILE -- syscall-verdicts PROBES...`:
+/// each probe's verdict, by probe, and the output.
+fn enforce_verdicts(
+    profile: &Path,
+    extra: &[&str],
+    probes: &[&str],
+) -> (Vec<(String, String)>, Output) {
+    let mut args: Vec<std::ffi::OsString> = vec!["enforce".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.extend([
+        "--profile".into(),
+        profile.as_os_str().to_owned(),
+        "--".into(),
+        sample("syscall-verdicts").into_os_string(),
+    ]);
+    args.extend(probes.iter().map(Into::into));
+    let output = run(args);
+    let verdicts = stdout(&output)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, v)| (p.to_owned(), v.to_owned()))
+        .collect();
+    (verdicts, output)
+}
+
+// x86_64 numbers and the values probed.
+const IOCTL: u32 = 16;
+const SOCKET: u32 = 41;
+const PRCTL: u32 = 157;
+const FIONREAD: u64 = 0x541b;
+const TIOCSTI: u64 = 0x5412;
+const AF_INET: u64 = 2;
+const AF_NETLINK: u64 = 16;
+const AF_VSOCK: u64 = 40;
+const PR_SET_NAME: u64 = 15;
+const PR_CAPBSET_DROP: u64 = 24;
+
+/// ioctl allowed only with FIONREAD, socket only for AF_INET, prctl only
+/// for PR_SET_NAME.
+fn argument_rules() -> Value {
+    json!([
+        {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 1, "value": FIONREAD, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": AF_INET, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["prctl"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": PR_SET_NAME, "op": "SCMP_CMP_EQ"}]},
+    ])
+}
+
+/// A refused argument value is named in the report: the kernel refuses
+/// ioctl(TIOCSTI), socket(AF_VSOCK) and prctl(PR_CAPBSET_DROP) with the
+/// profile's errno, and the report names exactly those values, with what
+/// the profile allows instead; the allowed siblings (FIONREAD, AF_INET,
+/// PR_SET_NAME) ran and are not reported.
+#[test]
+fn denied_argument_values_are_named() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    let fionread = format!("{IOCTL}:0,{FIONREAD:#x}");
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let inet = format!("{SOCKET}:{AF_INET},1,0");
+    let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
+    let set_name = format!("{PRCTL}:{PR_SET_NAME},0");
+    let capbset_drop = format!("{PRCTL}:{PR_CAPBSET_DROP},0");
+    let probes = [
+        &fionread,
+        &tiocsti,
+        &tiocsti,
+        &inet,
+        &vsock,
+        &set_name,
+        &capbset_drop,
+    ]
+    .map(String::as_str);
+    let (verdicts, output) = enforce_verdicts(&path, &[], &probes);
+    let err = stderr(&output);
+    assert_eq!(verdicts.len(), probes.len(), "{err}");
+    // The kernel's verdicts: refused exactly where the profile says.
+    for (probe, verdict) in &verdicts {
+        let refused = [&tiocsti, &vsock, &capbset_drop].contains(&probe);
+        assert_eq!(
+            verdict == &format!("errno {MARK}"),
+            refused,
+            "{probe}: {verdict}\n{err}"
+        );
+    }
+    assert!(err.contains("denied 3 syscall(s)"), "{err}");
+    assert!(
+        err.contains("2× with request TIOCSTI (0x5412)"),
+        "the refused request, counted: {err}"
+    );
+    assert!(
+        err.contains("the profile allows ioctl only with request FIONREAD"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1× with family AF_VSOCK (40), type SOCK_STREAM (1), default protocol"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the profile allows socket only with family AF_INET"),
+        "{err}"
+    );
+    assert!(err.contains("1× with option PR_CAPBSET_DROP (24)"), "{err}");
+    // The allowed siblings ran: they are no denials.
+    let denied_values: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("    ") && l.contains("× with "))
+        .collect();
+    assert_eq!(denied_values.len(), 3, "{err}");
+    for sibling in ["FIONREAD", "AF_INET", "PR_SET_NAME"] {
+        assert!(
+            denied_values.iter().all(|l| !l.contains(sibling)),
+            "{sibling} reported as denied: {err}"
+        );
+    }
+}
+
+/// `--suggest` on an enforced run proposes the refused values as argument
+/// rules, not the whole syscalls: with them added, exactly those values
+/// pass, and a value never refused (AF_NETLINK) is still refused.
+#[test]
+fn suggestion_allows_the_refused_values_only() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    let suggestion = dir.path().join("suggestion.json");
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
+    let netlink = format!("{SOCKET}:{AF_NETLINK},3,0");
+    let (_, output) = enforce_verdicts(
+        &path,
+        &["--suggest", &suggestion.to_string_lossy()],
+        &[&tiocsti, &vsock],
+    );
+    let text =
+        fs::read_to_string(&suggestion).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let rules = doc["syscalls"].as_array().unwrap();
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["args"].as_array().is_none_or(Vec::is_empty)),
+        "every suggested rule has conditions: {text}"
+    );
+    assert!(
+        rules.iter().any(|r| r["names"] == json!(["ioctl"])
+            && r["args"] == json!([{"index": 1, "value": TIOCSTI, "op": "SCMP_CMP_EQ"}])
+            && r["comment"] == "ioctl: TIOCSTI"),
+        "{text}"
+    );
+
+    let mut extended = argument_rules().as_array().unwrap().clone();
+    extended.extend(rules.iter().cloned());
+    let path = verdicts_profile(dir.path(), "extended.json", Value::Array(extended));
+    let (verdicts, output) = enforce_verdicts(&path, &[], &[&tiocsti, &vsock, &netlink]);
+    let got: Vec<bool> = verdicts
+        .iter()
+        .map(|(_, v)| v == &format!("errno {MARK}"))
+        .collect();
+    assert_eq!(
+        got,
+        [false, false, true],
+        "{verdicts:?}\n{}",
+        stderr(&output)
+    );
+}

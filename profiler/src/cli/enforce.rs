@@ -77,8 +77,8 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     if !enforcement.conditional.is_empty() {
         eprintln!(
             "syscall-profile: the profile allows these only under argument conditions, \
-             which complain mode does not check: {}",
-            enforcement.conditional.join(" ")
+             which complain mode could not check: {}",
+            enforcement.conditional.join("; ")
         );
     }
     if let Some(path) = &enforcement.suggestion {
@@ -91,12 +91,23 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
             options.profile.display()
         );
     } else if !enforcement.denials.is_empty() || !enforcement.base_denied.is_empty() {
-        eprintln!(
-            "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
-             for a profile to merge): {}",
-            options.profile.display(),
-            enforcing::allow_rule(&enforcement)
-        );
+        let rules = enforcing::allow_rules(&enforcement);
+        if let [rule] = rules.as_slice() {
+            eprintln!(
+                "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
+                 for a profile to merge): {rule}",
+                options.profile.display(),
+            );
+        } else {
+            eprintln!(
+                "syscall-profile: to allow them, add these rules to {} (or give --suggest \
+                 FILE for a profile to merge):",
+                options.profile.display(),
+            );
+            for rule in rules {
+                eprintln!("  {rule}");
+            }
+        }
     }
     if enforcement.exit_code != 0
         && !enforcement.complain
@@ -162,5 +173,25 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
             }
         }
         eprintln!("{line}");
+        for values in &d.values {
+            eprintln!("    {}× with {}", values.count, values.describe());
+        }
+        if d.values_lost > 0 {
+            eprintln!(
+                "    {}× with values not known (the kernel's map of them was full, or the \
+                 memory holding them unreadable)",
+                d.values_lost
+            );
+        }
+        if let Some(raw) = d.raw_arguments() {
+            eprintln!("    first denied call: {}({raw})", d.name);
+        }
+        if !d.allowed_with.is_empty() {
+            eprintln!(
+                "    the profile allows {} only with {}",
+                d.name,
+                d.allowed_with.join("; or with ")
+            );
+        }
     }
 }

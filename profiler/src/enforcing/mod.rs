@@ -13,12 +13,18 @@
 //! - `--complain` runs the program without blocking anything: it is
 //!   recorded, and the report lists what the profile would have denied,
 //!   with a profile that allows it (`--suggest FILE`).
+//! - Where a syscall's privilege is in an argument (an ioctl's request, a
+//!   socket's family), the values are what is denied, reported and
+//!   suggested ([`arguments`]): the profile's argument conditions are
+//!   evaluated in complain mode too, and a suggestion allows the refused
+//!   values rather than the whole syscall.
 
+pub mod arguments;
 pub mod denials;
 pub mod filter;
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     fs::File,
     io::IsTerminal,
@@ -27,10 +33,12 @@ use std::{
 };
 
 use self::{
+    arguments::Judged,
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
 };
 use crate::{
+    arguments::CapturedCalls,
     baseline::{
         BaselineError,
         eval::{Access, DockerContext, EffectivePolicy},
@@ -38,7 +46,7 @@ use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     exit,
     output::{Output, OutputError},
-    profile::{Arch, Profile, ProfileError, SyscallSet},
+    profile::{Action, Arch, Profile, ProfileError, SyscallRule, SyscallSet},
     recording::{self, RecordError, RecordOptions},
     session::{
         self, Kind, Session, SessionError, Supervised,
@@ -138,7 +146,8 @@ pub struct Enforcement {
     /// What the filter denied (or, with `--complain`, would have denied).
     pub denials: Vec<DeniedSyscall>,
     /// With `--complain`: syscalls the profile allows only under argument
-    /// conditions, which complain mode cannot check.
+    /// conditions that complain mode could not check, each with the reason
+    /// where there is one (`ioctl (a condition on argument 0, …)`).
     pub conditional: Vec<String>,
     /// With `--complain`: runtime base-set syscalls the profile would deny
     /// (they were merged into the recording, not observed).
@@ -214,25 +223,27 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
     };
 
+    let policy = EffectivePolicy::evaluate(&profile, &run_context(&options, arch)?);
     let watched = run(&options, arch, &target, warnings).await?;
     let Watched {
         exit_code,
-        denials,
+        mut denials,
         escapes,
         warnings,
     } = watched;
-    let mut names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
+    denials::explain(&mut denials, &policy);
+    let mut additions = Additions::of(&denials);
     if let Target::Container { runtime_needs, .. } = &target
         && exit_code != 0
     {
         for name in runtime_needs {
-            names.insert(name);
+            additions.names.insert(name);
         }
     }
     let suggestion = match suggest {
-        Some(output) if !names.is_empty() => {
-            Some(write_suggestion(output, &profile, arch, &names, &options)?)
-        }
+        Some(output) if !additions.is_empty() => Some(write_suggestion(
+            output, &profile, arch, &additions, &options,
+        )?),
         _ => None,
     };
     Ok(Enforcement {
@@ -451,10 +462,13 @@ fn refuse_if_execve_denied(
     if !matches!(policy.access("execve"), Access::Denied(_)) {
         return Ok(());
     }
-    let names: SyscallSet = ["execve"].into_iter().collect();
+    let additions = Additions {
+        names: ["execve"].into_iter().collect(),
+        rules: Vec::new(),
+    };
     let suggested = match suggest.take() {
         Some(output) => {
-            let path = write_suggestion(output, profile, arch, &names, options)?;
+            let path = write_suggestion(output, profile, arch, &additions, options)?;
             format!(" (a profile allowing it is in {})", path.display())
         }
         None => String::new(),
@@ -476,16 +490,94 @@ fn native_context(options: &EnforceOptions, arch: Arch) -> DockerContext {
     context
 }
 
-/// The rule that allows what a run had denied, as one line of JSON to add
-/// to the profile's `syscalls`.
-pub fn allow_rule(enforcement: &Enforcement) -> String {
-    let names: BTreeSet<&str> = enforcement
-        .denials
-        .iter()
-        .map(|d| d.name.as_str())
-        .chain(enforcement.base_denied.iter().map(String::as_str))
-        .collect();
-    serde_json::json!({ "names": names, "action": "SCMP_ACT_ALLOW" }).to_string()
+/// The capabilities and kernel a command runs with: a container's as
+/// Docker sets them, or a native program's own.
+fn run_context(options: &EnforceOptions, arch: Arch) -> Result<DockerContext, EnforceError> {
+    Ok(match ContainerRun::parse(&options.command) {
+        Some(run) => {
+            let values = |names: &[&str]| -> Vec<String> {
+                run.find(names).filter_map(|o| o.value.clone()).collect()
+            };
+            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
+        }
+        None => native_context(options, arch),
+    })
+}
+
+/// What a suggestion adds to the policy: whole syscalls, and argument rules
+/// for the syscalls whose refused values are all known.
+#[derive(Debug, Default)]
+struct Additions {
+    names: SyscallSet,
+    rules: Vec<SyscallRule>,
+}
+
+impl Additions {
+    /// What allows exactly `denials`: the refused values of a syscall whose
+    /// privilege is in an argument, else the syscall.
+    fn of(denials: &[DeniedSyscall]) -> Additions {
+        let mut additions = Additions::default();
+        for denial in denials {
+            let rules = denial
+                .values_complete()
+                .then(|| arguments::allow_rules(&denial.name, &denial.values))
+                .flatten();
+            match rules {
+                Some(rules) => {
+                    for rule in rules {
+                        if !additions
+                            .rules
+                            .iter()
+                            .any(|r| r.names == rule.names && r.args == rule.args)
+                        {
+                            additions.rules.push(rule);
+                        }
+                    }
+                }
+                None => {
+                    additions.names.insert(denial.name.as_str());
+                }
+            }
+        }
+        // A syscall allowed whole needs no rule for its values.
+        let names = &additions.names;
+        additions
+            .rules
+            .retain(|rule| !rule.names.iter().any(|n| names.contains(n)));
+        additions
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.rules.is_empty()
+    }
+
+    /// The rules, each as one line of JSON to add to a profile's `syscalls`:
+    /// the whole syscalls first.
+    fn json_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let whole = (!self.names.is_empty()).then(|| {
+            SyscallRule::new(
+                self.names.iter().map(str::to_owned).collect(),
+                Action::Allow,
+            )
+        });
+        for rule in whole.iter().chain(&self.rules) {
+            // A rule is strings, integers and lists: it always serializes.
+            lines.push(serde_json::to_string(rule).unwrap_or_default());
+        }
+        lines
+    }
+}
+
+/// The rules that allow what a run had denied (the refused values where
+/// they are known), each as one line of JSON to add to the profile's
+/// `syscalls`.
+pub fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
+    let mut additions = Additions::of(&enforcement.denials);
+    for name in &enforcement.base_denied {
+        additions.names.insert(name.as_str());
+    }
+    additions.json_lines()
 }
 
 /// The syscalls of the container runtime's base set that the profile
@@ -554,16 +646,9 @@ async fn complain(
     let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
     // a container's capabilities as Docker sets them, or the program's own.
-    let context = match ContainerRun::parse(&options.command) {
-        Some(run) => {
-            let values = |names: &[&str]| -> Vec<String> {
-                run.find(names).filter_map(|o| o.value.clone()).collect()
-            };
-            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
-        }
-        None => native_context(&options, arch),
-    };
-    let policy = EffectivePolicy::evaluate(profile, &context);
+    let policy = EffectivePolicy::evaluate(profile, &run_context(&options, arch)?);
+    let observed = observed_values(&recording.observation);
+    let mut warnings = recording.warnings;
     let mut conditional = BTreeSet::new();
     let counts = recording
         .stats
@@ -571,26 +656,77 @@ async fn complain(
         .iter()
         .chain(&recording.stats.runtime_syscalls);
     let mut denials: Vec<DeniedSyscall> = Vec::new();
+    // A syscall's values are judged once, for both phases together.
+    let mut judged = BTreeSet::new();
     for count in counts {
-        match policy.access(&count.name) {
+        let values = observed.get(&(count.arch.clone(), count.nr));
+        let first_time = judged.insert((count.arch.clone(), count.nr));
+        let (calls, tuples, lost) = match policy.access(&count.name) {
             Access::Allowed => continue,
             Access::Conditional { .. } => {
-                conditional.insert(count.name.clone());
-                continue;
+                let judgement = values.map(|v| arguments::judge(&policy, &count.name, v));
+                match judgement {
+                    None => {
+                        conditional.insert(count.name.clone());
+                        continue;
+                    }
+                    Some(Judged::Undecided(why)) => {
+                        conditional.insert(format!("{} ({why})", count.name));
+                        continue;
+                    }
+                    Some(Judged::Decided { refused, unknown }) => {
+                        if !first_time {
+                            continue;
+                        }
+                        if unknown > 0 {
+                            warnings.push(format!(
+                                "{unknown} call(s) of {} passed values the kernel found no                                  room to keep: complain mode could not check them against the                                  profile's conditions",
+                                count.name
+                            ));
+                        }
+                        if refused.is_empty() {
+                            continue;
+                        }
+                        let calls = refused.iter().map(|r| r.1).sum();
+                        let tuples: Vec<(Vec<u64>, u64)> =
+                            refused.into_iter().map(|(t, n, _)| (t, n)).collect();
+                        (calls, tuples, unknown)
+                    }
+                }
             }
-            Access::Denied(_) => {}
-        }
-        match denials.iter_mut().find(|d| d.name == count.name) {
-            Some(d) => d.count += count.count,
-            None => denials.push(DeniedSyscall {
-                name: count.name.clone(),
-                arch: count.arch.clone(),
-                nr: count.nr as i64,
-                count: count.count,
-                errno: None,
-                killed: None,
-                first: None,
-            }),
+            Access::Denied(_) => match values.filter(|_| first_time) {
+                Some(v) => (
+                    count.count,
+                    v.values.iter().map(|(t, n)| (t.clone(), *n)).collect(),
+                    v.lost,
+                ),
+                None => (count.count, Vec::new(), 0),
+            },
+        };
+        let index = match denials.iter().position(|d| d.name == count.name) {
+            Some(index) => {
+                denials[index].count += calls;
+                index
+            }
+            None => {
+                denials.push(DeniedSyscall::new(
+                    count.name.clone(),
+                    count.arch.clone(),
+                    count.nr as i64,
+                    calls,
+                ));
+                denials.len() - 1
+            }
+        };
+        let denial = &mut denials[index];
+        if let Some(captured) = crate::arguments::captured(&count.name)
+            && (!tuples.is_empty() || lost > 0)
+        {
+            let mut all: Vec<(Vec<u64>, u64)> =
+                denial.values.iter().map(|v| (v.tuple(), v.count)).collect();
+            all.extend(tuples);
+            denial.values = arguments::denied_values(captured, all);
+            denial.values_lost += lost;
         }
     }
     // Runtime base names the recording merged in were not observed, but
@@ -604,15 +740,15 @@ async fn complain(
         .map(str::to_owned)
         .collect();
     denials.sort_by(|a, b| a.name.cmp(&b.name));
-    let names: SyscallSet = denials
-        .iter()
-        .map(|d| d.name.as_str())
-        .chain(base_denied.iter().map(String::as_str))
-        .collect();
+    denials::explain(&mut denials, &policy);
+    let mut additions = Additions::of(&denials);
+    for name in &base_denied {
+        additions.names.insert(name.as_str());
+    }
     let suggestion = match suggest {
-        Some(output) if !names.is_empty() => {
-            Some(write_suggestion(output, profile, arch, &names, &options)?)
-        }
+        Some(output) if !additions.is_empty() => Some(write_suggestion(
+            output, profile, arch, &additions, &options,
+        )?),
         _ => None,
     };
     Ok(Enforcement {
@@ -622,18 +758,40 @@ async fn complain(
         base_denied,
         suggestion,
         escapes: recording.observation.events.escapes.clone(),
-        warnings: recording.warnings,
+        warnings,
         complain: true,
     })
 }
 
-/// A profile allowing exactly the denied syscalls, to merge into the policy:
-/// it keeps the policy's default action and architectures, so the two merge.
+/// The captured values of a recording, both phases together, by table
+/// (its short name, as the statistics give it) and number.
+fn observed_values(
+    observation: &recording::tracer::Observation,
+) -> BTreeMap<(String, u64), CapturedCalls> {
+    let mut out: BTreeMap<(String, u64), CapturedCalls> = BTreeMap::new();
+    let phases = observation
+        .arguments
+        .iter()
+        .chain(&observation.runtime_arguments);
+    for ((arch, nr), calls) in phases {
+        let merged = out.entry((arch.short_name().to_owned(), *nr)).or_default();
+        for (tuple, count) in &calls.values {
+            *merged.values.entry(tuple.clone()).or_default() += count;
+        }
+        merged.lost += calls.lost;
+    }
+    out
+}
+
+/// A profile allowing exactly what was denied (the refused values of a
+/// syscall whose privilege is in an argument, else the syscall), to merge
+/// into the policy: it keeps the policy's default action and
+/// architectures, so the two merge.
 fn write_suggestion(
     output: Output,
     policy: &Profile,
     arch: Arch,
-    names: &SyscallSet,
+    additions: &Additions,
     options: &EnforceOptions,
 ) -> Result<PathBuf, EnforceError> {
     let comment = format!(
@@ -654,7 +812,11 @@ fn write_suggestion(
         options.profile.display()
     )
     .replace("  ", " ");
-    let mut profile = Profile::allow_list(arch, names, Some(comment));
+    let mut profile = Profile::allow_list(arch, &additions.names, Some(comment));
+    if additions.names.is_empty() {
+        profile.syscalls.clear();
+    }
+    profile.syscalls.extend(additions.rules.iter().cloned());
     profile.default_action = policy.default_action;
     profile.default_errno_ret = policy.default_errno_ret;
     profile.architectures = policy.architectures.clone();

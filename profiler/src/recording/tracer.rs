@@ -49,6 +49,11 @@ pub struct Observation {
     /// Processes that left the recorded cgroup, and the programs executed
     /// in it (see [`events`]).
     pub events: KernelEvents,
+    /// The captured argument values of the syscalls of
+    /// [`crate::arguments::CAPTURED`], workload phase.
+    pub arguments: crate::arguments::ArgObservations,
+    /// The same for the runtime phase (containers).
+    pub runtime_arguments: crate::arguments::ArgObservations,
 }
 
 impl Observation {
