@@ -577,6 +577,9 @@ fn denied_argument_values_are_named() {
     let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
     let set_name = format!("{PRCTL}:{PR_SET_NAME},0");
     let capbset_drop = format!("{PRCTL}:{PR_CAPBSET_DROP},0");
+    // The same refusal through the 32-bit entry point (ioctl is 54 in the
+    // i386 table), with every argument register set.
+    let tiocsti_i386 = format!("i386:54:7,{TIOCSTI:#x},0,0,0,0x1234");
     let probes = [
         &fionread,
         &tiocsti,
@@ -585,21 +588,24 @@ fn denied_argument_values_are_named() {
         &vsock,
         &set_name,
         &capbset_drop,
+        &tiocsti_i386,
     ]
     .map(String::as_str);
-    let (verdicts, output) = enforce_verdicts(&path, &[], &probes);
+    let report = dir.path().join("report.json");
+    let (verdicts, output) =
+        enforce_verdicts(&path, &["--json", &report.to_string_lossy()], &probes);
     let err = stderr(&output);
     assert_eq!(verdicts.len(), probes.len(), "{err}");
     // The kernel's verdicts: refused exactly where the profile says.
     for (probe, verdict) in &verdicts {
-        let refused = [&tiocsti, &vsock, &capbset_drop].contains(&probe);
+        let refused = [&tiocsti, &vsock, &capbset_drop, &tiocsti_i386].contains(&probe);
         assert_eq!(
             verdict == &format!("errno {MARK}"),
             refused,
             "{probe}: {verdict}\n{err}"
         );
     }
-    assert!(err.contains("denied 3 syscall(s)"), "{err}");
+    assert!(err.contains("denied 4 syscall(s)"), "{err}");
     assert!(
         err.contains("2× with request TIOCSTI (0x5412)"),
         "the refused request, counted: {err}"
@@ -622,13 +628,86 @@ fn denied_argument_values_are_named() {
         .lines()
         .filter(|l| l.starts_with("    ") && l.contains("× with "))
         .collect();
-    assert_eq!(denied_values.len(), 3, "{err}");
+    assert_eq!(denied_values.len(), 4, "{err}");
     for sibling in ["FIONREAD", "AF_INET", "PR_SET_NAME"] {
         assert!(
             denied_values.iter().all(|l| !l.contains(sibling)),
             "{sibling} reported as denied: {err}"
         );
     }
+    assert!(err.contains("ioctl (i386)"), "{err}");
+
+    // The JSON report: the same values, and the first denied call's
+    // arguments as the caller passed them, in either table.
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["schema"], "syscall-profile/enforce/v1");
+    let denial = |name: &str, arch: &str| {
+        json["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name && d["arch"] == arch)
+            .unwrap_or_else(|| panic!("{name} ({arch}) in {json}"))
+            .clone()
+    };
+    let ioctl = denial("ioctl", "x86_64");
+    assert_eq!(ioctl["count"], 2);
+    assert_eq!(ioctl["first_args"], json!([0, TIOCSTI, 0, 0, 0, 0]));
+    assert_eq!(
+        ioctl["values"],
+        json!([{"args": [{"index": 1, "name": "request", "value": TIOCSTI, "symbol": "TIOCSTI"}], "count": 2}])
+    );
+    assert_eq!(ioctl["allowed_with"], json!(["request FIONREAD"]));
+    let compat = denial("ioctl", "i386");
+    assert_eq!(compat["first_args"], json!([7, TIOCSTI, 0, 0, 0, 0x1234]));
+    assert_eq!(compat["values"][0]["args"][0]["symbol"], "TIOCSTI");
+    let socket = denial("socket", "x86_64");
+    assert_eq!(
+        socket["values"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["value"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [AF_VSOCK, 1, 0]
+    );
+    assert_eq!(
+        denial("prctl", "x86_64")["values"][0]["args"][0]["symbol"],
+        "PR_CAPBSET_DROP"
+    );
+}
+
+/// A filter that kills for a refused value: the value is named all the
+/// same (the registers still hold it when the killed call passes
+/// `sys_exit`).
+#[test]
+fn killed_calls_name_their_values() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "kill.json", argument_rules());
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    doc["defaultAction"] = json!("SCMP_ACT_KILL_PROCESS");
+    doc.as_object_mut().unwrap().remove("defaultErrnoRet");
+    fs::write(&path, doc.to_string()).unwrap();
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let fionread = format!("{IOCTL}:0,{FIONREAD:#x}");
+    let (verdicts, output) = enforce_verdicts(&path, &[], &[&fionread, &tiocsti]);
+    let err = stderr(&output);
+    assert_eq!(
+        verdicts,
+        [
+            (fionread.clone(), format!("errno {}", libc::EFAULT)),
+            (tiocsti.clone(), format!("signal {}", libc::SIGSYS))
+        ],
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("ioctl"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("killed the process"), "{line}");
+    assert!(err.contains("1× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(!err.contains("with request FIONREAD ("), "{err}");
 }
 
 /// `--suggest` on an enforced run proposes the refused values as argument
@@ -677,6 +756,75 @@ fn suggestion_allows_the_refused_values_only() {
         got,
         [false, false, true],
         "{verdicts:?}\n{}",
+        stderr(&output)
+    );
+}
+
+/// `--complain` judges the argument values the run passed against the
+/// profile's conditions: nothing is blocked, exactly the values the
+/// profile would refuse are reported (not their allowed siblings), and the
+/// suggestion allows exactly them, which the kernel then confirms.
+#[test]
+#[ignore = "needs the argument capture of `record` (issue 11), merged from another branch: \
+            remove this line once Observation.arguments is filled"]
+fn complain_judges_argument_values() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    let suggestion = dir.path().join("suggestion.json");
+    let fionread = format!("{IOCTL}:0,{FIONREAD:#x}");
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let inet = format!("{SOCKET}:{AF_INET},1,0");
+    let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
+    let set_name = format!("{PRCTL}:{PR_SET_NAME},0");
+    let probes = [&fionread, &tiocsti, &tiocsti, &inet, &vsock, &set_name].map(String::as_str);
+    let (verdicts, output) = enforce_verdicts(
+        &path,
+        &["--complain", "--suggest", &suggestion.to_string_lossy()],
+        &probes,
+    );
+    let err = stderr(&output);
+    assert_eq!(verdicts.len(), probes.len(), "{err}");
+    assert!(
+        verdicts.iter().all(|(_, v)| v != &format!("errno {MARK}")),
+        "nothing blocked: {verdicts:?}"
+    );
+    assert!(err.contains("would have denied 2 syscall(s)"), "{err}");
+    assert!(err.contains("2× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(err.contains("with family AF_VSOCK (40)"), "{err}");
+    assert!(
+        err.contains("the profile allows ioctl only with request FIONREAD"),
+        "{err}"
+    );
+    for sibling in [
+        "with request FIONREAD (",
+        "with family AF_INET",
+        "PR_SET_NAME (",
+    ] {
+        assert!(!err.contains(sibling), "{sibling}: {err}");
+    }
+
+    let text = fs::read_to_string(&suggestion).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let rules = doc["syscalls"].as_array().unwrap().clone();
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["args"].as_array().is_none_or(Vec::is_empty)),
+        "argument rules only: {text}"
+    );
+    let mut extended = argument_rules().as_array().unwrap().clone();
+    extended.extend(rules);
+    let path = verdicts_profile(dir.path(), "extended.json", Value::Array(extended));
+    let (verdicts, output) = enforce_verdicts(&path, &[], &probes);
+    assert!(
+        verdicts.iter().all(|(_, v)| v != &format!("errno {MARK}")),
+        "{verdicts:?}: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("no syscall was denied"),
+        "{}",
         stderr(&output)
     );
 }

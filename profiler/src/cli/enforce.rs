@@ -8,6 +8,7 @@ use clap::Args;
 use super::{Error, block_on, warn};
 use crate::{
     enforcing::{self, EnforceError, EnforceOptions, denials::DeniedSyscall},
+    output::Output,
     session::process::RunAs,
 };
 
@@ -26,6 +27,12 @@ pub struct EnforceArgs {
     /// FILE, ready to merge into the policy (with or without --complain).
     #[arg(long, value_name = "FILE")]
     suggest: Option<PathBuf>,
+
+    /// Write the denial report as JSON (schema syscall-profile/enforce/v1)
+    /// to FILE: each denied syscall, the argument values refused, what the
+    /// profile allows instead, and the rules that would allow them.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 
     /// Run a native command as USER (name or uid), with GROUP (or the user's
     /// groups); the tool itself stays privileged.
@@ -52,6 +59,18 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         suggest: args.suggest,
         user: args.user,
     };
+    // Report files are checked before anything runs.
+    Output::check_distinct(&[
+        ("--suggest", options.suggest.as_deref()),
+        ("--json", args.json.as_deref()),
+    ])
+    .map_err(EnforceError::from)?;
+    let json = args
+        .json
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()
+        .map_err(EnforceError::from)?;
     let enforcement = match block_on(enforcing::enforce(options.clone()))? {
         Ok(enforcement) => enforcement,
         Err(e) => {
@@ -65,6 +84,10 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     };
     for warning in &enforcement.warnings {
         warn(warning);
+    }
+    if let Some(json) = json {
+        json.commit(&enforcing::json_report(&enforcement, &options))
+            .map_err(EnforceError::from)?;
     }
     report_denials(&enforcement.denials, &options, enforcement.complain);
     if !enforcement.base_denied.is_empty() {
@@ -158,8 +181,15 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
         options.profile.display(),
         denials.len()
     );
+    let native = crate::profile::Arch::host().map(|arch| arch.short_name());
     for d in denials {
-        let mut line = format!("  {:<20} {}×", d.name, d.count);
+        // A call through the 32-bit entry point is named with its table.
+        let name = if Some(d.arch.as_str()) == native {
+            d.name.clone()
+        } else {
+            format!("{} ({})", d.name, d.arch)
+        };
+        let mut line = format!("  {name:<20} {}×", d.count);
         if let Some(errno) = d.errno {
             line.push_str(&format!(", errno {errno}"));
         }
