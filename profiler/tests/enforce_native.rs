@@ -828,3 +828,37 @@ fn complain_judges_argument_values() {
         stderr(&output)
     );
 }
+
+/// A syscall outside the table of privilege-bearing arguments that the
+/// profile allows only under conditions: the report shows the arguments
+/// of the first denied call in hex, and the profile's condition.
+#[test]
+fn raw_arguments_where_the_profile_has_conditions() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = profile(
+        dir.path(),
+        "getpgid.json",
+        json!("SCMP_ACT_ERRNO"),
+        json!([{"names": ["getpgid"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_EQ"}]}]),
+    );
+    let output = enforce_call(&path, &["getpgid:5", "getpgid:0x1234", "sysinfo"]);
+    let got = results(&output);
+    let err = stderr(&output);
+    assert_eq!(
+        got.iter().map(|r| denied(r)).collect::<Vec<_>>(),
+        [false, true, true],
+        "{got:?}: {err}"
+    );
+    assert!(
+        err.contains("first denied call: getpgid(0x1234, "),
+        "the refused argument: {err}"
+    );
+    assert!(
+        err.contains("the profile allows getpgid only with arg0 == 5"),
+        "{err}"
+    );
+    // sysinfo is refused whatever its arguments: nothing more to say.
+    assert!(!err.contains("sysinfo("), "{err}");
+}
