@@ -233,13 +233,13 @@ pub fn judge(policy: &EffectivePolicy, name: &str, calls: &CapturedCalls) -> Jud
     };
     if let Access::Conditional { when, .. } = policy.access(name) {
         if captured.source != Source::Registers {
-            return Judged::Undecided(format!(
-                "{name}'s conditions compare its registers, while what it asks for is in memory"
-            ));
+            return Judged::Undecided(
+                "its conditions compare registers, while what it asks for is in memory".to_owned(),
+            );
         }
         for cond in when.iter().flat_map(|g| g.args.iter()) {
             if let Some(why) = undecidable(captured, cond) {
-                return Judged::Undecided(format!("{name}: {why}"));
+                return Judged::Undecided(why);
             }
         }
     }

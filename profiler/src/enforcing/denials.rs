@@ -233,7 +233,7 @@ impl DenialWatch {
                         .map(|p| p.display().to_string())
                 });
             let values = match (
-                arguments_of(&name),
+                crate::arguments::captured(&name),
                 values.remove(&(key.nr, key.abi, key.tag)),
             ) {
                 (Some(captured), Some(tuples)) => arguments::denied_values(captured, tuples),
@@ -291,11 +291,6 @@ impl DenialWatch {
 
 /// Tuples of captured values, each with its count.
 type Tuples = Vec<(Vec<u64>, u64)>;
-
-/// The table entry of a denied syscall whose values are kept.
-fn arguments_of(name: &str) -> Option<&'static crate::arguments::Captured> {
-    crate::arguments::captured(name)
-}
 
 /// Tells the kernel side which arguments of the captured syscalls to keep
 /// when one is denied, in every table of `arch` (a name a table lacks is

@@ -47,7 +47,7 @@ use crate::{
     exit,
     output::{Output, OutputError},
     profile::{Action, Arch, Profile, ProfileError, SyscallRule, SyscallSet},
-    recording::{self, RecordError, RecordOptions},
+    recording::{self, RecordError, RecordOptions, stats::SyscallCount},
     session::{
         self, Kind, Session, SessionError, Supervised,
         ebpf::TracerError,
@@ -162,10 +162,11 @@ pub struct Enforcement {
     pub escapes: Vec<Escape>,
 }
 
-/// Shows denials live on a terminal, each (name, table) once.
+/// Shows denials live on a terminal, each (name, table) once, and each
+/// refused argument value once.
 struct LiveDenials<'a> {
     watch: &'a mut DenialWatch,
-    shown: BTreeSet<(String, String)>,
+    shown: BTreeSet<(String, String, Vec<u64>)>,
     live: bool,
 }
 
@@ -178,19 +179,32 @@ impl Supervised for LiveDenials<'_> {
             let Some(caller) = &denial.first else {
                 continue;
             };
-            if self
-                .shown
-                .insert((denial.name.clone(), denial.arch.clone()))
-            {
-                let exe = caller
-                    .exe
-                    .as_deref()
-                    .map(|e| format!(", {e}"))
-                    .unwrap_or_default();
-                eprintln!(
-                    "syscall-profile: denied: {} (pid {}, {}{exe})",
-                    denial.name, caller.pid, caller.comm
-                );
+            let exe = caller
+                .exe
+                .as_deref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default();
+            let key = |tuple: Vec<u64>| (denial.name.clone(), denial.arch.clone(), tuple);
+            if denial.values.is_empty() {
+                if self.shown.insert(key(Vec::new())) {
+                    eprintln!(
+                        "syscall-profile: denied: {} (pid {}, {}{exe})",
+                        denial.name, caller.pid, caller.comm
+                    );
+                }
+                continue;
+            }
+            // The pid is the first caller's, whichever value it passed.
+            for values in &denial.values {
+                if self.shown.insert(key(values.tuple())) {
+                    eprintln!(
+                        "syscall-profile: denied: {} with {} (first by pid {}, {}{exe})",
+                        denial.name,
+                        values.describe(),
+                        caller.pid,
+                        caller.comm
+                    );
+                }
             }
         }
     }
@@ -694,12 +708,69 @@ async fn complain(
     let policy = EffectivePolicy::evaluate(profile, &run_context(&options, arch)?);
     let observed = observed_values(&recording.observation);
     let mut warnings = recording.warnings;
-    let mut conditional = BTreeSet::new();
     let counts = recording
         .stats
         .syscalls
         .iter()
         .chain(&recording.stats.runtime_syscalls);
+    let Judgement {
+        mut denials,
+        conditional,
+    } = judge_run(&policy, counts, &observed, &mut warnings);
+    // Runtime base names the recording merged in were not observed, but
+    // the runtime needs them: said apart.
+    let base_denied: Vec<String> = recording
+        .runtime
+        .iter()
+        .flat_map(|r| r.added_by_base.iter())
+        .filter(|name| matches!(policy.access(name), Access::Denied(_)))
+        .filter(|name| !denials.iter().any(|d| d.name == *name))
+        .map(str::to_owned)
+        .collect();
+    denials.sort_by(|a, b| a.name.cmp(&b.name));
+    denials::explain(&mut denials, &policy);
+    let mut additions = Additions::of(&denials);
+    for name in &base_denied {
+        additions.names.insert(name.as_str());
+    }
+    let suggestion = match suggest {
+        Some(output) if !additions.is_empty() => Some(write_suggestion(
+            output, profile, arch, &additions, &options,
+        )?),
+        _ => None,
+    };
+    Ok(Enforcement {
+        exit_code: recording.exit_code,
+        denials,
+        conditional,
+        base_denied,
+        suggestion,
+        escapes: recording.observation.events.escapes.clone(),
+        warnings,
+        complain: true,
+    })
+}
+
+/// What complain mode makes of a run: the syscalls (and argument values)
+/// the profile would have denied, and the syscalls whose conditions it
+/// could not check.
+struct Judgement {
+    denials: Vec<DeniedSyscall>,
+    conditional: Vec<String>,
+}
+
+/// Sets the run's syscall `counts` (both phases) and captured values
+/// (`observed`, by table and number) against `policy`: a syscall it
+/// refuses whatever its arguments is denied with all its calls; one it
+/// allows only under conditions is denied with the calls whose values it
+/// would refuse, judged as the filter would judge them.
+fn judge_run<'a>(
+    policy: &EffectivePolicy,
+    counts: impl IntoIterator<Item = &'a SyscallCount>,
+    observed: &BTreeMap<(String, u64), CapturedCalls>,
+    warnings: &mut Vec<String>,
+) -> Judgement {
+    let mut conditional = BTreeSet::new();
     let mut denials: Vec<DeniedSyscall> = Vec::new();
     // A syscall's values are judged once, for both phases together.
     let mut judged = BTreeSet::new();
@@ -709,7 +780,7 @@ async fn complain(
         let (calls, tuples, lost) = match policy.access(&count.name) {
             Access::Allowed => continue,
             Access::Conditional { .. } => {
-                let judgement = values.map(|v| arguments::judge(&policy, &count.name, v));
+                let judgement = values.map(|v| arguments::judge(policy, &count.name, v));
                 match judgement {
                     None => {
                         conditional.insert(count.name.clone());
@@ -774,38 +845,10 @@ async fn complain(
             denial.values_lost += lost;
         }
     }
-    // Runtime base names the recording merged in were not observed, but
-    // the runtime needs them: said apart.
-    let base_denied: Vec<String> = recording
-        .runtime
-        .iter()
-        .flat_map(|r| r.added_by_base.iter())
-        .filter(|name| matches!(policy.access(name), Access::Denied(_)))
-        .filter(|name| !denials.iter().any(|d| d.name == *name))
-        .map(str::to_owned)
-        .collect();
-    denials.sort_by(|a, b| a.name.cmp(&b.name));
-    denials::explain(&mut denials, &policy);
-    let mut additions = Additions::of(&denials);
-    for name in &base_denied {
-        additions.names.insert(name.as_str());
-    }
-    let suggestion = match suggest {
-        Some(output) if !additions.is_empty() => Some(write_suggestion(
-            output, profile, arch, &additions, &options,
-        )?),
-        _ => None,
-    };
-    Ok(Enforcement {
-        exit_code: recording.exit_code,
+    Judgement {
         denials,
         conditional: conditional.into_iter().collect(),
-        base_denied,
-        suggestion,
-        escapes: recording.observation.events.escapes.clone(),
-        warnings,
-        complain: true,
-    })
+    }
 }
 
 /// The captured values of a recording, both phases together, by table
@@ -870,4 +913,117 @@ fn write_suggestion(
         .commit(&profile.to_json())?
         .unwrap_or_else(|| PathBuf::from("-"));
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::KernelVersion;
+
+    fn policy(rules: serde_json::Value) -> EffectivePolicy {
+        let text = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules});
+        let profile: Profile = serde_json::from_value(text).unwrap();
+        let context = DockerContext {
+            native: Arch::X86_64,
+            caps: Default::default(),
+            kernel: KernelVersion {
+                major: 6,
+                minor: 18,
+            },
+        };
+        EffectivePolicy::evaluate(&profile, &context)
+    }
+
+    fn count(name: &str, nr: u64, count: u64) -> SyscallCount {
+        SyscallCount {
+            name: name.to_owned(),
+            arch: "x86_64".to_owned(),
+            nr,
+            count,
+        }
+    }
+
+    /// Calls of one syscall: its number, each tuple with its count, and
+    /// the calls whose values were lost.
+    type Observed<'a> = (u64, &'a [(&'a [u64], u64)], u64);
+
+    fn observed(entries: &[Observed<'_>]) -> BTreeMap<(String, u64), CapturedCalls> {
+        entries
+            .iter()
+            .map(|(nr, values, lost)| {
+                let calls = CapturedCalls {
+                    values: values.iter().map(|(t, n)| (t.to_vec(), *n)).collect(),
+                    lost: *lost,
+                };
+                (("x86_64".to_owned(), *nr), calls)
+            })
+            .collect()
+    }
+
+    /// The run's values against the profile's conditions: a refused value
+    /// is a denial with its calls (once, though both phases counted the
+    /// syscall), an allowed one is none; a syscall refused outright keeps
+    /// all its values, for the suggestion; conditions on what is not kept
+    /// leave the syscall unchecked, with the reason.
+    #[test]
+    fn complain_judges_each_tuple_as_the_filter_would() {
+        let policy = policy(serde_json::json!([
+            {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 1, "value": 0x541b, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+        ]));
+        let counts = [
+            count("read", 0, 9),
+            count("ioctl", 16, 5),
+            count("ioctl", 16, 2), // the runtime phase
+            count("socket", 41, 1),
+            count("fcntl", 72, 4),
+        ];
+        let observed = observed(&[
+            (16, &[(&[0x541b], 4), (&[0x5412], 3)], 0),
+            (41, &[(&[40, 1, 0], 1)], 0),
+            (72, &[(&[1], 4)], 0),
+        ]);
+        let mut warnings = Vec::new();
+        let judged = judge_run(&policy, &counts, &observed, &mut warnings);
+        let names: Vec<&str> = judged.denials.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["ioctl", "socket"]);
+        let ioctl = &judged.denials[0];
+        assert_eq!(ioctl.count, 3, "the TIOCSTI calls only");
+        assert_eq!(ioctl.values.len(), 1);
+        assert_eq!(ioctl.values[0].tuple(), [0x5412]);
+        assert_eq!(ioctl.values[0].count, 3);
+        let socket = &judged.denials[1];
+        assert_eq!(
+            (socket.count, socket.values[0].tuple()),
+            (1, vec![40, 1, 0])
+        );
+        assert_eq!(judged.conditional.len(), 1);
+        assert!(
+            judged.conditional[0].starts_with("fcntl (a condition on argument 0"),
+            "{:?}",
+            judged.conditional
+        );
+        assert!(warnings.is_empty());
+
+        // Suggested: the refused values, as argument rules.
+        let additions = Additions::of(&judged.denials);
+        assert!(additions.names.is_empty());
+        assert_eq!(additions.rules.len(), 2);
+        assert_eq!(
+            additions.rules[0].comment.as_deref(),
+            Some("ioctl: TIOCSTI")
+        );
+
+        // Values the kernel found no room for: said, and the syscall is then
+        // suggested whole.
+        let observed = self::observed(&[(16, &[(&[0x5412], 1)], 6)]);
+        let judged = judge_run(&policy, &counts[1..2], &observed, &mut warnings);
+        assert_eq!(judged.denials[0].values_lost, 6);
+        assert!(warnings[0].contains("6 call(s) of ioctl"), "{warnings:?}");
+        let additions = Additions::of(&judged.denials);
+        assert!(additions.names.contains("ioctl") && additions.rules.is_empty());
+    }
 }
