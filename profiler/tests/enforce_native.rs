@@ -862,3 +862,41 @@ fn raw_arguments_where_the_profile_has_conditions() {
     // sysinfo is refused whatever its arguments: nothing more to say.
     assert!(!err.contains("sysinfo("), "{err}");
 }
+
+/// A filter that kills a worker thread (not the process) for a refused
+/// value: the kill is found where the thread dies, and the value is named
+/// from the registers it died with.
+#[test]
+fn a_thread_killed_for_a_value_names_it() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kill-thread.json");
+    let doc = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["ioctl"], "action": "SCMP_ACT_KILL_THREAD",
+                      "args": [{"index": 1, "value": TIOCSTI, "op": "SCMP_CMP_EQ"}]}],
+    });
+    fs::write(&path, doc.to_string()).unwrap();
+    let call = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let output = run([
+        "enforce".as_ref(),
+        "--profile".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        sample("kill-worker").as_os_str(),
+        "1".as_ref(),
+        call.as_ref(),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(stdout(&output).trim(), "worker=killed", "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("ioctl"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("killed the thread"), "{line}");
+    assert!(err.contains("1× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(
+        err.contains("the profile refuses ioctl with request TIOCSTI"),
+        "{err}"
+    );
+}

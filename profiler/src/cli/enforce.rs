@@ -223,5 +223,12 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
                 d.allowed_with.join("; or with ")
             );
         }
+        if !d.refused_with.is_empty() {
+            eprintln!(
+                "    the profile refuses {} with {}",
+                d.name,
+                d.refused_with.join("; or with ")
+            );
+        }
     }
 }

@@ -135,25 +135,29 @@ pub fn capture_spec(captured: &Captured) -> CaptureSpec {
     spec
 }
 
-/// What the profile allows of syscall `name`, when it allows it only under
+/// What the profile allows of syscall `name`, when it refuses it but under
 /// argument conditions: each alternative (an AND of conditions) by name,
-/// e.g. `request FIONREAD`. Empty when the profile allows the syscall
-/// whatever its arguments, or refuses it whatever they are.
+/// e.g. `request FIONREAD`. Empty otherwise.
 pub fn allowed_with(policy: &EffectivePolicy, name: &str) -> Vec<String> {
+    alternatives(policy, name, true)
+}
+
+/// What the profile refuses of syscall `name`, when it allows it but under
+/// argument conditions: each alternative by name. Empty otherwise.
+pub fn refused_with(policy: &EffectivePolicy, name: &str) -> Vec<String> {
+    alternatives(policy, name, false)
+}
+
+/// The argument checks of `name` whose verdict is the opposite of what
+/// calls matching none get, when those refuse (`allowing`) or run.
+fn alternatives(policy: &EffectivePolicy, name: &str, allowing: bool) -> Vec<String> {
     match policy.access(name) {
-        Access::Conditional { when, otherwise } if !otherwise.runs() => when
+        Access::Conditional { when, otherwise } if otherwise.runs() != allowing => when
             .iter()
-            .filter(|grant| grant.verdict.runs())
+            .filter(|grant| grant.verdict.runs() == allowing)
             .map(|grant| describe_grant(name, grant))
             .collect(),
-        Access::Conditional { when, .. } => {
-            // Allowed unless a refusing rule matches: say what it refuses.
-            when.iter()
-                .filter(|grant| !grant.verdict.runs())
-                .map(|grant| format!("anything but {}", describe_grant(name, grant)))
-                .collect()
-        }
-        Access::Allowed | Access::Denied(_) => Vec::new(),
+        Access::Conditional { .. } | Access::Allowed | Access::Denied(_) => Vec::new(),
     }
 }
 
@@ -431,6 +435,27 @@ mod tests {
             allowed_with(&policy, "socket"),
             ["family other than AF_VSOCK"]
         );
+    }
+
+    #[test]
+    fn what_a_profile_refuses_of_a_syscall_it_allows_is_said_so() {
+        // Docker's way: socket allowed, AF_VSOCK answered with EINVAL.
+        let policy = policy(serde_json::json!([
+            {"names": ["socket"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+             "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_EQ"}]},
+        ]));
+        assert!(allowed_with(&policy, "socket").is_empty());
+        assert_eq!(refused_with(&policy, "socket"), ["family AF_VSOCK"]);
+        let Judged::Decided { refused, .. } = judge(
+            &policy,
+            "socket",
+            &calls(&[(&[40, 1, 0], 1), (&[2, 1, 6], 1)], 0),
+        ) else {
+            panic!()
+        };
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].2.errno, Some(22));
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub struct DeniedSyscall {
     /// (`request FIONREAD`). Empty where it refuses the syscall outright.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_with: Vec<String>,
+    /// What the profile refuses of this syscall where it allows it but
+    /// under argument conditions: each alternative by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_with: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -112,6 +116,7 @@ impl DeniedSyscall {
             values_lost: 0,
             first_args: None,
             allowed_with: Vec::new(),
+            refused_with: Vec::new(),
         }
     }
 
@@ -125,7 +130,8 @@ impl DeniedSyscall {
     /// are not named, the first denied call's arguments in hex: what the
     /// conditions were checked against.
     pub fn raw_arguments(&self) -> Option<String> {
-        if !self.values.is_empty() || self.allowed_with.is_empty() {
+        if !self.values.is_empty() || (self.allowed_with.is_empty() && self.refused_with.is_empty())
+        {
             return None;
         }
         let args = self.first_args?;
@@ -144,6 +150,7 @@ pub fn explain(denials: &mut [DeniedSyscall], policy: &EffectivePolicy) {
     for denial in denials {
         if matches!(policy.access(&denial.name), Access::Conditional { .. }) {
             denial.allowed_with = arguments::allowed_with(policy, &denial.name);
+            denial.refused_with = arguments::refused_with(policy, &denial.name);
         }
     }
 }
