@@ -900,3 +900,59 @@ fn a_thread_killed_for_a_value_names_it() {
         "{err}"
     );
 }
+
+/// More distinct refused values than the kernel keeps (1024, all syscalls
+/// together): the calls past that are counted as of unknown value, never
+/// dropped, and the suggestion falls back to the whole syscall.
+#[test]
+fn refused_values_past_the_kernel_map_are_counted() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    const DISTINCT: u64 = 1100;
+    let probes: Vec<String> = (0..DISTINCT)
+        .map(|i| format!("{IOCTL}:0,{:#x}", 0x7700_0000 + i))
+        .collect();
+    let probes: Vec<&str> = probes.iter().map(String::as_str).collect();
+    let report = dir.path().join("report.json");
+    let suggestion = dir.path().join("suggestion.json");
+    let (verdicts, output) = enforce_verdicts(
+        &path,
+        &[
+            "--json",
+            &report.to_string_lossy(),
+            "--suggest",
+            &suggestion.to_string_lossy(),
+        ],
+        &probes,
+    );
+    let err = stderr(&output);
+    assert_eq!(verdicts.len() as u64, DISTINCT, "{err}");
+    assert!(verdicts.iter().all(|(_, v)| v == &format!("errno {MARK}")));
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let ioctl = &json["denials"][0];
+    assert_eq!(ioctl["name"], "ioctl", "{json}");
+    assert_eq!(ioctl["count"], DISTINCT);
+    let kept = ioctl["values"].as_array().unwrap();
+    let kept_calls: u64 = kept.iter().map(|v| v["count"].as_u64().unwrap()).sum();
+    assert_eq!(kept.len(), 1024, "the map's size");
+    assert_eq!(
+        kept_calls + ioctl["values_lost"].as_u64().unwrap(),
+        DISTINCT
+    );
+    assert!(
+        err.contains(&format!("{}× with values not known", DISTINCT - 1024)),
+        "{}",
+        err.lines().rev().take(8).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        err.contains("× with 1008 other value(s)"),
+        "the text lists 16 values: {}",
+        err.lines().rev().take(8).collect::<Vec<_>>().join("\n")
+    );
+    let suggested = allowed_names(&fs::read_to_string(&suggestion).unwrap());
+    assert!(
+        suggested.contains("ioctl"),
+        "the whole syscall: {suggested:?}"
+    );
+}

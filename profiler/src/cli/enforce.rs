@@ -158,6 +158,10 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     Ok(enforcement.exit_code)
 }
 
+/// How many refused values of one syscall the text report lists (the most
+/// frequent first).
+const SHOWN_VALUES: usize = 16;
+
 /// Prints the denial report on standard error.
 fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain: bool) {
     if denials.is_empty() {
@@ -203,8 +207,15 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
             }
         }
         eprintln!("{line}");
-        for values in &d.values {
+        for values in d.values.iter().take(SHOWN_VALUES) {
             eprintln!("    {}× with {}", values.count, values.describe());
+        }
+        if let Some(rest) = d.values.get(SHOWN_VALUES..).filter(|r| !r.is_empty()) {
+            eprintln!(
+                "    {}× with {} other value(s) (--json FILE lists them all)",
+                rest.iter().map(|v| v.count).sum::<u64>(),
+                rest.len()
+            );
         }
         if d.values_lost > 0 {
             eprintln!(

@@ -238,7 +238,23 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     };
 
     let policy = EffectivePolicy::evaluate(&profile, &run_context(&options, arch)?);
-    let watched = run(&options, arch, &target, warnings).await?;
+    let watched = match run(&options, arch, &target, warnings).await {
+        Ok(watched) => watched,
+        // What the filter denied on the way to the failed start, explained.
+        Err(EnforceError::Start {
+            program,
+            source,
+            mut denials,
+        }) => {
+            denials::explain(&mut denials, &policy);
+            return Err(EnforceError::Start {
+                program,
+                source,
+                denials,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let Watched {
         exit_code,
         mut denials,
