@@ -956,3 +956,45 @@ fn refused_values_past_the_kernel_map_are_counted() {
         "the whole syscall: {suggested:?}"
     );
 }
+
+/// clone3 answered ENOSYS (Docker's default): the threads start through
+/// clone; the report reads clone3's flags from the caller's memory (a
+/// thread's: CLONE_THREAD, no namespace) and says the refusal is
+/// deliberate, and nothing is suggested for it.
+#[test]
+fn clone3_answered_enosys_is_named_and_not_suggested() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clone3.json");
+    let doc = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}],
+    });
+    fs::write(&path, doc.to_string()).unwrap();
+    let report = dir.path().join("report.json");
+    let suggestion = dir.path().join("suggestion.json");
+    let output = run([
+        "enforce".as_ref(),
+        "--json".as_ref(),
+        report.as_os_str(),
+        "--suggest".as_ref(),
+        suggestion.as_os_str(),
+        "--profile".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        sample("threads").as_os_str(),
+        "2".as_ref(),
+    ]);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("answered ENOSYS on purpose"), "{err}");
+    assert!(!suggestion.exists(), "nothing to suggest: {err}");
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let clone3 = &json["denials"][0];
+    assert_eq!(clone3["name"], "clone3");
+    assert_eq!(clone3["falls_back_to"], "clone");
+    assert_eq!(json["allow_rules"], json!([]));
+    let flags = clone3["values"][0]["args"][0]["value"].as_u64().unwrap();
+    assert_ne!(flags & libc::CLONE_THREAD as u64, 0, "{flags:#x}");
+    assert_eq!(flags & 0x7E02_0080, 0, "no namespace flag: {flags:#x}");
+}

@@ -115,7 +115,9 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         );
     } else if !enforcement.denials.is_empty() || !enforcement.base_denied.is_empty() {
         let rules = enforcing::allow_rules(&enforcement);
-        if let [rule] = rules.as_slice() {
+        if rules.is_empty() {
+            // Only deliberate refusals (clone3's ENOSYS): nothing to add.
+        } else if let [rule] = rules.as_slice() {
             eprintln!(
                 "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
                  for a profile to merge): {rule}",
@@ -232,6 +234,12 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
                 "    the profile allows {} only with {}",
                 d.name,
                 d.allowed_with.join("; or with ")
+            );
+        }
+        if let Some(fallback) = d.falls_back_to {
+            eprintln!(
+                "    answered ENOSYS on purpose: the C library then uses {fallback}, whose \
+                 arguments the profile can check (not suggested)"
             );
         }
         if !d.refused_with.is_empty() {

@@ -23,7 +23,7 @@ use profiler_common::{
 use super::arguments::{self, DeniedValues};
 use crate::{
     baseline::eval::{Access, EffectivePolicy},
-    profile::{Arch, table},
+    profile::{Action, Arch, Verdict, table},
     session::{
         RunCgroup,
         ebpf::{self, TracerError},
@@ -94,6 +94,11 @@ pub struct DeniedSyscall {
     /// under argument conditions: each alternative by name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused_with: Vec<String>,
+    /// The syscall the C library falls back to when this one is answered
+    /// as it is (clone for clone3 answered ENOSYS, as Docker's default
+    /// does): the refusal is deliberate, and no suggestion undoes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub falls_back_to: Option<&'static str>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -117,6 +122,7 @@ impl DeniedSyscall {
             first_args: None,
             allowed_with: Vec::new(),
             refused_with: Vec::new(),
+            falls_back_to: None,
         }
     }
 
@@ -145,9 +151,19 @@ impl DeniedSyscall {
 }
 
 /// Adds to each denial what `policy` allows of its syscall, where that
-/// depends on the arguments.
+/// depends on the arguments, and whether the refusal is one the C library
+/// falls back from.
 pub fn explain(denials: &mut [DeniedSyscall], policy: &EffectivePolicy) {
     for denial in denials {
+        // glibc (and musl) create threads and processes with clone when
+        // clone3 is answered ENOSYS (moby/moby#42680): clone's flags are in
+        // registers, where a filter can check them, and clone3's are not.
+        let enosys = Verdict::of(Action::Errno, Some(ENOSYS));
+        if denial.name == "clone3"
+            && matches!(policy.access("clone3"), Access::Denied(v) if v == enosys)
+        {
+            denial.falls_back_to = Some("clone");
+        }
         if matches!(policy.access(&denial.name), Access::Conditional { .. }) {
             denial.allowed_with = arguments::allowed_with(policy, &denial.name);
             denial.refused_with = arguments::refused_with(policy, &denial.name);
@@ -295,6 +311,9 @@ impl DenialWatch {
         Ok(out)
     }
 }
+
+/// The errno that tells a C library a syscall does not exist.
+const ENOSYS: u32 = 38;
 
 /// Tuples of captured values, each with its count.
 type Tuples = Vec<(Vec<u64>, u64)>;

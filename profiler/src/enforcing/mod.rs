@@ -593,6 +593,9 @@ impl Additions {
     fn of(denials: &[DeniedSyscall]) -> Additions {
         let mut additions = Additions::default();
         for denial in denials {
+            if denial.falls_back_to.is_some() {
+                continue;
+            }
             let rules = denial
                 .values_complete()
                 .then(|| arguments::allow_rules(&denial.name, &denial.values))
