@@ -122,6 +122,26 @@ pub struct Denial {
     pub tid: u32,
     pub tgid: u32,
     pub comm: [u8; 16],
+    /// The six arguments of the first denied call, as the registers held
+    /// them (the lower 32 bits for a compat call).
+    pub args: [u64; 6],
+    /// Denied calls of a captured syscall whose values found no room in
+    /// [`maps::DENIED_VALUES`] (or could not be read): exact.
+    pub values_lost: u64,
+}
+
+/// How many distinct (denial, captured values) pairs are kept, all
+/// syscalls together.
+pub const DENIED_VALUE_SLOTS: u32 = 1024;
+
+/// Key of the denied-values map: the denial ([`SyscallKey`] of the denials
+/// map) and the captured (masked) argument values of one denied call, laid
+/// out as [`ArgKey::values`] for the same [`CaptureSpec`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeniedValuesKey {
+    pub denial: SyscallKey,
+    pub values: [u64; CAPTURED_ARGS],
 }
 
 /// Offsets in bytes of the kernel structure fields the event hooks read,
@@ -326,6 +346,11 @@ pub mod maps {
     /// syscall whose values found no room in [`ARG_VALUES`] (or, for
     /// `clone3`, could not be read from the caller's memory), per phase.
     pub const ARG_LOST: &str = "ARG_LOST";
+    /// While enforcing: hash of [`super::SyscallKey`] (tag 0) to the
+    /// [`super::CaptureSpec`] of each captured syscall, set by the user side.
+    pub const DENIAL_CAPTURE: &str = "DENIAL_CAPTURE";
+    /// While enforcing: hash of [`super::DeniedValuesKey`] to denied calls.
+    pub const DENIED_VALUES: &str = "DENIED_VALUES";
 }
 
 /// Indexes of the [`maps::ESCAPE_COUNT`] array.
@@ -372,8 +397,11 @@ mod pod {
     unsafe impl aya::Pod for super::Counts {}
     // SAFETY: `repr(C)`, integers only: 8+4+4 bytes, no padding.
     unsafe impl aya::Pod for super::SyscallKey {}
-    // SAFETY: `repr(C)`, integers and a byte array; 8+8+4+4+16 bytes, no padding.
+    // SAFETY: `repr(C)`, integers and a byte array; 8+8+4+4+16+48+8 bytes,
+    // no padding.
     unsafe impl aya::Pod for super::Denial {}
+    // SAFETY: `repr(C)`: a 16-byte SyscallKey, then three u64; no padding.
+    unsafe impl aya::Pod for super::DeniedValuesKey {}
     // SAFETY: `repr(C)`, sixteen u32, no padding.
     unsafe impl aya::Pod for super::KernelLayout {}
     // SAFETY: `repr(C)`: 8+4+4+16+16+128 bytes, no padding.

@@ -110,3 +110,34 @@ pub fn current_task_flags() -> TaskFlags {
         compat: false,
     }
 }
+
+/// The six arguments of the syscall whose registers `regs` (a `struct
+/// pt_regs *`) saved, as seccomp numbers them: `di, si, dx, r10, r8, r9`
+/// for a native call, `bx, cx, dx, si, di, bp` (their lower 32 bits) for a
+/// compat one. One read of the registers' block; zeros where it fails.
+#[inline(always)]
+pub fn syscall_args(regs: *const u8, compat: bool) -> [u64; 6] {
+    if !cfg!(target_arch = "x86_64") {
+        return [0; 6];
+    }
+    // r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di: words 0 to 14.
+    // SAFETY: `regs` is a kernel pointer; the read is checked.
+    let Ok(words) = (unsafe { bpf_probe_read_kernel(regs as *const [u64; 15]) }) else {
+        return [0; 6];
+    };
+    if compat {
+        const LOW: u64 = 0xffff_ffff;
+        [
+            words[5] & LOW,
+            words[11] & LOW,
+            words[12] & LOW,
+            words[13] & LOW,
+            words[14] & LOW,
+            words[4] & LOW,
+        ]
+    } else {
+        [
+            words[14], words[13], words[12], words[7], words[9], words[8],
+        ]
+    }
+}

@@ -32,10 +32,17 @@
 //! is found at `sched_process_exit`, whose task is dead, exits with code
 //! SIGSYS and is not part of a group exit (the other threads of a process
 //! killed by SIGSYS exit with that code too, in a group exit).
+//!
+//! Each denial keeps the six arguments of its first call, and for the
+//! syscalls whose arguments carry privilege (the user side's table, set in
+//! `DENIAL_CAPTURE`) the distinct captured values of every denied call with
+//! their counts: a filter that refuses a call never runs it, so the
+//! registers at `sys_exit` (and at the kill) still hold its arguments. This
+//! is all on the denial path: an allowed syscall costs nothing more.
 
 use aya_ebpf::{
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_user,
         generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
     },
     macros::{map, raw_tracepoint},
@@ -43,8 +50,9 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use profiler_common::{
-    Abi, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, DENIAL_RETURNED, DENIAL_SLOTS, Denial,
-    IN_SYSCALL_SLOTS, SyscallKey,
+    Abi, CAPTURE_SPECS, CAPTURED_ARGS, CaptureSpec, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD,
+    DENIAL_RETURNED, DENIAL_SLOTS, DENIED_VALUE_SLOTS, Denial, DeniedValuesKey, IN_SYSCALL_SLOTS,
+    NO_ARG, SOURCE_CLONE3_FLAGS, SyscallKey,
 };
 
 use crate::{
@@ -61,6 +69,17 @@ static IN_SYSCALL: Array<u64> = Array::with_max_entries(IN_SYSCALL_SLOTS, 0);
 /// While enforcing: the syscalls the seccomp filter denied.
 #[map]
 static DENIALS: HashMap<SyscallKey, Denial> = HashMap::with_max_entries(DENIAL_SLOTS, 0);
+
+/// While enforcing: which arguments of each captured syscall a denial
+/// keeps, by syscall (tag 0); set by the user side.
+#[map]
+static DENIAL_CAPTURE: HashMap<SyscallKey, CaptureSpec> =
+    HashMap::with_max_entries(CAPTURE_SPECS as u32, 0);
+
+/// While enforcing: denied calls of captured syscalls, by denial and values.
+#[map]
+static DENIED_VALUES: HashMap<DeniedValuesKey, u64> =
+    HashMap::with_max_entries(DENIED_VALUE_SLOTS, 0);
 
 /// Slot value of a known task that is not inside a syscall.
 const NOT_IN_SYSCALL: u32 = 0xffff_fffe;
@@ -141,9 +160,9 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
     // A syscall that killed its process still passes `sys_exit` on its way
     // to the signal, with the syscall rolled back (`ret` is its number).
     if is_killed() {
-        record(nr, DENIAL_KILLED_PROCESS, 0);
+        record(regs, nr, DENIAL_KILLED_PROCESS, 0);
     } else {
-        record(nr, DENIAL_RETURNED, ret);
+        record(regs, nr, DENIAL_RETURNED, ret);
     }
     0
 }
@@ -178,7 +197,7 @@ pub fn task_exit(_ctx: RawTracePointContext) -> i32 {
     // first one returns.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
     if let Some(nr) = arch::syscall_nr(regs) {
-        record(nr, DENIAL_KILLED_THREAD, 0);
+        record(regs, nr, DENIAL_KILLED_THREAD, 0);
     }
     0
 }
@@ -192,18 +211,17 @@ fn is_killed() -> bool {
     layout.valid != 0 && read_at::<i32>(task, layout.task_seccomp_mode) == Some(SECCOMP_MODE_DEAD)
 }
 
-/// Counts one denial of `nr` in the current task's table.
+/// Counts one denial of `nr` in the current task's table, with the
+/// arguments `regs` saved.
 #[inline(always)]
-fn record(nr: i64, outcome: u32, ret: i64) {
+fn record(regs: *const u8, nr: i64, outcome: u32, ret: i64) {
+    let compat = current_task_flags().compat;
     let key = SyscallKey {
         nr,
-        abi: if current_task_flags().compat {
-            Abi::Compat
-        } else {
-            Abi::Native
-        } as u32,
+        abi: if compat { Abi::Compat } else { Abi::Native } as u32,
         tag: outcome,
     };
+    let args = arch::syscall_args(regs, compat);
     match DENIALS.get_ptr_mut(key) {
         Some(denial) => add_one(denial),
         None => {
@@ -214,6 +232,8 @@ fn record(nr: i64, outcome: u32, ret: i64) {
                 tid: pid_tgid as u32,
                 tgid: (pid_tgid >> 32) as u32,
                 comm: bpf_get_current_comm().unwrap_or([0; 16]),
+                args,
+                values_lost: 0,
             };
             // Two CPUs may both find no entry: the second insert is
             // refused (BPF_NOEXIST) and counted on the first one's entry.
@@ -223,6 +243,62 @@ fn record(nr: i64, outcome: u32, ret: i64) {
                 add_one(denial);
             }
         }
+    }
+    record_values(key, &args);
+}
+
+/// Counts a denied call of a captured syscall by its captured values; a
+/// call whose values cannot be kept (no room, unreadable memory) is counted
+/// on its denial as lost.
+#[inline(always)]
+fn record_values(key: SyscallKey, args: &[u64; 6]) {
+    let spec_key = SyscallKey { tag: 0, ..key };
+    // SAFETY: a copy of a map value, read while this program runs.
+    let Some(spec) = (unsafe { DENIAL_CAPTURE.get(spec_key) }).copied() else {
+        return;
+    };
+    let mut values = [0u64; CAPTURED_ARGS];
+    let mut known = true;
+    let slots = values.iter_mut().zip(spec.args).zip(spec.masks);
+    for ((value, index), mask) in slots {
+        if index == NO_ARG {
+            continue;
+        }
+        let raw = if spec.source == SOURCE_CLONE3_FLAGS {
+            // `struct clone_args` starts with `flags`, a u64, at the
+            // address in argument 0 (the caller's memory, untouched: the
+            // call never ran).
+            // SAFETY: a checked read of user memory.
+            unsafe { bpf_probe_read_user(args[0] as *const u64) }.ok()
+        } else {
+            args.get(index as usize).copied()
+        };
+        match raw {
+            Some(raw) => *value = raw & mask,
+            None => known = false,
+        }
+    }
+    if known {
+        let values_key = DeniedValuesKey {
+            denial: key,
+            values,
+        };
+        if let Some(count) = DENIED_VALUES.get_ptr_mut(values_key) {
+            crate::atomic_add(count, 1);
+            return;
+        }
+        if DENIED_VALUES.insert(values_key, 1, BPF_NOEXIST).is_ok() {
+            return;
+        }
+        // Another CPU inserted it first; else the map is full.
+        if let Some(count) = DENIED_VALUES.get_ptr_mut(values_key) {
+            crate::atomic_add(count, 1);
+            return;
+        }
+    }
+    if let Some(denial) = DENIALS.get_ptr_mut(key) {
+        // SAFETY: a map value, valid while this program runs.
+        crate::atomic_add(unsafe { core::ptr::addr_of_mut!((*denial).values_lost) }, 1);
     }
 }
 

@@ -821,3 +821,85 @@ fn podman_with_crun() {
         "{names:?}"
     );
 }
+
+/// `enforce` on a container names the argument values its profile refused:
+/// a learned profile whose ioctl is narrowed to FIONREAD and socket to
+/// AF_INET refuses ioctl(TIOCSTI) and socket(AF_VSOCK) in the container
+/// (the kernel's verdicts, through the engine), and the report names
+/// exactly those values.
+#[test]
+fn enforce_names_refused_values_in_a_container() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    // getppid, and pause ended by its alarm: the prober's own waiting.
+    let (output, _) = record(
+        dir.path(),
+        &[],
+        &docker_run(&[IMAGE, "syscall-verdicts", "110", "34"]),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let learned = dir.path().join("profile.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    let rules = doc["syscalls"].as_array_mut().unwrap();
+    for rule in rules.iter_mut() {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| n != "ioctl" && n != "socket");
+        }
+    }
+    rules.retain(|r| r["names"].as_array().is_some_and(|n| !n.is_empty()));
+    rules.push(
+        serde_json::json!({"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 1, "value": 0x541b, "op": "SCMP_CMP_EQ"}]}),
+    );
+    rules.push(
+        serde_json::json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}),
+    );
+    let profile = dir.path().join("narrowed.json");
+    fs::write(&profile, doc.to_string()).unwrap();
+
+    let probes = ["16:0,0x541b", "16:0,0x5412", "41:2,1,0", "41:40,1,0"];
+    let mut words = vec![IMAGE, "syscall-verdicts"];
+    words.extend(probes);
+    let report = dir.path().join("report.json");
+    let mut args: Vec<String> = vec![
+        "enforce".into(),
+        "--json".into(),
+        report.to_string_lossy().into_owned(),
+        "--profile".into(),
+        profile.to_string_lossy().into_owned(),
+        "--".into(),
+    ];
+    args.extend(docker_run(&words));
+    let output = run(&args);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    let refused: Vec<bool> = stdout(&output)
+        .lines()
+        .map(|l| l.ends_with(" errno 1"))
+        .collect();
+    assert_eq!(
+        refused,
+        [false, true, false, true],
+        "{}\n{err}",
+        stdout(&output)
+    );
+    assert!(err.contains("1× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(err.contains("1× with family AF_VSOCK (40)"), "{err}");
+    assert!(
+        err.contains("the profile allows ioctl only with request FIONREAD"),
+        "{err}"
+    );
+    assert!(!err.contains("with request FIONREAD ("), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let ioctl = json["denials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "ioctl")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(ioctl["values"][0]["args"][0]["symbol"], "TIOCSTI");
+    assert_eq!(ioctl["first"]["comm"], "syscall-verdict");
+}

@@ -474,3 +474,527 @@ fn denials_show_live_on_a_terminal() {
         tmux.pane()
     );
 }
+
+/// A profile for `syscall-verdicts`: what it needs (learned by recording
+/// it) except `ioctl`, `socket` and `prctl`, which get only `rules`.
+fn verdicts_profile(dir: &Path, name: &str, rules: Value) -> std::path::PathBuf {
+    let learned = dir.join("verdicts-base.json");
+    if !learned.exists() {
+        let output = run([
+            "record".as_ref(),
+            "-q".as_ref(),
+            "-o".as_ref(),
+            learned.as_os_str(),
+            "--".as_ref(),
+            sample("syscall-verdicts").as_os_str(),
+            // getppid, and pause (ended by its alarm): the parent waits
+            // for a child the way it does for any probe that takes time.
+            "110".as_ref(),
+            "34".as_ref(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let names: Vec<String> = allowed_names(&fs::read_to_string(&learned).unwrap())
+        .into_iter()
+        .filter(|n| !["ioctl", "socket", "prctl"].contains(&n.as_str()))
+        .collect();
+    let mut syscalls = vec![json!({"names": names, "action": "SCMP_ACT_ALLOW"})];
+    syscalls.extend(rules.as_array().cloned().unwrap_or_default());
+    let document = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": MARK,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+        "syscalls": syscalls,
+    });
+    let path = dir.join(name);
+    fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    path
+}
+
+/// `enforce [EXTRA...] --profile PROFILE -- syscall-verdicts PROBES...`:
+/// each probe's verdict, by probe, and the output.
+fn enforce_verdicts(
+    profile: &Path,
+    extra: &[&str],
+    probes: &[&str],
+) -> (Vec<(String, String)>, Output) {
+    let mut args: Vec<std::ffi::OsString> = vec!["enforce".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.extend([
+        "--profile".into(),
+        profile.as_os_str().to_owned(),
+        "--".into(),
+        sample("syscall-verdicts").into_os_string(),
+    ]);
+    args.extend(probes.iter().map(Into::into));
+    let output = run(args);
+    let verdicts = stdout(&output)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, v)| (p.to_owned(), v.to_owned()))
+        .collect();
+    (verdicts, output)
+}
+
+// x86_64 numbers and the values probed.
+const IOCTL: u32 = 16;
+const SOCKET: u32 = 41;
+const PRCTL: u32 = 157;
+const FIONREAD: u64 = 0x541b;
+const TIOCSTI: u64 = 0x5412;
+const AF_INET: u64 = 2;
+const AF_NETLINK: u64 = 16;
+const AF_VSOCK: u64 = 40;
+const PR_SET_NAME: u64 = 15;
+const PR_CAPBSET_DROP: u64 = 24;
+
+/// ioctl allowed only with FIONREAD, socket only for AF_INET, prctl only
+/// for PR_SET_NAME.
+fn argument_rules() -> Value {
+    json!([
+        {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 1, "value": FIONREAD, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": AF_INET, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["prctl"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": PR_SET_NAME, "op": "SCMP_CMP_EQ"}]},
+    ])
+}
+
+/// A refused argument value is named in the report: the kernel refuses
+/// ioctl(TIOCSTI), socket(AF_VSOCK) and prctl(PR_CAPBSET_DROP) with the
+/// profile's errno, and the report names exactly those values, with what
+/// the profile allows instead; the allowed siblings (FIONREAD, AF_INET,
+/// PR_SET_NAME) ran and are not reported.
+#[test]
+fn denied_argument_values_are_named() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    let fionread = format!("{IOCTL}:0,{FIONREAD:#x}");
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let inet = format!("{SOCKET}:{AF_INET},1,0");
+    let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
+    let set_name = format!("{PRCTL}:{PR_SET_NAME},0");
+    let capbset_drop = format!("{PRCTL}:{PR_CAPBSET_DROP},0");
+    // The same refusal through the 32-bit entry point (ioctl is 54 in the
+    // i386 table), with every argument register set.
+    let tiocsti_i386 = format!("i386:54:7,{TIOCSTI:#x},0,0,0,0x1234");
+    let probes = [
+        &fionread,
+        &tiocsti,
+        &tiocsti,
+        &inet,
+        &vsock,
+        &set_name,
+        &capbset_drop,
+        &tiocsti_i386,
+    ]
+    .map(String::as_str);
+    let report = dir.path().join("report.json");
+    let (verdicts, output) =
+        enforce_verdicts(&path, &["--json", &report.to_string_lossy()], &probes);
+    let err = stderr(&output);
+    assert_eq!(verdicts.len(), probes.len(), "{err}");
+    // The kernel's verdicts: refused exactly where the profile says.
+    for (probe, verdict) in &verdicts {
+        let refused = [&tiocsti, &vsock, &capbset_drop, &tiocsti_i386].contains(&probe);
+        assert_eq!(
+            verdict == &format!("errno {MARK}"),
+            refused,
+            "{probe}: {verdict}\n{err}"
+        );
+    }
+    assert!(err.contains("denied 4 syscall(s)"), "{err}");
+    assert!(
+        err.contains("2× with request TIOCSTI (0x5412)"),
+        "the refused request, counted: {err}"
+    );
+    assert!(
+        err.contains("the profile allows ioctl only with request FIONREAD"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1× with family AF_VSOCK (40), type SOCK_STREAM (1), default protocol"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the profile allows socket only with family AF_INET"),
+        "{err}"
+    );
+    assert!(err.contains("1× with option PR_CAPBSET_DROP (24)"), "{err}");
+    // The allowed siblings ran: they are no denials.
+    let denied_values: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("    ") && l.contains("× with "))
+        .collect();
+    assert_eq!(denied_values.len(), 4, "{err}");
+    for sibling in ["FIONREAD", "AF_INET", "PR_SET_NAME"] {
+        assert!(
+            denied_values.iter().all(|l| !l.contains(sibling)),
+            "{sibling} reported as denied: {err}"
+        );
+    }
+    assert!(err.contains("ioctl (i386)"), "{err}");
+
+    // The JSON report: the same values, and the first denied call's
+    // arguments as the caller passed them, in either table.
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["schema"], "syscall-profile/enforce/v1");
+    let denial = |name: &str, arch: &str| {
+        json["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name && d["arch"] == arch)
+            .unwrap_or_else(|| panic!("{name} ({arch}) in {json}"))
+            .clone()
+    };
+    let ioctl = denial("ioctl", "x86_64");
+    assert_eq!(ioctl["count"], 2);
+    assert_eq!(ioctl["first_args"], json!([0, TIOCSTI, 0, 0, 0, 0]));
+    assert_eq!(
+        ioctl["values"],
+        json!([{"args": [{"index": 1, "name": "request", "value": TIOCSTI, "symbol": "TIOCSTI"}], "count": 2}])
+    );
+    assert_eq!(ioctl["allowed_with"], json!(["request FIONREAD"]));
+    let compat = denial("ioctl", "i386");
+    assert_eq!(compat["first_args"], json!([7, TIOCSTI, 0, 0, 0, 0x1234]));
+    assert_eq!(compat["values"][0]["args"][0]["symbol"], "TIOCSTI");
+    let socket = denial("socket", "x86_64");
+    assert_eq!(
+        socket["values"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["value"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [AF_VSOCK, 1, 0]
+    );
+    assert_eq!(
+        denial("prctl", "x86_64")["values"][0]["args"][0]["symbol"],
+        "PR_CAPBSET_DROP"
+    );
+}
+
+/// A filter that kills for a refused value: the value is named all the
+/// same (the registers still hold it when the killed call passes
+/// `sys_exit`).
+#[test]
+fn killed_calls_name_their_values() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "kill.json", argument_rules());
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    doc["defaultAction"] = json!("SCMP_ACT_KILL_PROCESS");
+    doc.as_object_mut().unwrap().remove("defaultErrnoRet");
+    fs::write(&path, doc.to_string()).unwrap();
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let fionread = format!("{IOCTL}:0,{FIONREAD:#x}");
+    let (verdicts, output) = enforce_verdicts(&path, &[], &[&fionread, &tiocsti]);
+    let err = stderr(&output);
+    assert_eq!(
+        verdicts,
+        [
+            (fionread.clone(), format!("errno {}", libc::EFAULT)),
+            (tiocsti.clone(), format!("signal {}", libc::SIGSYS))
+        ],
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("ioctl"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("killed the process"), "{line}");
+    assert!(err.contains("1× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(!err.contains("with request FIONREAD ("), "{err}");
+}
+
+/// `--suggest` on an enforced run proposes the refused values as argument
+/// rules, not the whole syscalls: with them added, exactly those values
+/// pass, and a value never refused (AF_NETLINK) is still refused.
+#[test]
+fn suggestion_allows_the_refused_values_only() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    let suggestion = dir.path().join("suggestion.json");
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
+    let netlink = format!("{SOCKET}:{AF_NETLINK},3,0");
+    let (_, output) = enforce_verdicts(
+        &path,
+        &["--suggest", &suggestion.to_string_lossy()],
+        &[&tiocsti, &vsock],
+    );
+    let text =
+        fs::read_to_string(&suggestion).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let rules = doc["syscalls"].as_array().unwrap();
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["args"].as_array().is_none_or(Vec::is_empty)),
+        "every suggested rule has conditions: {text}"
+    );
+    assert!(
+        rules.iter().any(|r| r["names"] == json!(["ioctl"])
+            && r["args"] == json!([{"index": 1, "value": TIOCSTI, "op": "SCMP_CMP_EQ"}])
+            && r["comment"] == "ioctl: TIOCSTI"),
+        "{text}"
+    );
+
+    let mut extended = argument_rules().as_array().unwrap().clone();
+    extended.extend(rules.iter().cloned());
+    let path = verdicts_profile(dir.path(), "extended.json", Value::Array(extended));
+    let (verdicts, output) = enforce_verdicts(&path, &[], &[&tiocsti, &vsock, &netlink]);
+    let got: Vec<bool> = verdicts
+        .iter()
+        .map(|(_, v)| v == &format!("errno {MARK}"))
+        .collect();
+    assert_eq!(
+        got,
+        [false, false, true],
+        "{verdicts:?}\n{}",
+        stderr(&output)
+    );
+}
+
+/// `--complain` judges the argument values the run passed against the
+/// profile's conditions: nothing is blocked, exactly the values the
+/// profile would refuse are reported (not their allowed siblings), and the
+/// suggestion allows exactly them, which the kernel then confirms.
+#[test]
+#[ignore = "issue 11, open: with the capture merged, complain judges AF_INET as refused \
+            (the captured socket tuple vs the profile's conditions); to fix before un-ignoring"]
+fn complain_judges_argument_values() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    let suggestion = dir.path().join("suggestion.json");
+    let fionread = format!("{IOCTL}:0,{FIONREAD:#x}");
+    let tiocsti = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let inet = format!("{SOCKET}:{AF_INET},1,0");
+    let vsock = format!("{SOCKET}:{AF_VSOCK},1,0");
+    let set_name = format!("{PRCTL}:{PR_SET_NAME},0");
+    let probes = [&fionread, &tiocsti, &tiocsti, &inet, &vsock, &set_name].map(String::as_str);
+    let (verdicts, output) = enforce_verdicts(
+        &path,
+        &["--complain", "--suggest", &suggestion.to_string_lossy()],
+        &probes,
+    );
+    let err = stderr(&output);
+    assert_eq!(verdicts.len(), probes.len(), "{err}");
+    assert!(
+        verdicts.iter().all(|(_, v)| v != &format!("errno {MARK}")),
+        "nothing blocked: {verdicts:?}"
+    );
+    assert!(err.contains("would have denied 2 syscall(s)"), "{err}");
+    assert!(err.contains("2× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(err.contains("with family AF_VSOCK (40)"), "{err}");
+    assert!(
+        err.contains("the profile allows ioctl only with request FIONREAD"),
+        "{err}"
+    );
+    for sibling in [
+        "with request FIONREAD (",
+        "with family AF_INET",
+        "PR_SET_NAME (",
+    ] {
+        assert!(!err.contains(sibling), "{sibling}: {err}");
+    }
+
+    let text = fs::read_to_string(&suggestion).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let rules = doc["syscalls"].as_array().unwrap().clone();
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["args"].as_array().is_none_or(Vec::is_empty)),
+        "argument rules only: {text}"
+    );
+    let mut extended = argument_rules().as_array().unwrap().clone();
+    extended.extend(rules);
+    let path = verdicts_profile(dir.path(), "extended.json", Value::Array(extended));
+    let (verdicts, output) = enforce_verdicts(&path, &[], &probes);
+    assert!(
+        verdicts.iter().all(|(_, v)| v != &format!("errno {MARK}")),
+        "{verdicts:?}: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("no syscall was denied"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A syscall outside the table of privilege-bearing arguments that the
+/// profile allows only under conditions: the report shows the arguments
+/// of the first denied call in hex, and the profile's condition.
+#[test]
+fn raw_arguments_where_the_profile_has_conditions() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = profile(
+        dir.path(),
+        "getpgid.json",
+        json!("SCMP_ACT_ERRNO"),
+        json!([{"names": ["getpgid"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_EQ"}]}]),
+    );
+    let output = enforce_call(&path, &["getpgid:5", "getpgid:0x1234", "sysinfo"]);
+    let got = results(&output);
+    let err = stderr(&output);
+    assert_eq!(
+        got.iter().map(|r| denied(r)).collect::<Vec<_>>(),
+        [false, true, true],
+        "{got:?}: {err}"
+    );
+    assert!(
+        err.contains("first denied call: getpgid(0x1234, "),
+        "the refused argument: {err}"
+    );
+    assert!(
+        err.contains("the profile allows getpgid only with arg0 == 5"),
+        "{err}"
+    );
+    // sysinfo is refused whatever its arguments: nothing more to say.
+    assert!(!err.contains("sysinfo("), "{err}");
+}
+
+/// A filter that kills a worker thread (not the process) for a refused
+/// value: the kill is found where the thread dies, and the value is named
+/// from the registers it died with.
+#[test]
+fn a_thread_killed_for_a_value_names_it() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kill-thread.json");
+    let doc = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["ioctl"], "action": "SCMP_ACT_KILL_THREAD",
+                      "args": [{"index": 1, "value": TIOCSTI, "op": "SCMP_CMP_EQ"}]}],
+    });
+    fs::write(&path, doc.to_string()).unwrap();
+    let call = format!("{IOCTL}:0,{TIOCSTI:#x}");
+    let output = run([
+        "enforce".as_ref(),
+        "--profile".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        sample("kill-worker").as_os_str(),
+        "1".as_ref(),
+        call.as_ref(),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(stdout(&output).trim(), "worker=killed", "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("ioctl"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("killed the thread"), "{line}");
+    assert!(err.contains("1× with request TIOCSTI (0x5412)"), "{err}");
+    assert!(
+        err.contains("the profile refuses ioctl with request TIOCSTI"),
+        "{err}"
+    );
+}
+
+/// More distinct refused values than the kernel keeps (1024, all syscalls
+/// together): the calls past that are counted as of unknown value, never
+/// dropped, and the suggestion falls back to the whole syscall.
+#[test]
+fn refused_values_past_the_kernel_map_are_counted() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = verdicts_profile(dir.path(), "args.json", argument_rules());
+    const DISTINCT: u64 = 1100;
+    let probes: Vec<String> = (0..DISTINCT)
+        .map(|i| format!("{IOCTL}:0,{:#x}", 0x7700_0000 + i))
+        .collect();
+    let probes: Vec<&str> = probes.iter().map(String::as_str).collect();
+    let report = dir.path().join("report.json");
+    let suggestion = dir.path().join("suggestion.json");
+    let (verdicts, output) = enforce_verdicts(
+        &path,
+        &[
+            "--json",
+            &report.to_string_lossy(),
+            "--suggest",
+            &suggestion.to_string_lossy(),
+        ],
+        &probes,
+    );
+    let err = stderr(&output);
+    assert_eq!(verdicts.len() as u64, DISTINCT, "{err}");
+    assert!(verdicts.iter().all(|(_, v)| v == &format!("errno {MARK}")));
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let ioctl = &json["denials"][0];
+    assert_eq!(ioctl["name"], "ioctl", "{json}");
+    assert_eq!(ioctl["count"], DISTINCT);
+    let kept = ioctl["values"].as_array().unwrap();
+    let kept_calls: u64 = kept.iter().map(|v| v["count"].as_u64().unwrap()).sum();
+    assert_eq!(kept.len(), 1024, "the map's size");
+    assert_eq!(
+        kept_calls + ioctl["values_lost"].as_u64().unwrap(),
+        DISTINCT
+    );
+    assert!(
+        err.contains(&format!("{}× with values not known", DISTINCT - 1024)),
+        "{}",
+        err.lines().rev().take(8).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        err.contains("× with 1008 other value(s)"),
+        "the text lists 16 values: {}",
+        err.lines().rev().take(8).collect::<Vec<_>>().join("\n")
+    );
+    let suggested = allowed_names(&fs::read_to_string(&suggestion).unwrap());
+    assert!(
+        suggested.contains("ioctl"),
+        "the whole syscall: {suggested:?}"
+    );
+}
+
+/// clone3 answered ENOSYS (Docker's default): the threads start through
+/// clone; the report reads clone3's flags from the caller's memory (a
+/// thread's: CLONE_THREAD, no namespace) and says the refusal is
+/// deliberate, and nothing is suggested for it.
+#[test]
+fn clone3_answered_enosys_is_named_and_not_suggested() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clone3.json");
+    let doc = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}],
+    });
+    fs::write(&path, doc.to_string()).unwrap();
+    let report = dir.path().join("report.json");
+    let suggestion = dir.path().join("suggestion.json");
+    let output = run([
+        "enforce".as_ref(),
+        "--json".as_ref(),
+        report.as_os_str(),
+        "--suggest".as_ref(),
+        suggestion.as_os_str(),
+        "--profile".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        sample("threads").as_os_str(),
+        "2".as_ref(),
+    ]);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("answered ENOSYS on purpose"), "{err}");
+    assert!(!suggestion.exists(), "nothing to suggest: {err}");
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let clone3 = &json["denials"][0];
+    assert_eq!(clone3["name"], "clone3");
+    assert_eq!(clone3["falls_back_to"], "clone");
+    assert_eq!(json["allow_rules"], json!([]));
+    let flags = clone3["values"][0]["args"][0]["value"].as_u64().unwrap();
+    assert_ne!(flags & libc::CLONE_THREAD as u64, 0, "{flags:#x}");
+    assert_eq!(flags & 0x7E02_0080, 0, "no namespace flag: {flags:#x}");
+}

@@ -8,6 +8,7 @@ use clap::Args;
 use super::{Error, block_on, warn};
 use crate::{
     enforcing::{self, EnforceError, EnforceOptions, denials::DeniedSyscall},
+    output::Output,
     session::process::RunAs,
 };
 
@@ -26,6 +27,12 @@ pub struct EnforceArgs {
     /// FILE, ready to merge into the policy (with or without --complain).
     #[arg(long, value_name = "FILE")]
     suggest: Option<PathBuf>,
+
+    /// Write the denial report as JSON (schema syscall-profile/enforce/v1)
+    /// to FILE: each denied syscall, the argument values refused, what the
+    /// profile allows instead, and the rules that would allow them.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 
     /// Run a native command as USER (name or uid), with GROUP (or the user's
     /// groups); the tool itself stays privileged.
@@ -52,6 +59,18 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         suggest: args.suggest,
         user: args.user,
     };
+    // Report files are checked before anything runs.
+    Output::check_distinct(&[
+        ("--suggest", options.suggest.as_deref()),
+        ("--json", args.json.as_deref()),
+    ])
+    .map_err(EnforceError::from)?;
+    let json = args
+        .json
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()
+        .map_err(EnforceError::from)?;
     let enforcement = match block_on(enforcing::enforce(options.clone()))? {
         Ok(enforcement) => enforcement,
         Err(e) => {
@@ -66,6 +85,10 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     for warning in &enforcement.warnings {
         warn(warning);
     }
+    if let Some(json) = json {
+        json.commit(&enforcing::json_report(&enforcement, &options))
+            .map_err(EnforceError::from)?;
+    }
     report_denials(&enforcement.denials, &options, enforcement.complain);
     if !enforcement.base_denied.is_empty() {
         eprintln!(
@@ -77,8 +100,8 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     if !enforcement.conditional.is_empty() {
         eprintln!(
             "syscall-profile: the profile allows these only under argument conditions, \
-             which complain mode does not check: {}",
-            enforcement.conditional.join(" ")
+             which complain mode could not check: {}",
+            enforcement.conditional.join("; ")
         );
     }
     if let Some(path) = &enforcement.suggestion {
@@ -91,12 +114,25 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
             options.profile.display()
         );
     } else if !enforcement.denials.is_empty() || !enforcement.base_denied.is_empty() {
-        eprintln!(
-            "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
-             for a profile to merge): {}",
-            options.profile.display(),
-            enforcing::allow_rule(&enforcement)
-        );
+        let rules = enforcing::allow_rules(&enforcement);
+        if rules.is_empty() {
+            // Only deliberate refusals (clone3's ENOSYS): nothing to add.
+        } else if let [rule] = rules.as_slice() {
+            eprintln!(
+                "syscall-profile: to allow them, add this rule to {} (or give --suggest FILE \
+                 for a profile to merge): {rule}",
+                options.profile.display(),
+            );
+        } else {
+            eprintln!(
+                "syscall-profile: to allow them, add these rules to {} (or give --suggest \
+                 FILE for a profile to merge):",
+                options.profile.display(),
+            );
+            for rule in rules {
+                eprintln!("  {rule}");
+            }
+        }
     }
     if enforcement.exit_code != 0
         && !enforcement.complain
@@ -124,6 +160,10 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     Ok(enforcement.exit_code)
 }
 
+/// How many refused values of one syscall the text report lists (the most
+/// frequent first).
+const SHOWN_VALUES: usize = 16;
+
 /// Prints the denial report on standard error.
 fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain: bool) {
     if denials.is_empty() {
@@ -147,8 +187,15 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
         options.profile.display(),
         denials.len()
     );
+    let native = crate::profile::Arch::host().map(|arch| arch.short_name());
     for d in denials {
-        let mut line = format!("  {:<20} {}×", d.name, d.count);
+        // A call through the 32-bit entry point is named with its table.
+        let name = if Some(d.arch.as_str()) == native {
+            d.name.clone()
+        } else {
+            format!("{} ({})", d.name, d.arch)
+        };
+        let mut line = format!("  {name:<20} {}×", d.count);
         if let Some(errno) = d.errno {
             line.push_str(&format!(", errno {errno}"));
         }
@@ -162,5 +209,45 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
             }
         }
         eprintln!("{line}");
+        for values in d.values.iter().take(SHOWN_VALUES) {
+            eprintln!("    {}× with {}", values.count, values.describe());
+        }
+        if let Some(rest) = d.values.get(SHOWN_VALUES..).filter(|r| !r.is_empty()) {
+            eprintln!(
+                "    {}× with {} other value(s) (--json FILE lists them all)",
+                rest.iter().map(|v| v.count).sum::<u64>(),
+                rest.len()
+            );
+        }
+        if d.values_lost > 0 {
+            eprintln!(
+                "    {}× with values not known (the kernel's map of them was full, or the \
+                 memory holding them unreadable)",
+                d.values_lost
+            );
+        }
+        if let Some(raw) = d.raw_arguments() {
+            eprintln!("    first denied call: {}({raw})", d.name);
+        }
+        if !d.allowed_with.is_empty() {
+            eprintln!(
+                "    the profile allows {} only with {}",
+                d.name,
+                d.allowed_with.join("; or with ")
+            );
+        }
+        if let Some(fallback) = d.falls_back_to {
+            eprintln!(
+                "    answered ENOSYS on purpose: the C library then uses {fallback}, whose \
+                 arguments the profile can check (not suggested)"
+            );
+        }
+        if !d.refused_with.is_empty() {
+            eprintln!(
+                "    the profile refuses {} with {}",
+                d.name,
+                d.refused_with.join("; or with ")
+            );
+        }
     }
 }

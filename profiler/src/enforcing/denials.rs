@@ -8,15 +8,22 @@
 //! kill (`force_sig_seccomp`, `do_exit(SIGSYS)`), since a killed thread
 //! never leaves its syscall. The program each process executed is kept by
 //! the kernel side too, so a denial names its executable even after the
-//! process is gone.
+//! process is gone. For the syscalls whose privilege is in an argument
+//! ([`crate::arguments::CAPTURED`]), the values of the denied calls are
+//! kept too, with exact counts, so the report names what was refused.
+
+use std::collections::BTreeMap;
 
 use aya::{Ebpf, maps::HashMap};
 use profiler_common::{
-    Abi, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, SyscallKey, maps, programs,
+    Abi, CaptureSpec, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, DeniedValuesKey,
+    SyscallKey, maps, programs,
 };
 
+use super::arguments::{self, DeniedValues};
 use crate::{
-    profile::{Arch, table},
+    baseline::eval::{Access, EffectivePolicy},
+    profile::{Action, Arch, Verdict, table},
     session::{
         RunCgroup,
         ebpf::{self, TracerError},
@@ -65,6 +72,103 @@ pub struct DeniedSyscall {
     /// The first process it was denied to; none where the kernel did not
     /// deny it (`--complain` reports what it would have denied).
     pub first: Option<Caller>,
+    /// For a syscall whose privilege is in an argument: the values of the
+    /// denied calls, with their counts, most frequent first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<DeniedValues>,
+    /// Denied calls whose values were not kept (no room in the kernel's
+    /// map, or memory that could not be read): when not zero, `values` are
+    /// not all there were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub values_lost: u64,
+    /// The six arguments of the first denied call, as its registers held
+    /// them; none in complain mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_args: Option<[u64; 6]>,
+    /// What the profile allows of this syscall where it allows it only
+    /// under argument conditions: each alternative by name
+    /// (`request FIONREAD`). Empty where it refuses the syscall outright.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_with: Vec<String>,
+    /// What the profile refuses of this syscall where it allows it but
+    /// under argument conditions: each alternative by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_with: Vec<String>,
+    /// The syscall the C library falls back to when this one is answered
+    /// as it is (clone for clone3 answered ENOSYS, as Docker's default
+    /// does): the refusal is deliberate, and no suggestion undoes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub falls_back_to: Option<&'static str>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl DeniedSyscall {
+    /// A syscall the profile refuses (or would refuse) `count` times, with
+    /// nothing more known yet.
+    pub fn new(name: String, arch: String, nr: i64, count: u64) -> DeniedSyscall {
+        DeniedSyscall {
+            name,
+            arch,
+            nr,
+            count,
+            errno: None,
+            killed: None,
+            first: None,
+            values: Vec::new(),
+            values_lost: 0,
+            first_args: None,
+            allowed_with: Vec::new(),
+            refused_with: Vec::new(),
+            falls_back_to: None,
+        }
+    }
+
+    /// Whether the values of every denied call are known, for a syscall
+    /// whose privilege is in an argument.
+    pub fn values_complete(&self) -> bool {
+        self.values_lost == 0 && !self.values.is_empty()
+    }
+
+    /// Where the profile's verdict depends on the arguments and the values
+    /// are not named, the first denied call's arguments in hex: what the
+    /// conditions were checked against.
+    pub fn raw_arguments(&self) -> Option<String> {
+        if !self.values.is_empty() || (self.allowed_with.is_empty() && self.refused_with.is_empty())
+        {
+            return None;
+        }
+        let args = self.first_args?;
+        Some(
+            args.iter()
+                .map(|a| format!("{a:#x}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+}
+
+/// Adds to each denial what `policy` allows of its syscall, where that
+/// depends on the arguments, and whether the refusal is one the C library
+/// falls back from.
+pub fn explain(denials: &mut [DeniedSyscall], policy: &EffectivePolicy) {
+    for denial in denials {
+        // glibc (and musl) create threads and processes with clone when
+        // clone3 is answered ENOSYS (moby/moby#42680): clone's flags are in
+        // registers, where a filter can check them, and clone3's are not.
+        let enosys = Verdict::of(Action::Errno, Some(ENOSYS));
+        if denial.name == "clone3"
+            && matches!(policy.access("clone3"), Access::Denied(v) if v == enosys)
+        {
+            denial.falls_back_to = Some("clone");
+        }
+        if matches!(policy.access(&denial.name), Access::Conditional { .. }) {
+            denial.allowed_with = arguments::allowed_with(policy, &denial.name);
+            denial.refused_with = arguments::refused_with(policy, &denial.name);
+        }
+    }
 }
 
 /// The process a syscall was denied to.
@@ -92,6 +196,7 @@ impl DenialWatch {
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
         let unwatched = ebpf::attach_events(&mut ebpf, no_layout, true);
+        set_capture(&mut ebpf, arch)?;
         let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
         let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
         Ok(DenialWatch {
@@ -121,6 +226,7 @@ impl DenialWatch {
                 map: maps::DENIALS,
                 source,
             })?;
+        let mut values = self.denied_values()?;
         let mut out = Vec::new();
         for entry in denials.iter() {
             let (key, denial) = entry.map_err(|source| TracerError::Map {
@@ -149,11 +255,14 @@ impl DenialWatch {
                         .ok()
                         .map(|p| p.display().to_string())
                 });
+            let values = match (
+                crate::arguments::captured(&name),
+                values.remove(&(key.nr, key.abi, key.tag)),
+            ) {
+                (Some(captured), Some(tuples)) => arguments::denied_values(captured, tuples),
+                _ => Vec::new(),
+            };
             out.push(DeniedSyscall {
-                name,
-                arch: arch.short_name().to_owned(),
-                nr: key.nr,
-                count: denial.count,
                 errno: (killed.is_none() && (-4095..0).contains(&denial.ret))
                     .then_some(-denial.ret),
                 killed,
@@ -163,6 +272,10 @@ impl DenialWatch {
                     comm: events::text(&denial.comm),
                     exe,
                 }),
+                values,
+                values_lost: denial.values_lost,
+                first_args: Some(denial.args),
+                ..DeniedSyscall::new(name, arch.short_name().to_owned(), key.nr, denial.count)
             });
         }
         out.sort_by(|a, b| {
@@ -170,4 +283,76 @@ impl DenialWatch {
         });
         Ok(out)
     }
+
+    /// The captured values of the denied calls, by denial.
+    fn denied_values(&self) -> Result<BTreeMap<(i64, u32, u32), Tuples>, TracerError> {
+        let map = self.ebpf.map(maps::DENIED_VALUES).ok_or(TracerError::Map {
+            map: maps::DENIED_VALUES,
+            source: aya::maps::MapError::InvalidName {
+                name: maps::DENIED_VALUES.to_owned(),
+            },
+        })?;
+        let values: HashMap<_, DeniedValuesKey, u64> =
+            HashMap::try_from(map).map_err(|source| TracerError::Map {
+                map: maps::DENIED_VALUES,
+                source,
+            })?;
+        let mut out: BTreeMap<(i64, u32, u32), Tuples> = BTreeMap::new();
+        for entry in values.iter() {
+            let (key, count) = entry.map_err(|source| TracerError::Map {
+                map: maps::DENIED_VALUES,
+                source,
+            })?;
+            let denial = key.denial;
+            out.entry((denial.nr, denial.abi, denial.tag))
+                .or_default()
+                .push((key.values.to_vec(), count));
+        }
+        Ok(out)
+    }
+}
+
+/// The errno that tells a C library a syscall does not exist.
+const ENOSYS: u32 = 38;
+
+/// Tuples of captured values, each with its count.
+type Tuples = Vec<(Vec<u64>, u64)>;
+
+/// Tells the kernel side which arguments of the captured syscalls to keep
+/// when one is denied, in every table of `arch` (a name a table lacks is
+/// skipped there).
+fn set_capture(ebpf: &mut Ebpf, arch: Arch) -> Result<(), TracerError> {
+    let map = ebpf.map_mut(maps::DENIAL_CAPTURE).ok_or(TracerError::Map {
+        map: maps::DENIAL_CAPTURE,
+        source: aya::maps::MapError::InvalidName {
+            name: maps::DENIAL_CAPTURE.to_owned(),
+        },
+    })?;
+    let mut specs: HashMap<_, SyscallKey, CaptureSpec> =
+        HashMap::try_from(map).map_err(|source| TracerError::Map {
+            map: maps::DENIAL_CAPTURE,
+            source,
+        })?;
+    for abi in Abi::ALL {
+        let Some(table_arch) = arch.of_abi(abi) else {
+            continue;
+        };
+        for captured in crate::arguments::CAPTURED {
+            let Some(nr) = table::number_of(table_arch, captured.syscall) else {
+                continue;
+            };
+            let key = SyscallKey {
+                nr: nr as i64,
+                abi: abi as u32,
+                tag: 0,
+            };
+            specs
+                .insert(key, arguments::capture_spec(captured), 0)
+                .map_err(|source| TracerError::Map {
+                    map: maps::DENIAL_CAPTURE,
+                    source,
+                })?;
+        }
+    }
+    Ok(())
 }

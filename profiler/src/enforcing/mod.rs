@@ -13,12 +13,18 @@
 //! - `--complain` runs the program without blocking anything: it is
 //!   recorded, and the report lists what the profile would have denied,
 //!   with a profile that allows it (`--suggest FILE`).
+//! - Where a syscall's privilege is in an argument (an ioctl's request, a
+//!   socket's family), the values are what is denied, reported and
+//!   suggested ([`arguments`]): the profile's argument conditions are
+//!   evaluated in complain mode too, and a suggestion allows the refused
+//!   values rather than the whole syscall.
 
+pub mod arguments;
 pub mod denials;
 pub mod filter;
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     fs::File,
     io::IsTerminal,
@@ -27,10 +33,12 @@ use std::{
 };
 
 use self::{
+    arguments::Judged,
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
 };
 use crate::{
+    arguments::CapturedCalls,
     baseline::{
         BaselineError,
         eval::{Access, DockerContext, EffectivePolicy},
@@ -38,8 +46,8 @@ use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     exit,
     output::{Output, OutputError},
-    profile::{Arch, Profile, ProfileError, SyscallSet},
-    recording::{self, RecordError, RecordOptions},
+    profile::{Action, Arch, Profile, ProfileError, SyscallRule, SyscallSet},
+    recording::{self, RecordError, RecordOptions, stats::SyscallCount},
     session::{
         self, Kind, Session, SessionError, Supervised,
         ebpf::TracerError,
@@ -138,7 +146,8 @@ pub struct Enforcement {
     /// What the filter denied (or, with `--complain`, would have denied).
     pub denials: Vec<DeniedSyscall>,
     /// With `--complain`: syscalls the profile allows only under argument
-    /// conditions, which complain mode cannot check.
+    /// conditions that complain mode could not check, each with the reason
+    /// where there is one (`ioctl (a condition on argument 0, …)`).
     pub conditional: Vec<String>,
     /// With `--complain`: runtime base-set syscalls the profile would deny
     /// (they were merged into the recording, not observed).
@@ -153,10 +162,11 @@ pub struct Enforcement {
     pub escapes: Vec<Escape>,
 }
 
-/// Shows denials live on a terminal, each (name, table) once.
+/// Shows denials live on a terminal, each (name, table) once, and each
+/// refused argument value once.
 struct LiveDenials<'a> {
     watch: &'a mut DenialWatch,
-    shown: BTreeSet<(String, String)>,
+    shown: BTreeSet<(String, String, Vec<u64>)>,
     live: bool,
 }
 
@@ -169,19 +179,32 @@ impl Supervised for LiveDenials<'_> {
             let Some(caller) = &denial.first else {
                 continue;
             };
-            if self
-                .shown
-                .insert((denial.name.clone(), denial.arch.clone()))
-            {
-                let exe = caller
-                    .exe
-                    .as_deref()
-                    .map(|e| format!(", {e}"))
-                    .unwrap_or_default();
-                eprintln!(
-                    "syscall-profile: denied: {} (pid {}, {}{exe})",
-                    denial.name, caller.pid, caller.comm
-                );
+            let exe = caller
+                .exe
+                .as_deref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default();
+            let key = |tuple: Vec<u64>| (denial.name.clone(), denial.arch.clone(), tuple);
+            if denial.values.is_empty() {
+                if self.shown.insert(key(Vec::new())) {
+                    eprintln!(
+                        "syscall-profile: denied: {} (pid {}, {}{exe})",
+                        denial.name, caller.pid, caller.comm
+                    );
+                }
+                continue;
+            }
+            // The pid is the first caller's, whichever value it passed.
+            for values in &denial.values {
+                if self.shown.insert(key(values.tuple())) {
+                    eprintln!(
+                        "syscall-profile: denied: {} with {} (first by pid {}, {}{exe})",
+                        denial.name,
+                        values.describe(),
+                        caller.pid,
+                        caller.comm
+                    );
+                }
             }
         }
     }
@@ -214,25 +237,43 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
     };
 
-    let watched = run(&options, arch, &target, warnings).await?;
+    let policy = EffectivePolicy::evaluate(&profile, &run_context(&options, arch)?);
+    let watched = match run(&options, arch, &target, warnings).await {
+        Ok(watched) => watched,
+        // What the filter denied on the way to the failed start, explained.
+        Err(EnforceError::Start {
+            program,
+            source,
+            mut denials,
+        }) => {
+            denials::explain(&mut denials, &policy);
+            return Err(EnforceError::Start {
+                program,
+                source,
+                denials,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let Watched {
         exit_code,
-        denials,
+        mut denials,
         escapes,
         warnings,
     } = watched;
-    let mut names: SyscallSet = denials.iter().map(|d| d.name.as_str()).collect();
+    denials::explain(&mut denials, &policy);
+    let mut additions = Additions::of(&denials);
     if let Target::Container { runtime_needs, .. } = &target
         && exit_code != 0
     {
         for name in runtime_needs {
-            names.insert(name);
+            additions.names.insert(name);
         }
     }
     let suggestion = match suggest {
-        Some(output) if !names.is_empty() => {
-            Some(write_suggestion(output, &profile, arch, &names, &options)?)
-        }
+        Some(output) if !additions.is_empty() => Some(write_suggestion(
+            output, &profile, arch, &additions, &options,
+        )?),
         _ => None,
     };
     Ok(Enforcement {
@@ -451,10 +492,13 @@ fn refuse_if_execve_denied(
     if !matches!(policy.access("execve"), Access::Denied(_)) {
         return Ok(());
     }
-    let names: SyscallSet = ["execve"].into_iter().collect();
+    let additions = Additions {
+        names: ["execve"].into_iter().collect(),
+        rules: Vec::new(),
+    };
     let suggested = match suggest.take() {
         Some(output) => {
-            let path = write_suggestion(output, profile, arch, &names, options)?;
+            let path = write_suggestion(output, profile, arch, &additions, options)?;
             format!(" (a profile allowing it is in {})", path.display())
         }
         None => String::new(),
@@ -476,16 +520,142 @@ fn native_context(options: &EnforceOptions, arch: Arch) -> DockerContext {
     context
 }
 
-/// The rule that allows what a run had denied, as one line of JSON to add
-/// to the profile's `syscalls`.
-pub fn allow_rule(enforcement: &Enforcement) -> String {
-    let names: BTreeSet<&str> = enforcement
-        .denials
+/// The name of the JSON report's schema (`enforce --json`).
+pub const JSON_SCHEMA: &str = "syscall-profile/enforce/v1";
+
+/// The report of an enforced (or complain-mode) run as JSON: each denied
+/// syscall with its count, errno or kill, first caller, and for a syscall
+/// whose privilege is in an argument the refused values by name; what the
+/// profile allows instead; the rules that would allow what was denied. The
+/// command line is redacted, as in every file the tool writes.
+pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> String {
+    let command = redact::command_line(
+        &options
+            .command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+    );
+    let rules: Vec<serde_json::Value> = allow_rules(enforcement)
         .iter()
-        .map(|d| d.name.as_str())
-        .chain(enforcement.base_denied.iter().map(String::as_str))
+        .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
-    serde_json::json!({ "names": names, "action": "SCMP_ACT_ALLOW" }).to_string()
+    let escapes: Vec<serde_json::Value> = enforcement
+        .escapes
+        .iter()
+        .map(|e| serde_json::json!({"pid": e.pid, "comm": e.comm, "destination": e.destination}))
+        .collect();
+    let report = serde_json::json!({
+        "schema": JSON_SCHEMA,
+        "profile": options.profile.display().to_string(),
+        "command": command,
+        "complain": enforcement.complain,
+        "exit_code": enforcement.exit_code,
+        "denials": enforcement.denials,
+        "unchecked_conditions": enforcement.conditional,
+        "runtime_base_denied": enforcement.base_denied,
+        "allow_rules": rules,
+        "suggestion": enforcement.suggestion.as_ref().map(|p| p.display().to_string()),
+        "escapes": escapes,
+        "warnings": enforcement.warnings,
+    });
+    // Strings, numbers, lists and maps with string keys: it serializes.
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The capabilities and kernel a command runs with: a container's as
+/// Docker sets them, or a native program's own.
+fn run_context(options: &EnforceOptions, arch: Arch) -> Result<DockerContext, EnforceError> {
+    Ok(match ContainerRun::parse(&options.command) {
+        Some(run) => {
+            let values = |names: &[&str]| -> Vec<String> {
+                run.find(names).filter_map(|o| o.value.clone()).collect()
+            };
+            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
+        }
+        None => native_context(options, arch),
+    })
+}
+
+/// What a suggestion adds to the policy: whole syscalls, and argument rules
+/// for the syscalls whose refused values are all known.
+#[derive(Debug, Default)]
+struct Additions {
+    names: SyscallSet,
+    rules: Vec<SyscallRule>,
+}
+
+impl Additions {
+    /// What allows exactly `denials`: the refused values of a syscall whose
+    /// privilege is in an argument, else the syscall.
+    fn of(denials: &[DeniedSyscall]) -> Additions {
+        let mut additions = Additions::default();
+        for denial in denials {
+            if denial.falls_back_to.is_some() {
+                continue;
+            }
+            let rules = denial
+                .values_complete()
+                .then(|| arguments::allow_rules(&denial.name, &denial.values))
+                .flatten();
+            match rules {
+                Some(rules) => {
+                    for rule in rules {
+                        if !additions
+                            .rules
+                            .iter()
+                            .any(|r| r.names == rule.names && r.args == rule.args)
+                        {
+                            additions.rules.push(rule);
+                        }
+                    }
+                }
+                None => {
+                    additions.names.insert(denial.name.as_str());
+                }
+            }
+        }
+        // A syscall allowed whole needs no rule for its values.
+        let names = &additions.names;
+        additions
+            .rules
+            .retain(|rule| !rule.names.iter().any(|n| names.contains(n)));
+        additions
+    }
+
+    fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.rules.is_empty()
+    }
+
+    /// The rules, each as one line of JSON to add to a profile's `syscalls`:
+    /// the whole syscalls first.
+    fn json_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let whole = (!self.names.is_empty()).then(|| {
+            SyscallRule::new(
+                self.names.iter().map(str::to_owned).collect(),
+                Action::Allow,
+            )
+        });
+        for rule in whole.iter().chain(&self.rules) {
+            // A rule is strings, integers and lists: it always serializes.
+            lines.push(serde_json::to_string(rule).unwrap_or_default());
+        }
+        lines
+    }
+}
+
+/// The rules that allow what a run had denied (the refused values where
+/// they are known), each as one line of JSON to add to the profile's
+/// `syscalls`.
+pub fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
+    let mut additions = Additions::of(&enforcement.denials);
+    for name in &enforcement.base_denied {
+        additions.names.insert(name.as_str());
+    }
+    additions.json_lines()
 }
 
 /// The syscalls of the container runtime's base set that the profile
@@ -554,45 +724,18 @@ async fn complain(
     let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
     // a container's capabilities as Docker sets them, or the program's own.
-    let context = match ContainerRun::parse(&options.command) {
-        Some(run) => {
-            let values = |names: &[&str]| -> Vec<String> {
-                run.find(names).filter_map(|o| o.value.clone()).collect()
-            };
-            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
-        }
-        None => native_context(&options, arch),
-    };
-    let policy = EffectivePolicy::evaluate(profile, &context);
-    let mut conditional = BTreeSet::new();
+    let policy = EffectivePolicy::evaluate(profile, &run_context(&options, arch)?);
+    let observed = observed_values(&recording.observation);
+    let mut warnings = recording.warnings;
     let counts = recording
         .stats
         .syscalls
         .iter()
         .chain(&recording.stats.runtime_syscalls);
-    let mut denials: Vec<DeniedSyscall> = Vec::new();
-    for count in counts {
-        match policy.access(&count.name) {
-            Access::Allowed => continue,
-            Access::Conditional { .. } => {
-                conditional.insert(count.name.clone());
-                continue;
-            }
-            Access::Denied(_) => {}
-        }
-        match denials.iter_mut().find(|d| d.name == count.name) {
-            Some(d) => d.count += count.count,
-            None => denials.push(DeniedSyscall {
-                name: count.name.clone(),
-                arch: count.arch.clone(),
-                nr: count.nr as i64,
-                count: count.count,
-                errno: None,
-                killed: None,
-                first: None,
-            }),
-        }
-    }
+    let Judgement {
+        mut denials,
+        conditional,
+    } = judge_run(&policy, counts, &observed, &mut warnings);
     // Runtime base names the recording merged in were not observed, but
     // the runtime needs them: said apart.
     let base_denied: Vec<String> = recording
@@ -604,36 +747,158 @@ async fn complain(
         .map(str::to_owned)
         .collect();
     denials.sort_by(|a, b| a.name.cmp(&b.name));
-    let names: SyscallSet = denials
-        .iter()
-        .map(|d| d.name.as_str())
-        .chain(base_denied.iter().map(String::as_str))
-        .collect();
+    denials::explain(&mut denials, &policy);
+    let mut additions = Additions::of(&denials);
+    for name in &base_denied {
+        additions.names.insert(name.as_str());
+    }
     let suggestion = match suggest {
-        Some(output) if !names.is_empty() => {
-            Some(write_suggestion(output, profile, arch, &names, &options)?)
-        }
+        Some(output) if !additions.is_empty() => Some(write_suggestion(
+            output, profile, arch, &additions, &options,
+        )?),
         _ => None,
     };
     Ok(Enforcement {
         exit_code: recording.exit_code,
         denials,
-        conditional: conditional.into_iter().collect(),
+        conditional,
         base_denied,
         suggestion,
         escapes: recording.observation.events.escapes.clone(),
-        warnings: recording.warnings,
+        warnings,
         complain: true,
     })
 }
 
-/// A profile allowing exactly the denied syscalls, to merge into the policy:
-/// it keeps the policy's default action and architectures, so the two merge.
+/// What complain mode makes of a run: the syscalls (and argument values)
+/// the profile would have denied, and the syscalls whose conditions it
+/// could not check.
+struct Judgement {
+    denials: Vec<DeniedSyscall>,
+    conditional: Vec<String>,
+}
+
+/// Sets the run's syscall `counts` (both phases) and captured values
+/// (`observed`, by table and number) against `policy`: a syscall it
+/// refuses whatever its arguments is denied with all its calls; one it
+/// allows only under conditions is denied with the calls whose values it
+/// would refuse, judged as the filter would judge them.
+fn judge_run<'a>(
+    policy: &EffectivePolicy,
+    counts: impl IntoIterator<Item = &'a SyscallCount>,
+    observed: &BTreeMap<(String, u64), CapturedCalls>,
+    warnings: &mut Vec<String>,
+) -> Judgement {
+    let mut conditional = BTreeSet::new();
+    let mut denials: Vec<DeniedSyscall> = Vec::new();
+    // A syscall's values are judged once, for both phases together.
+    let mut judged = BTreeSet::new();
+    for count in counts {
+        let values = observed.get(&(count.arch.clone(), count.nr));
+        let first_time = judged.insert((count.arch.clone(), count.nr));
+        let (calls, tuples, lost) = match policy.access(&count.name) {
+            Access::Allowed => continue,
+            Access::Conditional { .. } => {
+                let judgement = values.map(|v| arguments::judge(policy, &count.name, v));
+                match judgement {
+                    None => {
+                        conditional.insert(count.name.clone());
+                        continue;
+                    }
+                    Some(Judged::Undecided(why)) => {
+                        conditional.insert(format!("{} ({why})", count.name));
+                        continue;
+                    }
+                    Some(Judged::Decided { refused, unknown }) => {
+                        if !first_time {
+                            continue;
+                        }
+                        if unknown > 0 {
+                            warnings.push(format!(
+                                "{unknown} call(s) of {} passed values the kernel found no                                  room to keep: complain mode could not check them against the                                  profile's conditions",
+                                count.name
+                            ));
+                        }
+                        if refused.is_empty() {
+                            continue;
+                        }
+                        let calls = refused.iter().map(|r| r.1).sum();
+                        let tuples: Vec<(Vec<u64>, u64)> =
+                            refused.into_iter().map(|(t, n, _)| (t, n)).collect();
+                        (calls, tuples, unknown)
+                    }
+                }
+            }
+            Access::Denied(_) => match values.filter(|_| first_time) {
+                Some(v) => (
+                    count.count,
+                    v.values.iter().map(|(t, n)| (t.clone(), *n)).collect(),
+                    v.lost,
+                ),
+                None => (count.count, Vec::new(), 0),
+            },
+        };
+        let index = match denials.iter().position(|d| d.name == count.name) {
+            Some(index) => {
+                denials[index].count += calls;
+                index
+            }
+            None => {
+                denials.push(DeniedSyscall::new(
+                    count.name.clone(),
+                    count.arch.clone(),
+                    count.nr as i64,
+                    calls,
+                ));
+                denials.len() - 1
+            }
+        };
+        let denial = &mut denials[index];
+        if let Some(captured) = crate::arguments::captured(&count.name)
+            && (!tuples.is_empty() || lost > 0)
+        {
+            let mut all: Vec<(Vec<u64>, u64)> =
+                denial.values.iter().map(|v| (v.tuple(), v.count)).collect();
+            all.extend(tuples);
+            denial.values = arguments::denied_values(captured, all);
+            denial.values_lost += lost;
+        }
+    }
+    Judgement {
+        denials,
+        conditional: conditional.into_iter().collect(),
+    }
+}
+
+/// The captured values of a recording, both phases together, by table
+/// (its short name, as the statistics give it) and number.
+fn observed_values(
+    observation: &recording::tracer::Observation,
+) -> BTreeMap<(String, u64), CapturedCalls> {
+    let mut out: BTreeMap<(String, u64), CapturedCalls> = BTreeMap::new();
+    let phases = observation
+        .arguments
+        .iter()
+        .chain(&observation.runtime_arguments);
+    for ((arch, nr), calls) in phases {
+        let merged = out.entry((arch.short_name().to_owned(), *nr)).or_default();
+        for (tuple, count) in &calls.values {
+            *merged.values.entry(tuple.clone()).or_default() += count;
+        }
+        merged.lost += calls.lost;
+    }
+    out
+}
+
+/// A profile allowing exactly what was denied (the refused values of a
+/// syscall whose privilege is in an argument, else the syscall), to merge
+/// into the policy: it keeps the policy's default action and
+/// architectures, so the two merge.
 fn write_suggestion(
     output: Output,
     policy: &Profile,
     arch: Arch,
-    names: &SyscallSet,
+    additions: &Additions,
     options: &EnforceOptions,
 ) -> Result<PathBuf, EnforceError> {
     let comment = format!(
@@ -654,7 +919,11 @@ fn write_suggestion(
         options.profile.display()
     )
     .replace("  ", " ");
-    let mut profile = Profile::allow_list(arch, names, Some(comment));
+    let mut profile = Profile::allow_list(arch, &additions.names, Some(comment));
+    if additions.names.is_empty() {
+        profile.syscalls.clear();
+    }
+    profile.syscalls.extend(additions.rules.iter().cloned());
     profile.default_action = policy.default_action;
     profile.default_errno_ret = policy.default_errno_ret;
     profile.architectures = policy.architectures.clone();
@@ -663,4 +932,117 @@ fn write_suggestion(
         .commit(&profile.to_json())?
         .unwrap_or_else(|| PathBuf::from("-"));
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::KernelVersion;
+
+    fn policy(rules: serde_json::Value) -> EffectivePolicy {
+        let text = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules});
+        let profile: Profile = serde_json::from_value(text).unwrap();
+        let context = DockerContext {
+            native: Arch::X86_64,
+            caps: Default::default(),
+            kernel: KernelVersion {
+                major: 6,
+                minor: 18,
+            },
+        };
+        EffectivePolicy::evaluate(&profile, &context)
+    }
+
+    fn count(name: &str, nr: u64, count: u64) -> SyscallCount {
+        SyscallCount {
+            name: name.to_owned(),
+            arch: "x86_64".to_owned(),
+            nr,
+            count,
+        }
+    }
+
+    /// Calls of one syscall: its number, each tuple with its count, and
+    /// the calls whose values were lost.
+    type Observed<'a> = (u64, &'a [(&'a [u64], u64)], u64);
+
+    fn observed(entries: &[Observed<'_>]) -> BTreeMap<(String, u64), CapturedCalls> {
+        entries
+            .iter()
+            .map(|(nr, values, lost)| {
+                let calls = CapturedCalls {
+                    values: values.iter().map(|(t, n)| (t.to_vec(), *n)).collect(),
+                    lost: *lost,
+                };
+                (("x86_64".to_owned(), *nr), calls)
+            })
+            .collect()
+    }
+
+    /// The run's values against the profile's conditions: a refused value
+    /// is a denial with its calls (once, though both phases counted the
+    /// syscall), an allowed one is none; a syscall refused outright keeps
+    /// all its values, for the suggestion; conditions on what is not kept
+    /// leave the syscall unchecked, with the reason.
+    #[test]
+    fn complain_judges_each_tuple_as_the_filter_would() {
+        let policy = policy(serde_json::json!([
+            {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 1, "value": 0x541b, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+        ]));
+        let counts = [
+            count("read", 0, 9),
+            count("ioctl", 16, 5),
+            count("ioctl", 16, 2), // the runtime phase
+            count("socket", 41, 1),
+            count("fcntl", 72, 4),
+        ];
+        let observed = observed(&[
+            (16, &[(&[0x541b], 4), (&[0x5412], 3)], 0),
+            (41, &[(&[40, 1, 0], 1)], 0),
+            (72, &[(&[1], 4)], 0),
+        ]);
+        let mut warnings = Vec::new();
+        let judged = judge_run(&policy, &counts, &observed, &mut warnings);
+        let names: Vec<&str> = judged.denials.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["ioctl", "socket"]);
+        let ioctl = &judged.denials[0];
+        assert_eq!(ioctl.count, 3, "the TIOCSTI calls only");
+        assert_eq!(ioctl.values.len(), 1);
+        assert_eq!(ioctl.values[0].tuple(), [0x5412]);
+        assert_eq!(ioctl.values[0].count, 3);
+        let socket = &judged.denials[1];
+        assert_eq!(
+            (socket.count, socket.values[0].tuple()),
+            (1, vec![40, 1, 0])
+        );
+        assert_eq!(judged.conditional.len(), 1);
+        assert!(
+            judged.conditional[0].starts_with("fcntl (a condition on argument 0"),
+            "{:?}",
+            judged.conditional
+        );
+        assert!(warnings.is_empty());
+
+        // Suggested: the refused values, as argument rules.
+        let additions = Additions::of(&judged.denials);
+        assert!(additions.names.is_empty());
+        assert_eq!(additions.rules.len(), 2);
+        assert_eq!(
+            additions.rules[0].comment.as_deref(),
+            Some("ioctl: TIOCSTI")
+        );
+
+        // Values the kernel found no room for: said, and the syscall is then
+        // suggested whole.
+        let observed = self::observed(&[(16, &[(&[0x5412], 1)], 6)]);
+        let judged = judge_run(&policy, &counts[1..2], &observed, &mut warnings);
+        assert_eq!(judged.denials[0].values_lost, 6);
+        assert!(warnings[0].contains("6 call(s) of ioctl"), "{warnings:?}");
+        let additions = Additions::of(&judged.denials);
+        assert!(additions.names.contains("ioctl") && additions.rules.is_empty());
+    }
 }

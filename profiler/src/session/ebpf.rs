@@ -100,10 +100,21 @@ pub fn load_object(
     let unused: &[&str] = match purpose {
         Purpose::Record {
             require_seccomp: true,
-        } => &[maps::IN_SYSCALL, maps::DENIALS],
+        } => &[
+            maps::IN_SYSCALL,
+            maps::DENIALS,
+            maps::DENIAL_CAPTURE,
+            maps::DENIED_VALUES,
+        ],
         Purpose::Record {
             require_seccomp: false,
-        } => &[maps::IN_SYSCALL, maps::DENIALS, maps::RUNTIME_PROCESSES],
+        } => &[
+            maps::IN_SYSCALL,
+            maps::DENIALS,
+            maps::DENIAL_CAPTURE,
+            maps::DENIED_VALUES,
+            maps::RUNTIME_PROCESSES,
+        ],
         Purpose::WatchDenials => &[
             maps::RUNTIME_PROCESSES,
             maps::OUT_OF_RANGE,

@@ -5,6 +5,9 @@
 //!
 //! A probe is `NR` (the syscall number, all six arguments zero) or
 //! `NR:A,B,...` (the arguments, decimal or 0x-hex; missing ones are zero).
+//! With `i386:` before it (x86_64 only), the call goes through the 32-bit
+//! entry point (`int $0x80`), where NR is a number of the i386 table and
+//! the arguments are 32-bit.
 //! Run inside a container under a seccomp profile, and once more without
 //! one, the two outputs show what the filter did to each syscall: a call it
 //! denies fails with the profile's errno instead of doing what it does
@@ -29,7 +32,18 @@ const ALARM_SECONDS: u32 = 1;
 /// How long the parent waits for a child at most.
 const WAIT: Duration = Duration::from_secs(5);
 
-fn parse_probe(word: &str) -> Option<(c_long, [c_long; 6])> {
+/// One probe: the call, and whether it goes through the 32-bit entry point.
+struct Probe {
+    compat: bool,
+    nr: c_long,
+    args: [c_long; 6],
+}
+
+fn parse_probe(word: &str) -> Option<Probe> {
+    let (compat, word) = match word.strip_prefix("i386:") {
+        Some(rest) => (true, rest),
+        None => (false, word),
+    };
     let (nr, args) = word.split_once(':').unwrap_or((word, ""));
     let nr: c_long = nr.parse().ok()?;
     let mut out = [0 as c_long; 6];
@@ -42,11 +56,52 @@ fn parse_probe(word: &str) -> Option<(c_long, [c_long; 6])> {
             None => arg.parse().ok()?,
         };
     }
-    Some((nr, out))
+    Some(Probe {
+        compat,
+        nr,
+        args: out,
+    })
+}
+
+/// A call through `int $0x80`: the number in eax, the arguments in ebx,
+/// ecx, edx, esi, edi and ebp; the result, or minus the errno, in eax.
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: c_long, args: [c_long; 6]) -> c_long {
+    let ret: i32;
+    // SAFETY: the probed call gets integers only; rbx and rbp, which the
+    // compiler reserves, are saved on the stack around the call; int $0x80
+    // preserves every other register but eax (r8-r11 are declared clobbered
+    // to be safe).
+    unsafe {
+        std::arch::asm!(
+            "push rbx",
+            "push rbp",
+            "mov ebx, {a0:e}",
+            "mov ebp, {a5:e}",
+            "int 0x80",
+            "pop rbp",
+            "pop rbx",
+            a0 = in(reg) args[0],
+            a5 = in(reg) args[5],
+            inlateout("eax") nr as i32 => ret,
+            in("ecx") args[1] as i32,
+            in("edx") args[2] as i32,
+            in("esi") args[3] as i32,
+            in("edi") args[4] as i32,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+        );
+    }
+    c_long::from(ret)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn int80(_nr: c_long, _args: [c_long; 6]) -> c_long {
+    -c_long::from(libc::ENOSYS)
 }
 
 /// In the child: make the call, report, leave.
-fn child(nr: c_long, args: [c_long; 6], report: i32) -> ! {
+fn child(probe: &Probe, report: i32) -> ! {
+    let (nr, args) = (probe.nr, probe.args);
     // SAFETY: plain syscalls on the child's own descriptors and state; the
     // probed call gets integers and null pointers only.
     unsafe {
@@ -57,18 +112,35 @@ fn child(nr: c_long, args: [c_long; 6], report: i32) -> ! {
             libc::dup2(fds[1], 2);
         }
         libc::alarm(ALARM_SECONDS);
-        let ret = libc::syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
-        let errno = if ret == -1 {
-            *libc::__errno_location()
+        let (ret, errno) = if probe.compat {
+            let ret = int80(nr, args);
+            if (-4095..0).contains(&ret) {
+                (-1, -ret as i32)
+            } else {
+                (ret, 0)
+            }
         } else {
-            0
+            let ret = libc::syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+            (
+                ret,
+                if ret == -1 {
+                    *libc::__errno_location()
+                } else {
+                    0
+                },
+            )
         };
-        let fork_like = [
-            libc::SYS_fork,
-            libc::SYS_vfork,
-            libc::SYS_clone,
-            libc::SYS_clone3,
-        ];
+        // fork, vfork, clone and clone3 in the table the call went through.
+        let fork_like = if probe.compat {
+            [2, 190, 120, 435]
+        } else {
+            [
+                libc::SYS_fork,
+                libc::SYS_vfork,
+                libc::SYS_clone,
+                libc::SYS_clone3,
+            ]
+        };
         if ret == 0 && fork_like.contains(&nr) {
             // The new process of a fork-like call: the parent reports.
             libc::syscall(libc::SYS_exit, 0);
@@ -80,7 +152,7 @@ fn child(nr: c_long, args: [c_long; 6], report: i32) -> ! {
     }
 }
 
-fn probe(nr: c_long, args: [c_long; 6]) -> String {
+fn probe(probe: &Probe) -> String {
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 fills two descriptors.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -92,7 +164,7 @@ fn probe(nr: c_long, args: [c_long; 6]) -> String {
     if pid == 0 {
         // SAFETY: closing our copy of the read end.
         unsafe { libc::close(read_end) };
-        child(nr, args, write_end);
+        child(probe, write_end);
     }
     // SAFETY: closing the parent's copy of the write end.
     unsafe { libc::close(write_end) };
@@ -145,7 +217,7 @@ fn main() {
     let mut out = std::io::stdout().lock();
     for word in std::env::args().skip(1) {
         let line = match parse_probe(&word) {
-            Some((nr, args)) => probe(nr, args),
+            Some(parsed) => probe(&parsed),
             None => "error probe".to_owned(),
         };
         let _ = writeln!(out, "{word} {line}");
