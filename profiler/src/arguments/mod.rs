@@ -248,6 +248,25 @@ pub fn captured(syscall: &str) -> Option<&'static Captured> {
 }
 
 impl Captured {
+    /// The kernel side's instructions for this syscall: which arguments to
+    /// keep, from where, and what of each.
+    pub fn kernel_spec(&self) -> profiler_common::CaptureSpec {
+        use profiler_common::{CAPTURED_ARGS, CaptureSpec, NO_ARG};
+        let mut spec = CaptureSpec {
+            args: [NO_ARG; CAPTURED_ARGS],
+            source: match self.source {
+                Source::Registers => profiler_common::SOURCE_REGISTERS,
+                Source::Clone3Flags => profiler_common::SOURCE_CLONE3_FLAGS,
+            },
+            ..CaptureSpec::default()
+        };
+        for (slot, arg) in self.args.iter().take(CAPTURED_ARGS).enumerate() {
+            spec.args[slot] = arg.index;
+            spec.masks[slot] = arg.mask;
+        }
+        spec
+    }
+
     /// One tuple of this syscall's captured values, by name:
     /// `AF_INET, SOCK_STREAM, default protocol`.
     pub fn describe(&self, values: &[u64]) -> String {

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use profiler_common::{CAPTURED_ARGS, CaptureSpec, NO_ARG, SOURCE_CLONE3_FLAGS, SOURCE_REGISTERS};
 use serde::Serialize;
 
 use crate::{
@@ -115,24 +114,6 @@ pub fn denied_values(
             .then_with(|| a.tuple().cmp(&b.tuple()))
     });
     out
-}
-
-/// The kernel side's instructions for a captured syscall: which arguments
-/// of a denied call to keep, and what of each.
-pub fn capture_spec(captured: &Captured) -> CaptureSpec {
-    let mut spec = CaptureSpec {
-        args: [NO_ARG; CAPTURED_ARGS],
-        source: match captured.source {
-            Source::Registers => SOURCE_REGISTERS,
-            Source::Clone3Flags => SOURCE_CLONE3_FLAGS,
-        },
-        ..CaptureSpec::default()
-    };
-    for (slot, arg) in captured.args.iter().take(CAPTURED_ARGS).enumerate() {
-        spec.args[slot] = arg.index;
-        spec.masks[slot] = arg.mask;
-    }
-    spec
 }
 
 /// What the profile allows of syscall `name`, when it refuses it but under

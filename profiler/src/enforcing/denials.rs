@@ -347,7 +347,7 @@ fn set_capture(ebpf: &mut Ebpf, arch: Arch) -> Result<(), TracerError> {
                 tag: 0,
             };
             specs
-                .insert(key, arguments::capture_spec(captured), 0)
+                .insert(key, captured.kernel_spec(), 0)
                 .map_err(|source| TracerError::Map {
                     map: maps::DENIAL_CAPTURE,
                     source,

@@ -12,14 +12,11 @@ use aya::{
     maps::MapError,
     programs::{ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
-use profiler_common::{
-    Abi, CAPTURE_SPECS, CAPTURED_ARGS, CaptureSpec, KernelLayout, NO_ARG, SOURCE_CLONE3_FLAGS,
-    SOURCE_REGISTERS, TABLE_SIZE, globals, maps,
-};
+use profiler_common::{Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps};
 
 use super::{RunCgroup, events};
 use crate::{
-    arguments::{CAPTURED, Source},
+    arguments::CAPTURED,
     profile::{Arch, table},
 };
 
@@ -163,18 +160,7 @@ pub fn capture_tables(
     let mut specs = [CaptureSpec::default(); CAPTURE_SPECS];
     let mut used = 0;
     for captured in CAPTURED {
-        let mut spec = CaptureSpec {
-            args: [NO_ARG; CAPTURED_ARGS],
-            source: match captured.source {
-                Source::Registers => SOURCE_REGISTERS,
-                Source::Clone3Flags => SOURCE_CLONE3_FLAGS,
-            },
-            ..CaptureSpec::default()
-        };
-        for (slot, arg) in captured.args.iter().take(CAPTURED_ARGS).enumerate() {
-            spec.args[slot] = arg.index;
-            spec.masks[slot] = arg.mask;
-        }
+        let spec = captured.kernel_spec();
         for abi in Abi::ALL {
             let Some(nr) = arch
                 .of_abi(abi)
