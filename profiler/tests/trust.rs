@@ -666,7 +666,7 @@ fn leftovers_and_denials_are_named() {
     ]);
     let err = stderr(&output);
     assert!(
-        err.contains(r#"{"action":"SCMP_ACT_ALLOW","names":["getppid"]}"#),
+        err.contains(r#"{"names":["getppid"],"action":"SCMP_ACT_ALLOW"}"#),
         "{err}"
     );
     assert!(!err.contains("run again"), "{err}");

@@ -815,7 +815,9 @@ fn judge_run<'a>(
                         }
                         if unknown > 0 {
                             warnings.push(format!(
-                                "{unknown} call(s) of {} passed values the kernel found no                                  room to keep: complain mode could not check them against the                                  profile's conditions",
+                                "{unknown} call(s) of {} passed values the kernel found no \
+                                 room to keep: complain mode could not check them against \
+                                 the profile's conditions",
                                 count.name
                             ));
                         }
