@@ -6,13 +6,14 @@
 //! recording turns their values into argument conditions, and every report names the values with [`symbols`].
 //! Syscalls outside the table cost nothing more than their count.
 
+pub mod rules;
 pub mod symbols;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::profile::Arch;
+use crate::profile::{Arch, ArgCondition, CompareOp};
 
 pub use symbols::Symbols;
 
@@ -279,9 +280,56 @@ impl Captured {
         parts.join(", ")
     }
 
+    /// A tuple of this syscall's captured values placed at their argument
+    /// indexes (the others zero), as a filter would see them.
+    pub fn registers(&self, tuple: &[u64]) -> [u64; 6] {
+        let mut args = [0u64; 6];
+        for (arg, &value) in self.args.iter().zip(tuple) {
+            if let Some(slot) = args.get_mut(usize::from(arg.index)) {
+                *slot = value;
+            }
+        }
+        args
+    }
+
     /// The captured argument at seccomp index `index`, if any.
     pub fn arg_at(&self, index: u8) -> Option<&'static CapturedArg> {
         self.args.iter().find(|a| a.index == index)
+    }
+}
+
+impl CapturedArg {
+    /// The condition that lets `value` of this argument through, the way
+    /// libseccomp reads it: an equality for an enumerated value, a masked
+    /// equality on the privileged bits of a flag word (and on the kept bits
+    /// of a value kept in part, a socket's type).
+    pub fn condition(&self, value: u64) -> ArgCondition {
+        let index = u32::from(self.index);
+        let masked = |mask: u64| ArgCondition {
+            index,
+            value: mask,
+            value_two: value & mask,
+            op: CompareOp::MaskedEqual,
+        };
+        match self.shape {
+            Shape::Flags { privileged } => masked(privileged & self.mask),
+            Shape::Enumeration if self.mask != u64::MAX => masked(self.mask),
+            Shape::Enumeration => ArgCondition {
+                index,
+                value,
+                value_two: 0,
+                op: CompareOp::Equal,
+            },
+        }
+    }
+
+    /// The bits of the argument a condition from [`CapturedArg::condition`]
+    /// looks at.
+    pub fn constrained_bits(&self) -> u64 {
+        match self.shape {
+            Shape::Flags { privileged } => privileged & self.mask,
+            Shape::Enumeration => self.mask,
+        }
     }
 }
 

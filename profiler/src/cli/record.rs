@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
+    arguments::rules::Granularity,
     implied::Implied,
     recording::{self, RecordOptions, Recording, hook::Hook},
     session::process::RunAs,
@@ -77,6 +78,15 @@ pub struct RecordArgs {
     #[arg(long, value_enum, value_name = "WHAT")]
     pub include: Option<Include>,
 
+    /// How much of the arguments the profile checks: `values` allows exactly
+    /// the argument values the run used for the syscalls whose arguments
+    /// carry privilege (clone's namespace flags, socket families, ioctl
+    /// requests, prctl options…), within the engine's default for a
+    /// container; `baseline` keeps the engine default's own conditions;
+    /// `names` allows any arguments.
+    #[arg(long = "args", value_enum, value_name = "LEVEL", default_value_t = Granularity::Values)]
+    granularity: Granularity,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -108,6 +118,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         no_implied: args.no_implied,
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
+        granularity: args.granularity,
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -160,6 +171,7 @@ fn report(recording: &Recording, quiet: bool) {
             recording.stats.included_reachable.join(" ")
         );
     }
+    report_learned(recording);
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),
         None => "profile written to standard output".to_owned(),
@@ -169,6 +181,42 @@ fn report(recording: &Recording, quiet: bool) {
         recording.syscalls.len(),
         recording.observation.total_calls(),
     );
+}
+
+/// What the argument values became: the rules, what the run used beyond the
+/// engine's default, what was widened to fit the kernel's limit.
+fn report_learned(recording: &Recording) {
+    let learned = &recording.learned;
+    for note in &learned.notes {
+        eprintln!("syscall-profile: {note}");
+    }
+    let mut line = format!(
+        "syscall-profile: argument rules: {} syscall(s) with {} rule(s), {} allowed whatever          their arguments",
+        learned.conditional_syscalls(),
+        learned.rules.len(),
+        learned.unconditional.len()
+    );
+    if let Some(instructions) = learned.instructions {
+        line.push_str(&format!("; {instructions} filter instructions"));
+    }
+    eprintln!("{line}");
+    for widened in &learned.widened {
+        eprintln!(
+            "syscall-profile: {}'s {} learned rule(s) were widened to {}: the filter would              have been past the kernel's 4096 instructions",
+            widened.syscall, widened.rules, widened.to
+        );
+    }
+    if !learned.beyond_default.is_empty() {
+        let named: Vec<String> = learned
+            .beyond_default
+            .iter()
+            .map(|b| format!("{b} ({} there)", b.default))
+            .collect();
+        eprintln!(
+            "syscall-profile: beyond the engine's default: the run used, and the profile              allows, {}",
+            named.join("; ")
+        );
+    }
 }
 
 /// What the kernel and the recognised runtimes added (see `implied`).

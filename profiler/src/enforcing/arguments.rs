@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::{
-    arguments::{self, Captured, CapturedArg, CapturedCalls, Shape, Source},
+    arguments::{self, Captured, CapturedArg, CapturedCalls, Source},
     baseline::eval::{Access, EffectivePolicy, Grant},
     profile::{Action, ArgCondition, CompareOp, SyscallRule, Verdict},
 };
@@ -230,13 +230,7 @@ pub fn judge(policy: &EffectivePolicy, name: &str, calls: &CapturedCalls) -> Jud
     }
     let mut refused = Vec::new();
     for (tuple, &count) in &calls.values {
-        let mut args = [0u64; 6];
-        for (arg, value) in captured.args.iter().zip(tuple) {
-            if let Some(slot) = args.get_mut(usize::from(arg.index)) {
-                *slot = *value;
-            }
-        }
-        let verdict = policy.verdict(name, &args);
+        let verdict = policy.verdict(name, &captured.registers(tuple));
         if !verdict.runs() {
             refused.push((tuple.clone(), count, verdict));
         }
@@ -290,7 +284,7 @@ pub fn allow_rules(name: &str, values: &[DeniedValues]) -> Option<Vec<SyscallRul
             .args
             .iter()
             .zip(&tuple)
-            .map(|(arg, &value)| condition(arg, value))
+            .map(|(arg, &value)| arg.condition(value))
             .collect();
         if rules.iter().any(|r| r.args == args) {
             continue;
@@ -301,27 +295,6 @@ pub fn allow_rules(name: &str, values: &[DeniedValues]) -> Option<Vec<SyscallRul
         rules.push(rule);
     }
     Some(rules)
-}
-
-/// The condition that lets `value` of `arg` through.
-fn condition(arg: &CapturedArg, value: u64) -> ArgCondition {
-    let index = u32::from(arg.index);
-    let masked = |mask: u64| ArgCondition {
-        index,
-        value: mask,
-        value_two: value & mask,
-        op: CompareOp::MaskedEqual,
-    };
-    match arg.shape {
-        Shape::Flags { privileged } => masked(privileged & arg.mask),
-        Shape::Enumeration if arg.mask != u64::MAX => masked(arg.mask),
-        Shape::Enumeration => ArgCondition {
-            index,
-            value,
-            value_two: 0,
-            op: CompareOp::Equal,
-        },
-    }
 }
 
 #[cfg(test)]

@@ -147,12 +147,23 @@ impl EngineRun {
         }
     }
 
-    fn check_reachable(&self) -> Result<(), EngineError> {
-        let format = match self.run.engine {
+    /// `version --format`'s answer: the engine's (server's) version.
+    fn version_format(&self) -> &'static str {
+        match self.run.engine {
             Engine::Docker => "{{.Server.Version}}",
             Engine::Podman => "{{.Version}}",
-        };
-        match self.query(["version", "--format", format]) {
+        }
+    }
+
+    /// The engine's version (the daemon's, for Docker), if it says.
+    pub fn server_version(&self) -> Option<String> {
+        self.query(["version", "--format", self.version_format()])
+            .ok()
+            .filter(|v| !v.is_empty())
+    }
+
+    fn check_reachable(&self) -> Result<(), EngineError> {
+        match self.query(["version", "--format", self.version_format()]) {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })

@@ -26,8 +26,11 @@ use crate::{
 /// The seccomp profile a container is recorded under: it allows everything,
 /// so the workload runs as it would unconfined, but it is still a filter, so
 /// the runtime installs it, and the moment it does marks where the recorded
-/// part starts (what the filter will see).
-const RECORDING_PROFILE: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#;
+/// part starts (what the filter will see). Everything but `clone3`, which
+/// gets ENOSYS as under the learned profile (and the engines' defaults): the
+/// libc then falls back to `clone`, so the recorded run takes the path the
+/// enforced one will take, and `clone`'s flags are recorded.
+const RECORDING_PROFILE: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#;
 
 /// The label key every recorded container carries; its value names the run.
 pub const LABEL_KEY: &str = "io.syscall-profile.recording";
@@ -97,7 +100,8 @@ impl ContainerRecording {
         let notice = format!(
             "recording the container: added `--cgroup-parent {parent}` (watched from before the \
              container exists), `--security-opt seccomp=<allow-all>` (its install marks where \
-             the profile starts; the container is stopped when the recording ends) and \
+             the profile starts; clone3 gets ENOSYS there, as under the learned profile, so \
+             that the libc takes clone; the container is stopped when the recording ends) and \
              `--label {label}`"
         );
         let runtime = engine_run.runtime();

@@ -21,7 +21,8 @@ use self::{
     tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
-    baseline::DockerContext,
+    arguments::rules::{self, Granularity, Learned, Learning},
+    baseline::{Baseline, DockerContext, eval::EffectivePolicy},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
@@ -74,6 +75,8 @@ pub struct RecordOptions {
     /// Also allow what the programs can reach that Docker's default allows
     /// (`--include reachable`).
     pub include_reachable: bool,
+    /// How much of the arguments the profile checks (`--args`).
+    pub granularity: Granularity,
 }
 
 impl RecordOptions {
@@ -94,6 +97,7 @@ impl RecordOptions {
             no_implied: false,
             coverage: true,
             include_reachable: false,
+            granularity: Granularity::default(),
         }
     }
 }
@@ -166,6 +170,8 @@ pub struct Recording {
     pub implied: Implied,
     /// What the recorded programs can reach, against what was observed.
     pub coverage: Option<Coverage>,
+    /// What the captured argument values became in the profile.
+    pub learned: Learned,
 }
 
 /// What a container's runtime contributed to its profile.
@@ -180,6 +186,8 @@ pub struct RuntimeReport {
     /// is none for this runtime), and the names it added to this run's.
     pub base: SyscallSet,
     pub added_by_base: SyscallSet,
+    /// The argument values of the base set (see [`runtime_base`]).
+    pub base_arguments: std::collections::BTreeMap<String, std::collections::BTreeSet<Vec<u64>>>,
 }
 
 /// What is recorded: a native command, or a container run.
@@ -270,13 +278,15 @@ fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
 pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     let plan = Plan::check(&options)?;
     let ran = run(&options, plan.arch, plan.target).await?;
-    conclude(&options, plan.arch, plan.outputs, ran)
+    conclude(&options, plan.arch, plan.outputs, plan.baseline.as_ref(), ran)
 }
 
 /// What a recording will run, and where its results go, once checked.
 struct Plan {
     arch: Arch,
     target: Planned,
+    /// For a container: the engine's default as it applies to the run.
+    baseline: Option<ContainerBaseline>,
     /// The profile's output (none for `check` and `--complain`) and the stats'.
     outputs: (Option<Output>, Option<Output>),
 }
@@ -329,9 +339,14 @@ impl Plan {
             (None, Some(run)) => Planned::Container(EngineRun::prepare(run)?),
             (None, None) => return Err(RecordError::NoCommand),
         };
+        let baseline = match &target {
+            Planned::Container(engine_run) => Some(ContainerBaseline::of(engine_run)?),
+            Planned::Native(_) => None,
+        };
         Ok(Plan {
             arch,
             target,
+            baseline,
             outputs: (output, stats_output),
         })
     }
@@ -515,6 +530,7 @@ fn conclude(
     options: &RecordOptions,
     arch: Arch,
     (output, stats_output): (Option<Output>, Option<Output>),
+    baseline: Option<&ContainerBaseline>,
     ran: Ran,
 ) -> Result<Recording, RecordError> {
     let Ran {
@@ -590,7 +606,19 @@ fn conclude(
         .comment
         .clone()
         .unwrap_or_else(|| default_comment(&command_words, runtime.as_ref()));
-    let profile = Profile::allow_list(arch, &syscalls, Some(comment));
+    let values = rules::values_by_name(
+        [&observation.arguments, &observation.runtime_arguments],
+        runtime.as_ref().map(|r| &r.base_arguments),
+    );
+    let learning = Learning {
+        arch,
+        granularity: options.granularity,
+        baseline: baseline.map(|b| &b.policy),
+        baseline_name: baseline.map_or("", |b| b.name.as_str()),
+    };
+    let learned = rules::learn(&learning, &syscalls, &values);
+    stats.learned = Some(stats::LearnedRules::of(&learned, options.granularity));
+    let profile = learned.profile(arch, Some(comment));
     let written_to = match output {
         Some(output) => output.commit(&profile.to_json())?,
         None => None,
@@ -611,7 +639,38 @@ fn conclude(
         runtime,
         implied,
         coverage,
+        learned,
     })
+}
+
+/// The engine's default for a container run, as it applies to the run's
+/// capabilities (`--cap-add`, `--cap-drop`).
+struct ContainerBaseline {
+    name: String,
+    policy: EffectivePolicy,
+}
+
+impl ContainerBaseline {
+    /// Asked before the run: the engine's version picks its default, and a
+    /// capability the engine would refuse is said before anything runs.
+    fn of(engine_run: &EngineRun) -> Result<ContainerBaseline, RecordError> {
+        let version = engine_run.server_version();
+        let baseline = Baseline::for_engine(engine_run.run.engine, version.as_deref());
+        let values = |names: &[&str]| -> Vec<String> {
+            engine_run
+                .run
+                .find(names)
+                .filter_map(|o| o.value.as_deref())
+                .flat_map(|v| v.split(','))
+                .map(str::to_owned)
+                .collect()
+        };
+        let context = baseline.context(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+        Ok(ContainerBaseline {
+            name: baseline.name.clone(),
+            policy: baseline.evaluate(&context),
+        })
+    }
 }
 
 /// The executables of a native recording that can be scanned: the command,
@@ -646,18 +705,18 @@ fn runtime_report(
     warnings: &mut Vec<String>,
 ) -> RuntimeReport {
     let observed = names_of(&observation.runtime_calls);
-    let base = if options.no_runtime_base {
-        SyscallSet::new()
+    let (base, base_arguments) = if options.no_runtime_base {
+        (SyscallSet::new(), Default::default())
     } else {
         match runtime_base::for_runtime(engine, &name) {
-            Some(base) => base.syscalls(),
+            Some(base) => (base.syscalls(), base.arguments().clone()),
             None => {
                 warnings.push(format!(
                     "there is no base set for the runtime `{name}`: the profile holds only \
                      what the runtime did in this run after installing the filter, which \
                      varies from run to run; record several runs and merge them"
                 ));
-                SyscallSet::new()
+                (SyscallSet::new(), Default::default())
             }
         }
     };
@@ -670,6 +729,7 @@ fn runtime_report(
         observed,
         base,
         added_by_base,
+        base_arguments,
     }
 }
 
@@ -751,6 +811,7 @@ fn summarize(
         implied: Vec::new(),
         coverage: None,
         included_reachable: Vec::new(),
+        learned: None,
         arguments: stats::arguments_of(&observation.arguments),
         runtime_arguments: stats::arguments_of(&observation.runtime_arguments),
     };

@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    arguments::{self, ArgObservations},
+    arguments::{
+        self, ArgObservations,
+        rules::{BeyondDefault, Granularity, Learned, Widened},
+    },
     profile::table,
 };
 
@@ -56,6 +59,44 @@ pub struct Stats {
     /// allows that the profile holds although the run did not make them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub included_reachable: Vec<String>,
+    /// What the captured argument values became in the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedRules>,
+}
+
+/// The argument rules of the profile, in short.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnedRules {
+    /// `names`, `baseline` or `values` (`record --args`).
+    pub granularity: Granularity,
+    /// Syscalls allowed whatever their arguments.
+    pub unconditional: usize,
+    /// Syscalls with argument rules (or an errno of their own), and the rules.
+    pub conditional_syscalls: usize,
+    pub rules: usize,
+    /// The compiled filter's instructions (libseccomp, this host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<usize>,
+    /// What the run used that the engine's default refuses (still allowed).
+    pub beyond_default: Vec<BeyondDefault>,
+    /// Syscalls whose learned values were given up to fit the kernel's limit.
+    pub widened: Vec<Widened>,
+    pub notes: Vec<String>,
+}
+
+impl LearnedRules {
+    pub fn of(learned: &Learned, granularity: Granularity) -> LearnedRules {
+        LearnedRules {
+            granularity,
+            unconditional: learned.unconditional.len(),
+            conditional_syscalls: learned.conditional_syscalls(),
+            rules: learned.rules.len(),
+            instructions: learned.instructions,
+            beyond_default: learned.beyond_default.clone(),
+            widened: learned.widened.clone(),
+            notes: learned.notes.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

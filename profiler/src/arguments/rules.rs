@@ -1,0 +1,547 @@
+//! Learned argument rules: what a recording's captured values become in
+//! its profile.
+//!
+//! For each syscall the run used: one not in [`super::CAPTURED`] is allowed
+//! whatever its arguments; one whose values are all known is allowed with
+//! exactly those values (an equality per enumerated value, a masked
+//! equality on the privileged bits of a flag word; one rule per distinct
+//! tuple, its conditions ANDed, the rules ORed, as runc, crun and libseccomp
+//! read them). For a container, every learned value is set against the
+//! engine's default for the run's capabilities: one the default refuses is
+//! still allowed (the run needed it) but named as beyond the default; where
+//! values were lost, or the default's conditions look at what is not
+//! captured, the syscall keeps the default's own conditions. `clone3`,
+//! whose flags no filter can read, is answered with ENOSYS, so that the
+//! libc falls back to `clone`, whose flags are checked. Finally the profile
+//! is compiled with libseccomp: past the kernel's 4096 instructions, the
+//! syscall with the most rules is widened (to the default's conditions, or
+//! natively to any value), until it fits.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{CLONE_NAMESPACES, NAMESPACES_WITH_TIME, Source, captured};
+use crate::{
+    baseline::eval::{Access, EffectivePolicy},
+    enforcing::filter::{self, FilterError},
+    profile::{Action, Arch, EPERM, Profile, SyscallRule, SyscallSet, Verdict},
+};
+
+use super::CapturedCalls;
+
+/// `ENOSYS`: what `clone3` is answered with, so that the libc falls back to
+/// `clone`.
+pub const ENOSYS: u32 = 38;
+
+/// How much of the arguments a learned profile checks (`record --args`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// Syscall names only: any argument values.
+    Names,
+    /// The engine default's own conditions, for the syscalls used (natively:
+    /// names only); `clone3` answered with ENOSYS.
+    Baseline,
+    /// Exactly the argument values the run used, within the engine's
+    /// default.
+    #[default]
+    Values,
+}
+
+/// What a learned profile is made from, besides the recording.
+#[derive(Debug, Clone, Copy)]
+pub struct Learning<'a> {
+    pub arch: Arch,
+    pub granularity: Granularity,
+    /// For a container: the engine's default, as it applies to the run's
+    /// capabilities; `None` natively.
+    pub baseline: Option<&'a EffectivePolicy>,
+    /// The default's name, for notes.
+    pub baseline_name: &'a str,
+}
+
+/// A value (or a whole syscall) the run used that the engine's default
+/// refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeyondDefault {
+    pub syscall: String,
+    /// The values by name (`PER_LINUX|READ_IMPLIES_EXEC`); `None` when the
+    /// default refuses the syscall whatever its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<String>,
+    /// What the default does to them (`denied with EPERM (1)`).
+    pub default: String,
+}
+
+impl std::fmt::Display for BeyondDefault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.values {
+            Some(values) => write!(f, "{} with {values}", self.syscall),
+            None => f.write_str(&self.syscall),
+        }
+    }
+}
+
+/// A syscall whose learned values were given up to fit the filter in the
+/// kernel's limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Widened {
+    pub syscall: String,
+    /// How many rules its learned values took.
+    pub rules: usize,
+    /// What it allows instead (`the default's conditions`, `any value`).
+    pub to: String,
+}
+
+/// What a recording's values became.
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    /// Allowed whatever the arguments.
+    pub unconditional: SyscallSet,
+    /// Rules with conditions, or with an errno of their own (`clone3`).
+    pub rules: Vec<SyscallRule>,
+    pub beyond_default: Vec<BeyondDefault>,
+    pub widened: Vec<Widened>,
+    /// What the user should know about how a syscall's rule was made.
+    pub notes: Vec<String>,
+    /// The compiled filter's length, where libseccomp compiled it.
+    pub instructions: Option<usize>,
+}
+
+/// What one syscall gets in the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    Unconditional,
+    Rules {
+        rules: Vec<SyscallRule>,
+        /// Made of learned values (so it can be widened).
+        learned: bool,
+    },
+}
+
+/// Captured values per syscall name, over every table and phase: the
+/// workload's, the runtime's, and a runtime base set's (with no count).
+pub fn values_by_name<'a>(
+    observations: impl IntoIterator<Item = &'a super::ArgObservations>,
+    base: Option<&BTreeMap<String, BTreeSet<Vec<u64>>>>,
+) -> BTreeMap<String, CapturedCalls> {
+    let mut out: BTreeMap<String, CapturedCalls> = BTreeMap::new();
+    for observation in observations {
+        for (&(arch, nr), calls) in observation {
+            let Some(name) = crate::profile::table::name_of(arch, nr) else {
+                continue;
+            };
+            let entry = out.entry(name.to_owned()).or_default();
+            for (tuple, count) in &calls.values {
+                *entry.values.entry(tuple.clone()).or_default() += count;
+            }
+            entry.lost += calls.lost;
+        }
+    }
+    for (name, tuples) in base.into_iter().flatten() {
+        let entry = out.entry(name.clone()).or_default();
+        for tuple in tuples {
+            entry.values.entry(tuple.clone()).or_default();
+        }
+    }
+    out
+}
+
+/// The learned rules for `syscalls`, the syscalls the profile holds, from
+/// the values the run used.
+pub fn learn(
+    learning: &Learning,
+    syscalls: &SyscallSet,
+    values: &BTreeMap<String, CapturedCalls>,
+) -> Learned {
+    let mut learned = Learned::default();
+    let mut values = values.clone();
+    let mut syscalls = syscalls.clone();
+    if let Some(baseline) = learning.baseline {
+        for name in &syscalls {
+            if let Access::Denied(verdict) = baseline.access(name) {
+                learned.beyond_default.push(BeyondDefault {
+                    syscall: name.to_owned(),
+                    values: None,
+                    default: verdict.to_string(),
+                });
+            }
+        }
+    }
+    let mut plans: BTreeMap<String, Plan> = BTreeMap::new();
+    if learning.granularity != Granularity::Names || learning.baseline.is_some() {
+        clone3(learning, &mut syscalls, &mut values, &mut plans, &mut learned);
+    }
+    for name in &syscalls {
+        if plans.contains_key(name) {
+            continue;
+        }
+        let plan = match learning.granularity {
+            Granularity::Names => Plan::Unconditional,
+            Granularity::Baseline => keep_baseline(learning, name, None, &mut learned),
+            Granularity::Values => by_values(learning, name, values.get(name), &mut learned),
+        };
+        plans.insert(name.to_owned(), plan);
+    }
+    fit(learning, &values, &mut plans, &mut learned);
+    for (name, plan) in plans {
+        match plan {
+            Plan::Unconditional => {
+                learned.unconditional.insert(name);
+            }
+            Plan::Rules { rules, .. } => learned.rules.extend(rules),
+        }
+    }
+    learned
+}
+
+impl Learned {
+    /// The profile: everything else fails with EPERM, as under Docker's
+    /// default; the unconditional names in one rule commented `comment`.
+    pub fn profile(&self, arch: Arch, comment: Option<String>) -> Profile {
+        let mut profile = Profile::allow_list(arch, &self.unconditional, comment);
+        if self.unconditional.is_empty() {
+            profile.syscalls.clear();
+        }
+        profile.syscalls.extend(self.rules.iter().cloned());
+        profile
+    }
+
+    /// How many syscalls have argument rules.
+    pub fn conditional_syscalls(&self) -> usize {
+        self.rules
+            .iter()
+            .flat_map(|r| r.names.iter())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+}
+
+/// `clone3`: answered with ENOSYS (the libc then calls `clone`, whose
+/// flags a filter can check), its namespace flags folded into `clone`'s
+/// values; natively allowed when the run asked for namespaces through it.
+fn clone3(
+    learning: &Learning,
+    syscalls: &mut SyscallSet,
+    values: &mut BTreeMap<String, CapturedCalls>,
+    plans: &mut BTreeMap<String, Plan>,
+    learned: &mut Learned,
+) {
+    let used = syscalls.contains("clone3");
+    let calls = values.get("clone3").cloned().unwrap_or_default();
+    let namespaces: BTreeSet<u64> = calls
+        .values
+        .keys()
+        .filter_map(|t| t.first())
+        .map(|flags| flags & NAMESPACES_WITH_TIME)
+        .collect();
+    let asked_namespaces = namespaces.iter().any(|&n| n != 0);
+    if learning.baseline.is_none() {
+        if !used {
+            return;
+        }
+        if !calls.complete() || asked_namespaces {
+            let why = if calls.complete() {
+                "the run asked for namespaces through it"
+            } else {
+                "the flags of some of its calls were lost"
+            };
+            learned.notes.push(format!(
+                "clone3 is allowed whatever its flags: {why}, and no seccomp filter can read \
+                 clone3's flags (they are in memory)"
+            ));
+            plans.insert("clone3".to_owned(), Plan::Unconditional);
+            return;
+        }
+    }
+    let mut rule = SyscallRule::new(vec!["clone3".to_owned()], Action::Errno);
+    rule.errno_ret = Some(ENOSYS);
+    rule.comment = Some(
+        "clone3: answered with ENOSYS, so that the libc falls back to clone, whose flags the \
+         filter checks (no filter can read clone3's, in memory)"
+            .to_owned(),
+    );
+    plans.insert(
+        "clone3".to_owned(),
+        Plan::Rules {
+            rules: vec![rule],
+            learned: false,
+        },
+    );
+    // What the run did through clone3 it will do through clone.
+    if used || !calls.values.is_empty() {
+        let clone = values.entry("clone".to_owned()).or_default();
+        for bits in &namespaces {
+            clone
+                .values
+                .entry(vec![bits & CLONE_NAMESPACES])
+                .or_default();
+        }
+        clone.lost += calls.lost;
+        if used && syscalls.insert("clone") {
+            learned.notes.push(
+                "clone is allowed although the run did not call it: clone3 is answered with \
+                 ENOSYS, and the libc then makes the same call through clone"
+                    .to_owned(),
+            );
+        }
+    }
+    if learning.baseline.is_none() && used {
+        learned.notes.push(
+            "clone3 is answered with ENOSYS (the libc falls back to clone, whose namespace flags \
+             the filter checks); the run asked for no namespace through it"
+                .to_owned(),
+        );
+    }
+}
+
+/// The rules of syscall `name` from its learned values.
+fn by_values(
+    learning: &Learning,
+    name: &str,
+    calls: Option<&CapturedCalls>,
+    learned: &mut Learned,
+) -> Plan {
+    let Some(captured) = captured(name) else {
+        return Plan::Unconditional;
+    };
+    if captured.source != Source::Registers {
+        // clone3 is planned apart; anything else read from memory cannot
+        // be filtered.
+        return Plan::Unconditional;
+    }
+    let fallback = match learning.baseline {
+        Some(_) => "the default's conditions for it are kept",
+        None => "it is allowed whatever its arguments",
+    };
+    let Some(calls) = calls.filter(|c| !c.values.is_empty()) else {
+        learned.notes.push(format!(
+            "{name}: no argument values were recorded (it is in the profile by a base set or \
+             as implied); {fallback}"
+        ));
+        return keep_baseline(learning, name, None, learned);
+    };
+    if !calls.complete() {
+        learned.notes.push(format!(
+            "{name}: the values of {} call(s) were lost in the kernel; {fallback}",
+            calls.lost
+        ));
+        return keep_baseline(learning, name, Some(calls), learned);
+    }
+    if let Some(baseline) = learning.baseline
+        && let Some(why) = unreadable_conditions(baseline, name)
+    {
+        learned.notes.push(format!(
+            "{name}: the default's conditions look at {why}, which is not captured; {fallback}"
+        ));
+        return keep_baseline(learning, name, Some(calls), learned);
+    }
+    let rules = value_rules(learning, name, calls.values.keys(), learned);
+    Plan::Rules {
+        rules,
+        learned: true,
+    }
+}
+
+/// One rule per distinct set of conditions of `tuples` (tuples that only
+/// differ in bits no condition looks at share one), commented with their
+/// values by name; the values the baseline refuses listed as beyond it.
+fn value_rules<'t>(
+    learning: &Learning,
+    name: &str,
+    tuples: impl IntoIterator<Item = &'t Vec<u64>>,
+    learned: &mut Learned,
+) -> Vec<SyscallRule> {
+    let Some(captured) = captured(name) else {
+        return Vec::new();
+    };
+    let mut by_conditions: BTreeMap<Vec<crate::profile::ArgCondition>, Vec<String>> =
+        BTreeMap::new();
+    for tuple in tuples {
+        let conditions = captured
+            .args
+            .iter()
+            .zip(tuple)
+            .map(|(arg, &value)| arg.condition(value))
+            .collect::<Vec<_>>();
+        // What the condition lets through, by name (for a flag word, the
+        // privileged bits only).
+        let kept: Vec<u64> = conditions
+            .iter()
+            .map(|c| match c.op {
+                crate::profile::CompareOp::MaskedEqual => c.value_two,
+                _ => c.value,
+            })
+            .collect();
+        let described = captured.describe(&kept);
+        if let Some(baseline) = learning.baseline
+            && matches!(baseline.access(name), Access::Conditional { .. })
+        {
+            let verdict = baseline.verdict(name, &captured.registers(tuple));
+            if !verdict.runs() {
+                learned.beyond_default.push(BeyondDefault {
+                    syscall: name.to_owned(),
+                    values: Some(captured.describe(tuple)),
+                    default: verdict.to_string(),
+                });
+            }
+        }
+        let names = by_conditions.entry(conditions).or_default();
+        if !names.contains(&described) {
+            names.push(described);
+        }
+    }
+    by_conditions
+        .into_iter()
+        .map(|(args, names)| {
+            let mut rule = SyscallRule::new(vec![name.to_owned()], Action::Allow);
+            rule.args = args;
+            rule.comment = Some(format!("{name}: {}", names.join("; ")));
+            rule
+        })
+        .collect()
+}
+
+/// What the baseline's conditions of `name` look at that the learned rule
+/// does not constrain (another argument, other bits), if anything: the
+/// learned values could not be held inside the default.
+fn unreadable_conditions(baseline: &EffectivePolicy, name: &str) -> Option<String> {
+    let captured = captured(name)?;
+    let Access::Conditional { when, .. } = baseline.access(name) else {
+        return None;
+    };
+    for cond in when.iter().flat_map(|g| g.args.iter()) {
+        let Some(arg) = captured.args.iter().find(|a| u32::from(a.index) == cond.index) else {
+            return Some(format!("argument {}", cond.index));
+        };
+        let seen = match cond.op {
+            crate::profile::CompareOp::MaskedEqual => cond.value,
+            _ => u64::MAX,
+        };
+        let outside = seen & !arg.constrained_bits();
+        if outside != 0 {
+            return Some(format!("bits {outside:#x} of its {}", arg.name));
+        }
+    }
+    None
+}
+
+/// Syscall `name` with the baseline's own conditions (natively: allowed
+/// whatever its arguments). Known values the baseline refuses are allowed
+/// on top (the run needed them) and named as beyond the default.
+fn keep_baseline(
+    learning: &Learning,
+    name: &str,
+    calls: Option<&CapturedCalls>,
+    learned: &mut Learned,
+) -> Plan {
+    let Some(baseline) = learning.baseline else {
+        return Plan::Unconditional;
+    };
+    let (when, otherwise) = match baseline.access(name) {
+        // The run needed it: allowed (and named as beyond the default).
+        Access::Allowed | Access::Denied(_) => return Plan::Unconditional,
+        Access::Conditional { when, otherwise } => (when, otherwise),
+    };
+    let mut rules: Vec<SyscallRule> = when
+        .iter()
+        .map(|grant| {
+            let mut rule = SyscallRule::new(vec![name.to_owned()], grant.verdict.action);
+            rule.errno_ret = grant.verdict.errno;
+            rule.args = grant.args.clone();
+            rule.comment = Some(format!("{name}: as {}", learning.baseline_name));
+            rule
+        })
+        .collect();
+    if otherwise.runs() {
+        let mut rule = SyscallRule::new(vec![name.to_owned()], Action::Allow);
+        rule.comment = Some(format!("{name}: as {}", learning.baseline_name));
+        rules.push(rule);
+    } else if otherwise != Verdict::of(Action::Errno, Some(EPERM)) {
+        let mut rule = SyscallRule::new(vec![name.to_owned()], otherwise.action);
+        rule.errno_ret = otherwise.errno;
+        rule.comment = Some(format!("{name}: as {}", learning.baseline_name));
+        rules.push(rule);
+    }
+    if let Some(captured) = captured(name).filter(|c| c.source == Source::Registers)
+        && let Some(calls) = calls
+    {
+        let refused: Vec<&Vec<u64>> = calls
+            .values
+            .keys()
+            .filter(|t| !baseline.verdict(name, &captured.registers(t)).runs())
+            .collect();
+        rules.extend(value_rules(learning, name, refused, learned));
+    }
+    Plan::Rules {
+        rules,
+        learned: false,
+    }
+}
+
+/// Compiles the profile with libseccomp; while it is past the kernel's
+/// limit, widens the syscall with the most learned rules.
+fn fit(
+    learning: &Learning,
+    values: &BTreeMap<String, CapturedCalls>,
+    plans: &mut BTreeMap<String, Plan>,
+    learned: &mut Learned,
+) {
+    loop {
+        let mut attempt = Learned::default();
+        for (name, plan) in plans.iter() {
+            match plan {
+                Plan::Unconditional => {
+                    attempt.unconditional.insert(name.as_str());
+                }
+                Plan::Rules { rules, .. } => attempt.rules.extend(rules.iter().cloned()),
+            }
+        }
+        let error = match filter::compile(&attempt.profile(learning.arch, None), learning.arch) {
+            Ok(compiled) => {
+                learned.instructions = Some(compiled.program.len());
+                return;
+            }
+            Err(e @ (FilterError::TooLarge { .. } | FilterError::TooLong { .. })) => e,
+            Err(e) => {
+                learned.notes.push(format!(
+                    "the learned profile could not be compiled here to count its \
+                     instructions: {e}"
+                ));
+                return;
+            }
+        };
+        let widest = plans
+            .iter()
+            .filter_map(|(name, plan)| match plan {
+                Plan::Rules {
+                    rules,
+                    learned: true,
+                } => Some((rules.len(), name.clone())),
+                _ => None,
+            })
+            .max();
+        let Some((count, name)) = widest else {
+            learned.notes.push(format!(
+                "the learned profile is past the kernel's limit and has no learned values left \
+                 to widen: {error}"
+            ));
+            return;
+        };
+        // Its values were set against the default already.
+        let plan = keep_baseline(learning, &name, values.get(&name), &mut Learned::default());
+        let to = match (&plan, learning.baseline.is_some()) {
+            (Plan::Unconditional, _) => "any value".to_owned(),
+            (Plan::Rules { .. }, _) => format!("the conditions of {}", learning.baseline_name),
+        };
+        learned.widened.push(Widened {
+            syscall: name.clone(),
+            rules: count,
+            to,
+        });
+        plans.insert(name, plan);
+    }
+}
