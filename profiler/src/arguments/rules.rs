@@ -35,9 +35,7 @@ use super::CapturedCalls;
 pub const ENOSYS: u32 = 38;
 
 /// How much of the arguments a learned profile checks (`record --args`).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     /// Syscall names only: any argument values.
@@ -173,7 +171,13 @@ pub fn learn(
     }
     let mut plans: BTreeMap<String, Plan> = BTreeMap::new();
     if learning.granularity != Granularity::Names || learning.baseline.is_some() {
-        clone3(learning, &mut syscalls, &mut values, &mut plans, &mut learned);
+        clone3(
+            learning,
+            &mut syscalls,
+            &mut values,
+            &mut plans,
+            &mut learned,
+        );
     }
     for name in &syscalls {
         if plans.contains_key(name) {
@@ -340,6 +344,15 @@ fn by_values(
         return keep_baseline(learning, name, Some(calls), learned);
     }
     let rules = value_rules(learning, name, calls.values.keys(), learned);
+    // A flag word of which every combination of the privileged bits was
+    // used (mmap with and without PROT_EXEC): the rules allow any value.
+    if let [arg] = captured.args
+        && matches!(arg.shape, super::Shape::Flags { .. })
+        && arg.constrained_bits().count_ones() < 8
+        && rules.len() == 1usize << arg.constrained_bits().count_ones()
+    {
+        return Plan::Unconditional;
+    }
     Plan::Rules {
         rules,
         learned: true,
@@ -414,7 +427,11 @@ fn unreadable_conditions(baseline: &EffectivePolicy, name: &str) -> Option<Strin
         return None;
     };
     for cond in when.iter().flat_map(|g| g.args.iter()) {
-        let Some(arg) = captured.args.iter().find(|a| u32::from(a.index) == cond.index) else {
+        let Some(arg) = captured
+            .args
+            .iter()
+            .find(|a| u32::from(a.index) == cond.index)
+        else {
             return Some(format!("argument {}", cond.index));
         };
         let seen = match cond.op {

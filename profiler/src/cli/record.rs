@@ -191,7 +191,8 @@ fn report_learned(recording: &Recording) {
         eprintln!("syscall-profile: {note}");
     }
     let mut line = format!(
-        "syscall-profile: argument rules: {} syscall(s) with {} rule(s), {} allowed whatever          their arguments",
+        "syscall-profile: argument rules: {} syscall(s) with {} rule(s), {} allowed whatever \
+         their arguments",
         learned.conditional_syscalls(),
         learned.rules.len(),
         learned.unconditional.len()
@@ -202,7 +203,8 @@ fn report_learned(recording: &Recording) {
     eprintln!("{line}");
     for widened in &learned.widened {
         eprintln!(
-            "syscall-profile: {}'s {} learned rule(s) were widened to {}: the filter would              have been past the kernel's 4096 instructions",
+            "syscall-profile: {}'s {} learned rule(s) were widened to {}: the filter would \
+             have been past the kernel's 4096 instructions",
             widened.syscall, widened.rules, widened.to
         );
     }
@@ -213,7 +215,8 @@ fn report_learned(recording: &Recording) {
             .map(|b| format!("{b} ({} there)", b.default))
             .collect();
         eprintln!(
-            "syscall-profile: beyond the engine's default: the run used, and the profile              allows, {}",
+            "syscall-profile: beyond the engine's default: the run used, and the profile \
+             allows, {}",
             named.join("; ")
         );
     }

@@ -278,7 +278,13 @@ fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
 pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     let plan = Plan::check(&options)?;
     let ran = run(&options, plan.arch, plan.target).await?;
-    conclude(&options, plan.arch, plan.outputs, plan.baseline.as_ref(), ran)
+    conclude(
+        &options,
+        plan.arch,
+        plan.outputs,
+        plan.baseline.as_ref(),
+        ran,
+    )
 }
 
 /// What a recording will run, and where its results go, once checked.
