@@ -1,0 +1,428 @@
+//! Learned argument rules, judged by the kernel: a workload recorded
+//! natively and in docker runs under its learned profile every time, while
+//! the calls it never made with those values (clone(CLONE_NEWUSER),
+//! clone3(CLONE_NEWUSER), personality(READ_IMPLIES_EXEC), socket(AF_VSOCK),
+//! socket(AF_NETLINK), ioctl(TIOCSTI), prctl(PR_CAPBSET_DROP)) are refused
+//! with the profile's errno (ENOSYS for clone3). A container's learned
+//! profile never lets through what Docker's default refuses for the same
+//! capabilities, on a grid of argument values covering the default's
+//! conditions. And a workload with more distinct ioctls than a filter can
+//! hold gets a profile that loads, the widening said.
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+use common::*;
+use serde_json::Value;
+use syscall_profile::{
+    baseline::Baseline,
+    engine::Engine,
+    profile::{Arch, table},
+};
+
+/// What `arg-probe probe` prints under a learned profile of the default
+/// mode: every probe refused, with the profile's errno.
+const PROBES_REFUSED: &str = "clone-newuser errno 1
+clone3-newuser errno 38
+personality-exec errno 1
+socket-vsock errno 1
+socket-netlink errno 1
+ioctl-tiocsti errno 1
+prctl-capbset-drop errno 1";
+
+/// How many times a container must run under its learned profile.
+const RUNS_UNDER_PROFILE: usize = 50;
+
+/// `record --no-coverage -o DIR/profile.json --stats DIR/stats.json EXTRA
+/// -- WORDS`: the output, the profile and the stats.
+fn record(dir: &Path, extra: &[&str], words: &[String]) -> (Output, Value, Value) {
+    let profile = dir.join("profile.json");
+    let stats = dir.join("stats.json");
+    let mut args: Vec<String> = vec!["record".into(), "--no-coverage".into(), "-o".into()];
+    args.push(profile.to_string_lossy().into_owned());
+    args.push("--stats".into());
+    args.push(stats.to_string_lossy().into_owned());
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push("--".into());
+    args.extend(words.iter().cloned());
+    let output = run(&args);
+    assert!(output.status.success(), "record: {}", stderr(&output));
+    let read = |path: &Path| -> Value {
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    };
+    (output, read(&profile), read(&stats))
+}
+
+/// The rules of `name` in a profile.
+fn rules_of<'a>(profile: &'a Value, name: &str) -> Vec<&'a Value> {
+    profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["names"].as_array().unwrap().iter().any(|n| n == name))
+        .collect()
+}
+
+/// The comments of `name`'s rules, joined.
+fn comments_of(profile: &Value, name: &str) -> String {
+    rules_of(profile, name)
+        .iter()
+        .filter_map(|r| r["comment"].as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// What a learned profile of `arg-probe`'s default mode must say of its
+/// argument rules, as the user reads them.
+fn assert_arg_probe_rules(profile: &Value) {
+    let socket = comments_of(profile, "socket");
+    assert!(
+        socket.contains("AF_INET") && socket.contains("AF_UNIX"),
+        "{socket}"
+    );
+    assert!(
+        comments_of(profile, "ioctl").contains("FIONREAD"),
+        "{profile}"
+    );
+    assert!(
+        comments_of(profile, "prctl").contains("PR_SET_NAME"),
+        "{profile}"
+    );
+    // clone: no namespace flag, on Docker's mask.
+    let clone = rules_of(profile, "clone");
+    assert!(
+        clone.iter().any(|r| r["action"] == "SCMP_ACT_ALLOW"
+            && r["args"]
+                == serde_json::json!([{"index": 0, "value": 0x7E02_0000u64,
+                    "op": "SCMP_CMP_MASKED_EQ"}])),
+        "{clone:?}"
+    );
+    let clone3 = rules_of(profile, "clone3");
+    assert_eq!(clone3.len(), 1, "{clone3:?}");
+    assert_eq!(clone3[0]["action"], "SCMP_ACT_ERRNO");
+    assert_eq!(clone3[0]["errnoRet"], 38);
+}
+
+fn arg_probe(mode: &[&str]) -> Vec<String> {
+    let mut words = vec![sample("arg-probe").to_string_lossy().into_owned()];
+    words.extend(mode.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// `enforce -q --profile PROFILE -- WORDS`.
+fn enforce(profile: &Path, words: &[String]) -> Output {
+    let mut args: Vec<String> = vec!["enforce".into(), "-q".into(), "--profile".into()];
+    args.push(profile.to_string_lossy().into_owned());
+    args.push("--".into());
+    args.extend(words.iter().cloned());
+    run(&args)
+}
+
+#[test]
+fn natively_the_workload_runs_under_its_learned_values_and_every_probe_is_refused() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, profile, stats) = record(dir.path(), &[], &arg_probe(&[]));
+    assert_eq!(stdout(&output), "arg-probe ok\n");
+    assert_arg_probe_rules(&profile);
+    let learned = &stats["learned"];
+    assert_eq!(learned["granularity"], "values");
+    assert!(
+        learned["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("clone3 is answered with ENOSYS")),
+        "the summary says what became of clone3: {learned}"
+    );
+    assert!(learned["instructions"].as_u64().unwrap() <= 4096);
+    let path = dir.path().join("profile.json");
+    for round in 0..10 {
+        let output = enforce(&path, &arg_probe(&[]));
+        assert!(
+            output.status.success() && stdout(&output) == "arg-probe ok\n",
+            "run {round} under the learned profile: {} {}",
+            stdout(&output),
+            stderr(&output)
+        );
+    }
+    // Unconfined, the probes run (as root): what refuses them is the profile.
+    let unconfined = Command::new(sample("arg-probe"))
+        .arg("probe")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&unconfined).contains("personality-exec ok"),
+        "{}",
+        stdout(&unconfined)
+    );
+    let probed = enforce(&path, &arg_probe(&["probe"]));
+    assert_eq!(
+        stdout(&probed).trim(),
+        PROBES_REFUSED,
+        "{}",
+        stderr(&probed)
+    );
+}
+
+#[test]
+fn names_only_is_today_s_profile() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, profile, stats) = record(dir.path(), &["--args", "names"], &arg_probe(&[]));
+    let rules = profile["syscalls"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "one rule of names: {profile}");
+    assert!(rules[0].get("args").is_none());
+    assert_eq!(stats["learned"]["granularity"], "names");
+    // Natively with no baseline, `baseline` keeps names, clone3 answered
+    // with ENOSYS.
+    let (_, profile, _) = record(dir.path(), &["--args", "baseline"], &arg_probe(&[]));
+    assert!(
+        rules_of(&profile, "socket")
+            .iter()
+            .all(|r| r.get("args").is_none())
+    );
+    assert_eq!(rules_of(&profile, "clone3")[0]["errnoRet"], 38);
+}
+
+#[test]
+fn more_distinct_ioctls_than_a_filter_holds_are_widened_and_the_profile_loads() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let flood = arg_probe(&["ioctl-flood", "4000"]);
+    let (output, _, stats) = record(dir.path(), &[], &flood);
+    let learned = &stats["learned"];
+    assert_eq!(
+        learned["widened"],
+        serde_json::json!([{"syscall": "ioctl", "rules": 4000, "to": "any value"}]),
+        "{learned}"
+    );
+    assert!(learned["instructions"].as_u64().unwrap() <= 4096);
+    let err = stderr(&output);
+    assert!(
+        err.contains("ioctl's 4000 learned rule(s) were widened to any value"),
+        "{err}"
+    );
+    let path = dir.path().join("profile.json");
+    let output = enforce(&path, &flood);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ioctl-flood 4000\n");
+    // 2000 distinct requests fit: each is a rule of its own.
+    let (_, profile, stats) = record(dir.path(), &[], &arg_probe(&["ioctl-flood", "2000"]));
+    assert_eq!(stats["learned"]["widened"], serde_json::json!([]));
+    assert!(rules_of(&profile, "ioctl").len() >= 2000);
+}
+
+/// `docker -H HOST run --rm --network none [EXTRA] IMAGE ARGS...`.
+fn docker_run(extra: &[&str], args: &[&str]) -> Vec<String> {
+    let host = docker_host();
+    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    words.extend(extra.iter().map(|s| (*s).to_owned()));
+    words.push(TEST_IMAGE.to_owned());
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+fn run_words(words: &[String]) -> Output {
+    Command::new("timeout")
+        .arg("60")
+        .args(words)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run")
+}
+
+/// `--security-opt seccomp=PROFILE` as options of `docker run`.
+fn seccomp(profile: &Path) -> [String; 2] {
+    [
+        "--security-opt".to_owned(),
+        format!("seccomp={}", profile.display()),
+    ]
+}
+
+#[test]
+fn in_docker_the_workload_runs_50_times_and_every_probe_is_refused() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, profile, stats) = record(dir.path(), &[], &docker_run(&[], &["arg-probe"]));
+    assert_eq!(stdout(&output), "arg-probe ok\n", "{}", stderr(&output));
+    assert_arg_probe_rules(&profile);
+    assert_eq!(
+        stats["learned"]["beyond_default"],
+        serde_json::json!([]),
+        "the workload stays inside Docker's default"
+    );
+    let path = dir.path().join("profile.json");
+    let opts = seccomp(&path);
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let confined = docker_run(&opts, &["arg-probe"]);
+    let mut failures = Vec::new();
+    for round in 0..RUNS_UNDER_PROFILE {
+        let output = run_words(&confined);
+        if !output.status.success() || stdout(&output) != "arg-probe ok\n" {
+            failures.push(format!(
+                "run {round}: {} {:?} {:?}",
+                output.status,
+                stdout(&output),
+                stderr(&output)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {RUNS_UNDER_PROFILE} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let probed = run_words(&docker_run(&opts, &["arg-probe", "probe"]));
+    assert_eq!(
+        stdout(&probed).trim(),
+        PROBES_REFUSED,
+        "{}",
+        stderr(&probed)
+    );
+}
+
+/// An errno no syscall returns, put in the learned profile as its default
+/// errno, so that a refusal by the filter is told from one by the kernel.
+const MARKER: u32 = 4000;
+
+/// The grid: (name, arguments) of every clone namespace bit, every
+/// personality value Docker's default names (and two it does not), and
+/// socket families 0 to 45.
+fn grid() -> Vec<(&'static str, [u64; 6])> {
+    const SIGCHLD: u64 = 17;
+    let mut grid = vec![("clone", [SIGCHLD, 0, 0, 0, 0, 0])];
+    for bit in [
+        0x0002_0000u64, // CLONE_NEWNS
+        0x0200_0000,    // CLONE_NEWCGROUP
+        0x0400_0000,    // CLONE_NEWUTS
+        0x0800_0000,    // CLONE_NEWIPC
+        0x1000_0000,    // CLONE_NEWUSER
+        0x2000_0000,    // CLONE_NEWPID
+        0x4000_0000,    // CLONE_NEWNET
+    ] {
+        grid.push(("clone", [bit | SIGCHLD, 0, 0, 0, 0, 0]));
+    }
+    for persona in [
+        0u64,
+        8,
+        0x2_0000,
+        0x2_0008,
+        0xffff_ffff,
+        0x40_0000,
+        0x4_0000,
+    ] {
+        grid.push(("personality", [persona, 0, 0, 0, 0, 0]));
+    }
+    for family in 0..=45u64 {
+        grid.push(("socket", [family, 1, 0, 0, 0, 0]));
+    }
+    grid.push(("clone3", [0; 6]));
+    grid
+}
+
+/// Docker's default as it applies to a container of `cap_add` on the test
+/// daemon.
+fn docker_default(cap_add: &[String]) -> syscall_profile::baseline::EffectivePolicy {
+    let version = Command::new("docker")
+        .args([
+            "-H",
+            &docker_host(),
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    let version = stdout(&version).trim().to_owned();
+    let baseline = Baseline::for_engine(Engine::Docker, Some(&version));
+    baseline.evaluate(&baseline.context(cap_add, &[]).unwrap())
+}
+
+/// Records a container that makes the prober's own calls and `arg-probe`'s,
+/// with `cap_add`, then runs the grid under the learned profile (its
+/// default errno set to [`MARKER`]): every value Docker's default refuses
+/// for the same capabilities, the filter refuses.
+fn learned_never_allows_what_the_default_refuses(cap_add: &[&str]) {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = Vec::new();
+    for cap in cap_add {
+        extra.extend(["--cap-add", cap]);
+    }
+    let (output, _, _) = record(
+        dir.path(),
+        &[],
+        &docker_run(
+            &extra,
+            &["sh", "-c", "arg-probe && syscall-verdicts 39 >/dev/null"],
+        ),
+    );
+    assert_eq!(stdout(&output), "arg-probe ok\n", "{}", stderr(&output));
+    let mut profile: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("profile.json")).unwrap())
+            .unwrap();
+    assert_eq!(profile["defaultErrnoRet"], 1);
+    profile["defaultErrnoRet"] = MARKER.into();
+    let marked: PathBuf = dir.path().join("marked.json");
+    fs::write(&marked, profile.to_string()).unwrap();
+
+    let grid = grid();
+    let probes: Vec<String> = grid
+        .iter()
+        .map(|(name, args)| {
+            let nr = table::number_of(Arch::X86_64, name).unwrap();
+            let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+            format!("{nr}:{}", args.join(","))
+        })
+        .collect();
+    let opts = seccomp(&marked);
+    let mut words: Vec<&str> = opts.iter().map(String::as_str).collect();
+    words.extend(&extra);
+    let mut args = vec!["syscall-verdicts"];
+    args.extend(probes.iter().map(String::as_str));
+    let output = run_words(&docker_run(&words, &args));
+    let printed = stdout(&output);
+    let lines: BTreeMap<&str, &str> = printed.lines().filter_map(|l| l.split_once(' ')).collect();
+    let owned: Vec<String> = cap_add.iter().map(|c| (*c).to_owned()).collect();
+    let default = docker_default(&owned);
+    let (mut refused_by_both, mut tighter) = (0, 0);
+    for ((name, args), probe) in grid.iter().zip(&probes) {
+        let result = lines
+            .get(probe.as_str())
+            .unwrap_or_else(|| panic!("no result for {probe}: {}", stderr(&output)));
+        let learned_refuses =
+            *result == format!("errno {MARKER}") || (*name == "clone3" && *result == "errno 38");
+        let default_refuses = !default.verdict(name, args).runs();
+        assert!(
+            learned_refuses || !default_refuses,
+            "{name}{args:x?} ({probe}): Docker's default refuses it, the learned profile \
+             let it through ({result})"
+        );
+        refused_by_both += usize::from(learned_refuses && default_refuses);
+        tighter += usize::from(learned_refuses && !default_refuses);
+    }
+    // Both sides judged something: the default refuses the namespace bits
+    // (without CAP_SYS_ADMIN), READ_IMPLIES_EXEC and AF_VSOCK; the learned
+    // profile also refuses the families the workload never opened.
+    assert!(refused_by_both >= 3, "{refused_by_both}");
+    assert!(tighter >= 30, "{tighter}");
+}
+
+#[test]
+fn a_container_s_learned_profile_never_allows_what_docker_s_default_refuses() {
+    learned_never_allows_what_the_default_refuses(&[]);
+}
+
+#[test]
+fn the_same_with_cap_sys_admin() {
+    learned_never_allows_what_the_default_refuses(&["SYS_ADMIN"]);
+}
