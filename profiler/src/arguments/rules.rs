@@ -148,6 +148,37 @@ pub fn values_by_name<'a>(
     out
 }
 
+/// A note per syscall of the values in `all` that the workload (`workload`)
+/// never passed: the container runtime's, which it makes after installing
+/// the filter, so the profile must allow them to the workload too.
+pub fn runtime_only_values(
+    workload: &BTreeMap<String, CapturedCalls>,
+    all: &BTreeMap<String, CapturedCalls>,
+    runtime: &str,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (name, calls) in all {
+        let Some(captured) = captured(name).filter(|c| c.source == Source::Registers) else {
+            continue;
+        };
+        let own = workload.get(name);
+        let only: Vec<String> = calls
+            .values
+            .keys()
+            .filter(|t| !own.is_some_and(|o| o.values.contains_key(*t)))
+            .map(|t| captured.describe(t))
+            .collect();
+        if !only.is_empty() {
+            notes.push(format!(
+                "{name}: {} allowed because the runtime ({runtime}) makes it after installing \
+                 the filter (the workload did not)",
+                only.join("; ")
+            ));
+        }
+    }
+    notes
+}
+
 /// The learned rules for `syscalls`, the syscalls the profile holds, from
 /// the values the run used.
 pub fn learn(

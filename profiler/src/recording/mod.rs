@@ -622,7 +622,17 @@ fn conclude(
         baseline: baseline.map(|b| &b.policy),
         baseline_name: baseline.map_or("", |b| b.name.as_str()),
     };
-    let learned = rules::learn(&learning, &syscalls, &values);
+    let mut learned = rules::learn(&learning, &syscalls, &values);
+    if let Some(runtime) = &runtime
+        && options.granularity == Granularity::Values
+    {
+        let workload = rules::values_by_name([&observation.arguments], None);
+        learned.notes.extend(rules::runtime_only_values(
+            &workload,
+            &values,
+            &runtime.name,
+        ));
+    }
     stats.learned = Some(stats::LearnedRules::of(&learned, options.granularity));
     let profile = learned.profile(arch, Some(comment));
     let written_to = match output {
