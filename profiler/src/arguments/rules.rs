@@ -593,3 +593,151 @@ fn fit(
         plans.insert(name, plan);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        arguments::ArgObservations,
+        baseline::{Baseline, DockerContext},
+        profile::{Capability, CompareOp, KernelVersion, table},
+    };
+
+    fn docker_default(caps: &[Capability]) -> EffectivePolicy {
+        let baseline = Baseline::docker_default();
+        baseline.evaluate(&DockerContext {
+            native: Arch::X86_64,
+            caps: caps.iter().copied().collect(),
+            kernel: KernelVersion { major: 6, minor: 1 },
+        })
+    }
+
+    fn observed(calls: &[(&str, &[&[u64]], u64)]) -> ArgObservations {
+        calls
+            .iter()
+            .map(|(name, tuples, lost)| {
+                let nr = table::number_of(Arch::X86_64, name).unwrap();
+                let values = tuples.iter().map(|t| (t.to_vec(), 1)).collect();
+                (
+                    (Arch::X86_64, nr),
+                    CapturedCalls {
+                        values,
+                        lost: *lost,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn learn_from(
+        baseline: Option<&EffectivePolicy>,
+        names: &[&str],
+        calls: &[(&str, &[&[u64]], u64)],
+    ) -> Learned {
+        let learning = Learning {
+            arch: Arch::X86_64,
+            granularity: Granularity::Values,
+            baseline,
+            baseline_name: "Docker's default",
+        };
+        let values = values_by_name([&observed(calls)], None);
+        learn(&learning, &names.iter().copied().collect(), &values)
+    }
+
+    fn rules_of<'a>(learned: &'a Learned, name: &str) -> Vec<&'a SyscallRule> {
+        learned
+            .rules
+            .iter()
+            .filter(|r| r.names.iter().any(|n| n == name))
+            .collect()
+    }
+
+    #[test]
+    fn values_become_equalities_and_flag_words_masked_equalities() {
+        let learned = learn_from(
+            None,
+            &["socket", "clone", "read"],
+            &[
+                ("socket", &[&[2, 1, 0], &[1, 2, 0]], 0),
+                ("clone", &[&[0x3d0f00], &[0x1200011]], 0),
+            ],
+        );
+        assert!(learned.unconditional.contains("read"));
+        let socket = rules_of(&learned, "socket");
+        assert_eq!(socket.len(), 2);
+        assert!(socket.iter().any(
+            |r| r.comment.as_deref() == Some("socket: AF_INET, SOCK_STREAM, default protocol")
+        ));
+        // Two flag words without namespace bits: one rule, Docker's mask.
+        let clone = rules_of(&learned, "clone");
+        assert_eq!(clone.len(), 1);
+        assert_eq!(clone[0].args[0].op, CompareOp::MaskedEqual);
+        assert_eq!(clone[0].args[0].value, CLONE_NAMESPACES);
+        assert_eq!(clone[0].args[0].value_two, 0);
+        assert!(learned.instructions.is_some_and(|i| i <= 4096));
+    }
+
+    #[test]
+    fn values_the_default_refuses_are_kept_and_named() {
+        let default = docker_default(&[]);
+        let learned = learn_from(
+            Some(&default),
+            &["personality", "clone"],
+            &[
+                ("personality", &[&[0x40_0000], &[0xffff_ffff]], 0),
+                ("clone", &[&[0x1000_0011]], 0),
+            ],
+        );
+        let named: Vec<String> = learned
+            .beyond_default
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "clone with CLONE_NEWUSER|0x11",
+                "personality with PER_LINUX|READ_IMPLIES_EXEC"
+            ]
+        );
+        assert_eq!(rules_of(&learned, "personality").len(), 2);
+        // clone3 is answered with ENOSYS in a container, whatever was seen.
+        let clone3 = rules_of(&learned, "clone3");
+        assert_eq!(clone3[0].errno_ret, Some(ENOSYS));
+    }
+
+    #[test]
+    fn lost_values_keep_the_default_s_conditions() {
+        let default = docker_default(&[]);
+        let learned = learn_from(Some(&default), &["socket"], &[("socket", &[&[2, 1, 0]], 5)]);
+        let socket = rules_of(&learned, "socket");
+        // Docker's three family rules, as they are.
+        let expected: Vec<_> = default.grants["socket"].iter().map(|g| &g.args).collect();
+        assert_eq!(socket.iter().map(|r| &r.args).collect::<Vec<_>>(), expected);
+        assert!(learned.notes.iter().any(|n| n.contains("were lost")));
+        // Natively, any value.
+        let learned = learn_from(None, &["socket"], &[("socket", &[&[2, 1, 0]], 5)]);
+        assert!(learned.unconditional.contains("socket"));
+    }
+
+    #[test]
+    fn natively_clone3_is_answered_with_enosys_and_its_flags_go_to_clone() {
+        let learned = learn_from(None, &["clone3"], &[("clone3", &[&[0x3d0f00]], 0)]);
+        assert_eq!(rules_of(&learned, "clone3")[0].errno_ret, Some(ENOSYS));
+        let clone = rules_of(&learned, "clone");
+        assert_eq!(clone.len(), 1, "the libc falls back to clone");
+        assert_eq!(clone[0].args[0].value_two, 0);
+        // Namespaces asked through clone3: it stays allowed, and says so.
+        let learned = learn_from(None, &["clone3"], &[("clone3", &[&[0x1000_0000]], 0)]);
+        assert!(learned.unconditional.contains("clone3"));
+        assert!(learned.notes.iter().any(|n| n.contains("namespaces")));
+    }
+
+    #[test]
+    fn with_cap_sys_admin_clone_keeps_the_learned_bits_only() {
+        let default = docker_default(&[Capability::SysAdmin]);
+        let learned = learn_from(Some(&default), &["clone"], &[("clone", &[&[0x11]], 0)]);
+        assert!(learned.beyond_default.is_empty());
+        assert_eq!(rules_of(&learned, "clone")[0].args[0].value_two, 0);
+    }
+}
