@@ -70,17 +70,6 @@ fn podman_run(args: &[&str]) -> Vec<String> {
     words
 }
 
-/// Runs a command line, with a time limit (a strict profile can make a
-/// runtime hang rather than fail).
-fn run_words(words: &[String]) -> Output {
-    Command::new("timeout")
-        .arg("60")
-        .args(words)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run")
-}
-
 /// `record -q -o DIR/profile.json [EXTRA] -- WORDS`; returns the output and
 /// the profile's names.
 fn record(dir: &Path, extra: &[&str], words: &[String]) -> (Output, BTreeSet<String>) {

@@ -15,7 +15,7 @@ use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Command, Output},
 };
 
 use common::*;
@@ -230,15 +230,6 @@ fn docker_run(extra: &[&str], args: &[&str]) -> Vec<String> {
     words
 }
 
-fn run_words(words: &[String]) -> Output {
-    Command::new("timeout")
-        .arg("60")
-        .args(words)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run")
-}
-
 /// `--security-opt seccomp=PROFILE` as options of `docker run`.
 fn seccomp(profile: &Path) -> [String; 2] {
     [
@@ -253,6 +244,8 @@ fn in_docker_the_workload_runs_50_times_and_every_probe_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (output, profile, stats) = record(dir.path(), &[], &docker_run(&[], &["arg-probe"]));
     assert_eq!(stdout(&output), "arg-probe ok\n", "{}", stderr(&output));
+    // The summary, for the record of what was learned (`--nocapture`).
+    eprintln!("{}", stderr(&output));
     assert_arg_probe_rules(&profile);
     assert_eq!(
         stats["learned"]["beyond_default"],

@@ -175,6 +175,17 @@ impl Drop for Tmux {
     }
 }
 
+/// Runs a command line (an engine's, typically), with a time limit: a
+/// strict profile can make a runtime hang rather than fail.
+pub fn run_words(words: &[String]) -> Output {
+    Command::new("timeout")
+        .arg("60")
+        .args(words)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run")
+}
+
 /// The test image that `cargo xtask test` imports: busybox and the samples,
 /// built static.
 pub const TEST_IMAGE: &str = "syscall-profile-samples:test";
