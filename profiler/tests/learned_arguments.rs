@@ -436,3 +436,54 @@ fn a_container_s_learned_profile_never_allows_what_docker_s_default_refuses() {
 fn the_same_with_cap_sys_admin() {
     learned_never_allows_what_the_default_refuses(&["SYS_ADMIN"], 2);
 }
+
+/// The three levels of `--args` on the same container: names only; the
+/// default's own conditions for the syscalls used; the learned values.
+/// Each profile runs the workload (the summary lines are printed, for the
+/// numbers in the README: `--nocapture`).
+#[test]
+fn in_docker_each_level_of_args_runs_the_workload() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    for level in ["names", "baseline", "values"] {
+        let (output, profile, stats) = record(
+            dir.path(),
+            &["--args", level],
+            &docker_run(&[], &["arg-probe"]),
+        );
+        let err = stderr(&output);
+        let summary: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("argument rules:"))
+            .collect();
+        eprintln!("--args {level}: {summary:?}");
+        assert_eq!(stats["learned"]["granularity"], level);
+        match level {
+            // Today's profile, with clone3's ENOSYS (the recording took
+            // clone).
+            "names" => {
+                assert!(rules_of(&profile, "socket")[0].get("args").is_none());
+                assert_eq!(rules_of(&profile, "clone3")[0]["errnoRet"], 38);
+            }
+            // Docker's own rules for personality and clone.
+            "baseline" => {
+                assert_eq!(rules_of(&profile, "personality").len(), 5, "{profile}");
+                assert_eq!(
+                    rules_of(&profile, "clone")[0]["args"][0]["value"],
+                    0x7E02_0000u64
+                );
+            }
+            _ => assert_arg_probe_rules(&profile),
+        }
+        let path = dir.path().join("profile.json");
+        let opts = seccomp(&path);
+        let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+        let output = run_words(&docker_run(&opts, &["arg-probe"]));
+        assert_eq!(
+            stdout(&output),
+            "arg-probe ok\n",
+            "{level}: {}",
+            stderr(&output)
+        );
+    }
+}
