@@ -287,7 +287,9 @@ fn in_docker_the_workload_runs_50_times_and_every_probe_is_refused() {
     );
     let notes = stats["learned"]["notes"].to_string();
     assert!(
-        notes.contains("prctl: PR_SET_KEEPCAPS; PR_CAPBSET_DROP; PR_CAP_AMBIENT allowed because the runtime (runc)"),
+        notes.contains(
+            "prctl: PR_SET_KEEPCAPS; PR_CAPBSET_DROP; PR_CAP_AMBIENT allowed for the runtime (runc)"
+        ),
         "{notes}"
     );
 }

@@ -170,8 +170,8 @@ pub fn runtime_only_values(
             .collect();
         if !only.is_empty() {
             notes.push(format!(
-                "{name}: {} allowed because the runtime ({runtime}) makes it after installing \
-                 the filter (the workload did not)",
+                "{name}: {} allowed for the runtime ({runtime}), which makes these calls after \
+                 installing the filter (the workload did not)",
                 only.join("; ")
             ));
         }
