@@ -489,3 +489,52 @@ fn in_docker_each_level_of_args_runs_the_workload() {
         );
     }
 }
+
+/// A run that needs what Docker's default refuses (the probes, made while
+/// recording, where everything but clone3 is allowed): the profile holds
+/// it, so the same run works under it, and it is named as beyond the
+/// default, as a warning even with -q, unless --accept-beyond-default.
+#[test]
+fn in_docker_what_the_default_refuses_is_kept_and_named() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[], &["arg-probe", "probe"]);
+    let (output, _, stats) = record(dir.path(), &["-q"], &words);
+    let beyond: Vec<String> = stats["learned"]["beyond_default"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{} {}", b["syscall"], b["values"]))
+        .collect();
+    let expected = [
+        "\"clone\" \"CLONE_NEWUSER|0x11\"",
+        "\"personality\" \"PER_LINUX|READ_IMPLIES_EXEC\"",
+    ];
+    for value in expected {
+        assert!(beyond.iter().any(|b| b == value), "{value}: {beyond:?}");
+    }
+    let err = stderr(&output);
+    assert!(
+        err.contains("warning: beyond the engine's default: the run used, and the profile allows")
+            && err.contains(
+                "personality with PER_LINUX|READ_IMPLIES_EXEC (denied with EPERM (1) there)"
+            ),
+        "{err}"
+    );
+    // Under the learned profile, what the run needed still runs.
+    let path = dir.path().join("profile.json");
+    let opts = seccomp(&path);
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let probed = run_words(&docker_run(&opts, &["arg-probe", "probe"]));
+    assert!(
+        stdout(&probed).contains("personality-exec ok"),
+        "{}",
+        stdout(&probed)
+    );
+    assert_eq!(
+        stdout(&probed).lines().find(|l| l.starts_with("clone3")),
+        Some("clone3-newuser errno 38")
+    );
+    let (output, _, _) = record(dir.path(), &["-q", "--accept-beyond-default"], &words);
+    assert!(!stderr(&output).contains("beyond"), "{}", stderr(&output));
+}

@@ -87,6 +87,12 @@ pub struct RecordArgs {
     #[arg(long = "args", value_enum, value_name = "LEVEL", default_value_t = Granularity::Values)]
     granularity: Granularity,
 
+    /// Do not warn about what the run used that the engine's default
+    /// refuses (syscalls, argument values): the profile holds them either
+    /// way, and `--stats` lists them (`learned.beyond_default`).
+    #[arg(long)]
+    accept_beyond_default: bool,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -122,6 +128,9 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
+    if !args.accept_beyond_default {
+        warn_beyond_default(&recording);
+    }
     if recording.observation.events.lost_track() && recording.exit_code == 0 {
         return Err(Error::Incomplete(
             "the recording is incomplete: a process left the recorded cgroup (see above); the \
@@ -208,18 +217,24 @@ fn report_learned(recording: &Recording) {
             widened.syscall, widened.rules, widened.to
         );
     }
-    if !learned.beyond_default.is_empty() {
-        let named: Vec<String> = learned
-            .beyond_default
-            .iter()
-            .map(|b| format!("{b} ({} there)", b.default))
-            .collect();
-        eprintln!(
-            "syscall-profile: beyond the engine's default: the run used, and the profile \
-             allows, {}",
-            named.join("; ")
-        );
+}
+
+/// What the run used that the engine's default refuses: a warning, even
+/// with --quiet, unless --accept-beyond-default.
+fn warn_beyond_default(recording: &Recording) {
+    let beyond = &recording.learned.beyond_default;
+    if beyond.is_empty() {
+        return;
     }
+    let named: Vec<String> = beyond
+        .iter()
+        .map(|b| format!("{b} ({} there)", b.default))
+        .collect();
+    warn(&format!(
+        "beyond the engine's default: the run used, and the profile allows, {} (give \
+         --accept-beyond-default to leave this unsaid)",
+        named.join("; ")
+    ));
 }
 
 /// What the kernel and the recognised runtimes added (see `implied`).
