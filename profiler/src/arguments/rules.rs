@@ -216,7 +216,7 @@ pub fn learn(
         }
         let plan = match learning.granularity {
             Granularity::Names => Plan::Unconditional,
-            Granularity::Baseline => keep_baseline(learning, name, None, &mut learned),
+            Granularity::Baseline => keep_baseline(learning, name, values.get(name), &mut learned),
             Granularity::Values => by_values(learning, name, values.get(name), &mut learned),
         };
         plans.insert(name.to_owned(), plan);
@@ -731,6 +731,35 @@ mod tests {
         let learned = learn_from(None, &["clone3"], &[("clone3", &[&[0x1000_0000]], 0)]);
         assert!(learned.unconditional.contains("clone3"));
         assert!(learned.notes.iter().any(|n| n.contains("namespaces")));
+    }
+
+    #[test]
+    fn the_baseline_level_keeps_the_default_s_rules_and_what_the_run_needed() {
+        let default = docker_default(&[]);
+        let learning = Learning {
+            arch: Arch::X86_64,
+            granularity: Granularity::Baseline,
+            baseline: Some(&default),
+            baseline_name: "Docker's default",
+        };
+        let values = values_by_name(
+            [&observed(&[(
+                "personality",
+                &[&[0x40_0000], &[0xffff_ffff]],
+                0,
+            )])],
+            None,
+        );
+        let learned = learn(
+            &learning,
+            &["personality", "ioctl"].into_iter().collect(),
+            &values,
+        );
+        assert!(learned.unconditional.contains("ioctl"));
+        // Docker's five values, and the one the run needed beyond them.
+        let personality = rules_of(&learned, "personality");
+        assert_eq!(personality.len(), 6);
+        assert_eq!(learned.beyond_default.len(), 1);
     }
 
     #[test]
