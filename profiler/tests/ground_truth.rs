@@ -50,8 +50,11 @@ fn record(cmd: &[&str]) -> BTreeSet<String> {
     let output = run([
         "record".as_ref(),
         "-q".as_ref(),
-        // What was observed only (strace sees nothing implied).
+        // What was observed only (strace sees nothing implied), by name
+        // (with learned values, clone3 is answered ENOSYS and clone added).
         "--no-implied".as_ref(),
+        "--args".as_ref(),
+        "names".as_ref(),
         "-o".as_ref(),
         profile.as_os_str(),
         "--".as_ref(),
