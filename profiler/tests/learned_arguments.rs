@@ -334,21 +334,59 @@ fn grid() -> Vec<(&'static str, [u64; 6])> {
     grid
 }
 
-/// Docker's default as it applies to a container of `cap_add` on the test
-/// daemon.
-fn docker_default(cap_add: &[String]) -> syscall_profile::baseline::EffectivePolicy {
-    let version = Command::new("docker")
-        .args([
-            "-H",
-            &docker_host(),
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ])
-        .output()
-        .unwrap();
-    let version = stdout(&version).trim().to_owned();
-    let baseline = Baseline::for_engine(Engine::Docker, Some(&version));
+/// `podman [test store] run --rm --network none [EXTRA] IMAGE ARGS...` (with
+/// the ulimits root lacks CAP_SYS_RESOURCE for on these machines).
+fn podman_run(extra: &[&str], args: &[&str]) -> Vec<String> {
+    let globals = std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS").unwrap_or_else(|_| {
+        panic!(
+            "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman tests need the store \
+             that `cargo xtask test` prepares"
+        )
+    });
+    let mut words = vec!["podman".to_owned()];
+    words.extend(globals.split(' ').map(str::to_owned));
+    words.extend(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ]
+        .map(str::to_owned),
+    );
+    words.extend(extra.iter().map(|s| (*s).to_owned()));
+    words.push(TEST_IMAGE.to_owned());
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// The engine's default as it applies to a container of `cap_add` (Docker's
+/// by the test daemon's version).
+fn engine_default(
+    engine: Engine,
+    cap_add: &[String],
+) -> syscall_profile::baseline::EffectivePolicy {
+    let version = match engine {
+        Engine::Docker => {
+            let version = Command::new("docker")
+                .args([
+                    "-H",
+                    &docker_host(),
+                    "version",
+                    "--format",
+                    "{{.Server.Version}}",
+                ])
+                .output()
+                .unwrap();
+            Some(stdout(&version).trim().to_owned())
+        }
+        Engine::Podman => None,
+    };
+    let baseline = Baseline::for_engine(engine, version.as_deref());
     baseline.evaluate(&baseline.context(cap_add, &[]).unwrap())
 }
 
@@ -357,9 +395,14 @@ fn docker_default(cap_add: &[String]) -> syscall_profile::baseline::EffectivePol
 /// default action made a trap, see [`REFUSED`]): every value Docker's default refuses
 /// for the same capabilities, the filter refuses.
 fn learned_never_allows_what_the_default_refuses(
+    engine: Engine,
     cap_add: &[&str],
     refused_by_both_at_least: usize,
 ) {
+    let engine_run = match engine {
+        Engine::Docker => docker_run,
+        Engine::Podman => podman_run,
+    };
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let mut extra = Vec::new();
@@ -369,7 +412,7 @@ fn learned_never_allows_what_the_default_refuses(
     let (output, _, _) = record(
         dir.path(),
         &[],
-        &docker_run(
+        &engine_run(
             &extra,
             &["sh", "-c", "arg-probe && syscall-verdicts 39 >/dev/null"],
         ),
@@ -398,11 +441,11 @@ fn learned_never_allows_what_the_default_refuses(
     words.extend(&extra);
     let mut args = vec!["syscall-verdicts"];
     args.extend(probes.iter().map(String::as_str));
-    let output = run_words(&docker_run(&words, &args));
+    let output = run_words(&engine_run(&words, &args));
     let printed = stdout(&output);
     let lines: BTreeMap<&str, &str> = printed.lines().filter_map(|l| l.split_once(' ')).collect();
     let owned: Vec<String> = cap_add.iter().map(|c| (*c).to_owned()).collect();
-    let default = docker_default(&owned);
+    let default = engine_default(engine, &owned);
     let (mut refused_by_both, mut tighter) = (0, 0);
     for ((name, args), probe) in grid.iter().zip(&probes) {
         let result = lines
@@ -412,7 +455,7 @@ fn learned_never_allows_what_the_default_refuses(
         let default_refuses = !default.verdict(name, args).runs();
         assert!(
             learned_refuses || !default_refuses,
-            "{name}{args:x?} ({probe}): Docker's default refuses it, the learned profile \
+            "{name}{args:x?} ({probe}): the engine's default refuses it, the learned profile \
              let it through ({result})"
         );
         refused_by_both += usize::from(learned_refuses && default_refuses);
@@ -431,12 +474,12 @@ fn learned_never_allows_what_the_default_refuses(
 
 #[test]
 fn a_container_s_learned_profile_never_allows_what_docker_s_default_refuses() {
-    learned_never_allows_what_the_default_refuses(&[], 9);
+    learned_never_allows_what_the_default_refuses(Engine::Docker, &[], 9);
 }
 
 #[test]
 fn the_same_with_cap_sys_admin() {
-    learned_never_allows_what_the_default_refuses(&["SYS_ADMIN"], 2);
+    learned_never_allows_what_the_default_refuses(Engine::Docker, &["SYS_ADMIN"], 2);
 }
 
 /// The three levels of `--args` on the same container: names only; the
@@ -537,4 +580,10 @@ fn in_docker_what_the_default_refuses_is_kept_and_named() {
     );
     let (output, _, _) = record(dir.path(), &["-q", "--accept-beyond-default"], &words);
     assert!(!stderr(&output).contains("beyond"), "{}", stderr(&output));
+}
+
+/// The same grid with podman (runc), against podman's default.
+#[test]
+fn a_podman_container_s_learned_profile_never_allows_what_podman_s_default_refuses() {
+    learned_never_allows_what_the_default_refuses(Engine::Podman, &[], 2);
 }
