@@ -27,7 +27,7 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, major_minor};
 use crate::profile::{
     Action, ArchMapEntry, ArgCondition, Capability, Filter, KernelVersion, ParsedProfile, Profile,
     ProfileError, SyscallRule,
@@ -560,18 +560,6 @@ pub fn engine_capabilities(
     } else {
         defaults.difference(&drops).copied().chain(adds).collect()
     })
-}
-
-/// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
-/// `v28.2.2`.
-fn major_minor(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version
-        .trim()
-        .trim_start_matches('v')
-        .split(['.', '+', '-', '~']);
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
 }
 
 #[cfg(test)]

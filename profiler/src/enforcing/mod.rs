@@ -46,7 +46,7 @@ use crate::{
     engine::{ContainerRun, EngineError, EngineRun, runtime_base},
     exit,
     output::{Output, OutputError},
-    profile::{Action, Arch, Profile, ProfileError, SyscallRule, SyscallSet},
+    profile::{Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet},
     recording::{self, RecordError, RecordOptions, stats::SyscallCount},
     session::{
         self, Kind, Session, SessionError, Supervised,
@@ -417,6 +417,16 @@ fn plan_container(
             "the profile refuses syscalls the container runtime makes after installing the \
              filter, so the container will likely not start: {}",
             runtime_needs.join(" ")
+        ));
+    }
+    if let Some(errno) = profile.default_errno_ret.filter(|e| *e != EPERM)
+        && run.drops_default_errno()
+    {
+        warnings.push(format!(
+            "the Docker engine {} ignores the profile's defaultErrnoRet ({errno}): calls the \
+             profile does not list fail with EPERM there (engines from 23.0 honour it; give \
+             each errno its own rule to have it on this one)",
+            run.version
         ));
     }
     for option in run.run.seccomp_options() {

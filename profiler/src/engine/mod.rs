@@ -87,6 +87,8 @@ pub struct EngineRun {
     pub run: ContainerRun,
     /// The engine CLI's path.
     pub cli: PathBuf,
+    /// The engine's version, as it reports it (docker: the daemon's).
+    pub version: String,
 }
 
 impl EngineRun {
@@ -101,8 +103,12 @@ impl EngineRun {
                 Engine::Podman => "podman",
             },
         })?;
-        let this = EngineRun { run, cli };
-        this.check_reachable()?;
+        let mut this = EngineRun {
+            run,
+            cli,
+            version: String::new(),
+        };
+        this.version = this.check_reachable()?;
         this.ensure_image()?;
         Ok(this)
     }
@@ -147,13 +153,23 @@ impl EngineRun {
         }
     }
 
-    fn check_reachable(&self) -> Result<(), EngineError> {
+    /// Whether the engine drops the profile's `defaultErrnoRet` on its way
+    /// to the runtime, so that unlisted calls get the runtime's EPERM: the
+    /// Docker engine before 23.0 (moby #42604 came with 23.0; Debian 12's
+    /// docker.io is 20.10).
+    pub fn drops_default_errno(&self) -> bool {
+        self.run.engine == Engine::Docker
+            && major_minor(&self.version).is_some_and(|(major, _)| major < 23)
+    }
+
+    /// The engine's version, or why it does not answer.
+    fn check_reachable(&self) -> Result<String, EngineError> {
         let format = match self.run.engine {
             Engine::Docker => "{{.Server.Version}}",
             Engine::Podman => "{{.Version}}",
         };
         match self.query(["version", "--format", format]) {
-            Ok(_) => Ok(()),
+            Ok(version) => Ok(version),
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })
             }
@@ -231,4 +247,16 @@ impl EngineRun {
         let explicit = self.run.find(&["runtime"]).find_map(|o| o.value.clone());
         explicit.or_else(|| self.query(["info", "--format", format]).ok())
     }
+}
+
+/// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
+/// `v28.2.2`.
+pub fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version
+        .trim()
+        .trim_start_matches('v')
+        .split(['.', '+', '-', '~']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
