@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
-    enforcing::{self, EnforceError, EnforceOptions, denials::DeniedSyscall},
+    enforcing::{self, DenialWatching, EnforceError, EnforceOptions, denials::DeniedSyscall},
     output::Output,
     session::process::RunAs,
 };
@@ -39,6 +39,14 @@ pub struct EnforceArgs {
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
     user: Option<RunAs>,
 
+    /// How denials are found: `auto` hands a native program's refusals to a
+    /// seccomp listener in this process (nothing on the calls the profile
+    /// allows) where the profile's refusals are all SCMP_ACT_ERRNO and it
+    /// allows read and write, and watches every syscall with eBPF otherwise
+    /// (containers always); `kernel` and `listener` choose one.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = DenialWatching::Auto)]
+    watch: DenialWatching,
+
     /// No live report and no message before the run (the final report,
     /// warnings and errors still show).
     #[arg(short, long)]
@@ -58,6 +66,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         complain: args.complain,
         suggest: args.suggest,
         user: args.user,
+        watch: args.watch,
     };
     // Report files are checked before anything runs.
     Output::check_distinct(&[

@@ -191,14 +191,23 @@ pub struct DenialWatch {
 }
 
 impl DenialWatch {
-    pub fn attach(cgroup: &RunCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
+    /// Attaches the event hooks and, with `every_syscall`, the hooks on
+    /// every syscall that find the denials (without: a seccomp listener
+    /// finds them, and only moves, execs and exits are watched here).
+    pub fn attach(
+        cgroup: &RunCgroup,
+        arch: Arch,
+        every_syscall: bool,
+    ) -> Result<DenialWatch, TracerError> {
         let (mut ebpf, no_layout) = ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials)?;
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
-        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, true);
-        set_capture(&mut ebpf, arch)?;
-        let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
-        let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, every_syscall);
+        if every_syscall {
+            set_capture(&mut ebpf, arch)?;
+            let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
+            let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+        }
         Ok(DenialWatch {
             ebpf,
             arch,

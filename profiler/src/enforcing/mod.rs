@@ -22,6 +22,7 @@
 pub mod arguments;
 pub mod denials;
 pub mod filter;
+pub mod listener;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -36,6 +37,7 @@ use self::{
     arguments::Judged,
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
+    listener::{ChildEnds, Listener},
 };
 use crate::{
     arguments::CapturedCalls,
@@ -90,6 +92,10 @@ pub enum EnforceError {
     Baseline(#[from] BaselineError),
     #[error("this host's architecture ({0}) is not supported")]
     UnsupportedArch(&'static str),
+    #[error("cannot watch denials with a seccomp listener: {0}; give `--watch kernel`")]
+    NoListener(String),
+    #[error("cannot start the seccomp listener: {0}")]
+    Listener(String),
     #[error(
         "the profile {profile} refuses execve, so {program} could never start under it \
          (nothing was run): allow execve in the profile{suggested}"
@@ -115,7 +121,7 @@ pub enum EnforceError {
 impl EnforceError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            EnforceError::NoCommand => exit::USAGE,
+            EnforceError::NoCommand | EnforceError::NoListener(_) => exit::USAGE,
             EnforceError::Command(e) => e.exit_code(),
             EnforceError::Record(e) => e.exit_code(),
             EnforceError::Session(e) => e.exit_code(exit::TOOL_FAILED),
@@ -136,6 +142,22 @@ pub struct EnforceOptions {
     pub suggest: Option<PathBuf>,
     /// Run a native command as this user.
     pub user: Option<RunAs>,
+    /// How denials are found.
+    pub watch: DenialWatching,
+}
+
+/// How `enforce` finds what the filter denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DenialWatching {
+    /// A native program's refusals go to a seccomp listener where the
+    /// profile allows it (only ERRNO refusals; read and write allowed),
+    /// else the kernel watch; a container's always to the kernel watch.
+    #[default]
+    Auto,
+    /// The eBPF watch on every syscall of the enforced cgroup.
+    Kernel,
+    /// The seccomp listener (native programs); refused where it cannot be used.
+    Listener,
 }
 
 /// What `enforce` did.
@@ -166,6 +188,7 @@ pub struct Enforcement {
 /// refused argument value once.
 struct LiveDenials<'a> {
     watch: &'a mut DenialWatch,
+    listener: Option<&'a Listener>,
     shown: BTreeSet<(String, String, Vec<u64>)>,
     live: bool,
 }
@@ -175,7 +198,9 @@ impl Supervised for LiveDenials<'_> {
         if !self.live {
             return;
         }
-        for denial in self.watch.denials().unwrap_or_default() {
+        let mut denials = self.watch.denials().unwrap_or_default();
+        denials.extend(self.listener.map(Listener::denials).unwrap_or_default());
+        for denial in denials {
             let Some(caller) = &denial.first else {
                 continue;
             };
@@ -308,9 +333,20 @@ async fn run(
     for stale in &session.stale {
         eprintln!("syscall-profile: {stale}");
     }
-    let mut watch = DenialWatch::attach(session.cgroup(), arch)?;
+    let answers = match target {
+        Target::Native {
+            answers: Some(policy),
+            ..
+        } => Some(policy),
+        _ => None,
+    };
+    let mut watch = DenialWatch::attach(session.cgroup(), arch, answers.is_none())?;
+    let mut listener = answers
+        .map(|policy| Listener::start(policy.clone(), arch))
+        .transpose()
+        .map_err(|e| EnforceError::Listener(e.to_string()))?;
     session.check_interrupted()?;
-    let spawned = spawn(options, target, &session)?;
+    let spawned = spawn(options, target, &session, listener.as_mut())?;
     for warning in warnings.drain(..) {
         eprintln!("syscall-profile: warning: {warning}");
     }
@@ -319,7 +355,10 @@ async fn run(
         Err(source) => {
             // The filter was installed and the exec failed under it, or the
             // filter could not be installed: either way the command did not run.
-            let denials = watch.denials().unwrap_or_default();
+            let mut denials = watch.denials().unwrap_or_default();
+            if let Some(listener) = listener {
+                denials.extend(listener.finish().unwrap_or_default());
+            }
             let program = options.command[0].to_string_lossy().into_owned();
             return Err(EnforceError::Start {
                 program,
@@ -331,6 +370,7 @@ async fn run(
 
     let mut live = LiveDenials {
         watch: &mut watch,
+        listener: listener.as_ref(),
         shown: BTreeSet::new(),
         live: !options.quiet && std::io::stderr().is_terminal(),
     };
@@ -344,7 +384,7 @@ async fn run(
             &mut notes,
         )
         .await?;
-    let denials = watch.denials()?;
+    let mut denials = watch.denials()?;
     let events = watch.events()?;
     let words: Vec<String> = options
         .command
@@ -359,6 +399,22 @@ async fn run(
         Target::Native { .. } => session.close(),
     };
     warnings.extend(session::said_of_close(removal));
+    // Served until the last process of the run is gone, so that none
+    // waits on a refusal without an answer.
+    if let Some(listener) = listener {
+        let mut answered = listener.finish().map_err(EnforceError::Listener)?;
+        // Named by the program the kernel saw executed, as the kernel
+        // watch names them.
+        for caller in answered.iter_mut().filter_map(|d| d.first.as_mut()) {
+            if let Some(exe) = events.executable(caller.pid) {
+                caller.exe = Some(exe.to_owned());
+            }
+        }
+        denials.append(&mut answered);
+        denials.sort_by(|a, b| {
+            (&a.name, &a.arch, a.killed.is_some()).cmp(&(&b.name, &b.arch, b.killed.is_some()))
+        });
+    }
     Ok(Watched {
         exit_code,
         denials,
@@ -369,10 +425,13 @@ async fn run(
 
 /// What `enforce` runs, checked.
 enum Target {
-    /// A native program and its compiled filter.
+    /// A native program and its compiled filter; with a policy, the
+    /// filter's refusals go to a [`listener::Listener`] that answers them
+    /// by it.
     Native {
         program: PathBuf,
         filter: CompiledFilter,
+        answers: Option<EffectivePolicy>,
     },
     /// A container run, and what of its runtime's base set the profile
     /// refuses.
@@ -390,7 +449,22 @@ fn plan_native(
     suggest: &mut Option<Output>,
 ) -> Result<(Target, Vec<String>), EnforceError> {
     let program = process::resolve(&options.command[0])?;
-    let filter = filter::compile(profile, arch)?;
+    let policy = EffectivePolicy::evaluate(profile, &native_context(options, arch));
+    let listen = match options.watch {
+        DenialWatching::Kernel => false,
+        DenialWatching::Listener => {
+            if let Some(why) = listener::unusable_because(profile, &policy) {
+                return Err(EnforceError::NoListener(why));
+            }
+            true
+        }
+        DenialWatching::Auto => listener::unusable_because(profile, &policy).is_none(),
+    };
+    let (filter, answers) = if listen {
+        (filter::compile_notifying(profile, arch)?, Some(policy))
+    } else {
+        (filter::compile(profile, arch)?, None)
+    };
     refuse_if_execve_denied(profile, arch, options, suggest)?;
     let mut warnings = Vec::new();
     if !filter.skipped_names.is_empty() {
@@ -401,7 +475,14 @@ fn plan_native(
             filter.skipped_names.join(" ")
         ));
     }
-    Ok((Target::Native { program, filter }, warnings))
+    Ok((
+        Target::Native {
+            program,
+            filter,
+            answers,
+        },
+        warnings,
+    ))
 }
 
 /// A container run whose engine answered: the runtime's needs checked.
@@ -447,17 +528,26 @@ fn spawn(
     options: &EnforceOptions,
     target: &Target,
     session: &Session,
+    listener: Option<&mut Listener>,
 ) -> Result<std::io::Result<tokio::process::Child>, EnforceError> {
     Ok(match target {
-        Target::Native { program, filter } => {
+        Target::Native {
+            program, filter, ..
+        } => {
             let procs = session.cgroup().open_procs()?;
-            spawn_native(
+            let ends = listener.as_ref().map(|l| l.ends);
+            let spawned = spawn_native(
                 program,
                 &options.command[1..],
                 &procs,
                 filter.clone(),
+                ends,
                 options.user.as_ref(),
-            )
+            );
+            if let Some(listener) = listener {
+                listener.spawned();
+            }
+            spawned
         }
         Target::Container { run, .. } => {
             let absolute = std::path::absolute(&options.profile).map_err(|source| {
@@ -701,14 +791,16 @@ fn spawn_native(
     args: &[OsString],
     procs: &File,
     filter: CompiledFilter,
+    ends: Option<ChildEnds>,
     user: Option<&RunAs>,
 ) -> std::io::Result<tokio::process::Child> {
     let mut cmd = process::command_in_cgroup(path, args, procs, user);
-    // SAFETY: `install` makes two syscalls (prctl, seccomp) and allocates
-    // nothing: safe between fork and exec. It runs after the cgroup move
-    // (closures run in the order they were added).
+    // SAFETY: `install` makes plain syscalls (getpid, prctl, seccomp, and
+    // for a listener a write and a read) and allocates nothing: safe
+    // between fork and exec. It runs after the cgroup move (closures run in
+    // the order they were added).
     unsafe {
-        cmd.pre_exec(move || filter.install());
+        cmd.pre_exec(move || filter.install(ends));
     }
     cmd.spawn()
 }
