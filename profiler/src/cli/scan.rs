@@ -11,6 +11,7 @@ use crate::{
     exit,
     output::Output,
     scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable},
+    session::guardian::Guardian,
 };
 
 #[derive(Debug, clap::Args)]
@@ -71,8 +72,20 @@ pub fn run(args: ScanArgs) -> Result<i32, Error> {
 
 fn scan(args: &ScanArgs) -> Result<(), String> {
     let output = Output::prepare(args.output.as_deref()).map_err(|e| e.to_string())?;
+    // Cleans up the export should this tool be killed; declared first, so
+    // that it goes last.
+    let mut guardian = None;
     let image = match &args.image {
-        Some(reference) => Some(image::export(&args.engine, reference).map_err(|e| e.to_string())?),
+        Some(reference) => {
+            let guardian = guardian.insert(Guardian::spawn().map_err(|e| {
+                format!("cannot start the guardian process (it cleans up should this tool be killed): {e}")
+            })?);
+            let engine = image::Engine {
+                cli: PathBuf::from(&args.engine),
+                globals: Vec::new(),
+            };
+            Some(image::export(&engine, reference, guardian).map_err(|e| e.to_string())?)
+        }
         None => None,
     };
     let (root, path) = match &image {
@@ -82,7 +95,7 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
                 .first()
                 .map(|p| p.to_string_lossy().into_owned());
             let path = image::program(image, program.as_deref()).map_err(|e| e.to_string())?;
-            (image.dir.path().to_owned(), path)
+            (image.root(), path)
         }
         None => {
             let program = args.command.first().ok_or("give the program to scan")?;
