@@ -147,12 +147,22 @@ impl EngineRun {
         }
     }
 
-    fn check_reachable(&self) -> Result<(), EngineError> {
+    /// The engine's version: Docker's server version, podman's own.
+    fn version_query(&self) -> Result<String, EngineError> {
         let format = match self.run.engine {
             Engine::Docker => "{{.Server.Version}}",
             Engine::Podman => "{{.Version}}",
         };
-        match self.query(["version", "--format", format]) {
+        self.query(["version", "--format", format])
+    }
+
+    /// The engine's version, when it answers (e.g. `20.10.24+dfsg1`).
+    pub fn version(&self) -> Option<String> {
+        self.version_query().ok().filter(|v| !v.is_empty())
+    }
+
+    fn check_reachable(&self) -> Result<(), EngineError> {
+        match self.version_query() {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })
