@@ -5,12 +5,25 @@
 //! runs `ls -l` under the `--include reachable` profile with nothing denied,
 //! where the plain learned profile denies what `-l` needs; and nothing
 //! Docker's default refuses (mount, which ls's libc can reach) is added.
+//! For a container, the reachable set is `scan --image`'s of the program it
+//! ran, and the engine's behaviour is the oracle: release 2 of a sample,
+//! recorded running release 1, makes its new call under the `--include
+//! reachable` profile and has it refused under the plain one. A recorder
+//! killed during the image's scan leaves neither the export nor the helper
+//! container (the engine's own listing).
 
 mod common;
 
-use std::{fs, path::Path};
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use common::*;
+use serde_json::{Value, json};
 
 /// A learned profile of `ls DIR`, plain or with `--include reachable`, and
 /// its stats.
@@ -169,4 +182,206 @@ fn diff_shows_what_a_profile_covers_of_a_program() {
     let text = stdout(&output);
     assert!(text.contains("syscalls /bin/ls can reach"), "{text}");
     assert!(text.contains("the riskiest first: mount"), "{text}");
+}
+
+/// `docker run --rm IMAGE ARGS...` on the dockerd of `cargo xtask test`.
+fn docker_run(args: &[&str]) -> Vec<String> {
+    let host = docker_host();
+    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// A learned profile of the container run `words`, and its stats.
+fn learn_container(dir: &Path, name: &str, extra: &[&str], words: &[String]) -> (String, Value) {
+    let profile = dir.join(format!("{name}.json"));
+    let stats = dir.join(format!("{name}-stats.json"));
+    let mut args = vec![
+        "record".to_owned(),
+        "-o".to_owned(),
+        profile.to_string_lossy().into_owned(),
+        "--stats".to_owned(),
+        stats.to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push("--".to_owned());
+    args.extend(words.iter().cloned());
+    let output = run(&args);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    let stats: Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    (fs::read_to_string(&profile).unwrap(), stats)
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A container's recording is set against what the program it ran can
+/// reach inside its image: the same set `scan --image` finds.
+#[test]
+fn a_container_recording_reports_the_coverage_of_what_it_ran() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (_, stats) = learn_container(dir.path(), "plain", &[], &words);
+    let coverage = &stats["coverage"];
+    assert_eq!(coverage["image"], TEST_IMAGE, "{coverage}");
+    assert_eq!(
+        coverage["programs"],
+        json!(["/bin/app-release"]),
+        "{coverage}"
+    );
+    assert_eq!(coverage["errors"], json!([]), "{coverage}");
+    // Everything the workload made, its code can make.
+    assert_eq!(coverage["not_found"], json!([]), "{coverage}");
+    let observed: BTreeSet<String> = stats["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(coverage["observed"].as_u64(), Some(observed.len() as u64));
+    // The reachable set: the covered part of the observed, and the rest.
+    let mut reachable = strings(&coverage["unobserved"]);
+    reachable.extend(observed.iter().cloned());
+    assert_eq!(coverage["reachable"].as_u64(), Some(reachable.len() as u64));
+
+    let scan = run([
+        "scan",
+        "--json",
+        "--image",
+        TEST_IMAGE,
+        "--engine",
+        "docker",
+        "app-release",
+    ]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let scanned: Value = serde_json::from_str(&stdout(&scan)).unwrap();
+    let scanned: BTreeSet<String> = scanned["syscalls"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(reachable, scanned);
+    assert!(
+        reachable.contains("getcpu"),
+        "release 2's call is in the code"
+    );
+    assert!(!observed.contains("getcpu"), "release 1 does not make it");
+}
+
+/// `--include reachable` for a container: recorded running release 1, the
+/// profile lets release 2's new call (getcpu) run, where the plain profile
+/// has it refused: the engine's behaviour under each, and enforce's verdict.
+#[test]
+fn include_reachable_lets_a_containers_untested_path_run() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (plain, _) = learn_container(dir.path(), "plain", &[], &words);
+    let (wide, stats) = learn_container(dir.path(), "wide", &["--include", "reachable"], &words);
+    let (plain_names, wide_names) = (allowed_names(&plain), allowed_names(&wide));
+    assert!(plain_names.is_subset(&wide_names));
+    assert!(!plain_names.contains("getcpu") && wide_names.contains("getcpu"));
+    // What the wide profile has beyond the plain one is what it added.
+    let added = strings(&stats["included_reachable"]);
+    assert!(
+        wide_names
+            .difference(&plain_names)
+            .all(|n| added.contains(n))
+    );
+    let within = stats["coverage"]["included_within"].as_str().unwrap();
+    assert!(within.contains("Docker"), "the engine's default: {within}");
+
+    let release_2 = |name: &str, profile: &str| {
+        let path = dir.path().join(format!("{name}-enforced.json"));
+        fs::write(&path, profile).unwrap();
+        let host = docker_host();
+        let seccomp = format!("seccomp={}", path.display());
+        let direct = Command::new("docker")
+            .args(["-H", &host, "run", "--rm", "--network", "none"])
+            .args(["--security-opt", &seccomp, TEST_IMAGE, "app-release", "2"])
+            .output()
+            .unwrap();
+        assert!(direct.status.success(), "{}", stderr(&direct));
+        let mut args = vec![
+            "enforce".to_owned(),
+            "--profile".to_owned(),
+            path.to_string_lossy().into_owned(),
+            "--".to_owned(),
+        ];
+        args.extend(docker_run(&[TEST_IMAGE, "app-release", "2"]));
+        (stdout(&direct), stderr(&run(&args)))
+    };
+    let (out, verdict) = release_2("plain", &plain);
+    assert!(!out.contains("on cpu"), "getcpu refused: {out}");
+    assert!(verdict.contains("getcpu"), "{verdict}");
+    let (out, verdict) = release_2("wide", &wide);
+    assert!(out.contains("on cpu"), "getcpu ran: {out}");
+    assert!(verdict.contains("no syscall was denied"), "{verdict}");
+}
+
+/// The recorder killed with SIGKILL while it scans the image: its guardian
+/// removes the exported filesystem and the helper container.
+#[test]
+fn sigkill_during_a_containers_scan_leaves_nothing() {
+    require_root();
+    let host = docker_host();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let mut child = Command::new(profiler())
+        .args(["record", "-o"])
+        .arg(dir.path().join("p.json"))
+        .arg("--")
+        .args(docker_run(&[TEST_IMAGE, "app-release", "1"]))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The archive is written while the helper container exists (it is
+    // removed once the archive is unpacked).
+    let exporting = || {
+        fs::read_dir(&tmp).unwrap().flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("syscall-profile-image-")
+                && e.path().join("image.tar").exists()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !exporting() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let caught = exporting();
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(caught, "the export was not seen: {err}");
+    let helpers = || {
+        let out = Command::new("docker")
+            .args(["-H", &host, "ps", "-aq", "--filter"])
+            .arg("label=io.syscall-profile.scan")
+            .output()
+            .unwrap();
+        stdout(&out).trim().to_owned()
+    };
+    let clean = wait_for(Duration::from_secs(20), || {
+        dir_entries(&tmp).is_empty() && helpers().is_empty()
+    });
+    assert!(clean, "left: {:?}, {}; {err}", dir_entries(&tmp), helpers());
+    assert!(err.contains("removed the directory"), "{err}");
+    assert!(
+        err.contains("created to export the image for a scan"),
+        "{err}"
+    );
 }
