@@ -173,16 +173,28 @@ pub struct ContainerImage<'a> {
     pub image: &'a str,
 }
 
-/// The coverage of a container recording: the programs the container
-/// executed (`executed`: the paths given to `execve`, inside the container)
-/// are scanned inside its image's filesystem, exported for it (the export
-/// and its helper container are handed to `guardian` before they exist,
-/// and removed before this returns). A path the runtime executes itself
-/// (`/proc/self/exe`) is not the workload's; one that is not in the image
-/// (a volume, a file written at run time) is named in `errors`.
+/// The programs a container executed that are its workload's: `executed`
+/// holds the paths given to `execve`, inside the container; a path the
+/// runtime executes itself (`/proc/self/exe`) and a relative one (whose
+/// directory is not known) are left out.
+pub fn container_programs(executed: &[String]) -> Vec<PathBuf> {
+    executed
+        .iter()
+        .map(Path::new)
+        .filter(|p| p.is_absolute() && !p.starts_with("/proc"))
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// The coverage of a container recording: `programs` (see
+/// [`container_programs`]) are scanned inside the image's filesystem,
+/// exported for it (the export and its helper container are handed to
+/// `guardian` before they exist, and removed before this returns). A
+/// program that is not in the image (a volume, a file written at run time)
+/// is named in `errors`.
 pub fn of_container(
     container: &ContainerImage<'_>,
-    executed: &[String],
+    programs: &[PathBuf],
     observed: &SyscallSet,
     guardian: &mut Guardian,
 ) -> Coverage {
@@ -201,15 +213,11 @@ pub fn of_container(
         ..ScanOptions::default()
     };
     let root = loader::Root::new(&options.root);
-    let mut programs = Vec::new();
+    let mut found = Vec::new();
     let mut missing = Vec::new();
-    for path in executed {
-        let path = Path::new(path);
-        if !path.is_absolute() || path.starts_with("/proc") {
-            continue;
-        }
+    for path in programs {
         match root.resolve(path) {
-            Some(found) if root.host_path(&found).is_file() => programs.push(path.to_owned()),
+            Some(file) if root.host_path(&file).is_file() => found.push(path.clone()),
             _ => missing.push(format!(
                 "{}: not in the image {} (mounted from the host, or written at run time): \
                  its reach is not counted",
@@ -218,7 +226,7 @@ pub fn of_container(
             )),
         }
     }
-    let mut coverage = of_in(&programs, observed, &options);
+    let mut coverage = of_in(&found, observed, &options);
     coverage.errors.extend(missing);
     coverage.image = Some(container.image.to_owned());
     coverage

@@ -551,7 +551,7 @@ fn conclude(
                 let programs = scanned_programs(executable.as_deref(), &observation);
                 (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
             }
-            Some(run) => Some(container_coverage(run, &observation, options.quiet)),
+            Some(run) => container_coverage(run, &observation, options.quiet),
         })
         .flatten();
     if let Some(coverage) = &coverage {
@@ -637,8 +637,19 @@ fn scanned_programs(
 /// The coverage of a container recording: the programs the container
 /// executed, scanned inside its image (exported for it, under a guardian of
 /// its own: the run's has gone with its cgroup), against the syscalls the
-/// workload made after the runtime's `execve`.
-fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -> Coverage {
+/// workload made after the runtime's `execve`. None when the container ran
+/// no program (it failed to start).
+fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -> Option<Coverage> {
+    let executed: Vec<String> = observation
+        .events
+        .executed
+        .values()
+        .map(|e| e.filename.clone())
+        .collect();
+    let programs = coverage::container_programs(&executed);
+    if programs.is_empty() {
+        return None;
+    }
     let image = run
         .run
         .image()
@@ -654,20 +665,14 @@ fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -
              {image} (--no-coverage leaves this out)"
         );
     }
-    let executed: Vec<String> = observation
-        .events
-        .executed
-        .values()
-        .map(|e| e.filename.clone())
-        .collect();
     let observed = names_of(&observation.calls);
-    match session::guardian::Guardian::spawn() {
+    Some(match session::guardian::Guardian::spawn() {
         Ok(mut guardian) => {
             let container = coverage::ContainerImage {
                 engine: &engine,
                 image: &image,
             };
-            let coverage = coverage::of_container(&container, &executed, &observed, &mut guardian);
+            let coverage = coverage::of_container(&container, &programs, &observed, &mut guardian);
             guardian.release();
             coverage
         }
@@ -678,7 +683,7 @@ fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -
             )],
             ..Coverage::default()
         },
-    }
+    })
 }
 
 /// The default profile `--include reachable` adds within, and the
