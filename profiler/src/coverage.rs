@@ -198,16 +198,23 @@ pub fn of_container(
     observed: &SyscallSet,
     guardian: &mut Guardian,
 ) -> Coverage {
-    let exported = match image::export(container.engine, container.image, guardian) {
-        Ok(exported) => exported,
-        Err(e) => {
-            return Coverage {
-                errors: vec![format!("the image {}: {e}", container.image)],
-                image: Some(container.image.to_owned()),
-                ..Coverage::default()
-            };
-        }
-    };
+    match image::export(container.engine, container.image, guardian) {
+        Ok(exported) => of_exported(&exported, container.image, programs, observed),
+        Err(e) => Coverage {
+            errors: vec![format!("the image {}: {e}", container.image)],
+            image: Some(container.image.to_owned()),
+            ..Coverage::default()
+        },
+    }
+}
+
+/// As [`of_container`], in an image already exported.
+pub fn of_exported(
+    exported: &image::ImageRoot,
+    image: &str,
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+) -> Coverage {
     let options = ScanOptions {
         root: exported.root(),
         ..ScanOptions::default()
@@ -219,16 +226,15 @@ pub fn of_container(
         match root.resolve(path) {
             Some(file) if root.host_path(&file).is_file() => found.push(path.clone()),
             _ => missing.push(format!(
-                "{}: not in the image {} (mounted from the host, or written at run time): \
+                "{}: not in the image {image} (mounted from the host, or written at run time): \
                  its reach is not counted",
                 path.display(),
-                container.image
             )),
         }
     }
     let mut coverage = of_in(&found, observed, &options);
     coverage.errors.extend(missing);
-    coverage.image = Some(container.image.to_owned());
+    coverage.image = Some(image.to_owned());
     coverage
 }
 
