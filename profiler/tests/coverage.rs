@@ -385,3 +385,64 @@ fn sigkill_during_a_containers_scan_leaves_nothing() {
         "{err}"
     );
 }
+
+/// `diff --image`: a container's profile set against what the image's
+/// program can reach; with `--format json` the report stays one JSON
+/// document, with the coverage in it.
+#[test]
+fn diff_sets_a_container_profile_against_its_image() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (profile, _) = learn_container(dir.path(), "plain", &[], &words);
+    let path = dir.path().join("app.json");
+    fs::write(&path, &profile).unwrap();
+    let scan = run(["scan", "--json", "--image", TEST_IMAGE, "app-release"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let scanned: Value = serde_json::from_str(&stdout(&scan)).unwrap();
+    let reachable: BTreeSet<String> = scanned["syscalls"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let allowed = allowed_names(&profile);
+
+    let output = run([
+        "diff",
+        path.to_str().unwrap(),
+        "--image",
+        TEST_IMAGE,
+        "--reachable",
+        "app-release",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("one JSON document");
+    let coverage = &report["coverage"];
+    assert_eq!(coverage["program"], "/bin/app-release", "{coverage}");
+    assert_eq!(coverage["image"], TEST_IMAGE);
+    assert_eq!(coverage["reachable"].as_u64(), Some(reachable.len() as u64));
+    assert_eq!(
+        coverage["allowed"].as_u64(),
+        Some(reachable.intersection(&allowed).count() as u64)
+    );
+    let not_allowed: BTreeSet<String> = reachable.difference(&allowed).cloned().collect();
+    assert_eq!(strings(&coverage["not_allowed"]), not_allowed);
+    assert!(not_allowed.contains("getcpu"));
+
+    // The image's entrypoint by default (sh, busybox here); text after the
+    // report.
+    let text = run(["diff", path.to_str().unwrap(), "--image", TEST_IMAGE]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    assert!(
+        stdout(&text).contains(&format!("syscalls /bin/sh in {TEST_IMAGE} can reach")),
+        "{}",
+        stdout(&text)
+    );
+    let missing = run(["diff", path.to_str().unwrap(), "--image", "no-such-image:1"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(stdout(&missing), "", "no report when the scan fails");
+    assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
+}
