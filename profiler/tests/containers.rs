@@ -38,17 +38,7 @@ fn podman_globals() -> Vec<String> {
         .collect()
 }
 
-/// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
-fn docker_run(args: &[&str]) -> Vec<String> {
-    let host = docker_host();
-    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
-        .map(str::to_owned)
-        .to_vec();
-    words.extend(args.iter().map(|s| (*s).to_owned()));
-    words
-}
-
-/// The same with podman (which needs these ulimits where root lacks
+/// `docker_run` with podman (which needs these ulimits where root lacks
 /// CAP_SYS_RESOURCE, as on these machines).
 fn podman_run(args: &[&str]) -> Vec<String> {
     let mut words = vec!["podman".to_owned()];

@@ -25,9 +25,9 @@ use std::{
 use common::*;
 use serde_json::{Value, json};
 
-/// A learned profile of `ls DIR`, plain or with `--include reachable`, and
-/// its stats.
-fn learn_ls(dir: &Path, name: &str, extra: &[&str]) -> (String, serde_json::Value, String) {
+/// A learned profile of `command`, plain or with `--include reachable`,
+/// its stats, and what the recorder said.
+fn learn(dir: &Path, name: &str, extra: &[&str], command: &[String]) -> (String, Value, String) {
     let profile = dir.join(format!("{name}.json"));
     let stats = dir.join(format!("{name}-stats.json"));
     let mut args = vec![
@@ -38,13 +38,18 @@ fn learn_ls(dir: &Path, name: &str, extra: &[&str]) -> (String, serde_json::Valu
         stats.to_string_lossy().into_owned(),
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args.extend(["--", "/bin/ls", "/"].map(str::to_owned));
+    args.push("--".to_owned());
+    args.extend(command.iter().cloned());
     let output = run(&args);
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
-    let stats: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    let stats: Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
     (fs::read_to_string(&profile).unwrap(), stats, err)
+}
+
+/// The same of `ls /`.
+fn learn_ls(dir: &Path, name: &str, extra: &[&str]) -> (String, Value, String) {
+    learn(dir, name, extra, &["/bin/ls", "/"].map(str::to_owned))
 }
 
 #[test]
@@ -153,8 +158,7 @@ fn the_gate_fails_below_the_coverage_threshold() {
         "{}",
         stdout(&low)
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    let report: Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["coverage"]["passed"], false);
     let fine = gate("1");
     assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
@@ -184,35 +188,17 @@ fn diff_shows_what_a_profile_covers_of_a_program() {
     assert!(text.contains("the riskiest first: mount"), "{text}");
 }
 
-/// `docker run --rm IMAGE ARGS...` on the dockerd of `cargo xtask test`.
-fn docker_run(args: &[&str]) -> Vec<String> {
-    let host = docker_host();
-    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
-        .map(str::to_owned)
-        .to_vec();
-    words.extend(args.iter().map(|s| (*s).to_owned()));
-    words
-}
-
-/// A learned profile of the container run `words`, and its stats.
-fn learn_container(dir: &Path, name: &str, extra: &[&str], words: &[String]) -> (String, Value) {
-    let profile = dir.join(format!("{name}.json"));
-    let stats = dir.join(format!("{name}-stats.json"));
-    let mut args = vec![
-        "record".to_owned(),
-        "-o".to_owned(),
-        profile.to_string_lossy().into_owned(),
-        "--stats".to_owned(),
-        stats.to_string_lossy().into_owned(),
-    ];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args.push("--".to_owned());
-    args.extend(words.iter().cloned());
-    let output = run(&args);
-    let err = stderr(&output);
-    assert!(output.status.success(), "{err}");
-    let stats: Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
-    (fs::read_to_string(&profile).unwrap(), stats)
+/// What `scan --image` finds `program` of the test image can reach.
+fn reachable_in_image(program: &str) -> BTreeSet<String> {
+    let scan = run(["scan", "--json", "--image", TEST_IMAGE, program]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let scanned: Value = serde_json::from_str(&stdout(&scan)).unwrap();
+    scanned["syscalls"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 fn strings(v: &Value) -> BTreeSet<String> {
@@ -230,7 +216,7 @@ fn a_container_recording_reports_the_coverage_of_what_it_ran() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
-    let (_, stats) = learn_container(dir.path(), "plain", &[], &words);
+    let (_, stats, _) = learn(dir.path(), "plain", &[], &words);
     let coverage = &stats["coverage"];
     assert_eq!(coverage["image"], TEST_IMAGE, "{coverage}");
     assert_eq!(
@@ -253,23 +239,7 @@ fn a_container_recording_reports_the_coverage_of_what_it_ran() {
     reachable.extend(observed.iter().cloned());
     assert_eq!(coverage["reachable"].as_u64(), Some(reachable.len() as u64));
 
-    let scan = run([
-        "scan",
-        "--json",
-        "--image",
-        TEST_IMAGE,
-        "--engine",
-        "docker",
-        "app-release",
-    ]);
-    assert!(scan.status.success(), "{}", stderr(&scan));
-    let scanned: Value = serde_json::from_str(&stdout(&scan)).unwrap();
-    let scanned: BTreeSet<String> = scanned["syscalls"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let scanned = reachable_in_image("app-release");
     assert_eq!(reachable, scanned);
     assert!(
         reachable.contains("getcpu"),
@@ -286,8 +256,8 @@ fn include_reachable_lets_a_containers_untested_path_run() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
-    let (plain, _) = learn_container(dir.path(), "plain", &[], &words);
-    let (wide, stats) = learn_container(dir.path(), "wide", &["--include", "reachable"], &words);
+    let (plain, _, _) = learn(dir.path(), "plain", &[], &words);
+    let (wide, stats, _) = learn(dir.path(), "wide", &["--include", "reachable"], &words);
     let (plain_names, wide_names) = (allowed_names(&plain), allowed_names(&wide));
     assert!(plain_names.is_subset(&wide_names));
     assert!(!plain_names.contains("getcpu") && wide_names.contains("getcpu"));
@@ -394,18 +364,10 @@ fn diff_sets_a_container_profile_against_its_image() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
-    let (profile, _) = learn_container(dir.path(), "plain", &[], &words);
+    let (profile, _, _) = learn(dir.path(), "plain", &[], &words);
     let path = dir.path().join("app.json");
     fs::write(&path, &profile).unwrap();
-    let scan = run(["scan", "--json", "--image", TEST_IMAGE, "app-release"]);
-    assert!(scan.status.success(), "{}", stderr(&scan));
-    let scanned: Value = serde_json::from_str(&stdout(&scan)).unwrap();
-    let reachable: BTreeSet<String> = scanned["syscalls"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let reachable = reachable_in_image("app-release");
     let allowed = allowed_names(&profile);
 
     let output = run([

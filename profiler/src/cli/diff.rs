@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Error, colour_stdout, print_stdout, warn};
+use super::{Error, colour_stdout, print_stdout, scan::EngineArg, warn};
 use crate::{
     baseline::{BaselineChoice, DockerContext, EffectivePolicy},
     coverage,
@@ -61,14 +61,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// The engine that has the --image: docker or podman.
-    #[arg(
-        long,
-        value_name = "ENGINE",
-        default_value = "docker",
-        requires = "image"
-    )]
-    pub engine: String,
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// Entry point of `syscall-profile diff`.
@@ -185,10 +179,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
                      killed): {e}"
                 ))
             })?;
-            let engine = image::Engine {
-                cli: PathBuf::from(&args.engine),
-                globals: Vec::new(),
-            };
+            let engine = args.engine.engine();
             let scan_error = |e: crate::scan::ScanError| Error::Scan(e.to_string());
             let exported = image::export(&engine, reference, &mut guardian).map_err(scan_error)?;
             let name = args.reachable.as_ref().map(|p| p.to_string_lossy());

@@ -47,21 +47,38 @@ pub struct ScanArgs {
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// The engine that has the image: docker or podman (its usual
-    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
-    #[arg(
-        long,
-        value_name = "ENGINE",
-        default_value = "docker",
-        requires = "image"
-    )]
-    pub engine: String,
+    #[command(flatten)]
+    pub engine: EngineArg,
 
     /// The program (a path, or a name looked up in PATH). Arguments after
     /// it (`scan -- CMD ARGS...`) are accepted and not used: what a program
     /// can reach does not depend on them.
     #[arg(value_name = "PROGRAM", required_unless_present = "image")]
     pub command: Vec<OsString>,
+}
+
+/// `--engine`, with `--image`: the engine that has the image.
+#[derive(Debug, clap::Args)]
+pub struct EngineArg {
+    /// The engine that has the image: docker or podman (its usual
+    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
+    #[arg(
+        long = "engine",
+        value_name = "ENGINE",
+        default_value = "docker",
+        requires = "image"
+    )]
+    pub name: String,
+}
+
+impl EngineArg {
+    /// The engine's CLI, found in PATH when it runs.
+    pub fn engine(&self) -> image::Engine {
+        image::Engine {
+            cli: PathBuf::from(&self.name),
+            globals: Vec::new(),
+        }
+    }
 }
 
 /// Entry point of `syscall-profile scan`.
@@ -80,11 +97,10 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
             let guardian = guardian.insert(Guardian::spawn().map_err(|e| {
                 format!("cannot start the guardian process (it cleans up should this tool be killed): {e}")
             })?);
-            let engine = image::Engine {
-                cli: PathBuf::from(&args.engine),
-                globals: Vec::new(),
-            };
-            Some(image::export(&engine, reference, guardian).map_err(|e| e.to_string())?)
+            Some(
+                image::export(&args.engine.engine(), reference, guardian)
+                    .map_err(|e| e.to_string())?,
+            )
         }
         None => None,
     };

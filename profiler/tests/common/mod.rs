@@ -188,3 +188,13 @@ pub fn docker_host() -> String {
         )
     })
 }
+
+/// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
+pub fn docker_run(args: &[&str]) -> Vec<String> {
+    let host = docker_host();
+    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
