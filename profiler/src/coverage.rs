@@ -174,16 +174,18 @@ pub struct ContainerImage<'a> {
 }
 
 /// The programs a container executed that are its workload's: `executed`
-/// holds the paths given to `execve`, inside the container; a path the
-/// runtime executes itself (`/proc/self/exe`) and a relative one (whose
-/// directory is not known) are left out.
+/// holds the paths given to `execve`, inside the container. The runtime
+/// executing itself (`/proc/self/exe`, a copy of itself in a memfd run as
+/// `/dev/fd/N`) is not the workload, and a relative path (whose directory
+/// is not known) cannot be found: both are left out. Each path once.
 pub fn container_programs(executed: &[String]) -> Vec<PathBuf> {
-    executed
+    let programs: BTreeSet<PathBuf> = executed
         .iter()
         .map(Path::new)
-        .filter(|p| p.is_absolute() && !p.starts_with("/proc"))
+        .filter(|p| p.is_absolute() && !p.starts_with("/proc") && !p.starts_with("/dev"))
         .map(Path::to_path_buf)
-        .collect()
+        .collect();
+    programs.into_iter().collect()
 }
 
 /// The coverage of a container recording: `programs` (see
@@ -267,4 +269,48 @@ pub fn include_reachable(
         }
     }
     added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_containers_programs_leave_out_the_runtime_and_relative_paths() {
+        let executed = [
+            "/proc/self/exe",
+            "/dev/fd/6",
+            "/bin/app",
+            "./relative",
+            "/bin/app",
+            "/usr/bin/env",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            container_programs(&executed),
+            [PathBuf::from("/bin/app"), PathBuf::from("/usr/bin/env")]
+        );
+    }
+
+    #[test]
+    fn a_script_is_scanned_as_its_interpreter() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("mkdir");
+        std::fs::write(bin.join("run.sh"), "#!/bin/busybox sh -e\necho hi\n").expect("write");
+        std::fs::write(bin.join("plain"), "\x7fELF").expect("write");
+        std::os::unix::fs::symlink("run.sh", bin.join("link")).expect("symlink");
+        let root = loader::Root::new(dir.path());
+        let interpreter = |p: &str| interpreter_of(&root, Path::new(p));
+        assert_eq!(
+            interpreter("/bin/run.sh"),
+            Some(PathBuf::from("/bin/busybox"))
+        );
+        assert_eq!(
+            interpreter("/bin/link"),
+            Some(PathBuf::from("/bin/busybox"))
+        );
+        assert_eq!(interpreter("/bin/plain"), None);
+        assert_eq!(interpreter("/bin/missing"), None);
+    }
 }

@@ -557,6 +557,9 @@ fn conclude(
     if let Some(coverage) = &coverage {
         warnings.extend(coverage.errors.iter().map(|e| format!("cannot scan {e}")));
     }
+    // None of the programs could be scanned (said above): no coverage, not
+    // a vacuous "0 of 0".
+    coverage = coverage.filter(|c| !c.programs.is_empty());
     if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
         let (baseline, context) = default_of_the_run(container.as_ref())?;
         stats.included_reachable =
