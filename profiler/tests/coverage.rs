@@ -408,3 +408,38 @@ fn diff_sets_a_container_profile_against_its_image() {
     assert_eq!(stdout(&missing), "", "no report when the scan fails");
     assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
 }
+
+/// The coverage gate on a container run: its programs are scanned in the
+/// image.
+#[test]
+fn the_gate_measures_a_containers_coverage() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (profile, stats, _) = learn(dir.path(), "policy", &[], &words);
+    let percent = 100.0 * stats["coverage"]["covered"].as_f64().unwrap()
+        / stats["coverage"]["reachable"].as_f64().unwrap();
+    let policy = dir.path().join("policy.json");
+    fs::write(&policy, profile).unwrap();
+    let gate = |threshold: f64| {
+        let mut args = vec![
+            "check".to_owned(),
+            "--policy".to_owned(),
+            policy.to_string_lossy().into_owned(),
+            "--coverage".to_owned(),
+            format!("{threshold}"),
+            "--".to_owned(),
+        ];
+        args.extend(words.iter().cloned());
+        run(&args)
+    };
+    let above = gate((percent + 5.0).min(100.0));
+    assert_eq!(above.status.code(), Some(1), "{}", stderr(&above));
+    assert!(
+        stdout(&above).contains("FAIL: the run made"),
+        "{}",
+        stdout(&above)
+    );
+    let below = gate((percent - 5.0).max(0.0));
+    assert_eq!(below.status.code(), Some(0), "{}", stderr(&below));
+}
