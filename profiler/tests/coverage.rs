@@ -443,3 +443,35 @@ fn the_gate_measures_a_containers_coverage() {
     let below = gate((percent - 5.0).max(0.0));
     assert_eq!(below.status.code(), Some(0), "{}", stderr(&below));
 }
+
+/// The same with podman: the image is exported from its store (the
+/// globals of the user's command line, `--root` and the rest, are
+/// repeated), the reachable set is what `scan --image` finds in Docker's
+/// copy of the same image, and `--include reachable` adds within podman's
+/// default.
+#[test]
+fn a_podman_recording_reports_its_coverage_in_the_image() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = podman_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (_, stats, _) = learn(dir.path(), "podman", &["--include", "reachable"], &words);
+    let coverage = &stats["coverage"];
+    assert_eq!(
+        coverage["programs"],
+        json!(["/bin/app-release"]),
+        "{coverage}"
+    );
+    assert_eq!(coverage["errors"], json!([]), "{coverage}");
+    let within = coverage["included_within"].as_str().unwrap();
+    assert!(within.starts_with("podman's default"), "{within}");
+    assert!(strings(&stats["included_reachable"]).contains("getcpu"));
+    let observed: BTreeSet<String> = stats["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    let mut reachable = strings(&coverage["unobserved"]);
+    reachable.extend(observed);
+    assert_eq!(reachable, reachable_in_image("app-release"));
+}
