@@ -299,20 +299,32 @@ fn include_reachable_lets_a_containers_untested_path_run() {
     assert!(verdict.contains("no syscall was denied"), "{verdict}");
 }
 
-/// The recorder killed with SIGKILL while it scans the image: its guardian
-/// removes the exported filesystem and the helper container.
+/// The tool killed with SIGKILL while it exports an image to scan it (a
+/// container's recording, and `scan --image`): its guardian removes the
+/// exported filesystem and the helper container.
 #[test]
-fn sigkill_during_a_containers_scan_leaves_nothing() {
+fn sigkill_during_an_images_export_leaves_nothing() {
     require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = vec!["record".to_owned(), "-o".to_owned()];
+    record.push(dir.path().join("p.json").to_string_lossy().into_owned());
+    record.push("--".to_owned());
+    record.extend(docker_run(&[TEST_IMAGE, "app-release", "1"]));
+    let scan = ["scan", "--image", TEST_IMAGE, "app-release"].map(str::to_owned);
+    for args in [record, scan.to_vec()] {
+        killed_while_exporting(&args);
+    }
+}
+
+/// Runs the tool with `args`, kills it once the image's archive is being
+/// written, and checks that its guardian left nothing.
+fn killed_while_exporting(args: &[String]) {
     let host = docker_host();
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
     fs::create_dir(&tmp).unwrap();
     let mut child = Command::new(profiler())
-        .args(["record", "-o"])
-        .arg(dir.path().join("p.json"))
-        .arg("--")
-        .args(docker_run(&[TEST_IMAGE, "app-release", "1"]))
+        .args(args)
         .env("TMPDIR", &tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -336,7 +348,7 @@ fn sigkill_during_a_containers_scan_leaves_nothing() {
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     let err = stderr(&output);
-    assert!(caught, "the export was not seen: {err}");
+    assert!(caught, "{}: the export was not seen: {err}", args[0]);
     let helpers = || {
         let out = Command::new("docker")
             .args(["-H", &host, "ps", "-aq", "--filter"])
@@ -348,7 +360,13 @@ fn sigkill_during_a_containers_scan_leaves_nothing() {
     let clean = wait_for(Duration::from_secs(20), || {
         dir_entries(&tmp).is_empty() && helpers().is_empty()
     });
-    assert!(clean, "left: {:?}, {}; {err}", dir_entries(&tmp), helpers());
+    assert!(
+        clean,
+        "{}: left: {:?}, {}; {err}",
+        args[0],
+        dir_entries(&tmp),
+        helpers()
+    );
     assert!(err.contains("removed the directory"), "{err}");
     assert!(
         err.contains("created to export the image for a scan"),
