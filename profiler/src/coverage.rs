@@ -5,6 +5,10 @@
 //! observed syscalls, that says how much of the program a run exercised,
 //! and which syscalls a path the run never took may need, ranked by the
 //! risk the baseline's notes give them.
+//!
+//! A native recording's programs are the host's files ([`of`]); a
+//! container's are in its image, exported for the scan ([`of_container`],
+//! [`of_exported`]).
 
 use std::{
     collections::BTreeSet,
