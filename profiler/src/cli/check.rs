@@ -113,7 +113,12 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
-            let recording = record(&args.command, args.save_observed.clone(), args.user.clone())?;
+            let recording = record(
+                &args.command,
+                args.save_observed.clone(),
+                args.user.clone(),
+                args.coverage.is_some(),
+            )?;
             run_coverage = recording.2;
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
             let record_again = match &args.save_observed {
@@ -148,7 +153,11 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         &context,
     );
     if let Some(threshold) = args.coverage {
-        let coverage = run_coverage.ok_or(CheckError::NoCoverage)?;
+        // A run none of whose programs could be scanned has no coverage
+        // (not a vacuous 100 %).
+        let coverage = run_coverage
+            .filter(|c| !c.programs.is_empty())
+            .ok_or(CheckError::NoCoverage)?;
         report.gate_coverage(&coverage, threshold);
     }
     if !args.quiet {
@@ -184,8 +193,11 @@ fn record(
     command: &[OsString],
     output: Option<PathBuf>,
     user: Option<RunAs>,
+    coverage: bool,
 ) -> Result<(Profile, i32, Option<crate::coverage::Coverage>), CheckError> {
     let mut options = RecordOptions::new(command.to_vec());
+    // Scanned only for the gate (a container's image is exported for it).
+    options.coverage = coverage;
     options.discard_profile = output.is_none();
     options.output = output;
     options.quiet = true;

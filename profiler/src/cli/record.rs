@@ -72,8 +72,9 @@ pub struct RecordArgs {
     pub no_coverage: bool,
 
     /// `reachable`: also allow the syscalls the recorded programs can reach
-    /// that Docker's default allows, so that a path the run did not take
-    /// does not break under the profile (native commands).
+    /// that Docker's default allows (for a container: its engine's default,
+    /// with its capabilities), so that a path the run did not take does not
+    /// break under the profile.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub include: Option<Include>,
 
@@ -85,7 +86,7 @@ pub struct RecordArgs {
 /// What `--include` can add to a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Include {
-    /// What the recorded programs can reach, within Docker's default.
+    /// What the recorded programs can reach, within the engine's default.
     Reachable,
 }
 
@@ -153,9 +154,14 @@ fn report(recording: &Recording, quiet: bool) {
         eprintln!("syscall-profile: {}", coverage.summary());
     }
     if !recording.stats.included_reachable.is_empty() {
+        let within = recording
+            .coverage
+            .as_ref()
+            .and_then(|c| c.included_within.as_deref())
+            .unwrap_or("Docker's default profile");
         eprintln!(
             "syscall-profile: --include reachable added {} syscall(s) the programs can reach and \
-             Docker's default allows: {}",
+             {within} allows: {}",
             recording.stats.included_reachable.len(),
             recording.stats.included_reachable.join(" ")
         );

@@ -162,6 +162,12 @@ impl EngineRun {
             && major_minor(&self.version).is_some_and(|(major, _)| major < 23)
     }
 
+    /// The engine's version, when it answered one (e.g. `20.10.24+dfsg1`):
+    /// Docker's server version, podman's own.
+    pub fn version(&self) -> Option<String> {
+        Some(self.version.clone()).filter(|v| !v.is_empty())
+    }
+
     /// The engine's version, or why it does not answer.
     fn check_reachable(&self) -> Result<String, EngineError> {
         let format = match self.run.engine {

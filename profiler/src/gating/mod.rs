@@ -47,8 +47,8 @@ pub enum CheckError {
     )]
     Incomplete,
     #[error(
-        "--coverage needs the programs of the run, and none could be scanned (a container's \
-         are in its image: `syscall-profile scan --image IMAGE`)"
+        "--coverage needs the programs of the run, and none could be scanned (see the \
+         warnings above)"
     )]
     NoCoverage,
 }

@@ -118,6 +118,7 @@ impl ContainerRecording {
             cli: self.engine_run.cli.clone(),
             globals: self.engine_run.global_args().to_vec(),
             label: self.label.clone(),
+            what: "created with the recording profile".to_owned(),
         }
     }
 

@@ -21,7 +21,7 @@ use self::{
     tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
-    baseline::DockerContext,
+    baseline::{Baseline, DockerContext},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
@@ -124,11 +124,6 @@ pub enum RecordError {
     TempFile(std::io::Error),
     #[error("--keep-running applies to containers only")]
     KeepRunningNative,
-    #[error(
-        "--include reachable applies to native commands: a container's programs are in its \
-         image (`syscall-profile scan --image IMAGE` gives what they can reach)"
-    )]
-    IncludeReachableContainer,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
 }
@@ -295,12 +290,7 @@ impl Plan {
         let program = options.command.first().ok_or(RecordError::NoCommand)?;
         let container_run = ContainerRun::parse(&options.command);
         match &container_run {
-            Some(run) => {
-                run.check_supervisable(options.user.is_some())?;
-                if options.include_reachable {
-                    return Err(RecordError::IncludeReachableContainer);
-                }
-            }
+            Some(run) => run.check_supervisable(options.user.is_some())?,
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
         }
@@ -347,6 +337,8 @@ struct Ran {
     executable: Option<PathBuf>,
     /// For a container: its engine and OCI runtime.
     runtime: Option<(Engine, String)>,
+    /// For a container: the run, whose image holds its programs.
+    container: Option<EngineRun>,
 }
 
 /// Runs the command in a fresh watched cgroup, supervised until it ends,
@@ -421,8 +413,8 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     warnings.append(&mut notes);
     warnings.extend(close(session, &target, options.keep_running));
     let observation = tracer.snapshot()?;
-    let (executable, runtime) = match target {
-        Target::Native(path) => (Some(path), None),
+    let (executable, runtime, container) = match target {
+        Target::Native(path) => (Some(path), None, None),
         Target::Container(recording) => (
             None,
             Some((
@@ -432,6 +424,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
                     .clone()
                     .unwrap_or_else(|| "unknown".to_owned()),
             )),
+            Some(recording.engine_run.clone()),
         ),
     };
     Ok(Ran {
@@ -441,6 +434,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
         warnings,
         executable,
         runtime,
+        container,
     })
 }
 
@@ -524,6 +518,7 @@ fn conclude(
         mut warnings,
         executable,
         runtime,
+        container,
     } = ran;
     let command_words: Vec<String> = redact::command_line(
         &options
@@ -550,19 +545,26 @@ fn conclude(
             &mut warnings,
         )
     });
-    let coverage = (options.coverage || options.include_reachable)
-        .then(|| {
-            let programs = scanned_programs(executable.as_deref(), &observation);
-            (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
+    let mut coverage = (options.coverage || options.include_reachable)
+        .then(|| match &container {
+            None => {
+                let programs = scanned_programs(executable.as_deref(), &observation);
+                (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
+            }
+            Some(run) => container_coverage(run, &observation, options.quiet),
         })
         .flatten();
     if let Some(coverage) = &coverage {
         warnings.extend(coverage.errors.iter().map(|e| format!("cannot scan {e}")));
-        if options.include_reachable {
-            let context = DockerContext::host(&[], &[])?;
-            stats.included_reachable =
-                coverage::include_reachable(&mut syscalls, coverage, &context);
-        }
+    }
+    // None of the programs could be scanned (said above): no coverage, not
+    // a vacuous "0 of 0".
+    coverage = coverage.filter(|c| !c.programs.is_empty());
+    if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
+        let (baseline, context) = default_of_the_run(container.as_ref())?;
+        stats.included_reachable =
+            coverage::include_reachable(&mut syscalls, coverage, &baseline, &context);
+        coverage.included_within = Some(baseline.name);
     }
     stats.coverage = coverage.clone();
     // What the kernel and the program's runtime make by timing, triggered
@@ -633,6 +635,79 @@ fn scanned_programs(
             .filter(|p| p.is_absolute() && p.is_file()),
     );
     programs
+}
+
+/// The coverage of a container recording: the programs the container
+/// executed, scanned inside its image (exported for it, under a guardian of
+/// its own: the run's has gone with its cgroup), against the syscalls the
+/// workload made after the runtime's `execve`. None when the container ran
+/// no program (it failed to start).
+fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -> Option<Coverage> {
+    let executed: Vec<String> = observation
+        .events
+        .executed
+        .values()
+        .map(|e| e.filename.clone())
+        .collect();
+    let programs = coverage::container_programs(&executed);
+    if programs.is_empty() {
+        return None;
+    }
+    let image = run
+        .run
+        .image()
+        .map(|i| i.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let engine = crate::scan::image::Engine {
+        cli: run.cli.clone(),
+        globals: run.global_args().to_vec(),
+    };
+    if !quiet {
+        eprintln!(
+            "syscall-profile: coverage: scanning the programs the container ran inside the image \
+             {image} (--no-coverage leaves this out)"
+        );
+    }
+    let observed = names_of(&observation.calls);
+    Some(match session::guardian::Guardian::spawn() {
+        Ok(mut guardian) => {
+            let container = coverage::ContainerImage {
+                engine: &engine,
+                image: &image,
+            };
+            let coverage = coverage::of_container(&container, &programs, &observed, &mut guardian);
+            guardian.release();
+            coverage
+        }
+        Err(e) => Coverage {
+            errors: vec![format!(
+                "the image {image}: cannot start the guardian process (it cleans up should this \
+                 tool be killed): {e}"
+            )],
+            ..Coverage::default()
+        },
+    })
+}
+
+/// The default profile `--include reachable` adds within, and the
+/// container it is evaluated for: the engine's default for the run's
+/// engine (its version) and capabilities (`--cap-add`, `--cap-drop`);
+/// Docker's default with its capabilities for a native command.
+fn default_of_the_run(
+    container: Option<&EngineRun>,
+) -> Result<(Baseline, DockerContext), RecordError> {
+    let Some(run) = container else {
+        return Ok((Baseline::docker_default(), DockerContext::host(&[], &[])?));
+    };
+    let values = |names: &[&str]| -> Vec<String> {
+        run.run
+            .find(names)
+            .filter_map(|o| o.value.clone())
+            .collect()
+    };
+    let baseline = Baseline::for_engine(run.run.engine, run.version().as_deref());
+    let context = baseline.context(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    Ok((baseline, context))
 }
 
 /// What a container's runtime did after its filter install, and its base

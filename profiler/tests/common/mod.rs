@@ -188,3 +188,49 @@ pub fn docker_host() -> String {
         )
     })
 }
+
+/// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
+pub fn docker_run(args: &[&str]) -> Vec<String> {
+    let host = docker_host();
+    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// podman's global options for the store `cargo xtask test` prepares.
+pub fn podman_globals() -> Vec<String> {
+    std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
+        .unwrap_or_else(|_| {
+            panic!(
+                "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman tests need the \
+                 store that `cargo xtask test` prepares"
+            )
+        })
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `docker_run` with podman (which needs these ulimits where root lacks
+/// CAP_SYS_RESOURCE, as on these machines).
+pub fn podman_run(args: &[&str]) -> Vec<String> {
+    let mut words = vec!["podman".to_owned()];
+    words.extend(podman_globals());
+    words.extend(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ]
+        .map(str::to_owned),
+    );
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
