@@ -1414,7 +1414,11 @@ mod tests {
                 &[115.0, 112.0, 118.0],
             ),
             (Micro, Enforce(Policy::None), &[160.0, 155.0, 170.0]),
-            (Micro, EnforceKernelWatch(Policy::None), &[250.0, 245.0, 260.0]),
+            (
+                Micro,
+                EnforceKernelWatch(Policy::None),
+                &[250.0, 245.0, 260.0],
+            ),
             (
                 Micro,
                 Enforce(Policy::DockerDefault),
