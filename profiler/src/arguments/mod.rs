@@ -6,6 +6,7 @@
 //! recording turns their values into argument conditions, and every report names the values with [`symbols`].
 //! Syscalls outside the table cost nothing more than their count.
 
+pub mod allowance;
 pub mod symbols;
 
 use std::collections::BTreeMap;
