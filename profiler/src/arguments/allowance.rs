@@ -137,6 +137,9 @@ const MOST_TUPLES: usize = 50_000;
 /// How many calls an [`Item`] keeps.
 const CALLS_KEPT: usize = 16;
 
+/// How many calls a [`Comparison`] keeps of what lies beyond.
+const MOST_CALLS: usize = 4096;
+
 /// One argument of a comparison and its representatives.
 #[derive(Debug, Clone)]
 struct Dim {
@@ -473,6 +476,9 @@ pub struct Comparison {
     /// Whether ours looks at the arguments at all (a profile of names
     /// only does not: it lets through whatever the baseline refuses).
     pub ours_checks: bool,
+    /// Some calls (six arguments) ours lets run and theirs refuses.
+    #[serde(skip)]
+    pub beyond_calls: Vec<[u64; 6]>,
 }
 
 /// Compares what `ours` and `theirs` let through of `syscall`'s arguments.
@@ -483,8 +489,10 @@ pub fn compare(ours: &EffectivePolicy, theirs: &EffectivePolicy, syscall: &str) 
     let their_set = space.allowed(&their_access);
     let beyond: BTreeSet<Vec<u64>> = our_set.difference(&their_set).cloned().collect();
     let dropped: BTreeSet<Vec<u64>> = their_set.difference(&our_set).cloned().collect();
+    let beyond_calls = beyond.iter().take(MOST_CALLS).map(|t| space.call(t)).collect();
     Comparison {
         syscall: syscall.to_owned(),
+        beyond_calls,
         ours: space.name(&our_set),
         theirs: space.name(&their_set),
         beyond: space.name(&beyond),

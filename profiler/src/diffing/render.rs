@@ -81,7 +81,12 @@ fn text(report: &DiffReport, colour: bool) -> String {
     out.push('\n');
 
     if report.denied_needed.is_empty() {
-        let _ = writeln!(out, "{}", p.green("Needs nothing the baseline denies."));
+        let headline = if report.beyond_baseline.iter().any(|b| b.allow_with.is_some()) {
+            "Needs no syscall the baseline denies."
+        } else {
+            "Needs nothing the baseline denies."
+        };
+        let _ = writeln!(out, "{}", p.green(headline));
     } else {
         let _ = writeln!(
             out,
@@ -100,27 +105,79 @@ fn text(report: &DiffReport, colour: bool) -> String {
     }
     out.push('\n');
 
-    if !report.conditional.is_empty() {
+    let (needed, unchecked): (Vec<_>, Vec<_>) = report
+        .beyond_baseline
+        .iter()
+        .partition(|b| b.profile_checks_arguments);
+    if !needed.is_empty() {
         let _ = writeln!(
             out,
             "{}",
-            p.yellow("Uses syscalls the baseline allows only under argument conditions:")
+            p.red(&format!(
+                "Needs {} argument value(s) the baseline refuses:",
+                needed.len()
+            ))
         );
-        for cond in &report.conditional {
+        for beyond in &needed {
             let _ = writeln!(
                 out,
-                "  {}: allowed when {}; otherwise {}",
-                p.bold(&cond.name),
-                cond.baseline_allows_when.join(" or "),
-                cond.otherwise
+                "  {}: {} (the baseline allows {})",
+                p.bold(&beyond.name),
+                beyond.values,
+                beyond.baseline_allows
             );
-            if !cond.profile_conditions.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "      the profile allows it when {}",
-                    cond.profile_conditions.join(" or ")
-                );
+            if let Some(remedy) = &beyond.allow_with {
+                let _ = writeln!(out, "      allowed by: {remedy}");
             }
+        }
+        out.push('\n');
+    }
+    if !unchecked.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.yellow(
+                "Lets through argument values the baseline refuses, without checking the \
+                 arguments (record with argument rules to learn which the run uses):"
+            )
+        );
+        for beyond in &unchecked {
+            let _ = writeln!(
+                out,
+                "  {}: {} (the baseline allows {})",
+                p.bold(&beyond.name),
+                beyond.values,
+                beyond.baseline_allows
+            );
+        }
+        out.push('\n');
+    }
+    if !report.falls_back.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.green("Answered by the baseline so that the C library falls back:")
+        );
+        for fall in &report.falls_back {
+            let _ = writeln!(
+                out,
+                "  {} ({}; the C library calls {} instead)",
+                p.bold(&fall.name),
+                fall.baseline_verdict,
+                fall.falls_back_to
+            );
+            let _ = writeln!(out, "      {}", fall.advice);
+        }
+        out.push('\n');
+    }
+    if !report.arguments.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.yellow("Argument values, the profile's and the baseline's:")
+        );
+        for diff in &report.arguments {
+            let _ = writeln!(out, "  {}", diff.summary);
         }
         out.push('\n');
     }
@@ -192,7 +249,11 @@ fn markdown(report: &DiffReport) -> String {
         short_caps(&report.context.capabilities)
     );
     if report.denied_needed.is_empty() {
-        out.push_str("**Needs nothing the baseline denies.**\n\n");
+        if report.beyond_baseline.iter().any(|b| b.allow_with.is_some()) {
+            out.push_str("**Needs no syscall the baseline denies.**\n\n");
+        } else {
+            out.push_str("**Needs nothing the baseline denies.**\n\n");
+        }
     } else {
         let _ = writeln!(
             out,
@@ -214,23 +275,47 @@ fn markdown(report: &DiffReport) -> String {
         }
         out.push('\n');
     }
-    if !report.conditional.is_empty() {
-        out.push_str("**Allowed by the baseline only under argument conditions:**\n\n");
-        out.push_str("| syscall | allowed when | otherwise | the profile's conditions |\n");
+    if !report.beyond_baseline.is_empty() {
+        out.push_str("**Argument values the baseline refuses:**\n\n");
+        out.push_str("| syscall | values | the baseline allows | allowed by |\n");
         out.push_str("| --- | --- | --- | --- |\n");
-        for cond in &report.conditional {
-            let profile = if cond.profile_conditions.is_empty() {
-                "none".to_owned()
-            } else {
-                cond.profile_conditions.join(" or ")
+        for beyond in &report.beyond_baseline {
+            let remedy = match &beyond.allow_with {
+                Some(remedy) => remedy.to_string(),
+                None => "the profile does not check the arguments".to_owned(),
             };
             let _ = writeln!(
                 out,
-                "| `{}` | `{}` | {} | {} |",
-                cond.name,
-                cell(&cond.baseline_allows_when.join(" or ")),
-                cell(&cond.otherwise),
-                cell(&profile)
+                "| `{}` | {} | {} | {} |",
+                beyond.name,
+                cell(&beyond.values),
+                cell(&beyond.baseline_allows),
+                cell(&remedy)
+            );
+        }
+        out.push('\n');
+    }
+    for fall in &report.falls_back {
+        let _ = writeln!(
+            out,
+            "**`{}`**: {}; the C library calls `{}` instead: {}\n",
+            fall.name,
+            fall.baseline_verdict,
+            fall.falls_back_to,
+            fall.advice
+        );
+    }
+    if !report.arguments.is_empty() {
+        out.push_str("**Argument values:**\n\n");
+        out.push_str("| syscall | the profile allows | the baseline allows |\n");
+        out.push_str("| --- | --- | --- |\n");
+        for diff in &report.arguments {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                diff.name,
+                cell(&diff.profile_allows.to_string()),
+                cell(&diff.baseline_allows.to_string())
             );
         }
         out.push('\n');
@@ -283,9 +368,10 @@ mod tests {
         assert!(plain.contains("mount (denied with EPERM (1))"), "{plain}");
         assert!(plain.contains("allowed by: --cap-add SYS_ADMIN"), "{plain}");
         assert!(
-            plain.contains("socket: allowed when arg0 < 38 or arg0 == 39 or arg0 > 40"),
+            plain.contains("socket: any (the profile does not check the arguments) — the default allows all but AF_ALG, AF_VSOCK"),
             "{plain}"
         );
+        assert!(plain.contains("  socket: AF_ALG, AF_VSOCK (the baseline allows all but AF_ALG, AF_VSOCK)"), "{plain}");
         let coloured = render(&report(), Format::Text, true);
         assert!(coloured.contains("\x1b[1;31m"));
     }
