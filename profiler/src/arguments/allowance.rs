@@ -77,7 +77,12 @@ pub fn arg_values(captured: &Captured, tuple: &[u64]) -> Vec<ArgValue> {
 
 /// `value` by name, for an argument of `symbols`, among the values `tuple`
 /// of arguments named by `all`.
-fn name_value(symbols: Option<Symbols>, value: u64, all: &[Option<Symbols>], tuple: &[u64]) -> String {
+fn name_value(
+    symbols: Option<Symbols>,
+    value: u64,
+    all: &[Option<Symbols>],
+    tuple: &[u64],
+) -> String {
     let Some(symbols) = symbols else {
         return if value < 4096 {
             value.to_string()
@@ -489,7 +494,11 @@ pub fn compare(ours: &EffectivePolicy, theirs: &EffectivePolicy, syscall: &str) 
     let their_set = space.allowed(&their_access);
     let beyond: BTreeSet<Vec<u64>> = our_set.difference(&their_set).cloned().collect();
     let dropped: BTreeSet<Vec<u64>> = their_set.difference(&our_set).cloned().collect();
-    let beyond_calls = beyond.iter().take(MOST_CALLS).map(|t| space.call(t)).collect();
+    let beyond_calls = beyond
+        .iter()
+        .take(MOST_CALLS)
+        .map(|t| space.call(t))
+        .collect();
     Comparison {
         syscall: syscall.to_owned(),
         beyond_calls,
@@ -565,7 +574,8 @@ mod tests {
 
     #[test]
     fn a_profile_of_names_lets_through_what_the_default_refuses() {
-        let ours = policy(serde_json::json!([{"names": ["socket", "clone"], "action": "SCMP_ACT_ALLOW"}]));
+        let ours =
+            policy(serde_json::json!([{"names": ["socket", "clone"], "action": "SCMP_ACT_ALLOW"}]));
         let c = compare(&ours, &docker(), "socket");
         assert_eq!(c.ours, Values::Any);
         assert_eq!(c.beyond.to_string(), "AF_ALG, AF_VSOCK");
@@ -608,8 +618,10 @@ mod tests {
 
     #[test]
     fn docker_s_personalities_are_named() {
-        let ours = policy(serde_json::json!([{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-            "args": [{"index": 0, "value": 0x0040_0000u64, "op": "SCMP_CMP_EQ"}]}]));
+        let ours = policy(
+            serde_json::json!([{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 0x0040_0000u64, "op": "SCMP_CMP_EQ"}]}]),
+        );
         let c = compare(&ours, &docker(), "personality");
         assert_eq!(c.beyond.to_string(), "PER_LINUX|READ_IMPLIES_EXEC");
         assert_eq!(

@@ -81,7 +81,11 @@ fn text(report: &DiffReport, colour: bool) -> String {
     out.push('\n');
 
     if report.denied_needed.is_empty() {
-        let headline = if report.beyond_baseline.iter().any(|b| b.allow_with.is_some()) {
+        let headline = if report
+            .beyond_baseline
+            .iter()
+            .any(|b| b.allow_with.is_some())
+        {
             "Needs no syscall the baseline denies."
         } else {
             "Needs nothing the baseline denies."
@@ -249,7 +253,11 @@ fn markdown(report: &DiffReport) -> String {
         short_caps(&report.context.capabilities)
     );
     if report.denied_needed.is_empty() {
-        if report.beyond_baseline.iter().any(|b| b.allow_with.is_some()) {
+        if report
+            .beyond_baseline
+            .iter()
+            .any(|b| b.allow_with.is_some())
+        {
             out.push_str("**Needs no syscall the baseline denies.**\n\n");
         } else {
             out.push_str("**Needs nothing the baseline denies.**\n\n");
@@ -299,10 +307,7 @@ fn markdown(report: &DiffReport) -> String {
         let _ = writeln!(
             out,
             "**`{}`**: {}; the C library calls `{}` instead: {}\n",
-            fall.name,
-            fall.baseline_verdict,
-            fall.falls_back_to,
-            fall.advice
+            fall.name, fall.baseline_verdict, fall.falls_back_to, fall.advice
         );
     }
     if !report.arguments.is_empty() {
@@ -371,7 +376,12 @@ mod tests {
             plain.contains("socket: any (the profile does not check the arguments) — the default allows all but AF_ALG, AF_VSOCK"),
             "{plain}"
         );
-        assert!(plain.contains("  socket: AF_ALG, AF_VSOCK (the baseline allows all but AF_ALG, AF_VSOCK)"), "{plain}");
+        assert!(
+            plain.contains(
+                "  socket: AF_ALG, AF_VSOCK (the baseline allows all but AF_ALG, AF_VSOCK)"
+            ),
+            "{plain}"
+        );
         let coloured = render(&report(), Format::Text, true);
         assert!(coloured.contains("\x1b[1;31m"));
     }
