@@ -296,14 +296,12 @@ pub fn diff(
     let two_profiles = baseline.engine_default.is_none();
     for name in &needed {
         let base_access = base.access(name);
-        if matches!(base_access, Access::Conditional { .. })
-            || matches!(ours.access(name), Access::Conditional { .. })
-        {
-            if !matches!(base_access, Access::Denied(_)) {
-                let (diff, beyond) = argument_diff(baseline, context, &base, &ours, name);
-                arguments.push(diff);
-                beyond_baseline.extend(beyond);
-            }
+        let checked = matches!(base_access, Access::Conditional { .. })
+            || matches!(ours.access(name), Access::Conditional { .. });
+        if checked && !matches!(base_access, Access::Denied(_)) {
+            let (diff, beyond) = argument_diff(baseline, context, &base, &ours, name);
+            arguments.push(diff);
+            beyond_baseline.extend(beyond);
         }
         match base_access {
             Access::Allowed => {}
