@@ -254,4 +254,3 @@ pub fn enforce_verdicts(
         .collect();
     (verdicts, output)
 }
-
