@@ -308,16 +308,13 @@ pub fn diff(
             Access::Denied(verdict) if base.falls_back_to(name).is_some() => {
                 let to = base.falls_back_to(name).unwrap_or_default();
                 let advice = if two_profiles {
-                    format!(
-                        "nothing to allow: the C library calls {to} instead, whose values are \
-                         compared above"
-                    )
+                    format!("nothing to allow: {to}'s values are compared below")
                 } else {
                     format!(
-                        "nothing to allow: the C library calls {to} instead. The profile lets \
-                         {name} run, and no filter can check what it asks for (its flags are \
-                         in memory): answer it with ENOSYS too (a rule {{\"names\": \
-                         [\"{name}\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 38}})"
+                        "nothing to allow. The profile lets {name} run, and no filter can \
+                         check what it asks for (its flags are in memory): answer it with \
+                         ENOSYS too (a rule {{\"names\": [\"{name}\"], \"action\": \
+                         \"SCMP_ACT_ERRNO\", \"errnoRet\": 38}})"
                     )
                 };
                 falls_back.push(FallBack {
