@@ -101,19 +101,7 @@ fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
         update.contains("syscall-profile record -o observed.json -- "),
         "{update}"
     );
-    let bin_dir = profiler().parent().unwrap().to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("sh")
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .args(["-c", &update])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{update}: {}", stderr(&out));
+    run_printed(dir.path(), &update);
     assert!(fs::read_to_string(&policy).unwrap().contains("getcpu"));
     let out = check("2", &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -284,6 +272,24 @@ fn container_release_two_fails_the_gate() {
     assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
 }
 
+/// Runs a command line as `check` prints it, in `dir`, with this build's
+/// `syscall-profile` first on the PATH; it must succeed.
+fn run_printed(dir: &std::path::Path, line: &str) {
+    let bin_dir = profiler().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .current_dir(dir)
+        .env("PATH", path)
+        .args(["-c", line])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{line}: {}", stderr(&out));
+}
+
 const FIONREAD: u64 = 0x541b;
 const TIOCSTI: u64 = 0x5412;
 
@@ -393,19 +399,7 @@ fn a_new_ioctl_request_fails_the_gate_as_the_kernel_refuses_it() {
 
     // The update it prints makes the run pass.
     let update = json["update_command"].as_str().unwrap().to_owned();
-    let bin_dir = profiler().parent().unwrap().to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("sh")
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .args(["-c", &update])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{update}: {}", stderr(&out));
+    run_printed(dir.path(), &update);
     let out = check(&new);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }

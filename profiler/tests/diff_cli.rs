@@ -324,6 +324,15 @@ fn learned_workload(dir: &tempfile::TempDir) -> PathBuf {
     )
 }
 
+/// The entry of `list` for syscall `name`.
+fn entry<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {list:#}"))
+}
+
 fn diff_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
     let mut argv: Vec<&std::ffi::OsStr> = vec!["diff".as_ref()];
     argv.extend(args.iter().copied());
@@ -411,12 +420,7 @@ fn argument_values_beyond_the_default_are_named_with_the_least_privilege() {
     // without checking: said so, and no privilege is advised for it.
     let names = profile(&dir, "names.json", &["read", "clone", "socket", "clone3"]);
     let json = diff_json(&[names.as_os_str()]);
-    let socket = json["beyond_baseline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["name"] == "socket")
-        .unwrap();
+    let socket = entry(&json["beyond_baseline"], "socket");
     assert_eq!(socket["values"], "AF_ALG, AF_VSOCK");
     assert_eq!(socket["profile_checks_arguments"], false);
     assert_eq!(socket["allow_with"], serde_json::Value::Null);
@@ -463,24 +467,14 @@ fn two_profiles_differ_in_argument_values() {
         "{text}"
     );
     let json = diff_json(&[old.as_os_str(), new.as_os_str()]);
-    let ioctl = json["arguments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "ioctl")
-        .unwrap();
+    let ioctl = entry(&json["arguments"], "ioctl");
     assert_eq!(ioctl["added"]["kind"], "only");
     assert_eq!(ioctl["added"]["values"][0]["args"][0]["symbol"], "TIOCSTI");
     assert_eq!(ioctl["added"]["values"][0]["args"][0]["value"], 0x5412);
     assert_eq!(ioctl["removed"]["kind"], "nothing");
     // The same profiles the other way round: TIOCSTI removed.
     let json = diff_json(&[new.as_os_str(), old.as_os_str()]);
-    let ioctl = json["arguments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "ioctl")
-        .unwrap();
+    let ioctl = entry(&json["arguments"], "ioctl");
     assert_eq!(
         ioctl["removed"]["values"][0]["args"][0]["symbol"],
         "TIOCSTI"

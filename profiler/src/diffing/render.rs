@@ -113,16 +113,32 @@ fn text(report: &DiffReport, colour: bool) -> String {
         .beyond_baseline
         .iter()
         .partition(|b| b.profile_checks_arguments);
-    if !needed.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.red(&format!(
-                "Needs {} argument value(s) the baseline refuses:",
-                needed.len()
-            ))
-        );
-        for beyond in &needed {
+    let needed_count = needed.len();
+    let sections = [
+        (
+            needed,
+            format!("Needs {needed_count} argument value(s) the baseline refuses:"),
+            true,
+        ),
+        (
+            unchecked,
+            "Lets through argument values the baseline refuses, without checking the \
+             arguments (record with argument rules to learn which the run uses):"
+                .to_owned(),
+            false,
+        ),
+    ];
+    for (beyond, title, needs) in sections {
+        if beyond.is_empty() {
+            continue;
+        }
+        let title = if needs {
+            p.red(&title)
+        } else {
+            p.yellow(&title)
+        };
+        let _ = writeln!(out, "{title}");
+        for beyond in beyond {
             let _ = writeln!(
                 out,
                 "  {}: {} (the baseline allows {})",
@@ -133,26 +149,6 @@ fn text(report: &DiffReport, colour: bool) -> String {
             if let Some(remedy) = &beyond.allow_with {
                 let _ = writeln!(out, "      allowed by: {remedy}");
             }
-        }
-        out.push('\n');
-    }
-    if !unchecked.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            p.yellow(
-                "Lets through argument values the baseline refuses, without checking the \
-                 arguments (record with argument rules to learn which the run uses):"
-            )
-        );
-        for beyond in &unchecked {
-            let _ = writeln!(
-                out,
-                "  {}: {} (the baseline allows {})",
-                p.bold(&beyond.name),
-                beyond.values,
-                beyond.baseline_allows
-            );
         }
         out.push('\n');
     }
