@@ -318,7 +318,7 @@ fn values_beyond(
             .map(|item| new_value(item.describe(), item.args.clone(), &item.calls))
             .collect(),
         values => vec![new_value(
-            values.to_string(),
+            format!("values: {values}"),
             Vec::new(),
             &comparison.beyond_calls,
         )],
