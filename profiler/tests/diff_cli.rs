@@ -613,6 +613,39 @@ fn what_diff_names_beyond_the_default_is_what_docker_refuses() {
         "the engine's refusals (left) and diff's (right)"
     );
 
+    // clone3: diff advises nothing, and a threaded glibc program (static,
+    // glibc's pthread_create tries clone3 first) runs under the engine's
+    // default, which answers clone3 with ENOSYS, without any --cap-add.
+    assert_eq!(json["falls_back"][0]["name"], "clone3", "{json:#}");
+    assert!(
+        json["denied_needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["name"] != "clone3"),
+        "{json:#}"
+    );
+    let threads = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "docker",
+            "-H",
+            &docker_host(),
+            "run",
+            "--rm",
+            "--network",
+            "none",
+        ])
+        .args([TEST_IMAGE, "threads", "8"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run docker");
+    assert!(
+        threads.status.success(),
+        "threads under Docker's default: {}",
+        stderr(&threads)
+    );
+
     // The advice: with the capability diff names, the engine lets it run.
     for advised in json["beyond_baseline"].as_array().unwrap() {
         let Some(caps) = advised["allow_with"]["caps"].as_array() else {
