@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::{
-    arguments::allowance::{self, ArgValue, Values},
+    arguments::allowance::{self, ArgValue, Comparison, Values},
     baseline::{Access, Baseline, DockerContext, EffectivePolicy, notes},
     exit,
     profile::Profile,
@@ -85,6 +85,10 @@ pub struct CheckReport {
     pub conditional: Vec<ConditionalSyscall>,
     /// Syscalls the policy allows that the run did not use.
     pub unused: Vec<String>,
+    /// Argument values the policy allows that the run did not use, of
+    /// syscalls both check the arguments of (information: the policy could
+    /// be tightened).
+    pub unused_values: Vec<UnusedValues>,
     /// The command that updates the policy to allow what the run used.
     pub update_command: Option<String>,
     /// With `--coverage PCT`: the run's coverage of what its programs can
@@ -154,6 +158,14 @@ pub struct NewValue {
     pub docker_default: &'static str,
 }
 
+/// The values of a syscall the policy allows and the run did not use.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusedValues {
+    pub name: String,
+    /// By name: `TCGETS, TIOCGWINSZ`.
+    pub values: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ConditionalSyscall {
     pub name: String,
@@ -185,6 +197,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
 
     let mut new_syscalls = Vec::new();
     let mut new_values = Vec::new();
+    let mut unused_values = Vec::new();
     let mut conditional = Vec::new();
     for name in &observed {
         let policy_access = policy.access(name);
@@ -193,7 +206,14 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         if matches!(policy_access, Access::Conditional { .. })
             && matches!(observed_policy.access(name), Access::Conditional { .. })
         {
-            new_values.extend(values_beyond(&observed_policy, &policy, &docker, name));
+            let comparison = allowance::compare(&observed_policy, &policy, name);
+            new_values.extend(values_beyond(&comparison, &docker));
+            if !comparison.dropped.is_nothing() {
+                unused_values.push(UnusedValues {
+                    name: name.clone(),
+                    values: comparison.dropped.to_string(),
+                });
+            }
             continue;
         }
         match policy_access {
@@ -283,20 +303,17 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         new_values,
         conditional,
         unused,
+        unused_values,
         update_command,
         coverage: None,
     }
 }
 
-/// The values of `name` the run (`observed`) used that `policy` refuses,
-/// each with what Docker's default does with it.
-fn values_beyond(
-    observed: &EffectivePolicy,
-    policy: &EffectivePolicy,
-    docker: &EffectivePolicy,
-    name: &str,
-) -> Vec<NewValue> {
-    let comparison = allowance::compare(observed, policy, name);
+/// The values the run used that the policy refuses (`comparison` is the
+/// run's against the policy's), each with what Docker's default does
+/// with it.
+fn values_beyond(comparison: &Comparison, docker: &EffectivePolicy) -> Vec<NewValue> {
+    let name = comparison.syscall.as_str();
     let docker_default = |calls: &[[u64; 6]]| {
         if calls.iter().all(|call| docker.verdict(name, call).runs()) {
             "allowed"
@@ -432,6 +449,12 @@ mod tests {
         assert_eq!(report.new_values.len(), 1);
         assert_eq!(report.new_values[0].value, "request TIOCSTI (0x5412)");
         assert_eq!(report.new_values[0].policy_allows, "FIONREAD");
+        assert!(report.unused_values.is_empty());
+        // The other way round: TIOCSTI allowed and unused, information.
+        let tighter = check(&input(&observed, &policy, false), &context());
+        assert_eq!(tighter.exit_code, exit::SUCCESS);
+        assert_eq!(tighter.unused_values[0].name, "ioctl");
+        assert_eq!(tighter.unused_values[0].values, "TIOCSTI");
         assert!(report.conditional.is_empty());
         assert!(report.update_command.is_some());
         // The same values pass; a run of names only is a note, as before.

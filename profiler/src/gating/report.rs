@@ -84,6 +84,14 @@ pub fn text(report: &CheckReport) -> String {
             cond.policy_allows_when.join(" or ")
         );
     }
+    for unused in &report.unused_values {
+        let _ = writeln!(
+            out,
+            "info: the policy allows {} with values this run did not use (it could be \
+             tightened): {}",
+            unused.name, unused.values
+        );
+    }
     if !report.unused.is_empty() {
         let label = if report.strict {
             "FAIL (--strict)"
@@ -307,6 +315,7 @@ mod tests {
             new_values: Vec::new(),
             conditional: Vec::new(),
             unused: vec!["openat".to_owned()],
+            unused_values: Vec::new(),
             update_command: Some(
                 "syscall-profile merge policy.json new.json -o policy.json".to_owned(),
             ),
