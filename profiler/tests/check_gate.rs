@@ -345,6 +345,11 @@ fn a_new_ioctl_request_fails_the_gate_as_the_kernel_refuses_it() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("PASS"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("values this run did not use"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = check(&new);
     let text = stdout(&out);
