@@ -394,6 +394,16 @@ mod tests {
             "CAP_SYS_ADMIN"
         );
         assert_eq!(json["conditional"][0]["name"], "socket");
+        assert_eq!(json["arguments"][0]["profile_allows"]["kind"], "any");
+        assert_eq!(json["arguments"][0]["baseline_allows"]["kind"], "all_but");
+        assert_eq!(
+            json["arguments"][0]["baseline_allows"]["values"][1]["args"][0]["symbol"],
+            "AF_VSOCK"
+        );
+        assert_eq!(
+            json["beyond_baseline"][0]["allow_with"],
+            serde_json::Value::Null
+        );
         assert!(json["surface"]["removed_share"].as_f64().unwrap() > 0.9);
         assert_eq!(json["context"]["arch"], "x86_64");
     }
@@ -404,5 +414,16 @@ mod tests {
         assert!(!md.contains('\x1b'));
         assert!(md.contains("| `mount` | denied with EPERM (1) |"), "{md}");
         assert!(md.contains("| no longer reachable | risk |"), "{md}");
+        assert!(
+            md.contains(
+                "| `socket` | AF_ALG, AF_VSOCK | all but AF_ALG, AF_VSOCK | the profile does not \
+                 check the arguments |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `socket` | any | all but AF_ALG, AF_VSOCK |"),
+            "{md}"
+        );
     }
 }
