@@ -152,6 +152,39 @@ struct Dim {
     name: &'static str,
     symbols: Option<Symbols>,
     reps: Vec<u64>,
+    /// Where the conditions on it cut its values into ranges (each cut the
+    /// first value of a range), when they all compare values (no mask).
+    cuts: Option<Vec<u64>>,
+}
+
+impl Dim {
+    /// The range of values sharing `value`'s fate under every condition,
+    /// when that is more than the value itself.
+    fn range_of(&self, value: u64) -> Option<(u64, u64)> {
+        let cuts = self.cuts.as_ref()?;
+        let low = cuts
+            .iter()
+            .copied()
+            .filter(|c| *c <= value)
+            .max()
+            .unwrap_or(0);
+        let high = cuts
+            .iter()
+            .copied()
+            .filter(|c| *c > value)
+            .min()
+            .map_or(u64::MAX, |next| next - 1);
+        (low != high).then_some((low, high))
+    }
+}
+
+/// A number as the reports write one: small ones in decimal.
+fn number(value: u64) -> String {
+    if value < 4096 {
+        value.to_string()
+    } else {
+        format!("{value:#x}")
+    }
 }
 
 /// The tuples two or more policies are compared on, for one syscall.
@@ -269,6 +302,7 @@ impl Space {
                     name: arg.name,
                     symbols: Some(arg.symbols),
                     reps,
+                    cuts: matches!(arg.shape, Shape::Enumeration).then(Vec::new),
                 });
             }
         }
@@ -280,6 +314,7 @@ impl Space {
                     name: ARG_NAMES.get(usize::from(index)).copied().unwrap_or("arg"),
                     symbols: None,
                     reps: vec![0],
+                    cuts: Some(Vec::new()),
                 });
             }
         }
@@ -301,6 +336,27 @@ impl Space {
                 .collect()
         };
         for dim in &mut dims {
+            for cond in conditions
+                .iter()
+                .filter(|c| c.index == u32::from(dim.index))
+            {
+                let cut = match cond.op {
+                    CompareOp::MaskedEqual => {
+                        dim.cuts = None;
+                        continue;
+                    }
+                    CompareOp::Equal | CompareOp::NotEqual => {
+                        vec![cond.value, cond.value.saturating_add(1)]
+                    }
+                    CompareOp::Less | CompareOp::GreaterOrEqual => vec![cond.value],
+                    CompareOp::LessOrEqual | CompareOp::Greater => {
+                        vec![cond.value.saturating_add(1)]
+                    }
+                };
+                if let Some(cuts) = &mut dim.cuts {
+                    cuts.extend(cut);
+                }
+            }
             dim.reps.extend(named_by_conditions(dim.index));
             dim.reps.sort_unstable();
             dim.reps.dedup();
@@ -400,12 +456,9 @@ impl Space {
                 .into_iter()
                 .filter(|t| !current.contains(t))
                 .collect();
-            return Values::AllBut(
-                complement
-                    .iter()
-                    .map(|t| self.item(&keep, t, Vec::new()))
-                    .collect(),
-            );
+            return Values::AllBut(merged(
+                complement.iter().map(|t| self.item(&keep, t, Vec::new())),
+            ));
         }
         // The calls of the whole set behind each item.
         let mut calls: BTreeMap<Vec<u64>, Vec<[u64; 6]>> = BTreeMap::new();
@@ -416,12 +469,11 @@ impl Space {
                 kept.push(self.call(full));
             }
         }
-        Values::Only(
+        Values::Only(merged(
             calls
                 .into_iter()
-                .map(|(t, calls)| self.item(&keep, &t, calls))
-                .collect(),
-        )
+                .map(|(t, calls)| self.item(&keep, &t, calls)),
+        ))
     }
 
     fn item(&self, dims: &[usize], tuple: &[u64], calls: Vec<[u64; 6]>) -> Item {
@@ -432,17 +484,38 @@ impl Space {
                 .zip(tuple)
                 .map(|(&d, &value)| {
                     let dim = &self.dims[d];
+                    // A value standing for a range of them is said as one.
+                    let symbol = match dim.range_of(value) {
+                        Some((low, u64::MAX)) => format!("{} and above", number(low)),
+                        Some((low, high)) => format!("{} to {}", number(low), number(high)),
+                        None => name_value(dim.symbols, value, &symbols, tuple),
+                    };
                     ArgValue {
                         index: dim.index,
                         name: dim.name,
                         value,
-                        symbol: name_value(dim.symbols, value, &symbols, tuple),
+                        symbol,
                     }
                 })
                 .collect(),
             calls,
         }
     }
+}
+
+/// `items` with those that say the same (values of one range) made one.
+fn merged(items: impl Iterator<Item = Item>) -> Vec<Item> {
+    let mut out: Vec<Item> = Vec::new();
+    for item in items {
+        match out.iter_mut().find(|i| i.symbols() == item.symbols()) {
+            Some(same) => {
+                let room = CALLS_KEPT.saturating_sub(same.calls.len());
+                same.calls.extend(item.calls.into_iter().take(room));
+            }
+            None => out.push(item),
+        }
+    }
+    out
 }
 
 /// Every combination of the bits of `mask` (each bit alone, and 0, when
@@ -614,6 +687,26 @@ mod tests {
             beyond(&ours, "ioctl", [&[0x5412u64][..], &[0x541b][..]]),
             [vec![0x5412]]
         );
+    }
+
+    #[test]
+    fn a_range_is_said_as_one() {
+        // A baseline allowing families below 46 only; a profile of names.
+        let theirs = policy(
+            serde_json::json!([{"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 46, "op": "SCMP_CMP_LT"}]}]),
+        );
+        let ours = policy(serde_json::json!([{"names": ["socket"], "action": "SCMP_ACT_ALLOW"}]));
+        let c = compare(&ours, &theirs, "socket");
+        assert_eq!(c.beyond.to_string(), "46 and above");
+        assert_eq!(c.theirs.to_string(), "all but 46 and above");
+        let between = policy(
+            serde_json::json!([{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 1, "value": 0x5400, "op": "SCMP_CMP_GE"},
+                     {"index": 1, "value": 0x54ff, "op": "SCMP_CMP_LE"}]}]),
+        );
+        let c = compare(&between, &docker(), "ioctl");
+        assert_eq!(c.ours.to_string(), "0x5400 to 0x54ff");
     }
 
     #[test]
