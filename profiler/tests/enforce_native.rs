@@ -10,9 +10,6 @@ use std::{fs, path::Path, process::Output, time::Duration};
 use common::*;
 use serde_json::{Value, json};
 
-/// An errno none of the syscalls used here returns on its own (EBADFD).
-const MARK: i64 = 77;
-
 /// The allow-list `call getppid` needs, learned by recording it.
 fn call_allow_list(dir: &Path) -> Vec<String> {
     let path = dir.join("base.json");
@@ -484,67 +481,6 @@ fn denials_show_live_on_a_terminal() {
         "the final report came already: {}",
         tmux.pane()
     );
-}
-
-/// A profile for `syscall-verdicts`: what it needs (learned by recording
-/// it) except `ioctl`, `socket` and `prctl`, which get only `rules`.
-fn verdicts_profile(dir: &Path, name: &str, rules: Value) -> std::path::PathBuf {
-    let learned = dir.join("verdicts-base.json");
-    if !learned.exists() {
-        let output = run([
-            "record".as_ref(),
-            "-q".as_ref(),
-            "-o".as_ref(),
-            learned.as_os_str(),
-            "--".as_ref(),
-            sample("syscall-verdicts").as_os_str(),
-            // getppid, and pause (ended by its alarm): the parent waits
-            // for a child the way it does for any probe that takes time.
-            "110".as_ref(),
-            "34".as_ref(),
-        ]);
-        assert!(output.status.success(), "{}", stderr(&output));
-    }
-    let names: Vec<String> = allowed_names(&fs::read_to_string(&learned).unwrap())
-        .into_iter()
-        .filter(|n| !["ioctl", "socket", "prctl"].contains(&n.as_str()))
-        .collect();
-    let mut syscalls = vec![json!({"names": names, "action": "SCMP_ACT_ALLOW"})];
-    syscalls.extend(rules.as_array().cloned().unwrap_or_default());
-    let document = json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": MARK,
-        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
-        "syscalls": syscalls,
-    });
-    let path = dir.join(name);
-    fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
-    path
-}
-
-/// `enforce [EXTRA...] --profile PROFILE -- syscall-verdicts PROBES...`:
-/// each probe's verdict, by probe, and the output.
-fn enforce_verdicts(
-    profile: &Path,
-    extra: &[&str],
-    probes: &[&str],
-) -> (Vec<(String, String)>, Output) {
-    let mut args: Vec<std::ffi::OsString> = vec!["enforce".into()];
-    args.extend(extra.iter().map(Into::into));
-    args.extend([
-        "--profile".into(),
-        profile.as_os_str().to_owned(),
-        "--".into(),
-        sample("syscall-verdicts").into_os_string(),
-    ]);
-    args.extend(probes.iter().map(Into::into));
-    let output = run(args);
-    let verdicts = stdout(&output)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(p, v)| (p.to_owned(), v.to_owned()))
-        .collect();
-    (verdicts, output)
 }
 
 // x86_64 numbers and the values probed.

@@ -468,6 +468,33 @@ impl Baseline {
     /// The capabilities whose `--cap-add` would let `name` run under this
     /// baseline in `context` (one of them is enough), when there are any.
     pub fn capabilities_allowing(&self, name: &str, context: &DockerContext) -> Vec<Capability> {
+        self.capabilities_making(name, context, |policy| policy.access(name).is_allowed())
+    }
+
+    /// The capabilities whose `--cap-add` would let every one of `calls`
+    /// (six arguments each) of `name` run under this baseline in
+    /// `context` (one of them is enough): `clone` with `CLONE_NEWUSER`
+    /// needs CAP_SYS_ADMIN under Docker's default.
+    pub fn capabilities_allowing_calls(
+        &self,
+        name: &str,
+        context: &DockerContext,
+        calls: &[[u64; 6]],
+    ) -> Vec<Capability> {
+        self.capabilities_making(name, context, |policy| {
+            let access = policy.access(name);
+            calls.iter().all(|call| access.verdict(call).runs())
+        })
+    }
+
+    /// The capabilities, each of which turns on a rule of `name` and, added
+    /// to `context`, makes `works` hold of the baseline.
+    fn capabilities_making(
+        &self,
+        name: &str,
+        context: &DockerContext,
+        works: impl Fn(&EffectivePolicy) -> bool,
+    ) -> Vec<Capability> {
         let mut found = BTreeSet::new();
         for rule in &self.profile.syscalls {
             if !rule.names.iter().any(|n| n == name) || !rule.action.lets_run() {
@@ -479,7 +506,7 @@ impl Baseline {
                 }
                 let mut with = context.clone();
                 with.caps.insert(*cap);
-                if self.evaluate(&with).access(name).is_allowed() {
+                if works(&self.evaluate(&with)) {
                     found.insert(*cap);
                 }
             }
@@ -873,5 +900,14 @@ mod tests {
         assert_eq!(caps("kcmp"), ["CAP_SYS_PTRACE"]);
         assert!(caps("kexec_load").is_empty());
         assert!(caps("read").is_empty());
+        let newuser = [0x1000_0000 | 0x11, 0, 0, 0, 0, 0];
+        let clone = baseline.capabilities_allowing_calls("clone", &ctx, &[newuser]);
+        assert_eq!(clone, ["CAP_SYS_ADMIN".parse().unwrap()]);
+        let vsock = [40, 1, 0, 0, 0, 0];
+        assert!(
+            baseline
+                .capabilities_allowing_calls("socket", &ctx, &[vsock])
+                .is_empty()
+        );
     }
 }

@@ -18,8 +18,8 @@ use crate::{
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: 0 when every observed syscall is allowed by the policy; \
-                        1 when the run used syscalls outside it (or, with --strict, did not \
-                        use some it allows); 2 for a usage error, an unreadable profile or a \
+                        1 when the run used syscalls or argument values outside it (or, with \
+                        --strict, did not use some syscalls it allows); 2 for a usage error, an unreadable profile or a \
                         failed recording; 3 when the policy check passed but the recorded \
                         command itself failed."
 )]

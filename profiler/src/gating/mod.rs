@@ -1,6 +1,8 @@
 //! `syscall-profile check`: the CI gate. A run's observed syscalls against
 //! a committed policy: a syscall the policy does not allow fails the gate,
-//! each with its risk and the command that updates the policy; syscalls the
+//! each with its risk and the command that updates the policy, and so does
+//! an argument value the run used that the policy refuses (a new ioctl
+//! request is a regression like a new syscall); syscalls the
 //! policy allows but the run did not use are information (the policy could
 //! be tightened), or a failure with `--strict`.
 //!
@@ -16,6 +18,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::{
+    arguments::allowance::{self, ArgValue, Comparison, Values},
     baseline::{Access, Baseline, DockerContext, EffectivePolicy, notes},
     exit,
     profile::Profile,
@@ -74,11 +77,18 @@ pub struct CheckReport {
     pub observed_count: usize,
     /// Syscalls the run used that the policy does not allow.
     pub new_syscalls: Vec<NewSyscall>,
+    /// Argument values the run used that the policy refuses, for syscalls
+    /// it allows under argument conditions.
+    pub new_values: Vec<NewValue>,
     /// Syscalls the run used that the policy allows only under argument
     /// conditions, which a recording of names cannot confirm.
     pub conditional: Vec<ConditionalSyscall>,
     /// Syscalls the policy allows that the run did not use.
     pub unused: Vec<String>,
+    /// Argument values the policy allows that the run did not use, of
+    /// syscalls both check the arguments of (information: the policy could
+    /// be tightened).
+    pub unused_values: Vec<UnusedValues>,
     /// The command that updates the policy to allow what the run used.
     pub update_command: Option<String>,
     /// With `--coverage PCT`: the run's coverage of what its programs can
@@ -132,6 +142,30 @@ pub struct NewSyscall {
     pub docker_default: &'static str,
 }
 
+/// An argument value the run used that the policy refuses.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewValue {
+    pub name: String,
+    /// The value by name and number: `request TIOCSTI (0x5412)`.
+    pub value: String,
+    /// The same, argument by argument (empty when `value` is a range:
+    /// `all but …`).
+    pub args: Vec<ArgValue>,
+    /// What the policy lets through of the syscall (`FIONREAD, TCGETS`).
+    pub policy_allows: String,
+    /// What Docker's default profile does with this value on this host:
+    /// `allowed` or `refused`.
+    pub docker_default: &'static str,
+}
+
+/// The values of a syscall the policy allows and the run did not use.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusedValues {
+    pub name: String,
+    /// By name: `TCGETS, TIOCGWINSZ`.
+    pub values: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ConditionalSyscall {
     pub name: String,
@@ -157,13 +191,32 @@ pub struct CheckInput<'a> {
 /// would apply them on this host.
 pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     let policy = EffectivePolicy::evaluate(input.policy, context);
-    let observed = EffectivePolicy::evaluate(input.observed, context).runnable_names();
+    let observed_policy = EffectivePolicy::evaluate(input.observed, context);
+    let observed = observed_policy.runnable_names();
     let docker = Baseline::docker_default().evaluate(context);
 
     let mut new_syscalls = Vec::new();
+    let mut new_values = Vec::new();
+    let mut unused_values = Vec::new();
     let mut conditional = Vec::new();
     for name in &observed {
-        match policy.access(name) {
+        let policy_access = policy.access(name);
+        // A run recorded with its argument values: each value the policy
+        // refuses is new.
+        if matches!(policy_access, Access::Conditional { .. })
+            && matches!(observed_policy.access(name), Access::Conditional { .. })
+        {
+            let comparison = allowance::compare(&observed_policy, &policy, name);
+            new_values.extend(values_beyond(&comparison, &docker));
+            if !comparison.dropped.is_nothing() {
+                unused_values.push(UnusedValues {
+                    name: name.clone(),
+                    values: comparison.dropped.to_string(),
+                });
+            }
+            continue;
+        }
+        match policy_access {
             Access::Allowed => {}
             Access::Denied(_) => {
                 let docker_default = match docker.access(name) {
@@ -211,7 +264,8 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     let allowed: BTreeSet<String> = policy.runnable_names();
     let unused: Vec<String> = allowed.difference(&observed).cloned().collect();
 
-    let outside = !new_syscalls.is_empty() || (input.strict && !unused.is_empty());
+    let outside =
+        !new_syscalls.is_empty() || !new_values.is_empty() || (input.strict && !unused.is_empty());
     let command_failed = input.command_exit_code.is_some_and(|code| code != 0);
     let exit_code = if outside {
         exit::OUTSIDE_POLICY
@@ -220,7 +274,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     } else {
         exit::SUCCESS
     };
-    let update_command = (!new_syscalls.is_empty()).then(|| {
+    let update_command = (!new_syscalls.is_empty() || !new_values.is_empty()).then(|| {
         let merge = |observed: &str| {
             format!(
                 "syscall-profile merge {} {} -o {}",
@@ -246,10 +300,45 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         exit_code,
         observed_count: observed.len(),
         new_syscalls,
+        new_values,
         conditional,
         unused,
+        unused_values,
         update_command,
         coverage: None,
+    }
+}
+
+/// The values the run used that the policy refuses (`comparison` is the
+/// run's against the policy's), each with what Docker's default does
+/// with it.
+fn values_beyond(comparison: &Comparison, docker: &EffectivePolicy) -> Vec<NewValue> {
+    let name = comparison.syscall.as_str();
+    let docker_default = |calls: &[[u64; 6]]| {
+        if calls.iter().all(|call| docker.verdict(name, call).runs()) {
+            "allowed"
+        } else {
+            "refused"
+        }
+    };
+    let new_value = |value: String, args: Vec<ArgValue>, calls: &[[u64; 6]]| NewValue {
+        name: name.to_owned(),
+        value,
+        args,
+        policy_allows: comparison.theirs.to_string(),
+        docker_default: docker_default(calls),
+    };
+    match &comparison.beyond {
+        Values::Nothing => Vec::new(),
+        Values::Only(items) => items
+            .iter()
+            .map(|item| new_value(item.describe(), item.args.clone(), &item.calls))
+            .collect(),
+        values => vec![new_value(
+            format!("values: {values}"),
+            Vec::new(),
+            &comparison.beyond_calls,
+        )],
     }
 }
 
@@ -328,6 +417,53 @@ mod tests {
         assert!(report.update_command.is_none());
         let strict = check(&input(&policy, &observed, true), &context());
         assert_eq!(strict.exit_code, exit::OUTSIDE_POLICY);
+    }
+
+    fn with_ioctls(requests: &[u64]) -> Profile {
+        let mut profile = allow(&["read", "exit_group"]);
+        for &request in requests {
+            let mut rule = crate::profile::SyscallRule::new(
+                vec!["ioctl".to_owned()],
+                crate::profile::Action::Allow,
+            );
+            rule.args = vec![crate::profile::ArgCondition {
+                index: 1,
+                value: request,
+                value_two: 0,
+                op: crate::profile::CompareOp::Equal,
+            }];
+            profile.syscalls.push(rule);
+        }
+        profile
+    }
+
+    #[test]
+    fn a_new_argument_value_fails_like_a_new_syscall() {
+        const FIONREAD: u64 = 0x541b;
+        const TIOCSTI: u64 = 0x5412;
+        let policy = with_ioctls(&[FIONREAD]);
+        let observed = with_ioctls(&[FIONREAD, TIOCSTI]);
+        let report = check(&input(&policy, &observed, false), &context());
+        assert_eq!(report.exit_code, exit::OUTSIDE_POLICY);
+        assert!(report.new_syscalls.is_empty());
+        assert_eq!(report.new_values.len(), 1);
+        assert_eq!(report.new_values[0].value, "request TIOCSTI (0x5412)");
+        assert_eq!(report.new_values[0].policy_allows, "FIONREAD");
+        assert!(report.unused_values.is_empty());
+        // The other way round: TIOCSTI allowed and unused, information.
+        let tighter = check(&input(&observed, &policy, false), &context());
+        assert_eq!(tighter.exit_code, exit::SUCCESS);
+        assert_eq!(tighter.unused_values[0].name, "ioctl");
+        assert_eq!(tighter.unused_values[0].values, "TIOCSTI");
+        assert!(report.conditional.is_empty());
+        assert!(report.update_command.is_some());
+        // The same values pass; a run of names only is a note, as before.
+        let same = check(&input(&policy, &policy, false), &context());
+        assert_eq!(same.exit_code, exit::SUCCESS);
+        let names = allow(&["read", "exit_group", "ioctl"]);
+        let unchecked = check(&input(&policy, &names, false), &context());
+        assert_eq!(unchecked.exit_code, exit::SUCCESS);
+        assert_eq!(unchecked.conditional[0].name, "ioctl");
     }
 
     #[test]
