@@ -108,13 +108,19 @@ pub struct Services {
 /// (the ones in the test image), for tests that run them natively too.
 pub const STATIC_SAMPLES_VAR: &str = "SYSCALL_PROFILE_TEST_STATIC_SAMPLES";
 
+/// Environment variable naming the socket of the containerd the tests use
+/// (give it to `ctr -a`).
+pub const CONTAINERD_ADDRESS_VAR: &str = "SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS";
+
 /// Environment variable naming the podman global options the tests use.
 pub const PODMAN_GLOBALS_VAR: &str = "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS";
 
 impl Services {
     /// Starts a dockerd of its own (own data root, exec root and socket; no
-    /// bridge, no iptables: the host's network is not touched), prepares a
-    /// podman store of its own, and imports the test image into both.
+    /// bridge, no iptables: the host's network is not touched) and a
+    /// containerd of its own (own root, state and socket; no CRI plugin),
+    /// prepares a podman store of its own, and imports the test image into
+    /// all three.
     pub fn start(ws: &Workspace) -> Result<Self> {
         let mut services = Services {
             running: Vec::new(),
@@ -188,7 +194,14 @@ impl Services {
         eprintln!("xtask: dockerd is up at {docker_host}");
         services.running.push(daemon);
         images::import("docker", &["-H".to_owned(), docker_host.clone()], &samples)?;
-        services.env.push(("DOCKER_HOST".to_owned(), docker_host));
+        services.env.push(("DOCKER_HOST".to_owned(), docker_host.clone()));
+
+        let address = services.start_containerd(&base)?;
+        images::import_into_containerd(&docker_host, &address)?;
+        services.env.push((
+            CONTAINERD_ADDRESS_VAR.to_owned(),
+            address.to_string_lossy().into_owned(),
+        ));
 
         let podman_globals = vec![
             format!("--root={}", base.join("podman-root").display()),
@@ -204,6 +217,67 @@ impl Services {
             .env
             .push((PODMAN_GLOBALS_VAR.to_owned(), podman_globals.join(" ")));
         Ok(services)
+    }
+}
+
+impl Services {
+    /// `containerd` with its own root, state and socket under `base`, and a
+    /// configuration without the CRI plugin (the tests drive it with
+    /// `ctr`): stopped with the other services. Returns its socket.
+    fn start_containerd(&mut self, base: &std::path::Path) -> Result<PathBuf> {
+        let dir = base.join("containerd");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            "version = 2\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n",
+        )
+        .context("cannot write containerd's config.toml")?;
+        let address = dir.join("containerd.sock");
+        let log = dir.join("containerd.log");
+        let mut containerd = Command::new("containerd");
+        containerd
+            .arg("--config")
+            .arg(&config)
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--state")
+            .arg(dir.join("state"))
+            .arg("--address")
+            .arg(&address)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).context("cannot create containerd.log")?);
+        let mut daemon = BackgroundProcess::spawn("containerd", &mut containerd)
+            .context("containerd (Debian's containerd) is needed for the ctr tests")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = Command::new("ctr")
+                .arg("-a")
+                .arg(&address)
+                .arg("version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
+            }
+            if let Some(status) = daemon.try_wait()? {
+                anyhow::bail!(
+                    "containerd exited ({status}) before it was ready; see {}",
+                    log.display()
+                );
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("containerd was not ready within 30 s; see {}", log.display());
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("xtask: containerd is up at {}", address.display());
+        self.running.push(daemon);
+        Ok(address)
     }
 }
 

@@ -268,7 +268,7 @@ impl Baseline {
     /// version counts as current. podman's default comes from
     /// containers-common, whatever podman's own version.
     ///
-    /// For `ctr run --seccomp`, see [`Baseline::for_containerd`].
+    /// containerd (`ctr run --seccomp`): [`Baseline::for_containerd`].
     pub fn for_engine(engine: Engine, version: Option<&str>) -> Baseline {
         match engine {
             Engine::Docker => match version.and_then(major_minor) {
@@ -302,6 +302,7 @@ impl Baseline {
                     None => "the default of `podman run`".to_owned(),
                 },
             ),
+            Engine::Containerd => Baseline::for_containerd(version),
         }
     }
 

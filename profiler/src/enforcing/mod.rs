@@ -6,7 +6,9 @@
 //!   `execve`, with no_new_privs; if the filter cannot be built or
 //!   installed, the program does not run.
 //! - A container gets the profile through its engine
-//!   (`--security-opt seccomp=FILE`, replacing the user's own).
+//!   (`--security-opt seccomp=FILE`, replacing the user's own; for `ctr run`,
+//!   `--seccomp --seccomp-profile FILE` with the profile written as the
+//!   runtime spec's `linux.seccomp`, the format ctr reads).
 //! - Either way the program runs in a cgroup watched by the eBPF side, which
 //!   reports each syscall the filter denied ([`denials`]), live on a
 //!   terminal and at the end.
@@ -43,7 +45,7 @@ use crate::{
         BaselineError,
         eval::{Access, DockerContext, EffectivePolicy},
     },
-    engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     output::{Output, OutputError},
     profile::{Action, Arch, Profile, ProfileError, SyscallRule, SyscallSet},
@@ -90,6 +92,10 @@ pub enum EnforceError {
     Baseline(#[from] BaselineError),
     #[error("this host's architecture ({0}) is not supported")]
     UnsupportedArch(&'static str),
+    #[error("ctr reads the runtime spec's seccomp format, and {0}")]
+    Oci(#[from] crate::export::ExportError),
+    #[error("cannot write the profile for ctr to a temporary file: {0}")]
+    TempFile(std::io::Error),
     #[error(
         "the profile {profile} refuses execve, so {program} could never start under it \
          (nothing was run): allow execve in the profile{suggested}"
@@ -379,6 +385,9 @@ enum Target {
     Container {
         run: EngineRun,
         runtime_needs: Vec<String>,
+        /// For `ctr`: the profile in the runtime spec's format, in a file
+        /// with no name (read through `/proc/PID/fd/N`).
+        oci_profile: Option<File>,
     },
 }
 
@@ -421,12 +430,35 @@ fn plan_container(
     }
     for option in run.run.seccomp_options() {
         warnings.push(format!(
-            "your `--security-opt {}` is replaced by the profile {}",
-            option.value.as_deref().unwrap_or_default(),
+            "your `{}` is replaced by the profile {}",
+            ContainerRun::describe_option(option),
             options.profile.display()
         ));
     }
-    Ok((Target::Container { run, runtime_needs }, warnings))
+    let oci_profile = match run.run.engine {
+        Engine::Containerd => Some(oci_file(profile)?),
+        Engine::Docker | Engine::Podman => None,
+    };
+    Ok((
+        Target::Container {
+            run,
+            runtime_needs,
+            oci_profile,
+        },
+        warnings,
+    ))
+}
+
+/// The profile as the runtime spec's `linux.seccomp` (what `ctr run
+/// --seccomp-profile` reads), in a temporary file with no name.
+fn oci_file(profile: &Profile) -> Result<File, EnforceError> {
+    use std::io::{Seek, Write};
+    let text = crate::export::oci::to_text(&crate::export::oci::to_oci(profile)?);
+    let mut file = tempfile::tempfile().map_err(EnforceError::TempFile)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.rewind())
+        .map_err(EnforceError::TempFile)?;
+    Ok(file)
 }
 
 /// Starts the command in the session's cgroup under the profile: a native
@@ -449,21 +481,26 @@ fn spawn(
                 options.user.as_ref(),
             )
         }
-        Target::Container { run, .. } => {
-            let absolute = std::path::absolute(&options.profile).map_err(|source| {
-                EnforceError::ProfilePath {
-                    path: options.profile.clone(),
-                    source,
+        Target::Container {
+            run, oci_profile, ..
+        } => {
+            let file = match oci_profile {
+                Some(file) => {
+                    use std::os::unix::io::AsRawFd;
+                    format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd())
                 }
-            })?;
-            let parent = session.cgroup().relative().to_string_lossy().into_owned();
-            let seccomp = format!("seccomp={}", absolute.display());
-            let argv = run.run.rewritten(&[
-                "--cgroup-parent".into(),
-                parent.into(),
-                "--security-opt".into(),
-                seccomp.into(),
-            ]);
+                None => std::path::absolute(&options.profile)
+                    .map_err(|source| EnforceError::ProfilePath {
+                        path: options.profile.clone(),
+                        source,
+                    })?
+                    .display()
+                    .to_string(),
+            };
+            let (cgroup_option, cgroup_value) = run.run.cgroup_args(session.cgroup().relative());
+            let mut extra: Vec<OsString> = vec![cgroup_option.into(), cgroup_value.into()];
+            extra.extend(run.run.seccomp_args(&file));
+            let argv = run.run.rewritten(&extra);
             if !options.quiet {
                 eprintln!(
                     "syscall-profile: running the container under {}",

@@ -1,4 +1,4 @@
-//! Container engines (Docker, podman): recognising their `run` command
+//! Container engines (Docker, podman, containerd through `ctr`): recognising their `run` command
 //! lines, rewriting them, and asking the engine what it has, before anything
 //! is traced.
 
@@ -36,10 +36,17 @@ pub enum EngineError {
     #[error("no image in the {engine} run command line")]
     NoImage { engine: &'static str },
     #[error(
-        "the command already sets --cgroup-parent ({value}): the recorder sets it itself to \
+        "the command already sets --{option} ({value}): the tool sets it itself to \
          watch the container from its first syscall; remove yours"
     )]
-    CgroupParentGiven { value: String },
+    CgroupParentGiven { option: &'static str, value: String },
+    #[error(
+        "`ctr run --detach` returns before the container ends, and ctr has no command that \
+         waits for it: run it without -d/--detach (the tool waits with ctr)"
+    )]
+    CtrDetached,
+    #[error("`ctr run` needs a container id after the image: `ctr run [options] IMAGE ID [CMD...]`")]
+    CtrNoId,
     #[error(
         "--user applies to native commands; for a container use the engine's own option \
          (`docker run --user USER ...`)"
@@ -73,7 +80,7 @@ pub struct Container {
 impl std::fmt::Display for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let short = &self.id[..self.id.len().min(12)];
-        if self.name.is_empty() {
+        if self.name.is_empty() || self.name == self.id {
             write!(f, "{short}")
         } else {
             write!(f, "{} ({short})", self.name)
@@ -99,6 +106,7 @@ impl EngineRun {
             package: match engine {
                 Engine::Docker => "docker.io",
                 Engine::Podman => "podman",
+                Engine::Containerd => "containerd",
             },
         })?;
         let this = EngineRun { run, cli };
@@ -111,7 +119,9 @@ impl EngineRun {
     /// to be repeated on the helper commands this tool runs.
     pub fn global_args(&self) -> &[OsString] {
         let verb_at = self.run.options_start - 1;
-        let verb_at = if self.run.argv[verb_at - 1] == "container" {
+        let verb_at = if self.run.engine != Engine::Containerd
+            && self.run.argv[verb_at - 1] == "container"
+        {
             verb_at - 1
         } else {
             verb_at
@@ -147,12 +157,32 @@ impl EngineRun {
         }
     }
 
-    fn check_reachable(&self) -> Result<(), EngineError> {
+    /// The engine's version, as its server reports it (`None` when it
+    /// cannot be asked).
+    pub fn version(&self) -> Option<String> {
         let format = match self.run.engine {
             Engine::Docker => "{{.Server.Version}}",
             Engine::Podman => "{{.Version}}",
+            // `ctr version` prints the client's, then the server's.
+            Engine::Containerd => {
+                let out = self.query(["version"]).ok()?;
+                let server = out.split("Server:").nth(1)?;
+                return server
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Version:"))
+                    .map(|v| v.trim().to_owned());
+            }
         };
-        match self.query(["version", "--format", format]) {
+        self.query(["version", "--format", format]).ok()
+    }
+
+    fn check_reachable(&self) -> Result<(), EngineError> {
+        let asked = match self.run.engine {
+            Engine::Docker => self.query(["version", "--format", "{{.Server.Version}}"]),
+            Engine::Podman => self.query(["version", "--format", "{{.Version}}"]),
+            Engine::Containerd => self.query(["version"]),
+        };
+        match asked {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })
@@ -165,14 +195,33 @@ impl EngineRun {
         let image = self.run.image().ok_or(EngineError::NoImage {
             engine: self.run.engine.name(),
         })?;
-        match self.query([OsStr::new("image"), OsStr::new("inspect"), image]) {
+        let present = match self.run.engine {
+            Engine::Docker | Engine::Podman => {
+                self.query([OsStr::new("image"), OsStr::new("inspect"), image])
+            }
+            // `ctr images ls -q` lists the references, one a line.
+            Engine::Containerd => self.query(["images", "ls", "-q"]).and_then(|refs| {
+                refs.lines()
+                    .any(|r| OsStr::new(r.trim()) == image)
+                    .then_some(String::new())
+                    .ok_or(EngineError::Failed {
+                        engine: "containerd",
+                        detail: String::new(),
+                    })
+            }),
+        };
+        match present {
             Ok(_) => return Ok(()),
             Err(EngineError::Failed { .. }) => {}
             Err(e) => return Err(e),
         }
         // Pulled now, outside any recording, so that the pull neither counts
         // nor fails halfway through one.
-        match self.query([OsStr::new("pull"), image]) {
+        let pull: &[&OsStr] = match self.run.engine {
+            Engine::Docker | Engine::Podman => &[OsStr::new("pull"), image],
+            Engine::Containerd => &[OsStr::new("images"), OsStr::new("pull"), image],
+        };
+        match self.query(pull) {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { detail, .. }) => Err(EngineError::ImageMissing {
                 image: image.to_string_lossy().into_owned(),
@@ -185,6 +234,20 @@ impl EngineRun {
     /// The containers (id and name) that carry the label `key=value`,
     /// running or not. `None` when the engine cannot be asked.
     pub fn containers_with_label(&self, label: &str) -> Option<Vec<Container>> {
+        if self.run.engine == Engine::Containerd {
+            // A ctr container's id is its name.
+            let out = self
+                .query(self.run.engine.list_labelled_args(label))
+                .ok()?;
+            return Some(
+                out.split_whitespace()
+                    .map(|id| Container {
+                        id: id.to_owned(),
+                        name: id.to_owned(),
+                    })
+                    .collect(),
+            );
+        }
         let filter = format!("label={label}");
         let out = self
             .query([
@@ -213,13 +276,44 @@ impl EngineRun {
     /// `ENGINE stop -t SECONDS ID`: SIGTERM, then SIGKILL after the grace
     /// period. Whether the engine said it did.
     pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
-        let seconds = grace.as_secs().to_string();
-        self.query(["stop", "-t", &seconds, &container.id]).is_ok()
+        if self.run.engine != Engine::Containerd {
+            let seconds = grace.as_secs().to_string();
+            return self.query(["stop", "-t", &seconds, &container.id]).is_ok();
+        }
+        // ctr has no stop: SIGTERM to the task, SIGKILL after the grace
+        // period if it still runs.
+        let id = container.id.as_str();
+        if self.query(["tasks", "kill", "-s", "SIGTERM", id]).is_err() {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if !self.task_running(id) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.query(["tasks", "kill", "-s", "SIGKILL", id]).is_ok()
     }
 
-    /// `ENGINE rm -f ID`. Whether the engine said it did.
+    /// Whether the ctr task `id` runs (`ctr tasks ls`: TASK PID STATUS).
+    fn task_running(&self, id: &str) -> bool {
+        self.query(["tasks", "ls"]).is_ok_and(|out| {
+            out.lines().any(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                words.first() == Some(&id) && words.get(2) == Some(&"RUNNING")
+            })
+        })
+    }
+
+    /// Removes the container, killing it first (`ENGINE rm -f ID`; for ctr
+    /// its task, then the container). Whether the engine said it did.
     pub fn remove(&self, container: &Container) -> bool {
-        self.query(["rm", "-f", &container.id]).is_ok()
+        let mut removed = false;
+        for args in self.run.engine.remove_args(&container.id) {
+            removed = self.query(&args).is_ok();
+        }
+        removed
     }
 
     /// The OCI runtime the engine starts containers with (`runc`, `crun`).
@@ -227,6 +321,15 @@ impl EngineRun {
         let format = match self.run.engine {
             Engine::Docker => "{{.DefaultRuntime}}",
             Engine::Podman => "{{.Host.OCIRuntime.Name}}",
+            // containerd's runc shim runs `runc` from PATH, or the binary
+            // `--runc-binary` names.
+            Engine::Containerd => {
+                let given = self.run.find(&["runc-binary"]).find_map(|o| {
+                    let path = std::path::Path::new(o.value.as_deref()?);
+                    Some(path.file_name()?.to_string_lossy().into_owned())
+                });
+                return Some(given.unwrap_or_else(|| "runc".to_owned()));
+            }
         };
         let explicit = self.run.find(&["runtime"]).find_map(|o| o.value.clone());
         explicit.or_else(|| self.query(["info", "--format", format]).ok())

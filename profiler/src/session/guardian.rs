@@ -27,6 +27,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Engine;
+
 /// The hidden subcommand that runs the guardian.
 pub const SUBCOMMAND: &str = "__guardian";
 
@@ -39,6 +41,8 @@ pub enum Duty {
     /// Remove the containers of this engine that carry this label (they run
     /// under the recording profile).
     Containers {
+        /// The engine's name ([`crate::engine::Engine::name`]).
+        engine: String,
         cli: PathBuf,
         globals: Vec<OsString>,
         label: String,
@@ -138,12 +142,13 @@ pub fn serve() -> i32 {
     // engine, which then also removes their cgroups.
     for duty in &duties {
         if let Duty::Containers {
+            engine,
             cli,
             globals,
             label,
         } = duty
         {
-            said.extend(remove_containers(cli, globals, label));
+            said.extend(remove_containers(engine, cli, globals, label));
         }
     }
     for duty in &duties {
@@ -161,23 +166,27 @@ pub fn serve() -> i32 {
 }
 
 /// Removes (killing first) the containers that carry `label`.
-fn remove_containers(cli: &PathBuf, globals: &[OsString], label: &str) -> Option<String> {
-    let filter = format!("label={label}");
+fn remove_containers(
+    engine: &str,
+    cli: &PathBuf,
+    globals: &[OsString],
+    label: &str,
+) -> Option<String> {
+    let engine = Engine::from_name(engine)?;
     let ids = run_with_timeout(
         Command::new(cli)
             .args(globals)
-            .args(["ps", "-aq", "--filter", &filter]),
+            .args(engine.list_labelled_args(label)),
     )?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if ids.is_empty() {
         return None;
     }
-    run_with_timeout(
-        Command::new(cli)
-            .args(globals)
-            .args(["rm", "-f"])
-            .args(&ids),
-    );
+    for id in &ids {
+        for args in engine.remove_args(id) {
+            run_with_timeout(Command::new(cli).args(globals).args(args));
+        }
+    }
     Some(format!(
         "removed the container(s) {} created with the recording profile",
         ids.join(" ")
