@@ -194,7 +194,9 @@ impl Services {
         eprintln!("xtask: dockerd is up at {docker_host}");
         services.running.push(daemon);
         images::import("docker", &["-H".to_owned(), docker_host.clone()], &samples)?;
-        services.env.push(("DOCKER_HOST".to_owned(), docker_host.clone()));
+        services
+            .env
+            .push(("DOCKER_HOST".to_owned(), docker_host.clone()));
 
         let address = services.start_containerd(&base)?;
         images::import_into_containerd(&docker_host, &address)?;
@@ -271,7 +273,10 @@ impl Services {
                 );
             }
             if Instant::now() > deadline {
-                anyhow::bail!("containerd was not ready within 30 s; see {}", log.display());
+                anyhow::bail!(
+                    "containerd was not ready within 30 s; see {}",
+                    log.display()
+                );
             }
             thread::sleep(Duration::from_millis(100));
         }

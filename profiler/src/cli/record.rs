@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
+    export::Format,
     implied::Implied,
     recording::{self, RecordOptions, Recording, hook::Hook},
     session::process::RunAs,
@@ -17,6 +18,12 @@ pub struct RecordArgs {
     /// command starts). Default: standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// Write the profile for this consumer (as `export --to` does):
+    /// docker (the default), podman, oci (what `ctr run --seccomp-profile`,
+    /// runc and crun read), kubernetes, kubernetes-localhost, systemd.
+    #[arg(long = "to", value_name = "FORMAT", value_enum)]
+    to: Option<Format>,
 
     /// Also write the per-syscall counts to FILE, as JSON.
     #[arg(long, value_name = "FILE")]
@@ -108,6 +115,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         no_implied: args.no_implied,
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
+        to: args.to,
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -159,6 +167,9 @@ fn report(recording: &Recording, quiet: bool) {
             recording.stats.included_reachable.len(),
             recording.stats.included_reachable.join(" ")
         );
+    }
+    for note in &recording.export_notes {
+        eprintln!("syscall-profile: {note}");
     }
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),

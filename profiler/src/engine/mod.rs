@@ -25,7 +25,8 @@ pub enum EngineError {
         package: &'static str,
     },
     #[error(
-        "cannot reach the {engine} engine: {detail} (start the daemon, or point DOCKER_HOST at it)"
+        "cannot reach the {engine} engine: {detail} (start the daemon, or point the CLI at it: \
+         DOCKER_HOST, CONTAINER_HOST, `ctr -a SOCKET`)"
     )]
     Unreachable {
         engine: &'static str,
@@ -45,7 +46,9 @@ pub enum EngineError {
          waits for it: run it without -d/--detach (the tool waits with ctr)"
     )]
     CtrDetached,
-    #[error("`ctr run` needs a container id after the image: `ctr run [options] IMAGE ID [CMD...]`")]
+    #[error(
+        "`ctr run` needs a container id after the image: `ctr run [options] IMAGE ID [CMD...]`"
+    )]
     CtrNoId,
     #[error(
         "--user applies to native commands; for a container use the engine's own option \
@@ -119,13 +122,12 @@ impl EngineRun {
     /// to be repeated on the helper commands this tool runs.
     pub fn global_args(&self) -> &[OsString] {
         let verb_at = self.run.options_start - 1;
-        let verb_at = if self.run.engine != Engine::Containerd
-            && self.run.argv[verb_at - 1] == "container"
-        {
-            verb_at - 1
-        } else {
-            verb_at
-        };
+        let verb_at =
+            if self.run.engine != Engine::Containerd && self.run.argv[verb_at - 1] == "container" {
+                verb_at - 1
+            } else {
+                verb_at
+            };
         &self.run.argv[1..verb_at]
     }
 
@@ -236,9 +238,7 @@ impl EngineRun {
     pub fn containers_with_label(&self, label: &str) -> Option<Vec<Container>> {
         if self.run.engine == Engine::Containerd {
             // A ctr container's id is its name.
-            let out = self
-                .query(self.run.engine.list_labelled_args(label))
-                .ok()?;
+            let out = self.query(self.run.engine.list_labelled_args(label)).ok()?;
             return Some(
                 out.split_whitespace()
                     .map(|id| Container {

@@ -357,11 +357,7 @@ impl ContainerRun {
     /// docker and podman, Docker's JSON).
     pub fn seccomp_args(&self, file: &str) -> Vec<OsString> {
         match self.engine {
-            Engine::Containerd => vec![
-                "--seccomp".into(),
-                "--seccomp-profile".into(),
-                file.into(),
-            ],
+            Engine::Containerd => vec!["--seccomp".into(), "--seccomp-profile".into(), file.into()],
             Engine::Docker | Engine::Podman => {
                 vec!["--security-opt".into(), format!("seccomp={file}").into()]
             }

@@ -84,7 +84,8 @@ impl ContainerRecording {
 
         let label = format!("{LABEL_KEY}={}", cgroup.name());
         let (cgroup_option, cgroup_value) = run.cgroup_args(cgroup.relative());
-        let mut extra: Vec<OsString> = vec![cgroup_option.clone().into(), cgroup_value.clone().into()];
+        let mut extra: Vec<OsString> =
+            vec![cgroup_option.clone().into(), cgroup_value.clone().into()];
         extra.extend(run.seccomp_args(&profile_path));
         extra.extend(["--label".into(), label.clone().into()]);
         let seccomp_words = run.seccomp_args("<allow-all>");
