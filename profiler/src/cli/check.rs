@@ -7,7 +7,7 @@ use std::{
 
 use super::{Error, block_on, print_stdout, warn};
 use crate::{
-    baseline::DockerContext,
+    baseline::Baseline,
     gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
     output::Output,
     profile::Profile,
@@ -98,7 +98,10 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
     let policy = load(&args.policy)?;
-    let context = DockerContext::host(&[], &[])?;
+    // The default the command's engine applies (from its version), with
+    // the capabilities that engine gives; Docker's for a native command.
+    let baseline = Baseline::for_command(&args.command).unwrap_or_else(Baseline::docker_default);
+    let context = baseline.context(&[], &[])?;
     let policy_name = args.policy.display().to_string();
 
     // Written into reports that CI keeps: secrets taken out.
@@ -143,6 +146,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             command: (!words.is_empty()).then_some(words),
             command_exit_code: exit_code,
             strict: args.strict,
+            baseline: &baseline,
             record_again,
         },
         &context,

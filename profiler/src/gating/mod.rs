@@ -68,6 +68,9 @@ pub struct CheckReport {
     /// Its exit status.
     pub command_exit_code: Option<i32>,
     pub strict: bool,
+    /// The engine default the new syscalls are set against, and why it is
+    /// that one (`podman's default (...), the default of `podman run``).
+    pub baseline: String,
     pub passed: bool,
     pub exit_code: i32,
     /// How many syscalls the run used.
@@ -127,9 +130,9 @@ impl CheckReport {
 pub struct NewSyscall {
     pub name: String,
     pub risk: String,
-    /// What Docker's default profile does with it on this host:
-    /// `allowed`, `conditional` or `denied`.
-    pub docker_default: &'static str,
+    /// What the engine's default profile (the report's `baseline`) does
+    /// with it on this host: `allowed`, `conditional` or `denied`.
+    pub engine_default: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,18 +150,22 @@ pub struct CheckInput<'a> {
     pub command: Option<Vec<String>>,
     pub command_exit_code: Option<i32>,
     pub strict: bool,
+    /// The engine default new syscalls are set against: the one the
+    /// command's engine applies, Docker's for a native command.
+    pub baseline: &'a Baseline,
     /// How to produce the observed profile again, for the update command:
     /// the `record` command and the file it writes (`None`: the observed
     /// profile is the file `observed_name`).
     pub record_again: Option<(String, String)>,
 }
 
-/// Checks `input.observed` against `input.policy`, both evaluated as Docker
-/// would apply them on this host.
+/// Checks `input.observed` against `input.policy`, both evaluated as the
+/// engine would apply them on this host (`context`).
 pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     let policy = EffectivePolicy::evaluate(input.policy, context);
     let observed = EffectivePolicy::evaluate(input.observed, context).runnable_names();
-    let docker = Baseline::docker_default().evaluate(context);
+    let baseline = input.baseline;
+    let default = baseline.evaluate(context);
 
     let mut new_syscalls = Vec::new();
     let mut conditional = Vec::new();
@@ -166,30 +173,27 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         match policy.access(name) {
             Access::Allowed => {}
             Access::Denied(_) => {
-                let docker_default = match docker.access(name) {
+                let engine_default = match default.access(name) {
                     Access::Allowed => "allowed",
                     Access::Conditional { .. } => "conditional",
                     Access::Denied(_) => "denied",
                 };
                 let risk = match notes::note_for(name) {
                     Some(note) => note.risk.to_owned(),
-                    None => match docker_default {
+                    None => match engine_default {
                         "allowed" => {
-                            "low: Docker's default profile allows it in every container".to_owned()
+                            format!("low: {} allows it in every container", baseline.name)
                         }
                         "conditional" => {
-                            "Docker's default profile allows it only for some arguments".to_owned()
+                            format!("{} allows it only for some arguments", baseline.name)
                         }
-                        _ => format!(
-                            "Docker's default profile denies it: {}",
-                            notes::why_docker_blocks(name)
-                        ),
+                        _ => format!("{} denies it: {}", baseline.name, baseline.why_denied(name)),
                     },
                 };
                 new_syscalls.push(NewSyscall {
                     name: name.clone(),
                     risk,
-                    docker_default,
+                    engine_default,
                 });
             }
             Access::Conditional { when, .. } => conditional.push(ConditionalSyscall {
@@ -242,6 +246,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         command: input.command.clone(),
         command_exit_code: input.command_exit_code,
         strict: input.strict,
+        baseline: baseline.describe(),
         passed: exit_code == exit::SUCCESS,
         exit_code,
         observed_count: observed.len(),
@@ -289,7 +294,10 @@ mod tests {
     }
 
     fn input<'a>(policy: &'a Profile, observed: &'a Profile, strict: bool) -> CheckInput<'a> {
+        static DOCKER: std::sync::LazyLock<Baseline> =
+            std::sync::LazyLock::new(Baseline::docker_default);
         CheckInput {
+            baseline: &DOCKER,
             policy,
             policy_name: "policy.json",
             observed,
@@ -310,7 +318,7 @@ mod tests {
         assert!(!report.passed);
         assert_eq!(report.new_syscalls.len(), 1);
         assert_eq!(report.new_syscalls[0].name, "ptrace");
-        assert_eq!(report.new_syscalls[0].docker_default, "allowed");
+        assert_eq!(report.new_syscalls[0].engine_default, "allowed");
         assert!(report.new_syscalls[0].risk.contains("other processes"));
         assert_eq!(
             report.update_command.as_deref(),

@@ -43,11 +43,12 @@ pub fn text(report: &CheckReport) -> String {
             "FAIL: {} syscall(s) outside the policy:",
             report.new_syscalls.len()
         );
+        let _ = writeln!(out, "engine default: {}", report.baseline);
         for new in &report.new_syscalls {
             let _ = writeln!(
                 out,
-                "  {}: {} (Docker's default: {})",
-                new.name, new.risk, new.docker_default
+                "  {}: {} (the engine default: {})",
+                new.name, new.risk, new.engine_default
             );
         }
         if let Some(update) = &report.update_command {
@@ -109,8 +110,8 @@ pub fn junit_xml(report: &CheckReport) -> String {
         .iter()
         .map(|new| {
             let mut body = format!(
-                "risk: {}\nDocker's default profile: {}\n",
-                new.risk, new.docker_default
+                "risk: {}\n{}: {}\n",
+                new.risk, report.baseline, new.engine_default
             );
             if let Some(update) = &report.update_command {
                 body.push_str(&format!("update the policy: {update}\n"));
@@ -240,13 +241,14 @@ mod tests {
             command: None,
             command_exit_code: None,
             strict: false,
+            baseline: "Docker's default profile".to_owned(),
             passed: false,
             exit_code: 1,
             observed_count: 3,
             new_syscalls: vec![NewSyscall {
                 name: "ptrace".to_owned(),
                 risk: "reads <other> processes & more".to_owned(),
-                docker_default: "allowed",
+                engine_default: "allowed",
             }],
             conditional: Vec::new(),
             unused: vec!["openat".to_owned()],
