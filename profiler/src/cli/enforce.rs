@@ -85,6 +85,16 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     for warning in &enforcement.warnings {
         warn(warning);
     }
+    if let Some(default) = enforcement
+        .engine_default
+        .as_ref()
+        .filter(|_| !options.quiet)
+    {
+        eprintln!(
+            "syscall-profile: the container's engine default: {default}; the profile was \
+             evaluated with the capabilities that engine gives"
+        );
+    }
     if let Some(json) = json {
         json.commit(&enforcing::json_report(&enforcement, &options))
             .map_err(EnforceError::from)?;

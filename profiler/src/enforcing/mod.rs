@@ -42,7 +42,7 @@ use self::{
 use crate::{
     arguments::CapturedCalls,
     baseline::{
-        BaselineError,
+        Baseline, BaselineError,
         eval::{Access, DockerContext, EffectivePolicy},
     },
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
@@ -166,6 +166,9 @@ pub struct Enforcement {
     /// Processes that left the watched cgroup: what the filter denied
     /// them after that was not seen.
     pub escapes: Vec<Escape>,
+    /// For a container: the default of its engine (from the engine's
+    /// version), whose capabilities the profile was evaluated with.
+    pub engine_default: Option<String>,
 }
 
 /// Shows denials live on a terminal, each (name, table) once, and each
@@ -238,12 +241,21 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let (target, warnings) = match container {
-        None => plan_native(&options, &profile, arch, &mut suggest)?,
-        Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
+    let (target, warnings, engine_default) = match container {
+        None => {
+            let (target, warnings) = plan_native(&options, &profile, arch, &mut suggest)?;
+            (target, warnings, None)
+        }
+        Some(run) => {
+            let run = EngineRun::prepare(run)?;
+            let default = Baseline::for_engine(run.run.engine, run.version().as_deref());
+            let (target, warnings) = plan_container(&options, &profile, run, &default)?;
+            (target, warnings, Some(default))
+        }
     };
 
-    let policy = EffectivePolicy::evaluate(&profile, &run_context(&options, arch)?);
+    let context = run_context(&options, arch, engine_default.as_ref())?;
+    let policy = EffectivePolicy::evaluate(&profile, &context);
     let watched = match run(&options, arch, &target, warnings).await {
         Ok(watched) => watched,
         // What the filter denied on the way to the failed start, explained.
@@ -291,6 +303,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         warnings,
         complain: false,
         escapes,
+        engine_default: engine_default.map(|b| b.describe()),
     })
 }
 
@@ -418,9 +431,10 @@ fn plan_container(
     options: &EnforceOptions,
     profile: &Profile,
     run: EngineRun,
+    engine_default: &Baseline,
 ) -> Result<(Target, Vec<String>), EnforceError> {
     let mut warnings = Vec::new();
-    let runtime_needs = runtime_denials(profile, &run)?;
+    let runtime_needs = runtime_denials(profile, &run, engine_default)?;
     if !runtime_needs.is_empty() {
         warnings.push(format!(
             "the profile refuses syscalls the container runtime makes after installing the \
@@ -595,6 +609,7 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
         "suggestion": enforcement.suggestion.as_ref().map(|p| p.display().to_string()),
         "escapes": escapes,
         "warnings": enforcement.warnings,
+        "engine_default": enforcement.engine_default,
     });
     // Strings, numbers, lists and maps with string keys: it serializes.
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -602,18 +617,31 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
     text
 }
 
-/// The capabilities and kernel a command runs with: a container's as
-/// Docker sets them, or a native program's own.
-fn run_context(options: &EnforceOptions, arch: Arch) -> Result<DockerContext, EnforceError> {
-    Ok(match ContainerRun::parse(&options.command) {
-        Some(run) => {
-            let values = |names: &[&str]| -> Vec<String> {
-                run.find(names).filter_map(|o| o.value.clone()).collect()
-            };
-            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
-        }
-        None => native_context(options, arch),
-    })
+/// The capabilities and kernel a command runs with: a container's as its
+/// engine sets them (from `engine_default`'s capabilities and the run's
+/// `--cap-add`/`--cap-drop`), or a native program's own.
+fn run_context(
+    options: &EnforceOptions,
+    arch: Arch,
+    engine_default: Option<&Baseline>,
+) -> Result<DockerContext, EnforceError> {
+    Ok(
+        match (ContainerRun::parse(&options.command), engine_default) {
+            (Some(run), Some(default)) => container_context(&run, default)?,
+            _ => native_context(options, arch),
+        },
+    )
+}
+
+/// The container `run` gets from its engine, whose default is `default`.
+fn container_context(
+    run: &ContainerRun,
+    default: &Baseline,
+) -> Result<DockerContext, EnforceError> {
+    let values = |names: &[&str]| -> Vec<String> {
+        run.find(names).filter_map(|o| o.value.clone()).collect()
+    };
+    Ok(default.context(&values(&["cap-add"]), &values(&["cap-drop"]))?)
 }
 
 /// What a suggestion adds to the policy: whole syscalls, and argument rules
@@ -698,20 +726,18 @@ pub fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
 /// The syscalls of the container runtime's base set that the profile
 /// refuses (the runtime makes them under the filter, before the
 /// entrypoint runs).
-fn runtime_denials(profile: &Profile, run: &EngineRun) -> Result<Vec<String>, EnforceError> {
+fn runtime_denials(
+    profile: &Profile,
+    run: &EngineRun,
+    engine_default: &Baseline,
+) -> Result<Vec<String>, EnforceError> {
     let Some(base) = run
         .runtime()
         .and_then(|name| runtime_base::for_runtime(run.run.engine, &name))
     else {
         return Ok(Vec::new());
     };
-    let values = |names: &[&str]| -> Vec<String> {
-        run.run
-            .find(names)
-            .filter_map(|o| o.value.clone())
-            .collect()
-    };
-    let context = DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    let context = container_context(&run.run, engine_default)?;
     let policy = EffectivePolicy::evaluate(profile, &context);
     Ok(base
         .syscalls()
@@ -760,8 +786,10 @@ async fn complain(
     record_options.no_implied = true;
     let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
-    // a container's capabilities as Docker sets them, or the program's own.
-    let policy = EffectivePolicy::evaluate(profile, &run_context(&options, arch)?);
+    // a container's capabilities as its engine sets them, or the program's own.
+    let engine_default = Baseline::for_command(&options.command);
+    let context = run_context(&options, arch, engine_default.as_ref())?;
+    let policy = EffectivePolicy::evaluate(profile, &context);
     let observed = observed_values(&recording.observation);
     let mut warnings = recording.warnings;
     let counts = recording
@@ -804,6 +832,7 @@ async fn complain(
         escapes: recording.observation.events.escapes.clone(),
         warnings,
         complain: true,
+        engine_default: engine_default.map(|b| b.describe()),
     })
 }
 
