@@ -66,7 +66,8 @@ pub struct CheckArgs {
     pub user: Option<RunAs>,
 
     /// The command to record and check (a native program, or `docker run
-    /// ...` / `podman run ...`).
+    /// ...` / `podman run ...` / `ctr run ...`); a container's new syscalls
+    /// are set against its engine's default.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }

@@ -588,4 +588,82 @@ mod tests {
             ])
         );
     }
+
+    #[test]
+    fn ctr_run_with_globals_id_and_seccomp() {
+        let run = ContainerRun::parse(&argv(&[
+            "ctr",
+            "-a",
+            "/x/containerd.sock",
+            "--namespace",
+            "container",
+            "run",
+            "--rm",
+            "--seccomp",
+            "--seccomp-profile",
+            "old.json",
+            "-t",
+            "--env",
+            "A=1",
+            "docker.io/library/img:1",
+            "app1",
+            "sh",
+            "--seccomp",
+        ]))
+        .unwrap();
+        assert_eq!(run.engine, Engine::Containerd);
+        assert_eq!(run.image().unwrap(), "docker.io/library/img:1");
+        assert_eq!(run.container_id(), Some("app1"));
+        assert_eq!(run.seccomp_options().len(), 2);
+        assert!(run.check_supervisable(false).is_ok());
+        let (option, value) = run.cgroup_args(std::path::Path::new("/syscall-profile/rec-1"));
+        assert_eq!(
+            (option.as_str(), value.as_str()),
+            ("--cgroup", "/syscall-profile/rec-1/app1")
+        );
+        let new = run.rewritten(&run.seccomp_args("new.json"));
+        assert_eq!(
+            new,
+            argv(&[
+                "ctr",
+                "-a",
+                "/x/containerd.sock",
+                "--namespace",
+                "container",
+                "run",
+                "--seccomp",
+                "--seccomp-profile",
+                "new.json",
+                "--rm",
+                "-t",
+                "--env",
+                "A=1",
+                "docker.io/library/img:1",
+                "app1",
+                "sh",
+                "--seccomp",
+            ])
+        );
+    }
+
+    #[test]
+    fn ctr_refusals() {
+        let parse = |words: &[&str]| ContainerRun::parse(&argv(words)).unwrap();
+        assert!(matches!(
+            parse(&["ctr", "run", "-d", "img", "id"]).check_supervisable(false),
+            Err(crate::engine::EngineError::CtrDetached)
+        ));
+        assert!(matches!(
+            parse(&["ctr", "run", "img"]).check_supervisable(false),
+            Err(crate::engine::EngineError::CtrNoId)
+        ));
+        assert!(matches!(
+            parse(&["ctr", "run", "--cgroup", "/a", "img", "id"]).check_supervisable(false),
+            Err(crate::engine::EngineError::CgroupParentGiven {
+                option: "cgroup",
+                ..
+            })
+        ));
+        assert!(ContainerRun::parse(&argv(&["ctr", "images", "ls"])).is_none());
+    }
 }

@@ -326,6 +326,29 @@ mod tests {
         );
     }
 
+    /// New syscalls are set against the engine default given: io_uring is
+    /// allowed by Docker 20.10's built-in profile, denied by moby's.
+    #[test]
+    fn new_syscalls_are_set_against_the_engine_default_given() {
+        use crate::{baseline::EngineDefault, engine::Engine};
+        let policy = allow(&["read"]);
+        let observed = allow(&["read", "io_uring_setup"]);
+        let verdict = |baseline: &Baseline| {
+            let mut input = input(&policy, &observed, false);
+            input.baseline = baseline;
+            let report = check(&input, &context());
+            (report.new_syscalls[0].engine_default, report.baseline)
+        };
+        let old = Baseline::for_engine(Engine::Docker, Some("20.10.24+dfsg1"));
+        assert_eq!(old.engine_default, Some(EngineDefault::Docker2010));
+        let (said, named) = verdict(&old);
+        assert_eq!(said, "allowed");
+        assert!(named.contains("Docker engine 20.10"), "{named}");
+        let (said, named) = verdict(&Baseline::for_engine(Engine::Docker, Some("28.2.2")));
+        assert_eq!(said, "denied");
+        assert!(named.contains("28.2.2"), "{named}");
+    }
+
     #[test]
     fn unused_is_information_unless_strict() {
         let policy = allow(&["read", "write", "exit_group", "openat"]);
