@@ -255,6 +255,41 @@ fn enforce_through_ctr_names_the_denial() {
         "{line}"
     );
     assert!(err.contains("denied 1 syscall(s)"), "only sysinfo: {err}");
+    assert!(
+        err.contains("the container's engine default: containerd's RuntimeDefault"),
+        "{err}"
+    );
+
+    // `check -- ctr run ...` sets the new syscall against containerd's
+    // default (which allows sysinfo), and names it.
+    let report = dir.path().join("check.json");
+    let mut args: Vec<String> = vec!["check".into(), "--policy".into()];
+    args.push(profile.to_string_lossy().into_owned());
+    args.extend([
+        "--json".into(),
+        report.to_string_lossy().into_owned(),
+        "--".into(),
+    ]);
+    args.extend(ctr_run(
+        &[],
+        &unique_id("chk"),
+        &["sh", "-c", "call getppid sysinfo; exit 3"],
+    ));
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let baseline = json["baseline"].as_str().unwrap();
+    assert!(
+        baseline.starts_with("containerd's RuntimeDefault")
+            && baseline.contains("the default of `ctr run --seccomp` (containerd 1.6"),
+        "{baseline}"
+    );
+    let new: Vec<&serde_json::Value> = json["new_syscalls"].as_array().unwrap().iter().collect();
+    assert_eq!(new.len(), 1, "{json}");
+    assert_eq!(new[0]["name"], "sysinfo");
+    assert_eq!(new[0]["engine_default"], "allowed");
+    assert!(stdout(&output).contains("engine default: containerd's RuntimeDefault"));
 }
 
 /// The recorder killed with SIGKILL while its ctr container runs under the
