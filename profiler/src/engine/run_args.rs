@@ -102,7 +102,8 @@ impl Engine {
     pub fn remove_hint(self, id: &str) -> String {
         match self {
             Engine::Docker | Engine::Podman => format!("{} rm {id}", self.cli_name()),
-            Engine::Containerd => format!("ctr tasks rm {id}; ctr containers rm {id}"),
+            // `ctr run` deletes the task when it returns; the container stays.
+            Engine::Containerd => format!("ctr containers rm {id}"),
         }
     }
 

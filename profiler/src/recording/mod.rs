@@ -74,9 +74,9 @@ pub struct RecordOptions {
     /// Also allow what the programs can reach that Docker's default allows
     /// (`--include reachable`).
     pub include_reachable: bool,
-    /// The form the profile is written in (`--to`, export's vocabulary);
-    /// Docker's JSON when `None`.
-    pub to: Option<export::Format>,
+    /// The form the profile is written in (`--to`, export's vocabulary),
+    /// with the target's options; Docker's JSON when `None`.
+    pub to: Option<(export::Format, export::Options)>,
 }
 
 impl RecordOptions {
@@ -603,12 +603,13 @@ fn conclude(
         .clone()
         .unwrap_or_else(|| default_comment(&command_words, runtime.as_ref()));
     let profile = Profile::allow_list(arch, &syscalls, Some(comment));
-    let (text, export_notes) = match options.to {
+    let (text, export_notes) = match &options.to {
         None => (profile.to_json(), Vec::new()),
-        Some(format) => {
+        Some((format, export_options)) => {
+            let format = *format;
             let export_options = export::Options {
                 output_path: options.output.clone(),
-                ..export::Options::default()
+                ..export_options.clone()
             };
             let exported = export::export(&profile, format, &export_options).map_err(|source| {
                 RecordError::Export {
