@@ -91,7 +91,8 @@ fn record(dir: &Path, name: &str, extra: &[&str], words: &[String]) -> (Output, 
     (output, fs::read_to_string(&profile).unwrap_or_default())
 }
 
-/// The names an OCI `linux.seccomp` object allows.
+/// The names an OCI `linux.seccomp` object allows; it has none of
+/// Docker's own fields.
 fn oci_allowed(text: &str) -> BTreeSet<String> {
     let value: serde_json::Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
@@ -100,14 +101,7 @@ fn oci_allowed(text: &str) -> BTreeSet<String> {
         value.get("comment").is_none() && value.get("archMap").is_none(),
         "no Docker-only fields in the OCI form: {text}"
     );
-    value["syscalls"]
-        .as_array()
-        .expect("a syscalls list")
-        .iter()
-        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
-        .flat_map(|rule| rule["names"].as_array().expect("names").clone())
-        .map(|name| name.as_str().expect("a name").to_owned())
-        .collect()
+    allowed_names(text)
 }
 
 /// The runtime's set-up syscalls, made before it installs the filter.

@@ -762,6 +762,26 @@ fn bundle_errors_are_one_line_and_leave_the_bundle_alone() {
     assert_eq!(common::dir_entries(&bundle).len(), 1);
 }
 
+/// `record -q --to FORMAT -o OUTPUT -- busybox sh -c 'echo allowed'`: what
+/// it wrote.
+fn record_echo_to(format: &str, output: &Path) -> String {
+    let out = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "--to".as_ref(),
+        format.as_ref(),
+        "-o".as_ref(),
+        output.as_os_str(),
+        "--".as_ref(),
+        "/usr/bin/busybox".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        "echo allowed".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fs::read_to_string(output).unwrap()
+}
+
 /// `record --to oci` writes the runtime spec's object directly: put into a
 /// bundle's `config.json` (with the runtime's own tail, which a native
 /// recording does not see), runc runs the workload under it, and the call
@@ -773,22 +793,8 @@ fn record_to_oci_runs_in_a_runc_bundle() {
     let _hierarchies = hierarchies();
     need("runc", "runc");
     let dir = tempfile::tempdir().unwrap();
-    let learned = dir.path().join("learned-oci.json");
-    let out = run([
-        "record".as_ref(),
-        "-q".as_ref(),
-        "--to".as_ref(),
-        "oci".as_ref(),
-        "-o".as_ref(),
-        learned.as_os_str(),
-        "--".as_ref(),
-        "/usr/bin/busybox".as_ref(),
-        "sh".as_ref(),
-        "-c".as_ref(),
-        "echo allowed".as_ref(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut seccomp: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    let learned = record_echo_to("oci", &dir.path().join("learned-oci.json"));
+    let mut seccomp: Value = serde_json::from_str(&learned).unwrap();
     assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO", "{seccomp}");
     for docker_only in ["comment", "archMap"] {
         assert!(seccomp.get(docker_only).is_none(), "{seccomp}");
@@ -829,23 +835,8 @@ fn record_to_kubernetes_validates_against_the_crd_schema() {
     let schema = crd_schema();
     let validator = jsonschema::validator_for(&schema).expect("the CRD schema compiles");
     let dir = tempfile::tempdir().unwrap();
-    let resource_path = dir.path().join("learned.yaml");
-    let out = run([
-        "record".as_ref(),
-        "-q".as_ref(),
-        "--to".as_ref(),
-        "kubernetes".as_ref(),
-        "-o".as_ref(),
-        resource_path.as_os_str(),
-        "--".as_ref(),
-        "/usr/bin/busybox".as_ref(),
-        "sh".as_ref(),
-        "-c".as_ref(),
-        "echo allowed".as_ref(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let resource: Value =
-        serde_norway::from_str(&fs::read_to_string(&resource_path).unwrap()).unwrap();
+    let learned = record_echo_to("kubernetes", &dir.path().join("learned.yaml"));
+    let resource: Value = serde_norway::from_str(&learned).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&resource)
         .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -2,7 +2,7 @@
 //! tested, and are stopped when their guard goes, on success and on failure.
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, ExitStatus},
     thread,
     time::{Duration, Instant},
@@ -160,37 +160,17 @@ impl Services {
         let mut daemon = BackgroundProcess::spawn("dockerd", &mut dockerd)
             .context("dockerd (Debian's docker.io) is needed for the container tests")?;
         let docker_host = format!("unix://{}", socket.display());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = Command::new("docker")
-                .args([
-                    "-H",
-                    &docker_host,
-                    "version",
-                    "--format",
-                    "{{.Server.Version}}",
-                ])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                break;
-            }
-            if let Some(status) = daemon.try_wait()? {
-                anyhow::bail!(
-                    "dockerd exited ({status}) before it was ready; see {}",
-                    base.join("dockerd.log").display()
-                );
-            }
-            if Instant::now() > deadline {
-                anyhow::bail!(
-                    "dockerd was not ready within 30 s; see {}",
-                    base.join("dockerd.log").display()
-                );
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_ready(
+            &mut daemon,
+            &base.join("dockerd.log"),
+            Command::new("docker").args([
+                "-H",
+                &docker_host,
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ]),
+        )?;
         eprintln!("xtask: dockerd is up at {docker_host}");
         services.running.push(daemon);
         images::import("docker", &["-H".to_owned(), docker_host.clone()], &samples)?;
@@ -226,7 +206,7 @@ impl Services {
     /// `containerd` with its own root, state and socket under `base`, and a
     /// configuration without the CRI plugin (the tests drive it with
     /// `ctr`): stopped with the other services. Returns its socket.
-    fn start_containerd(&mut self, base: &std::path::Path) -> Result<PathBuf> {
+    fn start_containerd(&mut self, base: &Path) -> Result<PathBuf> {
         let dir = base.join("containerd");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -253,36 +233,45 @@ impl Services {
             .stderr(std::fs::File::create(&log).context("cannot create containerd.log")?);
         let mut daemon = BackgroundProcess::spawn("containerd", &mut containerd)
             .context("containerd (Debian's containerd) is needed for the ctr tests")?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = Command::new("ctr")
-                .arg("-a")
-                .arg(&address)
-                .arg("version")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                break;
-            }
-            if let Some(status) = daemon.try_wait()? {
-                anyhow::bail!(
-                    "containerd exited ({status}) before it was ready; see {}",
-                    log.display()
-                );
-            }
-            if Instant::now() > deadline {
-                anyhow::bail!(
-                    "containerd was not ready within 30 s; see {}",
-                    log.display()
-                );
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_ready(
+            &mut daemon,
+            &log,
+            Command::new("ctr").arg("-a").arg(&address).arg("version"),
+        )?;
         eprintln!("xtask: containerd is up at {}", address.display());
         self.running.push(daemon);
         Ok(address)
+    }
+}
+
+/// Waits up to 30 s for `probe` to succeed against the daemon just
+/// started; fails, pointing at its `log`, if it exits or stays deaf.
+fn wait_until_ready(daemon: &mut BackgroundProcess, log: &Path, probe: &mut Command) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = probe
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ready {
+            return Ok(());
+        }
+        if let Some(status) = daemon.try_wait()? {
+            anyhow::bail!(
+                "{} exited ({status}) before it was ready; see {}",
+                daemon.name,
+                log.display()
+            );
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "{} was not ready within 30 s; see {}",
+                daemon.name,
+                log.display()
+            );
+        }
+        thread::sleep(Duration::from_millis(100));
     }
 }
 
