@@ -287,23 +287,12 @@ fn enforce_through_ctr_names_the_denial() {
 }
 
 /// The recorder killed with SIGKILL while its ctr container runs under the
-/// recording profile: its guardian removes the task and the container, and
-/// the cgroup.
+/// recording profile (and, in a first round, while ctr is still creating
+/// it, run without --rm): its guardian removes the task and the container,
+/// and the cgroup; nothing is written.
 #[test]
 fn sigkill_of_a_ctr_recording_removes_the_container() {
     require_root();
-    let dir = tempfile::tempdir().unwrap();
-    let id = unique_id("kill");
-    let mut child = Command::new(profiler())
-        .args(["record", "-q", "-o"])
-        .arg(dir.path().join("p.json"))
-        .arg("--")
-        .args(ctr_run(&[], &id, &["sleep", "60"]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
     let labelled = || {
         let out = Command::new("ctr")
             .args(["-a", &address(), "containers", "ls", "-q"])
@@ -312,31 +301,59 @@ fn sigkill_of_a_ctr_recording_removes_the_container() {
             .expect("ctr containers ls");
         stdout(&out)
     };
-    assert!(
-        wait_for(Duration::from_secs(20), || labelled().contains(&id)),
-        "the container never started"
-    );
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let gone = wait_for(Duration::from_secs(20), || {
-        !containers().contains(&id) && cgroups_left_by(pid).is_empty()
-    });
-    if !gone {
-        let a = address();
-        let _ = Command::new("ctr")
-            .args(["-a", &a, "tasks", "rm", "-f", &id])
-            .output();
-        let _ = Command::new("ctr")
-            .args(["-a", &a, "containers", "rm", &id])
-            .output();
+    for (round, options) in [(0, &[][..]), (1, &["--rm"][..])] {
+        let dir = tempfile::tempdir().unwrap();
+        let id = unique_id("kill");
+        let mut words = ctr_run(options, &id, &["sleep", "60"]);
+        // ctr_run gives --rm; round 0 runs without it.
+        if round == 0 {
+            words.retain(|w| w != "--rm");
+        }
+        let mut child = Command::new(profiler())
+            .args(["record", "-q", "-o"])
+            .arg(dir.path().join("p.json"))
+            .arg("--")
+            .args(&words)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        if round == 0 {
+            std::thread::sleep(Duration::from_millis(150));
+        } else {
+            assert!(
+                wait_for(Duration::from_secs(20), || labelled().contains(&id)),
+                "the container never started"
+            );
+        }
+        child.kill().unwrap();
+        let output = child.wait_with_output().unwrap();
+        // Long enough for a ctr still creating the container to be done.
+        std::thread::sleep(Duration::from_secs(2));
+        let gone = wait_for(Duration::from_secs(20), || {
+            !containers().contains(&id) && cgroups_left_by(pid).is_empty()
+        });
+        if !gone {
+            let a = address();
+            let _ = Command::new("ctr")
+                .args(["-a", &a, "tasks", "rm", "-f", &id])
+                .output();
+            let _ = Command::new("ctr")
+                .args(["-a", &a, "containers", "rm", &id])
+                .output();
+        }
+        assert!(gone, "round {round}: {}", stderr(&output));
+        if round == 1 {
+            assert!(
+                stderr(&output).contains(&format!("removed the container(s) {id}")),
+                "{}",
+                stderr(&output)
+            );
+        }
+        assert!(!labelled().contains(&id), "round {round}");
+        assert!(dir_entries(dir.path()).is_empty(), "round {round}");
     }
-    assert!(gone, "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains(&format!("removed the container(s) {id}")),
-        "{}",
-        stderr(&output)
-    );
-    assert!(!labelled().contains(&id));
 }
 
 /// Bad `ctr run` lines: one clear line, exit 125, nothing left behind.
