@@ -1,6 +1,6 @@
-//! Container engines (Docker, podman, containerd through `ctr`): recognising their `run` command
-//! lines, rewriting them, and asking the engine what it has, before anything
-//! is traced.
+//! Container engines (Docker, podman, containerd through `ctr`): recognising
+//! their `run` command lines, rewriting them, and asking the engine what it
+//! has, before anything is traced.
 
 mod run_args;
 pub mod runtime_base;
@@ -162,28 +162,31 @@ impl EngineRun {
     /// The engine's version, as its server reports it (`None` when it
     /// cannot be asked).
     pub fn version(&self) -> Option<String> {
-        let format = match self.run.engine {
-            Engine::Docker => "{{.Server.Version}}",
-            Engine::Podman => "{{.Version}}",
-            // `ctr version` prints the client's, then the server's.
+        self.ask_version().ok().filter(|v| !v.is_empty())
+    }
+
+    /// Asks the engine's server for its version: an error when it does not
+    /// answer.
+    fn ask_version(&self) -> Result<String, EngineError> {
+        match self.run.engine {
+            Engine::Docker => self.query(["version", "--format", "{{.Server.Version}}"]),
+            Engine::Podman => self.query(["version", "--format", "{{.Version}}"]),
+            // `ctr version` prints the client's, then the server's (and
+            // fails when the server does not answer).
             Engine::Containerd => {
-                let out = self.query(["version"]).ok()?;
-                let server = out.split("Server:").nth(1)?;
-                return server
+                let out = self.query(["version"])?;
+                let server = out.split("Server:").nth(1).unwrap_or_default();
+                Ok(server
                     .lines()
                     .find_map(|l| l.trim().strip_prefix("Version:"))
-                    .map(|v| v.trim().to_owned());
+                    .map(|v| v.trim().to_owned())
+                    .unwrap_or_default())
             }
-        };
-        self.query(["version", "--format", format]).ok()
+        }
     }
 
     fn check_reachable(&self) -> Result<(), EngineError> {
-        let asked = match self.run.engine {
-            Engine::Docker => self.query(["version", "--format", "{{.Server.Version}}"]),
-            Engine::Podman => self.query(["version", "--format", "{{.Version}}"]),
-            Engine::Containerd => self.query(["version"]),
-        };
+        let asked = self.ask_version();
         match asked {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { engine, detail }) => {
