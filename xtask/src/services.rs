@@ -102,6 +102,8 @@ pub struct Services {
     scratch: Vec<PathBuf>,
     /// What the tests need to reach the services.
     pub env: Vec<(String, String)>,
+    /// The test containerd's socket, once it runs.
+    containerd: Option<PathBuf>,
 }
 
 /// Environment variable naming the directory of the samples built static
@@ -126,6 +128,7 @@ impl Services {
             running: Vec::new(),
             scratch: Vec::new(),
             env: Vec::new(),
+            containerd: None,
         };
         let base =
             PathBuf::from("/var/tmp").join(format!("syscall-profile-test-{}", std::process::id()));
@@ -180,10 +183,13 @@ impl Services {
 
         let address = services.start_containerd(&base)?;
         images::import_into_containerd(&docker_host, &address)?;
-        services.env.push((
-            CONTAINERD_ADDRESS_VAR.to_owned(),
-            address.to_string_lossy().into_owned(),
-        ));
+        // Also as ctr's own variable: a bare `ctr` in a test reaches this
+        // containerd, never the host's.
+        for var in [CONTAINERD_ADDRESS_VAR, "CONTAINERD_ADDRESS"] {
+            services
+                .env
+                .push((var.to_owned(), address.to_string_lossy().into_owned()));
+        }
 
         let podman_globals = vec![
             format!("--root={}", base.join("podman-root").display()),
@@ -240,7 +246,30 @@ impl Services {
         )?;
         eprintln!("xtask: containerd is up at {}", address.display());
         self.running.push(daemon);
+        self.containerd = Some(address.clone());
         Ok(address)
+    }
+}
+
+/// Removes every container the test containerd still has (a failed test's),
+/// its task first: a task left running would keep its shim alive once
+/// containerd is gone.
+fn remove_ctr_containers(address: &Path) {
+    let ctr = |args: &[&str]| {
+        Command::new("ctr")
+            .arg("-a")
+            .arg(address)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+    };
+    let Ok(listed) = ctr(&["containers", "ls", "-q"]) else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        eprintln!("xtask: removing the container {id} a test left in containerd");
+        let _ = ctr(&["tasks", "rm", "-f", id]);
+        let _ = ctr(&["containers", "rm", id]);
     }
 }
 
@@ -277,6 +306,9 @@ fn wait_until_ready(daemon: &mut BackgroundProcess, log: &Path, probe: &mut Comm
 
 impl Drop for Services {
     fn drop(&mut self) {
+        if let Some(address) = &self.containerd {
+            remove_ctr_containers(address);
+        }
         while let Some(service) = self.running.pop() {
             eprintln!("xtask: stopping {}", service.name);
             drop(service);
