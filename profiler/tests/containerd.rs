@@ -11,6 +11,7 @@
 //! image into it; these tests fail, naming what is missing, without it.
 
 mod common;
+mod reference;
 
 use std::{
     collections::BTreeSet,
@@ -284,6 +285,35 @@ fn enforce_through_ctr_names_the_denial() {
     assert_eq!(new[0]["name"], "sysinfo");
     assert_eq!(new[0]["engine_default"], "allowed");
     assert!(stdout(&output).contains("engine default: containerd's RuntimeDefault"));
+}
+
+/// `enforce` with Docker's own default, whose rules have Docker-only
+/// capability and kernel filters, through ctr: the tool decides them for
+/// the container as Docker does and hands ctr the runtime spec's form; a
+/// user namespace is then refused (Docker's default allows unshare only
+/// with CAP_SYS_ADMIN) and named, while the rest of the workload runs.
+#[test]
+fn enforce_through_ctr_decides_docker_filters_first() {
+    require_root();
+    let profile = reference::reference_file("docker-default-seccomp.json");
+    let mut args: Vec<String> = vec!["enforce".into(), "--profile".into()];
+    args.push(profile.to_string_lossy().into_owned());
+    args.push("--".into());
+    args.extend(ctr_run(
+        &[],
+        &unique_id("dflt"),
+        &["sh", "-c", "call getppid; unshare -U true; echo unshare=$?"],
+    ));
+    let output = run(&args);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert_eq!(stdout(&output).trim(), "getppid=ok\nunshare=1", "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("unshare"))
+        .unwrap_or_else(|| panic!("no report of the denied unshare: {err}"));
+    assert!(line.contains("errno 1"), "{line}");
+    assert!(err.contains("CLONE_NEWUSER"), "{err}");
 }
 
 /// The recorder killed with SIGKILL while its ctr container runs under the

@@ -604,6 +604,47 @@ mod tests {
         context(&DOCKER_DEFAULT_CAPS)
     }
 
+    /// Docker's default resolved for a container: the same verdicts as the
+    /// profile with its filters, and no filter left.
+    #[test]
+    fn resolved_profile_keeps_the_verdicts_without_filters() {
+        let baseline = Baseline::docker_default();
+        for context in [
+            default_context(),
+            context(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"]),
+        ] {
+            let resolved = eval::resolved(&baseline.profile, &context);
+            assert!(
+                resolved
+                    .syscalls
+                    .iter()
+                    .all(|r| r.includes == Filter::default() && r.excludes == Filter::default())
+            );
+            let with = baseline.evaluate(&context);
+            let without = EffectivePolicy::evaluate(&resolved, &context);
+            for name in [
+                "ptrace",
+                "mount",
+                "unshare",
+                "clone",
+                "bpf",
+                "read",
+                "personality",
+            ] {
+                assert_eq!(with.access(name), without.access(name), "{name}");
+            }
+        }
+        // ptrace needs CAP_SYS_PTRACE (on kernels before 4.8) or a new
+        // enough kernel; mount needs CAP_SYS_ADMIN.
+        let resolved = eval::resolved(&baseline.profile, &default_context());
+        assert!(
+            !resolved
+                .syscalls
+                .iter()
+                .any(|r| r.names.iter().any(|n| n == "mount"))
+        );
+    }
+
     #[test]
     fn shipped_data_is_a_valid_profile() {
         let baseline = Baseline::docker_default();

@@ -43,7 +43,7 @@ use crate::{
     arguments::CapturedCalls,
     baseline::{
         Baseline, BaselineError,
-        eval::{Access, DockerContext, EffectivePolicy},
+        eval::{Access, DockerContext, EffectivePolicy, resolved},
     },
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
@@ -92,7 +92,7 @@ pub enum EnforceError {
     Baseline(#[from] BaselineError),
     #[error("this host's architecture ({0}) is not supported")]
     UnsupportedArch(&'static str),
-    #[error("ctr reads the runtime spec's seccomp format, and {0}")]
+    #[error("ctr reads the runtime spec's seccomp format, which cannot hold this profile: {0}")]
     Oci(#[from] crate::export::ExportError),
     #[error("cannot write the profile for ctr to a temporary file: {0}")]
     TempFile(std::io::Error),
@@ -449,8 +449,13 @@ fn plan_container(
             options.profile.display()
         ));
     }
+    // ctr passes the file to the runtime as it is: Docker's includes and
+    // excludes are decided first, for this container, as Docker does.
     let oci_profile = match run.run.engine {
-        Engine::Containerd => Some(oci_file(profile)?),
+        Engine::Containerd => {
+            let context = container_context(&run.run, engine_default)?;
+            Some(oci_file(&resolved(profile, &context))?)
+        }
         Engine::Docker | Engine::Podman => None,
     };
     Ok((
