@@ -310,7 +310,7 @@ fn enforce_through_ctr_decides_docker_filters_first() {
     assert_eq!(stdout(&output).trim(), "getppid=ok\nunshare=1", "{err}");
     let line = err
         .lines()
-        .find(|l| l.trim_start().starts_with("unshare"))
+        .find(|l| l.trim_start().starts_with("unshare ") && l.contains('×'))
         .unwrap_or_else(|| panic!("no report of the denied unshare: {err}"));
     assert!(line.contains("errno 1"), "{line}");
     assert!(err.contains("CLONE_NEWUSER"), "{err}");
