@@ -92,7 +92,14 @@ fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
     assert_eq!(json["exit_code"], 1);
     assert_eq!(json["new_syscalls"].as_array().unwrap().len(), 1);
     assert_eq!(json["new_syscalls"][0]["name"], "getcpu");
-    assert_eq!(json["new_syscalls"][0]["docker_default"], "allowed");
+    assert_eq!(json["new_syscalls"][0]["engine_default"], "allowed");
+    assert!(
+        json["baseline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Docker's default profile"),
+        "a native command is set against Docker's default: {json}"
+    );
     assert_eq!(json["command_exit_code"], 0);
 
     // The update command it prints, run as printed, makes release 2 pass.

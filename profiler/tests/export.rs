@@ -1016,3 +1016,99 @@ fn runtimes_and_engines_give_the_same_verdicts() {
         }
     }
 }
+
+/// `record -q --to FORMAT -o OUTPUT -- busybox sh -c 'echo allowed'`: what
+/// it wrote.
+fn record_echo_to(format: &str, output: &Path) -> String {
+    let out = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "--to".as_ref(),
+        format.as_ref(),
+        "-o".as_ref(),
+        output.as_os_str(),
+        "--".as_ref(),
+        "/usr/bin/busybox".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        "echo allowed".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fs::read_to_string(output).unwrap()
+}
+
+/// `record --to oci` writes the runtime spec's object directly: put into a
+/// bundle's `config.json` (with the runtime's own tail, which a native
+/// recording does not see), runc runs the workload under it, and the call
+/// the recording never saw (mkdir) is refused with the recorded profile's
+/// errno, EPERM.
+#[test]
+fn record_to_oci_runs_in_a_runc_bundle() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("runc", "runc");
+    let dir = tempfile::tempdir().unwrap();
+    let learned = record_echo_to("oci", &dir.path().join("learned-oci.json"));
+    let mut seccomp: Value = serde_json::from_str(&learned).unwrap();
+    assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO", "{seccomp}");
+    for docker_only in ["comment", "archMap"] {
+        assert!(seccomp.get(docker_only).is_none(), "{seccomp}");
+    }
+    assert!(
+        seccomp["architectures"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "SCMP_ARCH_X86_64")),
+        "{seccomp}"
+    );
+    let names = seccomp["syscalls"][0]["names"].as_array_mut().unwrap();
+    assert!(
+        !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
+        "{names:?}"
+    );
+    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
+    let bundle = bundle(dir.path());
+    let path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["linux"]["seccomp"] = seccomp;
+    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let id = format!("spx-record-oci-{}", std::process::id());
+    let out = run_bundle("runc", dir.path(), &bundle, &id);
+    assert_eq!(stdout(&out).trim(), "allowed", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("can't create directory '/made': Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!bundle.join("rootfs/made").exists());
+}
+
+/// `record --to kubernetes` writes a `SeccompProfile` that validates
+/// against the operator's CRD schema, holding what was recorded.
+#[test]
+fn record_to_kubernetes_validates_against_the_crd_schema() {
+    require_root();
+    let schema = crd_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the CRD schema compiles");
+    let dir = tempfile::tempdir().unwrap();
+    let learned = record_echo_to("kubernetes", &dir.path().join("learned.yaml"));
+    let resource: Value = serde_norway::from_str(&learned).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&resource)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{resource}");
+    only_declared_keys(&resource, &schema, "");
+    assert_eq!(resource["kind"], "SeccompProfile");
+    let allowed: Vec<&str> = resource["spec"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        allowed.contains(&"execve") && allowed.contains(&"write"),
+        "{allowed:?}"
+    );
+}

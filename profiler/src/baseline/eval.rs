@@ -84,6 +84,21 @@ pub struct EffectivePolicy {
     pub grants: BTreeMap<String, Vec<Grant>>,
 }
 
+/// `profile` as Docker hands it to the runtime for a container in
+/// `context`: the rules whose `includes`/`excludes` do not hold there
+/// dropped, the others without them (the runtime spec has no such fields).
+pub fn resolved(profile: &Profile, context: &DockerContext) -> Profile {
+    let mut resolved = profile.clone();
+    resolved
+        .syscalls
+        .retain(|rule| keeps(&rule.includes, &rule.excludes, context));
+    for rule in &mut resolved.syscalls {
+        rule.includes = Filter::default();
+        rule.excludes = Filter::default();
+    }
+    resolved
+}
+
 /// Whether Docker keeps a rule with these filters, as moby's profile code
 /// decides: every `includes` condition holds and no `excludes` one does.
 pub fn keeps(includes: &Filter, excludes: &Filter, context: &DockerContext) -> bool {

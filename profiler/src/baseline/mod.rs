@@ -268,7 +268,7 @@ impl Baseline {
     /// version counts as current. podman's default comes from
     /// containers-common, whatever podman's own version.
     ///
-    /// For `ctr run --seccomp`, see [`Baseline::for_containerd`].
+    /// containerd (`ctr run --seccomp`): [`Baseline::for_containerd`].
     pub fn for_engine(engine: Engine, version: Option<&str>) -> Baseline {
         match engine {
             Engine::Docker => match version.and_then(major_minor) {
@@ -302,6 +302,7 @@ impl Baseline {
                     None => "the default of `podman run`".to_owned(),
                 },
             ),
+            Engine::Containerd => Baseline::for_containerd(version),
         }
     }
 
@@ -322,6 +323,18 @@ impl Baseline {
             None => "the default of `ctr run --seccomp`".to_owned(),
         };
         Baseline::engine_default(EngineDefault::Containerd, reason)
+    }
+
+    /// The default the engine of `command` applies (`docker run`, `podman
+    /// run`, `ctr run`), from the version its server reports; `None` for a
+    /// native command.
+    pub fn for_command(command: &[std::ffi::OsString]) -> Option<Baseline> {
+        let run = crate::engine::ContainerRun::parse(command)?;
+        let engine = run.engine;
+        let version = crate::session::process::resolve(&run.argv[0])
+            .ok()
+            .and_then(|cli| crate::engine::EngineRun::server_version(run, cli));
+        Some(Baseline::for_engine(engine, version.as_deref()))
     }
 
     /// What `--baseline` names; a file's warnings come back too.
@@ -604,6 +617,47 @@ mod tests {
 
     fn default_context() -> DockerContext {
         context(&DOCKER_DEFAULT_CAPS)
+    }
+
+    /// Docker's default resolved for a container: the same verdicts as the
+    /// profile with its filters, and no filter left.
+    #[test]
+    fn resolved_profile_keeps_the_verdicts_without_filters() {
+        let baseline = Baseline::docker_default();
+        for context in [
+            default_context(),
+            context(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"]),
+        ] {
+            let resolved = eval::resolved(&baseline.profile, &context);
+            assert!(
+                resolved
+                    .syscalls
+                    .iter()
+                    .all(|r| r.includes == Filter::default() && r.excludes == Filter::default())
+            );
+            let with = baseline.evaluate(&context);
+            let without = EffectivePolicy::evaluate(&resolved, &context);
+            for name in [
+                "ptrace",
+                "mount",
+                "unshare",
+                "clone",
+                "bpf",
+                "read",
+                "personality",
+            ] {
+                assert_eq!(with.access(name), without.access(name), "{name}");
+            }
+        }
+        // ptrace needs CAP_SYS_PTRACE (on kernels before 4.8) or a new
+        // enough kernel; mount needs CAP_SYS_ADMIN.
+        let resolved = eval::resolved(&baseline.profile, &default_context());
+        assert!(
+            !resolved
+                .syscalls
+                .iter()
+                .any(|r| r.names.iter().any(|n| n == "mount"))
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::{
 
 use super::{Error, block_on, print_stdout, warn};
 use crate::{
-    baseline::DockerContext,
+    baseline::Baseline,
     gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
     output::Output,
     profile::Profile,
@@ -66,7 +66,8 @@ pub struct CheckArgs {
     pub user: Option<RunAs>,
 
     /// The command to record and check (a native program, or `docker run
-    /// ...` / `podman run ...`).
+    /// ...` / `podman run ...` / `ctr run ...`); a container's new syscalls
+    /// are set against its engine's default.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
@@ -98,7 +99,10 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
     let policy = load(&args.policy)?;
-    let context = DockerContext::host(&[], &[])?;
+    // The default the command's engine applies (from its version), with
+    // the capabilities that engine gives; Docker's for a native command.
+    let baseline = Baseline::for_command(&args.command).unwrap_or_else(Baseline::docker_default);
+    let context = baseline.context(&[], &[])?;
     let policy_name = args.policy.display().to_string();
 
     // Written into reports that CI keeps: secrets taken out.
@@ -148,6 +152,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             command: (!words.is_empty()).then_some(words),
             command_exit_code: exit_code,
             strict: args.strict,
+            baseline: &baseline,
             record_again,
         },
         &context,

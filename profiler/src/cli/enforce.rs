@@ -14,7 +14,8 @@ use crate::{
 
 #[derive(Debug, Args)]
 pub struct EnforceArgs {
-    /// The seccomp profile to run under (Docker's JSON format).
+    /// The seccomp profile to run under (Docker's JSON format, as `record`
+    /// writes it by default).
     #[arg(long, value_name = "FILE")]
     profile: PathBuf,
 
@@ -52,7 +53,9 @@ pub struct EnforceArgs {
     #[arg(short, long)]
     quiet: bool,
 
-    /// The command: a native program, or `docker run ...` / `podman run ...`.
+    /// The command: a native program, or `docker run ...` / `podman run ...`
+    /// / `ctr run ... IMAGE ID ...` (ctr is given the profile in the OCI
+    /// runtime spec's format).
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
 }
@@ -93,6 +96,16 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     };
     for warning in &enforcement.warnings {
         warn(warning);
+    }
+    if let Some(default) = enforcement
+        .engine_default
+        .as_ref()
+        .filter(|_| !options.quiet)
+    {
+        eprintln!(
+            "syscall-profile: the container's engine default: {default}; the profile was \
+             evaluated with the capabilities that engine gives"
+        );
     }
     if let Some(json) = json {
         json.commit(&enforcing::json_report(&enforcement, &options))

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
+    export::{self, Format},
     implied::Implied,
     recording::{self, RecordOptions, Recording, hook::Hook},
     session::process::RunAs,
@@ -17,6 +18,25 @@ pub struct RecordArgs {
     /// command starts). Default: standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// Write the profile for this consumer (as `export --to` does):
+    /// docker (the default), podman, oci (what `ctr run --seccomp-profile`,
+    /// runc and crun read), kubernetes, kubernetes-localhost, systemd.
+    #[arg(long = "to", value_name = "FORMAT", value_enum)]
+    to: Option<Format>,
+
+    /// --to kubernetes: the resource's `metadata.name` (default: syscall-profile).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// --to kubernetes: the resource's `metadata.namespace`.
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+
+    /// --to systemd: allow the syscalls of rules with argument conditions
+    /// whatever their arguments (systemd cannot check arguments); says which.
+    #[arg(long)]
+    widen: bool,
 
     /// Also write the per-syscall counts to FILE, as JSON.
     #[arg(long, value_name = "FILE")]
@@ -93,6 +113,11 @@ pub enum Include {
 /// Entry point of `syscall-profile record`: the recorded command's exit
 /// status, or the recorder's own.
 pub fn run(args: RecordArgs) -> Result<i32, Error> {
+    super::export::check_target_options(
+        args.to,
+        args.widen,
+        args.name.is_some() || args.namespace.is_some(),
+    )?;
     let quiet = args.quiet;
     let options = RecordOptions {
         command: args.command,
@@ -109,6 +134,17 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         no_implied: args.no_implied,
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
+        to: args.to.map(|format| {
+            (
+                format,
+                export::Options {
+                    name: args.name,
+                    namespace: args.namespace,
+                    widen: args.widen,
+                    output_path: None,
+                },
+            )
+        }),
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -165,6 +201,9 @@ fn report(recording: &Recording, quiet: bool) {
             recording.stats.included_reachable.len(),
             recording.stats.included_reachable.join(" ")
         );
+    }
+    for note in &recording.export_notes {
+        eprintln!("syscall-profile: {note}");
     }
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),

@@ -6,7 +6,9 @@
 //!   `execve`, with no_new_privs; if the filter cannot be built or
 //!   installed, the program does not run.
 //! - A container gets the profile through its engine
-//!   (`--security-opt seccomp=FILE`, replacing the user's own).
+//!   (`--security-opt seccomp=FILE`, replacing the user's own; for `ctr run`,
+//!   `--seccomp --seccomp-profile FILE` with the profile written as the
+//!   runtime spec's `linux.seccomp`, the format ctr reads).
 //! - Either way the program runs in a cgroup watched by the eBPF side, which
 //!   reports each syscall the filter denied ([`denials`]), live on a
 //!   terminal and at the end.
@@ -42,10 +44,10 @@ use self::{
 use crate::{
     arguments::CapturedCalls,
     baseline::{
-        BaselineError,
-        eval::{Access, DockerContext, EffectivePolicy},
+        Baseline, BaselineError,
+        eval::{Access, DockerContext, EffectivePolicy, resolved},
     },
-    engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     output::{Output, OutputError},
     profile::{Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet},
@@ -96,6 +98,10 @@ pub enum EnforceError {
     NoListener(String),
     #[error("cannot start the seccomp listener: {0}")]
     Listener(String),
+    #[error("ctr reads the runtime spec's seccomp format, which cannot hold this profile: {0}")]
+    Oci(#[from] crate::export::ExportError),
+    #[error("cannot write the profile for ctr to a temporary file: {0}")]
+    TempFile(std::io::Error),
     #[error(
         "the profile {profile} refuses execve, so {program} could never start under it \
          (nothing was run): allow execve in the profile{suggested}"
@@ -182,6 +188,9 @@ pub struct Enforcement {
     /// Processes that left the watched cgroup: what the filter denied
     /// them after that was not seen.
     pub escapes: Vec<Escape>,
+    /// For a container: the default of its engine (from the engine's
+    /// version), whose capabilities the profile was evaluated with.
+    pub engine_default: Option<String>,
 }
 
 /// Shows denials live on a terminal, each (name, table) once, and each
@@ -257,12 +266,21 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let (target, warnings) = match container {
-        None => plan_native(&options, &profile, arch, &mut suggest)?,
-        Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
+    let (target, warnings, engine_default) = match container {
+        None => {
+            let (target, warnings) = plan_native(&options, &profile, arch, &mut suggest)?;
+            (target, warnings, None)
+        }
+        Some(run) => {
+            let run = EngineRun::prepare(run)?;
+            let default = Baseline::for_engine(run.run.engine, run.version().as_deref());
+            let (target, warnings) = plan_container(&options, &profile, run, &default)?;
+            (target, warnings, Some(default))
+        }
     };
 
-    let policy = EffectivePolicy::evaluate(&profile, &run_context(&options, arch)?);
+    let context = run_context(&options, arch, engine_default.as_ref())?;
+    let policy = EffectivePolicy::evaluate(&profile, &context);
     let watched = match run(&options, arch, &target, warnings).await {
         Ok(watched) => watched,
         // What the filter denied on the way to the failed start, explained.
@@ -310,6 +328,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         warnings,
         complain: false,
         escapes,
+        engine_default: engine_default.map(|b| b.describe()),
     })
 }
 
@@ -438,6 +457,9 @@ enum Target {
     Container {
         run: EngineRun,
         runtime_needs: Vec<String>,
+        /// For `ctr`: the profile in the runtime spec's format, in a file
+        /// with no name (read through `/proc/PID/fd/N`).
+        oci_profile: Option<File>,
     },
 }
 
@@ -490,9 +512,10 @@ fn plan_container(
     options: &EnforceOptions,
     profile: &Profile,
     run: EngineRun,
+    engine_default: &Baseline,
 ) -> Result<(Target, Vec<String>), EnforceError> {
     let mut warnings = Vec::new();
-    let runtime_needs = runtime_denials(profile, &run)?;
+    let runtime_needs = runtime_denials(profile, &run, engine_default)?;
     if !runtime_needs.is_empty() {
         warnings.push(format!(
             "the profile refuses syscalls the container runtime makes after installing the \
@@ -512,12 +535,40 @@ fn plan_container(
     }
     for option in run.run.seccomp_options() {
         warnings.push(format!(
-            "your `--security-opt {}` is replaced by the profile {}",
-            option.value.as_deref().unwrap_or_default(),
+            "your `{}` is replaced by the profile {}",
+            ContainerRun::describe_option(option),
             options.profile.display()
         ));
     }
-    Ok((Target::Container { run, runtime_needs }, warnings))
+    // ctr passes the file to the runtime as it is: Docker's includes and
+    // excludes are decided first, for this container, as Docker does.
+    let oci_profile = match run.run.engine {
+        Engine::Containerd => {
+            let context = container_context(&run.run, engine_default)?;
+            Some(oci_file(&resolved(profile, &context))?)
+        }
+        Engine::Docker | Engine::Podman => None,
+    };
+    Ok((
+        Target::Container {
+            run,
+            runtime_needs,
+            oci_profile,
+        },
+        warnings,
+    ))
+}
+
+/// The profile as the runtime spec's `linux.seccomp` (what `ctr run
+/// --seccomp-profile` reads), in a temporary file with no name.
+fn oci_file(profile: &Profile) -> Result<File, EnforceError> {
+    use std::io::{Seek, Write};
+    let text = crate::export::oci::to_text(&crate::export::oci::to_oci(profile)?);
+    let mut file = tempfile::tempfile().map_err(EnforceError::TempFile)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.rewind())
+        .map_err(EnforceError::TempFile)?;
+    Ok(file)
 }
 
 /// Starts the command in the session's cgroup under the profile: a native
@@ -549,21 +600,26 @@ fn spawn(
             }
             spawned
         }
-        Target::Container { run, .. } => {
-            let absolute = std::path::absolute(&options.profile).map_err(|source| {
-                EnforceError::ProfilePath {
-                    path: options.profile.clone(),
-                    source,
+        Target::Container {
+            run, oci_profile, ..
+        } => {
+            let file = match oci_profile {
+                Some(file) => {
+                    use std::os::unix::io::AsRawFd;
+                    format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd())
                 }
-            })?;
-            let parent = session.cgroup().relative().to_string_lossy().into_owned();
-            let seccomp = format!("seccomp={}", absolute.display());
-            let argv = run.run.rewritten(&[
-                "--cgroup-parent".into(),
-                parent.into(),
-                "--security-opt".into(),
-                seccomp.into(),
-            ]);
+                None => std::path::absolute(&options.profile)
+                    .map_err(|source| EnforceError::ProfilePath {
+                        path: options.profile.clone(),
+                        source,
+                    })?
+                    .display()
+                    .to_string(),
+            };
+            let (cgroup_option, cgroup_value) = run.run.cgroup_args(session.cgroup().relative());
+            let mut extra: Vec<OsString> = vec![cgroup_option.into(), cgroup_value.into()];
+            extra.extend(run.run.seccomp_args(&file));
+            let argv = run.run.rewritten(&extra);
             if !options.quiet {
                 eprintln!(
                     "syscall-profile: running the container under {}",
@@ -658,6 +714,7 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
         "suggestion": enforcement.suggestion.as_ref().map(|p| p.display().to_string()),
         "escapes": escapes,
         "warnings": enforcement.warnings,
+        "engine_default": enforcement.engine_default,
     });
     // Strings, numbers, lists and maps with string keys: it serializes.
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -665,18 +722,31 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
     text
 }
 
-/// The capabilities and kernel a command runs with: a container's as
-/// Docker sets them, or a native program's own.
-fn run_context(options: &EnforceOptions, arch: Arch) -> Result<DockerContext, EnforceError> {
-    Ok(match ContainerRun::parse(&options.command) {
-        Some(run) => {
-            let values = |names: &[&str]| -> Vec<String> {
-                run.find(names).filter_map(|o| o.value.clone()).collect()
-            };
-            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
-        }
-        None => native_context(options, arch),
-    })
+/// The capabilities and kernel a command runs with: a container's as its
+/// engine sets them (from `engine_default`'s capabilities and the run's
+/// `--cap-add`/`--cap-drop`), or a native program's own.
+fn run_context(
+    options: &EnforceOptions,
+    arch: Arch,
+    engine_default: Option<&Baseline>,
+) -> Result<DockerContext, EnforceError> {
+    Ok(
+        match (ContainerRun::parse(&options.command), engine_default) {
+            (Some(run), Some(default)) => container_context(&run, default)?,
+            _ => native_context(options, arch),
+        },
+    )
+}
+
+/// The container `run` gets from its engine, whose default is `default`.
+fn container_context(
+    run: &ContainerRun,
+    default: &Baseline,
+) -> Result<DockerContext, EnforceError> {
+    let values = |names: &[&str]| -> Vec<String> {
+        run.find(names).filter_map(|o| o.value.clone()).collect()
+    };
+    Ok(default.context(&values(&["cap-add"]), &values(&["cap-drop"]))?)
 }
 
 /// What a suggestion adds to the policy: whole syscalls, and argument rules
@@ -761,20 +831,18 @@ pub fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
 /// The syscalls of the container runtime's base set that the profile
 /// refuses (the runtime makes them under the filter, before the
 /// entrypoint runs).
-fn runtime_denials(profile: &Profile, run: &EngineRun) -> Result<Vec<String>, EnforceError> {
+fn runtime_denials(
+    profile: &Profile,
+    run: &EngineRun,
+    engine_default: &Baseline,
+) -> Result<Vec<String>, EnforceError> {
     let Some(base) = run
         .runtime()
         .and_then(|name| runtime_base::for_runtime(run.run.engine, &name))
     else {
         return Ok(Vec::new());
     };
-    let values = |names: &[&str]| -> Vec<String> {
-        run.run
-            .find(names)
-            .filter_map(|o| o.value.clone())
-            .collect()
-    };
-    let context = DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    let context = container_context(&run.run, engine_default)?;
     let policy = EffectivePolicy::evaluate(profile, &context);
     Ok(base
         .syscalls()
@@ -825,8 +893,10 @@ async fn complain(
     record_options.no_implied = true;
     let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
-    // a container's capabilities as Docker sets them, or the program's own.
-    let policy = EffectivePolicy::evaluate(profile, &run_context(&options, arch)?);
+    // a container's capabilities as its engine sets them, or the program's own.
+    let engine_default = Baseline::for_command(&options.command);
+    let context = run_context(&options, arch, engine_default.as_ref())?;
+    let policy = EffectivePolicy::evaluate(profile, &context);
     let observed = observed_values(&recording.observation);
     let mut warnings = recording.warnings;
     let counts = recording
@@ -869,6 +939,7 @@ async fn complain(
         escapes: recording.observation.events.escapes.clone(),
         warnings,
         complain: true,
+        engine_default: engine_default.map(|b| b.describe()),
     })
 }
 

@@ -71,6 +71,9 @@ pub struct CheckReport {
     /// Its exit status.
     pub command_exit_code: Option<i32>,
     pub strict: bool,
+    /// The engine default the new syscalls are set against, and why it is
+    /// that one (`podman's default (...), the default of `podman run``).
+    pub baseline: String,
     pub passed: bool,
     pub exit_code: i32,
     /// How many syscalls the run used.
@@ -137,8 +140,11 @@ impl CheckReport {
 pub struct NewSyscall {
     pub name: String,
     pub risk: String,
-    /// What Docker's default profile does with it on this host:
-    /// `allowed`, `conditional` or `denied`.
+    /// What the engine's default profile (the report's `baseline`) does
+    /// with it on this host: `allowed`, `conditional` or `denied`.
+    pub engine_default: &'static str,
+    /// The same under its first name (v1 only ever gains fields): it was
+    /// Docker's default when that was the only baseline.
     pub docker_default: &'static str,
 }
 
@@ -153,9 +159,9 @@ pub struct NewValue {
     pub args: Vec<ArgValue>,
     /// What the policy lets through of the syscall (`FIONREAD, TCGETS`).
     pub policy_allows: String,
-    /// What Docker's default profile does with this value on this host:
-    /// `allowed` or `refused`.
-    pub docker_default: &'static str,
+    /// What the engine's default profile (the report's `baseline`) does
+    /// with this value on this host: `allowed` or `refused`.
+    pub engine_default: &'static str,
 }
 
 /// The values of a syscall the policy allows and the run did not use.
@@ -181,19 +187,23 @@ pub struct CheckInput<'a> {
     pub command: Option<Vec<String>>,
     pub command_exit_code: Option<i32>,
     pub strict: bool,
+    /// The engine default new syscalls are set against: the one the
+    /// command's engine applies, Docker's for a native command.
+    pub baseline: &'a Baseline,
     /// How to produce the observed profile again, for the update command:
     /// the `record` command and the file it writes (`None`: the observed
     /// profile is the file `observed_name`).
     pub record_again: Option<(String, String)>,
 }
 
-/// Checks `input.observed` against `input.policy`, both evaluated as Docker
-/// would apply them on this host.
+/// Checks `input.observed` against `input.policy`, both evaluated as the
+/// engine would apply them on this host (`context`).
 pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     let policy = EffectivePolicy::evaluate(input.policy, context);
     let observed_policy = EffectivePolicy::evaluate(input.observed, context);
     let observed = observed_policy.runnable_names();
-    let docker = Baseline::docker_default().evaluate(context);
+    let baseline = input.baseline;
+    let default = baseline.evaluate(context);
 
     let mut new_syscalls = Vec::new();
     let mut new_values = Vec::new();
@@ -207,7 +217,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
             && matches!(observed_policy.access(name), Access::Conditional { .. })
         {
             let comparison = allowance::compare(&observed_policy, &policy, name);
-            new_values.extend(values_beyond(&comparison, &docker));
+            new_values.extend(values_beyond(&comparison, &default));
             if !comparison.dropped.is_nothing() {
                 unused_values.push(UnusedValues {
                     name: name.clone(),
@@ -219,30 +229,28 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         match policy_access {
             Access::Allowed => {}
             Access::Denied(_) => {
-                let docker_default = match docker.access(name) {
+                let engine_default = match default.access(name) {
                     Access::Allowed => "allowed",
                     Access::Conditional { .. } => "conditional",
                     Access::Denied(_) => "denied",
                 };
                 let risk = match notes::note_for(name) {
                     Some(note) => note.risk.to_owned(),
-                    None => match docker_default {
+                    None => match engine_default {
                         "allowed" => {
-                            "low: Docker's default profile allows it in every container".to_owned()
+                            format!("low: {} allows it in every container", baseline.name)
                         }
                         "conditional" => {
-                            "Docker's default profile allows it only for some arguments".to_owned()
+                            format!("{} allows it only for some arguments", baseline.name)
                         }
-                        _ => format!(
-                            "Docker's default profile denies it: {}",
-                            notes::why_docker_blocks(name)
-                        ),
+                        _ => format!("{} denies it: {}", baseline.name, baseline.why_denied(name)),
                     },
                 };
                 new_syscalls.push(NewSyscall {
                     name: name.clone(),
                     risk,
-                    docker_default,
+                    engine_default,
+                    docker_default: engine_default,
                 });
             }
             Access::Conditional { when, .. } => conditional.push(ConditionalSyscall {
@@ -296,6 +304,7 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         command: input.command.clone(),
         command_exit_code: input.command_exit_code,
         strict: input.strict,
+        baseline: baseline.describe(),
         passed: exit_code == exit::SUCCESS,
         exit_code,
         observed_count: observed.len(),
@@ -310,12 +319,12 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
 }
 
 /// The values the run used that the policy refuses (`comparison` is the
-/// run's against the policy's), each with what Docker's default does
+/// run's against the policy's), each with what the engine's default does
 /// with it.
-fn values_beyond(comparison: &Comparison, docker: &EffectivePolicy) -> Vec<NewValue> {
+fn values_beyond(comparison: &Comparison, default: &EffectivePolicy) -> Vec<NewValue> {
     let name = comparison.syscall.as_str();
-    let docker_default = |calls: &[[u64; 6]]| {
-        if calls.iter().all(|call| docker.verdict(name, call).runs()) {
+    let engine_default = |calls: &[[u64; 6]]| {
+        if calls.iter().all(|call| default.verdict(name, call).runs()) {
             "allowed"
         } else {
             "refused"
@@ -326,7 +335,7 @@ fn values_beyond(comparison: &Comparison, docker: &EffectivePolicy) -> Vec<NewVa
         value,
         args,
         policy_allows: comparison.theirs.to_string(),
-        docker_default: docker_default(calls),
+        engine_default: engine_default(calls),
     };
     match &comparison.beyond {
         Values::Nothing => Vec::new(),
@@ -378,7 +387,10 @@ mod tests {
     }
 
     fn input<'a>(policy: &'a Profile, observed: &'a Profile, strict: bool) -> CheckInput<'a> {
+        static DOCKER: std::sync::LazyLock<Baseline> =
+            std::sync::LazyLock::new(Baseline::docker_default);
         CheckInput {
+            baseline: &DOCKER,
             policy,
             policy_name: "policy.json",
             observed,
@@ -399,12 +411,35 @@ mod tests {
         assert!(!report.passed);
         assert_eq!(report.new_syscalls.len(), 1);
         assert_eq!(report.new_syscalls[0].name, "ptrace");
-        assert_eq!(report.new_syscalls[0].docker_default, "allowed");
+        assert_eq!(report.new_syscalls[0].engine_default, "allowed");
         assert!(report.new_syscalls[0].risk.contains("other processes"));
         assert_eq!(
             report.update_command.as_deref(),
             Some("syscall-profile merge policy.json 'new run.json' -o policy.json")
         );
+    }
+
+    /// New syscalls are set against the engine default given: io_uring is
+    /// allowed by Docker 20.10's built-in profile, denied by moby's.
+    #[test]
+    fn new_syscalls_are_set_against_the_engine_default_given() {
+        use crate::{baseline::EngineDefault, engine::Engine};
+        let policy = allow(&["read"]);
+        let observed = allow(&["read", "io_uring_setup"]);
+        let verdict = |baseline: &Baseline| {
+            let mut input = input(&policy, &observed, false);
+            input.baseline = baseline;
+            let report = check(&input, &context());
+            (report.new_syscalls[0].engine_default, report.baseline)
+        };
+        let old = Baseline::for_engine(Engine::Docker, Some("20.10.24+dfsg1"));
+        assert_eq!(old.engine_default, Some(EngineDefault::Docker2010));
+        let (said, named) = verdict(&old);
+        assert_eq!(said, "allowed");
+        assert!(named.contains("Docker engine 20.10"), "{named}");
+        let (said, named) = verdict(&Baseline::for_engine(Engine::Docker, Some("28.2.2")));
+        assert_eq!(said, "denied");
+        assert!(named.contains("28.2.2"), "{named}");
     }
 
     #[test]

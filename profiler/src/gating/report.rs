@@ -45,11 +45,12 @@ pub fn text(report: &CheckReport) -> String {
             "FAIL: {} syscall(s) outside the policy:",
             report.new_syscalls.len()
         );
+        let _ = writeln!(out, "engine default: {}", report.baseline);
         for new in &report.new_syscalls {
             let _ = writeln!(
                 out,
-                "  {}: {} (Docker's default: {})",
-                new.name, new.risk, new.docker_default
+                "  {}: {} (the engine default: {})",
+                new.name, new.risk, new.engine_default
             );
         }
         if let Some(update) = &report.update_command {
@@ -65,8 +66,8 @@ pub fn text(report: &CheckReport) -> String {
         for new in &report.new_values {
             let _ = writeln!(
                 out,
-                "  {}: new {} (the policy allows {}; Docker's default: {})",
-                new.name, new.value, new.policy_allows, new.docker_default
+                "  {}: new {} (the policy allows {}; the engine default: {})",
+                new.name, new.value, new.policy_allows, new.engine_default
             );
         }
         if report.new_syscalls.is_empty()
@@ -138,8 +139,8 @@ pub fn junit_xml(report: &CheckReport) -> String {
         .iter()
         .map(|new| {
             let mut body = format!(
-                "risk: {}\nDocker's default profile: {}\n",
-                new.risk, new.docker_default
+                "risk: {}\n{}: {}\n",
+                new.risk, report.baseline, new.engine_default
             );
             if let Some(update) = &report.update_command {
                 body.push_str(&format!("update the policy: {update}\n"));
@@ -156,8 +157,8 @@ pub fn junit_xml(report: &CheckReport) -> String {
         .collect();
     cases.extend(report.new_values.iter().map(|new| {
         let mut body = format!(
-            "the policy allows: {}\nDocker's default profile: {}\n",
-            new.policy_allows, new.docker_default
+            "the policy allows: {}\n{}: {}\n",
+            new.policy_allows, report.baseline, new.engine_default
         );
         if let Some(update) = &report.update_command {
             body.push_str(&format!("update the policy: {update}\n"));
@@ -304,12 +305,14 @@ mod tests {
             command: None,
             command_exit_code: None,
             strict: false,
+            baseline: "Docker's default profile".to_owned(),
             passed: false,
             exit_code: 1,
             observed_count: 3,
             new_syscalls: vec![NewSyscall {
                 name: "ptrace".to_owned(),
                 risk: "reads <other> processes & more".to_owned(),
+                engine_default: "allowed",
                 docker_default: "allowed",
             }],
             new_values: Vec::new(),

@@ -24,7 +24,7 @@ use crate::{
     baseline::{Baseline, DockerContext},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
-    exit,
+    exit, export,
     implied::{self, Implied},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
@@ -74,6 +74,9 @@ pub struct RecordOptions {
     /// Also allow what the programs can reach that Docker's default allows
     /// (`--include reachable`).
     pub include_reachable: bool,
+    /// The form the profile is written in (`--to`, export's vocabulary),
+    /// with the target's options; Docker's JSON when `None`.
+    pub to: Option<(export::Format, export::Options)>,
 }
 
 impl RecordOptions {
@@ -94,6 +97,7 @@ impl RecordOptions {
             no_implied: false,
             coverage: true,
             include_reachable: false,
+            to: None,
         }
     }
 }
@@ -126,6 +130,11 @@ pub enum RecordError {
     KeepRunningNative,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
+    #[error("the recording is done but cannot be written --to {to}: {source}")]
+    Export {
+        to: String,
+        source: export::ExportError,
+    },
 }
 
 impl RecordError {
@@ -159,6 +168,9 @@ pub struct Recording {
     pub runtime: Option<RuntimeReport>,
     /// Syscalls added because the kernel or a runtime makes them by timing.
     pub implied: Implied,
+    /// What the target of `--to` says of the profile written (how to use
+    /// it there).
+    pub export_notes: Vec<String>,
     /// What the recorded programs can reach, against what was observed.
     pub coverage: Option<Coverage>,
 }
@@ -593,8 +605,25 @@ fn conclude(
         .clone()
         .unwrap_or_else(|| default_comment(&command_words, runtime.as_ref()));
     let profile = Profile::allow_list(arch, &syscalls, Some(comment));
+    let (text, export_notes) = match &options.to {
+        None => (profile.to_json(), Vec::new()),
+        Some((format, export_options)) => {
+            let format = *format;
+            let export_options = export::Options {
+                output_path: options.output.clone(),
+                ..export_options.clone()
+            };
+            let exported = export::export(&profile, format, &export_options).map_err(|source| {
+                RecordError::Export {
+                    to: format.name(),
+                    source,
+                }
+            })?;
+            (exported.text, exported.notes)
+        }
+    };
     let written_to = match output {
-        Some(output) => output.commit(&profile.to_json())?,
+        Some(output) => output.commit(&text)?,
         None => None,
     };
     if let Some(stats_output) = stats_output {
@@ -613,6 +642,7 @@ fn conclude(
         runtime,
         implied,
         coverage,
+        export_notes,
     })
 }
 

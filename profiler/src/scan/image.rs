@@ -168,6 +168,7 @@ pub fn export(
     let label = format!("{LABEL_KEY}={name}");
     guarded(
         &Duty::Containers {
+            engine: engine.name(),
             cli: engine.cli.clone(),
             globals: engine.globals.clone(),
             label: label.clone(),

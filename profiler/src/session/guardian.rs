@@ -29,6 +29,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Engine;
+
 /// The hidden subcommand that runs the guardian.
 pub const SUBCOMMAND: &str = "__guardian";
 
@@ -41,6 +43,8 @@ pub enum Duty {
     /// Remove the containers of this engine that carry this label (they run
     /// under the recording profile, or were made to export an image).
     Containers {
+        /// The engine's name ([`crate::engine::Engine::name`]).
+        engine: String,
         cli: PathBuf,
         globals: Vec<OsString>,
         label: String,
@@ -145,13 +149,14 @@ pub fn serve() -> i32 {
     // engine, which then also removes their cgroups.
     for duty in &duties {
         if let Duty::Containers {
+            engine,
             cli,
             globals,
             label,
             what,
         } = duty
         {
-            said.extend(remove_containers(cli, globals, label, what));
+            said.extend(remove_containers(engine, cli, globals, label, what));
         }
     }
     for duty in &duties {
@@ -180,27 +185,27 @@ pub fn serve() -> i32 {
 
 /// Removes (killing first) the containers that carry `label`.
 fn remove_containers(
+    engine: &str,
     cli: &PathBuf,
     globals: &[OsString],
     label: &str,
     what: &str,
 ) -> Option<String> {
-    let filter = format!("label={label}");
+    let engine = Engine::from_name(engine)?;
     let ids = run_with_timeout(
         Command::new(cli)
             .args(globals)
-            .args(["ps", "-aq", "--filter", &filter]),
+            .args(engine.list_labelled_args(label)),
     )?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if ids.is_empty() {
         return None;
     }
-    run_with_timeout(
-        Command::new(cli)
-            .args(globals)
-            .args(["rm", "-f"])
-            .args(&ids),
-    );
+    for id in &ids {
+        for args in engine.remove_args(id) {
+            run_with_timeout(Command::new(cli).args(globals).args(args));
+        }
+    }
     Some(format!("removed the container(s) {} {what}", ids.join(" ")))
 }
 
