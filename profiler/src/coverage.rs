@@ -5,15 +5,24 @@
 //! observed syscalls, that says how much of the program a run exercised,
 //! and which syscalls a path the run never took may need, ranked by the
 //! risk the baseline's notes give them.
+//!
+//! A native recording's programs are the host's files ([`of`]); a
+//! container's are in its image, exported for the scan ([`of_container`],
+//! [`of_exported`]).
 
-use std::{collections::BTreeSet, path::PathBuf};
+use std::{
+    collections::BTreeSet,
+    io::Read,
+    path::{Path, PathBuf},
+};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
     baseline::{Access, Baseline, DockerContext, notes},
     profile::SyscallSet,
-    scan::{self, ScanOptions},
+    scan::{self, ScanOptions, image, loader},
+    session::guardian::Guardian,
 };
 
 /// A recording's coverage of what its programs can reach.
@@ -40,6 +49,14 @@ pub struct Coverage {
     pub unresolved_sites: usize,
     /// Programs that could not be scanned, and why.
     pub errors: Vec<String>,
+    /// For a container: the image whose filesystem the programs were
+    /// scanned in (their paths are inside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// With `--include reachable`: the default profile whose allowed
+    /// syscalls were added (reachable ∩ that default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub included_within: Option<String>,
     /// The reachable syscalls themselves.
     #[serde(skip)]
     pub reachable_set: BTreeSet<String>,
@@ -86,14 +103,27 @@ impl Coverage {
 /// `observed`. A program that cannot be scanned is named in `errors`, never
 /// dropped silently.
 pub fn of(programs: &[PathBuf], observed: &SyscallSet) -> Coverage {
-    let options = ScanOptions::default();
+    of_in(programs, observed, &ScanOptions::default())
+}
+
+/// As [`of`], for programs inside `options.root`. A script is scanned as
+/// the interpreter its `#!` line names.
+fn of_in(programs: &[PathBuf], observed: &SyscallSet, options: &ScanOptions) -> Coverage {
+    let root = loader::Root::new(&options.root);
     let mut coverage = Coverage::default();
     let mut seen = BTreeSet::new();
     for program in programs {
-        if !seen.insert(program.clone()) {
+        let program = match std::env::current_dir() {
+            Ok(cwd) if program.is_relative() && options.root == Path::new("/") => cwd.join(program),
+            _ => program.clone(),
+        };
+        let program = interpreter_of(&root, &program).unwrap_or(program);
+        // The same file under another name (busybox's applets) once.
+        let file = root.resolve(&program).unwrap_or_else(|| program.clone());
+        if !seen.insert(file) {
             continue;
         }
-        match scan::reachable(program, &options) {
+        match scan::reachable(&program, options) {
             Ok(result) => {
                 coverage.programs.push(program.clone());
                 coverage
@@ -123,18 +153,112 @@ pub fn of(programs: &[PathBuf], observed: &SyscallSet) -> Coverage {
     coverage
 }
 
-/// `observed ∪ (reachable ∩ Docker's default for `context`)`: a profile that
-/// does not break on an untested path the code can take, and still allows
-/// nothing Docker's default refuses that the run did not need. A syscall the
+/// The interpreter a script's `#!` line names (inside `root`), if
+/// `program` is a script: the kernel runs that, with the script as its
+/// argument.
+fn interpreter_of(root: &loader::Root, program: &Path) -> Option<PathBuf> {
+    let host = root.host_path(&root.resolve(program)?);
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(host).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let interpreter = String::from_utf8_lossy(line)
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    interpreter
+        .starts_with('/')
+        .then(|| PathBuf::from(interpreter))
+}
+
+/// Where a container's programs are: the image, and the engine that has it.
+pub struct ContainerImage<'a> {
+    pub engine: &'a image::Engine,
+    pub image: &'a str,
+}
+
+/// The programs a container executed that are its workload's: `executed`
+/// holds the paths given to `execve`, inside the container. The runtime
+/// executing itself (`/proc/self/exe`, a copy of itself in a memfd run as
+/// `/dev/fd/N`) is not the workload, and a relative path (whose directory
+/// is not known) cannot be found: both are left out. Each path once.
+pub fn container_programs(executed: &[String]) -> Vec<PathBuf> {
+    let programs: BTreeSet<PathBuf> = executed
+        .iter()
+        .map(Path::new)
+        .filter(|p| p.is_absolute() && !p.starts_with("/proc") && !p.starts_with("/dev"))
+        .map(Path::to_path_buf)
+        .collect();
+    programs.into_iter().collect()
+}
+
+/// The coverage of a container recording: `programs` (see
+/// [`container_programs`]) are scanned inside the image's filesystem,
+/// exported for it (the export and its helper container are handed to
+/// `guardian` before they exist, and removed before this returns). A
+/// program that is not in the image (a volume, a file written at run time)
+/// is named in `errors`.
+pub fn of_container(
+    container: &ContainerImage<'_>,
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+    guardian: &mut Guardian,
+) -> Coverage {
+    match image::export(container.engine, container.image, guardian) {
+        Ok(exported) => of_exported(&exported, container.image, programs, observed),
+        Err(e) => Coverage {
+            errors: vec![format!("the image {}: {e}", container.image)],
+            image: Some(container.image.to_owned()),
+            ..Coverage::default()
+        },
+    }
+}
+
+/// As [`of_container`], in an image already exported.
+pub fn of_exported(
+    exported: &image::ImageRoot,
+    image: &str,
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+) -> Coverage {
+    let options = ScanOptions {
+        root: exported.root(),
+        ..ScanOptions::default()
+    };
+    let root = loader::Root::new(&options.root);
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for path in programs {
+        match root.resolve(path) {
+            Some(file) if root.host_path(&file).is_file() => found.push(path.clone()),
+            _ => missing.push(format!(
+                "{}: not in the image {image} (mounted from the host, or written at run time): \
+                 its reach is not counted",
+                path.display(),
+            )),
+        }
+    }
+    let mut coverage = of_in(&found, observed, &options);
+    coverage.errors.extend(missing);
+    coverage.image = Some(image.to_owned());
+    coverage
+}
+
+/// `observed ∪ (reachable ∩ baseline for `context`)`, the baseline being
+/// the default of the engine the program runs under (Docker's for a native
+/// command): a profile that does not break on an untested path the code can
+/// take, and still allows nothing the default refuses that the run did not
+/// need. A syscall the
 /// default allows only under argument conditions (socket, clone,
 /// personality) is added by name, as learned profiles hold names; the
 /// conditions come with argument-level profiles. Returns the names added.
 pub fn include_reachable(
     syscalls: &mut SyscallSet,
     coverage: &Coverage,
+    baseline: &Baseline,
     context: &DockerContext,
 ) -> Vec<String> {
-    let default = Baseline::docker_default().evaluate(context);
+    let default = baseline.evaluate(context);
     let mut added = Vec::new();
     for name in &coverage.reachable_set {
         let allowed = match default.access(name) {
@@ -149,4 +273,48 @@ pub fn include_reachable(
         }
     }
     added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_containers_programs_leave_out_the_runtime_and_relative_paths() {
+        let executed = [
+            "/proc/self/exe",
+            "/dev/fd/6",
+            "/bin/app",
+            "./relative",
+            "/bin/app",
+            "/usr/bin/env",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            container_programs(&executed),
+            [PathBuf::from("/bin/app"), PathBuf::from("/usr/bin/env")]
+        );
+    }
+
+    #[test]
+    fn a_script_is_scanned_as_its_interpreter() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("mkdir");
+        std::fs::write(bin.join("run.sh"), "#!/bin/busybox sh -e\necho hi\n").expect("write");
+        std::fs::write(bin.join("plain"), "\x7fELF").expect("write");
+        std::os::unix::fs::symlink("run.sh", bin.join("link")).expect("symlink");
+        let root = loader::Root::new(dir.path());
+        let interpreter = |p: &str| interpreter_of(&root, Path::new(p));
+        assert_eq!(
+            interpreter("/bin/run.sh"),
+            Some(PathBuf::from("/bin/busybox"))
+        );
+        assert_eq!(
+            interpreter("/bin/link"),
+            Some(PathBuf::from("/bin/busybox"))
+        );
+        assert_eq!(interpreter("/bin/plain"), None);
+        assert_eq!(interpreter("/bin/missing"), None);
+    }
 }

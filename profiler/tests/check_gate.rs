@@ -9,7 +9,10 @@ mod common;
 
 use std::{fs, process::Command};
 
-use common::{TEST_IMAGE, docker_host, profiler, require_root, run, sample, stderr, stdout};
+use common::{
+    MARK, TEST_IMAGE, docker_host, enforce_verdicts, profiler, require_root, run, sample, stderr,
+    stdout, verdicts_profile,
+};
 
 #[test]
 fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
@@ -89,7 +92,14 @@ fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
     assert_eq!(json["exit_code"], 1);
     assert_eq!(json["new_syscalls"].as_array().unwrap().len(), 1);
     assert_eq!(json["new_syscalls"][0]["name"], "getcpu");
-    assert_eq!(json["new_syscalls"][0]["docker_default"], "allowed");
+    assert_eq!(json["new_syscalls"][0]["engine_default"], "allowed");
+    assert!(
+        json["baseline"]
+            .as_str()
+            .unwrap()
+            .starts_with("Docker's default profile"),
+        "a native command is set against Docker's default: {json}"
+    );
     assert_eq!(json["command_exit_code"], 0);
 
     // The update command it prints, run as printed, makes release 2 pass.
@@ -98,19 +108,7 @@ fn one_new_syscall_fails_the_gate_and_the_printed_update_fixes_it() {
         update.contains("syscall-profile record -o observed.json -- "),
         "{update}"
     );
-    let bin_dir = profiler().parent().unwrap().to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("sh")
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .args(["-c", &update])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{update}: {}", stderr(&out));
+    run_printed(dir.path(), &update);
     assert!(fs::read_to_string(&policy).unwrap().contains("getcpu"));
     let out = check("2", &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -279,4 +277,141 @@ fn container_release_two_fails_the_gate() {
         "{xml}"
     );
     assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+}
+
+/// Runs a command line as `check` prints it, in `dir`, with this build's
+/// `syscall-profile` first on the PATH; it must succeed.
+fn run_printed(dir: &std::path::Path, line: &str) {
+    let bin_dir = profiler().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .current_dir(dir)
+        .env("PATH", path)
+        .args(["-c", line])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{line}: {}", stderr(&out));
+}
+
+const FIONREAD: u64 = 0x541b;
+const TIOCSTI: u64 = 0x5412;
+
+fn ioctl_rule(request: u64) -> serde_json::Value {
+    serde_json::json!({"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 1, "value": request, "op": "SCMP_CMP_EQ"}]})
+}
+
+/// A new argument value fails the gate like a new syscall: a policy that
+/// allows ioctl only with FIONREAD, and a run whose profile holds TIOCSTI
+/// too, fail `check` with exit status 1, and the text, JUnit, JSON and
+/// annotations name `ioctl` and `TIOCSTI (0x5412)`; the same values pass;
+/// the printed update makes it pass. The oracle is the kernel: with the
+/// policy enforced, it refuses exactly the request `check` calls new.
+#[test]
+fn a_new_ioctl_request_fails_the_gate_as_the_kernel_refuses_it() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = verdicts_profile(
+        dir.path(),
+        "policy.json",
+        serde_json::json!([ioctl_rule(FIONREAD)]),
+    );
+    let same = verdicts_profile(
+        dir.path(),
+        "same.json",
+        serde_json::json!([ioctl_rule(FIONREAD)]),
+    );
+    let new = verdicts_profile(
+        dir.path(),
+        "new.json",
+        serde_json::json!([ioctl_rule(FIONREAD), ioctl_rule(TIOCSTI)]),
+    );
+    let check = |observed: &std::path::Path| {
+        Command::new(profiler())
+            .current_dir(dir.path())
+            .env("GITHUB_ACTIONS", "true")
+            .arg("check")
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--observed")
+            .arg(observed)
+            .args(["--junit", "junit.xml", "--json", "report.json"])
+            .output()
+            .unwrap()
+    };
+    let out = check(&same);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("PASS"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("values this run did not use"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = check(&new);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("FAIL: 1 argument value(s) outside the policy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ioctl: new request TIOCSTI (0x5412) (the policy allows FIONREAD"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "::error file=policy.json,title=New argument value%3A ioctl request TIOCSTI \
+             (0x5412)::"
+        ) || text.contains("title=New argument value%3A ioctl request TIOCSTI (0x5412)::"),
+        "{text}"
+    );
+    let xml = fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("name=\"ioctl request TIOCSTI (0x5412) is allowed by the policy\""),
+        "{xml}"
+    );
+    assert!(xml.contains("type=\"new-argument-value\""), "{xml}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["new_syscalls"], serde_json::json!([]));
+    let value = &json["new_values"][0];
+    assert_eq!(value["name"], "ioctl");
+    assert_eq!(value["value"], "request TIOCSTI (0x5412)");
+    assert_eq!(value["args"][0]["symbol"], "TIOCSTI");
+    assert_eq!(value["args"][0]["value"], TIOCSTI);
+    assert_eq!(json["new_values"].as_array().unwrap().len(), 1);
+
+    // The kernel, under the policy: TIOCSTI refused, FIONREAD run.
+    let fionread = format!("16:0,{FIONREAD:#x}");
+    let tiocsti = format!("16:0,{TIOCSTI:#x}");
+    let (verdicts, output) = enforce_verdicts(&policy, &[], &[&fionread, &tiocsti]);
+    let refused: Vec<&str> = verdicts
+        .iter()
+        .filter(|(_, v)| v == &format!("errno {MARK}"))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert_eq!(
+        refused,
+        [tiocsti.as_str()],
+        "{verdicts:?} {}",
+        stderr(&output)
+    );
+
+    // The update it prints makes the run pass.
+    let update = json["update_command"].as_str().unwrap().to_owned();
+    run_printed(dir.path(), &update);
+    let out = check(&new);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }

@@ -25,51 +25,6 @@ const IMAGE: &str = TEST_IMAGE;
 /// How many times a container must start and succeed under its profile.
 const RUNS_UNDER_PROFILE: usize = 50;
 
-fn podman_globals() -> Vec<String> {
-    std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
-        .unwrap_or_else(|_| {
-            panic!(
-                "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman tests need the \
-                 store that `cargo xtask test` prepares"
-            )
-        })
-        .split(' ')
-        .map(str::to_owned)
-        .collect()
-}
-
-/// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
-fn docker_run(args: &[&str]) -> Vec<String> {
-    let host = docker_host();
-    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
-        .map(str::to_owned)
-        .to_vec();
-    words.extend(args.iter().map(|s| (*s).to_owned()));
-    words
-}
-
-/// The same with podman (which needs these ulimits where root lacks
-/// CAP_SYS_RESOURCE, as on these machines).
-fn podman_run(args: &[&str]) -> Vec<String> {
-    let mut words = vec!["podman".to_owned()];
-    words.extend(podman_globals());
-    words.extend(
-        [
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=32768:32768",
-        ]
-        .map(str::to_owned),
-    );
-    words.extend(args.iter().map(|s| (*s).to_owned()));
-    words
-}
-
 /// `record -q -o DIR/profile.json [EXTRA] -- WORDS`; returns the output and
 /// the profile's names.
 fn record(dir: &Path, extra: &[&str], words: &[String]) -> (Output, BTreeSet<String>) {

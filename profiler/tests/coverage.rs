@@ -5,16 +5,29 @@
 //! runs `ls -l` under the `--include reachable` profile with nothing denied,
 //! where the plain learned profile denies what `-l` needs; and nothing
 //! Docker's default refuses (mount, which ls's libc can reach) is added.
+//! For a container, the reachable set is `scan --image`'s of the program it
+//! ran, and the engine's behaviour is the oracle: release 2 of a sample,
+//! recorded running release 1, makes its new call under the `--include
+//! reachable` profile and has it refused under the plain one. A recorder
+//! killed during the image's scan leaves neither the export nor the helper
+//! container (the engine's own listing).
 
 mod common;
 
-use std::{fs, path::Path};
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use common::*;
+use serde_json::{Value, json};
 
-/// A learned profile of `ls DIR`, plain or with `--include reachable`, and
-/// its stats.
-fn learn_ls(dir: &Path, name: &str, extra: &[&str]) -> (String, serde_json::Value, String) {
+/// A learned profile of `command`, plain or with `--include reachable`,
+/// its stats, and what the recorder said.
+fn learn(dir: &Path, name: &str, extra: &[&str], command: &[String]) -> (String, Value, String) {
     let profile = dir.join(format!("{name}.json"));
     let stats = dir.join(format!("{name}-stats.json"));
     let mut args = vec![
@@ -25,13 +38,18 @@ fn learn_ls(dir: &Path, name: &str, extra: &[&str]) -> (String, serde_json::Valu
         stats.to_string_lossy().into_owned(),
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args.extend(["--", "/bin/ls", "/"].map(str::to_owned));
+    args.push("--".to_owned());
+    args.extend(command.iter().cloned());
     let output = run(&args);
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
-    let stats: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    let stats: Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
     (fs::read_to_string(&profile).unwrap(), stats, err)
+}
+
+/// The same of `ls /`.
+fn learn_ls(dir: &Path, name: &str, extra: &[&str]) -> (String, Value, String) {
+    learn(dir, name, extra, &["/bin/ls", "/"].map(str::to_owned))
 }
 
 #[test]
@@ -140,8 +158,7 @@ fn the_gate_fails_below_the_coverage_threshold() {
         "{}",
         stdout(&low)
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    let report: Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["coverage"]["passed"], false);
     let fine = gate("1");
     assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
@@ -169,4 +186,310 @@ fn diff_shows_what_a_profile_covers_of_a_program() {
     let text = stdout(&output);
     assert!(text.contains("syscalls /bin/ls can reach"), "{text}");
     assert!(text.contains("the riskiest first: mount"), "{text}");
+}
+
+/// What `scan --image` finds `program` of the test image can reach.
+fn reachable_in_image(program: &str) -> BTreeSet<String> {
+    let scan = run(["scan", "--json", "--image", TEST_IMAGE, program]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let scanned: Value = serde_json::from_str(&stdout(&scan)).unwrap();
+    scanned["syscalls"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A container's recording is set against what the program it ran can
+/// reach inside its image: the same set `scan --image` finds.
+#[test]
+fn a_container_recording_reports_the_coverage_of_what_it_ran() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (_, stats, _) = learn(dir.path(), "plain", &[], &words);
+    let coverage = &stats["coverage"];
+    assert_eq!(coverage["image"], TEST_IMAGE, "{coverage}");
+    assert_eq!(
+        coverage["programs"],
+        json!(["/bin/app-release"]),
+        "{coverage}"
+    );
+    assert_eq!(coverage["errors"], json!([]), "{coverage}");
+    // Everything the workload made, its code can make.
+    assert_eq!(coverage["not_found"], json!([]), "{coverage}");
+    let observed: BTreeSet<String> = stats["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(coverage["observed"].as_u64(), Some(observed.len() as u64));
+    // The reachable set: the covered part of the observed, and the rest.
+    let mut reachable = strings(&coverage["unobserved"]);
+    reachable.extend(observed.iter().cloned());
+    assert_eq!(coverage["reachable"].as_u64(), Some(reachable.len() as u64));
+
+    let scanned = reachable_in_image("app-release");
+    assert_eq!(reachable, scanned);
+    assert!(
+        reachable.contains("getcpu"),
+        "release 2's call is in the code"
+    );
+    assert!(!observed.contains("getcpu"), "release 1 does not make it");
+}
+
+/// `--include reachable` for a container: recorded running release 1, the
+/// profile lets release 2's new call (getcpu) run, where the plain profile
+/// has it refused: the engine's behaviour under each, and enforce's verdict.
+#[test]
+fn include_reachable_lets_a_containers_untested_path_run() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (plain, _, _) = learn(dir.path(), "plain", &[], &words);
+    let (wide, stats, _) = learn(dir.path(), "wide", &["--include", "reachable"], &words);
+    let (plain_names, wide_names) = (allowed_names(&plain), allowed_names(&wide));
+    assert!(plain_names.is_subset(&wide_names));
+    assert!(!plain_names.contains("getcpu") && wide_names.contains("getcpu"));
+    // What the wide profile has beyond the plain one is what it added.
+    let added = strings(&stats["included_reachable"]);
+    assert!(
+        wide_names
+            .difference(&plain_names)
+            .all(|n| added.contains(n))
+    );
+    let within = stats["coverage"]["included_within"].as_str().unwrap();
+    assert!(within.contains("Docker"), "the engine's default: {within}");
+
+    let release_2 = |name: &str, profile: &str| {
+        let path = dir.path().join(format!("{name}-enforced.json"));
+        fs::write(&path, profile).unwrap();
+        let host = docker_host();
+        let seccomp = format!("seccomp={}", path.display());
+        let direct = Command::new("docker")
+            .args(["-H", &host, "run", "--rm", "--network", "none"])
+            .args(["--security-opt", &seccomp, TEST_IMAGE, "app-release", "2"])
+            .output()
+            .unwrap();
+        assert!(direct.status.success(), "{}", stderr(&direct));
+        let mut args = vec![
+            "enforce".to_owned(),
+            "--profile".to_owned(),
+            path.to_string_lossy().into_owned(),
+            "--".to_owned(),
+        ];
+        args.extend(docker_run(&[TEST_IMAGE, "app-release", "2"]));
+        (stdout(&direct), stderr(&run(&args)))
+    };
+    let (out, verdict) = release_2("plain", &plain);
+    assert!(!out.contains("on cpu"), "getcpu refused: {out}");
+    assert!(verdict.contains("getcpu"), "{verdict}");
+    let (out, verdict) = release_2("wide", &wide);
+    assert!(out.contains("on cpu"), "getcpu ran: {out}");
+    assert!(verdict.contains("no syscall was denied"), "{verdict}");
+}
+
+/// The tool killed with SIGKILL while it exports an image to scan it (a
+/// container's recording, and `scan --image`): its guardian removes the
+/// exported filesystem and the helper container.
+#[test]
+fn sigkill_during_an_images_export_leaves_nothing() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = vec!["record".to_owned(), "-o".to_owned()];
+    record.push(dir.path().join("p.json").to_string_lossy().into_owned());
+    record.push("--".to_owned());
+    record.extend(docker_run(&[TEST_IMAGE, "app-release", "1"]));
+    let scan = ["scan", "--image", TEST_IMAGE, "app-release"].map(str::to_owned);
+    for args in [record, scan.to_vec()] {
+        killed_while_exporting(&args);
+    }
+}
+
+/// Runs the tool with `args`, kills it once the image's archive is being
+/// written, and checks that its guardian left nothing.
+fn killed_while_exporting(args: &[String]) {
+    let host = docker_host();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let mut child = Command::new(profiler())
+        .args(args)
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The archive is written while the helper container exists (it is
+    // removed once the archive is unpacked).
+    let exporting = || {
+        fs::read_dir(&tmp).unwrap().flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("syscall-profile-image-")
+                && e.path().join("image.tar").exists()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !exporting() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let caught = exporting();
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    assert!(caught, "{}: the export was not seen: {err}", args[0]);
+    let helpers = || {
+        let out = Command::new("docker")
+            .args(["-H", &host, "ps", "-aq", "--filter"])
+            .arg("label=io.syscall-profile.scan")
+            .output()
+            .unwrap();
+        stdout(&out).trim().to_owned()
+    };
+    let clean = wait_for(Duration::from_secs(20), || {
+        dir_entries(&tmp).is_empty() && helpers().is_empty()
+    });
+    assert!(
+        clean,
+        "{}: left: {:?}, {}; {err}",
+        args[0],
+        dir_entries(&tmp),
+        helpers()
+    );
+    assert!(err.contains("removed the directory"), "{err}");
+    assert!(
+        err.contains("created to export the image for a scan"),
+        "{err}"
+    );
+}
+
+/// `diff --image`: a container's profile set against what the image's
+/// program can reach; with `--format json` the report stays one JSON
+/// document, with the coverage in it.
+#[test]
+fn diff_sets_a_container_profile_against_its_image() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (profile, _, _) = learn(dir.path(), "plain", &[], &words);
+    let path = dir.path().join("app.json");
+    fs::write(&path, &profile).unwrap();
+    let reachable = reachable_in_image("app-release");
+    let allowed = allowed_names(&profile);
+
+    let output = run([
+        "diff",
+        path.to_str().unwrap(),
+        "--image",
+        TEST_IMAGE,
+        "--reachable",
+        "app-release",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("one JSON document");
+    let coverage = &report["coverage"];
+    assert_eq!(coverage["program"], "/bin/app-release", "{coverage}");
+    assert_eq!(coverage["image"], TEST_IMAGE);
+    assert_eq!(coverage["reachable"].as_u64(), Some(reachable.len() as u64));
+    assert_eq!(
+        coverage["allowed"].as_u64(),
+        Some(reachable.intersection(&allowed).count() as u64)
+    );
+    let not_allowed: BTreeSet<String> = reachable.difference(&allowed).cloned().collect();
+    assert_eq!(strings(&coverage["not_allowed"]), not_allowed);
+    assert!(not_allowed.contains("getcpu"));
+
+    // The image's entrypoint by default (sh, busybox here); text after the
+    // report.
+    let text = run(["diff", path.to_str().unwrap(), "--image", TEST_IMAGE]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    assert!(
+        stdout(&text).contains(&format!("syscalls /bin/sh in {TEST_IMAGE} can reach")),
+        "{}",
+        stdout(&text)
+    );
+    let missing = run(["diff", path.to_str().unwrap(), "--image", "no-such-image:1"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(stdout(&missing), "", "no report when the scan fails");
+    assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
+}
+
+/// The coverage gate on a container run: its programs are scanned in the
+/// image.
+#[test]
+fn the_gate_measures_a_containers_coverage() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = docker_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (profile, stats, _) = learn(dir.path(), "policy", &[], &words);
+    let percent = 100.0 * stats["coverage"]["covered"].as_f64().unwrap()
+        / stats["coverage"]["reachable"].as_f64().unwrap();
+    let policy = dir.path().join("policy.json");
+    fs::write(&policy, profile).unwrap();
+    let gate = |threshold: f64| {
+        let mut args = vec![
+            "check".to_owned(),
+            "--policy".to_owned(),
+            policy.to_string_lossy().into_owned(),
+            "--coverage".to_owned(),
+            format!("{threshold}"),
+            "--".to_owned(),
+        ];
+        args.extend(words.iter().cloned());
+        run(&args)
+    };
+    let above = gate((percent + 5.0).min(100.0));
+    assert_eq!(above.status.code(), Some(1), "{}", stderr(&above));
+    assert!(
+        stdout(&above).contains("FAIL: the run made"),
+        "{}",
+        stdout(&above)
+    );
+    let below = gate((percent - 5.0).max(0.0));
+    assert_eq!(below.status.code(), Some(0), "{}", stderr(&below));
+}
+
+/// The same with podman: the image is exported from its store (the
+/// globals of the user's command line, `--root` and the rest, are
+/// repeated), the reachable set is what `scan --image` finds in Docker's
+/// copy of the same image, and `--include reachable` adds within podman's
+/// default.
+#[test]
+fn a_podman_recording_reports_its_coverage_in_the_image() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = podman_run(&[TEST_IMAGE, "app-release", "1"]);
+    let (_, stats, _) = learn(dir.path(), "podman", &["--include", "reachable"], &words);
+    let coverage = &stats["coverage"];
+    assert_eq!(
+        coverage["programs"],
+        json!(["/bin/app-release"]),
+        "{coverage}"
+    );
+    assert_eq!(coverage["errors"], json!([]), "{coverage}");
+    let within = coverage["included_within"].as_str().unwrap();
+    assert!(within.starts_with("podman's default"), "{within}");
+    assert!(strings(&stats["included_reachable"]).contains("getcpu"));
+    let observed: BTreeSet<String> = stats["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    let mut reachable = strings(&coverage["unobserved"]);
+    reachable.extend(observed);
+    assert_eq!(reachable, reachable_in_image("app-release"));
 }

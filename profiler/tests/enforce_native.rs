@@ -10,9 +10,6 @@ use std::{fs, path::Path, process::Output, time::Duration};
 use common::*;
 use serde_json::{Value, json};
 
-/// An errno none of the syscalls used here returns on its own (EBADFD).
-const MARK: i64 = 77;
-
 /// The allow-list `call getppid` needs, learned by recording it.
 fn call_allow_list(dir: &Path) -> Vec<String> {
     let path = dir.join("base.json");
@@ -268,24 +265,35 @@ fn fails_closed() {
     let marker = dir.path().join("ran");
     let touch = ["touch", &marker.to_string_lossy()];
     let cases = [
-        ("malformed.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": ["#.to_owned(), "not valid JSON"),
+        ("malformed.json", r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": ["#.to_owned(), "not valid JSON", "auto"),
         (
             "unknown-action.json",
             r#"{"defaultAction": "SCMP_ACT_MAYBE"}"#.to_owned(),
             "SCMP_ACT_MAYBE",
+            "auto",
         ),
         (
             // The kernel refuses this flag without a notification listener.
             "kernel-refuses.json",
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#.to_owned(),
             "Invalid argument",
+            "kernel",
+        ),
+        (
+            // A listener asked for where it cannot serve.
+            "no-listener.json",
+            r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ALLOW"}]}"#.to_owned(),
+            "cannot watch denials with a seccomp listener: the profile uses SCMP_ACT_KILL_PROCESS",
+            "listener",
         ),
     ];
-    for (name, text, message) in cases {
+    for (name, text, message, watch) in cases {
         let path = dir.path().join(name);
         fs::write(&path, text).unwrap();
         let mut args = vec![
             "enforce".to_owned(),
+            "--watch".to_owned(),
+            watch.to_owned(),
             "--profile".to_owned(),
             path.to_string_lossy().into_owned(),
             "--".to_owned(),
@@ -473,67 +481,6 @@ fn denials_show_live_on_a_terminal() {
         "the final report came already: {}",
         tmux.pane()
     );
-}
-
-/// A profile for `syscall-verdicts`: what it needs (learned by recording
-/// it) except `ioctl`, `socket` and `prctl`, which get only `rules`.
-fn verdicts_profile(dir: &Path, name: &str, rules: Value) -> std::path::PathBuf {
-    let learned = dir.join("verdicts-base.json");
-    if !learned.exists() {
-        let output = run([
-            "record".as_ref(),
-            "-q".as_ref(),
-            "-o".as_ref(),
-            learned.as_os_str(),
-            "--".as_ref(),
-            sample("syscall-verdicts").as_os_str(),
-            // getppid, and pause (ended by its alarm): the parent waits
-            // for a child the way it does for any probe that takes time.
-            "110".as_ref(),
-            "34".as_ref(),
-        ]);
-        assert!(output.status.success(), "{}", stderr(&output));
-    }
-    let names: Vec<String> = allowed_names(&fs::read_to_string(&learned).unwrap())
-        .into_iter()
-        .filter(|n| !["ioctl", "socket", "prctl"].contains(&n.as_str()))
-        .collect();
-    let mut syscalls = vec![json!({"names": names, "action": "SCMP_ACT_ALLOW"})];
-    syscalls.extend(rules.as_array().cloned().unwrap_or_default());
-    let document = json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": MARK,
-        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
-        "syscalls": syscalls,
-    });
-    let path = dir.join(name);
-    fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
-    path
-}
-
-/// `enforce [EXTRA...] --profile PROFILE -- syscall-verdicts PROBES...`:
-/// each probe's verdict, by probe, and the output.
-fn enforce_verdicts(
-    profile: &Path,
-    extra: &[&str],
-    probes: &[&str],
-) -> (Vec<(String, String)>, Output) {
-    let mut args: Vec<std::ffi::OsString> = vec!["enforce".into()];
-    args.extend(extra.iter().map(Into::into));
-    args.extend([
-        "--profile".into(),
-        profile.as_os_str().to_owned(),
-        "--".into(),
-        sample("syscall-verdicts").into_os_string(),
-    ]);
-    args.extend(probes.iter().map(Into::into));
-    let output = run(args);
-    let verdicts = stdout(&output)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(p, v)| (p.to_owned(), v.to_owned()))
-        .collect();
-    (verdicts, output)
 }
 
 // x86_64 numbers and the values probed.
@@ -798,7 +745,7 @@ fn complain_judges_argument_values() {
     // what the profile allows does name AF_INET: `only with family AF_INET`).
     for sibling in [
         "with request FIONREAD (",
-        "× with family AF_INET",
+        "with family AF_INET (",
         "PR_SET_NAME (",
     ] {
         assert!(!err.contains(sibling), "{sibling}: {err}");
@@ -997,4 +944,149 @@ fn clone3_answered_enosys_is_named_and_not_suggested() {
     let flags = clone3["values"][0]["args"][0]["value"].as_u64().unwrap();
     assert_ne!(flags & libc::CLONE_THREAD as u64, 0, "{flags:#x}");
     assert_eq!(flags & 0x7E02_0080, 0, "no namespace flag: {flags:#x}");
+}
+
+/// The seccomp listener (the default for native programs) and the kernel
+/// watch report the same denials of the same run: names, tables, counts,
+/// errnos and refused values, while the sample's own output (the kernel's
+/// verdicts) is the same under both; and a program refused many times, from
+/// many threads' worth of calls, gets every refusal counted once.
+#[test]
+fn the_listener_and_the_kernel_watch_report_the_same() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = argument_rules().as_array().unwrap().clone();
+    rules.push(json!({"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}));
+    let path = verdicts_profile(dir.path(), "both.json", Value::Array(rules));
+    let probes = [
+        format!("{IOCTL}:0,{FIONREAD:#x}"),
+        format!("{IOCTL}:0,{TIOCSTI:#x}"),
+        format!("{IOCTL}:0,{TIOCSTI:#x}"),
+        format!("{SOCKET}:{AF_INET},1,0"),
+        format!("{SOCKET}:{AF_VSOCK},1,0"),
+        format!("{SOCKET}:{AF_NETLINK},3,0"),
+        format!("{PRCTL}:{PR_CAPBSET_DROP},5"),
+        "84".to_owned(),
+        "83".to_owned(),
+        "83".to_owned(),
+        // sysinfo: unlisted.
+        "99".to_owned(),
+    ];
+    let probes: Vec<&str> = probes.iter().map(String::as_str).collect();
+    let mut reports = Vec::new();
+    for watch in ["kernel", "listener"] {
+        let report = dir.path().join(format!("{watch}.json"));
+        let (verdicts, output) = enforce_verdicts(
+            &path,
+            &["--watch", watch, "--json", &report.to_string_lossy()],
+            &probes,
+        );
+        assert_eq!(verdicts.len(), probes.len(), "{watch}: {}", stderr(&output));
+        let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        // What differs between two runs: the pids.
+        let denials: Vec<Value> = json["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                d.as_object_mut().unwrap().remove("first");
+                d
+            })
+            .collect();
+        reports.push((watch, verdicts, denials));
+    }
+    let (_, kernel_verdicts, kernel_denials) = &reports[0];
+    let (_, listener_verdicts, listener_denials) = &reports[1];
+    assert_eq!(kernel_verdicts, listener_verdicts);
+    assert_eq!(kernel_denials, listener_denials);
+    let names: Vec<&str> = kernel_denials
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["ioctl", "mkdir", "prctl", "rmdir", "socket", "sysinfo"]
+    );
+
+    // Many refusals: each answered and counted once.
+    const CALLS: u64 = 20_000;
+    let deny = dir.path().join("deny-getppid.json");
+    let learned = dir.path().join("loop.json");
+    let output = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        sample("getppid-loop").as_os_str(),
+        "1".as_ref(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    for rule in doc["syscalls"].as_array_mut().unwrap() {
+        rule["names"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n != "getppid");
+    }
+    // The loop itself writes nothing; the hand-over of the listener does.
+    doc["syscalls"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}));
+    fs::write(&deny, doc.to_string()).unwrap();
+    let report = dir.path().join("loop-report.json");
+    let output = run([
+        "enforce".as_ref(),
+        "--watch".as_ref(),
+        "listener".as_ref(),
+        "--json".as_ref(),
+        report.as_os_str(),
+        "--profile".as_ref(),
+        deny.as_os_str(),
+        "--".as_ref(),
+        sample("getppid-loop").as_os_str(),
+        CALLS.to_string().as_ref(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["denials"][0]["name"], "getppid", "{json}");
+    assert_eq!(json["denials"][0]["count"], CALLS, "{json}");
+}
+
+/// The listener never reaches the enforced program: the kernel opens it
+/// close-on-exec, so the program holds no descriptor it could answer its
+/// own refusals with.
+#[test]
+fn the_program_never_holds_the_listener() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ls.json");
+    let learned = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        "ls".as_ref(),
+        "-l".as_ref(),
+        "/proc/self/fd/".as_ref(),
+    ]);
+    assert!(learned.status.success(), "{}", stderr(&learned));
+    let output = run([
+        "enforce".as_ref(),
+        "--watch".as_ref(),
+        "listener".as_ref(),
+        "--profile".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        "ls".as_ref(),
+        "-l".as_ref(),
+        "/proc/self/fd/".as_ref(),
+    ]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out.contains("/proc/"), "ls listed its descriptors: {out}");
+    assert!(!out.contains("seccomp"), "{out}");
 }

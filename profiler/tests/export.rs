@@ -7,6 +7,7 @@ mod common;
 mod reference;
 
 use std::{
+    collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
@@ -770,4 +771,354 @@ fn bundle_errors_are_one_line_and_leave_the_bundle_alone() {
         "[1]\n"
     );
     assert_eq!(common::dir_entries(&bundle).len(), 1);
+}
+
+/// The probes of the cross-runtime test, as `syscall-verdicts` takes them
+/// (`NR:ARGS`, x86_64 numbers), with the outcome the profile below must
+/// give, and the outcome without a filter where the profile refuses (so a
+/// refusal is seen to be the filter's, not the call's own failure).
+const VERDICT_PROBES: &[(&str, &str, Option<&str>)] = &[
+    // getpid: allowed by name.
+    ("39", "ok", None),
+    // mkdir(NULL): unlisted, the default errno (ENOSYS); unfiltered EFAULT.
+    ("83", "errno 38", Some("errno 14")),
+    // rmdir(NULL): an explicit ERRNO rule (EACCES); unfiltered EFAULT.
+    ("84", "errno 13", Some("errno 14")),
+    // personality(0xffffffff) (a query): allowed by its condition.
+    ("135:0xffffffff", "ok", None),
+    // personality(READ_IMPLIES_EXEC): outside the condition.
+    ("135:0x400000", "errno 38", Some("ok")),
+    // socket(AF_UNIX, SOCK_DGRAM): allowed by its condition.
+    ("41:1,2,0", "ok", None),
+    // socket(AF_INET6, SOCK_DGRAM): outside it.
+    ("41:10,2,0", "errno 38", Some("ok")),
+    // clone's namespace bits (masked equality): CLONE_NEWUTS refused (the
+    // filter's ENOSYS, not the kernel's EPERM for want of CAP_SYS_ADMIN), a
+    // plain fork-like clone (SIGCHLD) allowed.
+    ("56:0x4000011", "errno 38", Some("errno 1")),
+    ("56:0x11", "ok", None),
+];
+
+/// One seccomp policy, learned from a docker run and given argument
+/// conditions, gives the same verdict for every probe whoever enforces it:
+/// docker and podman from the Docker JSON, runc and crun from the OCI
+/// bundle that `export --to oci --bundle` writes.
+#[test]
+fn runtimes_and_engines_give_the_same_verdicts() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("runc", "runc");
+    need("crun", "crun");
+    let samples = PathBuf::from(std::env::var("SYSCALL_PROFILE_TEST_STATIC_SAMPLES").unwrap_or_else(
+        |_| panic!("SYSCALL_PROFILE_TEST_STATIC_SAMPLES is not set: `cargo xtask test` builds the static samples"),
+    ));
+    let docker_host = common::docker_host();
+    let dir = tempfile::tempdir().unwrap();
+    let probes: Vec<&str> = VERDICT_PROBES.iter().map(|p| p.0).collect();
+
+    // The harness's own calls (and runc's after its filter), learned by the
+    // tool from the engine; then the conditions under test.
+    let learned = dir.path().join("learned.json");
+    let out = run([
+        "record",
+        "-q",
+        "-o",
+        learned.to_str().unwrap(),
+        "--",
+        "docker",
+        "-H",
+        &docker_host,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        common::TEST_IMAGE,
+        "/bin/syscall-verdicts",
+        "39",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut profile: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    profile["defaultAction"] = json!("SCMP_ACT_ERRNO");
+    profile["defaultErrnoRet"] = json!(ENOSYS);
+    let rules = profile["syscalls"].as_array_mut().unwrap();
+    for rule in rules.iter_mut() {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| {
+                !["mkdir", "rmdir", "personality", "socket", "clone"]
+                    .contains(&n.as_str().unwrap_or(""))
+            });
+        }
+    }
+    rules[0]["names"].as_array_mut().unwrap().extend(
+        RUNTIME_TAIL
+            .iter()
+            .filter(|n| **n != "clone")
+            .map(|n| json!(n)),
+    );
+    rules.extend([
+        json!({"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}),
+        json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+               "args": [{"index": 0, "value": 0xffff_ffffu64, "op": "SCMP_CMP_EQ"}]}),
+        json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+               "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}),
+        json!({"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+               "args": [{"index": 0, "value": 0x7E02_0000u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}),
+    ]);
+    let policy = write_profile(dir.path(), "policy.json", &profile);
+
+    let mut outcomes: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let parse = |out: &Output, who: &str| -> BTreeMap<String, String> {
+        assert!(out.status.success(), "{who}: {}", stderr(out));
+        stdout(out)
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(p, o)| (p.to_owned(), o.to_owned())))
+            .collect()
+    };
+    let engine_run = |engine: &str, globals: &[String], seccomp: &str| -> Output {
+        // podman asks for more than this host's hard limits allow.
+        let limits: &[&str] = if engine == "podman" {
+            &[
+                "--ulimit",
+                "nofile=20000:20000",
+                "--ulimit",
+                "nproc=32768:32768",
+            ]
+        } else {
+            &[]
+        };
+        Command::new("timeout")
+            .arg("120")
+            .arg(engine)
+            .args(globals)
+            .args(["run", "--rm", "--network", "none"])
+            .args(limits)
+            .arg("--security-opt")
+            .arg(format!("seccomp={seccomp}"))
+            .args([common::TEST_IMAGE, "/bin/syscall-verdicts"])
+            .args(&probes)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let docker_globals = vec!["-H".to_owned(), docker_host.clone()];
+    let podman_globals: Vec<String> = std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
+        .expect("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: `cargo xtask test` prepares podman's store")
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let policy_arg = policy.to_string_lossy().into_owned();
+    outcomes.push((
+        "docker".into(),
+        parse(
+            &engine_run("docker", &docker_globals, &policy_arg),
+            "docker",
+        ),
+    ));
+    outcomes.push((
+        "podman".into(),
+        parse(
+            &engine_run("podman", &podman_globals, &policy_arg),
+            "podman",
+        ),
+    ));
+    let unfiltered = parse(
+        &engine_run("docker", &docker_globals, "unconfined"),
+        "docker unconfined",
+    );
+
+    // The same policy through the OCI bundle, for each runtime.
+    let bundle = bundle(dir.path());
+    let rootfs_bin = bundle.join("rootfs/bin");
+    fs::copy(
+        samples.join("syscall-verdicts"),
+        rootfs_bin.join("syscall-verdicts"),
+    )
+    .unwrap();
+    let config_path = bundle.join("config.json");
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(&config_path).unwrap()).unwrap();
+    let mut args = vec![json!("/bin/syscall-verdicts")];
+    args.extend(probes.iter().map(|p| json!(p)));
+    config["process"]["args"] = Value::Array(args);
+    fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let out = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "oci".as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        policy.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for runtime in ["runc", "crun"] {
+        let id = format!("spx-verdicts-{runtime}-{}", std::process::id());
+        let out = run_bundle(runtime, dir.path(), &bundle, &id);
+        outcomes.push((runtime.into(), parse(&out, runtime)));
+    }
+
+    // dockerd before 23.0 drops `defaultErrnoRet` on its way to runc (moby
+    // #42604 came with 23.0): unlisted calls get runc's EPERM there.
+    let daemon = Command::new("docker")
+        .args([
+            "-H",
+            &docker_host,
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .unwrap();
+    let daemon = stdout(&daemon);
+    let old_docker = daemon
+        .trim()
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major < 23);
+    // `enforce` through that engine says so before the run, and reports
+    // the errno the call really got.
+    let out = run([
+        "enforce",
+        "--profile",
+        &policy_arg,
+        "--",
+        "docker",
+        "-H",
+        &docker_host,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        common::TEST_IMAGE,
+        "/bin/syscall-verdicts",
+        "83",
+    ]);
+    let said = stderr(&out);
+    assert_eq!(
+        said.contains("ignores the profile's defaultErrnoRet (38)"),
+        old_docker,
+        "dockerd {daemon}: {said}"
+    );
+    let errno = if old_docker { 1 } else { ENOSYS };
+    assert!(
+        said.contains(&format!("mkdir                1×, errno {errno}")),
+        "{said}"
+    );
+    for (who, got) in &outcomes {
+        for (probe, expected, without) in VERDICT_PROBES {
+            let expected = if *expected == "errno 38" && who == "docker" && old_docker {
+                "errno 1"
+            } else {
+                expected
+            };
+            assert_eq!(
+                got.get(*probe).map(String::as_str),
+                Some(expected),
+                "{who}, probe {probe}: {got:?}"
+            );
+            if let Some(without) = without {
+                assert_eq!(
+                    unfiltered.get(*probe).map(String::as_str),
+                    Some(*without),
+                    "unfiltered, probe {probe}: {unfiltered:?}"
+                );
+            }
+        }
+    }
+}
+
+/// `record -q --to FORMAT -o OUTPUT -- busybox sh -c 'echo allowed'`: what
+/// it wrote.
+fn record_echo_to(format: &str, output: &Path) -> String {
+    let out = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "--to".as_ref(),
+        format.as_ref(),
+        "-o".as_ref(),
+        output.as_os_str(),
+        "--".as_ref(),
+        "/usr/bin/busybox".as_ref(),
+        "sh".as_ref(),
+        "-c".as_ref(),
+        "echo allowed".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fs::read_to_string(output).unwrap()
+}
+
+/// `record --to oci` writes the runtime spec's object directly: put into a
+/// bundle's `config.json` (with the runtime's own tail, which a native
+/// recording does not see), runc runs the workload under it, and the call
+/// the recording never saw (mkdir) is refused with the recorded profile's
+/// errno, EPERM.
+#[test]
+fn record_to_oci_runs_in_a_runc_bundle() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("runc", "runc");
+    let dir = tempfile::tempdir().unwrap();
+    let learned = record_echo_to("oci", &dir.path().join("learned-oci.json"));
+    let mut seccomp: Value = serde_json::from_str(&learned).unwrap();
+    assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO", "{seccomp}");
+    for docker_only in ["comment", "archMap"] {
+        assert!(seccomp.get(docker_only).is_none(), "{seccomp}");
+    }
+    assert!(
+        seccomp["architectures"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "SCMP_ARCH_X86_64")),
+        "{seccomp}"
+    );
+    let names = seccomp["syscalls"][0]["names"].as_array_mut().unwrap();
+    assert!(
+        !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
+        "{names:?}"
+    );
+    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
+    let bundle = bundle(dir.path());
+    let path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["linux"]["seccomp"] = seccomp;
+    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let id = format!("spx-record-oci-{}", std::process::id());
+    let out = run_bundle("runc", dir.path(), &bundle, &id);
+    assert_eq!(stdout(&out).trim(), "allowed", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("can't create directory '/made': Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!bundle.join("rootfs/made").exists());
+}
+
+/// `record --to kubernetes` writes a `SeccompProfile` that validates
+/// against the operator's CRD schema, holding what was recorded.
+#[test]
+fn record_to_kubernetes_validates_against_the_crd_schema() {
+    require_root();
+    let schema = crd_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the CRD schema compiles");
+    let dir = tempfile::tempdir().unwrap();
+    let learned = record_echo_to("kubernetes", &dir.path().join("learned.yaml"));
+    let resource: Value = serde_norway::from_str(&learned).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&resource)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{resource}");
+    only_declared_keys(&resource, &schema, "");
+    assert_eq!(resource["kind"], "SeccompProfile");
+    let allowed: Vec<&str> = resource["spec"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        allowed.contains(&"execve") && allowed.contains(&"write"),
+        "{allowed:?}"
+    );
 }

@@ -218,16 +218,14 @@ fn more_distinct_ioctls_than_a_filter_holds_are_widened_and_the_profile_loads() 
     assert!(rules_of(&profile, "ioctl").len() >= 2000);
 }
 
-/// `docker -H HOST run --rm --network none [EXTRA] IMAGE ARGS...`.
-fn docker_run(extra: &[&str], args: &[&str]) -> Vec<String> {
-    let host = docker_host();
-    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
-        .map(str::to_owned)
-        .to_vec();
-    words.extend(extra.iter().map(|s| (*s).to_owned()));
-    words.push(TEST_IMAGE.to_owned());
-    words.extend(args.iter().map(|s| (*s).to_owned()));
-    words
+/// `docker run --rm --network none [EXTRA] IMAGE ARGS...` (the test image).
+fn docker_with(extra: &[&str], args: &[&str]) -> Vec<String> {
+    docker_run(&[extra, &[TEST_IMAGE], args].concat())
+}
+
+/// The same with podman.
+fn podman_with(extra: &[&str], args: &[&str]) -> Vec<String> {
+    podman_run(&[extra, &[TEST_IMAGE], args].concat())
 }
 
 /// `--security-opt seccomp=PROFILE` as options of `docker run`.
@@ -242,7 +240,7 @@ fn seccomp(profile: &Path) -> [String; 2] {
 fn in_docker_the_workload_runs_50_times_and_every_probe_is_refused() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
-    let (output, profile, stats) = record(dir.path(), &[], &docker_run(&[], &["arg-probe"]));
+    let (output, profile, stats) = record(dir.path(), &[], &docker_with(&[], &["arg-probe"]));
     assert_eq!(stdout(&output), "arg-probe ok\n", "{}", stderr(&output));
     // The summary, for the record of what was learned (`--nocapture`).
     eprintln!("{}", stderr(&output));
@@ -255,7 +253,7 @@ fn in_docker_the_workload_runs_50_times_and_every_probe_is_refused() {
     let path = dir.path().join("profile.json");
     let opts = seccomp(&path);
     let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let confined = docker_run(&opts, &["arg-probe"]);
+    let confined = docker_with(&opts, &["arg-probe"]);
     let mut failures = Vec::new();
     for round in 0..RUNS_UNDER_PROFILE {
         let output = run_words(&confined);
@@ -278,7 +276,7 @@ fn in_docker_the_workload_runs_50_times_and_every_probe_is_refused() {
     // the filter (without no-new-privileges, the filter must go on while
     // runc still has them): PR_CAPBSET_DROP is allowed for it, and so to
     // the workload, which the summary says.
-    let probed = run_words(&docker_run(&opts, &["arg-probe", "probe"]));
+    let probed = run_words(&docker_with(&opts, &["arg-probe", "probe"]));
     assert_eq!(
         stdout(&probed).trim(),
         PROBES_REFUSED.replace("prctl-capbset-drop errno 1", "prctl-capbset-drop ok"),
@@ -334,36 +332,6 @@ fn grid() -> Vec<(&'static str, [u64; 6])> {
     grid
 }
 
-/// `podman [test store] run --rm --network none [EXTRA] IMAGE ARGS...` (with
-/// the ulimits root lacks CAP_SYS_RESOURCE for on these machines).
-fn podman_run(extra: &[&str], args: &[&str]) -> Vec<String> {
-    let globals = std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS").unwrap_or_else(|_| {
-        panic!(
-            "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman tests need the store \
-             that `cargo xtask test` prepares"
-        )
-    });
-    let mut words = vec!["podman".to_owned()];
-    words.extend(globals.split(' ').map(str::to_owned));
-    words.extend(
-        [
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=32768:32768",
-        ]
-        .map(str::to_owned),
-    );
-    words.extend(extra.iter().map(|s| (*s).to_owned()));
-    words.push(TEST_IMAGE.to_owned());
-    words.extend(args.iter().map(|s| (*s).to_owned()));
-    words
-}
-
 /// The engine's default as it applies to a container of `cap_add` (Docker's
 /// by the test daemon's version).
 fn engine_default(
@@ -384,7 +352,7 @@ fn engine_default(
                 .unwrap();
             Some(stdout(&version).trim().to_owned())
         }
-        Engine::Podman => None,
+        Engine::Podman | Engine::Containerd => None,
     };
     let baseline = Baseline::for_engine(engine, version.as_deref());
     baseline.evaluate(&baseline.context(cap_add, &[]).unwrap())
@@ -400,8 +368,9 @@ fn learned_never_allows_what_the_default_refuses(
     refused_by_both_at_least: usize,
 ) {
     let engine_run = match engine {
-        Engine::Docker => docker_run,
-        Engine::Podman => podman_run,
+        Engine::Docker => docker_with,
+        Engine::Podman => podman_with,
+        Engine::Containerd => unreachable!("the grid runs with docker and podman"),
     };
     require_root();
     let dir = tempfile::tempdir().unwrap();
@@ -494,7 +463,7 @@ fn in_docker_each_level_of_args_runs_the_workload() {
         let (output, profile, stats) = record(
             dir.path(),
             &["--args", level],
-            &docker_run(&[], &["arg-probe"]),
+            &docker_with(&[], &["arg-probe"]),
         );
         let err = stderr(&output);
         let summary: Vec<&str> = err
@@ -523,7 +492,7 @@ fn in_docker_each_level_of_args_runs_the_workload() {
         let path = dir.path().join("profile.json");
         let opts = seccomp(&path);
         let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-        let output = run_words(&docker_run(&opts, &["arg-probe"]));
+        let output = run_words(&docker_with(&opts, &["arg-probe"]));
         assert_eq!(
             stdout(&output),
             "arg-probe ok\n",
@@ -541,7 +510,7 @@ fn in_docker_each_level_of_args_runs_the_workload() {
 fn in_docker_what_the_default_refuses_is_kept_and_named() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
-    let words = docker_run(&[], &["arg-probe", "probe"]);
+    let words = docker_with(&[], &["arg-probe", "probe"]);
     let (output, _, stats) = record(dir.path(), &["-q"], &words);
     let beyond: Vec<String> = stats["learned"]["beyond_default"]
         .as_array()
@@ -568,7 +537,7 @@ fn in_docker_what_the_default_refuses_is_kept_and_named() {
     let path = dir.path().join("profile.json");
     let opts = seccomp(&path);
     let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let probed = run_words(&docker_run(&opts, &["arg-probe", "probe"]));
+    let probed = run_words(&docker_with(&opts, &["arg-probe", "probe"]));
     assert!(
         stdout(&probed).contains("personality-exec ok"),
         "{}",

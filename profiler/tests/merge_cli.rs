@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{dir_entries, run, stderr};
+use common::{MARK, dir_entries, enforce_verdicts, require_root, run, stderr, verdicts_profile};
 
 const A: &str = r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
   "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
@@ -123,4 +123,48 @@ fn errors_exit_2_and_write_nothing() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A socket rule as `record` writes one: the family, the type without
+/// SOCK_NONBLOCK/SOCK_CLOEXEC, the protocol.
+fn socket_rule(family: u64) -> serde_json::Value {
+    serde_json::json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [
+        {"index": 0, "value": family, "op": "SCMP_CMP_EQ"},
+        {"index": 1, "value": 0xfff7_f7ffu64, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"},
+        {"index": 2, "value": 0, "op": "SCMP_CMP_EQ"}]})
+}
+
+/// The merge of a profile that allows AF_INET sockets and one that allows
+/// AF_UNIX ones allows both, and nothing more: with it enforced, the kernel
+/// lets both families through and refuses AF_VSOCK with the profile's
+/// errno, where each input refuses the other's family.
+#[test]
+fn merged_socket_families_are_both_allowed_by_the_kernel() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let inet = verdicts_profile(dir.path(), "inet.json", serde_json::json!([socket_rule(2)]));
+    let unix = verdicts_profile(dir.path(), "unix.json", serde_json::json!([socket_rule(1)]));
+    let merged = dir.path().join("merged.json");
+    let out = run([
+        "merge".as_ref(),
+        inet.as_os_str(),
+        unix.as_os_str(),
+        "-o".as_ref(),
+        merged.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // SOCK_STREAM|SOCK_CLOEXEC: the masked type matches it too.
+    let (af_inet, af_unix, af_vsock) = ("41:2,0x80001,0", "41:1,1,0", "41:40,1,0");
+    let refused = |profile: &std::path::Path| -> Vec<String> {
+        let (verdicts, output) = enforce_verdicts(profile, &[], &[af_inet, af_unix, af_vsock]);
+        assert_eq!(verdicts.len(), 3, "{}", stderr(&output));
+        verdicts
+            .into_iter()
+            .filter(|(_, v)| v == &format!("errno {MARK}"))
+            .map(|(p, _)| p)
+            .collect()
+    };
+    assert_eq!(refused(&merged), [af_vsock]);
+    assert_eq!(refused(&inet), [af_unix, af_vsock]);
+    assert_eq!(refused(&unix), [af_inet, af_vsock]);
 }

@@ -130,7 +130,11 @@ fn sigkill_of_the_recorder_kills_its_command_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let token = format!("sp-kill-{}", std::process::id());
     let out = dir.path().join("p.json");
-    let script = format!("sleep 60 & sleep 61; : {token}");
+    // The marker says the background sleep was forked: on a loaded machine
+    // the shell may not have got that far when its process shows.
+    let marks = tempfile::tempdir().unwrap();
+    let started = marks.path().join("started");
+    let script = format!("sleep 60 & : > {}; sleep 61; : {token}", started.display());
     let mut child = spawn(&[
         "record",
         "-o",
@@ -141,12 +145,8 @@ fn sigkill_of_the_recorder_kills_its_command_and_says_so() {
         &script,
     ]);
     let pid = child.id();
-    // The command's shell, not the recorder (whose own command line holds
-    // the token too): until it runs there is nothing for the guardian to
-    // kill.
-    assert!(wait_for(Duration::from_secs(10), || processes_with(&token)
-        .iter()
-        .any(|&p| p != pid)));
+    assert!(wait_for(Duration::from_secs(10), || started.exists()
+        && !processes_with(&token).is_empty()));
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();

@@ -124,6 +124,49 @@ pub fn import_rootfs(
     Ok(())
 }
 
+/// The test image as containerd names it (`ctr` takes full references).
+pub const CONTAINERD_IMAGE: &str = "docker.io/library/syscall-profile-samples:test";
+
+/// `docker save IMAGE | ctr -a ADDRESS images import -`: the very image
+/// docker has, into containerd's default namespace, as
+/// [`CONTAINERD_IMAGE`].
+pub fn import_into_containerd(docker_host: &str, address: &Path) -> Result<()> {
+    let mut save = Command::new("docker")
+        .args(["-H", docker_host, "save", IMAGE])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run docker save")?;
+    let mut import = Command::new("ctr");
+    import
+        .arg("-a")
+        .arg(address)
+        .args(["images", "import", "-"])
+        .stdin(save.stdout.take().context("docker save's stdout")?)
+        .stdout(Stdio::null());
+    let status = workspace::status(&mut import)?;
+    let saved = save.wait().context("cannot wait for docker save")?;
+    if !saved.success() || !status.success() {
+        bail!("`docker save {IMAGE} | ctr images import -` failed ({saved}, {status})");
+    }
+    let listed = Command::new("ctr")
+        .arg("-a")
+        .arg(address)
+        .args(["images", "ls", "-q"])
+        .output()
+        .context("cannot run ctr images ls")?;
+    if !String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|l| l.trim() == CONTAINERD_IMAGE)
+    {
+        bail!(
+            "containerd does not list {CONTAINERD_IMAGE} after the import: {}",
+            String::from_utf8_lossy(&listed.stdout)
+        );
+    }
+    eprintln!("xtask: imported {IMAGE} into containerd");
+    Ok(())
+}
+
 fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("syscall-profile-rootfs-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);

@@ -19,8 +19,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    images::IMAGE,
-    services::{PODMAN_GLOBALS_VAR, Services},
+    images::{CONTAINERD_IMAGE, IMAGE},
+    services::{CONTAINERD_ADDRESS_VAR, PODMAN_GLOBALS_VAR, Services},
     workspace::{self, Workspace},
 };
 
@@ -29,7 +29,8 @@ pub struct Options {
     /// Recordings per engine.
     #[arg(long, default_value_t = 100)]
     runs: u32,
-    /// Only this engine (docker or podman); both by default.
+    /// Only this engine (docker, podman, podman-crun or containerd); all by
+    /// default.
     #[arg(long)]
     engine: Option<String>,
 }
@@ -49,16 +50,26 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         .map(str::to_owned)
         .collect();
 
+    let containerd_address = env
+        .get(CONTAINERD_ADDRESS_VAR)
+        .context("no containerd address from the services")?;
     let variants: Vec<&str> = match options.engine.as_deref() {
-        None => vec!["docker", "podman", "podman-crun"],
-        Some(e @ ("docker" | "podman" | "podman-crun")) => vec![e],
-        Some(other) => bail!("unknown engine {other}: docker, podman or podman-crun"),
+        None => vec!["docker", "podman", "podman-crun", "containerd"],
+        Some(e @ ("docker" | "podman" | "podman-crun" | "containerd")) => vec![e],
+        Some(other) => bail!("unknown engine {other}: docker, podman, podman-crun or containerd"),
     };
     for variant in variants {
         let engine = variant.split('-').next().unwrap_or(variant);
         let crun = variant == "podman-crun";
+        // The engine's CLI.
+        let cli = if engine == "containerd" {
+            "ctr"
+        } else {
+            engine
+        };
         let (globals, run_extra): (Vec<String>, Vec<&str>) = match engine {
             "docker" => (vec!["-H".to_owned(), docker_host.clone()], vec![]),
+            "containerd" => (vec!["-a".to_owned(), containerd_address.clone()], vec![]),
             _ => (
                 podman_globals
                     .iter()
@@ -99,11 +110,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         } else {
             Vec::new()
         };
-        let engine_version = query(
-            engine,
-            &globals,
-            &["version", "--format", version_format(engine)],
-        )?;
+        let engine_version = engine_version(engine, &globals)?;
         eprintln!(
             "xtask runtime-base: {engine} {engine_version} with {runtime} ({version}), {} runs",
             options.runs
@@ -130,11 +137,19 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
                 .arg(scratch.join("profile.json"))
                 .arg("--stats")
                 .arg(&stats)
-                .args(["--", engine])
-                .args(&globals)
-                .args(["run", "--rm", "--network", "none"])
-                .args(&run_extra)
-                .args([IMAGE, "true"]);
+                .args(["--", cli])
+                .args(&globals);
+            if engine == "containerd" {
+                // ctr: no network namespace option; the container's id
+                // follows the image.
+                let id = format!("runtime-base-{}-{round}", std::process::id());
+                record.args(["run", "--rm", CONTAINERD_IMAGE, &id, "true"]);
+            } else {
+                record
+                    .args(["run", "--rm", "--network", "none"])
+                    .args(&run_extra)
+                    .args([IMAGE, "true"]);
+            }
             workspace::run(&mut record)?;
             for name in runtime_syscalls(&stats)? {
                 *seen.entry(name).or_default() += 1;
@@ -192,20 +207,47 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     Ok(())
 }
 
-fn version_format(engine: &str) -> &'static str {
+/// The engine's version, as its server reports it.
+fn engine_version(engine: &str, globals: &[String]) -> Result<String> {
     match engine {
-        "docker" => "{{.Server.Version}}",
-        _ => "{{.Version}}",
+        "docker" => query(
+            engine,
+            globals,
+            &["version", "--format", "{{.Server.Version}}"],
+        ),
+        // `ctr version`: the client's, then under `Server:` the daemon's.
+        "containerd" => {
+            let out = query("ctr", globals, &["version"])?;
+            out.split("Server:")
+                .nth(1)
+                .and_then(|server| {
+                    server
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("Version:"))
+                })
+                .map(|v| v.trim().to_owned())
+                .context("`ctr version` names no server version")
+        }
+        _ => query(engine, globals, &["version", "--format", "{{.Version}}"]),
     }
 }
 
 /// The runtime the engine uses, and its version line.
 fn runtime_of(engine: &str, globals: &[String]) -> Result<(String, String)> {
-    let format = match engine {
-        "docker" => "{{.DefaultRuntime}}",
-        _ => "{{.Host.OCIRuntime.Name}}",
+    let runtime = match engine {
+        // containerd's runc shim runs the runc in PATH.
+        "containerd" => "runc".to_owned(),
+        "docker" => query(
+            engine,
+            globals,
+            &["info", "--format", "{{.DefaultRuntime}}"],
+        )?,
+        _ => query(
+            engine,
+            globals,
+            &["info", "--format", "{{.Host.OCIRuntime.Name}}"],
+        )?,
     };
-    let runtime = query(engine, globals, &["info", "--format", format])?;
     let output = Command::new(&runtime)
         .arg("--version")
         .output()

@@ -6,6 +6,7 @@
 //! recording turns their values into argument conditions, and every report names the values with [`symbols`].
 //! Syscalls outside the table cost nothing more than their count.
 
+pub mod allowance;
 pub mod rules;
 pub mod symbols;
 
@@ -271,25 +272,11 @@ impl Captured {
     /// One tuple of this syscall's captured values, by name:
     /// `AF_INET, SOCK_STREAM, default protocol`.
     pub fn describe(&self, values: &[u64]) -> String {
-        let mut previous = None;
-        let mut parts = Vec::new();
-        for (arg, value) in self.args.iter().zip(values) {
-            parts.push(arg.symbols.describe(*value, previous));
-            previous = Some(*value);
-        }
-        parts.join(", ")
-    }
-
-    /// A tuple of this syscall's captured values placed at their argument
-    /// indexes (the others zero), as a filter would see them.
-    pub fn registers(&self, tuple: &[u64]) -> [u64; 6] {
-        let mut args = [0u64; 6];
-        for (arg, &value) in self.args.iter().zip(tuple) {
-            if let Some(slot) = args.get_mut(usize::from(arg.index)) {
-                *slot = value;
-            }
-        }
-        args
+        allowance::arg_values(self, values)
+            .into_iter()
+            .map(|a| a.symbol)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The captured argument at seccomp index `index`, if any.
@@ -385,5 +372,18 @@ mod tests {
             assert!(captured.args.iter().all(|a| a.index < 6));
         }
         assert!(CAPTURED.len() * 2 <= profiler_common::CAPTURE_SPECS);
+    }
+
+    #[test]
+    fn a_protocol_is_named_for_its_family_not_the_type_before_it() {
+        let socket = captured("socket").unwrap();
+        assert_eq!(
+            socket.describe(&[2, 1, 6]),
+            "AF_INET, SOCK_STREAM, IPPROTO_TCP"
+        );
+        assert_eq!(
+            socket.describe(&[16, 3, 9]),
+            "AF_NETLINK, SOCK_RAW, NETLINK_AUDIT"
+        );
     }
 }

@@ -425,7 +425,7 @@ fn value_rules<'t>(
         if let Some(baseline) = learning.baseline
             && matches!(baseline.access(name), Access::Conditional { .. })
         {
-            let verdict = baseline.verdict(name, &captured.registers(tuple));
+            let verdict = baseline.verdict(name, &super::allowance::place(captured, tuple));
             if !verdict.runs() {
                 learned.beyond_default.push(BeyondDefault {
                     syscall: name.to_owned(),
@@ -521,7 +521,11 @@ fn keep_baseline(
         let refused: Vec<&Vec<u64>> = calls
             .values
             .keys()
-            .filter(|t| !baseline.verdict(name, &captured.registers(t)).runs())
+            .filter(|t| {
+                !baseline
+                    .verdict(name, &super::allowance::place(captured, t))
+                    .runs()
+            })
             .collect();
         rules.extend(value_rules(learning, name, refused, learned));
     }

@@ -290,7 +290,16 @@ impl Symbols {
         if let Ok(n) = name.parse() {
             return Some(n);
         }
-        let tables: &[Names] = match self {
+        self.tables()
+            .iter()
+            .flat_map(|t| t.iter())
+            .find(|(_, n)| *n == name)
+            .map(|(v, _)| *v)
+    }
+
+    /// The tables of names this argument's values are read back from.
+    fn tables(self) -> &'static [Names] {
+        match self {
             Symbols::Family => &[FAMILIES, MORE_FAMILIES],
             Symbols::SocketType => &[SOCKET_TYPES, MORE_SOCKET_TYPES],
             Symbols::Protocol => &[INET_PROTOCOLS],
@@ -305,12 +314,42 @@ impl Symbols {
             Symbols::ArchPrctl => &[ARCH_PRCTLS],
             Symbols::CloneFlags => &[CLONE_FLAGS],
             Symbols::Bpf | Symbols::Prot => &[],
+        }
+    }
+
+    /// The argument whose value names this one's: a protocol is named for
+    /// its socket's family, an option for its level.
+    pub fn named_after(self) -> Option<Symbols> {
+        match self {
+            Symbols::Protocol => Some(Symbols::Family),
+            Symbols::Sockopt => Some(Symbols::SockoptLevel),
+            _ => None,
+        }
+    }
+
+    /// Every value this argument has a name for (a protocol's of every
+    /// family, an option's of every level): the values a comparison of
+    /// two policies names.
+    pub fn named_values(self) -> Vec<u64> {
+        let extra: &[Names] = match self {
+            Symbols::Protocol => &[NETLINK_PROTOCOLS],
+            Symbols::Sockopt => &[TCP_OPTIONS, IP_OPTIONS, IPV6_OPTIONS],
+            _ => &[],
         };
-        tables
+        let mut values: Vec<u64> = self
+            .tables()
             .iter()
-            .flat_map(|t| t.iter())
-            .find(|(_, n)| *n == name)
-            .map(|(v, _)| *v)
+            .chain(extra)
+            .flat_map(|t| t.iter().map(|(v, _)| *v))
+            .collect();
+        match self {
+            Symbols::Bpf => values.extend((0..64).filter(|v| bpf_command(*v).is_some())),
+            Symbols::Prot => values.extend([0, super::PROT_EXEC]),
+            _ => {}
+        }
+        values.sort_unstable();
+        values.dedup();
+        values
     }
 }
 

@@ -45,7 +45,33 @@ impl Access {
     pub fn is_allowed(&self) -> bool {
         matches!(self, Access::Allowed)
     }
+
+    /// The verdict for one call with arguments `args`: the first argument
+    /// check that holds decides, else `otherwise`.
+    pub fn verdict(&self, args: &[u64; 6]) -> Verdict {
+        match self {
+            Access::Allowed => Verdict::ALLOW,
+            Access::Denied(verdict) => *verdict,
+            Access::Conditional { when, otherwise } => when
+                .iter()
+                .find(|grant| {
+                    grant.args.iter().all(|cond| {
+                        args.get(cond.index as usize)
+                            .is_some_and(|&arg| cond.holds_for(arg))
+                    })
+                })
+                .map_or(*otherwise, |grant| grant.verdict),
+        }
+    }
 }
+
+/// What the C libraries (glibc, musl) do when a syscall is answered with
+/// ENOSYS: `clone3` falls back to `clone` (moby/moby#42680), whose flags
+/// are in registers, where a filter can check them.
+const FALLBACKS: &[(&str, &str)] = &[("clone3", "clone")];
+
+/// `ENOSYS`, the answer the C libraries fall back from.
+const ENOSYS: u32 = 38;
 
 /// A profile as Docker applies it to one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +82,21 @@ pub struct EffectivePolicy {
     pub default: Verdict,
     /// The kept rules, per syscall name, in the profile's order.
     pub grants: BTreeMap<String, Vec<Grant>>,
+}
+
+/// `profile` as Docker hands it to the runtime for a container in
+/// `context`: the rules whose `includes`/`excludes` do not hold there
+/// dropped, the others without them (the runtime spec has no such fields).
+pub fn resolved(profile: &Profile, context: &DockerContext) -> Profile {
+    let mut resolved = profile.clone();
+    resolved
+        .syscalls
+        .retain(|rule| keeps(&rule.includes, &rule.excludes, context));
+    for rule in &mut resolved.syscalls {
+        rule.includes = Filter::default();
+        rule.excludes = Filter::default();
+    }
+    resolved
 }
 
 /// Whether Docker keeps a rule with these filters, as moby's profile code
@@ -145,19 +186,19 @@ impl EffectivePolicy {
 
     /// The verdict for one call of `name` with arguments `args`.
     pub fn verdict(&self, name: &str, args: &[u64; 6]) -> Verdict {
-        match self.access(name) {
-            Access::Allowed => Verdict::ALLOW,
-            Access::Denied(verdict) => verdict,
-            Access::Conditional { when, otherwise } => when
-                .iter()
-                .find(|grant| {
-                    grant.args.iter().all(|cond| {
-                        args.get(cond.index as usize)
-                            .is_some_and(|&arg| cond.holds_for(arg))
-                    })
-                })
-                .map_or(otherwise, |grant| grant.verdict),
-        }
+        self.access(name).verdict(args)
+    }
+
+    /// The syscall the C library calls instead of `name` when this policy
+    /// answers `name` as it does (`clone` for `clone3` answered ENOSYS): a
+    /// deliberate refusal, which a program gets past without anything more.
+    pub fn falls_back_to(&self, name: &str) -> Option<&'static str> {
+        let enosys = Verdict::of(crate::profile::Action::Errno, Some(ENOSYS));
+        FALLBACKS
+            .iter()
+            .find(|(from, _)| *from == name)
+            .filter(|_| matches!(self.access(name), Access::Denied(v) if v == enosys))
+            .map(|(_, to)| *to)
     }
 
     /// The syscalls the profile lets run at all (unconditionally or under

@@ -27,7 +27,7 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, major_minor};
 use crate::profile::{
     Action, ArchMapEntry, ArgCondition, Capability, Filter, KernelVersion, ParsedProfile, Profile,
     ProfileError, SyscallRule,
@@ -268,7 +268,7 @@ impl Baseline {
     /// version counts as current. podman's default comes from
     /// containers-common, whatever podman's own version.
     ///
-    /// For `ctr run --seccomp`, see [`Baseline::for_containerd`].
+    /// containerd (`ctr run --seccomp`): [`Baseline::for_containerd`].
     pub fn for_engine(engine: Engine, version: Option<&str>) -> Baseline {
         match engine {
             Engine::Docker => match version.and_then(major_minor) {
@@ -302,6 +302,7 @@ impl Baseline {
                     None => "the default of `podman run`".to_owned(),
                 },
             ),
+            Engine::Containerd => Baseline::for_containerd(version),
         }
     }
 
@@ -322,6 +323,18 @@ impl Baseline {
             None => "the default of `ctr run --seccomp`".to_owned(),
         };
         Baseline::engine_default(EngineDefault::Containerd, reason)
+    }
+
+    /// The default the engine of `command` applies (`docker run`, `podman
+    /// run`, `ctr run`), from the version its server reports; `None` for a
+    /// native command.
+    pub fn for_command(command: &[std::ffi::OsString]) -> Option<Baseline> {
+        let run = crate::engine::ContainerRun::parse(command)?;
+        let engine = run.engine;
+        let version = crate::session::process::resolve(&run.argv[0])
+            .ok()
+            .and_then(|cli| crate::engine::EngineRun::server_version(run, cli));
+        Some(Baseline::for_engine(engine, version.as_deref()))
     }
 
     /// What `--baseline` names; a file's warnings come back too.
@@ -468,6 +481,33 @@ impl Baseline {
     /// The capabilities whose `--cap-add` would let `name` run under this
     /// baseline in `context` (one of them is enough), when there are any.
     pub fn capabilities_allowing(&self, name: &str, context: &DockerContext) -> Vec<Capability> {
+        self.capabilities_making(name, context, |policy| policy.access(name).is_allowed())
+    }
+
+    /// The capabilities whose `--cap-add` would let every one of `calls`
+    /// (six arguments each) of `name` run under this baseline in
+    /// `context` (one of them is enough): `clone` with `CLONE_NEWUSER`
+    /// needs CAP_SYS_ADMIN under Docker's default.
+    pub fn capabilities_allowing_calls(
+        &self,
+        name: &str,
+        context: &DockerContext,
+        calls: &[[u64; 6]],
+    ) -> Vec<Capability> {
+        self.capabilities_making(name, context, |policy| {
+            let access = policy.access(name);
+            calls.iter().all(|call| access.verdict(call).runs())
+        })
+    }
+
+    /// The capabilities, each of which turns on a rule of `name` and, added
+    /// to `context`, makes `works` hold of the baseline.
+    fn capabilities_making(
+        &self,
+        name: &str,
+        context: &DockerContext,
+        works: impl Fn(&EffectivePolicy) -> bool,
+    ) -> Vec<Capability> {
         let mut found = BTreeSet::new();
         for rule in &self.profile.syscalls {
             if !rule.names.iter().any(|n| n == name) || !rule.action.lets_run() {
@@ -479,7 +519,7 @@ impl Baseline {
                 }
                 let mut with = context.clone();
                 with.caps.insert(*cap);
-                if self.evaluate(&with).access(name).is_allowed() {
+                if works(&self.evaluate(&with)) {
                     found.insert(*cap);
                 }
             }
@@ -562,18 +602,6 @@ pub fn engine_capabilities(
     })
 }
 
-/// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
-/// `v28.2.2`.
-fn major_minor(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version
-        .trim()
-        .trim_start_matches('v')
-        .split(['.', '+', '-', '~']);
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,6 +617,47 @@ mod tests {
 
     fn default_context() -> DockerContext {
         context(&DOCKER_DEFAULT_CAPS)
+    }
+
+    /// Docker's default resolved for a container: the same verdicts as the
+    /// profile with its filters, and no filter left.
+    #[test]
+    fn resolved_profile_keeps_the_verdicts_without_filters() {
+        let baseline = Baseline::docker_default();
+        for context in [
+            default_context(),
+            context(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"]),
+        ] {
+            let resolved = eval::resolved(&baseline.profile, &context);
+            assert!(
+                resolved
+                    .syscalls
+                    .iter()
+                    .all(|r| r.includes == Filter::default() && r.excludes == Filter::default())
+            );
+            let with = baseline.evaluate(&context);
+            let without = EffectivePolicy::evaluate(&resolved, &context);
+            for name in [
+                "ptrace",
+                "mount",
+                "unshare",
+                "clone",
+                "bpf",
+                "read",
+                "personality",
+            ] {
+                assert_eq!(with.access(name), without.access(name), "{name}");
+            }
+        }
+        // ptrace needs CAP_SYS_PTRACE (on kernels before 4.8) or a new
+        // enough kernel; mount needs CAP_SYS_ADMIN.
+        let resolved = eval::resolved(&baseline.profile, &default_context());
+        assert!(
+            !resolved
+                .syscalls
+                .iter()
+                .any(|r| r.names.iter().any(|n| n == "mount"))
+        );
     }
 
     #[test]
@@ -885,5 +954,14 @@ mod tests {
         assert_eq!(caps("kcmp"), ["CAP_SYS_PTRACE"]);
         assert!(caps("kexec_load").is_empty());
         assert!(caps("read").is_empty());
+        let newuser = [0x1000_0000 | 0x11, 0, 0, 0, 0, 0];
+        let clone = baseline.capabilities_allowing_calls("clone", &ctx, &[newuser]);
+        assert_eq!(clone, ["CAP_SYS_ADMIN".parse().unwrap()]);
+        let vsock = [40, 1, 0, 0, 0, 0];
+        assert!(
+            baseline
+                .capabilities_allowing_calls("socket", &ctx, &[vsock])
+                .is_empty()
+        );
     }
 }

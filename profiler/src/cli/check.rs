@@ -7,7 +7,7 @@ use std::{
 
 use super::{Error, block_on, print_stdout, warn};
 use crate::{
-    baseline::DockerContext,
+    baseline::Baseline,
     gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
     output::Output,
     profile::Profile,
@@ -18,8 +18,8 @@ use crate::{
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: 0 when every observed syscall is allowed by the policy; \
-                        1 when the run used syscalls outside it (or, with --strict, did not \
-                        use some it allows); 2 for a usage error, an unreadable profile or a \
+                        1 when the run used syscalls or argument values outside it (or, with \
+                        --strict, did not use some syscalls it allows); 2 for a usage error, an unreadable profile or a \
                         failed recording; 3 when the policy check passed but the recorded \
                         command itself failed."
 )]
@@ -66,7 +66,8 @@ pub struct CheckArgs {
     pub user: Option<RunAs>,
 
     /// The command to record and check (a native program, or `docker run
-    /// ...` / `podman run ...`).
+    /// ...` / `podman run ...` / `ctr run ...`); a container's new syscalls
+    /// are set against its engine's default.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
@@ -98,7 +99,10 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
     let policy = load(&args.policy)?;
-    let context = DockerContext::host(&[], &[])?;
+    // The default the command's engine applies (from its version), with
+    // the capabilities that engine gives; Docker's for a native command.
+    let baseline = Baseline::for_command(&args.command).unwrap_or_else(Baseline::docker_default);
+    let context = baseline.context(&[], &[])?;
     let policy_name = args.policy.display().to_string();
 
     // Written into reports that CI keeps: secrets taken out.
@@ -113,7 +117,12 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
-            let recording = record(&args.command, args.save_observed.clone(), args.user.clone())?;
+            let recording = record(
+                &args.command,
+                args.save_observed.clone(),
+                args.user.clone(),
+                args.coverage.is_some(),
+            )?;
             run_coverage = recording.2;
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
             let record_again = match &args.save_observed {
@@ -143,12 +152,17 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             command: (!words.is_empty()).then_some(words),
             command_exit_code: exit_code,
             strict: args.strict,
+            baseline: &baseline,
             record_again,
         },
         &context,
     );
     if let Some(threshold) = args.coverage {
-        let coverage = run_coverage.ok_or(CheckError::NoCoverage)?;
+        // A run none of whose programs could be scanned has no coverage
+        // (not a vacuous 100 %).
+        let coverage = run_coverage
+            .filter(|c| !c.programs.is_empty())
+            .ok_or(CheckError::NoCoverage)?;
         report.gate_coverage(&coverage, threshold);
     }
     if !args.quiet {
@@ -184,8 +198,11 @@ fn record(
     command: &[OsString],
     output: Option<PathBuf>,
     user: Option<RunAs>,
+    coverage: bool,
 ) -> Result<(Profile, i32, Option<crate::coverage::Coverage>), CheckError> {
     let mut options = RecordOptions::new(command.to_vec());
+    // Scanned only for the gate (a container's image is exported for it).
+    options.coverage = coverage;
     options.discard_profile = output.is_none();
     options.output = output;
     options.quiet = true;

@@ -1,14 +1,16 @@
 //! `syscall-profile diff`: arguments, the comparison, the rendering.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{Error, colour_stdout, print_stdout, warn};
+use super::{Error, colour_stdout, print_stdout, scan::EngineArg, warn};
 use crate::{
     baseline::{BaselineChoice, DockerContext, EffectivePolicy},
     coverage,
     diffing::{DiffError, DiffRequest, Format, compare, render},
     exit,
     profile::{Profile, SyscallSet},
+    scan::image,
+    session::guardian::Guardian,
 };
 
 #[derive(Debug, clap::Args)]
@@ -49,32 +51,109 @@ pub struct DiffArgs {
     /// Also set the profile against what PROGRAM can reach (its machine
     /// code and its libraries, see `syscall-profile scan`): how much of it
     /// the profile covers, and what a path its recording did not take may
-    /// need.
+    /// need. With --image, PROGRAM is inside the image.
     #[arg(long, value_name = "PROGRAM")]
     pub reachable: Option<PathBuf>,
+
+    /// The same for a container's profile: what the program of IMAGE can
+    /// reach (--reachable PROGRAM inside it, else its entrypoint), its
+    /// libraries being the image's.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// Entry point of `syscall-profile diff`.
 pub fn run(args: DiffArgs) -> Result<i32, Error> {
     let request = DiffRequest {
-        profiles: args.profiles,
-        baseline: args.baseline,
-        cap_add: args.cap_add,
-        cap_drop: args.cap_drop,
+        profiles: args.profiles.clone(),
+        baseline: args.baseline.clone(),
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
     };
     let (report, warnings) = compare(&request)?;
+    // Before anything is printed: a program or image that cannot be
+    // scanned is an error with no report.
+    let coverage = (args.reachable.is_some() || args.image.is_some())
+        .then(|| coverage_of(&request, &args))
+        .transpose()?;
     for warning in &warnings {
         warn(warning);
     }
-    print_stdout(&render(&report, args.format, colour_stdout()));
-    if let Some(program) = &args.reachable {
-        print_stdout(&coverage_of(&request, program)?);
+    let rendered = render(&report, args.format, colour_stdout());
+    match coverage {
+        None => print_stdout(&rendered),
+        Some(coverage) if args.format == Format::Json => {
+            print_stdout(&with_coverage_json(&rendered, &coverage))
+        }
+        Some(coverage) => print_stdout(&format!("{rendered}{}", coverage.paragraph())),
     }
     Ok(exit::SUCCESS)
 }
 
-/// The profile's coverage of what `program` can reach, as one paragraph.
-fn coverage_of(request: &DiffRequest, program: &Path) -> Result<String, Error> {
+/// What the profile allows of what a program can reach.
+struct ProfileCoverage {
+    profile: PathBuf,
+    /// The program (its path inside `coverage.image` if that is set).
+    program: String,
+    coverage: coverage::Coverage,
+}
+
+impl ProfileCoverage {
+    /// One paragraph, after the text or markdown report.
+    fn paragraph(&self) -> String {
+        let c = &self.coverage;
+        let shown: Vec<&str> = c.unobserved.iter().take(12).map(String::as_str).collect();
+        let program = match &c.image {
+            Some(image) => format!("{} in {image}", self.program),
+            None => self.program.clone(),
+        };
+        format!(
+            "\n{} allows {} of the {} syscalls {} can reach ({:.0} %); reachable but not \
+             allowed ({}), the riskiest first: {}\n",
+            self.profile.display(),
+            c.covered,
+            c.reachable,
+            program,
+            c.percent(),
+            c.unobserved.len(),
+            shown.join(" ")
+        )
+    }
+}
+
+/// The JSON report with a `coverage` member: the program, how many
+/// syscalls it can reach, how many of them the profile allows, and the
+/// others, the riskiest first.
+fn with_coverage_json(rendered: &str, coverage: &ProfileCoverage) -> String {
+    let c = &coverage.coverage;
+    let member = serde_json::json!({
+        "program": coverage.program,
+        "image": c.image,
+        "reachable": c.reachable,
+        "allowed": c.covered,
+        "percent": (c.percent() * 10.0).round() / 10.0,
+        "not_allowed": c.unobserved,
+        "unresolved_sites": c.unresolved_sites,
+    });
+    match serde_json::from_str::<serde_json::Value>(rendered) {
+        Ok(serde_json::Value::Object(mut report)) => {
+            report.insert("coverage".to_owned(), member);
+            let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+        // The renderer always writes an object; were it not one, the
+        // report goes out as it is.
+        _ => rendered.to_owned(),
+    }
+}
+
+/// The profile's coverage of what the program (`--reachable`, inside
+/// `--image` if given) can reach.
+fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage, Error> {
     let path = request.profiles.last().ok_or(DiffError::ProfileCount(0))?;
     let profile = Profile::load(path).map_err(DiffError::from)?.profile;
     let context =
@@ -83,25 +162,45 @@ fn coverage_of(request: &DiffRequest, program: &Path) -> Result<String, Error> {
         .runnable_names()
         .into_iter()
         .collect();
-    let coverage = coverage::of(&[program.to_owned()], &allowed);
+    let (coverage, program) = match &args.image {
+        None => {
+            // The caller asks only with one of --reachable and --image.
+            let program = args.reachable.clone().unwrap_or_default();
+            let shown = program.display().to_string();
+            (
+                coverage::of(std::slice::from_ref(&program), &allowed),
+                shown,
+            )
+        }
+        Some(reference) => {
+            let mut guardian = Guardian::spawn().map_err(|e| {
+                Error::Scan(format!(
+                    "cannot start the guardian process (it cleans up should this tool be \
+                     killed): {e}"
+                ))
+            })?;
+            let engine = args.engine.engine();
+            let scan_error = |e: crate::scan::ScanError| Error::Scan(e.to_string());
+            let exported = image::export(&engine, reference, &mut guardian).map_err(scan_error)?;
+            let name = args.reachable.as_ref().map(|p| p.to_string_lossy());
+            let program = image::program(&exported, name.as_deref()).map_err(scan_error)?;
+            let coverage = coverage::of_exported(
+                &exported,
+                reference,
+                std::slice::from_ref(&program),
+                &allowed,
+            );
+            drop(exported);
+            guardian.release();
+            (coverage, program.display().to_string())
+        }
+    };
     if let Some(e) = coverage.errors.first() {
         return Err(Error::Scan(format!("cannot scan {e}")));
     }
-    let shown: Vec<&str> = coverage
-        .unobserved
-        .iter()
-        .take(12)
-        .map(String::as_str)
-        .collect();
-    Ok(format!(
-        "\n{} allows {} of the {} syscalls {} can reach ({:.0} %); reachable but not allowed \
-         ({}), the riskiest first: {}\n",
-        path.display(),
-        coverage.covered,
-        coverage.reachable,
-        program.display(),
-        coverage.percent(),
-        coverage.unobserved.len(),
-        shown.join(" ")
-    ))
+    Ok(ProfileCoverage {
+        profile: path.clone(),
+        program,
+        coverage,
+    })
 }

@@ -7,14 +7,15 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
-    enforcing::{self, EnforceError, EnforceOptions, denials::DeniedSyscall},
+    enforcing::{self, DenialWatching, EnforceError, EnforceOptions, denials::DeniedSyscall},
     output::Output,
     session::process::RunAs,
 };
 
 #[derive(Debug, Args)]
 pub struct EnforceArgs {
-    /// The seccomp profile to run under (Docker's JSON format).
+    /// The seccomp profile to run under (Docker's JSON format, as `record`
+    /// writes it by default).
     #[arg(long, value_name = "FILE")]
     profile: PathBuf,
 
@@ -39,12 +40,22 @@ pub struct EnforceArgs {
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
     user: Option<RunAs>,
 
+    /// How denials are found: `auto` hands a native program's refusals to a
+    /// seccomp listener in this process (nothing on the calls the profile
+    /// allows) where the profile's refusals are all SCMP_ACT_ERRNO and it
+    /// allows read and write, and watches every syscall with eBPF otherwise
+    /// (containers always); `kernel` and `listener` choose one.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = DenialWatching::Auto)]
+    watch: DenialWatching,
+
     /// No live report and no message before the run (the final report,
     /// warnings and errors still show).
     #[arg(short, long)]
     quiet: bool,
 
-    /// The command: a native program, or `docker run ...` / `podman run ...`.
+    /// The command: a native program, or `docker run ...` / `podman run ...`
+    /// / `ctr run ... IMAGE ID ...` (ctr is given the profile in the OCI
+    /// runtime spec's format).
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
 }
@@ -58,6 +69,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         complain: args.complain,
         suggest: args.suggest,
         user: args.user,
+        watch: args.watch,
     };
     // Report files are checked before anything runs.
     Output::check_distinct(&[
@@ -84,6 +96,16 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     };
     for warning in &enforcement.warnings {
         warn(warning);
+    }
+    if let Some(default) = enforcement
+        .engine_default
+        .as_ref()
+        .filter(|_| !options.quiet)
+    {
+        eprintln!(
+            "syscall-profile: the container's engine default: {default}; the profile was \
+             evaluated with the capabilities that engine gives"
+        );
     }
     if let Some(json) = json {
         json.commit(&enforcing::json_report(&enforcement, &options))

@@ -65,16 +65,31 @@ pub fn run(args: ExportArgs) -> Result<i32, Error> {
     run_inner(args).map_err(Error::Export)
 }
 
+/// Refuses a target's option given with another target (`export` and
+/// `record --to` alike).
+pub fn check_target_options(
+    to: Option<Format>,
+    widen: bool,
+    named: bool,
+) -> Result<(), ExportCliError> {
+    if widen && to != Some(Format::Systemd) {
+        return Err(ExportCliError::Misplaced("widen", "systemd"));
+    }
+    if named && to != Some(Format::Kubernetes) {
+        return Err(ExportCliError::Misplaced("name/--namespace", "kubernetes"));
+    }
+    Ok(())
+}
+
 fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
     if args.bundle.is_some() && args.to != Format::Oci {
         return Err(ExportCliError::Misplaced("bundle", "oci"));
     }
-    if args.widen && args.to != Format::Systemd {
-        return Err(ExportCliError::Misplaced("widen", "systemd"));
-    }
-    if (args.name.is_some() || args.namespace.is_some()) && args.to != Format::Kubernetes {
-        return Err(ExportCliError::Misplaced("name/--namespace", "kubernetes"));
-    }
+    check_target_options(
+        Some(args.to),
+        args.widen,
+        args.name.is_some() || args.namespace.is_some(),
+    )?;
     let target = match &args.bundle {
         Some(dir) => Some(dir.join("config.json")),
         None => args.output.clone(),

@@ -44,7 +44,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a command and write the minimal seccomp profile of what it did.
     Record(record::RecordArgs),
-    /// Run a command or a container (`-- docker run ...`, `-- podman run ...`)
+    /// Run a command or a container (`-- docker run ...`, `-- podman run ...`, `-- ctr run ...`)
     /// under a profile, and explain every syscall it denied.
     Enforce(enforce::EnforceArgs),
     /// Compare a profile with Docker's default (or --baseline ENGINE|FILE), or two profiles.

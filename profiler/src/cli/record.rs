@@ -7,6 +7,7 @@ use clap::Args;
 use super::{Error, block_on, warn};
 use crate::{
     arguments::rules::Granularity,
+    export::{self, Format},
     implied::Implied,
     recording::{self, RecordOptions, Recording, hook::Hook},
     session::process::RunAs,
@@ -18,6 +19,25 @@ pub struct RecordArgs {
     /// command starts). Default: standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// Write the profile for this consumer (as `export --to` does):
+    /// docker (the default), podman, oci (what `ctr run --seccomp-profile`,
+    /// runc and crun read), kubernetes, kubernetes-localhost, systemd.
+    #[arg(long = "to", value_name = "FORMAT", value_enum)]
+    to: Option<Format>,
+
+    /// --to kubernetes: the resource's `metadata.name` (default: syscall-profile).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// --to kubernetes: the resource's `metadata.namespace`.
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+
+    /// --to systemd: allow the syscalls of rules with argument conditions
+    /// whatever their arguments (systemd cannot check arguments); says which.
+    #[arg(long)]
+    widen: bool,
 
     /// Also write the per-syscall counts to FILE, as JSON.
     #[arg(long, value_name = "FILE")]
@@ -73,8 +93,9 @@ pub struct RecordArgs {
     pub no_coverage: bool,
 
     /// `reachable`: also allow the syscalls the recorded programs can reach
-    /// that Docker's default allows, so that a path the run did not take
-    /// does not break under the profile (native commands).
+    /// that Docker's default allows (for a container: its engine's default,
+    /// with its capabilities), so that a path the run did not take does not
+    /// break under the profile.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub include: Option<Include>,
 
@@ -101,13 +122,18 @@ pub struct RecordArgs {
 /// What `--include` can add to a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Include {
-    /// What the recorded programs can reach, within Docker's default.
+    /// What the recorded programs can reach, within the engine's default.
     Reachable,
 }
 
 /// Entry point of `syscall-profile record`: the recorded command's exit
 /// status, or the recorder's own.
 pub fn run(args: RecordArgs) -> Result<i32, Error> {
+    super::export::check_target_options(
+        args.to,
+        args.widen,
+        args.name.is_some() || args.namespace.is_some(),
+    )?;
     let quiet = args.quiet;
     let options = RecordOptions {
         command: args.command,
@@ -125,6 +151,17 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
         granularity: args.granularity,
+        to: args.to.map(|format| {
+            (
+                format,
+                export::Options {
+                    name: args.name,
+                    namespace: args.namespace,
+                    widen: args.widen,
+                    output_path: None,
+                },
+            )
+        }),
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -173,14 +210,22 @@ fn report(recording: &Recording, quiet: bool) {
         eprintln!("syscall-profile: {}", coverage.summary());
     }
     if !recording.stats.included_reachable.is_empty() {
+        let within = recording
+            .coverage
+            .as_ref()
+            .and_then(|c| c.included_within.as_deref())
+            .unwrap_or("Docker's default profile");
         eprintln!(
             "syscall-profile: --include reachable added {} syscall(s) the programs can reach and \
-             Docker's default allows: {}",
+             {within} allows: {}",
             recording.stats.included_reachable.len(),
             recording.stats.included_reachable.join(" ")
         );
     }
     report_learned(recording);
+    for note in &recording.export_notes {
+        eprintln!("syscall-profile: {note}");
+    }
     let target = match &recording.written_to {
         Some(path) => format!("profile written to {}", path.display()),
         None => "profile written to standard output".to_owned(),

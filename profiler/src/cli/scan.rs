@@ -11,6 +11,7 @@ use crate::{
     exit,
     output::Output,
     scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable},
+    session::guardian::Guardian,
 };
 
 #[derive(Debug, clap::Args)]
@@ -46,21 +47,38 @@ pub struct ScanArgs {
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
-    /// The engine that has the image: docker or podman (its usual
-    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
-    #[arg(
-        long,
-        value_name = "ENGINE",
-        default_value = "docker",
-        requires = "image"
-    )]
-    pub engine: String,
+    #[command(flatten)]
+    pub engine: EngineArg,
 
     /// The program (a path, or a name looked up in PATH). Arguments after
     /// it (`scan -- CMD ARGS...`) are accepted and not used: what a program
     /// can reach does not depend on them.
     #[arg(value_name = "PROGRAM", required_unless_present = "image")]
     pub command: Vec<OsString>,
+}
+
+/// `--engine`, with `--image`: the engine that has the image.
+#[derive(Debug, clap::Args)]
+pub struct EngineArg {
+    /// The engine that has the image: docker or podman (its usual
+    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
+    #[arg(
+        long = "engine",
+        value_name = "ENGINE",
+        default_value = "docker",
+        requires = "image"
+    )]
+    pub name: String,
+}
+
+impl EngineArg {
+    /// The engine's CLI, found in PATH when it runs.
+    pub fn engine(&self) -> image::Engine {
+        image::Engine {
+            cli: PathBuf::from(&self.name),
+            globals: Vec::new(),
+        }
+    }
 }
 
 /// Entry point of `syscall-profile scan`.
@@ -71,8 +89,19 @@ pub fn run(args: ScanArgs) -> Result<i32, Error> {
 
 fn scan(args: &ScanArgs) -> Result<(), String> {
     let output = Output::prepare(args.output.as_deref()).map_err(|e| e.to_string())?;
+    // Cleans up the export should this tool be killed; declared first, so
+    // that it goes last.
+    let mut guardian = None;
     let image = match &args.image {
-        Some(reference) => Some(image::export(&args.engine, reference).map_err(|e| e.to_string())?),
+        Some(reference) => {
+            let guardian = guardian.insert(Guardian::spawn().map_err(|e| {
+                format!("cannot start the guardian process (it cleans up should this tool be killed): {e}")
+            })?);
+            Some(
+                image::export(&args.engine.engine(), reference, guardian)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
         None => None,
     };
     let (root, path) = match &image {
@@ -82,7 +111,7 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
                 .first()
                 .map(|p| p.to_string_lossy().into_owned());
             let path = image::program(image, program.as_deref()).map_err(|e| e.to_string())?;
-            (image.dir.path().to_owned(), path)
+            (image.root(), path)
         }
         None => {
             let program = args.command.first().ok_or("give the program to scan")?;

@@ -2,10 +2,13 @@
 //! (Docker's default unless told otherwise), as Docker would apply both to
 //! a container on this host.
 //!
-//! Three findings: what the profile needs that the baseline denies (and
-//! what would allow it); what the baseline allows only under argument
-//! conditions that the profile uses; and the attack surface the profile
-//! removes, i.e. the baseline's allowed syscalls the profile does without.
+//! The findings: what the profile needs that the baseline denies (and
+//! what would allow it, the least privilege that does); the argument values
+//! it lets through that the baseline refuses; the syscalls the baseline
+//! answers so that the C library falls back to another (clone3); the
+//! argument values of each syscall either side checks, both sides'; and
+//! the attack surface the profile removes, i.e. the baseline's allowed
+//! syscalls the profile does without.
 
 mod render;
 
@@ -14,6 +17,7 @@ use std::{collections::BTreeSet, path::PathBuf};
 use serde::Serialize;
 
 use crate::{
+    arguments::allowance::{self, ArgValue, Values},
     baseline::{
         Access, Baseline, BaselineChoice, BaselineError, DockerContext, EffectivePolicy, notes,
     },
@@ -41,7 +45,64 @@ pub struct DiffReport {
     /// Syscalls the profile lets run that the baseline allows only under
     /// argument conditions.
     pub conditional: Vec<ConditionalUse>,
+    /// Argument values the profile lets through that the baseline refuses.
+    pub beyond_baseline: Vec<BeyondValue>,
+    /// Syscalls the profile lets run that the baseline answers so that the
+    /// C library falls back to another: nothing the run needs.
+    pub falls_back: Vec<FallBack>,
+    /// The argument values of each syscall the profile lets run and either
+    /// side checks the arguments of: what each side lets through.
+    pub arguments: Vec<ArgumentDiff>,
     pub surface: Surface,
+}
+
+/// Argument values the profile lets through that the baseline refuses.
+#[derive(Debug, Clone, Serialize)]
+pub struct BeyondValue {
+    pub name: String,
+    /// The values by name (`flags CLONE_NEWUSER`), or `all but …`.
+    pub values: String,
+    /// The values, argument by argument (empty for `all but`).
+    pub args: Vec<Vec<ArgValue>>,
+    /// Whether the profile checks the syscall's arguments: when it does,
+    /// these are values the run used; when not, values it lets through
+    /// unchecked, which nothing says the run needs.
+    pub profile_checks_arguments: bool,
+    /// What the baseline lets through of the syscall.
+    pub baseline_allows: String,
+    /// The least privilege that lets these values run under the baseline;
+    /// none when the profile does not check the arguments (nothing says
+    /// the run needs them).
+    pub allow_with: Option<Remedy>,
+}
+
+/// A syscall the baseline answers so that the C library calls another.
+#[derive(Debug, Clone, Serialize)]
+pub struct FallBack {
+    pub name: String,
+    /// What the baseline answers (`denied with ENOSYS (38)`).
+    pub baseline_verdict: String,
+    /// The syscall the C library calls instead.
+    pub falls_back_to: &'static str,
+    /// What the profile does about it.
+    pub advice: String,
+}
+
+/// One syscall's argument values under the profile and the baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArgumentDiff {
+    pub name: String,
+    /// `socket: AF_INET, AF_UNIX — the default allows all but AF_ALG, AF_VSOCK`.
+    pub summary: String,
+    pub profile_allows: Values,
+    pub baseline_allows: Values,
+    /// What the profile lets through that the baseline does not (with two
+    /// profiles: what the second adds).
+    pub added: Values,
+    /// What the baseline lets through that the profile does not (with two
+    /// profiles: what the second removes).
+    pub removed: Values,
+    pub profile_checks_arguments: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,9 +290,40 @@ pub fn diff(
 
     let mut denied_needed = Vec::new();
     let mut conditional = Vec::new();
+    let mut falls_back = Vec::new();
+    let mut arguments = Vec::new();
+    let mut beyond_baseline = Vec::new();
+    let two_profiles = baseline.engine_default.is_none();
     for name in &needed {
-        match base.access(name) {
+        let base_access = base.access(name);
+        let checked = matches!(base_access, Access::Conditional { .. })
+            || matches!(ours.access(name), Access::Conditional { .. });
+        if checked && !matches!(base_access, Access::Denied(_)) {
+            let (diff, beyond) = argument_diff(baseline, context, &base, &ours, name);
+            arguments.push(diff);
+            beyond_baseline.extend(beyond);
+        }
+        match base_access {
             Access::Allowed => {}
+            Access::Denied(verdict) if base.falls_back_to(name).is_some() => {
+                let to = base.falls_back_to(name).unwrap_or_default();
+                let advice = if two_profiles {
+                    format!("nothing to allow: {to}'s values are compared below")
+                } else {
+                    format!(
+                        "nothing to allow. The profile lets {name} run, and no filter can \
+                         check what it asks for (its flags are in memory): answer it with \
+                         ENOSYS too (a rule {{\"names\": [\"{name}\"], \"action\": \
+                         \"SCMP_ACT_ERRNO\", \"errnoRet\": 38}})"
+                    )
+                };
+                falls_back.push(FallBack {
+                    name: name.clone(),
+                    baseline_verdict: verdict.to_string(),
+                    falls_back_to: to,
+                    advice,
+                });
+            }
             Access::Denied(verdict) => {
                 let caps = baseline.capabilities_allowing(name, context);
                 let allow_with = if caps.is_empty() {
@@ -302,8 +394,88 @@ pub fn diff(
         },
         denied_needed,
         conditional,
+        beyond_baseline,
+        falls_back,
+        arguments,
         surface: surface(&base, &needed, context.native),
     }
+}
+
+/// Syscall `name`'s argument values under the profile (`ours`) and the
+/// baseline (`base`), and those of the profile's the baseline refuses,
+/// each with the least privilege that lets it run.
+fn argument_diff(
+    baseline: &Baseline,
+    context: &DockerContext,
+    base: &EffectivePolicy,
+    ours: &EffectivePolicy,
+    name: &str,
+) -> (ArgumentDiff, Vec<BeyondValue>) {
+    let comparison = allowance::compare(ours, base, name);
+    let who = if baseline.engine_default.is_some() {
+        "the default".to_owned()
+    } else {
+        baseline.name.clone()
+    };
+    let unchecked = if comparison.ours_checks {
+        ""
+    } else {
+        " (the profile does not check the arguments)"
+    };
+    let mut summary = format!(
+        "{name}: {}{unchecked} — {who} allows {}",
+        comparison.ours, comparison.theirs
+    );
+    if baseline.engine_default.is_none() {
+        if !comparison.beyond.is_nothing() {
+            summary.push_str(&format!("; added: {}", comparison.beyond));
+        }
+        if !comparison.dropped.is_nothing() {
+            summary.push_str(&format!("; removed: {}", comparison.dropped));
+        }
+    }
+    let remedy = |calls: &[[u64; 6]]| {
+        let caps = baseline.capabilities_allowing_calls(name, context, calls);
+        if caps.is_empty() {
+            Remedy::CustomProfile
+        } else {
+            Remedy::CapAdd {
+                caps: caps.iter().map(|c| c.scmp_name().to_owned()).collect(),
+            }
+        }
+    };
+    let beyond_value = |values: String, args: Vec<Vec<ArgValue>>, calls: &[[u64; 6]]| BeyondValue {
+        name: name.to_owned(),
+        values,
+        args,
+        profile_checks_arguments: comparison.ours_checks,
+        baseline_allows: comparison.theirs.to_string(),
+        allow_with: comparison.ours_checks.then(|| remedy(calls)),
+    };
+    let beyond = match &comparison.beyond {
+        Values::Nothing => Vec::new(),
+        Values::Only(items) if comparison.ours_checks => items
+            .iter()
+            .map(|item| beyond_value(item.describe(), vec![item.args.clone()], &item.calls))
+            .collect(),
+        values => vec![beyond_value(
+            values.to_string(),
+            Vec::new(),
+            &comparison.beyond_calls,
+        )],
+    };
+    (
+        ArgumentDiff {
+            name: name.to_owned(),
+            summary,
+            profile_allows: comparison.ours,
+            baseline_allows: comparison.theirs,
+            added: comparison.beyond,
+            removed: comparison.dropped,
+            profile_checks_arguments: comparison.ours_checks,
+        },
+        beyond,
+    )
 }
 
 fn surface(base: &EffectivePolicy, needed: &BTreeSet<String>, native: Arch) -> Surface {
@@ -390,8 +562,13 @@ mod tests {
             .iter()
             .map(|d| d.name.as_str())
             .collect();
-        assert_eq!(names, ["clone3", "kexec_load", "mount"]);
-        let mount = &report.denied_needed[2];
+        // clone3 answered ENOSYS: the C library falls back to clone, so
+        // nothing is needed, least of all CAP_SYS_ADMIN.
+        assert_eq!(names, ["kexec_load", "mount"]);
+        assert_eq!(report.falls_back.len(), 1);
+        assert_eq!(report.falls_back[0].falls_back_to, "clone");
+        assert!(report.falls_back[0].advice.contains("ENOSYS too"));
+        let mount = &report.denied_needed[1];
         assert_eq!(
             mount.allow_with,
             Remedy::CapAdd {
@@ -401,8 +578,7 @@ mod tests {
         assert_eq!(mount.allow_with.to_string(), "--cap-add SYS_ADMIN");
         assert_eq!(mount.errno_name, Some("EPERM"));
         assert!(mount.why.contains("mount"), "{}", mount.why);
-        assert_eq!(report.denied_needed[1].allow_with, Remedy::CustomProfile);
-        assert_eq!(report.denied_needed[0].errno_name, Some("ENOSYS"));
+        assert_eq!(report.denied_needed[0].allow_with, Remedy::CustomProfile);
         assert_eq!(report.conditional.len(), 1);
         assert_eq!(report.conditional[0].name, "socket");
         assert_eq!(

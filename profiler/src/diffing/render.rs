@@ -81,7 +81,16 @@ fn text(report: &DiffReport, colour: bool) -> String {
     out.push('\n');
 
     if report.denied_needed.is_empty() {
-        let _ = writeln!(out, "{}", p.green("Needs nothing the baseline denies."));
+        let headline = if report
+            .beyond_baseline
+            .iter()
+            .any(|b| b.allow_with.is_some())
+        {
+            "Needs no syscall the baseline denies."
+        } else {
+            "Needs nothing the baseline denies."
+        };
+        let _ = writeln!(out, "{}", p.green(headline));
     } else {
         let _ = writeln!(
             out,
@@ -100,27 +109,75 @@ fn text(report: &DiffReport, colour: bool) -> String {
     }
     out.push('\n');
 
-    if !report.conditional.is_empty() {
+    let (needed, unchecked): (Vec<_>, Vec<_>) = report
+        .beyond_baseline
+        .iter()
+        .partition(|b| b.profile_checks_arguments);
+    let needed_count = needed.len();
+    let sections = [
+        (
+            needed,
+            format!("Needs {needed_count} argument value(s) the baseline refuses:"),
+            true,
+        ),
+        (
+            unchecked,
+            "Lets through argument values the baseline refuses, without checking the \
+             arguments (record with argument rules to learn which the run uses):"
+                .to_owned(),
+            false,
+        ),
+    ];
+    for (beyond, title, needs) in sections {
+        if beyond.is_empty() {
+            continue;
+        }
+        let title = if needs {
+            p.red(&title)
+        } else {
+            p.yellow(&title)
+        };
+        let _ = writeln!(out, "{title}");
+        for beyond in beyond {
+            let _ = writeln!(
+                out,
+                "  {}: {} (the baseline allows {})",
+                p.bold(&beyond.name),
+                beyond.values,
+                beyond.baseline_allows
+            );
+            if let Some(remedy) = &beyond.allow_with {
+                let _ = writeln!(out, "      allowed by: {remedy}");
+            }
+        }
+        out.push('\n');
+    }
+    if !report.falls_back.is_empty() {
         let _ = writeln!(
             out,
             "{}",
-            p.yellow("Uses syscalls the baseline allows only under argument conditions:")
+            p.green("Answered by the baseline so that the C library falls back:")
         );
-        for cond in &report.conditional {
+        for fall in &report.falls_back {
             let _ = writeln!(
                 out,
-                "  {}: allowed when {}; otherwise {}",
-                p.bold(&cond.name),
-                cond.baseline_allows_when.join(" or "),
-                cond.otherwise
+                "  {} ({}; the C library calls {} instead)",
+                p.bold(&fall.name),
+                fall.baseline_verdict,
+                fall.falls_back_to
             );
-            if !cond.profile_conditions.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "      the profile allows it when {}",
-                    cond.profile_conditions.join(" or ")
-                );
-            }
+            let _ = writeln!(out, "      {}", fall.advice);
+        }
+        out.push('\n');
+    }
+    if !report.arguments.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.yellow("Argument values, the profile's and the baseline's:")
+        );
+        for diff in &report.arguments {
+            let _ = writeln!(out, "  {}", diff.summary);
         }
         out.push('\n');
     }
@@ -192,7 +249,15 @@ fn markdown(report: &DiffReport) -> String {
         short_caps(&report.context.capabilities)
     );
     if report.denied_needed.is_empty() {
-        out.push_str("**Needs nothing the baseline denies.**\n\n");
+        if report
+            .beyond_baseline
+            .iter()
+            .any(|b| b.allow_with.is_some())
+        {
+            out.push_str("**Needs no syscall the baseline denies.**\n\n");
+        } else {
+            out.push_str("**Needs nothing the baseline denies.**\n\n");
+        }
     } else {
         let _ = writeln!(
             out,
@@ -214,23 +279,44 @@ fn markdown(report: &DiffReport) -> String {
         }
         out.push('\n');
     }
-    if !report.conditional.is_empty() {
-        out.push_str("**Allowed by the baseline only under argument conditions:**\n\n");
-        out.push_str("| syscall | allowed when | otherwise | the profile's conditions |\n");
+    if !report.beyond_baseline.is_empty() {
+        out.push_str("**Argument values the baseline refuses:**\n\n");
+        out.push_str("| syscall | values | the baseline allows | allowed by |\n");
         out.push_str("| --- | --- | --- | --- |\n");
-        for cond in &report.conditional {
-            let profile = if cond.profile_conditions.is_empty() {
-                "none".to_owned()
-            } else {
-                cond.profile_conditions.join(" or ")
+        for beyond in &report.beyond_baseline {
+            let remedy = match &beyond.allow_with {
+                Some(remedy) => remedy.to_string(),
+                None => "the profile does not check the arguments".to_owned(),
             };
             let _ = writeln!(
                 out,
-                "| `{}` | `{}` | {} | {} |",
-                cond.name,
-                cell(&cond.baseline_allows_when.join(" or ")),
-                cell(&cond.otherwise),
-                cell(&profile)
+                "| `{}` | {} | {} | {} |",
+                beyond.name,
+                cell(&beyond.values),
+                cell(&beyond.baseline_allows),
+                cell(&remedy)
+            );
+        }
+        out.push('\n');
+    }
+    for fall in &report.falls_back {
+        let _ = writeln!(
+            out,
+            "**`{}`**: {}; the C library calls `{}` instead: {}\n",
+            fall.name, fall.baseline_verdict, fall.falls_back_to, fall.advice
+        );
+    }
+    if !report.arguments.is_empty() {
+        out.push_str("**Argument values:**\n\n");
+        out.push_str("| syscall | the profile allows | the baseline allows |\n");
+        out.push_str("| --- | --- | --- |\n");
+        for diff in &report.arguments {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                diff.name,
+                cell(&diff.profile_allows.to_string()),
+                cell(&diff.baseline_allows.to_string())
             );
         }
         out.push('\n');
@@ -283,7 +369,13 @@ mod tests {
         assert!(plain.contains("mount (denied with EPERM (1))"), "{plain}");
         assert!(plain.contains("allowed by: --cap-add SYS_ADMIN"), "{plain}");
         assert!(
-            plain.contains("socket: allowed when arg0 < 38 or arg0 == 39 or arg0 > 40"),
+            plain.contains("socket: any (the profile does not check the arguments) — the default allows all but AF_ALG, AF_VSOCK"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains(
+                "  socket: AF_ALG, AF_VSOCK (the baseline allows all but AF_ALG, AF_VSOCK)"
+            ),
             "{plain}"
         );
         let coloured = render(&report(), Format::Text, true);
@@ -302,6 +394,16 @@ mod tests {
             "CAP_SYS_ADMIN"
         );
         assert_eq!(json["conditional"][0]["name"], "socket");
+        assert_eq!(json["arguments"][0]["profile_allows"]["kind"], "any");
+        assert_eq!(json["arguments"][0]["baseline_allows"]["kind"], "all_but");
+        assert_eq!(
+            json["arguments"][0]["baseline_allows"]["values"][1]["args"][0]["symbol"],
+            "AF_VSOCK"
+        );
+        assert_eq!(
+            json["beyond_baseline"][0]["allow_with"],
+            serde_json::Value::Null
+        );
         assert!(json["surface"]["removed_share"].as_f64().unwrap() > 0.9);
         assert_eq!(json["context"]["arch"], "x86_64");
     }
@@ -312,5 +414,16 @@ mod tests {
         assert!(!md.contains('\x1b'));
         assert!(md.contains("| `mount` | denied with EPERM (1) |"), "{md}");
         assert!(md.contains("| no longer reachable | risk |"), "{md}");
+        assert!(
+            md.contains(
+                "| `socket` | AF_ALG, AF_VSOCK | all but AF_ALG, AF_VSOCK | the profile does not \
+                 check the arguments |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `socket` | any | all but AF_ALG, AF_VSOCK |"),
+            "{md}"
+        );
     }
 }

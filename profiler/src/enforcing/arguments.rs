@@ -12,26 +12,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::{
-    arguments::{self, Captured, CapturedArg, CapturedCalls, Source},
+    arguments::{self, Captured, CapturedArg, CapturedCalls, Source, allowance},
     baseline::eval::{Access, EffectivePolicy, Grant},
     profile::{Action, ArgCondition, CompareOp, SyscallRule, Verdict},
 };
 
-/// One argument of a denied call, by name and value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ArgValue {
-    /// Its index among the syscall's arguments, as seccomp numbers them
-    /// (for `clone3`, the field of `struct clone_args` read instead).
-    pub index: u8,
-    /// What the argument is (`request`, `family`).
-    pub name: &'static str,
-    /// The value, masked as the kernel side keeps it (a socket's type
-    /// without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, only `PROT_EXEC` of a
-    /// protection).
-    pub value: u64,
-    /// The value by name (`TIOCSTI`), or as a number.
-    pub symbol: String,
-}
+pub use crate::arguments::allowance::ArgValue;
 
 /// The denied calls of a captured syscall that passed one tuple of values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,23 +31,10 @@ pub struct DeniedValues {
 impl DeniedValues {
     /// The values of `tuple` (in `captured`'s order), denied `count` times.
     pub fn new(captured: &Captured, tuple: &[u64], count: u64) -> DeniedValues {
-        let mut previous = None;
-        let args = captured
-            .args
-            .iter()
-            .zip(tuple)
-            .map(|(arg, &value)| {
-                let symbol = arg.symbols.describe(value, previous);
-                previous = Some(value);
-                ArgValue {
-                    index: arg.index,
-                    name: arg.name,
-                    value,
-                    symbol,
-                }
-            })
-            .collect();
-        DeniedValues { args, count }
+        DeniedValues {
+            args: allowance::arg_values(captured, tuple),
+            count,
+        }
     }
 
     /// The tuple of values, in the table's order.
@@ -75,21 +48,7 @@ impl DeniedValues {
     pub fn describe(&self) -> String {
         self.args
             .iter()
-            .map(|arg| {
-                let number = if arg.value < 4096 {
-                    arg.value.to_string()
-                } else {
-                    format!("{:#x}", arg.value)
-                };
-                if arg.symbol.contains(' ') {
-                    // A phrase already (`default protocol`, `no PROT_EXEC`).
-                    arg.symbol.clone()
-                } else if arg.symbol == number || arg.symbol == format!("{:#x}", arg.value) {
-                    format!("{} {}", arg.name, arg.symbol)
-                } else {
-                    format!("{} {} ({number})", arg.name, arg.symbol)
-                }
-            })
+            .map(ArgValue::describe)
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -230,7 +189,7 @@ pub fn judge(policy: &EffectivePolicy, name: &str, calls: &CapturedCalls) -> Jud
     }
     let mut refused = Vec::new();
     for (tuple, &count) in &calls.values {
-        let verdict = policy.verdict(name, &captured.registers(tuple));
+        let verdict = policy.verdict(name, &allowance::place(captured, tuple));
         if !verdict.runs() {
             refused.push((tuple.clone(), count, verdict));
         }

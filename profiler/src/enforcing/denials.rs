@@ -23,7 +23,7 @@ use profiler_common::{
 use super::arguments::{self, DeniedValues};
 use crate::{
     baseline::eval::{Access, EffectivePolicy},
-    profile::{Action, Arch, Verdict, table},
+    profile::{Arch, table},
     session::{
         RunCgroup,
         ebpf::{self, TracerError},
@@ -156,14 +156,9 @@ impl DeniedSyscall {
 pub fn explain(denials: &mut [DeniedSyscall], policy: &EffectivePolicy) {
     for denial in denials {
         // glibc (and musl) create threads and processes with clone when
-        // clone3 is answered ENOSYS (moby/moby#42680): clone's flags are in
-        // registers, where a filter can check them, and clone3's are not.
-        let enosys = Verdict::of(Action::Errno, Some(ENOSYS));
-        if denial.name == "clone3"
-            && matches!(policy.access("clone3"), Access::Denied(v) if v == enosys)
-        {
-            denial.falls_back_to = Some("clone");
-        }
+        // clone3 is answered ENOSYS: clone's flags are in registers, where a
+        // filter can check them, and clone3's are not.
+        denial.falls_back_to = policy.falls_back_to(&denial.name);
         if matches!(policy.access(&denial.name), Access::Conditional { .. }) {
             denial.allowed_with = arguments::allowed_with(policy, &denial.name);
             denial.refused_with = arguments::refused_with(policy, &denial.name);
@@ -191,14 +186,23 @@ pub struct DenialWatch {
 }
 
 impl DenialWatch {
-    pub fn attach(cgroup: &RunCgroup, arch: Arch) -> Result<DenialWatch, TracerError> {
+    /// Attaches the event hooks and, with `every_syscall`, the hooks on
+    /// every syscall that find the denials (without: a seccomp listener
+    /// finds them, and only moves, execs and exits are watched here).
+    pub fn attach(
+        cgroup: &RunCgroup,
+        arch: Arch,
+        every_syscall: bool,
+    ) -> Result<DenialWatch, TracerError> {
         let (mut ebpf, no_layout) = ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials)?;
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
-        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, true);
-        set_capture(&mut ebpf, arch)?;
-        let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
-        let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, every_syscall);
+        if every_syscall {
+            set_capture(&mut ebpf, arch)?;
+            let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
+            let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+        }
         Ok(DenialWatch {
             ebpf,
             arch,
@@ -311,9 +315,6 @@ impl DenialWatch {
         Ok(out)
     }
 }
-
-/// The errno that tells a C library a syscall does not exist.
-const ENOSYS: u32 = 38;
 
 /// Tuples of captured values, each with its count.
 type Tuples = Vec<(Vec<u64>, u64)>;

@@ -16,6 +16,7 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
+use super::listener::{ChildEnds, listener_flags};
 use crate::{
     baseline::eval::{DockerContext, keeps},
     profile::{Action, Arch, ArgCondition, Capability, CompareOp, EPERM, KernelVersion, Profile},
@@ -97,6 +98,8 @@ pub struct CompiledFilter {
     pub flags: libc::c_ulong,
     /// Names skipped because libseccomp does not know them (as runc does).
     pub skipped_names: Vec<String>,
+    /// Refusals go to a listener ([`compile_notifying`]).
+    pub notifies: bool,
 }
 
 /// The libseccomp action for a profile action.
@@ -120,6 +123,22 @@ fn scmp(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError)
 
 /// Compiles `profile` for this host (`host`).
 pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterError> {
+    compile_as(profile, host, false)
+}
+
+/// Compiles `profile` with every `SCMP_ACT_ERRNO` (its default and its
+/// rules) turned into `SCMP_ACT_NOTIFY`, for [`super::listener`] to answer
+/// with the errno: the same calls are refused.
+pub fn compile_notifying(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterError> {
+    compile_as(profile, host, true)
+}
+
+fn compile_as(profile: &Profile, host: Arch, notify: bool) -> Result<CompiledFilter, FilterError> {
+    let action =
+        |action_of: Action, errno_ret: Option<u32>, default_errno: Option<u32>| match action_of {
+            Action::Errno if notify => ScmpAction::Notify,
+            _ => action(action_of, errno_ret, default_errno),
+        };
     let default = action(profile.default_action, profile.default_errno_ret, None);
     let mut ctx = ScmpFilterContext::new(default).map_err(scmp("the default action"))?;
 
@@ -248,32 +267,56 @@ pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterEr
         program,
         flags,
         skipped_names,
+        notifies: notify,
     })
 }
 
 impl CompiledFilter {
     /// Sets no_new_privs and installs the filter on the calling thread.
-    /// Only syscalls: safe to call in a forked child before `execve`.
-    pub fn install(&self) -> std::io::Result<()> {
+    /// Only syscalls: safe to call in a forked child before `execve`. A
+    /// notifying filter hands its listener over through `ends` first (see
+    /// [`super::listener`]): two more syscalls, `write` and `read`.
+    pub fn install(&self, ends: Option<ChildEnds>) -> std::io::Result<()> {
         let prog = libc::sock_fprog {
             // `compile` keeps programs within MAX_INSTRUCTIONS, which fits.
             len: self.program.len() as u16,
             filter: self.program.as_ptr().cast_mut(),
         };
+        let listening = ends.filter(|_| self.notifies);
+        let flags = match listening {
+            Some(_) => self.flags | listener_flags(),
+            None => self.flags,
+        };
         // SAFETY: plain syscalls; `prog` points at memory that lives for the
-        // duration of the call (the kernel copies the program).
+        // duration of the call (the kernel copies the program), and the
+        // report is an array on the stack.
         unsafe {
+            let pid = libc::getpid();
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if libc::syscall(
+            let installed = libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                self.flags,
+                flags,
                 &prog as *const libc::sock_fprog,
-            ) != 0
-            {
+            );
+            if installed < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(ends) = listening {
+                let mut report = [0u8; 8];
+                report[..4].copy_from_slice(&pid.to_ne_bytes());
+                report[4..].copy_from_slice(&(installed as i32).to_ne_bytes());
+                if libc::write(ends.report, report.as_ptr().cast(), report.len()) != 8 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let mut go = [0u8; 1];
+                if libc::read(ends.go, go.as_mut_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::other(
+                        "the supervisor did not take the seccomp listener",
+                    ));
+                }
             }
         }
         Ok(())

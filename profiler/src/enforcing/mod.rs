@@ -6,7 +6,9 @@
 //!   `execve`, with no_new_privs; if the filter cannot be built or
 //!   installed, the program does not run.
 //! - A container gets the profile through its engine
-//!   (`--security-opt seccomp=FILE`, replacing the user's own).
+//!   (`--security-opt seccomp=FILE`, replacing the user's own; for `ctr run`,
+//!   `--seccomp --seccomp-profile FILE` with the profile written as the
+//!   runtime spec's `linux.seccomp`, the format ctr reads).
 //! - Either way the program runs in a cgroup watched by the eBPF side, which
 //!   reports each syscall the filter denied ([`denials`]), live on a
 //!   terminal and at the end.
@@ -22,6 +24,7 @@
 pub mod arguments;
 pub mod denials;
 pub mod filter;
+pub mod listener;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -36,17 +39,18 @@ use self::{
     arguments::Judged,
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
+    listener::{ChildEnds, Listener},
 };
 use crate::{
     arguments::CapturedCalls,
     baseline::{
-        BaselineError,
-        eval::{Access, DockerContext, EffectivePolicy},
+        Baseline, BaselineError,
+        eval::{Access, DockerContext, EffectivePolicy, resolved},
     },
-    engine::{ContainerRun, EngineError, EngineRun, runtime_base},
+    engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     output::{Output, OutputError},
-    profile::{Action, Arch, Profile, ProfileError, SyscallRule, SyscallSet},
+    profile::{Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet},
     recording::{self, RecordError, RecordOptions, stats::SyscallCount},
     session::{
         self, Kind, Session, SessionError, Supervised,
@@ -90,6 +94,14 @@ pub enum EnforceError {
     Baseline(#[from] BaselineError),
     #[error("this host's architecture ({0}) is not supported")]
     UnsupportedArch(&'static str),
+    #[error("cannot watch denials with a seccomp listener: {0}; give `--watch kernel`")]
+    NoListener(String),
+    #[error("cannot start the seccomp listener: {0}")]
+    Listener(String),
+    #[error("ctr reads the runtime spec's seccomp format, which cannot hold this profile: {0}")]
+    Oci(#[from] crate::export::ExportError),
+    #[error("cannot write the profile for ctr to a temporary file: {0}")]
+    TempFile(std::io::Error),
     #[error(
         "the profile {profile} refuses execve, so {program} could never start under it \
          (nothing was run): allow execve in the profile{suggested}"
@@ -115,7 +127,7 @@ pub enum EnforceError {
 impl EnforceError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            EnforceError::NoCommand => exit::USAGE,
+            EnforceError::NoCommand | EnforceError::NoListener(_) => exit::USAGE,
             EnforceError::Command(e) => e.exit_code(),
             EnforceError::Record(e) => e.exit_code(),
             EnforceError::Session(e) => e.exit_code(exit::TOOL_FAILED),
@@ -136,6 +148,22 @@ pub struct EnforceOptions {
     pub suggest: Option<PathBuf>,
     /// Run a native command as this user.
     pub user: Option<RunAs>,
+    /// How denials are found.
+    pub watch: DenialWatching,
+}
+
+/// How `enforce` finds what the filter denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DenialWatching {
+    /// A native program's refusals go to a seccomp listener where the
+    /// profile allows it (only ERRNO refusals; read and write allowed),
+    /// else the kernel watch; a container's always to the kernel watch.
+    #[default]
+    Auto,
+    /// The eBPF watch on every syscall of the enforced cgroup.
+    Kernel,
+    /// The seccomp listener (native programs); refused where it cannot be used.
+    Listener,
 }
 
 /// What `enforce` did.
@@ -160,12 +188,16 @@ pub struct Enforcement {
     /// Processes that left the watched cgroup: what the filter denied
     /// them after that was not seen.
     pub escapes: Vec<Escape>,
+    /// For a container: the default of its engine (from the engine's
+    /// version), whose capabilities the profile was evaluated with.
+    pub engine_default: Option<String>,
 }
 
 /// Shows denials live on a terminal, each (name, table) once, and each
 /// refused argument value once.
 struct LiveDenials<'a> {
     watch: &'a mut DenialWatch,
+    listener: Option<&'a Listener>,
     shown: BTreeSet<(String, String, Vec<u64>)>,
     live: bool,
 }
@@ -175,7 +207,9 @@ impl Supervised for LiveDenials<'_> {
         if !self.live {
             return;
         }
-        for denial in self.watch.denials().unwrap_or_default() {
+        let mut denials = self.watch.denials().unwrap_or_default();
+        denials.extend(self.listener.map(Listener::denials).unwrap_or_default());
+        for denial in denials {
             let Some(caller) = &denial.first else {
                 continue;
             };
@@ -232,12 +266,21 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let (target, warnings) = match container {
-        None => plan_native(&options, &profile, arch, &mut suggest)?,
-        Some(run) => plan_container(&options, &profile, EngineRun::prepare(run)?)?,
+    let (target, warnings, engine_default) = match container {
+        None => {
+            let (target, warnings) = plan_native(&options, &profile, arch, &mut suggest)?;
+            (target, warnings, None)
+        }
+        Some(run) => {
+            let run = EngineRun::prepare(run)?;
+            let default = Baseline::for_engine(run.run.engine, run.version().as_deref());
+            let (target, warnings) = plan_container(&options, &profile, run, &default)?;
+            (target, warnings, Some(default))
+        }
     };
 
-    let policy = EffectivePolicy::evaluate(&profile, &run_context(&options, arch)?);
+    let context = run_context(&options, arch, engine_default.as_ref())?;
+    let policy = EffectivePolicy::evaluate(&profile, &context);
     let watched = match run(&options, arch, &target, warnings).await {
         Ok(watched) => watched,
         // What the filter denied on the way to the failed start, explained.
@@ -285,6 +328,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         warnings,
         complain: false,
         escapes,
+        engine_default: engine_default.map(|b| b.describe()),
     })
 }
 
@@ -308,9 +352,20 @@ async fn run(
     for stale in &session.stale {
         eprintln!("syscall-profile: {stale}");
     }
-    let mut watch = DenialWatch::attach(session.cgroup(), arch)?;
+    let answers = match target {
+        Target::Native {
+            answers: Some(policy),
+            ..
+        } => Some(policy),
+        _ => None,
+    };
+    let mut watch = DenialWatch::attach(session.cgroup(), arch, answers.is_none())?;
+    let mut listener = answers
+        .map(|policy| Listener::start(policy.clone(), arch))
+        .transpose()
+        .map_err(|e| EnforceError::Listener(e.to_string()))?;
     session.check_interrupted()?;
-    let spawned = spawn(options, target, &session)?;
+    let spawned = spawn(options, target, &session, listener.as_mut())?;
     for warning in warnings.drain(..) {
         eprintln!("syscall-profile: warning: {warning}");
     }
@@ -319,7 +374,10 @@ async fn run(
         Err(source) => {
             // The filter was installed and the exec failed under it, or the
             // filter could not be installed: either way the command did not run.
-            let denials = watch.denials().unwrap_or_default();
+            let mut denials = watch.denials().unwrap_or_default();
+            if let Some(listener) = listener {
+                denials.extend(listener.finish().unwrap_or_default());
+            }
             let program = options.command[0].to_string_lossy().into_owned();
             return Err(EnforceError::Start {
                 program,
@@ -331,6 +389,7 @@ async fn run(
 
     let mut live = LiveDenials {
         watch: &mut watch,
+        listener: listener.as_ref(),
         shown: BTreeSet::new(),
         live: !options.quiet && std::io::stderr().is_terminal(),
     };
@@ -344,7 +403,7 @@ async fn run(
             &mut notes,
         )
         .await?;
-    let denials = watch.denials()?;
+    let mut denials = watch.denials()?;
     let events = watch.events()?;
     let words: Vec<String> = options
         .command
@@ -359,6 +418,22 @@ async fn run(
         Target::Native { .. } => session.close(),
     };
     warnings.extend(session::said_of_close(removal));
+    // Served until the last process of the run is gone, so that none
+    // waits on a refusal without an answer.
+    if let Some(listener) = listener {
+        let mut answered = listener.finish().map_err(EnforceError::Listener)?;
+        // Named by the program the kernel saw executed, as the kernel
+        // watch names them.
+        for caller in answered.iter_mut().filter_map(|d| d.first.as_mut()) {
+            if let Some(exe) = events.executable(caller.pid) {
+                caller.exe = Some(exe.to_owned());
+            }
+        }
+        denials.append(&mut answered);
+        denials.sort_by(|a, b| {
+            (&a.name, &a.arch, a.killed.is_some()).cmp(&(&b.name, &b.arch, b.killed.is_some()))
+        });
+    }
     Ok(Watched {
         exit_code,
         denials,
@@ -369,16 +444,22 @@ async fn run(
 
 /// What `enforce` runs, checked.
 enum Target {
-    /// A native program and its compiled filter.
+    /// A native program and its compiled filter; with a policy, the
+    /// filter's refusals go to a [`listener::Listener`] that answers them
+    /// by it.
     Native {
         program: PathBuf,
         filter: CompiledFilter,
+        answers: Option<EffectivePolicy>,
     },
     /// A container run, and what of its runtime's base set the profile
     /// refuses.
     Container {
         run: EngineRun,
         runtime_needs: Vec<String>,
+        /// For `ctr`: the profile in the runtime spec's format, in a file
+        /// with no name (read through `/proc/PID/fd/N`).
+        oci_profile: Option<File>,
     },
 }
 
@@ -390,7 +471,22 @@ fn plan_native(
     suggest: &mut Option<Output>,
 ) -> Result<(Target, Vec<String>), EnforceError> {
     let program = process::resolve(&options.command[0])?;
-    let filter = filter::compile(profile, arch)?;
+    let policy = EffectivePolicy::evaluate(profile, &native_context(options, arch));
+    let listen = match options.watch {
+        DenialWatching::Kernel => false,
+        DenialWatching::Listener => {
+            if let Some(why) = listener::unusable_because(profile, &policy) {
+                return Err(EnforceError::NoListener(why));
+            }
+            true
+        }
+        DenialWatching::Auto => listener::unusable_because(profile, &policy).is_none(),
+    };
+    let (filter, answers) = if listen {
+        (filter::compile_notifying(profile, arch)?, Some(policy))
+    } else {
+        (filter::compile(profile, arch)?, None)
+    };
     refuse_if_execve_denied(profile, arch, options, suggest)?;
     let mut warnings = Vec::new();
     if !filter.skipped_names.is_empty() {
@@ -401,7 +497,14 @@ fn plan_native(
             filter.skipped_names.join(" ")
         ));
     }
-    Ok((Target::Native { program, filter }, warnings))
+    Ok((
+        Target::Native {
+            program,
+            filter,
+            answers,
+        },
+        warnings,
+    ))
 }
 
 /// A container run whose engine answered: the runtime's needs checked.
@@ -409,9 +512,10 @@ fn plan_container(
     options: &EnforceOptions,
     profile: &Profile,
     run: EngineRun,
+    engine_default: &Baseline,
 ) -> Result<(Target, Vec<String>), EnforceError> {
     let mut warnings = Vec::new();
-    let runtime_needs = runtime_denials(profile, &run)?;
+    let runtime_needs = runtime_denials(profile, &run, engine_default)?;
     if !runtime_needs.is_empty() {
         warnings.push(format!(
             "the profile refuses syscalls the container runtime makes after installing the \
@@ -419,14 +523,52 @@ fn plan_container(
             runtime_needs.join(" ")
         ));
     }
+    if let Some(errno) = profile.default_errno_ret.filter(|e| *e != EPERM)
+        && run.drops_default_errno()
+    {
+        warnings.push(format!(
+            "the Docker engine {} ignores the profile's defaultErrnoRet ({errno}): calls the \
+             profile does not list fail with EPERM there (engines from 23.0 honour it; give \
+             each errno its own rule to have it on this one)",
+            run.version
+        ));
+    }
     for option in run.run.seccomp_options() {
         warnings.push(format!(
-            "your `--security-opt {}` is replaced by the profile {}",
-            option.value.as_deref().unwrap_or_default(),
+            "your `{}` is replaced by the profile {}",
+            ContainerRun::describe_option(option),
             options.profile.display()
         ));
     }
-    Ok((Target::Container { run, runtime_needs }, warnings))
+    // ctr passes the file to the runtime as it is: Docker's includes and
+    // excludes are decided first, for this container, as Docker does.
+    let oci_profile = match run.run.engine {
+        Engine::Containerd => {
+            let context = container_context(&run.run, engine_default)?;
+            Some(oci_file(&resolved(profile, &context))?)
+        }
+        Engine::Docker | Engine::Podman => None,
+    };
+    Ok((
+        Target::Container {
+            run,
+            runtime_needs,
+            oci_profile,
+        },
+        warnings,
+    ))
+}
+
+/// The profile as the runtime spec's `linux.seccomp` (what `ctr run
+/// --seccomp-profile` reads), in a temporary file with no name.
+fn oci_file(profile: &Profile) -> Result<File, EnforceError> {
+    use std::io::{Seek, Write};
+    let text = crate::export::oci::to_text(&crate::export::oci::to_oci(profile)?);
+    let mut file = tempfile::tempfile().map_err(EnforceError::TempFile)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.rewind())
+        .map_err(EnforceError::TempFile)?;
+    Ok(file)
 }
 
 /// Starts the command in the session's cgroup under the profile: a native
@@ -437,33 +579,47 @@ fn spawn(
     options: &EnforceOptions,
     target: &Target,
     session: &Session,
+    listener: Option<&mut Listener>,
 ) -> Result<std::io::Result<tokio::process::Child>, EnforceError> {
     Ok(match target {
-        Target::Native { program, filter } => {
+        Target::Native {
+            program, filter, ..
+        } => {
             let procs = session.cgroup().open_procs()?;
-            spawn_native(
+            let ends = listener.as_ref().map(|l| l.ends);
+            let spawned = spawn_native(
                 program,
                 &options.command[1..],
                 &procs,
                 filter.clone(),
+                ends,
                 options.user.as_ref(),
-            )
+            );
+            if let Some(listener) = listener {
+                listener.spawned();
+            }
+            spawned
         }
-        Target::Container { run, .. } => {
-            let absolute = std::path::absolute(&options.profile).map_err(|source| {
-                EnforceError::ProfilePath {
-                    path: options.profile.clone(),
-                    source,
+        Target::Container {
+            run, oci_profile, ..
+        } => {
+            let file = match oci_profile {
+                Some(file) => {
+                    use std::os::unix::io::AsRawFd;
+                    format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd())
                 }
-            })?;
-            let parent = session.cgroup().relative().to_string_lossy().into_owned();
-            let seccomp = format!("seccomp={}", absolute.display());
-            let argv = run.run.rewritten(&[
-                "--cgroup-parent".into(),
-                parent.into(),
-                "--security-opt".into(),
-                seccomp.into(),
-            ]);
+                None => std::path::absolute(&options.profile)
+                    .map_err(|source| EnforceError::ProfilePath {
+                        path: options.profile.clone(),
+                        source,
+                    })?
+                    .display()
+                    .to_string(),
+            };
+            let (cgroup_option, cgroup_value) = run.run.cgroup_args(session.cgroup().relative());
+            let mut extra: Vec<OsString> = vec![cgroup_option.into(), cgroup_value.into()];
+            extra.extend(run.run.seccomp_args(&file));
+            let argv = run.run.rewritten(&extra);
             if !options.quiet {
                 eprintln!(
                     "syscall-profile: running the container under {}",
@@ -558,6 +714,7 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
         "suggestion": enforcement.suggestion.as_ref().map(|p| p.display().to_string()),
         "escapes": escapes,
         "warnings": enforcement.warnings,
+        "engine_default": enforcement.engine_default,
     });
     // Strings, numbers, lists and maps with string keys: it serializes.
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -565,18 +722,31 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
     text
 }
 
-/// The capabilities and kernel a command runs with: a container's as
-/// Docker sets them, or a native program's own.
-fn run_context(options: &EnforceOptions, arch: Arch) -> Result<DockerContext, EnforceError> {
-    Ok(match ContainerRun::parse(&options.command) {
-        Some(run) => {
-            let values = |names: &[&str]| -> Vec<String> {
-                run.find(names).filter_map(|o| o.value.clone()).collect()
-            };
-            DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?
-        }
-        None => native_context(options, arch),
-    })
+/// The capabilities and kernel a command runs with: a container's as its
+/// engine sets them (from `engine_default`'s capabilities and the run's
+/// `--cap-add`/`--cap-drop`), or a native program's own.
+fn run_context(
+    options: &EnforceOptions,
+    arch: Arch,
+    engine_default: Option<&Baseline>,
+) -> Result<DockerContext, EnforceError> {
+    Ok(
+        match (ContainerRun::parse(&options.command), engine_default) {
+            (Some(run), Some(default)) => container_context(&run, default)?,
+            _ => native_context(options, arch),
+        },
+    )
+}
+
+/// The container `run` gets from its engine, whose default is `default`.
+fn container_context(
+    run: &ContainerRun,
+    default: &Baseline,
+) -> Result<DockerContext, EnforceError> {
+    let values = |names: &[&str]| -> Vec<String> {
+        run.find(names).filter_map(|o| o.value.clone()).collect()
+    };
+    Ok(default.context(&values(&["cap-add"]), &values(&["cap-drop"]))?)
 }
 
 /// What a suggestion adds to the policy: whole syscalls, and argument rules
@@ -661,20 +831,18 @@ pub fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
 /// The syscalls of the container runtime's base set that the profile
 /// refuses (the runtime makes them under the filter, before the
 /// entrypoint runs).
-fn runtime_denials(profile: &Profile, run: &EngineRun) -> Result<Vec<String>, EnforceError> {
+fn runtime_denials(
+    profile: &Profile,
+    run: &EngineRun,
+    engine_default: &Baseline,
+) -> Result<Vec<String>, EnforceError> {
     let Some(base) = run
         .runtime()
         .and_then(|name| runtime_base::for_runtime(run.run.engine, &name))
     else {
         return Ok(Vec::new());
     };
-    let values = |names: &[&str]| -> Vec<String> {
-        run.run
-            .find(names)
-            .filter_map(|o| o.value.clone())
-            .collect()
-    };
-    let context = DockerContext::host(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    let context = container_context(&run.run, engine_default)?;
     let policy = EffectivePolicy::evaluate(profile, &context);
     Ok(base
         .syscalls()
@@ -691,14 +859,16 @@ fn spawn_native(
     args: &[OsString],
     procs: &File,
     filter: CompiledFilter,
+    ends: Option<ChildEnds>,
     user: Option<&RunAs>,
 ) -> std::io::Result<tokio::process::Child> {
     let mut cmd = process::command_in_cgroup(path, args, procs, user);
-    // SAFETY: `install` makes two syscalls (prctl, seccomp) and allocates
-    // nothing: safe between fork and exec. It runs after the cgroup move
-    // (closures run in the order they were added).
+    // SAFETY: `install` makes plain syscalls (getpid, prctl, seccomp, and
+    // for a listener a write and a read) and allocates nothing: safe
+    // between fork and exec. It runs after the cgroup move (closures run in
+    // the order they were added).
     unsafe {
-        cmd.pre_exec(move || filter.install());
+        cmd.pre_exec(move || filter.install(ends));
     }
     cmd.spawn()
 }
@@ -723,8 +893,10 @@ async fn complain(
     record_options.no_implied = true;
     let recording = recording::record(record_options).await?;
     // What the profile gives each syscall in the context the command ran in:
-    // a container's capabilities as Docker sets them, or the program's own.
-    let policy = EffectivePolicy::evaluate(profile, &run_context(&options, arch)?);
+    // a container's capabilities as its engine sets them, or the program's own.
+    let engine_default = Baseline::for_command(&options.command);
+    let context = run_context(&options, arch, engine_default.as_ref())?;
+    let policy = EffectivePolicy::evaluate(profile, &context);
     let observed = observed_values(&recording.observation);
     let mut warnings = recording.warnings;
     let counts = recording
@@ -767,6 +939,7 @@ async fn complain(
         escapes: recording.observation.events.escapes.clone(),
         warnings,
         complain: true,
+        engine_default: engine_default.map(|b| b.describe()),
     })
 }
 

@@ -1,6 +1,6 @@
-//! Container engines (Docker, podman): recognising their `run` command
-//! lines, rewriting them, and asking the engine what it has, before anything
-//! is traced.
+//! Container engines (Docker, podman, containerd through `ctr`): recognising
+//! their `run` command lines, rewriting them, and asking the engine what it
+//! has, before anything is traced.
 
 mod run_args;
 pub mod runtime_base;
@@ -25,7 +25,8 @@ pub enum EngineError {
         package: &'static str,
     },
     #[error(
-        "cannot reach the {engine} engine: {detail} (start the daemon, or point DOCKER_HOST at it)"
+        "cannot reach the {engine} engine: {detail} (start the daemon, or point the CLI at it: \
+         DOCKER_HOST, CONTAINER_HOST, `ctr -a SOCKET`)"
     )]
     Unreachable {
         engine: &'static str,
@@ -36,10 +37,19 @@ pub enum EngineError {
     #[error("no image in the {engine} run command line")]
     NoImage { engine: &'static str },
     #[error(
-        "the command already sets --cgroup-parent ({value}): the recorder sets it itself to \
+        "the command already sets --{option} ({value}): the tool sets it itself to \
          watch the container from its first syscall; remove yours"
     )]
-    CgroupParentGiven { value: String },
+    CgroupParentGiven { option: &'static str, value: String },
+    #[error(
+        "`ctr run --detach` returns before the container ends, and ctr has no command that \
+         waits for it: run it without -d/--detach (the tool waits with ctr)"
+    )]
+    CtrDetached,
+    #[error(
+        "`ctr run` needs a container id after the image: `ctr run [options] IMAGE ID [CMD...]`"
+    )]
+    CtrNoId,
     #[error(
         "--user applies to native commands; for a container use the engine's own option \
          (`docker run --user USER ...`)"
@@ -73,7 +83,7 @@ pub struct Container {
 impl std::fmt::Display for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let short = &self.id[..self.id.len().min(12)];
-        if self.name.is_empty() {
+        if self.name.is_empty() || self.name == self.id {
             write!(f, "{short}")
         } else {
             write!(f, "{} ({short})", self.name)
@@ -87,6 +97,8 @@ pub struct EngineRun {
     pub run: ContainerRun,
     /// The engine CLI's path.
     pub cli: PathBuf,
+    /// The engine's version, as it reports it (docker: the daemon's).
+    pub version: String,
 }
 
 impl EngineRun {
@@ -99,10 +111,15 @@ impl EngineRun {
             package: match engine {
                 Engine::Docker => "docker.io",
                 Engine::Podman => "podman",
+                Engine::Containerd => "containerd",
             },
         })?;
-        let this = EngineRun { run, cli };
-        this.check_reachable()?;
+        let mut this = EngineRun {
+            run,
+            cli,
+            version: String::new(),
+        };
+        this.version = this.check_reachable()?;
         this.ensure_image()?;
         Ok(this)
     }
@@ -111,11 +128,12 @@ impl EngineRun {
     /// to be repeated on the helper commands this tool runs.
     pub fn global_args(&self) -> &[OsString] {
         let verb_at = self.run.options_start - 1;
-        let verb_at = if self.run.argv[verb_at - 1] == "container" {
-            verb_at - 1
-        } else {
-            verb_at
-        };
+        let verb_at =
+            if self.run.engine != Engine::Containerd && self.run.argv[verb_at - 1] == "container" {
+                verb_at - 1
+            } else {
+                verb_at
+            };
         &self.run.argv[1..verb_at]
     }
 
@@ -147,24 +165,57 @@ impl EngineRun {
         }
     }
 
-    /// `version --format`'s answer: the engine's (server's) version.
-    fn version_format(&self) -> &'static str {
+    /// Whether the engine drops the profile's `defaultErrnoRet` on its way
+    /// to the runtime, so that unlisted calls get the runtime's EPERM: the
+    /// Docker engine before 23.0 (moby #42604 came with 23.0; Debian 12's
+    /// docker.io is 20.10).
+    pub fn drops_default_errno(&self) -> bool {
+        self.run.engine == Engine::Docker
+            && major_minor(&self.version).is_some_and(|(major, _)| major < 23)
+    }
+
+    /// The engine's version, as its server reported it when asked before
+    /// the run (e.g. `20.10.24+dfsg1`); `None` when it gave none.
+    pub fn version(&self) -> Option<String> {
+        Some(self.version.clone()).filter(|v| !v.is_empty())
+    }
+
+    /// The version the server of `run`'s engine reports now (through the
+    /// CLI `cli`), without the other checks of [`EngineRun::prepare`];
+    /// `None` when it does not answer.
+    pub fn server_version(run: ContainerRun, cli: PathBuf) -> Option<String> {
+        let this = EngineRun {
+            run,
+            cli,
+            version: String::new(),
+        };
+        this.ask_version().ok().filter(|v| !v.is_empty())
+    }
+
+    /// Asks the engine's server for its version: an error when it does not
+    /// answer.
+    fn ask_version(&self) -> Result<String, EngineError> {
         match self.run.engine {
-            Engine::Docker => "{{.Server.Version}}",
-            Engine::Podman => "{{.Version}}",
+            Engine::Docker => self.query(["version", "--format", "{{.Server.Version}}"]),
+            Engine::Podman => self.query(["version", "--format", "{{.Version}}"]),
+            // `ctr version` prints the client's, then the server's (and
+            // fails when the server does not answer).
+            Engine::Containerd => {
+                let out = self.query(["version"])?;
+                let server = out.split("Server:").nth(1).unwrap_or_default();
+                Ok(server
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Version:"))
+                    .map(|v| v.trim().to_owned())
+                    .unwrap_or_default())
+            }
         }
     }
 
-    /// The engine's version (the daemon's, for Docker), if it says.
-    pub fn server_version(&self) -> Option<String> {
-        self.query(["version", "--format", self.version_format()])
-            .ok()
-            .filter(|v| !v.is_empty())
-    }
-
-    fn check_reachable(&self) -> Result<(), EngineError> {
-        match self.query(["version", "--format", self.version_format()]) {
-            Ok(_) => Ok(()),
+    /// The engine's version, or why it does not answer.
+    fn check_reachable(&self) -> Result<String, EngineError> {
+        match self.ask_version() {
+            Ok(version) => Ok(version),
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })
             }
@@ -176,14 +227,33 @@ impl EngineRun {
         let image = self.run.image().ok_or(EngineError::NoImage {
             engine: self.run.engine.name(),
         })?;
-        match self.query([OsStr::new("image"), OsStr::new("inspect"), image]) {
+        let present = match self.run.engine {
+            Engine::Docker | Engine::Podman => {
+                self.query([OsStr::new("image"), OsStr::new("inspect"), image])
+            }
+            // `ctr images ls -q` lists the references, one a line.
+            Engine::Containerd => self.query(["images", "ls", "-q"]).and_then(|refs| {
+                refs.lines()
+                    .any(|r| OsStr::new(r.trim()) == image)
+                    .then_some(String::new())
+                    .ok_or(EngineError::Failed {
+                        engine: "containerd",
+                        detail: String::new(),
+                    })
+            }),
+        };
+        match present {
             Ok(_) => return Ok(()),
             Err(EngineError::Failed { .. }) => {}
             Err(e) => return Err(e),
         }
         // Pulled now, outside any recording, so that the pull neither counts
         // nor fails halfway through one.
-        match self.query([OsStr::new("pull"), image]) {
+        let pull: &[&OsStr] = match self.run.engine {
+            Engine::Docker | Engine::Podman => &[OsStr::new("pull"), image],
+            Engine::Containerd => &[OsStr::new("images"), OsStr::new("pull"), image],
+        };
+        match self.query(pull) {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { detail, .. }) => Err(EngineError::ImageMissing {
                 image: image.to_string_lossy().into_owned(),
@@ -196,6 +266,18 @@ impl EngineRun {
     /// The containers (id and name) that carry the label `key=value`,
     /// running or not. `None` when the engine cannot be asked.
     pub fn containers_with_label(&self, label: &str) -> Option<Vec<Container>> {
+        if self.run.engine == Engine::Containerd {
+            // A ctr container's id is its name.
+            let out = self.query(self.run.engine.list_labelled_args(label)).ok()?;
+            return Some(
+                out.split_whitespace()
+                    .map(|id| Container {
+                        id: id.to_owned(),
+                        name: id.to_owned(),
+                    })
+                    .collect(),
+            );
+        }
         let filter = format!("label={label}");
         let out = self
             .query([
@@ -224,13 +306,44 @@ impl EngineRun {
     /// `ENGINE stop -t SECONDS ID`: SIGTERM, then SIGKILL after the grace
     /// period. Whether the engine said it did.
     pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
-        let seconds = grace.as_secs().to_string();
-        self.query(["stop", "-t", &seconds, &container.id]).is_ok()
+        if self.run.engine != Engine::Containerd {
+            let seconds = grace.as_secs().to_string();
+            return self.query(["stop", "-t", &seconds, &container.id]).is_ok();
+        }
+        // ctr has no stop: SIGTERM to the task, SIGKILL after the grace
+        // period if it still runs.
+        let id = container.id.as_str();
+        if self.query(["tasks", "kill", "-s", "SIGTERM", id]).is_err() {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if !self.task_running(id) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.query(["tasks", "kill", "-s", "SIGKILL", id]).is_ok()
     }
 
-    /// `ENGINE rm -f ID`. Whether the engine said it did.
+    /// Whether the ctr task `id` runs (`ctr tasks ls`: TASK PID STATUS).
+    fn task_running(&self, id: &str) -> bool {
+        self.query(["tasks", "ls"]).is_ok_and(|out| {
+            out.lines().any(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                words.first() == Some(&id) && words.get(2) == Some(&"RUNNING")
+            })
+        })
+    }
+
+    /// Removes the container, killing it first (`ENGINE rm -f ID`; for ctr
+    /// its task, then the container). Whether the engine said it did.
     pub fn remove(&self, container: &Container) -> bool {
-        self.query(["rm", "-f", &container.id]).is_ok()
+        let mut removed = false;
+        for args in self.run.engine.remove_args(&container.id) {
+            removed = self.query(&args).is_ok();
+        }
+        removed
     }
 
     /// The OCI runtime the engine starts containers with (`runc`, `crun`).
@@ -238,8 +351,29 @@ impl EngineRun {
         let format = match self.run.engine {
             Engine::Docker => "{{.DefaultRuntime}}",
             Engine::Podman => "{{.Host.OCIRuntime.Name}}",
+            // containerd's runc shim runs `runc` from PATH, or the binary
+            // `--runc-binary` names.
+            Engine::Containerd => {
+                let given = self.run.find(&["runc-binary"]).find_map(|o| {
+                    let path = std::path::Path::new(o.value.as_deref()?);
+                    Some(path.file_name()?.to_string_lossy().into_owned())
+                });
+                return Some(given.unwrap_or_else(|| "runc".to_owned()));
+            }
         };
         let explicit = self.run.find(&["runtime"]).find_map(|o| o.value.clone());
         explicit.or_else(|| self.query(["info", "--format", format]).ok())
     }
+}
+
+/// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
+/// `v28.2.2`.
+pub fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version
+        .trim()
+        .trim_start_matches('v')
+        .split(['.', '+', '-', '~']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }

@@ -1,4 +1,5 @@
-//! Reading and rewriting a `docker run` / `podman run` command line.
+//! Reading and rewriting a `docker run` / `podman run` / `ctr run` command
+//! line.
 //!
 //! The recorder and the enforcer add options to the user's own invocation
 //! and must keep every option the user gave. To know where the engine's
@@ -14,6 +15,8 @@ use std::ffi::{OsStr, OsString};
 pub enum Engine {
     Docker,
     Podman,
+    /// containerd, through its CLI `ctr` (`ctr run IMAGE ID [CMD...]`).
+    Containerd,
 }
 
 impl Engine {
@@ -21,6 +24,86 @@ impl Engine {
         match self {
             Engine::Docker => "docker",
             Engine::Podman => "podman",
+            Engine::Containerd => "containerd",
+        }
+    }
+
+    /// The engine [`Engine::name`] names.
+    pub fn from_name(name: &str) -> Option<Engine> {
+        [Engine::Docker, Engine::Podman, Engine::Containerd]
+            .into_iter()
+            .find(|e| e.name() == name)
+    }
+
+    /// The engine's CLI, as the user types it.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+            Engine::Containerd => "ctr",
+        }
+    }
+
+    /// The run option that places the container's cgroup.
+    pub fn cgroup_option(self) -> &'static str {
+        match self {
+            Engine::Docker | Engine::Podman => "cgroup-parent",
+            Engine::Containerd => "cgroup",
+        }
+    }
+
+    /// The words after `ENGINE [globals]` that list the ids of the
+    /// containers carrying the label `key=value`, one a line.
+    pub fn list_labelled_args(self, label: &str) -> Vec<String> {
+        match self {
+            Engine::Docker | Engine::Podman => vec![
+                "ps".into(),
+                "-aq".into(),
+                "--no-trunc".into(),
+                "--filter".into(),
+                format!("label={label}"),
+            ],
+            Engine::Containerd => {
+                let (key, value) = label.split_once('=').unwrap_or((label, ""));
+                vec![
+                    "containers".into(),
+                    "ls".into(),
+                    "-q".into(),
+                    format!("labels.\"{key}\"=={value}"),
+                ]
+            }
+        }
+    }
+
+    /// The commands (words after `ENGINE [globals]`) that remove the
+    /// container `id`, killing it first, in order.
+    pub fn remove_args(self, id: &str) -> Vec<Vec<String>> {
+        match self {
+            Engine::Docker | Engine::Podman => vec![vec!["rm".into(), "-f".into(), id.into()]],
+            // The task (the running process) first, then the container
+            // (with its snapshot).
+            Engine::Containerd => vec![
+                vec!["tasks".into(), "rm".into(), "-f".into(), id.into()],
+                vec!["containers".into(), "rm".into(), id.into()],
+            ],
+        }
+    }
+
+    /// The command line that stops the container `id`, for the user.
+    pub fn stop_hint(self, id: &str) -> String {
+        match self {
+            Engine::Docker | Engine::Podman => format!("{} stop {id}", self.cli_name()),
+            Engine::Containerd => format!("ctr tasks kill {id}"),
+        }
+    }
+
+    /// The command line that removes the stopped container `id`, for the
+    /// user.
+    pub fn remove_hint(self, id: &str) -> String {
+        match self {
+            Engine::Docker | Engine::Podman => format!("{} rm {id}", self.cli_name()),
+            // `ctr run` deletes the task when it returns; the container stays.
+            Engine::Containerd => format!("ctr containers rm {id}"),
         }
     }
 
@@ -53,16 +136,37 @@ impl Engine {
             "passwd",
             "tls-verify",
         ];
-        let own = match self {
-            Engine::Docker => DOCKER_ONLY,
-            Engine::Podman => PODMAN_ONLY,
-        };
-        BOTH.contains(&name) || own.contains(&name)
+        // `ctr run`'s flags (containerd 1.6).
+        const CTR: &[&str] = &[
+            "rm",
+            "null-io",
+            "detach",
+            "cni",
+            "runc-systemd-cgroup",
+            "remap-labels",
+            "net-host",
+            "privileged",
+            "read-only",
+            "tty",
+            "allow-new-privs",
+            "seccomp",
+            "rootfs",
+            "no-pivot",
+            "help",
+        ];
+        match self {
+            Engine::Docker => BOTH.contains(&name) || DOCKER_ONLY.contains(&name),
+            Engine::Podman => BOTH.contains(&name) || PODMAN_ONLY.contains(&name),
+            Engine::Containerd => CTR.contains(&name),
+        }
     }
 
     /// Short options of `ENGINE run` that take no value.
     fn boolean_short_options(self) -> &'static [char] {
-        &['d', 'i', 't', 'P', 'q']
+        match self {
+            Engine::Docker | Engine::Podman => &['d', 'i', 't', 'P', 'q'],
+            Engine::Containerd => &['d', 't', 'h'],
+        }
     }
 }
 
@@ -79,7 +183,8 @@ pub struct RunOption {
     pub words: usize,
 }
 
-/// A parsed `ENGINE [global options] run|container run [options] IMAGE [CMD...]`.
+/// A parsed `ENGINE [global options] run|container run [options] IMAGE [CMD...]`
+/// (`ctr [global options] run [options] IMAGE ID [CMD...]`).
 #[derive(Debug, Clone)]
 pub struct ContainerRun {
     pub engine: Engine,
@@ -94,14 +199,15 @@ pub struct ContainerRun {
 }
 
 impl ContainerRun {
-    /// Recognises `docker run`, `docker container run` and `podman run`
-    /// (also `podman container run`), with global options before the verb.
-    /// Anything else is not a container run.
+    /// Recognises `docker run`, `docker container run`, `podman run` (also
+    /// `podman container run`) and `ctr run`, with global options before the
+    /// verb. Anything else is not a container run.
     pub fn parse(argv: &[OsString]) -> Option<ContainerRun> {
         let program = std::path::Path::new(argv.first()?).file_name()?.to_str()?;
         let engine = match program {
             "docker" => Engine::Docker,
             "podman" => Engine::Podman,
+            "ctr" => Engine::Containerd,
             _ => return None,
         };
         // Global options before the verb: all of them take a value except
@@ -112,7 +218,10 @@ impl ContainerRun {
             if word == "run" {
                 break;
             }
-            if word == "container" && argv.get(i + 1).is_some_and(|w| w == "run") {
+            if word == "container"
+                && engine != Engine::Containerd
+                && argv.get(i + 1).is_some_and(|w| w == "run")
+            {
                 i += 1;
                 break;
             }
@@ -172,6 +281,15 @@ impl ContainerRun {
         self.argv.get(self.image_index).map(OsString::as_os_str)
     }
 
+    /// `ctr run`'s container id, the word after the image (docker and
+    /// podman name their containers with an option).
+    pub fn container_id(&self) -> Option<&str> {
+        match self.engine {
+            Engine::Containerd => self.argv.get(self.image_index + 1)?.to_str(),
+            Engine::Docker | Engine::Podman => None,
+        }
+    }
+
     /// Options with one of `names`.
     pub fn find<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a RunOption> + 'a {
         self.options
@@ -205,19 +323,68 @@ impl ContainerRun {
         if self.privileged() {
             return Err(super::EngineError::Privileged);
         }
-        if let Some(given) = self.find(&["cgroup-parent"]).next() {
+        let option = self.engine.cgroup_option();
+        if let Some(given) = self.find(&[option]).next() {
             return Err(super::EngineError::CgroupParentGiven {
+                option,
                 value: given.value.clone().unwrap_or_default(),
             });
+        }
+        if self.engine == Engine::Containerd {
+            if self.detached() {
+                return Err(super::EngineError::CtrDetached);
+            }
+            if self.container_id().is_none() {
+                return Err(super::EngineError::CtrNoId);
+            }
         }
         Ok(())
     }
 
-    /// The values of `--security-opt seccomp=...` the user gave.
+    /// The seccomp options the user gave: `--security-opt seccomp=...`;
+    /// for `ctr`, `--seccomp` and `--seccomp-profile FILE`.
     pub fn seccomp_options(&self) -> Vec<&RunOption> {
-        self.find(&["security-opt"])
-            .filter(|o| o.value.as_deref().is_some_and(is_seccomp_security_opt))
-            .collect()
+        match self.engine {
+            Engine::Containerd => self.find(&["seccomp", "seccomp-profile"]).collect(),
+            Engine::Docker | Engine::Podman => self
+                .find(&["security-opt"])
+                .filter(|o| o.value.as_deref().is_some_and(is_seccomp_security_opt))
+                .collect(),
+        }
+    }
+
+    /// The options that run the container under the seccomp profile in
+    /// `file` (for `ctr`, the runtime spec's `linux.seccomp` JSON; for
+    /// docker and podman, Docker's JSON).
+    pub fn seccomp_args(&self, file: &str) -> Vec<OsString> {
+        match self.engine {
+            Engine::Containerd => vec!["--seccomp".into(), "--seccomp-profile".into(), file.into()],
+            Engine::Docker | Engine::Podman => {
+                vec!["--security-opt".into(), format!("seccomp={file}").into()]
+            }
+        }
+    }
+
+    /// Where the container's cgroup goes, as the engine's option and its
+    /// value: below the run's cgroup `parent` (docker and podman take the
+    /// parent and make `<parent>/<id>` below it; `ctr` takes the
+    /// container's own path, `/<namespace>/<id>` by default, which becomes
+    /// `<parent>/<id>`).
+    pub fn cgroup_args(&self, parent: &std::path::Path) -> (String, String) {
+        let parent = parent.to_string_lossy().into_owned();
+        let option = format!("--{}", self.engine.cgroup_option());
+        match self.container_id() {
+            Some(id) => (option, format!("{parent}/{id}")),
+            None => (option, parent),
+        }
+    }
+
+    /// How the user's option is written back, for a message.
+    pub fn describe_option(option: &RunOption) -> String {
+        match &option.value {
+            Some(value) => format!("--{} {value}", option.name),
+            None => format!("--{}", option.name),
+        }
     }
 
     /// The command line with the user's `--security-opt seccomp=...` options
@@ -421,5 +588,83 @@ mod tests {
                 "--security-opt",
             ])
         );
+    }
+
+    #[test]
+    fn ctr_run_with_globals_id_and_seccomp() {
+        let run = ContainerRun::parse(&argv(&[
+            "ctr",
+            "-a",
+            "/x/containerd.sock",
+            "--namespace",
+            "container",
+            "run",
+            "--rm",
+            "--seccomp",
+            "--seccomp-profile",
+            "old.json",
+            "-t",
+            "--env",
+            "A=1",
+            "docker.io/library/img:1",
+            "app1",
+            "sh",
+            "--seccomp",
+        ]))
+        .unwrap();
+        assert_eq!(run.engine, Engine::Containerd);
+        assert_eq!(run.image().unwrap(), "docker.io/library/img:1");
+        assert_eq!(run.container_id(), Some("app1"));
+        assert_eq!(run.seccomp_options().len(), 2);
+        assert!(run.check_supervisable(false).is_ok());
+        let (option, value) = run.cgroup_args(std::path::Path::new("/syscall-profile/rec-1"));
+        assert_eq!(
+            (option.as_str(), value.as_str()),
+            ("--cgroup", "/syscall-profile/rec-1/app1")
+        );
+        let new = run.rewritten(&run.seccomp_args("new.json"));
+        assert_eq!(
+            new,
+            argv(&[
+                "ctr",
+                "-a",
+                "/x/containerd.sock",
+                "--namespace",
+                "container",
+                "run",
+                "--seccomp",
+                "--seccomp-profile",
+                "new.json",
+                "--rm",
+                "-t",
+                "--env",
+                "A=1",
+                "docker.io/library/img:1",
+                "app1",
+                "sh",
+                "--seccomp",
+            ])
+        );
+    }
+
+    #[test]
+    fn ctr_refusals() {
+        let parse = |words: &[&str]| ContainerRun::parse(&argv(words)).unwrap();
+        assert!(matches!(
+            parse(&["ctr", "run", "-d", "img", "id"]).check_supervisable(false),
+            Err(crate::engine::EngineError::CtrDetached)
+        ));
+        assert!(matches!(
+            parse(&["ctr", "run", "img"]).check_supervisable(false),
+            Err(crate::engine::EngineError::CtrNoId)
+        ));
+        assert!(matches!(
+            parse(&["ctr", "run", "--cgroup", "/a", "img", "id"]).check_supervisable(false),
+            Err(crate::engine::EngineError::CgroupParentGiven {
+                option: "cgroup",
+                ..
+            })
+        ));
+        assert!(ContainerRun::parse(&argv(&["ctr", "images", "ls"])).is_none());
     }
 }

@@ -57,6 +57,7 @@ const SHIPPED: &[&str] = &[
     include_str!("../../data/runtime-base/docker-runc.json"),
     include_str!("../../data/runtime-base/podman-runc.json"),
     include_str!("../../data/runtime-base/podman-crun.json"),
+    include_str!("../../data/runtime-base/containerd-runc.json"),
 ];
 
 /// The base set shipped for `runtime` as started by `engine`, if any; else
@@ -102,7 +103,13 @@ mod tests {
                 );
             }
             // Both runtimes set their capabilities with prctl after the
-            // filter is on: their values must be there.
+            // filter is on: their values must be there. Not under `ctr
+            // run`, which sets no_new_privs: runc then installs the filter
+            // last, after the capabilities, right before the execve.
+            if base.engine.starts_with("containerd") {
+                assert!(!base.syscalls().contains("prctl"), "{}", base.engine);
+                continue;
+            }
             assert!(
                 !base.arguments().get("prctl").is_none_or(|t| t.is_empty()),
                 "{}: the runtime's prctl options",

@@ -29,6 +29,15 @@ pub enum Format {
     Systemd,
 }
 
+impl Format {
+    /// The name `--to` takes (`kubernetes-localhost`).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// What an export wrote, and what the user must know of it.
 #[derive(Debug)]
 pub struct Exported {

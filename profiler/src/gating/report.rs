@@ -35,22 +35,44 @@ pub fn text(report: &CheckReport) -> String {
             shown.join(" ")
         );
     }
-    if report.new_syscalls.is_empty() {
+    if report.new_syscalls.is_empty() && report.new_values.is_empty() {
         out.push_str("PASS: every observed syscall is allowed by the policy\n");
+    } else if report.new_syscalls.is_empty() {
+        out.push_str("every observed syscall is allowed by the policy, but not every value:\n");
     } else {
         let _ = writeln!(
             out,
             "FAIL: {} syscall(s) outside the policy:",
             report.new_syscalls.len()
         );
+        let _ = writeln!(out, "engine default: {}", report.baseline);
         for new in &report.new_syscalls {
             let _ = writeln!(
                 out,
-                "  {}: {} (Docker's default: {})",
-                new.name, new.risk, new.docker_default
+                "  {}: {} (the engine default: {})",
+                new.name, new.risk, new.engine_default
             );
         }
         if let Some(update) = &report.update_command {
+            let _ = writeln!(out, "to allow them, update the policy with:\n  {update}");
+        }
+    }
+    if !report.new_values.is_empty() {
+        let _ = writeln!(
+            out,
+            "FAIL: {} argument value(s) outside the policy:",
+            report.new_values.len()
+        );
+        for new in &report.new_values {
+            let _ = writeln!(
+                out,
+                "  {}: new {} (the policy allows {}; the engine default: {})",
+                new.name, new.value, new.policy_allows, new.engine_default
+            );
+        }
+        if report.new_syscalls.is_empty()
+            && let Some(update) = &report.update_command
+        {
             let _ = writeln!(out, "to allow them, update the policy with:\n  {update}");
         }
     }
@@ -61,6 +83,14 @@ pub fn text(report: &CheckReport) -> String {
              the run's calls met that",
             cond.name,
             cond.policy_allows_when.join(" or ")
+        );
+    }
+    for unused in &report.unused_values {
+        let _ = writeln!(
+            out,
+            "info: the policy allows {} with values this run did not use (it could be \
+             tightened): {}",
+            unused.name, unused.values
         );
     }
     if !report.unused.is_empty() {
@@ -109,8 +139,8 @@ pub fn junit_xml(report: &CheckReport) -> String {
         .iter()
         .map(|new| {
             let mut body = format!(
-                "risk: {}\nDocker's default profile: {}\n",
-                new.risk, new.docker_default
+                "risk: {}\n{}: {}\n",
+                new.risk, report.baseline, new.engine_default
             );
             if let Some(update) = &report.update_command {
                 body.push_str(&format!("update the policy: {update}\n"));
@@ -125,6 +155,26 @@ pub fn junit_xml(report: &CheckReport) -> String {
             }
         })
         .collect();
+    cases.extend(report.new_values.iter().map(|new| {
+        let mut body = format!(
+            "the policy allows: {}\n{}: {}\n",
+            new.policy_allows, report.baseline, new.engine_default
+        );
+        if let Some(update) = &report.update_command {
+            body.push_str(&format!("update the policy: {update}\n"));
+        }
+        Case {
+            name: format!("{} {} is allowed by the policy", new.name, new.value),
+            failure: Some((
+                format!(
+                    "{}: new {}, used but not allowed by {}",
+                    new.name, new.value, report.policy
+                ),
+                body,
+                "new-argument-value",
+            )),
+        }
+    }));
     if report.strict {
         cases.extend(report.unused.iter().map(|name| Case {
             name: format!("syscall {name} allowed by the policy is used"),
@@ -211,6 +261,21 @@ pub fn github_annotations(report: &CheckReport) -> String {
             gh_data(&message)
         );
     }
+    for new in &report.new_values {
+        let mut message = format!(
+            "{}: new {} is used but not allowed by the policy (it allows {}).",
+            new.name, new.value, new.policy_allows
+        );
+        if let Some(update) = &report.update_command {
+            message.push_str(&format!("\nTo allow it: {update}"));
+        }
+        let _ = writeln!(
+            out,
+            "::error file={file},title={}::{}",
+            gh_property(&format!("New argument value: {} {}", new.name, new.value)),
+            gh_data(&message)
+        );
+    }
     if !report.unused.is_empty() {
         let level = if report.strict { "error" } else { "notice" };
         let _ = writeln!(
@@ -240,16 +305,20 @@ mod tests {
             command: None,
             command_exit_code: None,
             strict: false,
+            baseline: "Docker's default profile".to_owned(),
             passed: false,
             exit_code: 1,
             observed_count: 3,
             new_syscalls: vec![NewSyscall {
                 name: "ptrace".to_owned(),
                 risk: "reads <other> processes & more".to_owned(),
+                engine_default: "allowed",
                 docker_default: "allowed",
             }],
+            new_values: Vec::new(),
             conditional: Vec::new(),
             unused: vec!["openat".to_owned()],
+            unused_values: Vec::new(),
             update_command: Some(
                 "syscall-profile merge policy.json new.json -o policy.json".to_owned(),
             ),

@@ -19,7 +19,7 @@ use std::{
 
 use super::RecordError;
 use crate::{
-    engine::{Container, EngineRun},
+    engine::{Container, ContainerRun, Engine, EngineRun},
     session::{GRACE, RunCgroup, guardian::Duty},
 };
 
@@ -72,8 +72,9 @@ impl ContainerRecording {
         for option in run.seccomp_options() {
             let value = option.value.as_deref().unwrap_or_default();
             let mut text = format!(
-                "your `--security-opt {value}` is replaced while recording: a container is \
-                 recorded under a filter that allows everything"
+                "your `{}` is replaced while recording: a container is recorded under a \
+                 filter that allows everything",
+                ContainerRun::describe_option(option)
             );
             if value.ends_with("unconfined") {
                 text.push_str(
@@ -84,25 +85,23 @@ impl ContainerRecording {
             warnings.push(text);
         }
 
-        let parent = cgroup.relative().to_string_lossy().into_owned();
-        let seccomp = format!("seccomp={profile_path}");
         let label = format!("{LABEL_KEY}={}", cgroup.name());
-        let extra: Vec<OsString> = [
-            "--cgroup-parent",
-            &parent,
-            "--security-opt",
-            &seccomp,
-            "--label",
-            &label,
-        ]
-        .map(OsString::from)
-        .to_vec();
+        let (cgroup_option, cgroup_value) = run.cgroup_args(cgroup.relative());
+        let mut extra: Vec<OsString> =
+            vec![cgroup_option.clone().into(), cgroup_value.clone().into()];
+        extra.extend(run.seccomp_args(&profile_path));
+        extra.extend(["--label".into(), label.clone().into()]);
+        let seccomp_words = run.seccomp_args("<allow-all>");
+        let seccomp_words: Vec<String> = seccomp_words
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
         let notice = format!(
-            "recording the container: added `--cgroup-parent {parent}` (watched from before the \
-             container exists), `--security-opt seccomp=<allow-all>` (its install marks where \
-             the profile starts; clone3 gets ENOSYS there, as under the learned profile, so \
-             that the libc takes clone; the container is stopped when the recording ends) and \
-             `--label {label}`"
+            "recording the container: added `{cgroup_option} {cgroup_value}` (watched from \
+             before the container exists), `{}` (its install marks where the profile starts; \
+             clone3 gets ENOSYS there, as under the learned profile, so that the libc takes \
+             clone; the container is stopped when the recording ends) and `--label {label}`",
+            seccomp_words.join(" ")
         );
         let runtime = engine_run.runtime();
         Ok(ContainerRecording {
@@ -119,9 +118,11 @@ impl ContainerRecording {
     /// What the guardian removes should the recorder die.
     pub fn guardian_duty(&self) -> Duty {
         Duty::Containers {
+            engine: self.engine_run.run.engine.name().to_owned(),
             cli: self.engine_run.cli.clone(),
             globals: self.engine_run.global_args().to_vec(),
             label: self.label.clone(),
+            what: "created with the recording profile".to_owned(),
         }
     }
 
@@ -158,15 +159,15 @@ impl ContainerRecording {
     /// user must be told, and whether a container was kept running.
     pub fn settle(&self, still_running: bool, keep_running: bool) -> (Vec<String>, bool) {
         let mut said = Vec::new();
-        let engine = self.engine_run.run.engine.name();
+        let engine = self.engine_run.run.engine;
         let containers = self.containers();
         if still_running && keep_running {
             for c in &containers {
                 said.push(format!(
                     "the container {c} is still running, under the recording profile, which \
-                     allows every syscall (--keep-running); stop it with `{engine} stop {}` \
-                     and run it again under the learned profile",
-                    &c.id[..c.id.len().min(12)]
+                     allows every syscall (--keep-running); stop it with `{}` and run it again \
+                     under the learned profile",
+                    engine.stop_hint(&c.id[..c.id.len().min(12)])
                 ));
             }
             return (said, true);
@@ -193,11 +194,15 @@ impl ContainerRecording {
                 }
                 continue;
             }
+            let start = match engine {
+                Engine::Containerd => "ctr tasks start",
+                Engine::Docker | Engine::Podman => &format!("{} start", engine.cli_name()),
+            };
             said.push(format!(
                 "the container {c} was created with the recording profile, which allows every \
-                 syscall: `{engine} start` would run it so. Remove it (`{engine} rm {}`) and \
-                 run the image again under the learned profile",
-                c.name
+                 syscall: `{start}` would run it so. Remove it (`{}`) and run the image again \
+                 under the learned profile",
+                engine.remove_hint(&c.name)
             ));
         }
         (said, false)

@@ -25,7 +25,7 @@ use crate::{
     baseline::{Baseline, DockerContext, eval::EffectivePolicy},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
-    exit,
+    exit, export,
     implied::{self, Implied},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
@@ -77,6 +77,9 @@ pub struct RecordOptions {
     pub include_reachable: bool,
     /// How much of the arguments the profile checks (`--args`).
     pub granularity: Granularity,
+    /// The form the profile is written in (`--to`, export's vocabulary),
+    /// with the target's options; Docker's JSON when `None`.
+    pub to: Option<(export::Format, export::Options)>,
 }
 
 impl RecordOptions {
@@ -98,6 +101,7 @@ impl RecordOptions {
             coverage: true,
             include_reachable: false,
             granularity: Granularity::default(),
+            to: None,
         }
     }
 }
@@ -128,13 +132,13 @@ pub enum RecordError {
     TempFile(std::io::Error),
     #[error("--keep-running applies to containers only")]
     KeepRunningNative,
-    #[error(
-        "--include reachable applies to native commands: a container's programs are in its \
-         image (`syscall-profile scan --image IMAGE` gives what they can reach)"
-    )]
-    IncludeReachableContainer,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
+    #[error("the recording is done but cannot be written --to {to}: {source}")]
+    Export {
+        to: String,
+        source: export::ExportError,
+    },
 }
 
 impl RecordError {
@@ -168,6 +172,9 @@ pub struct Recording {
     pub runtime: Option<RuntimeReport>,
     /// Syscalls added because the kernel or a runtime makes them by timing.
     pub implied: Implied,
+    /// What the target of `--to` says of the profile written (how to use
+    /// it there).
+    pub export_notes: Vec<String>,
     /// What the recorded programs can reach, against what was observed.
     pub coverage: Option<Coverage>,
     /// What the captured argument values became in the profile.
@@ -311,12 +318,7 @@ impl Plan {
         let program = options.command.first().ok_or(RecordError::NoCommand)?;
         let container_run = ContainerRun::parse(&options.command);
         match &container_run {
-            Some(run) => {
-                run.check_supervisable(options.user.is_some())?;
-                if options.include_reachable {
-                    return Err(RecordError::IncludeReachableContainer);
-                }
-            }
+            Some(run) => run.check_supervisable(options.user.is_some())?,
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
         }
@@ -368,6 +370,8 @@ struct Ran {
     executable: Option<PathBuf>,
     /// For a container: its engine and OCI runtime.
     runtime: Option<(Engine, String)>,
+    /// For a container: the run, whose image holds its programs.
+    container: Option<EngineRun>,
 }
 
 /// Runs the command in a fresh watched cgroup, supervised until it ends,
@@ -442,8 +446,8 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     warnings.append(&mut notes);
     warnings.extend(close(session, &target, options.keep_running));
     let observation = tracer.snapshot()?;
-    let (executable, runtime) = match target {
-        Target::Native(path) => (Some(path), None),
+    let (executable, runtime, container) = match target {
+        Target::Native(path) => (Some(path), None, None),
         Target::Container(recording) => (
             None,
             Some((
@@ -453,6 +457,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
                     .clone()
                     .unwrap_or_else(|| "unknown".to_owned()),
             )),
+            Some(recording.engine_run.clone()),
         ),
     };
     Ok(Ran {
@@ -462,6 +467,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
         warnings,
         executable,
         runtime,
+        container,
     })
 }
 
@@ -546,6 +552,7 @@ fn conclude(
         mut warnings,
         executable,
         runtime,
+        container,
     } = ran;
     let command_words: Vec<String> = redact::command_line(
         &options
@@ -572,19 +579,26 @@ fn conclude(
             &mut warnings,
         )
     });
-    let coverage = (options.coverage || options.include_reachable)
-        .then(|| {
-            let programs = scanned_programs(executable.as_deref(), &observation);
-            (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
+    let mut coverage = (options.coverage || options.include_reachable)
+        .then(|| match &container {
+            None => {
+                let programs = scanned_programs(executable.as_deref(), &observation);
+                (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
+            }
+            Some(run) => container_coverage(run, &observation, options.quiet),
         })
         .flatten();
     if let Some(coverage) = &coverage {
         warnings.extend(coverage.errors.iter().map(|e| format!("cannot scan {e}")));
-        if options.include_reachable {
-            let context = DockerContext::host(&[], &[])?;
-            stats.included_reachable =
-                coverage::include_reachable(&mut syscalls, coverage, &context);
-        }
+    }
+    // None of the programs could be scanned (said above): no coverage, not
+    // a vacuous "0 of 0".
+    coverage = coverage.filter(|c| !c.programs.is_empty());
+    if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
+        let (baseline, context) = default_of_the_run(container.as_ref())?;
+        stats.included_reachable =
+            coverage::include_reachable(&mut syscalls, coverage, &baseline, &context);
+        coverage.included_within = Some(baseline.name);
     }
     stats.coverage = coverage.clone();
     // What the kernel and the program's runtime make by timing, triggered
@@ -635,8 +649,25 @@ fn conclude(
     }
     stats.learned = Some(stats::LearnedRules::of(&learned, options.granularity));
     let profile = learned.profile(arch, Some(comment));
+    let (text, export_notes) = match &options.to {
+        None => (profile.to_json(), Vec::new()),
+        Some((format, export_options)) => {
+            let format = *format;
+            let export_options = export::Options {
+                output_path: options.output.clone(),
+                ..export_options.clone()
+            };
+            let exported = export::export(&profile, format, &export_options).map_err(|source| {
+                RecordError::Export {
+                    to: format.name(),
+                    source,
+                }
+            })?;
+            (exported.text, exported.notes)
+        }
+    };
     let written_to = match output {
-        Some(output) => output.commit(&profile.to_json())?,
+        Some(output) => output.commit(&text)?,
         None => None,
     };
     if let Some(stats_output) = stats_output {
@@ -656,6 +687,7 @@ fn conclude(
         implied,
         coverage,
         learned,
+        export_notes,
     })
 }
 
@@ -670,21 +702,10 @@ impl ContainerBaseline {
     /// Asked before the run: the engine's version picks its default, and a
     /// capability the engine would refuse is said before anything runs.
     fn of(engine_run: &EngineRun) -> Result<ContainerBaseline, RecordError> {
-        let version = engine_run.server_version();
-        let baseline = Baseline::for_engine(engine_run.run.engine, version.as_deref());
-        let values = |names: &[&str]| -> Vec<String> {
-            engine_run
-                .run
-                .find(names)
-                .filter_map(|o| o.value.as_deref())
-                .flat_map(|v| v.split(','))
-                .map(str::to_owned)
-                .collect()
-        };
-        let context = baseline.context(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+        let (baseline, context) = default_of_the_run(Some(engine_run))?;
         Ok(ContainerBaseline {
-            name: baseline.name.clone(),
             policy: baseline.evaluate(&context),
+            name: baseline.name,
         })
     }
 }
@@ -708,6 +729,82 @@ fn scanned_programs(
             .filter(|p| p.is_absolute() && p.is_file()),
     );
     programs
+}
+
+/// The coverage of a container recording: the programs the container
+/// executed, scanned inside its image (exported for it, under a guardian of
+/// its own: the run's has gone with its cgroup), against the syscalls the
+/// workload made after the runtime's `execve`. None when the container ran
+/// no program (it failed to start).
+fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -> Option<Coverage> {
+    let executed: Vec<String> = observation
+        .events
+        .executed
+        .values()
+        .map(|e| e.filename.clone())
+        .collect();
+    let programs = coverage::container_programs(&executed);
+    if programs.is_empty() {
+        return None;
+    }
+    let image = run
+        .run
+        .image()
+        .map(|i| i.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let engine = crate::scan::image::Engine {
+        cli: run.cli.clone(),
+        globals: run.global_args().to_vec(),
+    };
+    if !quiet {
+        eprintln!(
+            "syscall-profile: coverage: scanning the programs the container ran inside the image \
+             {image} (--no-coverage leaves this out)"
+        );
+    }
+    let observed = names_of(&observation.calls);
+    Some(match session::guardian::Guardian::spawn() {
+        Ok(mut guardian) => {
+            let container = coverage::ContainerImage {
+                engine: &engine,
+                image: &image,
+            };
+            let coverage = coverage::of_container(&container, &programs, &observed, &mut guardian);
+            guardian.release();
+            coverage
+        }
+        Err(e) => Coverage {
+            errors: vec![format!(
+                "the image {image}: cannot start the guardian process (it cleans up should this \
+                 tool be killed): {e}"
+            )],
+            ..Coverage::default()
+        },
+    })
+}
+
+/// The default profile `--include reachable` adds within, and the
+/// container it is evaluated for: the engine's default for the run's
+/// engine (its version) and capabilities (`--cap-add`, `--cap-drop`);
+/// Docker's default with its capabilities for a native command.
+fn default_of_the_run(
+    container: Option<&EngineRun>,
+) -> Result<(Baseline, DockerContext), RecordError> {
+    let Some(run) = container else {
+        return Ok((Baseline::docker_default(), DockerContext::host(&[], &[])?));
+    };
+    let values = |names: &[&str]| -> Vec<String> {
+        run.run
+            .find(names)
+            .filter_map(|o| o.value.as_deref())
+            // podman takes `--cap-add A,B`.
+            .flat_map(|v| v.split(','))
+            .map(str::to_owned)
+            .collect()
+    };
+    let baseline = Baseline::for_engine(run.run.engine, run.version().as_deref());
+    let context = baseline.context(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    Ok((baseline, context))
 }
 
 /// What a container's runtime did after its filter install, and its base

@@ -88,6 +88,8 @@ pub enum ScanError {
     NotElf { path: PathBuf },
     #[error("{engine}: {what}")]
     Engine { engine: String, what: String },
+    #[error("cannot hand the image's export to the guardian process: {source}")]
+    Guardian { source: std::io::Error },
     #[error("the image has no entrypoint or command; name the program to scan after the image")]
     NoImageCommand,
     #[error("{program} is not in the image's PATH; give its path inside the image")]

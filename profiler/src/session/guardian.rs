@@ -11,7 +11,9 @@
 //! When the tool ends normally it says `done` and the guardian exits; when
 //! the pipe closes without it, the tool died, and the guardian does what the
 //! tool would have: kills the command's cgroup, removes a container created
-//! with the recording profile, and says so on the tool's standard error.
+//! with the recording profile (or for a scan of an image), removes the
+//! directory an image was exported into, and says so on the tool's standard
+//! error.
 //!
 //! If the guardian is killed too, the next run finds the stale cgroup and
 //! cleans it (see [`super::cgroup::remove_stale`]).
@@ -27,6 +29,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Engine;
+
 /// The hidden subcommand that runs the guardian.
 pub const SUBCOMMAND: &str = "__guardian";
 
@@ -37,12 +41,19 @@ pub enum Duty {
     /// Kill everything in this cgroup and remove it.
     Cgroup { path: PathBuf },
     /// Remove the containers of this engine that carry this label (they run
-    /// under the recording profile).
+    /// under the recording profile, or were made to export an image).
     Containers {
+        /// The engine's name ([`crate::engine::Engine::name`]).
+        engine: String,
         cli: PathBuf,
         globals: Vec<OsString>,
         label: String,
+        /// What they are, for the user: "created with the recording profile".
+        what: String,
     },
+    /// Remove this directory, which the tool made (e.g. an image's
+    /// filesystem exported for a scan), with everything in it.
+    Directory { path: PathBuf },
     /// The tool ended normally: nothing to do.
     Done,
 }
@@ -138,12 +149,24 @@ pub fn serve() -> i32 {
     // engine, which then also removes their cgroups.
     for duty in &duties {
         if let Duty::Containers {
+            engine,
             cli,
             globals,
             label,
+            what,
         } = duty
         {
-            said.extend(remove_containers(cli, globals, label));
+            said.extend(remove_containers(engine, cli, globals, label, what));
+        }
+    }
+    for duty in &duties {
+        if let Duty::Directory { path } = duty
+            && path.exists()
+        {
+            said.push(match std::fs::remove_dir_all(path) {
+                Ok(()) => format!("removed the directory {}", path.display()),
+                Err(e) => format!("could not remove the directory {}: {e}", path.display()),
+            });
         }
     }
     for duty in &duties {
@@ -161,27 +184,29 @@ pub fn serve() -> i32 {
 }
 
 /// Removes (killing first) the containers that carry `label`.
-fn remove_containers(cli: &PathBuf, globals: &[OsString], label: &str) -> Option<String> {
-    let filter = format!("label={label}");
+fn remove_containers(
+    engine: &str,
+    cli: &PathBuf,
+    globals: &[OsString],
+    label: &str,
+    what: &str,
+) -> Option<String> {
+    let engine = Engine::from_name(engine)?;
     let ids = run_with_timeout(
         Command::new(cli)
             .args(globals)
-            .args(["ps", "-aq", "--filter", &filter]),
+            .args(engine.list_labelled_args(label)),
     )?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if ids.is_empty() {
         return None;
     }
-    run_with_timeout(
-        Command::new(cli)
-            .args(globals)
-            .args(["rm", "-f"])
-            .args(&ids),
-    );
-    Some(format!(
-        "removed the container(s) {} created with the recording profile",
-        ids.join(" ")
-    ))
+    for id in &ids {
+        for args in engine.remove_args(id) {
+            run_with_timeout(Command::new(cli).args(globals).args(args));
+        }
+    }
+    Some(format!("removed the container(s) {} {what}", ids.join(" ")))
 }
 
 /// Runs an engine command with a time limit; its standard output, if it

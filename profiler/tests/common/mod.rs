@@ -199,3 +199,115 @@ pub fn docker_host() -> String {
         )
     })
 }
+
+/// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
+pub fn docker_run(args: &[&str]) -> Vec<String> {
+    let host = docker_host();
+    let mut words: Vec<String> = ["docker", "-H", &host, "run", "--rm", "--network", "none"]
+        .map(str::to_owned)
+        .to_vec();
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// podman's global options for the store `cargo xtask test` prepares.
+pub fn podman_globals() -> Vec<String> {
+    std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
+        .unwrap_or_else(|_| {
+            panic!(
+                "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman tests need the \
+                 store that `cargo xtask test` prepares"
+            )
+        })
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `docker_run` with podman (which needs these ulimits where root lacks
+/// CAP_SYS_RESOURCE, as on these machines).
+pub fn podman_run(args: &[&str]) -> Vec<String> {
+    let mut words = vec!["podman".to_owned()];
+    words.extend(podman_globals());
+    words.extend(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ]
+        .map(str::to_owned),
+    );
+    words.extend(args.iter().map(|s| (*s).to_owned()));
+    words
+}
+
+/// An errno none of the syscalls the tests probe returns on its own
+/// (EBADFD): the errno of their profiles, so that it proves the filter
+/// acted.
+pub const MARK: i64 = 77;
+
+/// A profile for `syscall-verdicts`: what it needs (learned by recording
+/// it) except `ioctl`, `socket` and `prctl`, which get only `rules`.
+pub fn verdicts_profile(dir: &Path, name: &str, rules: serde_json::Value) -> std::path::PathBuf {
+    let learned = dir.join("verdicts-base.json");
+    if !learned.exists() {
+        let output = run([
+            "record".as_ref(),
+            "-q".as_ref(),
+            "-o".as_ref(),
+            learned.as_os_str(),
+            "--".as_ref(),
+            sample("syscall-verdicts").as_os_str(),
+            // getppid, and pause (ended by its alarm): the parent waits
+            // for a child the way it does for any probe that takes time.
+            "110".as_ref(),
+            "34".as_ref(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let names: Vec<String> = allowed_names(&fs::read_to_string(&learned).unwrap())
+        .into_iter()
+        .filter(|n| !["ioctl", "socket", "prctl"].contains(&n.as_str()))
+        .collect();
+    let mut syscalls = vec![serde_json::json!({"names": names, "action": "SCMP_ACT_ALLOW"})];
+    syscalls.extend(rules.as_array().cloned().unwrap_or_default());
+    let document = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": MARK,
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+        "syscalls": syscalls,
+    });
+    let path = dir.join(name);
+    fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    path
+}
+
+/// `enforce [EXTRA...] --profile PROFILE -- syscall-verdicts PROBES...`:
+/// each probe's verdict, by probe, and the output.
+pub fn enforce_verdicts(
+    profile: &Path,
+    extra: &[&str],
+    probes: &[&str],
+) -> (Vec<(String, String)>, Output) {
+    let mut args: Vec<std::ffi::OsString> = vec!["enforce".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.extend([
+        "--profile".into(),
+        profile.as_os_str().to_owned(),
+        "--".into(),
+        sample("syscall-verdicts").into_os_string(),
+    ]);
+    args.extend(probes.iter().map(Into::into));
+    let output = run(args);
+    let verdicts = stdout(&output)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(p, v)| (p.to_owned(), v.to_owned()))
+        .collect();
+    (verdicts, output)
+}

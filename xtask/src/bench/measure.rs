@@ -89,8 +89,12 @@ pub enum Run {
     Bpftrace,
     /// `strace -f -c -o TMP`.
     Strace,
-    /// `syscall-profile enforce -q --profile P -- CMD`.
+    /// `syscall-profile enforce -q --profile P -- CMD` (natively, refusals
+    /// go to its seccomp listener: nothing on allowed calls).
     Enforce(Policy),
+    /// The same with `--watch kernel`: the eBPF denial watch on every
+    /// syscall of the command.
+    EnforceKernelWatch(Policy),
     /// The microbenchmark outside the cgroup of something watching another one.
     Beside(Neighbour),
     /// `docker run --security-opt seccomp=...` (Docker's default: no option).
@@ -226,7 +230,20 @@ pub fn run_label(run: Run) -> String {
         Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
         Run::Strace => "`strace -f -c`".to_owned(),
         Run::Enforce(Policy::None) => {
-            "`syscall-profile enforce`, allow-all profile (its denial watch alone)".to_owned()
+            "`syscall-profile enforce`, allow-all profile (its denial watch alone: the seccomp \
+             listener)"
+                .to_owned()
+        }
+        Run::EnforceKernelWatch(Policy::None) => {
+            "`syscall-profile enforce --watch kernel`, allow-all profile (the eBPF denial watch \
+             alone)"
+                .to_owned()
+        }
+        Run::EnforceKernelWatch(Policy::DockerDefault) => {
+            "`syscall-profile enforce --watch kernel`, Docker's default profile".to_owned()
+        }
+        Run::EnforceKernelWatch(Policy::Learned) => {
+            "`syscall-profile enforce --watch kernel`, learned profile".to_owned()
         }
         Run::Enforce(Policy::DockerDefault) => {
             "`syscall-profile enforce`, Docker's default profile".to_owned()

@@ -34,7 +34,9 @@ fn tool(run: Run) -> Tool {
         Run::Bpftrace | Run::ContainerBpftrace | Run::Beside(Neighbour::Bpftrace) => Tool::Bpftrace,
         Run::Strace | Run::ContainerStrace => Tool::Strace,
         Run::Beside(_) => Tool::Empty,
-        Run::Enforce(_) | Run::Container(_) | Run::Untraced => Tool::Seccomp,
+        Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::Container(_) | Run::Untraced => {
+            Tool::Seccomp
+        }
     }
 }
 
@@ -266,7 +268,7 @@ impl Report {
 fn part_title(section: &Section) -> &'static str {
     match section.rows.first() {
         Some(Run::Beside(_)) => "Cost to everything else while a recording runs",
-        Some(Run::Enforce(_) | Run::Container(_)) => "Enforcement",
+        Some(Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::Container(_)) => "Enforcement",
         _ if matches!(section.workload, Workload::True | Workload::StartTime) => "Start-up",
         _ => "Recording: cost to the recorded workload",
     }
@@ -378,13 +380,18 @@ impl Reader<'_> {
                 baseline: Untraced,
                 rows: vec![
                     Enforce(Policy::None),
+                    EnforceKernelWatch(Policy::None),
                     Enforce(Policy::DockerDefault),
                     Enforce(Policy::Learned),
+                    EnforceKernelWatch(Policy::Learned),
                 ],
-                note: "`enforce` installs the profile compiled by libseccomp and also watches \
-                       the command's cgroup for denials with eBPF programs on `sys_enter` and \
-                       `sys_exit`; the allow-all row is that watch with a filter that allows \
-                       everything."
+                note: "`enforce` installs the profile compiled by libseccomp. A native \
+                       program's refusals go to a seccomp listener in the tool (user \
+                       notification), which costs nothing on the calls the profile allows; \
+                       `--watch kernel` watches the command's cgroup with eBPF programs on \
+                       `sys_enter` and `sys_exit` instead (what containers and profiles that \
+                       kill still use). The allow-all rows are each watch with a filter that \
+                       allows everything."
                     .to_owned(),
             },
             Section {
@@ -920,6 +927,26 @@ impl Reader<'_> {
             ));
         }
 
+        // 3b. The denial watch of `enforce` on an allowed call: at most 30 ns
+        // (issue 14), with the eBPF watch beside it.
+        if let Some((_, listener, kernel)) = self.added_costs(
+            Micro,
+            Enforce(Policy::None),
+            EnforceKernelWatch(Policy::None),
+        ) {
+            targets.push(Target::new(
+                "`enforce`'s denial watch adds ≤ 30 ns to an allowed call (getppid-loop, native, \
+                 allow-all profile)",
+                Some((
+                    listener <= 30.0,
+                    format!(
+                        "the seccomp listener adds {listener:.1} ns a call (filter included), \
+                         the eBPF watch (`--watch kernel`) {kernel:.1} ns"
+                    ),
+                )),
+            ));
+        }
+
         // 4. Learned no dearer than Docker's default.
         let policies = [
             (
@@ -1026,6 +1053,7 @@ impl Reader<'_> {
         let rec_in = added(Record);
         let bt_in = added(Bpftrace);
         let watch = added(Enforce(Policy::None));
+        let kernel_watch = added(EnforceKernelWatch(Policy::None));
         writeln!(md, "## What limits the cost, and what would lower it")?;
         writeln!(md)?;
         writeln!(
@@ -1140,15 +1168,18 @@ impl Reader<'_> {
         )?;
         writeln!(
             md,
-            "- **`enforce`'s cost is its denial watch, not the filter.** Natively, \
-             `syscall-profile enforce` with an allow-all profile adds {} a call: its eBPF \
-             watch runs a program on every `sys_enter` and `sys_exit` of the command and \
-             notes in a map which syscall each task is in, to tell a denied syscall (which \
-             never reaches `sys_enter`) from one that failed on its own. The filter alone is what the container rows show (no watch \
-             there). A watch that kept the profile's allowed set as a bitmap in the kernel \
-             and looked only at `sys_exit` (a denied number that returns the profile's errno) \
-             would drop the per-syscall map update, and an `--no-watch` mode would cost only \
-             the filter.",
+            "- **`enforce`'s cost was its denial watch, not the filter.** Natively, \
+             `syscall-profile enforce --watch kernel` with an allow-all profile adds {} a \
+             call: its eBPF watch runs a program on every `sys_enter` and `sys_exit` of the \
+             command and notes in a map which syscall each task is in, to tell a denied \
+             syscall (which never reaches `sys_enter`) from one that failed on its own. The \
+             default for a native program is now a seccomp listener: the filter hands each \
+             call it refuses to the tool (`SCMP_ACT_NOTIFY`), which answers it with the \
+             profile's errno, so an allowed call costs only the filter: {} here. Containers \
+             keep the eBPF watch (the engine installs their filter, and this kernel has no \
+             kprobes to hook its refusals), and so do profiles that kill or trap, whose \
+             refusals the kernel carries out itself.",
+            ns(kernel_watch),
             ns(watch)
         )?;
         writeln!(
@@ -1385,6 +1416,11 @@ mod tests {
             (Micro, Enforce(Policy::None), &[160.0, 155.0, 170.0]),
             (
                 Micro,
+                EnforceKernelWatch(Policy::None),
+                &[250.0, 245.0, 260.0],
+            ),
+            (
+                Micro,
                 Enforce(Policy::DockerDefault),
                 &[101.0, 100.0, 102.0],
             ),
@@ -1549,6 +1585,9 @@ mod tests {
             assert!(md.contains(row), "no row {row:?} in:\n{md}");
         }
         for verdict in [
+            "| `enforce`'s denial watch adds ≤ 30 ns to an allowed call (getppid-loop, native, \
+             allow-all profile) | **missed** | the seccomp listener adds 60.0 ns a call (filter \
+             included), the eBPF watch (`--watch kernel`) 150.0 ns |",
             "| recorder adds ≤ 1/10 of bpftrace's added cost to the watched process \
              (getppid-loop) | **missed** | record adds 50.0 ns a call, bpftrace 300.0: the \
              limit is 30.0 ns; record adds 0.17× bpftrace's, 20.0 ns over |",
@@ -1571,7 +1610,7 @@ mod tests {
         assert!(md.contains("3 of 99 measurements started while others still used more"));
         assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
         assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
-        assert_eq!(summary.lines().count(), 11, "{summary}");
+        assert_eq!(summary.lines().count(), 12, "{summary}");
         assert!(
             svg.contains("getppid-loop, recorded (vs untraced)"),
             "{svg}"

@@ -125,6 +125,9 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                         add(Case::new(workload, Container(policy)));
                     }
                 }
+                // The two denial watches side by side.
+                add(Case::new(Micro, EnforceKernelWatch(Policy::None)));
+                add(Case::new(Micro, EnforceKernelWatch(Policy::Learned)));
             }
             Part::Startup => {
                 for workload in [True, StartTime] {
@@ -525,9 +528,13 @@ impl Bench {
                     .arg(&job.program);
                 cmd
             }
-            Run::Enforce(policy) => {
+            Run::Enforce(policy) | Run::EnforceKernelWatch(policy) => {
                 let mut cmd = Command::new(&self.recorder);
-                cmd.args(["enforce", "-q", "--profile"])
+                cmd.args(["enforce", "-q"]);
+                if matches!(run, Run::EnforceKernelWatch(_)) {
+                    cmd.args(["--watch", "kernel"]);
+                }
+                cmd.arg("--profile")
                     .arg(self.policy_file(job_workload(job, self), policy, false)?)
                     .arg("--")
                     .arg(&job.program);
@@ -818,7 +825,7 @@ impl Bench {
             let rss = (run == Run::Record).then_some("redis-server");
             let bpf = match run {
                 Run::Record => Some("record (native)"),
-                Run::Enforce(_) => Some("enforce (native)"),
+                Run::Enforce(_) | Run::EnforceKernelWatch(_) => Some("enforce (native)"),
                 _ => None,
             };
             return self.serve(cmd, None, requests, Attach::None, rss, bpf, tag);
