@@ -819,9 +819,12 @@ fn runtimes_and_engines_give_the_same_verdicts() {
     // The harness's own calls (and runc's after its filter), learned by the
     // tool from the engine; then the conditions under test.
     let learned = dir.path().join("learned.json");
+    // By name: the conditions are the test's own.
     let out = run([
         "record",
         "-q",
+        "--args",
+        "names",
         "-o",
         learned.to_str().unwrap(),
         "--",
