@@ -105,8 +105,10 @@ pub struct RecordArgs {
     /// requests, prctl options…), within the engine's default for a
     /// container; `baseline` keeps the engine default's own conditions;
     /// `names` allows any arguments.
-    #[arg(long = "args", value_enum, value_name = "LEVEL", default_value_t = Granularity::Values)]
-    granularity: Granularity,
+    /// Default: `values`; `names` with `--to systemd`, whose
+    /// SystemCallFilter= has no argument conditions.
+    #[arg(long = "args", value_enum, value_name = "LEVEL")]
+    granularity: Option<Granularity>,
 
     /// Do not warn about what the run used that the engine's default
     /// refuses (syscalls, argument values): the profile holds them either
@@ -150,7 +152,10 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         no_implied: args.no_implied,
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
-        granularity: args.granularity,
+        granularity: args.granularity.unwrap_or(match args.to {
+            Some(Format::Systemd) => Granularity::Names,
+            _ => Granularity::Values,
+        }),
         to: args.to.map(|format| {
             (
                 format,
