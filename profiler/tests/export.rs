@@ -961,19 +961,8 @@ fn runtimes_and_engines_give_the_same_verdicts() {
 
     // dockerd before 23.0 drops `defaultErrnoRet` on its way to runc (moby
     // #42604 came with 23.0): unlisted calls get runc's EPERM there.
-    let daemon = Command::new("docker")
-        .args([
-            "-H",
-            &docker_host,
-            "version",
-            "--format",
-            "{{.Server.Version}}",
-        ])
-        .output()
-        .unwrap();
-    let daemon = stdout(&daemon);
+    let daemon = common::docker_version();
     let old_docker = daemon
-        .trim()
         .split('.')
         .next()
         .and_then(|major| major.parse::<u32>().ok())

@@ -339,19 +339,7 @@ fn engine_default(
     cap_add: &[String],
 ) -> syscall_profile::baseline::EffectivePolicy {
     let version = match engine {
-        Engine::Docker => {
-            let version = Command::new("docker")
-                .args([
-                    "-H",
-                    &docker_host(),
-                    "version",
-                    "--format",
-                    "{{.Server.Version}}",
-                ])
-                .output()
-                .unwrap();
-            Some(stdout(&version).trim().to_owned())
-        }
+        Engine::Docker => Some(docker_version()),
         Engine::Podman | Engine::Containerd => None,
     };
     let baseline = Baseline::for_engine(engine, version.as_deref());

@@ -200,6 +200,21 @@ pub fn docker_host() -> String {
     })
 }
 
+/// The test daemon's version (`20.10.24+dfsg1`).
+pub fn docker_version() -> String {
+    let output = Command::new("docker")
+        .args([
+            "-H",
+            &docker_host(),
+            "version",
+            "--format",
+            "{{.Server.Version}}",
+        ])
+        .output()
+        .expect("run docker version");
+    stdout(&output).trim().to_owned()
+}
+
 /// `docker run --rm --network none IMAGE ARGS...`, with the test daemon.
 pub fn docker_run(args: &[&str]) -> Vec<String> {
     let host = docker_host();
