@@ -809,23 +809,16 @@ fn runtimes_and_engines_give_the_same_verdicts() {
     // The harness's own calls (and runc's after its filter), learned by the
     // tool from the engine; then the conditions under test.
     let learned = dir.path().join("learned.json");
-    let out = run([
-        "record",
-        "-q",
-        "-o",
-        learned.to_str().unwrap(),
-        "--",
-        "docker",
-        "-H",
-        &docker_host,
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    let mut words = vec!["record", "-q", "-o", learned.to_str().unwrap(), "--"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    words.extend(common::docker_run(&[
         common::TEST_IMAGE,
         "/bin/syscall-verdicts",
         "39",
-    ]);
+    ]));
+    let out = run(&words);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut profile: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
     profile["defaultAction"] = json!("SCMP_ACT_ERRNO");
@@ -967,22 +960,16 @@ fn runtimes_and_engines_give_the_same_verdicts() {
         .is_some_and(|major| major < 23);
     // `enforce` through that engine says so before the run, and reports
     // the errno the call really got.
-    let out = run([
-        "enforce",
-        "--profile",
-        &policy_arg,
-        "--",
-        "docker",
-        "-H",
-        &docker_host,
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    let mut words = vec!["enforce", "--profile", &policy_arg, "--"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    words.extend(common::docker_run(&[
         common::TEST_IMAGE,
         "/bin/syscall-verdicts",
         "83",
-    ]);
+    ]));
+    let out = run(&words);
     let said = stderr(&out);
     assert_eq!(
         said.contains("ignores the profile's defaultErrnoRet (38)"),
