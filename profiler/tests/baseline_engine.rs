@@ -34,7 +34,7 @@ use std::{
     sync::OnceLock,
 };
 
-use common::{TEST_IMAGE, docker_host};
+use common::{TEST_IMAGE, docker_host, podman_globals};
 
 use syscall_profile::{
     baseline::{Baseline, DockerContext, EngineDefault, Verdict, engine_capabilities},
@@ -103,20 +103,6 @@ enum Runner {
     Docker,
     Podman,
     Ctr,
-}
-
-/// podman's global options for the store `cargo xtask test` prepares.
-fn podman_globals() -> Vec<String> {
-    std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")
-        .unwrap_or_else(|_| {
-            panic!(
-                "SYSCALL_PROFILE_TEST_PODMAN_GLOBALS is not set: the podman check needs the \
-                 store that `cargo xtask test` prepares"
-            )
-        })
-        .split(' ')
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The containerd socket of the test dockerd (`cargo xtask test` gives

@@ -820,7 +820,7 @@ fn runtimes_and_engines_give_the_same_verdicts() {
     // tool from the engine; then the conditions under test.
     let learned = dir.path().join("learned.json");
     // By name: the conditions are the test's own.
-    let out = run([
+    let mut words = vec![
         "record",
         "-q",
         "--args",
@@ -828,17 +828,16 @@ fn runtimes_and_engines_give_the_same_verdicts() {
         "-o",
         learned.to_str().unwrap(),
         "--",
-        "docker",
-        "-H",
-        &docker_host,
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    words.extend(common::docker_run(&[
         common::TEST_IMAGE,
         "/bin/syscall-verdicts",
         "39",
-    ]);
+    ]));
+    let out = run(&words);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut profile: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
     profile["defaultAction"] = json!("SCMP_ACT_ERRNO");
@@ -969,22 +968,16 @@ fn runtimes_and_engines_give_the_same_verdicts() {
         .is_some_and(|major| major < 23);
     // `enforce` through that engine says so before the run, and reports
     // the errno the call really got.
-    let out = run([
-        "enforce",
-        "--profile",
-        &policy_arg,
-        "--",
-        "docker",
-        "-H",
-        &docker_host,
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    let mut words = vec!["enforce", "--profile", &policy_arg, "--"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    words.extend(common::docker_run(&[
         common::TEST_IMAGE,
         "/bin/syscall-verdicts",
         "83",
-    ]);
+    ]));
+    let out = run(&words);
     let said = stderr(&out);
     assert_eq!(
         said.contains("ignores the profile's defaultErrnoRet (38)"),

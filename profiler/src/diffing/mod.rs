@@ -417,6 +417,24 @@ fn argument_diff(
     } else {
         baseline.name.clone()
     };
+    if let Some(conditions) = comparison.too_many_conditions {
+        let summary = format!(
+            "{name}: {conditions} argument conditions in the profile and {who}, too many to \
+             compare value by value"
+        );
+        return (
+            ArgumentDiff {
+                name: name.to_owned(),
+                summary,
+                profile_allows: comparison.ours,
+                baseline_allows: comparison.theirs,
+                added: comparison.beyond,
+                removed: comparison.dropped,
+                profile_checks_arguments: comparison.ours_checks,
+            },
+            Vec::new(),
+        );
+    }
     let unchecked = if comparison.ours_checks {
         ""
     } else {

@@ -217,14 +217,17 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
             && matches!(observed_policy.access(name), Access::Conditional { .. })
         {
             let comparison = allowance::compare(&observed_policy, &policy, name);
-            new_values.extend(values_beyond(&comparison, &default));
-            if !comparison.dropped.is_nothing() {
-                unused_values.push(UnusedValues {
-                    name: name.clone(),
-                    values: comparison.dropped.to_string(),
-                });
+            // Too many conditions to compare: a note, as for a run of names.
+            if comparison.too_many_conditions.is_none() {
+                new_values.extend(values_beyond(&comparison, &default));
+                if !comparison.dropped.is_nothing() {
+                    unused_values.push(UnusedValues {
+                        name: name.clone(),
+                        values: comparison.dropped.to_string(),
+                    });
+                }
+                continue;
             }
-            continue;
         }
         match policy_access {
             Access::Allowed => {}
