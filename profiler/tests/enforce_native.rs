@@ -935,6 +935,8 @@ fn clone3_answered_enosys_is_named_and_not_suggested() {
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
     assert!(err.contains("answered ENOSYS on purpose"), "{err}");
+    // The profile working as meant is no denial.
+    assert!(err.contains("no syscall was denied"), "{err}");
     assert!(!suggestion.exists(), "nothing to suggest: {err}");
     let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
     let clone3 = &json["denials"][0];

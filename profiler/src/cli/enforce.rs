@@ -188,6 +188,11 @@ const SHOWN_VALUES: usize = 16;
 
 /// Prints the denial report on standard error.
 fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain: bool) {
+    // A refusal the C library falls back from (clone3 answered ENOSYS, as
+    // every learned profile answers it) is the profile working as meant:
+    // said apart, and not counted as a denial.
+    let (deliberate, denials): (Vec<&DeniedSyscall>, Vec<&DeniedSyscall>) =
+        denials.iter().partition(|d| d.falls_back_to.is_some());
     if denials.is_empty() {
         if !options.quiet {
             let what = if complain {
@@ -196,6 +201,15 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
                 "no syscall was denied"
             };
             eprintln!("syscall-profile: {what}");
+            for d in &deliberate {
+                eprintln!(
+                    "syscall-profile: {} was answered ENOSYS on purpose {}×: the C library then \
+                     uses {}, whose arguments the profile can check",
+                    d.name,
+                    d.count,
+                    d.falls_back_to.unwrap_or_default()
+                );
+            }
         }
         return;
     }
@@ -210,7 +224,7 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
         denials.len()
     );
     let native = crate::profile::Arch::host().map(|arch| arch.short_name());
-    for d in denials {
+    for d in denials.into_iter().chain(deliberate) {
         // A call through the 32-bit entry point is named with its table.
         let name = if Some(d.arch.as_str()) == native {
             d.name.clone()
