@@ -201,9 +201,14 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
                 "no syscall was denied"
             };
             eprintln!("syscall-profile: {what}");
+            let answered = if complain {
+                "would have been answered"
+            } else {
+                "was answered"
+            };
             for d in &deliberate {
                 eprintln!(
-                    "syscall-profile: {} was answered ENOSYS on purpose {}×: the C library then \
+                    "syscall-profile: {} {answered} ENOSYS on purpose {}×: the C library then \
                      uses {}, whose arguments the profile can check",
                     d.name,
                     d.count,
