@@ -417,41 +417,33 @@ fn argument_diff(
     } else {
         baseline.name.clone()
     };
-    if let Some(conditions) = comparison.too_many_conditions {
-        let summary = format!(
+    let summary = match comparison.too_many_conditions {
+        // Not compared: nothing named, nothing beyond.
+        Some(conditions) => format!(
             "{name}: {conditions} argument conditions in the profile and {who}, too many to \
              compare value by value"
-        );
-        return (
-            ArgumentDiff {
-                name: name.to_owned(),
-                summary,
-                profile_allows: comparison.ours,
-                baseline_allows: comparison.theirs,
-                added: comparison.beyond,
-                removed: comparison.dropped,
-                profile_checks_arguments: comparison.ours_checks,
-            },
-            Vec::new(),
-        );
-    }
-    let unchecked = if comparison.ours_checks {
-        ""
-    } else {
-        " (the profile does not check the arguments)"
+        ),
+        None => {
+            let unchecked = if comparison.ours_checks {
+                ""
+            } else {
+                " (the profile does not check the arguments)"
+            };
+            let mut summary = format!(
+                "{name}: {}{unchecked} — {who} allows {}",
+                comparison.ours, comparison.theirs
+            );
+            if baseline.engine_default.is_none() {
+                if !comparison.beyond.is_nothing() {
+                    summary.push_str(&format!("; added: {}", comparison.beyond));
+                }
+                if !comparison.dropped.is_nothing() {
+                    summary.push_str(&format!("; removed: {}", comparison.dropped));
+                }
+            }
+            summary
+        }
     };
-    let mut summary = format!(
-        "{name}: {}{unchecked} — {who} allows {}",
-        comparison.ours, comparison.theirs
-    );
-    if baseline.engine_default.is_none() {
-        if !comparison.beyond.is_nothing() {
-            summary.push_str(&format!("; added: {}", comparison.beyond));
-        }
-        if !comparison.dropped.is_nothing() {
-            summary.push_str(&format!("; removed: {}", comparison.dropped));
-        }
-    }
     let remedy = |calls: &[[u64; 6]]| {
         let caps = baseline.capabilities_allowing_calls(name, context, calls);
         if caps.is_empty() {
