@@ -153,6 +153,8 @@ pub struct DeniedValuesKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelLayout {
+    /// `task_struct.pid` (pid_t): the thread id.
+    pub task_pid: u32,
     /// `task_struct.tgid` (pid_t).
     pub task_tgid: u32,
     /// `task_struct.comm` (char[16]).
@@ -177,6 +179,11 @@ pub struct KernelLayout {
     pub cgroup_level: u32,
     /// `cgroup.ancestors` (struct cgroup *[], by level).
     pub cgroup_ancestors: u32,
+    /// `cgroup.self.parent` (struct cgroup_subsys_state *): the parent's
+    /// own state, whose `cgroup` is the parent cgroup.
+    pub cgroup_parent_css: u32,
+    /// `cgroup_subsys_state.cgroup` (struct cgroup *).
+    pub css_cgroup: u32,
     /// `cgroup_root.hierarchy_id` (int; 0 is the cgroup2 hierarchy).
     pub root_hierarchy_id: u32,
     /// `kernfs_node.id` (u64): the cgroup id, its directory's inode number.
@@ -377,6 +384,9 @@ pub mod programs {
     /// filter denied, while a profile is enforced.
     pub const ENFORCE_ENTER: &str = "enforce_enter";
     pub const ENFORCE_EXIT: &str = "enforce_exit";
+    /// The same two on `tp_btf`, where the kernel has BTF.
+    pub const ENFORCE_ENTER_BTF: &str = "enforce_enter_btf";
+    pub const ENFORCE_EXIT_BTF: &str = "enforce_exit_btf";
     /// raw tracepoint `cgroup_attach_task`: a process was moved.
     pub const MOVE_DONE: &str = "move_done";
     /// raw tracepoint `sched_process_fork`: a process of the tree forked.

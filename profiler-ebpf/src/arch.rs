@@ -75,14 +75,33 @@ pub struct TaskFlags {
     pub compat: bool,
 }
 
-/// Reads `current->thread_info` on x86_64: `thread_info` is the first member
-/// of `task_struct` there, `{ unsigned long flags; unsigned long
-/// syscall_work; u32 status; ... }`. `syscall_work` has SYSCALL_WORK_SECCOMP
-/// (bit 0) while the task is under seccomp; it is set on the installing task
-/// (and all threads with TSYNC) and copied to every child. `status` has
-/// TS_COMPAT while a syscall entered through a 32-bit entry point (int $0x80,
-/// sysenter, 32-bit syscall); the kernel sets it before the tracepoint fires
-/// and clears it on return to user space.
+/// `thread_info` is the first member of `task_struct` on x86_64: `{
+/// unsigned long flags; unsigned long syscall_work; u32 status; ... }`.
+/// These are the offsets of `syscall_work` and `status` in the task.
+pub const THREAD_INFO_FIELDS: (u32, u32) = (8, 16);
+
+impl TaskFlags {
+    /// From `thread_info`'s `syscall_work` and `status`. `syscall_work` has
+    /// SYSCALL_WORK_SECCOMP (bit 0) while the task is under seccomp; it is
+    /// set on the installing task (and all threads with TSYNC) and copied to
+    /// every child. `status` has TS_COMPAT while a syscall entered through a
+    /// 32-bit entry point (int $0x80, sysenter, 32-bit syscall); the kernel
+    /// sets it before the tracepoint fires and clears it on return to user
+    /// space.
+    #[inline(always)]
+    pub fn from_thread_info(syscall_work: u64, status: u32) -> TaskFlags {
+        const SYSCALL_WORK_SECCOMP: u64 = 1 << 0;
+        const TS_COMPAT: u32 = 0x0002;
+        TaskFlags {
+            seccomp: syscall_work & SYSCALL_WORK_SECCOMP != 0,
+            compat: status & TS_COMPAT != 0,
+        }
+    }
+}
+
+/// Reads the current task's `thread_info` with a helper (for hooks whose
+/// task pointer is untyped; [`crate::task::Current::flags`] reads the same
+/// with plain loads).
 #[inline(always)]
 pub fn current_task_flags() -> TaskFlags {
     #[repr(C)]
@@ -92,17 +111,12 @@ pub fn current_task_flags() -> TaskFlags {
         syscall_work: u64,
         status: u32,
     }
-    const SYSCALL_WORK_SECCOMP: u64 = 1 << 0;
-    const TS_COMPAT: u32 = 0x0002;
     if cfg!(target_arch = "x86_64") {
         // SAFETY: `bpf_get_current_task` returns the running task, which
         // outlives this program run; the read is done by a checked helper.
         let info = unsafe { bpf_probe_read_kernel(bpf_get_current_task() as *const ThreadInfo) };
         if let Ok(info) = info {
-            return TaskFlags {
-                seccomp: info.syscall_work & SYSCALL_WORK_SECCOMP != 0,
-                compat: info.status & TS_COMPAT != 0,
-            };
+            return TaskFlags::from_thread_info(info.syscall_work, info.status);
         }
     }
     TaskFlags {

@@ -5,7 +5,8 @@
 //!
 //! Every task on the host passes through here on every syscall, so the first
 //! thing done is the cgroup test, and a task outside the recorded cgroup tree
-//! leaves after one helper call. Counting is per CPU, in place, in the map
+//! leaves right after it: a few plain loads on the BTF tracepoint (the
+//! default where the kernel has BTF), one helper call on the others. Counting is per CPU, in place, in the map
 //! value: no event is sent to user space per syscall, so nothing can be lost
 //! however fast the workload calls.
 
@@ -19,10 +20,11 @@ use profiler_common::{Abi, Counts, OUT_OF_RANGE_SLOTS, Phase, SyscallKey, TABLE_
 
 use crate::{
     REQUIRE_SECCOMP,
-    arch::current_task_flags,
+    arch::{TaskFlags, current_task_flags},
     arguments::{self, ArgSource},
     recorded,
     runtime::in_runtime_phase,
+    task::Current,
 };
 
 /// One value per [`Phase`].
@@ -36,7 +38,13 @@ static OUT_OF_RANGE: PerCpuHashMap<SyscallKey, u64> =
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
-    count(ctx.arg::<i64>(1), ArgSource::Regs(ctx.arg(0)));
+    if recorded() {
+        count(
+            ctx.arg::<i64>(1),
+            ArgSource::Regs(ctx.arg(0)),
+            current_task_flags(),
+        );
+    }
     0
 }
 
@@ -44,17 +52,32 @@ pub fn sys_enter_raw(ctx: RawTracePointContext) -> i32 {
 /// and `unsigned long args[6]` at offset 16.
 #[tracepoint(category = "raw_syscalls", name = "sys_enter")]
 pub fn sys_enter_tp(ctx: TracePointContext) -> i32 {
-    // SAFETY: offset 8 is `id` in this tracepoint's record format
-    // (`/sys/kernel/tracing/events/raw_syscalls/sys_enter/format`).
-    let id = unsafe { ctx.read_at::<i64>(8) }.unwrap_or(-1);
-    count(id, ArgSource::Record(ctx.as_ptr() as *const u8));
+    if recorded() {
+        // SAFETY: offset 8 is `id` in this tracepoint's record format
+        // (`/sys/kernel/tracing/events/raw_syscalls/sys_enter/format`).
+        let id = unsafe { ctx.read_at::<i64>(8) }.unwrap_or(-1);
+        count(
+            id,
+            ArgSource::Record(ctx.as_ptr() as *const u8),
+            current_task_flags(),
+        );
+    }
     0
 }
 
-/// `tp_btf/sys_enter`: the same arguments as the raw tracepoint.
+/// `tp_btf/sys_enter`: the same arguments as the raw tracepoint, typed;
+/// the task's cgroup and flags are read with plain loads ([`Current`]), so
+/// a task outside the recording leaves without a helper call.
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
-    count(ctx.arg::<i64>(1), ArgSource::BtfRegs(ctx.arg(0)));
+    let task = Current::get();
+    if task.in_tree() {
+        count(
+            ctx.arg::<i64>(1),
+            ArgSource::BtfRegs(ctx.arg(0)),
+            task.flags(),
+        );
+    }
     0
 }
 
@@ -69,14 +92,13 @@ pub fn verifier_selftest(_ctx: RawTracePointContext) -> i32 {
     unsafe { core::ptr::read_volatile(bogus) }
 }
 
+/// Counts syscall `id` of a task of the recorded tree.
 #[inline(always)]
-fn count(id: i64, args: ArgSource) {
-    if !recorded() {
-        return;
-    }
-    let task = current_task_flags();
-    // SAFETY: a read-only global, set by the loader.
-    if unsafe { core::ptr::read_volatile(&REQUIRE_SECCOMP) } != 0 && !task.seccomp {
+fn count(id: i64, args: ArgSource, task: TaskFlags) {
+    // SAFETY: a read-only global, set by the loader: the verifier sees a
+    // constant and drops the container's branches from a native recording.
+    let container = unsafe { core::ptr::read_volatile(&REQUIRE_SECCOMP) } != 0;
+    if container && !task.seccomp {
         return;
     }
     let abi = if task.compat {
@@ -84,7 +106,7 @@ fn count(id: i64, args: ArgSource) {
     } else {
         Abi::Native
     };
-    let phase = if task.seccomp && in_runtime_phase() {
+    let phase = if container && task.seccomp && in_runtime_phase() {
         Phase::Runtime
     } else {
         Phase::Workload

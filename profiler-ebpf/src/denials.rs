@@ -45,9 +45,9 @@ use aya_ebpf::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_user,
         generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
     },
-    macros::{map, raw_tracepoint},
+    macros::{btf_tracepoint, map, raw_tracepoint},
     maps::{Array, HashMap},
-    programs::RawTracePointContext,
+    programs::{BtfTracePointContext, RawTracePointContext},
 };
 use profiler_common::{
     Abi, CAPTURE_SPECS, CAPTURED_ARGS, CaptureSpec, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD,
@@ -60,6 +60,7 @@ use crate::{
     arch::{self, current_task_flags},
     events::{self, layout, read_at},
     recorded,
+    task::Current,
 };
 
 /// While enforcing: the syscall each task of the cgroup is in, by thread id.
@@ -106,18 +107,19 @@ fn set_slot(slot: *mut u64, tid: u32, nr: u32) {
 /// `raw_tp/sys_enter` while enforcing: notes the syscall the task enters.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn enforce_enter(ctx: RawTracePointContext) -> i32 {
-    if !recorded() {
-        return 0;
+    if recorded() {
+        enter(bpf_get_current_pid_tgid() as u32, ctx.arg(1));
     }
-    let tid = bpf_get_current_pid_tgid() as u32;
-    let nr: i64 = ctx.arg(1);
-    if let Some(slot) = slot(tid) {
-        if arch::never_returns(nr) {
-            // SAFETY: as in `set_slot`.
-            unsafe { core::ptr::write_volatile(slot, 0) };
-        } else {
-            set_slot(slot, tid, nr as u32);
-        }
+    0
+}
+
+/// `tp_btf/sys_enter` while enforcing: the same, with the task read by
+/// plain loads (see [`crate::task`]).
+#[btf_tracepoint(function = "sys_enter")]
+pub fn enforce_enter_btf(ctx: BtfTracePointContext) -> i32 {
+    let task = Current::get();
+    if task.in_tree() {
+        enter(task.tid(), ctx.arg(1));
     }
     0
 }
@@ -130,13 +132,49 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let regs: *const u8 = ctx.arg(0);
-    let ret: i64 = ctx.arg(1);
-    let Some(nr) = arch::syscall_nr(regs) else {
+    if let Some(nr) = arch::syscall_nr(regs) {
+        exit(regs, nr, ctx.arg(1), bpf_get_current_pid_tgid() as u32);
+    }
+    0
+}
+
+/// `tp_btf/sys_exit` while enforcing: the same, with the task and the
+/// syscall number read by plain loads.
+#[btf_tracepoint(function = "sys_exit")]
+pub fn enforce_exit_btf(ctx: BtfTracePointContext) -> i32 {
+    let task = Current::get();
+    if !task.in_tree() || !cfg!(target_arch = "x86_64") {
         return 0;
-    };
-    let tid = bpf_get_current_pid_tgid() as u32;
+    }
+    let regs: *const u8 = ctx.arg(0);
+    if regs.is_null() {
+        return 0;
+    }
+    // SAFETY: `orig_ax` of the BTF-typed `struct pt_regs *` the hook gets.
+    let nr = unsafe { core::ptr::read_volatile(regs.add(arch::ORIG_AX).cast::<i64>()) };
+    exit(regs, nr, ctx.arg(1), task.tid());
+    0
+}
+
+/// Task `tid` of the tree enters syscall `nr`.
+#[inline(always)]
+fn enter(tid: u32, nr: i64) {
+    if let Some(slot) = slot(tid) {
+        if arch::never_returns(nr) {
+            // SAFETY: as in `set_slot`.
+            unsafe { core::ptr::write_volatile(slot, 0) };
+        } else {
+            set_slot(slot, tid, nr as u32);
+        }
+    }
+}
+
+/// Task `tid` of the tree leaves syscall `nr` (its registers at `regs`)
+/// with `ret`.
+#[inline(always)]
+fn exit(regs: *const u8, nr: i64, ret: i64, tid: u32) {
     let Some(slot) = slot(tid) else {
-        return 0;
+        return;
     };
     // SAFETY: as in `set_slot`.
     let word = unsafe { core::ptr::read_volatile(slot) };
@@ -145,16 +183,16 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
     match entered {
         // Unknown task (first exit in the cgroup, or a slot another thread
         // took), or a syscall that ran.
-        _ if owner != tid => return 0,
-        entered if entered == nr as u32 => return 0,
+        _ if owner != tid => return,
+        entered if entered == nr as u32 => return,
         // rt_sigreturn restores a signal frame and sets orig_ax to -1 (so the
         // interrupted syscall is not restarted): it ran. A denied syscall
         // keeps its number in orig_ax.
-        _ if nr < 0 => return 0,
+        _ if nr < 0 => return,
         // An execve from a thread other than the leader succeeds with the
         // thread taking over the leader's id, so it leaves under a thread id
         // that entered something else. A denied execve never returns 0.
-        _ if ret == 0 && arch::is_execve(nr) => return 0,
+        _ if ret == 0 && arch::is_execve(nr) => return,
         _ => {}
     }
     // A syscall that killed its process still passes `sys_exit` on its way
@@ -164,7 +202,6 @@ pub fn enforce_exit(ctx: RawTracePointContext) -> i32 {
     } else {
         record(regs, nr, DENIAL_RETURNED, ret);
     }
-    0
 }
 
 /// raw tracepoint `sched_process_exit(struct task_struct *p, bool

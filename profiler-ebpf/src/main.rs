@@ -23,6 +23,7 @@ mod counting;
 mod denials;
 mod events;
 mod runtime;
+mod task;
 
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id};
 use profiler_common::KernelLayout;
@@ -48,6 +49,7 @@ static WATCH_KILLS: u32 = 0;
 /// loader (all zero, with `valid` 0, where unknown).
 #[unsafe(no_mangle)]
 static KERNEL_LAYOUT: KernelLayout = KernelLayout {
+    task_pid: 0,
     task_tgid: 0,
     task_comm: 0,
     task_cgroups: 0,
@@ -60,6 +62,8 @@ static KERNEL_LAYOUT: KernelLayout = KernelLayout {
     cgroup_root: 0,
     cgroup_level: 0,
     cgroup_ancestors: 0,
+    cgroup_parent_css: 0,
+    css_cgroup: 0,
     root_hierarchy_id: 0,
     kernfs_node_id: 0,
     bprm_filename: 0,

@@ -980,11 +980,25 @@ fn the_listener_and_the_kernel_watch_report_the_same() {
     ];
     let probes: Vec<&str> = probes.iter().map(String::as_str).collect();
     let mut reports = Vec::new();
-    for watch in ["kernel", "listener"] {
-        let report = dir.path().join(format!("{watch}.json"));
+    // The eBPF watch on both kinds of hook (BTF tracepoints are what `auto`
+    // takes where the kernel has BTF), and the listener.
+    let watches = [
+        ("kernel", "raw-tracepoint"),
+        ("kernel", "btf-tracepoint"),
+        ("listener", "auto"),
+    ];
+    for (watch, hook) in watches {
+        let report = dir.path().join(format!("{watch}-{hook}.json"));
         let (verdicts, output) = enforce_verdicts(
             &path,
-            &["--watch", watch, "--json", &report.to_string_lossy()],
+            &[
+                "--watch",
+                watch,
+                "--hook",
+                hook,
+                "--json",
+                &report.to_string_lossy(),
+            ],
             &probes,
         );
         assert_eq!(verdicts.len(), probes.len(), "{watch}: {}", stderr(&output));
@@ -1000,12 +1014,13 @@ fn the_listener_and_the_kernel_watch_report_the_same() {
                 d
             })
             .collect();
-        reports.push((watch, verdicts, denials));
+        reports.push((watch, hook, verdicts, denials));
     }
-    let (_, kernel_verdicts, kernel_denials) = &reports[0];
-    let (_, listener_verdicts, listener_denials) = &reports[1];
-    assert_eq!(kernel_verdicts, listener_verdicts);
-    assert_eq!(kernel_denials, listener_denials);
+    let (_, _, kernel_verdicts, kernel_denials) = &reports[0];
+    for (watch, hook, verdicts, denials) in &reports[1..] {
+        assert_eq!(kernel_verdicts, verdicts, "{watch} on {hook}");
+        assert_eq!(kernel_denials, denials, "{watch} on {hook}");
+    }
     let names: Vec<&str> = kernel_denials
         .iter()
         .map(|d| d["name"].as_str().unwrap())

@@ -9,7 +9,7 @@ use super::{Error, block_on, warn};
 use crate::{
     enforcing::{self, DenialWatching, EnforceError, EnforceOptions, denials::DeniedSyscall},
     output::Output,
-    session::process::RunAs,
+    session::{hook::Hook, process::RunAs},
 };
 
 #[derive(Debug, Args)]
@@ -48,6 +48,11 @@ pub struct EnforceArgs {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = DenialWatching::Auto)]
     watch: DenialWatching,
 
+    /// The kind of hook of the eBPF watch on every syscall (for tests: the
+    /// BTF tracepoint where the kernel has BTF, else the raw tracepoint).
+    #[arg(long, value_enum, default_value_t = Hook::Auto, hide = true)]
+    hook: Hook,
+
     /// No live report and no message before the run (the final report,
     /// warnings and errors still show).
     #[arg(short, long)]
@@ -70,6 +75,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         suggest: args.suggest,
         user: args.user,
         watch: args.watch,
+        hook: args.hook,
     };
     // Report files are checked before anything runs.
     Output::check_distinct(&[

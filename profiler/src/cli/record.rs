@@ -9,7 +9,8 @@ use crate::{
     arguments::rules::Granularity,
     export::{self, Format},
     implied::Implied,
-    recording::{self, RecordOptions, Recording, hook::Hook},
+    recording::{self, RecordOptions, Recording},
+    session::hook::Hook,
     session::process::RunAs,
 };
 
@@ -48,7 +49,7 @@ pub struct RecordArgs {
     quiet: bool,
 
     /// The kind of hook on raw_syscalls:sys_enter that counts.
-    #[arg(long, value_enum, default_value_t = Hook::RawTracepoint)]
+    #[arg(long, value_enum, default_value_t = Hook::Auto)]
     hook: Hook,
 
     /// End the recording after DURATION (e.g. 30, 90s, 5m, 1h, 2d): the

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use aya::{Ebpf, maps::HashMap};
+use aya::{Btf, Ebpf, maps::HashMap};
 use profiler_common::{
     Abi, CaptureSpec, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, DeniedValuesKey,
     SyscallKey, maps, programs,
@@ -28,6 +28,7 @@ use crate::{
         RunCgroup,
         ebpf::{self, TracerError},
         events::{self, KernelEvents},
+        hook::Hook,
     },
 };
 
@@ -193,15 +194,40 @@ impl DenialWatch {
         cgroup: &RunCgroup,
         arch: Arch,
         every_syscall: bool,
+        hook: Hook,
     ) -> Result<DenialWatch, TracerError> {
         let (mut ebpf, no_layout) = ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials)?;
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
+        // The BTF tracepoints read the task with plain loads where the raw
+        // ones need helper calls (see `recording::hook`); they need the
+        // kernel's BTF and the fields' offsets from it.
+        let btf = match (hook, &no_layout) {
+            _ if !every_syscall => None,
+            (Hook::Auto, None) => Btf::from_sys_fs().ok(),
+            (Hook::BtfTracepoint, None) => Some(Btf::from_sys_fs().map_err(TracerError::Btf)?),
+            (Hook::BtfTracepoint, Some(why)) => {
+                return Err(TracerError::NoLayout {
+                    hook: "btf-tracepoint",
+                    why: why.clone(),
+                });
+            }
+            // The raw tracepoint, also for the hook kinds only counting has.
+            _ => None,
+        };
         let unwatched = ebpf::attach_events(&mut ebpf, no_layout, every_syscall);
         if every_syscall {
             set_capture(&mut ebpf, arch)?;
-            let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
-            let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+            match &btf {
+                Some(btf) => {
+                    ebpf::attach_btf(&mut ebpf, programs::ENFORCE_ENTER_BTF, "sys_enter", btf)?;
+                    ebpf::attach_btf(&mut ebpf, programs::ENFORCE_EXIT_BTF, "sys_exit", btf)?;
+                }
+                None => {
+                    let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
+                    let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
+                }
+            }
         }
         Ok(DenialWatch {
             ebpf,

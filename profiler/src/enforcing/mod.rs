@@ -56,6 +56,7 @@ use crate::{
         self, Kind, Session, SessionError, Supervised,
         ebpf::TracerError,
         events::{Escape, Watch},
+        hook::Hook,
         process::{self, CommandError, RunAs},
         redact,
     },
@@ -150,6 +151,9 @@ pub struct EnforceOptions {
     pub user: Option<RunAs>,
     /// How denials are found.
     pub watch: DenialWatching,
+    /// The kind of hook of the eBPF watch (tests choose; users leave it
+    /// to `Auto`).
+    pub hook: Hook,
 }
 
 /// How `enforce` finds what the filter denies.
@@ -359,7 +363,7 @@ async fn run(
         } => Some(policy),
         _ => None,
     };
-    let mut watch = DenialWatch::attach(session.cgroup(), arch, answers.is_none())?;
+    let mut watch = DenialWatch::attach(session.cgroup(), arch, answers.is_none(), options.hook)?;
     let mut listener = answers
         .map(|policy| Listener::start(policy.clone(), arch))
         .transpose()

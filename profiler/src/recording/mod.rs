@@ -2,7 +2,6 @@
 //! counting program attached, and turn what it counted into a profile.
 
 mod container;
-pub mod hook;
 mod progress;
 pub mod stats;
 pub mod tracer;
@@ -15,7 +14,6 @@ use std::{
 
 use self::{
     container::ContainerRecording,
-    hook::Hook,
     progress::Progress,
     stats::{NumberCount, OutOfRange, STATS_SCHEMA, Stats, SyscallCount},
     tracer::{Boundary, Observation, Tracer},
@@ -29,6 +27,7 @@ use crate::{
     implied::{self, Implied},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
+    session::hook::Hook,
     session::{
         self, GRACE, Kind, Session, SessionError, Stop, Supervised,
         ebpf::{self, TracerError},

@@ -6,16 +6,12 @@ use std::collections::BTreeMap;
 use aya::{
     Btf, Ebpf,
     maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
-    programs::{
-        BtfTracePoint, ProgramError, RawTracePoint, TracePoint,
-        raw_trace_point::RawTracePointLinkId,
-    },
+    programs::{ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLinkId},
 };
 use profiler_common::{
     Abi, ArgKey, ArgPending, Counts, Phase, SyscallKey, TABLE_SIZE, arg_lost_index, maps, programs,
 };
 
-use super::hook::Hook;
 use crate::{
     arguments::{self, ArgObservations},
     profile::{Arch, table},
@@ -23,6 +19,7 @@ use crate::{
         RunCgroup,
         ebpf::{self, Purpose, TracerError, attach_raw, program_error},
         events::{self, KernelEvents},
+        hook::Hook,
     },
 };
 
@@ -106,11 +103,24 @@ impl Tracer {
                 require_seccomp: boundary == Boundary::SeccompFilter,
             },
         )?;
+        // The BTF tracepoint reads the task through the fields' offsets; it
+        // cannot run without them.
+        let hook = match (hook, &no_layout) {
+            (Hook::Auto, None) => Hook::BtfTracepoint,
+            (Hook::Auto, Some(_)) => Hook::RawTracepoint,
+            (Hook::BtfTracepoint, Some(why)) => {
+                return Err(TracerError::NoLayout {
+                    hook: "btf-tracepoint",
+                    why: why.clone(),
+                });
+            }
+            (hook, _) => hook,
+        };
         // Before the counting starts, so that no move out is missed.
         let unwatched = ebpf::attach_events(&mut ebpf, no_layout, false);
 
         let name = match hook {
-            Hook::RawTracepoint => programs::RAW_TRACEPOINT,
+            Hook::Auto | Hook::RawTracepoint => programs::RAW_TRACEPOINT,
             Hook::Tracepoint => programs::TRACEPOINT,
             Hook::BtfTracepoint => programs::BTF_TRACEPOINT,
             Hook::VerifierSelftest => programs::VERIFIER_SELFTEST,
@@ -128,7 +138,7 @@ impl Tracer {
         })?;
         let fail = |what| move |e| program_error(name, what, e);
         match hook {
-            Hook::RawTracepoint | Hook::VerifierSelftest => {
+            Hook::Auto | Hook::RawTracepoint | Hook::VerifierSelftest => {
                 let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
                 p.load().map_err(fail("load"))?;
                 p.attach("sys_enter").map_err(fail("attach"))?;
@@ -141,9 +151,7 @@ impl Tracer {
             }
             Hook::BtfTracepoint => {
                 let btf = Btf::from_sys_fs().map_err(TracerError::Btf)?;
-                let p: &mut BtfTracePoint = program.try_into().map_err(fail("load"))?;
-                p.load("sys_enter", &btf).map_err(fail("load"))?;
-                p.attach().map_err(fail("attach"))?;
+                ebpf::attach_btf(&mut ebpf, name, "sys_enter", &btf)?;
             }
         }
         Ok(Tracer {

@@ -8,9 +8,9 @@
 use std::{io, path::Path};
 
 use aya::{
-    Ebpf, EbpfLoader,
+    Btf, Ebpf, EbpfLoader,
     maps::MapError,
-    programs::{ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
+    programs::{BtfTracePoint, ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
 use profiler_common::{Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps};
 
@@ -44,6 +44,11 @@ pub enum TracerError {
          hook, which needs no BTF"
     )]
     Btf(#[source] aya::BtfError),
+    #[error(
+        "the `{hook}` hook needs the offsets of a few kernel fields, which cannot be read \
+         here ({why}); use `--hook raw-tracepoint`"
+    )]
+    NoLayout { hook: &'static str, why: String },
     #[error("cannot {what} the eBPF program {program}: {source}")]
     Program {
         what: &'static str,
@@ -260,6 +265,26 @@ pub fn attach_raw(
     let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
     p.load().map_err(fail("load"))?;
     p.attach(tracepoint).map_err(fail("attach"))
+}
+
+/// Loads program `name` of `ebpf` as a BTF tracepoint and attaches it to
+/// `tracepoint`, with the kernel's BTF `btf`.
+pub fn attach_btf(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    tracepoint: &str,
+    btf: &Btf,
+) -> Result<(), TracerError> {
+    let fail = |what| move |e| program_error(name, what, e);
+    let program = ebpf.program_mut(name).ok_or(TracerError::Program {
+        what: "find",
+        program: name,
+        source: ProgramError::UnexpectedProgramType,
+    })?;
+    let p: &mut BtfTracePoint = program.try_into().map_err(fail("load"))?;
+    p.load(tracepoint, btf).map_err(fail("load"))?;
+    p.attach().map_err(fail("attach"))?;
+    Ok(())
 }
 
 /// The lines of a verifier log that say why: the last few lines before its

@@ -33,6 +33,7 @@ pub fn kernel_layout() -> Result<KernelLayout, LayoutError> {
     let btf = Structs::parse(&data)?;
     let field = |path: &'static str| btf.offset(path).ok_or(LayoutError::Missing(path));
     Ok(KernelLayout {
+        task_pid: field("task_struct.pid")?,
         task_tgid: field("task_struct.tgid")?,
         task_comm: field("task_struct.comm")?,
         task_cgroups: field("task_struct.cgroups")?,
@@ -45,6 +46,8 @@ pub fn kernel_layout() -> Result<KernelLayout, LayoutError> {
         cgroup_root: field("cgroup.root")?,
         cgroup_level: field("cgroup.level")?,
         cgroup_ancestors: field("cgroup.ancestors")?,
+        cgroup_parent_css: field("cgroup.self")? + field("cgroup_subsys_state.parent")?,
+        css_cgroup: field("cgroup_subsys_state.cgroup")?,
         root_hierarchy_id: field("cgroup_root.hierarchy_id")?,
         kernfs_node_id: field("kernfs_node.id")?,
         bprm_filename: field("linux_binprm.filename")?,

@@ -14,6 +14,7 @@ pub mod cgroup;
 pub mod ebpf;
 pub mod events;
 pub mod guardian;
+pub mod hook;
 mod layout;
 pub mod process;
 pub mod redact;
