@@ -9,7 +9,8 @@
 //!   those it killed a thread or process for (enforcing);
 //! - [`events`]: rare events of the tree's tasks: a process moved out of
 //!   the tree, and each exec (both);
-//! - [`arch`]: what the programs know of x86_64.
+//! - [`arch`]: what the programs know of x86_64;
+//! - [`task`]: the current task read with plain loads (BTF tracepoints).
 //!
 //! Only the counting and denial hooks run on every syscall of the host;
 //! everything else hooks events that are rare by nature (a cgroup move, a

@@ -33,6 +33,15 @@ impl Drop for Noise {
 }
 
 fn recorded_count(hook: &str, n: u64, syscall: &str) -> (u64, serde_json::Value) {
+    let loop_ = sample("getppid-loop");
+    recorded_command_count(hook, &[loop_.as_os_str(), n.to_string().as_ref()], syscall)
+}
+
+fn recorded_command_count(
+    hook: &str,
+    command: &[&std::ffi::OsStr],
+    syscall: &str,
+) -> (u64, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
     let profile = dir.path().join("profile.json");
@@ -46,9 +55,10 @@ fn recorded_count(hook: &str, n: u64, syscall: &str) -> (u64, serde_json::Value)
         "--stats".as_ref(),
         stats.as_os_str(),
         "--".as_ref(),
-        sample("getppid-loop").as_os_str(),
-        n.to_string().as_ref(),
-    ]);
+    ]
+    .into_iter()
+    .chain(command.iter().copied())
+    .collect::<Vec<_>>());
     assert!(output.status.success(), "record: {}", stderr(&output));
     let stats: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
@@ -83,6 +93,39 @@ fn exact_with_every_hook_type() {
     for hook in ["raw-tracepoint", "tracepoint", "btf-tracepoint"] {
         let (count, _) = recorded_count(hook, 54_321, "getppid");
         assert_eq!(count, 54_321, "hook {hook}");
+    }
+}
+
+/// A task in a cgroup below the recorded one is recorded: the BTF
+/// tracepoint climbs the task's cgroup parents with loads up to 8 levels
+/// below, and asks the kernel's helper past that; both are checked here
+/// against the raw tracepoint (the helper alone). The command makes a
+/// chain of cgroups below its own, moves itself to the bottom and
+/// execs the loop; the shell's own getppid calls (dash makes one at
+/// start) are the same at every depth.
+#[test]
+fn tasks_in_cgroups_below_the_recorded_one_are_counted() {
+    require_root();
+    let _noise = Noise::start();
+    let n = 100_003;
+    let script = format!(
+        "root=$(awk '$3 == \"cgroup2\" {{print $2; exit}}' /proc/self/mounts)
+         dir=\"$root$(sed -n 's/^0:://p' /proc/self/cgroup)\"
+         for i in $(seq \"$1\"); do dir=\"$dir/n$i\"; mkdir \"$dir\" || exit 9; done
+         echo $$ > \"$dir/cgroup.procs\" || exit 8
+         exec {} {n}",
+        sample("getppid-loop").display()
+    );
+    let mut extra = None;
+    for depth in ["0", "1", "8", "9", "12"] {
+        for hook in ["raw-tracepoint", "btf-tracepoint"] {
+            let command = ["sh", "-c", &script, "sh", depth].map(std::ffi::OsStr::new);
+            let (count, _) = recorded_command_count(hook, &command, "getppid");
+            assert!(count >= n, "depth {depth}, {hook}: {count} of {n}");
+            let shell = count - n;
+            assert!(shell < 10, "depth {depth}, {hook}: {count}");
+            assert_eq!(*extra.get_or_insert(shell), shell, "depth {depth}, {hook}");
+        }
     }
 }
 
