@@ -1,7 +1,7 @@
 //! Counting: one body, [`count`], behind three entry points, one per hook
 //! type on `raw_syscalls:sys_enter`; the loader attaches exactly one of
 //! them. Which is the default, and why, is said in
-//! `profiler/src/recording/hook.rs`, where the measurement is recorded.
+//! `profiler/src/session/hook.rs`, where the measurement is recorded.
 //!
 //! Every task on the host passes through here on every syscall, so the first
 //! thing done is the cgroup test, and a task outside the recorded cgroup tree

@@ -6,7 +6,7 @@
 //! this project's machines a helper call costs 20 to 45 ns (return thunks
 //! and retpolines), a load about one, and these run on every syscall of the
 //! host, so the counting and denial hooks take this path when the kernel
-//! has BTF (`profiler/src/recording/hook.rs`).
+//! has BTF (`profiler/src/session/hook.rs`).
 //!
 //! The offsets come from the loader (`KERNEL_LAYOUT`, read-only data the
 //! verifier sees as constants), since the programs are built without CO-RE.
