@@ -33,10 +33,13 @@ fn tool(run: Run) -> Tool {
         Run::Record | Run::ContainerRecord | Run::Beside(Neighbour::Record) => Tool::Ours,
         Run::Bpftrace | Run::ContainerBpftrace | Run::Beside(Neighbour::Bpftrace) => Tool::Bpftrace,
         Run::Strace | Run::ContainerStrace => Tool::Strace,
+        Run::Beside(Neighbour::Enforce | Neighbour::EnforceContainer) => Tool::Seccomp,
         Run::Beside(_) => Tool::Empty,
-        Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::Container(_) | Run::Untraced => {
-            Tool::Seccomp
-        }
+        Run::Enforce(_)
+        | Run::EnforceKernelWatch(_)
+        | Run::Container(_)
+        | Run::ContainerEnforce(_)
+        | Run::Untraced => Tool::Seccomp,
     }
 }
 
@@ -267,6 +270,7 @@ impl Report {
 
 fn part_title(section: &Section) -> &'static str {
     match section.rows.first() {
+        Some(Run::Beside(Neighbour::Enforce | Neighbour::EnforceContainer)) => "Enforcement",
         Some(Run::Beside(_)) => "Cost to everything else while a recording runs",
         Some(Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::Container(_)) => "Enforcement",
         _ if matches!(section.workload, Workload::True | Workload::StartTime) => "Start-up",
@@ -307,8 +311,18 @@ impl Reader<'_> {
                 title: format!("getppid-loop: {} raw getppid calls, ns per call", s.calls),
                 workload: Micro,
                 baseline: Untraced,
-                rows: vec![Record, Bpftrace, Strace],
-                note: String::new(),
+                rows: vec![
+                    Record,
+                    Bpftrace,
+                    Strace,
+                    Beside(Neighbour::EmptyRawTracepoint),
+                    Beside(Neighbour::EmptyBtfTracepoint),
+                ],
+                note: "The floors: the loop with an empty program (`r0 = 0; exit`) on the \
+                       hook, which runs it for every syscall of every task, the recorded \
+                       process included. No program at that hook can cost the recorded \
+                       process less."
+                    .to_owned(),
             },
             Section {
                 short: "captured-loop, recorded",
@@ -365,12 +379,16 @@ impl Reader<'_> {
                     Beside(Neighbour::Bpftrace),
                     Beside(Neighbour::EmptyTracepoint),
                     Beside(Neighbour::EmptyRawTracepoint),
+                    Beside(Neighbour::EmptyBtfTracepoint),
                     Beside(Neighbour::EmptyFentry),
                 ],
                 note: "The empty programs (`r0 = 0; exit`, loaded by the benchmark itself through \
                        bpf(2)) cost only what hooking there costs: the floor of any program at \
-                       that hook. `raw_tp/sys_enter` is the recorder's hook; `fentry/x64_sys_call` \
-                       is the kernel's syscall dispatch function."
+                       that hook. `raw_tp/sys_enter` is the raw tracepoint \
+                       (BPF_PROG_TYPE_RAW_TRACEPOINT); `tp_btf/sys_enter` the same tracepoint \
+                       as a BTF tracepoint (BPF_PROG_TYPE_TRACING, attached by the BTF id of \
+                       `btf_trace_sys_enter`); `fentry/x64_sys_call` is the kernel's syscall \
+                       dispatch function."
                     .to_owned(),
             },
             Section {
@@ -399,8 +417,35 @@ impl Reader<'_> {
                 title: "getppid-loop in a container: ns per call".to_owned(),
                 workload: Micro,
                 baseline: Container(Policy::None),
-                rows: vec![Container(Policy::DockerDefault), Container(Policy::Learned)],
-                note: "Plain `docker run`: the filter alone, no watch.".to_owned(),
+                rows: vec![
+                    Container(Policy::DockerDefault),
+                    Container(Policy::Learned),
+                    ContainerEnforce(Policy::None),
+                    ContainerEnforce(Policy::Learned),
+                ],
+                note: "Plain `docker run`: the filter alone, no watch. `enforce -- docker run …` \
+                       gives the engine the same profile and watches the container's refusals \
+                       with its eBPF watch (programs on `sys_enter` and `sys_exit`): against \
+                       plain `docker run` with the same profile, the difference is the watch."
+                    .to_owned(),
+            },
+            Section {
+                short: "getppid-loop outside enforce",
+                title: format!(
+                    "getppid-loop ({} calls) outside while `enforce` runs, ns per call",
+                    s.calls
+                ),
+                workload: Micro,
+                baseline: Untraced,
+                rows: vec![
+                    Beside(Neighbour::Enforce),
+                    Beside(Neighbour::EnforceContainer),
+                ],
+                note: "A native `enforce` installs a filter on its command only, and its \
+                       listener waits on the filter's notification descriptor: nothing runs \
+                       for other processes. A container's eBPF watch is on the syscall \
+                       tracepoints, which every task of the host runs."
+                    .to_owned(),
             },
             Section {
                 short: "redis-server under enforce",
@@ -527,6 +572,37 @@ impl Reader<'_> {
             writeln!(md, "{}", section.note)?;
             writeln!(md)?;
         }
+        if section.rows.contains(&Run::Beside(Neighbour::EmptyFentry)) {
+            self.probes(md)?;
+        }
+        Ok(())
+    }
+
+    /// The kprobe experiment: whether the kernel lets a program hook the
+    /// function that runs for a syscall a seccomp filter refuses.
+    fn probes(&self, md: &mut String) -> Result<()> {
+        let probes = &self.outcome.probes;
+        if probes.is_empty() {
+            return Ok(());
+        }
+        writeln!(
+            md,
+            "Hooks on the seccomp refusal path (what container enforcement would need to \
+             explain refusals without a program on every syscall), asked of the kernel in this \
+             run; each one granted is closed at once:"
+        )?;
+        writeln!(md)?;
+        writeln!(md, "| asked | the kernel's answer |")?;
+        writeln!(md, "| --- | --- |")?;
+        for p in probes {
+            writeln!(
+                md,
+                "| {} | {} |",
+                p.what,
+                p.answer.replace('|', "/").replace('\n', " ")
+            )?;
+        }
+        writeln!(md)?;
         Ok(())
     }
 
