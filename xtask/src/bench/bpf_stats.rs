@@ -73,9 +73,8 @@ impl StatsOn {
         }
         let fd = i32::try_from(fd).context("bpf(BPF_ENABLE_STATS): fd out of range")?;
         // SAFETY: a new descriptor that nothing else owns.
-        Ok(StatsOn {
-            _fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(StatsOn { _fd: fd })
     }
 }
 
@@ -262,7 +261,9 @@ fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
                     break Err(anyhow::anyhow!("it ended ({status}) before the loop did"));
                 }
                 if started.elapsed() > LOOP_TIMEOUT {
-                    break Err(anyhow::anyhow!("the loop did not end within {LOOP_TIMEOUT:?}"));
+                    break Err(anyhow::anyhow!(
+                        "the loop did not end within {LOOP_TIMEOUT:?}"
+                    ));
                 }
                 thread::sleep(Duration::from_millis(10));
             };
@@ -329,7 +330,8 @@ fn process_counters(pid: u32) -> Result<Counters> {
         if link.to_string_lossy() != "anon_inode:bpf-prog" {
             continue;
         }
-        let info_path: PathBuf = format!("/proc/{pid}/fdinfo/{}", entry.file_name().display()).into();
+        let info_path: PathBuf =
+            format!("/proc/{pid}/fdinfo/{}", entry.file_name().display()).into();
         let Ok(info) = fs::read_to_string(&info_path) else {
             continue;
         };
@@ -367,7 +369,7 @@ fn grown(before: &Counters, after: &Counters) -> Vec<ProgSample> {
             })
         })
         .collect();
-    programs.sort_by(|a, b| b.runs.cmp(&a.runs));
+    programs.sort_by_key(|p| std::cmp::Reverse(p.runs));
     programs
 }
 

@@ -13,10 +13,9 @@
 
 use std::{
     ffi::CString,
-    fmt,
-    os::fd::{FromRawFd, OwnedFd},
-    fs,
+    fmt, fs,
     os::fd::{AsRawFd, BorrowedFd},
+    os::fd::{FromRawFd, OwnedFd},
 };
 
 use anyhow::{Context, Result};
@@ -205,7 +204,8 @@ fn attach_to(hook: EmptyHook, function: &str) -> Result<Attached> {
 
 /// The id of the type called `name` of `kind` in the kernel's BTF.
 fn vmlinux_type_id(name: &str, kind: BtfKind) -> Result<u32> {
-    let btf = Btf::from_sys_fs().context("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux)")?;
+    let btf =
+        Btf::from_sys_fs().context("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux)")?;
     btf.id_by_type_name_kind(name, kind)
         .with_context(|| format!("the kernel's BTF has no {kind:?} {name}"))
 }

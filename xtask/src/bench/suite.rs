@@ -26,9 +26,9 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use super::{
+    bpf_stats,
     empty_hook::{self, EmptyHook},
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
-    bpf_stats,
     measure::{
         BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgStats, Run,
         Sizes, Workload, learned_label, unit,
