@@ -145,8 +145,21 @@ fn read_sysctl() -> String {
         .unwrap_or_else(|e| format!("unreadable ({e})"))
 }
 
-/// A program's counters, by program id.
-type Counters = BTreeMap<u64, (u64, u64)>;
+/// A program's counters (`run_cnt`, `run_time_ns`) and its `prog_type`,
+/// by program id.
+type Counters = BTreeMap<u64, (u64, u64, u32)>;
+
+/// bpftool's name of a `prog_type` number of fdinfo, for a program bpftool
+/// cannot show.
+fn type_name(number: u32) -> String {
+    match number {
+        2 => "kprobe".to_owned(),
+        5 => "tracepoint".to_owned(),
+        17 => "raw_tracepoint".to_owned(),
+        26 => "tracing".to_owned(),
+        other => format!("type {other}"),
+    }
+}
 
 fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
     let sample = |name: &str| setup.samples.join(name);
@@ -199,9 +212,11 @@ fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
             let looped = run_loop(&mut loop_command("getppid-loop"));
             let after = process_counters(idle.id());
             drop(on);
+            // Named while the programs are still loaded.
+            let programs = after.map(|after| grown(&before, &after));
             idle.stop()?;
             looped?;
-            Ok(grown(&before, &after?))
+            programs
         }
         StatCase::Recorded | StatCase::RecordedCaptured | StatCase::KernelWatch => {
             let workload = if case == StatCase::RecordedCaptured {
@@ -269,6 +284,7 @@ fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
             };
             let after = process_counters(tool.id());
             drop(on);
+            let programs = after.map(|after| grown(&before, &after));
             tool.stop()?;
             finished.with_context(|| format!("`{}`", display(&cmd)))?;
             let stderr = fs::read_to_string(&err).unwrap_or_default();
@@ -278,7 +294,7 @@ fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
             for path in [&go, &done, &err, &script] {
                 let _ = fs::remove_file(path);
             }
-            Ok(grown(&before, &after?))
+            programs
         }
     }
 }
@@ -335,12 +351,14 @@ fn process_counters(pid: u32) -> Result<Counters> {
         let Ok(info) = fs::read_to_string(&info_path) else {
             continue;
         };
-        let id = info
-            .lines()
-            .find_map(|l| l.strip_prefix("prog_id:"))
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if let (Some(id), Some(values)) = (id, parse_counters(&info)) {
-            counters.insert(id, values);
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let prog_type = field("prog_type:").and_then(|t| u32::try_from(t).ok());
+        if let (Some(id), Some((runs, time))) = (field("prog_id:"), parse_counters(&info)) {
+            counters.insert(id, (runs, time, prog_type.unwrap_or(0)));
         }
     }
     if counters.is_empty() {
@@ -353,14 +371,14 @@ fn process_counters(pid: u32) -> Result<Counters> {
 fn grown(before: &Counters, after: &Counters) -> Vec<ProgSample> {
     let mut programs: Vec<ProgSample> = after
         .iter()
-        .filter_map(|(&id, &(runs, time))| {
-            let (runs0, time0) = before.get(&id).copied().unwrap_or((0, 0));
+        .filter_map(|(&id, &(runs, time, prog_type))| {
+            let (runs0, time0, _) = before.get(&id).copied().unwrap_or((0, 0, 0));
             let runs = runs.checked_sub(runs0)?;
             if runs == 0 {
                 return None;
             }
-            let (name, type_name) =
-                bpftool_names("prog", id).unwrap_or_else(|| (format!("id {id}"), String::new()));
+            let (name, type_name) = bpftool_names("prog", id)
+                .unwrap_or_else(|| (format!("id {id}"), type_name(prog_type)));
             Some(ProgSample {
                 name,
                 type_name,
@@ -387,8 +405,8 @@ mod tests {
 
     #[test]
     fn only_programs_that_ran_are_kept() {
-        let before = Counters::from([(1, (10, 100)), (2, (5, 50))]);
-        let after = Counters::from([(1, (10, 100)), (2, (15, 250)), (3, (1, 9))]);
+        let before = Counters::from([(1, (10, 100, 17)), (2, (5, 50, 17))]);
+        let after = Counters::from([(1, (10, 100, 17)), (2, (15, 250, 17)), (3, (1, 9, 26))]);
         let grown = grown(&before, &after);
         let figures: Vec<(u64, u64)> = grown.iter().map(|p| (p.runs, p.run_time_ns)).collect();
         assert_eq!(figures, [(10, 200), (1, 9)]);

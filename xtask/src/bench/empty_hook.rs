@@ -264,7 +264,7 @@ pub fn kprobe_experiment() -> Vec<ProbeAttempt> {
     // 1. The kprobe PMU.
     let type_path = "/sys/bus/event_source/devices/kprobe/type";
     let pmu = fs::read_to_string(type_path);
-    let what = format!("perf_event_open of a kprobe on `{target}` (kprobe PMU)");
+    let what = format!("a kprobe on `{target}` (perf_event_open, kprobe PMU)");
     match pmu {
         Err(e) => attempts.push(ProbeAttempt {
             what,
@@ -292,7 +292,8 @@ pub fn kprobe_experiment() -> Vec<ProbeAttempt> {
     }
 
     // 2. tracefs kprobe_events.
-    let what = format!("`p:xtask_seccomp {target}` into tracefs `kprobe_events`");
+    let what =
+        format!("a kprobe on `{target}` (`p:xtask_seccomp {target}` into tracefs `kprobe_events`)");
     let tracefs = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         .into_iter()
         .find(|dir| std::path::Path::new(dir).join("events").is_dir());
@@ -316,8 +317,21 @@ pub fn kprobe_experiment() -> Vec<ProbeAttempt> {
         }
     }
 
-    // 3. fentry (a BPF trampoline; no kprobe needed).
-    let what = format!("an empty `fentry/{target}` program (BPF trampoline)");
+    // 3. A kprobe_multi link: ftrace's fprobe underneath, not a kprobe, so it
+    // may be there when kprobes are not.
+    let what = format!("a `kprobe.multi` link on `{target}` (fprobe, BPF_LINK_CREATE)");
+    let (answer, granted) = match kprobe_multi(target) {
+        Ok(()) => ("granted (detached at once)".to_owned(), true),
+        Err(e) => (format!("{e:#}"), false),
+    };
+    attempts.push(ProbeAttempt {
+        what,
+        answer,
+        granted,
+    });
+
+    // 4. fentry (a BPF trampoline; no kprobe needed).
+    let what = format!("an empty program on `fentry/{target}` (BPF trampoline)");
     let (answer, granted) = match attach_to(EmptyHook::Fentry, target) {
         Ok(attached) => {
             drop(attached);
@@ -331,6 +345,58 @@ pub fn kprobe_experiment() -> Vec<ProbeAttempt> {
         granted,
     });
     attempts
+}
+
+const BPF_LINK_CREATE: libc::c_long = 28;
+const BPF_PROG_TYPE_KPROBE: u32 = 2;
+const BPF_TRACE_KPROBE_MULTI: u32 = 42;
+
+/// `union bpf_attr` for BPF_LINK_CREATE of a kprobe_multi link.
+#[repr(C, align(8))]
+struct KprobeMultiLinkAttr {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+    multi_flags: u32,
+    cnt: u32,
+    syms: u64,
+    addrs: u64,
+    cookies: u64,
+}
+
+/// Loads the empty program as a kprobe_multi program and links it to
+/// `function`; dropped at once when the kernel grants it.
+fn kprobe_multi(function: &str) -> Result<()> {
+    let license = CString::new("GPL").context("license")?;
+    let mut attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_KPROBE,
+        expected_attach_type: BPF_TRACE_KPROBE_MULTI,
+        insn_cnt: EMPTY_PROGRAM.len() as u32,
+        insns: EMPTY_PROGRAM.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        ..Default::default()
+    };
+    let prog = bpf(BPF_PROG_LOAD, &mut attr)
+        .map_err(|e| anyhow::anyhow!("the kernel refused the empty kprobe.multi program: {e}"))?;
+    let name = CString::new(function).context("function name")?;
+    let syms = [name.as_ptr() as u64];
+    let mut link = KprobeMultiLinkAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_fd: 0,
+        attach_type: BPF_TRACE_KPROBE_MULTI,
+        flags: 0,
+        multi_flags: 0,
+        cnt: 1,
+        syms: syms.as_ptr() as u64,
+        addrs: 0,
+        cookies: 0,
+    };
+    let link = bpf(BPF_LINK_CREATE, &mut link)
+        .map_err(|e| anyhow::anyhow!("BPF_LINK_CREATE refused the link: {e}"))?;
+    drop(link);
+    drop(prog);
+    Ok(())
 }
 
 /// The leading fields of `struct perf_event_attr` (PERF_ATTR_SIZE_VER8).
@@ -403,4 +469,25 @@ fn tracefs_kprobe(dir: &str, function: &str) -> Result<()> {
         .write_all(b"-:xtask_seccomp\n")
         .with_context(|| format!("removing the probe xtask_seccomp from {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asks the kernel (as root): `cargo test -p xtask -- --ignored
+    /// --nocapture kprobe_experiment_answers`.
+    #[test]
+    #[ignore = "asks the running kernel for probes; needs root"]
+    fn kprobe_experiment_answers() {
+        for p in kprobe_experiment() {
+            println!("{}: {} (granted: {})", p.what, p.answer, p.granted);
+        }
+        for hook in [EmptyHook::RawTracepoint, EmptyHook::BtfTracepoint] {
+            match attach(hook) {
+                Ok(_) => println!("{hook}: attached"),
+                Err(e) => println!("{hook}: {e:#}"),
+            }
+        }
+    }
 }

@@ -588,6 +588,27 @@ impl Reader<'_> {
             };
             writeln!(md, "{}", table_row(&cells))?;
         }
+        if section.rows.contains(&Run::Beside(Neighbour::EmptyFentry)) {
+            // The kprobe experiment's probes: each refused one is a floor
+            // that could not be measured.
+            for p in self.outcome.probes.iter().skip(1) {
+                let answer = if p.granted {
+                    "granted (and closed at once); not measured".to_owned()
+                } else {
+                    format!("refused: {}", p.answer.replace('|', "/").replace('\n', " "))
+                };
+                let blank = String::new;
+                let cells = [
+                    format!("beside {}", p.what),
+                    answer,
+                    blank(),
+                    blank(),
+                    blank(),
+                    blank(),
+                ];
+                writeln!(md, "{}", table_row(&cells))?;
+            }
+        }
         writeln!(md)?;
         if !section.note.is_empty() {
             writeln!(md, "{}", section.note)?;
@@ -602,27 +623,21 @@ impl Reader<'_> {
     /// The kprobe experiment: whether the kernel lets a program hook the
     /// function that runs for a syscall a seccomp filter refuses.
     fn probes(&self, md: &mut String) -> Result<()> {
-        let probes = &self.outcome.probes;
-        if probes.is_empty() {
+        let Some((candidates, asked)) = self.outcome.probes.split_first() else {
             return Ok(());
-        }
+        };
         writeln!(
             md,
-            "Hooks on the seccomp refusal path (what container enforcement would need to \
-             explain refusals without a program on every syscall), asked of the kernel in this \
-             run; each one granted is closed at once:"
+            "The last rows of the table are the kprobe \
+             experiment: a probe on the kernel's seccomp refusal path (what would let \
+             container enforcement explain refusals without a program on every syscall), \
+             asked of the kernel in this run every way there is, each one granted closed at \
+             once. {}: {}. {} of {} granted.",
+            candidates.what,
+            candidates.answer,
+            asked.iter().filter(|p| p.granted).count(),
+            asked.len()
         )?;
-        writeln!(md)?;
-        writeln!(md, "| asked | the kernel's answer |")?;
-        writeln!(md, "| --- | --- |")?;
-        for p in probes {
-            writeln!(
-                md,
-                "| {} | {} |",
-                p.what,
-                p.answer.replace('|', "/").replace('\n', " ")
-            )?;
-        }
         writeln!(md)?;
         Ok(())
     }
@@ -2006,8 +2021,7 @@ mod tests {
                     granted: true,
                 },
                 ProbeAttempt {
-                    what: "perf_event_open of a kprobe on `__seccomp_filter` (kprobe PMU)"
-                        .to_owned(),
+                    what: "a kprobe on `__seccomp_filter` (perf_event_open, kprobe PMU)".to_owned(),
                     answer: "no kprobe PMU: reading /sys/bus/event_source/devices/kprobe/type: \
                              No such file or directory (os error 2)"
                         .to_owned(),
@@ -2136,7 +2150,8 @@ mod tests {
             "| `record` of getppid-loop (the recorded process) | 42.0 | 40.0–44.0 | +31.0 \
              (empty program on `raw_tp/sys_enter`) |",
             "| `record` of an idle `sleep`, the loop outside it | failed: no / way | | | | |",
-            "| perf_event_open of a kprobe on `__seccomp_filter` (kprobe PMU) | no kprobe PMU: ",
+            "| beside a kprobe on `__seccomp_filter` (perf_event_open, kprobe PMU) | refused: no \
+             kprobe PMU: ",
             "| beside an empty program on `tp_btf/sys_enter` | 110.0 | 109.0–111.0 | 3 | 1.10 \
              | +10.0 |",
         ] {
