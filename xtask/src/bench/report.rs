@@ -1450,6 +1450,7 @@ impl Reader<'_> {
             return Ok(());
         };
         let added = |r| m(Micro, r).map(|v| v - base);
+        let width = |r| self.stat(Case::new(Micro, r)).map(|s| s.max - s.min);
         let ns = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0} ns"));
         let raw = added(Beside(Neighbour::EmptyRawTracepoint));
         let btf = added(Beside(Neighbour::EmptyBtfTracepoint));
@@ -1509,10 +1510,13 @@ impl Reader<'_> {
             md,
             "- **Against the floor.** Issue 14 sets the recorder against the floor of its \
              hook (`{floor_name}`, {}): at most 20 ns more for the recorded process, 5 ns more \
-             for any other. End to end, a difference of 5 ns is below what the rounds of \
-             this shared 2-core machine can resolve (see the ranges in the tables); the \
-             kernel's accounting can.{stat_text}",
+             for any other. End to end, the rounds of the floor spanned {}, those of the \
+             recorder beside it {}, and in it {}: a difference smaller than those is not \
+             resolved by this run's end-to-end figures.{stat_text}",
             ns(floor),
+            ns(width(Beside(floor_neighbour))),
+            ns(width(Beside(Neighbour::Record))),
+            ns(width(Record)),
         )?;
         let fentry_case = Case::new(Micro, Beside(Neighbour::EmptyFentry));
         let fentry_text = match (fentry, self.outcome.failures.get(&fentry_case)) {
@@ -1598,8 +1602,8 @@ impl Reader<'_> {
             String::new()
         } else if probes.iter().skip(1).any(|p| p.granted) {
             format!(
-                ". A hook on the kernel's refusal path would cost an allowed call nothing; \
-                 this run's kernel granted one ({}), so the watch could move there",
+                " A hook on the kernel's refusal path would cost an allowed call nothing; \
+                 this run's kernel granted one ({}), so the container watch could move there.",
                 probes
                     .iter()
                     .skip(1)
@@ -1610,10 +1614,17 @@ impl Reader<'_> {
             )
         } else {
             format!(
-                ". A hook on the kernel's refusal path would cost an allowed call nothing, but \
-                 asked for one in this run the kernel refused every way: {}",
+                " A hook on the kernel's refusal path would cost an allowed call nothing, but \
+                 asked for one in this run (on `{}`; {}: {}) the kernel refused every way: {}. \
+                 So container enforcement keeps its eBPF watch.",
+                probes
+                    .get(1)
+                    .map_or("?", |p| p.what.split('`').nth(1).unwrap_or("?")),
+                probes[0].what,
+                probes[0].answer,
                 probes
                     .iter()
+                    .skip(1)
                     .map(|p| format!("{}: {}", p.what, p.answer.replace('|', "/")))
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -1630,8 +1641,8 @@ impl Reader<'_> {
              call it refuses to the tool (`SCMP_ACT_NOTIFY`), which answers it with the \
              profile's errno, so an allowed call costs only the filter: {} here. Containers \
              keep the eBPF watch (the engine installs their filter, so no listener of the \
-             tool's can be in it){probe_text}, and so do profiles that kill or trap, whose \
-             refusals the kernel carries out itself.",
+             tool's can be in it), and so do profiles that kill or trap, whose refusals the \
+             kernel carries out itself.{probe_text}",
             ns(kernel_watch),
             ns(watch)
         )?;
@@ -2157,7 +2168,7 @@ mod tests {
         ] {
             assert!(md.contains(row), "no row {row:?} in:\n{md}");
         }
-        assert!(md.contains("asked for one in this run the kernel refused every way"));
+        assert!(md.contains(") the kernel refused every way: a kprobe on"));
         assert!(md.contains("3 of 99 measurements started while others still used more"));
         assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
         assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
