@@ -79,19 +79,24 @@ impl StatsOn {
 }
 
 /// What the part needs from the run.
-pub struct Setup<'a> {
-    pub recorder: &'a Path,
+pub struct Setup {
+    pub recorder: PathBuf,
     /// The directory of the sample binaries.
-    pub samples: &'a Path,
-    pub scratch: &'a Path,
-    pub allow_all: &'a Path,
+    pub samples: PathBuf,
+    pub scratch: PathBuf,
+    pub allow_all: PathBuf,
     pub calls: u64,
     pub rounds: u32,
 }
 
+/// Runs the function it is given (which reads a process's programs around
+/// the loop) with the pid of `enforce` of an idle container.
+pub type WithContainer<'a> =
+    dyn FnMut(&dyn Fn(u32) -> Result<Vec<ProgSample>>) -> Result<Vec<ProgSample>> + 'a;
+
 /// Runs every [`StatCase`] once per round (rotated, as the rest of the
 /// bench) and returns the programs' figures.
-pub fn run(setup: &Setup<'_>) -> ProgStats {
+pub fn run(setup: &Setup, container: &mut WithContainer<'_>) -> ProgStats {
     let mut stats = ProgStats {
         calls: setup.calls,
         sysctl_before: read_sysctl(),
@@ -103,7 +108,7 @@ pub fn run(setup: &Setup<'_>) -> ProgStats {
             if stats.failures.contains_key(&case) {
                 continue;
             }
-            match measure(setup, case) {
+            match measure(setup, case, container) {
                 Ok(programs) => {
                     let shown: Vec<String> = programs
                         .iter()
@@ -161,7 +166,11 @@ fn type_name(number: u32) -> String {
     }
 }
 
-fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
+fn measure(
+    setup: &Setup,
+    case: StatCase,
+    container: &mut WithContainer<'_>,
+) -> Result<Vec<ProgSample>> {
     let sample = |name: &str| setup.samples.join(name);
     let loop_command = |name: &str| {
         let mut cmd = Command::new(sample(name));
@@ -197,15 +206,34 @@ fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
                 run_time_ns: time,
             }])
         }
-        StatCase::RecordOutside => {
-            let mut record = Command::new(setup.recorder);
+        StatCase::EnforceContainerOutside => {
+            let around = |pid: u32| -> Result<Vec<ProgSample>> {
+                let on = StatsOn::new()?;
+                let before = process_counters(pid)?;
+                let looped = run_loop(&mut loop_command("getppid-loop"));
+                let after = process_counters(pid);
+                drop(on);
+                looped?;
+                Ok(grown(&before, &after?))
+            };
+            container(&around)
+        }
+        StatCase::RecordOutside | StatCase::EnforceOutside => {
+            let mut record = Command::new(&setup.recorder);
+            if case == StatCase::EnforceOutside {
+                record
+                    .args(["enforce", "-q", "--profile"])
+                    .arg(&setup.allow_all);
+            } else {
+                record
+                    .args(["record", "-q", "-o"])
+                    .arg(setup.scratch.join("stats-outside.json"));
+            }
             record
-                .args(["record", "-q", "-o"])
-                .arg(setup.scratch.join("stats-outside.json"))
                 .args(["--", "sleep", "3600"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null());
-            let mut idle = BackgroundProcess::spawn("an idle recording", &mut record)?;
+            let mut idle = BackgroundProcess::spawn(display(&record), &mut record)?;
             wait_until_recording(&mut idle, "sleep")?;
             let on = StatsOn::new()?;
             let before = process_counters(idle.id())?;
@@ -249,10 +277,10 @@ fn measure(setup: &Setup<'_>, case: StatCase) -> Result<Vec<ProgSample>> {
                 ),
             )
             .with_context(|| format!("cannot write {}", script.display()))?;
-            let mut cmd = Command::new(setup.recorder);
+            let mut cmd = Command::new(&setup.recorder);
             if case == StatCase::KernelWatch {
                 cmd.args(["enforce", "-q", "--watch", "kernel", "--profile"])
-                    .arg(setup.allow_all);
+                    .arg(&setup.allow_all);
             } else {
                 cmd.args(["record", "-q", "-o"])
                     .arg(setup.scratch.join("stats-recorded.json"));
@@ -361,9 +389,8 @@ fn process_counters(pid: u32) -> Result<Counters> {
             counters.insert(id, (runs, time, prog_type.unwrap_or(0)));
         }
     }
-    if counters.is_empty() {
-        bail!("process {pid} holds no eBPF program");
-    }
+    // Empty when the process holds none (a native `enforce`, whose listener
+    // needs no eBPF program): then nothing of it runs for other processes.
     Ok(counters)
 }
 

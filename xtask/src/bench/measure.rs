@@ -230,16 +230,22 @@ pub enum StatCase {
     /// `enforce --watch kernel` (allow-all profile) of the loop: the eBPF
     /// denial watch, the one containers get.
     KernelWatch,
+    /// `enforce` (allow-all profile) of an idle `sleep`; the loop outside.
+    EnforceOutside,
+    /// `enforce -- docker run …` of an idle redis-server; the loop outside.
+    EnforceContainerOutside,
 }
 
 impl StatCase {
-    pub const ALL: [StatCase; 6] = [
+    pub const ALL: [StatCase; 8] = [
         StatCase::EmptyRawTracepoint,
         StatCase::EmptyBtfTracepoint,
         StatCase::RecordOutside,
         StatCase::Recorded,
         StatCase::RecordedCaptured,
         StatCase::KernelWatch,
+        StatCase::EnforceOutside,
+        StatCase::EnforceContainerOutside,
     ];
 
     pub fn label(self) -> &'static str {
@@ -252,6 +258,13 @@ impl StatCase {
             StatCase::KernelWatch => {
                 "`enforce --watch kernel` of getppid-loop (the eBPF denial watch, as for a \
                  container)"
+            }
+            StatCase::EnforceOutside => {
+                "`enforce` of an idle `sleep` (the seccomp listener), the loop outside it"
+            }
+            StatCase::EnforceContainerOutside => {
+                "`enforce -- docker run …` of an idle redis-server (the eBPF watch), the loop \
+                 outside it"
             }
         }
     }

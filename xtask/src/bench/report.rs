@@ -1092,6 +1092,17 @@ impl Reader<'_> {
                     error.replace('|', "/")
                 )?;
             }
+            if stats
+                .samples
+                .get(&case)
+                .is_some_and(|rounds| rounds.iter().all(|programs| programs.is_empty()))
+            {
+                writeln!(
+                    md,
+                    "| {} | none: no program of it ran during the loop | | | | |",
+                    case.label()
+                )?;
+            }
             for (name, type_name, values) in self.stat_programs(case) {
                 let mut runs: Vec<f64> = values.iter().map(|&(r, _)| r as f64).collect();
                 runs.sort_by(f64::total_cmp);
@@ -1365,9 +1376,17 @@ impl Reader<'_> {
                     )
                 }),
         ));
-        for (what, neighbour) in [
-            ("native: the seccomp listener", Neighbour::Enforce),
-            ("container: the eBPF watch", Neighbour::EnforceContainer),
+        for (what, neighbour, case) in [
+            (
+                "native: the seccomp listener",
+                Neighbour::Enforce,
+                StatCase::EnforceOutside,
+            ),
+            (
+                "container: the eBPF watch",
+                Neighbour::EnforceContainer,
+                StatCase::EnforceContainerOutside,
+            ),
         ] {
             let base = self.stat(Case::new(Micro, Untraced));
             targets.push(Target::new(
@@ -1384,6 +1403,35 @@ impl Reader<'_> {
                         ),
                     )
                 }),
+            ));
+            let rounds = self.outcome.prog_stats.samples.get(&case);
+            let measured = rounds.map(|rounds| match self.per_syscall(case) {
+                None => {
+                    let ran: u64 = rounds.iter().flatten().map(|p| p.runs).sum();
+                    (
+                        true,
+                        format!(
+                            "no program of `enforce` ran on the loop's syscalls ({ran} runs \
+                             in all during the loop, none per call)"
+                        ),
+                    )
+                }
+                Some((stat, count)) => (
+                    false,
+                    format!(
+                        "{count} program(s) of `enforce` ran on every syscall of the loop: \
+                         {:.1} ns a syscall{}, and the hook's floor with them",
+                        stat.median,
+                        self.stat_above(case)
+                            .map_or(String::new(), |(above, ..)| format!(
+                                " ({above:+.1} ns above as many empty programs)"
+                            ))
+                    ),
+                ),
+            });
+            targets.push(Target::new(
+                "… the same in the kernel's accounting (bpf-stats)".to_owned(),
+                measured,
             ));
         }
 
@@ -2059,6 +2107,16 @@ mod tests {
                             vec![prog_sample("sys_enter", "raw_tracepoint", 1400, 44)],
                         ],
                     ),
+                    (StatCase::EnforceOutside, vec![vec![], vec![]]),
+                    (
+                        StatCase::EnforceContainerOutside,
+                        vec![vec![prog_sample(
+                            "enforce_enter",
+                            "raw_tracepoint",
+                            1100,
+                            15,
+                        )]],
+                    ),
                     (
                         StatCase::KernelWatch,
                         vec![vec![
@@ -2150,6 +2208,17 @@ mod tests {
             "| `enforce` costs processes outside it nothing measurable (container: the eBPF \
              watch) | **missed** |",
             "| recorder's peak RSS < 30 MiB | met | highest of all recordings: 21.0 MiB |",
+            "watch) | **missed** | the loop outside: 120.0 against 100.0 ns/call untraced, +20.0 \
+             ns; the untraced rounds span 5.0 ns |\n| … the same in the kernel's accounting \
+             (bpf-stats) | **missed** | 1 program(s) of `enforce` ran on every syscall of the \
+             loop: 15.0 ns a syscall (+4.0 ns above as many empty programs), and the hook's \
+             floor with them |",
+            "listener) | met | the loop outside: 101.0 against 100.0 ns/call untraced, +1.0 ns; \
+             the untraced rounds span 5.0 ns |\n| … the same in the kernel's accounting \
+             (bpf-stats) | met | no program of `enforce` ran on the loop's syscalls (0 runs in \
+             all during the loop, none per call) |",
+            "| `enforce` of an idle `sleep` (the seccomp listener), the loop outside it | none: \
+             no program of it ran during the loop | | | | |",
             "| argument capture: a syscall outside the captured set costs nothing more | not \
              measured | getppid is outside",
         ] {
@@ -2172,7 +2241,7 @@ mod tests {
         assert!(md.contains("3 of 99 measurements started while others still used more"));
         assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
         assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
-        assert_eq!(summary.lines().count(), 15, "{summary}");
+        assert_eq!(summary.lines().count(), 17, "{summary}");
         assert!(
             svg.contains("getppid-loop, recorded (vs untraced)"),
             "{svg}"
@@ -2219,7 +2288,7 @@ mod tests {
         ] {
             assert!(!md.contains(absent), "{absent:?} in:\n{md}");
         }
-        assert_eq!(summary.matches("not measured").count(), 15, "{summary}");
+        assert_eq!(summary.matches("not measured").count(), 17, "{summary}");
         assert!(!svg.contains("(vs "), "{svg}");
     }
 

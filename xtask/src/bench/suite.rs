@@ -30,8 +30,8 @@ use super::{
     empty_hook::{self, EmptyHook},
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
     measure::{
-        BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgStats, Run,
-        Sizes, Workload, learned_label, unit,
+        BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgSample,
+        ProgStats, Run, Sizes, Workload, learned_label, unit,
     },
     util::{child_named, round_order, wait_until_recording},
 };
@@ -462,14 +462,18 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     load_averages.push(load_average());
 
     let prog_stats = if plan.parts.contains(&Part::BpfStats) {
-        bpf_stats::run(&bpf_stats::Setup {
-            recorder: &bench.recorder,
-            samples: &bench.samples,
-            scratch: &bench.scratch,
-            allow_all: &bench.allow_all,
+        let setup = bpf_stats::Setup {
+            recorder: bench.recorder.clone(),
+            samples: bench.samples.clone(),
+            scratch: bench.scratch.clone(),
+            allow_all: bench.allow_all.clone(),
             calls: sizes.calls,
             rounds,
-        })
+        };
+        let mut container = |inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
+            bench.with_enforced_container("stats-container", |_, pid| inner(pid))
+        };
+        bpf_stats::run(&setup, &mut container)
     } else {
         ProgStats::default()
     };
@@ -837,34 +841,7 @@ impl Bench {
                 ns
             }
             Neighbour::EnforceContainer => {
-                let name = self.container_name();
-                let mut docker =
-                    self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
-                docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
-                let mut cmd = self.enforce_container(&docker, Policy::Learned, Workload::Redis)?;
-                let guard = ContainerGuard {
-                    name,
-                    docker_host: self.docker_host.clone(),
-                };
-                let log_path = self.scratch.join(format!("{tag}.log"));
-                let log = File::create(&log_path)?;
-                cmd.stdout(log.try_clone()?).stderr(log);
-                let mut server = BackgroundProcess::spawn("an idle enforced container", &mut cmd)?;
-                wait_for_redis(&mut server, &log_path)?;
-                let ns = measure(self, &mut micro);
-                let shutdown = redis_shutdown();
-                let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
-                drop(guard);
-                shutdown?;
-                let log = fs::read_to_string(&log_path).unwrap_or_default();
-                self.keep_notes(&log);
-                if !status.success() {
-                    bail!(
-                        "the enforced container ended with {status}: {}",
-                        last_lines(&log, 5)
-                    );
-                }
-                ns
+                self.with_enforced_container(tag, |bench, _| measure(bench, &mut micro))
             }
             Neighbour::EmptyRawTracepoint
             | Neighbour::EmptyBtfTracepoint
@@ -880,6 +857,43 @@ impl Bench {
                 ns
             }
         }
+    }
+
+    /// Runs `f` while `enforce --profile LEARNED -- docker run …` of an
+    /// idle redis-server runs (the container's eBPF denial watch), with the
+    /// pid of `enforce`; then shuts the server down.
+    fn with_enforced_container<T>(
+        &mut self,
+        tag: &str,
+        f: impl FnOnce(&mut Bench, u32) -> Result<T>,
+    ) -> Result<T> {
+        let name = self.container_name();
+        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
+        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
+        let mut cmd = self.enforce_container(&docker, Policy::Learned, Workload::Redis)?;
+        let guard = ContainerGuard {
+            name,
+            docker_host: self.docker_host.clone(),
+        };
+        let log_path = self.scratch.join(format!("{tag}.log"));
+        let log = File::create(&log_path)?;
+        cmd.stdout(log.try_clone()?).stderr(log);
+        let mut server = BackgroundProcess::spawn("an idle enforced container", &mut cmd)?;
+        wait_for_redis(&mut server, &log_path)?;
+        let result = f(self, server.id());
+        let shutdown = redis_shutdown();
+        let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
+        drop(guard);
+        shutdown?;
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        self.keep_notes(&log);
+        if !status.success() {
+            bail!(
+                "the enforced container ended with {status}: {}",
+                last_lines(&log, 5)
+            );
+        }
+        result
     }
 
     /// `docker run --rm [--security-opt seccomp=...]`, up to the image.
