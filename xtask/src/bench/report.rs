@@ -1,8 +1,9 @@
 //! BENCHMARKS.md and benchmarks.svg from a run of `cargo xtask bench`: the
 //! machine, the command that reproduces the run, a table per group as
-//! ratios to the group's baseline, memory, profile sizes, and the targets
-//! of issue 6 with how far each is met or missed. All of the text that
-//! quotes a figure is made here from the run's own numbers.
+//! ratios to the group's baseline, the programs' own run statistics, memory,
+//! profile sizes, and the targets of issue 14 with how far each is met or
+//! missed. All of the text that quotes a figure is made here from the run's
+//! own numbers.
 
 use std::{
     fmt::Write as _,
@@ -1071,7 +1072,8 @@ impl Reader<'_> {
              after it. These counters time only the program itself, not the hook that calls \
              it, so they are far steadier than the end-to-end figures; with statistics on, \
              the kernel also reads the clock twice around every run of every program, the \
-             same for all rows, so the differences between rows are what count. The counts \
+             same for all rows, so the differences between rows are what count (the empty \
+             program, two instructions, is almost all that overhead). The counts \
              are of every task's syscalls in the window (the machine's other processes too), \
              so a recorder's figure mixes its cheap exit for other tasks into the recorded \
              process's.",
