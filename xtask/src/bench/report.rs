@@ -945,15 +945,13 @@ impl Reader<'_> {
             .and_then(|programs| programs.first())
             .and_then(|p| tracing(&p.type_name));
         let from_memory = || {
-            let programs: Vec<&str> = self
-                .outcome
-                .memory
-                .bpf
-                .get("record (native)")?
-                .iter()
-                .filter(|o| o.kind == "prog")
-                .map(|o| o.type_name.as_str())
-                .collect();
+            let objects = self.outcome.memory.bpf.get("record (native)")?;
+            let programs = || objects.iter().filter(|o| o.kind == "prog");
+            // The counting program is the one on sys_enter, by its name.
+            if let Some(enter) = programs().find(|o| o.name.contains("sys_enter")) {
+                return tracing(&enter.type_name);
+            }
+            let programs: Vec<&str> = programs().map(|o| o.type_name.as_str()).collect();
             if programs.contains(&"raw_tracepoint") {
                 Some(false)
             } else if programs.contains(&"tracing") {
@@ -2249,6 +2247,34 @@ mod tests {
             "{svg}"
         );
         assert!(!svg.contains("/bin/true"), "start-up has no chart group");
+    }
+
+    /// A recorder on `tp_btf/sys_enter` is set against the empty program
+    /// there, in both the end-to-end and the bpf-stats verdicts.
+    #[test]
+    fn report_of_a_btf_tracepoint_recorder() {
+        let (md, _, _) = render("tp-btf", |scratch| {
+            let mut run = outcome(scratch);
+            let stats = &mut run.prog_stats.samples;
+            stats.insert(
+                StatCase::Recorded,
+                vec![vec![prog_sample("sys_enter", "tracing", 1500, 30)]],
+            );
+            stats.insert(
+                StatCase::EmptyBtfTracepoint,
+                vec![vec![prog_sample("xtask_noop", "tracing", 1500, 9)]],
+            );
+            run
+        });
+        for text in [
+            "(getppid-loop) ≤ the empty hook + 20 ns (end-to-end) | **missed** | 150.0 ns/call \
+             against 110.0 beside the empty `tp_btf/sys_enter` program: +40.0 ns",
+            "| … the same in the kernel's accounting (bpf-stats) | **missed** | the recorder's \
+             program 30.0 ns a run, the empty program 9.0: +21.0 ns |",
+            "the hook the recorder used (`tp_btf/sys_enter`, from the recorder's programs)",
+        ] {
+            assert!(md.contains(text), "no {text:?} in:\n{md}");
+        }
     }
 
     /// Only the start-up part: most targets are not measured, and the
