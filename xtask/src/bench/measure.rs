@@ -6,6 +6,8 @@
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
+pub use super::empty_hook::ProbeAttempt;
+
 /// The workloads' sizes.
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
@@ -99,6 +101,9 @@ pub enum Run {
     Beside(Neighbour),
     /// `docker run --security-opt seccomp=...` (Docker's default: no option).
     Container(Policy),
+    /// `syscall-profile enforce --profile P -- docker run ...`: the engine
+    /// installs the filter, the tool watches refusals with its eBPF watch.
+    ContainerEnforce(Policy),
     /// `record -- docker run ...`.
     ContainerRecord,
     /// bpftrace on the running container's cgroup.
@@ -118,8 +123,16 @@ pub enum Neighbour {
     EmptyTracepoint,
     /// The empty program of `empty_hook` on `raw_tp/sys_enter`.
     EmptyRawTracepoint,
+    /// The empty program on `tp_btf/sys_enter`.
+    EmptyBtfTracepoint,
     /// The empty program on `fentry/x64_sys_call`.
     EmptyFentry,
+    /// `enforce` (allow-all profile) of an idle `sleep`: its seccomp
+    /// listener, natively.
+    Enforce,
+    /// `enforce --profile LEARNED -- docker run …` of an idle redis-server:
+    /// the container's eBPF denial watch.
+    EnforceContainer,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
@@ -194,6 +207,90 @@ pub struct Outcome {
     /// The commit the binaries were built from.
     pub commit: String,
     pub busy: Busy,
+    /// The kernel's answers to the kprobe experiment (with the floors).
+    pub probes: Vec<ProbeAttempt>,
+    /// The programs' own run statistics (`bpf-stats` part).
+    pub prog_stats: ProgStats,
+}
+
+/// A measurement of the `bpf-stats` part: a getppid-loop run with the
+/// kernel's eBPF run statistics on, and whose programs are read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum StatCase {
+    /// The empty program on `raw_tp/sys_enter`; the loop runs beside it.
+    EmptyRawTracepoint,
+    /// The empty program on `tp_btf/sys_enter`.
+    EmptyBtfTracepoint,
+    /// `record` of an idle `sleep`; the loop runs outside the recording.
+    RecordOutside,
+    /// `record` of the loop.
+    Recorded,
+    /// `record` of captured-loop (a captured syscall).
+    RecordedCaptured,
+    /// `enforce --watch kernel` (allow-all profile) of the loop: the eBPF
+    /// denial watch, the one containers get.
+    KernelWatch,
+    /// `enforce` (allow-all profile) of an idle `sleep`; the loop outside.
+    EnforceOutside,
+    /// `enforce -- docker run …` of an idle redis-server; the loop outside.
+    EnforceContainerOutside,
+}
+
+impl StatCase {
+    pub const ALL: [StatCase; 8] = [
+        StatCase::EmptyRawTracepoint,
+        StatCase::EmptyBtfTracepoint,
+        StatCase::RecordOutside,
+        StatCase::Recorded,
+        StatCase::RecordedCaptured,
+        StatCase::KernelWatch,
+        StatCase::EnforceOutside,
+        StatCase::EnforceContainerOutside,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StatCase::EmptyRawTracepoint => "empty program on `raw_tp/sys_enter`",
+            StatCase::EmptyBtfTracepoint => "empty program on `tp_btf/sys_enter`",
+            StatCase::RecordOutside => "`record` of an idle `sleep`, the loop outside it",
+            StatCase::Recorded => "`record` of getppid-loop (the recorded process)",
+            StatCase::RecordedCaptured => "`record` of captured-loop (a captured syscall)",
+            StatCase::KernelWatch => {
+                "`enforce --watch kernel` of getppid-loop (the eBPF denial watch, as for a \
+                 container)"
+            }
+            StatCase::EnforceOutside => {
+                "`enforce` of an idle `sleep` (the seccomp listener), the loop outside it"
+            }
+            StatCase::EnforceContainerOutside => {
+                "`enforce -- docker run …` of an idle redis-server (the eBPF watch), the loop \
+                 outside it"
+            }
+        }
+    }
+}
+
+/// One program's share of one measurement: what its run counters grew by.
+#[derive(Clone, Debug)]
+pub struct ProgSample {
+    pub name: String,
+    /// bpftool's name of the program type (`raw_tracepoint`, `tracing`…).
+    pub type_name: String,
+    pub runs: u64,
+    pub run_time_ns: u64,
+}
+
+/// The figures of the `bpf-stats` part.
+#[derive(Default)]
+pub struct ProgStats {
+    /// The loop's syscalls per measurement.
+    pub calls: u64,
+    /// Per case, per round: every program whose counters grew.
+    pub samples: BTreeMap<StatCase, Vec<Vec<ProgSample>>>,
+    pub failures: BTreeMap<StatCase, String>,
+    /// `kernel.bpf_stats_enabled` before the part and after it.
+    pub sysctl_before: String,
+    pub sysctl_after: String,
 }
 
 /// How busy the machine was with other work when measurements started.
@@ -259,8 +356,20 @@ pub fn run_label(run: Run) -> String {
         Run::Beside(Neighbour::EmptyRawTracepoint) => {
             "beside an empty program on `raw_tp/sys_enter`".to_owned()
         }
+        Run::Beside(Neighbour::EmptyBtfTracepoint) => {
+            "beside an empty program on `tp_btf/sys_enter`".to_owned()
+        }
         Run::Beside(Neighbour::EmptyFentry) => {
             "beside an empty program on `fentry/x64_sys_call`".to_owned()
+        }
+        Run::Beside(Neighbour::Enforce) => {
+            "beside `enforce` of an idle `sleep` (allow-all profile: the seccomp listener)"
+                .to_owned()
+        }
+        Run::Beside(Neighbour::EnforceContainer) => {
+            "beside `enforce -- docker run …` of an idle redis-server (learned profile: the \
+             eBPF denial watch)"
+                .to_owned()
         }
         Run::Container(Policy::None) => "`docker run --security-opt seccomp=unconfined`".to_owned(),
         Run::Container(Policy::DockerDefault) => {
@@ -268,6 +377,17 @@ pub fn run_label(run: Run) -> String {
         }
         Run::Container(Policy::Learned) => {
             "`docker run --security-opt seccomp=LEARNED.json`".to_owned()
+        }
+        Run::ContainerEnforce(Policy::None) => {
+            "`syscall-profile enforce -- docker run …`, allow-all profile (the eBPF denial \
+             watch alone)"
+                .to_owned()
+        }
+        Run::ContainerEnforce(Policy::DockerDefault) => {
+            "`syscall-profile enforce -- docker run …`, Docker's default profile".to_owned()
+        }
+        Run::ContainerEnforce(Policy::Learned) => {
+            "`syscall-profile enforce --profile LEARNED.json -- docker run …`".to_owned()
         }
         Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
         Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),

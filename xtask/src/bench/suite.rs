@@ -26,11 +26,12 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use super::{
+    bpf_stats,
     empty_hook::{self, EmptyHook},
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
     measure::{
-        BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, Run, Sizes,
-        Workload, learned_label, unit,
+        BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgSample,
+        ProgStats, Run, Sizes, Workload, learned_label, unit,
     },
     util::{child_named, round_order, wait_until_recording},
 };
@@ -55,15 +56,19 @@ pub enum Part {
     /// What argument capture adds: a captured syscall's loop recorded,
     /// beside getppid's (not captured).
     Arguments,
+    /// Each eBPF program's cost per run in the kernel's own accounting
+    /// (run statistics on only for these measurements).
+    BpfStats,
 }
 
 impl Part {
-    pub const ALL: [Part; 5] = [
+    pub const ALL: [Part; 6] = [
         Part::Recording,
         Part::Others,
         Part::Enforcement,
         Part::Startup,
         Part::Arguments,
+        Part::BpfStats,
     ];
 }
 
@@ -75,6 +80,7 @@ impl fmt::Display for Part {
             Part::Enforcement => "enforcement",
             Part::Startup => "startup",
             Part::Arguments => "arguments",
+            Part::BpfStats => "bpf-stats",
         })
     }
 }
@@ -98,6 +104,10 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                         add(Case::new(workload, run));
                     }
                 }
+                // The floors of the recorded process: the hook alone.
+                for neighbour in [Neighbour::EmptyRawTracepoint, Neighbour::EmptyBtfTracepoint] {
+                    add(Case::new(Micro, Beside(neighbour)));
+                }
                 add(Case::new(Redis, Container(Policy::DockerDefault)));
                 for run in [ContainerRecord, ContainerBpftrace, ContainerStrace] {
                     add(Case::new(Redis, run));
@@ -110,6 +120,7 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                     Neighbour::Bpftrace,
                     Neighbour::EmptyTracepoint,
                     Neighbour::EmptyRawTracepoint,
+                    Neighbour::EmptyBtfTracepoint,
                     Neighbour::EmptyFentry,
                 ] {
                     add(Case::new(Micro, Beside(neighbour)));
@@ -128,6 +139,13 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                 // The two denial watches side by side.
                 add(Case::new(Micro, EnforceKernelWatch(Policy::None)));
                 add(Case::new(Micro, EnforceKernelWatch(Policy::Learned)));
+                // A container under `enforce` (the engine's filter and the
+                // eBPF watch) beside plain `docker run` with the same profile.
+                add(Case::new(Micro, ContainerEnforce(Policy::None)));
+                add(Case::new(Micro, ContainerEnforce(Policy::Learned)));
+                // What `enforce` costs processes outside it.
+                add(Case::new(Micro, Beside(Neighbour::Enforce)));
+                add(Case::new(Micro, Beside(Neighbour::EnforceContainer)));
             }
             Part::Startup => {
                 for workload in [True, StartTime] {
@@ -141,6 +159,8 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                     add(Case::new(workload, Record));
                 }
             }
+            // Measured apart, after the rounds (see `bpf_stats`).
+            Part::BpfStats => {}
         }
     }
     list
@@ -365,6 +385,21 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     // profile sizes; they are the warm-up runs too.
     bench.learn_all()?;
 
+    // Whether the kernel can hook its seccomp refusal path: asked once.
+    let probes = if plan
+        .parts
+        .iter()
+        .any(|p| matches!(p, Part::Others | Part::Enforcement))
+    {
+        let probes = empty_hook::kprobe_experiment();
+        for p in &probes {
+            eprintln!("xtask bench: kprobe experiment: {}: {}", p.what, p.answer);
+        }
+        probes
+    } else {
+        Vec::new()
+    };
+
     let cases = cases(&plan.parts, docker_default.is_some());
     let mut samples: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
     let mut failures: BTreeMap<Case, String> = BTreeMap::new();
@@ -426,6 +461,23 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     }
     load_averages.push(load_average());
 
+    let prog_stats = if plan.parts.contains(&Part::BpfStats) {
+        let setup = bpf_stats::Setup {
+            recorder: bench.recorder.clone(),
+            samples: bench.samples.clone(),
+            scratch: bench.scratch.clone(),
+            allow_all: bench.allow_all.clone(),
+            calls: sizes.calls,
+            rounds,
+        };
+        let mut container = |inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
+            bench.with_enforced_container("stats-container", |_, pid| inner(pid))
+        };
+        bpf_stats::run(&setup, &mut container)
+    } else {
+        ProgStats::default()
+    };
+
     let learned = bench
         .learned
         .iter()
@@ -453,6 +505,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             busy: busy_measurements,
             waited: cpu_quiet.waited,
         },
+        probes,
+        prog_stats,
     };
     let session = Session {
         services,
@@ -653,6 +707,17 @@ impl Bench {
                 let stderr = self.run_to_end(&mut cmd, None)?;
                 parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
             }
+            (Workload::Micro, Run::ContainerEnforce(policy)) => {
+                // `enforce` adds the filter's option to the command line.
+                let mut docker = self.docker_run(Policy::DockerDefault, Workload::Micro, None)?;
+                docker
+                    .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
+                    .arg(self.sizes.calls.to_string());
+                let mut cmd = self.enforce_container(&docker, policy, Workload::Micro)?;
+                let stderr = self.run_to_end(&mut cmd, None)?;
+                self.keep_notes(&stderr);
+                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
+            }
             (Workload::Redis, run) => self.redis(run, &tag).map(|v| vec![v]),
             (workload @ (Workload::True | Workload::StartTime), run) => {
                 self.startup(workload, run, &tag)
@@ -761,11 +826,30 @@ impl Bench {
                 end_bpftrace(&mut tracer, sleep)?;
                 ns
             }
-            Neighbour::EmptyRawTracepoint | Neighbour::EmptyFentry => {
-                let hook = if neighbour == Neighbour::EmptyFentry {
-                    EmptyHook::Fentry
-                } else {
-                    EmptyHook::RawTracepoint
+            Neighbour::Enforce => {
+                let mut enforce = Command::new(&self.recorder);
+                enforce
+                    .args(["enforce", "-q", "--profile"])
+                    .arg(&self.allow_all)
+                    .args(["--", "sleep", "3600"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null());
+                let mut idle = BackgroundProcess::spawn("an idle enforce", &mut enforce)?;
+                wait_until_recording(&mut idle, "sleep")?;
+                let ns = measure(self, &mut micro);
+                idle.stop()?;
+                ns
+            }
+            Neighbour::EnforceContainer => {
+                self.with_enforced_container(tag, |bench, _| measure(bench, &mut micro))
+            }
+            Neighbour::EmptyRawTracepoint
+            | Neighbour::EmptyBtfTracepoint
+            | Neighbour::EmptyFentry => {
+                let hook = match neighbour {
+                    Neighbour::EmptyFentry => EmptyHook::Fentry,
+                    Neighbour::EmptyBtfTracepoint => EmptyHook::BtfTracepoint,
+                    _ => EmptyHook::RawTracepoint,
                 };
                 let attached = empty_hook::attach(hook)?;
                 let ns = measure(self, &mut micro);
@@ -773,6 +857,43 @@ impl Bench {
                 ns
             }
         }
+    }
+
+    /// Runs `f` while `enforce --profile LEARNED -- docker run …` of an
+    /// idle redis-server runs (the container's eBPF denial watch), with the
+    /// pid of `enforce`; then shuts the server down.
+    fn with_enforced_container<T>(
+        &mut self,
+        tag: &str,
+        f: impl FnOnce(&mut Bench, u32) -> Result<T>,
+    ) -> Result<T> {
+        let name = self.container_name();
+        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
+        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
+        let mut cmd = self.enforce_container(&docker, Policy::Learned, Workload::Redis)?;
+        let guard = ContainerGuard {
+            name,
+            docker_host: self.docker_host.clone(),
+        };
+        let log_path = self.scratch.join(format!("{tag}.log"));
+        let log = File::create(&log_path)?;
+        cmd.stdout(log.try_clone()?).stderr(log);
+        let mut server = BackgroundProcess::spawn("an idle enforced container", &mut cmd)?;
+        wait_for_redis(&mut server, &log_path)?;
+        let result = f(self, server.id());
+        let shutdown = redis_shutdown();
+        let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
+        drop(guard);
+        shutdown?;
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        self.keep_notes(&log);
+        if !status.success() {
+            bail!(
+                "the enforced container ended with {status}: {}",
+                last_lines(&log, 5)
+            );
+        }
+        result
     }
 
     /// `docker run --rm [--security-opt seccomp=...]`, up to the image.
@@ -1157,6 +1278,24 @@ impl Bench {
         )
     }
 
+    /// `enforce -q --profile P -- DOCKER…` for a container.
+    fn enforce_container(
+        &self,
+        docker: &Command,
+        policy: Policy,
+        workload: Workload,
+    ) -> Result<Command> {
+        let mut cmd = Command::new(&self.recorder);
+        cmd.args(["enforce", "-q", "--profile"])
+            .arg(self.policy_file(workload, policy, true)?)
+            .arg("--")
+            .arg(docker.get_program())
+            .args(docker.get_args())
+            .env("DOCKER_HOST", &self.docker_host)
+            .stdin(Stdio::null());
+        Ok(cmd)
+    }
+
     fn record_container(&self, docker: &Command, output: &Path) -> Command {
         let mut cmd = Command::new(&self.recorder);
         cmd.args(["record", "-q", "-o"])
@@ -1204,7 +1343,11 @@ enum Attach {
 fn is_container(run: Run) -> bool {
     matches!(
         run,
-        Run::Container(_) | Run::ContainerRecord | Run::ContainerBpftrace | Run::ContainerStrace
+        Run::Container(_)
+            | Run::ContainerEnforce(_)
+            | Run::ContainerRecord
+            | Run::ContainerBpftrace
+            | Run::ContainerStrace
     )
 }
 
@@ -1492,7 +1635,7 @@ fn bpf_objects(pid: u32) -> Result<Vec<BpfObject>> {
 }
 
 /// The name and type bpftool gives map or program `id`.
-fn bpftool_names(kind: &str, id: u64) -> Option<(String, String)> {
+pub(super) fn bpftool_names(kind: &str, id: u64) -> Option<(String, String)> {
     let output = Command::new("bpftool")
         .args(["-j", kind, "show", "id", &id.to_string()])
         .output()

@@ -1,0 +1,441 @@
+//! The `bpf-stats` part of `cargo xtask bench`: what each eBPF program
+//! costs per run in the kernel's own accounting (`run_time_ns` and
+//! `run_cnt` in a program's `/proc/PID/fdinfo`), with a getppid-loop as the
+//! load. Beside the end-to-end timings this has far less noise: it counts
+//! only the time inside the program, not the hook's or the rest of the
+//! machine's.
+//!
+//! The kernel keeps these counters only while run statistics are on
+//! (`kernel.bpf_stats_enabled`). They are switched on with the bpf(2)
+//! command BPF_ENABLE_STATS, not by writing the sysctl: the kernel keeps
+//! them on only while the file descriptor it returns is open, so they go
+//! off again on every path out of a measurement, errors, signals and
+//! SIGKILL included, and the sysctl is never written by the benchmark
+//! (it reads 1 while the descriptor is open, and its previous value after).
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+use super::{
+    empty_hook::{self, EmptyHook},
+    measure::{ProgSample, ProgStats, StatCase},
+    suite::bpftool_names,
+    util::{round_order, wait_until_recording},
+};
+use crate::{services::BackgroundProcess, workspace::display};
+
+const BPF_ENABLE_STATS: libc::c_long = 32;
+const BPF_STATS_RUN_TIME: u32 = 0;
+const SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+/// How long the loop may take under any of the cases.
+const LOOP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Run statistics on for as long as this lives (the kernel drops them when
+/// the descriptor closes, also when the process dies).
+struct StatsOn {
+    _fd: OwnedFd,
+}
+
+impl StatsOn {
+    fn new() -> Result<Self> {
+        #[repr(C, align(8))]
+        struct EnableStatsAttr {
+            type_: u32,
+            _pad: u32,
+        }
+        let mut attr = EnableStatsAttr {
+            type_: BPF_STATS_RUN_TIME,
+            _pad: 0,
+        };
+        // SAFETY: `attr` is a live bpf_attr prefix for BPF_ENABLE_STATS of
+        // the size given.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_ENABLE_STATS,
+                &mut attr as *mut EnableStatsAttr as *mut libc::c_void,
+                std::mem::size_of::<EnableStatsAttr>() as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("bpf(BPF_ENABLE_STATS) refused: no eBPF run statistics");
+        }
+        let fd = i32::try_from(fd).context("bpf(BPF_ENABLE_STATS): fd out of range")?;
+        // SAFETY: a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(StatsOn { _fd: fd })
+    }
+}
+
+/// What the part needs from the run.
+pub struct Setup {
+    pub recorder: PathBuf,
+    /// The directory of the sample binaries.
+    pub samples: PathBuf,
+    pub scratch: PathBuf,
+    pub allow_all: PathBuf,
+    pub calls: u64,
+    pub rounds: u32,
+}
+
+/// Runs the function it is given (which reads a process's programs around
+/// the loop) with the pid of `enforce` of an idle container.
+pub type WithContainer<'a> =
+    dyn FnMut(&dyn Fn(u32) -> Result<Vec<ProgSample>>) -> Result<Vec<ProgSample>> + 'a;
+
+/// Runs every [`StatCase`] once per round (rotated, as the rest of the
+/// bench) and returns the programs' figures.
+pub fn run(setup: &Setup, container: &mut WithContainer<'_>) -> ProgStats {
+    let mut stats = ProgStats {
+        calls: setup.calls,
+        sysctl_before: read_sysctl(),
+        ..Default::default()
+    };
+    for round in 0..setup.rounds as usize {
+        for index in round_order(round, StatCase::ALL.len()) {
+            let case = StatCase::ALL[index];
+            if stats.failures.contains_key(&case) {
+                continue;
+            }
+            match measure(setup, case, container) {
+                Ok(programs) => {
+                    let shown: Vec<String> = programs
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "{} {:.1} ns/run × {}",
+                                p.name,
+                                p.run_time_ns as f64 / p.runs.max(1) as f64,
+                                p.runs
+                            )
+                        })
+                        .collect();
+                    eprintln!(
+                        "xtask bench: round {}/{}: bpf-stats: {}: {}",
+                        round + 1,
+                        setup.rounds,
+                        case.label(),
+                        shown.join(", ")
+                    );
+                    stats.samples.entry(case).or_default().push(programs);
+                }
+                Err(e) => {
+                    eprintln!(
+                        "xtask bench: bpf-stats: {} failed, left out from now on: {e:#}",
+                        case.label()
+                    );
+                    stats.failures.insert(case, format!("{e:#}"));
+                }
+            }
+        }
+    }
+    stats.sysctl_after = read_sysctl();
+    stats
+}
+
+fn read_sysctl() -> String {
+    fs::read_to_string(SYSCTL)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|e| format!("unreadable ({e})"))
+}
+
+/// A program's counters (`run_cnt`, `run_time_ns`) and its `prog_type`,
+/// by program id.
+type Counters = BTreeMap<u64, (u64, u64, u32)>;
+
+/// bpftool's name of a `prog_type` number of fdinfo, for a program bpftool
+/// cannot show.
+fn type_name(number: u32) -> String {
+    match number {
+        2 => "kprobe".to_owned(),
+        5 => "tracepoint".to_owned(),
+        17 => "raw_tracepoint".to_owned(),
+        26 => "tracing".to_owned(),
+        other => format!("type {other}"),
+    }
+}
+
+fn measure(
+    setup: &Setup,
+    case: StatCase,
+    container: &mut WithContainer<'_>,
+) -> Result<Vec<ProgSample>> {
+    let sample = |name: &str| setup.samples.join(name);
+    let loop_command = |name: &str| {
+        let mut cmd = Command::new(sample(name));
+        cmd.arg(setup.calls.to_string())
+            .env("SAMPLES_REPORT_NS", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    match case {
+        StatCase::EmptyRawTracepoint | StatCase::EmptyBtfTracepoint => {
+            let hook = if case == StatCase::EmptyRawTracepoint {
+                EmptyHook::RawTracepoint
+            } else {
+                EmptyHook::BtfTracepoint
+            };
+            let attached = empty_hook::attach(hook)?;
+            let fd = attached.prog();
+            let on = StatsOn::new()?;
+            let before = own_counters(fd)?;
+            run_loop(&mut loop_command("getppid-loop"))?;
+            let after = own_counters(fd)?;
+            drop(on);
+            let (runs, time) = (after.0 - before.0, after.1 - before.1);
+            Ok(vec![ProgSample {
+                name: "xtask_noop".to_owned(),
+                type_name: match hook {
+                    EmptyHook::RawTracepoint => "raw_tracepoint".to_owned(),
+                    _ => "tracing".to_owned(),
+                },
+                runs,
+                run_time_ns: time,
+            }])
+        }
+        StatCase::EnforceContainerOutside => {
+            let around = |pid: u32| -> Result<Vec<ProgSample>> {
+                let on = StatsOn::new()?;
+                let before = process_counters(pid)?;
+                let looped = run_loop(&mut loop_command("getppid-loop"));
+                let after = process_counters(pid);
+                drop(on);
+                looped?;
+                Ok(grown(&before, &after?))
+            };
+            container(&around)
+        }
+        StatCase::RecordOutside | StatCase::EnforceOutside => {
+            let mut record = Command::new(&setup.recorder);
+            if case == StatCase::EnforceOutside {
+                record
+                    .args(["enforce", "-q", "--profile"])
+                    .arg(&setup.allow_all);
+            } else {
+                record
+                    .args(["record", "-q", "-o"])
+                    .arg(setup.scratch.join("stats-outside.json"));
+            }
+            record
+                .args(["--", "sleep", "3600"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null());
+            let mut idle = BackgroundProcess::spawn(display(&record), &mut record)?;
+            wait_until_recording(&mut idle, "sleep")?;
+            let on = StatsOn::new()?;
+            let before = process_counters(idle.id())?;
+            let looped = run_loop(&mut loop_command("getppid-loop"));
+            let after = process_counters(idle.id());
+            drop(on);
+            // Named while the programs are still loaded.
+            let programs = after.map(|after| grown(&before, &after));
+            idle.stop()?;
+            looped?;
+            programs
+        }
+        StatCase::Recorded | StatCase::RecordedCaptured | StatCase::KernelWatch => {
+            let workload = if case == StatCase::RecordedCaptured {
+                "captured-loop"
+            } else {
+                "getppid-loop"
+            };
+            let go = setup.scratch.join("stats-go");
+            let done = setup.scratch.join("stats-done");
+            let err = setup.scratch.join("stats-loop.err");
+            for path in [&go, &done, &err] {
+                let _ = fs::remove_file(path);
+            }
+            // The command waits for the go, runs the loop, says it is done
+            // and idles, so the counters are read around the loop alone
+            // while the programs are still loaded.
+            let script = setup.scratch.join("stats.sh");
+            fs::write(
+                &script,
+                format!(
+                    "while [ ! -e {go} ]; do sleep 0.01; done\n\
+                     SAMPLES_REPORT_NS=1 {workload} {calls} 2> {err}\n\
+                     : > {done}\n\
+                     exec sleep 3600\n",
+                    go = quote(&go),
+                    workload = quote(&sample(workload)),
+                    calls = setup.calls,
+                    err = quote(&err),
+                    done = quote(&done),
+                ),
+            )
+            .with_context(|| format!("cannot write {}", script.display()))?;
+            let mut cmd = Command::new(&setup.recorder);
+            if case == StatCase::KernelWatch {
+                cmd.args(["enforce", "-q", "--watch", "kernel", "--profile"])
+                    .arg(&setup.allow_all);
+            } else {
+                cmd.args(["record", "-q", "-o"])
+                    .arg(setup.scratch.join("stats-recorded.json"));
+            }
+            cmd.arg("--")
+                .arg("/bin/sh")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null());
+            let mut tool = BackgroundProcess::spawn(display(&cmd), &mut cmd)?;
+            wait_until_recording(&mut tool, "sh")?;
+            let on = StatsOn::new()?;
+            let before = process_counters(tool.id())?;
+            fs::write(&go, "").with_context(|| format!("cannot write {}", go.display()))?;
+            let started = Instant::now();
+            let finished = loop {
+                if done.exists() {
+                    break Ok(());
+                }
+                if let Some(status) = tool.try_wait()? {
+                    break Err(anyhow::anyhow!("it ended ({status}) before the loop did"));
+                }
+                if started.elapsed() > LOOP_TIMEOUT {
+                    break Err(anyhow::anyhow!(
+                        "the loop did not end within {LOOP_TIMEOUT:?}"
+                    ));
+                }
+                thread::sleep(Duration::from_millis(10));
+            };
+            let after = process_counters(tool.id());
+            drop(on);
+            let programs = after.map(|after| grown(&before, &after));
+            tool.stop()?;
+            finished.with_context(|| format!("`{}`", display(&cmd)))?;
+            let stderr = fs::read_to_string(&err).unwrap_or_default();
+            if !stderr.contains("ns_per_call=") {
+                bail!("the loop printed no ns_per_call=: {}", stderr.trim());
+            }
+            for path in [&go, &done, &err, &script] {
+                let _ = fs::remove_file(path);
+            }
+            programs
+        }
+    }
+}
+
+fn quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+fn run_loop(cmd: &mut Command) -> Result<()> {
+    let output = cmd
+        .output()
+        .with_context(|| format!("cannot run `{}`", display(cmd)))?;
+    if !output.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            display(cmd),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// `(run_cnt, run_time_ns)` of one fdinfo text.
+fn parse_counters(info: &str) -> Option<(u64, u64)> {
+    let field = |name: &str| -> Option<u64> {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((field("run_cnt")?, field("run_time_ns")?))
+}
+
+fn own_counters(fd: BorrowedFd<'_>) -> Result<(u64, u64)> {
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let info = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    parse_counters(&info).with_context(|| format!("{path} has no run_cnt/run_time_ns"))
+}
+
+/// The counters of every program `pid` holds, by program id.
+fn process_counters(pid: u32) -> Result<Counters> {
+    let fd_dir = format!("/proc/{pid}/fd");
+    let mut counters = Counters::new();
+    for entry in fs::read_dir(&fd_dir).with_context(|| format!("cannot list {fd_dir}"))? {
+        let Ok(entry) = entry else { continue };
+        let Ok(link) = fs::read_link(entry.path()) else {
+            continue;
+        };
+        if link.to_string_lossy() != "anon_inode:bpf-prog" {
+            continue;
+        }
+        let info_path: PathBuf =
+            format!("/proc/{pid}/fdinfo/{}", entry.file_name().display()).into();
+        let Ok(info) = fs::read_to_string(&info_path) else {
+            continue;
+        };
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let prog_type = field("prog_type:").and_then(|t| u32::try_from(t).ok());
+        if let (Some(id), Some((runs, time))) = (field("prog_id:"), parse_counters(&info)) {
+            counters.insert(id, (runs, time, prog_type.unwrap_or(0)));
+        }
+    }
+    // Empty when the process holds none (a native `enforce`, whose listener
+    // needs no eBPF program): then nothing of it runs for other processes.
+    Ok(counters)
+}
+
+/// The programs whose run count grew between the two readings, most runs first.
+fn grown(before: &Counters, after: &Counters) -> Vec<ProgSample> {
+    let mut programs: Vec<ProgSample> = after
+        .iter()
+        .filter_map(|(&id, &(runs, time, prog_type))| {
+            let (runs0, time0, _) = before.get(&id).copied().unwrap_or((0, 0, 0));
+            let runs = runs.checked_sub(runs0)?;
+            if runs == 0 {
+                return None;
+            }
+            let (name, type_name) = bpftool_names("prog", id)
+                .unwrap_or_else(|| (format!("id {id}"), type_name(prog_type)));
+            Some(ProgSample {
+                name,
+                type_name,
+                runs,
+                run_time_ns: time.saturating_sub(time0),
+            })
+        })
+        .collect();
+    programs.sort_by_key(|p| std::cmp::Reverse(p.runs));
+    programs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_read_from_fdinfo() {
+        let info = "pos:\t0\nflags:\t02000002\nprog_type:\t26\nprog_id:\t7\n\
+                    run_time_ns:\t1500\nrun_cnt:\t30\nrecursion_misses:\t0\n";
+        assert_eq!(parse_counters(info), Some((30, 1500)));
+        assert_eq!(parse_counters("prog_type:\t26\n"), None);
+    }
+
+    #[test]
+    fn only_programs_that_ran_are_kept() {
+        let before = Counters::from([(1, (10, 100, 17)), (2, (5, 50, 17))]);
+        let after = Counters::from([(1, (10, 100, 17)), (2, (15, 250, 17)), (3, (1, 9, 26))]);
+        let grown = grown(&before, &after);
+        let figures: Vec<(u64, u64)> = grown.iter().map(|p| (p.runs, p.run_time_ns)).collect();
+        assert_eq!(figures, [(10, 200), (1, 9)]);
+    }
+}
