@@ -182,11 +182,11 @@ fn measure(
         cmd
     };
     match case {
-        StatCase::EmptyRawTracepoint | StatCase::EmptyBtfTracepoint => {
-            let hook = if case == StatCase::EmptyRawTracepoint {
-                EmptyHook::RawTracepoint
-            } else {
-                EmptyHook::BtfTracepoint
+        StatCase::EmptyRawTracepoint | StatCase::EmptyBtfTracepoint | StatCase::BtfCurrentTask => {
+            let hook = match case {
+                StatCase::EmptyRawTracepoint => EmptyHook::RawTracepoint,
+                StatCase::EmptyBtfTracepoint => EmptyHook::BtfTracepoint,
+                _ => EmptyHook::BtfCurrentTask,
             };
             let attached = empty_hook::attach(hook)?;
             let fd = attached.prog();

@@ -27,6 +27,11 @@ pub enum EmptyHook {
     RawTracepoint,
     /// `tp_btf/sys_enter`.
     BtfTracepoint,
+    /// `tp_btf/sys_enter`, with a program that only asks for the current
+    /// task (`bpf_get_current_task_btf`, the one helper call left in the
+    /// recorder's test of the calling task there): the floor of any program
+    /// that must know which task is calling.
+    BtfCurrentTask,
     /// `fentry/x64_sys_call`.
     Fentry,
 }
@@ -36,6 +41,7 @@ impl fmt::Display for EmptyHook {
         f.write_str(match self {
             EmptyHook::RawTracepoint => "raw_tp/sys_enter",
             EmptyHook::BtfTracepoint => "tp_btf/sys_enter",
+            EmptyHook::BtfCurrentTask => "tp_btf/sys_enter (bpf_get_current_task_btf only)",
             EmptyHook::Fentry => "fentry/x64_sys_call",
         })
     }
@@ -104,6 +110,10 @@ struct RawTracepointOpenAttr {
 /// `r0 = 0` (BPF_ALU64 | BPF_MOV | BPF_K) and `exit` (BPF_JMP | BPF_EXIT).
 const EMPTY_PROGRAM: [u64; 2] = [0xb7, 0x95];
 
+/// `call bpf_get_current_task_btf` (BPF_JMP | BPF_CALL, helper 158), then
+/// the empty program.
+const CURRENT_TASK_PROGRAM: [u64; 3] = [0x85 | (158 << 32), 0xb7, 0x95];
+
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<OwnedFd> {
     // SAFETY: `attr` is a live, properly laid out bpf_attr prefix of
     // `size_of::<T>()` bytes; pointers inside it point to live buffers.
@@ -145,9 +155,13 @@ fn attach_to(hook: EmptyHook, function: &str) -> Result<Attached> {
     let mut log = vec![0u8; 4096];
     let mut name = [0u8; 16];
     name[..10].copy_from_slice(b"xtask_noop");
+    let program: &[u64] = match hook {
+        EmptyHook::BtfCurrentTask => &CURRENT_TASK_PROGRAM,
+        _ => &EMPTY_PROGRAM,
+    };
     let mut attr = ProgLoadAttr {
-        insn_cnt: EMPTY_PROGRAM.len() as u32,
-        insns: EMPTY_PROGRAM.as_ptr() as u64,
+        insn_cnt: program.len() as u32,
+        insns: program.as_ptr() as u64,
         license: license.as_ptr() as u64,
         log_level: 1,
         log_size: log.len() as u32,
@@ -157,7 +171,7 @@ fn attach_to(hook: EmptyHook, function: &str) -> Result<Attached> {
     };
     match hook {
         EmptyHook::RawTracepoint => attr.prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT,
-        EmptyHook::BtfTracepoint => {
+        EmptyHook::BtfTracepoint | EmptyHook::BtfCurrentTask => {
             // The tracepoint's BTF type is the typedef the kernel declares
             // for it: `btf_trace_<name>`.
             attr.prog_type = BPF_PROG_TYPE_TRACING;
@@ -174,7 +188,9 @@ fn attach_to(hook: EmptyHook, function: &str) -> Result<Attached> {
         let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
         let log = String::from_utf8_lossy(&log[..end]).trim().to_owned();
         let target = match hook {
-            EmptyHook::RawTracepoint | EmptyHook::BtfTracepoint => hook.to_string(),
+            EmptyHook::RawTracepoint | EmptyHook::BtfTracepoint | EmptyHook::BtfCurrentTask => {
+                hook.to_string()
+            }
             EmptyHook::Fentry => format!("fentry/{function}"),
         };
         if log.is_empty() {
@@ -191,7 +207,7 @@ fn attach_to(hook: EmptyHook, function: &str) -> Result<Attached> {
         // for (their attach_btf_id): no name.
         name: match hook {
             EmptyHook::RawTracepoint => tracepoint.as_ptr() as u64,
-            EmptyHook::BtfTracepoint | EmptyHook::Fentry => 0,
+            EmptyHook::BtfTracepoint | EmptyHook::BtfCurrentTask | EmptyHook::Fentry => 0,
         },
         prog_fd: prog.as_raw_fd() as u32,
         _pad: 0,
@@ -469,25 +485,4 @@ fn tracefs_kprobe(dir: &str, function: &str) -> Result<()> {
         .write_all(b"-:xtask_seccomp\n")
         .with_context(|| format!("removing the probe xtask_seccomp from {}", path.display()))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Asks the kernel (as root): `cargo test -p xtask -- --ignored
-    /// --nocapture kprobe_experiment_answers`.
-    #[test]
-    #[ignore = "asks the running kernel for probes; needs root"]
-    fn kprobe_experiment_answers() {
-        for p in kprobe_experiment() {
-            println!("{}: {} (granted: {})", p.what, p.answer, p.granted);
-        }
-        for hook in [EmptyHook::RawTracepoint, EmptyHook::BtfTracepoint] {
-            match attach(hook) {
-                Ok(_) => println!("{hook}: attached"),
-                Err(e) => println!("{hook}: {e:#}"),
-            }
-        }
-    }
 }

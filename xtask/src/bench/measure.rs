@@ -221,6 +221,9 @@ pub enum StatCase {
     EmptyRawTracepoint,
     /// The empty program on `tp_btf/sys_enter`.
     EmptyBtfTracepoint,
+    /// A `tp_btf/sys_enter` program that only asks for the current task:
+    /// the floor of any program that must know which task is calling.
+    BtfCurrentTask,
     /// `record` of an idle `sleep`; the loop runs outside the recording.
     RecordOutside,
     /// `record` of the loop.
@@ -237,9 +240,10 @@ pub enum StatCase {
 }
 
 impl StatCase {
-    pub const ALL: [StatCase; 8] = [
+    pub const ALL: [StatCase; 9] = [
         StatCase::EmptyRawTracepoint,
         StatCase::EmptyBtfTracepoint,
+        StatCase::BtfCurrentTask,
         StatCase::RecordOutside,
         StatCase::Recorded,
         StatCase::RecordedCaptured,
@@ -252,6 +256,9 @@ impl StatCase {
         match self {
             StatCase::EmptyRawTracepoint => "empty program on `raw_tp/sys_enter`",
             StatCase::EmptyBtfTracepoint => "empty program on `tp_btf/sys_enter`",
+            StatCase::BtfCurrentTask => {
+                "`tp_btf/sys_enter` program that only calls `bpf_get_current_task_btf`"
+            }
             StatCase::RecordOutside => "`record` of an idle `sleep`, the loop outside it",
             StatCase::Recorded => "`record` of getppid-loop (the recorded process)",
             StatCase::RecordedCaptured => "`record` of captured-loop (a captured syscall)",
