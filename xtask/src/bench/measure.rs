@@ -21,6 +21,8 @@ pub struct Sizes {
     pub strace_requests: u64,
     /// Start-up runs per configuration and round.
     pub startups: u32,
+    /// Seconds of the soak (`soak` part).
+    pub soak_seconds: u64,
 }
 
 impl Sizes {
@@ -34,6 +36,7 @@ impl Sizes {
                 requests: 20_000,
                 strace_requests: 5_000,
                 startups: 5,
+                soak_seconds: 40,
             }
         } else {
             Sizes {
@@ -44,6 +47,7 @@ impl Sizes {
                 requests: 50_000,
                 strace_requests: 10_000,
                 startups: 10,
+                soak_seconds: 300,
             }
         }
     }
@@ -194,6 +198,8 @@ pub struct Outcome {
     /// The commit the binaries were built from.
     pub commit: String,
     pub busy: Busy,
+    /// The `soak` part's measurements, when it ran.
+    pub soak: Option<super::soak::Soak>,
 }
 
 /// How busy the machine was with other work when measurements started.

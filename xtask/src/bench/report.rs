@@ -215,6 +215,9 @@ impl Report {
             r.table(&mut md, section)?;
         }
         r.memory(&mut md)?;
+        if let Some(soak) = &outcome.soak {
+            super::soak::section(&mut md, soak)?;
+        }
         r.profile_sizes(&mut md)?;
         let targets = r.targets();
         writeln!(md, "## Targets")?;
@@ -1032,6 +1035,24 @@ impl Reader<'_> {
                 )
             }),
         ));
+        // The soak part's rows, when it ran.
+        if let Some(soak) = &self.outcome.soak {
+            let native_maps = self
+                .outcome
+                .memory
+                .bpf
+                .get("record (native)")
+                .map(|objects| {
+                    objects
+                        .iter()
+                        .filter(|o| o.kind == "map")
+                        .map(|o| o.memlock)
+                        .sum()
+                });
+            for (name, measured) in super::soak::targets(Some(soak), peak, native_maps) {
+                targets.push(Target::new(name, measured));
+            }
+        }
         targets
     }
 
@@ -1536,6 +1557,7 @@ mod tests {
                 busy: vec![0.30, 0.50, 0.40],
                 waited: Duration::from_secs(12),
             },
+            soak: None,
         }
     }
 

@@ -32,6 +32,7 @@ use super::{
         BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, Run, Sizes,
         Workload, learned_label, unit,
     },
+    soak,
     util::{child_named, round_order, wait_until_recording},
 };
 use crate::{
@@ -55,15 +56,19 @@ pub enum Part {
     /// What argument capture adds: a captured syscall's loop recorded,
     /// beside getppid's (not captured).
     Arguments,
+    /// A long recording of a steady load: does memory stay flat? (See
+    /// `soak`.)
+    Soak,
 }
 
 impl Part {
-    pub const ALL: [Part; 5] = [
+    pub const ALL: [Part; 6] = [
         Part::Recording,
         Part::Others,
         Part::Enforcement,
         Part::Startup,
         Part::Arguments,
+        Part::Soak,
     ];
 }
 
@@ -75,6 +80,7 @@ impl fmt::Display for Part {
             Part::Enforcement => "enforcement",
             Part::Startup => "startup",
             Part::Arguments => "arguments",
+            Part::Soak => "soak",
         })
     }
 }
@@ -141,6 +147,8 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                     add(Case::new(workload, Record));
                 }
             }
+            // Measured apart, after the rounds (see `soak`).
+            Part::Soak => {}
         }
     }
     list
@@ -426,6 +434,15 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     }
     load_averages.push(load_average());
 
+    let soak = plan.parts.contains(&Part::Soak).then(|| {
+        soak::run(&soak::Setup {
+            recorder: &bench.recorder,
+            built_sample: ws.binary("release", "soak"),
+            scratch: &bench.scratch,
+            seconds: sizes.soak_seconds,
+        })
+    });
+
     let learned = bench
         .learned
         .iter()
@@ -453,6 +470,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             busy: busy_measurements,
             waited: cpu_quiet.waited,
         },
+        soak,
     };
     let session = Session {
         services,
