@@ -332,6 +332,10 @@ pub mod globals {
     pub const CAPTURE_INDEX: &str = "CAPTURE_INDEX";
     /// `[CaptureSpec; CAPTURE_SPECS]`.
     pub const CAPTURE: &str = "CAPTURE";
+    /// `u32`: 1 to keep execs by program in [`super::maps::PROGRAMS`] and
+    /// drop a process's [`super::maps::EXECS`] entry when it exits
+    /// (recording).
+    pub const PROGRAMS_BY_EXEC: &str = "PROGRAMS_BY_EXEC";
 }
 
 /// Names of the maps of the eBPF object.
@@ -347,6 +351,9 @@ pub mod maps {
     /// Counters of the events, by [`super::event_counts`] index.
     pub const ESCAPE_COUNT: &str = "ESCAPE_COUNT";
     pub const EXECS: &str = "EXECS";
+    /// While recording: hash of [`super::Exec`] (NUL-padded) to the first
+    /// process that executed it.
+    pub const PROGRAMS: &str = "PROGRAMS";
     /// Per-CPU hash of [`super::ArgKey`] to calls.
     pub const ARG_VALUES: &str = "ARG_VALUES";
     /// Per-CPU array of [`super::ArgPending`], one per [`super::CaptureSpec`].
@@ -370,7 +377,8 @@ pub mod event_counts {
     /// Processes of the tree that could not be noted (the members map was
     /// full): a move of theirs out of the tree goes unseen.
     pub const MEMBERS_LOST: u32 = 1;
-    /// Executions not kept (the exec map was full).
+    /// Executions not kept (the exec map, or while recording the program
+    /// map, was full).
     pub const EXECS_LOST: u32 = 2;
     pub const COUNT: u32 = 3;
 }

@@ -113,6 +113,7 @@ pub fn load_object(
             maps::RUNTIME_PROCESSES,
         ],
         Purpose::WatchDenials => &[
+            maps::PROGRAMS,
             maps::RUNTIME_PROCESSES,
             maps::OUT_OF_RANGE,
             maps::COUNTS,
@@ -130,6 +131,9 @@ pub fn load_object(
         ),
     };
     let watch_kills = u32::from(purpose == Purpose::WatchDenials);
+    // A recording needs the programs executed, not the process of each once
+    // it is gone; enforcing names a denial by its process's program.
+    let programs_by_exec = u32::from(matches!(purpose, Purpose::Record { .. }));
     let (layout, no_layout) = match events::kernel_layout() {
         Ok(layout) => (layout, None),
         Err(why) => (KernelLayout::default(), Some(why)),
@@ -141,6 +145,7 @@ pub fn load_object(
         .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
         .override_global(globals::KERNEL_LAYOUT, &layout, true)
         .override_global(globals::WATCH_KILLS, &watch_kills, true)
+        .override_global(globals::PROGRAMS_BY_EXEC, &programs_by_exec, true)
         .override_global(globals::CAPTURE_INDEX, &capture_index, true)
         .override_global(globals::CAPTURE, &capture, true);
     if let Purpose::Record { require_seccomp } = purpose {
