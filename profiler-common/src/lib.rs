@@ -253,20 +253,29 @@ pub const SOURCE_REGISTERS: u8 = 0;
 /// the address in argument 0.
 pub const SOURCE_CLONE3_FLAGS: u8 = 1;
 /// How many distinct argument tuples are kept with their count (all
-/// syscalls together). Calls whose tuple finds no room are counted in
-/// [`maps::ARG_LOST`], per syscall: nothing is dropped silently.
+/// syscalls and phases together). Calls whose tuple finds no room are
+/// counted in [`maps::ARG_LOST`], per syscall: nothing is dropped silently.
+///
+/// The map is allocated tuple by tuple (`BPF_F_NO_PREALLOC`): what stays
+/// is its buckets, 16 bytes each (64 KiB here), plus about 128 bytes per
+/// tuple kept on a 2-CPU host. Real programs use tens of tuples (ioctl
+/// requests, socket options, prctl options...); preallocated, the map took
+/// 481 KiB whatever the run used. The room itself is what a profile can
+/// name one by one: a filter holds a few thousand distinct ioctl requests
+/// before they are widened (the test suite records 4000).
 pub const ARG_VALUE_SLOTS: u32 = 4096;
 
-/// Entries of [`maps::ARG_LOST`]: one per phase, table and number (the
-/// values of a call are kept per phase, so their losses are too).
-pub const ARG_LOST_SLOTS: u32 = Phase::COUNT * (Abi::COUNT * TABLE_SIZE) as u32;
+/// Entries of [`maps::ARG_LOST`]: one per phase and capture slot (the
+/// index of a syscall's [`CaptureSpec`], which stands for one syscall of
+/// one table). A native recording has only [`Phase::Workload`], and the
+/// loader gives it the first [`CAPTURE_SPECS`] entries only.
+pub const ARG_LOST_SLOTS: u32 = Phase::COUNT * CAPTURE_SPECS as u32;
 
-/// The [`maps::ARG_LOST`] index of syscall `nr` (below [`TABLE_SIZE`]) of
-/// table `abi` (an [`Abi`] as u8) in `phase` (a [`Phase`] as u8), as an
-/// [`ArgKey`] has them.
-pub const fn arg_lost_index(phase: u8, abi: u8, nr: u32) -> u32 {
-    (((phase as usize & 1) * Abi::COUNT + (abi as usize & 1)) * TABLE_SIZE
-        + (nr as usize & (TABLE_SIZE - 1))) as u32
+/// The [`maps::ARG_LOST`] index of capture slot `slot` (below
+/// [`CAPTURE_SPECS`]) in `phase` (a [`Phase`] as u8): phase-major, so
+/// that the workload's entries come first.
+pub const fn arg_lost_index(phase: u8, slot: u32) -> u32 {
+    ((phase as usize & 1) * CAPTURE_SPECS + (slot as usize & (CAPTURE_SPECS - 1))) as u32
 }
 
 /// The calls of the last tuple one captured syscall passed on one CPU, not
@@ -330,6 +339,10 @@ pub mod globals {
     pub const CAPTURE_INDEX: &str = "CAPTURE_INDEX";
     /// `[CaptureSpec; CAPTURE_SPECS]`.
     pub const CAPTURE: &str = "CAPTURE";
+    /// `u32`: 1 to keep execs by program in [`super::maps::PROGRAMS`] and
+    /// drop a process's [`super::maps::EXECS`] entry when it exits
+    /// (recording).
+    pub const PROGRAMS_BY_EXEC: &str = "PROGRAMS_BY_EXEC";
 }
 
 /// Names of the maps of the eBPF object.
@@ -345,13 +358,17 @@ pub mod maps {
     /// Counters of the events, by [`super::event_counts`] index.
     pub const ESCAPE_COUNT: &str = "ESCAPE_COUNT";
     pub const EXECS: &str = "EXECS";
+    /// While recording: hash of [`super::Exec`] (NUL-padded) to the first
+    /// process that executed it.
+    pub const PROGRAMS: &str = "PROGRAMS";
     /// Per-CPU hash of [`super::ArgKey`] to calls.
     pub const ARG_VALUES: &str = "ARG_VALUES";
     /// Per-CPU array of [`super::ArgPending`], one per [`super::CaptureSpec`].
     pub const ARG_PENDING: &str = "ARG_PENDING";
-    /// Per-CPU array, index [`super::arg_lost_index`]: calls of a captured
-    /// syscall whose values found no room in [`ARG_VALUES`] (or, for
-    /// `clone3`, could not be read from the caller's memory), per phase.
+    /// Per-CPU array, index [`super::arg_lost_index`] (phase and capture
+    /// slot): calls of a captured syscall whose values found no room in
+    /// [`ARG_VALUES`] (or, for `clone3`, could not be read from the
+    /// caller's memory).
     pub const ARG_LOST: &str = "ARG_LOST";
     /// While enforcing: hash of [`super::SyscallKey`] (tag 0) to the
     /// [`super::CaptureSpec`] of each captured syscall, set by the user side.
@@ -367,7 +384,8 @@ pub mod event_counts {
     /// Processes of the tree that could not be noted (the members map was
     /// full): a move of theirs out of the tree goes unseen.
     pub const MEMBERS_LOST: u32 = 1;
-    /// Executions not kept (the exec map was full).
+    /// Executions not kept (the exec map, or while recording the program
+    /// map, was full).
     pub const EXECS_LOST: u32 = 2;
     pub const COUNT: u32 = 3;
 }

@@ -23,10 +23,12 @@
 //! about 190 ns a run for getppid, mostly its two helper calls. Syscalls
 //! outside the set pay one byte read.
 //!
-//! A tuple that finds the map full is counted in `ARG_LOST`, per syscall
-//! and phase: the values kept may be incomplete, never silently.
+//! A tuple that finds the map full is counted in `ARG_LOST`, per capture
+//! slot (one syscall of one table) and phase: the values kept may be
+//! incomplete, never silently.
 
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     helpers::{bpf_probe_read_kernel, bpf_probe_read_user},
     macros::map,
     maps::{PerCpuArray, PerCpuHashMap},
@@ -52,9 +54,12 @@ static CAPTURE: [CaptureSpec; CAPTURE_SPECS] = [CaptureSpec {
     masks: [0; CAPTURED_ARGS],
 }; CAPTURE_SPECS];
 
-/// Calls per syscall, phase and tuple of captured values.
+/// Calls per syscall, phase and tuple of captured values. Allocated tuple
+/// by tuple: a recording uses far fewer tuples than it has room for, and
+/// inserting is rare (a new tuple), so only what is used takes memory.
 #[map]
-static ARG_VALUES: PerCpuHashMap<ArgKey, u64> = PerCpuHashMap::with_max_entries(ARG_VALUE_SLOTS, 0);
+static ARG_VALUES: PerCpuHashMap<ArgKey, u64> =
+    PerCpuHashMap::with_max_entries(ARG_VALUE_SLOTS, BPF_F_NO_PREALLOC);
 
 /// Per captured syscall (by [`CAPTURE`] index) and CPU: the last tuple and
 /// its calls not yet in [`ARG_VALUES`].
@@ -63,7 +68,8 @@ static ARG_PENDING: PerCpuArray<ArgPending> =
     PerCpuArray::with_max_entries(CAPTURE_SPECS as u32, 0);
 
 /// Calls whose tuple found no room in [`ARG_VALUES`], by
-/// [`arg_lost_index`].
+/// [`arg_lost_index`]: phase and capture slot. The loader sizes it to
+/// the phases the recording has.
 #[map]
 static ARG_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(ARG_LOST_SLOTS, 0);
 
@@ -196,7 +202,7 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
     };
     let slot = ((index as usize - 1) & (CAPTURE_SPECS - 1)) as u32;
     let Some(args) = arguments(source, abi == Abi::Compat) else {
-        lose(phase as u8, abi as u8, nr as u32, 1);
+        lose(phase as u8, slot, 1);
         return;
     };
     let mut key = ArgKey {
@@ -212,7 +218,7 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
         match unsafe { bpf_probe_read_user(args[0] as *const u64) } {
             Ok(flags) => key.values[0] = flags & spec.masks[0],
             Err(_) => {
-                lose(phase as u8, abi as u8, nr as u32, 1);
+                lose(phase as u8, slot, 1);
                 return;
             }
         }
@@ -224,8 +230,9 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
             }
         }
     }
+    // The loader gives the array only the slots in use.
     let Some(pending) = ARG_PENDING.get_ptr_mut(slot) else {
-        add(&key, 1);
+        add(&key, slot, 1);
         return;
     };
     // SAFETY: this CPU's value of the array; preemption is off while the
@@ -240,15 +247,17 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
         (*pending).calls = 1;
         previous
     };
+    // The slot holds only tuples of its own syscall.
     if previous.calls > 0 {
-        add(&previous.key, previous.calls);
+        add(&previous.key, slot, previous.calls);
     }
 }
 
-/// Adds `calls` to the count of `key` in [`ARG_VALUES`], inserting it if
-/// it is not there; counts them as lost if the map is full.
+/// Adds `calls` to the count of `key` (a tuple of capture slot `slot`) in
+/// [`ARG_VALUES`], inserting it if it is not there; counts them as lost if
+/// the map is full or no memory could be had for the tuple.
 #[inline(always)]
-fn add(key: &ArgKey, calls: u64) {
+fn add(key: &ArgKey, slot: u32, calls: u64) {
     if let Some(n) = ARG_VALUES.get_ptr_mut(key) {
         // SAFETY: this CPU's value of the entry; preemption is off.
         unsafe { *n += calls };
@@ -261,17 +270,17 @@ fn add(key: &ArgKey, calls: u64) {
         Err(e) if e == -EEXIST => match ARG_VALUES.get_ptr_mut(key) {
             // SAFETY: as above.
             Some(n) => unsafe { *n += calls },
-            None => lose(key.phase, key.abi, key.nr, calls),
+            None => lose(key.phase, slot, calls),
         },
-        // E2BIG: the map is full.
-        Err(_) => lose(key.phase, key.abi, key.nr, calls),
+        // E2BIG: the map is full; ENOMEM: no memory for the tuple.
+        Err(_) => lose(key.phase, slot, calls),
     }
 }
 
-/// Counts `calls` of a syscall whose values could not be kept.
+/// Counts `calls` of capture slot `slot` whose values could not be kept.
 #[inline(always)]
-fn lose(phase: u8, abi: u8, nr: u32, calls: u64) {
-    if let Some(n) = ARG_LOST.get_ptr_mut(arg_lost_index(phase, abi, nr)) {
+fn lose(phase: u8, slot: u32, calls: u64) {
+    if let Some(n) = ARG_LOST.get_ptr_mut(arg_lost_index(phase, slot)) {
         // SAFETY: this CPU's value; preemption is off in the hook.
         unsafe { *n += calls };
     }

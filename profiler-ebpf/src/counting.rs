@@ -12,6 +12,7 @@
 
 use aya_ebpf::{
     EbpfContext,
+    bindings::BPF_F_NO_PREALLOC,
     macros::{btf_tracepoint, map, raw_tracepoint, tracepoint},
     maps::{PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext, TracePointContext},
@@ -31,9 +32,10 @@ use crate::{
 #[map]
 static COUNTS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(Phase::COUNT, 0);
 
+/// Allocated entry by entry: most recordings see no out-of-range number.
 #[map]
 static OUT_OF_RANGE: PerCpuHashMap<SyscallKey, u64> =
-    PerCpuHashMap::with_max_entries(OUT_OF_RANGE_SLOTS, 0);
+    PerCpuHashMap::with_max_entries(OUT_OF_RANGE_SLOTS, BPF_F_NO_PREALLOC);
 
 /// `raw_tp/sys_enter`: `(struct pt_regs *regs, long id)`.
 #[raw_tracepoint(tracepoint = "sys_enter")]

@@ -18,7 +18,13 @@
 //! - An exec: `sched_process_exec` runs in the process after a successful
 //!   `execve`; its command name and the file name it executed are kept by
 //!   process id, the last one of each. A child forked in the tree gets its
-//!   parent's until it executes a program of its own.
+//!   parent's until it executes a program of its own. While enforcing, a
+//!   process's entry stays after it exits (a denial is named by the program
+//!   of its process, gone or not). While recording, only the distinct
+//!   programs matter: each exec also goes into `PROGRAMS`, keyed by the
+//!   program, and a process's entry goes when it exits, so that a long
+//!   recording of a service that starts a short child every second keeps
+//!   one entry per program, not one per child.
 //!
 //! Both read kernel structures whose layout is only known at run time: the
 //! loader takes the field offsets from the kernel's BTF and sets them in
@@ -39,7 +45,15 @@ use profiler_common::{
     MEMBER_SLOTS, event_counts,
 };
 
-use crate::{KERNEL_LAYOUT, TARGET_CGROUP_ID, TARGET_CGROUP_LEVEL, current_tgid, recorded};
+use crate::{
+    BPF_NOEXIST, KERNEL_LAYOUT, TARGET_CGROUP_ID, TARGET_CGROUP_LEVEL, current_tgid, recorded,
+};
+
+/// 1 while recording: execs are kept by program in `PROGRAMS`, and a
+/// process's `EXECS` entry goes when it exits. Set by the loader
+/// (read-only data, so the verifier prunes the other branch).
+#[unsafe(no_mangle)]
+static PROGRAMS_BY_EXEC: u32 = 0;
 
 /// The processes of the tree, by process id.
 #[map]
@@ -57,6 +71,11 @@ static ESCAPE_COUNT: Array<u64> = Array::with_max_entries(event_counts::COUNT, 0
 /// parent's.
 #[map]
 static EXECS: HashMap<u32, Exec> = HashMap::with_max_entries(EXEC_SLOTS, BPF_F_NO_PREALLOC);
+
+/// While recording: every program executed in the tree (command name and
+/// file name, the NUL-padded `Exec`), with the first process that ran it.
+#[map]
+static PROGRAMS: HashMap<Exec, u32> = HashMap::with_max_entries(EXEC_SLOTS, BPF_F_NO_PREALLOC);
 
 /// Room to build an `Exec` in, which is too big for the stack.
 #[map]
@@ -218,13 +237,26 @@ fn join(tgid: u32) {
     }
 }
 
-/// A process of the tree is gone when its leader exits.
+/// A process of the tree is gone when its leader exits. While recording,
+/// its program is in `PROGRAMS` already (or counted as lost), so its entry
+/// in `EXECS` goes too.
 #[inline(always)]
 pub fn leave_if_leader() {
     let pid_tgid = bpf_get_current_pid_tgid();
     if pid_tgid as u32 == (pid_tgid >> 32) as u32 {
-        let _ = MEMBERS.remove((pid_tgid >> 32) as u32);
+        let tgid = (pid_tgid >> 32) as u32;
+        let _ = MEMBERS.remove(tgid);
+        if programs_by_exec() {
+            let _ = EXECS.remove(tgid);
+        }
     }
+}
+
+/// Whether execs are kept by program (recording).
+#[inline(always)]
+fn programs_by_exec() -> bool {
+    // SAFETY: a read-only global, written by the loader before verification.
+    unsafe { core::ptr::read_volatile(&PROGRAMS_BY_EXEC) != 0 }
 }
 
 /// raw tracepoint `sched_process_exec(struct task_struct *p, pid_t old_pid,
@@ -247,16 +279,33 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
     // program runs; the string read is bounded by its size.
     unsafe {
         (*exec).comm = bpf_get_current_comm().unwrap_or([0; 16]);
+        // The bytes after the name's NUL are part of the `PROGRAMS` key:
+        // none of a previous, longer name may stay.
+        let words = core::ptr::addr_of_mut!((*exec).filename).cast::<u64>();
+        for i in 0..EXEC_PATH_LEN / 8 {
+            core::ptr::write_volatile(words.add(i), 0);
+        }
         let dest = core::ptr::addr_of_mut!((*exec).filename) as *mut core::ffi::c_void;
         if bpf_probe_read_kernel_str(dest, EXEC_PATH_LEN as u32, filename.cast()) < 0 {
             (*exec).filename[0] = 0;
         }
-        if EXECS.insert(current_tgid(), &*exec, 0).is_err() {
+        let tgid = current_tgid();
+        if EXECS.insert(tgid, &*exec, 0).is_err() {
+            add(event_counts::EXECS_LOST, 1);
+        }
+        // A program already there is kept with its first process.
+        if programs_by_exec()
+            && let Err(e) = PROGRAMS.insert(&*exec, &tgid, BPF_NOEXIST)
+            && e != -EEXIST
+        {
             add(event_counts::EXECS_LOST, 1);
         }
     }
     0
 }
+
+/// `EEXIST`, as a map update returns it (negated).
+const EEXIST: i32 = 17;
 
 /// Adds to a counter of `ESCAPE_COUNT`, from any CPU.
 #[inline(always)]

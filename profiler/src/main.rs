@@ -12,6 +12,7 @@ use syscall_profile::{
 };
 
 fn main() -> ExitCode {
+    fix_malloc_thresholds();
     let result = match Cli::parse().command {
         Command::Record(args) => cli::record::run(args),
         Command::Enforce(args) => cli::enforce::run(args),
@@ -23,4 +24,23 @@ fn main() -> ExitCode {
         Command::Guardian => Ok(guardian::serve()),
     };
     ExitCode::from(cli::exit_status(result))
+}
+
+/// Keeps glibc's malloc from raising its mmap threshold as the process
+/// runs. By default, freeing a large mmap'ed block (the kernel BTF that
+/// `session::layout` reads, 5.4 MB) raises the threshold to that size, so
+/// that the next ones, aya's own parse of the kernel BTF when the eBPF
+/// object is loaded, come from the brk heap: there every doubling of a
+/// growing Vec leaves its old buffer resident behind it, where mremap would
+/// have moved the pages. That made the peak resident set 28.5 MiB instead
+/// of 24 (measured on `record -- /bin/true`); steady state is 9 MiB either
+/// way. Setting the threshold (to its default, 128 KiB) turns the dynamic
+/// adjustment off, and with it that of the trim threshold.
+fn fix_malloc_thresholds() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes parameters of the allocator; called
+        // before any other thread exists.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
+    }
 }

@@ -722,8 +722,7 @@ fn scanned_programs(
     programs.extend(
         observation
             .events
-            .executed
-            .values()
+            .all_executed()
             .map(|e| PathBuf::from(&e.filename))
             .filter(|p| p.is_absolute() && p.is_file()),
     );
@@ -738,8 +737,7 @@ fn scanned_programs(
 fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -> Option<Coverage> {
     let executed: Vec<String> = observation
         .events
-        .executed
-        .values()
+        .all_executed()
         .map(|e| e.filename.clone())
         .collect();
     let programs = coverage::container_programs(&executed);

@@ -223,7 +223,11 @@ impl Tracer {
         let counts: PerCpuArray<_, Counts> =
             PerCpuArray::try_from(counts_map).map_err(map_err(maps::COUNTS))?;
         let mut observation = Observation::default();
-        for phase in Phase::ALL {
+        // A native recording's map has the workload's entry only.
+        for phase in Phase::ALL
+            .into_iter()
+            .filter(|&phase| (phase as u32) < counts.len())
+        {
             let per_cpu = counts
                 .get(&(phase as u32), 0)
                 .map_err(map_err(maps::COUNTS))?;
@@ -268,7 +272,7 @@ impl Tracer {
 
     /// Reads the captured values (one walk of their map, plus the calls
     /// each CPU holds for the last tuple of each syscall) and the calls whose
-    /// values were lost (one lookup per captured syscall and phase). Exact
+    /// values were lost (one lookup per capture slot and phase). Exact
     /// once the recorded tasks are gone; while they run, a tuple moving from
     /// the pending slot to the map between the two reads can be counted
     /// twice or not at all (the live line only).
@@ -337,30 +341,29 @@ impl Tracer {
             .ok_or_else(|| missing(maps::ARG_LOST))?;
         let lost: PerCpuArray<_, u64> =
             PerCpuArray::try_from(lost_map).map_err(map_err(maps::ARG_LOST))?;
-        for abi in Abi::ALL {
+        // The slots as the loader filled them (for the host's tables).
+        let slots = Arch::host().map(ebpf::capture_slot_syscalls);
+        for (slot, &(abi, nr)) in slots.iter().flatten().enumerate() {
             let Some(arch) = self.arch.of_abi(abi) else {
                 continue;
             };
-            for captured in arguments::CAPTURED {
-                let Some(nr) =
-                    table::number_of(arch, captured.syscall).filter(|&nr| nr < TABLE_SIZE as u64)
-                else {
+            for phase in Phase::ALL {
+                let index = arg_lost_index(phase as u8, slot as u32);
+                // A native recording's map has the workload's slots only.
+                if index >= lost.len() {
                     continue;
-                };
-                for phase in Phase::ALL {
-                    let index = arg_lost_index(phase as u8, abi as u8, nr as u32);
-                    let n: u64 = lost
-                        .get(&index, 0)
-                        .map_err(map_err(maps::ARG_LOST))?
-                        .iter()
-                        .sum();
-                    if n > 0 {
-                        let observations = match phase {
-                            Phase::Runtime => &mut observation.runtime_arguments,
-                            Phase::Workload => &mut observation.arguments,
-                        };
-                        observations.entry((arch, nr)).or_default().lost += n;
-                    }
+                }
+                let n: u64 = lost
+                    .get(&index, 0)
+                    .map_err(map_err(maps::ARG_LOST))?
+                    .iter()
+                    .sum();
+                if n > 0 {
+                    let observations = match phase {
+                        Phase::Runtime => &mut observation.runtime_arguments,
+                        Phase::Workload => &mut observation.arguments,
+                    };
+                    observations.entry((arch, nr as u64)).or_default().lost += n;
                 }
             }
         }

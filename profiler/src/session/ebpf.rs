@@ -118,6 +118,7 @@ pub fn load_object(
             maps::RUNTIME_PROCESSES,
         ],
         Purpose::WatchDenials => &[
+            maps::PROGRAMS,
             maps::RUNTIME_PROCESSES,
             maps::OUT_OF_RANGE,
             maps::COUNTS,
@@ -135,6 +136,9 @@ pub fn load_object(
         ),
     };
     let watch_kills = u32::from(purpose == Purpose::WatchDenials);
+    // A recording needs the programs executed, not the process of each once
+    // it is gone; enforcing names a denial by its process's program.
+    let programs_by_exec = u32::from(matches!(purpose, Purpose::Record { .. }));
     let (layout, no_layout) = match events::kernel_layout() {
         Ok(layout) => (layout, None),
         Err(why) => (KernelLayout::default(), Some(why)),
@@ -146,8 +150,21 @@ pub fn load_object(
         .override_global(globals::REQUIRE_SECCOMP, &require_seccomp, true)
         .override_global(globals::KERNEL_LAYOUT, &layout, true)
         .override_global(globals::WATCH_KILLS, &watch_kills, true)
+        .override_global(globals::PROGRAMS_BY_EXEC, &programs_by_exec, true)
         .override_global(globals::CAPTURE_INDEX, &capture_index, true)
         .override_global(globals::CAPTURE, &capture, true);
+    if let Purpose::Record { require_seccomp } = purpose {
+        // A native recording has no runtime phase (the `sys_exit` program
+        // that starts one is attached for containers only): only the
+        // workload's counters and losses, which come first in their maps.
+        if !require_seccomp {
+            loader.map_max_entries(maps::COUNTS, 1);
+            loader.map_max_entries(maps::ARG_LOST, CAPTURE_SPECS as u32);
+        }
+        // The pending tuples of the capture slots in use only; a slot
+        // beyond the array goes to the hash map directly.
+        loader.map_max_entries(maps::ARG_PENDING, capture_slots_used(&capture_index).max(1));
+    }
     for map in unused {
         loader.map_max_entries(map, 1);
     }
@@ -186,6 +203,28 @@ pub fn capture_tables(
         }
     }
     (index, specs)
+}
+
+/// How many capture slots `index` (as [`capture_tables`] fills it) uses:
+/// each used slot is named by exactly one syscall, and they come first.
+fn capture_slots_used(index: &[[u8; TABLE_SIZE]; Abi::COUNT]) -> u32 {
+    index.iter().flatten().filter(|&&i| i > 0).count() as u32
+}
+
+/// The syscall (table and number) of each capture slot [`capture_tables`]
+/// fills for `arch`, by slot: how the counters kept per slot
+/// ([`maps::ARG_LOST`]) are read back.
+pub fn capture_slot_syscalls(arch: Arch) -> Vec<(Abi, usize)> {
+    let (index, _) = capture_tables(arch);
+    let mut slots = vec![None; CAPTURE_SPECS];
+    for abi in Abi::ALL {
+        for (nr, &i) in index[abi.index()].iter().enumerate() {
+            if i > 0 {
+                slots[usize::from(i) - 1] = Some((abi, nr));
+            }
+        }
+    }
+    slots.into_iter().map_while(|slot| slot).collect()
 }
 
 /// Attaches the hooks of the rare events (moves out of the cgroup, forks,
@@ -311,7 +350,7 @@ fn verifier_reason(log: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{capture_tables, verifier_reason};
+    use super::{capture_slot_syscalls, capture_slots_used, capture_tables, verifier_reason};
     use crate::profile::{Arch, table};
     use profiler_common::{Abi, NO_ARG, SOURCE_CLONE3_FLAGS};
 
@@ -338,6 +377,23 @@ mod tests {
         spec_of(Arch::X86_64, Abi::Native, "arch_prctl");
         let getppid = table::number_of(Arch::X86_64, "getppid").expect("a syscall") as usize;
         assert_eq!(index[Abi::Native.index()][getppid], 0);
+    }
+
+    #[test]
+    fn each_capture_slot_names_the_syscall_that_points_at_it() {
+        let (index, specs) = capture_tables(Arch::X86_64);
+        let slots = capture_slot_syscalls(Arch::X86_64);
+        assert_eq!(slots.len() as u32, capture_slots_used(&index));
+        assert!(
+            slots.len() > 20,
+            "both tables' captured syscalls: {slots:?}"
+        );
+        for (slot, &(abi, nr)) in slots.iter().enumerate() {
+            assert_eq!(usize::from(index[abi.index()][nr]), slot + 1);
+            assert_ne!(specs[slot], Default::default());
+        }
+        let socket = table::number_of(Arch::X86_64, "socket").expect("a syscall") as usize;
+        assert!(slots.contains(&(Abi::Native, socket)));
     }
 
     #[test]

@@ -105,8 +105,13 @@ pub struct KernelEvents {
     /// Processes of the tree that could not be noted (too many at once):
     /// their moves out were not looked for.
     pub members_lost: u64,
-    /// The last program each process executed, by process id.
+    /// The last program each process executed, by process id: while
+    /// recording, of the processes still running; while enforcing, of
+    /// every process.
     pub executed: BTreeMap<u32, Executed>,
+    /// While recording: every program executed, with the first process
+    /// that executed it (the processes may be gone).
+    pub programs: Vec<Executed>,
     /// Executions that could not be kept (the map was full).
     pub executions_lost: u64,
     /// Hooks that could not be attached, and why.
@@ -119,10 +124,15 @@ impl KernelEvents {
         self.executed.get(&pid).map(|e| e.filename.as_str())
     }
 
+    /// Every program executed that is known: those of the processes
+    /// kept by id, and (recording) those kept by program.
+    pub fn all_executed(&self) -> impl Iterator<Item = &Executed> {
+        self.programs.iter().chain(self.executed.values())
+    }
+
     /// The engine clients the command started.
     pub fn engine_clients(&self) -> impl Iterator<Item = (&'static str, &Executed)> {
-        self.executed
-            .values()
+        self.all_executed()
             .filter_map(|e| e.engine_client().map(|c| (c, e)))
     }
 
@@ -160,8 +170,8 @@ impl KernelEvents {
         }
         if self.executions_lost > 0 {
             lines.push(format!(
-                "{} program execution(s) were not kept (more than {} processes): the check \
-                 for container engine clients is incomplete",
+                "{} program execution(s) were not kept (more than {} processes, or programs): \
+                 the check for container engine clients is incomplete",
                 self.executions_lost,
                 common::EXEC_SLOTS
             ));
@@ -286,6 +296,17 @@ pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, Tr
             },
         );
     }
+    let programs: HashMap<_, common::Exec, u32> =
+        HashMap::try_from(map(maps::PROGRAMS)?).map_err(map_err(maps::PROGRAMS))?;
+    for entry in programs.iter() {
+        let (exec, pid) = entry.map_err(map_err(maps::PROGRAMS))?;
+        events.programs.push(Executed {
+            pid,
+            comm: text(&exec.comm),
+            filename: text(&exec.filename),
+        });
+    }
+    events.programs.sort_by_key(|e| e.pid);
     Ok(events)
 }
 

@@ -23,6 +23,8 @@ pub struct Sizes {
     pub strace_requests: u64,
     /// Start-up runs per configuration and round.
     pub startups: u32,
+    /// Seconds of the soak (`soak` part).
+    pub soak_seconds: u64,
 }
 
 impl Sizes {
@@ -36,6 +38,7 @@ impl Sizes {
                 requests: 20_000,
                 strace_requests: 5_000,
                 startups: 5,
+                soak_seconds: 40,
             }
         } else {
             Sizes {
@@ -46,6 +49,7 @@ impl Sizes {
                 requests: 50_000,
                 strace_requests: 10_000,
                 startups: 10,
+                soak_seconds: 300,
             }
         }
     }
@@ -207,6 +211,8 @@ pub struct Outcome {
     /// The commit the binaries were built from.
     pub commit: String,
     pub busy: Busy,
+    /// The `soak` part's measurements, when it ran.
+    pub soak: Option<super::soak::Soak>,
     /// The kernel's answers to the kprobe experiment (with the floors).
     pub probes: Vec<ProbeAttempt>,
     /// The programs' own run statistics (`bpf-stats` part).

@@ -15,6 +15,7 @@ mod hooks;
 mod image;
 mod measure;
 mod report;
+mod soak;
 mod suite;
 mod util;
 

@@ -232,6 +232,9 @@ impl Report {
         }
         r.prog_stats(&mut md)?;
         r.memory(&mut md)?;
+        if let Some(soak) = &outcome.soak {
+            super::soak::section(&mut md, soak)?;
+        }
         r.profile_sizes(&mut md)?;
         let targets = r.targets();
         writeln!(md, "## Targets")?;
@@ -1495,6 +1498,24 @@ impl Reader<'_> {
                 )
             }),
         ));
+        // The soak part's rows, when it ran.
+        if let Some(soak) = &self.outcome.soak {
+            let native_maps = self
+                .outcome
+                .memory
+                .bpf
+                .get("record (native)")
+                .map(|objects| {
+                    objects
+                        .iter()
+                        .filter(|o| o.kind == "map")
+                        .map(|o| o.memlock)
+                        .sum()
+                });
+            for (name, measured) in super::soak::targets(Some(soak), peak, native_maps) {
+                targets.push(Target::new(name, measured));
+            }
+        }
         targets
     }
 
@@ -2142,6 +2163,7 @@ mod tests {
                 sysctl_before: "0".to_owned(),
                 sysctl_after: "0".to_owned(),
             },
+            soak: None,
         }
     }
 

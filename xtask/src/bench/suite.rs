@@ -33,6 +33,7 @@ use super::{
         BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgSample,
         ProgStats, Run, Sizes, Workload, learned_label, unit,
     },
+    soak,
     util::{child_named, round_order, wait_until_recording},
 };
 use crate::{
@@ -59,16 +60,20 @@ pub enum Part {
     /// Each eBPF program's cost per run in the kernel's own accounting
     /// (run statistics on only for these measurements).
     BpfStats,
+    /// A long recording of a steady load: does memory stay flat? (See
+    /// `soak`.)
+    Soak,
 }
 
 impl Part {
-    pub const ALL: [Part; 6] = [
+    pub const ALL: [Part; 7] = [
         Part::Recording,
         Part::Others,
         Part::Enforcement,
         Part::Startup,
         Part::Arguments,
         Part::BpfStats,
+        Part::Soak,
     ];
 }
 
@@ -81,6 +86,7 @@ impl fmt::Display for Part {
             Part::Startup => "startup",
             Part::Arguments => "arguments",
             Part::BpfStats => "bpf-stats",
+            Part::Soak => "soak",
         })
     }
 }
@@ -161,6 +167,8 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
             }
             // Measured apart, after the rounds (see `bpf_stats`).
             Part::BpfStats => {}
+            // Measured apart, after the rounds (see `soak`).
+            Part::Soak => {}
         }
     }
     list
@@ -477,6 +485,14 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     } else {
         ProgStats::default()
     };
+    let soak = plan.parts.contains(&Part::Soak).then(|| {
+        soak::run(&soak::Setup {
+            recorder: &bench.recorder,
+            built_sample: ws.binary("release", "soak"),
+            scratch: &bench.scratch,
+            seconds: sizes.soak_seconds,
+        })
+    });
 
     let learned = bench
         .learned
@@ -507,6 +523,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         },
         probes,
         prog_stats,
+        soak,
     };
     let session = Session {
         services,
