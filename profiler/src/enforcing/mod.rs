@@ -504,7 +504,7 @@ enum Target {
         /// (includes and excludes decided) and the architectures whose
         /// syscalls it names are made notifying at the start.
         answers: Option<EffectivePolicy>,
-        notifying: Option<(Profile, Vec<Arch>)>,
+        notifying: Option<Box<(Profile, Vec<Arch>)>>,
     },
 }
 
@@ -619,7 +619,7 @@ fn plan_container(
                 runtime_needs,
                 oci_profile: None,
                 answers: Some(policy),
-                notifying: Some((decided, arches)),
+                notifying: Some(Box::new((decided, arches))),
             },
             warnings,
         ));
@@ -699,7 +699,8 @@ fn spawn(
             // The notifying profile, with this run's socket and token: for
             // ctr in the runtime spec's format, for podman in Docker's.
             let notifying_file = match (notifying, agent) {
-                (Some((profile, arches)), Some(agent)) => {
+                (Some(notifying), Some(agent)) => {
+                    let (profile, arches) = &**notifying;
                     let profile = listener::notifying_profile(profile, arches, agent);
                     Some(match run.run.engine {
                         Engine::Containerd => oci_file(&profile)?,
