@@ -466,6 +466,11 @@ fn ctr_listener_and_kernel_watch_report_the_same() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The learned argument conditions (arch_prctl's) would leave calls to
+    // the default action, which runc does not let notify: allowed whole.
+    for rule in doc["syscalls"].as_array_mut().unwrap() {
+        rule.as_object_mut().unwrap().remove("args");
+    }
     doc["syscalls"]
         .as_array_mut()
         .unwrap()
