@@ -765,3 +765,187 @@ fn read_caller(tid: u32) -> Option<Caller> {
         exe,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// Sends `state` and `fds` as runc does: one message, the descriptors
+    /// as SCM_RIGHTS.
+    fn send_state(path: &std::path::Path, state: &str, fds: &[RawFd]) {
+        let stream = UnixStream::connect(path).unwrap();
+        let mut iov = libc::iovec {
+            iov_base: state.as_ptr() as *mut libc::c_void,
+            iov_len: state.len(),
+        };
+        let mut control = vec![0u64; 16];
+        // SAFETY: a test's msghdr over live buffers.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            let size = std::mem::size_of_val(fds) as u32;
+            msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                fds.len(),
+            );
+            assert!(libc::sendmsg(stream.as_raw_fd(), &msg, 0) >= 0);
+        }
+        drop(stream);
+    }
+
+    /// Inode of a descriptor, to tell which one came back.
+    fn inode(fd: RawFd) -> u64 {
+        // SAFETY: fstat into a zeroed struct.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(fd, &mut st), 0);
+            st.st_ino
+        }
+    }
+
+    /// The socket is alone in a 0700 directory; a connection with the
+    /// wrong token is refused and the next one, with the token, hands over
+    /// the descriptor at the index of "seccompFd"; the directory is gone
+    /// once the listener is.
+    #[test]
+    fn the_runtime_hands_the_listener_over_with_the_token_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("agent.sock");
+        let socket = UnixListener::bind(&path).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let (a_r, _a_w) = pipe().unwrap();
+        let (b_r, _b_w) = pipe().unwrap();
+        let stop = AtomicBool::new(false);
+        let client = {
+            let path = path.clone();
+            let (a, b) = (a_r.as_raw_fd(), b_r.as_raw_fd());
+            std::thread::spawn(move || {
+                let wrong = r#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1,"metadata":"nope","state":{}}"#;
+                send_state(&path, wrong, &[a]);
+                let right = r#"{"ociVersion":"1.0.2","fds":["other","seccompFd"],"pid":1,"metadata":"t0ken","state":{}}"#;
+                send_state(&path, right, &[a, b]);
+            })
+        };
+        let fd = accept_listener(&socket, "t0ken", &stop).unwrap().unwrap();
+        client.join().unwrap();
+        assert_eq!(inode(fd.as_raw_fd()), inode(b_r.as_raw_fd()));
+        // Told to stop with no connection: nothing, no error.
+        stop.store(true, Ordering::SeqCst);
+        assert!(accept_listener(&socket, "t0ken", &stop).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_socket_dir_is_private_and_removed() {
+        let policy = EffectivePolicy::evaluate(
+            &Profile::parse(br#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)
+                .unwrap()
+                .profile,
+            &crate::enforcing::filter::native_context(Arch::host().unwrap()),
+        );
+        let (listener, agent) = Listener::start_socket(policy, Arch::host().unwrap()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let dir = agent.path.parent().unwrap().to_owned();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(agent.token.len(), 32);
+        assert!(listener.finish().unwrap().is_empty());
+        assert!(!dir.exists());
+    }
+
+    fn parsed(text: &str) -> (Profile, EffectivePolicy) {
+        let profile = Profile::parse(text.as_bytes()).unwrap().profile;
+        let policy = EffectivePolicy::evaluate(
+            &profile,
+            &crate::enforcing::filter::native_context(Arch::X86_64),
+        );
+        (profile, policy)
+    }
+
+    /// ERRNO rules notify without their errno; every unnamed syscall but
+    /// write gets a notifying rule; the default stays; the socket and token
+    /// are the runtime's.
+    #[test]
+    fn the_container_profile_notifies_every_refusal_by_name() {
+        let (profile, _) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"syscalls":[
+                {"names":["read","write","getppid"],"action":"SCMP_ACT_ALLOW"},
+                {"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+        );
+        let agent = Agent {
+            path: "/tmp/x/agent.sock".into(),
+            token: "t".into(),
+        };
+        let out = notifying_profile(&profile, &[Arch::X86_64], &agent);
+        assert_eq!(out.default_action, Action::Errno);
+        assert_eq!(out.default_errno_ret, Some(1));
+        assert_eq!(out.syscalls[1].action, Action::Notify);
+        assert_eq!(out.syscalls[1].errno_ret, None);
+        let rest = &out.syscalls[2];
+        assert_eq!(rest.action, Action::Notify);
+        assert!(rest.names.iter().any(|n| n == "sysinfo"));
+        for name in ["write", "read", "getppid", "mkdir"] {
+            assert!(!rest.names.iter().any(|n| n == name), "{name}");
+        }
+        assert_eq!(out.listener_path.as_deref(), Some("/tmp/x/agent.sock"));
+        assert_eq!(out.listener_metadata.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn a_container_listener_needs_podman_or_ctr_runc_errno_write_and_no_conditional_fallthrough() {
+        use crate::engine::Engine;
+        let ok = r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+            {"names":["write"],"action":"SCMP_ACT_ALLOW"}]}"#;
+        let (profile, policy) = parsed(ok);
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Podman, Some("runc")).is_none()
+        );
+        let why = container_unusable_because(&profile, &policy, Engine::Docker, Some("runc"));
+        assert!(why.unwrap().contains("listenerPath"));
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Containerd, Some("crun"))
+                .is_some()
+        );
+        let (profile, policy) = parsed(r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#);
+        let why = container_unusable_because(&profile, &policy, Engine::Podman, Some("runc"));
+        assert!(why.unwrap().contains("write"));
+        let (profile, policy) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+            {"names":["write"],"action":"SCMP_ACT_ALLOW"},
+            {"names":["arch_prctl"],"action":"SCMP_ACT_ALLOW",
+             "args":[{"index":0,"value":4098,"op":"SCMP_CMP_EQ"}]}]}"#,
+        );
+        let why = container_unusable_because(&profile, &policy, Engine::Podman, Some("runc"));
+        assert!(why.unwrap().contains("arch_prctl"));
+        let (profile, policy) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["socket"],"action":"SCMP_ACT_ERRNO",
+             "args":[{"index":0,"value":40,"op":"SCMP_CMP_EQ"}]}]}"#,
+        );
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Podman, Some("runc")).is_none()
+        );
+        let (profile, policy) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["mkdir"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+        );
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Podman, Some("runc"))
+                .unwrap()
+                .contains("SCMP_ACT_KILL_PROCESS")
+        );
+    }
+}
