@@ -292,8 +292,10 @@ impl Listener {
     /// does not pass the run's random token as its metadata is refused.
     pub fn start_socket(policy: EffectivePolicy, arch: Arch) -> std::io::Result<(Listener, Agent)> {
         use std::os::unix::fs::PermissionsExt;
+        remove_stale_socket_dirs(&std::env::temp_dir());
+        let prefix = format!("{SOCKET_DIR_PREFIX}{}.", std::process::id());
         let dir = tempfile::Builder::new()
-            .prefix("syscall-profile-listener.")
+            .prefix(&prefix)
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?;
         let mode = std::fs::metadata(dir.path())?.permissions().mode() & 0o7777;
@@ -453,6 +455,42 @@ fn take_listener(report: OwnedFd, go: OwnedFd) -> Result<Option<OwnedFd>, String
         .write_all(&[1])
         .map_err(|e| format!("cannot let the enforced process go on: {e}"))?;
     Ok(Some(listener))
+}
+
+/// The name of a run's socket directory starts so, then the tool's pid.
+const SOCKET_DIR_PREFIX: &str = "syscall-profile-listener.";
+
+/// Removes the socket directories in `temp` of runs whose tool is gone (a
+/// run killed with SIGKILL cannot remove its own): only directories (not
+/// links) owned by this user, whose pid runs no process.
+fn remove_stale_socket_dirs(temp: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SOCKET_DIR_PREFIX))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != uid {
+            continue;
+        }
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
 }
 
 /// 128 random bits, in hex: the metadata the runtime must pass back.
@@ -864,6 +902,28 @@ mod tests {
         assert_eq!(agent.token.len(), 32);
         assert!(listener.finish().unwrap().is_empty());
         assert!(!dir.exists());
+    }
+
+    /// A killed run's directory (its pid runs nothing) is removed; a live
+    /// run's and other names are not.
+    #[test]
+    fn stale_socket_dirs_are_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        let stale = temp
+            .path()
+            .join(format!("{SOCKET_DIR_PREFIX}{}.abc", u32::MAX - 1));
+        let live = temp
+            .path()
+            .join(format!("{SOCKET_DIR_PREFIX}{}.abc", std::process::id()));
+        let other = temp.path().join("other.1");
+        for dir in [&stale, &live, &other] {
+            std::fs::create_dir(dir).unwrap();
+        }
+        std::fs::write(stale.join("agent.sock"), b"").unwrap();
+        remove_stale_socket_dirs(temp.path());
+        assert!(!stale.exists());
+        assert!(live.exists());
+        assert!(other.exists());
     }
 
     fn parsed(text: &str) -> (Profile, EffectivePolicy) {
