@@ -604,7 +604,19 @@ fn plan_container(
             }
             true
         }
-        DenialWatching::Auto => run.run.engine != Engine::Docker && unusable().is_none(),
+        DenialWatching::Auto if run.run.engine == Engine::Docker => false,
+        DenialWatching::Auto => match unusable() {
+            None => true,
+            Some(why) => {
+                if !options.quiet {
+                    eprintln!(
+                        "syscall-profile: watching the container's denials with eBPF on every \
+                         syscall: no seccomp listener, as {why}"
+                    );
+                }
+                false
+            }
+        },
     };
     if listen {
         let arch = Arch::host().ok_or(EnforceError::UnsupportedArch(std::env::consts::ARCH))?;
