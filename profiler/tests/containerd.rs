@@ -449,3 +449,76 @@ fn ctr_errors_before_tracing() {
         assert!(dir_entries(dir.path()).is_empty(), "{words:?}");
     }
 }
+
+/// Through `ctr run`, the seccomp listener runc hands over through the
+/// runtime spec's `listenerPath` and the eBPF watch report the same
+/// denials of the same run (names, counts, errnos), and the container's
+/// calls get the profile's errnos under both.
+#[test]
+fn ctr_listener_and_kernel_watch_report_the_same() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (output, text) = record(
+        dir.path(),
+        "docker.json",
+        &[],
+        &ctr_run(&[], &unique_id("rec"), &["syscall-verdicts", "110"]),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The learned argument conditions (arch_prctl's) would leave calls to
+    // the default action, which runc does not let notify: allowed whole.
+    for rule in doc["syscalls"].as_array_mut().unwrap() {
+        rule.as_object_mut().unwrap().remove("args");
+    }
+    doc["syscalls"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}));
+    let profile = dir.path().join("refusing.json");
+    fs::write(&profile, doc.to_string()).unwrap();
+    let mut results = Vec::new();
+    for watch in ["kernel", "listener"] {
+        let report = dir.path().join(format!("{watch}.json"));
+        let mut args: Vec<String> = vec!["enforce".into(), "--watch".into(), watch.into()];
+        args.extend(["--json".into(), report.to_string_lossy().into_owned()]);
+        args.extend(["--profile".into(), profile.to_string_lossy().into_owned()]);
+        args.push("--".into());
+        args.extend(ctr_run(
+            &[],
+            &unique_id("enf"),
+            &["syscall-verdicts", "110", "83", "83", "99"],
+        ));
+        let output = run(&args);
+        let err = stderr(&output);
+        assert!(output.status.success(), "{watch}: {err}");
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        let denials: Vec<serde_json::Value> = json["denials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                d.as_object_mut().unwrap().remove("first");
+                d
+            })
+            .collect();
+        let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+        results.push((lines, denials, err));
+    }
+    let (kernel_lines, kernel, _) = &results[0];
+    let (lines, listener, err) = &results[1];
+    assert_eq!(kernel_lines, lines, "{err}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(!lines[0].contains("errno"), "{lines:?}");
+    assert!(lines[1].ends_with(" errno 13"), "{lines:?}");
+    assert!(lines[3].ends_with(" errno 1"), "{lines:?}");
+    assert_eq!(kernel, listener, "{err}");
+    let names: Vec<&str> = listener
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mkdir", "sysinfo"], "{err}");
+    assert_eq!(listener[0]["count"], 2);
+}

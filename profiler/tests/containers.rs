@@ -847,3 +847,122 @@ fn enforce_names_refused_values_in_a_container() {
     assert_eq!(ioctl["values"][0]["args"][0]["symbol"], "TIOCSTI");
     assert_eq!(ioctl["first"]["comm"], "syscall-verdict");
 }
+
+/// Enforces `words` (a run of `syscall-verdicts`) under `profile` with
+/// `--watch WATCH --json`: the container's output lines and the report's
+/// denials, without their first callers (pids differ between runs).
+fn enforce_watched(
+    dir: &Path,
+    profile: &Path,
+    watch: &str,
+    words: &[String],
+) -> (Vec<String>, Vec<serde_json::Value>, String) {
+    let report = dir.join(format!("{watch}.json"));
+    let mut args: Vec<String> = vec![
+        "enforce".into(),
+        "--watch".into(),
+        watch.into(),
+        "--json".into(),
+        report.to_string_lossy().into_owned(),
+        "--profile".into(),
+        profile.to_string_lossy().into_owned(),
+        "--".into(),
+    ];
+    args.extend(words.iter().cloned());
+    let output = run(&args);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{watch}: {err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let denials = json["denials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            d.as_object_mut().unwrap().remove("first");
+            d
+        })
+        .collect();
+    let lines = stdout(&output).lines().map(str::to_owned).collect();
+    (lines, denials, err)
+}
+
+/// A learned profile of `syscall-verdicts 110` (getppid) run by `engine_run`,
+/// with mkdir refused with EACCES by a rule of its own: sysinfo (unlisted)
+/// gets the default EPERM.
+fn verdicts_profile(dir: &Path, words: &[String]) -> std::path::PathBuf {
+    let (output, _) = record(dir, &[], words);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("profile.json")).unwrap()).unwrap();
+    // The learned argument conditions (arch_prctl's) would leave calls to
+    // the default action, which runc does not let notify: allowed whole.
+    for rule in doc["syscalls"].as_array_mut().unwrap() {
+        rule.as_object_mut().unwrap().remove("args");
+    }
+    let rules = doc["syscalls"].as_array_mut().unwrap();
+    rules.push(serde_json::json!({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}));
+    let profile = dir.join("refusing.json");
+    fs::write(&profile, doc.to_string()).unwrap();
+    profile
+}
+
+/// In a podman container (runc), the seccomp listener the runtime hands
+/// over through `listenerPath` and the eBPF watch report the same denials
+/// of the same run (names, counts, errnos), and the container's calls get
+/// the profile's errnos under both.
+#[test]
+fn podman_listener_and_kernel_watch_report_the_same() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = verdicts_profile(dir.path(), &podman_run(&[IMAGE, "syscall-verdicts", "110"]));
+    let words = podman_run(&[IMAGE, "syscall-verdicts", "110", "83", "83", "99"]);
+    let (kernel_lines, kernel, _) = enforce_watched(dir.path(), &profile, "kernel", &words);
+    let (listener_lines, listener, err) = enforce_watched(dir.path(), &profile, "listener", &words);
+    assert_eq!(kernel_lines, listener_lines, "{err}");
+    assert_eq!(listener_lines.len(), 4, "{listener_lines:?}");
+    assert!(!listener_lines[0].contains("errno"), "{listener_lines:?}");
+    assert!(
+        listener_lines[1].ends_with(" errno 13"),
+        "{listener_lines:?}"
+    );
+    assert!(
+        listener_lines[2].ends_with(" errno 13"),
+        "{listener_lines:?}"
+    );
+    assert!(
+        listener_lines[3].ends_with(" errno 1"),
+        "{listener_lines:?}"
+    );
+    assert_eq!(kernel, listener, "{err}");
+    let names: Vec<&str> = listener
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mkdir", "sysinfo"], "{err}");
+    assert_eq!(listener[0]["count"], 2);
+}
+
+/// `--watch listener` with Docker: one line saying why, and nothing runs.
+#[test]
+fn docker_refuses_the_listener_in_one_line() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let mut args: Vec<String> = vec!["enforce".into(), "--watch".into(), "listener".into()];
+    args.extend(["--profile".into(), profile.to_string_lossy().into_owned()]);
+    args.push("--".into());
+    args.extend(docker_run(&[IMAGE, "sh", "-c", "echo started"]));
+    let output = run(&args);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(!stdout(&output).contains("started"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("listenerPath"), "{err}");
+}

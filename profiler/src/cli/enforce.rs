@@ -40,11 +40,15 @@ pub struct EnforceArgs {
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
     user: Option<RunAs>,
 
-    /// How denials are found: `auto` hands a native program's refusals to a
-    /// seccomp listener in this process (nothing on the calls the profile
-    /// allows) where the profile's refusals are all SCMP_ACT_ERRNO and it
-    /// allows read and write, and watches every syscall with eBPF otherwise
-    /// (containers always); `kernel` and `listener` choose one.
+    /// How denials are found: `auto` hands the refusals to a seccomp
+    /// listener in this process (nothing on the calls the profile allows)
+    /// where the profile's refusals are all SCMP_ACT_ERRNO and it allows
+    /// read and write (a native program), or where runc hands the listener
+    /// over through listenerPath (podman and ctr containers, with no
+    /// syscall left to the default only by argument conditions), and
+    /// watches every syscall with eBPF otherwise; a Docker container always
+    /// gets the eBPF watch (the Docker engine drops listenerPath, and runc
+    /// then refuses the container); `kernel` and `listener` choose one.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = DenialWatching::Auto)]
     watch: DenialWatching,
 

@@ -28,7 +28,11 @@ use std::{
     collections::BTreeMap,
     fs::File,
     io::{Read, Write},
-    os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+    os::{
+        fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+        unix::net::UnixListener,
+    },
+    path::PathBuf,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -93,6 +97,10 @@ pub struct Listener {
     /// The parent's copies of the child's ends, closed once it is spawned.
     child_ends: Option<(OwnedFd, OwnedFd)>,
     pub ends: ChildEnds,
+    /// A container's: the private directory of the runtime's socket.
+    socket_dir: Option<tempfile::TempDir>,
+    /// Whether the listener was taken (from the child or the runtime).
+    taken: Arc<AtomicBool>,
 }
 
 /// Why a native run cannot use the listener, if it cannot.
@@ -125,6 +133,140 @@ pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<S
     None
 }
 
+/// Where a container's runtime hands the listener over: a unix socket in a
+/// directory of this run's own (see [`Listener::start_socket`]).
+pub struct Agent {
+    /// The socket's path, the runtime spec's `linux.seccomp.listenerPath`.
+    pub path: PathBuf,
+    /// The token the runtime must pass back (`listenerMetadata`).
+    pub token: String,
+}
+
+/// Why a container's run cannot use the listener, if it cannot. `profile`
+/// is the profile as the runtime gets it (Docker's includes and excludes
+/// decided for this container). The conditions: the engine passes
+/// `listenerPath` to the runtime (podman and ctr do; the Docker engine
+/// 20.10 drops it, and runc then refuses the container), the runtime is
+/// runc (the one tried), every refusal is an `SCMP_ACT_ERRNO` (the others
+/// the kernel carries out itself), write is allowed (runc refuses to
+/// notify it: it writes the listener to its parent under the filter), and
+/// no syscall falls to a refusing default action through argument
+/// conditions (runc refuses a notifying default action, so such calls
+/// would be refused unseen).
+pub fn container_unusable_because(
+    profile: &Profile,
+    policy: &EffectivePolicy,
+    engine: crate::engine::Engine,
+    runtime: Option<&str>,
+) -> Option<String> {
+    use crate::engine::Engine;
+    if engine == Engine::Docker {
+        return Some(
+            "the Docker engine does not pass the profile's listenerPath to the runtime (runc \
+             then refuses the container: `listenerPath is not set`), so a Docker container's \
+             denials are watched with eBPF"
+                .to_owned(),
+        );
+    }
+    match runtime {
+        Some("runc") => {}
+        Some(other) => {
+            return Some(format!(
+                "the container runtime is {other}; the listener hand-over was tried with runc only"
+            ));
+        }
+        None => return Some("the engine did not say which container runtime it uses".to_owned()),
+    }
+    let refusals = std::iter::once(profile.default_action)
+        .chain(profile.syscalls.iter().map(|rule| rule.action));
+    if let Some(action) = refusals
+        .into_iter()
+        .find(|action| !matches!(action, Action::Allow | Action::Log | Action::Errno))
+    {
+        return Some(format!(
+            "the profile uses {action}, which the kernel carries out itself"
+        ));
+    }
+    if profile.flags.contains(&FilterFlag::Tsync) {
+        return Some(
+            "the profile's SECCOMP_FILTER_FLAG_TSYNC does not go with a listener".to_owned(),
+        );
+    }
+    if !matches!(policy.access("write"), Access::Allowed) {
+        return Some(
+            "the profile does not allow write, which runc makes under the filter to hand the \
+             listener over (and refuses to notify)"
+                .to_owned(),
+        );
+    }
+    if !profile.default_action.lets_run() {
+        let conditional_only = profile
+            .syscalls
+            .iter()
+            .filter(|rule| !rule.args.is_empty())
+            .flat_map(|rule| &rule.names)
+            .find(|name| {
+                !profile
+                    .syscalls
+                    .iter()
+                    .any(|r| r.args.is_empty() && r.names.contains(name))
+            });
+        if let Some(name) = conditional_only {
+            return Some(format!(
+                "the profile has {name} only under argument conditions: the calls outside them \
+                 fall to the default action, which runc does not let notify"
+            ));
+        }
+    }
+    if libseccomp::check_api(6, libseccomp::ScmpVersion::from((2, 5, 0))).is_err() {
+        return Some("this host's libseccomp has no user notification".to_owned());
+    }
+    None
+}
+
+/// `profile` (includes and excludes decided) with its refusals handed to
+/// a listener, for a container runtime: each `SCMP_ACT_ERRNO` rule becomes
+/// `SCMP_ACT_NOTIFY` (without `errnoRet`: the listener answers with it),
+/// and, the default action staying (runc refuses a notifying one), every
+/// syscall of the tables of `arches` that no rule names gets a notifying
+/// rule of its own, so that every call the filter refuses by name comes to
+/// the listener. Only calls of numbers no table names keep the default's
+/// errno unseen. The socket and token are the runtime's `listenerPath`
+/// and `listenerMetadata`.
+pub fn notifying_profile(profile: &Profile, arches: &[Arch], agent: &Agent) -> Profile {
+    let mut out = profile.clone();
+    for rule in &mut out.syscalls {
+        if rule.action == Action::Errno {
+            rule.action = Action::Notify;
+            rule.errno_ret = None;
+        }
+    }
+    if !profile.default_action.lets_run() {
+        let named: std::collections::BTreeSet<&str> = profile
+            .syscalls
+            .iter()
+            .flat_map(|rule| rule.names.iter().map(String::as_str))
+            .collect();
+        let mut rest: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for &arch in arches {
+            for (_, name) in table::all(arch) {
+                if name != "write" && !named.contains(name) {
+                    rest.insert(name.to_owned());
+                }
+            }
+        }
+        if !rest.is_empty() {
+            out.syscalls.push(crate::profile::SyscallRule::new(
+                rest.into_iter().collect(),
+                Action::Notify,
+            ));
+        }
+    }
+    out.listener_path = Some(agent.path.display().to_string());
+    out.listener_metadata = Some(agent.token.clone());
+    out
+}
+
 impl Listener {
     /// Starts the thread, which waits for the child's report.
     pub fn start(policy: EffectivePolicy, arch: Arch) -> std::io::Result<Listener> {
@@ -134,17 +276,70 @@ impl Listener {
             report: report_w.as_raw_fd(),
             go: go_r.as_raw_fd(),
         };
+        let mut listener = Listener::serving(policy, arch, move |_| take_listener(report_r, go_w))?;
+        listener.child_ends = Some((report_w, go_r));
+        listener.ends = ends;
+        Ok(listener)
+    }
+
+    /// Starts the thread for a container: it waits for the OCI runtime
+    /// (runc) to connect to a fresh unix socket and send the container's
+    /// listener, as the runtime spec's `listenerPath` has it (one message:
+    /// the JSON state, and the descriptors named in its `fds` as
+    /// `SCM_RIGHTS`). The socket is in a directory made for this run
+    /// (mode 0700, a fresh name the runtime cannot be pointed away from),
+    /// removed when the listener is finished or dropped; a connection that
+    /// does not pass the run's random token as its metadata is refused.
+    pub fn start_socket(policy: EffectivePolicy, arch: Arch) -> std::io::Result<(Listener, Agent)> {
+        use std::os::unix::fs::PermissionsExt;
+        remove_stale_socket_dirs(&std::env::temp_dir());
+        let prefix = format!("{SOCKET_DIR_PREFIX}{}.", std::process::id());
+        let dir = tempfile::Builder::new()
+            .prefix(&prefix)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        let mode = std::fs::metadata(dir.path())?.permissions().mode() & 0o7777;
+        if mode != 0o700 {
+            return Err(std::io::Error::other(format!(
+                "the private directory {} has mode {mode:o}, not 700",
+                dir.path().display()
+            )));
+        }
+        let path = dir.path().join("agent.sock");
+        let socket = UnixListener::bind(&path)?;
+        socket.set_nonblocking(true)?;
+        let token = random_token()?;
+        let agent = Agent {
+            path,
+            token: token.clone(),
+        };
+        let mut listener = Listener::serving(policy, arch, move |stop| {
+            accept_listener(&socket, &token, stop)
+        })?;
+        listener.socket_dir = Some(dir);
+        Ok((listener, agent))
+    }
+
+    /// The thread: takes the listener with `take`, then answers on it.
+    fn serving(
+        policy: EffectivePolicy,
+        arch: Arch,
+        take: impl FnOnce(&AtomicBool) -> Result<Option<OwnedFd>, String> + Send + 'static,
+    ) -> std::io::Result<Listener> {
         let answered = Arc::new(Mutex::new(Answered::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let taken = Arc::new(AtomicBool::new(false));
         let thread = {
             let answered = Arc::clone(&answered);
             let stop = Arc::clone(&stop);
+            let taken = Arc::clone(&taken);
             std::thread::Builder::new()
                 .name("seccomp-listener".to_owned())
                 .spawn(move || {
-                    let Some(listener) = take_listener(report_r, go_w)? else {
+                    let Some(listener) = take(&stop)? else {
                         return Ok(());
                     };
+                    taken.store(true, Ordering::SeqCst);
                     serve(&listener, &policy, arch, &answered, &stop)
                 })?
         };
@@ -152,9 +347,16 @@ impl Listener {
             answered,
             stop,
             thread: Some(thread),
-            child_ends: Some((report_w, go_r)),
-            ends,
+            child_ends: None,
+            ends: ChildEnds { report: -1, go: -1 },
+            socket_dir: None,
+            taken,
         })
+    }
+
+    /// Whether the listener was handed over.
+    pub fn handed_over(&self) -> bool {
+        self.taken.load(Ordering::SeqCst)
     }
 
     /// Closes this process's copies of the child's ends, once the child is
@@ -198,6 +400,7 @@ impl Listener {
             Some(Err(_)) => Err("the listener thread panicked".to_owned()),
             None => Ok(()),
         };
+        self.socket_dir = None;
         result.map(|()| self.denials())
     }
 }
@@ -252,6 +455,187 @@ fn take_listener(report: OwnedFd, go: OwnedFd) -> Result<Option<OwnedFd>, String
         .write_all(&[1])
         .map_err(|e| format!("cannot let the enforced process go on: {e}"))?;
     Ok(Some(listener))
+}
+
+/// The name of a run's socket directory starts so, then the tool's pid.
+const SOCKET_DIR_PREFIX: &str = "syscall-profile-listener.";
+
+/// Removes the socket directories in `temp` of runs whose tool is gone (a
+/// run killed with SIGKILL cannot remove its own): only directories (not
+/// links) owned by this user, whose pid runs no process.
+fn remove_stale_socket_dirs(temp: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SOCKET_DIR_PREFIX))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != uid {
+            continue;
+        }
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+}
+
+/// 128 random bits, in hex: the metadata the runtime must pass back.
+fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: writes at most the rest of the array.
+        let got = unsafe {
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
+        };
+        if got < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+            continue;
+        }
+        filled += got as usize;
+    }
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The runtime spec's "container process state", as runc sends it to the
+/// `listenerPath` (only what is read of it).
+#[derive(serde::Deserialize)]
+struct ProcessState {
+    fds: Vec<String>,
+    #[serde(default)]
+    metadata: String,
+}
+
+/// The most bytes of state and descriptors one connection may send.
+const STATE_BYTES: usize = 64 * 1024;
+const STATE_FDS: usize = 16;
+
+/// Accepts connections on `socket` until one passes `token` and a
+/// `seccompFd`: that descriptor; `None` when told to stop first (the
+/// container never started). Other connections are closed, with what
+/// they sent.
+fn accept_listener(
+    socket: &UnixListener,
+    token: &str,
+    stop: &AtomicBool,
+) -> Result<Option<OwnedFd>, String> {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let mut poll = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd on the stack.
+        if unsafe { libc::poll(&mut poll, 1, 100) } <= 0 {
+            continue;
+        }
+        let stream = match socket.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("accepting the runtime's connection: {e}")),
+        };
+        if let Ok(Some(fd)) = receive_state(&stream, token) {
+            return Ok(Some(fd));
+        }
+    }
+}
+
+/// Reads one connection to its end: the state and the descriptors; the
+/// `seccompFd` when the state carries `token`.
+fn receive_state(
+    stream: &std::os::unix::net::UnixStream,
+    token: &str,
+) -> std::io::Result<Option<OwnedFd>> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let mut bytes = Vec::new();
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut buffer = vec![0u8; 4096];
+    // Room for STATE_FDS descriptors, aligned for cmsghdr.
+    let mut control = vec![0u64; 64];
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: buffer.as_mut_ptr().cast(),
+            iov_len: buffer.len(),
+        };
+        // SAFETY: a zeroed msghdr is valid; its pointers are set below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len() * 8;
+        // SAFETY: the buffers outlive the call and their sizes are given.
+        let got = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if got < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        // SAFETY: walks the control messages recvmsg wrote, within
+        // msg_controllen; each SCM_RIGHTS datum is an array of ints.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                    let header = libc::CMSG_LEN(0) as usize;
+                    let n = ((*cmsg).cmsg_len as usize).saturating_sub(header)
+                        / std::mem::size_of::<libc::c_int>();
+                    for i in 0..n {
+                        let fd = data.add(i).read_unaligned();
+                        if fd >= 0 {
+                            fds.push(OwnedFd::from_raw_fd(fd));
+                        }
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        if got == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buffer[..got as usize]);
+        if bytes.len() > STATE_BYTES || fds.len() > STATE_FDS {
+            return Ok(None);
+        }
+        // One message: the state is whole once it parses.
+        if serde_json::from_slice::<ProcessState>(&bytes).is_ok() {
+            break;
+        }
+    }
+    let Ok(state) = serde_json::from_slice::<ProcessState>(&bytes) else {
+        return Ok(None);
+    };
+    if state.metadata != token {
+        return Ok(None);
+    }
+    let Some(index) = state.fds.iter().position(|name| name == "seccompFd") else {
+        return Ok(None);
+    };
+    Ok((index < fds.len()).then(|| fds.swap_remove(index)))
 }
 
 /// Answers refused calls until told to stop, or until no process uses the
@@ -418,4 +802,210 @@ fn read_caller(tid: u32) -> Option<Caller> {
         comm,
         exe,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// Sends `state` and `fds` as runc does: one message, the descriptors
+    /// as SCM_RIGHTS.
+    fn send_state(path: &std::path::Path, state: &str, fds: &[RawFd]) {
+        let stream = UnixStream::connect(path).unwrap();
+        let mut iov = libc::iovec {
+            iov_base: state.as_ptr() as *mut libc::c_void,
+            iov_len: state.len(),
+        };
+        let mut control = vec![0u64; 16];
+        // SAFETY: a test's msghdr over live buffers.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            let size = std::mem::size_of_val(fds) as u32;
+            msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                fds.len(),
+            );
+            assert!(libc::sendmsg(stream.as_raw_fd(), &msg, 0) >= 0);
+        }
+        drop(stream);
+    }
+
+    /// Inode of a descriptor, to tell which one came back.
+    fn inode(fd: RawFd) -> u64 {
+        // SAFETY: fstat into a zeroed struct.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(fd, &mut st), 0);
+            st.st_ino
+        }
+    }
+
+    /// The socket is alone in a 0700 directory; a connection with the
+    /// wrong token is refused and the next one, with the token, hands over
+    /// the descriptor at the index of "seccompFd"; the directory is gone
+    /// once the listener is.
+    #[test]
+    fn the_runtime_hands_the_listener_over_with_the_token_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("agent.sock");
+        let socket = UnixListener::bind(&path).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let (a_r, _a_w) = pipe().unwrap();
+        let (b_r, _b_w) = pipe().unwrap();
+        let stop = AtomicBool::new(false);
+        let client = {
+            let path = path.clone();
+            let (a, b) = (a_r.as_raw_fd(), b_r.as_raw_fd());
+            std::thread::spawn(move || {
+                let wrong = r#"{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1,"metadata":"nope","state":{}}"#;
+                send_state(&path, wrong, &[a]);
+                let right = r#"{"ociVersion":"1.0.2","fds":["other","seccompFd"],"pid":1,"metadata":"t0ken","state":{}}"#;
+                send_state(&path, right, &[a, b]);
+            })
+        };
+        let fd = accept_listener(&socket, "t0ken", &stop).unwrap().unwrap();
+        client.join().unwrap();
+        assert_eq!(inode(fd.as_raw_fd()), inode(b_r.as_raw_fd()));
+        // Told to stop with no connection: nothing, no error.
+        stop.store(true, Ordering::SeqCst);
+        assert!(accept_listener(&socket, "t0ken", &stop).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_socket_dir_is_private_and_removed() {
+        let policy = EffectivePolicy::evaluate(
+            &Profile::parse(br#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)
+                .unwrap()
+                .profile,
+            &crate::enforcing::filter::native_context(Arch::host().unwrap()),
+        );
+        let (listener, agent) = Listener::start_socket(policy, Arch::host().unwrap()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let dir = agent.path.parent().unwrap().to_owned();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(agent.token.len(), 32);
+        assert!(listener.finish().unwrap().is_empty());
+        assert!(!dir.exists());
+    }
+
+    /// A killed run's directory (its pid runs nothing) is removed; a live
+    /// run's and other names are not.
+    #[test]
+    fn stale_socket_dirs_are_removed() {
+        let temp = tempfile::tempdir().unwrap();
+        let stale = temp
+            .path()
+            .join(format!("{SOCKET_DIR_PREFIX}{}.abc", u32::MAX - 1));
+        let live = temp
+            .path()
+            .join(format!("{SOCKET_DIR_PREFIX}{}.abc", std::process::id()));
+        let other = temp.path().join("other.1");
+        for dir in [&stale, &live, &other] {
+            std::fs::create_dir(dir).unwrap();
+        }
+        std::fs::write(stale.join("agent.sock"), b"").unwrap();
+        remove_stale_socket_dirs(temp.path());
+        assert!(!stale.exists());
+        assert!(live.exists());
+        assert!(other.exists());
+    }
+
+    fn parsed(text: &str) -> (Profile, EffectivePolicy) {
+        let profile = Profile::parse(text.as_bytes()).unwrap().profile;
+        let policy = EffectivePolicy::evaluate(
+            &profile,
+            &crate::enforcing::filter::native_context(Arch::X86_64),
+        );
+        (profile, policy)
+    }
+
+    /// ERRNO rules notify without their errno; every unnamed syscall but
+    /// write gets a notifying rule; the default stays; the socket and token
+    /// are the runtime's.
+    #[test]
+    fn the_container_profile_notifies_every_refusal_by_name() {
+        let (profile, _) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"syscalls":[
+                {"names":["read","write","getppid"],"action":"SCMP_ACT_ALLOW"},
+                {"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+        );
+        let agent = Agent {
+            path: "/tmp/x/agent.sock".into(),
+            token: "t".into(),
+        };
+        let out = notifying_profile(&profile, &[Arch::X86_64], &agent);
+        assert_eq!(out.default_action, Action::Errno);
+        assert_eq!(out.default_errno_ret, Some(1));
+        assert_eq!(out.syscalls[1].action, Action::Notify);
+        assert_eq!(out.syscalls[1].errno_ret, None);
+        let rest = &out.syscalls[2];
+        assert_eq!(rest.action, Action::Notify);
+        assert!(rest.names.iter().any(|n| n == "sysinfo"));
+        for name in ["write", "read", "getppid", "mkdir"] {
+            assert!(!rest.names.iter().any(|n| n == name), "{name}");
+        }
+        assert_eq!(out.listener_path.as_deref(), Some("/tmp/x/agent.sock"));
+        assert_eq!(out.listener_metadata.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn a_container_listener_needs_podman_or_ctr_runc_errno_write_and_no_conditional_fallthrough() {
+        use crate::engine::Engine;
+        let ok = r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+            {"names":["write"],"action":"SCMP_ACT_ALLOW"}]}"#;
+        let (profile, policy) = parsed(ok);
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Podman, Some("runc")).is_none()
+        );
+        let why = container_unusable_because(&profile, &policy, Engine::Docker, Some("runc"));
+        assert!(why.unwrap().contains("listenerPath"));
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Containerd, Some("crun"))
+                .is_some()
+        );
+        let (profile, policy) = parsed(r#"{"defaultAction":"SCMP_ACT_ERRNO"}"#);
+        let why = container_unusable_because(&profile, &policy, Engine::Podman, Some("runc"));
+        assert!(why.unwrap().contains("write"));
+        let (profile, policy) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+            {"names":["write"],"action":"SCMP_ACT_ALLOW"},
+            {"names":["arch_prctl"],"action":"SCMP_ACT_ALLOW",
+             "args":[{"index":0,"value":4098,"op":"SCMP_CMP_EQ"}]}]}"#,
+        );
+        let why = container_unusable_because(&profile, &policy, Engine::Podman, Some("runc"));
+        assert!(why.unwrap().contains("arch_prctl"));
+        let (profile, policy) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["socket"],"action":"SCMP_ACT_ERRNO",
+             "args":[{"index":0,"value":40,"op":"SCMP_CMP_EQ"}]}]}"#,
+        );
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Podman, Some("runc")).is_none()
+        );
+        let (profile, policy) = parsed(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["mkdir"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+        );
+        assert!(
+            container_unusable_because(&profile, &policy, Engine::Podman, Some("runc"))
+                .unwrap()
+                .contains("SCMP_ACT_KILL_PROCESS")
+        );
+    }
 }

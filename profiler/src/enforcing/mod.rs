@@ -161,12 +161,15 @@ pub struct EnforceOptions {
 pub enum DenialWatching {
     /// A native program's refusals go to a seccomp listener where the
     /// profile allows it (only ERRNO refusals; read and write allowed),
-    /// else the kernel watch; a container's always to the kernel watch.
+    /// else the kernel watch; a podman or ctr container's to a listener
+    /// the runtime (runc) hands over through `listenerPath` where the
+    /// profile allows it, else the kernel watch; a Docker container's to
+    /// the kernel watch (the Docker engine drops `listenerPath`).
     #[default]
     Auto,
     /// The eBPF watch on every syscall of the enforced cgroup.
     Kernel,
-    /// The seccomp listener (native programs); refused where it cannot be used.
+    /// The seccomp listener; refused where it cannot be used.
     Listener,
 }
 
@@ -360,16 +363,39 @@ async fn run(
         Target::Native {
             answers: Some(policy),
             ..
+        }
+        | Target::Container {
+            answers: Some(policy),
+            ..
         } => Some(policy),
         _ => None,
     };
     let mut watch = DenialWatch::attach(session.cgroup(), arch, answers.is_none(), options.hook)?;
-    let mut listener = answers
-        .map(|policy| Listener::start(policy.clone(), arch))
-        .transpose()
-        .map_err(|e| EnforceError::Listener(e.to_string()))?;
+    let (mut listener, agent) = match (answers, target) {
+        (None, _) => (None, None),
+        (Some(policy), Target::Native { .. }) => (
+            Some(
+                Listener::start(policy.clone(), arch)
+                    .map_err(|e| EnforceError::Listener(e.to_string()))?,
+            ),
+            None,
+        ),
+        (Some(policy), Target::Container { .. }) => {
+            let (listener, agent) = Listener::start_socket(policy.clone(), arch)
+                .map_err(|e| EnforceError::Listener(format!("its socket: {e}")))?;
+            (Some(listener), Some(agent))
+        }
+    };
     session.check_interrupted()?;
-    let spawned = spawn(options, target, &session, listener.as_mut())?;
+    let mut notifying_file = None;
+    let spawned = spawn(
+        options,
+        target,
+        &session,
+        listener.as_mut(),
+        agent.as_ref(),
+        &mut notifying_file,
+    )?;
     for warning in warnings.drain(..) {
         eprintln!("syscall-profile: warning: {warning}");
     }
@@ -424,7 +450,16 @@ async fn run(
     warnings.extend(session::said_of_close(removal));
     // Served until the last process of the run is gone, so that none
     // waits on a refusal without an answer.
+    drop(notifying_file);
     if let Some(listener) = listener {
+        if agent.is_some() && !listener.handed_over() && exit_code != 0 {
+            warnings.push(
+                "the container runtime never handed the seccomp listener over (the container \
+                 fails to start without it): see the engine's error above; \
+                 `--watch kernel` watches without it"
+                    .to_owned(),
+            );
+        }
         let mut answered = listener.finish().map_err(EnforceError::Listener)?;
         // Named by the program the kernel saw executed, as the kernel
         // watch names them.
@@ -464,6 +499,12 @@ enum Target {
         /// For `ctr`: the profile in the runtime spec's format, in a file
         /// with no name (read through `/proc/PID/fd/N`).
         oci_profile: Option<File>,
+        /// With a policy, the filter's refusals go to a listener the
+        /// runtime hands over, which answers them by it; the profile
+        /// (includes and excludes decided) and the architectures whose
+        /// syscalls it names are made notifying at the start.
+        answers: Option<EffectivePolicy>,
+        notifying: Option<Box<(Profile, Vec<Arch>)>>,
     },
 }
 
@@ -544,13 +585,61 @@ fn plan_container(
             options.profile.display()
         ));
     }
+    let context = container_context(&run.run, engine_default)?;
+    let decided = resolved(profile, &context);
+    let policy = EffectivePolicy::evaluate(profile, &context);
+    let unusable = || {
+        listener::container_unusable_because(
+            &decided,
+            &policy,
+            run.run.engine,
+            run.runtime().as_deref(),
+        )
+    };
+    let listen = match options.watch {
+        DenialWatching::Kernel => false,
+        DenialWatching::Listener => {
+            if let Some(why) = unusable() {
+                return Err(EnforceError::NoListener(why));
+            }
+            true
+        }
+        DenialWatching::Auto if run.run.engine == Engine::Docker => false,
+        DenialWatching::Auto => match unusable() {
+            None => true,
+            Some(why) => {
+                if !options.quiet {
+                    eprintln!(
+                        "syscall-profile: watching the container's denials with eBPF on every \
+                         syscall: no seccomp listener, as {why}"
+                    );
+                }
+                false
+            }
+        },
+    };
+    if listen {
+        let arch = Arch::host().ok_or(EnforceError::UnsupportedArch(std::env::consts::ARCH))?;
+        let arches: Vec<Arch> = std::iter::once(arch)
+            .chain(arch.sub_architectures().iter().copied())
+            .filter(|a| crate::profile::table::has_table(*a))
+            .collect();
+        // The file is written at the start, once the socket is made.
+        return Ok((
+            Target::Container {
+                run,
+                runtime_needs,
+                oci_profile: None,
+                answers: Some(policy),
+                notifying: Some(Box::new((decided, arches))),
+            },
+            warnings,
+        ));
+    }
     // ctr passes the file to the runtime as it is: Docker's includes and
     // excludes are decided first, for this container, as Docker does.
     let oci_profile = match run.run.engine {
-        Engine::Containerd => {
-            let context = container_context(&run.run, engine_default)?;
-            Some(oci_file(&resolved(profile, &context))?)
-        }
+        Engine::Containerd => Some(oci_file(&decided)?),
         Engine::Docker | Engine::Podman => None,
     };
     Ok((
@@ -558,6 +647,8 @@ fn plan_container(
             run,
             runtime_needs,
             oci_profile,
+            answers: None,
+            notifying: None,
         },
         warnings,
     ))
@@ -566,8 +657,13 @@ fn plan_container(
 /// The profile as the runtime spec's `linux.seccomp` (what `ctr run
 /// --seccomp-profile` reads), in a temporary file with no name.
 fn oci_file(profile: &Profile) -> Result<File, EnforceError> {
-    use std::io::{Seek, Write};
     let text = crate::export::oci::to_text(&crate::export::oci::to_oci(profile)?);
+    text_file(&text)
+}
+
+/// `text` in a temporary file with no name, read from its start.
+fn text_file(text: &str) -> Result<File, EnforceError> {
+    use std::io::{Seek, Write};
     let mut file = tempfile::tempfile().map_err(EnforceError::TempFile)?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.rewind())
@@ -584,6 +680,8 @@ fn spawn(
     target: &Target,
     session: &Session,
     listener: Option<&mut Listener>,
+    agent: Option<&listener::Agent>,
+    keep: &mut Option<File>,
 ) -> Result<std::io::Result<tokio::process::Child>, EnforceError> {
     Ok(match target {
         Target::Native {
@@ -605,9 +703,27 @@ fn spawn(
             spawned
         }
         Target::Container {
-            run, oci_profile, ..
+            run,
+            oci_profile,
+            notifying,
+            ..
         } => {
-            let file = match oci_profile {
+            // The notifying profile, with this run's socket and token: for
+            // ctr in the runtime spec's format, for podman in Docker's.
+            let notifying_file = match (notifying, agent) {
+                (Some(notifying), Some(agent)) => {
+                    let (profile, arches) = &**notifying;
+                    let profile = listener::notifying_profile(profile, arches, agent);
+                    Some(match run.run.engine {
+                        Engine::Containerd => oci_file(&profile)?,
+                        Engine::Docker | Engine::Podman => text_file(&profile.to_json())?,
+                    })
+                }
+                _ => None,
+            };
+            // Kept open for the whole run: the engine reads it through /proc.
+            *keep = notifying_file;
+            let file = match keep.as_ref().or(oci_profile.as_ref()) {
                 Some(file) => {
                     use std::os::unix::io::AsRawFd;
                     format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd())
