@@ -496,12 +496,33 @@ pub fn targets(
     });
     let level = peak.zip(maps).map(|(rss, maps)| {
         let (rss_mib, maps_kib) = (rss as f64 / 1024.0, kib(maps));
-        let met = rss_mib <= ISSUE_RSS_MIB * (1.0 + ABOUT) && maps_kib <= ISSUE_MAPS_KIB * (1.0 + ABOUT);
+        let met =
+            rss_mib <= ISSUE_RSS_MIB * (1.0 + ABOUT) && maps_kib <= ISSUE_MAPS_KIB * (1.0 + ABOUT);
+        // The level was set before two maps existed: the argument
+        // capture's tuples and the programs by name (which keeps a long
+        // recording flat). What the rest takes is the level to compare.
+        let newer = soak.map_or(0, |s| {
+            ["ARG_VALUES", "PROGRAMS"]
+                .iter()
+                .filter_map(|name| s.idle_maps.get(*name))
+                .sum::<u64>()
+        });
+        let newer_text = if newer > 0 {
+            format!(
+                "; of the maps, {:.1} KiB are `ARG_VALUES` (argument capture) and `PROGRAMS` \
+                 (programs by name), which came after the level was set: the rest is {:.1} KiB",
+                kib(newer),
+                maps_kib - kib(newer)
+            )
+        } else {
+            String::new()
+        };
         (
             met,
             format!(
                 "peak RSS {rss_mib:.1} MiB (issue: {ISSUE_RSS_MIB:.0}), kernel maps of a native \
-                 recording {maps_kib:.1} KiB (issue: {ISSUE_MAPS_KIB:.0}); \"about\": within {:.0} %",
+                 recording {maps_kib:.1} KiB (issue: {ISSUE_MAPS_KIB:.0}); \"about\": within {:.0} \
+                 %{newer_text}",
                 ABOUT * 100.0
             ),
         )
