@@ -37,12 +37,17 @@ fn tool(run: Run) -> Tool {
         Run::Record | Run::ContainerRecord | Run::Beside(Neighbour::Record) => Tool::Ours,
         Run::Bpftrace | Run::ContainerBpftrace | Run::Beside(Neighbour::Bpftrace) => Tool::Bpftrace,
         Run::Strace | Run::ContainerStrace => Tool::Strace,
-        Run::Beside(Neighbour::Enforce | Neighbour::EnforceContainer) => Tool::Seccomp,
+        Run::Beside(
+            Neighbour::Enforce | Neighbour::EnforceContainer | Neighbour::EnforcePodman,
+        ) => Tool::Seccomp,
         Run::Beside(_) => Tool::Empty,
         Run::Enforce(_)
         | Run::EnforceKernelWatch(_)
         | Run::Container(_)
         | Run::ContainerEnforce(_)
+        | Run::Podman(_)
+        | Run::PodmanEnforce(_)
+        | Run::PodmanEnforceKernelWatch(_)
         | Run::Untraced => Tool::Seccomp,
     }
 }
@@ -291,9 +296,18 @@ impl Report {
 
 fn part_title(section: &Section) -> &'static str {
     match section.rows.first() {
-        Some(Run::Beside(Neighbour::Enforce | Neighbour::EnforceContainer)) => "Enforcement",
+        Some(Run::Beside(
+            Neighbour::Enforce | Neighbour::EnforceContainer | Neighbour::EnforcePodman,
+        )) => "Enforcement",
         Some(Run::Beside(_)) => "Cost to everything else while a recording runs",
-        Some(Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::Container(_)) => "Enforcement",
+        Some(
+            Run::Enforce(_)
+            | Run::EnforceKernelWatch(_)
+            | Run::Container(_)
+            | Run::Podman(_)
+            | Run::PodmanEnforce(_)
+            | Run::PodmanEnforceKernelWatch(_),
+        ) => "Enforcement",
         _ if matches!(section.workload, Workload::True | Workload::StartTime) => "Start-up",
         _ => "Recording: cost to the recorded workload",
     }
@@ -455,6 +469,28 @@ impl Reader<'_> {
                     .to_owned(),
             },
             Section {
+                short: "getppid-loop in podman, seccomp",
+                title: "getppid-loop in a podman container (runc): ns per call".to_owned(),
+                workload: Micro,
+                baseline: Podman(Policy::None),
+                rows: vec![
+                    Podman(Policy::Learned),
+                    PodmanEnforce(Policy::Learned),
+                    PodmanEnforceKernelWatch(Policy::Learned),
+                ],
+                note: "The loop's profile learned in podman with `record --args names` (no \
+                       argument conditions, so its refusals can all be notified). Plain \
+                       `podman run` with it: the filter alone. `enforce --watch listener -- \
+                       podman run …` gives podman the profile with its refusals as \
+                       `SCMP_ACT_NOTIFY` and the OCI `listenerPath` of a socket of the tool's: \
+                       runc installs the filter with a listener and hands it over, and the \
+                       tool answers each refused call; `--watch listener` makes the run fail \
+                       rather than fall back to eBPF, so these figures are the listener's. \
+                       `--watch kernel` is the same container under the eBPF watch, as a \
+                       Docker container gets it (the Docker engine 20.10 drops `listenerPath`)."
+                    .to_owned(),
+            },
+            Section {
                 short: "getppid-loop outside enforce",
                 title: format!(
                     "getppid-loop ({} calls) outside while `enforce` runs, ns per call",
@@ -465,11 +501,13 @@ impl Reader<'_> {
                 rows: vec![
                     Beside(Neighbour::Enforce),
                     Beside(Neighbour::EnforceContainer),
+                    Beside(Neighbour::EnforcePodman),
                 ],
                 note: "A native `enforce` installs a filter on its command only, and its \
                        listener waits on the filter's notification descriptor: nothing runs \
-                       for other processes. A container's eBPF watch is on the syscall \
-                       tracepoints, which every task of the host runs."
+                       for other processes; so does a podman container's listener (runc \
+                       installs the filter in the container only). A Docker container's eBPF \
+                       watch is on the syscall tracepoints, which every task of the host runs."
                     .to_owned(),
             },
             Section {
@@ -680,7 +718,9 @@ impl Reader<'_> {
                         "{} (vs {})",
                         section.short,
                         match section.baseline {
-                            Run::Container(Policy::None) => "unconfined",
+                            Run::Container(Policy::None) | Run::Podman(Policy::None) => {
+                                "unconfined"
+                            }
                             Run::Container(_) => "docker run",
                             _ => "untraced",
                         }
@@ -1369,6 +1409,40 @@ impl Reader<'_> {
                 }),
         ));
         targets.push(Target::new(
+            "`enforce`'s denial watch adds ≤ 30 ns to an allowed call (container, podman, \
+             listener; getppid-loop, profile learned in podman, against plain `podman run` with \
+             it; end-to-end)",
+            m(Micro, PodmanEnforce(Policy::Learned))
+                .zip(m(Micro, Podman(Policy::Learned)))
+                .map(|(enforced, plain)| {
+                    let added = enforced - plain;
+                    let kernel = m(Micro, PodmanEnforceKernelWatch(Policy::Learned)).map_or(
+                        String::new(),
+                        |k| {
+                            format!(
+                                "; the same container under the eBPF watch (`--watch kernel`): \
+                                 {k:.1} ns/call, {:+.1} ns",
+                                k - plain
+                            )
+                        },
+                    );
+                    (
+                        added <= 30.0,
+                        format!(
+                            "{enforced:.1} against {plain:.1} ns/call: the seccomp listener adds \
+                             {added:+.1} ns{kernel}{}",
+                            self.noise_note(
+                                &[
+                                    Case::new(Micro, PodmanEnforce(Policy::Learned)),
+                                    Case::new(Micro, Podman(Policy::Learned))
+                                ],
+                                30.0
+                            )
+                        ),
+                    )
+                }),
+        ));
+        targets.push(Target::new(
             "… the eBPF watch's programs in the kernel's accounting (bpf-stats; the hooks' \
              floor comes on top)",
             self.per_syscall(StatCase::KernelWatch)
@@ -1393,12 +1467,19 @@ impl Reader<'_> {
             (
                 "native: the seccomp listener",
                 Neighbour::Enforce,
-                StatCase::EnforceOutside,
+                Some(StatCase::EnforceOutside),
             ),
             (
                 "container: the eBPF watch",
                 Neighbour::EnforceContainer,
-                StatCase::EnforceContainerOutside,
+                Some(StatCase::EnforceContainerOutside),
+            ),
+            (
+                "container, podman, listener",
+                Neighbour::EnforcePodman,
+                // No bpf-stats case of its own: the eBPF objects `enforce`
+                // holds meanwhile are in the memory section.
+                None,
             ),
         ] {
             let base = self.stat(Case::new(Micro, Untraced));
@@ -1426,6 +1507,9 @@ impl Reader<'_> {
                     )
                 }),
             ));
+            let Some(case) = case else {
+                continue;
+            };
             let rounds = self.outcome.prog_stats.samples.get(&case);
             let measured = rounds.map(|rounds| match self.per_syscall(case) {
                 None => {
