@@ -1640,6 +1640,17 @@ impl Reader<'_> {
         let bt_in = added(Bpftrace);
         let watch = added(Enforce(Policy::None));
         let kernel_watch = added(EnforceKernelWatch(Policy::None));
+        // A podman container's watches against plain `podman run` with the
+        // same profile.
+        let podman_plain = m(Micro, Podman(Policy::Learned));
+        let podman_added = |r| m(Micro, r).zip(podman_plain).map(|(v, p)| v - p);
+        let podman_listener = podman_added(PodmanEnforce(Policy::Learned));
+        let podman_kernel = podman_added(PodmanEnforceKernelWatch(Policy::Learned));
+        let docker_kernel = m(Micro, ContainerEnforce(Policy::Learned))
+            .zip(m(Micro, Container(Policy::Learned)))
+            .map(|(v, p)| v - p);
+        let podman_outside = added(Beside(Neighbour::EnforcePodman));
+        let docker_outside = added(Beside(Neighbour::EnforceContainer));
         writeln!(md, "## What limits the cost, and what would lower it")?;
         writeln!(md)?;
         writeln!(
@@ -1811,7 +1822,7 @@ impl Reader<'_> {
             format!(
                 " A hook on the kernel's refusal path would cost an allowed call nothing, but \
                  asked for one in this run (on `{}`; {}: {}) the kernel refused every way: {}. \
-                 So container enforcement keeps its eBPF watch.",
+                 So a Docker container, whose engine drops the listener, keeps its eBPF watch.",
                 probes
                     .get(1)
                     .map_or("?", |p| p.what.split('`').nth(1).unwrap_or("?")),
@@ -1834,12 +1845,35 @@ impl Reader<'_> {
              syscall (which never reaches `sys_enter`) from one that failed on its own. The \
              default for a native program is now a seccomp listener: the filter hands each \
              call it refuses to the tool (`SCMP_ACT_NOTIFY`), which answers it with the \
-             profile's errno, so an allowed call costs only the filter: {} here. Containers \
-             keep the eBPF watch (the engine installs their filter, so no listener of the \
-             tool's can be in it), and so do profiles that kill or trap, whose refusals the \
-             kernel carries out itself.{probe_text}",
+             profile's errno, so an allowed call costs only the filter: {} here. Profiles \
+             that kill or trap keep the eBPF watch: the kernel carries out their refusals \
+             itself.{probe_text}",
             ns(kernel_watch),
             ns(watch)
+        )?;
+        writeln!(
+            md,
+            "- **A container's listener: podman and `ctr run`, not Docker 20.10.** The engine \
+             installs a container's filter, so the tool's listener gets into it only through \
+             the runtime spec: `enforce` gives the engine the profile with its refusals as \
+             `SCMP_ACT_NOTIFY` and the OCI `listenerPath` of a socket of its own, and runc \
+             sends it the filter's listener. podman and `ctr` pass `listenerPath` on; in a \
+             podman container, against plain `podman run` with the same profile, the \
+             listener adds {} a call and the eBPF watch (`--watch kernel`) {}; beside it, a \
+             process outside pays {} with the listener (a Docker container's eBPF watch: {} \
+             outside, {} inside). The Docker engine 20.10 drops `listenerPath` from the spec it \
+             hands runc, which then refuses the container (`listenerPath is not set`), so a \
+             Docker container keeps the eBPF watch, two hooks on every syscall of the host. \
+             A profile that allows a syscall only under argument conditions keeps the eBPF \
+             watch too: a call failing the conditions falls to the default action, and runc \
+             refuses `SCMP_ACT_NOTIFY` as the default action, so such a refusal could not \
+             reach the listener and would go unreported (`--watch auto` says so and takes \
+             the eBPF watch; a profile recorded with `--args names` has no conditions).",
+            ns(podman_listener),
+            ns(podman_kernel),
+            ns(podman_outside),
+            ns(docker_outside),
+            ns(docker_kernel)
         )?;
         writeln!(
             md,
@@ -2116,6 +2150,23 @@ mod tests {
                 &[106.0, 105.0, 107.0],
             ),
             (Micro, Container(Policy::Learned), &[110.0, 109.0, 111.0]),
+            (Micro, Podman(Policy::None), &[104.0, 103.0, 105.0]),
+            (Micro, Podman(Policy::Learned), &[108.0, 107.0, 109.0]),
+            (
+                Micro,
+                PodmanEnforce(Policy::Learned),
+                &[109.0, 107.0, 112.0],
+            ),
+            (
+                Micro,
+                PodmanEnforceKernelWatch(Policy::Learned),
+                &[148.0, 145.0, 150.0],
+            ),
+            (
+                Micro,
+                Beside(Neighbour::EnforcePodman),
+                &[100.5, 99.0, 102.0],
+            ),
             (FileIo, Untraced, &[2.0, 1.9, 2.2]),
             (FileIo, Record, &[2.5, 2.4, 2.6]),
             (FileIo, Bpftrace, &[3.0, 2.9, 3.3]),
@@ -2366,6 +2417,20 @@ mod tests {
              no program of it ran during the loop | | | | |",
             "| argument capture: a syscall outside the captured set costs nothing more | not \
              measured | getppid is outside",
+            "| `enforce`'s denial watch adds ≤ 30 ns to an allowed call (container, podman, \
+             listener; getppid-loop, profile learned in podman, against plain `podman run` with \
+             it; end-to-end) | met | 109.0 against 108.0 ns/call: the seccomp listener adds \
+             +1.0 ns; the same container under the eBPF watch (`--watch kernel`): 148.0 \
+             ns/call, +40.0 ns |",
+            "| `enforce` costs processes outside it nothing measurable (container, podman, \
+             listener) | met | the loop outside: 100.5 (99.0–102.0) against 100.0 (98.0–103.0) \
+             ns/call untraced, +0.5 ns; the ranges overlap |",
+            "| `podman run --security-opt seccomp=LEARNED.json` (learned in podman, `--args \
+             names`) | 108.0 | 107.0–109.0 | 3 | 1.04 | +4.0 |",
+            "in a podman container, against plain `podman run` with the same profile, the \
+             listener adds 1 ns a call and the eBPF watch (`--watch kernel`) 40 ns; beside it, \
+             a process outside pays 0 ns with the listener (a Docker container's eBPF watch: \
+             20 ns outside, 40 ns inside).",
         ] {
             assert!(md.contains(verdict), "no verdict {verdict:?} in:\n{md}");
         }
@@ -2386,7 +2451,11 @@ mod tests {
         assert!(md.contains("3 of 99 measurements started while others still used more"));
         assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
         assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
-        assert_eq!(summary.lines().count(), 17, "{summary}");
+        assert_eq!(summary.lines().count(), 19, "{summary}");
+        assert!(
+            svg.contains("getppid-loop in podman, seccomp (vs unconfined)"),
+            "{svg}"
+        );
         assert!(
             svg.contains("getppid-loop, recorded (vs untraced)"),
             "{svg}"
@@ -2461,7 +2530,7 @@ mod tests {
         ] {
             assert!(!md.contains(absent), "{absent:?} in:\n{md}");
         }
-        assert_eq!(summary.matches("not measured").count(), 17, "{summary}");
+        assert_eq!(summary.matches("not measured").count(), 19, "{summary}");
         assert!(!svg.contains("(vs "), "{svg}");
     }
 
@@ -2497,6 +2566,6 @@ mod tests {
         assert!(!md.contains("## What limits"), "{md}");
         assert!(svg.contains("file-io, recorded (vs untraced)"), "{svg}");
         assert!(!svg.contains("getppid-loop, recorded"), "{svg}");
-        assert_eq!(summary.matches("not measured").count(), 7, "{summary}");
+        assert_eq!(summary.matches("not measured").count(), 8, "{summary}");
     }
 }
