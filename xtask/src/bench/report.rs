@@ -505,9 +505,11 @@ impl Reader<'_> {
                 ],
                 note: "A native `enforce` installs a filter on its command only, and its \
                        listener waits on the filter's notification descriptor: nothing runs \
-                       for other processes; so does a podman container's listener (runc \
-                       installs the filter in the container only). A Docker container's eBPF \
-                       watch is on the syscall tracepoints, which every task of the host runs."
+                       for other processes; nor for a podman container's listener (runc \
+                       installs the filter in the container only; `enforce` keeps only its \
+                       event hooks on moves, execs and exits, none on the syscall path: its \
+                       eBPF objects are in *Memory*). A Docker container's eBPF watch is on \
+                       the syscall tracepoints, which every task of the host runs."
                     .to_owned(),
             },
             Section {
