@@ -258,10 +258,13 @@ pub enum StatCase {
     EnforceOutside,
     /// `enforce -- docker run …` of an idle redis-server; the loop outside.
     EnforceContainerOutside,
+    /// `enforce --watch listener -- podman run …` of an idle `sleep` (the
+    /// container's seccomp listener); the loop outside.
+    EnforcePodmanOutside,
 }
 
 impl StatCase {
-    pub const ALL: [StatCase; 9] = [
+    pub const ALL: [StatCase; 10] = [
         StatCase::EmptyRawTracepoint,
         StatCase::EmptyBtfTracepoint,
         StatCase::BtfCurrentTask,
@@ -271,6 +274,7 @@ impl StatCase {
         StatCase::KernelWatch,
         StatCase::EnforceOutside,
         StatCase::EnforceContainerOutside,
+        StatCase::EnforcePodmanOutside,
     ];
 
     pub fn label(self) -> &'static str {
@@ -292,6 +296,10 @@ impl StatCase {
             }
             StatCase::EnforceContainerOutside => {
                 "`enforce -- docker run …` of an idle redis-server (the eBPF watch), the loop \
+                 outside it"
+            }
+            StatCase::EnforcePodmanOutside => {
+                "`enforce -- podman run …` of an idle `sleep` (the seccomp listener), the loop \
                  outside it"
             }
         }

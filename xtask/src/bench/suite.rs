@@ -31,7 +31,7 @@ use super::{
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
     measure::{
         BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgSample,
-        ProgStats, Run, Sizes, Workload, learned_label, unit,
+        ProgStats, Run, Sizes, StatCase, Workload, learned_label, unit,
     },
     soak,
     util::{child_named, round_order, wait_until_recording},
@@ -505,8 +505,12 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             calls: sizes.calls,
             rounds,
         };
-        let mut container = |inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
-            bench.with_enforced_container("stats-container", |_, pid| inner(pid))
+        let mut container = |case: StatCase, inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
+            if case == StatCase::EnforcePodmanOutside {
+                bench.beside_enforced_podman("stats-podman", |_, pid| inner(pid))
+            } else {
+                bench.with_enforced_container("stats-container", |_, pid| inner(pid))
+            }
         };
         bpf_stats::run(&setup, &mut container)
     } else {
@@ -914,7 +918,7 @@ impl Bench {
                 self.with_enforced_container(tag, |bench, _| measure(bench, &mut micro))
             }
             Neighbour::EnforcePodman => {
-                self.beside_enforced_podman(tag, |bench| measure(bench, &mut micro))
+                self.beside_enforced_podman(tag, |bench, _| measure(bench, &mut micro))
             }
             Neighbour::EmptyRawTracepoint
             | Neighbour::EmptyBtfTracepoint
@@ -1443,7 +1447,7 @@ impl Bench {
     fn beside_enforced_podman<T>(
         &mut self,
         tag: &str,
-        f: impl FnOnce(&mut Bench) -> Result<T>,
+        f: impl FnOnce(&mut Bench, u32) -> Result<T>,
     ) -> Result<T> {
         let name = self.container_name();
         let mut podman = self.podman_run(Policy::DockerDefault, Some(&name))?;
@@ -1482,7 +1486,7 @@ impl Bench {
             let objects = bpf_objects(enforce.id())?;
             self.memory.bpf.insert(label.to_owned(), objects);
         }
-        let result = f(self);
+        let result = f(self, enforce.id());
         // `sleep` as the container's first process ignores SIGTERM.
         guard.kill();
         let status = wait_until_ended(&mut enforce, READY_TIMEOUT)?;
