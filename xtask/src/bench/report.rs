@@ -1621,6 +1621,7 @@ impl Reader<'_> {
         let added = |r| m(Micro, r).map(|v| v - base);
         let width = |r| self.stat(Case::new(Micro, r)).map(|s| s.max - s.min);
         let ns = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0} ns"));
+        let signed = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:+.0} ns"));
         let raw = added(Beside(Neighbour::EmptyRawTracepoint));
         let btf = added(Beside(Neighbour::EmptyBtfTracepoint));
         let (floor_neighbour, floor_source) = self.recorder_hook();
@@ -1866,11 +1867,11 @@ impl Reader<'_> {
              refuses `SCMP_ACT_NOTIFY` as the default action, so such a refusal could not \
              reach the listener and would go unreported (`--watch auto` says so and takes \
              the eBPF watch; a profile recorded with `--args names` has no conditions).",
-            ns(podman_listener),
-            ns(podman_kernel),
-            ns(podman_outside),
-            ns(docker_outside),
-            ns(docker_kernel)
+            signed(podman_listener),
+            signed(podman_kernel),
+            signed(podman_outside),
+            signed(docker_outside),
+            signed(docker_kernel)
         )?;
         writeln!(
             md,
@@ -2428,9 +2429,9 @@ mod tests {
             "| `podman run --security-opt seccomp=LEARNED.json` (learned in podman, `--args \
              names`) | 108.0 | 107.0–109.0 | 3 | 1.04 | +4.0 |",
             "in a podman container, against plain `podman run` with the same profile, the \
-             listener adds 1 ns a call and the eBPF watch (`--watch kernel`) 40 ns; beside it, \
-             a process outside pays 0 ns with the listener (a Docker container's eBPF watch: \
-             20 ns outside, 40 ns inside).",
+             listener adds +1 ns a call and the eBPF watch (`--watch kernel`) +40 ns; beside \
+             it, a process outside pays +0 ns with the listener (a Docker container's eBPF \
+             watch: +20 ns outside, +40 ns inside).",
         ] {
             assert!(md.contains(verdict), "no verdict {verdict:?} in:\n{md}");
         }

@@ -1492,8 +1492,13 @@ impl Bench {
         let status = wait_until_ended(&mut enforce, READY_TIMEOUT)?;
         drop(guard);
         let log = fs::read_to_string(&log_path).unwrap_or_default();
-        self.keep_notes(&log);
-        // Killed on purpose: 137 (SIGKILL) is its expected end.
+        // Killed on purpose: 137 (SIGKILL) is its expected end, and the
+        // tool's remark on it no message of the run.
+        let remarks: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("exited with status 137"))
+            .collect();
+        self.keep_notes(&remarks.join("\n"));
         if !status.success() && status.code() != Some(137) {
             bail!(
                 "the enforced podman container ended with {status}: {}",
