@@ -90,9 +90,10 @@ pub struct Setup {
 }
 
 /// Runs the function it is given (which reads a process's programs around
-/// the loop) with the pid of `enforce` of an idle container.
+/// the loop) with the pid of `enforce` of the idle container of the case
+/// (`EnforceContainerOutside`: docker; `EnforcePodmanOutside`: podman).
 pub type WithContainer<'a> =
-    dyn FnMut(&dyn Fn(u32) -> Result<Vec<ProgSample>>) -> Result<Vec<ProgSample>> + 'a;
+    dyn FnMut(StatCase, &dyn Fn(u32) -> Result<Vec<ProgSample>>) -> Result<Vec<ProgSample>> + 'a;
 
 /// Runs every [`StatCase`] once per round (rotated, as the rest of the
 /// bench) and returns the programs' figures.
@@ -206,7 +207,7 @@ fn measure(
                 run_time_ns: time,
             }])
         }
-        StatCase::EnforceContainerOutside => {
+        StatCase::EnforceContainerOutside | StatCase::EnforcePodmanOutside => {
             let around = |pid: u32| -> Result<Vec<ProgSample>> {
                 let on = StatsOn::new()?;
                 let before = process_counters(pid)?;
@@ -216,7 +217,7 @@ fn measure(
                 looped?;
                 Ok(grown(&before, &after?))
             };
-            container(&around)
+            container(case, &around)
         }
         StatCase::RecordOutside | StatCase::EnforceOutside => {
             let mut record = Command::new(&setup.recorder);

@@ -114,6 +114,18 @@ pub enum Run {
     ContainerBpftrace,
     /// `strace -f -c -p` of the running container's server.
     ContainerStrace,
+    /// `podman run --security-opt seccomp=...` (the test suite's podman
+    /// store, runc): the filter alone. `Policy::Learned` is the loop's
+    /// profile learned in podman with `record --args names` (no argument
+    /// conditions, so the listener can watch it).
+    Podman(Policy),
+    /// `syscall-profile enforce --watch listener --profile P -- podman run
+    /// ...`: runc installs the filter with a listener and hands it to the
+    /// tool (the OCI `listenerPath`); `--watch listener` fails the run
+    /// rather than fall back to eBPF.
+    PodmanEnforce(Policy),
+    /// The same with `--watch kernel`: the eBPF denial watch.
+    PodmanEnforceKernelWatch(Policy),
 }
 
 /// What runs beside the microbenchmark in [`Run::Beside`].
@@ -137,6 +149,9 @@ pub enum Neighbour {
     /// `enforce --profile LEARNED -- docker run …` of an idle redis-server:
     /// the container's eBPF denial watch.
     EnforceContainer,
+    /// `enforce --watch listener --profile LEARNED -- podman run …` of an
+    /// idle `sleep`: the container's seccomp listener.
+    EnforcePodman,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
@@ -243,10 +258,13 @@ pub enum StatCase {
     EnforceOutside,
     /// `enforce -- docker run …` of an idle redis-server; the loop outside.
     EnforceContainerOutside,
+    /// `enforce --watch listener -- podman run …` of an idle `sleep` (the
+    /// container's seccomp listener); the loop outside.
+    EnforcePodmanOutside,
 }
 
 impl StatCase {
-    pub const ALL: [StatCase; 9] = [
+    pub const ALL: [StatCase; 10] = [
         StatCase::EmptyRawTracepoint,
         StatCase::EmptyBtfTracepoint,
         StatCase::BtfCurrentTask,
@@ -256,6 +274,7 @@ impl StatCase {
         StatCase::KernelWatch,
         StatCase::EnforceOutside,
         StatCase::EnforceContainerOutside,
+        StatCase::EnforcePodmanOutside,
     ];
 
     pub fn label(self) -> &'static str {
@@ -277,6 +296,10 @@ impl StatCase {
             }
             StatCase::EnforceContainerOutside => {
                 "`enforce -- docker run …` of an idle redis-server (the eBPF watch), the loop \
+                 outside it"
+            }
+            StatCase::EnforcePodmanOutside => {
+                "`enforce -- podman run …` of an idle `sleep` (the seccomp listener), the loop \
                  outside it"
             }
         }
@@ -405,6 +428,42 @@ pub fn run_label(run: Run) -> String {
         Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
         Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),
         Run::ContainerStrace => "`strace -f -c -p` of the server".to_owned(),
+        Run::Beside(Neighbour::EnforcePodman) => {
+            "beside `enforce -- podman run …` of an idle `sleep` (learned profile: the \
+             container's seccomp listener)"
+                .to_owned()
+        }
+        Run::Podman(Policy::None) => "`podman run --security-opt seccomp=unconfined`".to_owned(),
+        Run::Podman(Policy::DockerDefault) => "`podman run` (podman's default profile)".to_owned(),
+        Run::Podman(Policy::Learned) => {
+            "`podman run --security-opt seccomp=LEARNED.json` (learned in podman, `--args names`)"
+                .to_owned()
+        }
+        Run::PodmanEnforce(Policy::None) => {
+            "`syscall-profile enforce --watch listener -- podman run …`, allow-all profile"
+                .to_owned()
+        }
+        Run::PodmanEnforce(Policy::DockerDefault) => {
+            "`syscall-profile enforce --watch listener -- podman run …`, Docker's default profile"
+                .to_owned()
+        }
+        Run::PodmanEnforce(Policy::Learned) => {
+            "`syscall-profile enforce --watch listener --profile LEARNED.json -- podman run …` \
+             (the container's seccomp listener)"
+                .to_owned()
+        }
+        Run::PodmanEnforceKernelWatch(Policy::None) => {
+            "`syscall-profile enforce --watch kernel -- podman run …`, allow-all profile".to_owned()
+        }
+        Run::PodmanEnforceKernelWatch(Policy::DockerDefault) => {
+            "`syscall-profile enforce --watch kernel -- podman run …`, Docker's default profile"
+                .to_owned()
+        }
+        Run::PodmanEnforceKernelWatch(Policy::Learned) => {
+            "`syscall-profile enforce --watch kernel --profile LEARNED.json -- podman run …` \
+             (the eBPF denial watch)"
+                .to_owned()
+        }
     }
 }
 

@@ -37,12 +37,17 @@ fn tool(run: Run) -> Tool {
         Run::Record | Run::ContainerRecord | Run::Beside(Neighbour::Record) => Tool::Ours,
         Run::Bpftrace | Run::ContainerBpftrace | Run::Beside(Neighbour::Bpftrace) => Tool::Bpftrace,
         Run::Strace | Run::ContainerStrace => Tool::Strace,
-        Run::Beside(Neighbour::Enforce | Neighbour::EnforceContainer) => Tool::Seccomp,
+        Run::Beside(
+            Neighbour::Enforce | Neighbour::EnforceContainer | Neighbour::EnforcePodman,
+        ) => Tool::Seccomp,
         Run::Beside(_) => Tool::Empty,
         Run::Enforce(_)
         | Run::EnforceKernelWatch(_)
         | Run::Container(_)
         | Run::ContainerEnforce(_)
+        | Run::Podman(_)
+        | Run::PodmanEnforce(_)
+        | Run::PodmanEnforceKernelWatch(_)
         | Run::Untraced => Tool::Seccomp,
     }
 }
@@ -291,9 +296,18 @@ impl Report {
 
 fn part_title(section: &Section) -> &'static str {
     match section.rows.first() {
-        Some(Run::Beside(Neighbour::Enforce | Neighbour::EnforceContainer)) => "Enforcement",
+        Some(Run::Beside(
+            Neighbour::Enforce | Neighbour::EnforceContainer | Neighbour::EnforcePodman,
+        )) => "Enforcement",
         Some(Run::Beside(_)) => "Cost to everything else while a recording runs",
-        Some(Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::Container(_)) => "Enforcement",
+        Some(
+            Run::Enforce(_)
+            | Run::EnforceKernelWatch(_)
+            | Run::Container(_)
+            | Run::Podman(_)
+            | Run::PodmanEnforce(_)
+            | Run::PodmanEnforceKernelWatch(_),
+        ) => "Enforcement",
         _ if matches!(section.workload, Workload::True | Workload::StartTime) => "Start-up",
         _ => "Recording: cost to the recorded workload",
     }
@@ -455,6 +469,28 @@ impl Reader<'_> {
                     .to_owned(),
             },
             Section {
+                short: "getppid-loop in podman, seccomp",
+                title: "getppid-loop in a podman container (runc): ns per call".to_owned(),
+                workload: Micro,
+                baseline: Podman(Policy::None),
+                rows: vec![
+                    Podman(Policy::Learned),
+                    PodmanEnforce(Policy::Learned),
+                    PodmanEnforceKernelWatch(Policy::Learned),
+                ],
+                note: "The loop's profile learned in podman with `record --args names` (no \
+                       argument conditions, so its refusals can all be notified). Plain \
+                       `podman run` with it: the filter alone. `enforce --watch listener -- \
+                       podman run …` gives podman the profile with its refusals as \
+                       `SCMP_ACT_NOTIFY` and the OCI `listenerPath` of a socket of the tool's: \
+                       runc installs the filter with a listener and hands it over, and the \
+                       tool answers each refused call; `--watch listener` makes the run fail \
+                       rather than fall back to eBPF, so these figures are the listener's. \
+                       `--watch kernel` is the same container under the eBPF watch, as a \
+                       Docker container gets it (the Docker engine 20.10 drops `listenerPath`)."
+                    .to_owned(),
+            },
+            Section {
                 short: "getppid-loop outside enforce",
                 title: format!(
                     "getppid-loop ({} calls) outside while `enforce` runs, ns per call",
@@ -465,11 +501,15 @@ impl Reader<'_> {
                 rows: vec![
                     Beside(Neighbour::Enforce),
                     Beside(Neighbour::EnforceContainer),
+                    Beside(Neighbour::EnforcePodman),
                 ],
                 note: "A native `enforce` installs a filter on its command only, and its \
                        listener waits on the filter's notification descriptor: nothing runs \
-                       for other processes. A container's eBPF watch is on the syscall \
-                       tracepoints, which every task of the host runs."
+                       for other processes; nor for a podman container's listener (runc \
+                       installs the filter in the container only; `enforce` keeps only its \
+                       event hooks on moves, execs and exits, none on the syscall path: its \
+                       eBPF objects are in *Memory*). A Docker container's eBPF watch is on \
+                       the syscall tracepoints, which every task of the host runs."
                     .to_owned(),
             },
             Section {
@@ -680,7 +720,9 @@ impl Reader<'_> {
                         "{} (vs {})",
                         section.short,
                         match section.baseline {
-                            Run::Container(Policy::None) => "unconfined",
+                            Run::Container(Policy::None) | Run::Podman(Policy::None) => {
+                                "unconfined"
+                            }
                             Run::Container(_) => "docker run",
                             _ => "untraced",
                         }
@@ -1369,6 +1411,40 @@ impl Reader<'_> {
                 }),
         ));
         targets.push(Target::new(
+            "`enforce`'s denial watch adds ≤ 30 ns to an allowed call (container, podman, \
+             listener; getppid-loop, profile learned in podman, against plain `podman run` with \
+             it; end-to-end)",
+            m(Micro, PodmanEnforce(Policy::Learned))
+                .zip(m(Micro, Podman(Policy::Learned)))
+                .map(|(enforced, plain)| {
+                    let added = enforced - plain;
+                    let kernel = m(Micro, PodmanEnforceKernelWatch(Policy::Learned)).map_or(
+                        String::new(),
+                        |k| {
+                            format!(
+                                "; the same container under the eBPF watch (`--watch kernel`): \
+                                 {k:.1} ns/call, {:+.1} ns",
+                                k - plain
+                            )
+                        },
+                    );
+                    (
+                        added <= 30.0,
+                        format!(
+                            "{enforced:.1} against {plain:.1} ns/call: the seccomp listener adds \
+                             {added:+.1} ns{kernel}{}",
+                            self.noise_note(
+                                &[
+                                    Case::new(Micro, PodmanEnforce(Policy::Learned)),
+                                    Case::new(Micro, Podman(Policy::Learned))
+                                ],
+                                30.0
+                            )
+                        ),
+                    )
+                }),
+        ));
+        targets.push(Target::new(
             "… the eBPF watch's programs in the kernel's accounting (bpf-stats; the hooks' \
              floor comes on top)",
             self.per_syscall(StatCase::KernelWatch)
@@ -1399,6 +1475,11 @@ impl Reader<'_> {
                 "container: the eBPF watch",
                 Neighbour::EnforceContainer,
                 StatCase::EnforceContainerOutside,
+            ),
+            (
+                "container, podman, listener",
+                Neighbour::EnforcePodman,
+                StatCase::EnforcePodmanOutside,
             ),
         ] {
             let base = self.stat(Case::new(Micro, Untraced));
@@ -1540,6 +1621,7 @@ impl Reader<'_> {
         let added = |r| m(Micro, r).map(|v| v - base);
         let width = |r| self.stat(Case::new(Micro, r)).map(|s| s.max - s.min);
         let ns = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0} ns"));
+        let signed = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:+.0} ns"));
         let raw = added(Beside(Neighbour::EmptyRawTracepoint));
         let btf = added(Beside(Neighbour::EmptyBtfTracepoint));
         let (floor_neighbour, floor_source) = self.recorder_hook();
@@ -1556,6 +1638,17 @@ impl Reader<'_> {
         let bt_in = added(Bpftrace);
         let watch = added(Enforce(Policy::None));
         let kernel_watch = added(EnforceKernelWatch(Policy::None));
+        // A podman container's watches against plain `podman run` with the
+        // same profile.
+        let podman_plain = m(Micro, Podman(Policy::Learned));
+        let podman_added = |r| m(Micro, r).zip(podman_plain).map(|(v, p)| v - p);
+        let podman_listener = podman_added(PodmanEnforce(Policy::Learned));
+        let podman_kernel = podman_added(PodmanEnforceKernelWatch(Policy::Learned));
+        let docker_kernel = m(Micro, ContainerEnforce(Policy::Learned))
+            .zip(m(Micro, Container(Policy::Learned)))
+            .map(|(v, p)| v - p);
+        let podman_outside = added(Beside(Neighbour::EnforcePodman));
+        let docker_outside = added(Beside(Neighbour::EnforceContainer));
         writeln!(md, "## What limits the cost, and what would lower it")?;
         writeln!(md)?;
         writeln!(
@@ -1727,7 +1820,7 @@ impl Reader<'_> {
             format!(
                 " A hook on the kernel's refusal path would cost an allowed call nothing, but \
                  asked for one in this run (on `{}`; {}: {}) the kernel refused every way: {}. \
-                 So container enforcement keeps its eBPF watch.",
+                 So a Docker container, whose engine drops the listener, keeps its eBPF watch.",
                 probes
                     .get(1)
                     .map_or("?", |p| p.what.split('`').nth(1).unwrap_or("?")),
@@ -1750,12 +1843,35 @@ impl Reader<'_> {
              syscall (which never reaches `sys_enter`) from one that failed on its own. The \
              default for a native program is now a seccomp listener: the filter hands each \
              call it refuses to the tool (`SCMP_ACT_NOTIFY`), which answers it with the \
-             profile's errno, so an allowed call costs only the filter: {} here. Containers \
-             keep the eBPF watch (the engine installs their filter, so no listener of the \
-             tool's can be in it), and so do profiles that kill or trap, whose refusals the \
-             kernel carries out itself.{probe_text}",
+             profile's errno, so an allowed call costs only the filter: {} here. Profiles \
+             that kill or trap keep the eBPF watch: the kernel carries out their refusals \
+             itself.{probe_text}",
             ns(kernel_watch),
             ns(watch)
+        )?;
+        writeln!(
+            md,
+            "- **A container's listener: podman and `ctr run`, not Docker 20.10.** The engine \
+             installs a container's filter, so the tool's listener gets into it only through \
+             the runtime spec: `enforce` gives the engine the profile with its refusals as \
+             `SCMP_ACT_NOTIFY` and the OCI `listenerPath` of a socket of its own, and runc \
+             sends it the filter's listener. podman and `ctr` pass `listenerPath` on; in a \
+             podman container, against plain `podman run` with the same profile, the \
+             listener adds {} a call and the eBPF watch (`--watch kernel`) {}; beside it, a \
+             process outside pays {} with the listener (a Docker container's eBPF watch: {} \
+             outside, {} inside). The Docker engine 20.10 drops `listenerPath` from the spec it \
+             hands runc, which then refuses the container (`listenerPath is not set`), so a \
+             Docker container keeps the eBPF watch, two hooks on every syscall of the host. \
+             A profile that allows a syscall only under argument conditions keeps the eBPF \
+             watch too: a call failing the conditions falls to the default action, and runc \
+             refuses `SCMP_ACT_NOTIFY` as the default action, so such a refusal could not \
+             reach the listener and would go unreported (`--watch auto` says so and takes \
+             the eBPF watch; a profile recorded with `--args names` has no conditions).",
+            signed(podman_listener),
+            signed(podman_kernel),
+            signed(podman_outside),
+            signed(docker_outside),
+            signed(docker_kernel)
         )?;
         writeln!(
             md,
@@ -2032,6 +2148,23 @@ mod tests {
                 &[106.0, 105.0, 107.0],
             ),
             (Micro, Container(Policy::Learned), &[110.0, 109.0, 111.0]),
+            (Micro, Podman(Policy::None), &[104.0, 103.0, 105.0]),
+            (Micro, Podman(Policy::Learned), &[108.0, 107.0, 109.0]),
+            (
+                Micro,
+                PodmanEnforce(Policy::Learned),
+                &[109.0, 107.0, 112.0],
+            ),
+            (
+                Micro,
+                PodmanEnforceKernelWatch(Policy::Learned),
+                &[148.0, 145.0, 150.0],
+            ),
+            (
+                Micro,
+                Beside(Neighbour::EnforcePodman),
+                &[100.5, 99.0, 102.0],
+            ),
             (FileIo, Untraced, &[2.0, 1.9, 2.2]),
             (FileIo, Record, &[2.5, 2.4, 2.6]),
             (FileIo, Bpftrace, &[3.0, 2.9, 3.3]),
@@ -2171,6 +2304,7 @@ mod tests {
                         ],
                     ),
                     (StatCase::EnforceOutside, vec![vec![], vec![]]),
+                    (StatCase::EnforcePodmanOutside, vec![vec![]]),
                     (
                         StatCase::EnforceContainerOutside,
                         vec![vec![prog_sample(
@@ -2282,6 +2416,22 @@ mod tests {
              no program of it ran during the loop | | | | |",
             "| argument capture: a syscall outside the captured set costs nothing more | not \
              measured | getppid is outside",
+            "| `enforce`'s denial watch adds ≤ 30 ns to an allowed call (container, podman, \
+             listener; getppid-loop, profile learned in podman, against plain `podman run` with \
+             it; end-to-end) | met | 109.0 against 108.0 ns/call: the seccomp listener adds \
+             +1.0 ns; the same container under the eBPF watch (`--watch kernel`): 148.0 \
+             ns/call, +40.0 ns |",
+            "| `enforce` costs processes outside it nothing measurable (container, podman, \
+             listener) | met | the loop outside: 100.5 (99.0–102.0) against 100.0 (98.0–103.0) \
+             ns/call untraced, +0.5 ns; the ranges overlap |\n| … the same in the kernel's \
+             accounting (bpf-stats) | met | no program of `enforce` ran on the loop's syscalls \
+             (0 runs in all during the loop, none per call) |",
+            "| `podman run --security-opt seccomp=LEARNED.json` (learned in podman, `--args \
+             names`) | 108.0 | 107.0–109.0 | 3 | 1.04 | +4.0 |",
+            "in a podman container, against plain `podman run` with the same profile, the \
+             listener adds +1 ns a call and the eBPF watch (`--watch kernel`) +40 ns; beside \
+             it, a process outside pays +0 ns with the listener (a Docker container's eBPF \
+             watch: +20 ns outside, +40 ns inside).",
         ] {
             assert!(md.contains(verdict), "no verdict {verdict:?} in:\n{md}");
         }
@@ -2302,7 +2452,11 @@ mod tests {
         assert!(md.contains("3 of 99 measurements started while others still used more"));
         assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
         assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
-        assert_eq!(summary.lines().count(), 17, "{summary}");
+        assert_eq!(summary.lines().count(), 20, "{summary}");
+        assert!(
+            svg.contains("getppid-loop in podman, seccomp (vs unconfined)"),
+            "{svg}"
+        );
         assert!(
             svg.contains("getppid-loop, recorded (vs untraced)"),
             "{svg}"
@@ -2377,7 +2531,7 @@ mod tests {
         ] {
             assert!(!md.contains(absent), "{absent:?} in:\n{md}");
         }
-        assert_eq!(summary.matches("not measured").count(), 17, "{summary}");
+        assert_eq!(summary.matches("not measured").count(), 20, "{summary}");
         assert!(!svg.contains("(vs "), "{svg}");
     }
 
@@ -2413,6 +2567,6 @@ mod tests {
         assert!(!md.contains("## What limits"), "{md}");
         assert!(svg.contains("file-io, recorded (vs untraced)"), "{svg}");
         assert!(!svg.contains("getppid-loop, recorded"), "{svg}");
-        assert_eq!(summary.matches("not measured").count(), 7, "{summary}");
+        assert_eq!(summary.matches("not measured").count(), 8, "{summary}");
     }
 }

@@ -31,14 +31,15 @@ use super::{
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
     measure::{
         BUSY_SHARE, BpfObject, Busy, Case, Memory, Neighbour, Outcome, Policy, ProgSample,
-        ProgStats, Run, Sizes, Workload, learned_label, unit,
+        ProgStats, Run, Sizes, StatCase, Workload, learned_label, unit,
     },
     soak,
     util::{child_named, round_order, wait_until_recording},
 };
 use crate::{
     demo::build_release,
-    services::{BackgroundProcess, STATIC_SAMPLES_VAR, Services},
+    images::IMAGE as SAMPLES_IMAGE,
+    services::{BackgroundProcess, PODMAN_GLOBALS_VAR, STATIC_SAMPLES_VAR, Services},
     setup,
     workspace::{Workspace, display},
 };
@@ -152,6 +153,16 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                 // What `enforce` costs processes outside it.
                 add(Case::new(Micro, Beside(Neighbour::Enforce)));
                 add(Case::new(Micro, Beside(Neighbour::EnforceContainer)));
+                // The same in podman, whose containers' refusals go to the
+                // tool's seccomp listener (runc hands it over through the
+                // OCI `listenerPath`, which Docker 20.10 drops): plain
+                // `podman run` unconfined and with the profile, then
+                // `enforce` with the listener and with the eBPF watch.
+                add(Case::new(Micro, Podman(Policy::None)));
+                add(Case::new(Micro, Podman(Policy::Learned)));
+                add(Case::new(Micro, PodmanEnforce(Policy::Learned)));
+                add(Case::new(Micro, PodmanEnforceKernelWatch(Policy::Learned)));
+                add(Case::new(Micro, Beside(Neighbour::EnforcePodman)));
             }
             Part::Startup => {
                 for workload in [True, StartTime] {
@@ -268,6 +279,12 @@ struct Bench {
     docker_default: Option<PathBuf>,
     allow_all: PathBuf,
     learned: BTreeMap<(Workload, bool), PathBuf>,
+    /// podman's global options (the test suite's store, runc).
+    podman_globals: Vec<String>,
+    /// The loop's profile learned in podman with `--args names`.
+    podman_learned: Option<PathBuf>,
+    /// The same of an idle `sleep 1` in podman (for the neighbour case).
+    podman_idle_learned: Option<PathBuf>,
     memory: Memory,
     notes: Vec<String>,
     container_serial: u32,
@@ -353,6 +370,13 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             .context("the services built no static samples")?,
     );
     image::import(&docker_host, &static_samples, &scratch)?;
+    // podman's store is the test suite's, with its image of the samples.
+    let podman_globals: Vec<String> = env
+        .get(PODMAN_GLOBALS_VAR)
+        .context("the services set no podman globals")?
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
 
     let reference = ws
         .root
@@ -383,6 +407,9 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         docker_default: docker_default.clone(),
         allow_all,
         learned: BTreeMap::new(),
+        podman_globals,
+        podman_learned: None,
+        podman_idle_learned: None,
         memory: Memory::default(),
         notes: Vec::new(),
         container_serial: 0,
@@ -478,8 +505,12 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             calls: sizes.calls,
             rounds,
         };
-        let mut container = |inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
-            bench.with_enforced_container("stats-container", |_, pid| inner(pid))
+        let mut container = |case: StatCase, inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
+            if case == StatCase::EnforcePodmanOutside {
+                bench.beside_enforced_podman("stats-podman", |_, pid| inner(pid))
+            } else {
+                bench.with_enforced_container("stats-container", |_, pid| inner(pid))
+            }
         };
         bpf_stats::run(&setup, &mut container)
     } else {
@@ -494,11 +525,17 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         })
     });
 
-    let learned = bench
+    let mut learned: Vec<(String, PathBuf)> = bench
         .learned
         .iter()
         .map(|(&(workload, container), path)| (learned_label(workload, container), path.clone()))
         .collect();
+    if let Some(path) = &bench.podman_learned {
+        learned.push((
+            "getppid-loop (podman, `--args names`)".to_owned(),
+            path.clone(),
+        ));
+    }
     let outcome = Outcome {
         sizes,
         rounds,
@@ -735,6 +772,26 @@ impl Bench {
                 self.keep_notes(&stderr);
                 parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
             }
+            (Workload::Micro, Run::Podman(policy)) => {
+                let mut cmd = self.podman_run(policy, None)?;
+                cmd.arg(GETPPID_LOOP).arg(self.sizes.calls.to_string());
+                let stderr = self.run_to_end(&mut cmd, None)?;
+                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
+            }
+            (
+                Workload::Micro,
+                run @ (Run::PodmanEnforce(policy) | Run::PodmanEnforceKernelWatch(policy)),
+            ) => {
+                // `enforce` gives podman the profile itself.
+                let mut podman = self.podman_run(Policy::DockerDefault, None)?;
+                podman.arg(GETPPID_LOOP).arg(self.sizes.calls.to_string());
+                let listener = matches!(run, Run::PodmanEnforce(_));
+                let profile = self.podman_policy(policy)?;
+                let mut cmd = self.enforce_podman(&podman, &profile, listener)?;
+                let stderr = self.run_to_end(&mut cmd, None)?;
+                self.keep_notes(&stderr);
+                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
+            }
             (Workload::Redis, run) => self.redis(run, &tag).map(|v| vec![v]),
             (workload @ (Workload::True | Workload::StartTime), run) => {
                 self.startup(workload, run, &tag)
@@ -859,6 +916,9 @@ impl Bench {
             }
             Neighbour::EnforceContainer => {
                 self.with_enforced_container(tag, |bench, _| measure(bench, &mut micro))
+            }
+            Neighbour::EnforcePodman => {
+                self.beside_enforced_podman(tag, |bench, _| measure(bench, &mut micro))
             }
             Neighbour::EmptyRawTracepoint
             | Neighbour::EmptyBtfTracepoint
@@ -1279,7 +1339,173 @@ impl Bench {
         self.learn_under_load(cmd, "learn-redis-container")?;
         drop(guard);
         self.learned.insert((Workload::Redis, true), path);
+
+        // The loop in podman, with names only: a profile without argument
+        // conditions, which the container's seccomp listener can watch. A
+        // failure leaves the podman cases out (they fail for want of it).
+        let calls = self.sizes.calls.to_string();
+        for (name, command, idle) in [
+            (
+                "learned-Micro-podman.json",
+                [GETPPID_LOOP, calls.as_str()],
+                false,
+            ),
+            ("learned-sleep-podman.json", ["sleep", "1"], true),
+        ] {
+            let path = self.scratch.join(name);
+            let mut podman = self.podman_run(Policy::DockerDefault, None)?;
+            podman.args(command);
+            let mut cmd = Command::new(&self.recorder);
+            cmd.args(["record", "-q", "--args", "names", "-o"])
+                .arg(&path)
+                .arg("--")
+                .arg(podman.get_program())
+                .args(podman.get_args())
+                .stdin(Stdio::null());
+            eprintln!("xtask bench: learning: {}", display(&cmd));
+            match self.run_to_end(&mut cmd, None) {
+                Ok(stderr) => {
+                    self.keep_notes(&stderr);
+                    if idle {
+                        self.podman_idle_learned = Some(path);
+                    } else {
+                        self.podman_learned = Some(path);
+                    }
+                }
+                Err(e) => eprintln!(
+                    "xtask bench: learning in podman failed, its cases are left out: {e:#}"
+                ),
+            }
+        }
         Ok(())
+    }
+
+    /// `podman GLOBALS run --rm --network none --ulimit … [--security-opt
+    /// seccomp=...] [--name NAME] -e SAMPLES_REPORT_NS=1 IMAGE`, as the tests
+    /// run podman (the ulimits: root lacks CAP_SYS_RESOURCE here).
+    /// `Policy::DockerDefault` gives no option: podman's default, or the
+    /// profile `enforce` puts in.
+    fn podman_run(&self, policy: Policy, name: Option<&str>) -> Result<Command> {
+        let mut cmd = Command::new("podman");
+        cmd.args(&self.podman_globals)
+            .args(["run", "--rm", "--network", "none"])
+            .args([
+                "--ulimit",
+                "nofile=20000:20000",
+                "--ulimit",
+                "nproc=32768:32768",
+            ])
+            .stdin(Stdio::null());
+        if let Some(name) = name {
+            cmd.args(["--name", name]);
+        }
+        match policy {
+            Policy::DockerDefault => {}
+            Policy::None => {
+                cmd.args(["--security-opt", "seccomp=unconfined"]);
+            }
+            Policy::Learned => {
+                let file = self.podman_policy(Policy::Learned)?;
+                cmd.arg("--security-opt")
+                    .arg(format!("seccomp={}", file.display()));
+            }
+        }
+        cmd.args(["-e", "SAMPLES_REPORT_NS=1", SAMPLES_IMAGE]);
+        Ok(cmd)
+    }
+
+    fn podman_policy(&self, policy: Policy) -> Result<PathBuf> {
+        match policy {
+            Policy::Learned => self
+                .podman_learned
+                .clone()
+                .context("no profile learned in podman"),
+            other => self.policy_file(Workload::Micro, other, true),
+        }
+    }
+
+    /// `enforce -q --watch listener|kernel --profile P -- PODMAN…`. With
+    /// `--watch listener` the tool refuses to run rather than fall back to
+    /// the eBPF watch: a figure of that row is the listener's.
+    fn enforce_podman(&self, podman: &Command, profile: &Path, listener: bool) -> Result<Command> {
+        let mut cmd = Command::new(&self.recorder);
+        cmd.args(["enforce", "-q", "--watch"])
+            .arg(if listener { "listener" } else { "kernel" })
+            .arg("--profile")
+            .arg(profile)
+            .arg("--")
+            .arg(podman.get_program())
+            .args(podman.get_args())
+            .stdin(Stdio::null());
+        Ok(cmd)
+    }
+
+    /// Runs `f` while `enforce --watch listener --profile LEARNED -- podman
+    /// run …` of an idle `sleep` runs (its profile learned from `sleep 1`) (the container's seccomp listener);
+    /// then kills the container. The eBPF objects `enforce` holds are noted
+    /// (none is expected: the listener needs no program).
+    fn beside_enforced_podman<T>(
+        &mut self,
+        tag: &str,
+        f: impl FnOnce(&mut Bench, u32) -> Result<T>,
+    ) -> Result<T> {
+        let name = self.container_name();
+        let mut podman = self.podman_run(Policy::DockerDefault, Some(&name))?;
+        podman.args(["sleep", "3600"]);
+        let profile = self
+            .podman_idle_learned
+            .clone()
+            .context("no profile of an idle `sleep` learned in podman")?;
+        let mut cmd = self.enforce_podman(&podman, &profile, true)?;
+        let guard = PodmanGuard {
+            name: name.clone(),
+            globals: self.podman_globals.clone(),
+        };
+        let log_path = self.scratch.join(format!("{tag}.log"));
+        let log = File::create(&log_path)?;
+        cmd.stdout(log.try_clone()?).stderr(log);
+        let mut enforce = BackgroundProcess::spawn("an idle enforced podman container", &mut cmd)?;
+        let started = Instant::now();
+        loop {
+            if guard.running() {
+                break;
+            }
+            if let Some(status) = enforce.try_wait()? {
+                bail!(
+                    "the enforced podman container ended with {status} before it ran: {}",
+                    last_lines(&fs::read_to_string(&log_path).unwrap_or_default(), 5)
+                );
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                bail!("the enforced podman container {name} did not run within {READY_TIMEOUT:?}");
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let label = "enforce -- podman run (listener)";
+        if !self.memory.bpf.contains_key(label) {
+            let objects = bpf_objects(enforce.id())?;
+            self.memory.bpf.insert(label.to_owned(), objects);
+        }
+        let result = f(self, enforce.id());
+        // `sleep` as the container's first process ignores SIGTERM.
+        guard.kill();
+        let status = wait_until_ended(&mut enforce, READY_TIMEOUT)?;
+        drop(guard);
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        // Killed on purpose: 137 (SIGKILL) is its expected end, and the
+        // tool's remark on it no message of the run.
+        let remarks: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("exited with status 137"))
+            .collect();
+        self.keep_notes(&remarks.join("\n"));
+        if !status.success() && status.code() != Some(137) {
+            bail!(
+                "the enforced podman container ended with {status}: {}",
+                last_lines(&log, 5)
+            );
+        }
+        result
     }
 
     /// Runs a recorder of the server (`cmd`) under the full load.
@@ -1362,6 +1588,9 @@ fn is_container(run: Run) -> bool {
         run,
         Run::Container(_)
             | Run::ContainerEnforce(_)
+            | Run::Podman(_)
+            | Run::PodmanEnforce(_)
+            | Run::PodmanEnforceKernelWatch(_)
             | Run::ContainerRecord
             | Run::ContainerBpftrace
             | Run::ContainerStrace
@@ -1788,6 +2017,42 @@ impl Drop for ContainerGuard {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Removes a podman container (the test suite's store) when dropped.
+struct PodmanGuard {
+    name: String,
+    globals: Vec<String>,
+}
+
+impl PodmanGuard {
+    fn podman(&self, args: &[&str]) -> Option<std::process::Output> {
+        Command::new("podman")
+            .args(&self.globals)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+    }
+
+    /// Whether the container's process runs.
+    fn running(&self) -> bool {
+        self.podman(&["inspect", "--format", "{{.State.Running}}", &self.name])
+            .is_some_and(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "true"
+            })
+    }
+
+    fn kill(&self) {
+        let _ = self.podman(&["kill", "--signal", "KILL", &self.name]);
+    }
+}
+
+impl Drop for PodmanGuard {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-f", "-t", "0", &self.name]);
     }
 }
 
