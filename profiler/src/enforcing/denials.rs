@@ -196,7 +196,8 @@ impl DenialWatch {
         every_syscall: bool,
         hook: Hook,
     ) -> Result<DenialWatch, TracerError> {
-        let (mut ebpf, no_layout) = ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials)?;
+        let (mut ebpf, no_layout) =
+            ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials { every_syscall })?;
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
         // The BTF tracepoints read the task with plain loads where the raw

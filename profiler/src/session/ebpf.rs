@@ -70,8 +70,10 @@ pub enum TracerError {
 pub enum Purpose {
     /// Counting, with or without the seccomp-filter boundary.
     Record { require_seccomp: bool },
-    /// Watching for denials.
-    WatchDenials,
+    /// Watching for denials: on every syscall (the eBPF watch), or only
+    /// the rare events beside a seccomp listener, which finds the denials
+    /// itself (the profile refuses only with errnos: no kill to watch for).
+    WatchDenials { every_syscall: bool },
 }
 
 /// Loads the eBPF object for the cgroup tree of `cgroup` (nothing attached
@@ -117,7 +119,24 @@ pub fn load_object(
             maps::DENIED_VALUES,
             maps::RUNTIME_PROCESSES,
         ],
-        Purpose::WatchDenials => &[
+        Purpose::WatchDenials {
+            every_syscall: false,
+        } => &[
+            maps::IN_SYSCALL,
+            maps::DENIALS,
+            maps::DENIAL_CAPTURE,
+            maps::DENIED_VALUES,
+            maps::PROGRAMS,
+            maps::RUNTIME_PROCESSES,
+            maps::OUT_OF_RANGE,
+            maps::COUNTS,
+            maps::ARG_VALUES,
+            maps::ARG_PENDING,
+            maps::ARG_LOST,
+        ],
+        Purpose::WatchDenials {
+            every_syscall: true,
+        } => &[
             maps::PROGRAMS,
             maps::RUNTIME_PROCESSES,
             maps::OUT_OF_RANGE,
@@ -135,7 +154,12 @@ pub fn load_object(
             [CaptureSpec::default(); CAPTURE_SPECS],
         ),
     };
-    let watch_kills = u32::from(purpose == Purpose::WatchDenials);
+    let watch_kills = u32::from(
+        purpose
+            == Purpose::WatchDenials {
+                every_syscall: true,
+            },
+    );
     // A recording needs the programs executed, not the process of each once
     // it is gone; enforcing names a denial by its process's program.
     let programs_by_exec = u32::from(matches!(purpose, Purpose::Record { .. }));
