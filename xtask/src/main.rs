@@ -74,6 +74,12 @@ enum Task {
     /// (profiler/data/NAME-baseline.json) from the engine's profile.
     #[command(alias = "docker-baseline")]
     Baseline(docker_baseline::Options),
+    /// (For `bench`.) Run a command and write its peak RSS to a file.
+    #[command(hide = true)]
+    PeakRss(bench::child::PeakRss),
+    /// (For `bench`.) Print the peak RSS that parsing the kernel's BTF adds.
+    #[command(hide = true)]
+    BtfParse,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +93,8 @@ fn main() -> ExitCode {
         Task::BenchHooks(options) => bench::run_hooks(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::RuntimeBase(options) => runtime_base::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::Baseline(options) => docker_baseline::run(&ws, &options).map(|()| ExitCode::SUCCESS),
+        Task::PeakRss(args) => bench::child::peak_rss(&args),
+        Task::BtfParse => bench::child::btf_parse(),
     });
     match result {
         Ok(code) => code,

@@ -101,6 +101,12 @@ pub enum Run {
     /// The same with `--watch kernel`: the eBPF denial watch on every
     /// syscall of the command.
     EnforceKernelWatch(Policy),
+    /// The command under a seccomp filter of one instruction that allows
+    /// everything, installed by the benchmark right before exec: what any
+    /// filter costs an allowed call (the kernel's per-filter cache of
+    /// syscalls always allowed skips running it, for this one and for
+    /// `enforce`'s alike), with no tool and no watch.
+    SeccompFilter,
     /// The microbenchmark outside the cgroup of something watching another one.
     Beside(Neighbour),
     /// `docker run --security-opt seccomp=...` (Docker's default: no option).
@@ -189,6 +195,9 @@ pub struct Memory {
     pub bpftrace_kib: Vec<u64>,
     /// The eBPF objects a process held, by whose (first sighting only).
     pub bpf: BTreeMap<String, Vec<BpfObject>>,
+    /// A fresh process's peak RSS (KiB) before and after parsing the
+    /// kernel's BTF as aya's loader does at every load.
+    pub btf_parse_kib: Option<(u64, u64)>,
 }
 
 /// An eBPF map or program, from the holder's `/proc/PID/fdinfo`.
@@ -377,6 +386,11 @@ pub fn run_label(run: Run) -> String {
         }
         Run::EnforceKernelWatch(Policy::Learned) => {
             "`syscall-profile enforce --watch kernel`, learned profile".to_owned()
+        }
+        Run::SeccompFilter => {
+            "a seccomp filter alone, allowing everything (installed before exec; no tool, no \
+             watch)"
+                .to_owned()
         }
         Run::Enforce(Policy::DockerDefault) => {
             "`syscall-profile enforce`, Docker's default profile".to_owned()

@@ -10,6 +10,7 @@
 
 mod bpf_stats;
 mod chart;
+pub mod child;
 mod empty_hook;
 mod hooks;
 mod image;

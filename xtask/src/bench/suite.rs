@@ -16,9 +16,9 @@ use std::{
     fs::{self, File},
     io::{Read, Write},
     net::TcpStream,
-    os::unix::process::ExitStatusExt,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -26,7 +26,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use super::{
-    bpf_stats,
+    bpf_stats, child,
     empty_hook::{self, EmptyHook},
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
     measure::{
@@ -143,6 +143,8 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                         add(Case::new(workload, Container(policy)));
                     }
                 }
+                // The filter alone, the floor of both watches.
+                add(Case::new(Micro, SeccompFilter));
                 // The two denial watches side by side.
                 add(Case::new(Micro, EnforceKernelWatch(Policy::None)));
                 add(Case::new(Micro, EnforceKernelWatch(Policy::Learned)));
@@ -536,6 +538,11 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             path.clone(),
         ));
     }
+    if bench.memory.recorder_kib.contains_key("/bin/true") {
+        // What of the recorder's peak is the kernel's BTF, parsed by aya.
+        let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+        bench.memory.btf_parse_kib = Some(child::measure_btf_parse(&exe)?);
+    }
     let outcome = Outcome {
         sizes,
         rounds,
@@ -620,6 +627,13 @@ impl Bench {
     fn wrap(&self, job: &Job, run: Run, tag: &str) -> Result<Command> {
         let mut cmd = match run {
             Run::Untraced => Command::new(&job.program),
+            Run::SeccompFilter => {
+                let mut cmd = Command::new(&job.program);
+                // SAFETY: between fork and exec, only two syscalls on
+                // memory of this closure's own stack.
+                unsafe { cmd.pre_exec(allow_everything) };
+                cmd
+            }
             Run::Record => {
                 let mut cmd = Command::new(&self.recorder);
                 cmd.args(["record", "-q", "-o"])
@@ -1248,19 +1262,15 @@ impl Bench {
             let child = cmd
                 .spawn()
                 .with_context(|| format!("cannot run `{}`", display(&cmd)))?;
-            let (status, stdout, stderr, maxrss_kib) = wait_with_rusage(child)?;
+            let output = child.wait_with_output()?;
             let wall = started.elapsed();
+            let (status, stdout, stderr) = (
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+            );
             if !status.success() {
                 bail!("`{}` failed ({status}): {}", display(&cmd), stderr.trim());
-            }
-            if run == Run::Record && workload == Workload::True {
-                // ru_maxrss of the recorder and its reaped children; the
-                // child is /bin/true, far smaller than the recorder.
-                self.memory
-                    .recorder_kib
-                    .entry("/bin/true".to_owned())
-                    .or_default()
-                    .push(maxrss_kib);
             }
             values.push(match workload {
                 Workload::StartTime => {
@@ -1275,7 +1285,51 @@ impl Bench {
                 _ => wall.as_secs_f64() * 1e3,
             });
         }
+        if run == Run::Record && workload == Workload::True {
+            let cmd = self.wrap(&job, run, tag)?;
+            let kib = self.peak_rss(&cmd, tag)?;
+            self.memory
+                .recorder_kib
+                .entry("/bin/true".to_owned())
+                .or_default()
+                .push(kib);
+        }
         Ok(values)
+    }
+
+    /// The peak RSS of `cmd` (KiB), run by a small process of its own in
+    /// between: `ru_maxrss` of a child of this large process would start
+    /// from this process's own peak (see [`child`]).
+    fn peak_rss(&self, cmd: &Command, tag: &str) -> Result<u64> {
+        let out = self.scratch.join(format!("{tag}.peak-rss"));
+        let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+        let mut helper = Command::new(exe);
+        helper
+            .arg("peak-rss")
+            .arg(&out)
+            .arg("--")
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(value) => helper.env(key, value),
+                None => helper.env_remove(key),
+            };
+        }
+        let output = helper
+            .output()
+            .with_context(|| format!("cannot run `{}`", display(&helper)))?;
+        if !output.status.success() {
+            bail!(
+                "`{}` failed ({}): {}",
+                display(&helper),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        child::read_peak_rss(&out)
     }
 
     /// The learned profiles: each workload recorded once, natively and (the
@@ -1789,32 +1843,6 @@ fn end_bpftrace(tracer: &mut BackgroundProcess, sleep: u32) -> Result<()> {
     Ok(())
 }
 
-/// Waits for `child` with wait4(2): its status, output and peak RSS (KiB).
-fn wait_with_rusage(mut child: Child) -> Result<(ExitStatus, String, String, u64)> {
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    // Small outputs: they fit in the pipes, so reading after the end is safe;
-    // read before waiting anyway, in case they do not.
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut stdout)?;
-    }
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut stderr)?;
-    }
-    let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, which nothing else waits for; the
-    // `Child` is not used for waiting afterwards.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if rc != pid {
-        bail!("wait4: {}", std::io::Error::last_os_error());
-    }
-    let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    Ok((ExitStatus::from_raw(status), stdout, stderr, maxrss))
-}
-
 /// VmHWM of `pid` in KiB: the peak resident set size so far.
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
     fs::read_to_string(format!("/proc/{pid}/status"))
@@ -2078,6 +2106,36 @@ fn git_commit() -> String {
     } else {
         head
     }
+}
+
+/// Installs a seccomp filter of one instruction, "allow", on this process
+/// (after no_new_privs, as an unprivileged filter must): the filter's own
+/// cost with nothing to decide. Runs between fork and exec.
+fn allow_everything() -> std::io::Result<()> {
+    let mut allow = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: libc::SECCOMP_RET_ALLOW,
+    }];
+    let program = libc::sock_fprog {
+        len: 1,
+        filter: allow.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl calls; `program` points at `allow`, which lives
+    // until they return.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &program as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
