@@ -241,6 +241,10 @@ pub struct Outcome {
     pub probes: Vec<ProbeAttempt>,
     /// The programs' own run statistics (`bpf-stats` part).
     pub prog_stats: ProgStats,
+    /// The recorded server's own syscalls per request of the load, from
+    /// the recording's counts (`record --stats`), by how it ran
+    /// (`Run::Record`, `Run::ContainerRecord`), one value a round.
+    pub server_syscalls: BTreeMap<Run, Vec<f64>>,
 }
 
 /// A measurement of the `bpf-stats` part: a getppid-loop run with the

@@ -119,6 +119,10 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                 for run in [ContainerRecord, ContainerBpftrace, ContainerStrace] {
                     add(Case::new(Redis, run));
                 }
+                // A recorded container's syscall, beside the native one's.
+                add(Case::new(Micro, Container(Policy::None)));
+                add(Case::new(Micro, Container(Policy::DockerDefault)));
+                add(Case::new(Micro, ContainerRecord));
             }
             Part::Others => {
                 add(Case::new(Micro, Untraced));
@@ -288,6 +292,8 @@ struct Bench {
     /// The same of an idle `sleep 1` in podman (for the neighbour case).
     podman_idle_learned: Option<PathBuf>,
     memory: Memory,
+    /// See [`Outcome::server_syscalls`].
+    server_syscalls: BTreeMap<Run, Vec<f64>>,
     notes: Vec<String>,
     container_serial: u32,
 }
@@ -413,6 +419,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         podman_learned: None,
         podman_idle_learned: None,
         memory: Memory::default(),
+        server_syscalls: BTreeMap::new(),
         notes: Vec::new(),
         container_serial: 0,
     };
@@ -567,6 +574,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         },
         probes,
         prog_stats,
+        server_syscalls: std::mem::take(&mut bench.server_syscalls),
         soak,
     };
     let session = Session {
@@ -773,6 +781,23 @@ impl Bench {
                 cmd.args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
                     .arg(self.sizes.calls.to_string());
                 let stderr = self.run_to_end(&mut cmd, None)?;
+                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
+            }
+            (Workload::Micro, Run::ContainerRecord) => {
+                let mut docker = self.docker_run(Policy::DockerDefault, Workload::Micro, None)?;
+                docker
+                    .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
+                    .arg(self.sizes.calls.to_string());
+                let mut cmd = Command::new(&self.recorder);
+                cmd.args(["record", "-q", "-o"])
+                    .arg(self.scratch.join(format!("{tag}.json")))
+                    .arg("--")
+                    .arg(docker.get_program())
+                    .args(docker.get_args())
+                    .env("DOCKER_HOST", &self.docker_host)
+                    .stdin(Stdio::null());
+                let stderr = self.run_to_end(&mut cmd, None)?;
+                self.keep_notes(&stderr);
                 parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
             }
             (Workload::Micro, Run::ContainerEnforce(policy)) => {
@@ -1033,14 +1058,29 @@ impl Bench {
         };
         if !is_container(run) {
             let job = self.native_job(Workload::Redis, false);
-            let cmd = self.wrap(&job, run, tag)?;
+            let mut cmd = self.wrap(&job, run, tag)?;
+            if run == Run::Record {
+                // The same command, with the counts written out.
+                let mut with_stats = Command::new(cmd.get_program());
+                with_stats
+                    .args(["record", "--stats"])
+                    .arg(self.stats_path(tag))
+                    .args(cmd.get_args().skip(1))
+                    .envs(job.env.iter().cloned())
+                    .stdin(Stdio::null());
+                cmd = with_stats;
+            }
             let rss = (run == Run::Record).then_some("redis-server");
             let bpf = match run {
                 Run::Record => Some("record (native)"),
                 Run::Enforce(_) | Run::EnforceKernelWatch(_) => Some("enforce (native)"),
                 _ => None,
             };
-            return self.serve(cmd, None, requests, Attach::None, rss, bpf, tag);
+            let rps = self.serve(cmd, None, requests, Attach::None, rss, bpf, tag)?;
+            if run == Run::Record {
+                self.count_server_syscalls(run, tag, requests)?;
+            }
+            return Ok(rps);
         }
         let name = self.container_name();
         let policy = match run {
@@ -1053,7 +1093,9 @@ impl Bench {
             Run::ContainerRecord => {
                 let mut record = Command::new(&self.recorder);
                 record
-                    .args(["record", "-q", "-o"])
+                    .args(["record", "-q", "--stats"])
+                    .arg(self.stats_path(tag))
+                    .arg("-o")
                     .arg(self.scratch.join(format!("{tag}.json")))
                     .arg("--")
                     .arg(docker.get_program())
@@ -1077,7 +1119,35 @@ impl Bench {
         };
         let result = self.serve(cmd, Some(&name), requests, attach, rss, bpf, tag);
         drop(guard);
-        result
+        let rps = result?;
+        if run == Run::ContainerRecord {
+            self.count_server_syscalls(run, tag, requests)?;
+        }
+        Ok(rps)
+    }
+
+    fn stats_path(&self, tag: &str) -> PathBuf {
+        self.scratch.join(format!("{tag}.stats.json"))
+    }
+
+    /// The recorded server's syscalls per request of the load just run
+    /// (redis-benchmark's two tests of `requests` each), from the counts
+    /// its recording wrote; start-up and shutdown are in them too.
+    fn count_server_syscalls(&mut self, run: Run, tag: &str, requests: u64) -> Result<()> {
+        let path = self.stats_path(tag);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let stats: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        let total = stats
+            .get("total_calls")
+            .and_then(serde_json::Value::as_u64)
+            .with_context(|| format!("{}: no total_calls", path.display()))?;
+        self.server_syscalls
+            .entry(run)
+            .or_default()
+            .push(total as f64 / (2 * requests) as f64);
+        Ok(())
     }
 
     /// Starts the server with `cmd`, waits until it answers, attaches a
