@@ -40,6 +40,12 @@ use crate::{
 /// How often the live line re-reads the counters.
 const REFRESH: Duration = Duration::from_millis(250);
 
+/// How often a container recording looks whether the entrypoint runs, to
+/// detach the runtime phase's `sys_exit` program: until then every syscall
+/// of every task of the host runs it, so the sooner the better; a look is
+/// one read of a one-entry map.
+const RUNTIME_PHASE_POLL: Duration = Duration::from_millis(20);
+
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
     /// The command and its arguments; the first is looked up in `PATH`.
@@ -213,6 +219,8 @@ struct Watching<'a> {
     container: Option<(&'a ContainerRecording, bool)>,
     /// The deadline ended the recording and the container was kept running.
     left_running: bool,
+    /// When the live line last re-read the counters.
+    last_refresh: Option<Instant>,
 }
 
 impl Supervised for Watching<'_> {
@@ -222,9 +230,12 @@ impl Supervised for Watching<'_> {
         {
             self.warnings.push(e.to_string());
         }
+        let due = self.last_refresh.is_none_or(|at| at.elapsed() >= REFRESH);
         if self.progress.is_shown()
+            && due
             && let Ok(observation) = self.tracer.snapshot()
         {
+            self.last_refresh = Some(Instant::now());
             self.progress.update(&observation);
         }
     }
@@ -399,7 +410,10 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     let mut child = spawn(options, &target, &session)?;
     let progress = Progress::start(options.quiet);
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
-    let tick = (progress.is_shown() || boundary == Boundary::SeccompFilter).then_some(REFRESH);
+    let tick = match boundary {
+        Boundary::SeccompFilter => Some(RUNTIME_PHASE_POLL),
+        Boundary::Everything => progress.is_shown().then_some(REFRESH),
+    };
     let mut warnings = Vec::new();
     let mut watching = Watching {
         tracer: &mut tracer,
@@ -411,6 +425,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
             Target::Native(_) => None,
         },
         left_running: false,
+        last_refresh: None,
     };
     let mut notes = Vec::new();
     let mut exit_code = session

@@ -245,6 +245,9 @@ pub struct Outcome {
     /// the recording's counts (`record --stats`), by how it ran
     /// (`Run::Record`, `Run::ContainerRecord`), one value a round.
     pub server_syscalls: BTreeMap<Run, Vec<f64>>,
+    /// The load's client's (redis-benchmark's) syscalls per request,
+    /// recorded once while learning.
+    pub client_syscalls: Option<f64>,
 }
 
 /// A measurement of the `bpf-stats` part: a getppid-loop run with the

@@ -1587,6 +1587,10 @@ impl Reader<'_> {
         let per_syscall = m(Micro, Record)
             .zip(m(Micro, Untraced))
             .map(|(rec, base)| rec - base);
+        let outside = m(Micro, Beside(Neighbour::Record))
+            .zip(m(Micro, Untraced))
+            .map(|(beside, base)| beside - base);
+        let client = self.outcome.client_syscalls;
         let (floor_neighbour, _) = self.recorder_hook();
         let floor = m(Micro, Beside(floor_neighbour))
             .zip(m(Micro, Untraced))
@@ -1614,22 +1618,35 @@ impl Reader<'_> {
                 let loss = 1.0 - rec / base.median;
                 let noise = (base.max - base.min) / base.median;
                 // The share of the baseline's time per request that the
-                // server's own syscalls take at `ns` more each.
+                // server's own syscalls take at `inside` more each, and the
+                // client's at `outside` more each.
                 let request_ns = 1e9 / base.median;
-                let share = |ns: f64| syscalls.map(|n| n * ns / request_ns);
-                let explained = per_syscall.and_then(share);
+                let share = |inside: f64, outside: Option<f64>| {
+                    let server = syscalls? * inside;
+                    let client = client.zip(outside).map_or(0.0, |(n, ns)| n * ns);
+                    Some((server + client) / request_ns)
+                };
+                let explained = per_syscall.and_then(|ns| share(ns, outside));
+                let client_text = match (client, outside) {
+                    (Some(n), Some(ns)) => format!(
+                        ", and the load's client {n:.1} (recorded once) at the recorder's \
+                         {ns:+.0} ns a syscall outside the recording"
+                    ),
+                    _ => String::new(),
+                };
                 let explanation = match (syscalls, per_syscall, explained) {
                     (Some(n), Some(ns), Some(explained)) => format!(
-                        "; the server makes {n:.1} syscalls a request (its recording's counts), \
-                         at the recorder's +{ns:.0} ns a syscall (getppid-loop) {:.1} % of the \
-                         baseline's {:.1} µs a request{}; the load's client, outside the \
-                         recording, pays the outside cost on its own syscalls on top",
+                        "; the server makes {n:.1} syscalls a request (its recording's counts) at \
+                         the recorder's +{ns:.0} ns a syscall (getppid-loop){client_text}: \
+                         {:.1} % of the baseline's {:.1} µs a request{}",
                         explained * 100.0,
                         request_ns / 1e3,
-                        floor.and_then(share).map_or(String::new(), |f| format!(
-                            " (the hook's floor alone: {:.1} %)",
-                            f * 100.0
-                        ))
+                        floor
+                            .and_then(|f| share(f, floor))
+                            .map_or(String::new(), |f| format!(
+                                " (the hook's floor alone: {:.1} %)",
+                                f * 100.0
+                            ))
                     ),
                     _ => String::new(),
                 };
@@ -1647,7 +1664,7 @@ impl Reader<'_> {
                         format!(": {:.1} points beyond it", (loss - noise) * 100.0)
                     },
                     if !within && by_cost {
-                        ": the gap beyond the spread is what the server's syscalls cost"
+                        ": the gap beyond the spread is what the syscalls cost"
                     } else {
                         ""
                     }
@@ -2389,6 +2406,7 @@ mod tests {
                 },
             ],
             server_syscalls: BTreeMap::from([(ContainerRecord, vec![3.0, 2.0, 4.0])]),
+            client_syscalls: Some(2.5),
             prog_stats: ProgStats {
                 calls: 1000,
                 samples: [
@@ -2515,7 +2533,7 @@ mod tests {
             "explained by the per-syscall cost (in a container) | **missed** | throughput -14.9 \
              % (median 40000 against 47000 requests/s); the baseline's own rounds span 4.3 % of \
              its median: 10.6 points beyond it; the server makes 3.0 syscalls a request (its \
-             recording's counts), at the recorder's +",
+             recording's counts) at the recorder's +",
             "watch) | **missed** | the loop outside: 120.0 (118.0–125.0) against 100.0 \
              (98.0–103.0) ns/call untraced, +20.0 ns; the ranges do not overlap |\n| … the same in the kernel's accounting \
              (bpf-stats) | **missed** | 1 program(s) of `enforce` ran on every syscall of the \

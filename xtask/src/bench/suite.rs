@@ -294,6 +294,10 @@ struct Bench {
     memory: Memory,
     /// See [`Outcome::server_syscalls`].
     server_syscalls: BTreeMap<Run, Vec<f64>>,
+    /// See [`Outcome::client_syscalls`].
+    client_syscalls: Option<f64>,
+    /// While learning: where the load's client, recorded, writes its counts.
+    client_stats: Option<PathBuf>,
     notes: Vec<String>,
     container_serial: u32,
 }
@@ -420,6 +424,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         podman_idle_learned: None,
         memory: Memory::default(),
         server_syscalls: BTreeMap::new(),
+        client_syscalls: None,
+        client_stats: None,
         notes: Vec::new(),
         container_serial: 0,
     };
@@ -575,6 +581,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         probes,
         prog_stats,
         server_syscalls: std::mem::take(&mut bench.server_syscalls),
+        client_syscalls: bench.client_syscalls,
         soak,
     };
     let session = Session {
@@ -1134,19 +1141,11 @@ impl Bench {
     /// (redis-benchmark's two tests of `requests` each), from the counts
     /// its recording wrote; start-up and shutdown are in them too.
     fn count_server_syscalls(&mut self, run: Run, tag: &str, requests: u64) -> Result<()> {
-        let path = self.stats_path(tag);
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let stats: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-        let total = stats
-            .get("total_calls")
-            .and_then(serde_json::Value::as_u64)
-            .with_context(|| format!("{}: no total_calls", path.display()))?;
+        let per_request = syscalls_per_request(&self.stats_path(tag), requests)?;
         self.server_syscalls
             .entry(run)
             .or_default()
-            .push(total as f64 / (2 * requests) as f64);
+            .push(per_request);
         Ok(())
     }
 
@@ -1303,7 +1302,20 @@ impl Bench {
     /// redis-benchmark on 127.0.0.1: SET then GET, `requests` each, 50
     /// clients; the requests/s of both together.
     fn load(&self, requests: u64) -> Result<f64> {
-        let output = Command::new("redis-benchmark")
+        // Once, while learning: the client recorded, for its syscall count.
+        let mut load = match &self.client_stats {
+            Some(stats) => {
+                let mut cmd = Command::new(&self.recorder);
+                cmd.args(["record", "-q", "--stats"])
+                    .arg(stats)
+                    .arg("-o")
+                    .arg(self.scratch.join("redis-benchmark.json"))
+                    .args(["--", "redis-benchmark"]);
+                cmd
+            }
+            None => Command::new("redis-benchmark"),
+        };
+        let output = load
             .args(["-h", "127.0.0.1", "-p", &REDIS_PORT.to_string()])
             .args(["-t", "set,get", "-c", "50", "--csv", "-n"])
             .arg(requests.to_string())
@@ -1433,7 +1445,14 @@ impl Bench {
             "xtask bench: learning: {} under redis-benchmark",
             display(&cmd)
         );
-        self.learn_under_load(cmd, "learn-redis")?;
+        // The load's client is recorded this once: its syscalls per request
+        // pay the cost outside the recordings measured later.
+        let client_stats = self.scratch.join("redis-benchmark.stats.json");
+        self.client_stats = Some(client_stats.clone());
+        let learned = self.learn_under_load(cmd, "learn-redis");
+        self.client_stats = None;
+        learned?;
+        self.client_syscalls = Some(syscalls_per_request(&client_stats, self.sizes.requests)?);
         self.learned.insert((Workload::Redis, false), path);
 
         let path = self.scratch.join("learned-Micro-container.json");
@@ -2176,6 +2195,21 @@ fn git_commit() -> String {
     } else {
         head
     }
+}
+
+/// Syscalls per request of a load of redis-benchmark's two tests of
+/// `requests` each, from the counts a recording wrote to `stats` (`record
+/// --stats`); start-up and shutdown are in them too.
+fn syscalls_per_request(stats: &Path, requests: u64) -> Result<f64> {
+    let text =
+        fs::read_to_string(stats).with_context(|| format!("cannot read {}", stats.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", stats.display()))?;
+    let total = value
+        .get("total_calls")
+        .and_then(serde_json::Value::as_u64)
+        .with_context(|| format!("{}: no total_calls", stats.display()))?;
+    Ok(total as f64 / (2 * requests) as f64)
 }
 
 /// Installs a seccomp filter of one instruction, "allow", on this process
