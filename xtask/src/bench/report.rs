@@ -1342,11 +1342,26 @@ impl Reader<'_> {
         }
 
         // 2. Argument capture.
+        // No recorder without capture runs, so this one stays unjudged; the
+        // kernel's accounting bounds it from above.
+        let bound = self
+            .stat_above(StatCase::Recorded)
+            .zip(self.stat_above(StatCase::BtfCurrentTask))
+            .map_or(String::new(), |((recorded, ..), (task, ..))| {
+                format!(
+                    "; in the kernel's accounting the recorder's whole work on it past asking \
+                     for the calling task is {:+.1} ns a run, the count included: a bound on \
+                     what looking it up in the capture table adds",
+                    recorded - task
+                )
+            });
         targets.push(Target::unjudged(
             "argument capture: a syscall outside the captured set costs nothing more",
-            "getppid is outside the captured set: its rows above are the whole recording \
-             cost of such a syscall; this run has no recorder without capture to set them \
-             against",
+            format!(
+                "getppid is outside the captured set: its rows above are the whole recording \
+                 cost of such a syscall; this run has no recorder without capture to set them \
+                 against{bound}"
+            ),
         ));
         if let (Some((_, captured, _)), Some((_, uncaptured, _))) = (
             self.added_costs(Captured, Record, Record),
