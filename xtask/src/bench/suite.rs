@@ -795,14 +795,8 @@ impl Bench {
                 docker
                     .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
                     .arg(self.sizes.calls.to_string());
-                let mut cmd = Command::new(&self.recorder);
-                cmd.args(["record", "-q", "-o"])
-                    .arg(self.scratch.join(format!("{tag}.json")))
-                    .arg("--")
-                    .arg(docker.get_program())
-                    .args(docker.get_args())
-                    .env("DOCKER_HOST", &self.docker_host)
-                    .stdin(Stdio::null());
+                let mut cmd =
+                    self.record_container(&docker, &self.scratch.join(format!("{tag}.json")), None);
                 let stderr = self.run_to_end(&mut cmd, None)?;
                 self.keep_notes(&stderr);
                 parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
@@ -1098,17 +1092,11 @@ impl Bench {
         docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
         let (cmd, attach, rss, bpf) = match run {
             Run::ContainerRecord => {
-                let mut record = Command::new(&self.recorder);
-                record
-                    .args(["record", "-q", "--stats"])
-                    .arg(self.stats_path(tag))
-                    .arg("-o")
-                    .arg(self.scratch.join(format!("{tag}.json")))
-                    .arg("--")
-                    .arg(docker.get_program())
-                    .args(docker.get_args())
-                    .env("DOCKER_HOST", &self.docker_host)
-                    .stdin(Stdio::null());
+                let record = self.record_container(
+                    &docker,
+                    &self.scratch.join(format!("{tag}.json")),
+                    Some(&self.stats_path(tag)),
+                );
                 (
                     record,
                     Attach::None,
@@ -1460,7 +1448,7 @@ impl Bench {
         docker
             .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
             .arg(self.sizes.calls.to_string());
-        let mut cmd = self.record_container(&docker, &path);
+        let mut cmd = self.record_container(&docker, &path, None);
         eprintln!("xtask bench: learning: {}", display(&cmd));
         let stderr = self.run_to_end(&mut cmd, None)?;
         self.keep_notes(&stderr);
@@ -1470,7 +1458,7 @@ impl Bench {
         let name = self.container_name();
         let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
         docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
-        let cmd = self.record_container(&docker, &path);
+        let cmd = self.record_container(&docker, &path, None);
         eprintln!(
             "xtask bench: learning: {} under redis-benchmark",
             display(&cmd)
@@ -1682,9 +1670,14 @@ impl Bench {
         Ok(cmd)
     }
 
-    fn record_container(&self, docker: &Command, output: &Path) -> Command {
+    /// `record -q [--stats STATS] -o OUTPUT -- DOCKER…` for a container.
+    fn record_container(&self, docker: &Command, output: &Path, stats: Option<&Path>) -> Command {
         let mut cmd = Command::new(&self.recorder);
-        cmd.args(["record", "-q", "-o"])
+        cmd.args(["record", "-q"]);
+        if let Some(stats) = stats {
+            cmd.arg("--stats").arg(stats);
+        }
+        cmd.arg("-o")
             .arg(output)
             .arg("--")
             .arg(docker.get_program())
