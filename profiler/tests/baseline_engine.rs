@@ -207,10 +207,15 @@ fn run_probes(
                 std::process::id(),
                 RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             );
+            // A cgroup of its own at the top, which containerd removes with
+            // the container: by default it would make the namespace's
+            // parent cgroup in every hierarchy and leave it behind.
             cmd.arg("ctr")
                 .arg("-a")
                 .arg(containerd_address())
                 .args(["-n", CTR_NAMESPACE, "run", "--rm"])
+                .arg("--cgroup")
+                .arg(format!("/syscall-profile-test-{id}"))
                 .args(caps);
             if filtered {
                 cmd.arg("--seccomp");
