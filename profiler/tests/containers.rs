@@ -888,7 +888,7 @@ fn enforce_watched(
     (lines, denials, err)
 }
 
-/// A learned profile of `syscall-verdicts 110` (getppid) run by `engine_run`,
+/// A learned profile of a run of `syscall-verdicts` by `words`,
 /// with mkdir refused with EACCES by a rule of its own: sysinfo (unlisted)
 /// gets the default EPERM.
 fn verdicts_profile(dir: &Path, words: &[String]) -> std::path::PathBuf {
@@ -916,7 +916,13 @@ fn verdicts_profile(dir: &Path, words: &[String]) -> std::path::PathBuf {
 fn podman_listener_and_kernel_watch_report_the_same() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
-    let profile = verdicts_profile(dir.path(), &podman_run(&[IMAGE, "syscall-verdicts", "110"]));
+    // getppid, and pause (ended by its alarm): the sample's parent then
+    // waits for a child the way it does for any probe that takes time, so
+    // the profile has that wait whatever the timing of the watched runs.
+    let profile = verdicts_profile(
+        dir.path(),
+        &podman_run(&[IMAGE, "syscall-verdicts", "110", "34"]),
+    );
     let words = podman_run(&[IMAGE, "syscall-verdicts", "110", "83", "83", "99"]);
     let (kernel_lines, kernel, _) = enforce_watched(dir.path(), &profile, "kernel", &words);
     let (listener_lines, listener, err) = enforce_watched(dir.path(), &profile, "listener", &words);
