@@ -34,6 +34,12 @@ use crate::engine::Engine;
 /// The hidden subcommand that runs the guardian.
 pub const SUBCOMMAND: &str = "__guardian";
 
+/// After the first clean-up, how often and how long the guardian looks
+/// again for containers the engine finished creating meanwhile (a `docker
+/// create` takes well under a second; its request outlives the client).
+const LATE_CONTAINER_LOOKS: u32 = 10;
+const LATE_CONTAINER_INTERVAL: Duration = Duration::from_millis(500);
+
 /// What the guardian does if the tool dies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -147,18 +153,7 @@ pub fn serve() -> i32 {
     let mut said = Vec::new();
     // Containers first: removing them ends their processes through the
     // engine, which then also removes their cgroups.
-    for duty in &duties {
-        if let Duty::Containers {
-            engine,
-            cli,
-            globals,
-            label,
-            what,
-        } = duty
-        {
-            said.extend(remove_containers(engine, cli, globals, label, what));
-        }
-    }
+    said.extend(remove_labelled_containers(&duties));
     for duty in &duties {
         if let Duty::Directory { path } = duty
             && path.exists()
@@ -174,13 +169,47 @@ pub fn serve() -> i32 {
             said.push(super::cgroup::kill_and_remove(path));
         }
     }
-    let mut stderr = io::stderr().lock();
     let _ = writeln!(
-        stderr,
+        io::stderr().lock(),
         "syscall-profile: the tool (pid {tool}) ended without cleaning up; its guardian {}",
         said.join("; ")
     );
+    // A container the engine was still creating when the tool died is not
+    // listed yet; the engine finishes creating it even though its client is
+    // gone. Look again for a while, and remove what appears.
+    if duties.iter().any(|d| matches!(d, Duty::Containers { .. })) {
+        let mut late = Vec::new();
+        for _ in 0..LATE_CONTAINER_LOOKS {
+            std::thread::sleep(LATE_CONTAINER_INTERVAL);
+            late.extend(remove_labelled_containers(&duties));
+        }
+        if !late.is_empty() {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "syscall-profile: then, once the engine had finished creating it, the guardian {}",
+                late.join("; ")
+            );
+        }
+    }
     0
+}
+
+/// Removes the containers of every [`Duty::Containers`] of `duties`; what
+/// it removed, for the user.
+fn remove_labelled_containers(duties: &[Duty]) -> Vec<String> {
+    duties
+        .iter()
+        .filter_map(|duty| match duty {
+            Duty::Containers {
+                engine,
+                cli,
+                globals,
+                label,
+                what,
+            } => remove_containers(engine, cli, globals, label, what),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Removes (killing first) the containers that carry `label`.
