@@ -872,18 +872,7 @@ fn enforce_watched(
     let output = run(&args);
     let err = stderr(&output);
     assert!(output.status.success(), "{watch}: {err}");
-    let json: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
-    let denials = json["denials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let mut d = d.clone();
-            d.as_object_mut().unwrap().remove("first");
-            d
-        })
-        .collect();
+    let denials = denials_without_first_callers(&report);
     let lines = stdout(&output).lines().map(str::to_owned).collect();
     (lines, denials, err)
 }

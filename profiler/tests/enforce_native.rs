@@ -1002,18 +1002,7 @@ fn the_listener_and_the_kernel_watch_report_the_same() {
             &probes,
         );
         assert_eq!(verdicts.len(), probes.len(), "{watch}: {}", stderr(&output));
-        let json: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
-        // What differs between two runs: the pids.
-        let denials: Vec<Value> = json["denials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                let mut d = d.clone();
-                d.as_object_mut().unwrap().remove("first");
-                d
-            })
-            .collect();
+        let denials = denials_without_first_callers(&report);
         reports.push((watch, hook, verdicts, denials));
     }
     let (_, _, kernel_verdicts, kernel_denials) = &reports[0];

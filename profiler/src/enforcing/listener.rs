@@ -103,8 +103,10 @@ pub struct Listener {
     taken: Arc<AtomicBool>,
 }
 
-/// Why a native run cannot use the listener, if it cannot.
-pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<String> {
+/// Why no listener can stand in for `profile`'s refusals, natively or in a
+/// container, if none can: refusals the kernel carries out itself, or a
+/// flag that does not go with a listener.
+fn cannot_notify(profile: &Profile) -> Option<String> {
     let refusals = std::iter::once(profile.default_action)
         .chain(profile.syscalls.iter().map(|rule| rule.action));
     if let Some(action) = refusals
@@ -115,10 +117,16 @@ pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<S
             "the profile uses {action}, which the kernel carries out itself"
         ));
     }
-    if profile.flags.contains(&FilterFlag::Tsync) {
-        return Some(
-            "the profile's SECCOMP_FILTER_FLAG_TSYNC does not go with a listener".to_owned(),
-        );
+    profile
+        .flags
+        .contains(&FilterFlag::Tsync)
+        .then(|| "the profile's SECCOMP_FILTER_FLAG_TSYNC does not go with a listener".to_owned())
+}
+
+/// Why a native run cannot use the listener, if it cannot.
+pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<String> {
+    if let Some(why) = cannot_notify(profile) {
+        return Some(why);
     }
     for name in ["read", "write"] {
         if !matches!(policy.access(name), Access::Allowed) {
@@ -177,20 +185,8 @@ pub fn container_unusable_because(
         }
         None => return Some("the engine did not say which container runtime it uses".to_owned()),
     }
-    let refusals = std::iter::once(profile.default_action)
-        .chain(profile.syscalls.iter().map(|rule| rule.action));
-    if let Some(action) = refusals
-        .into_iter()
-        .find(|action| !matches!(action, Action::Allow | Action::Log | Action::Errno))
-    {
-        return Some(format!(
-            "the profile uses {action}, which the kernel carries out itself"
-        ));
-    }
-    if profile.flags.contains(&FilterFlag::Tsync) {
-        return Some(
-            "the profile's SECCOMP_FILTER_FLAG_TSYNC does not go with a listener".to_owned(),
-        );
+    if let Some(why) = cannot_notify(profile) {
+        return Some(why);
     }
     if !matches!(policy.access("write"), Access::Allowed) {
         return Some(

@@ -326,3 +326,20 @@ pub fn enforce_verdicts(
         .collect();
     (verdicts, output)
 }
+
+/// The denials of an `enforce --json` report, without their first callers:
+/// what two runs of the same command report alike (their pids differ).
+pub fn denials_without_first_callers(report: &Path) -> Vec<serde_json::Value> {
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(report).unwrap()).unwrap();
+    json["denials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            d.as_object_mut().unwrap().remove("first");
+            d
+        })
+        .collect()
+}
