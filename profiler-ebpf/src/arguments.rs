@@ -205,31 +205,33 @@ pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
         lose(phase as u8, slot, 1);
         return;
     };
-    let mut key = ArgKey {
-        nr: nr as u32,
-        abi: abi as u8,
-        phase: phase as u8,
-        _pad: [0; 2],
-        values: [0; CAPTURED_ARGS],
-    };
-    if spec.source == SOURCE_CLONE3_FLAGS {
+    // Each value is computed in place: zeroing the array first would be a
+    // call to a byte-by-byte `memset` subprogram on every captured call.
+    let values = if spec.source == SOURCE_CLONE3_FLAGS {
         // `struct clone_args` begins with `__aligned_u64 flags`.
         // SAFETY: a user address read by a checked helper.
         match unsafe { bpf_probe_read_user(args[0] as *const u64) } {
-            Ok(flags) => key.values[0] = flags & spec.masks[0],
+            Ok(flags) => [flags & spec.masks[0], 0, 0],
             Err(_) => {
                 lose(phase as u8, slot, 1);
                 return;
             }
         }
     } else {
-        for slot in 0..CAPTURED_ARGS {
-            let index = spec.args[slot];
-            if index != NO_ARG {
-                key.values[slot] = pick(&args, index) & spec.masks[slot];
-            }
-        }
-    }
+        // An unused slot's index is NO_ARG, which `pick` turns into 0.
+        [
+            pick(&args, spec.args[0]) & spec.masks[0],
+            pick(&args, spec.args[1]) & spec.masks[1],
+            pick(&args, spec.args[2]) & spec.masks[2],
+        ]
+    };
+    let key = ArgKey {
+        nr: nr as u32,
+        abi: abi as u8,
+        phase: phase as u8,
+        _pad: [0; 2],
+        values,
+    };
     // The loader gives the array only the slots in use.
     let Some(pending) = ARG_PENDING.get_ptr_mut(slot) else {
         add(&key, slot, 1);
