@@ -90,6 +90,14 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
+    // The outer build's profile (`CARGO_PROFILE_RELEASE_LTO=...` and the
+    // like) is not the eBPF crate's: its own manifest says how BPF code is
+    // built, and LTO or another opt-level here drops the maps' symbols.
+    for (var, _) in env::vars_os() {
+        if var.to_string_lossy().starts_with("CARGO_PROFILE_") {
+            cmd.env_remove(var);
+        }
+    }
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("could not run cargo for profiler-ebpf: {e}"));

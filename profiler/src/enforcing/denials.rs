@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use aya::{Btf, Ebpf, maps::HashMap};
+use aya::{Ebpf, maps::HashMap};
 use profiler_common::{
     Abi, CaptureSpec, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, DeniedValuesKey,
     SyscallKey, maps, programs,
@@ -196,18 +196,20 @@ impl DenialWatch {
         every_syscall: bool,
         hook: Hook,
     ) -> Result<DenialWatch, TracerError> {
-        let (mut ebpf, no_layout) =
+        let (mut ebpf, kernel) =
             ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials { every_syscall })?;
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
         // The BTF tracepoints read the task with plain loads where the raw
         // ones need helper calls (see `recording::hook`); they need the
         // kernel's BTF and the fields' offsets from it.
-        let btf = match (hook, &no_layout) {
+        let btf = match (hook, &kernel) {
             _ if !every_syscall => None,
-            (Hook::Auto, None) => Btf::from_sys_fs().ok(),
-            (Hook::BtfTracepoint, None) => Some(Btf::from_sys_fs().map_err(TracerError::Btf)?),
-            (Hook::BtfTracepoint, Some(why)) => {
+            (Hook::Auto, Ok(kernel)) => kernel.tracepoint_btf().ok(),
+            (Hook::BtfTracepoint, Ok(kernel)) => {
+                Some(kernel.tracepoint_btf().map_err(TracerError::Btf)?)
+            }
+            (Hook::BtfTracepoint, Err(why)) => {
                 return Err(TracerError::NoLayout {
                     hook: "btf-tracepoint",
                     why: why.clone(),
@@ -216,7 +218,7 @@ impl DenialWatch {
             // The raw tracepoint, also for the hook kinds only counting has.
             _ => None,
         };
-        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, every_syscall);
+        let unwatched = ebpf::attach_events(&mut ebpf, kernel.err(), every_syscall);
         if every_syscall {
             set_capture(&mut ebpf, arch)?;
             match &btf {

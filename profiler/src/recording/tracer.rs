@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use aya::{
-    Btf, Ebpf,
+    Ebpf,
     maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
     programs::{ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLinkId},
 };
@@ -97,7 +97,7 @@ impl Tracer {
         if hook == Hook::Tracepoint {
             ebpf::ensure_tracefs()?;
         }
-        let (mut ebpf, no_layout) = ebpf::load_object(
+        let (mut ebpf, kernel) = ebpf::load_object(
             cgroup,
             Purpose::Record {
                 require_seccomp: boundary == Boundary::SeccompFilter,
@@ -105,10 +105,10 @@ impl Tracer {
         )?;
         // The BTF tracepoint reads the task through the fields' offsets; it
         // cannot run without them.
-        let hook = match (hook, &no_layout) {
-            (Hook::Auto, None) => Hook::BtfTracepoint,
-            (Hook::Auto, Some(_)) => Hook::RawTracepoint,
-            (Hook::BtfTracepoint, Some(why)) => {
+        let hook = match (hook, &kernel) {
+            (Hook::Auto, Ok(_)) => Hook::BtfTracepoint,
+            (Hook::Auto, Err(_)) => Hook::RawTracepoint,
+            (Hook::BtfTracepoint, Err(why)) => {
                 return Err(TracerError::NoLayout {
                     hook: "btf-tracepoint",
                     why: why.clone(),
@@ -116,6 +116,7 @@ impl Tracer {
             }
             (hook, _) => hook,
         };
+        let no_layout = kernel.as_ref().err().cloned();
         // Before the counting starts, so that no move out is missed.
         let unwatched = ebpf::attach_events(&mut ebpf, no_layout, false);
 
@@ -150,7 +151,11 @@ impl Tracer {
                     .map_err(fail("attach"))?;
             }
             Hook::BtfTracepoint => {
-                let btf = Btf::from_sys_fs().map_err(TracerError::Btf)?;
+                let kernel = kernel.as_ref().map_err(|why| TracerError::NoLayout {
+                    hook: "btf-tracepoint",
+                    why: why.clone(),
+                })?;
+                let btf = kernel.tracepoint_btf().map_err(TracerError::Btf)?;
                 ebpf::attach_btf(&mut ebpf, name, "sys_enter", &btf)?;
             }
         }

@@ -234,9 +234,9 @@ pub(crate) fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
     unwatched
 }
 
-/// The kernel's layout for the loader, or why there is none.
-pub(crate) fn kernel_layout() -> Result<common::KernelLayout, String> {
-    layout::kernel_layout().map_err(|e| e.to_string())
+/// What the loader needs of the kernel's BTF, or why there is none.
+pub(crate) fn kernel_types() -> Result<layout::KernelTypes, String> {
+    layout::kernel_types().map_err(|e| e.to_string())
 }
 
 /// Reads what the event hooks saw so far.

@@ -9,9 +9,14 @@
 //! build): a second and more added to every recording. Finding a few
 //! members needs only a walk of the type section (the format is the
 //! kernel's `Documentation/bpf/btf.rst`), which takes milliseconds.
+//!
+//! The same walk finds the type ids the BTF tracepoints attach by (see
+//! [`KernelTypes::tracepoint_btf`]), so that the kernel's BTF is not parsed
+//! once more for them.
 
 use std::collections::HashMap;
 
+use aya::{Btf, BtfError, Endianness};
 use profiler_common::KernelLayout;
 
 /// Where the kernel publishes its own BTF.
@@ -27,12 +32,72 @@ pub enum LayoutError {
     Missing(&'static str),
 }
 
-/// Reads the offsets from the kernel's BTF.
-pub fn kernel_layout() -> Result<KernelLayout, LayoutError> {
+/// The BTF tracepoints the programs attach to: each is attached by the id
+/// of its `btf_trace_<name>` typedef in the kernel's BTF.
+pub const BTF_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
+
+/// What the programs need of the kernel's BTF.
+#[derive(Debug, Clone)]
+pub struct KernelTypes {
+    /// The offsets the programs read the kernel's structures through.
+    pub layout: KernelLayout,
+    /// The type id of each of [`BTF_TRACEPOINTS`]' `btf_trace_` typedefs
+    /// the kernel has.
+    tracepoints: Vec<(&'static str, u32)>,
+}
+
+impl KernelTypes {
+    /// A BTF for attaching [`BTF_TRACEPOINTS`] with aya: each
+    /// `btf_trace_<name>` typedef at the id it has in the kernel's BTF,
+    /// every other id a placeholder (a pointer to void). aya 0.14's
+    /// `BtfTracePoint::load` reads nothing of the BTF it is given but that
+    /// id, which it passes to the kernel as `attach_btf_id`; parsing the
+    /// kernel's 5 MB of BTF again for it took 0.8 MiB more of the
+    /// recorder's peak than this (a few hundred KB).
+    pub fn tracepoint_btf(&self) -> Result<Btf, BtfError> {
+        const HEADER_LEN: u32 = 24;
+        const TYPE_LEN: u32 = 12;
+        const KIND_PTR: u32 = 2;
+        const KIND_TYPEDEF: u32 = 8;
+        let mut strings = vec![0u8];
+        let named: Vec<(u32, u32)> = self
+            .tracepoints
+            .iter()
+            .map(|&(name, id)| {
+                let offset = strings.len() as u32;
+                strings.extend_from_slice(format!("btf_trace_{name}").as_bytes());
+                strings.push(0);
+                (id, offset)
+            })
+            .collect();
+        let count = named.iter().map(|&(id, _)| id).max().unwrap_or(0);
+        let types_len = count * TYPE_LEN;
+        let mut blob = Vec::with_capacity((HEADER_LEN + types_len) as usize + strings.len());
+        blob.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        blob.extend_from_slice(&[1, 0]); // version 1, no flags
+        for word in [HEADER_LEN, 0, types_len, types_len, strings.len() as u32] {
+            blob.extend_from_slice(&word.to_le_bytes());
+        }
+        for id in 1..=count {
+            let (name, kind) = match named.iter().find(|&&(named_id, _)| named_id == id) {
+                Some(&(_, offset)) => (offset, KIND_TYPEDEF),
+                None => (0, KIND_PTR),
+            };
+            for word in [name, kind << 24, 0] {
+                blob.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        blob.extend_from_slice(&strings);
+        Btf::parse(&blob, Endianness::Little)
+    }
+}
+
+/// Reads the offsets and the tracepoints' type ids from the kernel's BTF.
+pub fn kernel_types() -> Result<KernelTypes, LayoutError> {
     let data = std::fs::read(VMLINUX_BTF)?;
     let btf = Structs::parse(&data)?;
     let field = |path: &'static str| btf.offset(path).ok_or(LayoutError::Missing(path));
-    Ok(KernelLayout {
+    let layout = KernelLayout {
         task_pid: field("task_struct.pid")?,
         task_tgid: field("task_struct.tgid")?,
         task_comm: field("task_struct.comm")?,
@@ -52,6 +117,14 @@ pub fn kernel_layout() -> Result<KernelLayout, LayoutError> {
         kernfs_node_id: field("kernfs_node.id")?,
         bprm_filename: field("linux_binprm.filename")?,
         valid: 1,
+    };
+    let tracepoints = BTF_TRACEPOINTS
+        .into_iter()
+        .filter_map(|name| Some((name, btf.typedef(&format!("btf_trace_{name}"))?)))
+        .collect();
+    Ok(KernelTypes {
+        layout,
+        tracepoints,
     })
 }
 
@@ -74,6 +147,8 @@ struct Structs<'a> {
     /// Struct names to type ids (the one with the most members wins: a
     /// name can also be a forward declaration).
     by_name: HashMap<&'a str, u32>,
+    /// The type ids of the `btf_trace_` typedefs, by name.
+    trace_typedefs: HashMap<&'a str, u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +193,7 @@ impl<'a> Structs<'a> {
         // Type id 0 is void.
         let mut types = vec![Kind::Other];
         let mut by_name: HashMap<&'a str, u32> = HashMap::new();
+        let mut trace_typedefs: HashMap<&'a str, u32> = HashMap::new();
         let mut at = types_start;
         let end = types_start + type_len;
         while at < end {
@@ -166,8 +242,16 @@ impl<'a> Structs<'a> {
                     }
                     Kind::Composite(members)
                 }
-                // typedef, volatile, const, restrict, type tag
-                8..=11 | 18 => Kind::Refers(size_or_type),
+                // typedef
+                8 => {
+                    let n = name(name_off);
+                    if n.starts_with("btf_trace_") {
+                        trace_typedefs.insert(n, id);
+                    }
+                    Kind::Refers(size_or_type)
+                }
+                // volatile, const, restrict, type tag
+                9..=11 | 18 => Kind::Refers(size_or_type),
                 // int, var, decl tag: one u32
                 1 | 14 | 17 => {
                     at += 4;
@@ -194,7 +278,16 @@ impl<'a> Structs<'a> {
             };
             types.push(entry);
         }
-        Ok(Structs { types, by_name })
+        Ok(Structs {
+            types,
+            by_name,
+            trace_typedefs,
+        })
+    }
+
+    /// The type id of the `btf_trace_` typedef `name`.
+    fn typedef(&self, name: &str) -> Option<u32> {
+        self.trace_typedefs.get(name).copied()
     }
 
     /// The byte offset of `struct.field`, looking into anonymous structs
@@ -320,11 +413,44 @@ mod tests {
             "this test needs a kernel with BTF ({VMLINUX_BTF} is missing)"
         );
         let started = std::time::Instant::now();
-        let layout = kernel_layout().unwrap();
+        let layout = kernel_types().unwrap().layout;
         let took = started.elapsed();
         eprintln!("layout {layout:?} in {took:?}");
         assert_eq!(layout.valid, 1);
         assert!(layout.task_tgid > 0 && layout.task_comm > layout.task_tgid);
         assert!(layout.cgroup_ancestors > layout.cgroup_kn);
+    }
+
+    /// The BTF built for attaching gives each tracepoint the id aya finds
+    /// in its own parse of the whole kernel BTF.
+    #[test]
+    fn the_tracepoint_btf_names_each_typedef_at_the_kernels_id() {
+        use aya::Btf;
+        use aya_obj::btf::BtfKind;
+        let kernel = Btf::from_sys_fs().expect("the kernel's BTF, parsed by aya");
+        let ours = kernel_types()
+            .unwrap()
+            .tracepoint_btf()
+            .expect("the tracepoint BTF parses");
+        for name in BTF_TRACEPOINTS {
+            let typedef = format!("btf_trace_{name}");
+            let id = kernel
+                .id_by_type_name_kind(&typedef, BtfKind::Typedef)
+                .expect("the kernel has the tracepoint");
+            assert!(
+                id > 1000,
+                "{typedef} at {id}: a real id, not a small one by chance"
+            );
+            assert_eq!(
+                ours.id_by_type_name_kind(&typedef, BtfKind::Typedef)
+                    .expect("ours has it"),
+                id,
+                "{typedef}"
+            );
+        }
+        assert!(
+            ours.id_by_type_name_kind("btf_trace_sched_switch", BtfKind::Typedef)
+                .is_err()
+        );
     }
 }

@@ -15,7 +15,7 @@ pub mod ebpf;
 pub mod events;
 pub mod guardian;
 pub mod hook;
-mod layout;
+pub mod layout;
 pub mod process;
 pub mod redact;
 
