@@ -343,6 +343,10 @@ pub mod globals {
     /// drop a process's [`super::maps::EXECS`] entry when it exits
     /// (recording).
     pub const PROGRAMS_BY_EXEC: &str = "PROGRAMS_BY_EXEC";
+    /// `u32`: 1 to capture the arguments of the syscalls [`CAPTURE_INDEX`]
+    /// names (a recording that learns argument values); 0 leaves the
+    /// capture code out of the verified program.
+    pub const CAPTURE_ARGUMENTS: &str = "CAPTURE_ARGUMENTS";
 }
 
 /// Names of the maps of the eBPF object.

@@ -16,12 +16,14 @@
 //!
 //! Measured on this project's machines (kernel 6.18, a VM with SRSO "Safe
 //! RET" and retpolines), a loop of raw prctl(PR_GET_DUMPABLE) against one
-//! of getppid, both recorded, best of 200 chunks of 20,000 calls: capture
-//! adds about 85-90 ns a captured call with the raw tracepoint (one
-//! `bpf_probe_read_kernel`) and 40-60 ns with the BTF tracepoint (no
-//! helper); `kernel.bpf_stats_enabled` put the whole counting program at
-//! about 190 ns a run for getppid, mostly its two helper calls. Syscalls
-//! outside the set pay one byte read.
+//! of getppid, both recorded: capture adds about 85-90 ns a captured call
+//! with the raw tracepoint (one `bpf_probe_read_kernel`); with the BTF
+//! tracepoint, 6 ns in the kernel's accounting (`kernel.bpf_stats_enabled`)
+//! and about 10 end to end. Calls count too: building the tuple by zeroing
+//! it first made the compiler call a `memset` subprogram, which took the
+//! BTF tracepoint's figure to 24 ns (44 end to end). Syscalls outside the
+//! set pay one byte read; a recording that learns no values (the loader's
+//! [`CAPTURE_ARGUMENTS`] at 0) not even that: the verifier prunes it all.
 //!
 //! A tuple that finds the map full is counted in `ARG_LOST`, per capture
 //! slot (one syscall of one table) and phase: the values kept may be
@@ -39,6 +41,11 @@ use profiler_common::{
 };
 
 use crate::BPF_NOEXIST;
+
+/// 1 when the recording learns argument values. Set by the loader
+/// (read-only data, so the verifier prunes the capture when it is 0).
+#[unsafe(no_mangle)]
+static CAPTURE_ARGUMENTS: u32 = 0;
 
 /// For each syscall of each table: 0 when its arguments are not captured,
 /// else 1 + its index in [`CAPTURE`]. Set by the loader (read-only data).
@@ -177,6 +184,10 @@ fn arguments(source: ArgSource, compat: bool) -> Option<[u64; 6]> {
 /// `abi`, if it is one whose arguments are captured.
 #[inline(always)]
 pub fn capture(source: ArgSource, abi: Abi, nr: usize, phase: Phase) {
+    // SAFETY: a read-only global, written by the loader before verification.
+    if unsafe { core::ptr::read_volatile(&raw const CAPTURE_ARGUMENTS) } == 0 {
+        return;
+    }
     let nr = nr & (TABLE_SIZE - 1);
     let table = abi.index() & 1;
     // SAFETY: an in-bounds byte of a read-only global, set by the loader;

@@ -179,6 +179,14 @@ fn names_only_is_today_s_profile() {
     assert_eq!(rules.len(), 1, "one rule of names: {profile}");
     assert!(rules[0].get("args").is_none());
     assert_eq!(stats["learned"]["granularity"], "names");
+    // The rules name no values, but `--stats` still lists those the run
+    // passed (capture is left out only when nothing uses the values).
+    assert!(
+        stats["arguments"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["name"] == "socket")),
+        "{stats}"
+    );
     // Natively with no baseline, `baseline` keeps names, clone3 answered
     // with ENOSYS.
     let (_, profile, _) = record(dir.path(), &["--args", "baseline"], &arg_probe(&[]));

@@ -105,7 +105,8 @@ pub struct RecordArgs {
     /// carry privilege (clone's namespace flags, socket families, ioctl
     /// requests, prctl options…), within the engine's default for a
     /// container; `baseline` keeps the engine default's own conditions;
-    /// `names` allows any arguments.
+    /// `names` allows any arguments (natively and without `--stats`, the
+    /// kernel side then captures no values: cheaper calls, less memory).
     /// Default: `values`; `names` with `--to systemd`, whose
     /// SystemCallFilter= has no argument conditions.
     #[arg(long = "args", value_enum, value_name = "LEVEL")]

@@ -86,12 +86,15 @@ pub struct Tracer {
 
 impl Tracer {
     /// Loads the program for `cgroup` and attaches it with `hook`. From the
-    /// moment this returns, every syscall entered in the cgroup is counted.
+    /// moment this returns, every syscall entered in the cgroup is counted;
+    /// with `capture_arguments`, the argument values of the syscalls whose
+    /// privilege is in an argument too.
     pub fn attach(
         cgroup: &RunCgroup,
         hook: Hook,
         boundary: Boundary,
         arch: Arch,
+        capture_arguments: bool,
     ) -> Result<Tracer, TracerError> {
         // The privileges are checked by `load_object`.
         if hook == Hook::Tracepoint {
@@ -101,6 +104,7 @@ impl Tracer {
             cgroup,
             Purpose::Record {
                 require_seccomp: boundary == Boundary::SeccompFilter,
+                capture_arguments,
             },
         )?;
         // The BTF tracepoint reads the task through the fields' offsets; it

@@ -68,8 +68,13 @@ pub enum TracerError {
 /// entry, so they take next to no kernel memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// Counting, with or without the seccomp-filter boundary.
-    Record { require_seccomp: bool },
+    /// Counting, with or without the seccomp-filter boundary, and with or
+    /// without the argument values of the syscalls whose privilege is in
+    /// an argument.
+    Record {
+        require_seccomp: bool,
+        capture_arguments: bool,
+    },
     /// Watching for denials: on every syscall (the eBPF watch), or only
     /// the rare events beside a seccomp listener, which finds the denials
     /// itself (the profile refuses only with errnos: no kill to watch for).
@@ -96,15 +101,25 @@ pub fn load_object(
     let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
     let id = cgroup.id();
     let level = cgroup.level();
-    let require_seccomp = u32::from(
-        purpose
-            == Purpose::Record {
-                require_seccomp: true,
-            },
+    let require_seccomp = u32::from(matches!(
+        purpose,
+        Purpose::Record {
+            require_seccomp: true,
+            ..
+        }
+    ));
+    let capture_arguments = matches!(
+        purpose,
+        Purpose::Record {
+            capture_arguments: true,
+            ..
+        }
     );
+    let capture_flag = u32::from(capture_arguments);
     let unused: &[&str] = match purpose {
         Purpose::Record {
             require_seccomp: true,
+            ..
         } => &[
             maps::IN_SYSCALL,
             maps::DENIALS,
@@ -113,6 +128,7 @@ pub fn load_object(
         ],
         Purpose::Record {
             require_seccomp: false,
+            ..
         } => &[
             maps::IN_SYSCALL,
             maps::DENIALS,
@@ -147,9 +163,10 @@ pub fn load_object(
             maps::ARG_LOST,
         ],
     };
-    // Enforcing captures nothing: its tables stay empty (all zero).
-    let (capture_index, capture) = match (purpose, Arch::host()) {
-        (Purpose::Record { .. }, Some(arch)) => capture_tables(arch),
+    // Enforcing captures nothing, nor a recording that learns no values:
+    // the tables stay empty (all zero).
+    let (capture_index, capture) = match (capture_arguments, Arch::host()) {
+        (true, Some(arch)) => capture_tables(arch),
         _ => (
             [[0; TABLE_SIZE]; Abi::COUNT],
             [CaptureSpec::default(); CAPTURE_SPECS],
@@ -177,8 +194,12 @@ pub fn load_object(
         .override_global(globals::WATCH_KILLS, &watch_kills, true)
         .override_global(globals::PROGRAMS_BY_EXEC, &programs_by_exec, true)
         .override_global(globals::CAPTURE_INDEX, &capture_index, true)
-        .override_global(globals::CAPTURE, &capture, true);
-    if let Purpose::Record { require_seccomp } = purpose {
+        .override_global(globals::CAPTURE, &capture, true)
+        .override_global(globals::CAPTURE_ARGUMENTS, &capture_flag, true);
+    if let Purpose::Record {
+        require_seccomp, ..
+    } = purpose
+    {
         // A native recording has no runtime phase (the `sys_exit` program
         // that starts one is attached for containers only): only the
         // workload's counters and losses, which come first in their maps.
@@ -189,6 +210,11 @@ pub fn load_object(
         // The pending tuples of the capture slots in use only; a slot
         // beyond the array goes to the hash map directly.
         loader.map_max_entries(maps::ARG_PENDING, capture_slots_used(&capture_index).max(1));
+        if !capture_arguments {
+            for map in [maps::ARG_VALUES, maps::ARG_LOST] {
+                loader.map_max_entries(map, 1);
+            }
+        }
     }
     for map in unused {
         loader.map_max_entries(map, 1);
