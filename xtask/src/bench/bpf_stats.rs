@@ -247,7 +247,10 @@ fn measure(
             looped?;
             programs
         }
-        StatCase::Recorded | StatCase::RecordedCaptured | StatCase::KernelWatch => {
+        StatCase::Recorded
+        | StatCase::RecordedCaptured
+        | StatCase::RecordedNoCapture
+        | StatCase::KernelWatch => {
             let workload = if case == StatCase::RecordedCaptured {
                 "captured-loop"
             } else {
@@ -283,8 +286,11 @@ fn measure(
                 cmd.args(["enforce", "-q", "--watch", "kernel", "--profile"])
                     .arg(&setup.allow_all);
             } else {
-                cmd.args(["record", "-q", "-o"])
-                    .arg(setup.scratch.join("stats-recorded.json"));
+                cmd.args(["record", "-q"]);
+                if case == StatCase::RecordedNoCapture {
+                    cmd.args(["--args", "names"]);
+                }
+                cmd.arg("-o").arg(setup.scratch.join("stats-recorded.json"));
             }
             cmd.arg("--")
                 .arg("/bin/sh")

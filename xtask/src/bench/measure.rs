@@ -91,6 +91,9 @@ pub enum Run {
     Untraced,
     /// `syscall-profile record -q -o TMP -- CMD`.
     Record,
+    /// `syscall-profile record -q --args names -o TMP -- CMD`: natively and
+    /// without `--stats`, no argument capture in the kernel side at all.
+    RecordNoCapture,
     /// bpftrace counting `raw_syscalls:sys_enter` by id for the workload's cgroup.
     Bpftrace,
     /// `strace -f -c -o TMP`.
@@ -267,6 +270,8 @@ pub enum StatCase {
     Recorded,
     /// `record` of captured-loop (a captured syscall).
     RecordedCaptured,
+    /// `record --args names` of the loop: no argument capture at all.
+    RecordedNoCapture,
     /// `enforce --watch kernel` (allow-all profile) of the loop: the eBPF
     /// denial watch, the one containers get.
     KernelWatch,
@@ -280,13 +285,14 @@ pub enum StatCase {
 }
 
 impl StatCase {
-    pub const ALL: [StatCase; 10] = [
+    pub const ALL: [StatCase; 11] = [
         StatCase::EmptyRawTracepoint,
         StatCase::EmptyBtfTracepoint,
         StatCase::BtfCurrentTask,
         StatCase::RecordOutside,
         StatCase::Recorded,
         StatCase::RecordedCaptured,
+        StatCase::RecordedNoCapture,
         StatCase::KernelWatch,
         StatCase::EnforceOutside,
         StatCase::EnforceContainerOutside,
@@ -303,6 +309,9 @@ impl StatCase {
             StatCase::RecordOutside => "`record` of an idle `sleep`, the loop outside it",
             StatCase::Recorded => "`record` of getppid-loop (the recorded process)",
             StatCase::RecordedCaptured => "`record` of captured-loop (a captured syscall)",
+            StatCase::RecordedNoCapture => {
+                "`record --args names` of getppid-loop (no argument capture)"
+            }
             StatCase::KernelWatch => {
                 "`enforce --watch kernel` of getppid-loop (the eBPF denial watch, as for a \
                  container)"
@@ -376,6 +385,9 @@ pub fn run_label(run: Run) -> String {
     match run {
         Run::Untraced => "untraced".to_owned(),
         Run::Record => "`syscall-profile record`".to_owned(),
+        Run::RecordNoCapture => {
+            "`syscall-profile record --args names` (no argument capture)".to_owned()
+        }
         Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
         Run::Strace => "`strace -f -c`".to_owned(),
         Run::Enforce(Policy::None) => {

@@ -181,6 +181,9 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                     add(Case::new(workload, Untraced));
                     add(Case::new(workload, Record));
                 }
+                // The recorder with no capture at all: what capture adds to
+                // the syscalls it does not capture.
+                add(Case::new(Micro, RecordNoCapture));
             }
             // Measured apart, after the rounds (see `bpf_stats`).
             Part::BpfStats => {}
@@ -649,9 +652,13 @@ impl Bench {
                 unsafe { cmd.pre_exec(allow_everything) };
                 cmd
             }
-            Run::Record => {
+            Run::Record | Run::RecordNoCapture => {
                 let mut cmd = Command::new(&self.recorder);
-                cmd.args(["record", "-q", "-o"])
+                cmd.args(["record", "-q"]);
+                if run == Run::RecordNoCapture {
+                    cmd.args(["--args", "names"]);
+                }
+                cmd.arg("-o")
                     .arg(self.scratch.join(format!("{tag}.json")))
                     .arg("--")
                     .arg(&job.program);
