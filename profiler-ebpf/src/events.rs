@@ -21,10 +21,11 @@
 //!   parent's until it executes a program of its own. While enforcing, a
 //!   process's entry stays after it exits (a denial is named by the program
 //!   of its process, gone or not). While recording, only the distinct
-//!   programs matter: each exec also goes into `PROGRAMS`, keyed by the
-//!   program, and a process's entry goes when it exits, so that a long
-//!   recording of a service that starts a short child every second keeps
-//!   one entry per program, not one per child.
+//!   programs matter: each exec goes into `PROGRAMS` instead, keyed by the
+//!   program (a forked child's is its parent's, there already), so that a
+//!   long recording of a service that starts a short child every second
+//!   keeps one entry per program, not one per child, and `EXECS` is not
+//!   used at all (the loader gives it one entry).
 //!
 //! Both read kernel structures whose layout is only known at run time: the
 //! loader takes the field offsets from the kernel's BTF and sets them in
@@ -49,9 +50,9 @@ use crate::{
     BPF_NOEXIST, KERNEL_LAYOUT, TARGET_CGROUP_ID, TARGET_CGROUP_LEVEL, current_tgid, recorded,
 };
 
-/// 1 while recording: execs are kept by program in `PROGRAMS`, and a
-/// process's `EXECS` entry goes when it exits. Set by the loader
-/// (read-only data, so the verifier prunes the other branch).
+/// 1 while recording: execs are kept by program in `PROGRAMS`, not by
+/// process in `EXECS`. Set by the loader (read-only data, so the verifier
+/// prunes the other branch).
 #[unsafe(no_mangle)]
 static PROGRAMS_BY_EXEC: u32 = 0;
 
@@ -218,9 +219,11 @@ pub fn fork_done(ctx: RawTracePointContext) -> i32 {
     };
     if in_tree {
         join(tgid);
-        // The child runs its parent's program until it executes another.
+        // The child runs its parent's program until it executes another
+        // (while recording, that program is in `PROGRAMS` already).
         // SAFETY: the value is a map value, passed straight to the insert.
-        if let Some(exec) = unsafe { EXECS.get(current_tgid()) }
+        if !programs_by_exec()
+            && let Some(exec) = unsafe { EXECS.get(current_tgid()) }
             && EXECS.insert(tgid, exec, 0).is_err()
         {
             add(event_counts::EXECS_LOST, 1);
@@ -237,18 +240,13 @@ fn join(tgid: u32) {
     }
 }
 
-/// A process of the tree is gone when its leader exits. While recording,
-/// its program is in `PROGRAMS` already (or counted as lost), so its entry
-/// in `EXECS` goes too.
+/// A process of the tree is gone when its leader exits (its `EXECS` entry,
+/// while enforcing, stays: a denial is named by its program).
 #[inline(always)]
 pub fn leave_if_leader() {
     let pid_tgid = bpf_get_current_pid_tgid();
     if pid_tgid as u32 == (pid_tgid >> 32) as u32 {
-        let tgid = (pid_tgid >> 32) as u32;
-        let _ = MEMBERS.remove(tgid);
-        if programs_by_exec() {
-            let _ = EXECS.remove(tgid);
-        }
+        let _ = MEMBERS.remove((pid_tgid >> 32) as u32);
     }
 }
 
@@ -290,14 +288,14 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
             (*exec).filename[0] = 0;
         }
         let tgid = current_tgid();
-        if EXECS.insert(tgid, &*exec, 0).is_err() {
-            add(event_counts::EXECS_LOST, 1);
-        }
-        // A program already there is kept with its first process.
-        if programs_by_exec()
-            && let Err(e) = PROGRAMS.insert(&*exec, &tgid, BPF_NOEXIST)
-            && e != -EEXIST
-        {
+        if programs_by_exec() {
+            // A program already there is kept with its first process.
+            if let Err(e) = PROGRAMS.insert(&*exec, &tgid, BPF_NOEXIST)
+                && e != -EEXIST
+            {
+                add(event_counts::EXECS_LOST, 1);
+            }
+        } else if EXECS.insert(tgid, &*exec, 0).is_err() {
             add(event_counts::EXECS_LOST, 1);
         }
     }

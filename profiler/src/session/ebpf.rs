@@ -117,10 +117,13 @@ pub fn load_object(
     );
     let capture_flag = u32::from(capture_arguments);
     let unused: &[&str] = match purpose {
+        // A recording keeps programs by program (`PROGRAMS`), not by
+        // process.
         Purpose::Record {
             require_seccomp: true,
             ..
         } => &[
+            maps::EXECS,
             maps::IN_SYSCALL,
             maps::DENIALS,
             maps::DENIAL_CAPTURE,
@@ -130,6 +133,7 @@ pub fn load_object(
             require_seccomp: false,
             ..
         } => &[
+            maps::EXECS,
             maps::IN_SYSCALL,
             maps::DENIALS,
             maps::DENIAL_CAPTURE,

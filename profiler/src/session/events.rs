@@ -105,9 +105,8 @@ pub struct KernelEvents {
     /// Processes of the tree that could not be noted (too many at once):
     /// their moves out were not looked for.
     pub members_lost: u64,
-    /// The last program each process executed, by process id: while
-    /// recording, of the processes still running; while enforcing, of
-    /// every process.
+    /// While enforcing: the last program each process executed, by process
+    /// id (gone or not). Empty while recording, which keeps `programs`.
     pub executed: BTreeMap<u32, Executed>,
     /// While recording: every program executed, with the first process
     /// that executed it (the processes may be gone).

@@ -1765,10 +1765,23 @@ impl Reader<'_> {
                 .flat_map(|(_, values)| values)
                 .max()
                 .copied();
+            let names_maps = self
+                .outcome
+                .memory
+                .bpf
+                .get("record --args names (native)")
+                .map(|objects| {
+                    objects
+                        .iter()
+                        .filter(|o| o.kind == "map")
+                        .map(|o| o.memlock)
+                        .sum()
+                });
             for (name, measured) in super::soak::targets(
                 Some(soak),
                 native_peak,
                 native_maps,
+                names_maps,
                 self.outcome.memory.btf_parse_kib,
             ) {
                 targets.push(Target::new(name, measured));

@@ -484,6 +484,7 @@ pub fn targets(
     soak: Option<&Soak>,
     peak_rss_kib: Option<u64>,
     native_maps_bytes: Option<u64>,
+    names_maps_bytes: Option<u64>,
     btf_parse_kib: Option<(u64, u64)>,
 ) -> Vec<(String, Option<(bool, String)>)> {
     let soak = soak.filter(|s| s.failure.is_none());
@@ -514,6 +515,18 @@ pub fn targets(
         (
             rss_mib <= ISSUE_RSS_MIB * (1.0 + ABOUT),
             format!("peak RSS {rss_mib:.1} MiB (issue: {ISSUE_RSS_MIB:.0}); {about}{btf_text}"),
+        )
+    });
+    // A recording as recordings were when the level was set: no argument
+    // values (`--args names`).
+    let names_level = names_maps_bytes.map(|bytes| {
+        let names_kib = kib(bytes);
+        (
+            names_kib <= ISSUE_MAPS_KIB * (1.0 + ABOUT),
+            format!(
+                "kernel maps of `record --args names` {names_kib:.1} KiB (issue: \
+                 {ISSUE_MAPS_KIB:.0}); {about}"
+            ),
         )
     });
     let maps_level = maps.map(|maps| {
@@ -575,7 +588,15 @@ pub fn targets(
             rss_level,
         ),
         (
-            "kernel maps at the issue's level (native recording)".to_owned(),
+            "kernel maps at the issue's level (native recording as recordings were when it was \
+             set: no argument values, `--args names`)"
+                .to_owned(),
+            names_level,
+        ),
+        (
+            "kernel maps at the issue's level (native recording learning argument values, the \
+             default since)"
+                .to_owned(),
             maps_level,
         ),
         (
@@ -630,13 +651,20 @@ mod tests {
         // 1 KiB per wall second is 20 KiB per simulated hour.
         let s = soak(&[9000, 9002, 9004, 9006]);
         assert!((s.rss_slope().unwrap() - 20.0).abs() < 1e-6);
-        let rows = targets(Some(&s), Some(23_000), Some(100 * 1024), None);
-        assert_eq!(rows.len(), 3);
+        let rows = targets(
+            Some(&s),
+            Some(23_000),
+            Some(100 * 1024),
+            Some(90 * 1024),
+            None,
+        );
+        assert_eq!(rows.len(), 4);
         // The soak's own peak (24 000 KiB) counts: 23.4 MiB is within 5 %.
         assert_eq!(rows[0].1.as_ref().map(|r| r.0), Some(true), "{rows:?}");
-        // 100 KiB is not within 5 % of 95.
-        assert_eq!(rows[1].1.as_ref().map(|r| r.0), Some(false), "{rows:?}");
-        assert_eq!(rows[2].1.as_ref().map(|r| r.0), Some(true), "{rows:?}");
+        // 90 KiB is within 5 % of 95; 100 KiB is not.
+        assert_eq!(rows[1].1.as_ref().map(|r| r.0), Some(true), "{rows:?}");
+        assert_eq!(rows[2].1.as_ref().map(|r| r.0), Some(false), "{rows:?}");
+        assert_eq!(rows[3].1.as_ref().map(|r| r.0), Some(true), "{rows:?}");
     }
 
     #[test]
@@ -646,8 +674,8 @@ mod tests {
             sample.maps.insert("EXECS".to_owned(), 300 * 1024);
         }
         assert_eq!(s.maps_slope(), Some(0.0));
-        let rows = targets(Some(&s), None, None, None);
-        let (flat, detail) = rows[2].1.clone().expect("measured");
+        let rows = targets(Some(&s), None, None, None, None);
+        let (flat, detail) = rows[3].1.clone().expect("measured");
         assert!(!flat, "{detail}");
         assert!(
             detail.contains("+300.0 KiB from an idle recording's"),

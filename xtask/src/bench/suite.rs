@@ -781,7 +781,9 @@ impl Bench {
                 let job = self.native_job(workload, run == Run::Strace);
                 let mut cmd = self.wrap(&job, run, &tag)?;
                 let rss = (run == Run::Record).then(|| learned_label(workload, false));
-                let stderr = self.run_to_end(&mut cmd, rss.as_deref())?;
+                // The maps of a recording with no argument capture.
+                let bpf = (run == Run::RecordNoCapture).then_some("record --args names (native)");
+                let stderr = self.run_to_end_watching(&mut cmd, rss.as_deref(), bpf)?;
                 self.keep_notes(&stderr);
                 let size: f64 = job
                     .args
@@ -851,6 +853,18 @@ impl Bench {
     /// With `rss_label`, `cmd` is a recorder: its peak RSS is read from
     /// /proc every 10 ms while it runs and noted under that label.
     fn run_to_end(&mut self, cmd: &mut Command, rss_label: Option<&str>) -> Result<String> {
+        self.run_to_end_watching(cmd, rss_label, None)
+    }
+
+    /// [`Self::run_to_end`], also keeping the eBPF objects the command
+    /// holds once its programs are loaded, as `bpf_label` (the first time).
+    fn run_to_end_watching(
+        &mut self,
+        cmd: &mut Command,
+        rss_label: Option<&str>,
+        bpf_label: Option<&str>,
+    ) -> Result<String> {
+        let mut bpf_label = bpf_label.filter(|label| !self.memory.bpf.contains_key(*label));
         let err_path = self.scratch.join("stderr.txt");
         let err = File::create(&err_path).context("cannot create stderr.txt")?;
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
@@ -861,6 +875,14 @@ impl Bench {
         let status = loop {
             if rss_label.is_some() {
                 peak = peak.max(vm_hwm_kib(child.id()).unwrap_or(0));
+            }
+            // The maps are all made before the first program is loaded.
+            if let Some(label) = bpf_label
+                && let Ok(objects) = bpf_objects(child.id())
+                && objects.iter().any(|o| o.kind == "prog")
+            {
+                self.memory.bpf.insert(label.to_owned(), objects);
+                bpf_label = None;
             }
             if let Some(status) = child.try_wait()? {
                 break status;
