@@ -1743,18 +1743,16 @@ impl Reader<'_> {
         ));
         // The soak part's rows, when it ran.
         if let Some(soak) = &self.outcome.soak {
-            let native_maps = self
-                .outcome
-                .memory
-                .bpf
-                .get("record (native)")
-                .map(|objects| {
+            // What the maps of one holder take in all.
+            let maps_of = |holder: &str| -> Option<u64> {
+                self.outcome.memory.bpf.get(holder).map(|objects| {
                     objects
                         .iter()
                         .filter(|o| o.kind == "map")
                         .map(|o| o.memlock)
                         .sum()
-                });
+                })
+            };
             // The level is a native recording's.
             let native_peak = self
                 .outcome
@@ -1765,23 +1763,11 @@ impl Reader<'_> {
                 .flat_map(|(_, values)| values)
                 .max()
                 .copied();
-            let names_maps = self
-                .outcome
-                .memory
-                .bpf
-                .get("record --args names (native)")
-                .map(|objects| {
-                    objects
-                        .iter()
-                        .filter(|o| o.kind == "map")
-                        .map(|o| o.memlock)
-                        .sum()
-                });
             for (name, measured) in super::soak::targets(
                 Some(soak),
                 native_peak,
-                native_maps,
-                names_maps,
+                maps_of("record (native)"),
+                maps_of("record --args names (native)"),
                 self.outcome.memory.btf_parse_kib,
             ) {
                 targets.push(Target::new(name, measured));
