@@ -222,9 +222,11 @@ pub struct Escape {
 /// 1024 slots cost 16 KiB of kernel memory (8192 cost 129 KiB).
 pub const MEMBER_SLOTS: u32 = 1024;
 
-/// How many processes of the watched cgroup have their program kept. The
-/// map is allocated entry by entry (no preallocation): 17 KiB of buckets,
-/// and some 300 bytes for each process kept.
+/// How many programs are kept: while enforcing, the last one of each
+/// process of the watched cgroup (`EXECS`); while recording, each distinct
+/// program run in it (`PROGRAMS`). The maps are allocated entry by entry
+/// (no preallocation): 17 KiB of buckets, and some 300 bytes for each
+/// entry kept.
 pub const EXEC_SLOTS: u32 = 1024;
 /// Bytes kept of an executed file's name (with its NUL).
 pub const EXEC_PATH_LEN: usize = 240;
