@@ -132,16 +132,17 @@ fn is_shared_object(path: &str) -> bool {
 }
 
 /// The syscall a strace line is about (`name(` or `<... name resumed>`).
+/// strace writes `<... ??? resumed>` for a call whose entry it did not see
+/// (a thread it attached to mid-call): that names no syscall.
 fn call_name(rest: &str) -> Option<String> {
     let rest = rest.trim_start();
-    if let Some(r) = rest.strip_prefix("<... ") {
-        return r.split_whitespace().next().map(str::to_owned);
-    }
-    if rest.starts_with("---") || rest.starts_with("+++") {
+    let name = if let Some(r) = rest.strip_prefix("<... ") {
+        r.split_whitespace().next()?
+    } else if rest.starts_with("---") || rest.starts_with("+++") {
         return None;
-    }
-    let end = rest.find('(')?;
-    let name = &rest[..end];
+    } else {
+        &rest[..rest.find('(')?]
+    };
     (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         .then(|| name.to_owned())
 }
@@ -284,6 +285,22 @@ fn check_at_least(program: &Path, observed: &Observed, floor: usize) {
 
 fn workdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
+}
+
+/// The oracle's parse: a call, a resumed call, and what names no syscall.
+#[test]
+fn strace_lines_name_their_syscall_or_none() {
+    assert_eq!(
+        call_name("openat(AT_FDCWD, \"x\", O_RDONLY) = 3").as_deref(),
+        Some("openat")
+    );
+    assert_eq!(
+        call_name("<... futex resumed>) = 0").as_deref(),
+        Some("futex")
+    );
+    assert_eq!(call_name("<... ??? resumed>) = 0"), None);
+    assert_eq!(call_name("--- SIGCHLD {si_signo=SIGCHLD} ---"), None);
+    assert_eq!(call_name("+++ exited with 0 +++"), None);
 }
 
 #[test]
