@@ -108,16 +108,22 @@ impl Tracer {
             },
         )?;
         // The BTF tracepoint reads the task through the fields' offsets; it
-        // cannot run without them.
-        let hook = match (hook, &kernel) {
-            (Hook::Auto, Ok(_)) => Hook::BtfTracepoint,
-            (Hook::Auto, Err(_)) => Hook::RawTracepoint,
+        // cannot run without them. `btf` is what it attaches by.
+        let btf = match (hook, &kernel) {
+            (Hook::Auto | Hook::BtfTracepoint, Ok(kernel)) => {
+                Some(kernel.tracepoint_btf().map_err(TracerError::Btf)?)
+            }
             (Hook::BtfTracepoint, Err(why)) => {
                 return Err(TracerError::NoLayout {
                     hook: "btf-tracepoint",
                     why: why.clone(),
                 });
             }
+            _ => None,
+        };
+        let hook = match (hook, &btf) {
+            (Hook::Auto, Some(_)) => Hook::BtfTracepoint,
+            (Hook::Auto, None) => Hook::RawTracepoint,
             (hook, _) => hook,
         };
         let no_layout = kernel.as_ref().err().cloned();
@@ -142,25 +148,21 @@ impl Tracer {
             source: ProgramError::UnexpectedProgramType,
         })?;
         let fail = |what| move |e| program_error(name, what, e);
-        match hook {
-            Hook::Auto | Hook::RawTracepoint | Hook::VerifierSelftest => {
-                let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
-                p.load().map_err(fail("load"))?;
-                p.attach("sys_enter").map_err(fail("attach"))?;
+        match (hook, &btf) {
+            // The BTF tracepoint has its BTF: the hook was chosen by it.
+            (Hook::BtfTracepoint, Some(btf)) => {
+                ebpf::attach_btf(&mut ebpf, name, "sys_enter", btf)?;
             }
-            Hook::Tracepoint => {
+            (Hook::Tracepoint, _) => {
                 let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
                 p.load().map_err(fail("load"))?;
                 p.attach("raw_syscalls", "sys_enter")
                     .map_err(fail("attach"))?;
             }
-            Hook::BtfTracepoint => {
-                let kernel = kernel.as_ref().map_err(|why| TracerError::NoLayout {
-                    hook: "btf-tracepoint",
-                    why: why.clone(),
-                })?;
-                let btf = kernel.tracepoint_btf().map_err(TracerError::Btf)?;
-                ebpf::attach_btf(&mut ebpf, name, "sys_enter", &btf)?;
+            _ => {
+                let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
+                p.load().map_err(fail("load"))?;
+                p.attach("sys_enter").map_err(fail("attach"))?;
             }
         }
         Ok(Tracer {
