@@ -75,22 +75,26 @@ pub fn btf_parse() -> Result<ExitCode> {
     // The recorder's allocator setting, so that the figures compare.
     // SAFETY: mallopt only changes parameters of the allocator.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
-    let before = peak_kib()?;
+    let peak = || vm_hwm_kib(std::process::id()).context("no VmHWM in /proc/self/status");
+    let before = peak()?;
     let btf = Btf::from_sys_fs().context("cannot parse /sys/kernel/btf/vmlinux")?;
-    let after = peak_kib()?;
+    let after = peak()?;
     drop(btf);
     println!("before_kib={before}\nafter_kib={after}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// This process's peak RSS (`VmHWM`), KiB.
-fn peak_kib() -> Result<u64> {
-    let status = fs::read_to_string("/proc/self/status")?;
-    status
+/// The peak RSS (`VmHWM`) of process `pid`, KiB.
+pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/self/status")
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Runs [`btf_parse`] in a fresh process (`exe` is this xtask): the peak

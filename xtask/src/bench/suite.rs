@@ -26,7 +26,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use super::{
-    bpf_stats, child,
+    bpf_stats,
+    child::{self, vm_hwm_kib},
     empty_hook::{self, EmptyHook},
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
     measure::{
@@ -1952,19 +1953,6 @@ fn end_bpftrace(tracer: &mut BackgroundProcess, sleep: u32) -> Result<()> {
     unsafe { libc::kill(pid, libc::SIGTERM) };
     wait_until_ended(tracer, READY_TIMEOUT).context("bpftrace")?;
     Ok(())
-}
-
-/// VmHWM of `pid` in KiB: the peak resident set size so far.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// The eBPF maps and programs process `pid` holds, from its fdinfo (the
