@@ -836,15 +836,10 @@ fn postgres_server() {
         .stderr(Stdio::null())
         .spawn()
         .expect("strace postgres starts");
-    let socket = sock.join(format!(".s.PGSQL.{port}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "postgres did not open its socket"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        common::postgres_accepts(&bin, &sock, &port, Duration::from_secs(30)),
+        "postgres did not start accepting connections"
+    );
     let sock_arg = sock.to_string_lossy().into_owned();
     as_postgres(
         Path::new("pgbench"),

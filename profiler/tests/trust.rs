@@ -537,11 +537,10 @@ fn postgres_recorded_as_its_own_user() {
             .spawn()
             .unwrap()
     };
-    let socket = sock.join(format!(".s.PGSQL.{port}"));
     let load = |init: bool| {
         assert!(
-            wait_for(Duration::from_secs(30), || socket.exists()),
-            "the server did not start"
+            postgres_accepts(&bin, &sock, &port, Duration::from_secs(30)),
+            "the server did not start accepting connections"
         );
         let sock = sock.to_str().unwrap();
         if init {

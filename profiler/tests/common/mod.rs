@@ -126,6 +126,21 @@ pub fn dir_entries(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Waits until the PostgreSQL server on `sock`/`port` accepts connections
+/// (`pg_isready` from the server's own `bin`): its socket appears while it
+/// still answers "the database system is starting up".
+pub fn postgres_accepts(bin: &Path, sock: &Path, port: &str, timeout: Duration) -> bool {
+    wait_for(timeout, || {
+        Command::new(bin.join("pg_isready"))
+            .arg("-q")
+            .arg("-h")
+            .arg(sock)
+            .args(["-p", port])
+            .status()
+            .is_ok_and(|status| status.success())
+    })
+}
+
 /// Waits until `condition` holds, up to `timeout`.
 pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
