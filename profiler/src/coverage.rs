@@ -12,7 +12,6 @@
 
 use std::{
     collections::BTreeSet,
-    io::Read,
     path::{Path, PathBuf},
 };
 
@@ -21,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     baseline::{Access, Baseline, DockerContext, notes},
     profile::SyscallSet,
-    scan::{self, ScanOptions, image, loader},
-    session::guardian::Guardian,
+    scan::{self, ScanError, ScanOptions, image, loader, tree::Tree},
+    session::{guardian::Guardian, interrupt::Interrupt},
 };
 
 /// A recording's coverage of what its programs can reach.
@@ -57,6 +56,10 @@ pub struct Coverage {
     /// syscalls were added (reachable ∩ that default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included_within: Option<String>,
+    /// The signal that stopped the scan before it was done: the figures
+    /// then count only the programs scanned until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<i32>,
     /// The reachable syscalls themselves.
     #[serde(skip)]
     pub reachable_set: BTreeSet<String>,
@@ -95,15 +98,41 @@ impl Coverage {
                 self.unresolved_sites
             ));
         }
+        if let Some(signal) = self.interrupted {
+            text.push_str(&format!(
+                "; incomplete: signal {signal} stopped the scan before every program was scanned"
+            ));
+        }
         text
     }
 }
 
 /// Scans `programs` (the host's files) and sets what they can reach against
 /// `observed`. A program that cannot be scanned is named in `errors`, never
-/// dropped silently.
-pub fn of(programs: &[PathBuf], observed: &SyscallSet) -> Coverage {
-    of_in(programs, observed, &ScanOptions::default())
+/// dropped silently. A signal (`interrupt`) stops the scan within a
+/// fraction of a second, and the coverage says it is incomplete.
+pub fn of(programs: &[PathBuf], observed: &SyscallSet, interrupt: Option<&Interrupt>) -> Coverage {
+    let root = match Tree::host() {
+        Ok(root) => root,
+        Err(e) => {
+            return Coverage {
+                errors: vec![format!("/: {e}")],
+                ..Coverage::default()
+            };
+        }
+    };
+    let programs: Vec<PathBuf> = programs
+        .iter()
+        .map(|program| match std::env::current_dir() {
+            Ok(cwd) if program.is_relative() => cwd.join(program),
+            _ => program.clone(),
+        })
+        .collect();
+    let options = ScanOptions {
+        interrupt: interrupt.cloned(),
+        ..ScanOptions::in_root(root)
+    };
+    of_in(&programs, observed, &options)
 }
 
 /// As [`of`], for programs inside `options.root`. A script is scanned as
@@ -113,11 +142,7 @@ fn of_in(programs: &[PathBuf], observed: &SyscallSet, options: &ScanOptions) -> 
     let mut coverage = Coverage::default();
     let mut seen = BTreeSet::new();
     for program in programs {
-        let program = match std::env::current_dir() {
-            Ok(cwd) if program.is_relative() && options.root == Path::new("/") => cwd.join(program),
-            _ => program.clone(),
-        };
-        let program = interpreter_of(&root, &program).unwrap_or(program);
+        let program = interpreter_of(&root, program).unwrap_or_else(|| program.clone());
         // The same file under another name (busybox's applets) once.
         let file = root.resolve(&program).unwrap_or_else(|| program.clone());
         if !seen.insert(file) {
@@ -130,6 +155,10 @@ fn of_in(programs: &[PathBuf], observed: &SyscallSet, options: &ScanOptions) -> 
                     .reachable_set
                     .extend(result.syscalls.keys().cloned());
                 coverage.unresolved_sites += result.unresolved.len();
+            }
+            Err(ScanError::Interrupted { signal }) => {
+                coverage.interrupted = Some(signal);
+                break;
             }
             Err(e) => coverage.errors.push(format!("{}: {e}", program.display())),
         }
@@ -157,10 +186,8 @@ fn of_in(programs: &[PathBuf], observed: &SyscallSet, options: &ScanOptions) -> 
 /// `program` is a script: the kernel runs that, with the script as its
 /// argument.
 fn interpreter_of(root: &loader::Root, program: &Path) -> Option<PathBuf> {
-    let host = root.host_path(&root.resolve(program)?);
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(host).ok()?.read(&mut head).ok()?;
-    let line = head[..n].strip_prefix(b"#!")?;
+    let head = root.tree.head(&root.resolve(program)?, 256).ok()?;
+    let line = head.strip_prefix(b"#!")?;
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let interpreter = String::from_utf8_lossy(line)
         .split_whitespace()
@@ -197,15 +224,22 @@ pub fn container_programs(executed: &[String]) -> Vec<PathBuf> {
 /// exported for it (the export and its helper container are handed to
 /// `guardian` before they exist, and removed before this returns). A
 /// program that is not in the image (a volume, a file written at run time)
-/// is named in `errors`.
+/// is named in `errors`. A signal (`interrupt`) ends the export or the scan
+/// at once.
 pub fn of_container(
     container: &ContainerImage<'_>,
     programs: &[PathBuf],
     observed: &SyscallSet,
     guardian: &mut Guardian,
+    interrupt: Option<&Interrupt>,
 ) -> Coverage {
-    match image::export(container.engine, container.image, guardian) {
-        Ok(exported) => of_exported(&exported, container.image, programs, observed),
+    match image::export(container.engine, container.image, guardian, interrupt) {
+        Ok(exported) => of_exported(&exported, container.image, programs, observed, interrupt),
+        Err(ScanError::Interrupted { signal }) => Coverage {
+            interrupted: Some(signal),
+            image: Some(container.image.to_owned()),
+            ..Coverage::default()
+        },
         Err(e) => Coverage {
             errors: vec![format!("the image {}: {e}", container.image)],
             image: Some(container.image.to_owned()),
@@ -220,17 +254,18 @@ pub fn of_exported(
     image: &str,
     programs: &[PathBuf],
     observed: &SyscallSet,
+    interrupt: Option<&Interrupt>,
 ) -> Coverage {
     let options = ScanOptions {
-        root: exported.root(),
-        ..ScanOptions::default()
+        interrupt: interrupt.cloned(),
+        ..ScanOptions::in_root(exported.root())
     };
     let root = loader::Root::new(&options.root);
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for path in programs {
         match root.resolve(path) {
-            Some(file) if root.host_path(&file).is_file() => found.push(path.clone()),
+            Some(file) if root.tree.is_file(&file) => found.push(path.clone()),
             _ => missing.push(format!(
                 "{}: not in the image {image} (mounted from the host, or written at run time): \
                  its reach is not counted",
@@ -304,7 +339,7 @@ mod tests {
         std::fs::write(bin.join("run.sh"), "#!/bin/busybox sh -e\necho hi\n").expect("write");
         std::fs::write(bin.join("plain"), "\x7fELF").expect("write");
         std::os::unix::fs::symlink("run.sh", bin.join("link")).expect("symlink");
-        let root = loader::Root::new(dir.path());
+        let root = loader::Root::new(&Tree::dir(dir.path()).expect("open the root"));
         let interpreter = |p: &str| interpreter_of(&root, Path::new(p));
         assert_eq!(
             interpreter("/bin/run.sh"),

@@ -18,7 +18,8 @@
 //! - [`merging`]: the union of several profiles (`merge`).
 //! - [`cli`]: the command line, a file per subcommand; [`exit`]: its
 //!   exit statuses.
-//! - [`output`]: result files, checked before the work and written atomically.
+//! - [`output`]: result files, checked before the work and written atomically;
+//!   [`input`]: every file the tool reads, opened as data.
 //! - [`session`]: a supervised run of a command in a watched cgroup, which
 //!   `record`, `enforce` and `check` share.
 
@@ -33,6 +34,7 @@ pub mod exit;
 pub mod export;
 pub mod gating;
 pub mod implied;
+pub mod input;
 pub mod merging;
 pub mod output;
 pub mod profile;

@@ -168,7 +168,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
             let program = args.reachable.clone().unwrap_or_default();
             let shown = program.display().to_string();
             (
-                coverage::of(std::slice::from_ref(&program), &allowed),
+                coverage::of(std::slice::from_ref(&program), &allowed, None),
                 shown,
             )
         }
@@ -181,7 +181,8 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
             })?;
             let engine = args.engine.engine();
             let scan_error = |e: crate::scan::ScanError| Error::Scan(e.to_string());
-            let exported = image::export(&engine, reference, &mut guardian).map_err(scan_error)?;
+            let exported =
+                image::export(&engine, reference, &mut guardian, None).map_err(scan_error)?;
             let name = args.reachable.as_ref().map(|p| p.to_string_lossy());
             let program = image::program(&exported, name.as_deref()).map_err(scan_error)?;
             let coverage = coverage::of_exported(
@@ -189,6 +190,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
                 reference,
                 std::slice::from_ref(&program),
                 &allowed,
+                None,
             );
             drop(exported);
             guardian.release();

@@ -10,8 +10,8 @@ use super::Error;
 use crate::{
     exit,
     output::Output,
-    scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable},
-    session::guardian::Guardian,
+    scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable, tree::Tree},
+    session::{guardian::Guardian, interrupt::Interrupt},
 };
 
 #[derive(Debug, clap::Args)]
@@ -89,6 +89,9 @@ pub fn run(args: ScanArgs) -> Result<i32, Error> {
 
 fn scan(args: &ScanArgs) -> Result<(), String> {
     let output = Output::prepare(args.output.as_deref()).map_err(|e| e.to_string())?;
+    // A signal ends the export and the scan at once, in good order (the
+    // export's directory and helper container removed).
+    let interrupt = Interrupt::catch().ok();
     // Cleans up the export should this tool be killed; declared first, so
     // that it goes last.
     let mut guardian = None;
@@ -98,8 +101,13 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
                 format!("cannot start the guardian process (it cleans up should this tool be killed): {e}")
             })?);
             Some(
-                image::export(&args.engine.engine(), reference, guardian)
-                    .map_err(|e| e.to_string())?,
+                image::export(
+                    &args.engine.engine(),
+                    reference,
+                    guardian,
+                    interrupt.as_ref(),
+                )
+                .map_err(|e| e.to_string())?,
             )
         }
         None => None,
@@ -115,20 +123,20 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
         }
         None => {
             let program = args.command.first().ok_or("give the program to scan")?;
-            (
-                args.root.clone(),
-                program_path(Path::new(program), &args.root)?,
-            )
+            let root = Tree::dir(&args.root).map_err(|e| e.to_string())?;
+            let path = program_path(Path::new(program), &root)?;
+            (root, path)
         }
     };
     let options = ScanOptions {
-        root,
         cache_dir: if args.no_cache {
             None
         } else {
             cache::default_dir()
         },
         extra_objects: args.dlopen.clone(),
+        interrupt,
+        ..ScanOptions::in_root(root)
     };
     let result = reachable(&path, &options).map_err(|e| e.to_string())?;
     let text = if args.json {
@@ -142,8 +150,9 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The program's path: as given when it has a '/', else found in PATH.
-fn program_path(program: &Path, root: &Path) -> Result<PathBuf, String> {
+/// The program's path: as given when it has a '/', else found in PATH
+/// (inside `root`).
+fn program_path(program: &Path, root: &Tree) -> Result<PathBuf, String> {
     if program.as_os_str().is_empty() {
         return Err("the program's name is empty".into());
     }
@@ -153,8 +162,10 @@ fn program_path(program: &Path, root: &Path) -> Result<PathBuf, String> {
     let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     for dir in std::env::split_paths(&search) {
         let candidate = dir.join(program);
-        let host = root.join(candidate.strip_prefix("/").unwrap_or(&candidate));
-        if host.is_file() {
+        if root
+            .resolve(&candidate)
+            .is_some_and(|resolved| root.is_file(&resolved))
+        {
             return Ok(candidate);
         }
     }

@@ -72,14 +72,18 @@ pub fn to_text(seccomp: &OciSeccomp) -> String {
     text
 }
 
+/// The largest `config.json` read: `runc spec` writes 3 KiB; a spec with a
+/// long environment and many mounts stays well under 1 MiB.
+const SPEC_LIMIT: crate::input::Limit = crate::input::Limit {
+    bytes: 16 << 20,
+    what: "a runtime spec",
+};
+
 /// Why a bundle's `config.json` cannot take the profile.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("cannot read {path}: {source} (give a bundle directory made by `runc spec`)")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{0} (give a bundle directory made by `runc spec`)")]
+    Read(#[from] crate::input::InputError),
     #[error("{path} is not a runtime spec: {reason}")]
     Invalid { path: String, reason: String },
 }
@@ -89,10 +93,7 @@ pub enum BundleError {
 pub fn into_bundle_config(bundle: &Path, seccomp: &OciSeccomp) -> Result<String, BundleError> {
     let path = bundle.join("config.json");
     let shown = path.display().to_string();
-    let bytes = std::fs::read(&path).map_err(|source| BundleError::Read {
-        path: shown.clone(),
-        source,
-    })?;
+    let bytes = crate::input::read(&path, SPEC_LIMIT)?;
     let mut config: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| BundleError::Invalid {
             path: shown.clone(),

@@ -10,7 +10,6 @@
 //! executable such as runc, whose segment starts with the C data).
 
 use std::{
-    fs::File,
     io::Read,
     path::{Path, PathBuf},
 };
@@ -79,6 +78,8 @@ pub enum DetectError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}: its runtime is not recognised")]
+    Input(#[from] crate::input::InputError),
     #[error(
         "{path} starts like an ELF file but cannot be parsed ({message}); its runtime is not recognised"
     )]
@@ -92,7 +93,13 @@ pub fn detect_runtime(path: &Path) -> Result<Option<Runtime>, DetectError> {
         path: path.to_owned(),
         source,
     };
-    let mut file = File::open(path).map_err(read_error)?;
+    // Opened as data: a program replaced by a FIFO or a device since it
+    // ran is refused, never waited on. Only the parts needed are read.
+    let limit = crate::input::Limit {
+        bytes: u64::MAX,
+        what: "a program",
+    };
+    let mut file = crate::input::open(path, limit)?.file;
     let mut magic = [0u8; 4];
     match file.read_exact(&mut magic) {
         Ok(()) if magic == *b"\x7fELF" => {}

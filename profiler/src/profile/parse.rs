@@ -7,17 +7,13 @@
 //! stack.
 
 use std::{
-    fmt,
-    fs::File,
-    io::{self, Read},
-    os::fd::AsRawFd,
+    fmt, io,
     path::Path,
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use rustix::fs::{self as rfs, FileType, Mode, OFlags};
-
 use super::{Profile, ProfileError};
+use crate::input::{self, InputError, Limit};
 
 /// The largest profile read: 4 MiB. Docker's default profile is 13 KiB; a
 /// profile listing every syscall of every architecture with conditions is
@@ -97,20 +93,6 @@ static STDIN_READ: AtomicBool = AtomicBool::new(false);
 /// How standard input (`-`) is named in messages.
 pub(super) const STDIN_NAME: &str = "standard input";
 
-/// What kind of file a path leads to, in a message.
-fn kind(file_type: FileType) -> &'static str {
-    match file_type {
-        FileType::Directory => "a directory",
-        FileType::Fifo => "a FIFO",
-        FileType::Socket => "a socket",
-        FileType::CharacterDevice => "a character device",
-        FileType::BlockDevice => "a block device",
-        FileType::Symlink => "a symbolic link",
-        FileType::RegularFile => "a regular file",
-        FileType::Unknown => "not a file",
-    }
-}
-
 /// Reads the profile at `path` whole (`-`: standard input, once). A path
 /// must lead to a regular file: anything else (a FIFO, a device, a
 /// directory, a socket) is refused before it is opened for reading, so that
@@ -118,74 +100,33 @@ fn kind(file_type: FileType) -> &'static str {
 /// is refused before it is read, and standard input, or a file that grows,
 /// as soon as the limit is passed.
 pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, ProfileError> {
-    let read_err = |source: io::Error| ProfileError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    if path == Path::new("-") {
+    let result = if path == Path::new("-") {
         if STDIN_READ.swap(true, Ordering::SeqCst) {
             return Err(ProfileError::StdinTwice);
         }
-        return read_capped(Path::new(STDIN_NAME), io::stdin().lock());
-    }
-    // O_PATH: a handle on what the path leads to, without opening it.
-    let handle = rfs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| read_err(e.into()))?;
-    let stat = rfs::fstat(&handle).map_err(|e| read_err(e.into()))?;
-    let file_type = FileType::from_raw_mode(stat.st_mode);
-    if file_type != FileType::RegularFile {
-        return Err(ProfileError::NotAFile {
-            path: path.to_owned(),
-            kind: kind(file_type),
-        });
-    }
-    let size = stat.st_size as u64;
-    if size > MAX_PROFILE_BYTES {
-        return Err(ProfileError::Invalid {
-            path: path.to_owned(),
-            source: ParseError::TooLarge { size },
-        });
-    }
-    // The file checked is the one read: the handle is reopened through
-    // /proc; without /proc, the path is opened again and must still lead to
-    // the same regular file.
-    let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let proc_path = format!("/proc/self/fd/{}", handle.as_raw_fd());
-    let fd = match rfs::open(&proc_path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => {
-            let fd = rfs::open(path, flags, Mode::empty()).map_err(|e| read_err(e.into()))?;
-            let now = rfs::fstat(&fd).map_err(|e| read_err(e.into()))?;
-            if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino) {
-                return Err(read_err(io::Error::other(
-                    "it was replaced while being opened",
-                )));
-            }
-            fd
-        }
-        Err(e) => return Err(read_err(e.into())),
+        input::read_capped(Path::new(STDIN_NAME), io::stdin().lock(), PROFILE_LIMIT)
+    } else {
+        input::read(path, PROFILE_LIMIT)
     };
-    read_capped(path, File::from(fd))
+    result.map_err(|e| match e {
+        InputError::Open { path, source } => ProfileError::Read { path, source },
+        InputError::NotAFile { path, kind } => ProfileError::NotAFile { path, kind },
+        InputError::TooLarge { path, size, .. } => ProfileError::Invalid {
+            path,
+            source: ParseError::TooLarge { size },
+        },
+        InputError::TooLong { path, .. } => ProfileError::Invalid {
+            path,
+            source: ParseError::TooLong,
+        },
+    })
 }
 
-/// Reads `reader` to its end, or to one byte past the limit.
-fn read_capped(path: &Path, reader: impl Read) -> Result<Vec<u8>, ProfileError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(MAX_PROFILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|source| ProfileError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    if bytes.len() as u64 > MAX_PROFILE_BYTES {
-        return Err(ProfileError::Invalid {
-            path: path.to_owned(),
-            source: ParseError::TooLong,
-        });
-    }
-    Ok(bytes)
-}
+/// The limit of [`MAX_PROFILE_BYTES`], for [`input`].
+const PROFILE_LIMIT: Limit = Limit {
+    bytes: MAX_PROFILE_BYTES,
+    what: "a profile",
+};
 
 /// Size and nesting checks, then strict deserialization with the path of
 /// whatever fails.
@@ -318,7 +259,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("huge.json");
         // Sparse: the size is known without writing 5 MiB.
-        let file = File::create(&path).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
         file.set_len(5 * 1024 * 1024).unwrap();
         let err = read_limited(&path).unwrap_err().to_string();
         assert!(err.contains("5242880 bytes"), "{err}");

@@ -606,17 +606,32 @@ fn conclude(
             &mut warnings,
         )
     });
+    // The run's own signal handling ended with it: from here a signal ends
+    // the scan at once, and the profile of what was recorded is written.
+    let interrupt = session::interrupt::Interrupt::catch().ok();
     let mut coverage = (options.coverage || options.include_reachable)
         .then(|| match &container {
             None => {
                 let programs = scanned_programs(executable.as_deref(), &observation);
-                (!programs.is_empty()).then(|| coverage::of(&programs, &syscalls))
+                (!programs.is_empty())
+                    .then(|| coverage::of(&programs, &syscalls, interrupt.as_ref()))
             }
-            Some(run) => container_coverage(run, &observation, options.quiet),
+            Some(run) => container_coverage(run, &observation, options.quiet, interrupt.as_ref()),
         })
         .flatten();
     if let Some(coverage) = &coverage {
         warnings.extend(coverage.errors.iter().map(|e| format!("cannot scan {e}")));
+        if let Some(signal) = coverage.interrupted {
+            warnings.push(format!(
+                "signal {signal} stopped the coverage scan: the coverage is incomplete (it \
+                 counts only the programs scanned before it){}",
+                if options.include_reachable {
+                    ", and --include reachable added only what they reach"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
     // None of the programs could be scanned (said above): no coverage, not
     // a vacuous "0 of 0".
@@ -762,7 +777,12 @@ fn scanned_programs(
 /// its own: the run's has gone with its cgroup), against the syscalls the
 /// workload made after the runtime's `execve`. None when the container ran
 /// no program (it failed to start).
-fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -> Option<Coverage> {
+fn container_coverage(
+    run: &EngineRun,
+    observation: &Observation,
+    quiet: bool,
+    interrupt: Option<&session::interrupt::Interrupt>,
+) -> Option<Coverage> {
     let executed: Vec<String> = observation
         .events
         .all_executed()
@@ -794,7 +814,8 @@ fn container_coverage(run: &EngineRun, observation: &Observation, quiet: bool) -
                 engine: &engine,
                 image: &image,
             };
-            let coverage = coverage::of_container(&container, &programs, &observed, &mut guardian);
+            let coverage =
+                coverage::of_container(&container, &programs, &observed, &mut guardian, interrupt);
             guardian.release();
             coverage
         }

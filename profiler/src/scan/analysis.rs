@@ -292,8 +292,13 @@ fn is_syscall(insn: &Instruction) -> Option<bool> {
     }
 }
 
-/// Analyses the object `facts` describes.
-pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
+/// How many instructions are decoded, or functions walked, between two
+/// looks whether the analysis must stop: a few milliseconds of work.
+const STOP_EVERY: usize = 1 << 16;
+
+/// Analyses the object `facts` describes; `None` when `stop` said to stop
+/// (it is asked every few milliseconds).
+pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSummary> {
     // Decode every executable section by linear sweep.
     let mut insns = Vec::new();
     let mut section_start = Vec::new();
@@ -302,6 +307,9 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
         let mut first = true;
         let mut insn = Instruction::default();
         while decoder.can_decode() {
+            if insns.len() % STOP_EVERY == 0 && stop() {
+                return None;
+            }
             decoder.decode_out(&mut insn);
             insns.push(insn);
             section_start.push(first);
@@ -415,6 +423,9 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
     let mut walker = Walker::new(&code);
     let mut edges: Vec<(usize, usize, usize, Kind)> = Vec::new();
     for f in 0..n {
+        if f % (STOP_EVERY / 64) == 0 && stop() {
+            return None;
+        }
         let r = range(f);
         let mut fun = std::mem::take(&mut functions[f]);
         for i in r.clone() {
@@ -543,6 +554,9 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
     // Wrappers: resolve their number at their callers, to a fixpoint.
     let mut done: HashSet<(usize, Loc)> = HashSet::new();
     loop {
+        if stop() {
+            return None;
+        }
         let mut changed = false;
         for (e, &(from, to, site, kind)) in edges.iter().enumerate() {
             let params: Vec<Loc> = functions[to].params.iter().copied().collect();
@@ -605,7 +619,7 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
             (name.clone(), fs)
         })
         .collect();
-    ObjectSummary {
+    Some(ObjectSummary {
         format: FORMAT,
         build_id: facts.build_id.clone(),
         interp: facts.interp.clone(),
@@ -619,7 +633,7 @@ pub fn analyse(facts: &ElfFacts<'_>) -> ObjectSummary {
         entry: to_function(facts.entry),
         roots,
         root_names,
-    }
+    })
 }
 
 /// The constants of a value that is nothing but constants.
@@ -1075,7 +1089,7 @@ mod tests {
                 data_pointers: Vec::new(),
                 init_fini: Vec::new(),
             };
-            analyse(&facts)
+            analyse(&facts, &|| false).expect("not stopped")
         }
     }
 

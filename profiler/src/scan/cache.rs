@@ -1,11 +1,29 @@
-//! The analyses of objects, kept by GNU build id under
-//! `$XDG_CACHE_HOME/syscall-profile/scan/` (default `~/.cache/...`): a
-//! build id names the exact bytes of an object's code, so an object shared
-//! by many programs (glibc) is analysed once.
+//! The analyses of objects, kept under `$XDG_CACHE_HOME/syscall-profile/
+//! scan/` (default `~/.cache/...`), so that an object shared by many
+//! programs (glibc) is analysed once.
+//!
+//! An entry is keyed by the SHA-256 of the object's bytes and by the
+//! scanner's version and summary format: what a file *says* about itself
+//! (its GNU build id) is not trusted, so a corrupt or hostile file cannot
+//! make another pass for "no syscalls", and a new scanner never reads an
+//! old scanner's results. Only objects that parsed and held code are
+//! stored (the caller's part); an entry that does not read back as such is
+//! ignored.
 
-use std::{fs, io::Write, path::PathBuf};
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
 
 use super::analysis::{FORMAT, ObjectSummary};
+use crate::input::{self, Limit};
+
+/// The largest summary read back: the JVM's is a few MiB.
+const ENTRY_LIMIT: Limit = Limit {
+    bytes: 256 << 20,
+    what: "a scan cache entry",
+};
 
 /// The default cache directory, or `None` without a home.
 pub fn default_dir() -> Option<PathBuf> {
@@ -16,26 +34,28 @@ pub fn default_dir() -> Option<PathBuf> {
     Some(base.join("syscall-profile").join("scan"))
 }
 
-fn file(dir: &std::path::Path, build_id: &str) -> PathBuf {
-    dir.join(format!("{build_id}.v{FORMAT}.json"))
+fn file(dir: &Path, digest: &str) -> PathBuf {
+    dir.join(format!(
+        "{digest}.{}-v{FORMAT}.json",
+        env!("CARGO_PKG_VERSION")
+    ))
 }
 
-/// The cached summary of the object with `build_id`, if any is valid.
-pub fn load(dir: &std::path::Path, build_id: &str) -> Option<ObjectSummary> {
-    let bytes = fs::read(file(dir, build_id)).ok()?;
+/// The cached summary of the object whose bytes have `digest`, if any is
+/// valid. The entry is read as any input is (a regular file, bounded).
+pub fn load(dir: &Path, digest: &str) -> Option<ObjectSummary> {
+    let bytes = input::read(&file(dir, digest), ENTRY_LIMIT).ok()?;
     let summary: ObjectSummary = serde_json::from_slice(&bytes).ok()?;
-    (summary.format == FORMAT && summary.build_id.as_deref() == Some(build_id)).then_some(summary)
+    (summary.format == FORMAT && !summary.functions.is_empty()).then_some(summary)
 }
 
-/// Keeps `summary`; a cache that cannot be written only costs time, so a
-/// failure is returned for a warning, never fatal.
-pub fn store(dir: &std::path::Path, summary: &ObjectSummary) -> std::io::Result<()> {
-    let Some(id) = summary.build_id.as_deref() else {
-        return Ok(());
-    };
+/// Keeps `summary` for the object whose bytes have `digest`; a cache that
+/// cannot be written only costs time, so a failure is returned for a
+/// warning, never fatal.
+pub fn store(dir: &Path, digest: &str, summary: &ObjectSummary) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     temp.write_all(&serde_json::to_vec(summary).map_err(std::io::Error::other)?)?;
-    temp.persist(file(dir, id)).map_err(|e| e.error)?;
+    temp.persist(file(dir, digest)).map_err(|e| e.error)?;
     Ok(())
 }

@@ -35,6 +35,14 @@ const R_X86_64_JUMP_SLOT: u32 = 7;
 const R_X86_64_RELATIVE: u32 = 8;
 const R_X86_64_IRELATIVE: u32 = 37;
 
+/// The most code a scan decodes: the analysis keeps each instruction
+/// decoded (about ten bytes of memory a byte of code), and the largest
+/// programs have tens of MiB of code.
+pub const MAX_CODE: u64 = 256 << 20;
+
+/// The most data searched for function pointers.
+pub const MAX_DATA: u64 = 1 << 30;
+
 /// A pointer the loader writes or the file holds: to a symbol looked up by
 /// name in the global scope, or to an address of this object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +151,27 @@ impl<'a> ElfFacts<'a> {
             } else {
                 data_sections.push((address, bytes));
             }
+        }
+        if file.elf_section_table().is_empty() {
+            return Err(bad(
+                "it has no section headers, so its code cannot be found (a corrupt file, or one \
+                 stripped of them): it cannot be scanned"
+                    .into(),
+            ));
+        }
+        let code_bytes: u64 = code.iter().map(|(_, b, _)| b.len() as u64).sum();
+        if code_bytes > MAX_CODE {
+            return Err(bad(format!(
+                "it has {code_bytes} bytes of code, more than the {MAX_CODE} a scan decodes (the \
+                 largest programs have tens of MiB)"
+            )));
+        }
+        let data_bytes: u64 = data_sections.iter().map(|(_, b)| b.len() as u64).sum();
+        if data_bytes > MAX_DATA {
+            return Err(bad(format!(
+                "it has {data_bytes} bytes of data, more than the {MAX_DATA} a scan reads for \
+                 function pointers"
+            )));
         }
         code.sort_by_key(|c| c.0);
         let in_code = |a: u64| {
@@ -298,16 +327,6 @@ impl<'a> ElfFacts<'a> {
 pub fn build_id(data: &[u8]) -> Option<String> {
     let file = ElfFile64::<LE>::parse(data).ok()?;
     let id = file.build_id().ok()??;
-    Some(id.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The GNU build id of the ELF file at `path`, reading only the parts of
-/// the file it needs (a cached library is not read whole).
-pub fn build_id_of_file(path: &std::path::Path) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let cache = object::read::ReadCache::new(file);
-    let elf = ElfFile64::<LE, &object::read::ReadCache<std::fs::File>>::parse(&cache).ok()?;
-    let id = elf.build_id().ok()??;
     Some(id.iter().map(|b| format!("{b:02x}")).collect())
 }
 

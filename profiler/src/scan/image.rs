@@ -1,11 +1,12 @@
 //! A container image's filesystem, for `scan --image` and the coverage of a
 //! container recording: the image is instantiated without running (`ENGINE
 //! create`), its flattened filesystem exported (`ENGINE export`, the layers
-//! with their whiteouts applied by the engine) into a private temporary
-//! directory, and the container removed. The program is then scanned with
-//! that directory as the loader's root, so libraries, RUNPATHs and
-//! `/etc/ld.so.cache` are the image's, never the host's. Device nodes are
-//! not extracted.
+//! with their whiteouts applied by the engine) as one archive into a
+//! private temporary directory, and the container removed. The archive is
+//! never unpacked: it is read as data ([`Tree::archive`]), so nothing of
+//! the image (a device node, a FIFO, a setuid file, a link out of its root)
+//! becomes a file of the host. The program is scanned in it, so libraries,
+//! RUNPATHs and `/etc/ld.so.cache` are the image's, never the host's.
 //!
 //! Both the directory and the helper container are handed to the
 //! [guardian](crate::session::guardian) before they exist: a tool killed
@@ -20,8 +21,11 @@ use std::{
     process::{Command, Stdio},
 };
 
-use super::ScanError;
-use crate::session::guardian::{Duty, Guardian};
+use super::{ScanError, tree::Tree};
+use crate::session::{
+    guardian::{Duty, Guardian},
+    interrupt::Interrupt,
+};
 
 /// The label key of the helper container an export creates; its value is
 /// the name of the directory the image is exported into.
@@ -55,15 +59,58 @@ impl Engine {
         }
     }
 
-    fn run(&self, args: &[&str]) -> Result<String, ScanError> {
-        let out = Command::new(&self.cli)
+    /// Runs `ENGINE [globals] ARGS`; on a signal (`interrupt`) the engine's
+    /// client is killed and the step ends at once.
+    fn run(&self, args: &[&str], interrupt: Option<&Interrupt>) -> Result<String, ScanError> {
+        let mut child = Command::new(&self.cli)
             .args(&self.globals)
             .args(args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|source| self.error(format!("cannot run it: {source}")))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    // Bounded: an engine's answer here is an id or a JSON
+                    // configuration.
+                    let _ = pipe.by_ref().take(16 << 20).read_to_end(&mut text);
+                    let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+                }
+                text
+            })
+        };
+        let stdout = reader(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = reader(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(source) => return Err(self.error(format!("cannot wait for it: {source}"))),
+            }
+            if let Some(signal) = interrupt.and_then(Interrupt::signal) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ScanError::Interrupted { signal });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let out = stdout.join().unwrap_or_default();
+        let err = stderr.join().unwrap_or_default();
+        if !status.success() {
+            let err = String::from_utf8_lossy(&err);
             return Err(self.error(format!(
                 "`{} {}` failed: {}",
                 self.name(),
@@ -71,7 +118,7 @@ impl Engine {
                 err.lines().last().unwrap_or("").trim()
             )));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        Ok(String::from_utf8_lossy(&out).trim().to_owned())
     }
 }
 
@@ -86,6 +133,8 @@ impl Drop for ExportDir {
 
 /// An image's exported filesystem and what its configuration runs.
 pub struct ImageRoot {
+    // The tree reads the archive in `dir`: dropped first.
+    tree: Tree,
     dir: ExportDir,
     /// Entrypoint followed by Cmd.
     pub command: Vec<String>,
@@ -95,8 +144,8 @@ pub struct ImageRoot {
 
 impl ImageRoot {
     /// The image's filesystem: its `/`.
-    pub fn root(&self) -> PathBuf {
-        self.dir.0.join("root")
+    pub fn root(&self) -> Tree {
+        self.tree.clone()
     }
 
     /// The private directory that holds it (removed on drop).
@@ -119,13 +168,18 @@ fn unguessable_name() -> Result<String, ScanError> {
 }
 
 /// Exports `image`'s filesystem with `engine` (docker or podman). The
-/// directory and the helper container are handed to `guardian` first.
+/// directory and the helper container are handed to `guardian` first. A
+/// signal (`interrupt`) ends the export at once.
 pub fn export(
     engine: &Engine,
     image: &str,
     guardian: &mut Guardian,
+    interrupt: Option<&Interrupt>,
 ) -> Result<ImageRoot, ScanError> {
-    let config = engine.run(&["image", "inspect", "--format", "{{json .Config}}", image])?;
+    let config = engine.run(
+        &["image", "inspect", "--format", "{{json .Config}}", image],
+        interrupt,
+    )?;
     let config: serde_json::Value = serde_json::from_str(&config)
         .map_err(|e| engine.error(format!("unreadable image configuration: {e}")))?;
     let strings = |v: &serde_json::Value| -> Vec<String> {
@@ -160,11 +214,6 @@ pub fn export(
             source,
         })?;
     let dir = ExportDir(dir);
-    let root = dir.0.join("root");
-    std::fs::create_dir(&root).map_err(|source| ScanError::Read {
-        path: root.clone(),
-        source,
-    })?;
     let label = format!("{LABEL_KEY}={name}");
     guarded(
         &Duty::Containers {
@@ -178,42 +227,28 @@ pub fn export(
     )?;
     // A command is given so that images without one can be created too;
     // nothing is run.
-    let id = engine.run(&["create", "--label", &label, image, "/syscall-profile-scan"])?;
-    let exported = extract(engine, &id, &dir.0.join("image.tar"), &root);
-    let removed = engine.run(&["rm", "-f", &id]);
+    let id = engine.run(
+        &["create", "--label", &label, image, "/syscall-profile-scan"],
+        interrupt,
+    )?;
+    let archive = dir.0.join("image.tar");
+    // Through a file: podman writes nothing to a pipe.
+    let exported = engine.run(
+        &["export", "-o", &archive.to_string_lossy(), &id],
+        interrupt,
+    );
+    // Removed even when interrupted: this is quick, and the guardian is
+    // there should it not be.
+    let removed = engine.run(&["rm", "-f", &id], None);
     exported?;
     removed?;
-    Ok(ImageRoot { dir, command, path })
-}
-
-/// Exports container `id` into `archive` and unpacks it into `into`.
-fn extract(engine: &Engine, id: &str, archive: &Path, into: &Path) -> Result<(), ScanError> {
-    // Through a file: podman writes nothing to a pipe.
-    let archive_path = archive.to_string_lossy().into_owned();
-    engine.run(&["export", "-o", &archive_path, id])?;
-    let tar = Command::new("tar")
-        .args([
-            "-x",
-            "--no-same-owner",
-            "--no-same-permissions",
-            "--exclude=dev/*",
-            "-f",
-        ])
-        .arg(archive)
-        .arg("-C")
-        .arg(into)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| engine.error(format!("cannot run tar to unpack the export: {source}")))?;
-    // The archive is not needed once unpacked.
-    let _ = std::fs::remove_file(archive);
-    if !tar.status.success() {
-        return Err(engine.error(format!(
-            "unpacking the export failed: {}",
-            String::from_utf8_lossy(&tar.stderr).trim()
-        )));
-    }
-    Ok(())
+    let tree = Tree::archive(&archive, interrupt)?;
+    Ok(ImageRoot {
+        tree,
+        dir,
+        command,
+        path,
+    })
 }
 
 /// The program to scan inside the image: `program` if given, else the
@@ -235,11 +270,10 @@ pub fn program(root: &ImageRoot, program: Option<&str>) -> Result<PathBuf, ScanE
         .path
         .clone()
         .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    let inside = super::loader::Root::new(&root.root());
     for dir in search.split(':').filter(|d| d.starts_with('/')) {
         let candidate = Path::new(dir).join(&name);
-        if let Some(resolved) = inside.resolve(&candidate)
-            && inside.host_path(&resolved).is_file()
+        if let Some(resolved) = root.tree.resolve(&candidate)
+            && root.tree.is_file(&resolved)
         {
             return Ok(candidate);
         }

@@ -10,12 +10,11 @@
 
 use std::{
     collections::HashSet,
-    fs,
-    io::Read,
-    path::{Component, Path, PathBuf},
+    path::{Path, PathBuf},
 };
 
-use super::{elf::is_x86_64_elf, ldcache::LdCache};
+use super::{elf::is_x86_64_elf, ldcache::LdCache, tree::Tree};
+use crate::input::Limit;
 
 /// What `$LIB` expands to on Debian-like x86-64 systems.
 const LIB: &str = "lib/x86_64-linux-gnu";
@@ -28,69 +27,43 @@ const DEFAULT_DIRS: [&str; 6] = [
     "/usr/lib",
 ];
 
-/// A filesystem root the loader's paths are resolved in.
+/// The largest `/etc/ld.so.cache` read: glibc's is tens of KiB for
+/// thousands of libraries.
+const LD_CACHE_LIMIT: Limit = Limit {
+    bytes: 16 << 20,
+    what: "an ld.so cache",
+};
+
+/// The largest object mapped: its pages are read only where the analysis
+/// looks (see [`super::elf::MAX_CODE`] for the code it decodes).
+pub const OBJECT_LIMIT: Limit = Limit {
+    bytes: 2 << 30,
+    what: "a program or library to scan",
+};
+
+/// A filesystem root the loader's paths are resolved in, and its ld.so
+/// cache.
 pub struct Root {
-    dir: PathBuf,
+    pub tree: Tree,
     cache: Option<LdCache>,
 }
 
 impl Root {
-    pub fn new(dir: &Path) -> Root {
-        let mut root = Root {
-            dir: dir.to_owned(),
-            cache: None,
-        };
-        root.cache = root
+    pub fn new(tree: &Tree) -> Root {
+        let cache = tree
             .resolve(Path::new("/etc/ld.so.cache"))
-            .and_then(|p| fs::read(root.host_path(&p)).ok())
+            .and_then(|p| tree.map(&p, LD_CACHE_LIMIT).ok())
             .and_then(|bytes| LdCache::parse(&bytes));
-        root
-    }
-
-    /// The host path of `path` (absolute inside the root).
-    pub fn host_path(&self, path: &Path) -> PathBuf {
-        let relative = path.strip_prefix("/").unwrap_or(path);
-        self.dir.join(relative)
+        Root {
+            tree: tree.clone(),
+            cache,
+        }
     }
 
     /// `path` (absolute inside the root) with every symlink resolved inside
     /// the root, or `None` when it does not exist.
     pub fn resolve(&self, path: &Path) -> Option<PathBuf> {
-        let mut pending: Vec<PathBuf> = vec![path.to_owned()];
-        let mut out = PathBuf::from("/");
-        let mut links = 0;
-        while let Some(p) = pending.pop() {
-            let mut components: Vec<Component> = p.components().collect();
-            components.reverse();
-            while let Some(c) = components.pop() {
-                match c {
-                    Component::RootDir => out = PathBuf::from("/"),
-                    Component::CurDir | Component::Prefix(_) => {}
-                    Component::ParentDir => {
-                        out.pop();
-                    }
-                    Component::Normal(name) => {
-                        let next = out.join(name);
-                        let host = self.host_path(&next);
-                        let meta = fs::symlink_metadata(&host).ok()?;
-                        if meta.file_type().is_symlink() {
-                            links += 1;
-                            if links > 40 {
-                                return None;
-                            }
-                            let target = fs::read_link(&host).ok()?;
-                            let rest: PathBuf = components.iter().rev().collect();
-                            components.clear();
-                            pending.push(rest);
-                            pending.push(target);
-                        } else {
-                            out = next;
-                        }
-                    }
-                }
-            }
-        }
-        Some(out)
+        self.tree.resolve(path)
     }
 }
 
@@ -98,8 +71,6 @@ impl Root {
 pub struct Found {
     /// Its path inside the root, symlinks resolved.
     pub path: PathBuf,
-    /// The same file on the host.
-    pub host: PathBuf,
 }
 
 /// What the search for one DT_NEEDED entry needs of the object asking.
@@ -147,17 +118,12 @@ pub fn search(
         .find_map(|dir| open(root, &Path::new(dir).join(name)))
 }
 
-/// Finds `path` inside the root if it is an x86-64 ELF file (only its
-/// header is read here).
+/// Finds `path` inside the root if it is a regular file holding an x86-64
+/// ELF object (only its header is read here).
 pub fn open(root: &Root, path: &Path) -> Option<Found> {
     let resolved = root.resolve(path)?;
-    let host = root.host_path(&resolved);
-    let mut header = [0u8; 64];
-    fs::File::open(&host).ok()?.read_exact(&mut header).ok()?;
-    is_x86_64_elf(&header).then_some(Found {
-        path: resolved,
-        host,
-    })
+    let header = root.tree.head(&resolved, 64).ok()?;
+    (header.len() == 64 && is_x86_64_elf(&header)).then_some(Found { path: resolved })
 }
 
 /// The directories of an RPATH/RUNPATH, with its tokens expanded.
@@ -207,6 +173,7 @@ mod tests {
 
     #[test]
     fn resolves_symlinks_inside_the_root() {
+        use std::fs;
         let dir = tempfile::tempdir().expect("tempdir");
         fs::create_dir_all(dir.path().join("usr/lib")).expect("mkdir");
         fs::write(dir.path().join("usr/lib/libx.so.1.2"), b"x").expect("write");
@@ -214,7 +181,7 @@ mod tests {
         std::os::unix::fs::symlink("/usr/lib/libx.so.1.2", dir.path().join("usr/lib/libx.so.1"))
             .expect("symlink");
         std::os::unix::fs::symlink("usr/lib", dir.path().join("lib")).expect("symlink");
-        let root = Root::new(dir.path());
+        let root = Root::new(&Tree::dir(dir.path()).expect("open the root"));
         assert_eq!(
             root.resolve(Path::new("/lib/libx.so.1")),
             Some(PathBuf::from("/usr/lib/libx.so.1.2"))

@@ -59,6 +59,7 @@ pub mod elf;
 pub mod image;
 pub mod ldcache;
 pub mod loader;
+pub mod tree;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
@@ -68,8 +69,12 @@ use std::{
 
 use serde::Serialize;
 
-use crate::profile::{Arch, table};
+use crate::{
+    profile::{Arch, table},
+    session::interrupt::Interrupt,
+};
 use analysis::{Loc, ObjectSummary};
+use tree::Tree;
 
 /// How many origins are kept per syscall (the first ones found, breadth
 /// first: the shortest paths).
@@ -82,6 +87,10 @@ pub enum ScanError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    #[error("the scan was interrupted by signal {signal}")]
+    Interrupted { signal: i32 },
     #[error("{path}: {what}")]
     Elf { path: PathBuf, what: String },
     #[error("{path} is not an x86-64 ELF executable; give a program file")]
@@ -99,23 +108,41 @@ pub enum ScanError {
 /// What a scan is asked to do.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// The filesystem the program and its libraries are in ("/" for the
-    /// host; an image's unpacked root otherwise). The program's path is
+    /// The filesystem the program and its libraries are in (the host's
+    /// root, a directory, or an image's export). The program's path is
     /// inside it.
-    pub root: PathBuf,
+    pub root: Tree,
     /// Where analyses are cached; `None` for no cache.
     pub cache_dir: Option<PathBuf>,
     /// Objects the program loads with `dlopen`: analysed as loaded
     /// libraries whose every export may be called.
     pub extra_objects: Vec<PathBuf>,
+    /// Set when a signal asks the tool to stop: the scan ends within a
+    /// fraction of a second with [`ScanError::Interrupted`].
+    pub interrupt: Option<Interrupt>,
 }
 
-impl Default for ScanOptions {
-    fn default() -> Self {
+impl ScanOptions {
+    /// A scan of the files in `root`, cached in the default place.
+    pub fn in_root(root: Tree) -> ScanOptions {
         ScanOptions {
-            root: PathBuf::from("/"),
+            root,
             cache_dir: cache::default_dir(),
             extra_objects: Vec::new(),
+            interrupt: None,
+        }
+    }
+
+    /// The signal that asked the tool to stop, if one did.
+    fn interrupted(&self) -> Option<i32> {
+        self.interrupt.as_ref().and_then(Interrupt::signal)
+    }
+
+    /// Fails once a signal asked the tool to stop.
+    fn check_interrupt(&self) -> Result<(), ScanError> {
+        match self.interrupted() {
+            Some(signal) => Err(ScanError::Interrupted { signal }),
+            None => Ok(()),
         }
     }
 }
@@ -232,12 +259,17 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
             })?
             .join(path)
     };
-    let host = root.host_path(&absolute);
-    if let Err(source) = std::fs::metadata(&host) {
-        return Err(ScanError::Read { path: host, source });
-    }
+    let shown = options.root.shown(&absolute);
+    let Some(resolved) = root.resolve(&absolute) else {
+        return Err(ScanError::Read {
+            path: shown,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    };
+    // A FIFO, a device, a directory: refused, never opened for reading.
+    options.root.head(&resolved, 0)?;
     let Some(main_found) = loader::open(&root, &absolute) else {
-        return Err(ScanError::NotElf { path: host });
+        return Err(ScanError::NotElf { path: shown });
     };
     let main_path = main_found.path.clone();
 
@@ -310,16 +342,25 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
 }
 
 /// The summary of one object: from the cache, or analysed (and cached).
+/// The cache is keyed by the digest of the object's bytes (and the
+/// scanner's version): a file cannot pass for another by carrying its build
+/// id. An object that does not parse, or holds no code, is an error naming
+/// it, and is never cached.
 fn summarise(
     found: &loader::Found,
     role: Role,
     options: &ScanOptions,
 ) -> Result<Object, ScanError> {
+    options.check_interrupt()?;
     let started = Instant::now();
     let path = &found.path;
-    // The build id first: a cached object needs nothing more of its file.
-    if let (Some(dir), Some(id)) = (&options.cache_dir, elf::build_id_of_file(&found.host))
-        && let Some(summary) = cache::load(dir, &id)
+    let tree = &options.root;
+    let digest = match &options.cache_dir {
+        Some(_) => Some(tree.digest(path, loader::OBJECT_LIMIT)?),
+        None => None,
+    };
+    if let (Some(dir), Some(digest)) = (&options.cache_dir, &digest)
+        && let Some(summary) = cache::load(dir, digest)
     {
         return Ok(Object {
             path: path.to_owned(),
@@ -329,14 +370,15 @@ fn summarise(
             analysis_ms: started.elapsed().as_millis() as u64,
         });
     }
-    let bytes = std::fs::read(&found.host).map_err(|source| ScanError::Read {
-        path: found.host.clone(),
-        source,
-    })?;
-    let facts = elf::ElfFacts::parse(path, &bytes)?;
-    let summary = analysis::analyse(&facts);
-    if let Some(dir) = &options.cache_dir
-        && let Err(e) = cache::store(dir, &summary)
+    let bytes = tree.map(path, loader::OBJECT_LIMIT)?;
+    let facts = elf::ElfFacts::parse(&tree.shown(path), &bytes)?;
+    let Some(summary) = analysis::analyse(&facts, &|| options.interrupted().is_some()) else {
+        return Err(ScanError::Interrupted {
+            signal: options.interrupted().unwrap_or(0),
+        });
+    };
+    if let (Some(dir), Some(digest)) = (&options.cache_dir, &digest)
+        && let Err(e) = cache::store(dir, digest, &summary)
     {
         eprintln!(
             "syscall-profile: warning: cannot cache the analysis of {} in {}: {e}",

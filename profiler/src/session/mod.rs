@@ -15,6 +15,7 @@ pub mod ebpf;
 pub mod events;
 pub mod guardian;
 pub mod hook;
+pub mod interrupt;
 pub mod layout;
 pub mod process;
 pub mod redact;
