@@ -227,9 +227,12 @@ pub fn export(
     )?;
     // A command is given so that images without one can be created too;
     // nothing is run.
+    // Not interrupted: a create in flight would finish in the engine after
+    // its client was killed, and leave the helper behind. It takes a
+    // fraction of a second.
     let id = engine.run(
         &["create", "--label", &label, image, "/syscall-profile-scan"],
-        interrupt,
+        None,
     )?;
     let archive = dir.0.join("image.tar");
     // Through a file: podman writes nothing to a pipe.

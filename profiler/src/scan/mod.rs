@@ -263,7 +263,7 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
     let Some(resolved) = root.resolve(&absolute) else {
         return Err(ScanError::Read {
             path: shown,
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
         });
     };
     // A FIFO, a device, a directory: refused, never opened for reading.

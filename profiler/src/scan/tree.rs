@@ -260,7 +260,7 @@ impl Tree {
             Inner::Archive(archive) => {
                 let missing = || InputError::Open {
                     path: shown.clone(),
-                    source: io::Error::from(io::ErrorKind::NotFound),
+                    source: io::Error::from_raw_os_error(libc::ENOENT),
                 };
                 let entry = normal(path)
                     .and_then(|p| archive.resolve_link(&p))

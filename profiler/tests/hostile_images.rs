@@ -1,0 +1,529 @@
+//! Hostile images, as an attacker would hand them to a user: device nodes
+//! outside `dev/`, a FIFO where the loader's cache belongs, setuid files,
+//! links out of the image (absolute, climbing, through `/proc`), a link
+//! loop, a corrupt ELF and a huge one. They go through `scan --image`
+//! and a container recording's coverage; hostile runtime specs go through
+//! `export --bundle`.
+//!
+//! The oracle is the host itself: `/dev`, `/sys/block` (opening a loop
+//! device's node makes the kernel create the device) and the mount table
+//! are the same before and after; the tool's temporary directory is gone;
+//! each run ends within seconds with one line when it refuses; the tool's
+//! peak resident set (the kernel's own accounting, from `wait4`) stays
+//! under 100 MiB; and SIGTERM at a random moment ends it within a second.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    io::Read,
+    os::unix::{fs::symlink, process::ExitStatusExt},
+    path::{Path, PathBuf},
+    process::{Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+
+/// The image every case reads.
+const IMAGE: &str = "syscall-profile-hostile:test";
+
+/// The loop device the image's block node names (7:200): opening that node
+/// makes the kernel create `/sys/block/loop200`.
+const LOOP_MINOR: u32 = 200;
+
+/// How much the huge program carries past its ELF content.
+const HUGE_TAIL: u64 = 200 << 20;
+
+/// The most memory a run may take, whatever the image holds.
+const PEAK_LIMIT_KIB: i64 = 100 * 1024;
+
+/// The block, character and FIFO nodes, links and files of the image.
+fn hostile_tar(dir: &Path) -> PathBuf {
+    let busybox = fs::read("/bin/busybox").expect(
+        "/bin/busybox (Debian's busybox-static, which `cargo xtask setup` installs) is needed",
+    );
+    let mut corrupt = busybox.clone();
+    // e_shnum = 0: no section headers.
+    corrupt[0x3c] = 0;
+    corrupt[0x3d] = 0;
+    let path = dir.join("hostile.tar");
+    let mut tar = tar::Builder::new(fs::File::create(&path).expect("create the archive"));
+    let mut entry = |name: &str, kind: tar::EntryType, mode: u32, link: Option<&str>| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(mode);
+        header.set_size(0);
+        if let Some(link) = link {
+            header.set_link_name(link).expect("link name");
+        }
+        if matches!(kind, tar::EntryType::Block | tar::EntryType::Char) {
+            header.set_device_major(7).expect("major");
+            header.set_device_minor(LOOP_MINOR).expect("minor");
+        }
+        header.set_cksum();
+        tar.append_data(&mut header, name, std::io::empty())
+            .expect("append");
+    };
+    entry("bin/", tar::EntryType::Directory, 0o755, None);
+    entry("etc/", tar::EntryType::Directory, 0o755, None);
+    entry("etc/ld.so.cache", tar::EntryType::Fifo, 0o644, None);
+    entry("blkloop", tar::EntryType::Block, 0o755, None);
+    entry("chrloop", tar::EntryType::Char, 0o755, None);
+    entry("bin/fifo", tar::EntryType::Fifo, 0o755, None);
+    entry(
+        "proc1",
+        tar::EntryType::Symlink,
+        0o777,
+        Some("/proc/1/root/usr/bin/busybox"),
+    );
+    entry(
+        "passwd",
+        tar::EntryType::Symlink,
+        0o777,
+        Some("/etc/passwd"),
+    );
+    entry(
+        "bin/up",
+        tar::EntryType::Symlink,
+        0o777,
+        Some("../../../../../../bin/busybox"),
+    );
+    entry("bin/loop", tar::EntryType::Symlink, 0o777, Some("loop"));
+    entry("bin/blk", tar::EntryType::Symlink, 0o777, Some("/blkloop"));
+    let mut file = |name: &str, mode: u32, data: &mut dyn Read, size: u64| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(mode);
+        header.set_size(size);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data).expect("append");
+    };
+    file(
+        "bin/busybox",
+        0o4755,
+        &mut &busybox[..],
+        busybox.len() as u64,
+    );
+    file(
+        "bin/corrupt",
+        0o755,
+        &mut &corrupt[..],
+        corrupt.len() as u64,
+    );
+    let mut huge = (&busybox[..]).chain(std::io::repeat(0).take(HUGE_TAIL));
+    file(
+        "bin/huge",
+        0o6755,
+        &mut huge,
+        busybox.len() as u64 + HUGE_TAIL,
+    );
+    tar.finish().expect("finish the archive");
+    path
+}
+
+/// The tests that use the image run one at a time: the host's state is
+/// compared before and after.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Imports the hostile image into the test daemon (once per test binary).
+fn import_image() {
+    static IMPORTED: std::sync::Once = std::sync::Once::new();
+    IMPORTED.call_once(import_image_now);
+}
+
+fn import_image_now() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = hostile_tar(dir.path());
+    let out = Command::new("docker")
+        .args(["-H", &docker_host(), "import", "--change"])
+        .arg(r#"ENTRYPOINT ["/bin/busybox", "true"]"#)
+        .arg(&archive)
+        .arg(IMAGE)
+        .output()
+        .expect("run docker import");
+    assert!(out.status.success(), "docker import: {}", stderr(&out));
+}
+
+/// What the host shows of devices and mounts.
+#[derive(Debug, PartialEq, Eq)]
+struct HostState {
+    dev: BTreeSet<String>,
+    blocks: BTreeSet<String>,
+    mounts: BTreeSet<String>,
+}
+
+fn host_state() -> HostState {
+    let mounts = fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .collect();
+    HostState {
+        dev: dir_entries(Path::new("/dev")),
+        blocks: dir_entries(Path::new("/sys/block")),
+        mounts,
+    }
+}
+
+/// What a user sees of one run, and the tool's peak resident set.
+struct Seen {
+    status: ExitStatus,
+    stderr: String,
+    elapsed: Duration,
+    peak_kib: i64,
+    /// SIGTERM was sent (the run had not ended by then).
+    termed: bool,
+}
+
+/// Runs the tool with `args` and `TMPDIR=tmp`; with `term_after`, sends it
+/// SIGTERM then and fails unless it ends within a second of it. Fails if
+/// it runs over `HANG`.
+fn run_measured(args: &[String], tmp: &Path, term_after: Option<Duration>) -> Seen {
+    const HANG: Duration = Duration::from_secs(120);
+    let started = Instant::now();
+    let cache = tmp.parent().unwrap_or(tmp).join("cache");
+    let mut child = Command::new(profiler())
+        .args(args)
+        .env("TMPDIR", tmp)
+        .env("XDG_CACHE_HOME", &cache)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run syscall-profile");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        text
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut termed: Option<Instant> = None;
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value to be overwritten.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child, with valid pointers.
+        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if done == pid {
+            break (ExitStatus::from_raw(status), usage);
+        }
+        if let (Some(after), None) = (term_after, termed)
+            && started.elapsed() >= after
+        {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            termed = Some(Instant::now());
+        }
+        if let Some(at) = termed {
+            assert!(
+                at.elapsed() < Duration::from_secs(5),
+                "{args:?}: still running 5 s after SIGTERM"
+            );
+        }
+        assert!(
+            started.elapsed() < HANG,
+            "{args:?}: hung (killed after {HANG:?})"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = started.elapsed();
+    if let Some(at) = termed {
+        assert!(
+            at.elapsed() < Duration::from_secs(1),
+            "{args:?}: ended {:?} after SIGTERM (sent {:?} in)",
+            at.elapsed(),
+            term_after
+        );
+    }
+    Seen {
+        status,
+        stderr: reader.join().expect("stderr reader"),
+        elapsed,
+        peak_kib: usage.ru_maxrss,
+        termed: termed.is_some(),
+    }
+}
+
+fn words(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn scan_words(program: &str) -> Vec<String> {
+    words(&["scan", "--json", "--image", IMAGE, program])
+}
+
+/// Labelled helper containers of the scans, left by a run.
+fn helpers() -> String {
+    let out = Command::new("docker")
+        .args(["-H", &docker_host(), "ps", "-aq", "--filter"])
+        .arg("label=io.syscall-profile.scan")
+        .output()
+        .expect("docker ps");
+    stdout(&out).trim().to_owned()
+}
+
+/// Checks what every run must leave: its temporary directory empty, no
+/// helper container, the peak under the limit.
+fn left_clean(what: &str, seen: &Seen, tmp: &Path) {
+    assert!(
+        wait_for(Duration::from_secs(10), || dir_entries(tmp).is_empty()
+            && helpers().is_empty()),
+        "{what}: left {:?} in its temporary directory, helpers {:?}; {}",
+        dir_entries(tmp),
+        helpers(),
+        seen.stderr
+    );
+    assert!(
+        seen.peak_kib < PEAK_LIMIT_KIB,
+        "{what}: peak resident set {} KiB",
+        seen.peak_kib
+    );
+}
+
+#[test]
+fn hostile_images_are_read_as_data() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = host_state();
+    assert!(
+        !before.blocks.contains(&format!("loop{LOOP_MINOR}")),
+        "loop{LOOP_MINOR} exists before the test: the check cannot tell"
+    );
+    import_image();
+    let work = tempfile::tempdir().expect("tempdir");
+    let tmp = work.path().join("tmp");
+    fs::create_dir(&tmp).expect("mkdir");
+
+    // The program as named, what the run must say, and whether it scans.
+    let refusals = [
+        ("/blkloop", "is a block device"),
+        ("/chrloop", "is a character device"),
+        ("/bin/fifo", "is a FIFO"),
+        ("/bin/blk", "is a block device"),
+        ("/etc/ld.so.cache", "is a FIFO"),
+        ("/proc1", "No such file"),
+        ("/passwd", "No such file"),
+        ("/bin/loop", "No such file"),
+        ("/bin/corrupt", "no section headers"),
+    ];
+    for (program, says) in refusals {
+        let seen = run_measured(&scan_words(program), &tmp, None);
+        let lines: Vec<&str> = seen.stderr.lines().collect();
+        assert_eq!(seen.status.code(), Some(2), "{program}: {}", seen.stderr);
+        assert_eq!(lines.len(), 1, "{program}: not one line: {}", seen.stderr);
+        assert!(lines[0].contains(says), "{program}: {}", seen.stderr);
+        // Nothing is said of the host's files.
+        assert!(
+            !lines[0].contains("Permission denied"),
+            "{program}: {}",
+            seen.stderr
+        );
+        assert!(
+            seen.elapsed < Duration::from_secs(30),
+            "{program}: {:?}",
+            seen.elapsed
+        );
+        left_clean(program, &seen, &tmp);
+    }
+    // Scanned: busybox (setuid in the image), through a climbing link, and
+    // with 200 MiB past its ELF content, all in spite of the FIFO at
+    // /etc/ld.so.cache.
+    for program in ["/bin/busybox", "/bin/up", "/bin/huge"] {
+        let seen = run_measured(&scan_words(program), &tmp, None);
+        assert!(seen.status.success(), "{program}: {}", seen.stderr);
+        left_clean(program, &seen, &tmp);
+    }
+
+    // A container recording of the image: its coverage reads the image.
+    let profile = work.path().join("p.json");
+    let mut record = words(&["record", "-q", "-o"]);
+    record.push(profile.to_string_lossy().into_owned());
+    record.push("--".to_owned());
+    record.extend(docker_run(&[IMAGE]));
+    let seen = run_measured(&record, &tmp, None);
+    assert!(seen.status.success(), "record: {}", seen.stderr);
+    assert!(
+        allowed_names(&fs::read_to_string(&profile).expect("the profile")).contains("execve"),
+        "record: {}",
+        seen.stderr
+    );
+    left_clean("record", &seen, &tmp);
+
+    // The host saw nothing of it.
+    let after = host_state();
+    assert_eq!(before.dev, after.dev, "/dev changed");
+    assert_eq!(before.blocks, after.blocks, "/sys/block changed");
+    let settled = wait_for(Duration::from_secs(10), || {
+        host_state().mounts == before.mounts
+    });
+    assert!(
+        settled,
+        "mounts changed: {:?}",
+        host_state()
+            .mounts
+            .symmetric_difference(&before.mounts)
+            .collect::<Vec<_>>()
+    );
+}
+
+/// A random moment within `within`, named in failures.
+fn random_moment(within: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("urandom");
+    let millis = u64::from_ne_bytes(bytes) % within.as_millis().max(1) as u64;
+    Duration::from_millis(millis)
+}
+
+#[test]
+fn sigterm_ends_an_images_scan_and_a_recordings_coverage_within_a_second() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    import_image();
+    let work = tempfile::tempdir().expect("tempdir");
+    let tmp = work.path().join("tmp");
+    fs::create_dir(&tmp).expect("mkdir");
+    // How long the scan takes (uncached: it hashes 200 MiB and analyses
+    // busybox), then SIGTERM at random moments within that.
+    let whole = run_measured(&scan_words("/bin/huge"), &tmp, None);
+    assert!(whole.status.success(), "{}", whole.stderr);
+    let mut signalled = 0;
+    for round in 0..4 {
+        let cache = work.path().join("cache");
+        let _ = fs::remove_dir_all(&cache);
+        let at = random_moment(whole.elapsed);
+        let seen = run_measured(&scan_words("/bin/huge"), &tmp, Some(at));
+        eprintln!(
+            "round {round}: SIGTERM {at:?} in (the whole scan took {:?}): {:?}, {}",
+            whole.elapsed,
+            seen.status,
+            seen.stderr.trim()
+        );
+        if seen.termed {
+            signalled += 1;
+            assert_eq!(seen.stderr.lines().count(), 1, "{}", seen.stderr);
+        }
+        left_clean(&format!("scan, SIGTERM {at:?} in"), &seen, &tmp);
+    }
+    assert!(signalled > 0, "no round was still running at its SIGTERM");
+
+    // In a recording, once the coverage step exports the image: the
+    // profile is written, and the coverage said to be incomplete.
+    let profile = work.path().join("p.json");
+    let mut record = words(&["record", "-o"]);
+    record.push(profile.to_string_lossy().into_owned());
+    record.push("--".to_owned());
+    record.extend(docker_run(&[IMAGE]));
+    let mut child = Command::new(profiler())
+        .args(&record)
+        .env("TMPDIR", &tmp)
+        .env("XDG_CACHE_HOME", work.path().join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run syscall-profile");
+    let exporting = || {
+        fs::read_dir(&tmp).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("syscall-profile-image-")
+            })
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), exporting),
+        "the coverage step's export never began"
+    );
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let termed = Instant::now();
+    let ended = wait_for(Duration::from_secs(5), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    let output = child.wait_with_output().expect("wait");
+    let elapsed = termed.elapsed();
+    let err = stderr(&output);
+    assert!(ended, "record: not ended 5 s after SIGTERM: {err}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "record: ended {elapsed:?} after SIGTERM: {err}"
+    );
+    assert!(output.status.success(), "record: {err}");
+    assert!(
+        allowed_names(&fs::read_to_string(&profile).expect("the profile written"))
+            .contains("execve"),
+        "{err}"
+    );
+    assert!(err.contains("the coverage is incomplete"), "{err}");
+    assert!(
+        wait_for(Duration::from_secs(10), || dir_entries(&tmp).is_empty()
+            && helpers().is_empty()),
+        "record: left {:?}, helpers {:?}",
+        dir_entries(&tmp),
+        helpers()
+    );
+}
+
+#[test]
+fn hostile_runtime_specs_are_refused_in_a_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("p.json");
+    fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).expect("write");
+    let bundle = dir.path().join("bundle");
+    fs::create_dir(&bundle).expect("mkdir");
+    let config = bundle.join("config.json");
+    let cases: [(&str, &dyn Fn()); 4] = [
+        ("is a character device", &|| {
+            symlink("/dev/zero", &config).expect("symlink")
+        }),
+        ("is a FIFO", &|| {
+            let c = std::ffi::CString::new(config.to_string_lossy().as_bytes()).expect("path");
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        }),
+        ("more than the 16777216 a runtime spec may have", &|| {
+            fs::File::create(&config)
+                .and_then(|f| f.set_len(1 << 40))
+                .expect("a sparse terabyte")
+        }),
+        ("is a directory", &|| {
+            fs::create_dir(&config).expect("mkdir")
+        }),
+    ];
+    for (says, make) in cases {
+        let _ = fs::remove_file(&config);
+        let _ = fs::remove_dir(&config);
+        make();
+        let seen = run_measured(
+            &[
+                "export".to_owned(),
+                "--to".to_owned(),
+                "oci".to_owned(),
+                "--bundle".to_owned(),
+                bundle.to_string_lossy().into_owned(),
+                profile.to_string_lossy().into_owned(),
+            ],
+            dir.path(),
+            None,
+        );
+        assert_eq!(seen.status.code(), Some(2), "{says}: {}", seen.stderr);
+        assert_eq!(seen.stderr.lines().count(), 1, "{says}: {}", seen.stderr);
+        assert!(seen.stderr.contains(says), "{}", seen.stderr);
+        assert!(
+            seen.elapsed < Duration::from_secs(5),
+            "{says}: {:?}",
+            seen.elapsed
+        );
+        assert!(
+            seen.peak_kib < PEAK_LIMIT_KIB,
+            "{says}: {} KiB",
+            seen.peak_kib
+        );
+    }
+}
