@@ -18,10 +18,10 @@ use syscall_profile::{
 
 #[test]
 fn shipped_baseline_evaluates_like_docker_s_file() {
-    evaluates_like(
-        &Baseline::docker_default(),
-        &reference_file("docker-default-seccomp.json"),
-    );
+    let Some(source) = reference_file("docker-default-seccomp.json") else {
+        return;
+    };
+    evaluates_like(&Baseline::docker_default(), &source);
 }
 
 /// podman's baseline against the file podman reads, as containers-common

@@ -1,7 +1,9 @@
 //! `syscall-profile export`, checked by the consumers themselves: the OCI
 //! object run by runc and crun from a bundle, the Kubernetes resource
-//! validated against the Security Profiles Operator's CRD schema, the
-//! systemd drop-in read by systemd-analyze.
+//! validated against the Security Profiles Operator's CRD schema (the
+//! project's copy in `tests/data/`, checked against the operator's CRD
+//! where that reference data is present), the systemd drop-in read by
+//! systemd-analyze.
 
 mod common;
 mod reference;
@@ -254,7 +256,16 @@ fn oci_bundle_enforced_by_runc_and_crun() {
 #[test]
 fn oci_refuses_docker_only_includes() {
     let dir = tempfile::tempdir().unwrap();
-    let docker_default = reference::reference_file("docker-default-seccomp.json");
+    // Docker's default, as the tool ships it (`baseline_reference.rs`
+    // checks it against moby's file): capability and architecture filters.
+    let docker_default = dir.path().join("docker-default.json");
+    fs::write(
+        &docker_default,
+        syscall_profile::baseline::Baseline::docker_default()
+            .profile
+            .to_json(),
+    )
+    .unwrap();
     let out_file = dir.path().join("oci.json");
     let out = run([
         "export".as_ref(),
@@ -266,24 +277,125 @@ fn oci_refuses_docker_only_includes() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    // The reference lists other architectures' names, which are warned of.
+    // Docker's default lists other architectures' names, which are warned of.
     let errors: Vec<&str> = err.lines().filter(|l| !l.contains(": warning: ")).collect();
     assert_eq!(errors.len(), 1, "{err}");
     assert!(errors[0].contains("includes/excludes"), "{err}");
     assert!(!out_file.exists());
 }
 
-/// The v1 `openAPIV3Schema` of the operator's CRD (reference data).
+/// The operator's `SeccompProfile` v1 schema, as the project holds it
+/// (`tests/data/README.md` says where from).
 fn crd_schema() -> Value {
-    let path = reference::reference_file("spo-seccompprofile-crd.yaml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/spo-seccompprofile-v1.schema.json");
+    serde_json::from_str(&fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The v1 `openAPIV3Schema` of the operator's CRD itself (reference data):
+/// `None` when the test is not run (`reference/mod.rs`).
+fn reference_crd_schema() -> Option<Value> {
+    let path = reference::reference_file("spo-seccompprofile-crd.yaml")?;
     let crd: Value = serde_norway::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    crd["spec"]["versions"]
-        .as_array()
+    Some(
+        crd["spec"]["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "v1")
+            .expect("the CRD has a v1 version")["schema"]["openAPIV3Schema"]
+            .clone(),
+    )
+}
+
+/// A schema without its descriptions (keyword `description`, not a
+/// property of that name).
+fn without_descriptions(schema: &Value) -> Value {
+    let Some(object) = schema.as_object() else {
+        return schema.clone();
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in object {
+        let kept = match key.as_str() {
+            "description" => continue,
+            "properties" => Value::Object(
+                value
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(name, property)| (name.clone(), without_descriptions(property)))
+                    .collect(),
+            ),
+            "items" => without_descriptions(value),
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), kept);
+    }
+    Value::Object(out)
+}
+
+/// Where `ours` and `theirs` differ, as JSON pointers.
+fn differences(ours: &Value, theirs: &Value, at: &str, found: &mut Vec<String>) {
+    match (ours.as_object(), theirs.as_object()) {
+        (Some(a), Some(b)) => {
+            for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                let (x, y) = (&a.get(key), &b.get(key));
+                match (x, y) {
+                    (Some(x), Some(y)) => differences(x, y, &format!("{at}/{key}"), found),
+                    _ => found.push(format!(
+                        "{at}/{key}: ours {}, the CRD's {}",
+                        x.map_or("absent".into(), Value::to_string),
+                        y.map_or("absent".into(), Value::to_string)
+                    )),
+                }
+            }
+        }
+        _ if ours != theirs => found.push(format!("{at}: ours {ours}, the CRD's {theirs}")),
+        _ => {}
+    }
+}
+
+/// The project's schema says what the operator's CRD says: every
+/// validation keyword of apiVersion, kind, metadata and spec, and nothing
+/// more (its own `$schema`, `$comment` and `title` aside). Run where the
+/// CRD is (always in CI), so the copy cannot drift from it.
+#[test]
+fn crd_schema_is_the_operator_s() {
+    let Some(theirs) = reference_crd_schema() else {
+        return;
+    };
+    let mut theirs = without_descriptions(&theirs);
+    // The operator writes status; the tool never does.
+    theirs["properties"]
+        .as_object_mut()
         .unwrap()
-        .iter()
-        .find(|v| v["name"] == "v1")
-        .expect("the CRD has a v1 version")["schema"]["openAPIV3Schema"]
-        .clone()
+        .remove("status")
+        .expect("the CRD declares status");
+    let mut ours = crd_schema();
+    for own in ["$schema", "$comment", "title"] {
+        ours.as_object_mut().unwrap().remove(own);
+    }
+    let mut found = Vec::new();
+    differences(&ours, &theirs, "", &mut found);
+    assert!(
+        found.is_empty(),
+        "tests/data/spo-seccompprofile-v1.schema.json differs from the CRD's v1 schema:\n{}",
+        found.join("\n")
+    );
+    // The comparison has teeth: a schema without spec's required list is
+    // told apart.
+    let mut loose = ours.clone();
+    loose["properties"]["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("required");
+    let mut found = Vec::new();
+    differences(&loose, &theirs, "", &mut found);
+    assert_eq!(
+        found,
+        ["/properties/spec/required: ours absent, the CRD's [\"defaultAction\"]"]
+    );
 }
 
 /// Every key of `object` is a property the schema declares (the CRD leaves

@@ -12,7 +12,9 @@ use syscall_profile::profile::{Action, Arch, CompareOp, Profile, ProfileWarning}
 
 #[test]
 fn docker_default_profile_parses_whole() {
-    let path = reference_file("docker-default-seccomp.json");
+    let Some(path) = reference_file("docker-default-seccomp.json") else {
+        return;
+    };
     let parsed = Profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let profile = parsed.profile;
     assert_eq!(profile.default_action, Action::Errno);

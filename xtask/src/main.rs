@@ -47,6 +47,10 @@ enum Task {
     /// is missing): Debian packages, and bpf-linker cached per toolchain.
     Setup,
     /// Run the whole test suite, as CI does: setup, fmt, clippy, build, tests.
+    /// The tests that compare the shipped data with upstream reference files
+    /// (`../shared/reference` beside the clone) run where those are present;
+    /// elsewhere they are named at the end as not run, unless `CI` is set,
+    /// where their absence fails them.
     Test {
         /// Extra arguments for `cargo test --workspace`, e.g. a test name
         /// filter: `cargo xtask test -- NAME [-- --nocapture]`.
