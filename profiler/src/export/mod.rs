@@ -9,7 +9,8 @@ pub mod kubernetes;
 pub mod oci;
 pub mod systemd;
 
-use crate::profile::{Arch, Profile, SyscallRule};
+pub(crate) use crate::profile::rule_names;
+use crate::profile::{Arch, Profile};
 
 /// The consumers a profile can be exported for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -142,20 +143,4 @@ pub(crate) fn architectures(
     }
     let host = Arch::host().ok_or(ExportError::NoHostArch(target))?;
     Ok(profile.effective_arches(host))
-}
-
-/// A rule's names, shortened for a message.
-pub(crate) fn rule_names(rule: &SyscallRule) -> String {
-    const SHOWN: usize = 4;
-    let mut text = rule
-        .names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if rule.names.len() > SHOWN {
-        text.push_str(&format!(", … ({} names)", rule.names.len()));
-    }
-    text
 }

@@ -300,11 +300,17 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
                         None => action.to_string(),
                     };
                     return Err(format!(
-                        "syscall `{name}` has conflicting actions under the same conditions: \
-                         syscalls[{first}] says {}, syscalls[{index}] says {}; keep one of the \
-                         two rules",
+                        "rule {} (syscalls[{index}]: {}) conflicts with rule {} \
+                         (syscalls[{first}]: {}): under the same conditions, syscall `{name}` \
+                         is {} in rule {} and {} in rule {}; keep one of the two rules",
+                        index + 1,
+                        rule_names(rule),
+                        first + 1,
+                        rule_names(&rules[first]),
                         describe(action, errno),
+                        first + 1,
                         describe(rule.action, rule.errno()),
+                        index + 1,
                     ));
                 }
                 Some(_) => {}
@@ -315,6 +321,23 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A rule's names for a message, the first few and how many in all:
+/// `read, write`, `read, write, close, openat, … (361 names)`.
+pub fn rule_names(rule: &SyscallRule) -> String {
+    const SHOWN: usize = 4;
+    let mut text = rule
+        .names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if rule.names.len() > SHOWN {
+        text.push_str(&format!(", … ({} names)", rule.names.len()));
+    }
+    text
 }
 
 /// The largest errno: the kernel takes a return value from -4095 to -1 as
@@ -941,6 +964,35 @@ mod tests {
                 {"names": ["clone3"], "action": "SCMP_ACT_ERRNO"}]}"#,
         );
         assert!(err.contains("`clone3`"), "{err}");
+    }
+
+    /// The conflict is found after the whole profile is read, where
+    /// serde_json has no position: the message names the two rules, by
+    /// number, place and names, and no "line 0 column 0".
+    #[test]
+    fn conflicting_rules_are_named_without_a_meaningless_position() {
+        let err = parse_err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["close"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+        );
+        assert!(
+            err.starts_with(
+                "rule 3 (syscalls[2]: write) conflicts with rule 1 (syscalls[0]: read, write): "
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "`write` is SCMP_ACT_ALLOW in rule 1 and SCMP_ACT_ERRNO (errno 1) in rule 3"
+            ),
+            "{err}"
+        );
+        assert!(
+            !err.contains("line 0") && !err.contains("column 0"),
+            "{err}"
+        );
     }
 
     #[test]
