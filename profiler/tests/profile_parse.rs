@@ -188,3 +188,65 @@ fn conflicting_rules_are_named_by_every_command() {
         assert!(common::stdout(&out).is_empty(), "{args:?}");
     }
 }
+
+/// A masked comparison with mask 0 (`(arg & 0) == valueTwo`) checks
+/// nothing (valueTwo 0: every value matches) or matches nothing: every
+/// command that reads the profile says so once a rule, naming the rule and
+/// the argument, and goes on.
+#[test]
+fn masks_that_check_nothing_are_warned_of_by_every_command() {
+    common::require_root();
+    let (dir, path) = write(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality", "acct"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 1, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 1, "value": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["quotactl"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 3, "value": 0, "valueTwo": 8, "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
+    );
+    let profile = path.to_str().unwrap();
+    let out_file = dir.path().join("out.json");
+    let out = out_file.to_str().unwrap();
+    let observed_file = dir.path().join("observed.json");
+    fs::write(
+        &observed_file,
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
+    )
+    .unwrap();
+    let observed = observed_file.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["export", "--to", "docker", "-o", out, profile],
+        &["export", "--to", "kubernetes", "-o", out, profile],
+        &["merge", "-o", out, profile],
+        &["diff", profile],
+        &["check", "--policy", profile, "--observed", observed],
+        &["enforce", "-q", "--profile", profile, "--", "/bin/true"],
+    ];
+    for args in commands {
+        let output = common::run(args);
+        let err = common::stderr(&output);
+        assert_ne!(output.status.code(), Some(2), "{args:?}: {err}");
+        let all: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("rule 2 (syscalls[1]: personality, acct)"))
+            .collect();
+        let none: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("rule 3 (syscalls[2]: quotactl)"))
+            .collect();
+        assert_eq!(all.len(), 1, "{args:?}: {err}");
+        assert_eq!(none.len(), 1, "{args:?}: {err}");
+        assert!(
+            all[0].starts_with("syscall-profile: warning: ")
+                && all[0].contains(
+                    "on argument 1 has mask (`value`) 0 and valueTwo 0, so every value matches"
+                ),
+            "{args:?}: {err}"
+        );
+        assert!(
+            none[0].contains("on argument 3 has valueTwo 0x8 with bits outside its mask (`value`) 0x0, so no value matches"),
+            "{args:?}: {err}"
+        );
+    }
+}
