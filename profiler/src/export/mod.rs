@@ -8,6 +8,7 @@
 pub mod kubernetes;
 pub mod oci;
 pub mod systemd;
+pub mod yaml;
 
 pub(crate) use crate::profile::rule_names;
 use crate::profile::{Arch, Profile};
@@ -73,6 +74,14 @@ pub enum ExportError {
         "{0} has no architecture this tool knows the native one of; give a profile for x86_64, aarch64, …"
     )]
     NoHostArch(&'static str),
+    /// A Kubernetes name the API server would refuse.
+    #[error("--{option} {value:?} is refused: {problem}; {rule}")]
+    BadName {
+        option: &'static str,
+        value: String,
+        problem: String,
+        rule: &'static str,
+    },
 }
 
 /// Options some targets take.
