@@ -1223,3 +1223,259 @@ fn record_to_kubernetes_validates_against_the_crd_schema() {
         "{allowed:?}"
     );
 }
+
+/// What PyYAML, a YAML 1.1 reader as kubectl's is, reads from `text`, as
+/// JSON: a value JSON has no type for (a date) becomes
+/// `{"!python": TYPE, "repr": …}`, so that it cannot pass for a string.
+fn yaml_1_1_load(text: &str) -> Value {
+    let script = "import json, sys, yaml\n\
+                  doc = yaml.safe_load(sys.stdin.buffer)\n\
+                  print(json.dumps(doc, default=lambda o: {'!python': type(o).__name__, 'repr': repr(o)}))";
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 is missing: install Debian's python3 package");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        !err.contains("No module named 'yaml'"),
+        "PyYAML is missing: install Debian's python3-yaml package (`cargo xtask setup` does)"
+    );
+    assert!(
+        out.status.success(),
+        "PyYAML could not read:\n{text}\n{err}"
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every leaf of `value` is a string, but for the integer fields of an
+/// argument condition and errnoRet.
+fn only_strings(value: &Value, at: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if ["index", "value", "valueTwo", "errnoRet"].contains(&key.as_str()) {
+                    assert!(inner.is_u64(), "{at}.{key} is {inner}");
+                } else {
+                    only_strings(inner, &format!("{at}.{key}"));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                only_strings(inner, &format!("{at}[{i}]"));
+            }
+        }
+        Value::String(_) => {}
+        other => panic!("{at} is read as {other}, not as a string"),
+    }
+}
+
+/// What `export --to kubernetes` writes reads the same in YAML 1.1
+/// (PyYAML, as kubectl's reader) as in YAML 1.2 (serde_norway): a name of
+/// `yes`, a namespace of `on`, syscall names such as `0755` or `1e3`, a
+/// listenerMetadata of `12:30`, a date, a line break or Unicode all stay
+/// the strings they were.
+#[test]
+fn kubernetes_strings_stay_strings_for_a_yaml_1_1_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "true",
+        "null",
+        "0755",
+        "1e3",
+        "1.5",
+        "0x1f",
+        "2001-12-14",
+        "1.2.3",
+        "learned",
+    ];
+    let namespaces = [
+        "on",
+        "yes",
+        "n",
+        "false",
+        "0755",
+        "123",
+        "2001-12-14",
+        "null",
+        "apps",
+    ];
+    let metadata = [
+        "12:30",
+        "1:20",
+        "190:20:30",
+        "yes",
+        "Off",
+        "~",
+        "",
+        "=",
+        "<<",
+        ".inf",
+        "-.nan",
+        "0o17",
+        "+12",
+        "1_000",
+        "0b101",
+        "2001-12-14t21:59:43.10-05:00",
+        "a: b",
+        "#x",
+        "%x",
+        "- a",
+        "!tag",
+        "&a",
+        "*a",
+        "' q",
+        "\"d\\\"",
+        "line\nbreak",
+        "tab\tand é\u{2028}x\u{85}",
+        "learned",
+    ];
+    let syscall_names = [
+        "read", "yes", "on", "off", "no", "y", "n", "true", "null", "0755", "1e3", "0x1f", "1_000",
+        "0b101", "12", "0o17",
+    ];
+    for (i, listener_metadata) in metadata.iter().enumerate() {
+        let name = names[i % names.len()];
+        let namespace = namespaces[i % namespaces.len()];
+        let profile = json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "listenerPath": "/var/run/security-profiles-operator/yes",
+            "listenerMetadata": listener_metadata,
+            "syscalls": [{"names": syscall_names, "action": "SCMP_ACT_ALLOW"},
+                {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                 "args": [{"index": 0, "value": 16, "op": "SCMP_CMP_EQ"}]}]});
+        let input = write_profile(dir.path(), "k8s.json", &profile);
+        let out = run([
+            "export".as_ref(),
+            "--to".as_ref(),
+            "kubernetes".as_ref(),
+            "--name".as_ref(),
+            name.as_ref(),
+            "--namespace".as_ref(),
+            namespace.as_ref(),
+            input.as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        let read = yaml_1_1_load(&text);
+        assert_eq!(
+            read["metadata"],
+            json!({"name": name, "namespace": namespace}),
+            "{text}"
+        );
+        assert_eq!(
+            read["spec"]["listenerMetadata"], *listener_metadata,
+            "{text}"
+        );
+        assert_eq!(read["spec"]["listenerPath"], profile["listenerPath"]);
+        assert_eq!(read["spec"]["syscalls"][0]["names"], json!(syscall_names));
+        only_strings(&read, "");
+        // A YAML 1.2 reader reads the same document.
+        let read_1_2: Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(read, read_1_2, "{text}");
+    }
+}
+
+/// A `--name` or `--namespace` Kubernetes would refuse (or that is no
+/// name at all) is refused in one line naming the option, the value and
+/// the rule, before anything is read, written or run.
+#[test]
+fn kubernetes_names_are_checked_before_anything_happens() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_profile(
+        dir.path(),
+        "k8s.json",
+        &json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}),
+    );
+    let output = dir.path().join("out.yaml");
+    let marker = dir.path().join("ran");
+    let long = "a".repeat(254);
+    let long_label = "a".repeat(64);
+    let cases: [(&str, &str, &str); 12] = [
+        ("--name", "a\nb", "'\\n'"),
+        ("--name", "50%", "'%'"),
+        ("--name", "café", "'é'"),
+        ("--name", "Web", "'W'"),
+        ("--name", &long, "254 characters"),
+        ("--name", "", "empty"),
+        ("--name", "a..b", "empty '.'-separated part"),
+        ("--name", "web.-x", "\"-x\" starts or ends with '-'"),
+        ("--name", "web-", "starts or ends with '-'"),
+        ("--namespace", "a.b", "'.'"),
+        ("--namespace", &long_label, "64 characters"),
+        ("--namespace", "-apps", "starts or ends with '-'"),
+    ];
+    for (option, value, problem) in cases {
+        let rule = if option == "--name" {
+            "metadata.name must be a DNS-1123 subdomain"
+        } else {
+            "metadata.namespace must be a DNS-1123 label"
+        };
+        let expected_start = format!("syscall-profile: error: {option} {value:?} is refused: ");
+        let exported = run([
+            "export".as_ref(),
+            "--to".as_ref(),
+            "kubernetes".as_ref(),
+            format!("{option}={value}").as_ref(),
+            "-o".as_ref(),
+            output.as_os_str(),
+            input.as_os_str(),
+        ]);
+        let recorded = run([
+            "record".as_ref(),
+            "--to".as_ref(),
+            "kubernetes".as_ref(),
+            format!("{option}={value}").as_ref(),
+            "-o".as_ref(),
+            output.as_os_str(),
+            "--".as_ref(),
+            "touch".as_ref(),
+            marker.as_os_str(),
+        ]);
+        for out in [exported, recorded] {
+            assert_eq!(out.status.code(), Some(2), "{option} {value:?}");
+            let err = stderr(&out);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with(&expected_start), "{err}");
+            assert!(err.contains(problem) && err.contains(rule), "{err}");
+            assert!(stdout(&out).is_empty());
+            assert!(
+                !output.exists(),
+                "{option} {value:?}: an output was written"
+            );
+            assert!(!marker.exists(), "{option} {value:?}: the command ran");
+        }
+    }
+    // Names Kubernetes takes pass, however a YAML reader would type them.
+    for name in ["yes", "0755", "web-frontend.v2", "a", &"a".repeat(253)] {
+        let out = run([
+            "export".as_ref(),
+            "--to".as_ref(),
+            "kubernetes".as_ref(),
+            "--name".as_ref(),
+            name.as_ref(),
+            "--namespace".as_ref(),
+            "on".as_ref(),
+            input.as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+    }
+}

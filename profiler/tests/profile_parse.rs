@@ -3,6 +3,7 @@
 //! message naming the problem, through the library and through the command
 //! line alike.
 
+mod common;
 mod reference;
 
 use std::{fs, path::PathBuf};
@@ -129,7 +130,10 @@ fn hostile_inputs_fail_with_clear_errors() {
             {"names": ["bpf"], "action": "SCMP_ACT_ALLOW"},
             {"names": ["bpf"], "action": "SCMP_ACT_KILL"}]}"#,
     );
-    assert!(err.contains("`bpf` has conflicting actions"), "{err}");
+    assert!(
+        err.contains("rule 2 (syscalls[1]: bpf) conflicts with rule 1 (syscalls[0]: bpf)"),
+        "{err}"
+    );
     let err = load_err(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultAction": "SCMP_ACT_ALLOW"}"#);
     assert!(err.contains("duplicate field `defaultAction`"), "{err}");
     let err = load_err(b"\x00\x01\x02");
@@ -148,4 +152,103 @@ fn directory_and_missing_file_are_named() {
         err.contains("nope.json") && err.contains("No such file"),
         "{err}"
     );
+}
+
+/// Two rules giving one syscall different actions under the same
+/// conditions: every command that reads the profile refuses it in one
+/// line naming both rules (number, place, names), with no position, as
+/// serde_json has none ("line 0 column 0") for a check of the whole file.
+#[test]
+fn conflicting_rules_are_named_by_every_command() {
+    let (_dir, path) = write(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
+            {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["close"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+    );
+    let profile = path.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["export", "--to", "kubernetes", profile],
+        &["export", "--to", "docker", profile],
+        &["merge", profile, profile],
+        &["diff", profile],
+        &["check", "--policy", profile, "--", "/bin/true"],
+        &["enforce", "--profile", profile, "--", "/bin/true"],
+    ];
+    for args in commands {
+        let out = common::run(args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let err = common::stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(
+                "rule 3 (syscalls[2]: write) conflicts with rule 1 (syscalls[0]: read, write)"
+            ),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("line 0"), "{args:?}: {err}");
+        assert!(common::stdout(&out).is_empty(), "{args:?}");
+    }
+}
+
+/// A masked comparison with mask 0 (`(arg & 0) == valueTwo`) checks
+/// nothing (valueTwo 0: every value matches) or matches nothing: every
+/// command that reads the profile says so once a rule, naming the rule and
+/// the argument, and goes on.
+#[test]
+fn masks_that_check_nothing_are_warned_of_by_every_command() {
+    common::require_root();
+    let (dir, path) = write(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality", "acct"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 1, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 1, "value": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["quotactl"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 3, "value": 0, "valueTwo": 8, "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
+    );
+    let profile = path.to_str().unwrap();
+    let out_file = dir.path().join("out.json");
+    let out = out_file.to_str().unwrap();
+    let observed_file = dir.path().join("observed.json");
+    fs::write(
+        &observed_file,
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}"#,
+    )
+    .unwrap();
+    let observed = observed_file.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["export", "--to", "docker", "-o", out, profile],
+        &["export", "--to", "kubernetes", "-o", out, profile],
+        &["merge", "-o", out, profile],
+        &["diff", profile],
+        &["check", "--policy", profile, "--observed", observed],
+        &["enforce", "-q", "--profile", profile, "--", "/bin/true"],
+    ];
+    for args in commands {
+        let output = common::run(args);
+        let err = common::stderr(&output);
+        assert_ne!(output.status.code(), Some(2), "{args:?}: {err}");
+        let all: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("rule 2 (syscalls[1]: personality, acct)"))
+            .collect();
+        let none: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("rule 3 (syscalls[2]: quotactl)"))
+            .collect();
+        assert_eq!(all.len(), 1, "{args:?}: {err}");
+        assert_eq!(none.len(), 1, "{args:?}: {err}");
+        assert!(
+            all[0].starts_with("syscall-profile: warning: ")
+                && all[0].contains(
+                    "on argument 1 has mask (`value`) 0 and valueTwo 0, so every value matches"
+                ),
+            "{args:?}: {err}"
+        );
+        assert!(
+            none[0].contains("on argument 3 has valueTwo 0x8 with bits outside its mask (`value`) 0x0, so no value matches"),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -408,6 +408,60 @@ fn secrets_stay_out_of_written_files() {
     );
 }
 
+/// The MySQL client's password written against its option (`-pPASS`)
+/// stays out of the profile and the stats, in an argument and in a script;
+/// the user name, and another program's `-p` (a port), stay.
+#[test]
+fn attached_mysql_passwords_stay_out_of_written_files() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+    let stats = dir.path().join("s.json");
+    // sh runs `true`; the words after it are only its $0, $1, …
+    let output = run([
+        "record",
+        "-q",
+        "-o",
+        profile.to_str().unwrap(),
+        "--stats",
+        stats.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "true",
+        "nc -p2222 host; mysqldump -uadmin -ps3cr3t app",
+        "/usr/bin/mysql",
+        "-uroot",
+        "-phunter2",
+        "appdb",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let redacted = [
+        "sh",
+        "-c",
+        "true",
+        "nc -p2222 host; mysqldump -uadmin -p… app",
+        "/usr/bin/mysql",
+        "-uroot",
+        "-p…",
+        "appdb",
+    ];
+    for file in [&profile, &stats] {
+        let text = fs::read_to_string(file).unwrap();
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cr3t"),
+            "{}: {text}",
+            file.display()
+        );
+    }
+    let stats: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(stats["command"], serde_json::json!(redacted));
+    let text = fs::read_to_string(&profile).unwrap();
+    assert!(text.contains(&redacted.join(" ")), "{text}");
+}
+
 /// `--user` runs the command as that user from its first instruction, and
 /// the switch is not recorded; `runuser`, the oracle, shows what a wrapper
 /// would have added.

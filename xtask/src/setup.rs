@@ -70,6 +70,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "a real program `scan` is checked on against strace",
     ),
     ("perl", "a real program `scan` is checked on against strace"),
+    (
+        "python3-yaml",
+        "PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes",
+    ),
 ];
 
 /// The bpf-linker release built, and the LLVM majors its features cover.

@@ -155,7 +155,11 @@ fn with_coverage_json(rendered: &str, coverage: &ProfileCoverage) -> String {
 /// `--image` if given) can reach.
 fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage, Error> {
     let path = request.profiles.last().ok_or(DiffError::ProfileCount(0))?;
-    let profile = Profile::load(path).map_err(DiffError::from)?.profile;
+    let parsed = Profile::load(path).map_err(DiffError::from)?;
+    for warning in &parsed.warnings {
+        warn(&format!("{}: {warning}", path.display()));
+    }
+    let profile = parsed.profile;
     let context =
         DockerContext::host(&request.cap_add, &request.cap_drop).map_err(DiffError::from)?;
     let allowed: SyscallSet = EffectivePolicy::evaluate(&profile, &context)

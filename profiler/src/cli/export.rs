@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{Error, warn};
 use crate::{
     exit,
-    export::{self, ExportError, Format, Options, oci},
+    export::{self, ExportError, Format, Options, kubernetes, oci},
     output::{Output, OutputError},
     profile::{Profile, ProfileError},
 };
@@ -65,19 +65,22 @@ pub fn run(args: ExportArgs) -> Result<i32, Error> {
     run_inner(args).map_err(Error::Export)
 }
 
-/// Refuses a target's option given with another target (`export` and
-/// `record --to` alike).
+/// Refuses a target's option given with another target, and a Kubernetes
+/// name or namespace the API server would refuse (`export` and `record
+/// --to` alike, before anything is read, run or written).
 pub fn check_target_options(
     to: Option<Format>,
     widen: bool,
-    named: bool,
+    name: Option<&str>,
+    namespace: Option<&str>,
 ) -> Result<(), ExportCliError> {
     if widen && to != Some(Format::Systemd) {
         return Err(ExportCliError::Misplaced("widen", "systemd"));
     }
-    if named && to != Some(Format::Kubernetes) {
+    if (name.is_some() || namespace.is_some()) && to != Some(Format::Kubernetes) {
         return Err(ExportCliError::Misplaced("name/--namespace", "kubernetes"));
     }
+    kubernetes::check_names(name, namespace)?;
     Ok(())
 }
 
@@ -88,7 +91,8 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
     check_target_options(
         Some(args.to),
         args.widen,
-        args.name.is_some() || args.namespace.is_some(),
+        args.name.as_deref(),
+        args.namespace.as_deref(),
     )?;
     let target = match &args.bundle {
         Some(dir) => Some(dir.join("config.json")),

@@ -136,7 +136,8 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
     super::export::check_target_options(
         args.to,
         args.widen,
-        args.name.is_some() || args.namespace.is_some(),
+        args.name.as_deref(),
+        args.namespace.as_deref(),
     )?;
     let quiet = args.quiet;
     let options = RecordOptions {

@@ -260,20 +260,28 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         return Err(EnforceError::NoCommand);
     }
     let arch = Arch::host().ok_or(EnforceError::UnsupportedArch(std::env::consts::ARCH))?;
-    let profile = Profile::from_file(&options.profile)?;
+    let parsed = Profile::load(&options.profile)?;
+    // What the profile says that does not do what it seems to: said with
+    // the run's other warnings, before the command starts.
+    let profile_warnings: Vec<String> = parsed
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {w}", options.profile.display()))
+        .collect();
+    let profile = parsed.profile;
     let container = ContainerRun::parse(&options.command);
     if let Some(run) = &container {
         run.check_supervisable(options.user.is_some())?;
     }
     if options.complain {
-        return complain(options, &profile, arch).await;
+        return complain(options, &profile, arch, profile_warnings).await;
     }
     let mut suggest = options
         .suggest
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let (target, warnings, engine_default) = match container {
+    let (target, plan_warnings, engine_default) = match container {
         None => {
             let (target, warnings) = plan_native(&options, &profile, arch, &mut suggest)?;
             (target, warnings, None)
@@ -286,6 +294,8 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         }
     };
 
+    let mut warnings = profile_warnings;
+    warnings.extend(plan_warnings);
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(&profile, &context);
     let watched = match run(&options, arch, &target, warnings).await {
@@ -999,6 +1009,7 @@ async fn complain(
     options: EnforceOptions,
     profile: &Profile,
     arch: Arch,
+    profile_warnings: Vec<String>,
 ) -> Result<Enforcement, EnforceError> {
     let suggest = options
         .suggest
@@ -1018,7 +1029,8 @@ async fn complain(
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(profile, &context);
     let observed = observed_values(&recording.observation);
-    let mut warnings = recording.warnings;
+    let mut warnings = profile_warnings;
+    warnings.extend(recording.warnings);
     let counts = recording
         .stats
         .syscalls

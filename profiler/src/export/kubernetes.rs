@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
-use super::{ExportError, Exported, Options, architectures, refuse_docker_filters, rule_names};
+use super::{
+    ExportError, Exported, Options, architectures, refuse_docker_filters, rule_names, yaml,
+};
 use crate::profile::{Action, Arch, ArgCondition, EPERM, FilterFlag, MAX_ARG_INDEX, Profile};
 
 const TARGET: &str = "a Kubernetes SeccompProfile";
@@ -79,6 +81,103 @@ struct Syscall {
     args: Vec<ArgCondition>,
 }
 
+/// The longest `metadata.name`: a DNS-1123 subdomain.
+const MAX_NAME: usize = 253;
+/// The longest `metadata.namespace`: a DNS-1123 label.
+const MAX_NAMESPACE: usize = 63;
+/// The name written when none is given.
+pub const DEFAULT_NAME: &str = "syscall-profile";
+
+/// What Kubernetes requires of a custom resource's name
+/// (`IsDNS1123Subdomain` of k8s.io/apimachinery's validation, which the API
+/// server applies to custom resources).
+const NAME_RULE: &str = "metadata.name must be a DNS-1123 subdomain, as Kubernetes requires of \
+                         a custom resource's name: at most 253 characters, lowercase letters, \
+                         digits, '-' and '.', each '.'-separated part starting and ending with a \
+                         letter or digit (e.g. \"web-frontend\")";
+/// What Kubernetes requires of a namespace (`IsDNS1123Label`).
+const NAMESPACE_RULE: &str = "metadata.namespace must be a DNS-1123 label, as Kubernetes \
+                              requires of a namespace: at most 63 characters, lowercase \
+                              letters, digits and '-', starting and ending with a letter or \
+                              digit (e.g. \"apps\")";
+
+/// A character DNS-1123 names may start and end with.
+fn alphanumeric(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// What is wrong with `label` as a DNS-1123 label (one part of a
+/// subdomain), `what` naming it in the answer.
+fn label_problem(label: &str, what: &str) -> Option<String> {
+    if label.is_empty() {
+        return Some(format!("{what} is empty"));
+    }
+    if let Some(c) = label.chars().find(|&c| !alphanumeric(c) && c != '-') {
+        return Some(format!("{what} has {c:?}"));
+    }
+    if !label.starts_with(alphanumeric) || !label.ends_with(alphanumeric) {
+        return Some(format!("{what} starts or ends with '-'"));
+    }
+    None
+}
+
+/// What is wrong with `name` as a DNS-1123 subdomain, if anything.
+fn name_problem(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    if length > MAX_NAME {
+        return Some(format!("it has {length} characters"));
+    }
+    if name.is_empty() {
+        return Some("it is empty".to_owned());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !alphanumeric(c) && c != '-' && c != '.')
+    {
+        return Some(format!("it has {c:?}"));
+    }
+    if name.split('.').any(str::is_empty) {
+        return Some("it has an empty '.'-separated part".to_owned());
+    }
+    name.split('.')
+        .find_map(|part| label_problem(part, &format!("its part {part:?}")))
+}
+
+/// What is wrong with `namespace` as a DNS-1123 label, if anything.
+fn namespace_problem(namespace: &str) -> Option<String> {
+    let length = namespace.chars().count();
+    if length > MAX_NAMESPACE {
+        return Some(format!("it has {length} characters"));
+    }
+    label_problem(namespace, "it")
+}
+
+/// Refuses a `--name` or `--namespace` the API server would refuse (or
+/// that a reader could take for something else), before anything runs.
+pub fn check_names(name: Option<&str>, namespace: Option<&str>) -> Result<(), ExportError> {
+    if let Some(name) = name
+        && let Some(problem) = name_problem(name)
+    {
+        return Err(ExportError::BadName {
+            option: "name",
+            value: name.to_owned(),
+            problem,
+            rule: NAME_RULE,
+        });
+    }
+    if let Some(namespace) = namespace
+        && let Some(problem) = namespace_problem(namespace)
+    {
+        return Err(ExportError::BadName {
+            option: "namespace",
+            value: namespace.to_owned(),
+            problem,
+            rule: NAMESPACE_RULE,
+        });
+    }
+    Ok(())
+}
+
 fn unsupported(reason: String) -> ExportError {
     ExportError::Unsupported {
         target: TARGET,
@@ -88,6 +187,7 @@ fn unsupported(reason: String) -> ExportError {
 
 /// The `SeccompProfile` resource, as YAML.
 pub fn resource(profile: &Profile, options: &Options) -> Result<Exported, ExportError> {
+    check_names(options.name.as_deref(), options.namespace.as_deref())?;
     refuse_docker_filters(profile, TARGET)?;
     if let Some(errno) = profile.default_errno_ret
         && errno != EPERM
@@ -152,10 +252,7 @@ pub fn resource(profile: &Profile, options: &Options) -> Result<Exported, Export
             args: rule.args.clone(),
         });
     }
-    let name = options
-        .name
-        .clone()
-        .unwrap_or_else(|| "syscall-profile".into());
+    let name = options.name.clone().unwrap_or_else(|| DEFAULT_NAME.into());
     let resource = Resource {
         api_version: API_VERSION,
         kind: "SeccompProfile",
@@ -172,11 +269,10 @@ pub fn resource(profile: &Profile, options: &Options) -> Result<Exported, Export
             syscalls,
         },
     };
-    let mut text = serde_norway::to_string(&resource)
-        .map_err(|e| unsupported(format!("cannot write YAML: {e}")))?;
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
+    // Quoted wherever a YAML 1.1 reader (kubectl's) would retype a plain
+    // string: `name: yes` is a boolean there.
+    let text =
+        yaml::to_string(&resource).map_err(|e| unsupported(format!("cannot write YAML: {e}")))?;
     let namespace = options.namespace.as_deref().unwrap_or("NAMESPACE");
     Ok(Exported {
         text,

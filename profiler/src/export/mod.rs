@@ -8,8 +8,10 @@
 pub mod kubernetes;
 pub mod oci;
 pub mod systemd;
+pub mod yaml;
 
-use crate::profile::{Arch, Profile, SyscallRule};
+pub(crate) use crate::profile::rule_names;
+use crate::profile::{Arch, Profile};
 
 /// The consumers a profile can be exported for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,6 +74,14 @@ pub enum ExportError {
         "{0} has no architecture this tool knows the native one of; give a profile for x86_64, aarch64, …"
     )]
     NoHostArch(&'static str),
+    /// A Kubernetes name the API server would refuse.
+    #[error("--{option} {value:?} is refused: {problem}; {rule}")]
+    BadName {
+        option: &'static str,
+        value: String,
+        problem: String,
+        rule: &'static str,
+    },
 }
 
 /// Options some targets take.
@@ -142,20 +152,4 @@ pub(crate) fn architectures(
     }
     let host = Arch::host().ok_or(ExportError::NoHostArch(target))?;
     Ok(profile.effective_arches(host))
-}
-
-/// A rule's names, shortened for a message.
-pub(crate) fn rule_names(rule: &SyscallRule) -> String {
-    const SHOWN: usize = 4;
-    let mut text = rule
-        .names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if rule.names.len() > SHOWN {
-        text.push_str(&format!(", … ({} names)", rule.names.len()));
-    }
-    text
 }

@@ -300,11 +300,17 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
                         None => action.to_string(),
                     };
                     return Err(format!(
-                        "syscall `{name}` has conflicting actions under the same conditions: \
-                         syscalls[{first}] says {}, syscalls[{index}] says {}; keep one of the \
-                         two rules",
+                        "rule {} (syscalls[{index}]: {}) conflicts with rule {} \
+                         (syscalls[{first}]: {}): under the same conditions, syscall `{name}` \
+                         is {} in rule {} and {} in rule {}; keep one of the two rules",
+                        index + 1,
+                        rule_names(rule),
+                        first + 1,
+                        rule_names(&rules[first]),
                         describe(action, errno),
+                        first + 1,
                         describe(rule.action, rule.errno()),
+                        index + 1,
                     ));
                 }
                 Some(_) => {}
@@ -315,6 +321,23 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A rule's names for a message, the first few and how many in all:
+/// `read, write`, `read, write, close, openat, … (361 names)`.
+pub fn rule_names(rule: &SyscallRule) -> String {
+    const SHOWN: usize = 4;
+    let mut text = rule
+        .names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if rule.names.len() > SHOWN {
+        text.push_str(&format!(", … ({} names)", rule.names.len()));
+    }
+    text
 }
 
 /// The largest errno: the kernel takes a return value from -4095 to -1 as
@@ -431,9 +454,77 @@ pub enum ProfileWarning {
         /// Where, e.g. `syscalls[16].excludes.arches`.
         at: String,
     },
+    /// A rule's `SCMP_CMP_MASKED_EQ` conditions that check nothing (mask
+    /// 0, valueTwo 0: every value matches) or match no value (valueTwo has
+    /// bits the mask clears, as any valueTwo but 0 does with mask 0).
+    IneffectiveMask {
+        /// Index into the profile's `syscalls`.
+        rule: usize,
+        /// The rule's names, shortened (see [`rule_names`]).
+        names: String,
+        conditions: Vec<IneffectiveMask>,
+    },
     /// More warnings of the same kind than are worth a line each: how many
     /// were left out after the first [`MAX_WARNINGS_OF_A_KIND`].
     More { count: usize, kind: &'static str },
+}
+
+/// One `SCMP_CMP_MASKED_EQ` condition (`(arg & value) == valueTwo`) that
+/// does not check what it seems to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IneffectiveMask {
+    /// Mask 0 and valueTwo 0: every value of argument `index` matches.
+    MatchesAll { index: u32 },
+    /// valueTwo has bits outside the mask: no value of argument `index`
+    /// matches.
+    MatchesNone {
+        index: u32,
+        mask: u64,
+        value_two: u64,
+    },
+}
+
+impl IneffectiveMask {
+    /// What `condition` does that it seems not to, if anything.
+    pub fn of(condition: &ArgCondition) -> Option<IneffectiveMask> {
+        if condition.op != CompareOp::MaskedEqual {
+            return None;
+        }
+        let index = condition.index;
+        if condition.value == 0 && condition.value_two == 0 {
+            Some(IneffectiveMask::MatchesAll { index })
+        } else if condition.value_two & !condition.value != 0 {
+            Some(IneffectiveMask::MatchesNone {
+                index,
+                mask: condition.value,
+                value_two: condition.value_two,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for IneffectiveMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IneffectiveMask::MatchesAll { index } => write!(
+                f,
+                "the SCMP_CMP_MASKED_EQ on argument {index} has mask (`value`) 0 and valueTwo 0, \
+                 so every value matches: it checks nothing (put the bits to compare in `value`)"
+            ),
+            IneffectiveMask::MatchesNone {
+                index,
+                mask,
+                value_two,
+            } => write!(
+                f,
+                "the SCMP_CMP_MASKED_EQ on argument {index} has valueTwo {value_two:#x} with bits \
+                 outside its mask (`value`) {mask:#x}, so no value matches and the rule never \
+                 applies (valueTwo must be within the mask)"
+            ),
+        }
+    }
 }
 
 /// The most warnings of one kind given a line each; the rest are counted
@@ -474,6 +565,19 @@ impl fmt::Display for ProfileWarning {
                 "syscall names not checked: this tool has no syscall table for {}",
                 arch_list(arches)
             ),
+            ProfileWarning::IneffectiveMask {
+                rule,
+                names,
+                conditions,
+            } => {
+                let said: Vec<String> = conditions.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "rule {} (syscalls[{rule}]: {names}): {}",
+                    rule + 1,
+                    said.join("; ")
+                )
+            }
             ProfileWarning::More { count, kind } => {
                 write!(
                     f,
@@ -571,6 +675,10 @@ impl Profile {
             profile.unknown_filter_arches(),
             "`includes`/`excludes` architectures that name none",
         ));
+        warnings.extend(capped(
+            profile.ineffective_masks(),
+            "rules whose masked comparisons check nothing or match nothing",
+        ));
         Ok(ParsedProfile { profile, warnings })
     }
 
@@ -652,6 +760,28 @@ impl Profile {
             }
         }
         warnings
+    }
+
+    /// The rules with `SCMP_CMP_MASKED_EQ` conditions that check nothing
+    /// or match nothing, one warning a rule.
+    pub fn ineffective_masks(&self) -> Vec<ProfileWarning> {
+        self.syscalls
+            .iter()
+            .enumerate()
+            .filter_map(|(rule, syscall)| {
+                let mut conditions: Vec<IneffectiveMask> = Vec::new();
+                for found in syscall.args.iter().filter_map(IneffectiveMask::of) {
+                    if !conditions.contains(&found) {
+                        conditions.push(found);
+                    }
+                }
+                (!conditions.is_empty()).then(|| ProfileWarning::IneffectiveMask {
+                    rule,
+                    names: rule_names(syscall),
+                    conditions,
+                })
+            })
+            .collect()
     }
 
     /// Every name the profile allows, whatever the rule.
@@ -943,6 +1073,35 @@ mod tests {
         assert!(err.contains("`clone3`"), "{err}");
     }
 
+    /// The conflict is found after the whole profile is read, where
+    /// serde_json has no position: the message names the two rules, by
+    /// number, place and names, and no "line 0 column 0".
+    #[test]
+    fn conflicting_rules_are_named_without_a_meaningless_position() {
+        let err = parse_err(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["close"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+        );
+        assert!(
+            err.starts_with(
+                "rule 3 (syscalls[2]: write) conflicts with rule 1 (syscalls[0]: read, write): "
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "`write` is SCMP_ACT_ALLOW in rule 1 and SCMP_ACT_ERRNO (errno 1) in rule 3"
+            ),
+            "{err}"
+        );
+        assert!(
+            !err.contains("line 0") && !err.contains("column 0"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn duplicates_that_agree_or_differ_in_conditions_are_fine() {
         parse(
@@ -1038,6 +1197,68 @@ mod tests {
             text.contains("\"mips3l64n32\" in `syscalls[0].includes.arches`"),
             "{text}"
         );
+    }
+
+    /// `(arg & 0) == 0` holds for every argument, `(arg & 0) == 2` for
+    /// none: both parse, and each such rule is warned of once, naming the
+    /// rule and the argument; a real mask is not.
+    #[test]
+    fn masked_comparisons_that_check_nothing_are_warned_of() {
+        let parsed = parse(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["socket", "socketpair"], "action": "SCMP_ACT_ALLOW", "args": [
+                    {"index": 0, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+                    {"index": 0, "value": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [
+                    {"index": 0, "value": 0, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [
+                    {"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+                    {"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [
+                    {"index": 1, "value": 255, "valueTwo": 256, "op": "SCMP_CMP_MASKED_EQ"},
+                    {"index": 2, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]}"#,
+        )
+        .unwrap();
+        let said: Vec<String> = parsed
+            .warnings
+            .iter()
+            .filter(|w| matches!(w, ProfileWarning::IneffectiveMask { .. }))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(said.len(), 3, "{said:#?}");
+        assert!(
+            said[0].starts_with("rule 2 (syscalls[1]: socket, socketpair): the SCMP_CMP_MASKED_EQ on argument 0 has mask (`value`) 0 and valueTwo 0, so every value matches"),
+            "{}", said[0]
+        );
+        assert_eq!(said[0].matches("argument 0").count(), 1, "{}", said[0]);
+        assert!(
+            said[1].starts_with("rule 3 (syscalls[2]: personality): the SCMP_CMP_MASKED_EQ on argument 0 has valueTwo 0x2 with bits outside its mask (`value`) 0x0, so no value matches"),
+            "{}", said[1]
+        );
+        assert!(
+            said[2].starts_with("rule 5 (syscalls[4]: ioctl): the SCMP_CMP_MASKED_EQ on argument 1 has valueTwo 0x100 with bits outside its mask (`value`) 0xff")
+                && said[2].contains("; the SCMP_CMP_MASKED_EQ on argument 2 has mask (`value`) 0 and valueTwo 0"),
+            "{}", said[2]
+        );
+        // What the warnings say is what the comparison does.
+        for rule in &parsed.profile.syscalls {
+            for arg in &rule.args {
+                let all = (0..64)
+                    .map(|bit| 1u64 << bit)
+                    .chain([0, u64::MAX])
+                    .all(|v| arg.holds_for(v));
+                let none = !(0..64)
+                    .map(|bit| 1u64 << bit)
+                    .chain([0, u64::MAX, 256])
+                    .any(|v| arg.holds_for(v));
+                match IneffectiveMask::of(arg) {
+                    Some(IneffectiveMask::MatchesAll { .. }) => assert!(all, "{arg}"),
+                    Some(IneffectiveMask::MatchesNone { .. }) => assert!(none, "{arg}"),
+                    None => assert!(!none, "{arg}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -78,10 +78,13 @@ impl fmt::Display for Located<'_> {
         else {
             return Ok(());
         };
-        if at.is_empty() {
-            write!(f, "{message} (line {line} column {column})")
-        } else {
-            write!(f, "{message} (at `{at}`, line {line} column {column})")
+        // serde_json has no position (line 0) for what a check of the whole
+        // profile refused after reading it: the message says where.
+        match (at.is_empty(), *line == 0) {
+            (true, true) => write!(f, "{message}"),
+            (true, false) => write!(f, "{message} (line {line} column {column})"),
+            (false, true) => write!(f, "{message} (at `{at}`)"),
+            (false, false) => write!(f, "{message} (at `{at}`, line {line} column {column})"),
         }
     }
 }
