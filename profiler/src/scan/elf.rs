@@ -38,7 +38,7 @@ const R_X86_64_IRELATIVE: u32 = 37;
 /// The most code a scan decodes: the analysis keeps each instruction
 /// decoded (about ten bytes of memory a byte of code), and the largest
 /// programs have tens of MiB of code.
-pub const MAX_CODE: u64 = 256 << 20;
+pub const MAX_CODE: u64 = 128 << 20;
 
 /// The most data searched for function pointers.
 pub const MAX_DATA: u64 = 1 << 30;
