@@ -525,3 +525,74 @@ fn hostile_runtime_specs_are_refused_in_a_line() {
         );
     }
 }
+
+/// The scan's syscalls of `program` with the cache in `cache` (`None`: no
+/// cache), or its one-line error.
+fn scan_on_host(program: &Path, cache: Option<&Path>) -> Result<BTreeSet<String>, String> {
+    let mut command = Command::new(profiler());
+    command.args(["scan", "--json"]);
+    match cache {
+        Some(dir) => command.env("XDG_CACHE_HOME", dir),
+        None => command.arg("--no-cache"),
+    };
+    let out = command
+        .arg(program)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scan");
+    if !out.status.success() {
+        return Err(stderr(&out));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    Ok(json["syscalls"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default())
+}
+
+/// A corrupt file carrying busybox's build id (no section headers) once
+/// made the cache hold "0 syscalls" for busybox: it is now an error, and
+/// the real busybox scans the same with the cache as without.
+#[test]
+fn a_corrupt_file_cannot_poison_the_scan_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let mut corrupt = fs::read("/bin/busybox").expect("/bin/busybox (busybox-static)");
+    corrupt[0x3c] = 0;
+    corrupt[0x3d] = 0;
+    let path = dir.path().join("corrupt");
+    fs::write(&path, &corrupt).expect("write");
+    let err = scan_on_host(&path, Some(&cache)).expect_err("a corrupt file is refused");
+    assert!(err.contains("no section headers"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let cached = scan_on_host(Path::new("/bin/busybox"), Some(&cache)).expect("scan");
+    let again = scan_on_host(Path::new("/bin/busybox"), Some(&cache)).expect("scan");
+    let fresh = scan_on_host(Path::new("/bin/busybox"), None).expect("scan");
+    assert!(fresh.len() > 100, "{fresh:?}");
+    assert_eq!(cached, fresh);
+    assert_eq!(again, fresh);
+}
+
+/// `scan` of what is not a regular file ends at once with one line.
+#[test]
+fn scanning_a_fifo_or_a_device_ends_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for (path, says) in [
+        (fifo.as_path(), "is a FIFO"),
+        (Path::new("/dev/zero"), "is a character device"),
+    ] {
+        let seen = run_measured(
+            &["scan".to_owned(), path.to_string_lossy().into_owned()],
+            dir.path(),
+            None,
+        );
+        assert_eq!(seen.status.code(), Some(2), "{}", seen.stderr);
+        assert_eq!(seen.stderr.lines().count(), 1, "{}", seen.stderr);
+        assert!(seen.stderr.contains(says), "{}", seen.stderr);
+        assert!(seen.elapsed < Duration::from_secs(5), "{:?}", seen.elapsed);
+    }
+}

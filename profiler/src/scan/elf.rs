@@ -36,7 +36,7 @@ const R_X86_64_RELATIVE: u32 = 8;
 const R_X86_64_IRELATIVE: u32 = 37;
 
 /// The most code a scan decodes: the analysis keeps each instruction
-/// decoded (about ten bytes of memory a byte of code), and the largest
+/// decoded (about 17 bytes of memory a byte of code), and the largest
 /// programs have tens of MiB of code.
 pub const MAX_CODE: u64 = 128 << 20;
 
