@@ -448,23 +448,272 @@ fn sigkill_of_a_container_recording_removes_the_container() {
             .args(["-H", &host, "rm", "-f", &name])
             .output();
         assert!(gone, "round {round}: {}", stderr(&output));
-        let labelled = Command::new("docker")
-            .args([
-                "-H",
-                &host,
-                "ps",
-                "-aq",
-                "--filter",
-                "label=io.syscall-profile.recording",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(stdout(&labelled).trim(), "", "round {round}");
+        // This run's: other tests record containers meanwhile.
+        let run_label = format!("rec-{pid}-");
+        assert_eq!(
+            labelled(&host, "io.syscall-profile.recording", &run_label),
+            Vec::<String>::new(),
+            "round {round}"
+        );
         assert!(
             fs::read_dir(dir.path()).unwrap().count() == 0,
             "round {round}: nothing written, nothing left"
         );
     }
+}
+
+/// The values of the label `key` on the containers that carry one starting
+/// with `prefix`, running or not.
+fn labelled(host: &str, key: &str, prefix: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["-H", host, "ps", "-a", "--filter"])
+        .arg(format!("label={key}"))
+        .arg("--format")
+        .arg(format!("{{{{.Label \"{key}\"}}}}"))
+        .output()
+        .unwrap();
+    stdout(&out)
+        .lines()
+        .filter(|v| v.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The recorder killed with SIGKILL once its container (run without --rm)
+/// has ended: while it scans the image for coverage, and once that is done,
+/// while it writes the profile (to a FIFO nobody reads, so that it is
+/// caught there). The engine kept the container, created with the recording
+/// profile, which allows every syscall (`docker start` would run it so):
+/// the run's guardian removes it, says so naming it, and leaves nothing
+/// else behind.
+#[test]
+fn sigkill_after_the_container_ended_removes_it() {
+    require_root();
+    let host = docker_host();
+    for writing in [false, true] {
+        let moment = if writing { "writing" } else { "coverage" };
+        let name = format!("sp-ended-{}-{moment}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        fs::create_dir(&tmp).unwrap();
+        let profile = dir.path().join("p.json");
+        if writing {
+            mkfifo(&profile);
+        }
+        let mut words = docker_run(&["--name", &name, IMAGE, "true"]);
+        words.retain(|w| w != "--rm");
+        let mut child = Command::new(profiler())
+            .args(["record", "-q", "-o"])
+            .arg(&profile)
+            .arg("--")
+            .args(&words)
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // The image is exported for the scan into TMPDIR: the container has
+        // ended and the run's cgroup is gone by then.
+        let export = || {
+            fs::read_dir(&tmp).unwrap().flatten().find_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("syscall-profile-image-").then_some(name)
+            })
+        };
+        let mut exported = None;
+        wait_for(Duration::from_secs(60), || {
+            exported = export();
+            exported.is_some()
+        });
+        // What the engine kept: the container, with the recording profile.
+        let inspect = Command::new("docker")
+            .args(["-H", &host, "inspect", "-f"])
+            .args(["{{.Id}} {{json .HostConfig.SecurityOpt}}", &name])
+            .output()
+            .unwrap();
+        let kept = stdout(&inspect);
+        let id = kept
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if writing {
+            // The scan is over once its directory is gone; then the profile
+            // is opened, which waits for a reader of the FIFO.
+            wait_for(Duration::from_secs(60), || {
+                export().is_none() && opening_a_fifo(pid)
+            });
+            assert!(
+                opening_a_fifo(pid),
+                "{moment}: the profile's FIFO was not being opened"
+            );
+        }
+        child.kill().unwrap();
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        // The run's own containers and the scan's helper, by their labels.
+        let run_label = format!("rec-{pid}-");
+        let export_dir = exported.clone().unwrap_or_default();
+        let clean = wait_for(Duration::from_secs(20), || {
+            container_state(&host, &name).is_none()
+                && labelled(&host, "io.syscall-profile.recording", &run_label).is_empty()
+                && labelled(&host, "io.syscall-profile.scan", &export_dir).is_empty()
+                && dir_entries(&tmp).is_empty()
+                && cgroups_left_by(pid).is_empty()
+        });
+        let state = container_state(&host, &name);
+        let _ = Command::new("docker")
+            .args(["-H", &host, "rm", "-f", &name])
+            .output();
+        assert!(
+            exported.is_some(),
+            "{moment}: the export was not seen: {err}"
+        );
+        assert!(
+            kept.contains("SCMP_ACT_ALLOW") && id.len() >= 12,
+            "{moment}: the ended container, with the recording profile: {kept:?} {err}"
+        );
+        assert!(
+            clean,
+            "{moment}: left: container {name} {state:?}, {:?}, {:?}: {err}",
+            labelled(&host, "io.syscall-profile.recording", &run_label),
+            dir_entries(&tmp)
+        );
+        assert!(
+            err.lines().any(|l| l.contains("guardian")
+                && l.contains(&format!("removed the container(s) {}", &id[..12]))
+                && l.contains("created with the recording profile")),
+            "{moment}: the guardian names the container {id}: {err}"
+        );
+        assert!(
+            fs::read_dir(dir.path()).unwrap().count() == if writing { 2 } else { 1 },
+            "{moment}: no profile written, nothing else left: {:?}",
+            dir_entries(dir.path())
+        );
+    }
+}
+
+/// Makes a FIFO at `path`: an output the tool waits at until a reader
+/// comes, which never does here.
+fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.to_string_lossy().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+/// Whether a thread of process `pid` waits in the kernel for the other end
+/// of a FIFO it opens.
+fn opening_a_fifo(pid: u32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks.flatten().any(|t| {
+                fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w == "wait_for_partner")
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// With --keep-running, the recorder killed with SIGKILL after it left the
+/// container running (while it writes the profile, to a FIFO nobody
+/// reads): the container goes on, as asked, and since the recorder can no
+/// longer say so, its guardian does, naming it.
+#[test]
+fn sigkill_after_keep_running_names_the_running_container() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-keptkill-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+    mkfifo(&profile);
+    let words = docker_run(&["-d", "--name", &name, IMAGE, "sleep", "60"]);
+    let mut child = Command::new(profiler())
+        .args(["record", "-q", "--no-coverage", "--duration", "2s"])
+        .args(["--keep-running", "-o"])
+        .arg(&profile)
+        .arg("--")
+        .args(&words)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let caught = wait_for(Duration::from_secs(60), || opening_a_fifo(pid));
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    let state = container_state(&host, &name);
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    assert!(caught, "the profile's FIFO was not being opened: {err}");
+    assert_eq!(state, Some(true), "left running, as asked: {err}");
+    assert!(
+        err.lines().any(|l| l.contains("guardian")
+            && l.contains(&format!("left the container {name}"))
+            && l.contains("running under the recording profile")
+            && l.contains("--keep-running")),
+        "the guardian names the container left running: {err}"
+    );
+}
+
+/// The same for `check -- CMD`: killed with SIGKILL while it writes its
+/// JUnit report (to a FIFO nobody reads), after the recorded container
+/// (run without --rm) ended and was named as created with the recording
+/// profile: the guardian removes it, naming it.
+#[test]
+fn sigkill_of_check_after_the_container_ended_removes_it() {
+    require_root();
+    let host = docker_host();
+    let name = format!("sp-checkkill-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.json");
+    fs::write(&policy, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+    let junit = dir.path().join("junit.xml");
+    mkfifo(&junit);
+    let mut words = docker_run(&["--name", &name, IMAGE, "true"]);
+    words.retain(|w| w != "--rm");
+    let mut child = Command::new(profiler())
+        .args(["check", "-q", "--policy"])
+        .arg(&policy)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--")
+        .args(&words)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let caught = wait_for(Duration::from_secs(60), || opening_a_fifo(pid));
+    let inspect = Command::new("docker")
+        .args(["-H", &host, "inspect", "-f"])
+        .args(["{{.Id}} {{json .HostConfig.SecurityOpt}}", &name])
+        .output()
+        .unwrap();
+    let kept = stdout(&inspect);
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    let gone = wait_for(Duration::from_secs(20), || {
+        container_state(&host, &name).is_none() && cgroups_left_by(pid).is_empty()
+    });
+    let _ = Command::new("docker")
+        .args(["-H", &host, "rm", "-f", &name])
+        .output();
+    assert!(caught, "the report's FIFO was not being opened: {err}");
+    let id = kept.split_whitespace().next().unwrap_or_default();
+    assert!(
+        kept.contains("SCMP_ACT_ALLOW") && id.len() >= 12,
+        "the ended container, with the recording profile: {kept:?} {err}"
+    );
+    assert!(gone, "the container {name} was left: {err}");
+    assert!(
+        err.lines().any(|l| l.contains("guardian")
+            && l.contains(&format!("removed the container(s) {}", &id[..12]))
+            && l.contains("created with the recording profile")),
+        "the guardian names the container {id}: {err}"
+    );
 }
 
 /// A record of a container says what it added to the user's command.

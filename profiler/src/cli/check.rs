@@ -12,7 +12,7 @@ use crate::{
     output::Output,
     profile::Profile,
     recording::{self, RecordOptions},
-    session::{process::RunAs, redact},
+    session::{guardian::Guardian, process::RunAs, redact},
 };
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +114,10 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             .collect::<Vec<_>>(),
     );
     let mut run_coverage = None;
+    // The recording's guardian, held until the check is done: a recorded
+    // container the engine kept, with the recording profile, is removed
+    // should the tool be killed before then.
+    let mut _guardian = None;
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
@@ -124,6 +128,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
                 args.coverage.is_some(),
             )?;
             run_coverage = recording.2;
+            _guardian = Some(recording.3);
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
             let record_again = match &args.save_observed {
                 Some(_) => None,
@@ -192,14 +197,15 @@ fn load(path: &Path) -> Result<Profile, CheckError> {
 }
 
 /// Records `command` with the tool's recorder, writing its profile to
-/// `output` if given (kept in memory otherwise); the profile and the
-/// command's exit status.
+/// `output` if given (kept in memory otherwise); the profile, the
+/// command's exit status, its coverage and the run's guardian (see
+/// [`recording::Recording::guardian`]).
 fn record(
     command: &[OsString],
     output: Option<PathBuf>,
     user: Option<RunAs>,
     coverage: bool,
-) -> Result<(Profile, i32, Option<crate::coverage::Coverage>), CheckError> {
+) -> Result<(Profile, i32, Option<crate::coverage::Coverage>, Guardian), CheckError> {
     let mut options = RecordOptions::new(command.to_vec());
     // Scanned only for the gate (a container's image is exported for it).
     options.coverage = coverage;
@@ -218,7 +224,12 @@ fn record(
     if recording.observation.events.lost_track() {
         return Err(CheckError::Incomplete);
     }
-    Ok((recording.profile, recording.exit_code, recording.coverage))
+    Ok((
+        recording.profile,
+        recording.exit_code,
+        recording.coverage,
+        recording.guardian,
+    ))
 }
 
 /// A percentage, 0 to 100.

@@ -198,6 +198,10 @@ pub struct Enforcement {
     /// For a container: the default of its engine (from the engine's
     /// version), whose capabilities the profile was evaluated with.
     pub engine_default: Option<String>,
+    /// With `--complain`: the recording's guardian, which removes a
+    /// recorded container left with the recording profile should the tool
+    /// be killed before `enforce` is done; released with this.
+    pub guardian: Option<crate::session::guardian::Guardian>,
 }
 
 /// Shows denials live on a terminal, each (name, table) once, and each
@@ -346,6 +350,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         complain: false,
         escapes,
         engine_default: engine_default.map(|b| b.describe()),
+        guardian: None,
     })
 }
 
@@ -453,10 +458,13 @@ async fn run(
     warnings.extend(events.warnings(Watch::Enforcing, &words));
     drop(watch);
     warnings.append(&mut notes);
-    let removal = match target {
+    let (removal, guardian) = match target {
         Target::Container { .. } => session.close_after_engine(Duration::from_secs(5)),
         Target::Native { .. } => session.close(),
     };
+    // The container ran under the profile being enforced, not the
+    // recording's: with its cgroup gone there is nothing left to guard.
+    guardian.release();
     warnings.extend(session::said_of_close(removal));
     // Served until the last process of the run is gone, so that none
     // waits on a refusal without an answer.
@@ -1072,6 +1080,7 @@ async fn complain(
         warnings,
         complain: true,
         engine_default: engine_default.map(|b| b.describe()),
+        guardian: Some(recording.guardian),
     })
 }
 

@@ -7,7 +7,8 @@
 //! a container still running is stopped (unless `--keep-running` asks
 //! otherwise, which is then said, naming it), a stopped one the engine did
 //! not remove is named with the command that removes it, and the guardian
-//! removes them all should the recorder be killed.
+//! removes them all should the recorder be killed, until the recorder has
+//! said what became of them (see [`crate::recording::Recording::guardian`]).
 
 use std::{
     ffi::OsString,
@@ -55,10 +56,13 @@ pub struct ContainerRecording {
 }
 
 impl ContainerRecording {
-    /// Prepares the run to start below `cgroup`, under the recording profile.
+    /// Prepares the run to start below `cgroup`, under the recording profile
+    /// (and, with `keep_running`, to be left running if it still runs when
+    /// the recording ends).
     pub fn prepare(
         engine_run: EngineRun,
         cgroup: &RunCgroup,
+        keep_running: bool,
     ) -> Result<ContainerRecording, RecordError> {
         let mut profile = tempfile::tempfile().map_err(RecordError::TempFile)?;
         profile
@@ -96,11 +100,18 @@ impl ContainerRecording {
             .iter()
             .map(|w| w.to_string_lossy().into_owned())
             .collect();
+        let at_the_end = match keep_running {
+            false => "the container is stopped when the recording ends",
+            true => {
+                "a container still running when the recording ends is left running under it \
+                 (--keep-running)"
+            }
+        };
         let notice = format!(
             "recording the container: added `{cgroup_option} {cgroup_value}` (watched from \
              before the container exists), `{}` (its install marks where the profile starts; \
              clone3 gets ENOSYS there, as under the learned profile, so that the libc takes \
-             clone; the container is stopped when the recording ends) and `--label {label}`",
+             clone; {at_the_end}) and `--label {label}`",
             seccomp_words.join(" ")
         );
         let runtime = engine_run.runtime();
@@ -156,21 +167,38 @@ impl ContainerRecording {
     /// Once the recording is over: stops a container still running (unless
     /// `keep_running`), and makes sure none created with the recording
     /// profile is left to be started again without a word. Returns what the
-    /// user must be told, and whether a container was kept running.
-    pub fn settle(&self, still_running: bool, keep_running: bool) -> (Vec<String>, bool) {
+    /// user must be told and, when a container was kept running, what the
+    /// guardian says of it should the tool be killed before it told.
+    pub fn settle(&self, still_running: bool, keep_running: bool) -> (Vec<String>, Option<Duty>) {
         let mut said = Vec::new();
         let engine = self.engine_run.run.engine;
         let containers = self.containers();
         if still_running && keep_running {
+            let mut kept = Vec::new();
             for c in &containers {
+                let stop = engine.stop_hint(&c.id[..c.id.len().min(12)]);
                 said.push(format!(
                     "the container {c} is still running, under the recording profile, which \
-                     allows every syscall (--keep-running); stop it with `{}` and run it again \
-                     under the learned profile",
-                    engine.stop_hint(&c.id[..c.id.len().min(12)])
+                     allows every syscall (--keep-running); stop it with `{stop}` and run it \
+                     again under the learned profile"
+                ));
+                kept.push(format!(
+                    "left the container {c} running under the recording profile, which allows \
+                     every syscall, as --keep-running asked (stop it with `{stop}`)"
                 ));
             }
-            return (said, true);
+            if kept.is_empty() {
+                // The engine did not answer: the run's label still names it.
+                kept.push(format!(
+                    "left the container labelled {} running under the recording profile, which \
+                     allows every syscall, as --keep-running asked",
+                    self.label
+                ));
+            }
+            let announce = Duty::Announce {
+                text: kept.join("; "),
+            };
+            return (said, Some(announce));
         }
         if still_running {
             for c in &containers {
@@ -205,7 +233,7 @@ impl ContainerRecording {
                 engine.remove_hint(&c.name)
             ));
         }
-        (said, false)
+        (said, None)
     }
 }
 

@@ -32,6 +32,7 @@ use crate::{
         self, GRACE, Kind, Session, SessionError, Stop, Supervised,
         ebpf::{self, TracerError},
         events::Watch,
+        guardian::{Duty, Guardian},
         process::{self, CommandError, RunAs},
         redact,
     },
@@ -184,6 +185,13 @@ pub struct Recording {
     pub coverage: Option<Coverage>,
     /// What the captured argument values became in the profile.
     pub learned: Learned,
+    /// The run's guardian, still in charge of what the run made outside
+    /// its cgroup: a recorded container the engine keeps (no `--rm`) holds
+    /// the recording profile, which allows every syscall, and is removed by
+    /// the guardian should the tool be killed before the command using the
+    /// recording is done. Dropping the recording (or this) releases it:
+    /// keep it until the command's last output is written.
+    pub guardian: Guardian,
 }
 
 /// What a container's runtime contributed to its profile.
@@ -382,6 +390,8 @@ struct Ran {
     runtime: Option<(Engine, String)>,
     /// For a container: the run, whose image holds its programs.
     container: Option<EngineRun>,
+    /// The run's guardian, its cgroup duty done (see [`Recording::guardian`]).
+    guardian: Guardian,
 }
 
 /// Runs the command in a fresh watched cgroup, supervised until it ends,
@@ -391,7 +401,8 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     let (target, boundary) = match planned {
         Planned::Native(path) => (Target::Native(path), Boundary::Everything),
         Planned::Container(engine_run) => {
-            let recording = ContainerRecording::prepare(engine_run, session.cgroup())?;
+            let recording =
+                ContainerRecording::prepare(engine_run, session.cgroup(), options.keep_running)?;
             session.guard(&recording.guardian_duty())?;
             (
                 Target::Container(Box::new(recording)),
@@ -471,7 +482,8 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     let duration = started.elapsed();
     progress.finish();
     warnings.append(&mut notes);
-    warnings.extend(close(session, &target, options.keep_running));
+    let (said, guardian) = close(session, &target, options.keep_running);
+    warnings.extend(said);
     let observation = tracer.snapshot()?;
     let (executable, runtime, container) = match target {
         Target::Native(path) => (Some(path), None, None),
@@ -495,6 +507,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
         executable,
         runtime,
         container,
+        guardian,
     })
 }
 
@@ -538,20 +551,30 @@ fn spawn(
 
 /// Ends the run: a container still running is stopped (or kept, with
 /// --keep-running), what the command left running is killed, the cgroup
-/// removed. Returns what the user must be told.
-fn close(session: Session, target: &Target, keep_running: bool) -> Vec<String> {
+/// removed. Returns what the user must be told, and the run's guardian,
+/// which still removes the recorded containers should the tool be killed
+/// before it told (a kept one it names instead).
+fn close(session: Session, target: &Target, keep_running: bool) -> (Vec<String>, Guardian) {
     let mut warnings = Vec::new();
-    let removal = match target {
+    let (removal, guardian) = match target {
         Target::Container(recording) => {
             // A container still running now outlived its CLI (`wait`
             // interrupted, --sig-proxy=false, the daemon gone).
             let still_running = !session.cgroup().processes().is_empty();
             let (said, kept) = recording.settle(still_running, keep_running);
             warnings.extend(said);
-            if kept {
-                session.close_keeping().map(|()| Vec::new())
-            } else {
-                session.close_after_engine(Duration::from_secs(5))
+            match kept {
+                Some(announce) => {
+                    let (removal, mut guardian) = session.close_keeping();
+                    // Kept on request: named, not removed, should the tool
+                    // be killed now; both in one write, so that the guardian
+                    // never does one without the other. (A guardian whose
+                    // pipe is gone is gone: nothing to tell it.)
+                    let _ =
+                        guardian.watch_all(&[announce, Duty::withdraw(&recording.guardian_duty())]);
+                    (removal.map(|()| Vec::new()), guardian)
+                }
+                None => session.close_after_engine(Duration::from_secs(5)),
             }
         }
         // Whatever the command left running is killed, so that the cgroup
@@ -560,7 +583,7 @@ fn close(session: Session, target: &Target, keep_running: bool) -> Vec<String> {
         Target::Native(_) => session.close(),
     };
     warnings.extend(session::said_of_close(removal));
-    warnings
+    (warnings, guardian)
 }
 
 /// Turns what was counted into the profile and the stats, completed by the
@@ -580,6 +603,7 @@ fn conclude(
         executable,
         runtime,
         container,
+        mut guardian,
     } = ran;
     let command_words: Vec<String> = redact::command_line(
         &options
@@ -616,7 +640,13 @@ fn conclude(
                 (!programs.is_empty())
                     .then(|| coverage::of(&programs, &syscalls, interrupt.as_ref()))
             }
-            Some(run) => container_coverage(run, &observation, options.quiet, interrupt.as_ref()),
+            Some(run) => container_coverage(
+                run,
+                &observation,
+                options.quiet,
+                &mut guardian,
+                interrupt.as_ref(),
+            ),
         })
         .flatten();
     if let Some(coverage) = &coverage {
@@ -730,6 +760,7 @@ fn conclude(
         coverage,
         learned,
         export_notes,
+        guardian,
     })
 }
 
@@ -773,14 +804,16 @@ fn scanned_programs(
 }
 
 /// The coverage of a container recording: the programs the container
-/// executed, scanned inside its image (exported for it, under a guardian of
-/// its own: the run's has gone with its cgroup), against the syscalls the
-/// workload made after the runtime's `execve`. None when the container ran
-/// no program (it failed to start).
+/// executed, scanned inside its image (exported for it, under the run's
+/// guardian, which meanwhile still removes the recorded container should
+/// the tool be killed), against the syscalls the workload made after the
+/// runtime's `execve`. None when the container ran no program (it failed
+/// to start).
 fn container_coverage(
     run: &EngineRun,
     observation: &Observation,
     quiet: bool,
+    guardian: &mut Guardian,
     interrupt: Option<&session::interrupt::Interrupt>,
 ) -> Option<Coverage> {
     let executed: Vec<String> = observation
@@ -808,25 +841,13 @@ fn container_coverage(
         );
     }
     let observed = names_of(&observation.calls);
-    Some(match session::guardian::Guardian::spawn() {
-        Ok(mut guardian) => {
-            let container = coverage::ContainerImage {
-                engine: &engine,
-                image: &image,
-            };
-            let coverage =
-                coverage::of_container(&container, &programs, &observed, &mut guardian, interrupt);
-            guardian.release();
-            coverage
-        }
-        Err(e) => Coverage {
-            errors: vec![format!(
-                "the image {image}: cannot start the guardian process (it cleans up should this \
-                 tool be killed): {e}"
-            )],
-            ..Coverage::default()
-        },
-    })
+    let container = coverage::ContainerImage {
+        engine: &engine,
+        image: &image,
+    };
+    Some(coverage::of_container(
+        &container, &programs, &observed, guardian, interrupt,
+    ))
 }
 
 /// The default profile `--include reachable` adds within, and the

@@ -13,7 +13,10 @@
 //! tool would have: kills the command's cgroup, removes a container created
 //! with the recording profile (or for a scan of an image), removes the
 //! directory an image was exported into, and says so on the tool's standard
-//! error.
+//! error. A duty the tool has done itself (a cgroup it removed) is
+//! withdrawn; the run's guardian outlives its cgroup, so that a recorded
+//! container the engine keeps is removed should the tool die before it has
+//! said what became of it (one kept running on request is only named).
 //!
 //! If the guardian is killed too, the next run finds the stale cgroup and
 //! cleans it (see [`super::cgroup::remove_stale`]).
@@ -41,7 +44,7 @@ const LATE_CONTAINER_LOOKS: u32 = 10;
 const LATE_CONTAINER_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the guardian does if the tool dies.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Duty {
     /// Kill everything in this cgroup and remove it.
@@ -60,8 +63,24 @@ pub enum Duty {
     /// Remove this directory, which the tool made (e.g. an image's
     /// filesystem exported for a scan), with everything in it.
     Directory { path: PathBuf },
+    /// Nothing to undo, but something to tell: a container left running on
+    /// request (`--keep-running`) is named, since the tool cannot say so
+    /// any more. Said as what the guardian did ("left … running").
+    Announce { text: String },
+    /// The tool did this duty itself, or it no longer applies (a cgroup kept
+    /// on request): forget it.
+    Withdraw { duty: Box<Duty> },
     /// The tool ended normally: nothing to do.
     Done,
+}
+
+impl Duty {
+    /// The duty that takes `duty` back.
+    pub fn withdraw(duty: &Duty) -> Duty {
+        Duty::Withdraw {
+            duty: Box::new(duty.clone()),
+        }
+    }
 }
 
 /// The tool's end of the guardian.
@@ -99,18 +118,42 @@ impl Guardian {
 
     /// Hands the guardian a duty for the case the tool dies.
     pub fn watch(&mut self, duty: &Duty) -> io::Result<()> {
+        self.watch_all(std::slice::from_ref(duty))
+    }
+
+    /// Hands the guardian several duties at once: in one write, so that a
+    /// tool killed meanwhile has handed over all of them or none (a pipe
+    /// takes a write of up to `PIPE_BUF` bytes whole).
+    pub fn watch_all(&mut self, duties: &[Duty]) -> io::Result<()> {
         let Some(pipe) = self.pipe.as_mut() else {
             return Ok(());
         };
-        let mut line = serde_json::to_string(duty).map_err(io::Error::other)?;
-        line.push('\n');
-        pipe.write_all(line.as_bytes())?;
+        let mut lines = String::new();
+        for duty in duties {
+            lines.push_str(&serde_json::to_string(duty).map_err(io::Error::other)?);
+            lines.push('\n');
+        }
+        pipe.write_all(lines.as_bytes())?;
         pipe.flush()
+    }
+
+    /// Takes back a duty handed over before (see [`Duty::Withdraw`]).
+    pub fn withdraw(&mut self, duty: &Duty) -> io::Result<()> {
+        self.watch(&Duty::withdraw(duty))
     }
 
     /// The tool cleaned up itself: the guardian can go.
     pub fn release(self) {
         drop(self);
+    }
+}
+
+impl std::fmt::Debug for Guardian {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guardian")
+            .field("pid", &self.child.id())
+            .field("released", &self.pipe.is_none())
+            .finish()
     }
 }
 
@@ -143,6 +186,7 @@ pub fn serve() -> i32 {
         let Ok(line) = line else { break };
         match serde_json::from_str::<Duty>(&line) {
             Ok(Duty::Done) => return 0,
+            Ok(Duty::Withdraw { duty }) => duties.retain(|d| *d != *duty),
             Ok(duty) => duties.push(duty),
             Err(_) => continue,
         }
@@ -165,9 +209,19 @@ pub fn serve() -> i32 {
         }
     }
     for duty in &duties {
-        if let Duty::Cgroup { path } = duty {
+        // One the tool removed just before it died is gone already.
+        if let Duty::Cgroup { path } = duty
+            && path.exists()
+        {
             said.push(super::cgroup::kill_and_remove(path));
         }
+    }
+    said.extend(duties.iter().filter_map(|duty| match duty {
+        Duty::Announce { text } => Some(text.clone()),
+        _ => None,
+    }));
+    if said.is_empty() {
+        said.push("found nothing left to clean up".to_owned());
     }
     let _ = writeln!(
         io::stderr().lock(),

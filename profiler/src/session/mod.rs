@@ -6,8 +6,9 @@
 //! fresh cgroup ([`cgroup`]), starts the command inside it ([`process`]), and
 //! supervises it until it ends: signals are passed on, a deadline stops it
 //! (SIGTERM, then SIGKILL after a grace period, each said once), and a
-//! callback runs on every tick. At the end the cgroup is emptied and removed
-//! and the guardian released. What each use adds (the eBPF program it
+//! callback runs on every tick. At the end the cgroup is emptied and removed,
+//! and the guardian handed back to the use, which releases it once nothing
+//! the run made is left unsaid (a recorded container the engine keeps). What each use adds (the eBPF program it
 //! attaches, what it reads at the end) stays with the use.
 
 pub mod cgroup;
@@ -186,36 +187,61 @@ impl Session {
     }
 
     /// Ends a native run: whatever the command left running is killed (and
-    /// returned, named), the cgroup removed, the guardian released.
-    pub fn close(self) -> Result<Vec<Leftover>, CgroupError> {
-        let Session {
-            cgroup, guardian, ..
-        } = self;
-        let result = cgroup.remove();
-        guardian.release();
-        result
+    /// returned, named), the cgroup removed. The guardian is handed back,
+    /// its cgroup duty done: see [`Session::close_after_engine`].
+    pub fn close(self) -> (Result<Vec<Leftover>, CgroupError>, Guardian) {
+        self.close_with(RunCgroup::remove)
     }
 
     /// Ends a container run: the engine gets `patience` to end and remove
-    /// the container; what still runs then is killed.
-    pub fn close_after_engine(self, patience: Duration) -> Result<Vec<Leftover>, CgroupError> {
-        let Session {
-            cgroup, guardian, ..
-        } = self;
-        let result = cgroup.remove_after_engine(patience);
-        guardian.release();
-        result
+    /// the container; what still runs then is killed. The guardian is
+    /// handed back, not released: what the run made outside its cgroup (a
+    /// container the engine keeps, with the recording profile) stays in
+    /// its care until the caller has said what became of it.
+    pub fn close_after_engine(
+        self,
+        patience: Duration,
+    ) -> (Result<Vec<Leftover>, CgroupError>, Guardian) {
+        self.close_with(|cgroup| cgroup.remove_after_engine(patience))
     }
 
     /// Ends a run whose container was kept running on request: the cgroup
-    /// stays, marked so that later runs leave it alone.
-    pub fn close_keeping(self) -> Result<(), CgroupError> {
+    /// stays, marked so that later runs leave it alone, and the guardian,
+    /// handed back, no longer kills it.
+    pub fn close_keeping(self) -> (Result<(), CgroupError>, Guardian) {
         let Session {
-            cgroup, guardian, ..
+            cgroup,
+            mut guardian,
+            ..
         } = self;
+        let duty = Duty::Cgroup {
+            path: cgroup.path().to_owned(),
+        };
         let result = cgroup.keep();
-        guardian.release();
-        result
+        // Should the pipe be gone, the guardian is too.
+        let _ = guardian.withdraw(&duty);
+        (result, guardian)
+    }
+
+    /// Removes the cgroup with `remove`; once it is gone, the guardian
+    /// forgets it.
+    fn close_with(
+        self,
+        remove: impl FnOnce(RunCgroup) -> Result<Vec<Leftover>, CgroupError>,
+    ) -> (Result<Vec<Leftover>, CgroupError>, Guardian) {
+        let Session {
+            cgroup,
+            mut guardian,
+            ..
+        } = self;
+        let duty = Duty::Cgroup {
+            path: cgroup.path().to_owned(),
+        };
+        let result = remove(cgroup);
+        if result.is_ok() {
+            let _ = guardian.withdraw(&duty);
+        }
+        (result, guardian)
     }
 }
 
