@@ -10,7 +10,7 @@ use crate::{
     exit,
     profile::{Profile, SyscallSet},
     scan::image,
-    session::guardian::Guardian,
+    session::{guardian::Guardian, interrupt::Interrupt},
 };
 
 #[derive(Debug, clap::Args)]
@@ -166,13 +166,15 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
         .runnable_names()
         .into_iter()
         .collect();
+    // A signal ends the export and the scan at once, in good order.
+    let interrupt = Interrupt::catch().ok();
     let (coverage, program) = match &args.image {
         None => {
             // The caller asks only with one of --reachable and --image.
             let program = args.reachable.clone().unwrap_or_default();
             let shown = program.display().to_string();
             (
-                coverage::of(std::slice::from_ref(&program), &allowed, None),
+                coverage::of(std::slice::from_ref(&program), &allowed, interrupt.as_ref()),
                 shown,
             )
         }
@@ -185,8 +187,8 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
             })?;
             let engine = args.engine.engine();
             let scan_error = |e: crate::scan::ScanError| Error::Scan(e.to_string());
-            let exported =
-                image::export(&engine, reference, &mut guardian, None).map_err(scan_error)?;
+            let exported = image::export(&engine, reference, &mut guardian, interrupt.as_ref())
+                .map_err(scan_error)?;
             let name = args.reachable.as_ref().map(|p| p.to_string_lossy());
             let program = image::program(&exported, name.as_deref()).map_err(scan_error)?;
             let coverage = coverage::of_exported(
@@ -194,7 +196,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
                 reference,
                 std::slice::from_ref(&program),
                 &allowed,
-                None,
+                interrupt.as_ref(),
             );
             drop(exported);
             guardian.release();
@@ -203,6 +205,11 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
     };
     if let Some(e) = coverage.errors.first() {
         return Err(Error::Scan(format!("cannot scan {e}")));
+    }
+    if let Some(signal) = coverage.interrupted {
+        return Err(Error::Scan(format!(
+            "the scan was interrupted by signal {signal}"
+        )));
     }
     Ok(ProfileCoverage {
         profile: path.clone(),
