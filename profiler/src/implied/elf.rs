@@ -99,7 +99,11 @@ pub fn detect_runtime(path: &Path) -> Result<Option<Runtime>, DetectError> {
         bytes: u64::MAX,
         what: "a program",
     };
-    let mut file = crate::input::open(path, limit)?.file;
+    let mut file = match crate::input::open(path, limit) {
+        Ok(opened) => opened.file,
+        Err(crate::input::InputError::Open { source, .. }) => return Err(read_error(source)),
+        Err(other) => return Err(other.into()),
+    };
     let mut magic = [0u8; 4];
     match file.read_exact(&mut magic) {
         Ok(()) if magic == *b"\x7fELF" => {}
