@@ -32,7 +32,10 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// A shell script whose command exits at once, leaving a background child
 /// that makes `getcpu` a second later.
 fn detached_getcpu() -> String {
-    format!("(sleep 1; exec {} getcpu) & exit 0", sample("call").display())
+    format!(
+        "(sleep 1; exec {} getcpu) & exit 0",
+        sample("call").display()
+    )
 }
 
 /// `syscall-profile ARGS`, killed (and the test failed) after `limit`.
@@ -140,9 +143,10 @@ fn record_follows_a_detached_child_unless_until_command() {
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("were still running in the watched cgroup when the command exited, and \
-                      were killed: ")
-            && (err.contains("sh (pid ") || err.contains("sleep (pid ")),
+        err.contains(
+            "were still running in the watched cgroup when the command exited, and \
+                      were killed: "
+        ) && (err.contains("sh (pid ") || err.contains("sleep (pid ")),
         "the child is killed and named: {err}"
     );
     assert!(!names_in(&profile).contains("getcpu"), "{err}");
@@ -214,15 +218,19 @@ fn duration_bounds_the_wait() {
     assert_eq!(output.status.code(), Some(7), "the command's status: {err}");
     assert!(took < Duration::from_secs(10), "took {took:?}: {err}");
     assert!(
-        err.contains("the recording ended at its --duration: sent SIGTERM to the 1 process(es) \
-                      the command left running: sleep (pid "),
+        err.contains(
+            "the recording ended at its --duration: sent SIGTERM to the 1 process(es) \
+                      the command left running: sleep (pid "
+        ),
         "{err}"
     );
     assert!(
         err.contains("outlived the command, and the run waited for them until it was ended"),
         "{err}"
     );
-    assert!(names_in(&profile).contains("nanosleep") || names_in(&profile).contains("clock_nanosleep"));
+    assert!(
+        names_in(&profile).contains("nanosleep") || names_in(&profile).contains("clock_nanosleep")
+    );
 }
 
 /// (c) SIGTERM to the recorder while it waits for a daemon that handles

@@ -475,9 +475,7 @@ async fn run(
         Target::Native { .. } => options.until.unwrap_or_default(),
         Target::Container { .. } => Until::Command,
     };
-    let deadline = options
-        .duration
-        .map(|d| tokio::time::Instant::now() + d);
+    let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     let mut notes = Vec::new();
     let exit_code = session
         .supervise(

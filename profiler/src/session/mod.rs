@@ -429,10 +429,7 @@ impl Session {
         let passed = match (signalled.is_empty(), own_group.is_some()) {
             (true, true) => format!("{name} came from the terminal"),
             (true, false) => format!("{name} came"),
-            (false, _) => format!(
-                "passed {name} on to {}",
-                cgroup::describe(&signalled)
-            ),
+            (false, _) => format!("passed {name} on to {}", cgroup::describe(&signalled)),
         };
         format!(
             "{passed}; what still runs in {} s is killed (SIGKILL); a second signal kills it now",
