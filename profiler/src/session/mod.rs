@@ -427,7 +427,7 @@ impl Session {
         let signalled = self.cgroup.signal_members(caught.signal, own_group);
         let name = signal_name(caught.signal);
         let passed = match (signalled.is_empty(), own_group.is_some()) {
-            (true, true) => format!("{name} came from the terminal"),
+            (true, true) => format!("the terminal sent {name} to them"),
             (true, false) => format!("{name} came"),
             (false, _) => format!("passed {name} on to {}", cgroup::describe(&signalled)),
         };
