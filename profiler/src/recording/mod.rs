@@ -621,9 +621,10 @@ fn close(session: Session, target: &Target, keep_running: bool) -> (Vec<String>,
                 None => session.close_after_engine(Duration::from_secs(5)),
             }
         }
-        // Whatever the command left running is killed, so that the cgroup
-        // can go and the recording has an end; what it did until then is
-        // counted.
+        // Whatever the command left running (with `--until command`; with
+        // `--until tree` nothing is left by now) is killed, so that the
+        // cgroup can go and the recording has an end; what it did until
+        // then is counted.
         Target::Native(_) => session.close(),
     };
     warnings.extend(session::said_of_close(removal));
