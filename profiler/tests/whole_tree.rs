@@ -118,11 +118,24 @@ fn record_follows_a_detached_child_unless_until_command() {
             && err.contains("waiting for them to end"),
         "the wait is said: {err}"
     );
-    assert!(
-        err.contains(" process(es) outlived the command, and the run waited for them to end: ")
-            && err.contains("call (pid "),
-        "the summary names what outlived the command: {err}"
-    );
+    // The same processes, by pid (their names may have changed since: a
+    // forked shell runs a program).
+    let pids = |line: &str| -> Vec<String> {
+        line.split("(pid ")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next().map(str::to_owned))
+            .collect()
+    };
+    let waited = err
+        .lines()
+        .find(|l| l.contains("the command exited; "))
+        .unwrap_or_default();
+    let summary = err
+        .lines()
+        .find(|l| l.contains("outlived the command, and the run waited for them to end: "))
+        .unwrap_or_else(|| panic!("the summary names what outlived the command: {err}"));
+    assert!(!pids(waited).is_empty(), "{err}");
+    assert_eq!(pids(waited), pids(summary), "{err}");
     assert!(!err.contains("were killed"), "{err}");
 
     let profile = dir.path().join("command.json");
