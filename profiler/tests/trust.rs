@@ -675,8 +675,9 @@ fn a_profile_refusing_execve_is_refused_before_the_run() {
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["execve"]);
 }
 
-/// Leftover processes are named, as `ps` would; enforce says so too; the
-/// denial report gives the rule to add without a second run.
+/// Leftover processes (`--until command`: killed when the command exits)
+/// are named, as `ps` would; enforce says so too; the denial report gives
+/// the rule to add without a second run.
 #[test]
 fn leftovers_and_denials_are_named() {
     require_root();
@@ -684,6 +685,8 @@ fn leftovers_and_denials_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let output = run([
         "record",
+        "--until",
+        "command",
         "-o",
         dir.path().join("p.json").to_str().unwrap(),
         "--",
@@ -692,7 +695,7 @@ fn leftovers_and_denials_are_named() {
         "sleep 30 & sleep 0.3",
     ]);
     let err = stderr(&output);
-    assert!(err.contains("sleep (pid "), "{err}");
+    assert!(err.contains("were killed: sleep (pid "), "{err}");
     let allow = dir.path().join("allow.json");
     fs::write(
         &allow,
@@ -701,6 +704,8 @@ fn leftovers_and_denials_are_named() {
     .unwrap();
     let output = run([
         "enforce",
+        "--until",
+        "command",
         "--profile",
         allow.to_str().unwrap(),
         "--",

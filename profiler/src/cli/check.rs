@@ -3,16 +3,17 @@
 use std::{
     ffi::OsString,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
-use super::{Error, block_on, print_stdout, warn};
+use super::{Error, block_on, print_stdout, say, warn};
 use crate::{
     baseline::Baseline,
     gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
     output::Output,
     profile::Profile,
     recording::{self, RecordOptions},
-    session::{guardian::Guardian, process::RunAs, redact},
+    session::{Until, guardian::Guardian, process::RunAs, redact},
 };
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +65,18 @@ pub struct CheckArgs {
     /// the user's groups); only the command's syscalls are recorded.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user, requires = "command")]
     pub user: Option<RunAs>,
+
+    /// With a command: end its recording after DURATION (e.g. 30, 90s,
+    /// 5m, 1h, 2d): SIGTERM, and SIGKILL after a grace period.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, requires = "command")]
+    pub duration: Option<Duration>,
+
+    /// With a native command: when its recording ends: `tree` (the
+    /// default) when every process it started has ended too (what outlived
+    /// it is named; Ctrl-C or --duration ends the wait); `command` when it
+    /// exits, killing (and naming) what it left running.
+    #[arg(long, value_enum, value_name = "WHEN", requires = "command")]
+    pub until: Option<Until>,
 
     /// The command to record and check (a native program, or `docker run
     /// ...` / `podman run ...` / `ctr run ...`); a container's new syscalls
@@ -121,12 +134,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
-            let recording = record(
-                &args.command,
-                args.save_observed.clone(),
-                args.user.clone(),
-                args.coverage.is_some(),
-            )?;
+            let recording = record(&args, args.coverage.is_some())?;
             run_coverage = recording.2;
             _guardian = Some(recording.3);
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
@@ -196,23 +204,25 @@ fn load(path: &Path) -> Result<Profile, CheckError> {
     Ok(parsed.profile)
 }
 
-/// Records `command` with the tool's recorder, writing its profile to
-/// `output` if given (kept in memory otherwise); the profile, the
+/// Records the command of `args` with the tool's recorder, writing its
+/// profile to `--save-observed` if given (kept in memory otherwise); the
+/// profile, the
 /// command's exit status, its coverage and the run's guardian (see
 /// [`recording::Recording::guardian`]).
 fn record(
-    command: &[OsString],
-    output: Option<PathBuf>,
-    user: Option<RunAs>,
+    args: &CheckArgs,
     coverage: bool,
 ) -> Result<(Profile, i32, Option<crate::coverage::Coverage>, Guardian), CheckError> {
-    let mut options = RecordOptions::new(command.to_vec());
+    let mut options = RecordOptions::new(args.command.clone());
     // Scanned only for the gate (a container's image is exported for it).
     options.coverage = coverage;
-    options.discard_profile = output.is_none();
-    options.output = output;
+    options.discard_profile = args.save_observed.is_none();
+    options.output = args.save_observed.clone();
     options.quiet = true;
-    options.user = user;
+    options.user = args.user.clone();
+    options.duration = args.duration;
+    options.until = args.until;
+    options.say = say;
     // The same profile `record` writes (so `check -- CMD` equals `record`
     // then `check --observed`): implied names, which a policy learned by
     // `record` holds, are then neither new nor unused.
@@ -220,6 +230,9 @@ fn record(
     let recording = block_on(recording::record(options)).map_err(CheckError::Runtime)??;
     for warning in &recording.warnings {
         warn(warning);
+    }
+    if let Some(outlived) = &recording.outlived {
+        say(&outlived.said());
     }
     if recording.observation.events.lost_track() {
         return Err(CheckError::Incomplete);

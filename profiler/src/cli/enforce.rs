@@ -1,15 +1,15 @@
 //! `syscall-profile enforce`: arguments, the enforced run, the denial
 //! report.
 
-use std::{ffi::OsString, path::PathBuf};
+use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::{Error, block_on, warn};
+use super::{Error, block_on, say, warn};
 use crate::{
     enforcing::{self, DenialWatching, EnforceError, EnforceOptions, denials::DeniedSyscall},
     output::Output,
-    session::{hook::Hook, process::RunAs},
+    session::{Until, hook::Hook, process::RunAs},
 };
 
 #[derive(Debug, Args)]
@@ -57,6 +57,19 @@ pub struct EnforceArgs {
     #[arg(long, value_enum, default_value_t = Hook::Auto, hide = true)]
     hook: Hook,
 
+    /// End the run after DURATION (e.g. 30, 90s, 5m, 1h, 2d): SIGTERM,
+    /// and SIGKILL after a grace period.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    duration: Option<Duration>,
+
+    /// When the run ends for a native command: `tree` (the default) when
+    /// every process the command started has ended too, as `strace -f`
+    /// waits (a detached child, a daemon: what outlived the command is
+    /// named; Ctrl-C or --duration ends the wait); `command` when the
+    /// command exits, killing (and naming) what it left running.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    until: Option<Until>,
+
     /// No live report and no message before the run (the final report,
     /// warnings and errors still show).
     #[arg(short, long)]
@@ -80,6 +93,9 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         user: args.user,
         watch: args.watch,
         hook: args.hook,
+        until: args.until,
+        duration: args.duration,
+        say,
     };
     // Report files are checked before anything runs.
     Output::check_distinct(&[
@@ -106,6 +122,9 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     };
     for warning in &enforcement.warnings {
         warn(warning);
+    }
+    if let Some(outlived) = &enforcement.outlived {
+        eprintln!("syscall-profile: {}", outlived.said());
     }
     if let Some(default) = enforcement
         .engine_default

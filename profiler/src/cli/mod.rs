@@ -117,6 +117,11 @@ pub fn exit_status(result: Result<i32, Error>) -> u8 {
     u8::try_from(code).unwrap_or(1)
 }
 
+/// What a run says while it goes on, on standard error.
+pub fn say(text: &str) {
+    eprintln!("syscall-profile: {text}");
+}
+
 /// A warning on standard error.
 pub fn warn(text: &str) {
     eprintln!("syscall-profile: warning: {text}");

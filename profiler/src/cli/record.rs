@@ -4,14 +4,14 @@ use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::{Error, block_on, warn};
+use super::{Error, block_on, say, warn};
 use crate::{
     arguments::rules::Granularity,
     export::{self, Format},
     implied::Implied,
     recording::{self, RecordOptions, Recording},
     session::hook::Hook,
-    session::process::RunAs,
+    session::{Until, process::RunAs},
 };
 
 #[derive(Debug, Args)]
@@ -57,6 +57,14 @@ pub struct RecordArgs {
     /// container still running is stopped (see --keep-running).
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     duration: Option<Duration>,
+
+    /// When the run ends for a native command: `tree` (the default) when
+    /// every process the command started has ended too, as `strace -f`
+    /// waits (a detached child, a daemon: what outlived the command is
+    /// named; Ctrl-C or --duration ends the wait); `command` when the
+    /// command exits, killing (and naming) what it left running.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    until: Option<Until>,
 
     /// For a container: leave out the runtime's base set (the syscalls runc
     /// or crun make after installing the filter, in any run).
@@ -155,6 +163,8 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         no_implied: args.no_implied,
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
+        until: args.until,
+        say,
         granularity: args.granularity.unwrap_or(match args.to {
             Some(Format::Systemd) => Granularity::Names,
             _ => Granularity::Values,
@@ -231,6 +241,9 @@ fn report(recording: &Recording, quiet: bool) {
         );
     }
     report_learned(recording);
+    if let Some(outlived) = &recording.outlived {
+        eprintln!("syscall-profile: {}", outlived.said());
+    }
     for note in &recording.export_notes {
         eprintln!("syscall-profile: {note}");
     }

@@ -53,7 +53,7 @@ use crate::{
     profile::{Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet},
     recording::{self, RecordError, RecordOptions, stats::SyscallCount},
     session::{
-        self, Kind, Session, SessionError, Supervised,
+        self, Kind, Outlived, Session, SessionError, Stop, Supervised, Until,
         ebpf::TracerError,
         events::{Escape, Watch},
         hook::Hook,
@@ -154,6 +154,15 @@ pub struct EnforceOptions {
     /// The kind of hook of the eBPF watch (tests choose; users leave it
     /// to `Auto`).
     pub hook: Hook,
+    /// When a native run ends (`--until`; `None`: [`Until::Tree`]).
+    /// Refused for a container, whose end its engine defines.
+    pub until: Option<Until>,
+    /// End the run after this long: SIGTERM, then SIGKILL after the
+    /// grace period.
+    pub duration: Option<Duration>,
+    /// Where what is said while the command runs goes (that the run waits
+    /// for what the command left running); nowhere by default.
+    pub say: fn(&str),
 }
 
 /// How `enforce` finds what the filter denies.
@@ -202,6 +211,8 @@ pub struct Enforcement {
     /// recorded container left with the recording profile should the tool
     /// be killed before `enforce` is done; released with this.
     pub guardian: Option<crate::session::guardian::Guardian>,
+    /// The processes that outlived the command, which the run waited for.
+    pub outlived: Option<Outlived>,
 }
 
 /// Shows denials live on a terminal, each (name, table) once, and each
@@ -211,9 +222,22 @@ struct LiveDenials<'a> {
     listener: Option<&'a Listener>,
     shown: BTreeSet<(String, String, Vec<u64>)>,
     live: bool,
+    say: fn(&str),
 }
 
 impl Supervised for LiveDenials<'_> {
+    fn say(&mut self, text: &str) {
+        (self.say)(text);
+    }
+
+    fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
+        let text = session::stop_command(session, pid, how);
+        match how {
+            Stop::Term => format!("the run ended at its --duration: {text}"),
+            Stop::Kill => text,
+        }
+    }
+
     fn tick(&mut self) {
         if !self.live {
             return;
@@ -275,6 +299,9 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     let profile = parsed.profile;
     let container = ContainerRun::parse(&options.command);
     if let Some(run) = &container {
+        if options.until.is_some() {
+            return Err(EnforceError::Record(RecordError::UntilContainer));
+        }
         run.check_supervisable(options.user.is_some())?;
     }
     if options.complain {
@@ -324,6 +351,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         mut denials,
         escapes,
         warnings,
+        outlived,
     } = watched;
     denials::explain(&mut denials, &policy);
     let mut additions = Additions::of(&denials);
@@ -351,12 +379,14 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         escapes,
         engine_default: engine_default.map(|b| b.describe()),
         guardian: None,
+        outlived,
     })
 }
 
 /// What an enforced run showed.
 struct Watched {
     exit_code: i32,
+    outlived: Option<Outlived>,
     denials: Vec<DeniedSyscall>,
     escapes: Vec<Escape>,
     warnings: Vec<String>,
@@ -437,17 +467,27 @@ async fn run(
         listener: listener.as_ref(),
         shown: BTreeSet::new(),
         live: !options.quiet && std::io::stderr().is_terminal(),
+        say: options.say,
     };
+    // A native command is followed until its whole tree has ended (unless
+    // `--until command`); a container's run ends with the container.
+    let until = match target {
+        Target::Native { .. } => options.until.unwrap_or_default(),
+        Target::Container { .. } => Until::Command,
+    };
+    let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     let mut notes = Vec::new();
     let exit_code = session
         .supervise(
             &mut child,
-            None,
+            deadline,
             Some(Duration::from_millis(250)),
+            until,
             &mut live,
             &mut notes,
         )
         .await?;
+    let outlived = session.outlived().cloned();
     let mut denials = watch.denials()?;
     let events = watch.events()?;
     let words: Vec<String> = options
@@ -496,6 +536,7 @@ async fn run(
         denials,
         escapes: events.escapes,
         warnings,
+        outlived,
     })
 }
 
@@ -1028,6 +1069,9 @@ async fn complain(
     record_options.discard_profile = true;
     record_options.quiet = options.quiet;
     record_options.user = options.user.clone();
+    record_options.until = options.until;
+    record_options.duration = options.duration;
+    record_options.say = options.say;
     // Only what the command did: names it never called are no denials.
     record_options.no_implied = true;
     let recording = recording::record(record_options).await?;
@@ -1080,6 +1124,7 @@ async fn complain(
         warnings,
         complain: true,
         engine_default: engine_default.map(|b| b.describe()),
+        outlived: recording.outlived.clone(),
         guardian: Some(recording.guardian),
     })
 }

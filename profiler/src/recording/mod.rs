@@ -29,7 +29,7 @@ use crate::{
     profile::{Arch, Profile, SyscallSet, table},
     session::hook::Hook,
     session::{
-        self, GRACE, Kind, Session, SessionError, Stop, Supervised,
+        self, GRACE, Kind, Outlived, Session, SessionError, Stop, Supervised, Until,
         ebpf::{self, TracerError},
         events::Watch,
         guardian::{Duty, Guardian},
@@ -86,6 +86,14 @@ pub struct RecordOptions {
     /// The form the profile is written in (`--to`, export's vocabulary),
     /// with the target's options; Docker's JSON when `None`.
     pub to: Option<(export::Format, export::Options)>,
+    /// When a native recording ends (`--until`; `None`: the default,
+    /// [`Until::Tree`]). Refused for a container, whose end its engine
+    /// defines.
+    pub until: Option<Until>,
+    /// Where what the recorder says while the command runs goes (that it
+    /// waits for what the command left running): the command line's
+    /// standard error; nowhere by default.
+    pub say: fn(&str),
 }
 
 impl RecordOptions {
@@ -108,6 +116,8 @@ impl RecordOptions {
             include_reachable: false,
             granularity: Granularity::default(),
             to: None,
+            until: None,
+            say: |_| {},
         }
     }
 }
@@ -138,6 +148,11 @@ pub enum RecordError {
     TempFile(std::io::Error),
     #[error("--keep-running applies to containers only")]
     KeepRunningNative,
+    #[error(
+        "--until applies to native commands: a container's run ends when its init process \
+         does (the kernel then ends the rest of it); leave --until out"
+    )]
+    UntilContainer,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
     #[error("the recording is done but cannot be written --to {to}: {source}")]
@@ -151,7 +166,7 @@ impl RecordError {
     /// The exit status `record` ends with for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RecordError::NoCommand => exit::USAGE,
+            RecordError::NoCommand | RecordError::UntilContainer => exit::USAGE,
             RecordError::Command(e) => e.exit_code(),
             RecordError::Session(e) => e.exit_code(exit::TOOL_FAILED),
             _ => exit::TOOL_FAILED,
@@ -185,6 +200,9 @@ pub struct Recording {
     pub coverage: Option<Coverage>,
     /// What the captured argument values became in the profile.
     pub learned: Learned,
+    /// The processes that outlived the command, which the recording
+    /// waited for (`--until tree`).
+    pub outlived: Option<Outlived>,
     /// The run's guardian, still in charge of what the run made outside
     /// its cgroup: a recorded container the engine keeps (no `--rm`) holds
     /// the recording profile, which allows every syscall, and is removed by
@@ -229,6 +247,8 @@ struct Watching<'a> {
     left_running: bool,
     /// When the live line last re-read the counters.
     last_refresh: Option<Instant>,
+    /// Where what is said during the run goes.
+    say: fn(&str),
 }
 
 impl Supervised for Watching<'_> {
@@ -246,6 +266,11 @@ impl Supervised for Watching<'_> {
             self.last_refresh = Some(Instant::now());
             self.progress.update(&observation);
         }
+    }
+
+    fn say(&mut self, text: &str) {
+        let say = self.say;
+        self.progress.suspend(|| say(text));
     }
 
     fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
@@ -336,6 +361,7 @@ impl Plan {
         let program = options.command.first().ok_or(RecordError::NoCommand)?;
         let container_run = ContainerRun::parse(&options.command);
         match &container_run {
+            Some(_) if options.until.is_some() => return Err(RecordError::UntilContainer),
             Some(run) => run.check_supervisable(options.user.is_some())?,
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
@@ -383,6 +409,8 @@ struct Ran {
     exit_code: i32,
     duration: Duration,
     observation: Observation,
+    /// What outlived the command, waited for.
+    outlived: Option<Outlived>,
     warnings: Vec<String>,
     /// The native program's executable (for the runtimes `implied` knows).
     executable: Option<PathBuf>,
@@ -450,10 +478,17 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
         },
         left_running: false,
         last_refresh: None,
+        say: options.say,
+    };
+    // A native command is followed until its whole tree has ended (unless
+    // `--until command`); a container's run ends with the container.
+    let until = match &target {
+        Target::Native(_) => options.until.unwrap_or_default(),
+        Target::Container(_) => Until::Command,
     };
     let mut notes = Vec::new();
     let mut exit_code = session
-        .supervise(&mut child, deadline, tick, &mut watching, &mut notes)
+        .supervise(&mut child, deadline, tick, until, &mut watching, &mut notes)
         .await?;
     if let Target::Container(recording) = &target
         && recording.detached()
@@ -469,7 +504,14 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
                 .spawn()
                 .map_err(SessionError::Wait)?;
             let code = session
-                .supervise(&mut wait, deadline, tick, &mut watching, &mut notes)
+                .supervise(
+                    &mut wait,
+                    deadline,
+                    tick,
+                    Until::Command,
+                    &mut watching,
+                    &mut notes,
+                )
                 .await?;
             let printed = read_all(wait.stdout.take()).await;
             exit_code = printed.trim().parse().unwrap_or(code);
@@ -482,6 +524,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     let duration = started.elapsed();
     progress.finish();
     warnings.append(&mut notes);
+    let outlived = session.outlived().cloned();
     let (said, guardian) = close(session, &target, options.keep_running);
     warnings.extend(said);
     let observation = tracer.snapshot()?;
@@ -503,6 +546,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
         exit_code,
         duration,
         observation,
+        outlived,
         warnings,
         executable,
         runtime,
@@ -577,9 +621,10 @@ fn close(session: Session, target: &Target, keep_running: bool) -> (Vec<String>,
                 None => session.close_after_engine(Duration::from_secs(5)),
             }
         }
-        // Whatever the command left running is killed, so that the cgroup
-        // can go and the recording has an end; what it did until then is
-        // counted.
+        // Whatever the command left running (with `--until command`; with
+        // `--until tree` nothing is left by now) is killed, so that the
+        // cgroup can go and the recording has an end; what it did until
+        // then is counted.
         Target::Native(_) => session.close(),
     };
     warnings.extend(session::said_of_close(removal));
@@ -599,6 +644,7 @@ fn conclude(
         exit_code,
         duration,
         observation,
+        outlived,
         mut warnings,
         executable,
         runtime,
@@ -759,6 +805,7 @@ fn conclude(
         implied,
         coverage,
         learned,
+        outlived,
         export_notes,
         guardian,
     })

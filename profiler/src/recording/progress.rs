@@ -42,6 +42,15 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (which writes a line on standard error) with the live line
+    /// out of the way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.0 {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();

@@ -9,7 +9,10 @@
 use std::{
     fs,
     io::{self, Write},
-    os::unix::fs::MetadataExt,
+    os::{
+        fd::{AsRawFd, FromRawFd, OwnedFd},
+        unix::fs::MetadataExt,
+    },
     path::{Path, PathBuf},
     thread,
     time::{Duration, Instant},
@@ -198,6 +201,96 @@ impl RunCgroup {
         pids
     }
 
+    /// Whether any process is still in the cgroup or below it (the
+    /// kernel's `populated` flag in `cgroup.events`, which counts no
+    /// process that has already exited).
+    pub fn populated(&self) -> bool {
+        match fs::read_to_string(self.path.join("cgroup.events")) {
+            Ok(events) => events
+                .lines()
+                .any(|line| line.split_whitespace().eq(["populated", "1"])),
+            Err(_) => !self.processes().is_empty(),
+        }
+    }
+
+    /// The processes still in the cgroup or below it, named as `ps` shows
+    /// them.
+    pub fn members(&self) -> Vec<Leftover> {
+        named(&self.processes())
+    }
+
+    /// Sends `signal` to every process in the cgroup or below it, except
+    /// those of the process group `except_group` (a terminal's Ctrl-C
+    /// already reached them). Each process is held by a pidfd and checked
+    /// to be in this cgroup before it is signalled, so that a pid reused
+    /// meanwhile by another process of the host is never hit. Returns the
+    /// processes signalled.
+    pub fn signal_members(&self, signal: i32, except_group: Option<libc::pid_t>) -> Vec<Leftover> {
+        let mut signalled = Vec::new();
+        for pid in self.processes() {
+            let Ok(raw) = libc::pid_t::try_from(pid) else {
+                continue;
+            };
+            // SAFETY: getpgid(2) reads a process's group; no memory is touched.
+            if except_group.is_some_and(|group| unsafe { libc::getpgid(raw) } == group) {
+                continue;
+            }
+            // SAFETY: pidfd_open(2) returns a new descriptor, owned below.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
+            let Ok(fd) = i32::try_from(fd) else {
+                continue;
+            };
+            if fd < 0 {
+                continue;
+            }
+            // SAFETY: `fd` was just returned by pidfd_open and is owned here.
+            let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
+            if !self.holds(pid) {
+                continue;
+            }
+            let comm = comm_of(pid);
+            // SAFETY: pidfd_send_signal(2) on a pidfd we own, with no siginfo.
+            let sent = unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    signal,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+            if sent == 0 {
+                signalled.push(Leftover { pid, comm });
+            }
+        }
+        signalled
+    }
+
+    /// Names each of `processes` still in the cgroup by what it runs now
+    /// (a forked shell that has since executed a program shows as the
+    /// program).
+    pub fn rename(&self, processes: &mut [Leftover]) {
+        for process in processes {
+            if self.holds(process.pid) {
+                let comm = comm_of(process.pid);
+                if comm != "?" {
+                    process.comm = comm;
+                }
+            }
+        }
+    }
+
+    /// Whether process `pid` is in this cgroup or below it, as its
+    /// `/proc/PID/cgroup` says.
+    fn holds(&self, pid: u32) -> bool {
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return false;
+        };
+        text.lines()
+            .filter_map(|line| line.strip_prefix("0::"))
+            .any(|path| Path::new(path).starts_with(&self.relative))
+    }
+
     /// The name this cgroup has in its parent.
     pub fn name(&self) -> String {
         self.path
@@ -271,7 +364,8 @@ impl RunCgroup {
     }
 }
 
-/// A process found still running in a run's cgroup, and killed.
+/// A process of a run's cgroup, named: one still running when the command
+/// exited (waited for, or killed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
     pub pid: u32,
@@ -294,6 +388,23 @@ pub fn describe(leftovers: &[Leftover]) -> String {
         .join(", ")
 }
 
+/// The command name of process `pid`, as `ps` shows it (`?` once gone).
+fn comm_of(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end().to_owned())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The processes `pids`, named.
+fn named(pids: &[u32]) -> Vec<Leftover> {
+    pids.iter()
+        .map(|&pid| Leftover {
+            pid,
+            comm: comm_of(pid),
+        })
+        .collect()
+}
+
 /// Kills every process of the cgroup tree at `dir` and waits (up to 5 s)
 /// for them to go; returns them, named while they were alive.
 fn kill_tree(dir: &Path) -> Result<Vec<Leftover>, CgroupError> {
@@ -302,15 +413,7 @@ fn kill_tree(dir: &Path) -> Result<Vec<Leftover>, CgroupError> {
     if pids.is_empty() {
         return Ok(Vec::new());
     }
-    let leftovers = pids
-        .iter()
-        .map(|&pid| Leftover {
-            pid,
-            comm: fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim_end().to_owned())
-                .unwrap_or_else(|_| "?".to_owned()),
-        })
-        .collect();
+    let leftovers = named(&pids);
     // cgroup.kill (Linux 5.14) kills the whole subtree at once, also
     // processes forking while it runs.
     write_file(&dir.join("cgroup.kill"), "1")?;
