@@ -985,9 +985,11 @@ fn the_denial_count_is_the_list_and_clone3_is_no_denial() {
     assert!(learned.status.success(), "{}", stderr(&learned));
     let profile: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     assert!(
-        profile["syscalls"].as_array().unwrap().iter().any(|rule| rule["names"]
-            == json!(["clone3"])
-            && rule["errnoRet"] == libc::ENOSYS),
+        profile["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|rule| rule["names"] == json!(["clone3"]) && rule["errnoRet"] == libc::ENOSYS),
         "the learned profile answers clone3 with ENOSYS: {profile}"
     );
     let output = run([

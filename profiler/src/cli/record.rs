@@ -118,6 +118,14 @@ pub struct RecordArgs {
     #[arg(long)]
     accept_beyond_default: bool,
 
+    /// For a native command: the default the run is set against (the
+    /// syscalls it used beyond it are named; `--include reachable` adds
+    /// within it): docker (the default), docker-20.10, podman, containerd,
+    /// or a Docker-format profile FILE (`./podman` for a file of that
+    /// name). A container is set against its engine's own default.
+    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    baseline: Option<crate::baseline::BaselineChoice>,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -170,6 +178,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
                 },
             )
         }),
+        baseline: args.baseline,
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -284,9 +293,10 @@ fn warn_beyond_default(recording: &Recording) {
         .map(|b| format!("{b} ({} there)", b.default))
         .collect();
     warn(&format!(
-        "beyond the engine's default: the run used, and the profile allows, {} (give \
-         --accept-beyond-default to leave this unsaid)",
-        named.join("; ")
+        "beyond the engine's default: the run used, and the profile allows, {}; against {} \
+         (give --accept-beyond-default to leave this unsaid)",
+        named.join("; "),
+        recording.default_name
     ));
 }
 

@@ -20,7 +20,7 @@ use self::{
 };
 use crate::{
     arguments::rules::{self, Granularity, Learned, Learning},
-    baseline::{Baseline, DockerContext, eval::EffectivePolicy},
+    baseline::{Baseline, BaselineChoice, DockerContext, eval::EffectivePolicy},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit, export,
@@ -86,6 +86,10 @@ pub struct RecordOptions {
     /// The form the profile is written in (`--to`, export's vocabulary),
     /// with the target's options; Docker's JSON when `None`.
     pub to: Option<(export::Format, export::Options)>,
+    /// For a native command: the default what the run used is set against
+    /// (the syscalls beyond it are named, `--include reachable` adds within
+    /// it); Docker's when `None`. A container has its engine's.
+    pub baseline: Option<BaselineChoice>,
 }
 
 impl RecordOptions {
@@ -108,6 +112,7 @@ impl RecordOptions {
             include_reachable: false,
             granularity: Granularity::default(),
             to: None,
+            baseline: None,
         }
     }
 }
@@ -138,6 +143,11 @@ pub enum RecordError {
     TempFile(std::io::Error),
     #[error("--keep-running applies to containers only")]
     KeepRunningNative,
+    #[error(
+        "--baseline applies to native commands: a container's recording is set against its \
+         engine's own default (leave --baseline out)"
+    )]
+    BaselineContainer,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
     #[error("the recording is done but cannot be written --to {to}: {source}")]
@@ -151,7 +161,7 @@ impl RecordError {
     /// The exit status `record` ends with for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RecordError::NoCommand => exit::USAGE,
+            RecordError::NoCommand | RecordError::BaselineContainer => exit::USAGE,
             RecordError::Command(e) => e.exit_code(),
             RecordError::Session(e) => e.exit_code(exit::TOOL_FAILED),
             _ => exit::TOOL_FAILED,
@@ -185,6 +195,10 @@ pub struct Recording {
     pub coverage: Option<Coverage>,
     /// What the captured argument values became in the profile.
     pub learned: Learned,
+    /// The default what the run used is set against, as the summary names
+    /// it: the container engine's, or a native command's (Docker's, or
+    /// `--baseline`'s).
+    pub default_name: String,
     /// The run's guardian, still in charge of what the run made outside
     /// its cgroup: a recorded container the engine keeps (no `--rm`) holds
     /// the recording profile, which allows every syscall, and is removed by
@@ -307,7 +321,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         &options,
         plan.arch,
         plan.outputs,
-        plan.baseline.as_ref(),
+        (plan.baseline.as_ref(), plan.native_default.as_ref()),
         ran,
     )
 }
@@ -318,6 +332,8 @@ struct Plan {
     target: Planned,
     /// For a container: the engine's default as it applies to the run.
     baseline: Option<ContainerBaseline>,
+    /// For a native command: the default it is set against.
+    native_default: Option<NativeDefault>,
     /// The profile's output (none for `check` and `--complain`) and the stats'.
     outputs: (Option<Output>, Option<Output>),
 }
@@ -340,6 +356,14 @@ impl Plan {
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
         }
+        if container_run.is_some() && options.baseline.is_some() {
+            return Err(RecordError::BaselineContainer);
+        }
+        // A --baseline FILE that cannot be read fails before anything runs.
+        let native_default = match &container_run {
+            None => Some(NativeDefault::of(options.baseline.as_ref())?),
+            Some(_) => None,
+        };
         let native = match &container_run {
             None => Some(process::resolve(program)?),
             Some(_) => None,
@@ -373,6 +397,7 @@ impl Plan {
             arch,
             target,
             baseline,
+            native_default,
             outputs: (output, stats_output),
         })
     }
@@ -592,7 +617,7 @@ fn conclude(
     options: &RecordOptions,
     arch: Arch,
     (output, stats_output): (Option<Output>, Option<Output>),
-    baseline: Option<&ContainerBaseline>,
+    (baseline, native_default): (Option<&ContainerBaseline>, Option<&NativeDefault>),
     ran: Ran,
 ) -> Result<Recording, RecordError> {
     let Ran {
@@ -612,6 +637,9 @@ fn conclude(
             .map(|w| w.to_string_lossy().into_owned())
             .collect::<Vec<_>>(),
     );
+    if let Some(native) = native_default {
+        warnings.extend(native.warnings.iter().cloned());
+    }
     let (mut syscalls, mut stats) =
         summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
@@ -667,7 +695,10 @@ fn conclude(
     // a vacuous "0 of 0".
     coverage = coverage.filter(|c| !c.programs.is_empty());
     if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
-        let (baseline, context) = default_of_the_run(container.as_ref())?;
+        let (baseline, context) = match (native_default, &container) {
+            (Some(native), None) => (native.baseline.clone(), native.context.clone()),
+            _ => default_of_the_run(container.as_ref())?,
+        };
         stats.included_reachable =
             coverage::include_reachable(&mut syscalls, coverage, &baseline, &context);
         coverage.included_within = Some(baseline.name);
@@ -709,6 +740,24 @@ fn conclude(
         baseline_name: baseline.map_or("", |b| b.name.as_str()),
     };
     let mut learned = rules::learn(&learning, &syscalls, &values);
+    // A native command's syscalls by name against the default it would get
+    // in a container (a container's were set against its engine's by
+    // `learn`, values too).
+    if let Some(native) = native_default.filter(|_| baseline.is_none()) {
+        let default = native.baseline.evaluate(&native.context);
+        let allowed = learned.allowed_names();
+        learned
+            .beyond_default
+            .extend(rules::names_beyond(&default, allowed.iter()));
+    }
+    let default_name = match (baseline, native_default) {
+        (Some(container), _) => container.name.clone(),
+        (None, Some(native)) => format!(
+            "{}, as a container would get it; --baseline names another",
+            native.baseline.name
+        ),
+        (None, None) => String::new(),
+    };
     if let Some(runtime) = &runtime
         && options.granularity == Granularity::Values
     {
@@ -759,6 +808,7 @@ fn conclude(
         implied,
         coverage,
         learned,
+        default_name,
         export_notes,
         guardian,
     })
@@ -779,6 +829,30 @@ impl ContainerBaseline {
         Ok(ContainerBaseline {
             policy: baseline.evaluate(&context),
             name: baseline.name,
+        })
+    }
+}
+
+/// The default a native command is set against: Docker's, or what
+/// `--baseline` names, with the capabilities its engine gives.
+struct NativeDefault {
+    baseline: Baseline,
+    context: DockerContext,
+    /// What reading a `--baseline FILE` had to say.
+    warnings: Vec<String>,
+}
+
+impl NativeDefault {
+    fn of(choice: Option<&BaselineChoice>) -> Result<NativeDefault, RecordError> {
+        let (baseline, warnings) = match choice {
+            Some(choice) => Baseline::choose(choice)?,
+            None => (Baseline::docker_default(), Vec::new()),
+        };
+        let context = baseline.context(&[], &[])?;
+        Ok(NativeDefault {
+            baseline,
+            context,
+            warnings,
         })
     }
 }
