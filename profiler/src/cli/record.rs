@@ -7,6 +7,7 @@ use clap::Args;
 use super::{Error, block_on, warn};
 use crate::{
     arguments::rules::Granularity,
+    baseline::notes,
     export::{self, Format},
     implied::Implied,
     recording::{self, RecordOptions, Recording},
@@ -100,6 +101,21 @@ pub struct RecordArgs {
     #[arg(long, value_enum, value_name = "WHAT")]
     pub include: Option<Include>,
 
+    /// With `--include reachable`: also add these risky syscalls where the
+    /// programs can reach them and the default allows them (by default they
+    /// are added only when the run made them): ptrace, process_vm_readv,
+    /// process_vm_writev, process_madvise, kcmp, pidfd_getfd, personality,
+    /// keyctl, add_key, request_key, bpf, perf_event_open, userfaultfd,
+    /// io_uring_setup, io_uring_enter, io_uring_register, open_by_handle_at.
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        requires = "include",
+        value_parser = parse_risky
+    )]
+    include_risky: Vec<String>,
+
     /// How much of the arguments the profile checks: `values` allows exactly
     /// the argument values the run used for the syscalls whose arguments
     /// carry privilege (clone's namespace flags, socket families, ioctl
@@ -138,6 +154,19 @@ pub enum Include {
     Reachable,
 }
 
+/// A name of `--include-risky`: one of the syscalls `--include reachable`
+/// withholds.
+fn parse_risky(text: &str) -> Result<String, String> {
+    if notes::withheld_from_reachable(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "not one of the risky syscalls --include reachable withholds ({})",
+            notes::WITHHELD_FROM_REACHABLE.join(", ")
+        ))
+    }
+}
+
 /// Entry point of `syscall-profile record`: the recorded command's exit
 /// status, or the recorder's own.
 pub fn run(args: RecordArgs) -> Result<i32, Error> {
@@ -163,6 +192,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         no_implied: args.no_implied,
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
+        include_risky: args.include_risky,
         granularity: args.granularity.unwrap_or(match args.to {
             Some(Format::Systemd) => Granularity::Names,
             _ => Granularity::Values,
@@ -237,6 +267,21 @@ fn report(recording: &Recording, quiet: bool) {
              {within} allows: {}",
             recording.stats.included_reachable.len(),
             recording.stats.included_reachable.join(" ")
+        );
+    }
+    let withheld = &recording.stats.withheld_reachable;
+    if !withheld.is_empty() {
+        let named: Vec<String> = withheld
+            .iter()
+            .map(|name| format!("{name} ({})", notes::risk(name)))
+            .collect();
+        eprintln!(
+            "syscall-profile: --include reachable left out {} risky syscall(s) the programs can \
+             reach but the run did not make: {}; to allow them too, record with \
+             --include-risky {}",
+            withheld.len(),
+            named.join("; "),
+            withheld.join(",")
         );
     }
     report_learned(recording);

@@ -81,6 +81,9 @@ pub struct RecordOptions {
     /// Also allow what the programs can reach that Docker's default allows
     /// (`--include reachable`).
     pub include_reachable: bool,
+    /// The risky syscalls `--include reachable` adds too, where reachable
+    /// and allowed by the default (`--include-risky`).
+    pub include_risky: Vec<String>,
     /// How much of the arguments the profile checks (`--args`).
     pub granularity: Granularity,
     /// The form the profile is written in (`--to`, export's vocabulary),
@@ -110,6 +113,7 @@ impl RecordOptions {
             no_implied: false,
             coverage: true,
             include_reachable: false,
+            include_risky: Vec::new(),
             granularity: Granularity::default(),
             to: None,
             baseline: None,
@@ -699,8 +703,13 @@ fn conclude(
             (Some(native), None) => (native.baseline.clone(), native.context.clone()),
             _ => default_of_the_run(container.as_ref())?,
         };
-        stats.included_reachable =
-            coverage::include_reachable(&mut syscalls, coverage, &baseline, &context);
+        (stats.included_reachable, stats.withheld_reachable) = coverage::include_reachable(
+            &mut syscalls,
+            coverage,
+            &baseline,
+            &context,
+            &options.include_risky,
+        );
         coverage.included_within = Some(baseline.name);
     }
     stats.coverage = coverage.clone();
@@ -872,7 +881,11 @@ fn scanned_programs(
             .events
             .all_executed()
             .map(|e| PathBuf::from(&e.filename))
-            .filter(|p| p.is_absolute() && p.is_file()),
+            // Seen from here, /proc/self/exe (busybox re-executing itself)
+            // and /dev/fd/N are the recorder's own files, not the program's.
+            .filter(|p| {
+                p.is_absolute() && !p.starts_with("/proc") && !p.starts_with("/dev") && p.is_file()
+            }),
     );
     programs
 }
@@ -1065,6 +1078,7 @@ fn summarize(
         implied: Vec::new(),
         coverage: None,
         included_reachable: Vec::new(),
+        withheld_reachable: Vec::new(),
         learned: None,
         arguments: stats::arguments_of(&observation.arguments),
         runtime_arguments: stats::arguments_of(&observation.runtime_arguments),
