@@ -101,12 +101,10 @@ pub struct RecordArgs {
     #[arg(long, value_enum, value_name = "WHAT")]
     pub include: Option<Include>,
 
-    /// With `--include reachable`: also add these risky syscalls where the
-    /// programs can reach them and the default allows them (by default they
-    /// are added only when the run made them): ptrace, process_vm_readv,
-    /// process_vm_writev, process_madvise, kcmp, pidfd_getfd, personality,
-    /// keyctl, add_key, request_key, bpf, perf_event_open, userfaultfd,
-    /// io_uring_setup, io_uring_enter, io_uring_register, open_by_handle_at.
+    /// With `--include reachable`: also add these of the risky syscalls it
+    /// leaves out unless the run made them (ptrace, process_vm_readv,
+    /// keyctl, bpf, io_uring_setup…: the summary names those left out),
+    /// where the programs can reach them and the default allows them.
     #[arg(
         long,
         value_name = "NAME,...",
