@@ -286,15 +286,19 @@ pub fn of_exported(
 /// need. A syscall the
 /// default allows only under argument conditions (socket, clone,
 /// personality) is added by name, as learned profiles hold names; the
-/// conditions come with argument-level profiles. Returns the names added.
+/// conditions come with argument-level profiles. The risky syscalls of
+/// [`notes::WITHHELD_FROM_REACHABLE`] the run did not make are left out,
+/// but those `risky` names. Returns the names added, and those withheld.
 pub fn include_reachable(
     syscalls: &mut SyscallSet,
     coverage: &Coverage,
     baseline: &Baseline,
     context: &DockerContext,
-) -> Vec<String> {
+    risky: &[String],
+) -> (Vec<String>, Vec<String>) {
     let default = baseline.evaluate(context);
     let mut added = Vec::new();
+    let mut withheld = Vec::new();
     for name in &coverage.reachable_set {
         let allowed = match default.access(name) {
             Access::Allowed => true,
@@ -302,12 +306,17 @@ pub fn include_reachable(
             Access::Conditional { when, .. } => when.iter().any(|grant| grant.verdict.runs()),
             Access::Denied(_) => false,
         };
-        if allowed && !syscalls.contains(name) {
-            syscalls.insert(name.as_str());
-            added.push(name.clone());
+        if !allowed || syscalls.contains(name) {
+            continue;
         }
+        if notes::withheld_from_reachable(name) && !risky.contains(name) {
+            withheld.push(name.clone());
+            continue;
+        }
+        syscalls.insert(name.as_str());
+        added.push(name.clone());
     }
-    added
+    (added, withheld)
 }
 
 #[cfg(test)]

@@ -129,6 +129,103 @@ fn include_reachable_runs_an_untested_path_and_adds_nothing_docker_refuses() {
     );
 }
 
+/// `--include reachable` keeps the risky syscalls the run did not make out
+/// of the profile, though Docker's default allows them: busybox can reach
+/// `personality` (its linux32/linux64 applets; `scan` says so, the oracle
+/// of what is reachable), which `busybox true` never calls: it is left
+/// out, named on standard error with how to add it, and listed in the stats
+/// as withheld; `--include-risky personality` adds it; and a run that made
+/// it (`busybox linux64 true`) keeps it.
+#[test]
+fn include_reachable_withholds_risky_syscalls_the_run_did_not_make() {
+    require_root();
+    let busybox = "/usr/bin/busybox";
+    let scanned = run(["scan", "--json", busybox]);
+    assert!(scanned.status.success(), "{}", stderr(&scanned));
+    let scan: Value = serde_json::from_str(&stdout(&scanned)).unwrap();
+    assert!(
+        scan["syscalls"].get("personality").is_some(),
+        "busybox reaches personality"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let words = |applet: &[&str]| -> Vec<String> {
+        std::iter::once(busybox)
+            .chain(applet.iter().copied())
+            .map(str::to_owned)
+            .collect()
+    };
+    let (profile, stats, err) = learn(
+        dir.path(),
+        "withheld",
+        &["--include", "reachable"],
+        &words(&["true"]),
+    );
+    assert!(
+        !allowed_names(&profile).contains("personality"),
+        "{profile}"
+    );
+    assert_eq!(
+        stats["withheld_reachable"],
+        json!(["personality"]),
+        "{stats}"
+    );
+    assert!(
+        !strings(&stats["included_reachable"]).contains("personality"),
+        "{stats}"
+    );
+    assert!(
+        err.contains(
+            "--include reachable left out 1 risky syscall(s) the programs can reach but the \
+             run did not make: personality ("
+        ) && err.contains("record with --include-risky personality"),
+        "{err}"
+    );
+    // Named, it is added.
+    let (profile, stats, _) = learn(
+        dir.path(),
+        "risky",
+        &["--include", "reachable", "--include-risky", "personality"],
+        &words(&["true"]),
+    );
+    assert!(allowed_names(&profile).contains("personality"), "{profile}");
+    assert!(strings(&stats["included_reachable"]).contains("personality"));
+    assert!(stats.get("withheld_reachable").is_none(), "{stats}");
+    // Observed, it stays, and nothing is said withheld.
+    let (profile, stats, err) = learn(
+        dir.path(),
+        "observed",
+        &["--include", "reachable"],
+        &words(&["linux64", "true"]),
+    );
+    assert!(allowed_names(&profile).contains("personality"), "{profile}");
+    // busybox runs its `true` applet as /proc/self/exe: itself, not the
+    // recorder's file, which reaches process_vm_readv and bpf.
+    assert_eq!(
+        stats["coverage"]["programs"],
+        json!([busybox]),
+        "{}",
+        stats["coverage"]
+    );
+    assert!(stats.get("withheld_reachable").is_none(), "{stats}");
+    assert!(!err.contains("left out"), "{err}");
+    // A name that is not one of them: one line naming the list.
+    let output = run([
+        "record",
+        "--include",
+        "reachable",
+        "--include-risky",
+        "getpid",
+        "--",
+        "true",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not one of the risky syscalls --include reachable withholds"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn the_gate_fails_below_the_coverage_threshold() {
     require_root();

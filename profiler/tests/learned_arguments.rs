@@ -198,6 +198,103 @@ fn names_only_is_today_s_profile() {
     assert_eq!(rules_of(&profile, "clone3")[0]["errnoRet"], 38);
 }
 
+/// A native recording is set against the default a container would get
+/// (Docker's, unless --baseline names another), by syscall name:
+/// `keyctl` (with zero arguments, KEYCTL_GET_KEYRING_ID of no keyring:
+/// EINVAL, nothing touched), which Docker's default refuses, is named in a
+/// warning even with -q and in `--stats` as a name; exactly the names
+/// `diff` (the oracle) finds the profile needs beyond the same default.
+/// `--accept-beyond-default` leaves the warning out and keeps the stats;
+/// a baseline that allows everything finds nothing beyond it; --baseline
+/// with a container is refused in one line.
+#[test]
+fn natively_the_syscalls_the_default_refuses_are_named() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let words = [
+        sample("syscall-verdicts").to_string_lossy().into_owned(),
+        libc::SYS_keyctl.to_string(),
+        libc::SYS_getppid.to_string(),
+    ];
+    let (output, profile, stats) = record(dir.path(), &["-q"], &words);
+    let err = stderr(&output);
+    assert!(
+        stdout(&output).contains(&format!("{} errno {}", libc::SYS_keyctl, libc::EINVAL)),
+        "keyctl ran: {}",
+        stdout(&output)
+    );
+    let names = |stats: &Value| -> Vec<String> {
+        stats["learned"]["beyond_default"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["kind"] == "name" && b.get("values").is_none())
+            .map(|b| b["syscall"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let beyond = names(&stats);
+    assert!(beyond.contains(&"keyctl".to_owned()), "{stats}");
+    assert!(!beyond.contains(&"getppid".to_owned()), "{stats}");
+    assert!(allowed_names(&profile.to_string()).contains("keyctl"));
+    // diff, against the same default, finds the same names.
+    let path = dir.path().join("profile.json");
+    let diff = run(["diff", "--format", "json", path.to_str().unwrap()]);
+    let diff: Value = serde_json::from_str(&stdout(&diff)).unwrap();
+    let mut needed: Vec<String> = diff["denied_needed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_owned())
+        .collect();
+    needed.sort();
+    let mut sorted = beyond.clone();
+    sorted.sort();
+    assert_eq!(sorted, needed, "record names what diff finds");
+    assert!(
+        err.contains("warning: beyond the engine's default: the run used, and the profile allows")
+            && err.contains("keyctl (denied with EPERM (1) there)")
+            && err.contains("Docker's default profile"),
+        "{err}"
+    );
+    let (output, _, stats) = record(dir.path(), &["-q", "--accept-beyond-default"], &words);
+    assert!(!stderr(&output).contains("beyond"), "{}", stderr(&output));
+    assert_eq!(names(&stats), beyond, "the stats keep them");
+    // A baseline that refuses nothing: nothing is beyond it.
+    let allow_all = dir.path().join("allow-all.json");
+    fs::write(
+        &allow_all,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}"#,
+    )
+    .unwrap();
+    let (output, _, stats) = record(
+        dir.path(),
+        &["-q", "--baseline", allow_all.to_str().unwrap()],
+        &words,
+    );
+    assert!(!stderr(&output).contains("beyond"), "{}", stderr(&output));
+    assert_eq!(stats["learned"]["beyond_default"], serde_json::json!([]));
+    // A container has its engine's default: --baseline is refused, in one
+    // line, before anything runs.
+    let output = run([
+        "record",
+        "--baseline",
+        "podman",
+        "--",
+        "docker",
+        "run",
+        "--rm",
+        "alpine",
+        "true",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--baseline applies to native commands"),
+        "{err}"
+    );
+}
+
 #[test]
 fn more_distinct_ioctls_than_a_filter_holds_are_widened_and_the_profile_loads() {
     require_root();

@@ -66,12 +66,48 @@ pub struct Learning<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeyondDefault {
     pub syscall: String,
+    /// What the default refuses: the syscall by name, whatever its
+    /// arguments, or only the `values` named. (Stats written before this
+    /// field had names only where `values` is absent.)
+    #[serde(default)]
+    pub kind: BeyondKind,
     /// The values by name (`PER_LINUX|READ_IMPLIES_EXEC`); `None` when the
     /// default refuses the syscall whatever its arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<String>,
     /// What the default does to them (`denied with EPERM (1)`).
     pub default: String,
+}
+
+/// What of a syscall the engine's default refuses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BeyondKind {
+    /// The syscall itself, by name.
+    #[default]
+    Name,
+    /// Argument values of a syscall it allows with others.
+    Values,
+}
+
+/// The syscalls of `names` that `default` refuses whatever their
+/// arguments.
+pub fn names_beyond<'a>(
+    default: &EffectivePolicy,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<BeyondDefault> {
+    names
+        .into_iter()
+        .filter_map(|name| match default.access(name) {
+            Access::Denied(verdict) => Some(BeyondDefault {
+                syscall: name.to_owned(),
+                kind: BeyondKind::Name,
+                values: None,
+                default: verdict.to_string(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 impl std::fmt::Display for BeyondDefault {
@@ -191,15 +227,7 @@ pub fn learn(
     let mut syscalls = syscalls.clone();
     if let Some(baseline) = learning.baseline {
         // clone3 is answered with ENOSYS below, as the defaults answer it.
-        for name in syscalls.iter().filter(|&n| n != "clone3") {
-            if let Access::Denied(verdict) = baseline.access(name) {
-                learned.beyond_default.push(BeyondDefault {
-                    syscall: name.to_owned(),
-                    values: None,
-                    default: verdict.to_string(),
-                });
-            }
-        }
+        learned.beyond_default = names_beyond(baseline, syscalls.iter().filter(|&n| n != "clone3"));
     }
     let mut plans: BTreeMap<String, Plan> = BTreeMap::new();
     if learning.granularity != Granularity::Names || learning.baseline.is_some() {
@@ -235,6 +263,18 @@ pub fn learn(
 }
 
 impl Learned {
+    /// The syscalls the profile lets run, by name (whatever their
+    /// arguments, or under conditions): not clone3 answered with ENOSYS.
+    pub fn allowed_names(&self) -> SyscallSet {
+        let mut names = self.unconditional.clone();
+        for rule in self.rules.iter().filter(|r| r.action == Action::Allow) {
+            for name in &rule.names {
+                names.insert(name.as_str());
+            }
+        }
+        names
+    }
+
     /// The profile: everything else fails with EPERM, as under Docker's
     /// default; the unconditional names in one rule commented `comment`.
     pub fn profile(&self, arch: Arch, comment: Option<String>) -> Profile {
@@ -429,6 +469,7 @@ fn value_rules<'t>(
             if !verdict.runs() {
                 learned.beyond_default.push(BeyondDefault {
                     syscall: name.to_owned(),
+                    kind: BeyondKind::Values,
                     values: Some(captured.describe(tuple)),
                     default: verdict.to_string(),
                 });

@@ -460,6 +460,53 @@ const NOTES: &[Note] = &[
     ),
 ];
 
+/// The syscalls `record --include reachable` leaves out unless the run
+/// made them (or `--include-risky` names them), even where the default
+/// allows them: each gives a program that was compromised on a path the
+/// run never took a reach no untested path should get for free. Docker's
+/// default allows some of them outright (ptrace and process_vm_* on kernels
+/// from 4.8, since ptrace no longer gets around seccomp there), and others
+/// with a capability or in other engines' defaults, which
+/// `--include reachable` may be set against.
+pub const WITHHELD_FROM_REACHABLE: &[&str] = &[
+    // Other processes' memory, state and descriptors (the same user's:
+    // within a container, every process of it).
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "kcmp",
+    "pidfd_getfd",
+    // Execution domains: READ_IMPLIES_EXEC makes every readable mapping
+    // executable; the other domains are little tested in the kernel.
+    "personality",
+    // The kernel keyring, shared by the whole host.
+    "keyctl",
+    "add_key",
+    "request_key",
+    // Code run by the kernel, the whole host's events, and the staple of
+    // kernel race exploits.
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    // A second syscall interface: what is submitted through a ring (open,
+    // read, connect, ...) never passes the seccomp filter, so allowing the
+    // ring allows its operations whatever the profile says of them
+    // (Docker 20.10's built-in default and podman's allow it).
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    // Files opened by handle, around path checks (the "shocker" breakout;
+    // Docker allows it with CAP_DAC_READ_SEARCH).
+    "open_by_handle_at",
+];
+
+/// Whether `--include reachable` leaves `name` out unless the run made it
+/// ([`WITHHELD_FROM_REACHABLE`]).
+pub fn withheld_from_reachable(name: &str) -> bool {
+    WITHHELD_FROM_REACHABLE.contains(&name)
+}
+
 /// The note for `name`, if it is a syscall the tool has something to say
 /// about.
 pub fn note_for(name: &str) -> Option<&'static Note> {
@@ -512,6 +559,15 @@ mod tests {
                 "_sysctl",
             ];
             assert!(known || historic.contains(&note.name), "{}", note.name);
+        }
+    }
+
+    #[test]
+    fn every_withheld_syscall_has_a_note_to_say_why() {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in WITHHELD_FROM_REACHABLE {
+            assert!(seen.insert(name), "{name} twice");
+            assert!(note_for(name).is_some(), "{name} has no note");
         }
     }
 }

@@ -187,7 +187,10 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
     }
     if enforcement.exit_code != 0
         && !enforcement.complain
-        && enforcement.denials.is_empty()
+        && enforcement
+            .denials
+            .iter()
+            .all(|d| d.falls_back_to.is_some())
         && enforcement.escapes.is_empty()
     {
         eprintln!(
@@ -219,7 +222,7 @@ const SHOWN_VALUES: usize = 16;
 fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain: bool) {
     // A refusal the C library falls back from (clone3 answered ENOSYS, as
     // every learned profile answers it) is the profile working as meant:
-    // said apart, and not counted as a denial.
+    // said apart, after the denials, and neither counted nor listed as one.
     let (deliberate, denials): (Vec<&DeniedSyscall>, Vec<&DeniedSyscall>) =
         denials.iter().partition(|d| d.falls_back_to.is_some());
     if denials.is_empty() {
@@ -230,23 +233,37 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
                 "no syscall was denied"
             };
             eprintln!("syscall-profile: {what}");
-            let answered = if complain {
-                "would have been answered"
-            } else {
-                "was answered"
-            };
-            for d in &deliberate {
-                eprintln!(
-                    "syscall-profile: {} {answered} ENOSYS on purpose {}×: the C library then \
-                     uses {}, whose arguments the profile can check",
-                    d.name,
-                    d.count,
-                    d.falls_back_to.unwrap_or_default()
-                );
-            }
         }
-        return;
+    } else {
+        list_denials(&denials, options, complain);
     }
+    if !options.quiet {
+        report_deliberate(&deliberate, complain);
+    }
+}
+
+/// The refusals the profile makes on purpose (clone3 answered ENOSYS, so
+/// that the C library falls back to clone), one line each.
+fn report_deliberate(deliberate: &[&DeniedSyscall], complain: bool) {
+    let answered = if complain {
+        "would have been answered"
+    } else {
+        "answered"
+    };
+    for d in deliberate {
+        // Only an ENOSYS answer is one the C library falls back from.
+        eprintln!(
+            "syscall-profile: {answered} as the profile says: {} → ENOSYS {}× (the C library \
+             falls back to {}, whose arguments the profile checks; not a denial)",
+            d.name,
+            d.count,
+            d.falls_back_to.unwrap_or_default()
+        );
+    }
+}
+
+/// The denials, counted and listed: the count is the list's length.
+fn list_denials(denials: &[&DeniedSyscall], options: &EnforceOptions, complain: bool) {
     let verb = if complain {
         "would have denied"
     } else {
@@ -258,7 +275,7 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
         denials.len()
     );
     let native = crate::profile::Arch::host().map(|arch| arch.short_name());
-    for d in denials.into_iter().chain(deliberate) {
+    for d in denials {
         // A call through the 32-bit entry point is named with its table.
         let name = if Some(d.arch.as_str()) == native {
             d.name.clone()
@@ -304,12 +321,6 @@ fn report_denials(denials: &[DeniedSyscall], options: &EnforceOptions, complain:
                 "    the profile allows {} only with {}",
                 d.name,
                 d.allowed_with.join("; or with ")
-            );
-        }
-        if let Some(fallback) = d.falls_back_to {
-            eprintln!(
-                "    answered ENOSYS on purpose: the C library then uses {fallback}, whose \
-                 arguments the profile can check (not suggested)"
             );
         }
         if !d.refused_with.is_empty() {

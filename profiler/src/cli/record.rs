@@ -7,6 +7,7 @@ use clap::Args;
 use super::{Error, block_on, say, warn};
 use crate::{
     arguments::rules::Granularity,
+    baseline::notes,
     export::{self, Format},
     implied::Implied,
     recording::{self, RecordOptions, Recording},
@@ -108,6 +109,19 @@ pub struct RecordArgs {
     #[arg(long, value_enum, value_name = "WHAT")]
     pub include: Option<Include>,
 
+    /// With `--include reachable`: also add these of the risky syscalls it
+    /// leaves out unless the run made them (ptrace, process_vm_readv,
+    /// keyctl, bpf, io_uring_setup…: the summary names those left out),
+    /// where the programs can reach them and the default allows them.
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        requires = "include",
+        value_parser = parse_risky
+    )]
+    include_risky: Vec<String>,
+
     /// How much of the arguments the profile checks: `values` allows exactly
     /// the argument values the run used for the syscalls whose arguments
     /// carry privilege (clone's namespace flags, socket families, ioctl
@@ -126,6 +140,14 @@ pub struct RecordArgs {
     #[arg(long)]
     accept_beyond_default: bool,
 
+    /// For a native command: the default the run is set against (the
+    /// syscalls it used beyond it are named; `--include reachable` adds
+    /// within it): docker (the default), docker-20.10, podman, containerd,
+    /// or a Docker-format profile FILE (`./podman` for a file of that
+    /// name). A container is set against its engine's own default.
+    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    baseline: Option<crate::baseline::BaselineChoice>,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -136,6 +158,19 @@ pub struct RecordArgs {
 pub enum Include {
     /// What the recorded programs can reach, within the engine's default.
     Reachable,
+}
+
+/// A name of `--include-risky`: one of the syscalls `--include reachable`
+/// withholds.
+fn parse_risky(text: &str) -> Result<String, String> {
+    if notes::withheld_from_reachable(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "not one of the risky syscalls --include reachable withholds ({})",
+            notes::WITHHELD_FROM_REACHABLE.join(", ")
+        ))
+    }
 }
 
 /// Entry point of `syscall-profile record`: the recorded command's exit
@@ -165,6 +200,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         include_reachable: args.include == Some(Include::Reachable),
         until: args.until,
         say,
+        include_risky: args.include_risky,
         granularity: args.granularity.unwrap_or(match args.to {
             Some(Format::Systemd) => Granularity::Names,
             _ => Granularity::Values,
@@ -180,6 +216,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
                 },
             )
         }),
+        baseline: args.baseline,
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);
@@ -240,6 +277,21 @@ fn report(recording: &Recording, quiet: bool) {
             recording.stats.included_reachable.join(" ")
         );
     }
+    let withheld = &recording.stats.withheld_reachable;
+    if !withheld.is_empty() {
+        let named: Vec<String> = withheld
+            .iter()
+            .map(|name| format!("{name} ({})", notes::risk(name)))
+            .collect();
+        eprintln!(
+            "syscall-profile: --include reachable left out {} risky syscall(s) the programs can \
+             reach but the run did not make: {}; to allow them too, record with \
+             --include-risky {}",
+            withheld.len(),
+            named.join("; "),
+            withheld.join(",")
+        );
+    }
     report_learned(recording);
     if let Some(outlived) = &recording.outlived {
         eprintln!("syscall-profile: {}", outlived.said());
@@ -297,9 +349,10 @@ fn warn_beyond_default(recording: &Recording) {
         .map(|b| format!("{b} ({} there)", b.default))
         .collect();
     warn(&format!(
-        "beyond the engine's default: the run used, and the profile allows, {} (give \
-         --accept-beyond-default to leave this unsaid)",
-        named.join("; ")
+        "beyond the engine's default: the run used, and the profile allows, {}; against {} \
+         (give --accept-beyond-default to leave this unsaid)",
+        named.join("; "),
+        recording.default_name
     ));
 }
 

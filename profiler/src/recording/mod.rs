@@ -20,7 +20,7 @@ use self::{
 };
 use crate::{
     arguments::rules::{self, Granularity, Learned, Learning},
-    baseline::{Baseline, DockerContext, eval::EffectivePolicy},
+    baseline::{Baseline, BaselineChoice, DockerContext, eval::EffectivePolicy},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit, export,
@@ -81,6 +81,9 @@ pub struct RecordOptions {
     /// Also allow what the programs can reach that Docker's default allows
     /// (`--include reachable`).
     pub include_reachable: bool,
+    /// The risky syscalls `--include reachable` adds too, where reachable
+    /// and allowed by the default (`--include-risky`).
+    pub include_risky: Vec<String>,
     /// How much of the arguments the profile checks (`--args`).
     pub granularity: Granularity,
     /// The form the profile is written in (`--to`, export's vocabulary),
@@ -94,6 +97,10 @@ pub struct RecordOptions {
     /// waits for what the command left running): the command line's
     /// standard error; nowhere by default.
     pub say: fn(&str),
+    /// For a native command: the default what the run used is set against
+    /// (the syscalls beyond it are named, `--include reachable` adds within
+    /// it); Docker's when `None`. A container has its engine's.
+    pub baseline: Option<BaselineChoice>,
 }
 
 impl RecordOptions {
@@ -114,10 +121,12 @@ impl RecordOptions {
             no_implied: false,
             coverage: true,
             include_reachable: false,
+            include_risky: Vec::new(),
             granularity: Granularity::default(),
             to: None,
             until: None,
             say: |_| {},
+            baseline: None,
         }
     }
 }
@@ -153,6 +162,11 @@ pub enum RecordError {
          does (the kernel then ends the rest of it); leave --until out"
     )]
     UntilContainer,
+    #[error(
+        "--baseline applies to native commands: a container's recording is set against its \
+         engine's own default (leave --baseline out)"
+    )]
+    BaselineContainer,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
     #[error("the recording is done but cannot be written --to {to}: {source}")]
@@ -166,7 +180,9 @@ impl RecordError {
     /// The exit status `record` ends with for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RecordError::NoCommand | RecordError::UntilContainer => exit::USAGE,
+            RecordError::NoCommand
+            | RecordError::UntilContainer
+            | RecordError::BaselineContainer => exit::USAGE,
             RecordError::Command(e) => e.exit_code(),
             RecordError::Session(e) => e.exit_code(exit::TOOL_FAILED),
             _ => exit::TOOL_FAILED,
@@ -203,6 +219,10 @@ pub struct Recording {
     /// The processes that outlived the command, which the recording
     /// waited for (`--until tree`).
     pub outlived: Option<Outlived>,
+    /// The default what the run used is set against, as the summary names
+    /// it: the container engine's, or a native command's (Docker's, or
+    /// `--baseline`'s).
+    pub default_name: String,
     /// The run's guardian, still in charge of what the run made outside
     /// its cgroup: a recorded container the engine keeps (no `--rm`) holds
     /// the recording profile, which allows every syscall, and is removed by
@@ -332,7 +352,7 @@ pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
         &options,
         plan.arch,
         plan.outputs,
-        plan.baseline.as_ref(),
+        (plan.baseline.as_ref(), plan.native_default.as_ref()),
         ran,
     )
 }
@@ -343,6 +363,8 @@ struct Plan {
     target: Planned,
     /// For a container: the engine's default as it applies to the run.
     baseline: Option<ContainerBaseline>,
+    /// For a native command: the default it is set against.
+    native_default: Option<NativeDefault>,
     /// The profile's output (none for `check` and `--complain`) and the stats'.
     outputs: (Option<Output>, Option<Output>),
 }
@@ -366,6 +388,14 @@ impl Plan {
             None if options.keep_running => return Err(RecordError::KeepRunningNative),
             None => {}
         }
+        if container_run.is_some() && options.baseline.is_some() {
+            return Err(RecordError::BaselineContainer);
+        }
+        // A --baseline FILE that cannot be read fails before anything runs.
+        let native_default = match &container_run {
+            None => Some(NativeDefault::of(options.baseline.as_ref())?),
+            Some(_) => None,
+        };
         let native = match &container_run {
             None => Some(process::resolve(program)?),
             Some(_) => None,
@@ -399,6 +429,7 @@ impl Plan {
             arch,
             target,
             baseline,
+            native_default,
             outputs: (output, stats_output),
         })
     }
@@ -637,7 +668,7 @@ fn conclude(
     options: &RecordOptions,
     arch: Arch,
     (output, stats_output): (Option<Output>, Option<Output>),
-    baseline: Option<&ContainerBaseline>,
+    (baseline, native_default): (Option<&ContainerBaseline>, Option<&NativeDefault>),
     ran: Ran,
 ) -> Result<Recording, RecordError> {
     let Ran {
@@ -658,6 +689,9 @@ fn conclude(
             .map(|w| w.to_string_lossy().into_owned())
             .collect::<Vec<_>>(),
     );
+    if let Some(native) = native_default {
+        warnings.extend(native.warnings.iter().cloned());
+    }
     let (mut syscalls, mut stats) =
         summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
@@ -713,9 +747,17 @@ fn conclude(
     // a vacuous "0 of 0".
     coverage = coverage.filter(|c| !c.programs.is_empty());
     if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
-        let (baseline, context) = default_of_the_run(container.as_ref())?;
-        stats.included_reachable =
-            coverage::include_reachable(&mut syscalls, coverage, &baseline, &context);
+        let (baseline, context) = match (native_default, &container) {
+            (Some(native), None) => (native.baseline.clone(), native.context.clone()),
+            _ => default_of_the_run(container.as_ref())?,
+        };
+        (stats.included_reachable, stats.withheld_reachable) = coverage::include_reachable(
+            &mut syscalls,
+            coverage,
+            &baseline,
+            &context,
+            &options.include_risky,
+        );
         coverage.included_within = Some(baseline.name);
     }
     stats.coverage = coverage.clone();
@@ -755,6 +797,24 @@ fn conclude(
         baseline_name: baseline.map_or("", |b| b.name.as_str()),
     };
     let mut learned = rules::learn(&learning, &syscalls, &values);
+    // A native command's syscalls by name against the default it would get
+    // in a container (a container's were set against its engine's by
+    // `learn`, values too).
+    if let Some(native) = native_default.filter(|_| baseline.is_none()) {
+        let default = native.baseline.evaluate(&native.context);
+        let allowed = learned.allowed_names();
+        learned
+            .beyond_default
+            .extend(rules::names_beyond(&default, allowed.iter()));
+    }
+    let default_name = match (baseline, native_default) {
+        (Some(container), _) => container.name.clone(),
+        (None, Some(native)) => format!(
+            "{}, as a container would get it; --baseline names another",
+            native.baseline.name
+        ),
+        (None, None) => String::new(),
+    };
     if let Some(runtime) = &runtime
         && options.granularity == Granularity::Values
     {
@@ -806,6 +866,7 @@ fn conclude(
         coverage,
         learned,
         outlived,
+        default_name,
         export_notes,
         guardian,
     })
@@ -830,6 +891,30 @@ impl ContainerBaseline {
     }
 }
 
+/// The default a native command is set against: Docker's, or what
+/// `--baseline` names, with the capabilities its engine gives.
+struct NativeDefault {
+    baseline: Baseline,
+    context: DockerContext,
+    /// What reading a `--baseline FILE` had to say.
+    warnings: Vec<String>,
+}
+
+impl NativeDefault {
+    fn of(choice: Option<&BaselineChoice>) -> Result<NativeDefault, RecordError> {
+        let (baseline, warnings) = match choice {
+            Some(choice) => Baseline::choose(choice)?,
+            None => (Baseline::docker_default(), Vec::new()),
+        };
+        let context = baseline.context(&[], &[])?;
+        Ok(NativeDefault {
+            baseline,
+            context,
+            warnings,
+        })
+    }
+}
+
 /// The executables of a native recording that can be scanned: the command,
 /// and the programs it executed by an absolute path.
 fn scanned_programs(
@@ -845,7 +930,11 @@ fn scanned_programs(
             .events
             .all_executed()
             .map(|e| PathBuf::from(&e.filename))
-            .filter(|p| p.is_absolute() && p.is_file()),
+            // Seen from here, /proc/self/exe (busybox re-executing itself)
+            // and /dev/fd/N are the recorder's own files, not the program's.
+            .filter(|p| {
+                p.is_absolute() && !p.starts_with("/proc") && !p.starts_with("/dev") && p.is_file()
+            }),
     );
     programs
 }
@@ -1038,6 +1127,7 @@ fn summarize(
         implied: Vec::new(),
         coverage: None,
         included_reachable: Vec::new(),
+        withheld_reachable: Vec::new(),
         learned: None,
         arguments: stats::arguments_of(&observation.arguments),
         runtime_arguments: stats::arguments_of(&observation.runtime_arguments),

@@ -59,6 +59,11 @@ pub struct Stats {
     /// allows that the profile holds although the run did not make them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub included_reachable: Vec<String>,
+    /// With `--include reachable`: the risky reachable syscalls the default
+    /// allows that the profile leaves out, the run not having made them
+    /// (`--include-risky` adds them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld_reachable: Vec<String>,
     /// What the captured argument values became in the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned: Option<LearnedRules>,
