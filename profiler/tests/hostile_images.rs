@@ -403,7 +403,17 @@ fn sigterm_ends_an_images_scan_and_a_recordings_coverage_within_a_second() {
         );
         if seen.termed {
             signalled += 1;
-            assert_eq!(seen.stderr.lines().count(), 1, "{}", seen.stderr);
+            // Stopped in one line; or done already (the signal came after
+            // the scan's last look); or, before the tool caught signals at
+            // all, ended by the signal itself with nothing begun.
+            match (seen.status.code(), seen.status.signal()) {
+                (Some(2), _) => {
+                    assert_eq!(seen.stderr.lines().count(), 1, "{}", seen.stderr);
+                    assert!(seen.stderr.contains("interrupted"), "{}", seen.stderr);
+                }
+                (Some(0), _) | (None, Some(libc::SIGTERM)) => {}
+                other => panic!("round {round}: ended {other:?}: {}", seen.stderr),
+            }
         }
         left_clean(&format!("scan, SIGTERM {at:?} in"), &seen, &tmp);
     }
