@@ -10,8 +10,8 @@
 //!   `--seccomp --seccomp-profile FILE` with the profile written as the
 //!   runtime spec's `linux.seccomp`, the format ctr reads).
 //! - Either way the program runs in a cgroup watched by the eBPF side, which
-//!   reports each syscall the filter denied ([`denials`]), live on a
-//!   terminal and at the end.
+//!   reports each syscall the filter denied ([`denials`]) as it happens
+//!   (and a refused call repeated in a retry loop, [`live`]) and at the end.
 //! - `--complain` runs the program without blocking anything: it is
 //!   recorded, and the report lists what the profile would have denied,
 //!   with a profile that allows it (`--suggest FILE`).
@@ -25,14 +25,14 @@ pub mod arguments;
 pub mod denials;
 pub mod filter;
 pub mod listener;
+pub mod live;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     fs::File,
-    io::IsTerminal,
     path::{Path, PathBuf},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use self::{
@@ -40,6 +40,7 @@ use self::{
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
     listener::{ChildEnds, Listener},
+    live::{LiveEvent, RetryLoop},
 };
 use crate::{
     arguments::CapturedCalls,
@@ -202,55 +203,26 @@ pub struct Enforcement {
     /// recorded container left with the recording profile should the tool
     /// be killed before `enforce` is done; released with this.
     pub guardian: Option<crate::session::guardian::Guardian>,
+    /// The refused calls the program kept making (see [`live`]), each as
+    /// last said while it ran.
+    pub retry_loops: Vec<RetryLoop>,
 }
 
-/// Shows denials live on a terminal, each (name, table) once, and each
-/// refused argument value once.
-struct LiveDenials<'a> {
+/// Hands what the watches counted so far to [`live::LiveDenials`] on each
+/// tick, and what it makes of it to the caller's `say`.
+struct LiveWatch<'a> {
     watch: &'a mut DenialWatch,
     listener: Option<&'a Listener>,
-    shown: BTreeSet<(String, String, Vec<u64>)>,
-    live: bool,
+    said: live::LiveDenials,
+    say: &'a mut dyn FnMut(LiveEvent),
 }
 
-impl Supervised for LiveDenials<'_> {
+impl Supervised for LiveWatch<'_> {
     fn tick(&mut self) {
-        if !self.live {
-            return;
-        }
         let mut denials = self.watch.denials().unwrap_or_default();
         denials.extend(self.listener.map(Listener::denials).unwrap_or_default());
-        for denial in denials {
-            let Some(caller) = &denial.first else {
-                continue;
-            };
-            let exe = caller
-                .exe
-                .as_deref()
-                .map(|e| format!(", {e}"))
-                .unwrap_or_default();
-            let key = |tuple: Vec<u64>| (denial.name.clone(), denial.arch.clone(), tuple);
-            if denial.values.is_empty() {
-                if self.shown.insert(key(Vec::new())) {
-                    eprintln!(
-                        "syscall-profile: denied: {} (pid {}, {}{exe})",
-                        denial.name, caller.pid, caller.comm
-                    );
-                }
-                continue;
-            }
-            // The pid is the first caller's, whichever value it passed.
-            for values in &denial.values {
-                if self.shown.insert(key(values.tuple())) {
-                    eprintln!(
-                        "syscall-profile: denied: {} with {} (first by pid {}, {}{exe})",
-                        denial.name,
-                        values.describe(),
-                        caller.pid,
-                        caller.comm
-                    );
-                }
-            }
+        for event in self.said.update(&denials, Instant::now()) {
+            (self.say)(event);
         }
     }
 }
@@ -259,7 +231,13 @@ impl Supervised for LiveDenials<'_> {
 /// (and for a native program compiled) before anything runs, so a malformed
 /// one stops here; the command runs in a watched cgroup, and every denial
 /// is collected.
-pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceError> {
+///
+/// While it runs, `say` gets each syscall (and argument value) refused for
+/// the first time, and each retry loop ([`live`]), as the watches see them.
+pub async fn enforce(
+    options: EnforceOptions,
+    say: &mut dyn FnMut(LiveEvent),
+) -> Result<Enforcement, EnforceError> {
     if options.command.is_empty() {
         return Err(EnforceError::NoCommand);
     }
@@ -302,7 +280,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     warnings.extend(plan_warnings);
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(&profile, &context);
-    let watched = match run(&options, arch, &target, warnings).await {
+    let watched = match run(&options, arch, &target, warnings, say).await {
         Ok(watched) => watched,
         // What the filter denied on the way to the failed start, explained.
         Err(EnforceError::Start {
@@ -324,6 +302,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         mut denials,
         escapes,
         warnings,
+        retry_loops,
     } = watched;
     denials::explain(&mut denials, &policy);
     let mut additions = Additions::of(&denials);
@@ -351,6 +330,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         escapes,
         engine_default: engine_default.map(|b| b.describe()),
         guardian: None,
+        retry_loops,
     })
 }
 
@@ -360,6 +340,7 @@ struct Watched {
     denials: Vec<DeniedSyscall>,
     escapes: Vec<Escape>,
     warnings: Vec<String>,
+    retry_loops: Vec<RetryLoop>,
 }
 
 /// Runs the planned command in a fresh watched cgroup under the profile,
@@ -369,6 +350,7 @@ async fn run(
     arch: Arch,
     target: &Target,
     mut warnings: Vec<String>,
+    say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Watched, EnforceError> {
     let mut session = Session::open(Kind::Enforce)?;
     for stale in &session.stale {
@@ -432,11 +414,11 @@ async fn run(
         }
     };
 
-    let mut live = LiveDenials {
+    let mut live = LiveWatch {
         watch: &mut watch,
         listener: listener.as_ref(),
-        shown: BTreeSet::new(),
-        live: !options.quiet && std::io::stderr().is_terminal(),
+        said: live::LiveDenials::default(),
+        say,
     };
     let mut notes = Vec::new();
     let exit_code = session
@@ -448,6 +430,7 @@ async fn run(
             &mut notes,
         )
         .await?;
+    let retry_loops = live.said.loops();
     let mut denials = watch.denials()?;
     let events = watch.events()?;
     let words: Vec<String> = options
@@ -496,6 +479,7 @@ async fn run(
         denials,
         escapes: events.escapes,
         warnings,
+        retry_loops,
     })
 }
 
@@ -851,6 +835,7 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
         "allow_rules": rules,
         "suggestion": enforcement.suggestion.as_ref().map(|p| p.display().to_string()),
         "escapes": escapes,
+        "retry_loops": enforcement.retry_loops,
         "warnings": enforcement.warnings,
         "engine_default": enforcement.engine_default,
     });
@@ -1081,6 +1066,7 @@ async fn complain(
         complain: true,
         engine_default: engine_default.map(|b| b.describe()),
         guardian: Some(recording.guardian),
+        retry_loops: Vec::new(),
     })
 }
 
