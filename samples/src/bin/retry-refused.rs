@@ -1,8 +1,9 @@
 //! `retry-refused SECONDS [WAIT]`: calls sysinfo(2) again and again for
 //! SECONDS (at least once; `0` for a single call), as a program retries a
 //! call that keeps failing, then prints `calls=N failed=M errno=E` on
-//! stdout (E: the errno of the last failure, 0 if none) and sleeps WAIT
-//! seconds (default 0) before exiting 0.
+//! standard error (E: the errno of the last failure, 0 if none; standard
+//! output stays free for a tool's `--json -`) and sleeps WAIT seconds
+//! (default 0) before exiting 0.
 //!
 //! sysinfo never fails on its own with a valid buffer, so each failure is
 //! a refusal: the tests of `enforce`'s live report set the number the
@@ -51,7 +52,7 @@ fn main() {
             break;
         }
     }
-    let mut out = std::io::stdout();
+    let mut out = std::io::stderr();
     let _ = writeln!(out, "calls={calls} failed={failed} errno={errno}");
     let _ = out.flush();
     std::thread::sleep(wait);
