@@ -312,6 +312,6 @@ mod tests {
         let [LiveEvent::Denied(new)] = events.as_slice() else {
             panic!("{events:?}");
         };
-        assert_eq!(new.values.as_deref(), Some("request FIONREAD"));
+        assert_eq!(new.values.as_deref(), Some("request FIONREAD (0x541b)"));
     }
 }
