@@ -98,7 +98,12 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         .transpose()
         .map_err(EnforceError::from)?;
     let quiet = options.quiet;
-    let mut say = |event: LiveEvent| say_live(&event, quiet);
+    let verb = if options.complain {
+        "would be denied"
+    } else {
+        "denied"
+    };
+    let mut say = |event: LiveEvent| say_live(&event, quiet, verb);
     let enforcement = match block_on(enforcing::enforce(options.clone(), &mut say))? {
         Ok(enforcement) => enforcement,
         Err(e) => {
@@ -207,13 +212,14 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
 
 /// Says on standard error, the moment it is seen and whatever standard
 /// error is (a terminal, a pipe, a file), what the run was refused for the
-/// first time (not with `--quiet`), and a retry loop (always: the program
-/// will not get further, and a user waiting on it must know).
-fn say_live(event: &LiveEvent, quiet: bool) {
+/// first time (`verb`: `denied`, or what a recording judged against a
+/// profile would be; not with `--quiet`), and a retry loop (always: the
+/// program will not get further, and a user waiting on it must know).
+pub(super) fn say_live(event: &LiveEvent, quiet: bool, verb: &str) {
     match event {
         LiveEvent::Denied(new) if !quiet => {
             let mut line = format!(
-                "syscall-profile: denied: {}",
+                "syscall-profile: {verb}: {}",
                 native_name(&new.name, &new.arch)
             );
             if let Some(values) = &new.values {

@@ -97,9 +97,21 @@ pub struct LiveDenials {
     rates: BTreeMap<Key, Rate>,
     /// The latest line said of each loop, for the final report.
     loops: BTreeMap<Key, RetryLoop>,
+    /// No loops are looked for: the calls were not refused (a recording
+    /// judged against a profile), so repeating one is no retry loop.
+    no_loops: bool,
 }
 
 impl LiveDenials {
+    /// For the calls a profile would refuse in a run that refuses
+    /// nothing: only what is new is said.
+    pub fn new_only() -> LiveDenials {
+        LiveDenials {
+            no_loops: true,
+            ..LiveDenials::default()
+        }
+    }
+
     /// What changed since the last call, given every denial so far (as
     /// the watches count them: counts only grow) at `now`.
     pub fn update(&mut self, denials: &[DeniedSyscall], now: Instant) -> Vec<LiveEvent> {
@@ -129,6 +141,9 @@ impl LiveDenials {
                         events.push(new(Some(values.describe())));
                     }
                 }
+            }
+            if self.no_loops {
+                continue;
             }
             if let Some(found) = self.measure(&key, denial, now) {
                 self.loops.insert(key, found.clone());

@@ -227,6 +227,39 @@ impl Supervised for LiveWatch<'_> {
     }
 }
 
+/// What a profile would refuse of a recording's counts so far, handed to
+/// `say` as it is seen (each syscall and argument value once, no retry
+/// loops: nothing was refused): `enforce --complain` and `check -- CMD`.
+/// The calls are judged as the final report judges them.
+pub struct WouldRefuse<'a> {
+    policy: EffectivePolicy,
+    said: live::LiveDenials,
+    say: &'a mut dyn FnMut(LiveEvent),
+}
+
+impl<'a> WouldRefuse<'a> {
+    pub fn new(policy: EffectivePolicy, say: &'a mut dyn FnMut(LiveEvent)) -> WouldRefuse<'a> {
+        WouldRefuse {
+            policy,
+            said: live::LiveDenials::new_only(),
+            say,
+        }
+    }
+
+    /// Judges the counts so far; says what is new.
+    pub fn observe(&mut self, observation: &recording::tracer::Observation) {
+        let (mut counts, _) = recording::count_entries(&observation.calls);
+        counts.extend(recording::count_entries(&observation.runtime_calls).0);
+        let observed = observed_values(observation);
+        // A warning of values the kernel found no room for is the final
+        // report's to give.
+        let judged = judge_run(&self.policy, &counts, &observed, &mut Vec::new());
+        for event in self.said.update(&judged.denials, Instant::now()) {
+            (self.say)(event);
+        }
+    }
+}
+
 /// Runs `options.command` under `options.profile`: the profile is read
 /// (and for a native program compiled) before anything runs, so a malformed
 /// one stops here; the command runs in a watched cgroup, and every denial
@@ -256,7 +289,7 @@ pub async fn enforce(
         run.check_supervisable(options.user.is_some())?;
     }
     if options.complain {
-        return complain(options, &profile, arch, profile_warnings).await;
+        return complain(options, &profile, arch, profile_warnings, say).await;
     }
     let mut suggest = options
         .suggest
@@ -1003,6 +1036,7 @@ async fn complain(
     profile: &Profile,
     arch: Arch,
     profile_warnings: Vec<String>,
+    say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Enforcement, EnforceError> {
     let suggest = options
         .suggest
@@ -1015,12 +1049,15 @@ async fn complain(
     record_options.user = options.user.clone();
     // Only what the command did: names it never called are no denials.
     record_options.no_implied = true;
-    let recording = recording::record(record_options).await?;
-    // What the profile gives each syscall in the context the command ran in:
-    // a container's capabilities as its engine sets them, or the program's own.
+    // What the profile gives each syscall in the context the command runs
+    // in: a container's capabilities as its engine sets them, or the
+    // program's own.
     let engine_default = Baseline::for_command(&options.command);
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(profile, &context);
+    let mut would = WouldRefuse::new(policy.clone(), say);
+    let mut observer = |observation: &recording::tracer::Observation| would.observe(observation);
+    let recording = recording::record_observed(record_options, Some(&mut observer)).await?;
     let observed = observed_values(&recording.observation);
     let mut warnings = profile_warnings;
     warnings.extend(recording.warnings);
