@@ -66,6 +66,57 @@ fn counted(stderr: &str) -> (u64, u64, i64) {
     )
 }
 
+/// Runs `syscall-profile ARGS` with standard error a pipe, read line by
+/// line as it comes, until a line holds `needle` (10 s at most): whether
+/// one did, whether the tool still ran then, and every line. The tool is
+/// then sent SIGTERM (passed on to the command).
+fn said_while_running(args: &[&std::ffi::OsStr], needle: &str) -> (bool, bool, String) {
+    let mut child = Command::new(profiler())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = mpsc::channel();
+    let pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let live = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let still_running = child.try_wait().unwrap().is_none();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let ended = wait_for(Duration::from_secs(20), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    reader.join().unwrap();
+    seen.extend(received.try_iter());
+    let all = seen.join("\n");
+    assert!(ended, "{args:?}: SIGTERM did not end the run: {all}");
+    (live, still_running, all)
+}
+
 /// Under each watch, standard error a pipe: the refusal is said while the
 /// program still sleeps after it (30 s; the line must come within 10),
 /// before the final report.
@@ -74,54 +125,20 @@ fn a_refusal_is_said_while_the_program_runs_through_a_pipe() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let profile = retry_profile(dir.path());
+    let retry = sample("retry-refused");
     for watch in ["listener", "kernel"] {
-        let mut child = Command::new(profiler())
-            .args(["enforce", "--watch", watch, "--profile"])
-            .arg(&profile)
-            .arg("--")
-            .arg(sample("retry-refused"))
-            .args(["0", "30"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (lines, received) = mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = Vec::new();
-        let live = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match received.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains("denied: sysinfo");
-                    seen.push(line);
-                    if found {
-                        break true;
-                    }
-                }
-                Err(_) => break false,
-            }
-        };
-        let still_running = child.try_wait().unwrap().is_none();
-        // SIGTERM to the tool is passed on to the program: both end.
-        // SAFETY: a signal to our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let ended = wait_for(Duration::from_secs(20), || {
-            child.try_wait().unwrap().is_some()
-        });
-        if !ended {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        reader.join().unwrap();
-        seen.extend(received.try_iter());
-        let all = seen.join("\n");
+        let args = [
+            "enforce".as_ref(),
+            "--watch".as_ref(),
+            watch.as_ref(),
+            "--profile".as_ref(),
+            profile.as_os_str(),
+            "--".as_ref(),
+            retry.as_os_str(),
+            "0".as_ref(),
+            "30".as_ref(),
+        ];
+        let (live, still_running, all) = said_while_running(&args, "denied: sysinfo");
         assert!(
             live,
             "--watch {watch}: no live line within 10 s while the program sleeps 30 s \
@@ -138,7 +155,49 @@ fn a_refusal_is_said_while_the_program_runs_through_a_pipe() {
             "--watch {watch}: the final report came first: {all}"
         );
         assert_eq!(counted(&all), (1, 1, MARK), "--watch {watch}: {all}");
-        assert!(ended, "--watch {watch}: SIGTERM did not end the run: {all}");
+    }
+}
+
+/// `enforce --complain` and `check -- CMD` block nothing, and say what the
+/// profile would refuse as the run makes it, through a pipe too.
+#[test]
+fn complain_and_check_say_what_the_profile_refuses_while_the_program_runs() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = retry_profile(dir.path());
+    let retry = sample("retry-refused");
+    let runs: [(&str, Vec<&std::ffi::OsStr>, &str); 2] = [
+        (
+            "enforce --complain",
+            vec![
+                "enforce".as_ref(),
+                "--complain".as_ref(),
+                "--profile".as_ref(),
+            ],
+            "would be denied: sysinfo",
+        ),
+        (
+            "check",
+            vec!["check".as_ref(), "--policy".as_ref()],
+            "outside the policy: sysinfo",
+        ),
+    ];
+    for (what, mut args, needle) in runs {
+        args.extend([
+            profile.as_os_str(),
+            "--".as_ref(),
+            retry.as_os_str(),
+            "0".as_ref(),
+            "30".as_ref(),
+        ]);
+        let (live, still_running, all) = said_while_running(&args, needle);
+        assert!(
+            live,
+            "{what}: no {needle:?} within 10 s while the program sleeps 30 s: {all}"
+        );
+        assert!(still_running, "{what}: {all}");
+        // Nothing was refused: the call ran.
+        assert_eq!(counted(&all), (1, 0, 0), "{what}: {all}");
     }
 }
 
