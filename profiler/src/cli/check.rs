@@ -8,7 +8,8 @@ use std::{
 
 use super::{Error, block_on, print_stdout, say, warn};
 use crate::{
-    baseline::Baseline,
+    baseline::{Baseline, eval::EffectivePolicy},
+    enforcing::{WouldRefuse, live::LiveEvent},
     gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
     output::Output,
     profile::Profile,
@@ -134,7 +135,13 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     let (observed, observed_name, exit_code, record_again) = match &args.observed {
         Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
         None => {
-            let recording = record(&args, args.coverage.is_some())?;
+            let quiet = args.quiet;
+            let mut say_live = |event: LiveEvent| {
+                super::enforce::say_live(&event, quiet, "outside the policy");
+            };
+            let mut said =
+                WouldRefuse::new(EffectivePolicy::evaluate(&policy, &context), &mut say_live);
+            let recording = record(&args, args.coverage.is_some(), &mut said)?;
             run_coverage = recording.2;
             _guardian = Some(recording.3);
             let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
@@ -205,13 +212,14 @@ fn load(path: &Path) -> Result<Profile, CheckError> {
 }
 
 /// Records the command of `args` with the tool's recorder, writing its
-/// profile to `--save-observed` if given (kept in memory otherwise); the
-/// profile, the
+/// profile to `--save-observed` if given (kept in memory otherwise), what
+/// the policy refuses said to `said` as it happens; the profile, the
 /// command's exit status, its coverage and the run's guardian (see
 /// [`recording::Recording::guardian`]).
 fn record(
     args: &CheckArgs,
     coverage: bool,
+    said: &mut WouldRefuse<'_>,
 ) -> Result<(Profile, i32, Option<crate::coverage::Coverage>, Guardian), CheckError> {
     let mut options = RecordOptions::new(args.command.clone());
     // Scanned only for the gate (a container's image is exported for it).
@@ -227,7 +235,10 @@ fn record(
     // then `check --observed`): implied names, which a policy learned by
     // `record` holds, are then neither new nor unused.
     options.no_implied = false;
-    let recording = block_on(recording::record(options)).map_err(CheckError::Runtime)??;
+    // What the policy refuses is said as the run makes it.
+    let mut observer = |observation: &recording::tracer::Observation| said.observe(observation);
+    let recording = block_on(recording::record_observed(options, Some(&mut observer)))
+        .map_err(CheckError::Runtime)??;
     for warning in &recording.warnings {
         warn(warning);
     }

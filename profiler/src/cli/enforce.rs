@@ -7,7 +7,11 @@ use clap::Args;
 
 use super::{Error, block_on, say, warn};
 use crate::{
-    enforcing::{self, DenialWatching, EnforceError, EnforceOptions, denials::DeniedSyscall},
+    enforcing::{
+        self, DenialWatching, EnforceError, EnforceOptions,
+        denials::DeniedSyscall,
+        live::{LiveEvent, RetryLoop},
+    },
     output::Output,
     session::{Until, hook::Hook, process::RunAs},
 };
@@ -109,7 +113,14 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         .map(|p| Output::prepare(Some(p)))
         .transpose()
         .map_err(EnforceError::from)?;
-    let enforcement = match block_on(enforcing::enforce(options.clone()))? {
+    let quiet = options.quiet;
+    let verb = if options.complain {
+        "would be denied"
+    } else {
+        "denied"
+    };
+    let mut say = |event: LiveEvent| say_live(&event, quiet, verb);
+    let enforcement = match block_on(enforcing::enforce(options.clone(), &mut say))? {
         Ok(enforcement) => enforcement,
         Err(e) => {
             // A command that could not start under the filter: what the
@@ -141,6 +152,13 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
             .map_err(EnforceError::from)?;
     }
     report_denials(&enforcement.denials, &options, enforcement.complain);
+    for found in &enforcement.retry_loops {
+        warn(&format!(
+            "{} was refused in a retry loop: {}",
+            native_name(&found.name, &found.arch),
+            loop_numbers(found)
+        ));
+    }
     if !enforcement.base_denied.is_empty() {
         eprintln!(
             "syscall-profile: the profile would also deny what the container runtime needs \
@@ -212,6 +230,90 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         }
     }
     Ok(enforcement.exit_code)
+}
+
+/// Says on standard error, the moment it is seen and whatever standard
+/// error is (a terminal, a pipe, a file), what the run was refused for the
+/// first time (`verb`: `denied`, or what a recording judged against a
+/// profile would be; not with `--quiet`), and a retry loop (always: the
+/// program will not get further, and a user waiting on it must know).
+pub(super) fn say_live(event: &LiveEvent, quiet: bool, verb: &str) {
+    match event {
+        LiveEvent::Denied(new) if !quiet => {
+            let mut line = format!(
+                "syscall-profile: {verb}: {}",
+                native_name(&new.name, &new.arch)
+            );
+            if let Some(values) = &new.values {
+                line.push_str(&format!(" with {values}"));
+            }
+            let by = if new.values.is_some() {
+                "first by "
+            } else {
+                ""
+            };
+            if let Some(caller) = &new.caller {
+                let exe = caller
+                    .exe
+                    .as_deref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default();
+                line.push_str(&format!(" ({by}pid {}, {}{exe})", caller.pid, caller.comm));
+            }
+            if let Some(kill) = new.killed {
+                line.push_str(&format!(": {}", kill.describe()));
+            }
+            eprintln!("{line}");
+        }
+        LiveEvent::Denied(_) => {}
+        LiveEvent::RetryLoop(found) => {
+            let who = found
+                .caller
+                .as_ref()
+                .map(|c| format!(" (pid {}, {})", c.pid, c.comm))
+                .unwrap_or_default();
+            let name = native_name(&found.name, &found.arch);
+            let still = if found.again { "still " } else { "" };
+            eprintln!(
+                "syscall-profile: warning: {name} {still}refused {}{who}: the program retries \
+                 it in a loop, and will not get further under this profile (allow {name}, or \
+                 stop it)",
+                loop_numbers(found)
+            );
+        }
+    }
+}
+
+/// `1,200,000 times in 10 s (120,000/s)`.
+fn loop_numbers(found: &RetryLoop) -> String {
+    format!(
+        "{} times in {} s ({}/s)",
+        grouped(found.count),
+        grouped(found.seconds),
+        grouped(found.per_second)
+    )
+}
+
+/// A syscall's name, with its table where it is not the host's own.
+fn native_name(name: &str, arch: &str) -> String {
+    if crate::profile::Arch::host().map(|a| a.short_name()) == Some(arch) {
+        name.to_owned()
+    } else {
+        format!("{name} ({arch})")
+    }
+}
+
+/// `n` with its thousands grouped: `10,485,217`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// How many refused values of one syscall the text report lists (the most
@@ -330,5 +432,18 @@ fn list_denials(denials: &[&DeniedSyscall], options: &EnforceOptions, complain: 
                 d.refused_with.join("; or with ")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(10_485_217), "10,485,217");
     }
 }

@@ -698,11 +698,19 @@ fn answer(
     // default errno where the two models part (never let it run).
     let errno = verdict.errno.or(policy.default.errno).unwrap_or(EPERM);
     // Read while the thread waits in the call, then checked to be still
-    // the same call: the pid was not reused meanwhile.
+    // the same call: the pid was not reused meanwhile. Only the first
+    // refusal of a syscall names its caller: a call the program repeats
+    // (a retry loop) is answered without reading /proc.
     let tid = request.pid;
-    let caller = read_caller(tid);
+    let known = answered
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .tallies
+        .get(&(arch, nr))
+        .is_some_and(|tally| tally.denial.first.is_some());
+    let caller = if known { None } else { read_caller(tid) };
     let values = captured_values(&name, &args, tid);
-    let still_there = libseccomp::notify_id_valid(fd, request.id).is_ok();
+    let still_there = !known && libseccomp::notify_id_valid(fd, request.id).is_ok();
     let response =
         ScmpNotifResp::new_error(request.id, -(errno as i32), ScmpNotifRespFlags::empty());
     if response.respond(fd).is_err() {
@@ -718,12 +726,18 @@ fn answer(
     let tally = tallies.entry((arch, nr)).or_insert_with(|| Tally {
         denial: DeniedSyscall {
             errno: Some(i64::from(errno)),
-            first: still_there.then_some(caller).flatten(),
+            first: None,
             first_args: Some(args),
             ..DeniedSyscall::new(name.clone(), arch.short_name().to_owned(), nr, 0)
         },
         tuples: BTreeMap::new(),
     });
+    // The first call whose caller could be named (one whose thread died
+    // before is not), with its arguments.
+    if tally.denial.first.is_none() && still_there && caller.is_some() {
+        tally.denial.first = caller;
+        tally.denial.first_args = Some(args);
+    }
     tally.denial.count += 1;
     match values {
         Some(tuple) if tally.tuples.contains_key(&tuple) || *values_kept < VALUE_SLOTS => {

@@ -10,8 +10,8 @@
 //!   `--seccomp --seccomp-profile FILE` with the profile written as the
 //!   runtime spec's `linux.seccomp`, the format ctr reads).
 //! - Either way the program runs in a cgroup watched by the eBPF side, which
-//!   reports each syscall the filter denied ([`denials`]), live on a
-//!   terminal and at the end.
+//!   reports each syscall the filter denied ([`denials`]) as it happens
+//!   (and a refused call repeated in a retry loop, [`live`]) and at the end.
 //! - `--complain` runs the program without blocking anything: it is
 //!   recorded, and the report lists what the profile would have denied,
 //!   with a profile that allows it (`--suggest FILE`).
@@ -25,14 +25,14 @@ pub mod arguments;
 pub mod denials;
 pub mod filter;
 pub mod listener;
+pub mod live;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     fs::File,
-    io::IsTerminal,
     path::{Path, PathBuf},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use self::{
@@ -40,6 +40,7 @@ use self::{
     denials::{DenialWatch, DeniedSyscall},
     filter::{CompiledFilter, FilterError},
     listener::{ChildEnds, Listener},
+    live::{LiveEvent, RetryLoop},
 };
 use crate::{
     arguments::CapturedCalls,
@@ -213,21 +214,26 @@ pub struct Enforcement {
     pub guardian: Option<crate::session::guardian::Guardian>,
     /// The processes that outlived the command, which the run waited for.
     pub outlived: Option<Outlived>,
+    /// The refused calls the program kept making (see [`live`]), each as
+    /// last said while it ran.
+    pub retry_loops: Vec<RetryLoop>,
 }
 
-/// Shows denials live on a terminal, each (name, table) once, and each
-/// refused argument value once.
-struct LiveDenials<'a> {
+/// Hands what the watches counted so far to [`live::LiveDenials`] on each
+/// tick, and what it makes of it to the caller's `say`.
+struct LiveWatch<'a> {
     watch: &'a mut DenialWatch,
     listener: Option<&'a Listener>,
-    shown: BTreeSet<(String, String, Vec<u64>)>,
-    live: bool,
-    say: fn(&str),
+    said: live::LiveDenials,
+    say: &'a mut dyn FnMut(LiveEvent),
+    /// What the session says while the command runs (that it waits for
+    /// what the command left running).
+    say_text: fn(&str),
 }
 
-impl Supervised for LiveDenials<'_> {
+impl Supervised for LiveWatch<'_> {
     fn say(&mut self, text: &str) {
-        (self.say)(text);
+        (self.say_text)(text);
     }
 
     fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
@@ -239,42 +245,43 @@ impl Supervised for LiveDenials<'_> {
     }
 
     fn tick(&mut self) {
-        if !self.live {
-            return;
-        }
         let mut denials = self.watch.denials().unwrap_or_default();
         denials.extend(self.listener.map(Listener::denials).unwrap_or_default());
-        for denial in denials {
-            let Some(caller) = &denial.first else {
-                continue;
-            };
-            let exe = caller
-                .exe
-                .as_deref()
-                .map(|e| format!(", {e}"))
-                .unwrap_or_default();
-            let key = |tuple: Vec<u64>| (denial.name.clone(), denial.arch.clone(), tuple);
-            if denial.values.is_empty() {
-                if self.shown.insert(key(Vec::new())) {
-                    eprintln!(
-                        "syscall-profile: denied: {} (pid {}, {}{exe})",
-                        denial.name, caller.pid, caller.comm
-                    );
-                }
-                continue;
-            }
-            // The pid is the first caller's, whichever value it passed.
-            for values in &denial.values {
-                if self.shown.insert(key(values.tuple())) {
-                    eprintln!(
-                        "syscall-profile: denied: {} with {} (first by pid {}, {}{exe})",
-                        denial.name,
-                        values.describe(),
-                        caller.pid,
-                        caller.comm
-                    );
-                }
-            }
+        for event in self.said.update(&denials, Instant::now()) {
+            (self.say)(event);
+        }
+    }
+}
+
+/// What a profile would refuse of a recording's counts so far, handed to
+/// `say` as it is seen (each syscall and argument value once, no retry
+/// loops: nothing was refused): `enforce --complain` and `check -- CMD`.
+/// The calls are judged as the final report judges them.
+pub struct WouldRefuse<'a> {
+    policy: EffectivePolicy,
+    said: live::LiveDenials,
+    say: &'a mut dyn FnMut(LiveEvent),
+}
+
+impl<'a> WouldRefuse<'a> {
+    pub fn new(policy: EffectivePolicy, say: &'a mut dyn FnMut(LiveEvent)) -> WouldRefuse<'a> {
+        WouldRefuse {
+            policy,
+            said: live::LiveDenials::new_only(),
+            say,
+        }
+    }
+
+    /// Judges the counts so far; says what is new.
+    pub fn observe(&mut self, observation: &recording::tracer::Observation) {
+        let (mut counts, _) = recording::count_entries(&observation.calls);
+        counts.extend(recording::count_entries(&observation.runtime_calls).0);
+        let observed = observed_values(observation);
+        // A warning of values the kernel found no room for is the final
+        // report's to give.
+        let judged = judge_run(&self.policy, &counts, &observed, &mut Vec::new());
+        for event in self.said.update(&judged.denials, Instant::now()) {
+            (self.say)(event);
         }
     }
 }
@@ -283,7 +290,13 @@ impl Supervised for LiveDenials<'_> {
 /// (and for a native program compiled) before anything runs, so a malformed
 /// one stops here; the command runs in a watched cgroup, and every denial
 /// is collected.
-pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceError> {
+///
+/// While it runs, `say` gets each syscall (and argument value) refused for
+/// the first time, and each retry loop ([`live`]), as the watches see them.
+pub async fn enforce(
+    options: EnforceOptions,
+    say: &mut dyn FnMut(LiveEvent),
+) -> Result<Enforcement, EnforceError> {
     if options.command.is_empty() {
         return Err(EnforceError::NoCommand);
     }
@@ -305,7 +318,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         run.check_supervisable(options.user.is_some())?;
     }
     if options.complain {
-        return complain(options, &profile, arch, profile_warnings).await;
+        return complain(options, &profile, arch, profile_warnings, say).await;
     }
     let mut suggest = options
         .suggest
@@ -329,7 +342,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
     warnings.extend(plan_warnings);
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(&profile, &context);
-    let watched = match run(&options, arch, &target, warnings).await {
+    let watched = match run(&options, arch, &target, warnings, say).await {
         Ok(watched) => watched,
         // What the filter denied on the way to the failed start, explained.
         Err(EnforceError::Start {
@@ -352,6 +365,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         escapes,
         warnings,
         outlived,
+        retry_loops,
     } = watched;
     denials::explain(&mut denials, &policy);
     let mut additions = Additions::of(&denials);
@@ -380,6 +394,7 @@ pub async fn enforce(options: EnforceOptions) -> Result<Enforcement, EnforceErro
         engine_default: engine_default.map(|b| b.describe()),
         guardian: None,
         outlived,
+        retry_loops,
     })
 }
 
@@ -390,6 +405,7 @@ struct Watched {
     denials: Vec<DeniedSyscall>,
     escapes: Vec<Escape>,
     warnings: Vec<String>,
+    retry_loops: Vec<RetryLoop>,
 }
 
 /// Runs the planned command in a fresh watched cgroup under the profile,
@@ -399,6 +415,7 @@ async fn run(
     arch: Arch,
     target: &Target,
     mut warnings: Vec<String>,
+    say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Watched, EnforceError> {
     let mut session = Session::open(Kind::Enforce)?;
     for stale in &session.stale {
@@ -462,12 +479,12 @@ async fn run(
         }
     };
 
-    let mut live = LiveDenials {
+    let mut live = LiveWatch {
         watch: &mut watch,
         listener: listener.as_ref(),
-        shown: BTreeSet::new(),
-        live: !options.quiet && std::io::stderr().is_terminal(),
-        say: options.say,
+        said: live::LiveDenials::default(),
+        say,
+        say_text: options.say,
     };
     // A native command is followed until its whole tree has ended (unless
     // `--until command`); a container's run ends with the container.
@@ -488,6 +505,7 @@ async fn run(
         )
         .await?;
     let outlived = session.outlived().cloned();
+    let retry_loops = live.said.loops();
     let mut denials = watch.denials()?;
     let events = watch.events()?;
     let words: Vec<String> = options
@@ -537,6 +555,7 @@ async fn run(
         escapes: events.escapes,
         warnings,
         outlived,
+        retry_loops,
     })
 }
 
@@ -892,6 +911,7 @@ pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> Strin
         "allow_rules": rules,
         "suggestion": enforcement.suggestion.as_ref().map(|p| p.display().to_string()),
         "escapes": escapes,
+        "retry_loops": enforcement.retry_loops,
         "warnings": enforcement.warnings,
         "engine_default": enforcement.engine_default,
     });
@@ -1059,6 +1079,7 @@ async fn complain(
     profile: &Profile,
     arch: Arch,
     profile_warnings: Vec<String>,
+    say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Enforcement, EnforceError> {
     let suggest = options
         .suggest
@@ -1074,12 +1095,15 @@ async fn complain(
     record_options.say = options.say;
     // Only what the command did: names it never called are no denials.
     record_options.no_implied = true;
-    let recording = recording::record(record_options).await?;
-    // What the profile gives each syscall in the context the command ran in:
-    // a container's capabilities as its engine sets them, or the program's own.
+    // What the profile gives each syscall in the context the command runs
+    // in: a container's capabilities as its engine sets them, or the
+    // program's own.
     let engine_default = Baseline::for_command(&options.command);
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(profile, &context);
+    let mut would = WouldRefuse::new(policy.clone(), say);
+    let mut observer = |observation: &recording::tracer::Observation| would.observe(observation);
+    let recording = recording::record_observed(record_options, Some(&mut observer)).await?;
     let observed = observed_values(&recording.observation);
     let mut warnings = profile_warnings;
     warnings.extend(recording.warnings);
@@ -1126,6 +1150,7 @@ async fn complain(
         engine_default: engine_default.map(|b| b.describe()),
         outlived: recording.outlived.clone(),
         guardian: Some(recording.guardian),
+        retry_loops: Vec::new(),
     })
 }
 

@@ -269,6 +269,8 @@ struct Watching<'a> {
     last_refresh: Option<Instant>,
     /// Where what is said during the run goes.
     say: fn(&str),
+    /// Given the counters when they are re-read.
+    observer: Option<Observer<'a>>,
 }
 
 impl Supervised for Watching<'_> {
@@ -279,12 +281,15 @@ impl Supervised for Watching<'_> {
             self.warnings.push(e.to_string());
         }
         let due = self.last_refresh.is_none_or(|at| at.elapsed() >= REFRESH);
-        if self.progress.is_shown()
+        if (self.progress.is_shown() || self.observer.is_some())
             && due
             && let Ok(observation) = self.tracer.snapshot()
         {
             self.last_refresh = Some(Instant::now());
             self.progress.update(&observation);
+            if let Some(observer) = self.observer.as_mut() {
+                observer(&observation);
+            }
         }
     }
 
@@ -346,8 +351,22 @@ fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
 /// command never ran); the command runs, supervised, in a watched cgroup;
 /// what the kernel counted becomes the profile.
 pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
+    record_observed(options, None).await
+}
+
+/// Looks at what the kernel counted so far, a few times a second while the
+/// command runs.
+pub type Observer<'a> = &'a mut dyn FnMut(&Observation);
+
+/// [`record`], with `observer` given the counts so far on every tick while
+/// the command runs (`enforce --complain` and `check -- CMD` say from them
+/// what the profile refuses, as it happens).
+pub async fn record_observed(
+    options: RecordOptions,
+    observer: Option<Observer<'_>>,
+) -> Result<Recording, RecordError> {
     let plan = Plan::check(&options)?;
-    let ran = run(&options, plan.arch, plan.target).await?;
+    let ran = run(&options, plan.arch, plan.target, observer).await?;
     conclude(
         &options,
         plan.arch,
@@ -455,7 +474,12 @@ struct Ran {
 
 /// Runs the command in a fresh watched cgroup, supervised until it ends,
 /// and cleans up after it.
-async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ran, RecordError> {
+async fn run(
+    options: &RecordOptions,
+    arch: Arch,
+    planned: Planned,
+    observer: Option<Observer<'_>>,
+) -> Result<Ran, RecordError> {
     let mut session = Session::open(Kind::Record)?;
     let (target, boundary) = match planned {
         Planned::Native(path) => (Target::Native(path), Boundary::Everything),
@@ -495,7 +519,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     let tick = match boundary {
         Boundary::SeccompFilter => Some(RUNTIME_PHASE_POLL),
-        Boundary::Everything => progress.is_shown().then_some(REFRESH),
+        Boundary::Everything => (progress.is_shown() || observer.is_some()).then_some(REFRESH),
     };
     let mut warnings = Vec::new();
     let mut watching = Watching {
@@ -510,6 +534,7 @@ async fn run(options: &RecordOptions, arch: Arch, planned: Planned) -> Result<Ra
         left_running: false,
         last_refresh: None,
         say: options.say,
+        observer: observer.map(|o| o as &mut dyn FnMut(&Observation)),
     };
     // A native command is followed until its whole tree has ended (unless
     // `--until command`); a container's run ends with the container.
@@ -1136,7 +1161,7 @@ fn summarize(
 }
 
 /// Named counts sorted by name and table, and the numbers without a name.
-fn count_entries(
+pub(crate) fn count_entries(
     calls: &std::collections::BTreeMap<(Arch, u64), u64>,
 ) -> (Vec<SyscallCount>, Vec<NumberCount>) {
     let mut counts = Vec::new();
