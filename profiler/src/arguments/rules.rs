@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{CLONE_NAMESPACES, NAMESPACES_WITH_TIME, Source, captured};
 use crate::{
-    baseline::eval::{Access, EffectivePolicy},
+    baseline::{
+        eval::{Access, EffectivePolicy},
+        notes,
+    },
     enforcing::filter::{self, FilterError},
     profile::{Action, Arch, EPERM, Profile, SyscallRule, SyscallSet, Verdict},
 };
@@ -59,6 +62,41 @@ pub struct Learning<'a> {
     pub baseline: Option<&'a EffectivePolicy>,
     /// The default's name, for notes.
     pub baseline_name: &'a str,
+    /// With `--include reachable`: the default a syscall's learned values
+    /// are widened to (see [`Widening`]).
+    pub widening: Option<Widening<'a>>,
+}
+
+/// `--include reachable` for argument values: the scan resolves which
+/// syscalls a program can make, not the values it passes them, so a
+/// syscall whose values were learned is widened to the default's own
+/// conditions for it (the default allowing it whatever its arguments: any
+/// value), as the values a path the run did not take may pass; the values
+/// the run used and the default refuses are kept on top, and a syscall the
+/// default refuses keeps its learned rules. A risky syscall
+/// ([`crate::baseline::notes::WITHHELD_FROM_REACHABLE`]) keeps its learned
+/// values but where `risky` names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Widening<'a> {
+    /// The default (natively Docker's, or `--baseline`'s; a container's
+    /// engine's), as it applies to the run.
+    pub policy: &'a EffectivePolicy,
+    /// Its name, for notes and rule comments.
+    pub name: &'a str,
+    /// The risky syscalls widened too (`--include-risky`).
+    pub risky: &'a [String],
+}
+
+impl<'a> Learning<'a> {
+    /// This learning with `widening`'s default as the one whose own
+    /// conditions a syscall keeps.
+    fn within(&self, widening: &Widening<'a>) -> Learning<'a> {
+        Learning {
+            baseline: Some(widening.policy),
+            baseline_name: widening.name,
+            ..*self
+        }
+    }
 }
 
 /// A value (or a whole syscall) the run used that the engine's default
@@ -133,6 +171,9 @@ pub struct Widened {
 /// What a recording's values became.
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
+    /// Syscalls whose learned values `--include reachable` widened to the
+    /// default's own conditions ([`Widening`]).
+    pub widened_reachable: Vec<Widened>,
     /// Allowed whatever the arguments.
     pub unconditional: SyscallSet,
     /// Rules with conditions, or with an errno of their own (`clone3`).
@@ -246,7 +287,20 @@ pub fn learn(
         let plan = match learning.granularity {
             Granularity::Names => Plan::Unconditional,
             Granularity::Baseline => keep_baseline(learning, name, values.get(name), &mut learned),
-            Granularity::Values => by_values(learning, name, values.get(name), &mut learned),
+            Granularity::Values => {
+                let plan = by_values(learning, name, values.get(name), &mut learned);
+                match &learning.widening {
+                    Some(widening) => widen(
+                        learning,
+                        widening,
+                        name,
+                        plan,
+                        values.get(name),
+                        &mut learned,
+                    ),
+                    None => plan,
+                }
+            }
         };
         plans.insert(name.to_owned(), plan);
     }
@@ -394,9 +448,24 @@ fn by_values(
         None => "it is allowed whatever its arguments",
     };
     let Some(calls) = calls.filter(|c| !c.values.is_empty()) else {
+        // Natively with --include reachable: the default's own conditions,
+        // not any value.
+        let learning = match (&learning.widening, learning.baseline) {
+            (Some(widening), None) => &learning.within(widening),
+            _ => learning,
+        };
+        let fallback = match learning.baseline.map(|b| b.access(name)) {
+            Some(Access::Conditional { .. }) => {
+                format!(
+                    "it keeps the conditions of {} for it",
+                    learning.baseline_name
+                )
+            }
+            _ => "it is allowed whatever its arguments".to_owned(),
+        };
         learned.notes.push(format!(
-            "{name}: no argument values were recorded (it is in the profile by a base set or \
-             as implied); {fallback}"
+            "{name}: no argument values were recorded (it is in the profile by a base set, as \
+             implied, or by --include reachable); {fallback}"
         ));
         return keep_baseline(learning, name, None, learned);
     };
@@ -429,6 +498,64 @@ fn by_values(
         rules,
         learned: true,
     }
+}
+
+/// `plan`, syscall `name`'s from its learned values, widened as
+/// [`Widening`] says: to the default's own conditions for it, with the
+/// learned values the default refuses kept on top (as where values were
+/// lost, [`keep_baseline`]). A syscall the default refuses, and a risky one
+/// `--include-risky` does not name, keep their learned rules (said in a
+/// note).
+fn widen(
+    learning: &Learning,
+    widening: &Widening,
+    name: &str,
+    plan: Plan,
+    calls: Option<&CapturedCalls>,
+    learned: &mut Learned,
+) -> Plan {
+    let Plan::Rules {
+        rules,
+        learned: true,
+    } = &plan
+    else {
+        return plan;
+    };
+    if let Access::Denied(verdict) = widening.policy.access(name) {
+        learned.notes.push(format!(
+            "{name}: --include reachable keeps its learned values: {} refuses it ({verdict})",
+            widening.name
+        ));
+        return plan;
+    }
+    if notes::withheld_from_reachable(name) && !widening.risky.iter().any(|r| r == name) {
+        learned.notes.push(format!(
+            "{name}: --include reachable keeps its learned values, it being risky ({}); \
+             --include-risky {name} widens it to the conditions of {}",
+            notes::risk(name),
+            widening.name
+        ));
+        return plan;
+    }
+    let count = rules.len();
+    // The learned values were set against the default already (by_values):
+    // what keep_baseline would say of them again is not kept.
+    let widened = keep_baseline(
+        &learning.within(widening),
+        name,
+        calls,
+        &mut Learned::default(),
+    );
+    let to = match &widened {
+        Plan::Unconditional => "any value",
+        Plan::Rules { .. } => "the default's conditions",
+    };
+    learned.widened_reachable.push(Widened {
+        syscall: name.to_owned(),
+        rules: count,
+        to: to.to_owned(),
+    });
+    widened
 }
 
 /// One rule per distinct set of conditions of `tuples` (tuples that only
@@ -685,6 +812,7 @@ mod tests {
             granularity: Granularity::Values,
             baseline,
             baseline_name: "Docker's default",
+            widening: None,
         };
         let values = values_by_name([&observed(calls)], None);
         learn(&learning, &names.iter().copied().collect(), &values)
@@ -787,6 +915,7 @@ mod tests {
             granularity: Granularity::Baseline,
             baseline: Some(&default),
             baseline_name: "Docker's default",
+            widening: None,
         };
         let values = values_by_name(
             [&observed(&[(

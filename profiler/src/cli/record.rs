@@ -292,6 +292,33 @@ fn report(recording: &Recording, quiet: bool) {
             withheld.join(",")
         );
     }
+    let widened = &recording.stats.widened_reachable;
+    if !widened.is_empty() {
+        let within = recording
+            .coverage
+            .as_ref()
+            .and_then(|c| c.included_within.as_deref())
+            .unwrap_or("Docker's default profile");
+        // By what they now allow: "fcntl ioctl (any value); socket (…)".
+        let mut by_to: Vec<(&str, Vec<&str>)> = Vec::new();
+        for w in widened {
+            match by_to.iter_mut().find(|(to, _)| *to == w.to) {
+                Some((_, names)) => names.push(&w.syscall),
+                None => by_to.push((&w.to, vec![&w.syscall])),
+            }
+        }
+        let named: Vec<String> = by_to
+            .iter()
+            .map(|(to, names)| format!("{} ({to})", names.join(" ")))
+            .collect();
+        eprintln!(
+            "syscall-profile: --include reachable widened the learned argument values of {} \
+             syscall(s) to what {within} allows of them, as a path the run did not take may \
+             pass other values (the scan finds syscalls, not their values): {}",
+            widened.len(),
+            named.join("; ")
+        );
+    }
     report_learned(recording);
     if let Some(outlived) = &recording.outlived {
         eprintln!("syscall-profile: {}", outlived.said());

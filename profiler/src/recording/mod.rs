@@ -19,7 +19,7 @@ use self::{
     tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
-    arguments::rules::{self, Granularity, Learned, Learning},
+    arguments::rules::{self, Granularity, Learned, Learning, Widening},
     baseline::{Baseline, BaselineChoice, DockerContext, eval::EffectivePolicy},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
@@ -771,6 +771,9 @@ fn conclude(
     // None of the programs could be scanned (said above): no coverage, not
     // a vacuous "0 of 0".
     coverage = coverage.filter(|c| !c.programs.is_empty());
+    // With --include reachable: the default the learned values are widened
+    // to, as it applies to the run, and its name.
+    let mut widen_within: Option<(EffectivePolicy, String)> = None;
     if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
         let (baseline, context) = match (native_default, &container) {
             (Some(native), None) => (native.baseline.clone(), native.context.clone()),
@@ -783,6 +786,7 @@ fn conclude(
             &context,
             &options.include_risky,
         );
+        widen_within = Some((baseline.evaluate(&context), baseline.name.clone()));
         coverage.included_within = Some(baseline.name);
     }
     stats.coverage = coverage.clone();
@@ -820,8 +824,14 @@ fn conclude(
         granularity: options.granularity,
         baseline: baseline.map(|b| &b.policy),
         baseline_name: baseline.map_or("", |b| b.name.as_str()),
+        widening: widen_within.as_ref().map(|(policy, name)| Widening {
+            policy,
+            name,
+            risky: &options.include_risky,
+        }),
     };
     let mut learned = rules::learn(&learning, &syscalls, &values);
+    stats.widened_reachable = learned.widened_reachable.clone();
     // A native command's syscalls by name against the default it would get
     // in a container (a container's were set against its engine's by
     // `learn`, values too).
@@ -1153,6 +1163,7 @@ fn summarize(
         coverage: None,
         included_reachable: Vec::new(),
         withheld_reachable: Vec::new(),
+        widened_reachable: Vec::new(),
         learned: None,
         arguments: stats::arguments_of(&observation.arguments),
         runtime_arguments: stats::arguments_of(&observation.runtime_arguments),

@@ -64,6 +64,12 @@ pub struct Stats {
     /// (`--include-risky` adds them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld_reachable: Vec<String>,
+    /// With `--include reachable`: the syscalls whose learned argument
+    /// values were widened to the default's own conditions for them (the
+    /// scan finds which syscalls a program can make, not the values it
+    /// passes): `syscall`, `rules` (the learned ones), `to`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widened_reachable: Vec<Widened>,
     /// What the captured argument values became in the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned: Option<LearnedRules>,
