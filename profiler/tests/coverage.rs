@@ -226,6 +226,108 @@ fn include_reachable_withholds_risky_syscalls_the_run_did_not_make() {
     );
 }
 
+/// `--include reachable` keeps its promise for argument values too:
+/// sqlite3 recorded natively in its rollback-journal mode learns fcntl with
+/// F_SETLK only, and its WAL mode needs F_GETLK. The scan finds syscalls,
+/// not the values passed to them, so the reachable profile widens fcntl to
+/// what Docker's default allows of it (any value). The kernel's verdict is
+/// the oracle: the WAL run is refused fcntl F_GETLK under the plain
+/// profile, and runs with nothing denied under the reachable one.
+#[test]
+fn include_reachable_widens_learned_values_so_sqlite3_runs_in_wal_mode() {
+    require_root();
+    let sqlite3 = "/usr/bin/sqlite3";
+    assert!(
+        Path::new(sqlite3).exists(),
+        "{sqlite3} is missing: install Debian's sqlite3 package (apt-get install sqlite3, or \
+         cargo xtask setup)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let record = |name: &str, extra: &[&str]| {
+        let db = dir.path().join(format!("{name}.db"));
+        let words = [
+            sqlite3,
+            db.to_str().unwrap(),
+            "create table t(x); insert into t values(1);",
+        ]
+        .map(str::to_owned);
+        learn(dir.path(), name, extra, &words)
+    };
+    let (plain, _, _) = record("plain", &[]);
+    let (wide, stats, err) = record("wide", &["--include", "reachable"]);
+    let fcntl = |profile: &str| -> Vec<Value> {
+        let profile: Value = serde_json::from_str(profile).unwrap();
+        profile["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["names"].as_array().unwrap().contains(&json!("fcntl")))
+            .cloned()
+            .collect()
+    };
+    assert!(
+        fcntl(&plain).iter().all(|r| r.get("args").is_some()),
+        "the rollback-journal run learned fcntl's values: {plain}"
+    );
+    let widened = fcntl(&wide);
+    assert!(
+        !widened.is_empty() && widened.iter().any(|r| r.get("args").is_none()),
+        "fcntl allowed whatever its arguments, as Docker's default allows it: {widened:?}"
+    );
+    assert!(
+        stats["widened_reachable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["syscall"] == "fcntl" && w["to"] == "any value"),
+        "{stats}"
+    );
+    assert!(
+        err.contains("--include reachable widened the learned argument values of")
+            && err.contains("fcntl"),
+        "{err}"
+    );
+    // The kernel's verdict on the WAL run under each profile.
+    let enforce_wal = |name: &str, profile: &str| {
+        let path = dir.path().join(format!("{name}-enforced.json"));
+        fs::write(&path, profile).unwrap();
+        let report = dir.path().join(format!("{name}-report.json"));
+        let db = dir.path().join(format!("{name}-wal.db"));
+        let output = run([
+            "enforce",
+            "--profile",
+            path.to_str().unwrap(),
+            "--json",
+            report.to_str().unwrap(),
+            "--",
+            sqlite3,
+            db.to_str().unwrap(),
+            "pragma journal_mode=wal; create table t(x); insert into t values(1); \
+             select * from t;",
+        ]);
+        let report: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        (output, report)
+    };
+    let (output, report) = enforce_wal("plain", &plain);
+    assert!(!output.status.success(), "{}", stderr(&output));
+    let refused_getlk = report["denials"].as_array().unwrap().iter().any(|d| {
+        d["name"] == "fcntl"
+            && d["values"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|v| v["args"][0]["symbol"] == "F_GETLK"))
+    });
+    assert!(refused_getlk, "fcntl F_GETLK refused: {report}");
+    let (output, report) = enforce_wal("wide", &wide);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output), "wal\n1\n");
+    assert_eq!(report["denials"], json!([]), "{report}");
+}
+
 #[test]
 fn the_gate_fails_below_the_coverage_threshold() {
     require_root();

@@ -818,6 +818,29 @@ mod tests {
         learn(&learning, &names.iter().copied().collect(), &values)
     }
 
+    /// As [`learn_from`] natively, with `--include reachable`'s widening
+    /// to Docker's default (`risky`: `--include-risky`).
+    fn learn_widened(
+        default: &EffectivePolicy,
+        risky: &[String],
+        names: &[&str],
+        calls: &[(&str, &[&[u64]], u64)],
+    ) -> Learned {
+        let learning = Learning {
+            arch: Arch::X86_64,
+            granularity: Granularity::Values,
+            baseline: None,
+            baseline_name: "",
+            widening: Some(Widening {
+                policy: default,
+                name: "Docker's default",
+                risky,
+            }),
+        };
+        let values = values_by_name([&observed(calls)], None);
+        learn(&learning, &names.iter().copied().collect(), &values)
+    }
+
     fn rules_of<'a>(learned: &'a Learned, name: &str) -> Vec<&'a SyscallRule> {
         learned
             .rules
@@ -943,5 +966,111 @@ mod tests {
         let learned = learn_from(Some(&default), &["clone"], &[("clone", &[&[0x11]], 0)]);
         assert!(learned.beyond_default.is_empty());
         assert_eq!(rules_of(&learned, "clone")[0].args[0].value_two, 0);
+    }
+
+    #[test]
+    fn include_reachable_widens_learned_values_to_the_default_s_own_conditions() {
+        let default = docker_default(&[]);
+        let learned = learn_widened(
+            &default,
+            &[],
+            &["fcntl", "socket", "clone"],
+            &[
+                ("fcntl", &[&[6]], 0),
+                ("socket", &[&[1, 1, 0]], 0),
+                // CLONE_NEWUSER: refused by the default, needed by the run.
+                ("clone", &[&[0x1000_0011], &[0x11]], 0),
+            ],
+        );
+        // The default allows fcntl whatever its arguments: so does the
+        // profile.
+        assert_eq!(default.access("fcntl"), Access::Allowed);
+        assert!(learned.unconditional.contains("fcntl"), "{learned:?}");
+        // socket: the default's family rules, as they are.
+        let expected: Vec<_> = default.grants["socket"].iter().map(|g| &g.args).collect();
+        let socket: Vec<_> = rules_of(&learned, "socket")
+            .iter()
+            .map(|r| &r.args)
+            .collect();
+        assert_eq!(socket, expected);
+        // clone: the default's conditions, and the learned value it refuses
+        // kept on top; nothing else.
+        let clone = rules_of(&learned, "clone");
+        let mut expected: Vec<_> = default.grants["clone"].iter().map(|g| &g.args).collect();
+        assert!(
+            clone.len() == expected.len() + 1,
+            "the default's {} rule(s) and CLONE_NEWUSER: {clone:?}",
+            expected.len()
+        );
+        let newuser = clone
+            .iter()
+            .find(|r| {
+                r.comment
+                    .as_deref()
+                    .is_some_and(|c| c.contains("CLONE_NEWUSER"))
+            })
+            .expect("the learned CLONE_NEWUSER rule kept");
+        expected.push(&newuser.args);
+        assert_eq!(clone.iter().map(|r| &r.args).collect::<Vec<_>>(), expected);
+        let widened: Vec<(&str, &str)> = learned
+            .widened_reachable
+            .iter()
+            .map(|w| (w.syscall.as_str(), w.to.as_str()))
+            .collect();
+        assert_eq!(
+            widened,
+            [
+                ("clone", "the default's conditions"),
+                ("fcntl", "any value"),
+                ("socket", "the default's conditions")
+            ]
+        );
+        // A syscall with no values (added by --include reachable): the
+        // default's conditions, not any value.
+        let learned = learn_widened(&default, &[], &["socket"], &[]);
+        let socket: Vec<_> = rules_of(&learned, "socket")
+            .iter()
+            .map(|r| &r.args)
+            .collect();
+        let expected: Vec<_> = default.grants["socket"].iter().map(|g| &g.args).collect();
+        assert_eq!(socket, expected);
+    }
+
+    #[test]
+    fn include_reachable_keeps_the_learned_values_the_default_refuses_and_risky_ones() {
+        let default = docker_default(&[]);
+        // Docker's default refuses unshare without CAP_SYS_ADMIN; ptrace it
+        // allows (kernels from 4.8), but ptrace is risky.
+        assert!(matches!(default.access("unshare"), Access::Denied(_)));
+        assert_eq!(default.access("ptrace"), Access::Allowed);
+        let calls: &[(&str, &[&[u64]], u64)] =
+            &[("unshare", &[&[0x1000_0000]], 0), ("ptrace", &[&[0]], 0)];
+        let plain = learn_from(None, &["unshare", "ptrace"], calls);
+        let learned = learn_widened(&default, &[], &["unshare", "ptrace"], calls);
+        assert!(learned.widened_reachable.is_empty(), "{learned:?}");
+        assert_eq!(
+            learned.rules, plain.rules,
+            "the learned rules, as they were"
+        );
+        assert!(learned.unconditional.is_empty());
+        for name in ["unshare", "ptrace"] {
+            assert!(
+                learned
+                    .notes
+                    .iter()
+                    .any(|n| n.starts_with(&format!("{name}: --include reachable keeps"))),
+                "{:?}",
+                learned.notes
+            );
+        }
+        // --include-risky ptrace: widened as the default allows it.
+        let learned = learn_widened(
+            &default,
+            &["ptrace".to_owned()],
+            &["unshare", "ptrace"],
+            calls,
+        );
+        assert!(learned.unconditional.contains("ptrace"));
+        assert_eq!(rules_of(&learned, "unshare"), rules_of(&plain, "unshare"));
     }
 }
