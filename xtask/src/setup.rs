@@ -71,6 +71,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("perl", "a real program `scan` is checked on against strace"),
     (
+        "sqlite3",
+        "a real program whose WAL mode runs under the `--include reachable` profile of a \
+         rollback-journal run",
+    ),
+    (
         "python3-yaml",
         "PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes",
     ),
