@@ -211,11 +211,20 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
             .all(|d| d.falls_back_to.is_some())
         && enforcement.escapes.is_empty()
     {
-        eprintln!(
-            "syscall-profile: the command exited with status {} and the profile denied \
-             nothing, so the failure is its own",
-            enforcement.exit_code
-        );
+        if enforcement.own_listener_refused {
+            eprintln!(
+                "syscall-profile: the command exited with status {} and the profile denied \
+                 nothing, but --watch listener refuses a seccomp listener of the program's own \
+                 (EBUSY): see whether it fails under --watch kernel",
+                enforcement.exit_code
+            );
+        } else {
+            eprintln!(
+                "syscall-profile: the command exited with status {} and the profile denied \
+                 nothing, so the failure is its own",
+                enforcement.exit_code
+            );
+        }
     }
     if !enforcement.escapes.is_empty() {
         eprintln!(

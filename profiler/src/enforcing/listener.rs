@@ -123,6 +123,24 @@ fn cannot_notify(profile: &Profile) -> Option<String> {
         .then(|| "the profile's SECCOMP_FILTER_FLAG_TSYNC does not go with a listener".to_owned())
 }
 
+/// Why a listener of ours would change what the program gets, if it
+/// would. The kernel allows one listener in a task's filter chain, so a
+/// program the profile lets call seccomp(2) may install a filter of its
+/// own asking for a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER, as
+/// sandboxes and container runtimes do) and would get EBUSY under ours,
+/// where under the same profile applied by its engine (or under the
+/// kernel watch) it gets its descriptor. prctl(PR_SET_SECCOMP) cannot ask
+/// for a listener, so only seccomp(2) counts; any value of it the profile
+/// lets run does, as the filter's own flags are not looked at.
+pub fn program_may_listen(policy: &EffectivePolicy) -> Option<String> {
+    (!matches!(policy.access("seccomp"), Access::Denied(_))).then(|| {
+        "the profile allows seccomp, and a program asking for a seccomp listener of its own \
+         (SECCOMP_FILTER_FLAG_NEW_LISTENER) would get EBUSY under ours (the kernel allows one \
+         per filter chain), where its engine gives it one"
+            .to_owned()
+    })
+}
+
 /// Why a native run cannot use the listener, if it cannot.
 pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<String> {
     if let Some(why) = cannot_notify(profile) {

@@ -217,6 +217,10 @@ pub struct Enforcement {
     /// The refused calls the program kept making (see [`live`]), each as
     /// last said while it ran.
     pub retry_loops: Vec<RetryLoop>,
+    /// The refusals went to a listener of ours while the profile let the
+    /// program call seccomp: had it asked for a listener of its own, it
+    /// got EBUSY (see [`listener::program_may_listen`]).
+    pub own_listener_refused: bool,
 }
 
 /// Hands what the watches counted so far to [`live::LiveDenials`] on each
@@ -368,6 +372,10 @@ pub async fn enforce(
         retry_loops,
     } = watched;
     denials::explain(&mut denials, &policy);
+    let listened = match &target {
+        Target::Native { answers, .. } | Target::Container { answers, .. } => answers.is_some(),
+    };
+    let own_listener_refused = listened && listener::program_may_listen(&policy).is_some();
     let mut additions = Additions::of(&denials);
     if let Target::Container { runtime_needs, .. } = &target
         && exit_code != 0
@@ -395,6 +403,7 @@ pub async fn enforce(
         guardian: None,
         outlived,
         retry_loops,
+        own_listener_refused,
     })
 }
 
@@ -586,6 +595,16 @@ enum Target {
     },
 }
 
+/// The one line an explicit `--watch listener` gets where the program
+/// may ask for a listener of its own (`why`:
+/// [`listener::program_may_listen`]).
+fn own_listener_warning(why: &str) -> String {
+    format!(
+        "--watch listener can change what the program gets: {why}; --watch kernel (or auto) \
+         does not"
+    )
+}
+
 /// A native program: resolved, its filter compiled, execve checked.
 fn plan_native(
     options: &EnforceOptions,
@@ -603,15 +622,24 @@ fn plan_native(
             }
             true
         }
-        DenialWatching::Auto => listener::unusable_because(profile, &policy).is_none(),
+        // A listener of ours would make the program's own fail (EBUSY).
+        DenialWatching::Auto => {
+            listener::unusable_because(profile, &policy).is_none()
+                && listener::program_may_listen(&policy).is_none()
+        }
     };
+    let mut warnings = Vec::new();
+    if options.watch == DenialWatching::Listener
+        && let Some(why) = listener::program_may_listen(&policy)
+    {
+        warnings.push(own_listener_warning(&why));
+    }
     let (filter, answers) = if listen {
         (filter::compile_notifying(profile, arch)?, Some(policy))
     } else {
         (filter::compile(profile, arch)?, None)
     };
     refuse_if_execve_denied(profile, arch, options, suggest)?;
-    let mut warnings = Vec::new();
     if !filter.skipped_names.is_empty() {
         warnings.push(format!(
             "the libseccomp on this host does not know {} syscall(s) of the profile, whose \
@@ -683,19 +711,26 @@ fn plan_container(
             true
         }
         DenialWatching::Auto if run.run.engine == Engine::Docker => false,
-        DenialWatching::Auto => match unusable() {
-            None => true,
-            Some(why) => {
-                if !options.quiet {
-                    eprintln!(
-                        "syscall-profile: watching the container's denials with eBPF on every \
+        DenialWatching::Auto => {
+            match unusable().or_else(|| listener::program_may_listen(&policy)) {
+                None => true,
+                Some(why) => {
+                    if !options.quiet {
+                        eprintln!(
+                            "syscall-profile: watching the container's denials with eBPF on every \
                          syscall: no seccomp listener, as {why}"
-                    );
+                        );
+                    }
+                    false
                 }
-                false
             }
-        },
+        }
     };
+    if options.watch == DenialWatching::Listener
+        && let Some(why) = listener::program_may_listen(&policy)
+    {
+        warnings.push(own_listener_warning(&why));
+    }
     if listen {
         let arch = Arch::host().ok_or(EnforceError::UnsupportedArch(std::env::consts::ARCH))?;
         let arches: Vec<Arch> = std::iter::once(arch)
@@ -1151,6 +1186,7 @@ async fn complain(
         outlived: recording.outlived.clone(),
         guardian: Some(recording.guardian),
         retry_loops: Vec::new(),
+        own_listener_refused: false,
     })
 }
 
