@@ -1183,3 +1183,54 @@ fn the_program_never_holds_the_listener() {
     assert!(out.contains("/proc/"), "ls listed its descriptors: {out}");
     assert!(!out.contains("seccomp"), "{out}");
 }
+
+/// A program that asks for a seccomp listener of its own gets it under
+/// `enforce` as with no tool (the kernel allows one listener per filter
+/// chain, so a listener of ours would make it fail with EBUSY): the
+/// default watch leaves it its descriptor, and `--watch listener` warns in
+/// one line, the program then getting EBUSY (the difference the default
+/// avoids).
+#[test]
+fn a_program_keeps_its_own_seccomp_listener() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let program = sample("own-listener");
+    let alone = std::process::Command::new(&program).output().unwrap();
+    assert_eq!(stdout(&alone).trim(), "listener ok", "{}", stderr(&alone));
+    let path = dir.path().join("p.json");
+    let output = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        path.as_os_str(),
+        "--".as_ref(),
+        program.as_os_str(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let enforce = |watch: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec!["enforce".into()];
+        args.extend(watch.iter().map(std::ffi::OsString::from));
+        args.extend([
+            "--profile".into(),
+            path.clone().into_os_string(),
+            "--".into(),
+            program.clone().into_os_string(),
+        ]);
+        run(args)
+    };
+    let output = enforce(&[]);
+    assert_eq!(stdout(&output).trim(), "listener ok", "{}", stderr(&output));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+
+    let output = enforce(&["--watch", "listener"]);
+    let err = stderr(&output);
+    assert_eq!(stdout(&output).trim(), "listener errno:16", "{err}");
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("warning: --watch listener"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("EBUSY"), "{err}");
+    assert!(!err.contains("the failure is its own"), "{err}");
+}
