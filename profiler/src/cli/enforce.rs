@@ -50,7 +50,9 @@ pub struct EnforceArgs {
     /// read and write (a native program), or where runc hands the listener
     /// over through listenerPath (podman and ctr containers, with no
     /// syscall left to the default only by argument conditions), and
-    /// watches every syscall with eBPF otherwise; a Docker container always
+    /// watches every syscall with eBPF otherwise, and wherever the profile
+    /// allows seccomp (a program asking for a seccomp listener of its own
+    /// would get EBUSY under ours: the kernel allows one per filter chain); a Docker container always
     /// gets the eBPF watch (the Docker engine drops listenerPath, and runc
     /// then refuses the container); `kernel` and `listener` choose one.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = DenialWatching::Auto)]

@@ -170,8 +170,9 @@ pub struct EnforceOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DenialWatching {
     /// A native program's refusals go to a seccomp listener where the
-    /// profile allows it (only ERRNO refusals; read and write allowed),
-    /// else the kernel watch; a podman or ctr container's to a listener
+    /// profile allows it (only ERRNO refusals; read and write allowed) and
+    /// does not allow seccomp (the program's own listener would get
+    /// EBUSY), else the kernel watch; a podman or ctr container's to a listener
     /// the runtime (runc) hands over through `listenerPath` where the
     /// profile allows it, else the kernel watch; a Docker container's to
     /// the kernel watch (the Docker engine drops `listenerPath`).
