@@ -52,8 +52,12 @@ fn main() {
             break;
         }
     }
+    // One write: standard error is unbuffered, so `writeln!` would write
+    // each piece apart, and the tool's own lines on the same pipe could
+    // land in the middle of the count.
+    let line = format!("calls={calls} failed={failed} errno={errno}\n");
     let mut out = std::io::stderr();
-    let _ = writeln!(out, "calls={calls} failed={failed} errno={errno}");
+    let _ = out.write_all(line.as_bytes());
     let _ = out.flush();
     std::thread::sleep(wait);
 }
