@@ -594,14 +594,6 @@ fn sigkill_after_the_container_ended_removes_it() {
     }
 }
 
-/// Makes a FIFO at `path`: an output the tool waits at until a reader
-/// comes, which never does here.
-fn mkfifo(path: &Path) {
-    let c_path = std::ffi::CString::new(path.to_string_lossy().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-}
-
 /// Whether a thread of process `pid` waits in the kernel for the other end
 /// of a FIFO it opens.
 fn opening_a_fifo(pid: u32) -> bool {

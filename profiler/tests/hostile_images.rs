@@ -490,11 +490,7 @@ fn hostile_runtime_specs_are_refused_in_a_line() {
         ("is a character device", &|| {
             symlink("/dev/zero", &config).expect("symlink")
         }),
-        ("is a FIFO", &|| {
-            let c = std::ffi::CString::new(config.to_string_lossy().as_bytes()).expect("path");
-            // SAFETY: a valid NUL-terminated path.
-            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-        }),
+        ("is a FIFO", &|| mkfifo(&config)),
         ("more than the 16777216 a runtime spec may have", &|| {
             fs::File::create(&config)
                 .and_then(|f| f.set_len(1 << 40))
@@ -588,9 +584,7 @@ fn a_corrupt_file_cannot_poison_the_scan_cache() {
 fn scanning_a_fifo_or_a_device_ends_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fifo = dir.path().join("fifo");
-    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    mkfifo(&fifo);
     for (path, says) in [
         (fifo.as_path(), "is a FIFO"),
         (Path::new("/dev/zero"), "is a character device"),

@@ -8,7 +8,7 @@ mod common;
 use std::{
     fs,
     io::Read,
-    os::unix::{ffi::OsStrExt, fs::symlink},
+    os::unix::fs::symlink,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -116,12 +116,6 @@ fn repeated_names(count: usize) -> String {
     }
     text.push_str(r#"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#);
     text
-}
-
-fn mkfifo(path: &Path) {
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
 /// The refused inputs, made in `dir`.

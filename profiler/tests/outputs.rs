@@ -158,11 +158,6 @@ fn read_fifo(fifo: PathBuf) -> std::thread::JoinHandle<Vec<u8>> {
     })
 }
 
-fn mkfifo(path: &Path) {
-    let status = Command::new("mkfifo").arg(path).status().unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn a_fifo_gets_the_bytes_and_stays_a_fifo() {
     require_root();

@@ -358,3 +358,12 @@ pub fn denials_without_first_callers(report: &Path) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Makes a FIFO at `path` (mode 0644), failing the test if it cannot.
+pub fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("a path without NUL");
+    // SAFETY: a valid NUL-terminated path.
+    let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
+    assert_eq!(made, 0, "mkfifo {}", path.display());
+}
