@@ -251,6 +251,17 @@ impl Mapped {
         })?;
         Ok(Mapped { map: Some(map) })
     }
+
+    /// Lets go of the pages read so far: they stop counting in the
+    /// process's memory, and are read again from the file if touched.
+    pub fn release(&self) {
+        if let Some(map) = &self.map {
+            // SAFETY: the mapping is read-only and never written, so no
+            // page holds anything the file does not: dropping them loses
+            // nothing. Failing only keeps the pages.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
 }
 
 #[cfg(test)]

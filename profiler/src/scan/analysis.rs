@@ -26,7 +26,8 @@
 //! (a load from memory, arithmetic, a call's return value, too long a walk)
 //! makes the site *unresolved*, and it is reported with its address.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic,
@@ -243,31 +244,208 @@ impl ObjectSummary {
     }
 }
 
-/// Decoded code and the indexes the walks need.
-struct Decoded {
-    insns: Vec<Instruction>,
-    /// Index of the first instruction of each section.
-    section_start: Vec<bool>,
-    is_start: Vec<bool>,
-    starts: Vec<usize>,
-    /// Target address to the direct jumps that reach it.
-    jump_sources: HashMap<u64, Vec<usize>>,
+/// Instructions decoded together, and the unit of the cache.
+const BLOCK: usize = 32;
+/// Blocks the cache holds (direct-mapped): about 1.3 MiB.
+const CACHE_BLOCKS: usize = 1024;
+/// Blocks decoded between two releases of the code's pages: the walks
+/// touch at most a page or two a block, so the file's resident pages stay
+/// within some MiB (see [`analyse`]'s `release`).
+const RELEASE_EVERY: usize = 2048;
+
+/// One executable section.
+struct Section<'a> {
+    address: u64,
+    bytes: &'a [u8],
+    /// The index of its first instruction (of the next section's when it
+    /// has none).
+    first: usize,
 }
 
-impl Decoded {
+/// The code, decoded on demand. The sweep keeps where every [`BLOCK`]th
+/// instruction starts; an instruction is decoded again, with its block,
+/// when asked for, and recent blocks are cached. A decoded instruction
+/// takes 40 bytes, and code holds one every 4 bytes or so: kept whole, the
+/// decoded code of a large program took ten times its size in memory.
+struct Decoded<'a> {
+    sections: Vec<Section<'a>>,
+    /// Where instruction `BLOCK * k` starts: (section, offset in it).
+    marks: Vec<(u32, u32)>,
+    len: usize,
+    cache: RefCell<Cache>,
+    release: &'a dyn Fn(),
+    /// Indexes of the first instruction of each function, in order.
+    starts: Vec<u32>,
+    /// The same, one bit an instruction (the walks ask at every step).
+    is_start: Vec<u64>,
+    /// (target address, index of a direct jump to it), by target.
+    jump_sources: Vec<(u64, u32)>,
+}
+
+struct Cache {
+    blocks: Vec<Option<(usize, Vec<Instruction>)>>,
+    misses: usize,
+}
+
+impl<'a> Decoded<'a> {
+    /// Decodes every section by linear sweep, keeping the marks; calls
+    /// `each` with every instruction and its index. `false` when `stop`
+    /// said to stop.
+    fn sweep(
+        code: &[(u64, &'a [u8], String)],
+        release: &'a dyn Fn(),
+        stop: &dyn Fn() -> bool,
+        mut each: impl FnMut(usize, &Instruction),
+    ) -> Option<Decoded<'a>> {
+        let mut sections = Vec::new();
+        let mut marks = Vec::new();
+        let mut n = 0usize;
+        let mut insn = Instruction::default();
+        let mut swept = 0usize;
+        for (s, (address, bytes, _)) in code.iter().enumerate() {
+            sections.push(Section {
+                address: *address,
+                bytes,
+                first: n,
+            });
+            let mut decoder = Decoder::with_ip(64, bytes, *address, DecoderOptions::NONE);
+            while decoder.can_decode() {
+                if n % STOP_EVERY == 0 && stop() {
+                    return None;
+                }
+                if n % BLOCK == 0 {
+                    // Sections are at most MAX_CODE bytes, which fits.
+                    marks.push((s as u32, decoder.position() as u32));
+                }
+                decoder.decode_out(&mut insn);
+                each(n, &insn);
+                n += 1;
+            }
+            swept += bytes.len();
+            if swept >= RELEASE_BYTES {
+                release();
+                swept = 0;
+            }
+        }
+        release();
+        Some(Decoded {
+            sections,
+            marks,
+            len: n,
+            cache: RefCell::new(Cache {
+                blocks: vec![None; CACHE_BLOCKS],
+                misses: 0,
+            }),
+            release,
+            starts: Vec::new(),
+            is_start: Vec::new(),
+            jump_sources: Vec::new(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Block `b`, decoded from its mark (running on into the next
+    /// sections, as the sweep did).
+    fn decode_block(&self, b: usize) -> Vec<Instruction> {
+        let mut out = Vec::with_capacity(BLOCK);
+        let Some(&(mut s, offset)) = self.marks.get(b) else {
+            return out;
+        };
+        let mut offset = offset as usize;
+        let mut insn = Instruction::default();
+        while out.len() < BLOCK && (s as usize) < self.sections.len() {
+            let section = &self.sections[s as usize];
+            let bytes = section.bytes.get(offset..).unwrap_or_default();
+            let mut decoder = Decoder::with_ip(
+                64,
+                bytes,
+                section.address + offset as u64,
+                DecoderOptions::NONE,
+            );
+            while out.len() < BLOCK && decoder.can_decode() {
+                decoder.decode_out(&mut insn);
+                out.push(insn);
+            }
+            s += 1;
+            offset = 0;
+        }
+        out
+    }
+
+    /// Instruction `i` (`i < len`).
+    fn insn(&self, i: usize) -> Instruction {
+        let b = i / BLOCK;
+        let slot = b % CACHE_BLOCKS;
+        let mut cache = self.cache.borrow_mut();
+        let hit = matches!(&cache.blocks[slot], Some((id, _)) if *id == b);
+        if !hit {
+            let block = self.decode_block(b);
+            cache.blocks[slot] = Some((b, block));
+            cache.misses += 1;
+            if cache.misses % RELEASE_EVERY == 0 {
+                (self.release)();
+            }
+        }
+        match &cache.blocks[slot] {
+            Some((_, block)) => block.get(i % BLOCK).copied().unwrap_or_default(),
+            None => Instruction::default(),
+        }
+    }
+
+    fn ip(&self, i: usize) -> u64 {
+        self.insn(i).ip()
+    }
+
+    fn mark_ip(&self, b: usize) -> u64 {
+        let (s, offset) = self.marks[b];
+        self.sections[s as usize].address + u64::from(offset)
+    }
+
+    /// The index of the first instruction at or after `address`.
     fn index_at_or_after(&self, address: u64) -> usize {
-        self.insns.partition_point(|i| i.ip() < address)
+        // The last block starting at or before the address, then within it.
+        let b = self.marks.partition_point(|&(s, offset)| {
+            self.sections[s as usize].address + u64::from(offset) <= address
+        });
+        let Some(b) = b.checked_sub(1) else {
+            return 0;
+        };
+        debug_assert!(self.mark_ip(b) <= address);
+        let first = b * BLOCK;
+        let n = BLOCK.min(self.len - first);
+        first + (0..n).take_while(|&k| self.ip(first + k) < address).count()
     }
 
     fn index_of(&self, address: u64) -> Option<usize> {
         let i = self.index_at_or_after(address);
-        (i < self.insns.len() && self.insns[i].ip() == address).then_some(i)
+        (i < self.len && self.ip(i) == address).then_some(i)
+    }
+
+    fn is_start(&self, i: usize) -> bool {
+        self.is_start
+            .get(i / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+
+    fn is_section_start(&self, i: usize) -> bool {
+        let k = self.sections.partition_point(|s| s.first < i);
+        self.sections.get(k).is_some_and(|s| s.first == i)
     }
 
     fn function_of(&self, index: usize) -> usize {
         self.starts
-            .partition_point(|s| *s <= index)
+            .partition_point(|s| *s as usize <= index)
             .saturating_sub(1)
+    }
+
+    /// The direct jumps to `address`.
+    fn jumps_to(&self, address: u64) -> &[(u64, u32)] {
+        let from = self.jump_sources.partition_point(|j| j.0 < address);
+        let to = self.jump_sources.partition_point(|j| j.0 <= address);
+        &self.jump_sources[from..to]
     }
 }
 
@@ -296,26 +474,19 @@ fn is_syscall(insn: &Instruction) -> Option<bool> {
 /// looks whether the analysis must stop: a few milliseconds of work.
 const STOP_EVERY: usize = 1 << 16;
 
+/// Bytes of code swept between two releases of the code's pages.
+const RELEASE_BYTES: usize = 8 << 20;
+
 /// Analyses the object `facts` describes; `None` when `stop` said to stop
-/// (it is asked every few milliseconds).
-pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSummary> {
-    // Decode every executable section by linear sweep.
-    let mut insns = Vec::new();
-    let mut section_start = Vec::new();
-    for (address, bytes, _) in &facts.code {
-        let mut decoder = Decoder::with_ip(64, bytes, *address, DecoderOptions::NONE);
-        let mut first = true;
-        let mut insn = Instruction::default();
-        while decoder.can_decode() {
-            if insns.len() % STOP_EVERY == 0 && stop() {
-                return None;
-            }
-            decoder.decode_out(&mut insn);
-            insns.push(insn);
-            section_start.push(first);
-            first = false;
-        }
-    }
+/// (it is asked every few milliseconds). `release` lets go of the pages of
+/// the mapped file read so far (they are read again from the file when
+/// needed): called every few MiB of code read, so the file's resident part
+/// stays small whatever its size.
+pub fn analyse<'a>(
+    facts: &mut ElfFacts<'a>,
+    stop: &dyn Fn() -> bool,
+    release: &'a dyn Fn(),
+) -> Option<ObjectSummary> {
     let in_code = |a: u64| {
         facts
             .code
@@ -323,7 +494,8 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
             .any(|(s, b, _)| a >= *s && a < s + b.len() as u64)
     };
 
-    // Function starts and jump sources.
+    // Decode every executable section by linear sweep: function starts
+    // and jump sources.
     let mut start_addresses: BTreeSet<u64> = facts.functions.keys().copied().collect();
     start_addresses.extend(facts.exports.values().flatten());
     start_addresses.insert(facts.entry);
@@ -333,8 +505,8 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
             start_addresses.insert(*a);
         }
     }
-    let mut jump_sources: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, insn) in insns.iter().enumerate() {
+    let mut jump_sources: Vec<(u64, u32)> = Vec::new();
+    let mut code = Decoded::sweep(&facts.code, release, stop, |i, insn| {
         match insn.flow_control() {
             FlowControl::Call if is_near_branch(insn) => {
                 start_addresses.insert(insn.near_branch_target());
@@ -342,10 +514,7 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
             FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
                 if is_near_branch(insn) =>
             {
-                jump_sources
-                    .entry(insn.near_branch_target())
-                    .or_default()
-                    .push(i);
+                jump_sources.push((insn.near_branch_target(), i as u32));
             }
             _ => {}
         }
@@ -354,50 +523,63 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
                 start_addresses.insert(a);
             }
         }
-    }
-    let mut code = Decoded {
-        is_start: section_start.clone(),
-        section_start,
-        insns,
-        starts: Vec::new(),
-        jump_sources,
-    };
+    })?;
+    jump_sources.sort_unstable();
+    code.jump_sources = jump_sources;
+
+    // Every section's first instruction starts a function too.
+    let mut starts: Vec<u32> = code
+        .sections
+        .iter()
+        .filter(|s| s.first < code.len())
+        .map(|s| s.first as u32)
+        .collect();
     for a in &start_addresses {
         if !in_code(*a) {
             continue;
         }
         let i = code.index_at_or_after(*a);
-        if i < code.insns.len() {
-            code.is_start[i] = true;
+        if i < code.len() {
+            starts.push(i as u32);
         }
     }
-    code.starts = (0..code.insns.len())
-        .filter(|i| code.is_start[*i])
-        .collect();
+    drop(start_addresses);
+    starts.sort_unstable();
+    starts.dedup();
+    code.is_start = vec![0; code.len().div_ceil(64)];
+    for &i in &starts {
+        code.is_start[i as usize / 64] |= 1 << (i % 64);
+    }
+    code.starts = starts;
 
     let mut functions: Vec<Function> = code
         .starts
         .iter()
         .map(|&i| {
-            let start = code.insns[i].ip();
+            let start = code.ip(i as usize);
             Function {
                 start,
-                name: facts.functions.get(&start).cloned(),
+                // Taken, not copied: the names of a large program are
+                // megabytes.
+                name: facts.functions.remove(&start),
                 ..Function::default()
             }
         })
         .collect();
     let n = functions.len();
     let range = |f: usize| {
-        let begin = code.starts[f];
-        let end = code.starts.get(f + 1).copied().unwrap_or(code.insns.len());
+        let begin = code.starts[f] as usize;
+        let end = code
+            .starts
+            .get(f + 1)
+            .map_or(code.len(), |&s| s as usize);
         begin..end
     };
 
     // PLT stubs: a function that only jumps through a GOT slot bound to a
     // symbol.
     for (f, function) in functions.iter_mut().enumerate() {
-        let first = code.insns[range(f)].iter().find(|i| {
+        let first = range(f).map(|i| code.insn(i)).find(|i| {
             !matches!(
                 i.code(),
                 Code::Endbr64 | Code::Nopd | Code::Nopw | Code::Nopq
@@ -429,7 +611,7 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
         let r = range(f);
         let mut fun = std::mem::take(&mut functions[f]);
         for i in r.clone() {
-            let insn = &code.insns[i];
+            let insn = &code.insn(i);
             if let Some(i386) = is_syscall(insn) {
                 let value = walker.before(i, RAX);
                 record_site(&mut fun, insn.ip(), i386, None, value, "the syscall number");
@@ -455,7 +637,7 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
                         continue;
                     };
                     let callee = code.function_of(t);
-                    if flow != FlowControl::Call && r.contains(&t) && !code.is_start[t] {
+                    if flow != FlowControl::Call && r.contains(&t) && !code.is_start(t) {
                         continue;
                     }
                     if let Some(name) = &functions
@@ -533,11 +715,11 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
         // ending in `ret` followed by `nop`s does not run on.)
         let last = (r.start..r.end)
             .rev()
-            .find(|&i| code.insns[i].mnemonic() != Mnemonic::Nop)
+            .find(|&i| code.insn(i).mnemonic() != Mnemonic::Nop)
             .unwrap_or(r.end - 1);
-        if r.end < code.insns.len()
-            && !code.section_start[r.end]
-            && falls_through(&code.insns[last])
+        if r.end < code.len()
+            && !code.is_section_start(r.end)
+            && falls_through(&code.insn(last))
         {
             fun.calls.push((f + 1) as u32);
             edges.push((f, f + 1, last, Kind::FallThrough));
@@ -574,7 +756,7 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
                 };
                 let before = functions[from].params.len();
                 let what = format!("the syscall number passed to {}", name_of(&functions, to));
-                let ip = code.insns[site].ip();
+                let ip = code.ip(site);
                 record_site(
                     &mut functions[from],
                     ip,
@@ -600,23 +782,22 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
         .filter_map(|a| to_function(*a))
         .collect();
     let mut root_names = Vec::new();
-    for p in &facts.data_pointers {
+    for p in std::mem::take(&mut facts.data_pointers) {
         match p {
-            Pointer::Local(a) => roots.extend(to_function(*a)),
-            Pointer::Symbol(s) => root_names.push(s.clone()),
+            Pointer::Local(a) => roots.extend(to_function(a)),
+            Pointer::Symbol(s) => root_names.push(s),
         }
     }
     roots.sort_unstable();
     roots.dedup();
     root_names.sort();
     root_names.dedup();
-    let exports = facts
-        .exports
-        .iter()
+    let exports = std::mem::take(&mut facts.exports)
+        .into_iter()
         .map(|(name, addresses)| {
             let mut fs: Vec<u32> = addresses.iter().filter_map(|a| to_function(*a)).collect();
             fs.dedup();
-            (name.clone(), fs)
+            (name, fs)
         })
         .collect();
     Some(ObjectSummary {
@@ -627,7 +808,7 @@ pub fn analyse(facts: &ElfFacts<'_>, stop: &dyn Fn() -> bool) -> Option<ObjectSu
         soname: facts.soname.clone(),
         rpath: facts.rpath.clone(),
         runpath: facts.runpath.clone(),
-        instructions: code.insns.len(),
+        instructions: code.len(),
         functions,
         exports,
         entry: to_function(facts.entry),
@@ -720,7 +901,7 @@ fn code_refs(insn: &Instruction, fixed: bool) -> Vec<u64> {
 
 /// Walks back from an instruction to the values a location may hold there.
 struct Walker<'c> {
-    code: &'c Decoded,
+    code: &'c Decoded<'c>,
     info: InstructionInfoFactory,
 }
 
@@ -736,7 +917,7 @@ enum Effect {
 }
 
 impl<'c> Walker<'c> {
-    fn new(code: &'c Decoded) -> Walker<'c> {
+    fn new(code: &'c Decoded<'c>) -> Walker<'c> {
         Walker {
             code,
             info: InstructionInfoFactory::new(),
@@ -770,7 +951,7 @@ impl<'c> Walker<'c> {
     }
 
     fn before_in(&mut self, st: &mut WalkState, i: usize, loc: Loc, depth: u32) -> Value {
-        if self.code.is_start[i] {
+        if self.code.is_start(i) {
             return Value::param(loc);
         }
         if !st.visited.insert((i, loc)) {
@@ -781,30 +962,26 @@ impl<'c> Walker<'c> {
         if depth > DEPTH || st.budget == 0 {
             return Value::unknown(format!(
                 "too long a walk back from {:#x}",
-                self.code.insns[i].ip()
+                self.code.ip(i)
             ));
         }
         st.budget -= 1;
         let mut out = Value::default();
         let mut preds = 0;
-        if i > 0 && !self.code.section_start[i] && falls_through(&self.code.insns[i - 1]) {
+        if i > 0 && !self.code.is_section_start(i) && falls_through(&self.code.insn(i - 1)) {
             preds += 1;
             out.merge(self.after_in(st, i - 1, loc, depth + 1));
         }
-        let sources = self
-            .code
-            .jump_sources
-            .get(&self.code.insns[i].ip())
-            .cloned()
-            .unwrap_or_default();
-        for p in sources {
+        let code = self.code;
+        let insn = code.insn(i);
+        for &(_, p) in code.jumps_to(insn.ip()) {
             preds += 1;
-            out.merge(self.after_in(st, p, loc, depth + 1));
+            out.merge(self.after_in(st, p as usize, loc, depth + 1));
         }
-        if preds == 0 && self.code.insns[i].mnemonic() != Mnemonic::Nop {
+        if preds == 0 && insn.mnemonic() != Mnemonic::Nop {
             out.merge(Value::unknown(format!(
                 "{:#x} is reached only through a pointer",
-                self.code.insns[i].ip()
+                insn.ip()
             )));
         }
         out
@@ -820,7 +997,7 @@ impl<'c> Walker<'c> {
 
     /// What instruction `i` does to `loc`.
     fn effect(&mut self, i: usize, loc: Loc) -> Effect {
-        let insn = &self.code.insns[i];
+        let insn = &self.code.insn(i);
         let at = insn.ip();
         let unknown = |what: &str| Effect::Unknown(format!("{what} at {at:#x}"));
         match loc {
@@ -1028,6 +1205,8 @@ struct WalkState {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     /// A little assembler: functions of raw x86-64 bytes, laid out from
@@ -1073,7 +1252,7 @@ mod tests {
                 let rel = (target as i64 - next as i64) as i32;
                 self.bytes[*at..*at + 4].copy_from_slice(&rel.to_le_bytes());
             }
-            let facts = ElfFacts {
+            let mut facts = ElfFacts {
                 build_id: None,
                 fixed: false,
                 entry: 0x1000,
@@ -1089,7 +1268,7 @@ mod tests {
                 data_pointers: Vec::new(),
                 init_fini: Vec::new(),
             };
-            analyse(&facts, &|| false).expect("not stopped")
+            analyse(&mut facts, &|| false, &|| ()).expect("not stopped")
         }
     }
 

@@ -371,8 +371,13 @@ fn summarise(
         });
     }
     let bytes = tree.map(path, loader::OBJECT_LIMIT)?;
-    let facts = elf::ElfFacts::parse(&tree.shown(path), &bytes)?;
-    let Some(summary) = analysis::analyse(&facts, &|| options.interrupted().is_some()) else {
+    let mut facts = elf::ElfFacts::parse(&tree.shown(path), &bytes)?;
+    bytes.release();
+    let Some(summary) = analysis::analyse(
+        &mut facts,
+        &|| options.interrupted().is_some(),
+        &|| bytes.release(),
+    ) else {
         return Err(ScanError::Interrupted {
             signal: options.interrupted().unwrap_or(0),
         });
