@@ -35,11 +35,14 @@ use iced_x86::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::elf::{ElfFacts, Pointer};
+use super::{
+    budget::{Budget, Exhausted},
+    elf::{ElfFacts, Pointer, SYMBOL},
+};
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.
@@ -181,28 +184,70 @@ pub struct Function {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub syscalls: Vec<SyscallUse>,
-    /// Where its callers pass the syscall number it makes (a wrapper).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub params: BTreeSet<Loc>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imports: Vec<ImportCall>,
     /// Functions of this object whose address it takes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taken: Vec<u32>,
-    /// Functions of other objects whose address it takes (through the GOT).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub taken_imports: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unresolved: Vec<Unresolved>,
     /// It calls or jumps through a pointer the analysis cannot follow.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub indirect: bool,
+    /// What few functions have, kept apart: a large program has a hundred
+    /// thousand functions, and each field here would cost each of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a function's summary that few functions have.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Rare {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    syscalls: Vec<SyscallUse>,
+    /// Where its callers pass the syscall number it makes (a wrapper).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    params: BTreeSet<Loc>,
+    /// Functions of other objects whose address it takes (through the GOT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    taken_imports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unresolved: Vec<Unresolved>,
     /// A PLT stub: it only jumps to this symbol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plt: Option<String>,
+    plt: Option<String>,
+}
+
+static NO_PARAMS: BTreeSet<Loc> = BTreeSet::new();
+
+impl Function {
+    /// The syscalls it makes, by number.
+    pub fn syscalls(&self) -> &[SyscallUse] {
+        self.rare.as_ref().map_or(&[], |r| &r.syscalls)
+    }
+
+    /// Where its callers pass the syscall number it makes (a wrapper).
+    pub fn params(&self) -> &BTreeSet<Loc> {
+        self.rare.as_ref().map_or(&NO_PARAMS, |r| &r.params)
+    }
+
+    /// Functions of other objects whose address it takes.
+    pub fn taken_imports(&self) -> &[String] {
+        self.rare.as_ref().map_or(&[], |r| &r.taken_imports)
+    }
+
+    /// Its syscall sites whose number is not known.
+    pub fn unresolved(&self) -> &[Unresolved] {
+        self.rare.as_ref().map_or(&[], |r| &r.unresolved)
+    }
+
+    /// The symbol it jumps to, if it is a PLT stub.
+    pub fn plt(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.plt.as_deref())
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
 }
 
 /// The summary of one object, which the cache keeps.
@@ -248,10 +293,11 @@ impl ObjectSummary {
 const BLOCK: usize = 32;
 /// Blocks the cache holds (direct-mapped): about 1.3 MiB.
 const CACHE_BLOCKS: usize = 1024;
-/// Blocks decoded between two releases of the code's pages: the walks
-/// touch at most a page or two a block, so the file's resident pages stay
-/// within some MiB (see [`analyse`]'s `release`).
-const RELEASE_EVERY: usize = 2048;
+/// Blocks decoded between two releases of the code's pages: a block read
+/// maps up to 64 KiB of the file (the kernel maps the pages around the one
+/// touched), so the file's resident pages stay within 8 MiB (see
+/// [`analyse`]'s `release`).
+const RELEASE_EVERY: usize = 128;
 
 /// One executable section.
 struct Section<'a> {
@@ -278,8 +324,46 @@ struct Decoded<'a> {
     starts: Vec<u32>,
     /// The same, one bit an instruction (the walks ask at every step).
     is_start: Vec<u64>,
-    /// (target address, index of a direct jump to it), by target.
-    jump_sources: Vec<(u64, u32)>,
+    /// (target's offset in the code, index of a direct jump to it), by
+    /// target.
+    jump_sources: Vec<(u32, u32)>,
+    layout: Layout,
+}
+
+/// Where each section's bytes are in the code taken as one run of bytes:
+/// an address of code as a 32-bit offset (the code is at most
+/// [`super::elf::MAX_CODE`] bytes).
+#[derive(Default)]
+struct Layout {
+    /// (address, length, offset), by address.
+    sections: Vec<(u64, u64, u32)>,
+}
+
+impl Layout {
+    fn of(code: &[(u64, &[u8], String)]) -> Layout {
+        let mut offset = 0u32;
+        let mut sections: Vec<(u64, u64, u32)> = code
+            .iter()
+            .map(|(address, bytes, _)| {
+                let at = offset;
+                offset = offset.saturating_add(bytes.len() as u32);
+                (*address, bytes.len() as u64, at)
+            })
+            .collect();
+        sections.sort_unstable();
+        Layout { sections }
+    }
+
+    /// The offset of `address`, if it is in the code.
+    fn offset(&self, address: u64) -> Option<u32> {
+        let k = self
+            .sections
+            .partition_point(|s| s.0 <= address)
+            .checked_sub(1)?;
+        let (start, len, offset) = self.sections[k];
+        let into = address - start;
+        (into < len).then(|| offset.saturating_add(into as u32))
+    }
 }
 
 struct Cache {
@@ -295,8 +379,8 @@ impl<'a> Decoded<'a> {
         code: &[(u64, &'a [u8], String)],
         release: &'a dyn Fn(),
         stop: &dyn Fn() -> bool,
-        mut each: impl FnMut(usize, &Instruction),
-    ) -> Option<Decoded<'a>> {
+        mut each: impl FnMut(usize, &Instruction) -> Result<(), Exhausted>,
+    ) -> Result<Decoded<'a>, Stopped> {
         let mut sections = Vec::new();
         let mut marks = Vec::new();
         let mut n = 0usize;
@@ -310,15 +394,15 @@ impl<'a> Decoded<'a> {
             });
             let mut decoder = Decoder::with_ip(64, bytes, *address, DecoderOptions::NONE);
             while decoder.can_decode() {
-                if n % STOP_EVERY == 0 && stop() {
-                    return None;
+                if n.is_multiple_of(STOP_EVERY) && stop() {
+                    return Err(Stopped::Asked);
                 }
-                if n % BLOCK == 0 {
+                if n.is_multiple_of(BLOCK) {
                     // Sections are at most MAX_CODE bytes, which fits.
                     marks.push((s as u32, decoder.position() as u32));
                 }
                 decoder.decode_out(&mut insn);
-                each(n, &insn);
+                each(n, &insn)?;
                 n += 1;
             }
             swept += bytes.len();
@@ -328,7 +412,7 @@ impl<'a> Decoded<'a> {
             }
         }
         release();
-        Some(Decoded {
+        Ok(Decoded {
             sections,
             marks,
             len: n,
@@ -340,6 +424,7 @@ impl<'a> Decoded<'a> {
             starts: Vec::new(),
             is_start: Vec::new(),
             jump_sources: Vec::new(),
+            layout: Layout::default(),
         })
     }
 
@@ -385,7 +470,7 @@ impl<'a> Decoded<'a> {
             let block = self.decode_block(b);
             cache.blocks[slot] = Some((b, block));
             cache.misses += 1;
-            if cache.misses % RELEASE_EVERY == 0 {
+            if cache.misses.is_multiple_of(RELEASE_EVERY) {
                 (self.release)();
             }
         }
@@ -442,9 +527,12 @@ impl<'a> Decoded<'a> {
     }
 
     /// The direct jumps to `address`.
-    fn jumps_to(&self, address: u64) -> &[(u64, u32)] {
-        let from = self.jump_sources.partition_point(|j| j.0 < address);
-        let to = self.jump_sources.partition_point(|j| j.0 <= address);
+    fn jumps_to(&self, address: u64) -> &[(u32, u32)] {
+        let Some(target) = self.layout.offset(address) else {
+            return &[];
+        };
+        let from = self.jump_sources.partition_point(|j| j.0 < target);
+        let to = self.jump_sources.partition_point(|j| j.0 <= target);
         &self.jump_sources[from..to]
     }
 }
@@ -475,7 +563,7 @@ fn is_syscall(insn: &Instruction) -> Option<bool> {
 const STOP_EVERY: usize = 1 << 16;
 
 /// Bytes of code swept between two releases of the code's pages.
-const RELEASE_BYTES: usize = 8 << 20;
+const RELEASE_BYTES: usize = 4 << 20;
 
 /// Analyses the object `facts` describes; `None` when `stop` said to stop
 /// (it is asked every few milliseconds). `release` lets go of the pages of
@@ -484,9 +572,10 @@ const RELEASE_BYTES: usize = 8 << 20;
 /// stays small whatever its size.
 pub fn analyse<'a>(
     facts: &mut ElfFacts<'a>,
+    budget: &Budget,
     stop: &dyn Fn() -> bool,
     release: &'a dyn Fn(),
-) -> Option<ObjectSummary> {
+) -> Result<ObjectSummary, Stopped> {
     let in_code = |a: u64| {
         facts
             .code
@@ -496,36 +585,64 @@ pub fn analyse<'a>(
 
     // Decode every executable section by linear sweep: function starts
     // and jump sources.
-    let mut start_addresses: BTreeSet<u64> = facts.functions.keys().copied().collect();
-    start_addresses.extend(facts.exports.values().flatten());
-    start_addresses.insert(facts.entry);
-    start_addresses.extend(&facts.init_fini);
-    for p in facts.data_pointers.iter().chain(facts.got.values()) {
+    // A start address kept is a node of the set (the set is let go of once
+    // the starts are indexes).
+    const START: usize = 48;
+    let mut start_addresses: BTreeSet<u64> = BTreeSet::new();
+    let add_start = |set: &mut BTreeSet<u64>, a: u64| -> Result<(), Exhausted> {
+        if set.insert(a) {
+            budget.take(START, "functions")?;
+        }
+        Ok(())
+    };
+    let named = facts
+        .functions
+        .keys()
+        .chain(facts.exports.values().flatten());
+    for &a in named.chain([&facts.entry]).chain(&facts.init_fini) {
+        add_start(&mut start_addresses, a)?;
+    }
+    for &a in &facts.data_pointers {
+        add_start(&mut start_addresses, a)?;
+    }
+    for p in facts.got.values() {
         if let Pointer::Local(a) = p {
-            start_addresses.insert(*a);
+            add_start(&mut start_addresses, *a)?;
         }
     }
-    let mut jump_sources: Vec<(u64, u32)> = Vec::new();
+    let layout = Layout::of(&facts.code);
+    let mut jump_sources: Vec<(u32, u32)> = Vec::new();
     let mut code = Decoded::sweep(&facts.code, release, stop, |i, insn| {
         match insn.flow_control() {
             FlowControl::Call if is_near_branch(insn) => {
-                start_addresses.insert(insn.near_branch_target());
+                add_start(&mut start_addresses, insn.near_branch_target())?;
             }
             FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
                 if is_near_branch(insn) =>
             {
-                jump_sources.push((insn.near_branch_target(), i as u32));
+                // A jump out of the code leads to no instruction a walk
+                // comes back from.
+                if let Some(target) = layout.offset(insn.near_branch_target()) {
+                    push_counted(&mut jump_sources, (target, i as u32), budget, "branches")?;
+                }
             }
             _ => {}
         }
         for a in code_refs(insn, facts.fixed) {
             if in_code(a) {
-                start_addresses.insert(a);
+                add_start(&mut start_addresses, a)?;
             }
         }
+        Ok(())
     })?;
     jump_sources.sort_unstable();
+    let reserved = jump_sources.capacity();
+    jump_sources.shrink_to_fit();
+    budget.give(size_of::<(u32, u32)>() * (reserved - jump_sources.capacity()));
     code.jump_sources = jump_sources;
+    code.layout = layout;
+    budget.take_n(code.marks.len(), 8, "instructions")?;
+    budget.take(code.len() / 8, "instructions")?;
 
     // Every section's first instruction starts a function too.
     let mut starts: Vec<u32> = code
@@ -543,9 +660,11 @@ pub fn analyse<'a>(
             starts.push(i as u32);
         }
     }
+    budget.give(start_addresses.len() * START);
     drop(start_addresses);
     starts.sort_unstable();
     starts.dedup();
+    budget.take_n(starts.len(), 4 + size_of::<Function>(), "functions")?;
     code.is_start = vec![0; code.len().div_ceil(64)];
     for &i in &starts {
         code.is_start[i as usize / 64] |= 1 << (i % 64);
@@ -560,8 +679,11 @@ pub fn analyse<'a>(
             Function {
                 start,
                 // Taken, not copied: the names of a large program are
-                // megabytes.
-                name: facts.functions.remove(&start),
+                // megabytes. (The map's own part of it is given back.)
+                name: facts
+                    .functions
+                    .remove(&start)
+                    .inspect(|_| budget.give(SYMBOL)),
                 ..Function::default()
             }
         })
@@ -569,10 +691,7 @@ pub fn analyse<'a>(
     let n = functions.len();
     let range = |f: usize| {
         let begin = code.starts[f] as usize;
-        let end = code
-            .starts
-            .get(f + 1)
-            .map_or(code.len(), |&s| s as usize);
+        let end = code.starts.get(f + 1).map_or(code.len(), |&s| s as usize);
         begin..end
     };
 
@@ -590,7 +709,7 @@ pub fn analyse<'a>(
             && insn.is_ip_rel_memory_operand()
             && let Some(Pointer::Symbol(name)) = facts.got.get(&insn.ip_rel_memory_address())
         {
-            function.plt = Some(name.clone());
+            function.rare_mut().plt = Some(name.clone());
         }
     }
 
@@ -603,10 +722,10 @@ pub fn analyse<'a>(
         FallThrough,
     }
     let mut walker = Walker::new(&code);
-    let mut edges: Vec<(usize, usize, usize, Kind)> = Vec::new();
+    let mut edges: Vec<(u32, u32, u32, Kind)> = Vec::new();
     for f in 0..n {
         if f % (STOP_EVERY / 64) == 0 && stop() {
-            return None;
+            return Err(Stopped::Asked);
         }
         let r = range(f);
         let mut fun = std::mem::take(&mut functions[f]);
@@ -642,8 +761,12 @@ pub fn analyse<'a>(
                     }
                     if let Some(name) = &functions
                         .get(callee)
-                        .and_then(|c| c.plt.clone())
-                        .or_else(|| (callee == f).then(|| fun.plt.clone()).flatten())
+                        .and_then(|c| c.plt().map(str::to_owned))
+                        .or_else(|| {
+                            (callee == f)
+                                .then(|| fun.plt().map(str::to_owned))
+                                .flatten()
+                        })
                     {
                         let rdi = constants(walker.before(i, RDI));
                         fun.imports.push(ImportCall {
@@ -658,7 +781,12 @@ pub fn analyse<'a>(
                     } else {
                         Kind::Jump
                     };
-                    edges.push((f, callee, i, kind));
+                    push_counted(
+                        &mut edges,
+                        (f as u32, callee as u32, i as u32, kind),
+                        budget,
+                        "branches",
+                    )?;
                 }
                 FlowControl::IndirectCall | FlowControl::IndirectBranch => {
                     let slot = insn
@@ -682,7 +810,12 @@ pub fn analyse<'a>(
                             } else {
                                 Kind::Jump
                             };
-                            edges.push((f, callee, i, kind));
+                            push_counted(
+                                &mut edges,
+                                (f as u32, callee as u32, i as u32, kind),
+                                budget,
+                                "branches",
+                            )?;
                         }
                         None => fun.indirect = true,
                     }
@@ -694,7 +827,7 @@ pub fn analyse<'a>(
             if insn.is_ip_rel_memory_operand() && !direct {
                 let a = insn.ip_rel_memory_address();
                 match facts.got.get(&a) {
-                    Some(Pointer::Symbol(name)) => fun.taken_imports.push(name.clone()),
+                    Some(Pointer::Symbol(name)) => fun.rare_mut().taken_imports.push(name.clone()),
                     Some(Pointer::Local(a)) => fun
                         .taken
                         .push(code.function_of(code.index_at_or_after(*a)) as u32),
@@ -717,35 +850,44 @@ pub fn analyse<'a>(
             .rev()
             .find(|&i| code.insn(i).mnemonic() != Mnemonic::Nop)
             .unwrap_or(r.end - 1);
-        if r.end < code.len()
-            && !code.is_section_start(r.end)
-            && falls_through(&code.insn(last))
-        {
+        if r.end < code.len() && !code.is_section_start(r.end) && falls_through(&code.insn(last)) {
             fun.calls.push((f + 1) as u32);
-            edges.push((f, f + 1, last, Kind::FallThrough));
+            push_counted(
+                &mut edges,
+                (f as u32, (f + 1) as u32, last as u32, Kind::FallThrough),
+                budget,
+                "branches",
+            )?;
         }
         fun.calls.sort_unstable();
         fun.calls.dedup();
         fun.taken.sort_unstable();
         fun.taken.dedup();
-        fun.taken_imports.sort();
-        fun.taken_imports.dedup();
+        if let Some(rare) = &mut fun.rare {
+            rare.taken_imports.sort();
+            rare.taken_imports.dedup();
+        }
+        budget.take(held(&fun), "functions")?;
         functions[f] = fun;
     }
+
+    release();
 
     // Wrappers: resolve their number at their callers, to a fixpoint.
     let mut done: HashSet<(usize, Loc)> = HashSet::new();
     loop {
         if stop() {
-            return None;
+            return Err(Stopped::Asked);
         }
         let mut changed = false;
         for (e, &(from, to, site, kind)) in edges.iter().enumerate() {
-            let params: Vec<Loc> = functions[to].params.iter().copied().collect();
+            let (from, to, site) = (from as usize, to as usize, site as usize);
+            let params: Vec<Loc> = functions[to].params().iter().copied().collect();
             for loc in params {
                 if !done.insert((e, loc)) {
                     continue;
                 }
+                budget.take(48, "syscall wrappers' callers")?;
                 let value = match (kind, loc) {
                     (Kind::Call, Loc::Stack(d)) if d < 8 => {
                         Value::unknown("the return address's slot".into())
@@ -754,7 +896,8 @@ pub fn analyse<'a>(
                     (Kind::Call | Kind::Jump, _) => walker.before(site, loc),
                     (Kind::FallThrough, _) => walker.at_end_of(site, loc),
                 };
-                let before = functions[from].params.len();
+                let before = functions[from].params().len();
+                let held_before = held(&functions[from]);
                 let what = format!("the syscall number passed to {}", name_of(&functions, to));
                 let ip = code.ip(site);
                 record_site(
@@ -765,13 +908,26 @@ pub fn analyse<'a>(
                     value,
                     &what,
                 );
-                changed |= functions[from].params.len() != before;
+                budget.take(
+                    held(&functions[from]).saturating_sub(held_before),
+                    "syscall wrappers' callers",
+                )?;
+                changed |= functions[from].params().len() != before;
             }
         }
         if !changed {
             break;
         }
     }
+
+    // What only the walks needed.
+    drop(walker);
+    budget.give(
+        size_of::<(u32, u32, u32, Kind)>() * edges.capacity()
+            + size_of::<(u32, u32)>() * code.jump_sources.capacity(),
+    );
+    drop(edges);
+    code.jump_sources = Vec::new();
 
     let to_function = |a: u64| -> Option<u32> {
         in_code(a).then(|| code.function_of(code.index_at_or_after(a)) as u32)
@@ -781,26 +937,21 @@ pub fn analyse<'a>(
         .iter()
         .filter_map(|a| to_function(*a))
         .collect();
-    let mut root_names = Vec::new();
-    for p in std::mem::take(&mut facts.data_pointers) {
-        match p {
-            Pointer::Local(a) => roots.extend(to_function(a)),
-            Pointer::Symbol(s) => root_names.push(s),
-        }
-    }
+    roots.extend(facts.data_pointers.iter().filter_map(|&a| to_function(a)));
+    let mut root_names = std::mem::take(&mut facts.data_symbols);
     roots.sort_unstable();
     roots.dedup();
     root_names.sort();
     root_names.dedup();
-    let exports = std::mem::take(&mut facts.exports)
-        .into_iter()
-        .map(|(name, addresses)| {
-            let mut fs: Vec<u32> = addresses.iter().filter_map(|a| to_function(*a)).collect();
-            fs.dedup();
-            (name, fs)
-        })
-        .collect();
-    Some(ObjectSummary {
+    // One at a time: collecting would first gather every entry in a
+    // vector, beside the map it empties.
+    let mut exports = BTreeMap::new();
+    for (name, addresses) in std::mem::take(&mut facts.exports) {
+        let mut fs: Vec<u32> = addresses.iter().filter_map(|a| to_function(*a)).collect();
+        fs.dedup();
+        exports.insert(name, fs);
+    }
+    Ok(ObjectSummary {
         format: FORMAT,
         build_id: facts.build_id.clone(),
         interp: facts.interp.clone(),
@@ -815,6 +966,62 @@ pub fn analyse<'a>(
         roots,
         root_names,
     })
+}
+
+/// Why an analysis ended without a summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `stop` said to stop.
+    Asked,
+    /// The object needs more memory than the scan holds for one.
+    TooLarge(Exhausted),
+}
+
+impl From<Exhausted> for Stopped {
+    fn from(e: Exhausted) -> Stopped {
+        Stopped::TooLarge(e)
+    }
+}
+
+/// Pushes `item`, counting in `budget` what the vector reserves when it
+/// grows, by a quarter at a time (a vector left to grow itself doubles, and
+/// holds up to twice what it was given).
+fn push_counted<T>(
+    v: &mut Vec<T>,
+    item: T,
+    budget: &Budget,
+    what: &'static str,
+) -> Result<(), Exhausted> {
+    if v.len() == v.capacity() {
+        let more = (v.capacity() / 4).max(4096);
+        budget.take_n(more, size_of::<T>(), what)?;
+        v.reserve_exact(more);
+    }
+    v.push(item);
+    Ok(())
+}
+
+/// The bytes a function's summary holds beyond its own size.
+fn held(f: &Function) -> usize {
+    4 * (f.calls.len() + f.taken.len())
+        + f.rare.as_ref().map_or(0, |_| size_of::<Rare>())
+        + size_of_val(f.syscalls())
+        + 16 * f.params().len()
+        + f.imports
+            .iter()
+            .map(|i| {
+                size_of::<ImportCall>() + i.name.len() + 8 * i.rdi.as_ref().map_or(0, Vec::len)
+            })
+            .sum::<usize>()
+        + f.taken_imports()
+            .iter()
+            .map(|n| 24 + n.len())
+            .sum::<usize>()
+        + f.unresolved()
+            .iter()
+            .map(|u| size_of::<Unresolved>() + u.reason.len())
+            .sum::<usize>()
+        + f.plt().map_or(0, str::len)
 }
 
 /// The constants of a value that is nothing but constants.
@@ -840,7 +1047,7 @@ fn record_site(
     what: &str,
 ) {
     for nr in &value.consts {
-        fun.syscalls.push(SyscallUse {
+        fun.rare_mut().syscalls.push(SyscallUse {
             nr: *nr,
             i386,
             site,
@@ -849,16 +1056,16 @@ fn record_site(
     }
     if !value.params.is_empty() {
         if i386 {
-            fun.unresolved.push(Unresolved {
+            fun.rare_mut().unresolved.push(Unresolved {
                 site,
                 reason: "an int 0x80 wrapper taking its number as an argument".into(),
             });
         } else {
-            fun.params.extend(value.params.iter().copied());
+            fun.rare_mut().params.extend(value.params.iter().copied());
         }
     }
     if let Some(why) = value.unknown {
-        fun.unresolved.push(Unresolved {
+        fun.rare_mut().unresolved.push(Unresolved {
             site,
             reason: format!("{what} is not a constant: {why}"),
         });
@@ -960,10 +1167,7 @@ impl<'c> Walker<'c> {
             return Value::default();
         }
         if depth > DEPTH || st.budget == 0 {
-            return Value::unknown(format!(
-                "too long a walk back from {:#x}",
-                self.code.ip(i)
-            ));
+            return Value::unknown(format!("too long a walk back from {:#x}", self.code.ip(i)));
         }
         st.budget -= 1;
         let mut out = Value::default();
@@ -1266,9 +1470,10 @@ mod tests {
                 exports: BTreeMap::new(),
                 got: HashMap::new(),
                 data_pointers: Vec::new(),
+                data_symbols: Vec::new(),
                 init_fini: Vec::new(),
             };
-            analyse(&mut facts, &|| false, &|| ()).expect("not stopped")
+            analyse(&mut facts, &Budget::default(), &|| false, &|| ()).expect("analysed")
         }
     }
 
@@ -1280,7 +1485,7 @@ mod tests {
     }
 
     fn numbers(f: &Function) -> Vec<u64> {
-        let mut n: Vec<u64> = f.syscalls.iter().map(|s| s.nr).collect();
+        let mut n: Vec<u64> = f.syscalls().iter().map(|s| s.nr).collect();
         n.sort_unstable();
         n
     }
@@ -1318,7 +1523,7 @@ mod tests {
             .code(&[RET])
             .summary();
         assert_eq!(numbers(function(&s, "f")), [1, 2]);
-        assert!(function(&s, "f").unresolved.is_empty());
+        assert!(function(&s, "f").unresolved().is_empty());
     }
 
     #[test]
@@ -1340,15 +1545,24 @@ mod tests {
             .code(&[RET])
             .summary();
         let wrapper = function(&s, "syscall");
-        assert!(wrapper.syscalls.is_empty());
-        assert_eq!(wrapper.params.iter().copied().collect::<Vec<_>>(), [RDI]);
+        assert!(wrapper.syscalls().is_empty());
+        assert_eq!(wrapper.params().iter().copied().collect::<Vec<_>>(), [RDI]);
         let user = function(&s, "user");
         assert_eq!(numbers(user), [39, 62]);
-        assert!(user.syscalls.iter().all(|u| u.via.is_some()));
+        assert!(user.syscalls().iter().all(|u| u.via.is_some()));
         let computed = function(&s, "computed");
-        assert!(computed.syscalls.is_empty());
-        assert_eq!(computed.unresolved.len(), 1, "{:?}", computed.unresolved);
-        assert!(computed.unresolved[0].reason.contains("loaded from memory"));
+        assert!(computed.syscalls().is_empty());
+        assert_eq!(
+            computed.unresolved().len(),
+            1,
+            "{:?}",
+            computed.unresolved()
+        );
+        assert!(
+            computed.unresolved()[0]
+                .reason
+                .contains("loaded from memory")
+        );
     }
 
     /// Go's `syscall.Syscall`: the number arrives in rax, is spilled to the
@@ -1376,7 +1590,7 @@ mod tests {
             .summary();
         assert_eq!(
             function(&s, "Syscall")
-                .params
+                .params()
                 .iter()
                 .copied()
                 .collect::<Vec<_>>(),
@@ -1396,11 +1610,11 @@ mod tests {
             .code(&[RET])
             .summary();
         let f = function(&s, "f");
-        assert!(f.syscalls.is_empty());
+        assert!(f.syscalls().is_empty());
         assert!(
-            f.unresolved[0].reason.contains("set by the call"),
+            f.unresolved()[0].reason.contains("set by the call"),
             "{:?}",
-            f.unresolved
+            f.unresolved()
         );
     }
 

@@ -10,7 +10,10 @@ use object::{
     read::elf::{ElfFile64, FileHeader, ProgramHeader, Rela, SectionHeader, Sym},
 };
 
-use super::ScanError;
+use super::{
+    ScanError,
+    budget::{Budget, Exhausted},
+};
 
 // The raw values of the ELF constants used below (object 0.40 wraps them in
 // newtypes; the numbers are the ELF specification's).
@@ -35,10 +38,25 @@ const R_X86_64_JUMP_SLOT: u32 = 7;
 const R_X86_64_RELATIVE: u32 = 8;
 const R_X86_64_IRELATIVE: u32 = 37;
 
-/// The most code a scan decodes: the analysis keeps each instruction
-/// decoded (about 17 bytes of memory a byte of code), and the largest
+/// The most code a scan decodes: it bounds the time a scan takes (the
+/// memory it holds is bounded by the analysis's budget), and the largest
 /// programs have tens of MiB of code.
 pub const MAX_CODE: u64 = 128 << 20;
+
+/// What a function symbol's entry in [`ElfFacts::functions`] holds
+/// beyond its name: its part of a node of the map (nodes are half full when
+/// filled in order) and the allocator's rounding of the name.
+pub const SYMBOL: usize = 96;
+
+/// The same for an entry of [`ElfFacts::exports`] (a name and a vector).
+const EXPORT: usize = 128;
+
+/// Symbols or relocations read between two releases of the file's pages
+/// (their names are read too: a few MiB).
+const RELEASE_SYMBOLS: usize = 1 << 15;
+
+/// Bytes of data read between two releases of the file's pages.
+const RELEASE_BYTES: usize = 8 << 20;
 
 /// The most data searched for function pointers.
 pub const MAX_DATA: u64 = 1 << 30;
@@ -71,19 +89,31 @@ pub struct ElfFacts<'a> {
     pub exports: BTreeMap<String, Vec<u64>>,
     /// Slots of the GOT (.got, .got.plt) and what the loader puts there.
     pub got: HashMap<u64, Pointer>,
-    /// Pointers in the other data (function tables, init arrays, vtables):
-    /// every one is a function someone may call.
-    pub data_pointers: Vec<Pointer>,
+    /// Addresses of this object's code in the other data (function
+    /// tables, init arrays, vtables): every one is a function someone may
+    /// call. Sorted, each once.
+    pub data_pointers: Vec<u64>,
+    /// Symbols whose address the loader writes in the other data.
+    pub data_symbols: Vec<String>,
     /// DT_INIT and DT_FINI.
     pub init_fini: Vec<u64>,
 }
 
 impl<'a> ElfFacts<'a> {
-    pub fn parse(path: &std::path::Path, data: &'a [u8]) -> Result<ElfFacts<'a>, ScanError> {
+    /// Reads what the analysis needs, counting what it keeps in `budget`
+    /// (one line naming what overflowed it, if something does); `release`
+    /// lets go of the pages read so far.
+    pub fn parse(
+        path: &std::path::Path,
+        data: &'a [u8],
+        budget: &Budget,
+        release: &dyn Fn(),
+    ) -> Result<ElfFacts<'a>, ScanError> {
         let bad = |what: String| ScanError::Elf {
             path: path.to_owned(),
             what,
         };
+        let over = |e: Exhausted| bad(e.describe());
         let file = ElfFile64::<LE>::parse(data).map_err(|e| bad(e.to_string()))?;
         let endian = file.endian();
         let header = file.elf_header();
@@ -121,6 +151,9 @@ impl<'a> ElfFacts<'a> {
                         .map(str::to_owned)
                         .collect()
                 };
+                budget
+                    .take(64 + string().map_or(0, |s| s.len()), "dynamic section")
+                    .map_err(over)?;
                 match d.tag.0 {
                     DT_NEEDED => needed.extend(string()),
                     DT_SONAME => soname = string(),
@@ -183,14 +216,21 @@ impl<'a> ElfFacts<'a> {
         let mut functions = BTreeMap::new();
         for table in [file.elf_symbol_table(), file.elf_dynamic_symbol_table()] {
             let strings = table.strings();
-            for sym in table.symbols() {
+            for (i, sym) in table.symbols().iter().enumerate() {
+                if i.is_multiple_of(RELEASE_SYMBOLS) {
+                    release();
+                }
                 let kind = sym.st_type().0;
                 if (kind == STT_FUNC || kind == STT_GNU_IFUNC) && !sym.is_undefined(endian) {
                     let value = sym.st_value(endian);
-                    if let Ok(name) = sym.name(endian, strings) {
-                        functions
-                            .entry(value)
-                            .or_insert_with(|| String::from_utf8_lossy(name).into_owned());
+                    if let Ok(name) = sym.name(endian, strings)
+                        && let std::collections::btree_map::Entry::Vacant(slot) =
+                            functions.entry(value)
+                    {
+                        budget
+                            .take(SYMBOL + name.len(), "function symbols")
+                            .map_err(over)?;
+                        slot.insert(String::from_utf8_lossy(name).into_owned());
                     }
                 }
             }
@@ -199,7 +239,7 @@ impl<'a> ElfFacts<'a> {
         if let Some(section) = file.section_by_name(".gopclntab")
             && let Ok(bytes) = section.data()
         {
-            for (address, name) in go_functions(bytes) {
+            for (address, name) in go_functions(bytes, budget).map_err(over)? {
                 functions.entry(address).or_insert(name);
             }
         }
@@ -207,13 +247,17 @@ impl<'a> ElfFacts<'a> {
         {
             let table = file.elf_dynamic_symbol_table();
             let strings = table.strings();
-            for sym in table.symbols() {
+            for (i, sym) in table.symbols().iter().enumerate() {
+                if i.is_multiple_of(RELEASE_SYMBOLS) {
+                    release();
+                }
                 let kind = sym.st_type().0;
                 if (kind == STT_FUNC || kind == STT_GNU_IFUNC)
                     && !sym.is_undefined(endian)
                     && sym.st_bind().0 != STB_LOCAL
                     && let Ok(name) = sym.name(endian, strings)
                 {
+                    budget.take(EXPORT + name.len(), "exports").map_err(over)?;
                     let list = exports
                         .entry(String::from_utf8_lossy(name).into_owned())
                         .or_default();
@@ -227,7 +271,8 @@ impl<'a> ElfFacts<'a> {
 
         // Relocations: every SHT_RELA section the loader applies.
         let mut got = HashMap::new();
-        let mut data_pointers = Vec::new();
+        let mut data_pointers: Vec<u64> = Vec::new();
+        let mut data_symbols: Vec<String> = Vec::new();
         let dynsym = file.elf_dynamic_symbol_table();
         for sh in sections.iter() {
             if sh.sh_type(endian).0 != SHT_RELA || sh.sh_flags(endian).0 & SHF_ALLOC == 0 {
@@ -237,7 +282,10 @@ impl<'a> ElfFacts<'a> {
                 continue;
             };
             let symbols = (sh.sh_link(endian) as usize == dynsym.section().0).then_some(&dynsym);
-            for rela in relas {
+            for (i, rela) in relas.iter().enumerate() {
+                if i.is_multiple_of(RELEASE_SYMBOLS) {
+                    release();
+                }
                 let offset = rela.r_offset(endian);
                 let addend = rela.r_addend(endian) as u64;
                 let kind = rela.r_type(endian, false).0;
@@ -263,13 +311,22 @@ impl<'a> ElfFacts<'a> {
                 }
                 // IFUNC resolvers are all called at startup by the loader
                 // (or by a static binary's own startup code).
-                if kind == R_X86_64_IRELATIVE {
-                    data_pointers.push(pointer.clone());
+                if let Pointer::Local(a) = pointer
+                    && (kind == R_X86_64_IRELATIVE || !in_got(offset))
+                {
+                    budget.take(8, "relocations").map_err(over)?;
+                    data_pointers.push(a);
                 }
                 if in_got(offset) {
+                    let held = match &pointer {
+                        Pointer::Symbol(name) => 64 + name.len(),
+                        Pointer::Local(_) => 64,
+                    };
+                    budget.take(held, "relocations").map_err(over)?;
                     got.insert(offset, pointer);
-                } else {
-                    data_pointers.push(pointer);
+                } else if let Pointer::Symbol(name) = pointer {
+                    budget.take(32 + name.len(), "relocations").map_err(over)?;
+                    data_symbols.push(name);
                 }
             }
         }
@@ -277,31 +334,45 @@ impl<'a> ElfFacts<'a> {
         // relocation to tell where: every aligned word that is an address
         // of code counts (the GOT's own words included).
         if fixed {
-            let mut words = |start: u64, bytes: &[u8], into_got: bool| {
+            let mut read = 0usize;
+            let mut words = |start: u64, bytes: &[u8], into_got: bool| -> Result<(), ScanError> {
                 for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+                    read += 8;
+                    if read.is_multiple_of(RELEASE_BYTES) {
+                        release();
+                    }
                     let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
                     if in_code(value) {
                         if into_got {
+                            budget.take(64, "pointers to code in data").map_err(over)?;
                             got.entry(start + 8 * i as u64)
                                 .or_insert(Pointer::Local(value));
                         } else {
-                            data_pointers.push(Pointer::Local(value));
+                            budget.take(8, "pointers to code in data").map_err(over)?;
+                            data_pointers.push(value);
                         }
                     }
                 }
+                Ok(())
             };
             for (start, bytes) in &data_sections {
-                words(*start, bytes, false);
+                words(*start, bytes, false)?;
             }
             for section in file.sections() {
                 let name = section.name().unwrap_or("");
                 if (name == ".got" || name == ".got.plt")
                     && let Ok(bytes) = section.data()
                 {
-                    words(section.address(), bytes, true);
+                    words(section.address(), bytes, true)?;
                 }
             }
         }
+
+        let kept = data_pointers.len();
+        data_pointers.sort_unstable();
+        data_pointers.dedup();
+        data_pointers.shrink_to_fit();
+        budget.give(8 * (kept - data_pointers.len()));
 
         let build_id = build_id(data);
         Ok(ElfFacts {
@@ -318,6 +389,7 @@ impl<'a> ElfFacts<'a> {
             exports,
             got,
             data_pointers,
+            data_symbols,
             init_fini,
         })
     }
@@ -348,7 +420,7 @@ pub fn is_x86_64_elf(data: &[u8]) -> bool {
 /// pointer-sized word); at pclnOffset, nfunc pairs (entry offset from
 /// textStart, offset of the func record); a func record starts with its
 /// entry offset and the offset of its name in the funcname table.
-pub fn go_functions(data: &[u8]) -> Vec<(u64, String)> {
+pub fn go_functions(data: &[u8], budget: &Budget) -> Result<Vec<(u64, String)>, Exhausted> {
     let u32_at = |at: usize| -> Option<u32> {
         Some(u32::from_le_bytes(
             data.get(at..at.checked_add(4)?)?.try_into().ok()?,
@@ -359,31 +431,48 @@ pub fn go_functions(data: &[u8]) -> Vec<(u64, String)> {
         usize::try_from(u64::from_le_bytes(data.get(at..at + 8)?.try_into().ok()?)).ok()
     };
     let mut out = Vec::new();
-    let Some(magic) = u32_at(0) else { return out };
+    let Some(magic) = u32_at(0) else {
+        return Ok(out);
+    };
     if !matches!(magic, 0xffff_fff0 | 0xffff_fff1) || data.get(7) != Some(&8) {
-        return out;
+        return Ok(out);
     }
     let (Some(nfunc), Some(text_start), Some(names), Some(pcln)) =
         (word(0), word(2), word(3), word(7))
     else {
-        return out;
+        return Ok(out);
     };
+    // Offsets come from the file: added without overflowing, and a name is
+    // looked for its end within a bound (a crafted table could make every
+    // name run to the end of the section).
+    const NAME_MAX: usize = 4096;
     for i in 0..nfunc.min(data.len() / 8) {
-        let at = pcln + 8 * i;
-        let (Some(entry), Some(func)) = (u32_at(at), u32_at(at + 4)) else {
+        let Some(at) = pcln.checked_add(8 * i) else {
             break;
         };
-        let Some(name_off) = u32_at(pcln + func as usize + 4) else {
+        let (Some(entry), Some(func)) = (u32_at(at), at.checked_add(4).and_then(u32_at)) else {
+            break;
+        };
+        let Some(name_off) = pcln
+            .checked_add(func as usize)
+            .and_then(|a| a.checked_add(4))
+            .and_then(u32_at)
+        else {
             continue;
         };
-        let Some(rest) = data.get(names + name_off as usize..) else {
+        let Some(rest) = names
+            .checked_add(name_off as usize)
+            .and_then(|start| data.get(start..))
+        else {
             continue;
         };
+        let rest = &rest[..rest.len().min(NAME_MAX)];
         let end = rest.iter().position(|&b| b == 0).unwrap_or(0);
+        budget.take(64 + end, "Go function table")?;
         out.push((
-            text_start as u64 + u64::from(entry),
+            (text_start as u64).wrapping_add(u64::from(entry)),
             String::from_utf8_lossy(&rest[..end]).into_owned(),
         ));
     }
-    out
+    Ok(out)
 }

@@ -54,6 +54,7 @@
 //!   table, apart.
 
 pub mod analysis;
+pub mod budget;
 pub mod cache;
 pub mod elf;
 pub mod image;
@@ -371,16 +372,28 @@ fn summarise(
         });
     }
     let bytes = tree.map(path, loader::OBJECT_LIMIT)?;
-    let mut facts = elf::ElfFacts::parse(&tree.shown(path), &bytes)?;
+    let release = || bytes.release();
+    let budget = budget::Budget::default();
+    let mut facts = elf::ElfFacts::parse(&tree.shown(path), &bytes, &budget, &release)?;
     bytes.release();
-    let Some(summary) = analysis::analyse(
+    let summary = match analysis::analyse(
         &mut facts,
+        &budget,
         &|| options.interrupted().is_some(),
-        &|| bytes.release(),
-    ) else {
-        return Err(ScanError::Interrupted {
-            signal: options.interrupted().unwrap_or(0),
-        });
+        &release,
+    ) {
+        Ok(summary) => summary,
+        Err(analysis::Stopped::Asked) => {
+            return Err(ScanError::Interrupted {
+                signal: options.interrupted().unwrap_or(0),
+            });
+        }
+        Err(analysis::Stopped::TooLarge(over)) => {
+            return Err(ScanError::Elf {
+                path: tree.shown(path),
+                what: over.describe(),
+            });
+        }
     };
     if let (Some(dir), Some(digest)) = (&options.cache_dir, &digest)
         && let Err(e) = cache::store(dir, digest, &summary)
@@ -434,7 +447,7 @@ fn combine(objects: &[Object]) -> Reachability {
             if root && self.as_root.insert((o, f)) {
                 let summary = &self.objects[o].summary;
                 let fun = &summary.functions[f as usize];
-                for loc in &fun.params {
+                for loc in fun.params() {
                     self.out.unresolved.push(Site {
                         object: self.objects[o].path.clone(),
                         address: fun.start,
@@ -558,11 +571,11 @@ fn combine(objects: &[Object]) -> Reachability {
         let fun = &summary.functions[f as usize];
         let entry = walk.entry[o][f as usize].clone().unwrap_or(Entry::Pointer);
         walk.out.indirect_calls |= fun.indirect;
-        for s in &fun.syscalls {
+        for s in fun.syscalls() {
             let wrapper = s.via.map(|w| summary.function_name(w));
             walk.origin(o, f, s.nr, s.i386, s.site, wrapper);
         }
-        for u in &fun.unresolved {
+        for u in fun.unresolved() {
             walk.out.unresolved.push(Site {
                 object: object.path.clone(),
                 address: u.site,
@@ -587,7 +600,7 @@ fn combine(objects: &[Object]) -> Reachability {
             };
             for callee in fs {
                 walk.reach(o2, *callee, &e, false);
-                let params = &objects[o2].summary.functions[*callee as usize].params;
+                let params = objects[o2].summary.functions[*callee as usize].params();
                 for loc in params {
                     if *loc != Loc::Reg(7) {
                         walk.out.unresolved.push(Site {
@@ -622,7 +635,7 @@ fn combine(objects: &[Object]) -> Reachability {
                 }
             }
         }
-        for name in &fun.taken_imports {
+        for name in fun.taken_imports() {
             if let Some((o2, fs)) = lookup(name) {
                 let e = if o2 == 0 {
                     Entry::Program
