@@ -219,6 +219,7 @@ pub fn fork_done(ctx: RawTracePointContext) -> i32 {
     };
     if in_tree {
         join(tgid);
+        crate::loads::forked(current_tgid(), tgid);
         // The child runs its parent's program until it executes another
         // (while recording, that program is in `PROGRAMS` already).
         // SAFETY: the value is a map value, passed straight to the insert.
@@ -295,6 +296,11 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
             {
                 add(event_counts::EXECS_LOST, 1);
             }
+            // The process runs the program first run by this process or
+            // another (the objects it loads are that program's).
+            if let Some(first) = PROGRAMS.get(&*exec).copied() {
+                crate::loads::runs(tgid, first);
+            }
         } else if EXECS.insert(tgid, &*exec, 0).is_err() {
             add(event_counts::EXECS_LOST, 1);
         }
@@ -307,7 +313,7 @@ const EEXIST: i32 = 17;
 
 /// Adds to a counter of `ESCAPE_COUNT`, from any CPU.
 #[inline(always)]
-fn add(index: u32, n: u64) {
+pub(crate) fn add(index: u32, n: u64) {
     if let Some(count) = ESCAPE_COUNT.get_ptr_mut(index) {
         crate::atomic_add(count, n);
     }
