@@ -160,32 +160,51 @@ fn opened(source: ArgSource, nr: usize) {
         };
         (*key)._pad = 0;
         let tid = bpf_get_current_pid_tgid() as u32;
-        if LOAD_PENDING.insert(&tid, &*key, 0).is_err() {
+        // A thread that opens objects without mapping them (a linker
+        // reading libraries) replaces its pending one in place, which
+        // costs less than a new entry.
+        if let Some(pending) = LOAD_PENDING.get_ptr_mut(&tid) {
+            let from = key.cast::<u64>();
+            let to = pending.cast::<u64>();
+            for i in 0..core::mem::size_of::<Loaded>() / 8 {
+                core::ptr::write_volatile(to.add(i), core::ptr::read_volatile(from.add(i)));
+            }
+        } else if LOAD_PENDING.insert(&tid, &*key, 0).is_err() {
             events::add(event_counts::LOADS_LOST, 1);
         }
     }
 }
 
 /// Whether the path (`len` bytes with its NUL, in a buffer of
-/// [`LOADED_PATH_LEN`]) names a shared object: `.so` at its end, or
-/// followed by `.` and a digit (`libc.so.6`; not `/etc/ld.so.cache`).
+/// [`LOADED_PATH_LEN`]) names a shared object: it ends in `.so`, or in
+/// `.so` and a version of dots and digits (`libc.so.6`,
+/// `libstdc++.so.6.0.30`; not `/etc/ld.so.cache`). Read from the end, so
+/// that a path costs a few steps, not one per byte.
 #[inline(always)]
 fn names_shared_object(path: &[u8; LOADED_PATH_LEN], len: usize) -> bool {
     let base = path.as_ptr();
     // SAFETY: every index is masked into the buffer.
     let at = |i: usize| unsafe { core::ptr::read_volatile(base.add(i & (LOADED_PATH_LEN - 1))) };
-    for i in 0..LOADED_PATH_LEN - 4 {
-        if i + 4 > len {
+    // The last byte before the NUL, then back over a version.
+    let Some(mut end) = len.checked_sub(2) else {
+        return false;
+    };
+    for _ in 0..LOADED_PATH_LEN {
+        let c = at(end);
+        if !(c.is_ascii_digit() || c == b'.') || end == 0 {
             break;
         }
-        if at(i) == b'.' && at(i + 1) == b's' && at(i + 2) == b'o' {
-            let next = at(i + 3);
-            if next == 0 || (next == b'.' && at(i + 4).is_ascii_digit()) {
-                return true;
-            }
-        }
+        end -= 1;
     }
-    false
+    // `end` is the `o` of `.so`, followed by the end or by `.` (a version
+    // that begins with a digit: `.so.6`, not `.so.` alone).
+    let after = end + 1;
+    let versioned = after + 1 < len - 1 && at(after) == b'.' && at(after + 1).is_ascii_digit();
+    end >= 3
+        && at(end) == b'o'
+        && at(end - 1) == b's'
+        && at(end - 2) == b'.'
+        && (after == len - 1 || versioned)
 }
 
 /// An `mmap`: with `PROT_EXEC` and a descriptor, the thread's pending
