@@ -23,8 +23,7 @@ use crate::{
     REQUIRE_SECCOMP,
     arch::{TaskFlags, current_task_flags},
     arguments::{self, ArgSource},
-    loads,
-    recorded,
+    loads, recorded,
     runtime::in_runtime_phase,
     task::Current,
 };

@@ -397,7 +397,8 @@ impl Needed<'_> {
                 let mut object = summarise(&found, Role::Library, self.options)?;
                 object.loaded_at_run_time = at_run_time;
                 self.loaded.add(&found.path, Some(&name));
-                self.loaded.add(&found.path, object.summary.soname.as_deref());
+                self.loaded
+                    .add(&found.path, object.summary.soname.as_deref());
                 self.objects.push(object);
                 queue.push_back(self.objects.len() - 1);
             }

@@ -63,7 +63,11 @@ fn main() {
         let status = unsafe { set_proc(caps) };
         line.push_str(&format!(
             " capset={}",
-            if status == 0 { "ok".to_owned() } else { errno() }
+            if status == 0 {
+                "ok".to_owned()
+            } else {
+                errno()
+            }
         ));
     }
     println!("{line}");
