@@ -240,11 +240,13 @@ fn mapped(source: ArgSource) {
 /// `EEXIST`, as a map update returns it (negated).
 const EEXIST: i32 = 17;
 
-/// Notes that process `tgid` runs `program` (after an exec).
+/// Notes that process `tgid` runs `program` (after an exec). With more
+/// processes at once than the map holds, a process's program is not known
+/// and what it loads goes with the recorded command's scan (the user side).
 #[inline(always)]
 pub fn runs(tgid: u32, program: u32) {
-    if watching() && PROCESS_PROGRAM.insert(&tgid, &program, 0).is_err() {
-        events::add(event_counts::LOADS_LOST, 1);
+    if watching() {
+        let _ = PROCESS_PROGRAM.insert(&tgid, &program, 0);
     }
 }
 
