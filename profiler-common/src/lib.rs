@@ -255,16 +255,30 @@ pub const LOADED_SLOTS: u32 = 4096;
 pub const LOAD_PENDING_SLOTS: u32 = 1024;
 
 /// An object a process of the recorded tree mapped executable: the program
-/// the process runs, by the first process that ran it (its
-/// [`maps::PROGRAMS`] value; 0 when unknown), and the absolute path it was
-/// opened by, as the process saw it (inside its root), NUL-padded: the
-/// key of [`maps::LOADED`].
+/// the process runs, as the [`program_id`] of its [`Exec::filename`] (0
+/// when unknown), and the absolute path it was opened by, as the process
+/// saw it (inside its root), NUL-padded: the key of [`maps::LOADED`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Loaded {
     pub program: u32,
     pub _pad: u32,
     pub path: [u8; LOADED_PATH_LEN],
+}
+
+/// A program's id in [`Loaded::program`]: the 32-bit FNV-1a hash of its
+/// file name's bytes up to the NUL (never 0, which stands for unknown).
+/// Both sides compute it, the kernel side at each exec.
+#[inline(always)]
+pub fn program_id(filename: &[u8; EXEC_PATH_LEN]) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &byte in filename.iter() {
+        if byte == 0 {
+            break;
+        }
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash.max(1)
 }
 
 /// How many syscalls (of both tables together) can have arguments captured.

@@ -296,11 +296,9 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
             {
                 add(event_counts::EXECS_LOST, 1);
             }
-            // The process runs the program first run by this process or
-            // another (the objects it loads are that program's).
-            if let Some(first) = PROGRAMS.get(&*exec).copied() {
-                crate::loads::runs(tgid, first);
-            }
+            // The objects the process loads from now on are this
+            // program's.
+            crate::loads::runs(tgid, &(*exec).filename);
         } else if EXECS.insert(tgid, &*exec, 0).is_err() {
             add(event_counts::EXECS_LOST, 1);
         }

@@ -40,8 +40,8 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray},
 };
 use profiler_common::{
-    Abi, LOAD_PENDING_SLOTS, LOADED_PATH_LEN, LOADED_SLOTS, Loaded, MEMBER_SLOTS, Phase,
-    event_counts,
+    Abi, EXEC_PATH_LEN, LOAD_PENDING_SLOTS, LOADED_PATH_LEN, LOADED_SLOTS, Loaded, MEMBER_SLOTS,
+    Phase, event_counts, program_id,
 };
 
 use crate::{BPF_NOEXIST, arguments::ArgSource, current_tgid, events};
@@ -62,8 +62,8 @@ static LOADED: HashMap<Loaded, u64> = HashMap::with_max_entries(LOADED_SLOTS, BP
 static LOAD_PENDING: HashMap<u32, Loaded> =
     HashMap::with_max_entries(LOAD_PENDING_SLOTS, BPF_F_NO_PREALLOC);
 
-/// By process: its program, as the first process that executed it (the
-/// value `PROGRAMS` keeps for that program). A forked child has its
+/// By process: its program, as the [`program_id`] of the file name its
+/// last exec was given (`PROGRAMS` has the name). A forked child has its
 /// parent's until it executes another.
 #[map]
 static PROCESS_PROGRAM: HashMap<u32, u32> =
@@ -240,13 +240,14 @@ fn mapped(source: ArgSource) {
 /// `EEXIST`, as a map update returns it (negated).
 const EEXIST: i32 = 17;
 
-/// Notes that process `tgid` runs `program` (after an exec). With more
-/// processes at once than the map holds, a process's program is not known
-/// and what it loads goes with the recorded command's scan (the user side).
+/// Notes that process `tgid` runs the program named `filename` (after an
+/// exec), by [`program_id`]. With more processes at once than the map
+/// holds, a process's program is not known and what it loads goes with
+/// the recorded command's scan (the user side).
 #[inline(always)]
-pub fn runs(tgid: u32, program: u32) {
+pub fn runs(tgid: u32, filename: &[u8; EXEC_PATH_LEN]) {
     if watching() {
-        let _ = PROCESS_PROGRAM.insert(&tgid, &program, 0);
+        let _ = PROCESS_PROGRAM.insert(&tgid, &program_id(filename), 0);
     }
 }
 

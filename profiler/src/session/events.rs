@@ -317,8 +317,11 @@ pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, Tr
     }
     let programs: HashMap<_, common::Exec, u32> =
         HashMap::try_from(map(maps::PROGRAMS)?).map_err(map_err(maps::PROGRAMS))?;
+    // The programs by the id the kernel side notes a process's loads with.
+    let mut by_id: BTreeMap<u32, String> = BTreeMap::new();
     for entry in programs.iter() {
         let (exec, pid) = entry.map_err(map_err(maps::PROGRAMS))?;
+        by_id.insert(common::program_id(&exec.filename), text(&exec.filename));
         events.programs.push(Executed {
             pid,
             comm: text(&exec.comm),
@@ -332,12 +335,7 @@ pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, Tr
         HashMap::try_from(map(maps::LOADED)?).map_err(map_err(maps::LOADED))?;
     for entry in loaded.iter() {
         let (key, order) = entry.map_err(map_err(maps::LOADED))?;
-        // A program is named by the first process that ran it.
-        let program = events
-            .programs
-            .iter()
-            .find(|e| key.program != 0 && e.pid == key.program)
-            .map(|e| e.filename.clone());
+        let program = by_id.get(&key.program).cloned();
         events.loaded.push(LoadedObject {
             program,
             path: text(&key.path),
