@@ -242,6 +242,45 @@ pub struct Exec {
     pub filename: [u8; EXEC_PATH_LEN],
 }
 
+/// Bytes kept of the path of an object loaded at run time (with its NUL).
+/// A longer path is not kept, and counted in
+/// [`event_counts::LOADS_LOST`].
+pub const LOADED_PATH_LEN: usize = 256;
+/// How many distinct (program, object) pairs loaded at run time are kept;
+/// more are counted in [`event_counts::LOADS_LOST`]. Allocated entry by
+/// entry: 64 KiB of buckets, some 300 bytes for each entry kept.
+pub const LOADED_SLOTS: u32 = 4096;
+/// How many threads can have a shared object opened and not yet mapped
+/// (entries are removed when it is mapped, or when the thread exits).
+pub const LOAD_PENDING_SLOTS: u32 = 1024;
+
+/// An object a process of the recorded tree mapped executable: the program
+/// the process runs, as the [`program_id`] of its [`Exec::filename`] (0
+/// when unknown), and the absolute path it was opened by, as the process
+/// saw it (inside its root), NUL-padded: the key of [`maps::LOADED`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Loaded {
+    pub program: u32,
+    pub _pad: u32,
+    pub path: [u8; LOADED_PATH_LEN],
+}
+
+/// A program's id in [`Loaded::program`]: the 32-bit FNV-1a hash of its
+/// file name's bytes up to the NUL (never 0, which stands for unknown).
+/// Both sides compute it, the kernel side at each exec.
+#[inline(always)]
+pub fn program_id(filename: &[u8; EXEC_PATH_LEN]) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &byte in filename.iter() {
+        if byte == 0 {
+            break;
+        }
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash.max(1)
+}
+
 /// How many syscalls (of both tables together) can have arguments captured.
 pub const CAPTURE_SPECS: usize = 64;
 /// How many arguments of one syscall are captured together.
@@ -349,6 +388,10 @@ pub mod globals {
     /// names (a recording that learns argument values); 0 leaves the
     /// capture code out of the verified program.
     pub const CAPTURE_ARGUMENTS: &str = "CAPTURE_ARGUMENTS";
+    /// `u32`: 1 to note the shared objects the tree's processes load
+    /// ([`super::maps::LOADED`]); 0 leaves that code out of the verified
+    /// program.
+    pub const WATCH_LOADS: &str = "WATCH_LOADS";
 }
 
 /// Names of the maps of the eBPF object.
@@ -381,6 +424,15 @@ pub mod maps {
     pub const DENIAL_CAPTURE: &str = "DENIAL_CAPTURE";
     /// While enforcing: hash of [`super::DeniedValuesKey`] to denied calls.
     pub const DENIED_VALUES: &str = "DENIED_VALUES";
+    /// While recording with coverage: hash of [`super::Loaded`] to the
+    /// time of its first load (the kernel's monotonic clock, in ns), which
+    /// orders the loads.
+    pub const LOADED: &str = "LOADED";
+    /// Hash of thread id to the [`super::Loaded`] it opened last, until it
+    /// maps it executable.
+    pub const LOAD_PENDING: &str = "LOAD_PENDING";
+    /// Hash of process id to its program (the first process that ran it).
+    pub const PROCESS_PROGRAM: &str = "PROCESS_PROGRAM";
 }
 
 /// Indexes of the [`maps::ESCAPE_COUNT`] array.
@@ -393,7 +445,10 @@ pub mod event_counts {
     /// Executions not kept (the exec map, or while recording the program
     /// map, was full).
     pub const EXECS_LOST: u32 = 2;
-    pub const COUNT: u32 = 3;
+    /// Objects loaded that could not be kept: a path longer than
+    /// [`super::LOADED_PATH_LEN`], or a full map.
+    pub const LOADS_LOST: u32 = 3;
+    pub const COUNT: u32 = 4;
 }
 
 /// Names of the programs of the eBPF object, one per hook type. They share
@@ -442,6 +497,8 @@ mod pod {
     unsafe impl aya::Pod for super::Escape {}
     // SAFETY: `repr(C)`: byte arrays only.
     unsafe impl aya::Pod for super::Exec {}
+    // SAFETY: `repr(C)`: two u32, then bytes; no padding.
+    unsafe impl aya::Pod for super::Loaded {}
     // SAFETY: `repr(C)`: 3+1+4 bytes, then three u64; no implicit padding.
     unsafe impl aya::Pod for super::CaptureSpec {}
     // SAFETY: `repr(C)`: 4+1+1+2 bytes, then three u64; no implicit padding.

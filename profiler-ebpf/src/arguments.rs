@@ -135,7 +135,7 @@ const RECORD_ARGS_OFFSET: usize = 16;
 /// `di, si, dx, r10, r8, r9` natively, `bx, cx, dx, si, di, bp` for i386,
 /// whose arguments are 32 bits wide (the upper halves are not the caller's).
 #[inline(always)]
-fn arguments(source: ArgSource, compat: bool) -> Option<[u64; 6]> {
+pub(crate) fn arguments(source: ArgSource, compat: bool) -> Option<[u64; 6]> {
     if !cfg!(target_arch = "x86_64") {
         return None;
     }

@@ -23,7 +23,7 @@ use crate::{
     REQUIRE_SECCOMP,
     arch::{TaskFlags, current_task_flags},
     arguments::{self, ArgSource},
-    recorded,
+    loads, recorded,
     runtime::in_runtime_phase,
     task::Current,
 };
@@ -123,6 +123,7 @@ fn count(id: i64, args: ArgSource, task: TaskFlags) {
             unsafe { (*counts).calls[abi.index()][id as usize] += 1 };
         }
         arguments::capture(args, abi, id as usize, phase);
+        loads::observe(args, abi, id as usize, phase);
     } else {
         count_out_of_range(phase, abi, id);
     }

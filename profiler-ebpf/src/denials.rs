@@ -214,6 +214,7 @@ pub fn task_exit(_ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     events::leave_if_leader();
+    crate::loads::exited();
     // SAFETY: a read-only global, set by the loader.
     if unsafe { core::ptr::read_volatile(&WATCH_KILLS) } == 0 || !is_killed() {
         return 0;

@@ -219,6 +219,7 @@ pub fn fork_done(ctx: RawTracePointContext) -> i32 {
     };
     if in_tree {
         join(tgid);
+        crate::loads::forked(current_tgid(), tgid);
         // The child runs its parent's program until it executes another
         // (while recording, that program is in `PROGRAMS` already).
         // SAFETY: the value is a map value, passed straight to the insert.
@@ -295,6 +296,9 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
             {
                 add(event_counts::EXECS_LOST, 1);
             }
+            // The objects the process loads from now on are this
+            // program's.
+            crate::loads::runs(tgid, &(*exec).filename);
         } else if EXECS.insert(tgid, &*exec, 0).is_err() {
             add(event_counts::EXECS_LOST, 1);
         }
@@ -307,7 +311,7 @@ const EEXIST: i32 = 17;
 
 /// Adds to a counter of `ESCAPE_COUNT`, from any CPU.
 #[inline(always)]
-fn add(index: u32, n: u64) {
+pub(crate) fn add(index: u32, n: u64) {
     if let Some(count) = ESCAPE_COUNT.get_ptr_mut(index) {
         crate::atomic_add(count, n);
     }

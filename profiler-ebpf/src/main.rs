@@ -9,6 +9,8 @@
 //!   those it killed a thread or process for (enforcing);
 //! - [`events`]: rare events of the tree's tasks: a process moved out of
 //!   the tree, and each exec (both);
+//! - [`loads`]: the shared objects the tree loads at run time (recording
+//!   with coverage);
 //! - [`arch`]: what the programs know of x86_64;
 //! - [`task`]: the current task read with plain loads (BTF tracepoints).
 //!
@@ -23,6 +25,7 @@ mod arguments;
 mod counting;
 mod denials;
 mod events;
+mod loads;
 mod runtime;
 mod task;
 

@@ -8,7 +8,10 @@
 //!
 //! A native recording's programs are the host's files ([`of`]); a
 //! container's are in its image, exported for the scan ([`of_container`],
-//! [`of_exported`]).
+//! [`of_exported`]). With each program are scanned the shared objects its
+//! processes loaded at run time (`dlopen`: a JVM's `libjvm.so`, plugins),
+//! as the kernel saw them mapped ([`RunLoads`]): their code is the
+//! program's too, though no DT_NEEDED entry names it.
 
 use std::{
     collections::BTreeSet,
@@ -21,8 +24,19 @@ use crate::{
     baseline::{Access, Baseline, DockerContext, notes},
     profile::SyscallSet,
     scan::{self, ScanError, ScanOptions, image, loader, tree::Tree},
-    session::{guardian::Guardian, interrupt::Interrupt},
+    session::{events::LoadedObject, guardian::Guardian, interrupt::Interrupt},
 };
+
+/// The shared objects a run's processes loaded, as the kernel saw them
+/// (`session::events::KernelEvents::loaded`): with each, the program of the
+/// process that loaded it. Those a program's DT_NEEDED closure holds add
+/// nothing; the others were loaded at run time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunLoads<'a> {
+    pub objects: &'a [LoadedObject],
+    /// Loads the kernel could not keep (a path too long, a full map).
+    pub lost: u64,
+}
 
 /// A recording's coverage of what its programs can reach.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,6 +62,16 @@ pub struct Coverage {
     pub unresolved_sites: usize,
     /// Programs that could not be scanned, and why.
     pub errors: Vec<String>,
+    /// The shared objects scanned that the run loaded at run time
+    /// (`dlopen`), not through its executables' DT_NEEDED entries, and
+    /// the libraries only they need; paths inside the scanned root,
+    /// symlinks resolved.
+    #[serde(default)]
+    pub loaded_at_run_time: Vec<PathBuf>,
+    /// Loads the kernel could not keep (a path longer than it keeps, or too
+    /// many objects): what they loaded is not scanned.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loads_not_kept: u64,
     /// For a container: the image whose filesystem the programs were
     /// scanned in (their paths are inside it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +87,10 @@ pub struct Coverage {
     /// The reachable syscalls themselves.
     #[serde(skip)]
     pub reachable_set: BTreeSet<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Coverage {
@@ -98,6 +126,27 @@ impl Coverage {
                 self.unresolved_sites
             ));
         }
+        if !self.loaded_at_run_time.is_empty() {
+            let shown: Vec<String> = self
+                .loaded_at_run_time
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            text.push_str(&format!(
+                "; scanned with {} object(s) loaded at run time: {}",
+                shown.len(),
+                shown.join(" ")
+            ));
+        }
+        if self.loads_not_kept > 0 {
+            text.push_str(&format!(
+                "; incomplete: {} shared object load(s) could not be kept (a path longer than {} \
+                 bytes, or more than {} objects), and are not scanned",
+                self.loads_not_kept,
+                profiler_common::LOADED_PATH_LEN - 1,
+                profiler_common::LOADED_SLOTS
+            ));
+        }
         if let Some(signal) = self.interrupted {
             text.push_str(&format!(
                 "; incomplete: signal {signal} stopped the scan before every program was scanned"
@@ -107,11 +156,17 @@ impl Coverage {
     }
 }
 
-/// Scans `programs` (the host's files) and sets what they can reach against
-/// `observed`. A program that cannot be scanned is named in `errors`, never
-/// dropped silently. A signal (`interrupt`) stops the scan within a
-/// fraction of a second, and the coverage says it is incomplete.
-pub fn of(programs: &[PathBuf], observed: &SyscallSet, interrupt: Option<&Interrupt>) -> Coverage {
+/// Scans `programs` (the host's files), with the objects the run loaded
+/// (`loads`), and sets what they can reach against `observed`. A program
+/// that cannot be scanned is named in `errors`, never dropped silently. A
+/// signal (`interrupt`) stops the scan within a fraction of a second, and
+/// the coverage says it is incomplete.
+pub fn of(
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+    loads: RunLoads<'_>,
+    interrupt: Option<&Interrupt>,
+) -> Coverage {
     let root = match Tree::host() {
         Ok(root) => root,
         Err(e) => {
@@ -132,29 +187,86 @@ pub fn of(programs: &[PathBuf], observed: &SyscallSet, interrupt: Option<&Interr
         interrupt: interrupt.cloned(),
         ..ScanOptions::in_root(root)
     };
-    of_in(&programs, observed, &options)
+    of_in(&programs, observed, loads, &options)
 }
 
 /// As [`of`], for programs inside `options.root`. A script is scanned as
 /// the interpreter its `#!` line names.
-fn of_in(programs: &[PathBuf], observed: &SyscallSet, options: &ScanOptions) -> Coverage {
+fn of_in(
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+    loads: RunLoads<'_>,
+    options: &ScanOptions,
+) -> Coverage {
     let root = loader::Root::new(&options.root);
-    let mut coverage = Coverage::default();
-    let mut seen = BTreeSet::new();
-    for program in programs {
-        let program = interpreter_of(&root, program).unwrap_or_else(|| program.clone());
-        // The same file under another name (busybox's applets) once.
+    let mut coverage = Coverage {
+        loads_not_kept: loads.lost,
+        ..Coverage::default()
+    };
+    // Each program as scanned (a script as its interpreter), by file: the
+    // same file under another name (busybox's applets) once.
+    let scanned_as = |program: &Path| {
+        let program = interpreter_of(&root, program).unwrap_or_else(|| program.to_owned());
         let file = root.resolve(&program).unwrap_or_else(|| program.clone());
-        if !seen.insert(file) {
+        (program, file)
+    };
+    let mut scans: Vec<(PathBuf, PathBuf, Vec<PathBuf>)> = Vec::new();
+    for program in programs {
+        let (program, file) = scanned_as(program);
+        if !scans.iter().any(|(_, f, _)| *f == file) {
+            scans.push((program, file, Vec::new()));
+        }
+    }
+    // What each program's processes loaded goes with its scan, in load
+    // order; what a process whose program is not known loaded (too many
+    // processes at once) goes with the command's. An object of a program
+    // that is not scanned (a relative path, a file gone) is not either.
+    // Only absolute paths come from the kernel side: a relative one could
+    // not be found again.
+    for load in loads.objects {
+        let path = Path::new(&load.path);
+        if !path.is_absolute() {
             continue;
         }
-        match scan::reachable(&program, options) {
+        let target = match &load.program {
+            Some(program) => {
+                let (_, file) = scanned_as(Path::new(program));
+                scans.iter_mut().find(|(_, f, _)| *f == file)
+            }
+            None => scans.first_mut(),
+        };
+        if let Some((_, _, extra)) = target
+            && !extra.iter().any(|p| p == path)
+        {
+            extra.push(path.to_owned());
+        }
+    }
+    let mut loaded_at_run_time = BTreeSet::new();
+    for (program, _, extra) in scans {
+        let options = ScanOptions {
+            extra_objects: options.extra_objects.iter().cloned().chain(extra).collect(),
+            ..options.clone()
+        };
+        match scan::reachable(&program, &options) {
             Ok(result) => {
                 coverage.programs.push(program.clone());
                 coverage
                     .reachable_set
                     .extend(result.syscalls.keys().cloned());
                 coverage.unresolved_sites += result.unresolved.len();
+                loaded_at_run_time.extend(
+                    result
+                        .objects
+                        .iter()
+                        .filter(|o| o.loaded_at_run_time)
+                        .map(|o| o.path.clone()),
+                );
+                coverage.errors.extend(result.not_scanned.iter().map(|e| {
+                    format!(
+                        "{e}: loaded at run time by {}, its reach is not counted",
+                        program.display()
+                    )
+                }));
             }
             Err(ScanError::Interrupted { signal }) => {
                 coverage.interrupted = Some(signal);
@@ -163,6 +275,7 @@ fn of_in(programs: &[PathBuf], observed: &SyscallSet, options: &ScanOptions) -> 
             Err(e) => coverage.errors.push(format!("{}: {e}", program.display())),
         }
     }
+    coverage.loaded_at_run_time = loaded_at_run_time.into_iter().collect();
     let observed: BTreeSet<String> = observed.iter().map(str::to_owned).collect();
     coverage.observed = observed.len();
     coverage.reachable = coverage.reachable_set.len();
@@ -230,11 +343,19 @@ pub fn of_container(
     container: &ContainerImage<'_>,
     programs: &[PathBuf],
     observed: &SyscallSet,
+    loads: RunLoads<'_>,
     guardian: &mut Guardian,
     interrupt: Option<&Interrupt>,
 ) -> Coverage {
     match image::export(container.engine, container.image, guardian, interrupt) {
-        Ok(exported) => of_exported(&exported, container.image, programs, observed, interrupt),
+        Ok(exported) => of_exported(
+            &exported,
+            container.image,
+            programs,
+            observed,
+            loads,
+            interrupt,
+        ),
         Err(ScanError::Interrupted { signal }) => Coverage {
             interrupted: Some(signal),
             image: Some(container.image.to_owned()),
@@ -248,12 +369,15 @@ pub fn of_container(
     }
 }
 
-/// As [`of_container`], in an image already exported.
+/// As [`of_container`], in an image already exported. The objects loaded
+/// are found inside the image, by the paths the container's processes
+/// opened them by.
 pub fn of_exported(
     exported: &image::ImageRoot,
     image: &str,
     programs: &[PathBuf],
     observed: &SyscallSet,
+    loads: RunLoads<'_>,
     interrupt: Option<&Interrupt>,
 ) -> Coverage {
     let options = ScanOptions {
@@ -273,7 +397,7 @@ pub fn of_exported(
             )),
         }
     }
-    let mut coverage = of_in(&found, observed, &options);
+    let mut coverage = of_in(&found, observed, loads, &options);
     coverage.errors.extend(missing);
     coverage.image = Some(image.to_owned());
     coverage

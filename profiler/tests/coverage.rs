@@ -226,6 +226,111 @@ fn include_reachable_withholds_risky_syscalls_the_run_did_not_make() {
     );
 }
 
+/// Where the dynamic loader finds `soname` on this host (its cache, as
+/// `ldconfig -p` prints it), symlinks resolved.
+fn library_path(soname: &str) -> std::path::PathBuf {
+    let out = Command::new("ldconfig").arg("-p").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{soname} ")) && l.contains("x86-64"))
+        .unwrap_or_else(|| panic!("{soname} is not in the loader's cache (install libcap2)"));
+    let path = line.rsplit("=> ").next().unwrap().trim();
+    fs::canonicalize(path).unwrap()
+}
+
+/// A library the run loads with dlopen is scanned with the program: the
+/// sample `load-plugin` loads libcap (not among its DT_NEEDED) and calls
+/// cap_get_proc (capget); libcap also reaches capset (cap_set_proc), which
+/// the program's own code and libraries cannot. The oracle of what is
+/// reachable is `scan --dlopen` of the program with the library the
+/// loader's cache names; of `--include reachable`'s promise, the kernel's
+/// verdict: `load-plugin set`, a path the recording did not take, runs
+/// under the reachable profile with nothing denied and is refused capset
+/// under the plain one.
+#[test]
+fn coverage_scans_the_libraries_the_run_loaded_with_dlopen() {
+    require_root();
+    let program = sample("load-plugin");
+    let libcap = library_path("libcap.so.2");
+    let scan = |extra: &[&str]| -> Value {
+        let mut args = vec!["scan".to_owned(), "--json".to_owned()];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.push(program.to_string_lossy().into_owned());
+        let output = run(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    };
+    let alone = scan(&[]);
+    let with_libcap = scan(&["--dlopen", libcap.to_str().unwrap()]);
+    let names = |v: &Value| -> BTreeSet<String> {
+        v["syscalls"].as_object().unwrap().keys().cloned().collect()
+    };
+    assert!(!names(&alone).contains("capset"), "{alone}");
+    assert!(names(&with_libcap).contains("capset"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let command = [program.to_string_lossy().into_owned(), "get".to_owned()];
+    let (plain, stats, err) = learn(dir.path(), "plain", &[], &command);
+    let coverage = &stats["coverage"];
+    assert_eq!(
+        coverage["loaded_at_run_time"],
+        json!([libcap]),
+        "{coverage}"
+    );
+    assert_eq!(
+        coverage["reachable"].as_u64().unwrap() as usize,
+        names(&with_libcap).len(),
+        "{coverage}"
+    );
+    assert!(
+        err.contains(&format!(
+            "scanned with 1 object(s) loaded at run time: {}",
+            libcap.display()
+        )),
+        "{err}"
+    );
+    assert!(!allowed_names(&plain).contains("capset"), "{plain}");
+    let (wide, stats, _) = learn(dir.path(), "wide", &["--include", "reachable"], &command);
+    assert!(
+        strings(&stats["included_reachable"]).contains("capset"),
+        "{stats}"
+    );
+    assert!(allowed_names(&wide).contains("capset"), "{wide}");
+
+    let enforce = |profile: &str| {
+        let path = dir.path().join("p.json");
+        fs::write(&path, profile).unwrap();
+        run([
+            "enforce",
+            "--profile",
+            path.to_str().unwrap(),
+            "--",
+            program.to_str().unwrap(),
+            "set",
+        ])
+    };
+    let under_plain = enforce(&plain);
+    assert!(
+        stdout(&under_plain).contains("capset=errno:1"),
+        "{}{}",
+        stdout(&under_plain),
+        stderr(&under_plain)
+    );
+    let under_wide = enforce(&wide);
+    assert!(under_wide.status.success(), "{}", stderr(&under_wide));
+    assert!(
+        stdout(&under_wide).contains("capget=ok capset=ok"),
+        "{}",
+        stdout(&under_wide)
+    );
+    assert!(
+        stderr(&under_wide).contains("no syscall was denied"),
+        "{}",
+        stderr(&under_wide)
+    );
+}
+
 /// `--include reachable` keeps its promise for argument values too:
 /// sqlite3 recorded natively in its rollback-journal mode learns fcntl with
 /// F_SETLK only, and its WAL mode needs F_GETLK. The scan finds syscalls,

@@ -174,7 +174,12 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
             let program = args.reachable.clone().unwrap_or_default();
             let shown = program.display().to_string();
             (
-                coverage::of(std::slice::from_ref(&program), &allowed, interrupt.as_ref()),
+                coverage::of(
+                    std::slice::from_ref(&program),
+                    &allowed,
+                    coverage::RunLoads::default(),
+                    interrupt.as_ref(),
+                ),
                 shown,
             )
         }
@@ -196,6 +201,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
                 reference,
                 std::slice::from_ref(&program),
                 &allowed,
+                coverage::RunLoads::default(),
                 interrupt.as_ref(),
             );
             drop(exported);

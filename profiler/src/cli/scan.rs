@@ -226,6 +226,9 @@ pub fn render(path: &Path, r: &Reachability) -> String {
             "  MISSING      {m} (not found: its syscalls are not counted)"
         );
     }
+    for m in &r.not_scanned {
+        let _ = writeln!(s, "  NOT SCANNED  {m} (its syscalls are not counted)");
+    }
     if r.indirect_calls {
         let _ = writeln!(
             s,

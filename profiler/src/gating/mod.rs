@@ -112,6 +112,9 @@ pub struct CoverageCheck {
     pub reachable: usize,
     /// Reachable but not observed, the riskiest first.
     pub unobserved: Vec<String>,
+    /// The shared objects scanned that the run loaded at run time
+    /// (`dlopen`), not through its executables' DT_NEEDED entries.
+    pub loaded_at_run_time: Vec<std::path::PathBuf>,
 }
 
 impl CheckReport {
@@ -126,6 +129,7 @@ impl CheckReport {
             covered: coverage.covered,
             reachable: coverage.reachable,
             unobserved: coverage.unobserved.clone(),
+            loaded_at_run_time: coverage.loaded_at_run_time.clone(),
         });
         if !passed {
             self.passed = false;

@@ -506,6 +506,7 @@ async fn run(
         boundary,
         arch,
         capture_arguments,
+        options.coverage || options.include_reachable,
     )?;
     // A signal that came while setting up stops it before the command runs.
     session.check_interrupted()?;
@@ -742,8 +743,14 @@ fn conclude(
         .then(|| match &container {
             None => {
                 let programs = scanned_programs(executable.as_deref(), &observation);
-                (!programs.is_empty())
-                    .then(|| coverage::of(&programs, &syscalls, interrupt.as_ref()))
+                (!programs.is_empty()).then(|| {
+                    coverage::of(
+                        &programs,
+                        &syscalls,
+                        run_loads(&observation),
+                        interrupt.as_ref(),
+                    )
+                })
             }
             Some(run) => container_coverage(
                 run,
@@ -974,6 +981,14 @@ fn scanned_programs(
     programs
 }
 
+/// The shared objects the run's processes loaded, for the coverage scan.
+fn run_loads(observation: &Observation) -> coverage::RunLoads<'_> {
+    coverage::RunLoads {
+        objects: &observation.events.loaded,
+        lost: observation.events.loads_lost,
+    }
+}
+
 /// The coverage of a container recording: the programs the container
 /// executed, scanned inside its image (exported for it, under the run's
 /// guardian, which meanwhile still removes the recorded container should
@@ -1017,7 +1032,12 @@ fn container_coverage(
         image: &image,
     };
     Some(coverage::of_container(
-        &container, &programs, &observed, guardian, interrupt,
+        &container,
+        &programs,
+        &observed,
+        run_loads(observation),
+        guardian,
+        interrupt,
     ))
 }
 

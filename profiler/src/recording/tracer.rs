@@ -88,13 +88,15 @@ impl Tracer {
     /// Loads the program for `cgroup` and attaches it with `hook`. From the
     /// moment this returns, every syscall entered in the cgroup is counted;
     /// with `capture_arguments`, the argument values of the syscalls whose
-    /// privilege is in an argument too.
+    /// privilege is in an argument too; with `watch_loads`, the shared
+    /// objects loaded at run time (for the coverage scan).
     pub fn attach(
         cgroup: &RunCgroup,
         hook: Hook,
         boundary: Boundary,
         arch: Arch,
         capture_arguments: bool,
+        watch_loads: bool,
     ) -> Result<Tracer, TracerError> {
         // The privileges are checked by `load_object`.
         if hook == Hook::Tracepoint {
@@ -105,6 +107,7 @@ impl Tracer {
             Purpose::Record {
                 require_seccomp: boundary == Boundary::SeccompFilter,
                 capture_arguments,
+                watch_loads,
             },
         )?;
         // The BTF tracepoint reads the task through the fields' offsets; it

@@ -39,8 +39,10 @@
 //!   self-modifying code, are not seen.
 //! - Objects loaded at run time with `dlopen` (plugins, NSS modules, Python
 //!   extension modules, gconv modules) are not in DT_NEEDED: name them with
-//!   [`ScanOptions::extra_objects`]. Symbols looked up with `dlsym` are
-//!   likewise invisible unless their object is named so.
+//!   [`ScanOptions::extra_objects`] (a recording names those its run
+//!   loaded). Each is a plugin, every export of which may be called (by
+//!   `dlsym`), and its own DT_NEEDED libraries are found as the
+//!   executable's are.
 //! - The vDSO's functions (clock_gettime, gettimeofday, time, getcpu) make
 //!   no syscall; their fallbacks in libc are ordinary syscall sites.
 //! - LD_PRELOAD and LD_LIBRARY_PATH are not consulted.
@@ -115,8 +117,10 @@ pub struct ScanOptions {
     pub root: Tree,
     /// Where analyses are cached; `None` for no cache.
     pub cache_dir: Option<PathBuf>,
-    /// Objects the program loads with `dlopen`: analysed as loaded
-    /// libraries whose every export may be called.
+    /// Objects the program loads with `dlopen`, in the order it loads
+    /// them: analysed as loaded libraries whose every export may be
+    /// called, with their DT_NEEDED libraries. One already loaded (by the
+    /// executable's DT_NEEDED, or as another's dependency) is skipped.
     pub extra_objects: Vec<PathBuf>,
     /// Set when a signal asks the tool to stop: the scan ends within a
     /// fraction of a second with [`ScanError::Interrupted`].
@@ -206,6 +210,9 @@ pub struct ObjectInfo {
     /// Its analysis came from the cache.
     pub cached: bool,
     pub analysis_ms: u64,
+    /// Loaded at run time: one of [`ScanOptions::extra_objects`], or a
+    /// library only one of those needs.
+    pub loaded_at_run_time: bool,
 }
 
 /// The result of a scan.
@@ -220,6 +227,10 @@ pub struct Reachability {
     pub objects: Vec<ObjectInfo>,
     /// DT_NEEDED entries no file was found for (their syscalls are missing).
     pub missing_libraries: Vec<String>,
+    /// Objects of [`ScanOptions::extra_objects`] that could not be scanned
+    /// (not found, not an x86-64 ELF object, unreadable), and why: their
+    /// syscalls are missing.
+    pub not_scanned: Vec<String>,
     /// Reachable code calls through pointers: every function whose address
     /// is taken in reachable code or held in data is counted as reachable.
     pub indirect_calls: bool,
@@ -244,6 +255,7 @@ struct Object {
     summary: ObjectSummary,
     cached: bool,
     analysis_ms: u64,
+    loaded_at_run_time: bool,
 }
 
 /// Scans the program at `path` (inside `options.root`).
@@ -280,37 +292,14 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
     let main = summarise(&main_found, Role::Executable, options)?;
     loaded.add(&main_path, main.summary.soname.as_deref());
     objects.push(main);
-    let mut queue: VecDeque<usize> = VecDeque::from([0]);
-    while let Some(o) = queue.pop_front() {
-        let needed = objects[o].summary.needed.clone();
-        for name in needed {
-            if loaded.has_soname(&name) {
-                continue;
-            }
-            let requester = loader::Requester {
-                path: &objects[o].path,
-                rpath: &objects[o].summary.rpath,
-                runpath: &objects[o].summary.runpath,
-            };
-            let executable = loader::Requester {
-                path: &objects[0].path,
-                rpath: &objects[0].summary.rpath,
-                runpath: &objects[0].summary.runpath,
-            };
-            let Some(found) = loader::search(&root, &name, &requester, &executable) else {
-                missing.push(name);
-                continue;
-            };
-            if loaded.has_path(&found.path) {
-                continue;
-            }
-            let object = summarise(&found, Role::Library, options)?;
-            loaded.add(&found.path, Some(&name));
-            loaded.add(&found.path, object.summary.soname.as_deref());
-            objects.push(object);
-            queue.push_back(objects.len() - 1);
-        }
-    }
+    let mut found_needed = Needed {
+        root: &root,
+        options,
+        objects: &mut objects,
+        loaded: &mut loaded,
+        missing: &mut missing,
+    };
+    found_needed.closure(0, false)?;
     if let Some(interp) = objects[0].summary.interp.clone() {
         match loader::open(&root, Path::new(&interp)) {
             Some(found) => {
@@ -324,22 +313,99 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
             None => missing.push(interp),
         }
     }
+    let mut not_scanned = Vec::new();
     for extra in &options.extra_objects {
-        match loader::open(&root, extra) {
-            Some(found) if !loaded.has_path(&found.path) => {
-                let object = summarise(&found, Role::Plugin, options)?;
-                loaded.add(&found.path, object.summary.soname.as_deref());
-                objects.push(object);
-            }
-            Some(_) => {}
-            None => missing.push(extra.display().to_string()),
+        let shown = options.root.shown(extra);
+        let Some(found) = loader::open(&root, extra) else {
+            not_scanned.push(format!(
+                "{}: not found as an x86-64 ELF object",
+                shown.display()
+            ));
+            continue;
+        };
+        if loaded.has_path(&found.path) {
+            continue;
         }
+        let mut object = match summarise(&found, Role::Plugin, options) {
+            Ok(object) => object,
+            Err(e @ ScanError::Interrupted { .. }) => return Err(e),
+            Err(e) => {
+                not_scanned.push(e.to_string());
+                continue;
+            }
+        };
+        object.loaded_at_run_time = true;
+        loaded.add(&found.path, object.summary.soname.as_deref());
+        objects.push(object);
+        // What it needs is loaded with it (found as the executable's
+        // libraries are), unless loaded already.
+        let mut found_needed = Needed {
+            root: &root,
+            options,
+            objects: &mut objects,
+            loaded: &mut loaded,
+            missing: &mut missing,
+        };
+        let plugin = found_needed.objects.len() - 1;
+        found_needed.closure(plugin, true)?;
     }
 
     let mut result = combine(&objects);
     result.missing_libraries = missing;
+    result.not_scanned = not_scanned;
     result.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(result)
+}
+
+/// The DT_NEEDED closure of one object, found breadth-first as the loader
+/// finds it, added to the objects loaded.
+struct Needed<'a> {
+    root: &'a loader::Root,
+    options: &'a ScanOptions,
+    objects: &'a mut Vec<Object>,
+    loaded: &'a mut loader::Loaded,
+    missing: &'a mut Vec<String>,
+}
+
+impl Needed<'_> {
+    /// Loads what `objects[from]` needs, and what that needs, as
+    /// libraries (`at_run_time` when `from` was loaded at run time).
+    fn closure(&mut self, from: usize, at_run_time: bool) -> Result<(), ScanError> {
+        let mut queue: VecDeque<usize> = VecDeque::from([from]);
+        while let Some(o) = queue.pop_front() {
+            let needed = self.objects[o].summary.needed.clone();
+            for name in needed {
+                if self.loaded.has_soname(&name) {
+                    continue;
+                }
+                let requester = loader::Requester {
+                    path: &self.objects[o].path,
+                    rpath: &self.objects[o].summary.rpath,
+                    runpath: &self.objects[o].summary.runpath,
+                };
+                let executable = loader::Requester {
+                    path: &self.objects[0].path,
+                    rpath: &self.objects[0].summary.rpath,
+                    runpath: &self.objects[0].summary.runpath,
+                };
+                let Some(found) = loader::search(self.root, &name, &requester, &executable) else {
+                    self.missing.push(name);
+                    continue;
+                };
+                if self.loaded.has_path(&found.path) {
+                    continue;
+                }
+                let mut object = summarise(&found, Role::Library, self.options)?;
+                object.loaded_at_run_time = at_run_time;
+                self.loaded.add(&found.path, Some(&name));
+                self.loaded
+                    .add(&found.path, object.summary.soname.as_deref());
+                self.objects.push(object);
+                queue.push_back(self.objects.len() - 1);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The summary of one object: from the cache, or analysed (and cached).
@@ -369,6 +435,7 @@ fn summarise(
             summary,
             cached: true,
             analysis_ms: started.elapsed().as_millis() as u64,
+            loaded_at_run_time: false,
         });
     }
     let bytes = tree.map(path, loader::OBJECT_LIMIT)?;
@@ -410,6 +477,7 @@ fn summarise(
         summary,
         cached: false,
         analysis_ms: started.elapsed().as_millis() as u64,
+        loaded_at_run_time: false,
     })
 }
 
@@ -516,6 +584,7 @@ fn combine(objects: &[Object]) -> Reachability {
             unresolved: Vec::new(),
             objects: Vec::new(),
             missing_libraries: Vec::new(),
+            not_scanned: Vec::new(),
             indirect_calls: false,
             elapsed_ms: 0,
         },
@@ -660,6 +729,7 @@ fn combine(objects: &[Object]) -> Reachability {
             instructions: object.summary.instructions,
             cached: object.cached,
             analysis_ms: object.analysis_ms,
+            loaded_at_run_time: object.loaded_at_run_time,
         });
     }
     out.unresolved

@@ -74,6 +74,9 @@ pub enum Purpose {
     Record {
         require_seccomp: bool,
         capture_arguments: bool,
+        /// Note the shared objects the tree loads at run time, for the
+        /// coverage scan.
+        watch_loads: bool,
     },
     /// Watching for denials: on every syscall (the eBPF watch), or only
     /// the rare events beside a seccomp listener, which finds the denials
@@ -116,6 +119,14 @@ pub fn load_object(
         }
     );
     let capture_flag = u32::from(capture_arguments);
+    let watch_loads = matches!(
+        purpose,
+        Purpose::Record {
+            watch_loads: true,
+            ..
+        }
+    );
+    let watch_loads_flag = u32::from(watch_loads);
     let unused: &[&str] = match purpose {
         // A recording keeps programs by program (`PROGRAMS`), not by
         // process.
@@ -199,7 +210,8 @@ pub fn load_object(
         .override_global(globals::PROGRAMS_BY_EXEC, &programs_by_exec, true)
         .override_global(globals::CAPTURE_INDEX, &capture_index, true)
         .override_global(globals::CAPTURE, &capture, true)
-        .override_global(globals::CAPTURE_ARGUMENTS, &capture_flag, true);
+        .override_global(globals::CAPTURE_ARGUMENTS, &capture_flag, true)
+        .override_global(globals::WATCH_LOADS, &watch_loads_flag, true);
     if let Purpose::Record {
         require_seccomp, ..
     } = purpose
@@ -218,6 +230,11 @@ pub fn load_object(
             for map in [maps::ARG_VALUES, maps::ARG_LOST] {
                 loader.map_max_entries(map, 1);
             }
+        }
+    }
+    if !watch_loads {
+        for map in [maps::LOADED, maps::LOAD_PENDING, maps::PROCESS_PROGRAM] {
+            loader.map_max_entries(map, 1);
         }
     }
     for map in unused {

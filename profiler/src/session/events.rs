@@ -95,6 +95,20 @@ impl Executed {
     }
 }
 
+/// A shared object a process of the recorded tree opened and mapped
+/// executable (see `profiler-ebpf/src/loads.rs`): its executable and its
+/// DT_NEEDED libraries, and what it loaded at run time (`dlopen`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadedObject {
+    /// The program of the process that loaded it, as given to `execve`
+    /// (see [`Executed::filename`]); `None` when not known.
+    pub program: Option<String>,
+    /// Its absolute path, as the process saw it (inside its root).
+    pub path: String,
+    /// The order of its first load among those kept.
+    pub order: u64,
+}
+
 /// Everything the event hooks saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct KernelEvents {
@@ -113,6 +127,12 @@ pub struct KernelEvents {
     pub programs: Vec<Executed>,
     /// Executions that could not be kept (the map was full).
     pub executions_lost: u64,
+    /// While recording with coverage: the shared objects each program's
+    /// processes loaded, in the order of their first load.
+    pub loaded: Vec<LoadedObject>,
+    /// Loads that could not be kept (a path too long, a full map): the
+    /// objects scanned may be incomplete.
+    pub loads_lost: u64,
     /// Hooks that could not be attached, and why.
     pub unwatched: Vec<String>,
 }
@@ -297,8 +317,11 @@ pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, Tr
     }
     let programs: HashMap<_, common::Exec, u32> =
         HashMap::try_from(map(maps::PROGRAMS)?).map_err(map_err(maps::PROGRAMS))?;
+    // The programs by the id the kernel side notes a process's loads with.
+    let mut by_id: BTreeMap<u32, String> = BTreeMap::new();
     for entry in programs.iter() {
         let (exec, pid) = entry.map_err(map_err(maps::PROGRAMS))?;
+        by_id.insert(common::program_id(&exec.filename), text(&exec.filename));
         events.programs.push(Executed {
             pid,
             comm: text(&exec.comm),
@@ -306,6 +329,20 @@ pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, Tr
         });
     }
     events.programs.sort_by_key(|e| e.pid);
+
+    events.loads_lost = count(event_counts::LOADS_LOST);
+    let loaded: HashMap<_, common::Loaded, u64> =
+        HashMap::try_from(map(maps::LOADED)?).map_err(map_err(maps::LOADED))?;
+    for entry in loaded.iter() {
+        let (key, order) = entry.map_err(map_err(maps::LOADED))?;
+        let program = by_id.get(&key.program).cloned();
+        events.loaded.push(LoadedObject {
+            program,
+            path: text(&key.path),
+            order,
+        });
+    }
+    events.loaded.sort_by_key(|l| l.order);
     Ok(events)
 }
 
