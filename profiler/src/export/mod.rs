@@ -66,8 +66,9 @@ pub enum ExportError {
         reason: String,
     },
     #[error(
-        "rules with argument conditions cannot be written as systemd's SystemCallFilter=: {rules}; \
-         give --widen to allow these syscalls whatever their arguments, or remove the conditions"
+        "systemd cannot keep the argument conditions of {rules}; give --widen to allow these \
+         syscalls whatever their arguments (or as far as a directive allows), or remove the \
+         conditions"
     )]
     NeedsWiden { rules: String },
     #[error(
@@ -91,7 +92,7 @@ pub struct Options {
     pub name: Option<String>,
     /// `metadata.namespace` of a Kubernetes resource.
     pub namespace: Option<String>,
-    /// systemd: allow syscalls whose rules have argument conditions.
+    /// systemd: allow syscalls whose argument conditions no directive keeps.
     pub widen: bool,
     /// kubernetes-localhost: where the profile file is written.
     pub output_path: Option<std::path::PathBuf>,
