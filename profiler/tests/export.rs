@@ -846,6 +846,191 @@ fn systemd_manager_enforces_the_drop_in() {
     assert!(out.join("made").is_dir(), "{log}");
 }
 
+/// `NAME ok` / `NAME errno N` lines of `fork-and-sockets`, by name.
+fn probe_lines(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, verdict)| (name.to_owned(), verdict.to_owned()))
+        .collect()
+}
+
+/// What `fork-and-sockets` does as its work, and what it tries beyond it
+/// with `--escape`.
+const WORK: &[&str] = &[
+    "thread",
+    "fork",
+    "unix",
+    "inet",
+    "unshare-files",
+    "personality-linux",
+];
+const ESCAPES: &[&str] = &[
+    "netlink",
+    "packet",
+    "clone-newnet",
+    "clone3",
+    "personality-exec",
+    "unshare-user",
+];
+
+/// A forking, threaded program recorded natively with `record`'s default
+/// `--args` (its profile has clone3's ENOSYS rule and argument rules for
+/// clone, unshare, socket and personality) exports to systemd without
+/// `--widen`, and systemd's own manager, booted in systemd-nspawn, runs it
+/// under the drop-in: its work succeeds; a namespace made through clone or
+/// unshare, a family it never used and another persona are refused, as the
+/// same profile refuses them as Docker's JSON under `enforce` (libseccomp);
+/// clone3 is answered with ENOSYS by both. Without a filter, every one of
+/// these calls succeeds here (as root).
+#[test]
+fn systemd_keeps_the_argument_checks_of_a_learned_profile() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("systemd-nspawn", "systemd-container");
+    let dir = tempfile::tempdir().unwrap();
+    let (units, out) = (dir.path().join("units"), dir.path().join("out"));
+    fs::create_dir_all(units.join("spx-export.service.d")).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    let program = common::sample("fork-and-sockets");
+    // The container's root is a tmpfs with the host's /usr: the program
+    // runs from /out.
+    fs::copy(&program, out.join("fork-and-sockets")).unwrap();
+    fs::write(
+        units.join("spx-export.service"),
+        "[Unit]\nDescription=export test\nDefaultDependencies=no\nSuccessAction=exit-force\n\
+         FailureAction=exit-force\n[Service]\nType=oneshot\nStandardOutput=file:/out/verdicts\n\
+         StandardError=file:/out/err\nExecStart=/out/fork-and-sockets --escape\n",
+    )
+    .unwrap();
+
+    let learned = dir.path().join("learned.json");
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        program.as_os_str(),
+    ]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let profile: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    let rules = profile["syscalls"].as_array().unwrap();
+    let conditional = |name: &str| {
+        rules
+            .iter()
+            .any(|r| r["names"] == json!([name]) && r["args"].is_array())
+    };
+    assert!(
+        rules.iter().any(|r| r["names"] == json!(["clone3"])
+            && r["action"] == "SCMP_ACT_ERRNO"
+            && r["errnoRet"] == ENOSYS),
+        "{profile}"
+    );
+    for name in ["clone", "unshare", "socket", "personality"] {
+        assert!(conditional(name), "{name}: {profile}");
+    }
+
+    let drop_in_path = units.join("spx-export.service.d/seccomp.conf");
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "systemd".as_ref(),
+        learned.as_os_str(),
+        "-o".as_ref(),
+        drop_in_path.as_os_str(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let drop_in = fs::read_to_string(&drop_in_path).unwrap();
+    let settings: Vec<&str> = drop_in.lines().filter(|l| !l.starts_with('#')).collect();
+    for directive in [
+        "RestrictNamespaces=yes",
+        "RestrictAddressFamilies=AF_INET AF_UNIX",
+        "LockPersonality=yes",
+    ] {
+        assert!(settings.contains(&directive), "{directive}:\n{drop_in}");
+    }
+    // mmap is allowed with PROT_EXEC (the loader maps code): nothing proves
+    // that no memory is writable and executable, and the drop-in says so.
+    assert!(
+        !settings
+            .iter()
+            .any(|l| l.starts_with("MemoryDenyWriteExecute=")),
+        "{drop_in}"
+    );
+    assert!(
+        drop_in.contains("# MemoryDenyWriteExecute= is not set: "),
+        "{drop_in}"
+    );
+    // What is not kept is said: the socket types and protocols, mprotect's
+    // PROT_EXEC (in systemd's @default set).
+    let notes = stderr(&exported);
+    assert!(
+        notes.contains("systemd does not check the type and protocol"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("(its @default set): ") && notes.contains("(mprotect)"),
+        "{notes}"
+    );
+    assert_eq!(verify_drop_in(&dir.path().join("verify"), &drop_in), "");
+
+    let booted = boot_unit(dir.path(), &units, &out);
+    let log = format!("{}{}", stdout(&booted), stderr(&booted));
+    let under_systemd = probe_lines(&fs::read_to_string(out.join("verdicts")).unwrap_or_default());
+    let enforced = run([
+        "enforce".as_ref(),
+        "--profile".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        program.as_os_str(),
+        "--escape".as_ref(),
+    ]);
+    assert_eq!(enforced.status.code(), Some(0), "{}", stderr(&enforced));
+    let under_libseccomp = probe_lines(&stdout(&enforced));
+    let unfiltered = Command::new(&program).arg("--escape").output().unwrap();
+    let unfiltered = probe_lines(&stdout(&unfiltered));
+
+    let errno = |number: i32| format!("errno {number}");
+    for probe in WORK {
+        for (who, verdicts) in [
+            ("systemd", &under_systemd),
+            ("enforce", &under_libseccomp),
+            ("no filter", &unfiltered),
+        ] {
+            assert_eq!(
+                verdicts.get(*probe).map(String::as_str),
+                Some("ok"),
+                "{probe} under {who}: {verdicts:?}\n{log}"
+            );
+        }
+    }
+    for probe in ESCAPES {
+        assert_eq!(
+            unfiltered.get(*probe).map(String::as_str),
+            Some("ok"),
+            "{probe} without a filter: {unfiltered:?}"
+        );
+        // systemd's own errnos: EAFNOSUPPORT for a family its
+        // RestrictAddressFamilies= refuses, EPERM for a namespace or a
+        // persona; the profile's EPERM under libseccomp. clone3: ENOSYS.
+        let (systemd, libseccomp) = match *probe {
+            "netlink" | "packet" => (errno(libc::EAFNOSUPPORT), errno(libc::EPERM)),
+            "clone3" => (errno(libc::ENOSYS), errno(libc::ENOSYS)),
+            _ => (errno(libc::EPERM), errno(libc::EPERM)),
+        };
+        assert_eq!(
+            under_systemd.get(*probe),
+            Some(&systemd),
+            "{probe} under systemd: {under_systemd:?}\n{log}"
+        );
+        assert_eq!(
+            under_libseccomp.get(*probe),
+            Some(&libseccomp),
+            "{probe} under enforce: {under_libseccomp:?}"
+        );
+    }
+}
+
 #[test]
 fn bundle_errors_are_one_line_and_leave_the_bundle_alone() {
     let dir = tempfile::tempdir().unwrap();
