@@ -262,6 +262,12 @@ fn namespace_use(name: &str, unconditional: bool, rules: Option<&Conditional>) -
     let Some(rules) = rules else {
         return NamespaceUse::None;
     };
+    if name == "clone3" {
+        return NamespaceUse::Other(format!(
+            "{}: clone3's flags are in memory, where neither its conditions nor systemd look",
+            labels(rules, name)
+        ));
+    }
     if name == "setns" {
         let mut types = BTreeSet::new();
         for (at, rule) in rules {
@@ -471,9 +477,13 @@ fn namespaces(learned: &Learned, out: &mut Translation) {
     let sources: Vec<String> = NAMESPACE_SYSCALLS
         .iter()
         .filter_map(|name| {
-            learned
-                .only_conditional(name)
-                .map(|rules| labels(rules, name))
+            if learned.unconditional.contains(name) {
+                Some(format!("{name} (any arguments)"))
+            } else {
+                learned
+                    .only_conditional(name)
+                    .map(|rules| labels(rules, name))
+            }
         })
         .collect();
     let mut comment = if sources.is_empty() {
@@ -483,7 +493,7 @@ fn namespaces(learned: &Learned, out: &mut Translation) {
     };
     if let Some(at) = learned.clone3_enosys {
         comment.push_str(&format!(
-            "; {} (ENOSYS): systemd answers clone3 with ENOSYS under this directive, so that \
+            "; {}, ENOSYS: systemd answers clone3 with ENOSYS under this directive, so that \
              the libc falls back to clone, whose flags it checks",
             label(at, "clone3")
         ));
@@ -494,13 +504,6 @@ fn namespaces(learned: &Learned, out: &mut Translation) {
 
 /// `RestrictAddressFamilies=` from socket's family rules.
 fn families(learned: &Learned, arches: &mut Vec<Arch>, host: Option<Arch>, out: &mut Translation) {
-    if !learned.allows("socket") {
-        out.directives.push((
-            "RestrictAddressFamilies=none".into(),
-            "the profile does not allow socket()".into(),
-        ));
-        return;
-    }
     if let Some(rules) = learned.conditional.get("socketpair")
         && !learned.unconditional.contains("socketpair")
     {
@@ -511,6 +514,13 @@ fn families(learned: &Learned, arches: &mut Vec<Arch>, host: Option<Arch>, out: 
                 labels(rules, "socketpair")
             ),
         );
+    }
+    if !learned.allows("socket") {
+        out.directives.push((
+            "RestrictAddressFamilies=none".into(),
+            "the profile does not allow socket()".into(),
+        ));
+        return;
     }
     let Some(rules) = learned.only_conditional("socket") else {
         return;
@@ -883,7 +893,14 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
             .to_owned(),
     ];
     if !out.unkept.is_empty() {
-        let unkept: Vec<&str> = out.unkept.values().map(String::as_str).collect();
+        // In the order of the profile's rules.
+        let position = |name: &str| match learned.conditional.get(name) {
+            Some(rules) => rules.first().map_or(usize::MAX, |(at, _)| *at),
+            None => learned.clone3_enosys.unwrap_or(usize::MAX),
+        };
+        let mut unkept: Vec<(&String, &String)> = out.unkept.iter().collect();
+        unkept.sort_by_key(|(name, _)| position(name));
+        let unkept: Vec<&str> = unkept.into_iter().map(|(_, why)| why.as_str()).collect();
         if !options.widen {
             return Err(ExportError::NeedsWiden {
                 rules: unkept.join("; "),
@@ -941,4 +958,318 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
         text.push_str(&format!("# {comment}\n"));
     }
     Ok(Exported { text, notes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile for the host's architecture alone: `rules` are its
+    /// `syscalls`, besides read, write and exit_group allowed.
+    fn profile(rules: &str) -> Profile {
+        let host = Arch::host().expect("a host this tool knows").scmp_name();
+        let text = format!(
+            r#"{{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["{host}"],
+                "syscalls": [{{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}}
+                {rules}]}}"#
+        );
+        Profile::parse(text.as_bytes()).unwrap().profile
+    }
+
+    fn export(rules: &str, widen: bool) -> Result<Exported, ExportError> {
+        drop_in(
+            &profile(rules),
+            &Options {
+                widen,
+                ..Options::default()
+            },
+        )
+    }
+
+    /// The drop-in's settings, without its comments.
+    fn settings(exported: &Exported) -> Vec<&str> {
+        exported
+            .text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect()
+    }
+
+    fn refusal(rules: &str) -> String {
+        match export(rules, false) {
+            Err(e @ ExportError::NeedsWiden { .. }) => e.to_string(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    const NO_EXEC_MMAP: &str = r#", {"names": ["mmap"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 2, "value": 4, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+    const NO_EXEC_MPROTECT: &str = r#", {"names": ["mprotect"], "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 2, "value": 4, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+
+    #[test]
+    fn memory_deny_write_execute_only_where_no_mapping_can_be_executable() {
+        // A static program: no PROT_EXEC anywhere.
+        let exported = export(&format!("{NO_EXEC_MMAP}{NO_EXEC_MPROTECT}"), false).unwrap();
+        assert!(
+            settings(&exported).contains(&"MemoryDenyWriteExecute=yes"),
+            "{}",
+            exported.text
+        );
+        assert!(
+            exported
+                .text
+                .contains("# from rule 2 (mmap), rule 3 (mprotect): no PROT_EXEC"),
+            "{}",
+            exported.text
+        );
+        // What MemoryDenyWriteExecute= lets mmap do that the profile did not.
+        assert!(
+            exported.notes.iter().any(|n| n.starts_with(
+                "rule 2 (mmap): MemoryDenyWriteExecute= refuses mmap with PROT_WRITE|PROT_EXEC; \
+                 systemd allows it with PROT_EXEC alone"
+            )),
+            "{:?}",
+            exported.notes
+        );
+
+        // The loader maps code: mmap with PROT_EXEC, whose PROT_WRITE the
+        // profile does not see. Not set, and said why; mprotect's rule is
+        // then systemd's @default, said as such.
+        let dynamic = r#", {"names": ["mmap"], "action": "SCMP_ACT_ALLOW"}"#;
+        let exported = export(&format!("{dynamic}{NO_EXEC_MPROTECT}"), false).unwrap();
+        assert!(
+            !exported.text.contains("MemoryDenyWriteExecute=yes"),
+            "{}",
+            exported.text
+        );
+        assert!(
+            exported.text.contains(
+                "# MemoryDenyWriteExecute= is not set: the profile does not prove that no memory \
+                 is both writable and executable (mmap is allowed with PROT_EXEC"
+            ),
+            "{}",
+            exported.text
+        );
+        assert!(
+            exported.notes.contains(
+                &"systemd allows these whatever their arguments (its @default set): rule 3 \
+                  (mprotect)"
+                    .to_owned()
+            ),
+            "{:?}",
+            exported.notes
+        );
+
+        // shmat's SHM_EXEC is never checked: nothing proves it either.
+        let shmat = r#", {"names": ["shmat"], "action": "SCMP_ACT_ALLOW"}"#;
+        let exported = export(&format!("{NO_EXEC_MMAP}{shmat}"), false).unwrap();
+        assert!(
+            exported
+                .text
+                .contains("shmat is allowed (its SHM_EXEC is not checked)")
+                && !exported.text.contains("MemoryDenyWriteExecute=yes"),
+            "{}",
+            exported.text
+        );
+        // pkey_mprotect is not in @default: without MemoryDenyWriteExecute=
+        // its rule is kept by nothing.
+        let pkey = r#", {"names": ["mmap"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["pkey_mprotect"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 2, "value": 4, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+        assert!(
+            refusal(pkey)
+                .contains("rule 3 (pkey_mprotect): only MemoryDenyWriteExecute= checks PROT_EXEC"),
+            "{}",
+            refusal(pkey)
+        );
+    }
+
+    #[test]
+    fn namespaces_systemd_would_allow_beyond_the_profile_need_widen() {
+        // Learned together only: systemd's RestrictNamespaces= would let
+        // clone make either alone.
+        let together = r#", {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 2114060288, "valueTwo": 1342177280, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+        let error = refusal(together);
+        assert!(
+            error.contains("rule 2 (clone): RestrictNamespaces=net user lets it make")
+                && error.contains("CLONE_NEWNET or ")
+                && error.contains("--widen"),
+            "{error}"
+        );
+        assert_eq!(error.lines().count(), 1, "{error}");
+        let exported = export(together, true).unwrap();
+        assert!(
+            settings(&exported).contains(&"RestrictNamespaces=net user"),
+            "{}",
+            exported.text
+        );
+        assert!(
+            exported
+                .notes
+                .iter()
+                .any(|n| n.starts_with("widened") && n.contains("rule 2 (clone)")),
+            "{:?}",
+            exported.notes
+        );
+
+        // Each alone and together: exactly what RestrictNamespaces= allows.
+        let each = r#", {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 2114060288, "valueTwo": 1073741824, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+        let exported = export(each, false).unwrap();
+        assert!(
+            settings(&exported).contains(&"RestrictNamespaces=net"),
+            "{}",
+            exported.text
+        );
+        // setns(fd, 0) joins any kind: systemd refuses it under any
+        // restriction, so none can be written, and clone's rule is lost.
+        let any_setns = r#", {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["setns"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]}"#;
+        let error = refusal(any_setns);
+        assert!(
+            error.contains("rule 2 (clone): the profile allows every namespace elsewhere"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn clone3_s_enosys_is_kept_only_where_a_namespace_is_restricted() {
+        let enosys = r#", {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}"#;
+        let no_namespace = r#", {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+        let exported = export(&format!("{no_namespace}{enosys}"), false).unwrap();
+        let lines = settings(&exported);
+        assert!(lines.contains(&"RestrictNamespaces=yes"), "{lines:?}");
+        // In the allow-list, so that its EPERM does not come first.
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("SystemCallFilter=") && l.contains("clone3")),
+            "{lines:?}"
+        );
+
+        // clone makes any namespace but a time one, which only unshare
+        // (and clone3) can: restricting that is enough.
+        let any_clone = r#", {"names": ["clone"], "action": "SCMP_ACT_ALLOW"}"#;
+        let exported = export(&format!("{any_clone}{enosys}"), false).unwrap();
+        assert!(
+            settings(&exported).contains(&"RestrictNamespaces=cgroup ipc net mnt pid user uts"),
+            "{}",
+            exported.text
+        );
+        // With unshare too, every namespace: systemd would not answer
+        // clone3.
+        let any_clone = r#", {"names": ["clone", "unshare"], "action": "SCMP_ACT_ALLOW"}"#;
+        let error = refusal(&format!("{any_clone}{enosys}"));
+        assert!(
+            error.contains("rule 3 (clone3): systemd answers clone3 with ENOSYS only under"),
+            "{error}"
+        );
+        let widened = export(&format!("{any_clone}{enosys}"), true).unwrap();
+        assert!(
+            !settings(&widened)
+                .iter()
+                .any(|l| l.starts_with("RestrictNamespaces=")),
+            "{}",
+            widened.text
+        );
+    }
+
+    #[test]
+    fn personality_only_where_lock_personality_allows_as_much() {
+        let linux = r#", {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]}"#;
+        let exported = export(linux, false).unwrap();
+        assert!(
+            settings(&exported).contains(&"LockPersonality=yes"),
+            "{}",
+            exported.text
+        );
+        // systemd 252's LockPersonality= refuses the query too.
+        let query = r#", {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 4294967295, "op": "SCMP_CMP_EQ"}]}"#;
+        let error = refusal(query);
+        assert!(
+            error.contains("rule 2 (personality): LockPersonality= allows only PER_LINUX"),
+            "{error}"
+        );
+        let widened = export(query, true).unwrap();
+        assert!(
+            !widened.text.contains("LockPersonality="),
+            "{}",
+            widened.text
+        );
+    }
+
+    #[test]
+    fn families_and_what_no_directive_keeps() {
+        let unix = r#", {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}"#;
+        let exported = export(unix, false).unwrap();
+        assert!(
+            settings(&exported).contains(&"RestrictAddressFamilies=AF_UNIX"),
+            "{}",
+            exported.text
+        );
+        // socketpair and fcntl: no directive looks at their arguments.
+        let other = r#", {"names": ["socketpair"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}"#;
+        let error = refusal(other);
+        assert!(
+            error.contains("rule 3 (fcntl): systemd has no directive for its arguments")
+                && error.contains(
+                    "rule 2 (socketpair): RestrictAddressFamilies= does not look at socketpair()"
+                ),
+            "{error}"
+        );
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn architectures_are_the_profile_s_but_where_families_go_unchecked() {
+        let with_subs = |rules: &str| {
+            let text = format!(
+                r#"{{"defaultAction": "SCMP_ACT_ERRNO",
+                    "archMap": [{{"architecture": "SCMP_ARCH_X86_64",
+                                  "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}}],
+                    "syscalls": [{{"names": ["read"], "action": "SCMP_ACT_ALLOW"}}{rules}]}}"#
+            );
+            drop_in(
+                &Profile::parse(text.as_bytes()).unwrap().profile,
+                &Options::default(),
+            )
+            .unwrap()
+        };
+        let plain = with_subs("");
+        assert!(
+            settings(&plain).contains(&"SystemCallArchitectures=x86-64 x86 x32"),
+            "{}",
+            plain.text
+        );
+        let families = with_subs(
+            r#", {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]}"#,
+        );
+        assert!(
+            settings(&families).contains(&"SystemCallArchitectures=x86-64 x32"),
+            "{}",
+            families.text
+        );
+        assert!(
+            families
+                .notes
+                .iter()
+                .any(|n| n.starts_with("SystemCallArchitectures= leaves out i386")),
+            "{:?}",
+            families.notes
+        );
+    }
 }
