@@ -39,8 +39,10 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
 
-    /// systemd: allow the syscalls of rules with argument conditions whatever
-    /// their arguments (systemd cannot check arguments); says which.
+    /// systemd: allow the syscalls of rules whose argument conditions no
+    /// systemd directive keeps (RestrictNamespaces=, RestrictAddressFamilies=,
+    /// LockPersonality=, MemoryDenyWriteExecute= keep some) whatever their
+    /// arguments; says which, and why.
     #[arg(long)]
     pub widen: bool,
 }

@@ -720,8 +720,8 @@ fn write_execute(learned: &Learned, out: &mut Translation) {
             .collect();
         out.comments.push(format!(
             "MemoryDenyWriteExecute= is not set: the profile does not prove that no memory is \
-             both writable and executable ({}; the profile's PROT_EXEC rules do not look at \
-             PROT_WRITE), and systemd would refuse such a mapping{}",
+             both writable and executable ({}, and the profile does not look at PROT_WRITE), \
+             and systemd would refuse such a mapping{}",
             loopholes.join(", "),
             if restricted.is_empty() {
                 String::new()
