@@ -212,6 +212,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
                     name: args.name,
                     namespace: args.namespace,
                     widen: args.widen,
+                    within: None,
                     output_path: None,
                 },
             )

@@ -16,15 +16,19 @@
 //!
 //! (systemd 252, Debian 12's, checked by running a unit under each in
 //! systemd-nspawn: `tests/export.rs`.) A rule whose conditions none of them
-//! keeps is refused, or widened on request and said so; a condition on a
-//! syscall of systemd's `@default` set, which systemd allows whatever the
-//! filter, is said in a note.
+//! keeps is widened to its bare name where the engine default allows that
+//! syscall whatever its arguments (no looser than it: said, and written in
+//! the drop-in); otherwise refused, or widened on request and said so. A
+//! condition on a syscall of systemd's `@default` set, which systemd allows
+//! whatever the filter, is said in a note.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ExportError, Exported, Options, refuse_docker_filters, rule_names};
 use crate::{
-    arguments::{CLONE_NAMESPACES, NAMESPACES_WITH_TIME, PROT_EXEC, Symbols, describe_arg},
+    arguments::{
+        CLONE_NAMESPACES, NAMESPACES_WITH_TIME, PROT_EXEC, Symbols, captured, describe_arg,
+    },
     profile::{Action, Arch, ArgCondition, CompareOp, EPERM, Profile, SyscallRule, errno},
 };
 
@@ -761,6 +765,73 @@ fn write_execute(learned: &Learned, out: &mut Translation) {
     ));
 }
 
+/// What one rule allows, in its arguments' symbols: `F_SETLK`, `no
+/// PROT_EXEC`, `SOL_SOCKET and SO_REUSEPORT` (an option named for its
+/// level, a protocol for its family).
+fn allowed_values(name: &str, rule: &SyscallRule) -> String {
+    let captured = captured(name);
+    let equal_at = |index: u8| {
+        rule.args
+            .iter()
+            .find(|c| c.index == u32::from(index) && c.op == CompareOp::Equal)
+            .map(|c| c.value)
+    };
+    rule.args
+        .iter()
+        .map(|condition| {
+            let Some((position, arg)) = captured.and_then(|c| {
+                c.args
+                    .iter()
+                    .enumerate()
+                    .find(|(_, a)| u32::from(a.index) == condition.index)
+            }) else {
+                return condition.to_string();
+            };
+            let previous = position
+                .checked_sub(1)
+                .and_then(|p| captured.and_then(|c| c.args.get(p)))
+                .and_then(|a| equal_at(a.index));
+            let describe = |value| arg.symbols.describe(value, previous);
+            match condition.op {
+                CompareOp::Equal => describe(condition.value),
+                CompareOp::MaskedEqual if condition.value_two == 0 => {
+                    format!("no {}", describe(condition.value))
+                }
+                CompareOp::MaskedEqual => describe(condition.value_two),
+                _ => condition.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The line said of a rule widened within the engine default: `fcntl:
+/// systemd cannot check its argument values (F_GETLK, F_SETLK); allowed for
+/// any value, as Docker's default profile does`.
+fn widened_note(
+    name: &str,
+    rules: Option<&Conditional>,
+    clone3_enosys: Option<usize>,
+    within: &str,
+) -> String {
+    let values: Vec<String> = rules
+        .into_iter()
+        .flatten()
+        .map(|(_, rule)| allowed_values(name, rule))
+        .collect();
+    let what = match (values.is_empty(), clone3_enosys) {
+        (true, Some(at)) if name == "clone3" => format!(
+            "systemd cannot answer it with ENOSYS as {} does without restricting a namespace",
+            label(at, name)
+        ),
+        _ => format!(
+            "systemd cannot check its argument values ({})",
+            values.join(", ")
+        ),
+    };
+    format!("{name}: {what}; allowed for any value, as {within} does")
+}
+
 /// `SystemCallArchitectures=`: `native` when only the host's.
 fn architectures(arches: &[Arch], host: Option<Arch>) -> Result<String, ExportError> {
     if arches.len() == 1 && Some(arches[0]) == host {
@@ -892,6 +963,18 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
          …: `systemd-analyze syscall-filter @default`)"
             .to_owned(),
     ];
+    // A rule no directive keeps is widened to its bare name where the
+    // engine default allows that name whatever its arguments (then no
+    // looser than it, and said); beyond that only with --widen.
+    let docker_default;
+    let within = match &options.within {
+        Some(within) => Some(within),
+        None => {
+            docker_default = super::Within::docker_default();
+            docker_default.as_ref()
+        }
+    };
+    let mut widened_within = Vec::new();
     if !out.unkept.is_empty() {
         // In the order of the profile's rules.
         let position = |name: &str| match learned.conditional.get(name) {
@@ -900,16 +983,34 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
         };
         let mut unkept: Vec<(&String, &String)> = out.unkept.iter().collect();
         unkept.sort_by_key(|(name, _)| position(name));
-        let unkept: Vec<&str> = unkept.into_iter().map(|(_, why)| why.as_str()).collect();
-        if !options.widen {
-            return Err(ExportError::NeedsWiden {
-                rules: unkept.join("; "),
-            });
+        let mut beyond = Vec::new();
+        for (name, why) in unkept {
+            match within.filter(|w| w.allows_any_arguments(name)) {
+                Some(within) => widened_within.push(widened_note(
+                    name,
+                    learned.conditional.get(name.as_str()),
+                    learned.clone3_enosys,
+                    &within.name,
+                )),
+                None => beyond.push(why.as_str()),
+            }
         }
-        notes.push(format!(
-            "widened (allowed whatever their arguments, or as far as the directive says): {}",
-            unkept.join("; ")
-        ));
+        if !beyond.is_empty() {
+            if !options.widen {
+                return Err(ExportError::NeedsWiden {
+                    rules: beyond.join("; "),
+                    within: within.map_or_else(
+                        || "the engine's default (unknown on this host)".to_owned(),
+                        |w| w.name.clone(),
+                    ),
+                });
+            }
+            notes.push(format!(
+                "widened (allowed whatever their arguments, or as far as the directive says): {}",
+                beyond.join("; ")
+            ));
+        }
+        notes.extend(widened_within.iter().cloned());
     }
     if !by_default.is_empty() {
         notes.push(format!(
@@ -943,6 +1044,9 @@ pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportE
     // One line per name keeps long lists readable; assignments add up.
     for chunk in names.chunks(8) {
         text.push_str(&format!("SystemCallFilter={}\n", chunk.join(" ")));
+    }
+    for note in &widened_within {
+        text.push_str(&format!("# {note}\n"));
     }
     text.push_str(&format!(
         "SystemCallArchitectures={}\n",
@@ -996,10 +1100,32 @@ mod tests {
     }
 
     fn refusal(rules: &str) -> String {
-        match export(rules, false) {
+        refusal_within(rules, None)
+    }
+
+    /// The refusal of `rules` where the engine default is `within`
+    /// (Docker's, as on this host, when none).
+    fn refusal_within(rules: &str, within: Option<super::super::Within>) -> String {
+        let options = Options {
+            within,
+            ..Options::default()
+        };
+        match drop_in(&profile(rules), &options) {
             Err(e @ ExportError::NeedsWiden { .. }) => e.to_string(),
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    /// A default that allows nothing but read, write and exit_group, as on
+    /// this host.
+    fn strict_default() -> super::super::Within {
+        let baseline = crate::baseline::Baseline::from_profile(
+            "a strict default".into(),
+            profile(""),
+            String::new(),
+        );
+        let context = crate::baseline::DockerContext::host(&[], &[]).unwrap();
+        super::super::Within::of(&baseline, &context)
     }
 
     const NO_EXEC_MMAP: &str = r#", {"names": ["mmap"], "action": "SCMP_ACT_ALLOW",
@@ -1073,15 +1199,30 @@ mod tests {
             exported.text
         );
         // pkey_mprotect is not in @default: without MemoryDenyWriteExecute=
-        // its rule is kept by nothing.
+        // its rule is kept by nothing. Docker's default allows it whatever
+        // its arguments: widened to that, and said.
         let pkey = r#", {"names": ["mmap"], "action": "SCMP_ACT_ALLOW"},
             {"names": ["pkey_mprotect"], "action": "SCMP_ACT_ALLOW",
              "args": [{"index": 2, "value": 4, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}"#;
+        let exported = export(pkey, false).unwrap();
+        let said = "pkey_mprotect: systemd cannot check its argument values (no PROT_EXEC); \
+                    allowed for any value, as Docker's default profile does";
         assert!(
-            refusal(pkey)
-                .contains("rule 3 (pkey_mprotect): only MemoryDenyWriteExecute= checks PROT_EXEC"),
+            exported.notes.contains(&said.to_owned()),
+            "{:?}",
+            exported.notes
+        );
+        assert!(
+            exported.text.contains(&format!("# {said}\n")),
             "{}",
-            refusal(pkey)
+            exported.text
+        );
+        // Where the default does not allow it, it is kept by nothing.
+        let error = refusal_within(pkey, Some(strict_default()));
+        assert!(
+            error.contains("rule 3 (pkey_mprotect): only MemoryDenyWriteExecute= checks PROT_EXEC")
+                && error.contains("would go beyond a strict default"),
+            "{error}"
         );
     }
 
@@ -1218,16 +1359,65 @@ mod tests {
             exported.text
         );
         // socketpair and fcntl: no directive looks at their arguments.
+        // Docker's default allows both whatever their arguments: each is
+        // widened to its name, said on one line and in the drop-in.
         let other = r#", {"names": ["socketpair"], "action": "SCMP_ACT_ALLOW",
             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
             {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
-            "args": [{"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}"#;
-        let error = refusal(other);
+            "args": [{"index": 1, "value": 5, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 1, "value": 6, "op": "SCMP_CMP_EQ"}]}"#;
+        let exported = export(other, false).unwrap();
+        let said = [
+            "socketpair: systemd cannot check its argument values (AF_UNIX); allowed for any \
+             value, as Docker's default profile does",
+            "fcntl: systemd cannot check its argument values (F_GETLK, F_SETLK); allowed for \
+             any value, as Docker's default profile does",
+        ];
+        for line in said {
+            assert!(
+                exported.notes.contains(&line.to_owned()),
+                "{:?}",
+                exported.notes
+            );
+            assert!(
+                exported.text.contains(&format!("# {line}\n")),
+                "{}",
+                exported.text
+            );
+        }
         assert!(
-            error.contains("rule 3 (fcntl): systemd has no directive for its arguments")
-                && error.contains(
-                    "rule 2 (socketpair): RestrictAddressFamilies= does not look at socketpair()"
-                ),
+            settings(&exported)
+                .contains(&"SystemCallFilter=exit_group fcntl read socketpair write"),
+            "{}",
+            exported.text
+        );
+        assert!(
+            !exported.notes.iter().any(|n| n.starts_with("widened")),
+            "{:?}",
+            exported.notes
+        );
+        // Beyond a default that does not allow them: refused, each named.
+        let error = refusal_within(other, Some(strict_default()));
+        assert!(
+            error.contains(
+                "rule 3 (fcntl), rule 4 (fcntl): systemd has no directive for its arguments"
+            ) && error.contains(
+                "rule 2 (socketpair): RestrictAddressFamilies= does not look at socketpair()"
+            ),
+            "{error}"
+        );
+        assert_eq!(error.lines().count(), 1, "{error}");
+        // Within a default that allows one of them: the other is refused.
+        let baseline = crate::baseline::Baseline::from_profile(
+            "a default".into(),
+            profile(r#", {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW"}"#),
+            String::new(),
+        );
+        let context = crate::baseline::DockerContext::host(&[], &[]).unwrap();
+        let error = refusal_within(other, Some(super::super::Within::of(&baseline, &context)));
+        assert!(
+            error.contains("rule 2 (socketpair)") && !error.contains("fcntl"),
             "{error}"
         );
     }
