@@ -634,7 +634,10 @@ fn systemd_drop_in_never_widens_silently_and_systemd_reads_it() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("widened (allowed whatever their arguments): rule 2 (personality)"),
+        stderr(&out).contains(
+            "widened (allowed whatever their arguments, or as far as the directive says): \
+             rule 2 (personality): LockPersonality= allows only PER_LINUX"
+        ),
         "{}",
         stderr(&out)
     );
@@ -647,6 +650,11 @@ fn systemd_drop_in_never_widens_silently_and_systemd_reads_it() {
             "SystemCallFilter=exit_group openat personality read write",
             "SystemCallArchitectures=native",
             "SystemCallErrorNumber=EACCES",
+            // What the profile refuses outright, in systemd's directives;
+            // the widened personality gets no LockPersonality=.
+            "RestrictNamespaces=yes",
+            "RestrictAddressFamilies=none",
+            "MemoryDenyWriteExecute=yes",
         ]
     );
     // systemd parses every name and the errno (and complains of what it
@@ -657,6 +665,53 @@ fn systemd_drop_in_never_widens_silently_and_systemd_reads_it() {
         &format!("{drop_in}SystemCallFilter=no_such_call\nSystemCallErrorNumber=EBOGUS\n"),
     );
     assert_eq!(complaints.lines().count(), 2, "{complaints}");
+
+    // fcntl's values: no directive checks them. Docker's default allows
+    // fcntl whatever its arguments: widened within it, and said; a
+    // --baseline that does not allow it refuses the export, naming the rule.
+    let locks = json!({"defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+                     {"names": ["fcntl"], "action": "SCMP_ACT_ALLOW",
+                      "args": [{"index": 1, "value": 6, "op": "SCMP_CMP_EQ"}]}]});
+    let locks = write_profile(dir.path(), "locks.json", &locks);
+    let out = run(["export", "--to", "systemd", locks.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = "fcntl: systemd cannot check its argument values (F_SETLK); allowed for any \
+                value, as Docker's default profile does";
+    assert!(
+        stderr(&out).contains(&format!("syscall-profile: {said}\n")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("# {said}\n")),
+        "{}",
+        stdout(&out)
+    );
+    let strict = write_profile(
+        dir.path(),
+        "strict.json",
+        &json!({"defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]}),
+    );
+    let out = run([
+        "export",
+        "--to",
+        "systemd",
+        "--baseline",
+        strict.to_str().unwrap(),
+        locks.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("rule 2 (fcntl)")
+            && err.contains(&format!("beyond {}", strict.display()))
+            && err.contains("--widen"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
 }
 
 /// Removes `dir` and the cgroups below it, deepest first (all empty once
@@ -697,6 +752,12 @@ fn hierarchies() -> std::sync::MutexGuard<'static, ()> {
 /// nspawn keeps its state) and cgroups of the test's own, to run
 /// `units/spx-export.service` once; `out` is the unit's /out.
 fn boot_unit(dir: &Path, units: &Path, out: &Path) -> Output {
+    boot_unit_with(dir, units, out, &[])
+}
+
+/// As [`boot_unit`], with each of `binds` (a host directory outside /usr)
+/// at its own path, read-only.
+fn boot_unit_with(dir: &Path, units: &Path, out: &Path, binds: &[PathBuf]) -> Output {
     let tag = format!("spx-export-{}", std::process::id());
     let mut cgroups = vec![common::cgroup2_mount().join(&tag)];
     let named = Path::new("/sys/fs/cgroup/systemd");
@@ -716,9 +777,13 @@ fn boot_unit(dir: &Path, units: &Path, out: &Path) -> Output {
         "{enter}exec timeout 120 unshare -m --propagation private sh -c 'mount -t tmpfs none \
          /run/systemd && exec systemd-nspawn --quiet --volatile=yes -D / --register=no \
          --keep-unit --machine={tag} --bind-ro={units}:/etc/systemd/system --bind={out}:/out \
-         -b -- systemd.unit=spx-export.service systemd.firstboot=off'",
+         {binds}-b -- systemd.unit=spx-export.service systemd.firstboot=off'",
         units = units.display(),
         out = out.display(),
+        binds = binds
+            .iter()
+            .map(|b| format!("--bind-ro={} ", b.display()))
+            .collect::<String>(),
     );
     // A hierarchy that an earlier namespace moved may take a moment to come
     // back: nspawn then cannot mount it. Tried again, a few times.
@@ -836,6 +901,342 @@ fn systemd_manager_enforces_the_drop_in() {
         "{log}"
     );
     assert!(out.join("made").is_dir(), "{log}");
+}
+
+/// `NAME ok` / `NAME errno N` lines of `fork-and-sockets`, by name.
+fn probe_lines(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, verdict)| (name.to_owned(), verdict.to_owned()))
+        .collect()
+}
+
+/// What `fork-and-sockets` does as its work, and what it tries beyond it
+/// with `--escape`.
+const WORK: &[&str] = &[
+    "thread",
+    "fork",
+    "unix",
+    "inet",
+    "unshare-files",
+    "personality-linux",
+];
+const ESCAPES: &[&str] = &[
+    "netlink",
+    "packet",
+    "clone-newnet",
+    "clone3",
+    "personality-exec",
+    "unshare-user",
+];
+
+/// A forking, threaded program recorded natively with `record`'s default
+/// `--args` (its profile has clone3's ENOSYS rule and argument rules for
+/// clone, unshare, socket and personality) exports to systemd without
+/// `--widen`, and systemd's own manager, booted in systemd-nspawn, runs it
+/// under the drop-in: its work succeeds; a namespace made through clone or
+/// unshare, a family it never used and another persona are refused, as the
+/// same profile refuses them as Docker's JSON under `enforce` (libseccomp);
+/// clone3 is answered with ENOSYS by both. Without a filter, every one of
+/// these calls succeeds here (as root).
+#[test]
+fn systemd_keeps_the_argument_checks_of_a_learned_profile() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("systemd-nspawn", "systemd-container");
+    let dir = tempfile::tempdir().unwrap();
+    let (units, out) = (dir.path().join("units"), dir.path().join("out"));
+    fs::create_dir_all(units.join("spx-export.service.d")).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    let program = common::sample("fork-and-sockets");
+    // The container's root is a tmpfs with the host's /usr: the program
+    // runs from /out.
+    fs::copy(&program, out.join("fork-and-sockets")).unwrap();
+    fs::write(
+        units.join("spx-export.service"),
+        "[Unit]\nDescription=export test\nDefaultDependencies=no\nSuccessAction=exit-force\n\
+         FailureAction=exit-force\n[Service]\nType=oneshot\nStandardOutput=file:/out/verdicts\n\
+         StandardError=file:/out/err\nExecStart=/out/fork-and-sockets --escape\n",
+    )
+    .unwrap();
+
+    let learned = dir.path().join("learned.json");
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        program.as_os_str(),
+    ]);
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    let profile: Value = serde_json::from_str(&fs::read_to_string(&learned).unwrap()).unwrap();
+    let rules = profile["syscalls"].as_array().unwrap();
+    let conditional = |name: &str| {
+        rules
+            .iter()
+            .any(|r| r["names"] == json!([name]) && r["args"].is_array())
+    };
+    assert!(
+        rules.iter().any(|r| r["names"] == json!(["clone3"])
+            && r["action"] == "SCMP_ACT_ERRNO"
+            && r["errnoRet"] == ENOSYS),
+        "{profile}"
+    );
+    for name in ["clone", "unshare", "socket", "personality"] {
+        assert!(conditional(name), "{name}: {profile}");
+    }
+
+    let drop_in_path = units.join("spx-export.service.d/seccomp.conf");
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "systemd".as_ref(),
+        learned.as_os_str(),
+        "-o".as_ref(),
+        drop_in_path.as_os_str(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let drop_in = fs::read_to_string(&drop_in_path).unwrap();
+    let settings: Vec<&str> = drop_in.lines().filter(|l| !l.starts_with('#')).collect();
+    for directive in [
+        "RestrictNamespaces=yes",
+        "RestrictAddressFamilies=AF_INET AF_UNIX",
+        "LockPersonality=yes",
+    ] {
+        assert!(settings.contains(&directive), "{directive}:\n{drop_in}");
+    }
+    // mmap is allowed with PROT_EXEC (the loader maps code): nothing proves
+    // that no memory is writable and executable, and the drop-in says so.
+    assert!(
+        !settings
+            .iter()
+            .any(|l| l.starts_with("MemoryDenyWriteExecute=")),
+        "{drop_in}"
+    );
+    assert!(
+        drop_in.contains("# MemoryDenyWriteExecute= is not set: "),
+        "{drop_in}"
+    );
+    // What is not kept is said: the socket types and protocols, mprotect's
+    // PROT_EXEC (in systemd's @default set).
+    let notes = stderr(&exported);
+    assert!(
+        notes.contains("systemd does not check the type and protocol"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("(its @default set): ") && notes.contains("(mprotect)"),
+        "{notes}"
+    );
+    assert_eq!(verify_drop_in(&dir.path().join("verify"), &drop_in), "");
+
+    let booted = boot_unit(dir.path(), &units, &out);
+    let log = format!("{}{}", stdout(&booted), stderr(&booted));
+    let under_systemd = probe_lines(&fs::read_to_string(out.join("verdicts")).unwrap_or_default());
+    let enforced = run([
+        "enforce".as_ref(),
+        "--profile".as_ref(),
+        learned.as_os_str(),
+        "--".as_ref(),
+        program.as_os_str(),
+        "--escape".as_ref(),
+    ]);
+    assert_eq!(enforced.status.code(), Some(0), "{}", stderr(&enforced));
+    let under_libseccomp = probe_lines(&stdout(&enforced));
+    let unfiltered = Command::new(&program).arg("--escape").output().unwrap();
+    let unfiltered = probe_lines(&stdout(&unfiltered));
+
+    let errno = |number: i32| format!("errno {number}");
+    for probe in WORK {
+        for (who, verdicts) in [
+            ("systemd", &under_systemd),
+            ("enforce", &under_libseccomp),
+            ("no filter", &unfiltered),
+        ] {
+            assert_eq!(
+                verdicts.get(*probe).map(String::as_str),
+                Some("ok"),
+                "{probe} under {who}: {verdicts:?}\n{log}"
+            );
+        }
+    }
+    for probe in ESCAPES {
+        assert_eq!(
+            unfiltered.get(*probe).map(String::as_str),
+            Some("ok"),
+            "{probe} without a filter: {unfiltered:?}"
+        );
+        // systemd's own errnos: EAFNOSUPPORT for a family its
+        // RestrictAddressFamilies= refuses, EPERM for a namespace or a
+        // persona; the profile's EPERM under libseccomp. clone3: ENOSYS.
+        let (systemd, libseccomp) = match *probe {
+            "netlink" | "packet" => (errno(libc::EAFNOSUPPORT), errno(libc::EPERM)),
+            "clone3" => (errno(libc::ENOSYS), errno(libc::ENOSYS)),
+            _ => (errno(libc::EPERM), errno(libc::EPERM)),
+        };
+        assert_eq!(
+            under_systemd.get(*probe),
+            Some(&systemd),
+            "{probe} under systemd: {under_systemd:?}\n{log}"
+        );
+        assert_eq!(
+            under_libseccomp.get(*probe),
+            Some(&libseccomp),
+            "{probe} under enforce: {under_libseccomp:?}"
+        );
+    }
+}
+
+/// Records `command` natively with `record`'s default `--args` (from the
+/// test's directory), exports the profile to systemd without `--widen`,
+/// and boots systemd in nspawn to run `exec_start` as a unit under the
+/// drop-in (its standard output in /out/stdout, from `out`, which the
+/// unit's work dir is). Returns the export's notes, the drop-in and what the
+/// unit wrote.
+fn learned_under_systemd(
+    dir: &Path,
+    command: &[&str],
+    exec_start: &str,
+    binds: &[PathBuf],
+    before_boot: impl FnOnce(&Path),
+) -> (String, String, String) {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("systemd-nspawn", "systemd-container");
+    let (units, out) = (dir.join("units"), dir.join("out"));
+    fs::create_dir_all(units.join("spx-export.service.d")).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    fs::write(
+        units.join("spx-export.service"),
+        format!(
+            "[Unit]\nDescription=export test\nDefaultDependencies=no\nSuccessAction=exit-force\n\
+             FailureAction=exit-force\n[Service]\nType=oneshot\nWorkingDirectory=/out\n\
+             StandardOutput=file:/out/stdout\nStandardError=file:/out/stderr\n\
+             ExecStart={exec_start}\n"
+        ),
+    )
+    .unwrap();
+    let learned = dir.join("learned.json");
+    let recorded = Command::new(common::profiler())
+        .args(["record", "-q", "-o"])
+        .arg(&learned)
+        .arg("--")
+        .args(command)
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert_eq!(recorded.status.code(), Some(0), "{}", stderr(&recorded));
+    before_boot(&out);
+    let drop_in_path = units.join("spx-export.service.d/seccomp.conf");
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "systemd".as_ref(),
+        learned.as_os_str(),
+        "-o".as_ref(),
+        drop_in_path.as_os_str(),
+    ]);
+    assert_eq!(exported.status.code(), Some(0), "{}", stderr(&exported));
+    let drop_in = fs::read_to_string(&drop_in_path).unwrap();
+    assert_eq!(verify_drop_in(&dir.join("verify"), &drop_in), "");
+    let booted = boot_unit_with(dir, &units, &out, binds);
+    let log = format!(
+        "{}{}{}",
+        stdout(&booted),
+        stderr(&booted),
+        fs::read_to_string(out.join("stderr")).unwrap_or_default()
+    );
+    let written = fs::read_to_string(out.join("stdout")).unwrap_or_default();
+    (stderr(&exported), drop_in, format!("{written}\0{log}"))
+}
+
+/// sqlite3 in WAL mode, recorded natively with the default `--args`: its
+/// profile keeps fcntl to the locks it used (F_GETLK, F_SETLK) and ioctl to
+/// TCGETS, which no systemd directive can check. Docker's default allows
+/// both whatever their arguments, so the export widens them to their names
+/// without `--widen`, says so on one line each and in the drop-in, and
+/// systemd (booted in nspawn) runs the same workload under it. Before,
+/// the export was refused on fcntl and ioctl.
+#[test]
+fn learned_sqlite3_wal_runs_under_systemd_without_widen() {
+    need("sqlite3", "sqlite3");
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "PRAGMA journal_mode=WAL; create table t(x); insert into t values(1); \
+               select * from t;";
+    let (notes, drop_in, ran) = learned_under_systemd(
+        dir.path(),
+        &["/usr/bin/sqlite3", "db", sql],
+        &format!("/usr/bin/sqlite3 /out/db '{sql}'"),
+        &[],
+        |out| {
+            for file in ["db", "db-wal", "db-shm"] {
+                let _ = fs::remove_file(out.join(file));
+            }
+        },
+    );
+    let fcntl = notes
+        .lines()
+        .find(|l| l.starts_with("syscall-profile: fcntl: "))
+        .unwrap_or_else(|| panic!("{notes}"));
+    assert!(
+        fcntl.contains("systemd cannot check its argument values (")
+            && fcntl.contains("F_SETLK")
+            && fcntl.ends_with("allowed for any value, as Docker's default profile does"),
+        "{notes}"
+    );
+    let said = fcntl.trim_start_matches("syscall-profile: ");
+    assert!(drop_in.contains(&format!("# {said}\n")), "{drop_in}");
+    assert!(!notes.contains("widened ("), "{notes}");
+    let (written, log) = ran.split_once('\0').unwrap();
+    assert_eq!(written, "wal\n1\n", "{log}");
+}
+
+/// A JVM program (a single-file source launch: the JVM compiles it, then
+/// runs a thread that prints), recorded natively with the default `--args`:
+/// its profile keeps fcntl, ioctl, prctl, setsockopt and socketpair to the
+/// values it used, and clone3's ENOSYS. Exported to systemd without
+/// `--widen` (each widened within Docker's default, said), it runs there.
+/// Before, the export was refused on those rules.
+#[test]
+fn learned_jvm_program_runs_under_systemd_without_widen() {
+    need("java", "openjdk-17-jre-headless");
+    let java = fs::canonicalize("/usr/bin/java").unwrap();
+    // The JDK's configuration lives in /etc, outside the container's /usr.
+    let home = java.parent().and_then(Path::parent).unwrap();
+    let config = fs::canonicalize(home.join("lib/jvm.cfg")).unwrap();
+    let config = config.parent().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("out")).unwrap();
+    fs::write(
+        dir.path().join("out/Hello.java"),
+        "public class Hello { public static void main(String[] a) throws Exception { \
+         Thread t = new Thread(() -> System.out.println(\"hello from a thread\")); \
+         t.start(); t.join(); } }\n",
+    )
+    .unwrap();
+    let java_text = java.to_str().unwrap();
+    let (notes, drop_in, ran) = learned_under_systemd(
+        dir.path(),
+        &[java_text, "Hello.java"],
+        &format!("{java_text} /out/Hello.java"),
+        &[config],
+        |_| {},
+    );
+    for name in ["fcntl", "prctl"] {
+        assert!(
+            notes.lines().any(|l| l.starts_with(&format!(
+                "syscall-profile: {name}: systemd cannot check its argument values ("
+            )) && l
+                .ends_with("allowed for any value, as Docker's default profile does")),
+            "{name}: {notes}"
+        );
+    }
+    assert!(!notes.contains("widened ("), "{notes}");
+    let settings: Vec<&str> = drop_in.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(settings.contains(&"RestrictNamespaces=yes"), "{drop_in}");
+    let (written, log) = ran.split_once('\0').unwrap();
+    assert_eq!(written, "hello from a thread\n", "{log}");
 }
 
 #[test]

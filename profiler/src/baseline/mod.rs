@@ -416,6 +416,13 @@ impl Baseline {
         }
     }
 
+    /// Its name without the source: `Docker's default profile`, or a
+    /// file's path.
+    pub fn title(&self) -> String {
+        self.engine_default
+            .map_or_else(|| self.name.clone(), |d| d.title().to_owned())
+    }
+
     /// The name and why it was chosen, as one phrase: "podman's default
     /// (containers-common 0.50.1, /usr/share/containers/seccomp.json), the
     /// default of `podman run`".

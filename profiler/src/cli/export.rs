@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::{Error, warn};
 use crate::{
+    baseline::{Baseline, BaselineChoice, BaselineError},
     exit,
     export::{self, ExportError, Format, Options, kubernetes, oci},
     output::{Output, OutputError},
@@ -39,10 +40,19 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
 
-    /// systemd: allow the syscalls of rules with argument conditions whatever
-    /// their arguments (systemd cannot check arguments); says which.
+    /// systemd: allow the syscalls of rules whose argument conditions no
+    /// systemd directive keeps (RestrictNamespaces=, RestrictAddressFamilies=,
+    /// LockPersonality=, MemoryDenyWriteExecute= keep some) whatever their
+    /// arguments; says which, and why.
     #[arg(long)]
     pub widen: bool,
+
+    /// systemd: the default a rule no directive keeps may be widened within
+    /// without --widen (where it allows the syscall whatever its arguments,
+    /// said): docker (the default), docker-20.10, podman, containerd, or a
+    /// Docker-format profile FILE.
+    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    pub baseline: Option<BaselineChoice>,
 }
 
 /// Why `export` failed.
@@ -56,6 +66,8 @@ pub enum ExportCliError {
     Export(#[from] ExportError),
     #[error(transparent)]
     Bundle(#[from] oci::BundleError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
     #[error("--{0} applies only to --to {1}")]
     Misplaced(&'static str, &'static str),
 }
@@ -88,6 +100,9 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
     if args.bundle.is_some() && args.to != Format::Oci {
         return Err(ExportCliError::Misplaced("bundle", "oci"));
     }
+    if args.baseline.is_some() && args.to != Format::Systemd {
+        return Err(ExportCliError::Misplaced("baseline", "systemd"));
+    }
     check_target_options(
         Some(args.to),
         args.widen,
@@ -100,6 +115,17 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
     };
     // The output is checked before the input is read.
     let output = Output::prepare(target.as_deref())?;
+    let within = match &args.baseline {
+        Some(choice) => {
+            let (baseline, warnings) = Baseline::choose(choice)?;
+            for warning in &warnings {
+                warn(warning);
+            }
+            let context = baseline.context(&[], &[])?;
+            Some(export::Within::of(&baseline, &context))
+        }
+        None => None,
+    };
     let parsed = Profile::load(&args.input)?;
     for warning in &parsed.warnings {
         warn(&format!("{}: {warning}", args.input.display()));
@@ -108,6 +134,7 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
         name: args.name,
         namespace: args.namespace,
         widen: args.widen,
+        within,
         output_path: args.output.clone(),
     };
     let exported = match &args.bundle {

@@ -36,8 +36,8 @@ pub struct RecordArgs {
     #[arg(long, value_name = "NS")]
     namespace: Option<String>,
 
-    /// --to systemd: allow the syscalls of rules with argument conditions
-    /// whatever their arguments (systemd cannot check arguments); says which.
+    /// --to systemd: allow the syscalls of rules whose argument conditions no
+    /// systemd directive keeps whatever their arguments; says which, and why.
     #[arg(long)]
     widen: bool,
 
@@ -212,6 +212,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
                     name: args.name,
                     namespace: args.namespace,
                     widen: args.widen,
+                    within: None,
                     output_path: None,
                 },
             )

@@ -11,7 +11,10 @@ pub mod systemd;
 pub mod yaml;
 
 pub(crate) use crate::profile::rule_names;
-use crate::profile::{Arch, Profile};
+use crate::{
+    baseline::{Baseline, DockerContext, EffectivePolicy},
+    profile::{Arch, Profile},
+};
 
 /// The consumers a profile can be exported for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,10 +69,11 @@ pub enum ExportError {
         reason: String,
     },
     #[error(
-        "rules with argument conditions cannot be written as systemd's SystemCallFilter=: {rules}; \
-         give --widen to allow these syscalls whatever their arguments, or remove the conditions"
+        "systemd cannot keep the argument conditions of {rules}; allowing them whatever their \
+         arguments would go beyond {within}: give --widen to allow these syscalls whatever \
+         their arguments (or as far as a directive allows), or remove the conditions"
     )]
-    NeedsWiden { rules: String },
+    NeedsWiden { rules: String, within: String },
     #[error(
         "{0} has no architecture this tool knows the native one of; give a profile for x86_64, aarch64, …"
     )]
@@ -91,10 +95,46 @@ pub struct Options {
     pub name: Option<String>,
     /// `metadata.namespace` of a Kubernetes resource.
     pub namespace: Option<String>,
-    /// systemd: allow syscalls whose rules have argument conditions.
+    /// systemd: allow syscalls whose argument conditions no directive keeps.
     pub widen: bool,
+    /// systemd: the engine default within which a rule no directive keeps
+    /// is widened without `widen` (Docker's default, as Docker applies it
+    /// on this host, when none).
+    pub within: Option<Within>,
     /// kubernetes-localhost: where the profile file is written.
     pub output_path: Option<std::path::PathBuf>,
+}
+
+/// An engine default as it applies here: what a rule may be widened to
+/// without being looser than it.
+#[derive(Debug, Clone)]
+pub struct Within {
+    pub policy: EffectivePolicy,
+    /// What to call it: `Docker's default profile`.
+    pub name: String,
+}
+
+impl Within {
+    /// `baseline` as its engine applies it in `context`.
+    pub fn of(baseline: &Baseline, context: &DockerContext) -> Within {
+        Within {
+            policy: baseline.evaluate(context),
+            name: baseline.title(),
+        }
+    }
+
+    /// Docker's default for a container on this host; none where the host's
+    /// architecture or kernel version is unknown.
+    pub fn docker_default() -> Option<Within> {
+        let baseline = Baseline::docker_default();
+        let context = baseline.context(&[], &[]).ok()?;
+        Some(Within::of(&baseline, &context))
+    }
+
+    /// Whether the default lets `name` run whatever its arguments.
+    pub fn allows_any_arguments(&self, name: &str) -> bool {
+        self.policy.access(name).is_allowed()
+    }
 }
 
 /// Writes `profile` for `format`.

@@ -873,8 +873,19 @@ fn conclude(
         None => (profile.to_json(), Vec::new()),
         Some((format, export_options)) => {
             let format = *format;
+            // The default the run is set against is the one a rule may
+            // be widened within.
+            let within = match (baseline, native_default) {
+                (Some(container), _) => Some(export::Within {
+                    policy: container.policy.clone(),
+                    name: container.title.clone(),
+                }),
+                (None, Some(native)) => Some(export::Within::of(&native.baseline, &native.context)),
+                (None, None) => None,
+            };
             let export_options = export::Options {
                 output_path: options.output.clone(),
+                within,
                 ..export_options.clone()
             };
             let exported = export::export(&profile, format, &export_options).map_err(|source| {
@@ -918,6 +929,8 @@ fn conclude(
 /// capabilities (`--cap-add`, `--cap-drop`).
 struct ContainerBaseline {
     name: String,
+    /// The name without its source (`Docker's default profile`).
+    title: String,
     policy: EffectivePolicy,
 }
 
@@ -928,6 +941,7 @@ impl ContainerBaseline {
         let (baseline, context) = default_of_the_run(Some(engine_run))?;
         Ok(ContainerBaseline {
             policy: baseline.evaluate(&context),
+            title: baseline.title(),
             name: baseline.name,
         })
     }
