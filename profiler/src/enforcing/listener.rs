@@ -20,6 +20,12 @@
 //! (`write`, `read`) must be ones the profile allows:
 //! [`Listener::usable_for`] says whether they are.
 //!
+//! What the filter kills is never handed over: a call from an architecture
+//! the filter does not name (libseccomp kills it), or a kill or trap of a
+//! filter the program installed itself. The eBPF side finds those beside
+//! the listener, at the SIGSYS the filter sends or the killed thread's exit
+//! ([`super::denials`]), so that the report is the kernel watch's.
+//!
 //! `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 6.0) makes a received call wait for
 //! its answer whatever signal comes but a fatal one, so each refused call is
 //! answered, and counted, once.
@@ -710,7 +716,16 @@ fn answer(
         .ok()
         .and_then(|n| table::name_of(arch, n))
         .map_or_else(|| format!("syscall_{nr}"), str::to_owned);
-    let args = request.data.args;
+    // A compat call (i386 on x86_64) takes the low 32 bits of each
+    // register, which is all the filter compares for its table; the upper
+    // ones are whatever the 64-bit process left there. As the kernel
+    // watch reads them.
+    let mut args = request.data.args;
+    if arch != host && host.of_abi(profiler_common::Abi::Compat) == Some(arch) {
+        for arg in &mut args {
+            *arg &= 0xffff_ffff;
+        }
+    }
     let verdict = policy.verdict(&name, &args);
     // The filter refused the call: the profile's errno for it, or its
     // default errno where the two models part (never let it run).
