@@ -115,6 +115,11 @@ pub enum Run {
     /// The same with `--watch listener`: the seccomp listener, or no run
     /// at all (the tool refuses rather than fall back to eBPF).
     EnforceListener(Policy),
+    /// Not the workload: `handoff-loop` of as many round trips, two threads
+    /// of one process handing a byte back and forth through pipes (two
+    /// context switches each): the floor of a refused call under a seccomp
+    /// listener on this host.
+    HandOff,
     /// The command under a seccomp filter that refuses sysinfo with EPERM
     /// and allows the rest, installed by the benchmark right before exec:
     /// what a refused call costs with no tool and no watch.
@@ -430,6 +435,11 @@ pub fn run_label(run: Run) -> String {
         }
         Run::EnforceListener(Policy::Learned) => {
             "`syscall-profile enforce --watch listener`, learned profile".to_owned()
+        }
+        Run::HandOff => {
+            "not `enforce`: two threads handing a byte back and forth through pipes, per round \
+             trip (`handoff-loop`: two context switches, the floor of any listener)"
+                .to_owned()
         }
         Run::RefusingFilter => {
             "a seccomp filter alone, refusing sysinfo with EPERM (installed before exec; no \

@@ -49,6 +49,7 @@ fn tool(run: Run) -> Tool {
         | Run::EnforceListener(_)
         | Run::SeccompFilter
         | Run::RefusingFilter
+        | Run::HandOff
         | Run::Container(_)
         | Run::ContainerEnforce(_)
         | Run::Podman(_)
@@ -303,6 +304,7 @@ fn part_title(section: &Section) -> &'static str {
             | Run::EnforceListener(_)
             | Run::SeccompFilter
             | Run::RefusingFilter
+            | Run::HandOff
             | Run::Container(_)
             | Run::Podman(_)
             | Run::PodmanEnforce(_)
@@ -470,6 +472,7 @@ impl Reader<'_> {
                 rows: vec![
                     EnforceKernelWatch(Policy::Learned),
                     EnforceListener(Policy::Learned),
+                    HandOff,
                 ],
                 note: "A refused call under each denial watch of a native `enforce`: the \
                        loop's learned profile with sysinfo taken out (so every call falls to \
@@ -480,7 +483,10 @@ impl Reader<'_> {
                        `sys_enter` and `sys_exit` count it; under `--watch listener` each \
                        refused call waits for the tool's answer: the caller hands the CPU to \
                        the tool's listener thread and gets it back, two context switches, \
-                       whatever the tool does in between."
+                       whatever the tool does in between. The last row is not `enforce`: two \
+                       threads of one process handing a byte back and forth through pipes, as \
+                       many round trips, each two context switches: the floor of any \
+                       listener on this host."
                     .to_owned(),
             },
             Section {
@@ -1519,9 +1525,16 @@ impl Reader<'_> {
                     ),
                     _ => String::new(),
                 };
+                let floor = m(Refused, HandOff).map_or(String::new(), |floor| {
+                    format!(
+                        "; two threads handing a byte back and forth take {:.2} µs a round trip \
+                         here, the floor of any listener",
+                        floor / 1e3
+                    )
+                });
                 (
                     listener <= 5_000.0,
-                    format!("{:.2} µs a refused call{others}", listener / 1e3),
+                    format!("{:.2} µs a refused call{others}{floor}", listener / 1e3),
                 )
             }),
         ));
@@ -2365,6 +2378,7 @@ mod tests {
                 EnforceListener(Policy::Learned),
                 &[7500.0, 7000.0, 8000.0],
             ),
+            (Refused, HandOff, &[7300.0, 7200.0, 7400.0]),
             (Micro, Enforce(Policy::None), &[160.0, 155.0, 170.0]),
             (
                 Micro,
@@ -2718,7 +2732,9 @@ mod tests {
             summary.contains(
                 "a refused call costs ≤ 5 µs under `enforce`'s seccomp listener (native, \
                  refused-loop, learned profile without sysinfo; end-to-end): 7.50 µs a refused \
-                 call; under `--watch kernel` 1.40 µs, under the filter alone 1.10 µs"
+                 call; under `--watch kernel` 1.40 µs, under the filter alone 1.10 µs; two \
+                 threads handing a byte back and forth take 7.30 µs a round trip here, the \
+                 floor of any listener"
             ),
             "{summary}"
         );

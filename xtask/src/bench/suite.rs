@@ -197,6 +197,7 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                 add(Case::new(Refused, RefusingFilter));
                 add(Case::new(Refused, EnforceKernelWatch(Policy::Learned)));
                 add(Case::new(Refused, EnforceListener(Policy::Learned)));
+                add(Case::new(Refused, HandOff));
             }
             // Measured apart, after the rounds (see `bpf_stats`).
             Part::BpfStats => {}
@@ -374,6 +375,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         "syscall-profile",
         "getppid-loop",
         "captured-loop",
+        "refused-loop",
+        "handoff-loop",
         "file-io",
         "start-time",
     ] {
@@ -670,6 +673,8 @@ impl Bench {
                 unsafe { cmd.pre_exec(allow_everything) };
                 cmd
             }
+            // The same number of round trips between two threads.
+            Run::HandOff => Command::new(self.sample("handoff-loop")),
             Run::RefusingFilter => {
                 let mut cmd = Command::new(&job.program);
                 // SAFETY: as above.
@@ -824,6 +829,9 @@ impl Bench {
                     .first()
                     .and_then(|a| a.parse().ok())
                     .context("the job has no size")?;
+                if workload == Workload::Refused && run != Run::HandOff {
+                    all_refused(&stderr, size)?;
+                }
                 parse_result(workload, &stderr, size).map(|v| vec![v])
             }
             (Workload::Micro, Run::Container(policy)) => {
@@ -1894,6 +1902,24 @@ fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
+/// Every call of refused-loop was refused, as it printed (`refused=N`): a
+/// figure of calls that ran would not be a refusal's.
+fn all_refused(stderr: &str, size: f64) -> Result<()> {
+    let refused: Option<f64> = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("refused="))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    if refused != Some(size) {
+        bail!(
+            "refused-loop's calls were not all refused ({refused:?} of {size}): {}",
+            last_lines(stderr, 5)
+        );
+    }
+    Ok(())
+}
+
 /// The workload's figure from what it printed: ns per call, µs per file.
 fn parse_result(workload: Workload, stderr: &str, size: f64) -> Result<f64> {
     let key = match workload {
@@ -1901,22 +1927,6 @@ fn parse_result(workload: Workload, stderr: &str, size: f64) -> Result<f64> {
         Workload::FileIo => "elapsed_ns=",
         other => bail!("{other:?} prints no result"),
     };
-    // Every call of the loop must have been refused: a figure of calls
-    // that ran would not be a refusal's.
-    if workload == Workload::Refused {
-        let refused: Option<f64> = stderr
-            .lines()
-            .rev()
-            .find_map(|line| line.trim().strip_prefix("refused="))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok());
-        if refused != Some(size) {
-            bail!(
-                "refused-loop's calls were not all refused ({refused:?} of {size}): {}",
-                last_lines(stderr, 5)
-            );
-        }
-    }
     let value: f64 = stderr
         .lines()
         .rev()
