@@ -7,8 +7,9 @@
 //! thread, the syscall and its six arguments, so nothing is lost and
 //! nothing is reported that the filter did not refuse: a call the program
 //! made and that failed on its own never comes here. The cost is on the
-//! refused calls only (a round trip to this process, some microseconds),
-//! where the eBPF watch ([`super::denials`]) costs two hooks on every call.
+//! refused calls only (a round trip to this process, two context switches:
+//! about 7.5 µs on the benchmark's VM, see `serve`), where the eBPF watch
+//! ([`super::denials`]) costs two hooks on every call.
 //!
 //! The hand-over of the listener: the child installs the filter with
 //! `SECCOMP_FILTER_FLAG_NEW_LISTENER` as the last step before `execve`,
@@ -752,8 +753,9 @@ const SYNC_WAKE_UP: u64 = 1;
 /// wake-up across CPUs, a return to user space and a second ioctl (a
 /// release build's refused call went from about 17 µs to about 7.5 µs on a
 /// 2-core VM, where two threads handing a byte back and forth through
-/// pipes take 7.3 µs: the host's floor for any hand-over, see
-/// BENCHMARKS.md). `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6) asks
+/// pipes take as long: the host's floor for any hand-over, measured beside
+/// it by `cargo xtask bench --only refusals`).
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6) asks
 /// the kernel to keep both on one CPU; without it (an older kernel refuses
 /// the flag) the calls are answered all the same. The request and answer
 /// are plain ioctls on buffers of this thread (libseccomp's allocate and
