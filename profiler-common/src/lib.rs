@@ -473,6 +473,9 @@ pub mod programs {
     /// raw tracepoint `sched_process_exit`: a task of the tree exits (and
     /// while enforcing: was it killed by the filter?).
     pub const TASK_EXIT: &str = "task_exit";
+    /// raw tracepoint `signal_generate`, beside a seccomp listener: a
+    /// seccomp filter killed or trapped a task of the tree.
+    pub const SECCOMP_SIGNAL: &str = "seccomp_signal";
     /// raw tracepoint `sched_process_exec`: an exec in the watched cgroup.
     pub const EXEC_DONE: &str = "exec_done";
     /// A program the verifier rejects, for testing that path.

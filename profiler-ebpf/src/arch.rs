@@ -7,8 +7,10 @@
 use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
 
 /// `struct pt_regs` on x86_64: the syscall number survives in `orig_ax`;
-/// the first two arguments are in `di` and `si`.
+/// the first two arguments are in `di` and `si`; the return value is in
+/// `ax`.
 pub const ORIG_AX: usize = 120;
+pub const AX: usize = 80;
 pub const DI: usize = 112;
 pub const SI: usize = 104;
 

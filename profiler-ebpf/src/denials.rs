@@ -33,6 +33,17 @@
 //! SIGSYS and is not part of a group exit (the other threads of a process
 //! killed by SIGSYS exit with that code too, in a group exit).
 //!
+//! Beside a seccomp listener (which is handed every call the filter refuses
+//! with an errno), the hooks on every syscall are not attached, and what
+//! the listener is never handed is found without them: a filter that
+//! kills the process or traps (`SCMP_ACT_KILL_PROCESS`, a kill of the last
+//! thread, the kill of a call from an architecture the filter does not
+//! name, `SCMP_ACT_TRAP` of a filter the program installed itself) sends
+//! the caller SIGSYS with `si_code` `SYS_SECCOMP`, after rolling the
+//! syscall back: it is found at `signal_generate`, with the same syscall,
+//! table, arguments and outcome as the `sys_exit` hook finds it, and a kill
+//! of a thread alone at `sched_process_exit` as above.
+//!
 //! Each denial keeps the six arguments of its first call, and for the
 //! syscalls whose arguments carry privilege (the user side's table, set in
 //! `DENIAL_CAPTURE`) the distinct captured values of every denied call with
@@ -236,6 +247,52 @@ pub fn task_exit(_ctx: RawTracePointContext) -> i32 {
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
     if let Some(nr) = arch::syscall_nr(regs) {
         record(regs, nr, DENIAL_KILLED_THREAD, 0);
+    }
+    0
+}
+
+/// `SIGSYS`'s `si_code` when a seccomp filter sends it
+/// (`force_sig_seccomp`).
+const SYS_SECCOMP: i32 = 1;
+/// `struct kernel_siginfo`: `si_signo`, `si_errno`, `si_code`, ints.
+const SI_CODE: u32 = 8;
+
+/// raw tracepoint `signal_generate(int sig, struct kernel_siginfo *info,
+/// struct task_struct *task, int group, int result)`, attached beside a
+/// seccomp listener only: a task of the tree sent SIGSYS by its own seccomp
+/// filter was killed by it, or trapped. The filter rolled the syscall back
+/// first (`ax` is `orig_ax` again, which a task signalling itself with a
+/// made-up `si_code` from a syscall of its own does not have), so the
+/// registers hold the call. Counted as the `sys_exit` hook counts the same
+/// call: a kill (the task is `SECCOMP_MODE_DEAD`) as having killed the
+/// process, a trap with the rolled-back return value (the number).
+#[raw_tracepoint(tracepoint = "signal_generate")]
+pub fn seccomp_signal(ctx: RawTracePointContext) -> i32 {
+    let sig: u64 = ctx.arg(0);
+    if sig as i32 != SIGSYS || !recorded() {
+        return 0;
+    }
+    let info: *const u8 = ctx.arg(1);
+    let target: *const u8 = ctx.arg(2);
+    // SAFETY: a helper without arguments.
+    let current = unsafe { bpf_get_current_task() } as *const u8;
+    // A seccomp filter signals the task it runs in.
+    if target != current || read_at::<i32>(info, SI_CODE) != Some(SYS_SECCOMP) {
+        return 0;
+    }
+    // SAFETY: the helper gets the current task as the trusted pointer the
+    // first one returns.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    let Some(nr) = arch::syscall_nr(regs) else {
+        return 0;
+    };
+    if arch::register(regs, arch::AX) as i64 != nr {
+        return 0;
+    }
+    if is_killed() {
+        record(regs, nr, DENIAL_KILLED_PROCESS, 0);
+    } else {
+        record(regs, nr, DENIAL_RETURNED, nr);
     }
     0
 }

@@ -189,7 +189,8 @@ pub struct DenialWatch {
 impl DenialWatch {
     /// Attaches the event hooks and, with `every_syscall`, the hooks on
     /// every syscall that find the denials (without: a seccomp listener
-    /// finds them, and only moves, execs and exits are watched here).
+    /// finds the errno refusals, and only moves, execs, exits and the
+    /// SIGSYS of a filter's kill or trap are watched here).
     pub fn attach(
         cgroup: &RunCgroup,
         arch: Arch,
@@ -218,9 +219,21 @@ impl DenialWatch {
             // The raw tracepoint, also for the hook kinds only counting has.
             _ => None,
         };
-        let unwatched = ebpf::attach_events(&mut ebpf, kernel.err(), every_syscall);
+        let no_layout = kernel.err();
+        let layout_known = no_layout.is_none();
+        let mut unwatched = ebpf::attach_events(&mut ebpf, no_layout, true);
+        set_capture(&mut ebpf, arch)?;
+        if !every_syscall && layout_known {
+            // Beside a listener: what the filter kills or traps never
+            // reaches it, and is found at the SIGSYS the filter sends.
+            if let Err(e) = ebpf::attach_raw(&mut ebpf, programs::SECCOMP_SIGNAL, "signal_generate")
+            {
+                unwatched.push(format!(
+                    "cannot watch for the calls a seccomp filter kills a process for: {e}"
+                ));
+            }
+        }
         if every_syscall {
-            set_capture(&mut ebpf, arch)?;
             match &btf {
                 Some(btf) => {
                     ebpf::attach_btf(&mut ebpf, programs::ENFORCE_ENTER_BTF, "sys_enter", btf)?;

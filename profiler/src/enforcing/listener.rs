@@ -7,8 +7,9 @@
 //! thread, the syscall and its six arguments, so nothing is lost and
 //! nothing is reported that the filter did not refuse: a call the program
 //! made and that failed on its own never comes here. The cost is on the
-//! refused calls only (a round trip to this process, some microseconds),
-//! where the eBPF watch ([`super::denials`]) costs two hooks on every call.
+//! refused calls only (a round trip to this process, two context switches:
+//! about 7.5 µs on the benchmark's VM, see `serve`), where the eBPF watch
+//! ([`super::denials`]) costs two hooks on every call.
 //!
 //! The hand-over of the listener: the child installs the filter with
 //! `SECCOMP_FILTER_FLAG_NEW_LISTENER` as the last step before `execve`,
@@ -19,6 +20,12 @@
 //! answer its own refusals otherwise). The two calls after the filter
 //! (`write`, `read`) must be ones the profile allows:
 //! [`Listener::usable_for`] says whether they are.
+//!
+//! What the filter kills is never handed over: a call from an architecture
+//! the filter does not name (libseccomp kills it), or a kill or trap of a
+//! filter the program installed itself. The eBPF side finds those beside
+//! the listener, at the SIGSYS the filter sends or the killed thread's exit
+//! ([`super::denials`]), so that the report is the kernel watch's.
 //!
 //! `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 6.0) makes a received call wait for
 //! its answer whatever signal comes but a fatal one, so each refused call is
@@ -35,12 +42,11 @@ use std::{
     path::PathBuf,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI32, Ordering},
     },
     thread::JoinHandle,
+    time::{Duration, Instant},
 };
-
-use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
 
 use super::{
     arguments,
@@ -94,6 +100,8 @@ pub struct Listener {
     answered: Arc<Mutex<Answered>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<(), String>>>,
+    /// The thread's id, once it runs: where [`WAKE_SIGNAL`] is sent.
+    tid: Arc<AtomicI32>,
     /// The parent's copies of the child's ends, closed once it is spawned.
     child_ends: Option<(OwnedFd, OwnedFd)>,
     pub ends: ChildEnds,
@@ -343,13 +351,19 @@ impl Listener {
         let answered = Arc::new(Mutex::new(Answered::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let taken = Arc::new(AtomicBool::new(false));
+        let tid = Arc::new(AtomicI32::new(0));
+        install_wake_handler()?;
         let thread = {
             let answered = Arc::clone(&answered);
             let stop = Arc::clone(&stop);
             let taken = Arc::clone(&taken);
+            let tid = Arc::clone(&tid);
             std::thread::Builder::new()
                 .name("seccomp-listener".to_owned())
                 .spawn(move || {
+                    // SAFETY: gettid cannot fail.
+                    tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+                    unblock_wake_signal();
                     let Some(listener) = take(&stop)? else {
                         return Ok(());
                     };
@@ -361,6 +375,7 @@ impl Listener {
             answered,
             stop,
             thread: Some(thread),
+            tid,
             child_ends: None,
             ends: ChildEnds { report: -1, go: -1 },
             socket_dir: None,
@@ -408,8 +423,7 @@ impl Listener {
     /// denial; a failure of the thread is returned as its message.
     pub fn finish(mut self) -> Result<Vec<DeniedSyscall>, String> {
         self.child_ends = None;
-        self.stop.store(true, Ordering::SeqCst);
-        let result = match self.thread.take().map(JoinHandle::join) {
+        let result = match self.stop_thread().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err("the listener thread panicked".to_owned()),
             None => Ok(()),
@@ -417,11 +431,85 @@ impl Listener {
         self.socket_dir = None;
         result.map(|()| self.denials())
     }
+
+    /// Tells the thread to stop, and wakes it from its wait for a call
+    /// (which only a signal interrupts) until it has ended, within
+    /// [`STOP_WITHIN`]; the thread, to join, unless it would not end.
+    fn stop_thread(&mut self) -> Option<JoinHandle<Result<(), String>>> {
+        self.stop.store(true, Ordering::SeqCst);
+        let thread = self.thread.take()?;
+        let started = Instant::now();
+        // A signal that comes just before the thread begins to wait is
+        // spent on nothing: it is sent again until the thread has ended.
+        while !thread.is_finished() {
+            if started.elapsed() > STOP_WITHIN {
+                return None;
+            }
+            let tid = self.tid.load(Ordering::SeqCst);
+            if tid > 0 {
+                // SAFETY: a signal to a thread of this process, whose
+                // handler does nothing.
+                unsafe {
+                    libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, wake_signal());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Some(thread)
+    }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.child_ends = None;
+        self.stop_thread();
+    }
+}
+
+/// The longest the listener thread is waited for when it is told to stop
+/// (it ends within a millisecond unless the child never reported).
+const STOP_WITHIN: Duration = Duration::from_secs(5);
+
+/// The signal that wakes the listener thread from its wait for a call
+/// (`SECCOMP_IOCTL_NOTIF_RECV`, which does not end when the last process
+/// of the filter does), to look whether it is told to stop. A real-time
+/// signal nothing else of this process uses; its handler does nothing and
+/// is installed without `SA_RESTART`, so that the wait ends with EINTR.
+fn wake_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 4
+}
+
+extern "C" fn woken(_: libc::c_int) {}
+
+/// Installs the handler of [`wake_signal`], once.
+fn install_wake_handler() -> std::io::Result<()> {
+    static INSTALLED: std::sync::OnceLock<Result<(), i32>> = std::sync::OnceLock::new();
+    let result = INSTALLED.get_or_init(|| {
+        // SAFETY: a zeroed sigaction is valid; the handler is an
+        // async-signal-safe function that does nothing.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = woken as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = 0;
+            libc::sigemptyset(&mut action.sa_mask);
+            if libc::sigaction(wake_signal(), &action, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+            }
+        }
+        Ok(())
+    });
+    result.map_err(std::io::Error::from_raw_os_error)
+}
+
+/// Lets [`wake_signal`] reach the calling thread, whatever mask it
+/// inherited.
+fn unblock_wake_signal() {
+    // SAFETY: a signal set on the stack, filled by sigemptyset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, wake_signal());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
 }
 
@@ -652,8 +740,27 @@ fn receive_state(
     Ok((index < fds.len()).then(|| fds.swap_remove(index)))
 }
 
-/// Answers refused calls until told to stop, or until no process uses the
-/// filter any more.
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6), for
+/// `SECCOMP_IOCTL_NOTIF_SET_FLAGS`.
+const SYNC_WAKE_UP: u64 = 1;
+
+/// Answers refused calls until told to stop; then answers what is pending.
+///
+/// A refused call's time is in the hand-over: the caller wakes this thread
+/// and sleeps, this thread answers and wakes the caller, two context
+/// switches. This thread waits for each call in `SECCOMP_IOCTL_NOTIF_RECV`
+/// itself, which the kernel wakes directly, where a wait in poll(2) took a
+/// wake-up across CPUs, a return to user space and a second ioctl (a
+/// release build's refused call went from about 17 µs to about 7.5 µs on a
+/// 2-core VM, where two threads handing a byte back and forth through
+/// pipes take as long: the host's floor for any hand-over, measured beside
+/// it by `cargo xtask bench --only refusals`).
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6) asks
+/// the kernel to keep both on one CPU; without it (an older kernel refuses
+/// the flag) the calls are answered all the same. The request and answer
+/// are plain ioctls on buffers of this thread (libseccomp's allocate and
+/// free them on each call), and what a syscall is called, and its errno
+/// where the arguments do not decide it, are worked out once.
 fn serve(
     listener: &OwnedFd,
     policy: &EffectivePolicy,
@@ -662,15 +769,28 @@ fn serve(
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let fd = listener.as_raw_fd();
+    // SAFETY: an ioctl on our listener with a plain integer argument.
+    // SAFETY: an ioctl on our listener with a plain integer argument.
+    let _ = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
+    let mut names = Names::default();
+    while !stop.load(Ordering::SeqCst) {
+        match receive(fd) {
+            Ok(request) => answer(fd, &request, policy, arch, answered, &mut names),
+            // Woken to look at `stop`; or a call whose process died
+            // meanwhile (ENOENT): not an error.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => {}
+            Err(e) => return Err(format!("receiving from the seccomp listener: {e}")),
+        }
+    }
+    // Told to stop: what is pending is answered first.
     loop {
         let mut poll = libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
         };
-        let wait = if stop.load(Ordering::SeqCst) { 0 } else { 100 };
         // SAFETY: one pollfd on the stack.
-        let ready = unsafe { libc::poll(&mut poll, 1, wait) };
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
         if ready < 0 {
             let error = std::io::Error::last_os_error();
             if error.kind() == std::io::ErrorKind::Interrupted {
@@ -678,16 +798,97 @@ fn serve(
             }
             return Err(format!("polling the seccomp listener: {error}"));
         }
-        if poll.revents & libc::POLLIN != 0 {
-            // A call whose process died meanwhile is gone: not an error.
-            if let Ok(request) = ScmpNotifReq::receive(fd) {
-                answer(fd, &request, policy, arch, answered);
-            }
-            continue;
-        }
-        if poll.revents & (libc::POLLHUP | libc::POLLERR) != 0 || ready == 0 && wait == 0 {
+        if poll.revents & libc::POLLIN == 0 {
             return Ok(());
         }
+        if let Ok(request) = receive(fd) {
+            answer(fd, &request, policy, arch, answered, &mut names);
+        }
+    }
+}
+
+/// Waits for the next refused call on the listener `fd`.
+fn receive(fd: RawFd) -> std::io::Result<libc::seccomp_notif> {
+    // SAFETY: the kernel wants the structure zeroed, and writes it whole.
+    let mut request: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: an ioctl on our listener with a structure of its size.
+    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut request) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(request)
+}
+
+/// Answers the call `id` with `-errno`: whether the answer was taken (the
+/// calling thread still waited for it).
+fn respond(fd: RawFd, id: u64, errno: u32) -> bool {
+    let mut response = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: -(errno as i32),
+        flags: 0,
+    };
+    loop {
+        // SAFETY: an ioctl on our listener with a structure of its size.
+        if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut response) } == 0 {
+            return true;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}
+
+/// Whether the call `id` still waits for its answer.
+fn id_valid(fd: RawFd, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: an ioctl on our listener with a u64.
+    unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &mut id) == 0 }
+}
+
+/// What the listener knows of each refused syscall (by the table the call
+/// came through, and its number): its name, and the errno the profile
+/// gives it where that does not depend on the arguments. Worked out at the
+/// first call, so that a repeated refusal costs a lookup.
+#[derive(Default)]
+struct Names {
+    known: std::collections::HashMap<(Arch, i64), (String, Option<u32>)>,
+}
+
+impl Names {
+    fn of(&mut self, arch: Arch, nr: i64, policy: &EffectivePolicy) -> &(String, Option<u32>) {
+        self.known.entry((arch, nr)).or_insert_with(|| {
+            let name = u64::try_from(nr)
+                .ok()
+                .and_then(|n| table::name_of(arch, n))
+                .map_or_else(|| format!("syscall_{nr}"), str::to_owned);
+            let fixed = match policy.access(&name) {
+                Access::Conditional { .. } => None,
+                access => Some(errno_of(access.verdict(&[0; 6]), policy)),
+            };
+            (name, fixed)
+        })
+    }
+}
+
+/// The errno a call refused with `verdict` gets: the profile's errno for
+/// it, or its default errno where the two models part (never let it run).
+fn errno_of(verdict: crate::profile::Verdict, policy: &EffectivePolicy) -> u32 {
+    verdict.errno.or(policy.default.errno).unwrap_or(EPERM)
+}
+
+/// The syscall table of a call the kernel says came through `audit_arch`
+/// (`AUDIT_ARCH_*` of linux/audit.h: the ELF machine, with bits for 64-bit
+/// and little-endian), for the hosts this tool runs on. An x32 call comes
+/// as x86_64's, with its number's x32 bit set, as the kernel watch sees it.
+fn table_of(audit_arch: u32) -> Option<Arch> {
+    const LE: u32 = 0x4000_0000;
+    const BITS64: u32 = 0x8000_0000;
+    match audit_arch {
+        a if a == 62 | BITS64 | LE => Some(Arch::X86_64),
+        a if a == 3 | LE => Some(Arch::X86),
+        a if a == 183 | BITS64 | LE => Some(Arch::Aarch64),
+        a if a == 40 | LE => Some(Arch::Arm),
+        _ => None,
     }
 }
 
@@ -695,26 +896,27 @@ fn serve(
 /// once the answer is taken (a call whose thread died before is not).
 fn answer(
     fd: RawFd,
-    request: &ScmpNotifReq,
+    request: &libc::seccomp_notif,
     policy: &EffectivePolicy,
     host: Arch,
     answered: &Mutex<Answered>,
+    names: &mut Names,
 ) {
-    let arch = Arch::ALL
-        .iter()
-        .copied()
-        .find(|a| a.to_libseccomp() == Some(request.data.arch))
-        .unwrap_or(host);
-    let nr = i64::from(i32::from(request.data.syscall));
-    let name = u64::try_from(nr)
-        .ok()
-        .and_then(|n| table::name_of(arch, n))
-        .map_or_else(|| format!("syscall_{nr}"), str::to_owned);
-    let args = request.data.args;
-    let verdict = policy.verdict(&name, &args);
-    // The filter refused the call: the profile's errno for it, or its
-    // default errno where the two models part (never let it run).
-    let errno = verdict.errno.or(policy.default.errno).unwrap_or(EPERM);
+    let arch = table_of(request.data.arch).unwrap_or(host);
+    let nr = i64::from(request.data.nr);
+    // A compat call (i386 on x86_64) takes the low 32 bits of each
+    // register, which is all the filter compares for its table; the upper
+    // ones are whatever the 64-bit process left there. As the kernel
+    // watch reads them.
+    let mut args = request.data.args;
+    if arch != host && host.of_abi(profiler_common::Abi::Compat) == Some(arch) {
+        for arg in &mut args {
+            *arg &= 0xffff_ffff;
+        }
+    }
+    let (name, fixed) = names.of(arch, nr, policy);
+    // The filter refused the call: the profile's errno for it.
+    let errno = fixed.unwrap_or_else(|| errno_of(policy.verdict(name, &args), policy));
     // Read while the thread waits in the call, then checked to be still
     // the same call: the pid was not reused meanwhile. Only the first
     // refusal of a syscall names its caller: a call the program repeats
@@ -727,11 +929,9 @@ fn answer(
         .get(&(arch, nr))
         .is_some_and(|tally| tally.denial.first.is_some());
     let caller = if known { None } else { read_caller(tid) };
-    let values = captured_values(&name, &args, tid);
-    let still_there = !known && libseccomp::notify_id_valid(fd, request.id).is_ok();
-    let response =
-        ScmpNotifResp::new_error(request.id, -(errno as i32), ScmpNotifRespFlags::empty());
-    if response.respond(fd).is_err() {
+    let values = captured_values(name, &args, tid);
+    let still_there = !known && id_valid(fd, request.id);
+    if !respond(fd, request.id, errno) {
         return;
     }
     let mut answered = answered

@@ -79,8 +79,10 @@ pub enum Purpose {
         watch_loads: bool,
     },
     /// Watching for denials: on every syscall (the eBPF watch), or only
-    /// the rare events beside a seccomp listener, which finds the denials
-    /// itself (the profile refuses only with errnos: no kill to watch for).
+    /// the rare events beside a seccomp listener, which finds the errno
+    /// refusals itself: the kills (of a call from an architecture the
+    /// filter does not name, too) and traps are found at the SIGSYS the
+    /// filter sends, or at the killed thread's exit.
     WatchDenials { every_syscall: bool },
 }
 
@@ -151,13 +153,12 @@ pub fn load_object(
             maps::DENIED_VALUES,
             maps::RUNTIME_PROCESSES,
         ],
+        // Beside a listener, the kills and traps it is never handed are
+        // still counted here.
         Purpose::WatchDenials {
             every_syscall: false,
         } => &[
             maps::IN_SYSCALL,
-            maps::DENIALS,
-            maps::DENIAL_CAPTURE,
-            maps::DENIED_VALUES,
             maps::PROGRAMS,
             maps::RUNTIME_PROCESSES,
             maps::OUT_OF_RANGE,
@@ -187,12 +188,7 @@ pub fn load_object(
             [CaptureSpec::default(); CAPTURE_SPECS],
         ),
     };
-    let watch_kills = u32::from(
-        purpose
-            == Purpose::WatchDenials {
-                every_syscall: true,
-            },
-    );
+    let watch_kills = u32::from(matches!(purpose, Purpose::WatchDenials { .. }));
     // A recording needs the programs executed, not the process of each once
     // it is gone; enforcing names a denial by its process's program.
     let programs_by_exec = u32::from(matches!(purpose, Purpose::Record { .. }));

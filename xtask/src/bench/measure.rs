@@ -21,6 +21,9 @@ pub struct Sizes {
     /// redis-benchmark requests per test (SET, then GET).
     pub requests: u64,
     pub strace_requests: u64,
+    /// Refused sysinfo calls of `refused-loop` (each a round trip to the
+    /// tool under its seccomp listener).
+    pub refused_calls: u64,
     /// Start-up runs per configuration and round.
     pub startups: u32,
     /// Seconds of the soak (`soak` part).
@@ -37,6 +40,7 @@ impl Sizes {
                 strace_files: 1_000,
                 requests: 20_000,
                 strace_requests: 5_000,
+                refused_calls: 100_000,
                 startups: 5,
                 soak_seconds: 40,
             }
@@ -48,6 +52,7 @@ impl Sizes {
                 strace_files: 2_000,
                 requests: 50_000,
                 strace_requests: 10_000,
+                refused_calls: 500_000,
                 startups: 10,
                 soak_seconds: 300,
             }
@@ -67,6 +72,9 @@ pub enum Workload {
     FileIo,
     /// redis-server under redis-benchmark on 127.0.0.1: requests/s.
     Redis,
+    /// `refused-loop N`: sysinfo N times, each refused by the profile (or
+    /// the filter): ns per call, timed by the loop itself.
+    Refused,
     /// `/bin/true`: wall time from spawn to reaped, in ms.
     True,
     /// `start-time`: ms from spawn to the program's first instruction.
@@ -104,6 +112,18 @@ pub enum Run {
     /// The same with `--watch kernel`: the eBPF denial watch on every
     /// syscall of the command.
     EnforceKernelWatch(Policy),
+    /// The same with `--watch listener`: the seccomp listener, or no run
+    /// at all (the tool refuses rather than fall back to eBPF).
+    EnforceListener(Policy),
+    /// Not the workload: `handoff-loop` of as many round trips, two threads
+    /// of one process handing a byte back and forth through pipes (two
+    /// context switches each): the floor of a refused call under a seccomp
+    /// listener on this host.
+    HandOff,
+    /// The command under a seccomp filter that refuses sysinfo with EPERM
+    /// and allows the rest, installed by the benchmark right before exec:
+    /// what a refused call costs with no tool and no watch.
+    RefusingFilter,
     /// The command under a seccomp filter of one instruction that allows
     /// everything, installed by the benchmark right before exec: what any
     /// filter costs an allowed call (the kernel's per-filter cache of
@@ -180,6 +200,7 @@ impl fmt::Display for Case {
         let workload = match self.workload {
             Workload::Micro => "getppid-loop",
             Workload::Captured => "captured-loop",
+            Workload::Refused => "refused-loop",
             Workload::FileIo => "file-io",
             Workload::Redis => "redis",
             Workload::True => "/bin/true",
@@ -373,7 +394,7 @@ pub const BUSY_SHARE: f64 = 0.25;
 /// The unit of a workload's figure.
 pub fn unit(workload: Workload) -> &'static str {
     match workload {
-        Workload::Micro | Workload::Captured => "ns/call",
+        Workload::Micro | Workload::Captured | Workload::Refused => "ns/call",
         Workload::FileIo => "µs/file",
         Workload::Redis => "requests/s",
         Workload::True | Workload::StartTime => "ms",
@@ -405,6 +426,25 @@ pub fn run_label(run: Run) -> String {
         }
         Run::EnforceKernelWatch(Policy::Learned) => {
             "`syscall-profile enforce --watch kernel`, learned profile".to_owned()
+        }
+        Run::EnforceListener(Policy::None) => {
+            "`syscall-profile enforce --watch listener`, allow-all profile".to_owned()
+        }
+        Run::EnforceListener(Policy::DockerDefault) => {
+            "`syscall-profile enforce --watch listener`, Docker's default profile".to_owned()
+        }
+        Run::EnforceListener(Policy::Learned) => {
+            "`syscall-profile enforce --watch listener`, learned profile".to_owned()
+        }
+        Run::HandOff => {
+            "not `enforce`: two threads handing a byte back and forth through pipes, per round \
+             trip (`handoff-loop`: two context switches, the floor of any listener)"
+                .to_owned()
+        }
+        Run::RefusingFilter => {
+            "a seccomp filter alone, refusing sysinfo with EPERM (installed before exec; no \
+             tool, no watch)"
+                .to_owned()
         }
         Run::SeccompFilter => {
             "a seccomp filter alone, allowing everything (installed before exec; no tool, no \
@@ -505,6 +545,7 @@ pub fn learned_label(workload: Workload, container: bool) -> String {
     let name = match workload {
         Workload::Micro => "getppid-loop",
         Workload::Captured => "captured-loop",
+        Workload::Refused => "refused-loop (sysinfo taken out)",
         Workload::FileIo => "file-io",
         Workload::Redis => "redis-server",
         Workload::True => "/bin/true",

@@ -46,7 +46,10 @@ fn tool(run: Run) -> Tool {
         Run::Beside(_) => Tool::Empty,
         Run::Enforce(_)
         | Run::EnforceKernelWatch(_)
+        | Run::EnforceListener(_)
         | Run::SeccompFilter
+        | Run::RefusingFilter
+        | Run::HandOff
         | Run::Container(_)
         | Run::ContainerEnforce(_)
         | Run::Podman(_)
@@ -108,7 +111,7 @@ pub struct Report {
 fn fmt_value(value: f64, workload: Workload) -> String {
     match workload {
         Workload::Redis => format!("{value:.0}"),
-        Workload::Micro | Workload::Captured => format!("{value:.1}"),
+        Workload::Micro | Workload::Captured | Workload::Refused => format!("{value:.1}"),
         Workload::FileIo => format!("{value:.2}"),
         Workload::True | Workload::StartTime => format!("{value:.1}"),
     }
@@ -298,7 +301,10 @@ fn part_title(section: &Section) -> &'static str {
         Some(
             Run::Enforce(_)
             | Run::EnforceKernelWatch(_)
+            | Run::EnforceListener(_)
             | Run::SeccompFilter
+            | Run::RefusingFilter
+            | Run::HandOff
             | Run::Container(_)
             | Run::Podman(_)
             | Run::PodmanEnforce(_)
@@ -453,6 +459,34 @@ impl Reader<'_> {
                        minus that one (a filter's own cost is the same for every profile \
                        here: the kernel caches the syscalls a filter always allows and skips \
                        running it for them, but every syscall still takes seccomp's path)."
+                    .to_owned(),
+            },
+            Section {
+                short: "refused-loop under enforce",
+                title: format!(
+                    "refused-loop: {} raw sysinfo calls, each refused, ns per call",
+                    s.refused_calls
+                ),
+                workload: Refused,
+                baseline: RefusingFilter,
+                rows: vec![
+                    EnforceKernelWatch(Policy::Learned),
+                    EnforceListener(Policy::Learned),
+                    HandOff,
+                ],
+                note: "A refused call under each denial watch of a native `enforce`: the \
+                       loop's learned profile with sysinfo taken out (so every call falls to \
+                       its default action, EPERM; the loop checks that each one failed). The \
+                       baseline is a filter of four instructions refusing sysinfo, installed \
+                       by the benchmark itself: a refusal with no tool. Under `--watch \
+                       kernel` the kernel refuses the call and the eBPF programs on \
+                       `sys_enter` and `sys_exit` count it; under `--watch listener` each \
+                       refused call waits for the tool's answer: the caller hands the CPU to \
+                       the tool's listener thread and gets it back, two context switches, \
+                       whatever the tool does in between. The last row is not `enforce`: two \
+                       threads of one process handing a byte back and forth through pipes, as \
+                       many round trips, each two context switches: the floor of any \
+                       listener on this host."
                     .to_owned(),
             },
             Section {
@@ -1474,6 +1508,36 @@ impl Reader<'_> {
                 )
             }),
         ));
+        // A refused call: the listener's round trip, beside the kernel
+        // watch and the filter alone.
+        targets.push(Target::new(
+            "a refused call costs ≤ 5 µs under `enforce`'s seccomp listener (native, \
+             refused-loop, learned profile without sysinfo; end-to-end)",
+            m(Refused, EnforceListener(Policy::Learned)).map(|listener| {
+                let others = match (
+                    m(Refused, EnforceKernelWatch(Policy::Learned)),
+                    m(Refused, RefusingFilter),
+                ) {
+                    (Some(kernel), Some(filter)) => format!(
+                        "; under `--watch kernel` {:.2} µs, under the filter alone {:.2} µs",
+                        kernel / 1e3,
+                        filter / 1e3
+                    ),
+                    _ => String::new(),
+                };
+                let floor = m(Refused, HandOff).map_or(String::new(), |floor| {
+                    format!(
+                        "; two threads handing a byte back and forth take {:.2} µs a round trip \
+                         here, the floor of any listener",
+                        floor / 1e3
+                    )
+                });
+                (
+                    listener <= 5_000.0,
+                    format!("{:.2} µs a refused call{others}{floor}", listener / 1e3),
+                )
+            }),
+        ));
         targets.push(Target::new(
             "`enforce`'s denial watch adds ≤ 30 ns to an allowed call (container, getppid-loop, \
              learned profile, against plain `docker run` with it; end-to-end)",
@@ -2303,6 +2367,18 @@ mod tests {
                 &[150.0, 140.0, 190.0],
             ),
             (Micro, SeccompFilter, &[140.0, 138.0, 150.0]),
+            (Refused, RefusingFilter, &[1100.0, 1000.0, 1200.0]),
+            (
+                Refused,
+                EnforceKernelWatch(Policy::Learned),
+                &[1400.0, 1300.0, 1500.0],
+            ),
+            (
+                Refused,
+                EnforceListener(Policy::Learned),
+                &[7500.0, 7000.0, 8000.0],
+            ),
+            (Refused, HandOff, &[7300.0, 7200.0, 7400.0]),
             (Micro, Enforce(Policy::None), &[160.0, 155.0, 170.0]),
             (
                 Micro,
@@ -2555,6 +2631,10 @@ mod tests {
             "| `strace -f -c` | failed: `strace` failed (exit status: 1): no / pipe | | | | |",
             "| `syscall-profile record` | not measured | | | | |",
             "| getppid-loop | 3 | 20.0 MiB | 21.0 MiB |",
+            "| a seccomp filter alone, refusing sysinfo with EPERM (installed before exec; no \
+             tool, no watch) (baseline) | 1100.0 | 1000.0–1200.0 | 3 | 1.00 | +0.0 |",
+            "| `syscall-profile enforce --watch listener`, learned profile | 7500.0 | \
+             7000.0–8000.0 | 3 | 6.82 | +6400.0 |",
             "| *bpftrace, for comparison* | 2 | | 87.9 MiB |",
             "| record (native) | `IN_SYSCALL` | lru_hash | 4 | 8 | 65536 | 5175.8 KiB |",
             "| **record (native): all maps** | | | | | | **5475.8 KiB** |",
@@ -2647,7 +2727,17 @@ mod tests {
         assert!(md.contains("3 of 99 measurements started while others still used more"));
         assert!(md.contains("It could not be measured on this machine (attaching to fentry"));
         assert!(md.contains("- `syscall-profile: warning: a 'quoted' note`"));
-        assert_eq!(summary.lines().count(), 21, "{summary}");
+        assert_eq!(summary.lines().count(), 22, "{summary}");
+        assert!(
+            summary.contains(
+                "a refused call costs ≤ 5 µs under `enforce`'s seccomp listener (native, \
+                 refused-loop, learned profile without sysinfo; end-to-end): 7.50 µs a refused \
+                 call; under `--watch kernel` 1.40 µs, under the filter alone 1.10 µs; two \
+                 threads handing a byte back and forth take 7.30 µs a round trip here, the \
+                 floor of any listener"
+            ),
+            "{summary}"
+        );
         assert!(
             svg.contains("getppid-loop in podman, seccomp (vs unconfined)"),
             "{svg}"
@@ -2726,7 +2816,7 @@ mod tests {
         ] {
             assert!(!md.contains(absent), "{absent:?} in:\n{md}");
         }
-        assert_eq!(summary.matches("not measured").count(), 21, "{summary}");
+        assert_eq!(summary.matches("not measured").count(), 22, "{summary}");
         assert!(!svg.contains("(vs "), "{svg}");
     }
 

@@ -65,10 +65,13 @@ pub enum Part {
     /// A long recording of a steady load: does memory stay flat? (See
     /// `soak`.)
     Soak,
+    /// A refused call under each denial watch of a native `enforce`, beside
+    /// the filter alone.
+    Refusals,
 }
 
 impl Part {
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
         Part::Recording,
         Part::Others,
         Part::Enforcement,
@@ -76,6 +79,7 @@ impl Part {
         Part::Arguments,
         Part::BpfStats,
         Part::Soak,
+        Part::Refusals,
     ];
 }
 
@@ -89,6 +93,7 @@ impl fmt::Display for Part {
             Part::Arguments => "arguments",
             Part::BpfStats => "bpf-stats",
             Part::Soak => "soak",
+            Part::Refusals => "refusals",
         })
     }
 }
@@ -185,6 +190,14 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
                 // The recorder with no capture at all: what capture adds to
                 // the syscalls it does not capture.
                 add(Case::new(Micro, RecordNoCapture));
+            }
+            Part::Refusals => {
+                // The filter alone refusing, then each watch with the
+                // loop's learned profile (sysinfo taken out).
+                add(Case::new(Refused, RefusingFilter));
+                add(Case::new(Refused, EnforceKernelWatch(Policy::Learned)));
+                add(Case::new(Refused, EnforceListener(Policy::Learned)));
+                add(Case::new(Refused, HandOff));
             }
             // Measured apart, after the rounds (see `bpf_stats`).
             Part::BpfStats => {}
@@ -362,6 +375,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         "syscall-profile",
         "getppid-loop",
         "captured-loop",
+        "refused-loop",
+        "handoff-loop",
         "file-io",
         "start-time",
     ] {
@@ -437,7 +452,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
 
     // Learning runs: the learned profiles for enforcement and for the
     // profile sizes; they are the warm-up runs too.
-    bench.learn_all()?;
+    bench.learn_all(&plan.parts)?;
 
     // Whether the kernel can hook its seccomp refusal path: asked once.
     let probes = if plan
@@ -616,6 +631,11 @@ impl Bench {
                 args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
                 env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
             },
+            Workload::Refused => Job {
+                program: self.sample("refused-loop"),
+                args: vec![self.sizes.refused_calls.to_string()],
+                env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
+            },
             Workload::FileIo => Job {
                 program: self.sample("file-io"),
                 args: vec![size(self.sizes.files, self.sizes.strace_files)],
@@ -653,6 +673,14 @@ impl Bench {
                 unsafe { cmd.pre_exec(allow_everything) };
                 cmd
             }
+            // The same number of round trips between two threads.
+            Run::HandOff => Command::new(self.sample("handoff-loop")),
+            Run::RefusingFilter => {
+                let mut cmd = Command::new(&job.program);
+                // SAFETY: as above.
+                unsafe { cmd.pre_exec(refuse_sysinfo) };
+                cmd
+            }
             Run::Record | Run::RecordNoCapture => {
                 let mut cmd = Command::new(&self.recorder);
                 cmd.args(["record", "-q"]);
@@ -673,12 +701,18 @@ impl Bench {
                     .arg(&job.program);
                 cmd
             }
-            Run::Enforce(policy) | Run::EnforceKernelWatch(policy) => {
+            Run::Enforce(policy)
+            | Run::EnforceKernelWatch(policy)
+            | Run::EnforceListener(policy) => {
                 let mut cmd = Command::new(&self.recorder);
                 cmd.args(["enforce", "-q"]);
-                if matches!(run, Run::EnforceKernelWatch(_)) {
-                    cmd.args(["--watch", "kernel"]);
-                }
+                match run {
+                    Run::EnforceKernelWatch(_) => cmd.args(["--watch", "kernel"]),
+                    // Refused rather than run under the eBPF watch: a
+                    // figure of that row is the listener's.
+                    Run::EnforceListener(_) => cmd.args(["--watch", "listener"]),
+                    _ => &mut cmd,
+                };
                 cmd.arg("--profile")
                     .arg(self.policy_file(job_workload(job, self), policy, false)?)
                     .arg("--")
@@ -776,9 +810,13 @@ impl Bench {
             (Workload::Micro | Workload::FileIo, Run::Beside(neighbour)) => {
                 self.beside(neighbour, &tag).map(|v| vec![v])
             }
-            (workload @ (Workload::Micro | Workload::Captured | Workload::FileIo), run)
-                if !is_container(run) =>
-            {
+            (
+                workload @ (Workload::Micro
+                | Workload::Captured
+                | Workload::FileIo
+                | Workload::Refused),
+                run,
+            ) if !is_container(run) => {
                 let job = self.native_job(workload, run == Run::Strace);
                 let mut cmd = self.wrap(&job, run, &tag)?;
                 let rss = (run == Run::Record).then(|| learned_label(workload, false));
@@ -791,6 +829,9 @@ impl Bench {
                     .first()
                     .and_then(|a| a.parse().ok())
                     .context("the job has no size")?;
+                if workload == Workload::Refused && run != Run::HandOff {
+                    all_refused(&stderr, size)?;
+                }
                 parse_result(workload, &stderr, size).map(|v| vec![v])
             }
             (Workload::Micro, Run::Container(policy)) => {
@@ -1104,7 +1145,9 @@ impl Bench {
             let rss = (run == Run::Record).then_some("redis-server");
             let bpf = match run {
                 Run::Record => Some("record (native)"),
-                Run::Enforce(_) | Run::EnforceKernelWatch(_) => Some("enforce (native)"),
+                Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::EnforceListener(_) => {
+                    Some("enforce (native)")
+                }
                 _ => None,
             };
             let rps = self.serve(cmd, None, requests, Attach::None, rss, bpf, tag)?;
@@ -1432,9 +1475,48 @@ impl Bench {
         child::read_peak_rss(&out)
     }
 
+    /// refused-loop's profile: the loop recorded (its sysinfo calls run),
+    /// then sysinfo taken out, so that under it every call of the loop is
+    /// refused with the profile's default errno.
+    fn learn_refusing(&mut self) -> Result<()> {
+        let job = self.native_job(Workload::Refused, false);
+        let path = self.scratch.join("learned-Refused.json");
+        let mut cmd = Command::new(&self.recorder);
+        cmd.args(["record", "-q", "-o"])
+            .arg(&path)
+            .arg("--")
+            .arg(&job.program)
+            .arg("1");
+        eprintln!("xtask bench: learning: {}", display(&cmd));
+        let stderr = self.run_to_end(&mut cmd, None)?;
+        self.keep_notes(&stderr);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut profile: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let rules = profile["syscalls"]
+            .as_array_mut()
+            .context("the learned profile has no syscalls")?;
+        for rule in rules.iter_mut() {
+            if let Some(names) = rule["names"].as_array_mut() {
+                names.retain(|name| name != "sysinfo");
+            }
+        }
+        rules.retain(|rule| rule["names"].as_array().is_none_or(|n| !n.is_empty()));
+        fs::write(&path, serde_json::to_string_pretty(&profile)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.learned.insert((Workload::Refused, false), path);
+        Ok(())
+    }
+
     /// The learned profiles: each workload recorded once, natively and (the
     /// microbenchmark and the server) as a container.
-    fn learn_all(&mut self) -> Result<()> {
+    fn learn_all(&mut self, parts: &[Part]) -> Result<()> {
+        self.learn_refusing()?;
+        // The refusals need only the loop's own profile.
+        if parts.iter().all(|&part| part == Part::Refusals) {
+            return Ok(());
+        }
         for workload in [Workload::Micro, Workload::FileIo] {
             let job = self.native_job(workload, false);
             let path = self.scratch.join(format!("learned-{workload:?}.json"));
@@ -1731,6 +1813,8 @@ fn job_workload(job: &Job, bench: &Bench) -> Workload {
         Workload::Micro
     } else if job.program == bench.sample("captured-loop") {
         Workload::Captured
+    } else if job.program == bench.sample("refused-loop") {
+        Workload::Refused
     } else if job.program == bench.sample("file-io") {
         Workload::FileIo
     } else if job.program == Path::new(REDIS_SERVER) {
@@ -1818,10 +1902,28 @@ fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
+/// Every call of refused-loop was refused, as it printed (`refused=N`): a
+/// figure of calls that ran would not be a refusal's.
+fn all_refused(stderr: &str, size: f64) -> Result<()> {
+    let refused: Option<f64> = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("refused="))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    if refused != Some(size) {
+        bail!(
+            "refused-loop's calls were not all refused ({refused:?} of {size}): {}",
+            last_lines(stderr, 5)
+        );
+    }
+    Ok(())
+}
+
 /// The workload's figure from what it printed: ns per call, µs per file.
 fn parse_result(workload: Workload, stderr: &str, size: f64) -> Result<f64> {
     let key = match workload {
-        Workload::Micro | Workload::Captured => "ns_per_call=",
+        Workload::Micro | Workload::Captured | Workload::Refused => "ns_per_call=",
         Workload::FileIo => "elapsed_ns=",
         other => bail!("{other:?} prints no result"),
     };
@@ -2220,6 +2322,52 @@ fn syscalls_per_request(stats: &Path, requests: u64) -> Result<f64> {
         .and_then(serde_json::Value::as_u64)
         .with_context(|| format!("{}: no total_calls", stats.display()))?;
     Ok(total as f64 / (2 * requests) as f64)
+}
+
+/// Installs a seccomp filter that refuses sysinfo with EPERM and allows
+/// every other call (x86_64's number; this benchmark runs there), after
+/// no_new_privs: a refused call's cost with no tool. Runs between fork and
+/// exec.
+fn refuse_sysinfo() -> std::io::Result<()> {
+    let statement = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let mut program = [
+        // The syscall's number: offset 0 of struct seccomp_data.
+        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_sysinfo as u32,
+        },
+        statement(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: plain prctl calls; `fprog` points at `program`, which lives
+    // until they return.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Installs a seccomp filter of one instruction, "allow", on this process
