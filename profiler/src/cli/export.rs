@@ -139,10 +139,11 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
     };
     let exported = match &args.bundle {
         Some(dir) => {
-            let seccomp = oci::to_oci(&parsed.profile)?;
+            let (profile, said) = export::for_container(&parsed.profile);
+            let seccomp = oci::to_oci(&profile)?;
             export::Exported {
                 text: oci::into_bundle_config(dir, &seccomp)?,
-                notes: Vec::new(),
+                notes: said.into_iter().collect(),
             }
         }
         None => export::export(&parsed.profile, args.to, &options)?,

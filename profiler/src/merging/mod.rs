@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
+    export::runtime_tail::Origin,
     output::OutputError,
     profile::{Action, Arch, ArchMapEntry, Profile, ProfileError, SyscallRule},
 };
@@ -185,7 +186,13 @@ pub fn merge(inputs: &[Input<'_>]) -> Result<Profile, MergeError> {
         let mut names: Vec<&str> = inputs.iter().map(|i| i.name).collect();
         names.sort_unstable();
         names.dedup();
-        rule.comment = Some(format!("union of {}", names.join(", ")));
+        // Where the inputs were learned, as `record` tags it: an export
+        // for a container reads it (`export::runtime_tail`).
+        let origin = Origin::of_union(inputs.iter().map(|i| Origin::of(i.profile)));
+        rule.comment = Some(match origin.mark() {
+            Some(mark) => format!("union of {} {mark}", names.join(", ")),
+            None => format!("union of {}", names.join(", ")),
+        });
         syscalls.push(rule);
     }
     // The remaining rules, by syscall then by their JSON: a stable order.
