@@ -15,48 +15,12 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{require_root, run, stderr, stdout};
+use common::{allowed_names, require_root, run, stderr, stdout};
 use serde_json::{Value, json};
 
 /// The errno the OCI profile refuses unlisted calls with: ENOSYS, whose
 /// message ("Function not implemented") nothing else in the run prints.
 const ENOSYS: u32 = 38;
-
-/// What runc's and crun's own code still calls after installing the filter
-/// and before executing the workload (closing their pipes, checking
-/// /proc/self/fd, the exec fifo, Go's runtime): a profile learned from
-/// `docker run` holds these; one learned natively does not.
-const RUNTIME_TAIL: &[&str] = &[
-    "close",
-    "openat",
-    "fstat",
-    "fcntl",
-    "futex",
-    "nanosleep",
-    "sched_yield",
-    "rt_sigprocmask",
-    "sigaltstack",
-    "gettid",
-    "tgkill",
-    "madvise",
-    "mmap",
-    "munmap",
-    "clone",
-    "read",
-    "epoll_pwait",
-    "epoll_ctl",
-    "capget",
-    "capset",
-    "setgroups",
-    "setuid",
-    "setgid",
-    "setresuid",
-    "setresgid",
-    "fstatfs",
-    "statfs",
-    "getdents64",
-    "lseek",
-];
 
 fn write_profile(dir: &Path, name: &str, profile: &Value) -> PathBuf {
     let path = dir.join(name);
@@ -159,7 +123,6 @@ fn oci_bundle_enforced_by_runc_and_crun() {
         !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
         "{names:?}"
     );
-    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
     // A rule with an argument condition, which the runtimes must accept
     // (the workload never calls personality: it changes no verdict).
     profile["syscalls"].as_array_mut().unwrap().push(json!({
@@ -180,6 +143,24 @@ fn oci_bundle_enforced_by_runc_and_crun() {
         input.as_os_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Learned natively, it gets the runtime's own calls, said in a line,
+    // as rules of their own after the profile's.
+    let (tail, _) = shipped_runtime_tail();
+    let said = stderr(&out);
+    let added: Vec<&str> = said
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("syscall-profile: added the ")
+                .and_then(|l| l.split_once(" (the profile was learned natively): "))
+        })
+        .unwrap_or_else(|| panic!("{said}"))
+        .1
+        .split(' ')
+        .collect();
+    assert!(added.iter().all(|n| tail.iter().any(|t| t == n)), "{said}");
+    for needed in ["capset", "fstatfs", "getdents64", "setresuid"] {
+        assert!(added.contains(&needed), "{needed}: {said}");
+    }
     let after: Value =
         serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
     // The rest of the file is kept.
@@ -462,6 +443,12 @@ fn kubernetes_resources_validate_against_the_crd_schema() {
         .enumerate()
         .map(|(i, action)| {
             let mut rule = json!({"names": [format!("call{i}")], "action": action});
+            // Tagged as `record` tags a container's profile, which holds the
+            // runtime's own calls: the export adds none (this test is about
+            // the schema).
+            if i == 0 {
+                rule["comment"] = json!("[learned in a container]");
+            }
             if *action == "SCMP_ACT_ERRNO" || *action == "SCMP_ACT_TRACE" {
                 rule["errnoRet"] = json!(38);
             }
@@ -568,8 +555,33 @@ fn kubernetes_localhost_is_docker_json_with_the_snippet() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let written: Value = serde_json::from_str(&fs::read_to_string(&output).unwrap()).unwrap();
-    assert_eq!(written, profile);
+    // Where the profile was learned is unknown (no tag of `record`): the
+    // runtime's own calls are added as rules of their own, and said.
+    let rules = written["syscalls"].as_array().unwrap();
+    assert_eq!(rules[0], profile["syscalls"][0]);
+    let mut without_tail = written.clone();
+    without_tail["syscalls"] = json!([rules[0]]);
+    assert_eq!(without_tail, profile);
+    let (tail, _) = shipped_runtime_tail();
+    for rule in &rules[1..] {
+        assert!(
+            rule["comment"]
+                .as_str()
+                .is_some_and(|c| c.contains("runc and crun make themselves")),
+            "{rule}"
+        );
+        for name in rule["names"].as_array().unwrap() {
+            assert!(tail.iter().any(|t| t == name), "{name}");
+        }
+    }
     let err = stderr(&out);
+    assert!(
+        err.contains(
+            "calls runc and crun make after installing the filter (the profile does not say \
+             where it was learned; one recorded from a container run holds them already): "
+        ),
+        "{err}"
+    );
     assert!(err.contains("type: Localhost"), "{err}");
     assert!(err.contains("localhostProfile: profiles/web.json"), "{err}");
     assert!(
@@ -1368,12 +1380,13 @@ fn runtimes_and_engines_give_the_same_verdicts() {
             });
         }
     }
-    rules[0]["names"].as_array_mut().unwrap().extend(
-        RUNTIME_TAIL
-            .iter()
-            .filter(|n| **n != "clone")
-            .map(|n| json!(n)),
-    );
+    // Learned from `docker run`, it holds runc's own calls; crun makes
+    // others (its list is shipped): by name, as the profile was learned.
+    let (tail, _) = shipped_runtime_tail();
+    rules[0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .extend(tail.iter().filter(|n| *n != "clone").map(|n| json!(n)));
     rules.extend([
         json!({"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}),
         json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
@@ -1549,9 +1562,9 @@ fn record_echo_to(format: &str, output: &Path) -> String {
     fs::read_to_string(output).unwrap()
 }
 
-/// `record --to oci` writes the runtime spec's object directly: put into a
-/// bundle's `config.json` (with the runtime's own tail, which a native
-/// recording does not see), runc runs the workload under it, and the call
+/// `record --to oci` writes the runtime spec's object directly, with the
+/// runtime's own calls a native recording does not see: put into a
+/// bundle's `config.json` as it is, runc runs the workload under it, and the call
 /// the recording never saw (mkdir) is refused with the recorded profile's
 /// errno, EPERM.
 #[test]
@@ -1561,7 +1574,7 @@ fn record_to_oci_runs_in_a_runc_bundle() {
     need("runc", "runc");
     let dir = tempfile::tempdir().unwrap();
     let learned = record_echo_to("oci", &dir.path().join("learned-oci.json"));
-    let mut seccomp: Value = serde_json::from_str(&learned).unwrap();
+    let seccomp: Value = serde_json::from_str(&learned).unwrap();
     assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO", "{seccomp}");
     for docker_only in ["comment", "archMap"] {
         assert!(seccomp.get(docker_only).is_none(), "{seccomp}");
@@ -1572,12 +1585,11 @@ fn record_to_oci_runs_in_a_runc_bundle() {
             .is_some_and(|a| a.iter().any(|x| x == "SCMP_ARCH_X86_64")),
         "{seccomp}"
     );
-    let names = seccomp["syscalls"][0]["names"].as_array_mut().unwrap();
+    let names = allowed_names(&learned);
     assert!(
-        !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
+        !names.contains("mkdir") && !names.contains("mkdirat"),
         "{names:?}"
     );
-    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
     let bundle = bundle(dir.path());
     let path = bundle.join("config.json");
     let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();

@@ -296,6 +296,42 @@ mod tests {
         assert_eq!(Profile::parse(ab.to_json().as_bytes()).unwrap().profile, ab);
     }
 
+    /// Where `record` learned the inputs survives the merge, so that an
+    /// export for a container knows whether the runtime's calls are in it.
+    #[test]
+    fn the_tag_of_where_a_profile_was_learned_is_kept() {
+        use crate::export::runtime_tail::{CONTAINER_MARK, NATIVE_MARK};
+        let tagged = |names: &[&str], mark: &str| {
+            let mut p = allow(names);
+            p.syscalls[0].comment = Some(format!("syscalls observed while recording `x` {mark}"));
+            p
+        };
+        let (a, b) = (
+            tagged(&["read"], NATIVE_MARK),
+            tagged(&["write"], NATIVE_MARK),
+        );
+        let c = tagged(&["openat"], CONTAINER_MARK);
+        let input = |name, profile| Input { name, profile };
+        let comment = |inputs: &[Input<'_>]| merge(inputs).unwrap().syscalls[0].comment.clone();
+        assert_eq!(
+            comment(&[input("a", &a), input("b", &b)]).as_deref(),
+            Some("union of a, b [learned natively]")
+        );
+        assert_eq!(
+            comment(&[input("a", &a), input("c", &c)]).as_deref(),
+            Some("union of a, c [learned in a container]")
+        );
+        let merged = merge(&[input("a", &a), input("b", &b)]).unwrap();
+        let again = merge(&[input("m", &merged), input("c", &c)]).unwrap();
+        assert_eq!(Origin::of(&again), Origin::Container);
+        // An input of unknown origin makes the union's unknown.
+        let plain = allow(&["close"]);
+        assert_eq!(
+            comment(&[input("a", &a), input("p", &plain)]).as_deref(),
+            Some("union of a, p")
+        );
+    }
+
     #[test]
     fn unconditional_in_one_input_is_unconditional_in_the_result() {
         let conditional = parse(
