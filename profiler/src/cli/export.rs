@@ -15,7 +15,9 @@ use crate::{
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit status: 0 when the profile was written, 2 otherwise.")]
 pub struct ExportArgs {
-    /// The consumer to write the profile for.
+    /// The consumer to write the profile for. For a container (all but
+    /// systemd), a profile not learned in a container gets the calls runc
+    /// and crun make after installing the filter (said).
     #[arg(long = "to", value_name = "FORMAT", value_enum)]
     pub to: Format,
 
