@@ -15,48 +15,12 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{require_root, run, stderr, stdout};
+use common::{allowed_names, require_root, run, stderr, stdout};
 use serde_json::{Value, json};
 
 /// The errno the OCI profile refuses unlisted calls with: ENOSYS, whose
 /// message ("Function not implemented") nothing else in the run prints.
 const ENOSYS: u32 = 38;
-
-/// What runc's and crun's own code still calls after installing the filter
-/// and before executing the workload (closing their pipes, checking
-/// /proc/self/fd, the exec fifo, Go's runtime): a profile learned from
-/// `docker run` holds these; one learned natively does not.
-const RUNTIME_TAIL: &[&str] = &[
-    "close",
-    "openat",
-    "fstat",
-    "fcntl",
-    "futex",
-    "nanosleep",
-    "sched_yield",
-    "rt_sigprocmask",
-    "sigaltstack",
-    "gettid",
-    "tgkill",
-    "madvise",
-    "mmap",
-    "munmap",
-    "clone",
-    "read",
-    "epoll_pwait",
-    "epoll_ctl",
-    "capget",
-    "capset",
-    "setgroups",
-    "setuid",
-    "setgid",
-    "setresuid",
-    "setresgid",
-    "fstatfs",
-    "statfs",
-    "getdents64",
-    "lseek",
-];
 
 fn write_profile(dir: &Path, name: &str, profile: &Value) -> PathBuf {
     let path = dir.join(name);
@@ -159,7 +123,6 @@ fn oci_bundle_enforced_by_runc_and_crun() {
         !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
         "{names:?}"
     );
-    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
     // A rule with an argument condition, which the runtimes must accept
     // (the workload never calls personality: it changes no verdict).
     profile["syscalls"].as_array_mut().unwrap().push(json!({
@@ -180,6 +143,24 @@ fn oci_bundle_enforced_by_runc_and_crun() {
         input.as_os_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Learned natively, it gets the runtime's own calls, said in a line,
+    // as rules of their own after the profile's.
+    let (tail, _) = shipped_runtime_tail();
+    let said = stderr(&out);
+    let added: Vec<&str> = said
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("syscall-profile: added the ")
+                .and_then(|l| l.split_once(" (the profile was learned natively): "))
+        })
+        .unwrap_or_else(|| panic!("{said}"))
+        .1
+        .split(' ')
+        .collect();
+    assert!(added.iter().all(|n| tail.iter().any(|t| t == n)), "{said}");
+    for needed in ["capset", "fstatfs", "getdents64", "setresuid"] {
+        assert!(added.contains(&needed), "{needed}: {said}");
+    }
     let after: Value =
         serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
     // The rest of the file is kept.
@@ -462,6 +443,12 @@ fn kubernetes_resources_validate_against_the_crd_schema() {
         .enumerate()
         .map(|(i, action)| {
             let mut rule = json!({"names": [format!("call{i}")], "action": action});
+            // Tagged as `record` tags a container's profile, which holds the
+            // runtime's own calls: the export adds none (this test is about
+            // the schema).
+            if i == 0 {
+                rule["comment"] = json!("[learned in a container]");
+            }
             if *action == "SCMP_ACT_ERRNO" || *action == "SCMP_ACT_TRACE" {
                 rule["errnoRet"] = json!(38);
             }
@@ -568,8 +555,33 @@ fn kubernetes_localhost_is_docker_json_with_the_snippet() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let written: Value = serde_json::from_str(&fs::read_to_string(&output).unwrap()).unwrap();
-    assert_eq!(written, profile);
+    // Where the profile was learned is unknown (no tag of `record`): the
+    // runtime's own calls are added as rules of their own, and said.
+    let rules = written["syscalls"].as_array().unwrap();
+    assert_eq!(rules[0], profile["syscalls"][0]);
+    let mut without_tail = written.clone();
+    without_tail["syscalls"] = json!([rules[0]]);
+    assert_eq!(without_tail, profile);
+    let (tail, _) = shipped_runtime_tail();
+    for rule in &rules[1..] {
+        assert!(
+            rule["comment"]
+                .as_str()
+                .is_some_and(|c| c.contains("runc and crun make themselves")),
+            "{rule}"
+        );
+        for name in rule["names"].as_array().unwrap() {
+            assert!(tail.iter().any(|t| t == name), "{name}");
+        }
+    }
     let err = stderr(&out);
+    assert!(
+        err.contains(
+            "calls runc and crun make after installing the filter (the profile does not say \
+             where it was learned; one recorded from a container run holds them already): "
+        ),
+        "{err}"
+    );
     assert!(err.contains("type: Localhost"), "{err}");
     assert!(err.contains("localhostProfile: profiles/web.json"), "{err}");
     assert!(
@@ -1368,12 +1380,13 @@ fn runtimes_and_engines_give_the_same_verdicts() {
             });
         }
     }
-    rules[0]["names"].as_array_mut().unwrap().extend(
-        RUNTIME_TAIL
-            .iter()
-            .filter(|n| **n != "clone")
-            .map(|n| json!(n)),
-    );
+    // Learned from `docker run`, it holds runc's own calls; crun makes
+    // others (its list is shipped): by name, as the profile was learned.
+    let (tail, _) = shipped_runtime_tail();
+    rules[0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .extend(tail.iter().filter(|n| *n != "clone").map(|n| json!(n)));
     rules.extend([
         json!({"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}),
         json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
@@ -1549,9 +1562,9 @@ fn record_echo_to(format: &str, output: &Path) -> String {
     fs::read_to_string(output).unwrap()
 }
 
-/// `record --to oci` writes the runtime spec's object directly: put into a
-/// bundle's `config.json` (with the runtime's own tail, which a native
-/// recording does not see), runc runs the workload under it, and the call
+/// `record --to oci` writes the runtime spec's object directly, with the
+/// runtime's own calls a native recording does not see: put into a
+/// bundle's `config.json` as it is, runc runs the workload under it, and the call
 /// the recording never saw (mkdir) is refused with the recorded profile's
 /// errno, EPERM.
 #[test]
@@ -1561,7 +1574,7 @@ fn record_to_oci_runs_in_a_runc_bundle() {
     need("runc", "runc");
     let dir = tempfile::tempdir().unwrap();
     let learned = record_echo_to("oci", &dir.path().join("learned-oci.json"));
-    let mut seccomp: Value = serde_json::from_str(&learned).unwrap();
+    let seccomp: Value = serde_json::from_str(&learned).unwrap();
     assert_eq!(seccomp["defaultAction"], "SCMP_ACT_ERRNO", "{seccomp}");
     for docker_only in ["comment", "archMap"] {
         assert!(seccomp.get(docker_only).is_none(), "{seccomp}");
@@ -1572,12 +1585,11 @@ fn record_to_oci_runs_in_a_runc_bundle() {
             .is_some_and(|a| a.iter().any(|x| x == "SCMP_ARCH_X86_64")),
         "{seccomp}"
     );
-    let names = seccomp["syscalls"][0]["names"].as_array_mut().unwrap();
+    let names = allowed_names(&learned);
     assert!(
-        !names.iter().any(|n| n == "mkdir" || n == "mkdirat"),
+        !names.contains("mkdir") && !names.contains("mkdirat"),
         "{names:?}"
     );
-    names.extend(RUNTIME_TAIL.iter().map(|n| json!(n)));
     let bundle = bundle(dir.path());
     let path = bundle.join("config.json");
     let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
@@ -1879,4 +1891,600 @@ fn kubernetes_names_are_checked_before_anything_happens() {
         ]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
     }
+}
+
+/// The shipped list of the calls runc and crun make after installing the
+/// filter (`profiler/data/runtime-tail.json`): names, and per syscall whose
+/// arguments are checked, the value tuples.
+fn shipped_runtime_tail() -> (Vec<String>, BTreeMap<String, Vec<Vec<u64>>>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/runtime-tail.json");
+    let tail: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let names = tail["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect();
+    let arguments = serde_json::from_value(tail["arguments"].clone()).unwrap();
+    (names, arguments)
+}
+
+/// The shipped runtime tail holds every call runc and crun made after
+/// installing the filter in real runs, as the tool records that phase
+/// (`--stats` runtime_syscalls and runtime_arguments, without the base
+/// sets): containers started by dockerd (runc without no_new_privs, whose
+/// tail is the longest), podman with runc and with crun, and containerd's
+/// `ctr run` (runc with no_new_privs), several times each since runc's Go
+/// runtime varies. A value of a checked syscall must be one the list gives
+/// (clone and mmap by the bits their conditions look at: namespace flags,
+/// PROT_EXEC).
+#[test]
+fn runtime_tail_holds_what_runc_and_crun_make() {
+    require_root();
+    let _hierarchies = hierarchies();
+    let (names, arguments) = shipped_runtime_tail();
+    let dir = tempfile::tempdir().unwrap();
+    let containerd =
+        std::env::var("SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS").unwrap_or_else(|_| {
+            panic!(
+                "SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS is not set: run it with `cargo xtask test`"
+            )
+        });
+    let crun = |mut words: Vec<String>| {
+        for word in &mut words {
+            if word == "--runtime=runc" {
+                *word = "--runtime=crun".to_owned();
+            }
+        }
+        words
+    };
+    let variants: Vec<(&str, Vec<String>)> = vec![
+        (
+            "docker (runc)",
+            common::docker_run(&[common::TEST_IMAGE, "true"]),
+        ),
+        (
+            "podman (runc)",
+            common::podman_run(&[common::TEST_IMAGE, "true"]),
+        ),
+        (
+            "podman (crun)",
+            crun(common::podman_run(&[common::TEST_IMAGE, "true"])),
+        ),
+        (
+            "ctr (runc)",
+            ["ctr", "-a", &containerd, "run", "--rm"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain([
+                    format!("docker.io/library/{}", common::TEST_IMAGE),
+                    format!("spx-tail-{}", std::process::id()),
+                    "true".to_owned(),
+                ])
+                .collect(),
+        ),
+    ];
+    // Bits the conditions of these syscalls look at.
+    let looked_at = |name: &str| match name {
+        "clone" => 0x7E02_0000u64,
+        "mmap" => 0x4,
+        _ => u64::MAX,
+    };
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut beyond = Vec::new();
+    for (what, words) in &variants {
+        for round in 0..4 {
+            let stats = dir.path().join("stats.json");
+            let quoted: Vec<String> = words
+                .iter()
+                .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+                .collect();
+            let script = format!(
+                "mkdir -p {dir}/hugetlb && mount -t cgroup -o hugetlb none {dir}/hugetlb || exit 99
+                 exec timeout 120 {profiler} record -q --no-coverage --no-runtime-base --stats \
+                 {stats} -o {dir}/profile.json -- {command}",
+                dir = dir.path().display(),
+                profiler = common::profiler().display(),
+                stats = stats.display(),
+                command = quoted.join(" "),
+            );
+            let out = Command::new("unshare")
+                .args(["-m", "--propagation", "private", "sh", "-c", &script])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(&out));
+            let stats: Value = serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+            let runtime = stats["runtime_syscalls"].as_array().unwrap();
+            assert!(
+                runtime.iter().any(|c| c["name"] == "execve"),
+                "{what}: no runtime phase recorded: {stats}"
+            );
+            for call in runtime {
+                let name = call["name"].as_str().unwrap().to_owned();
+                seen.entry(name.clone())
+                    .or_default()
+                    .push(format!("{what} #{round}"));
+                if !names.contains(&name) {
+                    beyond.push(format!("{name} ({what}, run {round})"));
+                }
+            }
+            for entry in stats["runtime_arguments"].as_array().unwrap() {
+                let name = entry["name"].as_str().unwrap();
+                let mask = looked_at(name);
+                let shipped: Vec<Vec<u64>> = arguments
+                    .get(name)
+                    .map(|tuples| {
+                        tuples
+                            .iter()
+                            .map(|t| t.iter().map(|v| v & mask).collect())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for values in entry["values"].as_array().unwrap() {
+                    let tuple: Vec<u64> = values["raw"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| {
+                            let text = v.as_str().unwrap().trim_start_matches("0x");
+                            u64::from_str_radix(text, 16).unwrap() & mask
+                        })
+                        .collect();
+                    if !shipped.contains(&tuple) {
+                        beyond.push(format!(
+                            "{name} {:?} ({what}, run {round})",
+                            values["symbols"]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("runtime phase, by syscall: {seen:?}");
+    assert!(
+        beyond.is_empty(),
+        "made by the runtime after the filter, not in data/runtime-tail.json: {beyond:?}"
+    );
+}
+
+/// A root file system of the host's programs: its /usr and /etc bound
+/// read-only (with Debian's /bin, /lib, /lib64 and /sbin links into /usr),
+/// `work` bound writable at /work, a tmpfs at /tmp. For `runc spec`'s
+/// bundle (as mounts of config.json) and for `ctr run --rootfs` (as
+/// --mount options), both without no_new_privs, as Docker and the kubelet
+/// run a container by default.
+struct HostRootfs {
+    rootfs: PathBuf,
+    work: PathBuf,
+}
+
+impl HostRootfs {
+    fn new(dir: &Path, work: &Path) -> HostRootfs {
+        let rootfs = dir.join("host-rootfs");
+        for sub in ["usr", "etc", "work", "tmp", "proc", "dev", "sys"] {
+            fs::create_dir_all(rootfs.join(sub)).unwrap();
+        }
+        for (link, to) in [
+            ("bin", "usr/bin"),
+            ("lib", "usr/lib"),
+            ("lib64", "usr/lib64"),
+            ("sbin", "usr/sbin"),
+        ] {
+            std::os::unix::fs::symlink(to, rootfs.join(link)).unwrap();
+        }
+        HostRootfs {
+            rootfs,
+            work: work.to_owned(),
+        }
+    }
+
+    /// (source, destination, read-only) of each bind.
+    fn binds(&self) -> Vec<(String, &'static str, bool)> {
+        vec![
+            ("/usr".to_owned(), "/usr", true),
+            ("/etc".to_owned(), "/etc", true),
+            (self.work.display().to_string(), "/work", false),
+        ]
+    }
+
+    /// A `runc spec` bundle over this root that runs `args` in /work.
+    fn bundle(&self, dir: &Path, args: &[&str]) -> PathBuf {
+        let bundle = dir.join("host-bundle");
+        fs::create_dir_all(&bundle).unwrap();
+        let out = Command::new("runc")
+            .arg("spec")
+            .current_dir(&bundle)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "runc spec: {}", stderr(&out));
+        let path = bundle.join("config.json");
+        let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        config["root"] = json!({"path": self.rootfs, "readonly": true});
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(args);
+        config["process"]["cwd"] = json!("/work");
+        // As Docker and the kubelet (allowPrivilegeEscalation unset) run a
+        // container: runc then installs the filter before setting the
+        // capabilities and user, and makes more calls under it.
+        config["process"]["noNewPrivileges"] = json!(false);
+        let mounts = config["mounts"].as_array_mut().unwrap();
+        for (source, destination, readonly) in self.binds() {
+            let mode = if readonly { "ro" } else { "rw" };
+            mounts.push(
+                json!({"destination": destination, "type": "bind", "source": source,
+                               "options": ["rbind", mode]}),
+            );
+        }
+        mounts.push(
+            json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                           "options": ["nosuid", "nodev", "mode=1777"]}),
+        );
+        fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+        bundle
+    }
+
+    /// `ctr run` over this root, as the kubelet has containerd run a pod's
+    /// container with a Localhost profile: containerd's own seccomp loader
+    /// reads `profile`.
+    fn ctr_run(&self, profile: &Path, id: &str, args: &[&str]) -> Output {
+        let address =
+            std::env::var("SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS").unwrap_or_else(|_| {
+                panic!(
+                    "SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS is not set: the containerd part \
+                     needs the containerd `cargo xtask test` starts"
+                )
+            });
+        let mut command = Command::new("timeout");
+        // --allow-new-privs: the kubelet's default (allowPrivilegeEscalation
+        // unset), where runc installs the filter earliest.
+        command.args([
+            "120",
+            "ctr",
+            "-a",
+            &address,
+            "run",
+            "--rm",
+            "--allow-new-privs",
+            "--cwd",
+            "/work",
+        ]);
+        for (source, destination, readonly) in self.binds() {
+            let mode = if readonly { "ro" } else { "rw" };
+            command.arg("--mount").arg(format!(
+                "type=bind,src={source},dst={destination},options=rbind:{mode}"
+            ));
+        }
+        command
+            .args([
+                "--mount",
+                "type=tmpfs,src=tmpfs,dst=/tmp,options=nosuid:nodev:mode=1777",
+            ])
+            .args(["--seccomp", "--seccomp-profile"])
+            .arg(profile)
+            .arg("--rootfs")
+            .arg(&self.rootfs)
+            .arg(id)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+/// The JSON file the Security Profiles Operator writes on the node for a
+/// `SeccompProfile` (its spec, which is the runtime's seccomp format,
+/// without the operator's own fields), from what `export --to kubernetes`
+/// wrote.
+fn operator_node_file(yaml: &str, path: &Path) {
+    let resource = yaml_1_1_load(yaml);
+    assert_eq!(resource["kind"], "SeccompProfile", "{yaml}");
+    let mut spec = resource["spec"].clone();
+    let spec_object = spec.as_object_mut().unwrap();
+    for operator_only in ["baseProfileName", "disabled"] {
+        spec_object.remove(operator_only);
+    }
+    fs::write(path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+}
+
+/// What a native recording of a workload must do in a container: record
+/// `record_args` (in a fresh work directory after `prepare`) with the
+/// default options, then run `run_args` in /work (after `reset`) in a
+/// runc bundle under `export --to oci` and under containerd with the
+/// Security Profiles Operator's file of `export --to kubernetes`; returns
+/// both runs' outputs and the two exports' standard error.
+struct AsIs<'a> {
+    record_args: &'a [&'a str],
+    run_args: &'a [&'a str],
+    prepare: &'a dyn Fn(&Path),
+    reset: &'a dyn Fn(&Path),
+}
+
+struct AsIsRun {
+    runc: Output,
+    containerd: Output,
+    export_notes: String,
+}
+
+fn learned_natively_runs_as_is(dir: &Path, what: &str, case: &AsIs<'_>) -> AsIsRun {
+    let work = dir.join("work");
+    fs::create_dir_all(&work).unwrap();
+    (case.prepare)(&work);
+    let learned = dir.join("learned.json");
+    let recorded = Command::new(common::profiler())
+        .args(["record", "-q", "-o"])
+        .arg(&learned)
+        .arg("--")
+        .args(case.record_args)
+        .current_dir(&work)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        recorded.status.code(),
+        Some(0),
+        "{what}: {}",
+        stderr(&recorded)
+    );
+    let host = HostRootfs::new(dir, &work);
+
+    // OCI: runc from a bundle.
+    let bundle = host.bundle(dir, case.run_args);
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "oci".as_ref(),
+        "--bundle".as_ref(),
+        bundle.as_os_str(),
+        learned.as_os_str(),
+    ]);
+    assert_eq!(
+        exported.status.code(),
+        Some(0),
+        "{what}: {}",
+        stderr(&exported)
+    );
+    let mut export_notes = stderr(&exported);
+    (case.reset)(&work);
+    let id = format!("spx-asis-{what}-{}", std::process::id());
+    let runc = run_bundle("runc", dir, &bundle, &id);
+
+    // Kubernetes: the operator's file on the node, read by containerd.
+    let yaml_path = dir.join("learned.yaml");
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "kubernetes".as_ref(),
+        "-o".as_ref(),
+        yaml_path.as_os_str(),
+        learned.as_os_str(),
+    ]);
+    assert_eq!(
+        exported.status.code(),
+        Some(0),
+        "{what}: {}",
+        stderr(&exported)
+    );
+    export_notes.push_str(&stderr(&exported));
+    let node_file = dir.join("operator-node.json");
+    operator_node_file(&fs::read_to_string(&yaml_path).unwrap(), &node_file);
+    (case.reset)(&work);
+    let containerd = host.ctr_run(&node_file, &format!("{id}-ctr"), case.run_args);
+    AsIsRun {
+        runc,
+        containerd,
+        export_notes,
+    }
+}
+
+/// Both exports said they added the runtime's calls, as learned natively.
+fn said_the_runtime_tail_was_added(notes: &str) {
+    let said: Vec<&str> = notes
+        .lines()
+        .filter(|l| {
+            l.starts_with("syscall-profile: added the ")
+                && l.contains(
+                    " calls runc and crun make after installing the filter (the profile was \
+                     learned natively): ",
+                )
+        })
+        .collect();
+    assert_eq!(said.len(), 2, "{notes}");
+}
+
+const THREADS_C: &str = r#"
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void *work(void *arg) {
+    (void)arg;
+    FILE *f = fopen("out.txt", "w");
+    if (!f) return (void *)1;
+    fputs("written by a thread\n", f);
+    return fclose(f) ? (void *)1 : NULL;
+}
+
+int main(int argc, char **argv) {
+    pthread_t thread;
+    void *failed;
+    if (pthread_create(&thread, NULL, work, NULL) || pthread_join(thread, &failed) || failed) {
+        perror("thread");
+        return 1;
+    }
+    char line[64];
+    FILE *f = fopen("out.txt", "r");
+    if (!f || !fgets(line, sizeof line, f)) return 1;
+    fputs(line, stdout);
+    if (argc > 1 && strcmp(argv[1], "mkdir") == 0) {
+        if (mkdir("made", 0755)) printf("mkdir: %s\n", strerror(errno));
+        else puts("mkdir: made");
+    }
+    return 0;
+}
+"#;
+
+/// A threaded C program (pthread_create, a file written by the thread),
+/// recorded natively with the default options, runs as exported (no
+/// --widen, nothing added by hand) under runc from `export --to oci` and
+/// under containerd from the operator's file of `export --to kubernetes`;
+/// the export says it added the runtime's own calls. mkdir, which the
+/// recording never made, is refused by the kernel with EPERM under both,
+/// and made without the filter. Before, runc and containerd could not
+/// start the container under the exported profile.
+#[test]
+fn learned_threaded_c_program_runs_as_is_under_runc_and_containerd() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("runc", "runc");
+    need("gcc", "gcc");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir_all(&work).unwrap();
+    fs::write(work.join("threads.c"), THREADS_C).unwrap();
+    let out = Command::new("gcc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(work.join("threads"))
+        .arg(work.join("threads.c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gcc: {}", stderr(&out));
+    let reset = |work: &Path| {
+        let _ = fs::remove_file(work.join("out.txt"));
+        let _ = fs::remove_dir(work.join("made"));
+    };
+    let ran = learned_natively_runs_as_is(
+        dir.path(),
+        "threads",
+        &AsIs {
+            record_args: &["./threads"],
+            run_args: &["/work/threads", "mkdir"],
+            prepare: &|_| {},
+            reset: &reset,
+        },
+    );
+    let expected = "written by a thread\nmkdir: Operation not permitted\n";
+    assert_eq!(stdout(&ran.runc), expected, "runc: {}", stderr(&ran.runc));
+    assert_eq!(
+        stdout(&ran.containerd),
+        expected,
+        "containerd: {}",
+        stderr(&ran.containerd)
+    );
+    said_the_runtime_tail_was_added(&ran.export_notes);
+    assert!(!work.join("made").exists());
+
+    // The control: the same bundle without the filter makes the directory.
+    let path = dir.path().join("host-bundle/config.json");
+    let mut config: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["linux"].as_object_mut().unwrap().remove("seccomp");
+    fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    reset(&work);
+    let id = format!("spx-asis-control-{}", std::process::id());
+    let out = run_bundle("runc", dir.path(), &dir.path().join("host-bundle"), &id);
+    assert_eq!(
+        stdout(&out),
+        "written by a thread\nmkdir: made\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// sqlite3 in WAL mode and in its default (rollback journal) mode, each
+/// recorded natively with the default options, runs as exported under
+/// runc (`export --to oci`) and containerd (the operator's file of `export
+/// --to kubernetes`), its database in the writable /work. Before, neither
+/// runtime could start the container.
+#[test]
+fn learned_sqlite3_runs_as_is_under_runc_and_containerd() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("runc", "runc");
+    need("sqlite3", "sqlite3");
+    for (mode, sql, expected) in [
+        (
+            "wal",
+            "PRAGMA journal_mode=WAL; create table t(x); insert into t values(1); select * from t;",
+            "wal\n1\n",
+        ),
+        (
+            "rollback",
+            "create table t(x); insert into t values(1); select * from t;",
+            "1\n",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let reset = |work: &Path| {
+            for file in ["db", "db-wal", "db-shm", "db-journal"] {
+                let _ = fs::remove_file(work.join(file));
+            }
+        };
+        let ran = learned_natively_runs_as_is(
+            dir.path(),
+            &format!("sqlite-{mode}"),
+            &AsIs {
+                record_args: &["/usr/bin/sqlite3", "db", sql],
+                run_args: &["/usr/bin/sqlite3", "db", sql],
+                prepare: &|_| {},
+                reset: &reset,
+            },
+        );
+        assert_eq!(
+            stdout(&ran.runc),
+            expected,
+            "{mode}: runc: {}",
+            stderr(&ran.runc)
+        );
+        assert_eq!(
+            stdout(&ran.containerd),
+            expected,
+            "{mode}: containerd: {}",
+            stderr(&ran.containerd)
+        );
+        said_the_runtime_tail_was_added(&ran.export_notes);
+    }
+}
+
+/// A JVM program (a single-file source launch whose thread prints a line),
+/// recorded natively with the default options, runs as exported under runc
+/// (`export --to oci`) and containerd (the operator's file of `export --to
+/// kubernetes`). Before, neither runtime could start the container.
+#[test]
+fn learned_jvm_program_runs_as_is_under_runc_and_containerd() {
+    require_root();
+    let _hierarchies = hierarchies();
+    need("runc", "runc");
+    need("java", "openjdk-17-jre-headless");
+    let java = fs::canonicalize("/usr/bin/java").unwrap();
+    let java_text = java.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ran = learned_natively_runs_as_is(
+        dir.path(),
+        "jvm",
+        &AsIs {
+            record_args: &[java_text, "Hello.java"],
+            run_args: &[java_text, "Hello.java"],
+            prepare: &|work| {
+                fs::write(
+                    work.join("Hello.java"),
+                    "public class Hello { public static void main(String[] a) throws Exception { \
+                     Thread t = new Thread(() -> System.out.println(\"hello from a thread\")); \
+                     t.start(); t.join(); } }\n",
+                )
+                .unwrap();
+            },
+            reset: &|_| {},
+        },
+    );
+    let expected = "hello from a thread\n";
+    assert_eq!(stdout(&ran.runc), expected, "runc: {}", stderr(&ran.runc));
+    assert_eq!(
+        stdout(&ran.containerd),
+        expected,
+        "containerd: {}",
+        stderr(&ran.containerd)
+    );
+    said_the_runtime_tail_was_added(&ran.export_notes);
 }

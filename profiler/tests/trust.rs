@@ -361,7 +361,7 @@ fn huge_duration_is_refused() {
 }
 
 /// Environment values and secret options never reach the profile or the
-/// stats; `--comment` sets the comment.
+/// stats; `--comment` sets the comment (tagged with where it was learned).
 #[test]
 fn secrets_stay_out_of_written_files() {
     require_root();
@@ -402,8 +402,9 @@ fn secrets_stay_out_of_written_files() {
     ]);
     assert!(output.status.success());
     let text = fs::read_to_string(&profile).unwrap();
+    // Followed by the tag of where it was learned, which exports read.
     assert!(
-        text.contains("\"comment\": \"web frontend, release 7\""),
+        text.contains("\"comment\": \"web frontend, release 7 [learned natively]\""),
         "{text}"
     );
 }

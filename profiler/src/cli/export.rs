@@ -15,7 +15,9 @@ use crate::{
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit status: 0 when the profile was written, 2 otherwise.")]
 pub struct ExportArgs {
-    /// The consumer to write the profile for.
+    /// The consumer to write the profile for. For a container (all but
+    /// systemd), a profile not learned in a container gets the calls runc
+    /// and crun make after installing the filter (said).
     #[arg(long = "to", value_name = "FORMAT", value_enum)]
     pub to: Format,
 
@@ -139,10 +141,11 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
     };
     let exported = match &args.bundle {
         Some(dir) => {
-            let seccomp = oci::to_oci(&parsed.profile)?;
+            let (profile, said) = export::for_container(&parsed.profile);
+            let seccomp = oci::to_oci(&profile)?;
             export::Exported {
                 text: oci::into_bundle_config(dir, &seccomp)?,
-                notes: Vec::new(),
+                notes: said.into_iter().collect(),
             }
         }
         None => export::export(&parsed.profile, args.to, &options)?,

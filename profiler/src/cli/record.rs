@@ -79,7 +79,9 @@ pub struct RecordArgs {
     user: Option<RunAs>,
 
     /// The profile's comment (default: the recorded command line, with
-    /// environment values and secrets taken out).
+    /// environment values and secrets taken out), followed by where it was
+    /// learned: [learned natively] or [learned in a container], which an
+    /// export for a container reads.
     #[arg(long, value_name = "TEXT")]
     comment: Option<String>,
 

@@ -7,6 +7,7 @@
 
 pub mod kubernetes;
 pub mod oci;
+pub mod runtime_tail;
 pub mod systemd;
 pub mod yaml;
 
@@ -137,28 +138,55 @@ impl Within {
     }
 }
 
+impl Format {
+    /// Whether the target runs the profile in a container, whose runtime
+    /// (runc, crun) makes calls of its own under the filter.
+    pub fn is_container(self) -> bool {
+        !matches!(self, Format::Systemd)
+    }
+}
+
+/// `profile` as a container runtime must get it: a profile learned
+/// natively, or of unknown origin, with the calls runc and crun make after
+/// installing the filter (see [`runtime_tail`]), and the line that says so.
+pub fn for_container(profile: &Profile) -> (Profile, Option<String>) {
+    let origin = runtime_tail::Origin::of(profile);
+    if origin == runtime_tail::Origin::Container {
+        return (profile.clone(), None);
+    }
+    let (with_tail, added) = runtime_tail::add_to(profile, &runtime_tail::RuntimeTail::shipped());
+    (with_tail, runtime_tail::said(origin, &added))
+}
+
 /// Writes `profile` for `format`.
 pub fn export(
     profile: &Profile,
     format: Format,
     options: &Options,
 ) -> Result<Exported, ExportError> {
-    match format {
-        Format::Docker | Format::Podman => Ok(Exported {
+    let (with_tail, said) = match format.is_container() {
+        true => for_container(profile),
+        false => (profile.clone(), None),
+    };
+    let profile = &with_tail;
+    let mut exported = match format {
+        Format::Docker | Format::Podman => Exported {
             text: profile.to_json(),
             notes: Vec::new(),
-        }),
+        },
         Format::Oci => {
             let seccomp = oci::to_oci(profile)?;
-            Ok(Exported {
+            Exported {
                 text: oci::to_text(&seccomp),
                 notes: Vec::new(),
-            })
+            }
         }
-        Format::Kubernetes => kubernetes::resource(profile, options),
-        Format::KubernetesLocalhost => Ok(kubernetes::localhost(profile, options)),
-        Format::Systemd => systemd::drop_in(profile, options),
-    }
+        Format::Kubernetes => kubernetes::resource(profile, options)?,
+        Format::KubernetesLocalhost => kubernetes::localhost(profile, options),
+        Format::Systemd => systemd::drop_in(profile, options)?,
+    };
+    exported.notes.splice(0..0, said);
+    Ok(exported)
 }
 
 /// Refuses a profile that still has Docker's includes/excludes.

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
+    export::runtime_tail::Origin,
     output::OutputError,
     profile::{Action, Arch, ArchMapEntry, Profile, ProfileError, SyscallRule},
 };
@@ -185,7 +186,13 @@ pub fn merge(inputs: &[Input<'_>]) -> Result<Profile, MergeError> {
         let mut names: Vec<&str> = inputs.iter().map(|i| i.name).collect();
         names.sort_unstable();
         names.dedup();
-        rule.comment = Some(format!("union of {}", names.join(", ")));
+        // Where the inputs were learned, as `record` tags it: an export
+        // for a container reads it (`export::runtime_tail`).
+        let origin = Origin::of_union(inputs.iter().map(|i| Origin::of(i.profile)));
+        rule.comment = Some(match origin.mark() {
+            Some(mark) => format!("union of {} {mark}", names.join(", ")),
+            None => format!("union of {}", names.join(", ")),
+        });
         syscalls.push(rule);
     }
     // The remaining rules, by syscall then by their JSON: a stable order.
@@ -287,6 +294,42 @@ mod tests {
         assert_eq!(ab.arch_map[0].sub_architectures, [Arch::X86, Arch::X32]);
         // The result is a valid profile.
         assert_eq!(Profile::parse(ab.to_json().as_bytes()).unwrap().profile, ab);
+    }
+
+    /// Where `record` learned the inputs survives the merge, so that an
+    /// export for a container knows whether the runtime's calls are in it.
+    #[test]
+    fn the_tag_of_where_a_profile_was_learned_is_kept() {
+        use crate::export::runtime_tail::{CONTAINER_MARK, NATIVE_MARK};
+        let tagged = |names: &[&str], mark: &str| {
+            let mut p = allow(names);
+            p.syscalls[0].comment = Some(format!("syscalls observed while recording `x` {mark}"));
+            p
+        };
+        let (a, b) = (
+            tagged(&["read"], NATIVE_MARK),
+            tagged(&["write"], NATIVE_MARK),
+        );
+        let c = tagged(&["openat"], CONTAINER_MARK);
+        let input = |name, profile| Input { name, profile };
+        let comment = |inputs: &[Input<'_>]| merge(inputs).unwrap().syscalls[0].comment.clone();
+        assert_eq!(
+            comment(&[input("a", &a), input("b", &b)]).as_deref(),
+            Some("union of a, b [learned natively]")
+        );
+        assert_eq!(
+            comment(&[input("a", &a), input("c", &c)]).as_deref(),
+            Some("union of a, c [learned in a container]")
+        );
+        let merged = merge(&[input("a", &a), input("b", &b)]).unwrap();
+        let again = merge(&[input("m", &merged), input("c", &c)]).unwrap();
+        assert_eq!(Origin::of(&again), Origin::Container);
+        // An input of unknown origin makes the union's unknown.
+        let plain = allow(&["close"]);
+        assert_eq!(
+            comment(&[input("a", &a), input("p", &plain)]).as_deref(),
+            Some("union of a, p")
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::{
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit, export,
+    export::runtime_tail,
     implied::{self, Implied},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
@@ -818,10 +819,20 @@ fn conclude(
         ));
     }
 
+    // Where it was learned, in a tag `merge` keeps: an export for a
+    // container adds the runtime's own calls to a native profile.
+    let origin = match container.is_some() || runtime.is_some() {
+        true => runtime_tail::Origin::Container,
+        false => runtime_tail::Origin::Native,
+    };
     let comment = options
         .comment
         .clone()
         .unwrap_or_else(|| default_comment(&command_words, runtime.as_ref()));
+    let comment = match origin.mark() {
+        Some(mark) => format!("{comment} {mark}"),
+        None => comment,
+    };
     let values = rules::values_by_name(
         [&observation.arguments, &observation.runtime_arguments],
         runtime.as_ref().map(|r| &r.base_arguments),
