@@ -1204,6 +1204,74 @@ fn learned_sqlite3_wal_runs_under_systemd_without_widen() {
     assert_eq!(written, "wal\n1\n", "{log}");
 }
 
+/// sqlite3 in its default (rollback journal) mode, recorded natively with
+/// the default `--args`, exports to systemd without `--widen` and runs
+/// there: the WAL test's twin, since the two modes lock differently.
+#[test]
+fn learned_sqlite3_rollback_runs_under_systemd_without_widen() {
+    need("sqlite3", "sqlite3");
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "create table t(x); insert into t values(1); insert into t values(2); \
+               select count(*) from t;";
+    let (notes, _drop_in, ran) = learned_under_systemd(
+        dir.path(),
+        &["/usr/bin/sqlite3", "db", sql],
+        &format!("/usr/bin/sqlite3 /out/db '{sql}'"),
+        &[],
+        |out| {
+            for file in ["db", "db-journal"] {
+                let _ = fs::remove_file(out.join(file));
+            }
+        },
+    );
+    assert!(!notes.contains("widened ("), "{notes}");
+    let (written, log) = ran.split_once('\0').unwrap();
+    assert_eq!(written, "2\n", "{log}");
+}
+
+/// The threaded C program of the runtimes' test (pthread_create, a file
+/// written by the thread), recorded natively with the default `--args`,
+/// exports to systemd without `--widen`; systemd runs it under the drop-in,
+/// and refuses the mkdir the recording never made with the profile's
+/// errno, as runc and containerd do under its OCI and Kubernetes exports.
+#[test]
+fn learned_threaded_c_program_runs_under_systemd_without_widen() {
+    need("gcc", "gcc");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("threads.c"), THREADS_C).unwrap();
+    let built = Command::new("gcc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(out.join("threads"))
+        .arg(out.join("threads.c"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "gcc: {}", stderr(&built));
+    let program = out.join("threads");
+    let (notes, drop_in, ran) = learned_under_systemd(
+        dir.path(),
+        &[program.to_str().unwrap()],
+        "/out/threads mkdir",
+        &[],
+        |out| {
+            let _ = fs::remove_file(out.join("out.txt"));
+            let _ = fs::remove_dir(out.join("made"));
+        },
+    );
+    assert!(!notes.contains("widened ("), "{notes}");
+    assert!(
+        drop_in.lines().any(|l| l == "RestrictNamespaces=yes"),
+        "{drop_in}"
+    );
+    let (written, log) = ran.split_once('\0').unwrap();
+    assert_eq!(
+        written, "written by a thread\nmkdir: Operation not permitted\n",
+        "{log}"
+    );
+    assert!(!out.join("made").exists());
+}
+
 /// A JVM program (a single-file source launch: the JVM compiles it, then
 /// runs a thread that prints), recorded natively with the default `--args`:
 /// its profile keeps fcntl, ioctl, prctl, setsockopt and socketpair to the
