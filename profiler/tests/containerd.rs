@@ -325,21 +325,15 @@ fn enforce_through_ctr_decides_docker_filters_first() {
     assert!(err.contains("CLONE_NEWUSER"), "{err}");
 }
 
-/// The recorder killed with SIGKILL while its ctr container runs under the
-/// recording profile (and, in a first round, while ctr is still creating
-/// it, run without --rm): its guardian removes the task and the container,
-/// and the cgroup; nothing is written.
+/// The recorder killed with SIGKILL while its ctr container exists under
+/// the recording profile: its guardian removes the task and the container,
+/// and the cgroup, says so naming the container, and nothing is written.
+/// Killed at two moments, each waited for: in a first round (run without
+/// --rm) as soon as containerd lists the run's container (ctr may still be
+/// creating its task), and once the container's command (`sleep`) runs.
 #[test]
 fn sigkill_of_a_ctr_recording_removes_the_container() {
     require_root();
-    let labelled = || {
-        let out = Command::new("ctr")
-            .args(["-a", &address(), "containers", "ls", "-q"])
-            .arg(format!("labels.\"{LABEL_KEY}\""))
-            .output()
-            .expect("ctr containers ls");
-        stdout(&out)
-    };
     for (round, options) in [(0, &[][..]), (1, &["--rm"][..])] {
         let dir = tempfile::tempdir().unwrap();
         let id = unique_id("kill");
@@ -358,20 +352,20 @@ fn sigkill_of_a_ctr_recording_removes_the_container() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        if round == 0 {
-            std::thread::sleep(Duration::from_millis(150));
-        } else {
-            assert!(
-                wait_for(Duration::from_secs(20), || labelled().contains(&id)),
-                "the container never started"
-            );
-        }
+        // This run's label value starts so; other tests record containers
+        // meanwhile, under values of their own.
+        let run_prefix = format!("rec-{pid}-");
+        let ready = wait_for(Duration::from_secs(60), || {
+            run_containers(&run_prefix).contains(&id)
+                && (round == 0 || task_command(&id).as_deref() == Some("sleep"))
+        });
         child.kill().unwrap();
+        // Standard error closes once the guardian, which shares it, is done
+        // (its late looks for a container still being created included).
         let output = child.wait_with_output().unwrap();
-        // Long enough for a ctr still creating the container to be done.
-        std::thread::sleep(Duration::from_secs(2));
+        let err = stderr(&output);
         let gone = wait_for(Duration::from_secs(20), || {
-            !containers().contains(&id) && cgroups_left_by(pid).is_empty()
+            !listed(&containers(), &id) && cgroups_left_by(pid).is_empty()
         });
         if !gone {
             let a = address();
@@ -382,17 +376,57 @@ fn sigkill_of_a_ctr_recording_removes_the_container() {
                 .args(["-a", &a, "containers", "rm", &id])
                 .output();
         }
-        assert!(gone, "round {round}: {}", stderr(&output));
-        if round == 1 {
-            assert!(
-                stderr(&output).contains(&format!("removed the container(s) {id}")),
-                "{}",
-                stderr(&output)
-            );
-        }
-        assert!(!labelled().contains(&id), "round {round}");
+        assert!(
+            ready,
+            "round {round}: the container never got that far: {err}"
+        );
+        assert!(gone, "round {round}: {err}");
+        assert_eq!(
+            run_containers(&run_prefix),
+            Vec::<String>::new(),
+            "round {round}"
+        );
+        assert!(
+            err.lines().any(|l| l.contains("guardian")
+                && l.contains(&format!("removed the container(s) {id} "))
+                && l.contains("created with the recording profile")),
+            "round {round}: the guardian names the container {id}: {err}"
+        );
         assert!(dir_entries(dir.path()).is_empty(), "round {round}");
     }
+}
+
+/// Whether `id` is one of the lines of `list`.
+fn listed(list: &str, id: &str) -> bool {
+    list.lines().any(|l| l.trim() == id)
+}
+
+/// The containers whose recording label's value starts with `prefix`.
+fn run_containers(prefix: &str) -> Vec<String> {
+    let out = Command::new("ctr")
+        .args(["-a", &address(), "containers", "ls", "-q"])
+        .arg(format!("labels.\"{LABEL_KEY}\"~=\"^{prefix}\""))
+        .output()
+        .expect("ctr containers ls");
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+/// What the task of container `id` runs (its comm in /proc), once it runs.
+fn task_command(id: &str) -> Option<String> {
+    let out = Command::new("ctr")
+        .args(["-a", &address(), "tasks", "ls"])
+        .output()
+        .expect("ctr tasks ls");
+    let pid: u32 = stdout(&out).lines().find_map(|l| {
+        let mut fields = l.split_whitespace();
+        (fields.next() == Some(id))
+            .then(|| fields.next()?.parse().ok())
+            .flatten()
+            .filter(|&p| p > 0)
+    })?;
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_owned())
 }
 
 /// Bad `ctr run` lines: one clear line, exit 125, nothing left behind.

@@ -312,28 +312,39 @@ fn user_namespace_works_in(host: &str, name: &str) -> bool {
 
 /// `--duration` ends the recording of a detached container that keeps
 /// running: the profile is written and the container, which runs under the
-/// recording profile, is stopped (and, run with --rm, gone).
+/// recording profile, is stopped (and, run with --rm, gone). The container
+/// says through a bind mount when it has made its call: the duration must
+/// come after that, and is generous so that a slow start cannot beat it;
+/// if it did, the test says so instead of blaming the profile.
 #[test]
 fn duration_stops_a_long_detached_container() {
     require_root();
     let host = docker_host();
     let name = format!("sp-duration-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mount = format!("{}:/out", out.path().display());
     let words = docker_run(&[
         "-d",
         "--name",
         &name,
+        "-v",
+        &mount,
         IMAGE,
         "sh",
         "-c",
-        "call sysinfo; sleep 60",
+        "call sysinfo && touch /out/called; sleep 60",
     ]);
-    let (output, names) = record(dir.path(), &["--duration", "3s"], &words);
+    let (output, names) = record(dir.path(), &["--duration", "10s"], &words);
     let state = container_state(&host, &name);
     let _ = Command::new("docker")
         .args(["-H", &host, "rm", "-f", &name])
         .output();
     let err = stderr(&output);
+    assert!(
+        out.path().join("called").exists(),
+        "the container had not made its call when the 10 s were over: {err}"
+    );
     assert!(err.contains("--duration"), "{err}");
     assert!(
         err.contains(&format!("stopped the container {name}")),
@@ -415,9 +426,12 @@ fn a_container_that_outlives_its_cli_is_stopped() {
     );
 }
 
-/// The recorder killed with SIGKILL while its container runs: its guardian
-/// removes the container (which runs under the recording profile) and the
-/// cgroup, and says so.
+/// The recorder killed with SIGKILL while its container exists: its
+/// guardian removes the container (created with the recording profile, which
+/// allows every syscall) and the cgroup, and says so, naming it. Killed at
+/// three moments, each waited for: as soon as the engine lists the run's
+/// container (it may not run yet), once it runs, and once its command
+/// (`sleep`) has been executed in it.
 #[test]
 fn sigkill_of_a_container_recording_removes_the_container() {
     require_root();
@@ -436,30 +450,81 @@ fn sigkill_of_a_container_recording_removes_the_container() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        // Killed at different moments: while docker creates the
-        // container, and once it runs.
-        std::thread::sleep(Duration::from_millis(300 + 900 * round));
+        // This run's label value starts so (other tests record containers
+        // meanwhile, under values of their own).
+        let run_prefix = format!("rec-{pid}-");
+        let mut seen: Option<(String, String)> = None;
+        let ready = wait_for(Duration::from_secs(60), || {
+            seen = run_containers(&host, &run_prefix).into_iter().next();
+            seen.is_some()
+                && match round {
+                    0 => true,
+                    1 => container_state(&host, &name) == Some(true),
+                    _ => container_command(&host, &name).as_deref() == Some("sleep"),
+                }
+        });
         child.kill().unwrap();
         let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        let (id, value) = seen.clone().unwrap_or_default();
         let gone = wait_for(Duration::from_secs(20), || {
             container_state(&host, &name).is_none() && cgroups_left_by(pid).is_empty()
         });
         let _ = Command::new("docker")
             .args(["-H", &host, "rm", "-f", &name])
             .output();
-        assert!(gone, "round {round}: {}", stderr(&output));
-        // This run's: other tests record containers meanwhile.
-        let run_label = format!("rec-{pid}-");
+        assert!(
+            ready,
+            "round {round}: the container never got that far ({seen:?}): {err}"
+        );
+        assert!(gone, "round {round}: {err}");
         assert_eq!(
-            labelled(&host, "io.syscall-profile.recording", &run_label),
-            Vec::<String>::new(),
-            "round {round}"
+            run_containers(&host, &value),
+            Vec::<(String, String)>::new(),
+            "round {round}: left labelled {value}"
+        );
+        assert!(
+            err.lines().any(|l| l.contains("guardian")
+                && l.contains(&format!("removed the container(s) {id}"))
+                && l.contains("created with the recording profile")),
+            "round {round}: the guardian names the container {id}: {err}"
         );
         assert!(
             fs::read_dir(dir.path()).unwrap().count() == 0,
             "round {round}: nothing written, nothing left"
         );
     }
+}
+
+/// The containers whose recording label's value starts with `prefix`,
+/// running or not: their full id and that value.
+fn run_containers(host: &str, prefix: &str) -> Vec<(String, String)> {
+    let out = Command::new("docker")
+        .args(["-H", host, "ps", "-a", "--no-trunc", "--filter"])
+        .arg("label=io.syscall-profile.recording")
+        .arg("--format")
+        .arg("{{.ID}} {{.Label \"io.syscall-profile.recording\"}}")
+        .output()
+        .unwrap();
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, value)| value.starts_with(prefix))
+        .map(|(id, value)| (id.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// What the main process of the container `name` runs (its comm in
+/// /proc), once it has one.
+fn container_command(host: &str, name: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["-H", host, "inspect", "-f", "{{.State.Pid}}", name])
+        .output()
+        .unwrap();
+    let pid: u32 = stdout(&out).trim().parse().ok().filter(|&p| p > 0)?;
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_owned())
 }
 
 /// The values of the label `key` on the containers that carry one starting

@@ -647,10 +647,16 @@ fn what_diff_names_beyond_the_default_is_what_docker_refuses() {
     );
 
     // The advice: with the capability diff names, the engine lets it run.
+    // Each value beyond the default gets a capability or, failing one, a
+    // custom profile; clone's CLONE_NEWUSER gets CAP_SYS_ADMIN, so at
+    // least that advice is put to the engine.
+    let mut checked = Vec::new();
     for advised in json["beyond_baseline"].as_array().unwrap() {
         let Some(caps) = advised["allow_with"]["caps"].as_array() else {
+            assert_eq!(advised["allow_with"]["kind"], "custom_profile", "{advised}");
             continue;
         };
+        checked.push(advised["name"].as_str().unwrap().to_owned());
         let cap = caps[0].as_str().unwrap().trim_start_matches("CAP_");
         let call = probe(advised["name"].as_str().unwrap(), &advised["args"][0]);
         let refused = refused_by_docker(&["--cap-add", cap], std::slice::from_ref(&call));
@@ -659,4 +665,8 @@ fn what_diff_names_beyond_the_default_is_what_docker_refuses() {
             "{call} with --cap-add {cap}: {refused:?}"
         );
     }
+    assert!(
+        checked.contains(&"clone".to_owned()),
+        "no capability advice was checked: {checked:?} {json:#}"
+    );
 }

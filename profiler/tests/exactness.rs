@@ -76,8 +76,18 @@ fn recorded_command_count(
 fn exact_count_with_noise_outside_the_cgroup() {
     require_root();
     let noise = Noise::start();
-    // Let the noise run before the recording starts.
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    // The noise runs its loop before the recording starts: it has exec'd
+    // and is seen making getppid.
+    let pid = noise.0.id();
+    assert!(
+        wait_for(std::time::Duration::from_secs(60), || {
+            command_of(pid).as_deref() == Some("noise")
+                && fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| {
+                    s.starts_with("running") || s.starts_with(&format!("{} ", libc::SYS_getppid))
+                })
+        }),
+        "the noise never ran"
+    );
     for n in [1, 1000, 250_007] {
         let (count, stats) = recorded_count("raw-tracepoint", n, "getppid");
         assert_eq!(count, n, "getppid counted {count} times, made {n} times");

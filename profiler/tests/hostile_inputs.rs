@@ -15,6 +15,7 @@ use std::{
 };
 
 use common::*;
+use syscall_profile::profile::Profile;
 
 /// How long a command may take before it counts as hung (and is killed).
 const HANG: Duration = Duration::from_secs(60);
@@ -457,24 +458,49 @@ fn a_profile_too_large_for_a_filter_is_refused_quickly() {
     }
 }
 
-/// Inputs the fuzzer found crashing (`fuzz/artifacts/`, when a fuzzing run
-/// left any): none may crash or hang the command line.
+/// The inputs that once broke the profile parser, kept as fuzz regressions
+/// (`fuzz/regressions/parse_profile/`, see the README beside it): each goes
+/// through the parser as the fuzz target feeds it (no panic, and a profile
+/// it accepts reads back the same once written) and through `diff`, which
+/// answers (0 or 2) without a panic. The directory must be there and hold
+/// an input: a replay with nothing to replay fails instead of passing.
 #[test]
-fn fuzzer_crash_inputs_do_not_crash_the_commands() {
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/artifacts");
-    let Ok(targets) = fs::read_dir(&artifacts) else {
-        return;
-    };
-    for target in targets.flatten() {
-        for input in fs::read_dir(target.path()).into_iter().flatten().flatten() {
-            let seen = run_bounded(&["diff".as_ref(), input.path().as_os_str()], None);
-            assert!(
-                matches!(seen.code, Some(0 | 2)) && !seen.stderr.contains("panicked"),
-                "{}: {:?} {}",
-                input.path().display(),
-                seen.code,
-                seen.stderr
-            );
-        }
+fn fuzz_regressions_of_the_profile_parser_replay_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/parse_profile");
+    let entries = fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: the profile parser's fuzz regression inputs belong there",
+            dir.display()
+        )
+    });
+    let inputs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(!inputs.is_empty(), "{}: nothing to replay", dir.display());
+    for input in &inputs {
+        let bytes = fs::read(input).unwrap();
+        let replayed = std::panic::catch_unwind(|| {
+            if let Ok(parsed) = Profile::parse(&bytes) {
+                let written = parsed.profile.to_json();
+                let again = Profile::parse(written.as_bytes())
+                    .unwrap_or_else(|e| panic!("its own output does not parse: {e}"));
+                assert_eq!(again.profile, parsed.profile, "written and read back");
+            }
+        });
+        assert!(
+            replayed.is_ok(),
+            "{}: the parser panicked (above)",
+            input.display()
+        );
+        let seen = run_bounded(&["diff".as_ref(), input.as_os_str()], None);
+        assert!(
+            matches!(seen.code, Some(0 | 2)) && !seen.stderr.contains("panicked"),
+            "{}: {:?} {}",
+            input.display(),
+            seen.code,
+            seen.stderr
+        );
     }
 }

@@ -19,8 +19,10 @@ use common::*;
 use serde_json::Value;
 use syscall_profile::implied::{DetectError, Runtime, detect_runtime};
 
-/// How long the workload sleeps in each run, in milliseconds.
-const SLEEP_MS: &str = "400";
+/// How long the workload sleeps in a run, in milliseconds: the first try,
+/// then longer ones while a disturbance came too late to land in the sleep
+/// (a loaded machine). The last only bounds a hang.
+const SLEEP_MS: [&str; 4] = ["400", "2000", "10000", "30000"];
 
 /// What happens to the workload from outside during its sleep.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,8 +38,9 @@ enum Disturb {
 }
 
 /// Freezes the cgroup v2 of `pid` (the one `enforce` made for this run
-/// alone), waits until it is frozen, and thaws it.
-fn freeze_and_thaw(pid: u32) {
+/// alone), waits until it is frozen, and thaws it. Returns whether `pid`
+/// was frozen in its blocking call (`nrs`).
+fn freeze_and_thaw(pid: u32, nrs: &[i64]) -> bool {
     let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("the workload's cgroup");
     let path = cgroup
         .lines()
@@ -49,11 +52,13 @@ fn freeze_and_thaw(pid: u32) {
     );
     let dir = cgroup2_mount().join(path.trim_start_matches('/'));
     fs::write(dir.join("cgroup.freeze"), "1").expect("freeze");
-    let frozen = wait_for(Duration::from_secs(5), || {
+    let frozen = wait_for(Duration::from_secs(60), || {
         fs::read_to_string(dir.join("cgroup.events")).is_ok_and(|e| e.contains("frozen 1"))
     });
+    let landed = current_syscall(pid).is_some_and(|nr| nrs.contains(&nr));
     fs::write(dir.join("cgroup.freeze"), "0").expect("thaw");
     assert!(frozen, "the cgroup {} did not freeze", dir.display());
+    landed
 }
 
 /// `record [EXTRA...] -o DIR/NAME.json --stats DIR/NAME.stats.json -- CMD...`
@@ -128,25 +133,41 @@ fn blocking_nr(call: &str) -> i64 {
     }
 }
 
-/// Waits until `pid` sleeps in its call (or in the kernel's resumption of it).
-fn wait_sleeping(pid: u32, call: &str) {
+/// Waits until `pid` sleeps in its call (or in the kernel's resumption of
+/// it); false if it ended first (its sleep was over before it was seen).
+fn wait_sleeping(pid: u32, call: &str) -> bool {
     let nrs = [blocking_nr(call), libc::SYS_restart_syscall];
-    assert!(
-        wait_for(Duration::from_secs(5), || current_syscall(pid)
-            .is_some_and(|nr| nrs.contains(&nr))),
-        "the workload (pid {pid}) never blocked in {call}"
-    );
+    let sleeping = || current_syscall(pid).is_some_and(|nr| nrs.contains(&nr));
+    wait_for(Duration::from_secs(60), || {
+        sleeping() || matches!(state(pid), None | Some('Z'))
+    });
+    sleeping()
 }
 
 /// `enforce --profile PROFILE -- interrupted-sleep CALL`, disturbed as asked
-/// during the sleep. Returns the output (stdout after the `ready` line).
+/// during the sleep. Returns the output (stdout after the `ready` line). A
+/// stop or a freeze is seen to land while the workload blocks in its call
+/// (/proc/PID/syscall while it is stopped or frozen); when it came too late,
+/// after the sleep, the run is made again with a longer sleep.
 fn enforce_sleep(profile: &Path, call: &str, disturb: Disturb) -> Output {
+    for ms in SLEEP_MS {
+        let (output, landed) = enforce_sleep_once(profile, call, disturb, ms);
+        if landed {
+            return output;
+        }
+    }
+    panic!("{call} ({disturb:?}): no disturbance landed in a sleep of up to {SLEEP_MS:?} ms");
+}
+
+/// One run of [`enforce_sleep`], sleeping `ms`; whether the disturbance
+/// landed in the sleep.
+fn enforce_sleep_once(profile: &Path, call: &str, disturb: Disturb, ms: &str) -> (Output, bool) {
     let mut child = Command::new(profiler())
         .args(["enforce", "-q", "--profile"])
         .arg(profile)
         .arg("--")
         .arg(sample("interrupted-sleep"))
-        .args([call, SLEEP_MS])
+        .args([call, ms])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -161,21 +182,24 @@ fn enforce_sleep(profile: &Path, call: &str, disturb: Disturb) -> Output {
             panic!("the workload did not start: {ready}{}", stderr(&output));
         }
     };
-    wait_sleeping(pid, call);
-    if matches!(disturb, Disturb::StopContinue | Disturb::Both) {
+    let nrs = [blocking_nr(call), libc::SYS_restart_syscall];
+    let mut landed = true;
+    if disturb != Disturb::Nothing && !wait_sleeping(pid, call) {
+        // Over before it could be disturbed: not a run to judge.
+        landed = false;
+    } else if matches!(disturb, Disturb::StopContinue | Disturb::Both) {
         // SAFETY: kill has no memory preconditions; pid is our grandchild.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
-        assert!(
-            wait_for(Duration::from_secs(5), || state(pid) == Some('T')),
-            "the workload did not stop"
-        );
+        let stopped = wait_for(Duration::from_secs(60), || state(pid) == Some('T'));
+        landed = stopped && current_syscall(pid).is_some_and(|nr| nrs.contains(&nr));
         // SAFETY: as above.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
+        assert!(stopped, "the workload did not stop");
     }
-    if disturb == Disturb::Freeze {
-        freeze_and_thaw(pid);
+    if landed && disturb == Disturb::Freeze {
+        landed = freeze_and_thaw(pid, &nrs);
     }
-    if matches!(disturb, Disturb::Usr1 | Disturb::Both) {
+    if landed && matches!(disturb, Disturb::Usr1 | Disturb::Both) {
         if disturb == Disturb::Both {
             // Still (or again) asleep, unless the profile already failed it.
             let nrs = [blocking_nr(call), libc::SYS_restart_syscall];
@@ -190,7 +214,7 @@ fn enforce_sleep(profile: &Path, call: &str, disturb: Disturb) -> Output {
     stdout.read_to_string(&mut rest).unwrap();
     let mut output = child.wait_with_output().unwrap();
     output.stdout = rest.into_bytes();
-    output
+    (output, landed)
 }
 
 /// The workload's own last line, for messages.
@@ -208,7 +232,7 @@ fn a_sleep_signalled_in_some_runs_gets_restart_syscall_and_rt_sigreturn() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let workload = sample("interrupted-sleep");
-    let command = [workload.to_str().unwrap(), "nanosleep", SLEEP_MS];
+    let command = [workload.to_str().unwrap(), "nanosleep", SLEEP_MS[0]];
 
     // Recorded undisturbed: the kernel made neither call.
     let (output, profile, stats) = record(dir.path(), "learned", &[], &command);

@@ -86,10 +86,14 @@ fn a_process_moved_out_from_outside_is_reported_by_record() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");
+    let go = dir.path().join("go");
+    mkfifo(&go);
     let profile = dir.path().join("p.json");
+    // The shell makes getcpu once the test has moved it and says so.
     let script = format!(
-        "echo $$ > {}.tmp; mv {0}.tmp {0}; sleep 1; {} getcpu",
+        "echo $$ > {}.tmp; mv {0}.tmp {0}; read line < {}; {} getcpu",
         pid_file.display(),
+        go.display(),
         sample("call").display()
     );
     let recorder = std::process::Command::new(profiler())
@@ -101,7 +105,7 @@ fn a_process_moved_out_from_outside_is_reported_by_record() {
         .spawn()
         .unwrap();
     assert!(
-        wait_for(Duration::from_secs(10), || pid_file.exists()),
+        wait_for(Duration::from_secs(60), || pid_file.exists()),
         "the recorded shell did not start"
     );
     let pid: u32 = fs::read_to_string(&pid_file)
@@ -112,7 +116,16 @@ fn a_process_moved_out_from_outside_is_reported_by_record() {
     let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(cgroup.contains("/syscall-profile/rec-"), "{cgroup}");
     fs::write(cgroup2_mount().join("cgroup.procs"), pid.to_string()).unwrap();
+    // Read and write, so that opening it does not wait for the reader; kept
+    // open until the shell has read its line.
+    let mut fifo = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&go)
+        .unwrap();
+    std::io::Write::write_all(&mut fifo, b"go\n").unwrap();
     let output = recorder.wait_with_output().unwrap();
+    drop(fifo);
     let err = stderr(&output);
     assert!(stdout(&output).contains("getcpu=ok"), "{err}");
     assert!(

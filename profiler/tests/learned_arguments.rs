@@ -317,10 +317,24 @@ fn more_distinct_ioctls_than_a_filter_holds_are_widened_and_the_profile_loads() 
     let output = enforce(&path, &flood);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "ioctl-flood 4000\n");
-    // 2000 distinct requests fit: each is a rule of its own.
+    // 2000 distinct requests fit: each is a rule of its own, allowing
+    // exactly the request the probe made (0x12340000 + i), and no other.
     let (_, profile, stats) = record(dir.path(), &[], &arg_probe(&["ioctl-flood", "2000"]));
     assert_eq!(stats["learned"]["widened"], serde_json::json!([]));
-    assert!(rules_of(&profile, "ioctl").len() >= 2000);
+    let requests: Vec<u64> = rules_of(&profile, "ioctl")
+        .iter()
+        .map(|rule| {
+            let args = rule["args"].as_array().expect("a rule with conditions");
+            assert_eq!(args.len(), 1, "{rule}");
+            assert_eq!(args[0]["index"], 1, "{rule}");
+            assert_eq!(args[0]["op"], "SCMP_CMP_EQ", "{rule}");
+            args[0]["value"].as_u64().unwrap()
+        })
+        .collect();
+    let made: Vec<u64> = (0..2000).map(|i| 0x1234_0000 + i).collect();
+    let mut sorted = requests.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, made, "{} ioctl rule(s)", requests.len());
 }
 
 /// `docker run --rm --network none [EXTRA] IMAGE ARGS...` (the test image).

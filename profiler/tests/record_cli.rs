@@ -104,17 +104,17 @@ fn signals_are_forwarded_and_the_profile_is_still_written() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        // The command is running once the recording's cgroup holds it.
-        let running = || {
-            cgroups_left_by(pid).iter().any(|cgroup| {
-                fs::read_to_string(cgroup.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty())
-            })
+        // The command is ready once the recording's cgroup holds it and it
+        // has installed its handlers (before that, a signal kills it).
+        let ready = || {
+            processes_in_run(pid)
+                .into_iter()
+                .any(|p| catches(p, &[libc::SIGINT, libc::SIGTERM]))
         };
         assert!(
-            wait_for(Duration::from_secs(30), running),
+            wait_for(Duration::from_secs(60), ready),
             "the command never started"
         );
-        std::thread::sleep(Duration::from_millis(200));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(pid as i32, signal) };
         let output = child.wait_with_output().unwrap();
@@ -161,6 +161,29 @@ fn terminal_shows_progress_and_ctrl_c_arrives_once() {
         "elapsed time shown: {pane}"
     );
     assert!(pane.contains(" calls"), "{pane}");
+    // Ctrl-C once the command has its handlers (before, it would die of
+    // it): the recorder is the process whose command line names the
+    // profile.
+    let recorder = || {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .find(|p| {
+                fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
+                    String::from_utf8_lossy(&c).contains(&*profile.to_string_lossy())
+                        && command_of(*p).as_deref() == Some("syscall-profile")
+                })
+            })
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || recorder().is_some_and(|r| {
+            processes_in_run(r)
+                .into_iter()
+                .any(|p| catches(p, &[libc::SIGINT, libc::SIGTERM]))
+        })),
+        "the recorded command never installed its handlers"
+    );
     tmux.send_keys("C-c");
     assert!(
         wait_for(Duration::from_secs(10), || fs::read_to_string(&result)

@@ -24,6 +24,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{stdout, wait_for};
+
 const DOCKER_DEFAULT_X86_64: usize = 292;
 
 fn require(path: &str, package: &str) -> PathBuf {
@@ -344,6 +346,25 @@ fn more_coreutils() {
     }
 }
 
+/// The pids of the processes whose parent is `pid`, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|child| {
+                    fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                        stat.rsplit_once(") ")
+                            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                            .is_some_and(|ppid| ppid == pid.to_string())
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn nginx_server() {
     let program = require("/usr/sbin/nginx", "nginx");
@@ -403,6 +424,13 @@ fn nginx_server() {
     for path in ["/", "/index.html", "/missing"] {
         assert!(fetch(path).is_some(), "GET {path}");
     }
+    let master: u32 = fs::read_to_string(prefix.join("nginx.pid"))
+        .expect("nginx's pid file")
+        .trim()
+        .parse()
+        .expect("a pid in nginx's pid file");
+    let workers = children(master);
+    assert!(!workers.is_empty(), "nginx's master {master} has no worker");
     // A reload, then a graceful stop, as an operator does.
     let reload = Command::new(&program)
         .arg("-p")
@@ -413,7 +441,15 @@ fn nginx_server() {
         .status()
         .expect("nginx -s reload runs");
     assert!(reload.success());
-    std::thread::sleep(Duration::from_millis(500));
+    // The reload is done once the master's workers are all new ones.
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            let now = children(master);
+            !now.is_empty() && now.iter().all(|w| !workers.contains(w))
+        }),
+        "nginx did not replace its workers {workers:?} after the reload: {:?}",
+        children(master)
+    );
     assert!(fetch("/").is_some(), "GET / after the reload");
     let quit = Command::new(&program)
         .arg("-p")
@@ -567,17 +603,32 @@ fn redis_server() {
             .expect("redis-cli runs");
         assert!(out.status.success(), "redis-cli {args:?} failed");
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // The BGSAVE's child has written the snapshot and been reaped.
+    let info = || {
+        Command::new(&cli)
+            .arg("-s")
+            .arg(&socket)
+            .args(["info", "persistence"])
+            .output()
+            .map(|o| stdout(&o))
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            let info = info();
+            info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_last_bgsave_status:ok")
+        }),
+        "the BGSAVE did not finish: {}",
+        info()
+    );
     let _ = Command::new(&cli)
         .arg("-s")
         .arg(&socket)
         .args(["shutdown", "nosave"])
         .output();
     let status = server.wait().expect("redis-server ends");
-    assert!(
-        status.success() || status.code().is_some(),
-        "strace redis-server: {status}"
-    );
+    // SHUTDOWN ends the server with status 0 (strace returns its status).
+    assert_eq!(status.code(), Some(0), "strace redis-server: {status}");
     let mut observed = Observed::default();
     parse_trace(
         &fs::read_to_string(&log).expect("strace log"),

@@ -53,6 +53,15 @@ fn cgroups_of(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What the processes in the cgroups of the run of pid `pid` run (their
+/// comm), the cgroups below them included.
+fn commands_in_run(pid: u32) -> Vec<String> {
+    processes_in_run(pid)
+        .into_iter()
+        .filter_map(command_of)
+        .collect()
+}
+
 /// A small deterministic generator, seeded from the clock (the seed is
 /// printed, so a failure can be replayed by setting FAULT_SEED).
 struct Lcg(u64);
@@ -145,9 +154,17 @@ fn sigkill_of_the_recorder_kills_its_command_and_says_so() {
         &script,
     ]);
     let pid = child.id();
-    assert!(wait_for(Duration::from_secs(10), || started.exists()
-        && !processes_with(&token).is_empty()));
-    std::thread::sleep(Duration::from_millis(300));
+    // Both sleeps executed: the guardian names them by what they run.
+    assert!(
+        wait_for(Duration::from_secs(60), || started.exists()
+            && commands_in_run(pid)
+                .iter()
+                .filter(|c| *c == "sleep")
+                .count()
+                == 2),
+        "the command's two sleeps never ran: {:?}",
+        commands_in_run(pid)
+    );
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     assert_nothing_left(pid, &token, dir.path(), "record");
@@ -171,6 +188,7 @@ fn fault_injection_native() {
     let policy = dir.path().join("policy.json");
     let record = run(["record", "-q", "-o", policy.to_str().unwrap(), "--", "true"]);
     assert!(record.status.success(), "{}", stderr(&record));
+    let mut hit_running = 0;
     for round in 0..18 {
         let out_dir = tempfile::tempdir().unwrap();
         let token = format!("sp-fault-{}-{round}", std::process::id());
@@ -220,12 +238,33 @@ fn fault_injection_native() {
         } else {
             libc::SIGKILL
         };
+        // Every other round of each tool is killed a random while after its
+        // command's two sleeps run (waited for), the others a random while
+        // after the start, whatever the run is doing then.
+        let running = || {
+            commands_in_run(pid)
+                .iter()
+                .filter(|c| *c == "sleep")
+                .count()
+                == 2
+        };
+        if (round / 3) % 2 == 1 {
+            assert!(
+                wait_for(Duration::from_secs(60), running),
+                "{tool} round {round}: the command never ran"
+            );
+        }
         std::thread::sleep(Duration::from_millis(delay));
+        let was_running = running();
+        hit_running += usize::from(was_running);
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(pid as i32, signal) };
         let started = Instant::now();
         let output = child.wait_with_output().unwrap();
-        let what = format!("{tool} round {round}, signal {signal} after {delay} ms");
+        let what = format!(
+            "{tool} round {round}, signal {signal} after {delay} ms (command running: {was_running})"
+        );
+        let err = stderr(&output);
         if signal == libc::SIGTERM {
             // SIGTERM is passed on to the command, which ends; the tool
             // then ends by itself, in good order.
@@ -234,11 +273,28 @@ fn fault_injection_native() {
                 "{what}: did not end after SIGTERM"
             );
         }
+        // What the user is told: a SIGTERM passed on to what the command
+        // still runs; after a SIGKILL, the guardian's account of what it
+        // killed.
+        if was_running {
+            let told = if signal == libc::SIGTERM {
+                err.contains("passed SIGTERM on to sleep (pid ")
+            } else {
+                err.contains(
+                    "ended without cleaning up; its guardian killed what the command still ran:",
+                ) && err.contains("sleep (pid ")
+            };
+            assert!(told, "{what}: not announced: {err}");
+        }
         // The allow-all profile of an enforce run is an input: not checked.
         let _ = fs::remove_file(out_dir.path().join("allow.json"));
         assert_nothing_left(pid, &token, out_dir.path(), &what);
-        let _ = output;
     }
+    // At least the rounds that waited for it killed a running command.
+    assert!(
+        hit_running >= 9,
+        "{hit_running} rounds hit a running command"
+    );
     // A later run finds nothing left to clean of these.
     let later = run(["record", "-q", "-o", "-", "--", "true"]);
     assert!(later.status.success());
@@ -287,11 +343,19 @@ fn the_next_run_cleans_what_a_killed_run_left() {
         guardian_of_tool().is_some() && processes_with(&token).len() > 1
     }));
     // Kill the guardian first.
-    if let Some(guardian) = guardian_of_tool() {
-        // SAFETY: kill(2) of a process this test started (indirectly).
-        unsafe { libc::kill(guardian as i32, libc::SIGKILL) };
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    let guardian = guardian_of_tool().expect("the tool's guardian");
+    // SAFETY: kill(2) of a process this test started (indirectly).
+    unsafe { libc::kill(guardian as i32, libc::SIGKILL) };
+    // Dead (a zombie until the tool reaps it, or gone) before the tool is
+    // killed, so that it cannot clean up.
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            fs::read_to_string(format!("/proc/{guardian}/stat")).map_or(true, |s| {
+                s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z'))
+            })
+        }),
+        "the guardian {guardian} did not die"
+    );
     child.kill().unwrap();
     let _ = child.wait();
     // The command's direct child died with its parent (parent-death
@@ -736,7 +800,15 @@ fn leftovers_and_denials_are_named() {
 /// `enforce --help` says it runs native programs too.
 #[test]
 fn enforce_help_names_native_programs() {
-    let output = run(["--help"]);
+    let output = run(["enforce", "--help"]);
     let text = stdout(&output);
-    assert!(text.contains("Run a command or a container"), "{text}");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        text.contains("Usage: syscall-profile enforce "),
+        "not enforce's help: {text}"
+    );
+    assert!(
+        text.contains("The command: a native program, or `docker run ...`"),
+        "{text}"
+    );
 }

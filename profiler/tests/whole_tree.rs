@@ -278,7 +278,13 @@ fn sigterm_during_the_wait_ends_it_in_good_order() {
         "the daemon never started"
     );
     // Its handlers are installed right after the exec.
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        wait_for(Duration::from_secs(60), || processes_in_run(pid)
+            .into_iter()
+            .any(|p| command_of(p).as_deref() == Some("signal-count")
+                && catches(p, &[libc::SIGINT, libc::SIGTERM]))),
+        "the daemon never installed its handlers"
+    );
     let started = Instant::now();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };

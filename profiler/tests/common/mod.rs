@@ -367,3 +367,52 @@ pub fn mkfifo(path: &Path) {
     let made = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
     assert_eq!(made, 0, "mkfifo {}", path.display());
 }
+
+/// The processes in the cgroups the run of pid `pid` made (`rec-PID-…` or
+/// `enf-PID-…`), and in the cgroups below them.
+pub fn processes_in_run(pid: u32) -> Vec<u32> {
+    fn walk(dir: &Path, out: &mut Vec<u32>) {
+        if let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) {
+            out.extend(procs.lines().filter_map(|p| p.trim().parse::<u32>().ok()));
+        }
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), out);
+            }
+        }
+    }
+    let parent = cgroup2_mount().join("syscall-profile");
+    let mut out = Vec::new();
+    for kind in ["rec", "enf"] {
+        let prefix = format!("{kind}-{pid}-");
+        for entry in fs::read_dir(&parent).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                walk(&entry.path(), &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// What process `pid` runs: its comm, from /proc.
+pub fn command_of(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_owned())
+}
+
+/// Whether process `pid` has a handler installed for each of `signals`
+/// (`SigCgt` in /proc/PID/status).
+pub fn catches(pid: u32, signals: &[libc::c_int]) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let Some(mask) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+    else {
+        return false;
+    };
+    signals.iter().all(|&s| mask & (1u64 << (s - 1)) != 0)
+}
