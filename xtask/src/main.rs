@@ -3,6 +3,8 @@
 //! - `setup`: Debian packages and a bpf-linker built against this toolchain's
 //!   LLVM (root only; idempotent).
 //! - `test`: the whole test suite, as CI runs it (`.ci/run`).
+//! - `fuzz`: builds the fuzz targets and runs each for a bounded time
+//!   (also the suite's last step).
 //! - `demo`: records a sample program and prints its profile.
 //! - `coverage`: the precision of `scan`, program by program.
 //! - `bench`: what recording and enforcing cost, against bpftrace, strace
@@ -18,6 +20,7 @@ mod bench;
 mod coverage;
 mod demo;
 mod docker_baseline;
+mod fuzz;
 mod images;
 mod runtime_base;
 mod services;
@@ -46,7 +49,9 @@ enum Task {
     /// Install what building and testing need (as root; installs only what
     /// is missing): Debian packages, and bpf-linker cached per toolchain.
     Setup,
-    /// Run the whole test suite, as CI does: setup, fmt, clippy, build, tests.
+    /// Run the whole test suite, as CI does: setup, fmt, clippy, build, tests,
+    /// then the fuzz targets for their bounded time (`fuzz`; not when the
+    /// tests are filtered by arguments).
     /// The tests that compare the shipped data with upstream reference files
     /// (`../shared/reference` beside the clone) run where those are present;
     /// elsewhere they are named at the end as not run, unless `CI` is set,
@@ -61,6 +66,12 @@ enum Task {
         )]
         args: Vec<OsString>,
     },
+    /// Build the fuzz targets (fuzz/) with libFuzzer's coverage
+    /// instrumentation on the stable toolchain and run each for a bounded
+    /// time (60 s, or SYSCALL_PROFILE_FUZZ_SECONDS outside CI) on its seed
+    /// corpus; an input that fails a target is kept in
+    /// fuzz/regressions/TARGET/ and named.
+    Fuzz(fuzz::Options),
     /// Build release and record `threads 4`, printing its profile on stdout.
     Demo,
     /// Measure what recording and enforcing cost, against bpftrace, strace and
@@ -91,6 +102,7 @@ fn main() -> ExitCode {
     let result = Workspace::locate().and_then(|ws| match cli.task {
         Task::Setup => setup::run().map(|()| ExitCode::SUCCESS),
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
+        Task::Fuzz(options) => fuzz::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),
         Task::Coverage => coverage::run(&ws).map(|()| ExitCode::SUCCESS),
         Task::Bench(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),

@@ -5,12 +5,13 @@ use std::{ffi::OsString, fs, path::Path};
 use anyhow::{Context, Result};
 
 use crate::{
+    fuzz,
     services::Services,
     setup,
     workspace::{self, Workspace},
 };
 
-const STEPS: usize = 5;
+const STEPS: usize = 6;
 
 /// The directory the tests leave a line in for each test they did not run
 /// (the upstream reference tests outside CI, where `../shared` is absent:
@@ -68,11 +69,27 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         }
         result
     })?;
+    if test_args.is_empty() {
+        step(6, "fuzz targets, each for its bounded time", || {
+            fuzz::run(ws, &fuzz::Options::all())
+        })?;
+    } else {
+        // A filtered run is a developer's look at a few tests: minutes of
+        // fuzzing are not what was asked (CI runs the suite unfiltered).
+        eprintln!(
+            "xtask test: [6/{STEPS}] fuzz targets: not run, the tests were filtered (`cargo xtask \
+             fuzz` runs them)"
+        );
+    }
+    let steps = match test_args.is_empty() {
+        true => format!("all {STEPS} steps passed"),
+        false => "steps 1-5 passed (step 6, fuzzing, not run: the tests were filtered)".to_owned(),
+    };
     match not_run.len() {
-        0 => eprintln!("xtask test: all {STEPS} steps passed"),
+        0 => eprintln!("xtask test: {steps}"),
         n => eprintln!(
-            "xtask test: all {STEPS} steps passed; {n} test(s) not run, named above (with CI=true \
-             they fail instead)"
+            "xtask test: {steps}; {n} test(s) not run, named above (with CI=true they fail \
+             instead)"
         ),
     }
     Ok(())

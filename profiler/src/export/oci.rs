@@ -92,10 +92,24 @@ pub enum BundleError {
 /// everything else kept.
 pub fn into_bundle_config(bundle: &Path, seccomp: &OciSeccomp) -> Result<String, BundleError> {
     let path = bundle.join("config.json");
-    let shown = path.display().to_string();
     let bytes = crate::input::read(&path, SPEC_LIMIT)?;
+    config_with_seccomp(&path.display().to_string(), &bytes, seccomp)
+}
+
+/// The runtime spec `bytes` (the `config.json` named `shown` in messages)
+/// with `.linux.seccomp` replaced by `seccomp`, everything else kept: what
+/// [`into_bundle_config`] writes once it has read the file.
+///
+/// Public for the fuzzer (`fuzz/`, target `oci_config`), which gives it
+/// arbitrary bytes: a spec it cannot take is refused in one line.
+pub fn config_with_seccomp(
+    shown: &str,
+    bytes: &[u8],
+    seccomp: &OciSeccomp,
+) -> Result<String, BundleError> {
+    let shown = shown.to_owned();
     let mut config: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| BundleError::Invalid {
+        serde_json::from_slice(bytes).map_err(|e| BundleError::Invalid {
             path: shown.clone(),
             reason: e.to_string(),
         })?;

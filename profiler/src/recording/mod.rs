@@ -913,8 +913,7 @@ fn conclude(
         None => None,
     };
     if let Some(stats_output) = stats_output {
-        let text = serde_json::to_string_pretty(&stats).expect("stats always serialize") + "\n";
-        stats_output.commit(&text)?;
+        stats_output.commit(&stats.to_text())?;
     }
     Ok(Recording {
         exit_code,

@@ -75,6 +75,16 @@ pub struct Stats {
     pub learned: Option<LearnedRules>,
 }
 
+impl Stats {
+    /// The file `--stats` writes: pretty JSON with a final newline.
+    ///
+    /// The fuzzer (`fuzz/`, target `stats`) checks that whatever stats
+    /// this type reads, it writes, and the text reads back the same.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string_pretty(self).expect("stats always serialize") + "\n"
+    }
+}
+
 /// The argument rules of the profile, in short.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LearnedRules {

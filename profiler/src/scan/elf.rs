@@ -177,6 +177,14 @@ impl<'a> ElfFacts<'a> {
             let name = section.name().unwrap_or("").to_owned();
             let Ok(bytes) = section.data() else { continue };
             let address = section.address();
+            // Every address inside a section is then an address plus an
+            // offset that cannot overflow.
+            if address.checked_add(bytes.len() as u64).is_none() {
+                return Err(bad(format!(
+                    "its section {name:?} ({} bytes at {address:#x}) ends past the end of the                      address space: a corrupt file",
+                    bytes.len()
+                )));
+            }
             if flags & SHF_EXECINSTR != 0 {
                 code.push((address, bytes, name));
             } else if name == ".got" || name == ".got.plt" {

@@ -440,28 +440,9 @@ fn summarise(
     }
     let bytes = tree.map(path, loader::OBJECT_LIMIT)?;
     let release = || bytes.release();
-    let budget = budget::Budget::default();
-    let mut facts = elf::ElfFacts::parse(&tree.shown(path), &bytes, &budget, &release)?;
-    bytes.release();
-    let summary = match analysis::analyse(
-        &mut facts,
-        &budget,
-        &|| options.interrupted().is_some(),
-        &release,
-    ) {
-        Ok(summary) => summary,
-        Err(analysis::Stopped::Asked) => {
-            return Err(ScanError::Interrupted {
-                signal: options.interrupted().unwrap_or(0),
-            });
-        }
-        Err(analysis::Stopped::TooLarge(over)) => {
-            return Err(ScanError::Elf {
-                path: tree.shown(path),
-                what: over.describe(),
-            });
-        }
-    };
+    let summary = analyse_object(&tree.shown(path), &bytes, &release, &|| {
+        options.interrupted()
+    })?;
     if let (Some(dir), Some(digest)) = (&options.cache_dir, &digest)
         && let Err(e) = cache::store(dir, digest, &summary)
     {
@@ -479,6 +460,37 @@ fn summarise(
         analysis_ms: started.elapsed().as_millis() as u64,
         loaded_at_run_time: false,
     })
+}
+
+/// The analysis of one object's bytes, as a scan makes it of each file it
+/// loads (`shown` names the file in messages): its ELF facts read, then
+/// its code analysed, within the memory one object may hold. `release`
+/// lets go of the pages of `bytes` read so far (a no-op for bytes in
+/// memory); `interrupted` is asked every few milliseconds and ends the
+/// analysis with [`ScanError::Interrupted`] when it names a signal.
+///
+/// Public for the fuzzer (`fuzz/`, target `elf`), which gives it arbitrary
+/// bytes: whatever they are, it returns a summary or an error, never
+/// panics or hangs.
+pub fn analyse_object<'a>(
+    shown: &Path,
+    bytes: &'a [u8],
+    release: &'a dyn Fn(),
+    interrupted: &dyn Fn() -> Option<i32>,
+) -> Result<ObjectSummary, ScanError> {
+    let budget = budget::Budget::default();
+    let mut facts = elf::ElfFacts::parse(shown, bytes, &budget, release)?;
+    release();
+    match analysis::analyse(&mut facts, &budget, &|| interrupted().is_some(), release) {
+        Ok(summary) => Ok(summary),
+        Err(analysis::Stopped::Asked) => Err(ScanError::Interrupted {
+            signal: interrupted().unwrap_or(0),
+        }),
+        Err(analysis::Stopped::TooLarge(over)) => Err(ScanError::Elf {
+            path: shown.to_owned(),
+            what: over.describe(),
+        }),
+    }
 }
 
 /// Reachability over all objects (see the module's documentation).

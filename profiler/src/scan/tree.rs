@@ -91,6 +91,24 @@ struct Archive {
     implied: HashSet<PathBuf>,
 }
 
+/// `error` with the control characters of its message escaped: the tar
+/// reader quotes the bytes of a malformed header in its errors, and the
+/// image chose them (a newline, a terminal's escape sequence).
+fn one_line(error: io::Error) -> io::Error {
+    let text = error.to_string();
+    if !text.chars().any(char::is_control) {
+        return error;
+    }
+    let escaped: String = text
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect();
+    io::Error::new(error.kind(), escaped)
+}
+
 /// `path` as an absolute path inside the root with `.` and the leading `/`
 /// dropped; `None` when it climbs with `..` (an archive's entry never may).
 fn normal(path: &Path) -> Option<PathBuf> {
@@ -134,7 +152,7 @@ impl Tree {
     pub fn archive(archive: &Path, interrupt: Option<&Interrupt>) -> Result<Tree, ScanError> {
         let open_error = |source: io::Error| InputError::Open {
             path: archive.to_owned(),
-            source,
+            source: one_line(source),
         };
         let opened = input::open(
             archive,
@@ -166,10 +184,19 @@ impl Tree {
                 || -> Option<PathBuf> { entry.link_name().ok().flatten().map(|l| l.into_owned()) };
             use tar::EntryType as T;
             let kind = match entry.header().entry_type() {
-                T::Regular | T::Continuous => Entry::File {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
-                },
+                T::Regular | T::Continuous => {
+                    let (offset, size) = (entry.raw_file_position(), entry.size());
+                    // A file's bytes are mapped out of the archive: past
+                    // its end, reading them would kill the process (SIGBUS).
+                    if offset.checked_add(size).is_none_or(|end| end > opened.size) {
+                        return Err(open_error(io::Error::other(format!(
+                            "the archive is truncated: {} ends past its end",
+                            path.display()
+                        )))
+                        .into());
+                    }
+                    Entry::File { offset, size }
+                }
                 T::Directory => Entry::Dir,
                 T::Symlink => match link() {
                     Some(target) => Entry::Symlink(target),
@@ -516,6 +543,24 @@ mod tests {
         // The index made nothing: the directory holds the archive alone.
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1);
         assert_eq!(tree.node(Path::new("/etc")), Some(Node::Dir));
+    }
+
+    #[test]
+    fn a_truncated_or_malformed_archive_is_refused_in_one_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let whole = std::fs::read(hostile_archive(dir.path())).expect("read");
+        // Cut inside bin/tool's bytes: its entry says more than is left.
+        let cut = dir.path().join("cut.tar");
+        std::fs::write(&cut, &whole[..1024 + 4]).expect("write");
+        let err = Tree::archive(&cut, None).expect_err("refused").to_string();
+        assert!(err.contains("truncated: /bin/tool ends past"), "{err}");
+        // A header whose checksum field holds a newline and an escape.
+        let mut bad = whole.clone();
+        bad[148..156].copy_from_slice(b"\n\x1b[2J   ");
+        let bent = dir.path().join("bent.tar");
+        std::fs::write(&bent, &bad).expect("write");
+        let err = Tree::archive(&bent, None).expect_err("refused").to_string();
+        assert!(!err.chars().any(char::is_control), "{err:?}");
     }
 
     #[test]

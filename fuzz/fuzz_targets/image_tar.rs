@@ -1,0 +1,8 @@
+//! Fuzz target `image_tar`: see `syscall_profile_fuzz::image_tar` (fuzz/src/lib.rs)
+//! for what it checks, and the README's *Fuzzing* for how it runs.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| syscall_profile_fuzz::image_tar(data));

@@ -1,0 +1,8 @@
+//! Fuzz target `oci_config`: see `syscall_profile_fuzz::oci_config` (fuzz/src/lib.rs)
+//! for what it checks, and the README's *Fuzzing* for how it runs.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| syscall_profile_fuzz::oci_config(data));
