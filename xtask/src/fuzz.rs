@@ -56,7 +56,7 @@ pub const TARGETS: &[Target] = &[
 
 /// How long each target runs, in seconds, unless told otherwise (outside
 /// CI only).
-pub const SECONDS: u64 = 60;
+pub const SECONDS: u64 = 30;
 
 /// The variable that shortens (or lengthens) each target's run outside CI.
 pub const SECONDS_VAR: &str = "SYSCALL_PROFILE_FUZZ_SECONDS";
@@ -86,8 +86,8 @@ const RUSTFLAGS: &[&str] = &[
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Seconds each target runs (default 60, or SYSCALL_PROFILE_FUZZ_SECONDS;
-    /// with CI set, never less than 60).
+    /// Seconds each target runs (default 30, or SYSCALL_PROFILE_FUZZ_SECONDS;
+    /// with CI set, never less than 30).
     #[arg(long, value_name = "N")]
     seconds: Option<u64>,
     /// The targets to run (default: all of them).
@@ -114,8 +114,8 @@ fn say(message: impl std::fmt::Display) {
     eprintln!("xtask fuzz: {message}");
 }
 
-/// The seconds each target runs: `given`, else the variable, else 60; in
-/// CI at least 60, whatever was asked.
+/// The seconds each target runs: `given`, else the variable, else 30; in
+/// CI at least 30, whatever was asked.
 fn seconds(given: Option<u64>) -> Result<u64> {
     let asked = match given {
         Some(n) => Some(n),
