@@ -20,6 +20,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libseccomp-dev", "the profiler links libseccomp"),
     ("binutils", "the eBPF linker wrapper runs nm"),
     ("gcc", "the C linker and libseccomp's build"),
+    (
+        "libc6-dev",
+        "the static C programs whose reachable syscalls the scan test bounds",
+    ),
     ("tmux", "tests give the recorder a real terminal with it"),
     ("util-linux", "unshare and script, used by tests"),
     (
