@@ -9,7 +9,7 @@ mod common;
 
 use std::{
     fs,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -406,6 +406,146 @@ fn secrets_stay_out_of_written_files() {
         text.contains("\"comment\": \"web frontend, release 7\""),
         "{text}"
     );
+}
+
+/// A command line holding a secret of each kind the README names: an
+/// environment value, a `--token=` value, a `--password` value, a URL
+/// password. `sh` runs `ls`; the words after the script are its $0, $1…
+const SECRET_COMMAND: &[&str] = &[
+    "env",
+    "DB_PASSWORD=hunter2",
+    "sh",
+    "-c",
+    "ls >/dev/null",
+    "x",
+    "--token=hunter2",
+    "--password",
+    "hunter2",
+    "https://user:hunter2@example.com/",
+];
+
+/// [`SECRET_COMMAND`] as the README says every written file names it.
+const SECRET_COMMAND_REDACTED: &[&str] = &[
+    "env",
+    "DB_PASSWORD=…",
+    "sh",
+    "-c",
+    "ls >/dev/null",
+    "x",
+    "--token=…",
+    "--password",
+    "…",
+    "https://user:…@example.com/",
+];
+
+/// A policy that allows only what `true` makes, so that the secret
+/// command's `ls` is outside it: every report has something to say.
+fn narrow_policy(dir: &Path) -> PathBuf {
+    let policy = dir.join("policy.json");
+    let output = run(["record", "-q", "-o", policy.to_str().unwrap(), "--", "true"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    policy
+}
+
+/// Fails when `file` holds the secret, or (`names_command`) does not name
+/// the command redacted.
+fn assert_redacted(file: &Path, names_command: bool) {
+    let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(!text.contains("hunter2"), "{}: {text}", file.display());
+    if names_command {
+        for word in ["DB_PASSWORD=…", "--token=…", "https://user:…@example.com/"] {
+            assert!(text.contains(word), "{}: no {word}: {text}", file.display());
+        }
+    }
+}
+
+/// `enforce`'s `--suggest` profile and `--json` report, and its output,
+/// name the command with its secrets taken out (complain mode, and
+/// enforcing).
+#[test]
+fn secrets_stay_out_of_enforce_s_suggestions_and_report() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = narrow_policy(dir.path());
+    for mode in ["--complain", "--enforce"] {
+        let suggest = dir.path().join(format!("suggest{mode}.json"));
+        let json = dir.path().join(format!("report{mode}.json"));
+        let mut args = vec!["enforce"];
+        if mode == "--complain" {
+            args.push(mode);
+        }
+        args.extend([
+            "--suggest",
+            suggest.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--profile",
+            policy.to_str().unwrap(),
+            "--",
+        ]);
+        args.extend(SECRET_COMMAND);
+        let output = run(&args);
+        let said = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!said.contains("hunter2"), "{mode}: {said}");
+        assert!(said.contains("denied"), "{mode}: {said}");
+        // The suggestion's comment names the command; the report holds it.
+        assert_redacted(&suggest, true);
+        assert_redacted(&json, false);
+        let report: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(
+            report["command"],
+            serde_json::json!(SECRET_COMMAND_REDACTED),
+            "{mode}"
+        );
+    }
+}
+
+/// `check`'s JSON and JUnit reports, the observed profile it keeps and its
+/// text report name the command with its secrets taken out.
+#[test]
+fn secrets_stay_out_of_check_s_reports() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = narrow_policy(dir.path());
+    let (junit, json, observed) = (
+        dir.path().join("check.xml"),
+        dir.path().join("check.json"),
+        dir.path().join("observed.json"),
+    );
+    let mut args = vec![
+        "check",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--save-observed",
+        observed.to_str().unwrap(),
+        "--",
+    ];
+    args.extend(SECRET_COMMAND);
+    let output = run(&args);
+    // 1: the run used syscalls outside the policy.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!said.contains("hunter2"), "{said}");
+    assert_redacted(&json, false);
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["command"],
+        serde_json::json!(SECRET_COMMAND_REDACTED)
+    );
+    assert_redacted(&observed, true);
+    // The JUnit report names no command today; it must not start holding
+    // the secret.
+    assert_redacted(&junit, false);
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\""), "{xml}");
 }
 
 /// The MySQL client's password written against its option (`-pPASS`)
