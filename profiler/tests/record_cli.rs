@@ -258,6 +258,84 @@ fn hup_int_and_term_reach_the_command_of_record_enforce_and_check() {
     }
 }
 
+/// A signal that comes while `record` or `enforce` sets up (its cgroup made,
+/// the eBPF programs loading) stops the run before the command starts: the
+/// command never runs (it would leave a file), the tool says so in one line
+/// and exits as a shell reports the signal (143 for SIGTERM), with no
+/// profile written and no cgroup left. The signal is sent as soon as the
+/// run's cgroup exists; an attempt where the command had already started
+/// is retried (the set-up takes tens of milliseconds, so most land early).
+#[test]
+fn a_signal_before_the_command_starts_stops_the_run_with_nothing_started() {
+    require_root();
+    for tool in ["record", "enforce"] {
+        let mut early = 0;
+        for attempt in 0..10 {
+            if early >= 2 {
+                break;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (policy, mark) = (dir.path().join("p.json"), dir.path().join("ran"));
+            if tool == "enforce" {
+                let output = run([
+                    "record".as_ref(),
+                    "-q".as_ref(),
+                    "-o".as_ref(),
+                    policy.as_os_str(),
+                    "--".as_ref(),
+                    "touch".as_ref(),
+                    dir.path().join("x").as_os_str(),
+                ]);
+                assert!(output.status.success(), "{}", stderr(&output));
+            }
+            let mut command = Command::new(profiler());
+            match tool {
+                "record" => command.args(["record", "-q", "-o"]).arg(&policy),
+                _ => command.args(["enforce", "--profile"]).arg(&policy),
+            };
+            let child = command
+                .arg("--")
+                .arg("touch")
+                .arg(&mark)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            assert!(
+                wait_for(Duration::from_secs(30), || !run_cgroups(pid).is_empty()),
+                "{tool}: no run cgroup appeared"
+            );
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            let output = child.wait_with_output().unwrap();
+            let err = stderr(&output);
+            assert!(run_cgroups(pid).is_empty(), "{tool}: cgroup left: {err}");
+            if mark.exists() {
+                // Too late: the command had started (the signal reached it
+                // or came after it).
+                eprintln!("{tool}, attempt {attempt}: the command had started: {err}");
+                continue;
+            }
+            early += 1;
+            assert_eq!(
+                err.trim(),
+                "syscall-profile: error: interrupted by signal 15 before the command started; it \
+                 did not run",
+                "{tool}"
+            );
+            assert_eq!(output.status.code(), Some(143), "{tool}: {err}");
+            if tool == "record" {
+                assert!(!policy.exists(), "a profile was written");
+            }
+        }
+        assert!(
+            early >= 2,
+            "{tool}: no signal landed before the command started in 10 attempts"
+        );
+    }
+}
+
 /// On a terminal: a live line with elapsed time, distinct syscalls and calls;
 /// and Ctrl-C reaches the command once (the terminal sends it to the whole
 /// foreground group, so the recorder must not forward it again).
