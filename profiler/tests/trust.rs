@@ -312,6 +312,148 @@ fn the_next_run_cleans_what_a_killed_run_left() {
     assert_nothing_left(pid, &token, dir.path(), "after the later run");
 }
 
+/// The start time of `pid` (field 22 of /proc/PID/stat).
+fn start_time_of(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A stale-looking run cgroup named after a live process: when the name's
+/// start time is not that process's, the pid was reused (the run that made
+/// it is gone) and the next run removes the cgroup, killing what it held;
+/// when it is that process's own, the run is taken as alive and left alone.
+/// Neither name's guardian is a guardian.
+#[test]
+fn a_reused_pid_does_not_keep_a_stale_cgroup_alive() {
+    require_root();
+    let _serial = serial();
+    // The parent cgroup exists once a run has been.
+    assert!(
+        run(["record", "-q", "-o", "-", "--", "true"])
+            .status
+            .success()
+    );
+    let parent = cgroup2_mount().join("syscall-profile");
+    // A live process whose pid the names use, never put in either cgroup.
+    let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = owner.id();
+    let start = start_time_of(pid);
+    // pid 1 runs no guardian.
+    let reused = format!("rec-{pid}-{}-1-000000001", start + 1);
+    let alive = format!("rec-{pid}-{start}-1-000000002");
+    for name in [&reused, &alive] {
+        fs::create_dir(parent.join(name)).unwrap();
+    }
+    // What the reused name's run "left running".
+    let mut leftover = Command::new("sleep").arg("61").spawn().unwrap();
+    fs::write(
+        parent.join(&reused).join("cgroup.procs"),
+        leftover.id().to_string(),
+    )
+    .unwrap();
+    let later = run(["record", "-q", "-o", "-", "--", "true"]);
+    let err = stderr(&later);
+    let alive_left = parent.join(&alive).exists();
+    let reused_left = parent.join(&reused).exists();
+    // Cleaned up before anything is asserted.
+    let _ = fs::remove_dir(parent.join(&alive));
+    let _ = owner.kill();
+    let _ = owner.wait();
+    if reused_left {
+        let _ = leftover.kill();
+        let _ = fs::remove_dir(parent.join(&reused));
+    }
+    assert!(later.status.success(), "{err}");
+    assert!(!reused_left, "the cgroup of a reused pid was kept: {err}");
+    // Killed: its status is a signal's (the wait reaps it).
+    let status = leftover.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "{err}"
+    );
+    // Said by this run, unless another run on the host cleaned it first.
+    if err.contains("earlier run") {
+        assert!(err.contains(&reused), "{err}");
+    }
+    assert!(alive_left, "the cgroup of a live run was removed: {err}");
+    assert!(!err.contains(&alive), "{err}");
+}
+
+/// The command gets the parent-death signal: with the guardian stopped
+/// (SIGSTOP, so that it cannot be what kills it), SIGKILL of the recorder
+/// ends the command at once; the guardian, let go again, cleans up.
+#[test]
+fn the_command_dies_with_the_recorder_without_its_guardian() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let token = format!("sp-pdeath-{}", std::process::id());
+    let out = dir.path().join("p.json");
+    // sh execs sleep: the recorder's own child (the token is sh's $0).
+    let mut child = spawn(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "exec sleep 60",
+        &token,
+    ]);
+    let pid = child.id();
+    let sleeper = || {
+        cgroups_of(pid).iter().find_map(|name| {
+            fs::read_to_string(
+                cgroup2_mount()
+                    .join("syscall-profile")
+                    .join(name)
+                    .join("cgroup.procs"),
+            )
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .find(|p| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c == "sleep\n"))
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || sleeper().is_some()),
+        "the command never started"
+    );
+    let command = sleeper().unwrap();
+    // The guardian's pid is in the run cgroup's name (rec-PID-START-GUARDIAN-N).
+    let cgroups = cgroups_of(pid);
+    assert_eq!(cgroups.len(), 1, "{cgroups:?}");
+    let guardian: i32 = cgroups[0].split('-').nth(3).unwrap().parse().unwrap();
+    let is_guardian = fs::read(format!("/proc/{guardian}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("__guardian"));
+    assert!(is_guardian, "{guardian} is not the run's guardian");
+    // SAFETY: signals to processes this test started (indirectly).
+    unsafe { libc::kill(guardian, libc::SIGSTOP) };
+    child.kill().unwrap();
+    let _ = child.wait();
+    let gone = wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(format!("/proc/{command}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(guardian, libc::SIGCONT) };
+    assert!(
+        gone,
+        "the command outlived the recorder with its guardian stopped"
+    );
+    assert_nothing_left(pid, &token, dir.path(), "after the guardian went on");
+}
+
 /// `--duration` with a command that ignores SIGTERM: SIGKILL after the
 /// grace period, each step said once, and the recorder does not spin.
 #[test]
