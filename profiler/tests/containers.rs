@@ -774,6 +774,65 @@ fn sigkill_of_check_after_the_container_ended_removes_it() {
 }
 
 /// A record of a container says what it added to the user's command.
+/// A container recording's profile comment and stats name the `docker run`
+/// command with the values of `-e K=V` and `--env K=V` taken out, and the
+/// `--env-file` path kept but the file never read: none of the values the
+/// container was given (it prints their lengths) is written.
+#[test]
+fn environment_values_stay_out_of_a_container_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("app.env");
+    fs::write(&env_file, "FROM_FILE=s3cr3t-in-file\n").unwrap();
+    let env_file = env_file.to_string_lossy().into_owned();
+    let words = docker_run(&[
+        "-e",
+        "DB_PASSWORD=hunter2",
+        "--env",
+        "API_TOKEN=hunter2-too",
+        "--env-file",
+        &env_file,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo \"${#DB_PASSWORD}:${#API_TOKEN}:${#FROM_FILE}\"",
+    ]);
+    let stats = dir.path().join("stats.json");
+    let (output, _) = record(
+        dir.path(),
+        &["--no-coverage", "--stats", stats.to_str().unwrap()],
+        &words,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The container had each value.
+    assert_eq!(stdout(&output), "7:11:14\n", "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    let profile = fs::read_to_string(dir.path().join("profile.json")).unwrap();
+    let stats = fs::read_to_string(&stats).unwrap();
+    for (what, text) in [("output", &said), ("profile", &profile), ("stats", &stats)] {
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cr3t"),
+            "{what}: {text}"
+        );
+    }
+    // The comment naming the command (on the profile's first rule).
+    let profile: serde_json::Value = serde_json::from_str(&profile).unwrap();
+    let comment = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|rule| rule["comment"].as_str())
+        .find(|c| c.contains(" run "))
+        .unwrap_or_else(|| panic!("no comment names the command: {profile}"))
+        .to_owned();
+    for kept in [
+        "-e DB_PASSWORD=…",
+        "--env API_TOKEN=…",
+        &format!("--env-file {env_file}"),
+    ] {
+        assert!(comment.contains(kept), "no {kept:?} in {comment:?}");
+    }
+}
+
 #[test]
 fn record_says_what_it_added() {
     require_root();

@@ -60,7 +60,6 @@ fn a_recording_reports_its_coverage_of_what_the_program_can_reach() {
     let coverage = &stats["coverage"];
     let reachable = coverage["reachable"].as_u64().unwrap();
     let covered = coverage["covered"].as_u64().unwrap();
-    assert!(reachable > 40, "ls reaches more than it uses: {coverage}");
     assert!(covered > 10 && covered < reachable, "{coverage}");
     // Everything the run made is something the code can make.
     assert_eq!(coverage["not_found"], serde_json::json!([]), "{coverage}");
@@ -71,6 +70,24 @@ fn a_recording_reports_its_coverage_of_what_the_program_can_reach() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(unobserved.len() as u64, reachable - covered);
+    // Bounded on both sides: ls reaches more than it used, and no more than
+    // what ls is known to reach (the reachable set is what was covered and
+    // what was not).
+    assert!(
+        unobserved.len() >= 20,
+        "ls reaches more than it uses: {coverage}"
+    );
+    let bound = reachable::LS.len() + reachable::TOLERANCE;
+    assert!(
+        reachable as usize <= bound,
+        "ls reaches at most {bound}: {coverage}"
+    );
+    reachable::assert_within(
+        "the recording of ls",
+        unobserved.iter().copied(),
+        reachable::LS,
+        reachable::TOLERANCE,
+    );
     // Ranked by risk: mount (ls can reach it through libc) before read-only
     // calls.
     assert!(unobserved.contains(&"mount"), "{unobserved:?}");

@@ -89,8 +89,8 @@ fn exit_status_is_the_commands() {
 fn signals_are_forwarded_and_the_profile_is_still_written() {
     require_root();
     for (signal, expected) in [
-        (libc::SIGTERM, "sigint=0 sigterm=1"),
-        (libc::SIGINT, "sigint=1 sigterm=0"),
+        (libc::SIGTERM, "sigint=0 sigterm=1 sighup=0"),
+        (libc::SIGINT, "sigint=1 sigterm=0 sighup=0"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
@@ -127,6 +127,212 @@ fn signals_are_forwarded_and_the_profile_is_still_written() {
         );
         assert_eq!(dir_entries(dir.path()).len(), 1, "only the profile");
         assert!(cgroups_left_by(pid).is_empty(), "cgroup removed");
+    }
+}
+
+/// The run cgroups of the tool with pid `pid`: `record`'s and `check`'s
+/// (`rec-PID-…`), `enforce`'s (`enf-PID-…`).
+fn run_cgroups(pid: u32) -> Vec<std::path::PathBuf> {
+    let parent = cgroup2_mount().join("syscall-profile");
+    let prefixes = [format!("rec-{pid}-"), format!("enf-{pid}-")];
+    fs::read_dir(parent)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    prefixes.iter().any(|p| name.starts_with(p))
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a process in `pid`'s run cgroups catches SIGINT, SIGTERM and
+/// SIGHUP (`SigCgt` in /proc): `signal-count` once its handlers are in.
+fn catching_all_three(pid: u32) -> bool {
+    let mask: u64 = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
+        .iter()
+        .map(|s| 1u64 << (s - 1))
+        .sum();
+    run_cgroups(pid).iter().any(|cgroup| {
+        fs::read_to_string(cgroup.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .any(|p| {
+                // The command itself, not the tool's child before its exec
+                // (which holds the tool's handlers).
+                let status = fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+                status.lines().any(|l| l == "Name:\tsignal-count")
+                    && status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("SigCgt:"))
+                        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                        .is_some_and(|caught| caught & mask == mask)
+            })
+    })
+}
+
+/// SIGHUP, SIGINT and SIGTERM sent to `record`, `enforce` and `check`
+/// (with kill(2), not from a terminal) each reach the command exactly once
+/// (the command counts them), and each tool then ends in good order: the
+/// command's status, `enforce --json` and `check --json` written, no
+/// cgroup left.
+#[test]
+fn hup_int_and_term_reach_the_command_of_record_enforce_and_check() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.json");
+    let report = dir.path().join("report.json");
+    let signals = [
+        (libc::SIGHUP, "sigint=0 sigterm=0 sighup=1"),
+        (libc::SIGINT, "sigint=1 sigterm=0 sighup=0"),
+        (libc::SIGTERM, "sigint=0 sigterm=1 sighup=0"),
+    ];
+    // record first: its profile (of a run that took a signal) is the
+    // policy enforce and check run under.
+    for tool in ["record", "enforce", "check"] {
+        for (signal, expected) in signals {
+            let _ = fs::remove_file(&report);
+            let mut command = Command::new(profiler());
+            match tool {
+                "record" => command.args(["record", "-q", "-o"]).arg(&policy),
+                "enforce" => command
+                    .args(["enforce", "--profile"])
+                    .arg(&policy)
+                    .arg("--json")
+                    .arg(&report),
+                _ => command
+                    .args(["check", "-q", "--policy"])
+                    .arg(&policy)
+                    .arg("--json")
+                    .arg(&report),
+            };
+            let child = command
+                .arg("--")
+                .arg(sample("signal-count"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            assert!(
+                wait_for(Duration::from_secs(30), || catching_all_three(pid)),
+                "{tool}: the command never started"
+            );
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid as i32, signal) };
+            let output = child.wait_with_output().unwrap();
+            let err = stderr(&output);
+            assert_eq!(
+                stdout(&output).lines().next(),
+                Some(expected),
+                "{tool}, signal {signal}: {err}"
+            );
+            match tool {
+                "check" => {
+                    // 0 or 1 (the policy's verdict); never the tool's failure.
+                    assert!(
+                        matches!(output.status.code(), Some(0 | 1)),
+                        "{tool}, signal {signal}: {}: {err}",
+                        output.status
+                    );
+                    let json: serde_json::Value =
+                        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+                    assert_eq!(json["command_exit_code"], 0, "{json}");
+                }
+                _ => assert!(output.status.success(), "{tool}, signal {signal}: {err}"),
+            }
+            if tool == "enforce" {
+                let json: serde_json::Value =
+                    serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+                assert!(json.is_object(), "{json}");
+            }
+            if tool == "record" {
+                let names = allowed_names(&fs::read_to_string(&policy).unwrap());
+                assert!(names.contains("rt_sigreturn"), "{names:?}");
+            }
+            assert!(run_cgroups(pid).is_empty(), "{tool}: cgroup left");
+        }
+    }
+}
+
+/// A signal that comes while `record` or `enforce` sets up (its cgroup made,
+/// the eBPF programs loading) stops the run before the command starts: the
+/// command never runs (it would leave a file), the tool says so in one line
+/// and exits as a shell reports the signal (143 for SIGTERM), with no
+/// profile written and no cgroup left. The signal is sent as soon as the
+/// run's cgroup exists; an attempt where the command had already started
+/// is retried (the set-up takes tens of milliseconds, so most land early).
+#[test]
+fn a_signal_before_the_command_starts_stops_the_run_with_nothing_started() {
+    require_root();
+    for tool in ["record", "enforce"] {
+        let mut early = 0;
+        for attempt in 0..10 {
+            if early >= 2 {
+                break;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (policy, mark) = (dir.path().join("p.json"), dir.path().join("ran"));
+            if tool == "enforce" {
+                let output = run([
+                    "record".as_ref(),
+                    "-q".as_ref(),
+                    "-o".as_ref(),
+                    policy.as_os_str(),
+                    "--".as_ref(),
+                    "touch".as_ref(),
+                    dir.path().join("x").as_os_str(),
+                ]);
+                assert!(output.status.success(), "{}", stderr(&output));
+            }
+            let mut command = Command::new(profiler());
+            match tool {
+                "record" => command.args(["record", "-q", "-o"]).arg(&policy),
+                _ => command.args(["enforce", "--profile"]).arg(&policy),
+            };
+            let child = command
+                .arg("--")
+                .arg("touch")
+                .arg(&mark)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            assert!(
+                wait_for(Duration::from_secs(30), || !run_cgroups(pid).is_empty()),
+                "{tool}: no run cgroup appeared"
+            );
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            let output = child.wait_with_output().unwrap();
+            let err = stderr(&output);
+            assert!(run_cgroups(pid).is_empty(), "{tool}: cgroup left: {err}");
+            if mark.exists() {
+                // Too late: the command had started (the signal reached it
+                // or came after it).
+                eprintln!("{tool}, attempt {attempt}: the command had started: {err}");
+                continue;
+            }
+            early += 1;
+            assert_eq!(
+                err.trim(),
+                "syscall-profile: error: interrupted by signal 15 before the command started; it \
+                 did not run",
+                "{tool}"
+            );
+            assert_eq!(output.status.code(), Some(143), "{tool}: {err}");
+            if tool == "record" {
+                assert!(!policy.exists(), "a profile was written");
+            }
+        }
+        assert!(
+            early >= 2,
+            "{tool}: no signal landed before the command started in 10 attempts"
+        );
     }
 }
 
@@ -191,7 +397,7 @@ fn terminal_shows_progress_and_ctrl_c_arrives_once() {
         "the recording did not end after Ctrl-C"
     );
     let result = fs::read_to_string(&result).unwrap();
-    assert!(result.contains("sigint=1 sigterm=0"), "{result}");
+    assert!(result.contains("sigint=1 sigterm=0 sighup=0"), "{result}");
     assert!(result.contains("exit=0"), "{result}");
     assert!(allowed_names(&fs::read_to_string(&profile).unwrap()).contains("rt_sigaction"));
     // The live line is cleared once the recording ends.

@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::reachable;
 use std::{
     collections::{BTreeSet, HashMap},
     fs,
@@ -236,8 +237,8 @@ fn objects(result: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The oracle's check, and the precision line.
-fn check(program: &Path, observed: &Observed) {
+/// The oracle's check, and the precision line: the reachable set.
+fn check(program: &Path, observed: &Observed) -> BTreeSet<String> {
     let result = scan(program, observed);
     let reachable: BTreeSet<String> = result["syscalls"]
         .as_object()
@@ -267,6 +268,7 @@ fn check(program: &Path, observed: &Observed) {
         "{} made {missed:?} (seen by strace) that scan does not count as reachable",
         program.display()
     );
+    reachable
 }
 
 /// [`check`], for small programs that make fewer syscalls.
@@ -324,7 +326,13 @@ fn ls_coreutils() {
         &["-l", "/usr/bin", "/nonexistent"],
         &mut observed,
     );
-    check(&program, &observed);
+    let reachable = check(&program, &observed);
+    reachable::assert_within(
+        "/bin/ls",
+        reachable.iter().map(String::as_str),
+        reachable::LS,
+        reachable::TOLERANCE,
+    );
 }
 
 #[test]
@@ -549,7 +557,13 @@ fn busybox_static() {
         ],
         &mut observed,
     );
-    check(&program, &observed);
+    let reachable = check(&program, &observed);
+    reachable::assert_within(
+        "/bin/busybox",
+        reachable.iter().map(String::as_str),
+        reachable::BUSYBOX,
+        reachable::TOLERANCE,
+    );
 }
 
 #[test]
@@ -716,6 +730,142 @@ fn syscall_wrapper_resolved_at_the_call_site() {
     }
 }
 
+/// Compiles `source` (C) in `dir` with `cc FLAGS`, as `name`.
+fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
+    let file = dir.join(format!("{name}.c"));
+    fs::write(&file, source).expect("write the C source");
+    let program = dir.join(name);
+    let out = Command::new("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(&program)
+        .arg(&file)
+        .output()
+        .expect("cc is needed: install Debian's gcc and libc6-dev packages");
+    assert!(
+        out.status.success(),
+        "cc {flags:?} {name}.c failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    program
+}
+
+/// The names of `scan --json`'s reachable syscalls.
+fn reachable_names(result: &serde_json::Value) -> BTreeSet<String> {
+    result["syscalls"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The syscalls of the two programs below: none of them is made by glibc's
+/// startup, and each returns at once given zero arguments.
+const OWN_SYSCALLS: &[&str] = &["kcmp", "getcpu", "setns", "getpgid"];
+
+/// A static program with no libc (`-nostdlib`), whose `_start` makes a fixed
+/// list of raw syscalls with the `syscall` instruction: the reachable set
+/// is exactly that list, and strace sees the program make each of them.
+#[test]
+fn a_program_without_libc_reaches_exactly_its_own_syscalls() {
+    let dir = workdir();
+    let own: Vec<&str> = OWN_SYSCALLS
+        .iter()
+        .copied()
+        .chain(["write", "getppid", "uname", "exit_group"])
+        .collect();
+    let calls: String = own
+        .iter()
+        .map(|name| {
+            let nr = syscall_profile::profile::table::number_of(
+                syscall_profile::profile::Arch::X86_64,
+                name,
+            )
+            .expect("a syscall of x86-64");
+            format!("    raw({nr}); /* {name} */\n")
+        })
+        .collect();
+    let source = format!(
+        "static long raw(long n) {{\n\
+         \x20   long r;\n\
+         \x20   __asm__ volatile (\"syscall\" : \"=a\"(r) : \"a\"(n), \"D\"(0L), \"S\"(0L), \
+         \"d\"(0L) : \"rcx\", \"r11\", \"memory\");\n\
+         \x20   return r;\n}}\n\
+         void _start(void) {{\n{calls}    for (;;) {{}}\n}}\n"
+    );
+    let program = compile(
+        dir.path(),
+        "raw",
+        &source,
+        &["-O2", "-static", "-nostdlib", "-fno-stack-protector"],
+    );
+    let mut observed = Observed::default();
+    trace(dir.path(), &program, &[], &mut observed);
+    let made: BTreeSet<String> = own.iter().map(|s| (*s).to_owned()).collect();
+    assert!(
+        made.is_subset(&observed.syscalls),
+        "strace saw {:?}",
+        observed.syscalls
+    );
+    let result = scan(&program, &observed);
+    assert_eq!(reachable_names(&result), made, "{result:#}");
+    assert_eq!(result["unresolved"], serde_json::json!([]), "{result:#}");
+}
+
+/// A static glibc program whose `main` makes only raw `syscall()` calls of
+/// a fixed list: it reaches that list (strace sees each) and at most what
+/// the startup and exit of any static glibc program reach (the committed
+/// list, which the scan of an empty `main` stays within), nothing more.
+#[test]
+fn a_static_glibc_program_reaches_its_own_syscalls_and_libc_s_startup_only() {
+    let dir = workdir();
+    let calls: String = OWN_SYSCALLS
+        .iter()
+        .map(|name| format!("    r += syscall(SYS_{name}, 0, 0, 0, 0, 0);\n"))
+        .collect();
+    let source = format!(
+        "#define _GNU_SOURCE\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+         int main(void) {{\n    long r = 0;\n{calls}    return r == 12345;\n}}\n"
+    );
+    let program = compile(dir.path(), "listed", &source, &["-O2", "-static"]);
+    let empty = compile(
+        dir.path(),
+        "empty",
+        "int main(void) { return 0; }\n",
+        &["-O2", "-static"],
+    );
+    let startup = reachable_names(&scan(&empty, &Observed::default()));
+    reachable::assert_within(
+        "an empty static glibc program",
+        startup.iter().map(String::as_str),
+        reachable::GLIBC_STATIC_STARTUP,
+        reachable::TOLERANCE,
+    );
+    for name in OWN_SYSCALLS {
+        assert!(!startup.contains(*name), "glibc's startup reaches {name}");
+    }
+    let mut observed = Observed::default();
+    trace(dir.path(), &program, &[], &mut observed);
+    let reachable = check(&program, &observed);
+    for name in OWN_SYSCALLS {
+        assert!(
+            observed.syscalls.contains(*name),
+            "strace saw {:?}",
+            observed.syscalls
+        );
+    }
+    let bound: Vec<&str> = reachable::GLIBC_STATIC_STARTUP
+        .iter()
+        .chain(OWN_SYSCALLS)
+        .copied()
+        .collect();
+    reachable::assert_within(
+        "a static glibc program of raw syscall() calls",
+        reachable.iter().map(String::as_str),
+        &bound,
+        reachable::TOLERANCE,
+    );
+}
+
 /// `scan --image`: a podman image (in a private store) holding this host's
 /// `ls` with its libraries at other paths than the host's: the scan finds
 /// the image's files, not the host's, and agrees with the host's scan of
@@ -830,9 +980,19 @@ fn image_filesystem() {
             .unwrap_or_default()
     };
     let (inside, host) = (keys(&inside), keys(&host));
-    assert!(
-        inside.len() >= 50 && inside.is_subset(&host),
-        "{inside:?} vs {host:?}"
+    assert!(inside.is_subset(&host), "{inside:?} vs {host:?}");
+    // Both sides bounded: at least what `ls /` is seen to make (strace),
+    // at most what ls is known to reach.
+    let mut observed = Observed::default();
+    trace(dir.path(), Path::new("/bin/ls"), &["/"], &mut observed);
+    assert!(observed.syscalls.len() >= 10, "{:?}", observed.syscalls);
+    let missed: Vec<&String> = observed.syscalls.difference(&inside).collect();
+    assert!(missed.is_empty(), "the image's ls misses {missed:?}");
+    reachable::assert_within(
+        "the image's /bin/ls",
+        inside.iter().map(String::as_str),
+        reachable::LS,
+        reachable::TOLERANCE,
     );
 }
 

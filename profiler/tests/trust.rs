@@ -9,7 +9,7 @@ mod common;
 
 use std::{
     fs,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -376,6 +376,148 @@ fn the_next_run_cleans_what_a_killed_run_left() {
     assert_nothing_left(pid, &token, dir.path(), "after the later run");
 }
 
+/// The start time of `pid` (field 22 of /proc/PID/stat).
+fn start_time_of(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A stale-looking run cgroup named after a live process: when the name's
+/// start time is not that process's, the pid was reused (the run that made
+/// it is gone) and the next run removes the cgroup, killing what it held;
+/// when it is that process's own, the run is taken as alive and left alone.
+/// Neither name's guardian is a guardian.
+#[test]
+fn a_reused_pid_does_not_keep_a_stale_cgroup_alive() {
+    require_root();
+    let _serial = serial();
+    // The parent cgroup exists once a run has been.
+    assert!(
+        run(["record", "-q", "-o", "-", "--", "true"])
+            .status
+            .success()
+    );
+    let parent = cgroup2_mount().join("syscall-profile");
+    // A live process whose pid the names use, never put in either cgroup.
+    let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = owner.id();
+    let start = start_time_of(pid);
+    // pid 1 runs no guardian.
+    let reused = format!("rec-{pid}-{}-1-000000001", start + 1);
+    let alive = format!("rec-{pid}-{start}-1-000000002");
+    for name in [&reused, &alive] {
+        fs::create_dir(parent.join(name)).unwrap();
+    }
+    // What the reused name's run "left running".
+    let mut leftover = Command::new("sleep").arg("61").spawn().unwrap();
+    fs::write(
+        parent.join(&reused).join("cgroup.procs"),
+        leftover.id().to_string(),
+    )
+    .unwrap();
+    let later = run(["record", "-q", "-o", "-", "--", "true"]);
+    let err = stderr(&later);
+    let alive_left = parent.join(&alive).exists();
+    let reused_left = parent.join(&reused).exists();
+    // Cleaned up before anything is asserted.
+    let _ = fs::remove_dir(parent.join(&alive));
+    let _ = owner.kill();
+    let _ = owner.wait();
+    if reused_left {
+        let _ = leftover.kill();
+        let _ = fs::remove_dir(parent.join(&reused));
+    }
+    assert!(later.status.success(), "{err}");
+    assert!(!reused_left, "the cgroup of a reused pid was kept: {err}");
+    // Killed: its status is a signal's (the wait reaps it).
+    let status = leftover.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "{err}"
+    );
+    // Said by this run, unless another run on the host cleaned it first.
+    if err.contains("earlier run") {
+        assert!(err.contains(&reused), "{err}");
+    }
+    assert!(alive_left, "the cgroup of a live run was removed: {err}");
+    assert!(!err.contains(&alive), "{err}");
+}
+
+/// The command gets the parent-death signal: with the guardian stopped
+/// (SIGSTOP, so that it cannot be what kills it), SIGKILL of the recorder
+/// ends the command at once; the guardian, let go again, cleans up.
+#[test]
+fn the_command_dies_with_the_recorder_without_its_guardian() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let token = format!("sp-pdeath-{}", std::process::id());
+    let out = dir.path().join("p.json");
+    // sh execs sleep: the recorder's own child (the token is sh's $0).
+    let mut child = spawn(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "exec sleep 60",
+        &token,
+    ]);
+    let pid = child.id();
+    let sleeper = || {
+        cgroups_of(pid).iter().find_map(|name| {
+            fs::read_to_string(
+                cgroup2_mount()
+                    .join("syscall-profile")
+                    .join(name)
+                    .join("cgroup.procs"),
+            )
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .find(|p| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c == "sleep\n"))
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || sleeper().is_some()),
+        "the command never started"
+    );
+    let command = sleeper().unwrap();
+    // The guardian's pid is in the run cgroup's name (rec-PID-START-GUARDIAN-N).
+    let cgroups = cgroups_of(pid);
+    assert_eq!(cgroups.len(), 1, "{cgroups:?}");
+    let guardian: i32 = cgroups[0].split('-').nth(3).unwrap().parse().unwrap();
+    let is_guardian = fs::read(format!("/proc/{guardian}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("__guardian"));
+    assert!(is_guardian, "{guardian} is not the run's guardian");
+    // SAFETY: signals to processes this test started (indirectly).
+    unsafe { libc::kill(guardian, libc::SIGSTOP) };
+    child.kill().unwrap();
+    let _ = child.wait();
+    let gone = wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(format!("/proc/{command}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(guardian, libc::SIGCONT) };
+    assert!(
+        gone,
+        "the command outlived the recorder with its guardian stopped"
+    );
+    assert_nothing_left(pid, &token, dir.path(), "after the guardian went on");
+}
+
 /// `--duration` with a command that ignores SIGTERM: SIGKILL after the
 /// grace period, each step said once, and the recorder does not spin.
 #[test]
@@ -471,6 +613,146 @@ fn secrets_stay_out_of_written_files() {
         text.contains("\"comment\": \"web frontend, release 7 [learned natively]\""),
         "{text}"
     );
+}
+
+/// A command line holding a secret of each kind the README names: an
+/// environment value, a `--token=` value, a `--password` value, a URL
+/// password. `sh` runs `ls`; the words after the script are its $0, $1…
+const SECRET_COMMAND: &[&str] = &[
+    "env",
+    "DB_PASSWORD=hunter2",
+    "sh",
+    "-c",
+    "ls >/dev/null",
+    "x",
+    "--token=hunter2",
+    "--password",
+    "hunter2",
+    "https://user:hunter2@example.com/",
+];
+
+/// [`SECRET_COMMAND`] as the README says every written file names it.
+const SECRET_COMMAND_REDACTED: &[&str] = &[
+    "env",
+    "DB_PASSWORD=…",
+    "sh",
+    "-c",
+    "ls >/dev/null",
+    "x",
+    "--token=…",
+    "--password",
+    "…",
+    "https://user:…@example.com/",
+];
+
+/// A policy that allows only what `true` makes, so that the secret
+/// command's `ls` is outside it: every report has something to say.
+fn narrow_policy(dir: &Path) -> PathBuf {
+    let policy = dir.join("policy.json");
+    let output = run(["record", "-q", "-o", policy.to_str().unwrap(), "--", "true"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    policy
+}
+
+/// Fails when `file` holds the secret, or (`names_command`) does not name
+/// the command redacted.
+fn assert_redacted(file: &Path, names_command: bool) {
+    let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(!text.contains("hunter2"), "{}: {text}", file.display());
+    if names_command {
+        for word in ["DB_PASSWORD=…", "--token=…", "https://user:…@example.com/"] {
+            assert!(text.contains(word), "{}: no {word}: {text}", file.display());
+        }
+    }
+}
+
+/// `enforce`'s `--suggest` profile and `--json` report, and its output,
+/// name the command with its secrets taken out (complain mode, and
+/// enforcing).
+#[test]
+fn secrets_stay_out_of_enforce_s_suggestions_and_report() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = narrow_policy(dir.path());
+    for mode in ["--complain", "--enforce"] {
+        let suggest = dir.path().join(format!("suggest{mode}.json"));
+        let json = dir.path().join(format!("report{mode}.json"));
+        let mut args = vec!["enforce"];
+        if mode == "--complain" {
+            args.push(mode);
+        }
+        args.extend([
+            "--suggest",
+            suggest.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--profile",
+            policy.to_str().unwrap(),
+            "--",
+        ]);
+        args.extend(SECRET_COMMAND);
+        let output = run(&args);
+        let said = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!said.contains("hunter2"), "{mode}: {said}");
+        assert!(said.contains("denied"), "{mode}: {said}");
+        // The suggestion's comment names the command; the report holds it.
+        assert_redacted(&suggest, true);
+        assert_redacted(&json, false);
+        let report: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(
+            report["command"],
+            serde_json::json!(SECRET_COMMAND_REDACTED),
+            "{mode}"
+        );
+    }
+}
+
+/// `check`'s JSON and JUnit reports, the observed profile it keeps and its
+/// text report name the command with its secrets taken out.
+#[test]
+fn secrets_stay_out_of_check_s_reports() {
+    require_root();
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = narrow_policy(dir.path());
+    let (junit, json, observed) = (
+        dir.path().join("check.xml"),
+        dir.path().join("check.json"),
+        dir.path().join("observed.json"),
+    );
+    let mut args = vec![
+        "check",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--save-observed",
+        observed.to_str().unwrap(),
+        "--",
+    ];
+    args.extend(SECRET_COMMAND);
+    let output = run(&args);
+    // 1: the run used syscalls outside the policy.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!said.contains("hunter2"), "{said}");
+    assert_redacted(&json, false);
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["command"],
+        serde_json::json!(SECRET_COMMAND_REDACTED)
+    );
+    assert_redacted(&observed, true);
+    // The JUnit report names no command today; it must not start holding
+    // the secret.
+    assert_redacted(&junit, false);
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\""), "{xml}");
 }
 
 /// The MySQL client's password written against its option (`-pPASS`)

@@ -295,7 +295,7 @@ fn sigterm_during_the_wait_ends_it_in_good_order() {
     assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
     assert_eq!(
         fs::read_to_string(&counted).unwrap().trim(),
-        "sigint=0 sigterm=1",
+        "sigint=0 sigterm=1 sighup=0",
         "passed on once: {err}"
     );
     assert!(

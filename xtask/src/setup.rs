@@ -24,6 +24,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "g++",
         "libFuzzer (C++), which the fuzz targets link, is compiled with it",
     ),
+    (
+        "libc6-dev",
+        "the static C programs whose reachable syscalls the scan test bounds",
+    ),
     ("tmux", "tests give the recorder a real terminal with it"),
     ("util-linux", "unshare and script, used by tests"),
     (

@@ -7,6 +7,8 @@
 //! everything they need).
 #![allow(dead_code)]
 
+pub mod reachable;
+
 use std::{
     collections::BTreeSet,
     ffi::OsStr,
