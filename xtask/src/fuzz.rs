@@ -223,7 +223,7 @@ fn binary(ws: &Workspace, host: &str, target: &Target) -> PathBuf {
     target_dir(ws).join(host).join("release").join(target.name)
 }
 
-fn build(ws: &Workspace, host: &str) -> Result<()> {
+fn build_command(ws: &Workspace, host: &str) -> Command {
     let mut cargo = Command::new(workspace::cargo_program());
     cargo
         .args(["build", "--release", "--locked", "--target", host])
@@ -232,11 +232,88 @@ fn build(ws: &Workspace, host: &str) -> Result<()> {
         .env("RUSTFLAGS", RUSTFLAGS.join(" "))
         // It would win over RUSTFLAGS.
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    cargo
+}
+
+fn build(ws: &Workspace, host: &str) -> Result<()> {
+    let mut cargo = build_command(ws, host);
     say(format_args!(
         "building the targets: {} (RUSTFLAGS: libFuzzer's coverage instrumentation)",
         workspace::display(&cargo)
     ));
     workspace::run(&mut cargo)
+}
+
+/// The targets' build, started before the tests at the lowest CPU
+/// priority, so that it takes what the tests leave of the cores (they wait
+/// on engines and workloads much of the time) rather than adding its
+/// minutes after them. Killed if dropped before [`Prebuild::wait`].
+pub struct Prebuild {
+    child: Option<std::process::Child>,
+    log: PathBuf,
+}
+
+/// Starts [`Prebuild`]; its output goes to a file under the target
+/// directory, shown only if it fails.
+pub fn prebuild(ws: &Workspace) -> Result<Prebuild> {
+    let host = host_triple()?;
+    let cargo = build_command(ws, &host);
+    let log = ws.target_dir.join("fuzz-build.log");
+    std::fs::create_dir_all(&ws.target_dir)
+        .with_context(|| format!("cannot make {}", ws.target_dir.display()))?;
+    let file =
+        std::fs::File::create(&log).with_context(|| format!("cannot write {}", log.display()))?;
+    let mut nice = Command::new("nice");
+    nice.args(["-n", "19"])
+        .arg(cargo.get_program())
+        .args(cargo.get_args())
+        .current_dir(ws.root.join("fuzz"))
+        .envs(
+            cargo
+                .get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().context("cannot share the build's log")?)
+        .stderr(file);
+    say(format_args!(
+        "building the targets beside the tests, at the lowest priority (log: {})",
+        log.display()
+    ));
+    let child = nice
+        .spawn()
+        .with_context(|| format!("cannot run `{}`", workspace::display(&nice)))?;
+    Ok(Prebuild {
+        child: Some(child),
+        log,
+    })
+}
+
+impl Prebuild {
+    /// Waits for the build; fails with its log if it failed.
+    pub fn wait(mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let status = child
+            .wait()
+            .context("waiting for the fuzz targets' build")?;
+        if !status.success() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            bail!("building the fuzz targets failed ({status}):\n{log}");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Prebuild {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Runs `target` for `seconds`; a crash is copied into its regressions

@@ -52,6 +52,11 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     step(4, "cargo build --workspace --bins", || {
         workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))
     })?;
+    // The fuzz targets build while the tests run (an unfiltered run only).
+    let prebuild = match test_args.is_empty() {
+        true => Some(fuzz::prebuild(ws)?),
+        false => None,
+    };
     step(5, "cargo test --workspace", || {
         // Stopped when this closure returns, whether the tests passed or not.
         let services = Services::start(ws).context("starting the test services")?;
@@ -71,6 +76,9 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     })?;
     if test_args.is_empty() {
         step(6, "fuzz targets, each for its bounded time", || {
+            if let Some(prebuild) = prebuild {
+                prebuild.wait()?;
+            }
             fuzz::run(ws, &fuzz::Options::all())
         })?;
     } else {
