@@ -527,6 +527,146 @@ fn container_command(host: &str, name: &str) -> Option<String> {
         .map(|c| c.trim().to_owned())
 }
 
+/// `podman GLOBALS ARGS`: its standard output.
+fn podman(args: &[&str]) -> String {
+    let out = Command::new("podman")
+        .args(podman_globals())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run podman");
+    stdout(&out)
+}
+
+/// The same with podman: the recorder killed with SIGKILL once its
+/// container (run without --rm) runs; the podman CLI, its command, dies
+/// with it, conmon keeps the container under the recording profile. The
+/// guardian removes the container, naming it, and the cgroup.
+#[test]
+fn sigkill_of_a_podman_recording_removes_the_container() {
+    require_root();
+    let name = format!("sp-podkill-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    // Without --rm: the engine would keep the container once it ended.
+    let words: Vec<String> = podman_run(&["--name", &name, IMAGE, "sleep", "60"])
+        .into_iter()
+        .filter(|w| w != "--rm")
+        .collect();
+    let child = Command::new(profiler())
+        .args(["record", "-q", "--no-coverage", "-o"])
+        .arg(dir.path().join("p.json"))
+        .arg("--")
+        .args(&words)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let filter = format!("name=^{name}$");
+    let running = || {
+        podman(&["inspect", "--format", "{{.Id}} {{.State.Running}}", &name])
+            .lines()
+            .find_map(|l| l.strip_suffix(" true").map(str::to_owned))
+    };
+    if !wait_for(Duration::from_secs(60), || running().is_some()) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "the container never ran: {}; {}",
+            podman(&["ps", "-a"]),
+            stderr(&output)
+        );
+    }
+    let id = running().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    // Its standard error stays open in the guardian until it is done.
+    let output = child.wait_with_output().unwrap();
+    let err = stderr(&output);
+    let gone = wait_for(Duration::from_secs(30), || {
+        podman(&["ps", "-a", "-q", "--filter", &filter])
+            .trim()
+            .is_empty()
+            && cgroups_left_by(pid).is_empty()
+    });
+    let _ = podman(&["rm", "-f", &name]);
+    assert!(gone, "the container or the cgroup is left: {err}");
+    assert!(
+        err.contains("removed the container(s) ") && err.contains(&id[..12]),
+        "the guardian names the container {id}: {err}"
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+/// The recording profile has no name on disk: while a container is
+/// recorded, the engine's CLI is given `seccomp=/proc/PID/fd/N` of the
+/// recorder, a file of the recorder's temporary directory that has no name
+/// there (its link says deleted) and holds the allow-all profile; the
+/// temporary directory stays empty during and after the run.
+#[test]
+fn the_recording_profile_has_no_name_on_disk() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let words = docker_run(&[IMAGE, "sleep", "3"]);
+    let child = Command::new(profiler())
+        .args(["record", "-q", "--no-coverage", "-o"])
+        .arg(dir.path().join("p.json"))
+        .arg("--")
+        .args(&words)
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let prefix = format!("seccomp=/proc/{}/fd/", child.id());
+    // The engine's CLI, and the path it was given.
+    let given = || {
+        fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+            cmdline
+                .split(|&b| b == 0)
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .find_map(|w| w.strip_prefix("seccomp=").map(str::to_owned))
+                .filter(|_| {
+                    cmdline
+                        .split(|&b| b == 0)
+                        .any(|w| String::from_utf8_lossy(w).starts_with(&prefix))
+                })
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || given().is_some()),
+        "no engine CLI was given {prefix}N"
+    );
+    let path = given().unwrap();
+    let link = fs::read_link(&path).map(|l| l.to_string_lossy().into_owned());
+    let content = fs::read_to_string(&path).unwrap_or_default();
+    let during: Vec<_> = fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let link = link.unwrap();
+    assert!(
+        link.starts_with(&tmp.to_string_lossy().into_owned()) && link.ends_with(" (deleted)"),
+        "{path} is {link}"
+    );
+    assert!(content.contains("SCMP_ACT_ALLOW"), "{content}");
+    assert!(during.is_empty(), "named during the run: {during:?}");
+    assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0, "left after the run");
+}
+
 /// The values of the label `key` on the containers that carry one starting
 /// with `prefix`, running or not.
 fn labelled(host: &str, key: &str, prefix: &str) -> Vec<String> {
