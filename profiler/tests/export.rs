@@ -1280,7 +1280,7 @@ fn learned_threaded_c_program_runs_under_systemd_without_widen() {
 /// Before, the export was refused on those rules.
 #[test]
 fn learned_jvm_program_runs_under_systemd_without_widen() {
-    need("java", "openjdk-17-jre-headless");
+    need("java", "openjdk-17-jdk-headless");
     let java = fs::canonicalize("/usr/bin/java").unwrap();
     // The JDK's configuration lives in /etc, outside the container's /usr.
     let home = java.parent().and_then(Path::parent).unwrap();
@@ -2524,7 +2524,7 @@ fn learned_jvm_program_runs_as_is_under_runc_and_containerd() {
     require_root();
     let _hierarchies = hierarchies();
     need("runc", "runc");
-    need("java", "openjdk-17-jre-headless");
+    need("java", "openjdk-17-jdk-headless");
     let java = fs::canonicalize("/usr/bin/java").unwrap();
     let java_text = java.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -84,6 +84,11 @@ const PACKAGES: &[(&str, &str)] = &[
          rollback-journal run",
     ),
     (
+        "openjdk-17-jdk-headless",
+        "a JVM program (a single-file source launch, which needs the JDK's compiler) is \
+         recorded and run under its exports",
+    ),
+    (
         "python3-yaml",
         "PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes",
     ),
