@@ -1240,15 +1240,7 @@ fn learned_threaded_c_program_runs_under_systemd_without_widen() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
-    fs::write(out.join("threads.c"), THREADS_C).unwrap();
-    let built = Command::new("gcc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(out.join("threads"))
-        .arg(out.join("threads.c"))
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "gcc: {}", stderr(&built));
-    let program = out.join("threads");
+    let program = build_threads_c(&out);
     let (notes, drop_in, ran) = learned_under_systemd(
         dir.path(),
         &[program.to_str().unwrap()],
@@ -2394,6 +2386,21 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// Compiles [`THREADS_C`] in `dir` with gcc: `dir/threads`.
+fn build_threads_c(dir: &Path) -> PathBuf {
+    need("gcc", "gcc");
+    fs::write(dir.join("threads.c"), THREADS_C).unwrap();
+    let program = dir.join("threads");
+    let out = Command::new("gcc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(&program)
+        .arg(dir.join("threads.c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gcc: {}", stderr(&out));
+    program
+}
+
 /// A threaded C program (pthread_create, a file written by the thread),
 /// recorded natively with the default options, runs as exported (no
 /// --widen, nothing added by hand) under runc from `export --to oci` and
@@ -2411,14 +2418,7 @@ fn learned_threaded_c_program_runs_as_is_under_runc_and_containerd() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     fs::create_dir_all(&work).unwrap();
-    fs::write(work.join("threads.c"), THREADS_C).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(work.join("threads"))
-        .arg(work.join("threads.c"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "gcc: {}", stderr(&out));
+    build_threads_c(&work);
     let reset = |work: &Path| {
         let _ = fs::remove_file(work.join("out.txt"));
         let _ = fs::remove_dir(work.join("made"));
