@@ -27,10 +27,11 @@ use syscall_profile::{
     },
 };
 
-/// An error the tool reports must be one line naming what to fix.
+/// An error the tool reports must be one line naming what to fix, with no
+/// control character the input chose (a newline, a terminal's escape).
 fn one_line(what: &str, message: &str) {
     assert!(
-        !message.trim_end().contains('\n') && !message.trim().is_empty(),
+        !message.trim_end().chars().any(char::is_control) && !message.trim().is_empty(),
         "{what}: the error is not one line: {message:?}"
     );
 }
@@ -44,6 +45,9 @@ pub fn parse_profile(data: &[u8]) {
         Ok(parsed) => parsed,
         Err(e) => return one_line("a profile", &e.to_string()),
     };
+    for warning in &parsed.warnings {
+        one_line("a profile's warning", &warning.to_string());
+    }
     let profile = parsed.profile;
     let written = profile.to_json();
     let again = Profile::parse(written.as_bytes())

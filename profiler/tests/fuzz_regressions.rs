@@ -14,9 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-// `parse_profile`'s inputs are replayed through the commands that read a
-// profile, by `hostile_inputs.rs`: its check is not used here.
-#[allow(dead_code)]
+// `parse_profile`'s inputs are also replayed through the commands that read
+// a profile, by `hostile_inputs.rs`.
 #[path = "../../fuzz/src/lib.rs"]
 mod checks;
 
@@ -106,6 +105,15 @@ fn replay(target: &str, test: &str, check: fn(&[u8])) {
         failed.len(),
         files.len(),
         failed.join("\n\n")
+    );
+}
+
+#[test]
+fn parse_profile_regressions() {
+    replay(
+        "parse_profile",
+        "parse_profile_regressions",
+        checks::parse_profile,
     );
 }
 

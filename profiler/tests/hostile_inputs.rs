@@ -502,5 +502,15 @@ fn fuzz_regressions_of_the_profile_parser_replay_cleanly() {
             seen.code,
             seen.stderr
         );
+        // Refused: one line, and nothing the profile chose acts on a
+        // terminal or starts a line of its own.
+        if seen.code == Some(2) {
+            let said = seen.stderr.trim_end();
+            assert!(
+                !said.chars().any(char::is_control),
+                "{}: the refusal is not one plain line: {said:?}",
+                input.display()
+            );
+        }
     }
 }

@@ -554,8 +554,9 @@ impl fmt::Display for ProfileWarning {
                 let rules = listed;
                 write!(
                     f,
-                    "`{name}` ({}) is not a syscall of {}: a runtime on this host skips it \
+                    "`{}` ({}) is not a syscall of {}: a runtime on this host skips it \
                      (another architecture's syscall, or a misspelling)",
+                    crate::input::printable(name),
                     rules.join(", "),
                     arch_list(arches)
                 )
@@ -573,8 +574,9 @@ impl fmt::Display for ProfileWarning {
                 let said: Vec<String> = conditions.iter().map(ToString::to_string).collect();
                 write!(
                     f,
-                    "rule {} (syscalls[{rule}]: {names}): {}",
+                    "rule {} (syscalls[{rule}]: {}): {}",
                     rule + 1,
+                    crate::input::printable(names),
                     said.join("; ")
                 )
             }

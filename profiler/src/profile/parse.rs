@@ -166,11 +166,13 @@ fn invalid(at: String, error: serde_json::Error) -> ParseError {
         }
         serde_json::error::Category::Io | serde_json::error::Category::Data => message,
     };
+    // The message quotes the profile (an unknown key, a bad value) and the
+    // path names its keys: the profile chose those characters.
     ParseError::Invalid {
-        at,
+        at: input::printable(&at).into_owned(),
         line: error.line(),
         column: error.column(),
-        message,
+        message: input::printable(&message).into_owned(),
     }
 }
 

@@ -15,6 +15,7 @@
 //! each opened non-blocking.
 
 use std::{
+    borrow::Cow,
     collections::{HashMap, HashSet},
     fmt,
     fs::File,
@@ -96,17 +97,10 @@ struct Archive {
 /// image chose them (a newline, a terminal's escape sequence).
 fn one_line(error: io::Error) -> io::Error {
     let text = error.to_string();
-    if !text.chars().any(char::is_control) {
-        return error;
+    match crate::input::printable(&text) {
+        Cow::Borrowed(_) => error,
+        Cow::Owned(escaped) => io::Error::new(error.kind(), escaped),
     }
-    let escaped: String = text
-        .chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect();
-    io::Error::new(error.kind(), escaped)
 }
 
 /// `path` as an absolute path inside the root with `.` and the leading `/`
