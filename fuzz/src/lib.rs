@@ -263,3 +263,27 @@ pub fn stats(data: &[u8]) {
         .unwrap_or_else(|e| panic!("stats the tool wrote do not read back: {e}\n{text}"));
     assert_eq!(again.to_text(), text, "stats changed when read back");
 }
+
+/// `scan_cache`: any bytes, read back as a scan cache entry is
+/// ([`scan::cache::parse`]), are no entry, or a summary the scan's walk
+/// over its functions ([`scan::reachable_in_summary`]) takes without a
+/// panic: every function it reports is one the summary has, and each
+/// reachable syscall names where it is made.
+pub fn scan_cache(data: &[u8]) {
+    let Some(summary) = scan::cache::parse(data) else {
+        return;
+    };
+    let functions = summary.functions.len();
+    let found = scan::reachable_in_summary(Path::new("fuzz.so"), summary);
+    assert!(
+        found
+            .objects
+            .iter()
+            .all(|o| o.reachable_functions <= functions),
+        "more functions reached than the summary has"
+    );
+    assert!(
+        found.syscalls.values().all(|origins| !origins.is_empty()),
+        "a reachable syscall with no origin"
+    );
+}

@@ -136,3 +136,8 @@ fn oci_config_regressions() {
 fn stats_regressions() {
     replay("stats", "stats_regressions", checks::stats);
 }
+
+#[test]
+fn scan_cache_regressions() {
+    replay("scan_cache", "scan_cache_regressions", checks::scan_cache);
+}

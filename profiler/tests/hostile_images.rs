@@ -579,6 +579,63 @@ fn a_corrupt_file_cannot_poison_the_scan_cache() {
     assert_eq!(again, fresh);
 }
 
+/// A cache entry that reads as a summary but whose indices do not hold (an
+/// export naming a function past the last, functions out of order: a
+/// damaged disk, or an entry planted by whoever can write the cache) is
+/// not used: the object is analysed again and the scan answers as without
+/// a cache. The first made the scan panic (`index out of bounds`); the
+/// second would have been taken, to name the wrong functions.
+#[test]
+fn a_cache_entry_whose_indices_do_not_hold_is_not_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let busybox = Path::new("/bin/busybox");
+    let fresh = scan_on_host(busybox, None).expect("scan");
+    scan_on_host(busybox, Some(&cache)).expect("scan, filling the cache");
+    let entries: Vec<PathBuf> = fs::read_dir(cache.join("syscall-profile/scan"))
+        .expect("the cache directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "static busybox is one object: {entries:?}"
+    );
+    let entry = &entries[0];
+    let good: serde_json::Value =
+        serde_json::from_slice(&fs::read(entry).expect("read the entry")).expect("JSON");
+    let count = good["functions"].as_array().expect("functions").len();
+    let start = good["entry"].as_u64().expect("an entry function") as usize;
+
+    let mut past = good.clone();
+    past["exports"]["planted"] = serde_json::json!([count + 5]);
+    let site = past["functions"][start]["start"].clone();
+    past["functions"][start]["imports"] = serde_json::json!([{"name": "planted", "site": site}]);
+    let mut reversed = good.clone();
+    reversed["functions"]
+        .as_array_mut()
+        .expect("functions")
+        .reverse();
+    for (what, damaged) in [
+        ("an export past the functions", past),
+        ("functions out of order", reversed),
+    ] {
+        fs::write(entry, serde_json::to_vec(&damaged).expect("JSON")).expect("plant the entry");
+        let seen = scan_on_host(busybox, Some(&cache)).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(
+            seen, fresh,
+            "{what}: the scan differs from one without a cache"
+        );
+        let rewritten: serde_json::Value =
+            serde_json::from_slice(&fs::read(entry).expect("read the entry")).expect("JSON");
+        assert_eq!(
+            rewritten, good,
+            "{what}: the entry was not analysed again and stored"
+        );
+    }
+}
+
 /// `scan` of what is not a regular file ends at once with one line.
 #[test]
 fn scanning_a_fifo_or_a_device_ends_at_once() {

@@ -52,6 +52,10 @@ pub const TARGETS: &[Target] = &[
         name: "stats",
         max_len: 16 << 10,
     },
+    Target {
+        name: "scan_cache",
+        max_len: 32 << 10,
+    },
 ];
 
 /// How long each target runs, in seconds, unless told otherwise (outside

@@ -282,6 +282,29 @@ impl ObjectSummary {
         }
     }
 
+    /// Whether what the scan looks up by index and by order holds: every
+    /// function index (calls, taken addresses, wrappers, exports, the
+    /// entry, the roots) names a function, and the functions are in order
+    /// of their start. An analysis makes only such summaries; a cache entry
+    /// read back is checked (a damaged or planted entry must not make the
+    /// scan panic or read the wrong function).
+    pub fn is_consistent(&self) -> bool {
+        let count = self.functions.len();
+        let names = |f: &u32| (*f as usize) < count;
+        let in_order = self.functions.windows(2).all(|w| w[0].start <= w[1].start);
+        in_order
+            && self.functions.iter().all(|f| {
+                f.calls.iter().all(names)
+                    && f.taken.iter().all(names)
+                    && f.syscalls()
+                        .iter()
+                        .all(|s| s.via.as_ref().is_none_or(names))
+            })
+            && self.exports.values().flatten().all(names)
+            && self.entry.as_ref().is_none_or(names)
+            && self.roots.iter().all(names)
+    }
+
     /// The function holding `address` (by the start before it).
     pub fn function_at(&self, address: u64) -> Option<u32> {
         let i = self.functions.partition_point(|f| f.start <= address);

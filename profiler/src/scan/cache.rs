@@ -45,8 +45,19 @@ fn file(dir: &Path, digest: &str) -> PathBuf {
 /// valid. The entry is read as any input is (a regular file, bounded).
 pub fn load(dir: &Path, digest: &str) -> Option<ObjectSummary> {
     let bytes = input::read(&file(dir, digest), ENTRY_LIMIT).ok()?;
-    let summary: ObjectSummary = serde_json::from_slice(&bytes).ok()?;
-    (summary.format == FORMAT && !summary.functions.is_empty()).then_some(summary)
+    parse(&bytes)
+}
+
+/// A cache entry's bytes as a summary, if they are one this scanner could
+/// have stored: of its format, with code, and consistent (every index
+/// names a function; see [`ObjectSummary::is_consistent`]). Anything else
+/// is no entry, and the object is analysed again.
+///
+/// Public for the fuzzer (`fuzz/`, target `scan_cache`).
+pub fn parse(bytes: &[u8]) -> Option<ObjectSummary> {
+    let summary: ObjectSummary = serde_json::from_slice(bytes).ok()?;
+    (summary.format == FORMAT && !summary.functions.is_empty() && summary.is_consistent())
+        .then_some(summary)
 }
 
 /// Keeps `summary` for the object whose bytes have `digest`; a cache that

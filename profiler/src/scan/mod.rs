@@ -357,6 +357,23 @@ pub fn reachable(path: &Path, options: &ScanOptions) -> Result<Reachability, Sca
     Ok(result)
 }
 
+/// What a scan of one object alone reaches, from a summary of it as the
+/// cache holds one: the walk a scan makes over its objects, with this one
+/// object as the executable.
+///
+/// Public for the fuzzer (`fuzz/`, target `scan_cache`): whatever a
+/// summary [`cache::parse`] accepts, the walk ends without a panic.
+pub fn reachable_in_summary(path: &Path, summary: ObjectSummary) -> Reachability {
+    combine(&[Object {
+        path: path.to_owned(),
+        role: Role::Executable,
+        summary,
+        cached: true,
+        analysis_ms: 0,
+        loaded_at_run_time: false,
+    }])
+}
+
 /// The DT_NEEDED closure of one object, found breadth-first as the loader
 /// finds it, added to the objects loaded.
 struct Needed<'a> {
