@@ -22,24 +22,6 @@ use std::{
 
 use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 
-/// `text` with its control characters escaped (`\n`, `\u{1b}`): for text a
-/// file chose (a key, a name, a tar header's bytes) that goes into a line
-/// the tool says. Said as it is, a newline would break the one line a
-/// message is, and an escape sequence would act on the user's terminal.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| match c.is_control() {
-                true => c.escape_default().to_string(),
-                false => c.to_string(),
-            })
-            .collect(),
-    )
-}
-
 /// What kind of file a path leads to, in a message.
 pub fn kind(file_type: FileType) -> &'static str {
     match file_type {

@@ -41,3 +41,4 @@ pub mod profile;
 pub mod recording;
 pub mod scan;
 pub mod session;
+pub mod text;

@@ -1466,3 +1466,323 @@ fn docker_refuses_the_listener_in_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("listenerPath"), "{err}");
 }
+
+/// A dockerd of one test's own, which the test may stop and kill: its data
+/// root, exec root (with the containerd it starts), pid file and socket in
+/// a temporary directory of its own under /var/tmp (overlay needs a
+/// filesystem that is not tmpfs), the test image loaded into it from the
+/// suite's daemon. Dropped: its containers removed, the daemon, its
+/// containerd and their shims ended, the mounts under its directory
+/// unmounted, the directory removed.
+struct PrivateDockerd {
+    dir: tempfile::TempDir,
+    daemon: Option<std::process::Child>,
+    host: String,
+}
+
+impl PrivateDockerd {
+    fn start() -> PrivateDockerd {
+        let dir = tempfile::Builder::new()
+            .prefix("sp-dockerd-")
+            .tempdir_in("/var/tmp")
+            .expect("a directory under /var/tmp");
+        let host = format!("unix://{}", dir.path().join("docker.sock").display());
+        let mut this = PrivateDockerd {
+            dir,
+            daemon: None,
+            host,
+        };
+        this.launch();
+        let suite = docker_host();
+        let saved = this.dir.path().join("image.tar");
+        let save = Command::new("docker")
+            .args(["-H", &suite, "save", "-o"])
+            .arg(&saved)
+            .arg(IMAGE)
+            .output()
+            .expect("run docker save");
+        assert!(save.status.success(), "docker save: {}", stderr(&save));
+        let load = Command::new("docker")
+            .args(["-H", &this.host, "load", "-i"])
+            .arg(&saved)
+            .output()
+            .expect("run docker load");
+        assert!(load.status.success(), "docker load: {}", stderr(&load));
+        let _ = fs::remove_file(&saved);
+        this
+    }
+
+    /// Starts the daemon (again, on the same directories) and waits until
+    /// it answers.
+    fn launch(&mut self) {
+        let base = self.dir.path();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(base.join("dockerd.log"))
+            .expect("dockerd.log");
+        let daemon = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(base.join("data"))
+            .arg("--exec-root")
+            .arg(base.join("exec"))
+            .arg("--pidfile")
+            .arg(base.join("dockerd.pid"))
+            .args(["-H", &self.host])
+            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("run dockerd");
+        self.daemon = Some(daemon);
+        let up = wait_for(Duration::from_secs(60), || {
+            Command::new("docker")
+                .args([
+                    "-H",
+                    &self.host,
+                    "version",
+                    "--format",
+                    "{{.Server.Version}}",
+                ])
+                .stderr(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        assert!(
+            up,
+            "the test's own dockerd did not answer within 60 s: {}",
+            fs::read_to_string(base.join("dockerd.log")).unwrap_or_default()
+        );
+    }
+
+    fn pid(&self) -> libc::pid_t {
+        self.daemon.as_ref().expect("the daemon runs").id() as libc::pid_t
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: a signal to the daemon this test started.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0, "kill dockerd");
+    }
+
+    /// SIGKILL, as an OOM kill or a crash ends it; reaped.
+    fn kill(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(["-H", &self.host])
+            .args(args)
+            .output()
+            .expect("run docker")
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            // SAFETY: signals to the daemon this test started.
+            unsafe {
+                libc::kill(daemon.id() as libc::pid_t, libc::SIGCONT);
+            }
+            let ids = stdout(&self.docker(&["ps", "-aq"]));
+            for id in ids.split_whitespace() {
+                let _ = self.docker(&["rm", "-f", id]);
+            }
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM);
+            }
+            if !wait_for(Duration::from_secs(20), || {
+                daemon.try_wait().ok().flatten().is_some()
+            }) {
+                let _ = daemon.kill();
+            }
+            let _ = daemon.wait();
+        }
+        // Its containerd and the shims, should they outlive it.
+        let base = self.dir.path().to_string_lossy().into_owned();
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+                continue;
+            };
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(base.as_str()) {
+                // SAFETY: a process of this test's daemon.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+        let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut under: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(base.as_str()))
+            .collect();
+        under.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in under {
+            let _ = Command::new("umount").args(["-l", mount]).output();
+        }
+    }
+}
+
+/// The output of `child` once it ends, or `None` (and killed) when it has
+/// not ended within `limit`.
+fn output_within(child: std::process::Child, limit: Duration) -> Option<Output> {
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => Some(output.expect("wait for the child")),
+        Err(_) => {
+            // SAFETY: the child this test started, not yet reaped (its
+            // waiting thread still waits).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+            None
+        }
+    }
+}
+
+/// The engine's daemon gone while a container is recorded. A daemon that
+/// does not answer (stopped) is named before anything runs, in the 10 s
+/// the tool gives it, not waited for. One killed mid-run (SIGKILL, as a
+/// crash or an OOM kill ends it) ends the recording: the profile of what
+/// ran is written, the container's processes are killed and its cgroup
+/// removed, and since the engine cannot say what became of the container,
+/// created with the recording profile, the tool says so, with the command
+/// that removes it; once the daemon is back, it holds the container, and
+/// that command removes it. (The daemon is the test's own: the suite's is
+/// shared with the other tests.)
+#[test]
+fn a_daemon_gone_mid_run_ends_the_recording_and_names_the_container() {
+    require_root();
+    let mut daemon = PrivateDockerd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+
+    daemon.signal(libc::SIGSTOP);
+    let started = std::time::Instant::now();
+    let asking = Command::new(profiler())
+        .args(["record", "-q", "-o"])
+        .arg(&profile)
+        .args([
+            "--",
+            "docker",
+            "-H",
+            &daemon.host,
+            "run",
+            "--network",
+            "none",
+        ])
+        .args([IMAGE, "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run record");
+    let refused = output_within(asking, Duration::from_secs(60));
+    let took = started.elapsed();
+    daemon.signal(libc::SIGCONT);
+    let refused = refused.expect("record still waited on the stopped daemon after 60 s");
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("cannot reach the docker engine: no answer to `docker version")
+            && err.contains("within 10 s"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(took < Duration::from_secs(40), "refused after {took:?}");
+    assert!(!profile.exists(), "nothing written");
+
+    let name = format!("sp-gone-{}", std::process::id());
+    let child = Command::new(profiler())
+        .args(["record", "-q", "-o"])
+        .arg(&profile)
+        .args([
+            "--",
+            "docker",
+            "-H",
+            &daemon.host,
+            "run",
+            "--network",
+            "none",
+        ])
+        .args(["--name", &name, IMAGE, "sleep", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run record");
+    let pid = child.id();
+    let mut sleeper = None;
+    let running = wait_for(Duration::from_secs(60), || {
+        sleeper = processes_in_run(pid)
+            .into_iter()
+            .find(|&p| command_of(p).as_deref() == Some("sleep"));
+        sleeper.is_some()
+    });
+    assert!(
+        running,
+        "the container's sleep never ran in the recorded cgroup"
+    );
+    daemon.kill();
+    let output = output_within(child, Duration::from_secs(90))
+        .expect("the recording did not end within 90 s of the daemon's death");
+    let err = stderr(&output);
+    let text = fs::read_to_string(&profile).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let names = allowed_names(&text);
+    assert!(
+        names.contains("clock_nanosleep") || names.contains("nanosleep"),
+        "the profile holds what sleep did: {names:?}\n{err}"
+    );
+    let sleeper = sleeper.expect("the sleep's pid");
+    assert!(
+        wait_for(Duration::from_secs(20), || command_of(sleeper).as_deref()
+            != Some("sleep")),
+        "the container's sleep still runs: {err}"
+    );
+    assert!(cgroups_left_by(pid).is_empty(), "cgroups left: {err}");
+    let label = format!("io.syscall-profile.recording=rec-{pid}-");
+    let said = err
+        .lines()
+        .find(|l| l.contains("cannot tell what became of this run's container"))
+        .unwrap_or_else(|| panic!("the container's fate is said: {err}"));
+    assert!(said.contains(&label), "{said}");
+    let command = said
+        .split("remove it with `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("a command to remove it: {said}"));
+    assert!(
+        command.starts_with(&format!("docker -H {} rm -f $(", daemon.host)),
+        "{command}"
+    );
+
+    daemon.launch();
+    let listed = stdout(&daemon.docker(&["ps", "-a", "--format", "{{.Names}}"]));
+    assert!(
+        listed.lines().any(|n| n == name),
+        "the restarted daemon holds the container: {listed}"
+    );
+    let removed = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("run the command said");
+    assert!(removed.status.success(), "{command}: {}", stderr(&removed));
+    let listed = stdout(&daemon.docker(&["ps", "-a", "--format", "{{.Names}}"]));
+    assert!(
+        !listed.lines().any(|n| n == name),
+        "`{command}` removed the container: {listed}"
+    );
+}

@@ -10,7 +10,7 @@ use super::{Error, block_on, print_stdout, say, warn};
 use crate::{
     baseline::{Baseline, eval::EffectivePolicy},
     enforcing::{WouldRefuse, live::LiveEvent},
-    gating::{CheckError, CheckInput, check, github_annotations, junit_xml, shell_quote, text},
+    gating::{CheckError, CheckInput, check, github_annotations, junit_xml, text},
     output::Output,
     profile::Profile,
     recording::{self, RecordOptions},
@@ -144,7 +144,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
             let recording = record(&args, args.coverage.is_some(), &mut said)?;
             run_coverage = recording.2;
             _guardian = Some(recording.3);
-            let quoted: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+            let quoted: Vec<String> = words.iter().map(|w| crate::text::shell_quote(w)).collect();
             let record_again = match &args.save_observed {
                 Some(_) => None,
                 None => Some((

@@ -7,8 +7,11 @@ pub mod runtime_base;
 
 use std::{
     ffi::{OsStr, OsString},
+    io::Read,
     path::PathBuf,
     process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
 };
 
 pub use run_args::{ContainerRun, Engine, RunOption};
@@ -71,7 +74,19 @@ pub enum EngineError {
         engine: &'static str,
         source: std::io::Error,
     },
+    #[error("no answer to `{command}` within {} s", limit.as_secs())]
+    NoAnswer { command: String, limit: Duration },
 }
+
+/// How long the engine is given to say its version, the first question
+/// asked: a daemon that hangs (stopped, deadlocked, its storage gone) is
+/// named in that time instead of hanging the tool.
+const VERSION_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long any later question may take (listing, inspecting, removing;
+/// stopping takes its grace period more). A pull has no limit: an image
+/// may be large, and the user sees it and can interrupt it.
+const QUERY_LIMIT: Duration = Duration::from_secs(30);
 
 /// A container an engine knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,29 +152,90 @@ impl EngineRun {
         &self.run.argv[1..verb_at]
     }
 
-    /// Runs `ENGINE [globals] ARGS`: its standard output when it succeeded;
-    /// [`EngineError::Failed`] with the last line it printed on standard
-    /// error when it did not; [`EngineError::Run`] when it could not run.
+    /// Runs `ENGINE [globals] ARGS` within [`QUERY_LIMIT`]; see
+    /// [`EngineRun::query_within`].
     pub fn query<I, S>(&self, args: I) -> Result<String, EngineError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let output = Command::new(&self.cli)
+        self.query_within(args, Some(QUERY_LIMIT))
+    }
+
+    /// Runs `ENGINE [globals] ARGS`: its standard output when it succeeded;
+    /// [`EngineError::Failed`] with the last line it printed on standard
+    /// error when it did not; [`EngineError::Run`] when it could not run;
+    /// [`EngineError::NoAnswer`] when it had not ended within `limit` (it
+    /// is then killed: the engine's CLI waits on a daemon that may never
+    /// answer).
+    pub fn query_within<I, S>(
+        &self,
+        args: I,
+        limit: Option<Duration>,
+    ) -> Result<String, EngineError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let engine = self.run.engine.name();
+        let run_error = |source| EngineError::Run { engine, source };
+        let mut child = Command::new(&self.cli)
             .args(self.global_args())
-            .args(args)
+            .args(&args)
             .stdin(Stdio::null())
-            .output()
-            .map_err(|source| EngineError::Run {
-                engine: self.run.engine.name(),
-                source,
-            })?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(run_error)?;
+        // Read beside the wait, so that a full pipe never stops the CLI.
+        let readers = [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .map(|pipe| {
+            thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        });
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(run_error)? {
+                break status;
+            }
+            if let (Some(deadline), Some(limit)) = (deadline, limit)
+                && Instant::now() >= deadline
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+                // The readers end with the pipes (not waited for: whatever
+                // the CLI started may still hold them).
+                let mut words = vec![self.run.engine.cli_name().to_owned()];
+                words.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+                return Err(EngineError::NoAnswer {
+                    command: words.join(" "),
+                    limit,
+                });
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
+        if status.success() {
+            Ok(String::from_utf8_lossy(&stdout).trim().to_owned())
         } else {
-            let err = String::from_utf8_lossy(&output.stderr);
+            let err = String::from_utf8_lossy(&stderr);
             Err(EngineError::Failed {
-                engine: self.run.engine.name(),
+                engine,
                 detail: err.lines().last().unwrap_or("").trim().to_owned(),
             })
         }
@@ -195,13 +271,16 @@ impl EngineRun {
     /// Asks the engine's server for its version: an error when it does not
     /// answer.
     fn ask_version(&self) -> Result<String, EngineError> {
+        let limit = Some(VERSION_LIMIT);
         match self.run.engine {
-            Engine::Docker => self.query(["version", "--format", "{{.Server.Version}}"]),
-            Engine::Podman => self.query(["version", "--format", "{{.Version}}"]),
+            Engine::Docker => {
+                self.query_within(["version", "--format", "{{.Server.Version}}"], limit)
+            }
+            Engine::Podman => self.query_within(["version", "--format", "{{.Version}}"], limit),
             // `ctr version` prints the client's, then the server's (and
             // fails when the server does not answer).
             Engine::Containerd => {
-                let out = self.query(["version"])?;
+                let out = self.query_within(["version"], limit)?;
                 let server = out.split("Server:").nth(1).unwrap_or_default();
                 Ok(server
                     .lines()
@@ -219,6 +298,10 @@ impl EngineRun {
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })
             }
+            Err(e @ EngineError::NoAnswer { .. }) => Err(EngineError::Unreachable {
+                engine: self.run.engine.name(),
+                detail: e.to_string(),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -253,7 +336,7 @@ impl EngineRun {
             Engine::Docker | Engine::Podman => &[OsStr::new("pull"), image],
             Engine::Containerd => &[OsStr::new("images"), OsStr::new("pull"), image],
         };
-        match self.query(pull) {
+        match self.query_within(pull, None) {
             Ok(_) => Ok(()),
             Err(EngineError::Failed { detail, .. }) => Err(EngineError::ImageMissing {
                 image: image.to_string_lossy().into_owned(),
@@ -264,43 +347,40 @@ impl EngineRun {
     }
 
     /// The containers (id and name) that carry the label `key=value`,
-    /// running or not. `None` when the engine cannot be asked.
-    pub fn containers_with_label(&self, label: &str) -> Option<Vec<Container>> {
+    /// running or not; an error when the engine cannot be asked (gone,
+    /// hanging, failing).
+    pub fn containers_with_label(&self, label: &str) -> Result<Vec<Container>, EngineError> {
         if self.run.engine == Engine::Containerd {
             // A ctr container's id is its name.
-            let out = self.query(self.run.engine.list_labelled_args(label)).ok()?;
-            return Some(
-                out.split_whitespace()
-                    .map(|id| Container {
-                        id: id.to_owned(),
-                        name: id.to_owned(),
-                    })
-                    .collect(),
-            );
+            let out = self.query(self.run.engine.list_labelled_args(label))?;
+            return Ok(out
+                .split_whitespace()
+                .map(|id| Container {
+                    id: id.to_owned(),
+                    name: id.to_owned(),
+                })
+                .collect());
         }
         let filter = format!("label={label}");
-        let out = self
-            .query([
-                "ps",
-                "-a",
-                "--no-trunc",
-                "--filter",
-                &filter,
-                "--format",
-                "{{.ID}} {{.Names}}",
-            ])
-            .ok()?;
-        Some(
-            out.lines()
-                .filter_map(|line| {
-                    let (id, name) = line.trim().split_once(' ')?;
-                    Some(Container {
-                        id: id.to_owned(),
-                        name: name.trim().to_owned(),
-                    })
+        let out = self.query([
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.ID}} {{.Names}}",
+        ])?;
+        Ok(out
+            .lines()
+            .filter_map(|line| {
+                let (id, name) = line.trim().split_once(' ')?;
+                Some(Container {
+                    id: id.to_owned(),
+                    name: name.trim().to_owned(),
                 })
-                .collect(),
-        )
+            })
+            .collect())
     }
 
     /// `ENGINE stop -t SECONDS ID`: SIGTERM, then SIGKILL after the grace
@@ -308,7 +388,12 @@ impl EngineRun {
     pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
         if self.run.engine != Engine::Containerd {
             let seconds = grace.as_secs().to_string();
-            return self.query(["stop", "-t", &seconds, &container.id]).is_ok();
+            return self
+                .query_within(
+                    ["stop", "-t", &seconds, &container.id],
+                    Some(grace + QUERY_LIMIT),
+                )
+                .is_ok();
         }
         // ctr has no stop: SIGTERM to the task, SIGKILL after the grace
         // period if it still runs.

@@ -107,6 +107,32 @@ impl Engine {
         }
     }
 
+    /// The command line that removes every container carrying the label
+    /// `key=value`, running or not, through the engine the global options
+    /// `globals` (`-H HOST`) name, for the user (when the engine could not
+    /// be asked which they are).
+    pub fn remove_labelled_hint(self, globals: &[OsString], label: &str) -> String {
+        let mut cli = vec![self.cli_name().to_owned()];
+        cli.extend(
+            globals
+                .iter()
+                .map(|g| crate::text::shell_quote(&g.to_string_lossy())),
+        );
+        let cli = cli.join(" ");
+        let list: Vec<String> = self
+            .list_labelled_args(label)
+            .iter()
+            .map(|w| crate::text::shell_quote(w))
+            .collect();
+        let list = list.join(" ");
+        match self {
+            Engine::Docker | Engine::Podman => format!("{cli} rm -f $({cli} {list})"),
+            Engine::Containerd => format!(
+                "for id in $({cli} {list}); do {cli} tasks rm -f $id; {cli} containers rm $id; done"
+            ),
+        }
+    }
+
     /// Long options of `ENGINE run` that take no value.
     fn is_boolean_long_option(self, name: &str) -> bool {
         const BOTH: &[&str] = &[

@@ -293,9 +293,9 @@ pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
         let merge = |observed: &str| {
             format!(
                 "syscall-profile merge {} {} -o {}",
-                shell_quote(input.policy_name),
-                shell_quote(observed),
-                shell_quote(input.policy_name)
+                crate::text::shell_quote(input.policy_name),
+                crate::text::shell_quote(observed),
+                crate::text::shell_quote(input.policy_name)
             )
         };
         match (&input.record_again, input.observed_name) {
@@ -355,20 +355,6 @@ fn values_beyond(comparison: &Comparison, default: &EffectivePolicy) -> Vec<NewV
             Vec::new(),
             &comparison.beyond_calls,
         )],
-    }
-}
-
-/// `word` as a POSIX shell reads it back: bare when it is plainly safe,
-/// else single-quoted.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_./:=@%+-,".contains(&b));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -518,8 +504,8 @@ mod tests {
 
     #[test]
     fn quoting_round_trips_through_a_shell() {
-        assert_eq!(shell_quote("policy.json"), "policy.json");
-        assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
-        assert_eq!(shell_quote(""), "''");
+        assert_eq!(crate::text::shell_quote("policy.json"), "policy.json");
+        assert_eq!(crate::text::shell_quote("it's here"), r"'it'\''s here'");
+        assert_eq!(crate::text::shell_quote(""), "''");
     }
 }

@@ -556,7 +556,7 @@ impl fmt::Display for ProfileWarning {
                     f,
                     "`{}` ({}) is not a syscall of {}: a runtime on this host skips it \
                      (another architecture's syscall, or a misspelling)",
-                    crate::input::printable(name),
+                    crate::text::printable(name),
                     rules.join(", "),
                     arch_list(arches)
                 )
@@ -576,7 +576,7 @@ impl fmt::Display for ProfileWarning {
                     f,
                     "rule {} (syscalls[{rule}]: {}): {}",
                     rule + 1,
-                    crate::input::printable(names),
+                    crate::text::printable(names),
                     said.join("; ")
                 )
             }

@@ -169,10 +169,10 @@ fn invalid(at: String, error: serde_json::Error) -> ParseError {
     // The message quotes the profile (an unknown key, a bad value) and the
     // path names its keys: the profile chose those characters.
     ParseError::Invalid {
-        at: input::printable(&at).into_owned(),
+        at: crate::text::printable(&at).into_owned(),
         line: error.line(),
         column: error.column(),
-        message: input::printable(&message).into_owned(),
+        message: crate::text::printable(&message).into_owned(),
     }
 }
 

@@ -20,7 +20,7 @@ use std::{
 
 use super::RecordError;
 use crate::{
-    engine::{Container, ContainerRun, Engine, EngineRun},
+    engine::{Container, ContainerRun, Engine, EngineError, EngineRun},
     session::{GRACE, RunCgroup, guardian::Duty},
 };
 
@@ -157,11 +157,27 @@ impl ContainerRecording {
         &self.engine_run.cli
     }
 
-    /// This run's containers, running or not.
-    pub fn containers(&self) -> Vec<Container> {
-        self.engine_run
-            .containers_with_label(&self.label)
-            .unwrap_or_default()
+    /// This run's containers, running or not; an error when the engine
+    /// cannot be asked.
+    pub fn containers(&self) -> Result<Vec<Container>, EngineError> {
+        self.engine_run.containers_with_label(&self.label)
+    }
+
+    /// What the user is told when the engine cannot say what became of the
+    /// run's container (its daemon gone or hanging): that nothing is known,
+    /// and the command that removes it once the engine answers. (The
+    /// processes in the run's cgroup are killed all the same.)
+    fn unknown_fate(&self, error: &EngineError) -> String {
+        format!(
+            "cannot tell what became of this run's container ({}): {error}. It was created \
+             with the recording profile, which allows every syscall; once the engine answers, \
+             remove it with `{}`",
+            self.label,
+            self.engine_run
+                .run
+                .engine
+                .remove_labelled_hint(self.engine_run.global_args(), &self.label)
+        )
     }
 
     /// Once the recording is over: stops a container still running (unless
@@ -172,7 +188,15 @@ impl ContainerRecording {
     pub fn settle(&self, still_running: bool, keep_running: bool) -> (Vec<String>, Option<Duty>) {
         let mut said = Vec::new();
         let engine = self.engine_run.run.engine;
-        let containers = self.containers();
+        let containers = match self.containers() {
+            Ok(containers) => containers,
+            Err(e) => {
+                said.push(self.unknown_fate(&e));
+                // Kept or not, nothing more can be done through the engine;
+                // the guardian's duty stays, should the tool be killed.
+                return (said, None);
+            }
+        };
         if still_running && keep_running {
             let mut kept = Vec::new();
             for c in &containers {
@@ -213,7 +237,14 @@ impl ContainerRecording {
         }
         let remove_intent = self.engine_run.run.flag(&["rm"]);
         // What is left: stopped containers the engine did not remove.
-        for c in self.containers() {
+        let left = match self.containers() {
+            Ok(left) => left,
+            Err(e) => {
+                said.push(self.unknown_fate(&e));
+                return (said, None);
+            }
+        };
+        for c in left {
             if remove_intent {
                 if self.engine_run.remove(&c) {
                     said.push(format!(

@@ -314,7 +314,19 @@ impl Supervised for Watching<'_> {
         }
         match how {
             Stop::Term => {
-                let containers = recording.containers();
+                let containers = match recording.containers() {
+                    Ok(containers) => containers,
+                    // The engine cannot stop what it cannot list: its
+                    // processes are killed here instead.
+                    Err(e) => {
+                        let _ = session.cgroup().kill_all();
+                        process::send_signal(pid, libc::SIGKILL);
+                        return format!(
+                            "the recording ended at its --duration; the engine does not say \
+                             which container is this run's ({e}): killed its processes"
+                        );
+                    }
+                };
                 let named: Vec<String> = containers.iter().map(ToString::to_string).collect();
                 for c in containers {
                     let engine = recording.engine_run.clone();

@@ -97,7 +97,7 @@ struct Archive {
 /// image chose them (a newline, a terminal's escape sequence).
 fn one_line(error: io::Error) -> io::Error {
     let text = error.to_string();
-    match crate::input::printable(&text) {
+    match crate::text::printable(&text) {
         Cow::Borrowed(_) => error,
         Cow::Owned(escaped) => io::Error::new(error.kind(), escaped),
     }
