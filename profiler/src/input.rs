@@ -47,14 +47,17 @@ pub struct Limit {
 /// Why an input was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", crate::text::path(path))]
     Open { path: PathBuf, source: io::Error },
-    #[error("{path} is {kind}, not a regular file: give a file")]
+    #[error(
+        "{} is {kind}, not a regular file: give a file",
+        crate::text::path(path)
+    )]
     NotAFile { path: PathBuf, kind: &'static str },
     #[error(
-        "{path} has {size} bytes, more than the {limit} {what} may have: is this the right \
+        "{} has {size} bytes, more than the {limit} {what} may have: is this the right \
          file?",
-        limit = limit.bytes, what = limit.what
+        crate::text::path(path), limit = limit.bytes, what = limit.what
     )]
     TooLarge {
         path: PathBuf,
@@ -62,8 +65,8 @@ pub enum InputError {
         limit: Limit,
     },
     #[error(
-        "{path} goes on past the {limit} bytes {what} may have: is this the right file?",
-        limit = limit.bytes, what = limit.what
+        "{} goes on past the {limit} bytes {what} may have: is this the right file?",
+        crate::text::path(path), limit = limit.bytes, what = limit.what
     )]
     TooLong { path: PathBuf, limit: Limit },
 }

@@ -2,7 +2,7 @@
 //! or a command line chose, made safe to show (escaped) or to paste back
 //! into a shell (quoted).
 
-use std::borrow::Cow;
+use std::{borrow::Cow, path::Path};
 
 /// `text` with its control characters escaped (`\n`, `\u{1b}`): for text a
 /// file chose (a key, a name, a tar header's bytes) that goes into a line
@@ -20,6 +20,13 @@ pub fn printable(text: &str) -> Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// `path` as a message shows it: lossily decoded, its control characters
+/// escaped (a path an image, an archive or an ELF object chose may hold
+/// any byte but `/`).
+pub fn path(path: &Path) -> String {
+    printable(&path.to_string_lossy()).into_owned()
 }
 
 /// `word` as a POSIX shell reads it back: bare when it is plainly safe,

@@ -112,6 +112,13 @@ fn hostile_tar(dir: &Path) -> PathBuf {
         &mut &corrupt[..],
         corrupt.len() as u64,
     );
+    // A name holding a terminal's escape sequence (red text).
+    file(
+        "bin/\u{1b}[31mred",
+        0o755,
+        &mut &busybox[..],
+        busybox.len() as u64,
+    );
     let mut huge = (&busybox[..]).chain(std::io::repeat(0).take(HUGE_TAIL));
     file(
         "bin/huge",
@@ -334,6 +341,21 @@ fn hostile_images_are_read_as_data() {
         assert!(seen.status.success(), "{program}: {}", seen.stderr);
         left_clean(program, &seen, &tmp);
     }
+
+    // The report names the program as the image named it, escaped: the
+    // image's names never reach the terminal as control characters.
+    let named = Command::new(profiler())
+        .args(["scan", "--no-cache", "--image", IMAGE, "/bin/\u{1b}[31mred"])
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scan");
+    let report = stdout(&named);
+    assert!(named.status.success(), "{}", stderr(&named));
+    assert!(
+        report.starts_with("/bin/\\u{1b}[31mred: ") && !report.contains('\u{1b}'),
+        "{report}"
+    );
 
     // A container recording of the image: its coverage reads the image.
     let profile = work.path().join("p.json");

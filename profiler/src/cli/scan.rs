@@ -12,6 +12,7 @@ use crate::{
     output::Output,
     scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable, tree::Tree},
     session::{guardian::Guardian, interrupt::Interrupt},
+    text,
 };
 
 #[derive(Debug, clap::Args)]
@@ -176,22 +177,25 @@ fn program_path(program: &Path, root: &Tree) -> Result<PathBuf, String> {
 }
 
 fn short(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    text::path(path.file_name().map(Path::new).unwrap_or(path))
 }
 
 fn describe(origin: &Origin) -> String {
-    let place = format!("{}: {}", short(&origin.object), origin.function);
+    // Names and paths are the program's and its image's: escaped.
+    let place = format!(
+        "{}: {}",
+        short(&origin.object),
+        text::printable(&origin.function)
+    );
     let how = match &origin.entry {
         Entry::Program => "direct".to_owned(),
-        Entry::Library(f) => format!("through {f}"),
+        Entry::Library(f) => format!("through {}", text::printable(f)),
         Entry::Interpreter => "dynamic loader".to_owned(),
         Entry::Pointer => "through a function pointer".to_owned(),
         Entry::Plugin => "plugin".to_owned(),
     };
     match &origin.wrapper {
-        Some(w) => format!("{how} ({place}, via {w})"),
+        Some(w) => format!("{how} ({place}, via {})", text::printable(w)),
         None => format!("{how} ({place})"),
     }
 }
@@ -203,7 +207,7 @@ pub fn render(path: &Path, r: &Reachability) -> String {
     let _ = writeln!(
         s,
         "{}: {} syscalls reachable, {} unresolved sites ({} objects, {} from the cache; {:.1} s)",
-        path.display(),
+        text::path(path),
         r.syscalls.len(),
         r.unresolved.len(),
         r.objects.len(),
@@ -215,7 +219,7 @@ pub fn render(path: &Path, r: &Reachability) -> String {
             s,
             "  {:<12} {} ({} of {} functions reachable)",
             format!("{:?}", o.role).to_lowercase(),
-            o.path.display(),
+            text::path(&o.path),
             o.reachable_functions,
             o.functions
         );
@@ -223,11 +227,16 @@ pub fn render(path: &Path, r: &Reachability) -> String {
     for m in &r.missing_libraries {
         let _ = writeln!(
             s,
-            "  MISSING      {m} (not found: its syscalls are not counted)"
+            "  MISSING      {} (not found: its syscalls are not counted)",
+            text::printable(m)
         );
     }
     for m in &r.not_scanned {
-        let _ = writeln!(s, "  NOT SCANNED  {m} (its syscalls are not counted)");
+        let _ = writeln!(
+            s,
+            "  NOT SCANNED  {} (its syscalls are not counted)",
+            text::printable(m)
+        );
     }
     if r.indirect_calls {
         let _ = writeln!(
@@ -256,8 +265,8 @@ pub fn render(path: &Path, r: &Reachability) -> String {
                 "  {} {:#x} in {}: {}",
                 short(&u.object),
                 u.address,
-                u.function,
-                u.reason
+                text::printable(&u.function),
+                text::printable(&u.reason)
             );
         }
     }

@@ -823,18 +823,19 @@ pub fn applies_to_arch(rule: &SyscallRule, native: Arch) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("cannot read profile {path}: {source}")]
+    #[error("cannot read profile {}: {source}", crate::text::path(path))]
     Read {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a valid seccomp profile: {source}")]
+    #[error("{} is not a valid seccomp profile: {source}", crate::text::path(path))]
     Invalid {
         path: std::path::PathBuf,
         source: ParseError,
     },
     #[error(
-        "{path} is {kind}, not a profile file: give a regular file, or `-` to read standard input"
+        "{} is {kind}, not a profile file: give a regular file, or `-` to read standard input",
+        crate::text::path(path)
     )]
     NotAFile {
         path: std::path::PathBuf,

@@ -85,7 +85,7 @@ const ORIGINS_PER_SYSCALL: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", crate::text::path(path))]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -94,17 +94,23 @@ pub enum ScanError {
     Input(#[from] crate::input::InputError),
     #[error("the scan was interrupted by signal {signal}")]
     Interrupted { signal: i32 },
-    #[error("{path}: {what}")]
+    #[error("{}: {}", crate::text::path(path), crate::text::printable(what))]
     Elf { path: PathBuf, what: String },
-    #[error("{path} is not an x86-64 ELF executable; give a program file")]
+    #[error(
+        "{} is not an x86-64 ELF executable; give a program file",
+        crate::text::path(path)
+    )]
     NotElf { path: PathBuf },
-    #[error("{engine}: {what}")]
+    #[error("{engine}: {}", crate::text::printable(what))]
     Engine { engine: String, what: String },
     #[error("cannot hand the image's export to the guardian process: {source}")]
     Guardian { source: std::io::Error },
     #[error("the image has no entrypoint or command; name the program to scan after the image")]
     NoImageCommand,
-    #[error("{program} is not in the image's PATH; give its path inside the image")]
+    #[error(
+        "{} is not in the image's PATH; give its path inside the image",
+        crate::text::printable(program)
+    )]
     NotInImage { program: String },
 }
 
