@@ -1039,7 +1039,7 @@ fn leftovers_and_denials_are_named() {
         "--",
         "sh",
         "-c",
-        "sleep 30 & sleep 0.3",
+        "sleep 30 & until read c </proc/$!/comm && [ \"$c\" = sleep ]; do :; done",
     ]);
     let err = stderr(&output);
     assert!(err.contains("were killed: sleep (pid "), "{err}");
@@ -1058,7 +1058,7 @@ fn leftovers_and_denials_are_named() {
         "--",
         "sh",
         "-c",
-        "sleep 30 & sleep 0.3; exit 0",
+        "sleep 30 & until read c </proc/$!/comm && [ \"$c\" = sleep ]; do :; done; exit 0",
     ]);
     let err = stderr(&output);
     assert!(err.contains("were killed: sleep (pid "), "{err}");

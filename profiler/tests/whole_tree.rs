@@ -30,10 +30,24 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A shell script whose command exits at once, leaving a background child
-/// that makes `getcpu` a second later.
+/// that makes `getcpu` once the command has been reaped (`kill -0` finds
+/// the shell, a zombie, until its parent has waited for it): the call
+/// comes after the tool (or strace) saw the command end, whatever the
+/// machine's load.
 fn detached_getcpu() -> String {
     format!(
-        "(sleep 1; exec {} getcpu) & exit 0",
+        "(while kill -0 $$ 2>/dev/null; do sleep 0.05; done; exec {} getcpu) & exit 0",
+        sample("call").display()
+    )
+}
+
+/// The same, with the child's `getcpu` a minute away: for `--until
+/// command`, whose kill of the child must come first (a call made between
+/// the command's end and the kill would be the tool's race, not the
+/// workload's).
+fn detached_getcpu_too_late() -> String {
+    format!(
+        "(sleep 60; exec {} getcpu) & exit 0",
         sample("call").display()
     )
 }
@@ -149,7 +163,7 @@ fn record_follows_a_detached_child_unless_until_command() {
             "--",
             "sh",
             "-c",
-            &script,
+            &detached_getcpu_too_late(),
         ],
         Duration::from_secs(60),
     );
@@ -174,7 +188,8 @@ fn record_follows_a_double_forked_daemon() {
     require_root();
     let _serial = serial();
     let script = format!(
-        "( setsid sh -c 'sleep 1; exec {} getcpu' </dev/null >/dev/null 2>&1 & ); exit 0",
+        "( setsid sh -c 'while kill -0 $1 2>/dev/null; do sleep 0.05; done; exec {} getcpu' \
+         sh $$ </dev/null >/dev/null 2>&1 & ); exit 0",
         sample("call").display()
     );
     assert!(strace_sees_getcpu(&script), "the oracle sees the call");
@@ -353,7 +368,7 @@ fn enforce_follows_a_detached_child() {
             "--",
             "sh",
             "-c",
-            &script,
+            &detached_getcpu_too_late(),
         ],
         Duration::from_secs(60),
     );
@@ -409,7 +424,7 @@ fn check_follows_a_detached_child() {
             "--",
             "sh",
             "-c",
-            &script,
+            &detached_getcpu_too_late(),
         ],
         Duration::from_secs(60),
     );
