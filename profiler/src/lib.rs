@@ -25,6 +25,7 @@
 
 pub mod arguments;
 pub mod baseline;
+pub mod choice;
 pub mod cli;
 pub mod coverage;
 pub mod diffing;

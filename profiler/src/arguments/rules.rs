@@ -17,6 +17,7 @@
 //! syscall with the most rules is widened (to the default's conditions, or
 //! natively to any value), until it fits.
 
+use crate::choice::choice;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -37,19 +38,23 @@ use super::CapturedCalls;
 /// `clone`.
 pub const ENOSYS: u32 = 38;
 
-/// How much of the arguments a learned profile checks (`record --args`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    /// Syscall names only: any argument values.
-    Names,
-    /// The engine default's own conditions, for the syscalls used (natively:
-    /// names only); `clone3` answered with ENOSYS.
-    Baseline,
-    /// Exactly the argument values the run used, within the engine's
-    /// default.
-    #[default]
-    Values,
+choice! {
+    /// How much of the arguments a learned profile checks (`record --args`).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Granularity {
+        Names => ("names", "Syscall names only: any argument values"),
+        Baseline => (
+            "baseline",
+            "The engine default's own conditions, for the syscalls used (natively: names \
+             only); `clone3` answered with ENOSYS"
+        ),
+        #[default]
+        Values => (
+            "values",
+            "Exactly the argument values the run used, within the engine's default"
+        ),
+    }
 }
 
 /// What a learned profile is made from, besides the recording.

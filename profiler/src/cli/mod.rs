@@ -5,6 +5,7 @@
 //! becomes, which knows its exit status (see [`crate::exit`]).
 
 pub mod check;
+mod choices;
 pub mod diff;
 pub mod enforce;
 pub mod export;

@@ -1,19 +1,19 @@
 //! A [`DiffReport`] as text for a terminal, JSON for programs, or Markdown
 //! for a pull-request comment.
 
+use crate::choice::choice;
 use std::fmt::Write;
 
 use super::DiffReport;
 
-/// How a report is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Plain text (coloured on a terminal).
-    Text,
-    /// JSON, schema `syscall-profile/diff/v1`.
-    Json,
-    /// Markdown, for a pull-request comment.
-    Markdown,
+choice! {
+    /// How a report is written.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Format {
+        Text => ("text", "Plain text (coloured on a terminal)"),
+        Json => ("json", "JSON, schema `syscall-profile/diff/v1`"),
+        Markdown => ("markdown", "Markdown, for a pull-request comment"),
+    }
 }
 
 /// `report` in `format`; `colour` only matters for text.

@@ -27,6 +27,7 @@ pub mod filter;
 pub mod listener;
 pub mod live;
 
+use crate::choice::choice;
 use std::{
     collections::{BTreeMap, BTreeSet},
     ffi::OsString,
@@ -166,22 +167,23 @@ pub struct EnforceOptions {
     pub say: fn(&str),
 }
 
-/// How `enforce` finds what the filter denies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum DenialWatching {
-    /// A native program's refusals go to a seccomp listener where the
-    /// profile allows it (only ERRNO refusals; read and write allowed) and
-    /// does not allow seccomp (the program's own listener would get
-    /// EBUSY), else the kernel watch; a podman or ctr container's to a listener
-    /// the runtime (runc) hands over through `listenerPath` where the
-    /// profile allows it, else the kernel watch; a Docker container's to
-    /// the kernel watch (the Docker engine drops `listenerPath`).
-    #[default]
-    Auto,
-    /// The eBPF watch on every syscall of the enforced cgroup.
-    Kernel,
-    /// The seccomp listener; refused where it cannot be used.
-    Listener,
+choice! {
+    /// How `enforce` finds what the filter denies.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum DenialWatching {
+        #[default]
+        Auto => (
+            "auto",
+            "A native program's refusals go to a seccomp listener where the profile allows it \
+             (only ERRNO refusals; read and write allowed) and does not allow seccomp (the \
+             program's own listener would get EBUSY), else the kernel watch; a podman or ctr \
+             container's to a listener the runtime (runc) hands over through `listenerPath` \
+             where the profile allows it, else the kernel watch; a Docker container's to the \
+             kernel watch (the Docker engine drops `listenerPath`)"
+        ),
+        Kernel => ("kernel", "The eBPF watch on every syscall of the enforced cgroup"),
+        Listener => ("listener", "The seccomp listener; refused where it cannot be used"),
+    }
 }
 
 /// What `enforce` did.

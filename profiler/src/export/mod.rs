@@ -11,36 +11,30 @@ pub mod runtime_tail;
 pub mod systemd;
 pub mod yaml;
 
+use crate::choice::choice;
 pub(crate) use crate::profile::rule_names;
 use crate::{
     baseline::{Baseline, DockerContext, EffectivePolicy},
     profile::{Arch, Profile},
 };
 
-/// The consumers a profile can be exported for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Docker's seccomp JSON (`docker run --security-opt seccomp=FILE`).
-    Docker,
-    /// The same JSON, for `podman run --security-opt seccomp=FILE`.
-    Podman,
-    /// The OCI runtime spec's `linux.seccomp` object (runc, crun).
-    Oci,
-    /// A `SeccompProfile` of the Security Profiles Operator, as YAML.
-    Kubernetes,
-    /// Docker's JSON for the kubelet's seccomp directory, with the
-    /// `securityContext` that uses it.
-    KubernetesLocalhost,
-    /// A systemd unit drop-in (`SystemCallFilter=`).
-    Systemd,
-}
-
-impl Format {
-    /// The name `--to` takes (`kubernetes-localhost`).
-    pub fn name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
-            .map(|v| v.get_name().to_owned())
-            .unwrap_or_default()
+choice! {
+    /// The consumers a profile can be exported for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Format {
+        Docker => ("docker", "Docker's seccomp JSON (`docker run --security-opt seccomp=FILE`)"),
+        Podman => ("podman", "The same JSON, for `podman run --security-opt seccomp=FILE`"),
+        Oci => ("oci", "The OCI runtime spec's `linux.seccomp` object (runc, crun)"),
+        Kubernetes => (
+            "kubernetes",
+            "A `SeccompProfile` of the Security Profiles Operator, as YAML"
+        ),
+        KubernetesLocalhost => (
+            "kubernetes-localhost",
+            "Docker's JSON for the kubelet's seccomp directory, with the `securityContext` that \
+             uses it"
+        ),
+        Systemd => ("systemd", "A systemd unit drop-in (`SystemCallFilter=`)"),
     }
 }
 

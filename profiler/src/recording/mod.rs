@@ -172,7 +172,7 @@ pub enum RecordError {
     Baseline(#[from] crate::baseline::BaselineError),
     #[error("the recording is done but cannot be written --to {to}: {source}")]
     Export {
-        to: String,
+        to: &'static str,
         source: export::ExportError,
     },
 }
@@ -913,7 +913,7 @@ fn conclude(
             };
             let exported = export::export(&profile, format, &export_options).map_err(|source| {
                 RecordError::Export {
-                    to: format.name(),
+                    to: crate::choice::Choice::name(format),
                     source,
                 }
             })?;

@@ -31,22 +31,36 @@
 //! its BTF and has the fields the program reads, and the raw tracepoint
 //! (which needs neither BTF nor tracefs) elsewhere.
 
-/// A hook type for the counting program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Hook {
-    /// The BTF tracepoint where the kernel publishes its BTF (and the few
-    /// fields the program reads are in it), else the raw tracepoint.
-    #[default]
-    Auto,
-    /// `raw_tp/sys_enter` (BPF_PROG_TYPE_RAW_TRACEPOINT): needs nothing.
-    RawTracepoint,
-    /// `tracepoint/raw_syscalls/sys_enter` (BPF_PROG_TYPE_TRACEPOINT); needs tracefs.
-    Tracepoint,
-    /// `tp_btf/sys_enter` (BPF_PROG_TYPE_TRACING); needs kernel BTF.
-    /// Cheapest: it reads the task's cgroup and flags with plain loads.
-    BtfTracepoint,
-    /// Not a hook: loads a program the verifier rejects, so that tests can
-    /// check how a rejection is reported.
-    #[value(hide = true)]
-    VerifierSelftest,
+use crate::choice::choice;
+
+choice! {
+    /// A hook type for the counting program.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Hook {
+        #[default]
+        Auto => (
+            "auto",
+            "The BTF tracepoint where the kernel publishes its BTF (and the few fields the \
+             program reads are in it), else the raw tracepoint"
+        ),
+        RawTracepoint => (
+            "raw-tracepoint",
+            "`raw_tp/sys_enter` (BPF_PROG_TYPE_RAW_TRACEPOINT): needs nothing"
+        ),
+        Tracepoint => (
+            "tracepoint",
+            "`tracepoint/raw_syscalls/sys_enter` (BPF_PROG_TYPE_TRACEPOINT); needs tracefs"
+        ),
+        BtfTracepoint => (
+            "btf-tracepoint",
+            "`tp_btf/sys_enter` (BPF_PROG_TYPE_TRACING); needs kernel BTF. Cheapest: it reads \
+             the task's cgroup and flags with plain loads"
+        ),
+        VerifierSelftest => (
+            "verifier-selftest",
+            "Not a hook: loads a program the verifier rejects, so that tests can check how a \
+             rejection is reported",
+            hidden
+        ),
+    }
 }

@@ -24,6 +24,7 @@ pub mod layout;
 pub mod process;
 pub mod redact;
 
+use crate::choice::choice;
 use std::{io, time::Duration};
 
 use futures_util::{FutureExt, StreamExt};
@@ -75,17 +76,21 @@ const RENAME_EVERY: u32 = 20;
 /// run ends anyway; what is left is killed again, and named, at the close.
 const KILL_PATIENCE: Duration = Duration::from_secs(5);
 
-/// When a native run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Until {
-    /// When every process of the command's tree has ended, as `strace -f`
-    /// waits: a detached child or a daemon the command started is
-    /// followed to its end.
-    #[default]
-    Tree,
-    /// When the command itself exits: what it left running is killed, and
-    /// named.
-    Command,
+choice! {
+    /// When a native run ends.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Until {
+        #[default]
+        Tree => (
+            "tree",
+            "When every process of the command's tree has ended, as `strace -f` waits: a \
+             detached child or a daemon the command started is followed to its end"
+        ),
+        Command => (
+            "command",
+            "When the command itself exits: what it left running is killed, and named"
+        ),
+    }
 }
 
 /// The processes that outlived the command, and how the wait for them
