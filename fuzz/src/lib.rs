@@ -171,10 +171,8 @@ pub fn image_tar(data: &[u8]) {
             if scans < SCANS {
                 scans += 1;
                 let options = ScanOptions {
-                    root: tree.clone(),
                     cache_dir: None,
-                    extra_objects: Vec::new(),
-                    interrupt: None,
+                    ..ScanOptions::in_root(tree.clone())
                 };
                 if let Err(e) = scan::reachable(name, &options) {
                     one_line("a scan in an image", &e.to_string());

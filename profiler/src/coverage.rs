@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     baseline::{Access, Baseline, DockerContext, notes},
+    notice,
     profile::SyscallSet,
     scan::{self, ScanError, ScanOptions, image, loader, tree::Tree},
     session::{events::LoadedObject, guardian::Guardian, interrupt::Interrupt},
@@ -166,6 +167,7 @@ pub fn of(
     observed: &SyscallSet,
     loads: RunLoads<'_>,
     interrupt: Option<&Interrupt>,
+    say: notice::Sink,
 ) -> Coverage {
     let root = match Tree::host() {
         Ok(root) => root,
@@ -185,6 +187,7 @@ pub fn of(
         .collect();
     let options = ScanOptions {
         interrupt: interrupt.cloned(),
+        say,
         ..ScanOptions::in_root(root)
     };
     of_in(&programs, observed, loads, &options)
@@ -346,6 +349,7 @@ pub fn of_container(
     loads: RunLoads<'_>,
     guardian: &mut Guardian,
     interrupt: Option<&Interrupt>,
+    say: notice::Sink,
 ) -> Coverage {
     match image::export(container.engine, container.image, guardian, interrupt) {
         Ok(exported) => of_exported(
@@ -355,6 +359,7 @@ pub fn of_container(
             observed,
             loads,
             interrupt,
+            say,
         ),
         Err(ScanError::Interrupted { signal }) => Coverage {
             interrupted: Some(signal),
@@ -379,9 +384,11 @@ pub fn of_exported(
     observed: &SyscallSet,
     loads: RunLoads<'_>,
     interrupt: Option<&Interrupt>,
+    say: notice::Sink,
 ) -> Coverage {
     let options = ScanOptions {
         interrupt: interrupt.cloned(),
+        say,
         ..ScanOptions::in_root(exported.root())
     };
     let root = loader::Root::new(&options.root);

@@ -37,6 +37,7 @@ pub mod gating;
 pub mod implied;
 pub mod input;
 pub mod merging;
+pub mod notice;
 pub mod output;
 pub mod profile;
 pub mod recording;

@@ -230,7 +230,7 @@ fn record(
     options.user = args.user.clone();
     options.duration = args.duration;
     options.until = args.until;
-    options.say = say;
+    options.say = super::notice;
     // The same profile `record` writes (so `check -- CMD` equals `record`
     // then `check --observed`): implied names, which a policy learned by
     // `record` holds, are then neither new nor unused.

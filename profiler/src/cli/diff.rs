@@ -179,6 +179,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
                     &allowed,
                     coverage::RunLoads::default(),
                     interrupt.as_ref(),
+                    super::notice,
                 ),
                 shown,
             )
@@ -203,6 +204,7 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
                 &allowed,
                 coverage::RunLoads::default(),
                 interrupt.as_ref(),
+                super::notice,
             );
             drop(exported);
             guardian.release();

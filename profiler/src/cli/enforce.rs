@@ -5,7 +5,7 @@ use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::{Error, block_on, say, warn};
+use super::{Error, block_on, warn};
 use crate::{
     enforcing::{
         self, DenialWatching, EnforceError, EnforceOptions,
@@ -101,7 +101,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         hook: args.hook,
         until: args.until,
         duration: args.duration,
-        say,
+        say: super::notice,
     };
     // Report files are checked before anything runs.
     Output::check_distinct(&[

@@ -118,6 +118,17 @@ pub fn exit_status(result: Result<i32, Error>) -> u8 {
     u8::try_from(code).unwrap_or(1)
 }
 
+/// A notice of the library, rendered: notes and warnings on standard
+/// error, the workload's own output on standard output.
+pub fn notice(notice: crate::notice::Notice) {
+    use crate::notice::Notice;
+    match notice {
+        Notice::Note(text) => say(&text),
+        Notice::Warning(text) => warn(&text),
+        Notice::Stdout(text) => print_stdout(&text),
+    }
+}
+
 /// What a run says while it goes on, on standard error.
 pub fn say(text: &str) {
     eprintln!("syscall-profile: {text}");

@@ -4,7 +4,7 @@ use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use clap::Args;
 
-use super::{Error, block_on, say, warn};
+use super::{Error, block_on, warn};
 use crate::{
     arguments::rules::Granularity,
     baseline::notes,
@@ -201,7 +201,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         coverage: !args.no_coverage,
         include_reachable: args.include == Some(Include::Reachable),
         until: args.until,
-        say,
+        say: super::notice,
         include_risky: args.include_risky,
         granularity: args.granularity.unwrap_or(match args.to {
             Some(Format::Systemd) => Granularity::Names,

@@ -137,6 +137,7 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
         },
         extra_objects: args.dlopen.clone(),
         interrupt,
+        say: super::notice,
         ..ScanOptions::in_root(root)
     };
     let result = reachable(&path, &options).map_err(|e| e.to_string())?;

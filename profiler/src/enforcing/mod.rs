@@ -51,6 +51,7 @@ use crate::{
     },
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
+    notice::{self, Notice},
     output::{Output, OutputError},
     profile::{Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet},
     recording::{self, RecordError, RecordOptions, stats::SyscallCount},
@@ -162,9 +163,10 @@ pub struct EnforceOptions {
     /// End the run after this long: SIGTERM, then SIGKILL after the
     /// grace period.
     pub duration: Option<Duration>,
-    /// Where what is said while the command runs goes (that the run waits
-    /// for what the command left running); nowhere by default.
-    pub say: fn(&str),
+    /// Where what enforcing tells the user goes (how denials are watched,
+    /// that the run waits for what the command left running): the command
+    /// line renders it; nowhere by default.
+    pub say: notice::Sink,
 }
 
 choice! {
@@ -235,12 +237,12 @@ struct LiveWatch<'a> {
     say: &'a mut dyn FnMut(LiveEvent),
     /// What the session says while the command runs (that it waits for
     /// what the command left running).
-    say_text: fn(&str),
+    say_text: notice::Sink,
 }
 
 impl Supervised for LiveWatch<'_> {
     fn say(&mut self, text: &str) {
-        (self.say_text)(text);
+        (self.say_text)(Notice::Note(text.to_owned()));
     }
 
     fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
@@ -431,7 +433,7 @@ async fn run(
 ) -> Result<Watched, EnforceError> {
     let mut session = Session::open(Kind::Enforce)?;
     for stale in &session.stale {
-        eprintln!("syscall-profile: {stale}");
+        (options.say)(Notice::Note(stale.to_string()));
     }
     let answers = match target {
         Target::Native {
@@ -471,7 +473,7 @@ async fn run(
         &mut notifying_file,
     )?;
     for warning in warnings.drain(..) {
-        eprintln!("syscall-profile: warning: {warning}");
+        (options.say)(Notice::Warning(warning));
     }
     let mut child = match spawned {
         Ok(child) => child,
@@ -719,10 +721,10 @@ fn plan_container(
                 None => true,
                 Some(why) => {
                     if !options.quiet {
-                        eprintln!(
-                            "syscall-profile: watching the container's denials with eBPF on every \
-                         syscall: no seccomp listener, as {why}"
-                        );
+                        (options.say)(Notice::Note(format!(
+                            "watching the container's denials with eBPF on every syscall: no \
+                             seccomp listener, as {why}"
+                        )));
                     }
                     false
                 }
@@ -857,10 +859,10 @@ fn spawn(
             extra.extend(run.run.seccomp_args(&file));
             let argv = run.run.rewritten(&extra);
             if !options.quiet {
-                eprintln!(
-                    "syscall-profile: running the container under {}",
+                (options.say)(Notice::Note(format!(
+                    "running the container under {}",
                     options.profile.display()
-                );
+                )));
             }
             tokio::process::Command::new(&run.cli)
                 .args(&argv[1..])

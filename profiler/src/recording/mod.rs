@@ -26,6 +26,7 @@ use crate::{
     exit, export,
     export::runtime_tail,
     implied::{self, Implied},
+    notice::{self, Notice},
     output::{Output, OutputError},
     profile::{Arch, Profile, SyscallSet, table},
     session::hook::Hook,
@@ -94,10 +95,11 @@ pub struct RecordOptions {
     /// [`Until::Tree`]). Refused for a container, whose end its engine
     /// defines.
     pub until: Option<Until>,
-    /// Where what the recorder says while the command runs goes (that it
-    /// waits for what the command left running): the command line's
-    /// standard error; nowhere by default.
-    pub say: fn(&str),
+    /// Where what the recorder tells the user goes (what it added to a
+    /// container's command line, that it waits for what the command left
+    /// running, a detached container's id): the command line renders it;
+    /// nowhere by default.
+    pub say: notice::Sink,
     /// For a native command: the default what the run used is set against
     /// (the syscalls beyond it are named, `--include reachable` adds within
     /// it); Docker's when `None`. A container has its engine's.
@@ -126,7 +128,7 @@ impl RecordOptions {
             granularity: Granularity::default(),
             to: None,
             until: None,
-            say: |_| {},
+            say: notice::nowhere,
             baseline: None,
         }
     }
@@ -269,7 +271,7 @@ struct Watching<'a> {
     /// When the live line last re-read the counters.
     last_refresh: Option<Instant>,
     /// Where what is said during the run goes.
-    say: fn(&str),
+    say: notice::Sink,
     /// Given the counters when they are re-read.
     observer: Option<Observer<'a>>,
 }
@@ -296,7 +298,7 @@ impl Supervised for Watching<'_> {
 
     fn say(&mut self, text: &str) {
         let say = self.say;
-        self.progress.suspend(|| say(text));
+        self.progress.suspend(|| say(Notice::Note(text.to_owned())));
     }
 
     fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
@@ -524,7 +526,7 @@ async fn run(
     // A signal that came while setting up stops it before the command runs.
     session.check_interrupted()?;
     for stale in &session.stale {
-        eprintln!("syscall-profile: {stale}");
+        (options.say)(Notice::Note(stale.to_string()));
     }
 
     let started = Instant::now();
@@ -567,7 +569,7 @@ async fn run(
         // `run -d` printed the container's id and returned: the recording
         // goes on until the container ends.
         let stdout = read_all(child.stdout.take()).await;
-        print!("{stdout}");
+        (options.say)(Notice::Stdout(stdout.clone()));
         if let Some(id) = container::container_id(&stdout) {
             let mut wait = recording
                 .wait_command(&id)
@@ -641,10 +643,10 @@ fn spawn(
         }
         Target::Container(recording) => {
             if !options.quiet {
-                eprintln!("syscall-profile: {}", recording.notice);
+                (options.say)(Notice::Note(recording.notice.clone()));
             }
             for warning in &recording.warnings {
-                eprintln!("syscall-profile: warning: {warning}");
+                (options.say)(Notice::Warning(warning.clone()));
             }
             let mut cli = tokio::process::Command::new(recording.cli());
             cli.args(&recording.argv[1..]).kill_on_drop(true);
@@ -762,6 +764,7 @@ fn conclude(
                         &syscalls,
                         run_loads(&observation),
                         interrupt.as_ref(),
+                        options.say,
                     )
                 })
             }
@@ -769,6 +772,7 @@ fn conclude(
                 run,
                 &observation,
                 options.quiet,
+                options.say,
                 &mut guardian,
                 interrupt.as_ref(),
             ),
@@ -1035,6 +1039,7 @@ fn container_coverage(
     run: &EngineRun,
     observation: &Observation,
     quiet: bool,
+    say: notice::Sink,
     guardian: &mut Guardian,
     interrupt: Option<&session::interrupt::Interrupt>,
 ) -> Option<Coverage> {
@@ -1057,10 +1062,10 @@ fn container_coverage(
         globals: run.global_args().to_vec(),
     };
     if !quiet {
-        eprintln!(
-            "syscall-profile: coverage: scanning the programs the container ran inside the image \
-             {image} (--no-coverage leaves this out)"
-        );
+        say(Notice::Note(format!(
+            "coverage: scanning the programs the container ran inside the image {image} \
+             (--no-coverage leaves this out)"
+        )));
     }
     let observed = names_of(&observation.calls);
     let container = coverage::ContainerImage {
@@ -1074,6 +1079,7 @@ fn container_coverage(
         run_loads(observation),
         guardian,
         interrupt,
+        say,
     ))
 }
 

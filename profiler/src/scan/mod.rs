@@ -73,6 +73,7 @@ use std::{
 use serde::Serialize;
 
 use crate::{
+    notice::{self, Notice},
     profile::{Arch, table},
     session::interrupt::Interrupt,
 };
@@ -131,6 +132,8 @@ pub struct ScanOptions {
     /// Set when a signal asks the tool to stop: the scan ends within a
     /// fraction of a second with [`ScanError::Interrupted`].
     pub interrupt: Option<Interrupt>,
+    /// Where the scan's warnings go (an analysis the cache cannot keep).
+    pub say: notice::Sink,
 }
 
 impl ScanOptions {
@@ -141,6 +144,7 @@ impl ScanOptions {
             cache_dir: cache::default_dir(),
             extra_objects: Vec::new(),
             interrupt: None,
+            say: notice::nowhere,
         }
     }
 
@@ -469,11 +473,11 @@ fn summarise(
     if let (Some(dir), Some(digest)) = (&options.cache_dir, &digest)
         && let Err(e) = cache::store(dir, digest, &summary)
     {
-        eprintln!(
-            "syscall-profile: warning: cannot cache the analysis of {} in {}: {e}",
-            path.display(),
-            dir.display()
-        );
+        (options.say)(Notice::Warning(format!(
+            "cannot cache the analysis of {} in {}: {e}",
+            crate::text::path(path),
+            crate::text::path(dir)
+        )));
     }
     Ok(Object {
         path: path.to_owned(),

@@ -415,8 +415,7 @@ mod tests {
         let started = std::time::Instant::now();
         let layout = kernel_types().unwrap().layout;
         let took = started.elapsed();
-        eprintln!("layout {layout:?} in {took:?}");
-        assert_eq!(layout.valid, 1);
+        assert_eq!(layout.valid, 1, "layout {layout:?} in {took:?}");
         assert!(layout.task_tgid > 0 && layout.task_comm > layout.task_tgid);
         assert!(layout.cgroup_ancestors > layout.cgroup_kn);
     }
