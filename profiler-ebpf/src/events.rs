@@ -47,7 +47,8 @@ use profiler_common::{
 };
 
 use crate::{
-    BPF_NOEXIST, KERNEL_LAYOUT, TARGET_CGROUP_ID, TARGET_CGROUP_LEVEL, current_tgid, recorded,
+    BPF_NOEXIST, ESCAPE_COUNT, KERNEL_LAYOUT, TARGET_CGROUP_ID, TARGET_CGROUP_LEVEL, count_event,
+    current_tgid, recorded,
 };
 
 /// 1 while recording: execs are kept by program in `PROGRAMS`, not by
@@ -63,10 +64,6 @@ static MEMBERS: HashMap<u32, u8> = HashMap::with_max_entries(MEMBER_SLOTS, BPF_F
 /// The first moves out of the tree, in order.
 #[map]
 static ESCAPES: Array<Escape> = Array::with_max_entries(ESCAPE_SLOTS, 0);
-
-/// Counters, by `event_counts` index.
-#[map]
-static ESCAPE_COUNT: Array<u64> = Array::with_max_entries(event_counts::COUNT, 0);
 
 /// The program each process of the tree runs: its last exec, or its
 /// parent's.
@@ -227,7 +224,7 @@ pub fn fork_done(ctx: RawTracePointContext) -> i32 {
             && let Some(exec) = unsafe { EXECS.get(current_tgid()) }
             && EXECS.insert(tgid, exec, 0).is_err()
         {
-            add(event_counts::EXECS_LOST, 1);
+            count_event(event_counts::EXECS_LOST, 1);
         }
     }
     0
@@ -237,7 +234,7 @@ pub fn fork_done(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn join(tgid: u32) {
     if MEMBERS.insert(tgid, 1, 0).is_err() {
-        add(event_counts::MEMBERS_LOST, 1);
+        count_event(event_counts::MEMBERS_LOST, 1);
     }
 }
 
@@ -294,13 +291,13 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
             if let Err(e) = PROGRAMS.insert(&*exec, &tgid, BPF_NOEXIST)
                 && e != -EEXIST
             {
-                add(event_counts::EXECS_LOST, 1);
+                count_event(event_counts::EXECS_LOST, 1);
             }
             // The objects the process loads from now on are this
             // program's.
             crate::loads::runs(tgid, &(*exec).filename);
         } else if EXECS.insert(tgid, &*exec, 0).is_err() {
-            add(event_counts::EXECS_LOST, 1);
+            count_event(event_counts::EXECS_LOST, 1);
         }
     }
     0
@@ -308,11 +305,3 @@ pub fn exec_done(ctx: RawTracePointContext) -> i32 {
 
 /// `EEXIST`, as a map update returns it (negated).
 const EEXIST: i32 = 17;
-
-/// Adds to a counter of `ESCAPE_COUNT`, from any CPU.
-#[inline(always)]
-pub(crate) fn add(index: u32, n: u64) {
-    if let Some(count) = ESCAPE_COUNT.get_ptr_mut(index) {
-        crate::atomic_add(count, n);
-    }
-}

@@ -44,7 +44,7 @@ use profiler_common::{
     Phase, event_counts, program_id,
 };
 
-use crate::{BPF_NOEXIST, arguments::ArgSource, current_tgid, events};
+use crate::{BPF_NOEXIST, arguments::ArgSource, count_event, current_tgid};
 
 /// 1 while recording with coverage. Set by the loader (read-only data, so
 /// the verifier prunes all of this when it is 0).
@@ -150,7 +150,7 @@ fn opened(source: ArgSource, nr: usize) {
         }
         // The path filled the room: it may be cut short, and is not kept.
         if len as usize >= LOADED_PATH_LEN {
-            events::add(event_counts::LOADS_LOST, 1);
+            count_event(event_counts::LOADS_LOST, 1);
             return;
         }
         let tgid = current_tgid();
@@ -170,7 +170,7 @@ fn opened(source: ArgSource, nr: usize) {
                 core::ptr::write_volatile(to.add(i), core::ptr::read_volatile(from.add(i)));
             }
         } else if LOAD_PENDING.insert(&tid, &*key, 0).is_err() {
-            events::add(event_counts::LOADS_LOST, 1);
+            count_event(event_counts::LOADS_LOST, 1);
         }
     }
 }
@@ -232,7 +232,7 @@ fn mapped(source: ArgSource) {
         Ok(()) => {}
         // Loaded before, by this program: kept with its first load.
         Err(e) if e == -EEXIST => {}
-        Err(_) => events::add(event_counts::LOADS_LOST, 1),
+        Err(_) => count_event(event_counts::LOADS_LOST, 1),
     }
     let _ = LOAD_PENDING.remove(&tid);
 }

@@ -29,8 +29,12 @@ mod loads;
 mod runtime;
 mod task;
 
-use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id};
-use profiler_common::KernelLayout;
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_ancestor_cgroup_id},
+    macros::map,
+    maps::Array,
+};
+use profiler_common::{KernelLayout, event_counts};
 
 /// Id of the recorded cgroup; set by the loader (read-only data, so the
 /// verifier sees it as a constant).
@@ -104,6 +108,19 @@ fn atomic_add(counter: *mut u64, n: u64) {
     // AtomicU64 has the layout of u64.
     let counter = unsafe { &*(counter as *const core::sync::atomic::AtomicU64) };
     counter.fetch_add(n, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Counters of what the event and load hooks saw and lost, by
+/// `event_counts` index (escapes, lost execs, members and loads).
+#[map]
+static ESCAPE_COUNT: Array<u64> = Array::with_max_entries(event_counts::COUNT, 0);
+
+/// Adds to a counter of `ESCAPE_COUNT`, from any CPU.
+#[inline(always)]
+fn count_event(index: u32, n: u64) {
+    if let Some(count) = ESCAPE_COUNT.get_ptr_mut(index) {
+        atomic_add(count, n);
+    }
 }
 
 fn current_tgid() -> u32 {

@@ -466,8 +466,10 @@ impl std::fmt::Display for StaleRun {
 /// Cleans up after earlier runs whose recorder (or enforcer) is gone: the
 /// processes left in their cgroups are killed and the cgroups removed, except
 /// a cgroup marked as holding a container kept running on request, which is
-/// only removed once empty. Returns what was cleaned, to be said.
-pub fn remove_stale() -> Vec<StaleRun> {
+/// only removed once empty. A run whose guardian (`is_guardian` tells one
+/// by its pid) is still at work is left to it. Returns what was cleaned, to
+/// be said.
+pub fn remove_stale(is_guardian: fn(u32) -> bool) -> Vec<StaleRun> {
     let mut cleaned = Vec::new();
     let Ok(mount) = cgroup2_mount() else {
         return cleaned;
@@ -484,7 +486,7 @@ pub fn remove_stale() -> Vec<StaleRun> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) || owner_alive(&name) {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) || owner_alive(&name, is_guardian) {
             continue;
         }
         let marker = Path::new(KEPT_DIR).join(&name);
@@ -536,7 +538,7 @@ pub fn kill_and_remove(path: &Path) -> String {
 /// is still alive, or its guardian still at work: the pid exists with the
 /// same start time, or the guardian's pid is still a guardian. Names of
 /// older versions (`kind-pid-nanos`) are judged by the pid alone.
-fn owner_alive(name: &str) -> bool {
+fn owner_alive(name: &str, is_guardian: fn(u32) -> bool) -> bool {
     let parts: Vec<&str> = name.split('-').skip(1).collect();
     let Some(pid) = parts.first().and_then(|p| p.parse::<u32>().ok()) else {
         // Not one of ours: leave it.
@@ -547,12 +549,7 @@ fn owner_alive(name: &str) -> bool {
     }
     let start = parts[1].parse::<u64>().ok();
     let owner = start_time(pid).is_some_and(|now| Some(now) == start);
-    let guardian = parts[2].parse::<u32>().is_ok_and(|g| {
-        fs::read(format!("/proc/{g}/cmdline")).is_ok_and(|c| {
-            c.split(|&b| b == 0)
-                .any(|w| w == super::guardian::SUBCOMMAND.as_bytes())
-        })
-    });
+    let guardian = parts[2].parse::<u32>().is_ok_and(is_guardian);
     owner || guardian
 }
 

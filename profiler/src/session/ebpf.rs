@@ -12,9 +12,11 @@ use aya::{
     maps::MapError,
     programs::{BtfTracePoint, ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
-use profiler_common::{Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps};
+use profiler_common::{
+    Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, programs,
+};
 
-use super::{RunCgroup, events, layout::KernelTypes};
+use super::{RunCgroup, layout::KernelTypes};
 use crate::{
     arguments::CAPTURED,
     profile::{Arch, table},
@@ -192,7 +194,7 @@ pub fn load_object(
     // A recording needs the programs executed, not the process of each once
     // it is gone; enforcing names a denial by its process's program.
     let programs_by_exec = u32::from(matches!(purpose, Purpose::Record { .. }));
-    let kernel = events::kernel_types();
+    let kernel = super::layout::kernel_types().map_err(|e| e.to_string());
     let layout = kernel
         .as_ref()
         .map_or_else(|_| KernelLayout::default(), |k| k.layout);
@@ -304,8 +306,34 @@ pub fn attach_events(ebpf: &mut Ebpf, no_layout: Option<String>, kills: bool) ->
             "cannot watch for processes leaving the cgroup{}: {why}",
             if kills { " nor for seccomp kills" } else { "" }
         )],
-        None => events::attach_event_hooks(ebpf, kills),
+        None => attach_event_hooks(ebpf, kills),
     }
+}
+
+/// Loads and attaches the event hooks, all raw tracepoints (this kernel
+/// has no kprobes). Returns what could not be watched, and why: the user is
+/// told, the watch goes on without it.
+fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
+    let hooks = [
+        (programs::FORK_DONE, "sched_process_fork"),
+        (programs::TASK_EXIT, "sched_process_exit"),
+        (programs::MOVE_DONE, "cgroup_attach_task"),
+        (programs::EXEC_DONE, "sched_process_exec"),
+    ];
+    let mut unwatched = Vec::new();
+    for (program, tracepoint) in hooks {
+        if let Err(e) = attach_raw(ebpf, program, tracepoint) {
+            let what = match program {
+                programs::EXEC_DONE => "the programs the command executes",
+                programs::TASK_EXIT if kills => {
+                    "processes leaving the cgroup, nor for threads a filter kills"
+                }
+                _ => "processes leaving the cgroup",
+            };
+            unwatched.push(format!("cannot watch for {what}: {e}"));
+        }
+    }
+    unwatched
 }
 
 /// This process's effective capability set, as the kernel's bit mask

@@ -12,12 +12,9 @@ use aya::{
     Ebpf,
     maps::{Array, HashMap, MapError},
 };
-use profiler_common::{self as common, event_counts, maps, programs};
+use profiler_common::{self as common, event_counts, maps};
 
-use super::{
-    ebpf::{TracerError, attach_raw},
-    layout,
-};
+use super::ebpf::TracerError;
 
 /// The command-line clients of container engines and runtimes: a
 /// container they start is started by a daemon (or a runtime) outside the
@@ -225,37 +222,6 @@ impl KernelEvents {
             exec.pid, exec.filename
         ))
     }
-}
-
-/// Loads and attaches the event hooks, all raw tracepoints (this kernel
-/// has no kprobes). Returns what could not be watched, and why: the user is
-/// told, the watch goes on without it.
-pub(crate) fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
-    let hooks = [
-        (programs::FORK_DONE, "sched_process_fork"),
-        (programs::TASK_EXIT, "sched_process_exit"),
-        (programs::MOVE_DONE, "cgroup_attach_task"),
-        (programs::EXEC_DONE, "sched_process_exec"),
-    ];
-    let mut unwatched = Vec::new();
-    for (program, tracepoint) in hooks {
-        if let Err(e) = attach_raw(ebpf, program, tracepoint) {
-            let what = match program {
-                programs::EXEC_DONE => "the programs the command executes",
-                programs::TASK_EXIT if kills => {
-                    "processes leaving the cgroup, nor for threads a filter kills"
-                }
-                _ => "processes leaving the cgroup",
-            };
-            unwatched.push(format!("cannot watch for {what}: {e}"));
-        }
-    }
-    unwatched
-}
-
-/// What the loader needs of the kernel's BTF, or why there is none.
-pub(crate) fn kernel_types() -> Result<layout::KernelTypes, String> {
-    layout::kernel_types().map_err(|e| e.to_string())
 }
 
 /// Reads what the event hooks saw so far.

@@ -37,6 +37,13 @@ use crate::engine::Engine;
 /// The hidden subcommand that runs the guardian.
 pub const SUBCOMMAND: &str = "__guardian";
 
+/// Whether process `pid` is a guardian (its command line holds
+/// [`SUBCOMMAND`]).
+pub fn is_guardian(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == SUBCOMMAND.as_bytes()))
+}
+
 /// After the first clean-up, how often and how long the guardian looks
 /// again for containers the engine finished creating meanwhile (a `docker
 /// create` takes well under a second; its request outlives the client).

@@ -237,7 +237,7 @@ impl Session {
     pub fn open(kind: Kind) -> Result<Session, SessionError> {
         let signals = process::catch_signals().map_err(SessionError::Signals)?;
         let mut guardian = Guardian::spawn().map_err(SessionError::Guardian)?;
-        let stale = cgroup::remove_stale();
+        let stale = cgroup::remove_stale(guardian::is_guardian);
         let cgroup = RunCgroup::create(kind, guardian.id())?;
         guardian
             .watch(&Duty::Cgroup {

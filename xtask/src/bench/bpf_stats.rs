@@ -28,8 +28,7 @@ use anyhow::{Context, Result, bail};
 use super::{
     empty_hook::{self, EmptyHook},
     measure::{ProgSample, ProgStats, StatCase},
-    suite::bpftool_names,
-    util::{round_order, wait_until_recording},
+    util::{bpftool_names, round_order, wait_until_recording},
 };
 use crate::{services::BackgroundProcess, workspace::display};
 

@@ -35,7 +35,7 @@ use super::{
         ProgStats, Run, Sizes, StatCase, Workload, learned_label, unit,
     },
     soak,
-    util::{child_named, round_order, wait_until_recording},
+    util::{bpftool_names, child_named, round_order, wait_until_recording},
 };
 use crate::{
     demo::build_release,
@@ -2107,19 +2107,6 @@ fn bpf_objects(pid: u32) -> Result<Vec<BpfObject>> {
     }
     objects.sort_by(|a, b| (a.kind, a.id).cmp(&(b.kind, b.id)));
     Ok(objects)
-}
-
-/// The name and type bpftool gives map or program `id`.
-pub(super) fn bpftool_names(kind: &str, id: u64) -> Option<(String, String)> {
-    let output = Command::new("bpftool")
-        .args(["-j", kind, "show", "id", &id.to_string()])
-        .output()
-        .ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-    Some((
-        value.get("name")?.as_str()?.to_owned(),
-        value.get("type")?.as_str()?.to_owned(),
-    ))
 }
 
 /// eBPF tracing programs loaded by someone else (another session's

@@ -1,5 +1,6 @@
 //! Helpers that both benchmarks use: the rotated order of the rounds, the
-//! median, and waiting for a recorder to start its command.
+//! median, waiting for a recorder to start its command, and what bpftool
+//! names a loaded program or map.
 
 use std::{
     fs, thread,
@@ -77,6 +78,19 @@ pub fn median(sorted: &[f64]) -> f64 {
     } else {
         (sorted[mid - 1] + sorted[mid]) / 2.0
     }
+}
+
+/// The name and type bpftool gives map or program `id`.
+pub fn bpftool_names(kind: &str, id: u64) -> Option<(String, String)> {
+    let output = std::process::Command::new("bpftool")
+        .args(["-j", kind, "show", "id", &id.to_string()])
+        .output()
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    Some((
+        value.get("name")?.as_str()?.to_owned(),
+        value.get("type")?.as_str()?.to_owned(),
+    ))
 }
 
 #[cfg(test)]
