@@ -4,7 +4,7 @@
 //! without the library knowing the CLI.
 
 /// A closed set of named choices.
-pub trait Choice: Sized + Copy + 'static {
+pub(crate) trait Choice: Sized + Copy + 'static {
     /// Every choice, in the order they are offered.
     const ALL: &'static [Self];
     /// The name a user gives (`kubernetes-localhost`).

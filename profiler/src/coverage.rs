@@ -33,7 +33,7 @@ use crate::{
 /// process that loaded it. Those a program's DT_NEEDED closure holds add
 /// nothing; the others were loaded at run time.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RunLoads<'a> {
+pub(crate) struct RunLoads<'a> {
     pub objects: &'a [LoadedObject],
     /// Loads the kernel could not keep (a path too long, a full map).
     pub lost: u64,
@@ -96,7 +96,7 @@ fn is_zero(n: &u64) -> bool {
 
 impl Coverage {
     /// The share of the reachable syscalls the run made, in percent.
-    pub fn percent(&self) -> f64 {
+    pub(crate) fn percent(&self) -> f64 {
         if self.reachable == 0 {
             100.0
         } else {
@@ -106,7 +106,7 @@ impl Coverage {
 
     /// One line for the summary: "41 observed of 97 reachable (42 %); 56
     /// reachable but not observed, the riskiest: …".
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut text = format!(
             "coverage: {} of {} reachable syscalls observed ({:.0} %)",
             self.covered,
@@ -162,7 +162,7 @@ impl Coverage {
 /// that cannot be scanned is named in `errors`, never dropped silently. A
 /// signal (`interrupt`) stops the scan within a fraction of a second, and
 /// the coverage says it is incomplete.
-pub fn of(
+pub(crate) fn of(
     programs: &[PathBuf],
     observed: &SyscallSet,
     loads: RunLoads<'_>,
@@ -315,7 +315,7 @@ fn interpreter_of(root: &loader::Root, program: &Path) -> Option<PathBuf> {
 }
 
 /// Where a container's programs are: the image, and the engine that has it.
-pub struct ContainerImage<'a> {
+pub(crate) struct ContainerImage<'a> {
     pub engine: &'a image::Engine,
     pub image: &'a str,
 }
@@ -325,7 +325,7 @@ pub struct ContainerImage<'a> {
 /// executing itself (`/proc/self/exe`, a copy of itself in a memfd run as
 /// `/dev/fd/N`) is not the workload, and a relative path (whose directory
 /// is not known) cannot be found: both are left out. Each path once.
-pub fn container_programs(executed: &[String]) -> Vec<PathBuf> {
+pub(crate) fn container_programs(executed: &[String]) -> Vec<PathBuf> {
     let programs: BTreeSet<PathBuf> = executed
         .iter()
         .map(Path::new)
@@ -342,7 +342,7 @@ pub fn container_programs(executed: &[String]) -> Vec<PathBuf> {
 /// program that is not in the image (a volume, a file written at run time)
 /// is named in `errors`. A signal (`interrupt`) ends the export or the scan
 /// at once.
-pub fn of_container(
+pub(crate) fn of_container(
     container: &ContainerImage<'_>,
     programs: &[PathBuf],
     observed: &SyscallSet,
@@ -377,7 +377,7 @@ pub fn of_container(
 /// As [`of_container`], in an image already exported. The objects loaded
 /// are found inside the image, by the paths the container's processes
 /// opened them by.
-pub fn of_exported(
+pub(crate) fn of_exported(
     exported: &image::ImageRoot,
     image: &str,
     programs: &[PathBuf],
@@ -420,7 +420,7 @@ pub fn of_exported(
 /// conditions come with argument-level profiles. The risky syscalls of
 /// [`notes::WITHHELD_FROM_REACHABLE`] the run did not make are left out,
 /// but those `risky` names. Returns the names added, and those withheld.
-pub fn include_reachable(
+pub(crate) fn include_reachable(
     syscalls: &mut SyscallSet,
     coverage: &Coverage,
     baseline: &Baseline,

@@ -23,7 +23,7 @@ use std::{
 use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 
 /// What kind of file a path leads to, in a message.
-pub fn kind(file_type: FileType) -> &'static str {
+pub(crate) fn kind(file_type: FileType) -> &'static str {
     match file_type {
         FileType::Directory => "a directory",
         FileType::Fifo => "a FIFO",
@@ -87,7 +87,7 @@ const READ_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC);
 
 /// An opened regular file and its size when checked.
-pub struct Opened {
+pub(crate) struct Opened {
     pub file: File,
     pub size: u64,
 }
@@ -116,7 +116,7 @@ fn check(path: &Path, handle: impl AsFd, limit: Limit) -> Result<rfs::Stat, Inpu
 
 /// Opens the regular file at `path` for reading (symbolic links followed:
 /// the path is the user's own word for the file).
-pub fn open(path: &Path, limit: Limit) -> Result<Opened, InputError> {
+pub(crate) fn open(path: &Path, limit: Limit) -> Result<Opened, InputError> {
     // O_PATH: a handle on what the path leads to, without opening it.
     let handle = rfs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
         .map_err(InputError::open(path))?;
@@ -150,7 +150,7 @@ pub fn open(path: &Path, limit: Limit) -> Result<Opened, InputError> {
 /// link resolved inside `root` (`openat2` with `RESOLVE_IN_ROOT`: an
 /// absolute link or `..` cannot leave it, and no `/proc` magic link is
 /// followed). `shown` names the file in messages.
-pub fn open_in(
+pub(crate) fn open_in(
     root: impl AsFd,
     path: &Path,
     shown: &Path,
@@ -166,7 +166,11 @@ pub fn open_in(
 
 /// `openat2(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`,
 /// `path` taken relative to `root` even when absolute.
-pub fn openat2_in(root: impl AsFd, path: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+pub(crate) fn openat2_in(
+    root: impl AsFd,
+    path: &Path,
+    flags: OFlags,
+) -> rustix::io::Result<OwnedFd> {
     let relative = path.strip_prefix("/").unwrap_or(path);
     let relative = if relative.as_os_str().is_empty() {
         Path::new(".")
@@ -183,7 +187,11 @@ pub fn openat2_in(root: impl AsFd, path: &Path, flags: OFlags) -> rustix::io::Re
 }
 
 /// Reads `reader` to its end, or fails one byte past the limit.
-pub fn read_capped(path: &Path, reader: impl Read, limit: Limit) -> Result<Vec<u8>, InputError> {
+pub(crate) fn read_capped(
+    path: &Path,
+    reader: impl Read,
+    limit: Limit,
+) -> Result<Vec<u8>, InputError> {
     let mut bytes = Vec::new();
     reader
         .take(limit.bytes + 1)
@@ -202,7 +210,7 @@ pub fn read_capped(path: &Path, reader: impl Read, limit: Limit) -> Result<Vec<u
 }
 
 /// The whole regular file at `path`, within `limit`.
-pub fn read(path: &Path, limit: Limit) -> Result<Vec<u8>, InputError> {
+pub(crate) fn read(path: &Path, limit: Limit) -> Result<Vec<u8>, InputError> {
     let opened = open(path, limit)?;
     read_capped(path, opened.file, limit)
 }
@@ -231,7 +239,12 @@ impl std::ops::Deref for Mapped {
 impl Mapped {
     /// Maps `len` bytes of `file` from `offset` (an empty file maps to
     /// nothing).
-    pub fn of(file: &File, offset: u64, len: u64, shown: &Path) -> Result<Mapped, InputError> {
+    pub(crate) fn of(
+        file: &File,
+        offset: u64,
+        len: u64,
+        shown: &Path,
+    ) -> Result<Mapped, InputError> {
         if len == 0 {
             return Ok(Mapped { map: None });
         }
@@ -257,7 +270,7 @@ impl Mapped {
 
     /// Lets go of the pages read so far: they stop counting in the
     /// process's memory, and are read again from the file if touched.
-    pub fn release(&self) {
+    pub(crate) fn release(&self) {
         if let Some(map) = &self.map {
             // SAFETY: the mapping is read-only and never written, so no
             // page holds anything the file does not: dropping them loses

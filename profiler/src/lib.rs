@@ -23,24 +23,44 @@
 //! - [`session`]: a supervised run of a command in a watched cgroup, which
 //!   `record`, `enforce` and `check` share.
 
-pub mod arguments;
+//!
+//! Everything is `pub(crate)` unless the binary, the integration tests or
+//! the fuzz targets use it (`unreachable_pub` keeps it so); a module is
+//! public for them only:
+
+#![warn(unreachable_pub)]
+
+mod arguments;
+/// The engines' defaults: the tests compare them with the engines and
+/// with upstream's files; the fuzz target evaluates profiles with them.
 pub mod baseline;
-pub mod choice;
+mod choice;
+/// The command line, which `main.rs` runs.
 pub mod cli;
-pub mod coverage;
+mod coverage;
+/// `diff`, which the fuzz target runs on any profile.
 pub mod diffing;
-pub mod enforcing;
+mod enforcing;
+/// The engines' names, for the tests of learned arguments.
 pub mod engine;
-pub mod exit;
+mod exit;
+/// The OCI object, which the fuzz target writes into any `config.json`.
 pub mod export;
-pub mod gating;
+mod gating;
+/// The implied syscalls' rules, which the tests check against the kernel.
 pub mod implied;
+/// Input limits, which the fuzz target reads images with.
 pub mod input;
+/// `merge`, which the fuzz target runs on any profile.
 pub mod merging;
-pub mod notice;
-pub mod output;
+mod notice;
+mod output;
+/// Profiles and the syscall tables: the tests and every fuzz target.
 pub mod profile;
+/// The stats format, which the fuzz target reads back.
 pub mod recording;
+/// The scan of an object, an image and a cache entry: the fuzz targets.
 pub mod scan;
+/// The guardian, which `main.rs` runs as its own process.
 pub mod session;
-pub mod text;
+mod text;

@@ -18,7 +18,7 @@ pub enum Notice {
 }
 
 /// Where notices go.
-pub type Sink = fn(Notice);
+pub(crate) type Sink = fn(Notice);
 
 /// The sink that drops every notice (a library caller's default).
-pub fn nowhere(_: Notice) {}
+pub(crate) fn nowhere(_: Notice) {}

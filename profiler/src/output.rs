@@ -73,7 +73,7 @@ pub enum OutputError {
 
 /// Where a result goes, checked in advance.
 #[derive(Debug)]
-pub enum Output {
+pub(crate) enum Output {
     /// Standard output (`-`, no path, or a name for this process's standard
     /// output such as `/dev/stdout`).
     Stdout,
@@ -87,7 +87,7 @@ pub enum Output {
 
 /// A file being prepared in its directory, not yet visible under its name.
 #[derive(Debug)]
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     path: PathBuf,
     /// The output's directory, opened once: every later step is relative to
     /// it, so renaming or replacing a directory on the path changes nothing.
@@ -102,7 +102,7 @@ pub struct AtomicFile {
 
 /// A device or FIFO, found at prepare time and opened at commit.
 #[derive(Debug)]
-pub struct Stream {
+pub(crate) struct Stream {
     path: PathBuf,
     /// An `O_PATH` handle on what the path led to when prepared: the same
     /// object is opened at commit, whatever the path leads to by then.
@@ -182,7 +182,7 @@ impl Output {
     /// Prepares `path` (or standard output for `None` or `-`): opens its
     /// directory and creates the file that will take its name, so that a
     /// bad path fails now, with one line, before any work is done.
-    pub fn prepare(path: Option<&Path>) -> Result<Output, OutputError> {
+    pub(crate) fn prepare(path: Option<&Path>) -> Result<Output, OutputError> {
         let Some(path) = path.filter(|p| *p != Path::new("-")) else {
             return Ok(Output::Stdout);
         };
@@ -326,7 +326,7 @@ impl Output {
 
     /// Writes `text`: to the stream, or into the prepared file, which then
     /// takes its final name. The path written, for a file or stream.
-    pub fn commit(self, text: &str) -> Result<Option<PathBuf>, OutputError> {
+    pub(crate) fn commit(self, text: &str) -> Result<Option<PathBuf>, OutputError> {
         match self {
             Output::Stdout => write_std(io::stdout().lock(), "<stdout>", text),
             Output::Stderr => write_std(io::stderr().lock(), "<stderr>", text),
@@ -339,7 +339,7 @@ impl Output {
     /// the options as given (`("-o", path)`), `None` for one not given.
     /// Paths are compared resolved and, for files that exist, by device and
     /// inode; `-` is standard output. Nothing is created.
-    pub fn check_distinct(outputs: &[(&str, Option<&Path>)]) -> Result<(), OutputError> {
+    pub(crate) fn check_distinct(outputs: &[(&str, Option<&Path>)]) -> Result<(), OutputError> {
         let keyed: Vec<(&str, &Path, OutputKey)> = outputs
             .iter()
             .filter_map(|&(option, path)| path.map(|p| (option, p, OutputKey::of(p))))

@@ -8,7 +8,7 @@ use std::{borrow::Cow, path::Path};
 /// file chose (a key, a name, a tar header's bytes) that goes into a line
 /// the tool says. Said as it is, a newline would break the one line a
 /// message is, and an escape sequence would act on the user's terminal.
-pub fn printable(text: &str) -> Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);
     }
@@ -25,13 +25,13 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 /// `path` as a message shows it: lossily decoded, its control characters
 /// escaped (a path an image, an archive or an ELF object chose may hold
 /// any byte but `/`).
-pub fn path(path: &Path) -> String {
+pub(crate) fn path(path: &Path) -> String {
     printable(&path.to_string_lossy()).into_owned()
 }
 
 /// `word` as a POSIX shell reads it back: bare when it is plainly safe,
 /// else single-quoted.
-pub fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .bytes()

@@ -42,7 +42,7 @@ impl ArgValue {
     /// `request TIOCSTI (0x5412)`: the argument, the value by name and its
     /// number where the name is a symbol; a phrase as it is (`default
     /// protocol`).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let number = if self.value < 4096 {
             self.value.to_string()
         } else {
@@ -60,7 +60,7 @@ impl ArgValue {
 
 /// The values of `tuple` (in `captured`'s order) by name, each named for
 /// the argument it depends on (a protocol for its family).
-pub fn arg_values(captured: &Captured, tuple: &[u64]) -> Vec<ArgValue> {
+pub(crate) fn arg_values(captured: &Captured, tuple: &[u64]) -> Vec<ArgValue> {
     let symbols: Vec<Option<Symbols>> = captured.args.iter().map(|a| Some(a.symbols)).collect();
     captured
         .args
@@ -101,7 +101,7 @@ fn name_value(
 
 /// A call's six arguments with the values of `tuple` (in `captured`'s
 /// order) at their indexes, zero elsewhere.
-pub fn place(captured: &Captured, tuple: &[u64]) -> [u64; 6] {
+pub(crate) fn place(captured: &Captured, tuple: &[u64]) -> [u64; 6] {
     let mut args = [0u64; 6];
     for (arg, value) in captured.args.iter().zip(tuple) {
         if let Some(slot) = args.get_mut(usize::from(arg.index)) {
@@ -109,27 +109,6 @@ pub fn place(captured: &Captured, tuple: &[u64]) -> [u64; 6] {
         }
     }
     args
-}
-
-/// Of the captured values `tuples` of `syscall` (each in the table's
-/// order), those `policy` refuses: what of a run lies beyond a baseline.
-/// Values of a syscall outside the table, or read from memory (`clone3`),
-/// are judged by the syscall's verdict alone.
-pub fn beyond<'a>(
-    policy: &EffectivePolicy,
-    syscall: &str,
-    tuples: impl IntoIterator<Item = &'a [u64]>,
-) -> Vec<Vec<u64>> {
-    let access = policy.access(syscall);
-    let registers = captured(syscall).filter(|c| c.source == Source::Registers);
-    tuples
-        .into_iter()
-        .filter(|tuple| {
-            let args = registers.map_or([0; 6], |c| place(c, tuple));
-            !access.verdict(&args).runs()
-        })
-        .map(<[u64]>::to_vec)
-        .collect()
 }
 
 /// Names of the arguments that are no captured one.
@@ -194,7 +173,7 @@ fn number(value: u64) -> String {
 
 /// The tuples two or more policies are compared on, for one syscall.
 #[derive(Debug, Clone)]
-pub struct Space {
+pub(crate) struct Space {
     dims: Vec<Dim>,
 }
 
@@ -223,7 +202,7 @@ pub struct Item {
 
 impl Item {
     /// The values by name: `AF_INET, SOCK_STREAM, default protocol`.
-    pub fn symbols(&self) -> String {
+    pub(crate) fn symbols(&self) -> String {
         self.args
             .iter()
             .map(|a| a.symbol.as_str())
@@ -233,7 +212,7 @@ impl Item {
 
     /// The values with their arguments and numbers: `request TIOCSTI
     /// (0x5412)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.args
             .iter()
             .map(ArgValue::describe)
@@ -246,12 +225,13 @@ impl Item {
 const NAMED: usize = 12;
 
 impl Values {
-    pub fn is_nothing(&self) -> bool {
+    pub(crate) fn is_nothing(&self) -> bool {
         matches!(self, Values::Nothing)
     }
 
     /// The items listed (those of `Only`, those left out by `AllBut`).
-    pub fn items(&self) -> &[Item] {
+    #[cfg(test)]
+    pub(crate) fn items(&self) -> &[Item] {
         match self {
             Values::Only(items) | Values::AllBut(items) => items,
             Values::Any | Values::Nothing => &[],
@@ -282,7 +262,7 @@ impl Space {
     /// The tuples to compare `policies` on for `syscall`: its captured
     /// arguments (those in registers), and any other argument a condition
     /// of theirs looks at.
-    pub fn new(syscall: &str, policies: &[&EffectivePolicy]) -> Space {
+    pub(crate) fn new(syscall: &str, policies: &[&EffectivePolicy]) -> Space {
         let conditions: Vec<_> = policies
             .iter()
             .filter_map(|p| p.grants.get(syscall))
@@ -415,7 +395,7 @@ impl Space {
     }
 
     /// The tuples `access` lets run.
-    pub fn allowed(&self, access: &Access) -> BTreeSet<Vec<u64>> {
+    pub(crate) fn allowed(&self, access: &Access) -> BTreeSet<Vec<u64>> {
         self.tuples(&self.all_dims())
             .into_iter()
             .filter(|t| access.verdict(&self.call(t)).runs())
@@ -424,7 +404,7 @@ impl Space {
 
     /// `set` (tuples of this space) named: the arguments that do not
     /// matter to it left out, and as what it leaves out when that is less.
-    pub fn name(&self, set: &BTreeSet<Vec<u64>>) -> Values {
+    pub(crate) fn name(&self, set: &BTreeSet<Vec<u64>>) -> Values {
         if set.is_empty() {
             return Values::Nothing;
         }
@@ -546,7 +526,7 @@ fn combinations(mask: u64) -> Vec<u64> {
 /// One syscall's arguments under two policies: ours (a profile) and theirs
 /// (a baseline, or an older profile).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub syscall: String,
     /// What ours lets run.
     pub ours: Values,
@@ -570,7 +550,11 @@ pub struct Comparison {
 }
 
 /// Compares what `ours` and `theirs` let through of `syscall`'s arguments.
-pub fn compare(ours: &EffectivePolicy, theirs: &EffectivePolicy, syscall: &str) -> Comparison {
+pub(crate) fn compare(
+    ours: &EffectivePolicy,
+    theirs: &EffectivePolicy,
+    syscall: &str,
+) -> Comparison {
     let (our_access, their_access) = (ours.access(syscall), theirs.access(syscall));
     let conditions: usize = [ours, theirs]
         .iter()
@@ -733,10 +717,6 @@ mod tests {
         let c = compare(&newer, &ours, "ioctl");
         assert_eq!(c.beyond.items()[0].describe(), "request TIOCSTI (0x5412)");
         assert_eq!(c.dropped.to_string(), "FIONREAD");
-        assert_eq!(
-            beyond(&ours, "ioctl", [&[0x5412u64][..], &[0x541b][..]]),
-            [vec![0x5412]]
-        );
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! recording turns their values into argument conditions, and every report names the values with [`symbols`].
 //! Syscalls outside the table cost nothing more than their count.
 
-pub mod allowance;
-pub mod rules;
-pub mod symbols;
+pub(crate) mod allowance;
+pub(crate) mod rules;
+pub(crate) mod symbols;
 
 use std::collections::BTreeMap;
 
@@ -16,11 +16,11 @@ use serde::Serialize;
 
 use crate::profile::{Arch, ArgCondition, CompareOp};
 
-pub use symbols::Symbols;
+pub(crate) use symbols::Symbols;
 
 /// How a captured argument's values become conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// Each value names one thing (a family, a request, an option): one
     /// equality per learned value.
     Enumeration,
@@ -31,7 +31,7 @@ pub enum Shape {
 
 /// Where the kernel side reads a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The syscall's argument registers.
     Registers,
     /// `clone3`'s `struct clone_args.flags`, read from the caller's memory:
@@ -41,7 +41,7 @@ pub enum Source {
 
 /// One captured argument of a syscall.
 #[derive(Debug, Clone, Copy)]
-pub struct CapturedArg {
+pub(crate) struct CapturedArg {
     /// Its index among the syscall's arguments (0..6), as seccomp numbers
     /// them; for [`Source::Clone3Flags`], the field read instead.
     pub index: u8,
@@ -54,23 +54,25 @@ pub struct CapturedArg {
 
 /// One syscall whose arguments are captured.
 #[derive(Debug, Clone, Copy)]
-pub struct Captured {
+pub(crate) struct Captured {
     pub syscall: &'static str,
     pub source: Source,
     pub args: &'static [CapturedArg],
-    /// Why the argument matters, in a line.
+    /// Why the argument matters, in a line: the table's own documentation,
+    /// which nothing prints.
+    #[expect(dead_code, reason = "documents each entry of the table")]
     pub why: &'static str,
 }
 
 const ALL: u64 = u64::MAX;
 /// The namespace bits of `clone`'s flags (Docker's mask, 0x7E020000):
 /// CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
-pub const CLONE_NAMESPACES: u64 = 0x7E02_0000;
+pub(crate) const CLONE_NAMESPACES: u64 = 0x7E02_0000;
 /// The same, with CLONE_NEWTIME (0x80), which `clone` cannot take (its low
 /// byte is the exit signal) but `clone3` and `unshare` can.
-pub const NAMESPACES_WITH_TIME: u64 = CLONE_NAMESPACES | 0x80;
+pub(crate) const NAMESPACES_WITH_TIME: u64 = CLONE_NAMESPACES | 0x80;
 /// `PROT_EXEC`.
-pub const PROT_EXEC: u64 = 0x4;
+pub(crate) const PROT_EXEC: u64 = 0x4;
 /// `SOCK_NONBLOCK | SOCK_CLOEXEC`: how a socket is opened, not what it is.
 const SOCK_OPEN_FLAGS: u64 = 0x800 | 0x80000;
 
@@ -122,7 +124,7 @@ const fn regs(syscall: &'static str, args: &'static [CapturedArg], why: &'static
 /// The syscalls whose privilege-bearing arguments are captured. A name the
 /// syscall table of an architecture lacks is skipped there (`fcntl64` and
 /// `mmap2` exist on i386 only, `arch_prctl` on x86 only).
-pub const CAPTURED: &[Captured] = &[
+pub(crate) const CAPTURED: &[Captured] = &[
     regs(
         "clone",
         &[arg(
@@ -245,14 +247,14 @@ pub const CAPTURED: &[Captured] = &[
 ];
 
 /// The table entry of `syscall`, if its arguments are captured.
-pub fn captured(syscall: &str) -> Option<&'static Captured> {
+pub(crate) fn captured(syscall: &str) -> Option<&'static Captured> {
     CAPTURED.iter().find(|c| c.syscall == syscall)
 }
 
 impl Captured {
     /// The kernel side's instructions for this syscall: which arguments to
     /// keep, from where, and what of each.
-    pub fn kernel_spec(&self) -> profiler_common::CaptureSpec {
+    pub(crate) fn kernel_spec(&self) -> profiler_common::CaptureSpec {
         use profiler_common::{CAPTURED_ARGS, CaptureSpec, NO_ARG};
         let mut spec = CaptureSpec {
             args: [NO_ARG; CAPTURED_ARGS],
@@ -271,7 +273,7 @@ impl Captured {
 
     /// One tuple of this syscall's captured values, by name:
     /// `AF_INET, SOCK_STREAM, default protocol`.
-    pub fn describe(&self, values: &[u64]) -> String {
+    pub(crate) fn describe(&self, values: &[u64]) -> String {
         allowance::arg_values(self, values)
             .into_iter()
             .map(|a| a.symbol)
@@ -280,7 +282,7 @@ impl Captured {
     }
 
     /// The captured argument at seccomp index `index`, if any.
-    pub fn arg_at(&self, index: u8) -> Option<&'static CapturedArg> {
+    pub(crate) fn arg_at(&self, index: u8) -> Option<&'static CapturedArg> {
         self.args.iter().find(|a| a.index == index)
     }
 }
@@ -290,7 +292,7 @@ impl CapturedArg {
     /// libseccomp reads it: an equality for an enumerated value, a masked
     /// equality on the privileged bits of a flag word (and on the kept bits
     /// of a value kept in part, a socket's type).
-    pub fn condition(&self, value: u64) -> ArgCondition {
+    pub(crate) fn condition(&self, value: u64) -> ArgCondition {
         let index = u32::from(self.index);
         let masked = |mask: u64| ArgCondition {
             index,
@@ -312,7 +314,7 @@ impl CapturedArg {
 
     /// The bits of the argument a condition from [`CapturedArg::condition`]
     /// looks at.
-    pub fn constrained_bits(&self) -> u64 {
+    pub(crate) fn constrained_bits(&self) -> u64 {
         match self.shape {
             Shape::Flags { privileged } => privileged & self.mask,
             Shape::Enumeration => self.mask,
@@ -322,7 +324,7 @@ impl CapturedArg {
 
 /// A value of argument `index` of `syscall` by name where the table names
 /// it (`AF_VSOCK`), else in hex.
-pub fn describe_arg(syscall: &str, index: u8, value: u64) -> String {
+pub(crate) fn describe_arg(syscall: &str, index: u8, value: u64) -> String {
     match captured(syscall).and_then(|c| c.arg_at(index)) {
         Some(arg) => arg.symbols.describe(value, None),
         None => format!("{value:#x}"),
@@ -331,7 +333,7 @@ pub fn describe_arg(syscall: &str, index: u8, value: u64) -> String {
 
 /// The calls of one captured syscall, split by their captured values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CapturedCalls {
+pub(crate) struct CapturedCalls {
     /// Per tuple of captured values (in the table's order, masked), the
     /// calls that passed it. Exact.
     pub values: BTreeMap<Vec<u64>, u64>,
@@ -342,13 +344,13 @@ pub struct CapturedCalls {
 
 impl CapturedCalls {
     /// Whether every call's values are known.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.lost == 0
     }
 }
 
 /// Captured values per syscall, by table and number.
-pub type ArgObservations = BTreeMap<(Arch, u64), CapturedCalls>;
+pub(crate) type ArgObservations = BTreeMap<(Arch, u64), CapturedCalls>;
 
 #[cfg(test)]
 mod tests {

@@ -36,7 +36,7 @@ use super::CapturedCalls;
 
 /// `ENOSYS`: what `clone3` is answered with, so that the libc falls back to
 /// `clone`.
-pub const ENOSYS: u32 = 38;
+pub(crate) const ENOSYS: u32 = 38;
 
 choice! {
     /// How much of the arguments a learned profile checks (`record --args`).
@@ -59,7 +59,7 @@ choice! {
 
 /// What a learned profile is made from, besides the recording.
 #[derive(Debug, Clone, Copy)]
-pub struct Learning<'a> {
+pub(crate) struct Learning<'a> {
     pub arch: Arch,
     pub granularity: Granularity,
     /// For a container: the engine's default, as it applies to the run's
@@ -82,7 +82,7 @@ pub struct Learning<'a> {
 /// ([`crate::baseline::notes::WITHHELD_FROM_REACHABLE`]) keeps its learned
 /// values but where `risky` names it.
 #[derive(Debug, Clone, Copy)]
-pub struct Widening<'a> {
+pub(crate) struct Widening<'a> {
     /// The default (natively Docker's, or `--baseline`'s; a container's
     /// engine's), as it applies to the run.
     pub policy: &'a EffectivePolicy,
@@ -135,7 +135,7 @@ pub enum BeyondKind {
 
 /// The syscalls of `names` that `default` refuses whatever their
 /// arguments.
-pub fn names_beyond<'a>(
+pub(crate) fn names_beyond<'a>(
     default: &EffectivePolicy,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Vec<BeyondDefault> {
@@ -175,7 +175,7 @@ pub struct Widened {
 
 /// What a recording's values became.
 #[derive(Debug, Clone, Default)]
-pub struct Learned {
+pub(crate) struct Learned {
     /// Syscalls whose learned values `--include reachable` widened to the
     /// default's own conditions ([`Widening`]).
     pub widened_reachable: Vec<Widened>,
@@ -204,7 +204,7 @@ enum Plan {
 
 /// Captured values per syscall name, over every table and phase: the
 /// workload's, the runtime's, and a runtime base set's (with no count).
-pub fn values_by_name<'a>(
+pub(crate) fn values_by_name<'a>(
     observations: impl IntoIterator<Item = &'a super::ArgObservations>,
     base: Option<&BTreeMap<String, BTreeSet<Vec<u64>>>>,
 ) -> BTreeMap<String, CapturedCalls> {
@@ -233,7 +233,7 @@ pub fn values_by_name<'a>(
 /// A note per syscall of the values in `all` that the workload (`workload`)
 /// never passed: the container runtime's, which it makes after installing
 /// the filter, so the profile must allow them to the workload too.
-pub fn runtime_only_values(
+pub(crate) fn runtime_only_values(
     workload: &BTreeMap<String, CapturedCalls>,
     all: &BTreeMap<String, CapturedCalls>,
     runtime: &str,
@@ -263,7 +263,7 @@ pub fn runtime_only_values(
 
 /// The learned rules for `syscalls`, the syscalls the profile holds, from
 /// the values the run used.
-pub fn learn(
+pub(crate) fn learn(
     learning: &Learning,
     syscalls: &SyscallSet,
     values: &BTreeMap<String, CapturedCalls>,
@@ -324,7 +324,7 @@ pub fn learn(
 impl Learned {
     /// The syscalls the profile lets run, by name (whatever their
     /// arguments, or under conditions): not clone3 answered with ENOSYS.
-    pub fn allowed_names(&self) -> SyscallSet {
+    pub(crate) fn allowed_names(&self) -> SyscallSet {
         let mut names = self.unconditional.clone();
         for rule in self.rules.iter().filter(|r| r.action == Action::Allow) {
             for name in &rule.names {
@@ -336,7 +336,7 @@ impl Learned {
 
     /// The profile: everything else fails with EPERM, as under Docker's
     /// default; the unconditional names in one rule commented `comment`.
-    pub fn profile(&self, arch: Arch, comment: Option<String>) -> Profile {
+    pub(crate) fn profile(&self, arch: Arch, comment: Option<String>) -> Profile {
         let mut profile = Profile::allow_list(arch, &self.unconditional, comment);
         if self.unconditional.is_empty() {
             profile.syscalls.clear();
@@ -346,7 +346,7 @@ impl Learned {
     }
 
     /// How many syscalls have argument rules.
-    pub fn conditional_syscalls(&self) -> usize {
+    pub(crate) fn conditional_syscalls(&self) -> usize {
         self.rules
             .iter()
             .flat_map(|r| r.names.iter())

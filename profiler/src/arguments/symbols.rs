@@ -18,7 +18,7 @@ type Names = &'static [(u64, &'static str)];
 
 /// Which names an argument's values have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Symbols {
+pub(crate) enum Symbols {
     Family,
     SocketType,
     /// A socket's protocol: named for the inet and netlink families.
@@ -237,7 +237,7 @@ impl Symbols {
     /// before it (a socket's family for its protocol, an option's level for
     /// its name). Values without a name are written in hex (small ones in
     /// decimal).
-    pub fn describe(self, value: u64, previous: Option<u64>) -> String {
+    pub(crate) fn describe(self, value: u64, previous: Option<u64>) -> String {
         let found: Option<String> = match self {
             Symbols::Family => lookup(&[FAMILIES, MORE_FAMILIES], value),
             Symbols::SocketType => lookup(&[SOCKET_TYPES, MORE_SOCKET_TYPES], value),
@@ -283,7 +283,8 @@ impl Symbols {
 
     /// The value of `name`, for the names [`Symbols::describe`] gives
     /// (single values; numbers are read too).
-    pub fn value_of(self, name: &str) -> Option<u64> {
+    #[cfg(test)]
+    pub(crate) fn value_of(self, name: &str) -> Option<u64> {
         if let Some(hex) = name.strip_prefix("0x") {
             return u64::from_str_radix(hex, 16).ok();
         }
@@ -319,7 +320,7 @@ impl Symbols {
 
     /// The argument whose value names this one's: a protocol is named for
     /// its socket's family, an option for its level.
-    pub fn named_after(self) -> Option<Symbols> {
+    pub(crate) fn named_after(self) -> Option<Symbols> {
         match self {
             Symbols::Protocol => Some(Symbols::Family),
             Symbols::Sockopt => Some(Symbols::SockoptLevel),
@@ -330,7 +331,7 @@ impl Symbols {
     /// Every value this argument has a name for (a protocol's of every
     /// family, an option's of every level): the values a comparison of
     /// two policies names.
-    pub fn named_values(self) -> Vec<u64> {
+    pub(crate) fn named_values(self) -> Vec<u64> {
         let extra: &[Names] = match self {
             Symbols::Protocol => &[NETLINK_PROTOCOLS],
             Symbols::Sockopt => &[TCP_OPTIONS, IP_OPTIONS, IPV6_OPTIONS],

@@ -42,13 +42,13 @@ pub enum Access {
 }
 
 impl Access {
-    pub fn is_allowed(&self) -> bool {
+    pub(crate) fn is_allowed(&self) -> bool {
         matches!(self, Access::Allowed)
     }
 
     /// The verdict for one call with arguments `args`: the first argument
     /// check that holds decides, else `otherwise`.
-    pub fn verdict(&self, args: &[u64; 6]) -> Verdict {
+    pub(crate) fn verdict(&self, args: &[u64; 6]) -> Verdict {
         match self {
             Access::Allowed => Verdict::ALLOW,
             Access::Denied(verdict) => *verdict,
@@ -87,7 +87,7 @@ pub struct EffectivePolicy {
 /// `profile` as Docker hands it to the runtime for a container in
 /// `context`: the rules whose `includes`/`excludes` do not hold there
 /// dropped, the others without them (the runtime spec has no such fields).
-pub fn resolved(profile: &Profile, context: &DockerContext) -> Profile {
+pub(crate) fn resolved(profile: &Profile, context: &DockerContext) -> Profile {
     let mut resolved = profile.clone();
     resolved
         .syscalls
@@ -101,7 +101,7 @@ pub fn resolved(profile: &Profile, context: &DockerContext) -> Profile {
 
 /// Whether Docker keeps a rule with these filters, as moby's profile code
 /// decides: every `includes` condition holds and no `excludes` one does.
-pub fn keeps(includes: &Filter, excludes: &Filter, context: &DockerContext) -> bool {
+pub(crate) fn keeps(includes: &Filter, excludes: &Filter, context: &DockerContext) -> bool {
     let go_arch = context.native.go_arch();
     let names_native = |filter: &Filter| {
         filter
@@ -192,7 +192,7 @@ impl EffectivePolicy {
     /// The syscall the C library calls instead of `name` when this policy
     /// answers `name` as it does (`clone` for `clone3` answered ENOSYS): a
     /// deliberate refusal, which a program gets past without anything more.
-    pub fn falls_back_to(&self, name: &str) -> Option<&'static str> {
+    pub(crate) fn falls_back_to(&self, name: &str) -> Option<&'static str> {
         let enosys = Verdict::of(crate::profile::Action::Errno, Some(ENOSYS));
         FALLBACKS
             .iter()
@@ -237,13 +237,5 @@ impl EffectivePolicy {
             }
         }
         names
-    }
-
-    /// The names this policy lets run unconditionally, of those in `names`.
-    pub fn allowed_among<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
-        names
-            .into_iter()
-            .filter(|name| self.access(name).is_allowed())
-            .collect()
     }
 }

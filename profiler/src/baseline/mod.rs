@@ -16,8 +16,8 @@
 //! [`eval::EffectivePolicy`] the outcome. Any other Docker-format profile
 //! evaluates the same way (`--baseline FILE`).
 
-pub mod eval;
-pub mod notes;
+pub(crate) mod eval;
+pub(crate) mod notes;
 
 use std::{
     collections::BTreeMap,
@@ -43,7 +43,7 @@ const PODMAN_DEFAULT: &str = include_str!("../../data/podman-baseline.json");
 const CONTAINERD_DEFAULT: &str = include_str!("../../data/containerd-baseline.json");
 
 /// The capabilities Docker gives a container by default.
-pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
+pub(crate) const DOCKER_DEFAULT_CAPS: [&str; 14] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FSETID",
@@ -63,7 +63,7 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
 /// The capabilities podman gives a container by default
 /// (containers-common's `containers.conf`, `default_capabilities`): Docker's
 /// less CAP_MKNOD, CAP_NET_RAW and CAP_AUDIT_WRITE.
-pub const PODMAN_DEFAULT_CAPS: [&str; 11] = [
+pub(crate) const PODMAN_DEFAULT_CAPS: [&str; 11] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
@@ -95,7 +95,7 @@ pub enum EngineDefault {
 }
 
 impl EngineDefault {
-    pub const ALL: [EngineDefault; 4] = [
+    pub(crate) const ALL: [EngineDefault; 4] = [
         EngineDefault::Docker,
         EngineDefault::Docker2010,
         EngineDefault::Podman,
@@ -103,7 +103,7 @@ impl EngineDefault {
     ];
 
     /// The name `--baseline` takes.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             EngineDefault::Docker => "docker",
             EngineDefault::Docker2010 => "docker-20.10",
@@ -113,7 +113,7 @@ impl EngineDefault {
     }
 
     /// The engine default `--baseline KEY` names, if any.
-    pub fn from_key(key: &str) -> Option<EngineDefault> {
+    pub(crate) fn from_key(key: &str) -> Option<EngineDefault> {
         EngineDefault::ALL.into_iter().find(|d| d.key() == key)
     }
 
@@ -138,7 +138,7 @@ impl EngineDefault {
 
     /// The capabilities the engine gives a container by default, which its
     /// profile is evaluated with.
-    pub fn default_capabilities(self) -> &'static [&'static str] {
+    pub(crate) fn default_capabilities(self) -> &'static [&'static str] {
         match self {
             // `ctr run` gives the same 14 as Docker (containerd's
             // oci.WithDefaultSpec).
@@ -310,7 +310,7 @@ impl Baseline {
     /// containerd of `version` (`ctr version`'s server version). The data
     /// is containerd 1.6.20's (Debian 12's); another version is named as
     /// possibly different.
-    pub fn for_containerd(version: Option<&str>) -> Baseline {
+    pub(crate) fn for_containerd(version: Option<&str>) -> Baseline {
         let data_version = "1.6.20";
         let reason = match version {
             Some(v) if v.trim_start_matches('v').starts_with(data_version) => {
@@ -328,7 +328,7 @@ impl Baseline {
     /// The default the engine of `command` applies (`docker run`, `podman
     /// run`, `ctr run`), from the version its server reports; `None` for a
     /// native command.
-    pub fn for_command(command: &[std::ffi::OsString]) -> Option<Baseline> {
+    pub(crate) fn for_command(command: &[std::ffi::OsString]) -> Option<Baseline> {
         let run = crate::engine::ContainerRun::parse(command)?;
         let engine = run.engine;
         let version = crate::session::process::resolve(&run.argv[0])
@@ -338,7 +338,9 @@ impl Baseline {
     }
 
     /// What `--baseline` names; a file's warnings come back too.
-    pub fn choose(choice: &BaselineChoice) -> Result<(Baseline, Vec<String>), BaselineError> {
+    pub(crate) fn choose(
+        choice: &BaselineChoice,
+    ) -> Result<(Baseline, Vec<String>), BaselineError> {
         match choice {
             BaselineChoice::Engine(default) => Ok((
                 Baseline::engine_default(
@@ -406,7 +408,7 @@ impl Baseline {
     }
 
     /// Any profile, under `name`, as the baseline.
-    pub fn from_profile(name: String, profile: Profile, reason: String) -> Baseline {
+    pub(crate) fn from_profile(name: String, profile: Profile, reason: String) -> Baseline {
         Baseline {
             name,
             profile,
@@ -418,7 +420,7 @@ impl Baseline {
 
     /// Its name without the source: `Docker's default profile`, or a
     /// file's path.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         self.engine_default
             .map_or_else(|| self.name.clone(), |d| d.title().to_owned())
     }
@@ -426,7 +428,7 @@ impl Baseline {
     /// The name and why it was chosen, as one phrase: "podman's default
     /// (containers-common 0.50.1, /usr/share/containers/seccomp.json), the
     /// default of `podman run`".
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.reason.is_empty() {
             self.name.clone()
         } else {
@@ -438,7 +440,7 @@ impl Baseline {
     /// defaults, which podman's and containerd's derive from too where the
     /// tool has a reason for the syscall; otherwise that it is not on the
     /// baseline's allow-list.
-    pub fn why_denied(&self, name: &str) -> String {
+    pub(crate) fn why_denied(&self, name: &str) -> String {
         match self.engine_default {
             Some(default) if default.is_docker() => notes::why_docker_blocks(name).to_owned(),
             Some(default) => match notes::note_for(name) {
@@ -469,7 +471,7 @@ impl Baseline {
 
     /// Any Docker-format profile, from `path` (with no reason yet); its
     /// warnings come back too.
-    pub fn from_file(path: &Path) -> Result<(Baseline, ParsedProfile), BaselineError> {
+    pub(crate) fn from_file(path: &Path) -> Result<(Baseline, ParsedProfile), BaselineError> {
         let parsed = Profile::load(path)?;
         Ok((
             Baseline::from_profile(
@@ -487,7 +489,11 @@ impl Baseline {
 
     /// The capabilities whose `--cap-add` would let `name` run under this
     /// baseline in `context` (one of them is enough), when there are any.
-    pub fn capabilities_allowing(&self, name: &str, context: &DockerContext) -> Vec<Capability> {
+    pub(crate) fn capabilities_allowing(
+        &self,
+        name: &str,
+        context: &DockerContext,
+    ) -> Vec<Capability> {
         self.capabilities_making(name, context, |policy| policy.access(name).is_allowed())
     }
 
@@ -495,7 +501,7 @@ impl Baseline {
     /// (six arguments each) of `name` run under this baseline in
     /// `context` (one of them is enough): `clone` with `CLONE_NEWUSER`
     /// needs CAP_SYS_ADMIN under Docker's default.
-    pub fn capabilities_allowing_calls(
+    pub(crate) fn capabilities_allowing_calls(
         &self,
         name: &str,
         context: &DockerContext,
@@ -539,12 +545,15 @@ impl DockerContext {
     /// The container `docker run --cap-add ADD --cap-drop DROP` makes on
     /// this host: its architecture, Docker's default capabilities adjusted
     /// the way Docker adjusts them, the running kernel.
-    pub fn host(cap_add: &[String], cap_drop: &[String]) -> Result<DockerContext, BaselineError> {
+    pub(crate) fn host(
+        cap_add: &[String],
+        cap_drop: &[String],
+    ) -> Result<DockerContext, BaselineError> {
         DockerContext::host_with_defaults(&DOCKER_DEFAULT_CAPS, cap_add, cap_drop)
     }
 
     /// As [`DockerContext::host`], from an engine's `defaults` capabilities.
-    pub fn host_with_defaults(
+    pub(crate) fn host_with_defaults(
         defaults: &[&str],
         cap_add: &[String],
         cap_drop: &[String],

@@ -7,7 +7,7 @@
 
 /// What the tool says about one syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Note {
+pub(crate) struct Note {
     pub name: &'static str,
     /// Why Docker's default profile keeps it from containers.
     pub why_blocked: &'static str,
@@ -468,7 +468,7 @@ const NOTES: &[Note] = &[
 /// from 4.8, since ptrace no longer gets around seccomp there), and others
 /// with a capability or in other engines' defaults, which
 /// `--include reachable` may be set against.
-pub const WITHHELD_FROM_REACHABLE: &[&str] = &[
+pub(crate) const WITHHELD_FROM_REACHABLE: &[&str] = &[
     // Other processes' memory, state and descriptors (the same user's:
     // within a container, every process of it).
     "ptrace",
@@ -503,23 +503,23 @@ pub const WITHHELD_FROM_REACHABLE: &[&str] = &[
 
 /// Whether `--include reachable` leaves `name` out unless the run made it
 /// ([`WITHHELD_FROM_REACHABLE`]).
-pub fn withheld_from_reachable(name: &str) -> bool {
+pub(crate) fn withheld_from_reachable(name: &str) -> bool {
     WITHHELD_FROM_REACHABLE.contains(&name)
 }
 
 /// The note for `name`, if it is a syscall the tool has something to say
 /// about.
-pub fn note_for(name: &str) -> Option<&'static Note> {
+pub(crate) fn note_for(name: &str) -> Option<&'static Note> {
     NOTES.iter().find(|n| n.name == name)
 }
 
 /// The risk note for `name`: the tool's own, or a generic one.
-pub fn risk(name: &str) -> &'static str {
+pub(crate) fn risk(name: &str) -> &'static str {
     note_for(name).map_or("no particular risk known to this tool", |n| n.risk)
 }
 
 /// Why Docker denies `name`: the tool's own words, or a generic reason.
-pub fn why_docker_blocks(name: &str) -> &'static str {
+pub(crate) fn why_docker_blocks(name: &str) -> &'static str {
     match note_for(name) {
         Some(note) if !note.why_blocked.is_empty() => note.why_blocked,
         _ => "not on Docker's allow-list: a syscall most containers never need",
@@ -527,7 +527,7 @@ pub fn why_docker_blocks(name: &str) -> &'static str {
 }
 
 /// How dangerous `name` is to leave allowed (0 for syscalls without a note).
-pub fn danger(name: &str) -> u8 {
+pub(crate) fn danger(name: &str) -> u8 {
     note_for(name).map_or(0, |n| n.danger)
 }
 

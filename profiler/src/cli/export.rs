@@ -82,7 +82,7 @@ pub fn run(args: ExportArgs) -> Result<i32, Error> {
 /// Refuses a target's option given with another target, and a Kubernetes
 /// name or namespace the API server would refuse (`export` and `record
 /// --to` alike, before anything is read, run or written).
-pub fn check_target_options(
+pub(crate) fn check_target_options(
     to: Option<Format>,
     widen: bool,
     name: Option<&str>,

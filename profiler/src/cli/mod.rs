@@ -91,7 +91,7 @@ pub enum Error {
 
 impl Error {
     /// The exit status this failure ends the tool with.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Record(e) => e.exit_code(),
             Error::Enforce(e) => e.exit_code(),
@@ -120,7 +120,7 @@ pub fn exit_status(result: Result<i32, Error>) -> u8 {
 
 /// A notice of the library, rendered: notes and warnings on standard
 /// error, the workload's own output on standard output.
-pub fn notice(notice: crate::notice::Notice) {
+pub(crate) fn notice(notice: crate::notice::Notice) {
     use crate::notice::Notice;
     match notice {
         Notice::Note(text) => say(&text),
@@ -130,18 +130,18 @@ pub fn notice(notice: crate::notice::Notice) {
 }
 
 /// What a run says while it goes on, on standard error.
-pub fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     eprintln!("syscall-profile: {text}");
 }
 
 /// A warning on standard error.
-pub fn warn(text: &str) {
+pub(crate) fn warn(text: &str) {
     eprintln!("syscall-profile: warning: {text}");
 }
 
 /// Writes `text` to standard output. A reader that closed the pipe early
 /// (`| head`) wanted no more: that is not an error, and not a panic.
-pub fn print_stdout(text: &str) {
+pub(crate) fn print_stdout(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
@@ -152,12 +152,12 @@ pub fn print_stdout(text: &str) {
 }
 
 /// Whether standard output gets colours: a terminal, and no `NO_COLOR`.
-pub fn colour_stdout() -> bool {
+pub(crate) fn colour_stdout() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Runs a future on a single-threaded runtime: the tool mostly waits.
-pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, std::io::Error> {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, std::io::Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

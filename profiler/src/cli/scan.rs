@@ -74,7 +74,7 @@ pub struct EngineArg {
 
 impl EngineArg {
     /// The engine's CLI, found in PATH when it runs.
-    pub fn engine(&self) -> image::Engine {
+    pub(crate) fn engine(&self) -> image::Engine {
         image::Engine {
             cli: PathBuf::from(&self.name),
             globals: Vec::new(),
@@ -202,7 +202,7 @@ fn describe(origin: &Origin) -> String {
 }
 
 /// The human-readable report.
-pub fn render(path: &Path, r: &Reachability) -> String {
+pub(crate) fn render(path: &Path, r: &Reachability) -> String {
     let mut s = String::new();
     let cached = r.objects.iter().filter(|o| o.cached).count();
     let _ = writeln!(

@@ -24,10 +24,10 @@ use crate::{
     profile::{Arch, Profile, ProfileError, errno, table},
 };
 
-pub use render::{Format, render};
+pub(crate) use render::{Format, render};
 
 /// The JSON schema's name; see `docs` in README.md (`diff --format json`).
-pub const SCHEMA: &str = "syscall-profile/diff/v1";
+pub(crate) const SCHEMA: &str = "syscall-profile/diff/v1";
 
 /// How many of the removed syscalls the report names as the most dangerous.
 const MOST_DANGEROUS: usize = 12;
@@ -210,7 +210,7 @@ pub struct RemovedSyscall {
 
 /// What `syscall-profile diff` was asked.
 #[derive(Debug, Clone, Default)]
-pub struct DiffRequest {
+pub(crate) struct DiffRequest {
     /// `APP` (against the baseline) or `OLD NEW` (the first is the baseline).
     pub profiles: Vec<PathBuf>,
     /// `--baseline docker|docker-20.10|podman|containerd|FILE`: compare
@@ -237,7 +237,7 @@ pub enum DiffError {
 
 /// Loads what `request` names and compares; the warnings are the parser's
 /// about the files read, each prefixed with its file.
-pub fn compare(request: &DiffRequest) -> Result<(DiffReport, Vec<String>), DiffError> {
+pub(crate) fn compare(request: &DiffRequest) -> Result<(DiffReport, Vec<String>), DiffError> {
     let mut warnings = Vec::new();
     let (baseline, profile_path) = match (request.profiles.as_slice(), &request.baseline) {
         ([profile], None) => (Baseline::docker_default(), profile),

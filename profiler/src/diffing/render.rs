@@ -17,7 +17,7 @@ choice! {
 }
 
 /// `report` in `format`; `colour` only matters for text.
-pub fn render(report: &DiffReport, format: Format, colour: bool) -> String {
+pub(crate) fn render(report: &DiffReport, format: Format, colour: bool) -> String {
     match format {
         Format::Text => text(report, colour),
         Format::Json => {

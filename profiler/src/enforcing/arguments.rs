@@ -17,7 +17,7 @@ use crate::{
     profile::{Action, ArgCondition, CompareOp, SyscallRule, Verdict},
 };
 
-pub use crate::arguments::allowance::ArgValue;
+pub(crate) use crate::arguments::allowance::ArgValue;
 
 /// The denied calls of a captured syscall that passed one tuple of values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,7 +30,7 @@ pub struct DeniedValues {
 
 impl DeniedValues {
     /// The values of `tuple` (in `captured`'s order), denied `count` times.
-    pub fn new(captured: &Captured, tuple: &[u64], count: u64) -> DeniedValues {
+    pub(crate) fn new(captured: &Captured, tuple: &[u64], count: u64) -> DeniedValues {
         DeniedValues {
             args: allowance::arg_values(captured, tuple),
             count,
@@ -38,14 +38,14 @@ impl DeniedValues {
     }
 
     /// The tuple of values, in the table's order.
-    pub fn tuple(&self) -> Vec<u64> {
+    pub(crate) fn tuple(&self) -> Vec<u64> {
         self.args.iter().map(|a| a.value).collect()
     }
 
     /// `request TIOCSTI (0x5412)`; `family AF_VSOCK (40), type SOCK_STREAM
     /// (1), default protocol`: each argument by name, with its number where
     /// the name is a symbol.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.args
             .iter()
             .map(ArgValue::describe)
@@ -55,7 +55,7 @@ impl DeniedValues {
 }
 
 /// The tuples of `calls`, each with its count, most frequent first.
-pub fn denied_values(
+pub(crate) fn denied_values(
     captured: &Captured,
     tuples: impl IntoIterator<Item = (Vec<u64>, u64)>,
 ) -> Vec<DeniedValues> {
@@ -78,13 +78,13 @@ pub fn denied_values(
 /// What the profile allows of syscall `name`, when it refuses it but under
 /// argument conditions: each alternative (an AND of conditions) by name,
 /// e.g. `request FIONREAD`. Empty otherwise.
-pub fn allowed_with(policy: &EffectivePolicy, name: &str) -> Vec<String> {
+pub(crate) fn allowed_with(policy: &EffectivePolicy, name: &str) -> Vec<String> {
     alternatives(policy, name, true)
 }
 
 /// What the profile refuses of syscall `name`, when it allows it but under
 /// argument conditions: each alternative by name. Empty otherwise.
-pub fn refused_with(policy: &EffectivePolicy, name: &str) -> Vec<String> {
+pub(crate) fn refused_with(policy: &EffectivePolicy, name: &str) -> Vec<String> {
     alternatives(policy, name, false)
 }
 
@@ -155,7 +155,7 @@ fn describe_condition(arg: &CapturedArg, cond: &ArgCondition, previous: Option<u
 /// What complain mode makes of a syscall the profile allows only under
 /// argument conditions, from the values the run passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Judged {
+pub(crate) enum Judged {
     /// Every condition can be decided from the kept values: these tuples
     /// would be refused (none, when all would run). `unknown` calls had
     /// values the kernel found no room to keep.
@@ -171,7 +171,7 @@ pub enum Judged {
 
 /// Judges the calls of captured syscall `name` against `policy`, the way
 /// the filter would: each tuple's values placed at their argument indexes.
-pub fn judge(policy: &EffectivePolicy, name: &str, calls: &CapturedCalls) -> Judged {
+pub(crate) fn judge(policy: &EffectivePolicy, name: &str, calls: &CapturedCalls) -> Judged {
     let Some(captured) = arguments::captured(name) else {
         return Judged::Undecided(format!("the arguments of {name} are not captured"));
     };
@@ -231,7 +231,7 @@ fn undecidable(captured: &Captured, cond: &ArgCondition) -> Option<String> {
 /// equality for each enumerated value and a masked equality on the
 /// privileged bits of a flag word, commented with the values' names. None
 /// where no filter can check the values (`clone3`'s are in memory).
-pub fn allow_rules(name: &str, values: &[DeniedValues]) -> Option<Vec<SyscallRule>> {
+pub(crate) fn allow_rules(name: &str, values: &[DeniedValues]) -> Option<Vec<SyscallRule>> {
     let captured = arguments::captured(name)?;
     if captured.source != Source::Registers || values.is_empty() {
         return None;

@@ -212,14 +212,17 @@ pub(super) fn observed_values(
 /// `say` as it is seen (each syscall and argument value once, no retry
 /// loops: nothing was refused): `enforce --complain` and `check -- CMD`.
 /// The calls are judged as the final report judges them.
-pub struct WouldRefuse<'a> {
+pub(crate) struct WouldRefuse<'a> {
     policy: EffectivePolicy,
     said: live::LiveDenials,
     say: &'a mut dyn FnMut(LiveEvent),
 }
 
 impl<'a> WouldRefuse<'a> {
-    pub fn new(policy: EffectivePolicy, say: &'a mut dyn FnMut(LiveEvent)) -> WouldRefuse<'a> {
+    pub(crate) fn new(
+        policy: EffectivePolicy,
+        say: &'a mut dyn FnMut(LiveEvent),
+    ) -> WouldRefuse<'a> {
         WouldRefuse {
             policy,
             said: live::LiveDenials::new_only(),
@@ -228,7 +231,7 @@ impl<'a> WouldRefuse<'a> {
     }
 
     /// Judges the counts so far; says what is new.
-    pub fn observe(&mut self, observation: &recording::tracer::Observation) {
+    pub(crate) fn observe(&mut self, observation: &recording::tracer::Observation) {
         let (mut counts, _) = recording::count_entries(&observation.calls);
         counts.extend(recording::count_entries(&observation.runtime_calls).0);
         let observed = observed_values(observation);

@@ -46,7 +46,7 @@ pub enum Kill {
 
 impl Kill {
     /// What the filter did, for the report.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Kill::Thread => "killed the thread (SCMP_ACT_KILL_THREAD)",
             Kill::Process => {
@@ -109,7 +109,7 @@ fn is_zero(n: &u64) -> bool {
 impl DeniedSyscall {
     /// A syscall the profile refuses (or would refuse) `count` times, with
     /// nothing more known yet.
-    pub fn new(name: String, arch: String, nr: i64, count: u64) -> DeniedSyscall {
+    pub(crate) fn new(name: String, arch: String, nr: i64, count: u64) -> DeniedSyscall {
         DeniedSyscall {
             name,
             arch,
@@ -129,14 +129,14 @@ impl DeniedSyscall {
 
     /// Whether the values of every denied call are known, for a syscall
     /// whose privilege is in an argument.
-    pub fn values_complete(&self) -> bool {
+    pub(crate) fn values_complete(&self) -> bool {
         self.values_lost == 0 && !self.values.is_empty()
     }
 
     /// Where the profile's verdict depends on the arguments and the values
     /// are not named, the first denied call's arguments in hex: what the
     /// conditions were checked against.
-    pub fn raw_arguments(&self) -> Option<String> {
+    pub(crate) fn raw_arguments(&self) -> Option<String> {
         if !self.values.is_empty() || (self.allowed_with.is_empty() && self.refused_with.is_empty())
         {
             return None;
@@ -154,7 +154,7 @@ impl DeniedSyscall {
 /// Adds to each denial what `policy` allows of its syscall, where that
 /// depends on the arguments, and whether the refusal is one the C library
 /// falls back from.
-pub fn explain(denials: &mut [DeniedSyscall], policy: &EffectivePolicy) {
+pub(crate) fn explain(denials: &mut [DeniedSyscall], policy: &EffectivePolicy) {
     for denial in denials {
         // glibc (and musl) create threads and processes with clone when
         // clone3 is answered ENOSYS: clone's flags are in registers, where a
@@ -179,7 +179,7 @@ pub struct Caller {
 }
 
 /// The denial watcher, attached to one cgroup tree.
-pub struct DenialWatch {
+pub(crate) struct DenialWatch {
     ebpf: Ebpf,
     arch: Arch,
     /// Event hooks that could not be attached, and why.
@@ -191,7 +191,7 @@ impl DenialWatch {
     /// every syscall that find the denials (without: a seccomp listener
     /// finds the errno refusals, and only moves, execs, exits and the
     /// SIGSYS of a filter's kill or trap are watched here).
-    pub fn attach(
+    pub(crate) fn attach(
         cgroup: &RunCgroup,
         arch: Arch,
         every_syscall: bool,
@@ -254,12 +254,12 @@ impl DenialWatch {
 
     /// What the event hooks saw so far: processes that left the watched
     /// cgroup (whose denials are no longer seen), programs executed in it.
-    pub fn events(&self) -> Result<KernelEvents, TracerError> {
+    pub(crate) fn events(&self) -> Result<KernelEvents, TracerError> {
         events::read(&self.ebpf, &self.unwatched)
     }
 
     /// The denials so far, sorted by name.
-    pub fn denials(&mut self) -> Result<Vec<DeniedSyscall>, TracerError> {
+    pub(crate) fn denials(&mut self) -> Result<Vec<DeniedSyscall>, TracerError> {
         let events = self.events()?;
         let map = self.ebpf.map(maps::DENIALS).ok_or(TracerError::Map {
             map: maps::DENIALS,

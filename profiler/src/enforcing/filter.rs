@@ -25,7 +25,7 @@ use crate::{
 /// The context a native program runs in, for a profile's includes/excludes:
 /// this host's architecture and kernel, and the capabilities the program
 /// will have (the effective set of this process, which it inherits).
-pub fn native_context(arch: Arch) -> DockerContext {
+pub(crate) fn native_context(arch: Arch) -> DockerContext {
     let effective = crate::session::ebpf::effective_capabilities();
     let caps = Capability::ALL
         .iter()
@@ -87,11 +87,11 @@ pub enum FilterError {
 
 /// The most instructions the kernel takes in one seccomp filter
 /// (`BPF_MAXINSNS`).
-pub const MAX_INSTRUCTIONS: usize = 4096;
+pub(crate) const MAX_INSTRUCTIONS: usize = 4096;
 
 /// A compiled filter, ready to install.
 #[derive(Debug, Clone)]
-pub struct CompiledFilter {
+pub(crate) struct CompiledFilter {
     /// The classic BPF program, as `struct sock_filter` records.
     pub program: Vec<libc::sock_filter>,
     /// Flags for seccomp(2) (`SECCOMP_FILTER_FLAG_LOG`, `_SPEC_ALLOW`).
@@ -122,14 +122,17 @@ fn scmp(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError)
 }
 
 /// Compiles `profile` for this host (`host`).
-pub fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterError> {
+pub(crate) fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterError> {
     compile_as(profile, host, false)
 }
 
 /// Compiles `profile` with every `SCMP_ACT_ERRNO` (its default and its
 /// rules) turned into `SCMP_ACT_NOTIFY`, for [`super::listener`] to answer
 /// with the errno: the same calls are refused.
-pub fn compile_notifying(profile: &Profile, host: Arch) -> Result<CompiledFilter, FilterError> {
+pub(crate) fn compile_notifying(
+    profile: &Profile,
+    host: Arch,
+) -> Result<CompiledFilter, FilterError> {
     compile_as(profile, host, true)
 }
 
@@ -276,7 +279,7 @@ impl CompiledFilter {
     /// Only syscalls: safe to call in a forked child before `execve`. A
     /// notifying filter hands its listener over through `ends` first (see
     /// [`super::listener`]): two more syscalls, `write` and `read`.
-    pub fn install(&self, ends: Option<ChildEnds>) -> std::io::Result<()> {
+    pub(crate) fn install(&self, ends: Option<ChildEnds>) -> std::io::Result<()> {
         let prog = libc::sock_fprog {
             // `compile` keeps programs within MAX_INSTRUCTIONS, which fits.
             len: self.program.len() as u16,

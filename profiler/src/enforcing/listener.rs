@@ -60,10 +60,10 @@ use crate::{
 
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: not a flag a profile gives (the
 /// listener is the runtime's business), so not in [`FilterFlag`].
-pub const FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+pub(crate) const FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
 
 /// The flags a notifying filter is installed with, besides the profile's.
-pub fn listener_flags() -> libc::c_ulong {
+pub(crate) fn listener_flags() -> libc::c_ulong {
     FLAG_NEW_LISTENER | FilterFlag::WaitKillableRecv.info().bit as libc::c_ulong
 }
 
@@ -76,7 +76,7 @@ const VALUE_SLOTS: usize = profiler_common::DENIED_VALUE_SLOTS as usize;
 /// The child's ends of the hand-over: where it reports its pid and the
 /// listener's number, and where it waits for the go-ahead.
 #[derive(Debug, Clone, Copy)]
-pub struct ChildEnds {
+pub(crate) struct ChildEnds {
     pub report: RawFd,
     pub go: RawFd,
 }
@@ -96,7 +96,7 @@ struct Tally {
 }
 
 /// The listener thread, serving one run.
-pub struct Listener {
+pub(crate) struct Listener {
     answered: Arc<Mutex<Answered>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<(), String>>>,
@@ -140,7 +140,7 @@ fn cannot_notify(profile: &Profile) -> Option<String> {
 /// kernel watch) it gets its descriptor. prctl(PR_SET_SECCOMP) cannot ask
 /// for a listener, so only seccomp(2) counts; any value of it the profile
 /// lets run does, as the filter's own flags are not looked at.
-pub fn program_may_listen(policy: &EffectivePolicy) -> Option<String> {
+pub(crate) fn program_may_listen(policy: &EffectivePolicy) -> Option<String> {
     (!matches!(policy.access("seccomp"), Access::Denied(_))).then(|| {
         "the profile allows seccomp, and a program asking for a seccomp listener of its own \
          (SECCOMP_FILTER_FLAG_NEW_LISTENER) would get EBUSY under ours (the kernel allows one \
@@ -150,7 +150,7 @@ pub fn program_may_listen(policy: &EffectivePolicy) -> Option<String> {
 }
 
 /// Why a native run cannot use the listener, if it cannot.
-pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<String> {
+pub(crate) fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<String> {
     if let Some(why) = cannot_notify(profile) {
         return Some(why);
     }
@@ -169,7 +169,7 @@ pub fn unusable_because(profile: &Profile, policy: &EffectivePolicy) -> Option<S
 
 /// Where a container's runtime hands the listener over: a unix socket in a
 /// directory of this run's own (see [`Listener::start_socket`]).
-pub struct Agent {
+pub(crate) struct Agent {
     /// The socket's path, the runtime spec's `linux.seccomp.listenerPath`.
     pub path: PathBuf,
     /// The token the runtime must pass back (`listenerMetadata`).
@@ -187,7 +187,7 @@ pub struct Agent {
 /// no syscall falls to a refusing default action through argument
 /// conditions (runc refuses a notifying default action, so such calls
 /// would be refused unseen).
-pub fn container_unusable_because(
+pub(crate) fn container_unusable_because(
     profile: &Profile,
     policy: &EffectivePolicy,
     engine: crate::engine::Engine,
@@ -255,7 +255,7 @@ pub fn container_unusable_because(
 /// the listener. Only calls of numbers no table names keep the default's
 /// errno unseen. The socket and token are the runtime's `listenerPath`
 /// and `listenerMetadata`.
-pub fn notifying_profile(profile: &Profile, arches: &[Arch], agent: &Agent) -> Profile {
+pub(crate) fn notifying_profile(profile: &Profile, arches: &[Arch], agent: &Agent) -> Profile {
     let mut out = profile.clone();
     for rule in &mut out.syscalls {
         if rule.action == Action::Errno {
@@ -291,7 +291,7 @@ pub fn notifying_profile(profile: &Profile, arches: &[Arch], agent: &Agent) -> P
 
 impl Listener {
     /// Starts the thread, which waits for the child's report.
-    pub fn start(policy: EffectivePolicy, arch: Arch) -> std::io::Result<Listener> {
+    pub(crate) fn start(policy: EffectivePolicy, arch: Arch) -> std::io::Result<Listener> {
         let (report_r, report_w) = pipe()?;
         let (go_r, go_w) = pipe()?;
         let ends = ChildEnds {
@@ -312,7 +312,10 @@ impl Listener {
     /// (mode 0700, a fresh name the runtime cannot be pointed away from),
     /// removed when the listener is finished or dropped; a connection that
     /// does not pass the run's random token as its metadata is refused.
-    pub fn start_socket(policy: EffectivePolicy, arch: Arch) -> std::io::Result<(Listener, Agent)> {
+    pub(crate) fn start_socket(
+        policy: EffectivePolicy,
+        arch: Arch,
+    ) -> std::io::Result<(Listener, Agent)> {
         use std::os::unix::fs::PermissionsExt;
         remove_stale_socket_dirs(&std::env::temp_dir());
         let prefix = format!("{SOCKET_DIR_PREFIX}{}.", std::process::id());
@@ -384,19 +387,19 @@ impl Listener {
     }
 
     /// Whether the listener was handed over.
-    pub fn handed_over(&self) -> bool {
+    pub(crate) fn handed_over(&self) -> bool {
         self.taken.load(Ordering::SeqCst)
     }
 
     /// Closes this process's copies of the child's ends, once the child is
     /// spawned (or failed to be): the thread then sees the end of the report
     /// if the child never made one.
-    pub fn spawned(&mut self) {
+    pub(crate) fn spawned(&mut self) {
         self.child_ends = None;
     }
 
     /// The denials answered so far, sorted by name.
-    pub fn denials(&self) -> Vec<DeniedSyscall> {
+    pub(crate) fn denials(&self) -> Vec<DeniedSyscall> {
         let answered = self
             .answered
             .lock()
@@ -421,7 +424,7 @@ impl Listener {
 
     /// Stops serving (what is pending is answered first) and returns every
     /// denial; a failure of the thread is returned as its message.
-    pub fn finish(mut self) -> Result<Vec<DeniedSyscall>, String> {
+    pub(crate) fn finish(mut self) -> Result<Vec<DeniedSyscall>, String> {
         self.child_ends = None;
         let result = match self.stop_thread().map(JoinHandle::join) {
             Some(Ok(result)) => result,

@@ -22,18 +22,18 @@ use std::{
 use super::denials::{Caller, DeniedSyscall, Kill};
 
 /// The refusals a second, sustained, that make a retry loop.
-pub const LOOP_RATE: u64 = 1_000;
+pub(crate) const LOOP_RATE: u64 = 1_000;
 /// How long the rate must hold before the loop is said.
-pub const LOOP_AFTER: Duration = Duration::from_secs(3);
+pub(crate) const LOOP_AFTER: Duration = Duration::from_secs(3);
 /// The least time between two lines about one loop.
-pub const LOOP_REPEAT: Duration = Duration::from_secs(60);
+pub(crate) const LOOP_REPEAT: Duration = Duration::from_secs(60);
 /// Ticks closer than this are not a measure of a rate (a late tick and
 /// the one that catches up): the next tick measures over both.
 const MIN_SPAN: Duration = Duration::from_millis(100);
 
 /// Something to say while the command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LiveEvent {
+pub(crate) enum LiveEvent {
     /// A syscall, or one of its argument values, refused for the first
     /// time.
     Denied(NewDenial),
@@ -43,7 +43,7 @@ pub enum LiveEvent {
 
 /// A syscall (or argument value) refused for the first time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDenial {
+pub(crate) struct NewDenial {
     pub name: String,
     /// Its table (`x86_64`, `i386`).
     pub arch: String,
@@ -58,7 +58,7 @@ pub struct NewDenial {
 
 /// A refused syscall the program keeps making.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RetryLoop {
+pub(crate) struct RetryLoop {
     pub name: String,
     pub arch: String,
     /// Refusals counted over `seconds`, while the rate held.
@@ -92,7 +92,7 @@ struct Rate {
 
 /// What was said so far, and the rates of the refused syscalls.
 #[derive(Default)]
-pub struct LiveDenials {
+pub(crate) struct LiveDenials {
     shown: BTreeSet<(Key, Vec<u64>)>,
     rates: BTreeMap<Key, Rate>,
     /// The latest line said of each loop, for the final report.
@@ -105,7 +105,7 @@ pub struct LiveDenials {
 impl LiveDenials {
     /// For the calls a profile would refuse in a run that refuses
     /// nothing: only what is new is said.
-    pub fn new_only() -> LiveDenials {
+    pub(crate) fn new_only() -> LiveDenials {
         LiveDenials {
             no_loops: true,
             ..LiveDenials::default()
@@ -114,7 +114,7 @@ impl LiveDenials {
 
     /// What changed since the last call, given every denial so far (as
     /// the watches count them: counts only grow) at `now`.
-    pub fn update(&mut self, denials: &[DeniedSyscall], now: Instant) -> Vec<LiveEvent> {
+    pub(crate) fn update(&mut self, denials: &[DeniedSyscall], now: Instant) -> Vec<LiveEvent> {
         let mut events = Vec::new();
         for denial in denials {
             let key: Key = (
@@ -154,7 +154,7 @@ impl LiveDenials {
     }
 
     /// The loops said during the run, the latest line of each.
-    pub fn loops(&self) -> Vec<RetryLoop> {
+    pub(crate) fn loops(&self) -> Vec<RetryLoop> {
         self.loops.values().cloned().collect()
     }
 

@@ -26,18 +26,18 @@
 //! complain mode and its judgement in `complain`, the JSON report and the
 //! suggestion in `report`.
 
-pub mod arguments;
+pub(crate) mod arguments;
 mod complain;
-pub mod denials;
-pub mod filter;
-pub mod listener;
-pub mod live;
+pub(crate) mod denials;
+pub(crate) mod filter;
+pub(crate) mod listener;
+pub(crate) mod live;
 mod plan;
 mod report;
 mod running;
 
-pub use complain::WouldRefuse;
-pub use report::{JSON_SCHEMA, allow_rules, json_report};
+pub(crate) use complain::WouldRefuse;
+pub(crate) use report::{allow_rules, json_report};
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -145,7 +145,7 @@ pub enum EnforceError {
 }
 
 impl EnforceError {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             EnforceError::NoCommand | EnforceError::NoListener(_) => exit::USAGE,
             EnforceError::Command(e) => e.exit_code(),
@@ -158,7 +158,7 @@ impl EnforceError {
 }
 
 #[derive(Debug, Clone)]
-pub struct EnforceOptions {
+pub(crate) struct EnforceOptions {
     pub profile: PathBuf,
     pub command: Vec<OsString>,
     pub quiet: bool,
@@ -188,7 +188,7 @@ pub struct EnforceOptions {
 choice! {
     /// How `enforce` finds what the filter denies.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-    pub enum DenialWatching {
+    pub(crate) enum DenialWatching {
         #[default]
         Auto => (
             "auto",
@@ -206,7 +206,7 @@ choice! {
 
 /// What `enforce` did.
 #[derive(Debug)]
-pub struct Enforcement {
+pub(crate) struct Enforcement {
     /// The command's exit status, as a shell reports it.
     pub exit_code: i32,
     /// What the filter denied (or, with `--complain`, would have denied).
@@ -231,7 +231,9 @@ pub struct Enforcement {
     pub engine_default: Option<String>,
     /// With `--complain`: the recording's guardian, which removes a
     /// recorded container left with the recording profile should the tool
-    /// be killed before `enforce` is done; released with this.
+    /// be killed before `enforce` is done; released with this (held, never
+    /// read).
+    #[expect(dead_code, reason = "held for its drop")]
     pub guardian: Option<crate::session::guardian::Guardian>,
     /// The processes that outlived the command, which the run waited for.
     pub outlived: Option<Outlived>,
@@ -251,7 +253,7 @@ pub struct Enforcement {
 ///
 /// While it runs, `say` gets each syscall (and argument value) refused for
 /// the first time, and each retry loop ([`live`]), as the watches see them.
-pub async fn enforce(
+pub(crate) async fn enforce(
     options: EnforceOptions,
     say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Enforcement, EnforceError> {

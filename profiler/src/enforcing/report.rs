@@ -4,14 +4,14 @@
 use super::*;
 
 /// The name of the JSON report's schema (`enforce --json`).
-pub const JSON_SCHEMA: &str = "syscall-profile/enforce/v1";
+pub(crate) const JSON_SCHEMA: &str = "syscall-profile/enforce/v1";
 
 /// The report of an enforced (or complain-mode) run as JSON: each denied
 /// syscall with its count, errno or kill, first caller, and for a syscall
 /// whose privilege is in an argument the refused values by name; what the
 /// profile allows instead; the rules that would allow what was denied. The
 /// command line is redacted, as in every file the tool writes.
-pub fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> String {
+pub(crate) fn json_report(enforcement: &Enforcement, options: &EnforceOptions) -> String {
     let command = redact::command_line(
         &options
             .command
@@ -121,7 +121,7 @@ impl Additions {
 /// The rules that allow what a run had denied (the refused values where
 /// they are known), each as one line of JSON to add to the profile's
 /// `syscalls`.
-pub fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
+pub(crate) fn allow_rules(enforcement: &Enforcement) -> Vec<String> {
     let mut additions = Additions::of(&enforcement.denials);
     for name in &enforcement.base_denied {
         additions.names.insert(name.as_str());

@@ -3,7 +3,7 @@
 //! has, before anything is traced.
 
 mod run_args;
-pub mod runtime_base;
+pub(crate) mod runtime_base;
 
 use std::{
     ffi::{OsStr, OsString},
@@ -90,7 +90,7 @@ const QUERY_LIMIT: Duration = Duration::from_secs(30);
 
 /// A container an engine knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Container {
+pub(crate) struct Container {
     pub id: String,
     pub name: String,
 }
@@ -108,7 +108,7 @@ impl std::fmt::Display for Container {
 
 /// A container run the tool will start, with the engine's CLI found.
 #[derive(Debug, Clone)]
-pub struct EngineRun {
+pub(crate) struct EngineRun {
     pub run: ContainerRun,
     /// The engine CLI's path.
     pub cli: PathBuf,
@@ -119,7 +119,7 @@ pub struct EngineRun {
 impl EngineRun {
     /// Checks, in order and before anything is traced: the CLI is installed,
     /// the engine answers, the image is there (pulling it if it is not).
-    pub fn prepare(run: ContainerRun) -> Result<EngineRun, EngineError> {
+    pub(crate) fn prepare(run: ContainerRun) -> Result<EngineRun, EngineError> {
         let engine = run.engine;
         let cli = process::resolve(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
             engine: engine.name(),
@@ -141,7 +141,7 @@ impl EngineRun {
 
     /// The engine's global options of the user's command line (`--host X`),
     /// to be repeated on the helper commands this tool runs.
-    pub fn global_args(&self) -> &[OsString] {
+    pub(crate) fn global_args(&self) -> &[OsString] {
         let verb_at = self.run.options_start - 1;
         let verb_at =
             if self.run.engine != Engine::Containerd && self.run.argv[verb_at - 1] == "container" {
@@ -154,7 +154,7 @@ impl EngineRun {
 
     /// Runs `ENGINE [globals] ARGS` within [`QUERY_LIMIT`]; see
     /// [`EngineRun::query_within`].
-    pub fn query<I, S>(&self, args: I) -> Result<String, EngineError>
+    pub(crate) fn query<I, S>(&self, args: I) -> Result<String, EngineError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -168,7 +168,7 @@ impl EngineRun {
     /// [`EngineError::NoAnswer`] when it had not ended within `limit` (it
     /// is then killed: the engine's CLI waits on a daemon that may never
     /// answer).
-    pub fn query_within<I, S>(
+    pub(crate) fn query_within<I, S>(
         &self,
         args: I,
         limit: Option<Duration>,
@@ -245,21 +245,21 @@ impl EngineRun {
     /// to the runtime, so that unlisted calls get the runtime's EPERM: the
     /// Docker engine before 23.0 (moby #42604 came with 23.0; Debian 12's
     /// docker.io is 20.10).
-    pub fn drops_default_errno(&self) -> bool {
+    pub(crate) fn drops_default_errno(&self) -> bool {
         self.run.engine == Engine::Docker
             && major_minor(&self.version).is_some_and(|(major, _)| major < 23)
     }
 
     /// The engine's version, as its server reported it when asked before
     /// the run (e.g. `20.10.24+dfsg1`); `None` when it gave none.
-    pub fn version(&self) -> Option<String> {
+    pub(crate) fn version(&self) -> Option<String> {
         Some(self.version.clone()).filter(|v| !v.is_empty())
     }
 
     /// The version the server of `run`'s engine reports now (through the
     /// CLI `cli`), without the other checks of [`EngineRun::prepare`];
     /// `None` when it does not answer.
-    pub fn server_version(run: ContainerRun, cli: PathBuf) -> Option<String> {
+    pub(crate) fn server_version(run: ContainerRun, cli: PathBuf) -> Option<String> {
         let this = EngineRun {
             run,
             cli,
@@ -349,7 +349,7 @@ impl EngineRun {
     /// The containers (id and name) that carry the label `key=value`,
     /// running or not; an error when the engine cannot be asked (gone,
     /// hanging, failing).
-    pub fn containers_with_label(&self, label: &str) -> Result<Vec<Container>, EngineError> {
+    pub(crate) fn containers_with_label(&self, label: &str) -> Result<Vec<Container>, EngineError> {
         if self.run.engine == Engine::Containerd {
             // A ctr container's id is its name.
             let out = self.query(self.run.engine.list_labelled_args(label))?;
@@ -385,7 +385,7 @@ impl EngineRun {
 
     /// `ENGINE stop -t SECONDS ID`: SIGTERM, then SIGKILL after the grace
     /// period. Whether the engine said it did.
-    pub fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
+    pub(crate) fn stop(&self, container: &Container, grace: std::time::Duration) -> bool {
         if self.run.engine != Engine::Containerd {
             let seconds = grace.as_secs().to_string();
             return self
@@ -423,7 +423,7 @@ impl EngineRun {
 
     /// Removes the container, killing it first (`ENGINE rm -f ID`; for ctr
     /// its task, then the container). Whether the engine said it did.
-    pub fn remove(&self, container: &Container) -> bool {
+    pub(crate) fn remove(&self, container: &Container) -> bool {
         let mut removed = false;
         for args in self.run.engine.remove_args(&container.id) {
             removed = self.query(&args).is_ok();
@@ -432,7 +432,7 @@ impl EngineRun {
     }
 
     /// The OCI runtime the engine starts containers with (`runc`, `crun`).
-    pub fn runtime(&self) -> Option<String> {
+    pub(crate) fn runtime(&self) -> Option<String> {
         let format = match self.run.engine {
             Engine::Docker => "{{.DefaultRuntime}}",
             Engine::Podman => "{{.Host.OCIRuntime.Name}}",
@@ -453,7 +453,7 @@ impl EngineRun {
 
 /// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
 /// `v28.2.2`.
-pub fn major_minor(version: &str) -> Option<(u32, u32)> {
+pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
     let mut parts = version
         .trim()
         .trim_start_matches('v')

@@ -20,7 +20,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Engine::Docker => "docker",
             Engine::Podman => "podman",
@@ -29,14 +29,14 @@ impl Engine {
     }
 
     /// The engine [`Engine::name`] names.
-    pub fn from_name(name: &str) -> Option<Engine> {
+    pub(crate) fn from_name(name: &str) -> Option<Engine> {
         [Engine::Docker, Engine::Podman, Engine::Containerd]
             .into_iter()
             .find(|e| e.name() == name)
     }
 
     /// The engine's CLI, as the user types it.
-    pub fn cli_name(self) -> &'static str {
+    pub(crate) fn cli_name(self) -> &'static str {
         match self {
             Engine::Docker => "docker",
             Engine::Podman => "podman",
@@ -45,7 +45,7 @@ impl Engine {
     }
 
     /// The run option that places the container's cgroup.
-    pub fn cgroup_option(self) -> &'static str {
+    pub(crate) fn cgroup_option(self) -> &'static str {
         match self {
             Engine::Docker | Engine::Podman => "cgroup-parent",
             Engine::Containerd => "cgroup",
@@ -54,7 +54,7 @@ impl Engine {
 
     /// The words after `ENGINE [globals]` that list the ids of the
     /// containers carrying the label `key=value`, one a line.
-    pub fn list_labelled_args(self, label: &str) -> Vec<String> {
+    pub(crate) fn list_labelled_args(self, label: &str) -> Vec<String> {
         match self {
             Engine::Docker | Engine::Podman => vec![
                 "ps".into(),
@@ -77,7 +77,7 @@ impl Engine {
 
     /// The commands (words after `ENGINE [globals]`) that remove the
     /// container `id`, killing it first, in order.
-    pub fn remove_args(self, id: &str) -> Vec<Vec<String>> {
+    pub(crate) fn remove_args(self, id: &str) -> Vec<Vec<String>> {
         match self {
             Engine::Docker | Engine::Podman => vec![vec!["rm".into(), "-f".into(), id.into()]],
             // The task (the running process) first, then the container
@@ -90,7 +90,7 @@ impl Engine {
     }
 
     /// The command line that stops the container `id`, for the user.
-    pub fn stop_hint(self, id: &str) -> String {
+    pub(crate) fn stop_hint(self, id: &str) -> String {
         match self {
             Engine::Docker | Engine::Podman => format!("{} stop {id}", self.cli_name()),
             Engine::Containerd => format!("ctr tasks kill {id}"),
@@ -99,7 +99,7 @@ impl Engine {
 
     /// The command line that removes the stopped container `id`, for the
     /// user.
-    pub fn remove_hint(self, id: &str) -> String {
+    pub(crate) fn remove_hint(self, id: &str) -> String {
         match self {
             Engine::Docker | Engine::Podman => format!("{} rm {id}", self.cli_name()),
             // `ctr run` deletes the task when it returns; the container stays.
@@ -111,7 +111,7 @@ impl Engine {
     /// `key=value`, running or not, through the engine the global options
     /// `globals` (`-H HOST`) name, for the user (when the engine could not
     /// be asked which they are).
-    pub fn remove_labelled_hint(self, globals: &[OsString], label: &str) -> String {
+    pub(crate) fn remove_labelled_hint(self, globals: &[OsString], label: &str) -> String {
         let mut cli = vec![self.cli_name().to_owned()];
         cli.extend(
             globals
@@ -228,7 +228,7 @@ impl ContainerRun {
     /// Recognises `docker run`, `docker container run`, `podman run` (also
     /// `podman container run`) and `ctr run`, with global options before the
     /// verb. Anything else is not a container run.
-    pub fn parse(argv: &[OsString]) -> Option<ContainerRun> {
+    pub(crate) fn parse(argv: &[OsString]) -> Option<ContainerRun> {
         let program = std::path::Path::new(argv.first()?).file_name()?.to_str()?;
         let engine = match program {
             "docker" => Engine::Docker,
@@ -303,13 +303,13 @@ impl ContainerRun {
     }
 
     /// The image, where one was given.
-    pub fn image(&self) -> Option<&OsStr> {
+    pub(crate) fn image(&self) -> Option<&OsStr> {
         self.argv.get(self.image_index).map(OsString::as_os_str)
     }
 
     /// `ctr run`'s container id, the word after the image (docker and
     /// podman name their containers with an option).
-    pub fn container_id(&self) -> Option<&str> {
+    pub(crate) fn container_id(&self) -> Option<&str> {
         match self.engine {
             Engine::Containerd => self.argv.get(self.image_index + 1)?.to_str(),
             Engine::Docker | Engine::Podman => None,
@@ -317,23 +317,26 @@ impl ContainerRun {
     }
 
     /// Options with one of `names`.
-    pub fn find<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a RunOption> + 'a {
+    pub(crate) fn find<'a>(
+        &'a self,
+        names: &'a [&str],
+    ) -> impl Iterator<Item = &'a RunOption> + 'a {
         self.options
             .iter()
             .filter(move |o| names.contains(&o.name.as_str()))
     }
 
     /// Whether a boolean option is on (`--rm`, `-d`, `--detach=true`).
-    pub fn flag(&self, names: &[&str]) -> bool {
+    pub(crate) fn flag(&self, names: &[&str]) -> bool {
         self.find(names)
             .any(|o| o.value.as_deref().is_none_or(|v| v != "false"))
     }
 
-    pub fn detached(&self) -> bool {
+    pub(crate) fn detached(&self) -> bool {
         self.flag(&["d", "detach"])
     }
 
-    pub fn privileged(&self) -> bool {
+    pub(crate) fn privileged(&self) -> bool {
         self.flag(&["privileged"])
     }
 
@@ -342,7 +345,7 @@ impl ContainerRun {
     /// sets its own, to watch the container from its first syscall).
     /// `--user` of the tool's own is refused too: a container's user is
     /// the engine's to set.
-    pub fn check_supervisable(&self, user: bool) -> Result<(), super::EngineError> {
+    pub(crate) fn check_supervisable(&self, user: bool) -> Result<(), super::EngineError> {
         if user {
             return Err(super::EngineError::UserForContainer);
         }
@@ -369,7 +372,7 @@ impl ContainerRun {
 
     /// The seccomp options the user gave: `--security-opt seccomp=...`;
     /// for `ctr`, `--seccomp` and `--seccomp-profile FILE`.
-    pub fn seccomp_options(&self) -> Vec<&RunOption> {
+    pub(crate) fn seccomp_options(&self) -> Vec<&RunOption> {
         match self.engine {
             Engine::Containerd => self.find(&["seccomp", "seccomp-profile"]).collect(),
             Engine::Docker | Engine::Podman => self
@@ -382,7 +385,7 @@ impl ContainerRun {
     /// The options that run the container under the seccomp profile in
     /// `file` (for `ctr`, the runtime spec's `linux.seccomp` JSON; for
     /// docker and podman, Docker's JSON).
-    pub fn seccomp_args(&self, file: &str) -> Vec<OsString> {
+    pub(crate) fn seccomp_args(&self, file: &str) -> Vec<OsString> {
         match self.engine {
             Engine::Containerd => vec!["--seccomp".into(), "--seccomp-profile".into(), file.into()],
             Engine::Docker | Engine::Podman => {
@@ -396,7 +399,7 @@ impl ContainerRun {
     /// parent and make `<parent>/<id>` below it; `ctr` takes the
     /// container's own path, `/<namespace>/<id>` by default, which becomes
     /// `<parent>/<id>`).
-    pub fn cgroup_args(&self, parent: &std::path::Path) -> (String, String) {
+    pub(crate) fn cgroup_args(&self, parent: &std::path::Path) -> (String, String) {
         let parent = parent.to_string_lossy().into_owned();
         let option = format!("--{}", self.engine.cgroup_option());
         match self.container_id() {
@@ -406,7 +409,7 @@ impl ContainerRun {
     }
 
     /// How the user's option is written back, for a message.
-    pub fn describe_option(option: &RunOption) -> String {
+    pub(crate) fn describe_option(option: &RunOption) -> String {
         match &option.value {
             Some(value) => format!("--{} {value}", option.name),
             None => format!("--{}", option.name),
@@ -415,7 +418,7 @@ impl ContainerRun {
 
     /// The command line with the user's `--security-opt seccomp=...` options
     /// removed and `extra` options inserted right after `run`.
-    pub fn rewritten(&self, extra: &[OsString]) -> Vec<OsString> {
+    pub(crate) fn rewritten(&self, extra: &[OsString]) -> Vec<OsString> {
         let dropped: Vec<(usize, usize)> = self
             .seccomp_options()
             .iter()

@@ -18,10 +18,13 @@ use serde::Deserialize;
 use super::Engine;
 use crate::profile::SyscallSet;
 
-/// A base set as stored.
+/// A base set as stored. Its provenance (version, runs, the command that
+/// derived it) is read so that the file's schema is checked whole; nothing
+/// uses it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuntimeBase {
+#[expect(dead_code, reason = "provenance fields, read to check the file")]
+pub(crate) struct RuntimeBase {
     /// The runtime's name, as the engine reports it (`runc`, `crun`).
     pub runtime: String,
     /// The runtime's version it was derived with.
@@ -42,13 +45,13 @@ pub struct RuntimeBase {
 }
 
 impl RuntimeBase {
-    pub fn syscalls(&self) -> SyscallSet {
+    pub(crate) fn syscalls(&self) -> SyscallSet {
         self.syscalls.iter().map(String::as_str).collect()
     }
 
     /// The argument values the runtime passed, per syscall name: one tuple
     /// per distinct call seen (empty when the set predates argument capture).
-    pub fn arguments(&self) -> &BTreeMap<String, BTreeSet<Vec<u64>>> {
+    pub(crate) fn arguments(&self) -> &BTreeMap<String, BTreeSet<Vec<u64>>> {
         &self.arguments
     }
 }
@@ -63,7 +66,7 @@ const SHIPPED: &[&str] = &[
 /// The base set shipped for `runtime` as started by `engine`, if any; else
 /// one for the same runtime under another engine (the runtime's own code
 /// after the filter install is the same; the engine only shapes its config).
-pub fn for_runtime(engine: Engine, runtime: &str) -> Option<RuntimeBase> {
+pub(crate) fn for_runtime(engine: Engine, runtime: &str) -> Option<RuntimeBase> {
     let shipped: Vec<RuntimeBase> = SHIPPED
         .iter()
         .filter_map(|text| serde_json::from_str::<RuntimeBase>(text).ok())

@@ -11,9 +11,9 @@ use crate::profile::{Action, Arch, ArgCondition, EPERM, FilterFlag, MAX_ARG_INDE
 
 const TARGET: &str = "a Kubernetes SeccompProfile";
 /// The operator's API group and version.
-pub const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1";
+pub(crate) const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1";
 /// Where `localhostProfile` paths start.
-pub const KUBELET_SECCOMP_DIR: &str = "/var/lib/kubelet/seccomp";
+pub(crate) const KUBELET_SECCOMP_DIR: &str = "/var/lib/kubelet/seccomp";
 /// The architectures the v1 CRD accepts.
 const CRD_ARCHES: &[Arch] = &[
     Arch::X86,
@@ -86,7 +86,7 @@ const MAX_NAME: usize = 253;
 /// The longest `metadata.namespace`: a DNS-1123 label.
 const MAX_NAMESPACE: usize = 63;
 /// The name written when none is given.
-pub const DEFAULT_NAME: &str = "syscall-profile";
+pub(crate) const DEFAULT_NAME: &str = "syscall-profile";
 
 /// What Kubernetes requires of a custom resource's name
 /// (`IsDNS1123Subdomain` of k8s.io/apimachinery's validation, which the API
@@ -154,7 +154,7 @@ fn namespace_problem(namespace: &str) -> Option<String> {
 
 /// Refuses a `--name` or `--namespace` the API server would refuse (or
 /// that a reader could take for something else), before anything runs.
-pub fn check_names(name: Option<&str>, namespace: Option<&str>) -> Result<(), ExportError> {
+pub(crate) fn check_names(name: Option<&str>, namespace: Option<&str>) -> Result<(), ExportError> {
     if let Some(name) = name
         && let Some(problem) = name_problem(name)
     {
@@ -186,7 +186,7 @@ fn unsupported(reason: String) -> ExportError {
 }
 
 /// The `SeccompProfile` resource, as YAML.
-pub fn resource(profile: &Profile, options: &Options) -> Result<Exported, ExportError> {
+pub(crate) fn resource(profile: &Profile, options: &Options) -> Result<Exported, ExportError> {
     check_names(options.name.as_deref(), options.namespace.as_deref())?;
     refuse_docker_filters(profile, TARGET)?;
     if let Some(errno) = profile.default_errno_ret
@@ -285,7 +285,7 @@ pub fn resource(profile: &Profile, options: &Options) -> Result<Exported, Export
 }
 
 /// Docker's JSON for `/var/lib/kubelet/seccomp`, with the snippet that uses it.
-pub fn localhost(profile: &Profile, options: &Options) -> Exported {
+pub(crate) fn localhost(profile: &Profile, options: &Options) -> Exported {
     let relative = match &options.output_path {
         Some(path) => match std::path::absolute(path)
             .ok()

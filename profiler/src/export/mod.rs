@@ -5,11 +5,11 @@
 //! and systemd (a unit drop-in). What a target cannot express is refused
 //! with a line naming the rule, never dropped or widened silently.
 
-pub mod kubernetes;
+pub(crate) mod kubernetes;
 pub mod oci;
-pub mod runtime_tail;
-pub mod systemd;
-pub mod yaml;
+pub(crate) mod runtime_tail;
+pub(crate) mod systemd;
+pub(crate) mod yaml;
 
 use crate::choice::choice;
 pub(crate) use crate::profile::rule_names;
@@ -40,7 +40,7 @@ choice! {
 
 /// What an export wrote, and what the user must know of it.
 #[derive(Debug)]
-pub struct Exported {
+pub(crate) struct Exported {
     pub text: String,
     /// Said on standard error: how to use it, what was changed (widened).
     pub notes: Vec<String>,
@@ -85,7 +85,7 @@ pub enum ExportError {
 
 /// Options some targets take.
 #[derive(Debug, Default, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// `metadata.name` of a Kubernetes resource.
     pub name: Option<String>,
     /// `metadata.namespace` of a Kubernetes resource.
@@ -103,7 +103,7 @@ pub struct Options {
 /// An engine default as it applies here: what a rule may be widened to
 /// without being looser than it.
 #[derive(Debug, Clone)]
-pub struct Within {
+pub(crate) struct Within {
     pub policy: EffectivePolicy,
     /// What to call it: `Docker's default profile`.
     pub name: String,
@@ -111,7 +111,7 @@ pub struct Within {
 
 impl Within {
     /// `baseline` as its engine applies it in `context`.
-    pub fn of(baseline: &Baseline, context: &DockerContext) -> Within {
+    pub(crate) fn of(baseline: &Baseline, context: &DockerContext) -> Within {
         Within {
             policy: baseline.evaluate(context),
             name: baseline.title(),
@@ -120,14 +120,14 @@ impl Within {
 
     /// Docker's default for a container on this host; none where the host's
     /// architecture or kernel version is unknown.
-    pub fn docker_default() -> Option<Within> {
+    pub(crate) fn docker_default() -> Option<Within> {
         let baseline = Baseline::docker_default();
         let context = baseline.context(&[], &[]).ok()?;
         Some(Within::of(&baseline, &context))
     }
 
     /// Whether the default lets `name` run whatever its arguments.
-    pub fn allows_any_arguments(&self, name: &str) -> bool {
+    pub(crate) fn allows_any_arguments(&self, name: &str) -> bool {
         self.policy.access(name).is_allowed()
     }
 }
@@ -135,7 +135,7 @@ impl Within {
 impl Format {
     /// Whether the target runs the profile in a container, whose runtime
     /// (runc, crun) makes calls of its own under the filter.
-    pub fn is_container(self) -> bool {
+    pub(crate) fn is_container(self) -> bool {
         !matches!(self, Format::Systemd)
     }
 }
@@ -143,7 +143,7 @@ impl Format {
 /// `profile` as a container runtime must get it: a profile learned
 /// natively, or of unknown origin, with the calls runc and crun make after
 /// installing the filter (see [`runtime_tail`]), and the line that says so.
-pub fn for_container(profile: &Profile) -> (Profile, Option<String>) {
+pub(crate) fn for_container(profile: &Profile) -> (Profile, Option<String>) {
     let origin = runtime_tail::Origin::of(profile);
     if origin == runtime_tail::Origin::Container {
         return (profile.clone(), None);
@@ -153,7 +153,7 @@ pub fn for_container(profile: &Profile) -> (Profile, Option<String>) {
 }
 
 /// Writes `profile` for `format`.
-pub fn export(
+pub(crate) fn export(
     profile: &Profile,
     format: Format,
     options: &Options,

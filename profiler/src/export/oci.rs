@@ -66,7 +66,7 @@ pub fn to_oci(profile: &Profile) -> Result<OciSeccomp, ExportError> {
 }
 
 /// Pretty JSON with a final newline.
-pub fn to_text(seccomp: &OciSeccomp) -> String {
+pub(crate) fn to_text(seccomp: &OciSeccomp) -> String {
     let mut text = serde_json::to_string_pretty(seccomp).expect("the object always serializes");
     text.push('\n');
     text
@@ -90,7 +90,10 @@ pub enum BundleError {
 
 /// `config.json` of `bundle` with `.linux.seccomp` replaced by `seccomp`,
 /// everything else kept.
-pub fn into_bundle_config(bundle: &Path, seccomp: &OciSeccomp) -> Result<String, BundleError> {
+pub(crate) fn into_bundle_config(
+    bundle: &Path,
+    seccomp: &OciSeccomp,
+) -> Result<String, BundleError> {
     let path = bundle.join("config.json");
     let bytes = crate::input::read(&path, SPEC_LIMIT)?;
     config_with_seccomp(&path.display().to_string(), &bytes, seccomp)

@@ -30,21 +30,21 @@ use crate::{
 };
 
 /// The tag `record` puts in the comment of a profile learned natively.
-pub const NATIVE_MARK: &str = "[learned natively]";
+pub(crate) const NATIVE_MARK: &str = "[learned natively]";
 /// The tag `record` puts in the comment of a profile learned from a
 /// container run, which holds the runtime's own calls.
-pub const CONTAINER_MARK: &str = "[learned in a container]";
+pub(crate) const CONTAINER_MARK: &str = "[learned in a container]";
 /// What `record` wrote for a container before the tags (the base set).
 const OLD_CONTAINER_COMMENT: &str = "syscalls the runtime makes after installing the filter";
 
 /// The comment of the rule the export adds.
-pub const RULE_COMMENT: &str = "the calls runc and crun make themselves after installing the \
+pub(crate) const RULE_COMMENT: &str = "the calls runc and crun make themselves after installing the \
                                 filter and before executing the workload (the profile was \
                                 learned outside a container)";
 
 /// Where a profile was learned, as its comments say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Native,
     Container,
     Unknown,
@@ -54,7 +54,7 @@ impl Origin {
     /// The origin the comments of `profile` name: a container where any
     /// rule says so (a union with a container's profile holds the runtime's
     /// calls), natively where one says that, else unknown.
-    pub fn of(profile: &Profile) -> Origin {
+    pub(crate) fn of(profile: &Profile) -> Origin {
         let comments = || profile.syscalls.iter().filter_map(|r| r.comment.as_deref());
         if comments().any(|c| c.contains(CONTAINER_MARK) || c.contains(OLD_CONTAINER_COMMENT)) {
             Origin::Container
@@ -66,7 +66,7 @@ impl Origin {
     }
 
     /// The tag for a comment, none for an unknown origin.
-    pub fn mark(self) -> Option<&'static str> {
+    pub(crate) fn mark(self) -> Option<&'static str> {
         match self {
             Origin::Native => Some(NATIVE_MARK),
             Origin::Container => Some(CONTAINER_MARK),
@@ -76,7 +76,7 @@ impl Origin {
 
     /// The origin of a union: a container's where any input is (its
     /// runtime calls are in the union), native where all are.
-    pub fn of_union(origins: impl IntoIterator<Item = Origin>) -> Origin {
+    pub(crate) fn of_union(origins: impl IntoIterator<Item = Origin>) -> Origin {
         let mut all_native = true;
         let mut any = false;
         for origin in origins {
@@ -95,10 +95,15 @@ impl Origin {
     }
 }
 
-/// The list as stored.
+/// The list as stored. How it was measured is read so that the file's
+/// schema is checked whole; nothing uses it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuntimeTail {
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "provenance fields, read to check the file")
+)]
+pub(crate) struct RuntimeTail {
     /// How it was measured.
     pub origin: String,
     /// The runtimes and versions it was measured with.
@@ -113,7 +118,7 @@ const SHIPPED: &str = include_str!("../../data/runtime-tail.json");
 
 impl RuntimeTail {
     /// The list shipped with the tool.
-    pub fn shipped() -> RuntimeTail {
+    pub(crate) fn shipped() -> RuntimeTail {
         serde_json::from_str(SHIPPED).expect("the shipped runtime tail parses (unit-tested)")
     }
 
@@ -147,7 +152,7 @@ impl RuntimeTail {
 
 /// What [`add_to`] added.
 #[derive(Debug, Default)]
-pub struct Added {
+pub(crate) struct Added {
     /// The syscalls it allowed (some of them for some argument values).
     pub names: Vec<String>,
     /// The tail's syscalls the profile refuses by a rule of its own, left
@@ -161,7 +166,7 @@ pub struct Added {
 /// profile allows them whatever their arguments. A syscall the profile
 /// refuses by a rule of its own stays refused (named in [`Added`]). Nothing
 /// is added where the default action lets every call run.
-pub fn add_to(profile: &Profile, tail: &RuntimeTail) -> (Profile, Added) {
+pub(crate) fn add_to(profile: &Profile, tail: &RuntimeTail) -> (Profile, Added) {
     let mut out = profile.clone();
     let mut added = Added::default();
     if profile.default_action.lets_run() {
@@ -227,7 +232,7 @@ pub fn add_to(profile: &Profile, tail: &RuntimeTail) -> (Profile, Added) {
 
 /// The line that says what [`add_to`] added (none where it added nothing
 /// and nothing was refused).
-pub fn said(origin: Origin, added: &Added) -> Option<String> {
+pub(crate) fn said(origin: Origin, added: &Added) -> Option<String> {
     let mut line = String::new();
     if !added.names.is_empty() {
         let why = match origin {

@@ -853,7 +853,7 @@ fn architectures(arches: &[Arch], host: Option<Arch>) -> Result<String, ExportEr
 
 /// The drop-in (`[Service]` section), to save as
 /// `/etc/systemd/system/UNIT.d/seccomp.conf`.
-pub fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportError> {
+pub(crate) fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, ExportError> {
     refuse_docker_filters(profile, TARGET)?;
     let error_number = match profile.default_action {
         Action::Errno => {

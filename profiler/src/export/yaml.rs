@@ -21,7 +21,7 @@ const RESERVED_WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", 
 /// `value` as block-style YAML: mappings in their order, sequences with
 /// `- ` at their key's indentation (as serde_norway writes them), strings
 /// plain or double-quoted as said above.
-pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
+pub(crate) fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
     let value = serde_norway::to_value(value).map_err(|e| e.to_string())?;
     let mut out = String::new();
     match &value {
@@ -36,7 +36,7 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
 
 /// Whether `text` reads back as the same string, plain, in YAML 1.1 and
 /// 1.2 alike.
-pub fn plain_is_safe(text: &str) -> bool {
+pub(crate) fn plain_is_safe(text: &str) -> bool {
     let mut chars = text.chars();
     let starts_well = chars
         .next()
@@ -51,7 +51,7 @@ pub fn plain_is_safe(text: &str) -> bool {
 /// A double-quoted scalar holding `text`: printable ASCII as it is, `"`
 /// and `\` escaped, every other character as `\xXX`, `\uXXXX` or
 /// `\UXXXXXXXX` (escapes YAML 1.1 and 1.2 both read).
-pub fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

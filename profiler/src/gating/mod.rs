@@ -24,7 +24,7 @@ use crate::{
     profile::Profile,
 };
 
-pub use report::{github_annotations, junit_xml, text};
+pub(crate) use report::{github_annotations, junit_xml, text};
 
 /// Why a check could not be made (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -57,11 +57,11 @@ pub enum CheckError {
 }
 
 /// The JSON report's schema name.
-pub const SCHEMA: &str = "syscall-profile/check/v1";
+pub(crate) const SCHEMA: &str = "syscall-profile/check/v1";
 
 /// The outcome of a check.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     pub schema: &'static str,
     pub policy: String,
     /// The observed profile's file, when one was given or saved.
@@ -104,7 +104,7 @@ pub struct CheckReport {
 /// the syscalls its programs can reach fails, however its syscalls fit the
 /// policy.
 #[derive(Debug, Clone, Serialize)]
-pub struct CoverageCheck {
+pub(crate) struct CoverageCheck {
     pub percent: f64,
     pub threshold: f64,
     pub passed: bool,
@@ -120,7 +120,7 @@ pub struct CoverageCheck {
 impl CheckReport {
     /// Applies the coverage gate: below the threshold, a passing check fails
     /// (exit status 1).
-    pub fn gate_coverage(&mut self, coverage: &crate::coverage::Coverage, threshold: f64) {
+    pub(crate) fn gate_coverage(&mut self, coverage: &crate::coverage::Coverage, threshold: f64) {
         let passed = coverage.percent() >= threshold;
         self.coverage = Some(CoverageCheck {
             percent: coverage.percent(),
@@ -141,7 +141,7 @@ impl CheckReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct NewSyscall {
+pub(crate) struct NewSyscall {
     pub name: String,
     pub risk: String,
     /// What the engine's default profile (the report's `baseline`) does
@@ -154,7 +154,7 @@ pub struct NewSyscall {
 
 /// An argument value the run used that the policy refuses.
 #[derive(Debug, Clone, Serialize)]
-pub struct NewValue {
+pub(crate) struct NewValue {
     pub name: String,
     /// The value by name and number: `request TIOCSTI (0x5412)`.
     pub value: String,
@@ -170,20 +170,20 @@ pub struct NewValue {
 
 /// The values of a syscall the policy allows and the run did not use.
 #[derive(Debug, Clone, Serialize)]
-pub struct UnusedValues {
+pub(crate) struct UnusedValues {
     pub name: String,
     /// By name: `TCGETS, TIOCGWINSZ`.
     pub values: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ConditionalSyscall {
+pub(crate) struct ConditionalSyscall {
     pub name: String,
     pub policy_allows_when: Vec<String>,
 }
 
 /// What was checked against what.
-pub struct CheckInput<'a> {
+pub(crate) struct CheckInput<'a> {
     pub policy: &'a Profile,
     pub policy_name: &'a str,
     pub observed: &'a Profile,
@@ -202,7 +202,7 @@ pub struct CheckInput<'a> {
 
 /// Checks `input.observed` against `input.policy`, both evaluated as the
 /// engine would apply them on this host (`context`).
-pub fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
+pub(crate) fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckReport {
     let policy = EffectivePolicy::evaluate(input.policy, context);
     let observed_policy = EffectivePolicy::evaluate(input.observed, context);
     let observed = observed_policy.runnable_names();

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::CheckReport;
 
 /// The report for a terminal or a CI log.
-pub fn text(report: &CheckReport) -> String {
+pub(crate) fn text(report: &CheckReport) -> String {
     let mut out = String::new();
     if let (Some(command), Some(code)) = (&report.command, report.command_exit_code) {
         let verb = if code == 0 { "succeeded" } else { "FAILED" };
@@ -129,7 +129,7 @@ fn xml_escape(text: &str) -> String {
 
 /// JUnit XML: one test case per syscall outside the policy (and, with
 /// `--strict`, per unused one), or one passing case when there is none.
-pub fn junit_xml(report: &CheckReport) -> String {
+pub(crate) fn junit_xml(report: &CheckReport) -> String {
     struct Case {
         name: String,
         failure: Option<(String, String, &'static str)>,
@@ -243,7 +243,7 @@ fn gh_property(text: &str) -> String {
 
 /// GitHub Actions workflow commands: an error per syscall outside the
 /// policy, a notice (or, with `--strict`, an error) for the unused ones.
-pub fn github_annotations(report: &CheckReport) -> String {
+pub(crate) fn github_annotations(report: &CheckReport) -> String {
     let mut out = String::new();
     let file = gh_property(&report.policy);
     for new in &report.new_syscalls {

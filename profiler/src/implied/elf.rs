@@ -40,28 +40,28 @@ pub enum Runtime {
 
 impl Runtime {
     /// The key of its rules in the data file (`go`).
-    pub fn key(&self) -> &'static str {
+    pub(crate) fn key(&self) -> &'static str {
         match self {
             Runtime::Go { .. } => "go",
         }
     }
 
     /// Its name (`Go`).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Runtime::Go { .. } => "Go",
         }
     }
 
     /// The toolchain version built into it, where known.
-    pub fn version(&self) -> Option<&str> {
+    pub(crate) fn version(&self) -> Option<&str> {
         match self {
             Runtime::Go { version } => version.as_deref(),
         }
     }
 
     /// How the summary names it: `Go (go1.19.8)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Runtime::Go {
                 version: Some(version),

@@ -92,14 +92,14 @@ pub struct Added {
 
 /// A runtime recognised in one of the recorded executables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recognised {
+pub(crate) struct Recognised {
     pub runtime: Runtime,
     pub executable: PathBuf,
 }
 
 /// What [`complete`] found.
 #[derive(Debug, Clone, Default)]
-pub struct Implied {
+pub(crate) struct Implied {
     /// Names added, in the order the rules added them (none was observed).
     pub added: Vec<Added>,
     /// Runtimes recognised, by executable.
@@ -111,7 +111,8 @@ pub struct Implied {
 
 impl Implied {
     /// The added names.
-    pub fn names(&self) -> SyscallSet {
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> SyscallSet {
         self.added.iter().map(|a| a.name.as_str()).collect()
     }
 }
@@ -122,7 +123,7 @@ impl Implied {
 /// nothing changes, so a runtime's `nanosleep` brings `restart_syscall`.
 /// Names the host's table or libseccomp does not know are left out with a
 /// warning.
-pub fn complete(arch: Arch, observed: &SyscallSet, executables: &[PathBuf]) -> Implied {
+pub(crate) fn complete(arch: Arch, observed: &SyscallSet, executables: &[PathBuf]) -> Implied {
     let mut implied = Implied::default();
     let rules = rules();
     let mut active: Vec<(&Rule, Option<&Recognised>)> = Vec::new();

@@ -66,7 +66,7 @@ pub struct ArchInfo {
 impl Arch {
     /// The architecture of the running kernel, or `None` on one this tool
     /// does not know the syscall tables of.
-    pub fn host() -> Option<Arch> {
+    pub(crate) fn host() -> Option<Arch> {
         match std::env::consts::ARCH {
             "x86_64" => Some(Arch::X86_64),
             "aarch64" => Some(Arch::Aarch64),
@@ -75,13 +75,13 @@ impl Arch {
     }
 
     /// See [`ArchInfo::subs`].
-    pub fn sub_architectures(self) -> &'static [Arch] {
+    pub(crate) fn sub_architectures(self) -> &'static [Arch] {
         self.info().subs
     }
 
     /// The syscall table the kernel side counted into slot `abi` on a host
     /// of this architecture.
-    pub fn of_abi(self, abi: Abi) -> Option<Arch> {
+    pub(crate) fn of_abi(self, abi: Abi) -> Option<Arch> {
         match (self, abi) {
             (host, Abi::Native) => Some(host),
             (Arch::X86_64, Abi::Compat) => Some(Arch::X86),
@@ -91,17 +91,17 @@ impl Arch {
     }
 
     /// See [`ArchInfo::short`].
-    pub fn short_name(self) -> &'static str {
+    pub(crate) fn short_name(self) -> &'static str {
         self.info().short
     }
 
     /// See [`ArchInfo::go`].
-    pub fn go_arch(self) -> Option<&'static str> {
+    pub(crate) fn go_arch(self) -> Option<&'static str> {
         self.info().go
     }
 
     /// See [`ArchInfo::libseccomp`].
-    pub fn to_libseccomp(self) -> Option<ScmpArch> {
+    pub(crate) fn to_libseccomp(self) -> Option<ScmpArch> {
         self.info().libseccomp
     }
 }

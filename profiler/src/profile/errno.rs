@@ -103,7 +103,7 @@ const ERRNOS: &[(u32, &str)] = &[
 ];
 
 /// The name of errno `number`, e.g. `ENOSYS` for 38.
-pub fn name(number: u32) -> Option<&'static str> {
+pub(crate) fn name(number: u32) -> Option<&'static str> {
     ERRNOS
         .iter()
         .find(|(n, _)| *n == number)
@@ -111,12 +111,12 @@ pub fn name(number: u32) -> Option<&'static str> {
 }
 
 /// The number of errno `name`, e.g. 38 for `ENOSYS`.
-pub fn number(name: &str) -> Option<u32> {
+pub(crate) fn number(name: &str) -> Option<u32> {
     ERRNOS.iter().find(|(_, n)| *n == name).map(|(n, _)| *n)
 }
 
 /// `ENOSYS (38)`, or just the number for one without a name here.
-pub fn describe(number: u32) -> String {
+pub(crate) fn describe(number: u32) -> String {
     match name(number) {
         Some(name) => format!("{name} ({number})"),
         None => format!("errno {number}"),

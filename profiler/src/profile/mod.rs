@@ -11,7 +11,7 @@
 #[macro_use]
 mod vocabulary;
 mod arch;
-pub mod errno;
+pub(crate) mod errno;
 mod parse;
 mod rule;
 mod set;
@@ -23,12 +23,12 @@ use std::{collections::HashMap, fmt, path::Path};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use arch::Arch;
-pub use parse::{MAX_NESTING, MAX_PROFILE_BYTES, ParseError};
+pub(crate) use parse::ParseError;
 pub use rule::{
     Action, ArgCondition, Capability, CompareOp, Filter, FilterArch, FilterFlag, KernelVersion,
     MAX_ARG_INDEX,
 };
-pub use set::SyscallSet;
+pub(crate) use set::SyscallSet;
 pub use verdict::Verdict;
 
 /// One entry of a profile's `archMap`: a native architecture and the ones
@@ -65,7 +65,7 @@ pub struct SyscallRule {
 
 impl SyscallRule {
     /// An unconditional rule for `names`.
-    pub fn new(names: Vec<String>, action: Action) -> SyscallRule {
+    pub(crate) fn new(names: Vec<String>, action: Action) -> SyscallRule {
         SyscallRule {
             names,
             action,
@@ -325,7 +325,7 @@ fn check_conflicts(rules: &[SyscallRule]) -> Result<(), String> {
 
 /// A rule's names for a message, the first few and how many in all:
 /// `read, write`, `read, write, close, openat, … (361 names)`.
-pub fn rule_names(rule: &SyscallRule) -> String {
+pub(crate) fn rule_names(rule: &SyscallRule) -> String {
     const SHOWN: usize = 4;
     let mut text = rule
         .names
@@ -342,7 +342,7 @@ pub fn rule_names(rule: &SyscallRule) -> String {
 
 /// The largest errno: the kernel takes a return value from -4095 to -1 as
 /// an error (`MAX_ERRNO`), and libseccomp refuses a larger one.
-pub const MAX_ERRNO: u32 = 4095;
+pub(crate) const MAX_ERRNO: u32 = 4095;
 
 /// An `errnoRet`/`defaultErrnoRet`: a number from 0 to [`MAX_ERRNO`]
 /// (`null` is no value). A larger one would be cut to its low 16 bits by
@@ -422,7 +422,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
 
 /// EPERM: what a denied syscall returns under Docker's default profile, and
 /// under a learned one.
-pub const EPERM: u32 = 1;
+pub(crate) const EPERM: u32 = 1;
 
 /// A profile as read, with what the reading found worth saying.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -486,7 +486,7 @@ pub enum IneffectiveMask {
 
 impl IneffectiveMask {
     /// What `condition` does that it seems not to, if anything.
-    pub fn of(condition: &ArgCondition) -> Option<IneffectiveMask> {
+    pub(crate) fn of(condition: &ArgCondition) -> Option<IneffectiveMask> {
         if condition.op != CompareOp::MaskedEqual {
             return None;
         }
@@ -530,7 +530,7 @@ impl fmt::Display for IneffectiveMask {
 /// The most warnings of one kind given a line each; the rest are counted
 /// in one [`ProfileWarning::More`] (a profile of 300,000 made-up names
 /// makes one warning line, not 300,000).
-pub const MAX_WARNINGS_OF_A_KIND: usize = 20;
+pub(crate) const MAX_WARNINGS_OF_A_KIND: usize = 20;
 
 /// The most rule indexes listed in one warning.
 const MAX_RULES_LISTED: usize = 5;
@@ -608,7 +608,7 @@ impl Profile {
     /// The minimal allow-list for `allowed` on `arch`: everything else fails
     /// with EPERM, as under Docker's default profile. `comment` says where the
     /// list comes from.
-    pub fn allow_list(arch: Arch, allowed: &SyscallSet, comment: Option<String>) -> Profile {
+    pub(crate) fn allow_list(arch: Arch, allowed: &SyscallSet, comment: Option<String>) -> Profile {
         let mut rule = SyscallRule::new(allowed.iter().map(str::to_owned).collect(), Action::Allow);
         rule.comment = comment;
         Profile {
@@ -635,16 +635,10 @@ impl Profile {
         text
     }
 
-    /// Reads a profile written in this format (see [`Profile::load`] for the
-    /// warnings that go with it).
-    pub fn from_file(path: &Path) -> Result<Profile, ProfileError> {
-        Profile::load(path).map(|parsed| parsed.profile)
-    }
-
     /// Reads and checks the profile at `path` (see [`Profile::parse`]);
     /// `-` is standard input, which can be read once. A path that leads to
     /// no regular file (a FIFO, a device, a directory, a socket) is refused
-    /// without being opened, and a file larger than [`MAX_PROFILE_BYTES`]
+    /// without being opened, and a file larger than [`MAX_PROFILE_BYTES`](parse::MAX_PROFILE_BYTES)
     /// before it is read.
     pub fn load(path: &Path) -> Result<ParsedProfile, ProfileError> {
         let bytes = parse::read_limited(path)?;
@@ -661,7 +655,7 @@ impl Profile {
     /// and checked, and an unknown field, action, operator, architecture or
     /// capability, a wrong type, a syscall given conflicting actions under
     /// the same conditions, nesting deeper than the schema or more than
-    /// [`MAX_PROFILE_BYTES`] are errors that say where and what. Names that
+    /// [`MAX_PROFILE_BYTES`](parse::MAX_PROFILE_BYTES) are errors that say where and what. Names that
     /// are no syscall of the architectures the profile filters on this host
     /// come back as warnings.
     pub fn parse(bytes: &[u8]) -> Result<ParsedProfile, ParseError> {
@@ -711,7 +705,7 @@ impl Profile {
 
     /// Names no table of the profile's architectures on a host of `native`
     /// knows, over the rules Docker keeps on such a host by architecture.
-    pub fn unknown_names(&self, native: Arch) -> Vec<ProfileWarning> {
+    pub(crate) fn unknown_names(&self, native: Arch) -> Vec<ProfileWarning> {
         let arches = self.effective_arches(native);
         let checkable: Vec<Arch> = arches
             .iter()
@@ -749,7 +743,7 @@ impl Profile {
     }
 
     /// `includes`/`excludes` architectures that name none.
-    pub fn unknown_filter_arches(&self) -> Vec<ProfileWarning> {
+    pub(crate) fn unknown_filter_arches(&self) -> Vec<ProfileWarning> {
         let mut warnings = Vec::new();
         for (index, rule) in self.syscalls.iter().enumerate() {
             for (side, filter) in [("includes", &rule.includes), ("excludes", &rule.excludes)] {
@@ -766,7 +760,7 @@ impl Profile {
 
     /// The rules with `SCMP_CMP_MASKED_EQ` conditions that check nothing
     /// or match nothing, one warning a rule.
-    pub fn ineffective_masks(&self) -> Vec<ProfileWarning> {
+    pub(crate) fn ineffective_masks(&self) -> Vec<ProfileWarning> {
         self.syscalls
             .iter()
             .enumerate()
@@ -785,15 +779,6 @@ impl Profile {
             })
             .collect()
     }
-
-    /// Every name the profile allows, whatever the rule.
-    pub fn allowed_names(&self) -> SyscallSet {
-        self.syscalls
-            .iter()
-            .filter(|rule| rule.action == Action::Allow)
-            .flat_map(|rule| rule.names.iter().cloned())
-            .collect()
-    }
 }
 
 /// The first [`MAX_WARNINGS_OF_A_KIND`] of `warnings`, and a count of the
@@ -809,7 +794,7 @@ fn capped(mut warnings: Vec<ProfileWarning>, kind: &'static str) -> Vec<ProfileW
 
 /// Whether Docker keeps `rule` on a daemon of native architecture `native`,
 /// judging by its `arches` filters only.
-pub fn applies_to_arch(rule: &SyscallRule, native: Arch) -> bool {
+pub(crate) fn applies_to_arch(rule: &SyscallRule, native: Arch) -> bool {
     let go_arch = native.go_arch();
     let named = |filter: &Filter| {
         filter

@@ -18,11 +18,11 @@ use crate::input::{self, InputError, Limit};
 /// The largest profile read: 4 MiB. Docker's default profile is 13 KiB; a
 /// profile listing every syscall of every architecture with conditions is
 /// well under 1 MiB.
-pub const MAX_PROFILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_PROFILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The deepest nesting of objects and lists the schema has: the profile,
 /// its `syscalls`, a rule, its `args`, an argument check.
-pub const MAX_NESTING: usize = 5;
+pub(crate) const MAX_NESTING: usize = 5;
 
 /// Why a profile's text is not a valid profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -30,12 +30,12 @@ vocabulary! {
 impl Action {
     /// Whether `errnoRet` means anything with this action: the errno
     /// returned (`ERRNO`) or passed to the tracer (`TRACE`).
-    pub fn takes_errno(self) -> bool {
+    pub(crate) fn takes_errno(self) -> bool {
         matches!(self, Action::Errno | Action::Trace)
     }
 
     /// Whether a syscall under this action runs (`LOG` runs it and logs).
-    pub fn lets_run(self) -> bool {
+    pub(crate) fn lets_run(self) -> bool {
         matches!(self, Action::Allow | Action::Log)
     }
 }
@@ -123,7 +123,7 @@ fn arg_index<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error
 impl ArgCondition {
     /// Whether an argument of value `arg` satisfies this check, compared
     /// as the 64-bit unsigned value libseccomp compares.
-    pub fn holds_for(&self, arg: u64) -> bool {
+    pub(crate) fn holds_for(&self, arg: u64) -> bool {
         match self.op {
             CompareOp::NotEqual => arg != self.value,
             CompareOp::Less => arg < self.value,
@@ -187,7 +187,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.caps.is_empty() && self.arches.is_empty() && self.min_kernel.is_none()
     }
 }
@@ -207,7 +207,7 @@ impl KernelVersion {
     }
 
     /// `6.18.0-1-amd64` → 6.18.
-    pub fn from_release(release: &str) -> Option<KernelVersion> {
+    pub(crate) fn from_release(release: &str) -> Option<KernelVersion> {
         let mut parts = release.split(|c: char| !c.is_ascii_digit());
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
@@ -337,7 +337,7 @@ pub struct FilterArch(String);
 
 impl FilterArch {
     /// The names that mean an architecture.
-    pub const KNOWN: &'static [&'static str] = &[
+    pub(crate) const KNOWN: &'static [&'static str] = &[
         "amd64",
         "386",
         "x86",
@@ -369,12 +369,12 @@ impl FilterArch {
         "sheb",
     ];
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Whether this names an architecture at all.
-    pub fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         Self::KNOWN.contains(&self.0.as_str())
     }
 }
@@ -442,7 +442,7 @@ pub struct FlagInfo {
 impl Capability {
     /// The capability named `name` (`CAP_SYS_ADMIN`, or `SYS_ADMIN` as
     /// `docker run --cap-add` takes it, in any case).
-    pub fn from_docker_name(name: &str) -> Result<Capability, String> {
+    pub(crate) fn from_docker_name(name: &str) -> Result<Capability, String> {
         let upper = name.to_ascii_uppercase();
         let full = if upper.starts_with("CAP_") {
             upper

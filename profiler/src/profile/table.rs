@@ -9,7 +9,7 @@ use super::Arch;
 
 /// The name of syscall `nr` in `arch`'s table, or `None` where the table has
 /// no syscall of that number.
-pub fn name_of(arch: Arch, nr: u64) -> Option<&'static str> {
+pub(crate) fn name_of(arch: Arch, nr: u64) -> Option<&'static str> {
     let nr = usize::try_from(nr).ok()?;
     let name = match arch {
         Arch::X86_64 => syscalls::x86_64::Sysno::new(nr).map(|s| s.name()),
@@ -65,7 +65,7 @@ pub fn all(arch: Arch) -> Vec<(u64, &'static str)> {
 }
 
 /// Whether this tool has a syscall table for `arch`.
-pub fn has_table(arch: Arch) -> bool {
+pub(crate) fn has_table(arch: Arch) -> bool {
     matches!(
         arch,
         Arch::X86_64 | Arch::X86 | Arch::X32 | Arch::Aarch64 | Arch::Arm
@@ -76,7 +76,7 @@ pub fn has_table(arch: Arch) -> bool {
 /// table for `arch`. x32 is answered from x86_64's table: the x32 ABI has
 /// x86_64's syscalls under the same names (with bit 30 set in the number),
 /// its own variants of a few of them included.
-pub fn knows(arch: Arch, name: &str) -> Option<bool> {
+pub(crate) fn knows(arch: Arch, name: &str) -> Option<bool> {
     let table = match arch {
         Arch::X32 => Arch::X86_64,
         other => other,
@@ -87,7 +87,7 @@ pub fn knows(arch: Arch, name: &str) -> Option<bool> {
 /// Whether the libseccomp linked here resolves `name` on `arch`: runc and
 /// crun skip a name their libseccomp does not know, so a profile holding one
 /// does not allow it there.
-pub fn libseccomp_knows(arch: Arch, name: &str) -> bool {
+pub(crate) fn libseccomp_knows(arch: Arch, name: &str) -> bool {
     arch.to_libseccomp()
         .is_some_and(|arch| libseccomp::ScmpSyscall::from_name_by_arch(name, arch).is_ok())
 }

@@ -11,14 +11,14 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub const ALLOW: Verdict = Verdict {
+    pub(crate) const ALLOW: Verdict = Verdict {
         action: Action::Allow,
         errno: None,
     };
 
     /// The verdict of an action with an optional `errnoRet` (EPERM when an
     /// `SCMP_ACT_ERRNO` gives none, as runc and crun default it).
-    pub fn of(action: Action, errno_ret: Option<u32>) -> Verdict {
+    pub(crate) fn of(action: Action, errno_ret: Option<u32>) -> Verdict {
         let errno = match action {
             Action::Errno => Some(errno_ret.unwrap_or(EPERM)),
             _ => None,

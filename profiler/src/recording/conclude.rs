@@ -234,7 +234,6 @@ pub(super) fn conclude(
     }
     Ok(Recording {
         exit_code,
-        arch,
         observation,
         syscalls,
         profile,

@@ -34,10 +34,10 @@ use crate::{
 const RECORDING_PROFILE: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#;
 
 /// The label key every recorded container carries; its value names the run.
-pub const LABEL_KEY: &str = "io.syscall-profile.recording";
+pub(super) const LABEL_KEY: &str = "io.syscall-profile.recording";
 
 /// A container run prepared for recording.
-pub struct ContainerRecording {
+pub(super) struct ContainerRecording {
     pub engine_run: EngineRun,
     /// The recording profile: a file with no name (it vanishes with this
     /// process, however it ends), read by the engine's CLI through
@@ -59,7 +59,7 @@ impl ContainerRecording {
     /// Prepares the run to start below `cgroup`, under the recording profile
     /// (and, with `keep_running`, to be left running if it still runs when
     /// the recording ends).
-    pub fn prepare(
+    pub(super) fn prepare(
         engine_run: EngineRun,
         cgroup: &RunCgroup,
         keep_running: bool,
@@ -127,7 +127,7 @@ impl ContainerRecording {
     }
 
     /// What the guardian removes should the recorder die.
-    pub fn guardian_duty(&self) -> Duty {
+    pub(super) fn guardian_duty(&self) -> Duty {
         Duty::Containers {
             engine: self.engine_run.run.engine.name().to_owned(),
             cli: self.engine_run.cli.clone(),
@@ -137,13 +137,13 @@ impl ContainerRecording {
         }
     }
 
-    pub fn detached(&self) -> bool {
+    pub(super) fn detached(&self) -> bool {
         self.engine_run.run.detached()
     }
 
     /// The `ENGINE [globals] wait ID` command that waits for a detached
     /// container and prints its exit status.
-    pub fn wait_command(&self, container_id: &str) -> tokio::process::Command {
+    pub(super) fn wait_command(&self, container_id: &str) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.engine_run.cli);
         cmd.args(self.engine_run.global_args())
             .args(["wait", container_id])
@@ -153,13 +153,13 @@ impl ContainerRecording {
         cmd
     }
 
-    pub fn cli(&self) -> &Path {
+    pub(super) fn cli(&self) -> &Path {
         &self.engine_run.cli
     }
 
     /// This run's containers, running or not; an error when the engine
     /// cannot be asked.
-    pub fn containers(&self) -> Result<Vec<Container>, EngineError> {
+    pub(super) fn containers(&self) -> Result<Vec<Container>, EngineError> {
         self.engine_run.containers_with_label(&self.label)
     }
 
@@ -185,7 +185,11 @@ impl ContainerRecording {
     /// profile is left to be started again without a word. Returns what the
     /// user must be told and, when a container was kept running, what the
     /// guardian says of it should the tool be killed before it told.
-    pub fn settle(&self, still_running: bool, keep_running: bool) -> (Vec<String>, Option<Duty>) {
+    pub(super) fn settle(
+        &self,
+        still_running: bool,
+        keep_running: bool,
+    ) -> (Vec<String>, Option<Duty>) {
         let mut said = Vec::new();
         let engine = self.engine_run.run.engine;
         let containers = match self.containers() {
@@ -269,7 +273,7 @@ impl ContainerRecording {
 }
 
 /// The container id a detached `run` printed: its last non-empty line.
-pub fn container_id(stdout: &str) -> Option<String> {
+pub(super) fn container_id(stdout: &str) -> Option<String> {
     stdout
         .lines()
         .map(str::trim)

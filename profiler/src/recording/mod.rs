@@ -5,7 +5,7 @@ mod conclude;
 mod container;
 mod progress;
 pub mod stats;
-pub mod tracer;
+pub(crate) mod tracer;
 
 use std::{
     ffi::OsString,
@@ -53,7 +53,7 @@ const REFRESH: Duration = Duration::from_millis(250);
 const RUNTIME_PHASE_POLL: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
-pub struct RecordOptions {
+pub(crate) struct RecordOptions {
     /// The command and its arguments; the first is looked up in `PATH`.
     pub command: Vec<OsString>,
     /// Where the profile goes; standard output when `None`.
@@ -111,7 +111,7 @@ pub struct RecordOptions {
 
 impl RecordOptions {
     /// Options for recording `command` with every default.
-    pub fn new(command: Vec<OsString>) -> RecordOptions {
+    pub(crate) fn new(command: Vec<OsString>) -> RecordOptions {
         RecordOptions {
             command,
             output: None,
@@ -184,7 +184,7 @@ pub enum RecordError {
 
 impl RecordError {
     /// The exit status `record` ends with for this error.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             RecordError::NoCommand
             | RecordError::UntilContainer
@@ -198,10 +198,9 @@ impl RecordError {
 
 /// The outcome of a recording whose command ran.
 #[derive(Debug)]
-pub struct Recording {
+pub(crate) struct Recording {
     /// The command's exit status, as a shell reports it; `record` exits with it.
     pub exit_code: i32,
-    pub arch: Arch,
     pub observation: Observation,
     pub syscalls: SyscallSet,
     pub profile: Profile,
@@ -240,7 +239,7 @@ pub struct Recording {
 
 /// What a container's runtime contributed to its profile.
 #[derive(Debug, Clone)]
-pub struct RuntimeReport {
+pub(crate) struct RuntimeReport {
     /// The OCI runtime (`runc`, `crun`), as the engine names it.
     pub name: String,
     /// Syscalls the runtime made in this run after installing the filter,
@@ -368,18 +367,18 @@ fn native_stop(session: &Session, pid: Option<u32>, how: Stop) -> String {
 /// before the command starts (a failure then leaves nothing behind and the
 /// command never ran); the command runs, supervised, in a watched cgroup;
 /// what the kernel counted becomes the profile.
-pub async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
+pub(crate) async fn record(options: RecordOptions) -> Result<Recording, RecordError> {
     record_observed(options, None).await
 }
 
 /// Looks at what the kernel counted so far, a few times a second while the
 /// command runs.
-pub type Observer<'a> = &'a mut dyn FnMut(&Observation);
+pub(crate) type Observer<'a> = &'a mut dyn FnMut(&Observation);
 
 /// [`record`], with `observer` given the counts so far on every tick while
 /// the command runs (`enforce --complain` and `check -- CMD` say from them
 /// what the profile refuses, as it happens).
-pub async fn record_observed(
+pub(crate) async fn record_observed(
     options: RecordOptions,
     observer: Option<Observer<'_>>,
 ) -> Result<Recording, RecordError> {

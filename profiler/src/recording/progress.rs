@@ -10,10 +10,10 @@ use super::tracer::Observation;
 /// A spinner on standard error with elapsed time, distinct syscalls and total
 /// calls; nothing at all when standard error is not a terminal or when asked
 /// to be quiet, so logs and pipes stay clean.
-pub struct Progress(Option<ProgressBar>);
+pub(super) struct Progress(Option<ProgressBar>);
 
 impl Progress {
-    pub fn start(quiet: bool) -> Progress {
+    pub(super) fn start(quiet: bool) -> Progress {
         if quiet || !std::io::stderr().is_terminal() {
             return Progress(None);
         }
@@ -28,11 +28,11 @@ impl Progress {
     }
 
     /// Whether the spinner is shown (and so wants fresh counts).
-    pub fn is_shown(&self) -> bool {
+    pub(super) fn is_shown(&self) -> bool {
         self.0.is_some()
     }
 
-    pub fn update(&self, observation: &Observation) {
+    pub(super) fn update(&self, observation: &Observation) {
         if let Some(bar) = &self.0 {
             bar.set_message(format!(
                 "{} distinct syscalls, {} calls",
@@ -44,14 +44,14 @@ impl Progress {
 
     /// Runs `f` (which writes a line on standard error) with the live line
     /// out of the way.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(super) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.0 {
             Some(bar) => bar.suspend(f),
             None => f(),
         }
     }
 
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }

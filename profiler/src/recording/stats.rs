@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Version tag of the stats format; bumped on any incompatible change.
-pub const STATS_SCHEMA: &str = "syscall-profile/stats/v1";
+pub(crate) const STATS_SCHEMA: &str = "syscall-profile/stats/v1";
 
 /// What `--stats` writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ pub struct LearnedRules {
 }
 
 impl LearnedRules {
-    pub fn of(learned: &Learned, granularity: Granularity) -> LearnedRules {
+    pub(crate) fn of(learned: &Learned, granularity: Granularity) -> LearnedRules {
         LearnedRules {
             granularity,
             unconditional: learned.unconditional.len(),
@@ -175,7 +175,7 @@ pub struct ArgumentValues {
 
 /// The stats entries of captured values, sorted by name and table; numbers
 /// without a name are left out (their calls are reported as unknown).
-pub fn arguments_of(observations: &ArgObservations) -> Vec<SyscallArguments> {
+pub(crate) fn arguments_of(observations: &ArgObservations) -> Vec<SyscallArguments> {
     let mut entries: Vec<SyscallArguments> = observations
         .iter()
         .filter_map(|(&(arch, nr), calls)| {
@@ -219,7 +219,7 @@ pub fn arguments_of(observations: &ArgObservations) -> Vec<SyscallArguments> {
 }
 
 /// A warning per syscall whose values were not all kept.
-pub fn lost_arguments(stats: &Stats) -> Vec<String> {
+pub(crate) fn lost_arguments(stats: &Stats) -> Vec<String> {
     let phases = [
         ("", &stats.arguments),
         (" by the runtime", &stats.runtime_arguments),

@@ -25,7 +25,7 @@ use crate::{
 
 /// Which syscalls of the recorded cgroup count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Boundary {
+pub(crate) enum Boundary {
     /// All of them, from the command's `execve` on (native commands).
     Everything,
     /// Only those of tasks under a seccomp filter (containers): what the
@@ -36,7 +36,7 @@ pub enum Boundary {
 
 /// What the kernel side counted so far.
 #[derive(Debug, Clone, Default)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// Calls by table and number.
     pub calls: BTreeMap<(Arch, u64), u64>,
     /// Calls by the container runtime after its filter install and up to the
@@ -58,14 +58,14 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn total_calls(&self) -> u64 {
+    pub(crate) fn total_calls(&self) -> u64 {
         self.calls.values().sum::<u64>()
             + self.runtime_calls.values().sum::<u64>()
             + self.out_of_range_total
     }
 
     /// Distinct syscalls (by table and number), both phases together.
-    pub fn distinct(&self) -> usize {
+    pub(crate) fn distinct(&self) -> usize {
         self.calls
             .keys()
             .chain(self.runtime_calls.keys())
@@ -75,7 +75,7 @@ impl Observation {
 }
 
 /// The counting program, attached and counting for one cgroup tree.
-pub struct Tracer {
+pub(crate) struct Tracer {
     ebpf: Ebpf,
     arch: Arch,
     /// The `sys_exit` program that tracks the runtime phase, while attached.
@@ -90,7 +90,7 @@ impl Tracer {
     /// with `capture_arguments`, the argument values of the syscalls whose
     /// privilege is in an argument too; with `watch_loads`, the shared
     /// objects loaded at run time (for the coverage scan).
-    pub fn attach(
+    pub(crate) fn attach(
         cgroup: &RunCgroup,
         hook: Hook,
         boundary: Boundary,
@@ -182,7 +182,7 @@ impl Tracer {
     /// later (`docker exec`) are then counted as the workload's from their
     /// first filtered syscall on; both go into the profile alike. Returns
     /// whether it detached now.
-    pub fn end_runtime_phase_if_over(&mut self) -> Result<bool, TracerError> {
+    pub(crate) fn end_runtime_phase_if_over(&mut self) -> Result<bool, TracerError> {
         if self.exit_link.is_none() {
             return Ok(false);
         }
@@ -220,13 +220,13 @@ impl Tracer {
 
     /// What the event hooks saw so far: processes that left the recorded
     /// cgroup, the programs executed in it.
-    pub fn events(&self) -> Result<KernelEvents, TracerError> {
+    pub(crate) fn events(&self) -> Result<KernelEvents, TracerError> {
         events::read(&self.ebpf, &self.unwatched)
     }
 
     /// Reads the counters: one lookup for the tables (one value per CPU),
     /// one walk of the out-of-range map, and the events.
-    pub fn snapshot(&self) -> Result<Observation, TracerError> {
+    pub(crate) fn snapshot(&self) -> Result<Observation, TracerError> {
         let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
         let counts_map = self.ebpf.map(maps::COUNTS).ok_or(TracerError::Map {
             map: maps::COUNTS,

@@ -42,12 +42,12 @@ use super::{
 
 /// Bump when the summary's meaning changes: cached summaries of another
 /// format are ignored.
-pub const FORMAT: u32 = 7;
+pub(crate) const FORMAT: u32 = 7;
 
 /// A location holding a syscall number: a general register (by its index in
 /// [`GPRS`]) or the stack slot `[rsp+d]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Loc {
+pub(crate) enum Loc {
     Reg(u8),
     Stack(i64),
 }
@@ -90,7 +90,7 @@ impl Loc {
     }
 
     /// How a report names it.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Loc::Reg(_) => {
                 format!("{:?}", self.register().unwrap_or(Register::None)).to_lowercase()
@@ -102,7 +102,7 @@ impl Loc {
 
 /// What a walk back found a location to hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Value {
+pub(crate) struct Value {
     /// Constants it may hold.
     pub consts: BTreeSet<u64>,
     /// Locations at the function's entry it may come from.
@@ -144,7 +144,7 @@ impl Value {
 
 /// A syscall a function makes, with its number known.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SyscallUse {
+pub(crate) struct SyscallUse {
     pub nr: u64,
     /// Made with `int 0x80` or `sysenter`: i386's table.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -172,7 +172,7 @@ pub struct ImportCall {
 
 /// A site whose syscall number the analysis could not find.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Unresolved {
+pub(crate) struct Unresolved {
     pub site: u64,
     pub reason: String,
 }
@@ -221,27 +221,27 @@ static NO_PARAMS: BTreeSet<Loc> = BTreeSet::new();
 
 impl Function {
     /// The syscalls it makes, by number.
-    pub fn syscalls(&self) -> &[SyscallUse] {
+    pub(crate) fn syscalls(&self) -> &[SyscallUse] {
         self.rare.as_ref().map_or(&[], |r| &r.syscalls)
     }
 
     /// Where its callers pass the syscall number it makes (a wrapper).
-    pub fn params(&self) -> &BTreeSet<Loc> {
+    pub(crate) fn params(&self) -> &BTreeSet<Loc> {
         self.rare.as_ref().map_or(&NO_PARAMS, |r| &r.params)
     }
 
     /// Functions of other objects whose address it takes.
-    pub fn taken_imports(&self) -> &[String] {
+    pub(crate) fn taken_imports(&self) -> &[String] {
         self.rare.as_ref().map_or(&[], |r| &r.taken_imports)
     }
 
     /// Its syscall sites whose number is not known.
-    pub fn unresolved(&self) -> &[Unresolved] {
+    pub(crate) fn unresolved(&self) -> &[Unresolved] {
         self.rare.as_ref().map_or(&[], |r| &r.unresolved)
     }
 
     /// The symbol it jumps to, if it is a PLT stub.
-    pub fn plt(&self) -> Option<&str> {
+    pub(crate) fn plt(&self) -> Option<&str> {
         self.rare.as_ref().and_then(|r| r.plt.as_deref())
     }
 
@@ -272,7 +272,7 @@ pub struct ObjectSummary {
 
 impl ObjectSummary {
     /// The name a report gives function `index`.
-    pub fn function_name(&self, index: u32) -> String {
+    pub(crate) fn function_name(&self, index: u32) -> String {
         match self.functions.get(index as usize) {
             Some(Function {
                 name: Some(name), ..
@@ -288,7 +288,7 @@ impl ObjectSummary {
     /// of their start. An analysis makes only such summaries; a cache entry
     /// read back is checked (a damaged or planted entry must not make the
     /// scan panic or read the wrong function).
-    pub fn is_consistent(&self) -> bool {
+    pub(crate) fn is_consistent(&self) -> bool {
         let count = self.functions.len();
         let names = |f: &u32| (*f as usize) < count;
         let in_order = self.functions.windows(2).all(|w| w[0].start <= w[1].start);
@@ -303,12 +303,6 @@ impl ObjectSummary {
             && self.exports.values().flatten().all(names)
             && self.entry.as_ref().is_none_or(names)
             && self.roots.iter().all(names)
-    }
-
-    /// The function holding `address` (by the start before it).
-    pub fn function_at(&self, address: u64) -> Option<u32> {
-        let i = self.functions.partition_point(|f| f.start <= address);
-        i.checked_sub(1).map(|i| i as u32)
     }
 }
 
@@ -593,7 +587,7 @@ const RELEASE_BYTES: usize = 4 << 20;
 /// the mapped file read so far (they are read again from the file when
 /// needed): called every few MiB of code read, so the file's resident part
 /// stays small whatever its size.
-pub fn analyse<'a>(
+pub(crate) fn analyse<'a>(
     facts: &mut ElfFacts<'a>,
     budget: &Budget,
     stop: &dyn Fn() -> bool,
@@ -993,7 +987,7 @@ pub fn analyse<'a>(
 
 /// Why an analysis ended without a summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// `stop` said to stop.
     Asked,
     /// The object needs more memory than the scan holds for one.

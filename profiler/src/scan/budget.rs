@@ -15,23 +15,23 @@ use std::cell::Cell;
 /// pages and the file's, the scan stays under 100 MiB. Node.js (27 MiB of
 /// code, a million branches, 70,000 exported names) takes 57 MiB of it at
 /// most; dockerd less.
-pub const MAX_ANALYSIS_BYTES: usize = 64 << 20;
+pub(crate) const MAX_ANALYSIS_BYTES: usize = 64 << 20;
 
 /// Bytes left to the analysis of one object.
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     left: Cell<usize>,
 }
 
 /// The budget ran out while keeping `what`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exhausted {
+pub(crate) struct Exhausted {
     pub what: &'static str,
 }
 
 impl Exhausted {
     /// The sentence a report gives.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         format!(
             "it is too large to analyse: its {} would take more than the {} MiB the scan holds \
              for one object",
@@ -48,14 +48,14 @@ impl Default for Budget {
 }
 
 impl Budget {
-    pub fn new(bytes: usize) -> Budget {
+    pub(crate) fn new(bytes: usize) -> Budget {
         Budget {
             left: Cell::new(bytes),
         }
     }
 
     /// Counts `bytes` more kept for `what`.
-    pub fn take(&self, bytes: usize, what: &'static str) -> Result<(), Exhausted> {
+    pub(crate) fn take(&self, bytes: usize, what: &'static str) -> Result<(), Exhausted> {
         match self.left.get().checked_sub(bytes) {
             Some(left) => {
                 self.left.set(left);
@@ -69,12 +69,17 @@ impl Budget {
     }
 
     /// Counts `n` items of `each` bytes.
-    pub fn take_n(&self, n: usize, each: usize, what: &'static str) -> Result<(), Exhausted> {
+    pub(crate) fn take_n(
+        &self,
+        n: usize,
+        each: usize,
+        what: &'static str,
+    ) -> Result<(), Exhausted> {
         self.take(n.saturating_mul(each), what)
     }
 
     /// Gives back what a structure let go of.
-    pub fn give(&self, bytes: usize) {
+    pub(crate) fn give(&self, bytes: usize) {
         self.left.set(self.left.get().saturating_add(bytes));
     }
 }

@@ -26,7 +26,7 @@ const ENTRY_LIMIT: Limit = Limit {
 };
 
 /// The default cache directory, or `None` without a home.
-pub fn default_dir() -> Option<PathBuf> {
+pub(crate) fn default_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -43,7 +43,7 @@ fn file(dir: &Path, digest: &str) -> PathBuf {
 
 /// The cached summary of the object whose bytes have `digest`, if any is
 /// valid. The entry is read as any input is (a regular file, bounded).
-pub fn load(dir: &Path, digest: &str) -> Option<ObjectSummary> {
+pub(crate) fn load(dir: &Path, digest: &str) -> Option<ObjectSummary> {
     let bytes = input::read(&file(dir, digest), ENTRY_LIMIT).ok()?;
     parse(&bytes)
 }
@@ -63,7 +63,7 @@ pub fn parse(bytes: &[u8]) -> Option<ObjectSummary> {
 /// Keeps `summary` for the object whose bytes have `digest`; a cache that
 /// cannot be written only costs time, so a failure is returned for a
 /// warning, never fatal.
-pub fn store(dir: &Path, digest: &str, summary: &ObjectSummary) -> std::io::Result<()> {
+pub(crate) fn store(dir: &Path, digest: &str, summary: &ObjectSummary) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     temp.write_all(&serde_json::to_vec(summary).map_err(std::io::Error::other)?)?;

@@ -41,12 +41,12 @@ const R_X86_64_IRELATIVE: u32 = 37;
 /// The most code a scan decodes: it bounds the time a scan takes (the
 /// memory it holds is bounded by the analysis's budget), and the largest
 /// programs have tens of MiB of code.
-pub const MAX_CODE: u64 = 128 << 20;
+pub(crate) const MAX_CODE: u64 = 128 << 20;
 
 /// What a function symbol's entry in [`ElfFacts::functions`] holds
 /// beyond its name: its part of a node of the map (nodes are half full when
 /// filled in order) and the allocator's rounding of the name.
-pub const SYMBOL: usize = 96;
+pub(crate) const SYMBOL: usize = 96;
 
 /// The same for an entry of [`ElfFacts::exports`] (a name and a vector).
 const EXPORT: usize = 128;
@@ -59,18 +59,18 @@ const RELEASE_SYMBOLS: usize = 1 << 15;
 const RELEASE_BYTES: usize = 8 << 20;
 
 /// The most data searched for function pointers.
-pub const MAX_DATA: u64 = 1 << 30;
+pub(crate) const MAX_DATA: u64 = 1 << 30;
 
 /// A pointer the loader writes or the file holds: to a symbol looked up by
 /// name in the global scope, or to an address of this object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pointer {
+pub(crate) enum Pointer {
     Symbol(String),
     Local(u64),
 }
 
 /// The facts of one ELF file the rest of the analysis uses.
-pub struct ElfFacts<'a> {
+pub(crate) struct ElfFacts<'a> {
     pub build_id: Option<String>,
     /// A non-PIE executable (absolute addresses in code and data).
     pub fixed: bool,
@@ -103,7 +103,7 @@ impl<'a> ElfFacts<'a> {
     /// Reads what the analysis needs, counting what it keeps in `budget`
     /// (one line naming what overflowed it, if something does); `release`
     /// lets go of the pages read so far.
-    pub fn parse(
+    pub(crate) fn parse(
         path: &std::path::Path,
         data: &'a [u8],
         budget: &Budget,
@@ -404,7 +404,7 @@ impl<'a> ElfFacts<'a> {
 }
 
 /// The GNU build id of an ELF file, in hex, read from its notes only.
-pub fn build_id(data: &[u8]) -> Option<String> {
+pub(crate) fn build_id(data: &[u8]) -> Option<String> {
     let file = ElfFile64::<LE>::parse(data).ok()?;
     let id = file.build_id().ok()??;
     Some(id.iter().map(|b| format!("{b:02x}")).collect())
@@ -412,7 +412,7 @@ pub fn build_id(data: &[u8]) -> Option<String> {
 
 /// Whether `data` starts like an x86-64 ELF file (for the loader's search,
 /// which skips files of another class or machine).
-pub fn is_x86_64_elf(data: &[u8]) -> bool {
+pub(crate) fn is_x86_64_elf(data: &[u8]) -> bool {
     let Ok(header) = FileHeader64::<LE>::parse(data) else {
         return false;
     };
@@ -428,7 +428,7 @@ pub fn is_x86_64_elf(data: &[u8]) -> bool {
 /// pointer-sized word); at pclnOffset, nfunc pairs (entry offset from
 /// textStart, offset of the func record); a func record starts with its
 /// entry offset and the offset of its name in the funcname table.
-pub fn go_functions(data: &[u8], budget: &Budget) -> Result<Vec<(u64, String)>, Exhausted> {
+pub(crate) fn go_functions(data: &[u8], budget: &Budget) -> Result<Vec<(u64, String)>, Exhausted> {
     let u32_at = |at: usize| -> Option<u32> {
         Some(u32::from_le_bytes(
             data.get(at..at.checked_add(4)?)?.try_into().ok()?,

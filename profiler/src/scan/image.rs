@@ -29,16 +29,16 @@ use crate::session::{
 
 /// The label key of the helper container an export creates; its value is
 /// the name of the directory the image is exported into.
-pub const LABEL_KEY: &str = "io.syscall-profile.scan";
+pub(crate) const LABEL_KEY: &str = "io.syscall-profile.scan";
 
 /// The prefix of the directories images are exported into (in the
 /// temporary directory, `$TMPDIR`).
-pub const DIR_PREFIX: &str = "syscall-profile-image-";
+pub(crate) const DIR_PREFIX: &str = "syscall-profile-image-";
 
 /// How to reach the engine that has the image: its CLI and the global
 /// options to repeat (`-H HOST`, podman's `--root`).
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub(crate) struct Engine {
     pub cli: PathBuf,
     pub globals: Vec<OsString>,
 }
@@ -132,9 +132,10 @@ impl Drop for ExportDir {
 }
 
 /// An image's exported filesystem and what its configuration runs.
-pub struct ImageRoot {
+pub(crate) struct ImageRoot {
     // The tree reads the archive in `dir`: dropped first.
     tree: Tree,
+    #[expect(dead_code, reason = "held: dropped, it removes the directory")]
     dir: ExportDir,
     /// Entrypoint followed by Cmd.
     pub command: Vec<String>,
@@ -144,13 +145,8 @@ pub struct ImageRoot {
 
 impl ImageRoot {
     /// The image's filesystem: its `/`.
-    pub fn root(&self) -> Tree {
+    pub(crate) fn root(&self) -> Tree {
         self.tree.clone()
-    }
-
-    /// The private directory that holds it (removed on drop).
-    pub fn dir(&self) -> &Path {
-        &self.dir.0
     }
 }
 
@@ -170,7 +166,7 @@ fn unguessable_name() -> Result<String, ScanError> {
 /// Exports `image`'s filesystem with `engine` (docker or podman). The
 /// directory and the helper container are handed to `guardian` first. A
 /// signal (`interrupt`) ends the export at once.
-pub fn export(
+pub(crate) fn export(
     engine: &Engine,
     image: &str,
     guardian: &mut Guardian,
@@ -257,7 +253,7 @@ pub fn export(
 /// The program to scan inside the image: `program` if given, else the
 /// image's entrypoint (or command); a name without '/' is found in the
 /// image's PATH, inside its filesystem.
-pub fn program(root: &ImageRoot, program: Option<&str>) -> Result<PathBuf, ScanError> {
+pub(crate) fn program(root: &ImageRoot, program: Option<&str>) -> Result<PathBuf, ScanError> {
     let name = match program {
         Some(p) => p.to_owned(),
         None => root

@@ -31,13 +31,13 @@ const FLAG_X8664_LIB64: i32 = 0x0300;
 /// The x86-64 entries of a cache: soname to path, the first entry of a
 /// soname winning as in the loader (ldconfig sorts the preferred one first).
 #[derive(Debug, Default, Clone)]
-pub struct LdCache {
+pub(crate) struct LdCache {
     entries: HashMap<String, String>,
 }
 
 impl LdCache {
     /// Parses the bytes of an `ld.so.cache`; `None` when they are not one.
-    pub fn parse(bytes: &[u8]) -> Option<LdCache> {
+    pub(crate) fn parse(bytes: &[u8]) -> Option<LdCache> {
         let start = if bytes.starts_with(MAGIC_NEW) {
             0
         } else if bytes.starts_with(MAGIC_OLD) {
@@ -66,18 +66,8 @@ impl LdCache {
     }
 
     /// The path the cache gives for `soname`.
-    pub fn lookup(&self, soname: &str) -> Option<&str> {
+    pub(crate) fn lookup(&self, soname: &str) -> Option<&str> {
         self.entries.get(soname).map(String::as_str)
-    }
-
-    /// How many x86-64 libraries the cache names.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the cache names no x86-64 library.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 

@@ -36,20 +36,20 @@ const LD_CACHE_LIMIT: Limit = Limit {
 
 /// The largest object mapped: its pages are read only where the analysis
 /// looks (see [`super::elf::MAX_CODE`] for the code it decodes).
-pub const OBJECT_LIMIT: Limit = Limit {
+pub(crate) const OBJECT_LIMIT: Limit = Limit {
     bytes: 2 << 30,
     what: "a program or library to scan",
 };
 
 /// A filesystem root the loader's paths are resolved in, and its ld.so
 /// cache.
-pub struct Root {
+pub(crate) struct Root {
     pub tree: Tree,
     cache: Option<LdCache>,
 }
 
 impl Root {
-    pub fn new(tree: &Tree) -> Root {
+    pub(crate) fn new(tree: &Tree) -> Root {
         let cache = tree
             .resolve(Path::new("/etc/ld.so.cache"))
             .and_then(|p| tree.map(&p, LD_CACHE_LIMIT).ok())
@@ -62,26 +62,26 @@ impl Root {
 
     /// `path` (absolute inside the root) with every symlink resolved inside
     /// the root, or `None` when it does not exist.
-    pub fn resolve(&self, path: &Path) -> Option<PathBuf> {
+    pub(crate) fn resolve(&self, path: &Path) -> Option<PathBuf> {
         self.tree.resolve(path)
     }
 }
 
 /// Where an object came from.
-pub struct Found {
+pub(crate) struct Found {
     /// Its path inside the root, symlinks resolved.
     pub path: PathBuf,
 }
 
 /// What the search for one DT_NEEDED entry needs of the object asking.
-pub struct Requester<'a> {
+pub(crate) struct Requester<'a> {
     pub path: &'a Path,
     pub rpath: &'a [String],
     pub runpath: &'a [String],
 }
 
 /// Searches `name` for `requester`, as the loader would.
-pub fn search(
+pub(crate) fn search(
     root: &Root,
     name: &str,
     requester: &Requester<'_>,
@@ -120,7 +120,7 @@ pub fn search(
 
 /// Finds `path` inside the root if it is a regular file holding an x86-64
 /// ELF object (only its header is read here).
-pub fn open(root: &Root, path: &Path) -> Option<Found> {
+pub(crate) fn open(root: &Root, path: &Path) -> Option<Found> {
     let resolved = root.resolve(path)?;
     let header = root.tree.head(&resolved, 64).ok()?;
     (header.len() == 64 && is_x86_64_elf(&header)).then_some(Found { path: resolved })
@@ -146,20 +146,20 @@ fn expand(list: &[String], origin_of: &Path) -> Vec<String> {
 
 /// The set of sonames and paths already loaded.
 #[derive(Default)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     paths: HashSet<PathBuf>,
     sonames: HashSet<String>,
 }
 
 impl Loaded {
     /// Whether the object `name` asks for is already loaded (by soname).
-    pub fn has_soname(&self, name: &str) -> bool {
+    pub(crate) fn has_soname(&self, name: &str) -> bool {
         self.sonames.contains(name)
     }
-    pub fn has_path(&self, path: &Path) -> bool {
+    pub(crate) fn has_path(&self, path: &Path) -> bool {
         self.paths.contains(path)
     }
-    pub fn add(&mut self, path: &Path, soname: Option<&str>) {
+    pub(crate) fn add(&mut self, path: &Path, soname: Option<&str>) {
         self.paths.insert(path.to_owned());
         if let Some(s) = soname {
             self.sonames.insert(s.to_owned());

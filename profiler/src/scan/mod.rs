@@ -56,12 +56,12 @@
 //!   table, apart.
 
 pub mod analysis;
-pub mod budget;
+pub(crate) mod budget;
 pub mod cache;
-pub mod elf;
-pub mod image;
-pub mod ldcache;
-pub mod loader;
+pub(crate) mod elf;
+pub(crate) mod image;
+pub(crate) mod ldcache;
+pub(crate) mod loader;
 pub mod tree;
 
 use std::{
@@ -245,18 +245,6 @@ pub struct Reachability {
     /// is taken in reachable code or held in data is counted as reachable.
     pub indirect_calls: bool,
     pub elapsed_ms: u64,
-}
-
-impl Reachability {
-    /// The names of the reachable x86-64 syscalls.
-    pub fn names(&self) -> std::collections::BTreeSet<&str> {
-        self.syscalls.keys().map(String::as_str).collect()
-    }
-
-    /// Whether `name` is reachable (x86-64 table).
-    pub fn reaches(&self, name: &str) -> bool {
-        self.syscalls.contains_key(name)
-    }
 }
 
 struct Object {

@@ -36,7 +36,7 @@ use crate::{
 
 /// How many entries an image's archive may have: real images have tens of
 /// thousands of files; the index takes about 100 bytes an entry.
-pub const MAX_ENTRIES: usize = 500_000;
+pub(crate) const MAX_ENTRIES: usize = 500_000;
 
 /// What a path names, its last component not followed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,12 +119,12 @@ fn normal(path: &Path) -> Option<PathBuf> {
 
 impl Tree {
     /// The host's root directory.
-    pub fn host() -> Result<Tree, InputError> {
+    pub(crate) fn host() -> Result<Tree, InputError> {
         Tree::dir(Path::new("/"))
     }
 
     /// The directory `path` of the host, as a root.
-    pub fn dir(path: &Path) -> Result<Tree, InputError> {
+    pub(crate) fn dir(path: &Path) -> Result<Tree, InputError> {
         let fd = rfs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -229,7 +229,7 @@ impl Tree {
 
     /// How to name `path` (inside the root) in a message: the host's path
     /// for a directory of the host, the path inside an image otherwise.
-    pub fn shown(&self, path: &Path) -> PathBuf {
+    pub(crate) fn shown(&self, path: &Path) -> PathBuf {
         match &*self.0 {
             Inner::Dir { path: dir, .. } => dir.join(path.strip_prefix("/").unwrap_or(path)),
             Inner::Archive(_) => path.to_owned(),
@@ -345,7 +345,7 @@ impl Tree {
 
     /// The SHA-256 of the regular file at `path`, read a piece at a time
     /// (never mapped whole: a file of holes takes no memory).
-    pub fn digest(&self, path: &Path, limit: Limit) -> Result<String, InputError> {
+    pub(crate) fn digest(&self, path: &Path, limit: Limit) -> Result<String, InputError> {
         let (source, offset, size) = self.open(path, limit)?;
         let error = |source| InputError::Open {
             path: self.shown(path),
@@ -372,7 +372,7 @@ impl Tree {
 
     /// Whether `path` (absolute inside the root, free of links) is a
     /// regular file.
-    pub fn is_file(&self, path: &Path) -> bool {
+    pub(crate) fn is_file(&self, path: &Path) -> bool {
         matches!(self.node(path), Some(Node::File { .. }))
     }
 

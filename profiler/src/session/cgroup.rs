@@ -23,7 +23,7 @@ const PARENT: &str = "syscall-profile";
 
 /// What a run's cgroup is for, as the first word of its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Record,
     Enforce,
 }
@@ -63,7 +63,7 @@ pub enum CgroupError {
 }
 
 /// The cgroup2 mount point of this host.
-pub fn cgroup2_mount() -> Result<PathBuf, CgroupError> {
+pub(crate) fn cgroup2_mount() -> Result<PathBuf, CgroupError> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(CgroupError::MountInfo)?;
     find_cgroup2_mount(&mountinfo).ok_or(CgroupError::NoCgroup2)
 }
@@ -108,7 +108,7 @@ fn unescape_mount_path(raw: &str) -> String {
 
 /// A cgroup made for one recording, removed when dropped.
 #[derive(Debug)]
-pub struct RunCgroup {
+pub(crate) struct RunCgroup {
     path: PathBuf,
     /// The path below the cgroup2 root, e.g. `/syscall-profile/rec-1-2`.
     relative: PathBuf,
@@ -122,7 +122,7 @@ impl RunCgroup {
     /// a name unique on this host. The pid and the start time of this
     /// process let a later run tell a stale one even after the pid is
     /// reused; the guardian's pid, that the guardian is still at work on it.
-    pub fn create(kind: Kind, guardian: u32) -> Result<RunCgroup, CgroupError> {
+    pub(crate) fn create(kind: Kind, guardian: u32) -> Result<RunCgroup, CgroupError> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -161,28 +161,28 @@ impl RunCgroup {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The path below the cgroup root, as `--cgroup-parent` takes it.
-    pub fn relative(&self) -> &Path {
+    pub(crate) fn relative(&self) -> &Path {
         &self.relative
     }
 
     /// The id `bpf_get_current_cgroup_id()` gives for a task inside it.
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.id
     }
 
     /// Depth below the cgroup2 root (the root is 0).
-    pub fn level(&self) -> u32 {
+    pub(crate) fn level(&self) -> u32 {
         self.level
     }
 
     /// The `cgroup.procs` file opened for writing: a process that writes
     /// `0` to it moves itself in.
-    pub fn open_procs(&self) -> Result<fs::File, CgroupError> {
+    pub(crate) fn open_procs(&self) -> Result<fs::File, CgroupError> {
         let path = self.path.join("cgroup.procs");
         fs::File::options()
             .write(true)
@@ -195,7 +195,7 @@ impl RunCgroup {
     }
 
     /// The processes still in the cgroup or below it.
-    pub fn processes(&self) -> Vec<u32> {
+    pub(crate) fn processes(&self) -> Vec<u32> {
         let mut pids = Vec::new();
         collect_pids(&self.path, &mut pids);
         pids
@@ -204,7 +204,7 @@ impl RunCgroup {
     /// Whether any process is still in the cgroup or below it (the
     /// kernel's `populated` flag in `cgroup.events`, which counts no
     /// process that has already exited).
-    pub fn populated(&self) -> bool {
+    pub(crate) fn populated(&self) -> bool {
         match fs::read_to_string(self.path.join("cgroup.events")) {
             Ok(events) => events
                 .lines()
@@ -215,7 +215,7 @@ impl RunCgroup {
 
     /// The processes still in the cgroup or below it, named as `ps` shows
     /// them.
-    pub fn members(&self) -> Vec<Leftover> {
+    pub(crate) fn members(&self) -> Vec<Leftover> {
         named(&self.processes())
     }
 
@@ -225,7 +225,11 @@ impl RunCgroup {
     /// to be in this cgroup before it is signalled, so that a pid reused
     /// meanwhile by another process of the host is never hit. Returns the
     /// processes signalled.
-    pub fn signal_members(&self, signal: i32, except_group: Option<libc::pid_t>) -> Vec<Leftover> {
+    pub(crate) fn signal_members(
+        &self,
+        signal: i32,
+        except_group: Option<libc::pid_t>,
+    ) -> Vec<Leftover> {
         let mut signalled = Vec::new();
         for pid in self.processes() {
             let Ok(raw) = libc::pid_t::try_from(pid) else {
@@ -269,7 +273,7 @@ impl RunCgroup {
     /// Names each of `processes` still in the cgroup by what it runs now
     /// (a forked shell that has since executed a program shows as the
     /// program).
-    pub fn rename(&self, processes: &mut [Leftover]) {
+    pub(crate) fn rename(&self, processes: &mut [Leftover]) {
         for process in processes {
             if self.holds(process.pid) {
                 let comm = comm_of(process.pid);
@@ -292,7 +296,7 @@ impl RunCgroup {
     }
 
     /// The name this cgroup has in its parent.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -301,7 +305,7 @@ impl RunCgroup {
 
     /// Kills everything inside at once (`cgroup.kill`), without removing the
     /// cgroup: the command's whole tree, also what forks meanwhile.
-    pub fn kill_all(&self) -> Result<(), CgroupError> {
+    pub(crate) fn kill_all(&self) -> Result<(), CgroupError> {
         if self.processes().is_empty() {
             return Ok(());
         }
@@ -310,7 +314,7 @@ impl RunCgroup {
 
     /// Marks the cgroup as holding a container kept running on request, so
     /// that later runs do not take it for a stale one and kill it.
-    pub fn keep(mut self) -> Result<(), CgroupError> {
+    pub(crate) fn keep(mut self) -> Result<(), CgroupError> {
         let marker = Path::new(KEPT_DIR).join(self.name());
         fs::create_dir_all(KEPT_DIR)
             .and_then(|()| fs::write(&marker, b""))
@@ -326,7 +330,7 @@ impl RunCgroup {
     /// Kills whatever is still inside (the recorded command's leftovers, once
     /// the command itself has exited), waits for it to go, and removes the
     /// cgroup. Returns the processes that had to be killed.
-    pub fn remove(mut self) -> Result<Vec<Leftover>, CgroupError> {
+    pub(crate) fn remove(mut self) -> Result<Vec<Leftover>, CgroupError> {
         let killed = self.empty_and_remove()?;
         self.removed = true;
         Ok(killed)
@@ -337,7 +341,10 @@ impl RunCgroup {
     /// a moment to remove the container's own cgroup, and removes this one
     /// (and the paths the engine made in the v1 hierarchies). Whatever still
     /// runs then is killed and returned.
-    pub fn remove_after_engine(mut self, patience: Duration) -> Result<Vec<Leftover>, CgroupError> {
+    pub(crate) fn remove_after_engine(
+        mut self,
+        patience: Duration,
+    ) -> Result<Vec<Leftover>, CgroupError> {
         let deadline = Instant::now() + patience;
         while !self.processes().is_empty() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));
@@ -367,7 +374,7 @@ impl RunCgroup {
 /// A process of a run's cgroup, named: one still running when the command
 /// exited (waited for, or killed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leftover {
+pub(crate) struct Leftover {
     pub pid: u32,
     /// Its command name, as `ps` shows it.
     pub comm: String,
@@ -380,7 +387,7 @@ impl std::fmt::Display for Leftover {
 }
 
 /// Names a list of leftovers for a message: `sleep (pid 12), sh (pid 11)`.
-pub fn describe(leftovers: &[Leftover]) -> String {
+pub(crate) fn describe(leftovers: &[Leftover]) -> String {
     leftovers
         .iter()
         .map(ToString::to_string)
@@ -431,7 +438,7 @@ fn kill_tree(dir: &Path) -> Result<Vec<Leftover>, CgroupError> {
 
 /// The start time of process `pid` (clock ticks after boot, field 22 of
 /// `/proc/PID/stat`), which tells a process from a later one with its pid.
-pub fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: the
     // fields after it start after the last `)`.
@@ -442,7 +449,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// What a later run did about an earlier run that ended without cleaning
 /// up (its recorder was killed with SIGKILL, say).
 #[derive(Debug, Clone)]
-pub struct StaleRun {
+pub(crate) struct StaleRun {
     /// The cgroup's name, e.g. `rec-1234-5678-000000001`.
     pub name: String,
     /// The processes it still held, killed now.
@@ -469,7 +476,7 @@ impl std::fmt::Display for StaleRun {
 /// only removed once empty. A run whose guardian (`is_guardian` tells one
 /// by its pid) is still at work is left to it. Returns what was cleaned, to
 /// be said.
-pub fn remove_stale(is_guardian: fn(u32) -> bool) -> Vec<StaleRun> {
+pub(crate) fn remove_stale(is_guardian: fn(u32) -> bool) -> Vec<StaleRun> {
     let mut cleaned = Vec::new();
     let Ok(mount) = cgroup2_mount() else {
         return cleaned;
@@ -514,7 +521,7 @@ pub fn remove_stale(is_guardian: fn(u32) -> bool) -> Vec<StaleRun> {
 
 /// For the guardian: kills what is left in the cgroup at `path`, removes it
 /// (and its v1 mirrors), and says what it did.
-pub fn kill_and_remove(path: &Path) -> String {
+pub(crate) fn kill_and_remove(path: &Path) -> String {
     let killed = kill_tree(path).unwrap_or_default();
     let removed = remove_tree(path);
     if let (Ok(mount), Ok(())) = (cgroup2_mount(), &removed)

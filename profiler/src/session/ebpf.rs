@@ -69,7 +69,7 @@ pub enum TracerError {
 /// What the eBPF object is loaded for: the maps the other use needs get one
 /// entry, so they take next to no kernel memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// Counting, with or without the seccomp-filter boundary, and with or
     /// without the argument values of the syscalls whose privilege is in
     /// an argument.
@@ -92,7 +92,7 @@ pub enum Purpose {
 /// yet), after checking the privileges it takes. With it comes what the
 /// kernel's BTF gave the loader, or why the event hooks and the BTF
 /// tracepoints cannot work here (no kernel BTF).
-pub fn load_object(
+pub(crate) fn load_object(
     cgroup: &RunCgroup,
     purpose: Purpose,
 ) -> Result<(Ebpf, Result<KernelTypes, String>), TracerError> {
@@ -245,7 +245,7 @@ pub fn load_object(
 /// The kernel side's capture tables for a host of `arch`, from
 /// [`CAPTURED`]: each syscall's number in the native table and in the
 /// compat one (a name a table lacks is skipped there), pointing at its spec.
-pub fn capture_tables(
+pub(crate) fn capture_tables(
     arch: Arch,
 ) -> ([[u8; TABLE_SIZE]; Abi::COUNT], [CaptureSpec; CAPTURE_SPECS]) {
     let mut index = [[0u8; TABLE_SIZE]; Abi::COUNT];
@@ -284,7 +284,7 @@ fn capture_slots_used(index: &[[u8; TABLE_SIZE]; Abi::COUNT]) -> u32 {
 /// The syscall (table and number) of each capture slot [`capture_tables`]
 /// fills for `arch`, by slot: how the counters kept per slot
 /// ([`maps::ARG_LOST`]) are read back.
-pub fn capture_slot_syscalls(arch: Arch) -> Vec<(Abi, usize)> {
+pub(crate) fn capture_slot_syscalls(arch: Arch) -> Vec<(Abi, usize)> {
     let (index, _) = capture_tables(arch);
     let mut slots = vec![None; CAPTURE_SPECS];
     for abi in Abi::ALL {
@@ -300,7 +300,11 @@ pub fn capture_slot_syscalls(arch: Arch) -> Vec<(Abi, usize)> {
 /// Attaches the hooks of the rare events (moves out of the cgroup, forks,
 /// exits, execs), unless the kernel's layout is unknown. Returns what is not
 /// watched, and why; `kills` only changes the words.
-pub fn attach_events(ebpf: &mut Ebpf, no_layout: Option<String>, kills: bool) -> Vec<String> {
+pub(crate) fn attach_events(
+    ebpf: &mut Ebpf,
+    no_layout: Option<String>,
+    kills: bool,
+) -> Vec<String> {
     match no_layout {
         Some(why) => vec![format!(
             "cannot watch for processes leaving the cgroup{}: {why}",
@@ -338,7 +342,7 @@ fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
 
 /// This process's effective capability set, as the kernel's bit mask
 /// (bit N is capability N), from `/proc/self/status`; empty if unreadable.
-pub fn effective_capabilities() -> u64 {
+pub(crate) fn effective_capabilities() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -350,7 +354,7 @@ pub fn effective_capabilities() -> u64 {
 /// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
 /// in the effective set, so that a user without them gets a message that says
 /// so instead of an EPERM from the first map creation.
-pub fn check_privileges() -> Result<(), TracerError> {
+pub(crate) fn check_privileges() -> Result<(), TracerError> {
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
@@ -367,7 +371,7 @@ pub fn check_privileges() -> Result<(), TracerError> {
 
 /// A program's load or attach failure as an error naming the program, with
 /// the verifier's reason where the verifier refused it.
-pub fn program_error(
+pub(crate) fn program_error(
     program: &'static str,
     what: &'static str,
     source: ProgramError,
@@ -386,7 +390,7 @@ pub fn program_error(
 }
 
 /// Loads and attaches the raw tracepoint program `name` to `tracepoint`.
-pub fn attach_raw(
+pub(crate) fn attach_raw(
     ebpf: &mut Ebpf,
     name: &'static str,
     tracepoint: &str,
@@ -404,7 +408,7 @@ pub fn attach_raw(
 
 /// Loads program `name` of `ebpf` as a BTF tracepoint and attaches it to
 /// `tracepoint`, with the kernel's BTF `btf`.
-pub fn attach_btf(
+pub(crate) fn attach_btf(
     ebpf: &mut Ebpf,
     name: &'static str,
     tracepoint: &str,
@@ -544,7 +548,7 @@ mod tests {
 }
 
 /// Where tracefs is expected.
-pub const TRACEFS: &str = "/sys/kernel/tracing";
+pub(crate) const TRACEFS: &str = "/sys/kernel/tracing";
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -557,7 +561,7 @@ pub struct TracefsError {
 }
 
 /// Makes sure tracefs is mounted, mounting it where it is not.
-pub fn ensure_tracefs() -> Result<(), TracefsError> {
+pub(crate) fn ensure_tracefs() -> Result<(), TracefsError> {
     let events = Path::new(TRACEFS).join("events/raw_syscalls/sys_enter");
     if events.exists() {
         return Ok(());

@@ -19,20 +19,20 @@ use super::ebpf::TracerError;
 /// The command-line clients of container engines and runtimes: a
 /// container they start is started by a daemon (or a runtime) outside the
 /// watched cgroup.
-pub const ENGINE_CLIENTS: &[&str] = &[
+pub(crate) const ENGINE_CLIENTS: &[&str] = &[
     "docker", "podman", "nerdctl", "ctr", "crictl", "kubectl", "buildah", "runc", "crun",
 ];
 
 /// What the watch is for, which words the messages use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Watch {
+pub(crate) enum Watch {
     Recording,
     Enforcing,
 }
 
 /// A process moved out of the watched cgroup tree.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Escape {
+pub(crate) struct Escape {
     /// The process moved, and its command name.
     pub pid: u32,
     pub comm: String,
@@ -47,7 +47,7 @@ pub struct Escape {
 
 impl Escape {
     /// One line for the summary.
-    pub fn describe(&self, watch: Watch) -> String {
+    pub(crate) fn describe(&self, watch: Watch) -> String {
         let (cgroup, lost) = match watch {
             Watch::Recording => (
                 "the recorded cgroup",
@@ -75,7 +75,7 @@ impl Escape {
 
 /// A program a process of the watched cgroup executed (its last).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Executed {
+pub(crate) struct Executed {
     pub pid: u32,
     /// The command name after the exec.
     pub comm: String,
@@ -86,7 +86,7 @@ pub struct Executed {
 
 impl Executed {
     /// The engine client this is, by the file's base name.
-    pub fn engine_client(&self) -> Option<&'static str> {
+    pub(crate) fn engine_client(&self) -> Option<&'static str> {
         let base = Path::new(&self.filename).file_name()?.to_str()?;
         ENGINE_CLIENTS.iter().copied().find(|c| *c == base)
     }
@@ -96,7 +96,7 @@ impl Executed {
 /// executable (see `profiler-ebpf/src/loads.rs`): its executable and its
 /// DT_NEEDED libraries, and what it loaded at run time (`dlopen`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LoadedObject {
+pub(crate) struct LoadedObject {
     /// The program of the process that loaded it, as given to `execve`
     /// (see [`Executed::filename`]); `None` when not known.
     pub program: Option<String>,
@@ -108,7 +108,7 @@ pub struct LoadedObject {
 
 /// Everything the event hooks saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct KernelEvents {
+pub(crate) struct KernelEvents {
     /// Moves out of the watched tree, the first [`common::ESCAPE_SLOTS`].
     pub escapes: Vec<Escape>,
     /// Moves out that happened beyond those.
@@ -136,31 +136,31 @@ pub struct KernelEvents {
 
 impl KernelEvents {
     /// The program process `pid` last executed, as given to `execve`.
-    pub fn executable(&self, pid: u32) -> Option<&str> {
+    pub(crate) fn executable(&self, pid: u32) -> Option<&str> {
         self.executed.get(&pid).map(|e| e.filename.as_str())
     }
 
     /// Every program executed that is known: those of the processes
     /// kept by id, and (recording) those kept by program.
-    pub fn all_executed(&self) -> impl Iterator<Item = &Executed> {
+    pub(crate) fn all_executed(&self) -> impl Iterator<Item = &Executed> {
         self.programs.iter().chain(self.executed.values())
     }
 
     /// The engine clients the command started.
-    pub fn engine_clients(&self) -> impl Iterator<Item = (&'static str, &Executed)> {
+    pub(crate) fn engine_clients(&self) -> impl Iterator<Item = (&'static str, &Executed)> {
         self.all_executed()
             .filter_map(|e| e.engine_client().map(|c| (c, e)))
     }
 
     /// Whether a process left the watched tree: what it did after that was
     /// not seen, so the run is incomplete.
-    pub fn lost_track(&self) -> bool {
+    pub(crate) fn lost_track(&self) -> bool {
         !self.escapes.is_empty() || self.escapes_not_kept > 0
     }
 
     /// What the user must be told, one line each. `command` is the
     /// watched command's words.
-    pub fn warnings(&self, watch: Watch, command: &[String]) -> Vec<String> {
+    pub(crate) fn warnings(&self, watch: Watch, command: &[String]) -> Vec<String> {
         let mut lines: Vec<String> = self.unwatched.clone();
         lines.extend(self.escapes.iter().map(|e| e.describe(watch)));
         if self.escapes_not_kept > 0 {

@@ -35,11 +35,11 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 
 /// The hidden subcommand that runs the guardian.
-pub const SUBCOMMAND: &str = "__guardian";
+pub(crate) const SUBCOMMAND: &str = "__guardian";
 
 /// Whether process `pid` is a guardian (its command line holds
 /// [`SUBCOMMAND`]).
-pub fn is_guardian(pid: u32) -> bool {
+pub(crate) fn is_guardian(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == SUBCOMMAND.as_bytes()))
 }
@@ -53,7 +53,7 @@ const LATE_CONTAINER_INTERVAL: Duration = Duration::from_millis(500);
 /// What the guardian does if the tool dies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Duty {
+pub(crate) enum Duty {
     /// Kill everything in this cgroup and remove it.
     Cgroup { path: PathBuf },
     /// Remove the containers of this engine that carry this label (they run
@@ -83,7 +83,7 @@ pub enum Duty {
 
 impl Duty {
     /// The duty that takes `duty` back.
-    pub fn withdraw(duty: &Duty) -> Duty {
+    pub(crate) fn withdraw(duty: &Duty) -> Duty {
         Duty::Withdraw {
             duty: Box::new(duty.clone()),
         }
@@ -91,14 +91,14 @@ impl Duty {
 }
 
 /// The tool's end of the guardian.
-pub struct Guardian {
+pub(crate) struct Guardian {
     pipe: Option<ChildStdin>,
     child: std::process::Child,
 }
 
 impl Guardian {
     /// Starts the guardian: this very binary, in a new session.
-    pub fn spawn() -> io::Result<Guardian> {
+    pub(crate) fn spawn() -> io::Result<Guardian> {
         let mut cmd = Command::new("/proc/self/exe");
         cmd.arg(SUBCOMMAND)
             .stdin(Stdio::piped())
@@ -119,19 +119,19 @@ impl Guardian {
     }
 
     /// The guardian's pid.
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 
     /// Hands the guardian a duty for the case the tool dies.
-    pub fn watch(&mut self, duty: &Duty) -> io::Result<()> {
+    pub(crate) fn watch(&mut self, duty: &Duty) -> io::Result<()> {
         self.watch_all(std::slice::from_ref(duty))
     }
 
     /// Hands the guardian several duties at once: in one write, so that a
     /// tool killed meanwhile has handed over all of them or none (a pipe
     /// takes a write of up to `PIPE_BUF` bytes whole).
-    pub fn watch_all(&mut self, duties: &[Duty]) -> io::Result<()> {
+    pub(crate) fn watch_all(&mut self, duties: &[Duty]) -> io::Result<()> {
         let Some(pipe) = self.pipe.as_mut() else {
             return Ok(());
         };
@@ -145,12 +145,12 @@ impl Guardian {
     }
 
     /// Takes back a duty handed over before (see [`Duty::Withdraw`]).
-    pub fn withdraw(&mut self, duty: &Duty) -> io::Result<()> {
+    pub(crate) fn withdraw(&mut self, duty: &Duty) -> io::Result<()> {
         self.watch(&Duty::withdraw(duty))
     }
 
     /// The tool cleaned up itself: the guardian can go.
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         drop(self);
     }
 }

@@ -36,7 +36,7 @@ use crate::choice::choice;
 choice! {
     /// A hook type for the counting program.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-    pub enum Hook {
+    pub(crate) enum Hook {
         #[default]
         Auto => (
             "auto",

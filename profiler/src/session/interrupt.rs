@@ -36,7 +36,7 @@ impl Drop for Caught {
 
 impl Interrupt {
     /// Starts catching the signals.
-    pub fn catch() -> io::Result<Interrupt> {
+    pub(crate) fn catch() -> io::Result<Interrupt> {
         let signal = Arc::new(AtomicUsize::new(0));
         let mut ids = Vec::new();
         for number in FORWARDED_SIGNALS {
@@ -50,7 +50,7 @@ impl Interrupt {
     }
 
     /// The signal that came, if one did.
-    pub fn signal(&self) -> Option<i32> {
+    pub(crate) fn signal(&self) -> Option<i32> {
         match self.0.signal.load(Ordering::SeqCst) {
             0 => None,
             n => i32::try_from(n).ok(),

@@ -20,10 +20,10 @@ use aya::{Btf, BtfError, Endianness};
 use profiler_common::KernelLayout;
 
 /// Where the kernel publishes its own BTF.
-pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+pub(crate) const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 #[derive(Debug, thiserror::Error)]
-pub enum LayoutError {
+pub(crate) enum LayoutError {
     #[error("cannot read the kernel's BTF at {VMLINUX_BTF}: {0}")]
     Read(#[from] std::io::Error),
     #[error("the kernel's BTF at {VMLINUX_BTF} is malformed: {0}")]
@@ -34,11 +34,11 @@ pub enum LayoutError {
 
 /// The BTF tracepoints the programs attach to: each is attached by the id
 /// of its `btf_trace_<name>` typedef in the kernel's BTF.
-pub const BTF_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
+pub(crate) const BTF_TRACEPOINTS: [&str; 2] = ["sys_enter", "sys_exit"];
 
 /// What the programs need of the kernel's BTF.
 #[derive(Debug, Clone)]
-pub struct KernelTypes {
+pub(crate) struct KernelTypes {
     /// The offsets the programs read the kernel's structures through.
     pub layout: KernelLayout,
     /// The type id of each of [`BTF_TRACEPOINTS`]' `btf_trace_` typedefs
@@ -54,7 +54,7 @@ impl KernelTypes {
     /// id, which it passes to the kernel as `attach_btf_id`; parsing the
     /// kernel's 5 MB of BTF again for it took 0.8 MiB more of the
     /// recorder's peak than this (a few hundred KB).
-    pub fn tracepoint_btf(&self) -> Result<Btf, BtfError> {
+    pub(crate) fn tracepoint_btf(&self) -> Result<Btf, BtfError> {
         const HEADER_LEN: u32 = 24;
         const TYPE_LEN: u32 = 12;
         const KIND_PTR: u32 = 2;
@@ -93,7 +93,7 @@ impl KernelTypes {
 }
 
 /// Reads the offsets and the tracepoints' type ids from the kernel's BTF.
-pub fn kernel_types() -> Result<KernelTypes, LayoutError> {
+pub(crate) fn kernel_types() -> Result<KernelTypes, LayoutError> {
     let data = std::fs::read(VMLINUX_BTF)?;
     let btf = Structs::parse(&data)?;
     let field = |path: &'static str| btf.offset(path).ok_or(LayoutError::Missing(path));

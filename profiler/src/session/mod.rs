@@ -14,15 +14,15 @@
 //! the run made is left unsaid (a recorded container the engine keeps). What each use adds (the eBPF program it
 //! attaches, what it reads at the end) stays with the use.
 
-pub mod cgroup;
-pub mod ebpf;
-pub mod events;
+pub(crate) mod cgroup;
+pub(crate) mod ebpf;
+pub(crate) mod events;
 pub mod guardian;
-pub mod hook;
-pub mod interrupt;
-pub mod layout;
-pub mod process;
-pub mod redact;
+pub(crate) mod hook;
+pub(crate) mod interrupt;
+pub(crate) mod layout;
+pub(crate) mod process;
+pub(crate) mod redact;
 
 use crate::choice::choice;
 use std::{io, time::Duration};
@@ -31,12 +31,12 @@ use futures_util::{FutureExt, StreamExt};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook_tokio::SignalsInfo;
 
-pub use self::cgroup::{CgroupError, Kind, Leftover, RunCgroup, StaleRun};
+pub(crate) use self::cgroup::{CgroupError, Kind, Leftover, RunCgroup, StaleRun};
 use self::guardian::{Duty, Guardian};
 
 /// How long a command gets between SIGTERM and SIGKILL when its deadline
 /// has passed.
-pub const GRACE: Duration = Duration::from_secs(10);
+pub(crate) const GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -55,7 +55,7 @@ pub enum SessionError {
 impl SessionError {
     /// The exit status for this error: 128+N after signal N, as shells
     /// report it; `failed` (the tool's own failure status) otherwise.
-    pub fn exit_code(&self, failed: i32) -> i32 {
+    pub(crate) fn exit_code(&self, failed: i32) -> i32 {
         match self {
             SessionError::Interrupted(signal) => crate::exit::after_signal(*signal),
             _ => failed,
@@ -96,7 +96,7 @@ choice! {
 /// The processes that outlived the command, and how the wait for them
 /// ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outlived {
+pub(crate) struct Outlived {
     /// As they were when the command exited.
     pub processes: Vec<Leftover>,
     /// The wait was ended by a signal or the deadline (and what was left
@@ -106,7 +106,7 @@ pub struct Outlived {
 
 impl Outlived {
     /// The line of the summary that names them.
-    pub fn said(&self) -> String {
+    pub(crate) fn said(&self) -> String {
         let how = if self.stopped {
             "the run waited for them until it was ended (see above)"
         } else {
@@ -149,7 +149,7 @@ fn signal_name(signal: i32) -> String {
 
 /// How a deadline stops the workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// Asked to end (SIGTERM).
     Term,
     /// The grace period is over: killed.
@@ -157,7 +157,7 @@ pub enum Stop {
 }
 
 /// What a use does while its command runs.
-pub trait Supervised {
+pub(crate) trait Supervised {
     /// Runs on every tick (e.g. a live line, the runtime phase).
     fn tick(&mut self) {}
 
@@ -176,7 +176,7 @@ pub trait Supervised {
 /// (waiting for its tree: to every process of the run's cgroup, as
 /// `timeout` signals a process group), then SIGKILL to everything in the
 /// run's cgroup. Says what it did.
-pub fn stop_command(session: &Session, pid: Option<u32>, how: Stop) -> String {
+pub(crate) fn stop_command(session: &Session, pid: Option<u32>, how: Stop) -> String {
     match how {
         Stop::Term if session.until == Until::Tree => {
             let signalled = session.cgroup.signal_members(libc::SIGTERM, None);
@@ -217,7 +217,7 @@ pub fn stop_command(session: &Session, pid: Option<u32>, how: Stop) -> String {
 }
 
 /// A run in progress: its cgroup, its guardian, the signals it caught.
-pub struct Session {
+pub(crate) struct Session {
     cgroup: RunCgroup,
     signals: SignalsInfo<WithOrigin>,
     guardian: Guardian,
@@ -234,7 +234,7 @@ impl Session {
     /// interrupt can no longer kill the tool with the cgroup left behind),
     /// the guardian is started, earlier runs' leftovers are cleaned, and
     /// the cgroup is made and handed to the guardian.
-    pub fn open(kind: Kind) -> Result<Session, SessionError> {
+    pub(crate) fn open(kind: Kind) -> Result<Session, SessionError> {
         let signals = process::catch_signals().map_err(SessionError::Signals)?;
         let mut guardian = Guardian::spawn().map_err(SessionError::Guardian)?;
         let stale = cgroup::remove_stale(guardian::is_guardian);
@@ -255,21 +255,21 @@ impl Session {
     }
 
     /// The processes that outlived the command, if the run waited for any.
-    pub fn outlived(&self) -> Option<&Outlived> {
+    pub(crate) fn outlived(&self) -> Option<&Outlived> {
         self.outlived.as_ref()
     }
 
-    pub fn cgroup(&self) -> &RunCgroup {
+    pub(crate) fn cgroup(&self) -> &RunCgroup {
         &self.cgroup
     }
 
     /// Hands the guardian one more duty.
-    pub fn guard(&mut self, duty: &Duty) -> Result<(), SessionError> {
+    pub(crate) fn guard(&mut self, duty: &Duty) -> Result<(), SessionError> {
         self.guardian.watch(duty).map_err(SessionError::Guardian)
     }
 
     /// Fails if a signal came while setting up: the command must not start.
-    pub fn check_interrupted(&mut self) -> Result<(), SessionError> {
+    pub(crate) fn check_interrupted(&mut self) -> Result<(), SessionError> {
         match self.signals.next().now_or_never() {
             Some(Some(origin)) => Err(SessionError::Interrupted(origin.signal)),
             _ => Ok(()),
@@ -289,7 +289,7 @@ impl Session {
     /// that came before the command exited) is passed on to them (but not
     /// to those the terminal already signalled), and what still runs
     /// [`GRACE`] later is killed; a second signal kills it at once.
-    pub async fn supervise(
+    pub(crate) async fn supervise(
         &mut self,
         child: &mut tokio::process::Child,
         deadline: Option<tokio::time::Instant>,
@@ -461,7 +461,7 @@ impl Session {
     /// Ends a native run: whatever the command left running is killed (and
     /// returned, named), the cgroup removed. The guardian is handed back,
     /// its cgroup duty done: see [`Session::close_after_engine`].
-    pub fn close(self) -> (Result<Vec<Leftover>, CgroupError>, Guardian) {
+    pub(crate) fn close(self) -> (Result<Vec<Leftover>, CgroupError>, Guardian) {
         self.close_with(RunCgroup::remove)
     }
 
@@ -470,7 +470,7 @@ impl Session {
     /// handed back, not released: what the run made outside its cgroup (a
     /// container the engine keeps, with the recording profile) stays in
     /// its care until the caller has said what became of it.
-    pub fn close_after_engine(
+    pub(crate) fn close_after_engine(
         self,
         patience: Duration,
     ) -> (Result<Vec<Leftover>, CgroupError>, Guardian) {
@@ -480,7 +480,7 @@ impl Session {
     /// Ends a run whose container was kept running on request: the cgroup
     /// stays, marked so that later runs leave it alone, and the guardian,
     /// handed back, no longer kills it.
-    pub fn close_keeping(self) -> (Result<(), CgroupError>, Guardian) {
+    pub(crate) fn close_keeping(self) -> (Result<(), CgroupError>, Guardian) {
         let Session {
             cgroup,
             mut guardian,
@@ -520,7 +520,7 @@ impl Session {
 /// What the user is told of a run's end: the processes that were still
 /// running in the cgroup when the command exited and were killed (named, as
 /// `ps` shows them), or why the cgroup could not be removed.
-pub fn said_of_close(result: Result<Vec<Leftover>, CgroupError>) -> Option<String> {
+pub(crate) fn said_of_close(result: Result<Vec<Leftover>, CgroupError>) -> Option<String> {
     match result {
         Ok(killed) if killed.is_empty() => None,
         Ok(killed) => Some(format!(

@@ -28,7 +28,7 @@ pub enum CommandError {
 
 impl CommandError {
     /// The exit status a shell would give for the same failure.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             CommandError::NotFound(_) => exit::NOT_FOUND,
             CommandError::NotExecutable(_) | CommandError::Spawn { .. } => exit::NOT_EXECUTABLE,
@@ -40,7 +40,7 @@ impl CommandError {
 /// anything else is looked up in `PATH`), so that a missing command is
 /// reported before anything is traced, and so the child makes exactly one
 /// `execve`, as a shell's child would.
-pub fn resolve(program: &OsStr) -> Result<PathBuf, CommandError> {
+pub(crate) fn resolve(program: &OsStr) -> Result<PathBuf, CommandError> {
     let shown = program.to_string_lossy().into_owned();
     if program.is_empty() {
         return Err(CommandError::NotFound(shown));
@@ -79,7 +79,7 @@ pub fn resolve(program: &OsStr) -> Result<PathBuf, CommandError> {
 /// then kills the rest of its tree). The cgroup file was opened by the
 /// tool as root, and the kernel checks a migration against the opener's
 /// credentials, so the move works after the switch too.
-pub fn command_in_cgroup(
+pub(crate) fn command_in_cgroup(
     program: &Path,
     args: &[OsString],
     procs: &File,
@@ -150,7 +150,7 @@ pub struct RunAs {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum UserError {
+pub(crate) enum UserError {
     #[error("--user {0}: no such user on this host (see /etc/passwd; a number is taken as a uid)")]
     NoUser(String),
     #[error("--user {0}: no such group on this host (see /etc/group; a number is taken as a gid)")]
@@ -162,7 +162,7 @@ pub enum UserError {
 impl RunAs {
     /// Parses `USER[:GROUP]` (names or numbers) against this host's user
     /// and group databases.
-    pub fn parse(given: &str) -> Result<RunAs, UserError> {
+    pub(crate) fn parse(given: &str) -> Result<RunAs, UserError> {
         use nix::unistd::{Gid, Group, Uid, User};
         let (user_part, group_part) = match given.split_once(':') {
             Some((u, g)) => (u, Some(g)),
@@ -213,17 +213,17 @@ impl RunAs {
 }
 
 /// The signals the tool catches and passes on.
-pub const FORWARDED_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub(crate) const FORWARDED_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Catches [`FORWARDED_SIGNALS`], with where each came from.
-pub fn catch_signals() -> io::Result<signal_hook_tokio::SignalsInfo<WithOrigin>> {
+pub(crate) fn catch_signals() -> io::Result<signal_hook_tokio::SignalsInfo<WithOrigin>> {
     signal_hook_tokio::SignalsInfo::<WithOrigin>::new(FORWARDED_SIGNALS)
 }
 
 /// Passes a caught signal on to the child `pid` (not yet reaped), unless it
 /// came from the terminal: Ctrl-C goes to the whole foreground process
 /// group, the child included, and sending it again would deliver it twice.
-pub fn forward_signal(origin: &Origin, pid: Option<u32>) {
+pub(crate) fn forward_signal(origin: &Origin, pid: Option<u32>) {
     if origin.cause == Cause::Kernel {
         return;
     }
@@ -234,7 +234,7 @@ pub fn forward_signal(origin: &Origin, pid: Option<u32>) {
 }
 
 /// Sends `signal` to the child `pid` (not yet reaped), if there is one.
-pub fn send_signal(pid: Option<u32>, signal: i32) {
+pub(crate) fn send_signal(pid: Option<u32>, signal: i32) {
     if let Some(pid) = pid.and_then(|p| libc::pid_t::try_from(p).ok()) {
         // SAFETY: kill(2) on our own child, which only we reap.
         unsafe { libc::kill(pid, signal) };
@@ -243,7 +243,7 @@ pub fn send_signal(pid: Option<u32>, signal: i32) {
 
 /// The exit status a shell would report for `status`: the exit code, or 128
 /// plus the number of the signal that killed the process.
-pub fn shell_exit_code(status: ExitStatus) -> i32 {
+pub(crate) fn shell_exit_code(status: ExitStatus) -> i32 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
         (None, Some(signal)) => exit::after_signal(signal),

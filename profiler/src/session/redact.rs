@@ -21,7 +21,7 @@
 //! … ; nc -p1234`) is taken out too: more goes, never less.
 
 /// What stands where a secret was.
-pub const REDACTED: &str = "…";
+pub(crate) const REDACTED: &str = "…";
 
 /// Words in an option's name that mark its value as a secret.
 const SECRET_WORDS: &[&str] = &[
@@ -143,7 +143,7 @@ fn redact_script(word: &str, secrets: &mut ShortSecrets) -> Option<String> {
 }
 
 /// The command line with secrets replaced by [`REDACTED`].
-pub fn command_line<S: AsRef<str>>(words: &[S]) -> Vec<String> {
+pub(crate) fn command_line<S: AsRef<str>>(words: &[S]) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     // Whether the previous word was an option whose value is the next word
     // and is secret (`-e`, `--env`, `--password`).
