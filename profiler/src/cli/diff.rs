@@ -2,14 +2,18 @@
 
 use std::path::PathBuf;
 
-use super::{Error, colour_stdout, print_stdout, scan::EngineArg, warn};
+use super::{
+    Error, colour_stdout, print_stdout,
+    scan::{EngineArg, ScanCliError},
+    warn,
+};
 use crate::{
     baseline::{BaselineChoice, DockerContext, EffectivePolicy},
     coverage,
     diffing::{DiffError, DiffRequest, Format, compare, render},
     exit,
     profile::{Profile, SyscallSet},
-    scan::image,
+    scan::{ScanError, image},
     session::{guardian::Guardian, interrupt::Interrupt},
 };
 
@@ -185,18 +189,12 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
             )
         }
         Some(reference) => {
-            let mut guardian = Guardian::spawn().map_err(|e| {
-                Error::Scan(format!(
-                    "cannot start the guardian process (it cleans up should this tool be \
-                     killed): {e}"
-                ))
-            })?;
+            let mut guardian = Guardian::spawn().map_err(ScanCliError::Guardian)?;
             let engine = args.engine.engine();
-            let scan_error = |e: crate::scan::ScanError| Error::Scan(e.to_string());
             let exported = image::export(&engine, reference, &mut guardian, interrupt.as_ref())
-                .map_err(scan_error)?;
+                .map_err(ScanCliError::Scan)?;
             let name = args.reachable.as_ref().map(|p| p.to_string_lossy());
-            let program = image::program(&exported, name.as_deref()).map_err(scan_error)?;
+            let program = image::program(&exported, name.as_deref()).map_err(ScanCliError::Scan)?;
             let coverage = coverage::of_exported(
                 &exported,
                 reference,
@@ -212,12 +210,10 @@ fn coverage_of(request: &DiffRequest, args: &DiffArgs) -> Result<ProfileCoverage
         }
     };
     if let Some(e) = coverage.errors.first() {
-        return Err(Error::Scan(format!("cannot scan {e}")));
+        return Err(ScanCliError::Coverage(e.clone()).into());
     }
     if let Some(signal) = coverage.interrupted {
-        return Err(Error::Scan(format!(
-            "the scan was interrupted by signal {signal}"
-        )));
+        return Err(ScanCliError::Scan(ScanError::Interrupted { signal }).into());
     }
     Ok(ProfileCoverage {
         profile: path.clone(),

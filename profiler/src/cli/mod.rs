@@ -77,9 +77,8 @@ pub enum Error {
     Merge(#[from] MergeError),
     #[error(transparent)]
     Check(#[from] CheckError),
-    /// `scan` could not read, analyse or write (the message names which).
-    #[error("{0}")]
-    Scan(String),
+    #[error(transparent)]
+    Scan(#[from] scan::ScanCliError),
     #[error(transparent)]
     Export(#[from] export::ExportCliError),
     #[error("cannot start the async runtime: {0}")]

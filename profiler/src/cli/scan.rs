@@ -9,8 +9,11 @@ use std::{
 use super::Error;
 use crate::{
     exit,
-    output::Output,
-    scan::{Entry, Origin, Reachability, ScanOptions, cache, image, reachable, tree::Tree},
+    input::InputError,
+    output::{Output, OutputError},
+    scan::{
+        Entry, Origin, Reachability, ScanError, ScanOptions, cache, image, reachable, tree::Tree,
+    },
     session::{guardian::Guardian, interrupt::Interrupt},
     text,
 };
@@ -82,14 +85,39 @@ impl EngineArg {
     }
 }
 
+/// Why `scan` did not write its report: each keeps its source.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanCliError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("cannot start the guardian process (it cleans up should this tool be killed): {0}")]
+    Guardian(#[source] std::io::Error),
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("give the program to scan")]
+    NoProgram,
+    #[error("the program's name is empty")]
+    EmptyName,
+    #[error("{} not found in PATH; give its path", crate::text::path(program))]
+    NotInPath { program: PathBuf },
+    #[error("cannot write the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A program of a coverage that could not be scanned, as the coverage
+    /// names it.
+    #[error("cannot scan {0}")]
+    Coverage(String),
+}
+
 /// Entry point of `syscall-profile scan`.
 pub fn run(args: ScanArgs) -> Result<i32, Error> {
-    scan(&args).map_err(Error::Scan)?;
+    scan(&args)?;
     Ok(exit::SUCCESS)
 }
 
-fn scan(args: &ScanArgs) -> Result<(), String> {
-    let output = Output::prepare(args.output.as_deref()).map_err(|e| e.to_string())?;
+fn scan(args: &ScanArgs) -> Result<(), ScanCliError> {
+    let output = Output::prepare(args.output.as_deref())?;
     // A signal ends the export and the scan at once, in good order (the
     // export's directory and helper container removed).
     let interrupt = Interrupt::catch().ok();
@@ -98,18 +126,13 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
     let mut guardian = None;
     let image = match &args.image {
         Some(reference) => {
-            let guardian = guardian.insert(Guardian::spawn().map_err(|e| {
-                format!("cannot start the guardian process (it cleans up should this tool be killed): {e}")
-            })?);
-            Some(
-                image::export(
-                    &args.engine.engine(),
-                    reference,
-                    guardian,
-                    interrupt.as_ref(),
-                )
-                .map_err(|e| e.to_string())?,
-            )
+            let guardian = guardian.insert(Guardian::spawn().map_err(ScanCliError::Guardian)?);
+            Some(image::export(
+                &args.engine.engine(),
+                reference,
+                guardian,
+                interrupt.as_ref(),
+            )?)
         }
         None => None,
     };
@@ -119,12 +142,12 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
                 .command
                 .first()
                 .map(|p| p.to_string_lossy().into_owned());
-            let path = image::program(image, program.as_deref()).map_err(|e| e.to_string())?;
+            let path = image::program(image, program.as_deref())?;
             (image.root(), path)
         }
         None => {
-            let program = args.command.first().ok_or("give the program to scan")?;
-            let root = Tree::dir(&args.root).map_err(|e| e.to_string())?;
+            let program = args.command.first().ok_or(ScanCliError::NoProgram)?;
+            let root = Tree::dir(&args.root)?;
             let path = program_path(Path::new(program), &root)?;
             (root, path)
         }
@@ -140,23 +163,23 @@ fn scan(args: &ScanArgs) -> Result<(), String> {
         say: super::notice,
         ..ScanOptions::in_root(root)
     };
-    let result = reachable(&path, &options).map_err(|e| e.to_string())?;
+    let result = reachable(&path, &options)?;
     let text = if args.json {
-        let mut s = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+        let mut s = serde_json::to_string_pretty(&result)?;
         s.push('\n');
         s
     } else {
         render(&path, &result)
     };
-    output.commit(&text).map_err(|e| e.to_string())?;
+    output.commit(&text)?;
     Ok(())
 }
 
 /// The program's path: as given when it has a '/', else found in PATH
 /// (inside `root`).
-fn program_path(program: &Path, root: &Tree) -> Result<PathBuf, String> {
+fn program_path(program: &Path, root: &Tree) -> Result<PathBuf, ScanCliError> {
     if program.as_os_str().is_empty() {
-        return Err("the program's name is empty".into());
+        return Err(ScanCliError::EmptyName);
     }
     if program.to_string_lossy().contains('/') {
         return Ok(program.to_owned());
@@ -171,10 +194,9 @@ fn program_path(program: &Path, root: &Tree) -> Result<PathBuf, String> {
             return Ok(candidate);
         }
     }
-    Err(format!(
-        "{} not found in PATH; give its path",
-        program.display()
-    ))
+    Err(ScanCliError::NotInPath {
+        program: program.to_owned(),
+    })
 }
 
 fn short(path: &Path) -> String {
