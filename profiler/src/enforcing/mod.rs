@@ -96,6 +96,8 @@ pub enum EnforceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the seccomp listener failed: {0}")]
+    ListenerFailed(String),
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error(transparent)]
@@ -116,8 +118,12 @@ pub enum EnforceError {
     UnsupportedArch(&'static str),
     #[error("cannot watch denials with a seccomp listener: {0}; give `--watch kernel`")]
     NoListener(String),
-    #[error("cannot start the seccomp listener: {0}")]
-    Listener(String),
+    #[error("cannot start the seccomp listener{what}: {source}")]
+    Listener {
+        /// What of it could not start (`""`: the listener itself).
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("ctr reads the runtime spec's seccomp format, which cannot hold this profile: {0}")]
     Oci(#[from] crate::export::ExportError),
     #[error("cannot write the profile for ctr to a temporary file: {0}")]

@@ -77,13 +77,18 @@ pub(super) async fn run(
         (Some(policy), Target::Native { .. }) => (
             Some(
                 Listener::start(policy.clone(), arch)
-                    .map_err(|e| EnforceError::Listener(e.to_string()))?,
+                    .map_err(|source| EnforceError::Listener { what: "", source })?,
             ),
             None,
         ),
         (Some(policy), Target::Container { .. }) => {
-            let (listener, agent) = Listener::start_socket(policy.clone(), arch)
-                .map_err(|e| EnforceError::Listener(format!("its socket: {e}")))?;
+            let (listener, agent) =
+                Listener::start_socket(policy.clone(), arch).map_err(|source| {
+                    EnforceError::Listener {
+                        what: "'s socket",
+                        source,
+                    }
+                })?;
             (Some(listener), Some(agent))
         }
     };
@@ -175,7 +180,7 @@ pub(super) async fn run(
                     .to_owned(),
             );
         }
-        let mut answered = listener.finish().map_err(EnforceError::Listener)?;
+        let mut answered = listener.finish().map_err(EnforceError::ListenerFailed)?;
         // Named by the program the kernel saw executed, as the kernel
         // watch names them.
         for caller in answered.iter_mut().filter_map(|d| d.first.as_mut()) {
