@@ -325,18 +325,6 @@ impl Baseline {
         Baseline::engine_default(EngineDefault::Containerd, reason)
     }
 
-    /// The default the engine of `command` applies (`docker run`, `podman
-    /// run`, `ctr run`), from the version its server reports; `None` for a
-    /// native command.
-    pub(crate) fn for_command(command: &[std::ffi::OsString]) -> Option<Baseline> {
-        let run = crate::engine::ContainerRun::parse(command)?;
-        let engine = run.engine;
-        let version = crate::session::process::resolve(&run.argv[0])
-            .ok()
-            .and_then(|cli| crate::engine::EngineRun::server_version(run, cli));
-        Some(Baseline::for_engine(engine, version.as_deref()))
-    }
-
     /// What `--baseline` names; a file's warnings come back too.
     pub(crate) fn choose(
         choice: &BaselineChoice,

@@ -115,7 +115,9 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     let policy = load(&args.policy)?;
     // The default the command's engine applies (from its version), with
     // the capabilities that engine gives; Docker's for a native command.
-    let baseline = Baseline::for_command(&args.command).unwrap_or_else(Baseline::docker_default);
+    let baseline = crate::engine::engine_of_command(&args.command)
+        .map(|(engine, version)| Baseline::for_engine(engine, version.as_deref()))
+        .unwrap_or_else(Baseline::docker_default);
     let context = baseline.context(&[], &[])?;
     let policy_name = args.policy.display().to_string();
 

@@ -29,7 +29,8 @@ pub(super) async fn complain(
     // What the profile gives each syscall in the context the command runs
     // in: a container's capabilities as its engine sets them, or the
     // program's own.
-    let engine_default = Baseline::for_command(&options.command);
+    let engine_default = crate::engine::engine_of_command(&options.command)
+        .map(|(engine, version)| Baseline::for_engine(engine, version.as_deref()));
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(profile, &context);
     let mut would = WouldRefuse::new(policy.clone(), say);

@@ -451,6 +451,19 @@ impl EngineRun {
     }
 }
 
+/// The engine of `command` (`docker run`, `podman run`, `ctr run`) and the
+/// version its server reports now (`None` when it does not answer); `None`
+/// for a native command. With it, [`crate::baseline::Baseline::for_engine`]
+/// names the default that engine applies.
+pub(crate) fn engine_of_command(command: &[OsString]) -> Option<(Engine, Option<String>)> {
+    let run = ContainerRun::parse(command)?;
+    let engine = run.engine;
+    let version = process::resolve(&run.argv[0])
+        .ok()
+        .and_then(|cli| EngineRun::server_version(run, cli));
+    Some((engine, version))
+}
+
 /// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
 /// `v28.2.2`.
 pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
