@@ -57,6 +57,7 @@ mod notice;
 mod output;
 /// Profiles and the syscall tables: the tests and every fuzz target.
 pub mod profile;
+mod program;
 /// The stats format, which the fuzz target reads back.
 pub mod recording;
 /// The scan of an object, an image and a cache entry: the fuzz targets.

@@ -16,7 +16,7 @@ use std::{
 
 pub use run_args::{ContainerRun, Engine, RunOption};
 
-use crate::session::process;
+use crate::program;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -121,7 +121,7 @@ impl EngineRun {
     /// the engine answers, the image is there (pulling it if it is not).
     pub(crate) fn prepare(run: ContainerRun) -> Result<EngineRun, EngineError> {
         let engine = run.engine;
-        let cli = process::resolve(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
+        let cli = program::find(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
             engine: engine.name(),
             package: match engine {
                 Engine::Docker => "docker.io",
@@ -458,7 +458,7 @@ impl EngineRun {
 pub(crate) fn engine_of_command(command: &[OsString]) -> Option<(Engine, Option<String>)> {
     let run = ContainerRun::parse(command)?;
     let engine = run.engine;
-    let version = process::resolve(&run.argv[0])
+    let version = program::find(&run.argv[0])
         .ok()
         .and_then(|cli| EngineRun::server_version(run, cli));
     Some((engine, version))

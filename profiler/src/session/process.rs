@@ -11,7 +11,7 @@ use std::{
     ffi::{OsStr, OsString},
     fs::File,
     io,
-    os::unix::{ffi::OsStrExt, fs::PermissionsExt, io::AsRawFd, process::ExitStatusExt},
+    os::unix::{io::AsRawFd, process::ExitStatusExt},
     path::{Path, PathBuf},
     process::ExitStatus,
 };
@@ -41,31 +41,10 @@ impl CommandError {
 /// reported before anything is traced, and so the child makes exactly one
 /// `execve`, as a shell's child would.
 pub(crate) fn resolve(program: &OsStr) -> Result<PathBuf, CommandError> {
-    let shown = program.to_string_lossy().into_owned();
-    if program.is_empty() {
-        return Err(CommandError::NotFound(shown));
-    }
-    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
-        vec![PathBuf::from(program)]
-    } else {
-        let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(program))
-            .collect()
-    };
-    let mut found_not_executable = false;
-    for candidate in candidates {
-        match candidate.metadata() {
-            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(candidate),
-            Ok(_) => found_not_executable = true,
-            Err(_) => {}
-        }
-    }
-    if found_not_executable {
-        Err(CommandError::NotExecutable(shown))
-    } else {
-        Err(CommandError::NotFound(shown))
-    }
+    crate::program::find(program).map_err(|missing| match missing {
+        crate::program::Missing::NotFound(name) => CommandError::NotFound(name),
+        crate::program::Missing::NotExecutable(name) => CommandError::NotExecutable(name),
+    })
 }
 
 /// Builds the command so that the child moves itself into the cgroup whose
@@ -253,6 +232,8 @@ pub(crate) fn shell_exit_code(status: ExitStatus) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
