@@ -14,6 +14,7 @@
 use std::{
     collections::VecDeque,
     env, fs,
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Command, Stdio},
     sync::Mutex,
@@ -251,7 +252,10 @@ fn build(ws: &Workspace, host: &str) -> Result<()> {
 /// The targets' build, started before the tests at the lowest CPU
 /// priority, so that it takes what the tests leave of the cores (they wait
 /// on engines and workloads much of the time) rather than adding its
-/// minutes after them. Killed if dropped before [`Prebuild::wait`].
+/// minutes after them. Once the tests are done, [`Prebuild::wait`] gives
+/// it the normal priority back: on a machine busy with other work, the
+/// lowest priority would starve it. In a process group of its own (cargo
+/// and its compilers), killed whole if dropped before it is waited for.
 pub struct Prebuild {
     child: Option<std::process::Child>,
     log: PathBuf,
@@ -286,6 +290,7 @@ pub fn prebuild(ws: &Workspace) -> Result<Prebuild> {
         log.display()
     ));
     let child = nice
+        .process_group(0)
         .spawn()
         .with_context(|| format!("cannot run `{}`", workspace::display(&nice)))?;
     Ok(Prebuild {
@@ -300,6 +305,17 @@ impl Prebuild {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
+        if child.try_wait().ok().flatten().is_none() {
+            let group = child.id() as libc::id_t;
+            // SAFETY: setpriority(2) on the build's own process group; it
+            // may fail (not permitted), and the build then goes on as it was.
+            let raised = unsafe { libc::setpriority(libc::PRIO_PGRP, group, 0) } == 0;
+            say(if raised {
+                "the tests are done: the targets' build goes on at the normal priority"
+            } else {
+                "the tests are done: waiting for the targets' build (its priority could not be raised)"
+            });
+        }
         let status = child
             .wait()
             .context("waiting for the fuzz targets' build")?;
@@ -314,7 +330,9 @@ impl Prebuild {
 impl Drop for Prebuild {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
-            let _ = child.kill();
+            // SAFETY: kill(2) on the build's own process group (its leader
+            // not yet reaped, so the group id is not reused).
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
             let _ = child.wait();
         }
     }
