@@ -105,11 +105,15 @@ fn signals_are_forwarded_and_the_profile_is_still_written() {
             .unwrap();
         let pid = child.id();
         // The command is ready once the recording's cgroup holds it and it
-        // has installed its handlers (before that, a signal kills it).
+        // has installed its handlers (before that, a signal kills it). The
+        // recorder's child enters the cgroup before its exec, with the
+        // recorder's handlers, which the exec resets: only the sample's own
+        // count (seen under two CPU hogs: the signal came between the two).
         let ready = || {
-            processes_in_run(pid)
-                .into_iter()
-                .any(|p| catches(p, &[libc::SIGINT, libc::SIGTERM]))
+            processes_in_run(pid).into_iter().any(|p| {
+                command_of(p).as_deref() == Some("signal-count")
+                    && catches(p, &[libc::SIGINT, libc::SIGTERM])
+            })
         };
         assert!(
             wait_for(Duration::from_secs(60), ready),
@@ -384,9 +388,10 @@ fn terminal_shows_progress_and_ctrl_c_arrives_once() {
     };
     assert!(
         wait_for(Duration::from_secs(60), || recorder().is_some_and(|r| {
-            processes_in_run(r)
-                .into_iter()
-                .any(|p| catches(p, &[libc::SIGINT, libc::SIGTERM]))
+            processes_in_run(r).into_iter().any(|p| {
+                command_of(p).as_deref() == Some("signal-count")
+                    && catches(p, &[libc::SIGINT, libc::SIGTERM])
+            })
         })),
         "the recorded command never installed its handlers"
     );
