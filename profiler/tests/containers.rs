@@ -1573,6 +1573,18 @@ impl PrivateDockerd {
         }
     }
 
+    /// `syscall-profile record -q -o PROFILE -- docker -H HOST run
+    /// --network none RUN_ARGS...` against this daemon.
+    fn record(&self, profile: &Path, run_args: &[&str]) -> Command {
+        let mut command = Command::new(profiler());
+        command
+            .args(["record", "-q", "-o"])
+            .arg(profile)
+            .args(["--", "docker", "-H", &self.host, "run", "--network", "none"])
+            .args(run_args);
+        command
+    }
+
     fn docker(&self, args: &[&str]) -> Output {
         Command::new("docker")
             .args(["-H", &self.host])
@@ -1672,19 +1684,8 @@ fn a_daemon_gone_mid_run_ends_the_recording_and_names_the_container() {
 
     daemon.signal(libc::SIGSTOP);
     let started = std::time::Instant::now();
-    let asking = Command::new(profiler())
-        .args(["record", "-q", "-o"])
-        .arg(&profile)
-        .args([
-            "--",
-            "docker",
-            "-H",
-            &daemon.host,
-            "run",
-            "--network",
-            "none",
-        ])
-        .args([IMAGE, "true"])
+    let asking = daemon
+        .record(&profile, &[IMAGE, "true"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1706,19 +1707,8 @@ fn a_daemon_gone_mid_run_ends_the_recording_and_names_the_container() {
     assert!(!profile.exists(), "nothing written");
 
     let name = format!("sp-gone-{}", std::process::id());
-    let child = Command::new(profiler())
-        .args(["record", "-q", "-o"])
-        .arg(&profile)
-        .args([
-            "--",
-            "docker",
-            "-H",
-            &daemon.host,
-            "run",
-            "--network",
-            "none",
-        ])
-        .args(["--name", &name, IMAGE, "sleep", "60"])
+    let child = daemon
+        .record(&profile, &["--name", &name, IMAGE, "sleep", "60"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
