@@ -4,15 +4,13 @@
 //! And when the kernel's map of values is full, the calls whose values found
 //! no room are counted and reported, never dropped silently.
 
-mod common;
-
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
     process::Command,
 };
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Per syscall name, the calls by tuple of captured values.

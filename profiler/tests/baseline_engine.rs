@@ -25,8 +25,6 @@
 //! containerd, the podman store it prepares, and the test image with the
 //! samples.
 
-mod common;
-
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -34,7 +32,7 @@ use std::{
     sync::OnceLock,
 };
 
-use common::{TEST_IMAGE, docker_host, podman_globals};
+use crate::common::{TEST_IMAGE, docker_host, podman_globals};
 
 use syscall_profile::{
     baseline::{Baseline, DockerContext, EngineDefault, Verdict, engine_capabilities},

@@ -6,11 +6,9 @@
 //! 20.10's and containerd's have no source file on the machine; they are
 //! checked against the engines themselves, in `baseline_engine.rs`.)
 
-mod reference;
-
 use std::{collections::BTreeSet, path::Path};
 
-use reference::reference_file;
+use crate::reference::reference_file;
 use syscall_profile::{
     baseline::{Baseline, DockerContext, EngineDefault, docker_capabilities},
     profile::{Arch, KernelVersion, Profile},

@@ -5,11 +5,9 @@
 //!
 //! Records with the real recorder: needs root and a cgroup2 mount.
 
-mod common;
-
 use std::{fs, process::Command};
 
-use common::{
+use crate::common::{
     MARK, TEST_IMAGE, docker_host, enforce_verdicts, profiler, require_root, run, sample, stderr,
     stdout, verdicts_profile,
 };

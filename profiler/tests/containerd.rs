@@ -10,8 +10,6 @@
 //! `cargo xtask test` starts a containerd of its own and imports the test
 //! image into it; these tests fail, naming what is missing, without it.
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     fs,
@@ -21,7 +19,7 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use crate::common::*;
 
 /// The test image, as containerd names it.
 const IMAGE: &str = "docker.io/library/syscall-profile-samples:test";

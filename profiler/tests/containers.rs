@@ -7,8 +7,6 @@
 //! and imports the test image into both; these tests fail, naming what is
 //! missing, when run without it.
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     fs,
@@ -17,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use crate::common::*;
 
 /// The test image: busybox plus the samples, built static.
 const IMAGE: &str = TEST_IMAGE;
@@ -1643,28 +1641,6 @@ impl Drop for PrivateDockerd {
     }
 }
 
-/// The output of `child` once it ends, or `None` (and killed) when it has
-/// not ended within `limit`.
-fn output_within(child: std::process::Child, limit: Duration) -> Option<Output> {
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(output) => Some(output.expect("wait for the child")),
-        Err(_) => {
-            // SAFETY: the child this test started, not yet reaped (its
-            // waiting thread still waits).
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-            let _ = rx.recv_timeout(Duration::from_secs(10));
-            None
-        }
-    }
-}
-
 /// The engine's daemon gone while a container is recorded. A daemon that
 /// does not answer (stopped) is named before anything runs, in the 10 s
 /// the tool gives it, not waited for. One killed mid-run (SIGKILL, as a
@@ -1691,7 +1667,7 @@ fn a_daemon_gone_mid_run_ends_the_recording_and_names_the_container() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run record");
-    let refused = output_within(asking, Duration::from_secs(60));
+    let refused = output_within(asking, Duration::from_secs(60)).ok();
     let took = started.elapsed();
     daemon.signal(libc::SIGCONT);
     let refused = refused.expect("record still waited on the stopped daemon after 60 s");
@@ -1727,8 +1703,12 @@ fn a_daemon_gone_mid_run_ends_the_recording_and_names_the_container() {
         "the container's sleep never ran in the recorded cgroup"
     );
     daemon.kill();
-    let output = output_within(child, Duration::from_secs(90))
-        .expect("the recording did not end within 90 s of the daemon's death");
+    let output = output_within(child, Duration::from_secs(90)).unwrap_or_else(|output| {
+        panic!(
+            "the recording did not end within 90 s of the daemon's death: {}",
+            stderr(&output)
+        )
+    });
     let err = stderr(&output);
     let text = fs::read_to_string(&profile).unwrap_or_else(|e| panic!("{e}: {err}"));
     let names = allowed_names(&text);

@@ -12,8 +12,6 @@
 //! killed during the image's scan leaves neither the export nor the helper
 //! container (the engine's own listing).
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     fs,
@@ -22,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// A learned profile of `command`, plain or with `--include reachable`,

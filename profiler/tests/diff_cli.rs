@@ -2,11 +2,9 @@
 //! capabilities added, against another profile, in each format, and its
 //! errors.
 
-mod common;
-
 use std::{fs, path::PathBuf};
 
-use common::{TEST_IMAGE, docker_host, require_root, run, stderr, stdout};
+use crate::common::{TEST_IMAGE, docker_host, require_root, run, stderr, stdout};
 
 fn profile(dir: &tempfile::TempDir, file: &str, names: &[&str]) -> PathBuf {
     let path = dir.path().join(file);

@@ -3,11 +3,9 @@
 //! denial uses an errno the syscall could never return by itself, so an
 //! errno proves the filter acted); failing closed; and the denial report.
 
-mod common;
-
 use std::{fs, path::Path, process::Output, time::Duration};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// The allow-list `call getppid` needs, learned by recording it.

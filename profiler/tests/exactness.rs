@@ -2,14 +2,12 @@
 //! counted N, also while a process outside the recorded cgroup makes the same
 //! syscall as fast as it can, and whichever hook type counts.
 
-mod common;
-
 use std::{
     fs,
     process::{Child, Command},
 };
 
-use common::*;
+use crate::common::*;
 
 /// A `noise` process outside any recording, killed when dropped.
 struct Noise(Child);

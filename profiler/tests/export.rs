@@ -5,9 +5,7 @@
 //! where that reference data is present), the systemd drop-in read by
 //! systemd-analyze.
 
-mod common;
-mod reference;
-
+use crate::{common, reference};
 use std::{
     collections::BTreeMap,
     fs,
@@ -15,7 +13,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use common::{allowed_names, require_root, run, stderr, stdout};
+use crate::common::{allowed_names, require_root, run, stderr, stdout};
 use serde_json::{Value, json};
 
 /// The errno the OCI profile refuses unlisted calls with: ENOSYS, whose

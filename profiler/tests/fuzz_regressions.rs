@@ -57,6 +57,11 @@ fn replay(target: &str, test: &str, check: fn(&[u8])) {
         return;
     }
     let exe = env::current_exe().expect("the test binary's path");
+    // The test's name as the harness knows it: its path below the crate.
+    let test = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{test}"),
+        None => test.to_owned(),
+    };
     let scratch = tempfile::tempdir().expect("a temporary directory");
     let mut failed = Vec::new();
     let files = inputs(target);
@@ -64,7 +69,7 @@ fn replay(target: &str, test: &str, check: fn(&[u8])) {
         let out = scratch.path().join("out");
         let err = scratch.path().join("err");
         let mut child = Command::new(&exe)
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
             .env(INPUT_VAR, file)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).expect("create"))

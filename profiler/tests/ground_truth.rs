@@ -2,11 +2,9 @@
 //! of syscall names in the recorded profile equals the set `strace -f` sees
 //! from the command's first execve on.
 
-mod common;
-
 use std::{collections::BTreeSet, fs, path::Path, process::Command};
 
-use common::*;
+use crate::common::*;
 
 /// Syscall names in an `strace -f -o FILE` log (each line starts with a pid).
 fn strace_names(log: &str) -> BTreeSet<String> {

@@ -12,8 +12,6 @@
 //! peak resident set (the kernel's own accounting, from `wait4`) stays
 //! under 100 MiB; and SIGTERM at a random moment ends it within a second.
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     fs,
@@ -24,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 
 /// The image every case reads.
 const IMAGE: &str = "syscall-profile-hostile:test";

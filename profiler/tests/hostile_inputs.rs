@@ -3,18 +3,15 @@
 //! blocking it), a refused profile gives exactly one error line and the
 //! documented exit status, and `enforce` never starts its command on one.
 
-mod common;
-
 use std::{
     fs,
-    io::Read,
     os::unix::fs::symlink,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 use syscall_profile::profile::Profile;
 
 /// How long a command may take before it counts as hung (and is killed).
@@ -36,43 +33,12 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> Seen {
         None => Stdio::null(),
     };
     let started = Instant::now();
-    let mut child = Command::new(profiler())
-        .args(args)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run syscall-profile");
-    // Readers on threads, so a full pipe cannot stall the child.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = out.read_to_end(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = err.read_to_end(&mut text);
-        text
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`syscall-profile {args:?}` hung: killed after {HANG:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let elapsed = started.elapsed();
+    let output = run_within(args, stdin, HANG);
     Seen {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-        elapsed,
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
     }
 }
 

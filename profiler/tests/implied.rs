@@ -5,8 +5,6 @@
 //! or signalled during its sleep, succeeds under the profile and fails
 //! without the additions (`--no-implied`).
 
-mod common;
-
 use std::{
     fs,
     io::{BufRead, BufReader, Read},
@@ -15,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use syscall_profile::implied::{DetectError, Runtime, detect_runtime};
 

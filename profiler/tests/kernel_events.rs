@@ -5,11 +5,9 @@
 //! The oracles are the kernel's own: where a process really is, what the
 //! filter did to a syscall (an errno, a dead thread, SIGSYS).
 
-mod common;
-
 use std::{fs, path::Path, process::Output, time::Duration};
 
-use common::*;
+use crate::common::*;
 
 fn write_profile(dir: &Path, name: &str, json: &str) -> std::path::PathBuf {
     let path = dir.join(name);

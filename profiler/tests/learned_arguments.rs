@@ -10,8 +10,6 @@
 //! refuses. And a workload with more distinct ioctls than a filter can
 //! hold gets a profile that loads, the widening said.
 
-mod common;
-
 use std::{
     collections::BTreeMap,
     fs,
@@ -19,7 +17,7 @@ use std::{
     process::{Command, Output},
 };
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use syscall_profile::{
     baseline::Baseline,

@@ -4,8 +4,6 @@
 //! while the final report still counts every refusal: the oracle is the
 //! program's own count of its failed calls.
 
-mod common;
-
 use std::{
     fs,
     io::{BufRead, BufReader},
@@ -15,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// A profile for `retry-refused`: what it needs (learned by recording it)

@@ -2,11 +2,12 @@
 //! the same bytes whatever the order of the inputs, argument conditions
 //! kept right, and errors that leave no file behind.
 
-mod common;
-
+use crate::common;
 use std::fs;
 
-use common::{MARK, dir_entries, enforce_verdicts, require_root, run, stderr, verdicts_profile};
+use crate::common::{
+    MARK, dir_entries, enforce_verdicts, require_root, run, stderr, verdicts_profile,
+};
 
 const A: &str = r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
   "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],

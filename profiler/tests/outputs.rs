@@ -8,8 +8,6 @@
 //! its own tmpfs on /dev: a failure here cannot replace the host's
 //! /dev/null.
 
-mod common;
-
 use std::{
     fs,
     io::Read,
@@ -19,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use common::*;
+use crate::common::*;
 
 /// A valid profile that allows everything.
 const ALLOW_ALL: &str = r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#;

@@ -3,12 +3,10 @@
 //! message naming the problem, through the library and through the command
 //! line alike.
 
-mod common;
-mod reference;
-
+use crate::common;
 use std::{fs, path::PathBuf};
 
-use reference::reference_file;
+use crate::reference::reference_file;
 use syscall_profile::profile::{Action, Arch, CompareOp, Profile, ProfileWarning};
 
 #[test]

@@ -1,15 +1,13 @@
 //! `record` as a user meets it: where the profile goes, exit statuses,
 //! signals, and the live line on a terminal.
 
-mod common;
-
 use std::{
     fs,
     process::{Command, Stdio},
     time::Duration,
 };
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn profile_goes_to_stdout_and_messages_to_stderr() {

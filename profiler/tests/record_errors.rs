@@ -2,8 +2,6 @@
 //! that names the fix, a non-zero exit, the command never started, and
 //! nothing left behind (no cgroup, no output file, no temporary file).
 
-mod common;
-
 use std::{
     ffi::OsString,
     fs,
@@ -11,7 +9,7 @@ use std::{
     process::{Command, Output},
 };
 
-use common::*;
+use crate::common::*;
 
 /// A scratch directory with the marker the command would create if it ran.
 struct Scene {

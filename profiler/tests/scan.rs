@@ -14,9 +14,8 @@
 //! default allow-list (292 syscalls on x86-64). These tests need strace and
 //! the programs; they fail naming whichever is missing.
 
-mod common;
-
-use common::reachable;
+use crate::common;
+use crate::common::reachable;
 use std::{
     collections::{BTreeSet, HashMap},
     fs,
@@ -25,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{stdout, wait_for};
+use crate::common::{stdout, wait_for};
 
 const DOCKER_DEFAULT_X86_64: usize = 292;
 

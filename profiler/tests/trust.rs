@@ -5,8 +5,6 @@
 //! files users commit; `--user` records only the command; a profile that
 //! refuses execve is refused before anything runs.
 
-mod common;
-
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -14,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 
 /// The tests of this file run one at a time: a run cleans up after earlier
 /// runs that died, and one test kills runs on purpose.

@@ -8,16 +8,14 @@
 //! The distinctive syscall is `getcpu`, made only by the `call` sample,
 //! never by the shell or `sleep` that start it.
 
-mod common;
-
 use std::{
     fs,
     path::Path,
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 
 /// The tests of this file run one at a time: they time runs, and the
 /// machine is small.
@@ -50,30 +48,6 @@ fn detached_getcpu_too_late() -> String {
         "(sleep 60; exec {} getcpu) & exit 0",
         sample("call").display()
     )
-}
-
-/// `syscall-profile ARGS`, killed (and the test failed) after `limit`.
-fn run_within(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(profiler())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run syscall-profile");
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("wait");
-            panic!(
-                "`syscall-profile {args:?}` hung: killed after {limit:?}; {}",
-                stderr(&output)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("wait")
 }
 
 fn names_in(path: &Path) -> std::collections::BTreeSet<String> {
@@ -117,6 +91,7 @@ fn record_follows_a_detached_child_unless_until_command() {
             "-c",
             &script,
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);
@@ -165,6 +140,7 @@ fn record_follows_a_detached_child_unless_until_command() {
             "-c",
             &detached_getcpu_too_late(),
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);
@@ -205,6 +181,7 @@ fn record_follows_a_double_forked_daemon() {
             "-c",
             &script,
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);
@@ -239,6 +216,7 @@ fn duration_bounds_the_wait() {
             "-c",
             "sleep 3600 & exit 7",
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let took = started.elapsed();
@@ -347,6 +325,7 @@ fn enforce_follows_a_detached_child() {
             "-c",
             &script,
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);
@@ -370,6 +349,7 @@ fn enforce_follows_a_detached_child() {
             "-c",
             &detached_getcpu_too_late(),
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);
@@ -406,6 +386,7 @@ fn check_follows_a_detached_child() {
             "-c",
             &script,
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);
@@ -426,6 +407,7 @@ fn check_follows_a_detached_child() {
             "-c",
             &detached_getcpu_too_late(),
         ],
+        Stdio::null(),
         Duration::from_secs(60),
     );
     let err = stderr(&output);

@@ -1,8 +1,14 @@
 //! `cargo xtask test`: the whole test suite, as CI runs it.
 
-use std::{ffi::OsString, fs, path::Path};
+use std::{
+    collections::BTreeMap,
+    ffi::OsString,
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::{
     fuzz,
@@ -61,11 +67,18 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         // Stopped when this closure returns, whether the tests passed or not.
         let services = Services::start(ws).context("starting the test services")?;
         let notes = tempfile::tempdir().context("cannot make a temporary directory")?;
-        let mut test = ws.cargo(["test", "--workspace", "--no-fail-fast"]);
-        test.args(test_args)
-            .envs(services.env.iter().cloned())
-            .env(NOT_RUN_DIR_VAR, notes.path());
-        let result = workspace::run(&mut test);
+        let cargo_test = |args: &[&str]| {
+            let mut test = ws.cargo(["test", "--no-fail-fast"]);
+            test.args(args)
+                .envs(services.env.iter().cloned())
+                .env(NOT_RUN_DIR_VAR, notes.path());
+            test
+        };
+        let result = match test_args.is_empty() {
+            true => all_tests(&cargo_test),
+            // A developer's look at a few tests: one run, filtered.
+            false => workspace::run(cargo_test(&["--workspace"]).args(test_args)),
+        };
         // Said whether the tests passed or not: a test not run is never
         // taken for one that passed.
         not_run = not_run_lines(notes.path())?;
@@ -101,6 +114,87 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// The integration tests' binary (`profiler/tests/main.rs`).
+const INTEGRATION: &str = "integration";
+
+/// Every test of the workspace: the unit tests of each crate, then the
+/// integration tests one module at a time. The modules share one binary
+/// (one link of the crate instead of one per file) but each was written to
+/// have the machine to itself while its tests run (`trust` kills runs and
+/// checks what the next one cleans up; `containers` counts the containers
+/// it left), as each had when it was a binary of its own; so each module
+/// is a run of its own, its tests in parallel as before. Every module runs
+/// whatever failed before it.
+fn all_tests(cargo_test: &dyn Fn(&[&str]) -> Command) -> Result<()> {
+    let mut failed = Vec::new();
+    let units = cargo_test(&["--workspace", "--lib", "--bins"]);
+    let docs = cargo_test(&["--workspace", "--doc"]);
+    for mut run in [units, docs] {
+        if let Err(error) = workspace::run(&mut run) {
+            failed.push(format!("{error:#}"));
+        }
+    }
+    let listing = cargo_test(&[
+        "-p",
+        "syscall-profile",
+        "--test",
+        INTEGRATION,
+        "--",
+        "--list",
+    ])
+    .stderr(Stdio::inherit())
+    .output()
+    .context("cannot list the integration tests")?;
+    if !listing.status.success() {
+        bail!(
+            "cannot list the integration tests ({}): the build failed, above",
+            listing.status
+        );
+    }
+    let modules = modules(&String::from_utf8_lossy(&listing.stdout));
+    if modules.is_empty() {
+        bail!("the integration tests' binary lists no test");
+    }
+    for (index, (module, tests)) in modules.iter().enumerate() {
+        eprintln!(
+            "xtask test: integration module {}/{} `{module}` ({} tests)",
+            index + 1,
+            modules.len(),
+            tests.len()
+        );
+        let mut args = vec![
+            "-p",
+            "syscall-profile",
+            "--test",
+            INTEGRATION,
+            "--",
+            "--exact",
+        ];
+        args.extend(tests.iter().map(String::as_str));
+        if let Err(error) = workspace::run(&mut cargo_test(&args)) {
+            failed.push(format!("integration module `{module}`: {error:#}"));
+        }
+    }
+    match failed.is_empty() {
+        true => Ok(()),
+        false => bail!("{} run(s) failed:\n  {}", failed.len(), failed.join("\n  ")),
+    }
+}
+
+/// The tests of a `--list` output (`NAME: test` lines), by their first
+/// module, in name order.
+fn modules(listing: &str) -> BTreeMap<String, Vec<String>> {
+    let mut modules: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in listing.lines().filter_map(|l| l.strip_suffix(": test")) {
+        let module = name.split_once("::").map_or(name, |(module, _)| module);
+        modules
+            .entry(module.to_owned())
+            .or_default()
+            .push(name.to_owned());
+    }
+    modules
 }
 
 /// The lines the tests left in `dir`, one file each, in name order.
@@ -139,6 +233,22 @@ mod tests {
         assert_eq!(
             not_run_lines(dir.path()).unwrap(),
             ["a::t: because", "b::t: why"]
+        );
+    }
+
+    #[test]
+    fn the_listing_is_grouped_by_first_module() {
+        let listing = "b::x: test\na::y::z: test\na::w: test\n\n3 tests, 0 benchmarks\n";
+        let modules = modules(listing);
+        assert_eq!(
+            modules.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "a".to_owned(),
+                    vec!["a::y::z".to_owned(), "a::w".to_owned()]
+                ),
+                ("b".to_owned(), vec!["b::x".to_owned()]),
+            ]
         );
     }
 }

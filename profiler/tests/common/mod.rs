@@ -14,7 +14,7 @@ use std::{
     ffi::OsStr,
     fs,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
@@ -153,6 +153,57 @@ pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool 
         std::thread::sleep(Duration::from_millis(20));
     }
     condition()
+}
+
+/// The output of `child` once it ends; when it has not ended within
+/// `limit`, it is killed and `Err` holds what it wrote until then (nothing,
+/// when processes it left behind still hold its pipes 10 s later).
+pub fn output_within(child: std::process::Child, limit: Duration) -> Result<Output, Output> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => Ok(output.expect("wait for the child")),
+        Err(_) => {
+            // SAFETY: the child this test started, not yet reaped (its
+            // waiting thread still waits).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            Err(rx
+                .recv_timeout(Duration::from_secs(10))
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| Output {
+                    status: std::process::ExitStatus::from_raw(libc::SIGKILL),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                }))
+        }
+    }
+}
+
+/// `syscall-profile ARGS` with `stdin` as its standard input, run to its
+/// end; the test fails, naming what it wrote, if that takes over `limit`
+/// (killed then). A bound on a hang, not a measure of speed.
+pub fn run_within<S: AsRef<OsStr>>(args: &[S], stdin: Stdio, limit: Duration) -> Output {
+    let shown: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
+    let child = Command::new(profiler())
+        .args(&shown)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run syscall-profile");
+    output_within(child, limit).unwrap_or_else(|output| {
+        panic!(
+            "`syscall-profile {shown:?}` hung: killed after {limit:?}; {}",
+            stderr(&output)
+        )
+    })
 }
 
 /// Runs `script` in a tmux session (a real terminal) and returns the pane.

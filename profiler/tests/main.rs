@@ -1,0 +1,35 @@
+//! The integration tests: one binary, one module per promise (see
+//! `README.md` here for the layout, what each part needs and how to run
+//! one test). They run the real tool on the real kernel, engines and
+//! runtimes; where something they need is missing they fail naming it.
+
+mod common;
+mod reference;
+
+mod arguments;
+mod baseline_engine;
+mod baseline_reference;
+mod check_gate;
+mod containerd;
+mod containers;
+mod coverage;
+mod diff_cli;
+mod enforce_native;
+mod exactness;
+mod export;
+mod fuzz_regressions;
+mod ground_truth;
+mod hostile_images;
+mod hostile_inputs;
+mod implied;
+mod kernel_events;
+mod learned_arguments;
+mod live_denials;
+mod merge_cli;
+mod outputs;
+mod profile_parse;
+mod record_cli;
+mod record_errors;
+mod scan;
+mod trust;
+mod whole_tree;
