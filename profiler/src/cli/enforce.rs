@@ -102,6 +102,10 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         until: args.until,
         duration: args.duration,
         say: super::notice,
+        live: match args.quiet {
+            true => crate::notice::hidden,
+            false => super::live::start,
+        },
     };
     // Report files are checked before anything runs.
     Output::check_distinct(&[

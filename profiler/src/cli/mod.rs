@@ -9,6 +9,7 @@ mod choices;
 pub mod diff;
 pub mod enforce;
 pub mod export;
+mod live;
 pub mod merge;
 pub mod record;
 pub mod scan;

@@ -202,6 +202,10 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         include_reachable: args.include == Some(Include::Reachable),
         until: args.until,
         say: super::notice,
+        live: match quiet {
+            true => crate::notice::hidden,
+            false => super::live::start,
+        },
         include_risky: args.include_risky,
         granularity: args.granularity.unwrap_or(match args.to {
             Some(Format::Systemd) => Granularity::Names,

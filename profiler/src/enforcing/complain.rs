@@ -24,6 +24,7 @@ pub(super) async fn complain(
     record_options.until = options.until;
     record_options.duration = options.duration;
     record_options.say = options.say;
+    record_options.live = options.live;
     // Only what the command did: names it never called are no denials.
     record_options.no_implied = true;
     // What the profile gives each syscall in the context the command runs

@@ -189,6 +189,9 @@ pub(crate) struct EnforceOptions {
     /// that the run waits for what the command left running): the command
     /// line renders it; nowhere by default.
     pub say: notice::Sink,
+    /// `--complain`'s live view of its recording (the command line's line
+    /// on a terminal).
+    pub live: notice::LiveStart,
 }
 
 choice! {

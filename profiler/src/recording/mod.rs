@@ -3,7 +3,6 @@
 
 mod conclude;
 mod container;
-mod progress;
 pub mod stats;
 pub(crate) mod tracer;
 
@@ -17,7 +16,6 @@ pub(crate) use self::conclude::count_entries;
 use self::{
     conclude::*,
     container::ContainerRecording,
-    progress::Progress,
     stats::{NumberCount, OutOfRange, STATS_SCHEMA, Stats, SyscallCount},
     tracer::{Boundary, Observation, Tracer},
 };
@@ -62,8 +60,11 @@ pub(crate) struct RecordOptions {
     pub discard_profile: bool,
     /// Where the per-syscall counts go, if anywhere.
     pub stats: Option<PathBuf>,
-    /// No live line and no summary.
+    /// No summary and no notes of progress (the live view is `live`'s).
     pub quiet: bool,
+    /// The run's live view (the command line's line on a terminal);
+    /// nothing by default.
+    pub live: notice::LiveStart,
     pub hook: Hook,
     /// End the recording after this long: the command gets SIGTERM, and
     /// SIGKILL after the grace period.
@@ -118,6 +119,7 @@ impl RecordOptions {
             discard_profile: false,
             stats: None,
             quiet: false,
+            live: notice::hidden,
             hook: Hook::default(),
             duration: None,
             no_runtime_base: false,
@@ -263,7 +265,7 @@ enum Target {
 /// container the end of the runtime phase.
 struct Watching<'a> {
     tracer: &'a mut Tracer,
-    progress: &'a Progress,
+    live: &'a dyn notice::Live,
     boundary: Boundary,
     warnings: &'a mut Vec<String>,
     /// For a container: how to stop it at the deadline.
@@ -286,12 +288,13 @@ impl Supervised for Watching<'_> {
             self.warnings.push(e.to_string());
         }
         let due = self.last_refresh.is_none_or(|at| at.elapsed() >= REFRESH);
-        if (self.progress.is_shown() || self.observer.is_some())
+        if (self.live.is_shown() || self.observer.is_some())
             && due
             && let Ok(observation) = self.tracer.snapshot()
         {
             self.last_refresh = Some(Instant::now());
-            self.progress.update(&observation);
+            self.live
+                .update(observation.distinct(), observation.total_calls());
             if let Some(observer) = self.observer.as_mut() {
                 observer(&observation);
             }
@@ -300,7 +303,8 @@ impl Supervised for Watching<'_> {
 
     fn say(&mut self, text: &str) {
         let say = self.say;
-        self.progress.suspend(|| say(Notice::Note(text.to_owned())));
+        self.live
+            .suspend(&mut || say(Notice::Note(text.to_owned())));
     }
 
     fn stop(&mut self, session: &Session, pid: Option<u32>, how: Stop) -> String {
@@ -533,16 +537,16 @@ async fn run(
 
     let started = Instant::now();
     let mut child = spawn(options, &target, &session)?;
-    let progress = Progress::start(options.quiet);
+    let live = (options.live)();
     let deadline = options.duration.map(|d| tokio::time::Instant::now() + d);
     let tick = match boundary {
         Boundary::SeccompFilter => Some(RUNTIME_PHASE_POLL),
-        Boundary::Everything => (progress.is_shown() || observer.is_some()).then_some(REFRESH),
+        Boundary::Everything => (live.is_shown() || observer.is_some()).then_some(REFRESH),
     };
     let mut warnings = Vec::new();
     let mut watching = Watching {
         tracer: &mut tracer,
-        progress: &progress,
+        live: live.as_ref(),
         boundary,
         warnings: &mut warnings,
         container: match &target {
@@ -596,7 +600,7 @@ async fn run(
         exit_code = 0;
     }
     let duration = started.elapsed();
-    progress.finish();
+    live.finish();
     warnings.append(&mut notes);
     let outlived = session.outlived().cloned();
     let (said, guardian) = close(session, &target, options.keep_running);
