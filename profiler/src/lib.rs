@@ -7,7 +7,9 @@
 //!   by the kernel side and learned as argument conditions.
 //! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
 //! - [`engine`]: Docker and podman command lines and queries.
-//! - [`enforcing`]: running a container under a profile.
+//! - [`enforcing`]: running a command or a container under a profile;
+//!   [`filter`]: a profile compiled to a seccomp filter (which learning
+//!   argument rules checks its candidates with too).
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
 //! - [`diffing`]: a profile compared with a baseline (`diff`).
 //! - [`coverage`]: a recording set against what its programs can reach
@@ -46,6 +48,7 @@ pub mod engine;
 mod exit;
 /// The OCI object, which the fuzz target writes into any `config.json`.
 pub mod export;
+mod filter;
 mod gating;
 /// The implied syscalls' rules, which the tests check against the kernel.
 pub mod implied;

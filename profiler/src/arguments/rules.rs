@@ -24,12 +24,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{CLONE_NAMESPACES, NAMESPACES_WITH_TIME, Source, captured};
 use crate::{
-    baseline::{
+    baseline::notes,
+    filter::{self, FilterError},
+    profile::{
+        Action, Arch, EPERM, Profile, SyscallRule, SyscallSet, Verdict,
         eval::{Access, EffectivePolicy},
-        notes,
     },
-    enforcing::filter::{self, FilterError},
-    profile::{Action, Arch, EPERM, Profile, SyscallRule, SyscallSet, Verdict},
 };
 
 use super::CapturedCalls;

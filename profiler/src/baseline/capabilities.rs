@@ -7,9 +7,11 @@ use std::collections::BTreeSet;
 use super::{
     Baseline, BaselineError,
     engines::{DOCKER_DEFAULT_CAPS, EngineDefault},
+};
+use crate::profile::{
+    Capability, KernelVersion,
     eval::{DockerContext, EffectivePolicy},
 };
-use crate::profile::{Capability, KernelVersion};
 impl Baseline {
     /// The capabilities the baseline's engine gives a container by default
     /// (Docker's for a file).

@@ -13,12 +13,11 @@
 //! architecture, Docker's default capabilities adjusted by
 //! `--cap-add`/`--cap-drop`, the running kernel), [`Baseline::context`] the
 //! same with the baseline's engine's default capabilities, and
-//! [`eval::EffectivePolicy`] the outcome. Any other Docker-format profile
+//! [`EffectivePolicy`] the outcome (`profile::eval`). Any other Docker-format profile
 //! evaluates the same way (`--baseline FILE`).
 
 mod capabilities;
 mod engines;
-pub(crate) mod eval;
 pub(crate) mod notes;
 
 use std::path::Path;
@@ -26,9 +25,9 @@ use std::path::Path;
 use crate::profile::{ParsedProfile, Profile, ProfileError};
 
 pub use crate::profile::Verdict;
+pub use crate::profile::eval::{Access, DockerContext, EffectivePolicy, Grant};
 pub use capabilities::{docker_capabilities, engine_capabilities};
 pub use engines::{BaselineChoice, EngineDefault};
-pub use eval::{Access, DockerContext, EffectivePolicy, Grant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
@@ -193,7 +192,7 @@ mod tests {
             default_context(),
             context(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"]),
         ] {
-            let resolved = eval::resolved(&baseline.profile, &context);
+            let resolved = crate::profile::eval::resolved(&baseline.profile, &context);
             assert!(
                 resolved
                     .syscalls
@@ -216,7 +215,7 @@ mod tests {
         }
         // ptrace needs CAP_SYS_PTRACE (on kernels before 4.8) or a new
         // enough kernel; mount needs CAP_SYS_ADMIN.
-        let resolved = eval::resolved(&baseline.profile, &default_context());
+        let resolved = crate::profile::eval::resolved(&baseline.profile, &default_context());
         assert!(
             !resolved
                 .syscalls

@@ -8,11 +8,12 @@ use std::{
 
 use super::{Error, block_on, print_stdout, say, warn};
 use crate::{
-    baseline::{Baseline, eval::EffectivePolicy},
+    baseline::Baseline,
     enforcing::{WouldRefuse, live::LiveEvent},
     gating::{CheckError, CheckInput, check, github_annotations, junit_xml, text},
     output::Output,
     profile::Profile,
+    profile::eval::EffectivePolicy,
     recording::{self, RecordOptions},
     session::{Until, guardian::Guardian, process::RunAs, redact},
 };

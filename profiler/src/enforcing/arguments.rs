@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{
     arguments::{self, Captured, CapturedArg, CapturedCalls, Source, allowance},
-    baseline::eval::{Access, EffectivePolicy, Grant},
+    profile::eval::{Access, EffectivePolicy, Grant},
     profile::{Action, ArgCondition, CompareOp, SyscallRule, Verdict},
 };
 
@@ -260,7 +260,7 @@ pub(crate) fn allow_rules(name: &str, values: &[DeniedValues]) -> Option<Vec<Sys
 mod tests {
     use super::*;
     use crate::{
-        baseline::eval::DockerContext,
+        profile::eval::DockerContext,
         profile::{Arch, KernelVersion, Profile},
     };
 

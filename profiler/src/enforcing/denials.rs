@@ -22,7 +22,7 @@ use profiler_common::{
 
 use super::arguments::{self, DeniedValues};
 use crate::{
-    baseline::eval::{Access, EffectivePolicy},
+    profile::eval::{Access, EffectivePolicy},
     profile::{Arch, table},
     session::{
         RunCgroup,

@@ -29,7 +29,6 @@
 pub(crate) mod arguments;
 mod complain;
 pub(crate) mod denials;
-pub(crate) mod filter;
 pub(crate) mod listener;
 pub(crate) mod live;
 mod plan;
@@ -51,8 +50,7 @@ use self::{
     arguments::Judged,
     complain::*,
     denials::{DenialWatch, DeniedSyscall},
-    filter::{CompiledFilter, FilterError},
-    listener::{ChildEnds, Listener},
+    listener::Listener,
     live::{LiveEvent, RetryLoop},
     plan::*,
     report::{Additions, runtime_denials, write_suggestion},
@@ -60,16 +58,17 @@ use self::{
 };
 use crate::{
     arguments::CapturedCalls,
-    baseline::{
-        Baseline, BaselineError,
-        eval::{Access, DockerContext, EffectivePolicy, resolved},
-    },
+    baseline::{Baseline, BaselineError},
     choice::choice,
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
+    filter::{self, ChildEnds, CompiledFilter, FilterError},
     notice::{self, Notice},
     output::{Output, OutputError},
-    profile::{Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet},
+    profile::{
+        Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet,
+        eval::{Access, DockerContext, EffectivePolicy, resolved},
+    },
     recording::{self, RecordError, RecordOptions, stats::SyscallCount},
     session::{
         self, Kind, Outlived, Session, SessionError, Stop, Supervised, Until,

@@ -12,6 +12,7 @@
 mod vocabulary;
 mod arch;
 pub(crate) mod errno;
+pub(crate) mod eval;
 mod model;
 mod parse;
 mod rule;
@@ -27,6 +28,7 @@ pub use arch::Arch;
 pub(crate) use model::rule_names;
 pub use model::{ArchMapEntry, Profile, SyscallRule};
 pub(crate) use parse::ParseError;
+pub(crate) use rule::effective_capabilities;
 pub use rule::{
     Action, ArgCondition, Capability, CompareOp, Filter, FilterArch, FilterFlag, KernelVersion,
     MAX_ARG_INDEX,

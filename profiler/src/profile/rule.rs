@@ -199,6 +199,17 @@ pub struct KernelVersion {
     pub minor: u32,
 }
 
+/// This process's effective capability set, as the kernel's bit mask
+/// (bit N is capability N), from `/proc/self/status`; empty if unreadable.
+pub(crate) fn effective_capabilities() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
 impl KernelVersion {
     /// The running kernel's version, from uname(2).
     pub fn running() -> Option<KernelVersion> {

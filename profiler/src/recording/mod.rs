@@ -21,7 +21,7 @@ use self::{
 };
 use crate::{
     arguments::rules::{self, Granularity, Learned, Learning, Widening},
-    baseline::{Baseline, BaselineChoice, DockerContext, eval::EffectivePolicy},
+    baseline::{Baseline, BaselineChoice},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit, export,
@@ -29,6 +29,7 @@ use crate::{
     implied::{self, Implied},
     notice::{self, Notice},
     output::{Output, OutputError},
+    profile::eval::{DockerContext, EffectivePolicy},
     profile::{Arch, Profile, SyscallSet, table},
     session::hook::Hook,
     session::{

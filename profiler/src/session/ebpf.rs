@@ -340,17 +340,6 @@ fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
     unwatched
 }
 
-/// This process's effective capability set, as the kernel's bit mask
-/// (bit N is capability N), from `/proc/self/status`; empty if unreadable.
-pub(crate) fn effective_capabilities() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0)
-}
-
 /// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
 /// in the effective set, so that a user without them gets a message that says
 /// so instead of an EPERM from the first map creation.
@@ -358,7 +347,7 @@ pub(crate) fn check_privileges() -> Result<(), TracerError> {
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
-    let effective = effective_capabilities();
+    let effective = crate::profile::effective_capabilities();
     let has = |cap: u32| effective & (1u64 << cap) != 0;
     if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
         Ok(())

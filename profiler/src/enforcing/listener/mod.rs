@@ -48,32 +48,12 @@ use std::{
 };
 
 use super::{arguments, denials::DeniedSyscall};
-use crate::{
-    baseline::eval::EffectivePolicy,
-    profile::{Arch, FilterFlag},
-};
+use crate::{filter::ChildEnds, profile::Arch, profile::eval::EffectivePolicy};
 use serve::{Answered, serve};
 pub(crate) use socket::Agent;
 pub(crate) use usable::{
     container_unusable_because, notifying_profile, program_may_listen, unusable_because,
 };
-
-/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: not a flag a profile gives (the
-/// listener is the runtime's business), so not in [`FilterFlag`].
-pub(crate) const FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
-
-/// The flags a notifying filter is installed with, besides the profile's.
-pub(crate) fn listener_flags() -> libc::c_ulong {
-    FLAG_NEW_LISTENER | FilterFlag::WaitKillableRecv.info().bit as libc::c_ulong
-}
-
-/// The child's ends of the hand-over: where it reports its pid and the
-/// listener's number, and where it waits for the go-ahead.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ChildEnds {
-    pub report: RawFd,
-    pub go: RawFd,
-}
 
 /// The listener thread, serving one run.
 pub(crate) struct Listener {

@@ -12,8 +12,8 @@ use std::{
 
 use crate::{
     arguments::Source,
-    baseline::eval::{Access, EffectivePolicy},
     enforcing::denials::{Caller, DeniedSyscall},
+    profile::eval::{Access, EffectivePolicy},
     profile::{Arch, EPERM, table},
 };
 

@@ -11,7 +11,7 @@ use std::{
 };
 
 use super::Listener;
-use crate::{baseline::eval::EffectivePolicy, profile::Arch};
+use crate::{profile::Arch, profile::eval::EffectivePolicy};
 
 /// Where a container's runtime hands the listener over: a unix socket in a
 /// directory of this run's own (see [`Listener::start_socket`]).
@@ -336,7 +336,7 @@ mod tests {
             &Profile::parse(br#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)
                 .unwrap()
                 .profile,
-            &crate::enforcing::filter::native_context(Arch::host().unwrap()),
+            &crate::filter::native_context(Arch::host().unwrap()),
         );
         let (listener, agent) = Listener::start_socket(policy, Arch::host().unwrap()).unwrap();
         use std::os::unix::fs::PermissionsExt;

@@ -4,7 +4,7 @@
 
 use super::socket::Agent;
 use crate::{
-    baseline::eval::{Access, EffectivePolicy},
+    profile::eval::{Access, EffectivePolicy},
     profile::{Action, Arch, FilterFlag, Profile, table},
 };
 
@@ -183,10 +183,8 @@ mod tests {
 
     fn parsed(text: &str) -> (Profile, EffectivePolicy) {
         let profile = Profile::parse(text.as_bytes()).unwrap().profile;
-        let policy = EffectivePolicy::evaluate(
-            &profile,
-            &crate::enforcing::filter::native_context(Arch::X86_64),
-        );
+        let policy =
+            EffectivePolicy::evaluate(&profile, &crate::filter::native_context(Arch::X86_64));
         (profile, policy)
     }
 

@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::profile::{
-    Arch, ArgCondition, Capability, Filter, KernelVersion, Profile, Verdict, table,
-};
+use super::{Arch, ArgCondition, Capability, Filter, KernelVersion, Profile, Verdict, table};
 
 /// What Docker evaluates a profile against: the daemon's native
 /// architecture, the container's capability set, the running kernel.

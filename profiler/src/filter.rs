@@ -1,5 +1,6 @@
 //! A Docker-format profile compiled to a seccomp filter with libseccomp,
-//! with the semantics runc gives the same file.
+//! with the semantics runc gives the same file: what `enforce` installs,
+//! and what learning argument rules checks a candidate profile against.
 //!
 //! The filter is compiled in the parent and installed by the child with two
 //! plain syscalls (`prctl(PR_SET_NO_NEW_PRIVS)`, `seccomp(2)`) right before
@@ -9,24 +10,24 @@
 use std::{
     collections::{HashMap, HashSet},
     io::{Read, Seek},
-    os::fd::AsFd,
+    os::fd::{AsFd, RawFd},
 };
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
-use super::listener::{ChildEnds, listener_flags};
-use crate::{
-    baseline::eval::{DockerContext, keeps},
-    profile::{Action, Arch, ArgCondition, Capability, CompareOp, EPERM, KernelVersion, Profile},
+use crate::profile::{
+    Action, Arch, ArgCondition, Capability, CompareOp, EPERM, FilterFlag, KernelVersion, Profile,
+    effective_capabilities,
+    eval::{DockerContext, keeps},
 };
 
 /// The context a native program runs in, for a profile's includes/excludes:
 /// this host's architecture and kernel, and the capabilities the program
 /// will have (the effective set of this process, which it inherits).
 pub(crate) fn native_context(arch: Arch) -> DockerContext {
-    let effective = crate::session::ebpf::effective_capabilities();
+    let effective = effective_capabilities();
     let caps = Capability::ALL
         .iter()
         .copied()
@@ -37,6 +38,23 @@ pub(crate) fn native_context(arch: Arch) -> DockerContext {
         caps,
         kernel: KernelVersion::running().unwrap_or(KernelVersion { major: 0, minor: 0 }),
     }
+}
+
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`: not a flag a profile gives (the
+/// listener is the runtime's business), so not in [`FilterFlag`].
+pub(crate) const FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+
+/// The flags a notifying filter is installed with, besides the profile's.
+pub(crate) fn listener_flags() -> libc::c_ulong {
+    FLAG_NEW_LISTENER | FilterFlag::WaitKillableRecv.info().bit as libc::c_ulong
+}
+
+/// The child's ends of the hand-over: where it reports its pid and the
+/// listener's number, and where it waits for the go-ahead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildEnds {
+    pub report: RawFd,
+    pub go: RawFd,
 }
 
 /// A profile's argument check as libseccomp's.
@@ -127,8 +145,8 @@ pub(crate) fn compile(profile: &Profile, host: Arch) -> Result<CompiledFilter, F
 }
 
 /// Compiles `profile` with every `SCMP_ACT_ERRNO` (its default and its
-/// rules) turned into `SCMP_ACT_NOTIFY`, for [`super::listener`] to answer
-/// with the errno: the same calls are refused.
+/// rules) turned into `SCMP_ACT_NOTIFY`, for `enforce`'s listener to
+/// answer with the errno: the same calls are refused.
 pub(crate) fn compile_notifying(
     profile: &Profile,
     host: Arch,
@@ -277,8 +295,8 @@ fn compile_as(profile: &Profile, host: Arch, notify: bool) -> Result<CompiledFil
 impl CompiledFilter {
     /// Sets no_new_privs and installs the filter on the calling thread.
     /// Only syscalls: safe to call in a forked child before `execve`. A
-    /// notifying filter hands its listener over through `ends` first (see
-    /// [`super::listener`]): two more syscalls, `write` and `read`.
+    /// notifying filter hands its listener over through `ends` first (to
+    /// `enforce`'s listener): two more syscalls, `write` and `read`.
     pub(crate) fn install(&self, ends: Option<ChildEnds>) -> std::io::Result<()> {
         let prog = libc::sock_fprog {
             // `compile` keeps programs within MAX_INSTRUCTIONS, which fits.
