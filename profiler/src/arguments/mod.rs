@@ -7,6 +7,8 @@
 //! Syscalls outside the table cost nothing more than their count.
 
 pub(crate) mod allowance;
+mod learning;
+mod per_syscall;
 pub(crate) mod rules;
 pub(crate) mod symbols;
 

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Arch, ArgCondition, Capability, Filter, KernelVersion, Profile, Verdict, table};
+use super::{
+    Arch, ArgCondition, Capability, ENOSYS, Filter, KernelVersion, Profile, Verdict, table,
+};
 
 /// What Docker evaluates a profile against: the daemon's native
 /// architecture, the container's capability set, the running kernel.
@@ -67,9 +69,6 @@ impl Access {
 /// ENOSYS: `clone3` falls back to `clone` (moby/moby#42680), whose flags
 /// are in registers, where a filter can check them.
 const FALLBACKS: &[(&str, &str)] = &[("clone3", "clone")];
-
-/// `ENOSYS`, the answer the C libraries fall back from.
-const ENOSYS: u32 = 38;
 
 /// A profile as Docker applies it to one container.
 #[derive(Debug, Clone, PartialEq, Eq)]

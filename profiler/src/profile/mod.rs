@@ -43,6 +43,10 @@ pub use warnings::{IneffectiveMask, ProfileWarning};
 /// under a learned one.
 pub(crate) const EPERM: u32 = 1;
 
+/// `ENOSYS`: what a syscall the kernel lacks gets; a profile answers
+/// `clone3` with it so that the libc falls back to `clone`.
+pub(crate) const ENOSYS: u32 = 38;
+
 /// A profile as read, with what the reading found worth saying.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedProfile {
