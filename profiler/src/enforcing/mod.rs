@@ -96,7 +96,7 @@ pub enum EnforceError {
         source: std::io::Error,
     },
     #[error("the seccomp listener failed: {0}")]
-    ListenerFailed(String),
+    ListenerFailed(#[source] listener::ListenerError),
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error(transparent)]

@@ -55,11 +55,39 @@ pub(crate) use usable::{
     container_unusable_because, notifying_profile, program_may_listen, unusable_because,
 };
 
+/// What stopped the listener's thread, with the system's error (said
+/// in the message, and kept as its source).
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    #[error("cannot open the enforced process {pid}: {source}")]
+    OpenProcess {
+        pid: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot take the seccomp listener of process {pid}: {source}")]
+    TakeListener {
+        pid: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot let the enforced process go on: {0}")]
+    LetGo(#[source] std::io::Error),
+    #[error("accepting the runtime's connection: {0}")]
+    Accept(#[source] std::io::Error),
+    #[error("receiving from the seccomp listener: {0}")]
+    Receive(#[source] std::io::Error),
+    #[error("polling the seccomp listener: {0}")]
+    Poll(#[source] std::io::Error),
+    #[error("the listener thread panicked")]
+    Panicked,
+}
+
 /// The listener thread, serving one run.
 pub(crate) struct Listener {
     answered: Arc<Mutex<Answered>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(), String>>>,
+    thread: Option<JoinHandle<Result<(), ListenerError>>>,
     /// The thread's id, once it runs: where [`WAKE_SIGNAL`] is sent.
     tid: Arc<AtomicI32>,
     /// The parent's copies of the child's ends, closed once it is spawned.
@@ -90,7 +118,7 @@ impl Listener {
     fn serving(
         policy: EffectivePolicy,
         arch: Arch,
-        take: impl FnOnce(&AtomicBool) -> Result<Option<OwnedFd>, String> + Send + 'static,
+        take: impl FnOnce(&AtomicBool) -> Result<Option<OwnedFd>, ListenerError> + Send + 'static,
     ) -> std::io::Result<Listener> {
         let answered = Arc::new(Mutex::new(Answered::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -165,11 +193,11 @@ impl Listener {
 
     /// Stops serving (what is pending is answered first) and returns every
     /// denial; a failure of the thread is returned as its message.
-    pub(crate) fn finish(mut self) -> Result<Vec<DeniedSyscall>, String> {
+    pub(crate) fn finish(mut self) -> Result<Vec<DeniedSyscall>, ListenerError> {
         self.child_ends = None;
         let result = match self.stop_thread().map(JoinHandle::join) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err("the listener thread panicked".to_owned()),
+            Some(Err(_)) => Err(ListenerError::Panicked),
             None => Ok(()),
         };
         self.socket_dir = None;
@@ -179,7 +207,7 @@ impl Listener {
     /// Tells the thread to stop, and wakes it from its wait for a call
     /// (which only a signal interrupts) until it has ended, within
     /// [`STOP_WITHIN`]; the thread, to join, unless it would not end.
-    fn stop_thread(&mut self) -> Option<JoinHandle<Result<(), String>>> {
+    fn stop_thread(&mut self) -> Option<JoinHandle<Result<(), ListenerError>>> {
         self.stop.store(true, Ordering::SeqCst);
         let thread = self.thread.take()?;
         let started = Instant::now();
@@ -269,7 +297,7 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 
 /// Reads the child's report and takes its listener; `None` when the child
 /// ended without one (it failed before its filter).
-fn take_listener(report: OwnedFd, go: OwnedFd) -> Result<Option<OwnedFd>, String> {
+fn take_listener(report: OwnedFd, go: OwnedFd) -> Result<Option<OwnedFd>, ListenerError> {
     let mut bytes = [0u8; 8];
     let mut report = File::from(report);
     if report.read_exact(&mut bytes).is_err() {
@@ -280,25 +308,25 @@ fn take_listener(report: OwnedFd, go: OwnedFd) -> Result<Option<OwnedFd>, String
     // SAFETY: plain syscalls; each result is checked before use.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
-        return Err(format!(
-            "cannot open the enforced process {pid}: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(ListenerError::OpenProcess {
+            pid,
+            source: std::io::Error::last_os_error(),
+        });
     }
     // SAFETY: a fresh descriptor of ours.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
     // SAFETY: as above.
     let listener = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
     if listener < 0 {
-        return Err(format!(
-            "cannot take the seccomp listener of process {pid}: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(ListenerError::TakeListener {
+            pid,
+            source: std::io::Error::last_os_error(),
+        });
     }
     // SAFETY: a fresh descriptor of ours (pidfd_getfd sets close-on-exec).
     let listener = unsafe { OwnedFd::from_raw_fd(listener as RawFd) };
     File::from(go)
         .write_all(&[1])
-        .map_err(|e| format!("cannot let the enforced process go on: {e}"))?;
+        .map_err(ListenerError::LetGo)?;
     Ok(Some(listener))
 }

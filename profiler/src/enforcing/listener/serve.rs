@@ -10,6 +10,7 @@ use std::{
     },
 };
 
+use super::ListenerError;
 use crate::{
     arguments::Source,
     enforcing::denials::{Caller, DeniedSyscall},
@@ -64,7 +65,7 @@ pub(super) fn serve(
     arch: Arch,
     answered: &Mutex<Answered>,
     stop: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), ListenerError> {
     let fd = listener.as_raw_fd();
     // SAFETY: an ioctl on our listener with a plain integer argument.
     // SAFETY: an ioctl on our listener with a plain integer argument.
@@ -76,7 +77,7 @@ pub(super) fn serve(
             // Woken to look at `stop`; or a call whose process died
             // meanwhile (ENOENT): not an error.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => {}
-            Err(e) => return Err(format!("receiving from the seccomp listener: {e}")),
+            Err(e) => return Err(ListenerError::Receive(e)),
         }
     }
     // Told to stop: what is pending is answered first.
@@ -93,7 +94,7 @@ pub(super) fn serve(
             if error.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(format!("polling the seccomp listener: {error}"));
+            return Err(ListenerError::Poll(error));
         }
         if poll.revents & libc::POLLIN == 0 {
             return Ok(());

@@ -10,7 +10,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use super::Listener;
+use super::{Listener, ListenerError};
 use crate::{profile::Arch, profile::eval::EffectivePolicy};
 
 /// Where a container's runtime hands the listener over: a unix socket in a
@@ -143,7 +143,7 @@ fn accept_listener(
     socket: &UnixListener,
     token: &str,
     stop: &AtomicBool,
-) -> Result<Option<OwnedFd>, String> {
+) -> Result<Option<OwnedFd>, ListenerError> {
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(None);
@@ -161,7 +161,7 @@ fn accept_listener(
             Ok((stream, _)) => stream,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("accepting the runtime's connection: {e}")),
+            Err(e) => return Err(ListenerError::Accept(e)),
         };
         if let Ok(Some(fd)) = receive_state(&stream, token) {
             return Ok(Some(fd));
