@@ -394,45 +394,102 @@ pub mod globals {
     pub const WATCH_LOADS: &str = "WATCH_LOADS";
 }
 
-/// Names of the maps of the eBPF object.
+/// The uses the eBPF object is loaded for. Each map declares the uses it
+/// serves ([`maps::ALL`]); loaded for none of them, it gets one entry, so
+/// that it takes next to no kernel memory.
+pub mod uses {
+    /// Counting a native command's syscalls.
+    pub const RECORD_NATIVE: u16 = 1;
+    /// Counting a container's, its runtime phase apart (the seccomp
+    /// filter's install as the boundary).
+    pub const RECORD_CONTAINER: u16 = 1 << 1;
+    /// Watching for denials beside a seccomp listener: only the rare
+    /// events (kills, traps, moves, execs).
+    pub const WATCH_BESIDE_LISTENER: u16 = 1 << 2;
+    /// Watching for denials on every syscall (the eBPF watch).
+    pub const WATCH_EVERY_SYSCALL: u16 = 1 << 3;
+    /// A recording that captures argument values.
+    pub const CAPTURE_ARGUMENTS: u16 = 1 << 4;
+    /// A recording that notes the shared objects loaded at run time.
+    pub const WATCH_LOADS: u16 = 1 << 5;
+    pub const RECORD: u16 = RECORD_NATIVE | RECORD_CONTAINER;
+    pub const WATCH: u16 = WATCH_BESIDE_LISTENER | WATCH_EVERY_SYSCALL;
+    /// Every use (maps of one entry anyway, and those all uses need).
+    pub const EVERY: u16 = RECORD | WATCH;
+}
+
+/// Declares the maps of the eBPF object: a constant naming each, and
+/// [`maps::ALL`], each with the uses it serves.
+macro_rules! maps {
+    ($($(#[$doc:meta])* $name:ident: $serves:expr;)*) => {
+        $( $(#[$doc])* pub const $name: &str = stringify!($name); )*
+        /// Every map of the object (a test checks the object has no other),
+        /// with the uses it serves.
+        pub const ALL: &[Map] = &[$(Map { name: $name, serves: $serves }),*];
+    };
+}
+
+/// Names of the maps of the eBPF object, and the uses each serves.
 pub mod maps {
-    pub const COUNTS: &str = "COUNTS";
-    pub const RUNTIME_PROCESSES: &str = "RUNTIME_PROCESSES";
-    pub const ENTRYPOINTS_STARTED: &str = "ENTRYPOINTS_STARTED";
-    pub const IN_SYSCALL: &str = "IN_SYSCALL";
-    pub const DENIALS: &str = "DENIALS";
-    pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
-    pub const MEMBERS: &str = "MEMBERS";
-    pub const ESCAPES: &str = "ESCAPES";
-    /// Counters of the events, by [`super::event_counts`] index.
-    pub const ESCAPE_COUNT: &str = "ESCAPE_COUNT";
-    pub const EXECS: &str = "EXECS";
-    /// While recording: hash of [`super::Exec`] (NUL-padded) to the first
-    /// process that executed it.
-    pub const PROGRAMS: &str = "PROGRAMS";
-    /// Per-CPU hash of [`super::ArgKey`] to calls.
-    pub const ARG_VALUES: &str = "ARG_VALUES";
-    /// Per-CPU array of [`super::ArgPending`], one per [`super::CaptureSpec`].
-    pub const ARG_PENDING: &str = "ARG_PENDING";
-    /// Per-CPU array, index [`super::arg_lost_index`] (phase and capture
-    /// slot): calls of a captured syscall whose values found no room in
-    /// [`ARG_VALUES`] (or, for `clone3`, could not be read from the
-    /// caller's memory).
-    pub const ARG_LOST: &str = "ARG_LOST";
-    /// While enforcing: hash of [`super::SyscallKey`] (tag 0) to the
-    /// [`super::CaptureSpec`] of each captured syscall, set by the user side.
-    pub const DENIAL_CAPTURE: &str = "DENIAL_CAPTURE";
-    /// While enforcing: hash of [`super::DeniedValuesKey`] to denied calls.
-    pub const DENIED_VALUES: &str = "DENIED_VALUES";
-    /// While recording with coverage: hash of [`super::Loaded`] to the
-    /// time of its first load (the kernel's monotonic clock, in ns), which
-    /// orders the loads.
-    pub const LOADED: &str = "LOADED";
-    /// Hash of thread id to the [`super::Loaded`] it opened last, until it
-    /// maps it executable.
-    pub const LOAD_PENDING: &str = "LOAD_PENDING";
-    /// Hash of process id to its program (the first process that ran it).
-    pub const PROCESS_PROGRAM: &str = "PROCESS_PROGRAM";
+    use super::uses::*;
+
+    /// A map and the uses it serves ([`super::uses`]).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Map {
+        pub name: &'static str,
+        pub serves: u16,
+    }
+
+    maps! {
+        /// Per-CPU array of the counts, by phase (a native recording has
+        /// the workload's phase only: it is loaded with one entry).
+        COUNTS: RECORD;
+        /// Processes between their filter's install and their entrypoint.
+        RUNTIME_PROCESSES: RECORD_CONTAINER;
+        ENTRYPOINTS_STARTED: EVERY;
+        RUNTIME_ACTIVE: EVERY;
+        IN_SYSCALL: WATCH_EVERY_SYSCALL;
+        DENIALS: WATCH;
+        OUT_OF_RANGE: RECORD;
+        MEMBERS: EVERY;
+        ESCAPES: EVERY;
+        /// Counters of the events, by [`super::event_counts`] index.
+        ESCAPE_COUNT: EVERY;
+        /// While enforcing: the program each process executed.
+        EXECS: WATCH;
+        /// While recording: hash of [`super::Exec`] (NUL-padded) to the
+        /// first process that executed it.
+        PROGRAMS: RECORD;
+        EXEC_SCRATCH: EVERY;
+        /// Per-CPU hash of [`super::ArgKey`] to calls.
+        ARG_VALUES: CAPTURE_ARGUMENTS;
+        /// Per-CPU array of [`super::ArgPending`], one per
+        /// [`super::CaptureSpec`] (loaded with the slots in use only).
+        ARG_PENDING: RECORD;
+        /// Per-CPU array, index [`super::arg_lost_index`] (phase and capture
+        /// slot): calls of a captured syscall whose values found no room in
+        /// [`ARG_VALUES`] (or, for `clone3`, could not be read from the
+        /// caller's memory).
+        ARG_LOST: CAPTURE_ARGUMENTS;
+        /// While enforcing: hash of [`super::SyscallKey`] (tag 0) to the
+        /// [`super::CaptureSpec`] of each captured syscall, set by the user
+        /// side.
+        DENIAL_CAPTURE: WATCH;
+        /// While enforcing: hash of [`super::DeniedValuesKey`] to denied
+        /// calls.
+        DENIED_VALUES: WATCH;
+        /// While recording with coverage: hash of [`super::Loaded`] to the
+        /// time of its first load (the kernel's monotonic clock, in ns),
+        /// which orders the loads.
+        LOADED: WATCH_LOADS;
+        /// Hash of thread id to the [`super::Loaded`] it opened last, until
+        /// it maps it executable.
+        LOAD_PENDING: WATCH_LOADS;
+        /// Hash of process id to its program (the first process that ran
+        /// it).
+        PROCESS_PROGRAM: WATCH_LOADS;
+        LOAD_SCRATCH: EVERY;
+    }
 }
 
 /// Indexes of the [`maps::ESCAPE_COUNT`] array.

@@ -13,7 +13,7 @@ use aya::{
     programs::{BtfTracePoint, ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
 use profiler_common::{
-    Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, programs,
+    Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, programs, uses,
 };
 
 use super::{RunCgroup, layout::KernelTypes};
@@ -66,8 +66,9 @@ pub enum TracerError {
     },
 }
 
-/// What the eBPF object is loaded for: the maps the other use needs get one
-/// entry, so they take next to no kernel memory.
+/// What the eBPF object is loaded for: the maps that serve none of its
+/// uses ([`maps::ALL`]) get one entry, so they take next to no kernel
+/// memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
     /// Counting, with or without the seccomp-filter boundary, and with or
@@ -86,6 +87,66 @@ pub(crate) enum Purpose {
     /// filter does not name, too) and traps are found at the SIGSYS the
     /// filter sends, or at the killed thread's exit.
     WatchDenials { every_syscall: bool },
+}
+
+impl Purpose {
+    /// The uses of the object this purpose makes ([`uses`]).
+    fn uses(self) -> u16 {
+        match self {
+            Purpose::Record {
+                require_seccomp,
+                capture_arguments,
+                watch_loads,
+            } => {
+                let mut made = match require_seccomp {
+                    true => uses::RECORD_CONTAINER,
+                    false => uses::RECORD_NATIVE,
+                };
+                if capture_arguments {
+                    made |= uses::CAPTURE_ARGUMENTS;
+                }
+                if watch_loads {
+                    made |= uses::WATCH_LOADS;
+                }
+                made
+            }
+            Purpose::WatchDenials {
+                every_syscall: true,
+            } => uses::WATCH_EVERY_SYSCALL,
+            Purpose::WatchDenials {
+                every_syscall: false,
+            } => uses::WATCH_BESIDE_LISTENER,
+        }
+    }
+}
+
+/// The entries of the maps `purpose` loads other than as the object
+/// declares them: one for each map that serves none of its uses (as each
+/// map declares, [`maps::ALL`]); a native recording's counts and capture
+/// losses of the workload's phase only (it has no runtime phase: the
+/// `sys_exit` program that starts one is attached for containers only);
+/// a recording's pending tuples for the capture slots in use only (a slot
+/// beyond the array goes to the hash map directly).
+fn map_sizes(
+    purpose: Purpose,
+    capture_index: &[[u8; TABLE_SIZE]; Abi::COUNT],
+) -> Vec<(&'static str, u32)> {
+    let made = purpose.uses();
+    let mut sizes: Vec<(&'static str, u32)> = maps::ALL
+        .iter()
+        .filter(|map| map.serves & made == 0)
+        .map(|map| (map.name, 1))
+        .collect();
+    if made & uses::RECORD_NATIVE != 0 {
+        sizes.push((maps::COUNTS, 1));
+        if made & uses::CAPTURE_ARGUMENTS != 0 {
+            sizes.push((maps::ARG_LOST, CAPTURE_SPECS as u32));
+        }
+    }
+    if made & uses::RECORD != 0 {
+        sizes.push((maps::ARG_PENDING, capture_slots_used(capture_index).max(1)));
+    }
+    sizes
 }
 
 /// Loads the eBPF object for the cgroup tree of `cgroup` (nothing attached
@@ -131,56 +192,6 @@ pub(crate) fn load_object(
         }
     );
     let watch_loads_flag = u32::from(watch_loads);
-    let unused: &[&str] = match purpose {
-        // A recording keeps programs by program (`PROGRAMS`), not by
-        // process.
-        Purpose::Record {
-            require_seccomp: true,
-            ..
-        } => &[
-            maps::EXECS,
-            maps::IN_SYSCALL,
-            maps::DENIALS,
-            maps::DENIAL_CAPTURE,
-            maps::DENIED_VALUES,
-        ],
-        Purpose::Record {
-            require_seccomp: false,
-            ..
-        } => &[
-            maps::EXECS,
-            maps::IN_SYSCALL,
-            maps::DENIALS,
-            maps::DENIAL_CAPTURE,
-            maps::DENIED_VALUES,
-            maps::RUNTIME_PROCESSES,
-        ],
-        // Beside a listener, the kills and traps it is never handed are
-        // still counted here.
-        Purpose::WatchDenials {
-            every_syscall: false,
-        } => &[
-            maps::IN_SYSCALL,
-            maps::PROGRAMS,
-            maps::RUNTIME_PROCESSES,
-            maps::OUT_OF_RANGE,
-            maps::COUNTS,
-            maps::ARG_VALUES,
-            maps::ARG_PENDING,
-            maps::ARG_LOST,
-        ],
-        Purpose::WatchDenials {
-            every_syscall: true,
-        } => &[
-            maps::PROGRAMS,
-            maps::RUNTIME_PROCESSES,
-            maps::OUT_OF_RANGE,
-            maps::COUNTS,
-            maps::ARG_VALUES,
-            maps::ARG_PENDING,
-            maps::ARG_LOST,
-        ],
-    };
     // Enforcing captures nothing, nor a recording that learns no values:
     // the tables stay empty (all zero).
     let (capture_index, capture) = match (capture_arguments, Arch::host()) {
@@ -210,33 +221,8 @@ pub(crate) fn load_object(
         .override_global(globals::CAPTURE, &capture, true)
         .override_global(globals::CAPTURE_ARGUMENTS, &capture_flag, true)
         .override_global(globals::WATCH_LOADS, &watch_loads_flag, true);
-    if let Purpose::Record {
-        require_seccomp, ..
-    } = purpose
-    {
-        // A native recording has no runtime phase (the `sys_exit` program
-        // that starts one is attached for containers only): only the
-        // workload's counters and losses, which come first in their maps.
-        if !require_seccomp {
-            loader.map_max_entries(maps::COUNTS, 1);
-            loader.map_max_entries(maps::ARG_LOST, CAPTURE_SPECS as u32);
-        }
-        // The pending tuples of the capture slots in use only; a slot
-        // beyond the array goes to the hash map directly.
-        loader.map_max_entries(maps::ARG_PENDING, capture_slots_used(&capture_index).max(1));
-        if !capture_arguments {
-            for map in [maps::ARG_VALUES, maps::ARG_LOST] {
-                loader.map_max_entries(map, 1);
-            }
-        }
-    }
-    if !watch_loads {
-        for map in [maps::LOADED, maps::LOAD_PENDING, maps::PROCESS_PROGRAM] {
-            loader.map_max_entries(map, 1);
-        }
-    }
-    for map in unused {
-        loader.map_max_entries(map, 1);
+    for (map, entries) in map_sizes(purpose, &capture_index) {
+        loader.map_max_entries(map, entries);
     }
     let ebpf = loader.load(OBJECT).map_err(TracerError::Object)?;
     Ok((ebpf, kernel))
@@ -441,7 +427,7 @@ fn verifier_reason(log: &str) -> String {
 mod tests {
     use super::{capture_slot_syscalls, capture_slots_used, capture_tables, verifier_reason};
     use crate::profile::{Arch, table};
-    use profiler_common::{Abi, NO_ARG, SOURCE_CLONE3_FLAGS, programs};
+    use profiler_common::{Abi, NO_ARG, SOURCE_CLONE3_FLAGS, maps, programs};
 
     #[test]
     fn capture_tables_point_each_syscall_of_both_tables_at_its_arguments() {
@@ -500,6 +486,24 @@ mod tests {
             })
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// Every map of the object declares the uses it serves, so that no
+    /// use loads a map it never touches at full size unnoticed: a map
+    /// added to the kernel side without a declaration fails here.
+    #[test]
+    fn every_map_of_the_object_is_declared() {
+        let object = aya_obj::Object::parse(super::OBJECT).expect("the embedded object parses");
+        let in_object: std::collections::BTreeSet<&str> = object
+            .maps
+            .keys()
+            .map(String::as_str)
+            // The globals' sections (.bss, .data, .rodata).
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        let declared: std::collections::BTreeSet<&str> =
+            maps::ALL.iter().map(|map| map.name).collect();
+        assert_eq!(in_object, declared);
     }
 
     /// The programs that run on every syscall of the host call no function
