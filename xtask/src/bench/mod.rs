@@ -12,6 +12,8 @@ mod bpf_stats;
 mod chart;
 pub mod child;
 mod empty_hook;
+#[cfg(test)]
+mod golden;
 mod hooks;
 mod image;
 mod measure;
@@ -27,7 +29,7 @@ use anyhow::Result;
 pub use self::hooks::Options as HooksOptions;
 use self::{
     measure::Sizes,
-    report::Report,
+    report::{Machine, Report},
     suite::{Part, Plan},
 };
 use crate::workspace::Workspace;
@@ -83,7 +85,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     };
     let out_dir = options.out.clone().unwrap_or_else(|| ws.root.clone());
     let (outcome, session) = suite::run(ws, &plan)?;
-    let report = Report::new(&outcome)?;
+    let report = Report::new(&outcome, &Machine::read())?;
     fs::create_dir_all(&out_dir)?;
     report.write(&out_dir)?;
     println!("{}", report.summary());

@@ -102,6 +102,65 @@ impl Section {
     }
 }
 
+/// What the report states about the machine, read when the report is made.
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory: String,
+    pub kernel: String,
+    pub debian: String,
+    pub spectre: String,
+    /// Each tool compared with, and the first line of its version.
+    pub tools: Vec<(&'static str, String)>,
+    pub libseccomp: String,
+}
+
+impl Machine {
+    /// This machine's facts.
+    pub fn read() -> Machine {
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_default();
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let memory = fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
+            .unwrap_or_default();
+        let tools = [
+            ("bpftrace", "bpftrace", &["--version"][..]),
+            ("strace", "strace", &["-V"][..]),
+            ("redis", "redis-server", &["--version"][..]),
+            ("dockerd", "dockerd", &["--version"][..]),
+            ("runc", "runc", &["--version"][..]),
+        ]
+        .into_iter()
+        .map(|(what, cmd, args)| (what, first_line(cmd, args)))
+        .collect();
+        Machine {
+            cpu,
+            cores,
+            memory,
+            kernel: read_trim("/proc/sys/kernel/osrelease"),
+            debian: read_trim("/etc/debian_version"),
+            spectre: read_trim("/sys/devices/system/cpu/vulnerabilities/spectre_v2"),
+            tools,
+            libseccomp: package_version("libseccomp2"),
+        }
+    }
+}
+
 pub struct Report {
     markdown: String,
     groups: Vec<Group>,
@@ -141,8 +200,8 @@ impl Target {
 }
 
 impl Report {
-    pub fn new(outcome: &Outcome) -> Result<Report> {
-        let r = Reader { outcome };
+    pub fn new(outcome: &Outcome, machine: &Machine) -> Result<Report> {
+        let r = Reader { outcome, machine };
         let sizes = outcome.sizes;
         let sections = r.sections();
         let mut md = String::new();
@@ -321,6 +380,7 @@ type StatProgram = (String, String, Vec<(u64, f64)>);
 
 struct Reader<'a> {
     outcome: &'a Outcome,
+    machine: &'a Machine,
 }
 
 impl Reader<'_> {
@@ -779,45 +839,26 @@ impl Reader<'_> {
     fn machine(&self, md: &mut String) -> Result<()> {
         writeln!(md, "## Machine")?;
         writeln!(md)?;
-        let cpu = fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("model name"))
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-            .unwrap_or_default();
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0);
-        let memory = fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("MemTotal:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
-            .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
-            .unwrap_or_default();
-        let kernel = read_trim("/proc/sys/kernel/osrelease");
-        let debian = read_trim("/etc/debian_version");
-        let spectre = read_trim("/sys/devices/system/cpu/vulnerabilities/spectre_v2");
+        let Machine {
+            cpu,
+            cores,
+            memory,
+            kernel,
+            debian,
+            spectre,
+            tools,
+            libseccomp,
+        } = self.machine;
         writeln!(md, "| | |")?;
         writeln!(md, "| --- | --- |")?;
         writeln!(md, "| CPU | {cpu}, {cores} cores (a VM) |")?;
         writeln!(md, "| memory | {memory} |")?;
         writeln!(md, "| OS | Debian {debian}, kernel {kernel} |")?;
         writeln!(md, "| Spectre v2 mitigation | {spectre} |")?;
-        for (what, cmd, args) in [
-            ("bpftrace", "bpftrace", &["--version"][..]),
-            ("strace", "strace", &["-V"][..]),
-            ("redis", "redis-server", &["--version"][..]),
-            ("dockerd", "dockerd", &["--version"][..]),
-            ("runc", "runc", &["--version"][..]),
-        ] {
-            writeln!(md, "| {what} | {} |", first_line(cmd, args))?;
+        for (what, version) in tools {
+            writeln!(md, "| {what} | {version} |")?;
         }
-        writeln!(md, "| libseccomp | {} |", package_version("libseccomp2"))?;
+        writeln!(md, "| libseccomp | {libseccomp} |")?;
         writeln!(md, "| syscall-profile | commit {} |", self.outcome.commit)?;
         writeln!(
             md,
@@ -2604,7 +2645,8 @@ mod tests {
         let out = std::env::var_os("XTASK_REPORT_OUT")
             .map_or_else(|| scratch.join("out"), |dir| PathBuf::from(dir).join(name));
         assert!(fs::create_dir_all(&scratch).is_ok() && fs::create_dir_all(&out).is_ok());
-        let report = match Report::new(&outcome(&scratch)) {
+        let machine = Machine::read();
+        let report = match Report::new(&outcome(&scratch), &machine) {
             Ok(report) => report,
             Err(e) => panic!("{e:#}"),
         };
