@@ -20,6 +20,7 @@ mod bench;
 mod coverage;
 mod demo;
 mod docker_baseline;
+mod dry;
 mod fuzz;
 mod images;
 mod runtime_base;

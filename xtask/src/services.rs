@@ -21,33 +21,44 @@ const GRACE: Duration = Duration::from_secs(10);
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct BackgroundProcess {
     name: String,
-    child: Child,
+    /// None in a dry run (see [`crate::dry`]): no process, ended at once.
+    child: Option<Child>,
     finished: Option<ExitStatus>,
 }
 
 impl BackgroundProcess {
     pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> Result<Self> {
+        let name = name.into();
+        if crate::dry::step(|| format!("start {name}: {}", crate::dry::describe(cmd))) {
+            return Ok(Self {
+                name,
+                child: None,
+                finished: None,
+            });
+        }
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start `{}`", display(cmd)))?;
         Ok(Self {
-            name: name.into(),
-            child,
+            name,
+            child: Some(child),
             finished: None,
         })
     }
 
     pub fn id(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// The exit status if the process has ended.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         if self.finished.is_none() {
-            self.finished = self
-                .child
-                .try_wait()
-                .with_context(|| format!("cannot check on {}", self.name))?;
+            self.finished = match &mut self.child {
+                Some(child) => child
+                    .try_wait()
+                    .with_context(|| format!("cannot check on {}", self.name))?,
+                None => Some(ExitStatus::default()),
+            };
         }
         Ok(self.finished)
     }
@@ -55,10 +66,14 @@ impl BackgroundProcess {
     /// Sends SIGTERM, waits up to [`GRACE`] for the process to end, then
     /// kills it. Returns how it ended.
     pub fn stop(&mut self) -> Result<ExitStatus> {
+        if self.child.is_none() && self.finished.is_none() {
+            crate::dry::step(|| format!("stop {}", self.name));
+        }
         if let Some(status) = self.try_wait()? {
             return Ok(status);
         }
-        let pid = libc::pid_t::try_from(self.child.id())
+        // A dry run's process has ended by now: this one is real.
+        let pid = libc::pid_t::try_from(self.id())
             .with_context(|| format!("pid of {} out of range", self.name))?;
         // SAFETY: kill(2) on our own child, not yet reaped (only we wait for it).
         unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -73,11 +88,13 @@ impl BackgroundProcess {
             "xtask: {} did not end within {GRACE:?} of SIGTERM; killing it",
             self.name
         );
-        self.child
+        let Some(child) = &mut self.child else {
+            return Ok(ExitStatus::default());
+        };
+        child
             .kill()
             .with_context(|| format!("cannot kill {}", self.name))?;
-        let status = self
-            .child
+        let status = child
             .wait()
             .with_context(|| format!("cannot wait for {}", self.name))?;
         self.finished = Some(status);

@@ -424,6 +424,29 @@ fn complete(scratch: &Path) -> Outcome {
     run
 }
 
+/// Compares `text` with the golden file `xtask/tests-data/RELATIVE`
+/// (`XTASK_BLESS=1` writes it first).
+pub fn compare(relative: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests-data")
+        .join(relative);
+    if std::env::var_os("XTASK_BLESS").is_some() {
+        let dir = path.parent().unwrap_or(&path);
+        let blessed = fs::create_dir_all(dir).and_then(|()| fs::write(&path, text));
+        assert!(blessed.is_ok(), "{blessed:?}");
+    }
+    let want = fs::read_to_string(&path).unwrap_or_default();
+    let line = want.lines().zip(text.lines()).position(|(a, b)| a != b);
+    assert!(
+        want == text,
+        "{} differs at line {:?} (XTASK_BLESS=1 rewrites it):\n{}",
+        path.display(),
+        line.map(|l| l + 1),
+        line.and_then(|l| text.lines().nth(l))
+            .unwrap_or("(one ends before the other)")
+    );
+}
+
 fn check(name: &str, outcome: impl Fn(&Path) -> Outcome) {
     let scratch = tempfile::tempdir().map_err(|e| e.to_string());
     let scratch = scratch
@@ -436,36 +459,11 @@ fn check(name: &str, outcome: impl Fn(&Path) -> Outcome) {
         .map_err(anyhow::Error::from)
         .and_then(|()| report.write(&out));
     assert!(written.is_ok(), "{written:?}");
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests-data/report")
-        .join(name);
-    for (file, text) in [
-        (
-            "BENCHMARKS.md",
-            fs::read_to_string(out.join("BENCHMARKS.md")).unwrap_or_default(),
-        ),
-        (
-            "benchmarks.svg",
-            fs::read_to_string(out.join("benchmarks.svg")).unwrap_or_default(),
-        ),
-        ("summary.txt", report.summary()),
-    ] {
-        let path = golden.join(file);
-        if std::env::var_os("XTASK_BLESS").is_some() {
-            let blessed = fs::create_dir_all(&golden).and_then(|()| fs::write(&path, &text));
-            assert!(blessed.is_ok(), "{blessed:?}");
-        }
-        let want = fs::read_to_string(&path).unwrap_or_default();
-        let line = want.lines().zip(text.lines()).position(|(a, b)| a != b);
-        assert!(
-            want == text,
-            "{} differs from the report at line {:?} (XTASK_BLESS=1 rewrites it):\n{}",
-            path.display(),
-            line.map(|l| l + 1),
-            line.and_then(|l| text.lines().nth(l))
-                .unwrap_or("(one ends before the other)")
-        );
+    for file in ["BENCHMARKS.md", "benchmarks.svg"] {
+        let text = fs::read_to_string(out.join(file)).unwrap_or_default();
+        compare(&format!("report/{name}/{file}"), &text);
     }
+    compare(&format!("report/{name}/summary.txt"), &report.summary());
 }
 
 #[test]

@@ -39,6 +39,7 @@ use super::{
 };
 use crate::{
     demo::build_release,
+    dry,
     images::IMAGE as SAMPLES_IMAGE,
     services::{BackgroundProcess, PODMAN_GLOBALS_VAR, STATIC_SAMPLES_VAR, Services},
     setup,
@@ -667,6 +668,7 @@ impl Bench {
         let mut cmd = match run {
             Run::Untraced => Command::new(&job.program),
             Run::SeccompFilter => {
+                dry::step(|| "before exec: a seccomp filter that allows everything".to_owned());
                 let mut cmd = Command::new(&job.program);
                 // SAFETY: between fork and exec, only two syscalls on
                 // memory of this closure's own stack.
@@ -676,6 +678,7 @@ impl Bench {
             // The same number of round trips between two threads.
             Run::HandOff => Command::new(self.sample("handoff-loop")),
             Run::RefusingFilter => {
+                dry::step(|| "before exec: a seccomp filter that refuses sysinfo".to_owned());
                 let mut cmd = Command::new(&job.program);
                 // SAFETY: as above.
                 unsafe { cmd.pre_exec(refuse_sysinfo) };
@@ -780,6 +783,7 @@ impl Bench {
     fn script(&self, tag: &str, body: &str) -> Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
         let path = self.scratch.join(format!("{tag}.sh"));
+        dry::step(|| format!("write {}: {body:?}", path.display()));
         fs::write(&path, format!("#!/bin/sh\n{body}\n"))
             .with_context(|| format!("cannot write {}", path.display()))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
@@ -907,6 +911,20 @@ impl Bench {
         bpf_label: Option<&str>,
     ) -> Result<String> {
         let mut bpf_label = bpf_label.filter(|label| !self.memory.bpf.contains_key(*label));
+        if dry::step(|| {
+            let rss = rss_label.map_or(String::new(), |l| format!(" (peak RSS as {l:?})"));
+            let bpf = bpf_label.map_or(String::new(), |l| format!(" (eBPF objects as {l:?})"));
+            format!("run to its end{rss}{bpf}: {}", dry::describe(cmd))
+        }) {
+            if let Some(label) = bpf_label {
+                self.memory.bpf.insert(label.to_owned(), Vec::new());
+            }
+            let size = cmd.get_args().last().unwrap_or_default();
+            let size = size.to_string_lossy();
+            return Ok(format!(
+                "refused={size}\nns_per_call=100\nelapsed_ns=2000000\n"
+            ));
+        }
         let err_path = self.scratch.join("stderr.txt");
         let err = File::create(&err_path).context("cannot create stderr.txt")?;
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
@@ -1039,8 +1057,13 @@ impl Bench {
                     Neighbour::EmptyBtfTracepoint => EmptyHook::BtfTracepoint,
                     _ => EmptyHook::RawTracepoint,
                 };
-                let attached = empty_hook::attach(hook)?;
+                let attached = if dry::step(|| format!("attach the empty program to {hook}")) {
+                    None
+                } else {
+                    Some(empty_hook::attach(hook)?)
+                };
                 let ns = measure(self, &mut micro);
+                dry::step(|| "detach the empty program".to_owned());
                 drop(attached);
                 ns
             }
@@ -1240,6 +1263,9 @@ impl Bench {
             }
         };
         let rps = self.load(requests);
+        if let Some(label) = rss_label {
+            dry::step(|| format!("note the server's peak RSS as {label:?}"));
+        }
         if let Some(label) = rss_label
             && let Some(kib) = vm_hwm_kib(server.id())
         {
@@ -1291,11 +1317,17 @@ impl Bench {
     }
 
     fn container_pid(&self, name: &str) -> Result<u32> {
-        let output = Command::new("docker")
-            .env("DOCKER_HOST", &self.docker_host)
-            .args(["inspect", "-f", "{{.State.Pid}}", name])
-            .output()
-            .context("cannot run docker inspect")?;
+        let mut inspect = Command::new("docker");
+        inspect.env("DOCKER_HOST", &self.docker_host).args([
+            "inspect",
+            "-f",
+            "{{.State.Pid}}",
+            name,
+        ]);
+        if dry::step(|| dry::describe(&inspect)) {
+            return Ok(0);
+        }
+        let output = inspect.output().context("cannot run docker inspect")?;
         String::from_utf8_lossy(&output.stdout)
             .trim()
             .parse()
@@ -1329,6 +1361,9 @@ impl Bench {
             .stdout(Stdio::null())
             .stderr(File::create(&err_path)?);
         let mut tracer = BackgroundProcess::spawn("strace", &mut cmd)?;
+        if dry::step(|| "wait until strace says it attached".to_owned()) {
+            return Ok((tracer, None));
+        }
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let text = fs::read_to_string(&err_path).unwrap_or_default();
@@ -1347,6 +1382,9 @@ impl Bench {
 
     /// The cgroup v2 directory of process `pid`.
     fn cgroup_of(&self, pid: u32) -> Result<PathBuf> {
+        if dry::step(|| format!("read the cgroup of process {pid}")) {
+            return Ok(PathBuf::from("/sys/fs/cgroup/CONTAINER"));
+        }
         let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
             .with_context(|| format!("cannot read /proc/{pid}/cgroup"))?;
         let relative = text
@@ -1376,11 +1414,14 @@ impl Bench {
             }
             None => Command::new("redis-benchmark"),
         };
-        let output = load
-            .args(["-h", "127.0.0.1", "-p", &REDIS_PORT.to_string()])
+        load.args(["-h", "127.0.0.1", "-p", &REDIS_PORT.to_string()])
             .args(["-t", "set,get", "-c", "50", "--csv", "-n"])
             .arg(requests.to_string())
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        if dry::step(|| format!("load it: {}", dry::describe(&load))) {
+            return Ok(1000.0);
+        }
+        let output = load
             .output()
             .context("cannot run redis-benchmark (Debian's redis-tools)")?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -1400,6 +1441,10 @@ impl Bench {
         for _ in 0..self.sizes.startups {
             let mut cmd = self.wrap(&job, run, tag)?;
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            if dry::step(|| format!("run and time: {}", dry::describe(&cmd))) {
+                values.push(0.0);
+                continue;
+            }
             let before = SystemTime::now();
             let started = Instant::now();
             let child = cmd
@@ -1461,6 +1506,9 @@ impl Bench {
                 None => helper.env_remove(key),
             };
         }
+        if dry::step(|| dry::describe(&helper)) {
+            return Ok(0);
+        }
         let output = helper
             .output()
             .with_context(|| format!("cannot run `{}`", display(&helper)))?;
@@ -1490,6 +1538,10 @@ impl Bench {
         eprintln!("xtask bench: learning: {}", display(&cmd));
         let stderr = self.run_to_end(&mut cmd, None)?;
         self.keep_notes(&stderr);
+        if dry::step(|| format!("take sysinfo out of {}", path.display())) {
+            self.learned.insert((Workload::Refused, false), path);
+            return Ok(());
+        }
         let text =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut profile: serde_json::Value = serde_json::from_str(&text)
@@ -1981,6 +2033,9 @@ fn redis_command(words: &[&str]) -> std::io::Result<String> {
 }
 
 fn wait_for_redis(server: &mut BackgroundProcess, log: &Path) -> Result<()> {
+    if dry::step(|| "wait until the server answers PING".to_owned()) {
+        return Ok(());
+    }
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if redis_command(&["PING"]).is_ok_and(|reply| reply.starts_with("+PONG")) {
@@ -2001,6 +2056,9 @@ fn wait_for_redis(server: &mut BackgroundProcess, log: &Path) -> Result<()> {
 
 /// `SHUTDOWN NOSAVE`: the server closes the connection and exits 0.
 fn redis_shutdown() -> Result<()> {
+    if dry::step(|| "SHUTDOWN NOSAVE".to_owned()) {
+        return Ok(());
+    }
     match redis_command(&["SHUTDOWN", "NOSAVE"]) {
         Ok(reply) if reply.starts_with('-') => bail!("SHUTDOWN refused: {}", reply.trim()),
         // The connection closes as the server exits: no reply, or a reset.
@@ -2017,6 +2075,7 @@ fn check_port_free() -> Result<()> {
 }
 
 fn wait_until_ended(process: &mut BackgroundProcess, timeout: Duration) -> Result<ExitStatus> {
+    dry::step(|| "wait until it ends".to_owned());
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = process.try_wait()? {
@@ -2032,6 +2091,9 @@ fn wait_until_ended(process: &mut BackgroundProcess, timeout: Duration) -> Resul
 /// Waits until `parent` has a child called `comm` (bpftrace starts its `-c`
 /// command once its probes are attached) and returns its pid.
 fn wait_for_child(parent: &mut BackgroundProcess, comm: &str) -> Result<u32> {
+    if dry::step(|| format!("wait until it starts `{comm}`")) {
+        return Ok(0);
+    }
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Some(pid) = child_named(parent.id(), comm)? {
@@ -2050,9 +2112,11 @@ fn wait_for_child(parent: &mut BackgroundProcess, comm: &str) -> Result<u32> {
 /// Ends bpftrace by ending its command, and waits for it.
 fn end_bpftrace(tracer: &mut BackgroundProcess, sleep: u32) -> Result<()> {
     let pid = libc::pid_t::try_from(sleep).context("pid out of range")?;
-    // SAFETY: kill(2) of bpftrace's `sleep`, which bpftrace has not reaped
-    // (it waits for it and ends only then).
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    if !dry::step(|| "SIGTERM to bpftrace's `sleep`".to_owned()) {
+        // SAFETY: kill(2) of bpftrace's `sleep`, which bpftrace has not
+        // reaped (it waits for it and ends only then).
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
     wait_until_ended(tracer, READY_TIMEOUT).context("bpftrace")?;
     Ok(())
 }
@@ -2061,6 +2125,9 @@ fn end_bpftrace(tracer: &mut BackgroundProcess, sleep: u32) -> Result<()> {
 /// kernel's own accounting: `memlock` is what the object takes), with the
 /// names bpftool gives them.
 fn bpf_objects(pid: u32) -> Result<Vec<BpfObject>> {
+    if dry::step(|| format!("read the eBPF objects of process {pid}")) {
+        return Ok(Vec::new());
+    }
     let fd_dir = format!("/proc/{pid}/fd");
     let mut objects: Vec<BpfObject> = Vec::new();
     for entry in fs::read_dir(&fd_dir).with_context(|| format!("cannot list {fd_dir}"))? {
@@ -2227,12 +2294,14 @@ struct ContainerGuard {
 
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .env("DOCKER_HOST", &self.docker_host)
+        let mut rm = Command::new("docker");
+        rm.env("DOCKER_HOST", &self.docker_host)
             .args(["rm", "-f", &self.name])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+            .stderr(Stdio::null());
+        if !dry::step(|| dry::describe(&rm)) {
+            let _ = rm.status();
+        }
     }
 }
 
@@ -2244,13 +2313,20 @@ struct PodmanGuard {
 
 impl PodmanGuard {
     fn podman(&self, args: &[&str]) -> Option<std::process::Output> {
-        Command::new("podman")
+        let mut podman = Command::new("podman");
+        podman
             .args(&self.globals)
             .args(args)
             .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()
+            .stderr(Stdio::null());
+        if dry::step(|| dry::describe(&podman)) {
+            return Some(std::process::Output {
+                status: ExitStatus::default(),
+                stdout: b"true".to_vec(),
+                stderr: Vec::new(),
+            });
+        }
+        podman.output().ok()
     }
 
     /// Whether the container's process runs.
@@ -2300,6 +2376,9 @@ fn git_commit() -> String {
 /// `requests` each, from the counts a recording wrote to `stats` (`record
 /// --stats`); start-up and shutdown are in them too.
 fn syscalls_per_request(stats: &Path, requests: u64) -> Result<f64> {
+    if dry::step(|| format!("read the syscall count in {}", stats.display())) {
+        return Ok(1.0);
+    }
     let text =
         fs::read_to_string(stats).with_context(|| format!("cannot read {}", stats.display()))?;
     let value: serde_json::Value =
@@ -2416,6 +2495,80 @@ mod tests {
             shell_words(Path::new("/bin/x"), &["".to_owned(), "a'b".to_owned()]),
             r"'/bin/x' '' 'a'\''b'"
         );
+    }
+
+    /// The steps of learning and of every case of every part, taken dry
+    /// (see `crate::dry`), as in `tests-data/suite/dry-run.txt`.
+    #[test]
+    fn the_steps_of_every_case() {
+        let scratch = tempfile::tempdir().map_err(|e| e.to_string());
+        let root = scratch
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut bench = Bench {
+            recorder: root.join("bin/syscall-profile"),
+            samples: root.join("bin"),
+            scratch: root.clone(),
+            tmpfs: PathBuf::from("/dev/shm/xtask-bench"),
+            cgroup: PathBuf::from("/sys/fs/cgroup/xtask-bench"),
+            docker_host: "unix:///bench/docker.sock".to_owned(),
+            sizes: Sizes::new(true),
+            docker_default: Some(PathBuf::from("/reference/docker-default.json")),
+            allow_all: root.join("allow-all.json"),
+            learned: BTreeMap::new(),
+            podman_globals: vec!["--root=/podman".to_owned(), "--runtime=runc".to_owned()],
+            podman_learned: None,
+            podman_idle_learned: None,
+            memory: Memory::default(),
+            server_syscalls: BTreeMap::new(),
+            client_syscalls: None,
+            client_stats: None,
+            notes: Vec::new(),
+            container_serial: 0,
+        };
+        let mut text = String::new();
+        for part in Part::ALL {
+            for default in [true, false] {
+                let list: Vec<String> = cases(&[part], default)
+                    .iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect();
+                text += &format!(
+                    "cases of {part} (Docker's default: {default}): {}\n",
+                    list.join(", ")
+                );
+            }
+        }
+        let steps = dry::run(|| {
+            for parts in [&[Part::Refusals][..], &Part::ALL] {
+                dry::step(|| format!("== learning for {parts:?}"));
+                let learned = bench.learn_all(parts);
+                dry::step(|| format!("-> {learned:?}"));
+            }
+            for case in cases(&Part::ALL, true) {
+                dry::step(|| format!("== {case:?}"));
+                let measured = bench.measure(case).map_err(|e| format!("{e:#}"));
+                let labels: Vec<&String> = bench.memory.bpf.keys().collect();
+                dry::step(|| format!("-> {measured:?}; eBPF objects noted: {labels:?}"));
+            }
+            dry::step(|| {
+                format!(
+                    "server syscalls {:?}, client syscalls {:?}, notes {:?}",
+                    bench.server_syscalls, bench.client_syscalls, bench.notes
+                )
+            });
+        });
+        text += &steps.join("\n");
+        let exe = std::env::current_exe().unwrap_or_default();
+        let text = text
+            .replace(&exe.display().to_string(), "$XTASK")
+            .replace(&root.display().to_string(), "$SCRATCH")
+            .replace(
+                &format!("xtask-bench-{}-", std::process::id()),
+                "xtask-bench-$PID-",
+            );
+        super::super::golden::compare("suite/dry-run.txt", &(text + "\n"));
     }
 
     #[test]
