@@ -6,9 +6,10 @@
 //! once per round, in an order rotated by one each round, so drift (CPU
 //! frequency, the other engineers' builds on a shared machine) spreads over
 //! all of them; the report gives the median and the range of the rounds.
-//! The cases, and what each measures, are listed in [`cases`]; [`run`]
-//! returns their figures as an [`Outcome`], which `report` turns into
-//! BENCHMARKS.md.
+//! The cases, and what each measures, are listed in [`cases`]; each runs in
+//! one shape ([`Bench::runner`]: what runs beside it, its command, and how
+//! it is measured, then one loop in [`Bench::measure`]); [`run`] returns
+//! their figures as an [`Outcome`], which `report` turns into BENCHMARKS.md.
 
 use std::{
     collections::BTreeMap,
@@ -102,108 +103,124 @@ impl fmt::Display for Part {
 /// Every case of the selected parts. The baselines come first in the list,
 /// but the rounds rotate the order anyway.
 fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
+    use Neighbour as N;
+    use Policy as P;
     use Run::*;
     use Workload::*;
     let mut list = Vec::new();
-    let mut add = |case: Case| {
-        if !list.contains(&case) {
-            list.push(case);
+    let mut add = |workload, runs: &[Run]| {
+        for &run in runs {
+            let case = Case::new(workload, run);
+            if !list.contains(&case) {
+                list.push(case);
+            }
         }
     };
     for &part in parts {
         match part {
             Part::Recording => {
                 for workload in [Micro, FileIo, Redis] {
-                    for run in [Untraced, Record, Bpftrace, Strace] {
-                        add(Case::new(workload, run));
-                    }
+                    add(workload, &[Untraced, Record, Bpftrace, Strace]);
                 }
                 // The floors of the recorded process: the hook alone.
-                for neighbour in [Neighbour::EmptyRawTracepoint, Neighbour::EmptyBtfTracepoint] {
-                    add(Case::new(Micro, Beside(neighbour)));
-                }
-                add(Case::new(Redis, Container(Policy::DockerDefault)));
-                for run in [ContainerRecord, ContainerBpftrace, ContainerStrace] {
-                    add(Case::new(Redis, run));
-                }
+                add(
+                    Micro,
+                    &[Beside(N::EmptyRawTracepoint), Beside(N::EmptyBtfTracepoint)],
+                );
+                let containers = [ContainerRecord, ContainerBpftrace, ContainerStrace];
+                add(
+                    Redis,
+                    &[&[Container(P::DockerDefault)], &containers[..]].concat(),
+                );
                 // A recorded container's syscall, beside the native one's.
-                add(Case::new(Micro, Container(Policy::None)));
-                add(Case::new(Micro, Container(Policy::DockerDefault)));
-                add(Case::new(Micro, ContainerRecord));
+                add(
+                    Micro,
+                    &[
+                        Container(P::None),
+                        Container(P::DockerDefault),
+                        ContainerRecord,
+                    ],
+                );
             }
             Part::Others => {
-                add(Case::new(Micro, Untraced));
-                for neighbour in [
-                    Neighbour::Record,
-                    Neighbour::Bpftrace,
-                    Neighbour::EmptyTracepoint,
-                    Neighbour::EmptyRawTracepoint,
-                    Neighbour::EmptyBtfTracepoint,
-                    Neighbour::EmptyFentry,
-                ] {
-                    add(Case::new(Micro, Beside(neighbour)));
-                }
+                add(Micro, &[Untraced]);
+                let neighbours = [
+                    N::Record,
+                    N::Bpftrace,
+                    N::EmptyTracepoint,
+                    N::EmptyRawTracepoint,
+                    N::EmptyBtfTracepoint,
+                    N::EmptyFentry,
+                ];
+                add(Micro, &neighbours.map(Beside));
             }
             Part::Enforcement => {
                 for workload in [Micro, Redis] {
-                    add(Case::new(workload, Untraced));
-                    for policy in [Policy::None, Policy::DockerDefault, Policy::Learned] {
-                        if policy != Policy::DockerDefault || has_docker_default {
-                            add(Case::new(workload, Enforce(policy)));
+                    add(workload, &[Untraced]);
+                    for policy in [P::None, P::DockerDefault, P::Learned] {
+                        if policy != P::DockerDefault || has_docker_default {
+                            add(workload, &[Enforce(policy)]);
                         }
-                        add(Case::new(workload, Container(policy)));
+                        add(workload, &[Container(policy)]);
                     }
                 }
-                // The filter alone, the floor of both watches.
-                add(Case::new(Micro, SeccompFilter));
-                // The two denial watches side by side.
-                add(Case::new(Micro, EnforceKernelWatch(Policy::None)));
-                add(Case::new(Micro, EnforceKernelWatch(Policy::Learned)));
-                // A container under `enforce` (the engine's filter and the
-                // eBPF watch) beside plain `docker run` with the same profile.
-                add(Case::new(Micro, ContainerEnforce(Policy::None)));
-                add(Case::new(Micro, ContainerEnforce(Policy::Learned)));
-                // What `enforce` costs processes outside it.
-                add(Case::new(Micro, Beside(Neighbour::Enforce)));
-                add(Case::new(Micro, Beside(Neighbour::EnforceContainer)));
+                // The filter alone, the floor of both watches; the two
+                // denial watches side by side; a container under `enforce`
+                // (the engine's filter and the eBPF watch) beside plain
+                // `docker run` with the same profile; what `enforce` costs
+                // processes outside it.
+                add(Micro, &[SeccompFilter, EnforceKernelWatch(P::None)]);
+                add(
+                    Micro,
+                    &[EnforceKernelWatch(P::Learned), ContainerEnforce(P::None)],
+                );
+                add(Micro, &[ContainerEnforce(P::Learned), Beside(N::Enforce)]);
+                add(Micro, &[Beside(N::EnforceContainer)]);
                 // The same in podman, whose containers' refusals go to the
                 // tool's seccomp listener (runc hands it over through the
                 // OCI `listenerPath`, which Docker 20.10 drops): plain
                 // `podman run` unconfined and with the profile, then
                 // `enforce` with the listener and with the eBPF watch.
-                add(Case::new(Micro, Podman(Policy::None)));
-                add(Case::new(Micro, Podman(Policy::Learned)));
-                add(Case::new(Micro, PodmanEnforce(Policy::Learned)));
-                add(Case::new(Micro, PodmanEnforceKernelWatch(Policy::Learned)));
-                add(Case::new(Micro, Beside(Neighbour::EnforcePodman)));
+                add(
+                    Micro,
+                    &[
+                        Podman(P::None),
+                        Podman(P::Learned),
+                        PodmanEnforce(P::Learned),
+                    ],
+                );
+                add(
+                    Micro,
+                    &[
+                        PodmanEnforceKernelWatch(P::Learned),
+                        Beside(N::EnforcePodman),
+                    ],
+                );
             }
             Part::Startup => {
-                for workload in [True, StartTime] {
-                    add(Case::new(workload, Untraced));
-                    add(Case::new(workload, Record));
-                }
+                add(True, &[Untraced, Record]);
+                add(StartTime, &[Untraced, Record]);
             }
             Part::Arguments => {
-                for workload in [Micro, Captured] {
-                    add(Case::new(workload, Untraced));
-                    add(Case::new(workload, Record));
-                }
+                add(Micro, &[Untraced, Record]);
+                add(Captured, &[Untraced, Record]);
                 // The recorder with no capture at all: what capture adds to
                 // the syscalls it does not capture.
-                add(Case::new(Micro, RecordNoCapture));
+                add(Micro, &[RecordNoCapture]);
             }
-            Part::Refusals => {
-                // The filter alone refusing, then each watch with the
-                // loop's learned profile (sysinfo taken out).
-                add(Case::new(Refused, RefusingFilter));
-                add(Case::new(Refused, EnforceKernelWatch(Policy::Learned)));
-                add(Case::new(Refused, EnforceListener(Policy::Learned)));
-                add(Case::new(Refused, HandOff));
-            }
-            // Measured apart, after the rounds (see `bpf_stats`).
-            Part::BpfStats => {}
-            // Measured apart, after the rounds (see `soak`).
-            Part::Soak => {}
+            // The filter alone refusing, then each watch with the loop's
+            // learned profile (sysinfo taken out).
+            Part::Refusals => add(
+                Refused,
+                &[
+                    RefusingFilter,
+                    EnforceKernelWatch(P::Learned),
+                    EnforceListener(P::Learned),
+                    HandOff,
+                ],
+            ),
+            // Measured apart, after the rounds (see `bpf_stats` and `soak`).
+            Part::BpfStats | Part::Soak => {}
         }
     }
     list
@@ -213,48 +230,26 @@ fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
 const QUIET_BUDGET: Duration = Duration::from_secs(240);
 const QUIET_WAIT: Duration = Duration::from_secs(20);
 
-enum Quiet {
-    Yes,
-    AfterWaiting(Duration),
-    /// Measured anyway, with others using this share of the CPUs.
-    No(f64),
-}
-
 /// Waits, within a budget, until the CPUs are idle between measurements:
 /// on a shared machine others' builds and tests would slow every
-/// configuration unevenly.
-struct CpuQuiet {
-    waited: Duration,
-}
-
-impl CpuQuiet {
-    fn new() -> Self {
-        CpuQuiet {
-            waited: Duration::ZERO,
+/// configuration unevenly. Returns how long it waited, and, when it gave
+/// up, the share of the CPUs others still used.
+fn wait_for_quiet_cpus(budget_used: &mut Duration) -> (Duration, Option<f64>) {
+    let started = Instant::now();
+    loop {
+        let Some(share) = busy_share(Duration::from_millis(250)) else {
+            return (Duration::ZERO, None);
+        };
+        let waited = started.elapsed();
+        if share <= BUSY_SHARE {
+            *budget_used += waited;
+            return (waited, None);
         }
-    }
-
-    fn wait(&mut self) -> Quiet {
-        let started = Instant::now();
-        loop {
-            let Some(share) = busy_share(Duration::from_millis(250)) else {
-                return Quiet::Yes;
-            };
-            let waited = started.elapsed();
-            if share <= BUSY_SHARE {
-                self.waited += waited;
-                return if waited > Duration::from_millis(300) {
-                    Quiet::AfterWaiting(waited)
-                } else {
-                    Quiet::Yes
-                };
-            }
-            if waited >= QUIET_WAIT || self.waited + waited >= QUIET_BUDGET {
-                self.waited += waited;
-                return Quiet::No(share);
-            }
-            thread::sleep(Duration::from_millis(750));
+        if waited >= QUIET_WAIT || *budget_used + waited >= QUIET_BUDGET {
+            *budget_used += waited;
+            return (waited, Some(share));
         }
+        thread::sleep(Duration::from_millis(750));
     }
 }
 
@@ -270,18 +265,13 @@ fn busy_share(window: Duration) -> Option<f64> {
             .collect();
         // user nice system idle iowait irq softirq steal ...
         let idle = values.get(3)? + values.get(4).copied().unwrap_or(0);
-        let total: u64 = values.iter().take(8).sum();
-        Some((idle, total))
+        Some((idle, values.iter().take(8).sum()))
     }
     let (idle0, total0) = sample()?;
     thread::sleep(window);
     let (idle1, total1) = sample()?;
-    let total = total1.checked_sub(total0)?;
-    if total == 0 {
-        return None;
-    }
-    let idle = idle1.saturating_sub(idle0);
-    Some(1.0 - idle as f64 / total as f64)
+    let total = total1.checked_sub(total0).filter(|&t| t > 0)?;
+    Some(1.0 - idle1.saturating_sub(idle0) as f64 / total as f64)
 }
 
 /// How long a server may take to answer, a tracer to attach, a run to end.
@@ -349,8 +339,7 @@ impl Session {
             tmpfs,
             scratch,
         } = self;
-        drop(services);
-        drop(cgroup);
+        drop((services, cgroup));
         let _ = fs::remove_dir_all(&tmpfs);
         let _ = fs::remove_dir_all(&scratch);
     }
@@ -362,8 +351,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     let started = Instant::now();
     setup::run()?;
     build_release(ws)?;
-    let sizes = plan.sizes;
-    let rounds = plan.rounds;
+    let (sizes, rounds) = (plan.sizes, plan.rounds);
 
     let scratch = ws.target_dir.join("xtask-bench");
     let _ = fs::remove_dir_all(&scratch);
@@ -372,15 +360,16 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     // (another session's) must not swap the binaries between rounds.
     let bin = scratch.join("bin");
     fs::create_dir_all(&bin)?;
-    for name in [
+    let binaries = [
         "syscall-profile",
         "getppid-loop",
         "captured-loop",
         "refused-loop",
-        "handoff-loop",
-        "file-io",
-        "start-time",
-    ] {
+    ];
+    for name in binaries
+        .into_iter()
+        .chain(["handoff-loop", "file-io", "start-time"])
+    {
         let built = ws.binary("release", name);
         fs::copy(&built, bin.join(name))
             .with_context(|| format!("cannot copy {}", built.display()))?;
@@ -393,22 +382,16 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     // socket, no bridge, no iptables), and an image with the server in it.
     let services = Services::start(ws).context("starting dockerd")?;
     let env: BTreeMap<String, String> = services.env.iter().cloned().collect();
-    let docker_host = env
-        .get("DOCKER_HOST")
-        .context("the services set no DOCKER_HOST")?
-        .clone();
-    let static_samples = PathBuf::from(
-        env.get(STATIC_SAMPLES_VAR)
-            .context("the services built no static samples")?,
-    );
+    let var = |name: &str, what: &str| {
+        env.get(name)
+            .with_context(|| format!("the services {what}"))
+    };
+    let docker_host = var("DOCKER_HOST", "set no DOCKER_HOST")?.clone();
+    let static_samples = PathBuf::from(var(STATIC_SAMPLES_VAR, "built no static samples")?);
     image::import(&docker_host, &static_samples, &scratch)?;
     // podman's store is the test suite's, with its image of the samples.
-    let podman_globals: Vec<String> = env
-        .get(PODMAN_GLOBALS_VAR)
-        .context("the services set no podman globals")?
-        .split(' ')
-        .map(str::to_owned)
-        .collect();
+    let podman_globals = var(PODMAN_GLOBALS_VAR, "set no podman globals")?;
+    let podman_globals = podman_globals.split(' ').map(str::to_owned).collect();
 
     let reference = ws
         .root
@@ -456,29 +439,28 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     bench.learn_all(&plan.parts)?;
 
     // Whether the kernel can hook its seccomp refusal path: asked once.
-    let probes = if plan
+    let mut probes = Vec::new();
+    if plan
         .parts
         .iter()
         .any(|p| matches!(p, Part::Others | Part::Enforcement))
     {
-        let probes = empty_hook::kprobe_experiment();
+        probes = empty_hook::kprobe_experiment();
         for p in &probes {
             eprintln!("xtask bench: kprobe experiment: {}: {}", p.what, p.answer);
         }
-        probes
-    } else {
-        Vec::new()
-    };
+    }
 
     let cases = cases(&plan.parts, docker_default.is_some());
     let mut samples: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
     let mut failures: BTreeMap<Case, String> = BTreeMap::new();
-    let mut foreign_programs = Vec::new();
-    let mut load_averages = Vec::new();
-    let mut cpu_quiet = CpuQuiet::new();
-    let mut busy_measurements: Vec<f64> = Vec::new();
-    let mut measurements = 0usize;
-    let mut short_waits = 0usize;
+    let (mut foreign_programs, mut load_averages) = (Vec::new(), Vec::new());
+    let mut busy = Busy {
+        short_waits: 0,
+        measurements: 0,
+        busy: Vec::new(),
+        waited: Duration::ZERO,
+    };
     for round in 0..rounds as usize {
         load_averages.push(load_average());
         for index in round_order(round, cases.len()) {
@@ -486,36 +468,33 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             if failures.contains_key(&case) {
                 continue;
             }
+            let round = round + 1;
             match wait_for_quiet() {
                 Programs::None => {}
-                Programs::Went(waited) if waited < Duration::from_secs(2) => short_waits += 1,
+                Programs::Went(waited) if waited < Duration::from_secs(2) => busy.short_waits += 1,
                 Programs::Went(waited) => foreign_programs.push(format!(
-                    "round {}, before {case}: waited {:.1} s for them to go",
-                    round + 1,
+                    "round {round}, before {case}: waited {:.1} s for them to go",
                     waited.as_secs_f64()
                 )),
                 Programs::Stayed(programs) => foreign_programs.push(format!(
-                    "round {}, {case}: measured with {programs} still loaded after {:?}",
-                    round + 1,
-                    QUIET_TIMEOUT
+                    "round {round}, {case}: measured with {programs} still loaded after \
+                     {QUIET_TIMEOUT:?}"
                 )),
             }
-            match cpu_quiet.wait() {
-                Quiet::Yes => {}
-                Quiet::AfterWaiting(waited) => eprintln!(
+            match wait_for_quiet_cpus(&mut busy.waited) {
+                (_, Some(share)) => busy.busy.push(share),
+                (waited, None) if waited > Duration::from_millis(300) => eprintln!(
                     "xtask bench: waited {:.0} s for other processes to leave the CPUs",
                     waited.as_secs_f64()
                 ),
-                Quiet::No(busy) => busy_measurements.push(busy),
+                _ => {}
             }
-            measurements += 1;
-            let measured = bench.measure(case);
-            match measured {
+            busy.measurements += 1;
+            match bench.measure(case) {
                 Ok(values) => {
                     let shown: Vec<String> = values.iter().map(|v| format!("{v:.1}")).collect();
                     eprintln!(
-                        "xtask bench: round {}/{rounds}: {case}: {} {} ({:.0} s so far)",
-                        round + 1,
+                        "xtask bench: round {round}/{rounds}: {case}: {} {} ({:.0} s so far)",
                         shown.join(" "),
                         unit(case.workload),
                         started.elapsed().as_secs_f64()
@@ -531,7 +510,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     }
     load_averages.push(load_average());
 
-    let prog_stats = if plan.parts.contains(&Part::BpfStats) {
+    let mut prog_stats = ProgStats::default();
+    if plan.parts.contains(&Part::BpfStats) {
         let setup = bpf_stats::Setup {
             recorder: bench.recorder.clone(),
             samples: bench.samples.clone(),
@@ -547,10 +527,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
                 bench.with_enforced_container("stats-container", |_, pid| inner(pid))
             }
         };
-        bpf_stats::run(&setup, &mut container)
-    } else {
-        ProgStats::default()
-    };
+        prog_stats = bpf_stats::run(&setup, &mut container);
+    }
     let soak = plan.parts.contains(&Part::Soak).then(|| {
         soak::run(&soak::Setup {
             recorder: &bench.recorder,
@@ -560,17 +538,17 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         })
     });
 
-    let mut learned: Vec<(String, PathBuf)> = bench
+    let learned = bench
         .learned
         .iter()
-        .map(|(&(workload, container), path)| (learned_label(workload, container), path.clone()))
-        .collect();
-    if let Some(path) = &bench.podman_learned {
-        learned.push((
+        .map(|(&(w, container), path)| (learned_label(w, container), path.clone()));
+    let podman = bench.podman_learned.iter().map(|path| {
+        (
             "getppid-loop (podman, `--args names`)".to_owned(),
             path.clone(),
-        ));
-    }
+        )
+    });
+    let learned = learned.chain(podman).collect();
     if bench.memory.recorder_kib.contains_key("/bin/true") {
         // What of the recorder's peak is the kernel's BTF, parsed by aya.
         let exe = std::env::current_exe().context("cannot find the xtask binary")?;
@@ -592,79 +570,108 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         elapsed: started.elapsed(),
         recorder: bench.recorder.clone(),
         commit,
-        busy: Busy {
-            short_waits,
-            measurements,
-            busy: busy_measurements,
-            waited: cpu_quiet.waited,
-        },
+        busy,
         probes,
         prog_stats,
         server_syscalls: std::mem::take(&mut bench.server_syscalls),
         client_syscalls: bench.client_syscalls,
         soak,
     };
-    let session = Session {
-        services,
-        cgroup,
-        tmpfs,
-        scratch,
-    };
-    Ok((outcome, session))
+    Ok((
+        outcome,
+        Session {
+            services,
+            cgroup,
+            tmpfs,
+            scratch,
+        },
+    ))
 }
-impl Bench {
-    fn sample(&self, name: &str) -> PathBuf {
-        self.samples.join(name)
-    }
 
+/// How a case's command is measured.
+enum Measure {
+    /// Run to its end; its workload prints its figure, of `size` calls or
+    /// files. `rss`: the command is a recorder whose peak RSS is noted so;
+    /// `bpf`: the eBPF objects it holds are noted so; `notes`: its
+    /// messages are kept.
+    ToEnd {
+        size: f64,
+        rss: Option<String>,
+        bpf: Option<&'static str>,
+        notes: bool,
+    },
+    /// A server, loaded by redis-benchmark.
+    Serve(Server),
+    /// Started, and timed, `startups` times.
+    Timed,
+}
+
+/// A server's run: its container, a tracer to attach to it, its load, and
+/// the labels its peak RSS and eBPF objects are noted under.
+struct Server {
+    container: Option<String>,
+    attach: Attach,
+    requests: u64,
+    rss: Option<&'static str>,
+    bpf: Option<&'static str>,
+}
+
+/// A case as it runs: what runs beside it, its command, how it is measured.
+type Runner = (Option<Neighbour>, Command, Measure);
+
+impl Bench {
     /// The command of a native workload, unwrapped, and the env it needs.
     fn native_job(&self, workload: Workload, small: bool) -> Job {
+        let s = self.sizes;
+        let sample = |name| self.samples.join(name);
         // The size of the workload: the smaller one for strace.
-        let size = |full: u64, strace: u64| if small { strace } else { full }.to_string();
-        match workload {
-            Workload::Micro => Job {
-                program: self.sample("getppid-loop"),
-                args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
-                env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
-            },
-            Workload::Captured => Job {
-                program: self.sample("captured-loop"),
-                args: vec![size(self.sizes.calls, self.sizes.strace_calls)],
-                env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
-            },
-            Workload::Refused => Job {
-                program: self.sample("refused-loop"),
-                args: vec![self.sizes.refused_calls.to_string()],
-                env: vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())],
-            },
-            Workload::FileIo => Job {
-                program: self.sample("file-io"),
-                args: vec![size(self.sizes.files, self.sizes.strace_files)],
-                env: vec![
-                    ("SAMPLES_REPORT_NS".to_owned(), "1".to_owned()),
-                    ("TMPDIR".to_owned(), self.tmpfs.display().to_string()),
-                ],
-            },
-            Workload::Redis => Job {
-                program: PathBuf::from(REDIS_SERVER),
-                args: redis_args(),
-                env: Vec::new(),
-            },
-            Workload::True => Job {
-                program: PathBuf::from("/bin/true"),
-                args: Vec::new(),
-                env: Vec::new(),
-            },
-            Workload::StartTime => Job {
-                program: self.sample("start-time"),
-                args: Vec::new(),
-                env: Vec::new(),
-            },
-        }
+        let size = |full: u64, strace: u64| vec![if small { strace } else { full }.to_string()];
+        let report = vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())];
+        let (program, args, env) = match workload {
+            Workload::Micro => (
+                sample("getppid-loop"),
+                size(s.calls, s.strace_calls),
+                report,
+            ),
+            Workload::Captured => (
+                sample("captured-loop"),
+                size(s.calls, s.strace_calls),
+                report,
+            ),
+            Workload::Refused => (
+                sample("refused-loop"),
+                vec![s.refused_calls.to_string()],
+                report,
+            ),
+            Workload::FileIo => {
+                let tmpdir = ("TMPDIR".to_owned(), self.tmpfs.display().to_string());
+                (
+                    sample("file-io"),
+                    size(s.files, s.strace_files),
+                    [report, vec![tmpdir]].concat(),
+                )
+            }
+            Workload::Redis => (PathBuf::from(REDIS_SERVER), redis_args(), Vec::new()),
+            Workload::True => (PathBuf::from("/bin/true"), Vec::new(), Vec::new()),
+            Workload::StartTime => (sample("start-time"), Vec::new(), Vec::new()),
+        };
+        Job { program, args, env }
     }
 
-    /// `job` wrapped by `run` (one of the native ways to run it).
-    fn wrap(&self, job: &Job, run: Run, tag: &str) -> Result<Command> {
+    /// `recorder record -q EXTRA -o OUTPUT --`, the command to follow.
+    fn record(&self, extra: &[&str], output: &Path) -> Command {
+        let mut cmd = Command::new(&self.recorder);
+        cmd.args(["record", "-q"])
+            .args(extra)
+            .arg("-o")
+            .arg(output)
+            .arg("--");
+        cmd
+    }
+
+    /// `job`, of `workload`, wrapped by `run` (one of the native ways to run
+    /// it). A recorded server writes its counts too (`--stats`).
+    fn wrap(&self, workload: Workload, job: &Job, run: Run, tag: &str) -> Result<Command> {
         let mut cmd = match run {
             Run::Untraced => Command::new(&job.program),
             Run::SeccompFilter => {
@@ -676,7 +683,7 @@ impl Bench {
                 cmd
             }
             // The same number of round trips between two threads.
-            Run::HandOff => Command::new(self.sample("handoff-loop")),
+            Run::HandOff => Command::new(self.samples.join("handoff-loop")),
             Run::RefusingFilter => {
                 dry::step(|| "before exec: a seccomp filter that refuses sysinfo".to_owned());
                 let mut cmd = Command::new(&job.program);
@@ -684,24 +691,29 @@ impl Bench {
                 unsafe { cmd.pre_exec(refuse_sysinfo) };
                 cmd
             }
-            Run::Record | Run::RecordNoCapture => {
+            Run::Record if workload == Workload::Redis => {
                 let mut cmd = Command::new(&self.recorder);
-                cmd.args(["record", "-q"]);
-                if run == Run::RecordNoCapture {
-                    cmd.args(["--args", "names"]);
-                }
-                cmd.arg("-o")
-                    .arg(self.scratch.join(format!("{tag}.json")))
-                    .arg("--")
-                    .arg(&job.program);
+                cmd.args(["record", "--stats"]).arg(self.stats_path(tag));
+                cmd.args(["-q", "-o"])
+                    .arg(self.scratch.join(format!("{tag}.json")));
+                cmd.arg("--").arg(&job.program);
+                cmd
+            }
+            Run::Record | Run::RecordNoCapture => {
+                let names: &[&str] = if run == Run::Record {
+                    &[]
+                } else {
+                    &["--args", "names"]
+                };
+                let mut cmd = self.record(names, &self.scratch.join(format!("{tag}.json")));
+                cmd.arg(&job.program);
                 cmd
             }
             Run::Strace => {
                 let mut cmd = Command::new("strace");
                 cmd.args(["-f", "-c", "-o"])
-                    .arg(self.scratch.join(format!("{tag}.strace")))
-                    .arg("--")
-                    .arg(&job.program);
+                    .arg(self.scratch.join(format!("{tag}.strace")));
+                cmd.arg("--").arg(&job.program);
                 cmd
             }
             Run::Enforce(policy)
@@ -717,9 +729,8 @@ impl Bench {
                     _ => &mut cmd,
                 };
                 cmd.arg("--profile")
-                    .arg(self.policy_file(job_workload(job, self), policy, false)?)
-                    .arg("--")
-                    .arg(&job.program);
+                    .arg(self.policy_file(workload, policy, false)?);
+                cmd.arg("--").arg(&job.program);
                 cmd
             }
             Run::Bpftrace => {
@@ -741,20 +752,224 @@ impl Bench {
             }
             other => bail!("{other:?} is not a native way to run a command"),
         };
-        if !matches!(run, Run::Bpftrace) {
-            cmd.args(&job.args);
-        }
-        cmd.envs(job.env.iter().cloned()).stdin(Stdio::null());
+        cmd.args(&job.args)
+            .envs(job.env.iter().cloned())
+            .stdin(Stdio::null());
         Ok(cmd)
+    }
+
+    /// The getppid-loop of the image in a container run by `run` (docker
+    /// or podman, plain or under the tool); a recording writes to `output`.
+    fn in_container(&mut self, run: Run, output: &Path) -> Result<Command> {
+        let calls = self.sizes.calls.to_string();
+        if let Run::Podman(policy) = run {
+            let mut podman = self.podman_run(policy, None)?;
+            podman.arg(GETPPID_LOOP).arg(calls);
+            return Ok(podman);
+        }
+        if let Run::PodmanEnforce(policy) | Run::PodmanEnforceKernelWatch(policy) = run {
+            // `enforce` gives podman the profile itself.
+            let mut podman = self.podman_run(Policy::DockerDefault, None)?;
+            podman.arg(GETPPID_LOOP).arg(calls);
+            let profile = self.podman_policy(policy)?;
+            return self.enforce_podman(&podman, &profile, matches!(run, Run::PodmanEnforce(_)));
+        }
+        let policy = if let Run::Container(policy) = run {
+            policy
+        } else {
+            Policy::DockerDefault
+        };
+        let mut docker = self.docker_run(policy, Workload::Micro, None)?;
+        docker
+            .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
+            .arg(calls);
+        match run {
+            Run::ContainerRecord => Ok(self.record_container(&docker, output, None)),
+            // `enforce` adds the filter's option to the command line.
+            Run::ContainerEnforce(policy) => {
+                self.enforce_container(&docker, policy, Workload::Micro)
+            }
+            _ => Ok(docker),
+        }
+    }
+
+    /// How `case` runs: one description per kind of case.
+    fn runner(&mut self, case: Case, tag: &str) -> Result<Runner> {
+        use Run::*;
+        use Workload::*;
+        let (workload, run) = (case.workload, case.run);
+        let calls = self.sizes.calls as f64;
+        let to_end = |size, notes| Measure::ToEnd {
+            size,
+            rss: None,
+            bpf: None,
+            notes,
+        };
+        let output = self.scratch.join(format!("{tag}.json"));
+        Ok(match (workload, run) {
+            // The microbenchmark, untraced, while `neighbour` watches something else.
+            (Micro | FileIo, Beside(neighbour)) => {
+                let micro = self.wrap(Micro, &self.native_job(Micro, false), Untraced, tag)?;
+                (Some(neighbour), micro, to_end(calls, false))
+            }
+            (Micro | Captured | FileIo | Refused, run) if !is_container(run) => {
+                let job = self.native_job(workload, run == Strace);
+                let cmd = self.wrap(workload, &job, run, tag)?;
+                let size = job
+                    .args
+                    .first()
+                    .and_then(|a| a.parse().ok())
+                    .context("the job has no size")?;
+                let rss = (run == Record).then(|| learned_label(workload, false));
+                // The maps of a recording with no argument capture.
+                let bpf = (run == RecordNoCapture).then_some("record --args names (native)");
+                (
+                    None,
+                    cmd,
+                    Measure::ToEnd {
+                        size,
+                        rss,
+                        bpf,
+                        notes: true,
+                    },
+                )
+            }
+            (Micro, Container(_) | Podman(_)) => {
+                (None, self.in_container(run, &output)?, to_end(calls, false))
+            }
+            (
+                Micro,
+                ContainerRecord
+                | ContainerEnforce(_)
+                | PodmanEnforce(_)
+                | PodmanEnforceKernelWatch(_),
+            ) => (None, self.in_container(run, &output)?, to_end(calls, true)),
+            (Redis, run) => {
+                let (strace, s) = (matches!(run, Strace | ContainerStrace), self.sizes);
+                let requests = if strace {
+                    s.strace_requests
+                } else {
+                    s.requests
+                };
+                let mut server = Server {
+                    container: None,
+                    attach: Attach::None,
+                    requests,
+                    rss: None,
+                    bpf: None,
+                };
+                if !is_container(run) {
+                    let cmd = self.wrap(Redis, &self.native_job(Redis, false), run, tag)?;
+                    server.rss = (run == Record).then_some("redis-server");
+                    server.bpf = match run {
+                        Record => Some("record (native)"),
+                        Enforce(_) | EnforceKernelWatch(_) | EnforceListener(_) => {
+                            Some("enforce (native)")
+                        }
+                        _ => None,
+                    };
+                    return Ok((None, cmd, Measure::Serve(server)));
+                }
+                let name = self.container_name();
+                let policy = if let Container(policy) = run {
+                    policy
+                } else {
+                    Policy::DockerDefault
+                };
+                let mut docker = self.docker_run(policy, Redis, Some(&name))?;
+                docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
+                server.container = Some(name);
+                let cmd = match run {
+                    ContainerRecord => {
+                        (server.rss, server.bpf) = (
+                            Some("redis-server in a container"),
+                            Some("record (container)"),
+                        );
+                        self.record_container(&docker, &output, Some(&self.stats_path(tag)))
+                    }
+                    ContainerBpftrace | ContainerStrace => {
+                        server.attach = if strace {
+                            Attach::Strace
+                        } else {
+                            Attach::Bpftrace
+                        };
+                        docker
+                    }
+                    _ => docker,
+                };
+                (None, cmd, Measure::Serve(server))
+            }
+            (True | StartTime, run) => (
+                None,
+                self.wrap(workload, &self.native_job(workload, false), run, tag)?,
+                Measure::Timed,
+            ),
+            _ => bail!("no way to measure {case}"),
+        })
+    }
+
+    /// Measures `case` once: its runner's command, measured its way, with
+    /// what runs beside it running.
+    fn measure(&mut self, case: Case) -> Result<Vec<f64>> {
+        let tag: String = format!("{case:?}")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let (beside, mut cmd, measure) = self.runner(case, &tag)?;
+        match measure {
+            Measure::ToEnd {
+                size,
+                rss,
+                bpf,
+                notes,
+            } => {
+                let refused = case.workload == Workload::Refused && case.run != Run::HandOff;
+                let mut to_end = |bench: &mut Bench| {
+                    let stderr = bench.run_to_end(&mut cmd, rss.as_deref(), bpf)?;
+                    if notes {
+                        bench.keep_notes(&stderr);
+                    }
+                    if refused {
+                        all_refused(&stderr, size)?;
+                    }
+                    parse_result(case.workload, &stderr, size)
+                };
+                let figure = match beside {
+                    Some(neighbour) => self.beside(neighbour, &tag, to_end),
+                    None => to_end(self),
+                };
+                figure.map(|v| vec![v])
+            }
+            Measure::Serve(server) => {
+                let guard = server.container.clone().map(|name| ContainerGuard {
+                    name,
+                    docker_host: self.docker_host.clone(),
+                });
+                let result = self.serve(cmd, &server, &tag);
+                drop(guard);
+                let rps = result?;
+                if matches!(case.run, Run::Record | Run::ContainerRecord) {
+                    // The recorded server's syscalls per request of the load
+                    // (its two tests of `requests` each), from the counts its
+                    // recording wrote; start-up and shutdown are in them too.
+                    let per_request =
+                        syscalls_per_request(&self.stats_path(&tag), server.requests)?;
+                    self.server_syscalls
+                        .entry(case.run)
+                        .or_default()
+                        .push(per_request);
+                }
+                Ok(vec![rps])
+            }
+            Measure::Timed => self.startup(case, cmd, &tag),
+        }
     }
 
     fn bpftrace(&self, program: &str, tag: &str) -> Command {
         let mut cmd = Command::new("bpftrace");
         cmd.arg("-o")
-            .arg(self.scratch.join(format!("{tag}.bpftrace")))
-            .arg("-e")
-            .arg(program)
-            .stdin(Stdio::null());
+            .arg(self.scratch.join(format!("{tag}.bpftrace")));
+        cmd.arg("-e").arg(program).stdin(Stdio::null());
         cmd
     }
 
@@ -805,106 +1020,12 @@ impl Bench {
         }
     }
 
-    fn measure(&mut self, case: Case) -> Result<Vec<f64>> {
-        let tag = format!("{case:?}")
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>();
-        match (case.workload, case.run) {
-            (Workload::Micro | Workload::FileIo, Run::Beside(neighbour)) => {
-                self.beside(neighbour, &tag).map(|v| vec![v])
-            }
-            (
-                workload @ (Workload::Micro
-                | Workload::Captured
-                | Workload::FileIo
-                | Workload::Refused),
-                run,
-            ) if !is_container(run) => {
-                let job = self.native_job(workload, run == Run::Strace);
-                let mut cmd = self.wrap(&job, run, &tag)?;
-                let rss = (run == Run::Record).then(|| learned_label(workload, false));
-                // The maps of a recording with no argument capture.
-                let bpf = (run == Run::RecordNoCapture).then_some("record --args names (native)");
-                let stderr = self.run_to_end_watching(&mut cmd, rss.as_deref(), bpf)?;
-                self.keep_notes(&stderr);
-                let size: f64 = job
-                    .args
-                    .first()
-                    .and_then(|a| a.parse().ok())
-                    .context("the job has no size")?;
-                if workload == Workload::Refused && run != Run::HandOff {
-                    all_refused(&stderr, size)?;
-                }
-                parse_result(workload, &stderr, size).map(|v| vec![v])
-            }
-            (Workload::Micro, Run::Container(policy)) => {
-                let mut cmd = self.docker_run(policy, Workload::Micro, None)?;
-                cmd.args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
-                    .arg(self.sizes.calls.to_string());
-                let stderr = self.run_to_end(&mut cmd, None)?;
-                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
-            }
-            (Workload::Micro, Run::ContainerRecord) => {
-                let mut docker = self.docker_run(Policy::DockerDefault, Workload::Micro, None)?;
-                docker
-                    .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
-                    .arg(self.sizes.calls.to_string());
-                let mut cmd =
-                    self.record_container(&docker, &self.scratch.join(format!("{tag}.json")), None);
-                let stderr = self.run_to_end(&mut cmd, None)?;
-                self.keep_notes(&stderr);
-                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
-            }
-            (Workload::Micro, Run::ContainerEnforce(policy)) => {
-                // `enforce` adds the filter's option to the command line.
-                let mut docker = self.docker_run(Policy::DockerDefault, Workload::Micro, None)?;
-                docker
-                    .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
-                    .arg(self.sizes.calls.to_string());
-                let mut cmd = self.enforce_container(&docker, policy, Workload::Micro)?;
-                let stderr = self.run_to_end(&mut cmd, None)?;
-                self.keep_notes(&stderr);
-                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
-            }
-            (Workload::Micro, Run::Podman(policy)) => {
-                let mut cmd = self.podman_run(policy, None)?;
-                cmd.arg(GETPPID_LOOP).arg(self.sizes.calls.to_string());
-                let stderr = self.run_to_end(&mut cmd, None)?;
-                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
-            }
-            (
-                Workload::Micro,
-                run @ (Run::PodmanEnforce(policy) | Run::PodmanEnforceKernelWatch(policy)),
-            ) => {
-                // `enforce` gives podman the profile itself.
-                let mut podman = self.podman_run(Policy::DockerDefault, None)?;
-                podman.arg(GETPPID_LOOP).arg(self.sizes.calls.to_string());
-                let listener = matches!(run, Run::PodmanEnforce(_));
-                let profile = self.podman_policy(policy)?;
-                let mut cmd = self.enforce_podman(&podman, &profile, listener)?;
-                let stderr = self.run_to_end(&mut cmd, None)?;
-                self.keep_notes(&stderr);
-                parse_result(Workload::Micro, &stderr, self.sizes.calls as f64).map(|v| vec![v])
-            }
-            (Workload::Redis, run) => self.redis(run, &tag).map(|v| vec![v]),
-            (workload @ (Workload::True | Workload::StartTime), run) => {
-                self.startup(workload, run, &tag)
-            }
-            _ => bail!("no way to measure {case}"),
-        }
-    }
-
     /// Runs `cmd` to its end with stdout discarded and returns its stderr.
     /// With `rss_label`, `cmd` is a recorder: its peak RSS is read from
-    /// /proc every 10 ms while it runs and noted under that label.
-    fn run_to_end(&mut self, cmd: &mut Command, rss_label: Option<&str>) -> Result<String> {
-        self.run_to_end_watching(cmd, rss_label, None)
-    }
-
-    /// [`Self::run_to_end`], also keeping the eBPF objects the command
-    /// holds once its programs are loaded, as `bpf_label` (the first time).
-    fn run_to_end_watching(
+    /// /proc every 10 ms while it runs and noted under that label. With
+    /// `bpf_label`, the eBPF objects it holds once its programs are loaded
+    /// are kept so (the first time).
+    fn run_to_end(
         &mut self,
         cmd: &mut Command,
         rss_label: Option<&str>,
@@ -971,84 +1092,73 @@ impl Bench {
 
     /// The recorder's and enforcer's warnings and denial reports, once each.
     fn keep_notes(&mut self, stderr: &str) {
-        for line in stderr.lines() {
-            let line = line.trim();
+        for line in stderr.lines().map(str::trim) {
             if line.starts_with("syscall-profile:") && !self.notes.iter().any(|n| n == line) {
                 self.notes.push(line.to_owned());
             }
         }
     }
 
-    /// The microbenchmark, untraced, while `neighbour` watches something else.
-    fn beside(&mut self, neighbour: Neighbour, tag: &str) -> Result<f64> {
-        let job = self.native_job(Workload::Micro, false);
-        let mut micro = self.wrap(&job, Run::Untraced, tag)?;
-        let measure = |bench: &mut Bench, micro: &mut Command| -> Result<f64> {
-            let stderr = bench.run_to_end(micro, None)?;
-            parse_result(Workload::Micro, &stderr, bench.sizes.calls as f64)
-        };
+    /// Runs `measure` while `neighbour` watches something else.
+    fn beside(
+        &mut self,
+        neighbour: Neighbour,
+        tag: &str,
+        measure: impl FnOnce(&mut Bench) -> Result<f64>,
+    ) -> Result<f64> {
         match neighbour {
-            Neighbour::Record => {
-                let mut record = Command::new(&self.recorder);
-                record
-                    .args(["record", "-q", "-o"])
-                    .arg(self.scratch.join(format!("{tag}.json")))
-                    .args(["--", "sleep", "3600"])
+            Neighbour::Record | Neighbour::Enforce => {
+                let record = neighbour == Neighbour::Record;
+                let mut idle = if record {
+                    self.record(&[], &self.scratch.join(format!("{tag}.json")))
+                } else {
+                    let mut enforce = Command::new(&self.recorder);
+                    enforce
+                        .args(["enforce", "-q", "--profile"])
+                        .arg(&self.allow_all)
+                        .arg("--");
+                    enforce
+                };
+                idle.args(["sleep", "3600"])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null());
-                let mut idle = BackgroundProcess::spawn("an idle recording", &mut record)?;
+                let name = if record {
+                    "an idle recording"
+                } else {
+                    "an idle enforce"
+                };
+                let mut idle = BackgroundProcess::spawn(name, &mut idle)?;
                 wait_until_recording(&mut idle, "sleep")?;
-                if !self.memory.bpf.contains_key("record (native)") {
+                if record && !self.memory.bpf.contains_key("record (native)") {
                     let objects = bpf_objects(idle.id())?;
                     self.memory
                         .bpf
                         .insert("record (native)".to_owned(), objects);
                 }
-                let ns = measure(self, &mut micro);
+                let ns = measure(self);
                 // The recorder forwards the SIGTERM to `sleep` and ends.
                 idle.stop()?;
                 ns
             }
             Neighbour::Bpftrace | Neighbour::EmptyTracepoint => {
                 let (program, body) = if neighbour == Neighbour::Bpftrace {
-                    (
-                        cgroup_filter_program(&self.cgroup),
-                        format!(
-                            "echo $$ > {}/cgroup.procs || exit 125\nexec sleep 3600",
-                            self.cgroup.display()
-                        ),
-                    )
+                    let cgroup = self.cgroup.display();
+                    let body =
+                        format!("echo $$ > {cgroup}/cgroup.procs || exit 125\nexec sleep 3600");
+                    (cgroup_filter_program(&self.cgroup), body)
                 } else {
-                    (
-                        "tracepoint:raw_syscalls:sys_enter { }".to_owned(),
-                        "exec sleep 3600".to_owned(),
-                    )
+                    let program = "tracepoint:raw_syscalls:sys_enter { }";
+                    (program.to_owned(), "exec sleep 3600".to_owned())
                 };
                 let (mut tracer, sleep) = self.start_bpftrace(&program, &body, tag)?;
-                let ns = measure(self, &mut micro);
+                let ns = measure(self);
                 end_bpftrace(&mut tracer, sleep)?;
                 ns
             }
-            Neighbour::Enforce => {
-                let mut enforce = Command::new(&self.recorder);
-                enforce
-                    .args(["enforce", "-q", "--profile"])
-                    .arg(&self.allow_all)
-                    .args(["--", "sleep", "3600"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null());
-                let mut idle = BackgroundProcess::spawn("an idle enforce", &mut enforce)?;
-                wait_until_recording(&mut idle, "sleep")?;
-                let ns = measure(self, &mut micro);
-                idle.stop()?;
-                ns
-            }
             Neighbour::EnforceContainer => {
-                self.with_enforced_container(tag, |bench, _| measure(bench, &mut micro))
+                self.with_enforced_container(tag, |bench, _| measure(bench))
             }
-            Neighbour::EnforcePodman => {
-                self.beside_enforced_podman(tag, |bench, _| measure(bench, &mut micro))
-            }
+            Neighbour::EnforcePodman => self.beside_enforced_podman(tag, |bench, _| measure(bench)),
             Neighbour::EmptyRawTracepoint
             | Neighbour::EmptyBtfTracepoint
             | Neighbour::EmptyFentry => {
@@ -1062,7 +1172,7 @@ impl Bench {
                 } else {
                     Some(empty_hook::attach(hook)?)
                 };
-                let ns = measure(self, &mut micro);
+                let ns = measure(self);
                 dry::step(|| "detach the empty program".to_owned());
                 drop(attached);
                 ns
@@ -1144,163 +1254,68 @@ impl Bench {
         )
     }
 
-    /// redis-server run by `run`, loaded by redis-benchmark: requests/s.
-    fn redis(&mut self, run: Run, tag: &str) -> Result<f64> {
-        let requests = if matches!(run, Run::Strace | Run::ContainerStrace) {
-            self.sizes.strace_requests
-        } else {
-            self.sizes.requests
-        };
-        if !is_container(run) {
-            let job = self.native_job(Workload::Redis, false);
-            let mut cmd = self.wrap(&job, run, tag)?;
-            if run == Run::Record {
-                // The same command, with the counts written out.
-                let mut with_stats = Command::new(cmd.get_program());
-                with_stats
-                    .args(["record", "--stats"])
-                    .arg(self.stats_path(tag))
-                    .args(cmd.get_args().skip(1))
-                    .envs(job.env.iter().cloned())
-                    .stdin(Stdio::null());
-                cmd = with_stats;
-            }
-            let rss = (run == Run::Record).then_some("redis-server");
-            let bpf = match run {
-                Run::Record => Some("record (native)"),
-                Run::Enforce(_) | Run::EnforceKernelWatch(_) | Run::EnforceListener(_) => {
-                    Some("enforce (native)")
-                }
-                _ => None,
-            };
-            let rps = self.serve(cmd, None, requests, Attach::None, rss, bpf, tag)?;
-            if run == Run::Record {
-                self.count_server_syscalls(run, tag, requests)?;
-            }
-            return Ok(rps);
-        }
-        let name = self.container_name();
-        let policy = match run {
-            Run::Container(policy) => policy,
-            _ => Policy::DockerDefault,
-        };
-        let mut docker = self.docker_run(policy, Workload::Redis, Some(&name))?;
-        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
-        let (cmd, attach, rss, bpf) = match run {
-            Run::ContainerRecord => {
-                let record = self.record_container(
-                    &docker,
-                    &self.scratch.join(format!("{tag}.json")),
-                    Some(&self.stats_path(tag)),
-                );
-                (
-                    record,
-                    Attach::None,
-                    Some("redis-server in a container"),
-                    Some("record (container)"),
-                )
-            }
-            Run::ContainerBpftrace => (docker, Attach::Bpftrace, None, None),
-            Run::ContainerStrace => (docker, Attach::Strace, None, None),
-            _ => (docker, Attach::None, None, None),
-        };
-        let guard = ContainerGuard {
-            name: name.clone(),
-            docker_host: self.docker_host.clone(),
-        };
-        let result = self.serve(cmd, Some(&name), requests, attach, rss, bpf, tag);
-        drop(guard);
-        let rps = result?;
-        if run == Run::ContainerRecord {
-            self.count_server_syscalls(run, tag, requests)?;
-        }
-        Ok(rps)
-    }
-
     fn stats_path(&self, tag: &str) -> PathBuf {
         self.scratch.join(format!("{tag}.stats.json"))
-    }
-
-    /// The recorded server's syscalls per request of the load just run
-    /// (redis-benchmark's two tests of `requests` each), from the counts
-    /// its recording wrote; start-up and shutdown are in them too.
-    fn count_server_syscalls(&mut self, run: Run, tag: &str, requests: u64) -> Result<()> {
-        let per_request = syscalls_per_request(&self.stats_path(tag), requests)?;
-        self.server_syscalls
-            .entry(run)
-            .or_default()
-            .push(per_request);
-        Ok(())
     }
 
     /// Starts the server with `cmd`, waits until it answers, attaches a
     /// tracer to a container if asked, loads it, shuts it down, and returns
     /// the load's requests/s.
-    #[allow(clippy::too_many_arguments)]
-    fn serve(
-        &mut self,
-        mut cmd: Command,
-        container: Option<&str>,
-        requests: u64,
-        attach: Attach,
-        rss_label: Option<&str>,
-        bpf_label: Option<&str>,
-        tag: &str,
-    ) -> Result<f64> {
+    fn serve(&mut self, mut cmd: Command, server: &Server, tag: &str) -> Result<f64> {
         let log_path = self.scratch.join(format!("{tag}.log"));
         let log = File::create(&log_path)?;
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let mut server = BackgroundProcess::spawn("the server", &mut cmd)?;
-        wait_for_redis(&mut server, &log_path)?;
-        let mut tracer = match attach {
+        let mut process = BackgroundProcess::spawn("the server", &mut cmd)?;
+        wait_for_redis(&mut process, &log_path)?;
+        let mut tracer = match server.attach {
             Attach::None => None,
-            Attach::Bpftrace | Attach::Strace => {
-                let name = container.context("a tracer attaches to containers only")?;
+            attach => {
+                let name = server
+                    .container
+                    .as_deref()
+                    .context("a tracer attaches to containers only")?;
                 let pid = self.container_pid(name)?;
                 Some(self.attach_tracer(attach, pid, tag)?)
             }
         };
-        let rps = self.load(requests);
-        if let Some(label) = rss_label {
+        let rps = self.load(server.requests);
+        if let Some(label) = server.rss {
             dry::step(|| format!("note the server's peak RSS as {label:?}"));
+            if let Some(kib) = vm_hwm_kib(process.id()) {
+                self.memory
+                    .recorder_kib
+                    .entry(label.to_owned())
+                    .or_default()
+                    .push(kib);
+            }
         }
-        if let Some(label) = rss_label
-            && let Some(kib) = vm_hwm_kib(server.id())
-        {
-            self.memory
-                .recorder_kib
-                .entry(label.to_owned())
-                .or_default()
-                .push(kib);
-        }
-        if let Some(label) = bpf_label
+        if let Some(label) = server.bpf
             && !self.memory.bpf.contains_key(label)
         {
-            let objects = bpf_objects(server.id())?;
+            let objects = bpf_objects(process.id())?;
             self.memory.bpf.insert(label.to_owned(), objects);
         }
-        if let Some((process, _)) = &tracer
-            && attach == Attach::Bpftrace
+        if let Some((tracer, _)) = &tracer
+            && server.attach == Attach::Bpftrace
         {
-            if let Some(kib) = vm_hwm_kib(process.id()) {
+            if let Some(kib) = vm_hwm_kib(tracer.id()) {
                 self.memory.bpftrace_kib.push(kib);
             }
             if !self.memory.bpf.contains_key("bpftrace") {
-                let objects = bpf_objects(process.id())?;
+                let objects = bpf_objects(tracer.id())?;
                 self.memory.bpf.insert("bpftrace".to_owned(), objects);
             }
         }
         let shutdown = redis_shutdown();
-        let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
-        if let Some((mut process, sleep)) = tracer.take() {
-            match sleep {
-                Some(sleep) => end_bpftrace(&mut process, sleep)?,
-                None => {
-                    wait_until_ended(&mut process, READY_TIMEOUT)?;
-                }
+        let status = wait_until_ended(&mut process, READY_TIMEOUT)?;
+        match tracer.take() {
+            Some((mut tracer, Some(sleep))) => end_bpftrace(&mut tracer, sleep)?,
+            Some((mut tracer, None)) => {
+                wait_until_ended(&mut tracer, READY_TIMEOUT)?;
             }
+            None => {}
         }
         let rps = rps?;
         shutdown?;
@@ -1328,11 +1343,8 @@ impl Bench {
             return Ok(0);
         }
         let output = inspect.output().context("cannot run docker inspect")?;
-        String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse()
-            .ok()
-            .filter(|&pid| pid != 0)
+        let pid = String::from_utf8_lossy(&output.stdout).trim().parse().ok();
+        pid.filter(|&pid| pid != 0)
             .with_context(|| format!("docker inspect gave no pid for {name}"))
     }
 
@@ -1346,20 +1358,19 @@ impl Bench {
         tag: &str,
     ) -> Result<(BackgroundProcess, Option<u32>)> {
         if attach == Attach::Bpftrace {
-            let cgroup = self.cgroup_of(pid)?;
-            let (tracer, sleep) =
-                self.start_bpftrace(&cgroup_filter_program(&cgroup), "exec sleep 3600", tag)?;
+            let program = cgroup_filter_program(&self.cgroup_of(pid)?);
+            let (tracer, sleep) = self.start_bpftrace(&program, "exec sleep 3600", tag)?;
             return Ok((tracer, Some(sleep)));
         }
         let err_path = self.scratch.join(format!("{tag}.strace-err"));
         let mut cmd = Command::new("strace");
         cmd.args(["-f", "-c", "-o"])
-            .arg(self.scratch.join(format!("{tag}.strace")))
-            .arg("-p")
+            .arg(self.scratch.join(format!("{tag}.strace")));
+        cmd.arg("-p")
             .arg(pid.to_string())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&err_path)?);
+            .stdout(Stdio::null());
+        cmd.stderr(File::create(&err_path)?);
         let mut tracer = BackgroundProcess::spawn("strace", &mut cmd)?;
         if dry::step(|| "wait until strace says it attached".to_owned()) {
             return Ok((tracer, None));
@@ -1387,10 +1398,8 @@ impl Bench {
         }
         let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
             .with_context(|| format!("cannot read /proc/{pid}/cgroup"))?;
-        let relative = text
-            .lines()
-            .find_map(|line| line.strip_prefix("0::"))
-            .with_context(|| format!("process {pid} has no cgroup v2 line"))?;
+        let relative = text.lines().find_map(|line| line.strip_prefix("0::"));
+        let relative = relative.with_context(|| format!("process {pid} has no cgroup v2 line"))?;
         let root = self
             .cgroup
             .parent()
@@ -1405,11 +1414,9 @@ impl Bench {
         let mut load = match &self.client_stats {
             Some(stats) => {
                 let mut cmd = Command::new(&self.recorder);
-                cmd.args(["record", "-q", "--stats"])
-                    .arg(stats)
-                    .arg("-o")
-                    .arg(self.scratch.join("redis-benchmark.json"))
-                    .args(["--", "redis-benchmark"]);
+                cmd.args(["record", "-q", "--stats"]).arg(stats);
+                cmd.arg("-o").arg(self.scratch.join("redis-benchmark.json"));
+                cmd.args(["--", "redis-benchmark"]);
                 cmd
             }
             None => Command::new("redis-benchmark"),
@@ -1424,23 +1431,24 @@ impl Bench {
         let output = load
             .output()
             .context("cannot run redis-benchmark (Debian's redis-tools)")?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
             bail!(
                 "redis-benchmark failed ({}): {}",
                 output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
+                stderr.trim()
             );
         }
-        parse_redis_benchmark(&stdout, requests)
+        parse_redis_benchmark(&String::from_utf8_lossy(&output.stdout), requests)
     }
 
-    fn startup(&mut self, workload: Workload, run: Run, tag: &str) -> Result<Vec<f64>> {
-        let job = self.native_job(workload, false);
+    /// `cmd` started and timed `startups` times: ms from spawn to reaped,
+    /// or for `start-time`, to the program's first instruction. A recorder
+    /// of `/bin/true` is run once more for its peak RSS.
+    fn startup(&mut self, case: Case, mut cmd: Command, tag: &str) -> Result<Vec<f64>> {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut values = Vec::new();
         for _ in 0..self.sizes.startups {
-            let mut cmd = self.wrap(&job, run, tag)?;
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             if dry::step(|| format!("run and time: {}", dry::describe(&cmd))) {
                 values.push(0.0);
                 continue;
@@ -1452,15 +1460,17 @@ impl Bench {
                 .with_context(|| format!("cannot run `{}`", display(&cmd)))?;
             let output = child.wait_with_output()?;
             let wall = started.elapsed();
-            let (status, stdout, stderr) = (
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr),
-            );
-            if !status.success() {
-                bail!("`{}` failed ({status}): {}", display(&cmd), stderr.trim());
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            if !output.status.success() {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                bail!(
+                    "`{}` failed ({}): {}",
+                    display(&cmd),
+                    output.status,
+                    stderr.trim()
+                );
             }
-            values.push(match workload {
+            values.push(match case.workload {
                 Workload::StartTime => {
                     let at: u128 = stdout
                         .lines()
@@ -1473,8 +1483,7 @@ impl Bench {
                 _ => wall.as_secs_f64() * 1e3,
             });
         }
-        if run == Run::Record && workload == Workload::True {
-            let cmd = self.wrap(&job, run, tag)?;
+        if case == Case::new(Workload::True, Run::Record) {
             let kib = self.peak_rss(&cmd, tag)?;
             self.memory
                 .recorder_kib
@@ -1497,9 +1506,8 @@ impl Bench {
             .arg(&out)
             .arg("--")
             .arg(cmd.get_program())
-            .args(cmd.get_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+            .args(cmd.get_args());
+        helper.stdin(Stdio::null()).stdout(Stdio::null());
         for (key, value) in cmd.get_envs() {
             match value {
                 Some(value) => helper.env(key, value),
@@ -1513,14 +1521,35 @@ impl Bench {
             .output()
             .with_context(|| format!("cannot run `{}`", display(&helper)))?;
         if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
             bail!(
                 "`{}` failed ({}): {}",
                 display(&helper),
                 output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
+                stderr.trim()
             );
         }
         child::read_peak_rss(&out)
+    }
+
+    /// A learning run: `cmd`, a recorder writing `path`, run to its end
+    /// (or, for a server, under the full load), its messages kept.
+    fn learn(&mut self, mut cmd: Command, server: bool) -> Result<()> {
+        let under = if server { " under redis-benchmark" } else { "" };
+        eprintln!("xtask bench: learning: {}{under}", display(&cmd));
+        if server {
+            let load = Server {
+                container: None,
+                attach: Attach::None,
+                requests: self.sizes.requests,
+                rss: None,
+                bpf: None,
+            };
+            return self.serve(cmd, &load, "learn-redis").map(drop);
+        }
+        let stderr = self.run_to_end(&mut cmd, None, None)?;
+        self.keep_notes(&stderr);
+        Ok(())
     }
 
     /// refused-loop's profile: the loop recorded (its sysinfo calls run),
@@ -1529,15 +1558,9 @@ impl Bench {
     fn learn_refusing(&mut self) -> Result<()> {
         let job = self.native_job(Workload::Refused, false);
         let path = self.scratch.join("learned-Refused.json");
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args(["record", "-q", "-o"])
-            .arg(&path)
-            .arg("--")
-            .arg(&job.program)
-            .arg("1");
-        eprintln!("xtask bench: learning: {}", display(&cmd));
-        let stderr = self.run_to_end(&mut cmd, None)?;
-        self.keep_notes(&stderr);
+        let mut cmd = self.record(&[], &path);
+        cmd.arg(&job.program).arg("1");
+        self.learn(cmd, false)?;
         if dry::step(|| format!("take sysinfo out of {}", path.display())) {
             self.learned.insert((Workload::Refused, false), path);
             return Ok(());
@@ -1569,53 +1592,32 @@ impl Bench {
         if parts.iter().all(|&part| part == Part::Refusals) {
             return Ok(());
         }
-        for workload in [Workload::Micro, Workload::FileIo] {
+        for workload in [Workload::Micro, Workload::FileIo, Workload::Redis] {
             let job = self.native_job(workload, false);
             let path = self.scratch.join(format!("learned-{workload:?}.json"));
-            let mut cmd = Command::new(&self.recorder);
-            cmd.args(["record", "-q", "-o"])
-                .arg(&path)
-                .arg("--")
-                .arg(&job.program)
+            let mut cmd = self.record(&[], &path);
+            cmd.arg(&job.program)
                 .args(&job.args)
                 .envs(job.env.iter().cloned());
-            eprintln!("xtask bench: learning: {}", display(&cmd));
-            let stderr = self.run_to_end(&mut cmd, None)?;
-            self.keep_notes(&stderr);
+            if workload == Workload::Redis {
+                // The load's client is recorded this once: its syscalls per
+                // request pay the cost outside the recordings measured later.
+                let client_stats = self.scratch.join("redis-benchmark.stats.json");
+                self.client_stats = Some(client_stats.clone());
+                let learned = self.learn(cmd, true);
+                self.client_stats = None;
+                learned?;
+                self.client_syscalls =
+                    Some(syscalls_per_request(&client_stats, self.sizes.requests)?);
+            } else {
+                self.learn(cmd, false)?;
+            }
             self.learned.insert((workload, false), path);
         }
 
-        let path = self.scratch.join("learned-Redis.json");
-        let job = self.native_job(Workload::Redis, false);
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args(["record", "-q", "-o"])
-            .arg(&path)
-            .arg("--")
-            .arg(&job.program)
-            .args(&job.args);
-        eprintln!(
-            "xtask bench: learning: {} under redis-benchmark",
-            display(&cmd)
-        );
-        // The load's client is recorded this once: its syscalls per request
-        // pay the cost outside the recordings measured later.
-        let client_stats = self.scratch.join("redis-benchmark.stats.json");
-        self.client_stats = Some(client_stats.clone());
-        let learned = self.learn_under_load(cmd, "learn-redis");
-        self.client_stats = None;
-        learned?;
-        self.client_syscalls = Some(syscalls_per_request(&client_stats, self.sizes.requests)?);
-        self.learned.insert((Workload::Redis, false), path);
-
         let path = self.scratch.join("learned-Micro-container.json");
-        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Micro, None)?;
-        docker
-            .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
-            .arg(self.sizes.calls.to_string());
-        let mut cmd = self.record_container(&docker, &path, None);
-        eprintln!("xtask bench: learning: {}", display(&cmd));
-        let stderr = self.run_to_end(&mut cmd, None)?;
-        self.keep_notes(&stderr);
+        let cmd = self.in_container(Run::ContainerRecord, &path)?;
+        self.learn(cmd, false)?;
         self.learned.insert((Workload::Micro, true), path);
 
         let path = self.scratch.join("learned-Redis-container.json");
@@ -1623,15 +1625,22 @@ impl Bench {
         let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
         docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
         let cmd = self.record_container(&docker, &path, None);
-        eprintln!(
-            "xtask bench: learning: {} under redis-benchmark",
-            display(&cmd)
-        );
         let guard = ContainerGuard {
             name,
             docker_host: self.docker_host.clone(),
         };
-        self.learn_under_load(cmd, "learn-redis-container")?;
+        eprintln!(
+            "xtask bench: learning: {} under redis-benchmark",
+            display(&cmd)
+        );
+        let load = Server {
+            container: None,
+            attach: Attach::None,
+            requests: self.sizes.requests,
+            rss: None,
+            bpf: None,
+        };
+        self.serve(cmd, &load, "learn-redis-container")?;
         drop(guard);
         self.learned.insert((Workload::Redis, true), path);
 
@@ -1650,26 +1659,18 @@ impl Bench {
             let path = self.scratch.join(name);
             let mut podman = self.podman_run(Policy::DockerDefault, None)?;
             podman.args(command);
-            let mut cmd = Command::new(&self.recorder);
-            cmd.args(["record", "-q", "--args", "names", "-o"])
-                .arg(&path)
-                .arg("--")
-                .arg(podman.get_program())
+            let mut cmd = self.record(&["--args", "names"], &path);
+            cmd.arg(podman.get_program())
                 .args(podman.get_args())
                 .stdin(Stdio::null());
-            eprintln!("xtask bench: learning: {}", display(&cmd));
-            match self.run_to_end(&mut cmd, None) {
-                Ok(stderr) => {
-                    self.keep_notes(&stderr);
-                    if idle {
-                        self.podman_idle_learned = Some(path);
-                    } else {
-                        self.podman_learned = Some(path);
-                    }
+            match self.learn(cmd, false) {
+                Ok(()) if idle => self.podman_idle_learned = Some(path),
+                Ok(()) => self.podman_learned = Some(path),
+                Err(e) => {
+                    eprintln!(
+                        "xtask bench: learning in podman failed, its cases are left out: {e:#}"
+                    )
                 }
-                Err(e) => eprintln!(
-                    "xtask bench: learning in podman failed, its cases are left out: {e:#}"
-                ),
             }
         }
         Ok(())
@@ -1683,14 +1684,14 @@ impl Bench {
     fn podman_run(&self, policy: Policy, name: Option<&str>) -> Result<Command> {
         let mut cmd = Command::new("podman");
         cmd.args(&self.podman_globals)
-            .args(["run", "--rm", "--network", "none"])
-            .args([
-                "--ulimit",
-                "nofile=20000:20000",
-                "--ulimit",
-                "nproc=32768:32768",
-            ])
-            .stdin(Stdio::null());
+            .args(["run", "--rm", "--network", "none"]);
+        cmd.args([
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=32768:32768",
+        ]);
+        cmd.stdin(Stdio::null());
         if let Some(name) = name {
             cmd.args(["--name", name]);
         }
@@ -1724,12 +1725,14 @@ impl Bench {
     /// the eBPF watch: a figure of that row is the listener's.
     fn enforce_podman(&self, podman: &Command, profile: &Path, listener: bool) -> Result<Command> {
         let mut cmd = Command::new(&self.recorder);
-        cmd.args(["enforce", "-q", "--watch"])
-            .arg(if listener { "listener" } else { "kernel" })
-            .arg("--profile")
-            .arg(profile)
-            .arg("--")
-            .arg(podman.get_program())
+        cmd.args([
+            "enforce",
+            "-q",
+            "--watch",
+            if listener { "listener" } else { "kernel" },
+        ]);
+        cmd.arg("--profile").arg(profile).arg("--");
+        cmd.arg(podman.get_program())
             .args(podman.get_args())
             .stdin(Stdio::null());
         Ok(cmd)
@@ -1747,10 +1750,8 @@ impl Bench {
         let name = self.container_name();
         let mut podman = self.podman_run(Policy::DockerDefault, Some(&name))?;
         podman.args(["sleep", "3600"]);
-        let profile = self
-            .podman_idle_learned
-            .clone()
-            .context("no profile of an idle `sleep` learned in podman")?;
+        let profile = self.podman_idle_learned.clone();
+        let profile = profile.context("no profile of an idle `sleep` learned in podman")?;
         let mut cmd = self.enforce_podman(&podman, &profile, true)?;
         let guard = PodmanGuard {
             name: name.clone(),
@@ -1761,10 +1762,7 @@ impl Bench {
         cmd.stdout(log.try_clone()?).stderr(log);
         let mut enforce = BackgroundProcess::spawn("an idle enforced podman container", &mut cmd)?;
         let started = Instant::now();
-        loop {
-            if guard.running() {
-                break;
-            }
+        while !guard.running() {
             if let Some(status) = enforce.try_wait()? {
                 bail!(
                     "the enforced podman container ended with {status} before it ran: {}",
@@ -1803,19 +1801,6 @@ impl Bench {
         result
     }
 
-    /// Runs a recorder of the server (`cmd`) under the full load.
-    fn learn_under_load(&mut self, cmd: Command, tag: &str) -> Result<f64> {
-        self.serve(
-            cmd,
-            None,
-            self.sizes.requests,
-            Attach::None,
-            None,
-            None,
-            tag,
-        )
-    }
-
     /// `enforce -q --profile P -- DOCKER…` for a container.
     fn enforce_container(
         &self,
@@ -1825,11 +1810,11 @@ impl Bench {
     ) -> Result<Command> {
         let mut cmd = Command::new(&self.recorder);
         cmd.args(["enforce", "-q", "--profile"])
-            .arg(self.policy_file(workload, policy, true)?)
-            .arg("--")
+            .arg(self.policy_file(workload, policy, true)?);
+        cmd.arg("--")
             .arg(docker.get_program())
-            .args(docker.get_args())
-            .env("DOCKER_HOST", &self.docker_host)
+            .args(docker.get_args());
+        cmd.env("DOCKER_HOST", &self.docker_host)
             .stdin(Stdio::null());
         Ok(cmd)
     }
@@ -1845,8 +1830,8 @@ impl Bench {
             .arg(output)
             .arg("--")
             .arg(docker.get_program())
-            .args(docker.get_args())
-            .env("DOCKER_HOST", &self.docker_host)
+            .args(docker.get_args());
+        cmd.env("DOCKER_HOST", &self.docker_host)
             .stdin(Stdio::null());
         cmd
     }
@@ -1857,25 +1842,6 @@ struct Job {
     program: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
-}
-
-/// The workload a native job runs (for its learned profile).
-fn job_workload(job: &Job, bench: &Bench) -> Workload {
-    if job.program == bench.sample("getppid-loop") {
-        Workload::Micro
-    } else if job.program == bench.sample("captured-loop") {
-        Workload::Captured
-    } else if job.program == bench.sample("refused-loop") {
-        Workload::Refused
-    } else if job.program == bench.sample("file-io") {
-        Workload::FileIo
-    } else if job.program == Path::new(REDIS_SERVER) {
-        Workload::Redis
-    } else if job.program == bench.sample("start-time") {
-        Workload::StartTime
-    } else {
-        Workload::True
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1901,21 +1867,21 @@ fn is_container(run: Run) -> bool {
 
 /// The server's options: loopback only, no persistence, log to stdout.
 fn redis_args() -> Vec<String> {
-    [
+    let port = REDIS_PORT.to_string();
+    let args = [
         "--port",
-        &REDIS_PORT.to_string(),
+        &port,
         "--bind",
         "127.0.0.1",
         "--save",
         "",
         "--appendonly",
         "no",
-        "--daemonize",
-        "no",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ];
+    args.into_iter()
+        .chain(["--daemonize", "no"])
+        .map(str::to_owned)
+        .collect()
 }
 
 /// bpftrace's `-c` for a script: bpftrace 0.17 runs only ELF files there,
@@ -1943,11 +1909,8 @@ fn exports(env: &[(String, String)]) -> String {
 }
 
 fn shell_words(program: &Path, args: &[String]) -> String {
-    std::iter::once(program.display().to_string())
-        .chain(args.iter().cloned())
-        .map(|w| shell_quote(&w))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let words = std::iter::once(program.display().to_string()).chain(args.iter().cloned());
+    words.map(|w| shell_quote(&w)).collect::<Vec<_>>().join(" ")
 }
 
 fn shell_quote(word: &str) -> String {
@@ -1985,9 +1948,10 @@ fn parse_result(workload: Workload, stderr: &str, size: f64) -> Result<f64> {
         .find_map(|line| line.trim().strip_prefix(key))
         .and_then(|v| v.trim().parse().ok())
         .with_context(|| format!("no {key} line in: {}", last_lines(stderr, 5)))?;
-    Ok(match workload {
-        Workload::FileIo => value / size / 1e3,
-        _ => value,
+    Ok(if workload == Workload::FileIo {
+        value / size / 1e3
+    } else {
+        value
     })
 }
 
@@ -2185,26 +2149,27 @@ fn foreign_tracing_programs() -> Vec<String> {
     else {
         return Vec::new();
     };
-    let Ok(serde_json::Value::Array(programs)) =
-        serde_json::from_slice::<serde_json::Value>(&output.stdout)
-    else {
+    let Ok(serde_json::Value::Array(programs)) = serde_json::from_slice(&output.stdout) else {
         return Vec::new();
     };
+    let text = |p: &serde_json::Value, key| p.get(key).and_then(|t| t.as_str()).map(str::to_owned);
+    let tracing = [
+        "tracepoint",
+        "raw_tracepoint",
+        "tracing",
+        "kprobe",
+        "perf_event",
+    ];
     programs
         .iter()
-        .filter(|p| {
-            matches!(
-                p.get("type").and_then(|t| t.as_str()),
-                Some("tracepoint" | "raw_tracepoint" | "tracing" | "kprobe" | "perf_event")
-            )
-        })
+        .filter(|p| text(p, "type").is_some_and(|t| tracing.contains(&t.as_str())))
         .map(|p| {
-            format!(
-                "{} program {} ({})",
-                p.get("type").and_then(|t| t.as_str()).unwrap_or("?"),
-                p.get("id").and_then(|t| t.as_u64()).unwrap_or(0),
-                p.get("name").and_then(|t| t.as_str()).unwrap_or("?")
-            )
+            let (kind, name) = (
+                text(p, "type").unwrap_or("?".into()),
+                text(p, "name").unwrap_or("?".into()),
+            );
+            let id = p.get("id").and_then(|t| t.as_u64()).unwrap_or(0);
+            format!("{kind} program {id} ({name})")
         })
         .collect()
 }
@@ -2246,17 +2211,15 @@ fn load_average() -> String {
 /// makes the same small-file work take 0.5 to 6 s from run to run, which
 /// would hide any tracer's cost.
 fn tmpfs_dir() -> Result<PathBuf> {
-    let shm = Path::new("/dev/shm");
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     let is_tmpfs = mounts.lines().any(|line| {
-        let mut fields = line.split_whitespace();
-        let (_, target, fstype) = (fields.next(), fields.next(), fields.next());
-        target == Some("/dev/shm") && fstype == Some("tmpfs")
+        let fields: Vec<&str> = line.split_whitespace().take(3).collect();
+        fields.get(1..3) == Some(&["/dev/shm", "tmpfs"][..])
     });
     if !is_tmpfs {
         bail!("/dev/shm is not a tmpfs here; the file I/O workload needs one");
     }
-    let dir = shm.join(format!("xtask-bench-{}", std::process::id()));
+    let dir = Path::new("/dev/shm").join(format!("xtask-bench-{}", std::process::id()));
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
@@ -2296,9 +2259,8 @@ impl Drop for ContainerGuard {
     fn drop(&mut self) {
         let mut rm = Command::new("docker");
         rm.env("DOCKER_HOST", &self.docker_host)
-            .args(["rm", "-f", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .args(["rm", "-f", &self.name]);
+        rm.stdout(Stdio::null()).stderr(Stdio::null());
         if !dry::step(|| dry::describe(&rm)) {
             let _ = rm.status();
         }
@@ -2320,8 +2282,9 @@ impl PodmanGuard {
             .stdin(Stdio::null())
             .stderr(Stdio::null());
         if dry::step(|| dry::describe(&podman)) {
+            let status = ExitStatus::default();
             return Some(std::process::Output {
-                status: ExitStatus::default(),
+                status,
                 stdout: b"true".to_vec(),
                 stderr: Vec::new(),
             });
@@ -2350,22 +2313,22 @@ impl Drop for PodmanGuard {
 
 /// The commit the binaries are built from, marked when the tree has changes.
 fn git_commit() -> String {
-    let head = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output();
+        output
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"])
+        .map(|h| h.trim().to_owned())
         .unwrap_or_default();
-    let dirty = Command::new("git")
-        // The files the benchmark writes do not make the build dirty.
-        .args(["status", "--porcelain", "--untracked-files=no", "--", "."])
-        .args([":!BENCHMARKS.md", ":!benchmarks.svg"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .is_some_and(|o| !o.stdout.is_empty());
-    if dirty {
+    // The files the benchmark writes do not make the build dirty.
+    let status = ["status", "--porcelain", "--untracked-files=no", "--", "."];
+    let dirty = git(&[&status[..], &[":!BENCHMARKS.md", ":!benchmarks.svg"]].concat());
+    if dirty.is_some_and(|changes| !changes.is_empty()) {
         format!("{head} (with uncommitted changes)")
     } else {
         head
@@ -2383,39 +2346,15 @@ fn syscalls_per_request(stats: &Path, requests: u64) -> Result<f64> {
         fs::read_to_string(stats).with_context(|| format!("cannot read {}", stats.display()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", stats.display()))?;
-    let total = value
-        .get("total_calls")
-        .and_then(serde_json::Value::as_u64)
-        .with_context(|| format!("{}: no total_calls", stats.display()))?;
+    let total = value.get("total_calls").and_then(serde_json::Value::as_u64);
+    let total = total.with_context(|| format!("{}: no total_calls", stats.display()))?;
     Ok(total as f64 / (2 * requests) as f64)
 }
 
-/// Installs a seccomp filter that refuses sysinfo with EPERM and allows
-/// every other call (x86_64's number; this benchmark runs there), after
-/// no_new_privs: a refused call's cost with no tool. Runs between fork and
+/// Installs `program` as a seccomp filter on this process, after
+/// no_new_privs (as an unprivileged filter must). Runs between fork and
 /// exec.
-fn refuse_sysinfo() -> std::io::Result<()> {
-    let statement = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let mut program = [
-        // The syscall's number: offset 0 of struct seccomp_data.
-        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
-        libc::sock_filter {
-            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 1,
-            k: libc::SYS_sysinfo as u32,
-        },
-        statement(
-            libc::BPF_RET | libc::BPF_K,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        ),
-        statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-    ];
+fn install_filter(program: &mut [libc::sock_filter]) -> std::io::Result<()> {
     let fprog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_mut_ptr(),
@@ -2436,34 +2375,48 @@ fn refuse_sysinfo() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Installs a seccomp filter of one instruction, "allow", on this process
-/// (after no_new_privs, as an unprivileged filter must): the filter's own
-/// cost with nothing to decide. Runs between fork and exec.
-fn allow_everything() -> std::io::Result<()> {
-    let mut allow = [libc::sock_filter {
-        code: (libc::BPF_RET | libc::BPF_K) as u16,
-        jt: 0,
-        jf: 0,
-        k: libc::SECCOMP_RET_ALLOW,
-    }];
-    let program = libc::sock_fprog {
-        len: 1,
-        filter: allow.as_mut_ptr(),
-    };
-    // SAFETY: plain prctl calls; `program` points at `allow`, which lives
-    // until they return.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &program as *const libc::sock_fprog,
-            ) != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
+/// A BPF statement of a seccomp filter.
+fn statement(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
     }
-    Ok(())
+}
+
+/// A seccomp filter that refuses sysinfo with EPERM and allows every other
+/// call (x86_64's number; this benchmark runs there): a refused call's
+/// cost with no tool.
+fn refuse_sysinfo() -> std::io::Result<()> {
+    install_filter(&mut [
+        // The syscall's number: offset 0 of struct seccomp_data.
+        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+        statement(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            0,
+            1,
+            libc::SYS_sysinfo as u32,
+        ),
+        statement(
+            libc::BPF_RET | libc::BPF_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        statement(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ])
+}
+
+/// A seccomp filter of one instruction, "allow": the filter's own cost with
+/// nothing to decide.
+fn allow_everything() -> std::io::Result<()> {
+    install_filter(&mut [statement(
+        libc::BPF_RET | libc::BPF_K,
+        0,
+        0,
+        libc::SECCOMP_RET_ALLOW,
+    )])
 }
 
 #[cfg(test)]
@@ -2578,9 +2531,7 @@ mod tests {
             assert!(!all[i + 1..].contains(case), "{case} twice");
         }
         let without_default = cases(&[Part::Enforcement], false);
-        assert!(!without_default.contains(&Case::new(
-            Workload::Micro,
-            Run::Enforce(Policy::DockerDefault)
-        )));
+        let docker_default = Case::new(Workload::Micro, Run::Enforce(Policy::DockerDefault));
+        assert!(!without_default.contains(&docker_default));
     }
 }
