@@ -249,18 +249,7 @@ impl Toolchain {
 
 /// Standard output of a command that must succeed.
 fn capture(cmd: &mut Command) -> Result<String> {
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run `{}`", display(cmd)))?;
-    if !output.status.success() {
-        bail!(
-            "`{}` failed ({}): {}",
-            display(cmd),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
+    let output = workspace::output(cmd.stdin(Stdio::null()))?;
     String::from_utf8(output.stdout)
         .with_context(|| format!("`{}` printed something that is not UTF-8", display(cmd)))
 }

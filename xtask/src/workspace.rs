@@ -4,7 +4,7 @@ use std::{
     env,
     ffi::OsString,
     path::{Path, PathBuf},
-    process::{Command, ExitStatus},
+    process::{Command, ExitStatus, Output},
 };
 
 use anyhow::{Context, Result, bail};
@@ -90,6 +90,24 @@ pub fn run(cmd: &mut Command) -> Result<()> {
         bail!("`{}` failed ({status})", display(cmd));
     }
     Ok(())
+}
+
+/// Runs `cmd` to its end and returns its output; an error names it, with
+/// its stderr, unless it succeeded.
+pub fn output(cmd: &mut Command) -> Result<Output> {
+    let output = cmd
+        .output()
+        .with_context(|| format!("cannot run `{}`", display(cmd)))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        bail!(
+            "`{}` failed ({}): {}",
+            display(cmd),
+            output.status,
+            stderr.trim()
+        );
+    }
+    Ok(output)
 }
 
 /// Runs `cmd` to its end and returns its status; errors only when it could

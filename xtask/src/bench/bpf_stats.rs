@@ -17,10 +17,9 @@ use std::{
     collections::BTreeMap,
     fs,
     os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, Stdio},
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
@@ -28,9 +27,15 @@ use anyhow::{Context, Result, bail};
 use super::{
     empty_hook::{self, EmptyHook},
     measure::{ProgSample, ProgStats, StatCase},
-    util::{bpftool_names, round_order, wait_until_recording},
+    util::{
+        bpf_fdinfo, bpftool_names, fields, poll, round_order, shell_quote as quote,
+        wait_until_recording,
+    },
 };
-use crate::{services::BackgroundProcess, workspace::display};
+use crate::{
+    services::BackgroundProcess,
+    workspace::{self, display},
+};
 
 const BPF_ENABLE_STATS: libc::c_long = 32;
 const BPF_STATS_RUN_TIME: u32 = 0;
@@ -272,11 +277,11 @@ fn measure(
                      SAMPLES_REPORT_NS=1 {workload} {calls} 2> {err}\n\
                      : > {done}\n\
                      exec sleep 3600\n",
-                    go = quote(&go),
-                    workload = quote(&sample(workload)),
+                    go = quote(&go.display().to_string()),
+                    workload = quote(&sample(workload).display().to_string()),
                     calls = setup.calls,
-                    err = quote(&err),
-                    done = quote(&done),
+                    err = quote(&err.display().to_string()),
+                    done = quote(&done.display().to_string()),
                 ),
             )
             .with_context(|| format!("cannot write {}", script.display()))?;
@@ -301,21 +306,11 @@ fn measure(
             let on = StatsOn::new()?;
             let before = process_counters(tool.id())?;
             fs::write(&go, "").with_context(|| format!("cannot write {}", go.display()))?;
-            let started = Instant::now();
-            let finished = loop {
-                if done.exists() {
-                    break Ok(());
-                }
-                if let Some(status) = tool.try_wait()? {
-                    break Err(anyhow::anyhow!("it ended ({status}) before the loop did"));
-                }
-                if started.elapsed() > LOOP_TIMEOUT {
-                    break Err(anyhow::anyhow!(
-                        "the loop did not end within {LOOP_TIMEOUT:?}"
-                    ));
-                }
-                thread::sleep(Duration::from_millis(10));
-            };
+            let done_yet = || Ok(done.exists().then_some(()));
+            let ended = |status| format!("it ended ({status}) before the loop did");
+            let late = || format!("the loop did not end within {LOOP_TIMEOUT:?}");
+            let every = (Duration::from_millis(10), LOOP_TIMEOUT);
+            let finished = poll(&mut tool, every, done_yet, ended, late);
             let after = process_counters(tool.id());
             drop(on);
             let programs = after.map(|after| grown(&before, &after));
@@ -333,33 +328,17 @@ fn measure(
     }
 }
 
-fn quote(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
-}
-
 fn run_loop(cmd: &mut Command) -> Result<()> {
-    let output = cmd
-        .output()
-        .with_context(|| format!("cannot run `{}`", display(cmd)))?;
-    if !output.status.success() {
-        bail!(
-            "`{}` failed ({}): {}",
-            display(cmd),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(())
+    workspace::output(cmd).map(drop)
 }
 
 /// `(run_cnt, run_time_ns)` of one fdinfo text.
 fn parse_counters(info: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| -> Option<u64> {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-    };
-    Some((field("run_cnt")?, field("run_time_ns")?))
+    let field = fields(info);
+    Some((
+        field.get("run_cnt")?.parse().ok()?,
+        field.get("run_time_ns")?.parse().ok()?,
+    ))
 }
 
 fn own_counters(fd: BorrowedFd<'_>) -> Result<(u64, u64)> {
@@ -368,35 +347,19 @@ fn own_counters(fd: BorrowedFd<'_>) -> Result<(u64, u64)> {
     parse_counters(&info).with_context(|| format!("{path} has no run_cnt/run_time_ns"))
 }
 
-/// The counters of every program `pid` holds, by program id.
+/// The counters of every program `pid` holds, by program id; none when the
+/// process holds none (a native `enforce`, whose listener needs no eBPF
+/// program): then nothing of it runs for other processes.
 fn process_counters(pid: u32) -> Result<Counters> {
-    let fd_dir = format!("/proc/{pid}/fd");
     let mut counters = Counters::new();
-    for entry in fs::read_dir(&fd_dir).with_context(|| format!("cannot list {fd_dir}"))? {
-        let Ok(entry) = entry else { continue };
-        let Ok(link) = fs::read_link(entry.path()) else {
-            continue;
-        };
-        if link.to_string_lossy() != "anon_inode:bpf-prog" {
-            continue;
-        }
-        let info_path: PathBuf =
-            format!("/proc/{pid}/fdinfo/{}", entry.file_name().display()).into();
-        let Ok(info) = fs::read_to_string(&info_path) else {
-            continue;
-        };
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        let prog_type = field("prog_type:").and_then(|t| u32::try_from(t).ok());
-        if let (Some(id), Some((runs, time))) = (field("prog_id:"), parse_counters(&info)) {
+    for (_, info) in bpf_fdinfo(pid)?.iter().filter(|(kind, _)| *kind == "prog") {
+        let field = fields(info);
+        let number = |name| field.get(name).and_then(|v| v.parse::<u64>().ok());
+        let prog_type = number("prog_type").and_then(|t| u32::try_from(t).ok());
+        if let (Some(id), Some((runs, time))) = (number("prog_id"), parse_counters(info)) {
             counters.insert(id, (runs, time, prog_type.unwrap_or(0)));
         }
     }
-    // Empty when the process holds none (a native `enforce`, whose listener
-    // needs no eBPF program): then nothing of it runs for other processes.
     Ok(counters)
 }
 

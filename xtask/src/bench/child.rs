@@ -86,15 +86,23 @@ pub fn btf_parse() -> Result<ExitCode> {
 
 /// The peak RSS (`VmHWM`) of process `pid`, KiB.
 pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    status_kib(pid, ["VmHWM"]).map(|[kib]| kib)
+}
+
+/// Sizes of one reading of `/proc/PID/status` (`VmRSS`, `VmHWM`…), KiB.
+pub fn status_kib<const N: usize>(pid: u32, keys: [&str; N]) -> Option<[u64; N]> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let fields = super::util::fields(&text);
+    let mut values = [0; N];
+    for (value, key) in values.iter_mut().zip(keys) {
+        *value = fields
+            .get(key)?
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+    }
+    Some(values)
 }
 
 /// Runs [`btf_parse`] in a fresh process (`exe` is this xtask): the peak

@@ -15,14 +15,14 @@ use std::{
     time::Instant,
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use super::util::{median, round_order, wait_until_recording};
 use crate::{
     demo::build_release,
     services::BackgroundProcess,
     setup,
-    workspace::{Workspace, display},
+    workspace::{self, Workspace, display},
 };
 
 #[derive(clap::Args)]
@@ -157,21 +157,9 @@ impl Bench<'_> {
     /// Runs `cmd` (the workload, or a recorder of it) and returns the
     /// `ns_per_call=` the workload printed on stderr.
     fn time_workload(&self, cmd: &mut Command) -> Result<f64> {
-        let output = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .with_context(|| format!("cannot run `{}`", display(cmd)))?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        let output = workspace::output(cmd.stderr(Stdio::piped()))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() {
-            bail!(
-                "`{}` failed ({}): {}",
-                display(cmd),
-                output.status,
-                stderr.trim()
-            );
-        }
         let value = stderr
             .lines()
             .rev()

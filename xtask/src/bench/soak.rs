@@ -28,6 +28,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
+use super::{
+    child::status_kib,
+    util::{bpf_fdinfo, fields},
+};
 use crate::services::BackgroundProcess;
 
 /// Fork+execs a second of the simulated service.
@@ -185,7 +189,7 @@ fn idle_maps(setup: &Setup) -> Result<BTreeMap<String, u64>> {
         .stdout(Stdio::null());
     let mut recorder = BackgroundProcess::spawn("the idle recording", &mut cmd)?;
     thread::sleep(Duration::from_secs(1));
-    let maps = map_memlock(recorder.id(), &mut BTreeMap::new())?;
+    let maps = map_memlock(recorder.id(), &mut BTreeMap::new());
     let status = recorder.stop()?;
     if maps.is_empty() {
         bail!("the idle recording held no eBPF map a second in ({status})");
@@ -241,19 +245,15 @@ fn measure(setup: &Setup, interval: Duration) -> Result<Soak> {
             bail!("the soak's recording did not end within a minute of its duration");
         }
         let t = started.elapsed().as_secs_f64();
-        let Some(status) = Status::read(pid) else {
+        let Some([rss_kib, hwm]) = status_kib(pid, ["VmRSS", "VmHWM"]) else {
             continue;
         };
-        let maps = map_memlock(pid, &mut names)?;
-        hwm_kib = status.hwm_kib;
+        let maps = map_memlock(pid, &mut names);
+        hwm_kib = hwm;
         // The last sample, taken as the workload ends and the recorder
         // reads its maps, is not the steady state.
         if t < setup.seconds as f64 {
-            samples.push(Sample {
-                t,
-                rss_kib: status.rss_kib,
-                maps,
-            });
+            samples.push(Sample { t, rss_kib, maps });
         }
     }
     let status = recorder.stop()?;
@@ -288,56 +288,17 @@ fn measure(setup: &Setup, interval: Duration) -> Result<Soak> {
     })
 }
 
-struct Status {
-    rss_kib: u64,
-    hwm_kib: u64,
-}
-
-impl Status {
-    fn read(pid: u32) -> Option<Status> {
-        let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        };
-        Some(Status {
-            rss_kib: field("VmRSS:")?,
-            hwm_kib: field("VmHWM:")?,
-        })
-    }
-}
-
 /// `memlock` of each map `pid` holds, by name (bpftool names the ids it
 /// has not seen yet, once).
-fn map_memlock(pid: u32, names: &mut BTreeMap<u64, String>) -> Result<BTreeMap<String, u64>> {
-    let fd_dir = format!("/proc/{pid}/fd");
+fn map_memlock(pid: u32, names: &mut BTreeMap<u64, String>) -> BTreeMap<String, u64> {
     let mut by_id: BTreeMap<u64, u64> = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(&fd_dir) else {
-        return Ok(BTreeMap::new());
-    };
-    for entry in entries.flatten() {
-        let Ok(link) = fs::read_link(entry.path()) else {
-            continue;
-        };
-        if link.to_string_lossy() != "anon_inode:bpf-map" {
-            continue;
-        }
-        let info_path = format!("/proc/{pid}/fdinfo/{}", entry.file_name().to_string_lossy());
-        let Ok(info) = fs::read_to_string(&info_path) else {
-            continue;
-        };
-        let number = |name: &str| -> Option<u64> {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))?
-                .trim()
-                .parse()
-                .ok()
-        };
+    for (_, info) in bpf_fdinfo(pid)
+        .unwrap_or_default()
+        .iter()
+        .filter(|(kind, _)| *kind == "map")
+    {
+        let field = fields(info);
+        let number = |name| field.get(name)?.parse().ok();
         if let (Some(id), Some(memlock)) = (number("map_id"), number("memlock")) {
             by_id.insert(id, memlock);
         }
@@ -345,16 +306,16 @@ fn map_memlock(pid: u32, names: &mut BTreeMap<u64, String>) -> Result<BTreeMap<S
     if by_id.keys().any(|id| !names.contains_key(id)) {
         name_maps(names);
     }
-    Ok(by_id
+    let name = |id| {
+        names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("id {id}"))
+    };
+    by_id
         .into_iter()
-        .map(|(id, memlock)| {
-            let name = names
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| format!("id {id}"));
-            (name, memlock)
-        })
-        .collect())
+        .map(|(id, memlock)| (name(id), memlock))
+        .collect()
 }
 
 /// The names of all maps, from one `bpftool map show`.

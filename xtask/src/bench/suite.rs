@@ -36,7 +36,10 @@ use super::{
         ProgStats, Run, Sizes, StatCase, Workload, learned_label, unit,
     },
     soak,
-    util::{bpftool_names, child_named, round_order, wait_until_recording},
+    util::{
+        bpf_fdinfo, bpftool_names, child_named, fields, poll, round_order, shell_quote,
+        wait_until_recording,
+    },
 };
 use crate::{
     demo::build_release,
@@ -44,7 +47,7 @@ use crate::{
     images::IMAGE as SAMPLES_IMAGE,
     services::{BackgroundProcess, PODMAN_GLOBALS_VAR, STATIC_SAMPLES_VAR, Services},
     setup,
-    workspace::{Workspace, display},
+    workspace::{self, Workspace, display},
 };
 
 /// The parts of the benchmark.
@@ -1375,20 +1378,23 @@ impl Bench {
         if dry::step(|| "wait until strace says it attached".to_owned()) {
             return Ok((tracer, None));
         }
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let text = fs::read_to_string(&err_path).unwrap_or_default();
-            if text.contains("attached") {
-                return Ok((tracer, None));
-            }
-            if let Some(status) = tracer.try_wait()? {
-                bail!("strace ended ({status}) before attaching: {}", text.trim());
-            }
-            if Instant::now() > deadline {
-                bail!("strace did not attach within {READY_TIMEOUT:?}");
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        let text = || fs::read_to_string(&err_path).unwrap_or_default();
+        let attached = || Ok(text().contains("attached").then_some(()));
+        let ended = |status| {
+            format!(
+                "strace ended ({status}) before attaching: {}",
+                text().trim()
+            )
+        };
+        let late = || format!("strace did not attach within {READY_TIMEOUT:?}");
+        poll(
+            &mut tracer,
+            (Duration::from_millis(10), READY_TIMEOUT),
+            attached,
+            ended,
+            late,
+        )?;
+        Ok((tracer, None))
     }
 
     /// The cgroup v2 directory of process `pid`.
@@ -1517,18 +1523,7 @@ impl Bench {
         if dry::step(|| dry::describe(&helper)) {
             return Ok(0);
         }
-        let output = helper
-            .output()
-            .with_context(|| format!("cannot run `{}`", display(&helper)))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            bail!(
-                "`{}` failed ({}): {}",
-                display(&helper),
-                output.status,
-                stderr.trim()
-            );
-        }
+        workspace::output(&mut helper)?;
         child::read_peak_rss(&out)
     }
 
@@ -1761,19 +1756,20 @@ impl Bench {
         let log = File::create(&log_path)?;
         cmd.stdout(log.try_clone()?).stderr(log);
         let mut enforce = BackgroundProcess::spawn("an idle enforced podman container", &mut cmd)?;
-        let started = Instant::now();
-        while !guard.running() {
-            if let Some(status) = enforce.try_wait()? {
-                bail!(
-                    "the enforced podman container ended with {status} before it ran: {}",
-                    last_lines(&fs::read_to_string(&log_path).unwrap_or_default(), 5)
-                );
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                bail!("the enforced podman container {name} did not run within {READY_TIMEOUT:?}");
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+        let running = || Ok(guard.running().then_some(()));
+        let ended = |status| {
+            let log = last_lines(&fs::read_to_string(&log_path).unwrap_or_default(), 5);
+            format!("the enforced podman container ended with {status} before it ran: {log}")
+        };
+        let late =
+            || format!("the enforced podman container {name} did not run within {READY_TIMEOUT:?}");
+        poll(
+            &mut enforce,
+            (Duration::from_millis(100), READY_TIMEOUT),
+            running,
+            ended,
+            late,
+        )?;
         let label = "enforce -- podman run (listener)";
         if !self.memory.bpf.contains_key(label) {
             let objects = bpf_objects(enforce.id())?;
@@ -1913,10 +1909,6 @@ fn shell_words(program: &Path, args: &[String]) -> String {
     words.map(|w| shell_quote(&w)).collect::<Vec<_>>().join(" ")
 }
 
-fn shell_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
-
 /// Every call of refused-loop was refused, as it printed (`refused=N`): a
 /// figure of calls that ran would not be a refusal's.
 fn all_refused(stderr: &str, size: f64) -> Result<()> {
@@ -2000,22 +1992,23 @@ fn wait_for_redis(server: &mut BackgroundProcess, log: &Path) -> Result<()> {
     if dry::step(|| "wait until the server answers PING".to_owned()) {
         return Ok(());
     }
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if redis_command(&["PING"]).is_ok_and(|reply| reply.starts_with("+PONG")) {
-            return Ok(());
-        }
-        if let Some(status) = server.try_wait()? {
-            bail!(
-                "the server ended ({status}) before it answered: {}",
-                last_lines(&fs::read_to_string(log).unwrap_or_default(), 5)
-            );
-        }
-        if Instant::now() > deadline {
-            bail!("the server did not answer within {READY_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    let pong = || {
+        Ok(redis_command(&["PING"])
+            .is_ok_and(|reply| reply.starts_with("+PONG"))
+            .then_some(()))
+    };
+    let ended = |status| {
+        let log = last_lines(&fs::read_to_string(log).unwrap_or_default(), 5);
+        format!("the server ended ({status}) before it answered: {log}")
+    };
+    let late = || format!("the server did not answer within {READY_TIMEOUT:?}");
+    poll(
+        server,
+        (Duration::from_millis(10), READY_TIMEOUT),
+        pong,
+        ended,
+        late,
+    )
 }
 
 /// `SHUTDOWN NOSAVE`: the server closes the connection and exits 0.
@@ -2058,19 +2051,16 @@ fn wait_for_child(parent: &mut BackgroundProcess, comm: &str) -> Result<u32> {
     if dry::step(|| format!("wait until it starts `{comm}`")) {
         return Ok(0);
     }
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if let Some(pid) = child_named(parent.id(), comm)? {
-            return Ok(pid);
-        }
-        if let Some(status) = parent.try_wait()? {
-            bail!("it ended ({status}) before starting `{comm}`");
-        }
-        if Instant::now() > deadline {
-            bail!("it did not start `{comm}` within {READY_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    let pid = parent.id();
+    let ended = |status| format!("it ended ({status}) before starting `{comm}`");
+    let late = || format!("it did not start `{comm}` within {READY_TIMEOUT:?}");
+    poll(
+        parent,
+        (Duration::from_millis(10), READY_TIMEOUT),
+        || child_named(pid, comm),
+        ended,
+        late,
+    )
 }
 
 /// Ends bpftrace by ending its command, and waits for it.
@@ -2092,38 +2082,20 @@ fn bpf_objects(pid: u32) -> Result<Vec<BpfObject>> {
     if dry::step(|| format!("read the eBPF objects of process {pid}")) {
         return Ok(Vec::new());
     }
-    let fd_dir = format!("/proc/{pid}/fd");
     let mut objects: Vec<BpfObject> = Vec::new();
-    for entry in fs::read_dir(&fd_dir).with_context(|| format!("cannot list {fd_dir}"))? {
-        let Ok(entry) = entry else { continue };
-        let Ok(link) = fs::read_link(entry.path()) else {
-            continue;
+    for (kind, info) in bpf_fdinfo(pid)? {
+        let field = fields(&info);
+        let number = |name| field.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let (id_key, type_key) = if kind == "map" {
+            ("map_id", "map_type")
+        } else {
+            ("prog_id", "prog_type")
         };
-        let kind = match link.to_string_lossy().as_ref() {
-            "anon_inode:bpf-map" => "map",
-            "anon_inode:bpf-prog" => "prog",
-            _ => continue,
-        };
-        let info_path = format!("/proc/{pid}/fdinfo/{}", entry.file_name().to_string_lossy());
-        let Ok(info) = fs::read_to_string(&info_path) else {
-            continue;
-        };
-        let field = |name: &str| -> Option<String> {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .map(|v| v.trim().to_owned())
-        };
-        let number = |name: &str| field(name).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let id = number(if kind == "map" { "map_id" } else { "prog_id" });
+        let id = number(id_key);
         if objects.iter().any(|o| o.kind == kind && o.id == id) {
             continue;
         }
-        let type_number = field(if kind == "map" {
-            "map_type"
-        } else {
-            "prog_type"
-        })
-        .unwrap_or_default();
+        let type_number = field.get(type_key).map_or(String::new(), |t| t.to_string());
         let (name, type_name) = bpftool_names(kind, id).unwrap_or((String::new(), type_number));
         objects.push(BpfObject {
             kind,

@@ -1,9 +1,13 @@
-//! Helpers that both benchmarks use: the rotated order of the rounds, the
-//! median, waiting for a recorder to start its command, and what bpftool
-//! names a loaded program or map.
+//! Helpers that the benchmarks share: the rotated order of the rounds, the
+//! median, waiting for a recorder to start its command or for anything a
+//! process should do, the eBPF objects a process holds (from its fdinfo)
+//! and what bpftool names them, and shell quoting.
 
 use std::{
-    fs, thread,
+    collections::BTreeMap,
+    fs,
+    process::ExitStatus,
+    thread,
     time::{Duration, Instant},
 };
 
@@ -33,6 +37,69 @@ pub fn wait_until_recording(recorder: &mut BackgroundProcess, comm: &str) -> Res
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Polls `ready` every `every` until it gives a value; fails with `ended`
+/// if `process` ends first, or with `late` once `timeout` has passed.
+pub fn poll<T>(
+    process: &mut BackgroundProcess,
+    (every, timeout): (Duration, Duration),
+    mut ready: impl FnMut() -> Result<Option<T>>,
+    ended: impl FnOnce(ExitStatus) -> String,
+    late: impl FnOnce() -> String,
+) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = ready()? {
+            return Ok(value);
+        }
+        if let Some(status) = process.try_wait()? {
+            bail!("{}", ended(status));
+        }
+        if Instant::now() > deadline {
+            bail!("{}", late());
+        }
+        thread::sleep(every);
+    }
+}
+
+/// The eBPF objects process `pid` holds: per descriptor, `map` or `prog`
+/// and its fdinfo (what cannot be read, as processes come and go, is left
+/// out).
+pub fn bpf_fdinfo(pid: u32) -> Result<Vec<(&'static str, String)>> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut found = Vec::new();
+    for entry in fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {dir}"))?
+        .flatten()
+    {
+        let link = fs::read_link(entry.path()).unwrap_or_default();
+        let kind = match link.to_string_lossy().as_ref() {
+            "anon_inode:bpf-map" => "map",
+            "anon_inode:bpf-prog" => "prog",
+            _ => continue,
+        };
+        let fd = entry.file_name();
+        if let Ok(info) = fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.to_string_lossy()))
+        {
+            found.push((kind, info));
+        }
+    }
+    Ok(found)
+}
+
+/// The `key: value` lines of a `/proc` file (fdinfo, status) by key, the
+/// values trimmed.
+pub fn fields(text: &str) -> BTreeMap<&str, &str> {
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k, v.trim()))
+        .collect()
+}
+
+/// A word quoted for `sh`.
+pub fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// Whether a process whose parent is `ppid` has the command name `comm`.
