@@ -105,7 +105,7 @@ impl fmt::Display for Part {
 
 /// Every case of the selected parts. The baselines come first in the list,
 /// but the rounds rotate the order anyway.
-fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
+pub(super) fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
     use Neighbour as N;
     use Policy as P;
     use Run::*;
