@@ -33,31 +33,17 @@ pub struct Target {
 }
 
 pub const TARGETS: &[Target] = &[
-    Target {
-        name: "parse_profile",
-        max_len: 32 << 10,
-    },
-    Target {
-        name: "elf",
-        max_len: 64 << 10,
-    },
-    Target {
-        name: "image_tar",
-        max_len: 64 << 10,
-    },
-    Target {
-        name: "oci_config",
-        max_len: 16 << 10,
-    },
-    Target {
-        name: "stats",
-        max_len: 16 << 10,
-    },
-    Target {
-        name: "scan_cache",
-        max_len: 32 << 10,
-    },
+    target("parse_profile", 32 << 10),
+    target("elf", 64 << 10),
+    target("image_tar", 64 << 10),
+    target("oci_config", 16 << 10),
+    target("stats", 16 << 10),
+    target("scan_cache", 32 << 10),
 ];
+
+const fn target(name: &'static str, max_len: usize) -> Target {
+    Target { name, max_len }
+}
 
 /// How long each target runs, in seconds, unless told otherwise (outside
 /// CI only).

@@ -14,85 +14,39 @@ use anyhow::{Context, Result, bail};
 
 use crate::workspace::{self, display};
 
-/// Debian packages the build and the tests use.
-const PACKAGES: &[(&str, &str)] = &[
-    ("strace", "tests compare against it"),
-    ("libseccomp-dev", "the profiler links libseccomp"),
-    ("binutils", "the eBPF linker wrapper runs nm"),
-    ("gcc", "the C linker and libseccomp's build"),
-    (
-        "g++",
-        "libFuzzer (C++), which the fuzz targets link, is compiled with it",
-    ),
-    (
-        "libc6-dev",
-        "the static C programs whose reachable syscalls the scan test bounds",
-    ),
-    ("tmux", "tests give the recorder a real terminal with it"),
-    ("util-linux", "unshare and script, used by tests"),
-    (
-        "docker.io",
-        "the Docker engine the container tests record and enforce",
-    ),
-    (
-        "podman",
-        "the podman engine the container tests record and enforce",
-    ),
-    ("crun", "podman's OCI runtime in the tests"),
-    (
-        "runc",
-        "runs the OCI bundles `export --to oci` writes; the Go program `scan` is checked on",
-    ),
-    (
-        "systemd-container",
-        "systemd-nspawn: systemd's own manager enforces `export --to systemd` in the tests",
-    ),
-    ("busybox-static", "the userland of the test images"),
-    (
-        "nginx",
-        "a server whose reachable syscalls the scan test checks against strace",
-    ),
-    (
-        "postgresql",
-        "the server `record --user postgres` is tested with (pgbench, pg_ctl)",
-    ),
-    (
-        "bpftrace",
-        "`cargo xtask bench` compares the recorder with it",
-    ),
-    (
-        "bpftool",
-        "`cargo xtask bench` names the eBPF maps and finds the kernel's BTF ids",
-    ),
-    (
-        "redis-server",
-        "the real server `cargo xtask bench` records and enforces",
-    ),
-    (
-        "redis-tools",
-        "redis-benchmark, the server's load generator in `cargo xtask bench`",
-    ),
-    ("git", "a real program `scan` is checked on against strace"),
-    (
-        "python3",
-        "a real program `scan` is checked on against strace",
-    ),
-    ("perl", "a real program `scan` is checked on against strace"),
-    (
-        "sqlite3",
-        "a real program whose WAL mode runs under the `--include reachable` profile of a \
-         rollback-journal run",
-    ),
-    (
-        "openjdk-17-jdk-headless",
-        "a JVM program (a single-file source launch, which needs the JDK's compiler) is \
-         recorded and run under its exports",
-    ),
-    (
-        "python3-yaml",
-        "PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes",
-    ),
-];
+/// Debian packages the build and the tests use, one a line: `PACKAGE: why`.
+const PACKAGES: &str = "\
+strace: tests compare against it
+libseccomp-dev: the profiler links libseccomp
+binutils: the eBPF linker wrapper runs nm
+gcc: the C linker and libseccomp's build
+g++: libFuzzer (C++), which the fuzz targets link, is compiled with it
+libc6-dev: the static C programs whose reachable syscalls the scan test bounds
+tmux: tests give the recorder a real terminal with it
+util-linux: unshare and script, used by tests
+docker.io: the Docker engine the container tests record and enforce
+podman: the podman engine the container tests record and enforce
+crun: podman's OCI runtime in the tests
+runc: runs the OCI bundles `export --to oci` writes; the Go program `scan` is checked on
+systemd-container: systemd-nspawn: systemd's own manager enforces `export --to systemd` in the tests
+busybox-static: the userland of the test images
+nginx: a server whose reachable syscalls the scan test checks against strace
+postgresql: the server `record --user postgres` is tested with (pgbench, pg_ctl)
+bpftrace: `cargo xtask bench` compares the recorder with it
+bpftool: `cargo xtask bench` names the eBPF maps and finds the kernel's BTF ids
+redis-server: the real server `cargo xtask bench` records and enforces
+redis-tools: redis-benchmark, the server's load generator in `cargo xtask bench`
+git: a real program `scan` is checked on against strace
+python3: a real program `scan` is checked on against strace
+perl: a real program `scan` is checked on against strace
+sqlite3: a real program whose WAL mode runs under the `--include reachable` profile of a rollback-journal run
+openjdk-17-jdk-headless: a JVM program (a single-file source launch, which needs the JDK's compiler) is recorded and run under its exports
+python3-yaml: PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes";
+
+/// The packages of [`PACKAGES`], each with why it is needed.
+fn packages() -> impl Iterator<Item = (&'static str, &'static str)> {
+    PACKAGES.lines().filter_map(|line| line.split_once(": "))
+}
 
 /// The bpf-linker release built, and the LLVM majors its features cover.
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -130,12 +84,12 @@ fn ensure_root() -> Result<()> {
 
 fn ensure_packages() -> Result<()> {
     let mut missing = Vec::new();
-    for &(package, _) in PACKAGES {
+    for (package, _) in packages() {
         if !package_installed(package)? {
             missing.push(package);
         }
     }
-    let names: Vec<&str> = PACKAGES.iter().map(|&(p, _)| p).collect();
+    let names: Vec<&str> = packages().map(|(p, _)| p).collect();
     if missing.is_empty() {
         say(format_args!(
             "Debian packages already installed: {}",
@@ -143,7 +97,7 @@ fn ensure_packages() -> Result<()> {
         ));
         return Ok(());
     }
-    for &(package, why) in PACKAGES.iter().filter(|(p, _)| missing.contains(p)) {
+    for (package, why) in packages().filter(|(p, _)| missing.contains(p)) {
         say(format_args!("missing Debian package {package} ({why})"));
     }
     say("running apt-get update");
@@ -405,6 +359,11 @@ mod tests {
             llvm_major: 22,
             sysroot: PathBuf::new(),
         }
+    }
+
+    #[test]
+    fn every_package_says_why() {
+        assert_eq!(packages().count(), PACKAGES.lines().count());
     }
 
     /// The same key as profiler/build.rs's `cached_bpf_linker()`.

@@ -402,140 +402,110 @@ pub fn unit(workload: Workload) -> &'static str {
 }
 
 /// How a way of running is named in the tables and in progress lines.
-pub fn run_label(run: Run) -> String {
+pub fn run_label(run: Run) -> &'static str {
+    use Neighbour as N;
+    use Policy as P;
+    use Run::*;
     match run {
-        Run::Untraced => "untraced".to_owned(),
-        Run::Record => "`syscall-profile record`".to_owned(),
-        Run::RecordNoCapture => {
-            "`syscall-profile record --args names` (no argument capture)".to_owned()
-        }
-        Run::Bpftrace => "bpftrace, cgroup filter, count by id".to_owned(),
-        Run::Strace => "`strace -f -c`".to_owned(),
-        Run::Enforce(Policy::None) => {
+        Untraced => "untraced",
+        Record => "`syscall-profile record`",
+        RecordNoCapture => "`syscall-profile record --args names` (no argument capture)",
+        Bpftrace => "bpftrace, cgroup filter, count by id",
+        Strace => "`strace -f -c`",
+        Enforce(P::None) => {
             "`syscall-profile enforce`, allow-all profile (its denial watch alone: the seccomp \
              listener)"
-                .to_owned()
         }
-        Run::EnforceKernelWatch(Policy::None) => {
+        EnforceKernelWatch(P::None) => {
             "`syscall-profile enforce --watch kernel`, allow-all profile (the eBPF denial watch \
              alone)"
-                .to_owned()
         }
-        Run::EnforceKernelWatch(Policy::DockerDefault) => {
-            "`syscall-profile enforce --watch kernel`, Docker's default profile".to_owned()
+        EnforceKernelWatch(P::DockerDefault) => {
+            "`syscall-profile enforce --watch kernel`, Docker's default profile"
         }
-        Run::EnforceKernelWatch(Policy::Learned) => {
-            "`syscall-profile enforce --watch kernel`, learned profile".to_owned()
+        EnforceKernelWatch(P::Learned) => {
+            "`syscall-profile enforce --watch kernel`, learned profile"
         }
-        Run::EnforceListener(Policy::None) => {
-            "`syscall-profile enforce --watch listener`, allow-all profile".to_owned()
+        EnforceListener(P::None) => "`syscall-profile enforce --watch listener`, allow-all profile",
+        EnforceListener(P::DockerDefault) => {
+            "`syscall-profile enforce --watch listener`, Docker's default profile"
         }
-        Run::EnforceListener(Policy::DockerDefault) => {
-            "`syscall-profile enforce --watch listener`, Docker's default profile".to_owned()
+        EnforceListener(P::Learned) => {
+            "`syscall-profile enforce --watch listener`, learned profile"
         }
-        Run::EnforceListener(Policy::Learned) => {
-            "`syscall-profile enforce --watch listener`, learned profile".to_owned()
-        }
-        Run::HandOff => {
+        HandOff => {
             "not `enforce`: two threads handing a byte back and forth through pipes, per round \
              trip (`handoff-loop`: two context switches, the floor of any listener)"
-                .to_owned()
         }
-        Run::RefusingFilter => {
+        RefusingFilter => {
             "a seccomp filter alone, refusing sysinfo with EPERM (installed before exec; no \
              tool, no watch)"
-                .to_owned()
         }
-        Run::SeccompFilter => {
+        SeccompFilter => {
             "a seccomp filter alone, allowing everything (installed before exec; no tool, no \
              watch)"
-                .to_owned()
         }
-        Run::Enforce(Policy::DockerDefault) => {
-            "`syscall-profile enforce`, Docker's default profile".to_owned()
+        Enforce(P::DockerDefault) => "`syscall-profile enforce`, Docker's default profile",
+        Enforce(P::Learned) => "`syscall-profile enforce`, learned profile",
+        Beside(N::Record) => "beside `record` of an idle `sleep`",
+        Beside(N::Bpftrace) => "beside bpftrace watching an idle `sleep`'s cgroup",
+        Beside(N::EmptyTracepoint) => {
+            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)"
         }
-        Run::Enforce(Policy::Learned) => "`syscall-profile enforce`, learned profile".to_owned(),
-        Run::Beside(Neighbour::Record) => "beside `record` of an idle `sleep`".to_owned(),
-        Run::Beside(Neighbour::Bpftrace) => {
-            "beside bpftrace watching an idle `sleep`'s cgroup".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyTracepoint) => {
-            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyRawTracepoint) => {
-            "beside an empty program on `raw_tp/sys_enter`".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyBtfTracepoint) => {
-            "beside an empty program on `tp_btf/sys_enter`".to_owned()
-        }
-        Run::Beside(Neighbour::EmptyFentry) => {
-            "beside an empty program on `fentry/x64_sys_call`".to_owned()
-        }
-        Run::Beside(Neighbour::Enforce) => {
+        Beside(N::EmptyRawTracepoint) => "beside an empty program on `raw_tp/sys_enter`",
+        Beside(N::EmptyBtfTracepoint) => "beside an empty program on `tp_btf/sys_enter`",
+        Beside(N::EmptyFentry) => "beside an empty program on `fentry/x64_sys_call`",
+        Beside(N::Enforce) => {
             "beside `enforce` of an idle `sleep` (allow-all profile: the seccomp listener)"
-                .to_owned()
         }
-        Run::Beside(Neighbour::EnforceContainer) => {
+        Beside(N::EnforceContainer) => {
             "beside `enforce -- docker run …` of an idle redis-server (learned profile: the \
              eBPF denial watch)"
-                .to_owned()
         }
-        Run::Container(Policy::None) => "`docker run --security-opt seccomp=unconfined`".to_owned(),
-        Run::Container(Policy::DockerDefault) => {
-            "`docker run` (Docker's default profile)".to_owned()
-        }
-        Run::Container(Policy::Learned) => {
-            "`docker run --security-opt seccomp=LEARNED.json`".to_owned()
-        }
-        Run::ContainerEnforce(Policy::None) => {
+        Container(P::None) => "`docker run --security-opt seccomp=unconfined`",
+        Container(P::DockerDefault) => "`docker run` (Docker's default profile)",
+        Container(P::Learned) => "`docker run --security-opt seccomp=LEARNED.json`",
+        ContainerEnforce(P::None) => {
             "`syscall-profile enforce -- docker run …`, allow-all profile (the eBPF denial \
              watch alone)"
-                .to_owned()
         }
-        Run::ContainerEnforce(Policy::DockerDefault) => {
-            "`syscall-profile enforce -- docker run …`, Docker's default profile".to_owned()
+        ContainerEnforce(P::DockerDefault) => {
+            "`syscall-profile enforce -- docker run …`, Docker's default profile"
         }
-        Run::ContainerEnforce(Policy::Learned) => {
-            "`syscall-profile enforce --profile LEARNED.json -- docker run …`".to_owned()
+        ContainerEnforce(P::Learned) => {
+            "`syscall-profile enforce --profile LEARNED.json -- docker run …`"
         }
-        Run::ContainerRecord => "`syscall-profile record -- docker run …`".to_owned(),
-        Run::ContainerBpftrace => "bpftrace on the container's cgroup".to_owned(),
-        Run::ContainerStrace => "`strace -f -c -p` of the server".to_owned(),
-        Run::Beside(Neighbour::EnforcePodman) => {
+        ContainerRecord => "`syscall-profile record -- docker run …`",
+        ContainerBpftrace => "bpftrace on the container's cgroup",
+        ContainerStrace => "`strace -f -c -p` of the server",
+        Beside(N::EnforcePodman) => {
             "beside `enforce -- podman run …` of an idle `sleep` (learned profile: the \
              container's seccomp listener)"
-                .to_owned()
         }
-        Run::Podman(Policy::None) => "`podman run --security-opt seccomp=unconfined`".to_owned(),
-        Run::Podman(Policy::DockerDefault) => "`podman run` (podman's default profile)".to_owned(),
-        Run::Podman(Policy::Learned) => {
+        Podman(P::None) => "`podman run --security-opt seccomp=unconfined`",
+        Podman(P::DockerDefault) => "`podman run` (podman's default profile)",
+        Podman(P::Learned) => {
             "`podman run --security-opt seccomp=LEARNED.json` (learned in podman, `--args names`)"
-                .to_owned()
         }
-        Run::PodmanEnforce(Policy::None) => {
+        PodmanEnforce(P::None) => {
             "`syscall-profile enforce --watch listener -- podman run …`, allow-all profile"
-                .to_owned()
         }
-        Run::PodmanEnforce(Policy::DockerDefault) => {
+        PodmanEnforce(P::DockerDefault) => {
             "`syscall-profile enforce --watch listener -- podman run …`, Docker's default profile"
-                .to_owned()
         }
-        Run::PodmanEnforce(Policy::Learned) => {
+        PodmanEnforce(P::Learned) => {
             "`syscall-profile enforce --watch listener --profile LEARNED.json -- podman run …` \
              (the container's seccomp listener)"
-                .to_owned()
         }
-        Run::PodmanEnforceKernelWatch(Policy::None) => {
-            "`syscall-profile enforce --watch kernel -- podman run …`, allow-all profile".to_owned()
+        PodmanEnforceKernelWatch(P::None) => {
+            "`syscall-profile enforce --watch kernel -- podman run …`, allow-all profile"
         }
-        Run::PodmanEnforceKernelWatch(Policy::DockerDefault) => {
+        PodmanEnforceKernelWatch(P::DockerDefault) => {
             "`syscall-profile enforce --watch kernel -- podman run …`, Docker's default profile"
-                .to_owned()
         }
-        Run::PodmanEnforceKernelWatch(Policy::Learned) => {
+        PodmanEnforceKernelWatch(P::Learned) => {
             "`syscall-profile enforce --watch kernel --profile LEARNED.json -- podman run …` \
              (the eBPF denial watch)"
-                .to_owned()
         }
     }
 }
