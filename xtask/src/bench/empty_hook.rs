@@ -251,18 +251,18 @@ pub struct ProbeAttempt {
 /// (`kprobe_events`), and `fentry`. Whatever is granted is closed (or, for
 /// tracefs, removed) at once. Returns each attempt with the kernel's answer.
 pub fn kprobe_experiment() -> Vec<ProbeAttempt> {
-    let mut attempts = Vec::new();
     let kallsyms = fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    let listed = |f: &&str| {
+        kallsyms
+            .lines()
+            .any(|l| l.split_whitespace().nth(2) == Some(*f))
+    };
     let present: Vec<&str> = SECCOMP_REFUSAL_FUNCTIONS
         .iter()
         .copied()
-        .filter(|f| {
-            kallsyms
-                .lines()
-                .any(|l| l.split_whitespace().nth(2) == Some(*f))
-        })
+        .filter(listed)
         .collect();
-    attempts.push(ProbeAttempt {
+    let candidates = ProbeAttempt {
         what: "candidates in `/proc/kallsyms`".to_owned(),
         answer: if present.is_empty() {
             "none of them".to_owned()
@@ -274,93 +274,69 @@ pub fn kprobe_experiment() -> Vec<ProbeAttempt> {
                 .join(", ")
         },
         granted: !present.is_empty(),
-    });
+    };
     let target = present.first().copied().unwrap_or("__seccomp_filter");
-
+    let error = |e: anyhow::Error| format!("{e:#}");
     // 1. The kprobe PMU.
-    let type_path = "/sys/bus/event_source/devices/kprobe/type";
-    let pmu = fs::read_to_string(type_path);
-    let what = format!("a kprobe on `{target}` (perf_event_open, kprobe PMU)");
-    match pmu {
-        Err(e) => attempts.push(ProbeAttempt {
-            what,
-            answer: format!("no kprobe PMU: reading {type_path}: {e}"),
-            granted: false,
-        }),
-        Ok(text) => match text.trim().parse::<u32>() {
-            Err(_) => attempts.push(ProbeAttempt {
-                what,
-                answer: format!("{type_path} holds `{}`, not a number", text.trim()),
-                granted: false,
-            }),
-            Ok(pmu_type) => {
-                let (answer, granted) = match open_kprobe_pmu(pmu_type, target) {
-                    Ok(()) => ("granted (closed at once)".to_owned(), true),
-                    Err(e) => (format!("perf_event_open: {e}"), false),
-                };
-                attempts.push(ProbeAttempt {
-                    what,
-                    answer,
-                    granted,
-                });
-            }
-        },
-    }
-
+    let pmu = || -> Result<&str, String> {
+        let type_path = "/sys/bus/event_source/devices/kprobe/type";
+        let text = fs::read_to_string(type_path)
+            .map_err(|e| format!("no kprobe PMU: reading {type_path}: {e}"))?;
+        let pmu_type: u32 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{type_path} holds `{}`, not a number", text.trim()))?;
+        open_kprobe_pmu(pmu_type, target).map_err(|e| format!("perf_event_open: {e}"))?;
+        Ok("granted (closed at once)")
+    };
     // 2. tracefs kprobe_events.
-    let what =
-        format!("a kprobe on `{target}` (`p:xtask_seccomp {target}` into tracefs `kprobe_events`)");
-    let tracefs = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
-        .into_iter()
-        .find(|dir| std::path::Path::new(dir).join("events").is_dir());
-    match tracefs {
-        None => attempts.push(ProbeAttempt {
-            what,
-            answer: "no tracefs mounted at /sys/kernel/tracing or /sys/kernel/debug/tracing"
-                .to_owned(),
-            granted: false,
-        }),
-        Some(dir) => {
-            let (answer, granted) = match tracefs_kprobe(dir, target) {
-                Ok(()) => ("granted (removed at once)".to_owned(), true),
-                Err(e) => (format!("{e:#}"), false),
-            };
-            attempts.push(ProbeAttempt {
-                what,
-                answer,
-                granted,
-            });
-        }
-    }
-
-    // 3. A kprobe_multi link: ftrace's fprobe underneath, not a kprobe, so it
-    // may be there when kprobes are not.
-    let what = format!("a `kprobe.multi` link on `{target}` (fprobe, BPF_LINK_CREATE)");
-    let (answer, granted) = match kprobe_multi(target) {
-        Ok(()) => ("granted (detached at once)".to_owned(), true),
-        Err(e) => (format!("{e:#}"), false),
+    let tracefs = || -> Result<&str, String> {
+        let dir = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+            .into_iter()
+            .find(|dir| std::path::Path::new(dir).join("events").is_dir())
+            .ok_or("no tracefs mounted at /sys/kernel/tracing or /sys/kernel/debug/tracing")?;
+        tracefs_kprobe(dir, target).map_err(error)?;
+        Ok("granted (removed at once)")
     };
-    attempts.push(ProbeAttempt {
-        what,
-        answer,
-        granted,
-    });
-
-    // 4. fentry (a BPF trampoline; no kprobe needed).
-    let what = format!("an empty program on `fentry/{target}` (BPF trampoline)");
-    let (answer, granted) = match attach_to(EmptyHook::Fentry, target) {
-        Ok(attached) => {
-            drop(attached);
-            ("granted (detached at once)".to_owned(), true)
-        }
-        Err(e) => (format!("{e:#}"), false),
+    // 3. A kprobe_multi link: ftrace's fprobe underneath, not a kprobe, so
+    // it may be there when kprobes are not. 4. fentry (a BPF trampoline; no
+    // kprobe needed).
+    let multi = || {
+        kprobe_multi(target)
+            .map(|()| "granted (detached at once)")
+            .map_err(error)
     };
-    attempts.push(ProbeAttempt {
+    let fentry = || attach_to(EmptyHook::Fentry, target).map(drop);
+    let asked = [
+        (
+            format!("a kprobe on `{target}` (perf_event_open, kprobe PMU)"),
+            pmu(),
+        ),
+        (
+            format!(
+                "a kprobe on `{target}` (`p:xtask_seccomp {target}` into tracefs `kprobe_events`)"
+            ),
+            tracefs(),
+        ),
+        (
+            format!("a `kprobe.multi` link on `{target}` (fprobe, BPF_LINK_CREATE)"),
+            multi(),
+        ),
+        (
+            format!("an empty program on `fentry/{target}` (BPF trampoline)"),
+            fentry()
+                .map(|()| "granted (detached at once)")
+                .map_err(error),
+        ),
+    ];
+    let attempt = |(what, answer): (String, Result<&str, String>)| ProbeAttempt {
         what,
-        answer,
-        granted,
-    });
-    attempts
+        granted: answer.is_ok(),
+        answer: answer.map_or_else(|e| e, str::to_owned),
+    };
+    std::iter::once(candidates)
+        .chain(asked.into_iter().map(attempt))
+        .collect()
 }
 
 const BPF_LINK_CREATE: libc::c_long = 28;
