@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 pub use super::empty_hook::ProbeAttempt;
 
 /// The workloads' sizes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Sizes {
     /// getppid calls of the microbenchmark.
     pub calls: u64,
@@ -376,6 +376,7 @@ pub struct ProgStats {
 }
 
 /// How busy the machine was with other work when measurements started.
+#[derive(Default)]
 pub struct Busy {
     /// Measurements that waited less than 2 s for tracing programs to go
     /// (the previous case's, released by the kernel after its process ended).

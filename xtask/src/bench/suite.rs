@@ -283,6 +283,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The loopback port of the benchmark's redis-server (never another address).
 const REDIS_PORT: u16 = 16_379;
 
+#[derive(Default)]
 struct Bench {
     recorder: PathBuf,
     samples: PathBuf,
@@ -424,16 +425,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         sizes,
         docker_default: docker_default.clone(),
         allow_all,
-        learned: BTreeMap::new(),
         podman_globals,
-        podman_learned: None,
-        podman_idle_learned: None,
-        memory: Memory::default(),
-        server_syscalls: BTreeMap::new(),
-        client_syscalls: None,
-        client_stats: None,
-        notes: Vec::new(),
-        container_serial: 0,
+        ..Bench::default()
     };
     check_port_free()?;
 
@@ -458,12 +451,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     let mut samples: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
     let mut failures: BTreeMap<Case, String> = BTreeMap::new();
     let (mut foreign_programs, mut load_averages) = (Vec::new(), Vec::new());
-    let mut busy = Busy {
-        short_waits: 0,
-        measurements: 0,
-        busy: Vec::new(),
-        waited: Duration::ZERO,
-    };
+    let mut busy = Busy::default();
     for round in 0..rounds as usize {
         load_averages.push(load_average());
         for index in round_order(round, cases.len()) {
@@ -2441,16 +2429,8 @@ mod tests {
             sizes: Sizes::new(true),
             docker_default: Some(PathBuf::from("/reference/docker-default.json")),
             allow_all: root.join("allow-all.json"),
-            learned: BTreeMap::new(),
             podman_globals: vec!["--root=/podman".to_owned(), "--runtime=runc".to_owned()],
-            podman_learned: None,
-            podman_idle_learned: None,
-            memory: Memory::default(),
-            server_syscalls: BTreeMap::new(),
-            client_syscalls: None,
-            client_stats: None,
-            notes: Vec::new(),
-            container_serial: 0,
+            ..Bench::default()
         };
         let mut text = String::new();
         for part in Part::ALL {
