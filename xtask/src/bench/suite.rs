@@ -607,6 +607,20 @@ struct Server {
     bpf: Option<&'static str>,
 }
 
+impl Server {
+    /// A native server's run: nothing attached, nothing noted.
+    fn load(requests: u64) -> Server {
+        let (container, attach, rss, bpf) = (None, Attach::None, None, None);
+        Server {
+            container,
+            attach,
+            requests,
+            rss,
+            bpf,
+        }
+    }
+}
+
 /// A case as it runs: what runs beside it, its command, how it is measured.
 type Runner = (Option<Neighbour>, Command, Measure);
 
@@ -842,13 +856,7 @@ impl Bench {
                 } else {
                     s.requests
                 };
-                let mut server = Server {
-                    container: None,
-                    attach: Attach::None,
-                    requests,
-                    rss: None,
-                    bpf: None,
-                };
+                let mut server = Server::load(requests);
                 if !is_container(run) {
                     let cmd = self.wrap(Redis, &self.native_job(Redis, false), run, tag)?;
                     server.rss = (run == Record).then_some("redis-server");
@@ -1515,20 +1523,19 @@ impl Bench {
         child::read_peak_rss(&out)
     }
 
-    /// A learning run: `cmd`, a recorder writing `path`, run to its end
-    /// (or, for a server, under the full load), its messages kept.
-    fn learn(&mut self, mut cmd: Command, server: bool) -> Result<()> {
-        let under = if server { " under redis-benchmark" } else { "" };
+    /// A learning run: `cmd`, a recorder, run to its end (or, for a
+    /// server, under the full load, its files tagged `server`), its
+    /// messages kept.
+    fn learn(&mut self, mut cmd: Command, server: Option<&str>) -> Result<()> {
+        let under = if server.is_some() {
+            " under redis-benchmark"
+        } else {
+            ""
+        };
         eprintln!("xtask bench: learning: {}{under}", display(&cmd));
-        if server {
-            let load = Server {
-                container: None,
-                attach: Attach::None,
-                requests: self.sizes.requests,
-                rss: None,
-                bpf: None,
-            };
-            return self.serve(cmd, &load, "learn-redis").map(drop);
+        if let Some(tag) = server {
+            let load = Server::load(self.sizes.requests);
+            return self.serve(cmd, &load, tag).map(drop);
         }
         let stderr = self.run_to_end(&mut cmd, None, None)?;
         self.keep_notes(&stderr);
@@ -1543,7 +1550,7 @@ impl Bench {
         let path = self.scratch.join("learned-Refused.json");
         let mut cmd = self.record(&[], &path);
         cmd.arg(&job.program).arg("1");
-        self.learn(cmd, false)?;
+        self.learn(cmd, None)?;
         if dry::step(|| format!("take sysinfo out of {}", path.display())) {
             self.learned.insert((Workload::Refused, false), path);
             return Ok(());
@@ -1587,20 +1594,20 @@ impl Bench {
                 // request pay the cost outside the recordings measured later.
                 let client_stats = self.scratch.join("redis-benchmark.stats.json");
                 self.client_stats = Some(client_stats.clone());
-                let learned = self.learn(cmd, true);
+                let learned = self.learn(cmd, Some("learn-redis"));
                 self.client_stats = None;
                 learned?;
                 self.client_syscalls =
                     Some(syscalls_per_request(&client_stats, self.sizes.requests)?);
             } else {
-                self.learn(cmd, false)?;
+                self.learn(cmd, None)?;
             }
             self.learned.insert((workload, false), path);
         }
 
         let path = self.scratch.join("learned-Micro-container.json");
         let cmd = self.in_container(Run::ContainerRecord, &path)?;
-        self.learn(cmd, false)?;
+        self.learn(cmd, None)?;
         self.learned.insert((Workload::Micro, true), path);
 
         let path = self.scratch.join("learned-Redis-container.json");
@@ -1612,18 +1619,7 @@ impl Bench {
             name,
             docker_host: self.docker_host.clone(),
         };
-        eprintln!(
-            "xtask bench: learning: {} under redis-benchmark",
-            display(&cmd)
-        );
-        let load = Server {
-            container: None,
-            attach: Attach::None,
-            requests: self.sizes.requests,
-            rss: None,
-            bpf: None,
-        };
-        self.serve(cmd, &load, "learn-redis-container")?;
+        self.learn(cmd, Some("learn-redis-container"))?;
         drop(guard);
         self.learned.insert((Workload::Redis, true), path);
 
@@ -1646,7 +1642,7 @@ impl Bench {
             cmd.arg(podman.get_program())
                 .args(podman.get_args())
                 .stdin(Stdio::null());
-            match self.learn(cmd, false) {
+            match self.learn(cmd, None) {
                 Ok(()) if idle => self.podman_idle_learned = Some(path),
                 Ok(()) => self.podman_learned = Some(path),
                 Err(e) => {
