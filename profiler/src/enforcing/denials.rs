@@ -26,7 +26,7 @@ use crate::{
     profile::{Arch, table},
     session::{
         RunCgroup,
-        ebpf::{self, TracerError},
+        ebpf::{self, HookPrograms, TracerError},
         events::{self, KernelEvents},
         hook::Hook,
     },
@@ -202,22 +202,12 @@ impl DenialWatch {
         // Events first, then entry, then exit: a syscall seen leaving must
         // have been seen entering.
         // The BTF tracepoints read the task with plain loads where the raw
-        // ones need helper calls (see `recording::hook`); they need the
-        // kernel's BTF and the fields' offsets from it.
-        let btf = match (hook, &kernel) {
-            _ if !every_syscall => None,
-            (Hook::Auto, Ok(kernel)) => kernel.tracepoint_btf().ok(),
-            (Hook::BtfTracepoint, Ok(kernel)) => {
-                Some(kernel.tracepoint_btf().map_err(TracerError::Btf)?)
-            }
-            (Hook::BtfTracepoint, Err(why)) => {
-                return Err(TracerError::NoLayout {
-                    hook: "btf-tracepoint",
-                    why: why.clone(),
-                });
-            }
-            // The raw tracepoint, also for the hook kinds only counting has.
-            _ => None,
+        // ones need helper calls (see `session::hook`); they need the
+        // kernel's BTF and the fields' offsets from it. Beside a listener
+        // nothing is attached on every syscall.
+        let attach = match every_syscall {
+            true => Some(ebpf::choose_hook(hook, &kernel)?),
+            false => None,
         };
         let no_layout = kernel.err();
         let layout_known = no_layout.is_none();
@@ -233,17 +223,19 @@ impl DenialWatch {
                 ));
             }
         }
-        if every_syscall {
-            match &btf {
-                Some(btf) => {
-                    ebpf::attach_btf(&mut ebpf, programs::ENFORCE_ENTER_BTF, "sys_enter", btf)?;
-                    ebpf::attach_btf(&mut ebpf, programs::ENFORCE_EXIT_BTF, "sys_exit", btf)?;
-                }
-                None => {
-                    let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_ENTER, "sys_enter")?;
-                    let _ = ebpf::attach_raw(&mut ebpf, programs::ENFORCE_EXIT, "sys_exit")?;
-                }
-            }
+        if let Some(attach) = &attach {
+            let entry = HookPrograms {
+                raw: programs::ENFORCE_ENTER,
+                tracepoint: None,
+                btf: programs::ENFORCE_ENTER_BTF,
+            };
+            let exit = HookPrograms {
+                raw: programs::ENFORCE_EXIT,
+                tracepoint: None,
+                btf: programs::ENFORCE_EXIT_BTF,
+            };
+            ebpf::attach_hook(&mut ebpf, attach, &entry, "sys_enter")?;
+            ebpf::attach_hook(&mut ebpf, attach, &exit, "sys_exit")?;
         }
         Ok(DenialWatch {
             ebpf,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aya::{
     Ebpf,
     maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
-    programs::{ProgramError, RawTracePoint, TracePoint, raw_trace_point::RawTracePointLinkId},
+    programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
 };
 use profiler_common::{
     Abi, ArgKey, ArgPending, Counts, Phase, SyscallKey, TABLE_SIZE, arg_lost_index, maps, programs,
@@ -17,7 +17,7 @@ use crate::{
     profile::{Arch, table},
     session::{
         RunCgroup,
-        ebpf::{self, Purpose, TracerError, attach_raw, program_error},
+        ebpf::{self, HookPrograms, Purpose, TracerError, attach_raw, program_error},
         events::{self, KernelEvents},
         hook::Hook,
     },
@@ -111,63 +111,32 @@ impl Tracer {
             },
         )?;
         // The BTF tracepoint reads the task through the fields' offsets; it
-        // cannot run without them. `btf` is what it attaches by.
-        let btf = match (hook, &kernel) {
-            (Hook::Auto | Hook::BtfTracepoint, Ok(kernel)) => {
-                Some(kernel.tracepoint_btf().map_err(TracerError::Btf)?)
-            }
-            (Hook::BtfTracepoint, Err(why)) => {
-                return Err(TracerError::NoLayout {
-                    hook: "btf-tracepoint",
-                    why: why.clone(),
-                });
-            }
-            _ => None,
-        };
-        let hook = match (hook, &btf) {
-            (Hook::Auto, Some(_)) => Hook::BtfTracepoint,
-            (Hook::Auto, None) => Hook::RawTracepoint,
-            (hook, _) => hook,
-        };
+        // cannot run without them.
+        let attach = ebpf::choose_hook(hook, &kernel)?;
         let no_layout = kernel.as_ref().err().cloned();
         // Before the counting starts, so that no move out is missed.
         let unwatched = ebpf::attach_events(&mut ebpf, no_layout, false);
 
-        let name = match hook {
-            Hook::Auto | Hook::RawTracepoint => programs::RAW_TRACEPOINT,
-            Hook::Tracepoint => programs::TRACEPOINT,
-            Hook::BtfTracepoint => programs::BTF_TRACEPOINT,
-            Hook::VerifierSelftest => programs::VERIFIER_SELFTEST,
-        };
         // The exit side goes on first, so that no filter install is missed
         // once the entry side counts.
         let exit_link = match boundary {
             Boundary::SeccompFilter => Some(attach_raw(&mut ebpf, programs::SYS_EXIT, "sys_exit")?),
             Boundary::Everything => None,
         };
-        let program = ebpf.program_mut(name).ok_or(TracerError::Program {
-            what: "find",
-            program: name,
-            source: ProgramError::UnexpectedProgramType,
-        })?;
-        let fail = |what| move |e| program_error(name, what, e);
-        match (hook, &btf) {
-            // The BTF tracepoint has its BTF: the hook was chosen by it.
-            (Hook::BtfTracepoint, Some(btf)) => {
-                ebpf::attach_btf(&mut ebpf, name, "sys_enter", btf)?;
-            }
-            (Hook::Tracepoint, _) => {
-                let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
-                p.load().map_err(fail("load"))?;
-                p.attach("raw_syscalls", "sys_enter")
-                    .map_err(fail("attach"))?;
-            }
-            _ => {
-                let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
-                p.load().map_err(fail("load"))?;
-                p.attach("sys_enter").map_err(fail("attach"))?;
-            }
-        }
+        let counting = match hook {
+            // Not a hook: a program the verifier rejects, for the tests.
+            Hook::VerifierSelftest => HookPrograms {
+                raw: programs::VERIFIER_SELFTEST,
+                tracepoint: None,
+                btf: programs::VERIFIER_SELFTEST,
+            },
+            _ => HookPrograms {
+                raw: programs::RAW_TRACEPOINT,
+                tracepoint: Some(programs::TRACEPOINT),
+                btf: programs::BTF_TRACEPOINT,
+            },
+        };
+        ebpf::attach_hook(&mut ebpf, &attach, &counting, "sys_enter")?;
         Ok(Tracer {
             ebpf,
             arch,

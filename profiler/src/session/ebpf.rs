@@ -10,13 +10,16 @@ use std::{io, path::Path};
 use aya::{
     Btf, Ebpf, EbpfLoader,
     maps::MapError,
-    programs::{BtfTracePoint, ProgramError, RawTracePoint, raw_trace_point::RawTracePointLinkId},
+    programs::{
+        BtfTracePoint, ProgramError, RawTracePoint, TracePoint,
+        raw_trace_point::RawTracePointLinkId,
+    },
 };
 use profiler_common::{
     Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, programs, uses,
 };
 
-use super::{RunCgroup, layout::KernelTypes};
+use super::{RunCgroup, hook::Hook, layout::KernelTypes};
 use crate::{
     arguments::CAPTURED,
     profile::{Arch, table},
@@ -361,6 +364,78 @@ pub(crate) fn program_error(
             program,
             source,
         },
+    }
+}
+
+/// How the programs that look at every syscall are attached here: the hook
+/// asked for, as the kernel allows it.
+pub(crate) enum Attach {
+    Raw,
+    /// The classic tracepoint (counting only).
+    Tracepoint,
+    /// The BTF tracepoint, with the kernel's BTF it attaches by.
+    Btf(Btf),
+}
+
+/// The programs of one purpose's hook on one tracepoint, by hook kind.
+pub(crate) struct HookPrograms {
+    pub raw: &'static str,
+    /// `None`: the purpose has no classic tracepoint program (it takes the
+    /// raw one).
+    pub tracepoint: Option<&'static str>,
+    pub btf: &'static str,
+}
+
+/// Chooses how to attach, in one fallback order for every purpose: `Auto`
+/// takes the BTF tracepoint where the kernel publishes its BTF and has the
+/// fields the programs read, else the raw tracepoint (which needs neither);
+/// a hook asked for by name that cannot work here is an error that says
+/// which to use instead.
+pub(crate) fn choose_hook(
+    hook: Hook,
+    kernel: &Result<KernelTypes, String>,
+) -> Result<Attach, TracerError> {
+    match (hook, kernel) {
+        (Hook::Auto, Ok(kernel)) => Ok(kernel.tracepoint_btf().map_or(Attach::Raw, Attach::Btf)),
+        (Hook::Auto, Err(_)) => Ok(Attach::Raw),
+        (Hook::BtfTracepoint, Ok(kernel)) => Ok(Attach::Btf(
+            kernel.tracepoint_btf().map_err(TracerError::Btf)?,
+        )),
+        (Hook::BtfTracepoint, Err(why)) => Err(TracerError::NoLayout {
+            hook: "btf-tracepoint",
+            why: why.clone(),
+        }),
+        (Hook::Tracepoint, _) => Ok(Attach::Tracepoint),
+        (Hook::RawTracepoint | Hook::VerifierSelftest, _) => Ok(Attach::Raw),
+    }
+}
+
+/// Loads the program of `programs` that `attach` takes and attaches it to
+/// `tracepoint` (of `raw_syscalls`).
+pub(crate) fn attach_hook(
+    ebpf: &mut Ebpf,
+    attach: &Attach,
+    programs: &HookPrograms,
+    tracepoint: &'static str,
+) -> Result<(), TracerError> {
+    match (attach, programs.tracepoint) {
+        (Attach::Btf(btf), _) => attach_btf(ebpf, programs.btf, tracepoint, btf),
+        (Attach::Tracepoint, Some(name)) => {
+            let fail = |what| move |e| program_error(name, what, e);
+            let program = ebpf.program_mut(name).ok_or(TracerError::Program {
+                what: "find",
+                program: name,
+                source: ProgramError::UnexpectedProgramType,
+            })?;
+            let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
+            p.load().map_err(fail("load"))?;
+            p.attach("raw_syscalls", tracepoint)
+                .map_err(fail("attach"))?;
+            Ok(())
+        }
+        (Attach::Raw | Attach::Tracepoint, _) => {
+            attach_raw(ebpf, programs.raw, tracepoint).map(|_| ())
+        }
     }
 }
 
