@@ -15,6 +15,8 @@
 //! - [`coverage`]: a recording set against what its programs can reach
 //!   ([`scan`]).
 //! - [`gating`]: the CI gate, a run checked against a policy (`check`).
+//! - [`judging`]: a run judged against a policy, live and at its end
+//!   (`enforce --complain`, `check -- CMD`), and denials in one vocabulary.
 //! - [`implied`]: syscalls the kernel and language runtimes make by timing,
 //!   added to a learned profile when their trigger was seen.
 //! - [`merging`]: the union of several profiles (`merge`).
@@ -54,6 +56,7 @@ mod gating;
 pub mod implied;
 /// Input limits, which the fuzz target reads images with.
 pub mod input;
+mod judging;
 /// `merge`, which the fuzz target runs on any profile.
 pub mod merging;
 mod notice;

@@ -1,21 +1,13 @@
 //! `syscall-profile check`: the CI gate's arguments, the run, the reports.
 
-use std::{
-    ffi::OsString,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{ffi::OsString, path::PathBuf, time::Duration};
 
-use super::{Error, block_on, print_stdout, say, warn};
+use super::{Error, block_on, print_stdout};
 use crate::{
-    baseline::Baseline,
-    enforcing::{WouldRefuse, live::LiveEvent},
-    gating::{CheckError, CheckInput, check, github_annotations, junit_xml, text},
+    gating::{self, CheckError, CheckRequest, Checked, github_annotations, junit_xml, text},
+    judging::live::LiveEvent,
     output::Output,
-    profile::Profile,
-    profile::eval::EffectivePolicy,
-    recording::{self, RecordOptions},
-    session::{Until, guardian::Guardian, process::RunAs, redact},
+    session::{Until, process::RunAs},
 };
 
 #[derive(Debug, clap::Args)]
@@ -113,82 +105,28 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         .as_deref()
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
-    let policy = load(&args.policy)?;
-    // The default the command's engine applies (from its version), with
-    // the capabilities that engine gives; Docker's for a native command.
-    let baseline = crate::engine::engine_of_command(&args.command)
-        .map(|(engine, version)| Baseline::for_engine(engine, version.as_deref()))
-        .unwrap_or_else(Baseline::docker_default);
-    let context = baseline.context(&[], &[])?;
-    let policy_name = args.policy.display().to_string();
-
-    // Written into reports that CI keeps: secrets taken out.
-    let words: Vec<String> = redact::command_line(
-        &args
-            .command
-            .iter()
-            .map(|w| w.to_string_lossy().into_owned())
-            .collect::<Vec<_>>(),
-    );
-    let mut run_coverage = None;
-    // The recording's guardian, held until the check is done: a recorded
-    // container the engine kept, with the recording profile, is removed
-    // should the tool be killed before then.
-    let mut _guardian = None;
-    let (observed, observed_name, exit_code, record_again) = match &args.observed {
-        Some(path) => (load(path)?, Some(path.display().to_string()), None, None),
-        None => {
-            let quiet = args.quiet;
-            let mut say_live = |event: LiveEvent| {
-                super::enforce::say_live(&event, quiet, "outside the policy");
-            };
-            let mut said =
-                WouldRefuse::new(EffectivePolicy::evaluate(&policy, &context), &mut say_live);
-            let recording = record(&args, args.coverage.is_some(), &mut said)?;
-            run_coverage = recording.2;
-            _guardian = Some(recording.3);
-            let quoted: Vec<String> = words.iter().map(|w| crate::text::shell_quote(w)).collect();
-            let record_again = match &args.save_observed {
-                Some(_) => None,
-                None => Some((
-                    format!(
-                        "syscall-profile record -o observed.json -- {}",
-                        quoted.join(" ")
-                    ),
-                    "observed.json".to_owned(),
-                )),
-            };
-            (
-                recording.0,
-                args.save_observed.as_ref().map(|p| p.display().to_string()),
-                Some(recording.1),
-                record_again,
-            )
-        }
+    let request = CheckRequest {
+        policy: args.policy,
+        observed: args.observed,
+        command: args.command,
+        strict: args.strict,
+        save_observed: args.save_observed,
+        coverage: args.coverage,
+        user: args.user,
+        duration: args.duration,
+        until: args.until,
+        say: super::notice,
     };
-    let mut report = check(
-        &CheckInput {
-            policy: &policy,
-            policy_name: &policy_name,
-            observed: &observed,
-            observed_name: observed_name.as_deref(),
-            command: (!words.is_empty()).then_some(words),
-            command_exit_code: exit_code,
-            strict: args.strict,
-            baseline: &baseline,
-            record_again,
-        },
-        &context,
-    );
-    if let Some(threshold) = args.coverage {
-        // A run none of whose programs could be scanned has no coverage
-        // (not a vacuous 100 %).
-        let coverage = run_coverage
-            .filter(|c| !c.programs.is_empty())
-            .ok_or(CheckError::NoCoverage)?;
-        report.gate_coverage(&coverage, threshold);
-    }
-    if !args.quiet {
+    let quiet = args.quiet;
+    let mut say_live = |event: LiveEvent| {
+        super::enforce::say_live(&event, quiet, "outside the policy");
+    };
+    // The guardian is held until the reports are written.
+    let Checked {
+        report,
+        guardian: _guardian,
+    } = block_on(gating::run(&request, &mut say_live)).map_err(CheckError::Runtime)??;
+    if !quiet {
         print_stdout(&text(&report));
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
@@ -204,59 +142,6 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         out.commit(&text)?;
     }
     Ok(report.exit_code)
-}
-
-fn load(path: &Path) -> Result<Profile, CheckError> {
-    let parsed = Profile::load(path)?;
-    for warning in &parsed.warnings {
-        warn(&format!("{}: {warning}", path.display()));
-    }
-    Ok(parsed.profile)
-}
-
-/// Records the command of `args` with the tool's recorder, writing its
-/// profile to `--save-observed` if given (kept in memory otherwise), what
-/// the policy refuses said to `said` as it happens; the profile, the
-/// command's exit status, its coverage and the run's guardian (see
-/// [`recording::Recording::guardian`]).
-fn record(
-    args: &CheckArgs,
-    coverage: bool,
-    said: &mut WouldRefuse<'_>,
-) -> Result<(Profile, i32, Option<crate::coverage::Coverage>, Guardian), CheckError> {
-    let mut options = RecordOptions::new(args.command.clone());
-    // Scanned only for the gate (a container's image is exported for it).
-    options.coverage = coverage;
-    options.discard_profile = args.save_observed.is_none();
-    options.output = args.save_observed.clone();
-    options.quiet = true;
-    options.user = args.user.clone();
-    options.duration = args.duration;
-    options.until = args.until;
-    options.say = super::notice;
-    // The same profile `record` writes (so `check -- CMD` equals `record`
-    // then `check --observed`): implied names, which a policy learned by
-    // `record` holds, are then neither new nor unused.
-    options.no_implied = false;
-    // What the policy refuses is said as the run makes it.
-    let mut observer = |observation: &recording::tracer::Observation| said.observe(observation);
-    let recording = block_on(recording::record_observed(options, Some(&mut observer)))
-        .map_err(CheckError::Runtime)??;
-    for warning in &recording.warnings {
-        warn(warning);
-    }
-    if let Some(outlived) = &recording.outlived {
-        say(&outlived.said());
-    }
-    if recording.observation.events.lost_track() {
-        return Err(CheckError::Incomplete);
-    }
-    Ok((
-        recording.profile,
-        recording.exit_code,
-        recording.coverage,
-        recording.guardian,
-    ))
 }
 
 /// A percentage, 0 to 100.

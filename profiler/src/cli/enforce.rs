@@ -7,9 +7,9 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
-    enforcing::{
-        self, DenialWatching, EnforceError, EnforceOptions,
-        denials::DeniedSyscall,
+    enforcing::{self, DenialWatching, EnforceError, EnforceOptions},
+    judging::{
+        denial::DeniedSyscall,
         live::{LiveEvent, RetryLoop},
     },
     output::Output,

@@ -26,20 +26,16 @@
 //! complain mode and its judgement in `complain`, the JSON report and the
 //! suggestion in `report`.
 
-pub(crate) mod arguments;
 mod complain;
 pub(crate) mod denials;
 pub(crate) mod listener;
-pub(crate) mod live;
 mod plan;
 mod report;
 mod running;
 
-pub(crate) use complain::WouldRefuse;
 pub(crate) use report::{allow_rules, json_report};
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
     ffi::OsString,
     fs::File,
     path::{Path, PathBuf},
@@ -47,29 +43,31 @@ use std::{
 };
 
 use self::{
-    arguments::Judged,
     complain::*,
-    denials::{DenialWatch, DeniedSyscall},
+    denials::DenialWatch,
     listener::Listener,
-    live::{LiveEvent, RetryLoop},
     plan::*,
     report::{Additions, runtime_denials, write_suggestion},
     running::*,
 };
 use crate::{
-    arguments::CapturedCalls,
     baseline::{Baseline, BaselineError},
     choice::choice,
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     filter::{self, ChildEnds, CompiledFilter, FilterError},
+    judging::{
+        denial::{self, DeniedSyscall},
+        live::{self, LiveEvent, RetryLoop},
+        values::{self as arguments},
+    },
     notice::{self, Notice},
     output::{Output, OutputError},
     profile::{
         Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet,
         eval::{Access, DockerContext, EffectivePolicy, resolved},
     },
-    recording::{self, RecordError, RecordOptions, stats::SyscallCount},
+    recording::{RecordError, RecordOptions},
     session::{
         self, Kind, Outlived, Session, SessionError, Stop, Supervised, Until,
         ebpf::TracerError,
@@ -318,7 +316,7 @@ pub(crate) async fn enforce(
             source,
             mut denials,
         }) => {
-            denials::explain(&mut denials, &policy);
+            denial::explain(&mut denials, &policy);
             return Err(EnforceError::Start {
                 program,
                 source,
@@ -335,7 +333,7 @@ pub(crate) async fn enforce(
         outlived,
         retry_loops,
     } = watched;
-    denials::explain(&mut denials, &policy);
+    denial::explain(&mut denials, &policy);
     let listened = match &target {
         Target::Native { answers, .. } | Target::Container { answers, .. } => answers.is_some(),
     };

@@ -12,6 +12,7 @@
 //! `GITHUB_ACTIONS` is set.
 
 mod report;
+mod run;
 
 use std::collections::BTreeSet;
 
@@ -25,6 +26,7 @@ use crate::{
 };
 
 pub(crate) use report::{github_annotations, junit_xml, text};
+pub(crate) use run::{CheckRequest, Checked, run};
 
 /// Why a check could not be made (exit status 2).
 #[derive(Debug, thiserror::Error)]

@@ -47,7 +47,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{arguments, denials::DeniedSyscall};
+use crate::judging::{denial::DeniedSyscall, values as arguments};
 use crate::{filter::ChildEnds, profile::Arch, profile::eval::EffectivePolicy};
 use serve::{Answered, serve};
 pub(crate) use socket::Agent;

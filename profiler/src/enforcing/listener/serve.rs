@@ -13,7 +13,7 @@ use std::{
 use super::ListenerError;
 use crate::{
     arguments::Source,
-    enforcing::denials::{Caller, DeniedSyscall},
+    judging::denial::{Caller, DeniedSyscall},
     profile::eval::{Access, EffectivePolicy},
     profile::{Arch, EPERM, table},
 };
