@@ -333,7 +333,7 @@ pub struct ArgPending {
 }
 
 /// Which arguments of one syscall the kernel side captures, and how. Set by
-/// the loader from the user side's table (`profiler/src/arguments`).
+/// the loader from the user side's table (`profiler/src/syscall_args`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CaptureSpec {

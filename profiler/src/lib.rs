@@ -3,8 +3,8 @@
 //!
 //! - [`recording`]: runs a command in a fresh cgroup with an eBPF program
 //!   counting its syscalls in the kernel, and makes a profile of them.
-//! - [`arguments`]: the syscalls whose arguments carry privilege, captured
-//!   by the kernel side and learned as argument conditions.
+//! - [`syscall_args`]: the syscalls whose arguments carry privilege,
+//!   captured by the kernel side and learned as argument conditions.
 //! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
 //! - [`engine`]: Docker and podman command lines and queries.
 //! - [`enforcing`]: running a command or a container under a profile;
@@ -34,7 +34,6 @@
 
 #![warn(unreachable_pub)]
 
-mod arguments;
 /// The engines' defaults: the tests compare them with the engines and
 /// with upstream's files; the fuzz target evaluates profiles with them.
 pub mod baseline;
@@ -70,4 +69,5 @@ pub mod recording;
 pub mod scan;
 /// The guardian, which `main.rs` runs as its own process.
 pub mod session;
+mod syscall_args;
 mod text;

@@ -32,5 +32,5 @@ offer!(
     crate::session::Until,
     crate::enforcing::DenialWatching,
     crate::diffing::Format,
-    crate::arguments::rules::Granularity,
+    crate::syscall_args::rules::Granularity,
 );

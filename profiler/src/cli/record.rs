@@ -6,13 +6,13 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
-    arguments::rules::Granularity,
     baseline::notes,
     export::{self, Format},
     implied::Implied,
     recording::{self, RecordOptions, Recording},
     session::hook::Hook,
     session::{Until, process::RunAs},
+    syscall_args::rules::Granularity,
 };
 
 #[derive(Debug, Args)]

@@ -17,11 +17,11 @@ use std::{collections::BTreeSet, path::PathBuf};
 use serde::Serialize;
 
 use crate::{
-    arguments::allowance::{self, ArgValue, Values},
     baseline::{
         Access, Baseline, BaselineChoice, BaselineError, DockerContext, EffectivePolicy, notes,
     },
     profile::{Arch, Profile, ProfileError, errno, table},
+    syscall_args::allowance::{self, ArgValue, Values},
 };
 
 pub(crate) use render::{Format, render};

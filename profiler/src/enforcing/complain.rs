@@ -90,7 +90,9 @@ pub(super) async fn complain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{arguments::CapturedCalls, profile::KernelVersion, recording::stats::SyscallCount};
+    use crate::{
+        profile::KernelVersion, recording::stats::SyscallCount, syscall_args::CapturedCalls,
+    };
     use std::collections::BTreeMap;
 
     fn policy(rules: serde_json::Value) -> EffectivePolicy {

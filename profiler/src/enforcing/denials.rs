@@ -9,7 +9,7 @@
 //! never leaves its syscall. The program each process executed is kept by
 //! the kernel side too, so a denial names its executable even after the
 //! process is gone. For the syscalls whose privilege is in an argument
-//! ([`crate::arguments::CAPTURED`]), the values of the denied calls are
+//! ([`crate::syscall_args::CAPTURED`]), the values of the denied calls are
 //! kept too, with exact counts, so the report names what was refused.
 
 use std::collections::BTreeMap;
@@ -150,7 +150,7 @@ impl DenialWatch {
                         .map(|p| p.display().to_string())
                 });
             let values = match (
-                crate::arguments::captured(&name),
+                crate::syscall_args::captured(&name),
                 values.remove(&(key.nr, key.abi, key.tag)),
             ) {
                 (Some(captured), Some(tuples)) => values::denied_values(captured, tuples),
@@ -228,7 +228,7 @@ fn set_capture(ebpf: &mut Ebpf, arch: Arch) -> Result<(), TracerError> {
         let Some(table_arch) = arch.of_abi(abi) else {
             continue;
         };
-        for captured in crate::arguments::CAPTURED {
+        for captured in crate::syscall_args::CAPTURED {
             let Some(nr) = table::number_of(table_arch, captured.syscall) else {
                 continue;
             };

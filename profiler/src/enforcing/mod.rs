@@ -59,7 +59,7 @@ use crate::{
     judging::{
         denial::{self, DeniedSyscall},
         live::{self, LiveEvent, RetryLoop},
-        values::{self as arguments},
+        values,
     },
     notice::{self, Notice},
     output::{Output, OutputError},

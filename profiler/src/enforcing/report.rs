@@ -69,7 +69,7 @@ impl Additions {
             }
             let rules = denial
                 .values_complete()
-                .then(|| arguments::allow_rules(&denial.name, &denial.values))
+                .then(|| values::allow_rules(&denial.name, &denial.values))
                 .flatten();
             match rules {
                 Some(rules) => {

@@ -8,7 +8,7 @@
 //! enough. These base sets are the union over many recordings made by this
 //! tool itself (`cargo xtask runtime-base`), stored in `profiler/data/`.
 //! For the syscalls whose arguments carry privilege
-//! (`crate::arguments::CAPTURED`), a base set also holds the argument values
+//! (`crate::syscall_args::CAPTURED`), a base set also holds the argument values
 //! the runtime passed in those recordings.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,7 +97,7 @@ mod tests {
             assert!(base.syscalls().contains("execve"), "{}", base.runtime);
             for (name, tuples) in base.arguments() {
                 assert!(base.syscalls().contains(name), "{}: {name}", base.runtime);
-                let captured = crate::arguments::captured(name)
+                let captured = crate::syscall_args::captured(name)
                     .unwrap_or_else(|| panic!("{}: {name} is not captured", base.runtime));
                 assert!(
                     tuples.iter().all(|t| t.len() == captured.args.len()),

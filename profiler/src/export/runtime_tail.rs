@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::{
-    arguments,
     profile::{Action, Profile, SyscallRule},
+    syscall_args,
 };
 
 /// The tag `record` puts in the comment of a profile learned natively.
@@ -110,7 +110,7 @@ pub(crate) struct RuntimeTail {
     pub runtimes: Vec<String>,
     pub syscalls: Vec<String>,
     /// For the syscalls whose arguments the tool checks: the tuples of
-    /// values (in `arguments::CAPTURED`'s order) the runtimes pass.
+    /// values (in `syscall_args::CAPTURED`'s order) the runtimes pass.
     pub arguments: BTreeMap<String, Vec<Vec<u64>>>,
 }
 
@@ -128,7 +128,7 @@ impl RuntimeTail {
         let mut plain = Vec::new();
         let mut conditional = Vec::new();
         for name in &self.syscalls {
-            match (arguments::captured(name), self.arguments.get(name)) {
+            match (syscall_args::captured(name), self.arguments.get(name)) {
                 (Some(captured), Some(tuples)) => {
                     for tuple in tuples {
                         let mut rule = SyscallRule::new(vec![name.clone()], Action::Allow);
@@ -290,7 +290,7 @@ mod tests {
         };
         for name in &tail.syscalls {
             let access = docker.policy.access(name);
-            match (arguments::captured(name), tail.arguments.get(name)) {
+            match (syscall_args::captured(name), tail.arguments.get(name)) {
                 (Some(captured), Some(tuples)) => {
                     for tuple in tuples {
                         assert_eq!(tuple.len(), captured.args.len(), "{name}");
@@ -338,7 +338,7 @@ mod tests {
         assert!(prctl.iter().all(|r| r.args.len() == 1));
         // clone only without namespace flags.
         let clone = with.syscalls.iter().find(|r| r.names == ["clone"]).unwrap();
-        assert_eq!(clone.args[0].value, arguments::CLONE_NAMESPACES);
+        assert_eq!(clone.args[0].value, syscall_args::CLONE_NAMESPACES);
         assert_eq!(clone.args[0].value_two, 0);
         // A second export adds nothing.
         let (again, added_again) = add_to(&with, &tail);

@@ -19,10 +19,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::{
-    arguments::allowance::{self, ArgValue, Comparison, Values},
     baseline::{Access, Baseline, DockerContext, EffectivePolicy, notes},
     exit,
     profile::Profile,
+    syscall_args::allowance::{self, ArgValue, Comparison, Values},
 };
 
 pub(crate) use report::{github_annotations, junit_xml, text};

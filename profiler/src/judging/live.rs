@@ -311,7 +311,7 @@ mod tests {
     /// Each refused value is said once, as the syscall is.
     #[test]
     fn each_refused_value_is_said_once() {
-        let captured = crate::arguments::captured("ioctl").unwrap();
+        let captured = crate::syscall_args::captured("ioctl").unwrap();
         let mut ioctl = denial("ioctl", 2);
         ioctl.values = crate::judging::values::denied_values(captured, vec![(vec![0x5412], 2)]);
         let mut live = LiveDenials::default();

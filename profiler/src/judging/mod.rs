@@ -18,9 +18,9 @@ use std::{
 
 use self::{denial::DeniedSyscall, live::LiveEvent, values::Judged};
 use crate::{
-    arguments::CapturedCalls,
     profile::eval::{Access, EffectivePolicy},
     recording::{self, RecordError, RecordOptions, Recording, stats::SyscallCount},
+    syscall_args::CapturedCalls,
 };
 
 /// Records `options`' command with what `policy` would refuse said to
@@ -122,7 +122,7 @@ pub(crate) fn judge_run<'a>(
             }
         };
         let denial = &mut denials[index];
-        if let Some(captured) = crate::arguments::captured(&count.name)
+        if let Some(captured) = crate::syscall_args::captured(&count.name)
             && (!tuples.is_empty() || lost > 0)
         {
             let mut all: Vec<(Vec<u64>, u64)> =
@@ -169,10 +169,7 @@ struct WouldRefuse<'a> {
 }
 
 impl<'a> WouldRefuse<'a> {
-    fn new(
-        policy: EffectivePolicy,
-        say: &'a mut dyn FnMut(LiveEvent),
-    ) -> WouldRefuse<'a> {
+    fn new(policy: EffectivePolicy, say: &'a mut dyn FnMut(LiveEvent)) -> WouldRefuse<'a> {
         WouldRefuse {
             policy,
             said: live::LiveDenials::new_only(),

@@ -2,7 +2,7 @@
 //! complain mode, would refuse), what the profile allows instead, and the
 //! argument rules that would let exactly those values through.
 //!
-//! Only the syscalls of [`crate::arguments::CAPTURED`] are judged by value:
+//! Only the syscalls of [`crate::syscall_args::CAPTURED`] are judged by value:
 //! their privilege is in an argument, and the kernel side keeps the values
 //! of their denied calls. Every other denial is about the syscall as a
 //! whole.
@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::{
-    arguments::{self, Captured, CapturedArg, CapturedCalls, Source, allowance},
     profile::eval::{Access, EffectivePolicy, Grant},
     profile::{Action, ArgCondition, CompareOp, SyscallRule, Verdict},
+    syscall_args::{self, Captured, CapturedArg, CapturedCalls, Source, allowance},
 };
 
-pub(crate) use crate::arguments::allowance::ArgValue;
+pub(crate) use crate::syscall_args::allowance::ArgValue;
 
 /// The denied calls of a captured syscall that passed one tuple of values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,7 +103,7 @@ fn alternatives(policy: &EffectivePolicy, name: &str, allowing: bool) -> Vec<Str
 
 /// One alternative of a rule set, its conditions joined with `and`.
 fn describe_grant(syscall: &str, grant: &Grant) -> String {
-    let captured = arguments::captured(syscall);
+    let captured = syscall_args::captured(syscall);
     let equal_at = |index: u8| {
         grant
             .args
@@ -172,7 +172,7 @@ pub(crate) enum Judged {
 /// Judges the calls of captured syscall `name` against `policy`, the way
 /// the filter would: each tuple's values placed at their argument indexes.
 pub(crate) fn judge(policy: &EffectivePolicy, name: &str, calls: &CapturedCalls) -> Judged {
-    let Some(captured) = arguments::captured(name) else {
+    let Some(captured) = syscall_args::captured(name) else {
         return Judged::Undecided(format!("the arguments of {name} are not captured"));
     };
     if let Access::Conditional { when, .. } = policy.access(name) {
@@ -232,7 +232,7 @@ fn undecidable(captured: &Captured, cond: &ArgCondition) -> Option<String> {
 /// privileged bits of a flag word, commented with the values' names. None
 /// where no filter can check the values (`clone3`'s are in memory).
 pub(crate) fn allow_rules(name: &str, values: &[DeniedValues]) -> Option<Vec<SyscallRule>> {
-    let captured = arguments::captured(name)?;
+    let captured = syscall_args::captured(name)?;
     if captured.source != Source::Registers || values.is_empty() {
         return None;
     }
@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn suggested_rules_allow_exactly_the_refused_values() {
-        let ioctl = arguments::captured("ioctl").unwrap();
+        let ioctl = syscall_args::captured("ioctl").unwrap();
         let values = denied_values(ioctl, [(vec![TIOCSTI], 2)]);
         assert_eq!(values[0].describe(), "request TIOCSTI (0x5412)");
         let rules = allow_rules("ioctl", &values).unwrap();
@@ -404,7 +404,7 @@ mod tests {
                 "comment": "ioctl: TIOCSTI"}])
         );
 
-        let socket = arguments::captured("socket").unwrap();
+        let socket = syscall_args::captured("socket").unwrap();
         let values = denied_values(socket, [(vec![40, 1, 0], 1)]);
         assert_eq!(
             values[0].describe(),
@@ -417,7 +417,7 @@ mod tests {
         assert!(rules[0].args[1].holds_for(1 | 0x80000));
 
         // Two clones differing outside the namespace bits: one rule.
-        let clone = arguments::captured("clone").unwrap();
+        let clone = syscall_args::captured("clone").unwrap();
         let values = denied_values(clone, [(vec![0x1000_0011], 1), (vec![0x1000_0000], 1)]);
         let rules = allow_rules("clone", &values).unwrap();
         assert_eq!(rules.len(), 1);
@@ -425,7 +425,7 @@ mod tests {
             rules[0].args,
             [ArgCondition {
                 index: 0,
-                value: arguments::CLONE_NAMESPACES,
+                value: syscall_args::CLONE_NAMESPACES,
                 value_two: 0x1000_0000,
                 op: CompareOp::MaskedEqual
             }]
@@ -434,7 +434,7 @@ mod tests {
             allow_rules(
                 "clone3",
                 &denied_values(
-                    arguments::captured("clone3").unwrap(),
+                    syscall_args::captured("clone3").unwrap(),
                     [(vec![0x1000_0000], 1)]
                 )
             )

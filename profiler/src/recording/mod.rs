@@ -20,7 +20,6 @@ use self::{
     tracer::{Boundary, Observation, Tracer},
 };
 use crate::{
-    arguments::rules::{self, Granularity, Learned, Learning, Widening},
     baseline::{Baseline, BaselineChoice},
     coverage::{self, Coverage},
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
@@ -40,6 +39,7 @@ use crate::{
         process::{self, CommandError, RunAs},
         redact,
     },
+    syscall_args::rules::{self, Granularity, Learned, Learning, Widening},
 };
 
 /// How often the live line re-reads the counters.

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    arguments::{
+    profile::table,
+    syscall_args::{
         self, ArgObservations,
         rules::{BeyondDefault, Granularity, Learned, Widened},
     },
-    profile::table,
 };
 
 /// Version tag of the stats format; bumped on any incompatible change.
@@ -35,7 +35,7 @@ pub struct Stats {
     #[serde(default)]
     pub runtime_syscalls: Vec<SyscallCount>,
     /// The captured argument values of the workload's calls, per syscall
-    /// whose arguments are captured (`crate::arguments::CAPTURED`), sorted
+    /// whose arguments are captured (`crate::syscall_args::CAPTURED`), sorted
     /// like `syscalls`.
     #[serde(default)]
     pub arguments: Vec<SyscallArguments>,
@@ -180,7 +180,7 @@ pub(crate) fn arguments_of(observations: &ArgObservations) -> Vec<SyscallArgumen
         .iter()
         .filter_map(|(&(arch, nr), calls)| {
             let name = table::name_of(arch, nr)?;
-            let captured = arguments::captured(name)?;
+            let captured = syscall_args::captured(name)?;
             let values = calls
                 .values
                 .iter()
@@ -248,7 +248,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::{arguments::CapturedCalls, profile::Arch};
+    use crate::{profile::Arch, syscall_args::CapturedCalls};
 
     #[test]
     fn captured_values_are_named_by_the_argument_before_them_and_losses_kept() {

@@ -13,7 +13,6 @@ use profiler_common::{
 };
 
 use crate::{
-    arguments::{self, ArgObservations},
     profile::{Arch, table},
     session::{
         RunCgroup,
@@ -21,6 +20,7 @@ use crate::{
         events::{self, KernelEvents},
         hook::Hook,
     },
+    syscall_args::{self, ArgObservations},
 };
 
 /// Which syscalls of the recorded cgroup count.
@@ -43,7 +43,7 @@ pub(crate) struct Observation {
     /// entrypoint's `execve` (empty for native commands).
     pub runtime_calls: BTreeMap<(Arch, u64), u64>,
     /// The captured argument values of the workload's calls (the syscalls
-    /// of [`arguments::CAPTURED`]), per syscall; the values of each are
+    /// of [`syscall_args::CAPTURED`]), per syscall; the values of each are
     /// as many as its table entry captures.
     pub arguments: ArgObservations,
     /// The same for the runtime's calls (`runtime_calls`).
@@ -300,7 +300,7 @@ impl Tracer {
             };
             let nr = u64::from(key.nr);
             let width = table::name_of(arch, nr)
-                .and_then(arguments::captured)
+                .and_then(syscall_args::captured)
                 .map_or(key.values.len(), |c| c.args.len().min(key.values.len()));
             if calls == 0 {
                 continue;

@@ -21,8 +21,8 @@ use profiler_common::{
 
 use super::{RunCgroup, hook::Hook, layout::KernelTypes};
 use crate::{
-    arguments::CAPTURED,
     profile::{Arch, table},
+    syscall_args::CAPTURED,
 };
 
 /// The kernel side, built by build.rs.

@@ -47,7 +47,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::judging::{denial::DeniedSyscall, values as arguments};
+use crate::judging::{denial::DeniedSyscall, values};
 use crate::{filter::ChildEnds, profile::Arch, profile::eval::EffectivePolicy};
 use serve::{Answered, serve};
 pub(crate) use socket::Agent;
@@ -178,8 +178,8 @@ impl Listener {
             .values()
             .map(|tally| {
                 let mut denial = tally.denial.clone();
-                if let Some(captured) = crate::arguments::captured(&denial.name) {
-                    denial.values = arguments::denied_values(
+                if let Some(captured) = crate::syscall_args::captured(&denial.name) {
+                    denial.values = values::denied_values(
                         captured,
                         tally.tuples.iter().map(|(t, n)| (t.clone(), *n)),
                     );

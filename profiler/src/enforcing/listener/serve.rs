@@ -12,10 +12,10 @@ use std::{
 
 use super::ListenerError;
 use crate::{
-    arguments::Source,
     judging::denial::{Caller, DeniedSyscall},
     profile::eval::{Access, EffectivePolicy},
     profile::{Arch, EPERM, table},
+    syscall_args::Source,
 };
 
 /// At most this many distinct refused values are kept, all syscalls
@@ -272,7 +272,7 @@ fn answer(
 /// whose privilege is in an argument: from the registers, or (clone3) from
 /// the waiting caller's memory; `None` for the others.
 fn captured_values(name: &str, args: &[u64; 6], tid: u32) -> Option<Vec<u64>> {
-    let captured = crate::arguments::captured(name)?;
+    let captured = crate::syscall_args::captured(name)?;
     Some(
         captured
             .args

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use super::learned::{Learned, Translation, label, labels};
 use crate::{
-    arguments::{PROT_EXEC, Symbols, describe_arg},
     profile::{Arch, CompareOp},
+    syscall_args::{PROT_EXEC, Symbols, describe_arg},
 };
 
 /// The syscalls whose PROT_EXEC `MemoryDenyWriteExecute=` looks at.

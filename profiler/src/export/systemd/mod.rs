@@ -30,8 +30,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{ExportError, Exported, Options, refuse_docker_filters, rule_names};
 use crate::{
-    arguments::captured,
     profile::{Action, Arch, CompareOp, EPERM, Profile, SyscallRule, errno},
+    syscall_args::captured,
 };
 use directives::{PROT_SYSCALLS, families, personality, write_execute};
 use learned::{Conditional, Learned, Translation, label, labels};

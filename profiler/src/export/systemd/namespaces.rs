@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use super::learned::{Conditional, Learned, Translation, label, labels};
 use crate::{
-    arguments::{CLONE_NAMESPACES, NAMESPACES_WITH_TIME, Symbols},
     profile::{ArgCondition, CompareOp},
+    syscall_args::{CLONE_NAMESPACES, NAMESPACES_WITH_TIME, Symbols},
 };
 
 /// The namespaces `RestrictNamespaces=` names, in systemd's order, with

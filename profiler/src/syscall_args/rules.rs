@@ -220,7 +220,6 @@ fn fit(
 mod tests {
     use super::*;
     use crate::{
-        arguments::{ArgObservations, CLONE_NAMESPACES},
         baseline::{Baseline, DockerContext},
         profile::ENOSYS,
         profile::{
@@ -228,6 +227,7 @@ mod tests {
             eval::{Access, EffectivePolicy},
             table,
         },
+        syscall_args::{ArgObservations, CLONE_NAMESPACES},
     };
 
     fn docker_default(caps: &[Capability]) -> EffectivePolicy {
