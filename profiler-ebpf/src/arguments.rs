@@ -1,5 +1,5 @@
 //! Argument capture: for the syscalls whose privilege is in an argument
-//! (the user side's table, `profiler/src/arguments`), the values of those
+//! (the user side's table, `profiler/src/syscall_args`), the values of those
 //! arguments, counted per distinct tuple.
 //!
 //! Called by [`crate::counting`] for every counted syscall, right after the
