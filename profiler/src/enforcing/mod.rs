@@ -17,7 +17,7 @@
 //!   with a profile that allows it (`--suggest FILE`).
 //! - Where a syscall's privilege is in an argument (an ioctl's request, a
 //!   socket's family), the values are what is denied, reported and
-//!   suggested ([`arguments`]): the profile's argument conditions are
+//!   suggested ([`crate::judging::values`]): the profile's argument conditions are
 //!   evaluated in complain mode too, and a suggestion allows the refused
 //!   values rather than the whole syscall.
 //!

@@ -19,7 +19,7 @@
 //! listener close-on-exec, so the program itself never holds it (it could
 //! answer its own refusals otherwise). The two calls after the filter
 //! (`write`, `read`) must be ones the profile allows:
-//! [`Listener::usable_for`] says whether they are.
+//! [`unusable_because`] says whether they are.
 //!
 //! What the filter kills is never handed over: a call from an architecture
 //! the filter does not name (libseccomp kills it), or a kill or trap of a
@@ -88,7 +88,7 @@ pub(crate) struct Listener {
     answered: Arc<Mutex<Answered>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<(), ListenerError>>>,
-    /// The thread's id, once it runs: where [`WAKE_SIGNAL`] is sent.
+    /// The thread's id, once it runs: where [`wake_signal`] is sent.
     tid: Arc<AtomicI32>,
     /// The parent's copies of the child's ends, closed once it is spawned.
     child_ends: Option<(OwnedFd, OwnedFd)>,
