@@ -422,11 +422,7 @@ pub(crate) fn attach_hook(
         (Attach::Btf(btf), _) => attach_btf(ebpf, programs.btf, tracepoint, btf),
         (Attach::Tracepoint, Some(name)) => {
             let fail = |what| move |e| program_error(name, what, e);
-            let program = ebpf.program_mut(name).ok_or(TracerError::Program {
-                what: "find",
-                program: name,
-                source: ProgramError::UnexpectedProgramType,
-            })?;
+            let program = program_mut(ebpf, name)?;
             let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
             p.load().map_err(fail("load"))?;
             p.attach("raw_syscalls", tracepoint)
@@ -439,6 +435,18 @@ pub(crate) fn attach_hook(
     }
 }
 
+/// Program `name` of the object, or an error naming it.
+fn program_mut<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut aya::programs::Program, TracerError> {
+    ebpf.program_mut(name).ok_or(TracerError::Program {
+        what: "find",
+        program: name,
+        source: ProgramError::UnexpectedProgramType,
+    })
+}
+
 /// Loads and attaches the raw tracepoint program `name` to `tracepoint`.
 pub(crate) fn attach_raw(
     ebpf: &mut Ebpf,
@@ -446,11 +454,7 @@ pub(crate) fn attach_raw(
     tracepoint: &str,
 ) -> Result<RawTracePointLinkId, TracerError> {
     let fail = |what| move |e| program_error(name, what, e);
-    let program = ebpf.program_mut(name).ok_or(TracerError::Program {
-        what: "find",
-        program: name,
-        source: ProgramError::UnexpectedProgramType,
-    })?;
+    let program = program_mut(ebpf, name)?;
     let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
     p.load().map_err(fail("load"))?;
     p.attach(tracepoint).map_err(fail("attach"))
@@ -465,11 +469,7 @@ pub(crate) fn attach_btf(
     btf: &Btf,
 ) -> Result<(), TracerError> {
     let fail = |what| move |e| program_error(name, what, e);
-    let program = ebpf.program_mut(name).ok_or(TracerError::Program {
-        what: "find",
-        program: name,
-        source: ProgramError::UnexpectedProgramType,
-    })?;
+    let program = program_mut(ebpf, name)?;
     let p: &mut BtfTracePoint = program.try_into().map_err(fail("load"))?;
     p.load(tracepoint, btf).map_err(fail("load"))?;
     p.attach().map_err(fail("attach"))?;
