@@ -752,9 +752,7 @@ fn remove_cgroup_tree(dir: &Path) {
 static HIERARCHIES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn hierarchies() -> std::sync::MutexGuard<'static, ()> {
-    HIERARCHIES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    common::one_at_a_time(&HIERARCHIES)
 }
 
 /// Boots this host's systemd (its /usr, a tmpfs root) in a `systemd-nspawn`

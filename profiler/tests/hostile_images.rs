@@ -341,7 +341,7 @@ fn left_clean(what: &str, seen: &Seen, tmp: &Path) {
 #[test]
 fn hostile_images_are_read_as_data() {
     require_root();
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = one_at_a_time(&SERIAL);
     let before = host_state();
     assert!(
         !before.blocks.contains(&format!("loop{LOOP_MINOR}")),
@@ -454,7 +454,7 @@ fn random_moment(within: Duration) -> Duration {
 #[allow(clippy::zombie_processes)]
 fn sigterm_ends_an_images_scan_and_a_recordings_coverage_within_a_second() {
     require_root();
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = one_at_a_time(&SERIAL);
     import_image();
     let work = tempfile::tempdir().expect("tempdir");
     let tmp = work.path().join("tmp");

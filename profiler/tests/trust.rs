@@ -19,9 +19,7 @@ use crate::common::*;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    one_at_a_time(&SERIAL)
 }
 
 /// Pids of the processes whose command line holds `token`.

@@ -155,6 +155,14 @@ pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool 
     condition()
 }
 
+/// Holds `lock` for the caller's test: the tests of a module that must not
+/// run side by side (each module has its own); one that failed holding it
+/// does not stop the next.
+pub fn one_at_a_time(lock: &'static std::sync::Mutex<()>) -> std::sync::MutexGuard<'static, ()> {
+    lock.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The output of `child` once it ends; when it has not ended within
 /// `limit`, it is killed and `Err` holds what it wrote until then (nothing,
 /// when processes it left behind still hold its pipes 10 s later).
