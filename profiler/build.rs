@@ -77,6 +77,11 @@ fn main() {
         .args(["build", "--release", "--target", &host, "--target-dir"])
         .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags);
+    // The verifier's self-test program goes into debug builds (the tests')
+    // only, never into a release's object.
+    if env::var("PROFILE").as_deref() == Ok("debug") {
+        cmd.args(["--features", "verifier-selftest"]);
+    }
     // Settings of the outer build that must not leak into the nested one:
     // clippy's driver, coverage or sanitizer flags, another target.
     for var in [

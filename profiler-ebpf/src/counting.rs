@@ -86,7 +86,9 @@ pub fn sys_enter_btf(ctx: BtfTracePointContext) -> i32 {
 /// Never attached in normal use: a program the verifier must reject (it
 /// reads from an address it made up), loaded only by the hidden
 /// `--hook verifier-selftest`, so that the test suite can check on the real
-/// kernel that a rejection reaches the user with the verifier's reason.
+/// kernel that a rejection reaches the user with the verifier's reason. In
+/// debug builds only: a release's object does not hold it.
+#[cfg(feature = "verifier-selftest")]
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn verifier_selftest(_ctx: RawTracePointContext) -> i32 {
     let bogus = core::hint::black_box(0x1000usize) as *const i32;

@@ -58,8 +58,8 @@ choice! {
         ),
         VerifierSelftest => (
             "verifier-selftest",
-            "Not a hook: loads a program the verifier rejects, so that tests can check how a \
-             rejection is reported",
+            "Not a hook: loads a program the verifier rejects (debug builds only), so that tests \
+             can check how a rejection is reported",
             hidden
         ),
     }
