@@ -1,11 +1,12 @@
 //! A run judged against a policy: which of the syscalls (and argument
 //! values) it made the policy refuses, as the filter would refuse them.
-//! `enforce --complain` and `check -- CMD` record a command and judge it
-//! here, in one flow ([`record_judged`]): what the policy would refuse is
-//! said as the run makes it ([`WouldRefuse`], the live lines of
-//! [`live`]), and the whole run is judged at its end ([`judge_run`]).
-//! The denials the kernel makes under `enforce` are reported in the same
-//! terms ([`denial::DeniedSyscall`], the values in [`values`]).
+//! `enforce --complain` and `check -- CMD` record a command in one flow
+//! ([`record_judged`]): what the policy would refuse is said as the run
+//! makes it ([`WouldRefuse`], the live lines of [`live`]). At the run's
+//! end complain mode judges all of it here ([`judge_run`]); `check` sets
+//! the profile recorded against the policy (`gating`). The denials the
+//! kernel makes under `enforce` are reported in the same terms
+//! ([`denial::DeniedSyscall`], the values in [`values`]).
 
 pub(crate) mod denial;
 pub(crate) mod live;
