@@ -106,8 +106,10 @@ pub enum Run {
     Bpftrace,
     /// `strace -f -c -o TMP`.
     Strace,
-    /// `syscall-profile enforce -q --profile P -- CMD` (natively, refusals
-    /// go to its seccomp listener: nothing on allowed calls).
+    /// `syscall-profile enforce -q --watch listener --profile P -- CMD`
+    /// (natively, refusals go to its seccomp listener: nothing on allowed
+    /// calls). Asked for by name: `--watch auto` takes the eBPF watch for
+    /// a profile that allows `seccomp`, as the allow-all one does.
     Enforce(Policy),
     /// The same with `--watch kernel`: the eBPF denial watch on every
     /// syscall of the command.

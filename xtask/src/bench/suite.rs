@@ -728,10 +728,11 @@ impl Bench {
                 cmd.args(["enforce", "-q"]);
                 match run {
                     Run::EnforceKernelWatch(_) => cmd.args(["--watch", "kernel"]),
+                    // The listener by name: `auto` takes the eBPF watch for
+                    // a profile that allows seccomp (the allow-all one).
                     // Refused rather than run under the eBPF watch: a
                     // figure of that row is the listener's.
-                    Run::EnforceListener(_) => cmd.args(["--watch", "listener"]),
-                    _ => &mut cmd,
+                    _ => cmd.args(["--watch", "listener"]),
                 };
                 cmd.arg("--profile")
                     .arg(self.policy_file(workload, policy, false)?);
@@ -1112,8 +1113,11 @@ impl Bench {
                     self.record(&[], &self.scratch.join(format!("{tag}.json")))
                 } else {
                     let mut enforce = Command::new(&self.recorder);
+                    // The listener by name, as the row says: `auto` takes
+                    // the eBPF watch for the allow-all profile, which
+                    // allows seccomp.
                     enforce
-                        .args(["enforce", "-q", "--profile"])
+                        .args(["enforce", "-q", "--watch", "listener", "--profile"])
                         .arg(&self.allow_all)
                         .arg("--");
                     enforce
