@@ -226,8 +226,11 @@ fn measure(
         StatCase::RecordOutside | StatCase::EnforceOutside => {
             let mut record = Command::new(&setup.recorder);
             if case == StatCase::EnforceOutside {
+                // The listener by name, as the row says: `--watch auto`
+                // takes the eBPF watch for the allow-all profile, which
+                // allows seccomp.
                 record
-                    .args(["enforce", "-q", "--profile"])
+                    .args(["enforce", "-q", "--watch", "listener", "--profile"])
                     .arg(&setup.allow_all);
             } else {
                 record
