@@ -20,8 +20,9 @@ use crate::{
     baseline::{
         Access, Baseline, BaselineChoice, BaselineError, DockerContext, EffectivePolicy, notes,
     },
+    judging::standing::{self, ValueStanding},
     profile::{Arch, Profile, ProfileError, errno, table},
-    syscall_args::allowance::{self, ArgValue, Values},
+    syscall_args::allowance::{ArgValue, Comparison, Values},
 };
 
 pub(crate) use render::{Format, render};
@@ -294,16 +295,14 @@ pub fn diff(
     let mut arguments = Vec::new();
     let mut beyond_baseline = Vec::new();
     let two_profiles = baseline.engine_default.is_none();
-    for name in &needed {
-        let base_access = base.access(name);
-        let checked = matches!(base_access, Access::Conditional { .. })
-            || matches!(ours.access(name), Access::Conditional { .. });
-        if checked && !matches!(base_access, Access::Denied(_)) {
-            let (diff, beyond) = argument_diff(baseline, context, &base, &ours, name);
+    for (name, standing) in standing::stand_profile(&base, &ours) {
+        let name = &name;
+        if let Some(ValueStanding::Compared(comparison)) = standing.values {
+            let (diff, beyond) = argument_diff(baseline, context, comparison);
             arguments.push(diff);
             beyond_baseline.extend(beyond);
         }
-        match base_access {
+        match standing.access {
             Access::Allowed => {}
             Access::Denied(verdict) if base.falls_back_to(name).is_some() => {
                 let to = base.falls_back_to(name).unwrap_or_default();
@@ -401,17 +400,15 @@ pub fn diff(
     }
 }
 
-/// Syscall `name`'s argument values under the profile (`ours`) and the
-/// baseline (`base`), and those of the profile's the baseline refuses,
-/// each with the least privilege that lets it run.
+/// A syscall's argument values under the profile and the baseline (their
+/// `comparison`, from the judgement), and those of the profile's the
+/// baseline refuses, each with the least privilege that lets it run.
 fn argument_diff(
     baseline: &Baseline,
     context: &DockerContext,
-    base: &EffectivePolicy,
-    ours: &EffectivePolicy,
-    name: &str,
+    comparison: Comparison,
 ) -> (ArgumentDiff, Vec<BeyondValue>) {
-    let comparison = allowance::compare(ours, base, name);
+    let name = comparison.syscall.as_str();
     let who = if baseline.engine_default.is_some() {
         "the default".to_owned()
     } else {

@@ -21,8 +21,9 @@ use serde::Serialize;
 use crate::{
     baseline::{Access, Baseline, DockerContext, EffectivePolicy, notes},
     exit,
+    judging::standing::{self, ValueStanding},
     profile::Profile,
-    syscall_args::allowance::{self, ArgValue, Comparison, Values},
+    syscall_args::allowance::{ArgValue, Comparison, Values},
 };
 
 pub(crate) use report::{github_annotations, junit_xml, text};
@@ -215,35 +216,30 @@ pub(crate) fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckRep
     let mut new_values = Vec::new();
     let mut unused_values = Vec::new();
     let mut conditional = Vec::new();
-    for name in &observed {
-        let policy_access = policy.access(name);
-        // A run recorded with its argument values: each value the policy
-        // refuses is new.
-        if matches!(policy_access, Access::Conditional { .. })
-            && matches!(observed_policy.access(name), Access::Conditional { .. })
-        {
-            let comparison = allowance::compare(&observed_policy, &policy, name);
-            // Too many conditions to compare: a note, as for a run of names.
-            if comparison.too_many_conditions.is_none() {
+    for (name, standing) in standing::stand_profile(&policy, &observed_policy) {
+        match (standing.access, standing.values) {
+            // A run recorded with its argument values: each value the
+            // policy refuses is new (with too many conditions to compare,
+            // a note, as for a run of names).
+            (Access::Conditional { .. }, Some(ValueStanding::Compared(comparison)))
+                if comparison.ours_checks && comparison.too_many_conditions.is_none() =>
+            {
                 new_values.extend(values_beyond(&comparison, &default));
                 if !comparison.dropped.is_nothing() {
                     unused_values.push(UnusedValues {
-                        name: name.clone(),
+                        name,
                         values: comparison.dropped.to_string(),
                     });
                 }
-                continue;
             }
-        }
-        match policy_access {
-            Access::Allowed => {}
-            Access::Denied(_) => {
-                let engine_default = match default.access(name) {
+            (Access::Allowed, _) => {}
+            (Access::Denied(_), _) => {
+                let engine_default = match default.access(&name) {
                     Access::Allowed => "allowed",
                     Access::Conditional { .. } => "conditional",
                     Access::Denied(_) => "denied",
                 };
-                let risk = match notes::note_for(name) {
+                let risk = match notes::note_for(&name) {
                     Some(note) => note.risk.to_owned(),
                     None => match engine_default {
                         "allowed" => {
@@ -252,18 +248,22 @@ pub(crate) fn check(input: &CheckInput<'_>, context: &DockerContext) -> CheckRep
                         "conditional" => {
                             format!("{} allows it only for some arguments", baseline.name)
                         }
-                        _ => format!("{} denies it: {}", baseline.name, baseline.why_denied(name)),
+                        _ => format!(
+                            "{} denies it: {}",
+                            baseline.name,
+                            baseline.why_denied(&name)
+                        ),
                     },
                 };
                 new_syscalls.push(NewSyscall {
-                    name: name.clone(),
+                    name,
                     risk,
                     engine_default,
                     docker_default: engine_default,
                 });
             }
-            Access::Conditional { when, .. } => conditional.push(ConditionalSyscall {
-                name: name.clone(),
+            (Access::Conditional { when, .. }, _) => conditional.push(ConditionalSyscall {
+                name,
                 policy_allows_when: when
                     .iter()
                     .filter(|g| g.verdict.runs())

@@ -1,5 +1,9 @@
-//! A run judged against a policy: which of the syscalls (and argument
-//! values) it made the policy refuses, as the filter would refuse them.
+//! A run or a profile judged against a policy. The judgement of one
+//! syscall is [`standing::stand`]: what the policy does with it and what it
+//! makes of the observed argument values. `diff` and `check` set a profile
+//! against a baseline or a policy with it, and complain mode a run
+//! ([`judge_run`]); each only renders the answer.
+//!
 //! `enforce --complain` and `check -- CMD` record a command in one flow
 //! ([`record_judged`]): what the policy would refuse is said as the run
 //! makes it ([`WouldRefuse`], the live lines of [`live`]). At the run's
@@ -10,6 +14,7 @@
 
 pub(crate) mod denial;
 pub(crate) mod live;
+pub(crate) mod standing;
 pub(crate) mod values;
 
 use std::{
@@ -17,7 +22,12 @@ use std::{
     time::Instant,
 };
 
-use self::{denial::DeniedSyscall, live::LiveEvent, values::Judged};
+use self::{
+    denial::DeniedSyscall,
+    live::LiveEvent,
+    standing::{Evidence, ValueStanding},
+    values::Judged,
+};
 use crate::{
     profile::eval::{Access, EffectivePolicy},
     recording::{self, RecordError, RecordOptions, Recording, stats::SyscallCount},
@@ -63,49 +73,51 @@ pub(crate) fn judge_run<'a>(
     for count in counts {
         let values = observed.get(&(count.arch.clone(), count.nr));
         let first_time = judged.insert((count.arch.clone(), count.nr));
-        let (calls, tuples, lost) = match policy.access(&count.name) {
-            Access::Allowed => continue,
-            Access::Conditional { .. } => {
-                let judgement = values.map(|v| values::judge(policy, &count.name, v));
-                match judgement {
-                    None => {
-                        conditional.insert(count.name.clone());
-                        continue;
-                    }
-                    Some(Judged::Undecided(why)) => {
-                        conditional.insert(format!("{} ({why})", count.name));
-                        continue;
-                    }
-                    Some(Judged::Decided { refused, unknown }) => {
-                        if !first_time {
-                            continue;
-                        }
-                        if unknown > 0 {
-                            warnings.push(format!(
-                                "{unknown} call(s) of {} passed values the kernel found no \
-                                 room to keep: complain mode could not check them against \
-                                 the profile's conditions",
-                                count.name
-                            ));
-                        }
-                        if refused.is_empty() {
-                            continue;
-                        }
-                        let calls = refused.iter().map(|r| r.1).sum();
-                        let tuples: Vec<(Vec<u64>, u64)> =
-                            refused.into_iter().map(|(t, n, _)| (t, n)).collect();
-                        (calls, tuples, unknown)
-                    }
-                }
+        let standing = standing::stand(policy, &count.name, Evidence::Calls(values));
+        let (calls, tuples, lost) = match (standing.access, standing.values) {
+            (Access::Allowed, _) => continue,
+            (Access::Conditional { .. }, None) => {
+                conditional.insert(count.name.clone());
+                continue;
             }
-            Access::Denied(_) => match values.filter(|_| first_time) {
-                Some(v) => (
-                    count.count,
-                    v.values.iter().map(|(t, n)| (t.clone(), *n)).collect(),
-                    v.lost,
-                ),
-                None => (count.count, Vec::new(), 0),
-            },
+            (Access::Conditional { .. }, Some(ValueStanding::Judged(Judged::Undecided(why)))) => {
+                conditional.insert(format!("{} ({why})", count.name));
+                continue;
+            }
+            (
+                Access::Conditional { .. },
+                Some(ValueStanding::Judged(Judged::Decided { refused, unknown })),
+            ) => {
+                if !first_time {
+                    continue;
+                }
+                if unknown > 0 {
+                    warnings.push(format!(
+                        "{unknown} call(s) of {} passed values the kernel found no \
+                         room to keep: complain mode could not check them against \
+                         the profile's conditions",
+                        count.name
+                    ));
+                }
+                if refused.is_empty() {
+                    continue;
+                }
+                let calls = refused.iter().map(|r| r.1).sum();
+                let tuples: Vec<(Vec<u64>, u64)> =
+                    refused.into_iter().map(|(t, n, _)| (t, n)).collect();
+                (calls, tuples, unknown)
+            }
+            (Access::Denied(_), Some(ValueStanding::Refused(kept))) if first_time => {
+                (count.count, kept.values.into_iter().collect(), kept.lost)
+            }
+            (Access::Denied(_), _) => (count.count, Vec::new(), 0),
+            // Never stood on a run's calls: a comparison is of a
+            // profile's conditions, and a syscall allowed under
+            // conditions is not refused outright.
+            (
+                Access::Conditional { .. },
+                Some(ValueStanding::Compared(_) | ValueStanding::Refused(_)),
+            ) => continue,
         };
         let index = match denials.iter().position(|d| d.name == count.name) {
             Some(index) => {
