@@ -31,6 +31,6 @@ offer!(
     crate::session::hook::Hook,
     crate::session::Until,
     crate::enforcing::DenialWatching,
-    crate::diffing::Format,
+    crate::cli::diff::Format,
     crate::syscall_args::rules::Granularity,
 );

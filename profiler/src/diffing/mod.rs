@@ -10,8 +10,6 @@
 //! the attack surface the profile removes, i.e. the baseline's allowed
 //! syscalls the profile does without.
 
-mod render;
-
 use std::{collections::BTreeSet, path::PathBuf};
 
 use serde::Serialize;
@@ -24,8 +22,6 @@ use crate::{
     profile::{Arch, Profile, ProfileError, errno, table},
     syscall_args::allowance::{ArgValue, Comparison, Values},
 };
-
-pub(crate) use render::{Format, render};
 
 /// The JSON schema's name; see `docs` in README.md (`diff --format json`).
 pub(crate) const SCHEMA: &str = "syscall-profile/diff/v1";

@@ -33,7 +33,7 @@ mod plan;
 mod report;
 mod running;
 
-pub(crate) use report::{allow_rules, json_report};
+pub(crate) use report::allow_rules;
 
 use std::{
     ffi::OsString,

@@ -11,7 +11,6 @@
 //! (`syscall-profile/check/v1`), and GitHub Actions annotations when
 //! `GITHUB_ACTIONS` is set.
 
-mod report;
 mod run;
 
 use std::collections::BTreeSet;
@@ -26,7 +25,6 @@ use crate::{
     syscall_args::allowance::{ArgValue, Comparison, Values},
 };
 
-pub(crate) use report::{github_annotations, junit_xml, text};
 pub(crate) use run::{CheckRequest, Checked, run};
 
 /// Why a check could not be made (exit status 2).

@@ -1,6 +1,11 @@
 //! `syscall-profile diff`: arguments, the comparison, the rendering.
 
+mod render;
+
 use std::path::PathBuf;
+
+pub(crate) use render::Format;
+use render::render;
 
 use super::{
     Error, colour_stdout, print_stdout,
@@ -10,7 +15,7 @@ use super::{
 use crate::{
     baseline::{BaselineChoice, DockerContext, EffectivePolicy},
     coverage,
-    diffing::{DiffError, DiffRequest, Format, compare, render},
+    diffing::{DiffError, DiffRequest, compare},
     exit,
     profile::{Profile, SyscallSet},
     scan::{ScanError, image},

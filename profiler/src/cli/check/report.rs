@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::CheckReport;
+use crate::gating::CheckReport;
 
 /// The report for a terminal or a CI log.
 pub(crate) fn text(report: &CheckReport) -> String {

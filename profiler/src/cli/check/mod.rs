@@ -1,10 +1,13 @@
 //! `syscall-profile check`: the CI gate's arguments, the run, the reports.
 
+mod report;
+
 use std::{ffi::OsString, path::PathBuf, time::Duration};
 
+use self::report::{github_annotations, junit_xml, text};
 use super::{Error, block_on, print_stdout};
 use crate::{
-    gating::{self, CheckError, CheckRequest, Checked, github_annotations, junit_xml, text},
+    gating::{self, CheckError, CheckRequest, Checked},
     judging::live::LiveEvent,
     output::Output,
     session::{Until, process::RunAs},

@@ -1,6 +1,8 @@
 //! `syscall-profile enforce`: arguments, the enforced run, the denial
 //! report.
 
+mod json;
+
 use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use clap::Args;
@@ -154,7 +156,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         );
     }
     if let Some(json) = json {
-        json.commit(&enforcing::json_report(&enforcement, &options))
+        json.commit(&json::json_report(&enforcement, &options))
             .map_err(EnforceError::from)?;
     }
     report_denials(&enforcement.denials, &options, enforcement.complain);
