@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use aya::{Ebpf, maps::HashMap};
+use aya::maps::HashMap;
 use profiler_common::{
     Abi, CaptureSpec, DENIAL_KILLED_PROCESS, DENIAL_KILLED_THREAD, Denial, DeniedValuesKey,
     SyscallKey, maps, programs,
@@ -28,18 +28,17 @@ use crate::{
     profile::{Arch, table},
     session::{
         RunCgroup,
-        ebpf::{self, HookPrograms, TracerError},
-        events::{self, KernelEvents},
+        ebpf::{Purpose, TracerError},
+        events::{self, KernelEvents, Watch},
         hook::Hook,
+        probe::{EverySyscall, HookPrograms, Hooks, Probe, Watched},
     },
 };
 
 /// The denial watcher, attached to one cgroup tree.
 pub(crate) struct DenialWatch {
-    ebpf: Ebpf,
+    probe: Probe,
     arch: Arch,
-    /// Event hooks that could not be attached, and why.
-    unwatched: Vec<String>,
 }
 
 impl DenialWatch {
@@ -47,74 +46,75 @@ impl DenialWatch {
     /// every syscall that find the denials (without: a seccomp listener
     /// finds the errno refusals, and only moves, execs, exits and the
     /// SIGSYS of a filter's kill or trap are watched here).
-    pub(crate) fn attach(
+    pub(crate) fn start(
         cgroup: &RunCgroup,
         arch: Arch,
         every_syscall: bool,
         hook: Hook,
     ) -> Result<DenialWatch, TracerError> {
-        let (mut ebpf, kernel) =
-            ebpf::load_object(cgroup, ebpf::Purpose::WatchDenials { every_syscall })?;
-        // Events first, then entry, then exit: a syscall seen leaving must
-        // have been seen entering.
-        // The BTF tracepoints read the task with plain loads where the raw
-        // ones need helper calls (see `session::hook`); they need the
-        // kernel's BTF and the fields' offsets from it. Beside a listener
-        // nothing is attached on every syscall.
-        let attach = match every_syscall {
-            true => Some(ebpf::choose_hook(hook, &kernel)?),
-            false => None,
-        };
-        let no_layout = kernel.err();
-        let layout_known = no_layout.is_none();
-        let mut unwatched = ebpf::attach_events(&mut ebpf, no_layout, true);
-        set_capture(&mut ebpf, arch)?;
-        if !every_syscall && layout_known {
+        let mut probe = Probe::load(Purpose::WatchDenials { every_syscall }, cgroup)?;
+        set_capture(&mut probe, arch)?;
+        let mut watched = events::hooks(Watch::Enforcing);
+        if !every_syscall {
             // Beside a listener: what the filter kills or traps never
             // reaches it, and is found at the SIGSYS the filter sends.
-            if let Err(e) = ebpf::attach_raw(&mut ebpf, programs::SECCOMP_SIGNAL, "signal_generate")
-            {
-                unwatched.push(format!(
-                    "cannot watch for the calls a seccomp filter kills a process for: {e}"
-                ));
-            }
+            watched.push(Watched {
+                program: programs::SECCOMP_SIGNAL,
+                tracepoint: "signal_generate",
+                what: "the calls a seccomp filter kills a process for",
+            });
         }
-        if let Some(attach) = &attach {
-            let entry = HookPrograms {
-                raw: programs::ENFORCE_ENTER,
-                tracepoint: None,
-                btf: programs::ENFORCE_ENTER_BTF,
-            };
-            let exit = HookPrograms {
-                raw: programs::ENFORCE_EXIT,
-                tracepoint: None,
-                btf: programs::ENFORCE_EXIT_BTF,
-            };
-            ebpf::attach_hook(&mut ebpf, attach, &entry, "sys_enter")?;
-            ebpf::attach_hook(&mut ebpf, attach, &exit, "sys_exit")?;
-        }
-        Ok(DenialWatch {
-            ebpf,
-            arch,
-            unwatched,
-        })
+        // Events first, then entry, then exit: a syscall seen leaving must
+        // have been seen entering. The BTF tracepoints read the task with
+        // plain loads where the raw ones need helper calls (see
+        // `session::hook`); they need the kernel's BTF and the fields'
+        // offsets from it. Beside a listener nothing is attached on every
+        // syscall.
+        let every_syscall = every_syscall.then(|| EverySyscall {
+            hook,
+            programs: vec![
+                (
+                    HookPrograms {
+                        raw: programs::ENFORCE_ENTER,
+                        tracepoint: None,
+                        btf: programs::ENFORCE_ENTER_BTF,
+                    },
+                    "sys_enter",
+                ),
+                (
+                    HookPrograms {
+                        raw: programs::ENFORCE_EXIT,
+                        tracepoint: None,
+                        btf: programs::ENFORCE_EXIT_BTF,
+                    },
+                    "sys_exit",
+                ),
+            ],
+        });
+        probe.start(&Hooks {
+            watched,
+            without_layout: events::without_layout(Watch::Enforcing),
+            raw: Vec::new(),
+            every_syscall,
+        })?;
+        Ok(DenialWatch { probe, arch })
+    }
+
+    /// Detaches the watch's hooks and frees the kernel side's maps.
+    pub(crate) fn stop(self) -> Result<(), TracerError> {
+        self.probe.stop()
     }
 
     /// What the event hooks saw so far: processes that left the watched
     /// cgroup (whose denials are no longer seen), programs executed in it.
     pub(crate) fn events(&self) -> Result<KernelEvents, TracerError> {
-        events::read(&self.ebpf, &self.unwatched)
+        events::read(&self.probe)
     }
 
     /// The denials so far, sorted by name.
     pub(crate) fn denials(&mut self) -> Result<Vec<DeniedSyscall>, TracerError> {
         let events = self.events()?;
-        let map = self.ebpf.map(maps::DENIALS).ok_or(TracerError::Map {
-            map: maps::DENIALS,
-            source: aya::maps::MapError::InvalidName {
-                name: maps::DENIALS.to_owned(),
-            },
-        })?;
+        let map = self.probe.map(maps::DENIALS)?;
         let denials: HashMap<_, SyscallKey, Denial> =
             HashMap::try_from(map).map_err(|source| TracerError::Map {
                 map: maps::DENIALS,
@@ -180,12 +180,7 @@ impl DenialWatch {
 
     /// The captured values of the denied calls, by denial.
     fn denied_values(&self) -> Result<BTreeMap<(i64, u32, u32), Tuples>, TracerError> {
-        let map = self.ebpf.map(maps::DENIED_VALUES).ok_or(TracerError::Map {
-            map: maps::DENIED_VALUES,
-            source: aya::maps::MapError::InvalidName {
-                name: maps::DENIED_VALUES.to_owned(),
-            },
-        })?;
+        let map = self.probe.map(maps::DENIED_VALUES)?;
         let values: HashMap<_, DeniedValuesKey, u64> =
             HashMap::try_from(map).map_err(|source| TracerError::Map {
                 map: maps::DENIED_VALUES,
@@ -212,13 +207,8 @@ type Tuples = Vec<(Vec<u64>, u64)>;
 /// Tells the kernel side which arguments of the captured syscalls to keep
 /// when one is denied, in every table of `arch` (a name a table lacks is
 /// skipped there).
-fn set_capture(ebpf: &mut Ebpf, arch: Arch) -> Result<(), TracerError> {
-    let map = ebpf.map_mut(maps::DENIAL_CAPTURE).ok_or(TracerError::Map {
-        map: maps::DENIAL_CAPTURE,
-        source: aya::maps::MapError::InvalidName {
-            name: maps::DENIAL_CAPTURE.to_owned(),
-        },
-    })?;
+fn set_capture(probe: &mut Probe, arch: Arch) -> Result<(), TracerError> {
+    let map = probe.map_mut(maps::DENIAL_CAPTURE)?;
     let mut specs: HashMap<_, SyscallKey, CaptureSpec> =
         HashMap::try_from(map).map_err(|source| TracerError::Map {
             map: maps::DENIAL_CAPTURE,

@@ -71,7 +71,7 @@ pub(super) async fn run(
         } => Some(policy),
         _ => None,
     };
-    let mut watch = DenialWatch::attach(session.cgroup(), arch, answers.is_none(), options.hook)?;
+    let mut watch = DenialWatch::start(session.cgroup(), arch, answers.is_none(), options.hook)?;
     let (mut listener, agent) = match (answers, target) {
         (None, _) => (None, None),
         (Some(policy), Target::Native { .. }) => (
@@ -158,7 +158,7 @@ pub(super) async fn run(
         .map(|w| w.to_string_lossy().into_owned())
         .collect();
     warnings.extend(events.warnings(Watch::Enforcing, &words));
-    drop(watch);
+    watch.stop()?;
     warnings.append(&mut notes);
     let (removal, guardian) = match target {
         Target::Container { .. } => session.close_after_engine(Duration::from_secs(5)),

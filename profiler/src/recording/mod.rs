@@ -522,7 +522,7 @@ async fn run(
     let capture_arguments = options.granularity != Granularity::Names
         || boundary == Boundary::SeccompFilter
         || options.stats.is_some();
-    let mut tracer = Tracer::attach(
+    let mut tracer = Tracer::start(
         session.cgroup(),
         options.hook,
         boundary,
@@ -607,6 +607,7 @@ async fn run(
     let (said, guardian) = close(session, &target, options.keep_running);
     warnings.extend(said);
     let observation = tracer.snapshot()?;
+    tracer.stop()?;
     let (executable, runtime, container) = match target {
         Target::Native(path) => (Some(path), None, None),
         Target::Container(recording) => (

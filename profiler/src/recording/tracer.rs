@@ -1,13 +1,12 @@
 //! The counting program: attached for one cgroup tree, it counts every
-//! syscall entered there; [`Tracer::snapshot`] reads the counters.
+//! syscall entered there; [`Tracer::snapshot`] reads the counters. It is
+//! built on the probe (`session::probe`), which loads, attaches and
+//! detaches: what is the counting's own is which programs go on (the
+//! runtime phase's `sys_exit` for a container) and how the counters read.
 
 use std::collections::BTreeMap;
 
-use aya::{
-    Ebpf,
-    maps::{Array, MapError, PerCpuArray, PerCpuHashMap},
-    programs::{RawTracePoint, raw_trace_point::RawTracePointLinkId},
-};
+use aya::maps::{Array, MapError, PerCpuArray, PerCpuHashMap};
 use profiler_common::{
     Abi, ArgKey, ArgPending, Counts, Phase, SyscallKey, TABLE_SIZE, arg_lost_index, maps, programs,
 };
@@ -16,9 +15,10 @@ use crate::{
     profile::{Arch, table},
     session::{
         RunCgroup,
-        ebpf::{self, HookPrograms, Purpose, TracerError, attach_raw, program_error},
-        events::{self, KernelEvents},
+        ebpf::{self, Purpose, TracerError},
+        events::{self, KernelEvents, Watch},
         hook::Hook,
+        probe::{EverySyscall, HookPrograms, Hooks, Probe},
     },
     syscall_args::{self, ArgObservations},
 };
@@ -76,12 +76,8 @@ impl Observation {
 
 /// The counting program, attached and counting for one cgroup tree.
 pub(crate) struct Tracer {
-    ebpf: Ebpf,
+    probe: Probe,
     arch: Arch,
-    /// The `sys_exit` program that tracks the runtime phase, while attached.
-    exit_link: Option<RawTracePointLinkId>,
-    /// Event hooks that could not be attached, and why.
-    unwatched: Vec<String>,
 }
 
 impl Tracer {
@@ -90,7 +86,7 @@ impl Tracer {
     /// with `capture_arguments`, the argument values of the syscalls whose
     /// privilege is in an argument too; with `watch_loads`, the shared
     /// objects loaded at run time (for the coverage scan).
-    pub(crate) fn attach(
+    pub(crate) fn start(
         cgroup: &RunCgroup,
         hook: Hook,
         boundary: Boundary,
@@ -98,31 +94,12 @@ impl Tracer {
         capture_arguments: bool,
         watch_loads: bool,
     ) -> Result<Tracer, TracerError> {
-        // The privileges are checked by `load_object`.
-        if hook == Hook::Tracepoint {
-            ebpf::ensure_tracefs()?;
-        }
-        let (mut ebpf, kernel) = ebpf::load_object(
-            cgroup,
-            Purpose::Record {
-                require_seccomp: boundary == Boundary::SeccompFilter,
-                capture_arguments,
-                watch_loads,
-            },
-        )?;
-        // The BTF tracepoint reads the task through the fields' offsets; it
-        // cannot run without them.
-        let attach = ebpf::choose_hook(hook, &kernel)?;
-        let no_layout = kernel.as_ref().err().cloned();
-        // Before the counting starts, so that no move out is missed.
-        let unwatched = ebpf::attach_events(&mut ebpf, no_layout, false);
-
-        // The exit side goes on first, so that no filter install is missed
-        // once the entry side counts.
-        let exit_link = match boundary {
-            Boundary::SeccompFilter => Some(attach_raw(&mut ebpf, programs::SYS_EXIT, "sys_exit")?),
-            Boundary::Everything => None,
+        let purpose = Purpose::Record {
+            require_seccomp: boundary == Boundary::SeccompFilter,
+            capture_arguments,
+            watch_loads,
         };
+        let mut probe = Probe::load(purpose, cgroup)?;
         let counting = match hook {
             // Not a hook: a program the verifier rejects, for the tests.
             Hook::VerifierSelftest => HookPrograms {
@@ -136,13 +113,22 @@ impl Tracer {
                 btf: programs::BTF_TRACEPOINT,
             },
         };
-        ebpf::attach_hook(&mut ebpf, &attach, &counting, "sys_enter")?;
-        Ok(Tracer {
-            ebpf,
-            arch,
-            exit_link,
-            unwatched,
-        })
+        // The events go on before the counting starts, so that no move out
+        // is missed. The exit side goes on before the entry side, so that
+        // no filter install is missed once the entry side counts.
+        probe.start(&Hooks {
+            watched: events::hooks(Watch::Recording),
+            without_layout: events::without_layout(Watch::Recording),
+            raw: match boundary {
+                Boundary::SeccompFilter => vec![(programs::SYS_EXIT, "sys_exit")],
+                Boundary::Everything => Vec::new(),
+            },
+            every_syscall: Some(EverySyscall {
+                hook,
+                programs: vec![(counting, "sys_enter")],
+            }),
+        })?;
+        Ok(Tracer { probe, arch })
     }
 
     /// Once a container's entrypoint runs, the runtime phase is over: the
@@ -152,59 +138,40 @@ impl Tracer {
     /// first filtered syscall on; both go into the profile alike. Returns
     /// whether it detached now.
     pub(crate) fn end_runtime_phase_if_over(&mut self) -> Result<bool, TracerError> {
-        if self.exit_link.is_none() {
+        if !self.probe.is_attached(programs::SYS_EXIT) {
             return Ok(false);
         }
-        let map = self
-            .ebpf
-            .map(maps::ENTRYPOINTS_STARTED)
-            .ok_or(TracerError::Map {
-                map: maps::ENTRYPOINTS_STARTED,
-                source: MapError::InvalidName {
-                    name: maps::ENTRYPOINTS_STARTED.to_owned(),
-                },
-            })?;
-        let started: Array<_, u64> = Array::try_from(map).map_err(|source| TracerError::Map {
+        let map_err = |source| TracerError::Map {
             map: maps::ENTRYPOINTS_STARTED,
             source,
-        })?;
-        let count = started.get(&0, 0).map_err(|source| TracerError::Map {
-            map: maps::ENTRYPOINTS_STARTED,
-            source,
-        })?;
-        if count == 0 {
+        };
+        let started: Array<_, u64> =
+            Array::try_from(self.probe.map(maps::ENTRYPOINTS_STARTED)?).map_err(map_err)?;
+        if started.get(&0, 0).map_err(map_err)? == 0 {
             return Ok(false);
         }
-        if let Some(link) = self.exit_link.take()
-            && let Some(program) = self.ebpf.program_mut(programs::SYS_EXIT)
-        {
-            let p: &mut RawTracePoint = program
-                .try_into()
-                .map_err(|e| program_error(programs::SYS_EXIT, "detach", e))?;
-            p.detach(link)
-                .map_err(|e| program_error(programs::SYS_EXIT, "detach", e))?;
-        }
+        self.probe.detach(programs::SYS_EXIT)?;
         Ok(true)
+    }
+
+    /// Detaches the counting program and its event hooks, and frees the
+    /// kernel side's maps.
+    pub(crate) fn stop(self) -> Result<(), TracerError> {
+        self.probe.stop()
     }
 
     /// What the event hooks saw so far: processes that left the recorded
     /// cgroup, the programs executed in it.
     pub(crate) fn events(&self) -> Result<KernelEvents, TracerError> {
-        events::read(&self.ebpf, &self.unwatched)
+        events::read(&self.probe)
     }
 
     /// Reads the counters: one lookup for the tables (one value per CPU),
     /// one walk of the out-of-range map, and the events.
     pub(crate) fn snapshot(&self) -> Result<Observation, TracerError> {
         let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
-        let counts_map = self.ebpf.map(maps::COUNTS).ok_or(TracerError::Map {
-            map: maps::COUNTS,
-            source: MapError::InvalidName {
-                name: maps::COUNTS.to_owned(),
-            },
-        })?;
         let counts: PerCpuArray<_, Counts> =
-            PerCpuArray::try_from(counts_map).map_err(map_err(maps::COUNTS))?;
+            PerCpuArray::try_from(self.probe.map(maps::COUNTS)?).map_err(map_err(maps::COUNTS))?;
         let mut observation = Observation::default();
         // A native recording's map has the workload's entry only.
         for phase in Phase::ALL
@@ -235,7 +202,7 @@ impl Tracer {
         }
 
         if observation.out_of_range_total > 0
-            && let Some(map) = self.ebpf.map(maps::OUT_OF_RANGE)
+            && let Ok(map) = self.probe.map(maps::OUT_OF_RANGE)
         {
             let oor: PerCpuHashMap<_, SyscallKey, u64> =
                 PerCpuHashMap::try_from(map).map_err(map_err(maps::OUT_OF_RANGE))?;
@@ -261,16 +228,7 @@ impl Tracer {
     /// twice or not at all (the live line only).
     fn read_arguments(&self, observation: &mut Observation) -> Result<(), TracerError> {
         let map_err = |map: &'static str| move |source: MapError| TracerError::Map { map, source };
-        let missing = |map: &'static str| TracerError::Map {
-            map,
-            source: MapError::InvalidName {
-                name: map.to_owned(),
-            },
-        };
-        let values_map = self
-            .ebpf
-            .map(maps::ARG_VALUES)
-            .ok_or_else(|| missing(maps::ARG_VALUES))?;
+        let values_map = self.probe.map(maps::ARG_VALUES)?;
         let values: PerCpuHashMap<_, ArgKey, u64> =
             PerCpuHashMap::try_from(values_map).map_err(map_err(maps::ARG_VALUES))?;
         let mut entries = Vec::new();
@@ -278,10 +236,7 @@ impl Tracer {
             let (key, per_cpu) = entry.map_err(map_err(maps::ARG_VALUES))?;
             entries.push((key, per_cpu.iter().sum::<u64>()));
         }
-        let pending_map = self
-            .ebpf
-            .map(maps::ARG_PENDING)
-            .ok_or_else(|| missing(maps::ARG_PENDING))?;
+        let pending_map = self.probe.map(maps::ARG_PENDING)?;
         let pending: PerCpuArray<_, ArgPending> =
             PerCpuArray::try_from(pending_map).map_err(map_err(maps::ARG_PENDING))?;
         for slot in 0..pending.len() {
@@ -318,10 +273,7 @@ impl Tracer {
                 .or_default() += calls;
         }
 
-        let lost_map = self
-            .ebpf
-            .map(maps::ARG_LOST)
-            .ok_or_else(|| missing(maps::ARG_LOST))?;
+        let lost_map = self.probe.map(maps::ARG_LOST)?;
         let lost: PerCpuArray<_, u64> =
             PerCpuArray::try_from(lost_map).map_err(map_err(maps::ARG_LOST))?;
         // The slots as the loader filled them (for the host's tables).

@@ -1,25 +1,17 @@
-//! The kernel side, loaded for one cgroup tree: what every supervised run
-//! (a recording, an enforced run) needs of eBPF. The object is built by
-//! build.rs; each use loads it for its purpose, so the maps it does not use
-//! get one entry and take next to no kernel memory, and attaches what it
-//! needs: the counting program (`recording::tracer`), the denial
-//! watch (`enforcing::denials`), the rare events ([`super::events`]).
+//! The kernel side's object, built by build.rs, and how it is loaded for
+//! one cgroup tree: its globals, and each map sized for the purpose it is
+//! loaded for from the uses the map declares, so the maps a purpose does
+//! not use get one entry and take next to no kernel memory. The probe
+//! ([`super::probe`]) loads it here, and attaches and detaches its hooks.
 
 use std::{io, path::Path};
 
-use aya::{
-    Btf, Ebpf, EbpfLoader,
-    maps::MapError,
-    programs::{
-        BtfTracePoint, ProgramError, RawTracePoint, TracePoint,
-        raw_trace_point::RawTracePointLinkId,
-    },
-};
+use aya::{Ebpf, EbpfLoader, maps::MapError, programs::ProgramError};
 use profiler_common::{
-    Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, programs, uses,
+    Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, uses,
 };
 
-use super::{RunCgroup, hook::Hook, layout::KernelTypes};
+use super::{RunCgroup, layout::KernelTypes};
 use crate::{
     profile::{Arch, table},
     syscall_args::CAPTURED,
@@ -156,7 +148,7 @@ fn map_sizes(
 /// yet), after checking the privileges it takes. With it comes what the
 /// kernel's BTF gave the loader, or why the event hooks and the BTF
 /// tracepoints cannot work here (no kernel BTF).
-pub(crate) fn load_object(
+pub(super) fn load_object(
     cgroup: &RunCgroup,
     purpose: Purpose,
 ) -> Result<(Ebpf, Result<KernelTypes, String>), TracerError> {
@@ -286,49 +278,6 @@ pub(crate) fn capture_slot_syscalls(arch: Arch) -> Vec<(Abi, usize)> {
     slots.into_iter().map_while(|slot| slot).collect()
 }
 
-/// Attaches the hooks of the rare events (moves out of the cgroup, forks,
-/// exits, execs), unless the kernel's layout is unknown. Returns what is not
-/// watched, and why; `kills` only changes the words.
-pub(crate) fn attach_events(
-    ebpf: &mut Ebpf,
-    no_layout: Option<String>,
-    kills: bool,
-) -> Vec<String> {
-    match no_layout {
-        Some(why) => vec![format!(
-            "cannot watch for processes leaving the cgroup{}: {why}",
-            if kills { " nor for seccomp kills" } else { "" }
-        )],
-        None => attach_event_hooks(ebpf, kills),
-    }
-}
-
-/// Loads and attaches the event hooks, all raw tracepoints (this kernel
-/// has no kprobes). Returns what could not be watched, and why: the user is
-/// told, the watch goes on without it.
-fn attach_event_hooks(ebpf: &mut Ebpf, kills: bool) -> Vec<String> {
-    let hooks = [
-        (programs::FORK_DONE, "sched_process_fork"),
-        (programs::TASK_EXIT, "sched_process_exit"),
-        (programs::MOVE_DONE, "cgroup_attach_task"),
-        (programs::EXEC_DONE, "sched_process_exec"),
-    ];
-    let mut unwatched = Vec::new();
-    for (program, tracepoint) in hooks {
-        if let Err(e) = attach_raw(ebpf, program, tracepoint) {
-            let what = match program {
-                programs::EXEC_DONE => "the programs the command executes",
-                programs::TASK_EXIT if kills => {
-                    "processes leaving the cgroup, nor for threads a filter kills"
-                }
-                _ => "processes leaving the cgroup",
-            };
-            unwatched.push(format!("cannot watch for {what}: {e}"));
-        }
-    }
-    unwatched
-}
-
 /// Checks for CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN, which implies both)
 /// in the effective set, so that a user without them gets a message that says
 /// so instead of an EPERM from the first map creation.
@@ -349,7 +298,7 @@ pub(crate) fn check_privileges() -> Result<(), TracerError> {
 
 /// A program's load or attach failure as an error naming the program, with
 /// the verifier's reason where the verifier refused it.
-pub(crate) fn program_error(
+pub(super) fn program_error(
     program: &'static str,
     what: &'static str,
     source: ProgramError,
@@ -365,115 +314,6 @@ pub(crate) fn program_error(
             source,
         },
     }
-}
-
-/// How the programs that look at every syscall are attached here: the hook
-/// asked for, as the kernel allows it.
-pub(crate) enum Attach {
-    Raw,
-    /// The classic tracepoint (counting only).
-    Tracepoint,
-    /// The BTF tracepoint, with the kernel's BTF it attaches by.
-    Btf(Btf),
-}
-
-/// The programs of one purpose's hook on one tracepoint, by hook kind.
-pub(crate) struct HookPrograms {
-    pub raw: &'static str,
-    /// `None`: the purpose has no classic tracepoint program (it takes the
-    /// raw one).
-    pub tracepoint: Option<&'static str>,
-    pub btf: &'static str,
-}
-
-/// Chooses how to attach, in one fallback order for every purpose: `Auto`
-/// takes the BTF tracepoint where the kernel publishes its BTF and has the
-/// fields the programs read, else the raw tracepoint (which needs neither);
-/// a hook asked for by name that cannot work here is an error that says
-/// which to use instead.
-pub(crate) fn choose_hook(
-    hook: Hook,
-    kernel: &Result<KernelTypes, String>,
-) -> Result<Attach, TracerError> {
-    match (hook, kernel) {
-        (Hook::Auto, Ok(kernel)) => Ok(kernel.tracepoint_btf().map_or(Attach::Raw, Attach::Btf)),
-        (Hook::Auto, Err(_)) => Ok(Attach::Raw),
-        (Hook::BtfTracepoint, Ok(kernel)) => Ok(Attach::Btf(
-            kernel.tracepoint_btf().map_err(TracerError::Btf)?,
-        )),
-        (Hook::BtfTracepoint, Err(why)) => Err(TracerError::NoLayout {
-            hook: "btf-tracepoint",
-            why: why.clone(),
-        }),
-        (Hook::Tracepoint, _) => Ok(Attach::Tracepoint),
-        (Hook::RawTracepoint | Hook::VerifierSelftest, _) => Ok(Attach::Raw),
-    }
-}
-
-/// Loads the program of `programs` that `attach` takes and attaches it to
-/// `tracepoint` (of `raw_syscalls`).
-pub(crate) fn attach_hook(
-    ebpf: &mut Ebpf,
-    attach: &Attach,
-    programs: &HookPrograms,
-    tracepoint: &'static str,
-) -> Result<(), TracerError> {
-    match (attach, programs.tracepoint) {
-        (Attach::Btf(btf), _) => attach_btf(ebpf, programs.btf, tracepoint, btf),
-        (Attach::Tracepoint, Some(name)) => {
-            let fail = |what| move |e| program_error(name, what, e);
-            let program = program_mut(ebpf, name)?;
-            let p: &mut TracePoint = program.try_into().map_err(fail("load"))?;
-            p.load().map_err(fail("load"))?;
-            p.attach("raw_syscalls", tracepoint)
-                .map_err(fail("attach"))?;
-            Ok(())
-        }
-        (Attach::Raw | Attach::Tracepoint, _) => {
-            attach_raw(ebpf, programs.raw, tracepoint).map(|_| ())
-        }
-    }
-}
-
-/// Program `name` of the object, or an error naming it.
-fn program_mut<'a>(
-    ebpf: &'a mut Ebpf,
-    name: &'static str,
-) -> Result<&'a mut aya::programs::Program, TracerError> {
-    ebpf.program_mut(name).ok_or(TracerError::Program {
-        what: "find",
-        program: name,
-        source: ProgramError::UnexpectedProgramType,
-    })
-}
-
-/// Loads and attaches the raw tracepoint program `name` to `tracepoint`.
-pub(crate) fn attach_raw(
-    ebpf: &mut Ebpf,
-    name: &'static str,
-    tracepoint: &str,
-) -> Result<RawTracePointLinkId, TracerError> {
-    let fail = |what| move |e| program_error(name, what, e);
-    let program = program_mut(ebpf, name)?;
-    let p: &mut RawTracePoint = program.try_into().map_err(fail("load"))?;
-    p.load().map_err(fail("load"))?;
-    p.attach(tracepoint).map_err(fail("attach"))
-}
-
-/// Loads program `name` of `ebpf` as a BTF tracepoint and attaches it to
-/// `tracepoint`, with the kernel's BTF `btf`.
-pub(crate) fn attach_btf(
-    ebpf: &mut Ebpf,
-    name: &'static str,
-    tracepoint: &str,
-    btf: &Btf,
-) -> Result<(), TracerError> {
-    let fail = |what| move |e| program_error(name, what, e);
-    let program = program_mut(ebpf, name)?;
-    let p: &mut BtfTracePoint = program.try_into().map_err(fail("load"))?;
-    p.load(tracepoint, btf).map_err(fail("load"))?;
-    p.attach().map_err(fail("attach"))?;
-    Ok(())
 }
 
 /// The lines of a verifier log that say why: the last few lines before its
@@ -629,7 +469,7 @@ pub struct TracefsError {
 }
 
 /// Makes sure tracefs is mounted, mounting it where it is not.
-pub(crate) fn ensure_tracefs() -> Result<(), TracefsError> {
+pub(super) fn ensure_tracefs() -> Result<(), TracefsError> {
     let events = Path::new(TRACEFS).join("events/raw_syscalls/sys_enter");
     if events.exists() {
         return Ok(());

@@ -1,20 +1,20 @@
 //! The rare events the kernel side notes besides syscalls (see
 //! `profiler-ebpf/src/events.rs`): processes moved out of the watched
 //! cgroup, and the last program each process of it executed. This module
-//! loads their hooks, reads them back, and says what they mean for the
-//! user: a process that left is no longer recorded (or watched), and a
-//! container engine's client started from the watched command starts its
-//! containers elsewhere.
+//! names their hooks for a probe to attach ([`hooks`]), reads them back
+//! ([`read`]), and says what they mean for the user: a process that left
+//! is no longer recorded (or watched), and a container engine's client
+//! started from the watched command starts its containers elsewhere.
 
 use std::{collections::BTreeMap, path::Path};
 
-use aya::{
-    Ebpf,
-    maps::{Array, HashMap, MapError},
-};
-use profiler_common::{self as common, event_counts, maps};
+use aya::maps::{Array, HashMap, MapError};
+use profiler_common::{self as common, event_counts, maps, programs};
 
-use super::ebpf::TracerError;
+use super::{
+    ebpf::TracerError,
+    probe::{Probe, Watched},
+};
 
 /// The command-line clients of container engines and runtimes: a
 /// container they start is started by a daemon (or a runtime) outside the
@@ -224,20 +224,53 @@ impl KernelEvents {
     }
 }
 
-/// Reads what the event hooks saw so far.
-pub(crate) fn read(ebpf: &Ebpf, unwatched: &[String]) -> Result<KernelEvents, TracerError> {
-    let map = |name: &'static str| {
-        ebpf.map(name).ok_or(TracerError::Map {
-            map: name,
-            source: MapError::InvalidName {
-                name: name.to_owned(),
-            },
-        })
+/// The hooks of the rare events (moves out of the cgroup, forks, exits,
+/// execs), all raw tracepoints (this kernel has no kprobes), for a probe
+/// to attach before anything else: one that cannot attach is told, and
+/// the watch goes on without it. An enforcing watch watches for the
+/// threads a filter kills at their exit too, which only changes the words.
+pub(crate) fn hooks(watch: Watch) -> Vec<Watched> {
+    let leaving = "processes leaving the cgroup";
+    let hook = |program, tracepoint, what| Watched {
+        program,
+        tracepoint,
+        what,
     };
+    vec![
+        hook(programs::FORK_DONE, "sched_process_fork", leaving),
+        hook(
+            programs::TASK_EXIT,
+            "sched_process_exit",
+            match watch {
+                Watch::Recording => leaving,
+                Watch::Enforcing => "processes leaving the cgroup, nor for threads a filter kills",
+            },
+        ),
+        hook(programs::MOVE_DONE, "cgroup_attach_task", leaving),
+        hook(
+            programs::EXEC_DONE,
+            "sched_process_exec",
+            "the programs the command executes",
+        ),
+    ]
+}
+
+/// What is not watched where the kernel's layout is unknown: none of the
+/// [`hooks`] is attached then.
+pub(crate) fn without_layout(watch: Watch) -> &'static str {
+    match watch {
+        Watch::Recording => "processes leaving the cgroup",
+        Watch::Enforcing => "processes leaving the cgroup nor for seccomp kills",
+    }
+}
+
+/// Reads what the event hooks of `probe` saw so far.
+pub(crate) fn read(probe: &Probe) -> Result<KernelEvents, TracerError> {
+    let map = |name: &'static str| probe.map(name);
     let map_err =
         |name: &'static str| move |source: MapError| TracerError::Map { map: name, source };
     let mut events = KernelEvents {
-        unwatched: unwatched.to_vec(),
+        unwatched: probe.unwatched().to_vec(),
         ..KernelEvents::default()
     };
 
@@ -343,6 +376,31 @@ mod tests {
         assert!(escape(1234, 99).describe(Watch::Enforcing).starts_with(
             "process 1234 (escape) was moved by process 99 (bash) out of the watched cgroup to /"
         ));
+    }
+
+    /// Both watches attach the same hooks of rare events; enforcing says
+    /// that a thread a filter kills goes unseen too.
+    #[test]
+    fn the_event_hooks_differ_by_their_words_only() {
+        let recording = hooks(Watch::Recording);
+        let enforcing = hooks(Watch::Enforcing);
+        let attached = |hooks: &[Watched]| {
+            hooks
+                .iter()
+                .map(|h| (h.program, h.tracepoint))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(attached(&recording), attached(&enforcing));
+        let differing: Vec<&str> = recording
+            .iter()
+            .zip(&enforcing)
+            .filter(|(r, e)| r.what != e.what)
+            .map(|(_, e)| e.what)
+            .collect();
+        assert_eq!(
+            differing,
+            ["processes leaving the cgroup, nor for threads a filter kills"]
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod guardian;
 pub(crate) mod hook;
 pub(crate) mod interrupt;
 pub(crate) mod layout;
+pub(crate) mod probe;
 pub(crate) mod process;
 pub(crate) mod redact;
 
