@@ -7,6 +7,7 @@ mod common;
 mod reference;
 
 mod arguments;
+mod attach;
 mod baseline_engine;
 mod baseline_reference;
 mod check_gate;

@@ -11,7 +11,7 @@ use crate::{
     implied::Implied,
     recording::{self, RecordOptions, Recording},
     session::hook::Hook,
-    session::{Until, process::RunAs},
+    session::{Until, attached::AttachTarget, process::RunAs},
     syscall_args::rules::Granularity,
 };
 
@@ -150,9 +150,26 @@ pub struct RecordArgs {
     #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
     baseline: Option<crate::baseline::BaselineChoice>,
 
+    /// Record a workload that already runs instead of a command, from now
+    /// until --duration, Ctrl-C or its end, leaving it as it is: a Docker or
+    /// podman container (NAME, docker:NAME, podman:NAME), a containerd one
+    /// (containerd:NAMESPACE/ID), a systemd unit (NAME.service), a cgroup
+    /// path (/sys/fs/cgroup/...), or the cgroup of a process (pid:N). Its
+    /// start-up is not observed: the profile says so.
+    #[arg(long, value_name = "TARGET", value_parser = parse_attach, conflicts_with = "command")]
+    attach: Option<(AttachTarget, String)>,
+
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<OsString>,
+}
+
+/// `--attach TARGET`: the target, and the words given for it.
+fn parse_attach(text: &str) -> Result<(AttachTarget, String), String> {
+    match text.parse() {
+        Ok(target) => Ok((target, text.to_owned())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// What `--include` can add to a profile.
@@ -224,6 +241,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
             )
         }),
         baseline: args.baseline,
+        attach: args.attach,
     };
     let recording = block_on(recording::record(options))??;
     report(&recording, quiet);

@@ -27,7 +27,7 @@ use crate::{
     },
     profile::{Arch, table},
     session::{
-        RunCgroup,
+        CgroupTree,
         ebpf::{Purpose, TracerError},
         events::{self, KernelEvents, Watch},
         hook::Hook,
@@ -47,7 +47,7 @@ impl DenialWatch {
     /// finds the errno refusals, and only moves, execs, exits and the
     /// SIGSYS of a filter's kill or trap are watched here).
     pub(crate) fn start(
-        cgroup: &RunCgroup,
+        cgroup: CgroupTree,
         arch: Arch,
         every_syscall: bool,
         hook: Hook,

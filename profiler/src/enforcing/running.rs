@@ -71,7 +71,12 @@ pub(super) async fn run(
         } => Some(policy),
         _ => None,
     };
-    let mut watch = DenialWatch::start(session.cgroup(), arch, answers.is_none(), options.hook)?;
+    let mut watch = DenialWatch::start(
+        session.cgroup().tree(),
+        arch,
+        answers.is_none(),
+        options.hook,
+    )?;
     let (mut listener, agent) = match (answers, target) {
         (None, _) => (None, None),
         (Some(policy), Target::Native { .. }) => (

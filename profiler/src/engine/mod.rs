@@ -2,18 +2,18 @@
 //! their `run` command lines, rewriting them, and asking the engine what it
 //! has, before anything is traced.
 
+mod cli;
+pub(crate) mod inspect;
 mod run_args;
 pub(crate) mod runtime_base;
 
 use std::{
     ffi::{OsStr, OsString},
-    io::Read,
     path::PathBuf,
-    process::{Command, Stdio},
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
+pub(crate) use cli::EngineCli;
 pub use run_args::{ContainerRun, Engine, RunOption};
 
 use crate::program;
@@ -74,6 +74,10 @@ pub enum EngineError {
         engine: &'static str,
         source: std::io::Error,
     },
+    #[error("{engine} has no container {name}: name a running one (`{engine} ps`)")]
+    NoSuchContainer { engine: &'static str, name: String },
+    #[error("{engine}'s container {name} does not run: start it, then attach")]
+    NotRunning { engine: &'static str, name: String },
     #[error("no answer to `{command}` within {} s", limit.as_secs())]
     NoAnswer { command: String, limit: Duration },
 }
@@ -123,11 +127,7 @@ impl EngineRun {
         let engine = run.engine;
         let cli = program::find(&run.argv[0]).map_err(|_| EngineError::NotInstalled {
             engine: engine.name(),
-            package: match engine {
-                Engine::Docker => "docker.io",
-                Engine::Podman => "podman",
-                Engine::Containerd => "containerd",
-            },
+            package: engine.package(),
         })?;
         let mut this = EngineRun {
             run,
@@ -152,22 +152,26 @@ impl EngineRun {
         &self.run.argv[1..verb_at]
     }
 
+    /// The engine's CLI with the user's global options, to ask it things.
+    pub(crate) fn engine_cli(&self) -> EngineCli {
+        EngineCli {
+            engine: self.run.engine,
+            cli: self.cli.clone(),
+            globals: self.global_args().to_vec(),
+        }
+    }
+
     /// Runs `ENGINE [globals] ARGS` within [`QUERY_LIMIT`]; see
-    /// [`EngineRun::query_within`].
+    /// [`EngineCli::query_within`].
     pub(crate) fn query<I, S>(&self, args: I) -> Result<String, EngineError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.query_within(args, Some(QUERY_LIMIT))
+        self.engine_cli().query(args)
     }
 
-    /// Runs `ENGINE [globals] ARGS`: its standard output when it succeeded;
-    /// [`EngineError::Failed`] with the last line it printed on standard
-    /// error when it did not; [`EngineError::Run`] when it could not run;
-    /// [`EngineError::NoAnswer`] when it had not ended within `limit` (it
-    /// is then killed: the engine's CLI waits on a daemon that may never
-    /// answer).
+    /// See [`EngineCli::query_within`].
     pub(crate) fn query_within<I, S>(
         &self,
         args: I,
@@ -177,68 +181,7 @@ impl EngineRun {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let engine = self.run.engine.name();
-        let run_error = |source| EngineError::Run { engine, source };
-        let mut child = Command::new(&self.cli)
-            .args(self.global_args())
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(run_error)?;
-        // Read beside the wait, so that a full pipe never stops the CLI.
-        let readers = [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .map(|pipe| {
-            thread::spawn(move || {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    let _ = pipe.read_to_end(&mut bytes);
-                }
-                bytes
-            })
-        });
-        let deadline = limit.map(|limit| Instant::now() + limit);
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(run_error)? {
-                break status;
-            }
-            if let (Some(deadline), Some(limit)) = (deadline, limit)
-                && Instant::now() >= deadline
-            {
-                let _ = child.kill();
-                let _ = child.wait();
-                // The readers end with the pipes (not waited for: whatever
-                // the CLI started may still hold them).
-                let mut words = vec![self.run.engine.cli_name().to_owned()];
-                words.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
-                return Err(EngineError::NoAnswer {
-                    command: words.join(" "),
-                    limit,
-                });
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
-        let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
-        if status.success() {
-            Ok(String::from_utf8_lossy(&stdout).trim().to_owned())
-        } else {
-            let err = String::from_utf8_lossy(&stderr);
-            Err(EngineError::Failed {
-                engine,
-                detail: err.lines().last().unwrap_or("").trim().to_owned(),
-            })
-        }
+        self.engine_cli().query_within(args, limit)
     }
 
     /// Whether the engine drops the profile's `defaultErrnoRet` on its way
@@ -268,42 +211,12 @@ impl EngineRun {
         this.ask_version().ok().filter(|v| !v.is_empty())
     }
 
-    /// Asks the engine's server for its version: an error when it does not
-    /// answer.
     fn ask_version(&self) -> Result<String, EngineError> {
-        let limit = Some(VERSION_LIMIT);
-        match self.run.engine {
-            Engine::Docker => {
-                self.query_within(["version", "--format", "{{.Server.Version}}"], limit)
-            }
-            Engine::Podman => self.query_within(["version", "--format", "{{.Version}}"], limit),
-            // `ctr version` prints the client's, then the server's (and
-            // fails when the server does not answer).
-            Engine::Containerd => {
-                let out = self.query_within(["version"], limit)?;
-                let server = out.split("Server:").nth(1).unwrap_or_default();
-                Ok(server
-                    .lines()
-                    .find_map(|l| l.trim().strip_prefix("Version:"))
-                    .map(|v| v.trim().to_owned())
-                    .unwrap_or_default())
-            }
-        }
+        self.engine_cli().version()
     }
 
-    /// The engine's version, or why it does not answer.
     fn check_reachable(&self) -> Result<String, EngineError> {
-        match self.ask_version() {
-            Ok(version) => Ok(version),
-            Err(EngineError::Failed { engine, detail }) => {
-                Err(EngineError::Unreachable { engine, detail })
-            }
-            Err(e @ EngineError::NoAnswer { .. }) => Err(EngineError::Unreachable {
-                engine: self.run.engine.name(),
-                detail: e.to_string(),
-            }),
-            Err(e) => Err(e),
-        }
+        self.engine_cli().reachable()
     }
 
     fn ensure_image(&self) -> Result<(), EngineError> {

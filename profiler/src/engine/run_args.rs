@@ -35,6 +35,15 @@ impl Engine {
             .find(|e| e.name() == name)
     }
 
+    /// The Debian package that installs the engine's CLI.
+    pub(crate) fn package(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker.io",
+            Engine::Podman => "podman",
+            Engine::Containerd => "containerd",
+        }
+    }
+
     /// The engine's CLI, as the user types it.
     pub(crate) fn cli_name(self) -> &'static str {
         match self {

@@ -23,6 +23,7 @@ pub(super) fn conclude(
         runtime,
         container,
         mut guardian,
+        attached,
     } = ran;
     let command_words: Vec<String> = redact::command_line(
         &options
@@ -37,6 +38,10 @@ pub(super) fn conclude(
     let (mut syscalls, mut stats) =
         summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
+    if let Some(attached) = &attached {
+        warnings.push(attached.not_observed());
+    }
+    stats.attached = attached.clone();
     warnings.extend(
         observation
             .events
@@ -142,10 +147,10 @@ pub(super) fn conclude(
         true => runtime_tail::Origin::Container,
         false => runtime_tail::Origin::Native,
     };
-    let comment = options
-        .comment
-        .clone()
-        .unwrap_or_else(|| default_comment(&command_words, runtime.as_ref()));
+    let comment = options.comment.clone().unwrap_or_else(|| match &attached {
+        Some(attached) => attached_comment(attached, runtime.as_ref()),
+        None => default_comment(&command_words, runtime.as_ref()),
+    });
     let comment = match origin.mark() {
         Some(mark) => format!("{comment} {mark}"),
         None => comment,
@@ -265,11 +270,27 @@ impl ContainerBaseline {
     /// capability the engine would refuse is said before anything runs.
     pub(super) fn of(engine_run: &EngineRun) -> Result<ContainerBaseline, RecordError> {
         let (baseline, context) = default_of_the_run(Some(engine_run))?;
-        Ok(ContainerBaseline {
-            policy: baseline.evaluate(&context),
+        Ok(ContainerBaseline::from(baseline, &context))
+    }
+
+    /// The default of a running container (`--attach`): its engine's, for
+    /// the capabilities the engine says it was given.
+    pub(super) fn of_running(running: &Running) -> Result<ContainerBaseline, RecordError> {
+        let (baseline, context) = engine_default(
+            running.engine,
+            Some(running.version.as_str()),
+            &running.cap_add,
+            &running.cap_drop,
+        )?;
+        Ok(ContainerBaseline::from(baseline, &context))
+    }
+
+    fn from(baseline: Baseline, context: &DockerContext) -> ContainerBaseline {
+        ContainerBaseline {
+            policy: baseline.evaluate(context),
             title: baseline.title(),
             name: baseline.name,
-        })
+        }
     }
 }
 
@@ -402,8 +423,24 @@ pub(super) fn default_of_the_run(
             .map(str::to_owned)
             .collect()
     };
-    let baseline = Baseline::for_engine(run.run.engine, run.version().as_deref());
-    let context = baseline.context(&values(&["cap-add"]), &values(&["cap-drop"]))?;
+    engine_default(
+        run.run.engine,
+        run.version().as_deref(),
+        &values(&["cap-add"]),
+        &values(&["cap-drop"]),
+    )
+}
+
+/// The default `engine` (at `version`) applies to a container given
+/// `cap_add` and `cap_drop`.
+fn engine_default(
+    engine: Engine,
+    version: Option<&str>,
+    cap_add: &[String],
+    cap_drop: &[String],
+) -> Result<(Baseline, DockerContext), RecordError> {
+    let baseline = Baseline::for_engine(engine, version);
+    let context = baseline.context(cap_add, cap_drop)?;
     Ok((baseline, context))
 }
 
@@ -451,6 +488,23 @@ pub(super) fn default_comment(command_words: &[String], runtime: Option<&Runtime
     let mut comment = format!(
         "syscalls observed while recording `{}`",
         command_words.join(" ")
+    );
+    if let Some(runtime) = runtime.filter(|r| !r.base.is_empty()) {
+        comment.push_str(&format!(
+            ", with the {} base set ({} syscalls the runtime makes after installing the filter)",
+            runtime.name,
+            runtime.base.len()
+        ));
+    }
+    comment
+}
+
+/// The profile's comment for `--attach`: what and from when, and that
+/// its start-up was not observed.
+fn attached_comment(attached: &stats::Attachment, runtime: Option<&RuntimeReport>) -> String {
+    let mut comment = format!(
+        "syscalls observed in {} from {} on (attached: start-up not observed)",
+        attached.target, attached.at
     );
     if let Some(runtime) = runtime.filter(|r| !r.base.is_empty()) {
         comment.push_str(&format!(
@@ -517,6 +571,7 @@ pub(super) fn summarize(
         withheld_reachable: Vec::new(),
         widened_reachable: Vec::new(),
         learned: None,
+        attached: None,
         arguments: stats::arguments_of(&observation.arguments),
         runtime_arguments: stats::arguments_of(&observation.runtime_arguments),
     };

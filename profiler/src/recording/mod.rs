@@ -1,6 +1,7 @@
 //! `syscall-profile record`: run a command in a fresh cgroup with the
 //! counting program attached, and turn what it counted into a profile.
 
+mod attach;
 mod conclude;
 mod container;
 pub mod stats;
@@ -22,7 +23,7 @@ use self::{
 use crate::{
     baseline::{Baseline, BaselineChoice},
     coverage::{self, Coverage},
-    engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
+    engine::{ContainerRun, Engine, EngineError, EngineRun, inspect::Running, runtime_base},
     exit, export,
     export::runtime_tail,
     implied::{self, Implied},
@@ -33,6 +34,7 @@ use crate::{
     session::hook::Hook,
     session::{
         self, GRACE, Kind, Outlived, Session, SessionError, Stop, Supervised, Until,
+        attached::{AttachError, AttachTarget, Attached},
         ebpf::{self, TracerError},
         events::Watch,
         guardian::{Duty, Guardian},
@@ -109,6 +111,9 @@ pub(crate) struct RecordOptions {
     /// (the syscalls beyond it are named, `--include reachable` adds within
     /// it); Docker's when `None`. A container has its engine's.
     pub baseline: Option<BaselineChoice>,
+    /// `--attach TARGET`: record a workload that already runs, from now
+    /// on, instead of a command (the target, and the word given for it).
+    pub attach: Option<(AttachTarget, String)>,
 }
 
 impl RecordOptions {
@@ -136,6 +141,7 @@ impl RecordOptions {
             until: None,
             say: notice::nowhere,
             baseline: None,
+            attach: None,
         }
     }
 }
@@ -178,6 +184,13 @@ pub enum RecordError {
     BaselineContainer,
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    #[error(
+        "--{option} applies to a command the tool starts; an attached workload is left as it \
+         is (leave --{option} out)"
+    )]
+    AttachWith { option: &'static str },
     #[error("the recording is done but cannot be written --to {to}: {source}")]
     Export {
         to: &'static str,
@@ -190,6 +203,8 @@ impl RecordError {
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
             RecordError::NoCommand
+            | RecordError::AttachWith { .. }
+            | RecordError::Attach(AttachError::Syntax { .. })
             | RecordError::UntilContainer
             | RecordError::BaselineContainer => exit::USAGE,
             RecordError::Command(e) => e.exit_code(),
@@ -388,7 +403,12 @@ pub(crate) async fn record_observed(
     observer: Option<Observer<'_>>,
 ) -> Result<Recording, RecordError> {
     let plan = Plan::check(&options)?;
-    let ran = run(&options, plan.arch, plan.target, observer).await?;
+    let ran = match plan.target {
+        Planned::Attached(attached) => {
+            attach::run(&options, plan.arch, *attached, observer).await?
+        }
+        Planned::Command(command) => run(&options, plan.arch, command, observer).await?,
+    };
     conclude(
         &options,
         plan.arch,
@@ -410,9 +430,17 @@ struct Plan {
     outputs: (Option<Output>, Option<Output>),
 }
 
-/// The command, resolved: a native program, or a container run whose engine
-/// answered.
+/// What a recording watches, checked.
 enum Planned {
+    /// A command the tool starts.
+    Command(Command),
+    /// A workload that already runs (`--attach`).
+    Attached(Box<Attached>),
+}
+
+/// A command to start: a native program, or a container run whose engine
+/// answered.
+enum Command {
     Native(PathBuf),
     Container(EngineRun),
 }
@@ -421,6 +449,9 @@ impl Plan {
     /// The checks that need no engine come first, then the outputs (so a bad
     /// path fails before any work), the privileges, and the engine.
     fn check(options: &RecordOptions) -> Result<Plan, RecordError> {
+        if let Some((target, given)) = &options.attach {
+            return Plan::attach(options, target, given);
+        }
         let program = options.command.first().ok_or(RecordError::NoCommand)?;
         let container_run = ContainerRun::parse(&options.command);
         match &container_run {
@@ -441,6 +472,30 @@ impl Plan {
             None => Some(process::resolve(program)?),
             Some(_) => None,
         };
+        let (output, stats_output) = Plan::outputs(options)?;
+        let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
+        ebpf::check_privileges()?;
+        let target = match (native, container_run) {
+            (Some(path), _) => Command::Native(path),
+            (None, Some(run)) => Command::Container(EngineRun::prepare(run)?),
+            (None, None) => return Err(RecordError::NoCommand),
+        };
+        let baseline = match &target {
+            Command::Container(engine_run) => Some(ContainerBaseline::of(engine_run)?),
+            Command::Native(_) => None,
+        };
+        Ok(Plan {
+            arch,
+            target: Planned::Command(target),
+            baseline,
+            native_default,
+            outputs: (output, stats_output),
+        })
+    }
+
+    /// The profile's output (none for `check` and `--complain`) and the
+    /// stats', distinct and each checked writable.
+    fn outputs(options: &RecordOptions) -> Result<(Option<Output>, Option<Output>), RecordError> {
         let profile_path = match options.discard_profile {
             true => None,
             false => Some(options.output.as_deref().unwrap_or("-".as_ref())),
@@ -455,20 +510,42 @@ impl Plan {
             .as_deref()
             .map(|p| Output::prepare(Some(p)))
             .transpose()?;
+        Ok((output, stats_output))
+    }
+
+    /// The plan of `--attach`: the options that apply only to a command
+    /// the tool starts are refused, the outputs checked, then the
+    /// privileges, then the target found; a container is set against its
+    /// engine's default, anything else against Docker's (or --baseline).
+    fn attach(
+        options: &RecordOptions,
+        target: &AttachTarget,
+        given: &str,
+    ) -> Result<Plan, RecordError> {
+        let refused = [
+            ("until", options.until.is_some()),
+            ("keep-running", options.keep_running),
+            ("user", options.user.is_some()),
+        ];
+        if let Some((option, _)) = refused.iter().find(|(_, given)| *given) {
+            return Err(RecordError::AttachWith { option });
+        }
+        let (output, stats_output) = Plan::outputs(options)?;
         let arch = Arch::host().ok_or(RecordError::UnsupportedArch(std::env::consts::ARCH))?;
         ebpf::check_privileges()?;
-        let target = match (native, container_run) {
-            (Some(path), _) => Planned::Native(path),
-            (None, Some(run)) => Planned::Container(EngineRun::prepare(run)?),
-            (None, None) => return Err(RecordError::NoCommand),
-        };
-        let baseline = match &target {
-            Planned::Container(engine_run) => Some(ContainerBaseline::of(engine_run)?),
-            Planned::Native(_) => None,
+        let attached = Attached::resolve(target, given)?;
+        let (baseline, native_default) = match &attached.container {
+            Some(running) => {
+                if options.baseline.is_some() {
+                    return Err(RecordError::BaselineContainer);
+                }
+                (Some(ContainerBaseline::of_running(running)?), None)
+            }
+            None => (None, Some(NativeDefault::of(options.baseline.as_ref())?)),
         };
         Ok(Plan {
             arch,
-            target,
+            target: Planned::Attached(Box::new(attached)),
             baseline,
             native_default,
             outputs: (output, stats_output),
@@ -492,6 +569,8 @@ struct Ran {
     container: Option<EngineRun>,
     /// The run's guardian, its cgroup duty done (see [`Recording::guardian`]).
     guardian: Guardian,
+    /// With `--attach`: what was recorded, from when.
+    attached: Option<stats::Attachment>,
 }
 
 /// Runs the command in a fresh watched cgroup, supervised until it ends,
@@ -499,13 +578,13 @@ struct Ran {
 async fn run(
     options: &RecordOptions,
     arch: Arch,
-    planned: Planned,
+    planned: Command,
     observer: Option<Observer<'_>>,
 ) -> Result<Ran, RecordError> {
     let mut session = Session::open(Kind::Record)?;
     let (target, boundary) = match planned {
-        Planned::Native(path) => (Target::Native(path), Boundary::Everything),
-        Planned::Container(engine_run) => {
+        Command::Native(path) => (Target::Native(path), Boundary::Everything),
+        Command::Container(engine_run) => {
             let recording =
                 ContainerRecording::prepare(engine_run, session.cgroup(), options.keep_running)?;
             session.guard(&recording.guardian_duty())?;
@@ -523,7 +602,7 @@ async fn run(
         || boundary == Boundary::SeccompFilter
         || options.stats.is_some();
     let mut tracer = Tracer::start(
-        session.cgroup(),
+        session.cgroup().tree(),
         options.hook,
         boundary,
         arch,
@@ -632,6 +711,7 @@ async fn run(
         runtime,
         container,
         guardian,
+        attached: None,
     })
 }
 

@@ -73,6 +73,32 @@ pub struct Stats {
     /// What the captured argument values became in the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learned: Option<LearnedRules>,
+    /// With `record --attach`: what was recorded from when (its start-up
+    /// was not observed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<Attachment>,
+}
+
+/// A recording of a workload that already ran (`record --attach`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// What was recorded: `docker container web (0123456789ab)`.
+    pub target: String,
+    /// When the recording began, RFC 3339 in UTC.
+    pub at: String,
+}
+
+impl Attachment {
+    /// What the profile lacks, and how to add it: said in the summary, the
+    /// stats and the profile's comment alike.
+    pub(crate) fn not_observed(&self) -> String {
+        format!(
+            "attached to {} at {}: its start-up was not observed, so the profile holds only \
+             what it did from then on; add the start-up with `syscall-profile merge` of a \
+             recording of its start, or with `--include reachable`",
+            self.target, self.at
+        )
+    }
 }
 
 impl Stats {

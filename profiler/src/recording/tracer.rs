@@ -14,7 +14,7 @@ use profiler_common::{
 use crate::{
     profile::{Arch, table},
     session::{
-        RunCgroup,
+        CgroupTree,
         ebpf::{self, Purpose, TracerError},
         events::{self, KernelEvents, Watch},
         hook::Hook,
@@ -87,7 +87,7 @@ impl Tracer {
     /// privilege is in an argument too; with `watch_loads`, the shared
     /// objects loaded at run time (for the coverage scan).
     pub(crate) fn start(
-        cgroup: &RunCgroup,
+        cgroup: CgroupTree,
         hook: Hook,
         boundary: Boundary,
         arch: Arch,

@@ -106,6 +106,18 @@ fn unescape_mount_path(raw: &str) -> String {
         .replace("\\134", "\\")
 }
 
+/// A cgroup2 tree the kernel side watches: the cgroup's id and its depth
+/// below the root, which is all the eBPF programs need to tell whether a
+/// task is in it or below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CgroupTree {
+    /// The id `bpf_get_current_cgroup_id()` gives for a task inside it (the
+    /// directory's inode number).
+    pub(crate) id: u64,
+    /// Depth below the cgroup2 root (the root is 0).
+    pub(crate) level: u32,
+}
+
 /// A cgroup made for one recording, removed when dropped.
 #[derive(Debug)]
 pub(crate) struct RunCgroup {
@@ -170,14 +182,12 @@ impl RunCgroup {
         &self.relative
     }
 
-    /// The id `bpf_get_current_cgroup_id()` gives for a task inside it.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// Depth below the cgroup2 root (the root is 0).
-    pub(crate) fn level(&self) -> u32 {
-        self.level
+    /// The tree the kernel side watches.
+    pub(crate) fn tree(&self) -> CgroupTree {
+        CgroupTree {
+            id: self.id,
+            level: self.level,
+        }
     }
 
     /// The `cgroup.procs` file opened for writing: a process that writes

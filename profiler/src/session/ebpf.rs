@@ -11,7 +11,7 @@ use profiler_common::{
     Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, uses,
 };
 
-use super::{RunCgroup, layout::KernelTypes};
+use super::{cgroup::CgroupTree, layout::KernelTypes};
 use crate::{
     profile::{Arch, table},
     syscall_args::CAPTURED,
@@ -149,7 +149,7 @@ fn map_sizes(
 /// kernel's BTF gave the loader, or why the event hooks and the BTF
 /// tracepoints cannot work here (no kernel BTF).
 pub(super) fn load_object(
-    cgroup: &RunCgroup,
+    cgroup: CgroupTree,
     purpose: Purpose,
 ) -> Result<(Ebpf, Result<KernelTypes, String>), TracerError> {
     check_privileges()?;
@@ -162,8 +162,7 @@ pub(super) fn load_object(
     };
     // SAFETY: a plain syscall with a valid pointer.
     let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
-    let id = cgroup.id();
-    let level = cgroup.level();
+    let CgroupTree { id, level } = cgroup;
     let require_seccomp = u32::from(matches!(
         purpose,
         Purpose::Record {

@@ -14,6 +14,7 @@
 //! the run made is left unsaid (a recorded container the engine keeps). What each use adds (the eBPF program it
 //! attaches, what it reads at the end) stays with the use.
 
+pub(crate) mod attached;
 pub(crate) mod cgroup;
 pub(crate) mod ebpf;
 pub(crate) mod events;
@@ -32,7 +33,7 @@ use futures_util::{FutureExt, StreamExt};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook_tokio::SignalsInfo;
 
-pub(crate) use self::cgroup::{CgroupError, Kind, Leftover, RunCgroup, StaleRun};
+pub(crate) use self::cgroup::{CgroupError, CgroupTree, Kind, Leftover, RunCgroup, StaleRun};
 use self::guardian::{Duty, Guardian};
 
 /// How long a command gets between SIGTERM and SIGKILL when its deadline

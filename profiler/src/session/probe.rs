@@ -20,7 +20,7 @@ use aya::{
 };
 
 use super::{
-    RunCgroup,
+    cgroup::CgroupTree,
     ebpf::{self, Purpose, TracerError, program_error},
     hook::Hook,
     layout::KernelTypes,
@@ -102,7 +102,7 @@ impl Probe {
     /// Loads the eBPF object for `purpose` in the cgroup tree of `cgroup`,
     /// after checking the privileges it takes: its globals set, each map
     /// sized as the purpose uses it, nothing attached yet.
-    pub(crate) fn load(purpose: Purpose, cgroup: &RunCgroup) -> Result<Probe, TracerError> {
+    pub(crate) fn load(purpose: Purpose, cgroup: CgroupTree) -> Result<Probe, TracerError> {
         let (ebpf, kernel) = ebpf::load_object(cgroup, purpose)?;
         Ok(Probe {
             ebpf,
