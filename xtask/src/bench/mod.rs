@@ -20,6 +20,7 @@ mod measure;
 mod report;
 mod soak;
 mod suite;
+mod template;
 mod util;
 
 use std::{fs, path::PathBuf};
