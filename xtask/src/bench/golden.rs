@@ -5,6 +5,7 @@
 //! rewrites the files; a change of the report's text or figures shows as a
 //! change of them.
 
+use clap::ValueEnum;
 use std::{collections::BTreeMap, fs, os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
 use super::{
@@ -87,7 +88,7 @@ fn apply(run: &mut Outcome, section: &str) {
     let start = text
         .find(&format!("[{section}]\n"))
         .map_or(text.len(), |i| i + section.len() + 3);
-    let known = cases(&Part::ALL, true);
+    let known = cases(Part::value_variants(), true);
     let number = |word: &str| {
         word.parse::<f64>()
             .unwrap_or_else(|e| panic!("{word}: {e}"))

@@ -26,6 +26,7 @@ mod util;
 use std::{fs, path::PathBuf};
 
 use anyhow::Result;
+use clap::ValueEnum;
 
 pub use self::hooks::Options as HooksOptions;
 use self::{
@@ -74,7 +75,7 @@ impl Options {
 /// `cargo xtask bench`: runs the suite, then writes its report.
 pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
     let parts: Vec<Part> = if options.only.is_empty() {
-        Part::ALL.to_vec()
+        Part::value_variants().to_vec()
     } else {
         options.only.clone()
     };

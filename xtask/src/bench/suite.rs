@@ -6,9 +6,9 @@
 //! once per round, in an order rotated by one each round, so drift (CPU
 //! frequency, the other engineers' builds on a shared machine) spreads over
 //! all of them; the report gives the median and the range of the rounds.
-//! The cases, and what each measures, are listed in [`cases`]; each runs in
-//! one shape ([`Bench::runner`]: what runs beside it, its command, and how
-//! it is measured, then one loop in [`Bench::measure`]); [`run`] returns
+//! The cases are listed in [`CASES`]; each runs in one shape (a [`Runner`]:
+//! what runs beside it, its command, and how it is measured, made by
+//! [`Bench::runner`], then one loop in [`Bench::measure`]); [`run`] returns
 //! their figures as an [`Outcome`], which `report` turns into BENCHMARKS.md.
 
 use std::{
@@ -25,6 +25,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
 
 use super::{
     bpf_stats,
@@ -37,8 +38,8 @@ use super::{
     },
     soak,
     util::{
-        bpf_fdinfo, bpftool_names, child_named, fields, poll, round_order, shell_quote,
-        wait_until_recording,
+        bpf_fdinfo, bpftool_names, child_named, copy_env, fields, poll, round_order, shell_quote,
+        tool, wait_until_recording, wrap,
     },
 };
 use crate::{
@@ -75,155 +76,150 @@ pub enum Part {
     Refusals,
 }
 
-impl Part {
-    pub const ALL: [Part; 8] = [
-        Part::Recording,
-        Part::Others,
-        Part::Enforcement,
-        Part::Startup,
-        Part::Arguments,
-        Part::BpfStats,
-        Part::Soak,
-        Part::Refusals,
-    ];
-}
-
 impl fmt::Display for Part {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Part::Recording => "recording",
-            Part::Others => "others",
-            Part::Enforcement => "enforcement",
-            Part::Startup => "startup",
-            Part::Arguments => "arguments",
-            Part::BpfStats => "bpf-stats",
-            Part::Soak => "soak",
-            Part::Refusals => "refusals",
-        })
+        let value = self.to_possible_value().ok_or(fmt::Error)?;
+        f.write_str(value.get_name())
     }
 }
 
-/// Every case of the selected parts. The baselines come first in the list,
-/// but the rounds rotate the order anyway.
-pub(super) fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
+/// The cases of each part: a workload, and the ways it runs. The baselines
+/// come first, but the rounds rotate the order anyway; a case listed twice
+/// runs once. `bpf-stats` and `soak` are measured apart, after the rounds
+/// (see `bpf_stats` and `soak`).
+const CASES: &[(Part, Workload, &[Run])] = {
     use Neighbour as N;
+    use Part::*;
     use Policy as P;
     use Run::*;
     use Workload::*;
+    let (learned, default) = (P::Learned, P::DockerDefault);
+    &[
+        (Recording, Micro, &[Untraced, Record, Bpftrace, Strace]),
+        (Recording, FileIo, &[Untraced, Record, Bpftrace, Strace]),
+        (Recording, Redis, &[Untraced, Record, Bpftrace, Strace]),
+        // The floors of the recorded process: the hook alone.
+        (
+            Recording,
+            Micro,
+            &[Beside(N::EmptyRawTracepoint), Beside(N::EmptyBtfTracepoint)],
+        ),
+        (
+            Recording,
+            Redis,
+            &[
+                Container(default),
+                ContainerRecord,
+                ContainerBpftrace,
+                ContainerStrace,
+            ],
+        ),
+        // A recorded container's syscall, beside the native one's.
+        (
+            Recording,
+            Micro,
+            &[Container(P::None), Container(default), ContainerRecord],
+        ),
+        (
+            Others,
+            Micro,
+            &[
+                Untraced,
+                Beside(N::Record),
+                Beside(N::Bpftrace),
+                Beside(N::EmptyTracepoint),
+                Beside(N::EmptyRawTracepoint),
+                Beside(N::EmptyBtfTracepoint),
+                Beside(N::EmptyFentry),
+            ],
+        ),
+        // Natively under Docker's default only with its reference copy.
+        (
+            Enforcement,
+            Micro,
+            &[
+                Untraced,
+                Enforce(P::None),
+                Container(P::None),
+                Enforce(default),
+                Container(default),
+                Enforce(learned),
+                Container(learned),
+            ],
+        ),
+        (
+            Enforcement,
+            Redis,
+            &[
+                Untraced,
+                Enforce(P::None),
+                Container(P::None),
+                Enforce(default),
+                Container(default),
+                Enforce(learned),
+                Container(learned),
+            ],
+        ),
+        // The filter alone, the floor of both watches; the two denial
+        // watches side by side; a container under `enforce` (the engine's
+        // filter and the eBPF watch) beside plain `docker run` with the
+        // same profile; what `enforce` costs processes outside it. The
+        // same in podman, whose containers' refusals go to the tool's
+        // seccomp listener (runc hands it over through the OCI
+        // `listenerPath`, which Docker 20.10 drops).
+        (
+            Enforcement,
+            Micro,
+            &[
+                SeccompFilter,
+                EnforceKernelWatch(P::None),
+                EnforceKernelWatch(learned),
+                ContainerEnforce(P::None),
+                ContainerEnforce(learned),
+                Beside(N::Enforce),
+                Beside(N::EnforceContainer),
+                Podman(P::None),
+                Podman(learned),
+                PodmanEnforce(learned),
+                PodmanEnforceKernelWatch(learned),
+                Beside(N::EnforcePodman),
+            ],
+        ),
+        (Startup, True, &[Untraced, Record]),
+        (Startup, StartTime, &[Untraced, Record]),
+        (Arguments, Micro, &[Untraced, Record]),
+        (Arguments, Captured, &[Untraced, Record]),
+        // The recorder with no capture at all: what capture adds to the
+        // syscalls it does not capture.
+        (Arguments, Micro, &[RecordNoCapture]),
+        // The filter alone refusing, then each watch with the loop's
+        // learned profile (sysinfo taken out).
+        (
+            Refusals,
+            Refused,
+            &[
+                RefusingFilter,
+                EnforceKernelWatch(learned),
+                EnforceListener(learned),
+                HandOff,
+            ],
+        ),
+    ]
+};
+
+/// Every case of the selected parts, in the order of [`CASES`].
+pub(super) fn cases(parts: &[Part], has_docker_default: bool) -> Vec<Case> {
     let mut list = Vec::new();
-    let mut add = |workload, runs: &[Run]| {
+    for &(_, workload, runs) in parts
+        .iter()
+        .flat_map(|p| CASES.iter().filter(|c| c.0 == *p))
+    {
         for &run in runs {
             let case = Case::new(workload, run);
-            if !list.contains(&case) {
+            let possible = has_docker_default || run != Run::Enforce(Policy::DockerDefault);
+            if possible && !list.contains(&case) {
                 list.push(case);
             }
-        }
-    };
-    for &part in parts {
-        match part {
-            Part::Recording => {
-                for workload in [Micro, FileIo, Redis] {
-                    add(workload, &[Untraced, Record, Bpftrace, Strace]);
-                }
-                // The floors of the recorded process: the hook alone.
-                add(
-                    Micro,
-                    &[Beside(N::EmptyRawTracepoint), Beside(N::EmptyBtfTracepoint)],
-                );
-                let containers = [ContainerRecord, ContainerBpftrace, ContainerStrace];
-                add(
-                    Redis,
-                    &[&[Container(P::DockerDefault)], &containers[..]].concat(),
-                );
-                // A recorded container's syscall, beside the native one's.
-                add(
-                    Micro,
-                    &[
-                        Container(P::None),
-                        Container(P::DockerDefault),
-                        ContainerRecord,
-                    ],
-                );
-            }
-            Part::Others => {
-                add(Micro, &[Untraced]);
-                let neighbours = [
-                    N::Record,
-                    N::Bpftrace,
-                    N::EmptyTracepoint,
-                    N::EmptyRawTracepoint,
-                    N::EmptyBtfTracepoint,
-                    N::EmptyFentry,
-                ];
-                add(Micro, &neighbours.map(Beside));
-            }
-            Part::Enforcement => {
-                for workload in [Micro, Redis] {
-                    add(workload, &[Untraced]);
-                    for policy in [P::None, P::DockerDefault, P::Learned] {
-                        if policy != P::DockerDefault || has_docker_default {
-                            add(workload, &[Enforce(policy)]);
-                        }
-                        add(workload, &[Container(policy)]);
-                    }
-                }
-                // The filter alone, the floor of both watches; the two
-                // denial watches side by side; a container under `enforce`
-                // (the engine's filter and the eBPF watch) beside plain
-                // `docker run` with the same profile; what `enforce` costs
-                // processes outside it.
-                add(Micro, &[SeccompFilter, EnforceKernelWatch(P::None)]);
-                add(
-                    Micro,
-                    &[EnforceKernelWatch(P::Learned), ContainerEnforce(P::None)],
-                );
-                add(Micro, &[ContainerEnforce(P::Learned), Beside(N::Enforce)]);
-                add(Micro, &[Beside(N::EnforceContainer)]);
-                // The same in podman, whose containers' refusals go to the
-                // tool's seccomp listener (runc hands it over through the
-                // OCI `listenerPath`, which Docker 20.10 drops): plain
-                // `podman run` unconfined and with the profile, then
-                // `enforce` with the listener and with the eBPF watch.
-                add(
-                    Micro,
-                    &[
-                        Podman(P::None),
-                        Podman(P::Learned),
-                        PodmanEnforce(P::Learned),
-                    ],
-                );
-                add(
-                    Micro,
-                    &[
-                        PodmanEnforceKernelWatch(P::Learned),
-                        Beside(N::EnforcePodman),
-                    ],
-                );
-            }
-            Part::Startup => {
-                add(True, &[Untraced, Record]);
-                add(StartTime, &[Untraced, Record]);
-            }
-            Part::Arguments => {
-                add(Micro, &[Untraced, Record]);
-                add(Captured, &[Untraced, Record]);
-                // The recorder with no capture at all: what capture adds to
-                // the syscalls it does not capture.
-                add(Micro, &[RecordNoCapture]);
-            }
-            // The filter alone refusing, then each watch with the loop's
-            // learned profile (sysinfo taken out).
-            Part::Refusals => add(
-                Refused,
-                &[
-                    RefusingFilter,
-                    EnforceKernelWatch(P::Learned),
-                    EnforceListener(P::Learned),
-                    HandOff,
-                ],
-            ),
-            // Measured apart, after the rounds (see `bpf_stats` and `soak`).
-            Part::BpfStats | Part::Soak => {}
         }
     }
     list
@@ -244,13 +240,10 @@ fn wait_for_quiet_cpus(budget_used: &mut Duration) -> (Duration, Option<f64>) {
             return (Duration::ZERO, None);
         };
         let waited = started.elapsed();
-        if share <= BUSY_SHARE {
+        let gave_up = waited >= QUIET_WAIT || *budget_used + waited >= QUIET_BUDGET;
+        if share <= BUSY_SHARE || gave_up {
             *budget_used += waited;
-            return (waited, None);
-        }
-        if waited >= QUIET_WAIT || *budget_used + waited >= QUIET_BUDGET {
-            *budget_used += waited;
-            return (waited, Some(share));
+            return (waited, (share > BUSY_SHARE).then_some(share));
         }
         thread::sleep(Duration::from_millis(750));
     }
@@ -286,27 +279,28 @@ const REDIS_PORT: u16 = 16_379;
 #[derive(Default)]
 struct Bench {
     recorder: PathBuf,
+    /// The directory of the run's copies of the samples.
     samples: PathBuf,
     scratch: PathBuf,
     /// A tmpfs directory for the file I/O workload.
     tmpfs: PathBuf,
-    /// The cgroup v2 mount, and a cgroup of ours under it for bpftrace.
+    /// A cgroup v2 of ours for bpftrace.
     cgroup: PathBuf,
     docker_host: String,
     sizes: Sizes,
     docker_default: Option<PathBuf>,
     allow_all: PathBuf,
+    /// By workload and whether in a container.
     learned: BTreeMap<(Workload, bool), PathBuf>,
     /// podman's global options (the test suite's store, runc).
     podman_globals: Vec<String>,
-    /// The loop's profile learned in podman with `--args names`.
+    /// The loop's profile learned in podman with `--args names`, and an
+    /// idle `sleep 1`'s (for the neighbour).
     podman_learned: Option<PathBuf>,
-    /// The same of an idle `sleep 1` in podman (for the neighbour case).
     podman_idle_learned: Option<PathBuf>,
     memory: Memory,
-    /// See [`Outcome::server_syscalls`].
+    /// See [`Outcome::server_syscalls`] and [`Outcome::client_syscalls`].
     server_syscalls: BTreeMap<Run, Vec<f64>>,
-    /// See [`Outcome::client_syscalls`].
     client_syscalls: Option<f64>,
     /// While learning: where the load's client, recorded, writes its counts.
     client_stats: Option<PathBuf>,
@@ -356,46 +350,46 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     setup::run()?;
     build_release(ws)?;
     let (sizes, rounds) = (plan.sizes, plan.rounds);
-
     let scratch = ws.target_dir.join("xtask-bench");
     let _ = fs::remove_dir_all(&scratch);
-    fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
     // Run copies: a build in the shared target directory during the run
     // (another session's) must not swap the binaries between rounds.
     let bin = scratch.join("bin");
-    fs::create_dir_all(&bin)?;
-    let binaries = [
+    fs::create_dir_all(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
+    for name in [
         "syscall-profile",
         "getppid-loop",
         "captured-loop",
         "refused-loop",
-    ];
-    for name in binaries
-        .into_iter()
-        .chain(["handoff-loop", "file-io", "start-time"])
-    {
+        "handoff-loop",
+        "file-io",
+        "start-time",
+    ] {
         let built = ws.binary("release", name);
         fs::copy(&built, bin.join(name))
             .with_context(|| format!("cannot copy {}", built.display()))?;
     }
-    let commit = git_commit();
-    let tmpfs = tmpfs_dir()?;
-    let cgroup = BenchCgroup::create()?;
+    let (commit, tmpfs, cgroup) = (git_commit(), tmpfs_dir()?, BenchCgroup::create()?);
 
     // The container engine: the test suite's own dockerd (own data root and
-    // socket, no bridge, no iptables), and an image with the server in it.
-    let services = Services::start(ws).context("starting dockerd")?;
-    let env: BTreeMap<String, String> = services.env.iter().cloned().collect();
-    let var = |name: &str, what: &str| {
-        env.get(name)
-            .with_context(|| format!("the services {what}"))
-    };
-    let docker_host = var("DOCKER_HOST", "set no DOCKER_HOST")?.clone();
-    let static_samples = PathBuf::from(var(STATIC_SAMPLES_VAR, "built no static samples")?);
-    image::import(&docker_host, &static_samples, &scratch)?;
+    // socket, no bridge, no iptables), and an image with the server in it;
     // podman's store is the test suite's, with its image of the samples.
-    let podman_globals = var(PODMAN_GLOBALS_VAR, "set no podman globals")?;
-    let podman_globals = podman_globals.split(' ').map(str::to_owned).collect();
+    let services = Services::start(ws).context("starting dockerd")?;
+    let env: BTreeMap<&str, &str> = services
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let var = |name: &str| {
+        env.get(name)
+            .with_context(|| format!("the services set no {name}"))
+    };
+    let docker_host = var("DOCKER_HOST")?.to_string();
+    image::import(&docker_host, Path::new(var(STATIC_SAMPLES_VAR)?), &scratch)?;
+    let podman_globals = var(PODMAN_GLOBALS_VAR)?
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
 
     let reference = ws
         .root
@@ -414,10 +408,9 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     }
     let allow_all = scratch.join("allow-all.json");
     fs::write(&allow_all, "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n")?;
-
     let mut bench = Bench {
         recorder: bin.join("syscall-profile"),
-        samples: bin.clone(),
+        samples: bin,
         scratch: scratch.clone(),
         tmpfs: tmpfs.clone(),
         cgroup: cgroup.path.clone(),
@@ -436,11 +429,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
 
     // Whether the kernel can hook its seccomp refusal path: asked once.
     let mut probes = Vec::new();
-    if plan
-        .parts
-        .iter()
-        .any(|p| matches!(p, Part::Others | Part::Enforcement))
-    {
+    if plan.parts.contains(&Part::Others) || plan.parts.contains(&Part::Enforcement) {
         probes = empty_hook::kprobe_experiment();
         for p in &probes {
             eprintln!("xtask bench: kprobe experiment: {}: {}", p.what, p.answer);
@@ -452,14 +441,13 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
     let mut failures: BTreeMap<Case, String> = BTreeMap::new();
     let (mut foreign_programs, mut load_averages) = (Vec::new(), Vec::new());
     let mut busy = Busy::default();
-    for round in 0..rounds as usize {
+    for round in 1..=rounds as usize {
         load_averages.push(load_average());
-        for index in round_order(round, cases.len()) {
+        for index in round_order(round - 1, cases.len()) {
             let case = cases[index];
             if failures.contains_key(&case) {
                 continue;
             }
-            let round = round + 1;
             match wait_for_quiet() {
                 Programs::None => {}
                 Programs::Went(waited) if waited < Duration::from_secs(2) => busy.short_waits += 1,
@@ -511,12 +499,12 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             calls: sizes.calls,
             rounds,
         };
-        let mut container = |case: StatCase, inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
-            if case == StatCase::EnforcePodmanOutside {
-                bench.beside_enforced_podman("stats-podman", |_, pid| inner(pid))
-            } else {
-                bench.with_enforced_container("stats-container", |_, pid| inner(pid))
-            }
+        let mut container = |case, inner: &dyn Fn(u32) -> Result<Vec<ProgSample>>| {
+            let (neighbour, tag) = match case {
+                StatCase::EnforcePodmanOutside => (Neighbour::EnforcePodman, "stats-podman"),
+                _ => (Neighbour::EnforceContainer, "stats-container"),
+            };
+            bench.beside(neighbour, tag, |_, pid| inner(pid))
         };
         prog_stats = bpf_stats::run(&setup, &mut container);
     }
@@ -534,10 +522,8 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         .iter()
         .map(|(&(w, container), path)| (learned_label(w, container), path.clone()));
     let podman = bench.podman_learned.iter().map(|path| {
-        (
-            "getppid-loop (podman, `--args names`)".to_owned(),
-            path.clone(),
-        )
+        let label = "getppid-loop (podman, `--args names`)".to_owned();
+        (label, path.clone())
     });
     let learned = learned.chain(podman).collect();
     if bench.memory.recorder_kib.contains_key("/bin/true") {
@@ -568,344 +554,342 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         client_syscalls: bench.client_syscalls,
         soak,
     };
-    Ok((
-        outcome,
-        Session {
-            services,
-            cgroup,
-            tmpfs,
-            scratch,
-        },
-    ))
+    let session = Session {
+        services,
+        cgroup,
+        tmpfs,
+        scratch,
+    };
+    Ok((outcome, session))
+}
+
+/// How a case runs: what runs beside it, its command, how that is
+/// measured, and what of it is noted.
+struct Runner {
+    beside: Option<Neighbour>,
+    cmd: Command,
+    measure: Measure,
+    /// The label a recorder's peak RSS is noted under, and the eBPF
+    /// objects it holds (the first time).
+    rss: Option<String>,
+    bpf: Option<&'static str>,
+    /// Whether its messages are kept.
+    notes: bool,
 }
 
 /// How a case's command is measured.
 enum Measure {
-    /// Run to its end; its workload prints its figure, of `size` calls or
-    /// files. `rss`: the command is a recorder whose peak RSS is noted so;
-    /// `bpf`: the eBPF objects it holds are noted so; `notes`: its
-    /// messages are kept.
-    ToEnd {
-        size: f64,
-        rss: Option<String>,
-        bpf: Option<&'static str>,
-        notes: bool,
-    },
-    /// A server, loaded by redis-benchmark.
-    Serve(Server),
+    /// Run to its end; its workload prints its figure, of this many calls
+    /// or files.
+    ToEnd(f64),
+    /// A server, loaded by redis-benchmark with `requests` a test; in a
+    /// named container (removed when the guard goes), with a tracer
+    /// attached to it.
+    Serve(u64, Option<Container>, Attach),
     /// Started, and timed, `startups` times.
     Timed,
 }
 
-/// A server's run: its container, a tracer to attach to it, its load, and
-/// the labels its peak RSS and eBPF objects are noted under.
-struct Server {
-    container: Option<String>,
-    attach: Attach,
-    requests: u64,
-    rss: Option<&'static str>,
-    bpf: Option<&'static str>,
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Attach {
+    None,
+    Bpftrace,
+    Strace,
 }
-
-impl Server {
-    /// A native server's run: nothing attached, nothing noted.
-    fn load(requests: u64) -> Server {
-        let (container, attach, rss, bpf) = (None, Attach::None, None, None);
-        Server {
-            container,
-            attach,
-            requests,
-            rss,
-            bpf,
-        }
-    }
-}
-
-/// A case as it runs: what runs beside it, its command, how it is measured.
-type Runner = (Option<Neighbour>, Command, Measure);
 
 impl Bench {
-    /// The command of a native workload, unwrapped, and the env it needs.
-    fn native_job(&self, workload: Workload, small: bool) -> Job {
+    /// The command of a native workload (the smaller size for strace).
+    fn job(&self, workload: Workload, small: bool) -> Command {
         let s = self.sizes;
-        let sample = |name| self.samples.join(name);
-        // The size of the workload: the smaller one for strace.
-        let size = |full: u64, strace: u64| vec![if small { strace } else { full }.to_string()];
-        let report = vec![("SAMPLES_REPORT_NS".to_owned(), "1".to_owned())];
-        let (program, args, env) = match workload {
-            Workload::Micro => (
-                sample("getppid-loop"),
-                size(s.calls, s.strace_calls),
-                report,
-            ),
-            Workload::Captured => (
-                sample("captured-loop"),
-                size(s.calls, s.strace_calls),
-                report,
-            ),
-            Workload::Refused => (
-                sample("refused-loop"),
-                vec![s.refused_calls.to_string()],
-                report,
-            ),
-            Workload::FileIo => {
-                let tmpdir = ("TMPDIR".to_owned(), self.tmpfs.display().to_string());
-                (
-                    sample("file-io"),
-                    size(s.files, s.strace_files),
-                    [report, vec![tmpdir]].concat(),
-                )
-            }
-            Workload::Redis => (PathBuf::from(REDIS_SERVER), redis_args(), Vec::new()),
-            Workload::True => (PathBuf::from("/bin/true"), Vec::new(), Vec::new()),
-            Workload::StartTime => (sample("start-time"), Vec::new(), Vec::new()),
+        let size = |full: u64, strace: u64| if small { strace } else { full }.to_string();
+        let (program, args) = match workload {
+            Workload::Micro => ("getppid-loop", vec![size(s.calls, s.strace_calls)]),
+            Workload::Captured => ("captured-loop", vec![size(s.calls, s.strace_calls)]),
+            Workload::Refused => ("refused-loop", vec![s.refused_calls.to_string()]),
+            Workload::FileIo => ("file-io", vec![size(s.files, s.strace_files)]),
+            Workload::Redis => (REDIS_SERVER, redis_args()),
+            Workload::True => ("/bin/true", Vec::new()),
+            Workload::StartTime => ("start-time", Vec::new()),
         };
-        Job { program, args, env }
-    }
-
-    /// `recorder record -q EXTRA -o OUTPUT --`, the command to follow.
-    fn record(&self, extra: &[&str], output: &Path) -> Command {
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args(["record", "-q"])
-            .args(extra)
-            .arg("-o")
-            .arg(output)
-            .arg("--");
+        let mut cmd = Command::new(self.samples.join(program));
+        cmd.args(args).stdin(Stdio::null());
+        if !matches!(
+            workload,
+            Workload::Redis | Workload::True | Workload::StartTime
+        ) {
+            cmd.env("SAMPLES_REPORT_NS", "1");
+        }
+        if workload == Workload::FileIo {
+            cmd.env("TMPDIR", &self.tmpfs);
+        }
         cmd
     }
 
-    /// `job`, of `workload`, wrapped by `run` (one of the native ways to run
-    /// it). A recorded server writes its counts too (`--stats`).
-    fn wrap(&self, workload: Workload, job: &Job, run: Run, tag: &str) -> Result<Command> {
-        let mut cmd = match run {
-            Run::Untraced => Command::new(&job.program),
-            Run::SeccompFilter => {
-                dry::step(|| "before exec: a seccomp filter that allows everything".to_owned());
-                let mut cmd = Command::new(&job.program);
+    /// `syscall-profile ARGS [OPTION FILE]… -- INNER…`.
+    fn tool(&self, args: &[&str], files: &[(&str, &Path)], inner: &Command) -> Command {
+        tool(&self.recorder, args, files, inner)
+    }
+
+    /// `enforce -q --watch WATCH --profile P -- INNER…`. The watch is asked
+    /// for by name, as the rows say: `auto` takes the eBPF watch for a
+    /// profile that allows seccomp (the allow-all one), and `listener`
+    /// refuses to run rather than fall back to it.
+    fn enforce(&self, kernel: bool, profile: &Path, inner: &Command) -> Command {
+        let watch = if kernel { "kernel" } else { "listener" };
+        self.tool(
+            &["enforce", "-q", "--watch", watch],
+            &[("--profile", profile)],
+            inner,
+        )
+    }
+
+    /// `docker run --rm …` or `podman GLOBALS run --rm …` (as the tests
+    /// run podman: root lacks CAP_SYS_RESOURCE here) up to the command, in
+    /// the image; named (a server, on the host's network in docker), with
+    /// the guard that removes it. `Policy::DockerDefault` gives no option:
+    /// the engine's default, or the profile `enforce` puts in.
+    fn engine(
+        &mut self,
+        podman: bool,
+        policy: Policy,
+        workload: Workload,
+        named: bool,
+    ) -> Result<(Command, Option<Container>)> {
+        let container = named.then(|| {
+            self.container_serial += 1;
+            let name = format!(
+                "xtask-bench-{}-{}",
+                std::process::id(),
+                self.container_serial
+            );
+            Container {
+                podman: podman.then(|| self.podman_globals.clone()),
+                docker_host: self.docker_host.clone(),
+                name,
+            }
+        });
+        let globals = podman.then_some(&self.podman_globals[..]);
+        let mut cmd = engine(globals, &self.docker_host, &["run", "--rm"]);
+        if podman {
+            cmd.args(["--network", "none", "--ulimit", "nofile=20000:20000"]);
+            cmd.args(["--ulimit", "nproc=32768:32768"]);
+        }
+        match &container {
+            Some(c) if podman => cmd.args(["--name", &c.name]),
+            Some(c) => cmd.args(["--name", &c.name, "--network", "host"]),
+            None => &mut cmd,
+        };
+        let profile = match policy {
+            Policy::DockerDefault => None,
+            Policy::None => Some("unconfined".to_owned()),
+            Policy::Learned if podman => Some(self.podman_policy(policy)?.display().to_string()),
+            Policy::Learned => {
+                let file = self.policy_file(workload, Policy::Learned, true)?;
+                Some(file.display().to_string())
+            }
+        };
+        if let Some(profile) = profile {
+            cmd.arg("--security-opt").arg(format!("seccomp={profile}"));
+        }
+        if podman || workload == Workload::Micro {
+            cmd.args(["-e", "SAMPLES_REPORT_NS=1"]);
+        }
+        cmd.arg(if podman { SAMPLES_IMAGE } else { IMAGE });
+        Ok((cmd, container))
+    }
+
+    /// The getppid-loop of the image in a container, plain or under the
+    /// tool (`run`); a recording writes to `output`.
+    fn in_container(&mut self, run: Run, output: &Path) -> Result<Command> {
+        let podman = matches!(
+            run,
+            Run::Podman(_) | Run::PodmanEnforce(_) | Run::PodmanEnforceKernelWatch(_)
+        );
+        let policy = match run {
+            Run::Container(policy) | Run::Podman(policy) => policy,
+            _ => Policy::DockerDefault,
+        };
+        let (mut cmd, _) = self.engine(podman, policy, Workload::Micro, false)?;
+        cmd.arg(GETPPID_LOOP).arg(self.sizes.calls.to_string());
+        Ok(match run {
+            Run::ContainerRecord => self.tool(&["record", "-q"], &[("-o", output)], &cmd),
+            Run::ContainerEnforce(policy) => {
+                let profile = self.policy_file(Workload::Micro, policy, true)?;
+                self.tool(&["enforce", "-q"], &[("--profile", &profile)], &cmd)
+            }
+            Run::PodmanEnforce(policy) | Run::PodmanEnforceKernelWatch(policy) => {
+                let kernel = matches!(run, Run::PodmanEnforceKernelWatch(_));
+                self.enforce(kernel, &self.podman_policy(policy)?, &cmd)
+            }
+            _ => cmd,
+        })
+    }
+
+    /// The server of `run`, and the container it runs in (a guard).
+    fn server(&mut self, run: Run, tag: &str) -> Result<(Command, Option<Container>)> {
+        if !is_container(run) {
+            return Ok((self.native(Workload::Redis, run, tag)?, None));
+        }
+        let policy = match run {
+            Run::Container(policy) => policy,
+            _ => Policy::DockerDefault,
+        };
+        let (mut docker, container) = self.engine(false, policy, Workload::Redis, true)?;
+        docker.arg(REDIS_SERVER).args(redis_args());
+        let cmd = match run {
+            Run::ContainerRecord => {
+                let files = [("--stats", &*self.stats_path(tag)), ("-o", &self.out(tag))];
+                self.tool(&["record", "-q"], &files, &docker)
+            }
+            Run::ContainerEnforce(policy) => {
+                let profile = self.policy_file(Workload::Redis, policy, true)?;
+                self.tool(&["enforce", "-q"], &[("--profile", &profile)], &docker)
+            }
+            _ => docker,
+        };
+        Ok((cmd, container))
+    }
+
+    /// A native workload run the native way `run`. A recorded server
+    /// writes its counts too (`--stats`).
+    fn native(&self, workload: Workload, run: Run, tag: &str) -> Result<Command> {
+        let mut job = self.job(workload, run == Run::Strace);
+        let (out, stats) = (self.out(tag), self.stats_path(tag));
+        Ok(match run {
+            Run::Untraced => job,
+            Run::SeccompFilter | Run::RefusingFilter => {
+                let refuse = run == Run::RefusingFilter;
+                dry::step(|| {
+                    let what = if refuse {
+                        "refuses sysinfo"
+                    } else {
+                        "allows everything"
+                    };
+                    format!("before exec: a seccomp filter that {what}")
+                });
                 // SAFETY: between fork and exec, only two syscalls on
                 // memory of this closure's own stack.
-                unsafe { cmd.pre_exec(allow_everything) };
-                cmd
+                unsafe { job.pre_exec(move || install_filter(refuse)) };
+                job
             }
             // The same number of round trips between two threads.
-            Run::HandOff => Command::new(self.samples.join("handoff-loop")),
-            Run::RefusingFilter => {
-                dry::step(|| "before exec: a seccomp filter that refuses sysinfo".to_owned());
-                let mut cmd = Command::new(&job.program);
-                // SAFETY: as above.
-                unsafe { cmd.pre_exec(refuse_sysinfo) };
-                cmd
+            Run::HandOff => {
+                let mut handoff = Command::new(self.samples.join("handoff-loop"));
+                handoff.args(job.get_args()).stdin(Stdio::null());
+                copy_env(&job, &mut handoff);
+                handoff
             }
-            Run::Record if workload == Workload::Redis => {
-                let mut cmd = Command::new(&self.recorder);
-                cmd.args(["record", "--stats"]).arg(self.stats_path(tag));
-                cmd.args(["-q", "-o"])
-                    .arg(self.scratch.join(format!("{tag}.json")));
-                cmd.arg("--").arg(&job.program);
-                cmd
-            }
-            Run::Record | Run::RecordNoCapture => {
-                let names: &[&str] = if run == Run::Record {
-                    &[]
-                } else {
-                    &["--args", "names"]
-                };
-                let mut cmd = self.record(names, &self.scratch.join(format!("{tag}.json")));
-                cmd.arg(&job.program);
-                cmd
+            Run::Record if workload == Workload::Redis => self.tool(
+                &["record", "-q"],
+                &[("--stats", &stats), ("-o", &out)],
+                &job,
+            ),
+            Run::Record => self.tool(&["record", "-q"], &[("-o", &out)], &job),
+            Run::RecordNoCapture => {
+                self.tool(&["record", "-q", "--args", "names"], &[("-o", &out)], &job)
             }
             Run::Strace => {
-                let mut cmd = Command::new("strace");
-                cmd.args(["-f", "-c", "-o"])
-                    .arg(self.scratch.join(format!("{tag}.strace")));
-                cmd.arg("--").arg(&job.program);
-                cmd
+                let mut strace = Command::new("strace");
+                strace
+                    .args(["-f", "-c", "-o"])
+                    .arg(self.file(tag, "strace"));
+                wrap(strace, &job)
             }
             Run::Enforce(policy)
             | Run::EnforceKernelWatch(policy)
             | Run::EnforceListener(policy) => {
-                let mut cmd = Command::new(&self.recorder);
-                cmd.args(["enforce", "-q"]);
-                match run {
-                    Run::EnforceKernelWatch(_) => cmd.args(["--watch", "kernel"]),
-                    // The listener by name: `auto` takes the eBPF watch for
-                    // a profile that allows seccomp (the allow-all one).
-                    // Refused rather than run under the eBPF watch: a
-                    // figure of that row is the listener's.
-                    _ => cmd.args(["--watch", "listener"]),
-                };
-                cmd.arg("--profile")
-                    .arg(self.policy_file(workload, policy, false)?);
-                cmd.arg("--").arg(&job.program);
-                cmd
+                let profile = self.policy_file(workload, policy, false)?;
+                self.enforce(matches!(run, Run::EnforceKernelWatch(_)), &profile, &job)
             }
             Run::Bpftrace => {
                 // bpftrace starts the -c command only once its probes are
                 // attached; the script moves itself into the watched cgroup
                 // and execs the workload.
-                let script = self.script(
-                    tag,
-                    &format!(
-                        "echo $$ > {}/cgroup.procs || exit 125\n{}exec {}",
-                        self.cgroup.display(),
-                        exports(&job.env),
-                        shell_words(&job.program, &job.args)
-                    ),
-                )?;
+                let exports: String = job
+                    .get_envs()
+                    .filter_map(|(k, v)| Some((k.to_string_lossy(), v?.to_string_lossy())))
+                    .map(|(k, v)| format!("export {k}={}\n", shell_quote(&v)))
+                    .collect();
+                let body = format!(
+                    "echo $$ > {}/cgroup.procs || exit 125\n{exports}exec {}",
+                    self.cgroup.display(),
+                    shell_words(&job)
+                );
+                let script = self.script(tag, &body)?;
                 let mut cmd = self.bpftrace(&cgroup_filter_program(&self.cgroup), tag);
                 cmd.arg("-c").arg(sh_command(&script)?);
-                return Ok(cmd);
+                cmd
             }
             other => bail!("{other:?} is not a native way to run a command"),
-        };
-        cmd.args(&job.args)
-            .envs(job.env.iter().cloned())
-            .stdin(Stdio::null());
-        Ok(cmd)
-    }
-
-    /// The getppid-loop of the image in a container run by `run` (docker
-    /// or podman, plain or under the tool); a recording writes to `output`.
-    fn in_container(&mut self, run: Run, output: &Path) -> Result<Command> {
-        let calls = self.sizes.calls.to_string();
-        if let Run::Podman(policy) = run {
-            let mut podman = self.podman_run(policy, None)?;
-            podman.arg(GETPPID_LOOP).arg(calls);
-            return Ok(podman);
-        }
-        if let Run::PodmanEnforce(policy) | Run::PodmanEnforceKernelWatch(policy) = run {
-            // `enforce` gives podman the profile itself.
-            let mut podman = self.podman_run(Policy::DockerDefault, None)?;
-            podman.arg(GETPPID_LOOP).arg(calls);
-            let profile = self.podman_policy(policy)?;
-            return self.enforce_podman(&podman, &profile, matches!(run, Run::PodmanEnforce(_)));
-        }
-        let policy = if let Run::Container(policy) = run {
-            policy
-        } else {
-            Policy::DockerDefault
-        };
-        let mut docker = self.docker_run(policy, Workload::Micro, None)?;
-        docker
-            .args(["-e", "SAMPLES_REPORT_NS=1", IMAGE, GETPPID_LOOP])
-            .arg(calls);
-        match run {
-            Run::ContainerRecord => Ok(self.record_container(&docker, output, None)),
-            // `enforce` adds the filter's option to the command line.
-            Run::ContainerEnforce(policy) => {
-                self.enforce_container(&docker, policy, Workload::Micro)
-            }
-            _ => Ok(docker),
-        }
+        })
     }
 
     /// How `case` runs: one description per kind of case.
     fn runner(&mut self, case: Case, tag: &str) -> Result<Runner> {
         use Run::*;
-        use Workload::*;
         let (workload, run) = (case.workload, case.run);
-        let calls = self.sizes.calls as f64;
-        let to_end = |size, notes| Measure::ToEnd {
-            size,
-            rss: None,
+        let mut runner = Runner {
+            beside: None,
+            cmd: Command::new(""),
+            measure: Measure::ToEnd(self.sizes.calls as f64),
+            rss: (run == Record).then(|| learned_label(workload, false)),
             bpf: None,
-            notes,
+            notes: !matches!(run, Beside(_) | Container(_) | Podman(_)),
         };
-        let output = self.scratch.join(format!("{tag}.json"));
-        Ok(match (workload, run) {
-            // The microbenchmark, untraced, while `neighbour` watches something else.
-            (Micro | FileIo, Beside(neighbour)) => {
-                let micro = self.wrap(Micro, &self.native_job(Micro, false), Untraced, tag)?;
-                (Some(neighbour), micro, to_end(calls, false))
+        match (workload, run) {
+            // The microbenchmark, untraced, while `neighbour` watches
+            // something else.
+            (Workload::Micro, Beside(neighbour)) => {
+                runner.beside = Some(neighbour);
+                runner.cmd = self.job(Workload::Micro, false);
             }
-            (Micro | Captured | FileIo | Refused, run) if !is_container(run) => {
-                let job = self.native_job(workload, run == Strace);
-                let cmd = self.wrap(workload, &job, run, tag)?;
-                let size = job
-                    .args
-                    .first()
-                    .and_then(|a| a.parse().ok())
-                    .context("the job has no size")?;
-                let rss = (run == Record).then(|| learned_label(workload, false));
-                // The maps of a recording with no argument capture.
-                let bpf = (run == RecordNoCapture).then_some("record --args names (native)");
-                (
-                    None,
-                    cmd,
-                    Measure::ToEnd {
-                        size,
-                        rss,
-                        bpf,
-                        notes: true,
-                    },
-                )
+            (Workload::Micro, run) if is_container(run) => {
+                runner.cmd = self.in_container(run, &self.out(tag))?;
             }
-            (Micro, Container(_) | Podman(_)) => {
-                (None, self.in_container(run, &output)?, to_end(calls, false))
-            }
-            (
-                Micro,
-                ContainerRecord
-                | ContainerEnforce(_)
-                | PodmanEnforce(_)
-                | PodmanEnforceKernelWatch(_),
-            ) => (None, self.in_container(run, &output)?, to_end(calls, true)),
-            (Redis, run) => {
-                let (strace, s) = (matches!(run, Strace | ContainerStrace), self.sizes);
+            (Workload::Redis, run) => {
+                let (cmd, container) = self.server(run, tag)?;
+                let strace = matches!(run, Strace | ContainerStrace);
+                let s = self.sizes;
+                let attach = match run {
+                    ContainerBpftrace => Attach::Bpftrace,
+                    ContainerStrace => Attach::Strace,
+                    _ => Attach::None,
+                };
+                runner.cmd = cmd;
                 let requests = if strace {
                     s.strace_requests
                 } else {
                     s.requests
                 };
-                let mut server = Server::load(requests);
-                if !is_container(run) {
-                    let cmd = self.wrap(Redis, &self.native_job(Redis, false), run, tag)?;
-                    server.rss = (run == Record).then_some("redis-server");
-                    server.bpf = match run {
-                        Record => Some("record (native)"),
-                        Enforce(_) | EnforceKernelWatch(_) | EnforceListener(_) => {
-                            Some("enforce (native)")
-                        }
-                        _ => None,
-                    };
-                    return Ok((None, cmd, Measure::Serve(server)));
-                }
-                let name = self.container_name();
-                let policy = if let Container(policy) = run {
-                    policy
-                } else {
-                    Policy::DockerDefault
+                runner.measure = Measure::Serve(requests, container, attach);
+                runner.rss = match run {
+                    ContainerRecord => Some(learned_label(workload, true)),
+                    _ => runner.rss,
                 };
-                let mut docker = self.docker_run(policy, Redis, Some(&name))?;
-                docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
-                server.container = Some(name);
-                let cmd = match run {
-                    ContainerRecord => {
-                        (server.rss, server.bpf) = (
-                            Some("redis-server in a container"),
-                            Some("record (container)"),
-                        );
-                        self.record_container(&docker, &output, Some(&self.stats_path(tag)))
+                runner.bpf = match run {
+                    Record => Some("record (native)"),
+                    ContainerRecord => Some("record (container)"),
+                    Enforce(_) | EnforceKernelWatch(_) | EnforceListener(_) => {
+                        Some("enforce (native)")
                     }
-                    ContainerBpftrace | ContainerStrace => {
-                        server.attach = if strace {
-                            Attach::Strace
-                        } else {
-                            Attach::Bpftrace
-                        };
-                        docker
-                    }
-                    _ => docker,
+                    _ => None,
                 };
-                (None, cmd, Measure::Serve(server))
             }
-            (True | StartTime, run) => (
-                None,
-                self.wrap(workload, &self.native_job(workload, false), run, tag)?,
-                Measure::Timed,
-            ),
+            (Workload::True | Workload::StartTime, run) => {
+                runner.cmd = self.native(workload, run, tag)?;
+                runner.measure = Measure::Timed;
+            }
+            (_, run) if !is_container(run) => {
+                runner.cmd = self.native(workload, run, tag)?;
+                let job = self.job(workload, run == Strace);
+                let size = job.get_args().next().and_then(|a| a.to_str()?.parse().ok());
+                runner.measure = Measure::ToEnd(size.context("the job has no size")?);
+                // The maps of a recording with no argument capture.
+                runner.bpf = (run == RecordNoCapture).then_some("record --args names (native)");
+            }
             _ => bail!("no way to measure {case}"),
-        })
+        }
+        Ok(runner)
     }
 
     /// Measures `case` once: its runner's command, measured its way, with
@@ -915,16 +899,18 @@ impl Bench {
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .collect();
-        let (beside, mut cmd, measure) = self.runner(case, &tag)?;
+        let Runner {
+            beside,
+            mut cmd,
+            measure,
+            rss,
+            bpf,
+            notes,
+        } = self.runner(case, &tag)?;
         match measure {
-            Measure::ToEnd {
-                size,
-                rss,
-                bpf,
-                notes,
-            } => {
+            Measure::ToEnd(size) => {
                 let refused = case.workload == Workload::Refused && case.run != Run::HandOff;
-                let mut to_end = |bench: &mut Bench| {
+                let mut to_end = |bench: &mut Bench, _| {
                     let stderr = bench.run_to_end(&mut cmd, rss.as_deref(), bpf)?;
                     if notes {
                         bench.keep_notes(&stderr);
@@ -936,24 +922,20 @@ impl Bench {
                 };
                 let figure = match beside {
                     Some(neighbour) => self.beside(neighbour, &tag, to_end),
-                    None => to_end(self),
+                    None => to_end(self, 0),
                 };
                 figure.map(|v| vec![v])
             }
-            Measure::Serve(server) => {
-                let guard = server.container.clone().map(|name| ContainerGuard {
-                    name,
-                    docker_host: self.docker_host.clone(),
-                });
-                let result = self.serve(cmd, &server, &tag);
-                drop(guard);
-                let rps = result?;
+            Measure::Serve(requests, container, attach) => {
+                let notes = (rss.as_deref(), bpf);
+                let rps = self.serve(cmd, requests, (container.as_ref(), attach), notes, &tag);
+                drop(container);
+                let rps = rps?;
                 if matches!(case.run, Run::Record | Run::ContainerRecord) {
                     // The recorded server's syscalls per request of the load
                     // (its two tests of `requests` each), from the counts its
                     // recording wrote; start-up and shutdown are in them too.
-                    let per_request =
-                        syscalls_per_request(&self.stats_path(&tag), server.requests)?;
+                    let per_request = syscalls_per_request(&self.stats_path(&tag), requests)?;
                     self.server_syscalls
                         .entry(case.run)
                         .or_default()
@@ -965,10 +947,21 @@ impl Bench {
         }
     }
 
+    fn file(&self, tag: &str, extension: &str) -> PathBuf {
+        self.scratch.join(format!("{tag}.{extension}"))
+    }
+
+    fn out(&self, tag: &str) -> PathBuf {
+        self.file(tag, "json")
+    }
+
+    fn stats_path(&self, tag: &str) -> PathBuf {
+        self.file(tag, "stats.json")
+    }
+
     fn bpftrace(&self, program: &str, tag: &str) -> Command {
         let mut cmd = Command::new("bpftrace");
-        cmd.arg("-o")
-            .arg(self.scratch.join(format!("{tag}.bpftrace")));
+        cmd.arg("-o").arg(self.file(tag, "bpftrace"));
         cmd.arg("-e").arg(program).stdin(Stdio::null());
         cmd
     }
@@ -976,28 +969,21 @@ impl Bench {
     /// bpftrace running `program`, with a script of `body` (which ends in
     /// a `sleep`) as its command; returns once its probes are attached, with
     /// the pid of that `sleep` (ending it ends bpftrace).
-    fn start_bpftrace(
-        &self,
-        program: &str,
-        body: &str,
-        tag: &str,
-    ) -> Result<(BackgroundProcess, u32)> {
+    fn start_bpftrace(&self, program: &str, body: &str, tag: &str) -> Result<Tracer> {
         let script = self.script(tag, body)?;
         let mut cmd = self.bpftrace(program, tag);
-        cmd.arg("-c")
-            .arg(sh_command(&script)?)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.arg("-c").arg(sh_command(&script)?);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut tracer = BackgroundProcess::spawn("bpftrace", &mut cmd)?;
         let sleep = wait_for_child(&mut tracer, "sleep")?;
-        Ok((tracer, sleep))
+        Ok(Tracer(tracer, Some(sleep)))
     }
 
     /// Writes an executable `sh` script; bpftrace's `-c` takes a command
     /// line that it splits on spaces, so everything goes into a file.
     fn script(&self, tag: &str, body: &str) -> Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
-        let path = self.scratch.join(format!("{tag}.sh"));
+        let path = self.file(tag, "sh");
         dry::step(|| format!("write {}: {body:?}", path.display()));
         fs::write(&path, format!("#!/bin/sh\n{body}\n"))
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -1017,6 +1003,16 @@ impl Bench {
                 .get(&(workload, container))
                 .cloned()
                 .with_context(|| format!("no learned profile for {workload:?}")),
+        }
+    }
+
+    fn podman_policy(&self, policy: Policy) -> Result<PathBuf> {
+        match policy {
+            Policy::Learned => self
+                .podman_learned
+                .clone()
+                .context("no profile learned in podman"),
+            other => self.policy_file(Workload::Micro, other, true),
         }
     }
 
@@ -1040,8 +1036,7 @@ impl Bench {
             if let Some(label) = bpf_label {
                 self.memory.bpf.insert(label.to_owned(), Vec::new());
             }
-            let size = cmd.get_args().last().unwrap_or_default();
-            let size = size.to_string_lossy();
+            let size = cmd.get_args().last().unwrap_or_default().to_string_lossy();
             return Ok(format!(
                 "refused={size}\nns_per_call=100\nelapsed_ns=2000000\n"
             ));
@@ -1072,20 +1067,14 @@ impl Bench {
         };
         let stderr = fs::read_to_string(&err_path).unwrap_or_default();
         if !status.success() {
-            bail!(
-                "`{}` failed ({status}): {}",
-                display(cmd),
-                last_lines(&stderr, 5)
-            );
+            let tail = last_lines(&stderr, 5);
+            bail!("`{}` failed ({status}): {tail}", display(cmd));
         }
         if let Some(label) = rss_label
             && peak > 0
         {
-            self.memory
-                .recorder_kib
-                .entry(label.to_owned())
-                .or_default()
-                .push(peak);
+            let peaks = self.memory.recorder_kib.entry(label.to_owned());
+            peaks.or_default().push(peak);
         }
         Ok(stderr)
     }
@@ -1099,49 +1088,49 @@ impl Bench {
         }
     }
 
-    /// Runs `measure` while `neighbour` watches something else.
-    fn beside(
+    /// Notes the eBPF objects process `pid` holds under `label`, the first
+    /// time.
+    fn note_bpf(&mut self, label: &str, pid: u32) -> Result<()> {
+        if !self.memory.bpf.contains_key(label) {
+            let objects = bpf_objects(pid)?;
+            self.memory.bpf.insert(label.to_owned(), objects);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` while `neighbour` watches something else, with the pid of
+    /// the tool that watches (0 for an empty program).
+    fn beside<T>(
         &mut self,
         neighbour: Neighbour,
         tag: &str,
-        measure: impl FnOnce(&mut Bench) -> Result<f64>,
-    ) -> Result<f64> {
+        f: impl FnOnce(&mut Bench, u32) -> Result<T>,
+    ) -> Result<T> {
+        let mut sleep = Command::new("sleep");
+        sleep.arg("3600");
         match neighbour {
             Neighbour::Record | Neighbour::Enforce => {
                 let record = neighbour == Neighbour::Record;
-                let mut idle = if record {
-                    self.record(&[], &self.scratch.join(format!("{tag}.json")))
+                let (mut idle, name) = if record {
+                    let out = self.out(tag);
+                    let cmd = self.tool(&["record", "-q"], &[("-o", &out)], &sleep);
+                    (cmd, "an idle recording")
                 } else {
-                    let mut enforce = Command::new(&self.recorder);
-                    // The listener by name, as the row says: `auto` takes
-                    // the eBPF watch for the allow-all profile, which
-                    // allows seccomp.
-                    enforce
-                        .args(["enforce", "-q", "--watch", "listener", "--profile"])
-                        .arg(&self.allow_all)
-                        .arg("--");
-                    enforce
+                    (
+                        self.enforce(false, &self.allow_all, &sleep),
+                        "an idle enforce",
+                    )
                 };
-                idle.args(["sleep", "3600"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null());
-                let name = if record {
-                    "an idle recording"
-                } else {
-                    "an idle enforce"
-                };
+                idle.stdout(Stdio::null());
                 let mut idle = BackgroundProcess::spawn(name, &mut idle)?;
                 wait_until_recording(&mut idle, "sleep")?;
-                if record && !self.memory.bpf.contains_key("record (native)") {
-                    let objects = bpf_objects(idle.id())?;
-                    self.memory
-                        .bpf
-                        .insert("record (native)".to_owned(), objects);
+                if record {
+                    self.note_bpf("record (native)", idle.id())?;
                 }
-                let ns = measure(self);
-                // The recorder forwards the SIGTERM to `sleep` and ends.
+                let result = f(self, idle.id());
+                // The tool forwards the SIGTERM to `sleep` and ends.
                 idle.stop()?;
-                ns
+                result
             }
             Neighbour::Bpftrace | Neighbour::EmptyTracepoint => {
                 let (program, body) = if neighbour == Neighbour::Bpftrace {
@@ -1153,15 +1142,36 @@ impl Bench {
                     let program = "tracepoint:raw_syscalls:sys_enter { }";
                     (program.to_owned(), "exec sleep 3600".to_owned())
                 };
-                let (mut tracer, sleep) = self.start_bpftrace(&program, &body, tag)?;
-                let ns = measure(self);
-                end_bpftrace(&mut tracer, sleep)?;
-                ns
+                let tracer = self.start_bpftrace(&program, &body, tag)?;
+                let result = f(self, tracer.0.id());
+                tracer.end()?;
+                result
             }
+            // `enforce --profile LEARNED -- docker run …` of an idle
+            // redis-server: the container's eBPF denial watch.
             Neighbour::EnforceContainer => {
-                self.with_enforced_container(tag, |bench, _| measure(bench))
+                let (mut docker, container) =
+                    self.engine(false, Policy::DockerDefault, Workload::Redis, true)?;
+                docker.arg(REDIS_SERVER).args(redis_args());
+                let profile = self.policy_file(Workload::Redis, Policy::Learned, true)?;
+                let cmd = self.tool(&["enforce", "-q"], &[("--profile", &profile)], &docker);
+                let result = self.with_server(cmd, tag, "an idle enforced container", f);
+                drop(container);
+                result
             }
-            Neighbour::EnforcePodman => self.beside_enforced_podman(tag, |bench, _| measure(bench)),
+            // `enforce --watch listener --profile LEARNED -- podman run …`
+            // of an idle `sleep` (its profile learned from `sleep 1`): the
+            // container's seccomp listener.
+            Neighbour::EnforcePodman => {
+                let (mut podman, container) =
+                    self.engine(true, Policy::DockerDefault, Workload::Micro, true)?;
+                podman.args(["sleep", "3600"]);
+                let profile = self.podman_idle_learned.clone();
+                let profile = profile.context("no profile of an idle `sleep` learned in podman")?;
+                let cmd = self.enforce(false, &profile, &podman);
+                let container = container.context("a named container")?;
+                self.beside_podman(cmd, &container, tag, f)
+            }
             Neighbour::EmptyRawTracepoint
             | Neighbour::EmptyBtfTracepoint
             | Neighbour::EmptyFentry => {
@@ -1175,173 +1185,136 @@ impl Bench {
                 } else {
                     Some(empty_hook::attach(hook)?)
                 };
-                let ns = measure(self);
+                let result = f(self, 0);
                 dry::step(|| "detach the empty program".to_owned());
                 drop(attached);
-                ns
+                result
             }
         }
     }
 
-    /// Runs `f` while `enforce --profile LEARNED -- docker run …` of an
-    /// idle redis-server runs (the container's eBPF denial watch), with the
-    /// pid of `enforce`; then shuts the server down.
-    fn with_enforced_container<T>(
+    /// Runs `f` while `cmd`, `enforce` of an idle podman `container`,
+    /// runs; then kills the container. The eBPF objects `enforce` holds are
+    /// noted (none is expected: the listener needs no program).
+    fn beside_podman<T>(
         &mut self,
+        mut cmd: Command,
+        container: &Container,
         tag: &str,
         f: impl FnOnce(&mut Bench, u32) -> Result<T>,
     ) -> Result<T> {
-        let name = self.container_name();
-        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
-        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
-        let mut cmd = self.enforce_container(&docker, Policy::Learned, Workload::Redis)?;
-        let guard = ContainerGuard {
-            name,
-            docker_host: self.docker_host.clone(),
-        };
-        let log_path = self.scratch.join(format!("{tag}.log"));
+        let log_path = self.file(tag, "log");
         let log = File::create(&log_path)?;
         cmd.stdout(log.try_clone()?).stderr(log);
-        let mut server = BackgroundProcess::spawn("an idle enforced container", &mut cmd)?;
-        wait_for_redis(&mut server, &log_path)?;
-        let result = f(self, server.id());
-        let shutdown = redis_shutdown();
-        let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
-        drop(guard);
-        shutdown?;
-        let log = fs::read_to_string(&log_path).unwrap_or_default();
-        self.keep_notes(&log);
-        if !status.success() {
-            bail!(
-                "the enforced container ended with {status}: {}",
-                last_lines(&log, 5)
-            );
+        let mut enforce = BackgroundProcess::spawn("an idle enforced podman container", &mut cmd)?;
+        let log = || fs::read_to_string(&log_path).unwrap_or_default();
+        let running = || Ok(container.running().then_some(()));
+        let ended = |status| {
+            let log = last_lines(&log(), 5);
+            format!("the enforced podman container ended with {status} before it ran: {log}")
+        };
+        let late = || format!("the enforced podman container did not run within {READY_TIMEOUT:?}");
+        let every = (Duration::from_millis(100), READY_TIMEOUT);
+        poll(&mut enforce, every, running, ended, late)?;
+        self.note_bpf("enforce -- podman run (listener)", enforce.id())?;
+        let result = f(self, enforce.id());
+        // `sleep` as the container's first process ignores SIGTERM.
+        container.kill();
+        let status = wait_until_ended(&mut enforce, READY_TIMEOUT)?;
+        // Killed on purpose: 137 (SIGKILL) is its expected end, and the
+        // tool's remark on it no message of the run.
+        let log = log();
+        let remarks = log
+            .lines()
+            .filter(|l| !l.contains("exited with status 137"));
+        self.keep_notes(&remarks.collect::<Vec<_>>().join("\n"));
+        if !status.success() && status.code() != Some(137) {
+            let tail = last_lines(&log, 5);
+            bail!("the enforced podman container ended with {status}: {tail}");
         }
         result
     }
 
-    /// `docker run --rm [--security-opt seccomp=...]`, up to the image.
-    fn docker_run(
+    /// Starts the server with `cmd` (its output into TAG.log), runs
+    /// `during` with its pid once it answers, then shuts it down, waits for
+    /// it to end and keeps its messages.
+    fn with_server<T>(
         &mut self,
-        policy: Policy,
-        workload: Workload,
-        name: Option<&str>,
-    ) -> Result<Command> {
-        let mut cmd = Command::new("docker");
-        cmd.env("DOCKER_HOST", &self.docker_host)
-            .args(["run", "--rm"])
-            .stdin(Stdio::null());
-        if let Some(name) = name {
-            cmd.args(["--name", name, "--network", "host"]);
-        }
-        match policy {
-            Policy::DockerDefault => {}
-            Policy::None => {
-                cmd.args(["--security-opt", "seccomp=unconfined"]);
-            }
-            Policy::Learned => {
-                let file = self.policy_file(workload, Policy::Learned, true)?;
-                cmd.arg("--security-opt")
-                    .arg(format!("seccomp={}", file.display()));
-            }
-        }
-        Ok(cmd)
-    }
-
-    fn container_name(&mut self) -> String {
-        self.container_serial += 1;
-        format!(
-            "xtask-bench-{}-{}",
-            std::process::id(),
-            self.container_serial
-        )
-    }
-
-    fn stats_path(&self, tag: &str) -> PathBuf {
-        self.scratch.join(format!("{tag}.stats.json"))
-    }
-
-    /// Starts the server with `cmd`, waits until it answers, attaches a
-    /// tracer to a container if asked, loads it, shuts it down, and returns
-    /// the load's requests/s.
-    fn serve(&mut self, mut cmd: Command, server: &Server, tag: &str) -> Result<f64> {
-        let log_path = self.scratch.join(format!("{tag}.log"));
+        mut cmd: Command,
+        tag: &str,
+        name: &str,
+        during: impl FnOnce(&mut Bench, u32) -> Result<T>,
+    ) -> Result<T> {
+        let log_path = self.file(tag, "log");
         let log = File::create(&log_path)?;
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let mut process = BackgroundProcess::spawn("the server", &mut cmd)?;
-        wait_for_redis(&mut process, &log_path)?;
-        let mut tracer = match server.attach {
-            Attach::None => None,
-            attach => {
-                let name = server
-                    .container
-                    .as_deref()
-                    .context("a tracer attaches to containers only")?;
-                let pid = self.container_pid(name)?;
-                Some(self.attach_tracer(attach, pid, tag)?)
-            }
-        };
-        let rps = self.load(server.requests);
-        if let Some(label) = server.rss {
-            dry::step(|| format!("note the server's peak RSS as {label:?}"));
-            if let Some(kib) = vm_hwm_kib(process.id()) {
-                self.memory
-                    .recorder_kib
-                    .entry(label.to_owned())
-                    .or_default()
-                    .push(kib);
-            }
-        }
-        if let Some(label) = server.bpf
-            && !self.memory.bpf.contains_key(label)
-        {
-            let objects = bpf_objects(process.id())?;
-            self.memory.bpf.insert(label.to_owned(), objects);
-        }
-        if let Some((tracer, _)) = &tracer
-            && server.attach == Attach::Bpftrace
-        {
-            if let Some(kib) = vm_hwm_kib(tracer.id()) {
-                self.memory.bpftrace_kib.push(kib);
-            }
-            if !self.memory.bpf.contains_key("bpftrace") {
-                let objects = bpf_objects(tracer.id())?;
-                self.memory.bpf.insert("bpftrace".to_owned(), objects);
-            }
-        }
+        let mut server = BackgroundProcess::spawn(name, &mut cmd)?;
+        wait_for_redis(&mut server, &log_path)?;
+        let result = during(self, server.id());
         let shutdown = redis_shutdown();
-        let status = wait_until_ended(&mut process, READY_TIMEOUT)?;
-        match tracer.take() {
-            Some((mut tracer, Some(sleep))) => end_bpftrace(&mut tracer, sleep)?,
-            Some((mut tracer, None)) => {
-                wait_until_ended(&mut tracer, READY_TIMEOUT)?;
-            }
-            None => {}
-        }
-        let rps = rps?;
+        let status = wait_until_ended(&mut server, READY_TIMEOUT)?;
+        let result = result?;
         shutdown?;
         let log = fs::read_to_string(&log_path).unwrap_or_default();
         self.keep_notes(&log);
         if !status.success() {
-            bail!(
-                "`{}` ended with {status} after the load: {}",
-                display(&cmd),
-                last_lines(&log, 5)
-            );
+            bail!("{name} ended with {status}: {}", last_lines(&log, 5));
         }
-        Ok(rps)
+        Ok(result)
+    }
+
+    /// The requests/s of the load of `requests` a test on the server `cmd`
+    /// (in `container`, with a tracer attached if asked), noting its peak
+    /// RSS and eBPF objects under the labels `rss` and `bpf`, the
+    /// bpftrace's, before it is shut down.
+    fn serve(
+        &mut self,
+        cmd: Command,
+        requests: u64,
+        (container, attach): (Option<&Container>, Attach),
+        (rss, bpf): (Option<&str>, Option<&str>),
+        tag: &str,
+    ) -> Result<f64> {
+        let (rps, tracer) = self.with_server(cmd, tag, "the server", |bench, pid| {
+            let tracer = match (attach, container) {
+                (Attach::None, _) => None,
+                (attach, Some(container)) => {
+                    let pid = bench.container_pid(&container.name)?;
+                    Some(bench.attach_tracer(attach, pid, tag)?)
+                }
+                _ => bail!("a tracer attaches to containers only"),
+            };
+            let rps = bench.load(requests);
+            if let Some(label) = rss {
+                dry::step(|| format!("note the server's peak RSS as {label:?}"));
+                let peaks = bench
+                    .memory
+                    .recorder_kib
+                    .entry(label.to_owned())
+                    .or_default();
+                peaks.extend(vm_hwm_kib(pid));
+            }
+            if let Some(label) = bpf {
+                bench.note_bpf(label, pid)?;
+            }
+            if let Some(Tracer(bpftrace, Some(_))) = &tracer {
+                bench.memory.bpftrace_kib.extend(vm_hwm_kib(bpftrace.id()));
+                bench.note_bpf("bpftrace", bpftrace.id())?;
+            }
+            Ok((rps, tracer))
+        })?;
+        if let Some(tracer) = tracer {
+            tracer.end()?;
+        }
+        rps
     }
 
     fn container_pid(&self, name: &str) -> Result<u32> {
         let mut inspect = Command::new("docker");
-        inspect.env("DOCKER_HOST", &self.docker_host).args([
-            "inspect",
-            "-f",
-            "{{.State.Pid}}",
-            name,
-        ]);
+        inspect.env("DOCKER_HOST", &self.docker_host);
+        inspect.args(["inspect", "-f", "{{.State.Pid}}", name]);
         if dry::step(|| dry::describe(&inspect)) {
             return Ok(0);
         }
@@ -1352,31 +1325,21 @@ impl Bench {
     }
 
     /// bpftrace on the cgroup of process `pid`, or strace attached to it;
-    /// returns once the tracer is armed. For bpftrace, also the pid of the
-    /// `sleep` it runs as its command (ending it ends bpftrace).
-    fn attach_tracer(
-        &self,
-        attach: Attach,
-        pid: u32,
-        tag: &str,
-    ) -> Result<(BackgroundProcess, Option<u32>)> {
+    /// returns once the tracer is armed.
+    fn attach_tracer(&self, attach: Attach, pid: u32, tag: &str) -> Result<Tracer> {
         if attach == Attach::Bpftrace {
             let program = cgroup_filter_program(&self.cgroup_of(pid)?);
-            let (tracer, sleep) = self.start_bpftrace(&program, "exec sleep 3600", tag)?;
-            return Ok((tracer, Some(sleep)));
+            return self.start_bpftrace(&program, "exec sleep 3600", tag);
         }
-        let err_path = self.scratch.join(format!("{tag}.strace-err"));
+        let err_path = self.file(tag, "strace-err");
         let mut cmd = Command::new("strace");
-        cmd.args(["-f", "-c", "-o"])
-            .arg(self.scratch.join(format!("{tag}.strace")));
-        cmd.arg("-p")
-            .arg(pid.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+        cmd.args(["-f", "-c", "-o"]).arg(self.file(tag, "strace"));
+        cmd.arg("-p").arg(pid.to_string());
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
         cmd.stderr(File::create(&err_path)?);
         let mut tracer = BackgroundProcess::spawn("strace", &mut cmd)?;
         if dry::step(|| "wait until strace says it attached".to_owned()) {
-            return Ok((tracer, None));
+            return Ok(Tracer(tracer, None));
         }
         let text = || fs::read_to_string(&err_path).unwrap_or_default();
         let attached = || Ok(text().contains("attached").then_some(()));
@@ -1387,14 +1350,9 @@ impl Bench {
             )
         };
         let late = || format!("strace did not attach within {READY_TIMEOUT:?}");
-        poll(
-            &mut tracer,
-            (Duration::from_millis(10), READY_TIMEOUT),
-            attached,
-            ended,
-            late,
-        )?;
-        Ok((tracer, None))
+        let every = (Duration::from_millis(10), READY_TIMEOUT);
+        poll(&mut tracer, every, attached, ended, late)?;
+        Ok(Tracer(tracer, None))
     }
 
     /// The cgroup v2 directory of process `pid`.
@@ -1416,21 +1374,20 @@ impl Bench {
     /// redis-benchmark on 127.0.0.1: SET then GET, `requests` each, 50
     /// clients; the requests/s of both together.
     fn load(&self, requests: u64) -> Result<f64> {
-        // Once, while learning: the client recorded, for its syscall count.
-        let mut load = match &self.client_stats {
-            Some(stats) => {
-                let mut cmd = Command::new(&self.recorder);
-                cmd.args(["record", "-q", "--stats"]).arg(stats);
-                cmd.arg("-o").arg(self.scratch.join("redis-benchmark.json"));
-                cmd.args(["--", "redis-benchmark"]);
-                cmd
-            }
-            None => Command::new("redis-benchmark"),
-        };
+        let mut load = Command::new("redis-benchmark");
         load.args(["-h", "127.0.0.1", "-p", &REDIS_PORT.to_string()])
             .args(["-t", "set,get", "-c", "50", "--csv", "-n"])
             .arg(requests.to_string())
             .stdin(Stdio::null());
+        // Once, while learning: the client recorded, for its syscall count.
+        if let Some(stats) = &self.client_stats {
+            let out = self.scratch.join("redis-benchmark.json");
+            load = self.tool(
+                &["record", "-q"],
+                &[("--stats", stats), ("-o", &out)],
+                &load,
+            );
+        }
         if dry::step(|| format!("load it: {}", dry::describe(&load))) {
             return Ok(1000.0);
         }
@@ -1459,25 +1416,20 @@ impl Bench {
                 values.push(0.0);
                 continue;
             }
-            let before = SystemTime::now();
-            let started = Instant::now();
+            let (before, started) = (SystemTime::now(), Instant::now());
             let child = cmd
                 .spawn()
                 .with_context(|| format!("cannot run `{}`", display(&cmd)))?;
             let output = child.wait_with_output()?;
             let wall = started.elapsed();
-            let stdout = String::from_utf8_lossy(&output.stdout);
             if !output.status.success() {
                 let stderr = String::from_utf8_lossy(&output.stderr);
-                bail!(
-                    "`{}` failed ({}): {}",
-                    display(&cmd),
-                    output.status,
-                    stderr.trim()
-                );
+                let status = output.status;
+                bail!("`{}` failed ({status}): {}", display(&cmd), stderr.trim());
             }
             values.push(match case.workload {
                 Workload::StartTime => {
+                    let stdout = String::from_utf8_lossy(&output.stdout);
                     let at: u128 = stdout
                         .lines()
                         .find_map(|l| l.trim().strip_prefix("realtime_ns="))
@@ -1491,11 +1443,8 @@ impl Bench {
         }
         if case == Case::new(Workload::True, Run::Record) {
             let kib = self.peak_rss(&cmd, tag)?;
-            self.memory
-                .recorder_kib
-                .entry("/bin/true".to_owned())
-                .or_default()
-                .push(kib);
+            let peaks = self.memory.recorder_kib.entry("/bin/true".to_owned());
+            peaks.or_default().push(kib);
         }
         Ok(values)
     }
@@ -1504,22 +1453,13 @@ impl Bench {
     /// between: `ru_maxrss` of a child of this large process would start
     /// from this process's own peak (see [`child`]).
     fn peak_rss(&self, cmd: &Command, tag: &str) -> Result<u64> {
-        let out = self.scratch.join(format!("{tag}.peak-rss"));
+        let out = self.file(tag, "peak-rss");
         let exe = std::env::current_exe().context("cannot find the xtask binary")?;
         let mut helper = Command::new(exe);
-        helper
-            .arg("peak-rss")
-            .arg(&out)
-            .arg("--")
-            .arg(cmd.get_program())
-            .args(cmd.get_args());
+        helper.arg("peak-rss").arg(&out).arg("--");
+        helper.arg(cmd.get_program()).args(cmd.get_args());
         helper.stdin(Stdio::null()).stdout(Stdio::null());
-        for (key, value) in cmd.get_envs() {
-            match value {
-                Some(value) => helper.env(key, value),
-                None => helper.env_remove(key),
-            };
-        }
+        copy_env(cmd, &mut helper);
         if dry::step(|| dry::describe(&helper)) {
             return Ok(0);
         }
@@ -1538,8 +1478,10 @@ impl Bench {
         };
         eprintln!("xtask bench: learning: {}{under}", display(&cmd));
         if let Some(tag) = server {
-            let load = Server::load(self.sizes.requests);
-            return self.serve(cmd, &load, tag).map(drop);
+            let load = self.sizes.requests;
+            return self
+                .serve(cmd, load, (None, Attach::None), (None, None), tag)
+                .map(drop);
         }
         let stderr = self.run_to_end(&mut cmd, None, None)?;
         self.keep_notes(&stderr);
@@ -1550,13 +1492,13 @@ impl Bench {
     /// then sysinfo taken out, so that under it every call of the loop is
     /// refused with the profile's default errno.
     fn learn_refusing(&mut self) -> Result<()> {
-        let job = self.native_job(Workload::Refused, false);
         let path = self.scratch.join("learned-Refused.json");
-        let mut cmd = self.record(&[], &path);
-        cmd.arg(&job.program).arg("1");
-        self.learn(cmd, None)?;
+        let mut once = Command::new(self.samples.join("refused-loop"));
+        once.arg("1");
+        self.learn(self.tool(&["record", "-q"], &[("-o", &path)], &once), None)?;
+        self.learned
+            .insert((Workload::Refused, false), path.clone());
         if dry::step(|| format!("take sysinfo out of {}", path.display())) {
-            self.learned.insert((Workload::Refused, false), path);
             return Ok(());
         }
         let text =
@@ -1573,9 +1515,7 @@ impl Bench {
         }
         rules.retain(|rule| rule["names"].as_array().is_none_or(|n| !n.is_empty()));
         fs::write(&path, serde_json::to_string_pretty(&profile)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        self.learned.insert((Workload::Refused, false), path);
-        Ok(())
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// The learned profiles: each workload recorded once, natively and (the
@@ -1587,12 +1527,9 @@ impl Bench {
             return Ok(());
         }
         for workload in [Workload::Micro, Workload::FileIo, Workload::Redis] {
-            let job = self.native_job(workload, false);
             let path = self.scratch.join(format!("learned-{workload:?}.json"));
-            let mut cmd = self.record(&[], &path);
-            cmd.arg(&job.program)
-                .args(&job.args)
-                .envs(job.env.iter().cloned());
+            let job = self.job(workload, false);
+            let cmd = self.tool(&["record", "-q"], &[("-o", &path)], &job);
             if workload == Workload::Redis {
                 // The load's client is recorded this once: its syscalls per
                 // request pay the cost outside the recordings measured later.
@@ -1601,8 +1538,8 @@ impl Bench {
                 let learned = self.learn(cmd, Some("learn-redis"));
                 self.client_stats = None;
                 learned?;
-                self.client_syscalls =
-                    Some(syscalls_per_request(&client_stats, self.sizes.requests)?);
+                let per_request = syscalls_per_request(&client_stats, self.sizes.requests)?;
+                self.client_syscalls = Some(per_request);
             } else {
                 self.learn(cmd, None)?;
             }
@@ -1615,39 +1552,33 @@ impl Bench {
         self.learned.insert((Workload::Micro, true), path);
 
         let path = self.scratch.join("learned-Redis-container.json");
-        let name = self.container_name();
-        let mut docker = self.docker_run(Policy::DockerDefault, Workload::Redis, Some(&name))?;
-        docker.arg(IMAGE).arg(REDIS_SERVER).args(redis_args());
-        let cmd = self.record_container(&docker, &path, None);
-        let guard = ContainerGuard {
-            name,
-            docker_host: self.docker_host.clone(),
-        };
+        let (mut docker, container) =
+            self.engine(false, Policy::DockerDefault, Workload::Redis, true)?;
+        docker.arg(REDIS_SERVER).args(redis_args());
+        let cmd = self.tool(&["record", "-q"], &[("-o", &path)], &docker);
         self.learn(cmd, Some("learn-redis-container"))?;
-        drop(guard);
+        drop(container);
         self.learned.insert((Workload::Redis, true), path);
 
         // The loop in podman, with names only: a profile without argument
         // conditions, which the container's seccomp listener can watch. A
         // failure leaves the podman cases out (they fail for want of it).
         let calls = self.sizes.calls.to_string();
-        for (name, command, idle) in [
-            (
-                "learned-Micro-podman.json",
-                [GETPPID_LOOP, calls.as_str()],
-                false,
-            ),
-            ("learned-sleep-podman.json", ["sleep", "1"], true),
+        for (name, command) in [
+            ("learned-Micro-podman.json", [GETPPID_LOOP, calls.as_str()]),
+            ("learned-sleep-podman.json", ["sleep", "1"]),
         ] {
             let path = self.scratch.join(name);
-            let mut podman = self.podman_run(Policy::DockerDefault, None)?;
+            let (mut podman, _) =
+                self.engine(true, Policy::DockerDefault, Workload::Micro, false)?;
             podman.args(command);
-            let mut cmd = self.record(&["--args", "names"], &path);
-            cmd.arg(podman.get_program())
-                .args(podman.get_args())
-                .stdin(Stdio::null());
+            let cmd = self.tool(
+                &["record", "-q", "--args", "names"],
+                &[("-o", &path)],
+                &podman,
+            );
             match self.learn(cmd, None) {
-                Ok(()) if idle => self.podman_idle_learned = Some(path),
+                Ok(()) if command[0] == "sleep" => self.podman_idle_learned = Some(path),
                 Ok(()) => self.podman_learned = Some(path),
                 Err(e) => {
                     eprintln!(
@@ -1658,181 +1589,6 @@ impl Bench {
         }
         Ok(())
     }
-
-    /// `podman GLOBALS run --rm --network none --ulimit … [--security-opt
-    /// seccomp=...] [--name NAME] -e SAMPLES_REPORT_NS=1 IMAGE`, as the tests
-    /// run podman (the ulimits: root lacks CAP_SYS_RESOURCE here).
-    /// `Policy::DockerDefault` gives no option: podman's default, or the
-    /// profile `enforce` puts in.
-    fn podman_run(&self, policy: Policy, name: Option<&str>) -> Result<Command> {
-        let mut cmd = Command::new("podman");
-        cmd.args(&self.podman_globals)
-            .args(["run", "--rm", "--network", "none"]);
-        cmd.args([
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=32768:32768",
-        ]);
-        cmd.stdin(Stdio::null());
-        if let Some(name) = name {
-            cmd.args(["--name", name]);
-        }
-        match policy {
-            Policy::DockerDefault => {}
-            Policy::None => {
-                cmd.args(["--security-opt", "seccomp=unconfined"]);
-            }
-            Policy::Learned => {
-                let file = self.podman_policy(Policy::Learned)?;
-                cmd.arg("--security-opt")
-                    .arg(format!("seccomp={}", file.display()));
-            }
-        }
-        cmd.args(["-e", "SAMPLES_REPORT_NS=1", SAMPLES_IMAGE]);
-        Ok(cmd)
-    }
-
-    fn podman_policy(&self, policy: Policy) -> Result<PathBuf> {
-        match policy {
-            Policy::Learned => self
-                .podman_learned
-                .clone()
-                .context("no profile learned in podman"),
-            other => self.policy_file(Workload::Micro, other, true),
-        }
-    }
-
-    /// `enforce -q --watch listener|kernel --profile P -- PODMAN…`. With
-    /// `--watch listener` the tool refuses to run rather than fall back to
-    /// the eBPF watch: a figure of that row is the listener's.
-    fn enforce_podman(&self, podman: &Command, profile: &Path, listener: bool) -> Result<Command> {
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args([
-            "enforce",
-            "-q",
-            "--watch",
-            if listener { "listener" } else { "kernel" },
-        ]);
-        cmd.arg("--profile").arg(profile).arg("--");
-        cmd.arg(podman.get_program())
-            .args(podman.get_args())
-            .stdin(Stdio::null());
-        Ok(cmd)
-    }
-
-    /// Runs `f` while `enforce --watch listener --profile LEARNED -- podman
-    /// run …` of an idle `sleep` runs (its profile learned from `sleep 1`) (the container's seccomp listener);
-    /// then kills the container. The eBPF objects `enforce` holds are noted
-    /// (none is expected: the listener needs no program).
-    fn beside_enforced_podman<T>(
-        &mut self,
-        tag: &str,
-        f: impl FnOnce(&mut Bench, u32) -> Result<T>,
-    ) -> Result<T> {
-        let name = self.container_name();
-        let mut podman = self.podman_run(Policy::DockerDefault, Some(&name))?;
-        podman.args(["sleep", "3600"]);
-        let profile = self.podman_idle_learned.clone();
-        let profile = profile.context("no profile of an idle `sleep` learned in podman")?;
-        let mut cmd = self.enforce_podman(&podman, &profile, true)?;
-        let guard = PodmanGuard {
-            name: name.clone(),
-            globals: self.podman_globals.clone(),
-        };
-        let log_path = self.scratch.join(format!("{tag}.log"));
-        let log = File::create(&log_path)?;
-        cmd.stdout(log.try_clone()?).stderr(log);
-        let mut enforce = BackgroundProcess::spawn("an idle enforced podman container", &mut cmd)?;
-        let running = || Ok(guard.running().then_some(()));
-        let ended = |status| {
-            let log = last_lines(&fs::read_to_string(&log_path).unwrap_or_default(), 5);
-            format!("the enforced podman container ended with {status} before it ran: {log}")
-        };
-        let late =
-            || format!("the enforced podman container {name} did not run within {READY_TIMEOUT:?}");
-        poll(
-            &mut enforce,
-            (Duration::from_millis(100), READY_TIMEOUT),
-            running,
-            ended,
-            late,
-        )?;
-        let label = "enforce -- podman run (listener)";
-        if !self.memory.bpf.contains_key(label) {
-            let objects = bpf_objects(enforce.id())?;
-            self.memory.bpf.insert(label.to_owned(), objects);
-        }
-        let result = f(self, enforce.id());
-        // `sleep` as the container's first process ignores SIGTERM.
-        guard.kill();
-        let status = wait_until_ended(&mut enforce, READY_TIMEOUT)?;
-        drop(guard);
-        let log = fs::read_to_string(&log_path).unwrap_or_default();
-        // Killed on purpose: 137 (SIGKILL) is its expected end, and the
-        // tool's remark on it no message of the run.
-        let remarks: Vec<&str> = log
-            .lines()
-            .filter(|l| !l.contains("exited with status 137"))
-            .collect();
-        self.keep_notes(&remarks.join("\n"));
-        if !status.success() && status.code() != Some(137) {
-            bail!(
-                "the enforced podman container ended with {status}: {}",
-                last_lines(&log, 5)
-            );
-        }
-        result
-    }
-
-    /// `enforce -q --profile P -- DOCKER…` for a container.
-    fn enforce_container(
-        &self,
-        docker: &Command,
-        policy: Policy,
-        workload: Workload,
-    ) -> Result<Command> {
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args(["enforce", "-q", "--profile"])
-            .arg(self.policy_file(workload, policy, true)?);
-        cmd.arg("--")
-            .arg(docker.get_program())
-            .args(docker.get_args());
-        cmd.env("DOCKER_HOST", &self.docker_host)
-            .stdin(Stdio::null());
-        Ok(cmd)
-    }
-
-    /// `record -q [--stats STATS] -o OUTPUT -- DOCKER…` for a container.
-    fn record_container(&self, docker: &Command, output: &Path, stats: Option<&Path>) -> Command {
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args(["record", "-q"]);
-        if let Some(stats) = stats {
-            cmd.arg("--stats").arg(stats);
-        }
-        cmd.arg("-o")
-            .arg(output)
-            .arg("--")
-            .arg(docker.get_program())
-            .args(docker.get_args());
-        cmd.env("DOCKER_HOST", &self.docker_host)
-            .stdin(Stdio::null());
-        cmd
-    }
-}
-
-/// A program, its arguments and environment.
-struct Job {
-    program: PathBuf,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Attach {
-    None,
-    Bpftrace,
-    Strace,
 }
 
 fn is_container(run: Run) -> bool {
@@ -1852,20 +1608,11 @@ fn is_container(run: Run) -> bool {
 /// The server's options: loopback only, no persistence, log to stdout.
 fn redis_args() -> Vec<String> {
     let port = REDIS_PORT.to_string();
-    let args = [
-        "--port",
-        &port,
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ];
-    args.into_iter()
-        .chain(["--daemonize", "no"])
-        .map(str::to_owned)
-        .collect()
+    let args = ["--port", &port, "--bind", "127.0.0.1", "--save", ""];
+    let args = args
+        .into_iter()
+        .chain(["--appendonly", "no", "--daemonize", "no"]);
+    args.map(str::to_owned).collect()
 }
 
 /// bpftrace's `-c` for a script: bpftrace 0.17 runs only ELF files there,
@@ -1886,15 +1633,11 @@ fn cgroup_filter_program(cgroup: &Path) -> String {
     )
 }
 
-fn exports(env: &[(String, String)]) -> String {
-    env.iter()
-        .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
-        .collect()
-}
-
-fn shell_words(program: &Path, args: &[String]) -> String {
-    let words = std::iter::once(program.display().to_string()).chain(args.iter().cloned());
-    words.map(|w| shell_quote(&w)).collect::<Vec<_>>().join(" ")
+/// A command's program and arguments, quoted for `sh`.
+fn shell_words(cmd: &Command) -> String {
+    let words = std::iter::once(cmd.get_program()).chain(cmd.get_args());
+    let words: Vec<String> = words.map(|w| shell_quote(&w.to_string_lossy())).collect();
+    words.join(" ")
 }
 
 /// Every call of refused-loop was refused, as it printed (`refused=N`): a
@@ -1982,7 +1725,7 @@ fn wait_for_redis(server: &mut BackgroundProcess, log: &Path) -> Result<()> {
     }
     let pong = || {
         Ok(redis_command(&["PING"])
-            .is_ok_and(|reply| reply.starts_with("+PONG"))
+            .is_ok_and(|r| r.starts_with("+PONG"))
             .then_some(()))
     };
     let ended = |status| {
@@ -1990,13 +1733,8 @@ fn wait_for_redis(server: &mut BackgroundProcess, log: &Path) -> Result<()> {
         format!("the server ended ({status}) before it answered: {log}")
     };
     let late = || format!("the server did not answer within {READY_TIMEOUT:?}");
-    poll(
-        server,
-        (Duration::from_millis(10), READY_TIMEOUT),
-        pong,
-        ended,
-        late,
-    )
+    let every = (Duration::from_millis(10), READY_TIMEOUT);
+    poll(server, every, pong, ended, late)
 }
 
 /// `SHUTDOWN NOSAVE`: the server closes the connection and exits 0.
@@ -2012,11 +1750,10 @@ fn redis_shutdown() -> Result<()> {
 }
 
 fn check_port_free() -> Result<()> {
-    std::net::TcpListener::bind(("127.0.0.1", REDIS_PORT))
-        .map(drop)
-        .with_context(|| {
-            format!("127.0.0.1:{REDIS_PORT} is in use; the benchmark's redis-server needs it")
-        })
+    let bound = std::net::TcpListener::bind(("127.0.0.1", REDIS_PORT)).map(drop);
+    bound.with_context(|| {
+        format!("127.0.0.1:{REDIS_PORT} is in use; the benchmark's redis-server needs it")
+    })
 }
 
 fn wait_until_ended(process: &mut BackgroundProcess, timeout: Duration) -> Result<ExitStatus> {
@@ -2042,25 +1779,28 @@ fn wait_for_child(parent: &mut BackgroundProcess, comm: &str) -> Result<u32> {
     let pid = parent.id();
     let ended = |status| format!("it ended ({status}) before starting `{comm}`");
     let late = || format!("it did not start `{comm}` within {READY_TIMEOUT:?}");
-    poll(
-        parent,
-        (Duration::from_millis(10), READY_TIMEOUT),
-        || child_named(pid, comm),
-        ended,
-        late,
-    )
+    let every = (Duration::from_millis(10), READY_TIMEOUT);
+    poll(parent, every, || child_named(pid, comm), ended, late)
 }
 
-/// Ends bpftrace by ending its command, and waits for it.
-fn end_bpftrace(tracer: &mut BackgroundProcess, sleep: u32) -> Result<()> {
-    let pid = libc::pid_t::try_from(sleep).context("pid out of range")?;
-    if !dry::step(|| "SIGTERM to bpftrace's `sleep`".to_owned()) {
-        // SAFETY: kill(2) of bpftrace's `sleep`, which bpftrace has not
-        // reaped (it waits for it and ends only then).
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+/// A tracer attached to a workload: bpftrace, with the pid of the `sleep`
+/// it runs as its command (ending it ends bpftrace), or strace.
+struct Tracer(BackgroundProcess, Option<u32>);
+
+impl Tracer {
+    /// Ends bpftrace by ending its command; strace ends with its tracee.
+    fn end(mut self) -> Result<()> {
+        if let Some(sleep) = self.1 {
+            let pid = libc::pid_t::try_from(sleep).context("pid out of range")?;
+            if !dry::step(|| "SIGTERM to bpftrace's `sleep`".to_owned()) {
+                // SAFETY: kill(2) of bpftrace's `sleep`, which bpftrace has
+                // not reaped (it waits for it and ends only then).
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        wait_until_ended(&mut self.0, READY_TIMEOUT).context("the tracer")?;
+        Ok(())
     }
-    wait_until_ended(tracer, READY_TIMEOUT).context("bpftrace")?;
-    Ok(())
 }
 
 /// The eBPF maps and programs process `pid` holds, from its fdinfo (the
@@ -2103,16 +1843,16 @@ fn bpf_objects(pid: u32) -> Result<Vec<BpfObject>> {
 /// eBPF tracing programs loaded by someone else (another session's
 /// recording or test on a shared machine would slow every syscall).
 fn foreign_tracing_programs() -> Vec<String> {
-    let Ok(output) = Command::new("bpftool")
+    let output = Command::new("bpftool")
         .args(["-j", "prog", "show"])
-        .output()
-    else {
+        .output();
+    let programs = output.map(|o| serde_json::from_slice(&o.stdout));
+    let Ok(Ok(serde_json::Value::Array(programs))) = programs else {
         return Vec::new();
     };
-    let Ok(serde_json::Value::Array(programs)) = serde_json::from_slice(&output.stdout) else {
-        return Vec::new();
-    };
-    let text = |p: &serde_json::Value, key| p.get(key).and_then(|t| t.as_str()).map(str::to_owned);
+    fn text<'a>(p: &'a serde_json::Value, key: &str) -> &'a str {
+        p.get(key).and_then(|t| t.as_str()).unwrap_or("?")
+    }
     let tracing = [
         "tracepoint",
         "raw_tracepoint",
@@ -2122,14 +1862,10 @@ fn foreign_tracing_programs() -> Vec<String> {
     ];
     programs
         .iter()
-        .filter(|p| text(p, "type").is_some_and(|t| tracing.contains(&t.as_str())))
+        .filter(|p| tracing.contains(&text(p, "type")))
         .map(|p| {
-            let (kind, name) = (
-                text(p, "type").unwrap_or("?".into()),
-                text(p, "name").unwrap_or("?".into()),
-            );
             let id = p.get("id").and_then(|t| t.as_u64()).unwrap_or(0);
-            format!("{kind} program {id} ({name})")
+            format!("{} program {id} ({})", text(p, "type"), text(p, "name"))
         })
         .collect()
 }
@@ -2209,82 +1945,75 @@ impl Drop for BenchCgroup {
     }
 }
 
-/// Removes the container if it is still there (a run that failed midway).
-struct ContainerGuard {
-    name: String,
+/// A named container of docker (the bench's dockerd) or podman (with the
+/// test suite's global options), removed when dropped: a run that failed
+/// midway leaves none behind.
+struct Container {
+    podman: Option<Vec<String>>,
     docker_host: String,
-}
-
-impl Drop for ContainerGuard {
-    fn drop(&mut self) {
-        let mut rm = Command::new("docker");
-        rm.env("DOCKER_HOST", &self.docker_host)
-            .args(["rm", "-f", &self.name]);
-        rm.stdout(Stdio::null()).stderr(Stdio::null());
-        if !dry::step(|| dry::describe(&rm)) {
-            let _ = rm.status();
-        }
-    }
-}
-
-/// Removes a podman container (the test suite's store) when dropped.
-struct PodmanGuard {
     name: String,
-    globals: Vec<String>,
 }
 
-impl PodmanGuard {
-    fn podman(&self, args: &[&str]) -> Option<std::process::Output> {
-        let mut podman = Command::new("podman");
-        podman
-            .args(&self.globals)
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null());
-        if dry::step(|| dry::describe(&podman)) {
+/// `docker ARGS` (the bench's dockerd) or `podman GLOBALS ARGS`.
+fn engine(podman: Option<&[String]>, docker_host: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(if podman.is_some() { "podman" } else { "docker" });
+    match podman {
+        Some(globals) => cmd.args(globals),
+        None => cmd.env("DOCKER_HOST", docker_host),
+    };
+    cmd.args(args).stdin(Stdio::null());
+    cmd
+}
+
+impl Container {
+    /// `ENGINE ARGS NAME`, quietly; in a dry run, as a podman that says
+    /// `true`.
+    fn ask(&self, args: &[&str]) -> Option<std::process::Output> {
+        let mut cmd = engine(self.podman.as_deref(), &self.docker_host, args);
+        cmd.arg(&self.name).stderr(Stdio::null());
+        if dry::step(|| dry::describe(&cmd)) {
             let status = ExitStatus::default();
+            let (stdout, stderr) = (b"true".to_vec(), Vec::new());
             return Some(std::process::Output {
                 status,
-                stdout: b"true".to_vec(),
-                stderr: Vec::new(),
+                stdout,
+                stderr,
             });
         }
-        podman.output().ok()
+        cmd.output().ok()
     }
 
     /// Whether the container's process runs.
     fn running(&self) -> bool {
-        self.podman(&["inspect", "--format", "{{.State.Running}}", &self.name])
-            .is_some_and(|o| {
-                o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "true"
-            })
+        let output = self.ask(&["inspect", "--format", "{{.State.Running}}"]);
+        output.is_some_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "true"
+        })
     }
 
     fn kill(&self) {
-        let _ = self.podman(&["kill", "--signal", "KILL", &self.name]);
+        let _ = self.ask(&["kill", "--signal", "KILL"]);
     }
 }
 
-impl Drop for PodmanGuard {
+impl Drop for Container {
     fn drop(&mut self) {
-        let _ = self.podman(&["rm", "-f", "-t", "0", &self.name]);
+        match self.podman {
+            Some(_) => self.ask(&["rm", "-f", "-t", "0"]),
+            None => self.ask(&["rm", "-f"]),
+        };
     }
 }
 
 /// The commit the binaries are built from, marked when the tree has changes.
 fn git_commit() -> String {
     let git = |args: &[&str]| {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output();
-        output
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        let mut git = Command::new("git");
+        git.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+        let output = git.output().ok()?;
+        Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
-    let head = git(&["rev-parse", "--short", "HEAD"])
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
+    let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_default();
     // The files the benchmark writes do not make the build dirty.
     let status = ["status", "--porcelain", "--untracked-files=no", "--", "."];
     let dirty = git(&[&status[..], &[":!BENCHMARKS.md", ":!benchmarks.svg"]].concat());
@@ -2311,10 +2040,34 @@ fn syscalls_per_request(stats: &Path, requests: u64) -> Result<f64> {
     Ok(total as f64 / (2 * requests) as f64)
 }
 
-/// Installs `program` as a seccomp filter on this process, after
-/// no_new_privs (as an unprivileged filter must). Runs between fork and
-/// exec.
-fn install_filter(program: &mut [libc::sock_filter]) -> std::io::Result<()> {
+/// Installs a seccomp filter on this process, after no_new_privs (as an
+/// unprivileged filter must), between fork and exec: one that refuses
+/// sysinfo with EPERM and allows every other call (x86_64's number; this
+/// benchmark runs there), or (`refuse` false) one instruction, "allow":
+/// the filter's own cost with nothing to decide.
+fn install_filter(refuse: bool) -> std::io::Result<()> {
+    let statement = |code: u32, jt, jf, k| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let (jeq, ret) = (
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        libc::BPF_RET | libc::BPF_K,
+    );
+    let mut program = [
+        // The syscall's number: offset 0 of struct seccomp_data.
+        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+        statement(jeq, 0, 1, libc::SYS_sysinfo as u32),
+        statement(ret, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        statement(ret, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ];
+    let program = if refuse {
+        &mut program[..]
+    } else {
+        &mut program[3..]
+    };
     let fprog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_mut_ptr(),
@@ -2333,50 +2086,6 @@ fn install_filter(program: &mut [libc::sock_filter]) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A BPF statement of a seccomp filter.
-fn statement(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    }
-}
-
-/// A seccomp filter that refuses sysinfo with EPERM and allows every other
-/// call (x86_64's number; this benchmark runs there): a refused call's
-/// cost with no tool.
-fn refuse_sysinfo() -> std::io::Result<()> {
-    install_filter(&mut [
-        // The syscall's number: offset 0 of struct seccomp_data.
-        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
-        statement(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            0,
-            1,
-            libc::SYS_sysinfo as u32,
-        ),
-        statement(
-            libc::BPF_RET | libc::BPF_K,
-            0,
-            0,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        ),
-        statement(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
-    ])
-}
-
-/// A seccomp filter of one instruction, "allow": the filter's own cost with
-/// nothing to decide.
-fn allow_everything() -> std::io::Result<()> {
-    install_filter(&mut [statement(
-        libc::BPF_RET | libc::BPF_K,
-        0,
-        0,
-        libc::SECCOMP_RET_ALLOW,
-    )])
 }
 
 #[cfg(test)]
@@ -2404,10 +2113,9 @@ mod tests {
 
     #[test]
     fn shell_words_are_quoted() {
-        assert_eq!(
-            shell_words(Path::new("/bin/x"), &["".to_owned(), "a'b".to_owned()]),
-            r"'/bin/x' '' 'a'\''b'"
-        );
+        let mut cmd = Command::new("/bin/x");
+        cmd.args(["", "a'b"]);
+        assert_eq!(shell_words(&cmd), r"'/bin/x' '' 'a'\''b'");
     }
 
     /// The steps of learning and of every case of every part, taken dry
@@ -2433,7 +2141,7 @@ mod tests {
             ..Bench::default()
         };
         let mut text = String::new();
-        for part in Part::ALL {
+        for &part in Part::value_variants() {
             for default in [true, false] {
                 let list: Vec<String> = cases(&[part], default)
                     .iter()
@@ -2446,12 +2154,12 @@ mod tests {
             }
         }
         let steps = dry::run(|| {
-            for parts in [&[Part::Refusals][..], &Part::ALL] {
+            for parts in [&[Part::Refusals][..], Part::value_variants()] {
                 dry::step(|| format!("== learning for {parts:?}"));
                 let learned = bench.learn_all(parts);
                 dry::step(|| format!("-> {learned:?}"));
             }
-            for case in cases(&Part::ALL, true) {
+            for case in cases(Part::value_variants(), true) {
                 dry::step(|| format!("== {case:?}"));
                 let measured = bench.measure(case).map_err(|e| format!("{e:#}"));
                 let labels: Vec<&String> = bench.memory.bpf.keys().collect();
@@ -2478,7 +2186,7 @@ mod tests {
 
     #[test]
     fn every_part_has_cases_and_none_twice() {
-        let all = cases(&Part::ALL, true);
+        let all = cases(Part::value_variants(), true);
         for (i, case) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(case), "{case} twice");
         }

@@ -6,7 +6,8 @@
 use std::{
     collections::BTreeMap,
     fs,
-    process::ExitStatus,
+    path::Path,
+    process::{Command, ExitStatus, Stdio},
     thread,
     time::{Duration, Instant},
 };
@@ -95,6 +96,38 @@ pub fn fields(text: &str) -> BTreeMap<&str, &str> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k, v.trim()))
         .collect()
+}
+
+/// `outer -- INNER…`: `outer` running `inner` (its program and arguments
+/// after `--`, its environment set on `outer`), with no input.
+pub fn wrap(mut outer: Command, inner: &Command) -> Command {
+    outer
+        .arg("--")
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    copy_env(inner, &mut outer);
+    outer.stdin(Stdio::null());
+    outer
+}
+
+/// `syscall-profile ARGS [OPTION FILE]… -- INNER…` (see [`wrap`]).
+pub fn tool(recorder: &Path, args: &[&str], files: &[(&str, &Path)], inner: &Command) -> Command {
+    let mut cmd = Command::new(recorder);
+    cmd.args(args);
+    for (option, file) in files {
+        cmd.arg(option).arg(file);
+    }
+    wrap(cmd, inner)
+}
+
+/// Sets on `to` the environment `from` sets (and removes what it removes).
+pub fn copy_env(from: &Command, to: &mut Command) {
+    for (key, value) in from.get_envs() {
+        match value {
+            Some(value) => to.env(key, value),
+            None => to.env_remove(key),
+        };
+    }
 }
 
 /// A word quoted for `sh`.
