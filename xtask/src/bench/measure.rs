@@ -7,6 +7,7 @@
 use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
 pub use super::empty_hook::ProbeAttempt;
+use super::template::Template;
 
 /// The workloads' sizes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,31 +32,19 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// The full sizes, or `--quick`'s.
     pub fn new(quick: bool) -> Self {
-        if quick {
-            Sizes {
-                calls: 1_000_000,
-                strace_calls: 20_000,
-                files: 5_000,
-                strace_files: 1_000,
-                requests: 20_000,
-                strace_requests: 5_000,
-                refused_calls: 100_000,
-                startups: 5,
-                soak_seconds: 40,
-            }
-        } else {
-            Sizes {
-                calls: 5_000_000,
-                strace_calls: 50_000,
-                files: 20_000,
-                strace_files: 2_000,
-                requests: 50_000,
-                strace_requests: 10_000,
-                refused_calls: 500_000,
-                startups: 10,
-                soak_seconds: 300,
-            }
+        let pick = |quick_size, full| if quick { quick_size } else { full };
+        Sizes {
+            calls: pick(1_000_000, 5_000_000),
+            strace_calls: pick(20_000, 50_000),
+            files: pick(5_000, 20_000),
+            strace_files: pick(1_000, 2_000),
+            requests: pick(20_000, 50_000),
+            strace_requests: pick(5_000, 10_000),
+            refused_calls: pick(100_000, 500_000),
+            startups: if quick { 5 } else { 10 },
+            soak_seconds: pick(40, 300),
         }
     }
 }
@@ -93,95 +82,85 @@ pub enum Policy {
     Learned,
 }
 
-/// How the workload runs.
+/// How the workload runs (each is named in `report/labels.md`, and its
+/// command made in `suite::Bench::runner`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
 pub enum Run {
     Untraced,
-    /// `syscall-profile record -q -o TMP -- CMD`.
     Record,
-    /// `syscall-profile record -q --args names -o TMP -- CMD`: natively and
-    /// without `--stats`, no argument capture in the kernel side at all.
+    /// `record --args names`: natively and without `--stats`, no argument
+    /// capture in the kernel side at all.
     RecordNoCapture,
     /// bpftrace counting `raw_syscalls:sys_enter` by id for the workload's cgroup.
     Bpftrace,
-    /// `strace -f -c -o TMP`.
     Strace,
-    /// `syscall-profile enforce -q --watch listener --profile P -- CMD`
-    /// (natively, refusals go to its seccomp listener: nothing on allowed
-    /// calls). Asked for by name: `--watch auto` takes the eBPF watch for
-    /// a profile that allows `seccomp`, as the allow-all one does.
+    /// `enforce --watch listener` (natively, refusals go to its seccomp
+    /// listener: nothing on allowed calls). Asked for by name: `--watch
+    /// auto` takes the eBPF watch for a profile that allows `seccomp`, as
+    /// the allow-all one does.
     Enforce(Policy),
-    /// The same with `--watch kernel`: the eBPF denial watch on every
-    /// syscall of the command.
+    /// `enforce --watch kernel`: the eBPF denial watch on every syscall of
+    /// the command.
     EnforceKernelWatch(Policy),
-    /// The same with `--watch listener`: the seccomp listener, or no run
-    /// at all (the tool refuses rather than fall back to eBPF).
+    /// `enforce --watch listener`, for the refusals: the seccomp listener,
+    /// or no run at all (the tool refuses rather than fall back to eBPF).
     EnforceListener(Policy),
-    /// Not the workload: `handoff-loop` of as many round trips, two threads
-    /// of one process handing a byte back and forth through pipes (two
-    /// context switches each): the floor of a refused call under a seccomp
-    /// listener on this host.
+    /// Not the workload: two threads of one process handing a byte back and
+    /// forth through pipes as many times (two context switches each), the
+    /// floor of a refused call under a seccomp listener on this host.
     HandOff,
-    /// The command under a seccomp filter that refuses sysinfo with EPERM
-    /// and allows the rest, installed by the benchmark right before exec:
-    /// what a refused call costs with no tool and no watch.
+    /// A seccomp filter installed by the benchmark right before exec,
+    /// refusing sysinfo with EPERM: a refused call with no tool, no watch.
     RefusingFilter,
-    /// The command under a seccomp filter of one instruction that allows
-    /// everything, installed by the benchmark right before exec: what any
-    /// filter costs an allowed call (the kernel's per-filter cache of
-    /// syscalls always allowed skips running it, for this one and for
-    /// `enforce`'s alike), with no tool and no watch.
+    /// A seccomp filter of one instruction that allows everything, the same
+    /// way: what any filter costs an allowed call (the kernel's per-filter
+    /// cache of syscalls always allowed skips running it, for this one and
+    /// for `enforce`'s alike).
     SeccompFilter,
     /// The microbenchmark outside the cgroup of something watching another one.
     Beside(Neighbour),
-    /// `docker run --security-opt seccomp=...` (Docker's default: no option).
+    /// `docker run` (Docker's default: no `--security-opt`).
     Container(Policy),
-    /// `syscall-profile enforce --profile P -- docker run ...`: the engine
-    /// installs the filter, the tool watches refusals with its eBPF watch.
+    /// `enforce -- docker run`: the engine installs the filter, the tool
+    /// watches refusals with its eBPF watch.
     ContainerEnforce(Policy),
-    /// `record -- docker run ...`.
     ContainerRecord,
     /// bpftrace on the running container's cgroup.
     ContainerBpftrace,
     /// `strace -f -c -p` of the running container's server.
     ContainerStrace,
-    /// `podman run --security-opt seccomp=...` (the test suite's podman
-    /// store, runc): the filter alone. `Policy::Learned` is the loop's
-    /// profile learned in podman with `record --args names` (no argument
-    /// conditions, so the listener can watch it).
+    /// `podman run` (the test suite's store, runc): the filter alone.
+    /// `Policy::Learned` is the loop's profile learned in podman with
+    /// `record --args names` (no argument conditions, so the listener can
+    /// watch it).
     Podman(Policy),
-    /// `syscall-profile enforce --watch listener --profile P -- podman run
-    /// ...`: runc installs the filter with a listener and hands it to the
-    /// tool (the OCI `listenerPath`); `--watch listener` fails the run
-    /// rather than fall back to eBPF.
+    /// `enforce --watch listener -- podman run`: runc installs the filter
+    /// with a listener and hands it to the tool (the OCI `listenerPath`).
     PodmanEnforce(Policy),
     /// The same with `--watch kernel`: the eBPF denial watch.
     PodmanEnforceKernelWatch(Policy),
 }
 
-/// What runs beside the microbenchmark in [`Run::Beside`].
+/// What runs beside the microbenchmark in [`Run::Beside`], watching an idle
+/// process or nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
 pub enum Neighbour {
-    /// `record` of an idle `sleep`.
     Record,
-    /// bpftrace with its cgroup filter, on an idle `sleep`'s cgroup.
+    /// bpftrace with its cgroup filter.
     Bpftrace,
     /// bpftrace with an empty action on `tracepoint:raw_syscalls:sys_enter`.
     EmptyTracepoint,
-    /// The empty program of `empty_hook` on `raw_tp/sys_enter`.
+    /// The empty programs of `empty_hook`.
     EmptyRawTracepoint,
-    /// The empty program on `tp_btf/sys_enter`.
     EmptyBtfTracepoint,
-    /// The empty program on `fentry/x64_sys_call`.
     EmptyFentry,
-    /// `enforce` (allow-all profile) of an idle `sleep`: its seccomp
-    /// listener, natively.
+    /// `enforce` (allow-all profile): its seccomp listener, natively.
     Enforce,
-    /// `enforce --profile LEARNED -- docker run …` of an idle redis-server:
-    /// the container's eBPF denial watch.
+    /// `enforce -- docker run` of an idle redis-server: the container's eBPF
+    /// denial watch.
     EnforceContainer,
-    /// `enforce --watch listener --profile LEARNED -- podman run …` of an
-    /// idle `sleep`: the container's seccomp listener.
+    /// `enforce --watch listener -- podman run` of an idle `sleep`: the
+    /// container's seccomp listener.
     EnforcePodman,
 }
 
@@ -277,33 +256,29 @@ pub struct Outcome {
 }
 
 /// A measurement of the `bpf-stats` part: a getppid-loop run with the
-/// kernel's eBPF run statistics on, and whose programs are read.
+/// kernel's eBPF run statistics on, and whose programs are read (each named
+/// in `report/labels.md`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
 pub enum StatCase {
-    /// The empty program on `raw_tp/sys_enter`; the loop runs beside it.
+    /// The empty programs; the loop runs beside them.
     EmptyRawTracepoint,
-    /// The empty program on `tp_btf/sys_enter`.
     EmptyBtfTracepoint,
     /// A `tp_btf/sys_enter` program that only asks for the current task:
     /// the floor of any program that must know which task is calling.
     BtfCurrentTask,
     /// `record` of an idle `sleep`; the loop runs outside the recording.
     RecordOutside,
-    /// `record` of the loop.
+    /// `record` of the loop, of captured-loop, and with `--args names`.
     Recorded,
-    /// `record` of captured-loop (a captured syscall).
     RecordedCaptured,
-    /// `record --args names` of the loop: no argument capture at all.
     RecordedNoCapture,
     /// `enforce --watch kernel` (allow-all profile) of the loop: the eBPF
     /// denial watch, the one containers get.
     KernelWatch,
-    /// `enforce` (allow-all profile) of an idle `sleep`; the loop outside.
+    /// `enforce` of an idle `sleep`, of an idle redis-server in docker, of
+    /// an idle `sleep` in podman; the loop outside.
     EnforceOutside,
-    /// `enforce -- docker run …` of an idle redis-server; the loop outside.
     EnforceContainerOutside,
-    /// `enforce --watch listener -- podman run …` of an idle `sleep` (the
-    /// container's seccomp listener); the loop outside.
     EnforcePodmanOutside,
 }
 
@@ -322,35 +297,9 @@ impl StatCase {
         StatCase::EnforcePodmanOutside,
     ];
 
+    /// How the measurement is named in the report.
     pub fn label(self) -> &'static str {
-        match self {
-            StatCase::EmptyRawTracepoint => "empty program on `raw_tp/sys_enter`",
-            StatCase::EmptyBtfTracepoint => "empty program on `tp_btf/sys_enter`",
-            StatCase::BtfCurrentTask => {
-                "`tp_btf/sys_enter` program that only calls `bpf_get_current_task_btf`"
-            }
-            StatCase::RecordOutside => "`record` of an idle `sleep`, the loop outside it",
-            StatCase::Recorded => "`record` of getppid-loop (the recorded process)",
-            StatCase::RecordedCaptured => "`record` of captured-loop (a captured syscall)",
-            StatCase::RecordedNoCapture => {
-                "`record --args names` of getppid-loop (no argument capture)"
-            }
-            StatCase::KernelWatch => {
-                "`enforce --watch kernel` of getppid-loop (the eBPF denial watch, as for a \
-                 container)"
-            }
-            StatCase::EnforceOutside => {
-                "`enforce` of an idle `sleep` (the seccomp listener), the loop outside it"
-            }
-            StatCase::EnforceContainerOutside => {
-                "`enforce -- docker run …` of an idle redis-server (the eBPF watch), the loop \
-                 outside it"
-            }
-            StatCase::EnforcePodmanOutside => {
-                "`enforce -- podman run …` of an idle `sleep` (the seccomp listener), the loop \
-                 outside it"
-            }
-        }
+        label(&format!("bpf-stats {self:?}"))
     }
 }
 
@@ -404,113 +353,16 @@ pub fn unit(workload: Workload) -> &'static str {
     }
 }
 
+/// The names of the ways of running and of the bpf-stats measurements.
+const LABELS: Template = Template(include_str!("report/labels.md"));
+
 /// How a way of running is named in the tables and in progress lines.
 pub fn run_label(run: Run) -> &'static str {
-    use Neighbour as N;
-    use Policy as P;
-    use Run::*;
-    match run {
-        Untraced => "untraced",
-        Record => "`syscall-profile record`",
-        RecordNoCapture => "`syscall-profile record --args names` (no argument capture)",
-        Bpftrace => "bpftrace, cgroup filter, count by id",
-        Strace => "`strace -f -c`",
-        Enforce(P::None) => {
-            "`syscall-profile enforce`, allow-all profile (its denial watch alone: the seccomp \
-             listener)"
-        }
-        EnforceKernelWatch(P::None) => {
-            "`syscall-profile enforce --watch kernel`, allow-all profile (the eBPF denial watch \
-             alone)"
-        }
-        EnforceKernelWatch(P::DockerDefault) => {
-            "`syscall-profile enforce --watch kernel`, Docker's default profile"
-        }
-        EnforceKernelWatch(P::Learned) => {
-            "`syscall-profile enforce --watch kernel`, learned profile"
-        }
-        EnforceListener(P::None) => "`syscall-profile enforce --watch listener`, allow-all profile",
-        EnforceListener(P::DockerDefault) => {
-            "`syscall-profile enforce --watch listener`, Docker's default profile"
-        }
-        EnforceListener(P::Learned) => {
-            "`syscall-profile enforce --watch listener`, learned profile"
-        }
-        HandOff => {
-            "not `enforce`: two threads handing a byte back and forth through pipes, per round \
-             trip (`handoff-loop`: two context switches, the floor of any listener)"
-        }
-        RefusingFilter => {
-            "a seccomp filter alone, refusing sysinfo with EPERM (installed before exec; no \
-             tool, no watch)"
-        }
-        SeccompFilter => {
-            "a seccomp filter alone, allowing everything (installed before exec; no tool, no \
-             watch)"
-        }
-        Enforce(P::DockerDefault) => "`syscall-profile enforce`, Docker's default profile",
-        Enforce(P::Learned) => "`syscall-profile enforce`, learned profile",
-        Beside(N::Record) => "beside `record` of an idle `sleep`",
-        Beside(N::Bpftrace) => "beside bpftrace watching an idle `sleep`'s cgroup",
-        Beside(N::EmptyTracepoint) => {
-            "beside bpftrace `tracepoint:raw_syscalls:sys_enter { }` (empty)"
-        }
-        Beside(N::EmptyRawTracepoint) => "beside an empty program on `raw_tp/sys_enter`",
-        Beside(N::EmptyBtfTracepoint) => "beside an empty program on `tp_btf/sys_enter`",
-        Beside(N::EmptyFentry) => "beside an empty program on `fentry/x64_sys_call`",
-        Beside(N::Enforce) => {
-            "beside `enforce` of an idle `sleep` (allow-all profile: the seccomp listener)"
-        }
-        Beside(N::EnforceContainer) => {
-            "beside `enforce -- docker run …` of an idle redis-server (learned profile: the \
-             eBPF denial watch)"
-        }
-        Container(P::None) => "`docker run --security-opt seccomp=unconfined`",
-        Container(P::DockerDefault) => "`docker run` (Docker's default profile)",
-        Container(P::Learned) => "`docker run --security-opt seccomp=LEARNED.json`",
-        ContainerEnforce(P::None) => {
-            "`syscall-profile enforce -- docker run …`, allow-all profile (the eBPF denial \
-             watch alone)"
-        }
-        ContainerEnforce(P::DockerDefault) => {
-            "`syscall-profile enforce -- docker run …`, Docker's default profile"
-        }
-        ContainerEnforce(P::Learned) => {
-            "`syscall-profile enforce --profile LEARNED.json -- docker run …`"
-        }
-        ContainerRecord => "`syscall-profile record -- docker run …`",
-        ContainerBpftrace => "bpftrace on the container's cgroup",
-        ContainerStrace => "`strace -f -c -p` of the server",
-        Beside(N::EnforcePodman) => {
-            "beside `enforce -- podman run …` of an idle `sleep` (learned profile: the \
-             container's seccomp listener)"
-        }
-        Podman(P::None) => "`podman run --security-opt seccomp=unconfined`",
-        Podman(P::DockerDefault) => "`podman run` (podman's default profile)",
-        Podman(P::Learned) => {
-            "`podman run --security-opt seccomp=LEARNED.json` (learned in podman, `--args names`)"
-        }
-        PodmanEnforce(P::None) => {
-            "`syscall-profile enforce --watch listener -- podman run …`, allow-all profile"
-        }
-        PodmanEnforce(P::DockerDefault) => {
-            "`syscall-profile enforce --watch listener -- podman run …`, Docker's default profile"
-        }
-        PodmanEnforce(P::Learned) => {
-            "`syscall-profile enforce --watch listener --profile LEARNED.json -- podman run …` \
-             (the container's seccomp listener)"
-        }
-        PodmanEnforceKernelWatch(P::None) => {
-            "`syscall-profile enforce --watch kernel -- podman run …`, allow-all profile"
-        }
-        PodmanEnforceKernelWatch(P::DockerDefault) => {
-            "`syscall-profile enforce --watch kernel -- podman run …`, Docker's default profile"
-        }
-        PodmanEnforceKernelWatch(P::Learned) => {
-            "`syscall-profile enforce --watch kernel --profile LEARNED.json -- podman run …` \
-             (the eBPF denial watch)"
-        }
-    }
+    label(&format!("{run:?}"))
+}
+
+fn label(key: &str) -> &'static str {
+    LABELS.snippet(key).map_or("?", str::trim_end)
 }
 
 /// What a learned profile was learned from.
@@ -528,5 +380,23 @@ pub fn learned_label(workload: Workload, container: bool) -> String {
         format!("{name} in a container")
     } else {
         name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_way_of_running_and_measurement_has_a_label() {
+        let parts = super::super::suite::Part::value_variants();
+        for case in super::super::suite::cases(parts, true) {
+            assert_ne!(run_label(case.run), "?", "{case:?}");
+        }
+        for case in StatCase::ALL {
+            assert_ne!(case.label(), "?", "{case:?}");
+        }
     }
 }
