@@ -497,7 +497,7 @@ impl Report {
         md += &r.prog_stats()?;
         md += &r.memory()?;
         if let Some(soak) = &outcome.soak {
-            super::soak::section(&mut md, soak)?;
+            md += &super::soak::section(soak)?;
         }
         md += &r.profile_sizes()?;
         let (mut rows, mut summary) = (String::new(), String::new());
@@ -1052,7 +1052,7 @@ impl Reader<'_> {
                 maps_of("record (native)"),
                 maps_of("record --args names (native)"),
                 memory.btf_parse_kib,
-            ));
+            )?);
         }
         Ok(rows)
     }

@@ -18,7 +18,6 @@
 
 use std::{
     collections::BTreeMap,
-    fmt::Write as _,
     fs::{self, File},
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -30,6 +29,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{
     child::status_kib,
+    template::{Template, Value, fill, fill_text, values},
     util::{bpf_fdinfo, fields},
 };
 use crate::services::BackgroundProcess;
@@ -340,114 +340,94 @@ fn kib(bytes: u64) -> f64 {
     bytes as f64 / 1024.0
 }
 
+/// The soak's section and targets in the report.
+const TEXT: Template = Template(include_str!("report/soak.md"));
+
 /// The report's section on the soak.
-pub fn section(md: &mut String, soak: &Soak) -> std::fmt::Result {
-    writeln!(md, "## A day of recording, compressed (soak)")?;
-    writeln!(md)?;
+pub fn section(soak: &Soak) -> Result<String> {
+    let mut md = fill!(TEXT, "heading")?;
     if let Some(failure) = &soak.failure {
-        writeln!(md, "The soak could not run: {}.", failure.replace('|', "/"))?;
-        writeln!(md)?;
-        return Ok(());
+        return Ok(md + &fill!(TEXT, "failed", failure = failure.replace('|', "/"))?);
     }
     let w = |k: &str| soak.workload.get(k).copied().unwrap_or(0.0);
-    let seconds = w("seconds").max(f64::MIN_POSITIVE);
-    writeln!(
-        md,
-        "`syscall-profile record -q -o FILE -- soak {} {EXEC_EVERY_MS}` \
-         (`samples/src/bin/soak.rs`): for {:.0} s, {:.0} syscalls/s in a steady loop, \
-         {:.0} captured calls/s (prctl, ioctl, fcntl and socket, each cycling through a \
-         bounded set of {} argument tuples), a fork+exec of a short child {:.0} times a \
-         second and a new thread {:.0} times a second (rates as achieved, from the \
-         sample's own count). The simulated service starts one child a second, so the \
-         run stands for {:.1} simulated hours. The recorder's `VmRSS` and its maps' \
-         `memlock` (from `/proc/PID/fdinfo`) were sampled every {} s; the slopes are \
-         least-squares lines through the samples after the first {:.0} % (the warm-up), \
-         per simulated hour, and extrapolated to 24 simulated hours.",
-        soak.seconds,
-        seconds,
-        w("syscalls") / seconds,
-        w("captured") / seconds,
-        6 + 16 + 4 + 3,
-        w("execs") / seconds,
-        w("threads") / seconds,
-        soak.simulated_hours().unwrap_or(0.0),
-        soak.interval.as_secs(),
-        WARM_UP_SHARE * 100.0
+    let wall = w("seconds").max(f64::MIN_POSITIVE);
+    md += &fill!(
+        TEXT,
+        "run",
+        seconds = soak.seconds,
+        exec_every = EXEC_EVERY_MS,
+        wall,
+        syscalls = w("syscalls") / wall,
+        captured = w("captured") / wall,
+        tuples = 6 + 16 + 4 + 3_u32,
+        execs = w("execs") / wall,
+        threads = w("threads") / wall,
+        hours = soak.simulated_hours().unwrap_or(0.0),
+        interval = soak.interval.as_secs(),
+        warm_up = WARM_UP_SHARE * 100.0
     )?;
-    writeln!(md)?;
     let (Some(first), Some(last)) = (soak.samples.first(), soak.samples.last()) else {
-        writeln!(md, "No sample was taken.")?;
-        writeln!(md)?;
-        return Ok(());
+        return Ok(md + &fill!(TEXT, "no-sample")?);
     };
     let slope = |s: Option<f64>| s.map_or("?".to_owned(), |s| format!("{s:+.2} KiB"));
     let day = |s: Option<f64>| s.map_or("?".to_owned(), |s| format!("{:+.1} KiB", s * 24.0));
-    writeln!(
-        md,
-        "| | first sample ({:.0} s) | last sample ({:.0} s) | slope per simulated hour | 24 h extrapolated |",
-        first.t, last.t
-    )?;
-    writeln!(md, "| --- | ---: | ---: | ---: | ---: |")?;
-    writeln!(
-        md,
-        "| recorder `VmRSS` | {:.1} MiB | {:.1} MiB | {} | {} |",
-        first.rss_kib as f64 / 1024.0,
-        last.rss_kib as f64 / 1024.0,
-        slope(soak.rss_slope()),
-        day(soak.rss_slope())
-    )?;
-    writeln!(
-        md,
-        "| kernel maps (`memlock`) | {:.1} KiB | {:.1} KiB | {} | {} |",
-        kib(first.maps_bytes()),
-        kib(last.maps_bytes()),
-        slope(soak.maps_slope()),
-        day(soak.maps_slope())
-    )?;
+    let mut grown = String::new();
     for (name, bytes) in &last.maps {
         let before = first.maps.get(name).copied().unwrap_or(0);
         if *bytes != before {
-            writeln!(
-                md,
-                "| … `{name}` | {:.1} KiB | {:.1} KiB | | |",
-                kib(before),
-                kib(*bytes)
-            )?;
+            let (before, after) = (kib(before), kib(*bytes));
+            grown += &format!("| … `{name}` | {before:.1} KiB | {after:.1} KiB | | |\n");
         }
     }
-    writeln!(md)?;
-    writeln!(
-        md,
-        "Peak resident set of the recorder over the soak (`VmHWM`): {:.1} MiB. The maps \
-         of a native recording of an idle `sleep`, before anything fills them: {:.1} KiB.",
-        soak.hwm_kib as f64 / 1024.0,
-        kib(soak.idle_maps.values().sum())
-    )?;
+    let mut warnings = String::new();
     if !soak.warnings.is_empty() {
-        writeln!(md)?;
-        writeln!(md, "The recorder said:")?;
-        writeln!(md)?;
+        warnings = fill!(TEXT, "warnings")?;
         for line in &soak.warnings {
-            writeln!(md, "- `{}`", line.replace('`', "'"))?;
+            warnings += &format!("- `{}`\n", line.replace('`', "'"));
         }
     }
-    writeln!(md)?;
-    Ok(())
+    let (rss_slope, maps_slope) = (soak.rss_slope(), soak.maps_slope());
+    md += &fill!(
+        TEXT,
+        "samples",
+        first = first.t,
+        last = last.t,
+        rss_first = first.rss_kib as f64 / 1024.0,
+        rss_last = last.rss_kib as f64 / 1024.0,
+        rss_slope = slope(rss_slope),
+        rss_day = day(rss_slope),
+        maps_first = kib(first.maps_bytes()),
+        maps_last = kib(last.maps_bytes()),
+        maps_slope = slope(maps_slope),
+        maps_day = day(maps_slope),
+        grown,
+        hwm = soak.hwm_kib as f64 / 1024.0,
+        idle = kib(soak.idle_maps.values().sum()),
+        warnings
+    )?;
+    Ok(md)
 }
 
-/// The soak's rows of the Targets table: (target, met and what was
-/// measured, or None when not measured). `peak_rss_kib` is the highest
-/// peak RSS of the suite's other recordings, `native_maps_bytes` the maps
-/// of its native recording, where they ran; `btf_parse_kib` a fresh
-/// process's peak before and after parsing the kernel's BTF, as aya's
-/// loader does at every load.
+/// Whether a target is met, and the values of what was measured.
+type Judged = (bool, Vec<(&'static str, Value)>);
+
+/// A row of the Targets table: its wording, and whether it is met with
+/// what was measured (None when not measured).
+pub type Target = (String, Option<(bool, String)>);
+
+/// The soak's rows of the Targets table. `peak_rss_kib` is the highest
+/// peak RSS of the suite's other recordings, `native_maps_bytes` and
+/// `names_maps_bytes` the maps of its native recordings (without and with
+/// `--args names`), where they ran; `btf_parse_kib` a fresh process's peak
+/// before and after parsing the kernel's BTF, as aya's loader does at
+/// every load.
 pub fn targets(
     soak: Option<&Soak>,
     peak_rss_kib: Option<u64>,
     native_maps_bytes: Option<u64>,
     names_maps_bytes: Option<u64>,
     btf_parse_kib: Option<(u64, u64)>,
-) -> Vec<(String, Option<(bool, String)>)> {
+) -> Result<Vec<Target>> {
     let soak = soak.filter(|s| s.failure.is_none());
     let peak = peak_rss_kib
         .into_iter()
@@ -456,116 +436,75 @@ pub fn targets(
     // The maps of a native recording before anything filled them: the
     // suite's own recording, else the soak's idle one.
     let maps = native_maps_bytes.or_else(|| {
-        soak.map(|s| s.idle_maps.values().sum::<u64>())
-            .filter(|&bytes| bytes > 0)
+        let idle = soak.map(|s| s.idle_maps.values().sum::<u64>());
+        idle.filter(|&bytes| bytes > 0)
     });
-    let about = format!("\"about\": within {:.0} %", ABOUT * 100.0);
-    let rss_level = peak.map(|rss| {
-        let rss_mib = rss as f64 / 1024.0;
+    let (issue, about) = (ISSUE_MAPS_KIB, ABOUT * 100.0);
+    let level = |value: f64, issue: f64| value <= issue * (1.0 + ABOUT);
+    let rss_level: Option<Result<Judged>> = peak.map(|kib| {
+        let rss = kib as f64 / 1024.0;
         // The parse of the kernel's BTF is the loader's, not the
         // recorder's: aya parses it whole at every load.
-        let btf_text = btf_parse_kib.map_or(String::new(), |(before, after)| {
+        let btf = btf_parse_kib.map(|(before, after)| {
             let parse = after.saturating_sub(before) as f64 / 1024.0;
-            format!(
-                "; of the peak, {parse:.1} MiB is the parse of the kernel's BTF that aya's loader \
-                 makes at every load (measured alone in a fresh process; aya issue #1172): {:.1} \
-                 MiB without it",
-                rss_mib - parse
-            )
+            values![parse, rest = rss - parse]
         });
-        (
-            rss_mib <= ISSUE_RSS_MIB * (1.0 + ABOUT),
-            format!("peak RSS {rss_mib:.1} MiB (issue: {ISSUE_RSS_MIB:.0}); {about}{btf_text}"),
-        )
+        let btf = TEXT.maybe("btf", btf)?;
+        let issue = ISSUE_RSS_MIB;
+        Ok((level(rss, issue), values![rss, issue, about, btf]))
     });
     // A recording as recordings were when the level was set: no argument
     // values (`--args names`).
-    let names_level = names_maps_bytes.map(|bytes| {
-        let names_kib = kib(bytes);
-        (
-            names_kib <= ISSUE_MAPS_KIB * (1.0 + ABOUT),
-            format!(
-                "kernel maps of `record --args names` {names_kib:.1} KiB (issue: \
-                 {ISSUE_MAPS_KIB:.0}); {about}"
-            ),
-        )
+    let names_level: Option<Result<Judged>> = names_maps_bytes.map(|bytes| {
+        Ok((
+            level(kib(bytes), issue),
+            values![maps = kib(bytes), issue, about],
+        ))
     });
-    let maps_level = maps.map(|maps| {
-        let maps_kib = kib(maps);
+    let maps_level: Option<Result<Judged>> = maps.map(|bytes| {
+        let maps = kib(bytes);
         // The level was set before two maps existed: the argument
         // capture's tuples and the programs by name (which keeps a long
         // recording flat). What the rest takes is the level to compare.
-        let newer = soak.map_or(0, |s| {
-            ["ARG_VALUES", "PROGRAMS"]
-                .iter()
-                .filter_map(|name| s.idle_maps.get(*name))
-                .sum::<u64>()
+        let newer: u64 = soak.map_or(0, |s| {
+            let newer = ["ARG_VALUES", "PROGRAMS"].iter();
+            newer.filter_map(|name| s.idle_maps.get(*name)).sum()
         });
-        let newer_text = if newer > 0 {
-            format!(
-                "; {:.1} KiB of it are `ARG_VALUES` (argument capture: room for 4096 tuples) and \
-                 `PROGRAMS` (programs by name), which came after the level was set; both are \
-                 allocated entry by entry, and what stays is their hash tables' buckets, 16 \
-                 bytes for each entry of room (the kernel's own floor for a hash map of that \
-                 size): the rest is {:.1} KiB",
-                kib(newer),
-                maps_kib - kib(newer)
-            )
-        } else {
-            String::new()
-        };
-        (
-            maps_kib <= ISSUE_MAPS_KIB * (1.0 + ABOUT),
-            format!(
-                "kernel maps of a native recording {maps_kib:.1} KiB (issue: \
-                 {ISSUE_MAPS_KIB:.0}); {about}{newer_text}"
-            ),
-        )
+        let newer = (newer > 0).then(|| values![newer = kib(newer), rest = maps - kib(newer)]);
+        let newer = TEXT.maybe("newer", newer)?;
+        Ok((level(maps, issue), values![maps, issue, about, newer]))
     });
     // Flat: the slope after the warm-up, and what the warm-up itself
     // added to the idle level (a map that fills up to its bound early and
     // then loses what does not fit has a flat slope, but is not flat).
     let flat = soak.and_then(|s| {
-        let (rss, maps) = (s.rss_slope()?, s.maps_slope()?);
-        let (rss_day, maps_day) = (rss * 24.0, maps * 24.0);
+        let (rss_day, maps_day) = (s.rss_slope()? * 24.0, s.maps_slope()? * 24.0);
         let end = kib(s.samples.last()?.maps_bytes());
         let above_idle = end - kib(s.idle_maps.values().sum());
-        Some((
-            rss_day <= FLAT_RSS_KIB_PER_DAY
-                && maps_day <= FLAT_MAPS_KIB_PER_DAY
-                && above_idle <= FLAT_MAPS_KIB_PER_DAY,
-            format!(
-                "over 24 simulated hours (extrapolated from {:.1}): RSS {rss_day:+.0} KiB \
-                 (limit {FLAT_RSS_KIB_PER_DAY:.0}), maps {maps_day:+.1} KiB (limit \
-                 {FLAT_MAPS_KIB_PER_DAY:.0}); maps {end:.1} KiB at the end, {above_idle:+.1} KiB \
-                 from an idle recording's (limit {FLAT_MAPS_KIB_PER_DAY:.0})",
-                s.simulated_hours().unwrap_or(0.0),
-            ),
-        ))
+        let (rss_limit, maps_limit) = (FLAT_RSS_KIB_PER_DAY, FLAT_MAPS_KIB_PER_DAY);
+        let met = rss_day <= rss_limit && maps_day <= maps_limit && above_idle <= maps_limit;
+        let hours = s.simulated_hours().unwrap_or(0.0);
+        let values = values![
+            hours, rss_day, rss_limit, maps_day, maps_limit, end, above_idle
+        ];
+        Some(Ok((met, values)))
     });
-    vec![
-        (
-            "peak RSS at the issue's level (native recordings)".to_owned(),
-            rss_level,
-        ),
-        (
-            "kernel maps at the issue's level (native recording as recordings were when it was \
-             set: no argument values, `--args names`)"
-                .to_owned(),
-            names_level,
-        ),
-        (
-            "kernel maps at the issue's level (native recording learning argument values, the \
-             default since)"
-                .to_owned(),
-            maps_level,
-        ),
-        (
-            "a 24-hour recording keeps RSS and kernel maps flat (soak, least-squares slope)"
-                .to_owned(),
-            flat,
-        ),
-    ]
+    let mut rows = Vec::new();
+    for (name, measured) in [
+        ("rss", rss_level),
+        ("names-maps", names_level),
+        ("maps", maps_level),
+        ("flat", flat),
+    ] {
+        let text = TEXT.snippet(name)?;
+        let (wording, detail) = text.trim_end().split_once('\n').unwrap_or((text, ""));
+        let measured = match measured.transpose()? {
+            Some((met, values)) => Some((met, fill_text(detail, &values)?)),
+            None => None,
+        };
+        rows.push((wording.to_owned(), measured));
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -618,7 +557,8 @@ mod tests {
             Some(100 * 1024),
             Some(90 * 1024),
             None,
-        );
+        )
+        .unwrap();
         assert_eq!(rows.len(), 4);
         // The soak's own peak (24 000 KiB) counts: 23.4 MiB is within 5 %.
         assert_eq!(rows[0].1.as_ref().map(|r| r.0), Some(true), "{rows:?}");
@@ -635,7 +575,7 @@ mod tests {
             sample.maps.insert("EXECS".to_owned(), 300 * 1024);
         }
         assert_eq!(s.maps_slope(), Some(0.0));
-        let rows = targets(Some(&s), None, None, None, None);
+        let rows = targets(Some(&s), None, None, None, None).unwrap();
         let (flat, detail) = rows[3].1.clone().expect("measured");
         assert!(!flat, "{detail}");
         assert!(
@@ -650,8 +590,7 @@ mod tests {
         s.workload.insert("threads".to_owned(), 800.0);
         s.samples[3].maps.insert("EXECS".to_owned(), 300 * 1024);
         s.warnings.push("syscall-profile: warning: `x`".to_owned());
-        let mut md = String::new();
-        section(&mut md, &s).unwrap();
+        let md = section(&s).unwrap();
         assert!(
             md.contains("a fork+exec of a short child 180 times a second"),
             "{md}"
@@ -670,8 +609,7 @@ mod tests {
             failure: Some("no | pipe".to_owned()),
             ..Soak::default()
         };
-        let mut md = String::new();
-        section(&mut md, &failed).unwrap();
+        let md = section(&failed).unwrap();
         assert!(md.contains("The soak could not run: no / pipe."), "{md}");
     }
 }
