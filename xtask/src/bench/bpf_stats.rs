@@ -16,8 +16,8 @@
 use std::{
     collections::BTreeMap,
     fs,
-    os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
-    path::PathBuf,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Duration,
 };
@@ -28,7 +28,7 @@ use super::{
     empty_hook::{self, EmptyHook},
     measure::{ProgSample, ProgStats, StatCase},
     util::{
-        bpf_fdinfo, bpftool_names, fields, poll, round_order, shell_quote as quote,
+        bpf_fdinfo, bpftool_names, fields, poll, round_order, shell_quote as quote, tool,
         wait_until_recording,
     },
 };
@@ -177,15 +177,29 @@ fn measure(
     container: &mut WithContainer<'_>,
 ) -> Result<Vec<ProgSample>> {
     let sample = |name: &str| setup.samples.join(name);
-    let loop_command = |name: &str| {
-        let mut cmd = Command::new(sample(name));
+    let getppid = || {
+        let mut cmd = Command::new(sample("getppid-loop"));
         cmd.arg(setup.calls.to_string())
-            .env("SAMPLES_REPORT_NS", "1")
-            .stdin(Stdio::null())
+            .env("SAMPLES_REPORT_NS", "1");
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         cmd
     };
+    // The counters of process `pid`'s programs, read right before and
+    // right after the loop (named while the programs are still loaded).
+    let around = |pid: u32| -> Result<Vec<ProgSample>> {
+        let on = StatsOn::new()?;
+        let before = process_counters(pid)?;
+        let looped = workspace::output(&mut getppid());
+        let after = process_counters(pid);
+        drop(on);
+        looped?;
+        Ok(grown(&before, &after?))
+    };
+    let mut sleep = Command::new("sleep");
+    sleep.arg("3600");
+    let (allow_all, out) = (&setup.allow_all, &setup.scratch.join("stats-outside.json"));
     match case {
         StatCase::EmptyRawTracepoint | StatCase::EmptyBtfTracepoint | StatCase::BtfCurrentTask => {
             let hook = match case {
@@ -194,64 +208,50 @@ fn measure(
                 _ => EmptyHook::BtfCurrentTask,
             };
             let attached = empty_hook::attach(hook)?;
-            let fd = attached.prog();
+            // The benchmark's own program: its counters are in this
+            // process's fdinfo of it.
+            let fdinfo = format!("/proc/self/fdinfo/{}", attached.prog().as_raw_fd());
+            let counters = || -> Result<(u64, u64)> {
+                let info =
+                    fs::read_to_string(&fdinfo).with_context(|| format!("cannot read {fdinfo}"))?;
+                parse_counters(&info)
+                    .with_context(|| format!("{fdinfo} has no run_cnt/run_time_ns"))
+            };
             let on = StatsOn::new()?;
-            let before = own_counters(fd)?;
-            run_loop(&mut loop_command("getppid-loop"))?;
-            let after = own_counters(fd)?;
+            let before = counters()?;
+            workspace::output(&mut getppid())?;
+            let after = counters()?;
             drop(on);
-            let (runs, time) = (after.0 - before.0, after.1 - before.1);
+            let type_name = if hook == EmptyHook::RawTracepoint {
+                "raw_tracepoint"
+            } else {
+                "tracing"
+            };
             Ok(vec![ProgSample {
                 name: "xtask_noop".to_owned(),
-                type_name: match hook {
-                    EmptyHook::RawTracepoint => "raw_tracepoint".to_owned(),
-                    _ => "tracing".to_owned(),
-                },
-                runs,
-                run_time_ns: time,
+                type_name: type_name.to_owned(),
+                runs: after.0 - before.0,
+                run_time_ns: after.1 - before.1,
             }])
         }
         StatCase::EnforceContainerOutside | StatCase::EnforcePodmanOutside => {
-            let around = |pid: u32| -> Result<Vec<ProgSample>> {
-                let on = StatsOn::new()?;
-                let before = process_counters(pid)?;
-                let looped = run_loop(&mut loop_command("getppid-loop"));
-                let after = process_counters(pid);
-                drop(on);
-                looped?;
-                Ok(grown(&before, &after?))
-            };
             container(case, &around)
         }
         StatCase::RecordOutside | StatCase::EnforceOutside => {
-            let mut record = Command::new(&setup.recorder);
-            if case == StatCase::EnforceOutside {
-                // The listener by name, as the row says: `--watch auto`
-                // takes the eBPF watch for the allow-all profile, which
-                // allows seccomp.
-                record
-                    .args(["enforce", "-q", "--watch", "listener", "--profile"])
-                    .arg(&setup.allow_all);
+            // The listener by name, as the row says: `--watch auto` takes
+            // the eBPF watch for the allow-all profile, which allows
+            // seccomp.
+            let mut idle = if case == StatCase::EnforceOutside {
+                let watch = ["enforce", "-q", "--watch", "listener"];
+                tool(&setup.recorder, &watch, &[("--profile", allow_all)], &sleep)
             } else {
-                record
-                    .args(["record", "-q", "-o"])
-                    .arg(setup.scratch.join("stats-outside.json"));
-            }
-            record
-                .args(["--", "sleep", "3600"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
-            let mut idle = BackgroundProcess::spawn(display(&record), &mut record)?;
+                tool(&setup.recorder, &["record", "-q"], &[("-o", out)], &sleep)
+            };
+            idle.stdout(Stdio::null());
+            let mut idle = BackgroundProcess::spawn(display(&idle), &mut idle)?;
             wait_until_recording(&mut idle, "sleep")?;
-            let on = StatsOn::new()?;
-            let before = process_counters(idle.id())?;
-            let looped = run_loop(&mut loop_command("getppid-loop"));
-            let after = process_counters(idle.id());
-            drop(on);
-            // Named while the programs are still loaded.
-            let programs = after.map(|after| grown(&before, &after));
+            let programs = around(idle.id());
             idle.stop()?;
-            looped?;
             programs
         }
         StatCase::Recorded
@@ -273,6 +273,7 @@ fn measure(
             // and idles, so the counters are read around the loop alone
             // while the programs are still loaded.
             let script = setup.scratch.join("stats.sh");
+            let path = |p: &Path| quote(&p.display().to_string());
             fs::write(
                 &script,
                 format!(
@@ -280,44 +281,43 @@ fn measure(
                      SAMPLES_REPORT_NS=1 {workload} {calls} 2> {err}\n\
                      : > {done}\n\
                      exec sleep 3600\n",
-                    go = quote(&go.display().to_string()),
-                    workload = quote(&sample(workload).display().to_string()),
+                    go = path(&go),
+                    workload = path(&sample(workload)),
                     calls = setup.calls,
-                    err = quote(&err.display().to_string()),
-                    done = quote(&done.display().to_string()),
+                    err = path(&err),
+                    done = path(&done),
                 ),
             )
             .with_context(|| format!("cannot write {}", script.display()))?;
-            let mut cmd = Command::new(&setup.recorder);
-            if case == StatCase::KernelWatch {
-                cmd.args(["enforce", "-q", "--watch", "kernel", "--profile"])
-                    .arg(&setup.allow_all);
-            } else {
-                cmd.args(["record", "-q"]);
-                if case == StatCase::RecordedNoCapture {
-                    cmd.args(["--args", "names"]);
+            let mut sh = Command::new("/bin/sh");
+            sh.arg(&script);
+            let out = &setup.scratch.join("stats-recorded.json");
+            let mut cmd = match case {
+                StatCase::KernelWatch => {
+                    let watch = ["enforce", "-q", "--watch", "kernel"];
+                    tool(&setup.recorder, &watch, &[("--profile", allow_all)], &sh)
                 }
-                cmd.arg("-o").arg(setup.scratch.join("stats-recorded.json"));
-            }
-            cmd.arg("--")
-                .arg("/bin/sh")
-                .arg(&script)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
-            let mut tool = BackgroundProcess::spawn(display(&cmd), &mut cmd)?;
-            wait_until_recording(&mut tool, "sh")?;
+                StatCase::RecordedNoCapture => {
+                    let names = ["record", "-q", "--args", "names"];
+                    tool(&setup.recorder, &names, &[("-o", out)], &sh)
+                }
+                _ => tool(&setup.recorder, &["record", "-q"], &[("-o", out)], &sh),
+            };
+            cmd.stdout(Stdio::null());
+            let mut recorder = BackgroundProcess::spawn(display(&cmd), &mut cmd)?;
+            wait_until_recording(&mut recorder, "sh")?;
             let on = StatsOn::new()?;
-            let before = process_counters(tool.id())?;
+            let before = process_counters(recorder.id())?;
             fs::write(&go, "").with_context(|| format!("cannot write {}", go.display()))?;
             let done_yet = || Ok(done.exists().then_some(()));
             let ended = |status| format!("it ended ({status}) before the loop did");
             let late = || format!("the loop did not end within {LOOP_TIMEOUT:?}");
             let every = (Duration::from_millis(10), LOOP_TIMEOUT);
-            let finished = poll(&mut tool, every, done_yet, ended, late);
-            let after = process_counters(tool.id());
+            let finished = poll(&mut recorder, every, done_yet, ended, late);
+            let after = process_counters(recorder.id());
             drop(on);
             let programs = after.map(|after| grown(&before, &after));
-            tool.stop()?;
+            recorder.stop()?;
             finished.with_context(|| format!("`{}`", display(&cmd)))?;
             let stderr = fs::read_to_string(&err).unwrap_or_default();
             if !stderr.contains("ns_per_call=") {
@@ -331,10 +331,6 @@ fn measure(
     }
 }
 
-fn run_loop(cmd: &mut Command) -> Result<()> {
-    workspace::output(cmd).map(drop)
-}
-
 /// `(run_cnt, run_time_ns)` of one fdinfo text.
 fn parse_counters(info: &str) -> Option<(u64, u64)> {
     let field = fields(info);
@@ -342,12 +338,6 @@ fn parse_counters(info: &str) -> Option<(u64, u64)> {
         field.get("run_cnt")?.parse().ok()?,
         field.get("run_time_ns")?.parse().ok()?,
     ))
-}
-
-fn own_counters(fd: BorrowedFd<'_>) -> Result<(u64, u64)> {
-    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
-    let info = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-    parse_counters(&info).with_context(|| format!("{path} has no run_cnt/run_time_ns"))
 }
 
 /// The counters of every program `pid` holds, by program id; none when the
