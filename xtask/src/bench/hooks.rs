@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use super::util::{median, round_order, wait_until_recording};
+use super::util::{median, round_order, tool, wait_until_recording};
 use crate::{
     demo::build_release,
     services::BackgroundProcess,
@@ -113,23 +113,23 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
 
 impl Bench<'_> {
     fn measure(&self, config: Config) -> Result<f64> {
+        let mut workload = Command::new(&self.workload);
+        workload.arg(self.calls.to_string());
+        workload.env("SAMPLES_REPORT_NS", "1");
         match config {
-            Config::Untraced => self.time_workload(&mut self.workload_command()),
+            Config::Untraced => self.time_workload(&mut workload),
             Config::Watched(hook) => {
-                let mut record = self.record_command(hook, "watched");
-                record
-                    .arg(&self.workload)
-                    .arg(self.calls.to_string())
-                    .env("SAMPLES_REPORT_NS", "1");
-                self.time_workload(&mut record)
+                self.time_workload(&mut self.record(hook, "watched", &workload))
             }
             Config::Unwatched(hook) => {
-                let mut record = self.record_command(hook, "idle");
-                record.args(["sleep", "60"]).stdout(Stdio::null());
+                let mut sleep = Command::new("sleep");
+                sleep.arg("60");
+                let mut record = self.record(hook, "idle", &sleep);
+                record.stdout(Stdio::null());
                 let mut idle =
                     BackgroundProcess::spawn(format!("recording ({hook})"), &mut record)?;
                 wait_until_recording(&mut idle, "sleep")?;
-                let ns = self.time_workload(&mut self.workload_command());
+                let ns = self.time_workload(&mut workload);
                 // The recorder forwards the SIGTERM to `sleep` and ends.
                 idle.stop()?;
                 ns
@@ -137,21 +137,15 @@ impl Bench<'_> {
         }
     }
 
-    fn workload_command(&self) -> Command {
-        let mut cmd = Command::new(&self.workload);
-        cmd.arg(self.calls.to_string())
-            .env("SAMPLES_REPORT_NS", "1");
-        cmd
-    }
-
-    /// `record -q -o FILE --hook HOOK --`, the command to follow.
-    fn record_command(&self, hook: &str, what: &str) -> Command {
-        let mut cmd = Command::new(&self.recorder);
-        cmd.args(["record", "-q", "-o"])
-            .arg(self.scratch.join(format!("{what}-{hook}.json")))
-            .args(["--hook", hook, "--"])
-            .stdin(Stdio::null());
-        cmd
+    /// `record -q --hook HOOK -o FILE -- INNER…`.
+    fn record(&self, hook: &str, what: &str, inner: &Command) -> Command {
+        let out = self.scratch.join(format!("{what}-{hook}.json"));
+        tool(
+            &self.recorder,
+            &["record", "-q", "--hook", hook],
+            &[("-o", &out)],
+            inner,
+        )
     }
 
     /// Runs `cmd` (the workload, or a recorder of it) and returns the

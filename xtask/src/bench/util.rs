@@ -25,19 +25,11 @@ pub fn wait_until_recording(recorder: &mut BackgroundProcess, comm: &str) -> Res
     if crate::dry::step(|| format!("wait until it runs `{comm}`")) {
         return Ok(());
     }
-    let deadline = Instant::now() + ATTACH_TIMEOUT;
-    loop {
-        if let Some(status) = recorder.try_wait()? {
-            bail!("the recorder ended before its command started ({status})");
-        }
-        if has_child_named(recorder.id(), comm)? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("the recorder did not start `{comm}` within {ATTACH_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    let pid = recorder.id();
+    let ended = |status| format!("the recorder ended before its command started ({status})");
+    let late = || format!("the recorder did not start `{comm}` within {ATTACH_TIMEOUT:?}");
+    let every = (Duration::from_millis(10), ATTACH_TIMEOUT);
+    poll(recorder, every, || child_named(pid, comm), ended, late).map(drop)
 }
 
 /// Polls `ready` every `every` until it gives a value; fails with `ended`
@@ -133,11 +125,6 @@ pub fn copy_env(from: &Command, to: &mut Command) {
 /// A word quoted for `sh`.
 pub fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
-}
-
-/// Whether a process whose parent is `ppid` has the command name `comm`.
-fn has_child_named(ppid: u32, comm: &str) -> Result<bool> {
-    Ok(child_named(ppid, comm)?.is_some())
 }
 
 /// The pid of a process whose parent is `ppid` and whose command name is
