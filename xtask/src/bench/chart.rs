@@ -91,21 +91,26 @@ pub fn draw(path: &Path, title: &str, groups: &[Group]) -> Result<()> {
     // Row 0 is at the top.
     let y = |row: usize, offset: f64| rows as f64 - row as f64 - offset;
     let label_x = chart.backend_coord(&(lowest * 0.9, 0.0)).0 - 8;
+    // Text at `(x, y)`, right of x or (`right`) ending at it.
+    let text = |text: String, at: (i32, i32), size, style, right: bool| {
+        let hpos = if right { HPos::Right } else { HPos::Left };
+        let font = ("sans-serif", size).into_font().style(style).color(&BLACK);
+        let font = font.pos(Pos::new(hpos, VPos::Center));
+        root.draw(&Text::new(text, at, font)).map_err(|e| fail(&e))
+    };
     let mut row = 0;
     for group in groups {
         let (_, py) = chart.backend_coord(&(1.0, y(row, 0.5)));
-        root.draw(&Text::new(
+        text(
             group.title.clone(),
             (label_x, py),
-            ("sans-serif", 14)
-                .into_font()
-                .style(FontStyle::Bold)
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Right, VPos::Center)),
-        ))
-        .map_err(|e| fail(&e))?;
+            14,
+            FontStyle::Bold,
+            true,
+        )?;
         row += 1;
         for bar in &group.bars {
+            let (_, py) = chart.backend_coord(&(1.0, y(row, 0.5)));
             let colour = bar.tool.colour();
             if bar.ratio.is_finite() && bar.ratio > 0.0 {
                 chart
@@ -120,27 +125,17 @@ pub fn draw(path: &Path, title: &str, groups: &[Group]) -> Result<()> {
                         BLACK.stroke_width(1),
                     )))
                     .map_err(|e| fail(&e))?;
-                let (px, py) = chart.backend_coord(&(bar.ratio.max(bar.high), y(row, 0.5)));
-                root.draw(&Text::new(
-                    format!("{:.2}×", bar.ratio),
-                    (px + 6, py),
-                    ("sans-serif", 12)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(|e| fail(&e))?;
+                let (px, _) = chart.backend_coord(&(bar.ratio.max(bar.high), y(row, 0.5)));
+                let ratio = format!("{:.2}×", bar.ratio);
+                text(ratio, (px + 6, py), 12, FontStyle::Normal, false)?;
             }
-            let (_, py) = chart.backend_coord(&(1.0, y(row, 0.5)));
-            root.draw(&Text::new(
+            text(
                 bar.label.clone(),
                 (label_x, py),
-                ("sans-serif", 12)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(|e| fail(&e))?;
+                12,
+                FontStyle::Normal,
+                true,
+            )?;
             row += 1;
         }
     }
