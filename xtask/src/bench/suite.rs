@@ -1289,12 +1289,11 @@ impl Bench {
             let rps = bench.load(requests);
             if let Some(label) = rss {
                 dry::step(|| format!("note the server's peak RSS as {label:?}"));
-                let peaks = bench
-                    .memory
-                    .recorder_kib
-                    .entry(label.to_owned())
-                    .or_default();
-                peaks.extend(vm_hwm_kib(pid));
+                // Only a figure makes a row: an empty one has no median.
+                if let Some(kib) = vm_hwm_kib(pid) {
+                    let peaks = bench.memory.recorder_kib.entry(label.to_owned());
+                    peaks.or_default().push(kib);
+                }
             }
             if let Some(label) = bpf {
                 bench.note_bpf(label, pid)?;
