@@ -151,7 +151,7 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
             .collect::<Result<_>>()?
     };
     let seconds = seconds(options.seconds)?;
-    let host = host_triple()?;
+    let host = workspace::host_triple()?;
     build(ws, &host)?;
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -185,23 +185,6 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
         bail!("{}", failures.join("\n"));
     }
     Ok(())
-}
-
-/// The host's target triple (`rustc -vV`): the targets are built for it
-/// explicitly, so that the instrumentation stays off build scripts and
-/// proc-macros.
-fn host_triple() -> Result<String> {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let mut cmd = Command::new(rustc);
-    cmd.arg("-vV");
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run `{}`", workspace::display(&cmd)))?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(str::to_owned)
-        .with_context(|| format!("`{}` names no host", workspace::display(&cmd)))
 }
 
 /// Where the fuzz workspace is built: beside the main build, apart (its
@@ -250,7 +233,7 @@ pub struct Prebuild {
 /// Starts [`Prebuild`]; its output goes to a file under the target
 /// directory, shown only if it fails.
 pub fn prebuild(ws: &Workspace) -> Result<Prebuild> {
-    let host = host_triple()?;
+    let host = workspace::host_triple()?;
     let cargo = build_command(ws, &host);
     let log = ws.target_dir.join("fuzz-build.log");
     std::fs::create_dir_all(&ws.target_dir)

@@ -30,7 +30,7 @@ const SAMPLES: &[&str] = &[
 /// Builds the samples as static binaries (a separate target directory,
 /// so the workspace's own build is untouched).
 pub fn build_static_samples(ws: &Workspace) -> Result<PathBuf> {
-    let host = host_triple()?;
+    let host = workspace::host_triple()?;
     let target_dir = ws.target_dir.join("static-samples");
     let mut cargo = ws.cargo(["build", "--release", "-p", "samples", "--target", &host]);
     cargo
@@ -39,18 +39,6 @@ pub fn build_static_samples(ws: &Workspace) -> Result<PathBuf> {
         .env("RUSTFLAGS", "-C target-feature=+crt-static");
     workspace::run(&mut cargo)?;
     Ok(target_dir.join(host).join("release"))
-}
-
-fn host_triple() -> Result<String> {
-    let output = Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .context("cannot run rustc -vV")?;
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(str::to_owned)
-        .context("rustc -vV names no host")
 }
 
 /// A root filesystem: busybox with its applets, and the static samples.

@@ -116,3 +116,18 @@ pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
     cmd.status()
         .with_context(|| format!("cannot run `{}`", display(cmd)))
 }
+
+/// The host's target triple (`rustc -vV`, with the `rustc` cargo uses):
+/// the fuzz targets and the static samples are built for it explicitly,
+/// so that their flags stay off build scripts and proc-macros.
+pub fn host_triple() -> Result<String> {
+    let mut rustc = Command::new(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
+    rustc.arg("-vV");
+    let out = rustc
+        .output()
+        .with_context(|| format!("cannot run `{}`", display(&rustc)))?;
+    let host = String::from_utf8_lossy(&out.stdout);
+    let host = host.lines().find_map(|l| l.strip_prefix("host: "));
+    host.map(str::to_owned)
+        .with_context(|| format!("`{}` names no host", display(&rustc)))
+}

@@ -94,6 +94,15 @@ const CASES: &[(Part, Workload, &[Run])] = {
     use Run::*;
     use Workload::*;
     let (learned, default) = (P::Learned, P::DockerDefault);
+    const ENFORCED: &[Run] = &[
+        Untraced,
+        Enforce(P::None),
+        Container(P::None),
+        Enforce(P::DockerDefault),
+        Container(P::DockerDefault),
+        Enforce(P::Learned),
+        Container(P::Learned),
+    ];
     &[
         (Recording, Micro, &[Untraced, Record, Bpftrace, Strace]),
         (Recording, FileIo, &[Untraced, Record, Bpftrace, Strace]),
@@ -134,32 +143,8 @@ const CASES: &[(Part, Workload, &[Run])] = {
             ],
         ),
         // Natively under Docker's default only with its reference copy.
-        (
-            Enforcement,
-            Micro,
-            &[
-                Untraced,
-                Enforce(P::None),
-                Container(P::None),
-                Enforce(default),
-                Container(default),
-                Enforce(learned),
-                Container(learned),
-            ],
-        ),
-        (
-            Enforcement,
-            Redis,
-            &[
-                Untraced,
-                Enforce(P::None),
-                Container(P::None),
-                Enforce(default),
-                Container(default),
-                Enforce(learned),
-                Container(learned),
-            ],
-        ),
+        (Enforcement, Micro, ENFORCED),
+        (Enforcement, Redis, ENFORCED),
         // The filter alone, the floor of both watches; the two denial
         // watches side by side; a container under `enforce` (the engine's
         // filter and the eBPF watch) beside plain `docker run` with the
