@@ -197,8 +197,16 @@ fn binary(ws: &Workspace, host: &str, target: &Target) -> PathBuf {
     target_dir(ws).join(host).join("release").join(target.name)
 }
 
-fn build_command(ws: &Workspace, host: &str) -> Command {
-    let mut cargo = Command::new(workspace::cargo_program());
+/// The targets' build; `niced`: at the lowest CPU priority.
+fn build_command(ws: &Workspace, host: &str, niced: bool) -> Command {
+    let mut cargo = Command::new(if niced {
+        "nice".into()
+    } else {
+        workspace::cargo_program()
+    });
+    if niced {
+        cargo.args(["-n", "19"]).arg(workspace::cargo_program());
+    }
     cargo
         .args(["build", "--release", "--locked", "--target", host])
         .current_dir(ws.root.join("fuzz"))
@@ -210,7 +218,7 @@ fn build_command(ws: &Workspace, host: &str) -> Command {
 }
 
 fn build(ws: &Workspace, host: &str) -> Result<()> {
-    let mut cargo = build_command(ws, host);
+    let mut cargo = build_command(ws, host, false);
     say(format_args!(
         "building the targets: {} (RUSTFLAGS: libFuzzer's coverage instrumentation)",
         workspace::display(&cargo)
@@ -233,25 +241,13 @@ pub struct Prebuild {
 /// Starts [`Prebuild`]; its output goes to a file under the target
 /// directory, shown only if it fails.
 pub fn prebuild(ws: &Workspace) -> Result<Prebuild> {
-    let host = workspace::host_triple()?;
-    let cargo = build_command(ws, &host);
+    let mut nice = build_command(ws, &workspace::host_triple()?, true);
     let log = ws.target_dir.join("fuzz-build.log");
     std::fs::create_dir_all(&ws.target_dir)
         .with_context(|| format!("cannot make {}", ws.target_dir.display()))?;
     let file =
         std::fs::File::create(&log).with_context(|| format!("cannot write {}", log.display()))?;
-    let mut nice = Command::new("nice");
-    nice.args(["-n", "19"])
-        .arg(cargo.get_program())
-        .args(cargo.get_args())
-        .current_dir(ws.root.join("fuzz"))
-        .envs(
-            cargo
-                .get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stdin(Stdio::null())
+    nice.stdin(Stdio::null())
         .stdout(file.try_clone().context("cannot share the build's log")?)
         .stderr(file);
     say(format_args!(
