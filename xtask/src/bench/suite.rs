@@ -640,6 +640,15 @@ impl Bench {
         workload: Workload,
         named: bool,
     ) -> Result<(Command, Option<Container>)> {
+        let profile = match policy {
+            Policy::DockerDefault => None,
+            Policy::None => Some("unconfined".to_owned()),
+            Policy::Learned if podman => Some(self.podman_policy(policy)?.display().to_string()),
+            Policy::Learned => {
+                let file = self.policy_file(workload, Policy::Learned, true)?;
+                Some(file.display().to_string())
+            }
+        };
         let container = named.then(|| {
             self.container_serial += 1;
             let name = format!(
@@ -663,15 +672,6 @@ impl Bench {
             Some(c) if podman => cmd.args(["--name", &c.name]),
             Some(c) => cmd.args(["--name", &c.name, "--network", "host"]),
             None => &mut cmd,
-        };
-        let profile = match policy {
-            Policy::DockerDefault => None,
-            Policy::None => Some("unconfined".to_owned()),
-            Policy::Learned if podman => Some(self.podman_policy(policy)?.display().to_string()),
-            Policy::Learned => {
-                let file = self.policy_file(workload, Policy::Learned, true)?;
-                Some(file.display().to_string())
-            }
         };
         if let Some(profile) = profile {
             cmd.arg("--security-opt").arg(format!("seccomp={profile}"));
