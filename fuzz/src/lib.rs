@@ -14,12 +14,12 @@ use std::{
 
 use syscall_profile::{
     baseline::{Baseline, DockerContext, EffectivePolicy, docker_capabilities},
-    diffing,
+    diff,
     export::oci::{self, OciSeccomp},
     input::Limit,
-    merging::{Input, merge},
+    merge::{Input, merge},
     profile::{Arch, KernelVersion, Profile},
-    recording::stats::Stats,
+    record::stats::Stats,
     scan::{
         self, ScanOptions,
         analysis::ObjectSummary,
@@ -62,7 +62,7 @@ pub fn parse_profile(data: &[u8]) {
     let policy = EffectivePolicy::evaluate(&profile, &context);
     let _ = policy.runnable_names();
     let baseline = Baseline::docker_default();
-    let _ = diffing::diff(&baseline, &profile, "fuzz.json", &context);
+    let _ = diff::diff(&baseline, &profile, "fuzz.json", &context);
     if let Ok(merged) = merge(&[
         Input {
             name: "a",

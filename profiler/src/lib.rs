@@ -1,25 +1,25 @@
 //! syscall-profile: learns the least privilege a program or container needs
 //! at the kernel boundary.
 //!
-//! - [`recording`]: runs a command in a fresh cgroup with an eBPF program
+//! - [`record`]: runs a command in a fresh cgroup with an eBPF program
 //!   counting its syscalls in the kernel, and makes a profile of them.
 //! - [`syscall_args`]: the syscalls whose arguments carry privilege,
 //!   captured by the kernel side and learned as argument conditions.
 //! - [`profile`]: seccomp profiles in Docker's format, and the syscall tables.
 //! - [`engine`]: Docker and podman command lines and queries.
-//! - [`enforcing`]: running a command or a container under a profile;
+//! - [`enforce`]: running a command or a container under a profile;
 //!   [`filter`]: a profile compiled to a seccomp filter (which learning
 //!   argument rules checks its candidates with too).
 //! - [`baseline`]: Docker's default profile as data, evaluated as Docker does.
-//! - [`diffing`]: a profile compared with a baseline (`diff`).
+//! - [`diff`]: a profile compared with a baseline (`diff`).
 //! - [`coverage`]: a recording set against what its programs can reach
 //!   ([`scan`]).
-//! - [`gating`]: the CI gate, a run checked against a policy (`check`).
-//! - [`judging`]: a run judged against a policy, live and at its end
+//! - [`check`]: the CI gate, a run checked against a policy (`check`).
+//! - [`judge`]: a run judged against a policy, live and at its end
 //!   (`enforce --complain`, `check -- CMD`), and denials in one vocabulary.
 //! - [`implied`]: syscalls the kernel and language runtimes make by timing,
 //!   added to a learned profile when their trigger was seen.
-//! - [`merging`]: the union of several profiles (`merge`).
+//! - [`merge`]: the union of several profiles (`merge`).
 //! - [`cli`]: the command line, a file per subcommand; [`exit`]: its
 //!   exit statuses.
 //! - [`output`]: result files, checked before the work and written atomically;
@@ -37,34 +37,34 @@
 /// The engines' defaults: the tests compare them with the engines and
 /// with upstream's files; the fuzz target evaluates profiles with them.
 pub mod baseline;
+mod check;
 mod choice;
 /// The command line, which `main.rs` runs.
 pub mod cli;
 mod coverage;
 /// `diff`, which the fuzz target runs on any profile.
-pub mod diffing;
-mod enforcing;
+pub mod diff;
+mod enforce;
 /// The engines' names, for the tests of learned arguments.
 pub mod engine;
 mod exit;
 /// The OCI object, which the fuzz target writes into any `config.json`.
 pub mod export;
 mod filter;
-mod gating;
 /// The implied syscalls' rules, which the tests check against the kernel.
 pub mod implied;
 /// Input limits, which the fuzz target reads images with.
 pub mod input;
-mod judging;
+mod judge;
 /// `merge`, which the fuzz target runs on any profile.
-pub mod merging;
+pub mod merge;
 mod notice;
 mod output;
 /// Profiles and the syscall tables: the tests and every fuzz target.
 pub mod profile;
 mod program;
 /// The stats format, which the fuzz target reads back.
-pub mod recording;
+pub mod record;
 /// The scan of an object, an image and a cache entry: the fuzz targets.
 pub mod scan;
 /// The guardian, which `main.rs` runs as its own process.

@@ -30,7 +30,7 @@ offer!(
     crate::export::Format,
     crate::session::hook::Hook,
     crate::session::Until,
-    crate::enforcing::DenialWatching,
+    crate::enforce::DenialWatching,
     crate::cli::diff::Format,
     crate::syscall_args::rules::Granularity,
 );

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{Error, warn};
 use crate::{
     exit,
-    merging::{Input, MergeError, merge},
+    merge::{Input, MergeError, merge},
     output::Output,
     profile::Profile,
 };

@@ -19,12 +19,12 @@ use std::{io::IsTerminal, time::Duration};
 use clap::{Parser, Subcommand};
 
 use crate::{
-    diffing::DiffError,
-    enforcing::EnforceError,
+    check::CheckError,
+    diff::DiffError,
+    enforce::EnforceError,
     exit,
-    gating::CheckError,
-    merging::MergeError,
-    recording::RecordError,
+    merge::MergeError,
+    record::RecordError,
     session::{guardian, process::RunAs},
 };
 

@@ -9,7 +9,7 @@ use crate::{
     baseline::notes,
     export::{self, Format},
     implied::Implied,
-    recording::{self, RecordOptions, Recording},
+    record::{self, RecordOptions, Recording},
     session::hook::Hook,
     session::{Until, attached::AttachTarget, process::RunAs},
     syscall_args::rules::Granularity,
@@ -243,7 +243,7 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         baseline: args.baseline,
         attach: args.attach,
     };
-    let recording = block_on(recording::record(options))??;
+    let recording = block_on(record::record(options))??;
     report(&recording, quiet);
     if !args.accept_beyond_default {
         warn_beyond_default(&recording);

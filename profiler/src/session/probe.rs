@@ -6,7 +6,7 @@
 //! syscall, and [`Probe::stop`] detaches them (as dropping the probe does
 //! when it was not stopped). The uses keep only what is their own: which
 //! programs they attach and how they read the maps (the counting program,
-//! `recording::tracer`; the denial watch, `enforcing::denials`; the rare
+//! `record::tracer`; the denial watch, `enforce::denials`; the rare
 //! events, [`super::events`]).
 
 use aya::{

@@ -7,8 +7,8 @@ use std::{ffi::OsString, path::PathBuf, time::Duration};
 use self::report::{github_annotations, junit_xml, text};
 use super::{Error, block_on, print_stdout};
 use crate::{
-    gating::{self, CheckError, CheckRequest, Checked},
-    judging::live::LiveEvent,
+    check::{self, CheckError, CheckRequest, Checked},
+    judge::live::LiveEvent,
     output::Output,
     session::{Until, process::RunAs},
 };
@@ -128,7 +128,7 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
     let Checked {
         report,
         guardian: _guardian,
-    } = block_on(gating::run(&request, &mut say_live)).map_err(CheckError::Runtime)??;
+    } = block_on(check::run(&request, &mut say_live)).map_err(CheckError::Runtime)??;
     if !quiet {
         print_stdout(&text(&report));
     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::gating::CheckReport;
+use crate::check::CheckReport;
 
 /// The report for a terminal or a CI log.
 pub(crate) fn text(report: &CheckReport) -> String {
@@ -295,7 +295,7 @@ pub(crate) fn github_annotations(report: &CheckReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gating::{NewSyscall, SCHEMA};
+    use crate::check::{NewSyscall, SCHEMA};
 
     fn report() -> CheckReport {
         CheckReport {

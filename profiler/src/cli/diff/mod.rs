@@ -15,7 +15,7 @@ use super::{
 use crate::{
     baseline::{BaselineChoice, DockerContext, EffectivePolicy},
     coverage,
-    diffing::{DiffError, DiffRequest, compare},
+    diff::{DiffError, DiffRequest, compare},
     exit,
     profile::{Profile, SyscallSet},
     scan::{ScanError, image},

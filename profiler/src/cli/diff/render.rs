@@ -4,7 +4,7 @@
 use crate::choice::choice;
 use std::fmt::Write;
 
-use crate::diffing::DiffReport;
+use crate::diff::DiffReport;
 
 choice! {
     /// How a report is written.
@@ -350,7 +350,7 @@ mod tests {
 
     fn report() -> DiffReport {
         let set: SyscallSet = ["read", "mount", "socket"].into_iter().collect();
-        crate::diffing::diff(
+        crate::diff::diff(
             &Baseline::docker_default(),
             &Profile::allow_list(Arch::X86_64, &set, None),
             "app.json",

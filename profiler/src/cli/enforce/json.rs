@@ -1,7 +1,7 @@
 //! `enforce --json`: the report of an enforced run as JSON.
 
 use crate::{
-    enforcing::{EnforceOptions, Enforcement, allow_rules},
+    enforce::{EnforceOptions, Enforcement, allow_rules},
     session::redact,
 };
 

@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::{Error, block_on, warn};
 use crate::{
-    enforcing::{self, DenialWatching, EnforceError, EnforceOptions},
-    judging::{
+    enforce::{self, DenialWatching, EnforceError, EnforceOptions},
+    judge::{
         denial::DeniedSyscall,
         live::{LiveEvent, RetryLoop},
     },
@@ -128,7 +128,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         "denied"
     };
     let mut say = |event: LiveEvent| say_live(&event, quiet, verb);
-    let enforcement = match block_on(enforcing::enforce(options.clone(), &mut say))? {
+    let enforcement = match block_on(enforce::enforce(options.clone(), &mut say))? {
         Ok(enforcement) => enforcement,
         Err(e) => {
             // A command that could not start under the filter: what the
@@ -191,7 +191,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
             options.profile.display()
         );
     } else if !enforcement.denials.is_empty() || !enforcement.base_denied.is_empty() {
-        let rules = enforcing::allow_rules(&enforcement);
+        let rules = enforce::allow_rules(&enforcement);
         if rules.is_empty() {
             // Only deliberate refusals (clone3's ENOSYS): nothing to add.
         } else if let [rule] = rules.as_slice() {

@@ -8,7 +8,7 @@
 //! otherwise, which is then said, naming it), a stopped one the engine did
 //! not remove is named with the command that removes it, and the guardian
 //! removes them all should the recorder be killed, until the recorder has
-//! said what became of them (see [`crate::recording::Recording::guardian`]).
+//! said what became of them (see [`crate::record::Recording::guardian`]).
 
 use std::{
     ffi::OsString,

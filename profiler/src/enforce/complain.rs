@@ -2,7 +2,7 @@
 //! recording judged against the profile.
 
 use super::*;
-use crate::judging::{self, Judgement, judge_run, observed_values};
+use crate::judge::{self, Judgement, judge_run, observed_values};
 
 /// `--complain`: record the command, then set what it did against the
 /// profile. Nothing is blocked.
@@ -35,7 +35,7 @@ pub(super) async fn complain(
         .map(|(engine, version)| Baseline::for_engine(engine, version.as_deref()));
     let context = run_context(&options, arch, engine_default.as_ref())?;
     let policy = EffectivePolicy::evaluate(profile, &context);
-    let recording = judging::record_judged(record_options, policy.clone(), say).await?;
+    let recording = judge::record_judged(record_options, policy.clone(), say).await?;
     let observed = observed_values(&recording.observation);
     let mut warnings = profile_warnings;
     warnings.extend(recording.warnings);
@@ -90,9 +90,7 @@ pub(super) async fn complain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        profile::KernelVersion, recording::stats::SyscallCount, syscall_args::CapturedCalls,
-    };
+    use crate::{profile::KernelVersion, record::stats::SyscallCount, syscall_args::CapturedCalls};
     use std::collections::BTreeMap;
 
     fn policy(rules: serde_json::Value) -> EffectivePolicy {

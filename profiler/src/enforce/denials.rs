@@ -21,7 +21,7 @@ use profiler_common::{
 };
 
 use crate::{
-    judging::{
+    judge::{
         denial::{Caller, DeniedSyscall, Kill},
         values,
     },

@@ -13,10 +13,10 @@ use super::{CheckError, CheckInput, CheckReport, check};
 use crate::{
     baseline::Baseline,
     coverage::Coverage,
-    judging::{self, live::LiveEvent},
+    judge::{self, live::LiveEvent},
     notice::{self, Notice},
     profile::{Profile, eval::EffectivePolicy},
-    recording::RecordOptions,
+    record::RecordOptions,
     session::{Until, guardian::Guardian, process::RunAs, redact},
     text::shell_quote,
 };
@@ -174,7 +174,7 @@ async fn record(
     // then `check --observed`): implied names, which a policy learned by
     // `record` holds, are then neither new nor unused.
     options.no_implied = false;
-    let recording = judging::record_judged(options, policy, live).await?;
+    let recording = judge::record_judged(options, policy, live).await?;
     for warning in &recording.warnings {
         (request.say)(Notice::Warning(warning.clone()));
     }

@@ -17,7 +17,7 @@
 //!   with a profile that allows it (`--suggest FILE`).
 //! - Where a syscall's privilege is in an argument (an ioctl's request, a
 //!   socket's family), the values are what is denied, reported and
-//!   suggested ([`crate::judging::values`]): the profile's argument conditions are
+//!   suggested ([`crate::judge::values`]): the profile's argument conditions are
 //!   evaluated in complain mode too, and a suggestion allows the refused
 //!   values rather than the whole syscall.
 //!
@@ -56,7 +56,7 @@ use crate::{
     engine::{ContainerRun, Engine, EngineError, EngineRun, runtime_base},
     exit,
     filter::{self, ChildEnds, CompiledFilter, FilterError},
-    judging::{
+    judge::{
         denial::{self, DeniedSyscall},
         live::{self, LiveEvent, RetryLoop},
         values,
@@ -67,7 +67,7 @@ use crate::{
         Action, Arch, EPERM, Profile, ProfileError, SyscallRule, SyscallSet,
         eval::{Access, DockerContext, EffectivePolicy, resolved},
     },
-    recording::{RecordError, RecordOptions},
+    record::{RecordError, RecordOptions},
     session::{
         self, Kind, Outlived, Session, SessionError, Stop, Supervised, Until,
         ebpf::TracerError,

@@ -12,7 +12,7 @@ use std::{
 
 use super::ListenerError;
 use crate::{
-    judging::denial::{Caller, DeniedSyscall},
+    judge::denial::{Caller, DeniedSyscall},
     profile::eval::{Access, EffectivePolicy},
     profile::{Arch, EPERM, table},
     syscall_args::Source,

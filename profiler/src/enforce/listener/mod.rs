@@ -47,7 +47,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::judging::{denial::DeniedSyscall, values};
+use crate::judge::{denial::DeniedSyscall, values};
 use crate::{filter::ChildEnds, profile::Arch, profile::eval::EffectivePolicy};
 use serve::{Answered, serve};
 pub(crate) use socket::Agent;

@@ -30,7 +30,7 @@ use self::{
 };
 use crate::{
     profile::eval::{Access, EffectivePolicy},
-    recording::{self, RecordError, RecordOptions, Recording, stats::SyscallCount},
+    record::{self, RecordError, RecordOptions, Recording, stats::SyscallCount},
     syscall_args::CapturedCalls,
 };
 
@@ -43,8 +43,8 @@ pub(crate) async fn record_judged(
     say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Recording, RecordError> {
     let mut would = WouldRefuse::new(policy, say);
-    let mut observer = |observation: &recording::tracer::Observation| would.observe(observation);
-    recording::record_observed(options, Some(&mut observer)).await
+    let mut observer = |observation: &record::tracer::Observation| would.observe(observation);
+    record::record_observed(options, Some(&mut observer)).await
 }
 
 /// What complain mode makes of a run: the syscalls (and argument values)
@@ -154,7 +154,7 @@ pub(crate) fn judge_run<'a>(
 /// The captured values of a recording, both phases together, by table
 /// (its short name, as the statistics give it) and number.
 pub(crate) fn observed_values(
-    observation: &recording::tracer::Observation,
+    observation: &record::tracer::Observation,
 ) -> BTreeMap<(String, u64), CapturedCalls> {
     let mut out: BTreeMap<(String, u64), CapturedCalls> = BTreeMap::new();
     let phases = observation
@@ -191,9 +191,9 @@ impl<'a> WouldRefuse<'a> {
     }
 
     /// Judges the counts so far; says what is new.
-    fn observe(&mut self, observation: &recording::tracer::Observation) {
-        let (mut counts, _) = recording::count_entries(&observation.calls);
-        counts.extend(recording::count_entries(&observation.runtime_calls).0);
+    fn observe(&mut self, observation: &record::tracer::Observation) {
+        let (mut counts, _) = record::count_entries(&observation.calls);
+        counts.extend(record::count_entries(&observation.runtime_calls).0);
         let observed = observed_values(observation);
         // A warning of values the kernel found no room for is the final
         // report's to give.

@@ -18,7 +18,7 @@ use crate::{
     baseline::{
         Access, Baseline, BaselineChoice, BaselineError, DockerContext, EffectivePolicy, notes,
     },
-    judging::standing::{self, ValueStanding},
+    judge::standing::{self, ValueStanding},
     profile::{Arch, Profile, ProfileError, errno, table},
     syscall_args::allowance::{ArgValue, Comparison, Values},
 };

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::{
     baseline::{Access, Baseline, DockerContext, EffectivePolicy, notes},
     exit,
-    judging::standing::{self, ValueStanding},
+    judge::standing::{self, ValueStanding},
     profile::Profile,
     syscall_args::allowance::{ArgValue, Comparison, Values},
 };
@@ -42,7 +42,7 @@ pub enum CheckError {
     #[error(transparent)]
     Baseline(#[from] crate::baseline::BaselineError),
     #[error("recording failed: {0}")]
-    Record(#[from] crate::recording::RecordError),
+    Record(#[from] crate::record::RecordError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error(

@@ -313,12 +313,12 @@ mod tests {
     fn each_refused_value_is_said_once() {
         let captured = crate::syscall_args::captured("ioctl").unwrap();
         let mut ioctl = denial("ioctl", 2);
-        ioctl.values = crate::judging::values::denied_values(captured, vec![(vec![0x5412], 2)]);
+        ioctl.values = crate::judge::values::denied_values(captured, vec![(vec![0x5412], 2)]);
         let mut live = LiveDenials::default();
         let now = Instant::now();
         assert_eq!(live.update(std::slice::from_ref(&ioctl), now).len(), 1);
         assert!(live.update(std::slice::from_ref(&ioctl), now).is_empty());
-        ioctl.values = crate::judging::values::denied_values(
+        ioctl.values = crate::judge::values::denied_values(
             captured,
             vec![(vec![0x5412], 2), (vec![0x541b], 1)],
         );
