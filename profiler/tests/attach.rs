@@ -78,9 +78,19 @@ impl Drop for TestCgroup {
 /// Starts `record --attach TARGET ARGS` and waits until it says it
 /// records (its stderr's note); returns it with the rest of its stderr.
 fn attach(target: &str, args: &[&str]) -> (Child, std::thread::JoinHandle<String>) {
+    attach_with(target, args, &[])
+}
+
+/// [`attach`], with `env` in the recorder's environment.
+fn attach_with(
+    target: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (Child, std::thread::JoinHandle<String>) {
     let mut recorder = Command::new(profiler())
         .args(["record", "--attach", target])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -244,6 +254,81 @@ fn an_attached_recording_ends_with_its_target() {
     assert!(names.contains("exit_group"), "{names:?}");
 }
 
+/// Several targets at once: a profile each, with what each did and not
+/// what the other did.
+#[test]
+fn several_targets_are_recorded_at_once_a_profile_each() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let dir = tempfile::tempdir().unwrap();
+    let call = sample("call");
+    let go = dir.path().join("go");
+    let (first, second) = (TestCgroup::new("first"), TestCgroup::new("second"));
+    let script = |syscall: &str| {
+        format!(
+            "while [ ! -e {go} ]; do sleep 0.02; done; {call} {syscall} >/dev/null; \
+             while :; do sleep 0.05; done",
+            go = go.display(),
+            call = call.display()
+        )
+    };
+    let mut a = first.spawn(&script("sysinfo"));
+    let mut b = second.spawn(&script("times"));
+    assert!(wait_for(Duration::from_secs(10), || {
+        !first.procs().is_empty() && !second.procs().is_empty()
+    }));
+    let pattern = dir.path().join("{}.json");
+    let target_a = format!("pid:{}", a.id());
+    let recorder = Command::new(profiler())
+        .args([
+            "record",
+            "-q",
+            "--duration",
+            "3",
+            "--attach",
+            &target_a,
+            "--attach",
+        ])
+        .arg(&second.0)
+        .arg("-o")
+        .arg(&pattern)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    touch(&go);
+    let output = output_within(recorder, Duration::from_secs(30))
+        .unwrap_or_else(|o| panic!("no end: {}", stderr(&o)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let profile_of =
+        |name: &str| allowed_names(&fs::read_to_string(dir.path().join(name)).unwrap());
+    let of_a = profile_of(&format!("pid-{}.json", a.id()));
+    let second_name = format!(
+        "{}.json",
+        second
+            .0
+            .to_string_lossy()
+            .replace('/', "-")
+            .trim_start_matches('-')
+    );
+    let of_b = profile_of(&second_name);
+    assert!(
+        of_a.contains("sysinfo") && !of_a.contains("times"),
+        "{of_a:?}"
+    );
+    assert!(
+        of_b.contains("times") && !of_b.contains("sysinfo"),
+        "{of_b:?}"
+    );
+    for child in [&mut a, &mut b] {
+        assert!(child.try_wait().unwrap().is_none(), "a workload ended");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 #[test]
 fn a_target_that_cannot_be_watched_is_refused_in_one_line() {
     require_root();
@@ -294,92 +379,497 @@ fn a_target_that_cannot_be_watched_is_refused_in_one_line() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
 
-/// `docker exec` in the attached container counts from its filter
-/// install on, the runtime's set-up before it does not; the container keeps
-/// running after the recording; the profile, run by Docker, lets through
-/// what the container did after the attach and refuses what it did before.
-#[test]
-fn a_docker_container_is_recorded_at_its_filter_boundary_and_left_running() {
-    require_root();
-    let _serial = one_at_a_time(&SERIAL);
-    let host = docker_host();
-    let docker = |args: &[&str]| {
-        Command::new("docker")
-            .args(["-H", &host])
+/// The test image as containerd's default namespace has it.
+const CTR_IMAGE: &str = "docker.io/library/syscall-profile-samples:test";
+
+/// A container engine as the tests drive it: its CLI's words, and what the
+/// recorder needs in its environment to find the test's daemon and store.
+struct TestEngine {
+    /// `docker -H X`, `podman --root ...`, `ctr -a X`.
+    cli: Vec<String>,
+    /// `docker:`, `podman:`, `containerd:default/`.
+    prefix: &'static str,
+    env: Vec<(String, String)>,
+    /// Keeps the configuration files `env` names.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestEngine {
+    fn docker() -> TestEngine {
+        TestEngine {
+            cli: vec!["docker".into(), "-H".into(), docker_host()],
+            prefix: "docker:",
+            env: Vec::new(),
+            _dir: None,
+        }
+    }
+
+    /// podman with the test's store: the recorder's podman finds it through
+    /// the configuration files podman reads from its environment.
+    fn podman() -> TestEngine {
+        let globals = podman_globals();
+        let value = |name: &str| {
+            globals
+                .iter()
+                .find_map(|g| g.strip_prefix(&format!("--{name}=")))
+                .unwrap_or_else(|| panic!("no --{name} in the podman globals: {globals:?}"))
+                .to_owned()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dir.path().join("storage.conf");
+        fs::write(
+            &storage,
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                value("root"),
+                value("runroot")
+            ),
+        )
+        .unwrap();
+        let containers = dir.path().join("containers.conf");
+        fs::write(
+            &containers,
+            "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .unwrap();
+        let mut cli = vec!["podman".to_owned()];
+        cli.extend(globals);
+        TestEngine {
+            cli,
+            prefix: "podman:",
+            env: vec![
+                (
+                    "CONTAINERS_STORAGE_CONF".into(),
+                    storage.display().to_string(),
+                ),
+                ("CONTAINERS_CONF".into(), containers.display().to_string()),
+            ],
+            _dir: Some(dir),
+        }
+    }
+
+    fn containerd() -> TestEngine {
+        let address =
+            std::env::var("SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS").unwrap_or_else(|_| {
+                panic!("SYSCALL_PROFILE_TEST_CONTAINERD_ADDRESS is not set (cargo xtask test)")
+            });
+        TestEngine {
+            cli: vec!["ctr".into(), "-a".into(), address.clone()],
+            prefix: "containerd:default/",
+            env: vec![("CONTAINERD_ADDRESS".into(), address)],
+            _dir: None,
+        }
+    }
+
+    fn is_ctr(&self) -> bool {
+        self.cli[0] == "ctr"
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.cli[0])
+            .args(&self.cli[1..])
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .expect("run docker")
-    };
-    let name = format!("sp-attach-{}", std::process::id());
-    let started = docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        "none",
-        "--name",
-        &name,
-        TEST_IMAGE,
-        "sh",
-        "-c",
-        "call getcpu; while [ ! -e /tmp/go ]; do usleep 20000; done; call sysinfo; \
-         while [ ! -e /tmp/stop ]; do usleep 20000; done",
-    ]);
-    assert!(started.status.success(), "{}", stderr(&started));
-    struct Remove<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, String);
-    impl Drop for Remove<'_> {
-        fn drop(&mut self) {
-            (self.0)(&["rm", "-f", &self.1]);
+            .expect("run the engine's CLI")
+    }
+
+    /// Starts `script` in a detached container `name` under the engine's
+    /// default seccomp profile (ctr's `--seccomp`).
+    fn start(&self, name: &str, script: &str) {
+        let mut args: Vec<&str> = match self.is_ctr() {
+            true => vec!["run", "-d", "--seccomp", CTR_IMAGE, name],
+            false => vec!["run", "-d", "--rm", "--network", "none", "--name", name],
+        };
+        if self.cli[0] == "podman" {
+            args.extend([
+                "--ulimit",
+                "nofile=20000:20000",
+                "--ulimit",
+                "nproc=32768:32768",
+            ]);
+        }
+        if !self.is_ctr() {
+            args.push(TEST_IMAGE);
+        }
+        args.extend(["sh", "-c", script]);
+        let started = self.command(&args);
+        assert!(started.status.success(), "{}", stderr(&started));
+    }
+
+    fn exec(&self, name: &str, script: &str) {
+        let exec_id = format!("e{}", std::process::id());
+        let args: Vec<&str> = match self.is_ctr() {
+            true => vec![
+                "tasks",
+                "exec",
+                "--exec-id",
+                &exec_id,
+                name,
+                "sh",
+                "-c",
+                script,
+            ],
+            false => vec!["exec", name, "sh", "-c", script],
+        };
+        let done = self.command(&args);
+        assert!(done.status.success(), "{}", stderr(&done));
+    }
+
+    fn running(&self, name: &str) -> bool {
+        if self.is_ctr() {
+            let tasks = stdout(&self.command(&["tasks", "ls"]));
+            return tasks.lines().any(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.first() == Some(&name) && words.get(2) == Some(&"RUNNING")
+            });
+        }
+        stdout(&self.command(&["inspect", "-f", "{{.State.Running}}", name])).trim() == "true"
+    }
+
+    fn remove(&self, name: &str) {
+        if self.is_ctr() {
+            self.command(&["tasks", "kill", "-s", "SIGKILL", name]);
+            wait_for(Duration::from_secs(10), || !self.running(name));
+            self.command(&["tasks", "rm", "-f", name]);
+            self.command(&["containers", "rm", name]);
+        } else {
+            self.command(&["rm", "-f", name]);
         }
     }
-    let _remove = Remove(&docker, name.clone());
+
+    /// The host pid of the container's first process, as the engine says.
+    fn init_pid(&self, name: &str) -> String {
+        if self.is_ctr() {
+            let tasks = stdout(&self.command(&["tasks", "ls"]));
+            return tasks
+                .lines()
+                .find_map(|l| {
+                    let words: Vec<&str> = l.split_whitespace().collect();
+                    (words.first() == Some(&name)).then(|| words.get(1).map(|p| (*p).to_owned()))?
+                })
+                .unwrap_or_default();
+        }
+        stdout(&self.command(&["inspect", "-f", "{{.State.Pid}}", name]))
+            .trim()
+            .to_owned()
+    }
+
+    /// Runs `call ARGS...` in a new container under `profile` (the OCI
+    /// form for ctr): its output.
+    fn call_under(&self, profile: &Path, dir: &Path, calls: &[&str]) -> String {
+        let mut args: Vec<String>;
+        if self.is_ctr() {
+            let oci = dir.join("oci.json");
+            let exported = run([
+                "export".as_ref(),
+                "--to".as_ref(),
+                "oci".as_ref(),
+                profile.as_os_str(),
+                "-o".as_ref(),
+                oci.as_os_str(),
+            ]);
+            assert!(exported.status.success(), "{}", stderr(&exported));
+            args = ["run", "--rm", "--seccomp", "--seccomp-profile"]
+                .map(str::to_owned)
+                .to_vec();
+            args.push(oci.display().to_string());
+            args.push(CTR_IMAGE.to_owned());
+            args.push(format!("sp-call-{}", std::process::id()));
+        } else {
+            args = ["run", "--rm", "--network", "none", "--security-opt"]
+                .map(str::to_owned)
+                .to_vec();
+            args.push(format!("seccomp={}", profile.display()));
+            if self.cli[0] == "podman" {
+                args.extend(
+                    [
+                        "--ulimit",
+                        "nofile=20000:20000",
+                        "--ulimit",
+                        "nproc=32768:32768",
+                    ]
+                    .map(str::to_owned),
+                );
+            }
+            args.push(TEST_IMAGE.to_owned());
+        }
+        args.push("call".to_owned());
+        args.extend(calls.iter().map(|c| (*c).to_owned()));
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = self.command(&words);
+        format!("{}{}", stdout(&output).trim(), stderr(&output).trim())
+    }
+}
+
+/// Removes a container when dropped.
+struct Removed<'a>(&'a TestEngine, String);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        self.0.remove(&self.1);
+    }
+}
+
+/// The script of the attached containers: getcpu only before the attach,
+/// sysinfo only after it (`/tmp/go`), then a wait for `/tmp/stop`.
+const WORKLOAD: &str = "call getcpu; while [ ! -e /tmp/go ]; do usleep 20000; done; \
+                        call sysinfo; while [ ! -e /tmp/stop ]; do usleep 20000; done";
+
+/// Starts the recorder attached to `engine`'s container `name`.
+fn attach_engine(
+    engine: &TestEngine,
+    name: &str,
+    args: &[&str],
+) -> (Child, std::thread::JoinHandle<String>) {
+    attach_with(&format!("{}{name}", engine.prefix), args, &engine.env)
+}
+
+/// A container of `engine`, attached to while it runs: an exec'd process
+/// counts from its filter install on; the container keeps running, its
+/// processes as they were; the engine, running the profile, lets through
+/// what the container did after the attach and refuses what it did before.
+fn attached_container_is_recorded_and_left_running(engine: &TestEngine) {
+    let name = format!("sp-attach-{}", std::process::id());
+    engine.start(&name, WORKLOAD);
+    let _removed = Removed(engine, name.clone());
+    assert!(wait_for(Duration::from_secs(30), || engine.running(&name)));
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("attached.json");
-    // DOCKER_HOST names the test daemon for the tool's own docker CLI.
-    let (recorder, rest) = attach(
-        &format!("docker:{name}"),
-        &["-o", profile.to_str().unwrap()],
-    );
-    let exec = docker(&["exec", &name, "sh", "-c", "call times && touch /tmp/go"]);
-    assert!(exec.status.success(), "{}", stderr(&exec));
+    let before = engine.init_pid(&name);
+    let (recorder, rest) = attach_engine(engine, &name, &["-o", profile.to_str().unwrap()]);
+    engine.exec(&name, "call times && touch /tmp/go");
     std::thread::sleep(Duration::from_millis(500));
     let (code, said) = interrupt(recorder, rest);
     assert_eq!(code, 0, "{said}");
-    let running = docker(&["inspect", "-f", "{{.State.Running}}", &name]);
-    assert_eq!(stdout(&running).trim(), "true", "the container was stopped");
+    assert!(engine.running(&name), "the container was stopped: {said}");
+    assert_eq!(
+        engine.init_pid(&name),
+        before,
+        "the container's first process changed"
+    );
     let text = fs::read_to_string(&profile).unwrap();
     let names = allowed_names(&text);
     for made in ["sysinfo", "times"] {
         assert!(names.contains(made), "{made} is missing: {names:?}");
     }
-    // getcpu came before the attach; keyctl is runc's set-up of the exec
-    // (its session keyring), before its filter: neither is the workload's.
-    for absent in ["getcpu", "keyctl"] {
-        assert!(!names.contains(absent), "{absent} is in: {names:?}");
-    }
+    assert!(!names.contains("getcpu"), "getcpu is in: {names:?}");
     assert!(text.contains("base set"), "no runtime base set: {text}");
-    // Docker enforces the profile on a new container.
-    let enforced = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--security-opt",
-        &format!("seccomp={}", profile.display()),
-        TEST_IMAGE,
-        "call",
-        "sysinfo",
-        "times",
-        "getcpu",
-    ]);
     assert_eq!(
-        stdout(&enforced).trim(),
-        "sysinfo=ok times=ok getcpu=errno:1",
-        "{}",
-        stderr(&enforced)
+        engine.call_under(&profile, dir.path(), &["sysinfo", "times", "getcpu"]),
+        "sysinfo=ok times=ok getcpu=errno:1"
     );
-    docker(&["exec", &name, "touch", "/tmp/stop"]);
+    engine.exec(&name, "touch /tmp/stop");
+}
+
+#[test]
+fn a_docker_container_is_recorded_at_its_filter_boundary_and_left_running() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let docker = TestEngine::docker();
+    attached_container_is_recorded_and_left_running(&docker);
+}
+
+#[test]
+fn a_podman_container_is_recorded_and_left_running() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    attached_container_is_recorded_and_left_running(&TestEngine::podman());
+}
+
+#[test]
+fn a_containerd_container_is_recorded_and_left_running() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    attached_container_is_recorded_and_left_running(&TestEngine::containerd());
+}
+
+/// runc's set-up of a `docker exec` (its session keyring: keyctl) comes
+/// before its filter and is not the workload's; recorded without the
+/// boundary it would be in.
+#[test]
+fn a_docker_execs_set_up_is_not_the_workloads() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let docker = TestEngine::docker();
+    let name = format!("sp-attach-exec-{}", std::process::id());
+    docker.start(&name, WORKLOAD);
+    let _removed = Removed(&docker, name.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("attached.json");
+    let (recorder, rest) = attach_engine(&docker, &name, &["-o", profile.to_str().unwrap()]);
+    docker.exec(&name, "call times");
+    let (code, said) = interrupt(recorder, rest);
+    assert_eq!(code, 0, "{said}");
+    let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+    assert!(names.contains("times"), "{names:?}");
+    assert!(!names.contains("keyctl"), "runc's set-up is in: {names:?}");
+}
+
+/// The attached profile merged with a recording of the container's start
+/// runs the whole workload under Docker, 20 times of 20.
+#[test]
+fn an_attached_profile_merged_with_the_start_runs_the_workload_under_docker() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let docker = TestEngine::docker();
+    let dir = tempfile::tempdir().unwrap();
+    let (start, attached, merged) = (
+        dir.path().join("start.json"),
+        dir.path().join("attached.json"),
+        dir.path().join("merged.json"),
+    );
+    // The start: the same container recorded until it waits for /tmp/go,
+    // then stopped by the recording's --duration.
+    let mut words = vec!["record", "-q", "--duration", "3", "-o"];
+    let start_path = start.display().to_string();
+    words.push(&start_path);
+    words.push("--");
+    let docker_words: Vec<String> = docker.cli.clone();
+    let mut run_words: Vec<String> = docker_words.clone();
+    run_words.extend(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            TEST_IMAGE,
+            "sh",
+            "-c",
+            WORKLOAD,
+        ]
+        .map(str::to_owned),
+    );
+    words.extend(run_words.iter().map(String::as_str));
+    // Stopped at its --duration, the container ends with SIGTERM's status;
+    // the profile is written all the same.
+    let recorded = run(&words);
+    assert!(
+        start.is_file() && !allowed_names(&fs::read_to_string(&start).unwrap()).is_empty(),
+        "{}",
+        stderr(&recorded)
+    );
+    let name = format!("sp-attach-merge-{}", std::process::id());
+    docker.start(&name, WORKLOAD);
+    let _removed = Removed(&docker, name.clone());
+    assert!(wait_for(Duration::from_secs(30), || docker.running(&name)));
+    let (recorder, rest) = attach_engine(&docker, &name, &["-o", attached.to_str().unwrap()]);
+    docker.exec(&name, "touch /tmp/go");
+    std::thread::sleep(Duration::from_millis(500));
+    docker.exec(&name, "touch /tmp/stop");
+    assert!(wait_for(Duration::from_secs(30), || !docker.running(&name)));
+    let output = output_within(recorder, Duration::from_secs(30))
+        .unwrap_or_else(|o| panic!("the recording outlived the container: {}", stderr(&o)));
+    let said = rest.join().unwrap_or_default();
+    assert!(output.status.success(), "{said}");
+    let merging = run([
+        "merge".as_ref(),
+        start.as_os_str(),
+        attached.as_os_str(),
+        "-o".as_ref(),
+        merged.as_os_str(),
+    ]);
+    assert!(merging.status.success(), "{}", stderr(&merging));
+    // The whole workload, start to end, under the merged profile; what it
+    // never did (times) is still refused.
+    let whole = "call getcpu; call sysinfo; call times";
+    let mut failures = Vec::new();
+    for _ in 0..20 {
+        let mut args: Vec<String> = ["run", "--rm", "--network", "none", "--security-opt"]
+            .map(str::to_owned)
+            .to_vec();
+        args.push(format!("seccomp={}", merged.display()));
+        args.extend([TEST_IMAGE, "sh", "-c", whole].map(str::to_owned));
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ran = docker.command(&words);
+        let text = stdout(&ran);
+        if !ran.status.success()
+            || text
+                .split_whitespace()
+                .ne(["getcpu=ok", "sysinfo=ok", "times=errno:1"])
+        {
+            failures.push(format!("{text}{}", stderr(&ran)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 20 failed: {failures:?}",
+        failures.len()
+    );
+}
+
+/// SIGKILL of the recorder at any moment (while it attaches, while it
+/// records) leaves the target running, its processes as they were, and
+/// nothing of the tool behind.
+#[test]
+fn a_killed_attached_recorder_leaves_its_target_running_and_untouched() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let docker = TestEngine::docker();
+    let name = format!("sp-attach-kill-{}", std::process::id());
+    docker.start(&name, WORKLOAD);
+    let _removed = Removed(&docker, name.clone());
+    assert!(wait_for(Duration::from_secs(30), || docker.running(&name)));
+    let cgroup = TestCgroup::new("kill");
+    let mut native = cgroup.spawn("while :; do sleep 0.05; done");
+    assert!(wait_for(Duration::from_secs(10), || !cgroup
+        .procs()
+        .is_empty()));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.json");
+    let targets = [format!("docker:{name}"), format!("pid:{}", native.id())];
+    let before = docker.init_pid(&name);
+    for target in &targets {
+        for after in [
+            Duration::from_millis(0),
+            Duration::from_millis(150),
+            Duration::from_millis(1500),
+        ] {
+            let mut recorder = Command::new(profiler())
+                .args(["record", "--attach", target, "-o", out.to_str().unwrap()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(after);
+            recorder.kill().unwrap();
+            recorder.wait().unwrap();
+            assert!(
+                wait_for(Duration::from_secs(10), || tool_processes().is_empty()),
+                "{target} after {after:?}: the tool left {:?}",
+                tool_processes()
+            );
+            assert!(
+                docker.running(&name),
+                "{target} after {after:?}: the container ended"
+            );
+            assert_eq!(docker.init_pid(&name), before, "{target} after {after:?}");
+            assert!(
+                native.try_wait().unwrap().is_none(),
+                "the native workload ended"
+            );
+            assert!(
+                cgroup.procs().contains(&native.id()),
+                "{target} after {after:?}: {:?}",
+                cgroup.procs()
+            );
+        }
+    }
+    let _ = native.kill();
+    let _ = native.wait();
+}
+
+/// The processes that run the tool's binary (its guardian included).
+fn tool_processes() -> Vec<u32> {
+    let tool = fs::canonicalize(profiler()).expect("the tool's binary");
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|exe| exe == tool))
+        .collect()
 }
 
 #[test]

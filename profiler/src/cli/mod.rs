@@ -87,6 +87,9 @@ pub enum Error {
     /// The command ran, but the tool could not watch all of it.
     #[error("{0}")]
     Incomplete(&'static str),
+    /// Options that do not go together, beyond what clap checks.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -99,7 +102,8 @@ impl Error {
             | Error::Merge(_)
             | Error::Check(_)
             | Error::Scan(_)
-            | Error::Export(_) => exit::USAGE,
+            | Error::Export(_)
+            | Error::Usage(_) => exit::USAGE,
             Error::Runtime(_) | Error::Incomplete(_) => exit::TOOL_FAILED,
         }
     }

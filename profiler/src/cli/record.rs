@@ -155,9 +155,12 @@ pub struct RecordArgs {
     /// podman container (NAME, docker:NAME, podman:NAME), a containerd one
     /// (containerd:NAMESPACE/ID), a systemd unit (NAME.service), a cgroup
     /// path (/sys/fs/cgroup/...), or the cgroup of a process (pid:N). Its
-    /// start-up is not observed: the profile says so.
+    /// start-up is not observed: the profile says so. Repeat it to record
+    /// several at once, one profile each: -o names a directory then (a
+    /// profile NAME.json each, NAME the target as given) or a pattern
+    /// with {} for NAME.
     #[arg(long, value_name = "TARGET", value_parser = parse_attach, conflicts_with = "command")]
-    attach: Option<(AttachTarget, String)>,
+    attach: Vec<(AttachTarget, String)>,
 
     /// The command to record, with its arguments.
     #[arg(value_name = "CMD", trailing_var_arg = true)]
@@ -241,7 +244,15 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
             )
         }),
         baseline: args.baseline,
-        attach: args.attach,
+        attach: None,
+    };
+    let mut targets = args.attach;
+    if targets.len() > 1 {
+        return record_several(options, targets, args.accept_beyond_default);
+    }
+    let options = RecordOptions {
+        attach: targets.pop(),
+        ..options
     };
     let recording = block_on(record::record(options))??;
     report(&recording, quiet);
@@ -255,6 +266,125 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         ));
     }
     Ok(recording.exit_code)
+}
+
+/// `record --attach A --attach B ...`: every target recorded at once, a
+/// profile (and stats) each, named by the target; the worst status.
+fn record_several(
+    options: RecordOptions,
+    targets: Vec<(AttachTarget, String)>,
+    accept_beyond_default: bool,
+) -> Result<i32, Error> {
+    let names: Vec<String> = targets.iter().map(|(_, given)| file_name(given)).collect();
+    if let Some(twice) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
+        return Err(Error::Usage(format!(
+            "two --attach targets would write the same file ({}): name each once",
+            twice.1
+        )));
+    }
+    let outputs = several_paths(options.output.as_deref(), "-o", &names, true)?;
+    let stats = match options.stats.as_deref() {
+        Some(stats) => several_paths(Some(stats), "--stats", &names, false)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => vec![None; names.len()],
+    };
+    let quiet = options.quiet;
+    let runs = targets
+        .into_iter()
+        .zip(outputs)
+        .zip(stats)
+        .map(|((target, output), stats)| {
+            record::record(RecordOptions {
+                attach: Some(target),
+                output: Some(output),
+                stats,
+                // One live line cannot show several recordings.
+                live: crate::notice::hidden,
+                ..options.clone()
+            })
+        });
+    let recordings = block_on(futures_util::future::join_all(runs))?;
+    let mut status = 0;
+    let mut failed = None;
+    for recording in recordings {
+        match recording {
+            Ok(recording) => {
+                report(&recording, quiet);
+                if !accept_beyond_default {
+                    warn_beyond_default(&recording);
+                }
+                status = status.max(recording.exit_code);
+            }
+            // The first failure ends the tool; the others are said.
+            Err(e) => match failed {
+                None => failed = Some(e),
+                Some(_) => warn(&e.to_string()),
+            },
+        }
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(status),
+    }
+}
+
+/// A target as given, as a file name: what is not a letter, a digit, `.`,
+/// `_` or `-` becomes `-`.
+fn file_name(given: &str) -> String {
+    let name: String = given
+        .chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                true => c,
+                false => '-',
+            },
+        )
+        .collect();
+    let mut collapsed = String::new();
+    for c in name.chars() {
+        if !(c == '-' && collapsed.ends_with('-')) {
+            collapsed.push(c);
+        }
+    }
+    collapsed.trim_start_matches(['.', '-']).to_owned()
+}
+
+/// One path per name from `given`: a directory (`NAME.json` in it,
+/// `NAME.stats.json` for the stats) or a pattern with `{}` for the name.
+fn several_paths(
+    given: Option<&std::path::Path>,
+    flag: &str,
+    names: &[String],
+    profile: bool,
+) -> Result<Vec<PathBuf>, Error> {
+    let refuse = || {
+        Error::Usage(format!(
+            "several --attach targets write a file each: give {flag} an existing directory or \
+             a pattern with {{}} for the target (e.g. {flag} profiles/{{}}.json)"
+        ))
+    };
+    let given = given.ok_or_else(refuse)?;
+    let text = given.to_string_lossy();
+    if text.contains("{}") {
+        return Ok(names
+            .iter()
+            .map(|n| PathBuf::from(text.replace("{}", n)))
+            .collect());
+    }
+    if given.is_dir() {
+        let suffix = if profile { "json" } else { "stats.json" };
+        return Ok(names
+            .iter()
+            .map(|n| given.join(format!("{n}.{suffix}")))
+            .collect());
+    }
+    Err(refuse())
 }
 
 fn report(recording: &Recording, quiet: bool) {

@@ -153,6 +153,15 @@ impl EngineCli {
 
     /// The engine's version, or why it does not answer.
     pub(crate) fn reachable(&self) -> Result<String, EngineError> {
+        // ctr waits 10 s for a socket that is not there: said at once.
+        if let Some(socket) = self.containerd_socket()
+            && !socket.exists()
+        {
+            return Err(EngineError::Unreachable {
+                engine: self.engine.name(),
+                detail: format!("no containerd socket at {}", socket.display()),
+            });
+        }
         match self.version() {
             Ok(version) => Ok(version),
             Err(EngineError::Failed { engine, detail }) => {
@@ -164,5 +173,29 @@ impl EngineCli {
             }),
             Err(e) => Err(e),
         }
+    }
+
+    /// The socket `ctr` talks to: `--address`/`-a` among the globals, else
+    /// `CONTAINERD_ADDRESS`, else containerd's default; `None` for the
+    /// other engines.
+    fn containerd_socket(&self) -> Option<PathBuf> {
+        if self.engine != Engine::Containerd {
+            return None;
+        }
+        let mut globals = self.globals.iter();
+        while let Some(word) = globals.next() {
+            let word = word.to_string_lossy();
+            if let Some(value) = word.strip_prefix("--address=") {
+                return Some(PathBuf::from(value));
+            }
+            if word == "-a" || word == "--address" {
+                return globals.next().map(PathBuf::from);
+            }
+        }
+        Some(
+            std::env::var_os("CONTAINERD_ADDRESS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/run/containerd/containerd.sock")),
+        )
     }
 }

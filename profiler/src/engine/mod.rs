@@ -29,7 +29,7 @@ pub enum EngineError {
     },
     #[error(
         "cannot reach the {engine} engine: {detail} (start the daemon, or point the CLI at it: \
-         DOCKER_HOST, CONTAINER_HOST, `ctr -a SOCKET`)"
+         DOCKER_HOST, CONTAINER_HOST, CONTAINERD_ADDRESS or `ctr -a SOCKET`)"
     )]
     Unreachable {
         engine: &'static str,
