@@ -233,6 +233,32 @@ fn no_cgroup2_mount() {
     scene.assert_clean_failure(result, 125, "no cgroup2 filesystem is mounted");
 }
 
+/// In a cgroup namespace rooted below the host's root (a container's),
+/// the cgroup2 mount shows a subtree: the depths the kernel side compares
+/// would be short and nothing would be recorded, so the tool refuses. A
+/// namespace rooted at the host's root sees the whole tree and records.
+#[test]
+fn a_cgroup_namespace_below_the_root_is_refused() {
+    require_root();
+    let scene = Scene::new();
+    let cgroup = cgroup2_mount().join(format!("sp-cgns-{}", std::process::id()));
+    std::fs::create_dir(&cgroup).unwrap();
+    let script = format!(
+        "echo $$ > {procs} && exec unshare -C -m sh -c 'for m in $(awk \"\\$9 == \\\"cgroup2\\\" {{print \\$5}}\" /proc/self/mountinfo); do umount -l \"$m\"; mount -t cgroup2 none \"$m\"; done; exec \"$@\"' sh \"$@\"",
+        procs = cgroup.join("cgroup.procs").display()
+    );
+    let result = scene.record(&["sh", "-c", &script, "sh"], &[]);
+    // The recorder is in the test's cgroup until it ends: removed after.
+    let _ = std::fs::remove_dir(&cgroup);
+    scene.assert_clean_failure(
+        result,
+        125,
+        "shows a subtree, not the host's whole cgroup tree",
+    );
+    let whole = scene.record(&["unshare", "-C"], &[]);
+    assert_eq!(whole.0.status.code(), Some(0), "{}", stderr(&whole.0));
+}
+
 #[test]
 fn verifier_rejection_shows_the_reason() {
     require_root();

@@ -246,6 +246,7 @@ impl Attached {
             return Err(AttachError::Root { given });
         }
         let mount = cgroup2_mount()?;
+        super::cgroup::check_whole_tree(&mount)?;
         let path = mount.join(relative.strip_prefix("/").unwrap_or(&relative));
         let not_a_cgroup = |why: String| AttachError::NotACgroup {
             given: given.clone(),

@@ -48,6 +48,14 @@ pub enum CgroupError {
          e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified` on a hybrid host"
     )]
     NoCgroup2,
+    #[error(
+        "the cgroup2 mount here shows a subtree, not the host's whole cgroup tree (this tool \
+         runs in a cgroup namespace of its own, a container's): the kernel side goes by the \
+         depths in the whole tree, which it cannot see from here, and would record nothing; \
+         run it in the host's cgroup namespace (`docker run --cgroupns=host`, `nsenter -t 1 \
+         -C`)"
+    )]
+    OwnNamespace,
     #[error("cannot read /proc/self/mountinfo: {0}")]
     MountInfo(io::Error),
     #[error(
@@ -60,6 +68,21 @@ pub enum CgroupError {
         path: PathBuf,
         source: io::Error,
     },
+}
+
+/// The id (kernfs inode) of the cgroup2 root cgroup.
+const ROOT_CGROUP_ID: u64 = 1;
+
+/// Fails unless the cgroup2 mount shows the whole tree from the host's
+/// root cgroup. In a cgroup namespace of its own (a container's), or with
+/// a subtree bind-mounted there, cgroup paths start lower, so a cgroup's
+/// depth (at which the kernel side compares ancestors) would be short,
+/// and nothing would ever match.
+pub(crate) fn check_whole_tree(mount: &Path) -> Result<(), CgroupError> {
+    match fs::metadata(mount) {
+        Ok(root) if root.ino() != ROOT_CGROUP_ID => Err(CgroupError::OwnNamespace),
+        _ => Ok(()),
+    }
 }
 
 /// The cgroup2 mount point of this host.
@@ -142,6 +165,7 @@ impl RunCgroup {
         let start = start_time(pid).unwrap_or(0);
         let name = format!("{}-{pid}-{start}-{guardian}-{nanos:09}", kind.prefix());
         let mount = cgroup2_mount()?;
+        check_whole_tree(&mount)?;
         let parent = mount.join(PARENT);
         let path = parent.join(name);
         for dir in [&parent, &path] {
