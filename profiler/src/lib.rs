@@ -17,6 +17,8 @@
 //! - [`check`]: the CI gate, a run checked against a policy (`check`).
 //! - [`judge`]: a run judged against a policy, live and at its end
 //!   (`enforce --complain`, `check -- CMD`), and denials in one vocabulary.
+//! - `learn`: what a profile lacks, from the kernel's seccomp log of
+//!   workloads run under its complain form (`learn --from-log`).
 //! - [`implied`]: syscalls the kernel and language runtimes make by timing,
 //!   added to a learned profile when their trigger was seen.
 //! - [`merge`]: the union of several profiles (`merge`).
@@ -56,6 +58,7 @@ pub mod implied;
 /// Input limits, which the fuzz target reads images with.
 pub mod input;
 mod judge;
+mod learn;
 /// `merge`, which the fuzz target runs on any profile.
 pub mod merge;
 mod notice;

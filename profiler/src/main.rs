@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check::run(args),
         Command::Scan(args) => cli::scan::run(args),
         Command::Export(args) => cli::export::run(args),
+        Command::Learn(args) => cli::learn::run(args),
         Command::Guardian => Ok(guardian::serve()),
     };
     ExitCode::from(cli::exit_status(result))

@@ -24,6 +24,7 @@ mod hostile_images;
 mod hostile_inputs;
 mod implied;
 mod kernel_events;
+mod learn;
 mod learned_arguments;
 mod live_denials;
 mod merge_cli;

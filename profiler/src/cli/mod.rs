@@ -9,6 +9,7 @@ mod choices;
 pub mod diff;
 pub mod enforce;
 pub mod export;
+pub mod learn;
 mod live;
 pub mod merge;
 pub mod record;
@@ -23,6 +24,7 @@ use crate::{
     diff::DiffError,
     enforce::EnforceError,
     exit,
+    learn::LearnError,
     merge::MergeError,
     record::RecordError,
     session::{guardian, process::RunAs},
@@ -60,6 +62,9 @@ pub enum Command {
     /// Write a profile for another consumer: podman, an OCI bundle (runc,
     /// crun), Kubernetes, systemd.
     Export(export::ExportArgs),
+    /// What a profile lacks, from the kernel's seccomp log of workloads run
+    /// under its complain form (`export --complain`).
+    Learn(learn::LearnArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,
@@ -82,6 +87,8 @@ pub enum Error {
     Scan(#[from] scan::ScanCliError),
     #[error(transparent)]
     Export(#[from] export::ExportCliError),
+    #[error(transparent)]
+    Learn(#[from] LearnError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     /// The command ran, but the tool could not watch all of it.
@@ -103,6 +110,7 @@ impl Error {
             | Error::Check(_)
             | Error::Scan(_)
             | Error::Export(_)
+            | Error::Learn(_)
             | Error::Usage(_) => exit::USAGE,
             Error::Runtime(_) | Error::Incomplete(_) => exit::TOOL_FAILED,
         }

@@ -74,6 +74,25 @@ impl Arch {
         }
     }
 
+    /// The architecture of a syscall as the kernel's audit records give it
+    /// (`arch=c000003e syscall=309`), and its number in that table: an x32
+    /// call is an x86_64 token with the x32 bit set in the number. `None`
+    /// for an architecture this tool has no syscall table of.
+    pub(crate) fn from_audit(token: u32, nr: u64) -> Option<(Arch, u64)> {
+        use libseccomp_sys::{SCMP_ARCH_AARCH64, SCMP_ARCH_ARM, SCMP_ARCH_X86, SCMP_ARCH_X86_64};
+        const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+        match token {
+            SCMP_ARCH_X86_64 if nr & X32_SYSCALL_BIT != 0 => {
+                Some((Arch::X32, nr & !X32_SYSCALL_BIT))
+            }
+            SCMP_ARCH_X86_64 => Some((Arch::X86_64, nr)),
+            SCMP_ARCH_X86 => Some((Arch::X86, nr)),
+            SCMP_ARCH_AARCH64 => Some((Arch::Aarch64, nr)),
+            SCMP_ARCH_ARM => Some((Arch::Arm, nr)),
+            _ => None,
+        }
+    }
+
     /// See [`ArchInfo::subs`].
     pub(crate) fn sub_architectures(self) -> &'static [Arch] {
         self.info().subs

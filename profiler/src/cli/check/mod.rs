@@ -1,6 +1,6 @@
 //! `syscall-profile check`: the CI gate's arguments, the run, the reports.
 
-mod report;
+pub(super) mod report;
 
 use std::{ffi::OsString, path::PathBuf, time::Duration};
 

@@ -127,13 +127,74 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
+/// A JUnit test case: its name, and for a failure its message, body and
+/// kind.
+struct Case {
+    name: String,
+    failure: Option<(String, String, &'static str)>,
+}
+
 /// JUnit XML: one test case per syscall outside the policy (and, with
 /// `--strict`, per unused one), or one passing case when there is none.
 pub(crate) fn junit_xml(report: &CheckReport) -> String {
-    struct Case {
-        name: String,
-        failure: Option<(String, String, &'static str)>,
+    junit_document(
+        "syscall-profile check",
+        &[(format!("seccomp policy {}", report.policy), report)],
+    )
+}
+
+/// JUnit XML of several checks, a test suite each (`learn`: one per
+/// workload), under one `testsuites` named `name`.
+pub(crate) fn junit_document(name: &str, suites: &[(String, &CheckReport)]) -> String {
+    let suites: Vec<(&String, Vec<Case>)> = suites
+        .iter()
+        .map(|(suite, report)| (suite, cases(report)))
+        .collect();
+    let failures_of = |cases: &[Case]| cases.iter().filter(|c| c.failure.is_some()).count();
+    let tests: usize = suites.iter().map(|(_, cases)| cases.len()).sum();
+    let failures: usize = suites.iter().map(|(_, cases)| failures_of(cases)).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">",
+        xml_escape(name)
+    );
+    for (suite, cases) in &suites {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\">",
+            xml_escape(suite),
+            cases.len(),
+            failures_of(cases)
+        );
+        for case in cases {
+            let name = xml_escape(&case.name);
+            match &case.failure {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"syscall-profile.check\" name=\"{name}\"/>"
+                    );
+                }
+                Some((message, body, kind)) => {
+                    let _ = writeln!(
+                        out,
+                        "    <testcase classname=\"syscall-profile.check\" name=\"{name}\">\n      \
+                         <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>",
+                        xml_escape(message),
+                        xml_escape(body)
+                    );
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
     }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// The test cases of one check.
+fn cases(report: &CheckReport) -> Vec<Case> {
     let mut cases: Vec<Case> = report
         .new_syscalls
         .iter()
@@ -191,42 +252,7 @@ pub(crate) fn junit_xml(report: &CheckReport) -> String {
             failure: None,
         });
     }
-    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
-    let suite = format!("seccomp policy {}", report.policy);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"syscall-profile check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">",
-        cases.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        xml_escape(&suite),
-        cases.len()
-    );
-    for case in &cases {
-        let name = xml_escape(&case.name);
-        match &case.failure {
-            None => {
-                let _ = writeln!(
-                    out,
-                    "    <testcase classname=\"syscall-profile.check\" name=\"{name}\"/>"
-                );
-            }
-            Some((message, body, kind)) => {
-                let _ = writeln!(
-                    out,
-                    "    <testcase classname=\"syscall-profile.check\" name=\"{name}\">\n      \
-                     <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>",
-                    xml_escape(message),
-                    xml_escape(body)
-                );
-            }
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    cases
 }
 
 /// A workflow command's message, escaped as GitHub Actions reads it.

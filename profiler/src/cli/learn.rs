@@ -1,0 +1,168 @@
+//! `syscall-profile learn`: what a profile lacks, from the kernel's seccomp
+//! log of the workloads that ran under its complain form.
+
+use std::path::PathBuf;
+
+use super::{
+    Error,
+    check::report::{junit_document, text},
+    print_stdout, warn,
+};
+use crate::{
+    learn::{self, LearnError, LearnRequest, records::LogSource},
+    output::Output,
+};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The loop in production: `export --complain` writes the profile whose \
+                  refusals are logged instead (SCMP_ACT_LOG); the workload runs under it; \
+                  `learn` reads what the kernel logged, says per workload what the profile \
+                  lacks, and with -o writes the profile with it added; review that, then \
+                  enforce it.\n\n\
+                  Exit status: 0 when no workload made a syscall the profile lacks; 1 when \
+                  one did; 2 for a usage error or an unreadable log or profile."
+)]
+pub struct LearnArgs {
+    /// Where the kernel's seccomp records are: kmsg (the kernel's log,
+    /// /dev/kmsg, where they land when no audit daemon takes them),
+    /// journal (journalctl), or a FILE (an audit.log, a saved dmesg).
+    #[arg(long = "from-log", value_name = "kmsg|journal|FILE")]
+    pub(crate) from_log: LogSource,
+
+    /// The profile the workloads ran under (its complain form or itself).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+
+    /// Write the profile with what the workloads lacked added to FILE.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Only records from then on: a time (2026-12-07T10:00:00Z) or how
+    /// long ago (10m, 2h).
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
+    pub(crate) since: Option<u64>,
+
+    /// Write the report as JSON (schema syscall-profile/learn/v1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+
+    /// Write a JUnit XML report to FILE: a test suite per workload, a
+    /// failing case per syscall the profile lacks.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+
+    /// No text report on standard output.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+/// `--since`: seconds since the epoch, from a time or a time ago.
+fn parse_since(text: &str) -> Result<u64, String> {
+    let at = match humantime::parse_rfc3339_weak(text) {
+        Ok(at) => at,
+        Err(_) => {
+            let ago = humantime::parse_duration(text).map_err(|_| {
+                format!("{text:?} is neither a time (2026-12-07T10:00:00Z) nor a time ago (10m)")
+            })?;
+            std::time::SystemTime::now()
+                .checked_sub(ago)
+                .ok_or_else(|| format!("{text} ago is before the epoch"))?
+        }
+    };
+    Ok(at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()))
+}
+
+/// Entry point of `syscall-profile learn`.
+pub fn run(args: LearnArgs) -> Result<i32, Error> {
+    learn_run(args).map_err(Error::Learn)
+}
+
+fn learn_run(args: LearnArgs) -> Result<i32, LearnError> {
+    Output::check_distinct(&[
+        ("-o", args.output.as_deref()),
+        ("--json", args.json.as_deref()),
+        ("--junit", args.junit.as_deref()),
+    ])?;
+    let junit = args
+        .junit
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()?;
+    let json = args
+        .json
+        .as_deref()
+        .map(|p| Output::prepare(Some(p)))
+        .transpose()?;
+    let learned = learn::learn(&LearnRequest {
+        source: args.from_log,
+        profile: args.profile,
+        since: args.since,
+        output: args.output,
+        say: super::notice,
+    })?;
+    if learned.refused > 0 {
+        warn(&format!(
+            "{} call(s) in the log were refused or killed by an enforcing filter: not learned \
+             (a refusal is on purpose, perhaps an attack); allow them by hand if they are the \
+             workload's",
+            learned.refused
+        ));
+    }
+    if learned.lost > 0 {
+        warn(&format!(
+            "the kernel dropped {} seccomp record(s) (its rate limit, or its log overwritten \
+             before it was read): what they held is not here; run the workload again, or raise \
+             the limits (`sysctl kernel.printk_ratelimit`, an audit daemon)",
+            learned.lost
+        ));
+    }
+    if learned.foreign > 0 {
+        warn(&format!(
+            "{} record(s) of an architecture this tool has no syscall table of were skipped",
+            learned.foreign
+        ));
+    }
+    if !args.quiet {
+        if learned.workloads.is_empty() {
+            print_stdout(&format!(
+                "no call outside {} was logged{}\n",
+                learned.profile,
+                match args.since {
+                    Some(_) => " in that time",
+                    None => "",
+                }
+            ));
+        }
+        for workload in &learned.workloads {
+            print_stdout(&format!(
+                "== {} ({} logged call(s))\n{}",
+                workload.workload,
+                workload.records,
+                text(&workload.check)
+            ));
+        }
+        if let Some(path) = &learned.written_to {
+            print_stdout(&format!(
+                "the profile with what was lacking added: {path} (review it, then enforce it)\n"
+            ));
+        }
+    }
+    if let Some(out) = junit {
+        let suites: Vec<(String, &crate::check::CheckReport)> = learned
+            .workloads
+            .iter()
+            .map(|w| (w.workload.clone(), &w.check))
+            .collect();
+        out.commit(&junit_document("syscall-profile learn", &suites))?;
+    }
+    if let Some(out) = json {
+        // Strings, numbers and lists only: serializing cannot fail.
+        let mut text = serde_json::to_string_pretty(&learned).expect("a learn report serializes");
+        text.push('\n');
+        out.commit(&text)?;
+    }
+    Ok(learned.exit_code)
+}

@@ -1,0 +1,187 @@
+//! `learn --from-log`: the production loop end to end with real Docker and
+//! the kernel's own seccomp log. A profile recorded without a syscall,
+//! exported in complain form, lets a container make it (the kernel logs
+//! it); `learn` names that syscall for that container, and the profile it
+//! writes then runs the container under Docker with the refusal gone.
+
+use std::{
+    fs,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use crate::common::*;
+
+/// `docker -H HOST ARGS...`.
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(["-H", &docker_host()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+}
+
+#[test]
+fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    // The profile: what `call sysinfo` does in the container, so no getcpu.
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        path("policy.json").as_os_str(),
+        "--".as_ref(),
+        "docker".as_ref(),
+        "-H".as_ref(),
+        docker_host().as_ref(),
+        "run".as_ref(),
+        "--rm".as_ref(),
+        "--network".as_ref(),
+        "none".as_ref(),
+        TEST_IMAGE.as_ref(),
+        "call".as_ref(),
+        "sysinfo".as_ref(),
+    ]);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "docker".as_ref(),
+        "--complain".as_ref(),
+        path("policy.json").as_os_str(),
+        "-o".as_ref(),
+        path("complain.json").as_os_str(),
+    ]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    // Under the complain form the container makes getcpu; it stays alive
+    // while `learn` reads the log, so its records name it.
+    let name = format!("sp-learn-{}", std::process::id());
+    let seccomp = format!("seccomp={}", path("complain.json").display());
+    let started = docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        "--security-opt",
+        &seccomp,
+        TEST_IMAGE,
+        "sh",
+        "-c",
+        "call sysinfo getcpu; touch /tmp/done; sleep 60",
+    ]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            docker(&["rm", "-f", &self.0]);
+        }
+    }
+    let _remove = Remove(name.clone());
+    assert!(wait_for(Duration::from_secs(30), || {
+        docker(&["exec", &name, "test", "-e", "/tmp/done"])
+            .status
+            .success()
+    }));
+    let logs = stdout(&docker(&["logs", &name]));
+    assert_eq!(
+        logs.trim(),
+        "sysinfo=ok getcpu=ok",
+        "the complain form refused"
+    );
+    let id = stdout(&docker(&["inspect", "-f", "{{.Id}}", &name]))
+        .trim()
+        .to_owned();
+    let learned = run([
+        "learn".as_ref(),
+        "--from-log".as_ref(),
+        "kmsg".as_ref(),
+        "--profile".as_ref(),
+        path("policy.json").as_os_str(),
+        "--since".as_ref(),
+        "10m".as_ref(),
+        "-o".as_ref(),
+        path("learned.json").as_os_str(),
+        "--json".as_ref(),
+        path("report.json").as_os_str(),
+        "--junit".as_ref(),
+        path("junit.xml").as_os_str(),
+    ]);
+    let text = stdout(&learned);
+    assert_eq!(learned.status.code(), Some(1), "{text}{}", stderr(&learned));
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
+    let workload = format!("docker container {}", &id[..12]);
+    let ours = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workload"] == workload.as_str())
+        .unwrap_or_else(|| panic!("no {workload} in {report:#}"));
+    let new: Vec<&str> = ours["check"]["new_syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(new, ["getcpu"], "{ours:#}");
+    assert!(
+        text.contains(&workload) && text.contains("getcpu"),
+        "{text}"
+    );
+    // The kernel's verdict: the policy refuses getcpu, the learned profile
+    // lets it run.
+    for (profile, expected) in [
+        ("policy.json", "sysinfo=ok getcpu=errno:1"),
+        ("learned.json", "sysinfo=ok getcpu=ok"),
+    ] {
+        let seccomp = format!("seccomp={}", path(profile).display());
+        let ran = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--security-opt",
+            &seccomp,
+            TEST_IMAGE,
+            "call",
+            "sysinfo",
+            "getcpu",
+        ]);
+        assert_eq!(stdout(&ran).trim(), expected, "{profile}: {}", stderr(&ran));
+    }
+}
+
+#[test]
+fn a_log_that_is_no_file_or_a_bad_time_is_refused_in_one_line() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.json");
+    fs::write(
+        &policy,
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}"#,
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    for (args, expected) in [
+        (vec!["--from-log", "/dev/null"], "not a regular file"),
+        (
+            vec!["--from-log", "kmsg", "--since", "yesterday-ish"],
+            "neither a time",
+        ),
+    ] {
+        let mut words = vec!["learn", "--profile", policy];
+        words.extend(args);
+        let output = run_within(&words, Stdio::null(), Duration::from_secs(10));
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(text.contains(expected), "{text}");
+        // One line says what is wrong (clap adds its pointer to --help).
+        let said: Vec<&str> = text.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(said.len(), 1, "{text}");
+    }
+}
