@@ -205,7 +205,8 @@ fn seccomp() -> &'static OciSeccomp {
 
 /// `oci_config`: any bytes, as a bundle's `config.json` for `export --to
 /// oci --bundle`, are refused in a line, or written back with
-/// `linux.seccomp` the profile's object and everything else as it was.
+/// `linux.seccomp` the profile's object, no complain-mode annotation, and
+/// everything else as it was.
 pub fn oci_config(data: &[u8]) {
     let seccomp = seccomp();
     let text = match oci::config_with_seccomp("config.json", data, seccomp) {
@@ -244,9 +245,19 @@ pub fn oci_config(data: &[u8]) {
             );
         }
     }
+    // An enforcing export takes the complain-mode mark away (and
+    // `annotations` with it when nothing else is in it).
+    if let Some(annotations) = given_root
+        .get_mut("annotations")
+        .and_then(|a| a.as_object_mut())
+        && annotations.remove(oci::COMPLAIN_ANNOTATION).is_some()
+        && annotations.is_empty()
+    {
+        given_root.remove("annotations");
+    }
     assert_eq!(
         written, given,
-        "the export changed the spec beyond linux.seccomp"
+        "the export changed the spec beyond linux.seccomp and the complain-mode mark"
     );
 }
 

@@ -20,13 +20,13 @@ use serde_json::{Value, json};
 /// message ("Function not implemented") nothing else in the run prints.
 const ENOSYS: u32 = 38;
 
-fn write_profile(dir: &Path, name: &str, profile: &Value) -> PathBuf {
+pub(crate) fn write_profile(dir: &Path, name: &str, profile: &Value) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, serde_json::to_string_pretty(profile).unwrap()).unwrap();
     path
 }
 
-fn need(program: &str, package: &str) {
+pub(crate) fn need(program: &str, package: &str) {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .output()
@@ -39,7 +39,7 @@ fn need(program: &str, package: &str) {
 
 /// A bundle: `runc spec`, a busybox rootfs, a process that makes an
 /// allowed call (write: `echo`) and one the profile never saw (mkdir).
-fn bundle(dir: &Path) -> PathBuf {
+pub(crate) fn bundle(dir: &Path) -> PathBuf {
     let bundle = dir.join("bundle");
     let bin = bundle.join("rootfs/bin");
     fs::create_dir_all(&bin).unwrap();
@@ -71,7 +71,7 @@ fn bundle(dir: &Path) -> PathBuf {
 /// namespace of its own where hugetlb is a v1 hierarchy (crun refuses a
 /// cgroup2 hierarchy holding a controller on these hybrid hosts); the
 /// container is deleted whatever happened.
-fn run_bundle(runtime: &str, dir: &Path, bundle: &Path, id: &str) -> Output {
+pub(crate) fn run_bundle(runtime: &str, dir: &Path, bundle: &Path, id: &str) -> Output {
     let root = dir.join(format!("{runtime}-root"));
     fs::create_dir_all(&root).unwrap();
     let script = format!(
@@ -265,7 +265,7 @@ fn oci_refuses_docker_only_includes() {
 
 /// The operator's `SeccompProfile` v1 schema, as the project holds it
 /// (`tests/data/README.md` says where from).
-fn crd_schema() -> Value {
+pub(crate) fn crd_schema() -> Value {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/spo-seccompprofile-v1.schema.json");
     serde_json::from_str(&fs::read_to_string(&path).unwrap())
@@ -380,7 +380,7 @@ fn crd_schema_is_the_operator_s() {
 /// Every key of `object` is a property the schema declares (the CRD leaves
 /// `additionalProperties` open, so the validator would not notice a
 /// Docker-only field such as defaultErrnoRet).
-fn only_declared_keys(object: &Value, schema: &Value, at: &str) {
+pub(crate) fn only_declared_keys(object: &Value, schema: &Value, at: &str) {
     for (key, value) in object.as_object().unwrap() {
         let declared = &schema["properties"][key];
         assert!(!declared.is_null(), "{at}.{key} is not in the CRD");
@@ -595,7 +595,7 @@ const WITH_CONDITION: &str = r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrn
 
 /// `systemd-analyze verify` of a unit with `drop_in`; what it says of the
 /// drop-in.
-fn verify_drop_in(dir: &Path, drop_in: &str) -> String {
+pub(crate) fn verify_drop_in(dir: &Path, drop_in: &str) -> String {
     need("systemd-analyze", "systemd");
     let units = dir.join("units");
     let drop_dir = units.join("spx-export-test.service.d");
@@ -751,7 +751,7 @@ fn remove_cgroup_tree(dir: &Path) {
 /// namespace ends, and a mount of it meanwhile is refused.
 static HIERARCHIES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn hierarchies() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn hierarchies() -> std::sync::MutexGuard<'static, ()> {
     common::one_at_a_time(&HIERARCHIES)
 }
 
@@ -765,7 +765,7 @@ fn boot_unit(dir: &Path, units: &Path, out: &Path) -> Output {
 
 /// As [`boot_unit`], with each of `binds` (a host directory outside /usr)
 /// at its own path, read-only.
-fn boot_unit_with(dir: &Path, units: &Path, out: &Path, binds: &[PathBuf]) -> Output {
+pub(crate) fn boot_unit_with(dir: &Path, units: &Path, out: &Path, binds: &[PathBuf]) -> Output {
     let tag = format!("spx-export-{}", std::process::id());
     let mut cgroups = vec![common::cgroup2_mount().join(&tag)];
     let named = Path::new("/sys/fs/cgroup/systemd");

@@ -11,6 +11,7 @@ mod attach;
 mod baseline_engine;
 mod baseline_reference;
 mod check_gate;
+mod complain;
 mod containerd;
 mod containers;
 mod coverage;

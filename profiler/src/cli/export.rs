@@ -55,6 +55,16 @@ pub struct ExportArgs {
     /// Docker-format profile FILE.
     #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
     pub baseline: Option<BaselineChoice>,
+
+    /// Complain mode, for trying a profile in production: every refusal of
+    /// the profile (its default, and each rule that refuses) becomes
+    /// SCMP_ACT_LOG, so nothing is refused and the kernel logs each call
+    /// outside the profile (audit record type 1326: the audit log, or the
+    /// kernel log without auditd). The output says it is in complain mode.
+    /// systemd: SystemCallLog= logs what SystemCallFilter= would refuse;
+    /// the directives that refuse by argument are left out (said).
+    #[arg(long)]
+    pub complain: bool,
 }
 
 /// Why `export` failed.
@@ -138,16 +148,10 @@ fn run_inner(args: ExportArgs) -> Result<i32, ExportCliError> {
         widen: args.widen,
         within,
         output_path: args.output.clone(),
+        complain: args.complain,
     };
     let exported = match &args.bundle {
-        Some(dir) => {
-            let (profile, said) = export::for_container(&parsed.profile);
-            let seccomp = oci::to_oci(&profile)?;
-            export::Exported {
-                text: oci::into_bundle_config(dir, &seccomp)?,
-                notes: said.into_iter().collect(),
-            }
-        }
+        Some(dir) => export::into_bundle(&parsed.profile, dir, &options)?,
         None => export::export(&parsed.profile, args.to, &options)?,
     };
     output.commit(&exported.text)?;

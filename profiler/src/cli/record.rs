@@ -41,6 +41,14 @@ pub struct RecordArgs {
     #[arg(long)]
     widen: bool,
 
+    /// Write the profile in complain mode, for trying it in production (as
+    /// `export --complain` does; with or without --to, Docker's JSON
+    /// without): every refusal becomes SCMP_ACT_LOG, so nothing is refused
+    /// and the kernel logs each call outside the profile (audit record type
+    /// 1326). The profile and the summary say it is in complain mode.
+    #[arg(long)]
+    complain: bool,
+
     /// Also write the per-syscall counts to FILE, as JSON.
     #[arg(long, value_name = "FILE")]
     stats: Option<PathBuf>,
@@ -240,9 +248,11 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
                     widen: args.widen,
                     within: None,
                     output_path: None,
+                    complain: args.complain,
                 },
             )
         }),
+        complain: args.complain,
         baseline: args.baseline,
         attach: None,
     };
@@ -254,8 +264,9 @@ pub fn run(args: RecordArgs) -> Result<i32, Error> {
         attach: targets.pop(),
         ..options
     };
+    let complain = options.complain;
     let recording = block_on(record::record(options))??;
-    report(&recording, quiet);
+    report(&recording, quiet, complain);
     if !args.accept_beyond_default {
         warn_beyond_default(&recording);
     }
@@ -295,6 +306,7 @@ fn record_several(
         None => vec![None; names.len()],
     };
     let quiet = options.quiet;
+    let complain = options.complain;
     let runs = targets
         .into_iter()
         .zip(outputs)
@@ -315,7 +327,7 @@ fn record_several(
     for recording in recordings {
         match recording {
             Ok(recording) => {
-                report(&recording, quiet);
+                report(&recording, quiet, complain);
                 if !accept_beyond_default {
                     warn_beyond_default(&recording);
                 }
@@ -387,7 +399,7 @@ fn several_paths(
     Err(refuse())
 }
 
-fn report(recording: &Recording, quiet: bool) {
+fn report(recording: &Recording, quiet: bool, complain: bool) {
     for warning in &recording.warnings {
         warn(warning);
     }
@@ -481,9 +493,14 @@ fn report(recording: &Recording, quiet: bool) {
     for note in &recording.export_notes {
         eprintln!("syscall-profile: {note}");
     }
+    // A complain profile is never taken for one that enforces.
+    let profile = match complain {
+        true => "complain-mode profile (it refuses nothing, it logs)",
+        false => "profile",
+    };
     let target = match &recording.written_to {
-        Some(path) => format!("profile written to {}", path.display()),
-        None => "profile written to standard output".to_owned(),
+        Some(path) => format!("{profile} written to {}", path.display()),
+        None => format!("{profile} written to standard output"),
     };
     eprintln!(
         "syscall-profile: {} distinct syscalls, {} calls; {target}",

@@ -2,6 +2,8 @@
 //! (`security-profiles-operator.x-k8s.io/v1`), or, for clusters without the
 //! operator, Docker's JSON for the kubelet's seccomp directory.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{
@@ -53,6 +55,9 @@ struct Metadata {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<String>,
+    /// A complain profile's mark (see [`super::complain`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<&'static str, &'static str>,
 }
 
 #[derive(Serialize)]
@@ -259,6 +264,13 @@ pub(crate) fn resource(profile: &Profile, options: &Options) -> Result<Exported,
         metadata: Metadata {
             name: name.clone(),
             namespace: options.namespace.clone(),
+            annotations: match options.complain {
+                true => BTreeMap::from([(
+                    super::complain::KUBERNETES_ANNOTATION,
+                    super::complain::MODE,
+                )]),
+                false => BTreeMap::new(),
+            },
         },
         spec: Spec {
             default_action: profile.default_action,
@@ -271,8 +283,15 @@ pub(crate) fn resource(profile: &Profile, options: &Options) -> Result<Exported,
     };
     // Quoted wherever a YAML 1.1 reader (kubectl's) would retype a plain
     // string: `name: yes` is a boolean there.
-    let text =
+    let mut text =
         yaml::to_string(&resource).map_err(|e| unsupported(format!("cannot write YAML: {e}")))?;
+    if options.complain {
+        text.insert_str(
+            0,
+            "# Complain mode (`syscall-profile export --complain`): this profile refuses\n\
+             # nothing; calls outside it are logged (SCMP_ACT_LOG). Not for enforcement.\n",
+        );
+    }
     let namespace = options.namespace.as_deref().unwrap_or("NAMESPACE");
     Ok(Exported {
         text,

@@ -3,8 +3,11 @@
 //! (runc, crun: the runtime spec's `linux.seccomp`), Kubernetes (the
 //! Security Profiles Operator's `SeccompProfile`, or a Localhost profile)
 //! and systemd (a unit drop-in). What a target cannot express is refused
-//! with a line naming the rule, never dropped or widened silently.
+//! with a line naming the rule, never dropped or widened silently. Each
+//! can be written in complain mode ([`complain`]): refusing nothing,
+//! logging what the profile would refuse.
 
+pub(crate) mod complain;
 pub(crate) mod kubernetes;
 pub mod oci;
 pub(crate) mod runtime_tail;
@@ -98,6 +101,9 @@ pub(crate) struct Options {
     pub within: Option<Within>,
     /// kubernetes-localhost: where the profile file is written.
     pub output_path: Option<std::path::PathBuf>,
+    /// Complain mode: every refusal made `SCMP_ACT_LOG` (systemd:
+    /// `SystemCallLog=`), see [`complain`].
+    pub complain: bool,
 }
 
 /// An engine default as it applies here: what a rule may be widened to
@@ -162,7 +168,12 @@ pub(crate) fn export(
         true => for_container(profile),
         false => (profile.clone(), None),
     };
-    let profile = &with_tail;
+    // systemd writes its own complain mode (`SystemCallLog=`).
+    let (profile, complained) = match options.complain && format != Format::Systemd {
+        true => complain::complain(&with_tail),
+        false => (with_tail, Vec::new()),
+    };
+    let profile = &profile;
     let mut exported = match format {
         Format::Docker | Format::Podman => Exported {
             text: profile.to_json(),
@@ -180,7 +191,48 @@ pub(crate) fn export(
         Format::Systemd => systemd::drop_in(profile, options)?,
     };
     exported.notes.splice(0..0, said);
+    exported.notes.extend(complained);
     Ok(exported)
+}
+
+/// The profile as `record` writes it without `--to`: Docker's JSON as
+/// learned (nothing added for a runtime), in complain mode if asked.
+pub(crate) fn as_recorded(profile: &Profile, complain: bool) -> Exported {
+    match complain {
+        true => {
+            let (profile, notes) = complain::complain(profile);
+            Exported {
+                text: profile.to_json(),
+                notes,
+            }
+        }
+        false => Exported {
+            text: profile.to_json(),
+            notes: Vec::new(),
+        },
+    }
+}
+
+/// `export --to oci --bundle DIR`: `DIR/config.json` with the profile at
+/// `.linux.seccomp` (for a container, see [`for_container`]), in complain
+/// mode if asked, the rest of the file kept.
+pub(crate) fn into_bundle(
+    profile: &Profile,
+    bundle: &std::path::Path,
+    options: &Options,
+) -> Result<Exported, oci::BundleError> {
+    let (with_tail, said) = for_container(profile);
+    let (profile, complained) = match options.complain {
+        true => complain::complain(&with_tail),
+        false => (with_tail, Vec::new()),
+    };
+    let seccomp = oci::to_oci(&profile)?;
+    let mut notes: Vec<String> = said.into_iter().collect();
+    notes.extend(complained);
+    Ok(Exported {
+        text: oci::into_bundle_config(bundle, &seccomp, options.complain)?,
+        notes,
+    })
 }
 
 /// Refuses a profile that still has Docker's includes/excludes.

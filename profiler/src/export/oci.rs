@@ -86,22 +86,31 @@ pub enum BundleError {
     Read(#[from] crate::input::InputError),
     #[error("{path} is not a runtime spec: {reason}")]
     Invalid { path: String, reason: String },
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
+/// The annotation (`config.json`'s `annotations`) that marks a bundle whose
+/// profile is in complain mode, with the value `complain`; an export that
+/// enforces removes it.
+pub const COMPLAIN_ANNOTATION: &str = super::complain::OCI_ANNOTATION;
+
 /// `config.json` of `bundle` with `.linux.seccomp` replaced by `seccomp`,
-/// everything else kept.
+/// marked as complain mode or not (see [`config_in_mode`]), everything else
+/// kept.
 pub(crate) fn into_bundle_config(
     bundle: &Path,
     seccomp: &OciSeccomp,
+    complain: bool,
 ) -> Result<String, BundleError> {
     let path = bundle.join("config.json");
     let bytes = crate::input::read(&path, SPEC_LIMIT)?;
-    config_with_seccomp(&path.display().to_string(), &bytes, seccomp)
+    config_in_mode(&path.display().to_string(), &bytes, seccomp, complain)
 }
 
 /// The runtime spec `bytes` (the `config.json` named `shown` in messages)
-/// with `.linux.seccomp` replaced by `seccomp`, everything else kept: what
-/// [`into_bundle_config`] writes once it has read the file.
+/// with `.linux.seccomp` replaced by `seccomp` of an enforcing profile: as
+/// [`config_in_mode`] writes it.
 ///
 /// Public for the fuzzer (`fuzz/`, target `oci_config`), which gives it
 /// arbitrary bytes: a spec it cannot take is refused in one line.
@@ -109,6 +118,20 @@ pub fn config_with_seccomp(
     shown: &str,
     bytes: &[u8],
     seccomp: &OciSeccomp,
+) -> Result<String, BundleError> {
+    config_in_mode(shown, bytes, seccomp, false)
+}
+
+/// The runtime spec `bytes` with `.linux.seccomp` replaced by `seccomp`
+/// and, in complain mode, the annotation [`COMPLAIN_ANNOTATION`] (which
+/// `runc state` shows); without, that annotation is removed (and
+/// `annotations` with it when nothing else is left in it). Everything else
+/// is kept: what [`into_bundle_config`] writes once it has read the file.
+pub(crate) fn config_in_mode(
+    shown: &str,
+    bytes: &[u8],
+    seccomp: &OciSeccomp,
+    complain: bool,
 ) -> Result<String, BundleError> {
     let shown = shown.to_owned();
     let mut config: serde_json::Value =
@@ -131,6 +154,28 @@ pub fn config_with_seccomp(
         "seccomp".into(),
         serde_json::to_value(seccomp).expect("the object always serializes"),
     );
+    match complain {
+        true => {
+            let annotations = root
+                .entry("annotations")
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            let annotations = annotations
+                .as_object_mut()
+                .ok_or_else(|| BundleError::Invalid {
+                    path: shown.clone(),
+                    reason: "`annotations` is no object".into(),
+                })?;
+            annotations.insert(COMPLAIN_ANNOTATION.into(), super::complain::MODE.into());
+        }
+        false => {
+            if let Some(annotations) = root.get_mut("annotations").and_then(|a| a.as_object_mut())
+                && annotations.remove(COMPLAIN_ANNOTATION).is_some()
+                && annotations.is_empty()
+            {
+                root.remove("annotations");
+            }
+        }
+    }
     let mut text = serde_json::to_string_pretty(&config).expect("a JSON value serializes");
     text.push('\n');
     Ok(text)

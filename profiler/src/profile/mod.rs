@@ -127,6 +127,7 @@ impl Profile {
             profile.ineffective_masks(),
             "rules whose masked comparisons check nothing or match nothing",
         ));
+        warnings.extend(profile.default_logs());
         Ok(ParsedProfile { profile, warnings })
     }
 

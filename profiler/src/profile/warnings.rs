@@ -1,6 +1,8 @@
 //! What a profile says that a runtime on this host would not do: names
 //! that are no syscall of its architectures, filter architectures that
-//! name none, masked comparisons that check nothing or match nothing.
+//! name none, masked comparisons that check nothing or match nothing; and
+//! a default that refuses nothing (complain mode), which no reader should
+//! take for a profile that enforces.
 
 use std::fmt;
 
@@ -43,6 +45,10 @@ pub enum ProfileWarning {
         names: String,
         conditions: Vec<IneffectiveMask>,
     },
+    /// `defaultAction` is `SCMP_ACT_LOG`: a call no rule names runs, logged
+    /// (complain mode, as `export --complain` writes it); `refusing` rules
+    /// refuse what they name.
+    DefaultLogs { refusing: usize },
     /// More warnings of the same kind than are worth a line each: how many
     /// were left out after the first [`MAX_WARNINGS_OF_A_KIND`].
     More { count: usize, kind: &'static str },
@@ -165,6 +171,15 @@ impl fmt::Display for ProfileWarning {
                     "{count} more {kind} (the first {MAX_WARNINGS_OF_A_KIND} are above)"
                 )
             }
+            ProfileWarning::DefaultLogs { refusing } => write!(
+                f,
+                "defaultAction is SCMP_ACT_LOG: every call outside the profile's rules runs and \
+                 is only logged (complain mode); the profile enforces {}",
+                match refusing {
+                    0 => "nothing (no rule refuses)".to_owned(),
+                    n => format!("only the {n} rule(s) that refuse"),
+                }
+            ),
             ProfileWarning::UnknownFilterArch { value, at } => write!(
                 f,
                 "{value:?} in `{at}` names no architecture, so it never matches (known: {})",
@@ -221,6 +236,18 @@ impl Profile {
                 arches: checkable.clone(),
             })
             .collect()
+    }
+
+    /// A default that logs (complain mode): said, with how many rules still
+    /// refuse.
+    pub(crate) fn default_logs(&self) -> Option<ProfileWarning> {
+        (self.default_action == super::rule::Action::Log).then(|| ProfileWarning::DefaultLogs {
+            refusing: self
+                .syscalls
+                .iter()
+                .filter(|rule| !rule.action.lets_run())
+                .count(),
+        })
     }
 
     /// `includes`/`excludes` architectures that name none.

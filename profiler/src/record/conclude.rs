@@ -203,7 +203,10 @@ pub(super) fn conclude(
     stats.learned = Some(stats::LearnedRules::of(&learned, options.granularity));
     let profile = learned.profile(arch, Some(comment));
     let (text, export_notes) = match &options.to {
-        None => (profile.to_json(), Vec::new()),
+        None => {
+            let exported = export::as_recorded(&profile, options.complain);
+            (exported.text, exported.notes)
+        }
         Some((format, export_options)) => {
             let format = *format;
             // The default the run is set against is the one a rule may
@@ -219,6 +222,7 @@ pub(super) fn conclude(
             let export_options = export::Options {
                 output_path: options.output.clone(),
                 within,
+                complain: options.complain,
                 ..export_options.clone()
             };
             let exported = export::export(&profile, format, &export_options).map_err(|source| {

@@ -100,6 +100,9 @@ pub(crate) struct RecordOptions {
     /// The form the profile is written in (`--to`, export's vocabulary),
     /// with the target's options; Docker's JSON when `None`.
     pub to: Option<(export::Format, export::Options)>,
+    /// Write the profile in complain mode (`--complain`,
+    /// [`export::complain`]): with `to` or without.
+    pub complain: bool,
     /// When a native recording ends (`--until`; `None`: the default,
     /// [`Until::Tree`]). Refused for a container, whose end its engine
     /// defines.
@@ -140,6 +143,7 @@ impl RecordOptions {
             include_risky: Vec::new(),
             granularity: Granularity::default(),
             to: None,
+            complain: false,
             until: None,
             say: notice::nowhere,
             baseline: None,

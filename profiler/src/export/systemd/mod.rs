@@ -21,7 +21,11 @@
 //! the drop-in); otherwise refused, or widened on request and said so. A
 //! condition on a syscall of systemd's `@default` set, which systemd allows
 //! whatever the filter, is said in a note.
+//!
+//! In complain mode the same translation gives `SystemCallLog=` instead
+//! ([`complain`]): what the filter would let run is not logged, the rest is.
 
+mod complain;
 mod directives;
 mod learned;
 mod namespaces;
@@ -262,10 +266,16 @@ pub(crate) fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, 
         clone3_enosys: None,
     };
     let mut logged = Vec::new();
+    // Names only SCMP_ACT_LOG rules let run: complain mode logs them.
+    let mut log_only = BTreeSet::new();
+    let mut allowed_by_rule = BTreeSet::new();
     for (at, rule) in profile.syscalls.iter().enumerate() {
         if rule.action.lets_run() {
             if rule.action == Action::Log {
                 logged.push(format!("rule {} ({})", at + 1, rule_names(rule)));
+                log_only.extend(rule.names.iter().map(String::as_str));
+            } else {
+                allowed_by_rule.extend(rule.names.iter().map(String::as_str));
             }
             for name in &rule.names {
                 if rule.args.is_empty() {
@@ -339,11 +349,14 @@ pub(crate) fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, 
         }
     }
 
-    let mut notes = vec![
-        "systemd also allows its @default set whatever the filter (execve, exit, brk, futex, \
-         …: `systemd-analyze syscall-filter @default`)"
-            .to_owned(),
-    ];
+    let mut notes = Vec::new();
+    if !options.complain {
+        notes.push(
+            "systemd also allows its @default set whatever the filter (execve, exit, brk, futex, \
+             …: `systemd-analyze syscall-filter @default`)"
+                .to_owned(),
+        );
+    }
     // A rule no directive keeps is widened to its bare name where the
     // engine default allows that name whatever its arguments (then no
     // looser than it, and said); beyond that only with --widen.
@@ -395,8 +408,33 @@ pub(crate) fn drop_in(profile: &Profile, options: &Options) -> Result<Exported, 
     }
     if !by_default.is_empty() {
         notes.push(format!(
-            "systemd allows these whatever their arguments (its @default set): {}",
+            "systemd allows these whatever their arguments (its @default set){}: {}",
+            match options.complain {
+                true => ", and complain mode does not log them",
+                false => "",
+            },
             by_default.join(", ")
+        ));
+    }
+    if options.complain {
+        log_only.retain(|name| !allowed_by_rule.contains(name));
+        let listed: BTreeSet<&str> = learned
+            .unconditional
+            .iter()
+            .chain(learned.conditional.keys())
+            .copied()
+            .filter(|name| !log_only.contains(name))
+            .collect();
+        let mut left_out = vec![format!(
+            "SystemCallArchitectures={}",
+            architectures(&arches, host)?
+        )];
+        left_out.extend(out.directives.into_iter().map(|(directive, _)| directive));
+        return Ok(complain::drop_in(
+            &listed,
+            &widened_within,
+            &left_out,
+            notes,
         ));
     }
     notes.append(&mut out.in_part);
@@ -451,7 +489,7 @@ mod tests {
 
     /// A profile for the host's architecture alone: `rules` are its
     /// `syscalls`, besides read, write and exit_group allowed.
-    fn profile(rules: &str) -> Profile {
+    pub(super) fn profile(rules: &str) -> Profile {
         let host = Arch::host().expect("a host this tool knows").scmp_name();
         let text = format!(
             r#"{{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["{host}"],
@@ -462,10 +500,20 @@ mod tests {
     }
 
     pub(super) fn export(rules: &str, widen: bool) -> Result<Exported, ExportError> {
+        export_with(rules, widen, false)
+    }
+
+    /// The drop-in of `rules`, in complain mode if `complain`.
+    pub(super) fn export_with(
+        rules: &str,
+        widen: bool,
+        complain: bool,
+    ) -> Result<Exported, ExportError> {
         drop_in(
             &profile(rules),
             &Options {
                 widen,
+                complain,
                 ..Options::default()
             },
         )
