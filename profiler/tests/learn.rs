@@ -27,10 +27,13 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name);
-    // The profile: what `call sysinfo` does in the container, so no getcpu.
+    // The profile: what `call sysinfo --hold` does in the container (held
+    // until the recording's --duration stops it), so no getcpu.
     let recorded = run([
         "record".as_ref(),
         "-q".as_ref(),
+        "--duration".as_ref(),
+        "3".as_ref(),
         "-o".as_ref(),
         path("policy.json").as_os_str(),
         "--".as_ref(),
@@ -44,8 +47,14 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
         TEST_IMAGE.as_ref(),
         "call".as_ref(),
         "sysinfo".as_ref(),
+        "--hold".as_ref(),
     ]);
-    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    assert!(
+        allowed_names(&fs::read_to_string(path("policy.json")).unwrap_or_default())
+            .contains("sysinfo"),
+        "{}",
+        stderr(&recorded)
+    );
     let exported = run([
         "export".as_ref(),
         "--to".as_ref(),
@@ -56,8 +65,9 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
         path("complain.json").as_os_str(),
     ]);
     assert!(exported.status.success(), "{}", stderr(&exported));
-    // Under the complain form the container makes getcpu; it stays alive
-    // while `learn` reads the log, so its records name it.
+    // Under the complain form the container makes getcpu, and its process
+    // holds while `learn` reads the log, so its record names the container
+    // (a process gone is named by its program).
     let name = format!("sp-learn-{}", std::process::id());
     let seccomp = format!("seccomp={}", path("complain.json").display());
     let started = docker(&[
@@ -70,9 +80,10 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
         "--security-opt",
         &seccomp,
         TEST_IMAGE,
-        "sh",
-        "-c",
-        "call sysinfo getcpu; touch /tmp/done; sleep 60",
+        "call",
+        "sysinfo",
+        "getcpu",
+        "--hold",
     ]);
     assert!(started.status.success(), "{}", stderr(&started));
     struct Remove(String);
@@ -83,9 +94,7 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
     }
     let _remove = Remove(name.clone());
     assert!(wait_for(Duration::from_secs(30), || {
-        docker(&["exec", &name, "test", "-e", "/tmp/done"])
-            .status
-            .success()
+        stdout(&docker(&["logs", &name])).contains("getcpu")
     }));
     let logs = stdout(&docker(&["logs", &name]));
     assert_eq!(

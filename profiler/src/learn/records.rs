@@ -110,31 +110,17 @@ const MOST_JOURNAL_BYTES: u64 = 512 << 20;
 /// Reads the seccomp records of `source` stamped at or after `since`
 /// (seconds since the epoch).
 pub(crate) fn read(source: &LogSource, since: Option<u64>) -> Result<Records, LogError> {
-    let mut records = Records::default();
-    let mut lost_said: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut take = |line: &str, records: &mut Records| {
-        if let Some(n) = suppressed(line) {
-            records.lost += n;
-        }
-        if let Some(n) = audit_lost(line) {
-            // A running total: the highest said.
-            let seen = lost_said.entry("audit_lost").or_default();
-            *seen = (*seen).max(n);
-        }
-        match parse(line) {
-            Some(Parsed::Call(call)) if since.is_none_or(|s| call.epoch >= s) => {
-                records.calls.push(call)
-            }
-            Some(Parsed::Foreign) => records.foreign += 1,
-            _ => {}
-        }
+    let mut reader = Reader {
+        since,
+        records: Records::default(),
+        lost_before: 0,
+        lost_since: 0,
     };
     match source {
-        LogSource::Kmsg => read_kmsg(&mut records, &mut take)?,
+        LogSource::Kmsg => read_kmsg(&mut reader)?,
         LogSource::Journal => {
-            let text = journal()?;
-            for line in text.lines() {
-                take(line, &mut records);
+            for line in journal()?.lines() {
+                reader.take(line, None);
             }
         }
         LogSource::File(path) => {
@@ -144,21 +130,53 @@ pub(crate) fn read(source: &LogSource, since: Option<u64>) -> Result<Records, Lo
             };
             let bytes = input::read(path, limit)?;
             for line in String::from_utf8_lossy(&bytes).lines() {
-                take(line, &mut records);
+                reader.take(line, None);
             }
         }
     }
-    records.lost += lost_said.values().sum::<u64>();
+    let mut records = reader.records;
+    // audit_lost is a running total since boot: what it grew by in the
+    // window.
+    records.lost += reader.lost_since.saturating_sub(reader.lost_before);
     Ok(records)
+}
+
+/// The lines read so far, and what the kernel said it lost.
+struct Reader {
+    since: Option<u64>,
+    records: Records,
+    /// The highest `audit_lost=` said before the window, and in it.
+    lost_before: u64,
+    lost_since: u64,
+}
+
+impl Reader {
+    /// One line of the log, stamped `at` (seconds since the epoch) when the
+    /// log stamps its lines (the kernel's does).
+    fn take(&mut self, line: &str, at: Option<u64>) {
+        let before = |at: u64| self.since.is_some_and(|s| at < s);
+        let in_window = !at.is_some_and(before);
+        if let Some(n) = audit_lost(line) {
+            match in_window {
+                true => self.lost_since = self.lost_since.max(n),
+                false => self.lost_before = self.lost_before.max(n),
+            }
+        }
+        if in_window && let Some(n) = suppressed(line) {
+            self.records.lost += n;
+        }
+        match parse(line) {
+            Some(Parsed::Call(call)) if !before(call.epoch) => self.records.calls.push(call),
+            Some(Parsed::Foreign) if in_window => self.records.foreign += 1,
+            _ => {}
+        }
+    }
 }
 
 /// `/dev/kmsg`, from its oldest record to its newest, without waiting for
 /// more: one record a read; EPIPE when the ones not yet read were
 /// overwritten (counted as lost, then the reading goes on).
-fn read_kmsg(
-    records: &mut Records,
-    take: &mut dyn FnMut(&str, &mut Records),
-) -> Result<(), LogError> {
+fn read_kmsg(reader: &mut Reader) -> Result<(), LogError> {
     const KMSG: &str = "/dev/kmsg";
     let error = |source| LogError::Kmsg { path: KMSG, source };
     let mut kmsg = std::fs::OpenOptions::new()
@@ -166,6 +184,7 @@ fn read_kmsg(
         .custom_flags(libc::O_NONBLOCK)
         .open(KMSG)
         .map_err(error)?;
+    let boot = boot_epoch();
     // A record is at most 8 KiB (the kernel's CONSOLE_EXT_LOG_MAX).
     let mut buffer = vec![0u8; 8192];
     loop {
@@ -173,16 +192,40 @@ fn read_kmsg(
             Ok(0) => return Ok(()),
             Ok(n) => {
                 let text = String::from_utf8_lossy(&buffer[..n]);
-                // `PRIO,SEQ,USEC,FLAGS;MESSAGE`, then continuation lines.
-                let message = text.split_once(';').map_or(&*text, |(_, m)| m);
-                take(message.lines().next().unwrap_or(""), records);
+                // `PRIO,SEQ,USEC,FLAGS;MESSAGE`, then continuation lines;
+                // USEC counts from boot.
+                let (prefix, message) = text.split_once(';').unwrap_or(("", &text));
+                let at = prefix
+                    .split(',')
+                    .nth(2)
+                    .and_then(|usec| usec.parse::<u64>().ok())
+                    .and_then(|usec| boot.map(|boot| boot + usec / 1_000_000));
+                reader.take(message.lines().next().unwrap_or(""), at);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => records.lost += 1,
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => reader.records.lost += 1,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(error(e)),
         }
     }
+}
+
+/// When the kernel's log clock started, in seconds since the epoch: now,
+/// less the monotonic clock (which the log's stamps count, from boot).
+fn boot_epoch() -> Option<u64> {
+    let mut monotonic = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) writes into the timespec given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut monotonic) } != 0 {
+        return None;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    now.checked_sub(u64::try_from(monotonic.tv_sec).ok()?)
 }
 
 /// The kernel's and audit's messages in the journal.

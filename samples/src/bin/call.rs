@@ -6,7 +6,8 @@
 //! Under a seccomp profile, a syscall the profile does not allow shows the
 //! profile's errno (EPERM, 1, for learned profiles): the tests pick syscalls
 //! that never fail with EPERM on their own, so the errno proves the filter
-//! acted. Exits 2 on a name it does not know.
+//! acted. Exits 2 on a name it does not know. With `--hold` last, it waits
+//! (pause) after printing until a signal ends it.
 
 use std::ffi::c_long;
 
@@ -51,7 +52,15 @@ fn call(word: &str) -> Option<c_long> {
 
 fn main() {
     let mut results = Vec::new();
-    for name in std::env::args().skip(1) {
+    // `--hold` (last): after printing, wait until killed, so that the
+    // process that made the calls is still there (tests that look it up
+    // by its pid).
+    let mut words: Vec<String> = std::env::args().skip(1).collect();
+    let hold = words.last().is_some_and(|w| w == "--hold");
+    if hold {
+        words.pop();
+    }
+    for name in words {
         if let Some((bare, _)) = name.split_once(':')
             && !matches!(bare, "getpgid" | "getpriority" | "umask")
         {
@@ -71,4 +80,12 @@ fn main() {
         }
     }
     println!("{}", results.join(" "));
+    if hold {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        loop {
+            // SAFETY: pause(2) takes no arguments; a signal ends the wait.
+            unsafe { libc::pause() };
+        }
+    }
 }
