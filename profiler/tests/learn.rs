@@ -175,6 +175,35 @@ fn a_log_that_is_no_file_or_a_bad_time_is_refused_in_one_line() {
         r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}"#,
     )
     .unwrap();
+    let complain = dir.path().join("complain.json");
+    fs::write(
+        &complain,
+        r#"{"defaultAction": "SCMP_ACT_LOG", "syscalls": []}"#,
+    )
+    .unwrap();
+    let output = run_within(
+        &[
+            "learn",
+            "--from-log",
+            "kmsg",
+            "--profile",
+            complain.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is a complain-mode profile"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        stderr(&output).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&output)
+    );
     let policy = policy.to_str().unwrap();
     for (args, expected) in [
         (vec!["--from-log", "/dev/null"], "not a regular file"),
@@ -193,4 +222,96 @@ fn a_log_that_is_no_file_or_a_bad_time_is_refused_in_one_line() {
         let said: Vec<&str> = text.lines().filter(|l| l.contains("error")).collect();
         assert_eq!(said.len(), 1, "{text}");
     }
+}
+
+/// `--from-log audit`: listened to live, the records of a native program
+/// run (by `enforce`) under the complain form come as the kernel makes
+/// them, none lost to the kernel log's rate limit; the one syscall the
+/// profile lacks is named for that program.
+#[test]
+fn audits_live_records_name_what_a_native_program_lacks() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let call = sample("call");
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        path("policy.json").as_os_str(),
+        "--".as_ref(),
+        call.as_os_str(),
+        "sysinfo".as_ref(),
+    ]);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "docker".as_ref(),
+        "--complain".as_ref(),
+        path("policy.json").as_os_str(),
+        "-o".as_ref(),
+        path("complain.json").as_os_str(),
+    ]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let mut listener = Command::new(profiler())
+        .args([
+            "learn",
+            "--from-log",
+            "audit",
+            "--duration",
+            "8",
+            "--profile",
+        ])
+        .arg(path("policy.json"))
+        .arg("--json")
+        .arg(path("report.json"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = std::io::BufReader::new(listener.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+        assert!(read > 0, "learn ended before it listened");
+    }
+    // The socket is bound right after the note.
+    std::thread::sleep(Duration::from_millis(500));
+    let enforced = run([
+        "enforce".as_ref(),
+        "--profile".as_ref(),
+        path("complain.json").as_os_str(),
+        "--".as_ref(),
+        call.as_os_str(),
+        "sysinfo".as_ref(),
+        "getcpu".as_ref(),
+    ]);
+    assert_eq!(
+        stdout(&enforced).trim(),
+        "sysinfo=ok getcpu=ok",
+        "{}",
+        stderr(&enforced)
+    );
+    let status = listener.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
+    let workload = format!("program {}", call.display());
+    let ours = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workload"] == workload.as_str())
+        .unwrap_or_else(|| panic!("no {workload} in {report:#}"));
+    let new: Vec<&str> = ours["check"]["new_syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(new, ["getcpu"], "{ours:#}");
+    assert_eq!(report["lost"], 0, "{report:#}");
 }

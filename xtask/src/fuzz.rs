@@ -240,6 +240,27 @@ pub struct Prebuild {
 
 /// Starts [`Prebuild`]; its output goes to a file under the target
 /// directory, shown only if it fails.
+/// Fails at once, naming the fix, when `fuzz/Cargo.lock` no longer
+/// matches the crates' manifests (a dependency added to the profiler):
+/// the targets' `--locked` build would otherwise fail only after the tests.
+pub fn check_lock(ws: &Workspace) -> Result<()> {
+    let mut metadata = ws.cargo(["metadata", "--locked", "--format-version", "1", "--no-deps"]);
+    metadata
+        .current_dir(ws.root.join("fuzz"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = metadata
+        .status()
+        .with_context(|| format!("cannot run `{}`", workspace::display(&metadata)))?;
+    if !status.success() {
+        bail!(
+            "fuzz/Cargo.lock does not match the crates' manifests (a dependency changed): run \
+             `cargo update -w --manifest-path fuzz/Cargo.toml` and commit the lock"
+        );
+    }
+    Ok(())
+}
+
 pub fn prebuild(ws: &Workspace) -> Result<Prebuild> {
     let mut nice = build_command(ws, &workspace::host_triple()?, true);
     let log = ws.target_dir.join("fuzz-build.log");

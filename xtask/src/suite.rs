@@ -56,6 +56,7 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         },
     )?;
     step(4, "cargo build --workspace --bins", || {
+        fuzz::check_lock(ws)?;
         workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))
     })?;
     // The fuzz targets build while the tests run (an unfiltered run only).

@@ -24,13 +24,17 @@ use crate::{
                   one did; 2 for a usage error or an unreadable log or profile."
 )]
 pub struct LearnArgs {
-    /// Where the kernel's seccomp records are: kmsg (the kernel's log,
-    /// /dev/kmsg, where they land when no audit daemon takes them),
-    /// journal (journalctl), or a FILE (an audit.log, a saved dmesg).
-    #[arg(long = "from-log", value_name = "kmsg|journal|FILE")]
+    /// Where the kernel's seccomp records are: audit (listened to live,
+    /// as the kernel makes them, until --duration or Ctrl-C: no audit
+    /// daemon needed, no rate limit), kmsg (the kernel's log, /dev/kmsg,
+    /// where they land when no audit daemon takes them, past its rate
+    /// limit of about ten every five seconds), journal (journalctl), or a
+    /// FILE (an audit.log, a saved dmesg).
+    #[arg(long = "from-log", value_name = "audit|kmsg|journal|FILE")]
     pub(crate) from_log: LogSource,
 
-    /// The profile the workloads ran under (its complain form or itself).
+    /// The enforcing profile the workloads' complain form was exported
+    /// from.
     #[arg(long, value_name = "FILE")]
     pub(crate) profile: PathBuf,
 
@@ -42,6 +46,11 @@ pub struct LearnArgs {
     /// long ago (10m, 2h).
     #[arg(long, value_name = "TIME", value_parser = parse_since)]
     pub(crate) since: Option<u64>,
+
+    /// With --from-log audit: listen for DURATION (e.g. 90s, 10m, 2h);
+    /// without, until Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub(crate) duration: Option<std::time::Duration>,
 
     /// Write the report as JSON (schema syscall-profile/learn/v1) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -101,6 +110,7 @@ fn learn_run(args: LearnArgs) -> Result<i32, LearnError> {
         profile: args.profile,
         since: args.since,
         output: args.output,
+        duration: args.duration,
         say: super::notice,
     })?;
     if learned.refused > 0 {
@@ -117,6 +127,13 @@ fn learn_run(args: LearnArgs) -> Result<i32, LearnError> {
              before it was read): what they held is not here; run the workload again, or raise \
              the limits (`sysctl kernel.printk_ratelimit`, an audit daemon)",
             learned.lost
+        ));
+    }
+    if !learned.fallbacks.is_empty() {
+        warn(&format!(
+            "not learned: {} (the profile answers them with ENOSYS so that the program falls \
+             back to a syscall it can check; under the complain form they ran and were logged)",
+            learned.fallbacks.join(", ")
         ));
     }
     if learned.foreign > 0 {

@@ -23,19 +23,22 @@ use crate::{
     merge::{self, Input},
     notice::{self, Notice},
     output::Output,
-    profile::{Action, Arch, EPERM, Profile, SyscallSet, table},
+    profile::{Action, Arch, Profile, SyscallSet, eval::EffectivePolicy, table},
 };
 
 /// What `learn` was asked.
 #[derive(Debug, Clone)]
 pub(crate) struct LearnRequest {
     pub(crate) source: LogSource,
-    /// The profile the workloads ran under (its complain form, or itself).
+    /// The enforcing profile whose complain form the workloads ran under.
     pub(crate) profile: PathBuf,
     /// Only records stamped at or after this (seconds since the epoch).
     pub(crate) since: Option<u64>,
     /// Where the profile with what was lacking added goes.
     pub(crate) output: Option<PathBuf>,
+    /// How long a live source (`audit`) is listened to; none: until a
+    /// signal.
+    pub(crate) duration: Option<std::time::Duration>,
     pub(crate) say: notice::Sink,
 }
 
@@ -64,6 +67,9 @@ pub(crate) struct Learned {
     pub(crate) lost: u64,
     /// Records of architectures without a syscall table here.
     pub(crate) foreign: u64,
+    /// Syscalls the profile answers with ENOSYS for a fallback (clone3),
+    /// logged under the complain form and not learned.
+    pub(crate) fallbacks: Vec<String>,
     pub(crate) workloads: Vec<WorkloadReport>,
     /// The file the merged profile went to.
     pub(crate) written_to: Option<String>,
@@ -89,6 +95,11 @@ pub enum LearnError {
         #[source]
         source: merge::MergeError,
     },
+    #[error(
+        "{profile} is a complain-mode profile (its default is SCMP_ACT_LOG): give the \
+         enforcing profile it was exported from, which learn checks the log against and adds to"
+    )]
+    Complain { profile: String },
     #[error("this host's architecture has no syscall table here")]
     UnsupportedArch,
 }
@@ -103,19 +114,40 @@ pub(crate) fn learn(request: &LearnRequest) -> Result<Learned, LearnError> {
         .map(|p| Output::prepare(Some(p)))
         .transpose()?;
     let parsed = Profile::load(&request.profile)?;
+    let policy = parsed.profile;
+    if policy.default_action == Action::Log {
+        return Err(LearnError::Complain {
+            profile: request.profile.display().to_string(),
+        });
+    }
     for warning in &parsed.warnings {
         (request.say)(Notice::Warning(format!(
             "{}: {warning}",
             request.profile.display()
         )));
     }
-    let policy = enforcing(parsed.profile);
     let arch = Arch::host().ok_or(LearnError::UnsupportedArch)?;
+    // A signal ends a live source's listening, and the report is made of
+    // what came.
+    let interrupt = crate::session::interrupt::Interrupt::catch().ok();
+    let listen = records::Listen {
+        until: request.duration.map(|d| std::time::Instant::now() + d),
+        interrupt: interrupt.as_ref(),
+    };
+    if request.source == LogSource::Audit {
+        (request.say)(Notice::Note(format!(
+            "listening to audit's seccomp records {}",
+            match request.duration {
+                Some(d) => format!("for {} s (Ctrl-C ends it sooner)", d.as_secs()),
+                None => "until Ctrl-C".to_owned(),
+            }
+        )));
+    }
     let Records {
         calls,
         lost,
         foreign,
-    } = records::read(&request.source, request.since)?;
+    } = records::read(&request.source, request.since, listen)?;
     let (logged, refused): (Vec<LoggedCall>, Vec<LoggedCall>) =
         calls.into_iter().partition(|c| c.logged == Logged::Allowed);
     let mut by_workload: BTreeMap<String, Vec<LoggedCall>> = BTreeMap::new();
@@ -127,6 +159,8 @@ pub(crate) fn learn(request: &LearnRequest) -> Result<Learned, LearnError> {
     }
     let baseline = Baseline::docker_default();
     let context = baseline.context(&[], &[])?;
+    let evaluated = EffectivePolicy::evaluate(&policy, &context);
+    let mut fallbacks = std::collections::BTreeSet::new();
     let policy_name = request.profile.display().to_string();
     let mut all = SyscallSet::new();
     let mut workloads = Vec::new();
@@ -135,6 +169,17 @@ pub(crate) fn learn(request: &LearnRequest) -> Result<Learned, LearnError> {
             .iter()
             .filter(|c| c.arch == arch || arch.sub_architectures().contains(&c.arch))
             .filter_map(|c| table::name_of(c.arch, c.nr))
+            // A syscall the profile answers with ENOSYS so that the program
+            // falls back to another (clone3 to clone) ran under the
+            // complain form and was logged; allowing it would loosen what
+            // the fallback keeps checked.
+            .filter(|name| match evaluated.falls_back_to(name) {
+                Some(_) => {
+                    fallbacks.insert((*name).to_owned());
+                    false
+                }
+                None => true,
+            })
             .collect();
         for name in &names {
             all.insert(name);
@@ -210,6 +255,7 @@ pub(crate) fn learn(request: &LearnRequest) -> Result<Learned, LearnError> {
         refused: refused.len(),
         lost,
         foreign,
+        fallbacks: fallbacks.into_iter().collect(),
         workloads,
         written_to: written_to.map(|p| p.display().to_string()),
         exit_code: match lacking {
@@ -219,27 +265,10 @@ pub(crate) fn learn(request: &LearnRequest) -> Result<Learned, LearnError> {
     })
 }
 
-/// The profile the log is set against: a complain form's logged calls are
-/// what it lacks, so each `SCMP_ACT_LOG` (its default, a rule's) is taken
-/// for the refusal it stands in for, EPERM; the profile written with `-o`
-/// is then an enforcing one.
-fn enforcing(mut profile: Profile) -> Profile {
-    if profile.default_action == Action::Log {
-        profile.default_action = Action::Errno;
-        profile.default_errno_ret = Some(EPERM);
-    }
-    for rule in &mut profile.syscalls {
-        if rule.action == Action::Log {
-            rule.action = Action::Errno;
-            rule.errno_ret = Some(EPERM);
-        }
-    }
-    profile
-}
-
 /// The word `--from-log` was given, for the update command.
 fn source_word(source: &LogSource) -> String {
     match source {
+        LogSource::Audit => "audit".to_owned(),
         LogSource::Kmsg => "kmsg".to_owned(),
         LogSource::Journal => "journal".to_owned(),
         LogSource::File(path) => crate::text::shell_quote(&path.display().to_string()),

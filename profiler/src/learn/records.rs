@@ -17,7 +17,10 @@
 use std::{
     collections::BTreeMap,
     io::{self, Read},
-    os::unix::fs::OpenOptionsExt,
+    os::{
+        fd::{AsRawFd, FromRawFd},
+        unix::fs::OpenOptionsExt,
+    },
     path::PathBuf,
 };
 
@@ -29,6 +32,10 @@ use crate::{
 /// Where the records are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LogSource {
+    /// Audit's netlink multicast group, live, as the kernel makes the
+    /// records (no audit daemon needed, none of the kernel log's rate
+    /// limit): until `--duration` or a signal.
+    Audit,
     /// The kernel's log buffer, `/dev/kmsg`.
     Kmsg,
     /// The journal (`journalctl`): the kernel's messages and audit's.
@@ -42,6 +49,7 @@ impl std::str::FromStr for LogSource {
 
     fn from_str(text: &str) -> Result<LogSource, Self::Err> {
         Ok(match text {
+            "audit" => LogSource::Audit,
             "kmsg" => LogSource::Kmsg,
             "journal" => LogSource::Journal,
             path => LogSource::File(PathBuf::from(path)),
@@ -95,6 +103,11 @@ pub enum LogError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "cannot listen to audit's records (netlink): {0} (it needs root, or \
+         CAP_AUDIT_READ; `--from-log kmsg` reads the kernel's log instead)"
+    )]
+    Audit(#[source] io::Error),
     #[error("cannot read the journal with journalctl: {0}")]
     Journal(String),
     #[error(transparent)]
@@ -109,7 +122,11 @@ const MOST_JOURNAL_BYTES: u64 = 512 << 20;
 
 /// Reads the seccomp records of `source` stamped at or after `since`
 /// (seconds since the epoch).
-pub(crate) fn read(source: &LogSource, since: Option<u64>) -> Result<Records, LogError> {
+pub(crate) fn read(
+    source: &LogSource,
+    since: Option<u64>,
+    listen: Listen<'_>,
+) -> Result<Records, LogError> {
     let mut reader = Reader {
         since,
         records: Records::default(),
@@ -117,6 +134,7 @@ pub(crate) fn read(source: &LogSource, since: Option<u64>) -> Result<Records, Lo
         lost_since: 0,
     };
     match source {
+        LogSource::Audit => listen_audit(&mut reader, listen)?,
         LogSource::Kmsg => read_kmsg(&mut reader)?,
         LogSource::Journal => {
             for line in journal()?.lines() {
@@ -139,6 +157,106 @@ pub(crate) fn read(source: &LogSource, since: Option<u64>) -> Result<Records, Lo
     // window.
     records.lost += reader.lost_since.saturating_sub(reader.lost_before);
     Ok(records)
+}
+
+/// How long a live source is listened to: until `until` (none: until a
+/// signal) or `interrupt` catches a signal.
+#[derive(Clone, Copy)]
+pub(crate) struct Listen<'a> {
+    pub(crate) until: Option<std::time::Instant>,
+    pub(crate) interrupt: Option<&'a crate::session::interrupt::Interrupt>,
+}
+
+/// Audit's records as the kernel sends them to the `readlog` multicast
+/// group: a netlink message each, `AUDIT_SECCOMP` the seccomp ones, whose
+/// text is the record without its `type=`. A full socket buffer
+/// (ENOBUFS) lost records, counted as one each time.
+fn listen_audit(reader: &mut Reader, listen: Listen<'_>) -> Result<(), LogError> {
+    use linux_raw_sys::{netlink::NETLINK_AUDIT, ptrace::AUDIT_SECCOMP, ptrace::audit_nlgrps};
+    // SAFETY: socket(2) with constant arguments; the descriptor is owned
+    // right after.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            NETLINK_AUDIT as i32,
+        )
+    };
+    if raw < 0 {
+        return Err(LogError::Audit(io::Error::last_os_error()));
+    }
+    // SAFETY: `raw` is a new descriptor no one else owns.
+    let socket = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    // SAFETY: sockaddr_nl is plain data; all zero is its empty value.
+    let mut address: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    address.nl_family = libc::AF_NETLINK as u16;
+    address.nl_groups = 1 << (audit_nlgrps::AUDIT_NLGRP_READLOG as u32 - 1);
+    // SAFETY: bind(2) with the address above and its size.
+    let bound = unsafe {
+        libc::bind(
+            socket.as_raw_fd(),
+            (&raw const address).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if bound != 0 {
+        return Err(LogError::Audit(io::Error::last_os_error()));
+    }
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        if listen.interrupt.is_some_and(|i| i.signal().is_some())
+            || listen.until.is_some_and(|u| std::time::Instant::now() >= u)
+        {
+            return Ok(());
+        }
+        let mut poll = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one descriptor, a 100 ms timeout.
+        let ready = unsafe { libc::poll(&mut poll, 1, 100) };
+        if ready <= 0 {
+            continue;
+        }
+        // SAFETY: recv(2) into the buffer, within its length.
+        let n = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                buffer.as_mut_ptr().cast(),
+                buffer.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            match error.raw_os_error() {
+                Some(libc::ENOBUFS) => reader.records.lost += 1,
+                Some(libc::EAGAIN | libc::EINTR) => {}
+                _ => return Err(LogError::Audit(error)),
+            }
+            continue;
+        }
+        let mut message = &buffer[..usize::try_from(n).unwrap_or(0)];
+        // nlmsghdr: length (u32), type (u16), flags, sequence, port.
+        const HEADER: usize = 16;
+        while message.len() >= HEADER {
+            let length =
+                u32::from_ne_bytes([message[0], message[1], message[2], message[3]]) as usize;
+            let kind = u16::from_ne_bytes([message[4], message[5]]);
+            if length < HEADER || length > message.len() {
+                break;
+            }
+            if u32::from(kind) == AUDIT_SECCOMP {
+                let text = String::from_utf8_lossy(&message[HEADER..length]);
+                let text = text.trim_end_matches('\0');
+                reader.take(&format!("type=1326 {text}"), None);
+            }
+            // Messages are aligned to 4 bytes.
+            let next = (length + 3) & !3;
+            message = message.get(next..).unwrap_or(&[]);
+        }
+    }
 }
 
 /// The lines read so far, and what the kernel said it lost.
@@ -381,6 +499,11 @@ fn audit_lost(line: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    const NO_WAIT: Listen<'static> = Listen {
+        until: None,
+        interrupt: None,
+    };
+
     const KMSG_LINE: &str = "audit: type=1326 audit(1796669489.981:202): auid=4294967295 uid=0 \
         gid=0 ses=4294967295 pid=6113 comm=\"call\" exe=\"/usr/bin/call\" sig=0 \
         arch=c000003e syscall=309 compat=0 ip=0x7f827a10492a code=0x7ffc0000";
@@ -430,10 +553,10 @@ mod tests {
         let path = dir.path().join("audit.log");
         let later = KMSG_LINE.replace("1796669489.981", "1796669600.000");
         std::fs::write(&path, format!("{KMSG_LINE}\nnoise\n{later}\n")).expect("write");
-        let all = read(&LogSource::File(path.clone()), None).expect("read");
+        let all = read(&LogSource::File(path.clone()), None, NO_WAIT).expect("read");
         assert_eq!(all.calls.len(), 2);
-        let since = read(&LogSource::File(path), Some(1796669500)).expect("read");
+        let since = read(&LogSource::File(path), Some(1796669500), NO_WAIT).expect("read");
         assert_eq!(since.calls.len(), 1);
-        assert!(read(&LogSource::File(PathBuf::from("/dev/null")), None).is_err());
+        assert!(read(&LogSource::File(PathBuf::from("/dev/null")), None, NO_WAIT).is_err());
     }
 }
