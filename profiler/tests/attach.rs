@@ -637,12 +637,39 @@ fn attached_container_is_recorded_and_left_running(engine: &TestEngine) {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("attached.json");
     let before = engine.init_pid(&name);
+    // What cannot be done for an attached container is refused before
+    // anything is attached: --include reachable scans programs the scan
+    // cannot read inside its root yet.
+    let target = format!("{}{name}", engine.prefix);
+    let refused = Command::new(profiler())
+        .args([
+            "record",
+            "--attach",
+            &target,
+            "--include",
+            "reachable",
+            "-o",
+        ])
+        .arg(&profile)
+        .envs(engine.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--include reachable scans the programs"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!profile.exists());
     let (recorder, rest) = attach_engine(engine, &name, &["-o", profile.to_str().unwrap()]);
     engine.exec(&name, "call times && touch /tmp/go");
     std::thread::sleep(Duration::from_millis(500));
     let (code, said) = interrupt(recorder, rest);
     assert_eq!(code, 0, "{said}");
     assert!(engine.running(&name), "the container was stopped: {said}");
+    assert!(said.contains("no coverage for"), "{said}");
+    assert!(!said.contains("--include reachable`"), "{said}");
     assert_eq!(
         engine.init_pid(&name),
         before,

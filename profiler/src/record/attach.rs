@@ -58,6 +58,13 @@ pub(super) async fn run(
             attached.what
         ));
     }
+    if attached.container.is_some() && options.coverage {
+        warnings.push(format!(
+            "no coverage for {}: its programs are inside its root, which the scan does not \
+             read yet (`syscall-profile scan --image IMAGE` scans its image)",
+            attached.what
+        ));
+    }
     if !options.quiet {
         (options.say)(Notice::Note(format!(
             "recording {} from now on ({}); Ctrl-C ends the recording, not the workload",

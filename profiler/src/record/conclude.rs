@@ -39,7 +39,7 @@ pub(super) fn conclude(
         summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
     if let Some(attached) = &attached {
-        warnings.push(attached.not_observed());
+        warnings.push(attached.not_observed(executable.is_some()));
     }
     stats.attached = attached.clone();
     warnings.extend(

@@ -197,6 +197,12 @@ pub enum RecordError {
          is (leave --{option} out)"
     )]
     AttachWith { option: &'static str },
+    #[error(
+        "--include reachable scans the programs, and an attached container's are inside its \
+         root, which the scan does not read yet: record the container's start and merge the \
+         two profiles instead"
+    )]
+    ReachableAttached,
     #[error("the recording is done but cannot be written --to {to}: {source}")]
     Export {
         to: &'static str,
@@ -210,6 +216,7 @@ impl RecordError {
         match self {
             RecordError::NoCommand
             | RecordError::AttachWith { .. }
+            | RecordError::ReachableAttached
             | RecordError::Attach(AttachError::Syntax { .. })
             | RecordError::UntilContainer
             | RecordError::BaselineContainer => exit::USAGE,

@@ -89,14 +89,19 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    /// What the profile lacks, and how to add it: said in the summary, the
-    /// stats and the profile's comment alike.
-    pub(crate) fn not_observed(&self) -> String {
+    /// What the profile lacks, and how to add it (`--include reachable`
+    /// only where the programs can be scanned: a native target's).
+    pub(crate) fn not_observed(&self, scannable: bool) -> String {
         format!(
             "attached to {} at {}: its start-up was not observed, so the profile holds only \
              what it did from then on; add the start-up with `syscall-profile merge` of a \
-             recording of its start, or with `--include reachable`",
-            self.target, self.at
+             recording of its start{}",
+            self.target,
+            self.at,
+            match scannable {
+                true => ", or with `--include reachable`",
+                false => "",
+            }
         )
     }
 }
