@@ -155,19 +155,6 @@ fn assert_said_complain(said: &str, what: &str) {
     );
 }
 
-/// With `--security-opt seccomp=PROFILE` after `run`.
-fn under_profile(words: &[String], profile: &Path) -> Vec<String> {
-    let at = words
-        .iter()
-        .position(|w| w == "run")
-        .expect("a run command")
-        + 1;
-    let mut out = words.to_vec();
-    out.insert(at, "--security-opt".into());
-    out.insert(at + 1, format!("seccomp={}", profile.display()));
-    out
-}
-
 /// A profile recorded with `record`'s defaults from `docker run IMAGE call
 /// sysinfo` lacks getcpu. Exported `--to docker --complain`, Docker runs
 /// `call sysinfo getcpu` under it: both calls succeed, and the kernel logs

@@ -39,19 +39,6 @@ fn record(dir: &Path, extra: &[&str], words: &[String]) -> (Output, BTreeSet<Str
     (output, names)
 }
 
-/// With `--security-opt seccomp=PROFILE` inserted after `run`.
-fn under_profile(words: &[String], profile: &Path) -> Vec<String> {
-    let at = words
-        .iter()
-        .position(|w| w == "run")
-        .expect("a run command")
-        + 1;
-    let mut out = words.to_vec();
-    out.insert(at, "--security-opt".into());
-    out.insert(at + 1, format!("seccomp={}", profile.display()));
-    out
-}
-
 /// Records `words`, then runs the container under the learned profile
 /// `RUNS_UNDER_PROFILE` times: every run must succeed with the output of an
 /// unconfined run. Returns the learned names.

@@ -22,6 +22,23 @@ fn docker(args: &[&str]) -> std::process::Output {
         .expect("run docker")
 }
 
+/// The syscalls `learn`'s JSON report says `workload` made outside the
+/// profile (the report must name the workload).
+fn new_syscalls_of(report: &serde_json::Value, workload: &str) -> Vec<String> {
+    let ours = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["workload"] == workload)
+        .unwrap_or_else(|| panic!("no {workload} in {report:#}"));
+    ours["check"]["new_syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 #[test]
 fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
     require_root();
@@ -125,19 +142,11 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
     let report: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
     let workload = format!("docker container {}", &id[..12]);
-    let ours = report["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["workload"] == workload.as_str())
-        .unwrap_or_else(|| panic!("no {workload} in {report:#}"));
-    let new: Vec<&str> = ours["check"]["new_syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["name"].as_str())
-        .collect();
-    assert_eq!(new, ["getcpu"], "{ours:#}");
+    assert_eq!(
+        new_syscalls_of(&report, &workload),
+        ["getcpu"],
+        "{report:#}"
+    );
     assert!(
         text.contains(&workload) && text.contains("getcpu"),
         "{text}"
@@ -300,18 +309,10 @@ fn audits_live_records_name_what_a_native_program_lacks() {
     let report: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
     let workload = format!("program {}", call.display());
-    let ours = report["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["workload"] == workload.as_str())
-        .unwrap_or_else(|| panic!("no {workload} in {report:#}"));
-    let new: Vec<&str> = ours["check"]["new_syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["name"].as_str())
-        .collect();
-    assert_eq!(new, ["getcpu"], "{ours:#}");
+    assert_eq!(
+        new_syscalls_of(&report, &workload),
+        ["getcpu"],
+        "{report:#}"
+    );
     assert_eq!(report["lost"], 0, "{report:#}");
 }

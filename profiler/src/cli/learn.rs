@@ -95,16 +95,8 @@ fn learn_run(args: LearnArgs) -> Result<i32, LearnError> {
         ("--json", args.json.as_deref()),
         ("--junit", args.junit.as_deref()),
     ])?;
-    let junit = args
-        .junit
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
-    let json = args
-        .json
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
+    let junit = Output::prepare_if_given(args.junit.as_deref())?;
+    let json = Output::prepare_if_given(args.json.as_deref())?;
     let learned = learn::learn(&LearnRequest {
         source: args.from_log,
         profile: args.profile,

@@ -13,11 +13,7 @@ pub(super) async fn complain(
     profile_warnings: Vec<String>,
     say: &mut dyn FnMut(LiveEvent),
 ) -> Result<Enforcement, EnforceError> {
-    let suggest = options
-        .suggest
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
+    let suggest = Output::prepare_if_given(options.suggest.as_deref())?;
     let mut record_options = RecordOptions::new(options.command.clone());
     record_options.discard_profile = true;
     record_options.quiet = options.quiet;

@@ -286,11 +286,7 @@ pub(crate) async fn enforce(
     if options.complain {
         return complain(options, &profile, arch, profile_warnings, say).await;
     }
-    let mut suggest = options
-        .suggest
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
+    let mut suggest = Output::prepare_if_given(options.suggest.as_deref())?;
     let (target, plan_warnings, engine_default) = match container {
         None => {
             let (target, warnings) = plan_native(&options, &profile, arch, &mut suggest)?;

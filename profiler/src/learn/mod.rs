@@ -108,11 +108,7 @@ pub enum LearnError {
 /// and writes the merged profile (the output checked before anything is
 /// read).
 pub(crate) fn learn(request: &LearnRequest) -> Result<Learned, LearnError> {
-    let output = request
-        .output
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
+    let output = Output::prepare_if_given(request.output.as_deref())?;
     let parsed = Profile::load(&request.profile)?;
     let policy = parsed.profile;
     if policy.default_action == Action::Log {

@@ -138,6 +138,12 @@ fn split(path: &Path) -> Result<(PathBuf, OsString), OutputError> {
 }
 
 impl Output {
+    /// [`Output::prepare`] of an optional file (`--json`, `--stats`,
+    /// `--suggest`): nothing when none was given.
+    pub(crate) fn prepare_if_given(path: Option<&Path>) -> Result<Option<Output>, OutputError> {
+        path.map(|p| Output::prepare(Some(p))).transpose()
+    }
+
     /// Prepares `path` (or standard output for `None` or `-`): opens its
     /// directory and creates the file that will take its name, so that a
     /// bad path fails now, with one line, before any work is done.

@@ -91,11 +91,7 @@ impl Plan {
             true => None,
             false => Some(Output::prepare(options.output.as_deref())?),
         };
-        let stats_output = options
-            .stats
-            .as_deref()
-            .map(|p| Output::prepare(Some(p)))
-            .transpose()?;
+        let stats_output = Output::prepare_if_given(options.stats.as_deref())?;
         Ok((output, stats_output))
     }
 

@@ -301,6 +301,20 @@ pub fn docker_run(args: &[&str]) -> Vec<String> {
     words
 }
 
+/// An engine's `run` command line with `--security-opt seccomp=PROFILE`
+/// inserted after `run`.
+pub fn under_profile(words: &[String], profile: &Path) -> Vec<String> {
+    let at = words
+        .iter()
+        .position(|w| w == "run")
+        .expect("a run command")
+        + 1;
+    let mut out = words.to_vec();
+    out.insert(at, "--security-opt".into());
+    out.insert(at + 1, format!("seccomp={}", profile.display()));
+    out
+}
+
 /// podman's global options for the store `cargo xtask test` prepares.
 pub fn podman_globals() -> Vec<String> {
     std::env::var("SYSCALL_PROFILE_TEST_PODMAN_GLOBALS")

@@ -98,16 +98,8 @@ fn check_run(args: CheckArgs) -> Result<i32, CheckError> {
         ("--json", args.json.as_deref()),
         ("--save-observed", args.save_observed.as_deref()),
     ])?;
-    let junit = args
-        .junit
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
-    let json = args
-        .json
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()?;
+    let junit = Output::prepare_if_given(args.junit.as_deref())?;
+    let json = Output::prepare_if_given(args.json.as_deref())?;
     let request = CheckRequest {
         policy: args.policy,
         observed: args.observed,

@@ -115,12 +115,7 @@ pub fn run(args: EnforceArgs) -> Result<i32, Error> {
         ("--json", args.json.as_deref()),
     ])
     .map_err(EnforceError::from)?;
-    let json = args
-        .json
-        .as_deref()
-        .map(|p| Output::prepare(Some(p)))
-        .transpose()
-        .map_err(EnforceError::from)?;
+    let json = Output::prepare_if_given(args.json.as_deref()).map_err(EnforceError::from)?;
     let quiet = options.quiet;
     let verb = if options.complain {
         "would be denied"
