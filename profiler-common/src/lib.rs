@@ -412,6 +412,8 @@ pub mod uses {
     pub const CAPTURE_ARGUMENTS: u16 = 1 << 4;
     /// A recording that notes the shared objects loaded at run time.
     pub const WATCH_LOADS: u16 = 1 << 5;
+    /// The node agent: every container of the host, counted by container.
+    pub const AGENT: u16 = 1 << 6;
     pub const RECORD: u16 = RECORD_NATIVE | RECORD_CONTAINER;
     pub const WATCH: u16 = WATCH_BESIDE_LISTENER | WATCH_EVERY_SYSCALL;
     /// Every use (maps of one entry anyway, and those all uses need).
@@ -489,7 +491,113 @@ pub mod maps {
         /// it).
         PROCESS_PROGRAM: WATCH_LOADS;
         LOAD_SCRATCH: EVERY;
+        /// The agent's index of the watched cgroups: [`super::agent`].
+        AGENT_INDEX: AGENT;
+        /// The agent's counters, one [`super::AgentCounts`] per slot.
+        AGENT_COUNTS: AGENT;
+        /// The agent's free slots (a queue the kernel pops at a mkdir).
+        AGENT_FREE: AGENT;
+        /// Hash of cgroup id to [`super::AgentNew`]: cgroups made since
+        /// user space last looked.
+        AGENT_NEW: AGENT;
+        /// Hash of cgroup id to its slot: watched cgroups removed since user
+        /// space last looked.
+        AGENT_ENDED: AGENT;
+        /// Counters of what the agent's hooks could not keep, by
+        /// [`super::agent::lost`] index.
+        AGENT_LOST: AGENT;
+        AGENT_SCRATCH: AGENT;
     }
+}
+
+/// The node agent's kernel side: every cgroup made on the host is given a
+/// slot of counters at its `mkdir` (a container's first process is counted
+/// from its first syscall), user space keeps the containers' and frees the
+/// others'.
+///
+/// The index is a direct-mapped table of [`INDEX_SLOTS`] `u64` entries
+/// with two places per cgroup ([`places`]): a task's cgroup is looked up
+/// with two array loads and no hash, so a task outside every container
+/// pays about what a recording's cgroup test costs. An entry is the
+/// cgroup's inode number (its id's low 32 bits, unique among the cgroups
+/// alive), its slot and [`flags`]: [`entry`].
+pub mod agent {
+    /// Entries of the index (a power of two).
+    pub const INDEX_SLOTS: u32 = 1 << 16;
+    /// Slots of counters: containers (with their cgroups below) watched at
+    /// once.
+    pub const SLOTS: u32 = 256;
+    /// Syscall numbers counted one by one (x86_64 has fewer than 470 in
+    /// either table); a larger number is counted in `out_of_range`.
+    pub const TABLE: usize = 512;
+    /// Cgroups made and not yet seen by user space, or removed.
+    pub const NEW_SLOTS: u32 = 1024;
+    /// Bytes kept of a new cgroup's path (with its NUL).
+    pub const PATH_LEN: usize = 256;
+
+    /// Bits of an entry's flags.
+    pub mod flags {
+        /// User space has taken the cgroup for a container: a cgroup made
+        /// below it is counted in its slot.
+        pub const CONTAINER: u16 = 1;
+    }
+
+    /// Indexes of the [`super::maps::AGENT_LOST`] counters.
+    pub mod lost {
+        /// A cgroup made when no slot was free: not counted.
+        pub const NO_SLOT: u32 = 0;
+        /// A cgroup whose two index places were taken: not counted.
+        pub const NO_PLACE: u32 = 1;
+        /// A new or removed cgroup not told to user space (a full map).
+        pub const UNTOLD: u32 = 2;
+        pub const COUNT: u32 = 3;
+    }
+
+    /// The index entry of cgroup `ino` in `slot`.
+    pub const fn entry(ino: u32, slot: u16, flags: u16) -> u64 {
+        ((ino as u64) << 32) | ((slot as u64) << 16) | flags as u64
+    }
+
+    /// The inode number, slot and flags of an entry.
+    pub const fn parts(entry: u64) -> (u32, u16, u16) {
+        ((entry >> 32) as u32, (entry >> 16) as u16, entry as u16)
+    }
+
+    /// The two places of cgroup `ino` in the index.
+    pub const fn places(ino: u32) -> [u32; 2] {
+        let mask = INDEX_SLOTS - 1;
+        [ino & mask, (ino.wrapping_mul(0x9e37_79b1) >> 16) & mask]
+    }
+
+    /// Where a syscall's counts are in [`super::AgentCounts::calls`]: by
+    /// whether the task was under a seccomp filter, then by table.
+    pub const fn row(filtered: bool, abi: super::Abi) -> usize {
+        (filtered as usize) * 2 + abi.index()
+    }
+}
+
+/// The counters of one agent slot. Shared by the CPUs (added to
+/// atomically), so that a slot takes the same memory on any node.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct AgentCounts {
+    /// `calls[agent::row(filtered, abi)][nr]`.
+    pub calls: [[u64; agent::TABLE]; 4],
+    pub out_of_range: u64,
+}
+
+/// A cgroup made on the host, as the agent's `mkdir` hook tells it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct AgentNew {
+    /// Its id (its kernfs node's).
+    pub cgroup: u64,
+    pub parent: u64,
+    pub slot: u32,
+    /// 1 when it was counted in its parent's slot (a container's).
+    pub inherited: u32,
+    /// Its path from the cgroup2 root, NUL-terminated.
+    pub path: [u8; agent::PATH_LEN],
 }
 
 /// Indexes of the [`maps::ESCAPE_COUNT`] array.
@@ -535,6 +643,12 @@ pub mod programs {
     pub const SECCOMP_SIGNAL: &str = "seccomp_signal";
     /// raw tracepoint `sched_process_exec`: an exec in the watched cgroup.
     pub const EXEC_DONE: &str = "exec_done";
+    /// The node agent's programs: counting by container on `sys_enter`
+    /// (BTF and raw tracepoint), and the cgroups made and removed.
+    pub const AGENT_ENTER_BTF: &str = "agent_enter_btf";
+    pub const AGENT_ENTER_RAW: &str = "agent_enter_raw";
+    pub const AGENT_MKDIR: &str = "agent_mkdir";
+    pub const AGENT_RMDIR: &str = "agent_rmdir";
     /// A program the verifier rejects, for testing that path.
     pub const VERIFIER_SELFTEST: &str = "verifier_selftest";
 }
@@ -565,4 +679,8 @@ mod pod {
     unsafe impl aya::Pod for super::ArgKey {}
     // SAFETY: `repr(C)`: an ArgKey (40 bytes, no padding) and a u64.
     unsafe impl aya::Pod for super::ArgPending {}
+    // SAFETY: `repr(C)`: u64 arrays and a u64; no padding.
+    unsafe impl aya::Pod for super::AgentCounts {}
+    // SAFETY: `repr(C)`: 8+8+4+4 bytes, then bytes (256); no padding.
+    unsafe impl aya::Pod for super::AgentNew {}
 }

@@ -98,7 +98,7 @@ pub fn read_at<T>(base: *const u8, offset: u32) -> Option<T> {
 
 /// Reads a kernel pointer at `base + offset`.
 #[inline(always)]
-fn pointer_at(base: *const u8, offset: u32) -> *const u8 {
+pub fn pointer_at(base: *const u8, offset: u32) -> *const u8 {
     read_at::<u64>(base, offset).unwrap_or(0) as *const u8
 }
 

@@ -11,6 +11,8 @@
 //!   the tree, and each exec (both);
 //! - [`loads`]: the shared objects the tree loads at run time (recording
 //!   with coverage);
+//! - [`agent`]: every container of the host counted by container (the node
+//!   agent);
 //! - [`arch`]: what the programs know of x86_64;
 //! - [`task`]: the current task read with plain loads (BTF tracepoints).
 //!
@@ -20,6 +22,7 @@
 #![no_std]
 #![no_main]
 
+mod agent;
 mod arch;
 mod arguments;
 mod counting;

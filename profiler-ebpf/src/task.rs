@@ -111,6 +111,27 @@ impl Current {
         load::<u64>(node, layout!(kernfs_node_id)) == target
     }
 
+    /// The id of the task's cgroup2 cgroup (its kernfs node's).
+    #[inline(always)]
+    pub fn cgroup_id(self) -> Option<u64> {
+        if self.0.is_null() || layout!(valid) == 0 {
+            return None;
+        }
+        let css_set: *const u8 = load(self.0, layout!(task_cgroups));
+        if css_set.is_null() {
+            return None;
+        }
+        let cgroup: *const u8 = load(css_set, layout!(css_set_dfl_cgrp));
+        if cgroup.is_null() {
+            return None;
+        }
+        let node: *const u8 = load(cgroup, layout!(cgroup_kn));
+        if node.is_null() {
+            return None;
+        }
+        Some(load(node, layout!(kernfs_node_id)))
+    }
+
     /// What `thread_info` says of the task and its syscall; see
     /// [`crate::arch::current_task_flags`], which reads the same with a
     /// helper.

@@ -38,6 +38,7 @@
 
 /// The engines' defaults: the tests compare them with the engines and
 /// with upstream's files; the fuzz target evaluates profiles with them.
+mod agent;
 pub mod baseline;
 mod check;
 mod choice;

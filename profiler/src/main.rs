@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => cli::scan::run(args),
         Command::Export(args) => cli::export::run(args),
         Command::Learn(args) => cli::learn::run(args),
+        Command::Agent(args) => cli::agent::run(args),
         Command::Guardian => Ok(guardian::serve()),
     };
     ExitCode::from(cli::exit_status(result))

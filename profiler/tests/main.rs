@@ -6,6 +6,7 @@
 mod common;
 mod reference;
 
+mod agent;
 mod arguments;
 mod attach;
 mod baseline_engine;

@@ -4,6 +4,7 @@
 //! terminal helpers, and the one error type that every subcommand's failure
 //! becomes, which knows its exit status (see [`crate::exit`]).
 
+pub mod agent;
 pub mod check;
 mod choices;
 pub mod diff;
@@ -65,6 +66,9 @@ pub enum Command {
     /// What a profile lacks, from the kernel's seccomp log of workloads run
     /// under its complain form (`export --complain`).
     Learn(learn::LearnArgs),
+    /// Record every container of the node, one profile per workload
+    /// (replicas folded), until a signal.
+    Agent(agent::AgentArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,
@@ -89,6 +93,8 @@ pub enum Error {
     Export(#[from] export::ExportCliError),
     #[error(transparent)]
     Learn(#[from] LearnError),
+    #[error(transparent)]
+    Agent(crate::agent::AgentError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     /// The command ran, but the tool could not watch all of it.
@@ -112,7 +118,7 @@ impl Error {
             | Error::Export(_)
             | Error::Learn(_)
             | Error::Usage(_) => exit::USAGE,
-            Error::Runtime(_) | Error::Incomplete(_) => exit::TOOL_FAILED,
+            Error::Runtime(_) | Error::Incomplete(_) | Error::Agent(_) => exit::TOOL_FAILED,
         }
     }
 }

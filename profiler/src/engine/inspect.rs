@@ -121,6 +121,30 @@ impl EngineCli {
         if self.engine == Engine::Containerd {
             return self.running_task(name, version);
         }
+        let described = self.inspect(name, version)?;
+        match described.pid {
+            0 => Err(EngineError::NotRunning {
+                engine: self.engine.name(),
+                name: name.to_owned(),
+            }),
+            _ => Ok(described),
+        }
+    }
+
+    /// Container `id` as its engine describes it, whether it runs yet or
+    /// not (`pid` 0 where it does not): what the node agent names a
+    /// container by, from the moment its cgroup is made. `version` is the
+    /// engine's, as [`EngineCli::reachable`] said it.
+    pub(crate) fn describe(&self, id: &str, version: &str) -> Result<Running, EngineError> {
+        match self.engine {
+            Engine::Containerd => self.container_info(id, version.to_owned(), 0),
+            _ => self.inspect(id, version.to_owned()),
+        }
+    }
+
+    /// `docker|podman container inspect`, with `pid` 0 for a container
+    /// that does not run.
+    fn inspect(&self, name: &str, version: String) -> Result<Running, EngineError> {
         let answer = match self.query(["container", "inspect", "--", name]) {
             Ok(answer) => answer,
             Err(EngineError::Failed { detail, .. })
@@ -146,12 +170,9 @@ impl EngineCli {
             1 => list.remove(0),
             n => return Err(bad(format!("{n} containers where one was asked for"))),
         };
-        let pid = u32::try_from(inspected.state.pid).ok().filter(|&p| p > 0);
-        let (true, Some(pid)) = (inspected.state.running, pid) else {
-            return Err(EngineError::NotRunning {
-                engine: self.engine.name(),
-                name: name.to_owned(),
-            });
+        let pid = match inspected.state.running {
+            true => u32::try_from(inspected.state.pid).unwrap_or(0),
+            false => 0,
         };
         let image = match inspected.image_name {
             Some(image) if !image.is_empty() => image,
@@ -186,21 +207,29 @@ impl EngineCli {
             }
             Some((words.get(1)?.parse().ok()?, (*words.get(2)?).to_owned()))
         });
+        let Some((pid, _)) = task.filter(|(pid, status)| status == "RUNNING" && *pid > 0) else {
+            // Which of the two it is, as containerd says.
+            self.container_info(id, version, 0)?;
+            return Err(EngineError::NotRunning {
+                engine: self.engine.name(),
+                name: id.to_owned(),
+            });
+        };
+        self.container_info(id, version, pid)
+    }
+
+    /// `ctr containers info`: container `id` whose task runs as `pid` (0:
+    /// none, or not known).
+    fn container_info(&self, id: &str, version: String, pid: u32) -> Result<Running, EngineError> {
         let info = match self.query(["containers", "info", id]) {
             Ok(info) => info,
-            Err(EngineError::Failed { .. }) if task.is_none() => {
+            Err(EngineError::Failed { .. }) => {
                 return Err(EngineError::NoSuchContainer {
                     engine: self.engine.name(),
                     name: id.to_owned(),
                 });
             }
             Err(e) => return Err(e),
-        };
-        let Some((pid, _)) = task.filter(|(pid, status)| status == "RUNNING" && *pid > 0) else {
-            return Err(EngineError::NotRunning {
-                engine: self.engine.name(),
-                name: id.to_owned(),
-            });
         };
         let info: CtrInfo = (info.len() <= MOST_INSPECT_BYTES)
             .then(|| serde_json::from_str(&info).ok())

@@ -347,7 +347,7 @@ fn find_container(engine: Option<Engine>, name: &str, given: &str) -> Result<Run
 /// The cgroup2 cgroup of process `pid` below the root (`/` for the root):
 /// `None` when there is no such process; `Some(None)` when it is in no
 /// cgroup2 cgroup (a cgroup v1-only host).
-fn cgroup_of(pid: u32) -> Option<Option<PathBuf>> {
+pub(crate) fn cgroup_of(pid: u32) -> Option<Option<PathBuf>> {
     let text = read_small(Path::new(&format!("/proc/{pid}/cgroup")))?;
     Some(
         text.lines()

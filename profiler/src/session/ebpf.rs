@@ -82,6 +82,8 @@ pub(crate) enum Purpose {
     /// filter does not name, too) and traps are found at the SIGSYS the
     /// filter sends, or at the killed thread's exit.
     WatchDenials { every_syscall: bool },
+    /// The node agent: every container of the host, counted by container.
+    Agent,
 }
 
 impl Purpose {
@@ -111,6 +113,7 @@ impl Purpose {
             Purpose::WatchDenials {
                 every_syscall: false,
             } => uses::WATCH_BESIDE_LISTENER,
+            Purpose::Agent => uses::AGENT,
         }
     }
 }
@@ -432,6 +435,8 @@ mod tests {
             programs::RAW_TRACEPOINT,
             programs::TRACEPOINT,
             programs::BTF_TRACEPOINT,
+            programs::AGENT_ENTER_BTF,
+            programs::AGENT_ENTER_RAW,
         ] {
             assert_eq!(function_calls(&object, name), Vec::<usize>::new(), "{name}");
         }

@@ -122,6 +122,13 @@ impl Probe {
         self.ebpf.map_mut(name).ok_or_else(|| missing_map(name))
     }
 
+    /// Why the kernel's layout is not known here (no kernel BTF, or a
+    /// field missing from it), if it is not: the hooks that read kernel
+    /// structures find nothing then.
+    pub(crate) fn layout_unknown(&self) -> Option<&str> {
+        self.kernel.as_ref().err().map(String::as_str)
+    }
+
     /// Hooks of rare events that could not be attached, and why.
     pub(crate) fn unwatched(&self) -> &[String] {
         &self.unwatched
