@@ -16,6 +16,7 @@ mod complain;
 mod containerd;
 mod containers;
 mod coverage;
+mod deploy;
 mod diff_cli;
 mod enforce_native;
 mod exactness;

@@ -23,6 +23,7 @@ mod docker_baseline;
 mod dry;
 mod fuzz;
 mod images;
+mod kubernetes_validate;
 mod runtime_base;
 mod services;
 mod setup;

@@ -41,7 +41,8 @@ python3: a real program `scan` is checked on against strace
 perl: a real program `scan` is checked on against strace
 sqlite3: a real program whose WAL mode runs under the `--include reachable` profile of a rollback-journal run
 openjdk-17-jdk-headless: a JVM program (a single-file source launch, which needs the JDK's compiler) is recorded and run under its exports
-python3-yaml: PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes";
+python3-yaml: PyYAML, a YAML 1.1 reader as kubectl's is, reads what `export --to kubernetes` writes
+python3-venv: `cargo xtask test` installs kubernetes-validate (PyPI, pinned) into a venv, which checks deploy/*.yaml";
 
 /// The packages of [`PACKAGES`], each with why it is needed.
 fn packages() -> impl Iterator<Item = (&'static str, &'static str)> {

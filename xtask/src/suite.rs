@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     fuzz,
+    kubernetes_validate::{self, KUBERNETES_VALIDATE_VAR},
     services::Services,
     setup,
     workspace::{self, Workspace},
@@ -65,6 +66,8 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         false => None,
     };
     step(5, "cargo test --workspace", || {
+        let validator =
+            kubernetes_validate::ensure(ws).context("installing kubernetes-validate")?;
         // Stopped when this closure returns, whether the tests passed or not.
         let services = Services::start(ws).context("starting the test services")?;
         let notes = tempfile::tempdir().context("cannot make a temporary directory")?;
@@ -72,6 +75,7 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             let mut test = ws.cargo(["test", "--no-fail-fast"]);
             test.args(args)
                 .envs(services.env.iter().cloned())
+                .env(KUBERNETES_VALIDATE_VAR, &validator)
                 .env(NOT_RUN_DIR_VAR, notes.path());
             test
         };
