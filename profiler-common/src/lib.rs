@@ -283,6 +283,11 @@ pub fn program_id(filename: &[u8; EXEC_PATH_LEN]) -> u32 {
 
 /// How many syscalls (of both tables together) can have arguments captured.
 pub const CAPTURE_SPECS: usize = 64;
+
+/// Levels of the whole cgroup2 tree whose ids [`maps::ANCESTRY`] holds: the
+/// ancestry of this tool's own cgroup, root (level 0) first. A cgroup
+/// namespace's root deeper than this cannot be placed (the tool refuses).
+pub const ANCESTRY_LEVELS: u32 = 64;
 /// How many arguments of one syscall are captured together.
 pub const CAPTURED_ARGS: usize = 3;
 /// An unused slot of [`CaptureSpec::args`].
@@ -392,6 +397,9 @@ pub mod globals {
     /// ([`super::maps::LOADED`]); 0 leaves that code out of the verified
     /// program.
     pub const WATCH_LOADS: &str = "WATCH_LOADS";
+    /// `u64`: the id of the cgroup whose ancestry the `own_ancestry`
+    /// program writes into [`super::maps::ANCESTRY`] (0: none).
+    pub const ANCESTRY_OF: &str = "ANCESTRY_OF";
 }
 
 /// The uses the eBPF object is loaded for. Each map declares the uses it
@@ -413,7 +421,10 @@ pub mod uses {
     /// A recording that notes the shared objects loaded at run time.
     pub const WATCH_LOADS: u16 = 1 << 5;
     /// The node agent: every container of the host, counted by container.
-    pub const AGENT: u16 = 1 << 6;
+    pub const AGENT: u16 = 1 << 7;
+    /// Learning where this tool's own cgroup sits in the whole tree (a
+    /// tool in a cgroup namespace of its own).
+    pub const OWN_ANCESTRY: u16 = 1 << 6;
     pub const RECORD: u16 = RECORD_NATIVE | RECORD_CONTAINER;
     pub const WATCH: u16 = WATCH_BESIDE_LISTENER | WATCH_EVERY_SYSCALL;
     /// Every use (maps of one entry anyway, and those all uses need).
@@ -507,6 +518,10 @@ pub mod maps {
         /// [`super::agent::lost`] index.
         AGENT_LOST: AGENT;
         AGENT_SCRATCH: AGENT;
+        /// Array of cgroup ids by level of the whole tree: the ancestry of
+        /// the cgroup [`super::globals::ANCESTRY_OF`], up to itself (0 past
+        /// it).
+        ANCESTRY: OWN_ANCESTRY;
     }
 }
 
@@ -651,6 +666,10 @@ pub mod programs {
     pub const AGENT_RMDIR: &str = "agent_rmdir";
     /// A program the verifier rejects, for testing that path.
     pub const VERIFIER_SELFTEST: &str = "verifier_selftest";
+    /// raw tracepoint `sys_enter`: the ancestry of one cgroup (the tool's
+    /// own), by level of the whole tree (where this tool's cgroup namespace
+    /// is).
+    pub const OWN_ANCESTRY: &str = "own_ancestry";
 }
 
 #[cfg(feature = "user")]

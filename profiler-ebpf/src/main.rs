@@ -14,15 +14,19 @@
 //! - [`agent`]: every container of the host counted by container (the node
 //!   agent);
 //! - [`arch`]: what the programs know of x86_64;
-//! - [`task`]: the current task read with plain loads (BTF tracepoints).
+//! - [`task`]: the current task read with plain loads (BTF tracepoints);
+//! - [`ancestry`]: where the tool's own cgroup sits in the whole tree (a
+//!   tool in a cgroup namespace of its own).
 //!
-//! Only the counting and denial hooks run on every syscall of the host;
-//! everything else hooks events that are rare by nature (a cgroup move, a
+//! Only the counting and denial hooks run on every syscall of the host (and
+//! the ancestry program, for the few syscalls of its one look); everything
+//! else hooks events that are rare by nature (a cgroup move, a
 //! fork, an exec, an exit), on raw tracepoints.
 #![no_std]
 #![no_main]
 
 mod agent;
+mod ancestry;
 mod arch;
 mod arguments;
 mod counting;

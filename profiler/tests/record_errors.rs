@@ -234,11 +234,13 @@ fn no_cgroup2_mount() {
 }
 
 /// In a cgroup namespace rooted below the host's root (a container's),
-/// the cgroup2 mount shows a subtree: the depths the kernel side compares
-/// would be short and nothing would be recorded, so the tool refuses. A
-/// namespace rooted at the host's root sees the whole tree and records.
+/// the cgroup2 mount shows a subtree whose paths start lower than the
+/// kernel's levels: the tool learns from the kernel where the subtree sits
+/// and records all the same. The oracle: the command's sysinfo, which
+/// nothing else in the namespace makes, is in the profile; the run's
+/// cgroup is made inside the namespace's subtree and removed.
 #[test]
-fn a_cgroup_namespace_below_the_root_is_refused() {
+fn a_cgroup_namespace_below_the_root_is_recorded() {
     require_root();
     let scene = Scene::new();
     let cgroup = cgroup2_mount().join(format!("sp-cgns-{}", std::process::id()));
@@ -247,16 +249,59 @@ fn a_cgroup_namespace_below_the_root_is_refused() {
         "echo $$ > {procs} && exec unshare -C -m sh -c 'for m in $(awk \"\\$9 == \\\"cgroup2\\\" {{print \\$5}}\" /proc/self/mountinfo); do umount -l \"$m\"; mount -t cgroup2 none \"$m\"; done; exec \"$@\"' sh \"$@\"",
         procs = cgroup.join("cgroup.procs").display()
     );
-    let result = scene.record(&["sh", "-c", &script, "sh"], &[]);
-    // The recorder is in the test's cgroup until it ends: removed after.
+    let profile = scene.path("p.json");
+    let output = Command::new("sh")
+        .args(["-c", &script, "sh"])
+        .arg(profiler())
+        .args(["record", "-q", "-o"])
+        .arg(&profile)
+        .arg("--")
+        .arg(sample("call"))
+        .arg("sysinfo")
+        .output()
+        .unwrap();
+    // The recorder is in the test's cgroup until it ends: removed after,
+    // with the runs' shared parent it made there.
+    let parent = cgroup.join("syscall-profile");
+    let runs_left: Vec<_> = std::fs::read_dir(&parent)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir(&parent);
     let _ = std::fs::remove_dir(&cgroup);
-    scene.assert_clean_failure(
-        result,
-        125,
-        "shows a subtree, not the host's whole cgroup tree",
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "sysinfo=ok", "{}", stderr(&output));
+    assert!(runs_left.is_empty(), "cgroups left: {runs_left:?}");
+    let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+    assert!(names.contains("sysinfo"), "{names:?}");
+    assert!(names.contains("execve"), "{names:?}");
     let whole = scene.record(&["unshare", "-C"], &[]);
     assert_eq!(whole.0.status.code(), Some(0), "{}", stderr(&whole.0));
+}
+
+/// A cgroup2 mount that shows only part of the namespace's tree (a bind
+/// mount of a cgroup below its root): its paths are not the ones
+/// `/proc/PID/cgroup` gives, so the tool refuses in one line.
+#[test]
+fn a_bind_mounted_part_of_the_tree_is_refused() {
+    require_root();
+    let scene = Scene::new();
+    let mount = cgroup2_mount();
+    let part = mount.join(format!("sp-part-{}", std::process::id()));
+    std::fs::create_dir(&part).unwrap();
+    let script = format!(
+        "mount --bind {part} {mount} && exec \"$@\"",
+        part = part.display(),
+        mount = mount.display()
+    );
+    let result = scene.record(&["unshare", "-m", "sh", "-c", &script, "sh"], &[]);
+    let _ = std::fs::remove_dir(&part);
+    scene.assert_clean_failure(result, 125, "(a bind mount)");
 }
 
 #[test]

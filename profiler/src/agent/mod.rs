@@ -48,6 +48,9 @@ const POLL: Duration = Duration::from_millis(50);
 /// container is given up (its calls are then in no profile, and said).
 const NAMING_LIMIT: Duration = Duration::from_secs(10);
 
+/// The id of the root of the whole cgroup tree (its inode number).
+const ROOT_CGROUP_ID: u64 = 1;
+
 /// The deepest cgroup looked at when the agent starts.
 const SCAN_DEPTH: usize = 10;
 
@@ -126,6 +129,13 @@ pub enum AgentError {
     Tracer(#[from] TracerError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(
+        "the cgroup2 mount {} is not the root of the host's cgroup tree (this process is in \
+         a cgroup namespace of its own): the agent must see every container's cgroup; mount \
+         the host's /sys/fs/cgroup (a hostPath volume in a pod)",
+        .mount.display()
+    )]
+    NotWholeTree { mount: PathBuf },
     #[error("{} is not a directory the agent can write its profiles in: {why}", .dir.display())]
     Output { dir: PathBuf, why: String },
     #[error(transparent)]
@@ -193,7 +203,11 @@ pub(crate) fn run(
     check_output(&options.output)?;
     let states = store::load(&options.output)?;
     let mount = session::cgroup::cgroup2_mount()?;
-    session::cgroup::check_whole_tree(&mount)?;
+    // Containers are found by their paths from the root of the whole
+    // tree, as the kernel gives them: a cgroup namespace's view is not it.
+    if std::fs::metadata(&mount).map(|m| m.ino()).ok() != Some(ROOT_CGROUP_ID) {
+        return Err(AgentError::NotWholeTree { mount });
+    }
     let interrupt = session::interrupt::Interrupt::catch().map_err(AgentError::Signals)?;
     let mut agent = Agent {
         options,

@@ -285,7 +285,8 @@ pub(super) fn spawn(
                     .display()
                     .to_string(),
             };
-            let (cgroup_option, cgroup_value) = run.run.cgroup_args(session.cgroup().relative());
+            let (cgroup_option, cgroup_value) =
+                run.run.cgroup_args(session.cgroup().engine_parent()?);
             let mut extra: Vec<OsString> = vec![cgroup_option.into(), cgroup_value.into()];
             extra.extend(run.run.seccomp_args(&file));
             let argv = run.run.rewritten(&extra);

@@ -90,7 +90,7 @@ impl ContainerRecording {
         }
 
         let label = format!("{LABEL_KEY}={}", cgroup.name());
-        let (cgroup_option, cgroup_value) = run.cgroup_args(cgroup.relative());
+        let (cgroup_option, cgroup_value) = run.cgroup_args(cgroup.engine_parent()?);
         let mut extra: Vec<OsString> =
             vec![cgroup_option.clone().into(), cgroup_value.clone().into()];
         extra.extend(run.seccomp_args(&profile_path));

@@ -246,7 +246,7 @@ impl Attached {
             return Err(AttachError::Root { given });
         }
         let mount = cgroup2_mount()?;
-        super::cgroup::check_whole_tree(&mount)?;
+        let root_level = super::cgroup::root_level(&mount)?;
         let path = mount.join(relative.strip_prefix("/").unwrap_or(&relative));
         let not_a_cgroup = |why: String| AttachError::NotACgroup {
             given: given.clone(),
@@ -270,7 +270,7 @@ impl Attached {
                 path: relative,
             });
         }
-        let level = u32::try_from(relative.components().count() - 1).unwrap_or(u32::MAX);
+        let level = super::cgroup::depth(&relative).saturating_add(root_level);
         let attached = Attached {
             what,
             path,

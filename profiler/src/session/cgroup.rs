@@ -50,12 +50,25 @@ pub enum CgroupError {
     NoCgroup2,
     #[error(
         "the cgroup2 mount here shows a subtree, not the host's whole cgroup tree (this tool \
-         runs in a cgroup namespace of its own, a container's): the kernel side goes by the \
-         depths in the whole tree, which it cannot see from here, and would record nothing; \
-         run it in the host's cgroup namespace (`docker run --cgroupns=host`, `nsenter -t 1 \
-         -C`)"
+         runs in a cgroup namespace of its own, a container's), and where that subtree sits \
+         in the whole tree, by which the kernel side goes, cannot be learned from the kernel \
+         ({why}); run it in the host's cgroup namespace (`docker run --cgroupns=host`, \
+         `nsenter -t 1 -C`)"
     )]
-    OwnNamespace,
+    OwnNamespace { why: String },
+    #[error(
+        "the cgroup2 mount at {mount} shows the part {root} of this cgroup namespace's tree \
+         (a bind mount), where cgroup paths would not be the ones processes are in: mount \
+         cgroup2 itself there (`mount -t cgroup2 none {mount}`)"
+    )]
+    PartMounted { mount: PathBuf, root: String },
+    #[error(
+        "a container engine cannot be given this run's cgroup from here: this tool runs in a \
+         cgroup namespace of its own, whose cgroup paths the engine would take for the \
+         host's; run it in the host's cgroup namespace (`docker run --cgroupns=host`, \
+         `nsenter -t 1 -C`)"
+    )]
+    EngineOutside,
     #[error("cannot read /proc/self/mountinfo: {0}")]
     MountInfo(io::Error),
     #[error(
@@ -73,16 +86,83 @@ pub enum CgroupError {
 /// The id (kernfs inode) of the cgroup2 root cgroup.
 const ROOT_CGROUP_ID: u64 = 1;
 
-/// Fails unless the cgroup2 mount shows the whole tree from the host's
-/// root cgroup. In a cgroup namespace of its own (a container's), or with
-/// a subtree bind-mounted there, cgroup paths start lower, so a cgroup's
-/// depth (at which the kernel side compares ancestors) would be short,
-/// and nothing would ever match.
-pub(crate) fn check_whole_tree(mount: &Path) -> Result<(), CgroupError> {
-    match fs::metadata(mount) {
-        Ok(root) if root.ino() != ROOT_CGROUP_ID => Err(CgroupError::OwnNamespace),
-        _ => Ok(()),
+/// The level, in the host's whole cgroup2 tree, of the root of the cgroup2
+/// mount at `mount`: 0 where it shows the whole tree. In a cgroup namespace
+/// of its own (a container's), cgroup paths start lower, while the kernel
+/// side compares the kernel's levels: a cgroup's level is then its depth
+/// below the mount plus this. The kernel says it: the mount's root (its
+/// directory's inode is the cgroup's id) is one of the ancestors of this
+/// process's own cgroup, at that level. Refused where that cannot be
+/// learned (this process's cgroup outside the namespace's root), or where
+/// the mount shows only part of the namespace's tree (a bind mount), whose
+/// paths are not those of `/proc/PID/cgroup`.
+pub(crate) fn root_level(mount: &Path) -> Result<u32, CgroupError> {
+    let root = match fs::metadata(mount) {
+        Ok(root) if root.ino() != ROOT_CGROUP_ID => root.ino(),
+        _ => return Ok(0),
+    };
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(CgroupError::MountInfo)?;
+    match mount_root(&mountinfo, mount) {
+        Some(seen) if seen == "/" => {}
+        seen => {
+            return Err(CgroupError::PartMounted {
+                mount: mount.to_owned(),
+                root: seen.unwrap_or_else(|| "?".to_owned()),
+            });
+        }
     }
+    let unknown = |why: String| CgroupError::OwnNamespace { why };
+    let own = fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| unknown(format!("cannot read /proc/self/cgroup: {e}")))?;
+    let own = own
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .map(|path| Path::new(path.trim_end()))
+        .filter(|path| {
+            path.components()
+                .all(|c| !matches!(c, std::path::Component::ParentDir))
+        })
+        .ok_or_else(|| {
+            unknown("this process's cgroup2 cgroup is not below the namespace's root".to_owned())
+        })?;
+    let own_dir = mount.join(own.strip_prefix("/").unwrap_or(own));
+    let own_id = fs::metadata(&own_dir)
+        .map_err(|e| unknown(format!("{}: {e}", own_dir.display())))?
+        .ino();
+    let ancestry = super::probe::ancestry(own_id).map_err(|e| unknown(e.to_string()))?;
+    ancestry
+        .iter()
+        .position(|&id| id == root)
+        .and_then(|level| u32::try_from(level).ok())
+        .ok_or_else(|| {
+            unknown(format!(
+                "the kernel gave no ancestry of this process's cgroup {} that holds the \
+                 namespace's root",
+                own.display()
+            ))
+        })
+}
+
+/// The root, within its filesystem, of the mount at `mount_point` (field 4
+/// of mountinfo; the last mount there, the one seen). For cgroup2 the
+/// kernel gives it relative to the reader's cgroup namespace: `/` is the
+/// namespace's own root.
+fn mount_root(mountinfo: &str, mount_point: &Path) -> Option<String> {
+    mountinfo.lines().rev().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let root = fields.nth(3)?;
+        let point = fields.next()?;
+        (Path::new(&unescape_mount_path(point)) == mount_point).then(|| unescape_mount_path(root))
+    })
+}
+
+/// The depth of a cgroup path below the mount's root (`/` is 0).
+pub(crate) fn depth(relative: &Path) -> u32 {
+    let below = relative
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .count();
+    u32::try_from(below).unwrap_or(u32::MAX)
 }
 
 /// The cgroup2 mount point of this host.
@@ -149,6 +229,9 @@ pub(crate) struct RunCgroup {
     relative: PathBuf,
     id: u64,
     level: u32,
+    /// The level of the cgroup2 mount's root in the whole tree (not 0: this
+    /// tool runs in a cgroup namespace of its own).
+    root_level: u32,
     removed: bool,
 }
 
@@ -165,7 +248,7 @@ impl RunCgroup {
         let start = start_time(pid).unwrap_or(0);
         let name = format!("{}-{pid}-{start}-{guardian}-{nanos:09}", kind.prefix());
         let mount = cgroup2_mount()?;
-        check_whole_tree(&mount)?;
+        let root_level = root_level(&mount)?;
         let parent = mount.join(PARENT);
         let path = parent.join(name);
         for dir in [&parent, &path] {
@@ -186,11 +269,11 @@ impl RunCgroup {
             source,
         })?;
         let relative = Path::new("/").join(path.strip_prefix(&mount).unwrap_or(&path));
-        // `/` is component 0, the root cgroup's level.
-        let level = u32::try_from(relative.components().count() - 1).unwrap_or(u32::MAX);
+        let level = depth(&relative).saturating_add(root_level);
         Ok(RunCgroup {
             id: metadata.ino(),
             level,
+            root_level,
             path,
             relative,
             removed: false,
@@ -201,9 +284,15 @@ impl RunCgroup {
         &self.path
     }
 
-    /// The path below the cgroup root, as `--cgroup-parent` takes it.
-    pub(crate) fn relative(&self) -> &Path {
-        &self.relative
+    /// The path below the cgroup root, as a container engine's
+    /// `--cgroup-parent` takes it: refused where this tool runs in a cgroup
+    /// namespace of its own, whose paths the engine would take for paths
+    /// of the host's whole tree.
+    pub(crate) fn engine_parent(&self) -> Result<&Path, CgroupError> {
+        match self.root_level {
+            0 => Ok(&self.relative),
+            _ => Err(CgroupError::EngineOutside),
+        }
     }
 
     /// The tree the kernel side watches.
@@ -707,6 +796,26 @@ mod tests {
             find_cgroup2_mount(PURE_V2),
             Some(PathBuf::from("/sys/fs/cgroup"))
         );
+    }
+
+    /// The root of the mount seen at a point (the last one there), as the
+    /// kernel gives it relative to the reader's cgroup namespace.
+    #[test]
+    fn reads_the_root_of_the_mount_seen_at_a_point() {
+        let bound = "\
+36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw
+50 36 0:31 /kubepods/pod\\040a /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        let point = Path::new("/sys/fs/cgroup/unified");
+        assert_eq!(mount_root(bound, point).as_deref(), Some("/kubepods/pod a"));
+        assert_eq!(mount_root(HYBRID, point).as_deref(), Some("/"));
+        assert_eq!(mount_root(HYBRID, Path::new("/mnt")), None);
+    }
+
+    #[test]
+    fn a_depth_counts_the_cgroups_below_the_root() {
+        assert_eq!(depth(Path::new("/")), 0);
+        assert_eq!(depth(Path::new("/a/b")), 2);
     }
 
     #[test]

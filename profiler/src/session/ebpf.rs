@@ -84,6 +84,9 @@ pub(crate) enum Purpose {
     WatchDenials { every_syscall: bool },
     /// The node agent: every container of the host, counted by container.
     Agent,
+    /// Learning the ancestry in the whole tree of the cgroup with this id,
+    /// this process's own ([`maps::ANCESTRY`]).
+    OwnAncestry { cgroup: u64 },
 }
 
 impl Purpose {
@@ -114,6 +117,7 @@ impl Purpose {
                 every_syscall: false,
             } => uses::WATCH_BESIDE_LISTENER,
             Purpose::Agent => uses::AGENT,
+            Purpose::OwnAncestry { .. } => uses::OWN_ANCESTRY,
         }
     }
 }
@@ -189,6 +193,10 @@ pub(super) fn load_object(
         }
     );
     let watch_loads_flag = u32::from(watch_loads);
+    let ancestry_of = match purpose {
+        Purpose::OwnAncestry { cgroup } => cgroup,
+        _ => 0,
+    };
     // Enforcing captures nothing, nor a recording that learns no values:
     // the tables stay empty (all zero).
     let (capture_index, capture) = match (capture_arguments, Arch::host()) {
@@ -217,7 +225,8 @@ pub(super) fn load_object(
         .override_global(globals::CAPTURE_INDEX, &capture_index, true)
         .override_global(globals::CAPTURE, &capture, true)
         .override_global(globals::CAPTURE_ARGUMENTS, &capture_flag, true)
-        .override_global(globals::WATCH_LOADS, &watch_loads_flag, true);
+        .override_global(globals::WATCH_LOADS, &watch_loads_flag, true)
+        .override_global(globals::ANCESTRY_OF, &ancestry_of, true);
     for (map, entries) in map_sizes(purpose, &capture_index) {
         loader.map_max_entries(map, entries);
     }

@@ -11,13 +11,15 @@
 
 use aya::{
     Btf, Ebpf,
-    maps::{Map, MapError},
+    maps::{Array, Map, MapError},
     programs::{
         BtfTracePoint, Program, ProgramError, RawTracePoint, TracePoint,
         raw_trace_point::RawTracePointLinkId, tp_btf::BtfTracePointLinkId,
         trace_point::TracePointLinkId,
     },
 };
+
+use profiler_common::{ANCESTRY_LEVELS, maps, programs};
 
 use super::{
     cgroup::CgroupTree,
@@ -297,6 +299,41 @@ impl Drop for Probe {
     fn drop(&mut self) {
         let _ = self.detach_all();
     }
+}
+
+/// The ids of the cgroup `own` (this process's, by its id) and of its
+/// ancestors in the whole cgroup2 tree, the root's first (index = the
+/// kernel's level), as the kernel has them: the `own_ancestry` program,
+/// attached to `sys_enter` for the tasks of that cgroup alone, writes them
+/// on this process's next syscall (the map read below is one), and is
+/// detached at once. Empty where this process is not in `own`.
+pub(crate) fn ancestry(own: u64) -> Result<Vec<u64>, TracerError> {
+    let purpose = Purpose::OwnAncestry { cgroup: own };
+    let mut probe = Probe::load(purpose, CgroupTree { id: 0, level: 0 })?;
+    probe.start(&Hooks {
+        watched: Vec::new(),
+        without_layout: "",
+        raw: vec![(programs::OWN_ANCESTRY, "sys_enter")],
+        every_syscall: None,
+    })?;
+    let map_error = |source| TracerError::Map {
+        map: maps::ANCESTRY,
+        source,
+    };
+    let ids = {
+        let array: Array<_, u64> =
+            Array::try_from(probe.map(maps::ANCESTRY)?).map_err(map_error)?;
+        let mut ids = Vec::new();
+        for level in 0..ANCESTRY_LEVELS {
+            match array.get(&level, 0).map_err(map_error)? {
+                0 => break,
+                id => ids.push(id),
+            }
+        }
+        ids
+    };
+    probe.stop()?;
+    Ok(ids)
 }
 
 /// How the programs of `every` attach here: `every.hook` as the kernel
