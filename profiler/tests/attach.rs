@@ -930,3 +930,130 @@ fn a_container_that_is_not_there_or_not_running_is_refused() {
         .args(["-H", &host, "rm", "-f", &name])
         .output();
 }
+
+/// Drives the attach inside the container: starts the target with
+/// `systemd-run`, waits until it has made its before-the-attach call
+/// (getcpu), attaches to it by its unit's name, lets it make its
+/// after-the-attach call (sysinfo), ends the recorder as Ctrl-C does, says
+/// what became of the unit (still active, the same main process), and
+/// stops it. Each wait is bounded; a step that fails leaves its mark in
+/// `/out/failed` and ends the script (the unit then fails, and the
+/// container exits).
+const SYSTEMD_RUN_DRIVER: &str = r#"#!/bin/sh
+set -u
+fail() { echo "$1" > /out/failed; systemctl stop spx-attached.service; exit 1; }
+until_there() { i=0; while [ ! -e "$1" ]; do i=$((i+1)); [ $i -gt 1500 ] && fail "$2"; sleep 0.02; done; }
+systemd-run --quiet --unit=spx-attached /bin/sh /out/target.sh 2> /out/systemd-run.err || fail "systemd-run"
+until_there /out/ready "the unit never made its first call"
+systemctl show --property=MainPID --value spx-attached.service > /out/pid-before
+systemctl show --property=ControlGroup --value spx-attached.service > /out/cgroup
+/out/syscall-profile record --attach spx-attached.service -o /out/profile.json \
+    --stats /out/stats.json 2> /out/recorder.err &
+recorder=$!
+i=0
+until grep -q "from now on" /out/recorder.err; do
+    i=$((i+1)); [ $i -gt 1500 ] && fail "the recorder never attached"
+    kill -0 $recorder 2>/dev/null || fail "the recorder ended before it attached"
+    sleep 0.02
+done
+: > /out/go
+until_there /out/done "the unit never made its second call"
+kill -INT $recorder
+wait $recorder
+echo $? > /out/recorder.rc
+systemctl is-active spx-attached.service > /out/active-after
+systemctl show --property=MainPID --value spx-attached.service > /out/pid-after
+: > /out/stop
+i=0
+while systemctl is-active --quiet spx-attached.service; do
+    i=$((i+1)); [ $i -gt 1500 ] && fail "the unit did not stop"
+    sleep 0.02
+done
+: > /out/finished
+"#;
+
+/// `record --attach UNIT.service` of a transient unit that `systemd-run`
+/// started under systemd's own manager (the host's systemd booted in
+/// `systemd-nspawn`, which gives it a cgroup namespace of its own): the
+/// tool, inside that container, finds the unit's cgroup through
+/// `systemctl show` and places it in the whole tree through the kernel.
+/// The oracle: the unit's getcpu, made only before the attach, is not in
+/// the profile; its sysinfo, made only after, is; and the unit is still
+/// active afterwards, with the same main process.
+#[test]
+fn a_systemd_run_transient_unit_is_recorded_from_the_attach_on_and_left_running() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let _hierarchies = crate::export::hierarchies();
+    crate::export::need("systemd-nspawn", "systemd-container");
+    crate::export::need("systemd-run", "systemd");
+    let dir = tempfile::tempdir().unwrap();
+    let (units, out) = (dir.path().join("units"), dir.path().join("out"));
+    fs::create_dir_all(&units).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    // The container's root is a tmpfs with the host's /usr: the programs
+    // run from /out.
+    fs::copy(profiler(), out.join("syscall-profile")).unwrap();
+    fs::copy(sample("call"), out.join("call")).unwrap();
+    fs::write(
+        out.join("target.sh"),
+        "/out/call getcpu >/dev/null; : > /out/ready; while [ ! -e /out/go ]; do sleep 0.02; \
+         done; /out/call sysinfo >/dev/null; : > /out/done; while [ ! -e /out/stop ]; do sleep \
+         0.02; done\n",
+    )
+    .unwrap();
+    fs::write(out.join("driver.sh"), SYSTEMD_RUN_DRIVER).unwrap();
+    fs::write(
+        units.join("spx-export.service"),
+        "[Unit]\nDescription=attach test\nDefaultDependencies=no\nSuccessAction=exit-force\n\
+         FailureAction=exit-force\n[Service]\nType=oneshot\nTimeoutStartSec=90\n\
+         ExecStart=/bin/sh /out/driver.sh\n",
+    )
+    .unwrap();
+    // nspawn's own seccomp filter refuses bpf(2) to the container, which
+    // the tool inside needs: allowed here, as a privileged agent's
+    // container allows it.
+    let booted = crate::export::boot_unit_with_options(
+        dir.path(),
+        &units,
+        &out,
+        &[],
+        &["--system-call-filter=bpf"],
+    );
+    let file = |name: &str| fs::read_to_string(out.join(name)).unwrap_or_default();
+    let log = format!(
+        "{}{}\nfailed: {}\nsystemd-run: {}\nrecorder: {}",
+        stdout(&booted),
+        stderr(&booted),
+        file("failed"),
+        file("systemd-run.err"),
+        file("recorder.err")
+    );
+    assert!(out.join("finished").exists(), "{log}");
+    assert_eq!(file("recorder.rc").trim(), "0", "{log}");
+    // The unit's cgroup, as systemd inside names it, below the container's
+    // own cgroup namespace root.
+    assert_eq!(
+        file("cgroup").trim(),
+        "/system.slice/spx-attached.service",
+        "{log}"
+    );
+    // Left as it was: still active, its main process the same.
+    assert_eq!(file("active-after").trim(), "active", "{log}");
+    let pid = file("pid-before");
+    assert!(pid.trim().parse::<u32>().is_ok_and(|p| p > 0), "{log}");
+    assert_eq!(file("pid-after"), pid, "{log}");
+    let names = allowed_names(&file("profile.json"));
+    assert!(names.contains("sysinfo"), "{names:?}\n{log}");
+    assert!(
+        !names.contains("getcpu"),
+        "a call made before the attach is in the profile: {names:?}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&file("stats.json")).expect("the stats are JSON");
+    let target = stats["attached"]["target"].as_str().unwrap_or_default();
+    assert!(
+        target.contains("systemd unit spx-attached.service"),
+        "{stats}"
+    );
+}

@@ -766,6 +766,18 @@ fn boot_unit(dir: &Path, units: &Path, out: &Path) -> Output {
 /// As [`boot_unit`], with each of `binds` (a host directory outside /usr)
 /// at its own path, read-only.
 pub(crate) fn boot_unit_with(dir: &Path, units: &Path, out: &Path, binds: &[PathBuf]) -> Output {
+    boot_unit_with_options(dir, units, out, binds, &[])
+}
+
+/// As [`boot_unit_with`], with `options` given to systemd-nspawn too (each
+/// one word, e.g. `--system-call-filter=bpf`).
+pub(crate) fn boot_unit_with_options(
+    dir: &Path,
+    units: &Path,
+    out: &Path,
+    binds: &[PathBuf],
+    options: &[&str],
+) -> Output {
     let tag = format!("spx-export-{}", std::process::id());
     let mut cgroups = vec![common::cgroup2_mount().join(&tag)];
     let named = Path::new("/sys/fs/cgroup/systemd");
@@ -785,13 +797,14 @@ pub(crate) fn boot_unit_with(dir: &Path, units: &Path, out: &Path, binds: &[Path
         "{enter}exec timeout 120 unshare -m --propagation private sh -c 'mount -t tmpfs none \
          /run/systemd && exec systemd-nspawn --quiet --volatile=yes -D / --register=no \
          --keep-unit --machine={tag} --bind-ro={units}:/etc/systemd/system --bind={out}:/out \
-         {binds}-b -- systemd.unit=spx-export.service systemd.firstboot=off'",
+         {binds}{options}-b -- systemd.unit=spx-export.service systemd.firstboot=off'",
         units = units.display(),
         out = out.display(),
         binds = binds
             .iter()
             .map(|b| format!("--bind-ro={} ", b.display()))
             .collect::<String>(),
+        options = options.iter().map(|o| format!("{o} ")).collect::<String>(),
     );
     // A hierarchy that an earlier namespace moved may take a moment to come
     // back: nspawn then cannot mount it. Tried again, a few times.
