@@ -284,6 +284,51 @@ fn a_cgroup_namespace_below_the_root_is_recorded() {
     assert_eq!(whole.0.status.code(), Some(0), "{}", stderr(&whole.0));
 }
 
+/// A container recorded from inside a cgroup namespace of its own: the
+/// engine, on the host, would take the run's cgroup path (the namespace's)
+/// for one of the host's tree and put the container elsewhere, recording
+/// nothing. Refused in one line, before the engine runs anything.
+#[test]
+fn a_container_from_inside_a_cgroup_namespace_is_refused() {
+    require_root();
+    let scene = Scene::new();
+    let host = docker_host();
+    let cgroup = cgroup2_mount().join(format!("sp-cgns-engine-{}", std::process::id()));
+    std::fs::create_dir(&cgroup).unwrap();
+    let script = format!(
+        "echo $$ > {procs} && exec unshare -C -m sh -c 'for m in $(awk \"\\$9 == \\\"cgroup2\\\" {{print \\$5}}\" /proc/self/mountinfo); do umount -l \"$m\"; mount -t cgroup2 none \"$m\"; done; exec \"$@\"' sh \"$@\"",
+        procs = cgroup.join("cgroup.procs").display()
+    );
+    let output = Command::new("sh")
+        .args(["-c", &script, "sh"])
+        .arg(profiler())
+        .args(["record", "-o"])
+        .arg(scene.path("p.json"))
+        .args([
+            "--", "docker", "-H", &host, "run", "--rm", TEST_IMAGE, "true",
+        ])
+        .output()
+        .unwrap();
+    let parent = cgroup.join("syscall-profile");
+    let runs_left = std::fs::read_dir(&parent).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .count()
+    });
+    let _ = std::fs::remove_dir(&parent);
+    let _ = std::fs::remove_dir(&cgroup);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("a container engine cannot be given this run's cgroup from here"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert_eq!(runs_left, 0, "a run's cgroup was left");
+    assert!(!scene.path("p.json").exists());
+}
+
 /// A cgroup2 mount that shows only part of the namespace's tree (a bind
 /// mount of a cgroup below its root): its paths are not the ones
 /// `/proc/PID/cgroup` gives, so the tool refuses in one line.
