@@ -386,10 +386,58 @@ pub(crate) fn of_exported(
     interrupt: Option<&Interrupt>,
     say: notice::Sink,
 ) -> Coverage {
+    let mut coverage = of_tree(
+        exported.root(),
+        &format!("not in the image {image} (mounted from the host, or written at run time)"),
+        programs,
+        observed,
+        loads,
+        interrupt,
+        say,
+    );
+    coverage.image = Some(image.to_owned());
+    coverage
+}
+
+/// The coverage of a running container that was attached to: `programs`
+/// (paths inside it) scanned through its own root (`root`: its first
+/// process's `/proc/PID/root`, opened when the recording began), under the
+/// rules of an image's scan: every path resolved inside that root, only
+/// regular files read, each non-blocking and within its size limit.
+pub(crate) fn of_root(
+    root: Tree,
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+    loads: RunLoads<'_>,
+    interrupt: Option<&Interrupt>,
+    say: notice::Sink,
+) -> Coverage {
+    of_tree(
+        root,
+        "not in the container's root (gone, or replaced)",
+        programs,
+        observed,
+        loads,
+        interrupt,
+        say,
+    )
+}
+
+/// `programs` scanned in `tree`; each one that is not a file there is
+/// named in the errors, `missing` saying why.
+fn of_tree(
+    tree: Tree,
+    missing_why: &str,
+    programs: &[PathBuf],
+    observed: &SyscallSet,
+    loads: RunLoads<'_>,
+    interrupt: Option<&Interrupt>,
+    say: notice::Sink,
+) -> Coverage {
     let options = ScanOptions {
         interrupt: interrupt.cloned(),
         say,
-        ..ScanOptions::in_root(exported.root())
+        ..ScanOptions::in_root(tree)
     };
     let root = loader::Root::new(&options.root);
     let mut found = Vec::new();
@@ -398,15 +446,13 @@ pub(crate) fn of_exported(
         match root.resolve(path) {
             Some(file) if root.tree.is_file(&file) => found.push(path.clone()),
             _ => missing.push(format!(
-                "{}: not in the image {image} (mounted from the host, or written at run time): \
-                 its reach is not counted",
+                "{}: {missing_why}: its reach is not counted",
                 path.display(),
             )),
         }
     }
     let mut coverage = of_in(&found, observed, loads, &options);
     coverage.errors.extend(missing);
-    coverage.image = Some(image.to_owned());
     coverage
 }
 

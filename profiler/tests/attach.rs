@@ -637,39 +637,45 @@ fn attached_container_is_recorded_and_left_running(engine: &TestEngine) {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("attached.json");
     let before = engine.init_pid(&name);
-    // What cannot be done for an attached container is refused before
-    // anything is attached: --include reachable scans programs the scan
-    // cannot read inside its root yet.
-    let target = format!("{}{name}", engine.prefix);
-    let refused = Command::new(profiler())
-        .args([
-            "record",
-            "--attach",
-            &target,
-            "--include",
-            "reachable",
+    let stats = dir.path().join("stats.json");
+    let (recorder, rest) = attach_engine(
+        engine,
+        &name,
+        &[
             "-o",
-        ])
-        .arg(&profile)
-        .envs(engine.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
-    assert!(
-        stderr(&refused).contains("--include reachable scans the programs"),
-        "{}",
-        stderr(&refused)
+            profile.to_str().unwrap(),
+            "--stats",
+            stats.to_str().unwrap(),
+        ],
     );
-    assert!(!profile.exists());
-    let (recorder, rest) = attach_engine(engine, &name, &["-o", profile.to_str().unwrap()]);
     engine.exec(&name, "call times && touch /tmp/go");
     std::thread::sleep(Duration::from_millis(500));
     let (code, said) = interrupt(recorder, rest);
     assert_eq!(code, 0, "{said}");
     assert!(engine.running(&name), "the container was stopped: {said}");
-    assert!(said.contains("no coverage for"), "{said}");
-    assert!(!said.contains("--include reachable`"), "{said}");
+    // Its coverage, read through its own root: the shell running when the
+    // recording began and the program exec'd after, named as inside it;
+    // `/bin/call` is the image's (the host has none).
+    assert!(said.contains("coverage: "), "{said}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    let scanned: Vec<&str> = stats["coverage"]["programs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no coverage: {stats}"))
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    for program in ["/bin/busybox", "/bin/call"] {
+        assert!(
+            scanned.contains(&program),
+            "{program} not scanned: {scanned:?}\n{said}"
+        );
+    }
+    assert!(!Path::new("/bin/call").exists(), "the host has a /bin/call");
+    assert!(
+        stats["coverage"]["reachable"].as_u64() > Some(10),
+        "{stats}"
+    );
     assert_eq!(
         engine.init_pid(&name),
         before,
@@ -733,6 +739,61 @@ fn a_docker_execs_set_up_is_not_the_workloads() {
     let names = allowed_names(&fs::read_to_string(&profile).unwrap());
     assert!(names.contains("times"), "{names:?}");
     assert!(!names.contains("keyctl"), "runc's set-up is in: {names:?}");
+}
+
+/// `--include reachable` for an attached container: what the programs
+/// running in it can reach (scanned through its root), within its engine's
+/// default, is added to what it did after the attach; getcpu, made only
+/// before the attach, comes back only as reachable.
+#[test]
+fn an_attached_container_includes_what_its_programs_reach() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let docker = TestEngine::docker();
+    let name = format!("sp-attach-reach-{}", std::process::id());
+    docker.start(&name, WORKLOAD);
+    let _removed = Removed(&docker, name.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let (profile, stats) = (
+        dir.path().join("attached.json"),
+        dir.path().join("stats.json"),
+    );
+    let (recorder, rest) = attach_engine(
+        &docker,
+        &name,
+        &[
+            "--include",
+            "reachable",
+            "-o",
+            profile.to_str().unwrap(),
+            "--stats",
+            stats.to_str().unwrap(),
+        ],
+    );
+    docker.exec(&name, "call times");
+    let (code, said) = interrupt(recorder, rest);
+    assert_eq!(code, 0, "{said}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&stats).unwrap()).unwrap();
+    let included: Vec<&str> = stats["included_reachable"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{stats}"))
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(included.contains(&"getcpu"), "{included:?}\n{said}");
+    assert!(
+        stats["coverage"]["included_within"]
+            .as_str()
+            .is_some_and(|d| d.contains("Docker engine")),
+        "{stats}"
+    );
+    let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+    assert!(
+        names.contains("times") && names.contains("getcpu"),
+        "{names:?}"
+    );
+    let _ = docker.command(&["exec", &name, "touch", "/tmp/stop"]);
 }
 
 /// The attached profile merged with a recording of the container's start

@@ -58,13 +58,23 @@ pub(super) async fn run(
             attached.what
         ));
     }
-    if attached.container.is_some() && options.coverage {
-        warnings.push(format!(
-            "no coverage for {}: its programs are inside its root, which the scan does not \
-             read yet (`syscall-profile scan --image IMAGE` scans its image)",
-            attached.what
-        ));
-    }
+    // A container's programs are scanned inside it, through its own root,
+    // opened now: the container may be gone when the recording ends.
+    let attached_root = match &attached.container {
+        Some(running) if options.coverage || options.include_reachable => {
+            match AttachedRoot::open(&attached, running) {
+                Ok(root) => Some(root),
+                Err(e) => {
+                    warnings.push(format!(
+                        "no coverage for {}: its root cannot be opened: {e}",
+                        attached.what
+                    ));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     if !options.quiet {
         (options.say)(Notice::Note(format!(
             "recording {} from now on ({}); Ctrl-C ends the recording, not the workload",
@@ -145,7 +155,38 @@ pub(super) async fn run(
             target: attached.what.clone(),
             at,
         }),
+        attached_root,
     })
+}
+
+/// An attached container's own root, opened when the recording began, the
+/// programs its processes ran then (paths inside it), and the container.
+pub(super) struct AttachedRoot {
+    pub(super) tree: crate::scan::tree::Tree,
+    pub(super) running: Vec<PathBuf>,
+    pub(super) container: Running,
+}
+
+impl AttachedRoot {
+    /// Opens `/proc/PID/root` of the container's first process (a handle
+    /// on its root, every path below resolved inside it) and notes the
+    /// executables of its processes as they are named inside it.
+    fn open(attached: &Attached, running: &Running) -> Result<AttachedRoot, String> {
+        let root = PathBuf::from(format!("/proc/{}/root", running.pid));
+        let tree = crate::scan::tree::Tree::dir(&root).map_err(|e| e.to_string())?;
+        let mut programs: Vec<PathBuf> = std::iter::once(running.pid)
+            .chain(attached.processes())
+            .filter_map(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok())
+            .filter(|path| path.is_absolute() && !path.to_string_lossy().ends_with(" (deleted)"))
+            .collect();
+        programs.sort();
+        programs.dedup();
+        Ok(AttachedRoot {
+            tree,
+            running: programs,
+            container: running.clone(),
+        })
+    }
 }
 
 /// Whether the processes of the container run under a seccomp filter (as

@@ -24,6 +24,7 @@ pub(super) fn conclude(
         container,
         mut guardian,
         attached,
+        attached_root,
     } = ran;
     let command_words: Vec<String> = redact::command_line(
         &options
@@ -39,7 +40,7 @@ pub(super) fn conclude(
         summarize(arch, &observation, &command_words, exit_code, duration);
     warnings.extend(describe_gaps(&stats));
     if let Some(attached) = &attached {
-        warnings.push(attached.not_observed(executable.is_some()));
+        warnings.push(attached.not_observed(executable.is_some() || attached_root.is_some()));
     }
     stats.attached = attached.clone();
     warnings.extend(
@@ -61,8 +62,36 @@ pub(super) fn conclude(
     // the scan at once, and the profile of what was recorded is written.
     let interrupt = session::interrupt::Interrupt::catch().ok();
     let mut coverage = (options.coverage || options.include_reachable)
-        .then(|| match &container {
-            None => {
+        .then(|| match (&container, &attached_root) {
+            (None, Some(root)) => {
+                let executed: Vec<String> = observation
+                    .events
+                    .all_executed()
+                    .map(|e| e.filename.clone())
+                    .collect();
+                let mut programs = root.running.clone();
+                programs.extend(coverage::container_programs(&executed));
+                programs.sort();
+                programs.dedup();
+                if !options.quiet {
+                    (options.say)(Notice::Note(
+                        "coverage: scanning the programs the container runs through its own \
+                         root (--no-coverage leaves this out)"
+                            .to_owned(),
+                    ));
+                }
+                (!programs.is_empty()).then(|| {
+                    coverage::of_root(
+                        root.tree.clone(),
+                        &programs,
+                        &syscalls,
+                        run_loads(&observation),
+                        interrupt.as_ref(),
+                        options.say,
+                    )
+                })
+            }
+            (None, None) => {
                 let programs = scanned_programs(executable.as_deref(), &observation);
                 (!programs.is_empty()).then(|| {
                     coverage::of(
@@ -74,7 +103,7 @@ pub(super) fn conclude(
                     )
                 })
             }
-            Some(run) => container_coverage(
+            (Some(run), _) => container_coverage(
                 run,
                 &observation,
                 options.quiet,
@@ -105,8 +134,17 @@ pub(super) fn conclude(
     // to, as it applies to the run, and its name.
     let mut widen_within: Option<(EffectivePolicy, String)> = None;
     if let Some(coverage) = coverage.as_mut().filter(|_| options.include_reachable) {
-        let (baseline, context) = match (native_default, &container) {
-            (Some(native), None) => (native.baseline.clone(), native.context.clone()),
+        let (baseline, context) = match (native_default, &container, &attached_root) {
+            (Some(native), None, _) => (native.baseline.clone(), native.context.clone()),
+            (None, None, Some(root)) => {
+                let running = &root.container;
+                engine_default(
+                    running.engine,
+                    Some(running.version.as_str()),
+                    &running.cap_add,
+                    &running.cap_drop,
+                )?
+            }
             _ => default_of_the_run(container.as_ref())?,
         };
         (stats.included_reachable, stats.withheld_reachable) = coverage::include_reachable(

@@ -197,12 +197,6 @@ pub enum RecordError {
          is (leave --{option} out)"
     )]
     AttachWith { option: &'static str },
-    #[error(
-        "--include reachable scans the programs, and an attached container's are inside its \
-         root, which the scan does not read yet: record the container's start and merge the \
-         two profiles instead"
-    )]
-    ReachableAttached,
     #[error("the recording is done but cannot be written --to {to}: {source}")]
     Export {
         to: &'static str,
@@ -216,7 +210,6 @@ impl RecordError {
         match self {
             RecordError::NoCommand
             | RecordError::AttachWith { .. }
-            | RecordError::ReachableAttached
             | RecordError::Attach(AttachError::Syntax { .. })
             | RecordError::UntilContainer
             | RecordError::BaselineContainer => exit::USAGE,
@@ -449,6 +442,9 @@ struct Ran {
     guardian: Guardian,
     /// With `--attach`: what was recorded, from when.
     attached: Option<stats::Attachment>,
+    /// With `--attach` of a container: its root and programs, for the
+    /// coverage.
+    attached_root: Option<attach::AttachedRoot>,
 }
 
 /// Runs the command in a fresh watched cgroup, supervised until it ends,
@@ -590,6 +586,7 @@ async fn run(
         container,
         guardian,
         attached: None,
+        attached_root: None,
     })
 }
 

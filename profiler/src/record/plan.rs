@@ -121,9 +121,6 @@ impl Plan {
                 if options.baseline.is_some() {
                     return Err(RecordError::BaselineContainer);
                 }
-                if options.include_reachable {
-                    return Err(RecordError::ReachableAttached);
-                }
                 (Some(ContainerBaseline::of_running(running)?), None)
             }
             None => (None, Some(NativeDefault::of(options.baseline.as_ref())?)),
