@@ -12,6 +12,7 @@ mod attach;
 mod baseline_engine;
 mod baseline_reference;
 mod check_gate;
+mod ci_action;
 mod complain;
 mod containerd;
 mod containers;

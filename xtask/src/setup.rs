@@ -17,6 +17,7 @@ use crate::workspace::{self, display};
 /// Debian packages the build and the tests use, one a line: `PACKAGE: why`.
 const PACKAGES: &str = "\
 strace: tests compare against it
+curl: the CI action's install step downloads a release (its test, from a file:// URL)
 libseccomp-dev: the profiler links libseccomp
 binutils: the eBPF linker wrapper runs nm
 gcc: the C linker and libseccomp's build
