@@ -19,6 +19,7 @@ mod containers;
 mod coverage;
 mod deploy;
 mod diff_cli;
+mod docs_examples;
 mod enforce_native;
 mod exactness;
 mod export;

@@ -6,6 +6,7 @@
 //! - `fuzz`: builds the fuzz targets and runs each for a bounded time
 //!   (also the suite's last step).
 //! - `demo`: records a sample program and prints its profile.
+//! - `docs`: builds the book and checks the documentation's links.
 //! - `coverage`: the precision of `scan`, program by program.
 //! - `bench`: what recording and enforcing cost, against bpftrace, strace
 //!   and Docker's default profile; writes BENCHMARKS.md and benchmarks.svg.
@@ -20,10 +21,11 @@ mod bench;
 mod coverage;
 mod demo;
 mod docker_baseline;
+mod docs;
 mod dry;
 mod fuzz;
 mod images;
-mod kubernetes_validate;
+mod python_tools;
 mod runtime_base;
 mod services;
 mod setup;
@@ -76,6 +78,9 @@ enum Task {
     Fuzz(fuzz::Options),
     /// Build release and record `threads 4`, printing its profile on stdout.
     Demo,
+    /// Build the book (`docs/`, mdBook into target/book) and check every
+    /// relative link of it, the README, CONTRIBUTING.md and deploy/README.md.
+    Docs,
     /// Measure what recording and enforcing cost, against bpftrace, strace and
     /// Docker's default profile; write BENCHMARKS.md and benchmarks.svg.
     Bench(bench::Options),
@@ -106,6 +111,9 @@ fn main() -> ExitCode {
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Task::Fuzz(options) => fuzz::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),
+        Task::Docs => python_tools::ensure(&ws)
+            .and_then(|tools| docs::check(&ws, &tools.mdbook))
+            .map(|()| ExitCode::SUCCESS),
         Task::Coverage => coverage::run(&ws).map(|()| ExitCode::SUCCESS),
         Task::Bench(options) => bench::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::BenchHooks(options) => bench::run_hooks(&ws, &options).map(|()| ExitCode::SUCCESS),

@@ -11,8 +11,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    fuzz,
-    kubernetes_validate::{self, KUBERNETES_VALIDATE_VAR},
+    docs, fuzz,
+    python_tools::{self, KUBERNETES_VALIDATE_VAR},
     services::Services,
     setup,
     workspace::{self, Workspace},
@@ -56,18 +56,29 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             ]))
         },
     )?;
-    step(4, "cargo build --workspace --bins", || {
-        fuzz::check_lock(ws)?;
-        workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))
-    })?;
+    let mut tools = None;
+    step(
+        4,
+        "cargo build --workspace --bins; the book (mdBook), every link checked",
+        || {
+            fuzz::check_lock(ws)?;
+            workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))?;
+            let installed =
+                python_tools::ensure(ws).context("installing kubernetes-validate and mdBook")?;
+            docs::check(ws, &installed.mdbook)?;
+            tools = Some(installed);
+            Ok(())
+        },
+    )?;
+    let validator = tools
+        .map(|t| t.kubernetes_validate)
+        .context("step 4 installed no tools")?;
     // The fuzz targets build while the tests run (an unfiltered run only).
     let prebuild = match test_args.is_empty() {
         true => Some(fuzz::prebuild(ws)?),
         false => None,
     };
     step(5, "cargo test --workspace", || {
-        let validator =
-            kubernetes_validate::ensure(ws).context("installing kubernetes-validate")?;
         // Stopped when this closure returns, whether the tests passed or not.
         let services = Services::start(ws).context("starting the test services")?;
         let notes = tempfile::tempdir().context("cannot make a temporary directory")?;

