@@ -13,7 +13,10 @@ use std::{
     path::{Component, Path, PathBuf},
 };
 
-use super::cgroup::{CgroupError, CgroupTree, cgroup2_mount};
+use super::{
+    cgroup::{CgroupError, cgroup2_mount},
+    ebpf::CgroupTree,
+};
 use crate::engine::{
     Engine, EngineCli, EngineError,
     inspect::{Running, ctr_namespace},

@@ -18,6 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::ebpf::CgroupTree;
+
 /// Where runs make their cgroups, below the cgroup2 root.
 const PARENT: &str = "syscall-profile";
 
@@ -207,18 +209,6 @@ fn unescape_mount_path(raw: &str) -> String {
         .replace("\\011", "\t")
         .replace("\\012", "\n")
         .replace("\\134", "\\")
-}
-
-/// A cgroup2 tree the kernel side watches: the cgroup's id and its depth
-/// below the root, which is all the eBPF programs need to tell whether a
-/// task is in it or below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CgroupTree {
-    /// The id `bpf_get_current_cgroup_id()` gives for a task inside it (the
-    /// directory's inode number).
-    pub(crate) id: u64,
-    /// Depth below the cgroup2 root (the root is 0).
-    pub(crate) level: u32,
 }
 
 /// A cgroup made for one recording, removed when dropped.

@@ -11,11 +11,23 @@ use profiler_common::{
     Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, uses,
 };
 
-use super::{cgroup::CgroupTree, layout::KernelTypes};
+use super::layout::KernelTypes;
 use crate::{
     profile::{Arch, table},
     syscall_args::CAPTURED,
 };
+
+/// A cgroup2 tree the kernel side watches: the cgroup's id and its depth
+/// below the root, which is all the eBPF programs need to tell whether a
+/// task is in it or below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CgroupTree {
+    /// The id `bpf_get_current_cgroup_id()` gives for a task inside it (the
+    /// directory's inode number).
+    pub(crate) id: u64,
+    /// Depth below the cgroup2 root (the root is 0).
+    pub(crate) level: u32,
+}
 
 /// The kernel side, built by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));

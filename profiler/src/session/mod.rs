@@ -33,8 +33,11 @@ use futures_util::{FutureExt, StreamExt};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook_tokio::SignalsInfo;
 
-pub(crate) use self::cgroup::{CgroupError, CgroupTree, Kind, Leftover, RunCgroup, StaleRun};
 use self::guardian::{Duty, Guardian};
+pub(crate) use self::{
+    cgroup::{CgroupError, Kind, Leftover, RunCgroup, StaleRun},
+    ebpf::CgroupTree,
+};
 
 /// How long a command gets between SIGTERM and SIGKILL when its deadline
 /// has passed.

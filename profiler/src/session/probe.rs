@@ -22,8 +22,7 @@ use aya::{
 use profiler_common::{ANCESTRY_LEVELS, maps, programs};
 
 use super::{
-    cgroup::CgroupTree,
-    ebpf::{self, Purpose, TracerError, program_error},
+    ebpf::{self, CgroupTree, Purpose, TracerError, program_error},
     hook::Hook,
     layout::KernelTypes,
 };
