@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use std::{collections::BTreeMap, fs, os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
 use super::{
+    agent::{self, AgentMemory},
     measure::{
         BpfObject, Busy, Case, Memory, Outcome, ProbeAttempt, ProgSample, ProgStats, Run::*, Sizes,
         StatCase as S, Workload::*,
@@ -219,6 +220,7 @@ fn outcome(scratch: &Path) -> Outcome {
             ..ProgStats::default()
         },
         soak: None,
+        agent: None,
     };
     apply(&mut run, "base");
     run.prog_stats
@@ -307,8 +309,38 @@ fn soak() -> Soak {
     }
 }
 
+/// The agent part's samples after 0, 50, … containers: (RSS, the size of
+/// a map that grows), every container recorded and written.
+fn agent_memory(figures: &[(u64, u64)]) -> AgentMemory {
+    let samples = figures.iter().enumerate().map(|(i, &(rss_kib, extra))| {
+        let containers = i as u32 * agent::EVERY;
+        let maps = BTreeMap::from([
+            ("AGENT_COUNTS".to_owned(), 1_052_672),
+            ("AGENT_NEW".to_owned(), extra),
+        ]);
+        agent::Sample {
+            containers,
+            recorded: containers as usize,
+            ended: containers as usize,
+            rss_kib,
+            hwm_kib: rss_kib + 512,
+            maps,
+        }
+    });
+    AgentMemory {
+        containers: 200,
+        started: "syscall-profile: agent: counting every container on the `tp_btf` hook".to_owned(),
+        samples: samples.collect(),
+        seconds: 90.0,
+        replicas: Some(200),
+        warnings: Vec::new(),
+        failure: None,
+    }
+}
+
 /// Every case of every part with a figure, every `bpf-stats` case, the
-/// soak, a recorder that answers `diff`, and a granted probe.
+/// soak, the agent part, a recorder that answers `diff`, and a granted
+/// probe.
 fn complete(scratch: &Path) -> Outcome {
     let mut run = outcome(scratch);
     apply(&mut run, "complete");
@@ -319,6 +351,13 @@ fn complete(scratch: &Path) -> Outcome {
     assert!(fs::write(&profile, allowed).is_ok());
     run.learned.push(("redis-server".to_owned(), profile));
     run.soak = Some(soak());
+    run.agent = Some(agent_memory(&[
+        (9000, 0),
+        (9800, 0),
+        (9850, 128),
+        (9800, 0),
+        (9850, 0),
+    ]));
     run.server_syscalls.insert(Record, vec![5.0, 6.0, 7.0]);
     let trampoline = "an empty program on `fentry/__seccomp_filter` (BPF trampoline)";
     run.probes
@@ -429,6 +468,28 @@ fn report_of_a_run_with_the_other_branches() {
             failure: Some("the soak | failed".to_owned()),
             ..soak()
         });
+        // The agent grew, and missed a container.
+        let mut agent = agent_memory(&[
+            (9000, 0),
+            (9800, 0),
+            (10_400, 0),
+            (11_000, 0),
+            (11_600, 4096),
+        ]);
+        if let Some(last) = agent.samples.last_mut() {
+            last.recorded = 199;
+        }
+        agent.replicas = Some(199);
+        agent.warnings = vec![
+            "syscall-profile: warning: docker container 0123456789ab ended before its engine \
+             named it: its calls are in no profile"
+                .to_owned(),
+        ];
+        agent.failure = Some(
+            "the agent recorded 199 of the 200 containers (199 replicas in its state file)"
+                .to_owned(),
+        );
+        run.agent = Some(agent);
         run.samples.remove(&Case::new(Micro, SeccompFilter));
         run.server_syscalls.remove(&Record);
         run.client_syscalls = None;
@@ -478,6 +539,13 @@ fn report_of_a_run_whose_hook_is_read_from_memory() {
             run.memory
                 .bpf
                 .insert("record (native)".to_owned(), programs);
+            if name == "hook-unknown" {
+                run.agent = Some(AgentMemory {
+                    containers: 200,
+                    failure: Some("the agent ended (exit status: 125) | no BTF".to_owned()),
+                    ..AgentMemory::default()
+                });
+            }
             if name == "hook-from-memory" {
                 run.soak = Some(Soak {
                     samples: soak_samples(&flat),
@@ -499,6 +567,10 @@ fn report_of_a_run_with_little_seen() {
             samples: Vec::new(),
             warnings: Vec::new(),
             ..soak()
+        });
+        run.agent = Some(AgentMemory {
+            replicas: None,
+            ..agent_memory(&[(9000, 0)])
         });
         run.prog_stats
             .samples

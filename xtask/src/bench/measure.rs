@@ -29,6 +29,9 @@ pub struct Sizes {
     pub startups: u32,
     /// Seconds of the soak (`soak` part).
     pub soak_seconds: u64,
+    /// Containers started and stopped under the agent (`agent` part): the
+    /// issue's number, the same with `--quick`.
+    pub agent_containers: u32,
 }
 
 impl Sizes {
@@ -45,6 +48,7 @@ impl Sizes {
             refused_calls: pick(100_000, 500_000),
             startups: if quick { 5 } else { 10 },
             soak_seconds: pick(40, 300),
+            agent_containers: 200,
         }
     }
 }
@@ -146,6 +150,9 @@ pub enum Run {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
 pub enum Neighbour {
     Record,
+    /// `agent` (the node agent), idle: no container runs, the loop is
+    /// outside every container.
+    Agent,
     /// bpftrace with its cgroup filter.
     Bpftrace,
     /// bpftrace with an empty action on `tracepoint:raw_syscalls:sys_enter`.
@@ -242,6 +249,8 @@ pub struct Outcome {
     pub busy: Busy,
     /// The `soak` part's measurements, when it ran.
     pub soak: Option<super::soak::Soak>,
+    /// The `agent` part's measurements, when it ran.
+    pub agent: Option<super::agent::AgentMemory>,
     /// The kernel's answers to the kprobe experiment (with the floors).
     pub probes: Vec<ProbeAttempt>,
     /// The programs' own run statistics (`bpf-stats` part).

@@ -8,6 +8,7 @@
 //! the vocabulary both sides share and depends on neither; the report never
 //! runs a case, and the suite never writes a report.
 
+mod agent;
 mod bpf_stats;
 mod chart;
 pub mod child;

@@ -31,9 +31,10 @@ fn higher_is_better(workload: Workload) -> bool {
 /// The chart's colour of a way of running.
 fn tool(run: Run) -> Tool {
     match run {
-        Run::Record | Run::RecordNoCapture | Run::ContainerRecord | Run::Beside(N::Record) => {
-            Tool::Ours
-        }
+        Run::Record
+        | Run::RecordNoCapture
+        | Run::ContainerRecord
+        | Run::Beside(N::Record | N::Agent) => Tool::Ours,
         Run::Bpftrace | Run::ContainerBpftrace | Run::Beside(N::Bpftrace) => Tool::Bpftrace,
         Run::Strace | Run::ContainerStrace => Tool::Strace,
         Run::Beside(N::Enforce | N::EnforceContainer | N::EnforcePodman) => Tool::Seccomp,
@@ -163,6 +164,7 @@ const SECTIONS: [Section; 15] = {
             baseline: Untraced,
             rows: &[
                 Beside(N::Record),
+                Beside(N::Agent),
                 Beside(N::Bpftrace),
                 Beside(N::EmptyTracepoint),
                 Beside(N::EmptyRawTracepoint),
@@ -314,7 +316,7 @@ enum Check {
 /// The targets of issue 14, one row each: the snippet of targets.md with
 /// its wording and what it measured, and how it is judged. Each cost
 /// target is followed by the same in the kernel's accounting (`bpf-stats`).
-const TARGETS: [(&str, Check); 22] = {
+const TARGETS: [(&str, Check); 23] = {
     use Check::*;
     use Run::*;
     let learned = P::Learned;
@@ -323,6 +325,10 @@ const TARGETS: [(&str, Check); 22] = {
         ("recorded-stats", StatAbove(StatCase::Recorded, 20.0)),
         ("outside", Added(Beside(N::Record), None, 5.0, None)),
         ("outside-stats", StatAbove(StatCase::RecordOutside, 5.0)),
+        (
+            "agent-outside",
+            Nothing(Beside(N::Agent), Beside(N::Record), true),
+        ),
         ("capture-nothing", Nothing(Record, RecordNoCapture, true)),
         (
             "capture-nothing-stats",
@@ -499,6 +505,9 @@ impl Report {
         if let Some(soak) = &outcome.soak {
             md += &super::soak::section(soak)?;
         }
+        if let Some(agent) = &outcome.agent {
+            md += &super::agent::section(agent)?;
+        }
         md += &r.profile_sizes()?;
         let (mut rows, mut summary) = (String::new(), String::new());
         for (name, measured) in r.targets()? {
@@ -651,6 +660,9 @@ impl Reader<'_> {
             refused_calls = s.refused_calls,
             startups = s.startups
         )?;
+        if section.name == "others" {
+            text += &self.agent_outside()?;
+        }
         if fentry && let Some((candidates, asked)) = probes.split_first() {
             text += &fill!(
                 TEXT,
@@ -662,6 +674,58 @@ impl Reader<'_> {
             )?;
         }
         Ok(text)
+    }
+
+    /// The agent's program on `sys_enter` (from the objects an idle agent
+    /// held): the empty program on its hook.
+    fn agent_hook(&self) -> Option<N> {
+        let objects = self.outcome.memory.bpf.get("agent (idle)")?;
+        let mut programs = objects.iter().filter(|o| o.kind == "prog");
+        let enter = programs.find(|o| o.name.contains("enter"))?;
+        match enter.type_name.as_str() {
+            "tracing" => Some(N::EmptyBtfTracepoint),
+            "raw_tracepoint" => Some(N::EmptyRawTracepoint),
+            _ => None,
+        }
+    }
+
+    /// The others' table's note on the idle agent against the idle
+    /// recording: what each adds to the loop outside, and above the empty
+    /// program on its hook.
+    fn agent_outside(&self) -> Result<String> {
+        use Run::*;
+        let m = |r| self.median(Workload::Micro, r);
+        let Some(untraced) = m(Untraced) else {
+            return Ok(String::new());
+        };
+        let (Some(agent), Some(record)) = (m(Beside(N::Agent)), m(Beside(N::Record))) else {
+            return Ok(String::new());
+        };
+        let (agent, record) = (agent - untraced, record - untraced);
+        let ns = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:+.1} ns"));
+        let over = |added: f64, hook: Option<N>| {
+            ns(hook
+                .and_then(|h| m(Beside(h)))
+                .map(|f| added - (f - untraced)))
+        };
+        let agent_hook = self.agent_hook();
+        let record_hook = self.recorder_hook().0;
+        let ratio = if record > 0.5 {
+            format!("{:.2}× `record`'s", agent / record)
+        } else {
+            "no ratio: `record`'s is within a nanosecond of nothing".to_owned()
+        };
+        fill!(
+            TEXT,
+            "others-agent",
+            agent,
+            record,
+            ratio,
+            agent_hook = agent_hook.map_or("an unseen hook", hook_name),
+            record_hook = hook_name(record_hook),
+            agent_over = over(agent, agent_hook),
+            record_over = over(record, Some(record_hook))
+        )
     }
 
     fn chart_groups(&self, sections: &[&Section]) -> Vec<Group> {
@@ -1053,6 +1117,9 @@ impl Reader<'_> {
                 maps_of("record --args names (native)"),
                 memory.btf_parse_kib,
             )?);
+        }
+        if let Some(agent) = &self.outcome.agent {
+            rows.extend(super::agent::targets(Some(agent))?);
         }
         Ok(rows)
     }

@@ -290,7 +290,7 @@ fn measure(setup: &Setup, interval: Duration) -> Result<Soak> {
 
 /// `memlock` of each map `pid` holds, by name (bpftool names the ids it
 /// has not seen yet, once).
-fn map_memlock(pid: u32, names: &mut BTreeMap<u64, String>) -> BTreeMap<String, u64> {
+pub(super) fn map_memlock(pid: u32, names: &mut BTreeMap<u64, String>) -> BTreeMap<String, u64> {
     let mut by_id: BTreeMap<u64, u64> = BTreeMap::new();
     for (_, info) in bpf_fdinfo(pid)
         .unwrap_or_default()

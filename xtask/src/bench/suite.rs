@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
 use super::{
-    bpf_stats,
+    agent, bpf_stats,
     child::{self, vm_hwm_kib},
     empty_hook::{self, EmptyHook},
     image::{self, GETPPID_LOOP, IMAGE, REDIS_SERVER},
@@ -74,6 +74,9 @@ pub enum Part {
     /// A refused call under each denial watch of a native `enforce`, beside
     /// the filter alone.
     Refusals,
+    /// The node agent over 200 containers started and stopped: does its
+    /// memory stay flat, and does it record every one? (See `agent`.)
+    Agent,
 }
 
 impl fmt::Display for Part {
@@ -85,8 +88,8 @@ impl fmt::Display for Part {
 
 /// The cases of each part: a workload, and the ways it runs. The baselines
 /// come first, but the rounds rotate the order anyway; a case listed twice
-/// runs once. `bpf-stats` and `soak` are measured apart, after the rounds
-/// (see `bpf_stats` and `soak`).
+/// runs once. `bpf-stats`, `soak` and `agent` are measured apart, after
+/// the rounds (see `bpf_stats`, `soak` and `agent`).
 const CASES: &[(Part, Workload, &[Run])] = {
     use Neighbour as N;
     use Part::*;
@@ -135,6 +138,7 @@ const CASES: &[(Part, Workload, &[Run])] = {
             &[
                 Untraced,
                 Beside(N::Record),
+                Beside(N::Agent),
                 Beside(N::Bpftrace),
                 Beside(N::EmptyTracepoint),
                 Beside(N::EmptyRawTracepoint),
@@ -501,6 +505,14 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
             seconds: sizes.soak_seconds,
         })
     });
+    let agent = plan.parts.contains(&Part::Agent).then(|| {
+        agent::run(&agent::Setup {
+            recorder: &bench.recorder,
+            scratch: &bench.scratch,
+            docker_host: &bench.docker_host,
+            containers: sizes.agent_containers,
+        })
+    });
 
     let learned = bench
         .learned
@@ -538,6 +550,7 @@ pub fn run(ws: &Workspace, plan: &Plan) -> Result<(Outcome, Session)> {
         server_syscalls: std::mem::take(&mut bench.server_syscalls),
         client_syscalls: bench.client_syscalls,
         soak,
+        agent,
     };
     let session = Session {
         services,
@@ -1132,6 +1145,27 @@ impl Bench {
                 tracer.end()?;
                 result
             }
+            // The node agent with no container running (none it selects):
+            // the loop is outside every container.
+            Neighbour::Agent => {
+                let output = self.file(tag, "agent");
+                let cmd = agent::command(&self.recorder, &self.docker_host, &output, tag);
+                let log = self.file(tag, "log");
+                let (mut idle, _) = agent::start("an idle agent", cmd, &output, &log)?;
+                self.note_bpf("agent (idle)", idle.id())?;
+                let result = f(self, idle.id());
+                let status = idle.stop()?;
+                let text = fs::read_to_string(&log).unwrap_or_default();
+                let warnings = text.lines().filter(|l| l.contains("warning:"));
+                self.keep_notes(&warnings.collect::<Vec<_>>().join("\n"));
+                if !status.success() {
+                    bail!(
+                        "the idle agent ended with {status}: {}",
+                        last_lines(&text, 5)
+                    );
+                }
+                result
+            }
             // `enforce --profile LEARNED -- docker run …` of an idle
             // redis-server: the container's eBPF denial watch.
             Neighbour::EnforceContainer => {
@@ -1506,8 +1540,11 @@ impl Bench {
     /// microbenchmark and the server) as a container.
     fn learn_all(&mut self, parts: &[Part]) -> Result<()> {
         self.learn_refusing()?;
-        // The refusals need only the loop's own profile.
-        if parts.iter().all(|&part| part == Part::Refusals) {
+        // The refusals need only the loop's own profile, the agent none.
+        if parts
+            .iter()
+            .all(|&part| matches!(part, Part::Refusals | Part::Agent))
+        {
             return Ok(());
         }
         for workload in [Workload::Micro, Workload::FileIo, Workload::Redis] {
