@@ -357,22 +357,30 @@ pub fn section(memory: &AgentMemory) -> Result<String> {
     }
     md += &fill!(TEXT, "samples", rows)?;
     if let (Some(first), Some(last)) = (memory.samples.first(), memory.samples.last()) {
+        // Only the maps whose memory changed: all of them are in the
+        // Memory section's table (the idle agent's).
         let mut maps = String::new();
         for (name, bytes) in &last.maps {
             let before = first.maps.get(name).copied().unwrap_or(0);
-            maps += &format!(
-                "| `{name}` | {:.1} KiB | {:.1} KiB |\n",
-                kib(before),
-                kib(*bytes)
-            );
+            if *bytes != before {
+                let (before, after) = (kib(before), kib(*bytes));
+                maps += &format!("| `{name}` | {before:.1} KiB | {after:.1} KiB |\n");
+            }
         }
-        md += &fill!(
-            TEXT,
-            "maps",
-            first = first.containers,
-            last = last.containers,
-            maps
-        )?;
+        let (first_n, last_n, count) = (first.containers, last.containers, last.maps.len());
+        md += &if maps.is_empty() {
+            let all = kib(last.maps_bytes());
+            fill!(
+                TEXT,
+                "maps-same",
+                first = first_n,
+                last = last_n,
+                count,
+                all
+            )?
+        } else {
+            fill!(TEXT, "maps", first = first_n, last = last_n, maps)?
+        };
     }
     let replicas = memory.replicas.map_or("none".to_owned(), |r| r.to_string());
     let recorded = memory.recorded();
