@@ -2175,7 +2175,11 @@ mod tests {
             }
         }
         let steps = dry::run(|| {
-            for parts in [&[Part::Refusals][..], Part::value_variants()] {
+            for parts in [
+                &[Part::Refusals][..],
+                &[Part::Agent],
+                Part::value_variants(),
+            ] {
                 dry::step(|| format!("== learning for {parts:?}"));
                 let learned = bench.learn_all(parts);
                 dry::step(|| format!("-> {learned:?}"));
