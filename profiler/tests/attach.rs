@@ -279,12 +279,11 @@ fn several_targets_are_recorded_at_once_a_profile_each() {
     }));
     let pattern = dir.path().join("{}.json");
     let target_a = format!("pid:{}", a.id());
-    let recorder = Command::new(profiler())
+    let mut recorder = Command::new(profiler())
         .args([
             "record",
-            "-q",
             "--duration",
-            "3",
+            "6",
             "--attach",
             &target_a,
             "--attach",
@@ -293,15 +292,26 @@ fn several_targets_are_recorded_at_once_a_profile_each() {
         .arg("-o")
         .arg(&pattern)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
+    // The calls are made once both targets are watched (each says so),
+    // however long loading takes on a busy machine.
+    let mut lines = BufReader::new(recorder.stderr.take().expect("piped")).lines();
+    let mut said = String::new();
+    while said.matches("from now on").count() < 2 {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the recorder ended before it recorded: {said}"))
+            .expect("read the recorder's stderr");
+        said.push_str(&line);
+        said.push('\n');
+    }
     touch(&go);
-    let output = output_within(recorder, Duration::from_secs(30))
-        .unwrap_or_else(|o| panic!("no end: {}", stderr(&o)));
-    assert!(output.status.success(), "{}", stderr(&output));
+    let rest: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    let status = recorder.wait().unwrap();
+    assert!(status.success(), "{said}{rest}");
     let profile_of =
         |name: &str| allowed_names(&fs::read_to_string(dir.path().join(name)).unwrap());
     let of_a = profile_of(&format!("pid-{}.json", a.id()));
