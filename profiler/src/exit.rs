@@ -6,6 +6,9 @@ pub(crate) const SUCCESS: i32 = 0;
 /// `check`: the run used syscalls outside the policy (or, with `--strict`,
 /// did not use some it allows).
 pub(crate) const OUTSIDE_POLICY: i32 = 1;
+/// `doctor`: something `record` or `enforce` of a native command needs is
+/// missing here.
+pub(crate) const NOT_READY: i32 = 1;
 /// A usage error; for `diff`, `merge` and `check` also an unreadable or
 /// invalid profile, an output that cannot be written, a failed recording.
 pub(crate) const USAGE: i32 = 2;

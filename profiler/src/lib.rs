@@ -22,6 +22,7 @@
 //! - [`implied`]: syscalls the kernel and language runtimes make by timing,
 //!   added to a learned profile when their trigger was seen.
 //! - [`merge`]: the union of several profiles (`merge`).
+//! - `doctor`: what works on this host and why not, as a report of checks.
 //! - [`cli`]: the command line, a file per subcommand; [`exit`]: its
 //!   exit statuses.
 //! - [`output`]: result files, checked before the work and written atomically;
@@ -47,6 +48,7 @@ pub mod cli;
 mod coverage;
 /// `diff`, which the fuzz target runs on any profile.
 pub mod diff;
+mod doctor;
 mod enforce;
 /// The engines' names, for the tests of learned arguments.
 pub mod engine;

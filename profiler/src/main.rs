@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::export::run(args),
         Command::Learn(args) => cli::learn::run(args),
         Command::Agent(args) => cli::agent::run(args),
+        Command::Doctor(args) => cli::doctor::run(args),
         Command::Guardian => Ok(guardian::serve()),
     };
     ExitCode::from(cli::exit_status(result))

@@ -20,6 +20,7 @@ mod coverage;
 mod deploy;
 mod diff_cli;
 mod docs_examples;
+mod doctor;
 mod enforce_native;
 mod exactness;
 mod export;

@@ -188,7 +188,11 @@ fn not_root() {
         ],
         &[],
     );
-    scene.assert_clean_failure(result, 125, "run it with sudo");
+    scene.assert_clean_failure(
+        result,
+        125,
+        "run it with sudo; run `syscall-profile doctor` to see what works here",
+    );
 }
 
 /// In a mount namespace of its own, where /sys/kernel is an empty read-only
@@ -230,7 +234,13 @@ fn no_cgroup2_mount() {
     let scene = Scene::new();
     let script = "for m in $(awk '$9 == \"cgroup2\" {print $5}' /proc/self/mountinfo); do umount -l \"$m\"; done; exec \"$@\"";
     let result = scene.record(&["unshare", "-m", "sh", "-c", script, "sh"], &[]);
-    scene.assert_clean_failure(result, 125, "no cgroup2 filesystem is mounted");
+    scene.assert_clean_failure(
+        result,
+        125,
+        "no cgroup2 filesystem is mounted (looked in /proc/self/mountinfo): mount one, e.g. \
+         `mount -t cgroup2 none /sys/fs/cgroup/unified` on a hybrid host; run `syscall-profile \
+         doctor` to see what works here",
+    );
 }
 
 /// In a cgroup namespace rooted below the host's root (a container's),

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod check;
 mod choices;
 pub mod diff;
+pub mod doctor;
 pub mod enforce;
 pub mod export;
 pub mod learn;
@@ -69,6 +70,8 @@ pub enum Command {
     /// Record every container of the node, one profile per workload
     /// (replicas folded), until a signal.
     Agent(agent::AgentArgs),
+    /// What works on this host, and why not: kernel, cgroups, privileges, engines.
+    Doctor(doctor::DoctorArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,

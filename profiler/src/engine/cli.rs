@@ -131,7 +131,12 @@ impl EngineCli {
     /// Asks the engine's server for its version: an error when it does not
     /// answer.
     pub(crate) fn version(&self) -> Result<String, EngineError> {
-        let limit = Some(VERSION_LIMIT);
+        self.version_within(VERSION_LIMIT)
+    }
+
+    /// [`EngineCli::version`] within `limit`.
+    fn version_within(&self, limit: Duration) -> Result<String, EngineError> {
+        let limit = Some(limit);
         match self.engine {
             Engine::Docker => {
                 self.query_within(["version", "--format", "{{.Server.Version}}"], limit)
@@ -153,6 +158,11 @@ impl EngineCli {
 
     /// The engine's version, or why it does not answer.
     pub(crate) fn reachable(&self) -> Result<String, EngineError> {
+        self.reachable_within(VERSION_LIMIT)
+    }
+
+    /// [`EngineCli::reachable`], with `limit` for the version's answer.
+    pub(crate) fn reachable_within(&self, limit: Duration) -> Result<String, EngineError> {
         // ctr waits 10 s for a socket that is not there: said at once.
         if let Some(socket) = self.containerd_socket()
             && !socket.exists()
@@ -162,7 +172,7 @@ impl EngineCli {
                 detail: format!("no containerd socket at {}", socket.display()),
             });
         }
-        match self.version() {
+        match self.version_within(limit) {
             Ok(version) => Ok(version),
             Err(EngineError::Failed { engine, detail }) => {
                 Err(EngineError::Unreachable { engine, detail })

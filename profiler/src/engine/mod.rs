@@ -189,8 +189,7 @@ impl EngineRun {
     /// Docker engine before 23.0 (moby #42604 came with 23.0; Debian 12's
     /// docker.io is 20.10).
     pub(crate) fn drops_default_errno(&self) -> bool {
-        self.run.engine == Engine::Docker
-            && major_minor(&self.version).is_some_and(|(major, _)| major < 23)
+        drops_default_errno(self.run.engine, &self.version)
     }
 
     /// The engine's version, as its server reported it when asked before
@@ -379,6 +378,21 @@ pub(crate) fn engine_of_command(command: &[OsString]) -> Option<(Engine, Option<
 
 /// The `(major, minor)` of a version string such as `20.10.24+dfsg1` or
 /// `v28.2.2`.
+/// Whether `engine` at `version` (as its server reports it) drops a
+/// profile's `defaultErrnoRet` on its way to the runtime: the Docker engine
+/// before 23.0 (moby #42604 came with 23.0).
+pub(crate) fn drops_default_errno(engine: Engine, version: &str) -> bool {
+    engine == Engine::Docker && major_minor(version).is_some_and(|(major, _)| major < 23)
+}
+
+/// Whether `engine` passes a profile's `listenerPath` to the runtime, so
+/// that `enforce` can have the runtime hand a container's refusals to a
+/// listener: podman and ctr do; the Docker engine drops it (see
+/// `enforce::listener::container_unusable_because`).
+pub(crate) fn passes_listener_path(engine: Engine) -> bool {
+    engine != Engine::Docker
+}
+
 pub(crate) fn major_minor(version: &str) -> Option<(u32, u32)> {
     let mut parts = version
         .trim()

@@ -78,6 +78,8 @@ impl Observation {
 pub(crate) struct Tracer {
     probe: Probe,
     arch: Arch,
+    /// The hook the counting program went on with.
+    hook: Hook,
 }
 
 impl Tracer {
@@ -116,7 +118,7 @@ impl Tracer {
         // The events go on before the counting starts, so that no move out
         // is missed. The exit side goes on before the entry side, so that
         // no filter install is missed once the entry side counts.
-        probe.start(&Hooks {
+        let attached = probe.start(&Hooks {
             watched: events::hooks(Watch::Recording),
             without_layout: events::without_layout(Watch::Recording),
             raw: match boundary {
@@ -128,7 +130,21 @@ impl Tracer {
                 programs: vec![(counting, "sys_enter")],
             }),
         })?;
-        Ok(Tracer { probe, arch })
+        Ok(Tracer {
+            probe,
+            arch,
+            hook: attached.unwrap_or(hook),
+        })
+    }
+
+    /// The hook the counting program went on with (`Auto` resolved).
+    pub(crate) fn hook(&self) -> Hook {
+        self.hook
+    }
+
+    /// Hooks of rare events that could not be attached, and why.
+    pub(crate) fn unwatched(&self) -> &[String] {
+        self.probe.unwatched()
     }
 
     /// Once a container's entrypoint runs, the runtime phase is over: the

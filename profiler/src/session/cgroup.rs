@@ -19,6 +19,7 @@ use std::{
 };
 
 use super::ebpf::CgroupTree;
+use crate::doctor::DOCTOR_HINT;
 
 /// Where runs make their cgroups, below the cgroup2 root.
 const PARENT: &str = "syscall-profile";
@@ -47,7 +48,7 @@ const KEPT_DIR: &str = "/run/syscall-profile/kept";
 pub enum CgroupError {
     #[error(
         "no cgroup2 filesystem is mounted (looked in /proc/self/mountinfo): mount one, \
-         e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified` on a hybrid host"
+         e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified` on a hybrid host; {DOCTOR_HINT}"
     )]
     NoCgroup2,
     #[error(
@@ -74,7 +75,7 @@ pub enum CgroupError {
     #[error("cannot read /proc/self/mountinfo: {0}")]
     MountInfo(io::Error),
     #[error(
-        "cannot create cgroup {path}: {source} (recording needs root, with write access to the cgroup2 tree)"
+        "cannot create cgroup {path}: {source} (recording needs root, with write access to the cgroup2 tree); {DOCTOR_HINT}"
     )]
     Create { path: PathBuf, source: io::Error },
     #[error("cannot {what} {path}: {source}")]
@@ -176,7 +177,7 @@ pub(crate) fn cgroup2_mount() -> Result<PathBuf, CgroupError> {
 /// The mount points of the cgroup v1 hierarchies (none on a pure v2 host).
 /// A container engine given `--cgroup-parent` makes that path in each of
 /// them too, and leaves it behind when the container goes.
-fn cgroup1_mounts() -> Vec<PathBuf> {
+pub(crate) fn cgroup1_mounts() -> Vec<PathBuf> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     mounts_of_type(&mountinfo, "cgroup")
 }

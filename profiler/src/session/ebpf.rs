@@ -13,6 +13,7 @@ use profiler_common::{
 
 use super::layout::KernelTypes;
 use crate::{
+    doctor::DOCTOR_HINT,
     profile::{Arch, table},
     syscall_args::CAPTURED,
 };
@@ -36,7 +37,7 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/pr
 pub enum TracerError {
     #[error(
         "recording needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process \
-         has {have}): run it with sudo"
+         has {have}): run it with sudo; {DOCTOR_HINT}"
     )]
     Privileges { have: String },
     #[error(transparent)]
@@ -50,12 +51,12 @@ pub enum TracerError {
     },
     #[error(
         "cannot read the kernel's BTF for the `btf-tracepoint` hook ({0}); use the default \
-         hook, which needs no BTF"
+         hook, which needs no BTF; {DOCTOR_HINT}"
     )]
     Btf(#[source] aya::BtfError),
     #[error(
         "the `{hook}` hook needs the offsets of a few kernel fields, which cannot be read \
-         here ({why}); use `--hook raw-tracepoint`"
+         here ({why}); use `--hook raw-tracepoint`; {DOCTOR_HINT}"
     )]
     NoLayout { hook: &'static str, why: String },
     #[error("cannot {what} the eBPF program {program}: {source}")]
@@ -487,7 +488,7 @@ pub(crate) const TRACEFS: &str = "/sys/kernel/tracing";
 #[error(
     "tracefs is not mounted at {TRACEFS} and mounting it failed ({source}): mount it with \
      `mount -t tracefs tracefs {TRACEFS}`, or leave out `--hook tracepoint` (the default \
-     raw tracepoint needs no tracefs)"
+     raw tracepoint needs no tracefs); {DOCTOR_HINT}"
 )]
 pub struct TracefsError {
     source: io::Error,

@@ -415,7 +415,8 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "the `btf-tracepoint` hook needs the offsets of a few kernel fields, which cannot be \
-             read here (no BTF here); use `--hook raw-tracepoint`"
+             read here (no BTF here); use `--hook raw-tracepoint`; run `syscall-profile \
+             doctor` to see what works here"
         );
     }
 }

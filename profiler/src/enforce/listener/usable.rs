@@ -81,8 +81,7 @@ pub(crate) fn container_unusable_because(
     engine: crate::engine::Engine,
     runtime: Option<&str>,
 ) -> Option<String> {
-    use crate::engine::Engine;
-    if engine == Engine::Docker {
+    if !crate::engine::passes_listener_path(engine) {
         return Some(
             "the Docker engine does not pass the profile's listenerPath to the runtime (runc \
              then refuses the container: `listenerPath is not set`), so a Docker container's \
