@@ -33,6 +33,8 @@ use std::{
     process::Command,
 };
 
+use sha2::{Digest, Sha256};
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("profiler/ has a parent");
@@ -112,8 +114,53 @@ fn main() {
     );
 
     let object = target_dir.join(&host).join("release").join("profiler");
-    fs::copy(&object, out_dir.join("profiler.bpf.o"))
+    let embedded = out_dir.join("profiler.bpf.o");
+    fs::copy(&object, &embedded)
         .unwrap_or_else(|e| panic!("could not copy {}: {e}", object.display()));
+
+    // What `--version` says besides the version: the object's digest and
+    // the commit built.
+    let bytes = fs::read(&embedded).expect("read the eBPF object back");
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("cargo:rustc-env=SYSCALL_PROFILE_EBPF_SHA256={digest}");
+    println!(
+        "cargo:rustc-env=SYSCALL_PROFILE_GIT_COMMIT={}",
+        git_commit(root)
+    );
+}
+
+/// `git rev-parse --short HEAD` of the tree at `root`, or `unknown` where
+/// there is no git or no repository; the files that name the commit are
+/// watched, so that a new commit is said after the next build.
+fn git_commit(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let Some(commit) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "unknown".to_owned();
+    };
+    let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+    if let Some(branch) = git(&["rev-parse", "--symbolic-full-name", "HEAD"]) {
+        watched.push(branch);
+    }
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name])
+            && Path::new(&path).exists()
+        {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    commit
 }
 
 /// The cache directory `cargo xtask setup` installs bpf-linker into, keyed by

@@ -26,6 +26,7 @@ mod exactness;
 mod export;
 mod fuzz_regressions;
 mod ground_truth;
+mod help;
 mod hostile_images;
 mod hostile_inputs;
 mod implied;

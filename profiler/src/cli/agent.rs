@@ -19,7 +19,7 @@ pub(crate) enum To {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Every container that starts on the node is recorded from its first \
+    after_long_help = "Every container that starts on the node is recorded from its first \
                   process, by one eBPF program (counts kept by container); containers that \
                   already run are recorded from then on and marked attached. Containers are \
                   found by their cgroup: the kubelet's (systemd and cgroupfs drivers, \
@@ -30,6 +30,10 @@ pub(crate) enum To {
                   replicas made it. Profiles are written atomically when a container ends, \
                   every --flush, and at the end; started again on the same --output, the agent \
                   goes on from what it wrote.\n\n\
+                  Examples:\n  \
+                  syscall-profile agent -o /var/lib/syscall-profile\n  \
+                  syscall-profile agent -o profiles --to kubernetes --select \
+                  io.kubernetes.pod.namespace=prod --duration 1h\n\n\
                   Exit status: 0 when it ended on a signal or --duration; 2 for a usage error; \
                   125 when it could not run (no BTF, no privileges, an unwritable --output)."
 )]
@@ -38,28 +42,36 @@ pub struct AgentArgs {
     #[arg(short, long, value_name = "DIR")]
     pub(crate) output: PathBuf,
 
-    /// The profiles' format.
-    #[arg(long, value_enum, default_value = "docker")]
+    /// The profiles' format: docker or kubernetes.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "docker",
+        hide_possible_values = true
+    )]
     pub(crate) to: To,
 
-    /// Only containers with this label (repeatable: all must match), e.g.
-    /// io.kubernetes.pod.namespace=prod.
+    /// Only containers with this label (repeatable: all must match).
+    ///
+    /// E.g. io.kubernetes.pod.namespace=prod.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_label)]
     pub(crate) select: Vec<(String, String)>,
 
-    /// How often the profiles of the running containers are written.
+    /// How often running containers' profiles are written.
     #[arg(long, value_name = "DURATION", default_value = "5m",
           value_parser = super::parse_duration)]
     pub(crate) flush: Duration,
 
-    /// Stop after DURATION (e.g. 90s, 10m); without, until SIGINT or
-    /// SIGTERM.
+    /// Stop after DURATION (e.g. 90s, 10m).
+    ///
+    /// Without it, the agent runs until SIGINT or SIGTERM.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     pub(crate) duration: Option<Duration>,
 
-    /// The kind of hook on raw_syscalls:sys_enter that counts (auto: the
-    /// BTF tracepoint, else the raw one).
-    #[arg(long, value_enum, default_value = "auto")]
+    /// The hook on raw_syscalls:sys_enter that counts.
+    ///
+    /// auto: the BTF tracepoint, else the raw one.
+    #[arg(long, value_enum, default_value = "auto", hide_possible_values = true)]
     pub(crate) hook: Hook,
 
     /// Say nothing but warnings.

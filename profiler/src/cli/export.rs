@@ -13,28 +13,48 @@ use crate::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 when the profile was written, 2 otherwise.")]
+#[command(after_long_help = "\
+Examples:
+  syscall-profile export --to podman -o app.podman.json app.json
+  syscall-profile export --to oci --bundle ./bundle app.json
+  syscall-profile export --to kubernetes --name web --namespace prod web.json
+  syscall-profile export --to systemd --complain app.json
+
+Exit status: 0 when the profile was written, 2 otherwise.")]
 pub struct ExportArgs {
-    /// The consumer to write the profile for. For a container (all but
-    /// systemd), a profile not learned in a container gets the calls runc
-    /// and crun make after installing the filter (said).
-    #[arg(long = "to", value_name = "FORMAT", value_enum)]
+    /// The consumer to write the profile for.
+    ///
+    /// docker, podman, oci, kubernetes, kubernetes-localhost or systemd.
+    /// For a container (all but systemd), a profile not learned in a
+    /// container gets the calls runc and crun make after installing the
+    /// filter (said).
+    #[arg(
+        long = "to",
+        value_name = "FORMAT",
+        value_enum,
+        hide_possible_values = true
+    )]
     pub to: Format,
 
     /// The profile (Docker's JSON format, as `record` writes it).
     #[arg(value_name = "PROFILE")]
     pub input: PathBuf,
 
-    /// Write to FILE (atomically). Default: standard output.
+    /// Write to FILE (default: standard output).
+    ///
+    /// Written atomically.
     #[arg(short, long, value_name = "FILE", conflicts_with = "bundle")]
     pub output: Option<PathBuf>,
 
-    /// oci: write the profile into DIR/config.json at `.linux.seccomp`,
-    /// keeping the rest of the file (atomically).
+    /// oci: write into DIR/config.json at `.linux.seccomp`.
+    ///
+    /// The rest of the file is kept; written atomically.
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
 
-    /// kubernetes: the resource's `metadata.name` (default: syscall-profile).
+    /// kubernetes: the resource's `metadata.name`.
+    ///
+    /// Default: syscall-profile.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
@@ -42,22 +62,27 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
 
-    /// systemd: allow the syscalls of rules whose argument conditions no
-    /// systemd directive keeps (RestrictNamespaces=, RestrictAddressFamilies=,
+    /// systemd: allow what no directive can condition.
+    ///
+    /// Allows the syscalls of rules whose argument conditions no systemd
+    /// directive keeps (RestrictNamespaces=, RestrictAddressFamilies=,
     /// LockPersonality=, MemoryDenyWriteExecute= keep some) whatever their
     /// arguments; says which, and why.
     #[arg(long)]
     pub widen: bool,
 
-    /// systemd: the default a rule no directive keeps may be widened within
-    /// without --widen (where it allows the syscall whatever its arguments,
-    /// said): docker (the default), docker-20.10, podman, containerd, or a
-    /// Docker-format profile FILE.
-    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    /// systemd: the default to widen within without --widen.
+    ///
+    /// A rule no directive keeps may be widened within it without --widen
+    /// (where it allows the syscall whatever its arguments, said): docker
+    /// (the default), docker-20.10, podman, containerd, or a Docker-format
+    /// profile FILE.
+    #[arg(long, value_name = "ENGINE|FILE")]
     pub baseline: Option<BaselineChoice>,
 
-    /// Complain mode, for trying a profile in production: every refusal of
-    /// the profile (its default, and each rule that refuses) becomes
+    /// Complain mode: log what the profile refuses, refuse nothing.
+    ///
+    /// For trying a profile in production: every refusal of the profile (its default, and each rule that refuses) becomes
     /// SCMP_ACT_LOG, so nothing is refused and the kernel logs each call
     /// outside the profile (audit record type 1326: the audit log, or the
     /// kernel log without auditd). The output says it is in complain mode.

@@ -14,27 +14,32 @@ use crate::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "The loop in production: `export --complain` writes the profile whose \
-                  refusals are logged instead (SCMP_ACT_LOG); the workload runs under it; \
-                  `learn` reads what the kernel logged, says per workload what the profile \
-                  lacks, and with -o writes the profile with it added; review that, then \
-                  enforce it.\n\n\
-                  Exit status: 0 when no workload made a syscall the profile lacks; 1 when \
-                  one did; 2 for a usage error or an unreadable log or profile."
-)]
+#[command(after_long_help = "\
+The loop in production: `export --complain` writes the profile whose refusals are logged
+instead (SCMP_ACT_LOG); the workload runs under it; `learn` reads what the kernel logged, says
+per workload what the profile lacks, and with -o writes the profile with it added; review
+that, then enforce it.
+
+Examples:
+  syscall-profile learn --from-log kmsg --profile app.json --since 2h -o app.next.json
+  syscall-profile learn --from-log audit --duration 10m --profile app.json
+  syscall-profile learn --from-log /var/log/audit/audit.log --profile app.json --json r.json
+
+Exit status: 0 when no workload made a syscall the profile lacks; 1 when one did; 2 for a
+usage error or an unreadable log or profile.")]
 pub struct LearnArgs {
-    /// Where the kernel's seccomp records are: audit (listened to live,
+    /// Where the kernel's seccomp records are.
+    ///
+    /// audit (listened to live,
     /// as the kernel makes them, until --duration or Ctrl-C: no audit
     /// daemon needed, no rate limit), kmsg (the kernel's log, /dev/kmsg,
     /// where they land when no audit daemon takes them, past its rate
     /// limit of about ten every five seconds), journal (journalctl), or a
     /// FILE (an audit.log, a saved dmesg).
-    #[arg(long = "from-log", value_name = "audit|kmsg|journal|FILE")]
+    #[arg(long = "from-log", value_name = "SOURCE|FILE")]
     pub(crate) from_log: LogSource,
 
-    /// The enforcing profile the workloads' complain form was exported
-    /// from.
+    /// The enforcing profile the complain form was exported from.
     #[arg(long, value_name = "FILE")]
     pub(crate) profile: PathBuf,
 
@@ -42,22 +47,28 @@ pub struct LearnArgs {
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
 
-    /// Only records from then on: a time (2026-12-07T10:00:00Z) or how
-    /// long ago (10m, 2h).
+    /// Only records from then on: a time, or how long ago.
+    ///
+    /// A time (2026-12-07T10:00:00Z) or how long ago (10m, 2h).
     #[arg(long, value_name = "TIME", value_parser = parse_since)]
     pub(crate) since: Option<u64>,
 
-    /// With --from-log audit: listen for DURATION (e.g. 90s, 10m, 2h);
-    /// without, until Ctrl-C.
+    /// With --from-log audit: listen for DURATION.
+    ///
+    /// E.g. 90s, 10m, 2h; without, until Ctrl-C.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     pub(crate) duration: Option<std::time::Duration>,
 
-    /// Write the report as JSON (schema syscall-profile/learn/v1) to FILE.
+    /// Write the report as JSON to FILE.
+    ///
+    /// Schema syscall-profile/learn/v1.
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
 
-    /// Write a JUnit XML report to FILE: a test suite per workload, a
-    /// failing case per syscall the profile lacks.
+    /// Write a JUnit XML report to FILE.
+    ///
+    /// A test suite per workload, a failing case per syscall the profile
+    /// lacks.
     #[arg(long, value_name = "FILE")]
     pub(crate) junit: Option<PathBuf>,
 

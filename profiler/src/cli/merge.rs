@@ -11,14 +11,20 @@ use crate::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 when the merged profile was written, 2 otherwise.")]
+#[command(after_long_help = "\
+Examples:
+  syscall-profile merge -o app.json start.json serve.json
+  syscall-profile merge -o policy.json policy.json suggested.json
+
+Exit status: 0 when the merged profile was written, 2 otherwise.")]
 pub struct MergeArgs {
     /// The profiles to merge (Docker's JSON format).
     #[arg(value_name = "PROFILE", required = true)]
     pub inputs: Vec<PathBuf>,
 
-    /// Write the merged profile to FILE (atomically; it may be one of the
-    /// inputs). Default: standard output.
+    /// Write the merged profile to FILE (default: standard output).
+    ///
+    /// Written atomically; it may be one of the inputs.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

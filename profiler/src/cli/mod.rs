@@ -32,14 +32,30 @@ use crate::{
     session::{guardian, process::RunAs},
 };
 
+/// `--version`: the version, the commit built (`unknown` where it was
+/// built without git) and the SHA-256 of the eBPF object it embeds.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SYSCALL_PROFILE_GIT_COMMIT"),
+    ", eBPF object sha256 ",
+    env!("SYSCALL_PROFILE_EBPF_SHA256"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "syscall-profile",
-    version,
+    version = VERSION,
     about = "Learn the least privilege a program or container needs at the kernel boundary",
-    after_help = "Exit status of `record`: the recorded command's own (128+N when a signal N \
-                  killed it); 125 when the recorder failed, 126 when the command cannot be \
-                  executed, 127 when it was not found, 2 for a usage error."
+    after_long_help = "\
+Examples:
+  syscall-profile doctor
+  syscall-profile record -o app.json -- ./app --serve
+  syscall-profile enforce --profile app.json -- ./app --serve
+  syscall-profile diff app.json
+
+Exit status: each subcommand's `--help` ends with its own; 2 for a usage error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -50,27 +66,42 @@ pub struct Cli {
 pub enum Command {
     /// Run a command and write the minimal seccomp profile of what it did.
     Record(record::RecordArgs),
-    /// Run a command or a container (`-- docker run ...`, `-- podman run ...`, `-- ctr run ...`)
-    /// under a profile, and explain every syscall it denied.
+    /// Run a command or container under a profile; explain each denial.
+    ///
+    /// The command is a native program or an engine's run (`-- docker run
+    /// ...`, `-- podman run ...`, `-- ctr run ...`).
     Enforce(enforce::EnforceArgs),
-    /// Compare a profile with Docker's default (or --baseline ENGINE|FILE), or two profiles.
+    /// Compare a profile with an engine's default, or two profiles.
+    ///
+    /// The default is Docker's, or --baseline ENGINE|FILE.
     Diff(diff::DiffArgs),
     /// Merge profiles into one that allows what any of them allows.
     Merge(merge::MergeArgs),
-    /// The CI gate: check a run (`--observed FILE` or `-- CMD...`) against a policy.
+    /// The CI gate: check a run against a policy.
+    ///
+    /// The run is `--observed FILE`, or a command recorded now (`-- CMD...`).
     Check(check::CheckArgs),
-    /// The syscalls a program can reach: its machine code and its libraries'.
+    /// The syscalls a program can reach: its code and its libraries'.
     Scan(scan::ScanArgs),
-    /// Write a profile for another consumer: podman, an OCI bundle (runc,
-    /// crun), Kubernetes, systemd.
+    /// Write a profile for podman, OCI, Kubernetes or systemd.
+    ///
+    /// podman, an OCI bundle (runc, crun), Kubernetes (the Security
+    /// Profiles Operator, or a Localhost profile), systemd.
     Export(export::ExportArgs),
-    /// What a profile lacks, from the kernel's seccomp log of workloads run
-    /// under its complain form (`export --complain`).
+    /// What a profile lacks, from the kernel's seccomp log.
+    ///
+    /// The log of workloads run under its complain form (`export
+    /// --complain`).
     Learn(learn::LearnArgs),
-    /// Record every container of the node, one profile per workload
-    /// (replicas folded), until a signal.
+    /// Record every container of the node, one profile per workload.
+    ///
+    /// Replicas are folded into one profile; it runs until a signal or
+    /// --duration.
     Agent(agent::AgentArgs),
-    /// What works on this host, and why not: kernel, cgroups, privileges, engines.
+    /// What works on this host, and why not.
+    ///
+    /// The kernel and its BTF, cgroups, privileges, tracefs, the counting
+    /// program, the seccomp listener, the engines, systemd.
     Doctor(doctor::DoctorArgs),
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]

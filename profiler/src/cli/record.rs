@@ -16,19 +16,29 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
+#[command(after_long_help = AFTER_LONG_HELP)]
 pub struct RecordArgs {
-    /// Write the profile to FILE (written atomically; checked before the
-    /// command starts). Default: standard output.
+    /// Write the profile to FILE (default: standard output).
+    ///
+    /// Written atomically, and checked before the command starts.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Write the profile for this consumer (as `export --to` does):
+    /// Write the profile for this consumer (as `export --to`).
+    ///
     /// docker (the default), podman, oci (what `ctr run --seccomp-profile`,
     /// runc and crun read), kubernetes, kubernetes-localhost, systemd.
-    #[arg(long = "to", value_name = "FORMAT", value_enum)]
+    #[arg(
+        long = "to",
+        value_name = "FORMAT",
+        value_enum,
+        hide_possible_values = true
+    )]
     to: Option<Format>,
 
-    /// --to kubernetes: the resource's `metadata.name` (default: syscall-profile).
+    /// --to kubernetes: the resource's `metadata.name`.
+    ///
+    /// Default: syscall-profile.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
 
@@ -36,16 +46,20 @@ pub struct RecordArgs {
     #[arg(long, value_name = "NS")]
     namespace: Option<String>,
 
-    /// --to systemd: allow the syscalls of rules whose argument conditions no
-    /// systemd directive keeps whatever their arguments; says which, and why.
+    /// --to systemd: allow what no directive can condition.
+    ///
+    /// Allows the syscalls of rules whose argument conditions no systemd
+    /// directive keeps, whatever their arguments; says which, and why.
     #[arg(long)]
     widen: bool,
 
-    /// Write the profile in complain mode, for trying it in production (as
-    /// `export --complain` does; with or without --to, Docker's JSON
-    /// without): every refusal becomes SCMP_ACT_LOG, so nothing is refused
-    /// and the kernel logs each call outside the profile (audit record type
-    /// 1326). The profile and the summary say it is in complain mode.
+    /// Write the profile in complain mode (logs, refuses nothing).
+    ///
+    /// For trying it in production, as `export --complain` does (with or
+    /// without --to, Docker's JSON without): every refusal becomes
+    /// SCMP_ACT_LOG, so nothing is refused and the kernel logs each call
+    /// outside the profile (audit record type 1326). The profile and the
+    /// summary say it is in complain mode.
     #[arg(long)]
     complain: bool,
 
@@ -53,76 +67,96 @@ pub struct RecordArgs {
     #[arg(long, value_name = "FILE")]
     stats: Option<PathBuf>,
 
-    /// No live progress line and no summary (warnings and errors still show).
+    /// No live line and no summary (warnings and errors show).
     #[arg(short, long)]
     quiet: bool,
 
-    /// The kind of hook on raw_syscalls:sys_enter that counts.
-    #[arg(long, value_enum, default_value_t = Hook::Auto)]
+    /// The hook on raw_syscalls:sys_enter that counts.
+    ///
+    /// auto (the BTF tracepoint where the kernel has BTF, else the raw
+    /// tracepoint), raw-tracepoint, tracepoint or btf-tracepoint.
+    #[arg(long, value_enum, default_value_t = Hook::Auto, hide_possible_values = true)]
     hook: Hook,
 
-    /// End the recording after DURATION (e.g. 30, 90s, 5m, 1h, 2d): the
-    /// command is sent SIGTERM, and SIGKILL after a grace period; a
+    /// End the recording after DURATION (30, 90s, 5m, 1h, 2d).
+    ///
+    /// The command is sent SIGTERM, and SIGKILL after a grace period; a
     /// container still running is stopped (see --keep-running).
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     duration: Option<Duration>,
 
-    /// When the run ends for a native command: `tree` (the default) when
-    /// every process the command started has ended too, as `strace -f`
-    /// waits (a detached child, a daemon: what outlived the command is
-    /// named; Ctrl-C or --duration ends the wait); `command` when the
-    /// command exits, killing (and naming) what it left running.
-    #[arg(long, value_enum, value_name = "WHEN")]
+    /// When a native run ends: tree (default) or command.
+    ///
+    /// `tree`: when every process the command started has ended too, as
+    /// `strace -f` waits (a detached child, a daemon: what outlived the
+    /// command is named; Ctrl-C or --duration ends the wait); `command`:
+    /// when the command exits, killing (and naming) what it left running.
+    #[arg(long, value_enum, value_name = "WHEN", hide_possible_values = true)]
     until: Option<Until>,
 
-    /// For a container: leave out the runtime's base set (the syscalls runc
-    /// or crun make after installing the filter, in any run).
+    /// For a container: leave out the runtime's base set.
+    ///
+    /// The base set: the syscalls runc or crun make after installing the
+    /// filter, in any run.
     #[arg(long)]
     no_runtime_base: bool,
 
-    /// Run a native command as USER (name or uid), with GROUP (or the user's
-    /// groups), from its first instruction; the recorder stays privileged
-    /// and only the command's syscalls are recorded.
+    /// Run a native command as USER, with GROUP or the user's groups.
+    ///
+    /// USER is a name or uid. The command runs as USER from its first
+    /// instruction; the recorder stays privileged and only the command's
+    /// syscalls are recorded.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
     user: Option<RunAs>,
 
-    /// The profile's comment (default: the recorded command line, with
-    /// environment values and secrets taken out), followed by where it was
-    /// learned: [learned natively] or [learned in a container], which an
-    /// export for a container reads.
+    /// The profile's comment (default: the command line).
+    ///
+    /// By default the recorded command line, with environment values and
+    /// secrets taken out; followed by where it was learned: [learned
+    /// natively] or [learned in a container], which an export for a
+    /// container reads.
     #[arg(long, value_name = "TEXT")]
     comment: Option<String>,
 
+    /// Leave a container still running at the end running.
+    ///
     /// For a container still running when the recording ends (`run -d`
-    /// with --duration): leave it running, under the recording profile,
-    /// which allows every syscall. Without it, such a container is stopped.
+    /// with --duration): it stays under the recording profile, which
+    /// allows every syscall. Without it, such a container is stopped.
     #[arg(long)]
     keep_running: bool,
 
-    /// Leave out what the kernel and language runtimes make by timing
-    /// (restart_syscall after a sleep, rt_sigreturn after a handler, exit and
-    /// exit_group, a Go runtime's preemption and polling): the profile then
-    /// holds only what this run did.
+    /// Leave out what the kernel and runtimes make by timing.
+    ///
+    /// restart_syscall after a sleep, rt_sigreturn after a handler, exit
+    /// and exit_group, a Go runtime's preemption and polling: the profile
+    /// then holds only what this run did.
     #[arg(long)]
     no_implied: bool,
 
-    /// Do not set the observed syscalls against what the recorded programs
-    /// can reach (a scan of their machine code and libraries, cached by
-    /// build id: see `syscall-profile scan`).
+    /// Do not scan what the recorded programs can reach.
+    ///
+    /// Without it, the observed syscalls are set against what the recorded
+    /// programs can reach (a scan of their machine code and libraries,
+    /// cached by build id: see `syscall-profile scan`).
     #[arg(long)]
     pub no_coverage: bool,
 
-    /// `reachable`: also allow the syscalls the recorded programs can reach
+    /// reachable: also allow what the programs can reach.
+    ///
+    /// `reachable` also allows the syscalls the recorded programs can reach
     /// that Docker's default allows (for a container: its engine's default,
-    /// with its capabilities), so that a path the run did not take does not
-    /// break under the profile.
-    #[arg(long, value_enum, value_name = "WHAT")]
+    /// with its capabilities), so that a path the run did not take does
+    /// not break under the profile.
+    #[arg(long, value_enum, value_name = "WHAT", hide_possible_values = true)]
     pub include: Option<Include>,
 
-    /// With `--include reachable`: also add these of the risky syscalls it
-    /// leaves out unless the run made them (ptrace, process_vm_readv,
-    /// keyctl, bpf, io_uring_setup…: the summary names those left out),
-    /// where the programs can reach them and the default allows them.
+    /// With --include reachable: also add these risky syscalls.
+    ///
+    /// The risky syscalls it leaves out unless the run made them (ptrace,
+    /// process_vm_readv, keyctl, bpf, io_uring_setup…: the summary names
+    /// those left out), added where the programs can reach them and the
+    /// default allows them.
     #[arg(
         long,
         value_name = "NAME,...",
@@ -132,48 +166,68 @@ pub struct RecordArgs {
     )]
     include_risky: Vec<String>,
 
-    /// How much of the arguments the profile checks: `values` allows exactly
-    /// the argument values the run used for the syscalls whose arguments
-    /// carry privilege (clone's namespace flags, socket families, ioctl
-    /// requests, prctl options…), within the engine's default for a
-    /// container; `baseline` keeps the engine default's own conditions;
-    /// `names` allows any arguments (natively and without `--stats`, the
-    /// kernel side then captures no values: cheaper calls, less memory).
-    /// Default: `values`; `names` with `--to systemd`, whose
-    /// SystemCallFilter= has no argument conditions.
-    #[arg(long = "args", value_enum, value_name = "LEVEL")]
+    /// How much of the arguments is checked: names|baseline|values.
+    ///
+    /// `values` allows exactly the argument values the run used for the
+    /// syscalls whose arguments carry privilege (clone's namespace flags,
+    /// socket families, ioctl requests, prctl options…), within the
+    /// engine's default for a container; `baseline` keeps the engine
+    /// default's own conditions; `names` allows any arguments (natively and
+    /// without `--stats`, the kernel side then captures no values: cheaper
+    /// calls, less memory). Default: `values`; `names` with `--to systemd`,
+    /// whose SystemCallFilter= has no argument conditions.
+    #[arg(
+        long = "args",
+        value_name = "LEVEL",
+        value_enum,
+        hide_possible_values = true
+    )]
     granularity: Option<Granularity>,
 
-    /// Do not warn about what the run used that the engine's default
-    /// refuses (syscalls, argument values): the profile holds them either
-    /// way, and `--stats` lists them (`learned.beyond_default`).
+    /// Do not warn about what the engine's default refuses.
+    ///
+    /// What the run used that the engine's default refuses (syscalls,
+    /// argument values): the profile holds them either way, and `--stats`
+    /// lists them (`learned.beyond_default`).
     #[arg(long)]
     accept_beyond_default: bool,
 
-    /// For a native command: the default the run is set against (the
-    /// syscalls it used beyond it are named; `--include reachable` adds
-    /// within it): docker (the default), docker-20.10, podman, containerd,
+    /// The default a native run is set against (or a FILE).
+    ///
+    /// The syscalls it used beyond it are named; `--include reachable` adds
+    /// within it: docker (the default), docker-20.10, podman, containerd,
     /// or a Docker-format profile FILE (`./podman` for a file of that
     /// name). A container is set against its engine's own default.
-    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    #[arg(long, value_name = "ENGINE|FILE")]
     baseline: Option<crate::baseline::BaselineChoice>,
 
-    /// Record a workload that already runs instead of a command, from now
-    /// until --duration, Ctrl-C or its end, leaving it as it is: a Docker or
-    /// podman container (NAME, docker:NAME, podman:NAME), a containerd one
-    /// (containerd:NAMESPACE/ID), a systemd unit (NAME.service), a cgroup
-    /// path (/sys/fs/cgroup/...), or the cgroup of a process (pid:N). Its
-    /// start-up is not observed: the profile says so. Repeat it to record
-    /// several at once, one profile each: -o names a directory then (a
-    /// profile NAME.json each, NAME the target as given) or a pattern
-    /// with {} for NAME.
+    /// Record a workload that already runs (repeatable).
+    ///
+    /// Recorded from now until --duration, Ctrl-C or its end, and left as
+    /// it is: a Docker or podman container (NAME, docker:NAME,
+    /// podman:NAME), a containerd one (containerd:NAMESPACE/ID), a systemd
+    /// unit (NAME.service), a cgroup path (/sys/fs/cgroup/...), or the
+    /// cgroup of a process (pid:N). Its start-up is not observed: the
+    /// profile says so. Repeat it to record several at once, one profile
+    /// each: -o names a directory then (a profile NAME.json each, NAME the
+    /// target as given) or a pattern with {} for NAME.
     #[arg(long, value_name = "TARGET", value_parser = parse_attach, conflicts_with = "command")]
     attach: Vec<(AttachTarget, String)>,
 
     /// The command to record, with its arguments.
-    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    #[arg(value_name = "CMD", last = true)]
     command: Vec<OsString>,
 }
+
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  syscall-profile record -o app.json -- ./app --serve
+  syscall-profile record -o nginx.json --duration 60s -- docker run --rm nginx
+  syscall-profile record --attach web --duration 5m -o web.json
+
+Exit status: the recorded command's own (128+N when a signal N killed it); 125 when the
+recorder failed (or its watch was incomplete), 126 when the command cannot be executed, 127
+when it was not found, 2 for a usage error.";
 
 /// `--attach TARGET`: the target, and the words given for it.
 fn parse_attach(text: &str) -> Result<(AttachTarget, String), String> {

@@ -19,16 +19,23 @@ use crate::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "A name without '/' is looked up in PATH, as a shell would.\n\
-                        Exit status: 0 when the report was written, 2 otherwise."
-)]
+#[command(after_long_help = "\
+A name without '/' is looked up in PATH, as a shell would.
+
+Examples:
+  syscall-profile scan /usr/sbin/nginx
+  syscall-profile scan --json -o git.json git
+  syscall-profile scan --image nginx:latest --engine podman
+
+Exit status: 0 when the report was written, 2 otherwise.")]
 pub struct ScanArgs {
     /// Print the result as JSON (every origin and unresolved site).
     #[arg(long)]
     pub json: bool,
 
-    /// Write the report to FILE (atomically). Default: standard output.
+    /// Write the report to FILE (default: standard output).
+    ///
+    /// Written atomically.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -36,27 +43,32 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_cache: bool,
 
-    /// The filesystem the program and its libraries are in (an unpacked
-    /// image); the program's path is inside it.
+    /// The filesystem the program and its libraries are in.
+    ///
+    /// An unpacked image, say; the program's path is inside it.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
 
-    /// A library the program loads with dlopen (a plugin): its exports
-    /// count as reachable. Repeatable.
+    /// A library the program loads with dlopen (repeatable).
+    ///
+    /// A plugin: its exports count as reachable.
     #[arg(long, value_name = "FILE")]
     pub dlopen: Vec<PathBuf>,
 
-    /// Scan inside this container image's filesystem (exported with
-    /// --engine); PROGRAM defaults to the image's entrypoint or command.
+    /// Scan inside this container image's filesystem.
+    ///
+    /// Exported with --engine; PROGRAM defaults to the image's entrypoint
+    /// or command.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 
     #[command(flatten)]
     pub engine: EngineArg,
 
-    /// The program (a path, or a name looked up in PATH). Arguments after
-    /// it (`scan -- CMD ARGS...`) are accepted and not used: what a program
-    /// can reach does not depend on them.
+    /// The program (a path, or a name looked up in PATH).
+    ///
+    /// Arguments after it (`scan -- CMD ARGS...`) are accepted and not
+    /// used: what a program can reach does not depend on them.
     #[arg(value_name = "PROGRAM", required_unless_present = "image")]
     pub command: Vec<OsString>,
 }
@@ -64,8 +76,10 @@ pub struct ScanArgs {
 /// `--engine`, with `--image`: the engine that has the image.
 #[derive(Debug, clap::Args)]
 pub struct EngineArg {
-    /// The engine that has the image: docker or podman (its usual
-    /// environment, DOCKER_HOST or CONTAINERS_STORAGE_CONF, applies).
+    /// The engine that has the image: docker or podman.
+    ///
+    /// Its usual environment (DOCKER_HOST or CONTAINERS_STORAGE_CONF)
+    /// applies.
     #[arg(
         long = "engine",
         value_name = "ENGINE",

@@ -14,20 +14,15 @@ use crate::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Exit status: 0 when every observed syscall is allowed by the policy; \
-                        1 when the run used syscalls or argument values outside it (or, with \
-                        --strict, did not use some syscalls it allows); 2 for a usage error, an unreadable profile or a \
-                        failed recording; 3 when the policy check passed but the recorded \
-                        command itself failed."
-)]
+#[command(after_long_help = AFTER_LONG_HELP)]
 pub struct CheckArgs {
     /// The committed policy (a seccomp profile in Docker's format).
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
 
-    /// The profile of the run to check, e.g. from `syscall-profile record`.
-    /// Or give the command to record after `--`.
+    /// The profile of the run to check (or give a command after --).
+    ///
+    /// E.g. from `syscall-profile record`.
     #[arg(long, value_name = "FILE", conflicts_with = "command")]
     pub observed: Option<PathBuf>,
 
@@ -35,11 +30,13 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Write a JUnit XML report to FILE (one test case per new syscall).
+    /// Write a JUnit XML report to FILE (a test case a new syscall).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Write the report as JSON (schema syscall-profile/check/v1) to FILE.
+    /// Write the report as JSON to FILE.
+    ///
+    /// Schema syscall-profile/check/v1.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
@@ -47,40 +44,66 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE", requires = "command")]
     pub save_observed: Option<PathBuf>,
 
-    /// No text report on standard output (the files and annotations are
-    /// still written).
+    /// No text report on standard output.
+    ///
+    /// The files and annotations are still written.
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// With a command: fail the gate when the run made less than PCT percent
-    /// of the syscalls its programs can reach (see `syscall-profile scan`):
-    /// the tests exercised too little of the program.
+    /// With a command: fail below PCT percent coverage.
+    ///
+    /// Fails the gate when the run made less than PCT percent of the
+    /// syscalls its programs can reach (see `syscall-profile scan`): the
+    /// tests exercised too little of the program.
     #[arg(long, value_name = "PCT", requires = "command", value_parser = parse_percent)]
     pub coverage: Option<f64>,
 
-    /// With a native command: run it as USER (name or uid), with GROUP (or
-    /// the user's groups); only the command's syscalls are recorded.
+    /// With a native command: run it as USER[:GROUP].
+    ///
+    /// USER is a name or uid, with GROUP (or the user's groups); only the
+    /// command's syscalls are recorded.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user, requires = "command")]
     pub user: Option<RunAs>,
 
-    /// With a command: end its recording after DURATION (e.g. 30, 90s,
-    /// 5m, 1h, 2d): SIGTERM, and SIGKILL after a grace period.
+    /// With a command: end its recording after DURATION.
+    ///
+    /// E.g. 30, 90s, 5m, 1h, 2d: SIGTERM, and SIGKILL after a grace period.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, requires = "command")]
     pub duration: Option<Duration>,
 
-    /// With a native command: when its recording ends: `tree` (the
-    /// default) when every process it started has ended too (what outlived
-    /// it is named; Ctrl-C or --duration ends the wait); `command` when it
-    /// exits, killing (and naming) what it left running.
-    #[arg(long, value_enum, value_name = "WHEN", requires = "command")]
+    /// With a native command: when its run ends: tree or command.
+    ///
+    /// `tree` (the default) when every process it started has ended too
+    /// (what outlived it is named; Ctrl-C or --duration ends the wait);
+    /// `command` when it exits, killing (and naming) what it left running.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        requires = "command",
+        hide_possible_values = true
+    )]
     pub until: Option<Until>,
 
-    /// The command to record and check (a native program, or `docker run
-    /// ...` / `podman run ...` / `ctr run ...`); a container's new syscalls
-    /// are set against its engine's default.
-    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    /// The command to record and check.
+    ///
+    /// A native program, or `docker run ...` / `podman run ...` / `ctr run
+    /// ...`; a container's new syscalls are set against its engine's
+    /// default.
+    #[arg(value_name = "CMD", last = true)]
     pub command: Vec<OsString>,
 }
+
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  syscall-profile check --policy app.json --observed run.json
+  syscall-profile check --policy app.json --junit gate.xml -- ./run-tests
+  syscall-profile check --policy web.json -- docker run --rm web:2
+
+Exit status: 0 when every observed syscall is allowed by the policy; 1 when the run used
+syscalls or argument values outside it (or, with --strict, did not use some syscalls it
+allows); 2 for a usage error, an unreadable profile or a failed recording; 3 when the policy
+check passed but the recorded command itself failed.";
 
 /// Entry point of `syscall-profile check`: 0 passed, 1 outside the policy,
 /// 3 passed but the command failed.

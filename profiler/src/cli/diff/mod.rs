@@ -23,50 +23,63 @@ use crate::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Exit status: 0 when the report was written, 2 for a usage error or \
-                        a profile that cannot be read."
-)]
+#[command(after_long_help = "\
+Examples:
+  syscall-profile diff app.json
+  syscall-profile diff --baseline podman --cap-add NET_ADMIN app.json
+  syscall-profile diff --format markdown old.json new.json
+
+Exit status: 0 when the report was written, 2 for a usage error or a profile that cannot be
+read.")]
 pub struct DiffArgs {
-    /// APP.json to compare with Docker's default profile (or --baseline),
-    /// or OLD.json NEW.json to compare two profiles.
+    /// APP.json (against a default), or OLD.json NEW.json.
+    ///
+    /// APP.json is compared with Docker's default profile (or --baseline);
+    /// OLD.json NEW.json compares two profiles.
     #[arg(value_name = "PROFILE", required = true, num_args = 1..=2)]
     pub profiles: Vec<PathBuf>,
 
-    /// Compare with an engine's default instead of Docker's current one:
-    /// docker (moby's current), docker-20.10 (Docker engine 20.10's
-    /// built-in), podman (containers-common's), containerd (RuntimeDefault);
-    /// or with a Docker-format profile FILE (`./podman` for a file of
-    /// that name).
-    #[arg(long, value_name = "docker|docker-20.10|podman|containerd|FILE")]
+    /// Compare with another engine's default, or a FILE.
+    ///
+    /// Instead of Docker's current one: docker (moby's current),
+    /// docker-20.10 (Docker engine 20.10's built-in), podman
+    /// (containers-common's), containerd (RuntimeDefault); or a
+    /// Docker-format profile FILE (`./podman` for a file of that name).
+    #[arg(long, value_name = "ENGINE|FILE")]
     pub baseline: Option<BaselineChoice>,
 
-    /// A capability the container gets beyond the engine's defaults
-    /// (Docker's; podman's for --baseline podman), as given to `docker run
-    /// --cap-add` (repeatable; ALL for every one).
+    /// A capability added to the engine's defaults (repeatable).
+    ///
+    /// Beyond Docker's (podman's for --baseline podman), as given to
+    /// `docker run --cap-add`; ALL for every one.
     #[arg(long, value_name = "CAP")]
     pub cap_add: Vec<String>,
 
-    /// A capability taken from Docker's defaults, as given to `docker run
-    /// --cap-drop` (repeatable; ALL for every one).
+    /// A capability taken from the defaults (repeatable).
+    ///
+    /// As given to `docker run --cap-drop`; ALL for every one.
     #[arg(long, value_name = "CAP")]
     pub cap_drop: Vec<String>,
 
+    /// The report's format: text, json or markdown.
+    ///
     /// text (coloured on a terminal), json (schema syscall-profile/diff/v1)
     /// or markdown.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t = Format::Text, hide_possible_values = true)]
     pub format: Format,
 
-    /// Also set the profile against what PROGRAM can reach (its machine
-    /// code and its libraries, see `syscall-profile scan`): how much of it
-    /// the profile covers, and what a path its recording did not take may
-    /// need. With --image, PROGRAM is inside the image.
+    /// Also set the profile against what PROGRAM can reach.
+    ///
+    /// Its machine code and its libraries (see `syscall-profile scan`): how
+    /// much of it the profile covers, and what a path its recording did not
+    /// take may need. With --image, PROGRAM is inside the image.
     #[arg(long, value_name = "PROGRAM")]
     pub reachable: Option<PathBuf>,
 
-    /// The same for a container's profile: what the program of IMAGE can
-    /// reach (--reachable PROGRAM inside it, else its entrypoint), its
-    /// libraries being the image's.
+    /// The same for a container's profile, in IMAGE.
+    ///
+    /// What the program of IMAGE can reach (--reachable PROGRAM inside it,
+    /// else its entrypoint), its libraries being the image's.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 

@@ -19,45 +19,59 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
+#[command(after_long_help = AFTER_LONG_HELP)]
 pub struct EnforceArgs {
-    /// The seccomp profile to run under (Docker's JSON format, as `record`
-    /// writes it by default).
+    /// The seccomp profile to run under (Docker's JSON format).
+    ///
+    /// As `record` writes it by default.
     #[arg(long, value_name = "FILE")]
     profile: PathBuf,
 
-    /// Block nothing: run the command, and report what the profile would
-    /// have denied.
+    /// Block nothing: report what the profile would have denied.
     #[arg(long)]
     complain: bool,
 
-    /// Write a profile allowing what was (or would have been) denied to
-    /// FILE, ready to merge into the policy (with or without --complain).
+    /// Write a profile allowing what was denied to FILE.
+    ///
+    /// What was (or would have been) denied, ready to merge into the policy
+    /// (with or without --complain).
     #[arg(long, value_name = "FILE")]
     suggest: Option<PathBuf>,
 
-    /// Write the denial report as JSON (schema syscall-profile/enforce/v1)
-    /// to FILE: each denied syscall, the argument values refused, what the
-    /// profile allows instead, and the rules that would allow them.
+    /// Write the denial report as JSON to FILE.
+    ///
+    /// Schema syscall-profile/enforce/v1: each denied syscall, the argument
+    /// values refused, what the profile allows instead, and the rules that
+    /// would allow them.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 
-    /// Run a native command as USER (name or uid), with GROUP (or the user's
-    /// groups); the tool itself stays privileged.
+    /// Run a native command as USER, with GROUP or the user's groups.
+    ///
+    /// USER is a name or uid; the tool itself stays privileged.
     #[arg(long, value_name = "USER[:GROUP]", value_parser = super::parse_user)]
     user: Option<RunAs>,
 
-    /// How denials are found: `auto` hands the refusals to a seccomp
-    /// listener in this process (nothing on the calls the profile allows)
-    /// where the profile's refusals are all SCMP_ACT_ERRNO and it allows
-    /// read and write (a native program), or where runc hands the listener
-    /// over through listenerPath (podman and ctr containers, with no
-    /// syscall left to the default only by argument conditions), and
-    /// watches every syscall with eBPF otherwise, and wherever the profile
-    /// allows seccomp (a program asking for a seccomp listener of its own
-    /// would get EBUSY under ours: the kernel allows one per filter chain); a Docker container always
+    /// How denials are found: auto, kernel or listener.
+    ///
+    /// `auto` hands the refusals to a seccomp listener in this process
+    /// (nothing on the calls the profile allows) where the profile's
+    /// refusals are all SCMP_ACT_ERRNO and it allows read and write (a
+    /// native program), or where runc hands the listener over through
+    /// listenerPath (podman and ctr containers, with no syscall left to the
+    /// default only by argument conditions), and watches every syscall with
+    /// eBPF otherwise, and wherever the profile allows seccomp (a program
+    /// asking for a seccomp listener of its own would get EBUSY under ours:
+    /// the kernel allows one per filter chain); a Docker container always
     /// gets the eBPF watch (the Docker engine drops listenerPath, and runc
     /// then refuses the container); `kernel` and `listener` choose one.
-    #[arg(long, value_enum, value_name = "HOW", default_value_t = DenialWatching::Auto)]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value_t = DenialWatching::Auto,
+        hide_possible_values = true
+    )]
     watch: DenialWatching,
 
     /// The kind of hook of the eBPF watch on every syscall (for tests: the
@@ -65,30 +79,44 @@ pub struct EnforceArgs {
     #[arg(long, value_enum, default_value_t = Hook::Auto, hide = true)]
     hook: Hook,
 
-    /// End the run after DURATION (e.g. 30, 90s, 5m, 1h, 2d): SIGTERM,
-    /// and SIGKILL after a grace period.
+    /// End the run after DURATION (30, 90s, 5m, 1h, 2d).
+    ///
+    /// SIGTERM, and SIGKILL after a grace period.
     #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
     duration: Option<Duration>,
 
-    /// When the run ends for a native command: `tree` (the default) when
-    /// every process the command started has ended too, as `strace -f`
-    /// waits (a detached child, a daemon: what outlived the command is
-    /// named; Ctrl-C or --duration ends the wait); `command` when the
-    /// command exits, killing (and naming) what it left running.
-    #[arg(long, value_enum, value_name = "WHEN")]
+    /// When a native run ends: tree (default) or command.
+    ///
+    /// `tree`: when every process the command started has ended too, as
+    /// `strace -f` waits (a detached child, a daemon: what outlived the
+    /// command is named; Ctrl-C or --duration ends the wait); `command`:
+    /// when the command exits, killing (and naming) what it left running.
+    #[arg(long, value_enum, value_name = "WHEN", hide_possible_values = true)]
     until: Option<Until>,
 
-    /// No live report and no message before the run (the final report,
-    /// warnings and errors still show).
+    /// No live report and no message before the run.
+    ///
+    /// The final report, warnings and errors still show.
     #[arg(short, long)]
     quiet: bool,
 
-    /// The command: a native program, or `docker run ...` / `podman run ...`
-    /// / `ctr run ... IMAGE ID ...` (ctr is given the profile in the OCI
-    /// runtime spec's format).
-    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    /// The command: a native program, or an engine's run.
+    ///
+    /// `docker run ...`, `podman run ...` or `ctr run ... IMAGE ID ...`
+    /// (ctr is given the profile in the OCI runtime spec's format).
+    #[arg(value_name = "CMD", last = true, required = true)]
     command: Vec<OsString>,
 }
+
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  syscall-profile enforce --profile app.json -- ./app --serve
+  syscall-profile enforce --profile app.json --complain --suggest more.json -- ./app
+  syscall-profile enforce --profile web.json -- podman run --rm web
+
+Exit status: the command's own (128+N when a signal N killed it); 125 when the tool itself
+failed (before the command ran, nothing is left behind), 126 when the command cannot be
+executed, 127 when it was not found, 2 for a usage error.";
 
 /// Entry point of `syscall-profile enforce`: the command's exit status.
 pub fn run(args: EnforceArgs) -> Result<i32, Error> {
