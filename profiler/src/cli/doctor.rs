@@ -27,10 +27,13 @@ pub struct DoctorArgs {
 }
 
 const AFTER_LONG_HELP: &str = "\
+Run it as the user that will record (root, or with CAP_BPF and CAP_PERFMON); the engines are
+asked with the usual environment (DOCKER_HOST, CONTAINER_HOST, CONTAINERD_ADDRESS).
+
 Examples:
-  sudo syscall-profile doctor
-  sudo syscall-profile doctor --json report.json
-  DOCKER_HOST=unix:///run/other.sock syscall-profile doctor --json - | jq .ready
+  syscall-profile doctor
+  syscall-profile doctor --json report.json
+  syscall-profile doctor --json - | jq .ready
 
 Exit status: 0 when `record` and `enforce` of a native command will work here (no check \
 failed; warnings name what else does not), 1 when a check failed, 2 for a usage error or \
