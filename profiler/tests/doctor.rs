@@ -100,6 +100,13 @@ fn on_this_host_doctor_is_ready_and_its_json_says_what_the_host_says() {
     assert_eq!(docker["found"], true, "{docker}");
     assert_eq!(docker["version"], docker_version().as_str(), "{docker}");
     assert_eq!(docker["listener_path"], false, "{docker}");
+    // The suite's dockerd is 20.10: it drops defaultErrnoRet.
+    let major: u32 = docker_version()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .expect("a version");
+    assert_eq!(docker["default_errno_ret"], major >= 23, "{docker}");
     let checks = report["checks"].as_array().expect("checks");
     for name in [
         "kernel",

@@ -23,7 +23,8 @@ pub(crate) struct EngineFacts {
     /// It passes a profile's `listenerPath` to the runtime.
     pub listener_path: bool,
     /// It passes a profile's `defaultErrnoRet` to the runtime (`None`:
-    /// not known without its version).
+    /// not known: no version, or an engine other than Docker, which this
+    /// tool knows nothing of there).
     pub default_errno_ret: Option<bool>,
 }
 
@@ -99,7 +100,8 @@ fn ask(engine: Engine, limit: Duration) -> (Check, EngineFacts) {
         }
     };
     let drops_errno = drops_default_errno(engine, &version);
-    facts.default_errno_ret = Some(!drops_errno);
+    // Known of the Docker engine only (moby #42604, in 23.0).
+    facts.default_errno_ret = (engine == Engine::Docker).then_some(!drops_errno);
     let mut said = vec![match facts.listener_path {
         true => "passes listenerPath (enforce hands refusals to a listener, with runc)".to_owned(),
         false => "drops listenerPath (enforce watches its containers with eBPF)".to_owned(),
