@@ -316,3 +316,87 @@ fn audits_live_records_name_what_a_native_program_lacks() {
     );
     assert_eq!(report["lost"], 0, "{report:#}");
 }
+
+/// `--from-log journal`: the kernel's record of a call the complain form
+/// logged, as systemd's journal keeps it (its own journald, reading the
+/// kernel's log, in a mount namespace of the test's own with a fresh /run,
+/// so that nothing of the host's /run is touched), read back through
+/// `journalctl`; the syscall the profile lacks is named for that program.
+#[test]
+fn the_journal_names_what_a_native_program_lacks() {
+    require_root();
+    let journald = std::path::Path::new("/lib/systemd/systemd-journald");
+    assert!(
+        journald.is_file() && std::path::Path::new("/usr/bin/journalctl").is_file(),
+        "systemd-journald and journalctl are needed (Debian's systemd)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let call = sample("call");
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        path("policy.json").as_os_str(),
+        "--".as_ref(),
+        call.as_os_str(),
+        "sysinfo".as_ref(),
+    ]);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "docker".as_ref(),
+        "--complain".as_ref(),
+        path("policy.json").as_os_str(),
+        "-o".as_ref(),
+        path("complain.json").as_os_str(),
+    ]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    // journald started first, the workload run, then read back once
+    // journald has had the kernel's record.
+    let script = format!(
+        "set -e\n\
+         mount -t tmpfs -o mode=0755 none /run\n\
+         mkdir -p /run/systemd/journal /run/log\n\
+         {journald} & journald=$!\n\
+         trap 'kill $journald; wait $journald 2>/dev/null || true' EXIT\n\
+         for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done\n\
+         since=$(date -u +%Y-%m-%dT%H:%M:%SZ)\n\
+         {tool} enforce -q --profile {complain} -- {call} sysinfo getcpu > {out}/enforced.txt\n\
+         sleep 1.5\n\
+         status=0\n\
+         {tool} learn --from-log journal --since $since --profile {policy} --json {out}/report.json || status=$?\n\
+         echo $status > {out}/status\n",
+        journald = journald.display(),
+        tool = profiler().display(),
+        complain = path("complain.json").display(),
+        call = call.display(),
+        out = dir.path().display(),
+        policy = path("policy.json").display(),
+    );
+    let ran = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}{}", stdout(&ran), stderr(&ran));
+    assert_eq!(
+        fs::read_to_string(path("enforced.txt")).unwrap().trim(),
+        "sysinfo=ok getcpu=ok"
+    );
+    assert_eq!(
+        fs::read_to_string(path("status")).unwrap().trim(),
+        "1",
+        "learn found nothing: {}",
+        stderr(&ran)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
+    let workload = format!("program {}", call.display());
+    assert_eq!(
+        new_syscalls_of(&report, &workload),
+        ["getcpu"],
+        "{report:#}"
+    );
+}
