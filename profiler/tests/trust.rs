@@ -1086,7 +1086,7 @@ fn enforce_help_names_native_programs() {
         "not enforce's help: {text}"
     );
     assert!(
-        text.contains("The command: a native program, or `docker run ...`"),
+        text.contains("The command: a native program, or an engine's run"),
         "{text}"
     );
 }
