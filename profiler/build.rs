@@ -23,6 +23,14 @@
 //! bpf-linker links the LLVM of the toolchain that built it, so it is found in
 //! a cache keyed by the toolchain version (`cargo xtask setup` puts it there),
 //! or through `BPF_LINKER`, or on `PATH`.
+//!
+//! Without it (`build/plan.rs` decides): `cargo clippy` never needs it, and
+//! embeds an empty placeholder object; so does a dev build (`cargo check`
+//! cannot be told from `cargo build`), with a warning; a release (`cargo
+//! install`, `cargo xtask dist`) stops with one line naming the fix. A
+//! binary holding the placeholder refuses, in one line, every command that
+//! would load the eBPF program (`session::ebpf`). `SYSCALL_PROFILE_EBPF`
+//! asks for either explicitly (`placeholder`, `build`).
 
 use std::{
     env,
@@ -34,6 +42,11 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
+
+#[path = "build/plan.rs"]
+mod plan;
+
+use plan::{Facts, Plan};
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -48,13 +61,42 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    println!("cargo:rerun-if-env-changed=BPF_LINKER");
+    println!("cargo:rerun-if-changed=build/plan.rs");
+    for var in [
+        "BPF_LINKER",
+        plan::PLACEHOLDER_VAR,
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
-    let linker = find_bpf_linker().unwrap_or_else(|message| {
-        println!("cargo:warning={message}");
-        panic!("{message}");
+    let placeholder_var = env::var(plan::PLACEHOLDER_VAR).ok();
+    let workspace_wrapper = env::var("RUSTC_WORKSPACE_WRAPPER").ok();
+    let profile = env::var("PROFILE").expect("set by cargo");
+    let plan = plan::decide(Facts {
+        placeholder_var: placeholder_var.as_deref(),
+        workspace_wrapper: workspace_wrapper.as_deref(),
+        profile: &profile,
+        linker: find_bpf_linker(),
     });
+    let linker = match plan {
+        Plan::Build(linker) => linker,
+        Plan::Placeholder { warning } => {
+            if let Some(warning) = warning {
+                println!("cargo:warning={warning}");
+            }
+            let embedded = out_dir.join("profiler.bpf.o");
+            fs::write(&embedded, b"").expect("write the placeholder object");
+            version_facts(root, &embedded);
+            return;
+        }
+        Plan::Fail(line) => {
+            println!("cargo:warning={line}");
+            eprintln!("{line}");
+            std::process::exit(1);
+        }
+    };
     let wrapper = write_linker_wrapper(&out_dir, &linker);
 
     let host = env::var("HOST").expect("set by cargo");
@@ -118,9 +160,13 @@ fn main() {
     fs::copy(&object, &embedded)
         .unwrap_or_else(|e| panic!("could not copy {}: {e}", object.display()));
 
-    // What `--version` says besides the version: the object's digest and
-    // the commit built.
-    let bytes = fs::read(&embedded).expect("read the eBPF object back");
+    version_facts(root, &embedded);
+}
+
+/// What `--version` says besides the version: the embedded object's digest
+/// (the empty placeholder's too) and the commit built.
+fn version_facts(root: &Path, embedded: &Path) {
+    let bytes = fs::read(embedded).expect("read the eBPF object back");
     let digest: String = Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -163,6 +209,22 @@ fn git_commit(root: &Path) -> String {
     commit
 }
 
+/// The release of the toolchain (`rustc -vV`), for messages.
+fn toolchain_release() -> String {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("release:"))
+                .map(|r| r.trim().to_owned())
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 /// The cache directory `cargo xtask setup` installs bpf-linker into, keyed by
 /// the toolchain (release and commit) whose LLVM it links.
 fn cached_bpf_linker() -> Option<PathBuf> {
@@ -194,19 +256,22 @@ fn find_bpf_linker() -> Result<PathBuf, String> {
     if let Some(path) = env::var_os("BPF_LINKER") {
         return Ok(PathBuf::from(path));
     }
-    if let Some(path) = cached_bpf_linker().filter(|p| p.is_file()) {
+    let cached = cached_bpf_linker();
+    if let Some(path) = cached.clone().filter(|p| p.is_file()) {
         return Ok(path);
+    }
+    // Not there yet: built again once `cargo xtask setup` puts it there (a
+    // path that does not exist makes cargo run this script on every build,
+    // which only a build without bpf-linker pays).
+    if let Some(path) = &cached {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
     let on_path = env::var_os("PATH").and_then(|paths| {
         env::split_paths(&paths)
             .map(|dir| dir.join("bpf-linker"))
             .find(|p| p.is_file())
     });
-    on_path.ok_or_else(|| {
-        "bpf-linker was not found: run `cargo xtask setup` (it builds bpf-linker \
-         against this toolchain's LLVM), or set BPF_LINKER to its path"
-            .to_owned()
-    })
+    on_path.ok_or_else(|| plan::missing_linker(&toolchain_release()))
 }
 
 fn write_linker_wrapper(out_dir: &Path, linker: &Path) -> PathBuf {

@@ -77,3 +77,9 @@ pub mod scan;
 pub mod session;
 mod syscall_args;
 mod text;
+
+/// The build script's decision about the eBPF object, checked by the
+/// unit tests (build.rs includes the same file).
+#[cfg(test)]
+#[path = "../build/plan.rs"]
+mod build_plan;

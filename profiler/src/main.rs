@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => cli::agent::run(args),
         Command::Doctor(args) => cli::doctor::run(args),
         Command::Guardian => Ok(guardian::serve()),
+        Command::DistAssets { dir } => cli::dist_assets(&dir),
     };
     ExitCode::from(cli::exit_status(result))
 }

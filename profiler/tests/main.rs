@@ -19,6 +19,7 @@ mod containers;
 mod coverage;
 mod deploy;
 mod diff_cli;
+mod dist;
 mod docs_examples;
 mod doctor;
 mod enforce_native;

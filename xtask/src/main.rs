@@ -5,6 +5,7 @@
 //! - `test`: the whole test suite, as CI runs it (`.ci/run`).
 //! - `fuzz`: builds the fuzz targets and runs each for a bounded time
 //!   (also the suite's last step).
+//! - `dist`: the release tarball (static binary, completions, man pages).
 //! - `demo`: records a sample program and prints its profile.
 //! - `docs`: builds the book and checks the documentation's links.
 //! - `coverage`: the precision of `scan`, program by program.
@@ -20,6 +21,7 @@
 mod bench;
 mod coverage;
 mod demo;
+mod dist;
 mod docker_baseline;
 mod docs;
 mod dry;
@@ -52,7 +54,16 @@ struct Cli {
 enum Task {
     /// Install what building and testing need (as root; installs only what
     /// is missing): Debian packages, and bpf-linker cached per toolchain.
-    Setup,
+    Setup {
+        /// Only bpf-linker, which building the binary needs (any user; into
+        /// `${XDG_CACHE_HOME:-~/.cache}/syscall-profile/bpf-linker/`).
+        #[arg(long)]
+        bpf_linker: bool,
+    },
+    /// Build the release tarball: target/dist/syscall-profile-VERSION-TARGET.tar.gz
+    /// (a static binary, shell completions, man pages, licences, a README)
+    /// and its .sha256.
+    Dist,
     /// Run the whole test suite, as CI does: setup, fmt, clippy, build, tests,
     /// then the fuzz targets for their bounded time (`fuzz`; not when the
     /// tests are filtered by arguments).
@@ -107,7 +118,12 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Workspace::locate().and_then(|ws| match cli.task {
-        Task::Setup => setup::run().map(|()| ExitCode::SUCCESS),
+        Task::Setup { bpf_linker: false } => setup::run().map(|()| ExitCode::SUCCESS),
+        Task::Setup { bpf_linker: true } => setup::bpf_linker_only().map(|()| ExitCode::SUCCESS),
+        Task::Dist => dist::run(&ws).map(|tarball| {
+            println!("{}", tarball.display());
+            ExitCode::SUCCESS
+        }),
         Task::Test { args } => suite::run(&ws, &args).map(|()| ExitCode::SUCCESS),
         Task::Fuzz(options) => fuzz::run(&ws, &options).map(|()| ExitCode::SUCCESS),
         Task::Demo => demo::run(&ws),

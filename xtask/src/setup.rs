@@ -61,6 +61,13 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask setup --bpf-linker`: only the bpf-linker the build needs
+/// (`cargo install --path profiler` and `cargo build --release` stop
+/// without it), as any user, into that user's cache.
+pub fn bpf_linker_only() -> Result<()> {
+    ensure_bpf_linker()
+}
+
 fn say(message: impl std::fmt::Display) {
     eprintln!("xtask setup: {message}");
 }

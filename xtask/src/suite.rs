@@ -11,7 +11,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    docs, fuzz,
+    dist, docs, fuzz,
     python_tools::{self, KUBERNETES_VALIDATE_VAR},
     services::Services,
     setup,
@@ -24,6 +24,19 @@ const STEPS: usize = 6;
 /// (the upstream reference tests outside CI, where `../shared` is absent:
 /// `profiler/tests/reference/mod.rs`).
 const NOT_RUN_DIR_VAR: &str = "SYSCALL_PROFILE_TEST_NOT_RUN_DIR";
+
+/// The release tarball `cargo xtask dist` made, for `tests/dist.rs`.
+const DIST_TARBALL_VAR: &str = "SYSCALL_PROFILE_TEST_DIST_TARBALL";
+
+/// Whether the tests asked for may include `tests/dist.rs`: all of them,
+/// or a filter that names it. Building the release takes minutes, which a
+/// developer's look at other tests does not pay.
+fn wants_dist(test_args: &[OsString]) -> bool {
+    test_args.is_empty()
+        || test_args
+            .iter()
+            .any(|a| a.to_string_lossy().contains("dist"))
+}
 
 pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     let mut not_run = Vec::new();
@@ -57,9 +70,11 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         },
     )?;
     let mut tools = None;
+    let mut tarball = None;
     step(
         4,
-        "cargo build --workspace --bins; the book (mdBook), every link checked",
+        "cargo build --workspace --bins; the book (mdBook), every link checked; the release \
+         tarball (cargo xtask dist)",
         || {
             fuzz::check_lock(ws)?;
             workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))?;
@@ -67,6 +82,11 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
                 python_tools::ensure(ws).context("installing kubernetes-validate and mdBook")?;
             docs::check(ws, &installed.mdbook)?;
             tools = Some(installed);
+            if wants_dist(test_args) {
+                tarball = Some(dist::run(ws)?);
+            } else {
+                eprintln!("xtask test: the release tarball: not built, the tests were filtered");
+            }
             Ok(())
         },
     )?;
@@ -88,6 +108,9 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
                 .envs(services.env.iter().cloned())
                 .env(KUBERNETES_VALIDATE_VAR, &validator)
                 .env(NOT_RUN_DIR_VAR, notes.path());
+            if let Some(tarball) = &tarball {
+                test.env(DIST_TARBALL_VAR, tarball);
+            }
             test
         };
         let result = match test_args.is_empty() {
@@ -250,6 +273,14 @@ mod tests {
             not_run_lines(dir.path()).unwrap(),
             ["a::t: because", "b::t: why"]
         );
+    }
+
+    #[test]
+    fn the_tarball_is_built_for_every_run_that_may_test_it() {
+        assert!(wants_dist(&[]));
+        assert!(wants_dist(&["dist::".into()]));
+        assert!(wants_dist(&["dist::tarball".into(), "--".into()]));
+        assert!(!wants_dist(&["record_cli::".into()]));
     }
 
     #[test]

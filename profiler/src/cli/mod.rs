@@ -5,6 +5,7 @@
 //! becomes, which knows its exit status (see [`crate::exit`]).
 
 pub mod agent;
+mod assets;
 pub mod check;
 mod choices;
 pub mod diff;
@@ -106,6 +107,24 @@ pub enum Command {
     /// (internal) The guardian that cleans up should the tool be killed.
     #[command(name = guardian::SUBCOMMAND, hide = true)]
     Guardian,
+    /// (internal) Writes the shell completions and man pages a release
+    /// ships into DIR (`cargo xtask dist`).
+    #[command(name = assets::SUBCOMMAND, hide = true)]
+    DistAssets {
+        /// Where `completions/` and `man/man1/` are written.
+        dir: std::path::PathBuf,
+    },
+}
+
+/// `__dist-assets DIR`: the completions and man pages of a release.
+pub fn dist_assets(dir: &std::path::Path) -> Result<i32, Error> {
+    assets::write(dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot write completions and man pages into {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(0)
 }
 
 /// Why a subcommand failed; each knows its exit status.

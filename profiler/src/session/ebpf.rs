@@ -30,11 +30,19 @@ pub(crate) struct CgroupTree {
     pub(crate) level: u32,
 }
 
-/// The kernel side, built by build.rs.
+/// The kernel side, built by build.rs; empty where build.rs embedded its
+/// placeholder (clippy, or a dev build without bpf-linker): see
+/// [`TracerError::NoObject`].
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profiler.bpf.o"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum TracerError {
+    #[error(
+        "this syscall-profile was built without its eBPF program (bpf-linker was missing, or \
+         SYSCALL_PROFILE_EBPF=placeholder was set, when it was built): run `cargo xtask setup \
+         --bpf-linker` and build it again"
+    )]
+    NoObject,
     #[error(
         "recording needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process \
          has {have}): run it with sudo; {DOCTOR_HINT}"
@@ -172,6 +180,9 @@ pub(super) fn load_object(
     cgroup: CgroupTree,
     purpose: Purpose,
 ) -> Result<(Ebpf, Result<KernelTypes, String>), TracerError> {
+    if OBJECT.is_empty() {
+        return Err(TracerError::NoObject);
+    }
     check_privileges()?;
     // Kernel 6.18 charges BPF memory to the memory cgroup; RLIMIT_MEMLOCK
     // only matters on kernels before 5.11, and raising it needs

@@ -25,6 +25,7 @@ pub(crate) mod layout;
 pub(crate) mod probe;
 pub(crate) mod process;
 pub(crate) mod redact;
+pub(crate) mod users;
 
 use crate::choice::choice;
 use std::{io, time::Duration};

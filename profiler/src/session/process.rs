@@ -130,9 +130,15 @@ pub struct RunAs {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UserError {
-    #[error("--user {0}: no such user on this host (see /etc/passwd; a number is taken as a uid)")]
+    #[error(
+        "--user {0}: no such user in {source} (a number is taken as a uid)",
+        source = super::users::SOURCE
+    )]
     NoUser(String),
-    #[error("--user {0}: no such group on this host (see /etc/group; a number is taken as a gid)")]
+    #[error(
+        "--user {0}: no such group in {source} (a number is taken as a gid)",
+        source = super::users::SOURCE
+    )]
     NoGroup(String),
     #[error("--user {given}: cannot look it up: {source}")]
     Lookup { given: String, source: nix::Error },
@@ -142,7 +148,7 @@ impl RunAs {
     /// Parses `USER[:GROUP]` (names or numbers) against this host's user
     /// and group databases.
     pub(crate) fn parse(given: &str) -> Result<RunAs, UserError> {
-        use nix::unistd::{Gid, Group, Uid, User};
+        use super::users;
         let (user_part, group_part) = match given.split_once(':') {
             Some((u, g)) => (u, Some(g)),
             None => (given, None),
@@ -152,11 +158,11 @@ impl RunAs {
             source,
         };
         let user = match user_part.parse::<u32>() {
-            Ok(uid) => User::from_uid(Uid::from_raw(uid)).map_err(lookup)?,
-            Err(_) => User::from_name(user_part).map_err(lookup)?,
+            Ok(uid) => users::user_by_uid(uid).map_err(lookup)?,
+            Err(_) => users::user_by_name(user_part).map_err(lookup)?,
         };
         let (name, uid, mut gid, home) = match (user, user_part.parse::<u32>()) {
-            (Some(u), _) => (u.name, u.uid.as_raw(), u.gid.as_raw(), u.dir),
+            (Some(u), _) => (u.name, u.uid, u.gid, u.home),
             // A numeric uid without an entry runs as that uid, as
             // `docker run --user` does.
             (None, Ok(uid)) => (uid.to_string(), uid, uid, PathBuf::from("/")),
@@ -166,20 +172,13 @@ impl RunAs {
             Some(group) => {
                 gid = match group.parse::<u32>() {
                     Ok(gid) => gid,
-                    Err(_) => Group::from_name(group)
+                    Err(_) => users::group_by_name(group)
                         .map_err(lookup)?
-                        .ok_or_else(|| UserError::NoGroup(group.to_owned()))?
-                        .gid
-                        .as_raw(),
+                        .ok_or_else(|| UserError::NoGroup(group.to_owned()))?,
                 };
                 vec![gid]
             }
-            None => match std::ffi::CString::new(name.clone()) {
-                Ok(cname) => nix::unistd::getgrouplist(&cname, Gid::from_raw(gid))
-                    .map(|list| list.into_iter().map(Gid::as_raw).collect())
-                    .unwrap_or_else(|_| vec![gid]),
-                Err(_) => vec![gid],
-            },
+            None => users::groups_of(&name, gid),
         };
         Ok(RunAs {
             name,
