@@ -130,14 +130,32 @@ pub struct RunAs {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UserError {
-    #[error(
-        "--user {0}: no such user in {source} (a number is taken as a uid)",
-        source = super::users::SOURCE
+    #[cfg_attr(
+        not(target_feature = "crt-static"),
+        error(
+            "--user {0}: no such user on this host (see /etc/passwd; a number is taken as a uid)"
+        )
+    )]
+    #[cfg_attr(
+        target_feature = "crt-static",
+        error(
+            "--user {0}: no such user in /etc/passwd, the only user database this static build \
+             reads (a number is taken as a uid)"
+        )
     )]
     NoUser(String),
-    #[error(
-        "--user {0}: no such group in {source} (a number is taken as a gid)",
-        source = super::users::SOURCE
+    #[cfg_attr(
+        not(target_feature = "crt-static"),
+        error(
+            "--user {0}: no such group on this host (see /etc/group; a number is taken as a gid)"
+        )
+    )]
+    #[cfg_attr(
+        target_feature = "crt-static",
+        error(
+            "--user {0}: no such group in /etc/group, the only group database this static build \
+             reads (a number is taken as a gid)"
+        )
     )]
     NoGroup(String),
     #[error("--user {given}: cannot look it up: {source}")]

@@ -21,13 +21,6 @@ pub(crate) struct UserEntry {
     pub(crate) home: PathBuf,
 }
 
-/// Where users and groups are looked up (see the module's comment).
-pub(crate) const SOURCE: &str = if cfg!(target_feature = "crt-static") {
-    "/etc/passwd and /etc/group (this static build reads no other NSS source)"
-} else {
-    "the host's user database (NSS)"
-};
-
 #[cfg(not(target_feature = "crt-static"))]
 mod source {
     use nix::unistd::{Gid, Group, Uid, User};
