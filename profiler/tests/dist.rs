@@ -213,6 +213,91 @@ fn the_binary_records_and_enforces_with_an_empty_environment() {
     ]));
 }
 
+/// `words` as the `&str`s a command takes.
+fn as_strs(words: &[String]) -> Vec<&str> {
+    words.iter().map(String::as_str).collect()
+}
+
+/// The promise for the tarball alone: its binary, with only
+/// `PATH` (for the engine's CLI) and the test's `DOCKER_HOST` in its
+/// environment, says through `doctor` that this host can record and
+/// enforce; then records, enforces and checks a native command and a
+/// Docker container. The oracles: the kernel's verdict under the profile
+/// (the container's `getcpu` allowed, `sysinfo`, never recorded, refused
+/// with EPERM by Docker), and `check`'s exit status.
+#[test]
+fn the_tarball_alone_records_enforces_and_checks_native_and_docker() {
+    require_root();
+    let (_dir, top) = unpack();
+    let binary = top.join("syscall-profile");
+    let work = tempfile::tempdir().unwrap();
+    let host = crate::common::docker_host();
+    let tool = |args: &[&str]| {
+        let mut cmd = Command::new(&binary);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("DOCKER_HOST", &host)
+            .current_dir(work.path());
+        cmd.output().unwrap()
+    };
+    let doctor = tool(&["doctor"]);
+    assert_eq!(
+        doctor.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&doctor),
+        stderr(&doctor)
+    );
+    assert!(stdout(&doctor).contains("ready"), "{}", stdout(&doctor));
+    // A native command.
+    let native = ["--", "/bin/true"];
+    let recorded = tool(&[&["record", "-q", "-o", "native.json"][..], &native[..]].concat());
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let enforced = tool(
+        &[
+            &["enforce", "-q", "--profile", "native.json"][..],
+            &native[..],
+        ]
+        .concat(),
+    );
+    assert!(enforced.status.success(), "{}", stderr(&enforced));
+    let checked = tool(&[&["check", "-q", "--policy", "native.json"][..], &native[..]].concat());
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+    // A Docker container.
+    let run = |calls: &[&str]| -> Vec<String> {
+        let mut words: Vec<String> = ["--", "docker", "run", "--rm", "--network", "none"]
+            .map(str::to_owned)
+            .to_vec();
+        words.push(crate::common::TEST_IMAGE.to_owned());
+        words.push("call".to_owned());
+        words.extend(calls.iter().map(|c| (*c).to_owned()));
+        words
+    };
+    let words = |head: &[&str], calls: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = head.iter().map(|w| (*w).to_owned()).collect();
+        all.extend(run(calls));
+        all
+    };
+    let record_words = words(&["record", "-q", "-o", "container.json"], &["getcpu"]);
+    let recorded = tool(&as_strs(&record_words));
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let enforce_words = words(
+        &["enforce", "-q", "--profile", "container.json"],
+        &["getcpu", "sysinfo"],
+    );
+    let enforced = tool(&as_strs(&enforce_words));
+    assert_eq!(
+        stdout(&enforced).trim(),
+        "getcpu=ok sysinfo=errno:1",
+        "{}",
+        stderr(&enforced)
+    );
+    let check_words = words(&["check", "-q", "--policy", "container.json"], &["getcpu"]);
+    let checked = tool(&as_strs(&check_words));
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+}
+
 #[test]
 fn the_binary_records_in_a_busybox_only_root() {
     require_root();
