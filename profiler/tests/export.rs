@@ -272,6 +272,17 @@ pub(crate) fn crd_schema() -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// What the operator's CRD schema finds wrong with `resource`, each with
+/// where.
+pub(crate) fn crd_violations(resource: &Value) -> Vec<String> {
+    let schema = crd_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the CRD schema compiles");
+    validator
+        .iter_errors(resource)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
 /// The v1 `openAPIV3Schema` of the operator's CRD itself (reference data):
 /// `None` when the test is not run (`reference/mod.rs`).
 fn reference_crd_schema() -> Option<Value> {

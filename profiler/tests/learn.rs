@@ -12,16 +12,6 @@ use std::{
 
 use crate::common::*;
 
-/// `docker -H HOST ARGS...`.
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(["-H", &docker_host()])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run docker")
-}
-
 /// The syscalls `learn`'s JSON report says `workload` made outside the
 /// profile (the report must name the workload).
 fn new_syscalls_of(report: &serde_json::Value, workload: &str) -> Vec<String> {
@@ -243,26 +233,7 @@ fn audits_live_records_name_what_a_native_program_lacks() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name);
     let call = sample("call");
-    let recorded = run([
-        "record".as_ref(),
-        "-q".as_ref(),
-        "-o".as_ref(),
-        path("policy.json").as_os_str(),
-        "--".as_ref(),
-        call.as_os_str(),
-        "sysinfo".as_ref(),
-    ]);
-    assert!(recorded.status.success(), "{}", stderr(&recorded));
-    let exported = run([
-        "export".as_ref(),
-        "--to".as_ref(),
-        "docker".as_ref(),
-        "--complain".as_ref(),
-        path("policy.json").as_os_str(),
-        "-o".as_ref(),
-        path("complain.json").as_os_str(),
-    ]);
-    assert!(exported.status.success(), "{}", stderr(&exported));
+    policy_and_complain_form(dir.path());
     let mut listener = Command::new(profiler())
         .args([
             "learn",
@@ -333,26 +304,7 @@ fn the_journal_names_what_a_native_program_lacks() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name);
     let call = sample("call");
-    let recorded = run([
-        "record".as_ref(),
-        "-q".as_ref(),
-        "-o".as_ref(),
-        path("policy.json").as_os_str(),
-        "--".as_ref(),
-        call.as_os_str(),
-        "sysinfo".as_ref(),
-    ]);
-    assert!(recorded.status.success(), "{}", stderr(&recorded));
-    let exported = run([
-        "export".as_ref(),
-        "--to".as_ref(),
-        "docker".as_ref(),
-        "--complain".as_ref(),
-        path("policy.json").as_os_str(),
-        "-o".as_ref(),
-        path("complain.json").as_os_str(),
-    ]);
-    assert!(exported.status.success(), "{}", stderr(&exported));
+    policy_and_complain_form(dir.path());
     // journald started first, the workload run, then read back once
     // journald has had the kernel's record.
     let script = format!(
@@ -399,4 +351,30 @@ fn the_journal_names_what_a_native_program_lacks() {
         ["getcpu"],
         "{report:#}"
     );
+}
+
+/// In `dir`: `policy.json`, recorded from the `call` sample making
+/// sysinfo, and its complain form `complain.json`.
+fn policy_and_complain_form(dir: &std::path::Path) {
+    let call = sample("call");
+    let recorded = run([
+        "record".as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        dir.join("policy.json").as_os_str(),
+        "--".as_ref(),
+        call.as_os_str(),
+        "sysinfo".as_ref(),
+    ]);
+    assert!(recorded.status.success(), "{}", stderr(&recorded));
+    let exported = run([
+        "export".as_ref(),
+        "--to".as_ref(),
+        "docker".as_ref(),
+        "--complain".as_ref(),
+        dir.join("policy.json").as_os_str(),
+        "-o".as_ref(),
+        dir.join("complain.json").as_os_str(),
+    ]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
 }

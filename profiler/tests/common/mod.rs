@@ -276,6 +276,16 @@ pub fn docker_host() -> String {
     })
 }
 
+/// `docker -H HOST ARGS...` at the test's daemon: its output.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(["-H", &docker_host()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+}
+
 /// The test daemon's version (`20.10.24+dfsg1`).
 pub fn docker_version() -> String {
     let output = Command::new("docker")
