@@ -680,10 +680,10 @@ impl Agent<'_> {
                 Ok(made) => made,
                 Err(e) => {
                     (self.say)(AgentEvent::Warning(format!(
-                        "cannot write the profile of {}: {e}",
+                        "cannot write the profile of {}: {e}; its state is kept",
                         state.workload.display()
                     )));
-                    return Ok(Vec::new());
+                    return Ok(vec![store::write_state(&self.options.output, stem, state)?]);
                 }
             };
         for warning in warnings {

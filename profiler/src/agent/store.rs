@@ -169,12 +169,22 @@ pub(crate) fn write(
     let profile_path = dir.join(format!("{stem}.{extension}"));
     Output::prepare(Some(&profile_path))?.commit(profile)?;
     written.push(profile_path);
+    written.push(write_state(dir, stem, state)?);
+    Ok(written)
+}
+
+/// Writes `state` alone (`STEM.agent.json`), whole and atomically: what a
+/// workload whose profile cannot be written keeps.
+pub(crate) fn write_state(
+    dir: &Path,
+    stem: &str,
+    state: &WorkloadState,
+) -> Result<PathBuf, StoreError> {
     let state_path = dir.join(format!("{stem}{STATE_SUFFIX}"));
     let mut text = serde_json::to_string_pretty(state).unwrap_or_default();
     text.push('\n');
     Output::prepare(Some(&state_path))?.commit(&text)?;
-    written.push(state_path);
-    Ok(written)
+    Ok(state_path)
 }
 
 #[cfg(test)]
