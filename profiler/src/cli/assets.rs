@@ -39,7 +39,7 @@ fn public_command() -> ClapCommand {
     let full = Cli::command();
     // The parser's name (`#[command(name = ...)]`; the test checks they agree).
     let mut public = ClapCommand::new("syscall-profile")
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(super::VERSION)
         .subcommand_required(full.is_subcommand_required_set())
         .arg_required_else_help(full.is_arg_required_else_help_set())
         .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
