@@ -115,7 +115,16 @@ fn the_tarball_holds_a_static_binary_completions_man_pages_and_licences() {
     let binary = top.join("syscall-profile");
     // The name says the version the binary says.
     let version = stdout(&succeeds(Command::new(&binary).arg("--version")));
-    let version = version.trim().strip_prefix("syscall-profile ").unwrap();
+    let version = version
+        .trim()
+        .strip_prefix("syscall-profile ")
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap();
+    assert!(
+        stem.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+')),
+        "the tarball's name is not a plain file name: {stem}"
+    );
     assert!(
         stem.starts_with(&format!("syscall-profile-{version}-")),
         "{stem}"
@@ -144,6 +153,25 @@ fn the_tarball_holds_a_static_binary_completions_man_pages_and_licences() {
         stdout(&completed).trim(),
         "record",
         "{}",
+        stderr(&completed)
+    );
+    // zsh's and fish's parse too, each by its own shell, and fish
+    // completes the subcommand.
+    succeeds(
+        Command::new("zsh")
+            .arg("-n")
+            .arg(top.join("completions/_syscall-profile")),
+    );
+    let fish = top.join("completions/syscall-profile.fish");
+    succeeds(Command::new("fish").arg("--no-execute").arg(&fish));
+    let completed = succeeds(Command::new("fish").arg("-c").arg(format!(
+        "source '{}'; complete --do-complete 'syscall-profile rec'",
+        fish.display()
+    )));
+    assert!(
+        stdout(&completed).lines().any(|l| l.starts_with("record")),
+        "{}{}",
+        stdout(&completed),
         stderr(&completed)
     );
     for shell in [

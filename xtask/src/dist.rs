@@ -160,14 +160,27 @@ fn ensure_static(binary: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The version the binary says (`syscall-profile 0.1.0`).
+/// The version the binary says: the first word after its name
+/// (`syscall-profile 0.1.0 (commit …, eBPF object sha256 …)`).
 fn version_of(binary: &Path) -> Result<String> {
     let out = workspace::output(Command::new(binary).arg("--version"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.trim()
-        .strip_prefix("syscall-profile ")
-        .map(str::to_owned)
-        .with_context(|| format!("`{} --version` printed {text:?}", binary.display()))
+    version_in(&text).with_context(|| format!("`{} --version` printed {text:?}", binary.display()))
+}
+
+/// The version in `--version`'s line: a word of digits, dots and the
+/// characters of a semver pre-release, nothing a file name would mind.
+fn version_in(text: &str) -> Option<String> {
+    let version = text
+        .trim()
+        .strip_prefix("syscall-profile ")?
+        .split_whitespace()
+        .next()?;
+    let plain = !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+    plain.then(|| version.to_owned())
 }
 
 /// The time stamp of every file in the tarball: `SOURCE_DATE_EPOCH`, else
@@ -188,4 +201,21 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     fs::copy(from, to)
         .map(drop)
         .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_the_first_word_after_the_name() {
+        let line = "syscall-profile 0.1.0 (commit 73206aa, eBPF object sha256 0ac2)\n";
+        assert_eq!(version_in(line).as_deref(), Some("0.1.0"));
+        assert_eq!(
+            version_in("syscall-profile 0.1.0").as_deref(),
+            Some("0.1.0")
+        );
+        assert_eq!(version_in("other 0.1.0"), None);
+        assert_eq!(version_in("syscall-profile 0/1"), None);
+    }
 }

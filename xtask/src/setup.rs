@@ -17,6 +17,8 @@ use crate::workspace::{self, display};
 /// Debian packages the build and the tests use, one a line: `PACKAGE: why`.
 const PACKAGES: &str = "\
 strace: tests compare against it
+zsh: the release tarball's zsh completion is parsed by zsh in the tests
+fish: the release tarball's fish completion is parsed and run by fish in the tests
 curl: the CI action's install step downloads a release (its test, from a file:// URL)
 libseccomp-dev: the profiler links libseccomp
 binutils: the eBPF linker wrapper runs nm
