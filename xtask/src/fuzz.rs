@@ -244,7 +244,9 @@ pub struct Prebuild {
 /// matches the crates' manifests (a dependency added to the profiler):
 /// the targets' `--locked` build would otherwise fail only after the tests.
 pub fn check_lock(ws: &Workspace) -> Result<()> {
-    let mut metadata = ws.cargo(["metadata", "--locked", "--format-version", "1", "--no-deps"]);
+    // The whole graph is resolved (not `--no-deps`, which resolves nothing and
+    // let a new dependency of the profiler through).
+    let mut metadata = ws.cargo(["metadata", "--locked", "--format-version", "1"]);
     metadata
         .current_dir(ws.root.join("fuzz"))
         .stdout(Stdio::null())
