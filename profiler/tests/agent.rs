@@ -94,6 +94,26 @@ impl Agent {
         (status.code(), self.lines.join("\n"))
     }
 
+    /// Once the three `web` replicas and the one `db` are folded into
+    /// their states in `out`, ends the agent (SIGTERM, exit 0) and checks
+    /// that it wrote the two profiles, as `.EXTENSION`, and no other.
+    fn stop_once_folded(self, out: &Path, (web, db): (&str, &str), extension: &str) {
+        assert!(
+            wait_for(Duration::from_secs(15), || replicas(out, web) == 3
+                && replicas(out, db) == 1),
+            "not every replica was folded in: {:?} {:?}",
+            state(out, web),
+            state(out, db)
+        );
+        let (code, said) = self.stop();
+        assert_eq!(code, Some(0), "{said}");
+        assert_eq!(
+            profiles_in(out),
+            vec![format!("{db}.{extension}"), format!("{web}.{extension}")],
+            "{said}"
+        );
+    }
+
     /// Kills it with SIGKILL.
     fn kill(mut self) {
         let _ = self.child.kill();
@@ -296,20 +316,7 @@ fn the_kubelets_containers_give_a_profile_per_workload() {
     );
     let web = format!("{namespace}_web_nginx");
     let db = format!("{namespace}_db_postgres");
-    assert!(
-        wait_for(Duration::from_secs(15), || replicas(out, &web) == 3
-            && replicas(out, &db) == 1),
-        "not every replica was folded in: {:?} {:?}",
-        state(out, &web),
-        state(out, &db)
-    );
-    let (code, said) = agent.stop();
-    assert_eq!(code, Some(0), "{said}");
-    assert_eq!(
-        profiles_in(out),
-        vec![format!("{db}.json"), format!("{web}.json")],
-        "{said}"
-    );
+    agent.stop_once_folded(out, (&web, &db), "json");
     let web_state = state(out, &web).unwrap();
     assert_eq!(replicas_of(&web_state, "getcpu"), 3, "{web_state}");
     assert_eq!(replicas_of(&web_state, "sysinfo"), 1, "{web_state}");
@@ -424,20 +431,7 @@ fn dockers_containers_give_a_seccompprofile_per_workload() {
     assert!(docker_gone(&db));
     let web_stem = format!("docker_{tag}_web");
     let db_stem = format!("docker_{db}");
-    assert!(
-        wait_for(Duration::from_secs(15), || replicas(out, &web_stem) == 3
-            && replicas(out, &db_stem) == 1),
-        "not every replica was folded in: {:?} {:?}",
-        state(out, &web_stem),
-        state(out, &db_stem)
-    );
-    let (code, said) = agent.stop();
-    assert_eq!(code, Some(0), "{said}");
-    assert_eq!(
-        profiles_in(out),
-        vec![format!("{db_stem}.yaml"), format!("{web_stem}.yaml")],
-        "{said}"
-    );
+    agent.stop_once_folded(out, (&web_stem, &db_stem), "yaml");
     for stem in [&web_stem, &db_stem] {
         let text = fs::read_to_string(out.join(format!("{stem}.yaml"))).unwrap();
         let resource: Value = serde_norway::from_str(&text).unwrap();

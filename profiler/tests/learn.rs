@@ -62,16 +62,7 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
         "{}",
         stderr(&recorded)
     );
-    let exported = run([
-        "export".as_ref(),
-        "--to".as_ref(),
-        "docker".as_ref(),
-        "--complain".as_ref(),
-        path("policy.json").as_os_str(),
-        "-o".as_ref(),
-        path("complain.json").as_os_str(),
-    ]);
-    assert!(exported.status.success(), "{}", stderr(&exported));
+    complain_form(dir.path());
     // Under the complain form the container makes getcpu, and its process
     // holds while `learn` reads the log, so its record names the container
     // (a process gone is named by its program).
@@ -367,6 +358,11 @@ fn policy_and_complain_form(dir: &std::path::Path) {
         "sysinfo".as_ref(),
     ]);
     assert!(recorded.status.success(), "{}", stderr(&recorded));
+    complain_form(dir);
+}
+
+/// In `dir`: `complain.json`, the complain form of `policy.json`.
+fn complain_form(dir: &std::path::Path) {
     let exported = run([
         "export".as_ref(),
         "--to".as_ref(),
