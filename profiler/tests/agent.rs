@@ -248,7 +248,17 @@ impl Ctr {
             "-c".into(),
             format!("call {calls}"),
         ];
-        let out = self.run(&args);
+        // containerd can lose the output of a process that exits right
+        // after printing it (concourse/concourse#6775): a run that
+        // succeeded but printed nothing is run again, twice at most.
+        let mut out = self.run(&args);
+        for _ in 0..2 {
+            if !(out.status.success() && stdout(&out).is_empty()) {
+                break;
+            }
+            eprintln!("containerd lost the output of `call {calls}`; running it again");
+            out = self.run(&args);
+        }
         format!("{}{}", stdout(&out).trim(), stderr(&out).trim())
     }
 }
