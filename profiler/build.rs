@@ -78,7 +78,7 @@ fn main() {
         placeholder_var: placeholder_var.as_deref(),
         workspace_wrapper: workspace_wrapper.as_deref(),
         profile: &profile,
-        linker: find_bpf_linker(),
+        linker: find_bpf_linker(root),
     });
     let linker = match plan {
         Plan::Build(linker) => linker,
@@ -113,6 +113,13 @@ fn main() {
         "force-unwind-tables=no",
         "-C",
         "debuginfo=2",
+        // The object's BTF names its source files: named the same from
+        // any clone, cargo's git checkout or registry, so that the hash
+        // `--version` says is the object's, not the build directory's.
+        "--remap-path-prefix",
+        &format!("{}=/syscall-profile", root.display()),
+        "--remap-path-prefix",
+        &format!("{}=/cargo", cargo_home().display()),
     ]
     .join("\x1f");
 
@@ -252,7 +259,16 @@ fn cached_bpf_linker() -> Option<PathBuf> {
     )
 }
 
-fn find_bpf_linker() -> Result<PathBuf, String> {
+/// `CARGO_HOME`, else `~/.cargo`: where the eBPF crate's dependencies'
+/// sources are.
+fn cargo_home() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+}
+
+fn find_bpf_linker(workspace: &Path) -> Result<PathBuf, String> {
     if let Some(path) = env::var_os("BPF_LINKER") {
         return Ok(PathBuf::from(path));
     }
@@ -271,7 +287,7 @@ fn find_bpf_linker() -> Result<PathBuf, String> {
             .map(|dir| dir.join("bpf-linker"))
             .find(|p| p.is_file())
     });
-    on_path.ok_or_else(|| plan::missing_linker(&toolchain_release()))
+    on_path.ok_or_else(|| plan::missing_linker(&toolchain_release(), workspace))
 }
 
 fn write_linker_wrapper(out_dir: &Path, linker: &Path) -> PathBuf {

@@ -76,12 +76,15 @@ pub(crate) fn decide(facts: Facts<'_>) -> Plan {
     }
 }
 
-/// The one line said when bpf-linker is not found.
-pub(crate) fn missing_linker(toolchain: &str) -> String {
+/// The one line said when bpf-linker is not found: the command names the
+/// repository's directory, `workspace`, which `cargo install --git` keeps
+/// in its own checkout too.
+pub(crate) fn missing_linker(toolchain: &str, workspace: &std::path::Path) -> String {
     format!(
         "bpf-linker not found (none for rustc {toolchain} in the cache, none in BPF_LINKER or \
-         on PATH): run `cargo xtask setup --bpf-linker` in the repository (no root needed; \
-         builds it against this toolchain's LLVM in about 2 minutes)"
+         on PATH): run `cd {} && cargo xtask setup --bpf-linker` (as any user; it builds \
+         bpf-linker against this toolchain's LLVM in about 2 minutes), then build again",
+        workspace.display()
     )
 }
 
@@ -101,7 +104,7 @@ mod tests {
             profile,
             linker: match linker {
                 true => Ok(PathBuf::from("/x/bpf-linker")),
-                false => Err(missing_linker("1.95.0")),
+                false => Err(missing_linker("1.95.0", std::path::Path::new("/src/clone"))),
             },
         }
     }
@@ -124,7 +127,10 @@ mod tests {
             panic!("a release without bpf-linker must fail");
         };
         assert!(!line.contains('\n'));
-        assert!(line.contains("cargo xtask setup --bpf-linker"), "{line}");
+        assert!(
+            line.contains("`cd /src/clone && cargo xtask setup --bpf-linker`"),
+            "{line}"
+        );
     }
 
     #[test]

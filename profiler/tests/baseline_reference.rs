@@ -98,3 +98,56 @@ fn evaluates_like(shipped: &Baseline, source: &Path) {
     }
     assert!(checked > 100_000, "{checked}");
 }
+
+/// A clone without `../shared` builds, runs and passes its tests: outside
+/// `tests/reference/` (whose tests say they were not run where it is
+/// absent) and the maintainers' tasks that read it when present (`cargo
+/// xtask baseline`, the bench's comparison, which says it is absent), no
+/// tracked file's code names the directory. Comments and Markdown may.
+#[test]
+fn nothing_else_reads_the_shared_directory() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the profiler crate is inside the workspace");
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(workspace)
+        .output()
+        .expect("run git ls-files");
+    assert!(listed.status.success(), "git ls-files failed: not a clone?");
+    let allowed = [
+        // This test, whose needles are the words it looks for.
+        "profiler/tests/baseline_reference.rs",
+        "profiler/tests/reference/mod.rs",
+        "xtask/src/docker_baseline.rs",
+        "xtask/src/bench/suite.rs",
+    ];
+    let mut found = Vec::new();
+    for name in String::from_utf8_lossy(&listed.stdout).split('\0') {
+        if name.is_empty() || name.ends_with(".md") || allowed.contains(&name) {
+            continue;
+        }
+        // Only text: images and archives cannot name a path for the code.
+        let Ok(text) = std::fs::read_to_string(workspace.join(name)) else {
+            continue;
+        };
+        for (number, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") || code.starts_with('#') {
+                continue;
+            }
+            if code.contains("shared/reference")
+                || code.contains("../shared")
+                || code.contains("\"shared\"")
+            {
+                found.push(format!("{name}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "code outside tests/reference/ names ../shared, which a user's clone does not \
+         have:\n{}",
+        found.join("\n")
+    );
+}

@@ -7,6 +7,11 @@
 //!
 //! `cargo xtask test` builds the tarball once and names it in
 //! `SYSCALL_PROFILE_TEST_DIST_TARBALL`.
+//!
+//! From source: the binaries `cargo install --path profiler` and `cargo
+//! install --git URL syscall-profile` gave (`xtask/src/install.rs`, roots
+//! named in `SYSCALL_PROFILE_TEST_INSTALLED`) say the commit they were
+//! built from, and record and enforce.
 
 use std::{
     fs,
@@ -18,6 +23,7 @@ use std::{
 use crate::common::{allowed_names, require_root, stderr, stdout};
 
 const TARBALL_VAR: &str = "SYSCALL_PROFILE_TEST_DIST_TARBALL";
+const INSTALLED_VAR: &str = "SYSCALL_PROFILE_TEST_INSTALLED";
 
 /// The visible subcommands, each with its own man page.
 const SUBCOMMANDS: [&str; 9] = [
@@ -324,6 +330,72 @@ fn the_tarball_alone_records_enforces_and_checks_native_and_docker() {
     let check_words = words(&["check", "-q", "--policy", "container.json"], &["getcpu"]);
     let checked = tool(&as_strs(&check_words));
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+}
+
+/// `cargo install --path profiler` and `cargo install --git URL
+/// syscall-profile` (this clone at its HEAD) each give a binary that names
+/// the commit, holds a real eBPF object, and records and enforces a native
+/// command: the kernel's verdict under the recorded profile allows the
+/// call that was made and refuses, with EPERM, the one that was not.
+#[test]
+fn cargo_install_from_the_path_and_from_git_records_and_enforces() {
+    require_root();
+    let roots = PathBuf::from(std::env::var_os(INSTALLED_VAR).unwrap_or_else(|| {
+        panic!(
+            "{INSTALLED_VAR} is not set: this test runs the binaries `cargo xtask test` installs \
+             with cargo install (run it through it: `cargo xtask test -- dist::`)"
+        )
+    }));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = stdout(&head).trim().to_owned();
+    assert!(!head.is_empty(), "no commit in this clone");
+    let call = crate::common::sample("call");
+    for how in ["path", "git"] {
+        let binary = roots.join(how).join("bin/syscall-profile");
+        assert!(binary.is_file(), "{how}: no {}", binary.display());
+        let version = stdout(&succeeds(Command::new(&binary).arg("--version")));
+        assert!(
+            version.starts_with(&format!(
+                "syscall-profile {} (commit {head}, eBPF object sha256 ",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{how}: {version}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("call.json");
+        let recorded = succeeds(
+            Command::new(&binary)
+                .args(["record", "-q", "-o"])
+                .arg(&profile)
+                .arg("--")
+                .arg(&call)
+                .arg("getcpu"),
+        );
+        let names = allowed_names(&fs::read_to_string(&profile).unwrap());
+        assert!(
+            names.contains("getcpu") && !names.contains("sysinfo"),
+            "{how}: {names:?}\n{}",
+            stderr(&recorded)
+        );
+        let enforced = Command::new(&binary)
+            .args(["enforce", "-q", "--profile"])
+            .arg(&profile)
+            .arg("--")
+            .arg(&call)
+            .args(["getcpu", "sysinfo"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            stdout(&enforced).trim(),
+            "getcpu=ok sysinfo=errno:1",
+            "{how}: {}",
+            stderr(&enforced)
+        );
+    }
 }
 
 #[test]

@@ -221,7 +221,7 @@ fn the_directory_owner_cannot_redirect_the_write() {
     let secret = base.path().join("secret");
     fs::write(&secret, "root only\n").unwrap();
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
-    let shared = base.path().join("shared");
+    let shared = base.path().join("nobodys");
     fs::create_dir(&shared).unwrap();
     let status = Command::new("chown")
         .args(["nobody:nogroup"])

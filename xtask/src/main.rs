@@ -27,6 +27,7 @@ mod docs;
 mod dry;
 mod fuzz;
 mod images;
+mod install;
 mod python_tools;
 mod runtime_base;
 mod services;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{
     dist, docs, fuzz,
+    install::{self, INSTALLED_VAR},
     python_tools::{self, KUBERNETES_VALIDATE_VAR},
     services::Services,
     setup,
@@ -28,9 +29,10 @@ const NOT_RUN_DIR_VAR: &str = "SYSCALL_PROFILE_TEST_NOT_RUN_DIR";
 /// The release tarball `cargo xtask dist` made, for `tests/dist.rs`.
 const DIST_TARBALL_VAR: &str = "SYSCALL_PROFILE_TEST_DIST_TARBALL";
 
-/// Whether the tests asked for may include `tests/dist.rs`: all of them,
-/// or a filter that names it. Building the release takes minutes, which a
-/// developer's look at other tests does not pay.
+/// Whether the tests asked for may include `tests/dist.rs` (the tarball,
+/// and the `cargo install` binaries): all of them, or a filter that names
+/// it. Building the release takes minutes, which a developer's look at
+/// other tests does not pay.
 fn wants_dist(test_args: &[OsString]) -> bool {
     test_args.is_empty()
         || test_args
@@ -71,10 +73,11 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     )?;
     let mut tools = None;
     let mut tarball = None;
+    let mut install_roots = None;
     step(
         4,
         "cargo build --workspace --bins; the book (mdBook), every link checked; the release \
-         tarball (cargo xtask dist)",
+         tarball (cargo xtask dist); cargo install --path and --git",
         || {
             fuzz::check_lock(ws)?;
             workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))?;
@@ -84,8 +87,12 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             tools = Some(installed);
             if wants_dist(test_args) {
                 tarball = Some(dist::run(ws)?);
+                install_roots = Some(install::run(ws)?);
             } else {
-                eprintln!("xtask test: the release tarball: not built, the tests were filtered");
+                eprintln!(
+                    "xtask test: the release tarball and the cargo install check: not built, \
+                     the tests were filtered"
+                );
             }
             Ok(())
         },
@@ -110,6 +117,9 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
                 .env(NOT_RUN_DIR_VAR, notes.path());
             if let Some(tarball) = &tarball {
                 test.env(DIST_TARBALL_VAR, tarball);
+            }
+            if let Some(roots) = &install_roots {
+                test.env(INSTALLED_VAR, roots);
             }
             test
         };
