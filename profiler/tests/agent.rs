@@ -39,9 +39,14 @@ struct Agent {
 impl Agent {
     /// Starts `syscall-profile agent ARGS`, and waits until it counts.
     fn start(args: &[&str], env: &[(&str, String)]) -> Agent {
-        let mut child = Command::new(profiler())
-            .arg("agent")
-            .args(args)
+        let mut command = Command::new(profiler());
+        command.arg("agent").args(args);
+        Agent::spawn(command, env)
+    }
+
+    /// Starts `command`, which runs the agent, and waits until it counts.
+    fn spawn(mut command: Command, env: &[(&str, String)]) -> Agent {
+        let mut child = command
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -569,6 +574,110 @@ fn a_killed_agent_started_again_loses_nothing_it_wrote() {
 
 /// What cannot work is refused in one line before anything is loaded: an
 /// output that is not a directory, a bad --select.
+/// Deployed as `deploy/` has it, the agent runs in a pod's container,
+/// in a cgroup namespace of its own, where `/proc/self/cgroup` says `/`:
+/// it still leaves its own container out. Here it runs in a cgroup of the
+/// kubelet's layout, entered with `unshare --cgroup`, beside a sibling
+/// container's cgroup that no engine knows. The sibling is given up once
+/// its engine has not named it (10 s), and said; its own never is.
+#[test]
+fn in_a_pods_cgroup_namespace_the_agent_leaves_its_own_container_out() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let ctr = Ctr::new();
+    let dir = tempfile::tempdir().unwrap();
+    let uid = pod_uid();
+    let pod = cgroup2_mount().join(format!("kubepods/besteffort/pod{uid}"));
+    let (own, sibling) = (container_id(), container_id());
+    for id in [&own, &sibling] {
+        fs::create_dir_all(pod.join(id)).unwrap();
+    }
+    let mut held = Command::new("sh")
+        .arg("-c")
+        .arg("echo $$ > \"$0/cgroup.procs\" && exec sleep 120")
+        .arg(pod.join(&sibling))
+        .spawn()
+        .unwrap();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(
+            "echo $$ > \"$0/cgroup.procs\" && tool=\"$1\" && shift && \
+             exec unshare --cgroup \"$tool\" agent \"$@\"",
+        )
+        .arg(pod.join(&own))
+        .arg(profiler())
+        .arg("-o")
+        .arg(dir.path())
+        .args(["--select", "io.kubernetes.pod.namespace=none-of-these"]);
+    let mut agent = Agent::spawn(command, &[("CONTAINERD_ADDRESS", ctr.address.clone())]);
+    let sibling_seen = agent.wait_for_line(Duration::from_secs(40), &sibling[..12]);
+    let (_, said) = agent.stop();
+    let _ = held.kill();
+    let _ = held.wait();
+    remove_pod_cgroups(&uid);
+    assert!(sibling_seen, "the sibling was never given up: {said}");
+    assert!(
+        !said.contains(&own[..12]),
+        "the agent took its own container ({}) for a workload: {said}",
+        &own[..12]
+    );
+    assert!(
+        !said.contains("cannot tell this agent's own cgroup"),
+        "{said}"
+    );
+}
+
+/// An engine that does not answer when a container starts (a daemon
+/// restarting) is asked again: once it answers, within the naming limit,
+/// the container is named and recorded. Here the agent's `DOCKER_HOST` is
+/// a socket path that leads to the test's dockerd only 2 s after the
+/// container started.
+#[test]
+fn an_engine_that_answers_late_still_names_its_containers() {
+    require_root();
+    let _serial = one_at_a_time(&SERIAL);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let late = dir.path().join("docker.sock");
+    let host = docker_host();
+    let real = host
+        .strip_prefix("unix://")
+        .expect("the test's dockerd listens on a unix socket");
+    let tag = format!("sp-agent-late-{}", std::process::id());
+    let mut agent = Agent::start(
+        &[
+            "-o",
+            out.to_str().unwrap(),
+            "--flush",
+            "1s",
+            "--select",
+            &format!("test.agent={tag}"),
+        ],
+        &[("DOCKER_HOST", format!("unix://{}", late.display()))],
+    );
+    docker_start(
+        &tag,
+        &[format!("test.agent={tag}")],
+        "call getcpu; usleep 6000000",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    std::os::unix::fs::symlink(real, &late).unwrap();
+    let named = agent.wait_for_line(Duration::from_secs(15), &format!("container {tag}"));
+    assert!(docker_gone(&tag), "the container did not end");
+    let (code, said) = agent.stop();
+    assert!(named, "{said}");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("recording docker container {tag}")),
+        "{said}"
+    );
+    let profile = fs::read_to_string(out.join(format!("docker_{tag}.json")))
+        .unwrap_or_else(|e| panic!("no profile for {tag}: {e}\n{said}"));
+    assert!(allowed_names(&profile).contains("getcpu"), "{profile}");
+}
+
 #[test]
 fn an_unusable_output_or_selection_is_refused_in_one_line() {
     require_root();

@@ -48,6 +48,13 @@ const POLL: Duration = Duration::from_millis(50);
 /// container is given up (its calls are then in no profile, and said).
 const NAMING_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long an engine that did not answer is left alone before it is asked
+/// again.
+const ENGINE_RETRY: Duration = Duration::from_secs(1);
+
+/// An engine's CLI and version, or why it did not answer and when.
+type EngineAnswer = Result<(EngineCli, String), (String, Instant)>;
+
 /// The id of the root of the whole cgroup tree (its inode number).
 const ROOT_CGROUP_ID: u64 = 1;
 
@@ -187,7 +194,10 @@ struct Agent<'a> {
     /// Stems whose files are behind their state.
     dirty: BTreeSet<String>,
     /// Each engine's CLI and version, once asked.
-    engines: BTreeMap<&'static str, Result<(EngineCli, String), String>>,
+    /// Each engine's CLI and version once it answered, or why it did not
+    /// and when (asked again after [`ENGINE_RETRY`]: a daemon restarting
+    /// is not given up for the agent's lifetime).
+    engines: BTreeMap<&'static str, EngineAnswer>,
     /// The tool's own cgroup, never recorded.
     own_cgroup: Option<PathBuf>,
     recorded: usize,
@@ -218,10 +228,19 @@ pub(crate) fn run(
         states,
         dirty: BTreeSet::new(),
         engines: BTreeMap::new(),
-        own_cgroup: session::attached::cgroup_of(std::process::id()).flatten(),
+        // From the whole tree's root, as the paths compared with it: in a
+        // pod's cgroup namespace, /proc/self/cgroup says `/`.
+        own_cgroup: session::cgroup::cgroup_in_whole_tree(&mount, std::process::id()),
         recorded: 0,
         say,
     };
+    if agent.own_cgroup.is_none() {
+        (agent.say)(AgentEvent::Warning(format!(
+            "cannot tell this agent's own cgroup (no cgroup under {} lists its process): if it \
+             runs in a container, that container is recorded too",
+            mount.display()
+        )));
+    }
     let resumed = agent.states.len();
     // The containers already running are registered before the counting
     // starts, and again after it (those made in between).
@@ -536,6 +555,11 @@ impl Agent<'_> {
 
     /// `engine`'s description of container `id`.
     fn describe(&mut self, engine: Engine, id: &str) -> Result<Running, String> {
+        if let Some(Err((_, at))) = self.engines.get(engine.name())
+            && at.elapsed() >= ENGINE_RETRY
+        {
+            self.engines.remove(engine.name());
+        }
         let cli = self
             .engines
             .entry(engine.name())
@@ -544,11 +568,13 @@ impl Agent<'_> {
                     Engine::Containerd => crate::engine::inspect::ctr_namespace(CRI_NAMESPACE),
                     _ => Vec::new(),
                 };
-                let cli = EngineCli::find(engine, globals).map_err(|e| e.to_string())?;
-                let version = cli.reachable().map_err(|e| e.to_string())?;
+                let failed = |e: String| (e, Instant::now());
+                let cli = EngineCli::find(engine, globals).map_err(|e| failed(e.to_string()))?;
+                let version = cli.reachable().map_err(|e| failed(e.to_string()))?;
                 Ok((cli, version))
             })
-            .clone()?;
+            .clone()
+            .map_err(|(why, _)| why)?;
         let (cli, version) = cli;
         match cli.describe(id, &version) {
             Ok(running) => Ok(running),

@@ -146,6 +146,58 @@ pub(crate) fn root_level(mount: &Path) -> Result<u32, CgroupError> {
         })
 }
 
+/// The cgroup of process `pid` (as this process's pid namespace numbers it)
+/// as a path from the root of the cgroup2 mount at `mount`, which shows
+/// the whole tree. `/proc/PID/cgroup` names it relative to the reader's
+/// cgroup namespace, which in a namespace of its own (a pod's container)
+/// is not a path of the whole tree: the named cgroup is taken when its
+/// `cgroup.procs` holds `pid`; else the tree is searched, breadth first
+/// and bounded, for the cgroup that does. `None` where none does.
+pub(crate) fn cgroup_in_whole_tree(mount: &Path, pid: u32) -> Option<PathBuf> {
+    /// Enough for any node's tree; a bound on a hostile one.
+    const MOST_CGROUPS: usize = 100_000;
+    let holds = |relative: &Path| {
+        let procs = mount
+            .join(relative.strip_prefix("/").unwrap_or(relative))
+            .join("cgroup.procs");
+        fs::read_to_string(procs)
+            .is_ok_and(|text| text.lines().any(|line| line.trim().parse() == Ok(pid)))
+    };
+    let named = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("0::"))
+                .map(|path| PathBuf::from(path.trim_end()))
+        })
+        .filter(|path| {
+            path.components()
+                .all(|c| !matches!(c, std::path::Component::ParentDir))
+        });
+    if let Some(named) = named.filter(|path| holds(path)) {
+        return Some(named);
+    }
+    let mut queue = std::collections::VecDeque::from([PathBuf::from("/")]);
+    let mut seen = 0;
+    while let Some(relative) = queue.pop_front() {
+        if holds(&relative) {
+            return Some(relative);
+        }
+        let dir = mount.join(relative.strip_prefix("/").unwrap_or(&relative));
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            // Cgroups are directories; a symbolic link is never followed.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                seen += 1;
+                if seen > MOST_CGROUPS {
+                    return None;
+                }
+                queue.push_back(relative.join(entry.file_name()));
+            }
+        }
+    }
+    None
+}
+
 /// The root, within its filesystem, of the mount at `mount_point` (field 4
 /// of mountinfo; the last mount there, the one seen). For cgroup2 the
 /// kernel gives it relative to the reader's cgroup namespace: `/` is the
@@ -762,6 +814,28 @@ fn write_file(path: &Path, text: &str) -> Result<(), CgroupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In a cgroup namespace of its own, `/proc/self/cgroup` says `/`: the
+    /// cgroup whose `cgroup.procs` holds the process is found instead.
+    #[test]
+    fn the_own_cgroup_is_found_by_its_processes_in_the_whole_tree() {
+        let tree = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let make = |path: &str, procs: &str| {
+            let dir = tree.path().join(path);
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("cgroup.procs"), procs).unwrap();
+        };
+        make("", "1\n");
+        make("kubepods/besteffort/podu/aaaa", "7\n8\n");
+        make("kubepods/besteffort/podu/bbbb", &format!("9\n{pid}\n"));
+        make("system.slice", "");
+        assert_eq!(
+            cgroup_in_whole_tree(tree.path(), pid),
+            Some(PathBuf::from("/kubepods/besteffort/podu/bbbb"))
+        );
+        assert_eq!(cgroup_in_whole_tree(tree.path(), 4_000_000), None);
+    }
 
     const HYBRID: &str = "\
 35 24 0:30 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
