@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// How an error that comes from the host ends: naming `doctor`, which says
-/// what else works here and what does not.
-pub(crate) const DOCTOR_HINT: &str = "run `syscall-profile doctor` to see what works here";
+use crate::session::DOCTOR_HINT;
 
 /// `message` without the [`DOCTOR_HINT`] it ends with, for the report of
 /// `doctor` itself.

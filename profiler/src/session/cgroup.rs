@@ -18,8 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::DOCTOR_HINT;
 use super::ebpf::CgroupTree;
-use crate::doctor::DOCTOR_HINT;
 
 /// Where runs make their cgroups, below the cgroup2 root.
 const PARENT: &str = "syscall-profile";

@@ -11,9 +11,9 @@ use profiler_common::{
     Abi, CAPTURE_SPECS, CaptureSpec, KernelLayout, TABLE_SIZE, globals, maps, uses,
 };
 
+use super::DOCTOR_HINT;
 use super::layout::KernelTypes;
 use crate::{
-    doctor::DOCTOR_HINT,
     profile::{Arch, table},
     syscall_args::CAPTURED,
 };

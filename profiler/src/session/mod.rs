@@ -27,6 +27,10 @@ pub(crate) mod process;
 pub(crate) mod redact;
 pub(crate) mod users;
 
+/// How an error that comes from the host ends: naming `doctor`, which says
+/// what else works here and what does not.
+pub(crate) const DOCTOR_HINT: &str = "run `syscall-profile doctor` to see what works here";
+
 use crate::choice::choice;
 use std::{io, time::Duration};
 
