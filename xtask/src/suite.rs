@@ -264,9 +264,17 @@ fn not_run_lines(dir: &Path) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Runs step `index`, and says how long it took (the suite's budget on CI
+/// is 20 minutes on 2 cores), whether it passed or not.
 fn step(index: usize, title: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
     eprintln!("xtask test: [{index}/{STEPS}] {title}");
-    body().with_context(|| format!("step {index}/{STEPS} ({title}) failed"))
+    let started = std::time::Instant::now();
+    let result = body().with_context(|| format!("step {index}/{STEPS} ({title}) failed"));
+    eprintln!(
+        "xtask test: step {index}/{STEPS} took {} s",
+        started.elapsed().as_secs()
+    );
+    result
 }
 
 #[cfg(test)]
