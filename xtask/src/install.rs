@@ -1,15 +1,23 @@
-//! `cargo install` as a user runs it, for `tests/install.rs` to try the
+//! `cargo install` as a user runs it, for `tests/dist.rs` to try the
 //! binaries: from the clone's path (`cargo install --path profiler`) and
 //! from a git URL (`cargo install --git URL syscall-profile`, the URL being
 //! this clone through `file://`, at its `HEAD`: what a user cloning it
 //! gets).
 //!
 //! Both are dev builds into the workspace's own target directory, so that
-//! they reuse what `cargo build --workspace` just compiled (the dependencies
-//! a fresh clone would download and build are the same ones, at the
-//! versions of `Cargo.lock`: `--locked`). The release profile's own rule,
-//! that the eBPF object must be built and not left a placeholder, is
-//! exercised by `cargo xtask dist`, which builds in release.
+//! they share the dependencies (`--locked`: the versions of `Cargo.lock`, as
+//! a fresh clone gets them). The git install runs first, before the
+//! workspace is built: cargo names a workspace member's build by its path
+//! within the workspace, so that the checkout's `profiler` and the clone's
+//! are one build to it, and a git install after the workspace build would
+//! reuse the clone's (a file the clone has but git does not would go
+//! unnoticed). So it runs first, with a setting the build script watches
+//! made different (see [`from_git`]), and compiles cargo's checkout, which
+//! [`from_git`] checks in the binary; the workspace build then compiles
+//! the clone's again. The
+//! release profile's own rule, that the eBPF object must be built and not
+//! left a placeholder, is exercised by `cargo xtask dist`, which builds in
+//! release.
 //!
 //! The roots are `target/install-check/{path,git}`; cargo's clone of the
 //! repository for `--git` (under `$CARGO_HOME/git`) is removed afterwards:
@@ -30,35 +38,75 @@ use crate::workspace::{self, Workspace};
 /// (`path/bin/syscall-profile`, `git/bin/syscall-profile`).
 pub const INSTALLED_VAR: &str = "SYSCALL_PROFILE_TEST_INSTALLED";
 
-/// Installs the binary both ways; returns the directory of the two roots.
-pub fn run(ws: &Workspace) -> Result<PathBuf> {
-    let base = ws.target_dir.join("install-check");
+/// `target/install-check`, where the roots are.
+fn base(ws: &Workspace) -> PathBuf {
+    ws.target_dir.join("install-check")
+}
+
+/// `cargo install --git file://CLONE --rev HEAD syscall-profile` into
+/// `target/install-check/git`, from a fresh `target/install-check`; fails
+/// unless the binary was compiled from cargo's checkout.
+pub fn from_git(ws: &Workspace) -> Result<()> {
+    let base = base(ws);
     if base.exists() {
         fs::remove_dir_all(&base).with_context(|| format!("cannot empty {}", base.display()))?;
     }
     fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
-
-    let mut from_path = install(ws, &base.join("path"));
-    from_path.arg("--path").arg(ws.root.join("profiler"));
-    workspace::run(&mut from_path).context("`cargo install --path profiler` failed")?;
-
     let head = head_commit(&ws.root)?;
     let url = format!("file://{}", ws.root.display());
     let git_dir = cargo_home()?.join("git");
     let before = cache_entries(&git_dir);
-    let mut from_git = install(ws, &base.join("git"));
+    let root = base.join("git");
+    let mut from_git = install(ws, &root);
     from_git.args(["--git", &url, "--rev", &head, "syscall-profile"]);
+    // What the build script watches, set to what it does anyway (build the
+    // eBPF object): the value changed since the last build makes cargo
+    // run the script again and compile the package from cargo's checkout,
+    // even where an earlier workspace build is in the target directory.
+    from_git.env("SYSCALL_PROFILE_EBPF", "build");
     let result = workspace::run(&mut from_git)
         .with_context(|| format!("`cargo install --git {url} syscall-profile` failed"));
     // cargo's own clone of this repository, whatever the outcome.
-    for entry in cache_entries(&git_dir).difference(&before) {
+    let made: Vec<PathBuf> = cache_entries(&git_dir)
+        .difference(&before)
+        .cloned()
+        .collect();
+    for entry in &made {
         let _ = fs::remove_dir_all(entry);
     }
     result?;
+    // The debug information names the sources compiled: the checkout's.
+    let binary = root.join("bin/syscall-profile");
+    let bytes = fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let checkouts = git_dir.join("checkouts");
+    let needle = checkouts.to_string_lossy();
+    if !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+        bail!(
+            "{} was not compiled from cargo's checkout under {}: cargo reused another build \
+             of the package",
+            binary.display(),
+            checkouts.display()
+        );
+    }
     eprintln!(
-        "xtask: installed with cargo install --path and --git (commit {}) under {}",
+        "xtask: installed with cargo install --git (commit {}) into {}",
         &head[..12.min(head.len())],
-        base.display()
+        root.display()
+    );
+    Ok(())
+}
+
+/// `cargo install --path profiler` into `target/install-check/path`, after
+/// [`from_git`]; returns the directory of the two roots.
+pub fn from_path(ws: &Workspace) -> Result<PathBuf> {
+    let base = base(ws);
+    let root = base.join("path");
+    let mut from_path = install(ws, &root);
+    from_path.arg("--path").arg(ws.root.join("profiler"));
+    workspace::run(&mut from_path).context("`cargo install --path profiler` failed")?;
+    eprintln!(
+        "xtask: installed with cargo install --path into {}",
+        root.display()
     );
     Ok(base)
 }

@@ -77,9 +77,13 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     step(
         4,
         "cargo build --workspace --bins; the book (mdBook), every link checked; the release \
-         tarball (cargo xtask dist); cargo install --path and --git",
+         tarball (cargo xtask dist); cargo install --git, then --path",
         || {
             fuzz::check_lock(ws)?;
+            // Before the workspace build: see xtask/src/install.rs.
+            if wants_dist(test_args) {
+                install::from_git(ws)?;
+            }
             workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))?;
             let installed =
                 python_tools::ensure(ws).context("installing kubernetes-validate and mdBook")?;
@@ -87,7 +91,7 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             tools = Some(installed);
             if wants_dist(test_args) {
                 tarball = Some(dist::run(ws)?);
-                install_roots = Some(install::run(ws)?);
+                install_roots = Some(install::from_path(ws)?);
             } else {
                 eprintln!(
                     "xtask test: the release tarball and the cargo install check: not built, \
