@@ -1,20 +1,18 @@
 //! `cargo install` as a user runs it, for `tests/dist.rs` to try the
-//! binaries: from the clone's path (`cargo install --path profiler`) and
-//! from a git URL (`cargo install --git URL syscall-profile`, the URL being
-//! this clone through `file://`, at its `HEAD`: what a user cloning it
-//! gets).
+//! binaries: from a git URL (`cargo install --git URL syscall-profile`, the
+//! URL being this clone through `file://`, at its `HEAD`: what a user
+//! cloning it gets) and from the clone's path (`cargo install --path
+//! profiler`).
 //!
 //! Both are dev builds into the workspace's own target directory, so that
 //! they share the dependencies (`--locked`: the versions of `Cargo.lock`, as
-//! a fresh clone gets them). The git install runs first, before the
-//! workspace is built: cargo names a workspace member's build by its path
-//! within the workspace, so that the checkout's `profiler` and the clone's
-//! are one build to it, and a git install after the workspace build would
-//! reuse the clone's (a file the clone has but git does not would go
-//! unnoticed). So it runs first, with a setting the build script watches
-//! made different (see [`from_git`]), and compiles cargo's checkout, which
-//! [`from_git`] checks in the binary; the workspace build then compiles
-//! the clone's again. The
+//! a fresh clone gets them). Cargo names a workspace member's build by its
+//! path within the workspace, so that the checkout's `profiler` and the
+//! clone's would be one build to it, and the git install would reuse the
+//! clone's (a file the clone has but git does not would go unnoticed): the
+//! git install's package is given a profile setting of its own (one
+//! codegen unit less), which makes its build cargo's checkout's alone, and
+//! [`from_git`] checks in the binary that it was compiled from there. The
 //! release profile's own rule, that the eBPF object must be built and not
 //! left a placeholder, is exercised by `cargo xtask dist`, which builds in
 //! release.
@@ -58,12 +56,12 @@ pub fn from_git(ws: &Workspace) -> Result<()> {
     let before = cache_entries(&git_dir);
     let root = base.join("git");
     let mut from_git = install(ws, &root);
+    // A build of its own (see above); 256 is the dev profile's default.
+    from_git.args([
+        "--config",
+        "profile.dev.package.syscall-profile.codegen-units=255",
+    ]);
     from_git.args(["--git", &url, "--rev", &head, "syscall-profile"]);
-    // What the build script watches, set to what it does anyway (build the
-    // eBPF object): the value changed since the last build makes cargo
-    // run the script again and compile the package from cargo's checkout,
-    // even where an earlier workspace build is in the target directory.
-    from_git.env("SYSCALL_PROFILE_EBPF", "build");
     let result = workspace::run(&mut from_git)
         .with_context(|| format!("`cargo install --git {url} syscall-profile` failed"));
     // cargo's own clone of this repository, whatever the outcome.
@@ -97,7 +95,8 @@ pub fn from_git(ws: &Workspace) -> Result<()> {
 }
 
 /// `cargo install --path profiler` into `target/install-check/path`, after
-/// [`from_git`]; returns the directory of the two roots.
+/// [`from_git`] (which empties the directory); returns the directory of the
+/// two roots.
 pub fn from_path(ws: &Workspace) -> Result<PathBuf> {
     let base = base(ws);
     let root = base.join("path");

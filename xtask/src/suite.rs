@@ -77,13 +77,9 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
     step(
         4,
         "cargo build --workspace --bins; the book (mdBook), every link checked; the release \
-         tarball (cargo xtask dist); cargo install --git, then --path",
+         tarball (cargo xtask dist); cargo install --git and --path",
         || {
             fuzz::check_lock(ws)?;
-            // Before the workspace build: see xtask/src/install.rs.
-            if wants_dist(test_args) {
-                install::from_git(ws)?;
-            }
             workspace::run(&mut ws.cargo(["build", "--workspace", "--bins"]))?;
             let installed =
                 python_tools::ensure(ws).context("installing kubernetes-validate and mdBook")?;
@@ -91,6 +87,7 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             tools = Some(installed);
             if wants_dist(test_args) {
                 tarball = Some(dist::run(ws)?);
+                install::from_git(ws)?;
                 install_roots = Some(install::from_path(ws)?);
             } else {
                 eprintln!(
