@@ -24,7 +24,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::workspace::{self, Workspace, display};
+use crate::{
+    background::{self, Background},
+    workspace::{self, Workspace, display},
+};
 
 /// The Rust target the binary is built for.
 const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -33,14 +36,60 @@ const FLAVOUR: &str = "x86_64-unknown-linux-gnu-static";
 /// The README of the tarball, `{VERSION}` and `{TARGET}` filled in.
 const README: &str = include_str!("../dist/README.md");
 
+/// `cargo xtask dist`: builds, then packs.
 pub fn run(ws: &Workspace) -> Result<PathBuf> {
     let started = Instant::now();
+    let mut build = build_command(ws, false)?;
+    eprintln!("xtask dist: {}", display(&build));
+    workspace::run(build.stdout(std::io::stderr()))?;
+    pack(ws, started)
+}
+
+/// The release build, started beside the tests (see [`Background`]); the
+/// tarball is packed by [`Started::finish`].
+pub struct Started {
+    build: Background,
+    started: Instant,
+}
+
+/// Starts the release build at the lowest priority.
+pub fn start(ws: &Workspace) -> Result<Started> {
+    let started = Instant::now();
+    let build = Background::spawn(
+        build_command(ws, true)?,
+        ws.target_dir.join("dist-build.log"),
+        "the release build (cargo xtask dist)",
+    )?;
+    Ok(Started { build, started })
+}
+
+impl Started {
+    /// Waits for the build and packs the tarball.
+    pub fn finish(self, ws: &Workspace) -> Result<PathBuf> {
+        self.build.wait()?;
+        pack(ws, self.started)
+    }
+}
+
+/// The directory the release is built in: its own, so that it can be built
+/// beside the tests, whose cargo runs hold the workspace's.
+fn build_dir(ws: &Workspace) -> PathBuf {
+    ws.target_dir.join("dist-build")
+}
+
+/// The static release build of the binary (at the lowest priority if
+/// `niced`).
+fn build_command(ws: &Workspace, niced: bool) -> Result<Command> {
     let host = workspace::host_triple()?;
     if host != TARGET {
         bail!("`cargo xtask dist` builds on and for {TARGET} only; this host is {host}");
     }
     let libseccomp = static_libseccomp()?;
-    let mut build = ws.cargo([
+    let mut build = match niced {
+        true => background::niced(workspace::cargo_program()),
+        false => Command::new(workspace::cargo_program()),
+    };
+    build.current_dir(&ws.root).args([
         "build",
         "--release",
         "--locked",
@@ -54,13 +103,17 @@ pub fn run(ws: &Workspace) -> Result<PathBuf> {
     // With `--target`, these flags reach only what is built for the target,
     // never build scripts or proc-macros (which cannot be static).
     build
+        .env("CARGO_TARGET_DIR", build_dir(ws))
         .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static")
         .env("LIBSECCOMP_LINK_TYPE", "static")
         .env("LIBSECCOMP_LIB_PATH", &libseccomp)
         .env_remove("RUSTFLAGS");
-    eprintln!("xtask dist: {}", display(&build));
-    workspace::run(build.stdout(std::io::stderr()))?;
-    let binary = ws.target_dir.join(TARGET).join("release/syscall-profile");
+    Ok(build)
+}
+
+/// Packs the built binary: the tarball and its `.sha256`.
+fn pack(ws: &Workspace, started: Instant) -> Result<PathBuf> {
+    let binary = build_dir(ws).join(TARGET).join("release/syscall-profile");
     ensure_static(&binary)?;
 
     let version = version_of(&binary)?;

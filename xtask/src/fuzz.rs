@@ -14,7 +14,6 @@
 use std::{
     collections::VecDeque,
     env, fs,
-    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Command, Stdio},
     sync::Mutex,
@@ -23,7 +22,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::workspace::{self, Workspace};
+use crate::{
+    background::{self, Background},
+    workspace::{self, Workspace},
+};
 
 /// A fuzz target: its name (a binary of `fuzz/`, and its directories) and
 /// the longest input libFuzzer makes for it (the seeds fit).
@@ -199,14 +201,10 @@ fn binary(ws: &Workspace, host: &str, target: &Target) -> PathBuf {
 
 /// The targets' build; `niced`: at the lowest CPU priority.
 fn build_command(ws: &Workspace, host: &str, niced: bool) -> Command {
-    let mut cargo = Command::new(if niced {
-        "nice".into()
-    } else {
-        workspace::cargo_program()
-    });
-    if niced {
-        cargo.args(["-n", "19"]).arg(workspace::cargo_program());
-    }
+    let mut cargo = match niced {
+        true => background::niced(workspace::cargo_program()),
+        false => Command::new(workspace::cargo_program()),
+    };
     cargo
         .args(["build", "--release", "--locked", "--target", host])
         .current_dir(ws.root.join("fuzz"))
@@ -226,20 +224,6 @@ fn build(ws: &Workspace, host: &str) -> Result<()> {
     workspace::run(&mut cargo)
 }
 
-/// The targets' build, started before the tests at the lowest CPU
-/// priority, so that it takes what the tests leave of the cores (they wait
-/// on engines and workloads much of the time) rather than adding its
-/// minutes after them. Once the tests are done, [`Prebuild::wait`] gives
-/// it the normal priority back: on a machine busy with other work, the
-/// lowest priority would starve it. In a process group of its own (cargo
-/// and its compilers), killed whole if dropped before it is waited for.
-pub struct Prebuild {
-    child: Option<std::process::Child>,
-    log: PathBuf,
-}
-
-/// Starts [`Prebuild`]; its output goes to a file under the target
-/// directory, shown only if it fails.
 /// Fails at once, naming the fix, when `fuzz/Cargo.lock` no longer
 /// matches the crates' manifests (a dependency added to the profiler):
 /// the targets' `--locked` build would otherwise fail only after the tests.
@@ -263,67 +247,14 @@ pub fn check_lock(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-pub fn prebuild(ws: &Workspace) -> Result<Prebuild> {
-    let mut nice = build_command(ws, &workspace::host_triple()?, true);
-    let log = ws.target_dir.join("fuzz-build.log");
-    std::fs::create_dir_all(&ws.target_dir)
-        .with_context(|| format!("cannot make {}", ws.target_dir.display()))?;
-    let file =
-        std::fs::File::create(&log).with_context(|| format!("cannot write {}", log.display()))?;
-    nice.stdin(Stdio::null())
-        .stdout(file.try_clone().context("cannot share the build's log")?)
-        .stderr(file);
-    say(format_args!(
-        "building the targets beside the tests, at the lowest priority (log: {})",
-        log.display()
-    ));
-    let child = nice
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run `{}`", workspace::display(&nice)))?;
-    Ok(Prebuild {
-        child: Some(child),
-        log,
-    })
-}
-
-impl Prebuild {
-    /// Waits for the build; fails with its log if it failed.
-    pub fn wait(mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if child.try_wait().ok().flatten().is_none() {
-            let group = child.id() as libc::id_t;
-            // SAFETY: setpriority(2) on the build's own process group; it
-            // may fail (not permitted), and the build then goes on as it was.
-            let raised = unsafe { libc::setpriority(libc::PRIO_PGRP, group, 0) } == 0;
-            say(if raised {
-                "the tests are done: the targets' build goes on at the normal priority"
-            } else {
-                "the tests are done: waiting for the targets' build (its priority could not be raised)"
-            });
-        }
-        let status = child
-            .wait()
-            .context("waiting for the fuzz targets' build")?;
-        if !status.success() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            bail!("building the fuzz targets failed ({status}):\n{log}");
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Prebuild {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            // SAFETY: kill(2) on the build's own process group (its leader
-            // not yet reaped, so the group id is not reused).
-            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
-            let _ = child.wait();
-        }
-    }
+/// The targets' build, started before the tests (see [`Background`]).
+pub fn prebuild(ws: &Workspace) -> Result<Background> {
+    let nice = build_command(ws, &workspace::host_triple()?, true);
+    Background::spawn(
+        nice,
+        ws.target_dir.join("fuzz-build.log"),
+        "the fuzz targets' build",
+    )
 }
 
 /// Runs `target` for `seconds`; a crash is copied into its regressions

@@ -18,6 +18,7 @@
 //! Progress lines go to standard error, so that `demo` and `bench-hooks` keep
 //! standard output for their results.
 
+mod background;
 mod bench;
 mod coverage;
 mod demo;

@@ -4,7 +4,7 @@ use std::{
     collections::BTreeMap,
     ffi::OsString,
     fs,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
 };
 
@@ -28,6 +28,9 @@ const NOT_RUN_DIR_VAR: &str = "SYSCALL_PROFILE_TEST_NOT_RUN_DIR";
 
 /// The release tarball `cargo xtask dist` made, for `tests/dist.rs`.
 const DIST_TARBALL_VAR: &str = "SYSCALL_PROFILE_TEST_DIST_TARBALL";
+
+/// The integration tests' module that needs the tarball.
+const DIST_MODULE: &str = "dist";
 
 /// Whether the tests asked for may include `tests/dist.rs` (the tarball,
 /// and the `cargo install` binaries): all of them, or a filter that names
@@ -72,7 +75,8 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         },
     )?;
     let mut tools = None;
-    let mut tarball = None;
+    let mut tarball: Option<PathBuf> = None;
+    let mut release = None;
     let mut install_roots = None;
     step(
         4,
@@ -86,9 +90,15 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             docs::check(ws, &installed.mdbook)?;
             tools = Some(installed);
             if wants_dist(test_args) {
-                tarball = Some(dist::run(ws)?);
                 install::from_git(ws)?;
                 install_roots = Some(install::from_path(ws)?);
+                // A filtered run's one cargo test needs the tarball first;
+                // the whole suite builds it beside the tests, and runs
+                // the tests that need it last.
+                match test_args.is_empty() {
+                    true => release = Some(dist::start(ws)?),
+                    false => tarball = Some(dist::run(ws)?),
+                }
             } else {
                 eprintln!(
                     "xtask test: the release tarball and the cargo install check: not built, \
@@ -110,13 +120,13 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
         // Stopped when this closure returns, whether the tests passed or not.
         let services = Services::start(ws).context("starting the test services")?;
         let notes = tempfile::tempdir().context("cannot make a temporary directory")?;
-        let cargo_test = |args: &[&str]| {
+        let cargo_test = |args: &[&str], tarball: Option<&Path>| {
             let mut test = ws.cargo(["test", "--no-fail-fast"]);
             test.args(args)
                 .envs(services.env.iter().cloned())
                 .env(KUBERNETES_VALIDATE_VAR, &validator)
                 .env(NOT_RUN_DIR_VAR, notes.path());
-            if let Some(tarball) = &tarball {
+            if let Some(tarball) = tarball {
                 test.env(DIST_TARBALL_VAR, tarball);
             }
             if let Some(roots) = &install_roots {
@@ -125,9 +135,11 @@ pub fn run(ws: &Workspace, test_args: &[OsString]) -> Result<()> {
             test
         };
         let result = match test_args.is_empty() {
-            true => all_tests(&cargo_test),
+            true => all_tests(&cargo_test, release.take().map(|r| move || r.finish(ws))),
             // A developer's look at a few tests: one run, filtered.
-            false => workspace::run(cargo_test(&["--workspace"]).args(test_args)),
+            false => {
+                workspace::run(cargo_test(&["--workspace"], tarball.as_deref()).args(test_args))
+            }
         };
         // Said whether the tests passed or not: a test not run is never
         // taken for one that passed.
@@ -177,23 +189,32 @@ const INTEGRATION: &str = "integration";
 /// it left), as each had when it was a binary of its own; so each module
 /// is a run of its own, its tests in parallel as before. Every module runs
 /// whatever failed before it.
-fn all_tests(cargo_test: &dyn Fn(&[&str]) -> Command) -> Result<()> {
+/// The whole suite: the unit and doc tests, then the integration tests a
+/// module at a time (`tests/dist.rs`'s last, once `release`, the release
+/// build started beside the tests, is packed).
+fn all_tests(
+    cargo_test: &dyn Fn(&[&str], Option<&Path>) -> Command,
+    release: Option<impl FnOnce() -> Result<PathBuf>>,
+) -> Result<()> {
     let mut failed = Vec::new();
-    let units = cargo_test(&["--workspace", "--lib", "--bins"]);
-    let docs = cargo_test(&["--workspace", "--doc"]);
+    let units = cargo_test(&["--workspace", "--lib", "--bins"], None);
+    let docs = cargo_test(&["--workspace", "--doc"], None);
     for mut run in [units, docs] {
         if let Err(error) = workspace::run(&mut run) {
             failed.push(format!("{error:#}"));
         }
     }
-    let listing = cargo_test(&[
-        "-p",
-        "syscall-profile",
-        "--test",
-        INTEGRATION,
-        "--",
-        "--list",
-    ])
+    let listing = cargo_test(
+        &[
+            "-p",
+            "syscall-profile",
+            "--test",
+            INTEGRATION,
+            "--",
+            "--list",
+        ],
+        None,
+    )
     .stderr(Stdio::inherit())
     .output()
     .context("cannot list the integration tests")?;
@@ -203,17 +224,35 @@ fn all_tests(cargo_test: &dyn Fn(&[&str]) -> Command) -> Result<()> {
             listing.status
         );
     }
-    let modules = modules(&String::from_utf8_lossy(&listing.stdout));
+    let mut modules: Vec<(String, Vec<String>)> =
+        modules(&String::from_utf8_lossy(&listing.stdout))
+            .into_iter()
+            .collect();
     if modules.is_empty() {
         bail!("the integration tests' binary lists no test");
     }
+    // The tests of the tarball last: its build goes on beside the others.
+    modules.sort_by_key(|(module, _)| module == DIST_MODULE);
+    let mut release = release;
+    let count = modules.len();
     for (index, (module, tests)) in modules.iter().enumerate() {
         eprintln!(
-            "xtask test: integration module {}/{} `{module}` ({} tests)",
+            "xtask test: integration module {}/{count} `{module}` ({} tests)",
             index + 1,
-            modules.len(),
             tests.len()
         );
+        let mut tarball = None;
+        if module == DIST_MODULE
+            && let Some(finish) = release.take()
+        {
+            match finish() {
+                Ok(path) => tarball = Some(path),
+                Err(error) => {
+                    failed.push(format!("the release tarball: {error:#}"));
+                    continue;
+                }
+            }
+        }
         let mut args = vec![
             "-p",
             "syscall-profile",
@@ -223,7 +262,7 @@ fn all_tests(cargo_test: &dyn Fn(&[&str]) -> Command) -> Result<()> {
             "--exact",
         ];
         args.extend(tests.iter().map(String::as_str));
-        if let Err(error) = workspace::run(&mut cargo_test(&args)) {
+        if let Err(error) = workspace::run(&mut cargo_test(&args, tarball.as_deref())) {
             failed.push(format!("integration module `{module}`: {error:#}"));
         }
     }
