@@ -193,7 +193,6 @@ struct Agent<'a> {
     states: BTreeMap<String, WorkloadState>,
     /// Stems whose files are behind their state.
     dirty: BTreeSet<String>,
-    /// Each engine's CLI and version, once asked.
     /// Each engine's CLI and version once it answered, or why it did not
     /// and when (asked again after [`ENGINE_RETRY`]: a daemon restarting
     /// is not given up for the agent's lifetime).

@@ -8,13 +8,12 @@
 
 use std::{
     fs,
-    io::Read,
     os::unix::fs::MetadataExt,
     path::{Component, Path, PathBuf},
 };
 
 use super::{
-    cgroup::{CgroupError, cgroup2_mount},
+    cgroup::{CgroupError, cgroup_of, cgroup2_mount, read_small},
     ebpf::CgroupTree,
 };
 use crate::engine::{
@@ -180,10 +179,6 @@ pub(crate) struct Attached {
     pub(crate) container: Option<Running>,
 }
 
-/// How much of `/proc/PID/cgroup` or a cgroup's file is read: one line a
-/// hierarchy, or a pid a line.
-const MOST_PROC_BYTES: u64 = 1 << 20;
-
 impl Attached {
     /// Finds `target`'s cgroup and checks it can be watched.
     pub(crate) fn resolve(target: &AttachTarget, given: &str) -> Result<Attached, AttachError> {
@@ -347,18 +342,6 @@ fn find_container(engine: Option<Engine>, name: &str, given: &str) -> Result<Run
     }
 }
 
-/// The cgroup2 cgroup of process `pid` below the root (`/` for the root):
-/// `None` when there is no such process; `Some(None)` when it is in no
-/// cgroup2 cgroup (a cgroup v1-only host).
-pub(crate) fn cgroup_of(pid: u32) -> Option<Option<PathBuf>> {
-    let text = read_small(Path::new(&format!("/proc/{pid}/cgroup")))?;
-    Some(
-        text.lines()
-            .find_map(|line| line.strip_prefix("0::"))
-            .map(|path| PathBuf::from(path.trim_end())),
-    )
-}
-
 /// The cgroup systemd runs `unit` in.
 fn unit_cgroup(unit: &str, given: &str) -> Result<PathBuf, AttachError> {
     let unit_error = |detail: String| AttachError::Unit {
@@ -431,13 +414,6 @@ fn below_root(path: &Path, given: &str) -> Result<PathBuf, AttachError> {
 
 /// A small file of /proc or of the cgroup filesystem, within a limit;
 /// `None` when it cannot be read (gone).
-fn read_small(path: &Path) -> Option<String> {
-    let file = fs::File::open(path).ok()?;
-    let mut text = String::new();
-    file.take(MOST_PROC_BYTES).read_to_string(&mut text).ok()?;
-    Some(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

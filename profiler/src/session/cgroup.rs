@@ -146,6 +146,36 @@ pub(crate) fn root_level(mount: &Path) -> Result<u32, CgroupError> {
         })
 }
 
+/// How much of `/proc/PID/cgroup` or a cgroup's file is read: one line a
+/// hierarchy, or a pid a line.
+const MOST_PROC_BYTES: u64 = 1 << 20;
+
+/// A small kernel file's text, at most [`MOST_PROC_BYTES`] of it; `None`
+/// where it cannot be read.
+pub(crate) fn read_small(path: &Path) -> Option<String> {
+    use io::Read;
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(MOST_PROC_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// The cgroup2 cgroup of process `pid` below the root (`/` for the root),
+/// as `/proc/PID/cgroup` names it (relative to the reader's cgroup
+/// namespace): `None` when there is no such process; `Some(None)` when it
+/// is in no cgroup2 cgroup (a cgroup v1-only host).
+pub(crate) fn cgroup_of(pid: u32) -> Option<Option<PathBuf>> {
+    let text = read_small(Path::new(&format!("/proc/{pid}/cgroup")))?;
+    Some(
+        text.lines()
+            .find_map(|line| line.strip_prefix("0::"))
+            .map(|path| PathBuf::from(path.trim_end())),
+    )
+}
+
 /// The cgroup of process `pid` (as this process's pid namespace numbers it)
 /// as a path from the root of the cgroup2 mount at `mount`, which shows
 /// the whole tree. `/proc/PID/cgroup` names it relative to the reader's
@@ -160,20 +190,13 @@ pub(crate) fn cgroup_in_whole_tree(mount: &Path, pid: u32) -> Option<PathBuf> {
         let procs = mount
             .join(relative.strip_prefix("/").unwrap_or(relative))
             .join("cgroup.procs");
-        fs::read_to_string(procs)
-            .is_ok_and(|text| text.lines().any(|line| line.trim().parse() == Ok(pid)))
+        read_small(&procs)
+            .is_some_and(|text| text.lines().any(|line| line.trim().parse() == Ok(pid)))
     };
-    let named = fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("0::"))
-                .map(|path| PathBuf::from(path.trim_end()))
-        })
-        .filter(|path| {
-            path.components()
-                .all(|c| !matches!(c, std::path::Component::ParentDir))
-        });
+    let named = cgroup_of(pid).flatten().filter(|path| {
+        path.components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir))
+    });
     if let Some(named) = named.filter(|path| holds(path)) {
         return Some(named);
     }
