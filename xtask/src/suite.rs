@@ -188,10 +188,8 @@ const INTEGRATION: &str = "integration";
 /// checks what the next one cleans up; `containers` counts the containers
 /// it left), as each had when it was a binary of its own; so each module
 /// is a run of its own, its tests in parallel as before. Every module runs
-/// whatever failed before it.
-/// The whole suite: the unit and doc tests, then the integration tests a
-/// module at a time (`tests/dist.rs`'s last, once `release`, the release
-/// build started beside the tests, is packed).
+/// whatever failed before it. `tests/dist.rs`'s module runs last, once
+/// `release` (the release build started beside the tests) is packed.
 fn all_tests(
     cargo_test: &dyn Fn(&[&str], Option<&Path>) -> Command,
     release: Option<impl FnOnce() -> Result<PathBuf>>,
