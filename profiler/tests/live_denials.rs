@@ -65,9 +65,11 @@ fn counted(stderr: &str) -> (u64, u64, i64) {
 }
 
 /// Runs `syscall-profile ARGS` with standard error a pipe, read line by
-/// line as it comes, until a line holds `needle` (10 s at most): whether
-/// one did, whether the tool still ran then, and every line. The tool is
-/// then sent SIGTERM (passed on to the command).
+/// line as it comes, until a line holds `needle` and the sample has said
+/// its count (10 s at most; it says it right after its call, before its
+/// sleep, but may be slower than the tool's line about that call): whether
+/// `needle` came, whether the tool still ran then, and every line. The
+/// tool is then sent SIGTERM (passed on to the command).
 fn said_while_running(args: &[&std::ffi::OsStr], needle: &str) -> (bool, bool, String) {
     let mut child = Command::new(profiler())
         .args(args)
@@ -85,19 +87,18 @@ fn said_while_running(args: &[&std::ffi::OsStr], needle: &str) -> (bool, bool, S
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut seen = Vec::new();
-    let live = loop {
+    let (mut live, mut count) = (false, false);
+    while !(live && count) {
         let left = deadline.saturating_duration_since(Instant::now());
         match received.recv_timeout(left) {
             Ok(line) => {
-                let found = line.contains(needle);
+                live |= line.contains(needle);
+                count |= line.starts_with("calls=");
                 seen.push(line);
-                if found {
-                    break true;
-                }
             }
-            Err(_) => break false,
+            Err(_) => break,
         }
-    };
+    }
     let still_running = child.try_wait().unwrap().is_none();
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
