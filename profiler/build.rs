@@ -116,10 +116,12 @@ fn main() {
         // The object's BTF names its source files: named the same from
         // any clone, cargo's git checkout or registry, so that the hash
         // `--version` says is the object's, not the build directory's.
-        "--remap-path-prefix",
-        &format!("{}=/syscall-profile", root.display()),
+        // rustc applies the last prefix that matches: the clone's, also
+        // where it is cargo's checkout under CARGO_HOME.
         "--remap-path-prefix",
         &format!("{}=/cargo", cargo_home().display()),
+        "--remap-path-prefix",
+        &format!("{}=/syscall-profile", root.display()),
     ]
     .join("\x1f");
 
