@@ -12,7 +12,9 @@
 //! clone's (a file the clone has but git does not would go unnoticed): the
 //! git install's package is given a profile setting of its own (one
 //! codegen unit less), which makes its build cargo's checkout's alone, and
-//! [`from_git`] checks in the binary that it was compiled from there. The
+//! [`from_git`] checks in the binary that it was compiled from there, at
+//! `HEAD` (cargo never looks again at a git package it built once, so an
+//! earlier run's build of another commit is cleaned away first). The
 //! release profile's own rule, that the eBPF object must be built and not
 //! left a placeholder, is exercised by `cargo xtask dist`, which builds in
 //! release.
@@ -55,26 +57,54 @@ pub fn from_git(ws: &Workspace) -> Result<()> {
     let git_dir = cargo_home()?.join("git");
     let before = cache_entries(&git_dir);
     let root = base.join("git");
-    let mut from_git = install(ws, &root);
-    // A build of its own (see above); 256 is the dev profile's default.
-    from_git.args([
-        "--config",
-        "profile.dev.package.syscall-profile.codegen-units=255",
-    ]);
-    from_git.args(["--git", &url, "--rev", &head, "syscall-profile"]);
-    let result = workspace::run(&mut from_git)
-        .with_context(|| format!("`cargo install --git {url} syscall-profile` failed"));
-    // cargo's own clone of this repository, whatever the outcome.
-    let made: Vec<PathBuf> = cache_entries(&git_dir)
-        .difference(&before)
-        .cloned()
-        .collect();
-    for entry in &made {
-        let _ = fs::remove_dir_all(entry);
-    }
-    result?;
-    // The debug information names the sources compiled: the checkout's.
+    let short = short_commit(&ws.root)?;
     let binary = root.join("bin/syscall-profile");
+    let install_once = || {
+        let mut from_git = install(ws, &root);
+        // A build of its own (see above); 256 is the dev profile's default.
+        from_git.args([
+            "--config",
+            "profile.dev.package.syscall-profile.codegen-units=255",
+        ]);
+        from_git.args(["--git", &url, "--rev", &head, "syscall-profile"]);
+        let result = workspace::run(&mut from_git)
+            .with_context(|| format!("`cargo install --git {url} syscall-profile` failed"));
+        // cargo's own clone of this repository, whatever the outcome.
+        let made: Vec<PathBuf> = cache_entries(&git_dir)
+            .difference(&before)
+            .cloned()
+            .collect();
+        for entry in &made {
+            let _ = fs::remove_dir_all(entry);
+        }
+        result?;
+        let version = workspace::output(Command::new(&binary).arg("--version"))?;
+        Ok::<_, anyhow::Error>(String::from_utf8_lossy(&version.stdout).into_owned())
+    };
+    // Cargo does not look again at a git package it built once: an
+    // earlier run's build, of another commit, can come back (the target
+    // directory is kept between a developer's runs; CI's is new). Then
+    // the package's builds are cleaned, and it is installed again.
+    let said = format!("(commit {short},");
+    let version = install_once()?;
+    if !version.contains(&said) {
+        eprintln!(
+            "xtask: cargo install --git gave an earlier build ({}): cleaning syscall-profile's \
+             builds and installing again",
+            version.trim()
+        );
+        let mut clean = ws.cargo(["clean", "-p", "syscall-profile", "--target-dir"]);
+        clean.arg(&ws.target_dir);
+        workspace::run(&mut clean)?;
+        let again = install_once()?;
+        if !again.contains(&said) {
+            bail!(
+                "cargo install --git gave {}, not commit {short}",
+                again.trim()
+            );
+        }
+    }
+    // The debug information names the sources compiled: the checkout's.
     let bytes = fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
     let checkouts = git_dir.join("checkouts");
     let needle = checkouts.to_string_lossy();
@@ -119,6 +149,16 @@ fn install(ws: &Workspace, root: &Path) -> Command {
         .arg("--target-dir")
         .arg(&ws.target_dir);
     cmd
+}
+
+/// `git rev-parse --short HEAD`, as the build script names the commit.
+fn short_commit(root: &Path) -> Result<String> {
+    let out = workspace::output(
+        Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(root),
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn head_commit(root: &Path) -> Result<String> {
