@@ -113,11 +113,12 @@ fn main() {
         "force-unwind-tables=no",
         "-C",
         "debuginfo=2",
-        // The object's BTF names its source files: named the same from
-        // any clone, cargo's git checkout or registry, so that the hash
-        // `--version` says is the object's, not the build directory's.
-        // rustc applies the last prefix that matches: the clone's, also
-        // where it is cargo's checkout under CARGO_HOME.
+        // The object's BTF names its source files by these prefixes, not
+        // by the clone's directory or CARGO_HOME (rustc applies the last
+        // prefix that matches: the clone's, also where it is cargo's
+        // checkout under CARGO_HOME). Builds of one commit from two
+        // directories can still differ: cargo's symbol hashes of the path
+        // dependency profiler-common follow where it is.
         "--remap-path-prefix",
         &format!("{}=/cargo", cargo_home().display()),
         "--remap-path-prefix",
