@@ -82,6 +82,24 @@ fn attach(target: &str, args: &[&str]) -> (Child, std::thread::JoinHandle<String
 }
 
 /// [`attach`], with `env` in the recorder's environment.
+/// The recorder's lines, read until it has said `from now on` for
+/// `targets` targets (each watched from then on).
+fn said_until_watched(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    targets: usize,
+) -> String {
+    let mut said = String::new();
+    while said.matches("from now on").count() < targets {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the recorder ended before it recorded: {said}"))
+            .expect("read the recorder's stderr");
+        said.push_str(&line);
+        said.push('\n');
+    }
+    said
+}
+
 fn attach_with(
     target: &str,
     args: &[&str],
@@ -97,18 +115,7 @@ fn attach_with(
         .spawn()
         .expect("start the recorder");
     let mut lines = BufReader::new(recorder.stderr.take().expect("piped")).lines();
-    let mut said = String::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("the recorder ended before it recorded: {said}"))
-            .expect("read the recorder's stderr");
-        said.push_str(&line);
-        said.push('\n');
-        if line.contains("from now on") {
-            break;
-        }
-    }
+    let said = said_until_watched(&mut lines, 1);
     let rest = std::thread::spawn(move || {
         let mut text = said;
         for line in lines.map_while(Result::ok) {
@@ -299,15 +306,7 @@ fn several_targets_are_recorded_at_once_a_profile_each() {
     // The calls are made once both targets are watched (each says so),
     // however long loading takes on a busy machine.
     let mut lines = BufReader::new(recorder.stderr.take().expect("piped")).lines();
-    let mut said = String::new();
-    while said.matches("from now on").count() < 2 {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("the recorder ended before it recorded: {said}"))
-            .expect("read the recorder's stderr");
-        said.push_str(&line);
-        said.push('\n');
-    }
+    let said = said_until_watched(&mut lines, 2);
     touch(&go);
     let rest: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
     let status = recorder.wait().unwrap();

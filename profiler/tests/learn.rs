@@ -12,6 +12,11 @@ use std::{
 
 use crate::common::*;
 
+/// `learn`'s JSON report, as written to `file`.
+fn report_at(file: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap()
+}
+
 /// The syscalls `learn`'s JSON report says `workload` made outside the
 /// profile (the report must name the workload).
 fn new_syscalls_of(report: &serde_json::Value, workload: &str) -> Vec<String> {
@@ -120,8 +125,7 @@ fn a_complain_profile_logs_what_it_lacks_and_learn_adds_it() {
     ]);
     let text = stdout(&learned);
     assert_eq!(learned.status.code(), Some(1), "{text}{}", stderr(&learned));
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
+    let report = report_at(&path("report.json"));
     let workload = format!("docker container {}", &id[..12]);
     assert_eq!(
         new_syscalls_of(&report, &workload),
@@ -268,8 +272,7 @@ fn audits_live_records_name_what_a_native_program_lacks() {
     );
     let status = listener.wait().unwrap();
     assert_eq!(status.code(), Some(1));
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
+    let report = report_at(&path("report.json"));
     let workload = format!("program {}", call.display());
     assert_eq!(
         new_syscalls_of(&report, &workload),
@@ -334,8 +337,7 @@ fn the_journal_names_what_a_native_program_lacks() {
         "learn found nothing: {}",
         stderr(&ran)
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(path("report.json")).unwrap()).unwrap();
+    let report = report_at(&path("report.json"));
     let workload = format!("program {}", call.display());
     assert_eq!(
         new_syscalls_of(&report, &workload),
